@@ -1,0 +1,32 @@
+"""Default keys under which scautogenome writes into AnnData (decided here, and only here)."""
+
+from __future__ import annotations
+
+CLASSIFY_KEY = "sag"
+"""Prefix for :func:`scautogenome.tl.classify` and :func:`scautogenome.tl.predict` outputs."""
+
+SHAP_KEY = "sag_shap"
+EMBED_KEY = "sag_resvae"
+
+
+def pred_key(key: str) -> str:
+    """``obs`` column of the predicted labels."""
+    return f"{key}_pred"
+
+
+def split_key(key: str) -> str:
+    """``obs`` column of the train/val/test split."""
+    return f"{key}_split"
+
+
+def proba_key(key: str) -> str:
+    """``obsm`` entry of the class probabilities."""
+    return f"{key}_proba"
+
+
+def confidence_key(key: str) -> str:
+    """``obs`` column of the top-class probability."""
+    return f"{key}_confidence"
+
+
+SPLITS = ("train", "val", "test")

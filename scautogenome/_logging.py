@@ -1,0 +1,31 @@
+"""Logging that keeps tqdm progress bars intact, and small timing helpers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from tqdm.auto import tqdm
+
+
+class TqdmHandler(logging.StreamHandler):
+    """Write log records through ``tqdm.write`` so that bars are not broken."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:
+            self.handleError(record)
+
+
+def elapsed(start: float) -> str:
+    """``"0:00:03"``-style duration since ``start`` (a ``time.perf_counter`` value)."""
+    return str(timedelta(seconds=round(time.perf_counter() - start)))
+
+
+def progress(total: int | None, desc: str, *, leave: bool = True, unit: str = "it"):
+    """A tqdm bar that respects :attr:`scautogenome.settings.show_progress`."""
+    from ._settings import settings
+
+    return tqdm(total=total, desc=desc, leave=leave, unit=unit, disable=not settings.show_progress)

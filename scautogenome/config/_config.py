@@ -1,0 +1,172 @@
+"""Expert mode: the JSON configuration of a search (spaces, trainer, budget), with validation.
+
+``sag.config.default(mode)`` returns the defaults as a plain dict; edit it, save it as JSON and
+pass it back as ``config=`` (a dict or a path). Keys you leave out keep their defaults; an
+unknown key or a bad value is an error that names it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from ..search._spaces import check_distribution
+
+MODES = ("mlp", "resnet", "densenet", "auto")
+
+# The AutoGenome paper's spaces (Methods) are the defaults for the architecture keys.
+_PAPER_UNITS_MLP = [8, 16, 32, 64, 128, 256, 512, 1024]
+_PAPER_UNITS_RES = [8, 16, 32, 64, 128, 256, 512]
+_PAPER_KEEP = [0.6, 0.8, 1.0]
+
+_DEFAULT: dict[str, Any] = {
+    "mode": "auto",
+    "budget": {"n_trials": 40, "time_budget": 600.0},
+    "search": {
+        "metric": "macro_f1",
+        "sampler": "tpe",
+        "pruner": "median",
+        "n_startup_trials": 10,
+        "prune_warmup_epochs": 3,
+    },
+    "trainer": {"max_epochs": 60, "patience": 8, "min_epochs": 3},
+    "space": {
+        "common": {
+            "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+            "batch_size": [32, 64, 128, 256],
+            "optimizer": ["adamw", "sgd"],
+            "momentum": [0.8, 0.9, 0.95],
+            "weight_decay": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
+            "class_balance": ["none", "weights", "sampler"],
+            "input_keep": _PAPER_KEEP,
+            "dropout": [0.0, 0.1, 0.25, 0.5],
+            "act": "relu",
+        },
+        "mlp": {"n_layers": [1, 2, 3, 4], "units": _PAPER_UNITS_MLP},
+        "resnet": {"n_blocks": [1, 2, 3, 5, 6], "units": _PAPER_UNITS_RES},
+        "densenet": {
+            "n_blocks": [1, 2, 3],
+            "block_units": [2, 3, 4, 5],
+            "growth_rate": _PAPER_UNITS_RES,
+            "compression": 0.5,
+        },
+    },
+}
+
+_SCHEMA_SCALARS = {
+    "budget": {"n_trials": (int, type(None)), "time_budget": (int, float, type(None))},
+    "search": {
+        "metric": (str,),
+        "sampler": (str,),
+        "pruner": (str,),
+        "n_startup_trials": (int,),
+        "prune_warmup_epochs": (int,),
+    },
+    "trainer": {"max_epochs": (int,), "patience": (int,), "min_epochs": (int,)},
+}
+_CHOICES = {
+    ("search", "metric"): ("macro_f1", "accuracy", "balanced_accuracy", "weighted_f1"),
+    ("search", "sampler"): ("tpe", "random"),
+    ("search", "pruner"): ("median", "hyperband", "none"),
+}
+
+
+def default(mode: str = "auto") -> dict:
+    """The default configuration for ``mode`` (a deep copy you may edit)."""
+    if mode not in MODES:
+        msg = f"mode={mode!r} must be one of {MODES}."
+        raise ValueError(msg)
+    cfg = copy.deepcopy(_DEFAULT)
+    cfg["mode"] = mode
+    if mode != "auto":
+        cfg["space"] = {k: v for k, v in cfg["space"].items() if k in ("common", mode)}
+    return cfg
+
+
+def _merge(base: dict, override: dict, path: str) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        where = f"{path}[{key!r}]"
+        if key not in base:
+            msg = f"config{where}: unknown key; expected one of {sorted(base)}."
+            raise ValueError(msg)
+        if isinstance(base[key], dict) and "type" not in base[key] and isinstance(value, dict):
+            out[key] = _merge(base[key], value, where)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
+    """Merge a user config (dict or JSON path) onto the defaults and validate it.
+
+    ``mode``, when given, overrides the config's own ``mode``.
+    """
+    user: dict = {}
+    if isinstance(config, (str, Path)):
+        path = Path(config)
+        if not path.exists():
+            msg = f"config file {str(path)!r} does not exist."
+            raise FileNotFoundError(msg)
+        try:
+            user = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            msg = f"config file {str(path)!r} is not valid JSON: {e}"
+            raise ValueError(msg) from e
+    elif isinstance(config, dict):
+        user = config
+    elif config is not None:
+        msg = f"config must be a dict, a path to a JSON file or None, got {type(config).__name__}."
+        raise TypeError(msg)
+    if not isinstance(user, dict):
+        msg = "config must be a JSON object at the top level."
+        raise ValueError(msg)
+    the_mode = mode or user.get("mode", "auto")
+    if the_mode not in MODES:
+        msg = f"mode={the_mode!r} must be one of {MODES}."
+        raise ValueError(msg)
+    base = copy.deepcopy(_DEFAULT)
+    cfg = _merge(base, user, "")
+    cfg["mode"] = the_mode
+    if the_mode != "auto":
+        cfg["space"] = {k: v for k, v in cfg["space"].items() if k in ("common", the_mode)}
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: dict) -> None:
+    """Raise ValueError naming the first bad key or value."""
+    for section, fields in _SCHEMA_SCALARS.items():
+        for key, types in fields.items():
+            value = cfg[section][key]
+            if isinstance(value, bool) or not isinstance(value, types):
+                names = "/".join(t.__name__ for t in types)
+                msg = f"config[{section!r}][{key!r}]={value!r} must be of type {names}."
+                raise ValueError(msg)
+            if (section, key) in _CHOICES and value not in _CHOICES[(section, key)]:
+                msg = f"config[{section!r}][{key!r}]={value!r} must be one of {list(_CHOICES[(section, key)])}."
+                raise ValueError(msg)
+            if isinstance(value, (int, float)) and value is not None and value < 0:
+                msg = f"config[{section!r}][{key!r}]={value!r} must not be negative."
+                raise ValueError(msg)
+    b = cfg["budget"]
+    if b["n_trials"] is None and b["time_budget"] is None:
+        msg = (
+            "config['budget']: set n_trials, time_budget or both; with neither a search never ends."
+        )
+        raise ValueError(msg)
+    if b["n_trials"] is not None and b["n_trials"] < 1:
+        msg = f"config['budget']['n_trials']={b['n_trials']} must be at least 1."
+        raise ValueError(msg)
+    if cfg["trainer"]["max_epochs"] < 1:
+        msg = "config['trainer']['max_epochs'] must be at least 1."
+        raise ValueError(msg)
+    for section, entries in cfg["space"].items():
+        for key, spec in entries.items():
+            check_distribution(spec, f"config['space'][{section!r}][{key!r}]")
+
+
+def to_json(cfg: dict) -> str:
+    return json.dumps(cfg, indent=2, sort_keys=True)

@@ -1,0 +1,33 @@
+"""AnnData -> tensors: input checks, transform, split and sparse-aware minibatches."""
+
+from ._checks import (
+    as_csr_or_dense,
+    check_adata,
+    check_finite,
+    check_labels,
+    get_matrix,
+    value_stats,
+)
+from ._loader import BatchLoader
+from ._prepare import LabelledData, gene_alignment, prepare_labelled, resolve_value_type
+from ._split import stratified_split, user_split
+from ._transform import InputTransform, dense_rows, detect_value_type
+
+__all__ = [
+    "BatchLoader",
+    "InputTransform",
+    "LabelledData",
+    "as_csr_or_dense",
+    "check_adata",
+    "check_finite",
+    "check_labels",
+    "dense_rows",
+    "detect_value_type",
+    "gene_alignment",
+    "get_matrix",
+    "prepare_labelled",
+    "resolve_value_type",
+    "stratified_split",
+    "user_split",
+    "value_stats",
+]

@@ -1,0 +1,126 @@
+"""Input checks that run before any work starts and never modify the AnnData."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+_CHUNK = 4096
+
+
+def check_adata(adata: AnnData, *, writes: bool = True) -> None:
+    """Refuse inputs that cannot be used at all: not an AnnData, empty, a view, duplicate genes."""
+    from anndata import AnnData
+
+    if not isinstance(adata, AnnData):
+        msg = f"Expected an AnnData, got {type(adata).__name__}."
+        raise TypeError(msg)
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        msg = f"AnnData is empty ({adata.n_obs} obs x {adata.n_vars} vars)."
+        raise ValueError(msg)
+    if writes and adata.is_view:
+        msg = (
+            "adata is a view of another AnnData (e.g. adata[mask]); scautogenome writes results "
+            "into its input and will not silently turn a view into a copy. "
+            "Pass an actual object, e.g. adata[mask].copy()."
+        )
+        raise ValueError(msg)
+    if not adata.var_names.is_unique:
+        dups = adata.var_names[adata.var_names.duplicated()].unique()
+        shown = ", ".join(map(str, dups[:5]))
+        msg = (
+            f"var_names contain {len(dups)} duplicated gene name(s) (e.g. {shown}); genes are matched "
+            "by name, so they must be unique. Call adata.var_names_make_unique() first."
+        )
+        raise ValueError(msg)
+
+
+def get_matrix(adata: AnnData, layer: str | None):
+    """The matrix to model: ``X`` or a named layer, as CSR / ndarray (no densification)."""
+    if layer is None:
+        X = adata.X
+        where = "adata.X"
+    else:
+        if layer not in adata.layers:
+            msg = f"layer={layer!r} not found; available layers: {list(adata.layers.keys())}."
+            raise KeyError(msg)
+        X = adata.layers[layer]
+        where = f"adata.layers[{layer!r}]"
+    if X is None:
+        msg = f"{where} is empty (None)."
+        raise ValueError(msg)
+    return as_csr_or_dense(X, where)
+
+
+def as_csr_or_dense(X, where: str = "X"):
+    """CSR for scipy sparse input (CSC converted once), ndarray for dense input."""
+    if sparse.issparse(X):
+        X = X.tocsr() if X.format != "csr" else X
+        dtype = X.dtype
+    else:
+        X = np.asarray(X)
+        if X.ndim != 2:
+            msg = f"{where} must be 2-dimensional, got shape {X.shape}."
+            raise ValueError(msg)
+        dtype = X.dtype
+    if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
+        msg = f"{where} has non-numeric dtype {dtype}; expected numbers (counts or expression)."
+        raise TypeError(msg)
+    return X
+
+
+def iter_values(X):
+    """Yield blocks of stored values (sparse: the data arrays; dense: row chunks)."""
+    if sparse.issparse(X):
+        yield X.data
+    else:
+        for start in range(0, X.shape[0], _CHUNK):
+            yield X[start : start + _CHUNK]
+
+
+def check_finite(X, where: str = "X") -> None:
+    """Raise if the matrix holds NaN or infinite values."""
+    if not np.issubdtype(X.dtype, np.floating):
+        return
+    for block in iter_values(X):
+        if not np.isfinite(block).all():
+            n_bad = int((~np.isfinite(block)).sum())
+            msg = f"{where} contains NaN or infinite values ({n_bad} in the first block found); fix or impute them first."
+            raise ValueError(msg)
+
+
+def value_stats(X) -> dict[str, bool | float]:
+    """Whether all values are integers, binary, non-negative; the min and max."""
+    is_int = True
+    is_binary = True
+    vmin, vmax = np.inf, -np.inf
+    for block in iter_values(X):
+        if block.size == 0:
+            continue
+        b = np.asarray(block)
+        vmin = min(vmin, float(b.min()))
+        vmax = max(vmax, float(b.max()))
+        if is_int and np.issubdtype(b.dtype, np.floating):
+            is_int = bool(np.all(b == np.round(b)))
+        if is_binary:
+            is_binary = bool(np.all((b == 0) | (b == 1)))
+    if sparse.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
+        vmin = min(vmin, 0.0)
+    return {"integer": is_int, "binary": is_binary, "min": vmin, "max": vmax}
+
+
+def check_labels(adata: AnnData, labels_key: str) -> pd.Series:
+    """The label column, or an error listing the available columns."""
+    if labels_key not in adata.obs.columns:
+        msg = (
+            f"labels_key={labels_key!r} is not a column of adata.obs; "
+            f"available columns: {list(adata.obs.columns)}."
+        )
+        raise KeyError(msg)
+    return adata.obs[labels_key]

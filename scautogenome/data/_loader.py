@@ -1,0 +1,101 @@
+"""Minibatches from a CSR or dense matrix: rows are densified one batch at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from scipy import sparse
+
+
+class BatchLoader:
+    """Iterate over ``(x, y)`` minibatches of ``rows`` of ``X``.
+
+    Sparse matrices stay sparse: each batch's rows are sliced (CSR), densified, moved to
+    ``device`` and passed through ``transform`` there. Dense inputs are sliced per batch.
+    ``col_map`` reorders query genes onto the model's genes (missing genes are zero-filled)
+    batch by batch.
+
+    Parameters
+    ----------
+    X
+        CSR matrix or ndarray (n_obs x n_vars).
+    rows
+        Row indices to iterate over.
+    y
+        Integer targets for all rows of ``X`` (or None).
+    batch_size, shuffle, generator
+        Batching; ``generator`` (torch) makes shuffling reproducible.
+    sample_weights
+        Optional per-row weights for sampling with replacement (balanced sampling).
+    """
+
+    def __init__(
+        self,
+        X,
+        rows: np.ndarray,
+        y: np.ndarray | None,
+        *,
+        batch_size: int,
+        transform,
+        device: torch.device,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        sample_weights: np.ndarray | None = None,
+        drop_last: bool = False,
+        col_map: tuple[np.ndarray, np.ndarray, int] | None = None,
+    ) -> None:
+        self.X = X
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.y = None if y is None else torch.as_tensor(np.asarray(y)[self.rows], dtype=torch.long)
+        self.batch_size = int(batch_size)
+        self.transform = transform
+        self.device = torch.device(device)
+        self.shuffle = shuffle
+        self.generator = generator
+        self.sample_weights = (
+            None if sample_weights is None else torch.as_tensor(sample_weights, dtype=torch.double)
+        )
+        # drop a trailing batch of one row: BatchNorm cannot train on it
+        self.drop_last = drop_last
+        self.col_map = col_map
+
+    def __len__(self) -> int:
+        n = len(self.rows)
+        if self.drop_last and n % self.batch_size == 1 and n > 1:
+            return n // self.batch_size
+        return (n + self.batch_size - 1) // self.batch_size
+
+    def _order(self) -> torch.Tensor:
+        n = len(self.rows)
+        if self.sample_weights is not None:
+            return torch.multinomial(
+                self.sample_weights, n, replacement=True, generator=self.generator
+            )
+        if self.shuffle:
+            return torch.randperm(n, generator=self.generator)
+        return torch.arange(n)
+
+    def _dense(self, rows: np.ndarray) -> np.ndarray:
+        block = self.X[rows]
+        if sparse.issparse(block):
+            block = block.toarray()
+        block = np.asarray(block, dtype=np.float32)
+        if self.col_map is not None:  # query genes -> model genes, missing genes are zero
+            src, dst, n_model = self.col_map
+            out = np.zeros((block.shape[0], n_model), dtype=np.float32)
+            out[:, dst] = block[:, src]
+            block = out
+        return block
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        order = self._order()
+        n_batches = len(self)
+        for b in range(n_batches):
+            pos = order[b * self.batch_size : (b + 1) * self.batch_size].numpy()
+            rows = self.rows[pos]
+            x = torch.from_numpy(self._dense(rows)).to(self.device, non_blocking=True)
+            x = self.transform(x)
+            yb = None if self.y is None else self.y[pos].to(self.device, non_blocking=True)
+            yield x, yb

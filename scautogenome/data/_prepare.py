@@ -1,0 +1,176 @@
+"""AnnData -> what the models need: matrix, labels, split and fitted transform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .._settings import logger
+from ._checks import check_adata, check_finite, check_labels, get_matrix, value_stats
+from ._split import MIN_CELLS_TO_SPLIT, stratified_split, user_split
+from ._transform import InputTransform, detect_value_type
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+
+@dataclass
+class LabelledData:
+    """A labelled matrix ready for training. ``codes`` is -1 where a cell is not used."""
+
+    X: object
+    codes: np.ndarray
+    classes: np.ndarray
+    split: np.ndarray
+    transform: InputTransform
+    var_names: np.ndarray
+    dropped_classes: list[str]
+
+    def rows(self, name: str) -> np.ndarray:
+        return np.flatnonzero(self.split == name)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+def resolve_value_type(X, value_type: str, where: str) -> str:
+    """Check ``value_type`` against the data (``"auto"`` detects it)."""
+    if value_type == "auto":
+        return detect_value_type(X)
+    if value_type not in ("counts", "binary", "continuous"):
+        msg = f"value_type={value_type!r} must be 'auto', 'counts', 'binary' or 'continuous'."
+        raise ValueError(msg)
+    stats = value_stats(X)
+    if value_type == "counts" and stats["min"] < 0:
+        msg = (
+            f"value_type='counts' but {where} has negative values (min {stats['min']:.3g}); "
+            "counts cannot be negative. Use value_type='continuous' for transformed data "
+            "or pass the raw counts layer with layer=."
+        )
+        raise ValueError(msg)
+    if value_type == "binary" and not stats["binary"]:
+        msg = f"value_type='binary' but {where} holds values other than 0 and 1."
+        raise ValueError(msg)
+    return value_type
+
+
+def prepare_labelled(
+    adata: AnnData,
+    labels_key: str,
+    *,
+    layer: str | None = None,
+    split_key: str | None = None,
+    value_type: str = "auto",
+    scale: bool = True,
+    min_cells_per_class: int | None = None,
+    seed: int = 0,
+) -> LabelledData:
+    """Validate ``adata`` and build the labelled matrix; nothing is written into ``adata``.
+
+    Raises a clear error for every unusable input before any work starts.
+    """
+    check_adata(adata)
+    labels = check_labels(adata, labels_key)
+    where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+    X = get_matrix(adata, layer)
+    check_finite(X, where)
+    value_type = resolve_value_type(X, value_type, where)
+
+    if pd.api.types.is_float_dtype(labels.dtype) and not isinstance(
+        labels.dtype, pd.CategoricalDtype
+    ):
+        n_unique = labels.nunique()
+        if n_unique > 50:
+            msg = (
+                f"obs[{labels_key!r}] is numeric with {n_unique} distinct values; classification "
+                "needs categories. Convert it with .astype('category') if it really holds classes."
+            )
+            raise ValueError(msg)
+    lab = labels.astype("object").where(labels.notna(), None)
+    lab_str = np.array([None if v is None else str(v) for v in lab], dtype=object)
+    present = lab_str != None  # noqa: E711 - elementwise on object array
+    if not present.any():
+        msg = f"obs[{labels_key!r}] has no labelled cells."
+        raise ValueError(msg)
+    counts = pd.Series(lab_str[present]).value_counts()
+    small = counts[counts < max(MIN_CELLS_TO_SPLIT, min_cells_per_class or 0)]
+    dropped: list[str] = []
+    if len(small):
+        if min_cells_per_class is None:
+            detail = ", ".join(f"{k!r} ({v} cells)" for k, v in small.items())
+            msg = (
+                f"Class(es) too small to split into train/val/test (need at least "
+                f"{MIN_CELLS_TO_SPLIT} cells): {detail}. Pass min_cells_per_class="
+                f"{MIN_CELLS_TO_SPLIT} (or more) to leave such classes out of training; "
+                "their cells still get a prediction."
+            )
+            raise ValueError(msg)
+        dropped = [str(k) for k in small.index]
+        logger.warning(
+            "Leaving %d class(es) with fewer than %d cells out of training: %s",
+            len(dropped),
+            max(MIN_CELLS_TO_SPLIT, min_cells_per_class),
+            ", ".join(dropped),
+        )
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        order = [str(c) for c in labels.cat.categories]
+    else:
+        order = sorted(counts.index)
+    classes = np.array([c for c in order if c in counts.index and c not in dropped])
+    if len(classes) < 2:
+        msg = (
+            f"obs[{labels_key!r}] has {len(classes)} usable class(es) "
+            f"({', '.join(map(str, classes)) or 'none'}); classification needs at least 2."
+        )
+        raise ValueError(msg)
+    code_of = {c: i for i, c in enumerate(classes)}
+    codes = np.array([code_of.get(v, -1) if v is not None else -1 for v in lab_str], dtype=np.int64)
+    used = codes >= 0
+
+    if split_key is not None:
+        if split_key not in adata.obs.columns:
+            msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
+            raise KeyError(msg)
+        split = user_split(adata.obs[split_key], split_key, used)
+        missing = [
+            c for i, c in enumerate(classes) if not np.any((codes == i) & (split == "train"))
+        ]
+        if missing:
+            msg = f"obs[{split_key!r}] puts no training cell in class(es) {missing}."
+            raise ValueError(msg)
+    else:
+        split = stratified_split(codes, seed=seed)
+
+    transform = InputTransform(value_type=value_type, scale=scale)
+    transform.fit(X, np.flatnonzero(split == "train"))
+    logger.info(
+        "data: %d cells (%d train / %d val / %d test), %d genes, %d classes, values: %s",
+        adata.n_obs,
+        (split == "train").sum(),
+        (split == "val").sum(),
+        (split == "test").sum(),
+        adata.n_vars,
+        len(classes),
+        value_type,
+    )
+    return LabelledData(
+        X=X,
+        codes=codes,
+        classes=classes,
+        split=split,
+        transform=transform,
+        var_names=np.asarray(adata.var_names.astype(str)),
+        dropped_classes=dropped,
+    )
+
+
+def gene_alignment(query_genes, model_genes) -> tuple[np.ndarray, np.ndarray, int]:
+    """Columns of the query that map onto model genes: ``(src, dst, n_model)``."""
+    model_index = pd.Index(np.asarray(model_genes, dtype=str))
+    pos = model_index.get_indexer(pd.Index(np.asarray(query_genes, dtype=str)))
+    src = np.flatnonzero(pos >= 0)
+    return src, pos[src], len(model_index)

@@ -1,0 +1,140 @@
+"""The input transform: counts -> normalize_total + log1p, then gene-wise 0-1 scaling.
+
+Every step works row by row, so it is applied to one densified minibatch at a time and the whole
+matrix is never densified. The gene-wise minimum and range are fitted on the training split only
+(as in the AutoGenome paper) and stored with the model, so prediction applies exactly the same
+transform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy import sparse
+
+from ._checks import value_stats
+
+VALUE_TYPES = ("counts", "binary", "continuous")
+TARGET_SUM = 1e4
+
+
+def detect_value_type(X) -> str:
+    """``"binary"`` for 0/1 profiles, ``"counts"`` for non-negative integers, else ``"continuous"``."""
+    stats = value_stats(X)
+    if stats["binary"]:
+        return "binary"
+    if stats["integer"] and stats["min"] >= 0:
+        return "counts"
+    return "continuous"
+
+
+@dataclass
+class InputTransform:
+    """Row-wise preprocessing + gene-wise 0-1 scaling, fitted on training rows.
+
+    Parameters
+    ----------
+    value_type
+        ``"counts"`` (normalize_total to 1e4 + log1p), ``"binary"`` (used as is) or
+        ``"continuous"`` (already transformed; used as is).
+    scale
+        Apply gene-wise 0-1 scaling (min and range fitted on the training split).
+    """
+
+    value_type: str = "continuous"
+    scale: bool = True
+    min_: np.ndarray | None = field(default=None, repr=False)
+    range_: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.value_type not in VALUE_TYPES:
+            msg = f"value_type={self.value_type!r} must be one of {VALUE_TYPES}."
+            raise ValueError(msg)
+
+    # -- row-wise part (numpy, used for fitting) -------------------------------------------
+    def _rows_np(self, block: np.ndarray) -> np.ndarray:
+        block = np.asarray(block, dtype=np.float32)
+        if self.value_type == "counts":
+            totals = block.sum(axis=1, keepdims=True)
+            totals[totals == 0] = 1.0
+            block = np.log1p(block * (TARGET_SUM / totals))
+        return block
+
+    def fit(self, X, rows: np.ndarray, chunk: int = 2048) -> InputTransform:
+        """Fit the gene-wise minimum and range on ``X[rows]``, chunk by chunk."""
+        n_vars = X.shape[1]
+        lo = np.full(n_vars, np.inf, dtype=np.float32)
+        hi = np.full(n_vars, -np.inf, dtype=np.float32)
+        for start in range(0, len(rows), chunk):
+            block = dense_rows(X, rows[start : start + chunk])
+            block = self._rows_np(block)
+            lo = np.minimum(lo, block.min(axis=0))
+            hi = np.maximum(hi, block.max(axis=0))
+        rng = hi - lo
+        rng[~(rng > 0)] = 1.0  # constant genes map to 0
+        self.min_, self.range_ = lo, rng
+        return self
+
+    @property
+    def fitted(self) -> bool:
+        return not self.scale or self.min_ is not None
+
+    # -- torch part (used on every minibatch, on the training device) ------------------------
+    def to_torch(self, device: torch.device | str) -> TorchTransform:
+        if not self.fitted:
+            msg = "InputTransform.fit() must be called before the transform is applied."
+            raise RuntimeError(msg)
+        return TorchTransform(self, device)
+
+    def apply(self, block: np.ndarray) -> np.ndarray:
+        """Transform a dense block of rows (numpy), e.g. for explanation plots."""
+        out = self._rows_np(block)
+        if self.scale:
+            out = (out - self.min_) / self.range_
+        return out
+
+    # -- serialisation ------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"value_type": self.value_type, "scale": self.scale, "target_sum": TARGET_SUM}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if not self.scale:
+            return {}
+        return {"transform_min": self.min_, "transform_range": self.range_}
+
+    @classmethod
+    def from_dict(cls, d: dict, arrays: dict[str, np.ndarray]) -> InputTransform:
+        t = cls(value_type=d["value_type"], scale=d["scale"])
+        if t.scale:
+            t.min_ = np.asarray(arrays["transform_min"], dtype=np.float32)
+            t.range_ = np.asarray(arrays["transform_range"], dtype=np.float32)
+        return t
+
+
+class TorchTransform:
+    """The fitted transform as tensors on one device; call it on a dense minibatch."""
+
+    def __init__(self, t: InputTransform, device) -> None:
+        self.counts = t.value_type == "counts"
+        self.scale = t.scale
+        if t.scale:
+            self.min = torch.as_tensor(t.min_, device=device)
+            self.inv_range = torch.as_tensor(1.0 / t.range_, device=device)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.counts:
+            totals = x.sum(dim=1, keepdim=True).clamp_min(1e-12)
+            x = torch.log1p(x * (TARGET_SUM / totals))
+        if self.scale:
+            x = (x - self.min) * self.inv_range
+        return x
+
+
+def dense_rows(X, rows) -> np.ndarray:
+    """``X[rows]`` as a dense float32 array (only these rows are densified)."""
+    block = X[rows]
+    if sparse.issparse(block):
+        block = block.toarray()
+    return np.asarray(block, dtype=np.float32)

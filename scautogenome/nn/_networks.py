@@ -1,0 +1,174 @@
+"""MLP, RFCN-ResNet and RFCN-DenseNet classifiers built from FC units.
+
+Every network is described by a JSON-serialisable ``architecture`` dict and built by
+:func:`build_network`; the dict (not the module) is what gets searched, stored and saved.
+All start with the paper's first-layer dropout: ``input_keep`` is the keep ratio of the input
+features (AutoGenome's "drop-out ratio of the first layer compared with the input layer").
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._units import FCUnit
+
+
+class _Classifier(nn.Module):
+    """Input dropout -> body -> linear head. Subclasses build ``body`` and set ``n_features``."""
+
+    def __init__(self, n_inputs: int, input_keep: float) -> None:
+        super().__init__()
+        if not 0 < input_keep <= 1:
+            msg = f"input_keep={input_keep!r} must be in (0, 1]."
+            raise ValueError(msg)
+        self.input_drop = nn.Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
+        self.n_inputs = n_inputs
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(self.input_drop(x)))
+
+
+class MLP(_Classifier):
+    """Plain multi-layer perceptron: a stack of FC units."""
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        *,
+        units: list[int],
+        input_keep: float = 1.0,
+        dropout: float = 0.0,
+        act: str = "relu",
+    ) -> None:
+        super().__init__(n_inputs, input_keep)
+        widths = [n_inputs, *units]
+        self.body = nn.Sequential(
+            *[FCUnit(a, b, act=act, dropout=dropout) for a, b in zip(widths[:-1], widths[1:])]
+        )
+        self.head = nn.Linear(widths[-1], n_outputs)
+
+    def features(self, x):
+        return self.body(x)
+
+
+class ResNetFC(_Classifier):
+    """RFCN-ResNet (paper Fig. 2b): each FC unit takes the sum of the previous unit's input
+    and output, ``h <- h + unit(h)``, after a stem unit that maps the genes to ``units``."""
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        *,
+        units: int,
+        n_blocks: int,
+        input_keep: float = 1.0,
+        dropout: float = 0.0,
+        act: str = "relu",
+    ) -> None:
+        super().__init__(n_inputs, input_keep)
+        self.stem = FCUnit(n_inputs, units, act=act, dropout=dropout)
+        self.blocks = nn.ModuleList(
+            [FCUnit(units, units, act=act, dropout=dropout) for _ in range(n_blocks)]
+        )
+        self.head = nn.Linear(units, n_outputs)
+
+    def features(self, x):
+        h = self.stem(x)
+        for unit in self.blocks:
+            h = h + unit(h)
+        return h
+
+
+class _DenseBlock(nn.Module):
+    def __init__(self, n_in: int, n_units: int, growth: int, act: str, dropout: float) -> None:
+        super().__init__()
+        self.units = nn.ModuleList(
+            [FCUnit(n_in + i * growth, growth, act=act, dropout=dropout) for i in range(n_units)]
+        )
+        self.n_out = n_in + n_units * growth
+
+    def forward(self, h):
+        feats = [h]
+        for unit in self.units:
+            feats.append(unit(torch.cat(feats, dim=1)))
+        return torch.cat(feats, dim=1)
+
+
+class DenseNetFC(_Classifier):
+    """RFCN-DenseNet (paper Fig. 2c): inside a block each FC unit takes the concatenation of
+    all previous outputs and adds ``growth_rate`` features; blocks are joined by transition
+    units that compress the width by ``compression``."""
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        *,
+        blocks: list[int],
+        growth_rate: int,
+        compression: float = 0.5,
+        input_keep: float = 1.0,
+        dropout: float = 0.0,
+        act: str = "relu",
+    ) -> None:
+        super().__init__(n_inputs, input_keep)
+        width = 2 * growth_rate
+        self.stem = FCUnit(n_inputs, width, act=act, dropout=dropout)
+        layers: list[nn.Module] = []
+        for i, n_units in enumerate(blocks):
+            block = _DenseBlock(width, n_units, growth_rate, act, dropout)
+            layers.append(block)
+            width = block.n_out
+            if i < len(blocks) - 1:
+                new_width = max(growth_rate, int(width * compression))
+                layers.append(FCUnit(width, new_width, act=act, dropout=dropout))
+                width = new_width
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, n_outputs)
+
+    def features(self, x):
+        return self.body(self.stem(x))
+
+
+_KINDS = {"mlp": MLP, "resnet": ResNetFC, "densenet": DenseNetFC}
+_COMMON = ("input_keep", "dropout", "act")
+_SPECIFIC = {
+    "mlp": ("units",),
+    "resnet": ("units", "n_blocks"),
+    "densenet": ("blocks", "growth_rate", "compression"),
+}
+
+
+def register_network(kind: str, cls: type[nn.Module], keys: tuple[str, ...]) -> None:
+    """Make another architecture family buildable from an architecture dict (used by RRFCN)."""
+    _KINDS[kind] = cls
+    _SPECIFIC[kind] = keys
+
+
+def build_network(arch: dict) -> nn.Module:
+    """Build the classifier an ``architecture`` dict describes.
+
+    ``arch`` has ``kind`` (mlp / resnet / densenet), ``n_inputs``, ``n_outputs`` and the
+    kind's own keys; unknown keys are an error.
+    """
+    kind = arch.get("kind")
+    if kind not in _KINDS:
+        msg = f"architecture kind={kind!r} must be one of {sorted(_KINDS)}."
+        raise ValueError(msg)
+    allowed = {"kind", "n_inputs", "n_outputs", *_COMMON, *_SPECIFIC[kind]}
+    unknown = set(arch) - allowed
+    if unknown:
+        msg = f"Unknown key(s) {sorted(unknown)} for a {kind} architecture; allowed: {sorted(allowed)}."
+        raise ValueError(msg)
+    kwargs = {k: v for k, v in arch.items() if k not in ("kind", "n_inputs", "n_outputs")}
+    return _KINDS[kind](int(arch["n_inputs"]), int(arch["n_outputs"]), **kwargs)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .. import _keys
+from .. import config as _config
+from .._logging import elapsed
+from .._settings import logger, settings
+from ..data import prepare_labelled
+from ..models import Classifier
+from ..search import run_search
+from ..train import classification_report, resolve_device
+from ._utils import call_params, h5ad_safe
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+
+def classify(
+    adata: AnnData,
+    labels_key: str,
+    *,
+    mode: str | None = None,
+    layer: str | None = None,
+    split_key: str | None = None,
+    n_trials: int | None = None,
+    time_budget: float | None = None,
+    metric: str | None = None,
+    config: dict | str | Path | None = None,
+    value_type: str = "auto",
+    min_cells_per_class: int | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    key_added: str = _keys.CLASSIFY_KEY,
+    model_dir: str | Path | None = None,
+) -> Classifier:
+    """Search for the best classifier of ``adata.obs[labels_key]`` and annotate ``adata``.
+
+    The AutoGenome supervised search: MLP, RFCN-ResNet and RFCN-DenseNet architectures and
+    their training hyper-parameters are searched with Optuna (TPE sampling, pruning of hopeless
+    trials, early stopping) on a seeded, stratified 8:1:1 train/val/test split. The search
+    optimises the validation metric; the test split is used once, by the final model.
+
+    Parameters
+    ----------
+    adata
+        Cells (or samples) x genes. ``X`` or ``layer`` may be dense or sparse and hold raw
+        counts (normalized to 1e4 + log1p), binary 0/1 profiles (used as they are) or already
+        transformed values; then every gene is scaled to 0-1 with the training split's min/max.
+    labels_key
+        Column of ``adata.obs`` with the classes. Cells with a missing label are not trained on
+        and still get a prediction.
+    mode
+        ``"mlp"``, ``"resnet"``, ``"densenet"`` or ``"auto"`` (search across them). Default:
+        the config's mode (``"auto"``).
+    layer
+        Use ``adata.layers[layer]`` instead of ``adata.X``.
+    split_key
+        Column of ``adata.obs`` with ``train``/``val``/``test`` values to use instead of the
+        seeded split (honoured exactly).
+    n_trials, time_budget
+        Search budget: number of trials and/or wall-clock seconds (whichever ends first).
+        Default from the config: 40 trials within 600 s.
+    metric
+        Validation metric the search maximises: ``"macro_f1"`` (default), ``"accuracy"``,
+        ``"balanced_accuracy"`` or ``"weighted_f1"``.
+    config
+        Expert-mode configuration (dict or JSON path), merged onto
+        :func:`scautogenome.config.default`. Explicit arguments above win over it.
+    value_type
+        ``"auto"`` (detect), ``"counts"``, ``"binary"`` or ``"continuous"``.
+    min_cells_per_class
+        Leave classes with fewer cells out of training (their cells are still predicted);
+        without it such classes are an error.
+    storage, study_name
+        Any Optuna storage URL (e.g. ``"sqlite:///search.db"``) to keep the trials, resume an
+        interrupted search or share it between processes.
+    device
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
+    seed
+        Seed of the split, the search and the training; default ``sag.settings.seed``.
+    key_added
+        Prefix of every key written (default ``"sag"``).
+    model_dir
+        Also save the model there (recorded in ``uns[key_added]['model_dir']``).
+
+    Returns
+    -------
+    The trained :class:`~scautogenome.models.Classifier`. Writes into ``adata``:
+
+    ``obs['{key_added}_pred']``
+        Predicted class of every cell (categorical).
+    ``obs['{key_added}_split']``
+        ``train``/``val``/``test`` (``none`` for cells not used in training).
+    ``obsm['{key_added}_proba']``
+        Class probabilities, n_obs x n_classes, columns in ``uns[key_added]['classes']`` order.
+    ``uns[key_added]``
+        ``params`` (this call), ``classes``, ``metrics`` (test: accuracy, macro_f1,
+        balanced_accuracy, per-class precision/recall/F1/support; and the same on val),
+        ``confusion`` (test, rows = true class), ``trials`` (one row per search trial),
+        ``architecture`` (JSON text), ``best`` (trial, mode, validation score), ``config``
+        (JSON text), ``model_dir`` (when saved).
+    """
+    start = time.perf_counter()
+    seed = settings.seed if seed is None else seed
+    overrides: dict = {}
+    if n_trials is not None or time_budget is not None:
+        overrides["budget"] = {"n_trials": n_trials, "time_budget": time_budget}
+    if metric is not None:
+        overrides.setdefault("search", {})["metric"] = metric
+    cfg = _config.load(config, mode=mode)
+    if overrides:
+        cfg = _config.load(
+            {**cfg, **{k: {**cfg[k], **v} for k, v in overrides.items()}}, mode=cfg["mode"]
+        )
+    dev = resolve_device(device)
+    data = prepare_labelled(
+        adata,
+        labels_key,
+        layer=layer,
+        split_key=split_key,
+        value_type=value_type,
+        min_cells_per_class=min_cells_per_class,
+        seed=seed,
+    )
+    if model_dir is not None and (Path(model_dir) / "model.json").exists():
+        msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
+        raise FileExistsError(msg)
+    logger.info(
+        "classify: mode=%s, device=%s, budget: %s trials / %s s",
+        cfg["mode"],
+        dev,
+        cfg["budget"]["n_trials"],
+        cfg["budget"]["time_budget"],
+    )
+
+    result = run_search(data, cfg, device=dev, seed=seed, storage=storage, study_name=study_name)
+    model = Classifier._from_parts(
+        architecture=result.architecture,
+        state_dict=result.state_dict,
+        classes=data.classes,
+        var_names=data.var_names,
+        transform=data.transform,
+        train_params=result.train_params,
+        history=result.history,
+        config=cfg,
+        device=device,
+    )
+
+    proba = model.predict_proba(data.X)
+    pred_codes = proba.argmax(1)
+    reports = {}
+    for part in ("test", "val"):
+        rows = data.rows(part)
+        reports[part] = classification_report(data.codes[rows], pred_codes[rows], data.classes)
+
+    # -- write (only after everything above succeeded) -----------------------------------------
+    adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
+        model.classes_[pred_codes], categories=model.classes_
+    )
+    adata.obs[_keys.split_key(key_added)] = pd.Categorical(
+        data.split, categories=[*_keys.SPLITS, "none"]
+    )
+    adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
+    test = reports["test"]
+    uns = {
+        "params": call_params(
+            labels_key=labels_key,
+            mode=cfg["mode"],
+            layer=layer,
+            split_key=split_key,
+            metric=cfg["search"]["metric"],
+            n_trials=cfg["budget"]["n_trials"],
+            time_budget=cfg["budget"]["time_budget"],
+            value_type=data.transform.value_type,
+            seed=seed,
+            device=str(dev),
+            storage=storage,
+            study_name=result.study_name,
+            min_cells_per_class=min_cells_per_class,
+        ),
+        "classes": model.classes_,
+        "dropped_classes": np.asarray(data.dropped_classes, dtype=str),
+        "metrics": {
+            part: {k: v for k, v in rep.items() if k != "confusion"}
+            for part, rep in reports.items()
+        },
+        "confusion": test["confusion"],
+        "trials": result.trials,
+        "architecture": json.dumps(result.architecture, sort_keys=True),
+        "train_params": json.dumps(result.train_params, sort_keys=True),
+        "best": {
+            "trial": result.best_trial,
+            "mode": result.architecture["kind"],
+            "val_score": result.best_value,
+        },
+        "config": _config.to_json(cfg),
+        "search_seconds": result.seconds,
+    }
+    if model_dir is not None:
+        model.save(model_dir)
+        uns["model_dir"] = str(model_dir)
+    adata.uns[key_added] = h5ad_safe(uns)
+    logger.info(
+        "test: accuracy %.3f, macro-F1 %.3f on %d cells",
+        test["accuracy"],
+        test["macro_f1"],
+        test["n"],
+    )
+    logger.info("    finished classify (%s)", elapsed(start))
+    return model

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .. import _keys
+from .._logging import elapsed
+from .._settings import logger
+from ..data import check_adata
+from ._utils import call_params, h5ad_safe
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+    from ..models import Classifier
+
+
+def predict(
+    adata: AnnData,
+    model: Classifier,
+    *,
+    layer: str | None = None,
+    min_gene_overlap: float = 0.5,
+    batch_size: int = 1024,
+    key_added: str = _keys.CLASSIFY_KEY,
+) -> None:
+    """Annotate new cells with a trained classifier; genes are matched by name.
+
+    The query's genes are reordered to the model's, genes the query lacks are set to zero and
+    extra query genes are ignored. The model's own input transform (fitted at training) is
+    applied, so pass the same kind of values the model was trained on.
+
+    Parameters
+    ----------
+    adata
+        Query cells x genes (``X`` or ``layer``).
+    model
+        A trained :class:`~scautogenome.models.Classifier`.
+    min_gene_overlap
+        Minimum fraction of the model's genes the query must have; below it is an error
+        naming the counts. A partial overlap above it is a warning.
+    key_added
+        Prefix of the keys written.
+
+    Returns
+    -------
+    Nothing; writes into ``adata``:
+
+    ``obs['{key_added}_pred']``
+        Predicted class (categorical over the model's classes).
+    ``obs['{key_added}_confidence']``
+        Probability of the predicted class.
+    ``obsm['{key_added}_proba']``
+        Class probabilities (columns in ``uns[key_added]['classes']`` order).
+    ``uns[key_added]``
+        ``classes``, ``gene_overlap`` (model genes, query genes, common, fraction, zero-filled)
+        and ``params``. An existing ``uns[key_added]`` from :func:`classify` is kept and
+        updated.
+    """
+    from ..models import Classifier, check_is_fitted
+
+    start = time.perf_counter()
+    check_adata(adata)
+    if not isinstance(model, Classifier):
+        msg = f"model must be a scautogenome Classifier, got {type(model).__name__}."
+        raise TypeError(msg)
+    check_is_fitted(model)
+    report = model.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap)
+    proba = model.predict_proba(
+        adata, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
+    )
+    codes = proba.argmax(1)
+    adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
+        model.classes_[codes], categories=model.classes_
+    )
+    adata.obs[_keys.confidence_key(key_added)] = proba.max(1).astype(np.float32)
+    adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
+    uns = dict(adata.uns.get(key_added, {}))
+    uns.update(
+        {
+            "classes": model.classes_,
+            "gene_overlap": report,
+            "predict_params": call_params(layer=layer, min_gene_overlap=min_gene_overlap),
+        }
+    )
+    adata.uns[key_added] = h5ad_safe(uns)
+    logger.info("    finished predict on %d cells (%s)", adata.n_obs, elapsed(start))

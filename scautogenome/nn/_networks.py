@@ -8,6 +8,8 @@ features (AutoGenome's "drop-out ratio of the first layer compared with the inpu
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -48,7 +50,7 @@ class MLP(_Classifier):
         super().__init__(n_inputs, input_keep)
         widths = [n_inputs, *units]
         self.body = nn.Sequential(
-            *[FCUnit(a, b, act=act, dropout=dropout) for a, b in zip(widths[:-1], widths[1:])]
+            *[FCUnit(a, b, act=act, dropout=dropout) for a, b in itertools.pairwise(widths)]
         )
         self.head = nn.Linear(widths[-1], n_outputs)
 

@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny seeded synthetic AnnData, scanpy's bundled PBMCs, ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+import scautogenome as sag
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# a search budget small enough for CI (2 CPU cores), big enough to learn the synthetic classes
+TINY = {"n_trials": 3, "time_budget": None}
+TINY_CONFIG = {
+    "budget": {"n_trials": 3, "time_budget": None},
+    "trainer": {"max_epochs": 15, "patience": 4, "min_epochs": 2},
+    "space": {
+        "common": {
+            "batch_size": [64],
+            "lr": {"type": "float", "low": 1e-3, "high": 5e-3, "log": True},
+        }
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_and_seeded():
+    sag.settings.verbosity = 1
+    sag.settings.progress_bar = False
+    sag.settings.seed = 0
+    sag.settings.device = "cpu"
+
+
+@pytest.fixture
+def adata():
+    """300 cells x 200 genes, 3 classes, Poisson counts, CSR."""
+    return sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)
+
+
+@pytest.fixture(scope="session")
+def pbmc():
+    """scanpy's bundled pbmc68k_reduced (700 cells, 765 genes, 10 labels), log-normalized."""
+    return sag.datasets.pbmc68k_reduced()
+
+
+def shared_dataset(name: str):
+    """Load ../shared/data/NAME.h5ad or skip the test when it is not there."""
+    path = SHARED_DATA / f"{name}.h5ad"
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    import anndata as ad
+
+    return ad.read_h5ad(path)
+
+
+def has_cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:  # pragma: no cover
+        return False
+
+
+gpu = pytest.mark.skipif(not has_cuda() or os.environ.get("SAG_NO_GPU"), reason="needs CUDA")

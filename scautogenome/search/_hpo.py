@@ -196,11 +196,15 @@ def run_search(
         net = build_network(arch)
         trial.set_user_attr("n_params", count_parameters(net))
 
+        n_epochs = [0]
+
         def report(epoch: int, value: float) -> None:
+            n_epochs[0] = epoch + 1
             trial.report(value, epoch)
             if trial.should_prune():
                 raise Pruned
 
+        t0 = time.perf_counter()
         try:
             res = train_classifier(
                 net,
@@ -218,7 +222,8 @@ def run_search(
                 deadline=deadline,
             )
         except Pruned:
-            trial.set_user_attr("epochs", len(trial.intermediate_values))
+            trial.set_user_attr("epochs", n_epochs[0])
+            trial.set_user_attr("seconds", time.perf_counter() - t0)
             raise optuna.TrialPruned from None
         trial.set_user_attr("val_loss", res.best_loss)
         trial.set_user_attr("best_epoch", res.best_epoch)

@@ -2,5 +2,6 @@
 
 from ._base import check_is_fitted
 from ._classifier import Classifier
+from ._resvae import ResVAE
 
-__all__ = ["Classifier", "check_is_fitted"]
+__all__ = ["Classifier", "ResVAE", "check_is_fitted"]

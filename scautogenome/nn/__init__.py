@@ -2,6 +2,7 @@
 
 from ._networks import MLP, DenseNetFC, ResNetFC, build_network, count_parameters, register_network
 from ._units import ACTIVATIONS, FCUnit
+from ._vae import VAEModule, build_vae
 
 __all__ = [
     "ACTIVATIONS",
@@ -9,7 +10,9 @@ __all__ = [
     "DenseNetFC",
     "FCUnit",
     "ResNetFC",
+    "VAEModule",
     "build_network",
+    "build_vae",
     "count_parameters",
     "register_network",
 ]

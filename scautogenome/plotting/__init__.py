@@ -1,3 +1,5 @@
 """Plotting (``sag.pl``): matplotlib figures following scanpy's ``show``/``ax`` conventions."""
 
-__all__: list[str] = []
+from ._embedding import embedding
+
+__all__ = ["embedding"]

@@ -1,6 +1,7 @@
 """Tools (``sag.tl``): thin AnnData adapters over models, search and explain."""
 
 from ._classify import classify
+from ._embed import embed, embedding_scores
 from ._predict import predict
 
-__all__ = ["classify", "predict"]
+__all__ = ["classify", "embed", "embedding_scores", "predict"]

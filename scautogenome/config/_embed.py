@@ -1,0 +1,152 @@
+"""Expert-mode configuration of :func:`scautogenome.tl.embed`: defaults and validation.
+
+``sag.config._embed.default()`` returns the defaults as a plain dict; edit it, save it as JSON
+and pass it back as ``config=``. Keys you leave out keep their defaults; an unknown key or a
+bad value is an error that names it.
+
+The architecture part of the space is the AutoGenome paper's Res-VAE space (Methods): number
+of layers [3, 4, 5], first-layer keep ratio [0.6, 0.8, 1.0], first-layer width [4096, 2048,
+1024, 512, 256, 128] (the paper prints "14096", read as 4096) and width decay ratio
+[0.8, 0.6, 0.5]; widths larger than the number of genes are dropped from the choices at search
+time. Learning rate, batch size and weight decay are searched as well.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from ..search._spaces import check_distribution
+from ._config import _merge
+
+EMBED_MODES = ("resvae", "vae")
+
+_DEFAULT: dict[str, Any] = {
+    "mode": "resvae",
+    "budget": {"n_trials": 20, "time_budget": 600.0},
+    "search": {
+        "sampler": "tpe",
+        "pruner": "median",
+        "n_startup_trials": 8,
+        "prune_warmup_epochs": 10,
+    },
+    "trainer": {
+        "max_epochs": 100,
+        "patience": 10,
+        "min_epochs": 5,
+        "beta": 1.0,
+        "kl_warmup_epochs": 10,
+    },
+    "space": {
+        "n_layers": [3, 4, 5],
+        "input_keep": [0.6, 0.8, 1.0],
+        "first_width": [4096, 2048, 1024, 512, 256, 128],
+        "decay": [0.8, 0.6, 0.5],
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+        "batch_size": [64, 128, 256],
+        "weight_decay": {"type": "float", "low": 1e-7, "high": 1e-3, "log": True},
+        "dropout": 0.0,
+        "act": "relu",
+    },
+}
+
+_SCALARS = {
+    "budget": {"n_trials": (int, type(None)), "time_budget": (int, float, type(None))},
+    "search": {
+        "sampler": (str,),
+        "pruner": (str,),
+        "n_startup_trials": (int,),
+        "prune_warmup_epochs": (int,),
+    },
+    "trainer": {
+        "max_epochs": (int,),
+        "patience": (int,),
+        "min_epochs": (int,),
+        "beta": (int, float),
+        "kl_warmup_epochs": (int,),
+    },
+}
+_CHOICES = {
+    ("search", "sampler"): ("tpe", "random"),
+    ("search", "pruner"): ("median", "hyperband", "none"),
+}
+
+
+def default(mode: str = "resvae") -> dict:
+    """The default embed configuration for ``mode`` (a deep copy you may edit)."""
+    if mode not in EMBED_MODES:
+        msg = f"mode={mode!r} must be one of {EMBED_MODES}."
+        raise ValueError(msg)
+    cfg = copy.deepcopy(_DEFAULT)
+    cfg["mode"] = mode
+    return cfg
+
+
+def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
+    """Merge a user config (dict or JSON path) onto the defaults and validate it.
+
+    ``mode``, when given, overrides the config's own ``mode``.
+    """
+    user: dict = {}
+    if isinstance(config, (str, Path)):
+        path = Path(config)
+        if not path.exists():
+            msg = f"config file {str(path)!r} does not exist."
+            raise FileNotFoundError(msg)
+        try:
+            user = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            msg = f"config file {str(path)!r} is not valid JSON: {e}"
+            raise ValueError(msg) from e
+    elif isinstance(config, dict):
+        user = config
+    elif config is not None:
+        msg = f"config must be a dict, a path to a JSON file or None, got {type(config).__name__}."
+        raise TypeError(msg)
+    if not isinstance(user, dict):
+        msg = "config must be a JSON object at the top level."
+        raise ValueError(msg)
+    cfg = _merge(copy.deepcopy(_DEFAULT), user, "")
+    cfg["mode"] = mode or cfg["mode"]
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: dict) -> None:
+    """Raise ValueError naming the first bad key or value."""
+    if cfg["mode"] not in EMBED_MODES:
+        msg = f"mode={cfg['mode']!r} must be one of {EMBED_MODES}."
+        raise ValueError(msg)
+    for section, fields in _SCALARS.items():
+        for key, types in fields.items():
+            value = cfg[section][key]
+            if isinstance(value, bool) or not isinstance(value, types):
+                names = "/".join(t.__name__ for t in types)
+                msg = f"config[{section!r}][{key!r}]={value!r} must be of type {names}."
+                raise ValueError(msg)
+            if (section, key) in _CHOICES and value not in _CHOICES[(section, key)]:
+                msg = f"config[{section!r}][{key!r}]={value!r} must be one of {list(_CHOICES[(section, key)])}."
+                raise ValueError(msg)
+            if isinstance(value, (int, float)) and value < 0:
+                msg = f"config[{section!r}][{key!r}]={value!r} must not be negative."
+                raise ValueError(msg)
+    b = cfg["budget"]
+    if b["n_trials"] is None and b["time_budget"] is None:
+        msg = (
+            "config['budget']: set n_trials, time_budget or both; with neither a search never ends."
+        )
+        raise ValueError(msg)
+    if b["n_trials"] is not None and b["n_trials"] < 1:
+        msg = f"config['budget']['n_trials']={b['n_trials']} must be at least 1."
+        raise ValueError(msg)
+    if cfg["trainer"]["max_epochs"] < 1:
+        msg = "config['trainer']['max_epochs'] must be at least 1."
+        raise ValueError(msg)
+    for key, spec in cfg["space"].items():
+        check_distribution(spec, f"config['space'][{key!r}]")
+
+
+def to_json(cfg: dict) -> str:
+    return json.dumps(cfg, indent=2, sort_keys=True)

@@ -1,0 +1,401 @@
+"""The Res-VAE a user touches: fit / get_latent / reconstruct / save / load."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .._settings import logger, settings
+from ..data import (
+    InputTransform,
+    as_csr_or_dense,
+    check_adata,
+    check_finite,
+    gene_alignment,
+    get_matrix,
+    resolve_value_type,
+    value_stats,
+)
+from ..nn import count_parameters
+from ..nn._vae import LIKELIHOODS, VAE_KINDS, build_vae, vae_widths
+from ..train import resolve_device
+from ..train._vae import VAETrainParams, encode_rows, train_vae
+from ._base import check_is_fitted, read_model_dir, write_model_dir
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+VAL_FRACTION = 0.1
+MIN_CELLS = 10
+_COUNT_LIKELIHOODS = ("nb", "zinb")
+
+
+@dataclass
+class UnlabelledData:
+    """A matrix ready for VAE training: seeded train/val rows and the fitted input transform."""
+
+    X: object
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    transform: InputTransform
+    likelihood: str
+    var_names: np.ndarray
+
+
+def check_likelihood(likelihood: str) -> str:
+    if likelihood != "auto" and likelihood not in LIKELIHOODS:
+        msg = f"likelihood={likelihood!r} must be 'auto' or one of {LIKELIHOODS}."
+        raise ValueError(msg)
+    return likelihood
+
+
+def prepare_unlabelled(
+    adata: AnnData,
+    *,
+    layer: str | None,
+    n_latent: int,
+    likelihood: str = "auto",
+    value_type: str = "auto",
+    seed: int = 0,
+) -> UnlabelledData:
+    """Validate ``adata`` for a VAE and split its cells 9:1 into train/val (seeded).
+
+    ``likelihood="auto"`` picks ``"nb"`` for raw counts and ``"mse"`` otherwise. A count
+    likelihood on negative values is an error; on non-integer values a warning. Nothing is
+    written into ``adata``; every error is raised before any training.
+    """
+    check_adata(adata)
+    check_likelihood(likelihood)
+    if isinstance(n_latent, bool) or not isinstance(n_latent, (int, np.integer)) or n_latent < 1:
+        msg = f"n_latent={n_latent!r} must be a positive integer."
+        raise ValueError(msg)
+    if n_latent >= adata.n_vars:
+        msg = (
+            f"n_latent={n_latent} must be smaller than the number of genes ({adata.n_vars}); "
+            "a latent space that is not smaller than the input compresses nothing."
+        )
+        raise ValueError(msg)
+    if adata.n_obs < MIN_CELLS:
+        msg = f"adata has {adata.n_obs} cells; training a VAE needs at least {MIN_CELLS}."
+        raise ValueError(msg)
+    where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+    X = get_matrix(adata, layer)
+    check_finite(X, where)
+    if likelihood in _COUNT_LIKELIHOODS:
+        stats = value_stats(X)
+        if stats["min"] < 0:
+            msg = (
+                f"likelihood={likelihood!r} models raw counts but {where} has negative values "
+                f"(min {stats['min']:.3g}). Pass the raw counts with layer=, or use "
+                "likelihood='mse' for transformed data."
+            )
+            raise ValueError(msg)
+        if not stats["integer"]:
+            logger.warning(
+                "likelihood=%r but %s holds non-integer values; a count likelihood expects raw "
+                "counts.",
+                likelihood,
+                where,
+            )
+        if value_type == "auto":
+            value_type = "counts"
+    value_type = resolve_value_type(X, value_type, where)
+    if likelihood == "auto":
+        likelihood = "nb" if value_type == "counts" else "mse"
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(adata.n_obs)
+    n_val = max(1, round(VAL_FRACTION * adata.n_obs))
+    val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
+    transform = InputTransform(value_type=value_type, scale=True).fit(X, train_rows)
+    logger.info(
+        "data: %d cells (%d train / %d val), %d genes, values: %s, likelihood: %s",
+        adata.n_obs,
+        len(train_rows),
+        len(val_rows),
+        adata.n_vars,
+        value_type,
+        likelihood,
+    )
+    return UnlabelledData(
+        X=X,
+        train_rows=train_rows,
+        val_rows=val_rows,
+        transform=transform,
+        likelihood=likelihood,
+        var_names=np.asarray(adata.var_names.astype(str)),
+    )
+
+
+class ResVAE:
+    """A trained Res-VAE (or plain VAE) whose latent means embed cells.
+
+    Usually returned by :func:`scautogenome.tl.embed`. It can also be built for one fixed
+    architecture and trained with :meth:`fit` (no search).
+
+    Parameters
+    ----------
+    architecture
+        ``kind`` (``"resvae"`` or ``"vae"``), ``n_latent`` and either ``widths`` (encoder
+        widths) or ``n_layers``/``first_width``/``decay``; optionally ``input_keep``,
+        ``dropout``, ``act``, ``likelihood`` (``"auto"``, ``"mse"``, ``"nb"``, ``"zinb"``).
+        ``n_inputs`` is filled in by :meth:`fit`. Default: a Res-VAE with widths
+        [256, 128, 64] and 10 latent dimensions.
+    train_params
+        Keyword arguments of :class:`scautogenome.train._vae.VAETrainParams`.
+    device
+        ``"auto"``, ``"cpu"`` or ``"cuda"``; default :attr:`scautogenome.settings.device`.
+
+    Attributes
+    ----------
+    module_
+        The trained torch module (:class:`scautogenome.nn.VAEModule`).
+    var_names_
+        The genes the model was trained on, in input order.
+    transform_
+        The fitted :class:`~scautogenome.data.InputTransform` (the encoder's input).
+    architecture_, train_params_, history_, config_
+        What was trained and how (JSON-serialisable).
+    seconds_per_epoch_
+        Mean wall-clock seconds of one training epoch of the final model.
+    """
+
+    def __init__(
+        self,
+        architecture: dict | None = None,
+        train_params: dict | None = None,
+        *,
+        device: str | None = None,
+    ) -> None:
+        self.architecture = architecture
+        self.train_params = train_params
+        self.device = device
+        self.module_: torch.nn.Module | None = None
+
+    # -- construction from parts (search, load) --------------------------------------------
+    @classmethod
+    def _from_parts(
+        cls,
+        *,
+        architecture: dict,
+        state_dict: dict,
+        var_names,
+        transform: InputTransform,
+        train_params: dict,
+        history: list | None = None,
+        config: dict | None = None,
+        seconds_per_epoch: float = float("nan"),
+        device: str | None = None,
+    ) -> ResVAE:
+        self = cls(architecture=architecture, train_params=train_params, device=device)
+        self.architecture_ = copy.deepcopy(architecture)
+        self.train_params_ = dict(train_params)
+        self.var_names_ = np.asarray(var_names, dtype=str)
+        self.transform_ = transform
+        self.history_ = list(history or [])
+        self.config_ = config or {}
+        self.seconds_per_epoch_ = float(seconds_per_epoch)
+        self.device_ = resolve_device(device)
+        module = build_vae(self.architecture_)
+        module.load_state_dict(state_dict)
+        self.module_ = module.to(self.device_).eval()
+        return self
+
+    @property
+    def likelihood_(self) -> str:
+        return self.architecture_.get("likelihood", "mse")
+
+    @property
+    def n_latent_(self) -> int:
+        return int(self.architecture_["n_latent"])
+
+    def _resolved_architecture(self, n_inputs: int, likelihood: str) -> dict:
+        arch = dict(self.architecture or {"kind": "resvae", "widths": [256, 128, 64]})
+        arch.setdefault("kind", "resvae")
+        if arch["kind"] not in VAE_KINDS:
+            msg = f"architecture kind={arch['kind']!r} must be one of {VAE_KINDS}."
+            raise ValueError(msg)
+        arch.setdefault("n_latent", 10)
+        if "widths" not in arch:
+            try:
+                arch["widths"] = vae_widths(
+                    arch.pop("n_layers"),
+                    arch.pop("first_width"),
+                    arch.pop("decay"),
+                    arch["n_latent"],
+                )
+            except KeyError as e:
+                msg = "ResVAE architecture needs 'widths' or all of 'n_layers', 'first_width', 'decay'."
+                raise ValueError(msg) from e
+        arch["n_inputs"] = int(n_inputs)
+        arch["likelihood"] = likelihood
+        return arch
+
+    # -- training without search --------------------------------------------------------------
+    def fit(
+        self,
+        adata: AnnData,
+        *,
+        layer: str | None = None,
+        value_type: str = "auto",
+        seed: int | None = None,
+    ) -> ResVAE:
+        """Train this fixed architecture on ``adata`` (9:1 seeded train/val split of the cells);
+        returns ``self``. Nothing is written into ``adata``."""
+        seed = settings.seed if seed is None else seed
+        arch0 = dict(self.architecture or {})
+        data = prepare_unlabelled(
+            adata,
+            layer=layer,
+            n_latent=int(arch0.get("n_latent", 10)),
+            likelihood=check_likelihood(arch0.get("likelihood", "auto")),
+            value_type=value_type,
+            seed=seed,
+        )
+        arch = self._resolved_architecture(data.X.shape[1], data.likelihood)
+        params = VAETrainParams(**(self.train_params or {}))
+        device = resolve_device(self.device)
+        torch.manual_seed(seed)
+        net = build_vae(arch)
+        res = train_vae(
+            net,
+            X=data.X,
+            train_rows=data.train_rows,
+            val_rows=data.val_rows,
+            transform=data.transform.to_torch(device),
+            params=params,
+            device=device,
+            seed=seed,
+            show_progress=True,
+        )
+        fitted = ResVAE._from_parts(
+            architecture=arch,
+            state_dict=res.state_dict,
+            var_names=data.var_names,
+            transform=data.transform,
+            train_params=dict(params.__dict__),
+            history=res.history,
+            seconds_per_epoch=res.seconds_per_epoch,
+            device=self.device,
+        )
+        self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+        return self
+
+    # -- inference ------------------------------------------------------------------------------
+    def _input(self, data, layer: str | None):
+        """Matrix + gene mapping for ``data`` (AnnData matched by gene name, or a matrix)."""
+        from anndata import AnnData
+
+        if isinstance(data, AnnData):
+            check_adata(data, writes=False)
+            X = get_matrix(data, layer)
+            src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
+            if len(src) == 0:
+                msg = (
+                    f"The data shares no gene with the model ({data.n_vars} genes vs "
+                    f"{n_model} model genes); check the gene identifiers."
+                )
+                raise ValueError(msg)
+            if len(src) < n_model:
+                logger.warning(
+                    "data has %d of the model's %d genes; the missing ones are set to 0.",
+                    len(src),
+                    n_model,
+                )
+            identity = n_model == X.shape[1] and np.array_equal(src, dst) and len(src) == n_model
+            col_map = None if identity else (src, dst, n_model)
+        else:
+            X = as_csr_or_dense(data, "X")
+            if X.shape[1] != len(self.var_names_):
+                msg = (
+                    f"X has {X.shape[1]} columns but the model was trained on "
+                    f"{len(self.var_names_)} genes; pass an AnnData to match genes by name."
+                )
+                raise ValueError(msg)
+            col_map = None
+        check_finite(X, "the input matrix")
+        if self.transform_.value_type == "counts" and value_stats(X)["min"] < 0:
+            msg = (
+                "The model was trained on raw counts but the input matrix has negative values; "
+                "pass the raw counts (e.g. layer='counts')."
+            )
+            raise ValueError(msg)
+        return X, col_map
+
+    def _encode(self, data, layer, batch_size, recon):
+        check_is_fitted(self)
+        X, col_map = self._input(data, layer)
+        return encode_rows(
+            self.module_,
+            X,
+            transform=self.transform_.to_torch(self.device_),
+            device=self.device_,
+            batch_size=batch_size,
+            col_map=col_map,
+            recon=recon,
+        )
+
+    def get_latent(self, data, *, layer: str | None = None, batch_size: int = 1024) -> np.ndarray:
+        """Latent means (n_obs x n_latent, float32) of ``data`` (AnnData, genes matched by
+        name and missing ones zero-filled, or a matrix with the model's genes in order)."""
+        return self._encode(data, layer, batch_size, recon=False)[0]
+
+    def reconstruct(self, data, *, layer: str | None = None, batch_size: int = 1024) -> np.ndarray:
+        """Reconstruction of ``data`` decoded from its latent means (dense n_obs x n_vars).
+
+        ``"mse"`` models return the 0-1 scaled values the encoder sees; count models return
+        expected counts at each cell's observed library size.
+        """
+        return self._encode(data, layer, batch_size, recon=True)[1]
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Save weights (``model.pt``) and everything else as JSON (``model.json``)."""
+        check_is_fitted(self)
+        meta = {
+            "model": "ResVAE",
+            "architecture": self.architecture_,
+            "train_params": self.train_params_,
+            "transform": self.transform_.to_dict(),
+            "var_names": self.var_names_.tolist(),
+            "config": self.config_,
+            "history": self.history_,
+            "seconds_per_epoch": self.seconds_per_epoch_,
+        }
+        tensors = {f"net.{k}": v for k, v in self.module_.state_dict().items()}
+        tensors.update(
+            {k: torch.from_numpy(np.asarray(v)) for k, v in self.transform_.arrays().items()}
+        )
+        return write_model_dir(path, meta, tensors, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | None = None) -> ResVAE:
+        """Load a model saved with :meth:`save` (no pickled objects are read)."""
+        meta, tensors = read_model_dir(path, "ResVAE")
+        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+        arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith("net.")}
+        return cls._from_parts(
+            architecture=meta["architecture"],
+            state_dict=state,
+            var_names=meta["var_names"],
+            transform=InputTransform.from_dict(meta["transform"], arrays),
+            train_params=meta["train_params"],
+            history=meta.get("history"),
+            config=meta.get("config"),
+            seconds_per_epoch=meta.get("seconds_per_epoch", float("nan")),
+            device=device,
+        )
+
+    def __repr__(self) -> str:
+        if self.module_ is None:
+            return f"ResVAE(architecture={self.architecture!r}, untrained)"
+        a = self.architecture_
+        return (
+            f"ResVAE({a['kind']}, {len(self.var_names_)} genes -> {a['n_latent']} latent, "
+            f"widths {a['widths']}, likelihood {a.get('likelihood', 'mse')}, "
+            f"{count_parameters(self.module_):,} parameters, device={self.device_})"
+        )

@@ -1,0 +1,255 @@
+"""Res-VAE and plain VAE built from FC units (no AnnData here).
+
+The Res-VAE (AutoGenome paper, Fig. 4a) adds skip connections to both the encoder and the
+decoder of a VAE and combines them by concatenation: every FC unit after the second takes the
+concatenation of the two previous units' outputs, and the latent (or output) heads take the
+concatenation of the last two. The decoder mirrors the encoder's widths and its skips also
+reach back to the latent code. The plain VAE is the same stack without skips.
+
+Likelihoods
+-----------
+``"mse"``
+    The paper's reconstruction of the 0-1 scaled input: sigmoid output, squared error summed
+    over genes.
+``"nb"`` / ``"zinb"``
+    Raw counts: the decoder gives gene frequencies (softmax); the mean is the cell's observed
+    library size times them (as scVI does with ``use_observed_lib_size=True``), with a
+    gene-wise inverse dispersion and, for ``"zinb"``, per-cell/gene dropout logits. The
+    distributions are scvi-tools' ``NegativeBinomial`` / ``ZeroInflatedNegativeBinomial``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._units import FCUnit
+
+LIKELIHOODS = ("mse", "nb", "zinb")
+VAE_KINDS = ("resvae", "vae")
+_ARCH_KEYS = {
+    "kind",
+    "n_inputs",
+    "n_latent",
+    "widths",
+    "input_keep",
+    "dropout",
+    "act",
+    "likelihood",
+}
+
+
+def vae_widths(n_layers: int, first_width: int, decay: float, n_latent: int) -> list[int]:
+    """Encoder widths: ``first_width`` decaying by ``decay`` per layer, never below ``n_latent``."""
+    if n_layers < 1:
+        msg = f"n_layers={n_layers!r} must be at least 1."
+        raise ValueError(msg)
+    if not 0 < decay <= 1:
+        msg = f"decay={decay!r} must be in (0, 1]."
+        raise ValueError(msg)
+    return [max(int(n_latent), round(first_width * decay**i)) for i in range(int(n_layers))]
+
+
+class SkipStack(nn.Module):
+    """FC units where unit ``i >= 2`` (and the output) sees ``cat(h[i-1], h[i-2])``.
+
+    With ``include_input`` the stack's input counts as ``h[0]`` (used in the decoder, whose
+    input is the small latent code); otherwise the skips start at the first unit's output
+    (the encoder does not re-read thousands of genes). ``skip=False`` gives a plain stack.
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        widths: list[int],
+        *,
+        skip: bool,
+        include_input: bool,
+        act: str = "relu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.skip = skip
+        self.include_input = include_input
+        outs: list[int] = [n_in]  # widths of h[0], h[1], ...
+        units = []
+        for i, w in enumerate(widths):
+            n_unit_in = self._in_width(outs, i + 1)
+            units.append(FCUnit(n_unit_in, int(w), act=act, dropout=dropout))
+            outs.append(int(w))
+        self.units = nn.ModuleList(units)
+        self.n_out = self._in_width(outs, len(widths) + 1)
+
+    def _can_skip(self, i: int) -> bool:
+        # h[i-2] exists and may be used (h[0] only with include_input)
+        return self.skip and i >= 2 and (i - 2 >= 1 or self.include_input)
+
+    def _in_width(self, outs: list[int], i: int) -> int:
+        return outs[i - 1] + (outs[i - 2] if self._can_skip(i) else 0)
+
+    def _join(self, hs: list[torch.Tensor], i: int) -> torch.Tensor:
+        if self._can_skip(i):
+            return torch.cat([hs[i - 1], hs[i - 2]], dim=1)
+        return hs[i - 1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hs = [x]
+        for i, unit in enumerate(self.units, start=1):
+            hs.append(unit(self._join(hs, i)))
+        return self._join(hs, len(self.units) + 1)
+
+
+class VAEModule(nn.Module):
+    """Encoder -> Gaussian latent -> decoder, with the reconstruction likelihood's heads.
+
+    Parameters
+    ----------
+    n_inputs
+        Number of genes.
+    n_latent
+        Latent dimensions.
+    widths
+        Encoder FC widths (the decoder uses them reversed).
+    skip
+        Concatenation skips (Res-VAE) or none (plain VAE).
+    input_keep
+        Keep ratio of the input features (the paper's first-layer drop-out).
+    likelihood
+        ``"mse"``, ``"nb"`` or ``"zinb"``.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        *,
+        n_latent: int,
+        widths: list[int],
+        skip: bool = True,
+        input_keep: float = 1.0,
+        dropout: float = 0.0,
+        act: str = "relu",
+        likelihood: str = "mse",
+    ) -> None:
+        super().__init__()
+        if likelihood not in LIKELIHOODS:
+            msg = f"likelihood={likelihood!r} must be one of {LIKELIHOODS}."
+            raise ValueError(msg)
+        if not 0 < input_keep <= 1:
+            msg = f"input_keep={input_keep!r} must be in (0, 1]."
+            raise ValueError(msg)
+        if n_latent < 1 or not widths:
+            msg = f"n_latent={n_latent!r} must be >= 1 and widths={widths!r} non-empty."
+            raise ValueError(msg)
+        self.n_inputs, self.n_latent, self.likelihood = n_inputs, n_latent, likelihood
+        self.input_drop = nn.Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
+        self.encoder = SkipStack(
+            n_inputs, widths, skip=skip, include_input=False, act=act, dropout=dropout
+        )
+        self.mean = nn.Linear(self.encoder.n_out, n_latent)
+        self.logvar = nn.Linear(self.encoder.n_out, n_latent)
+        self.decoder = SkipStack(
+            n_latent,
+            list(reversed(widths)),
+            skip=skip,
+            include_input=True,
+            act=act,
+            dropout=dropout,
+        )
+        self.out = nn.Linear(self.decoder.n_out, n_inputs)
+        if likelihood != "mse":
+            self.log_theta = nn.Parameter(torch.zeros(n_inputs))
+        if likelihood == "zinb":
+            self.zi = nn.Linear(self.decoder.n_out, n_inputs)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(self.input_drop(x))
+        return self.mean(h), self.logvar(h).clamp(-15.0, 15.0)
+
+    def decode(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.decoder(z)
+        if self.likelihood == "mse":
+            return {"recon": torch.sigmoid(self.out(h))}
+        out = {"scale": torch.softmax(self.out(h), dim=-1)}
+        if self.likelihood == "zinb":
+            out["zi_logits"] = self.zi(h)
+        return out
+
+    def forward(
+        self, x: torch.Tensor, *, sample: bool = True, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        mu, logvar = self.encode(x)
+        if sample:
+            eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
+            z = mu + eps * torch.exp(0.5 * logvar)
+        else:
+            z = mu
+        return {"mu": mu, "logvar": logvar, "z": z, **self.decode(z)}
+
+    def distribution(self, dec: dict[str, torch.Tensor], library: torch.Tensor):
+        """The count distribution of a decoder output at the given library sizes (n x 1)."""
+        from scvi.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
+
+        mu = library * dec["scale"]
+        theta = torch.exp(self.log_theta)
+        if self.likelihood == "zinb":
+            return ZeroInflatedNegativeBinomial(mu=mu, theta=theta, zi_logits=dec["zi_logits"])
+        return NegativeBinomial(mu=mu, theta=theta)
+
+    def loss(
+        self, out: dict[str, torch.Tensor], target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-cell reconstruction loss (negative log-likelihood or summed squared error) and
+        KL divergence to the standard normal prior.
+
+        ``target`` is the 0-1 scaled input for ``"mse"`` and the raw counts otherwise.
+        """
+        mu, logvar = out["mu"], out["logvar"]
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+        if self.likelihood == "mse":
+            recon = (out["recon"] - target).pow(2).sum(dim=1)
+        else:
+            library = target.sum(dim=1, keepdim=True)
+            recon = -self.distribution(out, library).log_prob(target).sum(dim=1)
+        return recon, kl
+
+    def mean_reconstruction(
+        self, out: dict[str, torch.Tensor], library: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Expected reconstruction: 0-1 scaled values (``"mse"``) or expected counts."""
+        if self.likelihood == "mse":
+            return out["recon"]
+        mean = library * out["scale"]
+        if self.likelihood == "zinb":
+            mean = mean * torch.sigmoid(-out["zi_logits"])
+        return mean
+
+
+def build_vae(arch: dict) -> VAEModule:
+    """Build the VAE an architecture dict describes.
+
+    ``arch`` has ``kind`` (``"resvae"`` or ``"vae"``), ``n_inputs``, ``n_latent``, ``widths``
+    and optionally ``input_keep``, ``dropout``, ``act``, ``likelihood``; unknown keys are an
+    error.
+    """
+    kind = arch.get("kind")
+    if kind not in VAE_KINDS:
+        msg = f"architecture kind={kind!r} must be one of {VAE_KINDS}."
+        raise ValueError(msg)
+    unknown = set(arch) - _ARCH_KEYS
+    if unknown:
+        msg = f"Unknown key(s) {sorted(unknown)} for a {kind} architecture; allowed: {sorted(_ARCH_KEYS)}."
+        raise ValueError(msg)
+    missing = {"n_inputs", "n_latent", "widths"} - set(arch)
+    if missing:
+        msg = f"A {kind} architecture needs {sorted(missing)}."
+        raise ValueError(msg)
+    return VAEModule(
+        int(arch["n_inputs"]),
+        n_latent=int(arch["n_latent"]),
+        widths=[int(w) for w in arch["widths"]],
+        skip=kind == "resvae",
+        input_keep=float(arch.get("input_keep", 1.0)),
+        dropout=float(arch.get("dropout", 0.0)),
+        act=str(arch.get("act", "relu")),
+        likelihood=str(arch.get("likelihood", "mse")),
+    )

@@ -1,0 +1,101 @@
+"""UMAP / t-SNE view of a learned latent space, through scanpy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .. import _keys
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+METHODS = ("umap", "tsne")
+
+
+def _name(basis: str) -> str:
+    return basis[2:] if basis.startswith("X_") else basis
+
+
+def embedding(
+    adata: AnnData,
+    basis: str = f"X_{_keys.EMBED_KEY}",
+    *,
+    method: str = "umap",
+    color: str | Sequence[str] | None = None,
+    n_neighbors: int = 15,
+    recompute: bool = False,
+    random_state: int = 0,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool | None = None,
+    **kwargs,
+) -> Axes | list[Axes] | Figure | None:
+    """Plot a 2-D UMAP or t-SNE of a latent space (default: :func:`~scautogenome.tl.embed`'s).
+
+    The 2-D coordinates are computed with scanpy on ``obsm[basis]`` the first time (or with
+    ``recompute=True``) and stored under keys of their own, so the user's ``X_umap``,
+    ``X_tsne`` and default ``neighbors`` are never overwritten.
+
+    Parameters
+    ----------
+    adata
+        Annotated data with the latent space in ``obsm[basis]``.
+    basis
+        ``obsm`` key of the latent space.
+    method
+        ``"umap"`` (kNN graph + UMAP) or ``"tsne"``.
+    color
+        ``obs`` column(s) or gene(s) to color by, as in :func:`scanpy.pl.embedding`.
+    n_neighbors
+        Neighbors of the kNN graph (UMAP only).
+    recompute
+        Recompute the 2-D coordinates even when they are already stored.
+    random_state
+        Seed of the neighbors, UMAP and t-SNE.
+    ax, show, return_fig, kwargs
+        Passed to :func:`scanpy.pl.embedding`.
+
+    Returns
+    -------
+    What :func:`scanpy.pl.embedding` returns: the Axes (a list for several ``color``), the
+    Figure with ``return_fig=True``, or None when ``show=True``. Writes into ``adata`` (name =
+    ``basis`` without its ``X_`` prefix, e.g. ``sag_resvae``):
+
+    ``obsm['X_{name}_umap']`` / ``obsm['X_{name}_tsne']``
+        The 2-D coordinates (scanpy's ``key_added``).
+    ``uns['{name}']``, ``obsp['{name}_distances']``, ``obsp['{name}_connectivities']``
+        The kNN graph (UMAP only; scanpy's ``neighbors`` with ``key_added=name``).
+    ``uns['X_{name}_umap']`` / ``uns['X_{name}_tsne']``
+        scanpy's parameters of the 2-D embedding (scanpy stores them under the same key).
+    """
+    import scanpy as sc
+
+    if method not in METHODS:
+        msg = f"method={method!r} must be one of {METHODS}."
+        raise ValueError(msg)
+    if basis not in adata.obsm:
+        msg = (
+            f"basis={basis!r} not found in adata.obsm; run sag.tl.embed(adata) first. "
+            f"Available: {list(adata.obsm.keys())}."
+        )
+        raise KeyError(msg)
+    name = _name(basis)
+    key_2d = f"X_{name}_{method}"
+    if recompute or key_2d not in adata.obsm:
+        if method == "umap":
+            sc.pp.neighbors(
+                adata,
+                n_neighbors=n_neighbors,
+                use_rep=basis,
+                key_added=name,
+                random_state=random_state,
+            )
+            sc.tl.umap(adata, neighbors_key=name, key_added=key_2d, random_state=random_state)
+        else:
+            sc.tl.tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)
+    return sc.pl.embedding(
+        adata, basis=key_2d, color=color, ax=ax, show=show, return_fig=return_fig, **kwargs
+    )

@@ -1,0 +1,333 @@
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import _keys
+from .._logging import elapsed
+from .._settings import logger, settings
+from ..config import _embed as _embed_config
+from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled
+from ..search._vae import run_vae_search
+from ..train import resolve_device
+from ._utils import call_params, h5ad_safe
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+
+def latent_key(key: str) -> str:
+    """``obsm`` entry of the latent means."""
+    return f"X_{key}"
+
+
+def recon_key(key: str) -> str:
+    """``layers`` entry of the reconstruction."""
+    return f"{key}_recon"
+
+
+def embed(
+    adata: AnnData,
+    *,
+    mode: str | None = None,
+    n_latent: int = 10,
+    layer: str | None = None,
+    likelihood: str = "auto",
+    n_trials: int | None = None,
+    time_budget: float | None = None,
+    config: dict | str | Path | None = None,
+    value_type: str = "auto",
+    recon: bool = False,
+    storage: str | None = None,
+    study_name: str | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    key_added: str = _keys.EMBED_KEY,
+    model_dir: str | Path | None = None,
+) -> ResVAE:
+    """Learn a low-dimensional embedding of ``adata`` with a searched Res-VAE.
+
+    The AutoGenome unsupervised mode: Res-VAE (or plain VAE) architectures from the paper's
+    space (3-5 layers, first-layer keep ratio, first-layer width, width decay ratio) and their
+    learning rate, batch size and weight decay are searched with Optuna (TPE sampling, pruning,
+    early stopping), minimising the validation loss (negative beta-ELBO with KL warm-up) on a
+    seeded 9:1 train/val split of the cells. The latent means of all cells are the embedding.
+
+    Parameters
+    ----------
+    adata
+        Cells (or samples) x genes. ``X`` or ``layer`` may be dense or sparse. The encoder sees
+        raw counts normalized to 1e4 + log1p, or other values as they are, then every gene
+        scaled to 0-1 with the training cells' min/max.
+    mode
+        ``"resvae"`` (concatenation skips in encoder and decoder) or ``"vae"`` (no skips).
+        Default: the config's mode (``"resvae"``).
+    n_latent
+        Latent dimensions; must be smaller than the number of genes.
+    layer
+        Use ``adata.layers[layer]`` instead of ``adata.X``.
+    likelihood
+        ``"auto"`` (``"nb"`` for raw counts, else ``"mse"``), ``"mse"`` (the paper's squared
+        error on the 0-1 scaled input), ``"nb"`` or ``"zinb"`` (scvi-tools' negative binomial,
+        optionally zero-inflated, on raw counts with the observed library size).
+    n_trials, time_budget
+        Search budget: number of trials and/or wall-clock seconds (whichever ends first).
+        Default from the config: 20 trials within 600 s.
+    config
+        Expert-mode configuration (dict or JSON path) merged onto
+        ``scautogenome.config._embed.default()``. Explicit arguments above win over it.
+    value_type
+        ``"auto"`` (detect), ``"counts"``, ``"binary"`` or ``"continuous"``.
+    recon
+        Also write the reconstruction (dense n_obs x n_vars float32) as a layer.
+    storage, study_name
+        Any Optuna storage URL to keep the trials, resume a search or share it between
+        processes.
+    device
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
+    seed
+        Seed of the split, the search and the training; default ``sag.settings.seed``.
+    key_added
+        Key of the outputs (default ``"sag_resvae"``).
+    model_dir
+        Also save the model there (recorded in ``uns[key_added]['model_dir']``).
+
+    Returns
+    -------
+    The trained :class:`~scautogenome.models.ResVAE`. Writes into ``adata``:
+
+    ``obsm['X_{key_added}']``
+        Latent means, n_obs x n_latent (float32).
+    ``layers['{key_added}_recon']``
+        Only with ``recon=True``: the reconstruction decoded from the latent means, 0-1 scaled
+        values for ``"mse"``, expected counts for ``"nb"``/``"zinb"`` (dense float32).
+    ``uns[key_added]``
+        ``params`` (this call, with the resolved likelihood and value type), ``losses``
+        (per-epoch arrays of the final model: epoch, train/val loss, reconstruction and KL,
+        KL weight, learning rate, seconds), ``trials`` (one row per search trial),
+        ``architecture`` and ``train_params`` (JSON text), ``best`` (trial, mode, validation
+        loss, epoch), ``config`` (JSON text), ``search_seconds``, ``seconds_per_epoch`` (mean
+        training epoch of the final model) and ``model_dir`` (when saved).
+    """
+    start = time.perf_counter()
+    seed = settings.seed if seed is None else seed
+    check_likelihood(likelihood)
+    cfg = _embed_config.load(config, mode=mode)
+    if n_trials is not None or time_budget is not None:
+        cfg = _embed_config.load(
+            {**cfg, "budget": {"n_trials": n_trials, "time_budget": time_budget}},
+            mode=cfg["mode"],
+        )
+    dev = resolve_device(device)
+    data = prepare_unlabelled(
+        adata,
+        layer=layer,
+        n_latent=n_latent,
+        likelihood=likelihood,
+        value_type=value_type,
+        seed=seed,
+    )
+    if model_dir is not None and (Path(model_dir) / "model.json").exists():
+        msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
+        raise FileExistsError(msg)
+    logger.info(
+        "embed: mode=%s, n_latent=%d, likelihood=%s, device=%s, budget: %s trials / %s s",
+        cfg["mode"],
+        n_latent,
+        data.likelihood,
+        dev,
+        cfg["budget"]["n_trials"],
+        cfg["budget"]["time_budget"],
+    )
+    result = run_vae_search(
+        data.X,
+        data.train_rows,
+        data.val_rows,
+        data.transform,
+        cfg,
+        n_latent=n_latent,
+        likelihood=data.likelihood,
+        device=dev,
+        seed=seed,
+        storage=storage,
+        study_name=study_name,
+    )
+    model = ResVAE._from_parts(
+        architecture=result.architecture,
+        state_dict=result.state_dict,
+        var_names=data.var_names,
+        transform=data.transform,
+        train_params=result.train_params,
+        history=result.history,
+        config=cfg,
+        seconds_per_epoch=result.seconds_per_epoch,
+        device=device,
+    )
+    latent, reconstruction = model._encode(data.X, None, 1024, recon=recon)
+
+    # -- write (only after everything above succeeded) -----------------------------------------
+    adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
+    if recon:
+        adata.layers[recon_key(key_added)] = reconstruction.astype(np.float32)
+    history = result.history
+    losses = {k: np.asarray([h[k] for h in history]) for k in (history[0] if history else {})}
+    best_epoch = int(np.argmin(losses["val_loss"])) if history else -1
+    uns = {
+        "params": call_params(
+            mode=cfg["mode"],
+            n_latent=n_latent,
+            layer=layer,
+            likelihood=data.likelihood,
+            value_type=data.transform.value_type,
+            n_trials=cfg["budget"]["n_trials"],
+            time_budget=cfg["budget"]["time_budget"],
+            recon=recon,
+            seed=seed,
+            device=str(dev),
+            storage=storage,
+            study_name=result.study_name,
+        ),
+        "losses": losses,
+        "trials": result.trials,
+        "architecture": json.dumps(result.architecture, sort_keys=True),
+        "train_params": json.dumps(result.train_params, sort_keys=True),
+        "best": {
+            "trial": result.best_trial,
+            "mode": result.architecture["kind"],
+            "val_loss": result.best_value,
+            "epoch": best_epoch,
+        },
+        "config": _embed_config.to_json(cfg),
+        "search_seconds": result.seconds,
+        "seconds_per_epoch": result.seconds_per_epoch,
+    }
+    if model_dir is not None:
+        model.save(model_dir)
+        uns["model_dir"] = str(model_dir)
+    adata.uns[key_added] = h5ad_safe(uns)
+    logger.info("    finished embed (%s)", elapsed(start))
+    return model
+
+
+def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
+    """Leiden clusters whose number is closest to ``n_target`` (bisection on resolution)."""
+    import scanpy as sc
+
+    def run(res: float) -> np.ndarray:
+        sc.tl.leiden(
+            tmp,
+            resolution=res,
+            random_state=seed,
+            flavor="igraph",
+            n_iterations=2,
+            directed=False,
+            key_added="_leiden",
+        )
+        return tmp.obs["_leiden"].to_numpy()
+
+    lo, hi = 0.0, 3.0
+    best: tuple[int, float, np.ndarray] | None = None
+    res = 1.0
+    for _ in range(20):
+        clusters = run(res)
+        n = len(np.unique(clusters))
+        if best is None or abs(n - n_target) < best[0]:
+            best = (abs(n - n_target), res, clusters)
+        if n == n_target:
+            break
+        if n < n_target:
+            lo = res
+            if res >= hi:
+                hi *= 2
+        else:
+            hi = res
+        res = (lo + hi) / 2
+    return best[2], best[1]
+
+
+def embedding_scores(
+    adata: AnnData,
+    basis: str,
+    labels_key: str,
+    *,
+    n_neighbors: int = 15,
+    tsne: bool = True,
+    seed: int = 0,
+) -> dict[str, float]:
+    """How well an embedding separates known labels (as in the AutoGenome paper's Fig. 4b).
+
+    Cells without a label are left out. Everything is computed on a private copy of the
+    embedding; ``adata`` is not modified.
+
+    Parameters
+    ----------
+    adata
+        Annotated data with the embedding in ``obsm[basis]``.
+    basis
+        ``obsm`` key, e.g. ``"X_sag_resvae"`` or ``"X_pca"``.
+    labels_key
+        ``obs`` column with the reference labels.
+    n_neighbors
+        Neighbors of the kNN graph the Leiden clustering runs on.
+    tsne
+        Also compute the Davies-Bouldin score of a 2-D t-SNE of the embedding.
+    seed
+        Seed of Leiden and t-SNE.
+
+    Returns
+    -------
+    A dict of floats: ``davies_bouldin`` (on the embedding, lower is better),
+    ``davies_bouldin_tsne`` (on its 2-D t-SNE; NaN with ``tsne=False``), ``silhouette``
+    (on the embedding, higher is better), ``ari`` and ``nmi`` of Leiden clusters against the
+    labels (resolution bisected so that the number of clusters matches the number of labels),
+    ``leiden_resolution``, ``n_clusters``, ``n_labels`` and ``n_cells``.
+    """
+    import anndata as ad
+    import scanpy as sc
+    from sklearn import metrics as skm
+
+    if basis not in adata.obsm:
+        msg = f"basis={basis!r} not found in adata.obsm; available: {list(adata.obsm.keys())}."
+        raise KeyError(msg)
+    if labels_key not in adata.obs.columns:
+        msg = f"labels_key={labels_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
+        raise KeyError(msg)
+    emb = np.asarray(adata.obsm[basis], dtype=np.float32)
+    labels = adata.obs[labels_key]
+    keep = labels.notna().to_numpy()
+    if not np.isfinite(emb[keep]).all():
+        msg = f"obsm[{basis!r}] contains NaN or infinite values."
+        raise ValueError(msg)
+    y = labels[keep].astype(str).to_numpy()
+    n_labels = len(np.unique(y))
+    if n_labels < 2:
+        msg = f"obs[{labels_key!r}] has {n_labels} label(s); scores need at least 2."
+        raise ValueError(msg)
+    emb = emb[keep]
+    tmp = ad.AnnData(obs={"label": y}, obsm={"emb": emb})
+    tmp.obs_names = [str(i) for i in range(tmp.n_obs)]
+    out: dict[str, float] = {
+        "davies_bouldin": float(skm.davies_bouldin_score(emb, y)),
+        "silhouette": float(skm.silhouette_score(emb, y, random_state=seed)),
+        "davies_bouldin_tsne": float("nan"),
+    }
+    if tsne:
+        sc.tl.tsne(tmp, use_rep="emb", random_state=seed)
+        out["davies_bouldin_tsne"] = float(skm.davies_bouldin_score(tmp.obsm["X_tsne"], y))
+    sc.pp.neighbors(tmp, n_neighbors=n_neighbors, use_rep="emb", random_state=seed)
+    clusters, res = _leiden_matching(tmp, n_labels, seed)
+    out.update(
+        {
+            "ari": float(skm.adjusted_rand_score(y, clusters)),
+            "nmi": float(skm.normalized_mutual_info_score(y, clusters)),
+            "leiden_resolution": float(res),
+            "n_clusters": float(len(np.unique(clusters))),
+            "n_labels": float(n_labels),
+            "n_cells": float(len(y)),
+        }
+    )
+    return out

@@ -1,0 +1,279 @@
+"""The training loop of the (Res-)VAE.
+
+Minibatches of raw rows are densified one at a time; the encoder sees the fitted input
+transform of them, the likelihood the 0-1 scaled input (``"mse"``) or the raw counts. The KL
+weight warms up linearly from 0 to ``beta``; the validation loss is always the full
+``recon + beta * KL`` (the negative beta-ELBO), computed with a fixed noise generator so that
+epochs and trials compare like with like. Early stopping and the best checkpoint use it, from
+the end of the warm-up on. It knows nothing of AnnData or Optuna.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .._settings import settings
+from ..data import BatchLoader
+from ._trainer import Pruned, _autocast
+
+__all__ = ["Pruned", "VAETrainParams", "VAETrainResult", "encode_rows", "train_vae"]
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+@dataclass
+class VAETrainParams:
+    """Optimisation settings of one VAE training run."""
+
+    lr: float = 1e-3
+    batch_size: int = 128
+    weight_decay: float = 1e-6
+    max_epochs: int = 100
+    patience: int = 10
+    min_epochs: int = 5
+    beta: float = 1.0
+    kl_warmup_epochs: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("lr", "batch_size", "max_epochs"):
+            if not getattr(self, name) > 0:
+                msg = f"{name}={getattr(self, name)!r} must be > 0."
+                raise ValueError(msg)
+        for name in ("weight_decay", "beta", "kl_warmup_epochs", "patience", "min_epochs"):
+            if getattr(self, name) < 0:
+                msg = f"{name}={getattr(self, name)!r} must not be negative."
+                raise ValueError(msg)
+        self.batch_size = int(self.batch_size)
+
+
+@dataclass
+class VAETrainResult:
+    state_dict: dict
+    best_epoch: int
+    best_loss: float
+    history: list[dict] = field(default_factory=list)
+    stopped: str = "max_epochs"
+    seconds: float = 0.0
+    seconds_per_epoch: float = math.nan
+
+
+def _batches(loader: BatchLoader, transform, likelihood: str):
+    for x, _ in loader:
+        xin = transform(x)
+        yield xin, (xin if likelihood == "mse" else x)
+
+
+def _kl_weight(epoch: int, params: VAETrainParams) -> float:
+    if params.kl_warmup_epochs <= 0:
+        return params.beta
+    return params.beta * min(1.0, (epoch + 1) / params.kl_warmup_epochs)
+
+
+@torch.no_grad()
+def _evaluate(module, loader, transform, device, beta: float, seed: int) -> dict[str, float]:
+    module.eval()
+    gen = torch.Generator(device=device).manual_seed(seed)
+    recon_sum = kl_sum = 0.0
+    n = 0
+    with _autocast(device):
+        for xin, target in _batches(loader, transform, module.likelihood):
+            out = module(xin, sample=True, generator=gen)
+            recon, kl = module.loss({k: v.float() for k, v in out.items()}, target)
+            recon_sum += float(recon.sum())
+            kl_sum += float(kl.sum())
+            n += xin.shape[0]
+    n = max(n, 1)
+    return {
+        "val_loss": (recon_sum + beta * kl_sum) / n,
+        "val_recon": recon_sum / n,
+        "val_kl": kl_sum / n,
+    }
+
+
+def train_vae(
+    module,
+    *,
+    X,
+    train_rows: np.ndarray,
+    val_rows: np.ndarray,
+    transform,
+    params: VAETrainParams,
+    device: torch.device,
+    seed: int = 0,
+    report: Callable[[int, float], None] | None = None,
+    deadline: float | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    show_progress: bool = False,
+) -> VAETrainResult:
+    """Train ``module`` (a :class:`~scautogenome.nn.VAEModule`) on ``train_rows`` of ``X``.
+
+    ``transform`` is the fitted torch input transform. ``report(epoch, val_loss)`` is called
+    after every epoch and may raise :class:`Pruned`. Returns the weights of the epoch with the
+    lowest validation loss after the KL warm-up, the per-epoch history (train/val loss,
+    reconstruction, KL, KL weight, learning rate, seconds) and the mean seconds per training
+    epoch (training pass only, no validation).
+    """
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    module.to(device)
+    gen = torch.Generator().manual_seed(seed)
+    batch_size = int(min(params.batch_size, max(2, len(train_rows))))
+    train_loader = BatchLoader(
+        X,
+        train_rows,
+        None,
+        batch_size=batch_size,
+        transform=_identity,
+        device=device,
+        shuffle=True,
+        generator=gen,
+        drop_last=True,
+    )
+    val_loader = BatchLoader(X, val_rows, None, batch_size=1024, transform=_identity, device=device)
+    opt = torch.optim.AdamW(module.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="min", factor=0.5, patience=max(1, params.patience // 3)
+    )
+    warmup_end = min(params.kl_warmup_epochs, params.max_epochs) - 1
+    result = VAETrainResult(state_dict={}, best_epoch=-1, best_loss=math.inf)
+    since_best = 0
+    train_seconds = []
+    bar = tqdm(
+        total=params.max_epochs,
+        desc="training",
+        leave=False,
+        unit="epoch",
+        disable=not (show_progress and settings.show_progress),
+    )
+    try:
+        for epoch in range(params.max_epochs):
+            module.train()
+            kl_w = _kl_weight(epoch, params)
+            t0 = time.perf_counter()
+            total = rec_total = kl_total = 0.0
+            n_seen = 0
+            for xin, target in _batches(train_loader, transform, module.likelihood):
+                with _autocast(device):
+                    out = module(xin)
+                recon, kl = module.loss({k: v.float() for k, v in out.items()}, target)
+                loss = (recon + kl_w * kl).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                n_b = xin.shape[0]
+                total += float(loss.detach()) * n_b
+                rec_total += float(recon.detach().sum())
+                kl_total += float(kl.detach().sum())
+                n_seen += n_b
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            train_seconds.append(time.perf_counter() - t0)
+            val = _evaluate(module, val_loader, transform, device, params.beta, seed)
+            n_seen = max(n_seen, 1)
+            record = {
+                "epoch": epoch,
+                "train_loss": total / n_seen,
+                "train_recon": rec_total / n_seen,
+                "train_kl": kl_total / n_seen,
+                **val,
+                "kl_weight": kl_w,
+                "lr": opt.param_groups[0]["lr"],
+                "seconds": train_seconds[-1],
+            }
+            result.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            bar.update(1)
+            bar.set_postfix({"val_loss": f"{val['val_loss']:.4g}"})
+            val_loss = val["val_loss"]
+            if not math.isfinite(val_loss):
+                msg = (
+                    f"validation loss became {val_loss} at epoch {epoch}; lower the learning rate."
+                )
+                raise RuntimeError(msg)
+            if epoch >= warmup_end:
+                sched.step(val_loss)
+                if val_loss < result.best_loss:
+                    result.state_dict = copy.deepcopy(module.state_dict())
+                    result.best_epoch, result.best_loss = epoch, val_loss
+                    since_best = 0
+                else:
+                    since_best += 1
+            if report is not None:
+                report(epoch, val_loss)
+            if (
+                epoch + 1 >= params.min_epochs
+                and epoch >= warmup_end
+                and since_best >= params.patience
+            ):
+                result.stopped = "early_stopping"
+                break
+            if (
+                deadline is not None
+                and time.perf_counter() > deadline
+                and epoch + 1 >= params.min_epochs
+            ):
+                result.stopped = "time_budget"
+                break
+    finally:
+        bar.close()
+    if not result.state_dict:  # stopped before the warm-up ended: keep the last epoch
+        result.state_dict = copy.deepcopy(module.state_dict())
+        result.best_epoch = len(result.history) - 1
+        result.best_loss = result.history[-1]["val_loss"] if result.history else math.inf
+    module.load_state_dict(result.state_dict)
+    result.seconds = time.perf_counter() - start
+    result.seconds_per_epoch = float(np.mean(train_seconds)) if train_seconds else math.nan
+    return result
+
+
+@torch.no_grad()
+def encode_rows(
+    module,
+    X,
+    *,
+    transform,
+    device: torch.device,
+    batch_size: int = 1024,
+    col_map=None,
+    recon: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Latent means of every row of ``X`` and, with ``recon``, the expected reconstruction.
+
+    The reconstruction is decoded from the latent mean: 0-1 scaled values for ``"mse"``,
+    expected counts at each cell's observed library size for the count likelihoods.
+    """
+    module.eval()
+    loader = BatchLoader(
+        X,
+        np.arange(X.shape[0]),
+        None,
+        batch_size=batch_size,
+        transform=_identity,
+        device=device,
+        col_map=col_map,
+    )
+    lat, rec = [], []
+    with _autocast(device):
+        for x, _ in loader:
+            out = module(transform(x), sample=False)
+            lat.append(out["mu"].float().cpu())
+            if recon:
+                library = x.sum(dim=1, keepdim=True)
+                dec = {k: v.float() for k, v in out.items()}
+                rec.append(module.mean_reconstruction(dec, library).float().cpu())
+    latent = torch.cat(lat).numpy() if lat else np.zeros((0, module.n_latent), np.float32)
+    recon_arr = None
+    if recon:
+        recon_arr = torch.cat(rec).numpy() if rec else np.zeros((0, module.n_inputs), np.float32)
+    return latent, recon_arr

@@ -1,0 +1,215 @@
+"""sag.tl.embed, sag.models.ResVAE, sag.pl.embedding and sag.tl.embedding_scores."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pytest
+import torch
+from scipy import sparse
+
+import scautogenome as sag
+from scautogenome.config import _embed as embed_config
+from scautogenome.nn import build_vae
+
+# tiny search: 2 trials of a few epochs, one architecture family choice
+TINY_EMBED = {
+    "budget": {"n_trials": 2, "time_budget": None},
+    "trainer": {"max_epochs": 6, "patience": 3, "min_epochs": 2, "kl_warmup_epochs": 2},
+    "search": {"prune_warmup_epochs": 2, "n_startup_trials": 2},
+    "space": {"n_layers": [3], "batch_size": [64], "first_width": [128, 64]},
+}
+TINY_FIT = {"max_epochs": 4, "kl_warmup_epochs": 2, "batch_size": 64}
+SMALL_ARCH = {"kind": "resvae", "n_latent": 5, "widths": [64, 32, 16]}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # the test machine has 2 cores shared by several processes; torch's OpenMP threads then
+    # spin against each other (10-40x slower). One thread keeps the file fast.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_build_vae_shapes_and_skips():
+    x = torch.rand(8, 50)
+    res = build_vae({"kind": "resvae", "n_inputs": 50, "n_latent": 4, "widths": [32, 16, 8]})
+    vae = build_vae({"kind": "vae", "n_inputs": 50, "n_latent": 4, "widths": [32, 16, 8]})
+    for net in (res, vae):
+        out = net.eval()(x, sample=False)
+        assert out["mu"].shape == (8, 4)
+        assert out["recon"].shape == (8, 50)
+        assert torch.equal(out["z"], out["mu"])
+    # concatenation skips: the third encoder unit sees 16 + 32 inputs, the heads 8 + 16
+    assert res.encoder.units[2][0].in_features == 48
+    assert res.mean.in_features == 24
+    assert vae.encoder.units[2][0].in_features == 16
+    assert vae.mean.in_features == 8
+    # the decoder's second unit sees its first unit and the latent code
+    assert res.decoder.units[1][0].in_features == 8 + 4
+    with pytest.raises(ValueError, match="Unknown key"):
+        build_vae({"kind": "vae", "n_inputs": 5, "n_latent": 2, "widths": [4], "depth": 3})
+
+
+def test_embed_writes_and_h5ad_round_trip(adata, tmp_path):
+    model = sag.tl.embed(adata, config=TINY_EMBED, recon=True, model_dir=tmp_path / "m")
+    emb = adata.obsm["X_sag_resvae"]
+    assert emb.shape == (adata.n_obs, 10)
+    assert np.isfinite(emb).all()
+    assert adata.layers["sag_resvae_recon"].shape == adata.shape
+    uns = adata.uns["sag_resvae"]
+    assert uns["params"]["likelihood"] == "nb"  # integer counts -> negative binomial
+    assert uns["params"]["mode"] == "resvae"
+    assert len(uns["trials"]) == 2
+    assert {"train_loss", "val_loss", "val_kl", "kl_weight"} <= set(uns["losses"])
+    assert uns["seconds_per_epoch"] > 0
+    assert isinstance(model, sag.models.ResVAE)
+
+    path = tmp_path / "a.h5ad"
+    adata.write_h5ad(path)
+    back = ad.read_h5ad(path)
+    np.testing.assert_array_equal(back.obsm["X_sag_resvae"], emb)
+    np.testing.assert_array_equal(back.layers["sag_resvae_recon"], adata.layers["sag_resvae_recon"])
+    assert back.uns["sag_resvae"]["architecture"] == uns["architecture"]
+    np.testing.assert_allclose(
+        back.uns["sag_resvae"]["losses"]["val_loss"], uns["losses"]["val_loss"]
+    )
+
+    loaded = sag.models.ResVAE.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.get_latent(adata), emb, rtol=1e-5, atol=1e-5)
+
+
+def test_embed_is_deterministic(adata):
+    cfg = {**TINY_EMBED, "budget": {"n_trials": 1, "time_budget": None}}
+    other = adata.copy()
+    sag.tl.embed(adata, config=cfg, seed=3, mode="vae")
+    sag.tl.embed(other, config=cfg, seed=3, mode="vae")
+    np.testing.assert_array_equal(adata.obsm["X_sag_resvae"], other.obsm["X_sag_resvae"])
+    assert adata.uns["sag_resvae"]["architecture"] == other.uns["sag_resvae"]["architecture"]
+
+
+def test_fit_zinb_on_counts_and_save_load(adata, tmp_path):
+    model = sag.models.ResVAE({**SMALL_ARCH, "likelihood": "zinb"}, TINY_FIT).fit(adata)
+    assert model.likelihood_ == "zinb"
+    lat = model.get_latent(adata)
+    assert lat.shape == (adata.n_obs, 5)
+    rec = model.reconstruct(adata)
+    assert rec.shape == adata.shape
+    assert (rec >= 0).all()  # expected counts
+    # cells' expected totals follow their observed library sizes
+    lib = np.asarray(adata.X.sum(1)).ravel()
+    assert np.corrcoef(rec.sum(1), lib)[0, 1] > 0.9
+    model.save(tmp_path / "z")
+    with pytest.raises(FileExistsError):
+        model.save(tmp_path / "z")
+    again = sag.models.ResVAE.load(tmp_path / "z")
+    np.testing.assert_allclose(again.get_latent(adata.X), lat, rtol=1e-5, atol=1e-5)
+    # genes matched by name: a shuffled query gives the same latent
+    perm = np.random.default_rng(0).permutation(adata.n_vars)
+    np.testing.assert_allclose(again.get_latent(adata[:, perm].copy()), lat, rtol=1e-4, atol=1e-4)
+
+
+def test_fit_mse_on_lognormalized(pbmc):
+    model = sag.models.ResVAE({**SMALL_ARCH, "kind": "vae"}, TINY_FIT).fit(pbmc)
+    assert model.likelihood_ == "mse"  # not counts -> the paper's squared error
+    assert model.transform_.value_type == "continuous"
+    rec = model.reconstruct(pbmc)
+    assert rec.shape == pbmc.shape
+    assert rec.min() >= 0
+    assert rec.max() <= 1
+
+
+def test_bad_input_is_refused_before_work(adata):
+    before = adata.copy()
+    neg = adata.copy()
+    neg.X = neg.X.copy()
+    neg.X.data[0] = -1.0
+    with pytest.raises(ValueError, match="negative values"):
+        sag.tl.embed(neg, likelihood="nb", config=TINY_EMBED)
+    with pytest.raises(ValueError, match="smaller than the number of genes"):
+        sag.tl.embed(adata, n_latent=adata.n_vars + 1, config=TINY_EMBED)
+    with pytest.raises(ValueError, match="likelihood"):
+        sag.tl.embed(adata, likelihood="poisson", config=TINY_EMBED)
+    with pytest.raises(KeyError, match="layer"):
+        sag.tl.embed(adata, layer="counts", config=TINY_EMBED)
+    with pytest.raises(ValueError, match="unknown key"):
+        sag.tl.embed(adata, config={"space": {"depth": [2]}})
+    nan = adata.copy()
+    nan.X = nan.X.copy()
+    nan.X.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        sag.tl.embed(nan, config=TINY_EMBED)
+    with pytest.raises(ValueError, match="view"):
+        sag.tl.embed(adata[:100], config=TINY_EMBED)
+    # nothing was written
+    assert "X_sag_resvae" not in neg.obsm
+    assert "sag_resvae" not in neg.uns
+    assert "X_sag_resvae" not in adata.obsm
+    assert (adata.X != before.X).nnz == 0
+
+
+def test_config_defaults_are_the_papers_space():
+    cfg = embed_config.default()
+    assert cfg["space"]["n_layers"] == [3, 4, 5]
+    assert cfg["space"]["input_keep"] == [0.6, 0.8, 1.0]
+    assert cfg["space"]["first_width"] == [4096, 2048, 1024, 512, 256, 128]
+    assert cfg["space"]["decay"] == [0.8, 0.6, 0.5]
+    with pytest.raises(ValueError, match="mode"):
+        embed_config.default("pca")
+
+
+def _fake_embedding(n_per: int = 40, seed: int = 0) -> ad.AnnData:
+    rng = np.random.default_rng(seed)
+    centers = np.array([[0, 0, 0], [6, 0, 0], [0, 6, 0]], dtype=np.float32)
+    labels = np.repeat(np.arange(3), n_per)
+    emb = centers[labels] + rng.normal(0, 0.5, (len(labels), 3)).astype(np.float32)
+    a = ad.AnnData(sparse.csr_matrix((len(labels), 5), dtype=np.float32))
+    a.obs["label"] = labels.astype(str)
+    a.obsm["X_sag_resvae"] = emb
+    return a
+
+
+def test_embedding_scores_on_separated_clusters():
+    a = _fake_embedding()
+    s = sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
+    assert s["ari"] == pytest.approx(1.0)
+    assert s["nmi"] == pytest.approx(1.0)
+    assert s["n_clusters"] == 3
+    assert s["davies_bouldin"] < 0.5
+    assert s["silhouette"] > 0.7
+    assert np.isnan(s["davies_bouldin_tsne"])
+    assert set(a.obsm) == {"X_sag_resvae"}  # nothing written
+    assert "neighbors" not in a.uns
+
+
+def test_plot_embedding_keeps_user_keys():
+    import matplotlib.pyplot as plt
+
+    a = _fake_embedding()
+    a.obsm["X_tsne"] = np.zeros((a.n_obs, 2), dtype=np.float32)
+    ax = sag.pl.embedding(a, method="tsne", color="label", show=False)
+    assert ax is not None
+    assert a.obsm["X_sag_resvae_tsne"].shape == (a.n_obs, 2)
+    assert (a.obsm["X_tsne"] == 0).all()  # the user's own t-SNE is untouched
+    with pytest.raises(ValueError, match="method"):
+        sag.pl.embedding(a, method="pca")
+    with pytest.raises(KeyError, match="embed"):
+        sag.pl.embedding(a, basis="X_missing")
+    plt.close("all")
+
+
+@pytest.mark.slow
+def test_plot_embedding_umap():
+    import matplotlib.pyplot as plt
+
+    a = _fake_embedding()
+    _, ax = plt.subplots()
+    out = sag.pl.embedding(a, color="label", ax=ax, show=False)
+    assert out is ax
+    assert "X_sag_resvae_umap" in a.obsm
+    assert "X_umap" not in a.obsm
+    assert "neighbors" not in a.uns
+    assert "sag_resvae_connectivities" in a.obsp
+    plt.close("all")

@@ -1,0 +1,953 @@
+"""``sag.io.read_autogenome``: AutoGenome's input layout (config JSON + features/labels/names).
+
+AutoGenome's JSON schema is not published; its paper (Liu et al. 2021, Methods) documents the
+modules of the file. This reader accepts those modules under the names below, case- and
+separator-insensitive (``Data-Loader``, ``data loader`` and ``data_loader`` are the same), both
+nested under a module key and flat at the top level::
+
+    {
+      "name": "pan_cancer",
+      "data_loader": {                                  # (1) data loader module
+        "train_data_path": "train_features.csv",        # samples x features, no header
+        "train_label_path": "train_labels.txt",         # one label per line (or "id<delim>label")
+        "eval_data_path": "...", "eval_label_path": "...",
+        "test_data_path": "...", "test_label_path": "...",
+        "feature_names_path": "feature_names.txt",      # one name per line
+        "delimiter": ",",
+        "num_threads": 4, "capacity": 1000              # no counterpart (recorded, warned)
+      },
+      "model_trainer": {                                # (2) model trainer module
+        "batch_size": 64,                               # or a list of choices
+        "learning_rate_range": [1e-4, 1e-2],            # or "learning_rate": 0.001 (fixed)
+        "epochs": 60, "num_gpus": 1
+      },
+      "loss": "cross_entropy",                          # (3) or "mse", "auc"
+      "search_mode": "FC-ResNet",                       # (4) MLP | FC-ResNet | FC-DenseNet | ENAS | Res-VAE
+      "search_space": {"num_blocks": [1, 2, 3], "num_neurons": [64, 128]},
+      "model_save_path": "runs/pan_cancer"              # (5) save / reload module
+    }
+
+Relative paths are resolved against the JSON file's folder. Every key is either mapped onto
+``sag.config`` (see :data:`KEY_TABLE`), recorded as having no counterpart, or unknown; the last two
+are warned about and kept in ``uns['sag_io']``, never silently dropped.
+
+Search modes: MLP -> ``mlp``, FC-ResNet -> ``resnet``, FC-DenseNet -> ``densenet``, ENAS ->
+``rrfcn`` (its fixed ``num_layers``, ``first_layer_neurons`` and ``num_neurons`` choices go to
+``config['rrfcn']``) when ``sag.config`` offers that mode, else ``auto`` with a warning; Res-VAE
+is unsupervised (``task='embed'``, for ``sag.tl.embed``; the classification config stays
+``auto``). Search-space keys at the top of ``search_space`` apply to the chosen mode; a nested
+``{"MLP": {...}, "FC-ResNet": {...}}`` sets each mode's own space.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .._settings import logger
+from . import _parse
+from ._table import IO_KEY, _duplicates, _h5ad_column
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+
+def _norm(key: str) -> str:
+    return re.sub(r"[\s\-.]+", "_", str(key).strip().lower())
+
+
+def _aliases(*names: str) -> frozenset[str]:
+    return frozenset(_norm(n) for n in names)
+
+
+# module -> section names
+SECTIONS: dict[str, frozenset[str]] = {
+    "data_loader": _aliases(
+        "data_loader",
+        "dataloader",
+        "data",
+        "dataset",
+        "data_params",
+        "input",
+        "loader",
+        "public_params",
+    ),
+    "trainer": _aliases(
+        "model_trainer",
+        "trainer",
+        "train",
+        "training",
+        "trainer_params",
+        "train_params",
+        "training_params",
+    ),
+    "loss": _aliases("loss", "loss_function", "loss_module", "loss_params", "loss_type"),
+    "search": _aliases("search_mode", "search", "mode", "model_type", "search_params"),
+    "space": _aliases(
+        "search_space",
+        "space",
+        "hyper_parameters",
+        "hyperparameters",
+        "hparams",
+        "hyper_params",
+        "hyperparameter_space",
+    ),
+    "save": _aliases(
+        "model_save_path",
+        "best_model_path",
+        "save_path",
+        "model_path",
+        "model_dir",
+        "output_dir",
+        "save",
+        "reload",
+        "save_reload",
+        "model_save",
+        "reload_path",
+    ),
+}
+
+# (module, canonical key) -> aliases. The canonical keys and where they go:
+#   data_loader: *_data / *_labels -> files, feature_names -> var_names, delimiter -> parser
+#   trainer: batch_size, lr, momentum, weight_decay, optimizer -> config['space']['common'];
+#            max_epochs, patience -> config['trainer']
+#   search: mode -> config['mode']; n_trials, time_budget -> config['budget']
+#   space: see _SPACE_TARGETS
+KEY_TABLE: dict[tuple[str, str], frozenset[str]] = {
+    ("data_loader", "train_data"): _aliases(
+        "train_data_path",
+        "train_path",
+        "train_features_path",
+        "train_feature_path",
+        "train_file",
+        "train_data",
+        "train_x",
+        "train_x_path",
+        "data_path",
+        "features_path",
+        "feature_path",
+        "data_file",
+        "x_path",
+        "input_path",
+    ),
+    ("data_loader", "train_labels"): _aliases(
+        "train_label_path",
+        "train_labels_path",
+        "train_target_path",
+        "train_y",
+        "train_y_path",
+        "train_labels",
+        "label_path",
+        "labels_path",
+        "target_path",
+        "y_path",
+        "label_file",
+        "labels_file",
+    ),
+    ("data_loader", "eval_data"): _aliases(
+        "eval_data_path",
+        "eval_path",
+        "eval_features_path",
+        "eval_file",
+        "eval_x",
+        "valid_data_path",
+        "validation_data_path",
+        "val_data_path",
+        "dev_data_path",
+    ),
+    ("data_loader", "eval_labels"): _aliases(
+        "eval_label_path",
+        "eval_labels_path",
+        "eval_y",
+        "valid_label_path",
+        "validation_label_path",
+        "val_label_path",
+        "dev_label_path",
+    ),
+    ("data_loader", "test_data"): _aliases(
+        "test_data_path",
+        "test_path",
+        "test_features_path",
+        "test_file",
+        "test_x",
+    ),
+    ("data_loader", "test_labels"): _aliases("test_label_path", "test_labels_path", "test_y"),
+    ("data_loader", "feature_names"): _aliases(
+        "feature_names_path",
+        "feature_name_path",
+        "features_names_path",
+        "feature_names_file",
+        "feature_names",
+        "features_name_path",
+        "gene_names_path",
+        "gene_list_path",
+    ),
+    ("data_loader", "delimiter"): _aliases("delimiter", "sep", "separator", "delim"),
+    ("trainer", "batch_size"): _aliases(
+        "batch_size", "batch_sizes", "total_batch_size", "train_batch_size"
+    ),
+    ("trainer", "lr"): _aliases(
+        "learning_rate", "learning_rates", "lr", "lr_range", "learning_rate_range", "lr_list"
+    ),
+    ("trainer", "lr_min"): _aliases("min_learning_rate", "min_lr", "lr_min", "learning_rate_min"),
+    ("trainer", "lr_max"): _aliases("max_learning_rate", "max_lr", "lr_max", "learning_rate_max"),
+    ("trainer", "max_epochs"): _aliases(
+        "epochs", "max_epochs", "num_epochs", "n_epochs", "train_epochs", "epoch", "max_epoch"
+    ),
+    ("trainer", "patience"): _aliases("patience", "early_stopping_patience", "early_stop_patience"),
+    ("trainer", "momentum"): _aliases("momentum", "momentums"),
+    ("trainer", "weight_decay"): _aliases("weight_decay", "weight_decays", "l2_regularization"),
+    ("trainer", "optimizer"): _aliases("optimizer", "optimizers"),
+    ("search", "mode"): _aliases("mode", "search_mode", "model_type", "model", "name", "type"),
+    ("search", "n_trials"): _aliases(
+        "n_trials",
+        "num_trials",
+        "max_trials",
+        "trials",
+        "trial_num",
+        "max_trial_num",
+        "num_samples",
+    ),
+    ("search", "time_budget"): _aliases(
+        "time_budget", "max_time", "time_limit", "max_search_time", "timeout"
+    ),
+    ("space", "input_keep"): _aliases(
+        "keep_prob",
+        "keep_probs",
+        "input_keep",
+        "input_keep_prob",
+        "keep_prob_list",
+        "first_layer_keep_prob",
+        "drop_out_ratio",
+        "dropout_ratio",
+    ),
+    ("space", "dropout"): _aliases("dropout", "dropout_rate", "dropout_rates"),
+    ("space", "n_layers"): _aliases("num_layers", "n_layers", "layers", "layer_num", "num_layer"),
+    ("space", "units"): _aliases(
+        "num_neurons",
+        "neurons",
+        "units",
+        "hidden_units",
+        "num_units",
+        "layer_sizes",
+        "neuron_num",
+        "neurons_per_layer",
+    ),
+    ("space", "n_blocks"): _aliases("num_blocks", "n_blocks", "block_num", "blocks"),
+    ("space", "block_units"): _aliases(
+        "blocks_structure", "block_structure", "block_units", "block_layers"
+    ),
+    ("space", "growth_rate"): _aliases("growth_rate", "growth_rates"),
+    ("space", "first_layer_units"): _aliases(
+        "first_layer_neurons", "num_first_layer_neurons", "first_layer_units"
+    ),
+    ("space", "decay_ratio"): _aliases("decay_ratio", "neuron_decay_ratio", "decay_ratios"),
+    ("space", "latent_dim"): _aliases("latent_dim", "num_latent", "latent_size", "n_latent"),
+    ("loss", "loss"): _aliases("name", "type", "method", "loss", "function", "loss_type"),
+    ("save", "model_dir"): _aliases(
+        "path",
+        "save_path",
+        "model_save_path",
+        "best_model_path",
+        "model_path",
+        "model_dir",
+        "reload_path",
+        "output_dir",
+    ),
+}
+# known keys with no counterpart in sag.config: recorded in uns and warned about
+NO_COUNTERPART: dict[str, frozenset[str]] = {
+    "data_loader": _aliases(
+        "num_threads",
+        "threads",
+        "n_threads",
+        "num_parallel_calls",
+        "capacity",
+        "queue_capacity",
+        "buffer_size",
+        "shuffle",
+        "prefetch",
+    ),
+    "trainer": _aliases(
+        "num_gpus",
+        "gpus",
+        "n_gpus",
+        "gpu_num",
+        "num_gpu",
+        "gpu",
+        "devices",
+        "num_workers",
+        "log_steps",
+        "save_steps",
+        "eval_steps",
+        "checkpoint_steps",
+        "summary_steps",
+        "seed",
+    ),
+}
+META_KEYS = _aliases("name", "description", "version", "task_name", "project", "comment")
+
+# AutoGenome search modes -> ours. ENAS derives RRFCN architectures (our mode "rrfcn" when
+# sag.config has it); a mode sag.config lacks falls back to "auto" with a warning, and Res-VAE
+# (unsupervised) points at sag.tl.embed.
+MODE_MAP = {
+    "mlp": "mlp",
+    "fc_resnet": "resnet",
+    "rfcn_resnet": "resnet",
+    "resnet": "resnet",
+    "fc_densenet": "densenet",
+    "rfcn_densenet": "densenet",
+    "densenet": "densenet",
+    "enas": "rrfcn",
+    "rrfcn": "rrfcn",
+    "res_vae": "resvae",
+    "resvae": "resvae",
+    "auto": "auto",
+}
+LOSS_MAP = {
+    "cross_entropy": "classification",
+    "crossentropy": "classification",
+    "ce": "classification",
+    "softmax_cross_entropy": "classification",
+    "categorical_crossentropy": "classification",
+    "mse": "regression",
+    "mean_square_error": "regression",
+    "mean_squared_error": "regression",
+    "l2": "regression",
+    "auc": "auc",
+    "area_under_curve": "auc",
+    "roc_auc": "auc",
+}
+# space key -> the sag.config space section it belongs to, per our mode
+_SPACE_TARGETS = {
+    "input_keep": {"*": "common"},
+    "dropout": {"*": "common"},
+    "n_layers": {"mlp": "mlp"},
+    "units": {"mlp": "mlp", "resnet": "resnet"},
+    "n_blocks": {"resnet": "resnet", "densenet": "densenet"},
+    "block_units": {"densenet": "densenet"},
+    "growth_rate": {"densenet": "densenet"},
+}
+# ENAS keys -> sag.config['rrfcn'] (fixed values, not search spaces), used when that section exists
+_RRFCN_KEYS = {"n_layers": "n_layers", "units": "widths", "first_layer_units": "first_width"}
+_OPTIMIZERS = {"adam": "adamw", "adamw": "adamw", "sgd": "sgd", "momentum": "sgd"}
+
+
+def _lookup(key: str, module: str | None) -> tuple[str, str] | None:
+    nk = _norm(key)
+    tables = [(m, c) for (m, c) in KEY_TABLE if module is None or m == module]
+    for m, c in tables:
+        if nk in KEY_TABLE[(m, c)]:
+            return m, c
+    if module is not None:  # lenient: a key placed under another module
+        return _lookup(key, None)
+    return None
+
+
+class _Reading:
+    """Collects what each AutoGenome key became."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.values: dict[tuple[str, str], tuple[str, Any]] = {}  # canonical -> (orig key, value)
+        self.no_counterpart: dict[str, str] = {}
+        self.unknown: list[str] = []
+        self.meta: dict[str, str] = {}
+        self.space_by_mode: dict[str, dict[str, tuple[str, Any]]] = {}
+
+    def put(self, where: str, canon: tuple[str, str], value: Any) -> None:
+        if canon in self.values:
+            warnings.warn(
+                f"AutoGenome config {self.source}: {where} repeats {self.values[canon][0]} "
+                f"(both mean {canon[1]!r}); using {where}.",
+                UserWarning,
+                stacklevel=4,
+            )
+        self.values[canon] = (where, value)
+
+    def walk(self, cfg: dict) -> None:
+        for key, value in cfg.items():
+            nk = _norm(key)
+            module = next((m for m, names in SECTIONS.items() if nk in names), None)
+            if module is not None and isinstance(value, dict):
+                self.section(module, key, value)
+            elif module in ("loss", "search", "save") and not isinstance(value, dict):
+                canon = {"loss": "loss", "search": "mode", "save": "model_dir"}[module]
+                self.put(key, (module, canon), value)
+            elif nk in META_KEYS and not isinstance(value, dict):
+                self.meta[nk] = str(value)
+            else:
+                self.flat(key, key, value, None)
+
+    def flat(self, where: str, key: str, value: Any, module: str | None) -> None:
+        nk = _norm(key)
+        for m, names in NO_COUNTERPART.items():
+            if nk in names and (module is None or module == m):
+                self.no_counterpart[where] = json.dumps(value)
+                return
+        hit = _lookup(key, module)
+        if hit is None:
+            if any(nk in names for names in NO_COUNTERPART.values()):
+                self.no_counterpart[where] = json.dumps(value)
+            else:
+                self.unknown.append(where)
+            return
+        self.put(where, hit, value)
+
+    def section(self, module: str, name: str, body: dict) -> None:
+        for key, value in body.items():
+            where = f"{name}.{key}"
+            nk = _norm(key)
+            if module == "space" and isinstance(value, dict) and nk in MODE_MAP:
+                mode = MODE_MAP[nk]
+                for k2, v2 in value.items():
+                    hit = _lookup(k2, "space")
+                    if hit is None:
+                        self.unknown.append(f"{where}.{k2}")
+                    else:
+                        self.space_by_mode.setdefault(mode, {})[hit[1]] = (f"{where}.{k2}", v2)
+                continue
+            self.flat(where, key, value, module)
+
+
+def _choices(value: Any, where: str, source: str) -> Any:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return value
+    msg = f"AutoGenome config {source}: {where}={value!r} is not a value or a list of values."
+    raise ValueError(msg)
+
+
+def _lr_spec(reading: _Reading) -> tuple[Any, list[str]] | None:
+    vals = reading.values
+    src = reading.source
+    if ("trainer", "lr_min") in vals or ("trainer", "lr_max") in vals:
+        try:
+            lo = float(vals[("trainer", "lr_min")][1])
+            hi = float(vals[("trainer", "lr_max")][1])
+        except KeyError:
+            msg = f"AutoGenome config {src}: give both a minimum and a maximum learning rate."
+            raise ValueError(msg) from None
+        keys = [vals[("trainer", "lr_min")][0], vals[("trainer", "lr_max")][0]]
+        return {"type": "float", "low": lo, "high": hi, "log": True}, keys
+    if ("trainer", "lr") not in vals:
+        return None
+    where, value = vals[("trainer", "lr")]
+    if isinstance(value, dict):
+        lo = value.get("low", value.get("min"))
+        hi = value.get("high", value.get("max"))
+        if lo is None or hi is None:
+            msg = f"AutoGenome config {src}: {where} needs low/high (or min/max)."
+            raise ValueError(msg)
+        return {"type": "float", "low": float(lo), "high": float(hi), "log": True}, [where]
+    if isinstance(value, (list, tuple)):
+        if len(value) == 2 and ("range" in _norm(where) or value[0] < value[1]):
+            # the paper's "learning rate range": a log-uniform interval
+            return {
+                "type": "float",
+                "low": float(value[0]),
+                "high": float(value[1]),
+                "log": True,
+            }, [where]
+        return [float(v) for v in value], [where]
+    return float(value), [where]
+
+
+def _to_sag_config(reading: _Reading) -> tuple[dict, dict[str, str], dict[str, str]]:
+    """``(sag config, {autogenome key: sag key}, {key: why not mapped})``."""
+    src = reading.source
+    vals = reading.values
+    cfg: dict[str, Any] = {}
+    mapped: dict[str, str] = {}
+    unmapped: dict[str, str] = {}
+    # mode
+    from ..config import _config
+
+    MODES = _config.MODES
+    rr_defaults = _config.default("auto").get("rrfcn", {})
+    ag_mode = None
+    mode = "auto"
+    ours = "auto"
+    if ("search", "mode") in vals:
+        where, ag_mode = vals[("search", "mode")]
+        ours = MODE_MAP.get(_norm(ag_mode))
+        if ours is None:
+            msg = (
+                f"AutoGenome config {src}: {where}={ag_mode!r} is not a search mode; expected "
+                "MLP, FC-ResNet, FC-DenseNet, ENAS or Res-VAE."
+            )
+            raise ValueError(msg)
+        if ours in MODES:
+            mode = ours
+            mapped[where] = "mode"
+        else:
+            hint = (
+                "Res-VAE is unsupervised: use sag.tl.embed"
+                if ours == "resvae"
+                else f"{ours!r} is not a sag.config mode"
+            )
+            unmapped[where] = f"{ag_mode} has no sag.config mode ({hint}); mode set to 'auto'"
+    cfg["mode"] = mode
+    # budget and trainer
+    for canon, section, key in (
+        (("search", "n_trials"), "budget", "n_trials"),
+        (("search", "time_budget"), "budget", "time_budget"),
+        (("trainer", "max_epochs"), "trainer", "max_epochs"),
+        (("trainer", "patience"), "trainer", "patience"),
+    ):
+        if canon in vals:
+            where, value = vals[canon]
+            if isinstance(value, float) and value.is_integer() and key != "time_budget":
+                value = int(value)
+            cfg.setdefault(section, {})[key] = value
+            mapped[where] = f"{section}.{key}"
+    # common space
+    common: dict[str, Any] = {}
+    lr = _lr_spec(reading)
+    if lr is not None:
+        common["lr"], keys = lr
+        for k in keys:
+            mapped[k] = "space.common.lr"
+    for name in ("batch_size", "momentum", "weight_decay"):
+        if ("trainer", name) in vals:
+            where, value = vals[("trainer", name)]
+            common[name] = _choices(value, where, src)
+            mapped[where] = f"space.common.{name}"
+    if ("trainer", "optimizer") in vals:
+        where, value = vals[("trainer", "optimizer")]
+        names = value if isinstance(value, list) else [value]
+        ours = [_OPTIMIZERS.get(_norm(v)) for v in names]
+        if all(ours):
+            common["optimizer"] = list(dict.fromkeys(ours)) if isinstance(value, list) else ours[0]
+            mapped[where] = "space.common.optimizer"
+        else:
+            unmapped[where] = f"optimizer {value!r}: sag offers adamw and sgd"
+    # search space: flat keys apply to the chosen mode, nested ones to theirs
+    space: dict[str, dict[str, Any]] = {}
+    entries = [(ours, c, w, v) for (m, c), (w, v) in vals.items() if m == "space"]
+    entries += [(md, c, w, v) for md, d in reading.space_by_mode.items() for c, (w, v) in d.items()]
+    for md, canon, where, value in entries:
+        key = _RRFCN_KEYS.get(canon)
+        if md == "rrfcn" and key is not None:
+            if key not in rr_defaults:
+                unmapped[where] = "sag.config has no RRFCN (ENAS) section"
+            elif key != "widths" and isinstance(value, list):
+                unmapped[where] = (
+                    f"ENAS fixes {canon}; sag.config['rrfcn'][{key!r}] takes one value"
+                )
+            else:
+                cfg.setdefault("rrfcn", {})[key] = value
+                mapped[where] = f"rrfcn.{key}"
+            continue
+        targets = _SPACE_TARGETS.get(canon, {})
+        section = targets.get("*") or targets.get(md)
+        if section is None and md == "auto":
+            section = next(iter(targets.values()), None)
+        if section is None:
+            unmapped[where] = (
+                f"{canon!r} has no counterpart in sag.config's {md!r} search space"
+                if md in ("mlp", "resnet", "densenet", "auto")
+                else f"no sag.config search space for {md!r}"
+            )
+            continue
+        target = common if section == "common" else space.setdefault(section, {})
+        target[canon] = _choices(value, where, src)
+        mapped[where] = f"space.{section}.{canon}"
+    if common:
+        space["common"] = common
+    if space:
+        cfg["space"] = space
+    return cfg, mapped, unmapped
+
+
+def _read_features(
+    path: Path, delimiter: str | None, split: str
+) -> tuple[Any, list[str] | None, list[str] | None]:
+    m = _parse.read_matrix(
+        path,
+        sep=delimiter,
+        sparse="auto",
+        what=f"AutoGenome {split} features file",
+        header="auto",
+        index="auto",
+    )
+    ids = [str(i) for i in m.row_ids] if m.layout.index else None
+    names = list(m.col_ids) if m.layout.header_line is not None else None
+    return m.X, ids, names
+
+
+_HEADER_WORDS = _aliases(
+    "label",
+    "labels",
+    "class",
+    "classes",
+    "target",
+    "targets",
+    "y",
+    "feature",
+    "features",
+    "feature_name",
+    "feature_names",
+    "gene",
+    "genes",
+    "gene_id",
+    "gene_name",
+    "symbol",
+    "name",
+)
+
+
+def _is_header(first: str, rest: list[str]) -> bool:
+    """A first line is a header when it is a header word, or text above numbers."""
+    if _norm(first) in _HEADER_WORDS:
+        return True
+    return not _parse.is_number(first) and all(_parse.is_number(v) for v in rest)
+
+
+def _read_labels(
+    path: Path, delimiter: str | None, n: int, ids: list[str] | None, features: Path, split: str
+) -> pd.Series:
+    """Labels of one split, aligned to its feature rows (by id when the file has two columns)."""
+    path = _parse.check_exists(path, f"AutoGenome {split} labels file")
+    lines = [(ln, fields) for ln, fields in _parse.iter_records(path, delimiter or "\t")]
+    if delimiter is None and lines and len(lines[0][1]) == 1 and "," in lines[0][1][0]:
+        lines = list(_parse.iter_records(path, ","))
+    widths = {len(f) for _, f in lines}
+    if not lines:
+        msg = f"AutoGenome {split} labels file {_parse.where(path)}: the file is empty."
+        raise ValueError(msg)
+    if len(widths) > 1:
+        first = lines[0][1]
+        bad = next(ln for ln, f in lines if len(f) != len(first))
+        msg = (
+            f"AutoGenome {split} labels file {_parse.where(path, bad)}: ragged row, "
+            f"{len(next(f for ln, f in lines if ln == bad))} fields where line {lines[0][0]} has {len(first)}."
+        )
+        raise ValueError(msg)
+    width = widths.pop()
+    if width == 1:
+        values = [f[0].strip() for _, f in lines]
+        if len(values) == n + 1 and _is_header(values[0], values[1:]):
+            logger.info(f"{str(path)!r}: line {lines[0][0]} ({values[0]!r}) read as a header")
+            values = values[1:]
+        elif len(values) != n:
+            msg = (
+                f"AutoGenome {split} labels file {_parse.where(path)} has {len(values)} labels for "
+                f"the {n} rows of features file {str(features)!r}."
+            )
+            raise ValueError(msg)
+        return pd.Series(values, dtype=object)
+    if width == 2:
+        if ids is None:
+            msg = (
+                f"AutoGenome {split} labels file {_parse.where(path)}: two columns (id, label) but "
+                f"features file {str(features)!r} has no sample ids to join them on."
+            )
+            raise ValueError(msg)
+        rows = [(ln, f[0].strip(), f[1].strip()) for ln, f in lines]
+        if rows[0][1] not in set(ids):
+            rows = rows[1:]  # a header line
+        seen: dict[str, int] = {}
+        for ln, i, _ in rows:
+            if i in seen:
+                msg = (
+                    f"AutoGenome {split} labels file {_parse.where(path)}: duplicate sample id "
+                    f"{i!r} on lines {seen[i]} and {ln}."
+                )
+                raise ValueError(msg)
+            seen[i] = ln
+        table = {i: lab for _, i, lab in rows}
+        hits = [i in table for i in ids]
+        if not any(hits):
+            msg = (
+                f"AutoGenome {split} labels file {_parse.where(path)}: none of its ids (e.g. "
+                f"{[r[1] for r in rows[:3]]}) matches a sample of {str(features)!r} (e.g. {ids[:3]})."
+            )
+            raise ValueError(msg)
+        if not all(hits):
+            warnings.warn(
+                f"AutoGenome {split} labels file {str(path)!r}: {hits.count(False)} samples of "
+                f"{str(features)!r} have no label.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return pd.Series([table.get(i, np.nan) for i in ids], dtype=object)
+    msg = (
+        f"AutoGenome {split} labels file {_parse.where(path)}: {width} columns; expected one label "
+        "per line or 'sample id, label' (one-hot label matrices are not read)."
+    )
+    raise ValueError(msg)
+
+
+def _read_feature_names(path: Path, delimiter: str | None, n: int, features: Path) -> list[str]:
+    path = _parse.check_exists(path, "AutoGenome feature names file")
+    with _parse.open_text(path) as fh:
+        names = [ln.strip() for ln in fh.read().splitlines() if ln.strip()]
+    if len(names) == 1 and n > 1:
+        for sep in filter(None, (delimiter, "\t", ",")):
+            parts = [p.strip() for p in names[0].split(sep)]
+            if len(parts) == n:
+                names = parts
+                break
+    if len(names) == n + 1 and _norm(names[0]) in _HEADER_WORDS:  # "feature", "gene", ...
+        logger.info(f"{str(path)!r}: line 1 ({names[0]!r}) read as a header")
+        names = names[1:]
+    if len(names) != n:
+        msg = (
+            f"AutoGenome feature names file {_parse.where(path)} has {len(names)} names for the "
+            f"{n} columns of features file {str(features)!r}."
+        )
+        raise ValueError(msg)
+    return names
+
+
+def read_autogenome(
+    config_json: str | Path,
+    *,
+    label_key: str = "label",
+) -> tuple[AnnData, dict]:
+    """Read AutoGenome's input layout: its config JSON and the files it names.
+
+    The JSON's modules (paper, Methods) are read as documented in this module: the data loader's
+    train/eval/test feature and label files, feature-names file and delimiter; the model
+    trainer's batch size, learning rate (range), epochs; the loss; the search mode (MLP,
+    FC-ResNet, FC-DenseNet, ENAS, Res-VAE) and its search space; the model save path. Keys with
+    a counterpart in ``sag.config`` are mapped onto it; the others are warned about and recorded.
+
+    Features files hold samples x features. A first line without numbers is a header (feature
+    names), a first column without numbers holds sample ids; without ids samples are named
+    ``train_0``, ``test_0``, ... Labels files hold one label per line (an extra first line is a
+    header) or ``sample id<delimiter>label``. The feature-names file holds one name per line.
+
+    Parameters
+    ----------
+    config_json
+        Path to AutoGenome's JSON configuration.
+    label_key
+        ``obs`` column of the labels.
+
+    Returns
+    -------
+    ``(adata, sag_config)``. ``sag_config`` is a dict for :func:`scautogenome.config.load`
+    holding only the keys the JSON set (mode, budget, trainer, space). ``adata`` is samples x
+    features with
+
+    ``obs[label_key]``
+        Labels: categorical for classification losses, float for ``mse`` (regression).
+    ``obs['autogenome_split']``
+        ``train`` / ``eval`` / ``test``: the file each sample came from.
+    ``var_names``
+        From the feature-names file (else the features file's header, else ``feature_0``...).
+    ``uns['sag_io']``
+        ``reader``, ``config_path``, ``features_files`` and ``labels_files`` (``{split: path}``),
+        ``feature_names_file``, ``delimiter``, ``autogenome_mode``, ``task``
+        (classification / regression / auc / embed), ``loss``, ``model_dir``, ``mapped``
+        (``{autogenome key: sag config key}``), ``no_counterpart`` (``{key: JSON value or
+        reason}``), ``unknown_keys``, ``sag_config`` (JSON text) and ``name``.
+
+    Raises
+    ------
+    ValueError
+        Invalid JSON, no training features file, unknown search mode, files whose rows, labels
+        and names disagree (naming both files), ragged or non-numeric features (file and line),
+        duplicate sample ids, or a mapped value that ``sag.config`` rejects (naming the key).
+    """
+    import anndata as ad
+    import scipy.sparse as sp
+
+    from .. import config as sag_config_module
+
+    path = _parse.check_exists(config_json, "AutoGenome config")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        msg = f"AutoGenome config {_parse.where(path, err.lineno)}: not valid JSON: {err.msg}."
+        raise ValueError(msg) from err
+    if not isinstance(raw, dict):
+        msg = f"AutoGenome config {_parse.where(path)}: the top level must be a JSON object."
+        raise ValueError(msg)
+    src = repr(str(path))
+    reading = _Reading(src)
+    reading.walk(raw)
+    vals = reading.values
+    base = path.parent
+
+    def file_of(canon: str) -> Path | None:
+        if ("data_loader", canon) not in vals:
+            return None
+        p = Path(str(vals[("data_loader", canon)][1])).expanduser()
+        return p if p.is_absolute() else base / p
+
+    delimiter = vals.get(("data_loader", "delimiter"), (None, None))[1]
+    if delimiter is not None:
+        delimiter = {"\\t": "\t", "tab": "\t", "comma": ",", "space": " "}.get(
+            str(delimiter), str(delimiter)
+        )
+    if file_of("train_data") is None:
+        msg = (
+            f"AutoGenome config {src}: no training features file (data_loader.train_data_path "
+            "or one of its aliases)."
+        )
+        raise ValueError(msg)
+    loss_value = vals.get(("loss", "loss"), (None, "cross_entropy"))[1]
+    task = LOSS_MAP.get(_norm(loss_value))
+    if task is None:
+        msg = f"AutoGenome config {src}: loss {loss_value!r} is not one of {sorted(LOSS_MAP)}."
+        raise ValueError(msg)
+    sag_cfg, mapped, unmapped = _to_sag_config(reading)
+    ag_mode = vals.get(("search", "mode"), (None, ""))[1]
+    if MODE_MAP.get(_norm(ag_mode)) == "resvae":
+        task = "embed"
+
+    blocks, obs_frames, names = [], [], None
+    features_files: dict[str, str] = {}
+    labels_files: dict[str, str] = {}
+    name_source = None
+    for split in ("train", "eval", "test"):
+        fpath = file_of(f"{split}_data")
+        if fpath is None:
+            if file_of(f"{split}_labels") is not None:
+                unmapped[vals[("data_loader", f"{split}_labels")][0]] = f"no {split} features file"
+            continue
+        X, ids, header = _read_features(fpath, delimiter, split)
+        n = X.shape[0]
+        if blocks and X.shape[1] != blocks[0].shape[1]:
+            msg = (
+                f"AutoGenome {split} features file {str(fpath)!r} has {X.shape[1]} columns, the "
+                f"train features file {features_files['train']!r} has {blocks[0].shape[1]}."
+            )
+            raise ValueError(msg)
+        if header is not None and names is None:
+            names, name_source = header, str(fpath)
+        sample_ids = ids if ids is not None else [f"{split}_{i}" for i in range(n)]
+        lpath = file_of(f"{split}_labels")
+        obs = pd.DataFrame(index=pd.Index(sample_ids))
+        if lpath is not None:
+            obs[label_key] = _read_labels(lpath, delimiter, n, ids, fpath, split).to_numpy()
+            labels_files[split] = str(lpath)
+        else:
+            obs[label_key] = np.nan
+            if split == "train" and task != "embed":
+                warnings.warn(
+                    f"AutoGenome config {src}: no labels file for the training features.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        obs["autogenome_split"] = split
+        blocks.append(X)
+        obs_frames.append(obs)
+        features_files[split] = str(fpath)
+    obs = pd.concat(obs_frames)
+    dups = _duplicates(obs.index.tolist())
+    if dups:
+        msg = f"AutoGenome features files {list(features_files.values())}: duplicate sample id {dups[0]!r}."
+        raise ValueError(msg)
+    n_features = blocks[0].shape[1]
+    names_path = file_of("feature_names")
+    if names_path is not None:
+        from_file = _read_feature_names(
+            names_path, delimiter, n_features, Path(features_files["train"])
+        )
+        if names is not None and names != from_file:
+            warnings.warn(
+                f"AutoGenome: the header of {name_source!r} differs from feature names file "
+                f"{str(names_path)!r}; using the feature names file.",
+                UserWarning,
+                stacklevel=2,
+            )
+        names = from_file
+    if names is None:
+        names = [f"feature_{j}" for j in range(n_features)]
+    if any(sp.issparse(b) for b in blocks):
+        X = sp.vstack([sp.csr_matrix(b) for b in blocks], format="csr")
+    else:
+        X = np.vstack(blocks)
+    if task == "regression":
+        obs[label_key] = pd.to_numeric(obs[label_key], errors="coerce")
+        bad = obs[label_key].isna() & pd.Series(True, index=obs.index)
+        if bad.all():
+            msg = f"AutoGenome config {src}: loss {loss_value!r} needs numeric labels."
+            raise ValueError(msg)
+    else:
+        obs[label_key] = _h5ad_column(obs[label_key])
+    obs["autogenome_split"] = pd.Categorical(
+        obs["autogenome_split"],
+        categories=[s for s in ("train", "eval", "test") if s in features_files],
+    )
+    adata = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=pd.Index(names)))
+    if _duplicates(names):
+        warnings.warn(
+            f"AutoGenome: feature names repeat (e.g. {_duplicates(names)[:3]}); made unique.",
+            UserWarning,
+            stacklevel=2,
+        )
+        adata.var_names_make_unique()
+    try:
+        sag_config_module.load(sag_cfg)
+    except ValueError as err:
+        keys = ", ".join(sorted(mapped))
+        msg = f"AutoGenome config {src}: the mapped configuration is invalid ({err}); mapped keys: {keys}."
+        raise ValueError(msg) from err
+    for where, value in reading.no_counterpart.items():
+        unmapped.setdefault(where, f"no counterpart in sag (value {value})")
+    if unmapped:
+        warnings.warn(
+            f"AutoGenome config {src}: keys not mapped onto sag.config: "
+            + "; ".join(f"{k}: {v}" for k, v in unmapped.items()),
+            UserWarning,
+            stacklevel=2,
+        )
+    if reading.unknown:
+        warnings.warn(
+            f"AutoGenome config {src}: unknown keys {reading.unknown} (not read; kept in "
+            "uns['sag_io']['unknown_keys']).",
+            UserWarning,
+            stacklevel=2,
+        )
+    model_dir = vals.get(("save", "model_dir"), (None, ""))[1]
+    if model_dir:
+        mapped[vals[("save", "model_dir")][0]] = "uns.sag_io.model_dir"
+    for canon in (
+        "train_data",
+        "train_labels",
+        "eval_data",
+        "eval_labels",
+        "test_data",
+        "test_labels",
+        "feature_names",
+        "delimiter",
+    ):
+        if ("data_loader", canon) in vals:
+            mapped.setdefault(vals[("data_loader", canon)][0], f"read ({canon})")
+    if ("loss", "loss") in vals:
+        mapped[vals[("loss", "loss")][0]] = f"task ({task})"
+    adata.uns[IO_KEY] = {
+        "reader": "read_autogenome",
+        "config_path": str(path),
+        "name": reading.meta.get("name", ""),
+        "features_files": features_files,
+        "labels_files": labels_files,
+        "feature_names_file": "" if names_path is None else str(names_path),
+        "delimiter": "" if delimiter is None else delimiter,
+        "autogenome_mode": str(ag_mode),
+        "task": task,
+        "loss": str(loss_value),
+        "model_dir": str(model_dir),
+        "mapped": mapped,
+        "no_counterpart": unmapped,
+        "unknown_keys": np.asarray(reading.unknown, dtype=str),
+        "sag_config": json.dumps(sag_cfg, sort_keys=True),
+    }
+    logger.info(
+        f"read_autogenome: {adata.n_obs} samples x {adata.n_vars} features "
+        f"({', '.join(f'{k}: {v}' for k, v in adata.obs['autogenome_split'].value_counts().items())}); "
+        f"mode {sag_cfg['mode']!r}"
+    )
+    return adata, sag_cfg

@@ -1,0 +1,372 @@
+"""``sag.io.read_maf``: MAF somatic mutations -> binary sample x gene AnnData (CSR)."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .._settings import logger
+from . import _parse
+from ._barcodes import barcode_obs, is_barcode, parse_tcga_barcode
+from ._table import IO_KEY, _duplicates
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+# MAF specification (GDC / TCGA) values of Variant_Classification
+VARIANT_CLASSES = (
+    "Frame_Shift_Del",
+    "Frame_Shift_Ins",
+    "In_Frame_Del",
+    "In_Frame_Ins",
+    "Missense_Mutation",
+    "Nonsense_Mutation",
+    "Nonstop_Mutation",
+    "Splice_Site",
+    "Translation_Start_Site",
+    "Silent",
+    "Splice_Region",
+    "3'UTR",
+    "3'Flank",
+    "5'UTR",
+    "5'Flank",
+    "IGR",
+    "Intron",
+    "RNA",
+    "Targeted_Region",
+    "De_novo_Start_InFrame",
+    "De_novo_Start_OutOfFrame",
+    "Unknown",
+)
+# protein-altering classes counted by default (maftools' "non-synonymous" set)
+DEFAULT_VARIANT_CLASSES = (
+    "Frame_Shift_Del",
+    "Frame_Shift_Ins",
+    "In_Frame_Del",
+    "In_Frame_Ins",
+    "Missense_Mutation",
+    "Nonsense_Mutation",
+    "Nonstop_Mutation",
+    "Splice_Site",
+    "Translation_Start_Site",
+)
+LEVELS = ("barcode", "sample", "patient")
+
+
+def _read_one(
+    path: Path, gene_column: str, sample_column: str, class_column: str
+) -> tuple[pd.DataFrame, int]:
+    """The three columns of one MAF, as strings; also the line number of its header."""
+    path = _parse.check_exists(path, "MAF file")
+    n_comment = 0
+    with _parse.open_text(path) as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            n_comment += 1
+    usecols = [gene_column, sample_column, class_column]
+    try:
+        frame = pd.read_csv(
+            path,
+            sep="\t",
+            skiprows=n_comment,
+            usecols=lambda c: c in usecols,
+            dtype=str,
+            engine="c",
+            compression="infer",
+            keep_default_na=False,
+            na_values=[""],
+        )
+    except pd.errors.ParserError as err:
+        msg = f"MAF file {_parse.where(path)}: {err}"
+        raise ValueError(msg) from err
+    except pd.errors.EmptyDataError as err:
+        msg = f"MAF file {_parse.where(path)}: the file is empty (no header line)."
+        raise ValueError(msg) from err
+    _check_widths(path, n_comment + 1)
+    missing = [c for c in usecols if c not in frame.columns]
+    if missing:
+        msg = (
+            f"MAF file {_parse.where(path, n_comment + 1)}: no column(s) {missing} in the header "
+            "(a MAF needs Hugo_Symbol, Tumor_Sample_Barcode and Variant_Classification; pass "
+            "gene_column= / sample_column= / class_column= for other names)."
+        )
+        raise ValueError(msg)
+    for col in usecols:
+        empty = frame[col].isna().to_numpy()
+        if empty.any():
+            pos = int(np.flatnonzero(empty)[0])
+            line = _first_line_with_empty(path, n_comment + 1, col) or n_comment + 2 + pos
+            msg = f"MAF file {_parse.where(path, line)}: empty {col}."
+            raise ValueError(msg)
+    return frame[usecols].apply(lambda s: s.str.strip()), n_comment + 1
+
+
+def _check_widths(path: Path, header_line: int) -> None:
+    """Raise at the first row with more or fewer tab-separated fields than the header.
+
+    pandas ignores extra fields when only some columns are parsed, so this byte-level pass (fast
+    enough for pan-cancer MAFs) is what catches ragged rows.
+    """
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
+    with opener(path, "rb") as fh:
+        width = None
+        for line_no, line in enumerate(fh, start=1):
+            if line_no < header_line:
+                continue
+            n = line.count(b"\t")
+            if width is None:
+                width = n
+            elif n != width and line.strip():
+                msg = (
+                    f"MAF file {_parse.where(path, line_no)}: ragged row, {n + 1} fields where the "
+                    f"header (line {header_line}) has {width + 1}."
+                )
+                raise ValueError(msg)
+
+
+def _first_line_with_empty(path: Path, header_line: int, column: str) -> int | None:
+    """Exact line of the first row whose ``column`` is empty (or missing: a short row)."""
+    col = None
+    for line, fields in _parse.iter_records(path, "\t"):
+        if line < header_line:
+            continue
+        if line == header_line:
+            col = fields.index(column)
+            continue
+        if col is not None and (len(fields) <= col or not fields[col].strip()):
+            return line
+    return None
+
+
+def _level_ids(ids: Sequence[str], level: str, what: str) -> np.ndarray:
+    if level == "barcode":
+        return np.asarray(ids, dtype=object)
+    bad = [i for i in ids if not is_barcode(i)]
+    if bad:
+        msg = (
+            f"level={level!r} needs TCGA barcodes, but {what} has {len(bad)} other ids "
+            f"(e.g. {bad[:3]}); use level='barcode'."
+        )
+        raise ValueError(msg)
+    parsed = parse_tcga_barcode(list(ids))
+    out = parsed[level].to_numpy(dtype=object)
+    if level == "sample" and pd.isna(out).any():
+        i = int(np.flatnonzero(pd.isna(out))[0])
+        msg = f"level='sample': {ids[i]!r} in {what} is a patient barcode, with no sample type."
+        raise ValueError(msg)
+    return out
+
+
+def read_maf(
+    paths: str | Path | Sequence[str | Path] | Mapping[str, str | Path],
+    *,
+    variant_classes: Sequence[str] | Literal["all"] | None = None,
+    level: Literal["barcode", "sample", "patient"] = "barcode",
+    samples: Sequence[str] | None = None,
+    genes: Sequence[str] | None = None,
+    label_key: str = "project",
+    gene_column: str = "Hugo_Symbol",
+    sample_column: str = "Tumor_Sample_Barcode",
+    class_column: str = "Variant_Classification",
+) -> AnnData:
+    """Read MAF somatic-mutation files into a binary sample x gene matrix (1 = mutated).
+
+    Lines starting with ``#`` (GDC's ``#version``) are skipped; ``.gz`` is decompressed. Only
+    the gene, sample and class columns are parsed, so large pan-cancer MAFs read quickly.
+
+    Parameters
+    ----------
+    paths
+        One MAF, a list of them, or a dict ``{cohort: path}`` (the cohort becomes
+        ``obs[label_key]``).
+    variant_classes
+        Which ``Variant_Classification`` values count as a mutation. By default the
+        protein-altering classes (Frame_Shift_Del/Ins, In_Frame_Del/Ins, Missense_Mutation,
+        Nonsense_Mutation, Nonstop_Mutation, Splice_Site, Translation_Start_Site); Silent,
+        Intron, UTR, Flank, IGR, RNA, ... are excluded. ``"all"`` counts every class.
+    level
+        ``"barcode"``: one row per ``Tumor_Sample_Barcode`` as written; ``"sample"``: per
+        ``TCGA-XX-XXXX-NN`` (aliquots of one sample merged, e.g. to join with an expression
+        file whose aliquots differ); ``"patient"``: per ``TCGA-XX-XXXX`` (a gene is mutated if
+        it is in any sample of the patient).
+    samples
+        The rows to return, in this order (ids at ``level``): samples without a mutation become
+        all-zero rows; mutations of samples not listed are dropped (with a warning). By default
+        every sample in the MAF, including those whose variants were all excluded (zero rows).
+    genes
+        The columns to return, in this order (e.g. the genes of an expression matrix); by default
+        every gene with at least one counted mutation, sorted.
+    label_key
+        ``obs`` column for the cohort when ``paths`` is a dict.
+    gene_column, sample_column, class_column
+        Column names, for files that deviate from the MAF specification.
+
+    Returns
+    -------
+    AnnData of samples x genes with
+
+    ``X``
+        CSR float32 of 0/1.
+    ``obs['n_mutated_genes']``
+        Number of mutated genes per sample.
+    ``obs['patient']``, ``obs['sample']``, ``obs['sample_type_code']``, ``obs['sample_type']``, ``obs['sample_type_short']``, ``obs['vial']``, ``obs['is_tumor']``
+        When the sample ids are TCGA barcodes (see :func:`parse_tcga_barcode`); only
+        ``patient`` at ``level="patient"``.
+    ``obs[label_key]``
+        Cohort, when ``paths`` is a dict.
+    ``var['n_mutated_samples']``
+        Number of mutated samples per gene.
+    ``uns['sag_io']``
+        ``reader``, ``files``, ``level``, ``variant_classes`` (counted), ``class_counts`` (rows
+        per class, counted or not: ``{class: n}``), ``n_variants_counted``, ``n_samples_added``
+        (all-zero rows from ``samples``), ``n_samples_dropped``.
+
+    Raises
+    ------
+    ValueError
+        Missing MAF columns or empty cells (naming file and line), unknown variant classes,
+        ``level`` other than barcode for non-TCGA ids, duplicate ``samples`` or ``genes``.
+    """
+    import anndata as ad
+
+    if level not in LEVELS:
+        msg = f"level={level!r} must be one of {LEVELS}."
+        raise ValueError(msg)
+    if variant_classes is None:
+        counted = set(DEFAULT_VARIANT_CLASSES)
+    elif variant_classes == "all":
+        counted = None
+    else:
+        if isinstance(variant_classes, str):
+            variant_classes = [variant_classes]
+        unknown = [c for c in variant_classes if c not in VARIANT_CLASSES]
+        if unknown:
+            msg = f"variant_classes={unknown} are not MAF Variant_Classification values {list(VARIANT_CLASSES)}."
+            raise ValueError(msg)
+        counted = set(variant_classes)
+    if isinstance(paths, Mapping):
+        items = [(Path(p), str(c)) for c, p in paths.items()]
+    elif isinstance(paths, (str, Path)):
+        items = [(Path(paths), None)]
+    else:
+        items = [(Path(p), None) for p in paths]
+    if not items:
+        msg = "paths is empty; give at least one MAF file."
+        raise ValueError(msg)
+    frames = []
+    cohort_of: dict[str, str] = {}
+    for path, cohort in items:
+        frame, _ = _read_one(path, gene_column, sample_column, class_column)
+        frame.columns = ["gene", "sample", "cls"]
+        frame["sample"] = _level_ids(frame["sample"].tolist(), level, repr(str(path)))
+        if cohort is not None:
+            for s in frame["sample"].unique():
+                if cohort_of.setdefault(s, cohort) != cohort:
+                    msg = f"sample {s!r} is in the MAFs of two cohorts, {cohort_of[s]!r} and {cohort!r}."
+                    raise ValueError(msg)
+        frames.append(frame)
+    maf = pd.concat(frames, ignore_index=True)
+    class_counts = maf["cls"].value_counts()
+    strange = sorted(set(class_counts.index) - set(VARIANT_CLASSES))
+    if strange:
+        warnings.warn(
+            f"MAF: Variant_Classification values outside the MAF specification {strange} "
+            f"({int(class_counts[strange].sum())} rows); they count only with variant_classes='all'.",
+            UserWarning,
+            stacklevel=2,
+        )
+    keep = np.ones(len(maf), dtype=bool) if counted is None else maf["cls"].isin(counted).to_numpy()
+    no_gene = maf["gene"].isin(["Unknown", "."]).to_numpy()
+    if (keep & no_gene).any():
+        logger.info(
+            f"MAF: {int((keep & no_gene).sum())} counted variants have no gene (Unknown); skipped"
+        )
+    keep &= ~no_gene
+    found = pd.unique(maf["sample"])
+    if samples is None:
+        row_ids = list(found)
+        n_added = 0
+        n_dropped = 0
+    else:
+        row_ids = [str(s) for s in samples]
+        dups = _duplicates(row_ids)
+        if dups:
+            msg = f"samples= repeats {dups[:3]}."
+            raise ValueError(msg)
+        listed = set(row_ids)
+        absent = [s for s in found if s not in listed]
+        n_dropped = len(absent)
+        if absent:
+            warnings.warn(
+                f"MAF: {len(absent)} samples are not in samples= (e.g. {absent[:3]}); their "
+                "mutations are dropped.",
+                UserWarning,
+                stacklevel=2,
+            )
+        present = set(found)
+        n_added = sum(1 for s in row_ids if s not in present)
+        if n_added == len(row_ids):
+            warnings.warn(
+                f"MAF: none of the {len(row_ids)} samples= is in the MAF (e.g. {row_ids[:3]} vs "
+                f"{list(found[:3])}); all rows are zero. Is level= right?",
+                UserWarning,
+                stacklevel=2,
+            )
+    counted_rows = maf.loc[keep]
+    if genes is None:
+        col_ids = sorted(pd.unique(counted_rows["gene"]))
+    else:
+        col_ids = [str(g) for g in genes]
+        dups = _duplicates(col_ids)
+        if dups:
+            msg = f"genes= repeats {dups[:3]}."
+            raise ValueError(msg)
+    r_pos = pd.Index(row_ids).get_indexer(counted_rows["sample"])
+    c_pos = pd.Index(col_ids).get_indexer(counted_rows["gene"])
+    ok = (r_pos >= 0) & (c_pos >= 0)
+    X = sp.csr_matrix(
+        (np.ones(int(ok.sum()), dtype=np.float32), (r_pos[ok], c_pos[ok])),
+        shape=(len(row_ids), len(col_ids)),
+    )
+    X.sum_duplicates()
+    X.data[:] = 1.0
+    X.eliminate_zeros()
+    adata = ad.AnnData(
+        X=X, obs=pd.DataFrame(index=pd.Index(row_ids)), var=pd.DataFrame(index=pd.Index(col_ids))
+    )
+    adata.obs["n_mutated_genes"] = np.asarray(X.sum(axis=1)).ravel().astype(np.int64)
+    adata.var["n_mutated_samples"] = np.asarray(X.sum(axis=0)).ravel().astype(np.int64)
+    if row_ids and all(is_barcode(s) for s in row_ids):
+        obs = barcode_obs(row_ids)
+        cols = ["patient"] if level == "patient" else list(obs.columns)
+        for col in cols:
+            adata.obs[col] = obs[col].to_numpy() if col == "is_tumor" else obs[col].array
+    if cohort_of:
+        adata.obs[label_key] = pd.Categorical([cohort_of.get(s) for s in row_ids])
+    adata.uns[IO_KEY] = {
+        "reader": "read_maf",
+        "files": np.asarray([str(p) for p, _ in items], dtype=str),
+        "level": level,
+        "variant_classes": np.asarray(
+            sorted(counted) if counted is not None else sorted(class_counts.index), dtype=str
+        ),
+        "class_counts": {str(k): int(v) for k, v in class_counts.items()},
+        "n_variants_counted": int(ok.sum()),
+        "n_samples_added": int(n_added),
+        "n_samples_dropped": int(n_dropped),
+    }
+    logger.info(
+        f"read_maf: {adata.n_obs} samples x {adata.n_vars} genes, {int(ok.sum())} counted variants "
+        f"of {len(maf)}"
+    )
+    return adata

@@ -1,0 +1,441 @@
+"""Low-level text parsing shared by the ``sag.io`` readers.
+
+Numbers are parsed by pandas' C parser, in row chunks that are stored sparse when they are mostly
+zeros, so a large single-cell table never needs a second dense copy. When pandas fails (or leaves a
+NaN), the file is scanned again line by line to report the exact line, column and problem; that
+scan runs only on the error path.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import lzma
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+PathLike = str | Path
+
+# "mostly zeros": a matrix with fewer non-zeros than this fraction of its cells is stored as CSR
+SPARSE_DENSITY = 0.5
+# rows per parsing chunk: about this many cells (16 MB of float32), so a wide table never holds
+# more than one chunk densely on top of the (sparse) result
+CHUNK_CELLS = 4_000_000
+# the strings pandas reads as missing (its defaults), plus GDC's "'--"
+NA_TOKENS = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+        "'--",
+    }
+)
+_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def open_text(path: PathLike) -> io.TextIOBase:
+    """Open ``path`` for reading text, decompressing ``.gz``/``.bz2``/``.xz`` by extension."""
+    path = Path(path)
+    opener = _COMPRESSED.get(path.suffix.lower())
+    if opener is not None:
+        return opener(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def check_exists(path: PathLike, what: str) -> Path:
+    path = Path(path)
+    if not path.exists():
+        msg = f"{what} {str(path)!r} does not exist."
+        raise FileNotFoundError(msg)
+    if path.is_dir():
+        msg = f"{what} {str(path)!r} is a directory, expected a file."
+        raise IsADirectoryError(msg)
+    return path
+
+
+def base_suffix(path: PathLike) -> str:
+    """The extension that tells the format: ``x.tsv.gz`` -> ``.tsv``."""
+    path = Path(path)
+    if path.suffix.lower() in _COMPRESSED:
+        path = path.with_suffix("")
+    return path.suffix.lower()
+
+
+def guess_sep(path: PathLike, first_line: str) -> str:
+    """Comma for ``.csv``, tab for ``.tsv``/``.tab``/``.maf``; otherwise sniffed from line 1."""
+    ext = base_suffix(path)
+    if ext == ".csv":
+        return ","
+    if ext in (".tsv", ".tab", ".maf"):
+        return "\t"
+    if "\t" in first_line:
+        return "\t"
+    if "," in first_line:
+        return ","
+    if ";" in first_line:
+        return ";"
+    return "\t"
+
+
+def iter_records(path: PathLike, sep: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` of each non-blank line, parsed like pandas' C parser does."""
+    with open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=sep, quotechar='"')
+        for fields in reader:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue
+            yield reader.line_num, fields
+
+
+def where(path: PathLike, line: int | None = None) -> str:
+    return f"{str(path)!r}" + (f", line {line}" if line is not None else "")
+
+
+def is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def cell_problem(cell: str, dtype: np.dtype) -> str | None:
+    """Why ``cell`` is not a finite number of ``dtype`` (None when it is one)."""
+    text = cell.strip()
+    if text in NA_TOKENS:
+        return f"missing value {cell!r}"
+    try:
+        value = float(text)
+    except ValueError:
+        return f"non-numeric cell {cell!r}"
+    if not math.isfinite(value):
+        return f"non-finite value {cell!r}"
+    with np.errstate(over="ignore"):
+        if not np.isfinite(np.asarray(value, dtype=dtype)):
+            return f"value {cell!r} overflows {np.dtype(dtype).name}"
+    return None
+
+
+@dataclass
+class Layout:
+    """Where the numbers start in a delimited matrix file."""
+
+    sep: str
+    skip: int  # physical lines before the first data row (comments + header lines)
+    n_fields: int  # fields per data row, the row id included
+    col_ids: list[str]
+    corner: str | None  # the header's first cell, when the header has one
+    header_line: int | None  # None: no header line
+    index: bool = True  # the first field of each row is its id
+
+
+def _physical_lines(path: PathLike, n: int) -> list[str]:
+    out = []
+    with open_text(path) as fh:
+        for line in fh:
+            out.append(line.rstrip("\r\n"))
+            if len(out) >= n:
+                break
+    return out
+
+
+def _numeric_like(cell: str) -> bool:
+    return is_number(cell) or cell.strip() in NA_TOKENS
+
+
+def sniff_layout(
+    path: PathLike,
+    sep: str | None,
+    what: str,
+    *,
+    header: bool | Literal["auto"] = True,
+    index: bool | Literal["auto"] = True,
+) -> Layout:
+    """Find the header, an optional second header line (Firehose) and the data width.
+
+    ``header="auto"``: line 1 is a header when none of its cells is a number; ``index="auto"``:
+    the first column holds row ids when the first data row's first cell is not a number.
+    """
+    lines = _physical_lines(path, 200)
+    n_comment = 0
+    while n_comment < len(lines) and lines[n_comment].startswith("#"):
+        n_comment += 1
+    content = [(i, ln) for i, ln in enumerate(lines) if i >= n_comment and ln.strip()]
+    if not content:
+        msg = f"{what} {where(path)}: the file is empty."
+        raise ValueError(msg)
+    if sep is None:
+        sep = guess_sep(path, content[0][1])
+
+    def split(text: str) -> list[str]:
+        return next(csv.reader([text], delimiter=sep, quotechar='"'))
+
+    first = split(content[0][1])
+    if header == "auto":
+        header = not any(is_number(c) for c in first)
+    k = 1 if header else 0
+    skip = content[0][0] + 1 if header else n_comment
+    # Firehose matrices have a second header line ("gene_id  normalized_count  ..."): a line
+    # whose value fields are all non-numeric right after the header is one more header line.
+    while header and index is True and k < len(content):
+        values = split(content[k][1])[1:]
+        if values and not any(_numeric_like(c) for c in values):
+            skip = content[k][0] + 1
+            k += 1
+            continue
+        break
+    if k >= len(content):
+        msg = f"{what} {where(path)}: no data rows after the header."
+        raise ValueError(msg)
+    first_line_no, first_text = content[k]
+    data = split(first_text)
+    n_fields = len(data)
+    if index == "auto":
+        index = not _numeric_like(data[0])
+    if not header:
+        col_ids = [str(j) for j in range(n_fields - int(index))]
+        corner = None
+    elif index and n_fields == len(first) + 1:  # R's write.table: no corner cell
+        col_ids, corner = first, None
+    elif n_fields == len(first):
+        col_ids, corner = (first[1:], first[0]) if index else (first, None)
+    else:
+        msg = (
+            f"{what} {where(path, first_line_no + 1)}: ragged row, {n_fields} fields where the "
+            f"header (line {content[0][0] + 1}) has {len(first)}."
+        )
+        raise ValueError(msg)
+    if n_fields < 1 + int(index):
+        msg = (
+            f"{what} {where(path, first_line_no + 1)}: a single column; is the delimiter "
+            f"{sep!r} right? Pass sep=."
+        )
+        raise ValueError(msg)
+    col_ids = [c.strip() for c in col_ids]
+    header_line = content[0][0] + 1 if header else None
+    return Layout(sep, skip, n_fields, col_ids, corner, header_line, bool(index))
+
+
+def locate_problem(path: PathLike, layout: Layout, dtype: np.dtype, what: str) -> None:
+    """Scan the data rows and raise ValueError at the first bad one (ragged, NaN, non-numeric)."""
+    start = int(layout.index)
+    implied = (
+        f"the header (line {layout.header_line}) implies"
+        if layout.header_line is not None
+        else "the first row has"
+    )
+    for line, fields in iter_records(path, layout.sep):
+        if line <= layout.skip:
+            continue
+        if len(fields) != layout.n_fields:
+            msg = (
+                f"{what} {where(path, line)}: ragged row, {len(fields)} fields where "
+                f"{implied} {layout.n_fields}."
+            )
+            raise ValueError(msg)
+        if layout.index and not fields[0].strip():
+            msg = f"{what} {where(path, line)}: empty row id in the first column."
+            raise ValueError(msg)
+        for j, cell in enumerate(fields[start:]):
+            problem = cell_problem(cell, dtype)
+            if problem is not None:
+                col = (
+                    f"column {layout.col_ids[j]!r}"
+                    if layout.header_line is not None
+                    else f"field {j + start + 1}"
+                )
+                msg = f"{what} {where(path, line)}, {col}: {problem}."
+                raise ValueError(msg)
+
+
+def lines_with_first_field(path: PathLike, layout: Layout, value: str) -> list[int]:
+    return [
+        line
+        for line, fields in iter_records(path, layout.sep)
+        if line > layout.skip and fields and fields[0].strip() == value
+    ]
+
+
+@dataclass
+class Matrix:
+    row_ids: np.ndarray  # str
+    col_ids: list[str]
+    X: np.ndarray | sp.csr_matrix
+    layout: Layout
+
+
+def _stack(
+    chunks: list, n_cols: int, sparse: bool | Literal["auto"], dtype
+) -> np.ndarray | sp.csr_matrix:
+    nnz = sum(c.nnz if sp.issparse(c) else int(np.count_nonzero(c)) for c in chunks)
+    n_rows = sum(c.shape[0] for c in chunks)
+    density = nnz / max(1, n_rows * n_cols)
+    as_sparse = density < SPARSE_DENSITY if sparse == "auto" else bool(sparse)
+    if as_sparse:
+        out = sp.vstack([sp.csr_matrix(c) for c in chunks], format="csr") if chunks else None
+        if out is None:
+            out = sp.csr_matrix((0, n_cols), dtype=dtype)
+        return out.astype(dtype, copy=False)
+    if not chunks:
+        return np.zeros((0, n_cols), dtype=dtype)
+    return np.vstack([c.toarray() if sp.issparse(c) else c for c in chunks]).astype(
+        dtype, copy=False
+    )
+
+
+def read_matrix(
+    path: PathLike,
+    *,
+    sep: str | None = None,
+    sparse: bool | Literal["auto"] = "auto",
+    dtype=np.float32,
+    what: str = "expression table",
+    chunk_rows: int | None = None,
+    header: bool | Literal["auto"] = True,
+    index: bool | Literal["auto"] = True,
+) -> Matrix:
+    """Parse a delimited numeric matrix with row ids in the first column and a header line.
+
+    Rows are read in chunks; chunks with fewer than :data:`SPARSE_DENSITY` non-zeros are kept as
+    CSR so that memory stays near the size of the sparse result.
+    """
+    path = check_exists(path, what)
+    layout = sniff_layout(path, sep, what, header=header, index=index)
+    n_val = layout.n_fields - int(layout.index)
+    if chunk_rows is None:
+        chunk_rows = max(16, CHUNK_CELLS // layout.n_fields)
+    names = list(range(layout.n_fields))
+    types = defaultdict(lambda: dtype, {0: str} if layout.index else {})
+    chunks: list = []
+    ids: list[np.ndarray] = []
+    try:
+        reader = pd.read_csv(
+            path,
+            sep=layout.sep,
+            header=None,
+            names=names,
+            skiprows=layout.skip,
+            index_col=0 if layout.index else None,
+            dtype=types,
+            engine="c",
+            compression="infer",
+            chunksize=chunk_rows,
+            skip_blank_lines=True,
+            na_values=["'--"],
+            keep_default_na=True,
+        )
+        with reader:
+            for chunk in reader:
+                values = chunk.to_numpy(dtype=dtype, copy=False)
+                if not np.isfinite(values).all() or chunk.index.isna().any():
+                    raise ValueError("non-finite")
+                ids.append(chunk.index.to_numpy(dtype=object) if layout.index else None)
+                if sparse is False:
+                    chunks.append(np.ascontiguousarray(values))
+                elif np.count_nonzero(values) < SPARSE_DENSITY * values.size or sparse is True:
+                    chunks.append(sp.csr_matrix(values))
+                else:
+                    chunks.append(np.ascontiguousarray(values))
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        locate_problem(path, layout, dtype, what)
+        msg = f"{what} {where(path)}: could not be parsed: {err}"
+        raise ValueError(msg) from err
+    if layout.index:
+        row_ids = np.concatenate(ids).astype(str) if ids else np.array([], dtype=str)
+        row_ids = np.char.strip(row_ids)
+    else:
+        row_ids = np.arange(sum(c.shape[0] for c in chunks)).astype(str)
+    X = _stack(chunks, n_val, sparse, dtype)
+    return Matrix(row_ids, layout.col_ids, X, layout)
+
+
+@dataclass
+class Frame:
+    """An annotation table and where it came from (for messages that name lines)."""
+
+    frame: pd.DataFrame
+    name: str  # for messages
+    path: Path | None
+    sep: str
+    skip: int  # physical lines up to and including the header
+
+
+def read_frame(
+    source: PathLike | pd.DataFrame,
+    *,
+    what: str,
+    sep: str | None = None,
+) -> Frame:
+    """Read an annotation table (labels, clinical data); leading ``#`` lines are skipped.
+
+    GDC's ``'--`` counts as missing. A DataFrame is copied, its index kept as a column when named.
+    """
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+        if frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex):
+            frame = frame.reset_index()
+        return Frame(frame, "(a DataFrame)", None, "", 0)
+    path = check_exists(source, what)
+    lines = _physical_lines(path, 200)
+    n_comment = 0
+    while n_comment < len(lines) and lines[n_comment].startswith("#"):
+        n_comment += 1
+    if n_comment >= len(lines) or not lines[n_comment].strip():
+        msg = f"{what} {where(path)}: the file is empty (no header line)."
+        raise ValueError(msg)
+    if sep is None:
+        sep = guess_sep(path, lines[n_comment])
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            skiprows=n_comment,
+            engine="c",
+            compression="infer",
+            na_values=["'--"],
+            low_memory=False,
+        )
+    except pd.errors.ParserError as err:
+        msg = f"{what} {where(path)}: {err}"
+        raise ValueError(msg) from err
+    return Frame(frame, repr(str(path)), path, sep, n_comment + 1)
+
+
+def rows_where(info: Frame, column: str, value: str) -> str:
+    """``lines 4 and 9`` of ``info``'s file (``rows 2 and 7`` of a DataFrame) where ``column`` is ``value``."""
+    if info.path is None:
+        hits = [str(i) for i, v in enumerate(info.frame[column].astype(str)) if v.strip() == value]
+        return "rows " + " and ".join(hits)
+    col = list(info.frame.columns).index(column)
+    hits = [
+        str(line)
+        for line, fields in iter_records(info.path, info.sep)
+        if line > info.skip and len(fields) > col and fields[col].strip() == value
+    ]
+    return "lines " + " and ".join(hits)

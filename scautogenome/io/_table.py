@@ -1,0 +1,355 @@
+"""``sag.io.read_table``: delimited expression matrices -> AnnData, with a label table joined."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .._settings import logger
+from . import _parse
+from ._barcodes import barcode_fraction, match_ids
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+IO_KEY = "sag_io"
+"""``uns`` key under which every ``sag.io`` reader records what it read and decided."""
+
+Orientation = Literal["auto", "genes_x_samples", "samples_x_genes"]
+ORIENTATIONS = ("auto", "genes_x_samples", "samples_x_genes")
+
+_GENE_ID = re.compile(
+    r"^(ENS[A-Z]*G\d{6,}(\.\d+)?|[A-Za-z0-9?][\w.\-/@]*\|\d+|\d+)$"  # Ensembl, Firehose SYMBOL|ENTREZ, Entrez
+)
+_FIREHOSE_GENE = re.compile(r"^(?P<symbol>[^|]+)\|(?P<entrez>\d+)$")
+
+
+def _gene_fraction(ids: Sequence[str]) -> float:
+    ids = list(ids)
+    return sum(_GENE_ID.match(str(i)) is not None for i in ids) / max(1, len(ids))
+
+
+def _decide_orientation(
+    row_ids: Sequence[str], col_ids: Sequence[str], label_ids: Sequence[str] | None
+) -> tuple[str, str]:
+    """``(orientation, reason)`` from label-id overlap, TCGA barcodes, gene ids, then shape."""
+    if label_ids is not None:
+        on_rows = int((match_ids(row_ids, label_ids)[0] >= 0).sum())
+        on_cols = int((match_ids(col_ids, label_ids)[0] >= 0).sum())
+        if on_rows != on_cols:
+            orient = "samples_x_genes" if on_rows > on_cols else "genes_x_samples"
+            axis = "row" if on_rows > on_cols else "column"
+            return orient, f"the label table's ids match {max(on_rows, on_cols)} {axis} ids"
+    bc_rows, bc_cols = barcode_fraction(row_ids), barcode_fraction(col_ids)
+    if max(bc_rows, bc_cols) >= 0.5 and bc_rows != bc_cols:
+        orient = "samples_x_genes" if bc_rows > bc_cols else "genes_x_samples"
+        return orient, f"TCGA barcodes are the {'row' if bc_rows > bc_cols else 'column'} ids"
+    g_rows, g_cols = _gene_fraction(row_ids), _gene_fraction(col_ids)
+    if max(g_rows, g_cols) >= 0.5 and abs(g_rows - g_cols) >= 0.5:
+        orient = "genes_x_samples" if g_rows > g_cols else "samples_x_genes"
+        return (
+            orient,
+            f"gene ids (Ensembl / SYMBOL|ENTREZ) are the {'row' if g_rows > g_cols else 'column'} ids",
+        )
+    if len(row_ids) > len(col_ids):
+        return "genes_x_samples", f"more rows ({len(row_ids)}) than columns ({len(col_ids)})"
+    return "samples_x_genes", f"no more rows ({len(row_ids)}) than columns ({len(col_ids)})"
+
+
+def _duplicates(ids: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    dups: list[str] = []
+    for i in ids:
+        if i in seen and i not in dups:
+            dups.append(i)
+        seen.add(i)
+    return dups
+
+
+def _h5ad_column(values: pd.Series) -> pd.Series:
+    """Object/string columns -> categorical of str (missing stays missing); others unchanged."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.rename_categories([str(c) for c in values.cat.categories])
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return values
+    mask = values.isna()
+    text = values.astype(str).where(~mask)
+    return text.astype("category")
+
+
+def join_labels(
+    obs_names: Sequence[str],
+    labels: str | Path | pd.DataFrame | _parse.Frame,
+    *,
+    label_column: str | Sequence[str] | None,
+    id_column: str | None,
+    data_name: str,
+    what: str = "label table",
+) -> tuple[pd.DataFrame, dict]:
+    """Columns of a label table aligned to ``obs_names`` and a record of the join for ``uns``.
+
+    Raises ValueError when the table lacks a named column, repeats an id, or matches no sample.
+    """
+    info = labels if isinstance(labels, _parse.Frame) else _parse.read_frame(labels, what=what)
+    frame = info.frame
+    cols = [str(c) for c in frame.columns]
+    frame.columns = cols
+    if frame.shape[1] < 2:
+        msg = (
+            f"{what} {info.name}: needs an id column and at least one label column, found "
+            f"{cols}; is the delimiter right?"
+        )
+        raise ValueError(msg)
+    id_col = cols[0] if id_column is None else id_column
+    if id_col not in cols:
+        msg = f"{what} {info.name}: no id_column={id_col!r}; columns are {cols}."
+        raise ValueError(msg)
+    if label_column is None:
+        wanted = [c for c in cols if c != id_col]
+    else:
+        wanted = [label_column] if isinstance(label_column, str) else list(label_column)
+        missing = [c for c in wanted if c not in cols]
+        if missing:
+            msg = f"{what} {info.name}: no label_column {missing}; columns are {cols}."
+            raise ValueError(msg)
+    ids = frame[id_col]
+    if ids.isna().any():
+        pos = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        line = _parse.frame_line(info.name, pos, info.skip)
+        msg = f"{what} {info.name}, {line}: empty id in column {id_col!r}."
+        raise ValueError(msg)
+    ids = ids.astype(str).str.strip()
+    dups = _duplicates(ids.tolist())
+    if dups:
+        msg = (
+            f"{what} {info.name}: duplicate id {dups[0]!r} in column {id_col!r} at "
+            f"{_parse.rows_where(info, id_col, dups[0])}"
+            + (f" ({len(dups)} ids repeat)" if len(dups) > 1 else "")
+            + "."
+        )
+        raise ValueError(msg)
+    pos, how = match_ids(list(obs_names), ids.tolist())
+    hit = pos >= 0
+    if not hit.any():
+        msg = (
+            f"{what} {info.name}: none of its {len(ids)} ids in column {id_col!r} (e.g. "
+            f"{ids.iloc[:3].tolist()}) matches a sample of {data_name} (e.g. "
+            f"{list(obs_names)[:3]}); check id_column= and the orientation."
+        )
+        raise ValueError(msg)
+    out = pd.DataFrame(index=pd.Index(list(obs_names)))
+    take = np.where(hit, pos, -1)
+    for col in wanted:
+        out[col] = _h5ad_column(frame[col].reset_index(drop=True).reindex(take).set_axis(out.index))
+    n_missing = int((~hit).sum())
+    if n_missing:
+        examples = [o for o, h in zip(obs_names, hit, strict=True) if not h][:3]
+        warnings.warn(
+            f"{what} {info.name}: {n_missing} of {len(hit)} samples of {data_name} have no row "
+            f"(e.g. {examples}); their labels are missing (NaN).",
+            UserWarning,
+            stacklevel=3,
+        )
+    n_unused = len(ids) - len(set(pos[hit].tolist()))
+    if n_unused:
+        logger.info(f"{what} {info.name}: {n_unused} of its {len(ids)} rows match no sample.")
+    record = {
+        "label_table": info.name.strip("'"),
+        "id_column": id_col,
+        "label_columns": np.asarray(wanted, dtype=str),
+        "id_match": how,
+        "n_samples_without_label": n_missing,
+        "n_label_rows_unused": int(n_unused),
+    }
+    return out, record
+
+
+def _var_frame(genes: Sequence[str]) -> pd.DataFrame:
+    var = pd.DataFrame(index=pd.Index(list(genes)))
+    parsed = [_FIREHOSE_GENE.match(g) for g in genes]
+    if parsed and sum(m is not None for m in parsed) >= 0.9 * len(parsed):
+        var["gene_symbol"] = [
+            m.group("symbol") if m else g for m, g in zip(parsed, genes, strict=True)
+        ]
+        var["entrez_id"] = [m.group("entrez") if m else "" for m in parsed]
+    return var
+
+
+def table_to_anndata(
+    path: str | Path,
+    *,
+    orientation: Orientation = "auto",
+    sep: str | None = None,
+    label_ids: Sequence[str] | None = None,
+    sparse: bool | Literal["auto"] = "auto",
+    dtype="float32",
+    what: str = "expression table",
+) -> tuple[AnnData, dict]:
+    """Parse a matrix file into samples x genes AnnData (no labels); also return the record."""
+    import anndata as ad
+
+    if orientation not in ORIENTATIONS:
+        msg = f"orientation={orientation!r} must be one of {ORIENTATIONS}."
+        raise ValueError(msg)
+    if sparse not in (True, False, "auto"):
+        msg = f"sparse={sparse!r} must be True, False or 'auto'."
+        raise ValueError(msg)
+    dtype = np.dtype(dtype)
+    m = _parse.read_matrix(path, sep=sep, sparse=sparse, dtype=dtype, what=what)
+    if orientation == "auto":
+        orientation, reason = _decide_orientation(m.row_ids, m.col_ids, label_ids)
+        logger.info(
+            f"{what} {str(path)!r}: read as {orientation.replace('_x_', ' x ')} because {reason}; "
+            "pass orientation= to override."
+        )
+    else:
+        reason = "given"
+    row_ids = [str(r) for r in m.row_ids]
+    col_ids = list(m.col_ids)
+    # duplicate sample ids are an error; duplicate gene ids are made unique with a warning
+    if orientation == "samples_x_genes":
+        dups = _duplicates(row_ids)
+        if dups:
+            lines = _parse.lines_with_first_field(path, m.layout, dups[0])
+            msg = (
+                f"{what} {_parse.where(path)}: duplicate sample id {dups[0]!r} on lines "
+                + " and ".join(map(str, lines))
+                + "."
+            )
+            raise ValueError(msg)
+        sample_ids, gene_ids, X = row_ids, col_ids, m.X
+    else:
+        dups = _duplicates(col_ids)
+        if dups:
+            offset = 1 if m.layout.corner is not None else 0
+            fields = [str(i + 1 + offset) for i, c in enumerate(col_ids) if c == dups[0]]
+            msg = (
+                f"{what} {_parse.where(path, m.layout.header_line)}: duplicate sample id "
+                f"{dups[0]!r} in header fields " + " and ".join(fields) + "."
+            )
+            raise ValueError(msg)
+        sample_ids, gene_ids = col_ids, row_ids
+        X = m.X.T.tocsr() if sp.issparse(m.X) else np.ascontiguousarray(m.X.T)
+    adata = ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(sample_ids)), var=_var_frame(gene_ids))
+    gene_dups = _duplicates(gene_ids)
+    if gene_dups:
+        warnings.warn(
+            f"{what} {_parse.where(path)}: {len(gene_dups)} gene ids repeat (e.g. "
+            f"{gene_dups[:3]}); made unique by appending '-1', '-2', ...",
+            UserWarning,
+            stacklevel=3,
+        )
+        adata.var_names_make_unique()
+    record = {
+        "path": str(path),
+        "orientation": orientation,
+        "orientation_reason": reason,
+        "sep": m.layout.sep,
+        "sparse": bool(sp.issparse(adata.X)),
+        "dtype": dtype.name,
+    }
+    return adata, record
+
+
+def read_table(
+    path: str | Path,
+    *,
+    orientation: Orientation = "auto",
+    sep: str | None = None,
+    labels: str | Path | pd.DataFrame | None = None,
+    label_column: str | Sequence[str] | None = None,
+    id_column: str | None = None,
+    sparse: bool | Literal["auto"] = "auto",
+    dtype: str | np.dtype = "float32",
+) -> AnnData:
+    """Read a CSV/TSV expression matrix (optionally gzipped) into AnnData, labels in ``obs``.
+
+    The first column holds row ids and the first line column ids (an R-style header without the
+    corner cell is accepted, as is Firehose's second header line ``gene_id  normalized_count``).
+    Numbers are parsed by pandas' C parser; ``.gz``, ``.bz2``, ``.xz`` and ``.zip`` are
+    decompressed by extension.
+
+    Parameters
+    ----------
+    path
+        The matrix file (``.csv``, ``.tsv``, ``.txt``, ... with an optional ``.gz``).
+    orientation
+        ``"genes_x_samples"`` (genes are rows, as in TCGA/Firehose files), ``"samples_x_genes"``
+        or ``"auto"``: decided by, in order, which axis the label table's ids match, which axis
+        holds TCGA barcodes, which holds gene ids (Ensembl, ``SYMBOL|ENTREZ``), and finally
+        shape (more rows than columns -> genes x samples). The decision and its reason are logged
+        and kept in ``uns``.
+    sep
+        Delimiter; by default a comma for ``.csv``, a tab for ``.tsv``/``.tab``, else sniffed.
+    labels
+        A label table (path or DataFrame) joined to the samples by id. A DataFrame's index is used
+        as the id column when it is named or not a plain range.
+    label_column
+        Column(s) of ``labels`` to put into ``obs``; by default all but the id column.
+    id_column
+        Column of ``labels`` holding the sample ids; by default its first column. When no id
+        matches exactly and both sides are TCGA barcodes, samples are matched by their longest
+        barcode prefix in the table (so a patient-level clinical table labels every sample).
+    sparse
+        ``"auto"``: CSR when fewer than half of the values are non-zero, else dense.
+    dtype
+        Data type of ``X``.
+
+    Returns
+    -------
+    AnnData of samples x genes with
+
+    ``X``
+        The values, CSR (mostly zeros) or dense ``dtype``.
+    ``obs_names`` / ``var_names``
+        Sample and gene ids (repeated gene ids are made unique, with a warning).
+    ``obs[<label columns>]``
+        The label table's columns; text columns are categorical; samples without a row are
+        missing (with a warning).
+    ``var['gene_symbol']``, ``var['entrez_id']``
+        Only for Firehose-style ``SYMBOL|ENTREZ`` gene ids.
+    ``uns['sag_io']``
+        ``reader``, ``path``, ``orientation`` and ``orientation_reason``, ``sep``, ``sparse``,
+        ``dtype``; with labels also ``label_table``, ``id_column``, ``label_columns``,
+        ``id_match`` (``exact`` or ``tcga_prefix``), ``n_samples_without_label``,
+        ``n_label_rows_unused``.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and line: ragged rows, non-numeric / missing / non-finite cells,
+        duplicate sample ids, a label table that repeats an id or matches no sample.
+    """
+    label_info = None
+    label_ids = None
+    if labels is not None:
+        label_info = _parse.read_frame(labels, what="label table")
+        cols = [str(c) for c in label_info.frame.columns]
+        id_col = cols[0] if id_column is None else id_column
+        if id_col in cols:
+            label_ids = label_info.frame.iloc[:, cols.index(id_col)].dropna().astype(str).tolist()
+    adata, record = table_to_anndata(
+        path, orientation=orientation, sep=sep, label_ids=label_ids, sparse=sparse, dtype=dtype
+    )
+    record = {"reader": "read_table", **record}
+    if label_info is not None:
+        obs, join = join_labels(
+            adata.obs_names,
+            label_info,
+            label_column=label_column,
+            id_column=id_column,
+            data_name=repr(str(path)),
+        )
+        for col in obs.columns:
+            adata.obs[col] = obs[col]
+        record.update(join)
+    adata.uns[IO_KEY] = record
+    logger.info(f"read {adata.n_obs} samples x {adata.n_vars} genes from {str(path)!r}")
+    return adata

@@ -1,0 +1,391 @@
+"""``sag.io.read_tcga``: TCGA expression files (one or many cohorts) -> one AnnData."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .._settings import logger
+from . import _parse
+from ._barcodes import (
+    FIREHOSE_AGGREGATES,
+    SAMPLE_TYPES,
+    TCGA_PROJECTS,
+    barcode_fraction,
+    barcode_obs,
+    is_barcode,
+)
+from ._table import IO_KEY, Orientation, join_labels, table_to_anndata
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+_PROJECT_COLUMNS = (
+    "project_id",
+    "project",
+    "cohort",
+    "acronym",
+    "disease_code",
+    "cancer_type",
+    "disease",
+    "type",
+)
+_KNOWN_CODES = frozenset(TCGA_PROJECTS) | frozenset(FIREHOSE_AGGREGATES)
+_FILE_PREFIX = re.compile(r"^(?:TCGA[-_.])?([A-Z]{2,8})(?=[._-])")
+
+
+def normalize_project(value) -> str | float:
+    """``"TCGA-BRCA"``, ``"brca"`` -> ``"BRCA"`` (missing stays missing)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return np.nan
+    text = str(value).strip().upper()
+    return text[5:] if text.startswith("TCGA-") else text
+
+
+def _project_from_filename(path: Path) -> str | None:
+    m = _FILE_PREFIX.match(path.name.upper())
+    if m is not None and m.group(1) in _KNOWN_CODES:
+        return m.group(1)
+    return None
+
+
+def _as_files(
+    paths: str | Path | Sequence[str | Path] | Mapping[str, str | Path],
+    cohort: str | Sequence[str] | None,
+) -> list[tuple[Path, str | None, str]]:
+    """``(path, project or None, where the project came from)`` per file."""
+    if isinstance(paths, Mapping):
+        if cohort is not None:
+            msg = "pass cohorts either as the keys of a dict of paths or as cohort=, not both."
+            raise ValueError(msg)
+        return [(Path(p), normalize_project(c), "cohort") for c, p in paths.items()]
+    files = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    if not files:
+        msg = "paths is empty; give at least one expression file."
+        raise ValueError(msg)
+    if cohort is None:
+        cohorts: list[str | None] = [None] * len(files)
+    elif isinstance(cohort, str):
+        cohorts = [cohort] * len(files)
+    else:
+        cohorts = list(cohort)
+        if len(cohorts) != len(files):
+            msg = f"cohort= has {len(cohorts)} entries for {len(files)} files."
+            raise ValueError(msg)
+    out = []
+    for f, c in zip(files, cohorts, strict=True):
+        if c is not None:
+            out.append((f, normalize_project(c), "cohort"))
+        else:
+            guess = _project_from_filename(f)
+            out.append((f, guess, "filename" if guess else "none"))
+    return out
+
+
+def _clinical_columns(
+    info: _parse.Frame, id_column: str | None, project_column: str | None
+) -> tuple[str, str | None]:
+    cols = [str(c) for c in info.frame.columns]
+    info.frame.columns = cols
+    if id_column is None:
+        found = [
+            c for c in cols if barcode_fraction(info.frame[c].dropna().astype(str).head(200)) >= 0.5
+        ]
+        if not found:
+            msg = (
+                f"clinical table {info.name}: no column of TCGA barcodes (patient ids like "
+                f"TCGA-A1-A0SB); columns are {cols}. Pass clinical_id_column=."
+            )
+            raise ValueError(msg)
+        id_column = found[0]
+    elif id_column not in cols:
+        msg = (
+            f"clinical table {info.name}: no clinical_id_column={id_column!r}; columns are {cols}."
+        )
+        raise ValueError(msg)
+    if project_column is None:
+        lower = {c.lower(): c for c in cols}
+        project_column = next((lower[c] for c in _PROJECT_COLUMNS if c in lower), None)
+    elif project_column not in cols:
+        msg = (
+            f"clinical table {info.name}: no project_column={project_column!r}; columns are {cols}."
+        )
+        raise ValueError(msg)
+    return id_column, project_column
+
+
+def read_tcga(
+    paths: str | Path | Sequence[str | Path] | Mapping[str, str | Path],
+    *,
+    cohort: str | Sequence[str] | None = None,
+    clinical: str | Path | pd.DataFrame | None = None,
+    clinical_id_column: str | None = None,
+    project_column: str | None = None,
+    clinical_columns: Sequence[str] | None = None,
+    tumor_only: bool = False,
+    sample_types: Sequence[str] | None = None,
+    join: Literal["inner", "outer"] = "inner",
+    label_key: str = "project",
+    orientation: Orientation = "auto",
+    sep: str | None = None,
+    sparse: bool | Literal["auto"] = "auto",
+    dtype: str | np.dtype = "float32",
+) -> AnnData:
+    """Read TCGA expression files (one per cohort, or one pan-cancer file) into one AnnData.
+
+    Each file is read by :func:`read_table` (TSV/CSV, gzip allowed, genes x samples as in GDC
+    and Firehose files, or samples x genes); sample ids must be TCGA barcodes and are parsed
+    into ``obs`` columns. The project code (``BRCA``, ...) becomes the label ``obs[label_key]``.
+
+    Parameters
+    ----------
+    paths
+        One file, a list of files, or a dict ``{cohort: path}``.
+    cohort
+        The project code of each file (one string for all, or one per file). By default the
+        dict's keys, else the clinical table's project column, else a known TCGA code at the
+        start of the file name (Firehose names files ``BRCA.rnaseqv2__...``).
+    clinical
+        A clinical table (path or DataFrame), one row per patient (or sample / aliquot): its
+        barcodes are matched to the samples at the longest common barcode level.
+    clinical_id_column
+        Its barcode column; by default the first column that holds TCGA barcodes
+        (``bcr_patient_barcode``, ``case_submitter_id``, ...).
+    project_column
+        Its project column; by default the first of ``project_id``, ``project``, ``cohort``,
+        ``acronym``, ``disease_code``, ``cancer_type``, ``disease``, ``type`` (``TCGA-BRCA`` is
+        read as ``BRCA``).
+    clinical_columns
+        More clinical columns to copy into ``obs`` (``gender``, ``vital_status``, ...).
+    tumor_only
+        Keep tumour samples only (sample type codes 01-09 and 40; e.g. drops ``11`` Solid Tissue
+        Normal and ``10`` Blood Derived Normal).
+    sample_types
+        Keep only these sample type codes (``["01"]`` = primary tumours); combines with
+        ``tumor_only``.
+    join
+        ``"inner"``: genes measured in every file; ``"outer"``: their union, a gene missing from
+        a file is 0 for that file's samples (recorded in ``uns`` and ``var['n_files']``).
+    label_key
+        ``obs`` column of the project code.
+    orientation, sep, sparse, dtype
+        As in :func:`read_table`, for every file.
+
+    Returns
+    -------
+    AnnData of samples x genes with
+
+    ``obs[label_key]``
+        Project code (categorical), when one is known.
+    ``obs['patient']``, ``obs['sample']``, ``obs['sample_type_code']``, ``obs['sample_type']``, ``obs['sample_type_short']``, ``obs['vial']``, ``obs['is_tumor']``
+        From the barcodes (see :func:`parse_tcga_barcode`).
+    ``obs[<clinical_columns>]``
+        Requested clinical columns.
+    ``var['n_files']``
+        In how many files the gene was measured; with Firehose ``SYMBOL|ENTREZ`` ids also
+        ``var['gene_symbol']`` and ``var['entrez_id']``.
+    ``uns['sag_io']``
+        ``reader``, ``files``, ``file_projects``, ``project_source``, ``join``,
+        ``n_genes_per_file``, ``n_samples_per_file``, ``tumor_only``, ``sample_types``; for an
+        outer join ``fill_value`` (0.0), ``n_genes_filled_per_file`` and ``note``; with a
+        clinical table ``clinical`` (the join record of :func:`read_table`).
+
+    Raises
+    ------
+    ValueError
+        Non-barcode sample ids, a sample id repeated within or across files (naming both),
+        a clinical table that matches no sample, no sample left after filtering.
+    """
+    import anndata as ad
+
+    if join not in ("inner", "outer"):
+        msg = f"join={join!r} must be 'inner' or 'outer'."
+        raise ValueError(msg)
+    if sample_types is not None:
+        sample_types = [f"{int(c):02d}" if str(c).isdigit() else str(c) for c in sample_types]
+        unknown = [c for c in sample_types if c not in SAMPLE_TYPES]
+        if unknown:
+            msg = f"sample_types={unknown} are not TCGA sample type codes ({sorted(SAMPLE_TYPES)})."
+            raise ValueError(msg)
+    files = _as_files(paths, cohort)
+    clin = None
+    if clinical is not None:
+        clin = _parse.read_frame(clinical, what="clinical table")
+        clin_id, clin_project = _clinical_columns(clin, clinical_id_column, project_column)
+    parts: list[AnnData] = []
+    seen: dict[str, str] = {}
+    project_of: dict[str, str | None] = {}
+    for path, project, _source in files:
+        part, _ = table_to_anndata(
+            path, orientation=orientation, sep=sep, sparse=sparse, dtype=dtype
+        )
+        ids = part.obs_names.tolist()
+        bad = [i for i in ids if not is_barcode(i)]
+        if bad:
+            msg = (
+                f"expression table {str(path)!r}: {len(bad)} of {len(ids)} sample ids are not TCGA "
+                f"barcodes (e.g. {bad[:3]}); is the orientation right? Use read_table for "
+                "non-TCGA tables."
+            )
+            raise ValueError(msg)
+        for i in ids:
+            if i in seen:
+                msg = (
+                    f"sample {i!r} is in both {seen[i]!r} and {str(path)!r}; remove one "
+                    "(read_tcga does not merge replicate measurements)."
+                )
+                raise ValueError(msg)
+            seen[i] = str(path)
+        obs = barcode_obs(ids)
+        keep = np.ones(len(ids), dtype=bool)
+        if tumor_only:
+            keep &= obs["is_tumor"].to_numpy()
+        if sample_types is not None:
+            keep &= obs["sample_type_code"].astype(str).isin(sample_types).to_numpy()
+        if not keep.all():
+            logger.info(
+                f"{str(path)!r}: kept {int(keep.sum())} of {len(ids)} samples "
+                f"(tumor_only={tumor_only}, sample_types={sample_types})"
+            )
+        if not keep.any():
+            warnings.warn(
+                f"expression table {str(path)!r}: no sample left after filtering "
+                f"(tumor_only={tumor_only}, sample_types={sample_types}).",
+                UserWarning,
+                stacklevel=2,
+            )
+        part = part[keep].copy()
+        part.uns.clear()
+        part.obs = pd.DataFrame(index=part.obs_names)
+        for i in part.obs_names:
+            project_of[i] = project
+        parts.append(part)
+    n_genes = [p.n_vars for p in parts]
+    n_samples = [p.n_obs for p in parts]
+    if sum(n_samples) == 0:
+        msg = "no sample left after filtering in any file."
+        raise ValueError(msg)
+    in_files = pd.Series(0, index=pd.Index(sorted(set().union(*(p.var_names for p in parts)))))
+    for p in parts:
+        in_files[p.var_names] += 1
+    if len(parts) == 1:
+        adata = parts[0]
+    else:
+        adata = ad.concat(
+            parts,
+            join=join,
+            fill_value=0 if join == "outer" else None,
+            merge="same",
+            index_unique=None,
+        )
+    if adata.n_vars == 0:
+        msg = f"join={join!r} left no gene: the files share no gene id. Try join='outer'."
+        raise ValueError(msg)
+    adata.var["n_files"] = in_files.reindex(adata.var_names).to_numpy(dtype=np.int64)
+    # the same sparse/dense rule as one file, on the whole matrix
+    if sparse == "auto":
+        nnz = adata.X.nnz if sp.issparse(adata.X) else int(np.count_nonzero(adata.X))
+        want_sparse = nnz < _parse.SPARSE_DENSITY * adata.n_obs * adata.n_vars
+        if want_sparse and not sp.issparse(adata.X):
+            adata.X = sp.csr_matrix(adata.X)
+        elif not want_sparse and sp.issparse(adata.X):
+            adata.X = adata.X.toarray()
+    elif sparse and not sp.issparse(adata.X):
+        adata.X = sp.csr_matrix(adata.X)
+    if sp.issparse(adata.X) and not isinstance(adata.X, sp.csr_matrix):
+        adata.X = sp.csr_matrix(adata.X)
+    obs = barcode_obs(adata.obs_names.tolist())
+    for col in obs.columns:
+        adata.obs[col] = obs[col].to_numpy() if col == "is_tumor" else obs[col].array
+    sources = {s for _, p, s in files if p is not None}
+    if sources:
+        adata.obs[label_key] = [project_of[i] for i in adata.obs_names]
+    record: dict = {
+        "reader": "read_tcga",
+        "files": np.asarray([str(f) for f, _, _ in files], dtype=str),
+        "file_projects": np.asarray(["" if p is None else p for _, p, _ in files], dtype=str),
+        "join": join,
+        "n_genes_per_file": np.asarray(n_genes, dtype=np.int64),
+        "n_samples_per_file": np.asarray(n_samples, dtype=np.int64),
+        "tumor_only": bool(tumor_only),
+        "sample_types": np.asarray(sample_types or [], dtype=str),
+    }
+    if join == "outer" and len(parts) > 1:
+        filled = [int(adata.n_vars - p.n_vars) for p in parts]
+        record["fill_value"] = 0.0
+        record["n_genes_filled_per_file"] = np.asarray(filled, dtype=np.int64)
+        record["note"] = (
+            "outer join: a gene missing from a file is 0 for that file's samples (not measured, "
+            "not zero expression); var['n_files'] counts the files that measured it."
+        )
+        if any(filled):
+            logger.info(
+                f"outer join: {adata.n_vars} genes; {sum(1 for f in filled if f)} files lacked some, "
+                "filled with 0 (see uns['sag_io']['note'])"
+            )
+    if clin is not None:
+        wanted = list(clinical_columns or [])
+        if clin_project is not None and clin_project not in wanted:
+            wanted.insert(0, clin_project)
+        if not wanted:
+            msg = (
+                f"clinical table {clin.name}: no project column (tried {list(_PROJECT_COLUMNS)}) "
+                "and no clinical_columns=; pass project_column=."
+            )
+            raise ValueError(msg)
+        table, join_record = join_labels(
+            adata.obs_names,
+            clin,
+            label_column=wanted,
+            id_column=clin_id,
+            data_name="the expression files",
+            what="clinical table",
+        )
+        record["clinical"] = join_record
+        for col in wanted:
+            if col == clin_project:
+                continue
+            name = col if col not in adata.obs.columns else f"{col}_clinical"
+            adata.obs[name] = table[col]
+        if clin_project is not None:
+            from_clinical = table[clin_project].astype(object).map(normalize_project)
+            if label_key in adata.obs.columns:
+                given = adata.obs[label_key].astype(object)
+                differ = from_clinical.notna() & given.notna() & (from_clinical != given)
+                if differ.any():
+                    warnings.warn(
+                        f"clinical table {clin.name}: the project of {int(differ.sum())} samples "
+                        f"differs from the file's cohort (e.g. {differ[differ].index[0]!r}: "
+                        f"{from_clinical[differ].iloc[0]!r} vs {given[differ].iloc[0]!r}); "
+                        "keeping the file's cohort.",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+                adata.obs[label_key] = given.where(given.notna(), from_clinical)
+            else:
+                adata.obs[label_key] = from_clinical
+            sources.add("clinical")
+    if label_key in adata.obs.columns:
+        values = adata.obs[label_key].astype(object)
+        adata.obs[label_key] = pd.Categorical(values.where(values.notna(), None))
+        record["project_source"] = "+".join(sorted(sources)) or "none"
+    else:
+        record["project_source"] = "none"
+        warnings.warn(
+            f"no project code for {[str(f) for f, _, _ in files]}: pass cohort=, a dict "
+            "{cohort: path} or a clinical table with a project column.",
+            UserWarning,
+            stacklevel=2,
+        )
+    adata.uns[IO_KEY] = record
+    logger.info(
+        f"read_tcga: {adata.n_obs} samples x {adata.n_vars} genes from {len(files)} file(s)"
+    )
+    return adata

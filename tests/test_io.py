@@ -1,0 +1,513 @@
+"""sag.io readers: tables, TCGA, MAF, AutoGenome layout; bad files name file, line and problem."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+import scautogenome as sag
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _load_make_examples():
+    spec = importlib.util.spec_from_file_location("make_examples", DATA / "make_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_examples = _load_make_examples()
+
+
+@pytest.fixture(scope="module")
+def ex(tmp_path_factory):
+    """The example inputs, generated into a temporary folder (never the committed copies)."""
+    return make_examples.make_examples(tmp_path_factory.mktemp("examples"), split_cohorts=True)
+
+
+def _roundtrip(adata, tmp_path: Path):
+    path = tmp_path / "roundtrip.h5ad"
+    adata.write_h5ad(path)
+    back = ad.read_h5ad(path)
+    assert back.shape == adata.shape
+    assert list(back.obs.columns) == list(adata.obs.columns)
+    assert set(back.uns["sag_io"]) == set(adata.uns["sag_io"])
+    X1 = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
+    X2 = back.X.toarray() if sparse.issparse(back.X) else back.X
+    np.testing.assert_array_equal(X1, X2)
+    return back
+
+
+def _write(path: Path, text: str) -> Path:
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+# --------------------------------------------------------------------------- make_examples
+
+
+def test_make_examples_is_seeded_and_small(tmp_path, ex):
+    again = make_examples.make_examples(tmp_path / "again", split_cohorts=True)
+    for name, path in ex.items():
+        assert path.read_bytes() == again[name].read_bytes(), name
+    committed = DATA / "examples"
+    if committed.exists():
+        total = sum(p.stat().st_size for p in committed.rglob("*") if p.is_file())
+        assert total < 200 * 1024
+
+
+# --------------------------------------------------------------------------- read_table
+
+
+def test_read_table_tcga_style_genes_x_samples(ex, tmp_path):
+    adata = sag.io.read_table(ex["expression"])
+    assert adata.shape == (60, 300)
+    assert adata.X.dtype == np.float32
+    rec = adata.uns["sag_io"]
+    assert rec["orientation"] == "genes_x_samples"
+    assert "TCGA barcodes" in rec["orientation_reason"]
+    # Firehose layout: second header line skipped, values where the file has them
+    with gzip.open(ex["expression"], "rt") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        assert fh.readline().startswith("gene_id")
+        first = fh.readline().rstrip("\n").split("\t")
+    assert adata.obs_names[0] == header[1]
+    assert adata.var_names[0] == first[0]
+    X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
+    np.testing.assert_allclose(X[:, 0], np.array(first[1:], dtype=np.float32))
+    _roundtrip(adata, tmp_path)
+
+
+def test_read_table_samples_x_genes_sparse_csv_and_override(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.poisson(0.3, (40, 25)).astype(np.float32)  # mostly zeros
+    cells = [f"cell{i}" for i in range(40)]
+    genes = [f"ENSG{i:011d}" for i in range(25)]
+    pd.DataFrame(X, index=cells, columns=genes).to_csv(tmp_path / "counts.csv.gz")
+    adata = sag.io.read_table(tmp_path / "counts.csv.gz")
+    assert adata.uns["sag_io"]["orientation"] == "samples_x_genes"
+    assert "gene ids" in adata.uns["sag_io"]["orientation_reason"]
+    assert isinstance(adata.X, sparse.csr_matrix)
+    np.testing.assert_array_equal(adata.X.toarray(), X)
+    flipped = sag.io.read_table(tmp_path / "counts.csv.gz", orientation="genes_x_samples")
+    assert flipped.shape == (25, 40)
+    dense = sag.io.read_table(tmp_path / "counts.csv.gz", sparse=False)
+    assert isinstance(dense.X, np.ndarray)
+    with pytest.raises(ValueError, match="orientation="):
+        sag.io.read_table(tmp_path / "counts.csv.gz", orientation="rows")
+
+
+def test_read_table_r_header_without_corner_and_firehose_gene_ids(tmp_path):
+    path = _write(
+        tmp_path / "r.txt",
+        "s1\ts2\ts3\n?|100130426\t0\t1\t2\nTP53|7157\t5\t6\t7\nA1BG|1\t1\t1\t1\nKRAS|3845\t2\t2\t2\n",
+    )
+    adata = sag.io.read_table(path)
+    assert adata.shape == (3, 4)  # more rows than columns, gene ids on rows
+    assert list(adata.var["gene_symbol"]) == ["?", "TP53", "A1BG", "KRAS"]
+    assert list(adata.var["entrez_id"]) == ["100130426", "7157", "1", "3845"]
+
+
+def test_read_table_labels_join(ex, tmp_path):
+    adata = sag.io.read_table(ex["expression"])
+    labels = pd.DataFrame(
+        {"barcode": adata.obs_names[:50], "cohort": ["A"] * 25 + ["B"] * 25, "age": range(50)}
+    )
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    with pytest.warns(UserWarning, match="10 of 60 samples"):
+        lab = sag.io.read_table(ex["expression"], labels=tmp_path / "labels.csv")
+    assert list(lab.obs.columns) == ["cohort", "age"]
+    assert isinstance(lab.obs["cohort"].dtype, pd.CategoricalDtype)
+    assert lab.obs["cohort"].isna().sum() == 10
+    assert lab.uns["sag_io"]["id_match"] == "exact"
+    with pytest.warns(UserWarning, match=r"label table \(a DataFrame\): 10 of 60"):
+        only = sag.io.read_table(
+            ex["expression"], labels=labels.set_index("barcode"), label_column="cohort"
+        )
+    assert list(only.obs.columns) == ["cohort"]
+    _roundtrip(lab, tmp_path)
+
+
+def test_read_table_patient_level_clinical_labels_every_sample(ex):
+    adata = sag.io.read_table(
+        ex["expression"],
+        labels=ex["clinical"],
+        id_column="case_submitter_id",
+        label_column="project_id",
+    )
+    assert adata.uns["sag_io"]["id_match"] == "tcga_prefix"
+    assert adata.obs["project_id"].notna().all()
+    assert set(adata.obs["project_id"]) == {"TCGA-BRCA", "TCGA-LUAD", "TCGA-COAD"}
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("id\ta\tb\nr1\t1\t2\nr2\t3\t4\t5\n", r"'.*bad\.tsv', line 3: ragged row, 4 fields"),
+        ("id\ta\tb\nr1\t1\t2\nr2\t3\n", r"line 3: ragged row, 2 fields"),
+        ("id\ta\tb\nr1\t1\t2\nr2\t3\tx7\n", r"line 3, column 'b': non-numeric cell 'x7'"),
+        ("id\ta\tb\nr1\t1\tNA\nr2\t3\t4\n", r"line 2, column 'b': missing value 'NA'"),
+        ("id\ta\tb\nr1\t1\tinf\n", r"line 2, column 'b': non-finite value 'inf'"),
+        ("id\ta\tb\nr1\t1\t2\nr1\t3\t4\nr3\t1\t1\n", r"duplicate sample id 'r1' on lines 2 and 3"),
+    ],
+)
+def test_read_table_bad_files_name_file_line_and_problem(tmp_path, text, pattern):
+    path = _write(tmp_path / "bad.tsv", text)
+    with pytest.raises(ValueError, match=pattern):
+        sag.io.read_table(path, orientation="samples_x_genes")
+
+
+def test_read_table_duplicate_sample_in_header(tmp_path):
+    path = _write(tmp_path / "dup.tsv.gz", "gene\ts1\ts2\ts1\ng1\t1\t2\t3\ng2\t1\t2\t3\n")
+    with pytest.raises(
+        ValueError, match=r"line 1: duplicate sample id 's1' in header fields 2 and 4"
+    ):
+        sag.io.read_table(path, orientation="genes_x_samples")
+
+
+def test_read_table_bad_label_tables(tmp_path):
+    path = _write(tmp_path / "m.tsv", "id\tg1\tg2\ns1\t1\t2\ns2\t3\t4\n")
+    _write(tmp_path / "none.csv", "id,label\nx1,A\nx2,B\n")
+    with pytest.raises(ValueError, match=r"'.*none\.csv': none of its 2 ids in column 'id'"):
+        sag.io.read_table(path, labels=tmp_path / "none.csv", orientation="samples_x_genes")
+    _write(tmp_path / "dup.csv", "id,label\ns1,A\ns2,B\ns1,C\n")
+    with pytest.raises(ValueError, match=r"duplicate id 's1' in column 'id' at lines 2 and 4"):
+        sag.io.read_table(path, labels=tmp_path / "dup.csv", orientation="samples_x_genes")
+    with pytest.raises(ValueError, match=r"no label_column \['cell_type'\]"):
+        sag.io.read_table(
+            path,
+            labels=tmp_path / "none.csv",
+            label_column="cell_type",
+            orientation="samples_x_genes",
+        )
+    with pytest.raises(FileNotFoundError, match=r"missing\.csv"):
+        sag.io.read_table(path, labels=tmp_path / "missing.csv")
+
+
+# --------------------------------------------------------------------------- TCGA barcodes
+
+
+def test_parse_tcga_barcode():
+    out = sag.io.parse_tcga_barcode(
+        ["TCGA-A1-A0SB-01A-11R-A144-07", "tcga.a2.a0cm.11a", "TCGA-05-4244", "TCGA-AA-3518-10"]
+    )
+    first = out.iloc[0]
+    assert first["patient"] == "TCGA-A1-A0SB"
+    assert first["sample"] == "TCGA-A1-A0SB-01"
+    assert (first["sample_type_code"], first["sample_type"], first["sample_type_short"]) == (
+        "01",
+        "Primary Tumor",
+        "TP",
+    )
+    assert (first["portion"], first["analyte"], first["plate"], first["center"]) == (
+        "11",
+        "R",
+        "A144",
+        "07",
+    )
+    assert out.iloc[1]["barcode"] == "TCGA-A2-A0CM-11A"
+    assert out.iloc[1]["sample_type"] == "Solid Tissue Normal"
+    assert out.iloc[2]["sample"] is None
+    assert out.iloc[3]["sample_type"] == "Blood Derived Normal"
+    assert list(out["is_tumor"]) == [True, False, False, False]
+    with pytest.raises(ValueError, match="'GTEX-1117F' is not a TCGA barcode"):
+        sag.io.parse_tcga_barcode(["GTEX-1117F"])
+    assert sag.io.parse_tcga_barcode(["GTEX-1117F"], errors="coerce")["patient"].isna().all()
+
+
+# --------------------------------------------------------------------------- read_tcga
+
+
+def test_read_tcga_cohorts_inner_tumor_only(ex, tmp_path):
+    paths = {c: ex[f"expression_{c}"] for c in ("BRCA", "LUAD", "COAD")}
+    adata = sag.io.read_tcga(paths, tumor_only=True)
+    assert adata.shape == (51, 300)  # 3 x (20 - 3 normals)
+    assert adata.obs["project"].value_counts().to_dict() == {"BRCA": 17, "COAD": 17, "LUAD": 17}
+    assert adata.obs["is_tumor"].all()
+    assert set(adata.obs["sample_type"]) == {"Primary Tumor"}
+    assert adata.uns["sag_io"]["join"] == "inner"
+    assert adata.uns["sag_io"]["project_source"] == "cohort"
+    normals = sag.io.read_tcga(paths, sample_types=["11"])
+    assert normals.n_obs == 9
+    # Firehose file names carry the cohort
+    named = sag.io.read_tcga(list(paths.values()))
+    assert named.uns["sag_io"]["project_source"] == "filename"
+    assert named.obs["project"].notna().all()
+    _roundtrip(adata, tmp_path)
+
+
+def test_read_tcga_outer_join_fills_zero_and_says_so(ex, tmp_path):
+    brca = sag.io.read_table(ex["expression_BRCA"])
+    X = brca.X.toarray() if sparse.issparse(brca.X) else brca.X
+    frame = pd.DataFrame(X.T[:280], index=brca.var_names[:280], columns=brca.obs_names)
+    frame.to_csv(tmp_path / "brca_short.tsv", sep="\t")
+    paths = {"BRCA": tmp_path / "brca_short.tsv", "LUAD": ex["expression_LUAD"]}
+    inner = sag.io.read_tcga(paths, join="inner")
+    assert inner.n_vars == 280
+    outer = sag.io.read_tcga(paths, join="outer")
+    assert outer.n_vars == 300
+    rec = outer.uns["sag_io"]
+    assert rec["fill_value"] == 0.0
+    assert list(rec["n_genes_filled_per_file"]) == [20, 0]
+    assert "not measured" in rec["note"]
+    missing = outer.var_names[outer.var["n_files"] == 1]
+    assert len(missing) == 20
+    sub = outer[outer.obs["project"] == "BRCA", missing].X
+    assert (sub.toarray() if sparse.issparse(sub) else sub).sum() == 0
+    _roundtrip(outer, tmp_path)
+
+
+def test_read_tcga_clinical_project_and_columns(ex, tmp_path):
+    adata = sag.io.read_tcga(
+        ex["expression"], clinical=ex["clinical"], clinical_columns=["gender", "vital_status"]
+    )
+    assert adata.uns["sag_io"]["project_source"] == "clinical"
+    assert adata.obs["project"].value_counts().to_dict() == {"BRCA": 20, "COAD": 20, "LUAD": 20}
+    assert set(adata.obs["gender"].dropna()) <= {"female", "male"}
+    assert adata.uns["sag_io"]["clinical"]["id_column"] == "case_submitter_id"
+    _roundtrip(adata, tmp_path)
+
+
+def test_read_tcga_errors(ex, tmp_path):
+    with pytest.raises(ValueError, match=r"sample 'TCGA-.*' is in both '.*BRCA.*' and '.*BRCA.*'"):
+        sag.io.read_tcga({"BRCA": ex["expression_BRCA"], "X": ex["expression_BRCA"]})
+    path = _write(tmp_path / "gtex.tsv", "gene\tGTEX-1\tGTEX-2\ng1\t1\t2\ng2\t1\t2\ng3\t0\t1\n")
+    with pytest.raises(ValueError, match=r"'.*gtex\.tsv': 2 of 2 sample ids are not TCGA barcodes"):
+        sag.io.read_tcga(path, cohort="BRCA")
+    with pytest.raises(ValueError, match="join="):
+        sag.io.read_tcga(path, join="left")
+    with pytest.raises(ValueError, match="sample type codes"):
+        sag.io.read_tcga(path, sample_types=["77"])
+
+
+# --------------------------------------------------------------------------- read_maf
+
+
+def _maf_frame(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", comment="#", dtype=str)
+
+
+def test_read_maf_binary_matrix_default_classes(ex, tmp_path):
+    adata = sag.io.read_maf(ex["maf"])
+    maf = _maf_frame(ex["maf"])
+    assert isinstance(adata.X, sparse.csr_matrix)
+    assert set(np.unique(adata.X.data)) == {1.0}
+    assert adata.n_obs == maf["Tumor_Sample_Barcode"].nunique()  # all-silent samples are zero rows
+    counted = maf[maf["Variant_Classification"].isin(sag.io._maf.DEFAULT_VARIANT_CLASSES)]
+    expect = counted.groupby(["Tumor_Sample_Barcode", "Hugo_Symbol"]).size()
+    assert adata.X.nnz == len(expect)
+    s, g = expect.index[0]
+    assert adata[s, g].X.toarray().item() == 1.0
+    silent_only = maf.groupby("Tumor_Sample_Barcode")["Variant_Classification"].apply(
+        lambda v: set(v) <= {"Silent", "Intron", "3'UTR", "5'Flank", "IGR", "Splice_Region"}
+    )
+    for sample in silent_only[silent_only].index:
+        assert adata.obs.loc[sample, "n_mutated_genes"] == 0
+    assert "Unknown" not in adata.var_names
+    assert adata.obs["is_tumor"].all()
+    assert adata.uns["sag_io"]["class_counts"]["Silent"] > 0
+    _roundtrip(adata, tmp_path)
+
+
+def test_read_maf_classes_levels_and_samples(ex, tmp_path):
+    everything = sag.io.read_maf(ex["maf"], variant_classes="all")
+    default = sag.io.read_maf(ex["maf"])
+    assert everything.X.nnz > default.X.nnz
+    only_missense = sag.io.read_maf(ex["maf"], variant_classes=["Missense_Mutation"])
+    assert only_missense.X.nnz < default.X.nnz
+    with pytest.raises(ValueError, match="Missense"):
+        sag.io.read_maf(ex["maf"], variant_classes=["Missense"])
+    patients = sag.io.read_maf(ex["maf"], level="patient")
+    assert all(len(p) == 12 for p in patients.obs_names)
+    expr = sag.io.read_tcga(ex["expression"], clinical=ex["clinical"], tumor_only=True)
+    wanted = list(expr.obs["sample"].astype(str))
+    with pytest.warns(UserWarning, match="not in samples="):
+        matched = sag.io.read_maf(
+            ex["maf"], level="sample", samples=wanted, genes=["TP53", "KRAS", "ESR1"]
+        )
+    assert list(matched.obs_names) == wanted
+    assert list(matched.var_names) == ["TP53", "KRAS", "ESR1"]
+    assert matched.uns["sag_io"]["n_samples_added"] >= 6  # tumours with no mutation called
+    assert matched[:, "ESR1"].X.nnz == 0
+    assert matched.X.sum() > 0
+    by_cohort = sag.io.read_maf({"PAN": ex["maf"]})
+    assert set(by_cohort.obs["project"]) == {"PAN"}
+    _roundtrip(matched, tmp_path)
+
+
+def test_read_maf_bad_files(tmp_path):
+    header = "#version 2.4\nHugo_Symbol\tVariant_Classification\tTumor_Sample_Barcode\n"
+    path = _write(
+        tmp_path / "nocol.maf", "#version 2.4\nHugo_Symbol\tTumor_Sample_Barcode\nTP53\tS1\n"
+    )
+    with pytest.raises(
+        ValueError, match=r"'.*nocol\.maf', line 2: no column\(s\) \['Variant_Classification'\]"
+    ):
+        sag.io.read_maf(path)
+    path = _write(tmp_path / "empty.maf.gz", header + "TP53\tMissense_Mutation\tS1\n\tSilent\tS2\n")
+    with pytest.raises(ValueError, match=r"'.*empty\.maf\.gz', line 4: empty Hugo_Symbol"):
+        sag.io.read_maf(path)
+    path = _write(
+        tmp_path / "ragged.maf", header + "TP53\tMissense_Mutation\tS1\nKRAS\tSilent\tS2\tX\n"
+    )
+    with pytest.raises(ValueError, match=r"'.*ragged\.maf'.*line 4"):
+        sag.io.read_maf(path)
+    ok = _write(tmp_path / "ok.maf", header + "TP53\tMissense_Mutation\tS1\n")
+    with pytest.raises(ValueError, match="needs TCGA barcodes"):
+        sag.io.read_maf(ok, level="patient")
+
+
+# --------------------------------------------------------------------------- read_autogenome
+
+
+def test_read_autogenome_example(ex, tmp_path):
+    with pytest.warns(UserWarning, match=r"num_threads.*capacity.*num_gpus"):
+        adata, cfg = sag.io.read_autogenome(ex["autogenome_config"])
+    assert adata.shape == (60, 50)
+    assert adata.obs["autogenome_split"].value_counts().to_dict() == {"train": 48, "test": 12}
+    assert set(adata.obs["label"]) == {"BRCA", "LUAD", "COAD"}
+    assert adata.var_names[0] == "ESR1"
+    assert cfg["mode"] == "resnet"
+    assert cfg["trainer"]["max_epochs"] == 50
+    assert cfg["space"]["common"]["lr"] == {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}
+    assert cfg["space"]["resnet"] == {"n_blocks": [1, 2, 3], "units": [16, 32, 64]}
+    full = sag.config.load(cfg)
+    assert full["space"]["common"]["batch_size"] == 32
+    rec = adata.uns["sag_io"]
+    assert rec["mapped"]["search_mode"] == "mode"
+    assert rec["model_dir"] == "runs/tcga_example"
+    assert "data_loader.num_threads" in rec["no_counterpart"]
+    back = _roundtrip(adata, tmp_path)
+    assert json.loads(back.uns["sag_io"]["sag_config"]) == cfg
+
+
+def _ag_files(
+    tmp_path: Path, config: dict, features: str, labels: str, names: str | None = None
+) -> Path:
+    (tmp_path / "x.tsv").write_text(features)
+    (tmp_path / "y.txt").write_text(labels)
+    if names is not None:
+        (tmp_path / "names.txt").write_text(names)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_read_autogenome_modes_unknown_keys_and_flat_layout(tmp_path):
+    config = {
+        "train_data_path": "x.tsv",
+        "label_path": "y.txt",
+        "feature_names_path": "names.txt",
+        "delimiter": "\t",
+        "search_mode": {"mode": "ENAS", "max_trials": 7, "first_layer_neurons": 2048},
+        "learning_rate": 0.003,
+        "epochs": 5,
+        "frobnicate": True,
+    }
+    path = _ag_files(tmp_path, config, "1\t2\t3\n4\t5\t6\n", "a\nb\n", "g1\ng2\ng3\n")
+    with pytest.warns(UserWarning, match="sag") as record:
+        adata, cfg = sag.io.read_autogenome(path)
+    text = " ".join(str(w.message) for w in record)
+    assert "unknown keys ['frobnicate']" in text
+    assert list(adata.uns["sag_io"]["unknown_keys"]) == ["frobnicate"]
+    common = {
+        "budget": {"n_trials": 7},
+        "trainer": {"max_epochs": 5},
+        "space": {"common": {"lr": 0.003}},
+    }
+    if "rrfcn" in sag.config._config.MODES:  # ENAS searches RRFCN architectures
+        assert cfg == {"mode": "rrfcn", "rrfcn": {"first_width": 2048}, **common}
+    else:
+        assert "ENAS has no sag.config mode" in text
+        assert "first_layer_neurons" in text
+        assert cfg == {"mode": "auto", **common}
+    sag.config.load(cfg)
+    # Res-VAE: unsupervised, points at embed
+    config["search_mode"] = "Res-VAE"
+    config.pop("frobnicate")
+    path.write_text(json.dumps(config))
+    with pytest.warns(UserWarning, match=r"sag\.tl\.embed"):
+        adata, cfg = sag.io.read_autogenome(path)
+    assert adata.uns["sag_io"]["task"] == "embed"
+    # regression loss: numeric labels
+    config.update({"search_mode": "MLP", "loss": "mean-square error", "num_neurons": [8, 16]})
+    path.write_text(json.dumps(config))
+    (tmp_path / "y.txt").write_text("1.5\n2.5\n")
+    adata, cfg = sag.io.read_autogenome(path)
+    assert adata.obs["label"].dtype.kind == "f"
+    assert cfg["space"]["mlp"] == {"units": [8, 16]}
+
+
+def test_read_autogenome_ids_header_and_id_labels(tmp_path):
+    config = {
+        "data_loader": {"train_data_path": "x.tsv", "train_label_path": "y.txt", "delimiter": "\t"}
+    }
+    path = _ag_files(
+        tmp_path, config, "id\tg1\tg2\ns1\t1\t2\ns2\t3\t4\ns3\t5\t6\n", "s3\tc\ns1\ta\ns2\tb\n"
+    )
+    adata, cfg = sag.io.read_autogenome(path)
+    assert list(adata.obs_names) == ["s1", "s2", "s3"]
+    assert list(adata.var_names) == ["g1", "g2"]
+    assert list(adata.obs["label"]) == ["a", "b", "c"]
+    assert cfg == {"mode": "auto"}
+
+
+@pytest.mark.parametrize(
+    ("features", "labels", "names", "pattern"),
+    [
+        (
+            "1,2\n3,4\n",
+            "a\nb\nc\nd\n",
+            None,
+            r"'.*y\.txt' has 4 labels for the 2 rows of features file '.*x\.tsv'",
+        ),
+        ("1,2\n3,4\n", "a\nb\n", "g1\ng2\ng3\n", r"'.*names\.txt' has 3 names for the 2 columns"),
+        ("1,2\n3,4,5\n", "a\nb\n", None, r"'.*x\.tsv', line 2: ragged row, 3 fields"),
+        ("1,2\n3,oops\n", "a\nb\n", None, r"'.*x\.tsv', line 2, field 2: non-numeric cell 'oops'"),
+    ],
+)
+def test_read_autogenome_bad_files(tmp_path, features, labels, names, pattern):
+    config = {
+        "data_loader": {"train_data_path": "x.tsv", "train_label_path": "y.txt", "delimiter": ","}
+    }
+    if names is not None:
+        config["data_loader"]["feature_names_path"] = "names.txt"
+    path = _ag_files(tmp_path, config, features, labels, names)
+    with pytest.raises(ValueError, match=pattern):
+        sag.io.read_autogenome(path)
+
+
+def test_read_autogenome_bad_config(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('{"data_loader": {\n "train_data_path": "x.tsv",\n}')
+    with pytest.raises(ValueError, match=r"'.*c\.json', line 3: not valid JSON"):
+        sag.io.read_autogenome(path)
+    path.write_text(json.dumps({"search_mode": "MLP"}))
+    with pytest.raises(ValueError, match="no training features file"):
+        sag.io.read_autogenome(path)
+    path = _ag_files(
+        tmp_path,
+        {"train_data_path": "x.tsv", "label_path": "y.txt", "search_mode": "XGBoost"},
+        "1\t2\n",
+        "a\n",
+    )
+    with pytest.raises(ValueError, match=re.escape("search_mode='XGBoost' is not a search mode")):
+        sag.io.read_autogenome(path)
+    path.write_text(
+        json.dumps({"train_data_path": "x.tsv", "label_path": "y.txt", "epochs": "many"})
+    )
+    with pytest.raises(ValueError, match=r"mapped configuration is invalid.*max_epochs"):
+        sag.io.read_autogenome(path)

@@ -104,6 +104,8 @@ def test_read_table_samples_x_genes_sparse_csv_and_override(tmp_path):
     np.testing.assert_array_equal(adata.X.toarray(), X)
     flipped = sag.io.read_table(tmp_path / "counts.csv.gz", orientation="genes_x_samples")
     assert flipped.shape == (25, 40)
+    pd.DataFrame(X, index=cells, columns=genes).to_csv(tmp_path / "counts.csv.zip")
+    np.testing.assert_array_equal(sag.io.read_table(tmp_path / "counts.csv.zip").X.toarray(), X)
     dense = sag.io.read_table(tmp_path / "counts.csv.gz", sparse=False)
     assert isinstance(dense.X, np.ndarray)
     with pytest.raises(ValueError, match="orientation="):
@@ -279,6 +281,14 @@ def test_read_tcga_clinical_project_and_columns(ex, tmp_path):
     assert set(adata.obs["gender"].dropna()) <= {"female", "male"}
     assert adata.uns["sag_io"]["clinical"]["id_column"] == "case_submitter_id"
     _roundtrip(adata, tmp_path)
+    # GDC's newer column names ("cases.submitter_id", "project.project_id"), lower-case barcodes
+    clin = pd.read_csv(ex["clinical"], sep="\t")
+    clin = clin.rename(
+        columns={"case_submitter_id": "cases.submitter_id", "project_id": "project.project_id"}
+    )
+    clin["cases.submitter_id"] = clin["cases.submitter_id"].str.lower()
+    newer = sag.io.read_tcga(ex["expression"], clinical=clin)
+    assert newer.obs["project"].value_counts().to_dict() == {"BRCA": 20, "COAD": 20, "LUAD": 20}
 
 
 def test_read_tcga_errors(ex, tmp_path):

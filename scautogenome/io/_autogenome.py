@@ -708,6 +708,11 @@ def _read_feature_names(path: Path, delimiter: str | None, n: int, features: Pat
     return names
 
 
+def _h5_keys(d: dict[str, str]) -> dict[str, str]:
+    """HDF5 reads '/' in a key as a path: keep records writable whatever the JSON's keys are."""
+    return {k.replace("/", "|"): v for k, v in d.items()}
+
+
 def read_autogenome(
     config_json: str | Path,
     *,
@@ -940,8 +945,8 @@ def read_autogenome(
         "task": task,
         "loss": str(loss_value),
         "model_dir": str(model_dir),
-        "mapped": mapped,
-        "no_counterpart": unmapped,
+        "mapped": _h5_keys(mapped),
+        "no_counterpart": _h5_keys(unmapped),
         "unknown_keys": np.asarray(reading.unknown, dtype=str),
         "sag_config": json.dumps(sag_cfg, sort_keys=True),
     }

@@ -14,6 +14,7 @@ import gzip
 import io
 import lzma
 import math
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,8 +61,15 @@ _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
 def open_text(path: PathLike) -> io.TextIOBase:
-    """Open ``path`` for reading text, decompressing ``.gz``/``.bz2``/``.xz`` by extension."""
+    """Open ``path`` for reading text, decompressing ``.gz``/``.bz2``/``.xz``/``.zip`` by extension."""
     path = Path(path)
+    if path.suffix.lower() == ".zip":
+        archive = zipfile.ZipFile(path)
+        members = [n for n in archive.namelist() if not n.endswith("/")]
+        if len(members) != 1:
+            msg = f"{str(path)!r}: a zip archive must hold exactly one file, found {members}."
+            raise ValueError(msg)
+        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8", newline="")
     opener = _COMPRESSED.get(path.suffix.lower())
     if opener is not None:
         return opener(path, "rt", encoding="utf-8", newline="")
@@ -82,7 +90,7 @@ def check_exists(path: PathLike, what: str) -> Path:
 def base_suffix(path: PathLike) -> str:
     """The extension that tells the format: ``x.tsv.gz`` -> ``.tsv``."""
     path = Path(path)
-    if path.suffix.lower() in _COMPRESSED:
+    if path.suffix.lower() in (*_COMPRESSED, ".zip"):
         path = path.with_suffix("")
     return path.suffix.lower()
 
@@ -182,7 +190,7 @@ def sniff_layout(
     ``header="auto"``: line 1 is a header when none of its cells is a number; ``index="auto"``:
     the first column holds row ids when the first data row's first cell is not a number.
     """
-    lines = _physical_lines(path, 200)
+    lines = _physical_lines(path, 64)
     n_comment = 0
     while n_comment < len(lines) and lines[n_comment].startswith("#"):
         n_comment += 1

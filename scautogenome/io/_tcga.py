@@ -111,7 +111,11 @@ def _clinical_columns(
         )
         raise ValueError(msg)
     if project_column is None:
-        lower = {c.lower(): c for c in cols}
+        # GDC's newer clinical.tsv prefixes columns with their entity: "project.project_id"
+        lower: dict[str, str] = {}
+        for c in cols:
+            lower.setdefault(c.lower(), c)
+            lower.setdefault(c.lower().rsplit(".", 1)[-1], c)
         project_column = next((lower[c] for c in _PROJECT_COLUMNS if c in lower), None)
     elif project_column not in cols:
         msg = (

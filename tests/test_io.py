@@ -521,3 +521,33 @@ def test_read_autogenome_bad_config(tmp_path):
     )
     with pytest.raises(ValueError, match=r"mapped configuration is invalid.*max_epochs"):
         sag.io.read_autogenome(path)
+
+
+# --------------------------------------------------------------------------- API conventions
+
+READERS = [getattr(sag.io, name) for name in sag.io.__all__ if callable(getattr(sag.io, name))]
+
+
+@pytest.mark.parametrize("func", READERS, ids=lambda f: f.__name__)
+def test_readers_api(func):
+    import inspect
+
+    for p in inspect.signature(func).parameters.values():
+        if isinstance(p.default, bool):
+            assert p.kind is inspect.Parameter.KEYWORD_ONLY, f"{func.__name__}({p.name}=...)"
+    doc = inspect.getdoc(func) or ""
+    assert "Parameters" in doc
+    assert "Returns" in doc
+
+
+def test_table_readers_do_not_load_torch(ex):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, scautogenome as sag; "
+        f"sag.io.read_tcga({str(ex['expression'])!r}, cohort='PAN'); "
+        f"sag.io.read_maf({str(ex['maf'])!r}); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -1,0 +1,368 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .. import _keys
+from .._logging import elapsed
+from .._settings import logger, settings
+from ..data import check_adata, dense_rows
+from ._utils import call_params, h5ad_safe
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+    from ..models import Classifier
+
+METHODS = ("fast", "shap")
+_SPLITS = ("train", "val", "test")
+
+
+def _check_positive(**kwargs) -> None:
+    for name, value in kwargs.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            msg = f"{name}={value!r} must be a positive integer."
+            raise ValueError(msg)
+
+
+def _candidate_rows(adata: AnnData, cells, split: np.ndarray | None, split_col: str) -> np.ndarray:
+    """Row positions the explained cells are drawn from."""
+    n = adata.n_obs
+    if isinstance(cells, str):
+        if cells == "all":
+            return np.arange(n)
+        if cells not in _SPLITS:
+            msg = f"cells={cells!r} must be 'test', 'val', 'train', 'all', a mask or cell names."
+            raise ValueError(msg)
+        if split is None:
+            logger.info("no obs[%r] split; explaining cells drawn from all cells.", split_col)
+            return np.arange(n)
+        rows = np.flatnonzero(split == cells)
+        if len(rows) == 0:
+            logger.warning("obs[%r] has no %r cell; explaining all cells.", split_col, cells)
+            return np.arange(n)
+        return rows
+    arr = np.asarray(cells)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            msg = f"A boolean cells mask needs {n} entries (one per cell), got shape {arr.shape}."
+            raise ValueError(msg)
+        return np.flatnonzero(arr)
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.size and (arr.min() < -n or arr.max() >= n):
+            msg = f"cells holds positions outside 0..{n - 1}."
+            raise IndexError(msg)
+        return np.unique(np.where(arr < 0, arr + n, arr))
+    pos = adata.obs_names.get_indexer(pd.Index(arr.astype(str)))
+    if (pos < 0).any():
+        bad = arr[pos < 0][:3].tolist()
+        msg = f"cells names {bad} (and maybe more) are not in adata.obs_names."
+        raise KeyError(msg)
+    return np.unique(pos)
+
+
+def _groups(
+    adata: AnnData, model: Classifier, groupby: str | None, predicted
+) -> tuple[np.ndarray, str]:
+    """Class index of every cell in the model's classes (-1: not one of them) and its source."""
+    classes = pd.Index(model.classes_)
+    if groupby is None:
+        params = adata.uns.get(_keys.CLASSIFY_KEY, {}).get("params", {})
+        labels_key = params.get("labels_key") if isinstance(params, dict) else None
+        if isinstance(labels_key, str) and labels_key in adata.obs.columns:
+            codes = classes.get_indexer(adata.obs[labels_key].astype(str).to_numpy())
+            if (codes >= 0).any():
+                return codes, labels_key
+        return predicted(), "predicted class"
+    if groupby not in adata.obs.columns:
+        msg = f"groupby={groupby!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
+        raise KeyError(msg)
+    values = adata.obs[groupby].astype(str).to_numpy()
+    codes = classes.get_indexer(values)
+    if not (codes >= 0).any():
+        msg = (
+            f"No value of obs[{groupby!r}] (e.g. {list(pd.unique(values)[:3])}) is one of the "
+            f"model's classes (e.g. {list(classes[:3])}); pass groupby=None to group the cells "
+            "by their predicted class."
+        )
+        raise ValueError(msg)
+    return codes, groupby
+
+
+def explain(
+    adata: AnnData,
+    model: Classifier,
+    *,
+    groupby: str | None = None,
+    cells: str | Sequence | np.ndarray = "test",
+    n_explain: int | None = 500,
+    n_background: int = 100,
+    nsamples: int = 200,
+    method: str = "fast",
+    layer: str | None = None,
+    n_top: int = 30,
+    min_gene_overlap: float = 0.5,
+    split_key: str | None = None,
+    return_values: bool = False,
+    key_added: str = _keys.SHAP_KEY,
+    seed: int | None = None,
+) -> np.ndarray | None:
+    """Explain a trained classifier with SHAP values and rank the genes of every class.
+
+    SHAP values are expected gradients (the estimator of ``shap.GradientExplainer``, which the
+    AutoGenome paper uses): for a cell ``x`` and class ``c``, the mean over ``nsamples`` draws of
+    a background cell ``x'`` and ``alpha ~ U(0, 1)`` of the gradient of the class-``c`` logit at
+    ``x' + alpha (x - x')`` times ``x - x'``. They explain the network's logits and are computed on
+    the model's input scale, i.e. after the model's own input transform (for counts:
+    normalize to 1e4 + log1p; then every gene scaled to 0-1 with the training split's min and
+    range), so a value reads "this gene's scaled expression moved the class-c logit by so much
+    relative to the background cells". The genes are the user's: ``adata``'s genes are matched
+    to the model's by name as :func:`~scautogenome.tl.predict` does (model genes the query lacks
+    are zero-filled and get no entry; query genes the model does not know get NaN importance).
+
+    Parameters
+    ----------
+    adata
+        Cells x genes; usually the AnnData :func:`~scautogenome.tl.classify` annotated.
+    model
+        A trained :class:`~scautogenome.models.Classifier`.
+    groupby
+        Column of ``adata.obs`` whose values are the model's classes; a cell of class ``c``
+        counts towards the importance of ``c``. Default: the ``labels_key`` of the classify call
+        recorded in ``uns['sag']['params']`` when present, else the model's predicted class.
+        Cells whose group is not a model class are not explained.
+    cells
+        Which cells may be explained: ``"test"`` (default; the held-out split of
+        ``obs[split_key]``, or all cells when there is none), ``"val"``, ``"train"``, ``"all"``,
+        a boolean mask, cell names or positions.
+    n_explain
+        At most this many of those cells are explained, drawn per class as evenly as the class
+        sizes allow so small classes are represented (``None``: all).
+    n_background
+        Background cells, drawn from the training split of ``obs[split_key]`` (all cells when
+        there is none); clamped, with a warning, to the cells available.
+    nsamples
+        Draws of (background cell, alpha) per explained cell (shap's default is 200).
+    method
+        ``"fast"`` (default): the estimator vectorised in torch on the model's device, all classes
+        in one batched backward, memory bounded by chunking. ``"shap"``: ``shap.GradientExplainer``
+        (same estimator, much slower; for reference).
+    layer
+        Use ``adata.layers[layer]`` (the kind of values the model was trained on).
+    n_top
+        Genes ranked per class in ``uns`` (with their per-cell values, for
+        :func:`~scautogenome.pl.shap_summary`).
+    min_gene_overlap
+        Minimum fraction of the model's genes ``adata`` must have (as in predict).
+    split_key
+        ``obs`` column with train/val/test; default ``'sag_split'`` (written by classify).
+    return_values
+        Also return the full per-cell SHAP array (memory: cells x genes x classes floats).
+    key_added
+        Key of the ``varm`` and ``uns`` entries.
+    seed
+        Seed of the background, the explained cells and the draws; default
+        ``sag.settings.seed``. The same seed gives the same result.
+
+    Returns
+    -------
+    With ``return_values=True``, the SHAP values as a float32 array of n_explained x n_vars x
+    n_classes (cells in ``uns[key_added]['cells']`` order, genes in ``adata.var_names`` order,
+    classes in ``uns[key_added]['classes']`` order; 0 for genes the model does not use); else
+    None. Writes into ``adata``:
+
+    ``varm[key_added]``
+        n_vars x (n_classes + 1) float32: column ``c`` is the mean absolute SHAP value of class
+        ``c`` over the explained cells of class ``c``; the last column (``overall``) is the mean
+        over the classes. NaN for genes the model was not trained on.
+    ``uns[key_added]``
+        ``classes``; ``columns`` (the varm columns: classes + ``"overall"``); ``top_genes`` and
+        ``top_scores`` ((n_classes + 1) x n_top, ranked, rows in ``columns`` order); ``cells``
+        (names of the explained cells); ``cell_groups`` (their class); ``n_cells`` (explained
+        cells per class); ``values`` and ``expression`` (n_classes x n_cells x n_top: SHAP value of
+        class ``c`` and model-scale input value of class ``c``'s top genes in every explained
+        cell); ``base_values`` (mean logits of the background); ``gene_overlap``; ``seconds``;
+        ``params`` (this call, with the engine path used).
+    """
+    from ..explain import (
+        MAX_FLOATS,
+        ExpectedGradients,
+        ShapGradient,
+        class_importance,
+        random_rows,
+        sample_draws,
+        stratified_cells,
+    )
+    from ..models import Classifier, check_is_fitted
+
+    start = time.perf_counter()
+    check_adata(adata)
+    if not isinstance(model, Classifier):
+        msg = f"model must be a scautogenome Classifier, got {type(model).__name__}."
+        raise TypeError(msg)
+    check_is_fitted(model)
+    if method not in METHODS:
+        msg = f"method={method!r} must be one of {METHODS}."
+        raise ValueError(msg)
+    _check_positive(n_explain=n_explain, n_background=n_background, nsamples=nsamples, n_top=n_top)
+    seed = settings.seed if seed is None else int(seed)
+    split_col = _keys.split_key(_keys.CLASSIFY_KEY) if split_key is None else split_key
+    if split_key is not None and split_key not in adata.obs.columns:
+        msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
+        raise KeyError(msg)
+
+    X, col_map, report = model._input(adata, layer, min_gene_overlap)
+    n_model = len(model.var_names_)
+    if col_map is None:
+        src = dst = np.arange(n_model)
+    else:
+        src, dst, _ = col_map
+    transform = model.transform_
+
+    def model_rows(rows: np.ndarray) -> np.ndarray:
+        block = dense_rows(X, rows)
+        if col_map is not None:
+            full = np.zeros((len(rows), n_model), dtype=np.float32)
+            full[:, dst] = block[:, src]
+            block = full
+        return transform.apply(block).astype(np.float32, copy=False)
+
+    def predicted() -> np.ndarray:
+        import torch
+
+        out = np.empty(adata.n_obs, dtype=np.int64)
+        with torch.no_grad():
+            for s in range(0, adata.n_obs, 2048):
+                rows = np.arange(s, min(adata.n_obs, s + 2048))
+                x = torch.from_numpy(model_rows(rows)).to(model.device_)
+                out[rows] = model.module_(x).argmax(1).cpu().numpy()
+        return out
+
+    split = None
+    if split_col in adata.obs.columns:
+        split = adata.obs[split_col].astype(str).to_numpy()
+    codes_all, group_source = _groups(adata, model, groupby, predicted)
+    candidates = _candidate_rows(adata, cells, split, split_col)
+    candidates = candidates[codes_all[candidates] >= 0]
+    if len(candidates) == 0:
+        msg = f"No cell to explain: none of the selected cells (cells={cells!r}) has a model class in {group_source!r}."
+        raise ValueError(msg)
+
+    rng_bg, rng_cells, ss_draws = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    )
+    if split is not None and (split == "train").any():
+        pool, pool_name = np.flatnonzero(split == "train"), "training"
+    else:
+        pool, pool_name = np.arange(adata.n_obs), "all"
+        logger.info("no training split in obs[%r]; background drawn from all cells.", split_col)
+    if n_background > len(pool):
+        logger.warning(
+            "n_background=%d is more than the %d %s cells; using all %d.",
+            n_background,
+            len(pool),
+            pool_name,
+            len(pool),
+        )
+    bg_rows = random_rows(pool, n_background, rng_bg)
+    n_pick = len(candidates) if n_explain is None else n_explain
+    explained = candidates[stratified_cells(codes_all[candidates], n_pick, rng_cells)]
+    codes = codes_all[explained]
+    classes = model.classes_
+    n_classes = len(classes)
+    logger.info(
+        "explain: %d cells (%d classes present) with method=%r, nsamples=%d, %d background cells",
+        len(explained),
+        len(np.unique(codes)),
+        method,
+        nsamples,
+        len(bg_rows),
+    )
+
+    background = model_rows(bg_rows)
+    if method == "fast":
+        draws = sample_draws(len(explained), len(bg_rows), nsamples, ss_draws)
+        engine = ExpectedGradients(model.module_, background, draws, device=model.device_)
+    else:
+        engine = ShapGradient(
+            model.module_, background, nsamples=nsamples, seed=seed, device=model.device_
+        )
+    eligible = np.zeros(n_model, dtype=bool)
+    eligible[dst] = True
+    keep = return_values or len(explained) * n_model * n_classes <= MAX_FLOATS
+    res = class_importance(
+        engine,
+        lambda c: model_rows(explained[c]),
+        codes,
+        n_top=n_top,
+        eligible_genes=eligible,
+        keep_values=keep,
+    )
+    if not eligible.all():
+        total = np.nansum(res.overall)
+        lost = np.nansum(res.overall[~eligible])
+        logger.warning(
+            "%d model genes are missing from adata (zero-filled); they carry %.1f%% of the "
+            "overall importance and are not written.",
+            int((~eligible).sum()),
+            100 * lost / total if total > 0 else 0.0,
+        )
+
+    # -- write (only after everything above succeeded) -----------------------------------------
+    table = np.full((adata.n_vars, n_classes + 1), np.nan, dtype=np.float32)
+    table[src, :n_classes] = res.importance[dst]
+    table[src, n_classes] = res.overall[dst]
+    var_of_model = np.full(n_model, -1, dtype=np.int64)
+    var_of_model[dst] = src
+    top_names = np.asarray(adata.var_names)[var_of_model[res.top]].astype(str)
+    top_scores = np.stack(
+        [res.importance[res.top[c], c] for c in range(n_classes)]
+        + [res.overall[res.top[n_classes]]]
+    )
+    adata.varm[key_added] = table
+    uns = {
+        "classes": classes,
+        "columns": np.asarray([*classes, "overall"], dtype=str),
+        "top_genes": top_names,
+        "top_scores": top_scores.astype(np.float32),
+        "cells": np.asarray(adata.obs_names[explained], dtype=str),
+        "cell_groups": np.asarray(classes[codes], dtype=str),
+        "n_cells": res.n_cells.astype(np.int64),
+        "values": res.top_values,
+        "expression": res.top_expression,
+        "base_values": res.base_values,
+        "gene_overlap": report,
+        "seconds": float(res.seconds),
+        "params": call_params(
+            method=method,
+            engine=engine.path,
+            groupby=group_source,
+            cells=cells if isinstance(cells, str) else "custom",
+            n_explain=len(explained),
+            n_background=len(bg_rows),
+            n_background_requested=n_background,
+            background_from=pool_name,
+            nsamples=nsamples,
+            n_top=res.top.shape[1],
+            layer=layer,
+            min_gene_overlap=min_gene_overlap,
+            split_key=split_col,
+            seed=seed,
+            device=str(model.device_),
+            output="logits",
+            scale="model input (after the model's InputTransform)",
+        ),
+    }
+    adata.uns[key_added] = h5ad_safe(uns)
+    logger.info("    finished explain (%s)", elapsed(start))
+    if not return_values:
+        return None
+    out = np.zeros((len(explained), adata.n_vars, n_classes), dtype=np.float32)
+    out[:, src, :] = res.values[:, dst, :]
+    return out

@@ -2,6 +2,7 @@
 
 from ._classify import classify
 from ._embed import embed, embedding_scores
+from ._explain import explain
 from ._predict import predict
 
-__all__ = ["classify", "embed", "embedding_scores", "predict"]
+__all__ = ["classify", "embed", "embedding_scores", "explain", "predict"]

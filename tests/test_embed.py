@@ -205,11 +205,13 @@ def test_plot_embedding_umap():
     import matplotlib.pyplot as plt
 
     a = _fake_embedding()
+    a.uns["sag_resvae"] = {"kept": 1}
     _, ax = plt.subplots()
     out = sag.pl.embedding(a, color="label", ax=ax, show=False)
     assert out is ax
     assert "X_sag_resvae_umap" in a.obsm
     assert "X_umap" not in a.obsm
     assert "neighbors" not in a.uns
-    assert "sag_resvae_connectivities" in a.obsp
+    assert "sag_resvae_neighbors_connectivities" in a.obsp
+    assert a.uns["sag_resvae"] == {"kept": 1}  # tl.embed's results are not clobbered
     plt.close("all")

@@ -66,8 +66,9 @@ def embedding(
 
     ``obsm['X_{name}_umap']`` / ``obsm['X_{name}_tsne']``
         The 2-D coordinates (scanpy's ``key_added``).
-    ``uns['{name}']``, ``obsp['{name}_distances']``, ``obsp['{name}_connectivities']``
-        The kNN graph (UMAP only; scanpy's ``neighbors`` with ``key_added=name``).
+    ``uns['{name}_neighbors']``, ``obsp['{name}_neighbors_distances']``,
+    ``obsp['{name}_neighbors_connectivities']``
+        The kNN graph (UMAP only; scanpy's ``neighbors`` with that ``key_added``).
     ``uns['X_{name}_umap']`` / ``uns['X_{name}_tsne']``
         scanpy's parameters of the 2-D embedding (scanpy stores them under the same key).
     """
@@ -84,16 +85,17 @@ def embedding(
         raise KeyError(msg)
     name = _name(basis)
     key_2d = f"X_{name}_{method}"
+    nkey = f"{name}_neighbors"  # not `name`: uns[name] holds tl.embed's results
     if recompute or key_2d not in adata.obsm:
         if method == "umap":
             sc.pp.neighbors(
                 adata,
                 n_neighbors=n_neighbors,
                 use_rep=basis,
-                key_added=name,
+                key_added=nkey,
                 random_state=random_state,
             )
-            sc.tl.umap(adata, neighbors_key=name, key_added=key_2d, random_state=random_state)
+            sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
         else:
             sc.tl.tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)
     return sc.pl.embedding(

@@ -76,6 +76,7 @@ class VAESearchResult:
     study_name: str
     seconds: float
     seconds_per_epoch: float
+    best_epoch: int
 
 
 def _best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
@@ -116,7 +117,7 @@ def run_vae_search(
     deadline = None if budget["time_budget"] is None else start + float(budget["time_budget"])
     n_in = X.shape[1]
     ttransform = transform.to_torch(device)
-    kept: dict[int, tuple] = {}  # trial number -> (state_dict, history, s/epoch), best only
+    kept: dict[int, tuple] = {}  # trial -> (state_dict, history, s/epoch, best epoch), best only
     best_value = [math.inf]
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -175,7 +176,12 @@ def run_vae_search(
         if res.best_loss < best_value[0]:
             best_value[0] = res.best_loss
             kept.clear()
-            kept[trial.number] = (res.state_dict, res.history, res.seconds_per_epoch)
+            kept[trial.number] = (
+                res.state_dict,
+                res.history,
+                res.seconds_per_epoch,
+                res.best_epoch,
+            )
         return res.best_loss
 
     bar = progress(budget["n_trials"], "search", unit="trial")
@@ -212,11 +218,12 @@ def run_vae_search(
         optuna.trial.FixedTrial(best.params), config, n_in, n_latent, likelihood
     )
     if best.number in kept:
-        state, history, spe = kept[best.number]
+        state, history, spe, best_epoch = kept[best.number]
     else:  # best trial ran in another process or an earlier session: retrain it, same seed
         logger.info("retraining trial %d (trained in another process)", best.number)
         res = train(build(arch, seed + best.number), params, seed + best.number)
         state, history, spe = res.state_dict, res.history, res.seconds_per_epoch
+        best_epoch = res.best_epoch
     table = trials_table(study)
     if len(table):
         table["seconds_per_epoch"] = [
@@ -246,4 +253,5 @@ def run_vae_search(
         study_name=study.study_name,
         seconds=time.perf_counter() - start,
         seconds_per_epoch=float(spe),
+        best_epoch=int(best_epoch),
     )

@@ -175,7 +175,6 @@ def embed(
         adata.layers[recon_key(key_added)] = reconstruction.astype(np.float32)
     history = result.history
     losses = {k: np.asarray([h[k] for h in history]) for k in (history[0] if history else {})}
-    best_epoch = int(np.argmin(losses["val_loss"])) if history else -1
     uns = {
         "params": call_params(
             mode=cfg["mode"],
@@ -199,7 +198,7 @@ def embed(
             "trial": result.best_trial,
             "mode": result.architecture["kind"],
             "val_loss": result.best_value,
-            "epoch": best_epoch,
+            "epoch": result.best_epoch,
         },
         "config": _embed_config.to_json(cfg),
         "search_seconds": result.seconds,

@@ -1,0 +1,345 @@
+"""Embedding benchmark (GitHub issue 4, point 8): Res-VAE vs plain VAE vs PCA vs scVI.
+
+Every method embeds all cells of a dataset into ``--n-latent`` dimensions (PCA also with 50
+components, as in ../shared/anchors.md). The embeddings are scored against the dataset's labels
+with :func:`scautogenome.tl.embedding_scores`: Davies-Bouldin on the latent and on its 2-D
+t-SNE, ARI/NMI of Leiden clusters (resolution bisected to give as many clusters as labels) and
+silhouette.
+
+Methods
+-------
+resvae / vae
+    ``sag.tl.embed(mode=...)``: Optuna search over the paper's Res-VAE space (widths capped at
+    the number of genes) + lr, batch size, weight decay; ``likelihood="auto"`` (negative
+    binomial on raw counts). Budget: ``--n-trials`` trials within ``--time-budget`` s,
+    ``--max-epochs`` epochs per trial.
+pca
+    normalize_total 1e4 + log1p, then ``sc.pp.pca`` (centered, not scaled).
+scvi
+    scvi-tools ``SCVI`` on the raw counts with its defaults (1 hidden layer of 128, ZINB,
+    ``max_epochs = min(400, 20000 / n_cells * 400)``) and ``n_latent=--n-latent``.
+
+Seconds per epoch, all on the same machine and device, one torch thread: scVI (Lightning,
+timed by a callback around each training epoch), sag's loop on the same network as scVI
+(plain VAE, one hidden layer of 128, dropout 0.1, NB, batch 128; ``same-net``), and the final
+searched Res-VAE / VAE (their own, usually wider, networks).
+
+Datasets with more than ``--max-genes`` genes are reduced to that many highly variable genes
+(``seurat_v3`` on counts) for every method.
+
+Usage (not part of CI)::
+
+    nice -n 10 python benchmarks/embed.py --datasets klein2015_mouse_es_subset --seeds 0 1 2
+    python benchmarks/embed.py --report      # JSONL -> benchmarks/RESULTS_embed.md
+
+Results append to ``--out`` (one JSON line per dataset, method and seed); ``--report`` keeps
+the last line of every (dataset, method, seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+# A shared, oversubscribed machine: spinning OpenMP threads make torch many times slower with
+# 2 threads than with 1. Set before numpy/torch load; an explicit environment wins.
+for _k, _v in {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}.items():
+    os.environ.setdefault(_k, _v)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHARED = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATASETS = [
+    "klein2015_mouse_es_subset",
+    "pbmc4k_10x_scdcc_top2000",
+    "human_kidney_young2018_top2000",
+    "cbmc_citeseq_stoeckius2017_top2000",
+]
+METHODS = ("resvae", "vae", "pca", "scvi", "same-net")
+
+
+def load(name: str, max_genes: int):
+    import anndata as ad
+    import scanpy as sc
+
+    adata = ad.read_h5ad(SHARED / f"{name}.h5ad")
+    adata.obs["label"] = adata.obs["label"].astype(str).astype("category")
+    if adata.n_vars > max_genes:
+        sc.pp.highly_variable_genes(adata, n_top_genes=max_genes, flavor="seurat_v3")
+        adata = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    adata.layers["counts"] = adata.X.copy()
+    return adata
+
+
+def scores(adata, basis: str, seed: int) -> dict:
+    import scautogenome as sag
+
+    t = time.perf_counter()
+    out = sag.tl.embedding_scores(adata, basis, "label", seed=seed)
+    out["score_seconds"] = time.perf_counter() - t
+    return out
+
+
+def run_sag(adata, mode: str, seed: int, args) -> dict:
+    import scautogenome as sag
+
+    cfg = {
+        "budget": {"n_trials": args.n_trials, "time_budget": args.time_budget},
+        "trainer": {"max_epochs": args.max_epochs},
+    }
+    t = time.perf_counter()
+    model = sag.tl.embed(
+        adata, mode=mode, n_latent=args.n_latent, config=cfg, seed=seed, key_added=f"sag_{mode}"
+    )
+    seconds = time.perf_counter() - t
+    uns = adata.uns[f"sag_{mode}"]
+    trials = uns["trials"]
+    return {
+        "seconds": seconds,
+        "seconds_per_epoch": float(uns["seconds_per_epoch"]),
+        "epochs": len(uns["losses"]["epoch"]),
+        "architecture": uns["architecture"],
+        "train_params": uns["train_params"],
+        "n_trials": len(trials),
+        "n_complete": int((trials["state"] == "complete").sum()),
+        "val_loss": float(uns["best"]["val_loss"]),
+        "likelihood": model.likelihood_,
+        **scores(adata, f"X_sag_{mode}", seed),
+    }
+
+
+def run_pca(adata, n_comps: int, seed: int) -> dict:
+    import scanpy as sc
+
+    t = time.perf_counter()
+    tmp = adata.copy()
+    sc.pp.normalize_total(tmp, target_sum=1e4)
+    sc.pp.log1p(tmp)
+    sc.pp.pca(tmp, n_comps=n_comps, random_state=seed)
+    adata.obsm[f"X_pca{n_comps}"] = tmp.obsm["X_pca"]
+    return {"seconds": time.perf_counter() - t, **scores(adata, f"X_pca{n_comps}", seed)}
+
+
+def _epoch_timer():
+    from lightning.pytorch.callbacks import Callback
+
+    class EpochTimer(Callback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_train_epoch_start(self, trainer, module) -> None:
+            self._t = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, module) -> None:
+            self.times.append(time.perf_counter() - self._t)
+
+    return EpochTimer()
+
+
+def run_scvi(adata, n_latent: int, seed: int, max_epochs: int | None) -> dict:
+    import scvi
+
+    scvi.settings.seed = seed
+    scvi.settings.dl_num_workers = 0
+    tmp = adata.copy()
+    scvi.model.SCVI.setup_anndata(tmp, layer="counts")
+    model = scvi.model.SCVI(tmp, n_latent=n_latent)
+    timer = _epoch_timer()
+    t = time.perf_counter()
+    model.train(
+        max_epochs=max_epochs,
+        accelerator="cpu",
+        devices=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        callbacks=[timer],
+    )
+    seconds = time.perf_counter() - t
+    adata.obsm["X_scvi"] = model.get_latent_representation()
+    times = np.asarray(timer.times)
+    return {
+        "seconds": seconds,
+        "epochs": len(times),
+        # the first epoch carries Lightning's start-up; report the median epoch
+        "seconds_per_epoch": float(np.median(times)),
+        "seconds_per_epoch_mean": float(times.mean()),
+        **scores(adata, "X_scvi", seed),
+    }
+
+
+def run_same_net(adata, n_latent: int, seed: int, epochs: int) -> dict:
+    """sag's loop on scVI's network shape: timing only (not scored)."""
+    import scautogenome as sag
+
+    arch = {
+        "kind": "vae",
+        "n_latent": n_latent,
+        "widths": [128],
+        "dropout": 0.1,
+        "likelihood": "nb",
+    }
+    params = {"max_epochs": epochs, "min_epochs": epochs, "batch_size": 128, "lr": 1e-3}
+    t = time.perf_counter()
+    model = sag.models.ResVAE(arch, params).fit(adata, layer="counts", seed=seed)
+    times = np.asarray([h["seconds"] for h in model.history_])
+    return {
+        "seconds": time.perf_counter() - t,
+        "epochs": len(times),
+        "seconds_per_epoch": float(np.median(times)),
+        "seconds_per_epoch_mean": float(times.mean()),
+    }
+
+
+def git_state() -> dict:
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--short"))}
+
+
+def append(path: Path, rec: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def run(args) -> None:
+    import torch
+
+    import scautogenome as sag
+
+    torch.set_num_threads(args.threads)
+    sag.settings.device = "cpu"
+    sag.settings.verbosity = 1
+    sag.settings.progress_bar = False
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        **git_state(),
+    }
+    for name in args.datasets:
+        adata0 = load(name, args.max_genes)
+        for seed in args.seeds:
+            for method in args.methods:
+                adata = adata0.copy()
+                rec = {
+                    "dataset": name,
+                    "shape": f"{adata.n_obs}x{adata.n_vars}",
+                    "n_labels": int(adata.obs["label"].nunique()),
+                    "method": method,
+                    "seed": seed,
+                    "n_latent": args.n_latent,
+                    "when": dt.datetime.now().isoformat(timespec="seconds"),
+                    **env,
+                }
+                print(f"[{rec['when']}] {name} {method} seed={seed}", flush=True)
+                try:
+                    if method in ("resvae", "vae"):
+                        rec.update(run_sag(adata, method, seed, args))
+                    elif method == "pca":
+                        rec.update(run_pca(adata, args.n_latent, seed))
+                        append(args.out, rec)
+                        rec = {**rec, "method": "pca50", **run_pca(adata0.copy(), 50, seed)}
+                    elif method == "scvi":
+                        rec.update(run_scvi(adata, args.n_latent, seed, args.scvi_epochs))
+                    elif method == "same-net":
+                        rec.update(run_same_net(adata, args.n_latent, seed, args.same_net_epochs))
+                except Exception as e:  # keep going; the error is recorded
+                    rec["error"] = f"{type(e).__name__}: {e}"
+                    traceback.print_exc()
+                append(args.out, rec)
+                print(json.dumps({k: rec.get(k) for k in ("method", "ari", "nmi", "davies_bouldin", "davies_bouldin_tsne", "seconds", "seconds_per_epoch")}), flush=True)  # fmt: skip
+
+
+# -- report ---------------------------------------------------------------------------------
+def load_results(path: Path) -> pd.DataFrame:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    df = pd.DataFrame(rows)
+    if "error" in df:
+        df = df[df["error"].isna()]
+    return df.groupby(["dataset", "method", "seed"], as_index=False).last()
+
+
+def _fmt(sub: pd.DataFrame, col: str, digits: int = 2) -> str:
+    v = sub[col].dropna()
+    if not len(v):
+        return "—"
+    if len(v) == 1:
+        return f"{v.iloc[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f}±{v.std(ddof=1):.{digits}f}"
+
+
+def report_table(df: pd.DataFrame) -> str:
+    scored = ["resvae", "vae", "pca", "pca50", "scvi"]
+    lines = [
+        "| dataset | shape | method | seeds | ARI | NMI | DB latent | DB t-SNE | silhouette | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, g in df.groupby("dataset", sort=False):
+        for m in scored:
+            sub = g[g["method"] == m]
+            if not len(sub):
+                continue
+            label = {"pca": f"PCA {sub['n_latent'].iloc[0]}", "pca50": "PCA 50"}.get(m, m)
+            lines.append(
+                f"| {name} | {sub['shape'].iloc[0]} | {label} | {len(sub)} | {_fmt(sub, 'ari')} "
+                f"| {_fmt(sub, 'nmi')} | {_fmt(sub, 'davies_bouldin')} "
+                f"| {_fmt(sub, 'davies_bouldin_tsne')} | {_fmt(sub, 'silhouette')} "
+                f"| {_fmt(sub, 'seconds', 0)} |"
+            )
+    lines += [
+        "",
+        "Seconds per training epoch (median over epochs; mean over seeds):",
+        "",
+        "| dataset | scVI (Lightning) | sag loop, scVI's network | Res-VAE searched | VAE searched |",
+        "|---|---|---|---|---|",
+    ]
+    for name, g in df.groupby("dataset", sort=False):
+        cells = []
+        for m in ("scvi", "same-net", "resvae", "vae"):
+            sub = g[g["method"] == m]
+            cells.append(_fmt(sub, "seconds_per_epoch", 3) if len(sub) else "—")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--n-latent", type=int, default=10)
+    p.add_argument("--n-trials", type=int, default=8)
+    p.add_argument("--time-budget", type=float, default=300.0)
+    p.add_argument("--max-epochs", type=int, default=60)
+    p.add_argument("--scvi-epochs", type=int, default=None, help="default: scVI's own")
+    p.add_argument("--same-net-epochs", type=int, default=10)
+    p.add_argument("--max-genes", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, default=HERE / "out" / "embed.jsonl")
+    p.add_argument("--report", action="store_true")
+    args = p.parse_args(argv)
+    if args.report:
+        print(report_table(load_results(args.out)))
+        return
+    run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -215,3 +215,20 @@ def test_plot_embedding_umap():
     assert "sag_resvae_neighbors_connectivities" in a.obsp
     assert a.uns["sag_resvae"] == {"kept": 1}  # tl.embed's results are not clobbered
     plt.close("all")
+
+
+def test_search_records_pruned_trials(adata, monkeypatch):
+    import optuna
+
+    from scautogenome.search import _vae as search_vae
+
+    class PruneSecond(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:
+            return trial.number == 1 and len(trial.intermediate_values) >= 2
+
+    monkeypatch.setattr(search_vae, "make_pruner", lambda config: PruneSecond())
+    sag.tl.embed(adata, config=TINY_EMBED)
+    trials = adata.uns["sag_resvae"]["trials"]
+    assert list(trials["state"]) == ["complete", "pruned"]
+    assert trials["epochs"].iloc[1] == 2
+    assert adata.uns["sag_resvae"]["best"]["trial"] == 0

@@ -156,17 +156,22 @@ def run_vae_search(
         trial.set_user_attr("mode", arch["kind"])
         trial.set_user_attr("architecture", json.dumps(arch, sort_keys=True))
 
+        n_epochs = [0]
+
         def report(epoch: int, value: float) -> None:
+            n_epochs[0] = epoch + 1
             trial.report(value, epoch)
             if trial.should_prune():
                 raise Pruned
 
         net = build(arch, seed + trial.number)
         trial.set_user_attr("n_params", count_parameters(net))
+        t0 = time.perf_counter()
         try:
             res = train(net, params, seed + trial.number, report, deadline)
         except Pruned:
-            trial.set_user_attr("epochs", len(trial.intermediate_values))
+            trial.set_user_attr("epochs", n_epochs[0])
+            trial.set_user_attr("seconds", time.perf_counter() - t0)
             raise optuna.TrialPruned from None
         trial.set_user_attr("val_loss", res.best_loss)
         trial.set_user_attr("best_epoch", res.best_epoch)

@@ -1,0 +1,391 @@
+"""sag.tl.explain and the expected-gradients engines (shap.GradientExplainer vs the fast path)."""
+
+from __future__ import annotations
+
+import logging
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import sparse
+from scipy.stats import spearmanr
+
+import scautogenome as sag
+from scautogenome._settings import logger as sag_logger
+from scautogenome.explain import (
+    ExpectedGradients,
+    ShapGradient,
+    class_importance,
+    sample_draws,
+    shap_draws,
+    stratified_cells,
+)
+from scautogenome.nn import build_network
+
+# a fixed small MLP: a search is not what these tests are about
+MINI = {
+    "budget": {"n_trials": 1, "time_budget": None},
+    "trainer": {"max_epochs": 30, "patience": 6, "min_epochs": 5},
+    "space": {
+        "mlp": {"n_layers": [1], "units": [64]},
+        "common": {
+            "batch_size": [32],
+            "lr": [3e-3],
+            "optimizer": ["adamw"],
+            "weight_decay": [1e-4],
+            "class_balance": ["weights"],
+            "input_keep": [1.0],
+            "dropout": [0.1],
+        },
+    },
+}
+FAST = {"n_explain": 30, "nsamples": 30, "n_background": 40}
+MARKERS = {  # textbook markers; CD14 itself is not among pbmc68k_reduced's 765 genes
+    "CD19+ B": {"CD79A", "MS4A1"},
+    "CD56+ NK": {"GNLY", "NKG7"},
+    "CD14+ Monocyte": {"CD14", "LYZ", "S100A8", "S100A9", "FCN1"},
+}
+
+
+def _quiet() -> None:
+    sag.settings.verbosity = 1
+    sag.settings.progress_bar = False
+    sag.settings.device = "cpu"
+
+
+@pytest.fixture(scope="module")
+def syn():
+    """Synthetic counts (3 classes with 10 marker genes each) and a classifier trained on it."""
+    _quiet()
+    adata = sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)
+    model = sag.tl.classify(adata, "label", mode="mlp", config=MINI, seed=0)
+    return adata, model
+
+
+@pytest.fixture(scope="module")
+def pbmc_fit(pbmc):
+    """pbmc68k_reduced (a copy) and a classifier of its bulk_labels."""
+    _quiet()
+    adata = pbmc.copy()
+    model = sag.tl.classify(adata, "bulk_labels", mode="mlp", config=MINI, seed=0)
+    return adata, model
+
+
+@pytest.fixture
+def log_records(caplog):
+    sag_logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="scautogenome")
+    sag.settings.verbosity = 2
+    yield caplog
+    sag_logger.removeHandler(caplog.handler)
+
+
+# -- the engines --------------------------------------------------------------------------------
+ARCHS = [
+    {"kind": "mlp", "units": [32, 16]},
+    {"kind": "resnet", "units": 16, "n_blocks": 2},
+    {"kind": "densenet", "blocks": [2], "growth_rate": 8},
+]
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: a["kind"])
+@pytest.mark.parametrize("path", ["structured", "generic"])
+def test_fast_equals_shap_draw_for_draw(arch, path):
+    """Given shap's own draws, the fast engine computes shap's numbers (any network, both paths)."""
+    torch.manual_seed(0)
+    net = build_network(
+        {**arch, "n_inputs": 120, "n_outputs": 4, "input_keep": 0.8, "dropout": 0.1}
+    ).eval()
+    rng = np.random.default_rng(0)
+    bg = (rng.random((15, 120)) * (rng.random((15, 120)) < 0.3)).astype(np.float32)
+    x = (rng.random((4, 120)) * (rng.random((4, 120)) < 0.3)).astype(np.float32)
+    ref = ShapGradient(net, bg, nsamples=25, seed=3).attributions(x, np.array([0]))
+    fast = ExpectedGradients(net, bg, shap_draws(4, 15, 25, rseed=3), path=path)
+    assert fast.path == path
+    phi = fast.attributions(x, np.arange(4))
+    assert phi.shape == ref.shape == (4, 120, 4)
+    np.testing.assert_allclose(phi, ref, atol=1e-6 * np.abs(ref).max())
+    sub = fast.attributions(x, np.arange(4), genes=np.array([5, 0, 77]))
+    np.testing.assert_allclose(sub, phi[:, [5, 0, 77]], atol=1e-6 * np.abs(ref).max())
+
+
+def test_fast_differs_with_wrong_draws():
+    """The draw-for-draw comparison can fail: other draws give other numbers."""
+    torch.manual_seed(0)
+    net = build_network({"kind": "mlp", "units": [16], "n_inputs": 50, "n_outputs": 3}).eval()
+    rng = np.random.default_rng(1)
+    bg, x = rng.random((10, 50), dtype=np.float32), rng.random((3, 50), dtype=np.float32)
+    ref = ShapGradient(net, bg, nsamples=10, seed=3).attributions(x, np.array([0]))
+    phi = ExpectedGradients(net, bg, shap_draws(3, 10, 10, rseed=4)).attributions(x, np.arange(3))
+    assert np.abs(phi - ref).max() > 1e-3 * np.abs(ref).max()
+
+
+def test_shap_engine_restores_numpy_global_state():
+    net = build_network({"kind": "mlp", "units": [8], "n_inputs": 20, "n_outputs": 2}).eval()
+    bg = np.random.default_rng(0).random((5, 20), dtype=np.float32)
+    np.random.seed(123)  # noqa: NPY002
+    expected = np.random.random()  # noqa: NPY002
+    np.random.seed(123)  # noqa: NPY002
+    ShapGradient(net, bg, nsamples=5, seed=0).attributions(bg[:2], np.array([0]))
+    assert np.random.random() == expected  # noqa: NPY002
+
+
+def test_chunking_does_not_change_values():
+    torch.manual_seed(0)
+    arch = {"kind": "resnet", "units": 16, "n_blocks": 1, "n_inputs": 60, "n_outputs": 3}
+    net = build_network(arch).eval()
+    rng = np.random.default_rng(0)
+    bg, x = rng.random((12, 60), dtype=np.float32), rng.random((9, 60), dtype=np.float32)
+    draws = sample_draws(9, 12, 20, seed=0)
+    whole = ExpectedGradients(net, bg, draws).attributions(x, np.arange(9))
+    small = ExpectedGradients(net, bg, draws, max_floats=500)
+    assert small.cells_per_chunk() == 1
+    parts = np.concatenate([small.attributions(x[i : i + 1], np.array([i])) for i in range(9)])
+    np.testing.assert_allclose(parts, whole, atol=1e-6 * np.abs(whole).max())
+
+
+def test_stratified_cells_represents_small_classes():
+    codes = np.array([0] * 500 + [1] * 5 + [2] * 40)
+    rng = np.random.default_rng(0)
+    picked = stratified_cells(codes, 60, rng)
+    assert len(picked) == 60
+    assert len(np.unique(picked)) == 60
+    counts = np.bincount(codes[picked], minlength=3)
+    assert counts[1] == 5  # the whole small class
+    assert counts[2] >= 20
+    assert np.array_equal(stratified_cells(codes, 1000, rng), np.arange(len(codes)))
+
+
+def test_engines_agree_on_pbmc_same_inputs(pbmc_fit):
+    """Same cells, background and draws: per-class importance of the two engines agrees."""
+    adata, model = pbmc_fit
+    X = adata.X
+    rng = np.random.default_rng(0)
+    test = np.flatnonzero(adata.obs["sag_split"] == "test")[:16]
+    bg = model.transform_.apply(X[rng.choice(adata.n_obs, 30, replace=False)].toarray())
+    codes = pd.Index(model.classes_).get_indexer(adata.obs["bulk_labels"].astype(str))[test]
+
+    def rows(cells):
+        return model.transform_.apply(X[test[cells]].toarray()).astype(np.float32)
+
+    shap_engine = ShapGradient(model.module_, bg, nsamples=20, seed=5)
+    chunk = shap_engine.cells_per_chunk()
+    draws = [
+        shap_draws(min(chunk, len(test) - s), 30, 20, rseed=5 + s)
+        for s in range(0, len(test), chunk)
+    ]
+    draws = type(draws[0])(
+        np.concatenate([d.rows for d in draws]), np.concatenate([d.alphas for d in draws])
+    )
+    fast_engine = ExpectedGradients(model.module_, bg, draws)
+    res_fast = class_importance(fast_engine, rows, codes, n_top=10)
+    res_shap = class_importance(shap_engine, rows, codes, n_top=10)
+    for c in np.flatnonzero(res_fast.n_cells > 0):
+        rho = spearmanr(res_fast.importance[:, c], res_shap.importance[:, c])[0]
+        assert rho >= 0.95, (model.classes_[c], rho)
+    np.testing.assert_allclose(
+        res_fast.top_values, res_shap.top_values, atol=1e-5 * np.abs(res_shap.top_values).max()
+    )
+
+
+@pytest.mark.slow
+def test_fast_agrees_with_shap_independent_draws(pbmc_fit):
+    """Both methods through sag.tl.explain, independent draws: the estimates agree."""
+    adata, model = pbmc_fit
+    out = {}
+    for method in ("fast", "shap"):
+        sag.tl.explain(adata, model, method=method, cells="all", n_explain=150, nsamples=100)
+        out[method] = adata.varm["sag_shap"].copy()
+    for c in range(out["fast"].shape[1]):
+        rho = spearmanr(out["fast"][:, c], out["shap"][:, c])[0]
+        assert rho >= 0.95, (adata.uns["sag_shap"]["columns"][c], rho)
+
+
+# -- the tool -----------------------------------------------------------------------------------
+def test_explain_writes_outputs(syn):
+    adata, model = syn
+    assert sag.tl.explain(adata, model, **FAST) is None
+    n_cls = len(model.classes_)
+    table = adata.varm["sag_shap"]
+    assert table.shape == (adata.n_vars, n_cls + 1)
+    assert table.dtype == np.float32
+    assert np.isfinite(table).all()
+    assert (table >= 0).all()
+    np.testing.assert_allclose(table[:, -1], table[:, :-1].mean(1), rtol=1e-5)
+    u = adata.uns["sag_shap"]
+    assert list(u["columns"]) == [*model.classes_, "overall"]
+    assert u["top_genes"].shape == (n_cls + 1, 30)
+    n = len(u["cells"])
+    assert n == FAST["n_explain"]
+    assert set(u["cells"]) <= set(adata.obs_names[adata.obs["sag_split"] == "test"])
+    assert u["values"].shape == u["expression"].shape == (n_cls, n, 30)
+    assert u["params"]["method"] == "fast"
+    assert u["params"]["engine"] == "structured"
+    assert u["params"]["groupby"] == "label"
+    assert u["params"]["background_from"] == "training"
+    # ranks agree with the table
+    for c in range(n_cls + 1):
+        col = table[:, c]
+        top = adata.var_names.get_indexer(u["top_genes"][c])
+        assert np.all(np.diff(col[top]) <= 0)
+        np.testing.assert_allclose(col[top], u["top_scores"][c], rtol=1e-6)
+    # class k's planted marker genes (gene_{10k}..gene_{10k+9}) lead its ranking
+    for k, cls in enumerate(model.classes_):
+        c = list(u["classes"]).index(cls)
+        markers = {f"gene_{i}" for i in range(10 * k, 10 * k + 10)}
+        assert len(markers & set(u["top_genes"][c][:10])) >= 6, (cls, u["top_genes"][c][:10])
+
+
+def test_explain_values_consistent(syn):
+    adata, model = syn
+    vals = sag.tl.explain(adata, model, return_values=True, **FAST)
+    u = adata.uns["sag_shap"]
+    n = len(u["cells"])
+    assert vals.shape == (n, adata.n_vars, len(model.classes_))
+    groups = u["cell_groups"]
+    for c, cls in enumerate(u["classes"]):
+        mean_abs = np.abs(vals[groups == cls, :, c]).mean(0)
+        np.testing.assert_allclose(adata.varm["sag_shap"][:, c], mean_abs, rtol=1e-4, atol=1e-7)
+        top = adata.var_names.get_indexer(u["top_genes"][c])
+        np.testing.assert_allclose(u["values"][c], vals[:, top, c], rtol=1e-4, atol=1e-7)
+        cells = adata.obs_names.get_indexer(u["cells"])
+        expr = model.transform_.apply(adata.X[cells].toarray())[:, top]
+        np.testing.assert_allclose(u["expression"][c], expr, rtol=1e-5, atol=1e-6)
+    # expected gradients are (on average) additive: sum of SHAP ~ logit - mean background logit
+    cells = adata.obs_names.get_indexer(u["cells"])
+    with torch.no_grad():
+        logits = model.module_(torch.from_numpy(model.transform_.apply(adata.X[cells].toarray())))
+    gap = logits.numpy() - u["base_values"]
+    total = vals.sum(1)
+    assert np.corrcoef(total.ravel(), gap.ravel())[0, 1] > 0.9
+
+
+def test_explain_two_pass_equals_one_pass(syn, monkeypatch):
+    """Cells x genes x classes is not kept unless asked: the second (top genes) pass gives the
+    same per-cell values."""
+    adata, model = syn
+    sag.tl.explain(adata, model, **FAST)
+    kept = {k: adata.uns["sag_shap"][k].copy() for k in ("values", "top_genes")}
+    monkeypatch.setattr("scautogenome.explain.MAX_FLOATS", 10)
+    sag.tl.explain(adata, model, **FAST)
+    assert np.array_equal(adata.uns["sag_shap"]["top_genes"], kept["top_genes"])
+    np.testing.assert_allclose(adata.uns["sag_shap"]["values"], kept["values"], atol=1e-6)
+
+
+def test_explain_roundtrip_h5ad(syn, tmp_path):
+    adata, model = syn
+    sag.tl.explain(adata, model, **FAST)
+    path = tmp_path / "x.h5ad"
+    adata.write_h5ad(path)
+    back = ad.read_h5ad(path)
+    np.testing.assert_array_equal(back.varm["sag_shap"], adata.varm["sag_shap"])
+    u, v = adata.uns["sag_shap"], back.uns["sag_shap"]
+    assert set(u) == set(v)
+    for k in ("top_genes", "columns", "cells", "cell_groups", "values", "expression"):
+        np.testing.assert_array_equal(np.asarray(v[k]), np.asarray(u[k]))
+    assert v["params"] == u["params"]
+
+
+def test_explain_same_seed_same_result(syn):
+    adata, model = syn
+    runs = []
+    for seed in (1, 1, 2):
+        sag.tl.explain(adata, model, seed=seed, **FAST)
+        runs.append((adata.varm["sag_shap"].copy(), adata.uns["sag_shap"]["cells"].copy()))
+    assert np.array_equal(runs[0][0], runs[1][0])
+    assert np.array_equal(runs[0][1], runs[1][1])
+    assert not np.array_equal(runs[0][0], runs[2][0])
+
+
+def test_explain_shap_method(syn):
+    adata, model = syn
+    sag.tl.explain(adata, model, method="shap", n_explain=6, nsamples=10, n_background=20)
+    u = adata.uns["sag_shap"]
+    assert u["params"]["engine"] == "shap.GradientExplainer"
+    assert np.isfinite(adata.varm["sag_shap"]).all()
+
+
+def test_explain_cells_and_groupby(syn):
+    adata, model = syn
+    mask = (adata.obs["label"] == model.classes_[0]).to_numpy()
+    sag.tl.explain(adata, model, cells=mask, groupby="label", **FAST)
+    u = adata.uns["sag_shap"]
+    assert set(u["cell_groups"]) == {model.classes_[0]}
+    assert np.isnan(adata.varm["sag_shap"][:, 1:3]).all()  # classes with no explained cell
+    sag.tl.explain(adata, model, cells=list(adata.obs_names[:12]), **FAST)
+    assert len(adata.uns["sag_shap"]["cells"]) == 12
+    # without a classify record, cells are grouped by their predicted class
+    fresh = adata.copy()
+    del fresh.uns["sag"], fresh.obs["sag_split"]
+    sag.tl.explain(fresh, model, **FAST)
+    assert fresh.uns["sag_shap"]["params"]["groupby"] == "predicted class"
+    assert fresh.uns["sag_shap"]["params"]["background_from"] == "all"
+
+
+# -- bad input ----------------------------------------------------------------------------------
+def test_explain_untrained_model(adata):
+    with pytest.raises(RuntimeError, match="not been trained"):
+        sag.tl.explain(adata, sag.models.Classifier({"kind": "mlp", "units": [8]}))
+
+
+def test_explain_rejects_bad_arguments(syn):
+    adata, model = syn
+    with pytest.raises(ValueError, match="method="):
+        sag.tl.explain(adata, model, method="kernel")
+    with pytest.raises(ValueError, match="nsamples=0"):
+        sag.tl.explain(adata, model, nsamples=0)
+    with pytest.raises(KeyError, match="groupby="):
+        sag.tl.explain(adata, model, groupby="nope")
+    with pytest.raises(ValueError, match="predicted class"):
+        sag.tl.explain(adata, model, groupby="sag_split")
+    with pytest.raises(ValueError, match="view"):
+        sag.tl.explain(adata[:50], model)
+    with pytest.raises(TypeError, match="Classifier"):
+        sag.tl.explain(adata, object())
+
+
+def test_explain_gene_matching(syn, log_records):
+    """Genes are matched by name as predict does; below the overlap minimum it is an error."""
+    adata, model = syn
+    # a query with 60% of the model's genes, shuffled, plus genes the model never saw
+    rng = np.random.default_rng(0)
+    keep = rng.permutation(adata.n_vars)[:120]
+    names = [*adata.var_names[keep], *(f"other_{i}" for i in range(5))]
+    X = sparse.hstack([adata.X[:, keep], sparse.csr_matrix(np.ones((adata.n_obs, 5)))]).tocsr()
+    query = ad.AnnData(X=X.astype(np.float32), obs=adata.obs.copy())
+    query.var_names = names
+    query.uns["sag"] = adata.uns["sag"]
+    sag.tl.explain(query, model, **FAST)
+    table = query.varm["sag_shap"]
+    assert np.isnan(table[-5:]).all()  # genes the model does not know
+    assert np.isfinite(table[:120]).all()
+    assert set(np.asarray(query.uns["sag_shap"]["top_genes"]).ravel()) <= set(query.var_names[:120])
+    assert "missing from adata" in log_records.text
+    with pytest.raises(ValueError, match="min_gene_overlap"):
+        sag.tl.explain(query, model, min_gene_overlap=0.9)
+    other = adata.copy()
+    other.var_names = [f"ENSG{i}" for i in range(adata.n_vars)]
+    with pytest.raises(ValueError, match="no gene"):
+        sag.tl.explain(other, model)
+
+
+def test_explain_clamps_background(syn, log_records):
+    adata, model = syn
+    n_train = int((adata.obs["sag_split"] == "train").sum())
+    sag.tl.explain(adata, model, n_background=10_000, n_explain=5, nsamples=5)
+    assert adata.uns["sag_shap"]["params"]["n_background"] == n_train
+    assert "n_background=10000 is more than" in log_records.text
+
+
+# -- real biology -------------------------------------------------------------------------------
+def test_explain_pbmc_markers(pbmc_fit):
+    """Top-10 genes of well-known PBMC classes hold textbook markers."""
+    adata, model = pbmc_fit
+    sag.tl.explain(adata, model, cells="all", n_explain=300, nsamples=100)
+    u = adata.uns["sag_shap"]
+    columns = list(u["columns"])
+    for cls, markers in MARKERS.items():
+        top10 = set(u["top_genes"][columns.index(cls)][:10])
+        assert markers & top10, (cls, sorted(top10))

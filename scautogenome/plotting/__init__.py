@@ -1,5 +1,13 @@
 """Plotting (``sag.pl``): matplotlib figures following scanpy's ``show``/``ax`` conventions."""
 
+from ._classify import confusion_matrix, search_history
 from ._embedding import embedding
+from ._explain import importance, shap_summary
 
-__all__ = ["embedding"]
+__all__ = [
+    "confusion_matrix",
+    "embedding",
+    "importance",
+    "search_history",
+    "shap_summary",
+]

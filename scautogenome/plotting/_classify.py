@@ -1,0 +1,192 @@
+"""Plots of :func:`scautogenome.tl.classify`: confusion matrix and search history."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .. import _keys
+from ._utils import finish, missing_key, new_axes, palette
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+_MODE_ORDER = ("mlp", "resnet", "densenet", "rrfcn")
+
+
+def _classify_uns(adata: AnnData, key: str, needed: str) -> dict:
+    if key not in adata.uns or needed not in adata.uns[key]:
+        raise missing_key("adata.uns", key, "sag.tl.classify(adata, labels_key)")
+    return adata.uns[key]
+
+
+def confusion_matrix(
+    adata: AnnData,
+    *,
+    key: str = _keys.CLASSIFY_KEY,
+    normalize: bool = True,
+    annotate: bool | None = None,
+    cmap: str = "Blues",
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool = False,
+) -> Axes | Figure | None:
+    """Confusion matrix of the held-out test split (rows: true class, columns: predicted).
+
+    Parameters
+    ----------
+    adata
+        Annotated by :func:`scautogenome.tl.classify` (reads ``uns[key]['confusion']`` and
+        ``uns[key]['classes']``).
+    key
+        ``key_added`` of the classify call.
+    normalize
+        Show each row as fractions of its true class (the counts are in the row labels).
+    annotate
+        Write the value in every cell; default when there are at most 20 classes.
+    cmap
+        Colour map.
+    ax, show, return_fig
+        As in scanpy.
+
+    Returns
+    -------
+    The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
+    """
+    uns = _classify_uns(adata, key, "confusion")
+    cm = np.asarray(uns["confusion"], dtype=float)
+    classes = [str(c) for c in uns["classes"]]
+    n = len(classes)
+    if cm.shape != (n, n):
+        msg = f"uns[{key!r}]['confusion'] has shape {cm.shape}, expected {(n, n)} for {n} classes."
+        raise ValueError(msg)
+    support = cm.sum(1)
+    shown = cm / np.where(support > 0, support, 1)[:, None] if normalize else cm
+    annotate = n <= 20 if annotate is None else annotate
+    side = max(4.0, 2.6 + 0.32 * n)
+    fig, ax = new_axes(ax, (side + 1.2, side))
+    im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=1 if normalize else None, aspect="equal")
+    rows = [f"{c} ({int(s)})" for c, s in zip(classes, support)] if normalize else classes
+    fontsize = 9 if n <= 12 else (7 if n <= 30 else 6)
+    ax.set_xticks(np.arange(n), classes, rotation=60, ha="right", rotation_mode="anchor")
+    ax.set_yticks(np.arange(n), rows)
+    ax.tick_params(labelsize=fontsize, length=0)
+    ax.set_xticks(np.arange(n + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", lw=0.6)
+    ax.tick_params(which="minor", length=0)
+    ax.spines[:].set_visible(False)
+    if annotate:
+        top = np.nanmax(shown) if shown.size else 1.0
+        for i in range(n):
+            for j in range(n):
+                v = shown[i, j]
+                if v == 0:
+                    continue
+                text = f"{v:.2f}".lstrip("0") if normalize and v < 1 else f"{v:.0f}"
+                ax.text(
+                    j,
+                    i,
+                    text if normalize else f"{int(v)}",
+                    ha="center",
+                    va="center",
+                    fontsize=fontsize - 1,
+                    color="white" if v > 0.55 * top else "#222222",
+                )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true (test cells)" if normalize else "true")
+    test = uns.get("metrics", {}).get("test", {})
+    title = "test split"
+    if "accuracy" in test:
+        title += f": accuracy {test['accuracy']:.3f}"
+    if "macro_f1" in test:
+        title += f", macro-F1 {test['macro_f1']:.3f}"
+    ax.set_title(title)
+    cbar = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.02)
+    cbar.set_label("fraction of the true class" if normalize else "cells")
+    cbar.outline.set_visible(False)
+    return finish(fig, ax, show, return_fig)
+
+
+def search_history(
+    adata: AnnData,
+    *,
+    key: str = _keys.CLASSIFY_KEY,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool = False,
+) -> Axes | Figure | None:
+    """Validation score of every search trial and the best so far, coloured by mode.
+
+    Pruned and failed trials (no final score) are ticks along the bottom edge.
+
+    Parameters
+    ----------
+    adata
+        Annotated by :func:`scautogenome.tl.classify` (reads ``uns[key]['trials']``).
+    key
+        ``key_added`` of the classify call.
+    ax, show, return_fig
+        As in scanpy.
+
+    Returns
+    -------
+    The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
+    """
+    uns = _classify_uns(adata, key, "trials")
+    trials = pd.DataFrame(uns["trials"]).sort_values("number")
+    if len(trials) == 0:
+        msg = f"uns[{key!r}]['trials'] is empty; nothing to plot."
+        raise ValueError(msg)
+    number = trials["number"].to_numpy(dtype=float)
+    value = trials["value"].to_numpy(dtype=float)
+    state = trials["state"].astype(str).to_numpy()
+    mode = trials["mode"].astype(str).replace("", "?").to_numpy()
+    done = (state == "complete") & np.isfinite(value)
+    modes = [m for m in _MODE_ORDER if m in set(mode)] + sorted(set(mode) - set(_MODE_ORDER))
+    colors = dict(zip(modes, palette(len(modes))))
+    metric = str(uns.get("params", {}).get("metric", "score"))
+
+    fig, ax = new_axes(ax, (6.5, 3.8))
+    for m in modes:
+        sel = done & (mode == m)
+        if sel.any():
+            ax.scatter(number[sel], value[sel], s=28, color=colors[m], label=m, zorder=3)
+    if done.any():
+        best = np.fmax.accumulate(np.where(done, value, -np.inf))
+        first = int(np.argmax(done))
+        ax.step(
+            number[first:], best[first:], where="post", color="#333333", lw=1.2, label="best so far"
+        )
+        b = int(np.argmax(np.where(done, value, -np.inf)))
+        ax.scatter(
+            number[b], value[b], s=160, marker="*", color="gold", edgecolor="#333333", zorder=4
+        )
+    from matplotlib.transforms import blended_transform_factory
+
+    bottom = blended_transform_factory(ax.transData, ax.transAxes)
+    for st, marker, color in (("pruned", "|", "#999999"), ("fail", "x", "#d62728")):
+        sel = state == st
+        if sel.any():
+            ax.scatter(
+                number[sel],
+                np.full(sel.sum(), 0.03),
+                transform=bottom,
+                marker=marker,
+                color=color,
+                s=40,
+                label=f"{st} ({int(sel.sum())})",
+                zorder=3,
+            )
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {metric}")
+    ax.set_title(f"search: {len(trials)} trials, {int(done.sum())} complete")
+    if len(number) <= 20:
+        ax.set_xticks(number)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    return finish(fig, ax, show, return_fig)

@@ -1,0 +1,223 @@
+"""Plots of :func:`scautogenome.tl.explain`: gene importance bars and SHAP distributions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import _keys
+from .._settings import logger
+from ._utils import class_colors, finish, missing_key, new_axes
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+def _shap_uns(adata: AnnData, key: str) -> dict:
+    if key not in adata.uns or key not in adata.varm:
+        raise missing_key("adata.uns / adata.varm", key, "sag.tl.explain(adata, model)")
+    return adata.uns[key]
+
+
+def _column(uns: dict, group: str) -> int:
+    columns = [str(c) for c in uns["columns"]]
+    if str(group) not in columns:
+        msg = f"group={group!r} is not one of the explained classes: {columns}."
+        raise KeyError(msg)
+    return columns.index(str(group))
+
+
+def _top(scores: np.ndarray, n_top: int) -> np.ndarray:
+    s = np.where(np.isfinite(scores), scores, -np.inf)
+    order = np.argsort(-s, kind="stable")[:n_top]
+    return order[np.isfinite(s[order])]
+
+
+def importance(
+    adata: AnnData,
+    group: str | None = None,
+    n_top: int = 20,
+    *,
+    key: str = _keys.SHAP_KEY,
+    color: str | None = None,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool = False,
+) -> Axes | Figure | None:
+    """Top genes by SHAP importance: one class, or all classes stacked (AutoGenome Fig. 3b).
+
+    Parameters
+    ----------
+    adata
+        Annotated by :func:`scautogenome.tl.explain`.
+    group
+        A class (or ``"overall"``): bars of its mean absolute SHAP values. None: the genes with
+        the largest importance summed over the classes, one stacked segment per class.
+    n_top
+        Number of genes.
+    key
+        ``key_added`` of the explain call.
+    color
+        Bar colour for one class (default: the class's colour in ``uns[f'{groupby}_colors']``).
+    ax, show, return_fig
+        As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
+        return the Figure.
+
+    Returns
+    -------
+    The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
+    """
+    uns = _shap_uns(adata, key)
+    table = np.asarray(adata.varm[key], dtype=float)
+    genes = np.asarray(adata.var_names, dtype=str)
+    classes = [str(c) for c in uns["classes"]]
+    groupby = str(uns.get("params", {}).get("groupby", ""))
+    colors = class_colors(adata, groupby, classes)
+    if group is not None:
+        col = _column(uns, group)
+        top = _top(table[:, col], n_top)
+        fig, ax = new_axes(ax, (5.0, 0.9 + 0.28 * max(len(top), 3)))
+        bar_color = color or (colors[col] if col < len(classes) else "#1f77b4")
+        ax.barh(np.arange(len(top)), table[top, col], color=bar_color, height=0.7)
+        ax.set_title(f"{group}: top {len(top)} genes")
+        ax.set_xlabel("mean |SHAP value| (class logit)")
+    else:
+        per_class = table[:, : len(classes)]
+        total = np.nansum(per_class, axis=1)
+        total[np.all(~np.isfinite(per_class), axis=1)] = np.nan
+        top = _top(total, n_top)
+        n_cols = 1 if len(classes) <= 16 else 2
+        fig, ax = new_axes(ax, (6.0 + 2.2 * n_cols, 0.9 + 0.28 * max(len(top), 3)))
+        left = np.zeros(len(top))
+        for c, name in enumerate(classes):
+            width = np.nan_to_num(per_class[top, c])
+            ax.barh(np.arange(len(top)), width, left=left, color=colors[c], height=0.7, label=name)
+            left += width
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
+            fontsize="small",
+            ncols=n_cols,
+            title=groupby or None,
+        )
+        ax.set_title(f"top {len(top)} genes, all classes")
+        ax.set_xlabel("mean |SHAP value| (stacked over classes)")
+    ax.set_yticks(np.arange(len(top)), genes[top])
+    ax.set_ylim(len(top) - 0.5, -0.5)  # most important on top
+    ax.spines[["top", "right"]].set_visible(False)
+    return finish(fig, ax, show, return_fig)
+
+
+def _swarm_offsets(x: np.ndarray, width: float = 0.4, n_bins: int = 100) -> np.ndarray:
+    """Vertical offsets that spread points of similar ``x`` into a beeswarm within ``width``."""
+    x = np.asarray(x, dtype=float)
+    if len(x) == 0:
+        return np.zeros(0)
+    span = np.ptp(x)
+    bins = (
+        np.zeros(len(x), dtype=np.int64) if span == 0 else np.round((x - x.min()) / span * n_bins)
+    )
+    offsets = np.zeros(len(x))
+    layer_max = 1
+    for b in np.unique(bins):
+        idx = np.flatnonzero(bins == b)
+        k = np.arange(len(idx))
+        layer = (k + 1) // 2
+        offsets[idx] = layer * np.where(k % 2 == 0, 1.0, -1.0)
+        layer_max = max(layer_max, int(layer.max()))
+    return offsets * (width / layer_max)
+
+
+def shap_summary(
+    adata: AnnData,
+    group: str,
+    n_top: int = 20,
+    *,
+    key: str = _keys.SHAP_KEY,
+    cmap: str = "coolwarm",
+    size: float = 8.0,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool = False,
+) -> Axes | Figure | None:
+    """SHAP values of one class's top genes in every explained cell (AutoGenome Fig. 3c/e).
+
+    One row per gene (most important on top); each dot is an explained cell, placed at its
+    SHAP value for the class's logit and spread vertically like a beeswarm, coloured by the
+    gene's expression on the model's input scale (per gene from its 5th to 95th percentile).
+    Dots right of 0 pushed the cell towards ``group``.
+
+    Parameters
+    ----------
+    adata
+        Annotated by :func:`scautogenome.tl.explain`.
+    group
+        One of the explained classes.
+    n_top
+        Number of genes (at most the ``n_top`` of the explain call).
+    key
+        ``key_added`` of the explain call.
+    cmap, size
+        Colour map of the expression and dot size.
+    ax, show, return_fig
+        As in scanpy.
+
+    Returns
+    -------
+    The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
+    """
+    import matplotlib.pyplot as plt
+
+    uns = _shap_uns(adata, key)
+    classes = [str(c) for c in uns["classes"]]
+    if str(group) not in classes:
+        msg = f"group={group!r} is not one of the explained classes: {classes}."
+        raise KeyError(msg)
+    c = classes.index(str(group))
+    values = np.asarray(uns["values"][c], dtype=float)  # cells x stored top genes
+    expr = np.asarray(uns["expression"][c], dtype=float)
+    names = np.asarray(uns["top_genes"][c], dtype=str)
+    if n_top > values.shape[1]:
+        logger.warning(
+            "n_top=%d but explain kept %d genes per class; showing %d (raise explain's n_top).",
+            n_top,
+            values.shape[1],
+            values.shape[1],
+        )
+    n = min(n_top, values.shape[1])
+    fig, ax = new_axes(ax, (6.0, 1.0 + 0.38 * max(n, 3)))
+    colormap = plt.get_cmap(cmap)
+    for i in range(n):
+        x, e = values[:, i], expr[:, i]
+        lo, hi = np.nanpercentile(e, [5, 95]) if len(e) else (0.0, 1.0)
+        if hi <= lo:
+            lo, hi = float(np.nanmin(e, initial=0.0)), float(np.nanmax(e, initial=1.0))
+        scaled = np.clip((e - lo) / (hi - lo), 0, 1) if hi > lo else np.full(len(e), 0.5)
+        order = np.argsort(scaled, kind="stable")  # high expression drawn on top
+        y = i + _swarm_offsets(x)
+        ax.scatter(
+            x[order],
+            y[order],
+            c=colormap(scaled[order]),
+            s=size,
+            linewidths=0,
+            alpha=0.85,
+            rasterized=len(x) > 500,
+        )
+    ax.axvline(0, color="#888888", lw=0.8, zorder=0)
+    ax.set_yticks(np.arange(n), names[:n])
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlabel(f"SHAP value (impact on the {group} logit)")
+    ax.set_title(f"{group}: top {n} genes, {values.shape[0]} cells")
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    sm = plt.cm.ScalarMappable(cmap=colormap, norm=plt.Normalize(0, 1))
+    cbar = fig.colorbar(sm, ax=ax, ticks=[0, 1], aspect=40, pad=0.02)
+    cbar.ax.set_yticklabels(["low", "high"])
+    cbar.set_label("expression", labelpad=-8)
+    cbar.outline.set_visible(False)
+    return finish(fig, ax, show, return_fig)

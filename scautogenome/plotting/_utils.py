@@ -1,0 +1,72 @@
+"""Helpers shared by the plots: scanpy's ``ax``/``show``/``return_fig`` conventions, palettes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """``ax``'s figure and ``ax``, or a new figure of ``figsize`` with one Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return fig, ax
+
+
+def finish(fig: Figure, ax: Axes, show: bool | None, return_fig: bool) -> Axes | Figure | None:
+    """Return the Figure (``return_fig``), show it (``show``; default ``scanpy.settings.autoshow``)
+    and return None, or return the Axes."""
+    if return_fig:
+        return fig
+    if show is None:
+        import scanpy as sc
+
+        show = sc.settings.autoshow
+    if show:
+        import matplotlib.pyplot as plt
+
+        plt.show()
+        return None
+    return ax
+
+
+def palette(n: int) -> list[str]:
+    """``n`` distinct colours (scanpy's default palettes)."""
+    from scanpy.plotting import palettes
+
+    if n <= 10:
+        return list(palettes.default_20[:n]) if n > 0 else []
+    if n <= 20:
+        return list(palettes.default_20[:n])
+    if n <= 28:
+        return list(palettes.default_28[:n])
+    return [palettes.default_102[i % len(palettes.default_102)] for i in range(n)]
+
+
+def class_colors(adata: AnnData, column: str | None, classes) -> list[str]:
+    """Colours of ``classes``: scanpy's ``uns[f'{column}_colors']`` when it covers them (so the
+    plots match ``sc.pl.umap(adata, color=column)``), else a default palette."""
+    classes = [str(c) for c in classes]
+    default = palette(len(classes))
+    if column is None or column not in adata.obs.columns:
+        return default
+    colors = adata.uns.get(f"{column}_colors")
+    obs = adata.obs[column]
+    if colors is None or not hasattr(obs, "cat") or len(colors) != len(obs.cat.categories):
+        return default
+    lookup = dict(zip(map(str, obs.cat.categories), colors))
+    if not all(c in lookup for c in classes):
+        return default
+    return [lookup[c] for c in classes]
+
+
+def missing_key(where: str, key: str, how: str) -> KeyError:
+    msg = f"{where}[{key!r}] not found; run {how} first (or pass key= the key_added you used)."
+    return KeyError(msg)

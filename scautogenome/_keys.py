@@ -7,6 +7,8 @@ CLASSIFY_KEY = "sag"
 
 SHAP_KEY = "sag_shap"
 EMBED_KEY = "sag_resvae"
+IO_KEY = "sag_io"
+"""``uns`` key where the sag.io readers record what they read and how."""
 
 
 def pred_key(key: str) -> str:

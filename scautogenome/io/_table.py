@@ -12,15 +12,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._keys import IO_KEY
 from .._settings import logger
 from . import _parse
 from ._barcodes import barcode_fraction, match_ids
 
 if TYPE_CHECKING:
     from anndata import AnnData
-
-IO_KEY = "sag_io"
-"""``uns`` key under which every ``sag.io`` reader records what it read and decided."""
 
 Orientation = Literal["auto", "genes_x_samples", "samples_x_genes"]
 ORIENTATIONS = ("auto", "genes_x_samples", "samples_x_genes")

@@ -1,39 +1,5 @@
-"""Helpers shared by the tools: h5ad-safe values for ``uns`` and the write step."""
+"""The tools' view of the shared helpers (kept so ``from ._utils import ...`` reads locally)."""
 
-from __future__ import annotations
+from .._utils import call_params, h5ad_safe
 
-import numpy as np
-import pandas as pd
-
-
-def h5ad_safe(value):
-    """Recursively turn ``value`` into something ``write_h5ad`` stores and reads back.
-
-    None is dropped from dicts (h5ad has no None), tuples become arrays, numpy scalars become
-    Python scalars, pandas Index/Series become arrays.
-    """
-    if isinstance(value, dict):
-        return {str(k): h5ad_safe(v) for k, v in value.items() if v is not None}
-    if isinstance(value, (pd.Index, pd.Series)):
-        return np.asarray(value)
-    if isinstance(value, (list, tuple)):
-        arr = np.asarray(value)
-        if arr.dtype == object:
-            arr = arr.astype(str)
-        return arr
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def call_params(**kwargs) -> dict:
-    """The arguments of a tool call as an h5ad-safe dict (None -> "None" so keys persist)."""
-    out = {}
-    for k, v in kwargs.items():
-        if v is None:
-            out[k] = "None"
-        elif isinstance(v, (bool, int, float, str)):
-            out[k] = v
-        else:
-            out[k] = str(v)
-    return out
+__all__ = ["call_params", "h5ad_safe"]

@@ -1,4 +1,4 @@
-"""Global settings: seed, device, verbosity, progress bars."""
+"""Global settings: seed, device, verbosity, progress bars, CPU threads."""
 
 from __future__ import annotations
 
@@ -23,19 +23,35 @@ class _Settings:
         0 errors, 1 warnings, 2 info (default), 3 debug; or the level's name.
     progress_bar
         Show tqdm progress bars on long work (search, training, SHAP).
-    n_workers
-        Reserved for parallel search in one process (Optuna ``n_jobs``); 1 keeps searches
-        reproducible.
+    n_threads
+        CPU threads torch may use (``torch.set_num_threads``); None keeps torch's default (all
+        cores). On a machine shared with other jobs, 1 avoids threads spinning against each
+        other, which can slow small networks several-fold.
     """
 
     def __init__(self) -> None:
         self.seed: int = 0
         self.device: str = "auto"
         self.progress_bar: bool = True
-        self.n_workers: int = 1
         self._verbosity = 2
         self._handler: logging.Handler | None = None
+        self._n_threads: int | None = None
         self.verbosity = 2
+
+    @property
+    def n_threads(self) -> int | None:
+        return self._n_threads
+
+    @n_threads.setter
+    def n_threads(self, value: int | None) -> None:
+        if value is not None and (not isinstance(value, int) or value < 1):
+            msg = f"n_threads={value!r} must be a positive integer or None."
+            raise ValueError(msg)
+        self._n_threads = value
+        if value is not None:
+            import torch
+
+            torch.set_num_threads(value)
 
     @property
     def verbosity(self) -> int:
@@ -69,8 +85,7 @@ class _Settings:
     def __repr__(self) -> str:
         return (
             f"scautogenome settings: seed={self.seed}, device={self.device!r}, "
-            f"verbosity={self.verbosity}, progress_bar={self.progress_bar}, "
-            f"n_workers={self.n_workers}"
+            f"verbosity={self.verbosity}, progress_bar={self.progress_bar}, n_threads={self.n_threads}"
         )
 
 

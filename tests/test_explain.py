@@ -186,7 +186,7 @@ def test_engines_agree_on_pbmc_same_inputs(pbmc_fit):
         rho = spearmanr(res_fast.importance[:, c], res_shap.importance[:, c])[0]
         assert rho >= 0.95, (model.classes_[c], rho)
     np.testing.assert_allclose(
-        res_fast.top_values, res_shap.top_values, atol=1e-5 * np.abs(res_shap.top_values).max()
+        res_fast.top_values, res_shap.top_values, atol=1e-5 * np.nanmax(np.abs(res_shap.top_values))
     )
 
 
@@ -314,6 +314,9 @@ def test_explain_cells_and_groupby(syn):
     u = adata.uns["sag_shap"]
     assert set(u["cell_groups"]) == {model.classes_[0]}
     assert np.isnan(adata.varm["sag_shap"][:, 1:3]).all()  # classes with no explained cell
+    assert (u["top_genes"][1:3] == "").all()
+    assert np.isnan(u["values"][1:3]).all()
+    assert (u["top_genes"][0] != "").all()
     sag.tl.explain(adata, model, cells=list(adata.obs_names[:12]), **FAST)
     assert len(adata.uns["sag_shap"]["cells"]) == 12
     # without a classify record, cells are grouped by their predicted class
@@ -322,6 +325,19 @@ def test_explain_cells_and_groupby(syn):
     sag.tl.explain(fresh, model, **FAST)
     assert fresh.uns["sag_shap"]["params"]["groupby"] == "predicted class"
     assert fresh.uns["sag_shap"]["params"]["background_from"] == "all"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_explain_on_gpu_matches_cpu(syn, tmp_path):
+    adata, model = syn
+    sag.tl.explain(adata, model, **FAST)
+    cpu = adata.varm["sag_shap"].copy()
+    model.save(tmp_path / "m")
+    on_gpu = sag.models.Classifier.load(tmp_path / "m", device="cuda")
+    sag.tl.explain(adata, on_gpu, **FAST)
+    assert adata.uns["sag_shap"]["params"]["device"].startswith("cuda")
+    np.testing.assert_allclose(adata.varm["sag_shap"], cpu, rtol=1e-3, atol=1e-6)
 
 
 # -- bad input ----------------------------------------------------------------------------------

@@ -33,10 +33,12 @@ class ClassImportance:
     n_cells
         Explained cells per class.
     top
-        (n_classes + 1) x n_top gene indices ranked by importance (last row: ``overall``).
+        (n_classes + 1) x n_top gene indices ranked by importance (last row: ``overall``); -1
+        for a class with no explained cell.
     top_values, top_expression
         n_classes x n_cells x n_top: SHAP values of output c and model-scale input values of
-        the top genes of class c, for every explained cell.
+        the top genes of class c, for every explained cell (NaN for a class with no explained
+        cell).
     base_values
         Mean logits over the background (the reference the SHAP values explain the output from).
     values
@@ -149,6 +151,10 @@ def class_importance(
                 top_values[:, cells] = phi[:, pos, cls].transpose(1, 0, 2)
                 top_expr[:, cells] = x[:, union][:, pos].transpose(1, 0, 2)
                 bar.update(len(cells))
+    # a class without explained cells has no ranking
+    top[:n_classes][~present] = -1
+    top_values[~present] = np.nan
+    top_expr[~present] = np.nan
     return ClassImportance(
         importance=importance,
         overall=overall.astype(np.float32),

@@ -79,6 +79,9 @@ def importance(
     if group is not None:
         col = _column(uns, group)
         top = _top(table[:, col], n_top)
+        if len(top) == 0:
+            msg = f"No importance for group={group!r}: none of its cells was explained."
+            raise ValueError(msg)
         fig, ax = new_axes(ax, (5.0, 0.9 + 0.28 * max(len(top), 3)))
         bar_color = color or (colors[col] if col < len(classes) else "#1f77b4")
         ax.barh(np.arange(len(top)), table[top, col], color=bar_color, height=0.7)
@@ -188,6 +191,9 @@ def shap_summary(
             values.shape[1],
             values.shape[1],
         )
+    if not np.isfinite(values).any():
+        msg = f"No SHAP values for group={group!r}: none of its cells was explained."
+        raise ValueError(msg)
     n = min(n_top, values.shape[1])
     fig, ax = new_axes(ax, (6.0, 1.0 + 0.38 * max(n, 3)))
     colormap = plt.get_cmap(cmap)

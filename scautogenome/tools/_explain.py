@@ -73,7 +73,8 @@ def _groups(
     """Class index of every cell in the model's classes (-1: not one of them) and its source."""
     classes = pd.Index(model.classes_)
     if groupby is None:
-        params = adata.uns.get(_keys.CLASSIFY_KEY, {}).get("params", {})
+        record = adata.uns.get(_keys.CLASSIFY_KEY)
+        params = record.get("params") if isinstance(record, dict) else None
         labels_key = params.get("labels_key") if isinstance(params, dict) else None
         if isinstance(labels_key, str) and labels_key in adata.obs.columns:
             codes = classes.get_indexer(adata.obs[labels_key].astype(str).to_numpy())
@@ -183,7 +184,8 @@ def explain(
         over the classes. NaN for genes the model was not trained on.
     ``uns[key_added]``
         ``classes``; ``columns`` (the varm columns: classes + ``"overall"``); ``top_genes`` and
-        ``top_scores`` ((n_classes + 1) x n_top, ranked, rows in ``columns`` order); ``cells``
+        ``top_scores`` ((n_classes + 1) x n_top, ranked, rows in ``columns`` order; empty
+        names and NaN for a class with no explained cell); ``cells``
         (names of the explained cells); ``cell_groups`` (their class); ``n_cells`` (explained
         cells per class); ``values`` and ``expression`` (n_classes x n_cells x n_top: SHAP value of
         class ``c`` and model-scale input value of class ``c``'s top genes in every explained
@@ -320,11 +322,10 @@ def explain(
     table[src, n_classes] = res.overall[dst]
     var_of_model = np.full(n_model, -1, dtype=np.int64)
     var_of_model[dst] = src
-    top_names = np.asarray(adata.var_names)[var_of_model[res.top]].astype(str)
-    top_scores = np.stack(
-        [res.importance[res.top[c], c] for c in range(n_classes)]
-        + [res.overall[res.top[n_classes]]]
-    )
+    ranked = res.top >= 0
+    top_names = np.where(ranked, np.asarray(adata.var_names)[var_of_model[res.top]].astype(str), "")
+    scores = np.column_stack([res.importance, res.overall])
+    top_scores = np.where(ranked, scores[res.top, np.arange(n_classes + 1)[:, None]], np.nan)
     adata.varm[key_added] = table
     uns = {
         "classes": classes,

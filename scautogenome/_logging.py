@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from datetime import timedelta
 
 from tqdm.auto import tqdm
 
 
-class TqdmHandler(logging.StreamHandler):
-    """Write log records through ``tqdm.write`` so that bars are not broken."""
+class TqdmHandler(logging.Handler):
+    """Write log records through ``tqdm.write`` so that bars are not broken.
+
+    Writes to whatever ``sys.stderr`` is at the time (notebooks and test runners swap it).
+    """
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            tqdm.write(self.format(record), file=self.stream)
+            tqdm.write(self.format(record), file=sys.stderr)
         except Exception:
             self.handleError(record)
 

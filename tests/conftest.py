@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -37,6 +36,14 @@ def _quiet_and_seeded():
 
 
 @pytest.fixture
+def tiny_config():
+    """A tiny search configuration (3 short trials) for tests."""
+    import copy
+
+    return copy.deepcopy(TINY_CONFIG)
+
+
+@pytest.fixture
 def adata():
     """300 cells x 200 genes, 3 classes, Poisson counts, CSR."""
     return sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)
@@ -65,6 +72,3 @@ def has_cuda() -> bool:
         return torch.cuda.is_available()
     except ImportError:  # pragma: no cover
         return False
-
-
-gpu = pytest.mark.skipif(not has_cuda() or os.environ.get("SAG_NO_GPU"), reason="needs CUDA")

@@ -190,8 +190,11 @@ class Classifier:
             raise ValueError(msg)
         return X, col_map, report
 
-    def gene_overlap(self, query_genes, *, min_gene_overlap: float = 0.5) -> dict:
-        """How many of the model's genes the query has; raises below ``min_gene_overlap``."""
+    def gene_overlap(self, query_genes, *, min_gene_overlap: float = 0.5, warn: bool = True) -> dict:
+        """How many of the model's genes the query has; raises below ``min_gene_overlap``.
+
+        With ``warn``, a partial overlap (missing genes are zero-filled) is logged as a warning.
+        """
         check_is_fitted(self)
         q = np.asarray(query_genes, dtype=str)
         n_model = len(self.var_names_)
@@ -217,7 +220,7 @@ class Classifier:
                 f"min_gene_overlap={min_gene_overlap}. Lower min_gene_overlap to predict anyway."
             )
             raise ValueError(msg)
-        if n_common < n_model:
+        if warn and n_common < n_model:
             logger.warning(
                 "query has %d of the model's %d genes (%.1f%%); %d missing genes are set to 0.",
                 n_common,

@@ -22,7 +22,7 @@ from .._logging import progress
 from .._settings import logger
 from ..nn import build_network, count_parameters
 from ..train import Pruned, TrainParams, train_classifier
-from ._spaces import suggest
+from ._spaces import choices_of, suggest
 
 ARCH_MODES = ("mlp", "resnet", "densenet")
 _TRAIN_KEYS = ("lr", "batch_size", "optimizer", "momentum", "weight_decay", "class_balance")
@@ -100,6 +100,60 @@ def make_pruner(config: dict) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=s["prune_warmup_epochs"])
 
 
+# A small portfolio of configurations that are strong on most genomic profiles, tried first
+# (as AutoML systems do) before TPE explores; each is dropped where it does not fit the space.
+DEFAULT_INITIAL_TRIALS: list[dict] = [
+    {"mode": "mlp", "mlp_n_layers": 2, "mlp_units_0": 512, "mlp_units_1": 256, "dropout": 0.25,
+     "input_keep": 0.8, "lr": 1e-3, "batch_size": 64, "optimizer": "adamw",
+     "weight_decay": 1e-4, "class_balance": "weights"},
+    {"mode": "resnet", "resnet_n_blocks": 2, "resnet_units": 256, "dropout": 0.25,
+     "input_keep": 0.8, "lr": 1e-3, "batch_size": 64, "optimizer": "adamw",
+     "weight_decay": 1e-4, "class_balance": "weights"},
+    {"mode": "mlp", "mlp_n_layers": 1, "mlp_units_0": 1024, "dropout": 0.5, "input_keep": 0.6,
+     "lr": 1e-3, "batch_size": 32, "optimizer": "adamw", "weight_decay": 1e-3,
+     "class_balance": "weights"},
+    {"mode": "densenet", "densenet_n_blocks": 2, "densenet_block_units_0": 3,
+     "densenet_block_units_1": 3, "densenet_growth_rate": 64, "dropout": 0.25,
+     "input_keep": 0.8, "lr": 1e-3, "batch_size": 64, "optimizer": "adamw",
+     "weight_decay": 1e-4, "class_balance": "weights"},
+]
+
+
+def _fits(value, spec) -> bool:
+    if isinstance(spec, dict) and spec.get("type") in ("float", "int"):
+        return isinstance(value, (int, float)) and spec["low"] <= value <= spec["high"]
+    return value in choices_of(spec)
+
+
+def initial_trials(config: dict) -> list[dict]:
+    """The configured starting points that fit the configured space (others are skipped)."""
+    init = config["search"]["initial_trials"]
+    if init == "none":
+        return []
+    points = DEFAULT_INITIAL_TRIALS if init == "default" else init
+    space = config["space"]
+    modes = [m for m in space if m != "common"]
+    out = []
+    for point in points:
+        mode = point.get("mode", modes[0])
+        if mode not in modes:
+            continue
+        params = {k: v for k, v in point.items() if k != "mode" or len(modes) > 1}
+        ok = True
+        for key, value in params.items():
+            if key == "mode":
+                continue
+            section, name = (mode, key[len(mode) + 1 :]) if key.startswith(mode + "_") else ("common", key)
+            name = name.rstrip("0123456789").rstrip("_") if section != "common" else name
+            spec = space[section].get(name)
+            if spec is None or not _fits(value, spec):
+                ok = False
+                break
+        if ok:
+            out.append(params)
+    return out
+
+
 @dataclass
 class SearchResult:
     architecture: dict
@@ -116,7 +170,9 @@ class SearchResult:
 def trials_table(study: optuna.Study) -> pd.DataFrame:
     """One row per trial, with only h5ad-friendly column types (numbers and strings)."""
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+                optuna.trial.TrialState.FAIL)
+    for t in study.get_trials(deepcopy=False, states=finished):
         ua = t.user_attrs
         rows.append(
             {
@@ -186,6 +242,14 @@ def run_search(
     n_before = len(study.trials)
     if n_before:
         logger.info("resuming study %r with %d earlier trial(s)", study.study_name, n_before)
+    else:
+        points = initial_trials(config)
+        if budget["n_trials"] is not None:
+            points = points[: budget["n_trials"]]
+        for params in points:
+            study.enqueue_trial(params, skip_if_exists=True)
+    trial_cap = (None if budget["time_budget"] is None
+                 else float(budget["time_budget"]) * config["search"]["max_trial_fraction"])
     best_key = [(-math.inf, math.inf)]
 
     def objective(trial: optuna.Trial) -> float:
@@ -205,6 +269,9 @@ def run_search(
                 raise Pruned
 
         t0 = time.perf_counter()
+        trial_deadline = deadline
+        if trial_cap is not None:
+            trial_deadline = min(deadline, t0 + trial_cap)
         try:
             res = train_classifier(
                 net,
@@ -219,7 +286,7 @@ def run_search(
                 device=device,
                 seed=seed + trial.number,
                 report=report,
-                deadline=deadline,
+                deadline=trial_deadline,
             )
         except Pruned:
             trial.set_user_attr("epochs", n_epochs[0])

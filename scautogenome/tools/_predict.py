@@ -68,10 +68,10 @@ def predict(
         msg = f"model must be a scautogenome Classifier, got {type(model).__name__}."
         raise TypeError(msg)
     check_is_fitted(model)
-    report = model.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap)
     proba = model.predict_proba(
         adata, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
     )
+    report = model.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap, warn=False)
     codes = proba.argmax(1)
     adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
         model.classes_[codes], categories=model.classes_

@@ -1,0 +1,136 @@
+"""Every bad input gets a clear error before any work, and the AnnData is left as it was."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import scautogenome as sag
+
+
+def snapshot(a):
+    return (list(a.obs.columns), list(a.obsm.keys()), list(a.uns.keys()), list(a.layers.keys()))
+
+
+def check_untouched(a, before):
+    assert snapshot(a) == before
+
+
+def test_missing_label_key_lists_available(adata):
+    before = snapshot(adata)
+    with pytest.raises(KeyError, match=r"labels_key='cell_type'.*available columns: \['label'\]"):
+        sag.tl.classify(adata, "cell_type", n_trials=1)
+    check_untouched(adata, before)
+
+
+def test_single_class(adata):
+    adata.obs["label"] = "only"
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match="at least 2"):
+        sag.tl.classify(adata, "label", n_trials=1)
+    check_untouched(adata, before)
+
+
+def test_class_too_small_is_named_and_can_be_dropped(adata, tiny_config):
+    adata.obs["label"] = adata.obs["label"].cat.add_categories("rare")
+    adata.obs.iloc[:2, 0] = "rare"
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=r"'rare' \(2 cells\).*min_cells_per_class"):
+        sag.tl.classify(adata, "label", n_trials=1)
+    check_untouched(adata, before)
+    sag.tl.classify(adata, "label", min_cells_per_class=3, config=tiny_config)
+    assert "rare" not in list(adata.uns["sag"]["classes"])
+    assert list(adata.uns["sag"]["dropped_classes"]) == ["rare"]
+    assert (adata.obs["sag_split"].iloc[:2] == "none").all()
+    assert adata.obs["sag_pred"].iloc[:2].notna().all()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf(adata, bad):
+    adata.X = adata.X.toarray()
+    adata.X[3, 4] = bad
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        sag.tl.classify(adata, "label", n_trials=1)
+    check_untouched(adata, before)
+
+
+def test_nan_in_sparse(adata):
+    adata.X.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        sag.tl.classify(adata, "label", n_trials=1)
+
+
+def test_negative_values_with_counts(adata):
+    adata.X = adata.X.toarray()
+    adata.X[0, 0] = -1
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match="negative values"):
+        sag.tl.classify(adata, "label", value_type="counts", n_trials=1)
+    check_untouched(adata, before)
+
+
+def test_empty_anndata(adata):
+    empty = adata[:0].copy()
+    with pytest.raises(ValueError, match="empty"):
+        sag.tl.classify(empty, "label", n_trials=1)
+
+
+def test_non_numeric_x(adata):
+    import anndata as ad
+
+    a = ad.AnnData(X=np.full((10, 3), "a", dtype=object), obs=adata.obs.iloc[:10].copy())
+    with pytest.raises(TypeError, match="non-numeric"):
+        sag.tl.classify(a, "label", n_trials=1)
+
+
+def test_duplicate_var_names(adata):
+    names = list(adata.var_names)
+    names[1] = names[0]
+    adata.var_names = names
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=r"duplicated gene name.*var_names_make_unique"):
+        sag.tl.classify(adata, "label", n_trials=1)
+    check_untouched(adata, before)
+
+
+def test_view_is_refused(adata):
+    view = adata[:200]
+    assert view.is_view
+    with pytest.raises(ValueError, match=r"view.*\.copy\(\)"):
+        sag.tl.classify(view, "label", n_trials=1)
+    assert "sag_pred" not in adata.obs
+
+
+def test_missing_layer(adata):
+    with pytest.raises(KeyError, match="layer='counts' not found"):
+        sag.tl.classify(adata, "label", layer="counts", n_trials=1)
+
+
+def test_bad_split_values(adata):
+    adata.obs["fold"] = "training"
+    with pytest.raises(ValueError, match="must be one of"):
+        sag.tl.classify(adata, "label", split_key="fold", n_trials=1)
+
+
+def test_bad_config_before_work(adata):
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match="unknown key"):
+        sag.tl.classify(adata, "label", config={"search": {"metrik": "accuracy"}})
+    check_untouched(adata, before)
+
+
+def test_binary_value_type_checked():
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20)
+    with pytest.raises(ValueError, match="other than 0 and 1"):
+        sag.tl.classify(a, "label", value_type="binary", n_trials=1)
+
+
+def test_query_with_negative_values_for_counts_model(adata, tiny_config):
+    model = sag.tl.classify(adata, "label", config=tiny_config)
+    q = adata.copy()
+    q.X = sp.csr_matrix(q.X.toarray() - 5)
+    with pytest.raises(ValueError, match="raw counts"):
+        sag.tl.predict(q, model)
+    assert "sag_confidence" not in q.obs

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+import scautogenome as sag
+
+
+def test_classify_writes_design_outputs(adata, tiny_config):
+    model = sag.tl.classify(adata, "label", config=tiny_config)
+    assert isinstance(model, sag.models.Classifier)
+    assert isinstance(adata.obs["sag_pred"].dtype, pd.CategoricalDtype)
+    assert set(adata.obs["sag_split"].unique()) == {"train", "val", "test"}
+    proba = adata.obsm["sag_proba"]
+    assert proba.shape == (adata.n_obs, 3)
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
+    uns = adata.uns["sag"]
+    assert list(uns["classes"]) == ["type_0", "type_1", "type_2"]
+    test = uns["metrics"]["test"]
+    assert test["n"] == (adata.obs["sag_split"] == "test").sum()
+    assert 0 <= test["macro_f1"] <= 1
+    assert set(test["per_class"]) == {"precision", "recall", "f1", "support"}
+    assert uns["confusion"].shape == (3, 3)
+    assert uns["confusion"].sum() == test["n"]
+    assert len(uns["trials"]) == 3
+    arch = json.loads(uns["architecture"])
+    assert arch["kind"] in ("mlp", "resnet", "densenet")
+    assert json.loads(uns["config"])["budget"]["n_trials"] == 3
+    # the synthetic classes are separable by marker genes
+    assert test["accuracy"] > 0.8
+
+
+def test_outputs_survive_h5ad_round_trip(adata, tiny_config, tmp_path):
+    sag.tl.classify(adata, "label", config=tiny_config, key_added="cls")
+    path = tmp_path / "a.h5ad"
+    adata.write_h5ad(path)
+    back = ad.read_h5ad(path)
+    for key in ("cls_pred", "cls_split"):
+        assert (back.obs[key].astype(str) == adata.obs[key].astype(str)).all()
+    np.testing.assert_allclose(back.obsm["cls_proba"], adata.obsm["cls_proba"])
+    u0, u1 = adata.uns["cls"], back.uns["cls"]
+    assert set(u0) == set(u1)
+    assert u1["architecture"] == u0["architecture"]
+    np.testing.assert_array_equal(u1["confusion"], u0["confusion"])
+    pd.testing.assert_frame_equal(u1["trials"], u0["trials"], check_dtype=False)
+    assert u1["metrics"]["test"]["macro_f1"] == pytest.approx(u0["metrics"]["test"]["macro_f1"])
+
+
+def test_same_seed_same_result(tiny_config):
+    a1 = sag.datasets.synthetic(seed=5)
+    a2 = sag.datasets.synthetic(seed=5)
+    sag.tl.classify(a1, "label", config=tiny_config, seed=11)
+    sag.tl.classify(a2, "label", config=tiny_config, seed=11)
+    np.testing.assert_array_equal(a1.obs["sag_split"], a2.obs["sag_split"])
+    np.testing.assert_allclose(a1.obsm["sag_proba"], a2.obsm["sag_proba"], rtol=1e-5, atol=1e-6)
+    t1, t2 = a1.uns["sag"]["trials"], a2.uns["sag"]["trials"]
+    assert list(t1["params"]) == list(t2["params"])
+
+
+def test_split_key_honoured_and_unlabelled_cells_predicted(adata, tiny_config):
+    rng = np.random.default_rng(1)
+    adata.obs["fold"] = rng.choice(["train"] * 7 + ["val", "test"], adata.n_obs)
+    adata.obs["label"] = adata.obs["label"].astype(object)
+    adata.obs.iloc[:5, adata.obs.columns.get_loc("label")] = np.nan
+    sag.tl.classify(adata, "label", split_key="fold", config=tiny_config)
+    split = adata.obs["sag_split"].astype(str).to_numpy()
+    expected = adata.obs["fold"].to_numpy().copy()
+    expected[:5] = "none"
+    np.testing.assert_array_equal(split, expected)
+    assert adata.obs["sag_pred"].iloc[:5].notna().all()
+
+
+@pytest.mark.parametrize("mode", ["mlp", "resnet", "densenet"])
+def test_each_mode(adata, tiny_config, mode):
+    tiny_config["budget"]["n_trials"] = 1
+    sag.tl.classify(adata, "label", mode=mode, config=tiny_config)
+    assert json.loads(adata.uns["sag"]["architecture"])["kind"] == mode
+    assert set(adata.uns["sag"]["trials"]["mode"]) == {mode}
+
+
+def test_metric_and_budget_arguments(adata, tiny_config):
+    sag.tl.classify(adata, "label", config=tiny_config, metric="accuracy", n_trials=2)
+    assert json.loads(adata.uns["sag"]["config"])["budget"]["time_budget"] is None  # kept
+    cfg = json.loads(adata.uns["sag"]["config"])
+    assert cfg["search"]["metric"] == "accuracy"
+    assert cfg["budget"]["n_trials"] == 2
+    assert len(adata.uns["sag"]["trials"]) == 2
+
+
+def test_time_budget_stops_the_search(adata, tiny_config):
+    tiny_config["budget"] = {"n_trials": None, "time_budget": 3.0}
+    tiny_config["search"] = {"max_trial_fraction": 1.0}
+    sag.tl.classify(adata, "label", config=tiny_config)
+    assert 1 <= len(adata.uns["sag"]["trials"]) < 1000
+
+
+def test_storage_resumes_a_search(adata, tiny_config, tmp_path):
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    tiny_config["budget"]["n_trials"] = 2
+    sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    b = adata.copy()
+    sag.tl.classify(b, "label", config=tiny_config, storage=url, study_name="s")
+    assert len(b.uns["sag"]["trials"]) == 4  # 2 earlier + 2 new trials in the same study
+
+
+def test_portfolio_starts_the_search(adata, tiny_config):
+    tiny_config["budget"]["n_trials"] = 2
+    tiny_config["search"] = {"initial_trials": "default"}
+    sag.tl.classify(adata, "label", config=tiny_config)
+    first = json.loads(adata.uns["sag"]["trials"]["params"].iloc[0])
+    # the first default portfolio point, restricted to the tiny space (batch size 64 fits)
+    assert first["mode"] == "mlp"
+    assert first["mlp_units_0"] == 512
+
+
+@pytest.mark.slow
+def test_pbmc68k_beats_a_floor(pbmc):
+    """Real data: the default-mode search on scanpy's PBMCs reaches a sensible accuracy."""
+    a = pbmc.copy()
+    sag.tl.classify(a, "bulk_labels", n_trials=8, time_budget=None)
+    assert a.uns["sag"]["metrics"]["test"]["accuracy"] > 0.75

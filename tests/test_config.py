@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import scautogenome as sag
+
+
+def test_default_spaces_are_the_papers():
+    cfg = sag.config.default("auto")
+    space = cfg["space"]
+    assert space["mlp"]["units"] == [8, 16, 32, 64, 128, 256, 512, 1024]
+    assert space["resnet"]["n_blocks"] == [1, 2, 3, 5, 6]
+    assert space["resnet"]["units"] == [8, 16, 32, 64, 128, 256, 512]
+    assert space["densenet"]["growth_rate"] == [8, 16, 32, 64, 128, 256, 512]
+    assert space["common"]["input_keep"] == [0.6, 0.8, 1.0]
+    assert cfg["search"]["metric"] == "macro_f1"
+
+
+def test_default_for_one_mode_has_only_its_space():
+    cfg = sag.config.default("resnet")
+    assert set(cfg["space"]) == {"common", "resnet"}
+    json.dumps(cfg)  # JSON-serialisable
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ValueError, match=r"\['trainer'\]\['max_epoch'\]: unknown key"):
+        sag.config.load({"trainer": {"max_epoch": 3}})
+    with pytest.raises(ValueError, match="bogus"):
+        sag.config.load({"bogus": 1})
+
+
+@pytest.mark.parametrize(
+    ("cfg", "match"),
+    [
+        ({"search": {"metric": "auc"}}, r"\['search'\]\['metric'\]"),
+        ({"trainer": {"patience": "ten"}}, r"\['trainer'\]\['patience'\]"),
+        ({"budget": {"n_trials": None, "time_budget": None}}, "never ends"),
+        ({"space": {"mlp": {"units": []}}}, r"\['mlp'\]\['units'\]: an empty list"),
+        (
+            {"space": {"common": {"lr": {"type": "float", "low": 0, "high": 1, "log": True}}}},
+            "low > 0",
+        ),
+        ({"space": {"common": {"lr": {"type": "normal"}}}}, "type='normal'"),
+        ({"mode": "cnn"}, "mode='cnn'"),
+    ],
+)
+def test_bad_values_are_named(cfg, match):
+    with pytest.raises(ValueError, match=match):
+        sag.config.load(cfg)
+
+
+def test_load_from_json_file(tmp_path):
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"mode": "mlp", "budget": {"n_trials": 2}}))
+    cfg = sag.config.load(path)
+    assert cfg["mode"] == "mlp"
+    assert cfg["budget"]["n_trials"] == 2
+    assert cfg["budget"]["time_budget"] == 600.0  # kept from the defaults
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        sag.config.load(bad)
+    with pytest.raises(FileNotFoundError):
+        sag.config.load(tmp_path / "missing.json")

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+import scautogenome as sag
+from scautogenome.data import (
+    BatchLoader,
+    InputTransform,
+    detect_value_type,
+    prepare_labelled,
+    stratified_split,
+)
+
+
+def test_detect_value_type():
+    assert (
+        detect_value_type(sp.csr_matrix(np.array([[0, 3, 5], [1, 0, 2]], dtype=np.float32)))
+        == "counts"
+    )
+    assert (
+        detect_value_type(sp.csr_matrix(np.array([[0, 1, 1], [1, 0, 0]], dtype=np.float32)))
+        == "binary"
+    )
+    assert detect_value_type(np.array([[0.5, 1.2], [0.1, 3.3]])) == "continuous"
+    assert detect_value_type(np.array([[-1.0, 2.0], [0.0, 3.0]])) == "continuous"
+
+
+def test_counts_transform_matches_scanpy(adata):
+    import scanpy as sc
+
+    d = prepare_labelled(adata, "label", seed=0)
+    assert d.transform.value_type == "counts"
+    ref = adata.copy()
+    sc.pp.normalize_total(ref, target_sum=1e4)
+    sc.pp.log1p(ref)
+    train = d.rows("train")
+    lo = ref.X[train].toarray().min(0)
+    hi = ref.X[train].toarray().max(0)
+    np.testing.assert_allclose(d.transform.min_, lo, rtol=1e-5, atol=1e-5)
+    rng = hi - lo
+    rng[rng == 0] = 1
+    np.testing.assert_allclose(d.transform.range_, rng, rtol=1e-4, atol=1e-5)
+    # the torch path on a batch equals the numpy path
+    rows = np.arange(20)
+    expected = (ref.X[rows].toarray() - lo) / rng
+    got = d.transform.to_torch("cpu")(torch.from_numpy(adata.X[rows].toarray()))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_scaling_fitted_on_train_only(adata):
+    adata.X = adata.X.toarray()
+    d = prepare_labelled(adata, "label", seed=0)
+    test = d.rows("test")
+    adata.X[test, 0] = 1e6  # an extreme value outside train must not move the fitted range
+    d2 = prepare_labelled(adata, "label", seed=0)
+    np.testing.assert_array_equal(d.transform.range_[0], d2.transform.range_[0])
+
+
+def test_binary_profiles_are_not_normalised():
+    rng = np.random.default_rng(0)
+    X = sp.csr_matrix((rng.random((60, 30)) < 0.2).astype(np.float32))
+    t = InputTransform("binary").fit(X, np.arange(60))
+    out = t.to_torch("cpu")(torch.from_numpy(X[:5].toarray()))
+    assert set(np.unique(out.numpy())) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", None])
+def test_sparse_formats_give_identical_batches(fmt):
+    a = sag.datasets.synthetic(n_obs=90, n_vars=40, sparse_format=fmt, seed=1)
+    ref = sag.datasets.synthetic(n_obs=90, n_vars=40, sparse_format=None, seed=1)
+    d = prepare_labelled(a, "label", seed=0)
+    dr = prepare_labelled(ref, "label", seed=0)
+    la = BatchLoader(
+        d.X,
+        d.rows("train"),
+        d.codes,
+        batch_size=16,
+        transform=d.transform.to_torch("cpu"),
+        device="cpu",
+    )
+    lr = BatchLoader(
+        dr.X,
+        dr.rows("train"),
+        dr.codes,
+        batch_size=16,
+        transform=dr.transform.to_torch("cpu"),
+        device="cpu",
+    )
+    for (xa, ya), (xr, yr) in zip(la, lr):
+        torch.testing.assert_close(xa, xr)
+        torch.testing.assert_close(ya, yr)
+
+
+def test_stratified_split_is_seeded_and_stratified():
+    codes = np.repeat(np.arange(3), [100, 30, 5])
+    s1 = stratified_split(codes, seed=3)
+    s2 = stratified_split(codes, seed=3)
+    s3 = stratified_split(codes, seed=4)
+    np.testing.assert_array_equal(s1, s2)
+    assert not np.array_equal(s1, s3)
+    for c, n in zip(range(3), [100, 30, 5]):
+        part = s1[codes == c]
+        n_small = max(1, round(0.1 * n))
+        assert (part == "test").sum() == n_small
+        assert (part == "val").sum() == n_small
+        assert (part == "train").sum() == n - 2 * n_small
+
+
+def test_user_split_honoured(adata):
+    rng = np.random.default_rng(0)
+    adata.obs["my_split"] = rng.choice(["train", "train", "train", "val", "test"], adata.n_obs)
+    d = prepare_labelled(adata, "label", split_key="my_split")
+    np.testing.assert_array_equal(d.split, adata.obs["my_split"].to_numpy())
+
+
+def test_missing_labels_are_not_trained_on(adata):
+    adata.obs["label"] = adata.obs["label"].astype(object)
+    adata.obs.iloc[:7, 0] = None
+    d = prepare_labelled(adata, "label", seed=0)
+    assert (d.codes[:7] == -1).all()
+    assert (d.split[:7] == "none").all()
+
+
+def test_batches_never_densify_whole_matrix(monkeypatch, tiny_config):
+    """Only minibatch-sized row blocks are densified during fit and predict."""
+    adata = sag.datasets.synthetic(n_obs=2600, n_vars=30, n_markers=5, seed=2)
+    shapes = []
+    orig = sp.csr_matrix.toarray
+
+    def spy(self, *args, **kwargs):
+        shapes.append(self.shape)
+        return orig(self, *args, **kwargs)
+
+    monkeypatch.setattr(sp.csr_matrix, "toarray", spy)
+    tiny_config["budget"]["n_trials"] = 1
+    tiny_config["trainer"]["max_epochs"] = 2
+    model = sag.tl.classify(adata, "label", config=tiny_config)
+    model.predict_proba(adata, batch_size=64)
+    assert shapes, "the spy saw no densification at all"
+    # fit chunks are <= 2048 rows, minibatches <= 256, prediction batches <= 1024
+    assert max(s[0] for s in shapes) <= 2048 < adata.n_obs

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import scautogenome as sag
+
+
+@pytest.fixture
+def trained(adata, tiny_config):
+    model = sag.tl.classify(adata, "label", config=tiny_config)
+    return adata, model
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    adata, model = trained
+    model.save(tmp_path / "m")
+    loaded = sag.models.Classifier.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict_proba(adata), model.predict_proba(adata), atol=1e-6)
+    np.testing.assert_array_equal(loaded.classes_, model.classes_)
+    np.testing.assert_array_equal(loaded.var_names_, model.var_names_)
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert {"architecture", "transform", "classes", "var_names", "versions", "config"} <= set(meta)
+    assert meta["versions"]["torch"]
+    # the weights file is plain tensors: loadable with weights_only=True
+    tensors = torch.load(tmp_path / "m" / "model.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in tensors.values())
+
+
+def test_save_refuses_to_overwrite(trained, tmp_path):
+    _, model = trained
+    model.save(tmp_path / "m")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        model.save(tmp_path / "m")
+    model.save(tmp_path / "m", overwrite=True)
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a saved scautogenome model"):
+        sag.models.Classifier.load(tmp_path)
+
+
+def test_untrained_model_raises(adata):
+    with pytest.raises(RuntimeError, match="not been trained"):
+        sag.models.Classifier().predict(adata)
+
+
+def test_predict_on_arrays_and_anndata(trained):
+    adata, model = trained
+    from_adata = model.predict(adata)
+    from_array = model.predict(adata.X)
+    np.testing.assert_array_equal(from_adata, from_array)
+    assert set(from_adata) <= set(model.classes_)
+    with pytest.raises(ValueError, match="columns"):
+        model.predict(adata.X[:, :10])
+
+
+def test_fit_fixed_architecture(adata):
+    model = sag.models.Classifier(
+        {"kind": "resnet", "units": 32, "n_blocks": 2},
+        {"max_epochs": 8, "lr": 3e-3},
+    ).fit(adata, "label")
+    assert model.architecture_["n_inputs"] == adata.n_vars
+    assert (model.predict(adata) == adata.obs["label"].astype(str).to_numpy()).mean() > 0.8

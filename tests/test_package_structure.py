@@ -1,0 +1,48 @@
+"""Public API conventions, checked for every public tool (as scanpy does)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import scautogenome as sag
+
+TOOLS = [getattr(sag.tl, name) for name in sag.tl.__all__]
+PLOTS = [getattr(sag.pl, name) for name in sag.pl.__all__]
+
+
+@pytest.mark.parametrize("func", TOOLS + PLOTS, ids=lambda f: f.__name__)
+def test_first_argument_is_adata(func):
+    params = list(inspect.signature(func).parameters.values())
+    assert params[0].name in ("adata", "data")
+
+
+@pytest.mark.parametrize("func", TOOLS + PLOTS, ids=lambda f: f.__name__)
+def test_booleans_are_keyword_only(func):
+    for p in inspect.signature(func).parameters.values():
+        if isinstance(p.default, bool):
+            assert p.kind is inspect.Parameter.KEYWORD_ONLY, f"{func.__name__}({p.name}=...)"
+
+
+@pytest.mark.parametrize("func", TOOLS + PLOTS, ids=lambda f: f.__name__)
+def test_documented_with_returns(func):
+    doc = inspect.getdoc(func) or ""
+    assert "Parameters" in doc
+    assert "Returns" in doc
+
+
+@pytest.mark.parametrize("func", TOOLS, ids=lambda f: f.__name__)
+def test_key_added_prefix(func):
+    params = inspect.signature(func).parameters
+    if func.__name__ not in ("embedding_scores",):
+        assert "key_added" in params
+
+
+def test_lazy_import_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, scautogenome; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -6,7 +6,6 @@ import json
 import platform
 from pathlib import Path
 
-import numpy as np
 import torch
 
 WEIGHTS = "model.pt"
@@ -14,19 +13,17 @@ META = "model.json"
 
 
 def versions() -> dict[str, str]:
-    import anndata
-    import scanpy
+    from importlib.metadata import PackageNotFoundError, version
 
     from .. import __version__
 
-    return {
-        "scautogenome": __version__,
-        "torch": torch.__version__,
-        "anndata": anndata.__version__,
-        "scanpy": scanpy.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
+    out = {"scautogenome": __version__, "python": platform.python_version()}
+    for pkg in ("torch", "anndata", "scanpy", "numpy", "optuna"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:  # pragma: no cover
+            out[pkg] = "unknown"
+    return out
 
 
 def write_model_dir(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -42,6 +43,7 @@ MINI = {
     },
 }
 FAST = {"n_explain": 30, "nsamples": 30, "n_background": 40}
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 MARKERS = {  # textbook markers; CD14 itself is not among pbmc68k_reduced's 765 genes
     "CD19+ B": {"CD79A", "MS4A1"},
     "CD56+ NK": {"GNLY", "NKG7"},
@@ -405,3 +407,40 @@ def test_explain_pbmc_markers(pbmc_fit):
     for cls, markers in MARKERS.items():
         top10 = set(u["top_genes"][columns.index(cls)][:10])
         assert markers & top10, (cls, sorted(top10))
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_explain_pbmc3k_markers():
+    """Raw counts, all expressed genes, Seurat's labels: markers lead their classes."""
+    import scanpy as sc
+
+    path = SHARED / "pbmc3k_10x_seurat_labels.h5ad"
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    _quiet()
+    adata = ad.read_h5ad(path)
+    sc.pp.filter_genes(adata, min_cells=3)
+    model = sag.tl.classify(adata, "label", mode="mlp", config=MINI, seed=0)
+    sag.tl.explain(adata, model, nsamples=100)
+    u = adata.uns["sag_shap"]
+    columns = list(u["columns"])
+    expected = {
+        "B": {"CD79A", "MS4A1"},
+        "NK": {"GNLY", "NKG7"},
+        "CD14+ Mono": {"CD14", "LYZ", "S100A8", "S100A9"},
+    }
+    for cls, markers in expected.items():
+        top10 = set(u["top_genes"][columns.index(cls)][:10])
+        assert markers & top10, (cls, sorted(top10))
+
+
+def test_explain_progress_bar(syn, capsys):
+    adata, model = syn
+    sag.settings.verbosity = 2
+    sag.settings.progress_bar = True
+    sag.tl.explain(adata, model, **FAST)
+    assert "explain (fast)" in capsys.readouterr().err
+    sag.settings.progress_bar = False
+    sag.tl.explain(adata, model, **FAST)
+    assert "explain (fast)" not in capsys.readouterr().err

@@ -153,7 +153,9 @@ def explain(
     method
         ``"fast"`` (default): the estimator vectorised in torch on the model's device, all classes
         in one batched backward, memory bounded by chunking. ``"shap"``: ``shap.GradientExplainer``
-        (same estimator, much slower; for reference).
+        (same estimator, much slower; for reference). When the per-cell values of all genes
+        and classes would exceed about 128 MB they are not kept: the top genes' values come from
+        a second pass over the cells (cheap for ``"fast"``, a full second run for ``"shap"``).
     layer
         Use ``adata.layers[layer]`` (the kind of values the model was trained on).
     n_top

@@ -12,7 +12,7 @@ resvae / vae
     ``sag.tl.embed(mode=...)``: Optuna search over the paper's Res-VAE space (widths capped at
     the number of genes) + lr, batch size, weight decay; ``likelihood="auto"`` (negative
     binomial on raw counts). Budget: ``--n-trials`` trials within ``--time-budget`` s,
-    ``--max-epochs`` epochs per trial.
+    ``--max-epochs`` epochs per trial, KL warm-up over the first half.
 pca
     normalize_total 1e4 + log1p, then ``sc.pp.pca`` (centered, not scaled).
 scvi
@@ -98,7 +98,7 @@ def run_sag(adata, mode: str, seed: int, args) -> dict:
 
     cfg = {
         "budget": {"n_trials": args.n_trials, "time_budget": args.time_budget},
-        "trainer": {"max_epochs": args.max_epochs},
+        "trainer": {"max_epochs": args.max_epochs, "kl_warmup_epochs": args.max_epochs // 2},
     }
     t = time.perf_counter()
     model = sag.tl.embed(

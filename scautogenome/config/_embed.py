@@ -9,6 +9,11 @@ of layers [3, 4, 5], first-layer keep ratio [0.6, 0.8, 1.0], first-layer width [
 1024, 512, 256, 128] (the paper prints "14096", read as 4096) and width decay ratio
 [0.8, 0.6, 0.5]; widths larger than the number of genes are dropped from the choices at search
 time. Learning rate, batch size and weight decay are searched as well.
+
+The KL weight warms up linearly over the first ``kl_warmup_epochs`` (half of ``max_epochs`` by
+default; scVI warms up over all of its epochs). On klein2015 and a fixed Res-VAE, 100 epochs
+with a 50- or 100-epoch warm-up reached a lower validation loss (negative ELBO) than with a
+10-epoch warm-up.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ _DEFAULT: dict[str, Any] = {
         "patience": 10,
         "min_epochs": 5,
         "beta": 1.0,
-        "kl_warmup_epochs": 10,
+        "kl_warmup_epochs": 50,
     },
     "space": {
         "n_layers": [3, 4, 5],

@@ -22,7 +22,7 @@ from ..data import (
     value_stats,
 )
 from ..nn import count_parameters
-from ..nn._vae import LIKELIHOODS, VAE_KINDS, build_vae, vae_widths
+from ..nn._vae import LIKELIHOODS, VAE_KINDS, build_vae, require_scvi, vae_widths
 from ..train import resolve_device
 from ..train._vae import VAETrainParams, encode_rows, train_vae
 from ._base import check_is_fitted, read_model_dir, write_model_dir
@@ -107,6 +107,7 @@ def prepare_unlabelled(
     value_type = resolve_value_type(X, value_type, where)
     if likelihood == "auto":
         likelihood = "nb" if value_type == "counts" else "mse"
+    require_scvi(likelihood)
     rng = np.random.default_rng(seed)
     order = rng.permutation(adata.n_obs)
     n_val = max(1, round(VAL_FRACTION * adata.n_obs))

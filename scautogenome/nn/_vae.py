@@ -39,6 +39,18 @@ _ARCH_KEYS = {
 }
 
 
+def require_scvi(likelihood: str) -> None:
+    """Raise ImportError with an install hint when a count likelihood lacks scvi-tools."""
+    import importlib.util
+
+    if likelihood in ("nb", "zinb") and importlib.util.find_spec("scvi") is None:
+        msg = (
+            f"likelihood={likelihood!r} uses scvi-tools' count distributions; install it with "
+            "`pip install scvi-tools`, or use likelihood='mse'."
+        )
+        raise ImportError(msg)
+
+
 def vae_widths(n_layers: int, first_width: int, decay: float, n_latent: int) -> list[int]:
     """Encoder widths: ``first_width`` decaying by ``decay`` per layer, never below ``n_latent``."""
     if n_layers < 1:

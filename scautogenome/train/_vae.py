@@ -42,7 +42,7 @@ class VAETrainParams:
     patience: int = 10
     min_epochs: int = 5
     beta: float = 1.0
-    kl_warmup_epochs: int = 10
+    kl_warmup_epochs: int = 50
 
     def __post_init__(self) -> None:
         for name in ("lr", "batch_size", "max_epochs"):

@@ -1,4 +1,8 @@
-"""Command line: ``scautogenome classify | predict | demo`` over h5ad files."""
+"""Command line: ``scautogenome classify | predict | explain | embed | report | worker | demo``.
+
+Every command reads an .h5ad file or, with ``--table``, a CSV/TSV expression table (plus a label
+table), so a TCGA user never opens Python. Exit codes: 0 ok, 2 bad input (one-line reason).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ import time
 from pathlib import Path
 
 DEMO_BUDGET = {"n_trials": 25, "time_budget": 100.0}
+DEMO_EMBED_BUDGET = {"n_trials": 4, "time_budget": 30.0}
 
 
 class CLIError(Exception):
     """A user error: printed as one line, exit code 2."""
 
 
+# -- inputs and outputs ------------------------------------------------------------------------
 def _read_h5ad(path: str):
     import anndata as ad
 
@@ -29,6 +35,39 @@ def _read_h5ad(path: str):
         raise CLIError(msg) from e
 
 
+def _load(args):
+    """The AnnData of ``args.input`` (h5ad) or of ``--table`` (+ ``--labels-table``)."""
+    import scautogenome as sag
+
+    if getattr(args, "table", None):
+        if args.input:
+            msg = "give either an .h5ad input or --table, not both"
+            raise CLIError(msg)
+        if not Path(args.table).exists():
+            msg = f"--table {args.table!r} does not exist"
+            raise CLIError(msg)
+        return sag.io.read_table(
+            args.table,
+            labels=args.labels_table,
+            label_column=args.label_column,
+            id_column=args.id_column,
+            orientation=args.orientation,
+        )
+    if not args.input:
+        msg = "an input .h5ad file (or --table) is required"
+        raise CLIError(msg)
+    return _read_h5ad(args.input)
+
+
+def _out_dir(path: str, overwrite: bool, what: str = "model") -> Path:
+    out = Path(path)
+    if (out / "model" / "model.json").exists() and not overwrite:
+        msg = f"{str(out)!r} already holds a {what}; pass --overwrite or choose another --out"
+        raise CLIError(msg)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def _setup(args) -> None:
     import scautogenome as sag
 
@@ -37,8 +76,11 @@ def _setup(args) -> None:
         sag.settings.progress_bar = False
     if args.device:
         sag.settings.device = args.device
+    if args.threads:
+        sag.settings.n_threads = args.threads
 
 
+# -- printed summaries ---------------------------------------------------------------------------
 def metrics_table(adata, key: str = "sag") -> str:
     """Per-class precision/recall/F1/support on the test split, plus the overall figures."""
     uns = adata.uns[key]
@@ -65,49 +107,191 @@ def metrics_table(adata, key: str = "sag") -> str:
     return "\n".join(lines)
 
 
+def top_genes_table(adata, key: str = "sag_shap", n: int = 8) -> str:
+    uns = adata.uns[key]
+    columns = [str(c) for c in uns["columns"]]
+    width = max(8, *(len(c) for c in columns))
+    genes = uns["top_genes"]
+    return "\n".join(
+        f"{c:<{width}}  " + ", ".join(str(g) for g in genes[i, :n] if str(g))
+        for i, c in enumerate(columns)
+    )
+
+
+# -- commands ------------------------------------------------------------------------------------
 def _classify(args) -> int:
     import scautogenome as sag
 
-    out = Path(args.out)
-    if (out / "model" / "model.json").exists() and not args.overwrite:
-        msg = f"{str(out)!r} already holds a model; pass --overwrite or choose another --out"
+    out = _out_dir(args.out, args.overwrite)
+    adata = _load(args)
+    labels = args.labels or (args.label_column if getattr(args, "table", None) else None)
+    if labels is None:
+        msg = "--labels is required (the obs column with the classes)"
         raise CLIError(msg)
-    adata = _read_h5ad(args.input)
-    config = args.config
     model = sag.tl.classify(
-        adata, args.labels, mode=args.mode, layer=args.layer, split_key=args.split_key,
-        n_trials=args.n_trials, time_budget=args.time_budget, metric=args.metric,
-        config=config, min_cells_per_class=args.min_cells_per_class, storage=args.storage,
-        study_name=args.study_name, seed=args.seed,
+        adata,
+        labels,
+        mode=args.mode,
+        layer=args.layer,
+        split_key=args.split_key,
+        n_trials=args.n_trials,
+        time_budget=args.time_budget,
+        metric=args.metric,
+        config=args.config,
+        min_cells_per_class=args.min_cells_per_class,
+        storage=args.storage,
+        study_name=args.study_name,
+        seed=args.seed,
     )
-    out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model", overwrite=args.overwrite)
     adata.uns["sag"]["model_dir"] = str(out / "model")
+    if args.explain:
+        sag.tl.explain(adata, model, seed=args.seed)
     adata.write_h5ad(out / "annotated.h5ad")
+    test = adata.uns["sag"]["metrics"]["test"]
     (out / "metrics.json").write_text(
-        json.dumps({k: adata.uns["sag"]["metrics"]["test"][k]
-                    for k in ("accuracy", "macro_f1", "balanced_accuracy", "n")}, indent=1))
+        json.dumps(
+            {k: test[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n")}, indent=1
+        )
+    )
+    written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
+    if args.report:
+        written.append(sag.io.write_report(adata, out / "report.html"))
     print(metrics_table(adata))
-    print(f"\nwrote {out / 'model'}, {out / 'annotated.h5ad'}, {out / 'metrics.json'}")
+    if args.explain:
+        print("\ntop genes per class (SHAP):")
+        print(top_genes_table(adata))
+    print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _load_model(path: str):
+    import scautogenome as sag
+
+    if not (Path(path) / "model.json").exists():
+        msg = f"--model {path!r} is not a saved scautogenome model directory"
+        raise CLIError(msg)
+    return sag.models.Classifier.load(path)
 
 
 def _predict(args) -> int:
     import scautogenome as sag
 
-    adata = _read_h5ad(args.input)
-    if not (Path(args.model) / "model.json").exists():
-        msg = f"--model {args.model!r} is not a saved scautogenome model directory"
-        raise CLIError(msg)
-    model = sag.models.Classifier.load(args.model)
+    adata = _load(args)
+    model = _load_model(args.model)
     sag.tl.predict(adata, model, layer=args.layer, min_gene_overlap=args.min_gene_overlap)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     adata.write_h5ad(out)
-    counts = adata.obs["sag_pred"].value_counts()
     print("predicted classes:")
-    print(counts.to_string())
+    print(adata.obs["sag_pred"].value_counts().to_string())
     print(f"\nwrote {out}")
+    return 0
+
+
+def _explain(args) -> int:
+    import scautogenome as sag
+
+    adata = _load(args)
+    model = _load_model(args.model)
+    sag.tl.explain(
+        adata,
+        model,
+        cells=args.cells,
+        n_explain=args.n_explain,
+        n_background=args.n_background,
+        nsamples=args.nsamples,
+        method=args.method,
+        layer=args.layer,
+        n_top=args.n_top,
+        min_gene_overlap=args.min_gene_overlap,
+        seed=args.seed,
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    adata.write_h5ad(out)
+    print("top genes per class (SHAP):")
+    print(top_genes_table(adata))
+    print(f"\nwrote {out}")
+    return 0
+
+
+def _embed(args) -> int:
+    import scautogenome as sag
+
+    adata = _load(args)
+    model = sag.tl.embed(
+        adata,
+        mode=args.mode,
+        n_latent=args.n_latent,
+        layer=args.layer,
+        likelihood=args.likelihood,
+        n_trials=args.n_trials,
+        time_budget=args.time_budget,
+        config=args.config,
+        recon=args.recon,
+        storage=args.storage,
+        study_name=args.study_name,
+        seed=args.seed,
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.model_out:
+        model.save(args.model_out, overwrite=args.overwrite)
+    if args.labels:
+        scores = sag.tl.embedding_scores(adata, "X_sag_resvae", args.labels)
+        print("latent space vs labels: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    adata.write_h5ad(out)
+    print(f"latent: obsm['X_sag_resvae'] ({adata.obsm['X_sag_resvae'].shape[1]} dimensions)")
+    print(f"wrote {out}")
+    return 0
+
+
+def _report(args) -> int:
+    import scautogenome as sag
+
+    src = Path(args.input)
+    h5ad = src / "annotated.h5ad" if src.is_dir() else src
+    if not h5ad.exists():
+        msg = f"{str(h5ad)!r} does not exist (give classify's --out directory or an .h5ad file)"
+        raise CLIError(msg)
+    adata = _read_h5ad(str(h5ad))
+    out = Path(args.out) if args.out else (src if src.is_dir() else src.parent) / "report.html"
+    path = sag.io.write_report(adata, out)
+    print(f"wrote {path}")
+    return 0
+
+
+def _worker(args) -> int:
+    import scautogenome as sag
+    from scautogenome.data import prepare_labelled
+    from scautogenome.search import run_search
+    from scautogenome.train import resolve_device
+
+    adata = _load(args)
+    cfg = sag.config.load(args.config, mode=args.mode)
+    if args.n_trials is not None or args.time_budget is not None:
+        cfg["budget"] = {"n_trials": args.n_trials, "time_budget": args.time_budget}
+        sag.config.validate(cfg)
+    data = prepare_labelled(
+        adata,
+        args.labels,
+        layer=args.layer,
+        split_key=args.split_key,
+        seed=sag.settings.seed if args.seed is None else args.seed,
+    )
+    res = run_search(
+        data,
+        cfg,
+        device=resolve_device(None),
+        seed=sag.settings.seed if args.seed is None else args.seed,
+        storage=args.storage,
+        study_name=args.study,
+    )
+    print(
+        f"study {res.study_name!r}: {len(res.trials)} trials in storage; best so far trial "
+        f"{res.best_trial} ({res.architecture['kind']}) val {res.best_value:.4f}"
+    )
     return 0
 
 
@@ -116,92 +300,231 @@ def _demo(args) -> int:
 
     start = time.perf_counter()
     adata = sag.datasets.pbmc68k_reduced()
-    print(f"demo: scanpy's pbmc68k_reduced, {adata.n_obs} cells x {adata.n_vars} genes, "
-          f"{adata.obs['bulk_labels'].nunique()} cell types (obs['bulk_labels'])")
+    print(
+        f"demo: scanpy's pbmc68k_reduced, {adata.n_obs} cells x {adata.n_vars} genes, "
+        f"{adata.obs['bulk_labels'].nunique()} cell types (obs['bulk_labels'])"
+    )
     budget = dict(DEMO_BUDGET)
     if args.time_budget is not None:
         budget["time_budget"] = args.time_budget
     if args.n_trials is not None:
         budget["n_trials"] = args.n_trials
     model = sag.tl.classify(adata, "bulk_labels", seed=args.seed, **budget)
+    sag.tl.explain(adata, model, seed=args.seed)
+    if not args.no_embed:
+        sag.tl.embed(adata, seed=args.seed, **DEMO_EMBED_BUDGET)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model", overwrite=True)
     adata.uns["sag"]["model_dir"] = str(out / "model")
+    report = sag.io.write_report(
+        adata, out / "report.html", title="scautogenome demo: pbmc68k_reduced"
+    )
     adata.write_h5ad(out / "pbmc68k_reduced.sag.h5ad")
     print()
     print(metrics_table(adata))
+    print("\ntop genes per class (SHAP):")
+    print(top_genes_table(adata))
     print(f"\n{model}")
-    print(f"wrote {out}/ in {time.perf_counter() - start:.0f} s")
+    print(
+        f"wrote {out}/ (model, annotated h5ad, {report.name}) in {time.perf_counter() - start:.0f} s"
+    )
     return 0
+
+
+# -- parser --------------------------------------------------------------------------------------
+def _common(sp) -> None:
+    sp.add_argument("--quiet", action="store_true", help="no progress bars or info logs")
+    sp.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    sp.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    sp.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+
+
+def _inputs(sp, labels: bool = False) -> None:
+    sp.add_argument("input", nargs="?", help="input .h5ad file (cells or samples x genes)")
+    g = sp.add_argument_group("table input (instead of an .h5ad file)")
+    g.add_argument("--table", help="CSV/TSV(.gz) expression matrix, either orientation")
+    g.add_argument("--labels-table", help="CSV/TSV with a sample id column and labels")
+    g.add_argument("--label-column", help="column of --labels-table with the labels (obs['label'])")
+    g.add_argument("--id-column", help="column of --labels-table with the sample ids")
+    g.add_argument(
+        "--orientation", default="auto", choices=["auto", "genes_x_samples", "samples_x_genes"]
+    )
+    sp.add_argument("--layer", default=None, help="use this layer instead of X")
+
+
+def _search(sp) -> None:
+    sp.add_argument("--config", default=None, help="expert-mode JSON config file")
+    sp.add_argument("--n-trials", type=int, default=None, help="number of search trials")
+    sp.add_argument("--time-budget", type=float, default=None, help="search seconds")
+    sp.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage URL (e.g. sqlite:///search.db) to resume or share",
+    )
+    sp.add_argument("--study-name", default=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="scautogenome",
-        description="AutoGenome on AnnData: AutoML over residual fully-connected networks.",
+        description="AutoGenome on AnnData: AutoML over residual fully-connected networks. "
+        "Run 'scautogenome demo' to see the whole flow on bundled data.",
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sp):
-        sp.add_argument("--quiet", action="store_true", help="no progress bars or info logs")
-        sp.add_argument("--device", default=None, help="auto (default), cpu or cuda")
-
-    c = sub.add_parser("classify", help="search the best classifier for a label column",
-                       description="Search MLP / RFCN-ResNet / RFCN-DenseNet classifiers for "
-                       "a label column of an h5ad file; writes DIR/model, DIR/annotated.h5ad "
-                       "and DIR/metrics.json.")
-    c.add_argument("input", help="input .h5ad file (cells or samples x genes)")
-    c.add_argument("--labels", required=True, help="obs column with the classes")
+    c = sub.add_parser(
+        "classify",
+        help="search the best classifier for a label column",
+        description="Search MLP / RFCN-ResNet / RFCN-DenseNet (/ RRFCN) "
+        "classifiers for a label column. Writes DIR/model, DIR/annotated.h5ad, "
+        "DIR/metrics.json and DIR/report.html.",
+    )
+    _inputs(c)
+    c.add_argument(
+        "--labels", help="obs column with the classes (default for --table input: --label-column)"
+    )
     c.add_argument("--out", required=True, help="output directory")
-    c.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "auto"])
-    c.add_argument("--config", default=None, help="expert-mode JSON config file")
-    c.add_argument("--layer", default=None, help="use this layer instead of X")
+    c.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "rrfcn", "auto"])
     c.add_argument("--split-key", default=None, help="obs column with train/val/test")
-    c.add_argument("--n-trials", type=int, default=None)
-    c.add_argument("--time-budget", type=float, default=None, help="seconds")
-    c.add_argument("--metric", default=None,
-                   choices=["macro_f1", "accuracy", "balanced_accuracy", "weighted_f1"])
-    c.add_argument("--min-cells-per-class", type=int, default=None)
-    c.add_argument("--storage", default=None, help="Optuna storage URL, to resume or share")
-    c.add_argument("--study-name", default=None)
-    c.add_argument("--seed", type=int, default=None)
+    c.add_argument(
+        "--metric",
+        default=None,
+        choices=["macro_f1", "accuracy", "balanced_accuracy", "weighted_f1"],
+    )
+    c.add_argument(
+        "--min-cells-per-class",
+        type=int,
+        default=None,
+        help="leave smaller classes out of training instead of failing",
+    )
+    _search(c)
+    c.add_argument(
+        "--explain",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also compute SHAP gene importance (default on)",
+    )
+    c.add_argument(
+        "--report",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write DIR/report.html (default on)",
+    )
     c.add_argument("--overwrite", action="store_true")
-    common(c)
+    _common(c)
     c.set_defaults(func=_classify)
 
-    pr = sub.add_parser("predict", help="annotate new cells with a saved model",
-                        description="Predict classes for an h5ad file with a saved model; "
-                        "genes are matched by name.")
-    pr.add_argument("input", help="query .h5ad file")
+    pr = sub.add_parser(
+        "predict",
+        help="annotate new cells with a saved model",
+        description="Predict classes with a saved model; genes are matched by "
+        "name (missing ones set to 0, reported).",
+    )
+    _inputs(pr)
     pr.add_argument("--model", required=True, help="model directory (classify's DIR/model)")
     pr.add_argument("--out", required=True, help="output .h5ad file")
-    pr.add_argument("--layer", default=None)
     pr.add_argument("--min-gene-overlap", type=float, default=0.5)
-    common(pr)
+    _common(pr)
     pr.set_defaults(func=_predict)
 
-    d = sub.add_parser("demo", help="the whole flow on scanpy's bundled pbmc68k_reduced",
-                       description="Classify scanpy's bundled pbmc68k_reduced (about two "
-                       "minutes on 2 CPU cores) and print the test metrics.")
+    e = sub.add_parser(
+        "explain",
+        help="SHAP gene importance per class",
+        description="Explain a saved model with SHAP (expected gradients): "
+        "writes varm['sag_shap'] and the top genes per class.",
+    )
+    _inputs(e)
+    e.add_argument("--model", required=True, help="model directory (classify's DIR/model)")
+    e.add_argument("--out", required=True, help="output .h5ad file")
+    e.add_argument(
+        "--cells", default="test", help="'test' (default, needs obs['sag_split']) or 'all'"
+    )
+    e.add_argument("--n-explain", type=int, default=500)
+    e.add_argument("--n-background", type=int, default=100)
+    e.add_argument("--nsamples", type=int, default=200)
+    e.add_argument("--n-top", type=int, default=30)
+    e.add_argument("--method", default="fast", choices=["fast", "shap"])
+    e.add_argument("--min-gene-overlap", type=float, default=0.5)
+    _common(e)
+    e.set_defaults(func=_explain)
+
+    m = sub.add_parser(
+        "embed",
+        help="Res-VAE latent space",
+        description="Search and train a residual VAE; writes "
+        "obsm['X_sag_resvae'] (and the reconstruction with --recon).",
+    )
+    _inputs(m)
+    m.add_argument("--out", required=True, help="output .h5ad file")
+    m.add_argument("--mode", default=None, choices=["resvae", "vae"])
+    m.add_argument("--n-latent", type=int, default=10)
+    m.add_argument("--likelihood", default="auto")
+    m.add_argument("--recon", action="store_true", help="store the reconstruction as a layer")
+    m.add_argument("--labels", default=None, help="obs column to score the latent space against")
+    m.add_argument("--model-out", default=None, help="also save the model in this directory")
+    m.add_argument("--overwrite", action="store_true")
+    _search(m)
+    _common(m)
+    m.set_defaults(func=_embed)
+
+    r = sub.add_parser(
+        "report",
+        help="HTML report of an annotated h5ad",
+        description="Write a self-contained HTML report (metrics, confusion "
+        "matrix, search history, architecture, top genes, latent space).",
+    )
+    r.add_argument("input", help="classify's --out directory or an annotated .h5ad file")
+    r.add_argument("--out", default=None, help="output .html (default: next to the input)")
+    _common(r)
+    r.set_defaults(func=_report)
+
+    w = sub.add_parser(
+        "worker",
+        help="add this machine to a running search",
+        description="Run trials of a search kept in an Optuna storage (e.g. "
+        "PostgreSQL) so several processes or machines share one study. Use the "
+        "same input, --labels, --config and --seed on every worker.",
+    )
+    _inputs(w)
+    w.add_argument("--labels", required=True)
+    w.add_argument("--storage", required=True, help="Optuna storage URL shared by all workers")
+    w.add_argument("--study", required=True, help="study name shared by all workers")
+    w.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "auto"])
+    w.add_argument("--config", default=None)
+    w.add_argument("--split-key", default=None)
+    w.add_argument("--n-trials", type=int, default=None)
+    w.add_argument("--time-budget", type=float, default=None)
+    _common(w)
+    w.set_defaults(func=_worker)
+
+    d = sub.add_parser(
+        "demo",
+        help="the whole flow on scanpy's bundled pbmc68k_reduced",
+        description="Classify, explain and embed scanpy's bundled "
+        "pbmc68k_reduced (about two minutes on 2 CPU cores), print the test "
+        "metrics and the top genes, write a report.",
+    )
     d.add_argument("--out", default="sag_demo", help="output directory (default sag_demo)")
     d.add_argument("--n-trials", type=int, default=None)
     d.add_argument("--time-budget", type=float, default=None)
-    d.add_argument("--seed", type=int, default=0)
-    common(d)
-    d.set_defaults(func=_demo)
+    d.add_argument("--no-embed", action="store_true", help="skip the Res-VAE step")
+    _common(d)
+    d.set_defaults(func=_demo, seed=0)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "seed", None) is None and args.command == "demo":
+        args.seed = 0
     _setup(args)
     try:
         return args.func(args)
     except CLIError as e:
         print(f"scautogenome {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except (ValueError, KeyError, TypeError, FileNotFoundError, FileExistsError) as e:
+    except (ValueError, KeyError, TypeError, FileNotFoundError, FileExistsError, RuntimeError) as e:
         msg = e.args[0] if e.args else str(e)
         print(f"scautogenome {args.command}: error: {msg}", file=sys.stderr)
         return 2

@@ -80,8 +80,145 @@ def test_help(capsys):
 
 def test_demo_runs(tmp_path, capsys):
     rc = main(["demo", "--out", str(tmp_path / "demo"), "--n-trials", "2", "--quiet"])
+    assert (tmp_path / "demo" / "report.html").exists()
     assert rc == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out
     assert "CD19+ B" in out
     assert (tmp_path / "demo" / "model" / "model.json").exists()
+
+
+def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "classify",
+                str(h5ad),
+                "--labels",
+                "label",
+                "--out",
+                str(out),
+                "--config",
+                str(config_file),
+                "--no-explain",
+                "--no-report",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    explained = tmp_path / "explained.h5ad"
+    rc = main(
+        [
+            "explain",
+            str(out / "annotated.h5ad"),
+            "--model",
+            str(out / "model"),
+            "--out",
+            str(explained),
+            "--nsamples",
+            "20",
+            "--n-background",
+            "20",
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    assert "sag_shap" in ad.read_h5ad(explained).varm
+    assert "type_0" in capsys.readouterr().out
+    embedded = tmp_path / "embedded.h5ad"
+    rc = main(
+        [
+            "embed",
+            str(explained),
+            "--out",
+            str(embedded),
+            "--n-trials",
+            "1",
+            "--n-latent",
+            "4",
+            "--labels",
+            "label",
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    assert ad.read_h5ad(embedded).obsm["X_sag_resvae"].shape[1] == 4
+    assert "latent space vs labels" in capsys.readouterr().out
+    rc = main(["report", str(embedded), "--out", str(tmp_path / "r.html"), "--quiet"])
+    assert rc == 0
+    page = (tmp_path / "r.html").read_text()
+    for section in (
+        "Classification",
+        "Genes that drive each class",
+        "Latent space",
+        "data:image/png",
+    ):
+        assert section in page
+
+
+def test_table_input(tmp_path, capsys, tiny_config):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["A", "B"], 30)
+    expr = rng.poisson(2.0, size=(60, 40)).astype(float)
+    expr[labels == "A", :5] += 20
+    samples = [f"S{i}" for i in range(60)]
+    table = pd.DataFrame(expr.T, index=[f"G{j}" for j in range(40)], columns=samples)
+    table.to_csv(tmp_path / "expr.tsv", sep="\t")
+    pd.DataFrame({"sample": samples, "type": labels}).to_csv(tmp_path / "labels.csv", index=False)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(tiny_config))
+    rc = main(
+        [
+            "classify",
+            "--table",
+            str(tmp_path / "expr.tsv"),
+            "--labels-table",
+            str(tmp_path / "labels.csv"),
+            "--label-column",
+            "type",
+            "--id-column",
+            "sample",
+            "--out",
+            str(tmp_path / "run"),
+            "--config",
+            str(cfg),
+            "--no-explain",
+            "--quiet",
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    annotated = ad.read_h5ad(tmp_path / "run" / "annotated.h5ad")
+    assert annotated.shape == (60, 40)
+    assert (tmp_path / "run" / "report.html").exists()
+
+
+def test_worker_adds_trials_to_a_shared_study(h5ad, config_file, tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    for _ in range(2):
+        rc = main(
+            [
+                "worker",
+                str(h5ad),
+                "--labels",
+                "label",
+                "--storage",
+                url,
+                "--study",
+                "x",
+                "--config",
+                str(config_file),
+                "--n-trials",
+                "1",
+                "--quiet",
+            ]
+        )
+        assert rc == 0
+    import optuna
+
+    study = optuna.load_study(study_name="x", storage=url)
+    assert len(study.trials) == 2

@@ -7,6 +7,8 @@ it read and decided in ``uns['sag_io']`` (h5ad-safe)::
     adata = sag.io.read_tcga({"BRCA": "brca.tsv.gz", "LUAD": "luad.tsv.gz"}, tumor_only=True)
     muts = sag.io.read_maf("mc3.maf.gz", level="sample", samples=adata.obs["sample"].unique())
     adata, config = sag.io.read_autogenome("autogenome_config.json")
+
+``sag.io.write_report(adata, "report.html")`` writes the self-contained HTML report.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from __future__ import annotations
 from ._autogenome import read_autogenome
 from ._barcodes import parse_tcga_barcode
 from ._maf import read_maf
+from ._report import write_report
 from ._table import IO_KEY, read_table
 from ._tcga import read_tcga
 
-__all__ = ["IO_KEY", "parse_tcga_barcode", "read_autogenome", "read_maf", "read_table", "read_tcga"]
+__all__ = [
+    "IO_KEY",
+    "parse_tcga_barcode",
+    "read_autogenome",
+    "read_maf",
+    "read_table",
+    "read_tcga",
+    "write_report",
+]

@@ -1,0 +1,260 @@
+"""A self-contained HTML report of what scautogenome wrote into an AnnData."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import _keys
+from .._settings import logger
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}
+th{background:#f4f6f8}td.l,th.l{text-align:left}
+.muted{color:#666;font-size:.9em}.fig{margin:.8em 0}.fig img{max-width:100%;border:1px solid #eee}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em}
+.kpi{display:inline-block;margin:0 1.4em .6em 0}.kpi b{font-size:1.5em;display:block}
+"""
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<div class="fig"><img alt="figure" src="data:image/png;base64,{data}"></div>'
+
+
+def _figure(plot, *args, **kwargs) -> str:
+    """Render one sag.pl function to an embedded PNG; a failing plot becomes a note."""
+    try:
+        fig = plot(*args, show=False, return_fig=True, **kwargs)
+    except Exception as e:  # a report shows what it can and says what failed
+        logger.warning("report: %s failed: %s", plot.__name__, e)
+        return f'<p class="muted">{html.escape(plot.__name__)} could not be drawn: {html.escape(str(e))}</p>'
+    if isinstance(fig, list):  # some scanpy-backed plots return a list of axes
+        fig = fig[0].figure
+    elif not hasattr(fig, "savefig"):
+        fig = fig.figure
+    return _png(fig)
+
+
+def _table(header: list[str], rows: list[list], left: int = 1) -> str:
+    th = "".join(
+        f'<th class="{"l" if i < left else ""}">{html.escape(str(h))}</th>'
+        for i, h in enumerate(header)
+    )
+    body = []
+    for row in rows:
+        cells = []
+        for i, v in enumerate(row):
+            text = f"{v:.3f}" if isinstance(v, (float, np.floating)) else str(v)
+            cells.append(f'<td class="{"l" if i < left else ""}">{html.escape(text)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{th}</tr>{''.join(body)}</table>"
+
+
+def _classify_section(adata: AnnData, key: str) -> list[str]:
+    from .. import plotting as pl
+
+    uns = adata.uns[key]
+    out = ["<h2>Classification</h2>"]
+    params = dict(uns.get("params", {}))
+    best = uns.get("best", {})
+    test = uns["metrics"]["test"]
+    val = uns["metrics"].get("val", {})
+    out.append(
+        "".join(
+            f'<span class="kpi"><b>{v}</b>{html.escape(k)}</span>'
+            for k, v in [
+                ("test accuracy", f"{test['accuracy']:.3f}"),
+                ("test macro-F1", f"{test['macro_f1']:.3f}"),
+                ("test cells", int(test["n"])),
+                ("best model", best.get("mode", "?")),
+                ("trials", len(uns.get("trials", []))),
+            ]
+        )
+    )
+    out.append(
+        f'<p class="muted">labels: <code>{html.escape(str(params.get("labels_key", "?")))}</code>; '
+        f"values: {html.escape(str(params.get('value_type', '?')))}; "
+        f"search metric: {html.escape(str(params.get('metric', '?')))}; "
+        f"device: {html.escape(str(params.get('device', '?')))}; "
+        f"search time: {float(uns.get('search_seconds', float('nan'))):.0f} s. The test split was "
+        "used once, by the final model; the search only saw the validation split.</p>"
+    )
+    rows = [["test", test["accuracy"], test["macro_f1"], test["balanced_accuracy"], int(test["n"])]]
+    if val:
+        rows.append(
+            [
+                "validation",
+                val["accuracy"],
+                val["macro_f1"],
+                val["balanced_accuracy"],
+                int(val["n"]),
+            ]
+        )
+    out.append(_table(["split", "accuracy", "macro-F1", "balanced accuracy", "cells"], rows))
+    pc = test["per_class"]
+    classes = [str(c) for c in uns["classes"]]
+    out.append("<h3>Per class (test)</h3>")
+    out.append(
+        _table(
+            ["class", "precision", "recall", "F1", "support"],
+            [
+                [c, pc["precision"][i], pc["recall"][i], pc["f1"][i], int(pc["support"][i])]
+                for i, c in enumerate(classes)
+            ],
+        )
+    )
+    out.append("<h3>Confusion matrix (test, rows = true class)</h3>")
+    out.append(_figure(pl.confusion_matrix, adata, key=key))
+    out.append("<h3>Search history</h3>")
+    out.append(_figure(pl.search_history, adata, key=key))
+    trials = uns.get("trials")
+    if trials is not None and len(trials):
+        top = trials.sort_values("value", ascending=False).head(10)
+        out.append("<h3>Best trials</h3>")
+        out.append(
+            _table(
+                ["trial", "mode", "state", "val score", "epochs", "parameters", "seconds"],
+                [
+                    [
+                        int(r["number"]),
+                        r["mode"],
+                        r["state"],
+                        float(r["value"]),
+                        int(r["epochs"]),
+                        f"{int(r['n_params']):,}",
+                        float(r["seconds"]),
+                    ]
+                    for _, r in top.iterrows()
+                ],
+            )
+        )
+    out.append("<h3>Architecture of the best model</h3>")
+    out.append(_figure(pl.architecture, adata, key=key))
+    arch = json.loads(uns["architecture"]) if "architecture" in uns else {}
+    out.append(f"<pre>{html.escape(json.dumps(arch, indent=1))}</pre>")
+    return out
+
+
+def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str]:
+    from .. import plotting as pl
+
+    uns = adata.uns[shap_key]
+    columns = [str(c) for c in uns["columns"]]
+    genes = np.asarray(uns["top_genes"])
+    out = [
+        "<h2>Genes that drive each class (SHAP)</h2>",
+        '<p class="muted">Mean absolute SHAP value over the explained cells of each class, on '
+        "the model's input scale (after its transform). Candidate markers, not proof.</p>",
+    ]
+    rows = [
+        [c, ", ".join(str(g) for g in genes[i, :n_top] if str(g))] for i, c in enumerate(columns)
+    ]
+    out.append(_table(["class", f"top {n_top} genes"], rows, left=2))
+    out.append(_figure(pl.importance, adata, key=shap_key))
+    for c in [c for c in columns if c != "overall"][:12]:
+        out.append(f"<h3>{html.escape(c)}</h3>")
+        out.append(_figure(pl.shap_summary, adata, c, key=shap_key, n_top=15))
+    return out
+
+
+def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[str]:
+    from .. import plotting as pl
+
+    out = [
+        "<h2>Latent space</h2>",
+        f'<p class="muted">UMAP of <code>obsm[{html.escape(basis)!r}]</code> '
+        f"({adata.obsm[basis].shape[1]} dimensions).</p>",
+    ]
+    out.append(_figure(pl.embedding, adata, basis=basis, color=color))
+    return out
+
+
+def write_report(
+    adata: AnnData,
+    path: str | Path,
+    *,
+    key: str = _keys.CLASSIFY_KEY,
+    shap_key: str = _keys.SHAP_KEY,
+    basis: str = f"X_{_keys.EMBED_KEY}",
+    title: str | None = None,
+) -> Path:
+    """Write one self-contained HTML file with everything scautogenome found in ``adata``.
+
+    Sections appear for what is there: classification (metrics table, per-class table,
+    confusion matrix, search history, best trials, architecture) from ``uns[key]``; top genes
+    per class with the importance and SHAP distribution plots from ``uns[shap_key]``; the
+    latent-space UMAP when ``obsm[basis]`` exists (its neighbors/UMAP are stored as
+    :func:`scautogenome.pl.embedding` does). Figures are embedded as PNG, so the file can be
+    mailed or archived on its own.
+
+    Parameters
+    ----------
+    adata
+        An AnnData annotated by :func:`~scautogenome.tl.classify`,
+        :func:`~scautogenome.tl.explain` and/or :func:`~scautogenome.tl.embed`.
+    path
+        The ``.html`` file to write.
+    key, shap_key, basis
+        Where the classification, the explanation and the latent space are.
+    title
+        Page title; default names the data.
+
+    Returns
+    -------
+    The path written.
+    """
+    has = {
+        "classify": key in adata.uns,
+        "explain": shap_key in adata.uns,
+        "embed": basis in adata.obsm,
+    }
+    if not any(has.values()):
+        msg = (
+            f"Nothing to report: adata has no uns[{key!r}], uns[{shap_key!r}] or obsm[{basis!r}]; "
+            "run sag.tl.classify, explain or embed first."
+        )
+        raise ValueError(msg)
+    title = title or f"scautogenome report: {adata.n_obs:,} x {adata.n_vars:,}"
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="muted">{adata.n_obs:,} observations x {adata.n_vars:,} genes; written '
+        f"{time.strftime('%Y-%m-%d %H:%M')} by scautogenome.</p>",
+    ]
+    labels = None
+    if has["classify"]:
+        parts += _classify_section(adata, key)
+        labels = str(dict(adata.uns[key].get("params", {})).get("labels_key", "")) or None
+    if has["explain"]:
+        parts += _explain_section(adata, shap_key)
+    if has["embed"]:
+        color = labels if labels in adata.obs else None
+        parts += _embedding_section(adata, basis, color)
+    doc = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc, encoding="utf-8")
+    logger.info("wrote report %s (%.0f KB)", path, path.stat().st_size / 1024)
+    return path

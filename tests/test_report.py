@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+import scautogenome as sag
+
+
+@pytest.fixture
+def annotated(adata, tiny_config):
+    model = sag.tl.classify(adata, "label", config=tiny_config)
+    sag.tl.explain(adata, model, nsamples=20, n_background=20)
+    return adata
+
+
+def test_report_sections(annotated, tmp_path):
+    path = sag.io.write_report(annotated, tmp_path / "r.html", title="my run")
+    page = path.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    for text in (
+        "my run",
+        "Classification",
+        "Per class (test)",
+        "Confusion matrix",
+        "Search history",
+        "Best trials",
+        "Architecture",
+        "Genes that drive each class",
+        "type_0",
+        "data:image/png;base64,",
+    ):
+        assert text in page
+    assert "Latent space" not in page  # no embedding was computed
+    assert "http://" not in page  # self-contained
+    assert "https://" not in page
+
+
+def test_report_needs_results(adata, tmp_path):
+    with pytest.raises(ValueError, match="Nothing to report"):
+        sag.io.write_report(adata, tmp_path / "r.html")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
+def test_report_renders_in_headless_chromium(annotated, tmp_path):
+    from PIL import Image
+
+    path = sag.io.write_report(annotated, tmp_path / "r.html")
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1100,2000",
+            f"--screenshot={shot}",
+            path.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    image = Image.open(shot).convert("L")
+    # a rendered page: mostly white background with a fair amount of drawn content
+    histogram = image.histogram()
+    dark = sum(histogram[:200]) / sum(histogram)
+    assert 0.01 < dark < 0.6

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..search._spaces import check_distribution
 
-MODES = ("mlp", "resnet", "densenet", "auto")
+MODES = ("mlp", "resnet", "densenet", "rrfcn", "auto")
 
 # The AutoGenome paper's spaces (Methods) are the defaults for the architecture keys.
 _PAPER_UNITS_MLP = [8, 16, 32, 64, 128, 256, 512, 1024]
@@ -52,6 +52,36 @@ _DEFAULT: dict[str, Any] = {
             "growth_rate": _PAPER_UNITS_RES,
             "compression": 0.5,
         },
+    },
+    # RRFCN (mode "rrfcn"; also in "auto" when the time budget allows, see below): the
+    # paper's ENAS space (fixed n_layers, first_width; later widths from `widths`; skip
+    # connections) and the settings of the ENAS search (controller, shared weights, derive)
+    "rrfcn": {
+        "strategy": "enas",  # "enas" (shared weights + controller) or "optuna" (each trained)
+        "n_layers": 6,
+        "first_width": 2048,
+        "widths": [16, 32, 64, 128, 256, 512, 1024, 2048],
+        "epochs": 30,  # alternations: one pass of shared weights, then controller steps
+        "search_share": 0.6,  # share of time_budget for the alternating phase
+        "child_lr": 1e-3,
+        "child_batch_size": 128,
+        "weight_decay": 1e-4,
+        "class_balance": "weights",
+        "input_keep": 0.8,
+        "dropout": 0.1,
+        "controller_lr": 3e-3,
+        "controller_steps": 20,
+        "controller_samples": 2,  # architectures per REINFORCE update
+        "lstm_size": 64,
+        "tanh_constant": 1.5,
+        "entropy_weight": 3e-3,
+        "skip_target": 0.4,
+        "skip_weight": 0.8,
+        "baseline_decay": 0.95,
+        "n_candidates": 16,
+        "top_k_candidates": 2,
+        "auto_min_time_budget": 1800.0,  # auto runs RRFCN only with a time_budget >= this
+        "auto_share": 0.4,  # ... and gives it this share of the budget
     },
 }
 
@@ -166,6 +196,72 @@ def validate(cfg: dict) -> None:
     for section, entries in cfg["space"].items():
         for key, spec in entries.items():
             check_distribution(spec, f"config['space'][{section!r}][{key!r}]")
+    _validate_rrfcn(cfg["rrfcn"])
+
+
+# name -> (types, low, high, low inclusive); None = unbounded
+_RRFCN_NUMBERS: dict[str, tuple[tuple[type, ...], float | None, float | None, bool]] = {
+    "n_layers": ((int,), 1, 64, True),
+    "first_width": ((int,), 1, None, True),
+    "epochs": ((int,), 1, None, True),
+    "search_share": ((int, float), 0, 1, False),
+    "child_lr": ((int, float), 0, None, False),
+    "child_batch_size": ((int,), 2, None, True),
+    "weight_decay": ((int, float), 0, None, True),
+    "input_keep": ((int, float), 0, 1, False),
+    "dropout": ((int, float), 0, 1, True),
+    "controller_lr": ((int, float), 0, None, False),
+    "controller_steps": ((int,), 1, None, True),
+    "controller_samples": ((int,), 1, None, True),
+    "lstm_size": ((int,), 1, None, True),
+    "tanh_constant": ((int, float), 0, None, True),
+    "entropy_weight": ((int, float), 0, None, True),
+    "skip_target": ((int, float), 0, 1, False),
+    "skip_weight": ((int, float), 0, None, True),
+    "baseline_decay": ((int, float), 0, 1, True),
+    "n_candidates": ((int,), 1, None, True),
+    "top_k_candidates": ((int,), 1, None, True),
+    "auto_min_time_budget": ((int, float), 0, None, True),
+    "auto_share": ((int, float), 0, 1, False),
+}
+
+
+def _validate_rrfcn(r: dict) -> None:
+    """Check the ``rrfcn`` section (RRFCN space and ENAS settings)."""
+    where = "config['rrfcn']"
+    if r["strategy"] not in ("enas", "optuna"):
+        msg = f"{where}['strategy']={r['strategy']!r} must be 'enas' or 'optuna'."
+        raise ValueError(msg)
+    if r["class_balance"] not in ("none", "weights", "sampler"):
+        msg = f"{where}['class_balance']={r['class_balance']!r} must be 'none', 'weights' or 'sampler'."
+        raise ValueError(msg)
+    for key, (types, low, high, closed) in _RRFCN_NUMBERS.items():
+        v = r[key]
+        if isinstance(v, bool) or not isinstance(v, types):
+            names = "/".join(t.__name__ for t in types)
+            msg = f"{where}[{key!r}]={v!r} must be of type {names}."
+            raise ValueError(msg)
+        too_low = low is not None and (v < low if closed else v <= low)
+        if too_low or (high is not None and v > high) or (key == "dropout" and v >= 1):
+            lo = "-inf" if low is None else f"{low}"
+            hi = "inf" if high is None else f"{high}"
+            bracket = "[" if closed else "("
+            msg = f"{where}[{key!r}]={v!r} must be in {bracket}{lo}, {hi}]."
+            raise ValueError(msg)
+    widths = r["widths"]
+    if (
+        not isinstance(widths, list)
+        or not widths
+        or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
+    ):
+        msg = f"{where}['widths']={widths!r} must be a non-empty list of positive ints."
+        raise ValueError(msg)
+    if r["top_k_candidates"] > r["n_candidates"]:
+        msg = (
+            f"{where}['top_k_candidates']={r['top_k_candidates']} must not exceed "
+            f"n_candidates={r['n_candidates']}."
+        )
+        raise ValueError(msg)
 
 
 def to_json(cfg: dict) -> str:

@@ -1,5 +1,6 @@
 """Network building blocks that know nothing of AnnData."""
 
+from ._enas import RRFCN, RRFCNSupernet, check_dag, dag_edges, resolve_space
 from ._networks import MLP, DenseNetFC, ResNetFC, build_network, count_parameters, register_network
 from ._units import ACTIVATIONS, FCUnit
 from ._vae import VAEModule, build_vae
@@ -7,12 +8,17 @@ from ._vae import VAEModule, build_vae
 __all__ = [
     "ACTIVATIONS",
     "MLP",
+    "RRFCN",
     "DenseNetFC",
     "FCUnit",
+    "RRFCNSupernet",
     "ResNetFC",
     "VAEModule",
     "build_network",
     "build_vae",
+    "check_dag",
     "count_parameters",
+    "dag_edges",
     "register_network",
+    "resolve_space",
 ]

@@ -1,5 +1,13 @@
 """Search spaces and the Optuna-based search."""
 
+from ._enas import (
+    Controller,
+    EnasResult,
+    reinforce_step,
+    rrfcn_in_auto,
+    run_enas,
+    search_with_rrfcn,
+)
 from ._hpo import (
     ARCH_MODES,
     ARCH_SAMPLERS,
@@ -14,12 +22,18 @@ from ._spaces import check_distribution, choices_of, suggest
 __all__ = [
     "ARCH_MODES",
     "ARCH_SAMPLERS",
+    "Controller",
+    "EnasResult",
     "SearchResult",
     "check_distribution",
     "choices_of",
+    "reinforce_step",
+    "rrfcn_in_auto",
+    "run_enas",
     "run_search",
     "sample_architecture",
     "sample_trial",
+    "search_with_rrfcn",
     "suggest",
     "trials_table",
 ]

@@ -14,7 +14,7 @@ from .._logging import elapsed
 from .._settings import logger, settings
 from ..data import prepare_labelled
 from ..models import Classifier
-from ..search import run_search
+from ..search import rrfcn_in_auto, run_search, search_with_rrfcn
 from ..train import classification_report, resolve_device
 from ._utils import call_params, h5ad_safe
 
@@ -59,8 +59,12 @@ def classify(
         Column of ``adata.obs`` with the classes. Cells with a missing label are not trained on
         and still get a prediction.
     mode
-        ``"mlp"``, ``"resnet"``, ``"densenet"`` or ``"auto"`` (search across them). Default:
-        the config's mode (``"auto"``).
+        ``"mlp"``, ``"resnet"``, ``"densenet"``, ``"rrfcn"`` (randomly-wired RFCN found by
+        ENAS: an LSTM controller on shared weights, the top candidates retrained; settings in
+        ``config['rrfcn']``) or ``"auto"`` (search across MLP/ResNet/DenseNet; RRFCN joins
+        with ``auto_share`` of the time only when ``time_budget`` is at least
+        ``config['rrfcn']['auto_min_time_budget']``, default 1800 s). Default: the config's
+        mode (``"auto"``).
     layer
         Use ``adata.layers[layer]`` instead of ``adata.X``.
     split_key
@@ -142,7 +146,10 @@ def classify(
         cfg["budget"]["time_budget"],
     )
 
-    result = run_search(data, cfg, device=dev, seed=seed, storage=storage, study_name=study_name)
+    # RRFCN by ENAS (search/_enas.py): mode "rrfcn", or "auto" with a large enough time budget
+    with_rrfcn = cfg["mode"] == "rrfcn" or rrfcn_in_auto(cfg)
+    search = search_with_rrfcn if with_rrfcn else run_search
+    result = search(data, cfg, device=dev, seed=seed, storage=storage, study_name=study_name)
     model = Classifier._from_parts(
         architecture=result.architecture,
         state_dict=result.state_dict,

@@ -1,0 +1,225 @@
+"""Draw a classifier's architecture as a DAG of FC units (paper Fig. 2e right, Fig. 3a)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from .. import _keys
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+_CHAIN = "#333333"
+_SKIP = "#d62728"
+_CANDIDATE = "#c7c7c7"
+_NODE = "#dbe9f6"
+_IO = "#eeeeee"
+
+
+def _as_architecture(data, key: str) -> dict:
+    """The architecture dict of an AnnData (``uns[key]['architecture']``), a model or a dict."""
+    from anndata import AnnData
+
+    if isinstance(data, AnnData):
+        uns = data.uns.get(key)
+        if not isinstance(uns, dict) or "architecture" not in uns:
+            msg = (
+                f"adata.uns[{key!r}]['architecture'] is missing; run sag.tl.classify first "
+                "(or pass the model, or key= of another run)."
+            )
+            raise KeyError(msg)
+        arch = uns["architecture"]
+    elif hasattr(data, "architecture_"):
+        arch = data.architecture_
+    else:
+        arch = data
+    if isinstance(arch, str):
+        arch = json.loads(arch)
+    if not isinstance(arch, dict) or "kind" not in arch:
+        msg = (
+            f"expected an AnnData, a Classifier or an architecture dict, got {type(data).__name__}."
+        )
+        raise TypeError(msg)
+    return arch
+
+
+def _graph(arch: dict) -> tuple[list[int], list[tuple[int, int]], list[tuple[int, int]], str]:
+    """Layer widths, chain edges, skip edges (layer indices) and the combination symbol."""
+    kind = arch["kind"]
+    if kind == "rrfcn":
+        widths = [int(w) for w in arch["widths"]]
+        skips = [(int(j), i) for i, s in enumerate(arch["skips"]) for j in s]
+        return widths, [(i - 1, i) for i in range(1, len(widths))], skips, "C"
+    if kind == "mlp":
+        widths = [int(w) for w in arch["units"]]
+        return widths, [(i - 1, i) for i in range(1, len(widths))], [], ""
+    if kind == "resnet":
+        # stem, then n_blocks units each adding its input to its output: h_i = h_{i-1} + u_i(h_{i-1})
+        n = int(arch["n_blocks"]) + 1
+        widths = [int(arch["units"])] * n
+        skips = [(i - 1, i + 1) for i in range(1, n)]  # i + 1 == n: the output
+        return widths, [(i - 1, i) for i in range(1, n)], skips, "+"
+    msg = f"sag.pl.architecture draws rrfcn, mlp and resnet architectures, not kind={kind!r}."
+    raise ValueError(msg)
+
+
+def architecture(
+    data,
+    *,
+    key: str = _keys.CLASSIFY_KEY,
+    show_candidates: bool = False,
+    title: str | None = None,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool = False,
+) -> Axes | Figure | None:
+    """Draw the architecture of a classifier as a DAG (as the paper's Fig. 2e and 3a).
+
+    Nodes are the FC units (Linear-BatchNorm-activation) with their widths, between the input
+    (genes) and the output (classes); black arrows are the chain from one unit to the next,
+    red arcs the skip connections (for RRFCN: concatenated into the target unit, "C"; for
+    RFCN-ResNet: the input of a block added to its output, "+").
+
+    Parameters
+    ----------
+    data
+        An AnnData annotated by :func:`~scautogenome.tl.classify` (reads
+        ``uns[key]['architecture']``), a :class:`~scautogenome.models.Classifier`, or an
+        architecture dict / JSON string.
+    key
+        ``key_added`` of the classify run.
+    show_candidates
+        For RRFCN, also draw every skip connection of the search space in light grey (the DAG
+        ENAS chose from, paper Fig. 2e left).
+    title
+        Axes title; default names the family, the number of layers and of skips.
+    ax
+        Draw into this Axes instead of a new figure.
+    show
+        Show the figure; default ``scanpy.settings.autoshow``.
+    return_fig
+        Return the Figure instead of the Axes.
+
+    Returns
+    -------
+    The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
+    """
+    arch = _as_architecture(data, key)
+    widths, chain, skips, combine = _graph(arch)
+    n = len(widths)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 1.35 * (n + 2)), 3.2))
+    fig = ax.figure
+    step = 1.6
+    xs = [step * (i + 1) for i in range(n)]  # units; input at 0, output at step * (n + 1)
+    w_min = min(widths)
+
+    def height(w: int) -> float:
+        return 0.55 + 0.12 * math.log2(max(w, 1) / max(w_min, 1))
+
+    heights = [height(w) for w in widths]
+    box_w = 1.0
+
+    def node(x: float, h: float, text: str, color: str) -> None:
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - box_w / 2, -h / 2),
+                box_w,
+                h,
+                boxstyle="round,pad=0.02,rounding_size=0.08",
+                facecolor=color,
+                edgecolor="#4a4a4a",
+                linewidth=1.0,
+                zorder=3,
+            )
+        )
+        ax.text(x, 0, text, ha="center", va="center", fontsize=8.5, zorder=4)
+
+    n_in, n_out = arch.get("n_inputs"), arch.get("n_outputs")
+    node(0.0, 0.7, "input" if n_in is None else f"input\n{n_in} genes", _IO)
+    node(step * (n + 1), 0.7, "output" if n_out is None else f"output\n{n_out} classes", _IO)
+    for i, (x, h, w) in enumerate(zip(xs, heights, widths)):
+        node(x, h, f"FC {i + 1}\n{w}", _NODE)
+
+    def arrow(xa, ya, xb, yb, color, *, rad=0.0, lw=1.3, ls="-", z=2) -> None:
+        ax.add_patch(
+            FancyArrowPatch(
+                (xa, ya),
+                (xb, yb),
+                arrowstyle="-|>",
+                mutation_scale=10,
+                connectionstyle=f"arc3,rad={rad}",
+                color=color,
+                linewidth=lw,
+                linestyle=ls,
+                shrinkA=0,
+                shrinkB=0,
+                zorder=z,
+            )
+        )
+
+    half = box_w / 2
+    arrow(0.0 + half, 0, xs[0] - half, 0, _CHAIN)
+    for a, b in chain:
+        arrow(xs[a] + half, 0, xs[b] - half, 0, _CHAIN)
+    arrow(xs[-1] + half, 0, step * (n + 1) - half, 0, _CHAIN)
+
+    x_of = [*xs, step * (n + 1)]  # index n: the output node
+    top_of = [h / 2 for h in heights] + [0.35]
+
+    def spread(k: int, m: int) -> float:
+        # k-th of m arcs leaving/entering one node: spread them along its top edge
+        return 0.0 if m < 2 else 0.6 * box_w * (k / (m - 1) - 0.5)
+
+    def arcs(edges: list[tuple[int, int]], color: str, *, lw: float, ls: str, z: int) -> None:
+        # from the top of unit a to the top of unit b (b == n: the output, for ResNet)
+        outs = {a: sorted(b for a2, b in edges if a2 == a) for a, _ in edges}
+        ins = {b: sorted((a for a, b2 in edges if b2 == b), reverse=True) for _, b in edges}
+        for a, b in edges:
+            xa = x_of[a] + spread(outs[a].index(b), len(outs[a]))
+            xb = x_of[b] + spread(ins[b].index(a), len(ins[b]))
+            arrow(xa, top_of[a], xb, top_of[b], color, rad=-0.45, lw=lw, ls=ls, z=z)
+
+    if show_candidates and arch["kind"] == "rrfcn":
+        candidates = [(j, i) for i in range(2, n) for j in range(i - 1)]
+        arcs([e for e in candidates if e not in skips], _CANDIDATE, lw=0.9, ls="--", z=1)
+    arcs(skips, _SKIP, lw=1.6, ls="-", z=2)
+    if combine:
+        targets = sorted({b for _, b in skips})
+        for b in targets:
+            ax.text(
+                x_of[b] - half - 0.12,
+                0.18,
+                combine,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color=_SKIP,
+                zorder=5,
+            )
+
+    span = max((b - a for a, b in skips), default=1)
+    top = max(heights) / 2 + 0.25 * step * span + 0.3
+    ax.set_xlim(-0.7, step * (n + 1) + 0.7)
+    ax.set_ylim(-max(heights) / 2 - 0.3, top)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title is None:
+        names = {"rrfcn": "RRFCN", "mlp": "MLP", "resnet": "RFCN-ResNet"}
+        title = f"{names[arch['kind']]}: {n} FC units, {len(skips)} skip connections"
+    ax.set_title(title, fontsize=10)
+
+    if show is None:
+        import scanpy as sc
+
+        show = sc.settings.autoshow
+    if show:
+        plt.show()
+        return None
+    return fig if return_fig else ax

@@ -1,0 +1,296 @@
+"""RRFCN by ENAS: supernet, controller, derive/retrain, classify(mode="rrfcn"), plot."""
+
+from __future__ import annotations
+
+import json
+
+import anndata as ad
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.axes import Axes
+
+import scautogenome as sag
+from scautogenome import config as sag_config
+from scautogenome.data import prepare_labelled
+from scautogenome.nn import RRFCN, RRFCNSupernet, build_network, check_dag
+from scautogenome.search import Controller, reinforce_step, rrfcn_in_auto, run_enas, run_search
+from scautogenome.search._enas import (
+    TRIAL_COLUMNS,
+    one_thread,
+    optuna_rrfcn_config,
+    rrfcn_n_params,
+)
+
+# a tiny space and search: 4 layers, 3 widths, 2 alternations
+TINY_RRFCN = {
+    "budget": {"n_trials": 2, "time_budget": None},
+    "trainer": {"max_epochs": 8, "patience": 4, "min_epochs": 2},
+    "rrfcn": {
+        "n_layers": 4,
+        "first_width": 64,
+        "widths": [16, 32, 64],
+        "epochs": 2,
+        "controller_steps": 4,
+        "child_batch_size": 64,
+        "n_candidates": 3,
+        "top_k_candidates": 2,
+    },
+}
+
+
+def _random_arch(rng: np.random.Generator, n_layers: int, first: int, widths: list[int]):
+    w = [first] + [int(rng.choice(widths)) for _ in range(1, n_layers)]
+    s = [[j for j in range(i - 1) if rng.random() < 0.5] for i in range(n_layers)]
+    return w, s
+
+
+# -- nn ------------------------------------------------------------------------------------------
+def test_supernet_shapes_any_architecture_no_allocation():
+    torch.manual_seed(0)
+    net = RRFCNSupernet(40, 5, n_layers=6, first_width=32, widths=[8, 16, 32], dropout=0.1)
+    params = [id(p) for p in net.parameters()]
+    n_params = sum(p.numel() for p in net.parameters())
+    ctrl = Controller(6, 3)
+    gen = torch.Generator().manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = torch.randn(7, 40)
+    archs = [ctrl(generator=gen).architecture(32, [8, 16, 32]) for _ in range(15)]
+    archs += [_random_arch(rng, 6, 32, [8, 16, 32]) for _ in range(15)]
+    for w, s in archs:
+        net.check(w, s)
+        net.train()
+        assert net(x, w, s).shape == (7, 5)
+        net.eval()
+        out = net(x, w, s)
+        assert out.shape == (7, 5)
+        assert torch.isfinite(out).all()
+    # sampling and evaluating architectures allocated no new weights
+    assert [id(p) for p in net.parameters()] == params
+    assert sum(p.numel() for p in net.parameters()) == n_params
+
+
+def test_supernet_slices_are_the_rrfcn_weights():
+    """An architecture on the supernet = the RRFCN holding the sliced shared weights."""
+    torch.manual_seed(0)
+    net = RRFCNSupernet(30, 4, n_layers=5, first_width=32, widths=[8, 16, 32]).eval()
+    w, s = [32, 16, 8, 32, 16], [[], [], [0], [1], [0, 2]]
+    rr = RRFCN(30, 4, widths=w, skips=s).train()  # BatchNorm on batch statistics, as the supernet
+    with torch.no_grad():
+        rr.units[0][0].weight.copy_(net.stem.weight)
+        rr.units[0][0].bias.copy_(net.stem.bias)
+        for i in range(1, 5):
+            src = [*s[i], i - 1]
+            block = torch.cat([net.edges[f"{j}_{i}"][: w[i], : w[j]] for j in src], dim=1)
+            rr.units[i][0].weight.copy_(block)
+            rr.units[i][0].bias.copy_(net.bias[i - 1][: w[i]])
+        for i in range(5):
+            rr.units[i][1].weight.copy_(net.bn_weight[i][: w[i]])
+            rr.units[i][1].bias.copy_(net.bn_bias[i][: w[i]])
+        rr.head.weight.copy_(net.head.weight[:, : w[-1]])
+        rr.head.bias.copy_(net.head.bias)
+        x = torch.randn(9, 30)
+        torch.testing.assert_close(net(x, w, s), rr(x), rtol=1e-5, atol=1e-5)
+    assert rrfcn_n_params(30, 4, w, s) == sum(p.numel() for p in rr.parameters())
+
+
+def test_rrfcn_build_and_checks():
+    arch = {
+        "kind": "rrfcn",
+        "n_inputs": 20,
+        "n_outputs": 3,
+        "widths": [16, 8, 8],
+        "skips": [[], [], [0]],
+    }
+    net = build_network(arch)
+    assert net(torch.randn(4, 20)).shape == (4, 3)
+    with pytest.raises(ValueError, match="skips\\[2\\]"):
+        check_dag([16, 8, 8], [[], [], [1]])  # 1 -> 2 is the chain, not a skip
+    with pytest.raises(ValueError, match="one list per layer"):
+        check_dag([16, 8], [[]])
+
+
+# -- controller ----------------------------------------------------------------------------------
+def test_reinforce_raises_probability_of_best_architecture():
+    """Toy reward = share of decisions equal to a target architecture's: the target alone
+    scores 1. REINFORCE must make it the controller's most likely architecture."""
+    n_layers, n_widths = 4, 4
+    target_w, target_s = [3, 0, 2], [[], [], [0], [1]]
+    n_decisions = len(target_w) + 3
+
+    def reward(sample) -> float:
+        hits = sum(a == b for a, b in zip(sample.width_idx, target_w))
+        for i in range(2, n_layers):
+            hits += sum((j in sample.skips[i]) == (j in target_s[i]) for j in range(i - 1))
+        return hits / n_decisions
+
+    torch.manual_seed(0)
+    ctrl = Controller(n_layers, n_widths, lstm_size=32, tanh_constant=2.5)
+    opt = torch.optim.Adam(ctrl.parameters(), lr=0.005)
+    gen = torch.Generator().manual_seed(0)
+
+    def log_p() -> float:
+        with torch.no_grad():
+            return float(ctrl(fixed=(target_w, target_s)).log_prob)
+
+    before = log_p()
+    baseline, rewards = None, []
+    with one_thread():
+        for _ in range(200):
+            stats, baseline = reinforce_step(
+                ctrl,
+                opt,
+                reward,
+                baseline,
+                entropy_weight=0.01,
+                skip_weight=0.0,
+                baseline_decay=0.9,
+                n_samples=4,
+                generator=gen,
+            )
+            rewards += [s["reward"] for s in stats]
+    after = log_p()
+    # p(target) rose from ~0.2% (uniform over 4^3 widths x 2^3 skip sets) to more than 50%
+    assert before < np.log(0.01)
+    assert after > np.log(0.5), (before, after)
+    assert np.mean(rewards[-100:]) > np.mean(rewards[:100]) + 0.2
+    with torch.no_grad():
+        mode = ctrl(greedy=True)
+    assert mode.width_idx == target_w
+    assert mode.skips == target_s
+
+
+def test_skip_penalty_pulls_density_to_target():
+    torch.manual_seed(0)
+    ctrl = Controller(6, 2, lstm_size=16, skip_target=0.1)
+    opt = torch.optim.Adam(ctrl.parameters(), lr=0.05)
+    gen = torch.Generator().manual_seed(1)
+    baseline, dens = None, []
+    for _ in range(80):
+        stats, baseline = reinforce_step(
+            ctrl,
+            opt,
+            lambda s: 0.5,
+            baseline,
+            entropy_weight=0.0,
+            skip_weight=1.0,
+            baseline_decay=0.9,
+            generator=gen,
+        )
+        dens += [s["skip_density"] for s in stats]
+    assert np.mean(dens[-30:]) < 0.2 < np.mean(dens[:10]) + 0.3
+
+
+# -- search --------------------------------------------------------------------------------------
+@pytest.fixture
+def tiny_data(adata):
+    return prepare_labelled(adata, "label", seed=0)
+
+
+def test_run_enas_same_seed_same_result(tiny_data):
+    cfg = sag_config.load(TINY_RRFCN, mode="rrfcn")
+    a = run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=3)
+    b = run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=3)
+    assert a.architecture == b.architecture
+    assert a.best_value == b.best_value
+    cols = [c for c in TRIAL_COLUMNS if c != "seconds"]
+    assert a.trials[cols].equals(b.trials[cols])
+    for k, v in a.state_dict.items():
+        assert torch.equal(v, b.state_dict[k]), k
+    assert [h["child_loss"] for h in a.search_history] == [
+        h["child_loss"] for h in b.search_history
+    ]
+    # the table: controller samples, ranked candidates, the retrained top k
+    t = a.trials
+    assert list(t.columns) == list(TRIAL_COLUMNS)
+    assert (t["state"] == "sampled").sum() == 2 * 4 * cfg["rrfcn"]["controller_samples"]
+    assert (t["state"] == "complete").sum() == 2
+    assert t.loc[str(a.best_trial), "state"] == "complete"
+    assert t.loc[str(a.best_trial), "value"] == a.best_value
+    arch = json.loads(t.loc[str(a.best_trial), "architecture"])
+    assert arch == a.architecture
+    check_dag(arch["widths"], arch["skips"])
+    assert arch["widths"][0] == 64
+    assert set(arch["widths"][1:]) <= {16, 32, 64}
+
+
+def test_optuna_strategy_samples_the_same_space(tiny_data):
+    cfg = sag_config.load(
+        {**TINY_RRFCN, "rrfcn": {**TINY_RRFCN["rrfcn"], "strategy": "optuna"}}, mode="rrfcn"
+    )
+    res = run_search(tiny_data, optuna_rrfcn_config(cfg), device=torch.device("cpu"), seed=0)
+    assert res.architecture["kind"] == "rrfcn"
+    assert len(res.architecture["widths"]) == 4
+    # trials_table (Optuna) and the ENAS table share their columns
+    assert list(res.trials.columns) == list(TRIAL_COLUMNS)
+
+
+def test_config_validation_and_auto_rule():
+    cfg = sag_config.default("rrfcn")
+    assert cfg["rrfcn"]["n_layers"] == 6
+    assert cfg["rrfcn"]["first_width"] == 2048
+    assert cfg["rrfcn"]["top_k_candidates"] == 2
+    for bad, match in [
+        ({"n_layers": 0}, "n_layers"),
+        ({"widths": []}, "widths"),
+        ({"skip_target": 1.5}, "skip_target"),
+        ({"entropy_weight": -1.0}, "entropy_weight"),
+        ({"top_k_candidates": 20, "n_candidates": 4}, "top_k_candidates"),
+        ({"strategy": "darts"}, "strategy"),
+        ({"controller_lr": "fast"}, "controller_lr"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            sag_config.load({"rrfcn": bad}, mode="rrfcn")
+    with pytest.raises(ValueError, match="unknown key"):
+        sag_config.load({"rrfcn": {"layers": 3}})
+    assert not rrfcn_in_auto(sag_config.load(None, mode="auto"))  # 600 s: no RRFCN
+    assert rrfcn_in_auto(sag_config.load({"budget": {"time_budget": 3600}}, mode="auto"))
+    assert not rrfcn_in_auto(sag_config.load({"budget": {"time_budget": 3600}}, mode="resnet"))
+
+
+# -- classify, save/load, h5ad, plot ---------------------------------------------------------------
+def test_classify_rrfcn_roundtrip(adata, tmp_path):
+    model = sag.tl.classify(
+        adata, "label", mode="rrfcn", config=TINY_RRFCN, model_dir=tmp_path / "m"
+    )
+    assert model.architecture_["kind"] == "rrfcn"
+    uns = adata.uns["sag"]
+    arch = json.loads(uns["architecture"])
+    assert arch == model.architecture_
+    assert uns["best"]["mode"] == "rrfcn"
+    assert uns["metrics"]["test"]["accuracy"] > 0.5  # 3 separable synthetic classes
+    # saved model: same predictions, same architecture
+    loaded = sag.models.Classifier.load(tmp_path / "m")
+    assert loaded.architecture_ == model.architecture_
+    np.testing.assert_allclose(loaded.predict_proba(adata), adata.obsm["sag_proba"], atol=1e-5)
+    saved = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert saved["architecture"]["skips"] == arch["skips"]
+    # h5ad round trip of everything classify wrote, trials table included
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    assert json.loads(back.uns["sag"]["architecture"]) == arch
+    trials = back.uns["sag"]["trials"]
+    assert set(trials["state"]) == {"sampled", "ranked", "complete"}
+    # the DAG plot from the annotated AnnData and from the loaded model
+    ax = sag.pl.architecture(back, show=False)
+    assert isinstance(ax, Axes)
+    assert "RRFCN" in ax.get_title()
+    fig = sag.pl.architecture(loaded, show=False, show_candidates=True, return_fig=True)
+    assert fig is ax.figure or fig is not None
+    plt.close("all")
+
+
+def test_architecture_plot_errors(adata):
+    with pytest.raises(KeyError, match="classify"):
+        sag.pl.architecture(adata, show=False)
+    with pytest.raises(ValueError, match="densenet"):
+        sag.pl.architecture(
+            {"kind": "densenet", "blocks": [2], "growth_rate": 8, "compression": 0.5}, show=False
+        )
+    _, ax = plt.subplots()
+    out = sag.pl.architecture(
+        {"kind": "mlp", "units": [32, 16], "n_inputs": 10, "n_outputs": 2}, ax=ax, show=False
+    )
+    assert out is ax
+    plt.close("all")

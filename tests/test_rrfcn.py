@@ -277,8 +277,31 @@ def test_classify_rrfcn_roundtrip(adata, tmp_path):
     assert isinstance(ax, Axes)
     assert "RRFCN" in ax.get_title()
     fig = sag.pl.architecture(loaded, show=False, show_candidates=True, return_fig=True)
-    assert fig is ax.figure or fig is not None
+    assert fig.axes
     plt.close("all")
+    # explained like any other classifier
+    sag.tl.explain(adata, loaded, n_explain=20, n_background=10, nsamples=20)
+    assert adata.varm["sag_shap"].shape == (adata.n_vars, 3 + 1)  # classes + overall
+    assert np.isfinite(adata.varm["sag_shap"]).all()
+
+
+def test_auto_with_rrfcn_when_budget_allows(adata, tmp_path):
+    cfg = {
+        **TINY_RRFCN,
+        "budget": {"n_trials": 2, "time_budget": 20},
+        "rrfcn": {**TINY_RRFCN["rrfcn"], "auto_min_time_budget": 10},
+        "space": {"common": {"batch_size": [64]}},
+    }
+    sag.tl.classify(adata, "label", mode="auto", config=cfg)
+    trials = adata.uns["sag"]["trials"]
+    assert trials["number"].is_unique
+    assert "rrfcn" in set(trials["mode"])
+    assert set(trials["mode"]) - {"rrfcn"}  # the Optuna trials of the other families
+    best = adata.uns["sag"]["best"]
+    assert trials.loc[str(best["trial"]), "mode"] == best["mode"]
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    assert len(back.uns["sag"]["trials"]) == len(trials)
 
 
 def test_architecture_plot_errors(adata):

@@ -26,6 +26,17 @@ def test_detect_value_type():
     )
     assert detect_value_type(np.array([[0.5, 1.2], [0.1, 3.3]])) == "continuous"
     assert detect_value_type(np.array([[-1.0, 2.0], [0.0, 3.0]])) == "continuous"
+    # TPM / FPKM / RSEM: non-negative, non-integer, far above any log scale
+    assert detect_value_type(np.array([[0.0, 1523.7], [12.5, 0.3]])) == "normalized"
+
+
+def test_normalized_values_are_logged_not_depth_normalized():
+    X = np.array([[0.0, 1523.7, 3.2], [12.5, 0.3, 900.1], [5.0, 7.5, 250.25]], dtype=np.float32)
+    t = InputTransform("normalized").fit(X, np.arange(3))
+    expected = np.log1p(X)
+    expected = (expected - expected.min(0)) / (expected.max(0) - expected.min(0))
+    np.testing.assert_allclose(t.to_torch("cpu")(torch.from_numpy(X)).numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(t.apply(X), expected, rtol=1e-5)
 
 
 def test_counts_transform_matches_scanpy(adata):
@@ -45,7 +56,7 @@ def test_counts_transform_matches_scanpy(adata):
     np.testing.assert_allclose(d.transform.range_, rng, rtol=1e-4, atol=1e-5)
     # the torch path on a batch equals the numpy path
     rows = np.arange(20)
-    expected = (ref.X[rows].toarray() - lo) / rng
+    expected = np.clip((ref.X[rows].toarray() - lo) / rng, 0, 1)  # outside the train range: clipped
     got = d.transform.to_torch("cpu")(torch.from_numpy(adata.X[rows].toarray()))
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
 
@@ -142,3 +153,13 @@ def test_batches_never_densify_whole_matrix(monkeypatch, tiny_config):
     assert shapes, "the spy saw no densification at all"
     # fit chunks are <= 2048 rows, minibatches <= 256, prediction batches <= 1024
     assert max(s[0] for s in shapes) <= 2048 < adata.n_obs
+
+
+def test_tiny_ranges_do_not_overflow():
+    X = np.zeros((4, 3), dtype=np.float32)
+    X[:, 0] = [0, 1e-43, 0, 0]  # a float32 denormal: 1 / range would overflow
+    X[:, 1] = [1, 2, 3, 4]
+    t = InputTransform("continuous").fit(X, np.arange(4))
+    out = t.to_torch("cpu")(torch.from_numpy(X))
+    assert torch.isfinite(out).all()
+    np.testing.assert_allclose(out[:, 1].numpy(), [0, 1 / 3, 2 / 3, 1], rtol=1e-6)

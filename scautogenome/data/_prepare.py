@@ -11,7 +11,7 @@ import pandas as pd
 from .._settings import logger
 from ._checks import check_adata, check_finite, check_labels, get_matrix, value_stats
 from ._split import MIN_CELLS_TO_SPLIT, stratified_split, user_split
-from ._transform import InputTransform, detect_value_type
+from ._transform import VALUE_TYPES, InputTransform, detect_value_type
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -41,14 +41,14 @@ def resolve_value_type(X, value_type: str, where: str) -> str:
     """Check ``value_type`` against the data (``"auto"`` detects it)."""
     if value_type == "auto":
         return detect_value_type(X)
-    if value_type not in ("counts", "binary", "continuous"):
-        msg = f"value_type={value_type!r} must be 'auto', 'counts', 'binary' or 'continuous'."
+    if value_type not in VALUE_TYPES:
+        msg = f"value_type={value_type!r} must be 'auto' or one of {list(VALUE_TYPES)}."
         raise ValueError(msg)
     stats = value_stats(X)
-    if value_type == "counts" and stats["min"] < 0:
+    if value_type in ("counts", "normalized") and stats["min"] < 0:
         msg = (
-            f"value_type='counts' but {where} has negative values (min {stats['min']:.3g}); "
-            "counts cannot be negative. Use value_type='continuous' for transformed data "
+            f"value_type={value_type!r} but {where} has negative values (min {stats['min']:.3g}); "
+            "counts and TPM/FPKM cannot be negative. Use value_type='continuous' for transformed data "
             "or pass the raw counts layer with layer=."
         )
         raise ValueError(msg)

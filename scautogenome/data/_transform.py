@@ -1,4 +1,5 @@
-"""The input transform: counts -> normalize_total + log1p, then gene-wise 0-1 scaling.
+"""The input transform: counts -> normalize_total + log1p (depth-normalized but unlogged values
+such as TPM/FPKM/RSEM -> log1p), then gene-wise 0-1 scaling.
 
 Every step works row by row, so it is applied to one densified minibatch at a time and the whole
 matrix is never densified. The gene-wise minimum and range are fitted on the training split only
@@ -16,17 +17,30 @@ from scipy import sparse
 
 from ._checks import value_stats
 
-VALUE_TYPES = ("counts", "binary", "continuous")
+VALUE_TYPES = ("counts", "normalized", "binary", "continuous")
 TARGET_SUM = 1e4
+MIN_RANGE = 1e-6
+UNLOGGED_MAX = 100.0
+"""Non-negative non-integer data with a larger maximum is taken as unlogged (TPM, FPKM, RSEM):
+log-transformed expression stays far below it (log1p of 1e4-normalized counts < 10, log2 TPM
+< 20), and so do z-scores, log-ratios and copy-number segments."""
 
 
 def detect_value_type(X) -> str:
-    """``"binary"`` for 0/1 profiles, ``"counts"`` for non-negative integers, else ``"continuous"``."""
+    """Which preprocessing the values need.
+
+    ``"binary"`` for 0/1 profiles (mutations), ``"counts"`` for non-negative integers (raw
+    counts), ``"normalized"`` for non-negative values above :data:`UNLOGGED_MAX` that are not
+    integers (TPM/FPKM/RSEM: depth-normalized, not yet logged), else ``"continuous"`` (already
+    log-transformed, scaled or signed values).
+    """
     stats = value_stats(X)
     if stats["binary"]:
         return "binary"
-    if stats["integer"] and stats["min"] >= 0:
+    if stats["min"] >= 0 and stats["integer"]:
         return "counts"
+    if stats["min"] >= 0 and stats["max"] > UNLOGGED_MAX:
+        return "normalized"
     return "continuous"
 
 
@@ -37,10 +51,13 @@ class InputTransform:
     Parameters
     ----------
     value_type
-        ``"counts"`` (normalize_total to 1e4 + log1p), ``"binary"`` (used as is) or
-        ``"continuous"`` (already transformed; used as is).
+        ``"counts"`` (normalize_total to 1e4 + log1p), ``"normalized"`` (log1p only: TPM,
+        FPKM, RSEM), ``"binary"`` (used as is) or ``"continuous"`` (already transformed; used as
+        is).
     scale
-        Apply gene-wise 0-1 scaling (min and range fitted on the training split).
+        Apply gene-wise 0-1 scaling (min and range fitted on the training split). Values
+        outside the training range (new cells, deeper sequencing) are clipped to [0, 1], so a
+        gene that barely varied in training cannot blow up a prediction.
     """
 
     value_type: str = "continuous"
@@ -60,6 +77,8 @@ class InputTransform:
             totals = block.sum(axis=1, keepdims=True)
             totals[totals == 0] = 1.0
             block = np.log1p(block * (TARGET_SUM / totals))
+        elif self.value_type == "normalized":
+            block = np.log1p(block)
         return block
 
     def fit(self, X, rows: np.ndarray, chunk: int = 2048) -> InputTransform:
@@ -73,7 +92,8 @@ class InputTransform:
             lo = np.minimum(lo, block.min(axis=0))
             hi = np.maximum(hi, block.max(axis=0))
         rng = hi - lo
-        rng[~(rng > 0)] = 1.0  # constant genes map to 0
+        # constant genes (and ranges so small that 1/range overflows float32) map to 0
+        rng[~(rng > MIN_RANGE)] = 1.0
         self.min_, self.range_ = lo, rng
         return self
 
@@ -92,7 +112,7 @@ class InputTransform:
         """Transform a dense block of rows (numpy), e.g. for explanation plots."""
         out = self._rows_np(block)
         if self.scale:
-            out = (out - self.min_) / self.range_
+            out = np.clip((out - self.min_) / self.range_, 0.0, 1.0)
         return out
 
     # -- serialisation ------------------------------------------------------------------------
@@ -118,6 +138,7 @@ class TorchTransform:
 
     def __init__(self, t: InputTransform, device) -> None:
         self.counts = t.value_type == "counts"
+        self.log1p = t.value_type == "normalized"
         self.scale = t.scale
         if t.scale:
             self.min = torch.as_tensor(t.min_, device=device)
@@ -127,8 +148,10 @@ class TorchTransform:
         if self.counts:
             totals = x.sum(dim=1, keepdim=True).clamp_min(1e-12)
             x = torch.log1p(x * (TARGET_SUM / totals))
+        elif self.log1p:
+            x = torch.log1p(x)
         if self.scale:
-            x = (x - self.min) * self.inv_range
+            x = ((x - self.min) * self.inv_range).clamp_(0.0, 1.0)
         return x
 
 

@@ -182,10 +182,11 @@ class Classifier:
             col_map, report = None, None
         where = "the query matrix"
         check_finite(X, where)
-        if self.transform_.value_type == "counts" and value_stats(X)["min"] < 0:
+        if self.transform_.value_type in ("counts", "normalized") and value_stats(X)["min"] < 0:
             msg = (
-                f"The model was trained on raw counts but {where} has negative values; "
-                "pass the raw counts (e.g. layer='counts')."
+                f"The model was trained on {self.transform_.value_type} values (raw counts or "
+                f"TPM/FPKM) but {where} has negative values; pass the same kind of values "
+                "(e.g. layer='counts')."
             )
             raise ValueError(msg)
         return X, col_map, report

@@ -53,7 +53,8 @@ def classify(
     ----------
     adata
         Cells (or samples) x genes. ``X`` or ``layer`` may be dense or sparse and hold raw
-        counts (normalized to 1e4 + log1p), binary 0/1 profiles (used as they are) or already
+        counts (normalized to 1e4 + log1p), TPM/FPKM/RSEM-like unlogged values (log1p), binary
+        0/1 profiles (used as they are) or already
         transformed values; then every gene is scaled to 0-1 with the training split's min/max.
     labels_key
         Column of ``adata.obs`` with the classes. Cells with a missing label are not trained on
@@ -72,7 +73,8 @@ def classify(
         seeded split (honoured exactly).
     n_trials, time_budget
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
-        Default from the config: 40 trials within 600 s.
+        Default from the config: 40 trials within 600 s. Giving one keeps the other's
+        configured value; set it to None in ``config["budget"]`` to lift it.
     metric
         Validation metric the search maximises: ``"macro_f1"`` (default), ``"accuracy"``,
         ``"balanced_accuracy"`` or ``"weighted_f1"``.
@@ -80,7 +82,8 @@ def classify(
         Expert-mode configuration (dict or JSON path), merged onto
         :func:`scautogenome.config.default`. Explicit arguments above win over it.
     value_type
-        ``"auto"`` (detect), ``"counts"``, ``"binary"`` or ``"continuous"``.
+        ``"auto"`` (detect), ``"counts"``, ``"normalized"`` (unlogged TPM/FPKM/RSEM),
+        ``"binary"`` or ``"continuous"``.
     min_cells_per_class
         Leave classes with fewer cells out of training (their cells are still predicted);
         without it such classes are an error.
@@ -116,8 +119,9 @@ def classify(
     start = time.perf_counter()
     seed = settings.seed if seed is None else seed
     overrides: dict = {}
-    if n_trials is not None or time_budget is not None:
-        overrides["budget"] = {"n_trials": n_trials, "time_budget": time_budget}
+    budget = {"n_trials": n_trials, "time_budget": time_budget}
+    if any(v is not None for v in budget.values()):
+        overrides["budget"] = {k: v for k, v in budget.items() if v is not None}
     if metric is not None:
         overrides.setdefault("search", {})["metric"] = metric
     cfg = _config.load(config, mode=mode)

@@ -175,7 +175,14 @@ def train_classifier(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(yb)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                msg = (
+                    f"training diverged: non-finite loss at epoch {epoch} (lr={params.lr:.3g}); "
+                    "a lower learning rate or checking the input for extreme values may help."
+                )
+                raise RuntimeError(msg)
+            total += value * len(yb)
             n_seen += len(yb)
         logits = torch.from_numpy(predict_logits(network, val_loader, device))
         val_loss = float(val_loss_fn(logits, torch.as_tensor(y_val)))

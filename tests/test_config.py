@@ -44,6 +44,8 @@ def test_unknown_key_is_named():
         ),
         ({"space": {"common": {"lr": {"type": "normal"}}}}, "type='normal'"),
         ({"mode": "cnn"}, "mode='cnn'"),
+        ({"search": {"max_trial_fraction": 0}}, "max_trial_fraction"),
+        ({"search": {"initial_trials": "best"}}, "initial_trials"),
     ],
 )
 def test_bad_values_are_named(cfg, match):

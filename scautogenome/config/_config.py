@@ -30,6 +30,8 @@ _DEFAULT: dict[str, Any] = {
         "pruner": "median",
         "n_startup_trials": 10,
         "prune_warmup_epochs": 3,
+        "max_trial_fraction": 0.25,
+        "initial_trials": "default",
     },
     "trainer": {"max_epochs": 60, "patience": 8, "min_epochs": 3},
     "space": {
@@ -93,6 +95,8 @@ _SCHEMA_SCALARS = {
         "pruner": (str,),
         "n_startup_trials": (int,),
         "prune_warmup_epochs": (int,),
+        "max_trial_fraction": (int, float),
+        "initial_trials": (str, list),
     },
     "trainer": {"max_epochs": (int,), "patience": (int,), "min_epochs": (int,)},
 }
@@ -181,6 +185,17 @@ def validate(cfg: dict) -> None:
             if isinstance(value, (int, float)) and value is not None and value < 0:
                 msg = f"config[{section!r}][{key!r}]={value!r} must not be negative."
                 raise ValueError(msg)
+    frac = cfg["search"]["max_trial_fraction"]
+    if not 0 < frac <= 1:
+        msg = f"config['search']['max_trial_fraction']={frac!r} must be in (0, 1]."
+        raise ValueError(msg)
+    init = cfg["search"]["initial_trials"]
+    if isinstance(init, str) and init not in ("default", "none"):
+        msg = f"config['search']['initial_trials']={init!r} must be 'default', 'none' or a list of parameter dicts."
+        raise ValueError(msg)
+    if isinstance(init, list) and not all(isinstance(t, dict) for t in init):
+        msg = "config['search']['initial_trials'] must be a list of parameter dicts (as in the trials table's params)."
+        raise ValueError(msg)
     b = cfg["budget"]
     if b["n_trials"] is None and b["time_budget"] is None:
         msg = (

@@ -46,3 +46,12 @@ def test_lazy_import_does_not_load_torch():
     code = "import sys, scautogenome; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_config_validation_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, scautogenome as sag; sag.config.load({'mode': 'mlp'}); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -98,6 +98,35 @@ def test_time_budget_stops_the_search(adata, tiny_config):
     assert 1 <= len(adata.uns["sag"]["trials"]) < 1000
 
 
+def test_deadline_is_checked_within_an_epoch(adata):
+    """A trial too big for the budget stops after a minibatch, not after min_epochs epochs."""
+    import time
+
+    import torch
+
+    from scautogenome.data import prepare_labelled
+    from scautogenome.nn import build_network
+    from scautogenome.train import TrainParams, train_classifier
+
+    d = prepare_labelled(adata, "label")
+    net = build_network({"kind": "mlp", "units": [64], "n_inputs": 200, "n_outputs": 3})
+    res = train_classifier(
+        net,
+        X=d.X,
+        codes=d.codes,
+        train_rows=d.rows("train"),
+        val_rows=d.rows("val"),
+        n_classes=3,
+        transform=d.transform.to_torch("cpu"),
+        params=TrainParams(batch_size=8, max_epochs=50, min_epochs=5),
+        device=torch.device("cpu"),
+        deadline=time.perf_counter() - 1.0,  # already past
+    )
+    assert res.stopped == "time_budget"
+    assert len(res.history) == 1  # one (partial) epoch validated, despite min_epochs=5
+    assert res.state_dict
+
+
 def test_storage_resumes_a_search(adata, tiny_config, tmp_path):
     url = f"sqlite:///{tmp_path / 'search.db'}"
     tiny_config["budget"]["n_trials"] = 2

@@ -115,6 +115,9 @@ def train_classifier(
     """Train ``network`` on ``train_rows``, early-stopping on the metric over ``val_rows``.
 
     ``report(epoch, val_score)`` is called after every epoch and may raise :class:`Pruned`.
+    ``deadline`` (a ``time.perf_counter`` value) is checked after every minibatch: past it, the
+    epoch in progress is validated and training stops, so a budget is overrun by at most one
+    minibatch and one validation pass.
     Returns the weights of the best epoch (by validation metric, ties broken by lower loss).
     """
     start = time.perf_counter()
@@ -166,10 +169,14 @@ def train_classifier(
     best = (-math.inf, math.inf)
     result = TrainResult(state_dict={}, best_epoch=-1, best_score=-math.inf, best_loss=math.inf)
     since_best = 0
+    out_of_time = False
     for epoch in range(params.max_epochs):
         network.train()
         total, n_seen = 0.0, 0
         for x, yb in train_loader:
+            if deadline is not None and n_seen and time.perf_counter() > deadline:
+                out_of_time = True  # validate what this (partial) epoch reached, then stop
+                break
             with _autocast(device):
                 loss = loss_fn(network(x).float(), yb)
             opt.zero_grad(set_to_none=True)
@@ -210,11 +217,7 @@ def train_classifier(
         if epoch + 1 >= params.min_epochs and since_best >= params.patience:
             result.stopped = "early_stopping"
             break
-        if (
-            deadline is not None
-            and time.perf_counter() > deadline
-            and epoch + 1 >= params.min_epochs
-        ):
+        if out_of_time or (deadline is not None and time.perf_counter() > deadline):
             result.stopped = "time_budget"
             break
     network.load_state_dict(result.state_dict)

@@ -30,7 +30,8 @@ Datasets with more than ``--max-genes`` genes are reduced to that many highly va
 Usage (not part of CI)::
 
     nice -n 10 python benchmarks/embed.py --datasets klein2015_mouse_es_subset --seeds 0 1 2
-    python benchmarks/embed.py --report      # JSONL -> benchmarks/RESULTS_embed.md
+    nice -n 10 python benchmarks/embed.py --timing --datasets pbmc4k_10x_scdcc_top2000
+    python benchmarks/embed.py --report      # JSONL -> tables for benchmarks/RESULTS_embed.md
 
 Results append to ``--out`` (one JSON line per dataset, method and seed); ``--report`` keeps
 the last line of every (dataset, method, seed).
@@ -204,6 +205,76 @@ def run_same_net(adata, n_latent: int, seed: int, epochs: int) -> dict:
     }
 
 
+def run_timing(adata, n_latent: int, epochs: int, arch: dict | None) -> dict:
+    """Seconds per epoch, interleaved so that all see the same (shared, fluctuating) load:
+    scVI, sag's loop on scVI's network, and sag on ``arch`` (the searched Res-VAE)."""
+    import scvi
+
+    import scautogenome as sag
+
+    scvi.settings.dl_num_workers = 0
+    tmp = adata.copy()
+    scvi.model.SCVI.setup_anndata(tmp, layer="counts")
+    model = scvi.model.SCVI(tmp, n_latent=n_latent)
+    timer = _epoch_timer()
+    model.train(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        callbacks=[timer],
+    )
+    out = {"scvi": float(np.median(timer.times[1:]))}
+    nets = {"same-net": {"kind": "vae", "n_latent": n_latent, "widths": [128], "dropout": 0.1}}
+    if arch is not None:
+        nets["resvae"] = {k: arch[k] for k in ("kind", "n_latent", "widths", "input_keep")}
+    for tag, a in nets.items():
+        params = {"max_epochs": epochs, "min_epochs": epochs, "batch_size": 128}
+        m = sag.models.ResVAE({**a, "likelihood": "nb"}, params).fit(adata, layer="counts")
+        out[tag] = float(np.median([h["seconds"] for h in m.history_][1:]))
+    return out
+
+
+def timing(args) -> None:
+    """``--timing``: ``--rounds`` interleaved rounds per dataset, medians over rounds."""
+    import torch
+
+    import scautogenome as sag
+
+    torch.set_num_threads(args.threads)
+    sag.settings.device = "cpu"
+    sag.settings.verbosity = 1
+    sag.settings.progress_bar = False
+    done = load_results(args.out) if args.out.exists() else pd.DataFrame()
+    for name in args.datasets:
+        adata = load(name, args.max_genes)
+        arch = None
+        if len(done):
+            rows = done[(done["dataset"] == name) & (done["method"] == "resvae")]
+            if len(rows):
+                arch = json.loads(rows.sort_values("seed")["architecture"].iloc[0])
+        rounds = [
+            run_timing(adata, args.n_latent, args.timing_epochs, arch) for _ in range(args.rounds)
+        ]
+        rec = {
+            "dataset": name,
+            "method": "timing",
+            "seed": 0,
+            "shape": f"{adata.n_obs}x{adata.n_vars}",
+            "rounds": rounds,
+            "resvae_widths": None if arch is None else arch["widths"],
+            "threads": torch.get_num_threads(),
+            "when": dt.datetime.now().isoformat(timespec="seconds"),
+            **git_state(),
+        }
+        for k in rounds[0]:
+            rec[f"timing_{k}"] = float(np.median([r[k] for r in rounds]))
+        append(args.out, rec)
+        print(json.dumps(rec), flush=True)
+
+
 def git_state() -> dict:
     def git(*a):
         return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -305,7 +376,8 @@ def report_table(df: pd.DataFrame) -> str:
             )
     lines += [
         "",
-        "Seconds per training epoch (median over epochs; mean over seeds):",
+        "Seconds per training epoch inside the benchmark runs (scVI and sag on scVI's network: "
+        "median epoch; searched models: mean epoch of the final model; mean over seeds):",
         "",
         "| dataset | scVI (Lightning) | sag loop, scVI's network | Res-VAE searched | VAE searched |",
         "|---|---|---|---|---|",
@@ -316,6 +388,22 @@ def report_table(df: pd.DataFrame) -> str:
             sub = g[g["method"] == m]
             cells.append(_fmt(sub, "seconds_per_epoch", 3) if len(sub) else "—")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    t = df[df["method"] == "timing"] if "method" in df else df
+    if len(t):
+        lines += [
+            "",
+            "Interleaved timing (``--timing``; median epoch per round, median over rounds):",
+            "",
+            "| dataset | rounds | scVI (Lightning) | sag loop, scVI's network | sag, searched Res-VAE (widths) |",
+            "|---|---|---|---|---|",
+        ]
+        for _, r in t.iterrows():
+            res = r.get("timing_resvae")
+            res_s = "—" if res is None or pd.isna(res) else f"{res:.3f} ({r['resvae_widths']})"
+            lines.append(
+                f"| {r['dataset']} | {len(r['rounds'])} | {r['timing_scvi']:.3f} "
+                f"| {r['timing_same-net']:.3f} | {res_s} |"
+            )
     return "\n".join(lines)
 
 
@@ -334,7 +422,13 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=HERE / "out" / "embed.jsonl")
     p.add_argument("--report", action="store_true")
+    p.add_argument("--timing", action="store_true", help="interleaved seconds-per-epoch only")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--timing-epochs", type=int, default=6)
     args = p.parse_args(argv)
+    if args.timing:
+        timing(args)
+        return
     if args.report:
         print(report_table(load_results(args.out)))
         return

@@ -140,7 +140,9 @@ def train_vae(
         drop_last=True,
     )
     val_loader = BatchLoader(X, val_rows, None, batch_size=1024, transform=_identity, device=device)
-    opt = torch.optim.AdamW(module.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    opt = torch.optim.AdamW(
+        module.parameters(), lr=params.lr, weight_decay=params.weight_decay, foreach=True
+    )
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="min", factor=0.5, patience=max(1, params.patience // 3)
     )

@@ -136,6 +136,8 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
             str(embedded),
             "--n-trials",
             "1",
+            "--time-budget",
+            "8",
             "--n-latent",
             "4",
             "--labels",

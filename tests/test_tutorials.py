@@ -16,6 +16,7 @@ TUTORIALS = sorted((Path(__file__).resolve().parents[1] / "tutorials").glob("*.i
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
 def test_tutorial_runs(path, monkeypatch):
     monkeypatch.setenv("SAG_TUTORIAL_TRIALS", "3")
+    monkeypatch.setenv("SAG_TUTORIAL_SECONDS", "20")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(

@@ -19,7 +19,7 @@ memory of the fast call is read from /proc (VmHWM after resetting it).
 Usage (not part of CI; a few minutes on 2 CPU cores)::
 
     python benchmarks/explain.py                       # all datasets -> benchmarks/out/explain.json
-    python benchmarks/explain.py --report              # -> benchmarks/RESULTS_explain.md
+    python benchmarks/explain.py --report              # -> benchmarks/out/explain_section.md (for RESULTS.md)
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from scipy.stats import spearmanr
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 OUT = HERE / "out" / "explain.json"
-RESULTS = HERE / "RESULTS_explain.md"
+RESULTS = HERE / "out" / "explain_section.md"  # pasted into RESULTS.md by hand
 SECTION = "## Explanations: fast expected gradients vs shap.GradientExplainer (issue 5)"
 MARKERS = {
     "CD19+ B": ["CD79A", "MS4A1"],
@@ -340,10 +340,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scale-nsamples", type=int, default=200)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--out", type=Path, default=OUT)
-    p.add_argument("--report", action="store_true", help="write RESULTS_explain.md from --out")
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="write the RESULTS.md section (benchmarks/out/explain_section.md) from --out",
+    )
     args = p.parse_args(argv)
     if args.report:
         data = json.loads(args.out.read_text())
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(report(data["records"], data["command"]))
         print(RESULTS.read_text())
         return

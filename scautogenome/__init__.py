@@ -19,7 +19,6 @@ from ._settings import settings
 _SUBMODULES = {
     "tl": "tools",
     "pl": "plotting",
-    "pp": "preprocessing",
     "io": "io",
     "models": "models",
     "datasets": "datasets",

@@ -55,3 +55,9 @@ def test_config_validation_does_not_load_torch():
     code = "import sys, scautogenome as sag; sag.config.load({'mode': 'mlp'}); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_advertised_submodule_imports():
+    for name in dir(sag):
+        if not name.startswith("_"):
+            assert getattr(sag, name) is not None

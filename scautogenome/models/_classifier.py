@@ -191,7 +191,9 @@ class Classifier:
             raise ValueError(msg)
         return X, col_map, report
 
-    def gene_overlap(self, query_genes, *, min_gene_overlap: float = 0.5, warn: bool = True) -> dict:
+    def gene_overlap(
+        self, query_genes, *, min_gene_overlap: float = 0.5, warn: bool = True
+    ) -> dict:
         """How many of the model's genes the query has; raises below ``min_gene_overlap``.
 
         With ``warn``, a partial overlap (missing genes are zero-filled) is logged as a warning.

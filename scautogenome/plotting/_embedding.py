@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .. import _keys
+from .._settings import logger
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -88,13 +89,19 @@ def embedding(
     nkey = f"{name}_neighbors"  # not `name`: uns[name] holds tl.embed's results
     if recompute or key_2d not in adata.obsm:
         if method == "umap":
-            sc.pp.neighbors(
-                adata,
-                n_neighbors=n_neighbors,
-                use_rep=basis,
-                key_added=nkey,
-                random_state=random_state,
-            )
+            kw = {
+                "n_neighbors": n_neighbors,
+                "use_rep": basis,
+                "key_added": nkey,
+                "random_state": random_state,
+            }
+            try:
+                sc.pp.neighbors(adata, **kw)
+            except AttributeError as e:  # scanpy 1.11 + pynndescent + scipy >= 1.15
+                if "getnnz" not in str(e):
+                    raise
+                logger.warning("approximate kNN failed (%s); using exact kNN instead", e)
+                sc.pp.neighbors(adata, transformer="sklearn", **kw)
             sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
         else:
             sc.tl.tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)

@@ -271,7 +271,8 @@ def embedding_scores(
     labels_key
         ``obs`` column with the reference labels.
     n_neighbors
-        Neighbors of the kNN graph the Leiden clustering runs on.
+        Neighbors of the kNN graph (scanpy's default; exact kNN where scanpy's approximate
+        path fails) the Leiden clustering runs on.
     tsne
         Also compute the Davies-Bouldin score of a 2-D t-SNE of the embedding.
     seed
@@ -317,7 +318,16 @@ def embedding_scores(
     if tsne:
         sc.tl.tsne(tmp, use_rep="emb", random_state=seed)
         out["davies_bouldin_tsne"] = float(skm.davies_bouldin_score(tmp.obsm["X_tsne"], y))
-    sc.pp.neighbors(tmp, n_neighbors=n_neighbors, use_rep="emb", random_state=seed)
+    kw = {"n_neighbors": n_neighbors, "use_rep": "emb", "random_state": seed}
+    try:
+        sc.pp.neighbors(tmp, **kw)
+    except AttributeError as e:
+        # scanpy 1.11's pynndescent path fails on scipy >= 1.15 csr_array results (seen above
+        # ~8,000 cells): fall back to exact kNN
+        if "getnnz" not in str(e):
+            raise
+        logger.warning("approximate kNN failed (%s); using exact kNN instead", e)
+        sc.pp.neighbors(tmp, transformer="sklearn", **kw)
     clusters, res = _leiden_matching(tmp, n_labels, seed)
     out.update(
         {

@@ -17,7 +17,8 @@ space of :mod:`scautogenome.nn._enas`:
 3. **Derive and retrain.** ``n_candidates`` architectures are sampled from the trained controller
    (plus its most likely one), ranked by the configured metric on the whole validation split
    with the shared weights, and the ``top_k_candidates`` best are retrained from scratch with
-   :func:`~scautogenome.train.train_classifier`; the best by validation is kept. It is an
+   :func:`~scautogenome.train.train_classifier` (fewer when the time budget is used up before
+   the next one starts); the best by validation is kept. It is an
    ordinary ``kind="rrfcn"`` architecture (:class:`~scautogenome.nn.RRFCN`).
 
 Alternatively (``config['rrfcn']['strategy'] = "optuna"``) the same space is searched by Optuna
@@ -620,6 +621,10 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     top = ranked[: r["top_k_candidates"]]
     best = None
     for rank, (_, _, w, s) in enumerate(top):
+        if rank > 0 and deadline is not None and time.perf_counter() >= deadline:
+            # every run trains at least trainer.min_epochs, so a late one overruns the budget
+            logger.info("enas: time budget used up; %d of %d candidates retrained", rank, len(top))
+            break
         arch = {**base_arch, "widths": w, "skips": s}
         cand_deadline = None
         if deadline is not None:

@@ -133,11 +133,8 @@ def _merge(base: dict, override: dict, path: str) -> dict:
     return out
 
 
-def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
-    """Merge a user config (dict or JSON path) onto the defaults and validate it.
-
-    ``mode``, when given, overrides the config's own ``mode``.
-    """
+def read_user_config(config: dict | str | Path | None) -> dict:
+    """A user config as a dict: a dict as given, a JSON file read, None as empty."""
     user: dict = {}
     if isinstance(config, (str, Path)):
         path = Path(config)
@@ -157,6 +154,15 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     if not isinstance(user, dict):
         msg = "config must be a JSON object at the top level."
         raise ValueError(msg)
+    return user
+
+
+def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
+    """Merge a user config (dict or JSON path) onto the defaults and validate it.
+
+    ``mode``, when given, overrides the config's own ``mode``.
+    """
+    user = read_user_config(config)
     the_mode = mode or user.get("mode", "auto")
     if the_mode not in MODES:
         msg = f"mode={the_mode!r} must be one of {MODES}."

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..search._spaces import check_distribution
-from ._config import _merge
+from ._config import _merge, read_user_config
 
 EMBED_MODES = ("resvae", "vae")
 
@@ -94,25 +94,7 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
 
     ``mode``, when given, overrides the config's own ``mode``.
     """
-    user: dict = {}
-    if isinstance(config, (str, Path)):
-        path = Path(config)
-        if not path.exists():
-            msg = f"config file {str(path)!r} does not exist."
-            raise FileNotFoundError(msg)
-        try:
-            user = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            msg = f"config file {str(path)!r} is not valid JSON: {e}"
-            raise ValueError(msg) from e
-    elif isinstance(config, dict):
-        user = config
-    elif config is not None:
-        msg = f"config must be a dict, a path to a JSON file or None, got {type(config).__name__}."
-        raise TypeError(msg)
-    if not isinstance(user, dict):
-        msg = "config must be a JSON object at the top level."
-        raise ValueError(msg)
+    user = read_user_config(config)
     cfg = _merge(copy.deepcopy(_DEFAULT), user, "")
     cfg["mode"] = mode or cfg["mode"]
     validate(cfg)

@@ -367,7 +367,7 @@ def report_table(df: pd.DataFrame) -> str:
             sub = g[g["method"] == m]
             if not len(sub):
                 continue
-            label = {"pca": f"PCA {sub['n_latent'].iloc[0]}", "pca50": "PCA 50"}.get(m, m)
+            label = {"pca": f"PCA {int(sub['n_latent'].iloc[0])}", "pca50": "PCA 50"}.get(m, m)
             lines.append(
                 f"| {name} | {sub['shape'].iloc[0]} | {label} | {len(sub)} | {_fmt(sub, 'ari')} "
                 f"| {_fmt(sub, 'nmi')} | {_fmt(sub, 'davies_bouldin')} "

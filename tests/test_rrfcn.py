@@ -307,13 +307,40 @@ def test_auto_with_rrfcn_when_budget_allows(adata, tmp_path):
 def test_architecture_plot_errors(adata):
     with pytest.raises(KeyError, match="classify"):
         sag.pl.architecture(adata, show=False)
-    with pytest.raises(ValueError, match="densenet"):
-        sag.pl.architecture(
-            {"kind": "densenet", "blocks": [2], "growth_rate": 8, "compression": 0.5}, show=False
-        )
+    with pytest.raises(ValueError, match="kind='transformer'"):
+        sag.pl.architecture({"kind": "transformer", "layers": 2}, show=False)
     _, ax = plt.subplots()
     out = sag.pl.architecture(
         {"kind": "mlp", "units": [32, 16], "n_inputs": 10, "n_outputs": 2}, ax=ax, show=False
     )
     assert out is ax
+    plt.close("all")
+
+
+def test_architecture_plot_densenet_matches_the_network():
+    """The DenseNet DAG has one node per FC unit of the built network, with its width, and the
+    concatenation edges that give every unit (and the head) its input width."""
+    from scautogenome.nn import build_network
+    from scautogenome.plotting._architecture import _graph
+
+    arch = {
+        "kind": "densenet",
+        "n_inputs": 50,
+        "n_outputs": 4,
+        "blocks": [3, 2],
+        "growth_rate": 16,
+        "compression": 0.5,
+    }
+    linears = [m for m in build_network(arch).modules() if isinstance(m, torch.nn.Linear)]
+    widths, chain, skips, combine = _graph(arch)
+    assert widths == [m.out_features for m in linears[:-1]]  # stem, units, transition
+    assert combine == "C"
+    # every node's input width = the widths of the nodes feeding it (chain + skips)
+    for target, lin in enumerate(linears[1:], start=1):
+        # the last unit -> output arrow is drawn apart from `chain`
+        feeds = chain + skips + [(len(widths) - 1, len(widths))]
+        sources = [a for a, b in feeds if b == target]
+        assert sum(widths[a] for a in sources) == lin.in_features, target
+    ax = sag.pl.architecture(arch, show=False)
+    assert "RFCN-DenseNet: 7 FC units" in ax.get_title()
     plt.close("all")

@@ -65,8 +65,43 @@ def _graph(arch: dict) -> tuple[list[int], list[tuple[int, int]], list[tuple[int
         widths = [int(arch["units"])] * n
         skips = [(i - 1, i + 1) for i in range(1, n)]  # i + 1 == n: the output
         return widths, [(i - 1, i) for i in range(1, n)], skips, "+"
-    msg = f"sag.pl.architecture draws rrfcn, mlp and resnet architectures, not kind={kind!r}."
+    if kind == "densenet":
+        return _densenet_graph(arch)
+    msg = (
+        "sag.pl.architecture draws rrfcn, mlp, resnet and densenet architectures, "
+        f"not kind={kind!r}."
+    )
     raise ValueError(msg)
+
+
+def _densenet_graph(
+    arch: dict,
+) -> tuple[list[int], list[tuple[int, int]], list[tuple[int, int]], str]:
+    """RFCN-DenseNet as a DAG, with the widths DenseNetFC builds: a stem of ``2 * growth``, in
+    each block units of ``growth`` that read the concatenation of the block's input and every
+    earlier unit of the block, and after each block the node reading the whole block (a
+    transition unit, or the output after the last block)."""
+    growth = int(arch["growth_rate"])
+    compression = float(arch.get("compression", 0.5))
+    blocks = [int(b) for b in arch["blocks"]]
+    widths = [2 * growth]  # node 0: the stem
+    skips: list[tuple[int, int]] = []
+    width = widths[0]
+    n_total = 1 + sum(blocks) + len(blocks) - 1
+    for b, n_units in enumerate(blocks):
+        block = [len(widths) - 1]  # the block's input node, then its units
+        for _ in range(n_units):
+            target = len(widths)
+            skips += [(j, target) for j in block[:-1]]
+            widths.append(growth)
+            block.append(target)
+        width += n_units * growth
+        target = len(widths) if b < len(blocks) - 1 else n_total  # transition or output
+        skips += [(j, target) for j in block[:-1]]
+        if b < len(blocks) - 1:
+            width = max(growth, int(width * compression))
+            widths.append(width)
+    return widths, [(i - 1, i) for i in range(1, len(widths))], skips, "C"
 
 
 def architecture(
@@ -83,8 +118,10 @@ def architecture(
 
     Nodes are the FC units (Linear-BatchNorm-activation) with their widths, between the input
     (genes) and the output (classes); black arrows are the chain from one unit to the next,
-    red arcs the skip connections (for RRFCN: concatenated into the target unit, "C"; for
-    RFCN-ResNet: the input of a block added to its output, "+").
+    red arcs the skip connections (for RRFCN and RFCN-DenseNet: concatenated into the target
+    unit, "C"; for RFCN-ResNet: the input of a block added to its output, "+"). For
+    RFCN-DenseNet the units of a dense block and its transition unit are drawn with the widths
+    the network is built with.
 
     Parameters
     ----------
@@ -211,7 +248,12 @@ def architecture(
     ax.set_aspect("equal")
     ax.axis("off")
     if title is None:
-        names = {"rrfcn": "RRFCN", "mlp": "MLP", "resnet": "RFCN-ResNet"}
+        names = {
+            "rrfcn": "RRFCN",
+            "mlp": "MLP",
+            "resnet": "RFCN-ResNet",
+            "densenet": "RFCN-DenseNet",
+        }
         title = f"{names[arch['kind']]}: {n} FC units, {len(skips)} skip connections"
     ax.set_title(title, fontsize=10)
 

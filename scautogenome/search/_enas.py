@@ -531,6 +531,9 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
                         )
                     )
                 stats.extend(step_stats)
+                if search_deadline is not None and time.perf_counter() > search_deadline:
+                    out_of_time = True
+                    break
             rec = {
                 "epoch": epoch,
                 "child_loss": total / max(n_seen, 1),

@@ -220,13 +220,13 @@ def test_plot_embedding_umap():
 def test_search_records_pruned_trials(adata, monkeypatch):
     import optuna
 
-    from scautogenome.search import _vae as search_vae
+    from scautogenome.search import _study
 
     class PruneSecond(optuna.pruners.BasePruner):
         def prune(self, study, trial) -> bool:
             return trial.number == 1 and len(trial.intermediate_values) >= 2
 
-    monkeypatch.setattr(search_vae, "make_pruner", lambda config: PruneSecond())
+    monkeypatch.setattr(_study, "make_pruner", lambda config: PruneSecond())
     sag.tl.embed(adata, config=TINY_EMBED)
     trials = adata.uns["sag_resvae"]["trials"]
     assert list(trials["state"]) == ["complete", "pruned"]

@@ -19,11 +19,11 @@ _LAZY = {
     "search_with_rrfcn": "_enas",
     "ARCH_MODES": "_hpo",
     "ARCH_SAMPLERS": "_hpo",
-    "SearchResult": "_hpo",
+    "SearchResult": "_study",
     "run_search": "_hpo",
     "sample_architecture": "_hpo",
     "sample_trial": "_hpo",
-    "trials_table": "_hpo",
+    "trials_table": "_study",
 }
 
 

@@ -1,0 +1,327 @@
+"""The Optuna study loop shared by the classifier search and the VAE search.
+
+One trial = sample an architecture and training settings, build the network with the trial's
+seed, train it with per-epoch reports to the pruner and a wall-clock deadline, record what the
+trials table shows. The weights of the best trial so far stay in memory, so the best model is
+not retrained unless it was trained in another process (shared storage) or an earlier session.
+What differs between searches (the space, the network, the training loop, which direction is
+better) comes in as callables.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import pandas as pd
+import torch
+
+from .._logging import progress
+from .._settings import logger
+from ..nn import count_parameters
+from ..train import Pruned
+
+
+def make_sampler(config: dict, seed: int) -> optuna.samplers.BaseSampler:
+    s = config["search"]
+    if s["sampler"] == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=s["n_startup_trials"])
+
+
+def make_pruner(config: dict) -> optuna.pruners.BasePruner:
+    s = config["search"]
+    if s["pruner"] == "none":
+        return optuna.pruners.NopPruner()
+    if s["pruner"] == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=max(1, s["prune_warmup_epochs"]),
+            max_resource=config["trainer"]["max_epochs"],
+        )
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=s["prune_warmup_epochs"])
+
+
+_FINISHED = (
+    optuna.trial.TrialState.COMPLETE,
+    optuna.trial.TrialState.PRUNED,
+    optuna.trial.TrialState.FAIL,
+)
+
+
+def trials_table(study: optuna.Study, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per finished trial, with only h5ad-friendly column types (numbers and strings).
+
+    ``extra`` names further numeric user attributes to add as columns (NaN where missing).
+    """
+    rows = []
+    for t in study.get_trials(deepcopy=False, states=_FINISHED):
+        ua = t.user_attrs
+        row = {
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "value": float("nan") if t.value is None else float(t.value),
+            "mode": str(ua.get("mode", t.params.get("mode", ""))),
+            "val_loss": float(ua.get("val_loss", math.nan)),
+            "best_epoch": int(ua.get("best_epoch", -1)),
+            "epochs": int(ua.get("epochs", -1)),
+            "n_params": int(ua.get("n_params", -1)),
+            "seconds": float(ua.get("seconds", math.nan)),
+            "params": json.dumps(t.params, sort_keys=True),
+            "architecture": str(ua.get("architecture", "")),
+        }
+        for key in extra:
+            row[key] = float(ua.get(key, math.nan))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if len(df):
+        df.index = pd.Index(df["number"].astype(str).to_numpy(), name="trial")
+    return df
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    """The best complete trial in the study's direction; ties go to the lower validation loss,
+    then to the earlier trial."""
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
+    ]
+    if not done:
+        msg = (
+            "The search finished without one complete trial; raise the budget (n_trials / "
+            "time_budget) or check the log for the errors of failed trials."
+        )
+        raise RuntimeError(msg)
+    sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    return min(
+        done, key=lambda t: (sign * t.value, t.user_attrs.get("val_loss", math.inf), t.number)
+    )
+
+
+@dataclass
+class StudyOutcome:
+    """What :func:`run_study` found: the best trial's architecture, training settings and
+    training result (whatever ``train`` returned), the trials table and the study."""
+
+    architecture: dict
+    train_params: dict
+    result: Any
+    best: optuna.trial.FrozenTrial
+    trials: pd.DataFrame
+    study: optuna.Study
+    n_new: int
+    seconds: float
+
+
+@dataclass
+class SearchResult:
+    """The best model of a search: architecture, training settings, weights and curves, with
+    the trials table."""
+
+    architecture: dict
+    train_params: dict
+    state_dict: dict
+    history: list
+    best_value: float
+    best_trial: int
+    trials: pd.DataFrame
+    study_name: str
+    seconds: float
+
+    @classmethod
+    def from_outcome(cls, out: StudyOutcome, **extra):
+        return cls(
+            architecture=out.architecture,
+            train_params=out.train_params,
+            state_dict=out.result.state_dict,
+            history=out.result.history,
+            best_value=float(out.best.value),
+            best_trial=out.best.number,
+            trials=out.trials,
+            study_name=out.study.study_name,
+            seconds=out.seconds,
+            **extra,
+        )
+
+
+def run_study(
+    config: dict,
+    *,
+    sample: Callable[[Any], tuple[dict, dict]],
+    build: Callable[[dict], Any],
+    train: Callable[..., Any],
+    direction: str,
+    value_of: Callable[[Any], float],
+    study_name: str,
+    seed: int = 0,
+    storage: str | None = None,
+    enqueue: Callable[[], list[dict]] | None = None,
+    trial_cap: float | None = None,
+    extra_attrs: Callable[[Any], dict] | None = None,
+    extra_columns: tuple[str, ...] = (),
+    postfix: str = "best val",
+) -> StudyOutcome:
+    """Run an Optuna study under ``config['budget']`` with the sampler and pruner of
+    ``config['search']``.
+
+    Parameters
+    ----------
+    sample
+        ``trial -> (architecture, train_params)``; also called with an
+        ``optuna.trial.FixedTrial`` of the best parameters.
+    build
+        ``architecture -> network`` (called after ``torch.manual_seed(seed + trial.number)``).
+    train
+        ``(network, train_params, seed, report, deadline) -> result``: a training result with
+        ``best_loss``, ``best_epoch``, ``history``, ``seconds``; ``report(epoch, value)`` may
+        raise :class:`~scautogenome.train.Pruned`.
+    direction
+        ``"maximize"`` or ``"minimize"``.
+    value_of
+        The trial's objective value from a training result.
+    enqueue
+        Starting points to enqueue in a new study (not when resuming one).
+    trial_cap
+        Seconds a single trial may train (besides the overall deadline).
+    extra_attrs, extra_columns
+        More user attributes to record per trial, and which of them become columns of the
+        trials table.
+    postfix
+        Label of the best value in the progress bar.
+    """
+    start = time.perf_counter()
+    budget = config["budget"]
+    deadline = None if budget["time_budget"] is None else start + float(budget["time_budget"])
+    kept: dict[int, Any] = {}  # trial number -> training result, the best one only
+    better = (lambda a, b: a > b) if direction == "maximize" else (lambda a, b: a < b)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction=direction,
+        sampler=make_sampler(config, seed),
+        pruner=make_pruner(config),
+        load_if_exists=storage is not None,
+    )
+    n_before = len(study.trials)
+    if n_before:
+        logger.info("resuming study %r with %d earlier trial(s)", study.study_name, n_before)
+    elif enqueue is not None:
+        points = enqueue()
+        if budget["n_trials"] is not None:
+            points = points[: budget["n_trials"]]
+        for params in points:
+            study.enqueue_trial(params, skip_if_exists=True)
+
+    def key_of(res) -> tuple[float, float]:
+        return value_of(res), res.best_loss
+
+    def objective(trial: optuna.Trial) -> float:
+        arch, params = sample(trial)
+        trial.set_user_attr("mode", arch["kind"])
+        trial.set_user_attr("architecture", json.dumps(arch, sort_keys=True))
+        torch.manual_seed(seed + trial.number)
+        net = build(arch)
+        trial.set_user_attr("n_params", count_parameters(net))
+        n_epochs = [0]
+
+        def report(epoch: int, value: float) -> None:
+            n_epochs[0] = epoch + 1
+            trial.report(value, epoch)
+            if trial.should_prune():
+                raise Pruned
+
+        t0 = time.perf_counter()
+        trial_deadline = deadline
+        if trial_cap is not None and deadline is not None:
+            trial_deadline = min(deadline, t0 + trial_cap)
+        try:
+            res = train(net, params, seed + trial.number, report, trial_deadline)
+        except Pruned:
+            trial.set_user_attr("epochs", n_epochs[0])
+            trial.set_user_attr("seconds", time.perf_counter() - t0)
+            raise optuna.TrialPruned from None
+        trial.set_user_attr("val_loss", res.best_loss)
+        trial.set_user_attr("best_epoch", res.best_epoch)
+        trial.set_user_attr("epochs", len(res.history))
+        trial.set_user_attr("seconds", res.seconds)
+        for name, value in (extra_attrs(res) if extra_attrs else {}).items():
+            trial.set_user_attr(name, value)
+        value, loss = key_of(res)
+        if not kept or _improves((value, loss), key_of(next(iter(kept.values()))), better):
+            kept.clear()
+            kept[trial.number] = res
+        return value
+
+    bar = progress(budget["n_trials"], "search", unit="trial")
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        bar.update(1)
+        try:
+            best = study.best_value
+        except ValueError:
+            best = float("nan")
+        bar.set_postfix({postfix: f"{best:.4g}", "last": trial.state.name.lower()})
+        logger.debug(
+            "trial %d %s value=%s params=%s",
+            trial.number,
+            trial.state.name,
+            trial.value,
+            trial.params,
+        )
+
+    try:
+        study.optimize(
+            objective,
+            n_trials=budget["n_trials"],
+            timeout=budget["time_budget"],
+            callbacks=[callback],
+            catch=(RuntimeError,),
+            gc_after_trial=False,
+        )
+    finally:
+        bar.close()
+    best = best_trial(study)
+    arch = json.loads(best.user_attrs["architecture"])
+    _, params = sample(optuna.trial.FixedTrial(best.params))
+    if best.number in kept:
+        res = kept[best.number]
+    else:  # best trial ran in another process or an earlier session: retrain it, same seed
+        logger.info("retraining trial %d (trained in another process)", best.number)
+        torch.manual_seed(seed + best.number)
+        res = train(build(arch), params, seed + best.number, None, None)
+    table = trials_table(study, extra_columns)
+    n_done = int((table["state"] == "complete").sum()) if len(table) else 0
+    n_pruned = int((table["state"] == "pruned").sum()) if len(table) else 0
+    logger.info(
+        "search: %d trials (%d complete, %d pruned); best trial %d (%s) value %.4g",
+        len(table) - n_before,
+        n_done,
+        n_pruned,
+        best.number,
+        arch["kind"],
+        best.value,
+    )
+    return StudyOutcome(
+        architecture=arch,
+        train_params=params,
+        result=res,
+        best=best,
+        trials=table,
+        study=study,
+        n_new=len(table) - n_before,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _improves(new: tuple[float, float], old: tuple[float, float], better) -> bool:
+    """A better value, or the same value with a lower validation loss."""
+    if better(new[0], old[0]):
+        return True
+    return new[0] == old[0] and new[1] < old[1]

@@ -1,15 +1,26 @@
-"""Saving and loading models: weights (torch, loaded with weights_only=True) + JSON."""
+"""What the models share: saving and loading (weights as torch tensors, loaded with
+weights_only=True, + JSON) and the base class of Classifier and ResVAE."""
 
 from __future__ import annotations
 
+import copy
 import json
 import platform
 from pathlib import Path
+from typing import TypeVar
 
+import numpy as np
 import torch
+
+from ..data import InputTransform, as_csr_or_dense, check_adata, gene_alignment, get_matrix
+from ..nn import count_parameters
+from ..train import resolve_device
 
 WEIGHTS = "model.pt"
 META = "model.json"
+NET = "net."  # prefix of the network's tensors in model.pt (the others are the transform's)
+
+_M = TypeVar("_M", bound="BaseModel")
 
 
 def versions() -> dict[str, str]:
@@ -61,3 +72,173 @@ def check_is_fitted(model, attr: str = "module_") -> None:
             "or .fit(...) first, or load a saved one with .load(dir)."
         )
         raise RuntimeError(msg)
+
+
+class BaseModel:
+    """What :class:`~scautogenome.models.Classifier` and :class:`~scautogenome.models.ResVAE`
+    share: construction from parts, gene matching of the input, save / load and ``repr``.
+
+    A subclass sets ``_model_name`` (the ``"model"`` entry of ``model.json``) and implements
+    ``_build_module`` (architecture dict -> torch module), ``_set_extras`` (its own fitted
+    attributes, from the extra keyword arguments of :meth:`_from_parts`), ``_extra_meta`` and
+    ``_extras_from_meta`` (those attributes in ``model.json``) and ``_describe`` (the middle of
+    the trained ``repr``).
+    """
+
+    _model_name: str = ""
+
+    def __init__(
+        self,
+        architecture: dict | None = None,
+        train_params: dict | None = None,
+        *,
+        device: str | None = None,
+    ) -> None:
+        self.architecture = architecture
+        self.train_params = train_params
+        self.device = device
+        self.module_: torch.nn.Module | None = None
+
+    # -- hooks ----------------------------------------------------------------------------------
+    @staticmethod
+    def _build_module(architecture: dict) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _set_extras(self, **extras) -> None:
+        raise NotImplementedError
+
+    def _extra_meta(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def _extras_from_meta(cls, meta: dict) -> dict:
+        raise NotImplementedError
+
+    def _describe(self) -> str:
+        raise NotImplementedError
+
+    # -- construction from parts (search, fit, load) ----------------------------------------------
+    @classmethod
+    def _from_parts(
+        cls: type[_M],
+        *,
+        architecture: dict,
+        state_dict: dict,
+        var_names,
+        transform: InputTransform,
+        train_params: dict,
+        history: list | None = None,
+        config: dict | None = None,
+        device: str | None = None,
+        **extras,
+    ) -> _M:
+        self = cls(architecture=architecture, train_params=train_params, device=device)
+        self.architecture_ = copy.deepcopy(architecture)
+        self.train_params_ = dict(train_params)
+        self._set_extras(**extras)
+        self.var_names_ = np.asarray(var_names, dtype=str)
+        self.transform_ = transform
+        self.history_ = list(history or [])
+        self.config_ = config or {}
+        self.device_ = resolve_device(device)
+        module = self._build_module(self.architecture_)
+        module.load_state_dict(state_dict)
+        self.module_ = module.to(self.device_).eval()
+        return self
+
+    def _fit_setup(self, architecture: dict, params_class, seed: int):
+        """Training parameters, device and a freshly seeded network for ``fit``."""
+        params = params_class(**(self.train_params or {}))
+        device = resolve_device(self.device)
+        torch.manual_seed(seed)
+        return params, device, self._build_module(architecture)
+
+    def _fit_done(self: _M, architecture: dict, data, params, result, **extras) -> _M:
+        """Take over the fitted (``*_``) attributes of the model that ``fit`` trained: the
+        network of ``result`` on the prepared ``data`` (its genes and input transform)."""
+        fitted = type(self)._from_parts(
+            architecture=architecture,
+            state_dict=result.state_dict,
+            var_names=data.var_names,
+            transform=data.transform,
+            train_params=params.__dict__,
+            history=result.history,
+            device=self.device,
+            **extras,
+        )
+        self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+        return self
+
+    # -- inference ------------------------------------------------------------------------------
+    def _matched_input(self, data, layer: str | None, check_genes):
+        """Matrix + gene mapping for ``data`` (AnnData matched by gene name, or a matrix).
+
+        For an AnnData, ``check_genes(adata, n_found, n_model)`` checks how many of the
+        model's genes it has and returns the report given back as the third element (None for
+        a matrix, which must have the model's genes in order).
+        """
+        from anndata import AnnData
+
+        if isinstance(data, AnnData):
+            check_adata(data, writes=False)
+            X = get_matrix(data, layer)
+            src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
+            report = check_genes(data, len(src), n_model)
+            identity = n_model == X.shape[1] and np.array_equal(src, dst) and len(src) == n_model
+            col_map = None if identity else (src, dst, n_model)
+        else:
+            X = as_csr_or_dense(data, "X")
+            if X.shape[1] != len(self.var_names_):
+                msg = (
+                    f"X has {X.shape[1]} columns but the model was trained on "
+                    f"{len(self.var_names_)} genes; pass an AnnData to match genes by name."
+                )
+                raise ValueError(msg)
+            col_map, report = None, None
+        return X, col_map, report
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Save weights (``model.pt``) and everything else as JSON (``model.json``)."""
+        check_is_fitted(self)
+        meta = {
+            "model": self._model_name,
+            "architecture": self.architecture_,
+            "train_params": self.train_params_,
+            "transform": self.transform_.to_dict(),
+            "var_names": self.var_names_.tolist(),
+            "config": self.config_,
+            "history": self.history_,
+            **self._extra_meta(),
+        }
+        tensors = {NET + k: v for k, v in self.module_.state_dict().items()}
+        tensors.update(
+            {k: torch.from_numpy(np.asarray(v)) for k, v in self.transform_.arrays().items()}
+        )
+        return write_model_dir(path, meta, tensors, overwrite=overwrite)
+
+    @classmethod
+    def load(cls: type[_M], path: str | Path, *, device: str | None = None) -> _M:
+        """Load a model saved with :meth:`save` (no pickled objects are read)."""
+        meta, tensors = read_model_dir(path, cls._model_name)
+        state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
+        arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}
+        return cls._from_parts(
+            architecture=meta["architecture"],
+            state_dict=state,
+            var_names=meta["var_names"],
+            transform=InputTransform.from_dict(meta["transform"], arrays),
+            train_params=meta["train_params"],
+            history=meta.get("history"),
+            config=meta.get("config"),
+            device=device,
+            **cls._extras_from_meta(meta),
+        )
+
+    def __repr__(self) -> str:
+        if self.module_ is None:
+            return f"{self._model_name}(architecture={self.architecture!r}, untrained)"
+        return (
+            f"{self._model_name}({self._describe()}, "
+            f"{count_parameters(self.module_):,} parameters, device={self.device_})"
+        )

@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .._settings import logger, settings
-from ..data import (
-    BatchLoader,
-    InputTransform,
-    as_csr_or_dense,
-    check_adata,
-    check_finite,
-    gene_alignment,
-    get_matrix,
-    prepare_labelled,
-    value_stats,
-)
-from ..nn import build_network, count_parameters
-from ..train import TrainParams, predict_logits, resolve_device, train_classifier
-from ._base import check_is_fitted, read_model_dir, write_model_dir
+from ..data import BatchLoader, check_finite, prepare_labelled, value_stats
+from ..nn import build_network
+from ..train import TrainParams, predict_logits, train_classifier
+from ._base import BaseModel, check_is_fitted
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
 
-class Classifier:
+class Classifier(BaseModel):
     """A trained AutoGenome classifier (MLP, RFCN-ResNet, RFCN-DenseNet or RRFCN).
 
     Usually returned by :func:`scautogenome.tl.classify`. It can also be built for one fixed
@@ -59,46 +47,25 @@ class Classifier:
         What was trained and how (JSON-serialisable).
     """
 
-    def __init__(
-        self,
-        architecture: dict | None = None,
-        train_params: dict | None = None,
-        *,
-        device: str | None = None,
-    ) -> None:
-        self.architecture = architecture
-        self.train_params = train_params
-        self.device = device
-        self.module_: torch.nn.Module | None = None
+    _model_name = "Classifier"
+    _build_module = staticmethod(build_network)
 
-    # -- construction from parts (search, load) --------------------------------------------
-    @classmethod
-    def _from_parts(
-        cls,
-        *,
-        architecture: dict,
-        state_dict: dict,
-        classes,
-        var_names,
-        transform: InputTransform,
-        train_params: dict,
-        history: list | None = None,
-        config: dict | None = None,
-        device: str | None = None,
-    ) -> Classifier:
-        self = cls(architecture=architecture, train_params=train_params, device=device)
-        self.architecture_ = copy.deepcopy(architecture)
-        self.train_params_ = dict(train_params)
+    # -- what differs from the Res-VAE (see BaseModel) -----------------------------------------
+    def _set_extras(self, *, classes) -> None:
         self.classes_ = np.asarray(classes, dtype=str)
-        self.var_names_ = np.asarray(var_names, dtype=str)
-        self.transform_ = transform
-        self.history_ = list(history or [])
-        self.config_ = config or {}
-        self.device_ = resolve_device(device)
-        module = build_network(self.architecture_)
-        module.load_state_dict(state_dict)
-        self.module_ = module.to(self.device_).eval()
-        return self
+
+    def _extra_meta(self) -> dict:
+        return {"classes": self.classes_.tolist()}
+
+    @classmethod
+    def _extras_from_meta(cls, meta: dict) -> dict:
+        return {"classes": meta["classes"]}
+
+    def _describe(self) -> str:
+        return (
+            f"{self.architecture_['kind']}, {len(self.var_names_)} genes -> "
+            f"{len(self.classes_)} classes"
+        )
 
     # -- training without search --------------------------------------------------------------
     def fit(
@@ -129,10 +96,7 @@ class Classifier:
             seed=seed,
         )
         arch = {**self.architecture, "n_inputs": data.X.shape[1], "n_outputs": data.n_classes}
-        params = TrainParams(**(self.train_params or {}))
-        device = resolve_device(self.device)
-        torch.manual_seed(seed)
-        net = build_network(arch)
+        params, device, net = self._fit_setup(arch, TrainParams, seed)
         res = train_classifier(
             net,
             X=data.X,
@@ -146,40 +110,16 @@ class Classifier:
             device=device,
             seed=seed,
         )
-        fitted = Classifier._from_parts(
-            architecture=arch,
-            state_dict=res.state_dict,
-            classes=data.classes,
-            var_names=data.var_names,
-            transform=data.transform,
-            train_params=params.__dict__,
-            history=res.history,
-            device=self.device,
-        )
-        self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
-        return self
+        return self._fit_done(arch, data, params, res, classes=data.classes)
 
     # -- inference ------------------------------------------------------------------------------
     def _input(self, data, layer: str | None, min_gene_overlap: float):
         """Matrix + gene mapping for ``data`` (AnnData matched by gene name, or an array)."""
-        from anndata import AnnData
 
-        if isinstance(data, AnnData):
-            check_adata(data, writes=False)
-            X = get_matrix(data, layer)
-            report = self.gene_overlap(data.var_names, min_gene_overlap=min_gene_overlap)
-            src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
-            identity = n_model == X.shape[1] and np.array_equal(src, dst) and len(src) == n_model
-            col_map = None if identity else (src, dst, n_model)
-        else:
-            X = as_csr_or_dense(data, "X")
-            if X.shape[1] != len(self.var_names_):
-                msg = (
-                    f"X has {X.shape[1]} columns but the model was trained on "
-                    f"{len(self.var_names_)} genes; pass an AnnData to match genes by name."
-                )
-                raise ValueError(msg)
-            col_map, report = None, None
+        def check_genes(adata, n_found, n_model):
+            return self.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap)
+
+        X, col_map, report = self._matched_input(data, layer, check_genes)
         where = "the query matrix"
         check_finite(X, where)
         if self.transform_.value_type in ("counts", "normalized") and value_stats(X)["min"] < 0:
@@ -275,50 +215,3 @@ class Classifier:
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
         )
         return self.classes_[proba.argmax(1)]
-
-    # -- persistence ----------------------------------------------------------------------------
-    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Save weights (``model.pt``) and everything else as JSON (``model.json``)."""
-        check_is_fitted(self)
-        meta = {
-            "model": "Classifier",
-            "architecture": self.architecture_,
-            "train_params": self.train_params_,
-            "transform": self.transform_.to_dict(),
-            "classes": self.classes_.tolist(),
-            "var_names": self.var_names_.tolist(),
-            "config": self.config_,
-            "history": self.history_,
-        }
-        tensors = {f"net.{k}": v for k, v in self.module_.state_dict().items()}
-        tensors.update(
-            {k: torch.from_numpy(np.asarray(v)) for k, v in self.transform_.arrays().items()}
-        )
-        return write_model_dir(path, meta, tensors, overwrite=overwrite)
-
-    @classmethod
-    def load(cls, path: str | Path, *, device: str | None = None) -> Classifier:
-        """Load a model saved with :meth:`save` (no pickled objects are read)."""
-        meta, tensors = read_model_dir(path, "Classifier")
-        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith("net.")}
-        return cls._from_parts(
-            architecture=meta["architecture"],
-            state_dict=state,
-            classes=meta["classes"],
-            var_names=meta["var_names"],
-            transform=InputTransform.from_dict(meta["transform"], arrays),
-            train_params=meta["train_params"],
-            history=meta.get("history"),
-            config=meta.get("config"),
-            device=device,
-        )
-
-    def __repr__(self) -> str:
-        if self.module_ is None:
-            return f"Classifier(architecture={self.architecture!r}, untrained)"
-        return (
-            f"Classifier({self.architecture_['kind']}, {len(self.var_names_)} genes -> "
-            f"{len(self.classes_)} classes, {count_parameters(self.module_):,} parameters, "
-            f"device={self.device_})"
-        )

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .._settings import logger, settings
 from ..data import (
     InputTransform,
-    as_csr_or_dense,
     check_adata,
     check_finite,
-    gene_alignment,
     get_matrix,
     resolve_value_type,
     value_stats,
 )
-from ..nn import count_parameters
 from ..nn._vae import LIKELIHOODS, VAE_KINDS, build_vae, require_scvi, vae_widths
-from ..train import resolve_device
 from ..train._vae import VAETrainParams, encode_rows, train_vae
-from ._base import check_is_fitted, read_model_dir, write_model_dir
+from ._base import BaseModel, check_is_fitted
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -132,7 +125,7 @@ def prepare_unlabelled(
     )
 
 
-class ResVAE:
+class ResVAE(BaseModel):
     """A trained Res-VAE (or plain VAE) whose latent means embed cells.
 
     Usually returned by :func:`scautogenome.tl.embed`. It can also be built for one fixed
@@ -165,46 +158,26 @@ class ResVAE:
         Mean wall-clock seconds of one training epoch of the final model.
     """
 
-    def __init__(
-        self,
-        architecture: dict | None = None,
-        train_params: dict | None = None,
-        *,
-        device: str | None = None,
-    ) -> None:
-        self.architecture = architecture
-        self.train_params = train_params
-        self.device = device
-        self.module_: torch.nn.Module | None = None
+    _model_name = "ResVAE"
+    _build_module = staticmethod(build_vae)
 
-    # -- construction from parts (search, load) --------------------------------------------
-    @classmethod
-    def _from_parts(
-        cls,
-        *,
-        architecture: dict,
-        state_dict: dict,
-        var_names,
-        transform: InputTransform,
-        train_params: dict,
-        history: list | None = None,
-        config: dict | None = None,
-        seconds_per_epoch: float = float("nan"),
-        device: str | None = None,
-    ) -> ResVAE:
-        self = cls(architecture=architecture, train_params=train_params, device=device)
-        self.architecture_ = copy.deepcopy(architecture)
-        self.train_params_ = dict(train_params)
-        self.var_names_ = np.asarray(var_names, dtype=str)
-        self.transform_ = transform
-        self.history_ = list(history or [])
-        self.config_ = config or {}
+    # -- what differs from the Classifier (see BaseModel) --------------------------------------
+    def _set_extras(self, *, seconds_per_epoch: float = float("nan")) -> None:
         self.seconds_per_epoch_ = float(seconds_per_epoch)
-        self.device_ = resolve_device(device)
-        module = build_vae(self.architecture_)
-        module.load_state_dict(state_dict)
-        self.module_ = module.to(self.device_).eval()
-        return self
+
+    def _extra_meta(self) -> dict:
+        return {"seconds_per_epoch": self.seconds_per_epoch_}
+
+    @classmethod
+    def _extras_from_meta(cls, meta: dict) -> dict:
+        return {"seconds_per_epoch": meta.get("seconds_per_epoch", float("nan"))}
+
+    def _describe(self) -> str:
+        a = self.architecture_
+        return (
+            f"{a['kind']}, {len(self.var_names_)} genes -> {a['n_latent']} latent, "
+            f"widths {a['widths']}, likelihood {a.get('likelihood', 'mse')}"
+        )
 
     @property
     def likelihood_(self) -> str:
@@ -258,10 +231,7 @@ class ResVAE:
             seed=seed,
         )
         arch = self._resolved_architecture(data.X.shape[1], data.likelihood)
-        params = VAETrainParams(**(self.train_params or {}))
-        device = resolve_device(self.device)
-        torch.manual_seed(seed)
-        net = build_vae(arch)
+        params, device, net = self._fit_setup(arch, VAETrainParams, seed)
         res = train_vae(
             net,
             X=data.X,
@@ -273,51 +243,27 @@ class ResVAE:
             seed=seed,
             show_progress=True,
         )
-        fitted = ResVAE._from_parts(
-            architecture=arch,
-            state_dict=res.state_dict,
-            var_names=data.var_names,
-            transform=data.transform,
-            train_params=dict(params.__dict__),
-            history=res.history,
-            seconds_per_epoch=res.seconds_per_epoch,
-            device=self.device,
-        )
-        self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
-        return self
+        return self._fit_done(arch, data, params, res, seconds_per_epoch=res.seconds_per_epoch)
 
     # -- inference ------------------------------------------------------------------------------
     def _input(self, data, layer: str | None):
         """Matrix + gene mapping for ``data`` (AnnData matched by gene name, or a matrix)."""
-        from anndata import AnnData
 
-        if isinstance(data, AnnData):
-            check_adata(data, writes=False)
-            X = get_matrix(data, layer)
-            src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
-            if len(src) == 0:
+        def check_genes(adata, n_found, n_model):
+            if n_found == 0:
                 msg = (
-                    f"The data shares no gene with the model ({data.n_vars} genes vs "
+                    f"The data shares no gene with the model ({adata.n_vars} genes vs "
                     f"{n_model} model genes); check the gene identifiers."
                 )
                 raise ValueError(msg)
-            if len(src) < n_model:
+            if n_found < n_model:
                 logger.warning(
                     "data has %d of the model's %d genes; the missing ones are set to 0.",
-                    len(src),
+                    n_found,
                     n_model,
                 )
-            identity = n_model == X.shape[1] and np.array_equal(src, dst) and len(src) == n_model
-            col_map = None if identity else (src, dst, n_model)
-        else:
-            X = as_csr_or_dense(data, "X")
-            if X.shape[1] != len(self.var_names_):
-                msg = (
-                    f"X has {X.shape[1]} columns but the model was trained on "
-                    f"{len(self.var_names_)} genes; pass an AnnData to match genes by name."
-                )
-                raise ValueError(msg)
-            col_map = None
+
+        X, col_map, _ = self._matched_input(data, layer, check_genes)
         check_finite(X, "the input matrix")
         if self.transform_.value_type == "counts" and value_stats(X)["min"] < 0:
             msg = (
@@ -352,51 +298,3 @@ class ResVAE:
         expected counts at each cell's observed library size.
         """
         return self._encode(data, layer, batch_size, recon=True)[1]
-
-    # -- persistence ----------------------------------------------------------------------------
-    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Save weights (``model.pt``) and everything else as JSON (``model.json``)."""
-        check_is_fitted(self)
-        meta = {
-            "model": "ResVAE",
-            "architecture": self.architecture_,
-            "train_params": self.train_params_,
-            "transform": self.transform_.to_dict(),
-            "var_names": self.var_names_.tolist(),
-            "config": self.config_,
-            "history": self.history_,
-            "seconds_per_epoch": self.seconds_per_epoch_,
-        }
-        tensors = {f"net.{k}": v for k, v in self.module_.state_dict().items()}
-        tensors.update(
-            {k: torch.from_numpy(np.asarray(v)) for k, v in self.transform_.arrays().items()}
-        )
-        return write_model_dir(path, meta, tensors, overwrite=overwrite)
-
-    @classmethod
-    def load(cls, path: str | Path, *, device: str | None = None) -> ResVAE:
-        """Load a model saved with :meth:`save` (no pickled objects are read)."""
-        meta, tensors = read_model_dir(path, "ResVAE")
-        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith("net.")}
-        return cls._from_parts(
-            architecture=meta["architecture"],
-            state_dict=state,
-            var_names=meta["var_names"],
-            transform=InputTransform.from_dict(meta["transform"], arrays),
-            train_params=meta["train_params"],
-            history=meta.get("history"),
-            config=meta.get("config"),
-            seconds_per_epoch=meta.get("seconds_per_epoch", float("nan")),
-            device=device,
-        )
-
-    def __repr__(self) -> str:
-        if self.module_ is None:
-            return f"ResVAE(architecture={self.architecture!r}, untrained)"
-        a = self.architecture_
-        return (
-            f"ResVAE({a['kind']}, {len(self.var_names_)} genes -> {a['n_latent']} latent, "
-            f"widths {a['widths']}, likelihood {a.get('likelihood', 'mse')}, "
-            f"{count_parameters(self.module_):,} parameters, device={self.device_})"
-        )

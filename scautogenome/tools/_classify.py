@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +15,7 @@ from ..data import prepare_labelled
 from ..models import Classifier
 from ..search import rrfcn_in_auto, run_search, search_with_rrfcn
 from ..train import classification_report, resolve_device
-from ._utils import call_params, h5ad_safe
+from ._utils import call_params, check_model_dir, final_model, load_config, search_uns, write_uns
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -124,11 +123,7 @@ def classify(
         overrides["budget"] = {k: v for k, v in budget.items() if v is not None}
     if metric is not None:
         overrides.setdefault("search", {})["metric"] = metric
-    cfg = _config.load(config, mode=mode)
-    if overrides:
-        cfg = _config.load(
-            {**cfg, **{k: {**cfg[k], **v} for k, v in overrides.items()}}, mode=cfg["mode"]
-        )
+    cfg = load_config(_config.load, config, mode, overrides)
     dev = resolve_device(device)
     data = prepare_labelled(
         adata,
@@ -139,9 +134,7 @@ def classify(
         min_cells_per_class=min_cells_per_class,
         seed=seed,
     )
-    if model_dir is not None and (Path(model_dir) / "model.json").exists():
-        msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
-        raise FileExistsError(msg)
+    check_model_dir(model_dir)
     logger.info(
         "classify: mode=%s, device=%s, budget: %s trials / %s s",
         cfg["mode"],
@@ -154,17 +147,7 @@ def classify(
     with_rrfcn = cfg["mode"] == "rrfcn" or rrfcn_in_auto(cfg)
     search = search_with_rrfcn if with_rrfcn else run_search
     result = search(data, cfg, device=dev, seed=seed, storage=storage, study_name=study_name)
-    model = Classifier._from_parts(
-        architecture=result.architecture,
-        state_dict=result.state_dict,
-        classes=data.classes,
-        var_names=data.var_names,
-        transform=data.transform,
-        train_params=result.train_params,
-        history=result.history,
-        config=cfg,
-        device=device,
-    )
+    model = final_model(Classifier, result, data, cfg, device, classes=data.classes)
 
     proba = model.predict_proba(data.X)
     pred_codes = proba.argmax(1)
@@ -205,21 +188,9 @@ def classify(
             for part, rep in reports.items()
         },
         "confusion": test["confusion"],
-        "trials": result.trials,
-        "architecture": json.dumps(result.architecture, sort_keys=True),
-        "train_params": json.dumps(result.train_params, sort_keys=True),
-        "best": {
-            "trial": result.best_trial,
-            "mode": result.architecture["kind"],
-            "val_score": result.best_value,
-        },
-        "config": _config.to_json(cfg),
-        "search_seconds": result.seconds,
+        **search_uns(result, _config.to_json(cfg), val_score=result.best_value),
     }
-    if model_dir is not None:
-        model.save(model_dir)
-        uns["model_dir"] = str(model_dir)
-    adata.uns[key_added] = h5ad_safe(uns)
+    write_uns(adata, key_added, uns, model, model_dir)
     logger.info(
         "test: accuracy %.3f, macro-F1 %.3f on %d cells",
         test["accuracy"],

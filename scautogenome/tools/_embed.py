@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +13,7 @@ from ..config import _embed as _embed_config
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled
 from ..search._vae import run_vae_search
 from ..train import resolve_device
-from ._utils import call_params, h5ad_safe
+from ._utils import call_params, check_model_dir, final_model, load_config, search_uns, write_uns
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -116,12 +115,11 @@ def embed(
     start = time.perf_counter()
     seed = settings.seed if seed is None else seed
     check_likelihood(likelihood)
-    cfg = _embed_config.load(config, mode=mode)
+    overrides: dict = {}
     if n_trials is not None or time_budget is not None:
-        cfg = _embed_config.load(
-            {**cfg, "budget": {"n_trials": n_trials, "time_budget": time_budget}},
-            mode=cfg["mode"],
-        )
+        # unlike classify, giving one budget argument also sets the other (None lifts it)
+        overrides["budget"] = {"n_trials": n_trials, "time_budget": time_budget}
+    cfg = load_config(_embed_config.load, config, mode, overrides)
     dev = resolve_device(device)
     data = prepare_unlabelled(
         adata,
@@ -131,9 +129,7 @@ def embed(
         value_type=value_type,
         seed=seed,
     )
-    if model_dir is not None and (Path(model_dir) / "model.json").exists():
-        msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
-        raise FileExistsError(msg)
+    check_model_dir(model_dir)
     logger.info(
         "embed: mode=%s, n_latent=%d, likelihood=%s, device=%s, budget: %s trials / %s s",
         cfg["mode"],
@@ -156,16 +152,8 @@ def embed(
         storage=storage,
         study_name=study_name,
     )
-    model = ResVAE._from_parts(
-        architecture=result.architecture,
-        state_dict=result.state_dict,
-        var_names=data.var_names,
-        transform=data.transform,
-        train_params=result.train_params,
-        history=result.history,
-        config=cfg,
-        seconds_per_epoch=result.seconds_per_epoch,
-        device=device,
+    model = final_model(
+        ResVAE, result, data, cfg, device, seconds_per_epoch=result.seconds_per_epoch
     )
     latent, reconstruction = model._encode(data.X, None, 1024, recon=recon)
 
@@ -191,23 +179,15 @@ def embed(
             study_name=result.study_name,
         ),
         "losses": losses,
-        "trials": result.trials,
-        "architecture": json.dumps(result.architecture, sort_keys=True),
-        "train_params": json.dumps(result.train_params, sort_keys=True),
-        "best": {
-            "trial": result.best_trial,
-            "mode": result.architecture["kind"],
-            "val_loss": result.best_value,
-            "epoch": result.best_epoch,
-        },
-        "config": _embed_config.to_json(cfg),
-        "search_seconds": result.seconds,
+        **search_uns(
+            result,
+            _embed_config.to_json(cfg),
+            val_loss=result.best_value,
+            epoch=result.best_epoch,
+        ),
         "seconds_per_epoch": result.seconds_per_epoch,
     }
-    if model_dir is not None:
-        model.save(model_dir)
-        uns["model_dir"] = str(model_dir)
-    adata.uns[key_added] = h5ad_safe(uns)
+    write_uns(adata, key_added, uns, model, model_dir)
     logger.info("    finished embed (%s)", elapsed(start))
     return model
 

@@ -1,5 +1,83 @@
-"""The tools' view of the shared helpers (kept so ``from ._utils import ...`` reads locally)."""
+"""Helpers shared by the tools: the torch-free ones of ``scautogenome._utils`` (re-exported so
+``from ._utils import ...`` reads locally) and the steps ``classify`` and ``embed`` share."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._utils import call_params, h5ad_safe
+from ..models._base import META
 
-__all__ = ["call_params", "h5ad_safe"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from anndata import AnnData
+
+__all__ = [
+    "call_params",
+    "check_model_dir",
+    "final_model",
+    "h5ad_safe",
+    "load_config",
+    "search_uns",
+    "write_uns",
+]
+
+
+def load_config(
+    load: Callable[..., dict], config, mode: str | None, overrides: dict[str, dict]
+) -> dict:
+    """``load(config, mode=mode)``, loaded again (validated) with each section of
+    ``overrides`` merged into the config's own: explicit tool arguments win over the config."""
+    cfg = load(config, mode=mode)
+    if overrides:
+        cfg = load({**cfg, **{k: {**cfg[k], **v} for k, v in overrides.items()}}, mode=cfg["mode"])
+    return cfg
+
+
+def check_model_dir(model_dir: str | Path | None) -> None:
+    """Refuse a ``model_dir`` that already holds a saved model (checked before the search)."""
+    if model_dir is not None and (Path(model_dir) / META).exists():
+        msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
+        raise FileExistsError(msg)
+
+
+def final_model(model_class, result, data, config: dict, device: str | None, **extras):
+    """The ``model_class`` (Classifier or ResVAE) of a search ``result`` trained on the prepared
+    ``data`` (its genes and input transform); ``extras`` are the class's own parts."""
+    return model_class._from_parts(
+        architecture=result.architecture,
+        state_dict=result.state_dict,
+        var_names=data.var_names,
+        transform=data.transform,
+        train_params=result.train_params,
+        history=result.history,
+        config=config,
+        device=device,
+        **extras,
+    )
+
+
+def search_uns(result, config_json: str, **best) -> dict:
+    """The ``uns`` entries that describe a search ``result``: its trials, the best architecture
+    and training parameters (JSON text), ``best`` (trial, mode and the keyword arguments), the
+    config (``config_json``) and the search time."""
+    return {
+        "trials": result.trials,
+        "architecture": json.dumps(result.architecture, sort_keys=True),
+        "train_params": json.dumps(result.train_params, sort_keys=True),
+        "best": {"trial": result.best_trial, "mode": result.architecture["kind"], **best},
+        "config": config_json,
+        "search_seconds": result.seconds,
+    }
+
+
+def write_uns(adata: AnnData, key_added: str, uns: dict, model, model_dir) -> None:
+    """Save ``model`` into ``model_dir`` when given (recorded in ``uns``), then write ``uns``
+    (h5ad-safe) into ``adata.uns[key_added]``."""
+    if model_dir is not None:
+        model.save(model_dir)
+        uns["model_dir"] = str(model_dir)
+    adata.uns[key_added] = h5ad_safe(uns)

@@ -30,7 +30,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 import traceback
@@ -45,11 +44,9 @@ for _k, _v in THREAD_ENV.items():
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from _common import DATA, HERE, ROOT, git_state, load_split  # noqa: E402  (puts ROOT on sys.path)
 from scipy import sparse  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-DATA = ROOT.parent / "shared" / "data"
 OUT = HERE / "out" / "classify.jsonl"
 RESULTS = HERE / "RESULTS.md"
 ANCHORS = ROOT.parent / "shared" / "anchors.md"
@@ -82,25 +79,6 @@ ORDER = (
 def all_datasets() -> list[str]:
     present = {p.name.removesuffix(".h5ad") for p in DATA.glob("*.h5ad")}
     return [d for d in ORDER if d in present] + sorted(present - set(ORDER))
-
-
-def load(name: str):
-    """The dataset restricted to the cells of its shared split, with ``obs['split']``."""
-    import anndata as ad
-
-    adata = ad.read_h5ad(DATA / f"{name}.h5ad")
-    split = pd.read_csv(DATA / "splits" / f"{name}.split.csv", index_col=0)
-    split.index = split.index.astype(str)
-    split = split.reindex(adata.obs_names.astype(str))
-    keep = split["split"].isin(["train", "val", "test"]).to_numpy()  # also drops "dropped"
-    adata = adata[keep].copy()
-    adata.obs["split"] = pd.Categorical(split["split"].to_numpy()[keep])
-    lab = adata.obs["label"]
-    if isinstance(lab.dtype, pd.CategoricalDtype):
-        adata.obs["label"] = lab.cat.remove_unused_categories()
-    if not sparse.issparse(adata.X):
-        adata.X = sparse.csr_matrix(adata.X)
-    return adata
 
 
 def value_type(X) -> str:
@@ -245,27 +223,6 @@ PEER_FN = {"lr": run_lr, "xgboost": run_xgboost, "mlp": run_mlp}
 
 
 # -- bookkeeping --------------------------------------------------------------------------------
-def git_state() -> dict:
-    def git(*args):
-        try:
-            r = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=20)
-            return r.stdout.strip()
-        except Exception:
-            return ""
-
-    import hashlib
-
-    dirty = git("status", "--porcelain", "--", "scautogenome")
-    h = hashlib.sha1()
-    for f in sorted((ROOT / "scautogenome").rglob("*.py")):
-        h.update(str(f.relative_to(ROOT)).encode() + f.read_bytes())
-    return {
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "sag_dirty": bool(dirty),
-        "sag_tree_sha1": h.hexdigest()[:12],  # the sag sources this process imported
-    }
-
-
 def append(path: Path, rec: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
@@ -278,7 +235,7 @@ def run(args) -> None:
     datasets = all_datasets() if args.datasets == ["all"] else args.datasets
     git = git_state()
     for name in datasets:
-        adata = load(name)
+        adata = load_split(name)
         split = adata.obs["split"].astype(str).to_numpy()
         classes = np.array(sorted(adata.obs["label"].astype(str).unique()))
         y = np.searchsorted(classes, adata.obs["label"].astype(str).to_numpy())

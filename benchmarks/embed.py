@@ -44,8 +44,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -57,11 +55,8 @@ for _k, _v in {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}.items(
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-SHARED = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT))
+from _common import DATA as SHARED  # noqa: E402  (puts the repo on sys.path)
+from _common import HERE, git_state  # noqa: E402
 
 DEFAULT_DATASETS = [
     "klein2015_mouse_es_subset",
@@ -273,13 +268,6 @@ def timing(args) -> None:
             rec[f"timing_{k}"] = float(np.median([r[k] for r in rounds]))
         append(args.out, rec)
         print(json.dumps(rec), flush=True)
-
-
-def git_state() -> dict:
-    def git(*a):
-        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
-    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--short"))}
 
 
 def append(path: Path, rec: dict) -> None:

@@ -49,10 +49,8 @@ for _k, _v in {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}.items(
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy import sparse  # noqa: E402
+from _common import HERE, git_state, load_split  # noqa: E402  (puts the repo on sys.path)
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data"
 OUT = HERE / "out" / "rrfcn.jsonl"
 DATASETS = (
     "klein2015_mouse_es_subset",  # 1,000 cells x 900 genes, 4 classes, counts
@@ -61,25 +59,6 @@ DATASETS = (
 )
 ARMS = ("rrfcn_enas", "rrfcn_random", "resnet", "densenet")
 FAR = 1_000_000  # a trial / epoch cap that the time budget reaches first
-
-
-def load(name: str):
-    """The dataset restricted to the cells of its shared split, with ``obs['split']``."""
-    import anndata as ad
-
-    adata = ad.read_h5ad(DATA / f"{name}.h5ad")
-    split = pd.read_csv(DATA / "splits" / f"{name}.split.csv", index_col=0)
-    split.index = split.index.astype(str)
-    split = split.reindex(adata.obs_names.astype(str))
-    keep = split["split"].isin(["train", "val", "test"]).to_numpy()
-    adata = adata[keep].copy()
-    adata.obs["split"] = pd.Categorical(split["split"].to_numpy()[keep])
-    lab = adata.obs["label"]
-    if isinstance(lab.dtype, pd.CategoricalDtype):
-        adata.obs["label"] = lab.cat.remove_unused_categories()
-    if not sparse.issparse(adata.X):
-        adata.X = sparse.csr_matrix(adata.X)
-    return adata
 
 
 def arm_call(arm: str) -> tuple[str, dict]:
@@ -171,7 +150,7 @@ def main_run(args) -> None:
     torch.set_num_threads(args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for name in args.datasets:
-        adata = load(name)
+        adata = load_split(name)
         for seed in args.seeds:
             for arm in args.arms:  # arms interleaved per seed: they see similar machine load
                 print(f"{name} seed {seed} {arm} ...", file=sys.stderr, flush=True)
@@ -187,6 +166,7 @@ def main_run(args) -> None:
                     "host": platform.node(),
                     "when": dt.datetime.now().isoformat(timespec="seconds"),
                     "load_before": os.getloadavg()[0],
+                    **git_state(),
                 }
                 try:
                     rec.update(run_arm(adata, arm, seed, args.time_budget))
@@ -266,7 +246,7 @@ def main_fidelity(args) -> None:
     sag.settings.verbosity = 1
     name = args.datasets[0]
     seed = args.seeds[0]
-    data = prepare_labelled(load(name), "label", split_key="split", seed=seed)
+    data = prepare_labelled(load_split(name), "label", split_key="split", seed=seed)
     cfg = sag.config.load(None, mode="rrfcn")
     r = cfg["rrfcn"]
     n_in, n_out = data.X.shape[1], data.n_classes

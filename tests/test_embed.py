@@ -232,3 +232,18 @@ def test_search_records_pruned_trials(adata, monkeypatch):
     assert list(trials["state"]) == ["complete", "pruned"]
     assert trials["epochs"].iloc[1] == 2
     assert adata.uns["sag_resvae"]["best"]["trial"] == 0
+
+
+def test_one_budget_argument_keeps_the_configured_other(adata):
+    """As in classify: time_budget= alone keeps the config's n_trials (and the reverse)."""
+    import json
+
+    sag.tl.embed(adata, config=TINY_EMBED, time_budget=600)
+    cfg = json.loads(adata.uns["sag_resvae"]["config"])
+    assert cfg["budget"] == {"n_trials": 2, "time_budget": 600}
+    assert len(adata.uns["sag_resvae"]["trials"]) == 2
+    sag.tl.embed(
+        adata, config={**TINY_EMBED, "budget": {"n_trials": 5, "time_budget": 600}}, n_trials=1
+    )
+    cfg = json.loads(adata.uns["sag_resvae"]["config"])
+    assert cfg["budget"] == {"n_trials": 1, "time_budget": 600}

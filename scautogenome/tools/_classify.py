@@ -15,7 +15,15 @@ from ..data import prepare_labelled
 from ..models import Classifier
 from ..search import rrfcn_in_auto, run_search, search_with_rrfcn
 from ..train import classification_report, resolve_device
-from ._utils import call_params, check_model_dir, final_model, load_config, search_uns, write_uns
+from ._utils import (
+    budget_overrides,
+    call_params,
+    check_model_dir,
+    final_model,
+    load_config,
+    search_uns,
+    write_uns,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -117,10 +125,7 @@ def classify(
     """
     start = time.perf_counter()
     seed = settings.seed if seed is None else seed
-    overrides: dict = {}
-    budget = {"n_trials": n_trials, "time_budget": time_budget}
-    if any(v is not None for v in budget.values()):
-        overrides["budget"] = {k: v for k, v in budget.items() if v is not None}
+    overrides = budget_overrides(n_trials, time_budget)
     if metric is not None:
         overrides.setdefault("search", {})["metric"] = metric
     cfg = load_config(_config.load, config, mode, overrides)

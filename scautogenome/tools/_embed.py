@@ -13,7 +13,15 @@ from ..config import _embed as _embed_config
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled
 from ..search._vae import run_vae_search
 from ..train import resolve_device
-from ._utils import call_params, check_model_dir, final_model, load_config, search_uns, write_uns
+from ._utils import (
+    budget_overrides,
+    call_params,
+    check_model_dir,
+    final_model,
+    load_config,
+    search_uns,
+    write_uns,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -75,7 +83,8 @@ def embed(
         optionally zero-inflated, on raw counts with the observed library size).
     n_trials, time_budget
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
-        Default from the config: 20 trials within 600 s.
+        Default from the config: 20 trials within 600 s. Giving one keeps the other's
+        configured value; set it to None in ``config["budget"]`` to lift it.
     config
         Expert-mode configuration (dict or JSON path) merged onto
         ``scautogenome.config._embed.default()``. Explicit arguments above win over it.
@@ -115,10 +124,7 @@ def embed(
     start = time.perf_counter()
     seed = settings.seed if seed is None else seed
     check_likelihood(likelihood)
-    overrides: dict = {}
-    if n_trials is not None or time_budget is not None:
-        # unlike classify, giving one budget argument also sets the other (None lifts it)
-        overrides["budget"] = {"n_trials": n_trials, "time_budget": time_budget}
+    overrides = budget_overrides(n_trials, time_budget)
     cfg = load_config(_embed_config.load, config, mode, overrides)
     dev = resolve_device(device)
     data = prepare_unlabelled(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 __all__ = [
+    "budget_overrides",
     "call_params",
     "check_model_dir",
     "final_model",
@@ -35,6 +36,14 @@ def load_config(
     if overrides:
         cfg = load({**cfg, **{k: {**cfg[k], **v} for k, v in overrides.items()}}, mode=cfg["mode"])
     return cfg
+
+
+def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[str, dict]:
+    """The ``budget`` section override for the budget arguments that were given: one given
+    keeps the other's configured value."""
+    given = {"n_trials": n_trials, "time_budget": time_budget}
+    budget = {k: v for k, v in given.items() if v is not None}
+    return {"budget": budget} if budget else {}
 
 
 def check_model_dir(model_dir: str | Path | None) -> None:

@@ -269,10 +269,13 @@ def _worker(args) -> int:
     from scautogenome.train import resolve_device
 
     adata = _load(args)
-    cfg = sag.config.load(args.config, mode=args.mode)
-    if args.n_trials is not None or args.time_budget is not None:
-        cfg["budget"] = {"n_trials": args.n_trials, "time_budget": args.time_budget}
-        sag.config.validate(cfg)
+    from scautogenome.config import _config
+    from scautogenome.tools._utils import budget_overrides, load_config
+
+    # as classify: one budget option keeps the configured other
+    cfg = load_config(
+        _config.load, args.config, args.mode, budget_overrides(args.n_trials, args.time_budget)
+    )
     data = prepare_labelled(
         adata,
         args.labels,

@@ -152,3 +152,21 @@ def test_pbmc68k_beats_a_floor(pbmc):
     a = pbmc.copy()
     sag.tl.classify(a, "bulk_labels", n_trials=8, time_budget=None)
     assert a.uns["sag"]["metrics"]["test"]["accuracy"] > 0.75
+
+
+def test_best_trial_of_an_earlier_session_retrains_with_its_own_settings(
+    adata, tiny_config, tmp_path
+):
+    """A best trial trained in another session is retrained with the training settings it had,
+    not with the trainer section of the session that resumes the study."""
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    tiny_config["budget"]["n_trials"] = 1
+    sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    first = json.loads(adata.uns["sag"]["train_params"])
+    b = adata.copy()
+    later = {**tiny_config, "trainer": {**tiny_config.get("trainer", {}), "max_epochs": 1}}
+    later["budget"] = {"n_trials": 1, "time_budget": 0.001}  # the new trial cannot win
+    sag.tl.classify(b, "label", config=later, storage=url, study_name="s")
+    assert b.uns["sag"]["best"]["trial"] == 0
+    assert json.loads(b.uns["sag"]["train_params"]) == first
+    assert first["max_epochs"] != 1

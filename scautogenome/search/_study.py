@@ -114,7 +114,6 @@ class StudyOutcome:
     best: optuna.trial.FrozenTrial
     trials: pd.DataFrame
     study: optuna.Study
-    n_new: int
     seconds: float
 
 
@@ -192,7 +191,7 @@ def run_study(
         More user attributes to record per trial, and which of them become columns of the
         trials table.
     postfix
-        Label of the best value in the progress bar.
+        Label of the best value in the progress bar (and, without its "best ", in the log).
     """
     start = time.perf_counter()
     budget = config["budget"]
@@ -226,6 +225,7 @@ def run_study(
         arch, params = sample(trial)
         trial.set_user_attr("mode", arch["kind"])
         trial.set_user_attr("architecture", json.dumps(arch, sort_keys=True))
+        trial.set_user_attr("train_params", json.dumps(params, sort_keys=True))
         torch.manual_seed(seed + trial.number)
         net = build(arch)
         trial.set_user_attr("n_params", count_parameters(net))
@@ -289,7 +289,10 @@ def run_study(
         bar.close()
     best = best_trial(study)
     arch = json.loads(best.user_attrs["architecture"])
-    _, params = sample(optuna.trial.FixedTrial(best.params))
+    if "train_params" in best.user_attrs:  # as trained, whatever this session's config says
+        params = json.loads(best.user_attrs["train_params"])
+    else:
+        _, params = sample(optuna.trial.FixedTrial(best.params))
     if best.number in kept:
         res = kept[best.number]
     else:  # best trial ran in another process or an earlier session: retrain it, same seed
@@ -300,12 +303,13 @@ def run_study(
     n_done = int((table["state"] == "complete").sum()) if len(table) else 0
     n_pruned = int((table["state"] == "pruned").sum()) if len(table) else 0
     logger.info(
-        "search: %d trials (%d complete, %d pruned); best trial %d (%s) value %.4g",
+        "search: %d trials (%d complete, %d pruned); best trial %d (%s) %s %.4f",
         len(table) - n_before,
         n_done,
         n_pruned,
         best.number,
         arch["kind"],
+        postfix.removeprefix("best "),
         best.value,
     )
     return StudyOutcome(
@@ -315,7 +319,6 @@ def run_study(
         best=best,
         trials=table,
         study=study,
-        n_new=len(table) - n_before,
         seconds=time.perf_counter() - start,
     )
 

@@ -112,7 +112,7 @@ def run_vae_search(
         extra_columns=("seconds_per_epoch",),
         postfix="best val loss",
     )
-    logger.info("best VAE: %s, widths %s", out.architecture["kind"], out.architecture["widths"])
+    logger.info("best VAE widths: %s", out.architecture["widths"])
     return VAESearchResult.from_outcome(
         out,
         seconds_per_epoch=float(out.result.seconds_per_epoch),

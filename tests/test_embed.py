@@ -247,3 +247,46 @@ def test_one_budget_argument_keeps_the_configured_other(adata):
     )
     cfg = json.loads(adata.uns["sag_resvae"]["config"])
     assert cfg["budget"] == {"n_trials": 1, "time_budget": 600}
+
+
+def test_search_starts_from_the_cheap_point_and_caps_each_trial(monkeypatch):
+    """As the classifier search: the default starting point runs first (where the space can
+    draw it) and no trial's deadline lies further than max_trial_fraction of the budget."""
+    import json
+    import time
+
+    from scautogenome.search import _vae as search_vae
+
+    pts = search_vae.initial_points(embed_config.default(), n_inputs=300)
+    assert pts == search_vae.DEFAULT_INITIAL_TRIALS
+    assert search_vae.initial_points(embed_config.default(), n_inputs=100) == []  # 256 > genes
+    tiny = {**embed_config.default(), "search": {**embed_config.default()["search"]}}
+    tiny["search"]["initial_trials"] = "none"
+    assert search_vae.initial_points(tiny, 300) == []
+
+    seen = []
+    real = search_vae.train_vae
+
+    def spy(*args, deadline=None, **kwargs):
+        seen.append(deadline - time.perf_counter())
+        return real(*args, deadline=deadline, **kwargs)
+
+    monkeypatch.setattr(search_vae, "train_vae", spy)
+    adata = sag.datasets.synthetic(n_obs=200, n_vars=300, n_classes=3, seed=0)
+    cfg = {
+        "budget": {"n_trials": 2, "time_budget": 400},
+        "trainer": {"max_epochs": 2, "kl_warmup_epochs": 1, "min_epochs": 1},
+        "search": {"max_trial_fraction": 0.05},
+    }
+    sag.tl.embed(adata, config=cfg)
+    first = json.loads(adata.uns["sag_resvae"]["trials"]["params"].iloc[0])
+    assert first == search_vae.DEFAULT_INITIAL_TRIALS[0]
+    assert len(seen) == 2
+    assert all(0 < s <= 0.05 * 400 + 1e-6 for s in seen)
+
+
+def test_embed_config_checks_the_search_start():
+    with pytest.raises(ValueError, match="max_trial_fraction"):
+        embed_config.load({"search": {"max_trial_fraction": 0}})
+    with pytest.raises(ValueError, match="initial_trials"):
+        embed_config.load({"search": {"initial_trials": "cheap"}})

@@ -176,6 +176,21 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     return cfg
 
 
+def check_search_start(search: dict) -> None:
+    """Validate ``max_trial_fraction`` and ``initial_trials`` of a ``search`` section."""
+    frac = search["max_trial_fraction"]
+    if not 0 < frac <= 1:
+        msg = f"config['search']['max_trial_fraction']={frac!r} must be in (0, 1]."
+        raise ValueError(msg)
+    init = search["initial_trials"]
+    if isinstance(init, str) and init not in ("default", "none"):
+        msg = f"config['search']['initial_trials']={init!r} must be 'default', 'none' or a list of parameter dicts."
+        raise ValueError(msg)
+    if isinstance(init, list) and not all(isinstance(t, dict) for t in init):
+        msg = "config['search']['initial_trials'] must be a list of parameter dicts (as in the trials table's params)."
+        raise ValueError(msg)
+
+
 def validate(cfg: dict) -> None:
     """Raise ValueError naming the first bad key or value."""
     for section, fields in _SCHEMA_SCALARS.items():
@@ -191,17 +206,7 @@ def validate(cfg: dict) -> None:
             if isinstance(value, (int, float)) and value is not None and value < 0:
                 msg = f"config[{section!r}][{key!r}]={value!r} must not be negative."
                 raise ValueError(msg)
-    frac = cfg["search"]["max_trial_fraction"]
-    if not 0 < frac <= 1:
-        msg = f"config['search']['max_trial_fraction']={frac!r} must be in (0, 1]."
-        raise ValueError(msg)
-    init = cfg["search"]["initial_trials"]
-    if isinstance(init, str) and init not in ("default", "none"):
-        msg = f"config['search']['initial_trials']={init!r} must be 'default', 'none' or a list of parameter dicts."
-        raise ValueError(msg)
-    if isinstance(init, list) and not all(isinstance(t, dict) for t in init):
-        msg = "config['search']['initial_trials'] must be a list of parameter dicts (as in the trials table's params)."
-        raise ValueError(msg)
+    check_search_start(cfg["search"])
     b = cfg["budget"]
     if b["n_trials"] is None and b["time_budget"] is None:
         msg = (

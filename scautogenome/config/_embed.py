@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..search._spaces import check_distribution
-from ._config import _merge, read_user_config
+from ._config import _merge, check_search_start, read_user_config
 
 EMBED_MODES = ("resvae", "vae")
 
@@ -36,6 +36,11 @@ _DEFAULT: dict[str, Any] = {
         "pruner": "median",
         "n_startup_trials": 8,
         "prune_warmup_epochs": 10,
+        # as in classify: no trial may train longer than this share of time_budget, and the
+        # search starts from a cheap, usually good point ("default"), "none" or a list of
+        # parameter dicts
+        "max_trial_fraction": 0.25,
+        "initial_trials": "default",
     },
     "trainer": {
         "max_epochs": 100,
@@ -64,6 +69,8 @@ _SCALARS = {
         "pruner": (str,),
         "n_startup_trials": (int,),
         "prune_warmup_epochs": (int,),
+        "max_trial_fraction": (int, float),
+        "initial_trials": (str, list),
     },
     "trainer": {
         "max_epochs": (int,),
@@ -119,6 +126,7 @@ def validate(cfg: dict) -> None:
             if isinstance(value, (int, float)) and value < 0:
                 msg = f"config[{section!r}][{key!r}]={value!r} must not be negative."
                 raise ValueError(msg)
+    check_search_start(cfg["search"])
     b = cfg["budget"]
     if b["n_trials"] is None and b["time_budget"] is None:
         msg = (

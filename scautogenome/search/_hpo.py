@@ -14,7 +14,7 @@ import torch
 
 from ..nn import build_network
 from ..train import TrainParams, train_classifier
-from ._spaces import choices_of, suggest
+from ._spaces import fits, suggest
 from ._study import SearchResult, run_study
 
 ARCH_MODES = ("mlp", "resnet", "densenet")
@@ -133,12 +133,6 @@ DEFAULT_INITIAL_TRIALS: list[dict] = [
 ]
 
 
-def _fits(value, spec) -> bool:
-    if isinstance(spec, dict) and spec.get("type") in ("float", "int"):
-        return isinstance(value, (int, float)) and spec["low"] <= value <= spec["high"]
-    return value in choices_of(spec)
-
-
 def initial_trials(config: dict) -> list[dict]:
     """The configured starting points that fit the configured space (others are skipped)."""
     init = config["search"]["initial_trials"]
@@ -162,7 +156,7 @@ def initial_trials(config: dict) -> list[dict]:
             )
             name = name.rstrip("0123456789").rstrip("_") if section != "common" else name
             spec = space[section].get(name)
-            if spec is None or not _fits(value, spec):
+            if spec is None or not fits(value, spec):
                 ok = False
                 break
         if ok:

@@ -86,3 +86,11 @@ def choices_of(spec: Any) -> list:
     if isinstance(spec, dict) and spec.get("type") == "categorical":
         return spec["choices"]
     return [spec]
+
+
+def fits(value: Any, spec: Any) -> bool:
+    """Whether ``value`` lies in the distribution ``spec`` (a range, a choice list or a fixed
+    value)."""
+    if isinstance(spec, dict) and spec.get("type") in ("float", "int"):
+        return isinstance(value, (int, float)) and spec["low"] <= value <= spec["high"]
+    return value in choices_of(spec)

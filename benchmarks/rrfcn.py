@@ -149,6 +149,7 @@ def main_run(args) -> None:
 
     torch.set_num_threads(args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    code = git_state()  # the sources this process imports (lazily, but all in its first call)
     for name in args.datasets:
         adata = load_split(name)
         for seed in args.seeds:
@@ -166,7 +167,7 @@ def main_run(args) -> None:
                     "host": platform.node(),
                     "when": dt.datetime.now().isoformat(timespec="seconds"),
                     "load_before": os.getloadavg()[0],
-                    **git_state(),
+                    **code,
                 }
                 try:
                     rec.update(run_arm(adata, arm, seed, args.time_budget))

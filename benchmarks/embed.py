@@ -145,10 +145,12 @@ def _epoch_timer():
     return EpochTimer()
 
 
-def run_scvi(adata, n_latent: int, seed: int, max_epochs: int | None) -> dict:
+def _train_scvi(adata, n_latent: int, max_epochs: int | None, seed: int | None = None):
+    """scvi-tools' SCVI with its defaults on ``layers['counts']``: (model, epoch seconds, s)."""
     import scvi
 
-    scvi.settings.seed = seed
+    if seed is not None:
+        scvi.settings.seed = seed
     scvi.settings.dl_num_workers = 0
     tmp = adata.copy()
     scvi.model.SCVI.setup_anndata(tmp, layer="counts")
@@ -164,9 +166,12 @@ def run_scvi(adata, n_latent: int, seed: int, max_epochs: int | None) -> dict:
         logger=False,
         callbacks=[timer],
     )
-    seconds = time.perf_counter() - t
+    return model, np.asarray(timer.times), time.perf_counter() - t
+
+
+def run_scvi(adata, n_latent: int, seed: int, max_epochs: int | None) -> dict:
+    model, times, seconds = _train_scvi(adata, n_latent, max_epochs, seed)
     adata.obsm["X_scvi"] = model.get_latent_representation()
-    times = np.asarray(timer.times)
     return {
         "seconds": seconds,
         "epochs": len(times),
@@ -177,17 +182,16 @@ def run_scvi(adata, n_latent: int, seed: int, max_epochs: int | None) -> dict:
     }
 
 
+def scvi_shaped(n_latent: int) -> dict:
+    """A sag VAE architecture of scVI's default network shape (one hidden layer of 128)."""
+    return {"kind": "vae", "n_latent": n_latent, "widths": [128], "dropout": 0.1}
+
+
 def run_same_net(adata, n_latent: int, seed: int, epochs: int) -> dict:
     """sag's loop on scVI's network shape: timing only (not scored)."""
     import scautogenome as sag
 
-    arch = {
-        "kind": "vae",
-        "n_latent": n_latent,
-        "widths": [128],
-        "dropout": 0.1,
-        "likelihood": "nb",
-    }
+    arch = {**scvi_shaped(n_latent), "likelihood": "nb"}
     params = {"max_epochs": epochs, "min_epochs": epochs, "batch_size": 128, "lr": 1e-3}
     t = time.perf_counter()
     model = sag.models.ResVAE(arch, params).fit(adata, layer="counts", seed=seed)
@@ -203,26 +207,11 @@ def run_same_net(adata, n_latent: int, seed: int, epochs: int) -> dict:
 def run_timing(adata, n_latent: int, epochs: int, arch: dict | None) -> dict:
     """Seconds per epoch, interleaved so that all see the same (shared, fluctuating) load:
     scVI, sag's loop on scVI's network, and sag on ``arch`` (the searched Res-VAE)."""
-    import scvi
-
     import scautogenome as sag
 
-    scvi.settings.dl_num_workers = 0
-    tmp = adata.copy()
-    scvi.model.SCVI.setup_anndata(tmp, layer="counts")
-    model = scvi.model.SCVI(tmp, n_latent=n_latent)
-    timer = _epoch_timer()
-    model.train(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        logger=False,
-        callbacks=[timer],
-    )
-    out = {"scvi": float(np.median(timer.times[1:]))}
-    nets = {"same-net": {"kind": "vae", "n_latent": n_latent, "widths": [128], "dropout": 0.1}}
+    _, times, _ = _train_scvi(adata, n_latent, epochs)
+    out = {"scvi": float(np.median(times[1:]))}
+    nets = {"same-net": scvi_shaped(n_latent)}
     if arch is not None:
         nets["resvae"] = {k: arch[k] for k in ("kind", "n_latent", "widths", "input_keep")}
     for tag, a in nets.items():

@@ -239,8 +239,8 @@ def main_fidelity(args) -> None:
 
     import scautogenome as sag
     from scautogenome.data import BatchLoader, prepare_labelled
-    from scautogenome.nn import RRFCNSupernet, build_network
-    from scautogenome.search._enas import _eval_batch_size, _shared_eval, space_of
+    from scautogenome.nn import build_network
+    from scautogenome.search._enas import _eval_batch_size, _shared_eval, make_supernet, space_of
     from scautogenome.train import TrainParams, train_classifier
 
     torch.set_num_threads(args.threads)
@@ -262,15 +262,7 @@ def main_fidelity(args) -> None:
         return w, sk
 
     torch.manual_seed(seed)
-    net = RRFCNSupernet(
-        n_in,
-        n_out,
-        n_layers=n_layers,
-        first_width=first,
-        widths=widths,
-        input_keep=r["input_keep"],
-        dropout=r["dropout"],
-    )
+    net = make_supernet(cfg, n_in, n_out)
     opt = torch.optim.AdamW(net.parameters(), lr=r["child_lr"], weight_decay=r["weight_decay"])
     tr, va = data.rows("train"), data.rows("val")
     loader = BatchLoader(

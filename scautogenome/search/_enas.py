@@ -74,6 +74,28 @@ def space_of(rrfcn: dict, n_inputs: int) -> tuple[int, int, list[int]]:
     )
 
 
+def _activation(config: dict) -> str:
+    """The activation of the RRFCN units: the space's fixed ``act``, else ReLU."""
+    act = config["space"].get("common", {}).get("act", "relu")
+    return act if isinstance(act, str) else "relu"
+
+
+def make_supernet(config: dict, n_inputs: int, n_outputs: int) -> RRFCNSupernet:
+    """The supernet holding every RRFCN of ``config['rrfcn']``'s space for these sizes."""
+    r = config["rrfcn"]
+    n_layers, first, widths = space_of(r, n_inputs)
+    return RRFCNSupernet(
+        n_inputs,
+        n_outputs,
+        n_layers=n_layers,
+        first_width=first,
+        widths=widths,
+        input_keep=r["input_keep"],
+        dropout=r["dropout"],
+        act=_activation(config),
+    )
+
+
 def rrfcn_n_params(n_inputs: int, n_outputs: int, widths: list[int], skips: list[list]) -> int:
     """Parameters of the :class:`~scautogenome.nn.RRFCN` ``(widths, skips)`` (no allocation)."""
     total = n_inputs * widths[0] + 3 * widths[0]
@@ -379,8 +401,7 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     search_deadline = None if budget is None else start + r["search_share"] * float(budget)
     n_in, n_out = data.X.shape[1], data.n_classes
     n_layers, first, widths = space_of(r, n_in)
-    common = config["space"].get("common", {})
-    act = common.get("act", "relu") if isinstance(common.get("act", "relu"), str) else "relu"
+    act = _activation(config)
     base_arch = {
         "kind": "rrfcn",
         "n_inputs": n_in,
@@ -405,16 +426,7 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)  # controller samples
     data_gen = torch.Generator().manual_seed(seed + 1)  # minibatch order
-    supernet = RRFCNSupernet(
-        n_in,
-        n_out,
-        n_layers=n_layers,
-        first_width=first,
-        widths=widths,
-        input_keep=r["input_keep"],
-        dropout=r["dropout"],
-        act=act,
-    ).to(device)
+    supernet = make_supernet(config, n_in, n_out).to(device)
     controller = Controller(
         n_layers,
         len(widths),
@@ -807,6 +819,7 @@ __all__ = [
     "Controller",
     "ControllerSample",
     "EnasResult",
+    "make_supernet",
     "optuna_rrfcn_config",
     "reinforce_step",
     "rrfcn_in_auto",

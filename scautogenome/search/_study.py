@@ -197,7 +197,7 @@ def run_study(
     budget = config["budget"]
     deadline = None if budget["time_budget"] is None else start + float(budget["time_budget"])
     kept: dict[int, Any] = {}  # trial number -> training result, the best one only
-    better = (lambda a, b: a > b) if direction == "maximize" else (lambda a, b: a < b)
+    sign = 1.0 if direction == "maximize" else -1.0
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -218,8 +218,9 @@ def run_study(
         for params in points:
             study.enqueue_trial(params, skip_if_exists=True)
 
-    def key_of(res) -> tuple[float, float]:
-        return value_of(res), res.best_loss
+    def rank(res) -> tuple[float, float]:
+        # larger is better: the value in the study's direction, then the lower validation loss
+        return sign * value_of(res), -res.best_loss
 
     def objective(trial: optuna.Trial) -> float:
         arch, params = sample(trial)
@@ -253,11 +254,10 @@ def run_study(
         trial.set_user_attr("seconds", res.seconds)
         for name, value in (extra_attrs(res) if extra_attrs else {}).items():
             trial.set_user_attr(name, value)
-        value, loss = key_of(res)
-        if not kept or _improves((value, loss), key_of(next(iter(kept.values()))), better):
+        if not kept or rank(res) > rank(next(iter(kept.values()))):
             kept.clear()
             kept[trial.number] = res
-        return value
+        return value_of(res)
 
     bar = progress(budget["n_trials"], "search", unit="trial")
 
@@ -321,10 +321,3 @@ def run_study(
         study=study,
         seconds=time.perf_counter() - start,
     )
-
-
-def _improves(new: tuple[float, float], old: tuple[float, float], better) -> bool:
-    """A better value, or the same value with a lower validation loss."""
-    if better(new[0], old[0]):
-        return True
-    return new[0] == old[0] and new[1] < old[1]

@@ -1,4 +1,4 @@
-"""Small torch-free helpers shared by the layers that write into AnnData (tools, io)."""
+"""Small torch-free helpers shared by the layers that work on AnnData (tools, io, plotting)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,20 @@ def call_params(**kwargs) -> dict:
         else:
             out[k] = str(v)
     return out
+
+
+def neighbors(adata, **kwargs) -> None:
+    """``scanpy.pp.neighbors``, falling back to exact kNN (``transformer="sklearn"``) where
+    scanpy 1.11's pynndescent path fails on scipy >= 1.15 ``csr_array`` results (seen above
+    about 8,000 cells: "'csr_array' object has no attribute 'getnnz'")."""
+    import scanpy as sc
+
+    from ._settings import logger
+
+    try:
+        sc.pp.neighbors(adata, **kwargs)
+    except AttributeError as e:
+        if "getnnz" not in str(e):
+            raise
+        logger.warning("approximate kNN failed (%s); using exact kNN instead", e)
+        sc.pp.neighbors(adata, transformer="sklearn", **kwargs)

@@ -290,3 +290,33 @@ def test_embed_config_checks_the_search_start():
         embed_config.load({"search": {"max_trial_fraction": 0}})
     with pytest.raises(ValueError, match="initial_trials"):
         embed_config.load({"search": {"initial_trials": "cheap"}})
+
+
+def test_neighbors_falls_back_to_exact_knn(monkeypatch):
+    """scanpy 1.11's pynndescent path can fail on scipy >= 1.15 results: exact kNN instead;
+    any other AttributeError still surfaces."""
+    import scanpy as sc
+
+    from scautogenome._utils import neighbors
+
+    real = sc.pp.neighbors
+    calls = []
+
+    def flaky(adata, **kw):
+        calls.append(kw.get("transformer"))
+        if kw.get("transformer") is None:
+            raise AttributeError("'csr_array' object has no attribute 'getnnz'")
+        return real(adata, **kw)
+
+    monkeypatch.setattr(sc.pp, "neighbors", flaky)
+    a = ad.AnnData(obsm={"e": np.random.default_rng(0).normal(size=(60, 4))})
+    neighbors(a, n_neighbors=5, use_rep="e")
+    assert calls == [None, "sklearn"]
+    assert "connectivities" in a.obsp
+
+    def broken(adata, **kw):
+        raise AttributeError("something else")
+
+    monkeypatch.setattr(sc.pp, "neighbors", broken)
+    with pytest.raises(AttributeError, match="something else"):
+        neighbors(a, n_neighbors=5, use_rep="e")

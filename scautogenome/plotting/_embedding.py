@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .. import _keys
-from .._settings import logger
+from .._utils import neighbors
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -89,19 +89,13 @@ def embedding(
     nkey = f"{name}_neighbors"  # not `name`: uns[name] holds tl.embed's results
     if recompute or key_2d not in adata.obsm:
         if method == "umap":
-            kw = {
-                "n_neighbors": n_neighbors,
-                "use_rep": basis,
-                "key_added": nkey,
-                "random_state": random_state,
-            }
-            try:
-                sc.pp.neighbors(adata, **kw)
-            except AttributeError as e:  # scanpy 1.11 + pynndescent + scipy >= 1.15
-                if "getnnz" not in str(e):
-                    raise
-                logger.warning("approximate kNN failed (%s); using exact kNN instead", e)
-                sc.pp.neighbors(adata, transformer="sklearn", **kw)
+            neighbors(
+                adata,
+                n_neighbors=n_neighbors,
+                use_rep=basis,
+                key_added=nkey,
+                random_state=random_state,
+            )
             sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
         else:
             sc.tl.tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)

@@ -19,6 +19,7 @@ from ._utils import (
     check_model_dir,
     final_model,
     load_config,
+    neighbors,
     search_uns,
     write_uns,
 )
@@ -304,16 +305,7 @@ def embedding_scores(
     if tsne:
         sc.tl.tsne(tmp, use_rep="emb", random_state=seed)
         out["davies_bouldin_tsne"] = float(skm.davies_bouldin_score(tmp.obsm["X_tsne"], y))
-    kw = {"n_neighbors": n_neighbors, "use_rep": "emb", "random_state": seed}
-    try:
-        sc.pp.neighbors(tmp, **kw)
-    except AttributeError as e:
-        # scanpy 1.11's pynndescent path fails on scipy >= 1.15 csr_array results (seen above
-        # ~8,000 cells): fall back to exact kNN
-        if "getnnz" not in str(e):
-            raise
-        logger.warning("approximate kNN failed (%s); using exact kNN instead", e)
-        sc.pp.neighbors(tmp, transformer="sklearn", **kw)
+    neighbors(tmp, n_neighbors=n_neighbors, use_rep="emb", random_state=seed)
     clusters, res = _leiden_matching(tmp, n_labels, seed)
     out.update(
         {

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._utils import call_params, h5ad_safe
+from .._utils import call_params, h5ad_safe, neighbors
 from ..models._base import META
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ __all__ = [
     "final_model",
     "h5ad_safe",
     "load_config",
+    "neighbors",
     "search_uns",
     "write_uns",
 ]

@@ -392,7 +392,7 @@ def main(argv=None) -> None:
     p.add_argument("--n-latent", type=int, default=10)
     p.add_argument("--n-trials", type=int, default=8)
     p.add_argument("--time-budget", type=float, default=300.0)
-    p.add_argument("--max-epochs", type=int, default=60)
+    p.add_argument("--max-epochs", type=int, default=100)
     p.add_argument("--scvi-epochs", type=int, default=None, help="default: scVI's own")
     p.add_argument("--same-net-epochs", type=int, default=10)
     p.add_argument("--max-genes", type=int, default=2000)

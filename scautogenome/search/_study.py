@@ -161,6 +161,7 @@ def run_study(
     storage: str | None = None,
     enqueue: Callable[[], list[dict]] | None = None,
     trial_cap: float | None = None,
+    cap_starts: bool = True,
     extra_attrs: Callable[[Any], dict] | None = None,
     extra_columns: tuple[str, ...] = (),
     postfix: str = "best val",
@@ -187,6 +188,10 @@ def run_study(
         Starting points to enqueue in a new study (not when resuming one).
     trial_cap
         Seconds a single trial may train (besides the overall deadline).
+    cap_starts
+        Whether ``trial_cap`` also applies to the enqueued starting points. With False they
+        train until they converge or the overall deadline, so that a tight budget still ends
+        with one fully trained model instead of several cut-off ones.
     extra_attrs, extra_columns
         More user attributes to record per trial, and which of them become columns of the
         trials table.
@@ -209,6 +214,7 @@ def run_study(
         load_if_exists=storage is not None,
     )
     n_before = len(study.trials)
+    points: list[dict] = []
     if n_before:
         logger.info("resuming study %r with %d earlier trial(s)", study.study_name, n_before)
     elif enqueue is not None:
@@ -240,7 +246,8 @@ def run_study(
 
         t0 = time.perf_counter()
         trial_deadline = deadline
-        if trial_cap is not None and deadline is not None:
+        is_start = any(all(trial.params.get(k) == v for k, v in p.items()) for p in points)
+        if trial_cap is not None and deadline is not None and (cap_starts or not is_start):
             trial_deadline = min(deadline, t0 + trial_cap)
         try:
             res = train(net, params, seed + trial.number, report, trial_deadline)

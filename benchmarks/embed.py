@@ -204,14 +204,25 @@ def run_same_net(adata, n_latent: int, seed: int, epochs: int) -> dict:
     }
 
 
+def start_arch(n_latent: int) -> dict:
+    """The Res-VAE of the search's default starting point (what a tight budget returns)."""
+    from scautogenome.nn._vae import vae_widths
+    from scautogenome.search._vae import DEFAULT_INITIAL_TRIALS
+
+    p = DEFAULT_INITIAL_TRIALS[0]
+    widths = vae_widths(p["n_layers"], p["first_width"], p["decay"], n_latent)
+    return {"kind": "resvae", "n_latent": n_latent, "widths": widths, "input_keep": p["input_keep"]}
+
+
 def run_timing(adata, n_latent: int, epochs: int, arch: dict | None) -> dict:
     """Seconds per epoch, interleaved so that all see the same (shared, fluctuating) load:
-    scVI, sag's loop on scVI's network, and sag on ``arch`` (the searched Res-VAE)."""
+    scVI, sag's loop on scVI's network, sag's Res-VAE of the search's starting point and sag
+    on ``arch`` (the searched Res-VAE)."""
     import scautogenome as sag
 
     _, times, _ = _train_scvi(adata, n_latent, epochs)
     out = {"scvi": float(np.median(times[1:]))}
-    nets = {"same-net": scvi_shaped(n_latent)}
+    nets = {"same-net": scvi_shaped(n_latent), "resvae-start": start_arch(n_latent)}
     if arch is not None:
         nets["resvae"] = {k: arch[k] for k in ("kind", "n_latent", "widths", "input_keep")}
     for tag, a in nets.items():
@@ -371,15 +382,18 @@ def report_table(df: pd.DataFrame) -> str:
             "",
             "Interleaved timing (``--timing``; median epoch per round, median over rounds):",
             "",
-            "| dataset | rounds | scVI (Lightning) | sag loop, scVI's network | sag, searched Res-VAE (widths) |",
-            "|---|---|---|---|---|",
+            "| dataset | rounds | scVI (Lightning) | sag loop, scVI's network "
+            "| sag, Res-VAE of the search's start | sag, searched Res-VAE (widths) |",
+            "|---|---|---|---|---|---|",
         ]
         for _, r in t.iterrows():
             res = r.get("timing_resvae")
             res_s = "—" if res is None or pd.isna(res) else f"{res:.3f} ({r['resvae_widths']})"
+            start = r.get("timing_resvae-start")
+            start_s = "—" if start is None or pd.isna(start) else f"{start:.3f}"
             lines.append(
                 f"| {r['dataset']} | {len(r['rounds'])} | {r['timing_scvi']:.3f} "
-                f"| {r['timing_same-net']:.3f} | {res_s} |"
+                f"| {r['timing_same-net']:.3f} | {start_s} | {res_s} |"
             )
     return "\n".join(lines)
 

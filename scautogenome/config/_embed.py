@@ -36,9 +36,10 @@ _DEFAULT: dict[str, Any] = {
         "pruner": "median",
         "n_startup_trials": 8,
         "prune_warmup_epochs": 10,
-        # as in classify: no trial may train longer than this share of time_budget, and the
-        # search starts from a cheap, usually good point ("default"), "none" or a list of
-        # parameter dicts
+        # as in classify: the search starts from a cheap, usually good point ("default"),
+        # "none" or a list of parameter dicts, and no other trial may train longer than this
+        # share of time_budget; the starting points train until they converge (or the budget
+        # ends), so a tight budget still ends with one fully trained model
         "max_trial_fraction": 0.25,
         "initial_trials": "default",
     },

@@ -31,7 +31,8 @@ Usage (not part of CI)::
 
     nice -n 10 python benchmarks/embed.py --datasets klein2015_mouse_es_subset --seeds 0 1 2
     nice -n 10 python benchmarks/embed.py --timing --datasets pbmc4k_10x_scdcc_top2000
-    python benchmarks/embed.py --report      # JSONL -> tables for benchmarks/RESULTS_embed.md
+    python benchmarks/embed.py --report      # JSONL -> tables for benchmarks/RESULTS.md
+    python benchmarks/embed.py --report old.jsonl new.jsonl    # new lines supersede old ones
 
 Results append to ``--out`` (one JSON line per dataset, method and seed); ``--report`` keeps
 the last line of every (dataset, method, seed).
@@ -327,8 +328,10 @@ def run(args) -> None:
 
 
 # -- report ---------------------------------------------------------------------------------
-def load_results(path: Path) -> pd.DataFrame:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def load_results(*paths: Path) -> pd.DataFrame:
+    """All lines of ``paths``; for every (dataset, method, seed) the last one counts, so a
+    later file (a re-run with newer code) supersedes an earlier one."""
+    rows = [json.loads(x) for p in paths for x in p.read_text().splitlines() if x.strip()]
     df = pd.DataFrame(rows)
     if "error" in df:
         df = df[df["error"].isna()]
@@ -395,6 +398,36 @@ def report_table(df: pd.DataFrame) -> str:
                 f"| {r['dataset']} | {len(r['rounds'])} | {r['timing_scvi']:.3f} "
                 f"| {r['timing_same-net']:.3f} | {start_s} | {res_s} |"
             )
+    return "\n".join([*lines, "", wins_table(df)])
+
+
+def wins_table(df: pd.DataFrame) -> str:
+    """Res-VAE against the issue's two peers (PCA with the same size, scVI), mean over seeds:
+    per metric, whether the Res-VAE is better than both (higher ARI/NMI, lower Davies-Bouldin),
+    and how many datasets it wins."""
+    metrics = {"ari": True, "nmi": True, "davies_bouldin": False}
+    lines = [
+        "Res-VAE / PCA (same size) / scVI, mean over seeds; **bold** where the Res-VAE beats both:",
+        "",
+        "| dataset | ARI | NMI | DB latent |",
+        "|---|---|---|---|",
+    ]
+    wins = dict.fromkeys(metrics, 0)
+    n = 0
+    for name, g in df.groupby("dataset", sort=False):
+        means = {m: g[g["method"] == m][list(metrics)].mean() for m in ("resvae", "pca", "scvi")}
+        if any(g[g["method"] == m].empty for m in means):
+            continue
+        n += 1
+        cells = []
+        for col, higher in metrics.items():
+            ours, peers = means["resvae"][col], [means["pca"][col], means["scvi"][col]]
+            win = all(ours > p if higher else ours < p for p in peers)
+            wins[col] += win
+            first = f"**{ours:.2f}**" if win else f"{ours:.2f}"
+            cells.append(" / ".join([first] + [f"{p:.2f}" for p in peers]))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| datasets won | " + " | ".join(f"{wins[c]} of {n}" for c in metrics) + " |")
     return "\n".join(lines)
 
 
@@ -412,7 +445,14 @@ def main(argv=None) -> None:
     p.add_argument("--max-genes", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=HERE / "out" / "embed.jsonl")
-    p.add_argument("--report", action="store_true")
+    p.add_argument(
+        "--report",
+        nargs="*",
+        type=Path,
+        default=None,
+        metavar="JSONL",
+        help="print the tables of these result files (default: --out); later files supersede",
+    )
     p.add_argument("--timing", action="store_true", help="interleaved seconds-per-epoch only")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--timing-epochs", type=int, default=6)
@@ -420,8 +460,8 @@ def main(argv=None) -> None:
     if args.timing:
         timing(args)
         return
-    if args.report:
-        print(report_table(load_results(args.out)))
+    if args.report is not None:
+        print(report_table(load_results(*(args.report or [args.out]))))
         return
     run(args)
 

@@ -413,6 +413,7 @@ def wins_table(df: pd.DataFrame) -> str:
         "|---|---|---|---|",
     ]
     wins = dict.fromkeys(metrics, 0)
+    ties = dict.fromkeys(metrics, 0)
     n = 0
     for name, g in df.groupby("dataset", sort=False):
         means = {m: g[g["method"] == m][list(metrics)].mean() for m in ("resvae", "pca", "scvi")}
@@ -423,11 +424,17 @@ def wins_table(df: pd.DataFrame) -> str:
         for col, higher in metrics.items():
             ours, peers = means["resvae"][col], [means["pca"][col], means["scvi"][col]]
             win = all(ours > p if higher else ours < p for p in peers)
+            best = max(peers) if higher else min(peers)
             wins[col] += win
+            ties[col] += not win and round(ours, 2) == round(best, 2)
             first = f"**{ours:.2f}**" if win else f"{ours:.2f}"
             cells.append(" / ".join([first] + [f"{p:.2f}" for p in peers]))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("| datasets won | " + " | ".join(f"{wins[c]} of {n}" for c in metrics) + " |")
+    lines.append(
+        "| datasets won (tied with the better peer at 2 decimals) | "
+        + " | ".join(f"{wins[c]} ({ties[c]}) of {n}" for c in metrics)
+        + " |"
+    )
     return "\n".join(lines)
 
 

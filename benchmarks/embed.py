@@ -211,14 +211,22 @@ def run_same_net(adata, n_latent: int, seed: int, epochs: int) -> dict:
     }
 
 
-def start_arch(n_latent: int) -> dict:
-    """The Res-VAE of the search's default starting point (what a tight budget returns)."""
-    from scautogenome.nn._vae import vae_widths
-    from scautogenome.search._vae import DEFAULT_INITIAL_TRIALS
+# what the timing takes from an architecture (the likelihood is NB for all)
+TIMED_ARCH_KEYS = ("kind", "n_latent", "widths", "input_keep")
 
-    p = DEFAULT_INITIAL_TRIALS[0]
-    widths = vae_widths(p["n_layers"], p["first_width"], p["decay"], n_latent)
-    return {"kind": "resvae", "n_latent": n_latent, "widths": widths, "input_keep": p["input_keep"]}
+
+def start_arch(n_inputs: int, n_latent: int) -> dict:
+    """The Res-VAE of the search's default starting point (what a tight budget returns), built
+    by the search's own sampler."""
+    import optuna
+
+    from scautogenome.config import _embed as embed_config
+    from scautogenome.search._vae import initial_points, sample_vae_trial
+
+    config = embed_config.default()
+    point = optuna.trial.FixedTrial(initial_points(config, n_inputs)[0])
+    arch, _ = sample_vae_trial(point, config, n_inputs, n_latent, likelihood="nb")
+    return {k: arch[k] for k in TIMED_ARCH_KEYS}
 
 
 def run_timing(adata, n_latent: int, epochs: int, arch: dict | None) -> dict:
@@ -229,9 +237,9 @@ def run_timing(adata, n_latent: int, epochs: int, arch: dict | None) -> dict:
 
     _, times, _ = _train_scvi(adata, n_latent, epochs)
     out = {"scvi": float(np.median(times[1:]))}
-    nets = {"same-net": scvi_shaped(n_latent), "resvae-start": start_arch(n_latent)}
+    nets = {"same-net": scvi_shaped(n_latent), "resvae-start": start_arch(adata.n_vars, n_latent)}
     if arch is not None:
-        nets["resvae"] = {k: arch[k] for k in ("kind", "n_latent", "widths", "input_keep")}
+        nets["resvae"] = {k: arch[k] for k in TIMED_ARCH_KEYS}
     for tag, a in nets.items():
         params = {"max_epochs": epochs, "min_epochs": epochs, "batch_size": 128}
         m = sag.models.ResVAE({**a, "likelihood": "nb"}, params).fit(adata, layer="counts")
@@ -421,9 +429,10 @@ def wins_table(df: pd.DataFrame) -> str:
     beats = {k: dict.fromkeys(metrics, 0) for k in ("both", "pca", "scvi")}
     n = 0
     for name, g in df.groupby("dataset", sort=False):
-        means = {m: g[g["method"] == m][list(metrics)].mean() for m in ("resvae", "pca", "scvi")}
-        if any(g[g["method"] == m].empty for m in means):
+        subs = {m: g[g["method"] == m] for m in ("resvae", "pca", "scvi")}
+        if any(sub.empty for sub in subs.values()):
             continue
+        means = {m: sub[list(metrics)].mean() for m, sub in subs.items()}
         n += 1
         cells = []
         for col, higher in metrics.items():

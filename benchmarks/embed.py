@@ -66,7 +66,7 @@ DEFAULT_DATASETS = [
     "human_kidney_young2018_top2000",
     "cbmc_citeseq_stoeckius2017_top2000",
 ]
-METHODS = ("resvae", "vae", "pca", "scvi", "same-net")
+METHODS = ("resvae", "vae", "pca", "scvi", "same-net", "start")
 
 
 def load(name: str, max_genes: int):
@@ -101,7 +101,7 @@ def run_sag(adata, mode: str, seed: int, args) -> dict:
 
     cfg = {
         "budget": {"n_trials": args.n_trials, "time_budget": args.time_budget},
-        "trainer": {"max_epochs": args.max_epochs, "kl_warmup_epochs": args.max_epochs // 2},
+        "trainer": {"max_epochs": args.max_epochs, "kl_warmup_epochs": warmup_epochs(args)},
     }
     t = time.perf_counter()
     model = sag.tl.embed(
@@ -215,18 +215,55 @@ def run_same_net(adata, n_latent: int, seed: int, epochs: int) -> dict:
 TIMED_ARCH_KEYS = ("kind", "n_latent", "widths", "input_keep")
 
 
-def start_arch(n_inputs: int, n_latent: int) -> dict:
-    """The Res-VAE of the search's default starting point (what a tight budget returns), built
-    by the search's own sampler."""
+def start_point(n_inputs: int, n_latent: int, trainer: dict | None = None) -> tuple[dict, dict]:
+    """``(architecture, train_params)`` of the search's default starting point (what a tight
+    budget returns), drawn by the search's own sampler; ``trainer`` overrides trainer settings."""
     import optuna
 
     from scautogenome.config import _embed as embed_config
     from scautogenome.search._vae import initial_points, sample_vae_trial
 
     config = embed_config.default()
+    config["trainer"].update(trainer or {})
     point = optuna.trial.FixedTrial(initial_points(config, n_inputs)[0])
-    arch, _ = sample_vae_trial(point, config, n_inputs, n_latent, likelihood="nb")
+    return sample_vae_trial(point, config, n_inputs, n_latent, likelihood="nb")
+
+
+def start_arch(n_inputs: int, n_latent: int) -> dict:
+    """The starting point's Res-VAE, reduced to what the timing needs."""
+    arch, _ = start_point(n_inputs, n_latent)
     return {k: arch[k] for k in TIMED_ARCH_KEYS}
+
+
+def start_method(args) -> str:
+    """Record name of ``--methods start``: the training schedule is part of it, so runs with
+    different schedules are told apart (``start-e100w50``: 100 epochs, 50 of KL warm-up)."""
+    return f"start-e{args.max_epochs}w{warmup_epochs(args)}"
+
+
+def warmup_epochs(args) -> int:
+    return args.max_epochs // 2 if args.kl_warmup is None else args.kl_warmup
+
+
+def run_start(adata, seed: int, args) -> dict:
+    """The search's starting Res-VAE trained once, no search, with ``--max-epochs`` and
+    ``--kl-warmup``: isolates the training schedule from the search."""
+    import scautogenome as sag
+
+    trainer = {"max_epochs": args.max_epochs, "kl_warmup_epochs": warmup_epochs(args)}
+    arch, params = start_point(adata.n_vars, args.n_latent, trainer)
+    t = time.perf_counter()
+    model = sag.models.ResVAE(arch, params).fit(adata, layer="counts", seed=seed)
+    adata.obsm["X_start"] = model.get_latent(adata, layer="counts")
+    return {
+        "seconds": time.perf_counter() - t,
+        "seconds_per_epoch": model.seconds_per_epoch_,
+        "epochs": len(model.history_),
+        "architecture": json.dumps({k: arch[k] for k in TIMED_ARCH_KEYS}),
+        "train_params": json.dumps(params),
+        "latent_variances": [round(float(v), 3) for v in adata.obsm["X_start"].var(axis=0)],
+        **scores(adata, "X_start", seed),
+    }
 
 
 def run_timing(adata, n_latent: int, epochs: int, arch: dict | None) -> dict:
@@ -332,6 +369,9 @@ def run(args) -> None:
                         rec = {**rec, "method": "pca50", **run_pca(adata0.copy(), 50, seed)}
                     elif method == "scvi":
                         rec.update(run_scvi(adata, args.n_latent, seed, args.scvi_epochs))
+                    elif method == "start":
+                        rec["method"] = start_method(args)
+                        rec.update(run_start(adata, seed, args))
                     elif method == "same-net":
                         rec.update(run_same_net(adata, args.n_latent, seed, args.same_net_epochs))
                 except Exception as e:  # keep going; the error is recorded
@@ -412,7 +452,35 @@ def report_table(df: pd.DataFrame) -> str:
                 f"| {r['dataset']} | {len(r['rounds'])} | {r['timing_scvi']:.3f} "
                 f"| {r['timing_same-net']:.3f} | {start_s} | {res_s} |"
             )
-    return "\n".join([*lines, "", wins_table(df)])
+    tables = [wins_table(df), schedule_table(df)]
+    return "\n\n".join(["\n".join(lines), *(t for t in tables if t)])
+
+
+def schedule_table(df: pd.DataFrame) -> str:
+    """``--methods start`` rows (the search's starting Res-VAE, no search, one schedule per
+    method name) beside the searched Res-VAE and the peers, on the datasets that have them."""
+    starts = sorted(m for m in df["method"].unique() if str(m).startswith("start-"))
+    if not starts:
+        return ""
+    lines = [
+        "The search's starting Res-VAE without search, by training schedule "
+        "(start-eEwW: E epochs, W of them KL warm-up), beside the searched Res-VAE and the peers:",
+        "",
+        "| dataset | method | seeds | ARI | NMI | DB latent | epochs trained |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, g in df.groupby("dataset", sort=False):
+        if not g["method"].isin(starts).any():
+            continue
+        for m in [*starts, "resvae", "pca", "scvi"]:
+            sub = g[g["method"] == m]
+            if len(sub):
+                epochs = _fmt(sub, "epochs", 0) if "epochs" in sub else "—"
+                lines.append(
+                    f"| {name} | {m} | {len(sub)} | {_fmt(sub, 'ari')} | {_fmt(sub, 'nmi')} "
+                    f"| {_fmt(sub, 'davies_bouldin')} | {epochs} |"
+                )
+    return "\n".join(lines)
 
 
 def wins_table(df: pd.DataFrame) -> str:
@@ -464,6 +532,9 @@ def main(argv=None) -> None:
     p.add_argument("--n-trials", type=int, default=8)
     p.add_argument("--time-budget", type=float, default=300.0)
     p.add_argument("--max-epochs", type=int, default=100)
+    p.add_argument(
+        "--kl-warmup", type=int, default=None, help="KL warm-up epochs; default: half of them"
+    )
     p.add_argument("--scvi-epochs", type=int, default=None, help="default: scVI's own")
     p.add_argument("--same-net-epochs", type=int, default=10)
     p.add_argument("--max-genes", type=int, default=2000)

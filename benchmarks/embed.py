@@ -13,6 +13,10 @@ resvae / vae
     the number of genes) + lr, batch size, weight decay; ``likelihood="auto"`` (negative
     binomial on raw counts). Budget: ``--n-trials`` trials within ``--time-budget`` s,
     ``--max-epochs`` epochs per trial, KL warm-up over the first half.
+start
+    The search's starting Res-VAE (what a tight budget returns) trained once, without search,
+    for ``--max-epochs`` epochs with ``--kl-warmup`` of them warming the KL weight up; recorded
+    as ``start-e{epochs}w{warm-up}``, so that training schedules can be compared.
 pca
     normalize_total 1e4 + log1p, then ``sc.pp.pca`` (centered, not scaled).
 scvi
@@ -32,6 +36,7 @@ Usage (not part of CI)::
 
     nice -n 10 python benchmarks/embed.py --datasets klein2015_mouse_es_subset --seeds 0 1 2
     nice -n 10 python benchmarks/embed.py --timing --datasets pbmc4k_10x_scdcc_top2000
+    nice -n 10 python benchmarks/embed.py --methods start --max-epochs 200 --kl-warmup 200
     python benchmarks/embed.py --report      # JSONL -> tables for benchmarks/RESULTS.md
     python benchmarks/embed.py --report old.jsonl new.jsonl    # new lines supersede old ones
 

@@ -106,7 +106,7 @@ def run_sag(adata, mode: str, seed: int, args) -> dict:
 
     cfg = {
         "budget": {"n_trials": args.n_trials, "time_budget": args.time_budget},
-        "trainer": {"max_epochs": args.max_epochs, "kl_warmup_epochs": warmup_epochs(args)},
+        "trainer": trainer_settings(args),
     }
     t = time.perf_counter()
     model = sag.tl.embed(
@@ -240,14 +240,17 @@ def start_arch(n_inputs: int, n_latent: int) -> dict:
     return {k: arch[k] for k in TIMED_ARCH_KEYS}
 
 
+def trainer_settings(args) -> dict:
+    """The trainer part of the config: ``--max-epochs``, and ``--kl-warmup`` (default: half)."""
+    warmup = args.max_epochs // 2 if args.kl_warmup is None else args.kl_warmup
+    return {"max_epochs": args.max_epochs, "kl_warmup_epochs": warmup}
+
+
 def start_method(args) -> str:
     """Record name of ``--methods start``: the training schedule is part of it, so runs with
     different schedules are told apart (``start-e100w50``: 100 epochs, 50 of KL warm-up)."""
-    return f"start-e{args.max_epochs}w{warmup_epochs(args)}"
-
-
-def warmup_epochs(args) -> int:
-    return args.max_epochs // 2 if args.kl_warmup is None else args.kl_warmup
+    t = trainer_settings(args)
+    return f"start-e{t['max_epochs']}w{t['kl_warmup_epochs']}"
 
 
 def run_start(adata, seed: int, args) -> dict:
@@ -255,8 +258,7 @@ def run_start(adata, seed: int, args) -> dict:
     ``--kl-warmup``: isolates the training schedule from the search."""
     import scautogenome as sag
 
-    trainer = {"max_epochs": args.max_epochs, "kl_warmup_epochs": warmup_epochs(args)}
-    arch, params = start_point(adata.n_vars, args.n_latent, trainer)
+    arch, params = start_point(adata.n_vars, args.n_latent, trainer_settings(args))
     t = time.perf_counter()
     model = sag.models.ResVAE(arch, params).fit(adata, layer="counts", seed=seed)
     adata.obsm["X_start"] = model.get_latent(adata, layer="counts")

@@ -47,8 +47,10 @@ def test_build_vae_shapes_and_skips():
     assert res.mean.in_features == 24
     assert vae.encoder.units[2][0].in_features == 16
     assert vae.mean.in_features == 8
-    # the decoder's second unit sees its first unit and the latent code
-    assert res.decoder.units[1][0].in_features == 8 + 4
+    # the decoder is wired like the encoder: the latent code feeds its first unit only
+    assert res.decoder.units[1][0].in_features == 8
+    assert res.decoder.units[2][0].in_features == 16 + 8
+    assert res.out.in_features == 32 + 16
     with pytest.raises(ValueError, match="Unknown key"):
         build_vae({"kind": "vae", "n_inputs": 5, "n_latent": 2, "widths": [4], "depth": 3})
 

@@ -113,6 +113,19 @@ def test_fit_zinb_on_counts_and_save_load(adata, tmp_path):
     np.testing.assert_allclose(again.get_latent(adata[:, perm].copy()), lat, rtol=1e-4, atol=1e-4)
 
 
+def test_load_weights_that_do_not_fit_the_network(adata, tmp_path):
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata)
+    model.save(tmp_path / "m")
+    # a model saved by a version whose decoder was wired differently: one weight has
+    # another shape than this version builds for the same architecture
+    weights = torch.load(tmp_path / "m" / "model.pt", weights_only=True)
+    key = "net.decoder.units.1.0.weight"
+    weights[key] = torch.zeros(weights[key].shape[0], weights[key].shape[1] + 5)
+    torch.save(weights, tmp_path / "m" / "model.pt")
+    with pytest.raises(ValueError, match=r"saved by scautogenome .*1 mismatched weight.*Retrain"):
+        sag.models.ResVAE.load(tmp_path / "m")
+
+
 def test_fit_mse_on_lognormalized(pbmc):
     model = sag.models.ResVAE({**SMALL_ARCH, "kind": "vae"}, TINY_FIT).fit(pbmc)
     assert model.likelihood_ == "mse"  # not counts -> the paper's squared error

@@ -223,6 +223,23 @@ class BaseModel:
         meta, tensors = read_model_dir(path, cls._model_name)
         state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
         arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}
+        built = cls._build_module(meta["architecture"]).state_dict()
+        mismatched = sorted(
+            k
+            for k in set(built) | set(state)
+            if k not in built or k not in state or built[k].shape != state[k].shape
+        )
+        if mismatched:
+            from .. import __version__
+
+            saved_by = meta.get("versions", {}).get("scautogenome", "an unknown version")
+            msg = (
+                f"{str(path)!r} was saved by scautogenome {saved_by}, whose {cls._model_name} "
+                f"network differs from this version's ({__version__}) for the same "
+                f"architecture: {len(mismatched)} mismatched weight(s), e.g. {mismatched[0]!r}. "
+                "Retrain the model with this version."
+            )
+            raise ValueError(msg)
         return cls._from_parts(
             architecture=meta["architecture"],
             state_dict=state,

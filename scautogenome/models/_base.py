@@ -130,8 +130,11 @@ class BaseModel:
         history: list | None = None,
         config: dict | None = None,
         device: str | None = None,
+        origin: str = "The weights",
         **extras,
     ) -> _M:
+        """A trained model from its parts; ``origin`` names the weights in the error raised
+        when they do not fit the network this version builds for ``architecture``."""
         self = cls(architecture=architecture, train_params=train_params, device=device)
         self.architecture_ = copy.deepcopy(architecture)
         self.train_params_ = dict(train_params)
@@ -142,6 +145,22 @@ class BaseModel:
         self.config_ = config or {}
         self.device_ = resolve_device(device)
         module = self._build_module(self.architecture_)
+        built = module.state_dict()
+        mismatched = sorted(
+            k
+            for k in set(built) | set(state_dict)
+            if k not in built or k not in state_dict or built[k].shape != state_dict[k].shape
+        )
+        if mismatched:
+            from .. import __version__
+
+            msg = (
+                f"{origin} do not fit the {cls._model_name} network this version "
+                f"({__version__}) builds for the same architecture: {len(mismatched)} "
+                f"mismatched weight(s), e.g. {mismatched[0]!r}. Retrain the model with this "
+                "version."
+            )
+            raise ValueError(msg)
         module.load_state_dict(state_dict)
         self.module_ = module.to(self.device_).eval()
         return self
@@ -223,24 +242,9 @@ class BaseModel:
         meta, tensors = read_model_dir(path, cls._model_name)
         state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
         arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}
-        built = cls._build_module(meta["architecture"]).state_dict()
-        mismatched = sorted(
-            k
-            for k in set(built) | set(state)
-            if k not in built or k not in state or built[k].shape != state[k].shape
-        )
-        if mismatched:
-            from .. import __version__
-
-            saved_by = meta.get("versions", {}).get("scautogenome", "an unknown version")
-            msg = (
-                f"{str(path)!r} was saved by scautogenome {saved_by}, whose {cls._model_name} "
-                f"network differs from this version's ({__version__}) for the same "
-                f"architecture: {len(mismatched)} mismatched weight(s), e.g. {mismatched[0]!r}. "
-                "Retrain the model with this version."
-            )
-            raise ValueError(msg)
+        saved_by = meta.get("versions", {}).get("scautogenome", "an unknown version")
         return cls._from_parts(
+            origin=f"The weights in {str(path)!r}, saved by scautogenome {saved_by},",
             architecture=meta["architecture"],
             state_dict=state,
             var_names=meta["var_names"],

@@ -16,7 +16,8 @@ resvae / vae
 start
     The search's starting Res-VAE (what a tight budget returns) trained once, without search,
     for ``--max-epochs`` epochs with ``--kl-warmup`` of them warming the KL weight up; recorded
-    as ``start-e{epochs}w{warm-up}``, so that training schedules can be compared.
+    as ``start-e{epochs}w{warm-up}`` (``b{beta}`` appended for a KL weight other than 1), so
+    that training schedules can be compared.
 pca
     normalize_total 1e4 + log1p, then ``sc.pp.pca`` (centered, not scaled).
 scvi
@@ -241,16 +242,22 @@ def start_arch(n_inputs: int, n_latent: int) -> dict:
 
 
 def trainer_settings(args) -> dict:
-    """The trainer part of the config: ``--max-epochs``, and ``--kl-warmup`` (default: half)."""
+    """The trainer part of the config: ``--max-epochs``, ``--kl-warmup`` (default: half) and
+    ``--beta`` (default: the package's)."""
+    from scautogenome.config._embed import default
+
     warmup = args.max_epochs // 2 if args.kl_warmup is None else args.kl_warmup
-    return {"max_epochs": args.max_epochs, "kl_warmup_epochs": warmup}
+    beta = default()["trainer"]["beta"] if args.beta is None else args.beta
+    return {"max_epochs": args.max_epochs, "kl_warmup_epochs": warmup, "beta": float(beta)}
 
 
 def start_method(args) -> str:
     """Record name of ``--methods start``: the training schedule is part of it, so runs with
-    different schedules are told apart (``start-e100w50``: 100 epochs, 50 of KL warm-up)."""
+    different schedules are told apart (``start-e100w50``: 100 epochs, 50 of KL warm-up; a KL
+    weight other than 1 is appended, ``start-e100w50b4``)."""
     t = trainer_settings(args)
-    return f"start-e{t['max_epochs']}w{t['kl_warmup_epochs']}"
+    beta = "" if t["beta"] == 1 else f"b{t['beta']:g}"
+    return f"start-e{t['max_epochs']}w{t['kl_warmup_epochs']}{beta}"
 
 
 def run_start(adata, seed: int, args) -> dict:
@@ -543,6 +550,9 @@ def main(argv=None) -> None:
     p.add_argument("--max-epochs", type=int, default=100)
     p.add_argument(
         "--kl-warmup", type=int, default=None, help="KL warm-up epochs; default: half of them"
+    )
+    p.add_argument(
+        "--beta", type=float, default=None, help="KL weight; default: the package's (4)"
     )
     p.add_argument("--scvi-epochs", type=int, default=None, help="default: scVI's own")
     p.add_argument("--same-net-epochs", type=int, default=10)

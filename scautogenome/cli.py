@@ -226,6 +226,7 @@ def _embed(args) -> int:
         n_latent=args.n_latent,
         layer=args.layer,
         likelihood=args.likelihood,
+        beta=args.beta,
         n_trials=args.n_trials,
         time_budget=args.time_budget,
         config=args.config,
@@ -463,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--mode", default=None, choices=["resvae", "vae"])
     m.add_argument("--n-latent", type=int, default=10)
     m.add_argument("--likelihood", default="auto")
+    m.add_argument(
+        "--beta", type=float, default=None, help="KL weight (default from the config: 4)"
+    )
     m.add_argument("--recon", action="store_true", help="store the reconstruction as a layer")
     m.add_argument("--labels", default=None, help="obs column to score the latent space against")
     m.add_argument("--model-out", default=None, help="also save the model in this directory")

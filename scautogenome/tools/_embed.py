@@ -45,6 +45,7 @@ def embed(
     n_latent: int = 10,
     layer: str | None = None,
     likelihood: str = "auto",
+    beta: float | None = None,
     n_trials: int | None = None,
     time_budget: float | None = None,
     config: dict | str | Path | None = None,
@@ -85,6 +86,10 @@ def embed(
         ``"auto"`` (``"nb"`` for raw counts, else ``"mse"``), ``"mse"`` (the paper's squared
         error on the 0-1 scaled input), ``"nb"`` or ``"zinb"`` (scvi-tools' negative binomial,
         optionally zero-inflated, on raw counts with the observed library size).
+    beta
+        Weight of the KL term (after its warm-up); default from the config: 4, a beta-VAE,
+        which gave more compact cell-type clusters than 1 on the benchmark's single-cell data.
+        Lower it (1 is the plain ELBO) for a latent that keeps finer detail.
     n_trials, time_budget
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
         Default from the config: 20 trials within 600 s. Giving one keeps the other's
@@ -129,6 +134,8 @@ def embed(
     seed = settings.seed if seed is None else seed
     check_likelihood(likelihood)
     overrides = budget_overrides(n_trials, time_budget)
+    if beta is not None:
+        overrides["trainer"] = {"beta": beta}
     cfg = load_config(_embed_config.load, config, mode, overrides)
     dev = resolve_device(device)
     data = prepare_unlabelled(

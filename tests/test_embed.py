@@ -158,6 +158,8 @@ def test_bad_input_is_refused_before_work(adata):
         sag.tl.embed(nan, config=TINY_EMBED)
     with pytest.raises(ValueError, match="view"):
         sag.tl.embed(adata[:100], config=TINY_EMBED)
+    with pytest.raises(ValueError, match="beta"):
+        sag.tl.embed(adata, beta=-1.0, config=TINY_EMBED)
     # nothing was written
     assert "X_sag_resvae" not in neg.obsm
     assert "sag_resvae" not in neg.uns
@@ -167,6 +169,7 @@ def test_bad_input_is_refused_before_work(adata):
 
 def test_config_defaults_are_the_papers_space():
     cfg = embed_config.default()
+    assert cfg["trainer"]["beta"] == 1.0  # the plain ELBO
     assert cfg["space"]["n_layers"] == [3, 4, 5]
     assert cfg["space"]["input_keep"] == [0.6, 0.8, 1.0]
     assert cfg["space"]["first_width"] == [4096, 2048, 1024, 512, 256, 128]
@@ -247,6 +250,26 @@ def test_search_records_pruned_trials(adata, monkeypatch):
     assert list(trials["state"]) == ["complete", "pruned"]
     assert trials["epochs"].iloc[1] == 2
     assert adata.uns["sag_resvae"]["best"]["trial"] == 0
+
+
+def test_beta_argument_sets_the_kl_weight(adata):
+    """beta= wins over the config's trainer.beta; the KL weight warms up to it and the
+    validation loss is recon + beta * KL."""
+    import json
+
+    cfg = {**TINY_EMBED, "budget": {"n_trials": 1, "time_budget": None}}
+    sag.tl.embed(adata, config=cfg, beta=2.5, seed=0)
+    uns = adata.uns["sag_resvae"]
+    assert json.loads(uns["train_params"])["beta"] == 2.5
+    assert json.loads(uns["config"])["trainer"]["beta"] == 2.5
+    assert uns["params"]["beta"] == 2.5
+    losses = uns["losses"]
+    np.testing.assert_allclose(losses["kl_weight"], [1.25] + [2.5] * (len(losses["epoch"]) - 1))
+    np.testing.assert_allclose(
+        losses["val_loss"], losses["val_recon"] + 2.5 * losses["val_kl"], rtol=1e-5
+    )
+    sag.tl.embed(adata, config=cfg, seed=0)
+    assert json.loads(adata.uns["sag_resvae"]["train_params"])["beta"] == 1.0
 
 
 def test_one_budget_argument_keeps_the_configured_other(adata):

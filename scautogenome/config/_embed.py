@@ -15,12 +15,11 @@ default; scVI warms up over all of its epochs). On klein2015 and a fixed Res-VAE
 with a 50- or 100-epoch warm-up reached a lower validation loss (negative ELBO) than with a
 10-epoch warm-up.
 
-The KL weight itself, ``trainer.beta``, is 4 (a beta-VAE, Higgins et al. 2017, which the paper
-cites for its latent features): against beta = 1, the search's starting Res-VAE trained without
-search gave the more compact latent (lower Davies-Bouldin) on every one of the seven
-single-cell count datasets of benchmarks/RESULTS.md tried (one to three seeds each), and the
-higher ARI of Leiden clusters on pbmc4k by 0.15 (3 seeds); the other datasets' ARI moved
-within seed noise. ``beta=1`` gives the plain ELBO.
+The KL weight after the warm-up, ``trainer.beta`` (or ``embed(beta=...)``), is 1: the plain
+ELBO. A beta-VAE (Higgins et al. 2017, which the paper cites for its latent features) with
+beta = 4 gave more compact classes (lower Davies-Bouldin) on 4 of the 7 benchmark datasets
+measured but lower ARI of Leiden clusters on 5 of them (cbmc 0.90 -> 0.78); see
+benchmarks/RESULTS.md, "KL weight 4".
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ _DEFAULT: dict[str, Any] = {
         "max_epochs": 100,
         "patience": 10,
         "min_epochs": 5,
-        "beta": 4.0,
+        "beta": 1.0,
         "kl_warmup_epochs": 50,
     },
     "space": {

@@ -87,9 +87,10 @@ def embed(
         error on the 0-1 scaled input), ``"nb"`` or ``"zinb"`` (scvi-tools' negative binomial,
         optionally zero-inflated, on raw counts with the observed library size).
     beta
-        Weight of the KL term (after its warm-up); default from the config: 4, a beta-VAE,
-        which gave more compact cell-type clusters than 1 on the benchmark's single-cell data.
-        Lower it (1 is the plain ELBO) for a latent that keeps finer detail.
+        Weight of the KL term after its warm-up; default from the config: 1 (the ELBO).
+        Larger values (a beta-VAE) give more compact classes: on the benchmark's single-cell
+        data beta = 4 lowered Davies-Bouldin on 4 of 7 datasets but also lowered the ARI of
+        Leiden clusters on 5 (``benchmarks/RESULTS.md``).
     n_trials, time_budget
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
         Default from the config: 20 trials within 600 s. Giving one keeps the other's
@@ -123,7 +124,7 @@ def embed(
         Only with ``recon=True``: the reconstruction decoded from the latent means, 0-1 scaled
         values for ``"mse"``, expected counts for ``"nb"``/``"zinb"`` (dense float32).
     ``uns[key_added]``
-        ``params`` (this call, with the resolved likelihood and value type), ``losses``
+        ``params`` (this call, with the resolved likelihood, KL weight and value type), ``losses``
         (per-epoch arrays of the final model: epoch, train/val loss, reconstruction and KL,
         KL weight, learning rate, seconds), ``trials`` (one row per search trial),
         ``architecture`` and ``train_params`` (JSON text), ``best`` (trial, mode, validation
@@ -186,6 +187,7 @@ def embed(
             n_latent=n_latent,
             layer=layer,
             likelihood=data.likelihood,
+            beta=cfg["trainer"]["beta"],
             value_type=data.transform.value_type,
             n_trials=cfg["budget"]["n_trials"],
             time_budget=cfg["budget"]["time_budget"],

@@ -41,7 +41,7 @@ class VAETrainParams:
     max_epochs: int = 100
     patience: int = 10
     min_epochs: int = 5
-    beta: float = 4.0
+    beta: float = 1.0
     kl_warmup_epochs: int = 50
 
     def __post_init__(self) -> None:

@@ -150,7 +150,7 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
     assert rc == 0
     embedded_ad = ad.read_h5ad(embedded)
     assert embedded_ad.obsm["X_sag_resvae"].shape[1] == 4
-    assert '"beta": 2.0' in embedded_ad.uns["sag_resvae"]["train_params"]
+    assert json.loads(embedded_ad.uns["sag_resvae"]["train_params"])["beta"] == 2.0
     assert "latent space vs labels" in capsys.readouterr().out
     rc = main(["report", str(embedded), "--out", str(tmp_path / "r.html"), "--quiet"])
     assert rc == 0

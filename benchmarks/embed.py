@@ -218,7 +218,7 @@ def run_same_net(adata, n_latent: int, seed: int, epochs: int) -> dict:
 
 
 # what the timing takes from an architecture (the likelihood is NB for all)
-TIMED_ARCH_KEYS = ("kind", "n_latent", "widths", "input_keep")
+TIMED_ARCH_KEYS = ("kind", "n_latent", "widths", "input_keep", "dropout")
 
 
 def start_point(n_inputs: int, n_latent: int, trainer: dict | None = None) -> tuple[dict, dict]:

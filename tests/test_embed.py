@@ -174,7 +174,7 @@ def test_config_defaults_are_the_papers_space():
     assert cfg["space"]["input_keep"] == [0.6, 0.8, 1.0]
     assert cfg["space"]["first_width"] == [4096, 2048, 1024, 512, 256, 128]
     assert cfg["space"]["decay"] == [0.8, 0.6, 0.5]
-    assert cfg["space"]["dropout"] == 0.1  # not the paper's; scVI's, measured in RESULTS.md
+    assert cfg["space"]["dropout"] == 0.1  # scVI's encoder rate (the paper's units have none)
     with pytest.raises(ValueError, match="mode"):
         embed_config.default("pca")
 

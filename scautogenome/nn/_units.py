@@ -15,7 +15,8 @@ def activation(name: str) -> nn.Module:
 
 
 class FCUnit(nn.Sequential):
-    """Fully-connected unit (paper Fig. 2a, right): Linear, BatchNorm1d, activation, dropout."""
+    """Fully-connected unit (paper Fig. 2a, right): Linear, BatchNorm1d, activation; then
+    dropout when ``dropout > 0`` (our addition; the paper's unit has none)."""
 
     def __init__(self, n_in: int, n_out: int, *, act: str = "relu", dropout: float = 0.0) -> None:
         layers: list[nn.Module] = [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), activation(act)]

@@ -75,9 +75,10 @@ def embed(
     mode
         ``"resvae"`` (concatenation skips in encoder and decoder) or ``"vae"`` (no skips).
         Default: the config's mode (``"resvae"``). On the eight single-cell count datasets of
-        ``benchmarks/RESULTS.md`` (same search and budget) the Res-VAE gave the higher ARI of
-        Leiden clusters on 3 of 8 (cbmc, human_kidney, pbmc3k), the plain VAE on 4 (pbmc4k by
-        0.17) and the lower Davies-Bouldin (more compact classes) on 7 of 8; try both.
+        ``benchmarks/RESULTS.md`` (same search and budget, both without the dropout that is
+        now the default) the Res-VAE gave the higher ARI of Leiden clusters on 3 of 8 (cbmc,
+        human_kidney, pbmc3k), the plain VAE on 4 (pbmc4k by 0.17) and the lower
+        Davies-Bouldin (more compact classes) on 7 of 8; try both.
     n_latent
         Latent dimensions; must be smaller than the number of genes.
     layer

@@ -273,6 +273,24 @@ def test_beta_argument_sets_the_kl_weight(adata):
     assert json.loads(adata.uns["sag_resvae"]["train_params"])["beta"] == 1.0
 
 
+def test_units_carry_the_configured_dropout(adata):
+    """Dropout 0.1 after every FC unit by default; config space.dropout=0.0 removes it."""
+    import json
+
+    from scautogenome.nn._units import FCUnit
+
+    cfg = {**TINY_EMBED, "budget": {"n_trials": 1, "time_budget": None}}
+    model = sag.tl.embed(adata, config=cfg, seed=0)
+    assert json.loads(adata.uns["sag_resvae"]["architecture"])["dropout"] == 0.1
+    units = [m for m in model.module_.modules() if isinstance(m, FCUnit)]
+    assert len(units) == 6  # 3 encoder + 3 decoder units
+    assert all(isinstance(u[-1], torch.nn.Dropout) and u[-1].p == 0.1 for u in units)
+    off = {**cfg, "space": {**cfg["space"], "dropout": 0.0}}
+    model = sag.tl.embed(adata, config=off, seed=0)
+    assert json.loads(adata.uns["sag_resvae"]["architecture"])["dropout"] == 0.0
+    assert not any(isinstance(m, torch.nn.Dropout) and m.p == 0.1 for m in model.module_.modules())
+
+
 def test_one_budget_argument_keeps_the_configured_other(adata):
     """As in classify: time_budget= alone keeps the config's n_trials (and the reverse)."""
     import json

@@ -78,10 +78,10 @@ def embed(
         ``benchmarks/RESULTS.md`` (same search and budget, both without the dropout that is
         now the default) the Res-VAE gave the higher ARI of Leiden clusters on 3 of 8 (cbmc,
         human_kidney, pbmc3k), the plain VAE on 4 (pbmc4k by 0.17) and the lower
-        Davies-Bouldin (more compact classes) on 7 of 8. With dropout 0.1, re-measured on two
-        of them: on cbmc the Res-VAE had the higher ARI (0.77 vs 0.65) and the lower
-        Davies-Bouldin (0.81 vs 1.43), on pbmc4k the plain VAE had both (0.75 vs 0.67, 1.07
-        vs 1.14). Try both.
+        Davies-Bouldin (more compact classes) on 7 of 8. With dropout 0.1, re-measured on four
+        of them, the Res-VAE had the higher ARI on 3 (cbmc 0.77 vs 0.65, human_kidney,
+        pbmc3k), the plain VAE on pbmc4k (0.75 vs 0.67), and the plain VAE the lower
+        Davies-Bouldin on 3 (not on cbmc: 0.81 vs 1.43). Try both.
     n_latent
         Latent dimensions; must be smaller than the number of genes.
     layer

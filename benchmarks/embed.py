@@ -551,7 +551,7 @@ def main(argv=None) -> None:
     p.add_argument(
         "--kl-warmup", type=int, default=None, help="KL warm-up epochs; default: half of them"
     )
-    p.add_argument("--beta", type=float, default=None, help="KL weight; default: the package's (1)")
+    p.add_argument("--beta", type=float, default=None, help="KL weight; default: the package's")
     p.add_argument("--scvi-epochs", type=int, default=None, help="default: scVI's own")
     p.add_argument("--same-net-epochs", type=int, default=10)
     p.add_argument("--max-genes", type=int, default=2000)

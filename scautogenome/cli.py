@@ -465,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--n-latent", type=int, default=10)
     m.add_argument("--likelihood", default="auto")
     m.add_argument(
-        "--beta", type=float, default=None, help="KL weight (default from the config: 1)"
+        "--beta", type=float, default=None, help="KL weight (default: the config's trainer.beta)"
     )
     m.add_argument("--recon", action="store_true", help="store the reconstruction as a layer")
     m.add_argument("--labels", default=None, help="obs column to score the latent space against")

@@ -19,6 +19,7 @@ TINY_EMBED = {
     "search": {"prune_warmup_epochs": 2, "n_startup_trials": 2},
     "space": {"n_layers": [3], "batch_size": [64], "first_width": [128, 64]},
 }
+ONE_TRIAL = {**TINY_EMBED, "budget": {"n_trials": 1, "time_budget": None}}
 TINY_FIT = {"max_epochs": 4, "kl_warmup_epochs": 2, "batch_size": 64}
 SMALL_ARCH = {"kind": "resvae", "n_latent": 5, "widths": [64, 32, 16]}
 
@@ -84,7 +85,7 @@ def test_embed_writes_and_h5ad_round_trip(adata, tmp_path):
 
 
 def test_embed_is_deterministic(adata):
-    cfg = {**TINY_EMBED, "budget": {"n_trials": 1, "time_budget": None}}
+    cfg = ONE_TRIAL
     other = adata.copy()
     sag.tl.embed(adata, config=cfg, seed=3, mode="vae")
     sag.tl.embed(other, config=cfg, seed=3, mode="vae")
@@ -258,7 +259,7 @@ def test_beta_argument_sets_the_kl_weight(adata):
     validation loss is recon + beta * KL."""
     import json
 
-    cfg = {**TINY_EMBED, "budget": {"n_trials": 1, "time_budget": None}}
+    cfg = ONE_TRIAL
     sag.tl.embed(adata, config=cfg, beta=2.5, seed=0)
     uns = adata.uns["sag_resvae"]
     assert json.loads(uns["train_params"])["beta"] == 2.5
@@ -279,7 +280,7 @@ def test_units_carry_the_configured_dropout(adata):
 
     from scautogenome.nn._units import FCUnit
 
-    cfg = {**TINY_EMBED, "budget": {"n_trials": 1, "time_budget": None}}
+    cfg = ONE_TRIAL
     model = sag.tl.embed(adata, config=cfg, seed=0)
     assert json.loads(adata.uns["sag_resvae"]["architecture"])["dropout"] == 0.1
     units = [m for m in model.module_.modules() if isinstance(m, FCUnit)]

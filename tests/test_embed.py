@@ -204,6 +204,29 @@ def test_embedding_scores_on_separated_clusters():
     assert "neighbors" not in a.uns
 
 
+def test_embedding_scores_average_leiden_seeds():
+    """leiden_seeds=3 reports the mean (and spread) of the runs with seeds seed..seed+2."""
+    rng = np.random.default_rng(0)
+    centers = np.array([[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0], [2.5, 2.5, 0]], dtype=np.float32)
+    labels = np.repeat(np.arange(4), 60)
+    a = ad.AnnData(sparse.csr_matrix((len(labels), 5), dtype=np.float32))
+    a.obs["label"] = labels.astype(str)
+    a.obsm["X_e"] = centers[labels] + rng.normal(0, 1.0, (len(labels), 3)).astype(np.float32)
+    singles = [sag.tl.embedding_scores(a, "X_e", "label", tsne=False, seed=s) for s in (1, 2, 3)]
+    ari = [s["ari"] for s in singles]
+    assert max(ari) - min(ari) > 0.01  # overlapping clusters: Leiden depends on its seed
+    mean = sag.tl.embedding_scores(a, "X_e", "label", tsne=False, seed=1, leiden_seeds=3)
+    assert mean["ari"] == pytest.approx(np.mean(ari))
+    assert mean["nmi"] == pytest.approx(np.mean([s["nmi"] for s in singles]))
+    assert mean["ari_std"] == pytest.approx(np.std(ari))
+    assert mean["leiden_seeds"] == 3
+    assert singles[0]["ari_std"] == 0.0
+    with pytest.raises(ValueError, match="leiden_seeds"):
+        sag.tl.embedding_scores(a, "X_e", "label", leiden_seeds=0)
+    with pytest.raises(TypeError, match="leiden_seeds"):
+        sag.tl.embedding_scores(a, "X_e", "label", leiden_seeds=2.0)
+
+
 def test_plot_embedding_keeps_user_keys():
     import matplotlib.pyplot as plt
 

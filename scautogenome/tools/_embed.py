@@ -75,13 +75,12 @@ def embed(
     mode
         ``"resvae"`` (concatenation skips in encoder and decoder) or ``"vae"`` (no skips).
         Default: the config's mode (``"resvae"``). On the eight single-cell count datasets of
-        ``benchmarks/RESULTS.md`` (same search and budget, both without the dropout that is
-        now the default) the Res-VAE gave the higher ARI of Leiden clusters on 3 of 8 (cbmc,
-        human_kidney, pbmc3k), the plain VAE on 4 (pbmc4k by 0.17) and the lower
-        Davies-Bouldin (more compact classes) on 7 of 8. With dropout 0.1, re-measured on four
-        of them, the Res-VAE had the higher ARI on 3 (cbmc 0.77 vs 0.65, human_kidney,
-        pbmc3k), the plain VAE on pbmc4k (0.75 vs 0.67), and the plain VAE the lower
-        Davies-Bouldin on 3 (not on cbmc: 0.81 vs 1.43). Try both.
+        ``benchmarks/RESULTS.md`` (same search and budget, default dropout 0.1, 3 seeds) the
+        Res-VAE gave the higher ARI of Leiden clusters on 3 (cbmc 0.77 vs 0.65, human_kidney,
+        pbmc3k), the plain VAE on 2 (mouse_bladder, pbmc4k 0.75 vs 0.67), the rest within
+        0.01. The plain VAE gave the lower Davies-Bouldin (more compact classes) on 6 of 8,
+        the Res-VAE on cbmc (0.81 vs 1.43) and mouse_bladder. Without dropout the Res-VAE had
+        the lower Davies-Bouldin on 7 of 8. Try both.
     n_latent
         Latent dimensions; must be smaller than the number of genes.
     layer
@@ -284,7 +283,7 @@ def embedding_scores(
         Seed of Leiden and t-SNE.
     leiden_seeds
         Number of Leiden runs (seeds ``seed``, ``seed + 1``, ...) on the same kNN graph whose
-        ARI/NMI are averaged. One run is a noisy estimate: on 73 Res-VAE latents of the
+        ARI/NMI are averaged. One run is a noisy estimate: on 96 Res-VAE latents of the
         benchmark datasets a single run was on average 0.03, and at most 0.16, ARI away from
         the mean of five (benchmarks/RESULTS.md). Each run costs one Leiden bisection.
 

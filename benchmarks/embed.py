@@ -491,7 +491,15 @@ def report_table(df: pd.DataFrame) -> str:
                 f"| {r['dataset']} | {len(r['rounds'])} | {r['timing_scvi']:.3f} "
                 f"| {r['timing_same-net']:.3f} | {start_s} | {res_s} |"
             )
-    tables = [wins_table(df, "resvae"), wins_table(df, "vae"), schedule_table(df)]
+    runs = sorted(
+        {int(m.rsplit("-leiden", 1)[1]) for m in df["method"].unique() if "-leiden" in str(m)}
+    )
+    tables = [
+        wins_table(df, "resvae"),
+        wins_table(df, "vae"),
+        *(wins_table(df, ours, n) for n in runs for ours in ("resvae", "vae")),
+        schedule_table(df),
+    ]
     return "\n\n".join(["\n".join(lines), *(t for t in tables if t)])
 
 
@@ -522,15 +530,24 @@ def schedule_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def wins_table(df: pd.DataFrame, ours: str = "resvae") -> str:
+def wins_table(df: pd.DataFrame, ours: str = "resvae", leiden_runs: int = 1) -> str:
     """``ours`` (the Res-VAE or the plain VAE) against the issue's two peers (PCA with the same
     size, scVI), mean over seeds: per metric, whether it is better (higher ARI/NMI, lower
     Davies-Bouldin) than both, and on how many datasets it beats both, PCA alone and scVI
-    alone."""
+    alone.
+
+    With ``leiden_runs`` > 1 the rows scored over that many Leiden runs (``--leiden-seeds``)
+    are compared; ``ours`` must have them, and a peer without them on a dataset falls back to
+    its one-run rows, marked with a dagger.
+    """
     name = {"resvae": "Res-VAE", "vae": "plain VAE"}[ours]
     metrics = {"ari": True, "nmi": True, "davies_bouldin": False}
+    suffix = f"-leiden{leiden_runs}" if leiden_runs > 1 else ""
+    scoring = f"ARI/NMI the mean of {leiden_runs} Leiden runs, " if suffix else ""
+    dagger = " († a peer scored with one Leiden run: it has no such rows)" if suffix else ""
     lines = [
-        f"{name} / PCA (same size) / scVI, mean over seeds; **bold** where the {name} beats both:",
+        f"{name} / PCA (same size) / scVI, {scoring}mean over seeds; **bold** where the {name} "
+        f"beats both{dagger}:",
         "",
         "| dataset | ARI | NMI | DB latent |",
         "|---|---|---|---|",
@@ -538,7 +555,13 @@ def wins_table(df: pd.DataFrame, ours: str = "resvae") -> str:
     beats = {k: dict.fromkeys(metrics, 0) for k in ("both", "pca", "scvi")}
     n = 0
     for dataset, g in df.groupby("dataset", sort=False):
-        subs = {m: g[g["method"] == m] for m in (ours, "pca", "scvi")}
+        subs = {ours: g[g["method"] == ours + suffix]}
+        fallback = {}
+        for m in ("pca", "scvi"):
+            subs[m] = g[g["method"] == m + suffix]
+            fallback[m] = bool(suffix) and subs[m].empty
+            if fallback[m]:
+                subs[m] = g[g["method"] == m]
         if any(sub.empty for sub in subs.values()):
             continue
         means = {m: sub[list(metrics)].mean() for m, sub in subs.items()}
@@ -554,10 +577,11 @@ def wins_table(df: pd.DataFrame, ours: str = "resvae") -> str:
             for k, w in won.items():
                 beats[k][col] += w
             first = f"**{mine:.2f}**" if won["both"] else f"{mine:.2f}"
-            cells.append(
-                " / ".join([first, f"{means['pca'][col]:.2f}", f"{means['scvi'][col]:.2f}"])
-            )
+            peers = [f"{means[m][col]:.2f}" + ("†" if fallback[m] else "") for m in ("pca", "scvi")]
+            cells.append(" / ".join([first, *peers]))
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    if not n:
+        return ""
     for k, label in (("both", "both peers"), ("pca", "PCA"), ("scvi", "scVI")):
         row = " | ".join(f"{beats[k][c]} of {n}" for c in metrics)
         lines.append(f"| datasets where the {name} beats {label} | {row} |")

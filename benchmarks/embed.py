@@ -350,11 +350,26 @@ def append(path: Path, rec: dict) -> None:
         f.write(json.dumps(rec) + "\n")
 
 
+def leiden_suffix(n: int) -> str:
+    """The method-name suffix of rows scored over ``n`` Leiden runs ("" for one run)."""
+    return f"-leiden{n}" if n > 1 else ""
+
+
+def leiden_runs(method: str) -> int:
+    """How many Leiden runs a recorded method name was scored over (inverse of leiden_suffix)."""
+    head, sep, n = str(method).rpartition("-leiden")
+    return int(n) if sep and head and n.isdigit() else 1
+
+
+def is_rescored(method: str, base: str) -> bool:
+    """Whether ``method`` is ``base`` scored over several Leiden runs."""
+    return leiden_runs(method) > 1 and method == base + leiden_suffix(leiden_runs(method))
+
+
 def scored_as(rec: dict) -> dict:
     """``rec`` with ``-leiden{n}`` appended to its method when scored over n > 1 Leiden runs,
     so that --report never mixes such rows with single-run ones."""
-    n = SCORING["leiden_seeds"]
-    return rec if n == 1 else {**rec, "method": f"{rec['method']}-leiden{n}"}
+    return {**rec, "method": rec["method"] + leiden_suffix(SCORING["leiden_seeds"])}
 
 
 def run(args) -> None:
@@ -443,7 +458,7 @@ def report_table(df: pd.DataFrame) -> str:
         shown = [
             (m, variant)
             for m in scored
-            for variant in [m, *sorted(v for v in set(g["method"]) if v.startswith(f"{m}-leiden"))]
+            for variant in [m, *sorted(v for v in set(g["method"]) if is_rescored(v, m))]
         ]
         for m, variant in shown:
             sub = g[g["method"] == variant]
@@ -451,7 +466,7 @@ def report_table(df: pd.DataFrame) -> str:
                 continue
             label = {"pca": f"PCA {int(sub['n_latent'].iloc[0])}", "pca50": "PCA 50"}.get(m, m)
             if variant != m:
-                label += f", mean of {variant.rsplit('-leiden', 1)[1]} Leiden runs"
+                label += f", mean of {leiden_runs(variant)} Leiden runs"
             lines.append(
                 f"| {name} | {sub['shape'].iloc[0]} | {label} | {len(sub)} | {_fmt(sub, 'ari')} "
                 f"| {_fmt(sub, 'nmi')} | {_fmt(sub, 'davies_bouldin')} "
@@ -491,9 +506,7 @@ def report_table(df: pd.DataFrame) -> str:
                 f"| {r['dataset']} | {len(r['rounds'])} | {r['timing_scvi']:.3f} "
                 f"| {r['timing_same-net']:.3f} | {start_s} | {res_s} |"
             )
-    runs = sorted(
-        {int(m.rsplit("-leiden", 1)[1]) for m in df["method"].unique() if "-leiden" in str(m)}
-    )
+    runs = sorted({leiden_runs(m) for m in df["method"].unique()} - {1})
     tables = [
         wins_table(df, "resvae"),
         wins_table(df, "vae"),
@@ -530,20 +543,20 @@ def schedule_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def wins_table(df: pd.DataFrame, ours: str = "resvae", leiden_runs: int = 1) -> str:
+def wins_table(df: pd.DataFrame, ours: str = "resvae", runs: int = 1) -> str:
     """``ours`` (the Res-VAE or the plain VAE) against the issue's two peers (PCA with the same
     size, scVI), mean over seeds: per metric, whether it is better (higher ARI/NMI, lower
     Davies-Bouldin) than both, and on how many datasets it beats both, PCA alone and scVI
     alone.
 
-    With ``leiden_runs`` > 1 the rows scored over that many Leiden runs (``--leiden-seeds``)
+    With ``runs`` > 1 the rows scored over that many Leiden runs (``--leiden-seeds``)
     are compared; ``ours`` must have them, and a peer without them on a dataset falls back to
     its one-run rows, marked with a dagger.
     """
     name = {"resvae": "Res-VAE", "vae": "plain VAE"}[ours]
     metrics = {"ari": True, "nmi": True, "davies_bouldin": False}
-    suffix = f"-leiden{leiden_runs}" if leiden_runs > 1 else ""
-    scoring = f"ARI/NMI the mean of {leiden_runs} Leiden runs, " if suffix else ""
+    suffix = leiden_suffix(runs)
+    scoring = f"ARI/NMI the mean of {runs} Leiden runs, " if suffix else ""
     dagger = " († a peer scored with one Leiden run: it has no such rows)" if suffix else ""
     lines = [
         f"{name} / PCA (same size) / scVI, {scoring}mean over seeds; **bold** where the {name} "

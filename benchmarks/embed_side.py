@@ -1,0 +1,185 @@
+"""Side experiments on the Res-VAE embedding (issue 4): the search's starting Res-VAE trained
+once per seed, without search, under a variant, its latents kept as ``.npy`` so that scoring
+can change without retraining, and scored against the labels.
+
+Variants
+--------
+base
+    The starting point as the search draws it (4 layers from 128, keep 0.8, dropout 0.1,
+    100 epochs, KL warm-up 50, NB likelihood, ``n_latent`` 10).
+nl30
+    The same with 30 latent dimensions (the paper used 128; the benchmark uses 10).
+rawlog
+    The encoder sees log1p of the raw counts (scVI's encoder input; ``value_type="normalized"``)
+    instead of log1p of 1e4-normalized counts; still 0-1 scaled per gene.
+
+Scores (``sag.tl.embedding_scores``, ARI/NMI the mean of ``--leiden-seeds`` Leiden runs, no
+t-SNE): every seed's latent; with ``--ensembles``, every 3 of the variant's seeds combined
+into one 10-dimensional latent, by PCA of their concatenation and by orthogonal-Procrustes
+alignment to the first and averaging; with ``--pca``, PCA with as many components as the
+variant's latent (normalize_total 1e4 + log1p, as ``benchmarks/embed.py``).
+
+Usage (not part of CI)::
+
+    python benchmarks/embed_side.py --variant base --seeds 0 1 2 3 --ensembles
+    python benchmarks/embed_side.py --variant nl30 --seeds 0 1 2 --pca
+
+One JSON line per (dataset, variant, what) is appended to ``--out``; ``--report`` prints the
+means per dataset, variant and kind of row (seeds, PCA ensembles, Procrustes ensembles, PCA).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+from _common import HERE, git_state
+from embed import DEFAULT_DATASETS, load, start_point, trainer_settings
+
+VARIANTS = {"base": {}, "nl30": {"n_latent": 30}, "rawlog": {"value_type": "normalized"}}
+
+
+def latent_path(cache: Path, dataset: str, variant: str, seed: int) -> Path:
+    tag = "" if variant == "base" else f"_{variant}"
+    return cache / f"{dataset}{tag}_s{seed}.npy"
+
+
+def train(adata, variant: str, seed: int, args) -> np.ndarray:
+    import scautogenome as sag
+
+    v = VARIANTS[variant]
+    arch, params = start_point(adata.n_vars, v.get("n_latent", 10), trainer_settings(args))
+    model = sag.models.ResVAE(arch, params).fit(
+        adata, layer="counts", seed=seed, value_type=v.get("value_type", "auto")
+    )
+    return model.get_latent(adata, layer="counts")
+
+
+def score(z: np.ndarray, labels: np.ndarray, leiden_seeds: int) -> dict:
+    import anndata as ad
+
+    import scautogenome as sag
+
+    a = ad.AnnData(obs={"label": labels}, obsm={"e": np.asarray(z, np.float32)})
+    a.obs_names = [str(i) for i in range(len(labels))]
+    r = sag.tl.embedding_scores(a, "e", "label", tsne=False, leiden_seeds=leiden_seeds)
+    return {k: round(r[k], 4) for k in ("ari", "nmi", "davies_bouldin", "silhouette")}
+
+
+def pca_of_concatenation(zs: list[np.ndarray], k: int) -> np.ndarray:
+    z = np.hstack(zs)
+    z = z - z.mean(axis=0)
+    _, _, vt = np.linalg.svd(z, full_matrices=False)
+    return z @ vt[:k].T
+
+
+def procrustes_mean(zs: list[np.ndarray]) -> np.ndarray:
+    from scipy.linalg import orthogonal_procrustes
+
+    ref = zs[0] - zs[0].mean(axis=0)
+    aligned = [ref]
+    for z in zs[1:]:
+        zc = z - z.mean(axis=0)
+        rotation, _ = orthogonal_procrustes(zc, ref)
+        aligned.append(zc @ rotation)
+    return np.mean(aligned, axis=0)
+
+
+def report(path: Path) -> str:
+    """Markdown table: mean (and count) per dataset, variant and kind of row; for every
+    (dataset, variant, what) the last line counts."""
+    import pandas as pd
+
+    df = pd.read_json(path, lines=True)
+    df = df.groupby(["dataset", "variant", "what"], as_index=False).last()
+    df["kind"] = df["what"].str.replace(r" [(\d].*$", "", regex=True)
+    lines = [
+        "| dataset | variant | rows | n | ARI | NMI | DB latent |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (name, variant, kind), g in df.groupby(["dataset", "variant", "kind"], sort=True):
+        m = g[["ari", "nmi", "davies_bouldin"]].mean()
+        lines.append(
+            f"| {name} | {variant} | {kind} | {len(g)} | {m['ari']:.3f} | {m['nmi']:.3f} "
+            f"| {m['davies_bouldin']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    import torch
+
+    import scautogenome as sag
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS)
+    p.add_argument("--variant", choices=list(VARIANTS), default="base")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--leiden-seeds", type=int, default=5)
+    p.add_argument("--ensembles", action="store_true")
+    p.add_argument("--pca", action="store_true")
+    p.add_argument("--max-genes", type=int, default=2000)
+    p.add_argument("--cache", type=Path, default=HERE / "out" / "latents")
+    p.add_argument("--out", type=Path, default=HERE / "out" / "embed_side.jsonl")
+    p.add_argument("--report", action="store_true", help="print the tables of --out and stop")
+    args = p.parse_args(argv)
+    if args.report:
+        print(report(args.out))
+        return
+    args.max_epochs, args.kl_warmup, args.beta = 100, None, None  # the package's schedule
+    torch.set_num_threads(1)
+    sag.settings.device = "cpu"
+    sag.settings.verbosity = 1
+    sag.settings.progress_bar = False
+    args.cache.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    state = git_state()
+    for name in args.datasets:
+        adata = load(name, args.max_genes)
+        labels = adata.obs["label"].astype(str).to_numpy()
+        zs = {}
+        for seed in args.seeds:
+            path = latent_path(args.cache, name, args.variant, seed)
+            if not path.exists():
+                t = time.perf_counter()
+                np.save(path, train(adata, args.variant, seed, args))
+                print(f"{name} {args.variant} seed {seed}: {time.perf_counter() - t:.0f} s")
+            zs[seed] = np.load(path)
+        rows = [(f"seed {s}", z) for s, z in zs.items()]
+        k = next(iter(zs.values())).shape[1]
+        if args.ensembles:
+            for combo in itertools.combinations(args.seeds, 3):
+                members = [zs[s] for s in combo]
+                rows.append((f"pca-ensemble {combo}", pca_of_concatenation(members, k)))
+                rows.append((f"procrustes-ensemble {combo}", procrustes_mean(members)))
+        if args.pca:
+            import scanpy as sc
+
+            tmp = adata.copy()
+            sc.pp.normalize_total(tmp, target_sum=1e4)
+            sc.pp.log1p(tmp)
+            sc.pp.pca(tmp, n_comps=k, random_state=0)
+            rows.append((f"PCA {k}", tmp.obsm["X_pca"]))
+        with args.out.open("a") as f:
+            for what, z in rows:
+                rec = {
+                    "dataset": name,
+                    "variant": args.variant,
+                    "what": what,
+                    "leiden_seeds": args.leiden_seeds,
+                    **score(z, labels, args.leiden_seeds),
+                    **state,
+                }
+                f.write(json.dumps(rec) + "\n")
+                print(json.dumps(rec), flush=True)
+
+
+if __name__ == "__main__":
+    main()

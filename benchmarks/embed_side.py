@@ -133,7 +133,14 @@ def main(argv=None) -> None:
     if args.report:
         print(report(args.out))
         return
-    args.max_epochs, args.kl_warmup, args.beta = 100, None, None  # the package's schedule
+    from scautogenome.config._embed import default
+
+    trainer = default()["trainer"]  # the package's schedule, as the search's start uses it
+    args.max_epochs, args.kl_warmup, args.beta = (
+        trainer["max_epochs"],
+        trainer["kl_warmup_epochs"],
+        trainer["beta"],
+    )
     torch.set_num_threads(1)
     sag.settings.device = "cpu"
     sag.settings.verbosity = 1

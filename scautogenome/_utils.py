@@ -39,18 +39,34 @@ def call_params(**kwargs) -> dict:
     return out
 
 
+_KNN: dict[str, float] = {"failed_from": float("inf")}
+"""The fewest cells on which scanpy's approximate kNN has failed in this process; it fails
+the same way on as many cells or more (its path depends on the number of cells)."""
+
+
 def neighbors(adata, **kwargs) -> None:
     """``scanpy.pp.neighbors``, falling back to exact kNN (``transformer="sklearn"``) where
     scanpy 1.11's pynndescent path fails on scipy >= 1.15 ``csr_array`` results (seen above
-    about 8,000 cells: "'csr_array' object has no attribute 'getnnz'")."""
+    about 8,000 cells: "'csr_array' object has no attribute 'getnnz'"). The failure is warned
+    once; later calls on at least as many cells go straight to exact kNN instead of computing
+    the approximate one again only to see it fail. Smaller data still takes scanpy's default
+    path, so a call's result does not depend on what ran before it."""
     import scanpy as sc
 
     from ._settings import logger
 
-    try:
-        sc.pp.neighbors(adata, **kwargs)
-    except AttributeError as e:
-        if "getnnz" not in str(e):
-            raise
-        logger.warning("approximate kNN failed (%s); using exact kNN instead", e)
-        sc.pp.neighbors(adata, transformer="sklearn", **kwargs)
+    if adata.n_obs < _KNN["failed_from"]:
+        try:
+            sc.pp.neighbors(adata, **kwargs)
+            return
+        except AttributeError as e:
+            if "getnnz" not in str(e):
+                raise
+            if _KNN["failed_from"] == float("inf"):
+                logger.warning(
+                    "approximate kNN failed (%s); using exact kNN instead, here and for "
+                    "data of this size or larger",
+                    e,
+                )
+            _KNN["failed_from"] = adata.n_obs
+    sc.pp.neighbors(adata, transformer="sklearn", **kwargs)

@@ -381,30 +381,44 @@ def test_embed_config_checks_the_search_start():
 
 
 def test_neighbors_falls_back_to_exact_knn(monkeypatch):
-    """scanpy 1.11's pynndescent path can fail on scipy >= 1.15 results: exact kNN instead;
-    any other AttributeError still surfaces."""
+    """scanpy 1.11's pynndescent path can fail on scipy >= 1.15 results (on many cells): exact
+    kNN instead, warned once; later calls on as many cells skip the doomed approximate
+    attempt, smaller ones still take scanpy's default path; any other AttributeError still
+    surfaces."""
     import scanpy as sc
 
-    from scautogenome._utils import neighbors
+    from scautogenome import _utils
+    from scautogenome._settings import logger
 
+    monkeypatch.setitem(_utils._KNN, "failed_from", float("inf"))
     real = sc.pp.neighbors
-    calls = []
+    calls, warnings = [], []
 
     def flaky(adata, **kw):
-        calls.append(kw.get("transformer"))
-        if kw.get("transformer") is None:
+        calls.append((adata.n_obs, kw.get("transformer")))
+        if kw.get("transformer") is None and adata.n_obs >= 50:
             raise AttributeError("'csr_array' object has no attribute 'getnnz'")
         return real(adata, **kw)
 
     monkeypatch.setattr(sc.pp, "neighbors", flaky)
-    a = ad.AnnData(obsm={"e": np.random.default_rng(0).normal(size=(60, 4))})
-    neighbors(a, n_neighbors=5, use_rep="e")
-    assert calls == [None, "sklearn"]
+    monkeypatch.setattr(logger, "warning", lambda *a, **k: warnings.append(a))
+    rng = np.random.default_rng(0)
+    a = ad.AnnData(obsm={"e": rng.normal(size=(60, 4))})
+    small = ad.AnnData(obsm={"e": rng.normal(size=(40, 4))})
+    _utils.neighbors(a, n_neighbors=5, use_rep="e")
+    assert calls == [(60, None), (60, "sklearn")]
     assert "connectivities" in a.obsp
+    first = a.obsp["connectivities"].toarray()
+    _utils.neighbors(a, n_neighbors=5, use_rep="e")
+    _utils.neighbors(small, n_neighbors=5, use_rep="e")
+    assert calls[2:] == [(60, "sklearn"), (40, None)]
+    assert len(warnings) == 1
+    np.testing.assert_array_equal(a.obsp["connectivities"].toarray(), first)
 
     def broken(adata, **kw):
         raise AttributeError("something else")
 
     monkeypatch.setattr(sc.pp, "neighbors", broken)
+    monkeypatch.setitem(_utils._KNN, "failed_from", float("inf"))
     with pytest.raises(AttributeError, match="something else"):
-        neighbors(a, n_neighbors=5, use_rep="e")
+        _utils.neighbors(a, n_neighbors=5, use_rep="e")

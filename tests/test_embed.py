@@ -68,6 +68,7 @@ def test_embed_writes_and_h5ad_round_trip(adata, tmp_path):
     assert len(uns["trials"]) == 2
     assert {"train_loss", "val_loss", "val_kl", "kl_weight"} <= set(uns["losses"])
     assert uns["seconds_per_epoch"] > 0
+    assert 0 <= uns["active_dims"] <= 10
     assert isinstance(model, sag.models.ResVAE)
 
     path = tmp_path / "a.h5ad"
@@ -76,6 +77,7 @@ def test_embed_writes_and_h5ad_round_trip(adata, tmp_path):
     np.testing.assert_array_equal(back.obsm["X_sag_resvae"], emb)
     np.testing.assert_array_equal(back.layers["sag_resvae_recon"], adata.layers["sag_resvae_recon"])
     assert back.uns["sag_resvae"]["architecture"] == uns["architecture"]
+    assert back.uns["sag_resvae"]["active_dims"] == uns["active_dims"]
     np.testing.assert_allclose(
         back.uns["sag_resvae"]["losses"]["val_loss"], uns["losses"]["val_loss"]
     )
@@ -128,13 +130,67 @@ def test_load_weights_that_do_not_fit_the_network(adata, tmp_path):
 
 
 def test_fit_mse_on_lognormalized(pbmc):
-    model = sag.models.ResVAE({**SMALL_ARCH, "kind": "vae"}, TINY_FIT).fit(pbmc)
-    assert model.likelihood_ == "mse"  # not counts -> the paper's squared error
+    arch = {**SMALL_ARCH, "kind": "vae", "likelihood": "mse"}  # the paper's squared error
+    model = sag.models.ResVAE(arch, TINY_FIT).fit(pbmc)
+    assert model.likelihood_ == "mse"
     assert model.transform_.value_type == "continuous"
     rec = model.reconstruct(pbmc)
     assert rec.shape == pbmc.shape
     assert rec.min() >= 0
     assert rec.max() <= 1
+
+
+def test_gaussian_likelihood_is_calibrated_and_round_trips(pbmc, tmp_path):
+    # the loss is the Gaussian negative log-likelihood at the batch's own squared error
+    net = build_vae(
+        {
+            "kind": "resvae",
+            "n_inputs": 30,
+            "n_latent": 3,
+            "widths": [16, 8, 4],
+            "likelihood": "gaussian",
+        }
+    )
+    x = torch.rand(12, 30)
+    out = net.eval()(x, sample=False)
+    recon, _ = net.loss(out, x)
+    var = (out["recon"] - x).pow(2).mean()
+    expected = 0.5 * ((out["recon"] - x).pow(2) / var + torch.log(2 * torch.pi * var)).sum(1)
+    torch.testing.assert_close(recon, expected)
+    # a perfect fit does not divide by zero: the variance has a floor
+    perfect, _ = net.loss({**out, "recon": x.clone()}, x)
+    assert torch.isfinite(perfect).all()
+
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(pbmc)
+    assert model.likelihood_ == "gaussian"  # what "auto" picks for values that are not counts
+    rec = model.reconstruct(pbmc)
+    assert rec.shape == pbmc.shape
+    # the 0-1 scaled values, as for "mse"
+    assert rec.min() >= 0
+    assert rec.max() <= 1
+    model.save(tmp_path / "g")
+    again = sag.models.ResVAE.load(tmp_path / "g")
+    np.testing.assert_allclose(again.get_latent(pbmc), model.get_latent(pbmc), rtol=1e-5, atol=1e-5)
+
+
+def test_collapsed_latent_is_reported(pbmc, caplog):
+    from scautogenome._settings import logger as sag_logger
+    from scautogenome.models._resvae import active_dims
+
+    z = np.zeros((50, 4), dtype=np.float32)
+    z[:, 0] = np.linspace(-1, 1, 50)
+    np.testing.assert_array_equal(active_dims(z), [True, False, False, False])
+    # a KL weight that swamps the squared error: the latent collapses, embed says so
+    data = pbmc.copy()
+    sag_logger.addHandler(caplog.handler)
+    try:
+        sag.tl.embed(data, likelihood="mse", beta=1e4, config=ONE_TRIAL, n_latent=4)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    n_active = data.uns["sag_resvae"]["active_dims"]
+    assert n_active < 2
+    assert "posterior collapse" in caplog.text
+    assert "likelihood='gaussian'" in caplog.text
 
 
 def test_bad_input_is_refused_before_work(adata):

@@ -26,6 +26,37 @@ if TYPE_CHECKING:
 VAL_FRACTION = 0.1
 MIN_CELLS = 10
 _COUNT_LIKELIHOODS = ("nb", "zinb")
+# a latent dimension is active when its mean varies across cells by more than this (the
+# "active units" of Burda et al. 2016, Importance Weighted Autoencoders)
+ACTIVE_VARIANCE = 0.01
+
+
+def active_dims(latent: np.ndarray) -> np.ndarray:
+    """Which latent dimensions are active: their latent mean varies across cells by more than
+    ``ACTIVE_VARIANCE`` (a dimension below it is the same for every cell, "posterior
+    collapse")."""
+    return np.var(np.asarray(latent, dtype=np.float64), axis=0) > ACTIVE_VARIANCE
+
+
+def warn_if_collapsed(latent: np.ndarray, likelihood: str) -> int:
+    """Number of active latent dimensions; a warning when fewer than half are active."""
+    n_latent = latent.shape[1]
+    n_active = int(active_dims(latent).sum())
+    if n_active < n_latent / 2:
+        hint = (
+            " The squared error of likelihood='mse' is weak against the KL term on sparse "
+            "data; try likelihood='gaussian', or raw counts with likelihood='nb'."
+            if likelihood == "mse"
+            else " Try a smaller beta (KL weight)."
+        )
+        logger.warning(
+            "only %d of %d latent dimensions vary across cells (posterior collapse); the "
+            "embedding carries little information.%s",
+            n_active,
+            n_latent,
+            hint,
+        )
+    return n_active
 
 
 @dataclass
@@ -58,7 +89,7 @@ def prepare_unlabelled(
 ) -> UnlabelledData:
     """Validate ``adata`` for a VAE and split its cells 9:1 into train/val (seeded).
 
-    ``likelihood="auto"`` picks ``"nb"`` for raw counts and ``"mse"`` otherwise. A count
+    ``likelihood="auto"`` picks ``"nb"`` for raw counts and ``"gaussian"`` otherwise. A count
     likelihood on negative values is an error; on non-integer values a warning. Nothing is
     written into ``adata``; every error is raised before any training.
     """
@@ -85,7 +116,7 @@ def prepare_unlabelled(
             msg = (
                 f"likelihood={likelihood!r} models raw counts but {where} has negative values "
                 f"(min {stats['min']:.3g}). Pass the raw counts with layer=, or use "
-                "likelihood='mse' for transformed data."
+                "likelihood='gaussian' for transformed data."
             )
             raise ValueError(msg)
         if not stats["integer"]:
@@ -99,7 +130,7 @@ def prepare_unlabelled(
             value_type = "counts"
     value_type = resolve_value_type(X, value_type, where)
     if likelihood == "auto":
-        likelihood = "nb" if value_type == "counts" else "mse"
+        likelihood = "nb" if value_type == "counts" else "gaussian"
     require_scvi(likelihood)
     rng = np.random.default_rng(seed)
     order = rng.permutation(adata.n_obs)
@@ -136,7 +167,8 @@ class ResVAE(BaseModel):
     architecture
         ``kind`` (``"resvae"`` or ``"vae"``), ``n_latent`` and either ``widths`` (encoder
         widths) or ``n_layers``/``first_width``/``decay``; optionally ``input_keep``,
-        ``dropout``, ``act``, ``likelihood`` (``"auto"``, ``"mse"``, ``"nb"``, ``"zinb"``).
+        ``dropout``, ``act``, ``likelihood`` (``"auto"``, ``"mse"``, ``"gaussian"``, ``"nb"``,
+        ``"zinb"``).
         ``n_inputs`` is filled in by :meth:`fit`. Default: a Res-VAE with widths
         [256, 128, 64] and 10 latent dimensions.
     train_params
@@ -294,7 +326,7 @@ class ResVAE(BaseModel):
     def reconstruct(self, data, *, layer: str | None = None, batch_size: int = 1024) -> np.ndarray:
         """Reconstruction of ``data`` decoded from its latent means (dense n_obs x n_vars).
 
-        ``"mse"`` models return the 0-1 scaled values the encoder sees; count models return
-        expected counts at each cell's observed library size.
+        ``"mse"`` and ``"gaussian"`` models return the 0-1 scaled values the encoder sees; count
+        models return expected counts at each cell's observed library size.
         """
         return self._encode(data, layer, batch_size, recon=True)[1]

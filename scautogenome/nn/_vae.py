@@ -13,7 +13,15 @@ Likelihoods
 -----------
 ``"mse"``
     The paper's reconstruction of the 0-1 scaled input: sigmoid output, squared error summed
-    over genes.
+    over genes. As a Gaussian likelihood its noise variance is fixed at 0.5, far above the
+    variance of 0-1 scaled genes, so the KL term dominates: on sparse single-cell data the
+    latent collapses (worm_neuron_cao2017: no dimension varies across cells; see
+    benchmarks/RESULTS.md).
+``"gaussian"``
+    The same sigmoid output under a Gaussian whose variance is the batch's mean squared error
+    (floored at ``MIN_GAUSSIAN_VAR``): the optimal-variance "calibrated decoder" of Rybkin et
+    al. 2021 (sigma-VAE), which weighs the reconstruction against the KL term by how well it
+    fits. What ``likelihood="auto"`` picks for values that are not counts.
 ``"nb"`` / ``"zinb"``
     Raw counts: the decoder gives gene frequencies (softmax); the mean is the cell's observed
     library size times them (as scVI does with ``use_observed_lib_size=True``), with a
@@ -23,12 +31,18 @@ Likelihoods
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from ._units import FCUnit
 
-LIKELIHOODS = ("mse", "nb", "zinb")
+LIKELIHOODS = ("mse", "gaussian", "nb", "zinb")
+# likelihoods of the 0-1 scaled input the encoder sees (the others model raw counts)
+SCALED_LIKELIHOODS = ("mse", "gaussian")
+# floor of the gaussian likelihood's per-gene variance on the 0-1 scale
+MIN_GAUSSIAN_VAR = 1e-4
 VAE_KINDS = ("resvae", "vae")
 _ARCH_KEYS = {
     "kind",
@@ -49,7 +63,7 @@ def require_scvi(likelihood: str) -> None:
     if likelihood in ("nb", "zinb") and importlib.util.find_spec("scvi") is None:
         msg = (
             f"likelihood={likelihood!r} uses scvi-tools' count distributions; install it with "
-            "`pip install scvi-tools`, or use likelihood='mse'."
+            "`pip install scvi-tools`, or use likelihood='gaussian'."
         )
         raise ImportError(msg)
 
@@ -128,7 +142,7 @@ class VAEModule(nn.Module):
     input_keep
         Keep ratio of the input features (the paper's first-layer drop-out).
     likelihood
-        ``"mse"``, ``"nb"`` or ``"zinb"``.
+        ``"mse"``, ``"gaussian"``, ``"nb"`` or ``"zinb"``.
     """
 
     def __init__(
@@ -166,7 +180,7 @@ class VAEModule(nn.Module):
             dropout=dropout,
         )
         self.out = nn.Linear(self.decoder.n_out, n_inputs)
-        if likelihood != "mse":
+        if likelihood not in SCALED_LIKELIHOODS:
             self.log_theta = nn.Parameter(torch.zeros(n_inputs))
         if likelihood == "zinb":
             self.zi = nn.Linear(self.decoder.n_out, n_inputs)
@@ -177,7 +191,7 @@ class VAEModule(nn.Module):
 
     def decode(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.decoder(z)
-        if self.likelihood == "mse":
+        if self.likelihood in SCALED_LIKELIHOODS:
             return {"recon": torch.sigmoid(self.out(h))}
         out = {"scale": torch.softmax(self.out(h), dim=-1)}
         if self.likelihood == "zinb":
@@ -217,6 +231,10 @@ class VAEModule(nn.Module):
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
         if self.likelihood == "mse":
             recon = (out["recon"] - target).pow(2).sum(dim=1)
+        elif self.likelihood == "gaussian":
+            sq = (out["recon"] - target).pow(2)
+            var = sq.detach().mean().clamp(min=MIN_GAUSSIAN_VAR)
+            recon = 0.5 * (sq / var + torch.log(var) + math.log(2 * math.pi)).sum(dim=1)
         else:
             library = target.sum(dim=1, keepdim=True)
             recon = -self.distribution(out, library).log_prob(target).sum(dim=1)
@@ -225,8 +243,9 @@ class VAEModule(nn.Module):
     def mean_reconstruction(
         self, out: dict[str, torch.Tensor], library: torch.Tensor | None
     ) -> torch.Tensor:
-        """Expected reconstruction: 0-1 scaled values (``"mse"``) or expected counts."""
-        if self.likelihood == "mse":
+        """Expected reconstruction: 0-1 scaled values (``"mse"``, ``"gaussian"``) or expected
+        counts."""
+        if self.likelihood in SCALED_LIKELIHOODS:
             return out["recon"]
         mean = library * out["scale"]
         if self.likelihood == "zinb":

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .._settings import settings
 from ..data import BatchLoader
+from ..nn._vae import SCALED_LIKELIHOODS
 from ._trainer import Pruned, _autocast
 
 __all__ = ["Pruned", "VAETrainParams", "VAETrainResult", "encode_rows", "train_vae"]
@@ -73,7 +74,7 @@ class VAETrainResult:
 def _batches(loader: BatchLoader, transform, likelihood: str):
     for x, _ in loader:
         xin = transform(x)
-        yield xin, (xin if likelihood == "mse" else x)
+        yield xin, (xin if likelihood in SCALED_LIKELIHOODS else x)
 
 
 def _kl_weight(epoch: int, params: VAETrainParams) -> float:

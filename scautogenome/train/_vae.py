@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from .._settings import settings
 from ..data import BatchLoader
 from ..nn._vae import SCALED_LIKELIHOODS
-from ._trainer import Pruned, _autocast
+from ._trainer import Pruned, _autocast, adamw
 
 __all__ = ["Pruned", "VAETrainParams", "VAETrainResult", "encode_rows", "train_vae"]
 
@@ -144,9 +144,7 @@ def train_vae(
         drop_last=True,
     )
     val_loader = BatchLoader(X, val_rows, None, batch_size=1024, transform=_identity, device=device)
-    opt = torch.optim.AdamW(
-        module.parameters(), lr=params.lr, weight_decay=params.weight_decay, foreach=True
-    )
+    opt = adamw(module.parameters(), lr=params.lr, weight_decay=params.weight_decay, device=device)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="min", factor=0.5, patience=max(1, params.patience // 3)
     )

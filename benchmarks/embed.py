@@ -19,7 +19,8 @@ start
     as ``start-e{epochs}w{warm-up}`` (``b{beta}`` appended for a KL weight other than 1), so
     that training schedules can be compared.
 pca
-    normalize_total 1e4 + log1p, then ``sc.pp.pca`` (centered, not scaled).
+    normalize_total 1e4 + log1p (on counts; other data are log values already), then
+    ``sc.pp.pca`` (centered, not scaled).
 scvi
     scvi-tools ``SCVI`` on the raw counts with its defaults (1 hidden layer of 128, ZINB,
     ``max_epochs = min(400, 20000 / n_cells * 400)``) and ``n_latent=--n-latent``.
@@ -31,7 +32,10 @@ searched Res-VAE / VAE (their own, usually wider, networks).
 
 Datasets with more than ``--max-genes`` genes are reduced to that many highly variable genes
 (``seurat_v3`` on counts) for every method; where its loess fit fails (worm_neuron_cao2017),
-genes seen in fewer than 3 cells are dropped first.
+genes seen in fewer than 3 cells are dropped first. Datasets that are not counts
+(log-transformed, or FPKM, which is log1p-transformed first) keep log values in ``X``, select
+genes with ``seurat`` and skip scVI, which models counts; the Res-VAE's ``likelihood="auto"``
+then models the 0-1 scaled values.
 
 Usage (not part of CI)::
 
@@ -74,23 +78,47 @@ DEFAULT_DATASETS = [
     "cbmc_citeseq_stoeckius2017_top2000",
 ]
 METHODS = ("resvae", "vae", "pca", "scvi", "same-net", "start")
+# methods that model raw counts: not run on log-transformed or FPKM datasets
+COUNTS_ONLY = ("scvi", "same-net")
+
+
+def is_counts(adata) -> bool:
+    """Whether a shared dataset holds raw counts (``uns['value_type']``, see CATALOG.md)."""
+    value_type = str(adata.uns.get("value_type", "raw counts"))
+    return "counts" in value_type and "not counts" not in value_type
+
+
+def counts_layer(adata) -> str | None:
+    """The layer the Res-VAE reads: the raw counts, or ``X`` (log values) on other data."""
+    return "counts" if "counts" in adata.layers else None
 
 
 def load(name: str, max_genes: int):
+    """A shared dataset, reduced to ``max_genes`` highly variable genes. Raw counts are kept
+    in ``layers['counts']`` (HVGs: ``seurat_v3`` on the counts); other values (log-transformed,
+    FPKM) are log values in ``X`` (FPKM: log1p) with no counts layer (HVGs: ``seurat`` on the
+    log values), and only the methods that take them run (not scVI)."""
     import anndata as ad
     import scanpy as sc
 
     adata = ad.read_h5ad(SHARED / f"{name}.h5ad")
     adata.obs["label"] = adata.obs["label"].astype(str).astype("category")
+    counts = is_counts(adata)
+    if not counts and str(adata.uns.get("value_type", "")).startswith("FPKM"):
+        sc.pp.log1p(adata)
     if adata.n_vars > max_genes:
-        try:
-            sc.pp.highly_variable_genes(adata, n_top_genes=max_genes, flavor="seurat_v3")
-        except ValueError as e:  # seurat_v3's loess fit is singular on worm_neuron_cao2017
-            print(f"seurat_v3 failed ({e}); again on genes seen in >= 3 cells", flush=True)
-            sc.pp.filter_genes(adata, min_cells=3)
-            sc.pp.highly_variable_genes(adata, n_top_genes=max_genes, flavor="seurat_v3")
+        if not counts:
+            sc.pp.highly_variable_genes(adata, n_top_genes=max_genes, flavor="seurat")
+        else:
+            try:
+                sc.pp.highly_variable_genes(adata, n_top_genes=max_genes, flavor="seurat_v3")
+            except ValueError as e:  # seurat_v3's loess fit is singular on worm_neuron_cao2017
+                print(f"seurat_v3 failed ({e}); again on genes seen in >= 3 cells", flush=True)
+                sc.pp.filter_genes(adata, min_cells=3)
+                sc.pp.highly_variable_genes(adata, n_top_genes=max_genes, flavor="seurat_v3")
         adata = adata[:, adata.var["highly_variable"].to_numpy()].copy()
-    adata.layers["counts"] = adata.X.copy()
+    if counts:
+        adata.layers["counts"] = adata.X.copy()
     return adata
 
 
@@ -143,8 +171,9 @@ def run_pca(adata, n_comps: int, seed: int) -> dict:
 
     t = time.perf_counter()
     tmp = adata.copy()
-    sc.pp.normalize_total(tmp, target_sum=1e4)
-    sc.pp.log1p(tmp)
+    if counts_layer(tmp) is not None:  # other data are log values already (see load)
+        sc.pp.normalize_total(tmp, target_sum=1e4)
+        sc.pp.log1p(tmp)
     sc.pp.pca(tmp, n_comps=n_comps, random_state=seed)
     adata.obsm[f"X_pca{n_comps}"] = tmp.obsm["X_pca"]
     return {"seconds": time.perf_counter() - t, **scores(adata, f"X_pca{n_comps}", seed)}
@@ -275,8 +304,11 @@ def run_start(adata, seed: int, args) -> dict:
 
     arch, params = start_point(adata.n_vars, args.n_latent, trainer_settings(args))
     t = time.perf_counter()
-    model = sag.models.ResVAE(arch, params).fit(adata, layer="counts", seed=seed)
-    adata.obsm["X_start"] = model.get_latent(adata, layer="counts")
+    layer = counts_layer(adata)
+    if layer is None:  # not counts: the likelihood auto picks for other values
+        arch = {**arch, "likelihood": "auto"}
+    model = sag.models.ResVAE(arch, params).fit(adata, layer=layer, seed=seed)
+    adata.obsm["X_start"] = model.get_latent(adata, layer=layer)
     return {
         "seconds": time.perf_counter() - t,
         "seconds_per_epoch": model.seconds_per_epoch_,
@@ -404,6 +436,9 @@ def run(args) -> None:
                     "when": dt.datetime.now().isoformat(timespec="seconds"),
                     **env,
                 }
+                if method in COUNTS_ONLY and counts_layer(adata) is None:
+                    print(f"{name}: {method} skipped, it needs raw counts", flush=True)
+                    continue
                 print(f"[{rec['when']}] {name} {method} seed={seed}", flush=True)
                 try:
                     if method in ("resvae", "vae"):
@@ -565,8 +600,8 @@ def wins_table(df: pd.DataFrame, ours: str = "resvae", runs: int = 1) -> str:
         "| dataset | ARI | NMI | DB latent |",
         "|---|---|---|---|",
     ]
-    beats = {k: dict.fromkeys(metrics, 0) for k in ("both", "pca", "scvi")}
-    n = 0
+    beats = {k: dict.fromkeys(metrics, 0) for k in ("both", "pca", "scvi", "pca only")}
+    n = n_pca_only = 0
     for dataset, g in df.groupby("dataset", sort=False):
         subs = {ours: g[g["method"] == ours + suffix]}
         fallback = {}
@@ -575,29 +610,42 @@ def wins_table(df: pd.DataFrame, ours: str = "resvae", runs: int = 1) -> str:
             fallback[m] = bool(suffix) and subs[m].empty
             if fallback[m]:
                 subs[m] = g[g["method"] == m]
+        # datasets that are not counts have no scVI rows (scVI models counts): PCA alone
+        pca_only = subs["scvi"].empty and not g["method"].isin(COUNTS_ONLY).any()
+        if pca_only:
+            del subs["scvi"]
         if any(sub.empty for sub in subs.values()):
             continue
+        peers_here = [m for m in ("pca", "scvi") if m in subs]
         means = {m: sub[list(metrics)].mean() for m, sub in subs.items()}
-        n += 1
+        n_pca_only += pca_only
+        n += not pca_only
         cells = []
         for col, higher in metrics.items():
             mine = means[ours][col]
             won = {
                 m: bool(mine > means[m][col] if higher else mine < means[m][col])
-                for m in ("pca", "scvi")
+                for m in peers_here
             }
-            won["both"] = won["pca"] and won["scvi"]
-            for k, w in won.items():
-                beats[k][col] += w
-            first = f"**{mine:.2f}**" if won["both"] else f"{mine:.2f}"
-            peers = [f"{means[m][col]:.2f}" + ("†" if fallback[m] else "") for m in ("pca", "scvi")]
-            cells.append(" / ".join([first, *peers]))
+            if pca_only:
+                beats["pca only"][col] += won["pca"]
+            else:
+                won["both"] = won["pca"] and won["scvi"]
+                for k, w in won.items():
+                    beats[k][col] += w
+            first = f"**{mine:.2f}**" if all(won.values()) else f"{mine:.2f}"
+            peers = [f"{means[m][col]:.2f}" + ("†" if fallback[m] else "") for m in peers_here]
+            cells.append(" / ".join([first, *peers, *(["n/a"] if pca_only else [])]))
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
-    if not n:
+    if not n and not n_pca_only:
         return ""
-    for k, label in (("both", "both peers"), ("pca", "PCA"), ("scvi", "scVI")):
-        row = " | ".join(f"{beats[k][c]} of {n}" for c in metrics)
-        lines.append(f"| datasets where the {name} beats {label} | {row} |")
+    if n:
+        for k, label in (("both", "both peers"), ("pca", "PCA"), ("scvi", "scVI")):
+            row = " | ".join(f"{beats[k][c]} of {n}" for c in metrics)
+            lines.append(f"| count datasets where the {name} beats {label} | {row} |")
+    if n_pca_only:
+        row = " | ".join(f"{beats['pca only'][c]} of {n_pca_only}" for c in metrics)
+        lines.append(f"| datasets without counts (scVI n/a) where the {name} beats PCA | {row} |")
     return "\n".join(lines)
 
 

@@ -9,6 +9,9 @@ base
     100 epochs, KL warm-up 50, NB likelihood, ``n_latent`` 10).
 nl30
     The same with 30 latent dimensions (the paper used 128; the benchmark uses 10).
+mse / zinb
+    The paper's reconstruction (squared error on the 0-1 scaled log-normalized input), or a
+    zero-inflated NB (scVI's default likelihood), instead of NB.
 rawlog
     The encoder sees log1p of the raw counts (scVI's encoder input; ``value_type="normalized"``)
     instead of log1p of 1e4-normalized counts; still 0-1 scaled per gene.
@@ -41,9 +44,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 from _common import HERE, git_state
-from embed import DEFAULT_DATASETS, load, start_point, trainer_settings
+from embed import DEFAULT_DATASETS, counts_layer, load, start_point, trainer_settings
 
-VARIANTS = {"base": {}, "nl30": {"n_latent": 30}, "rawlog": {"value_type": "normalized"}}
+VARIANTS = {
+    "base": {},
+    "nl30": {"n_latent": 30},
+    "rawlog": {"value_type": "normalized"},
+    "mse": {"likelihood": "mse"},
+    "zinb": {"likelihood": "zinb"},
+    "gauss": {"likelihood": "gaussian"},
+}
 
 
 def latent_path(cache: Path, dataset: str, variant: str, seed: int) -> Path:
@@ -56,10 +66,13 @@ def train(adata, variant: str, seed: int, args) -> np.ndarray:
 
     v = VARIANTS[variant]
     arch, params = start_point(adata.n_vars, v.get("n_latent", 10), trainer_settings(args))
+    layer = counts_layer(adata)
+    default = arch["likelihood"] if layer else "auto"  # not counts: what auto picks for them
+    arch = {**arch, "likelihood": v.get("likelihood", default)}
     model = sag.models.ResVAE(arch, params).fit(
-        adata, layer="counts", seed=seed, value_type=v.get("value_type", "auto")
+        adata, layer=layer, seed=seed, value_type=v.get("value_type", "auto")
     )
-    return model.get_latent(adata, layer="counts")
+    return model.get_latent(adata, layer=layer)
 
 
 def score(z: np.ndarray, labels: np.ndarray, leiden_seeds: int) -> dict:
@@ -170,8 +183,9 @@ def main(argv=None) -> None:
             import scanpy as sc
 
             tmp = adata.copy()
-            sc.pp.normalize_total(tmp, target_sum=1e4)
-            sc.pp.log1p(tmp)
+            if counts_layer(tmp) is not None:
+                sc.pp.normalize_total(tmp, target_sum=1e4)
+                sc.pp.log1p(tmp)
             sc.pp.pca(tmp, n_comps=k, random_state=0)
             rows.append((f"PCA {k}", tmp.obsm["X_pca"]))
         with args.out.open("a") as f:

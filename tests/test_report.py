@@ -37,6 +37,26 @@ def test_report_sections(annotated, tmp_path):
     assert "https://" not in page
 
 
+def test_report_latent_space_counts_active_dimensions(adata, tmp_path):
+    config = {
+        "budget": {"n_trials": 1, "time_budget": None},
+        "trainer": {"max_epochs": 3, "min_epochs": 2, "kl_warmup_epochs": 1},
+        "space": {"n_layers": [3], "first_width": [64], "batch_size": [64]},
+    }
+    data = adata.copy()
+    sag.tl.embed(data, config=config, n_latent=4)
+    active = data.uns["sag_resvae"]["active_dims"]
+    page = sag.io.write_report(data, tmp_path / "e.html").read_text()
+    assert "Latent space" in page
+    assert f"4 dimensions, {active} of them varying across cells" in page
+    assert ("Posterior collapse" in page) == (active < 2)
+    # a collapsed run is flagged
+    data.uns["sag_resvae"]["active_dims"] = 1
+    page = sag.io.write_report(data, tmp_path / "c.html").read_text()
+    assert "4 dimensions, 1 of them varying across cells" in page
+    assert "Posterior collapse" in page
+
+
 def test_report_needs_results(adata, tmp_path):
     with pytest.raises(ValueError, match="Nothing to report"):
         sag.io.write_report(adata, tmp_path / "r.html")

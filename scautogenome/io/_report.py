@@ -180,11 +180,22 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
 def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[str]:
     from .. import plotting as pl
 
+    n_dims = adata.obsm[basis].shape[1]
+    run = adata.uns.get(basis[2:], {}) if basis.startswith("X_") else {}
+    active = run.get("active_dims") if isinstance(run, dict) else None
+    dims = f"{n_dims} dimensions"
+    if active is not None:
+        dims += f", {int(active)} of them varying across cells"
     out = [
         "<h2>Latent space</h2>",
-        f'<p class="muted">UMAP of <code>obsm[{html.escape(basis)!r}]</code> '
-        f"({adata.obsm[basis].shape[1]} dimensions).</p>",
+        f'<p class="muted">UMAP of <code>obsm[{html.escape(basis)!r}]</code> ({dims}).</p>',
     ]
+    if active is not None and int(active) < n_dims / 2:
+        out.append(
+            "<p><b>Posterior collapse:</b> fewer than half of the latent dimensions vary "
+            "across cells, so the embedding carries little information (see the warning of "
+            "<code>sag.tl.embed</code>).</p>"
+        )
     out.append(_figure(pl.embedding, adata, basis=basis, color=color))
     return out
 

@@ -243,7 +243,9 @@ def _embed(args) -> int:
         scores = sag.tl.embedding_scores(adata, "X_sag_resvae", args.labels)
         print("latent space vs labels: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
     adata.write_h5ad(out)
-    print(f"latent: obsm['X_sag_resvae'] ({adata.obsm['X_sag_resvae'].shape[1]} dimensions)")
+    n_dims = adata.obsm["X_sag_resvae"].shape[1]
+    active = adata.uns["sag_resvae"]["active_dims"]
+    print(f"latent: obsm['X_sag_resvae'] ({n_dims} dimensions, {active} varying across cells)")
     print(f"wrote {out}")
     return 0
 

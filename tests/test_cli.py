@@ -151,7 +151,10 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
     embedded_ad = ad.read_h5ad(embedded)
     assert embedded_ad.obsm["X_sag_resvae"].shape[1] == 4
     assert json.loads(embedded_ad.uns["sag_resvae"]["train_params"])["beta"] == 2.0
-    assert "latent space vs labels" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "latent space vs labels" in printed
+    active = embedded_ad.uns["sag_resvae"]["active_dims"]
+    assert f"(4 dimensions, {active} varying across cells)" in printed
     rc = main(["report", str(embedded), "--out", str(tmp_path / "r.html"), "--quiet"])
     assert rc == 0
     page = (tmp_path / "r.html").read_text()

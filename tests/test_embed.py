@@ -191,6 +191,15 @@ def test_collapsed_latent_is_reported(pbmc, caplog):
     assert n_active < 2
     assert "posterior collapse" in caplog.text
     assert "likelihood='gaussian'" in caplog.text
+    # a fixed architecture trained with fit warns as well
+    caplog.clear()
+    sag_logger.addHandler(caplog.handler)
+    try:
+        arch = {**SMALL_ARCH, "n_latent": 4, "likelihood": "mse"}
+        sag.models.ResVAE(arch, {**TINY_FIT, "beta": 1e4}).fit(pbmc)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert "posterior collapse" in caplog.text
 
 
 def test_bad_input_is_refused_before_work(adata):

@@ -251,7 +251,8 @@ class ResVAE(BaseModel):
         seed: int | None = None,
     ) -> ResVAE:
         """Train this fixed architecture on ``adata`` (9:1 seeded train/val split of the cells);
-        returns ``self``. Nothing is written into ``adata``."""
+        returns ``self``. Nothing is written into ``adata``. Warns when fewer than half of the
+        latent dimensions vary across the cells (posterior collapse)."""
         seed = settings.seed if seed is None else seed
         arch0 = dict(self.architecture or {})
         data = prepare_unlabelled(
@@ -275,7 +276,9 @@ class ResVAE(BaseModel):
             seed=seed,
             show_progress=True,
         )
-        return self._fit_done(arch, data, params, res, seconds_per_epoch=res.seconds_per_epoch)
+        self._fit_done(arch, data, params, res, seconds_per_epoch=res.seconds_per_epoch)
+        warn_if_collapsed(self._encode(data.X, None, 1024, recon=False)[0], data.likelihood)
+        return self
 
     # -- inference ------------------------------------------------------------------------------
     def _input(self, data, layer: str | None):

@@ -147,7 +147,13 @@ def run_sag(adata, mode: str, seed: int, args) -> dict:
     }
     t = time.perf_counter()
     model = sag.tl.embed(
-        adata, mode=mode, n_latent=args.n_latent, config=cfg, seed=seed, key_added=f"sag_{mode}"
+        adata,
+        mode=mode,
+        n_latent=args.n_latent,
+        likelihood=args.likelihood,
+        config=cfg,
+        seed=seed,
+        key_added=f"sag_{mode}",
     )
     seconds = time.perf_counter() - t
     uns = adata.uns[f"sag_{mode}"]
@@ -164,6 +170,12 @@ def run_sag(adata, mode: str, seed: int, args) -> dict:
         "likelihood": model.likelihood_,
         **scores(adata, f"X_sag_{mode}", seed),
     }
+
+
+def sag_method(mode: str, likelihood: str) -> str:
+    """Record name of a searched sag model: the mode, with the likelihood appended when it is
+    not ``"auto"`` (``resvae-gaussian``)."""
+    return mode if likelihood == "auto" else f"{mode}-{likelihood}"
 
 
 def run_pca(adata, n_comps: int, seed: int) -> dict:
@@ -442,6 +454,7 @@ def run(args) -> None:
                 print(f"[{rec['when']}] {name} {method} seed={seed}", flush=True)
                 try:
                     if method in ("resvae", "vae"):
+                        rec["method"] = sag_method(method, args.likelihood)
                         rec.update(run_sag(adata, method, seed, args))
                     elif method == "pca":
                         rec.update(run_pca(adata, args.n_latent, seed))
@@ -483,7 +496,16 @@ def _fmt(sub: pd.DataFrame, col: str, digits: int = 2) -> str:
 
 
 def report_table(df: pd.DataFrame) -> str:
-    scored = ["resvae", "vae", "pca", "pca50", "scvi"]
+    # searched models with a likelihood other than auto (resvae-gaussian), however scored
+    extra = sorted(
+        {
+            str(m).removesuffix(leiden_suffix(leiden_runs(m)))
+            for m in df["method"].unique()
+            if str(m).startswith(("resvae-", "vae-"))
+        }
+        - {"resvae", "vae"}
+    )
+    scored = ["resvae", "vae", *extra, "pca", "pca50", "scvi"]
     lines = [
         "| dataset | shape | method | seeds | ARI | NMI | DB latent | DB t-SNE | silhouette | seconds |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -542,10 +564,10 @@ def report_table(df: pd.DataFrame) -> str:
                 f"| {r['timing_same-net']:.3f} | {start_s} | {res_s} |"
             )
     runs = sorted({leiden_runs(m) for m in df["method"].unique()} - {1})
+    ours_all = ["resvae", "vae", *extra]
     tables = [
-        wins_table(df, "resvae"),
-        wins_table(df, "vae"),
-        *(wins_table(df, ours, n) for n in runs for ours in ("resvae", "vae")),
+        *(wins_table(df, ours) for ours in ours_all),
+        *(wins_table(df, ours, n) for n in runs for ours in ours_all),
         schedule_table(df),
     ]
     return "\n\n".join(["\n".join(lines), *(t for t in tables if t)])
@@ -588,7 +610,10 @@ def wins_table(df: pd.DataFrame, ours: str = "resvae", runs: int = 1) -> str:
     are compared; ``ours`` must have them, and a peer without them on a dataset falls back to
     its one-run rows, marked with a dagger.
     """
-    name = {"resvae": "Res-VAE", "vae": "plain VAE"}[ours]
+    mode, _, likelihood = ours.partition("-")
+    name = {"resvae": "Res-VAE", "vae": "plain VAE"}[mode] + (
+        f" ({likelihood})" if likelihood else ""
+    )
     metrics = {"ari": True, "nmi": True, "davies_bouldin": False}
     suffix = leiden_suffix(runs)
     scoring = f"ARI/NMI the mean of {runs} Leiden runs, " if suffix else ""
@@ -655,6 +680,11 @@ def main(argv=None) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--n-latent", type=int, default=10)
+    p.add_argument(
+        "--likelihood",
+        default="auto",
+        help="of resvae/vae (sag.tl.embed); other than auto, recorded as resvae-LIKELIHOOD",
+    )
     p.add_argument("--n-trials", type=int, default=8)
     p.add_argument("--time-budget", type=float, default=300.0)
     p.add_argument("--max-epochs", type=int, default=100)

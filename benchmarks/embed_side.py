@@ -9,9 +9,12 @@ base
     100 epochs, KL warm-up 50, NB likelihood, ``n_latent`` 10).
 nl30
     The same with 30 latent dimensions (the paper used 128; the benchmark uses 10).
-mse / zinb
-    The paper's reconstruction (squared error on the 0-1 scaled log-normalized input), or a
-    zero-inflated NB (scVI's default likelihood), instead of NB.
+mse / zinb / gauss
+    The paper's reconstruction (squared error on the 0-1 scaled log-normalized input), a
+    zero-inflated NB (scVI's default likelihood), or the package's ``"gaussian"`` (one variance
+    per gene, the gene's batch MSE), instead of NB. Rows of variant ``gauss-shared`` in
+    ``embed_side_results.jsonl`` were recorded with the first ``"gaussian"`` (commit b1556e9:
+    one variance shared by all genes).
 rawlog
     The encoder sees log1p of the raw counts (scVI's encoder input; ``value_type="normalized"``)
     instead of log1p of 1e4-normalized counts; still 0-1 scaled per gene.

@@ -11,10 +11,10 @@ nl30
     The same with 30 latent dimensions (the paper used 128; the benchmark uses 10).
 mse / zinb / gauss
     The paper's reconstruction (squared error on the 0-1 scaled log-normalized input), a
-    zero-inflated NB (scVI's default likelihood), or the package's ``"gaussian"`` (one variance
-    per gene, the gene's batch MSE), instead of NB. Rows of variant ``gauss-shared`` in
-    ``embed_side_results.jsonl`` were recorded with the first ``"gaussian"`` (commit b1556e9:
-    one variance shared by all genes).
+    zero-inflated NB (scVI's default likelihood), or the package's ``"gaussian"`` (variance =
+    the batch's mean squared error), instead of NB. Rows of variant ``gauss-pergene`` in
+    ``embed_side_results.jsonl`` were recorded with a variance per gene instead (commits
+    1aadacc-1ed9688; not kept).
 rawlog
     The encoder sees log1p of the raw counts (scVI's encoder input; ``value_type="normalized"``)
     instead of log1p of 1e4-normalized counts; still 0-1 scaled per gene.

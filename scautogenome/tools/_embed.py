@@ -88,15 +88,15 @@ def embed(
     likelihood
         ``"auto"`` (``"nb"`` for raw counts, else ``"gaussian"``), ``"mse"`` (the paper's
         squared error on the 0-1 scaled input), ``"gaussian"`` (a Gaussian on the 0-1 scaled
-        input with one variance per gene, the gene's mean squared error over the batch;
-        Rybkin et al. 2021), ``"nb"`` or ``"zinb"`` (scvi-tools' negative binomial, optionally
-        zero-inflated, on raw counts with the observed library size). The paper's ``"mse"``
-        lets the KL term dominate: on log-normalized values of the benchmark's single-cell
-        datasets (search's starting Res-VAE, 3 seeds) it collapsed the latent on
-        worm_neuron_cao2017 (ARI 0.04) and left 3-5 of 10 dimensions varying on cbmc,
-        human_kidney, pbmc3k and pbmc4k; ``"gaussian"`` scored the higher ARI on 8 of 10
-        datasets (``benchmarks/RESULTS.md``). On raw counts ``"nb"`` and ``"gaussian"`` reach
-        the same mean ARI over the seven count datasets, each higher on some of them.
+        input whose variance is the batch's mean squared error; Rybkin et al. 2021), ``"nb"``
+        or ``"zinb"`` (scvi-tools' negative binomial, optionally zero-inflated, on raw counts
+        with the observed library size). The paper's ``"mse"`` lets the KL term dominate: on
+        log-normalized values of the benchmark's single-cell datasets (search's starting
+        Res-VAE, 3 seeds) it collapsed the latent on worm_neuron_cao2017 (ARI 0.04) and left
+        3-5 of 10 dimensions varying on cbmc, human_kidney, pbmc3k and pbmc4k; ``"gaussian"``
+        kept them (all 10 but on cbmc, 6-8) and scored the higher ARI on 7 of 10 datasets
+        (``benchmarks/RESULTS.md``). On raw counts ``"nb"`` and ``"gaussian"`` reach the same
+        mean ARI over the seven count datasets, each higher on some of them.
     beta
         Weight of the KL term after its warm-up; default from the config: 1 (the ELBO).
         Larger values (a beta-VAE) give more compact classes: on the benchmark's eight

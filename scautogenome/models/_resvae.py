@@ -16,7 +16,14 @@ from ..data import (
     resolve_value_type,
     value_stats,
 )
-from ..nn._vae import LIKELIHOODS, VAE_KINDS, build_vae, require_scvi, vae_widths
+from ..nn._vae import (
+    COUNT_LIKELIHOODS,
+    LIKELIHOODS,
+    VAE_KINDS,
+    build_vae,
+    require_scvi,
+    vae_widths,
+)
 from ..train._vae import VAETrainParams, encode_rows, train_vae
 from ._base import BaseModel, check_is_fitted
 
@@ -25,7 +32,6 @@ if TYPE_CHECKING:
 
 VAL_FRACTION = 0.1
 MIN_CELLS = 10
-_COUNT_LIKELIHOODS = ("nb", "zinb")
 # a latent dimension is active when its mean varies across cells by more than this (the
 # "active units" of Burda et al. 2016, Importance Weighted Autoencoders)
 ACTIVE_VARIANCE = 0.01
@@ -110,7 +116,7 @@ def prepare_unlabelled(
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     X = get_matrix(adata, layer)
     check_finite(X, where)
-    if likelihood in _COUNT_LIKELIHOODS:
+    if likelihood in COUNT_LIKELIHOODS:
         stats = value_stats(X)
         if stats["min"] < 0:
             msg = (

@@ -41,9 +41,10 @@ from torch import nn
 
 from ._units import FCUnit
 
-LIKELIHOODS = ("mse", "gaussian", "nb", "zinb")
-# likelihoods of the 0-1 scaled input the encoder sees (the others model raw counts)
+# likelihoods of the 0-1 scaled input the encoder sees, and of the raw counts
 SCALED_LIKELIHOODS = ("mse", "gaussian")
+COUNT_LIKELIHOODS = ("nb", "zinb")
+LIKELIHOODS = SCALED_LIKELIHOODS + COUNT_LIKELIHOODS
 # floor of the gaussian likelihood's variance on the 0-1 scale
 MIN_GAUSSIAN_VAR = 1e-4
 VAE_KINDS = ("resvae", "vae")
@@ -63,7 +64,7 @@ def require_scvi(likelihood: str) -> None:
     """Raise ImportError with an install hint when a count likelihood lacks scvi-tools."""
     import importlib.util
 
-    if likelihood in ("nb", "zinb") and importlib.util.find_spec("scvi") is None:
+    if likelihood in COUNT_LIKELIHOODS and importlib.util.find_spec("scvi") is None:
         msg = (
             f"likelihood={likelihood!r} uses scvi-tools' count distributions; install it with "
             "`pip install scvi-tools`, or use likelihood='gaussian'."

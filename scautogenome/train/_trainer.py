@@ -82,14 +82,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 def adamw(params, *, lr: float, weight_decay: float, device: torch.device) -> torch.optim.AdamW:
     """AdamW with torch's fused kernel on CPU and CUDA: one pass over each weight instead of
     one per operation (a 256-wide Res-VAE's step: 4.1 -> 1.1 ms on one CPU thread)."""
-    fused = device.type in ("cpu", "cuda")
-    return torch.optim.AdamW(
-        params,
-        lr=lr,
-        weight_decay=weight_decay,
-        fused=fused or None,
-        foreach=None if fused else True,
-    )
+    fused = device.type in ("cpu", "cuda") or None  # None: torch's default elsewhere
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
 
 
 def _autocast(device: torch.device):

@@ -178,16 +178,22 @@ def sag_method(mode: str, likelihood: str) -> str:
     return mode if likelihood == "auto" else f"{mode}-{likelihood}"
 
 
-def run_pca(adata, n_comps: int, seed: int) -> dict:
+def pca_latent(adata, n_comps: int, seed: int) -> np.ndarray:
+    """PCA of the log values: counts normalized to 1e4 and log1p-transformed first, other
+    data as they are (log values already, see load)."""
     import scanpy as sc
 
-    t = time.perf_counter()
     tmp = adata.copy()
-    if counts_layer(tmp) is not None:  # other data are log values already (see load)
+    if counts_layer(tmp) is not None:
         sc.pp.normalize_total(tmp, target_sum=1e4)
         sc.pp.log1p(tmp)
     sc.pp.pca(tmp, n_comps=n_comps, random_state=seed)
-    adata.obsm[f"X_pca{n_comps}"] = tmp.obsm["X_pca"]
+    return tmp.obsm["X_pca"]
+
+
+def run_pca(adata, n_comps: int, seed: int) -> dict:
+    t = time.perf_counter()
+    adata.obsm[f"X_pca{n_comps}"] = pca_latent(adata, n_comps, seed)
     return {"seconds": time.perf_counter() - t, **scores(adata, f"X_pca{n_comps}", seed)}
 
 
@@ -284,6 +290,17 @@ def start_point(n_inputs: int, n_latent: int, trainer: dict | None = None) -> tu
     return sample_vae_trial(point, config, n_inputs, n_latent, likelihood="nb")
 
 
+def start_for(adata, n_latent: int, trainer: dict | None = None):
+    """``(architecture, train_params, layer)`` of the search's starting point on a loaded
+    dataset: NB on its counts layer, or on data that are not counts ``X`` with the likelihood
+    ``"auto"`` picks for them."""
+    arch, params = start_point(adata.n_vars, n_latent, trainer)
+    layer = counts_layer(adata)
+    if layer is None:
+        arch = {**arch, "likelihood": "auto"}
+    return arch, params, layer
+
+
 def start_arch(n_inputs: int, n_latent: int) -> dict:
     """The starting point's Res-VAE, reduced to what the timing needs."""
     arch, _ = start_point(n_inputs, n_latent)
@@ -314,11 +331,8 @@ def run_start(adata, seed: int, args) -> dict:
     ``--kl-warmup``: isolates the training schedule from the search."""
     import scautogenome as sag
 
-    arch, params = start_point(adata.n_vars, args.n_latent, trainer_settings(args))
+    arch, params, layer = start_for(adata, args.n_latent, trainer_settings(args))
     t = time.perf_counter()
-    layer = counts_layer(adata)
-    if layer is None:  # not counts: the likelihood auto picks for other values
-        arch = {**arch, "likelihood": "auto"}
     model = sag.models.ResVAE(arch, params).fit(adata, layer=layer, seed=seed)
     adata.obsm["X_start"] = model.get_latent(adata, layer=layer)
     return {

@@ -47,7 +47,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 from _common import HERE, git_state
-from embed import DEFAULT_DATASETS, counts_layer, load, start_point, trainer_settings
+from embed import DEFAULT_DATASETS, load, pca_latent, start_for, trainer_settings
 
 VARIANTS = {
     "base": {},
@@ -68,10 +68,8 @@ def train(adata, variant: str, seed: int, args) -> np.ndarray:
     import scautogenome as sag
 
     v = VARIANTS[variant]
-    arch, params = start_point(adata.n_vars, v.get("n_latent", 10), trainer_settings(args))
-    layer = counts_layer(adata)
-    default = arch["likelihood"] if layer else "auto"  # not counts: what auto picks for them
-    arch = {**arch, "likelihood": v.get("likelihood", default)}
+    arch, params, layer = start_for(adata, v.get("n_latent", 10), trainer_settings(args))
+    arch = {**arch, "likelihood": v.get("likelihood", arch["likelihood"])}
     model = sag.models.ResVAE(arch, params).fit(
         adata, layer=layer, seed=seed, value_type=v.get("value_type", "auto")
     )
@@ -183,14 +181,7 @@ def main(argv=None) -> None:
                 rows.append((f"pca-ensemble {combo}", pca_of_concatenation(members, k)))
                 rows.append((f"procrustes-ensemble {combo}", procrustes_mean(members)))
         if args.pca:
-            import scanpy as sc
-
-            tmp = adata.copy()
-            if counts_layer(tmp) is not None:
-                sc.pp.normalize_total(tmp, target_sum=1e4)
-                sc.pp.log1p(tmp)
-            sc.pp.pca(tmp, n_comps=k, random_state=0)
-            rows.append((f"PCA {k}", tmp.obsm["X_pca"]))
+            rows.append((f"PCA {k}", pca_latent(adata, k, seed=0)))
         with args.out.open("a") as f:
             for what, z in rows:
                 rec = {

@@ -56,6 +56,7 @@ VARIANTS = {
     "mse": {"likelihood": "mse"},
     "zinb": {"likelihood": "zinb"},
     "gauss": {"likelihood": "gaussian"},
+    "mog": {"prior": "mixture"},
 }
 
 
@@ -70,6 +71,8 @@ def train(adata, variant: str, seed: int, args) -> np.ndarray:
     v = VARIANTS[variant]
     arch, params, layer = start_for(adata, v.get("n_latent", 10), trainer_settings(args))
     arch = {**arch, "likelihood": v.get("likelihood", arch["likelihood"])}
+    if "prior" in v:
+        arch = {**arch, "prior": v["prior"], "n_components": v.get("n_components", 20)}
     model = sag.models.ResVAE(arch, params).fit(
         adata, layer=layer, seed=seed, value_type=v.get("value_type", "auto")
     )

@@ -15,6 +15,10 @@ mse / zinb / gauss
     the batch's mean squared error), instead of NB. Rows of variant ``gauss-pergene`` in
     ``embed_side_results.jsonl`` were recorded with a variance per gene instead (commits
     1aadacc-1ed9688; not kept).
+mog
+    (Rows in ``embed_side_results.jsonl``, commit 4639ef2; not kept.) A learned mixture of 20
+    diagonal Gaussians as the prior instead of the standard normal, KL by a one-sample Monte
+    Carlo estimate.
 rawlog
     The encoder sees log1p of the raw counts (scVI's encoder input; ``value_type="normalized"``)
     instead of log1p of 1e4-normalized counts; still 0-1 scaled per gene.
@@ -56,7 +60,6 @@ VARIANTS = {
     "mse": {"likelihood": "mse"},
     "zinb": {"likelihood": "zinb"},
     "gauss": {"likelihood": "gaussian"},
-    "mog": {"prior": "mixture"},
 }
 
 
@@ -71,8 +74,6 @@ def train(adata, variant: str, seed: int, args) -> np.ndarray:
     v = VARIANTS[variant]
     arch, params, layer = start_for(adata, v.get("n_latent", 10), trainer_settings(args))
     arch = {**arch, "likelihood": v.get("likelihood", arch["likelihood"])}
-    if "prior" in v:
-        arch = {**arch, "prior": v["prior"], "n_components": v.get("n_components", 20)}
     model = sag.models.ResVAE(arch, params).fit(
         adata, layer=layer, seed=seed, value_type=v.get("value_type", "auto")
     )

@@ -57,10 +57,7 @@ _ARCH_KEYS = {
     "dropout",
     "act",
     "likelihood",
-    "prior",
-    "n_components",
 }
-PRIORS = ("normal", "mixture")
 
 
 def require_scvi(likelihood: str) -> None:
@@ -133,22 +130,6 @@ class SkipStack(nn.Module):
         return self._join(hs, len(self.units) + 1)
 
 
-class MixturePrior(nn.Module):
-    """A mixture of ``n_components`` diagonal Gaussians over the latent, all learned."""
-
-    def __init__(self, n_latent: int, n_components: int) -> None:
-        super().__init__()
-        self.means = nn.Parameter(torch.randn(n_components, n_latent))
-        self.log_vars = nn.Parameter(torch.zeros(n_components, n_latent))
-        self.logits = nn.Parameter(torch.zeros(n_components))
-
-    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        lv = self.log_vars.clamp(-8.0, 8.0)
-        diff = z.unsqueeze(1) - self.means.unsqueeze(0)
-        comp = -0.5 * (diff.pow(2) / lv.exp() + lv + math.log(2 * math.pi)).sum(dim=2)
-        return torch.logsumexp(comp + torch.log_softmax(self.logits, dim=0), dim=1)
-
-
 class VAEModule(nn.Module):
     """Encoder -> Gaussian latent -> decoder, with the reconstruction likelihood's heads.
 
@@ -179,13 +160,8 @@ class VAEModule(nn.Module):
         dropout: float = 0.0,
         act: str = "relu",
         likelihood: str = "mse",
-        prior: str = "normal",
-        n_components: int = 20,
     ) -> None:
         super().__init__()
-        if prior not in PRIORS:
-            msg = f"prior={prior!r} must be one of {PRIORS}."
-            raise ValueError(msg)
         if likelihood not in LIKELIHOODS:
             msg = f"likelihood={likelihood!r} must be one of {LIKELIHOODS}."
             raise ValueError(msg)
@@ -212,7 +188,6 @@ class VAEModule(nn.Module):
             self.log_theta = nn.Parameter(torch.zeros(n_inputs))
         if likelihood == "zinb":
             self.zi = nn.Linear(self.decoder.n_out, n_inputs)
-        self.prior = MixturePrior(n_latent, int(n_components)) if prior == "mixture" else None
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(self.input_drop(x))
@@ -257,14 +232,7 @@ class VAEModule(nn.Module):
         ``target`` is the 0-1 scaled input for ``"mse"`` and the raw counts otherwise.
         """
         mu, logvar = out["mu"], out["logvar"]
-        if self.prior is None:
-            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
-        else:  # single-sample Monte Carlo estimate: log q(z | x) - log p(z)
-            z = out["z"]
-            log_q = -0.5 * (
-                (z - mu).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi)
-            ).sum(dim=1)
-            kl = log_q - self.prior.log_prob(z)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
         if self.likelihood == "mse":
             recon = (out["recon"] - target).pow(2).sum(dim=1)
         elif self.likelihood == "gaussian":
@@ -317,6 +285,4 @@ def build_vae(arch: dict) -> VAEModule:
         dropout=float(arch.get("dropout", 0.0)),
         act=str(arch.get("act", "relu")),
         likelihood=str(arch.get("likelihood", "mse")),
-        prior=str(arch.get("prior", "normal")),
-        n_components=int(arch.get("n_components", 20)),
     )

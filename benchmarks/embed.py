@@ -346,18 +346,24 @@ def run_start(adata, seed: int, args) -> dict:
     }
 
 
-def run_timing(adata, n_latent: int, epochs: int, arch: dict | None) -> dict:
+def run_timing(adata, n_latent: int, epochs: int, arch: dict | None, threads: int = 1) -> dict:
     """Seconds per epoch, interleaved so that all see the same (shared, fluctuating) load:
     scVI, sag's loop on scVI's network, sag's Res-VAE of the search's starting point and sag
-    on ``arch`` (the searched Res-VAE)."""
+    on ``arch`` (the searched Res-VAE). Every net trains with ``threads`` torch threads, set
+    before each: loading a dataset can leave torch's OpenMP pool at 2 threads (seen after the
+    first dataset of a ``--timing`` run until 2026-11-30)."""
+    import torch
+
     import scautogenome as sag
 
+    torch.set_num_threads(threads)
     _, times, _ = _train_scvi(adata, n_latent, epochs)
-    out = {"scvi": float(np.median(times[1:]))}
+    out = {"scvi": float(np.median(times[1:])), "threads_after_scvi": torch.get_num_threads()}
     nets = {"same-net": scvi_shaped(n_latent), "resvae-start": start_arch(adata.n_vars, n_latent)}
     if arch is not None:
         nets["resvae"] = {k: arch[k] for k in TIMED_ARCH_KEYS}
     for tag, a in nets.items():
+        torch.set_num_threads(threads)
         params = {"max_epochs": epochs, "min_epochs": epochs, "batch_size": 128}
         m = sag.models.ResVAE({**a, "likelihood": "nb"}, params).fit(adata, layer="counts")
         out[tag] = float(np.median([h["seconds"] for h in m.history_][1:]))
@@ -383,7 +389,8 @@ def timing(args) -> None:
             if len(rows):
                 arch = json.loads(rows.sort_values("seed")["architecture"].iloc[0])
         rounds = [
-            run_timing(adata, args.n_latent, args.timing_epochs, arch) for _ in range(args.rounds)
+            run_timing(adata, args.n_latent, args.timing_epochs, arch, args.threads)
+            for _ in range(args.rounds)
         ]
         rec = {
             "dataset": name,

@@ -349,9 +349,10 @@ def run_start(adata, seed: int, args) -> dict:
 def run_timing(adata, n_latent: int, epochs: int, arch: dict | None, threads: int = 1) -> dict:
     """Seconds per epoch, interleaved so that all see the same (shared, fluctuating) load:
     scVI, sag's loop on scVI's network, sag's Res-VAE of the search's starting point and sag
-    on ``arch`` (the searched Res-VAE). Every net trains with ``threads`` torch threads, set
-    before each: loading a dataset can leave torch's OpenMP pool at 2 threads (seen after the
-    first dataset of a ``--timing`` run until 2026-11-30)."""
+    on ``arch`` (the searched Res-VAE). All train with ``threads`` torch threads, set at the
+    start of every round: loading a dataset can leave torch's OpenMP pool at 2 threads (seen
+    after the first dataset of a ``--timing`` run until 2026-11-30). The count seen after scVI
+    is recorded."""
     import torch
 
     import scautogenome as sag
@@ -363,7 +364,6 @@ def run_timing(adata, n_latent: int, epochs: int, arch: dict | None, threads: in
     if arch is not None:
         nets["resvae"] = {k: arch[k] for k in TIMED_ARCH_KEYS}
     for tag, a in nets.items():
-        torch.set_num_threads(threads)
         params = {"max_epochs": epochs, "min_epochs": epochs, "batch_size": 128}
         m = sag.models.ResVAE({**a, "likelihood": "nb"}, params).fit(adata, layer="counts")
         out[tag] = float(np.median([h["seconds"] for h in m.history_][1:]))

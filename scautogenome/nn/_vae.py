@@ -36,6 +36,7 @@ Likelihoods
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -85,6 +86,16 @@ def vae_widths(n_layers: int, first_width: int, decay: float, n_latent: int) -> 
     return [max(int(n_latent), round(first_width * decay**i)) for i in range(int(n_layers))]
 
 
+@functools.cache
+def _log_nb_positive():
+    """scvi-tools' NB log-likelihood function, looked up once; ``None`` if a release moved it."""
+    try:
+        from scvi.distributions._negative_binomial import log_nb_positive
+    except ImportError:  # pragma: no cover - depends on the scvi-tools release
+        return None
+    return log_nb_positive
+
+
 def nb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """Negative-binomial log-likelihood of counts ``x`` (cells x genes) at means ``mu`` and a
     gene-wise inverse dispersion ``theta`` (genes), elementwise.
@@ -95,13 +106,12 @@ def nb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch
     of once per gene. That made a Res-VAE epoch 17-18% slower (benchmarks/RESULTS.md). If a
     scvi-tools release moves the function, the public distribution is used instead.
     """
-    try:
-        from scvi.distributions._negative_binomial import log_nb_positive
-    except ImportError:  # pragma: no cover - depends on the scvi-tools release
+    log_nb = _log_nb_positive()
+    if log_nb is None:  # pragma: no cover - depends on the scvi-tools release
         from scvi.distributions import NegativeBinomial
 
         return NegativeBinomial(mu=mu, theta=theta, validate_args=False).log_prob(x)
-    return log_nb_positive(x, mu, theta)
+    return log_nb(x, mu, theta)
 
 
 class SkipStack(nn.Module):
@@ -260,12 +270,14 @@ class VAEModule(nn.Module):
             sq = (out["recon"] - target).pow(2)
             var = sq.detach().mean().clamp(min=MIN_GAUSSIAN_VAR)
             recon = 0.5 * (sq / var + torch.log(var) + math.log(2 * math.pi)).sum(dim=1)
-        elif self.likelihood == "nb":
-            mean = target.sum(dim=1, keepdim=True) * out["scale"]
-            recon = -nb_log_prob(target, mean, torch.exp(self.log_theta)).sum(dim=1)
         else:
             library = target.sum(dim=1, keepdim=True)
-            recon = -self.distribution(out, library).log_prob(target).sum(dim=1)
+            if self.likelihood == "nb":
+                theta = torch.exp(self.log_theta)
+                log_p = nb_log_prob(target, library * out["scale"], theta)
+            else:
+                log_p = self.distribution(out, library).log_prob(target)
+            recon = -log_p.sum(dim=1)
         return recon, kl
 
     def mean_reconstruction(

@@ -19,6 +19,17 @@ mog
     (Rows in ``embed_side_results.jsonl``, commit 4639ef2; not kept.) A learned mixture of 20
     diagonal Gaussians as the prior instead of the standard normal, KL by a one-sample Monte
     Carlo estimate.
+b05
+    A KL weight of 0.5 after the warm-up instead of 1 (scVI reaches 1 only at the end of its
+    400-epoch warm-up, so most of its training runs below 1).
+scvinet
+    scVI's network shape in sag's loop: a plain VAE with one hidden layer of 128 (no skips,
+    no input dropout, dropout 0.1), NB, the same schedule as ``base``.
+keep1
+    The start model without the input drop-out (first-layer keep ratio 1.0 instead of 0.8).
+shallow
+    A point of the paper's space nearer scVI's network: 3 layers from 128 decaying by 0.8
+    ([128, 102, 82]), keep ratio 1.0.
 rawlog
     The encoder sees log1p of the raw counts (scVI's encoder input; ``value_type="normalized"``)
     instead of log1p of 1e4-normalized counts; still 0-1 scaled per gene.
@@ -57,9 +68,13 @@ VARIANTS = {
     "base": {},
     "nl30": {"n_latent": 30},
     "rawlog": {"value_type": "normalized"},
-    "mse": {"likelihood": "mse"},
-    "zinb": {"likelihood": "zinb"},
-    "gauss": {"likelihood": "gaussian"},
+    "mse": {"arch": {"likelihood": "mse"}},
+    "zinb": {"arch": {"likelihood": "zinb"}},
+    "gauss": {"arch": {"likelihood": "gaussian"}},
+    "b05": {"trainer": {"beta": 0.5}},
+    "scvinet": {"arch": {"kind": "vae", "widths": [128], "input_keep": 1.0}},
+    "keep1": {"arch": {"input_keep": 1.0}},
+    "shallow": {"arch": {"widths": [128, 102, 82], "input_keep": 1.0}},
 }
 
 
@@ -72,8 +87,9 @@ def train(adata, variant: str, seed: int, args) -> np.ndarray:
     import scautogenome as sag
 
     v = VARIANTS[variant]
-    arch, params, layer = start_for(adata, v.get("n_latent", 10), trainer_settings(args))
-    arch = {**arch, "likelihood": v.get("likelihood", arch["likelihood"])}
+    trainer = {**trainer_settings(args), **v.get("trainer", {})}
+    arch, params, layer = start_for(adata, v.get("n_latent", 10), trainer)
+    arch = {**arch, **v.get("arch", {})}
     model = sag.models.ResVAE(arch, params).fit(
         adata, layer=layer, seed=seed, value_type=v.get("value_type", "auto")
     )

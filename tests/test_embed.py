@@ -140,29 +140,36 @@ def test_fit_mse_on_lognormalized(pbmc):
     assert rec.max() <= 1
 
 
-def test_nb_loss_is_scvi_negative_binomial_with_gene_wise_theta():
-    # the NB loss skips NegativeBinomial's broadcast of theta but must give its log-likelihood,
-    # values and gradients, zeros and large counts included
+@pytest.mark.parametrize("likelihood", ["nb", "zinb"])
+def test_count_loss_is_scvi_distribution_with_gene_wise_theta(likelihood):
+    # the count losses skip scvi-tools' broadcast of theta but must give the distributions'
+    # log-likelihoods, values and gradients, zeros and large counts included
     pytest.importorskip("scvi")
-    from scvi.distributions import NegativeBinomial
+    from scvi.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
 
-    from scautogenome.nn._vae import nb_log_prob
+    from scautogenome.nn._vae import nb_log_prob, zinb_log_prob
 
     gen = torch.Generator().manual_seed(0)
     x = torch.poisson(torch.rand(16, 40, generator=gen) * 5)
     x[0, :5] = 0
     x[1, :5] = 300
     mu = torch.rand(16, 40, generator=gen) * 10 + 0.01
+    zi = torch.randn(16, 40, generator=gen)
     log_theta = torch.randn(40, generator=gen, requires_grad=True)
-    got = nb_log_prob(x, mu, torch.exp(log_theta))
+    if likelihood == "nb":
+        got = nb_log_prob(x, mu, torch.exp(log_theta))
+        want = NegativeBinomial(mu=mu, theta=torch.exp(log_theta)).log_prob(x)
+    else:
+        got = zinb_log_prob(x, mu, torch.exp(log_theta), zi)
+        dist = ZeroInflatedNegativeBinomial(mu=mu, theta=torch.exp(log_theta), zi_logits=zi)
+        want = dist.log_prob(x)
     (g_got,) = torch.autograd.grad(got.sum(), log_theta)
-    want = NegativeBinomial(mu=mu, theta=torch.exp(log_theta)).log_prob(x)
     (g_want,) = torch.autograd.grad(want.sum(), log_theta)
     torch.testing.assert_close(got, want)
     # float32 sums over the cells in another order: the same to a few parts per million
     torch.testing.assert_close(g_got, g_want, rtol=1e-5, atol=1e-4)
 
-    net = build_vae({**SMALL_ARCH, "n_inputs": 40, "likelihood": "nb"}).eval()
+    net = build_vae({**SMALL_ARCH, "n_inputs": 40, "likelihood": likelihood}).eval()
     out = net(torch.log1p(x), sample=False)
     recon, _ = net.loss(out, x)
     library = x.sum(dim=1, keepdim=True)

@@ -29,9 +29,9 @@ Likelihoods
     Raw counts: the decoder gives gene frequencies (softmax); the mean is the cell's observed
     library size times them (as scVI does with ``use_observed_lib_size=True``), with a
     gene-wise inverse dispersion and, for ``"zinb"``, per-cell/gene dropout logits. The
-    distributions are scvi-tools' ``NegativeBinomial`` / ``ZeroInflatedNegativeBinomial``; the NB
-    loss calls the log-likelihood behind ``NegativeBinomial.log_prob`` directly
-    (:func:`nb_log_prob`).
+    distributions are scvi-tools' ``NegativeBinomial`` / ``ZeroInflatedNegativeBinomial``; the
+    losses call the log-likelihoods behind their ``log_prob`` directly (:func:`nb_log_prob`,
+    :func:`zinb_log_prob`).
 """
 
 from __future__ import annotations
@@ -87,13 +87,14 @@ def vae_widths(n_layers: int, first_width: int, decay: float, n_latent: int) -> 
 
 
 @functools.cache
-def _log_nb_positive():
-    """scvi-tools' NB log-likelihood function, looked up once; ``None`` if a release moved it."""
+def _scvi_log_likelihood(name: str):
+    """scvi-tools' log-likelihood function ``name`` (``log_nb_positive``,
+    ``log_zinb_positive``), looked up once; ``None`` if a release moved it."""
     try:
-        from scvi.distributions._negative_binomial import log_nb_positive
+        from scvi.distributions import _negative_binomial
     except ImportError:  # pragma: no cover - depends on the scvi-tools release
         return None
-    return log_nb_positive
+    return getattr(_negative_binomial, name, None)
 
 
 def nb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
@@ -106,12 +107,28 @@ def nb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch
     of once per gene. That made a Res-VAE epoch 17-18% slower (benchmarks/RESULTS.md). If a
     scvi-tools release moves the function, the public distribution is used instead.
     """
-    log_nb = _log_nb_positive()
+    log_nb = _scvi_log_likelihood("log_nb_positive")
     if log_nb is None:  # pragma: no cover - depends on the scvi-tools release
         from scvi.distributions import NegativeBinomial
 
         return NegativeBinomial(mu=mu, theta=theta, validate_args=False).log_prob(x)
     return log_nb(x, mu, theta)
+
+
+def zinb_log_prob(
+    x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, zi_logits: torch.Tensor
+) -> torch.Tensor:
+    """Zero-inflated NB log-likelihood, elementwise: :func:`nb_log_prob` with per-cell/gene
+    dropout logits ``zi_logits``, through scvi-tools' ``log_zinb_positive`` (what
+    ``ZeroInflatedNegativeBinomial.log_prob`` calls) with the gene-wise ``theta`` unbroadcast,
+    for the same reason."""
+    log_zinb = _scvi_log_likelihood("log_zinb_positive")
+    if log_zinb is None:  # pragma: no cover - depends on the scvi-tools release
+        from scvi.distributions import ZeroInflatedNegativeBinomial
+
+        dist = ZeroInflatedNegativeBinomial(mu=mu, theta=theta, zi_logits=zi_logits)
+        return dist.log_prob(x)
+    return log_zinb(x, mu, theta, zi_logits)
 
 
 class SkipStack(nn.Module):
@@ -271,12 +288,12 @@ class VAEModule(nn.Module):
             var = sq.detach().mean().clamp(min=MIN_GAUSSIAN_VAR)
             recon = 0.5 * (sq / var + torch.log(var) + math.log(2 * math.pi)).sum(dim=1)
         else:
-            library = target.sum(dim=1, keepdim=True)
+            mean = target.sum(dim=1, keepdim=True) * out["scale"]
+            theta = torch.exp(self.log_theta)
             if self.likelihood == "nb":
-                theta = torch.exp(self.log_theta)
-                log_p = nb_log_prob(target, library * out["scale"], theta)
+                log_p = nb_log_prob(target, mean, theta)
             else:
-                log_p = self.distribution(out, library).log_prob(target)
+                log_p = zinb_log_prob(target, mean, theta, out["zi_logits"])
             recon = -log_p.sum(dim=1)
         return recon, kl
 

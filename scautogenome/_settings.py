@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 logger = logging.getLogger("scautogenome")
@@ -90,3 +91,23 @@ class _Settings:
 
 
 settings = _Settings()
+
+
+@contextlib.contextmanager
+def keep_torch_threads():
+    """Give torch back its CPU thread count after work done by other libraries.
+
+    On the benchmark machine scanpy's kNN graph (numba, through pynndescent/umap) reset torch's
+    OpenMP pool to the number of cores. A Res-VAE trained after ``sag.tl.embedding_scores`` in
+    the same process then ran on 2 threads instead of the 1 it had been given, and so learned
+    other weights (float rounding) than the same seed in a fresh process. Usable as a
+    decorator.
+    """
+    import torch
+
+    n_threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != n_threads:
+            torch.set_num_threads(n_threads)

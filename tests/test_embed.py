@@ -299,6 +299,29 @@ def test_embedding_scores_on_separated_clusters():
     assert "neighbors" not in a.uns
 
 
+def test_scanpy_calls_give_torch_its_thread_count_back(monkeypatch):
+    # scanpy's kNN (numba) was seen to reset torch's OpenMP pool to the number of cores, so
+    # that a model trained after the scores ran on other threads and learned other weights
+    import scanpy as sc
+
+    real = sc.pp.neighbors
+
+    def resetting(*args, **kwargs):
+        real(*args, **kwargs)
+        torch.set_num_threads(torch.get_num_threads() + 1)
+
+    monkeypatch.setattr(sc.pp, "neighbors", resetting)
+    before = torch.get_num_threads()
+    try:
+        a = _fake_embedding()
+        sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
+        assert torch.get_num_threads() == before
+        sag.pl.embedding(a, color="label", show=False)
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_embedding_scores_average_leiden_seeds():
     """leiden_seeds=3 reports the mean (and spread) of the runs with seeds seed..seed+2."""
     rng = np.random.default_rng(0)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .. import _keys
+from .._settings import keep_torch_threads
 from .._utils import neighbors
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ def _name(basis: str) -> str:
     return basis[2:] if basis.startswith("X_") else basis
 
 
+@keep_torch_threads()
 def embedding(
     adata: AnnData,
     basis: str = f"X_{_keys.EMBED_KEY}",

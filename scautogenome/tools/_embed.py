@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _keys
 from .._logging import elapsed
-from .._settings import logger, settings
+from .._settings import keep_torch_threads, logger, settings
 from ..config import _embed as _embed_config
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
 from ..search._vae import run_vae_search
@@ -264,6 +264,7 @@ def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
     return best[2], best[1]
 
 
+@keep_torch_threads()
 def embedding_scores(
     adata: AnnData,
     basis: str,

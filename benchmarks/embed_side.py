@@ -30,6 +30,11 @@ keep1
 shallow
     A point of the paper's space nearer scVI's network: 3 layers from 128 decaying by 0.8
     ([128, 102, 82]), keep ratio 1.0.
+elu / leaky / gelu
+    The start model with another activation in every FC unit of both stacks (ELU, LeakyReLU
+    with slope 0.01, GELU) instead of the ReLU of the paper's unit. A ReLU after batch norm
+    zeroes about half of a unit's outputs; in the narrow last units (46 and 28 wide) that may
+    drop what separates the cell types.
 rawlog
     The encoder sees log1p of the raw counts (scVI's encoder input; ``value_type="normalized"``)
     instead of log1p of 1e4-normalized counts; still 0-1 scaled per gene.
@@ -75,6 +80,9 @@ VARIANTS = {
     "scvinet": {"arch": {"kind": "vae", "widths": [128], "input_keep": 1.0}},
     "keep1": {"arch": {"input_keep": 1.0}},
     "shallow": {"arch": {"widths": [128, 102, 82], "input_keep": 1.0}},
+    "elu": {"arch": {"act": "elu"}},
+    "leaky": {"arch": {"act": "leaky_relu"}},
+    "gelu": {"arch": {"act": "gelu"}},
 }
 
 

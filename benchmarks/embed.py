@@ -443,7 +443,10 @@ def run(args) -> None:
     import scautogenome as sag
 
     SCORING["leiden_seeds"] = args.leiden_seeds
-    torch.set_num_threads(args.threads)
+    # sag sets this count again at the start of every training: loading a dataset (scanpy's
+    # seurat_v3 HVGs) reset torch's pool to the number of cores, so the rows of mouse_bladder,
+    # pbmc3k and worm recorded before this setting were trained on 2 threads
+    sag.settings.n_threads = args.threads
     sag.settings.device = "cpu"
     sag.settings.verbosity = 1
     sag.settings.progress_bar = False
@@ -472,6 +475,8 @@ def run(args) -> None:
                 if method in COUNTS_ONLY and counts_layer(adata) is None:
                     print(f"{name}: {method} skipped, it needs raw counts", flush=True)
                     continue
+                sag.settings.apply_n_threads()  # scVI and PCA too
+                rec["threads"] = torch.get_num_threads()
                 print(f"[{rec['when']}] {name} {method} seed={seed}", flush=True)
                 try:
                     if method in ("resvae", "vae"):

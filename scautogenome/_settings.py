@@ -27,7 +27,10 @@ class _Settings:
     n_threads
         CPU threads torch may use (``torch.set_num_threads``); None keeps torch's default (all
         cores). On a machine shared with other jobs, 1 avoids threads spinning against each
-        other, which can slow small networks several-fold.
+        other, which can slow small networks several-fold. Every training (each search trial,
+        each fit) sets it again, because other libraries reset torch's thread pool: scanpy's
+        ``highly_variable_genes(flavor="seurat_v3")`` left it at the number of cores on the
+        benchmark machine, and the thread count changes the weights a seed learns.
     """
 
     def __init__(self) -> None:
@@ -53,6 +56,15 @@ class _Settings:
             import torch
 
             torch.set_num_threads(value)
+
+    def apply_n_threads(self) -> None:
+        """Set torch's CPU thread count to :attr:`n_threads` again, if it is set (called at the
+        start of every training)."""
+        if self._n_threads is not None:
+            import torch
+
+            if torch.get_num_threads() != self._n_threads:
+                torch.set_num_threads(self._n_threads)
 
     @property
     def verbosity(self) -> int:

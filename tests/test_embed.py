@@ -322,6 +322,37 @@ def test_scanpy_calls_give_torch_its_thread_count_back(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_every_training_runs_on_settings_n_threads(adata, tiny_config, monkeypatch):
+    # scanpy's highly_variable_genes(flavor="seurat_v3") left torch's pool at the number of
+    # cores after sag.settings.n_threads had set 1; a set n_threads must win at every training
+    import scautogenome.train._trainer as trainer_mod
+    import scautogenome.train._vae as vae_mod
+
+    seen = []
+
+    def recording(real):
+        def adamw(*args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return real(*args, **kwargs)
+
+        return adamw
+
+    monkeypatch.setattr(vae_mod, "adamw", recording(vae_mod.adamw))
+    monkeypatch.setattr(trainer_mod, "adamw", recording(trainer_mod.adamw))
+    before = torch.get_num_threads()
+    try:
+        sag.settings.n_threads = 1
+        torch.set_num_threads(2)  # what the scanpy call did
+        sag.tl.embed(adata, config=ONE_TRIAL)
+        torch.set_num_threads(2)
+        sag.tl.classify(adata, "label", config=tiny_config)
+    finally:
+        sag.settings.n_threads = None
+        torch.set_num_threads(before)
+    assert len(seen) >= 3  # the embed trial, its refit or not, and the classify trials
+    assert set(seen) == {1}
+
+
 def test_embedding_scores_average_leiden_seeds():
     """leiden_seeds=3 reports the mean (and spread) of the runs with seeds seed..seed+2."""
     rng = np.random.default_rng(0)

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._logging import progress
-from .._settings import logger
+from .._settings import logger, settings
 from ..data import BatchLoader
 from ..nn import RRFCNSupernet, build_network, count_parameters, resolve_space
 from ..train import TrainParams, score, train_classifier
@@ -393,6 +393,7 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     candidate: ``value``/``val_loss`` on the validation split with the shared weights) or
     ``"complete"`` (a retrained candidate: best validation score of its training run).
     """
+    settings.apply_n_threads()
     start = time.perf_counter()
     r = config["rrfcn"]
     metric = config["search"]["metric"]

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._settings import settings
 from ..data import BatchLoader
 from ._metrics import score
 
@@ -67,8 +68,6 @@ class Pruned(Exception):
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    from .._settings import settings
-
     device = settings.device if device is None else device
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -127,6 +126,7 @@ def train_classifier(
     minibatch and one validation pass.
     Returns the weights of the best epoch (by validation metric, ties broken by lower loss).
     """
+    settings.apply_n_threads()
     start = time.perf_counter()
     network.to(device)
     gen = torch.Generator().manual_seed(seed)

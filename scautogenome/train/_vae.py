@@ -127,6 +127,7 @@ def train_vae(
     reconstruction, KL, KL weight, learning rate, seconds) and the mean seconds per training
     epoch (training pass only, no validation).
     """
+    settings.apply_n_threads()
     start = time.perf_counter()
     torch.manual_seed(seed)
     module.to(device)

@@ -155,7 +155,6 @@ def report(path: Path) -> str:
 
 
 def main(argv=None) -> None:
-
     import scautogenome as sag
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -182,9 +181,10 @@ def main(argv=None) -> None:
         trainer["beta"],
     )
     # set again by sag at every training: loading a dataset (seurat_v3 HVGs) resets torch's
-    # pool to the number of cores, so mouse_bladder, pbmc3k and worm trained on 2 threads
-    # before this setting (rows up to commit 6817899)
+    # pool to the number of cores, so the rows of mouse_bladder, pbmc3k and worm recorded
+    # before this setting (all of embed_side_results.jsonl) were trained on 2 threads
     sag.settings.n_threads = 1
+    sag.settings.device = "cpu"
     sag.settings.verbosity = 1
     sag.settings.progress_bar = False
     args.cache.mkdir(parents=True, exist_ok=True)

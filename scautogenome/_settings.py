@@ -52,10 +52,7 @@ class _Settings:
             msg = f"n_threads={value!r} must be a positive integer or None."
             raise ValueError(msg)
         self._n_threads = value
-        if value is not None:
-            import torch
-
-            torch.set_num_threads(value)
+        self.apply_n_threads()
 
     def apply_n_threads(self) -> None:
         """Set torch's CPU thread count to :attr:`n_threads` again, if it is set (called at the

@@ -349,9 +349,8 @@ def test_every_training_runs_on_settings_n_threads(adata, tiny_config, monkeypat
     finally:
         sag.settings.n_threads = None
         torch.set_num_threads(before)
-    assert (
-        len(seen) >= 1 + tiny_config["budget"]["n_trials"]
-    )  # one embed trial, the classify trials
+    # one embed trial, then the classify trials
+    assert len(seen) >= 1 + tiny_config["budget"]["n_trials"]
     assert set(seen) == {1}
 
 

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._logging import progress
-from .._settings import logger, settings
+from .._settings import keep_torch_threads, logger, settings
 from ..data import BatchLoader
 from ..nn import RRFCNSupernet, build_network, count_parameters, resolve_space
 from ..train import TrainParams, score, train_classifier
@@ -125,12 +125,9 @@ ARCH_SAMPLERS["rrfcn"] = _sample_rrfcn
 def one_thread() -> Iterator[None]:
     """Run the controller's tiny ops on one CPU thread (intra-op threads only add overhead
     there, and on a busy machine they make every op wait for a second core)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with keep_torch_threads():
+        torch.set_num_threads(1)
         yield
-    finally:
-        torch.set_num_threads(n)
 
 
 # -- the controller -----------------------------------------------------------------------------

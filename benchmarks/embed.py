@@ -45,6 +45,8 @@ Usage (not part of CI)::
     python benchmarks/embed.py --report      # JSONL -> tables for benchmarks/RESULTS.md
     python benchmarks/embed.py --report old.jsonl new.jsonl    # new lines supersede old ones
     python benchmarks/embed.py --methods pca --leiden-seeds 5  # ARI/NMI: mean of 5 Leiden runs
+    python benchmarks/embed.py --report leiden5.jsonl main.jsonl \
+        --versus resvae-leiden5 scvi-leiden5 pca-leiden5  # differences, 95% intervals
 
 Results append to ``--out`` (one JSON line per dataset, method and seed); ``--report`` keeps
 the last line of every (dataset, method, seed).
@@ -700,6 +702,60 @@ def wins_table(df: pd.DataFrame, ours: str = "resvae", runs: int = 1) -> str:
     return "\n".join(lines)
 
 
+VERSUS_METRICS = (("ari", "ARI", 1), ("nmi", "NMI", 1), ("davies_bouldin", "DB latent", -1))
+
+
+def versus_table(df: pd.DataFrame, method: str, peers: list[str]) -> str:
+    """``method`` against each of ``peers``, per dataset: means over seeds and the difference
+    with its 95% interval. A peer with several seeds is compared by Welch's t interval; a peer
+    with one row (PCA: its latent does not depend on the seed) by the one-sample t interval of
+    ``method``'s seeds around that value. "beats all" counts datasets where ``method``'s mean is
+    better than every peer's; "clear" where every interval also excludes 0."""
+    from scipy import stats
+
+    lines = []
+    for col, title, sign in VERSUS_METRICS:
+        head = " | ".join(f"{m} − {q} (95% interval)" for q in peers for m in [method])
+        lines += [
+            f"{title} ({'higher' if sign > 0 else 'lower'} is better):",
+            "",
+            f"| dataset | {method} | " + " | ".join(peers) + f" | {head} | beats all | clear |",
+            "|---" * (4 + 2 * len(peers)) + "|",
+        ]
+        n_beat = n_clear = n_sets = 0
+        for name, g in df.groupby("dataset", sort=True):
+            a = g.loc[g["method"] == method, col].dropna().to_numpy(float)
+            others = [g.loc[g["method"] == q, col].dropna().to_numpy(float) for q in peers]
+            if len(a) < 2 or any(len(b) == 0 for b in others):
+                continue
+            n_sets += 1
+            cells, beat, clear = [], True, True
+            for b in others:
+                if len(b) > 1:
+                    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+                    lo, hi = ci.low, ci.high
+                else:
+                    ci = stats.ttest_1samp(a, b[0]).confidence_interval(0.95)
+                    lo, hi = ci.low - b[0], ci.high - b[0]
+                diff = a.mean() - b.mean()
+                beat &= sign * diff > 0
+                clear &= (lo > 0) if sign > 0 else (hi < 0)
+                cells.append(f"{diff:+.3f} ({lo:+.3f}, {hi:+.3f})")
+            n_beat += beat
+            n_clear += clear
+            means = [f"{a.mean():.3f}±{a.std(ddof=1):.3f} (n={len(a)})"] + [
+                f"{b.mean():.3f}" + (f"±{b.std(ddof=1):.3f} (n={len(b)})" if len(b) > 1 else "")
+                for b in others
+            ]
+            lines.append(
+                f"| {name} | "
+                + " | ".join(means + cells)
+                + f" | {'yes' if beat else 'no'} | {'yes' if beat and clear else 'no'} |"
+            )
+        lines += ["", f"beats all on {n_beat} of {n_sets}; clear on {n_clear} of {n_sets}", ""]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS)
@@ -737,6 +793,14 @@ def main(argv=None) -> None:
         metavar="JSONL",
         help="print the tables of these result files (default: --out); later files supersede",
     )
+    p.add_argument(
+        "--versus",
+        nargs="+",
+        default=None,
+        metavar="METHOD",
+        help="with --report: the first method against the others, per dataset, with 95%% "
+        "intervals over seeds (e.g. resvae-leiden5 scvi-leiden5 pca-leiden5)",
+    )
     p.add_argument("--timing", action="store_true", help="interleaved seconds-per-epoch only")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--timing-epochs", type=int, default=6)
@@ -745,7 +809,11 @@ def main(argv=None) -> None:
         timing(args)
         return
     if args.report is not None:
-        print(report_table(load_results(*(args.report or [args.out]))))
+        df = load_results(*(args.report or [args.out]))
+        if args.versus:
+            print(versus_table(df, args.versus[0], args.versus[1:]))
+        else:
+            print(report_table(df))
         return
     run(args)
 

@@ -145,6 +145,17 @@ def embed(
         training epoch of the final model), ``active_dims`` (latent dimensions whose mean varies
         across cells by more than 0.01; a warning when fewer than half do) and ``model_dir``
         (when saved).
+
+    Notes
+    -----
+    How the searched Res-VAE compares with scVI and PCA on the seven single-cell count
+    datasets of ``benchmarks/RESULTS.md`` (10 latent dimensions, a 300 s search, 5 seeds,
+    one CPU thread): its latent separates the known cell types more compactly, with a lower
+    Davies-Bouldin index than scVI's on all 7 and than PCA's on 5. The ARI of Leiden clusters
+    against the cell types beats both peers on 3 of 7, two of them by less than 0.002. It is
+    clearly lower than scVI's on worm_neuron_cao2017 (0.42 vs 0.59) and than PCA's on pbmc3k
+    (0.60 vs 0.73). When clusters are what you need, score the latent against PCA on your own
+    labels with :func:`embedding_scores` (as the embedding tutorial does).
     """
     start = time.perf_counter()
     seed = settings.seed if seed is None else seed

@@ -715,7 +715,7 @@ def versus_table(df: pd.DataFrame, method: str, peers: list[str]) -> str:
 
     lines = []
     for col, title, sign in VERSUS_METRICS:
-        head = " | ".join(f"{m} − {q} (95% interval)" for q in peers for m in [method])
+        head = " | ".join(f"{method} − {q} (95% interval)" for q in peers)
         lines += [
             f"{title} ({'higher' if sign > 0 else 'lower'} is better):",
             "",

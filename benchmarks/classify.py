@@ -9,8 +9,8 @@ Peers follow ``../shared/anchors.md``: counts (non-negative integers, detected a
 normalized to 1e4 per cell + log1p, binary 0/1 profiles and other values are used as they are;
 then every gene is scaled to 0-1 with the training split's min/max (kept sparse when every
 training minimum is 0). LR: multinomial logistic regression, C tuned on val macro-F1. XGBoost:
-gbtree, depth 6, gamma 0.1, ``tree_method="hist"``, ``n_jobs=2``, early stopping on val. MLP:
-scikit-learn 256-128 with its own early stopping. Test metrics: accuracy and macro-F1 (mean F1
+gbtree, depth 6, gamma 0.1, ``tree_method="hist"``, ``n_jobs=2`` (``--threads N``: N), early
+stopping on val. MLP: scikit-learn 256-128 with its own early stopping. Test metrics: accuracy and macro-F1 (mean F1
 over the classes present in the test split, as sag reports it). A peer's seconds include the
 shared preprocessing; sag's seconds are the whole ``sag.tl.classify`` call.
 
@@ -51,6 +51,7 @@ OUT = HERE / "out" / "classify.jsonl"
 RESULTS = HERE / "RESULTS.md"
 ANCHORS = ROOT.parent / "shared" / "anchors.md"
 METHODS = ("sag", "lr", "xgboost", "mlp")
+XGB_N_JOBS = 2  # XGBoost's threads; --threads overrides it (and sag's torch threads)
 PEERS = ("lr", "xgboost", "mlp")
 SECTION = "## Classification (issue 2)"
 LR_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -200,7 +201,7 @@ def run_xgboost(X, y, parts, n_classes, seed):
         early_stopping_rounds=20,
         eval_metric="mlogloss",
         tree_method="hist",
-        n_jobs=2,
+        n_jobs=XGB_N_JOBS,
         random_state=seed,
     )
     # classes are 0..K-1 and every class has training cells (the shared split guarantees it)
@@ -232,6 +233,12 @@ def append(path: Path, rec: dict) -> None:
 def run(args) -> None:
     import torch
 
+    import scautogenome as sag
+
+    global XGB_N_JOBS
+    if args.threads is not None:
+        sag.settings.n_threads = args.threads  # sag re-applies it at every training
+        XGB_N_JOBS = args.threads
     datasets = all_datasets() if args.datasets == ["all"] else args.datasets
     git = git_state()
     for name in datasets:
@@ -250,6 +257,8 @@ def run(args) -> None:
             "n_test": len(parts[2]),
             "host": platform.node(),
             "torch_threads": torch.get_num_threads(),
+            "threads_set": args.threads,
+            "xgb_n_jobs": XGB_N_JOBS,
             "thread_env": {k: os.environ.get(k) for k in THREAD_ENV},
             **git,
         }
@@ -543,6 +552,13 @@ def main(argv=None) -> None:
     p.add_argument("--time-budget", type=float, default=150.0, help="sag's search budget (s)")
     p.add_argument("--n-trials", type=int, default=40, help="sag's trial budget")
     p.add_argument("--out", type=Path, default=OUT, help="JSONL file results are appended to")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads of sag's torch and of XGBoost (default: torch's own, XGBoost 2, as the "
+        "recorded runs)",
+    )
     p.add_argument("--report", action="store_true", help="compile --out into RESULTS.md")
     p.add_argument("--results", type=Path, default=RESULTS, help="markdown file for --report")
     p.add_argument("--analysis", type=Path, default=None, help="markdown put under the table")

@@ -11,8 +11,8 @@ then every gene is scaled to 0-1 with the training split's min/max (kept sparse 
 training minimum is 0). LR: multinomial logistic regression, C tuned on val macro-F1. XGBoost:
 gbtree, depth 6, gamma 0.1, ``tree_method="hist"``, ``n_jobs=2`` (``--threads N``: N), early
 stopping on val. MLP: scikit-learn 256-128 with its own early stopping. Test metrics: accuracy
-and macro-F1 (mean F1 over the classes present in the test split, as sag reports it). A peer's seconds include the
-shared preprocessing; sag's seconds are the whole ``sag.tl.classify`` call.
+and macro-F1 (mean F1 over the classes present in the test split, as sag reports it). A peer's
+seconds include the shared preprocessing; sag's seconds are the whole ``sag.tl.classify`` call.
 
 Usage (not part of CI)::
 

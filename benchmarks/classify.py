@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -51,7 +52,6 @@ OUT = HERE / "out" / "classify.jsonl"
 RESULTS = HERE / "RESULTS.md"
 ANCHORS = ROOT.parent / "shared" / "anchors.md"
 METHODS = ("sag", "lr", "xgboost", "mlp")
-XGB_N_JOBS = 2  # XGBoost's threads; --threads overrides it (and sag's torch threads)
 PEERS = ("lr", "xgboost", "mlp")
 SECTION = "## Classification (issue 2)"
 LR_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -189,7 +189,7 @@ def run_lr(X, y, parts, n_classes, seed):
     return m.predict(X[te]), {"C": C, "val_scores": scores}
 
 
-def run_xgboost(X, y, parts, n_classes, seed):
+def run_xgboost(X, y, parts, n_classes, seed, n_jobs=2):
     from xgboost import XGBClassifier
 
     tr, va, te = parts
@@ -201,7 +201,7 @@ def run_xgboost(X, y, parts, n_classes, seed):
         early_stopping_rounds=20,
         eval_metric="mlogloss",
         tree_method="hist",
-        n_jobs=XGB_N_JOBS,
+        n_jobs=n_jobs,
         random_state=seed,
     )
     # classes are 0..K-1 and every class has training cells (the shared split guarantees it)
@@ -235,10 +235,10 @@ def run(args) -> None:
 
     import scautogenome as sag
 
-    global XGB_N_JOBS
+    xgb_n_jobs = 2 if args.threads is None else args.threads
+    peer_fn = {**PEER_FN, "xgboost": functools.partial(run_xgboost, n_jobs=xgb_n_jobs)}
     if args.threads is not None:
         sag.settings.n_threads = args.threads  # sag re-applies it at every training
-        XGB_N_JOBS = args.threads
     datasets = all_datasets() if args.datasets == ["all"] else args.datasets
     git = git_state()
     for name in datasets:
@@ -258,7 +258,7 @@ def run(args) -> None:
             "host": platform.node(),
             "torch_threads": torch.get_num_threads(),
             "threads_set": args.threads,
-            "xgb_n_jobs": XGB_N_JOBS,
+            "xgb_n_jobs": xgb_n_jobs,
             "thread_env": {k: os.environ.get(k) for k in THREAD_ENV},
             **git,
         }
@@ -293,7 +293,7 @@ def run(args) -> None:
                             Xp, vt = preprocess(adata.X, parts[0])
                             prep_s = time.perf_counter() - t0
                         t0 = time.perf_counter()
-                        pred, info = PEER_FN[method](Xp, y, parts, len(classes), seed)
+                        pred, info = peer_fn[method](Xp, y, parts, len(classes), seed)
                         fit_s = time.perf_counter() - t0
                         m = test_metrics(y[parts[2]], pred, len(classes))
                         rec.update(

@@ -750,7 +750,7 @@ def versus_table(df: pd.DataFrame, method: str, peers: list[str]) -> str:
             lines.append(
                 f"| {name} | "
                 + " | ".join(means + cells)
-                + f" | {'yes' if beat else 'no'} | {'yes' if beat and clear else 'no'} |"
+                + f" | {'yes' if beat else 'no'} | {'yes' if clear else 'no'} |"
             )
         lines += ["", f"beats all on {n_beat} of {n_sets}; clear on {n_clear} of {n_sets}", ""]
     return "\n".join(lines)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 
+import numpy as np
+
 logger = logging.getLogger("scautogenome")
 
 _LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
@@ -100,6 +102,22 @@ class _Settings:
 
 
 settings = _Settings()
+
+MAX_SEED = 2**32 - 1  # numpy's and Optuna's samplers take seeds below 2**32
+
+
+def resolve_seed(seed) -> int:
+    """``seed`` as a Python int (numpy integers too), or :attr:`settings.seed` when None; a clear
+    error for anything else, before any work starts."""
+    if seed is None:
+        seed = settings.seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        msg = f"seed={seed!r} must be an integer."
+        raise TypeError(msg)
+    if not 0 <= int(seed) <= MAX_SEED:
+        msg = f"seed={seed!r} must be between 0 and {MAX_SEED}."
+        raise ValueError(msg)
+    return int(seed)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
@@ -26,12 +28,25 @@ def h5ad_safe(value):
     return value
 
 
+def digest(values) -> str:
+    """A short SHA-1 digest of an array or a sequence of names (shape and order matter)."""
+    arr = np.asarray(values)
+    h = hashlib.sha1(str(arr.shape).encode())
+    if arr.dtype.kind in "OUS":
+        h.update("\x1f".join(map(str, arr.ravel().tolist())).encode())
+    else:
+        h.update(str(arr.dtype).encode() + np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:16]
+
+
 def call_params(**kwargs) -> dict:
     """The arguments of a tool call as an h5ad-safe dict (None -> "None" so keys persist)."""
     out = {}
     for k, v in kwargs.items():
         if v is None:
             out[k] = "None"
+        elif isinstance(v, np.generic):  # numpy scalars (np.int64(5)) stay numbers
+            out[k] = v.item()
         elif isinstance(v, (bool, int, float, str)):
             out[k] = v
         else:

@@ -136,6 +136,19 @@ def test_storage_resumes_a_search(adata, tiny_config, tmp_path):
     assert len(b.uns["sag"]["trials"]) == 4  # 2 earlier + 2 new trials in the same study
 
 
+def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    tiny_config["budget"]["n_trials"] = 1
+    sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    b = adata.copy()
+    del b.uns["sag"]
+    rng = np.random.default_rng(1)
+    b.obs["shuffled"] = pd.Categorical(rng.permutation(b.obs["label"].to_numpy()))
+    with pytest.raises(ValueError, match="val_labels"):
+        sag.tl.classify(b, "shuffled", config=tiny_config, storage=url, study_name="s")
+    assert "sag" not in b.uns
+
+
 def test_portfolio_starts_the_search(adata, tiny_config):
     tiny_config["budget"]["n_trials"] = 2
     tiny_config["search"] = {"initial_trials": "default"}

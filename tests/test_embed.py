@@ -377,7 +377,12 @@ def test_embedding_scores_average_leiden_seeds():
         sag.tl.embedding_scores(a, "X_e", "label", leiden_seeds=2.0)
 
 
-def test_plot_embedding_keeps_user_keys():
+def _round_trip(a, tmp_path):
+    a.write_h5ad(tmp_path / "a.h5ad")
+    return ad.read_h5ad(tmp_path / "a.h5ad")
+
+
+def test_plot_embedding_keeps_user_keys(tmp_path):
     import matplotlib.pyplot as plt
 
     a = _fake_embedding()
@@ -386,6 +391,14 @@ def test_plot_embedding_keeps_user_keys():
     assert ax is not None
     assert a.obsm["X_sag_resvae_tsne"].shape == (a.n_obs, 2)
     assert (a.obsm["X_tsne"] == 0).all()  # the user's own t-SNE is untouched
+    first = a.obsm["X_sag_resvae_tsne"].copy()
+    sag.pl.embedding(a, method="tsne", show=False)  # the same latent: the stored t-SNE is kept
+    np.testing.assert_array_equal(a.obsm["X_sag_resvae_tsne"], first)
+    a.obsm["X_sag_resvae"] = a.obsm["X_sag_resvae"][:, ::-1] * 2.0  # a new embed, same key
+    sag.pl.embedding(a, method="tsne", show=False)
+    assert not np.array_equal(a.obsm["X_sag_resvae_tsne"], first)  # recomputed, not stale
+    back = _round_trip(a, tmp_path)
+    assert back.uns["X_sag_resvae_tsne"]["params"]["sag_basis_digest"]
     with pytest.raises(ValueError, match="method"):
         sag.pl.embedding(a, method="pca")
     with pytest.raises(KeyError, match="embed"):
@@ -572,3 +585,91 @@ def test_neighbors_falls_back_to_exact_knn(monkeypatch):
     monkeypatch.setitem(_utils._KNN, "failed_from", float("inf"))
     with pytest.raises(AttributeError, match="something else"):
         _utils.neighbors(a, n_neighbors=5, use_rep="e")
+
+
+def test_storage_resumes_only_a_study_of_the_same_data_and_settings(adata, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    sag.tl.embed(adata, config=ONE_TRIAL, storage=url)
+    again = adata.copy()
+    sag.tl.embed(again, config=ONE_TRIAL, storage=url)
+    assert len(again.uns["sag_resvae"]["trials"]) == 2  # resumed: the earlier trial + one more
+
+    import scautogenome.search._vae as vae_search
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before refusing the stored study")
+
+    monkeypatch.setattr(vae_search, "train_vae", no_training)
+    other = adata.copy()
+    del other.obsm["X_sag_resvae"], other.uns["sag_resvae"]
+    with pytest.raises(ValueError, match=r"n_latent: 10 there, 4 now"):
+        sag.tl.embed(other, n_latent=4, config=ONE_TRIAL, storage=url)
+    fewer = adata[:, 5:].copy()
+    with pytest.raises(ValueError, match="genes"):
+        sag.tl.embed(fewer, config=ONE_TRIAL, storage=url)
+    assert "X_sag_resvae" not in other.obsm
+    assert "sag_resvae" not in other.uns
+    # another study name in the same storage is a new search
+    monkeypatch.undo()
+    sag.tl.embed(other, n_latent=4, config=ONE_TRIAL, storage=url, study_name="four")
+    assert other.obsm["X_sag_resvae"].shape == (adata.n_obs, 4)
+
+
+def test_reruns_and_inputs_leave_nothing_stale_or_half_written(adata, tmp_path):
+    """A failed save writes nothing; an embed without recon removes the earlier recon layer;
+    reconstruct() follows the AnnData's gene order; fit accepts a view; numpy seeds work."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        sag.tl.embed(adata, config=ONE_TRIAL, model_dir=blocker / "model")
+    assert "X_sag_resvae" not in adata.obsm
+    with pytest.raises(TypeError, match="seed"):
+        sag.tl.embed(adata, config=ONE_TRIAL, seed=1.5)
+    with pytest.raises(ValueError, match="seed"):
+        sag.tl.embed(adata, config=ONE_TRIAL, seed=-1)
+
+    model = sag.tl.embed(
+        adata, config=ONE_TRIAL, recon=True, seed=np.int64(2), n_trials=np.int64(1)
+    )
+    assert adata.uns["sag_resvae"]["params"]["seed"] == 2
+    assert "sag_resvae_recon" in adata.layers
+    sag.tl.embed(adata, config=ONE_TRIAL)
+    assert "sag_resvae_recon" not in adata.layers
+
+    order = np.random.default_rng(0).permutation(adata.n_vars)
+    shuffled = adata[:, order].copy()
+    np.testing.assert_allclose(
+        model.reconstruct(shuffled), model.reconstruct(adata)[:, order], rtol=1e-5, atol=1e-4
+    )
+    fitted = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata[:150])  # a view: nothing written
+    assert fitted.get_latent(adata).shape == (adata.n_obs, 5)
+
+
+@pytest.mark.parametrize(
+    ("max_epochs", "stopped", "n_epochs"), [(2, "max_epochs", 2), (4, "time_budget", 2)]
+)
+def test_time_budget_is_reported_only_when_epochs_were_left(adata, max_epochs, stopped, n_epochs):
+    import time
+
+    from scautogenome.models._resvae import prepare_unlabelled
+    from scautogenome.train._vae import VAETrainParams, train_vae
+
+    data = prepare_unlabelled(adata, layer=None, n_latent=5, likelihood="nb")
+    net = build_vae({**SMALL_ARCH, "n_inputs": adata.n_vars, "likelihood": "nb"})
+    params = VAETrainParams(max_epochs=max_epochs, min_epochs=2, kl_warmup_epochs=1)
+    res = train_vae(
+        net,
+        X=data.X,
+        train_rows=data.train_rows,
+        val_rows=data.val_rows,
+        transform=data.transform.to_torch("cpu"),
+        params=params,
+        device=torch.device("cpu"),
+        deadline=time.perf_counter() - 1.0,  # already past: stop as soon as min_epochs ran
+    )
+    assert (res.stopped, len(res.history)) == (stopped, n_epochs)
+
+
+def test_zero_time_budget_is_refused():
+    with pytest.raises(ValueError, match="time_budget"):
+        embed_config.load({"budget": {"n_trials": None, "time_budget": 0}})

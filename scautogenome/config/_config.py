@@ -176,6 +176,21 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     return cfg
 
 
+def check_budget(b: dict) -> None:
+    """The budget must end the search: trials, seconds or both, each positive."""
+    if b["n_trials"] is None and b["time_budget"] is None:
+        msg = (
+            "config['budget']: set n_trials, time_budget or both; with neither a search never ends."
+        )
+        raise ValueError(msg)
+    if b["n_trials"] is not None and b["n_trials"] < 1:
+        msg = f"config['budget']['n_trials']={b['n_trials']} must be at least 1."
+        raise ValueError(msg)
+    if b["time_budget"] is not None and not b["time_budget"] > 0:
+        msg = f"config['budget']['time_budget']={b['time_budget']} must be positive (seconds)."
+        raise ValueError(msg)
+
+
 def check_search_start(search: dict) -> None:
     """Validate ``max_trial_fraction`` and ``initial_trials`` of a ``search`` section."""
     frac = search["max_trial_fraction"]
@@ -207,15 +222,7 @@ def validate(cfg: dict) -> None:
                 msg = f"config[{section!r}][{key!r}]={value!r} must not be negative."
                 raise ValueError(msg)
     check_search_start(cfg["search"])
-    b = cfg["budget"]
-    if b["n_trials"] is None and b["time_budget"] is None:
-        msg = (
-            "config['budget']: set n_trials, time_budget or both; with neither a search never ends."
-        )
-        raise ValueError(msg)
-    if b["n_trials"] is not None and b["n_trials"] < 1:
-        msg = f"config['budget']['n_trials']={b['n_trials']} must be at least 1."
-        raise ValueError(msg)
+    check_budget(cfg["budget"])
     if cfg["trainer"]["max_epochs"] < 1:
         msg = "config['trainer']['max_epochs'] must be at least 1."
         raise ValueError(msg)

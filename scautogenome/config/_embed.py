@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..search._spaces import check_distribution
-from ._config import _merge, check_search_start, read_user_config
+from ._config import _merge, check_budget, check_search_start, read_user_config
 
 EMBED_MODES = ("resvae", "vae")
 
@@ -147,15 +147,7 @@ def validate(cfg: dict) -> None:
                 msg = f"config[{section!r}][{key!r}]={value!r} must not be negative."
                 raise ValueError(msg)
     check_search_start(cfg["search"])
-    b = cfg["budget"]
-    if b["n_trials"] is None and b["time_budget"] is None:
-        msg = (
-            "config['budget']: set n_trials, time_budget or both; with neither a search never ends."
-        )
-        raise ValueError(msg)
-    if b["n_trials"] is not None and b["n_trials"] < 1:
-        msg = f"config['budget']['n_trials']={b['n_trials']} must be at least 1."
-        raise ValueError(msg)
+    check_budget(cfg["budget"])
     if cfg["trainer"]["max_epochs"] < 1:
         msg = "config['trainer']['max_epochs'] must be at least 1."
         raise ValueError(msg)

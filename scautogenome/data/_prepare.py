@@ -68,12 +68,14 @@ def prepare_labelled(
     scale: bool = True,
     min_cells_per_class: int | None = None,
     seed: int = 0,
+    writes: bool = True,
 ) -> LabelledData:
     """Validate ``adata`` and build the labelled matrix; nothing is written into ``adata``.
+    ``writes=False`` (a model's ``fit``, which writes nothing) accepts a view.
 
     Raises a clear error for every unusable input before any work starts.
     """
-    check_adata(adata)
+    check_adata(adata, writes=writes)
     labels = check_labels(adata, labels_key)
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     X = get_matrix(adata, layer)

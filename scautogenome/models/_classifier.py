@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .._settings import logger, settings
+from .._settings import logger, resolve_seed
 from ..data import BatchLoader, check_finite, prepare_labelled, value_stats
 from ..nn import build_network
 from ..train import TrainParams, predict_logits, train_classifier
@@ -85,7 +85,7 @@ class Classifier(BaseModel):
         if self.architecture is None:
             msg = "Classifier.fit needs an architecture dict, e.g. {'kind': 'mlp', 'units': [256]}."
             raise ValueError(msg)
-        seed = settings.seed if seed is None else seed
+        seed = resolve_seed(seed)
         data = prepare_labelled(
             adata,
             labels_key,
@@ -94,6 +94,7 @@ class Classifier(BaseModel):
             value_type=value_type,
             min_cells_per_class=min_cells_per_class,
             seed=seed,
+            writes=False,
         )
         arch = {**self.architecture, "n_inputs": data.X.shape[1], "n_outputs": data.n_classes}
         params, device, net = self._fit_setup(arch, TrainParams, seed)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
-from .._settings import logger, settings
+from .._settings import logger, resolve_seed
 from ..data import (
     InputTransform,
     check_adata,
@@ -92,14 +93,16 @@ def prepare_unlabelled(
     likelihood: str = "auto",
     value_type: str = "auto",
     seed: int = 0,
+    writes: bool = True,
 ) -> UnlabelledData:
     """Validate ``adata`` for a VAE and split its cells 9:1 into train/val (seeded).
+    ``writes=False`` (a model's ``fit``, which writes nothing) accepts a view.
 
     ``likelihood="auto"`` picks ``"nb"`` for raw counts and ``"gaussian"`` otherwise. A count
     likelihood on negative values is an error; on non-integer values a warning. Nothing is
     written into ``adata``; every error is raised before any training.
     """
-    check_adata(adata)
+    check_adata(adata, writes=writes)
     check_likelihood(likelihood)
     if isinstance(n_latent, bool) or not isinstance(n_latent, (int, np.integer)) or n_latent < 1:
         msg = f"n_latent={n_latent!r} must be a positive integer."
@@ -259,7 +262,7 @@ class ResVAE(BaseModel):
         """Train this fixed architecture on ``adata`` (9:1 seeded train/val split of the cells);
         returns ``self``. Nothing is written into ``adata``. Warns when fewer than half of the
         latent dimensions vary across the cells (posterior collapse)."""
-        seed = settings.seed if seed is None else seed
+        seed = resolve_seed(seed)
         arch0 = dict(self.architecture or {})
         data = prepare_unlabelled(
             adata,
@@ -268,6 +271,7 @@ class ResVAE(BaseModel):
             likelihood=check_likelihood(arch0.get("likelihood", "auto")),
             value_type=value_type,
             seed=seed,
+            writes=False,
         )
         arch = self._resolved_architecture(data.X.shape[1], data.likelihood)
         params, device, net = self._fit_setup(arch, VAETrainParams, seed)
@@ -306,12 +310,19 @@ class ResVAE(BaseModel):
 
         X, col_map, _ = self._matched_input(data, layer, check_genes)
         check_finite(X, "the input matrix")
-        if self.transform_.value_type == "counts" and value_stats(X)["min"] < 0:
-            msg = (
-                "The model was trained on raw counts but the input matrix has negative values; "
-                "pass the raw counts (e.g. layer='counts')."
-            )
-            raise ValueError(msg)
+        if self.transform_.value_type == "counts":
+            stats = value_stats(X)
+            if stats["min"] < 0:
+                msg = (
+                    "The model was trained on raw counts but the input matrix has negative "
+                    "values; pass the raw counts (e.g. layer='counts')."
+                )
+                raise ValueError(msg)
+            if not stats["integer"]:
+                logger.warning(
+                    "the model was trained on raw counts but the input matrix holds non-integer "
+                    "values (log-normalized?); pass the raw counts (e.g. layer='counts')."
+                )
         return X, col_map
 
     def _encode(self, data, layer, batch_size, recon):
@@ -336,6 +347,15 @@ class ResVAE(BaseModel):
         """Reconstruction of ``data`` decoded from its latent means (dense n_obs x n_vars).
 
         ``"mse"`` and ``"gaussian"`` models return the 0-1 scaled values the encoder sees; count
-        models return expected counts at each cell's observed library size.
+        models return expected counts at each cell's observed library size. The columns are
+        ``data``'s genes, in its order, when ``data`` is an AnnData with exactly the model's
+        genes (any order; ready for ``adata.layers``); otherwise the model's genes
+        (``var_names_``), in the model's order.
         """
-        return self._encode(data, layer, batch_size, recon=True)[1]
+        rec = self._encode(data, layer, batch_size, recon=True)[1]
+        names = getattr(data, "var_names", None)
+        if names is not None and len(names) == len(self.var_names_):
+            pos = pd.Index(self.var_names_).get_indexer(np.asarray(names, dtype=str))
+            if (pos >= 0).all():
+                rec = rec[:, pos]
+        return rec

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .. import _keys
-from .._settings import keep_torch_threads
-from .._utils import neighbors
+from .._settings import keep_torch_threads, logger
+from .._utils import digest, neighbors
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -55,7 +55,9 @@ def embedding(
     n_neighbors
         Neighbors of the kNN graph (UMAP only).
     recompute
-        Recompute the 2-D coordinates even when they are already stored.
+        Recompute the 2-D coordinates even when they are already stored. They are also
+        recomputed when ``obsm[basis]`` changed since they were (a new
+        :func:`~scautogenome.tl.embed` under the same key) or, for UMAP, ``n_neighbors`` did.
     random_state
         Seed of the neighbors, UMAP and t-SNE.
     ax, show, return_fig, kwargs
@@ -73,7 +75,8 @@ def embedding(
     ``obsp['{name}_neighbors_connectivities']``
         The kNN graph (UMAP only; scanpy's ``neighbors`` with that ``key_added``).
     ``uns['X_{name}_umap']`` / ``uns['X_{name}_tsne']``
-        scanpy's parameters of the 2-D embedding (scanpy stores them under the same key).
+        scanpy's parameters of the 2-D embedding (scanpy stores them under the same key), with
+        ``sag_basis_digest`` and ``sag_n_neighbors``: what the coordinates were computed from.
     """
     import scanpy as sc
 
@@ -89,7 +92,14 @@ def embedding(
     name = _name(basis)
     key_2d = f"X_{name}_{method}"
     nkey = f"{name}_neighbors"  # not `name`: uns[name] holds tl.embed's results
-    if recompute or key_2d not in adata.obsm:
+    source = {"sag_basis_digest": digest(adata.obsm[basis])}
+    if method == "umap":
+        source["sag_n_neighbors"] = int(n_neighbors)
+    stored = adata.uns.get(key_2d, {}).get("params", {})
+    stale = key_2d in adata.obsm and any(stored.get(k) != v for k, v in source.items())
+    if stale and not recompute:
+        logger.info("obsm[%r] was computed from another %s; recomputing it", key_2d, basis)
+    if recompute or stale or key_2d not in adata.obsm:
         if method == "umap":
             neighbors(
                 adata,
@@ -101,6 +111,7 @@ def embedding(
             sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
         else:
             sc.tl.tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)
+        adata.uns.setdefault(key_2d, {}).setdefault("params", {}).update(source)
     return sc.pl.embedding(
         adata, basis=key_2d, color=color, ax=ax, show=show, return_fig=return_fig, **kwargs
     )

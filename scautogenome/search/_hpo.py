@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import torch
 
+from .._utils import digest
 from ..nn import build_network
 from ..train import TrainParams, train_classifier
 from ._spaces import fits, suggest
@@ -212,5 +213,15 @@ def run_search(
         if budget["time_budget"] is None
         else float(budget["time_budget"]) * config["search"]["max_trial_fraction"],
         postfix="best val " + metric,
+        fingerprint={
+            "task": "classify",
+            "genes": digest(data.var_names),
+            "classes": digest(data.classes),
+            "train_rows": digest(train_rows),
+            "val_rows": digest(val_rows),
+            "val_labels": digest(data.codes[val_rows]),
+            "value_type": data.transform.value_type,
+            "metric": metric,
+        },
     )
     return SearchResult.from_outcome(out)

@@ -26,6 +26,41 @@ from .._settings import logger
 from ..nn import count_parameters
 from ..train import Pruned
 
+# the study's user attribute that records what its trials were scored on
+FINGERPRINT_ATTR = "sag_fingerprint"
+
+
+def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: int) -> None:
+    """Record ``fingerprint`` (what the trials are scored on: genes, split, settings that change
+    the objective's value) on a new study; on a resumed one, raise when it differs from the
+    recorded one, because its trials' values would not compare with the new ones."""
+    if fingerprint is None:
+        return
+    stored = study.user_attrs.get(FINGERPRINT_ATTR)
+    if stored is None:
+        if n_before:
+            logger.warning(
+                "study %r has %d trial(s) without a record of the data they were scored on "
+                "(an earlier scautogenome); they are assumed to be of the same data.",
+                study.study_name,
+                n_before,
+            )
+        study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
+        return
+    differ = sorted(
+        k for k in set(stored) | set(fingerprint) if stored.get(k) != fingerprint.get(k)
+    )
+    if differ:
+        shown = ", ".join(
+            f"{k}: {stored.get(k)!r} there, {fingerprint.get(k)!r} now" for k in differ
+        )
+        msg = (
+            f"study {study.study_name!r} in this storage holds trials of other data or settings "
+            f"({shown}); their validation values do not compare with this search's. Pass "
+            "another study_name= (or storage=), or the same data, split seed and settings."
+        )
+        raise ValueError(msg)
+
 
 def make_sampler(config: dict, seed: int) -> optuna.samplers.BaseSampler:
     s = config["search"]
@@ -165,6 +200,7 @@ def run_study(
     extra_attrs: Callable[[Any], dict] | None = None,
     extra_columns: tuple[str, ...] = (),
     postfix: str = "best val",
+    fingerprint: dict | None = None,
 ) -> StudyOutcome:
     """Run an Optuna study under ``config['budget']`` with the sampler and pruner of
     ``config['search']``.
@@ -197,6 +233,9 @@ def run_study(
         trials table.
     postfix
         Label of the best value in the progress bar (and, without its "best ", in the log).
+    fingerprint
+        What the trials are scored on (JSON values; arrays as :func:`scautogenome._utils.digest`). Recorded on a new
+        study; resuming a study recorded with another is an error, raised before any training.
     """
     start = time.perf_counter()
     budget = config["budget"]
@@ -214,6 +253,7 @@ def run_study(
         load_if_exists=storage is not None,
     )
     n_before = len(study.trials)
+    check_fingerprint(study, fingerprint, n_before)
     points: list[dict] = []
     if n_before:
         logger.info("resuming study %r with %d earlier trial(s)", study.study_name, n_before)

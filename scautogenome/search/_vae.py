@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .._settings import logger
+from .._utils import digest
 from ..nn._vae import build_vae, vae_widths
 from ..train._vae import VAETrainParams, train_vae
 from ._spaces import choices_of, fits, suggest
@@ -115,10 +116,13 @@ def run_vae_search(
     seed: int = 0,
     storage: str | None = None,
     study_name: str | None = None,
+    genes=None,
 ) -> VAESearchResult:
     """Search ``config['space']`` for the VAE with the lowest validation loss.
 
-    ``transform`` is the fitted :class:`~scautogenome.data.InputTransform`.
+    ``transform`` is the fitted :class:`~scautogenome.data.InputTransform`; ``genes`` (the names
+    of ``X``'s columns) go into the study's fingerprint, so that a stored study of other genes
+    is not resumed.
     """
     n_in = X.shape[1]
     ttransform = transform.to_torch(device)
@@ -155,6 +159,16 @@ def run_vae_search(
         extra_attrs=lambda res: {"seconds_per_epoch": res.seconds_per_epoch},
         extra_columns=("seconds_per_epoch",),
         postfix="best val loss",
+        fingerprint={
+            "task": "embed",
+            "genes": digest(np.arange(n_in) if genes is None else genes),
+            "train_rows": digest(train_rows),
+            "val_rows": digest(val_rows),
+            "value_type": transform.value_type,
+            "n_latent": int(n_latent),
+            "likelihood": likelihood,
+            "beta": float(config["trainer"]["beta"]),
+        },
     )
     logger.info("best VAE widths: %s", out.architecture["widths"])
     if out.result.stopped == "time_budget":

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _keys
 from .. import config as _config
 from .._logging import elapsed
-from .._settings import logger, settings
+from .._settings import logger, resolve_seed
 from ..data import prepare_labelled
 from ..models import Classifier
 from ..search import rrfcn_in_auto, run_search, search_with_rrfcn
@@ -21,6 +21,7 @@ from ._utils import (
     check_model_dir,
     final_model,
     load_config,
+    save_model,
     search_uns,
     write_uns,
 )
@@ -124,7 +125,7 @@ def classify(
         (JSON text), ``model_dir`` (when saved).
     """
     start = time.perf_counter()
-    seed = settings.seed if seed is None else seed
+    seed = resolve_seed(seed)
     overrides = budget_overrides(n_trials, time_budget)
     if metric is not None:
         overrides.setdefault("search", {})["metric"] = metric
@@ -161,14 +162,6 @@ def classify(
         rows = data.rows(part)
         reports[part] = classification_report(data.codes[rows], pred_codes[rows], data.classes)
 
-    # -- write (only after everything above succeeded) -----------------------------------------
-    adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
-        model.classes_[pred_codes], categories=model.classes_
-    )
-    adata.obs[_keys.split_key(key_added)] = pd.Categorical(
-        data.split, categories=[*_keys.SPLITS, "none"]
-    )
-    adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     test = reports["test"]
     uns = {
         "params": call_params(
@@ -195,7 +188,17 @@ def classify(
         "confusion": test["confusion"],
         **search_uns(result, _config.to_json(cfg), val_score=result.best_value),
     }
-    write_uns(adata, key_added, uns, model, model_dir)
+    save_model(model, model_dir, uns)
+
+    # -- write (only after everything above succeeded) -----------------------------------------
+    adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
+        model.classes_[pred_codes], categories=model.classes_
+    )
+    adata.obs[_keys.split_key(key_added)] = pd.Categorical(
+        data.split, categories=[*_keys.SPLITS, "none"]
+    )
+    adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
+    write_uns(adata, key_added, uns)
     logger.info(
         "test: accuracy %.3f, macro-F1 %.3f on %d cells",
         test["accuracy"],

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _keys
 from .._logging import elapsed
-from .._settings import keep_torch_threads, logger, settings
+from .._settings import keep_torch_threads, logger, resolve_seed
 from ..config import _embed as _embed_config
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
 from ..search._vae import run_vae_search
@@ -20,6 +20,7 @@ from ._utils import (
     final_model,
     load_config,
     neighbors,
+    save_model,
     search_uns,
     write_uns,
 )
@@ -135,7 +136,8 @@ def embed(
     ``layers['{key_added}_recon']``
         Only with ``recon=True``: the reconstruction decoded from the latent means, 0-1 scaled
         values for ``"mse"``/``"gaussian"``, expected counts for ``"nb"``/``"zinb"`` (dense
-        float32).
+        float32). A call without it removes an earlier call's layer of the same key, which
+        belongs to another model.
     ``uns[key_added]``
         ``params`` (this call, with the resolved likelihood, KL weight and value type), ``losses``
         (per-epoch arrays of the final model: epoch, train/val loss, reconstruction and KL,
@@ -158,7 +160,7 @@ def embed(
     labels with :func:`embedding_scores` (as the embedding tutorial does).
     """
     start = time.perf_counter()
-    seed = settings.seed if seed is None else seed
+    seed = resolve_seed(seed)
     check_likelihood(likelihood)
     overrides = budget_overrides(n_trials, time_budget)
     if beta is not None:
@@ -195,6 +197,7 @@ def embed(
         seed=seed,
         storage=storage,
         study_name=study_name,
+        genes=data.var_names,
     )
     model = final_model(
         ResVAE, result, data, cfg, device, seconds_per_epoch=result.seconds_per_epoch
@@ -202,10 +205,6 @@ def embed(
     latent, reconstruction = model._encode(data.X, None, 1024, recon=recon)
     n_active = warn_if_collapsed(latent, data.likelihood)
 
-    # -- write (only after everything above succeeded) -----------------------------------------
-    adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
-    if recon:
-        adata.layers[recon_key(key_added)] = reconstruction.astype(np.float32)
     history = result.history
     losses = {k: np.asarray([h[k] for h in history]) for k in (history[0] if history else {})}
     uns = {
@@ -234,7 +233,17 @@ def embed(
         "seconds_per_epoch": result.seconds_per_epoch,
         "active_dims": n_active,
     }
-    write_uns(adata, key_added, uns, model, model_dir)
+    save_model(model, model_dir, uns)
+
+    # -- write (only after everything above succeeded) -----------------------------------------
+    adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
+    stale = recon_key(key_added)
+    if recon:
+        adata.layers[stale] = reconstruction.astype(np.float32)
+    elif stale in adata.layers:  # an earlier call's reconstruction, of another model
+        del adata.layers[stale]
+        logger.info("removed layers[%r], the reconstruction of an earlier embed", stale)
+    write_uns(adata, key_added, uns)
     logger.info("    finished embed (%s)", elapsed(start))
     return model
 

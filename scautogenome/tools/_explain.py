@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import _keys
 from .._logging import elapsed
-from .._settings import logger, settings
+from .._settings import logger, resolve_seed
 from ..data import check_adata, dense_rows
 from ._utils import call_params, h5ad_safe
 
@@ -215,7 +215,7 @@ def explain(
         msg = f"method={method!r} must be one of {METHODS}."
         raise ValueError(msg)
     _check_positive(n_explain=n_explain, n_background=n_background, nsamples=nsamples, n_top=n_top)
-    seed = settings.seed if seed is None else int(seed)
+    seed = resolve_seed(seed)
     split_col = _keys.split_key(_keys.CLASSIFY_KEY) if split_key is None else split_key
     if split_key is not None and split_key not in adata.obs.columns:
         msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .._utils import call_params, h5ad_safe, neighbors
 from ..models._base import META
@@ -23,6 +26,7 @@ __all__ = [
     "h5ad_safe",
     "load_config",
     "neighbors",
+    "save_model",
     "search_uns",
     "write_uns",
 ]
@@ -43,15 +47,31 @@ def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[st
     """The ``budget`` section override for the budget arguments that were given: one given
     keeps the other's configured value."""
     given = {"n_trials": n_trials, "time_budget": time_budget}
-    budget = {k: v for k, v in given.items() if v is not None}
+    # numpy scalars (np.int64(20)) as Python numbers, which the config's type checks expect
+    budget = {
+        k: v.item() if isinstance(v, np.generic) else v for k, v in given.items() if v is not None
+    }
     return {"budget": budget} if budget else {}
 
 
 def check_model_dir(model_dir: str | Path | None) -> None:
-    """Refuse a ``model_dir`` that already holds a saved model (checked before the search)."""
-    if model_dir is not None and (Path(model_dir) / META).exists():
+    """Refuse, before the search, a ``model_dir`` that already holds a saved model or that
+    cannot be created or written (a file in its path, no write permission)."""
+    if model_dir is None:
+        return
+    path = Path(model_dir)
+    if (path / META).exists():
         msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
         raise FileExistsError(msg)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        msg = f"model_dir={str(model_dir)!r} cannot be a directory: {str(existing)!r} is a file."
+        raise NotADirectoryError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = f"model_dir={str(model_dir)!r} cannot be written: no write permission on {str(existing)!r}."
+        raise PermissionError(msg)
 
 
 def final_model(model_class, result, data, config: dict, device: str | None, **extras):
@@ -84,10 +104,14 @@ def search_uns(result, config_json: str, **best) -> dict:
     }
 
 
-def write_uns(adata: AnnData, key_added: str, uns: dict, model, model_dir) -> None:
-    """Save ``model`` into ``model_dir`` when given (recorded in ``uns``), then write ``uns``
-    (h5ad-safe) into ``adata.uns[key_added]``."""
+def save_model(model, model_dir, uns: dict) -> None:
+    """Save ``model`` into ``model_dir`` when given and record the directory in ``uns``. The
+    tools call it before they write into the AnnData, so that a failed save leaves it as it was."""
     if model_dir is not None:
         model.save(model_dir)
         uns["model_dir"] = str(model_dir)
+
+
+def write_uns(adata: AnnData, key_added: str, uns: dict) -> None:
+    """Write ``uns`` (h5ad-safe) into ``adata.uns[key_added]``."""
     adata.uns[key_added] = h5ad_safe(uns)

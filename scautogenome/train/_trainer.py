@@ -224,7 +224,8 @@ def train_classifier(
         if epoch + 1 >= params.min_epochs and since_best >= params.patience:
             result.stopped = "early_stopping"
             break
-        if out_of_time or (deadline is not None and time.perf_counter() > deadline):
+        past = deadline is not None and time.perf_counter() > deadline
+        if out_of_time or (past and epoch + 1 < params.max_epochs):
             result.stopped = "time_budget"
             break
     network.load_state_dict(result.state_dict)

@@ -226,7 +226,7 @@ def train_vae(
             if (
                 deadline is not None
                 and time.perf_counter() > deadline
-                and epoch + 1 >= params.min_epochs
+                and params.min_epochs <= epoch + 1 < params.max_epochs
             ):
                 result.stopped = "time_budget"
                 break

@@ -75,13 +75,11 @@ def embed(
         scaled to 0-1 with the training cells' min/max.
     mode
         ``"resvae"`` (concatenation skips in encoder and decoder) or ``"vae"`` (no skips).
-        Default: the config's mode (``"resvae"``). On the eight single-cell count datasets of
-        ``benchmarks/RESULTS.md`` (same search and budget, default dropout 0.1, 3 seeds) the
-        Res-VAE gave the higher ARI of Leiden clusters on 3 (cbmc 0.77 vs 0.65, human_kidney,
-        pbmc3k), the plain VAE on 2 (mouse_bladder, pbmc4k 0.75 vs 0.67), the rest within
-        0.01. The plain VAE gave the lower Davies-Bouldin (more compact classes) on 6 of 8,
-        the Res-VAE on cbmc (0.81 vs 1.43) and mouse_bladder. Without dropout the Res-VAE had
-        the lower Davies-Bouldin on 7 of 8. Try both.
+        Default: the config's mode (``"resvae"``). On the seven single-cell count datasets of
+        ``benchmarks/RESULTS.md`` (same search and 300 s budget, 5 seeds) the Res-VAE gave the
+        higher ARI of Leiden clusters on 5 (mean 0.652 vs 0.626; clearly only on pbmc3k, and
+        by most on cbmc, 0.82 vs 0.69) and the same mean Davies-Bouldin (1.28), lower than the
+        plain VAE's on 3 of 7. Try both.
     n_latent
         Latent dimensions; must be smaller than the number of genes.
     layer

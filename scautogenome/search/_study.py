@@ -234,8 +234,9 @@ def run_study(
     postfix
         Label of the best value in the progress bar (and, without its "best ", in the log).
     fingerprint
-        What the trials are scored on (JSON values; arrays as :func:`scautogenome._utils.digest`). Recorded on a new
-        study; resuming a study recorded with another is an error, raised before any training.
+        What the trials are scored on (JSON values; arrays as
+        :func:`scautogenome._utils.digest`). Recorded on a new study; resuming a study recorded
+        with another is an error, raised before any training.
     """
     start = time.perf_counter()
     budget = config["budget"]

@@ -71,9 +71,9 @@ def prepare_labelled(
     writes: bool = True,
 ) -> LabelledData:
     """Validate ``adata`` and build the labelled matrix; nothing is written into ``adata``.
-    ``writes=False`` (a model's ``fit``, which writes nothing) accepts a view.
 
     Raises a clear error for every unusable input before any work starts.
+    ``writes=False`` (a model's ``fit``, which writes nothing) accepts a view.
     """
     check_adata(adata, writes=writes)
     labels = check_labels(adata, labels_key)

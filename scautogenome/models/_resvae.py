@@ -96,11 +96,11 @@ def prepare_unlabelled(
     writes: bool = True,
 ) -> UnlabelledData:
     """Validate ``adata`` for a VAE and split its cells 9:1 into train/val (seeded).
-    ``writes=False`` (a model's ``fit``, which writes nothing) accepts a view.
 
     ``likelihood="auto"`` picks ``"nb"`` for raw counts and ``"gaussian"`` otherwise. A count
     likelihood on negative values is an error; on non-integer values a warning. Nothing is
     written into ``adata``; every error is raised before any training.
+    ``writes=False`` (a model's ``fit``, which writes nothing) accepts a view.
     """
     check_adata(adata, writes=writes)
     check_likelihood(likelihood)

@@ -235,12 +235,12 @@ def embed(
 
     # -- write (only after everything above succeeded) -----------------------------------------
     adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
-    stale = recon_key(key_added)
+    rkey = recon_key(key_added)
     if recon:
-        adata.layers[stale] = reconstruction.astype(np.float32)
-    elif stale in adata.layers:  # an earlier call's reconstruction, of another model
-        del adata.layers[stale]
-        logger.info("removed layers[%r], the reconstruction of an earlier embed", stale)
+        adata.layers[rkey] = reconstruction.astype(np.float32)
+    elif rkey in adata.layers:  # an earlier call's reconstruction, of another model
+        del adata.layers[rkey]
+        logger.info("removed layers[%r], the reconstruction of an earlier embed", rkey)
     write_uns(adata, key_added, uns)
     logger.info("    finished embed (%s)", elapsed(start))
     return model

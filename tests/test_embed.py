@@ -508,8 +508,16 @@ def test_search_starts_from_the_cheap_point_and_caps_the_other_trials(monkeypatc
     narrow = dict(search_vae.DEFAULT_INITIAL_TRIALS[0])
     del narrow["first_width"]
     assert search_vae.initial_points(embed_config.default(), n_inputs=100) == [narrow]
-    no_four = embed_config.load({"space": {"n_layers": [3, 5]}})
-    assert search_vae.initial_points(no_four, n_inputs=300) == []  # outside the space
+    # a space without the default's value starts from its nearest (the cheaper of a tie), so
+    # that it too starts from one uncapped, converged model
+    no_four = embed_config.load({"space": {"n_layers": [3, 5], "first_width": [1024, 2048]}})
+    start = {**search_vae.DEFAULT_INITIAL_TRIALS[0], "n_layers": 3, "first_width": 1024}
+    assert search_vae.initial_points(no_four, n_inputs=3000) == [start]
+    # a point of the user's own outside the space is skipped, not moved
+    own = embed_config.load(
+        {"space": {"n_layers": [3, 5]}, "search": {"initial_trials": [{"n_layers": 4}]}}
+    )
+    assert search_vae.initial_points(own, n_inputs=300) == []
     tiny = {**embed_config.default(), "search": {**embed_config.default()["search"]}}
     tiny["search"]["initial_trials"] = "none"
     assert search_vae.initial_points(tiny, 300) == []
@@ -534,6 +542,36 @@ def test_search_starts_from_the_cheap_point_and_caps_the_other_trials(monkeypatc
     assert len(seen) == 2
     assert 0.05 * 400 < seen[0] <= 400  # the starting point: only the overall deadline
     assert 0 < seen[1] <= 0.05 * 400 + 1e-6
+
+
+def test_a_space_without_the_default_point_still_trains_one_model_uncapped(monkeypatch):
+    """A custom space the default start point is not in: one trial is the moved start point
+    and trains to the overall deadline, not to max_trial_fraction of it."""
+    import json
+    import time
+
+    from scautogenome.search import _vae as search_vae
+
+    seen = []
+    real = search_vae.train_vae
+
+    def spy(*args, deadline=None, **kwargs):
+        seen.append(deadline - time.perf_counter())
+        return real(*args, deadline=deadline, **kwargs)
+
+    monkeypatch.setattr(search_vae, "train_vae", spy)
+    adata = sag.datasets.synthetic(n_obs=200, n_vars=300, n_classes=3, seed=0)
+    cfg = {
+        "budget": {"n_trials": 1, "time_budget": 400},
+        "trainer": {"max_epochs": 2, "kl_warmup_epochs": 1, "min_epochs": 1},
+        "search": {"max_trial_fraction": 0.05},
+        "space": {"n_layers": [3, 5]},
+    }
+    sag.tl.embed(adata, config=cfg)
+    params = json.loads(adata.uns["sag_resvae"]["trials"]["params"].iloc[0])
+    assert params["n_layers"] == 3
+    assert len(seen) == 1
+    assert 0.05 * 400 < seen[0] <= 400
 
 
 def test_embed_config_checks_the_search_start():

@@ -94,3 +94,24 @@ def fits(value: Any, spec: Any) -> bool:
     if isinstance(spec, dict) and spec.get("type") in ("float", "int"):
         return isinstance(value, (int, float)) and spec["low"] <= value <= spec["high"]
     return value in choices_of(spec)
+
+
+def nearest(value: Any, spec: Any) -> Any:
+    """The value of ``spec`` nearest ``value``: ``value`` itself where it :func:`fits`; a range
+    clips it (and snaps it to the range's step); a choice list of numbers takes the nearest
+    choice (the smaller of two equally near); otherwise the first choice, or the fixed value."""
+    if fits(value, spec):
+        return value
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(spec, dict) and spec.get("type") in ("float", "int"):
+        low, high = spec["low"], spec["high"]
+        out = min(max(value, low), high) if numeric else low
+        step = spec.get("step")
+        if step:
+            out = min(low + round((out - low) / step) * step, high)
+        return round(out) if spec["type"] == "int" else float(out)
+    choices = choices_of(spec)
+    nums = [c for c in choices if isinstance(c, (int, float)) and not isinstance(c, bool)]
+    if numeric and nums:
+        return min(nums, key=lambda c: (abs(c - value), c))
+    return choices[0]

@@ -17,7 +17,7 @@ from .._settings import logger
 from .._utils import digest
 from ..nn._vae import build_vae, vae_widths
 from ..train._vae import VAETrainParams, train_vae
-from ._spaces import choices_of, fits, suggest
+from ._spaces import choices_of, fits, nearest, suggest
 from ._study import SearchResult, run_study
 
 _TRAIN_KEYS = ("lr", "batch_size", "weight_decay")
@@ -77,8 +77,15 @@ DEFAULT_INITIAL_TRIALS: list[dict] = [
 
 
 def initial_points(config: dict, n_inputs: int) -> list[dict]:
-    """The configured starting points restricted to what the (width-capped) space can draw:
-    keys of fixed entries are dropped, points with a value outside the space are skipped."""
+    """The configured starting points in the (width-capped) space; keys of fixed entries are
+    dropped, since a fixed value is not an Optuna parameter.
+
+    A value of the default point that the space cannot draw is moved to the space's nearest
+    one (:func:`~scautogenome.search._spaces.nearest`: ``n_layers=[3, 5]`` starts at 3, a
+    ``first_width`` of ``[1024, 2048]`` at 1024), so that a custom space still starts from its
+    cheapest neighbour of the default and trains that model until it converges. A point of
+    your own with a value outside the space is skipped, with a warning.
+    """
     init = config["search"]["initial_trials"]
     if init == "none":
         return []
@@ -88,7 +95,12 @@ def initial_points(config: dict, n_inputs: int) -> list[dict]:
         kept = {}
         for key, value in point.items():
             spec = space.get(key)
+            if spec is not None and init == "default":
+                value = nearest(value, spec)
             if spec is None or not fits(value, spec):
+                logger.warning(
+                    "initial trial %s skipped: %s=%r is not in the search space", point, key, value
+                )
                 break
             if isinstance(spec, (list, dict)):
                 kept[key] = value  # a fixed value is not an Optuna parameter

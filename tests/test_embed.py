@@ -299,6 +299,17 @@ def test_embedding_scores_on_separated_clusters():
     assert "neighbors" not in a.uns
 
 
+def test_embedding_scores_on_a_handful_of_cells():
+    """30 labelled cells or fewer: the t-SNE runs at a smaller perplexity (sklearn refuses
+    scanpy's 30 there); one label per cell is a clear error, not sklearn's."""
+    a = _fake_embedding(n_per=8)
+    s = sag.tl.embedding_scores(a, "X_sag_resvae", "label")
+    assert np.isfinite(s["davies_bouldin_tsne"])
+    a.obs["label"] = [str(i) for i in range(a.n_obs)]
+    with pytest.raises(ValueError, match="24 labels for 24 labelled cells"):
+        sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
+
+
 def test_scanpy_calls_give_torch_its_thread_count_back(monkeypatch):
     # scanpy's kNN (numba) was seen to reset torch's OpenMP pool to the number of cores, so
     # that a model trained after the scores ran on other threads and learned other weights

@@ -310,7 +310,9 @@ def embedding_scores(
         Neighbors of the kNN graph (scanpy's default; exact kNN where scanpy's approximate
         path fails) the Leiden clustering runs on.
     tsne
-        Also compute the Davies-Bouldin score of a 2-D t-SNE of the embedding.
+        Also compute the Davies-Bouldin score of a 2-D t-SNE of the embedding (scanpy's
+        perplexity of 30; ``(n_cells - 1) / 3`` for 30 labelled cells or fewer, with a
+        warning).
     seed
         Seed of Leiden and t-SNE.
     leiden_seeds
@@ -356,6 +358,12 @@ def embedding_scores(
     if n_labels < 2:
         msg = f"obs[{labels_key!r}] has {n_labels} label(s); scores need at least 2."
         raise ValueError(msg)
+    if n_labels >= len(y):
+        msg = (
+            f"obs[{labels_key!r}] has {n_labels} labels for {len(y)} labelled cells; the "
+            "silhouette and Davies-Bouldin scores need at least one label shared by two cells."
+        )
+        raise ValueError(msg)
     emb = emb[keep]
     tmp = ad.AnnData(obs={"label": y}, obsm={"emb": emb})
     tmp.obs_names = [str(i) for i in range(tmp.n_obs)]
@@ -365,7 +373,12 @@ def embedding_scores(
         "davies_bouldin_tsne": float("nan"),
     }
     if tsne:
-        sc.tl.tsne(tmp, use_rep="emb", random_state=seed)
+        # scanpy's perplexity of 30 needs more than 30 cells (sklearn: perplexity < n); fewer
+        # cells get (n - 1) / 3, the largest perplexity t-SNE's usual rule allows
+        perplexity = 30.0 if len(y) > 30 else (len(y) - 1) / 3
+        if perplexity < 30:
+            logger.warning("%d cells: t-SNE with perplexity %.3g instead of 30", len(y), perplexity)
+        sc.tl.tsne(tmp, use_rep="emb", random_state=seed, perplexity=perplexity)
         out["davies_bouldin_tsne"] = float(skm.davies_bouldin_score(tmp.obsm["X_tsne"], y))
     neighbors(tmp, n_neighbors=n_neighbors, use_rep="emb", random_state=seed)
     runs = [_leiden_matching(tmp, n_labels, seed + i) for i in range(int(leiden_seeds))]

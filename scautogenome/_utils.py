@@ -39,6 +39,33 @@ def digest(values) -> str:
     return h.hexdigest()[:16]
 
 
+def matrix_digest(X, rows, chunk: int = 2048) -> str:
+    """A short SHA-1 digest of the values of ``X[rows]`` (CSR or dense), read ``chunk`` rows
+    at a time: the matrix is never densified as a whole.
+
+    Each chunk is hashed as a canonical CSR of float64 values (explicit zeros dropped, column
+    indices sorted), so the digest depends on the values alone: not on sparse or dense
+    storage, the dtype or the order of stored entries.
+    """
+    from scipy import sparse
+
+    rows = np.asarray(rows, dtype=np.int64)
+    # entries per row, their columns, their values: three streams, so chunking does not matter
+    parts = [hashlib.sha1() for _ in range(3)]
+    for start in range(0, len(rows), chunk):
+        block = X[rows[start : start + chunk]]
+        block = sparse.csr_matrix(block, dtype=np.float64)  # a copy, safe to canonicalise
+        block.eliminate_zeros()
+        block.sort_indices()
+        for part, arr in zip(parts, (np.diff(block.indptr), block.indices, block.data)):
+            dtype = np.float64 if arr is block.data else np.int64
+            part.update(np.ascontiguousarray(arr, dtype=dtype).tobytes())
+    h = hashlib.sha1(f"{len(rows)}x{X.shape[1]}".encode())
+    for part in parts:
+        h.update(part.digest())
+    return h.hexdigest()[:16]
+
+
 def call_params(**kwargs) -> dict:
     """The arguments of a tool call as an h5ad-safe dict (None -> "None" so keys persist)."""
     out = {}

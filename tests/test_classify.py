@@ -147,6 +147,9 @@ def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):
     with pytest.raises(ValueError, match="val_labels"):
         sag.tl.classify(b, "shuffled", config=tiny_config, storage=url, study_name="s")
     assert "sag" not in b.uns
+    b.X = b.X * 2  # the same genes, cells and labels, other values
+    with pytest.raises(ValueError, match="values: "):
+        sag.tl.classify(b, "label", config=tiny_config, storage=url, study_name="s")
 
 
 def test_portfolio_starts_the_search(adata, tiny_config):

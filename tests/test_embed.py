@@ -656,6 +656,11 @@ def test_storage_resumes_only_a_study_of_the_same_data_and_settings(adata, tmp_p
     fewer = adata[:, 5:].copy()
     with pytest.raises(ValueError, match="genes"):
         sag.tl.embed(fewer, config=ONE_TRIAL, storage=url)
+    # the same genes and cells with other values (another layer, a re-normalisation)
+    doubled = other.copy()
+    doubled.X = doubled.X * 2
+    with pytest.raises(ValueError, match="values: "):
+        sag.tl.embed(doubled, config=ONE_TRIAL, storage=url)
     assert "X_sag_resvae" not in other.obsm
     assert "sag_resvae" not in other.uns
     # another study name in the same storage is a new search

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
-from .._utils import digest
+from .._utils import digest, matrix_digest
 from ..nn import build_network
 from ..train import TrainParams, train_classifier
 from ._spaces import fits, suggest
@@ -213,8 +214,9 @@ def run_search(
         if budget["time_budget"] is None
         else float(budget["time_budget"]) * config["search"]["max_trial_fraction"],
         postfix="best val " + metric,
-        fingerprint={
+        fingerprint=lambda: {
             "task": "classify",
+            "values": matrix_digest(data.X, np.concatenate([train_rows, val_rows])),
             "genes": digest(data.var_names),
             "classes": digest(data.classes),
             "train_rows": digest(train_rows),

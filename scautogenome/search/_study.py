@@ -47,9 +47,16 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
             )
         study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
         return
-    differ = sorted(
-        k for k in set(stored) | set(fingerprint) if stored.get(k) != fingerprint.get(k)
-    )
+    unrecorded = sorted(set(fingerprint) - set(stored))
+    if unrecorded:
+        logger.warning(
+            "study %r was recorded by an earlier scautogenome without %s; its trials are "
+            "assumed to be of the same %s.",
+            study.study_name,
+            ", ".join(unrecorded),
+            ", ".join(unrecorded),
+        )
+    differ = sorted(k for k in stored if stored.get(k) != fingerprint.get(k))
     if differ:
         shown = ", ".join(
             f"{k}: {stored.get(k)!r} there, {fingerprint.get(k)!r} now" for k in differ
@@ -200,7 +207,7 @@ def run_study(
     extra_attrs: Callable[[Any], dict] | None = None,
     extra_columns: tuple[str, ...] = (),
     postfix: str = "best val",
-    fingerprint: dict | None = None,
+    fingerprint: dict | Callable[[], dict] | None = None,
 ) -> StudyOutcome:
     """Run an Optuna study under ``config['budget']`` with the sampler and pruner of
     ``config['search']``.
@@ -235,8 +242,9 @@ def run_study(
         Label of the best value in the progress bar (and, without its "best ", in the log).
     fingerprint
         What the trials are scored on (JSON values; arrays as
-        :func:`scautogenome._utils.digest`). Recorded on a new study; resuming a study recorded
-        with another is an error, raised before any training.
+        :func:`scautogenome._utils.digest`), or a function that returns it, called only with a
+        ``storage`` (where a study can be resumed). Recorded on a new study; resuming a study
+        recorded with another is an error, raised before any training.
     """
     start = time.perf_counter()
     budget = config["budget"]
@@ -254,6 +262,8 @@ def run_study(
         load_if_exists=storage is not None,
     )
     n_before = len(study.trials)
+    if callable(fingerprint):
+        fingerprint = fingerprint() if storage is not None else None
     check_fingerprint(study, fingerprint, n_before)
     points: list[dict] = []
     if n_before:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .._settings import logger
-from .._utils import digest
+from .._utils import digest, matrix_digest
 from ..nn._vae import build_vae, vae_widths
 from ..train._vae import VAETrainParams, train_vae
 from ._spaces import choices_of, fits, nearest, suggest
@@ -171,8 +171,9 @@ def run_vae_search(
         extra_attrs=lambda res: {"seconds_per_epoch": res.seconds_per_epoch},
         extra_columns=("seconds_per_epoch",),
         postfix="best val loss",
-        fingerprint={
+        fingerprint=lambda: {
             "task": "embed",
+            "values": matrix_digest(X, np.concatenate([train_rows, val_rows])),
             "genes": digest(np.arange(n_in) if genes is None else genes),
             "train_rows": digest(train_rows),
             "val_rows": digest(val_rows),

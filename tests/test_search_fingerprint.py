@@ -1,0 +1,52 @@
+"""The study fingerprint: the digest of a matrix's values, and studies of earlier releases."""
+
+import numpy as np
+import optuna
+import pytest
+from scipy import sparse
+
+from scautogenome._settings import logger as sag_logger
+from scautogenome._utils import matrix_digest
+from scautogenome.search._study import FINGERPRINT_ATTR, check_fingerprint
+
+
+def test_matrix_digest_depends_on_the_values_alone():
+    rng = np.random.default_rng(0)
+    dense = (rng.random((60, 9)) > 0.6) * rng.poisson(3, (60, 9)).astype(np.float32)
+    rows = np.arange(0, 60, 2)
+    ref = matrix_digest(dense, rows)
+    csr = sparse.csr_matrix(dense)
+    unsorted = csr.copy()
+    unsorted.indices = unsorted.indices.copy()
+    for r in range(unsorted.shape[0]):  # reverse the stored order of each row's entries
+        a, b = unsorted.indptr[r], unsorted.indptr[r + 1]
+        unsorted.indices[a:b] = unsorted.indices[a:b][::-1]
+        unsorted.data[a:b] = unsorted.data[a:b][::-1]
+    unsorted.has_sorted_indices = False
+    explicit = csr.copy()
+    explicit.data[0] = 0.0  # an explicit zero is no value
+    for same in (csr, unsorted, dense.astype(np.float64)):
+        assert matrix_digest(same, rows) == ref
+    assert matrix_digest(dense, rows, chunk=7) == ref
+    assert matrix_digest(explicit, rows) == matrix_digest(explicit.toarray(), rows)
+    changed = dense.copy()
+    changed[rows[3], 2] += 1
+    assert matrix_digest(changed, rows) != ref
+    assert matrix_digest(dense, rows[::-1]) != ref  # row order matters
+    assert matrix_digest(changed, rows[rows != rows[3]]) == matrix_digest(
+        dense, rows[rows != rows[3]]
+    )  # only the given rows are read
+
+
+def test_a_study_recorded_without_a_field_is_resumed_with_a_warning(caplog):
+    study = optuna.create_study()
+    study.set_user_attr(FINGERPRINT_ATTR, {"task": "embed", "genes": "abc"})
+    now = {"task": "embed", "genes": "abc", "values": "def"}
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        check_fingerprint(study, now, n_before=3)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert "without values" in caplog.text
+    with pytest.raises(ValueError, match="genes: 'abc' there, 'xyz' now"):
+        check_fingerprint(study, {**now, "genes": "xyz"}, n_before=3)

@@ -43,9 +43,10 @@ def matrix_digest(X, rows, chunk: int = 2048) -> str:
     """A short SHA-1 digest of the values of ``X[rows]`` (CSR or dense), read ``chunk`` rows
     at a time: the matrix is never densified as a whole.
 
-    Each chunk is hashed as a canonical CSR of float64 values (explicit zeros dropped, column
-    indices sorted), so the digest depends on the values alone: not on sparse or dense
-    storage, the dtype or the order of stored entries.
+    Each chunk is hashed as a canonical CSR of float64 values (duplicate entries summed,
+    explicit zeros dropped, column indices sorted), so the digest depends on the values alone:
+    not on sparse or dense storage, the dtype or the order of stored entries. (Integers above
+    2**53 that differ by less than float64's spacing there hash alike.)
     """
     from scipy import sparse
 
@@ -55,8 +56,8 @@ def matrix_digest(X, rows, chunk: int = 2048) -> str:
     for start in range(0, len(rows), chunk):
         block = X[rows[start : start + chunk]]
         block = sparse.csr_matrix(block, dtype=np.float64)  # a copy, safe to canonicalise
+        block.sum_duplicates()  # sorts the indices too
         block.eliminate_zeros()
-        block.sort_indices()
         for part, arr in zip(parts, (np.diff(block.indptr), block.indices, block.data)):
             dtype = np.float64 if arr is block.data else np.int64
             part.update(np.ascontiguousarray(arr, dtype=dtype).tobytes())
@@ -84,6 +85,23 @@ def call_params(**kwargs) -> dict:
 _KNN: dict[str, float] = {"failed_from": float("inf")}
 """The fewest cells on which scanpy's approximate kNN has failed in this process; it fails
 the same way on as many cells or more (its path depends on the number of cells)."""
+
+
+def tsne(adata, **kwargs) -> None:
+    """``scanpy.tl.tsne`` at scanpy's perplexity of 30, or at ``max(1, (n - 1) / 3)`` (with a
+    warning) on 30 cells or fewer, where scikit-learn refuses 30 (it needs perplexity < n);
+    ``(n - 1) / 3`` is the largest perplexity the usual rule (Rtsne's ``3 * perplexity < n - 1``)
+    allows. A ``perplexity=`` given is used as it is."""
+    import scanpy as sc
+
+    from ._settings import logger
+
+    if "perplexity" not in kwargs and adata.n_obs <= 30:
+        kwargs["perplexity"] = max(1.0, (adata.n_obs - 1) / 3)
+        logger.warning(
+            "%d cells: t-SNE with perplexity %.3g instead of 30", adata.n_obs, kwargs["perplexity"]
+        )
+    sc.tl.tsne(adata, **kwargs)
 
 
 def neighbors(adata, **kwargs) -> None:

@@ -305,6 +305,9 @@ def test_embedding_scores_on_a_handful_of_cells():
     a = _fake_embedding(n_per=8)
     s = sag.tl.embedding_scores(a, "X_sag_resvae", "label")
     assert np.isfinite(s["davies_bouldin_tsne"])
+    ax = sag.pl.embedding(a, method="tsne", color="label", show=False)  # the same rule
+    assert ax is not None
+    assert a.obsm["X_sag_resvae_tsne"].shape == (24, 2)
     a.obs["label"] = [str(i) for i in range(a.n_obs)]
     with pytest.raises(ValueError, match="24 labels for 24 labelled cells"):
         sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
@@ -529,6 +532,11 @@ def test_search_starts_from_the_cheap_point_and_caps_the_other_trials(monkeypatc
         {"space": {"n_layers": [3, 5]}, "search": {"initial_trials": [{"n_layers": 4}]}}
     )
     assert search_vae.initial_points(own, n_inputs=300) == []
+    # a first_width range is capped at the number of genes, as a choice list is
+    ranged = embed_config.load({"space": {"first_width": {"type": "int", "low": 64, "high": 4096}}})
+    capped = search_vae.cap_widths(ranged["space"], n_inputs=300)["first_width"]
+    assert capped == {"type": "int", "low": 64, "high": 300}
+    assert search_vae.initial_points(ranged, n_inputs=300)[0]["first_width"] == 128
     tiny = {**embed_config.default(), "search": {**embed_config.default()["search"]}}
     tiny["search"]["initial_trials"] = "none"
     assert search_vae.initial_points(tiny, 300) == []

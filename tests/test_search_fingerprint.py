@@ -48,5 +48,35 @@ def test_a_study_recorded_without_a_field_is_resumed_with_a_warning(caplog):
     finally:
         sag_logger.removeHandler(caplog.handler)
     assert "without values" in caplog.text
+    assert study.user_attrs[FINGERPRINT_ATTR] == now  # recorded now: later resumes check it
+    with pytest.raises(ValueError, match="values: 'def' there, 'ghi' now"):
+        check_fingerprint(study, {**now, "values": "ghi"}, n_before=4)
     with pytest.raises(ValueError, match="genes: 'abc' there, 'xyz' now"):
-        check_fingerprint(study, {**now, "genes": "xyz"}, n_before=3)
+        check_fingerprint(study, {**now, "genes": "xyz"}, n_before=4)
+
+
+def test_duplicate_sparse_entries_are_summed():
+    dup = sparse.csr_matrix(
+        (np.array([1.0, 2.0, 5.0]), np.array([1, 1, 0]), np.array([0, 2, 3])), shape=(2, 3)
+    )
+    assert not dup.has_canonical_format
+    rows = np.arange(2)
+    assert matrix_digest(dup, rows) == matrix_digest(dup.toarray(), rows)
+
+
+def test_nearest_moves_a_value_onto_the_space():
+    from scautogenome.search._spaces import fits, nearest
+
+    grid = {"type": "int", "low": 2, "high": 11, "step": 4}  # draws 2, 6, 10
+    assert [nearest(v, grid) for v in (4, 5, 9, 30, -3)] == [2, 6, 10, 10, 2]
+    assert not fits(4, grid)
+    assert fits(6, grid)
+    assert not fits(11, grid)  # in [low, high] but off the grid
+    assert nearest(0.6, {"type": "float", "low": 0.3, "high": 0.9, "step": 0.25}) == 0.55
+    assert nearest(1, {"type": "int", "low": 2.5, "high": 7}) == 3
+    assert nearest(1e-3, {"type": "float", "low": 1e-2, "high": 1e-1, "log": True}) == 1e-2
+    assert nearest(4, [3, 5]) == 3  # a tie: the smaller
+    assert nearest(700, [128, 512, 1024]) == 512
+    assert nearest("relu", ["elu", "gelu"]) == "elu"
+    assert nearest(0.1, 0.2) == 0.2  # a fixed value
+    assert not fits(True, {"type": "int", "low": 0, "high": 2})

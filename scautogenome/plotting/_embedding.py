@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import _keys
 from .._settings import keep_torch_threads, logger
-from .._utils import digest, neighbors
+from .._utils import digest, neighbors, tsne
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -49,7 +49,8 @@ def embedding(
     basis
         ``obsm`` key of the latent space.
     method
-        ``"umap"`` (kNN graph + UMAP) or ``"tsne"``.
+        ``"umap"`` (kNN graph + UMAP) or ``"tsne"`` (scanpy's perplexity of 30; on 30 cells or
+        fewer, which scikit-learn refuses at 30, ``max(1, (n - 1) / 3)`` with a warning).
     color
         ``obs`` column(s) or gene(s) to color by, as in :func:`scanpy.pl.embedding`.
     n_neighbors
@@ -110,7 +111,7 @@ def embedding(
             )
             sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
         else:
-            sc.tl.tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)
+            tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)
         adata.uns.setdefault(key_2d, {}).setdefault("params", {}).update(source)
     return sc.pl.embedding(
         adata, basis=key_2d, color=color, ax=ax, show=show, return_fig=return_fig, **kwargs

@@ -11,6 +11,7 @@ A space entry is one of
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 _DIST_KEYS = {
@@ -88,27 +89,44 @@ def choices_of(spec: Any) -> list:
     return [spec]
 
 
+def _grid_top(spec: dict) -> float:
+    """The largest value a range can draw: ``high``, or the last step at or below it."""
+    low, high, step = spec["low"], spec["high"], spec.get("step")
+    if not step:
+        return high
+    return low + math.floor((high - low) / step + 1e-9) * step
+
+
 def fits(value: Any, spec: Any) -> bool:
-    """Whether ``value`` lies in the distribution ``spec`` (a range, a choice list or a fixed
-    value)."""
+    """Whether ``value`` lies in the distribution ``spec`` (a range, on its step grid where it
+    has one; a choice list; a fixed value)."""
     if isinstance(spec, dict) and spec.get("type") in ("float", "int"):
-        return isinstance(value, (int, float)) and spec["low"] <= value <= spec["high"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if spec["type"] == "int" and value != round(value):
+            return False
+        low, step = spec["low"], spec.get("step")
+        if not low <= value <= _grid_top(spec) + 1e-12:
+            return False
+        return not step or abs((value - low) / step - round((value - low) / step)) < 1e-9
     return value in choices_of(spec)
 
 
 def nearest(value: Any, spec: Any) -> Any:
     """The value of ``spec`` nearest ``value``: ``value`` itself where it :func:`fits`; a range
-    clips it (and snaps it to the range's step); a choice list of numbers takes the nearest
-    choice (the smaller of two equally near); otherwise the first choice, or the fixed value."""
+    clips it to the range and snaps it to the range's step; a choice list of numbers takes the
+    nearest choice (the smaller of two equally near); otherwise the first choice, or the fixed
+    value."""
     if fits(value, spec):
         return value
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     if isinstance(spec, dict) and spec.get("type") in ("float", "int"):
-        low, high = spec["low"], spec["high"]
-        out = min(max(value, low), high) if numeric else low
-        step = spec.get("step")
+        low, top, step = spec["low"], _grid_top(spec), spec.get("step")
+        out = min(max(value, low), top) if numeric else low
         if step:
-            out = min(low + round((out - low) / step) * step, high)
+            out = low + math.ceil((out - low) / step - 0.5) * step  # a tie: the lower step
+        elif spec["type"] == "int":  # integers within [low, high], as Optuna's int() bounds
+            out = min(max(round(out), math.ceil(low)), math.floor(spec["high"]))
         return round(out) if spec["type"] == "int" else float(out)
     choices = choices_of(spec)
     nums = [c for c in choices if isinstance(c, (int, float)) and not isinstance(c, bool)]

@@ -47,16 +47,18 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
             )
         study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
         return
+    differ = sorted(k for k in stored if stored.get(k) != fingerprint.get(k))
     unrecorded = sorted(set(fingerprint) - set(stored))
-    if unrecorded:
+    if unrecorded and not differ:
+        # the first resume after an upgrade completes the record: later ones are checked
         logger.warning(
             "study %r was recorded by an earlier scautogenome without %s; its trials are "
-            "assumed to be of the same %s.",
+            "assumed to be of the same %s, which is recorded now.",
             study.study_name,
             ", ".join(unrecorded),
             ", ".join(unrecorded),
         )
-    differ = sorted(k for k in stored if stored.get(k) != fingerprint.get(k))
+        study.set_user_attr(FINGERPRINT_ATTR, {**fingerprint, **stored})
     if differ:
         shown = ", ".join(
             f"{k}: {stored.get(k)!r} there, {fingerprint.get(k)!r} now" for k in differ

@@ -24,9 +24,15 @@ _TRAIN_KEYS = ("lr", "batch_size", "weight_decay")
 
 
 def cap_widths(space: dict, n_inputs: int) -> dict:
-    """The space with first-layer widths larger than ``n_inputs`` dropped from the choices
-    (the smallest choice is kept when all are larger)."""
+    """The space with first-layer widths larger than ``n_inputs`` dropped from the choices, or
+    a range's ``high`` lowered to ``n_inputs`` (the smallest width is kept when all are
+    larger)."""
     spec = space["first_width"]
+    if isinstance(spec, dict) and spec.get("type") in ("int", "float"):
+        if spec["high"] <= n_inputs:
+            return space
+        high = max(spec["low"], n_inputs)  # the smallest width when all are larger
+        return {**space, "first_width": {**spec, "high": high}}
     choices = [int(c) for c in choices_of(spec)]
     kept = [c for c in choices if c <= n_inputs] or [min(choices)]
     if len(kept) == len(choices):

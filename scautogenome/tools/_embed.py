@@ -24,6 +24,9 @@ from ._utils import (
     search_uns,
     write_uns,
 )
+from ._utils import (
+    tsne as run_tsne,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -311,8 +314,8 @@ def embedding_scores(
         path fails) the Leiden clustering runs on.
     tsne
         Also compute the Davies-Bouldin score of a 2-D t-SNE of the embedding (scanpy's
-        perplexity of 30; ``(n_cells - 1) / 3`` for 30 labelled cells or fewer, with a
-        warning).
+        perplexity of 30; ``max(1, (n_cells - 1) / 3)`` for 30 labelled cells or fewer, with
+        a warning).
     seed
         Seed of Leiden and t-SNE.
     leiden_seeds
@@ -332,7 +335,6 @@ def embedding_scores(
     over the runs), ``leiden_seeds``, ``n_labels`` and ``n_cells``.
     """
     import anndata as ad
-    import scanpy as sc
     from sklearn import metrics as skm
 
     if basis not in adata.obsm:
@@ -373,12 +375,7 @@ def embedding_scores(
         "davies_bouldin_tsne": float("nan"),
     }
     if tsne:
-        # scanpy's perplexity of 30 needs more than 30 cells (sklearn: perplexity < n); fewer
-        # cells get (n - 1) / 3, the largest perplexity t-SNE's usual rule allows
-        perplexity = 30.0 if len(y) > 30 else (len(y) - 1) / 3
-        if perplexity < 30:
-            logger.warning("%d cells: t-SNE with perplexity %.3g instead of 30", len(y), perplexity)
-        sc.tl.tsne(tmp, use_rep="emb", random_state=seed, perplexity=perplexity)
+        run_tsne(tmp, use_rep="emb", random_state=seed)
         out["davies_bouldin_tsne"] = float(skm.davies_bouldin_score(tmp.obsm["X_tsne"], y))
     neighbors(tmp, n_neighbors=n_neighbors, use_rep="emb", random_state=seed)
     runs = [_leiden_matching(tmp, n_labels, seed + i) for i in range(int(leiden_seeds))]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._utils import call_params, h5ad_safe, neighbors
+from .._utils import call_params, h5ad_safe, neighbors, tsne
 from ..models._base import META
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ __all__ = [
     "neighbors",
     "save_model",
     "search_uns",
+    "tsne",
     "write_uns",
 ]
 

@@ -507,12 +507,31 @@ def test_one_budget_argument_keeps_the_configured_other(adata):
     assert cfg["budget"] == {"n_trials": 1, "time_budget": 600}
 
 
+def _trial_deadlines(monkeypatch, cfg: dict) -> tuple[ad.AnnData, list[float]]:
+    """Run a small embed search under ``cfg``; return the AnnData and the seconds each trial
+    was given (its deadline minus the time it started)."""
+    import time
+
+    from scautogenome.search import _vae as search_vae
+
+    seen = []
+    real = search_vae.train_vae
+
+    def spy(*args, deadline=None, **kwargs):
+        seen.append(deadline - time.perf_counter())
+        return real(*args, deadline=deadline, **kwargs)
+
+    monkeypatch.setattr(search_vae, "train_vae", spy)
+    adata = sag.datasets.synthetic(n_obs=200, n_vars=300, n_classes=3, seed=0)
+    sag.tl.embed(adata, config=cfg)
+    return adata, seen
+
+
 def test_search_starts_from_the_cheap_point_and_caps_the_other_trials(monkeypatch):
     """As the classifier search: the default starting point runs first (where the space can
     draw it). It may train until the overall deadline, so that a tight budget still ends with
     a converged model; every sampled trial stops at max_trial_fraction of the budget."""
     import json
-    import time
 
     from scautogenome.search import _vae as search_vae
 
@@ -541,21 +560,12 @@ def test_search_starts_from_the_cheap_point_and_caps_the_other_trials(monkeypatc
     tiny["search"]["initial_trials"] = "none"
     assert search_vae.initial_points(tiny, 300) == []
 
-    seen = []
-    real = search_vae.train_vae
-
-    def spy(*args, deadline=None, **kwargs):
-        seen.append(deadline - time.perf_counter())
-        return real(*args, deadline=deadline, **kwargs)
-
-    monkeypatch.setattr(search_vae, "train_vae", spy)
-    adata = sag.datasets.synthetic(n_obs=200, n_vars=300, n_classes=3, seed=0)
     cfg = {
         "budget": {"n_trials": 2, "time_budget": 400},
         "trainer": {"max_epochs": 2, "kl_warmup_epochs": 1, "min_epochs": 1},
         "search": {"max_trial_fraction": 0.05},
     }
-    sag.tl.embed(adata, config=cfg)
+    adata, seen = _trial_deadlines(monkeypatch, cfg)
     first = json.loads(adata.uns["sag_resvae"]["trials"]["params"].iloc[0])
     assert first == search_vae.DEFAULT_INITIAL_TRIALS[0]
     assert len(seen) == 2
@@ -567,26 +577,14 @@ def test_a_space_without_the_default_point_still_trains_one_model_uncapped(monke
     """A custom space the default start point is not in: one trial is the moved start point
     and trains to the overall deadline, not to max_trial_fraction of it."""
     import json
-    import time
 
-    from scautogenome.search import _vae as search_vae
-
-    seen = []
-    real = search_vae.train_vae
-
-    def spy(*args, deadline=None, **kwargs):
-        seen.append(deadline - time.perf_counter())
-        return real(*args, deadline=deadline, **kwargs)
-
-    monkeypatch.setattr(search_vae, "train_vae", spy)
-    adata = sag.datasets.synthetic(n_obs=200, n_vars=300, n_classes=3, seed=0)
     cfg = {
         "budget": {"n_trials": 1, "time_budget": 400},
         "trainer": {"max_epochs": 2, "kl_warmup_epochs": 1, "min_epochs": 1},
         "search": {"max_trial_fraction": 0.05},
         "space": {"n_layers": [3, 5]},
     }
-    sag.tl.embed(adata, config=cfg)
+    adata, seen = _trial_deadlines(monkeypatch, cfg)
     params = json.loads(adata.uns["sag_resvae"]["trials"]["params"].iloc[0])
     assert params["n_layers"] == 3
     assert len(seen) == 1

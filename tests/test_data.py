@@ -163,3 +163,31 @@ def test_tiny_ranges_do_not_overflow():
     out = t.to_torch("cpu")(torch.from_numpy(X))
     assert torch.isfinite(out).all()
     np.testing.assert_allclose(out[:, 1].numpy(), [0, 1 / 3, 2 / 3, 1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_backed_anndata_is_read_as_stored(tmp_path, tiny_config, dense):
+    """read_h5ad(backed="r"): a sparse X is read into memory sparse (never densified), a dense
+    one as an array; classify and embed run and their outputs round-trip (was: "adata.X must
+    be 2-dimensional, got shape ()")."""
+    import anndata as ad
+
+    from scautogenome.data import get_matrix
+
+    src = sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)
+    if dense:
+        src.X = src.X.toarray()
+    src.write_h5ad(tmp_path / "in.h5ad")
+    backed = ad.read_h5ad(tmp_path / "in.h5ad", backed="r")
+    X = get_matrix(backed, None)
+    assert sp.issparse(X) != dense
+    np.testing.assert_array_equal(
+        X.toarray() if sp.issparse(X) else X, src.X if dense else src.X.toarray()
+    )
+    sag.tl.classify(backed, "label", config=tiny_config)
+    embed_cfg = {"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 2}}
+    sag.tl.embed(backed, config=embed_cfg)
+    backed.to_memory().write_h5ad(tmp_path / "out.h5ad")
+    back = ad.read_h5ad(tmp_path / "out.h5ad")
+    assert back.obs["sag_pred"].notna().all()
+    assert back.obsm["X_sag_resvae"].shape == (300, 10)

@@ -59,7 +59,21 @@ def get_matrix(adata: AnnData, layer: str | None):
 
 
 def as_csr_or_dense(X, where: str = "X"):
-    """CSR for scipy sparse input (CSC converted once), ndarray for dense input."""
+    """CSR for scipy sparse input (CSC converted once), ndarray for dense input.
+
+    A matrix of a backed AnnData (``read_h5ad(..., backed="r")``) is read into memory as it is
+    stored: a sparse one as a sparse matrix (never densified), a dense one as an array.
+    """
+    if hasattr(X, "to_memory") and hasattr(X, "format"):  # anndata's backed CSR/CSC dataset
+        from .._settings import logger
+
+        logger.info("%s is backed (on disk); reading it into memory as a sparse matrix", where)
+        X = X.to_memory()
+    elif type(X).__module__.startswith("h5py"):  # a backed dense matrix
+        from .._settings import logger
+
+        logger.info("%s is backed (on disk); reading it into memory", where)
+        X = X[()]
     if sparse.issparse(X):
         X = X.tocsr() if X.format != "csr" else X
         dtype = X.dtype

@@ -152,6 +152,24 @@ def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):
         sag.tl.classify(b, "label", config=tiny_config, storage=url, study_name="s")
 
 
+def test_a_start_point_of_ones_own_outside_the_space_is_skipped_with_a_warning(caplog):
+    from scautogenome._settings import logger as sag_logger
+    from scautogenome.config import _config as classify_config
+    from scautogenome.search._hpo import initial_trials
+
+    own = classify_config.load({"search": {"initial_trials": [{"mode": "mlp", "lr": 5.0}]}})
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        assert initial_trials(own) == []
+        assert "lr=5.0 is not in the search space" in caplog.text
+        caplog.clear()
+        narrow = classify_config.load({"space": {"common": {"lr": 1e-2}}})
+        initial_trials(narrow)  # the default portfolio is trimmed to the space silently
+        assert "skipped" not in caplog.text
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+
+
 def test_portfolio_starts_the_search(adata, tiny_config):
     tiny_config["budget"]["n_trials"] = 2
     tiny_config["search"] = {"initial_trials": "default"}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from .._settings import logger
 from .._utils import digest, matrix_digest
 from ..nn import build_network
 from ..train import TrainParams, train_classifier
@@ -136,7 +137,8 @@ DEFAULT_INITIAL_TRIALS: list[dict] = [
 
 
 def initial_trials(config: dict) -> list[dict]:
-    """The configured starting points that fit the configured space (others are skipped)."""
+    """The configured starting points that fit the configured space; others are skipped, a
+    point of the user's own with a warning."""
     init = config["search"]["initial_trials"]
     if init == "none":
         return []
@@ -160,6 +162,13 @@ def initial_trials(config: dict) -> list[dict]:
             spec = space[section].get(name)
             if spec is None or not fits(value, spec):
                 ok = False
+                if init != "default":  # the portfolio is trimmed to the space without a word
+                    logger.warning(
+                        "initial trial %s skipped: %s=%r is not in the search space",
+                        point,
+                        key,
+                        value,
+                    )
                 break
         if ok:
             out.append(params)

@@ -50,6 +50,11 @@ def test_classify_then_predict(h5ad, config_file, tmp_path, capsys):
     rc = main(["predict", str(h5ad), "--model", str(out / "model"), "--out", str(pred), "--quiet"])
     assert rc == 0
     assert "sag_confidence" in ad.read_h5ad(pred).obs
+    # the input itself as --out: refused before any work, replaced with --overwrite
+    again = ["predict", str(pred), "--model", str(out / "model"), "--out", str(pred), "--quiet"]
+    assert main(again) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main([*again, "--overwrite"]) == 0
 
 
 def test_errors_are_one_line_with_nonzero_exit(h5ad, tmp_path, capsys):
@@ -152,9 +157,21 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
     assert embedded_ad.obsm["X_sag_resvae"].shape[1] == 4
     assert json.loads(embedded_ad.uns["sag_resvae"]["train_params"])["beta"] == 2.0
     printed = capsys.readouterr().out
-    assert "latent space vs labels" in printed
+    assert "latent space vs obs['label']: davies_bouldin" in printed
+    assert "n_labels 3," in printed  # counts as integers
+    stored = embedded_ad.uns["sag_resvae"]["scores"]  # the scores survive the h5ad
+    assert stored["labels_key"] == "label"
+    assert 0 <= stored["nmi"] <= 1
     active = embedded_ad.uns["sag_resvae"]["active_dims"]
     assert f"(4 dimensions, {active} varying across cells)" in printed
+    # an existing --out, or --labels that are no column, stop before any work
+    args = ["embed", str(explained), "--out", str(embedded), "--n-trials", "1", "--quiet"]
+    assert main(args) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert main([*args[:3], str(tmp_path / "e2.h5ad"), *args[4:], "--labels", "nope"]) == 2
+    assert "--labels 'nope' is not an obs column" in capsys.readouterr().err
+    assert not (tmp_path / "e2.h5ad").exists()
+    assert main([*args, "--overwrite", "--labels", "label"]) == 0
     rc = main(["report", str(embedded), "--out", str(tmp_path / "r.html"), "--quiet"])
     assert rc == 0
     page = (tmp_path / "r.html").read_text()
@@ -163,6 +180,7 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
         "Genes that drive each class",
         "Latent space",
         "data:image/png",
+        "<code>sag.tl.embedding_scores</code>",  # the scores --labels stored
     ):
         assert section in page
 

@@ -196,6 +196,24 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             "across cells, so the embedding carries little information (see the warning of "
             "<code>sag.tl.embed</code>).</p>"
         )
+    scores = run.get("scores") if isinstance(run, dict) else None
+    if isinstance(scores, dict) and "labels_key" in scores:
+        names = [
+            ("ari", "ARI"),
+            ("nmi", "NMI"),
+            ("davies_bouldin", "Davies-Bouldin"),
+            ("davies_bouldin_tsne", "Davies-Bouldin (t-SNE)"),
+            ("silhouette", "silhouette"),
+        ]
+        row = [float(scores[k]) for k, _ in names if k in scores]
+        out.append(
+            f'<p class="muted">Against <code>obs[{html.escape(str(scores["labels_key"]))!r}]'
+            "</code> (<code>sag.tl.embedding_scores</code>: Leiden clusters as many as the "
+            "labels; Davies-Bouldin lower is better).</p>"
+        )
+        out.append(_table([n for k, n in names if k in scores], [row], left=0))
+        if color is None and scores["labels_key"] in adata.obs:
+            color = str(scores["labels_key"])
     out.append(_figure(pl.embedding, adata, basis=basis, color=color))
     return out
 

@@ -237,6 +237,9 @@ def _embed(args) -> int:
     import scautogenome as sag
 
     out = _out_file(args.out, args.overwrite)
+    if args.model_out and (Path(args.model_out) / "model.json").exists() and not args.overwrite:
+        msg = f"--model-out {args.model_out!r} already holds a model; pass --overwrite"
+        raise CLIError(msg)
     adata = _load(args)
     if args.labels is not None and args.labels not in adata.obs.columns:
         msg = f"--labels {args.labels!r} is not an obs column; available: {list(adata.obs.columns)}"

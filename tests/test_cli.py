@@ -171,7 +171,12 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
     assert main([*args[:3], str(tmp_path / "e2.h5ad"), *args[4:], "--labels", "nope"]) == 2
     assert "--labels 'nope' is not an obs column" in capsys.readouterr().err
     assert not (tmp_path / "e2.h5ad").exists()
-    assert main([*args, "--overwrite", "--labels", "label"]) == 0
+    assert (
+        main([*args, "--overwrite", "--labels", "label", "--model-out", str(tmp_path / "m")]) == 0
+    )
+    fresh = [*args[:3], str(tmp_path / "e3.h5ad"), *args[4:]]
+    assert main([*fresh, "--model-out", str(tmp_path / "m")]) == 2
+    assert "already holds a model" in capsys.readouterr().err
     rc = main(["report", str(embedded), "--out", str(tmp_path / "r.html"), "--quiet"])
     assert rc == 0
     page = (tmp_path / "r.html").read_text()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -130,3 +132,18 @@ def neighbors(adata, **kwargs) -> None:
                 )
             _KNN["failed_from"] = adata.n_obs
     sc.pp.neighbors(adata, transformer="sklearn", **kwargs)
+
+
+def check_creatable(path: str | Path, name: str) -> None:
+    """Refuse a ``path`` that cannot be created or written: the nearest part of it that
+    exists must be a directory this process may write into. ``name`` is what the user called
+    it (``"model_dir"``, ``"--out"``), for the message. Used before any work starts."""
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        msg = f"{name}={str(path)!r} cannot be created: {str(existing)!r} is a file."
+        raise NotADirectoryError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = f"{name}={str(path)!r} cannot be written: no write permission on {str(existing)!r}."
+        raise PermissionError(msg)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,7 +62,10 @@ def _load(args):
 
 def _out_file(path: str, overwrite: bool) -> Path:
     """The output .h5ad, checked before any work: an existing file (the input included) is
-    replaced only with --overwrite."""
+    replaced only with --overwrite, and the folder it goes in must be creatable and
+    writable."""
+    from ._utils import check_creatable
+
     out = Path(path)
     if out.is_dir():
         msg = f"--out {path!r} is a directory; give an .h5ad file"
@@ -69,7 +73,24 @@ def _out_file(path: str, overwrite: bool) -> Path:
     if out.exists() and not overwrite:
         msg = f"--out {path!r} already exists; pass --overwrite or choose another --out"
         raise CLIError(msg)
+    try:
+        check_creatable(out.parent, "the folder of --out")
+    except OSError as e:
+        raise CLIError(str(e)) from e
     return out
+
+
+def _write_h5ad(adata, out: Path) -> None:
+    """``adata.write_h5ad(out)`` through a temporary file beside it, renamed into place once
+    complete: a failed or interrupted write never leaves a broken ``out``, and an input
+    replaced with --overwrite stays whole until the new file is."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        adata.write_h5ad(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _out_dir(path: str, overwrite: bool, what: str = "model") -> Path:
@@ -160,7 +181,7 @@ def _classify(args) -> int:
     adata.uns["sag"]["model_dir"] = str(out / "model")
     if args.explain:
         sag.tl.explain(adata, model, seed=args.seed)
-    adata.write_h5ad(out / "annotated.h5ad")
+    _write_h5ad(adata, out / "annotated.h5ad")
     test = adata.uns["sag"]["metrics"]["test"]
     (out / "metrics.json").write_text(
         json.dumps(
@@ -194,8 +215,7 @@ def _predict(args) -> int:
     adata = _load(args)
     model = _load_model(args.model)
     sag.tl.predict(adata, model, layer=args.layer, min_gene_overlap=args.min_gene_overlap)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    adata.write_h5ad(out)
+    _write_h5ad(adata, out)
     print("predicted classes:")
     print(adata.obs["sag_pred"].value_counts().to_string())
     print(f"\nwrote {out}")
@@ -221,8 +241,7 @@ def _explain(args) -> int:
         min_gene_overlap=args.min_gene_overlap,
         seed=args.seed,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    adata.write_h5ad(out)
+    _write_h5ad(adata, out)
     print("top genes per class (SHAP):")
     print(top_genes_table(adata))
     print(f"\nwrote {out}")
@@ -236,14 +255,26 @@ _COUNT_SCORES = {"leiden_seeds", "n_labels", "n_cells"}
 def _embed(args) -> int:
     import scautogenome as sag
 
+    from .tools._embed import score_labels
+    from .tools._utils import check_model_dir
+
     out = _out_file(args.out, args.overwrite)
-    if args.model_out and (Path(args.model_out) / "model.json").exists() and not args.overwrite:
+    try:
+        check_model_dir(args.model_out, overwrite=args.overwrite)
+    except FileExistsError as e:
         msg = f"--model-out {args.model_out!r} already holds a model; pass --overwrite"
-        raise CLIError(msg)
+        raise CLIError(msg) from e
+    except OSError as e:
+        raise CLIError(str(e).replace("model_dir=", "--model-out ", 1)) from e
     adata = _load(args)
     if args.labels is not None and args.labels not in adata.obs.columns:
         msg = f"--labels {args.labels!r} is not an obs column; available: {list(adata.obs.columns)}"
         raise CLIError(msg)
+    if args.labels is not None:
+        try:  # its labels and --leiden-seeds, checked before the search
+            score_labels(adata, args.labels, args.leiden_seeds)
+        except (KeyError, ValueError, TypeError) as e:
+            raise CLIError(e.args[0]) from e
     model = sag.tl.embed(
         adata,
         mode=args.mode,
@@ -259,9 +290,9 @@ def _embed(args) -> int:
         study_name=args.study_name,
         seed=args.seed,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
     if args.model_out:
         model.save(args.model_out, overwrite=args.overwrite)
+        adata.uns["sag_resvae"]["model_dir"] = str(args.model_out)
     if args.labels:
         scores = sag.tl.embedding_scores(
             adata,
@@ -275,7 +306,7 @@ def _embed(args) -> int:
             f"{k} {int(v)}" if k in _COUNT_SCORES else f"{k} {v:.3f}" for k, v in scores.items()
         ]
         print(f"latent space vs obs[{args.labels!r}]: " + ", ".join(shown))
-    adata.write_h5ad(out)
+    _write_h5ad(adata, out)
     n_dims = adata.obsm["X_sag_resvae"].shape[1]
     active = adata.uns["sag_resvae"]["active_dims"]
     print(f"latent: obsm['X_sag_resvae'] ({n_dims} dimensions, {active} varying across cells)")
@@ -359,7 +390,7 @@ def _demo(args) -> int:
     report = sag.io.write_report(
         adata, out / "report.html", title="scautogenome demo: pbmc68k_reduced"
     )
-    adata.write_h5ad(out / "pbmc68k_reduced.sag.h5ad")
+    _write_h5ad(adata, out / "pbmc68k_reduced.sag.h5ad")
     print()
     print(metrics_table(adata))
     print("\ntop genes per class (SHAP):")
@@ -582,7 +613,10 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as e:
         print(f"scautogenome {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except (ValueError, KeyError, TypeError, FileNotFoundError, FileExistsError, RuntimeError) as e:
+    except OSError as e:  # a system error's args are (errno, text): its str() names the path
+        print(f"scautogenome {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
         msg = e.args[0] if e.args else str(e)
         print(f"scautogenome {args.command}: error: {msg}", file=sys.stderr)
         return 2

@@ -163,9 +163,19 @@ def test_a_start_point_of_ones_own_outside_the_space_is_skipped_with_a_warning(c
         assert initial_trials(own) == []
         assert "lr=5.0 is not in the search space" in caplog.text
         caplog.clear()
+        other_mode = classify_config.load(
+            {"mode": "mlp", "search": {"initial_trials": [{"mode": "resnet", "lr": 1e-3}]}}
+        )
+        assert initial_trials(other_mode) == []
+        assert "mode 'resnet' is not in the search space" in caplog.text
+        caplog.clear()
+        # the default portfolio is moved into a narrower space without a word, not dropped
         narrow = classify_config.load({"space": {"common": {"lr": 1e-2}}})
-        initial_trials(narrow)  # the default portfolio is trimmed to the space silently
+        points = initial_trials(narrow)
         assert "skipped" not in caplog.text
+        assert points
+        assert {p["lr"] for p in points} == {1e-2}
+        assert len(points) == len({json.dumps(p, sort_keys=True) for p in points})
     finally:
         sag_logger.removeHandler(caplog.handler)
 
@@ -175,9 +185,11 @@ def test_portfolio_starts_the_search(adata, tiny_config):
     tiny_config["search"] = {"initial_trials": "default"}
     sag.tl.classify(adata, "label", config=tiny_config)
     first = json.loads(adata.uns["sag"]["trials"]["params"].iloc[0])
-    # the first default portfolio point, restricted to the tiny space (batch size 64 fits)
+    # the first default portfolio point, moved into the tiny space (its batch size of 128 to
+    # the space's only one, 64)
     assert first["mode"] == "mlp"
-    assert first["mlp_units_0"] == 512
+    assert first["mlp_units_0"] == 256
+    assert first["batch_size"] == 64
 
 
 @pytest.mark.slow

@@ -174,6 +174,7 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
     assert (
         main([*args, "--overwrite", "--labels", "label", "--model-out", str(tmp_path / "m")]) == 0
     )
+    assert ad.read_h5ad(embedded).uns["sag_resvae"]["model_dir"] == str(tmp_path / "m")
     fresh = [*args[:3], str(tmp_path / "e3.h5ad"), *args[4:]]
     assert main([*fresh, "--model-out", str(tmp_path / "m")]) == 2
     assert "already holds a model" in capsys.readouterr().err
@@ -254,3 +255,61 @@ def test_worker_adds_trials_to_a_shared_study(h5ad, config_file, tmp_path):
 
     study = optuna.load_study(study_name="x", storage=url)
     assert len(study.trials) == 2
+
+
+def test_embed_refuses_bad_labels_and_paths_before_the_search(h5ad, tmp_path, capsys, monkeypatch):
+    import scautogenome as sag
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the search ran before the input was checked")
+
+    monkeypatch.setattr(sag.tl, "embed", no_search)
+    a = ad.read_h5ad(h5ad)
+    a.obs["const"] = "x"
+    a.obs["unique"] = [f"c{i}" for i in range(a.n_obs)]
+    src = tmp_path / "labelled.h5ad"
+    a.write_h5ad(src)
+    a_file = tmp_path / "afile"
+    a_file.write_text("not a folder")
+    base = ["embed", str(src), "--out", str(tmp_path / "o.h5ad"), "--quiet"]
+    cases = [
+        (["--labels", "const"], "has 1 label(s); scores need at least 2"),
+        (["--labels", "unique"], "need at least one label shared by two cells"),
+        (["--labels", "label", "--leiden-seeds", "0"], "leiden_seeds=0 must be at least 1"),
+        (["--model-out", str(a_file)], f"--model-out {str(a_file)!r} cannot be created"),
+        (["--model-out", str(a_file / "m")], "is a file"),
+    ]
+    for extra, message in cases:
+        assert main([*base, *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err, (extra, err)
+        assert err.count("\n") == 1  # one line
+    assert main(["embed", str(src), "--out", str(a_file / "o.h5ad"), "--quiet"]) == 2
+    assert "the folder of --out" in capsys.readouterr().err
+    assert not (tmp_path / "o.h5ad").exists()
+    assert a_file.read_text() == "not a folder"
+
+
+def test_a_failed_write_leaves_the_input_whole(h5ad, config_file, tmp_path, capsys, monkeypatch):
+    """--out onto the input with --overwrite: a write that fails part-way leaves the input as it
+    was and no temporary file behind."""
+    from scautogenome import cli
+
+    model_dir = tmp_path / "run"
+    args = ["classify", str(h5ad), "--labels", "label", "--out", str(model_dir)]
+    assert (
+        main([*args, "--config", str(config_file), "--no-explain", "--no-report", "--quiet"]) == 0
+    )
+    before = h5ad.read_bytes()
+
+    def broken_write(self, path, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ad.AnnData, "write_h5ad", broken_write)
+    predict = ["predict", str(h5ad), "--model", str(model_dir / "model"), "--out", str(h5ad)]
+    assert cli.main([*predict, "--overwrite", "--quiet"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert h5ad.read_bytes() == before
+    assert [p.name for p in h5ad.parent.iterdir() if p.name.endswith(".tmp")] == []

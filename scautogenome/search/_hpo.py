@@ -17,7 +17,7 @@ from .._settings import logger
 from .._utils import digest, matrix_digest
 from ..nn import build_network
 from ..train import TrainParams, train_classifier
-from ._spaces import fits, suggest
+from ._spaces import fits, nearest, suggest
 from ._study import SearchResult, run_study
 
 ARCH_MODES = ("mlp", "resnet", "densenet")
@@ -137,22 +137,35 @@ DEFAULT_INITIAL_TRIALS: list[dict] = [
 
 
 def initial_trials(config: dict) -> list[dict]:
-    """The configured starting points that fit the configured space; others are skipped, a
-    point of the user's own with a warning."""
+    """The configured starting points, fitted to the configured space.
+
+    A point of the user's own that the space cannot draw (its mode, or one of its values) is
+    skipped with a warning. The default portfolio is moved into the space instead, as embed's
+    starting point is: a value outside it becomes the space's nearest
+    (:func:`~scautogenome.search._spaces.nearest`), a parameter the space lacks is left to the
+    sampler, a mode the space lacks is dropped, and points that become the same are kept once.
+    """
     init = config["search"]["initial_trials"]
     if init == "none":
         return []
-    points = DEFAULT_INITIAL_TRIALS if init == "default" else init
+    own = init != "default"
+    points = init if own else DEFAULT_INITIAL_TRIALS
     space = config["space"]
     modes = [m for m in space if m != "common"]
-    out = []
+    out: list[dict] = []
     for point in points:
         mode = point.get("mode", modes[0])
         if mode not in modes:
+            if own:
+                logger.warning(
+                    "initial trial %s skipped: mode %r is not in the search space %s",
+                    point,
+                    mode,
+                    modes,
+                )
             continue
-        params = {k: v for k, v in point.items() if k != "mode" or len(modes) > 1}
-        ok = True
-        for key, value in params.items():
+        params = {"mode": mode} if len(modes) > 1 else {}
+        for key, value in point.items():
             if key == "mode":
                 continue
             section, name = (
@@ -160,17 +173,17 @@ def initial_trials(config: dict) -> list[dict]:
             )
             name = name.rstrip("0123456789").rstrip("_") if section != "common" else name
             spec = space[section].get(name)
-            if spec is None or not fits(value, spec):
-                ok = False
-                if init != "default":  # the portfolio is trimmed to the space without a word
-                    logger.warning(
-                        "initial trial %s skipped: %s=%r is not in the search space",
-                        point,
-                        key,
-                        value,
-                    )
+            if spec is not None and fits(value, spec):
+                params[key] = value
+            elif own:
+                logger.warning(
+                    "initial trial %s skipped: %s=%r is not in the search space", point, key, value
+                )
+                params = None
                 break
-        if ok:
+            elif spec is not None:
+                params[key] = nearest(value, spec)
+        if params is not None and params not in out:
             out.append(params)
     return out
 

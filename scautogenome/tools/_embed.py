@@ -286,6 +286,38 @@ def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
 
 
 @keep_torch_threads()
+def score_labels(
+    adata: AnnData, labels_key: str, leiden_seeds: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check what :func:`embedding_scores` is asked to score against, before any work: the
+    mask of labelled cells and their labels as strings. ``leiden_seeds`` must be a positive
+    integer; ``obs[labels_key]`` must exist and hold at least 2 labels, one of them shared by
+    two cells."""
+    if isinstance(leiden_seeds, bool) or not isinstance(leiden_seeds, (int, np.integer)):
+        msg = f"leiden_seeds={leiden_seeds!r} must be a positive integer."
+        raise TypeError(msg)
+    if leiden_seeds < 1:
+        msg = f"leiden_seeds={leiden_seeds!r} must be at least 1."
+        raise ValueError(msg)
+    if labels_key not in adata.obs.columns:
+        msg = f"labels_key={labels_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
+        raise KeyError(msg)
+    labels = adata.obs[labels_key]
+    keep = labels.notna().to_numpy()
+    y = labels[keep].astype(str).to_numpy()
+    n_labels = len(np.unique(y))
+    if n_labels < 2:
+        msg = f"obs[{labels_key!r}] has {n_labels} label(s); scores need at least 2."
+        raise ValueError(msg)
+    if n_labels >= len(y):
+        msg = (
+            f"obs[{labels_key!r}] has {n_labels} labels for {len(y)} labelled cells; the "
+            "silhouette and Davies-Bouldin scores need at least one label shared by two cells."
+        )
+        raise ValueError(msg)
+    return keep, y
+
+
 def embedding_scores(
     adata: AnnData,
     basis: str,
@@ -340,33 +372,13 @@ def embedding_scores(
     if basis not in adata.obsm:
         msg = f"basis={basis!r} not found in adata.obsm; available: {list(adata.obsm.keys())}."
         raise KeyError(msg)
-    if isinstance(leiden_seeds, bool) or not isinstance(leiden_seeds, (int, np.integer)):
-        msg = f"leiden_seeds={leiden_seeds!r} must be a positive integer."
-        raise TypeError(msg)
-    if leiden_seeds < 1:
-        msg = f"leiden_seeds={leiden_seeds!r} must be at least 1."
-        raise ValueError(msg)
-    if labels_key not in adata.obs.columns:
-        msg = f"labels_key={labels_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
-        raise KeyError(msg)
+    keep, y = score_labels(adata, labels_key, leiden_seeds)
     emb = np.asarray(adata.obsm[basis], dtype=np.float32)
-    labels = adata.obs[labels_key]
-    keep = labels.notna().to_numpy()
     if not np.isfinite(emb[keep]).all():
         msg = f"obsm[{basis!r}] contains NaN or infinite values."
         raise ValueError(msg)
-    y = labels[keep].astype(str).to_numpy()
-    n_labels = len(np.unique(y))
-    if n_labels < 2:
-        msg = f"obs[{labels_key!r}] has {n_labels} label(s); scores need at least 2."
-        raise ValueError(msg)
-    if n_labels >= len(y):
-        msg = (
-            f"obs[{labels_key!r}] has {n_labels} labels for {len(y)} labelled cells; the "
-            "silhouette and Davies-Bouldin scores need at least one label shared by two cells."
-        )
-        raise ValueError(msg)
     emb = emb[keep]
+    n_labels = len(np.unique(y))
     tmp = ad.AnnData(obs={"label": y}, obsm={"emb": emb})
     tmp.obs_names = [str(i) for i in range(tmp.n_obs)]
     out: dict[str, float] = {

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._utils import call_params, h5ad_safe, neighbors, tsne
+from .._utils import call_params, check_creatable, h5ad_safe, neighbors, tsne
 from ..models._base import META
 
 if TYPE_CHECKING:
@@ -55,24 +54,16 @@ def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[st
     return {"budget": budget} if budget else {}
 
 
-def check_model_dir(model_dir: str | Path | None) -> None:
-    """Refuse, before the search, a ``model_dir`` that already holds a saved model or that
-    cannot be created or written (a file in its path, no write permission)."""
+def check_model_dir(model_dir: str | Path | None, overwrite: bool = False) -> None:
+    """Refuse, before the search, a ``model_dir`` that already holds a saved model (unless
+    ``overwrite``) or that cannot be created or written (a file in its path, no write
+    permission)."""
     if model_dir is None:
         return
-    path = Path(model_dir)
-    if (path / META).exists():
+    if not overwrite and (Path(model_dir) / META).exists():
         msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
         raise FileExistsError(msg)
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        msg = f"model_dir={str(model_dir)!r} cannot be a directory: {str(existing)!r} is a file."
-        raise NotADirectoryError(msg)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        msg = f"model_dir={str(model_dir)!r} cannot be written: no write permission on {str(existing)!r}."
-        raise PermissionError(msg)
+    check_creatable(model_dir, "model_dir")
 
 
 def final_model(model_class, result, data, config: dict, device: str | None, **extras):

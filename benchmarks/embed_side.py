@@ -35,6 +35,11 @@ elu / leaky
     with slope 0.01) instead of the ReLU of the paper's unit. A ReLU after batch norm
     zeroes about half of a unit's outputs; in the narrow last units (46 and 28 wide) that may
     drop what separates the cell types.
+zscore
+    The encoder sees each gene z-scored (mean and standard deviation of the training rows
+    after normalize_total 1e4 + log1p, clipped to +-10, as ``sc.pp.scale(max_value=10)`` gives
+    PCA) instead of scaled to 0-1 by its training minimum and range. The package has no such
+    option; the variant swaps the input transform's fit and its minibatch step while it trains.
 rawlog
     The encoder sees log1p of the raw counts (scVI's encoder input; ``value_type="normalized"``)
     instead of log1p of 1e4-normalized counts; still 0-1 scaled per gene.
@@ -57,6 +62,7 @@ means per dataset, variant and kind of row (seeds, PCA ensembles, Procrustes ens
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -82,7 +88,49 @@ VARIANTS = {
     "shallow": {"arch": {"widths": [128, 102, 82], "input_keep": 1.0}},
     "elu": {"arch": {"act": "elu"}},
     "leaky": {"arch": {"act": "leaky_relu"}},
+    "zscore": {"input": "zscore"},
 }
+ZSCORE_CLIP = 10.0
+
+
+@contextlib.contextmanager
+def zscored_input():
+    """While it is active, ``InputTransform`` fits each gene's mean and standard deviation on
+    the training rows (in chunks, float64 sums) and the minibatch step z-scores and clips to
+    +-ZSCORE_CLIP, in place of the 0-1 min-max scaling (``min_``/``range_`` hold the mean and
+    standard deviation)."""
+    import torch
+
+    from scautogenome.data import _transform as T
+
+    def fit(self, X, rows, chunk=2048):
+        total = np.zeros(X.shape[1])
+        squares = np.zeros(X.shape[1])
+        for start in range(0, len(rows), chunk):
+            block = self._rows_np(T.dense_rows(X, rows[start : start + chunk])).astype(np.float64)
+            total += block.sum(axis=0)
+            squares += (block * block).sum(axis=0)
+        mean = total / len(rows)
+        sd = np.sqrt(np.maximum(squares / len(rows) - mean * mean, 0.0))
+        sd[sd < 1e-6] = 1.0
+        self.min_, self.range_ = mean.astype(np.float32), sd.astype(np.float32)
+        return self
+
+    def step(self, x):
+        if self.counts:
+            x = torch.log1p(x * (T.TARGET_SUM / x.sum(dim=1, keepdim=True).clamp_min(1e-12)))
+        elif self.log1p:
+            x = torch.log1p(x)
+        if self.scale:
+            x = ((x - self.min) * self.inv_range).clamp_(-ZSCORE_CLIP, ZSCORE_CLIP)
+        return x
+
+    saved = T.InputTransform.fit, T.TorchTransform.__call__
+    T.InputTransform.fit, T.TorchTransform.__call__ = fit, step
+    try:
+        yield
+    finally:
+        T.InputTransform.fit, T.TorchTransform.__call__ = saved
 
 
 def latent_path(cache: Path, dataset: str, variant: str, seed: int) -> Path:
@@ -97,10 +145,12 @@ def train(adata, variant: str, seed: int, args) -> np.ndarray:
     trainer = {**trainer_settings(args), **v.get("trainer", {})}
     arch, params, layer = start_for(adata, v.get("n_latent", 10), trainer)
     arch = {**arch, **v.get("arch", {})}
-    model = sag.models.ResVAE(arch, params).fit(
-        adata, layer=layer, seed=seed, value_type=v.get("value_type", "auto")
-    )
-    return model.get_latent(adata, layer=layer)
+    swap = zscored_input() if v.get("input") == "zscore" else contextlib.nullcontext()
+    with swap:
+        model = sag.models.ResVAE(arch, params).fit(
+            adata, layer=layer, seed=seed, value_type=v.get("value_type", "auto")
+        )
+        return model.get_latent(adata, layer=layer)
 
 
 def score(z: np.ndarray, labels: np.ndarray, leiden_seeds: int) -> dict:

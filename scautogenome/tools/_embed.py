@@ -285,7 +285,6 @@ def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
     return best[2], best[1]
 
 
-@keep_torch_threads()
 def score_labels(
     adata: AnnData, labels_key: str, leiden_seeds: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -318,6 +317,7 @@ def score_labels(
     return keep, y
 
 
+@keep_torch_threads()
 def embedding_scores(
     adata: AnnData,
     basis: str,

@@ -249,7 +249,7 @@ def _explain(args) -> int:
 
 
 # what embedding_scores counts (printed as integers)
-_COUNT_SCORES = {"leiden_seeds", "n_labels", "n_cells"}
+_COUNT_SCORES = {"leiden_seeds", "n_labels", "n_cells", "n_clusters"}
 
 
 def _embed(args) -> int:

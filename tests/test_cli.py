@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import anndata as ad
 import pytest
@@ -159,6 +160,7 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "latent space vs obs['label']: davies_bouldin" in printed
     assert "n_labels 3," in printed  # counts as integers
+    assert re.search(r"n_clusters \d+,", printed)
     stored = embedded_ad.uns["sag_resvae"]["scores"]  # the scores survive the h5ad
     assert stored["labels_key"] == "label"
     assert 0 <= stored["nmi"] <= 1

@@ -81,23 +81,39 @@ def _out_file(path: str, overwrite: bool) -> Path:
 
 
 def _write_h5ad(adata, out: Path) -> None:
-    """``adata.write_h5ad(out)`` through a temporary file beside it, renamed into place once
-    complete: a failed or interrupted write never leaves a broken ``out``, and an input
-    replaced with --overwrite stays whole until the new file is."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    """``adata.write_h5ad(out)`` through a temporary file in the same folder, renamed into
+    place once complete: a failed or interrupted write never leaves a broken ``out``, and an
+    input replaced with --overwrite stays whole until the new file is. A symlinked ``out`` is
+    written through to its target, whose permissions the new file keeps."""
+    import secrets
+    import shutil
+
+    target = Path(os.path.realpath(out))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".sag-{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         adata.write_h5ad(tmp)
-        os.replace(tmp, out)
+        if target.exists():
+            shutil.copymode(target, tmp)
+        os.replace(tmp, target)
+    except OSError as e:
+        msg = f"cannot write {str(out)!r}: {e.strerror or e}"
+        raise CLIError(msg) from e
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def _out_dir(path: str, overwrite: bool, what: str = "model") -> Path:
+    from ._utils import check_creatable
+
     out = Path(path)
     if (out / "model" / "model.json").exists() and not overwrite:
         msg = f"{str(out)!r} already holds a {what}; pass --overwrite or choose another --out"
         raise CLIError(msg)
+    try:
+        check_creatable(out, "--out")
+    except OSError as e:
+        raise CLIError(str(e)) from e
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -248,7 +264,8 @@ def _explain(args) -> int:
     return 0
 
 
-# what embedding_scores counts (printed as integers)
+# what embedding_scores counts, printed as integers where whole (n_clusters is the mean over
+# the Leiden runs)
 _COUNT_SCORES = {"leiden_seeds", "n_labels", "n_cells", "n_clusters"}
 
 
@@ -259,6 +276,11 @@ def _embed(args) -> int:
     from .tools._utils import check_model_dir
 
     out = _out_file(args.out, args.overwrite)
+    if args.model_out:
+        model_out, h5ad = Path(args.model_out).resolve(), out.resolve()
+        if model_out == h5ad or h5ad in model_out.parents:
+            msg = f"--model-out {args.model_out!r} is --out {args.out!r} or inside it; give a folder apart"
+            raise CLIError(msg)
     try:
         check_model_dir(args.model_out, overwrite=args.overwrite)
     except FileExistsError as e:
@@ -303,7 +325,8 @@ def _embed(args) -> int:
         )
         adata.uns["sag_resvae"]["scores"] = {"labels_key": args.labels, **scores}
         shown = [
-            f"{k} {int(v)}" if k in _COUNT_SCORES else f"{k} {v:.3f}" for k, v in scores.items()
+            f"{k} {int(v)}" if k in _COUNT_SCORES and float(v).is_integer() else f"{k} {v:.3f}"
+            for k, v in scores.items()
         ]
         print(f"latent space vs obs[{args.labels!r}]: " + ", ".join(shown))
     _write_h5ad(adata, out)

@@ -176,6 +176,16 @@ def test_a_start_point_of_ones_own_outside_the_space_is_skipped_with_a_warning(c
         assert points
         assert {p["lr"] for p in points} == {1e-2}
         assert len(points) == len({json.dumps(p, sort_keys=True) for p in points})
+        # moved to one layer of 256, the two MLP points become one (no unused mlp_units_1)
+        one_layer = classify_config.load(
+            {
+                "mode": "mlp",
+                "space": {"common": {"batch_size": [64]}, "mlp": {"n_layers": [1], "units": [256]}},
+            }
+        )
+        points = initial_trials(one_layer)
+        assert len(points) == 1
+        assert "mlp_units_1" not in points[0]
     finally:
         sag_logger.removeHandler(caplog.handler)
 

@@ -288,6 +288,9 @@ def test_embed_refuses_bad_labels_and_paths_before_the_search(h5ad, tmp_path, ca
         assert err.count("\n") == 1  # one line
     assert main(["embed", str(src), "--out", str(a_file / "o.h5ad"), "--quiet"]) == 2
     assert "the folder of --out" in capsys.readouterr().err
+    for model_out in ("o.h5ad", "o.h5ad/m"):  # the model where the h5ad goes
+        assert main([*base, "--model-out", str(tmp_path / model_out)]) == 2
+        assert "is --out" in capsys.readouterr().err
     assert not (tmp_path / "o.h5ad").exists()
     assert a_file.read_text() == "not a folder"
 
@@ -315,3 +318,29 @@ def test_a_failed_write_leaves_the_input_whole(h5ad, config_file, tmp_path, caps
     assert "No space left on device" in capsys.readouterr().err
     assert h5ad.read_bytes() == before
     assert [p.name for p in h5ad.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_written_through_a_symlink_and_with_a_long_name(h5ad, config_file, tmp_path):
+    """The temporary file has a short name of its own (a long legal --out still works), and a
+    symlinked --out is written through to its target, keeping the target's permissions."""
+    import os
+
+    model_dir = tmp_path / "run"
+    args = ["classify", str(h5ad), "--labels", "label", "--out", str(model_dir)]
+    assert (
+        main([*args, "--config", str(config_file), "--no-explain", "--no-report", "--quiet"]) == 0
+    )
+    predict = ["predict", str(h5ad), "--model", str(model_dir / "model"), "--quiet", "--out"]
+    long_name = tmp_path / ("x" * 240 + ".h5ad")
+    assert main([*predict, str(long_name)]) == 0
+    assert "sag_pred" in ad.read_h5ad(long_name).obs
+    target = tmp_path / "target.h5ad"
+    target.write_bytes(h5ad.read_bytes())
+    target.chmod(0o640)
+    link = tmp_path / "link.h5ad"
+    link.symlink_to(target)
+    assert main([*predict, str(link), "--overwrite"]) == 0
+    assert link.is_symlink()
+    assert "sag_pred" in ad.read_h5ad(target).obs
+    assert os.stat(target).st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

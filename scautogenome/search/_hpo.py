@@ -183,9 +183,33 @@ def initial_trials(config: dict) -> list[dict]:
                 break
             elif spec is not None:
                 params[key] = nearest(value, spec)
+        if params is not None and not own:
+            params = _drop_unused_widths(params, mode)
         if params is not None and params not in out:
             out.append(params)
     return out
+
+
+# the count that says how many of a mode's indexed widths a trial draws (``mlp_units_0`` ...)
+_WIDTH_COUNTS = {"mlp": ("n_layers", "units"), "densenet": ("n_blocks", "block_units")}
+
+
+def _drop_unused_widths(params: dict, mode: str) -> dict:
+    """``params`` without the indexed widths that a count moved into the space no longer
+    draws (``mlp_units_1`` once ``mlp_n_layers`` is 1), so two points that differ only there
+    are recognised as the same."""
+    if mode not in _WIDTH_COUNTS:
+        return params
+    count, width = _WIDTH_COUNTS[mode]
+    n = params.get(f"{mode}_{count}")
+    if n is None:
+        return params
+    prefix = f"{mode}_{width}_"
+    return {
+        k: v
+        for k, v in params.items()
+        if not (k.startswith(prefix) and k[len(prefix) :].isdigit() and int(k[len(prefix) :]) >= n)
+    }
 
 
 def run_search(

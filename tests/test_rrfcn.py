@@ -226,6 +226,25 @@ def test_optuna_strategy_samples_the_same_space(tiny_data):
     assert list(res.trials.columns) == list(TRIAL_COLUMNS)
 
 
+def test_optuna_strategy_starts_from_ones_own_point(tiny_data):
+    """A user's RRFCN point (widths and skip bits by their trial names) is in the space: it is
+    tried first, not skipped as "not in the search space"."""
+    import json
+
+    point = {"rrfcn_width_1": 16, "rrfcn_width_2": 64, "rrfcn_skip_2_0": 1, "lr": 2e-3}
+    cfg = sag_config.load(
+        {
+            **TINY_RRFCN,
+            "rrfcn": {**TINY_RRFCN["rrfcn"], "strategy": "optuna"},
+            "search": {"initial_trials": [point]},
+        },
+        mode="rrfcn",
+    )
+    res = run_search(tiny_data, optuna_rrfcn_config(cfg), device=torch.device("cpu"), seed=0)
+    first = json.loads(res.trials["params"].iloc[0])
+    assert {k: first[k] for k in point} == point
+
+
 def test_config_validation_and_auto_rule():
     cfg = sag_config.default("rrfcn")
     assert cfg["rrfcn"]["n_layers"] == 6

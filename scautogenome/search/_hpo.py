@@ -8,6 +8,7 @@ the best trial are kept in memory so the best model need not be retrained.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -171,8 +172,9 @@ def initial_trials(config: dict) -> list[dict]:
             section, name = (
                 (mode, key[len(mode) + 1 :]) if key.startswith(mode + "_") else ("common", key)
             )
-            name = name.rstrip("0123456789").rstrip("_") if section != "common" else name
-            spec = space[section].get(name)
+            spec = (
+                _spec_of(space[section], name) if section != "common" else space[section].get(name)
+            )
             if spec is not None and fits(value, spec):
                 params[key] = value
             elif own:
@@ -188,6 +190,20 @@ def initial_trials(config: dict) -> list[dict]:
         if params is not None and params not in out:
             out.append(params)
     return out
+
+
+def _spec_of(section: dict, name: str):
+    """The space entry a mode's trial parameter is drawn from: ``units_1`` from ``units``,
+    ``block_units_0`` from ``block_units``; RRFCN's ``width_2`` from ``widths`` and its skip
+    bits ``skip_2_0`` from ``[0, 1]`` (see ``search._enas``). ``None`` if there is none."""
+    base = re.sub(r"(_\d+)+$", "", name)
+    if base in section:
+        return section[base]
+    if base == "width" and "widths" in section:
+        return section["widths"]
+    if base == "skip" and "widths" in section and base != name:
+        return [0, 1]
+    return None
 
 
 # the count that says how many of a mode's indexed widths a trial draws (``mlp_units_0`` ...)

@@ -134,16 +134,17 @@ def neighbors(adata, **kwargs) -> None:
     sc.pp.neighbors(adata, transformer="sklearn", **kwargs)
 
 
-def check_creatable(path: str | Path, name: str) -> None:
+def check_creatable(path: str | Path, what: str) -> None:
     """Refuse a ``path`` that cannot be created or written: the nearest part of it that
-    exists must be a directory this process may write into. ``name`` is what the user called
-    it (``"model_dir"``, ``"--out"``), for the message. Used before any work starts."""
+    exists must be a directory this process may write into. ``what`` names it as the user
+    gave it (``"model_dir='runs/x'"``, ``"--out 'a.h5ad'"``), for the message. Used before any
+    work starts."""
     existing = Path(path)
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        msg = f"{name}={str(path)!r} cannot be created: {str(existing)!r} is a file."
+        msg = f"{what} cannot be created: {str(existing)!r} is a file."
         raise NotADirectoryError(msg)
     if not os.access(existing, os.W_OK | os.X_OK):
-        msg = f"{name}={str(path)!r} cannot be written: no write permission on {str(existing)!r}."
+        msg = f"{what} cannot be written: no write permission on {str(existing)!r}."
         raise PermissionError(msg)

@@ -64,8 +64,6 @@ def _out_file(path: str, overwrite: bool) -> Path:
     """The output .h5ad, checked before any work: an existing file (the input included) is
     replaced only with --overwrite, and the folder it goes in must be creatable and
     writable."""
-    from ._utils import check_creatable
-
     out = Path(path)
     if out.is_dir():
         msg = f"--out {path!r} is a directory; give an .h5ad file"
@@ -73,11 +71,18 @@ def _out_file(path: str, overwrite: bool) -> Path:
     if out.exists() and not overwrite:
         msg = f"--out {path!r} already exists; pass --overwrite or choose another --out"
         raise CLIError(msg)
+    _creatable(out.parent, f"the folder of --out {str(out.parent)!r}")
+    return out
+
+
+def _creatable(path: Path | str, what: str) -> None:
+    """:func:`~scautogenome._utils.check_creatable` as a one-line CLI error."""
+    from ._utils import check_creatable
+
     try:
-        check_creatable(out.parent, "the folder of --out")
+        check_creatable(path, what)
     except OSError as e:
         raise CLIError(str(e)) from e
-    return out
 
 
 def _write_h5ad(adata, out: Path) -> None:
@@ -104,16 +109,11 @@ def _write_h5ad(adata, out: Path) -> None:
 
 
 def _out_dir(path: str, overwrite: bool, what: str = "model") -> Path:
-    from ._utils import check_creatable
-
     out = Path(path)
     if (out / "model" / "model.json").exists() and not overwrite:
         msg = f"{str(out)!r} already holds a {what}; pass --overwrite or choose another --out"
         raise CLIError(msg)
-    try:
-        check_creatable(out, "--out")
-    except OSError as e:
-        raise CLIError(str(e)) from e
+    _creatable(out, f"--out {path!r}")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -272,8 +272,8 @@ _COUNT_SCORES = {"leiden_seeds", "n_labels", "n_cells", "n_clusters"}
 def _embed(args) -> int:
     import scautogenome as sag
 
+    from .models._base import META
     from .tools._embed import score_labels
-    from .tools._utils import check_model_dir
 
     out = _out_file(args.out, args.overwrite)
     if args.model_out:
@@ -281,13 +281,10 @@ def _embed(args) -> int:
         if model_out == h5ad or h5ad in model_out.parents:
             msg = f"--model-out {args.model_out!r} is --out {args.out!r} or inside it; give a folder apart"
             raise CLIError(msg)
-    try:
-        check_model_dir(args.model_out, overwrite=args.overwrite)
-    except FileExistsError as e:
-        msg = f"--model-out {args.model_out!r} already holds a model; pass --overwrite"
-        raise CLIError(msg) from e
-    except OSError as e:
-        raise CLIError(str(e).replace("model_dir=", "--model-out ", 1)) from e
+        if (model_out / META).exists() and not args.overwrite:
+            msg = f"--model-out {args.model_out!r} already holds a model; pass --overwrite"
+            raise CLIError(msg)
+        _creatable(args.model_out, f"--model-out {args.model_out!r}")
     adata = _load(args)
     if args.labels is not None and args.labels not in adata.obs.columns:
         msg = f"--labels {args.labels!r} is not an obs column; available: {list(adata.obs.columns)}"
@@ -295,7 +292,7 @@ def _embed(args) -> int:
     if args.labels is not None:
         try:  # its labels and --leiden-seeds, checked before the search
             score_labels(adata, args.labels, args.leiden_seeds)
-        except (KeyError, ValueError, TypeError) as e:
+        except (ValueError, TypeError) as e:
             raise CLIError(e.args[0]) from e
     model = sag.tl.embed(
         adata,

@@ -54,16 +54,15 @@ def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[st
     return {"budget": budget} if budget else {}
 
 
-def check_model_dir(model_dir: str | Path | None, overwrite: bool = False) -> None:
-    """Refuse, before the search, a ``model_dir`` that already holds a saved model (unless
-    ``overwrite``) or that cannot be created or written (a file in its path, no write
-    permission)."""
+def check_model_dir(model_dir: str | Path | None) -> None:
+    """Refuse, before the search, a ``model_dir`` that already holds a saved model or that
+    cannot be created or written (a file in its path, no write permission)."""
     if model_dir is None:
         return
-    if not overwrite and (Path(model_dir) / META).exists():
+    if (Path(model_dir) / META).exists():
         msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
         raise FileExistsError(msg)
-    check_creatable(model_dir, "model_dir")
+    check_creatable(model_dir, f"model_dir={str(model_dir)!r}")
 
 
 def final_model(model_class, result, data, config: dict, device: str | None, **extras):

@@ -40,6 +40,14 @@ zscore
     after normalize_total 1e4 + log1p, clipped to +-10, as ``sc.pp.scale(max_value=10)`` gives
     PCA) instead of scaled to 0-1 by its training minimum and range. The package has no such
     option; the variant swaps the input transform's fit and its minibatch step while it trains.
+bnrecal
+    The start model as ``base``, its batch-norm statistics then re-estimated on the training
+    rows in one pass with dropout off (momentum ``None``, a cumulative average): in training
+    every unit's batch norm sees inputs thinned by the input drop-out and the dropout after
+    the previous unit, at inference it does not (the "variance shift" of Li et al. 2019,
+    Understanding the Disharmony between Dropout and Batch Normalization). The latent before
+    the re-estimate is kept as well (rows ``before``), so the two are compared on the same
+    weights.
 rawlog
     The encoder sees log1p of the raw counts (scVI's encoder input; ``value_type="normalized"``)
     instead of log1p of 1e4-normalized counts; still 0-1 scaled per gene.
@@ -89,6 +97,7 @@ VARIANTS = {
     "elu": {"arch": {"act": "elu"}},
     "leaky": {"arch": {"act": "leaky_relu"}},
     "zscore": {"input": "zscore"},
+    "bnrecal": {"readout": "bnrecal"},
 }
 ZSCORE_CLIP = 10.0
 
@@ -133,12 +142,53 @@ def zscored_input():
         T.InputTransform.fit, T.TorchTransform.__call__ = saved
 
 
-def latent_path(cache: Path, dataset: str, variant: str, seed: int) -> Path:
+def latent_path(cache: Path, dataset: str, variant: str, seed: int, kind: str = "seed") -> Path:
     tag = "" if variant == "base" else f"_{variant}"
-    return cache / f"{dataset}{tag}_s{seed}.npy"
+    kind = "" if kind == "seed" else f"_{kind}"
+    return cache / f"{dataset}{tag}{kind}_s{seed}.npy"
 
 
-def train(adata, variant: str, seed: int, args) -> np.ndarray:
+def recalibrate_batch_norm(model, adata, layer, seed: int) -> None:
+    """Re-estimate every batch norm's running mean and variance of ``model`` on its training
+    rows (the seeded split of ``fit``), with every dropout off, in one pass of 1,024-row
+    batches; the latent code fed to the decoder is the mean, as at inference."""
+    import torch
+
+    from scautogenome.data import BatchLoader
+    from scautogenome.models._resvae import prepare_unlabelled
+
+    module = model.module_
+    rows = prepare_unlabelled(
+        adata,
+        layer=layer,
+        n_latent=model.n_latent_,
+        likelihood=model.likelihood_,
+        seed=seed,
+        writes=False,
+    ).train_rows
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [bn.momentum for bn in norms]
+    module.train()
+    for m in module.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.eval()
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None
+    X = adata.X if layer is None else adata.layers[layer]
+    transform = model.transform_.to_torch(model.device_)
+    loader = BatchLoader(
+        X, rows, None, batch_size=1024, transform=lambda x: x, device=model.device_
+    )
+    with torch.no_grad():
+        for x, _ in loader:
+            module(transform(x), sample=False)
+    for bn, momentum in zip(norms, momenta):
+        bn.momentum = momentum
+    module.eval()
+
+
+def train(adata, variant: str, seed: int, args) -> dict[str, np.ndarray]:
     import scautogenome as sag
 
     v = VARIANTS[variant]
@@ -150,7 +200,12 @@ def train(adata, variant: str, seed: int, args) -> np.ndarray:
         model = sag.models.ResVAE(arch, params).fit(
             adata, layer=layer, seed=seed, value_type=v.get("value_type", "auto")
         )
-        return model.get_latent(adata, layer=layer)
+        out = {"seed": model.get_latent(adata, layer=layer)}
+    if v.get("readout") == "bnrecal":
+        out = {"before": out["seed"]}
+        recalibrate_batch_norm(model, adata, layer, seed)
+        out["seed"] = model.get_latent(adata, layer=layer)
+    return out
 
 
 def score(z: np.ndarray, labels: np.ndarray, leiden_seeds: int) -> dict:
@@ -243,15 +298,19 @@ def main(argv=None) -> None:
     for name in args.datasets:
         adata = load(name, args.max_genes)
         labels = adata.obs["label"].astype(str).to_numpy()
-        zs = {}
+        zs, extra = {}, []
         for seed in args.seeds:
             path = latent_path(args.cache, name, args.variant, seed)
             if not path.exists():
                 t = time.perf_counter()
-                np.save(path, train(adata, args.variant, seed, args))
+                for kind, z in train(adata, args.variant, seed, args).items():
+                    np.save(latent_path(args.cache, name, args.variant, seed, kind), z)
                 print(f"{name} {args.variant} seed {seed}: {time.perf_counter() - t:.0f} s")
             zs[seed] = np.load(path)
-        rows = [(f"seed {s}", z) for s, z in zs.items()]
+            before = latent_path(args.cache, name, args.variant, seed, "before")
+            if before.exists():
+                extra.append((f"before {seed}", np.load(before)))
+        rows = [(f"seed {s}", z) for s, z in zs.items()] + extra
         k = next(iter(zs.values())).shape[1]
         if args.ensembles:
             for combo in itertools.combinations(args.seeds, 3):

@@ -25,7 +25,8 @@ scvi
     scvi-tools ``SCVI`` on the raw counts with its defaults (1 hidden layer of 128, ZINB,
     ``max_epochs = min(400, 20000 / n_cells * 400)``) and ``n_latent=--n-latent``.
 
-Seconds per epoch, all on the same machine and device, one torch thread: scVI (Lightning,
+Seconds per epoch, all on the same machine and device (``--device``: cpu by default, or cuda
+for all methods), one torch thread: scVI (Lightning,
 timed by a callback around each training epoch), sag's loop on the same network as scVI
 (plain VAE, one hidden layer of 128, dropout 0.1, NB, batch 128; ``same-net``), and the final
 searched Res-VAE / VAE (their own, usually wider, networks).
@@ -41,6 +42,7 @@ Usage (not part of CI)::
 
     nice -n 10 python benchmarks/embed.py --datasets klein2015_mouse_es_subset --seeds 0 1 2
     nice -n 10 python benchmarks/embed.py --timing --datasets pbmc4k_10x_scdcc_top2000
+    python benchmarks/embed.py --timing --device cuda --datasets pbmc4k_10x_scdcc_top2000
     nice -n 10 python benchmarks/embed.py --methods start --max-epochs 200 --kl-warmup 200
     python benchmarks/embed.py --report      # JSONL -> tables for benchmarks/RESULTS.md
     python benchmarks/embed.py --report old.jsonl new.jsonl    # new lines supersede old ones
@@ -199,6 +201,21 @@ def run_pca(adata, n_comps: int, seed: int) -> dict:
     return {"seconds": time.perf_counter() - t, **scores(adata, f"X_pca{n_comps}", seed)}
 
 
+def _sync() -> None:
+    """Wait for queued GPU work, so that an epoch's time includes its kernels."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def device_name(device: str) -> str:
+    """What the rows record as the device: the GPU's name on CUDA, else "cpu"."""
+    import torch
+
+    return torch.cuda.get_device_name() if device == "cuda" else "cpu"
+
+
 def _epoch_timer():
     from lightning.pytorch.callbacks import Callback
 
@@ -207,16 +224,21 @@ def _epoch_timer():
             self.times: list[float] = []
 
         def on_train_epoch_start(self, trainer, module) -> None:
+            _sync()
             self._t = time.perf_counter()
 
         def on_train_epoch_end(self, trainer, module) -> None:
+            _sync()
             self.times.append(time.perf_counter() - self._t)
 
     return EpochTimer()
 
 
-def _train_scvi(adata, n_latent: int, max_epochs: int | None, seed: int | None = None):
-    """scvi-tools' SCVI with its defaults on ``layers['counts']``: (model, epoch seconds, s)."""
+def _train_scvi(
+    adata, n_latent: int, max_epochs: int | None, seed: int | None = None, device: str = "cpu"
+):
+    """scvi-tools' SCVI with its defaults on ``layers['counts']``, on ``device`` ("cpu" or
+    "cuda"): (model, epoch seconds, s)."""
     import scvi
 
     if seed is not None:
@@ -229,7 +251,7 @@ def _train_scvi(adata, n_latent: int, max_epochs: int | None, seed: int | None =
     t = time.perf_counter()
     model.train(
         max_epochs=max_epochs,
-        accelerator="cpu",
+        accelerator="gpu" if device == "cuda" else "cpu",
         devices=1,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -239,8 +261,8 @@ def _train_scvi(adata, n_latent: int, max_epochs: int | None, seed: int | None =
     return model, np.asarray(timer.times), time.perf_counter() - t
 
 
-def run_scvi(adata, n_latent: int, seed: int, max_epochs: int | None) -> dict:
-    model, times, seconds = _train_scvi(adata, n_latent, max_epochs, seed)
+def run_scvi(adata, n_latent: int, seed: int, max_epochs: int | None, device: str) -> dict:
+    model, times, seconds = _train_scvi(adata, n_latent, max_epochs, seed, device)
     adata.obsm["X_scvi"] = model.get_latent_representation()
     return {
         "seconds": seconds,
@@ -348,19 +370,22 @@ def run_start(adata, seed: int, args) -> dict:
     }
 
 
-def run_timing(adata, n_latent: int, epochs: int, arch: dict | None, threads: int = 1) -> dict:
+def run_timing(
+    adata, n_latent: int, epochs: int, arch: dict | None, threads: int = 1, device: str = "cpu"
+) -> dict:
     """Seconds per epoch, interleaved so that all see the same (shared, fluctuating) load:
     scVI, sag's loop on scVI's network, sag's Res-VAE of the search's starting point and sag
     on ``arch`` (the searched Res-VAE). All train with ``threads`` torch threads, set at the
     start of every round: loading a dataset can leave torch's OpenMP pool at 2 threads (seen
     after the first dataset of a ``--timing`` run until 2026-11-30). The count seen after scVI
-    is recorded."""
+    is recorded. On ``device="cuda"`` every net trains on the GPU (sag with its bfloat16
+    autocast, scVI with Lightning's default precision)."""
     import torch
 
     import scautogenome as sag
 
     torch.set_num_threads(threads)
-    _, times, _ = _train_scvi(adata, n_latent, epochs)
+    _, times, _ = _train_scvi(adata, n_latent, epochs, device=device)
     out = {"scvi": float(np.median(times[1:])), "threads_after_scvi": torch.get_num_threads()}
     nets = {"same-net": scvi_shaped(n_latent), "resvae-start": start_arch(adata.n_vars, n_latent)}
     if arch is not None:
@@ -379,7 +404,7 @@ def timing(args) -> None:
     import scautogenome as sag
 
     torch.set_num_threads(args.threads)
-    sag.settings.device = "cpu"
+    sag.settings.device = args.device
     sag.settings.verbosity = 1
     sag.settings.progress_bar = False
     done = load_results(args.out) if args.out.exists() else pd.DataFrame()
@@ -391,7 +416,7 @@ def timing(args) -> None:
             if len(rows):
                 arch = json.loads(rows.sort_values("seed")["architecture"].iloc[0])
         rounds = [
-            run_timing(adata, args.n_latent, args.timing_epochs, arch, args.threads)
+            run_timing(adata, args.n_latent, args.timing_epochs, arch, args.threads, args.device)
             for _ in range(args.rounds)
         ]
         rec = {
@@ -402,6 +427,7 @@ def timing(args) -> None:
             "rounds": rounds,
             "resvae_widths": None if arch is None else arch["widths"],
             "threads": torch.get_num_threads(),
+            "device": device_name(args.device),
             "when": dt.datetime.now().isoformat(timespec="seconds"),
             **git_state(),
         }
@@ -449,7 +475,7 @@ def run(args) -> None:
     # seurat_v3 HVGs) reset torch's pool to the number of cores, so the rows of mouse_bladder,
     # pbmc3k and worm recorded before this setting were trained on 2 threads
     sag.settings.n_threads = args.threads
-    sag.settings.device = "cpu"
+    sag.settings.device = args.device
     sag.settings.verbosity = 1
     sag.settings.progress_bar = False
     env = {
@@ -457,6 +483,7 @@ def run(args) -> None:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),
+        "device": device_name(args.device),
         **git_state(),
     }
     for name in args.datasets:
@@ -489,7 +516,9 @@ def run(args) -> None:
                         append(args.out, scored_as(rec))
                         rec = {**rec, "method": "pca50", **run_pca(adata0.copy(), 50, seed)}
                     elif method == "scvi":
-                        rec.update(run_scvi(adata, args.n_latent, seed, args.scvi_epochs))
+                        rec.update(
+                            run_scvi(adata, args.n_latent, seed, args.scvi_epochs, args.device)
+                        )
                     elif method == "start":
                         rec["method"] = start_method(args)
                         rec.update(run_start(adata, seed, args))
@@ -784,6 +813,12 @@ def main(argv=None) -> None:
         help="average ARI/NMI over this many Leiden runs (methods recorded as METHOD-leidenN)",
     )
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where every method trains (scVI through Lightning's accelerator); default cpu",
+    )
     p.add_argument("--out", type=Path, default=HERE / "out" / "embed.jsonl")
     p.add_argument(
         "--report",

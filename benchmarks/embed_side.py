@@ -158,14 +158,14 @@ def recalibrate_batch_norm(model, adata, layer, seed: int) -> None:
     from scautogenome.models._resvae import prepare_unlabelled
 
     module = model.module_
-    rows = prepare_unlabelled(
+    data = prepare_unlabelled(
         adata,
         layer=layer,
         n_latent=model.n_latent_,
         likelihood=model.likelihood_,
         seed=seed,
         writes=False,
-    ).train_rows
+    )
     norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     momenta = [bn.momentum for bn in norms]
     module.train()
@@ -175,10 +175,9 @@ def recalibrate_batch_norm(model, adata, layer, seed: int) -> None:
     for bn in norms:
         bn.reset_running_stats()
         bn.momentum = None
-    X = adata.X if layer is None else adata.layers[layer]
     transform = model.transform_.to_torch(model.device_)
     loader = BatchLoader(
-        X, rows, None, batch_size=1024, transform=lambda x: x, device=model.device_
+        data.X, data.train_rows, None, batch_size=1024, transform=lambda x: x, device=model.device_
     )
     with torch.no_grad():
         for x, _ in loader:

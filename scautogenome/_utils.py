@@ -69,6 +69,21 @@ def matrix_digest(X, rows, chunk: int = 2048) -> str:
     return h.hexdigest()[:16]
 
 
+def storage_shown(storage: str | None) -> str | None:
+    """An Optuna storage URL as it may be written into AnnData or a log: its password, if any,
+    replaced by ``***`` (SQLAlchemy's own rendering), so that a saved h5ad does not carry the
+    database's credentials. A string SQLAlchemy cannot parse is returned as it is."""
+    if storage is None:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(storage).render_as_string(hide_password=True)
+    except ArgumentError:
+        return storage
+
+
 def call_params(**kwargs) -> dict:
     """The arguments of a tool call as an h5ad-safe dict (None -> "None" so keys persist)."""
     out = {}

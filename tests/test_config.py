@@ -46,6 +46,12 @@ def test_unknown_key_is_named():
         ({"mode": "cnn"}, "mode='cnn'"),
         ({"search": {"max_trial_fraction": 0}}, "max_trial_fraction"),
         ({"search": {"initial_trials": "best"}}, "initial_trials"),
+        # values no network or trainer accepts: refused here, not by a trial mid-search
+        ({"space": {"common": {"dropout": [0.1, 1.0]}}}, r"\['dropout'\]=1.0 must be in \[0, 1\)"),
+        ({"space": {"common": {"batch_size": [64, 1]}}}, r"\['batch_size'\]=1"),
+        ({"space": {"common": {"optimizer": ["adam"]}}}, r"\['optimizer'\]='adam'"),
+        ({"space": {"mlp": {"units": [0, 64]}}}, r"\['units'\]=0"),
+        ({"space": {"densenet": {"compression": 1.5}}}, r"\['compression'\]=1.5"),
     ],
 )
 def test_bad_values_are_named(cfg, match):

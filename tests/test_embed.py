@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anndata as ad
 import numpy as np
+import optuna
 import pytest
 import torch
 from scipy import sparse
@@ -256,6 +257,17 @@ def test_bad_input_is_refused_before_work(adata):
         sag.tl.embed(adata[:100], config=TINY_EMBED)
     with pytest.raises(ValueError, match="beta"):
         sag.tl.embed(adata, beta=-1.0, config=TINY_EMBED)
+    # a space value no network can take is refused before the search, not in a later trial
+    for space, key in (
+        ({"decay": [0.8, 1.5]}, "decay"),
+        ({"input_keep": [0.0, 0.8]}, "input_keep"),
+        ({"batch_size": [64, 0]}, "batch_size"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"act": ["relu", "tanh"]}, "act"),
+        ({"lr": {"type": "float", "low": 0.0, "high": 0.1}}, "lr"),
+    ):
+        with pytest.raises(ValueError, match=rf"\['{key}'\]"):
+            sag.tl.embed(adata, config={**TINY_EMBED, "space": {**TINY_EMBED["space"], **space}})
     # nothing was written
     assert "X_sag_resvae" not in neg.obsm
     assert "sag_resvae" not in neg.uns
@@ -266,6 +278,7 @@ def test_bad_input_is_refused_before_work(adata):
 def test_config_defaults_are_the_papers_space():
     cfg = embed_config.default()
     assert cfg["trainer"]["beta"] == 1.0  # the plain ELBO
+    assert cfg["trainer"]["kl_warmup_epochs"] is None  # half of max_epochs
     assert cfg["space"]["n_layers"] == [3, 4, 5]
     assert cfg["space"]["input_keep"] == [0.6, 0.8, 1.0]
     assert cfg["space"]["first_width"] == [4096, 2048, 1024, 512, 256, 128]
@@ -389,6 +402,21 @@ def test_embedding_scores_average_leiden_seeds():
         sag.tl.embedding_scores(a, "X_e", "label", leiden_seeds=0)
     with pytest.raises(TypeError, match="leiden_seeds"):
         sag.tl.embedding_scores(a, "X_e", "label", leiden_seeds=2.0)
+    for bad, error in ((1, ValueError), (0, ValueError), (2.5, TypeError)):
+        with pytest.raises(error, match="n_neighbors"):
+            sag.tl.embedding_scores(a, "X_e", "label", n_neighbors=bad)
+
+
+def test_embedding_scores_reach_resolutions_above_three():
+    """60 labels of 5 cells on unstructured data need a Leiden resolution near 10; the
+    resolution search used to stop below 3 and score 25 clusters against 60 labels."""
+    rng = np.random.default_rng(0)
+    a = ad.AnnData(sparse.csr_matrix((300, 5), dtype=np.float32))
+    a.obs["label"] = np.repeat([f"t{i}" for i in range(60)], 5)
+    a.obsm["X_e"] = rng.normal(size=(300, 5)).astype(np.float32)
+    s = sag.tl.embedding_scores(a, "X_e", "label", tsne=False)
+    assert s["leiden_resolution"] > 3
+    assert abs(s["n_clusters"] - 60) <= 1
 
 
 def _round_trip(a, tmp_path):
@@ -733,3 +761,72 @@ def test_time_budget_is_reported_only_when_epochs_were_left(adata, max_epochs, s
 def test_zero_time_budget_is_refused():
     with pytest.raises(ValueError, match="time_budget"):
         embed_config.load({"budget": {"n_trials": None, "time_budget": 0}})
+
+
+def test_kl_warmup_is_half_of_max_epochs_unless_set(adata, caplog):
+    """Lowering max_epochs alone shortens the warm-up with it, so the KL weight still reaches
+    beta and early stopping still runs; a warm-up longer than the training is warned about."""
+    from scautogenome._settings import logger as sag_logger
+    from scautogenome.search._vae import sample_vae_trial
+    from scautogenome.train._vae import VAETrainParams
+
+    assert VAETrainParams(max_epochs=6).kl_warmup_epochs == 3
+    assert VAETrainParams().kl_warmup_epochs == 50
+    assert VAETrainParams(max_epochs=6, kl_warmup_epochs=0).kl_warmup_epochs == 0
+    cfg = embed_config.load({"trainer": {"max_epochs": 8}})
+    point = {"n_layers": 3, "first_width": 128, "decay": 0.5, "input_keep": 1.0, "lr": 1e-3}
+    point.update(batch_size=64, weight_decay=1e-6)
+    _, params = sample_vae_trial(optuna.trial.FixedTrial(point), cfg, 200, 5, likelihood="nb")
+    assert params["kl_warmup_epochs"] == 4  # the trial records the resolved number
+    model = sag.models.ResVAE(SMALL_ARCH, {"max_epochs": 6, "batch_size": 64}).fit(adata, seed=0)
+    assert model.train_params_["kl_warmup_epochs"] == 3
+    assert model.history_[-1]["kl_weight"] == pytest.approx(1.0)
+    sag_logger.addHandler(caplog.handler)
+    try:
+        embed_config.load({"trainer": {"max_epochs": 8, "kl_warmup_epochs": 20}})
+        assert "longer than max_epochs=8" in caplog.text
+        caplog.clear()
+        fit = {"max_epochs": 3, "kl_warmup_epochs": 5, "batch_size": 64}
+        sag.models.ResVAE(SMALL_ARCH, fit).fit(adata, seed=0)
+        assert "longer than max_epochs=3" in caplog.text
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+
+
+def test_numpy_beta_and_masked_storage_password(adata, tmp_path):
+    from scautogenome._utils import storage_shown
+
+    assert storage_shown("postgresql://me:secret@db.example.org:5432/optuna") == (
+        "postgresql://me:***@db.example.org:5432/optuna"
+    )
+    assert storage_shown("sqlite:///search.db") == "sqlite:///search.db"
+    assert storage_shown(None) is None
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    sag.tl.embed(adata, config=ONE_TRIAL, beta=np.float32(2.0), storage=url, n_latent=4)
+    params = adata.uns["sag_resvae"]["params"]
+    assert params["beta"] == 2.0
+    assert params["storage"] == url
+
+
+def test_model_misuse_errors(adata, caplog):
+    from scautogenome._settings import logger as sag_logger
+
+    with pytest.raises(RuntimeError, match=r"sag\.tl\.embed"):
+        sag.models.ResVAE().get_latent(adata)
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata, seed=0)
+    for bad in (0, -5, 2.5):
+        with pytest.raises(ValueError, match="batch_size"):
+            model.get_latent(adata, batch_size=bad)
+    # value_type="counts" on values that are not integers: NB is picked, with the warning up
+    # front, and no second warning about "new" input after training
+    logged = adata.copy()
+    logged.X = logged.X.copy()
+    logged.X.data = np.log1p(logged.X.data)
+    sag_logger.addHandler(caplog.handler)
+    try:
+        sag.tl.embed(logged, value_type="counts", config=ONE_TRIAL, n_latent=4)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert logged.uns["sag_resvae"]["params"]["likelihood"] == "nb"
+    assert "holds non-integer values" in caplog.text
+    assert "the model was trained on raw counts" not in caplog.text

@@ -229,6 +229,7 @@ def validate(cfg: dict) -> None:
     for section, entries in cfg["space"].items():
         for key, spec in entries.items():
             check_distribution(spec, f"config['space'][{section!r}][{key!r}]")
+        check_space_values(entries, f"config['space'][{section!r}]")
     _validate_rrfcn(cfg["rrfcn"])
 
 
@@ -259,6 +260,70 @@ _RRFCN_NUMBERS: dict[str, tuple[tuple[type, ...], float | None, float | None, bo
 }
 
 
+# search-space entries of classify and embed: the range every choice (or a range's low and
+# high) must lie in, as (types, low, high, low inclusive); None = unbounded
+_SPACE_NUMBERS: dict[str, tuple[tuple[type, ...], float | None, float | None, bool]] = {
+    "lr": ((int, float), 0, None, False),
+    "batch_size": ((int,), 2, None, True),
+    "momentum": ((int, float), 0, 1, True),
+    "weight_decay": ((int, float), 0, None, True),
+    "input_keep": ((int, float), 0, 1, False),
+    "dropout": ((int, float), 0, 1, True),
+    "n_layers": ((int,), 1, None, True),
+    "units": ((int,), 1, None, True),
+    "n_blocks": ((int,), 1, None, True),
+    "block_units": ((int,), 1, None, True),
+    "growth_rate": ((int,), 1, None, True),
+    "compression": ((int, float), 0, 1, False),
+    "first_width": ((int,), 1, None, True),
+    "decay": ((int, float), 0, 1, False),
+}
+
+
+def _space_names() -> dict[str, tuple[str, ...]]:
+    from ..nn._units import ACTIVATIONS
+    from ..train._trainer import CLASS_BALANCE, OPTIMIZERS
+
+    return {"act": tuple(ACTIVATIONS), "optimizer": OPTIMIZERS, "class_balance": CLASS_BALANCE}
+
+
+def _check_number(where: str, v, rule: tuple) -> None:
+    """``v`` of the rule's types and range (dropout also below 1), or a ValueError naming it."""
+    types, low, high, closed = rule
+    if isinstance(v, bool) or not isinstance(v, types):
+        names = "/".join(t.__name__ for t in types)
+        msg = f"{where}={v!r} must be of type {names}."
+        raise ValueError(msg)
+    too_low = low is not None and (v < low if closed else v <= low)
+    if too_low or (high is not None and v > high) or (where.endswith("['dropout']") and v >= 1):
+        lo = "-inf" if low is None else f"{low}"
+        hi = "inf" if high is None else f"{high}"
+        bracket = "[" if closed else "("
+        close = ")" if where.endswith("['dropout']") else "]"
+        msg = f"{where}={v!r} must be in {bracket}{lo}, {hi}{close}."
+        raise ValueError(msg)
+
+
+def check_space_values(space: dict, where: str) -> None:
+    """Every value a search-space entry can draw (each choice, or a range's ``low`` and
+    ``high``) is one the network and trainer accept, so that a bad value is an error before
+    the search, not a failed trial in the middle of it. Keys without a rule are left alone."""
+    from ..search._spaces import choices_of
+
+    names = _space_names()
+    for key, spec in space.items():
+        if isinstance(spec, dict) and spec.get("type") in ("int", "float"):
+            values = [spec["low"], spec["high"]]
+        else:
+            values = choices_of(spec)
+        for v in values:
+            if key in _SPACE_NUMBERS:
+                _check_number(f"{where}[{key!r}]", v, _SPACE_NUMBERS[key])
+            elif key in names and v not in names[key]:
+                msg = f"{where}[{key!r}]={v!r} must be one of {list(names[key])}."
+                raise ValueError(msg)
+
+
 def _validate_rrfcn(r: dict) -> None:
     """Check the ``rrfcn`` section (RRFCN space and ENAS settings)."""
     where = "config['rrfcn']"
@@ -268,19 +333,8 @@ def _validate_rrfcn(r: dict) -> None:
     if r["class_balance"] not in ("none", "weights", "sampler"):
         msg = f"{where}['class_balance']={r['class_balance']!r} must be 'none', 'weights' or 'sampler'."
         raise ValueError(msg)
-    for key, (types, low, high, closed) in _RRFCN_NUMBERS.items():
-        v = r[key]
-        if isinstance(v, bool) or not isinstance(v, types):
-            names = "/".join(t.__name__ for t in types)
-            msg = f"{where}[{key!r}]={v!r} must be of type {names}."
-            raise ValueError(msg)
-        too_low = low is not None and (v < low if closed else v <= low)
-        if too_low or (high is not None and v > high) or (key == "dropout" and v >= 1):
-            lo = "-inf" if low is None else f"{low}"
-            hi = "inf" if high is None else f"{high}"
-            bracket = "[" if closed else "("
-            msg = f"{where}[{key!r}]={v!r} must be in {bracket}{lo}, {hi}]."
-            raise ValueError(msg)
+    for key, rule in _RRFCN_NUMBERS.items():
+        _check_number(f"{where}[{key!r}]", r[key], rule)
     widths = r["widths"]
     if (
         not isinstance(widths, list)

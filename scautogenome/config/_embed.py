@@ -41,7 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from ..search._spaces import check_distribution
-from ._config import _merge, check_budget, check_search_start, read_user_config
+from ..train._vae import warn_long_warmup
+from ._config import (
+    _merge,
+    check_budget,
+    check_search_start,
+    check_space_values,
+    read_user_config,
+)
 
 EMBED_MODES = ("resvae", "vae")
 
@@ -65,7 +72,8 @@ _DEFAULT: dict[str, Any] = {
         "patience": 10,
         "min_epochs": 5,
         "beta": 1.0,
-        "kl_warmup_epochs": 50,
+        # None: half of max_epochs (50 of the default 100)
+        "kl_warmup_epochs": None,
     },
     "space": {
         "n_layers": [3, 4, 5],
@@ -97,7 +105,7 @@ _SCALARS = {
         "patience": (int,),
         "min_epochs": (int,),
         "beta": (int, float),
-        "kl_warmup_epochs": (int,),
+        "kl_warmup_epochs": (int, type(None)),
     },
 }
 _CHOICES = {
@@ -151,8 +159,10 @@ def validate(cfg: dict) -> None:
     if cfg["trainer"]["max_epochs"] < 1:
         msg = "config['trainer']['max_epochs'] must be at least 1."
         raise ValueError(msg)
+    warn_long_warmup(cfg["trainer"]["max_epochs"], cfg["trainer"]["kl_warmup_epochs"])
     for key, spec in cfg["space"].items():
         check_distribution(spec, f"config['space'][{key!r}]")
+    check_space_values(cfg["space"], "config['space']")
 
 
 def to_json(cfg: dict) -> str:

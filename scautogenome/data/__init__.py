@@ -8,7 +8,7 @@ from ._checks import (
     get_matrix,
     value_stats,
 )
-from ._loader import BatchLoader
+from ._loader import BatchLoader, check_batch_size
 from ._prepare import LabelledData, gene_alignment, prepare_labelled, resolve_value_type
 from ._split import stratified_split, user_split
 from ._transform import InputTransform, dense_rows, detect_value_type
@@ -19,6 +19,7 @@ __all__ = [
     "LabelledData",
     "as_csr_or_dense",
     "check_adata",
+    "check_batch_size",
     "check_finite",
     "check_labels",
     "dense_rows",

@@ -9,6 +9,18 @@ import torch
 from scipy import sparse
 
 
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` as an int, or a ValueError when it is not a positive integer."""
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        msg = f"batch_size={batch_size!r} must be a positive integer."
+        raise ValueError(msg)
+    return int(batch_size)
+
+
 class BatchLoader:
     """Iterate over ``(x, y)`` minibatches of ``rows`` of ``X``.
 
@@ -49,7 +61,7 @@ class BatchLoader:
         self.X = X
         self.rows = np.asarray(rows, dtype=np.int64)
         self.y = None if y is None else torch.as_tensor(np.asarray(y)[self.rows], dtype=torch.long)
-        self.batch_size = int(batch_size)
+        self.batch_size = check_batch_size(batch_size)
         self.transform = transform
         self.device = torch.device(device)
         self.shuffle = shuffle

@@ -65,11 +65,17 @@ def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.T
     return meta, tensors
 
 
+# the tool whose search trains each model class
+_TRAINED_BY = {"Classifier": "sag.tl.classify", "ResVAE": "sag.tl.embed"}
+
+
 def check_is_fitted(model, attr: str = "module_") -> None:
     if getattr(model, attr, None) is None:
+        name = type(model).__name__
+        tool = _TRAINED_BY.get(name, "sag.tl.classify or sag.tl.embed")
         msg = (
-            f"This {type(model).__name__} has not been trained yet; call sag.tl.classify(...) "
-            "or .fit(...) first, or load a saved one with .load(dir)."
+            f"This {name} has not been trained yet; call {tool}(...) or .fit(...) first, or "
+            "load a saved one with .load(dir)."
         )
         raise RuntimeError(msg)
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .._settings import logger, resolve_seed
-from ..data import BatchLoader, check_finite, prepare_labelled, value_stats
+from ..data import BatchLoader, check_batch_size, check_finite, prepare_labelled, value_stats
 from ..nn import build_network
 from ..train import TrainParams, predict_logits, train_classifier
 from ._base import BaseModel, check_is_fitted
@@ -199,6 +199,7 @@ class Classifier(BaseModel):
         with the model's genes in order.
         """
         check_is_fitted(self)
+        check_batch_size(batch_size)
         X, col_map, _ = self._input(data, layer, min_gene_overlap)
         logits = predict_logits(self.module_, self._loader(X, col_map, batch_size), self.device_)
         return torch.softmax(torch.from_numpy(logits), dim=1).numpy()

@@ -12,6 +12,7 @@ from .._settings import logger, resolve_seed
 from ..data import (
     InputTransform,
     check_adata,
+    check_batch_size,
     check_finite,
     get_matrix,
     resolve_value_type,
@@ -25,7 +26,7 @@ from ..nn._vae import (
     require_scvi,
     vae_widths,
 )
-from ..train._vae import VAETrainParams, encode_rows, train_vae
+from ..train._vae import VAETrainParams, encode_rows, train_vae, warn_long_warmup
 from ._base import BaseModel, check_is_fitted
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def prepare_unlabelled(
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     X = get_matrix(adata, layer)
     check_finite(X, where)
+    stats = None
     if likelihood in COUNT_LIKELIHOODS:
         stats = value_stats(X)
         if stats["min"] < 0:
@@ -128,6 +130,13 @@ def prepare_unlabelled(
                 "likelihood='gaussian' for transformed data."
             )
             raise ValueError(msg)
+        if value_type == "auto":
+            value_type = "counts"
+    value_type = resolve_value_type(X, value_type, where)
+    if likelihood == "auto":
+        likelihood = "nb" if value_type == "counts" else "gaussian"
+    if likelihood in COUNT_LIKELIHOODS:  # also when picked for value_type="counts"
+        stats = stats or value_stats(X)
         if not stats["integer"]:
             logger.warning(
                 "likelihood=%r but %s holds non-integer values; a count likelihood expects raw "
@@ -135,11 +144,6 @@ def prepare_unlabelled(
                 likelihood,
                 where,
             )
-        if value_type == "auto":
-            value_type = "counts"
-    value_type = resolve_value_type(X, value_type, where)
-    if likelihood == "auto":
-        likelihood = "nb" if value_type == "counts" else "gaussian"
     require_scvi(likelihood)
     rng = np.random.default_rng(seed)
     order = rng.permutation(adata.n_obs)
@@ -275,6 +279,7 @@ class ResVAE(BaseModel):
         )
         arch = self._resolved_architecture(data.X.shape[1], data.likelihood)
         params, device, net = self._fit_setup(arch, VAETrainParams, seed)
+        warn_long_warmup(params.max_epochs, params.kl_warmup_epochs)
         res = train_vae(
             net,
             X=data.X,
@@ -287,7 +292,8 @@ class ResVAE(BaseModel):
             show_progress=True,
         )
         self._fit_done(arch, data, params, res, seconds_per_epoch=res.seconds_per_epoch)
-        warn_if_collapsed(self._encode(data.X, None, 1024, recon=False)[0], data.likelihood)
+        latent = self._encode(data.X, None, 1024, recon=False, checked=True)[0]
+        warn_if_collapsed(latent, data.likelihood)
         return self
 
     # -- inference ------------------------------------------------------------------------------
@@ -325,9 +331,13 @@ class ResVAE(BaseModel):
                 )
         return X, col_map
 
-    def _encode(self, data, layer, batch_size, recon):
+    def _encode(self, data, layer, batch_size, recon, *, checked: bool = False):
+        """Latent means (and reconstructions) of ``data``; ``checked=True`` takes ``data`` as
+        the training matrix that ``prepare_unlabelled`` has already checked, in the model's
+        gene order, and skips the checks of new input."""
         check_is_fitted(self)
-        X, col_map = self._input(data, layer)
+        check_batch_size(batch_size)
+        X, col_map = (data, None) if checked else self._input(data, layer)
         return encode_rows(
             self.module_,
             X,

@@ -362,11 +362,13 @@ def run_study(
     table = trials_table(study, extra_columns)
     n_done = int((table["state"] == "complete").sum()) if len(table) else 0
     n_pruned = int((table["state"] == "pruned").sum()) if len(table) else 0
+    earlier = f", {n_before} of them from earlier runs" if n_before else ""
     logger.info(
-        "search: %d trials (%d complete, %d pruned); best trial %d (%s) %s %.4f",
-        len(table) - n_before,
+        "search: %d trials (%d complete, %d pruned%s); best trial %d (%s) %s %.4f",
+        len(table),
         n_done,
         n_pruned,
+        earlier,
         best.number,
         arch["kind"],
         postfix.removeprefix("best "),

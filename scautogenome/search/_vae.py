@@ -61,7 +61,8 @@ def sample_vae_trial(
     params = {key: suggest(trial, key, s[key]) for key in _TRAIN_KEYS}
     params["batch_size"] = int(params["batch_size"])
     params.update(config["trainer"])
-    return arch, params
+    # resolved (kl_warmup_epochs None -> half of max_epochs), so the trial records the numbers
+    return arch, dict(VAETrainParams(**params).__dict__)
 
 
 # Where the search starts (as the classifier search does): the cheapest Res-VAE of the paper's

@@ -23,6 +23,7 @@ from ._utils import (
     load_config,
     save_model,
     search_uns,
+    storage_shown,
     write_uns,
 )
 
@@ -175,7 +176,7 @@ def classify(
             value_type=data.transform.value_type,
             seed=seed,
             device=str(dev),
-            storage=storage,
+            storage=storage_shown(storage),
             study_name=result.study_name,
             min_cells_per_class=min_cells_per_class,
         ),

@@ -22,6 +22,7 @@ from ._utils import (
     neighbors,
     save_model,
     search_uns,
+    storage_shown,
     write_uns,
 )
 from ._utils import (
@@ -164,8 +165,8 @@ def embed(
     seed = resolve_seed(seed)
     check_likelihood(likelihood)
     overrides = budget_overrides(n_trials, time_budget)
-    if beta is not None:
-        overrides["trainer"] = {"beta": beta}
+    if beta is not None:  # numpy scalars as Python numbers, as the budget's
+        overrides["trainer"] = {"beta": beta.item() if isinstance(beta, np.generic) else beta}
     cfg = load_config(_embed_config.load, config, mode, overrides)
     dev = resolve_device(device)
     data = prepare_unlabelled(
@@ -203,7 +204,7 @@ def embed(
     model = final_model(
         ResVAE, result, data, cfg, device, seconds_per_epoch=result.seconds_per_epoch
     )
-    latent, reconstruction = model._encode(data.X, None, 1024, recon=recon)
+    latent, reconstruction = model._encode(data.X, None, 1024, recon=recon, checked=True)
     n_active = warn_if_collapsed(latent, data.likelihood)
 
     history = result.history
@@ -221,7 +222,7 @@ def embed(
             recon=recon,
             seed=seed,
             device=str(dev),
-            storage=storage,
+            storage=storage_shown(storage),
             study_name=result.study_name,
         ),
         "losses": losses,
@@ -250,7 +251,9 @@ def embed(
 
 
 def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
-    """Leiden clusters whose number is closest to ``n_target`` (bisection on resolution)."""
+    """Leiden clusters whose number is closest to ``n_target``: from resolution 1, the
+    resolution doubles until Leiden finds at least ``n_target`` clusters, then bisects between
+    the last resolution with too few and the first with enough (20 Leiden runs at most)."""
     import scanpy as sc
 
     def run(res: float) -> np.ndarray:
@@ -265,7 +268,7 @@ def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
         )
         return tmp.obs["_leiden"].to_numpy()
 
-    lo, hi = 0.0, 3.0
+    lo, hi = 0.0, None  # no resolution known yet to give too many clusters
     best: tuple[int, float, np.ndarray] | None = None
     res = 1.0
     for _ in range(20):
@@ -277,27 +280,27 @@ def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
             break
         if n < n_target:
             lo = res
-            if res >= hi:
-                hi *= 2
+            res = 2 * res if hi is None else (lo + hi) / 2
         else:
             hi = res
-        res = (lo + hi) / 2
+            res = (lo + hi) / 2
     return best[2], best[1]
 
 
 def score_labels(
-    adata: AnnData, labels_key: str, leiden_seeds: int = 1
+    adata: AnnData, labels_key: str, leiden_seeds: int = 1, n_neighbors: int = 15
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check what :func:`embedding_scores` is asked to score against, before any work: the
     mask of labelled cells and their labels as strings. ``leiden_seeds`` must be a positive
-    integer; ``obs[labels_key]`` must exist and hold at least 2 labels, one of them shared by
-    two cells."""
-    if isinstance(leiden_seeds, bool) or not isinstance(leiden_seeds, (int, np.integer)):
-        msg = f"leiden_seeds={leiden_seeds!r} must be a positive integer."
-        raise TypeError(msg)
-    if leiden_seeds < 1:
-        msg = f"leiden_seeds={leiden_seeds!r} must be at least 1."
-        raise ValueError(msg)
+    integer and ``n_neighbors`` an integer of at least 2; ``obs[labels_key]`` must exist and
+    hold at least 2 labels, one of them shared by two cells."""
+    for name, value, least in (("leiden_seeds", leiden_seeds, 1), ("n_neighbors", n_neighbors, 2)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            msg = f"{name}={value!r} must be an integer of at least {least}."
+            raise TypeError(msg)
+        if value < least:
+            msg = f"{name}={value!r} must be at least {least}."
+            raise ValueError(msg)
     if labels_key not in adata.obs.columns:
         msg = f"labels_key={labels_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
         raise KeyError(msg)
@@ -372,7 +375,7 @@ def embedding_scores(
     if basis not in adata.obsm:
         msg = f"basis={basis!r} not found in adata.obsm; available: {list(adata.obsm.keys())}."
         raise KeyError(msg)
-    keep, y = score_labels(adata, labels_key, leiden_seeds)
+    keep, y = score_labels(adata, labels_key, leiden_seeds, n_neighbors)
     emb = np.asarray(adata.obsm[basis], dtype=np.float32)
     if not np.isfinite(emb[keep]).all():
         msg = f"obsm[{basis!r}] contains NaN or infinite values."

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._utils import call_params, check_creatable, h5ad_safe, neighbors, tsne
+from .._utils import call_params, check_creatable, h5ad_safe, neighbors, storage_shown, tsne
 from ..models._base import META
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ __all__ = [
     "neighbors",
     "save_model",
     "search_uns",
+    "storage_shown",
     "tsne",
     "write_uns",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._settings import settings
+from .._settings import logger, settings
 from ..data import BatchLoader
 from ..nn._vae import SCALED_LIKELIHOODS
 from ._trainer import Pruned, _autocast, adamw
@@ -46,9 +46,11 @@ class VAETrainParams:
     patience: int = 10
     min_epochs: int = 5
     beta: float = 1.0
-    kl_warmup_epochs: int = 50
+    kl_warmup_epochs: int | None = None  # None: half of max_epochs
 
     def __post_init__(self) -> None:
+        if self.kl_warmup_epochs is None:
+            self.kl_warmup_epochs = int(self.max_epochs) // 2
         for name in ("lr", "batch_size", "max_epochs"):
             if not getattr(self, name) > 0:
                 msg = f"{name}={getattr(self, name)!r} must be > 0."
@@ -75,6 +77,20 @@ def _batches(loader: BatchLoader, transform, likelihood: str):
     for x, _ in loader:
         xin = transform(x)
         yield xin, (xin if likelihood in SCALED_LIKELIHOODS else x)
+
+
+def warn_long_warmup(max_epochs: int, kl_warmup_epochs: int | None) -> None:
+    """Warn when the KL warm-up is longer than the training: the KL weight then never reaches
+    ``beta``, and early stopping and the best checkpoint, which start at the end of the
+    warm-up, only look at the last epoch."""
+    if kl_warmup_epochs is not None and kl_warmup_epochs > max_epochs:
+        logger.warning(
+            "kl_warmup_epochs=%d is longer than max_epochs=%d: the KL weight never reaches "
+            "beta and early stopping is off (only the last epoch counts); leave "
+            "kl_warmup_epochs at None for half of max_epochs.",
+            kl_warmup_epochs,
+            max_epochs,
+        )
 
 
 def _kl_weight(epoch: int, params: VAETrainParams) -> float:

@@ -72,3 +72,15 @@ def test_load_from_json_file(tmp_path):
         sag.config.load(bad)
     with pytest.raises(FileNotFoundError):
         sag.config.load(tmp_path / "missing.json")
+
+
+def test_space_names_agree_with_the_network_and_trainer():
+    """The config checks act/optimizer/class_balance against names it repeats (so that it
+    validates without torch); they must be the ones nn and train take."""
+    from scautogenome.config._config import SPACE_NAMES
+    from scautogenome.nn._units import ACTIVATIONS
+    from scautogenome.train._trainer import CLASS_BALANCE, OPTIMIZERS
+
+    assert set(SPACE_NAMES["act"]) == set(ACTIVATIONS)
+    assert set(SPACE_NAMES["optimizer"]) == set(OPTIMIZERS)
+    assert set(SPACE_NAMES["class_balance"]) == set(CLASS_BALANCE)

@@ -783,9 +783,6 @@ def test_kl_warmup_is_half_of_max_epochs_unless_set(adata, caplog):
     assert model.history_[-1]["kl_weight"] == pytest.approx(1.0)
     sag_logger.addHandler(caplog.handler)
     try:
-        embed_config.load({"trainer": {"max_epochs": 8, "kl_warmup_epochs": 20}})
-        assert "longer than max_epochs=8" in caplog.text
-        caplog.clear()
         fit = {"max_epochs": 3, "kl_warmup_epochs": 5, "batch_size": 64}
         sag.models.ResVAE(SMALL_ARCH, fit).fit(adata, seed=0)
         assert "longer than max_epochs=3" in caplog.text
@@ -830,3 +827,12 @@ def test_model_misuse_errors(adata, caplog):
     assert logged.uns["sag_resvae"]["params"]["likelihood"] == "nb"
     assert "holds non-integer values" in caplog.text
     assert "the model was trained on raw counts" not in caplog.text
+    # a KL warm-up longer than the training is warned about before the search
+    caplog.clear()
+    sag_logger.addHandler(caplog.handler)
+    try:
+        cfg = {**ONE_TRIAL, "trainer": {**ONE_TRIAL["trainer"], "kl_warmup_epochs": 20}}
+        sag.tl.embed(adata, config=cfg, n_latent=4)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert "kl_warmup_epochs=20 is longer than max_epochs=6" in caplog.text

@@ -280,11 +280,14 @@ _SPACE_NUMBERS: dict[str, tuple[tuple[type, ...], float | None, float | None, bo
 }
 
 
-def _space_names() -> dict[str, tuple[str, ...]]:
-    from ..nn._units import ACTIVATIONS
-    from ..train._trainer import CLASS_BALANCE, OPTIMIZERS
-
-    return {"act": tuple(ACTIVATIONS), "optimizer": OPTIMIZERS, "class_balance": CLASS_BALANCE}
+# the names the network and trainer take for these entries: nn._units.ACTIVATIONS,
+# train._trainer.OPTIMIZERS and CLASS_BALANCE, repeated here so that validating a config does
+# not load torch (tests/test_config.py checks that they agree)
+SPACE_NAMES: dict[str, tuple[str, ...]] = {
+    "act": ("relu", "elu", "gelu", "leaky_relu"),
+    "optimizer": ("adamw", "sgd"),
+    "class_balance": ("none", "weights", "sampler"),
+}
 
 
 def _check_number(where: str, v, rule: tuple) -> None:
@@ -310,7 +313,7 @@ def check_space_values(space: dict, where: str) -> None:
     the search, not a failed trial in the middle of it. Keys without a rule are left alone."""
     from ..search._spaces import choices_of
 
-    names = _space_names()
+    names = SPACE_NAMES
     for key, spec in space.items():
         if isinstance(spec, dict) and spec.get("type") in ("int", "float"):
             values = [spec["low"], spec["high"]]

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 from ..search._spaces import check_distribution
-from ..train._vae import warn_long_warmup
 from ._config import (
     _merge,
     check_budget,
@@ -159,7 +158,6 @@ def validate(cfg: dict) -> None:
     if cfg["trainer"]["max_epochs"] < 1:
         msg = "config['trainer']['max_epochs'] must be at least 1."
         raise ValueError(msg)
-    warn_long_warmup(cfg["trainer"]["max_epochs"], cfg["trainer"]["kl_warmup_epochs"])
     for key, spec in cfg["space"].items():
         check_distribution(spec, f"config['space'][{key!r}]")
     check_space_values(cfg["space"], "config['space']")

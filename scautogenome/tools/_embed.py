@@ -13,6 +13,7 @@ from ..config import _embed as _embed_config
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
 from ..search._vae import run_vae_search
 from ..train import resolve_device
+from ..train._vae import warn_long_warmup
 from ._utils import (
     budget_overrides,
     call_params,
@@ -168,6 +169,7 @@ def embed(
     if beta is not None:  # numpy scalars as Python numbers, as the budget's
         overrides["trainer"] = {"beta": beta.item() if isinstance(beta, np.generic) else beta}
     cfg = load_config(_embed_config.load, config, mode, overrides)
+    warn_long_warmup(cfg["trainer"]["max_epochs"], cfg["trainer"]["kl_warmup_epochs"])
     dev = resolve_device(device)
     data = prepare_unlabelled(
         adata,

@@ -44,7 +44,7 @@ def test_load_errors(tmp_path):
 
 
 def test_untrained_model_raises(adata):
-    with pytest.raises(RuntimeError, match="not been trained"):
+    with pytest.raises(RuntimeError, match=r"not been trained yet; call sag\.tl\.classify"):
         sag.models.Classifier().predict(adata)
 
 
@@ -56,6 +56,9 @@ def test_predict_on_arrays_and_anndata(trained):
     assert set(from_adata) <= set(model.classes_)
     with pytest.raises(ValueError, match="columns"):
         model.predict(adata.X[:, :10])
+    for bad in (0, -1, 8.0):
+        with pytest.raises(ValueError, match="batch_size"):
+            model.predict_proba(adata, batch_size=bad)
 
 
 def test_fit_fixed_architecture(adata):

@@ -69,6 +69,27 @@ def matrix_digest(X, rows, chunk: int = 2048) -> str:
     return h.hexdigest()[:16]
 
 
+def write_atomically(path: str | Path, write) -> Path:
+    """Call ``write(tmp)`` on a temporary file in ``path``'s folder, then rename it onto
+    ``path``: a failed or interrupted write never leaves a broken ``path``, and a file being
+    replaced stays whole until the new one is. A symlinked ``path`` is written through to its
+    target, whose permissions the new file keeps. Returns the path written."""
+    import secrets
+    import shutil
+
+    target = Path(os.path.realpath(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".sag-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        if target.exists():
+            shutil.copymode(target, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 def storage_shown(storage: str | None) -> str | None:
     """An Optuna storage URL as it may be written into AnnData or a log: its password, if any,
     replaced by ``***`` (SQLAlchemy's own rendering), so that a saved h5ad does not carry the

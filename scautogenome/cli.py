@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -60,13 +59,13 @@ def _load(args):
     return _read_h5ad(args.input)
 
 
-def _out_file(path: str, overwrite: bool) -> Path:
-    """The output .h5ad, checked before any work: an existing file (the input included) is
+def _out_file(path: str, overwrite: bool, kind: str = "an .h5ad file") -> Path:
+    """The output file, checked before any work: an existing file (the input included) is
     replaced only with --overwrite, and the folder it goes in must be creatable and
     writable."""
     out = Path(path)
     if out.is_dir():
-        msg = f"--out {path!r} is a directory; give an .h5ad file"
+        msg = f"--out {path!r} is a directory; give {kind}"
         raise CLIError(msg)
     if out.exists() and not overwrite:
         msg = f"--out {path!r} already exists; pass --overwrite or choose another --out"
@@ -87,25 +86,16 @@ def _creatable(path: Path | str, what: str) -> None:
 
 def _write_h5ad(adata, out: Path) -> None:
     """``adata.write_h5ad(out)`` through a temporary file in the same folder, renamed into
-    place once complete: a failed or interrupted write never leaves a broken ``out``, and an
-    input replaced with --overwrite stays whole until the new file is. A symlinked ``out`` is
-    written through to its target, whose permissions the new file keeps."""
-    import secrets
-    import shutil
+    place once complete (:func:`~scautogenome._utils.write_atomically`): a failed or
+    interrupted write never leaves a broken ``out``, and an input replaced with --overwrite
+    stays whole until the new file is."""
+    from ._utils import write_atomically
 
-    target = Path(os.path.realpath(out))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".sag-{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
-        adata.write_h5ad(tmp)
-        if target.exists():
-            shutil.copymode(target, tmp)
-        os.replace(tmp, target)
+        write_atomically(out, adata.write_h5ad)
     except OSError as e:
         msg = f"cannot write {str(out)!r}: {e.strerror or e}"
         raise CLIError(msg) from e
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _out_dir(path: str, overwrite: bool, what: str = "model") -> Path:
@@ -119,14 +109,26 @@ def _out_dir(path: str, overwrite: bool, what: str = "model") -> Path:
 
 
 def _setup(args) -> None:
+    """The common options, checked before any work: --threads a positive integer, --device
+    one this machine has."""
     import scautogenome as sag
 
     if args.quiet:
         sag.settings.verbosity = 1
         sag.settings.progress_bar = False
     if args.device:
+        from .train import resolve_device
+
+        try:
+            resolve_device(args.device)
+        except (RuntimeError, ValueError) as e:
+            msg = f"--device {args.device!r}: {e.args[0] if e.args else e}"
+            raise CLIError(msg) from e
         sag.settings.device = args.device
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            msg = f"--threads {args.threads} must be a positive integer"
+            raise CLIError(msg)
         sag.settings.n_threads = args.threads
 
 
@@ -342,8 +344,17 @@ def _report(args) -> int:
     if not h5ad.exists():
         msg = f"{str(h5ad)!r} does not exist (give classify's --out directory or an .h5ad file)"
         raise CLIError(msg)
+    if args.out:
+        out = Path(args.out)
+    else:  # a directory's own report, or one named after the .h5ad
+        out = src / "report.html" if src.is_dir() else src.with_name(f"{src.stem}.report.html")
+    if out.exists() and out.resolve() == h5ad.resolve():
+        msg = f"--out {str(out)!r} is the input file; choose another --out"
+        raise CLIError(msg)
+    # classify's --out directory: its report.html is regenerated from its annotated.h5ad
+    own_report = not args.out and src.is_dir()
+    _out_file(str(out), args.overwrite or own_report, kind="an .html file")
     adata = _read_h5ad(str(h5ad))
-    out = Path(args.out) if args.out else (src if src.is_dir() else src.parent) / "report.html"
     path = sag.io.write_report(adata, out)
     print(f"wrote {path}")
     return 0
@@ -359,15 +370,17 @@ def _worker(args) -> int:
     from scautogenome.config import _config
     from scautogenome.tools._utils import budget_overrides, load_config
 
-    # as classify: one budget option keeps the configured other
-    cfg = load_config(
-        _config.load, args.config, args.mode, budget_overrides(args.n_trials, args.time_budget)
-    )
+    # as classify: one budget option keeps the configured other, --metric sets the config's
+    overrides = budget_overrides(args.n_trials, args.time_budget)
+    if args.metric is not None:
+        overrides.setdefault("search", {})["metric"] = args.metric
+    cfg = load_config(_config.load, args.config, args.mode, overrides)
     data = prepare_labelled(
         adata,
         args.labels,
         layer=args.layer,
         split_key=args.split_key,
+        min_cells_per_class=args.min_cells_per_class,
         seed=sag.settings.seed if args.seed is None else args.seed,
     )
     res = run_search(
@@ -385,9 +398,21 @@ def _worker(args) -> int:
     return 0
 
 
+DEMO_FILES = ("model", "report.html", "pbmc68k_reduced.sag.h5ad")
+
+
 def _demo(args) -> int:
     import scautogenome as sag
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        msg = f"--out {args.out!r} is a file; give a folder"
+        raise CLIError(msg)
+    there = [name for name in DEMO_FILES if (out / name).exists()]
+    if there and not args.overwrite:
+        msg = f"--out {args.out!r} already holds {', '.join(there)}; pass --overwrite or choose another --out"
+        raise CLIError(msg)
+    _creatable(out, f"--out {args.out!r}")
     start = time.perf_counter()
     adata = sag.datasets.pbmc68k_reduced()
     print(
@@ -403,9 +428,8 @@ def _demo(args) -> int:
     sag.tl.explain(adata, model, seed=args.seed)
     if not args.no_embed:
         sag.tl.embed(adata, seed=args.seed, **DEMO_EMBED_BUDGET)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "model", overwrite=True)
+    model.save(out / "model", overwrite=True)  # checked above: new, or --overwrite
     adata.uns["sag"]["model_dir"] = str(out / "model")
     report = sag.io.write_report(
         adata, out / "report.html", title="scautogenome demo: pbmc68k_reduced"
@@ -455,6 +479,21 @@ def _search(sp) -> None:
     sp.add_argument("--study-name", default=None)
 
 
+def _classify_options(sp) -> None:
+    """Options that change the classify study (a worker must be given the same ones)."""
+    sp.add_argument(
+        "--metric",
+        default=None,
+        choices=["macro_f1", "accuracy", "balanced_accuracy", "weighted_f1"],
+    )
+    sp.add_argument(
+        "--min-cells-per-class",
+        type=int,
+        default=None,
+        help="leave smaller classes out of training instead of failing",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="scautogenome",
@@ -477,17 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="output directory")
     c.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "rrfcn", "auto"])
     c.add_argument("--split-key", default=None, help="obs column with train/val/test")
-    c.add_argument(
-        "--metric",
-        default=None,
-        choices=["macro_f1", "accuracy", "balanced_accuracy", "weighted_f1"],
-    )
-    c.add_argument(
-        "--min-cells-per-class",
-        type=int,
-        default=None,
-        help="leave smaller classes out of training instead of failing",
-    )
+    _classify_options(c)
     _search(c)
     c.add_argument(
         "--explain",
@@ -584,7 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
         "matrix, search history, architecture, top genes, latent space).",
     )
     r.add_argument("input", help="classify's --out directory or an annotated .h5ad file")
-    r.add_argument("--out", default=None, help="output .html (default: next to the input)")
+    r.add_argument(
+        "--out",
+        default=None,
+        help="output .html (default: DIR/report.html for classify's --out directory, which "
+        "is regenerated; X.report.html next to an X.h5ad file)",
+    )
+    r.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _common(r)
     r.set_defaults(func=_report)
 
@@ -593,7 +628,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="add this machine to a running search",
         description="Run trials of a search kept in an Optuna storage (e.g. "
         "PostgreSQL) so several processes or machines share one study. Use the "
-        "same input, --labels, --config and --seed on every worker.",
+        "same input, --labels, --config, --metric, --min-cells-per-class and --seed as the "
+        "classify run and every other worker.",
     )
     _inputs(w)
     w.add_argument("--labels", required=True)
@@ -602,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "auto"])
     w.add_argument("--config", default=None)
     w.add_argument("--split-key", default=None)
+    _classify_options(w)
     w.add_argument("--n-trials", type=int, default=None)
     w.add_argument("--time-budget", type=float, default=None)
     _common(w)
@@ -618,6 +655,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--n-trials", type=int, default=None)
     d.add_argument("--time-budget", type=float, default=None)
     d.add_argument("--no-embed", action="store_true", help="skip the Res-VAE step")
+    d.add_argument(
+        "--overwrite", action="store_true", help="replace the files of an earlier demo in --out"
+    )
     _common(d)
     d.set_defaults(func=_demo, seed=0)
     return p
@@ -627,8 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "seed", None) is None and args.command == "demo":
         args.seed = 0
-    _setup(args)
     try:
+        _setup(args)
         return args.func(args)
     except CLIError as e:
         print(f"scautogenome {args.command}: error: {e}", file=sys.stderr)

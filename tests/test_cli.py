@@ -344,3 +344,101 @@ def test_written_through_a_symlink_and_with_a_long_name(h5ad, config_file, tmp_p
     assert "sag_pred" in ad.read_h5ad(target).obs
     assert os.stat(target).st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def _stub_report(monkeypatch):
+    """sag.io.write_report replaced by a one-line writer: these tests check the command's
+    path handling, not the report."""
+    from pathlib import Path
+
+    import scautogenome as sag
+
+    def write(adata, path, **kwargs):
+        Path(path).write_text("<html>report</html>")
+        return Path(path)
+
+    monkeypatch.setattr(sag.io, "write_report", write)
+
+
+def test_report_replaces_files_only_when_asked(h5ad, tmp_path, capsys, monkeypatch):
+    _stub_report(monkeypatch)
+    before = h5ad.read_bytes()
+    for extra in ([], ["--overwrite"]):  # the input as --out: never
+        assert main(["report", str(h5ad), "--out", str(h5ad), *extra]) == 2
+        assert "is the input file" in capsys.readouterr().err
+    assert h5ad.read_bytes() == before
+    # the default for an .h5ad file is named after it, so reports of two files do not clash
+    assert main(["report", str(h5ad)]) == 0
+    assert (tmp_path / "in.report.html").exists()
+    assert main(["report", str(h5ad)]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert main(["report", str(h5ad), "--overwrite"]) == 0
+    assert main(["report", str(h5ad), "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    # classify's --out directory: its own report.html is regenerated from its annotated.h5ad
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "annotated.h5ad").write_bytes(before)
+    (run / "report.html").write_text("old")
+    assert main(["report", str(run)]) == 0
+    assert (run / "report.html").read_text() == "<html>report</html>"
+
+
+def test_write_atomically_keeps_the_old_file_when_a_write_fails(tmp_path):
+    from scautogenome._utils import write_atomically
+
+    target = tmp_path / "report.html"
+    target.write_text("old")
+
+    def broken(tmp):
+        tmp.write_text("partial")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        write_atomically(target, broken)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    assert write_atomically(target, lambda tmp: tmp.write_text("new")) == target
+    assert target.read_text() == "new"
+
+
+def test_demo_and_common_options_are_checked_before_work(h5ad, tmp_path, capsys, monkeypatch):
+    import scautogenome as sag
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the options were checked")
+
+    monkeypatch.setattr(sag.tl, "classify", no_work)
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    assert main(["demo", "--out", str(a_file), "--quiet"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    earlier = tmp_path / "earlier"
+    (earlier / "model").mkdir(parents=True)
+    (earlier / "report.html").write_text("mine")
+    assert main(["demo", "--out", str(earlier), "--quiet"]) == 2
+    assert "already holds model, report.html; pass --overwrite" in capsys.readouterr().err
+    assert (earlier / "report.html").read_text() == "mine"
+    for extra, message in (
+        (["--threads", "-1"], "--threads -1 must be a positive integer"),
+        (["--threads", "0"], "--threads 0 must be a positive integer"),
+        (["--device", "tpu"], "--device 'tpu'"),
+    ):
+        assert main(["report", str(h5ad), "--out", str(tmp_path / "r.html"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err, err
+        assert err.count("\n") == 1
+    out = tmp_path / "e.h5ad"
+    assert main(["embed", str(h5ad), "--out", str(out), "--beta", "nan", "--quiet"]) == 2
+    assert "must be a finite number" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_worker_takes_the_study_settings_of_classify(h5ad, config_file, tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    base = ["worker", str(h5ad), "--labels", "label", "--storage", url, "--study", "m"]
+    base += ["--config", str(config_file), "--n-trials", "1", "--quiet"]
+    assert main([*base, "--metric", "accuracy", "--min-cells-per-class", "2"]) == 0
+    assert main(base) == 2  # another metric: refused, naming it
+    assert "metric: 'accuracy' there, 'macro_f1' now" in capsys.readouterr().err
+    assert main([*base, "--metric", "accuracy", "--min-cells-per-class", "2"]) == 0

@@ -436,6 +436,13 @@ def test_plot_embedding_keeps_user_keys(tmp_path):
     first = a.obsm["X_sag_resvae_tsne"].copy()
     sag.pl.embedding(a, method="tsne", show=False)  # the same latent: the stored t-SNE is kept
     np.testing.assert_array_equal(a.obsm["X_sag_resvae_tsne"], first)
+    # another seed is recomputed and recorded (scikit-learn's PCA-initialised t-SNE happens
+    # to give the same layout), and the default seed is computed again after it
+    sag.pl.embedding(a, method="tsne", random_state=5, show=False)
+    assert a.uns["X_sag_resvae_tsne"]["params"]["sag_random_state"] == 5
+    sag.pl.embedding(a, method="tsne", show=False)
+    assert a.uns["X_sag_resvae_tsne"]["params"]["sag_random_state"] == 0
+    np.testing.assert_array_equal(a.obsm["X_sag_resvae_tsne"], first)
     a.obsm["X_sag_resvae"] = a.obsm["X_sag_resvae"][:, ::-1] * 2.0  # a new embed, same key
     sag.pl.embedding(a, method="tsne", show=False)
     assert not np.array_equal(a.obsm["X_sag_resvae_tsne"], first)  # recomputed, not stale

@@ -180,6 +180,28 @@ def test_search_history_modes_and_pruned(tmp_path):
     assert best[-1] == np.nanmax(trials["value"])
 
 
+def test_search_history_of_embed_marks_the_lowest_loss():
+    """sag.tl.embed's trials hold validation losses: the best is the lowest."""
+    import anndata as ad
+
+    trials = pd.DataFrame(
+        {
+            "number": [0, 1, 2],
+            "state": ["complete"] * 3,
+            "value": [123.82, 123.16, 127.28],
+            "mode": ["resvae"] * 3,
+        }
+    )
+    adata = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    adata.uns["sag_resvae"] = {"trials": trials, "best": {"trial": 1, "val_loss": 123.16}}
+    ax = sag.pl.search_history(adata, key="sag_resvae", show=False)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [123.82, 123.16, 123.16])
+    star = next(c for c in ax.collections if c.get_sizes().tolist() == [160.0])
+    np.testing.assert_allclose(star.get_offsets()[0], [1, 123.16])
+    assert "loss" in ax.get_ylabel()
+    plt.close("all")
+
+
 def test_plot_conventions(annotated):
     """``ax=`` draws into the given Axes; ``return_fig`` gives the Figure; ``show=True`` None."""
     adata = annotated

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,31 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     return cfg
 
 
+def check_scalars(cfg: dict, scalars: dict, choices: dict) -> None:
+    """Every ``cfg[section][key]`` named in ``scalars`` (section -> key -> allowed types) is
+    of its types, one of ``choices[(section, key)]`` where given, and, if a number, not NaN,
+    not negative and (outside the budget, where an infinite time is no limit) finite."""
+    for section, fields in scalars.items():
+        for key, types in fields.items():
+            value = cfg[section][key]
+            where = f"config[{section!r}][{key!r}]"
+            if isinstance(value, bool) or not isinstance(value, types):
+                names = "/".join(t.__name__ for t in types)
+                msg = f"{where}={value!r} must be of type {names}."
+                raise ValueError(msg)
+            if (section, key) in choices and value not in choices[(section, key)]:
+                msg = f"{where}={value!r} must be one of {list(choices[(section, key)])}."
+                raise ValueError(msg)
+            if not isinstance(value, (int, float)):
+                continue
+            if math.isnan(value) or (section != "budget" and math.isinf(value)):
+                msg = f"{where}={value!r} must be a finite number."
+                raise ValueError(msg)
+            if value < 0:
+                msg = f"{where}={value!r} must not be negative."
+                raise ValueError(msg)
+
+
 def check_budget(b: dict) -> None:
     """The budget must end the search: trials, seconds or both, each positive."""
     if b["n_trials"] is None and b["time_budget"] is None:
@@ -208,19 +234,7 @@ def check_search_start(search: dict) -> None:
 
 def validate(cfg: dict) -> None:
     """Raise ValueError naming the first bad key or value."""
-    for section, fields in _SCHEMA_SCALARS.items():
-        for key, types in fields.items():
-            value = cfg[section][key]
-            if isinstance(value, bool) or not isinstance(value, types):
-                names = "/".join(t.__name__ for t in types)
-                msg = f"config[{section!r}][{key!r}]={value!r} must be of type {names}."
-                raise ValueError(msg)
-            if (section, key) in _CHOICES and value not in _CHOICES[(section, key)]:
-                msg = f"config[{section!r}][{key!r}]={value!r} must be one of {list(_CHOICES[(section, key)])}."
-                raise ValueError(msg)
-            if isinstance(value, (int, float)) and value is not None and value < 0:
-                msg = f"config[{section!r}][{key!r}]={value!r} must not be negative."
-                raise ValueError(msg)
+    check_scalars(cfg, _SCHEMA_SCALARS, _CHOICES)
     check_search_start(cfg["search"])
     check_budget(cfg["budget"])
     if cfg["trainer"]["max_epochs"] < 1:

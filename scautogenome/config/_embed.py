@@ -44,6 +44,7 @@ from ..search._spaces import check_distribution
 from ._config import (
     _merge,
     check_budget,
+    check_scalars,
     check_search_start,
     check_space_values,
     read_user_config,
@@ -140,19 +141,7 @@ def validate(cfg: dict) -> None:
     if cfg["mode"] not in EMBED_MODES:
         msg = f"mode={cfg['mode']!r} must be one of {EMBED_MODES}."
         raise ValueError(msg)
-    for section, fields in _SCALARS.items():
-        for key, types in fields.items():
-            value = cfg[section][key]
-            if isinstance(value, bool) or not isinstance(value, types):
-                names = "/".join(t.__name__ for t in types)
-                msg = f"config[{section!r}][{key!r}]={value!r} must be of type {names}."
-                raise ValueError(msg)
-            if (section, key) in _CHOICES and value not in _CHOICES[(section, key)]:
-                msg = f"config[{section!r}][{key!r}]={value!r} must be one of {list(_CHOICES[(section, key)])}."
-                raise ValueError(msg)
-            if isinstance(value, (int, float)) and value < 0:
-                msg = f"config[{section!r}][{key!r}]={value!r} must not be negative."
-                raise ValueError(msg)
+    check_scalars(cfg, _SCALARS, _CHOICES)
     check_search_start(cfg["search"])
     check_budget(cfg["budget"])
     if cfg["trainer"]["max_epochs"] < 1:

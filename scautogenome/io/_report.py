@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import _keys
 from .._settings import logger
+from .._utils import write_atomically
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -283,7 +284,7 @@ def write_report(
         f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
     )
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(doc, encoding="utf-8")
+    # through a temporary file: a failed write leaves an earlier report (or file) whole
+    write_atomically(path, lambda tmp: tmp.write_text(doc, encoding="utf-8"))
     logger.info("wrote report %s (%.0f KB)", path, path.stat().st_size / 1024)
     return path

@@ -122,14 +122,16 @@ def search_history(
 ) -> Axes | Figure | None:
     """Validation score of every search trial and the best so far, coloured by mode.
 
-    Pruned and failed trials (no final score) are ticks along the bottom edge.
+    Pruned and failed trials (no final score) are ticks along the bottom edge. For a search of
+    :func:`scautogenome.tl.embed` the values are validation losses, and the best is the lowest.
 
     Parameters
     ----------
     adata
-        Annotated by :func:`scautogenome.tl.classify` (reads ``uns[key]['trials']``).
+        Annotated by :func:`scautogenome.tl.classify` or :func:`scautogenome.tl.embed` (reads
+        ``uns[key]['trials']``).
     key
-        ``key_added`` of the classify call.
+        ``key_added`` of the classify (or embed) call.
     ax, show, return_fig
         As in scanpy.
 
@@ -150,6 +152,9 @@ def search_history(
     modes = [m for m in _MODE_ORDER if m in set(mode)] + sorted(set(mode) - set(_MODE_ORDER))
     colors = dict(zip(modes, palette(len(modes))))
     metric = str(uns.get("params", {}).get("metric", "score"))
+    # sag.tl.embed's search minimises the validation loss (its "best" records val_loss)
+    lower = "val_loss" in dict(uns.get("best", {}))
+    sign = -1.0 if lower else 1.0
 
     fig, ax = new_axes(ax, (6.5, 3.8))
     for m in modes:
@@ -157,12 +162,13 @@ def search_history(
         if sel.any():
             ax.scatter(number[sel], value[sel], s=28, color=colors[m], label=m, zorder=3)
     if done.any():
-        best = np.fmax.accumulate(np.where(done, value, -np.inf))
+        signed = np.where(done, sign * value, -np.inf)
+        best = sign * np.fmax.accumulate(signed)
         first = int(np.argmax(done))
         ax.step(
             number[first:], best[first:], where="post", color="#333333", lw=1.2, label="best so far"
         )
-        b = int(np.argmax(np.where(done, value, -np.inf)))
+        b = int(np.argmax(signed))
         ax.scatter(
             number[b], value[b], s=160, marker="*", color="gold", edgecolor="#333333", zorder=4
         )
@@ -183,7 +189,7 @@ def search_history(
                 zorder=3,
             )
     ax.set_xlabel("trial")
-    ax.set_ylabel(f"validation {metric}")
+    ax.set_ylabel("validation loss (lower is better)" if lower else f"validation {metric}")
     ax.set_title(f"search: {len(trials)} trials, {int(done.sum())} complete")
     if len(number) <= 20:
         ax.set_xticks(number)

@@ -58,7 +58,8 @@ def embedding(
     recompute
         Recompute the 2-D coordinates even when they are already stored. They are also
         recomputed when ``obsm[basis]`` changed since they were (a new
-        :func:`~scautogenome.tl.embed` under the same key) or, for UMAP, ``n_neighbors`` did.
+        :func:`~scautogenome.tl.embed` under the same key), when ``random_state`` did or, for
+        UMAP, when ``n_neighbors`` did.
     random_state
         Seed of the neighbors, UMAP and t-SNE.
     ax, show, return_fig, kwargs
@@ -77,7 +78,8 @@ def embedding(
         The kNN graph (UMAP only; scanpy's ``neighbors`` with that ``key_added``).
     ``uns['X_{name}_umap']`` / ``uns['X_{name}_tsne']``
         scanpy's parameters of the 2-D embedding (scanpy stores them under the same key), with
-        ``sag_basis_digest`` and ``sag_n_neighbors``: what the coordinates were computed from.
+        ``sag_basis_digest``, ``sag_random_state`` and ``sag_n_neighbors``: what the
+        coordinates were computed from.
     """
     import scanpy as sc
 
@@ -96,6 +98,7 @@ def embedding(
     source = {"sag_basis_digest": digest(adata.obsm[basis])}
     if method == "umap":
         source["sag_n_neighbors"] = int(n_neighbors)
+    source["sag_random_state"] = int(random_state)
     stored = adata.uns.get(key_2d, {}).get("params", {})
     stale = key_2d in adata.obsm and any(stored.get(k) != v for k, v in source.items())
     if stale and not recompute:

@@ -296,6 +296,9 @@ def _embed(args) -> int:
             score_labels(adata, args.labels, args.leiden_seeds)
         except (ValueError, TypeError) as e:
             raise CLIError(e.args[0]) from e
+    elif args.leiden_seeds < 1:  # unused without --labels, but a bad value is still a mistake
+        msg = f"--leiden-seeds {args.leiden_seeds} must be at least 1"
+        raise CLIError(msg)
     model = sag.tl.embed(
         adata,
         mode=args.mode,

@@ -189,6 +189,8 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
         "Latent space",
         "data:image/png",
         "<code>sag.tl.embedding_scores</code>",  # the scores --labels stored
+        "Search history (validation loss, the negative ELBO)",
+        "The kept model",
     ):
         assert section in page
 
@@ -286,6 +288,8 @@ def test_embed_refuses_bad_labels_and_paths_before_the_search(h5ad, tmp_path, ca
         err = capsys.readouterr().err
         assert message in err, (extra, err)
         assert err.count("\n") == 1  # one line
+    assert main([*base, "--leiden-seeds", "0"]) == 2  # refused without --labels too
+    assert "--leiden-seeds 0 must be at least 1" in capsys.readouterr().err
     assert main(["embed", str(src), "--out", str(a_file / "o.h5ad"), "--quiet"]) == 2
     assert "the folder of --out" in capsys.readouterr().err
     for model_out in ("o.h5ad", "o.h5ad/m"):  # the model where the h5ad goes

@@ -216,6 +216,34 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
         if color is None and scores["labels_key"] in adata.obs:
             color = str(scores["labels_key"])
     out.append(_figure(pl.embedding, adata, basis=basis, color=color))
+    if not isinstance(run, dict):
+        return out
+    trials = run.get("trials")
+    if trials is not None and len(trials):
+        out.append("<h3>Search history (validation loss, the negative ELBO)</h3>")
+        out.append(_figure(pl.search_history, adata, key=basis[2:]))
+    if "architecture" in run:
+        arch = json.loads(run["architecture"])
+        params = json.loads(run.get("train_params", "{}"))
+        best = dict(run.get("best", {}))
+        losses = run.get("losses", {})
+        epochs = len(losses["val_loss"]) if "val_loss" in losses else "—"
+        out.append("<h3>The kept model</h3>")
+        header = ["model", "encoder widths", "input keep", "dropout", "likelihood", "lr"]
+        header += ["batch", "epochs", "val loss", "s / epoch"]
+        row = [
+            str(arch.get("kind", "")),
+            str(arch.get("widths", "")),
+            float(arch.get("input_keep", np.nan)),
+            float(arch.get("dropout", np.nan)),
+            str(arch.get("likelihood", "")),
+            f"{float(params.get('lr', np.nan)):.2g}",
+            str(params.get("batch_size", "")),
+            str(epochs),
+            float(best.get("val_loss", np.nan)),
+            float(run.get("seconds_per_epoch", np.nan)),
+        ]
+        out.append(_table(header, [row], left=2))
     return out
 
 

@@ -226,3 +226,65 @@ def test_best_trial_of_an_earlier_session_retrains_with_its_own_settings(
     assert b.uns["sag"]["best"]["trial"] == 0
     assert json.loads(b.uns["sag"]["train_params"]) == first
     assert first["max_epochs"] != 1
+
+
+def test_classification_report_macro_f1_is_sklearns_and_an_empty_part_is_nan():
+    from sklearn.metrics import f1_score
+
+    from scautogenome.train import classification_report
+
+    classes = np.array(["a", "b", "c"])
+    y_true, y_pred = np.array([0, 0, 1, 1]), np.array([0, 0, 1, 2])  # "c" predicted, not true
+    rep = classification_report(y_true, y_pred, classes)
+    assert rep["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+    empty = classification_report(np.array([], int), np.array([], int), classes)
+    assert empty["n"] == 0
+    assert np.isnan(empty["accuracy"])
+    assert np.isnan(empty["macro_f1"])
+    assert empty["confusion"].shape == (3, 3)
+    assert empty["confusion"].sum() == 0
+
+
+def test_user_split_without_test_cells_gives_nan_test_metrics(adata, tiny_config, tmp_path):
+    """A train/val-only split is a legitimate choice: the search runs, the test metrics are
+    NaN and everything is written (it used to fail after the search)."""
+    cfg = {**tiny_config, "budget": {"n_trials": 1, "time_budget": None}}
+    adata.obs["fold"] = np.random.default_rng(1).choice(["train"] * 8 + ["val"], adata.n_obs)
+    sag.tl.classify(adata, "label", split_key="fold", mode="mlp", config=cfg, seed=0)
+    test = adata.uns["sag"]["metrics"]["test"]
+    assert test["n"] == 0
+    assert np.isnan(test["accuracy"])
+    assert adata.uns["sag"]["metrics"]["val"]["n"] > 0
+    assert "sag_pred" in adata.obs
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    assert back.uns["sag"]["metrics"]["test"]["n"] == 0
+
+
+def test_numeric_labels_keep_numeric_order(adata):
+    from scautogenome.data import prepare_labelled
+
+    adata.obs["y"] = np.array([1, 2, 10])[adata.obs["label"].cat.codes]
+    assert prepare_labelled(adata, "y").classes.tolist() == ["1", "2", "10"]
+    adata.obs["b"] = adata.obs["y"] > 1
+    assert prepare_labelled(adata, "b").classes.tolist() == ["False", "True"]
+
+
+def test_fit_refuses_an_unknown_metric_before_training(adata):
+    with pytest.raises(ValueError, match="metric='auc'"):
+        sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 2}).fit(
+            adata, "label", metric="auc"
+        )
+
+
+def test_resumed_study_of_other_labels_or_mode_is_refused(adata, tiny_config, tmp_path):
+    cfg = {**tiny_config, "budget": {"n_trials": 1, "time_budget": None}}
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    run = {"config": cfg, "seed": 0, "storage": url, "study_name": "x"}
+    sag.tl.classify(adata.copy(), "label", mode="mlp", **run)
+    with pytest.raises(ValueError, match="mode: 'mlp' there, 'resnet' now"):
+        sag.tl.classify(adata.copy(), "label", mode="resnet", **run)
+    shuffled = adata.copy()
+    shuffled.obs["label"] = shuffled.obs["label"].sample(frac=1.0, random_state=0).to_numpy()
+    with pytest.raises(ValueError, match="labels"):
+        sag.tl.classify(shuffled, "label", mode="mlp", **run)

@@ -9,6 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import scanpy as sc
 import torch
 from scipy import sparse
 from scipy.stats import spearmanr
@@ -444,3 +445,19 @@ def test_explain_progress_bar(syn, capsys):
     sag.settings.progress_bar = False
     sag.tl.explain(adata, model, **FAST)
     assert "explain (fast)" not in capsys.readouterr().err
+
+
+def test_explain_uses_the_layer_classify_trained_on(log_records):
+    """Counts in a layer, log-normalized values in X: explain(adata, model) explains the
+    layer classify recorded, not X."""
+    adata = sag.datasets.synthetic(n_obs=200, n_vars=50, n_classes=3, seed=0)
+    adata.layers["counts"] = adata.X.copy()
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    model = sag.tl.classify(adata, "label", mode="mlp", layer="counts", config=MINI, seed=0)
+    sag.tl.explain(adata, model, n_explain=20, n_background=10, nsamples=10, seed=0)
+    assert adata.uns["sag_shap"]["params"]["layer"] == "counts"
+    assert "the layer classify trained on" in log_records.text
+    on_counts = adata.varm["sag_shap"].copy()
+    sag.tl.explain(adata, model, n_explain=20, n_background=10, nsamples=10, seed=0, layer="counts")
+    np.testing.assert_array_equal(adata.varm["sag_shap"], on_counts)

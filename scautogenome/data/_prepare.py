@@ -120,6 +120,9 @@ def prepare_labelled(
         )
     if isinstance(labels.dtype, pd.CategoricalDtype):
         order = [str(c) for c in labels.cat.categories]
+    elif pd.api.types.is_numeric_dtype(labels.dtype) or pd.api.types.is_bool_dtype(labels.dtype):
+        # numbers in numeric order (1, 2, 10), not as text ("1", "10", "2")
+        order = [str(v) for v in sorted(pd.unique(labels.dropna()))]
     else:
         order = sorted(counts.index)
     classes = np.array([c for c in order if c in counts.index and c not in dropped])

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .._keys import SPLITS
+from .._settings import logger
 
 MIN_CELLS_TO_SPLIT = 3
 
@@ -43,6 +44,11 @@ def user_split(values: pd.Series, split_key: str, labelled: np.ndarray) -> np.nd
         if not np.any((s == name) & labelled):
             msg = f"obs[{split_key!r}] has no labelled {name!r} cells; a search needs both train and val."
             raise ValueError(msg)
+    if not np.any((s == "test") & labelled):
+        logger.warning(
+            "obs[%r] has no labelled 'test' cells: the test metrics will be NaN (n = 0).",
+            split_key,
+        )
     s = s.copy()
     s[~labelled] = "none"
     return s

@@ -10,7 +10,7 @@ import torch
 from .._settings import logger, resolve_seed
 from ..data import BatchLoader, check_batch_size, check_finite, prepare_labelled, value_stats
 from ..nn import build_network
-from ..train import TrainParams, predict_logits, train_classifier
+from ..train import TrainParams, check_metric, predict_logits, train_classifier
 from ._base import BaseModel, check_is_fitted
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ class Classifier(BaseModel):
             msg = "Classifier.fit needs an architecture dict, e.g. {'kind': 'mlp', 'units': [256]}."
             raise ValueError(msg)
         seed = resolve_seed(seed)
+        check_metric(metric)
         data = prepare_labelled(
             adata,
             labels_key,

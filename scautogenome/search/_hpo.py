@@ -8,6 +8,7 @@ the best trial are kept in memory so the best model need not be retrained.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -284,8 +285,12 @@ def run_search(
             "train_rows": digest(train_rows),
             "val_rows": digest(val_rows),
             "val_labels": digest(data.codes[val_rows]),
+            "train_labels": digest(data.codes[train_rows]),
             "value_type": data.transform.value_type,
             "metric": metric,
+            # trials of another mode or space would be kept as this search's best
+            "mode": config["mode"],
+            "space": digest([json.dumps(config["space"], sort_keys=True)]),
         },
     )
     return SearchResult.from_outcome(out)

@@ -8,6 +8,7 @@ are kept in memory so the best model need not be retrained.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,6 +189,9 @@ def run_vae_search(
             "n_latent": int(n_latent),
             "likelihood": likelihood,
             "beta": float(config["trainer"]["beta"]),
+            # trials of another mode or space would be kept as this search's best
+            "mode": config["mode"],
+            "space": digest([json.dumps(config["space"], sort_keys=True)]),
         },
     )
     logger.info("best VAE widths: %s", out.architecture["widths"])

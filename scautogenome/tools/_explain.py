@@ -67,6 +67,18 @@ def _candidate_rows(adata: AnnData, cells, split: np.ndarray | None, split_col: 
     return np.unique(pos)
 
 
+def _classify_layer(adata: AnnData) -> str | None:
+    """The layer ``sag.tl.classify`` trained on, as its ``uns`` records it, when ``adata``
+    still has it; None (``adata.X``) otherwise."""
+    record = adata.uns.get(_keys.CLASSIFY_KEY)
+    params = record.get("params") if isinstance(record, dict) else None
+    layer = params.get("layer") if isinstance(params, dict) else None
+    if isinstance(layer, str) and layer != "None" and layer in adata.layers:
+        logger.info("explaining layers[%r], the layer classify trained on", layer)
+        return layer
+    return None
+
+
 def _groups(
     adata: AnnData, model: Classifier, groupby: str | None, predicted
 ) -> tuple[np.ndarray, str]:
@@ -157,7 +169,9 @@ def explain(
         and classes would exceed about 128 MB they are not kept: the top genes' values come from
         a second pass over the cells (cheap for ``"fast"``, a full second run for ``"shap"``).
     layer
-        Use ``adata.layers[layer]`` (the kind of values the model was trained on).
+        Use ``adata.layers[layer]`` (the kind of values the model was trained on). None: the
+        layer :func:`~scautogenome.tl.classify` trained on, when ``uns['sag']['params']``
+        records one that ``adata`` has, else ``adata.X``.
     n_top
         Genes ranked per class in ``uns`` (with their per-cell values, for
         :func:`~scautogenome.pl.shap_summary`).
@@ -221,6 +235,8 @@ def explain(
         msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
         raise KeyError(msg)
 
+    if layer is None:
+        layer = _classify_layer(adata)
     X, col_map, report = model._input(adata, layer, min_gene_overlap)
     n_model = len(model.var_names_)
     if col_map is None:
@@ -309,13 +325,12 @@ def explain(
         keep_values=keep,
     )
     if not eligible.all():
-        total = np.nansum(res.overall)
-        lost = np.nansum(res.overall[~eligible])
+        # zero in the cells and in the background alike, so their SHAP values are 0 by
+        # construction: what they would have carried cannot be told from this adata
         logger.warning(
-            "%d model genes are missing from adata (zero-filled); they carry %.1f%% of the "
-            "overall importance and are not written.",
+            "%d model genes are missing from adata (zero-filled); their SHAP values are 0 by "
+            "construction, so the ranking covers only the genes present. They are not written.",
             int((~eligible).sum()),
-            100 * lost / total if total > 0 else 0.0,
         )
 
     # -- write (only after everything above succeeded) -----------------------------------------

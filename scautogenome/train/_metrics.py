@@ -39,14 +39,36 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, metric: str, n_classes: int) -
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> dict:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
+
+    Macro-F1 averages the classes that are true or predicted in this part, as
+    ``sklearn.metrics.f1_score(average="macro")`` and the search's :func:`score` do; balanced
+    accuracy the classes that are true in it. An empty part (a user split without test cells)
+    has NaN metrics, zero support and an all-zero confusion matrix.
+    """
     labels = np.arange(len(classes))
+    if len(y_true) == 0:
+        zeros = np.zeros(len(classes))
+        return {
+            "accuracy": float("nan"),
+            "macro_f1": float("nan"),
+            "balanced_accuracy": float("nan"),
+            "n": 0,
+            "per_class": {
+                "precision": zeros.copy(),
+                "recall": zeros.copy(),
+                "f1": zeros.copy(),
+                "support": np.zeros(len(classes), dtype=np.int64),
+            },
+            "confusion": np.zeros((len(classes), len(classes)), dtype=np.int64),
+        }
     p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     present = s > 0
+    used = present | np.isin(labels, y_pred)
     return {
-        "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else float("nan"),
-        "macro_f1": float(f[present].mean()) if present.any() else float("nan"),
-        "balanced_accuracy": float(r[present].mean()) if present.any() else float("nan"),
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "macro_f1": float(f[used].mean()),
+        "balanced_accuracy": float(r[present].mean()),
         "n": len(y_true),
         "per_class": {
             "precision": p.astype(np.float64),

@@ -39,6 +39,10 @@ def _load(args):
     """The AnnData of ``args.input`` (h5ad) or of ``--table`` (+ ``--labels-table``)."""
     import scautogenome as sag
 
+    for option in ("label_column", "id_column"):
+        if getattr(args, option, None) and not getattr(args, "labels_table", None):
+            msg = f"--{option.replace('_', '-')} needs --labels-table"
+            raise CLIError(msg)
     if getattr(args, "table", None):
         if args.input:
             msg = "give either an .h5ad input or --table, not both"
@@ -462,7 +466,10 @@ def _inputs(sp, labels: bool = False) -> None:
     g = sp.add_argument_group("table input (instead of an .h5ad file)")
     g.add_argument("--table", help="CSV/TSV(.gz) expression matrix, either orientation")
     g.add_argument("--labels-table", help="CSV/TSV with a sample id column and labels")
-    g.add_argument("--label-column", help="column of --labels-table with the labels (obs['label'])")
+    g.add_argument(
+        "--label-column",
+        help="column of --labels-table with the labels (it keeps its name in obs)",
+    )
     g.add_argument("--id-column", help="column of --labels-table with the sample ids")
     g.add_argument(
         "--orientation", default="auto", choices=["auto", "genes_x_samples", "samples_x_genes"]

@@ -551,3 +551,125 @@ def test_table_readers_do_not_load_torch(ex):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+# -- found by a review of the readers (2026-12-02) ----------------------------------------------
+def _tcga_file(path: Path, samples: list[str]) -> Path:
+    genes = ["TP53", "EGFR", "KRAS"]
+    rows = ["gene\t" + "\t".join(samples)]
+    rows += [
+        g + "\t" + "\t".join(str(i + j + 1) for j in range(len(samples)))
+        for i, g in enumerate(genes)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_read_tcga_clinical_project_beats_a_file_name_guess(tmp_path):
+    samples = ["TCGA-A1-A0SB-01A", "TCGA-05-4244-01A", "TCGA-05-4245-01A"]
+    expr = _tcga_file(tmp_path / "brca_luad_tpm.tsv", samples)
+    clin = tmp_path / "clin.tsv"
+    clin.write_text(
+        "case_submitter_id\tproject_id\nTCGA-A1-A0SB\tTCGA-BRCA\nTCGA-05-4244\tTCGA-LUAD\n"
+        "TCGA-05-4245\tTCGA-LUAD\n"
+    )
+    with pytest.warns(UserWarning, match="guessed from the file name"):
+        adata = sag.io.read_tcga(expr, clinical=clin)
+    assert adata.obs["project"].astype(str).tolist() == ["BRCA", "LUAD", "LUAD"]
+    # a cohort= the user gave is kept (with a warning), as documented
+    with pytest.warns(UserWarning, match="keeping cohort="):
+        given = sag.io.read_tcga(expr, clinical=clin, cohort="BRCA")
+    assert given.obs["project"].astype(str).tolist() == ["BRCA"] * 3
+
+
+def test_barcodes_meet_at_their_longest_common_level(tmp_path):
+    from scautogenome.io._barcodes import match_ids
+
+    pos, how = match_ids(
+        ["TCGA-A1-A0SB-01", "TCGA-A1-A0SC-01"], ["TCGA-A1-A0SB-01A", "TCGA-A1-A0SC-01A"]
+    )
+    assert pos.tolist() == [0, 1]
+    assert how == "tcga_prefix"
+    rna, dna = "TCGA-A1-A0SB-01A-11R-A144-07", "TCGA-A1-A0SB-01A-11D-A142-09"
+    assert match_ids([rna], [dna])[0].tolist() == [0]
+    assert match_ids(["TCGA-A1-A0SB-01A"], ["TCGA-A1-A0SB-11A-11D-A142-09"])[0].tolist() == [-1]
+    # two table rows of one vial: that level is not used
+    two = ["TCGA-A1-A0SB-01A-11D-A142-09", "TCGA-A1-A0SB-01A-21D-A142-09"]
+    assert match_ids(["TCGA-A1-A0SB-01A-11R-A144-07"], two)[0].tolist() == [-1]
+
+
+def test_label_ids_keep_leading_zeros_and_repeated_identical_rows(tmp_path):
+    expr = tmp_path / "expr0.csv"
+    expr.write_text("gene,001,002,010\nTP53,1,2,3\nEGFR,4,5,6\n")
+    lab = tmp_path / "lab0.csv"
+    lab.write_text(
+        "patient,response,treatment\n001,yes,drug\n002,no,drug\n010,yes,drug\n001,yes,radiation\n"
+    )
+    adata = sag.io.read_table(expr, labels=lab, label_column="response")
+    assert adata.obs_names.tolist() == ["001", "002", "010"]
+    assert adata.obs["response"].astype(str).tolist() == ["yes", "no", "yes"]
+    # the same id with other values in a wanted column is still an error
+    with pytest.raises(ValueError, match="duplicate id '001'"):
+        sag.io.read_table(expr, labels=lab, label_column=["response", "treatment"])
+
+
+def test_label_column_typo_fails_before_the_matrix_is_read(tmp_path, monkeypatch):
+    from scautogenome.io import _table
+
+    expr = tmp_path / "expr.csv"
+    expr.write_text("gene,S1,S2\nTP53,1,2\nEGFR,4,5\n")
+    lab = tmp_path / "lab.csv"
+    lab.write_text("sample,project\nS1,a\nS2,b\n")
+
+    def no_matrix(*args, **kwargs):
+        raise AssertionError("the matrix was read before the label columns were checked")
+
+    monkeypatch.setattr(_table, "table_to_anndata", no_matrix)
+    with pytest.raises(ValueError, match=r"no label_column \['projct'\]"):
+        sag.io.read_table(expr, labels=lab, label_column="projct")
+
+
+def test_compression_told_by_content_and_encoding_errors_name_the_file(tmp_path):
+    text = "gene\tS1\tS2\nTP53\t1\t2\nEGFR\t4\t5\n"
+    gz_named_tsv = tmp_path / "x.tsv"
+    gz_named_tsv.write_bytes(gzip.compress(text.encode()))
+    plain_named_gz = tmp_path / "y.tsv.gz"
+    plain_named_gz.write_text(text)
+    for path in (gz_named_tsv, plain_named_gz):
+        assert sag.io.read_table(path, orientation="genes_x_samples").shape == (2, 2)
+    latin = tmp_path / "z.tsv"
+    latin.write_bytes("gene\tS1\tS\xe9\nTP53\t1\t2\n".encode("cp1252"))
+    with pytest.raises(ValueError, match=r"'.*z\.tsv'.*not UTF-8 text"):
+        sag.io.read_table(latin)
+
+
+def test_read_maf_from_a_zip(ex, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "m.maf.zip"
+    raw = Path(ex["maf"]).read_bytes()
+    if raw[:2] == b"\x1f\x8b":  # the example MAF is gzipped: zip its text
+        raw = gzip.decompress(raw)
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("m.maf", raw)
+    plain = sag.io.read_maf(ex["maf"])
+    zipped = sag.io.read_maf(archive)
+    assert (zipped.X != plain.X).nnz == 0
+
+
+def test_cli_label_column_needs_a_labels_table(tmp_path, capsys):
+    from scautogenome.cli import main
+
+    expr = tmp_path / "expr.tsv"
+    expr.write_text("gene\tS1\tS2\nTP53\t1\t2\n")
+    args = [
+        "classify",
+        "--table",
+        str(expr),
+        "--label-column",
+        "subtype",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main(args) == 2
+    assert "--label-column needs --labels-table" in capsys.readouterr().err

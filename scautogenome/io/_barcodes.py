@@ -227,7 +227,10 @@ def match_ids(obs_ids: Sequence[str], table_ids: Sequence[str]) -> tuple[np.ndar
 
     Exact matches first; if none and both sides are TCGA barcodes, each obs barcode is matched by
     its longest prefix (aliquot -> sample -> patient) present in the table, so that a clinical
-    table of patients labels every sample of a patient.
+    table of patients labels every sample of a patient. Obs barcodes still unmatched then meet
+    the table's barcodes at their longest common level down to the sample (a table of
+    ``...-01A`` vials for ``...-01`` samples, an RNA aliquot for a DNA one); a level that two
+    table rows share is not used.
     """
     table_pos = {str(t).strip(): i for i, t in enumerate(table_ids)}
     pos = np.array([table_pos.get(str(o).strip(), -1) for o in obs_ids], dtype=np.int64)
@@ -241,4 +244,18 @@ def match_ids(obs_ids: Sequence[str], table_ids: Sequence[str]) -> tuple[np.ndar
             if prefix in norm_pos:
                 pos[k] = norm_pos[prefix]
                 break
+    if (pos < 0).any():  # the table's barcodes reduced to their shorter levels, above the patient
+        reduced: dict[str, int] = {}
+        shared: set[str] = set()
+        for i, t in enumerate(table_ids):
+            for prefix in _prefixes(normalize_barcode(t))[1:-1]:
+                if reduced.setdefault(prefix, i) != i:
+                    shared.add(prefix)
+        for k, o in enumerate(obs_ids):
+            if pos[k] >= 0:
+                continue
+            for prefix in _prefixes(normalize_barcode(o)):
+                if prefix in reduced and prefix not in shared:
+                    pos[k] = reduced[prefix]
+                    break
     return pos, "tcga_prefix"

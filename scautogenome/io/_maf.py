@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import lzma
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -82,7 +79,7 @@ def _read_one(
             usecols=lambda c: c in usecols,
             dtype=str,
             engine="c",
-            compression="infer",
+            compression=_parse.compression_of(path),
             keep_default_na=False,
             na_values=[""],
         )
@@ -117,8 +114,7 @@ def _check_widths(path: Path, header_line: int) -> None:
     pandas ignores extra fields when only some columns are parsed, so this byte-level pass (fast
     enough for pan-cancer MAFs) is what catches ragged rows.
     """
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
-    with opener(path, "rb") as fh:
+    with _parse.open_binary(path) as fh:
         width = None
         for line_no, line in enumerate(fh, start=1):
             if line_no < header_line:

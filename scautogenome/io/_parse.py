@@ -60,17 +60,54 @@ NA_TOKENS = frozenset(
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
-def open_text(path: PathLike) -> io.TextIOBase:
-    """Open ``path`` for reading text, decompressing ``.gz``/``.bz2``/``.xz``/``.zip`` by extension."""
+# the first bytes of each compressed format pandas reads, and its name there
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"))
+
+
+def compression_of(path: PathLike) -> str | None:
+    """``"gzip"``, ``"bz2"``, ``"xz"``, ``"zip"`` or None (plain text), from the file's first
+    bytes rather than its name: a gzipped ``x.tsv``, or a plain ``x.tsv.gz``, reads as it is."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+
+
+def _zip_member(path: Path):
+    """The one file of a zip archive, opened for reading bytes."""
+    archive = zipfile.ZipFile(path)
+    members = [n for n in archive.namelist() if not n.endswith("/")]
+    if len(members) != 1:
+        msg = f"{str(path)!r}: a zip archive must hold exactly one file, found {members}."
+        raise ValueError(msg)
+    return archive.open(members[0])
+
+
+def open_binary(path: PathLike) -> io.BufferedIOBase:
+    """Open ``path`` for reading bytes, decompressed (:func:`compression_of`)."""
     path = Path(path)
-    if path.suffix.lower() == ".zip":
-        archive = zipfile.ZipFile(path)
-        members = [n for n in archive.namelist() if not n.endswith("/")]
-        if len(members) != 1:
-            msg = f"{str(path)!r}: a zip archive must hold exactly one file, found {members}."
-            raise ValueError(msg)
-        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8", newline="")
-    opener = _COMPRESSED.get(path.suffix.lower())
+    kind = compression_of(path)
+    if kind == "zip":
+        return _zip_member(path)
+    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(kind, open)
+    return opener(path, "rb")
+
+
+def not_utf8(path: PathLike, what: str, err: UnicodeDecodeError) -> ValueError:
+    """The error for a file that is not UTF-8 text (a wrong encoding, or compressed data)."""
+    return ValueError(
+        f"{what} {where(Path(path))}: not UTF-8 text ({err.reason} at byte {err.start}); save "
+        "it as UTF-8 (or compress it with gzip, bz2, xz or zip)."
+    )
+
+
+def open_text(path: PathLike) -> io.TextIOBase:
+    """Open ``path`` for reading text, decompressing gzip/bz2/xz/zip (told by the first bytes,
+    :func:`compression_of`)."""
+    path = Path(path)
+    kind = compression_of(path)
+    if kind == "zip":
+        return io.TextIOWrapper(_zip_member(path), encoding="utf-8", newline="")
+    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(kind)
     if opener is not None:
         return opener(path, "rt", encoding="utf-8", newline="")
     return open(path, encoding="utf-8", newline="")
@@ -163,13 +200,16 @@ class Layout:
     index: bool = True  # the first field of each row is its id
 
 
-def _physical_lines(path: PathLike, n: int) -> list[str]:
+def _physical_lines(path: PathLike, n: int, what: str = "file") -> list[str]:
     out = []
-    with open_text(path) as fh:
-        for line in fh:
-            out.append(line.rstrip("\r\n"))
-            if len(out) >= n:
-                break
+    try:
+        with open_text(path) as fh:
+            for line in fh:
+                out.append(line.rstrip("\r\n"))
+                if len(out) >= n:
+                    break
+    except UnicodeDecodeError as err:
+        raise not_utf8(path, what, err) from err
     return out
 
 
@@ -190,7 +230,7 @@ def sniff_layout(
     ``header="auto"``: line 1 is a header when none of its cells is a number; ``index="auto"``:
     the first column holds row ids when the first data row's first cell is not a number.
     """
-    lines = _physical_lines(path, 64)
+    lines = _physical_lines(path, 64, what)
     n_comment = 0
     while n_comment < len(lines) and lines[n_comment].startswith("#"):
         n_comment += 1
@@ -352,7 +392,7 @@ def read_matrix(
             index_col=0 if layout.index else None,
             dtype=types,
             engine="c",
-            compression="infer",
+            compression=compression_of(path),
             chunksize=chunk_rows,
             skip_blank_lines=True,
             na_values=["'--"],
@@ -392,6 +432,8 @@ class Frame:
     path: Path | None
     sep: str
     skip: int  # physical lines up to and including the header
+    # the same table with every cell as its text (a file only): ids as written, "001" not 1
+    text: pd.DataFrame | None = None
 
 
 def read_frame(
@@ -410,7 +452,7 @@ def read_frame(
             frame = frame.reset_index()
         return Frame(frame, "(a DataFrame)", None, "", 0)
     path = check_exists(source, what)
-    lines = _physical_lines(path, 200)
+    lines = _physical_lines(path, 200, what)
     n_comment = 0
     while n_comment < len(lines) and lines[n_comment].startswith("#"):
         n_comment += 1
@@ -419,20 +461,17 @@ def read_frame(
         raise ValueError(msg)
     if sep is None:
         sep = guess_sep(path, lines[n_comment])
+    read = {"sep": sep, "skiprows": n_comment, "engine": "c", "compression": compression_of(path)}
+    read.update(na_values=["'--"], low_memory=False)
     try:
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            skiprows=n_comment,
-            engine="c",
-            compression="infer",
-            na_values=["'--"],
-            low_memory=False,
-        )
+        frame = pd.read_csv(path, **read)
+        text = pd.read_csv(path, dtype=str, **read)
+    except UnicodeDecodeError as err:
+        raise not_utf8(path, what, err) from err
     except pd.errors.ParserError as err:
         msg = f"{what} {where(path)}: {err}"
         raise ValueError(msg) from err
-    return Frame(frame, repr(str(path)), path, sep, n_comment + 1)
+    return Frame(frame, repr(str(path)), path, sep, n_comment + 1, text)
 
 
 def rows_where(info: Frame, column: str, value: str) -> str:

@@ -82,6 +82,37 @@ def _h5ad_column(values: pd.Series) -> pd.Series:
     return text.astype("category")
 
 
+def label_columns(
+    info: _parse.Frame,
+    label_column: str | Sequence[str] | None,
+    id_column: str | None,
+    what: str = "label table",
+) -> tuple[str, list[str]]:
+    """The id column and the label columns of a label table, checked against its header (so
+    that a typo fails before the expression matrix is parsed). Column names become strings."""
+    frame = info.frame
+    cols = [str(c) for c in frame.columns]
+    frame.columns = cols
+    if frame.shape[1] < 2:
+        msg = (
+            f"{what} {info.name}: needs an id column and at least one label column, found "
+            f"{cols}; is the delimiter right?"
+        )
+        raise ValueError(msg)
+    id_col = cols[0] if id_column is None else id_column
+    if id_col not in cols:
+        msg = f"{what} {info.name}: no id_column={id_col!r}; columns are {cols}."
+        raise ValueError(msg)
+    if label_column is None:
+        return id_col, [c for c in cols if c != id_col]
+    wanted = [label_column] if isinstance(label_column, str) else list(label_column)
+    missing = [c for c in wanted if c not in cols]
+    if missing:
+        msg = f"{what} {info.name}: no label_column {missing}; columns are {cols}."
+        raise ValueError(msg)
+    return id_col, wanted
+
+
 def join_labels(
     obs_names: Sequence[str],
     labels: str | Path | pd.DataFrame | _parse.Frame,
@@ -97,33 +128,24 @@ def join_labels(
     """
     info = labels if isinstance(labels, _parse.Frame) else _parse.read_frame(labels, what=what)
     frame = info.frame
-    cols = [str(c) for c in frame.columns]
-    frame.columns = cols
-    if frame.shape[1] < 2:
-        msg = (
-            f"{what} {info.name}: needs an id column and at least one label column, found "
-            f"{cols}; is the delimiter right?"
-        )
-        raise ValueError(msg)
-    id_col = cols[0] if id_column is None else id_column
-    if id_col not in cols:
-        msg = f"{what} {info.name}: no id_column={id_col!r}; columns are {cols}."
-        raise ValueError(msg)
-    if label_column is None:
-        wanted = [c for c in cols if c != id_col]
-    else:
-        wanted = [label_column] if isinstance(label_column, str) else list(label_column)
-        missing = [c for c in wanted if c not in cols]
-        if missing:
-            msg = f"{what} {info.name}: no label_column {missing}; columns are {cols}."
-            raise ValueError(msg)
-    ids = frame[id_col]
+    id_col, wanted = label_columns(info, label_column, id_column, what)
+    # the ids as written in a file (numbers would lose leading zeros: "001" -> 1)
+    ids = frame[id_col] if info.text is None else info.text[id_col].set_axis(frame.index)
     if ids.isna().any():
         pos = int(np.flatnonzero(ids.isna().to_numpy())[0])
         line = _parse.frame_line(info.name, pos, info.skip)
         msg = f"{what} {info.name}, {line}: empty id in column {id_col!r}."
         raise ValueError(msg)
     ids = ids.astype(str).str.strip()
+    # a row that repeats an id with the same values in the wanted columns is the same record
+    # (GDC's clinical.tsv repeats a case once per treatment); only conflicting ones are errors
+    same = frame[wanted].assign(__sag_id__=ids.to_numpy()).duplicated().to_numpy()
+    if same.any():
+        logger.info(
+            f"{what} {info.name}: {int(same.sum())} row(s) repeat an id with the same values; "
+            "each id is read once."
+        )
+        frame, ids = frame[~same], ids[~same]
     dups = _duplicates(ids.tolist())
     if dups:
         msg = (
@@ -329,10 +351,9 @@ def read_table(
     label_ids = None
     if labels is not None:
         label_info = _parse.read_frame(labels, what="label table")
-        cols = [str(c) for c in label_info.frame.columns]
-        id_col = cols[0] if id_column is None else id_column
-        if id_col in cols:
-            label_ids = label_info.frame.iloc[:, cols.index(id_col)].dropna().astype(str).tolist()
+        id_col, _ = label_columns(label_info, label_column, id_column)  # before the matrix
+        ids = label_info.frame[id_col] if label_info.text is None else label_info.text[id_col]
+        label_ids = ids.dropna().astype(str).str.strip().tolist()
     adata, record = table_to_anndata(
         path, orientation=orientation, sep=sep, label_ids=label_ids, sparse=sparse, dtype=dtype
     )

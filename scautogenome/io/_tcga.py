@@ -22,7 +22,7 @@ from ._barcodes import (
     barcode_obs,
     is_barcode,
 )
-from ._table import IO_KEY, Orientation, join_labels, table_to_anndata
+from ._table import IO_KEY, Orientation, join_labels, label_columns, table_to_anndata
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -223,10 +223,24 @@ def read_tcga(
     if clinical is not None:
         clin = _parse.read_frame(clinical, what="clinical table")
         clin_id, clin_project = _clinical_columns(clin, clinical_id_column, project_column)
+        if clinical_columns:  # a typo fails here, before the expression files are parsed
+            label_columns(clin, list(clinical_columns), clin_id, "clinical table")
     parts: list[AnnData] = []
     seen: dict[str, str] = {}
     project_of: dict[str, str | None] = {}
-    for path, project, _source in files:
+    guessed: set[str] = set()  # samples whose project is a guess from their file's name
+    for path, project, source in files:
+        firehose = source == "filename" and re.match(
+            rf"^(?:TCGA[-_.])?{re.escape(str(project))}\.", path.name.upper()
+        )
+        if source == "filename" and not firehose:  # Firehose's CODE.* names are unambiguous
+            warnings.warn(
+                f"expression table {str(path)!r}: its cohort {project!r} is guessed from the "
+                "file name; pass cohort= (or a clinical table with a project column) if that "
+                "is wrong.",
+                UserWarning,
+                stacklevel=2,
+            )
         part, _ = table_to_anndata(
             path, orientation=orientation, sep=sep, sparse=sparse, dtype=dtype
         )
@@ -270,6 +284,8 @@ def read_tcga(
         part.obs = pd.DataFrame(index=part.obs_names)
         for i in part.obs_names:
             project_of[i] = project
+            if source == "filename":
+                guessed.add(i)
         parts.append(part)
     n_genes = [p.n_vars for p in parts]
     n_samples = [p.n_obs for p in parts]
@@ -362,13 +378,16 @@ def read_tcga(
             from_clinical = table[clin_project].astype(object).map(normalize_project)
             if label_key in adata.obs.columns:
                 given = adata.obs[label_key].astype(object)
+                # a file-name guess gives way to the clinical table; a cohort= does not
+                is_guess = adata.obs_names.isin(list(guessed))
+                given = given.where(~(is_guess & from_clinical.notna()), from_clinical)
                 differ = from_clinical.notna() & given.notna() & (from_clinical != given)
                 if differ.any():
                     warnings.warn(
                         f"clinical table {clin.name}: the project of {int(differ.sum())} samples "
-                        f"differs from the file's cohort (e.g. {differ[differ].index[0]!r}: "
-                        f"{from_clinical[differ].iloc[0]!r} vs {given[differ].iloc[0]!r}); "
-                        "keeping the file's cohort.",
+                        f"differs from the cohort= given for their file (e.g. "
+                        f"{differ[differ].index[0]!r}: {from_clinical[differ].iloc[0]!r} vs "
+                        f"{given[differ].iloc[0]!r}); keeping cohort=.",
                         UserWarning,
                         stacklevel=2,
                     )

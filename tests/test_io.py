@@ -673,3 +673,13 @@ def test_cli_label_column_needs_a_labels_table(tmp_path, capsys):
     ]
     assert main(args) == 2
     assert "--label-column needs --labels-table" in capsys.readouterr().err
+
+
+def test_integer_ids_taken_for_entrez_genes_are_warned_about(tmp_path):
+    sxg = tmp_path / "sxg.csv"
+    sxg.write_text("sample,TP53,EGFR,KRAS,MYC\n101,1,2,3,4\n102,5,6,7,8\n103,9,1,2,3\n")
+    with pytest.warns(UserWarning, match="integers, taken for Entrez gene ids"):
+        guessed = sag.io.read_table(sxg)
+    assert guessed.obs_names.tolist() == ["TP53", "EGFR", "KRAS", "MYC"]  # the guess, warned
+    right = sag.io.read_table(sxg, orientation="samples_x_genes")
+    assert right.obs_names.tolist() == ["101", "102", "103"]

@@ -23,15 +23,15 @@ if TYPE_CHECKING:
 Orientation = Literal["auto", "genes_x_samples", "samples_x_genes"]
 ORIENTATIONS = ("auto", "genes_x_samples", "samples_x_genes")
 
-_GENE_ID = re.compile(
-    r"^(ENS[A-Z]*G\d{6,}(\.\d+)?|[A-Za-z0-9?][\w.\-/@]*\|\d+|\d+)$"  # Ensembl, Firehose SYMBOL|ENTREZ, Entrez
-)
+# Ensembl and Firehose's SYMBOL|ENTREZ tell genes; bare integers may be Entrez ids, or samples
+_GENE_ID = re.compile(r"^(ENS[A-Z]*G\d{6,}(\.\d+)?|[A-Za-z0-9?][\w.\-/@]*\|\d+)$")
+_INTEGER_ID = re.compile(r"^\d+$")
 _FIREHOSE_GENE = re.compile(r"^(?P<symbol>[^|]+)\|(?P<entrez>\d+)$")
 
 
-def _gene_fraction(ids: Sequence[str]) -> float:
+def _gene_fraction(ids: Sequence[str], pattern: re.Pattern = _GENE_ID) -> float:
     ids = list(ids)
-    return sum(_GENE_ID.match(str(i)) is not None for i in ids) / max(1, len(ids))
+    return sum(pattern.match(str(i)) is not None for i in ids) / max(1, len(ids))
 
 
 def _decide_orientation(
@@ -56,6 +56,18 @@ def _decide_orientation(
             orient,
             f"gene ids (Ensembl / SYMBOL|ENTREZ) are the {'row' if g_rows > g_cols else 'column'} ids",
         )
+    n_rows, n_cols = _gene_fraction(row_ids, _INTEGER_ID), _gene_fraction(col_ids, _INTEGER_ID)
+    if max(n_rows, n_cols) >= 0.5 and abs(n_rows - n_cols) >= 0.5:
+        axis = "row" if n_rows > n_cols else "column"
+        warnings.warn(
+            f"the {axis} ids are integers, taken for Entrez gene ids, so the table is read as "
+            f"{'genes x samples' if axis == 'row' else 'samples x genes'}; if they are sample "
+            "ids, pass orientation= (or a label table, whose ids decide it).",
+            UserWarning,
+            stacklevel=4,
+        )
+        orient = "genes_x_samples" if n_rows > n_cols else "samples_x_genes"
+        return orient, f"integer ids (Entrez?) are the {axis} ids"
     if len(row_ids) > len(col_ids):
         return "genes_x_samples", f"more rows ({len(row_ids)}) than columns ({len(col_ids)})"
     return "samples_x_genes", f"no more rows ({len(row_ids)}) than columns ({len(col_ids)})"

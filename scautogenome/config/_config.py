@@ -304,19 +304,25 @@ SPACE_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _check_number(where: str, v, rule: tuple) -> None:
-    """``v`` of the rule's types and range (dropout also below 1), or a ValueError naming it."""
+# numbers whose range is open at the top (a dropout of 1 drops everything)
+_OPEN_HIGH = {"dropout"}
+
+
+def _check_number(where: str, key: str, v, rule: tuple) -> None:
+    """``v`` of the rule's types and range, or a ValueError naming ``where``."""
     types, low, high, closed = rule
     if isinstance(v, bool) or not isinstance(v, types):
         names = "/".join(t.__name__ for t in types)
         msg = f"{where}={v!r} must be of type {names}."
         raise ValueError(msg)
     too_low = low is not None and (v < low if closed else v <= low)
-    if too_low or (high is not None and v > high) or (where.endswith("['dropout']") and v >= 1):
+    open_high = key in _OPEN_HIGH
+    too_high = high is not None and (v >= high if open_high else v > high)
+    if too_low or too_high:
         lo = "-inf" if low is None else f"{low}"
         hi = "inf" if high is None else f"{high}"
         bracket = "[" if closed else "("
-        close = ")" if where.endswith("['dropout']") else "]"
+        close = ")" if open_high else "]"
         msg = f"{where}={v!r} must be in {bracket}{lo}, {hi}{close}."
         raise ValueError(msg)
 
@@ -335,7 +341,7 @@ def check_space_values(space: dict, where: str) -> None:
             values = choices_of(spec)
         for v in values:
             if key in _SPACE_NUMBERS:
-                _check_number(f"{where}[{key!r}]", v, _SPACE_NUMBERS[key])
+                _check_number(f"{where}[{key!r}]", key, v, _SPACE_NUMBERS[key])
             elif key in names and v not in names[key]:
                 msg = f"{where}[{key!r}]={v!r} must be one of {list(names[key])}."
                 raise ValueError(msg)
@@ -351,7 +357,7 @@ def _validate_rrfcn(r: dict) -> None:
         msg = f"{where}['class_balance']={r['class_balance']!r} must be 'none', 'weights' or 'sampler'."
         raise ValueError(msg)
     for key, rule in _RRFCN_NUMBERS.items():
-        _check_number(f"{where}[{key!r}]", r[key], rule)
+        _check_number(f"{where}[{key!r}]", key, r[key], rule)
     widths = r["widths"]
     if (
         not isinstance(widths, list)

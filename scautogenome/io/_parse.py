@@ -58,6 +58,7 @@ NA_TOKENS = frozenset(
     }
 )
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}  # by compression_of's name
 
 
 # the first bytes of each compressed format pandas reads, and its name there
@@ -88,7 +89,7 @@ def open_binary(path: PathLike) -> io.BufferedIOBase:
     kind = compression_of(path)
     if kind == "zip":
         return _zip_member(path)
-    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(kind, open)
+    opener = _OPENERS.get(kind, open)
     return opener(path, "rb")
 
 
@@ -107,7 +108,7 @@ def open_text(path: PathLike) -> io.TextIOBase:
     kind = compression_of(path)
     if kind == "zip":
         return io.TextIOWrapper(_zip_member(path), encoding="utf-8", newline="")
-    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(kind)
+    opener = _OPENERS.get(kind)
     if opener is not None:
         return opener(path, "rt", encoding="utf-8", newline="")
     return open(path, encoding="utf-8", newline="")

@@ -230,10 +230,11 @@ def read_tcga(
     project_of: dict[str, str | None] = {}
     guessed: set[str] = set()  # samples whose project is a guess from their file's name
     for path, project, source in files:
-        firehose = source == "filename" and re.match(
+        # Firehose's CODE.* names are unambiguous; other names (read_counts.tsv) are a guess
+        unsure = source == "filename" and not re.match(
             rf"^(?:TCGA[-_.])?{re.escape(str(project))}\.", path.name.upper()
         )
-        if source == "filename" and not firehose:  # Firehose's CODE.* names are unambiguous
+        if unsure:
             warnings.warn(
                 f"expression table {str(path)!r}: its cohort {project!r} is guessed from the "
                 "file name; pass cohort= (or a clinical table with a project column) if that "

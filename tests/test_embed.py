@@ -85,6 +85,49 @@ def test_embed_writes_and_h5ad_round_trip(adata, tmp_path):
 
     loaded = sag.models.ResVAE.load(tmp_path / "m")
     np.testing.assert_allclose(loaded.get_latent(adata), emb, rtol=1e-5, atol=1e-5)
+    # the searched architecture is drawn from the read-back AnnData and from the model
+    import matplotlib.pyplot as plt
+
+    ax = sag.pl.architecture(back, key="sag_resvae", show=False)
+    assert ax.get_title().startswith("Res-VAE: 3 + 3 FC units, 10 latent dimensions")
+    assert sag.pl.architecture(loaded, show=False, return_fig=True).axes
+    plt.close("all")
+
+
+@pytest.mark.parametrize("widths", [[40], [40, 24], [40, 24, 16, 8]])
+@pytest.mark.parametrize("kind", ["resvae", "vae"])
+def test_architecture_plot_matches_the_vae(kind, widths):
+    """The drawn DAG has the encoder units, the latent code and the decoder units with the
+    widths the network is built with, and every node's input width is the sum of the widths
+    of the nodes feeding it (chain + concatenation skips), heads included."""
+    import matplotlib.pyplot as plt
+
+    from scautogenome.plotting._architecture import _graph
+
+    arch = {"kind": kind, "n_inputs": 30, "n_latent": 5, "widths": widths, "likelihood": "nb"}
+    net = build_vae(arch)
+    drawn, chain, skips, combine = _graph(arch)
+    n = len(widths)
+    enc = [u[0] for u in net.encoder.units]
+    dec = [u[0] for u in net.decoder.units]
+    assert drawn == [m.out_features for m in enc] + [net.mean.out_features] + [
+        m.out_features for m in dec
+    ]
+    # node i's input Linear; node n (z) is read through the mean head, the output is len(drawn)
+    reads = [*enc, net.mean, *dec, net.out]
+    for target in range(1, len(drawn) + 1):
+        feeds = chain + skips + [(len(drawn) - 1, len(drawn))]
+        sources = [a for a, b in feeds if b == target]
+        assert sum(drawn[a] for a in sources) == reads[target].in_features, target
+    assert (len(skips) > 0) == (kind == "resvae" and n > 1)
+    assert combine == "C"
+    ax = sag.pl.architecture(arch, show=False)
+    texts = [t.get_text() for t in ax.texts]
+    assert "z\n5" in texts
+    assert "output\n30 genes\nnb" in texts
+    assert f"enc {n}\n{widths[-1]}" in texts
+    assert f"dec {n}\n{widths[0]}" in texts
+    plt.close("all")
 
 
 def test_embed_is_deterministic(adata):

@@ -50,6 +50,10 @@ def test_report_latent_space_counts_active_dimensions(adata, tmp_path):
     assert "Latent space" in page
     assert f"4 dimensions, {active} of them varying across cells" in page
     assert ("Posterior collapse" in page) == (active < 2)
+    # the kept model's table is followed by its drawn architecture, and no plot failed
+    kept = page.split("The kept model", 1)[1]
+    assert kept.count('<img alt="figure"') == 1
+    assert "could not be drawn" not in page
     # a collapsed run is flagged
     data.uns["sag_resvae"]["active_dims"] = 1
     page = sag.io.write_report(data, tmp_path / "c.html").read_text()

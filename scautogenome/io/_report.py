@@ -244,6 +244,7 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             float(run.get("seconds_per_epoch", np.nan)),
         ]
         out.append(_table(header, [row], left=2))
+        out.append(_figure(pl.architecture, arch))
     return out
 
 

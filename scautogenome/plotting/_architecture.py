@@ -1,4 +1,5 @@
-"""Draw a classifier's architecture as a DAG of FC units (paper Fig. 2e right, Fig. 3a)."""
+"""Draw a searched architecture as a DAG of FC units: a classifier's (paper Fig. 2e right,
+Fig. 3a) or a Res-VAE's (Fig. 4a)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ _SKIP = "#d62728"
 _CANDIDATE = "#c7c7c7"
 _NODE = "#dbe9f6"
 _IO = "#eeeeee"
+_LATENT = "#fde0c5"
+_VAE_KINDS = ("resvae", "vae")
+_NAMES = {
+    "rrfcn": "RRFCN",
+    "mlp": "MLP",
+    "resnet": "RFCN-ResNet",
+    "densenet": "RFCN-DenseNet",
+    "resvae": "Res-VAE",
+    "vae": "VAE",
+}
 
 
 def _as_architecture(data, key: str) -> dict:
@@ -31,7 +42,8 @@ def _as_architecture(data, key: str) -> dict:
         if not isinstance(uns, dict) or "architecture" not in uns:
             msg = (
                 f"adata.uns[{key!r}]['architecture'] is missing; run sag.tl.classify first "
-                "(or pass the model, or key= of another run)."
+                "(or pass the model, or key= of another run: key='sag_resvae' for "
+                "sag.tl.embed's)."
             )
             raise KeyError(msg)
         arch = uns["architecture"]
@@ -43,7 +55,8 @@ def _as_architecture(data, key: str) -> dict:
         arch = json.loads(arch)
     if not isinstance(arch, dict) or "kind" not in arch:
         msg = (
-            f"expected an AnnData, a Classifier or an architecture dict, got {type(data).__name__}."
+            "expected an AnnData, a Classifier, a ResVAE or an architecture dict, got "
+            f"{type(data).__name__}."
         )
         raise TypeError(msg)
     return arch
@@ -67,9 +80,11 @@ def _graph(arch: dict) -> tuple[list[int], list[tuple[int, int]], list[tuple[int
         return widths, [(i - 1, i) for i in range(1, n)], skips, "+"
     if kind == "densenet":
         return _densenet_graph(arch)
+    if kind in _VAE_KINDS:
+        return _vae_graph(arch)
     msg = (
-        "sag.pl.architecture draws rrfcn, mlp, resnet and densenet architectures, "
-        f"not kind={kind!r}."
+        "sag.pl.architecture draws rrfcn, mlp, resnet, densenet, resvae and vae "
+        f"architectures, not kind={kind!r}."
     )
     raise ValueError(msg)
 
@@ -104,6 +119,47 @@ def _densenet_graph(
     return widths, [(i - 1, i) for i in range(1, len(widths))], skips, "C"
 
 
+def _vae_graph(
+    arch: dict,
+) -> tuple[list[int], list[tuple[int, int]], list[tuple[int, int]], str]:
+    """Res-VAE (or plain VAE) as a DAG, wired as :class:`~scautogenome.nn.VAEModule` builds
+    it: encoder units, the latent code (node ``n``), decoder units with the widths reversed.
+    In each stack of the Res-VAE every unit after the second reads the concatenation of the
+    two previous units' outputs, and so do the latent heads and the output; the first decoder
+    unit reads only the latent code."""
+    enc = [int(w) for w in arch["widths"]]
+    n = len(enc)
+    widths = [*enc, int(arch["n_latent"]), *reversed(enc)]
+    skips: list[tuple[int, int]] = []
+    if arch["kind"] == "resvae":
+        for first in (0, n + 1):  # the encoder's units, then the decoder's
+            # unit k of the stack (and its head, k == n) reads units k - 1 and k - 2
+            skips += [(first + k - 2, first + k) for k in range(2, n + 1)]
+    return widths, [(i - 1, i) for i in range(1, len(widths))], skips, "C"
+
+
+def _node_labels(arch: dict, widths: list[int]) -> list[str]:
+    """The text of each unit's node: ``FC i`` and its width; for a VAE ``enc i``, ``z`` (the
+    latent code) and ``dec i``."""
+    if arch["kind"] not in _VAE_KINDS:
+        return [f"FC {i + 1}\n{w}" for i, w in enumerate(widths)]
+    n = len(arch["widths"])
+    enc = [f"enc {i + 1}\n{w}" for i, w in enumerate(widths[:n])]
+    dec = [f"dec {i + 1}\n{w}" for i, w in enumerate(widths[n + 1 :])]
+    return [*enc, f"z\n{widths[n]}", *dec]
+
+
+def _io_labels(arch: dict) -> tuple[str, str]:
+    n_in = arch.get("n_inputs")
+    first = "input" if n_in is None else f"input\n{n_in} genes"
+    if arch["kind"] in _VAE_KINDS:
+        out = "output" if n_in is None else f"output\n{n_in} genes"
+        likelihood = arch.get("likelihood")
+        return first, out if likelihood is None else f"{out}\n{likelihood}"
+    n_out = arch.get("n_outputs")
+    return first, "output" if n_out is None else f"output\n{n_out} classes"
+
+
 def architecture(
     data,
     *,
@@ -114,23 +170,27 @@ def architecture(
     show: bool | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
-    """Draw the architecture of a classifier as a DAG (as the paper's Fig. 2e and 3a).
+    """Draw the architecture of a classifier or a Res-VAE as a DAG (as the paper's Fig. 2e,
+    3a and 4a).
 
     Nodes are the FC units (Linear-BatchNorm-activation) with their widths, between the input
-    (genes) and the output (classes); black arrows are the chain from one unit to the next,
-    red arcs the skip connections (for RRFCN and RFCN-DenseNet: concatenated into the target
-    unit, "C"; for RFCN-ResNet: the input of a block added to its output, "+"). For
-    RFCN-DenseNet the units of a dense block and its transition unit are drawn with the widths
-    the network is built with.
+    (genes) and the output (classes, or the reconstructed genes and their likelihood); black
+    arrows are the chain from one unit to the next, red arcs the skip connections (for RRFCN,
+    RFCN-DenseNet and the Res-VAE: concatenated into the target unit, "C"; for RFCN-ResNet:
+    the input of a block added to its output, "+"). For RFCN-DenseNet the units of a dense
+    block and its transition unit are drawn with the widths the network is built with. A
+    Res-VAE (or plain VAE) is drawn as encoder units, the latent code ``z`` and decoder units;
+    an arc into ``z`` or into the output marks heads that read the last two units.
 
     Parameters
     ----------
     data
-        An AnnData annotated by :func:`~scautogenome.tl.classify` (reads
-        ``uns[key]['architecture']``), a :class:`~scautogenome.models.Classifier`, or an
-        architecture dict / JSON string.
+        An AnnData annotated by :func:`~scautogenome.tl.classify` or
+        :func:`~scautogenome.tl.embed` (reads ``uns[key]['architecture']``), a
+        :class:`~scautogenome.models.Classifier` or :class:`~scautogenome.models.ResVAE`, or
+        an architecture dict / JSON string.
     key
-        ``key_added`` of the classify run.
+        ``key_added`` of the classify run (``"sag_resvae"`` for the default embed run).
     show_candidates
         For RRFCN, also draw every skip connection of the search space in light grey (the DAG
         ENAS chose from, paper Fig. 2e left).
@@ -178,11 +238,12 @@ def architecture(
         )
         ax.text(x, 0, text, ha="center", va="center", fontsize=8.5, zorder=4)
 
-    n_in, n_out = arch.get("n_inputs"), arch.get("n_outputs")
-    node(0.0, 0.7, "input" if n_in is None else f"input\n{n_in} genes", _IO)
-    node(step * (n + 1), 0.7, "output" if n_out is None else f"output\n{n_out} classes", _IO)
-    for i, (x, h, w) in enumerate(zip(xs, heights, widths)):
-        node(x, h, f"FC {i + 1}\n{w}", _NODE)
+    first, last = _io_labels(arch)
+    node(0.0, 0.7, first, _IO)
+    node(step * (n + 1), 0.7, last, _IO)
+    latent = len(arch["widths"]) if arch["kind"] in _VAE_KINDS else None
+    for i, (x, h, text) in enumerate(zip(xs, heights, _node_labels(arch, widths))):
+        node(x, h, text, _LATENT if i == latent else _NODE)
 
     def arrow(xa, ya, xb, yb, color, *, rad=0.0, lw=1.3, ls="-", z=2) -> None:
         ax.add_patch(
@@ -248,13 +309,14 @@ def architecture(
     ax.set_aspect("equal")
     ax.axis("off")
     if title is None:
-        names = {
-            "rrfcn": "RRFCN",
-            "mlp": "MLP",
-            "resnet": "RFCN-ResNet",
-            "densenet": "RFCN-DenseNet",
-        }
-        title = f"{names[arch['kind']]}: {n} FC units, {len(skips)} skip connections"
+        name = _NAMES[arch["kind"]]
+        if latent is None:
+            title = f"{name}: {n} FC units, {len(skips)} skip connections"
+        else:
+            title = (
+                f"{name}: {latent} + {latent} FC units, {widths[latent]} latent dimensions, "
+                f"{len(skips)} skip connections"
+            )
     ax.set_title(title, fontsize=10)
 
     if show is None:

@@ -10,6 +10,17 @@ import numpy as np
 import pandas as pd
 
 
+def json_default(value):
+    """``json.dumps(..., default=json_default)``: numpy scalars and arrays as Python numbers and
+    lists (an architecture or training parameters given as ``np.int64(64)``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    msg = f"Object of type {type(value).__name__} is not JSON serializable"
+    raise TypeError(msg)
+
+
 def h5ad_safe(value):
     """Recursively turn ``value`` into something ``write_h5ad`` stores and reads back.
 

@@ -288,3 +288,25 @@ def test_resumed_study_of_other_labels_or_mode_is_refused(adata, tiny_config, tm
     shuffled.obs["label"] = shuffled.obs["label"].sample(frac=1.0, random_state=0).to_numpy()
     with pytest.raises(ValueError, match="labels"):
         sag.tl.classify(shuffled, "label", mode="mlp", **run)
+
+
+def test_user_split_without_val_cells_validates_on_part_of_train(adata, tiny_config, capfd):
+    """A train/test split (AutoGenome's layout without an eval file) keeps its test cells
+    held out: the validation cells are drawn per class from its train cells, seeded."""
+    cfg = {**tiny_config, "budget": {"n_trials": 1, "time_budget": None}}
+    adata.obs["fold"] = np.random.default_rng(1).choice(["train"] * 8 + ["test"], adata.n_obs)
+    other = adata.copy()
+    sag.tl.classify(adata, "label", split_key="fold", mode="mlp", config=cfg, seed=0)
+    assert "validate the search instead" in capfd.readouterr().err
+    split = adata.obs["sag_split"].astype(str)
+    fold = adata.obs["fold"].astype(str)
+    assert (split[fold == "test"] == "test").all()
+    val = split == "val"
+    assert (fold[val] == "train").all()
+    # every class validated, about one in nine of its training cells
+    per_class = adata.obs.loc[val, "label"].value_counts()
+    train_per_class = adata.obs.loc[fold == "train", "label"].value_counts()
+    assert (per_class > 0).all()
+    np.testing.assert_allclose(per_class / train_per_class, 1 / 9, atol=0.02)
+    sag.tl.classify(other, "label", split_key="fold", mode="mlp", config=cfg, seed=0)
+    assert other.obs["sag_split"].equals(adata.obs["sag_split"])

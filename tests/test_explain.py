@@ -461,3 +461,40 @@ def test_explain_uses_the_layer_classify_trained_on(log_records):
     on_counts = adata.varm["sag_shap"].copy()
     sag.tl.explain(adata, model, n_explain=20, n_background=10, nsamples=10, seed=0, layer="counts")
     np.testing.assert_array_equal(adata.varm["sag_shap"], on_counts)
+
+
+def test_explain_finds_the_classify_run_of_its_model_under_any_key(log_records):
+    """A run under key_added='ct' gives explain its layer, labels and split; another run's
+    record under 'sag' is not borrowed, and a model without a run uses X, its predictions and
+    all cells."""
+    adata = sag.datasets.synthetic(n_obs=200, n_vars=50, n_classes=3, seed=0)
+    adata.layers["counts"] = adata.X.copy()
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    other = sag.tl.classify(adata, "label", mode="mlp", config=MINI, seed=1)  # uns['sag']
+    model = sag.tl.classify(
+        adata, "label", mode="mlp", layer="counts", key_added="ct", config=MINI, seed=0
+    )
+    kw = {"n_explain": 20, "n_background": 10, "nsamples": 10, "seed": 0}
+    sag.tl.explain(adata, model, **kw)
+    params = adata.uns["sag_shap"]["params"]
+    assert params["classify_key"] == "ct"
+    assert params["layer"] == "counts"
+    assert params["groupby"] == "label"
+    assert params["split_key"] == "ct_split"
+    assert set(adata.obs.loc[adata.uns["sag_shap"]["cells"], "ct_split"]) == {"test"}
+    # the 'sag' run's own model still finds its own record
+    sag.tl.explain(adata, other, **kw)
+    assert adata.uns["sag_shap"]["params"]["classify_key"] == "sag"
+    assert adata.uns["sag_shap"]["params"]["layer"] == "None"
+    # a model no run of this AnnData trained: nothing is borrowed, and the user is told
+    fitted = sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 2}).fit(
+        adata, "label", seed=0
+    )
+    sag.tl.explain(adata, fitted, **kw)
+    params = adata.uns["sag_shap"]["params"]
+    assert params["split_key"] == "None"
+    assert params["groupby"] == "predicted class"
+    assert "records another model" in log_records.text
+    with pytest.raises(KeyError, match=r"not the record of a sag\.tl\.classify run"):
+        sag.tl.explain(adata, model, classify_key="sag_shap", **kw)

@@ -456,7 +456,8 @@ def test_read_autogenome_modes_unknown_keys_and_flat_layout(tmp_path):
     config.update({"search_mode": "MLP", "loss": "mean-square error", "num_neurons": [8, 16]})
     path.write_text(json.dumps(config))
     (tmp_path / "y.txt").write_text("1.5\n2.5\n")
-    adata, cfg = sag.io.read_autogenome(path)
+    with pytest.warns(UserWarning, match="trains with cross-entropy"):
+        adata, cfg = sag.io.read_autogenome(path)
     assert adata.obs["label"].dtype.kind == "f"
     assert cfg["space"]["mlp"] == {"units": [8, 16]}
 
@@ -521,6 +522,169 @@ def test_read_autogenome_bad_config(tmp_path):
     )
     with pytest.raises(ValueError, match=r"mapped configuration is invalid.*max_epochs"):
         sag.io.read_autogenome(path)
+
+
+def _ag(tmp_path: Path, files: dict[str, str | bytes], config: dict | None = None, **loader):
+    """An AutoGenome config whose data_loader holds ``loader`` (delimiter ',' unless given)."""
+    for name, text in files.items():
+        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    cfg = {"data_loader": {"delimiter": ",", **loader}, **(config or {})}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_read_autogenome_splits_headers_reordered_or_rejected(tmp_path):
+    files = {
+        "tr.csv": "TP53,EGFR,ESR1\n1,100,0\n2,200,0\n",
+        "te.csv": "ESR1,TP53,EGFR\n50,3,300\n",
+        "tr.txt": "a\nb\n",
+        "te.txt": "a\n",
+    }
+    loader = dict(
+        train_data_path="tr.csv",
+        train_label_path="tr.txt",
+        test_data_path="te.csv",
+        test_label_path="te.txt",
+    )
+    adata, _ = sag.io.read_autogenome(_ag(tmp_path, files, **loader))
+    assert adata.var_names.tolist() == ["TP53", "EGFR", "ESR1"]
+    np.testing.assert_array_equal(adata["test_0"].X, [[3, 300, 50]])
+    (tmp_path / "te.csv").write_text("ESR1,TP53,KRAS\n50,3,300\n")
+    with pytest.raises(ValueError, match=r"te\.csv.*tr\.csv.*'KRAS'"):
+        sag.io.read_autogenome(tmp_path / "config.json")
+
+
+def test_read_autogenome_eval_split_is_val(tmp_path):
+    files = {"tr.csv": "1,2\n3,4\n", "ev.csv": "5,6\n", "te.csv": "7,8\n", "y.txt": "a\nb\n"}
+    loader = dict(train_data_path="tr.csv", train_label_path="y.txt", eval_data_path="ev.csv")
+    adata, _ = sag.io.read_autogenome(_ag(tmp_path, files, **loader, test_data_path="te.csv"))
+    split = adata.obs["autogenome_split"]
+    assert split.tolist() == ["train", "train", "val", "test"]
+    assert split.cat.categories.tolist() == ["train", "val", "test"]
+
+
+def test_read_autogenome_labels_with_another_delimiter_join_on_ids(tmp_path):
+    files = {
+        "x.csv": "id,g1,g2\ns1,1,2\ns2,3,4\ns3,5,6\n",
+        "y.tsv": "s3\tLUAD\ns1\tBRCA\ns2\tCOAD\n",
+    }
+    adata, _ = sag.io.read_autogenome(
+        _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.tsv")
+    )
+    assert adata.obs["label"].tolist() == ["BRCA", "COAD", "LUAD"]
+    (tmp_path / "x.csv").write_text("1,2\n3,4\n5,6\n")
+    with pytest.raises(ValueError, match=r"two columns .* no sample ids"):
+        sag.io.read_autogenome(tmp_path / "config.json")
+    # without ids a comma stays inside the label
+    (tmp_path / "y.tsv").write_text("B cell, naive\nT cell\nB cell, naive\n")
+    (tmp_path / "config.json").write_text(
+        json.dumps({"data_loader": {"train_data_path": "x.csv", "train_label_path": "y.tsv"}})
+    )
+    adata, _ = sag.io.read_autogenome(tmp_path / "config.json")
+    assert adata.obs["label"].tolist() == ["B cell, naive", "T cell", "B cell, naive"]
+
+
+def test_read_autogenome_missing_labels_are_nan(tmp_path):
+    files = {"x.csv": "1,2\n3,4\n5,6\n7,8\n", "y.txt": "BRCA\nNA\nLUAD\nnan\n"}
+    adata, _ = sag.io.read_autogenome(
+        _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
+    )
+    assert adata.obs["label"].cat.categories.tolist() == ["BRCA", "LUAD"]
+    assert adata.obs["label"].isna().tolist() == [False, True, False, True]
+    files = {"x.csv": "id,g1\ns1,1\ns2,3\ns3,5\n", "y.csv": "s1,BRCA\ns2,\ns3,NA\n"}
+    adata, _ = sag.io.read_autogenome(
+        _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.csv")
+    )
+    assert adata.obs["label"].tolist()[0] == "BRCA"
+    assert adata.obs["label"].isna().sum() == 2
+
+
+def test_read_autogenome_utf8_bom(tmp_path):
+    bom = "\ufeff"
+    files = {
+        "x.csv": f"{bom}TP53,EGFR\r\n1,2\r\n3,4\r\n5,6\r\n",
+        "y.txt": f"{bom}BRCA\r\nBRCA\r\nLUAD\r\n",
+        "n.txt": f"{bom}TP53\r\nEGFR\r\n",
+    }
+    path = _ag(
+        tmp_path,
+        files,
+        train_data_path="x.csv",
+        train_label_path="y.txt",
+        feature_names_path="n.txt",
+    )
+    path.write_bytes((bom + path.read_text()).encode())
+    adata, _ = sag.io.read_autogenome(path)
+    assert adata.obs["label"].cat.categories.tolist() == ["BRCA", "LUAD"]
+    assert adata.var_names.tolist() == ["TP53", "EGFR"]
+    (tmp_path / "x.csv").write_text(f"{bom}1,2\n3,4\n5,6\n")  # no header: no BOM'd row id
+    adata, _ = sag.io.read_autogenome(path)
+    assert adata.obs_names.tolist() == ["train_0", "train_1", "train_2"]
+
+
+@pytest.mark.parametrize("loss", ["auc", "mse"])
+def test_read_autogenome_losses_without_counterpart_are_warned(tmp_path, loss):
+    files = {"x.csv": "1,2\n3,4\n", "y.txt": "1\n0\n"}
+    path = _ag(tmp_path, files, {"loss": loss}, train_data_path="x.csv", train_label_path="y.txt")
+    with pytest.warns(
+        UserWarning, match=rf"loss: sag\.tl\.classify trains with cross-entropy.*{loss}"
+    ):
+        adata, _ = sag.io.read_autogenome(path)
+    rec = adata.uns["sag_io"]
+    assert "loss" in rec["no_counterpart"]
+    assert "loss" not in rec["mapped"]
+    assert rec["task"] == ("auc" if loss == "auc" else "regression")
+
+
+def test_read_autogenome_non_numeric_regression_labels_are_warned(tmp_path):
+    files = {"x.csv": "1,2\n3,4\n5,6\n7,8\n", "y.txt": "1.5\nNA?\n2.5\nNA\n"}
+    path = _ag(tmp_path, files, {"loss": "mse"}, train_data_path="x.csv", train_label_path="y.txt")
+    with (
+        pytest.warns(UserWarning, match="trains with cross-entropy"),
+        pytest.warns(UserWarning, match=r"1 label\(s\) are not numbers.*'NA\?'.*y\.txt', line 2"),
+    ):
+        adata, _ = sag.io.read_autogenome(path)
+    assert adata.obs["label"].isna().tolist() == [False, True, False, True]
+
+
+def test_read_autogenome_numeric_header_line(tmp_path):
+    files = {"x.csv": "7157,672,675\n1.2,3.1,0.5\n2.2,0.1,4.5\n", "y.txt": "label\nBRCA\nLUAD\n"}
+    path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
+    with pytest.raises(ValueError, match=r"starts with a header.*Entrez.*\"header\": true"):
+        sag.io.read_autogenome(path)
+    for value in (True, "true", 1):
+        path = _ag(tmp_path, {}, train_data_path="x.csv", train_label_path="y.txt", header=value)
+        adata, _ = sag.io.read_autogenome(path)
+        assert adata.var_names.tolist() == ["7157", "672", "675"]
+        assert adata.obs["label"].tolist() == ["BRCA", "LUAD"]
+        assert adata.uns["sag_io"]["mapped"]["data_loader.header"] == "read (header)"
+    path = _ag(tmp_path, {}, train_data_path="x.csv", train_label_path="y.txt", header="maybe")
+    with pytest.raises(ValueError, match=r"data_loader\.header='maybe' is not true or false"):
+        sag.io.read_autogenome(path)
+
+
+def test_read_autogenome_two_column_feature_names_and_generic_keys(tmp_path):
+    files = {
+        "x.csv": "1.2,3.1\n2.2,0.1\n",
+        "y.txt": "BRCA\nLUAD\n",
+        "n.tsv": "ENSG1\tTP53\tGene Expression\nENSG2\tBRCA1\tGene Expression\n",
+    }
+    path = _ag(
+        tmp_path,
+        files,
+        train_data_path="x.csv",
+        train_label_path="y.txt",
+        feature_names_path="n.tsv",
+        name="tcga_brca",
+        path="/data/tcga",
+    )
+    with pytest.warns(UserWarning, match=r"unknown keys.*data_loader\.name.*data_loader\.path"):
+        adata, cfg = sag.io.read_autogenome(path)
+    assert adata.var_names.tolist() == ["TP53", "BRCA1"]
+    assert adata.var["feature_ids"].tolist() == ["ENSG1", "ENSG2"]
+    assert cfg == {"mode": "auto"}
+    assert adata.uns["sag_io"]["model_dir"] == ""
 
 
 # --------------------------------------------------------------------------- API conventions

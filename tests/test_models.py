@@ -68,3 +68,35 @@ def test_fit_fixed_architecture(adata):
     ).fit(adata, "label")
     assert model.architecture_["n_inputs"] == adata.n_vars
     assert (model.predict(adata) == adata.obs["label"].astype(str).to_numpy()).mean() > 0.8
+
+
+def test_numpy_numbers_in_the_architecture_save_and_digest(adata, tmp_path):
+    """An architecture or training parameters given as numpy numbers train, save (as plain
+    JSON numbers) and load; the weights digest tells the loaded model for the same one and
+    another training for another."""
+    arch = {"kind": "mlp", "units": [np.int64(16)], "dropout": np.float32(0.1)}
+    params = {"max_epochs": np.int64(2), "batch_size": np.int64(64)}
+    model = sag.models.Classifier(arch, params).fit(adata, "label", seed=0)
+    model.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["architecture"]["units"] == [16]
+    loaded = sag.models.Classifier.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict_proba(adata), model.predict_proba(adata), atol=1e-6)
+    assert loaded.weights_digest() == model.weights_digest()
+    again = sag.models.Classifier(arch, params).fit(adata, "label", seed=1)
+    assert again.weights_digest() != model.weights_digest()
+    vae = sag.models.ResVAE(
+        {"kind": "vae", "n_latent": np.int64(3), "widths": [np.int64(8)]}, {"max_epochs": 1}
+    ).fit(adata, seed=0)
+    vae.save(tmp_path / "v")
+    assert json.loads((tmp_path / "v" / "model.json").read_text())["architecture"]["widths"] == [8]
+
+
+def test_a_save_that_cannot_be_written_as_json_writes_nothing(adata, tmp_path):
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1}).fit(
+        adata, "label", seed=0
+    )
+    model.config_ = {"odd": object()}
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        model.save(tmp_path / "m")
+    assert not (tmp_path / "m").exists()

@@ -211,15 +211,45 @@ def test_plot_conventions(annotated):
         lambda **kw: sag.pl.shap_summary(adata, cls, **kw),
         lambda **kw: sag.pl.confusion_matrix(adata, **kw),
         lambda **kw: sag.pl.search_history(adata, **kw),
+        lambda **kw: sag.pl.architecture(adata, **kw),
     ]
     for call in calls:
         _, ax = plt.subplots()
         assert call(ax=ax, show=False) is ax
-        assert isinstance(call(return_fig=True), Figure)
+        assert isinstance(call(return_fig=True), Figure)  # under the default autoshow too
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Agg cannot show
             assert call(show=True) is None
     assert mpl.get_backend().lower() == "agg"
+
+
+def test_plots_save_as_scanpy_does(annotated, tmp_path):
+    """``save=True`` writes ``{figdir}/sag_<plot>{plot_suffix}.{file_format_figs}``; a string is
+    appended to the name and its extension sets the format."""
+    import scanpy as sc
+
+    figdir, fmt = sc.settings.figdir, sc.settings.file_format_figs
+    sc.settings.figdir, sc.settings.file_format_figs = tmp_path / "figures", "png"
+    try:
+        adata = annotated
+        cls = adata.uns["sag_shap"]["classes"][0]
+        sag.pl.importance(adata, save=True, show=False)
+        sag.pl.shap_summary(adata, cls, save="_one.pdf", show=False)
+        sag.pl.confusion_matrix(adata, save="_test", show=False)
+        sag.pl.search_history(adata, save=True, show=False)
+        ax = sag.pl.architecture(adata, save=".svg", show=False)
+    finally:
+        sc.settings.figdir, sc.settings.file_format_figs = figdir, fmt
+    assert isinstance(ax, Axes)
+    written = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert written == [
+        "sag_architecture.svg",
+        "sag_confusion_matrix_test.png",
+        "sag_importance.png",
+        "sag_search_history.png",
+        "sag_shap_summary_one.pdf",
+    ]
+    assert all((tmp_path / "figures" / n).stat().st_size > 1000 for n in written)
 
 
 def test_classify_plots_need_classify():

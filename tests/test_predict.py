@@ -50,3 +50,52 @@ def test_no_gene_overlap_raises(adata, trained):
     query.var_names = [f"other_{i}" for i in range(query.n_vars)]
     with pytest.raises(ValueError, match="shares no gene"):
         sag.tl.predict(query, trained)
+
+
+def test_predict_keeps_its_own_runs_record_and_replaces_another_models(adata, capfd):
+    """Predicting with the model classify trained keeps the run's record; predicting with
+    another model (classes in another order) replaces it, so the confusion matrix and metrics
+    never describe predictions they were not computed on."""
+    cfg = {"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 3}}
+    model = sag.tl.classify(adata, "label", mode="mlp", config=cfg, seed=0)
+    sag.tl.predict(adata, model)
+    assert "confusion" in adata.uns["sag"]
+    assert "gene_overlap" in adata.uns["sag"]
+    other = adata.copy()
+    other.obs["label"] = other.obs["label"].cat.reorder_categories(
+        other.obs["label"].cat.categories[::-1]
+    )
+    model2 = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2}).fit(
+        other, "label", seed=0
+    )
+    assert list(model2.classes_) != list(model.classes_)
+    capfd.readouterr()
+    sag.tl.predict(adata, model2)
+    assert "held the classify run of another model" in capfd.readouterr().err
+    assert "confusion" not in adata.uns["sag"]
+    assert list(adata.uns["sag"]["classes"]) == list(model2.classes_)
+    with pytest.raises(KeyError):
+        sag.pl.confusion_matrix(adata, show=False)
+
+
+def test_predict_warns_when_the_query_holds_another_kind_of_values(adata, capfd):
+    """A model of log-normalized values given raw counts (and a counts model given
+    log-normalized values) is warned about: its input transform would read the wrong scale."""
+    import scanpy as sc
+
+    lognorm = adata.copy()
+    sc.pp.normalize_total(lognorm, target_sum=1e4)
+    sc.pp.log1p(lognorm)
+    params = {"max_epochs": 2}
+    on_log = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(lognorm, "label")
+    on_counts = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(adata, "label")
+    capfd.readouterr()
+    on_log.predict(lognorm)
+    on_counts.predict(adata)
+    assert "the model was trained on" not in capfd.readouterr().err
+    on_log.predict(adata)
+    err = capfd.readouterr().err
+    assert "trained on log-transformed or scaled values" in err
+    assert "(raw counts?)" in err
+    on_counts.predict(lognorm)
+    assert "holds non-integer values (log-normalized?)" in capfd.readouterr().err

@@ -11,7 +11,7 @@ from ._checks import (
 from ._loader import BatchLoader, check_batch_size
 from ._prepare import LabelledData, gene_alignment, prepare_labelled, resolve_value_type
 from ._split import stratified_split, user_split
-from ._transform import InputTransform, dense_rows, detect_value_type
+from ._transform import InputTransform, check_query_values, dense_rows, detect_value_type
 
 __all__ = [
     "BatchLoader",
@@ -22,6 +22,7 @@ __all__ = [
     "check_batch_size",
     "check_finite",
     "check_labels",
+    "check_query_values",
     "dense_rows",
     "detect_value_type",
     "gene_alignment",

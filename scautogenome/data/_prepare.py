@@ -140,7 +140,7 @@ def prepare_labelled(
         if split_key not in adata.obs.columns:
             msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
             raise KeyError(msg)
-        split = user_split(adata.obs[split_key], split_key, used)
+        split = user_split(adata.obs[split_key], split_key, used, codes, seed)
         missing = [
             c for i, c in enumerate(classes) if not np.any((codes == i) & (split == "train"))
         ]

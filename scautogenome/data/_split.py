@@ -33,22 +33,57 @@ def stratified_split(
     return split.astype(str)
 
 
-def user_split(values: pd.Series, split_key: str, labelled: np.ndarray) -> np.ndarray:
-    """Validate a user split column: values must be train/val/test (missing -> not used)."""
+def val_from_train(split: np.ndarray, codes: np.ndarray, *, seed: int) -> np.ndarray:
+    """``split`` with a stratified validation part drawn from its training cells: per class
+    ``round(n / 9)`` of its ``n`` training cells (at least 1, and none from a class with a
+    single training cell), the 8:1 of train and val that :func:`stratified_split` gives."""
+    rng = np.random.default_rng(seed)
+    out = split.copy()
+    for c in np.unique(codes[codes >= 0]):
+        idx = np.flatnonzero((codes == c) & (split == "train"))
+        if idx.size < 2:
+            continue
+        rng.shuffle(idx)
+        out[idx[: max(1, round(idx.size / 9))]] = "val"
+    return out
+
+
+def user_split(
+    values: pd.Series,
+    split_key: str,
+    labelled: np.ndarray,
+    codes: np.ndarray | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Validate a user split column: values must be train/val/test (missing -> not used).
+
+    Without labelled ``val`` cells and given the class ``codes``, a stratified validation part
+    is drawn (with ``seed``) from the training cells, so that a train/test split (AutoGenome's
+    layout without an eval file) keeps its test cells held out."""
     s = values.astype("object").where(values.notna(), "none").astype(str).to_numpy()
     bad = sorted(set(s[labelled]) - set(SPLITS) - {"none"})
     if bad:
         msg = f"obs[{split_key!r}] holds {bad}; split values must be one of {list(SPLITS)}."
         raise ValueError(msg)
-    for name in ("train", "val"):
-        if not np.any((s == name) & labelled):
-            msg = f"obs[{split_key!r}] has no labelled {name!r} cells; a search needs both train and val."
+    if not np.any((s == "train") & labelled):
+        msg = f"obs[{split_key!r}] has no labelled 'train' cells; a search needs train cells."
+        raise ValueError(msg)
+    s = s.copy()
+    s[~labelled] = "none"
+    if not np.any(s == "val"):
+        if codes is None:
+            msg = f"obs[{split_key!r}] has no labelled 'val' cells; a search needs both train and val."
             raise ValueError(msg)
-    if not np.any((s == "test") & labelled):
+        s = val_from_train(s, codes, seed=seed)
+        logger.warning(
+            "obs[%r] has no labelled 'val' cells: %d of its training cells, drawn per class, "
+            "validate the search instead (its test cells stay held out).",
+            split_key,
+            int((s == "val").sum()),
+        )
+    if not np.any(s == "test"):
         logger.warning(
             "obs[%r] has no labelled 'test' cells: the test metrics will be NaN (n = 0).",
             split_key,
         )
-    s = s.copy()
-    s[~labelled] = "none"
     return s

@@ -44,6 +44,47 @@ def detect_value_type(X) -> str:
     return "continuous"
 
 
+_TRAINED_ON = {
+    "counts": "raw counts",
+    "normalized": "depth-normalized values (TPM/FPKM)",
+    "binary": "0/1 profiles",
+    "continuous": "log-transformed or scaled values",
+}
+
+
+def check_query_values(X, value_type: str, where: str) -> None:
+    """Before a trained model reads ``X``: an error for negative values where the model was
+    trained on counts or TPM-like values, a warning when ``X`` holds another kind of values
+    than the model's ``value_type`` (raw counts given to a model of log-normalized values, or
+    the other way round), which its input transform would turn into the wrong scale."""
+    from .._settings import logger
+
+    stats = value_stats(X)
+    trained = _TRAINED_ON[value_type]
+    if value_type in ("counts", "normalized") and stats["min"] < 0:
+        msg = (
+            f"The model was trained on {trained} but {where} has negative values; pass the same "
+            "kind of values (e.g. layer='counts')."
+        )
+        raise ValueError(msg)
+    counts_like = stats["integer"] and not stats["binary"] and stats["min"] >= 0
+    if value_type == "counts" and not stats["integer"]:
+        seen = "non-integer values (log-normalized?)"
+    elif value_type in ("normalized", "continuous") and counts_like and stats["max"] > 1:
+        seen = f"non-negative integers up to {stats['max']:g} (raw counts?)"
+    elif value_type == "binary" and not stats["binary"]:
+        seen = "values other than 0 and 1"
+    else:
+        return
+    logger.warning(
+        "the model was trained on %s but %s holds %s; pass the same kind of values as in "
+        "training (e.g. layer='counts' for raw counts).",
+        trained,
+        where,
+        seen,
+    )
+
+
 @dataclass
 class InputTransform:
     """Row-wise preprocessing + gene-wise 0-1 scaling, fitted on training rows.

@@ -12,8 +12,10 @@ nested under a module key and flat at the top level::
         "train_label_path": "train_labels.txt",         # one label per line (or "id<delim>label")
         "eval_data_path": "...", "eval_label_path": "...",
         "test_data_path": "...", "test_label_path": "...",
-        "feature_names_path": "feature_names.txt",      # one name per line
+        "feature_names_path": "feature_names.txt",      # one name per line (or "id<TAB>name")
         "delimiter": ",",
+        "header": true,                                 # features files start with a header
+                                                        # line (default: told by the line)
         "num_threads": 4, "capacity": 1000              # no counterpart (recorded, warned)
       },
       "model_trainer": {                                # (2) model trainer module
@@ -21,7 +23,7 @@ nested under a module key and flat at the top level::
         "learning_rate_range": [1e-4, 1e-2],            # or "learning_rate": 0.001 (fixed)
         "epochs": 60, "num_gpus": 1
       },
-      "loss": "cross_entropy",                          # (3) or "mse", "auc"
+      "loss": "cross_entropy",                          # (3) "mse", "auc": read, not applied
       "search_mode": "FC-ResNet",                       # (4) MLP | FC-ResNet | FC-DenseNet | ENAS | Res-VAE
       "search_space": {"num_blocks": [1, 2, 3], "num_neurons": [64, 128]},
       "model_save_path": "runs/pan_cancer"              # (5) save / reload module
@@ -29,7 +31,16 @@ nested under a module key and flat at the top level::
 
 Relative paths are resolved against the JSON file's folder. Every key is either mapped onto
 ``sag.config`` (see :data:`KEY_TABLE`), recorded as having no counterpart, or unknown; the last two
-are warned about and kept in ``uns['sag_io']``, never silently dropped.
+are warned about and kept in ``uns['sag_io']``, never silently dropped. A key placed under another
+module is looked up in all modules, except generic words (:data:`GENERIC_KEYS`: ``name``,
+``type``, ``path``...), which count only in their own module (``data_loader.name`` is unknown, not
+the search mode).
+
+Without ``header``, a features file's first line is a header when none of its cells is a number;
+a header of numbers (Entrez gene ids) needs ``"header": true``. Each split's header must list the
+train header's names: in another order, its columns are reordered to the train order. The loss
+``cross_entropy`` is what ``sag.tl.classify`` trains with; ``mse`` (numeric labels, ``task``
+regression) and ``auc`` are read and recorded but have no counterpart, and are warned about.
 
 Search modes: MLP -> ``mlp``, FC-ResNet -> ``resnet``, FC-DenseNet -> ``densenet``, ENAS ->
 ``rrfcn`` (its fixed ``num_layers``, ``first_layer_neurons`` and ``num_neurons`` choices go to
@@ -114,7 +125,8 @@ SECTIONS: dict[str, frozenset[str]] = {
 }
 
 # (module, canonical key) -> aliases. The canonical keys and where they go:
-#   data_loader: *_data / *_labels -> files, feature_names -> var_names, delimiter -> parser
+#   data_loader: *_data / *_labels -> files, feature_names -> var_names, delimiter and header
+#                -> parser
 #   trainer: batch_size, lr, momentum, weight_decay, optimizer -> config['space']['common'];
 #            max_epochs, patience -> config['trainer']
 #   search: mode -> config['mode']; n_trials, time_budget -> config['budget']
@@ -189,6 +201,14 @@ KEY_TABLE: dict[tuple[str, str], frozenset[str]] = {
         "gene_list_path",
     ),
     ("data_loader", "delimiter"): _aliases("delimiter", "sep", "separator", "delim"),
+    ("data_loader", "header"): _aliases(
+        "header",
+        "has_header",
+        "feature_header",
+        "features_header",
+        "header_line",
+        "data_header",
+    ),
     ("trainer", "batch_size"): _aliases(
         "batch_size", "batch_sizes", "total_batch_size", "train_batch_size"
     ),
@@ -292,6 +312,10 @@ NO_COUNTERPART: dict[str, frozenset[str]] = {
     ),
 }
 META_KEYS = _aliases("name", "description", "version", "task_name", "project", "comment")
+# generic words that name something only in their own module: "name" is the search mode under
+# search_mode, the loss under loss, but a data set's name under data_loader (never looked up in
+# the other modules)
+GENERIC_KEYS = _aliases("name", "type", "path", "method", "function", "model", "mode", "epoch")
 
 # AutoGenome search modes -> ours. ENAS derives RRFCN architectures (our mode "rrfcn" when
 # sag.config has it); a mode sag.config lacks falls back to "auto" with a warning, and Res-VAE
@@ -345,7 +369,7 @@ def _lookup(key: str, module: str | None) -> tuple[str, str] | None:
     for m, c in tables:
         if nk in KEY_TABLE[(m, c)]:
             return m, c
-    if module is not None:  # lenient: a key placed under another module
+    if module is not None and nk not in GENERIC_KEYS:  # lenient: a key under another module
         return _lookup(key, None)
     return None
 
@@ -567,15 +591,53 @@ def _to_sag_config(reading: _Reading) -> tuple[dict, dict[str, str], dict[str, s
     return cfg, mapped, unmapped
 
 
+# AutoGenome's files -> obs['autogenome_split'], in the words sag.tl.classify's split_key= takes
+SPLITS = {"train": "train", "eval": "val", "test": "test"}
+
+
+def _align_columns(
+    X: Any, columns: list[str], ref: list[str], what: str, ref_split: str, ref_path: str
+) -> Any:
+    """``X``'s columns in the order of ``ref`` (the first header read), when its header
+    ``columns`` names the same features; a header naming others is an error."""
+    if columns == ref:
+        return X
+    ref_set, col_set = set(ref), set(columns)
+    extra = [c for c in columns if c not in ref_set]
+    missing = [c for c in ref if c not in col_set]
+    repeated = _duplicates(columns) or _duplicates(ref)
+    where = f"the header of the {ref_split} features file {ref_path!r}"
+    if extra or missing:
+        example = (
+            f"e.g. {extra[0]!r} is not in the latter"
+            if extra
+            else f"e.g. {missing[0]!r} is missing"
+        )
+        msg = (
+            f"AutoGenome {what}: its header names other features than {where} ({len(extra)} "
+            f"not there, {len(missing)} missing; {example})."
+        )
+        raise ValueError(msg)
+    if repeated:
+        msg = (
+            f"AutoGenome {what}: its header lists the same features as {where} in another order, "
+            f"but {repeated[0]!r} repeats, so the columns cannot be matched."
+        )
+        raise ValueError(msg)
+    logger.info(f"AutoGenome {what}: columns put in the order of {ref_path!r}'s header")
+    pos = {c: j for j, c in enumerate(columns)}
+    return X[:, [pos[c] for c in ref]]
+
+
 def _read_features(
-    path: Path, delimiter: str | None, split: str
+    path: Path, delimiter: str | None, split: str, header: bool | str = "auto"
 ) -> tuple[Any, list[str] | None, list[str] | None]:
     m = _parse.read_matrix(
         path,
         sep=delimiter,
         sparse="auto",
         what=f"AutoGenome {split} features file",
-        header="auto",
+        header=header,
         index="auto",
     )
     ids = [str(i) for i in m.row_ids] if m.layout.index else None
@@ -604,6 +666,20 @@ _HEADER_WORDS = _aliases(
 )
 
 
+# the data loader's "header": JSON booleans, 0/1 and their spellings as text
+_BOOLEANS: dict[Any, bool | str] = {
+    True: True,
+    False: False,
+    "true": True,
+    "false": False,
+    "yes": True,
+    "no": False,
+    "1": True,
+    "0": False,
+    "auto": "auto",
+}
+
+
 def _is_header(first: str, rest: list[str]) -> bool:
     """A first line is a header when it is a header word, or text above numbers."""
     if _norm(first) in _HEADER_WORDS:
@@ -611,14 +687,53 @@ def _is_header(first: str, rest: list[str]) -> bool:
     return not _parse.is_number(first) and all(_parse.is_number(v) for v in rest)
 
 
+def _label(value: str) -> Any:
+    """A label as written, or NaN for the tokens read as missing (as ``read_table`` does)."""
+    value = value.strip()
+    return np.nan if value in _parse.NA_TOKENS else value
+
+
+def _labels_on_other_delimiter(
+    path: Path, sep: str, lines: list, ids: list[str] | None, split: str
+) -> list:
+    """Lines that ``sep`` left whole: a file of ``id<TAB>label`` (or ``id,label``) lines written
+    with the other delimiter is read as one when its first fields are sample ids. Without ids a
+    tab on every line still splits them (for the two-column error); a comma never does, since
+    labels may hold one."""
+    if ids is None:
+        if sep != "\t" and all("\t" in f[0] for _, f in lines):
+            return list(_parse.iter_records(path, "\t"))
+        return lines
+    known = set(ids)
+    for other in ("\t", ","):
+        if other == sep:
+            continue
+        alt = list(_parse.iter_records(path, other))
+        if all(len(f) == 2 for _, f in alt) and any(f[0].strip() in known for _, f in alt):
+            logger.info(
+                f"AutoGenome {split} labels file {str(path)!r}: 'id, label' lines delimited by "
+                f"{other!r}, not {sep!r}; joined on the sample ids."
+            )
+            return alt
+    return lines
+
+
 def _read_labels(
-    path: Path, delimiter: str | None, n: int, ids: list[str] | None, features: Path, split: str
-) -> pd.Series:
-    """Labels of one split, aligned to its feature rows (by id when the file has two columns)."""
+    path: Path,
+    delimiter: str | None,
+    n: int,
+    ids: list[str] | None,
+    features: Path,
+    split: str,
+    features_header: bool,
+) -> tuple[pd.Series, list[int | None]]:
+    """Labels of one split, aligned to its feature rows (by id when the file has two columns),
+    and the line of each (None: no line). Missing labels (``NA``, ``nan``, ...) are NaN."""
     path = _parse.check_exists(path, f"AutoGenome {split} labels file")
-    lines = [(ln, fields) for ln, fields in _parse.iter_records(path, delimiter or "\t")]
-    if delimiter is None and lines and len(lines[0][1]) == 1 and "," in lines[0][1][0]:
-        lines = list(_parse.iter_records(path, ","))
+    sep = delimiter or "\t"
+    lines = list(_parse.iter_records(path, sep))
+    if lines and all(len(f) == 1 for _, f in lines):
+        lines = _labels_on_other_delimiter(path, sep, lines, ids, split)
     widths = {len(f) for _, f in lines}
     if not lines:
         msg = f"AutoGenome {split} labels file {_parse.where(path)}: the file is empty."
@@ -634,16 +749,31 @@ def _read_labels(
     width = widths.pop()
     if width == 1:
         values = [f[0].strip() for _, f in lines]
+        numbers: list[int | None] = [ln for ln, _ in lines]
         if len(values) == n + 1 and _is_header(values[0], values[1:]):
             logger.info(f"{str(path)!r}: line {lines[0][0]} ({values[0]!r}) read as a header")
-            values = values[1:]
+            values, numbers = values[1:], numbers[1:]
+        elif (
+            len(values) == n
+            and not features_header
+            and _norm(values[0]) in _HEADER_WORDS
+            and values[0] not in values[1:]
+        ):
+            msg = (
+                f"AutoGenome {split} labels file {_parse.where(path, lines[0][0])} starts with a "
+                f"header ({values[0]!r}) while features file {str(features)!r} seems to have "
+                "none: its first line may be a header of numbers (e.g. Entrez gene ids), read "
+                'as a sample. If so, set "header": true in the config\'s data_loader; else '
+                "remove the labels file's header line."
+            )
+            raise ValueError(msg)
         elif len(values) != n:
             msg = (
                 f"AutoGenome {split} labels file {_parse.where(path)} has {len(values)} labels for "
                 f"the {n} rows of features file {str(features)!r}."
             )
             raise ValueError(msg)
-        return pd.Series(values, dtype=object)
+        return pd.Series([_label(v) for v in values], dtype=object), numbers
     if width == 2:
         if ids is None:
             msg = (
@@ -678,7 +808,8 @@ def _read_labels(
                 UserWarning,
                 stacklevel=4,
             )
-        return pd.Series([table.get(i, np.nan) for i in ids], dtype=object)
+        labels = [_label(table[i]) if i in table else np.nan for i in ids]
+        return pd.Series(labels, dtype=object), [seen.get(i) for i in ids]
     msg = (
         f"AutoGenome {split} labels file {_parse.where(path)}: {width} columns; expected one label "
         "per line or 'sample id, label' (one-hot label matrices are not read)."
@@ -686,26 +817,35 @@ def _read_labels(
     raise ValueError(msg)
 
 
-def _read_feature_names(path: Path, delimiter: str | None, n: int, features: Path) -> list[str]:
+def _read_feature_names(
+    path: Path, delimiter: str | None, n: int, features: Path
+) -> tuple[list[str], list[str] | None]:
+    """``(names, ids)``: one name per line (``ids`` None), or all on one line, or (10x's
+    ``features.tsv``, read as scanpy's ``read_10x`` does) the same number >= 2 of tab-separated
+    fields per line: names from the second column, ids from the first."""
     path = _parse.check_exists(path, "AutoGenome feature names file")
     with _parse.open_text(path) as fh:
         names = [ln.strip() for ln in fh.read().splitlines() if ln.strip()]
+    ids = None
     if len(names) == 1 and n > 1:
         for sep in filter(None, (delimiter, "\t", ",")):
             parts = [p.strip() for p in names[0].split(sep)]
             if len(parts) == n:
                 names = parts
                 break
-    if len(names) == n + 1 and _norm(names[0]) in _HEADER_WORDS:  # "feature", "gene", ...
+    fields = [[p.strip() for p in name.split("\t")] for name in names]
+    if len({len(f) for f in fields}) == 1 and len(fields[0]) >= 2:
+        ids, names = [f[0] for f in fields], [f[1] for f in fields]
+    if len(names) == n + 1 and _HEADER_WORDS & {_norm(names[0]), _norm((ids or names)[0])}:
         logger.info(f"{str(path)!r}: line 1 ({names[0]!r}) read as a header")
-        names = names[1:]
+        names, ids = names[1:], None if ids is None else ids[1:]
     if len(names) != n:
         msg = (
             f"AutoGenome feature names file {_parse.where(path)} has {len(names)} names for the "
             f"{n} columns of features file {str(features)!r}."
         )
         raise ValueError(msg)
-    return names
+    return names, ids
 
 
 def _h5_keys(d: dict[str, str]) -> dict[str, str]:
@@ -721,15 +861,22 @@ def read_autogenome(
     """Read AutoGenome's input layout: its config JSON and the files it names.
 
     The JSON's modules (paper, Methods) are read as documented in this module: the data loader's
-    train/eval/test feature and label files, feature-names file and delimiter; the model
+    train/eval/test feature and label files, feature-names file, delimiter and header; the model
     trainer's batch size, learning rate (range), epochs; the loss; the search mode (MLP,
     FC-ResNet, FC-DenseNet, ENAS, Res-VAE) and its search space; the model save path. Keys with
     a counterpart in ``sag.config`` are mapped onto it; the others are warned about and recorded.
 
     Features files hold samples x features. A first line without numbers is a header (feature
-    names), a first column without numbers holds sample ids; without ids samples are named
-    ``train_0``, ``test_0``, ... Labels files hold one label per line (an extra first line is a
-    header) or ``sample id<delimiter>label``. The feature-names file holds one name per line.
+    names; ``"header": true`` in the data loader for a header of numbers such as Entrez ids), a
+    first column without numbers holds sample ids; without ids samples are named ``train_0``,
+    ``eval_0``, ``test_0``, ... The eval and test files' headers must name the train header's
+    features (in any order: their columns are put in the train order). Labels files hold one
+    label per line (an extra first line is a header) or ``sample id<delimiter>label`` (``id<TAB>
+    label`` or ``id,label`` lines are joined on the ids whatever the delimiter); ``NA``,
+    ``nan``, empty and the other missing-value tokens of :func:`read_table` are missing labels
+    (NaN). The feature-names file holds one name per line, or, like 10x's ``features.tsv`` (as
+    :func:`scanpy.read_10x_mtx` reads it), tab-separated ``id<TAB>name[<TAB>...]`` lines: the
+    names come from the second column, the ids go to ``var['feature_ids']``.
 
     Parameters
     ----------
@@ -745,11 +892,16 @@ def read_autogenome(
     features with
 
     ``obs[label_key]``
-        Labels: categorical for classification losses, float for ``mse`` (regression).
+        Labels: categorical for classification losses, float for ``mse`` (regression; labels
+        that are not numbers are NaN, with a warning). ``sag.tl.classify`` trains with
+        cross-entropy: the losses ``mse`` and ``auc`` are recorded under ``no_counterpart``.
     ``obs['autogenome_split']``
-        ``train`` / ``eval`` / ``test``: the file each sample came from.
+        ``train`` / ``val`` / ``test``: the file each sample came from (``val``: the eval
+        file), the values ``sag.tl.classify(split_key='autogenome_split')`` takes.
     ``var_names``
         From the feature-names file (else the features file's header, else ``feature_0``...).
+    ``var['feature_ids']``
+        Only for a two-column feature-names file: its first column.
     ``uns['sag_io']``
         ``reader``, ``config_path``, ``features_files`` and ``labels_files`` (``{split: path}``),
         ``feature_names_file``, ``delimiter``, ``autogenome_mode``, ``task``
@@ -771,7 +923,7 @@ def read_autogenome(
 
     path = _parse.check_exists(config_json, "AutoGenome config")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) too
     except json.JSONDecodeError as err:
         msg = f"AutoGenome config {_parse.where(path, err.lineno)}: not valid JSON: {err.msg}."
         raise ValueError(msg) from err
@@ -795,6 +947,14 @@ def read_autogenome(
         delimiter = {"\\t": "\t", "tab": "\t", "comma": ",", "space": " "}.get(
             str(delimiter), str(delimiter)
         )
+    header: bool | str = "auto"
+    if ("data_loader", "header") in vals:
+        where, value = vals[("data_loader", "header")]
+        ok = isinstance(value, (bool, int, float, str))
+        header = _BOOLEANS.get(_norm(value) if isinstance(value, str) else value) if ok else None
+        if header is None:
+            msg = f"AutoGenome config {src}: {where}={value!r} is not true or false."
+            raise ValueError(msg)
     if file_of("train_data") is None:
         msg = (
             f"AutoGenome config {src}: no training features file (data_loader.train_data_path "
@@ -814,29 +974,43 @@ def read_autogenome(
     blocks, obs_frames, names = [], [], None
     features_files: dict[str, str] = {}
     labels_files: dict[str, str] = {}
-    name_source = None
+    name_source = name_split = None
+    not_numbers: list[tuple[str, Path, int | None]] = []  # regression labels read as NaN
     for split in ("train", "eval", "test"):
         fpath = file_of(f"{split}_data")
         if fpath is None:
             if file_of(f"{split}_labels") is not None:
                 unmapped[vals[("data_loader", f"{split}_labels")][0]] = f"no {split} features file"
             continue
-        X, ids, header = _read_features(fpath, delimiter, split)
+        X, ids, columns = _read_features(fpath, delimiter, split, header)
         n = X.shape[0]
+        if columns is not None and names is not None:
+            X = _align_columns(
+                X, columns, names, f"{split} features file {str(fpath)!r}", name_split, name_source
+            )
         if blocks and X.shape[1] != blocks[0].shape[1]:
             msg = (
                 f"AutoGenome {split} features file {str(fpath)!r} has {X.shape[1]} columns, the "
                 f"train features file {features_files['train']!r} has {blocks[0].shape[1]}."
             )
             raise ValueError(msg)
-        if header is not None and names is None:
-            names, name_source = header, str(fpath)
+        if columns is not None and names is None:
+            names, name_source, name_split = columns, str(fpath), split
         sample_ids = ids if ids is not None else [f"{split}_{i}" for i in range(n)]
         lpath = file_of(f"{split}_labels")
         obs = pd.DataFrame(index=pd.Index(sample_ids))
         if lpath is not None:
-            obs[label_key] = _read_labels(lpath, delimiter, n, ids, fpath, split).to_numpy()
+            labels, lines = _read_labels(
+                lpath, delimiter, n, ids, fpath, split, columns is not None
+            )
+            obs[label_key] = labels.to_numpy()
             labels_files[split] = str(lpath)
+            if task == "regression":
+                not_numbers += [
+                    (v, lpath, ln)
+                    for v, ln in zip(labels, lines, strict=True)
+                    if isinstance(v, str) and not _parse.is_number(v)
+                ]
         else:
             obs[label_key] = np.nan
             if split == "train" and task != "embed":
@@ -845,7 +1019,7 @@ def read_autogenome(
                     UserWarning,
                     stacklevel=2,
                 )
-        obs["autogenome_split"] = split
+        obs["autogenome_split"] = SPLITS[split]
         blocks.append(X)
         obs_frames.append(obs)
         features_files[split] = str(fpath)
@@ -856,8 +1030,9 @@ def read_autogenome(
         raise ValueError(msg)
     n_features = blocks[0].shape[1]
     names_path = file_of("feature_names")
+    feature_ids = None
     if names_path is not None:
-        from_file = _read_feature_names(
+        from_file, feature_ids = _read_feature_names(
             names_path, delimiter, n_features, Path(features_files["train"])
         )
         if names is not None and names != from_file:
@@ -876,17 +1051,28 @@ def read_autogenome(
         X = np.vstack(blocks)
     if task == "regression":
         obs[label_key] = pd.to_numeric(obs[label_key], errors="coerce")
-        bad = obs[label_key].isna() & pd.Series(True, index=obs.index)
-        if bad.all():
+        if obs[label_key].isna().all():
             msg = f"AutoGenome config {src}: loss {loss_value!r} needs numeric labels."
             raise ValueError(msg)
+        if not_numbers:
+            value, lpath, line = not_numbers[0]
+            warnings.warn(
+                f"AutoGenome config {src}: loss {loss_value!r} needs numeric labels; "
+                f"{len(not_numbers)} label(s) are not numbers and are read as missing (NaN), "
+                f"the first {value!r} in {_parse.where(lpath, line)}.",
+                UserWarning,
+                stacklevel=2,
+            )
     else:
         obs[label_key] = _h5ad_column(obs[label_key])
     obs["autogenome_split"] = pd.Categorical(
         obs["autogenome_split"],
-        categories=[s for s in ("train", "eval", "test") if s in features_files],
+        categories=[SPLITS[s] for s in SPLITS if s in features_files],
     )
-    adata = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=pd.Index(names)))
+    var = pd.DataFrame(index=pd.Index(names))
+    if feature_ids is not None:
+        var["feature_ids"] = feature_ids
+    adata = ad.AnnData(X=X, obs=obs, var=var)
     if _duplicates(names):
         warnings.warn(
             f"AutoGenome: feature names repeat (e.g. {_duplicates(names)[:3]}); made unique.",
@@ -900,6 +1086,11 @@ def read_autogenome(
         keys = ", ".join(sorted(mapped))
         msg = f"AutoGenome config {src}: the mapped configuration is invalid ({err}); mapped keys: {keys}."
         raise ValueError(msg) from err
+    if ("loss", "loss") in vals and LOSS_MAP[_norm(loss_value)] != "classification":
+        unmapped[vals[("loss", "loss")][0]] = (
+            f"sag.tl.classify trains with cross-entropy; loss {loss_value!r} has no counterpart "
+            f"(recorded as task {task!r})"
+        )
     for where, value in reading.no_counterpart.items():
         unmapped.setdefault(where, f"no counterpart in sag (value {value})")
     if unmapped:
@@ -928,10 +1119,11 @@ def read_autogenome(
         "test_labels",
         "feature_names",
         "delimiter",
+        "header",
     ):
         if ("data_loader", canon) in vals:
             mapped.setdefault(vals[("data_loader", canon)][0], f"read ({canon})")
-    if ("loss", "loss") in vals:
+    if ("loss", "loss") in vals and vals[("loss", "loss")][0] not in unmapped:
         mapped[vals[("loss", "loss")][0]] = f"task ({task})"
     adata.uns[IO_KEY] = {
         "reader": "read_autogenome",

@@ -103,15 +103,16 @@ def not_utf8(path: PathLike, what: str, err: UnicodeDecodeError) -> ValueError:
 
 def open_text(path: PathLike) -> io.TextIOBase:
     """Open ``path`` for reading text, decompressing gzip/bz2/xz/zip (told by the first bytes,
-    :func:`compression_of`)."""
+    :func:`compression_of`). A UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped, as
+    pandas' parser drops it, so it never ends up in a name, an id or a label."""
     path = Path(path)
     kind = compression_of(path)
     if kind == "zip":
-        return io.TextIOWrapper(_zip_member(path), encoding="utf-8", newline="")
+        return io.TextIOWrapper(_zip_member(path), encoding="utf-8-sig", newline="")
     opener = _OPENERS.get(kind)
     if opener is not None:
-        return opener(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return opener(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def check_exists(path: PathLike, what: str) -> Path:

@@ -4,6 +4,7 @@ weights_only=True, + JSON) and the base class of Classifier and ResVAE."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import platform
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from .._utils import json_default
 from ..data import InputTransform, as_csr_or_dense, check_adata, gene_alignment, get_matrix
 from ..nn import count_parameters
 from ..train import resolve_device
@@ -45,10 +47,11 @@ def write_model_dir(
     if path.exists() and (path / META).exists() and not overwrite:
         msg = f"{str(path)!r} already holds a saved model; pass overwrite=True to replace it."
         raise FileExistsError(msg)
+    # the JSON first: a value it cannot hold fails before anything is written
+    text = json.dumps({**meta, "versions": versions()}, indent=1, default=json_default)
     path.mkdir(parents=True, exist_ok=True)
-    meta = {**meta, "versions": versions()}
     torch.save({k: v.detach().cpu() for k, v in tensors.items()}, path / WEIGHTS)
-    (path / META).write_text(json.dumps(meta, indent=1))
+    (path / META).write_text(text)
     return path
 
 
@@ -221,6 +224,17 @@ class BaseModel:
                 raise ValueError(msg)
             col_map, report = None, None
         return X, col_map, report
+
+    def weights_digest(self) -> str:
+        """SHA-1 of the network's weights and buffers: tells this trained model apart from
+        another of the same architecture (:func:`~scautogenome.tl.classify` records it, so
+        that :func:`~scautogenome.tl.explain` finds the run of the model it is given)."""
+        check_is_fitted(self)
+        h = hashlib.sha1()
+        for name, tensor in self.module_.state_dict().items():
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+        return h.hexdigest()
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:

@@ -8,7 +8,13 @@ import numpy as np
 import torch
 
 from .._settings import logger, resolve_seed
-from ..data import BatchLoader, check_batch_size, check_finite, prepare_labelled, value_stats
+from ..data import (
+    BatchLoader,
+    check_batch_size,
+    check_finite,
+    check_query_values,
+    prepare_labelled,
+)
 from ..nn import build_network
 from ..train import TrainParams, check_metric, predict_logits, train_classifier
 from ._base import BaseModel, check_is_fitted
@@ -122,15 +128,8 @@ class Classifier(BaseModel):
             return self.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap)
 
         X, col_map, report = self._matched_input(data, layer, check_genes)
-        where = "the query matrix"
-        check_finite(X, where)
-        if self.transform_.value_type in ("counts", "normalized") and value_stats(X)["min"] < 0:
-            msg = (
-                f"The model was trained on {self.transform_.value_type} values (raw counts or "
-                f"TPM/FPKM) but {where} has negative values; pass the same kind of values "
-                "(e.g. layer='counts')."
-            )
-            raise ValueError(msg)
+        check_finite(X, "the query matrix")
+        check_query_values(X, self.transform_.value_type, "the query matrix")
         return X, col_map, report
 
     def gene_overlap(

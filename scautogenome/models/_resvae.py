@@ -14,6 +14,7 @@ from ..data import (
     check_adata,
     check_batch_size,
     check_finite,
+    check_query_values,
     get_matrix,
     resolve_value_type,
     value_stats,
@@ -316,19 +317,7 @@ class ResVAE(BaseModel):
 
         X, col_map, _ = self._matched_input(data, layer, check_genes)
         check_finite(X, "the input matrix")
-        if self.transform_.value_type == "counts":
-            stats = value_stats(X)
-            if stats["min"] < 0:
-                msg = (
-                    "The model was trained on raw counts but the input matrix has negative "
-                    "values; pass the raw counts (e.g. layer='counts')."
-                )
-                raise ValueError(msg)
-            if not stats["integer"]:
-                logger.warning(
-                    "the model was trained on raw counts but the input matrix holds non-integer "
-                    "values (log-normalized?); pass the raw counts (e.g. layer='counts')."
-                )
+        check_query_values(X, self.transform_.value_type, "the input matrix")
         return X, col_map
 
     def _encode(self, data, layer, batch_size, recon, *, checked: bool = False):

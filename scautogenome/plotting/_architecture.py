@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .. import _keys
+from ._utils import finish
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -168,6 +169,7 @@ def architecture(
     title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
+    save: bool | str | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """Draw the architecture of a classifier or a Res-VAE as a DAG (as the paper's Fig. 2e,
@@ -200,6 +202,10 @@ def architecture(
         Draw into this Axes instead of a new figure.
     show
         Show the figure; default ``scanpy.settings.autoshow``.
+    save
+        Save the figure into ``scanpy.settings.figdir`` as scanpy does (``True``: file
+        ``sag_architecture``; a string is appended to that name, and its extension sets the
+        format).
     return_fig
         Return the Figure instead of the Axes.
 
@@ -319,11 +325,4 @@ def architecture(
             )
     ax.set_title(title, fontsize=10)
 
-    if show is None:
-        import scanpy as sc
-
-        show = sc.settings.autoshow
-    if show:
-        plt.show()
-        return None
-    return fig if return_fig else ax
+    return finish(fig, ax, show, return_fig, save, "sag_architecture")

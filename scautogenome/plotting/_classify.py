@@ -33,6 +33,7 @@ def confusion_matrix(
     cmap: str = "Blues",
     ax: Axes | None = None,
     show: bool | None = None,
+    save: bool | str | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """Confusion matrix of the held-out test split (rows: true class, columns: predicted).
@@ -50,8 +51,10 @@ def confusion_matrix(
         Write the value in every cell; default when there are at most 20 classes.
     cmap
         Colour map.
-    ax, show, return_fig
-        As in scanpy.
+    ax, show, save, return_fig
+        As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
+        save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
+        name, whose extension sets the format); return the Figure.
 
     Returns
     -------
@@ -109,7 +112,7 @@ def confusion_matrix(
     cbar = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.02)
     cbar.set_label("fraction of the true class" if normalize else "cells")
     cbar.outline.set_visible(False)
-    return finish(fig, ax, show, return_fig)
+    return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix")
 
 
 def search_history(
@@ -118,6 +121,7 @@ def search_history(
     key: str = _keys.CLASSIFY_KEY,
     ax: Axes | None = None,
     show: bool | None = None,
+    save: bool | str | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """Validation score of every search trial and the best so far, coloured by mode.
@@ -132,8 +136,10 @@ def search_history(
         ``uns[key]['trials']``).
     key
         ``key_added`` of the classify (or embed) call.
-    ax, show, return_fig
-        As in scanpy.
+    ax, show, save, return_fig
+        As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
+        save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
+        name, whose extension sets the format); return the Figure.
 
     Returns
     -------
@@ -195,4 +201,4 @@ def search_history(
         ax.set_xticks(number)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
-    return finish(fig, ax, show, return_fig)
+    return finish(fig, ax, show, return_fig, save, "sag_search_history")

@@ -45,6 +45,7 @@ def importance(
     color: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
+    save: bool | str | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """Top genes by SHAP importance: one class, or all classes stacked (AutoGenome Fig. 3b).
@@ -62,9 +63,10 @@ def importance(
         ``key_added`` of the explain call.
     color
         Bar colour for one class (default: the class's colour in ``uns[f'{groupby}_colors']``).
-    ax, show, return_fig
+    ax, show, save, return_fig
         As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
-        return the Figure.
+        save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
+        name, whose extension sets the format); return the Figure.
 
     Returns
     -------
@@ -112,7 +114,7 @@ def importance(
     ax.set_yticks(np.arange(len(top)), genes[top])
     ax.set_ylim(len(top) - 0.5, -0.5)  # most important on top
     ax.spines[["top", "right"]].set_visible(False)
-    return finish(fig, ax, show, return_fig)
+    return finish(fig, ax, show, return_fig, save, "sag_importance")
 
 
 def _swarm_offsets(x: np.ndarray, width: float = 0.4, n_bins: int = 100) -> np.ndarray:
@@ -145,6 +147,7 @@ def shap_summary(
     size: float = 8.0,
     ax: Axes | None = None,
     show: bool | None = None,
+    save: bool | str | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """SHAP values of one class's top genes in every explained cell (AutoGenome Fig. 3c/e).
@@ -166,8 +169,10 @@ def shap_summary(
         ``key_added`` of the explain call.
     cmap, size
         Colour map of the expression and dot size.
-    ax, show, return_fig
-        As in scanpy.
+    ax, show, save, return_fig
+        As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
+        save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
+        name, whose extension sets the format); return the Figure.
 
     Returns
     -------
@@ -226,4 +231,4 @@ def shap_summary(
     cbar.ax.set_yticklabels(["low", "high"])
     cbar.set_label("expression", labelpad=-8)
     cbar.outline.set_visible(False)
-    return finish(fig, ax, show, return_fig)
+    return finish(fig, ax, show, return_fig, save, "sag_shap_summary")

@@ -1,7 +1,9 @@
-"""Helpers shared by the plots: scanpy's ``ax``/``show``/``return_fig`` conventions, palettes."""
+"""Helpers shared by the plots: scanpy's ``ax``/``show``/``save``/``return_fig`` conventions,
+palettes."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,9 +22,46 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
     return fig, ax
 
 
-def finish(fig: Figure, ax: Axes, show: bool | None, return_fig: bool) -> Axes | Figure | None:
-    """Return the Figure (``return_fig``), show it (``show``; default ``scanpy.settings.autoshow``)
-    and return None, or return the Axes."""
+def save_figure(fig: Figure, writekey: str, save: bool | str | None) -> Path | None:
+    """Save ``fig`` as scanpy's ``save=`` does: ``True`` (or ``scanpy.settings.autosave``)
+    writes ``{figdir}/{writekey}{plot_suffix}.{file_format_figs}``; a string is appended to
+    ``writekey``, and its extension (``.png``, ``.pdf``, ``.svg``) sets the format."""
+    import scanpy as sc
+
+    from .._settings import logger
+
+    if save is None:
+        save = sc.settings.autosave
+    if not save:
+        return None
+    ext = None
+    if isinstance(save, str):
+        for suffix in (".svg", ".pdf", ".png"):
+            if save.endswith(suffix):
+                ext, save = suffix[1:], save[: -len(suffix)]
+                break
+        writekey += save
+    path = Path(sc.settings.figdir) / (
+        f"{writekey}{sc.settings.plot_suffix}.{ext or sc.settings.file_format_figs}"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, bbox_inches="tight")
+    logger.warning("saving figure to file %s", path)
+    return path
+
+
+def finish(
+    fig: Figure,
+    ax: Axes,
+    show: bool | None,
+    return_fig: bool,
+    save: bool | str | None = None,
+    writekey: str = "sag",
+) -> Axes | Figure | None:
+    """Save the figure (``save``, see :func:`save_figure`), then return the Figure
+    (``return_fig``), show it (``show``; default ``scanpy.settings.autoshow``) and return
+    None, or return the Axes."""
+    save_figure(fig, writekey, save)
     if return_fig:
         return fig
     if show is None:

@@ -123,7 +123,8 @@ def classify(
         balanced_accuracy, per-class precision/recall/F1/support; and the same on val),
         ``confusion`` (test, rows = true class), ``trials`` (one row per search trial),
         ``architecture`` (JSON text), ``best`` (trial, mode, validation score), ``config``
-        (JSON text), ``model_dir`` (when saved).
+        (JSON text), ``model_digest`` (SHA-1 of the model's weights, by which
+        :func:`~scautogenome.tl.explain` finds this run), ``model_dir`` (when saved).
     """
     start = time.perf_counter()
     seed = resolve_seed(seed)
@@ -187,6 +188,7 @@ def classify(
             for part, rep in reports.items()
         },
         "confusion": test["confusion"],
+        "model_digest": model.weights_digest(),
         **search_uns(result, _config.to_json(cfg), val_score=result.best_value),
     }
     save_model(model, model_dir, uns)

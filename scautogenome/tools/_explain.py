@@ -11,7 +11,7 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import logger, resolve_seed
 from ..data import check_adata, dense_rows
-from ._utils import call_params, h5ad_safe
+from ._utils import call_params, classify_record, h5ad_safe
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -31,7 +31,13 @@ def _check_positive(**kwargs) -> None:
             raise ValueError(msg)
 
 
-def _candidate_rows(adata: AnnData, cells, split: np.ndarray | None, split_col: str) -> np.ndarray:
+def _split_name(split_col: str | None) -> str:
+    return "no split known for this model" if split_col is None else f"no obs[{split_col!r}] split"
+
+
+def _candidate_rows(
+    adata: AnnData, cells, split: np.ndarray | None, split_col: str | None
+) -> np.ndarray:
     """Row positions the explained cells are drawn from."""
     n = adata.n_obs
     if isinstance(cells, str):
@@ -41,7 +47,7 @@ def _candidate_rows(adata: AnnData, cells, split: np.ndarray | None, split_col: 
             msg = f"cells={cells!r} must be 'test', 'val', 'train', 'all', a mask or cell names."
             raise ValueError(msg)
         if split is None:
-            logger.info("no obs[%r] split; explaining cells drawn from all cells.", split_col)
+            logger.info("%s; explaining cells drawn from all cells.", _split_name(split_col))
             return np.arange(n)
         rows = np.flatnonzero(split == cells)
         if len(rows) == 0:
@@ -67,11 +73,10 @@ def _candidate_rows(adata: AnnData, cells, split: np.ndarray | None, split_col: 
     return np.unique(pos)
 
 
-def _classify_layer(adata: AnnData) -> str | None:
-    """The layer ``sag.tl.classify`` trained on, as its ``uns`` records it, when ``adata``
-    still has it; None (``adata.X``) otherwise."""
-    record = adata.uns.get(_keys.CLASSIFY_KEY)
-    params = record.get("params") if isinstance(record, dict) else None
+def _recorded_layer(adata: AnnData, record: dict) -> str | None:
+    """The layer the classify run of ``record`` trained on, when ``adata`` still has it; None
+    (``adata.X``) otherwise."""
+    params = record.get("params")
     layer = params.get("layer") if isinstance(params, dict) else None
     if isinstance(layer, str) and layer != "None" and layer in adata.layers:
         logger.info("explaining layers[%r], the layer classify trained on", layer)
@@ -80,13 +85,12 @@ def _classify_layer(adata: AnnData) -> str | None:
 
 
 def _groups(
-    adata: AnnData, model: Classifier, groupby: str | None, predicted
+    adata: AnnData, model: Classifier, groupby: str | None, predicted, record: dict
 ) -> tuple[np.ndarray, str]:
     """Class index of every cell in the model's classes (-1: not one of them) and its source."""
     classes = pd.Index(model.classes_)
     if groupby is None:
-        record = adata.uns.get(_keys.CLASSIFY_KEY)
-        params = record.get("params") if isinstance(record, dict) else None
+        params = record.get("params")
         labels_key = params.get("labels_key") if isinstance(params, dict) else None
         if isinstance(labels_key, str) and labels_key in adata.obs.columns:
             codes = classes.get_indexer(adata.obs[labels_key].astype(str).to_numpy())
@@ -122,6 +126,7 @@ def explain(
     n_top: int = 30,
     min_gene_overlap: float = 0.5,
     split_key: str | None = None,
+    classify_key: str | None = None,
     return_values: bool = False,
     key_added: str = _keys.SHAP_KEY,
     seed: int | None = None,
@@ -147,8 +152,8 @@ def explain(
         A trained :class:`~scautogenome.models.Classifier`.
     groupby
         Column of ``adata.obs`` whose values are the model's classes; a cell of class ``c``
-        counts towards the importance of ``c``. Default: the ``labels_key`` of the classify call
-        recorded in ``uns['sag']['params']`` when present, else the model's predicted class.
+        counts towards the importance of ``c``. Default: the ``labels_key`` of the classify run
+        that trained the model (see ``classify_key``), else the model's predicted class.
         Cells whose group is not a model class are not explained.
     cells
         Which cells may be explained: ``"test"`` (default; the held-out split of
@@ -170,15 +175,21 @@ def explain(
         a second pass over the cells (cheap for ``"fast"``, a full second run for ``"shap"``).
     layer
         Use ``adata.layers[layer]`` (the kind of values the model was trained on). None: the
-        layer :func:`~scautogenome.tl.classify` trained on, when ``uns['sag']['params']``
-        records one that ``adata`` has, else ``adata.X``.
+        layer the classify run of the model trained on, when it records one that ``adata``
+        has, else ``adata.X``.
     n_top
         Genes ranked per class in ``uns`` (with their per-cell values, for
         :func:`~scautogenome.pl.shap_summary`).
     min_gene_overlap
         Minimum fraction of the model's genes ``adata`` must have (as in predict).
     split_key
-        ``obs`` column with train/val/test; default ``'sag_split'`` (written by classify).
+        ``obs`` column with train/val/test; default: the split column of the classify run of
+        the model (``'sag_split'`` for the default key), none when there is no such run.
+    classify_key
+        ``key_added`` of the :func:`~scautogenome.tl.classify` run whose record (layer, labels,
+        split) the defaults above come from. None: the run whose recorded architecture and
+        classes are the model's, whatever its key; a model trained otherwise (e.g.
+        :meth:`Classifier.fit`) has none, and the defaults fall back as described.
     return_values
         Also return the full per-cell SHAP array (memory: cells x genes x classes floats).
     key_added
@@ -230,13 +241,23 @@ def explain(
         raise ValueError(msg)
     _check_positive(n_explain=n_explain, n_background=n_background, nsamples=nsamples, n_top=n_top)
     seed = resolve_seed(seed)
-    split_col = _keys.split_key(_keys.CLASSIFY_KEY) if split_key is None else split_key
     if split_key is not None and split_key not in adata.obs.columns:
         msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
         raise KeyError(msg)
+    record_key, record = classify_record(adata, model, classify_key)
+    if record_key is None and _keys.CLASSIFY_KEY in adata.uns:
+        logger.warning(
+            "uns[%r] records another model than this one (its architecture or classes differ): "
+            "its layer, labels and split are not used; pass classify_key= to use a run's.",
+            _keys.CLASSIFY_KEY,
+        )
+    if split_key is not None:
+        split_col = split_key
+    else:
+        split_col = None if record_key is None else _keys.split_key(record_key)
 
     if layer is None:
-        layer = _classify_layer(adata)
+        layer = _recorded_layer(adata, record)
     X, col_map, report = model._input(adata, layer, min_gene_overlap)
     n_model = len(model.var_names_)
     if col_map is None:
@@ -265,9 +286,9 @@ def explain(
         return out
 
     split = None
-    if split_col in adata.obs.columns:
+    if split_col is not None and split_col in adata.obs.columns:
         split = adata.obs[split_col].astype(str).to_numpy()
-    codes_all, group_source = _groups(adata, model, groupby, predicted)
+    codes_all, group_source = _groups(adata, model, groupby, predicted, record)
     candidates = _candidate_rows(adata, cells, split, split_col)
     candidates = candidates[codes_all[candidates] >= 0]
     if len(candidates) == 0:
@@ -281,7 +302,7 @@ def explain(
         pool, pool_name = np.flatnonzero(split == "train"), "training"
     else:
         pool, pool_name = np.arange(adata.n_obs), "all"
-        logger.info("no training split in obs[%r]; background drawn from all cells.", split_col)
+        logger.info("%s; background drawn from all cells.", _split_name(split_col))
     if n_background > len(pool):
         logger.warning(
             "n_background=%d is more than the %d %s cells; using all %d.",
@@ -371,6 +392,7 @@ def explain(
             layer=layer,
             min_gene_overlap=min_gene_overlap,
             split_key=split_col,
+            classify_key=record_key,
             seed=seed,
             device=str(model.device_),
             output="logits",

@@ -10,7 +10,7 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import logger
 from ..data import check_adata
-from ._utils import call_params, h5ad_safe
+from ._utils import call_params, describes, h5ad_safe, is_classify_record
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -58,7 +58,9 @@ def predict(
     ``uns[key_added]``
         ``classes``, ``gene_overlap`` (model genes, query genes, common, fraction, zero-filled)
         and ``params``. An existing ``uns[key_added]`` from :func:`classify` is kept and
-        updated.
+        updated when that run trained ``model``; the record of another model (whose metrics,
+        confusion matrix and classes would no longer describe the predictions) is replaced,
+        with a warning: pass another ``key_added`` to keep it.
     """
     from ..models import Classifier, check_is_fitted
 
@@ -79,6 +81,13 @@ def predict(
     adata.obs[_keys.confidence_key(key_added)] = proba.max(1).astype(np.float32)
     adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     uns = dict(adata.uns.get(key_added, {}))
+    if is_classify_record(uns) and not describes(uns, model):
+        logger.warning(
+            "uns[%r] held the classify run of another model; replaced by this prediction's "
+            "record (pass key_added= to keep both).",
+            key_added,
+        )
+        uns = {}
     uns.update(
         {
             "classes": model.classes_,

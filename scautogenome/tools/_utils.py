@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._utils import call_params, check_creatable, h5ad_safe, neighbors, storage_shown, tsne
+from .._utils import (
+    call_params,
+    check_creatable,
+    h5ad_safe,
+    json_default,
+    neighbors,
+    storage_shown,
+    tsne,
+)
 from ..models._base import META
 
 if TYPE_CHECKING:
@@ -21,8 +29,11 @@ __all__ = [
     "budget_overrides",
     "call_params",
     "check_model_dir",
+    "classify_record",
+    "describes",
     "final_model",
     "h5ad_safe",
+    "is_classify_record",
     "load_config",
     "neighbors",
     "save_model",
@@ -64,6 +75,64 @@ def check_model_dir(model_dir: str | Path | None) -> None:
         msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
         raise FileExistsError(msg)
     check_creatable(model_dir, f"model_dir={str(model_dir)!r}")
+
+
+def describes(record, model) -> bool:
+    """Whether a classify ``uns`` record was written for ``model``: the digest of its weights
+    (``model_digest``), or for a record without one the same architecture and classes."""
+    if not isinstance(record, dict):
+        return False
+    if "model_digest" in record:
+        return str(record["model_digest"]) == model.weights_digest()
+    if "architecture" not in record or "classes" not in record:
+        return False
+    try:
+        arch = json.loads(str(record["architecture"]))
+    except json.JSONDecodeError:
+        return False
+    # tuples -> lists and numpy numbers -> Python ones, as recorded
+    theirs = json.loads(json.dumps(model.architecture_, default=json_default))
+    return arch == theirs and list(map(str, record["classes"])) == list(map(str, model.classes_))
+
+
+def is_classify_record(record) -> bool:
+    """Whether ``record`` is what :func:`~scautogenome.tl.classify` writes into ``uns``."""
+    return (
+        isinstance(record, dict)
+        and "architecture" in record
+        and isinstance(record.get("params"), dict)
+        and "labels_key" in record["params"]
+    )
+
+
+def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str | None, dict]:
+    """``(key, record)`` of the :func:`~scautogenome.tl.classify` run that trained ``model``.
+
+    With ``key``, that run's record (a KeyError when ``uns[key]`` is not a classify record; a
+    warning when it describes another model). Without, the classify record whose architecture
+    and classes are the model's, ``uns['sag']`` first; ``(None, {})`` when there is none (a
+    model from :meth:`Classifier.fit`, or an AnnData classify never annotated)."""
+    from .. import _keys
+    from .._settings import logger
+
+    if key is not None:
+        record = adata.uns.get(key)
+        if not is_classify_record(record):
+            msg = f"adata.uns[{key!r}] is not the record of a sag.tl.classify run."
+            raise KeyError(msg)
+        if not describes(record, model):
+            logger.warning(
+                "uns[%r] records another model than this one (its architecture or classes "
+                "differ); its layer, labels and split are used as asked.",
+                key,
+            )
+        return key, record
+    keys = [_keys.CLASSIFY_KEY, *(k for k in adata.uns if k != _keys.CLASSIFY_KEY)]
+    for k in keys:
+        record = adata.uns.get(k)
+        if is_classify_record(record) and describes(record, model):
+            return k, record
+    return None, {}
 
 
 def final_model(model_class, result, data, config: dict, device: str | None, **extras):

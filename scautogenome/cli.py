@@ -368,20 +368,33 @@ def _report(args) -> int:
 
 
 def _worker(args) -> int:
+    import os
+
     import scautogenome as sag
+    from scautogenome.config import _config
     from scautogenome.data import prepare_labelled
     from scautogenome.search import run_search
-    from scautogenome.train import resolve_device
-
-    adata = _load(args)
-    from scautogenome.config import _config
     from scautogenome.tools._utils import budget_overrides, load_config
+    from scautogenome.train import resolve_device
 
     # as classify: one budget option keeps the configured other, --metric sets the config's
     overrides = budget_overrides(args.n_trials, args.time_budget)
     if args.metric is not None:
         overrides.setdefault("search", {})["metric"] = args.metric
     cfg = load_config(_config.load, args.config, args.mode, overrides)
+    if cfg["mode"] == "rrfcn":  # the study classify runs for it (search_with_rrfcn)
+        if cfg["rrfcn"]["strategy"] != "optuna":
+            msg = (
+                f"mode 'rrfcn' with rrfcn.strategy {cfg['rrfcn']['strategy']!r} is searched by "
+                "ENAS, one process's controller on shared weights, not an Optuna study a worker "
+                "can join; set rrfcn.strategy to 'optuna' in --config (for the classify run and "
+                "every worker) to spread an RRFCN search over workers"
+            )
+            raise CLIError(msg)
+        from scautogenome.search._enas import optuna_rrfcn_config
+
+        cfg = optuna_rrfcn_config(cfg)
+    adata = _load(args)
     data = prepare_labelled(
         adata,
         args.labels,
@@ -390,6 +403,9 @@ def _worker(args) -> int:
         min_cells_per_class=args.min_cells_per_class,
         seed=sag.settings.seed if args.seed is None else args.seed,
     )
+    # workers that run at the same time cannot draw a reproducible sequence of points: the
+    # process id keeps them from drawing the same ones. The best trial is reported from the
+    # storage, not retrained (that is the job of the classify run that collects the search).
     res = run_search(
         data,
         cfg,
@@ -397,6 +413,8 @@ def _worker(args) -> int:
         seed=sag.settings.seed if args.seed is None else args.seed,
         storage=args.storage,
         study_name=args.study,
+        retrain_best=False,
+        sampler_salt=os.getpid(),
     )
     print(
         f"study {res.study_name!r}: {len(res.trials)} trials in storage; best so far trial "
@@ -454,11 +472,11 @@ def _demo(args) -> int:
 
 
 # -- parser --------------------------------------------------------------------------------------
-def _common(sp) -> None:
+def _common(sp, seed_help: str = "random seed (default 0)") -> None:
     sp.add_argument("--quiet", action="store_true", help="no progress bars or info logs")
     sp.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     sp.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    sp.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    sp.add_argument("--seed", type=int, default=None, help=seed_help)
 
 
 def _inputs(sp, labels: bool = False) -> None:
@@ -638,20 +656,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="add this machine to a running search",
         description="Run trials of a search kept in an Optuna storage (e.g. "
         "PostgreSQL) so several processes or machines share one study. Use the "
-        "same input, --labels, --config, --metric, --min-cells-per-class and --seed as the "
-        "classify run and every other worker.",
+        "same input, --labels, --config, --mode, --metric, --min-cells-per-class and --seed as "
+        "the classify run and every other worker. Mode rrfcn takes part with "
+        "rrfcn.strategy 'optuna' in --config (ENAS runs in one process). A worker prints the "
+        "study's best trial from the storage; a classify run on the same --storage and "
+        "--study-name collects the search into a model.",
     )
     _inputs(w)
     w.add_argument("--labels", required=True)
     w.add_argument("--storage", required=True, help="Optuna storage URL shared by all workers")
     w.add_argument("--study", required=True, help="study name shared by all workers")
-    w.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "auto"])
+    w.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "rrfcn", "auto"])
     w.add_argument("--config", default=None)
     w.add_argument("--split-key", default=None)
     _classify_options(w)
     w.add_argument("--n-trials", type=int, default=None)
     w.add_argument("--time-budget", type=float, default=None)
-    _common(w)
+    _common(
+        w,
+        seed_help="seed of the split and the training, as classify's (default 0); the points "
+        "a worker draws also depend on its process id, since workers that run at the same "
+        "time cannot draw a reproducible sequence",
+    )
     w.set_defaults(func=_worker)
 
     d = sub.add_parser(

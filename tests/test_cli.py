@@ -446,3 +446,109 @@ def test_worker_takes_the_study_settings_of_classify(h5ad, config_file, tmp_path
     assert main(base) == 2  # another metric: refused, naming it
     assert "metric: 'accuracy' there, 'macro_f1' now" in capsys.readouterr().err
     assert main([*base, "--metric", "accuracy", "--min-cells-per-class", "2"]) == 0
+
+
+def _worker_args(h5ad, url: str, study: str, config) -> list[str]:
+    return [
+        "worker",
+        str(h5ad),
+        "--labels",
+        "label",
+        "--storage",
+        url,
+        "--study",
+        study,
+        "--config",
+        str(config),
+        "--n-trials",
+        "1",
+        "--quiet",
+    ]
+
+
+@pytest.fixture
+def quick_config(tiny_config, tmp_path):
+    path = tmp_path / "quick.json"
+    cfg = {**tiny_config, "mode": "mlp", "search": {"initial_trials": "none"}}
+    cfg["trainer"] = {"max_epochs": 3, "patience": 3, "min_epochs": 1}
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_worker_reports_the_best_trial_of_another_process_without_retraining(
+    h5ad, quick_config, tmp_path, capsys, monkeypatch
+):
+    from scautogenome.search import _hpo
+    from scautogenome.train import Pruned
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    args = _worker_args(h5ad, url, "x", quick_config)
+    assert main(args) == 0
+    real = _hpo.train_classifier
+    retrained = []
+
+    def own_trial_pruned(*a, report=None, **kw):
+        if report is None:
+            retrained.append(1)
+            return real(*a, report=report, **kw)
+        raise Pruned  # so the best trial is the other worker's
+
+    monkeypatch.setattr(_hpo, "train_classifier", own_trial_pruned)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert retrained == []
+    assert "2 trials in storage; best so far trial 0 (mlp)" in capsys.readouterr().out
+
+
+def test_workers_started_together_draw_points_of_their_own(
+    h5ad, quick_config, tmp_path, monkeypatch
+):
+    """Two workers on a new study (each the first, as when started at the same moment) with
+    the same --seed draw different points: the process id goes into the sampler's seed."""
+    import os
+
+    import optuna
+
+    params = []
+    for pid in (101, 102):
+        monkeypatch.setattr(os, "getpid", lambda pid=pid: pid)
+        url = f"sqlite:///{tmp_path / f'w{pid}.db'}"
+        assert main(_worker_args(h5ad, url, "w", quick_config)) == 0
+        params.append(optuna.load_study(study_name="w", storage=url).trials[0].params)
+    assert params[0] != params[1]
+
+
+def test_worker_joins_an_rrfcn_study_of_optuna_and_refuses_enas(h5ad, tmp_path, capsys):
+    import optuna
+
+    import scautogenome as sag
+
+    cfg = {
+        "mode": "rrfcn",
+        "budget": {"n_trials": 1, "time_budget": None},
+        "trainer": {"max_epochs": 3, "patience": 3, "min_epochs": 1},
+        "rrfcn": {"strategy": "optuna", "n_layers": 3, "first_width": 32, "widths": [16, 32]},
+    }
+    path = tmp_path / "rrfcn.json"
+    path.write_text(json.dumps(cfg))
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    sag.tl.classify(ad.read_h5ad(h5ad), "label", config=str(path), storage=url, study_name="r")
+    capsys.readouterr()
+    assert main(_worker_args(h5ad, url, "r", path)) == 0, capsys.readouterr().err
+    assert "2 trials in storage" in capsys.readouterr().out
+    trials = optuna.load_study(study_name="r", storage=url).trials
+    assert [t.user_attrs["mode"] for t in trials] == ["rrfcn", "rrfcn"]
+    # a worker first on a new study starts the same study classify would join
+    assert main(_worker_args(h5ad, f"sqlite:///{tmp_path / 'r2.db'}", "r", path)) == 0
+    # ENAS is one process's controller: no study to join
+    cfg["rrfcn"]["strategy"] = "enas"
+    path.write_text(json.dumps(cfg))
+    capsys.readouterr()
+    assert main(_worker_args(h5ad, url, "r", path)) == 2
+    err = capsys.readouterr().err
+    assert "ENAS" in err
+    assert "rrfcn.strategy" in err
+    del cfg["mode"]
+    path.write_text(json.dumps(cfg))
+    assert main([*_worker_args(h5ad, url, "r", path), "--mode", "rrfcn"]) == 2
+    assert len(optuna.load_study(study_name="r", storage=url).trials) == 2

@@ -783,19 +783,29 @@ def test_reruns_and_inputs_leave_nothing_stale_or_half_written(adata, tmp_path):
     assert fitted.get_latent(adata).shape == (adata.n_obs, 5)
 
 
-@pytest.mark.parametrize(
-    ("max_epochs", "stopped", "n_epochs"), [(2, "max_epochs", 2), (4, "time_budget", 2)]
-)
-def test_time_budget_is_reported_only_when_epochs_were_left(adata, max_epochs, stopped, n_epochs):
-    import time
+class _Deadline:
+    """A deadline for the training loops (compared as ``time.perf_counter() > deadline``) on a
+    clock the test controls: it passes after ``after`` comparisons, or once ``past`` is set."""
 
+    def __init__(self, after: int | None = None):
+        self.after, self.n, self.past = after, 0, False
+
+    def __lt__(self, now) -> bool:  # ``now > deadline``
+        self.n += 1
+        return self.past or (self.after is not None and self.n > self.after)
+
+    def __gt__(self, now) -> bool:
+        return not self.__lt__(now)
+
+
+def _train_small_vae(adata, params, **kwargs):
     from scautogenome.models._resvae import prepare_unlabelled
-    from scautogenome.train._vae import VAETrainParams, train_vae
+    from scautogenome.train._vae import train_vae
 
     data = prepare_unlabelled(adata, layer=None, n_latent=5, likelihood="nb")
+    torch.manual_seed(0)
     net = build_vae({**SMALL_ARCH, "n_inputs": adata.n_vars, "likelihood": "nb"})
-    params = VAETrainParams(max_epochs=max_epochs, min_epochs=2, kl_warmup_epochs=1)
-    res = train_vae(
+    return train_vae(
         net,
         X=data.X,
         train_rows=data.train_rows,
@@ -803,9 +813,34 @@ def test_time_budget_is_reported_only_when_epochs_were_left(adata, max_epochs, s
         transform=data.transform.to_torch("cpu"),
         params=params,
         device=torch.device("cpu"),
-        deadline=time.perf_counter() - 1.0,  # already past: stop as soon as min_epochs ran
+        **kwargs,
     )
-    assert (res.stopped, len(res.history)) == (stopped, n_epochs)
+
+
+@pytest.mark.parametrize(
+    ("max_epochs", "stopped", "n_epochs"), [(2, "max_epochs", 2), (4, "time_budget", 2)]
+)
+def test_time_budget_is_reported_only_when_epochs_were_left(
+    adata, monkeypatch, max_epochs, stopped, n_epochs
+):
+    """The deadline passes while the second epoch is validated: the training stops there
+    (whatever min_epochs says), reported as the time budget only where epochs were left."""
+    from scautogenome.train import _vae as train_vae_module
+    from scautogenome.train._vae import VAETrainParams
+
+    deadline = _Deadline()
+    real = train_vae_module._evaluate
+    n_evaluated = []
+
+    def evaluate(*args, **kwargs):
+        n_evaluated.append(1)
+        deadline.past = len(n_evaluated) >= 2
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_vae_module, "_evaluate", evaluate)
+    params = VAETrainParams(max_epochs=max_epochs, min_epochs=3, kl_warmup_epochs=1)
+    res = _train_small_vae(adata, params, deadline=deadline)
+    assert (res.stopped, len(res.history), res.cut_batches) == (stopped, n_epochs, 0)
 
 
 def test_zero_time_budget_is_refused():
@@ -886,3 +921,107 @@ def test_model_misuse_errors(adata, caplog):
     finally:
         sag_logger.removeHandler(caplog.handler)
     assert "kl_warmup_epochs=20 is longer than max_epochs=6" in caplog.text
+
+
+def test_the_deadline_cuts_the_epoch_in_progress_and_stop_after_reproduces_it(adata):
+    """The deadline is checked after every minibatch, before min_epochs too: the epoch in
+    progress is validated and may be kept; the same seed stopped there (kept_point) trains the
+    same weights."""
+    from scautogenome.train._trainer import kept_point
+    from scautogenome.train._vae import VAETrainParams
+
+    params = VAETrainParams(max_epochs=10, min_epochs=5, kl_warmup_epochs=1, batch_size=64)
+    res = _train_small_vae(adata, params, deadline=_Deadline(after=2))
+    assert (res.stopped, len(res.history), res.cut_batches) == ("time_budget", 1, 3)
+    assert res.best_loss == res.history[-1]["val_loss"]  # its own validation, not a guess
+    assert kept_point(res) == (0, 3)
+    again = _train_small_vae(adata, params, stop_after=kept_point(res))
+    assert again.best_loss == res.best_loss
+    for name, value in res.state_dict.items():
+        assert torch.equal(value, again.state_dict[name]), name
+
+
+def test_a_resumed_search_retrains_a_cut_best_trial_to_where_it_was_scored(
+    adata, tmp_path, monkeypatch
+):
+    """A best trial of an earlier session that its deadline cut is retrained to the same point:
+    the model is the one the trial's recorded validation loss belongs to."""
+    from scautogenome.search import _vae as search_vae
+    from scautogenome.train import Pruned
+
+    real = search_vae.train_vae
+    url = f"sqlite:///{tmp_path / 'cut.db'}"
+    cfg = {**ONE_TRIAL, "trainer": {**ONE_TRIAL["trainer"], "kl_warmup_epochs": 1}}
+
+    def cut(*args, report=None, deadline=None, **kwargs):
+        if report is not None:  # a trial: its deadline passes in its first epoch
+            deadline = _Deadline(after=3)
+        return real(*args, report=report, deadline=deadline, **kwargs)
+
+    monkeypatch.setattr(search_vae, "train_vae", cut)
+    first = adata.copy()
+    sag.tl.embed(first, config=cfg, storage=url)
+    ua = optuna.load_study(study_name="sag-embed-resvae", storage=url).trials[0].user_attrs
+    assert ua["stopped"] == "time_budget"
+    assert ua["kept_batches"] > 0  # cut in the middle of an epoch
+
+    def loses(*args, report=None, **kwargs):
+        if report is not None:  # this session's own trial: pruned, so trial 0 stays the best
+            raise Pruned
+        return real(*args, report=report, **kwargs)
+
+    monkeypatch.setattr(search_vae, "train_vae", loses)
+    second = adata.copy()
+    sag.tl.embed(second, config=cfg, storage=url)
+    u1, u2 = first.uns["sag_resvae"], second.uns["sag_resvae"]
+    assert int(u2["best"]["trial"]) == 0
+    assert float(u2["best"]["val_loss"]) == float(u1["best"]["val_loss"])
+    assert u2["losses"]["val_loss"][int(u2["best"]["epoch"])] == float(u2["best"]["val_loss"])
+    np.testing.assert_array_equal(first.obsm["X_sag_resvae"], second.obsm["X_sag_resvae"])
+
+
+def test_a_killed_trial_is_retried_once_as_the_starting_point_it_was(adata, tmp_path, monkeypatch):
+    """A search killed while it trained its starting point left that trial running: with an
+    RDB storage its heartbeat goes stale, the next session fails it and trains its point again,
+    as a starting point (uncapped by max_trial_fraction)."""
+    import time
+    import warnings
+
+    from scautogenome.search import _study
+    from scautogenome.search import _vae as search_vae
+
+    monkeypatch.setattr(_study, "HEARTBEAT_INTERVAL", 1)
+    monkeypatch.setattr(_study, "GRACE_PERIOD", 1)
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    cfg = {
+        "budget": {"n_trials": 1, "time_budget": 400},
+        "trainer": {"max_epochs": 2, "kl_warmup_epochs": 1, "min_epochs": 1},
+        "search": {"max_trial_fraction": 0.05},
+        "space": TINY_EMBED["space"],
+    }
+    storage = _study.open_storage(url)
+    study = optuna.create_study(
+        storage=storage, study_name="sag-embed-resvae", direction="minimize"
+    )
+    start = search_vae.initial_points(embed_config.load(cfg), n_inputs=adata.n_vars)[0]
+    study.enqueue_trial(start)
+    with warnings.catch_warnings():  # heartbeats are meant for study.optimize
+        warnings.simplefilter("ignore", UserWarning)
+        killed = study.ask()  # the starting point, running; then its process died
+    storage.record_heartbeat(killed._trial_id)
+    time.sleep(2.0)  # older than the grace period (sqlite keeps whole seconds)
+
+    seen = []
+    real = search_vae.train_vae
+
+    def spy(*args, deadline=None, **kwargs):
+        seen.append(deadline - time.perf_counter())
+        return real(*args, deadline=deadline, **kwargs)
+
+    monkeypatch.setattr(search_vae, "train_vae", spy)
+    sag.tl.embed(adata, config=cfg, storage=url)
+    trials = optuna.load_study(study_name="sag-embed-resvae", storage=url).trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
+    assert {k: trials[1].params[k] for k in start} == start
+    assert len(seen) == 1
+    assert seen[0] > 0.05 * 400  # trained as the starting point it is

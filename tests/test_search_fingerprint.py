@@ -80,3 +80,107 @@ def test_nearest_moves_a_value_onto_the_space():
     assert nearest("relu", ["elu", "gelu"]) == "elu"
     assert nearest(0.1, 0.2) == 0.2  # a fixed value
     assert not fits(True, {"type": "int", "low": 0, "high": 2})
+
+
+def _tiny_mlp(tiny_config, n_trials: int = 1) -> dict:
+    return {
+        **tiny_config,
+        "mode": "mlp",
+        "budget": {"n_trials": n_trials, "time_budget": None},
+        "trainer": {"max_epochs": 3, "patience": 3, "min_epochs": 1},
+        "search": {"initial_trials": "none"},
+    }
+
+
+def test_a_resumed_search_draws_points_of_its_own(adata, tiny_config, tmp_path):
+    """Each session on a stored study seeds its sampler from the seed and the number of trials
+    already there: a resume draws new points, and the same resume draws the same ones."""
+    import scautogenome as sag
+
+    cfg = _tiny_mlp(tiny_config)
+    drawn = []
+    for name in ("a", "b"):
+        url = f"sqlite:///{tmp_path / (name + '.db')}"
+        for _ in range(2):
+            sag.tl.classify(adata.copy(), "label", config=cfg, storage=url)
+        trials = optuna.load_study(study_name="sag-classify", storage=url).trials
+        assert len(trials) == 2
+        assert trials[0].params != trials[1].params
+        drawn.append([t.params for t in trials])
+    assert drawn[0] == drawn[1]  # deterministic
+
+
+def test_sampler_seed_and_storage():
+    from scautogenome.search._study import open_storage, sampler_seed
+
+    assert sampler_seed(3, 0) == 3  # a new study: the seed itself, as before
+    assert sampler_seed(3, 5) == sampler_seed(3, 5)
+    assert len({sampler_seed(3, 5), sampler_seed(3, 6), sampler_seed(4, 5), 3}) == 4
+    assert sampler_seed(3, 0, salt=11) != sampler_seed(3, 0, salt=12)  # workers started together
+    storage = open_storage("sqlite:///:memory:")
+    assert isinstance(storage, optuna.storages.RDBStorage)
+    assert storage.get_heartbeat_interval() is not None
+    assert storage.get_heartbeat_stale_trial_callback() is not None
+    memory = optuna.storages.InMemoryStorage()
+    assert open_storage(memory) is memory
+    assert open_storage(None) is None
+
+
+def test_a_cut_classifier_run_is_reproduced_to_its_kept_point(adata):
+    """train_classifier checks the deadline after every minibatch; stop_after=kept_point(run)
+    retrains the same seed to the same weights, whether the kept epoch was cut or whole."""
+    import torch
+
+    from scautogenome.data import prepare_labelled
+    from scautogenome.nn import build_network
+    from scautogenome.train import TrainParams, train_classifier
+    from scautogenome.train._trainer import kept_point
+
+    data = prepare_labelled(adata, "label", seed=0)
+    arch = {"kind": "mlp", "n_inputs": adata.n_vars, "n_outputs": data.n_classes, "units": [16]}
+
+    class Deadline:  # passes after `after` comparisons with the clock
+        def __init__(self, after):
+            self.after, self.n = after, 0
+
+        def __lt__(self, now):
+            self.n += 1
+            return self.n > self.after
+
+        def __gt__(self, now):
+            return not self.__lt__(now)
+
+    def run(**kwargs):
+        torch.manual_seed(0)
+        return train_classifier(
+            build_network(arch),
+            X=data.X,
+            codes=data.codes,
+            train_rows=data.rows("train"),
+            val_rows=data.rows("val"),
+            n_classes=data.n_classes,
+            transform=data.transform.to_torch("cpu"),
+            params=TrainParams(batch_size=32, max_epochs=8, min_epochs=5),
+            device=torch.device("cpu"),
+            seed=0,
+            **kwargs,
+        )
+
+    # comparisons with the clock per epoch: one before each minibatch but the first, one at
+    # its end
+    checks = -(-len(data.rows("train")) // 32)
+    cut = []
+    # past at the end of the first epoch; in the second epoch; in the fourth
+    for after in (checks - 1, checks + 2, 3 * checks + 1):
+        res = run(deadline=Deadline(after))
+        assert res.stopped == "time_budget"
+        cut.append(res.cut_batches > 0)
+        again = run(stop_after=kept_point(res))
+        assert (again.best_epoch, again.best_score, again.best_loss) == (
+            res.best_epoch,
+            res.best_score,
+            res.best_loss,
+        )
+        for name, value in res.state_dict.items():
+            assert torch.equal(value, again.state_dict[name]), name
+    assert cut == [False, True, True]

@@ -237,15 +237,21 @@ def run_search(
     seed: int = 0,
     storage: str | None = None,
     study_name: str | None = None,
+    retrain_best: bool = True,
+    sampler_salt: int | None = None,
 ) -> SearchResult:
-    """Search ``config['space']`` on ``data`` (a :class:`~scautogenome.data.LabelledData`)."""
+    """Search ``config['space']`` on ``data`` (a :class:`~scautogenome.data.LabelledData`).
+
+    ``retrain_best`` and ``sampler_salt`` as in :func:`~scautogenome.search._study.run_study`
+    (a worker: False and its process id); without retraining, a best trial of another process
+    comes back without weights (``state_dict`` ``{}``)."""
     metric = config["search"]["metric"]
     budget = config["budget"]
     n_in, n_out = data.X.shape[1], data.n_classes
     train_rows, val_rows = data.rows("train"), data.rows("val")
     transform = data.transform.to_torch(device)
 
-    def train(net, params: dict, trial_seed: int, report, deadline):
+    def train(net, params: dict, trial_seed: int, report, deadline, stop_after=None):
         return train_classifier(
             net,
             X=data.X,
@@ -260,6 +266,7 @@ def run_search(
             seed=trial_seed,
             report=report,
             deadline=deadline,
+            stop_after=stop_after,
         )
 
     out = run_study(
@@ -292,5 +299,7 @@ def run_search(
             "mode": config["mode"],
             "space": digest([json.dumps(config["space"], sort_keys=True)]),
         },
+        retrain_best=retrain_best,
+        sampler_salt=sampler_salt,
     )
     return SearchResult.from_outcome(out)

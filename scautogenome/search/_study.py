@@ -2,21 +2,29 @@
 
 One trial = sample an architecture and training settings, build the network with the trial's
 seed, train it with per-epoch reports to the pruner and a wall-clock deadline, record what the
-trials table shows. The weights of the best trial so far stay in memory, so the best model is
-not retrained unless it was trained in another process (shared storage) or an earlier session.
-What differs between searches (the space, the network, the training loop, which direction is
-better) comes in as callables.
+trials table shows and how far the kept weights were trained. The weights of the best trial so
+far stay in memory, so the best model is not retrained unless it was trained in another process
+(shared storage) or an earlier session; then it is retrained with its seed exactly as far as
+its kept weights were. What differs between searches (the space, the network, the training
+loop, which direction is better) comes in as callables.
+
+A storage URL opens an RDB storage with heartbeats: a trial whose process died (killed, out of
+memory, a lost machine) is failed once its heartbeat is ``GRACE_PERIOD`` seconds old and is
+tried again once, by the next trial to start in any process of the study.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 import torch
@@ -25,9 +33,56 @@ from .._logging import progress
 from .._settings import logger
 from ..nn import count_parameters
 from ..train import Pruned
+from ..train._trainer import kept_point
 
 # the study's user attribute that records what its trials were scored on
 FINGERPRINT_ATTR = "sag_fingerprint"
+
+# A running trial records a heartbeat every HEARTBEAT_INTERVAL seconds in an RDB storage (one
+# small write: no cost next to a trial's training); one without a heartbeat for GRACE_PERIOD
+# seconds is failed and queued once more (RetryHeartbeatStaleTrialCallback, max_retry=1) when a
+# trial next starts in the study. A search resumed within GRACE_PERIOD of a kill still sees the
+# killed trial as running: its point is retried by a later trial start (of that session, if it
+# runs long enough, or of the next).
+HEARTBEAT_INTERVAL = 60
+GRACE_PERIOD = 120
+
+
+def open_storage(storage):
+    """The storage ``run_study`` hands to Optuna: a URL becomes an
+    :class:`optuna.storages.RDBStorage` (Optuna opens every URL as one) with heartbeats and one
+    retry of a trial whose process died; ``None`` and storage objects (an ``RDBStorage`` of your
+    own, a ``JournalStorage``, which has no heartbeats) are used as they are."""
+    if not isinstance(storage, str):
+        return storage
+    rdb = optuna.storages.RDBStorage
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+    retry = retry or optuna.storages.RetryFailedTrialCallback  # optuna < 4.9
+    named = inspect.signature(rdb.__init__).parameters
+    callback = (
+        "heartbeat_stale_trial_callback"
+        if "heartbeat_stale_trial_callback" in named
+        else "failed_trial_callback"
+    )
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return rdb(
+            storage,
+            heartbeat_interval=int(HEARTBEAT_INTERVAL),
+            grace_period=int(GRACE_PERIOD),
+            **{callback: retry(max_retry=1)},
+        )
+
+
+def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:
+    """The sampler's seed: ``seed`` itself on a new study, otherwise one derived from ``seed``,
+    the number of trials the study already holds and ``salt`` (a worker's process id), so that
+    a resumed study (deterministically) and every worker draw points of their own instead of the
+    first session's again."""
+    if not n_before and salt is None:
+        return int(seed)
+    words = [int(seed), int(n_before)] + ([] if salt is None else [int(salt)])
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
 def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: int) -> None:
@@ -72,11 +127,17 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
         raise ValueError(msg)
 
 
-def make_sampler(config: dict, seed: int) -> optuna.samplers.BaseSampler:
+def make_sampler(config: dict, seed: int, shared: bool = False) -> optuna.samplers.BaseSampler:
+    """The configured sampler; ``shared`` (a study in a storage, which other processes may run
+    at the same time): TPE with ``constant_liar``, so that it draws away from the trials that
+    are running elsewhere."""
     s = config["search"]
     if s["sampler"] == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=s["n_startup_trials"])
+    liar = {"constant_liar": True} if shared else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=s["n_startup_trials"], **liar)
 
 
 def make_pruner(config: dict) -> optuna.pruners.BasePruner:
@@ -148,6 +209,28 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
     )
 
 
+def _retrain(best, arch: dict, params: dict, seed: int, build, train):
+    """Train trial ``best`` again with its seed, to the point its kept weights were trained
+    (recorded by :func:`run_study`; in full for a trial recorded without it)."""
+    ua = best.user_attrs
+    stop_after = None
+    if "kept_epochs" in ua:
+        stop_after = (int(ua["kept_epochs"]), int(ua.get("kept_batches", 0)))
+        where = f"{stop_after[0]} epochs" + (
+            f" and {stop_after[1]} minibatches" if stop_after[1] else ""
+        )
+    else:
+        where = "in full (recorded by an earlier scautogenome)"
+    logger.info(
+        "retraining trial %d (trained in another process or session), %s", best.number, where
+    )
+    torch.manual_seed(seed + best.number)
+    res = train(build(arch), params, seed + best.number, None, None, stop_after=stop_after)
+    if "stopped" in ua:  # why the trial's training ended, not where the retraining was stopped
+        res.stopped = str(ua["stopped"])
+    return res
+
+
 @dataclass
 class StudyOutcome:
     """What :func:`run_study` found: the best trial's architecture, training settings and
@@ -179,11 +262,13 @@ class SearchResult:
 
     @classmethod
     def from_outcome(cls, out: StudyOutcome, **extra):
+        """The result of ``out``; without weights (``state_dict`` ``{}``, ``history`` ``[]``)
+        where ``out`` has no training result (``retrain_best=False``)."""
         return cls(
             architecture=out.architecture,
             train_params=out.train_params,
-            state_dict=out.result.state_dict,
-            history=out.result.history,
+            state_dict={} if out.result is None else out.result.state_dict,
+            history=[] if out.result is None else out.result.history,
             best_value=float(out.best.value),
             best_trial=out.best.number,
             trials=out.trials,
@@ -211,6 +296,8 @@ def run_study(
     extra_columns: tuple[str, ...] = (),
     postfix: str = "best val",
     fingerprint: dict | Callable[[], dict] | None = None,
+    retrain_best: bool = True,
+    sampler_salt: int | None = None,
 ) -> StudyOutcome:
     """Run an Optuna study under ``config['budget']`` with the sampler and pruner of
     ``config['search']``.
@@ -223,15 +310,19 @@ def run_study(
     build
         ``architecture -> network`` (called after ``torch.manual_seed(seed + trial.number)``).
     train
-        ``(network, train_params, seed, report, deadline) -> result``: a training result with
-        ``best_loss``, ``best_epoch``, ``history``, ``seconds``; ``report(epoch, value)`` may
-        raise :class:`~scautogenome.train.Pruned`.
+        ``(network, train_params, seed, report, deadline, stop_after=None) -> result``: a
+        training result with ``best_loss``, ``best_epoch``, ``history``, ``seconds``,
+        ``stopped``, ``cut_batches``; ``report(epoch, value)`` may raise
+        :class:`~scautogenome.train.Pruned`; ``stop_after`` as in
+        :func:`~scautogenome.train.train_classifier`.
     direction
         ``"maximize"`` or ``"minimize"``.
     value_of
         The trial's objective value from a training result.
     enqueue
-        Starting points to enqueue in a new study (not when resuming one).
+        Starting points to enqueue in a new study (not when resuming one). A trial of these
+        parameters is a starting point in a resumed study too (one enqueued and not yet run,
+        or the retry of one whose process died).
     trial_cap
         Seconds a single trial may train (besides the overall deadline).
     cap_starts
@@ -248,6 +339,21 @@ def run_study(
         :func:`scautogenome._utils.digest`), or a function that returns it, called only with a
         ``storage`` (where a study can be resumed). Recorded on a new study; resuming a study
         recorded with another is an error, raised before any training.
+    retrain_best
+        Whether to retrain the best trial when it was trained in another process or session
+        (to return its weights). With False (a worker, which only reports it) the outcome's
+        ``result`` is None in that case.
+    sampler_salt
+        Mixed into the sampler's seed (:func:`sampler_seed`); a worker's process id, so that
+        workers started together on one study do not draw the same points.
+
+    Each trial records (user attributes) ``kept_epochs`` and ``kept_batches``
+    (:func:`~scautogenome.train._trainer.kept_point`: how far its kept weights were trained)
+    and ``stopped`` (why its training ended). A best trial retrained here trains with its seed
+    and recorded settings to exactly that point and no further, without a deadline: the same
+    weights on the same device, also where its deadline cut an epoch short (the retraining
+    stops after as many minibatches of that epoch). Trials recorded before these attributes
+    existed are retrained in full.
     """
     start = time.perf_counter()
     budget = config["budget"]
@@ -256,23 +362,25 @@ def run_study(
     sign = 1.0 if direction == "maximize" else -1.0
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    shared = storage is not None
     study = optuna.create_study(
-        storage=storage,
+        storage=open_storage(storage),
         study_name=study_name,
         direction=direction,
-        sampler=make_sampler(config, seed),
+        sampler=make_sampler(config, seed, shared),
         pruner=make_pruner(config),
-        load_if_exists=storage is not None,
+        load_if_exists=shared,
     )
     n_before = len(study.trials)
+    if n_before or sampler_salt is not None:
+        study.sampler = make_sampler(config, sampler_seed(seed, n_before, sampler_salt), shared)
     if callable(fingerprint):
-        fingerprint = fingerprint() if storage is not None else None
+        fingerprint = fingerprint() if shared else None
     check_fingerprint(study, fingerprint, n_before)
-    points: list[dict] = []
+    points: list[dict] = enqueue() if enqueue is not None else []
     if n_before:
         logger.info("resuming study %r with %d earlier trial(s)", study.study_name, n_before)
-    elif enqueue is not None:
-        points = enqueue()
+    else:
         if budget["n_trials"] is not None:
             points = points[: budget["n_trials"]]
         for params in points:
@@ -313,6 +421,10 @@ def run_study(
         trial.set_user_attr("best_epoch", res.best_epoch)
         trial.set_user_attr("epochs", len(res.history))
         trial.set_user_attr("seconds", res.seconds)
+        kept_epochs, kept_batches = kept_point(res)
+        trial.set_user_attr("kept_epochs", kept_epochs)
+        trial.set_user_attr("kept_batches", kept_batches)
+        trial.set_user_attr("stopped", res.stopped)
         for name, value in (extra_attrs(res) if extra_attrs else {}).items():
             trial.set_user_attr(name, value)
         if not kept or rank(res) > rank(next(iter(kept.values()))):
@@ -356,10 +468,10 @@ def run_study(
         _, params = sample(optuna.trial.FixedTrial(best.params))
     if best.number in kept:
         res = kept[best.number]
+    elif not retrain_best:
+        res = None
     else:  # best trial ran in another process or an earlier session: retrain it, same seed
-        logger.info("retraining trial %d (trained in another process)", best.number)
-        torch.manual_seed(seed + best.number)
-        res = train(build(arch), params, seed + best.number, None, None)
+        res = _retrain(best, arch, params, seed, build, train)
     table = trials_table(study, extra_columns)
     n_done = int((table["state"] == "complete").sum()) if len(table) else 0
     n_pruned = int((table["state"] == "pruned").sum()) if len(table) else 0

@@ -147,7 +147,7 @@ def run_vae_search(
     n_in = X.shape[1]
     ttransform = transform.to_torch(device)
 
-    def train(net, params: dict, trial_seed: int, report, deadline):
+    def train(net, params: dict, trial_seed: int, report, deadline, stop_after=None):
         return train_vae(
             net,
             X=X,
@@ -159,6 +159,7 @@ def run_vae_search(
             seed=trial_seed,
             report=report,
             deadline=deadline,
+            stop_after=stop_after,
         )
 
     out = run_study(
@@ -196,11 +197,13 @@ def run_vae_search(
     )
     logger.info("best VAE widths: %s", out.architecture["widths"])
     if out.result.stopped == "time_budget":
+        cut = out.result.cut_batches
         logger.warning(
-            "the best model stopped at the time budget after %d of %d epochs, before it "
+            "the best model stopped at the time budget after %d of %d epochs%s, before it "
             "converged; a larger time_budget (or fewer genes) gives a better embedding.",
-            len(out.result.history),
+            len(out.result.history) - (1 if cut else 0),
             out.train_params["max_epochs"],
+            f" and {cut} minibatches of the next" if cut else "",
         )
     return VAESearchResult.from_outcome(
         out,

@@ -61,6 +61,8 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     stopped: str = "max_epochs"
     seconds: float = 0.0
+    # minibatches trained in the last epoch when the deadline cut it short (0: it ran whole)
+    cut_batches: int = 0
 
 
 class Pruned(Exception):
@@ -91,6 +93,32 @@ def _autocast(device: torch.device):
     return torch.autocast("cpu", enabled=False)
 
 
+def stop_epochs(max_epochs: int, stop_after: tuple[int, int] | None) -> int:
+    """How many epochs (the last possibly partial) a loop runs under ``stop_after``."""
+    if stop_after is None:
+        return int(max_epochs)
+    epochs, batches = stop_after
+    return min(int(max_epochs), int(epochs) + (1 if batches else 0))
+
+
+def batch_limit(epoch: int, stop_after: tuple[int, int] | None) -> int | None:
+    """The minibatches ``epoch`` may train under ``stop_after`` (None: all of them)."""
+    if stop_after is not None and stop_after[1] and epoch == stop_after[0]:
+        return int(stop_after[1])
+    return None
+
+
+def kept_point(result) -> tuple[int, int]:
+    """``(epochs, batches)`` that a training run of the same seed and settings must reach (as
+    ``stop_after``) to end with the weights ``result`` kept: the whole epochs up to its best,
+    or, where the best is the epoch a deadline cut short, the whole epochs before it and the
+    minibatches that epoch trained."""
+    last = len(result.history) - 1
+    if result.cut_batches and result.best_epoch == last:
+        return last, int(result.cut_batches)
+    return int(result.best_epoch) + 1, 0
+
+
 @torch.no_grad()
 def predict_logits(network: nn.Module, loader: BatchLoader, device: torch.device) -> np.ndarray:
     network.eval()
@@ -117,6 +145,7 @@ def train_classifier(
     report: Callable[[int, float], None] | None = None,
     deadline: float | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    stop_after: tuple[int, int] | None = None,
 ) -> TrainResult:
     """Train ``network`` on ``train_rows``, early-stopping on the metric over ``val_rows``.
 
@@ -124,6 +153,10 @@ def train_classifier(
     ``deadline`` (a ``time.perf_counter`` value) is checked after every minibatch: past it, the
     epoch in progress is validated and training stops, so a budget is overrun by at most one
     minibatch and one validation pass.
+    ``stop_after=(epochs, batches)`` stops after ``epochs`` whole epochs and ``batches``
+    minibatches of the next one (validated, as at a deadline), with every other setting
+    (``max_epochs`` included) as given: with the same seed it retrains a run up to an epoch it
+    reached, or to where its deadline cut it (:func:`kept_point`), exactly.
     Returns the weights of the best epoch (by validation metric, ties broken by lower loss).
     """
     settings.apply_n_threads()
@@ -177,12 +210,16 @@ def train_classifier(
     result = TrainResult(state_dict={}, best_epoch=-1, best_score=-math.inf, best_loss=math.inf)
     since_best = 0
     out_of_time = False
-    for epoch in range(params.max_epochs):
+    for epoch in range(stop_epochs(params.max_epochs, stop_after)):
         network.train()
         total, n_seen = 0.0, 0
-        for x, yb in train_loader:
-            if deadline is not None and n_seen and time.perf_counter() > deadline:
+        limit = batch_limit(epoch, stop_after)
+        for n_batches, (x, yb) in enumerate(train_loader):
+            if n_batches == limit or (
+                deadline is not None and n_seen and time.perf_counter() > deadline
+            ):
                 out_of_time = True  # validate what this (partial) epoch reached, then stop
+                result.cut_batches = n_batches
                 break
             with _autocast(device):
                 loss = loss_fn(network(x).float(), yb)

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from .._settings import logger, settings
 from ..data import BatchLoader
 from ..nn._vae import SCALED_LIKELIHOODS
-from ._trainer import Pruned, _autocast, adamw
+from ._trainer import Pruned, _autocast, adamw, batch_limit, stop_epochs
 
 __all__ = ["Pruned", "VAETrainParams", "VAETrainResult", "encode_rows", "train_vae"]
 
@@ -71,6 +71,8 @@ class VAETrainResult:
     stopped: str = "max_epochs"
     seconds: float = 0.0
     seconds_per_epoch: float = math.nan
+    # minibatches trained in the last epoch when the deadline cut it short (0: it ran whole)
+    cut_batches: int = 0
 
 
 def _batches(loader: BatchLoader, transform, likelihood: str):
@@ -134,14 +136,21 @@ def train_vae(
     deadline: float | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     show_progress: bool = False,
+    stop_after: tuple[int, int] | None = None,
 ) -> VAETrainResult:
     """Train ``module`` (a :class:`~scautogenome.nn.VAEModule`) on ``train_rows`` of ``X``.
 
     ``transform`` is the fitted torch input transform. ``report(epoch, val_loss)`` is called
-    after every epoch and may raise :class:`Pruned`. Returns the weights of the epoch with the
-    lowest validation loss after the KL warm-up, the per-epoch history (train/val loss,
-    reconstruction, KL, KL weight, learning rate, seconds) and the mean seconds per training
-    epoch (training pass only, no validation).
+    after every epoch and may raise :class:`Pruned`. ``deadline`` (a ``time.perf_counter``
+    value) is checked after every minibatch, whatever ``min_epochs`` says: past it, the epoch
+    in progress is validated (and may be the one kept) and training stops, so a budget is
+    overrun by at most one minibatch and one validation pass. ``stop_after`` retrains a run
+    to a point it reached, as in :func:`~scautogenome.train.train_classifier`.
+    Returns the weights of the epoch with the lowest validation loss after the KL warm-up (the
+    last one when training stopped before the warm-up ended), the per-epoch history
+    (train/val loss, reconstruction, KL, KL weight, learning rate, seconds) and the mean
+    seconds per training epoch (training pass only, no validation; an epoch the deadline cut
+    short counts only when it is the only one, scaled up to a whole epoch).
     """
     settings.apply_n_threads()
     start = time.perf_counter()
@@ -169,6 +178,7 @@ def train_vae(
     result = VAETrainResult(state_dict={}, best_epoch=-1, best_loss=math.inf)
     since_best = 0
     train_seconds = []
+    partial_seconds = math.nan  # an epoch cut short, scaled up to a whole one
     bar = tqdm(
         total=params.max_epochs,
         desc="training",
@@ -177,13 +187,22 @@ def train_vae(
         disable=not (show_progress and settings.show_progress),
     )
     try:
-        for epoch in range(params.max_epochs):
+        for epoch in range(stop_epochs(params.max_epochs, stop_after)):
             module.train()
             kl_w = _kl_weight(epoch, params)
             t0 = time.perf_counter()
             total = rec_total = kl_total = 0.0
-            n_seen = 0
-            for xin, target in _batches(train_loader, transform, module.likelihood):
+            n_seen = n_batches = 0
+            limit = batch_limit(epoch, stop_after)
+            cut = False
+            batches = _batches(train_loader, transform, module.likelihood)
+            for n_batches, (xin, target) in enumerate(batches):
+                if n_batches == limit or (
+                    deadline is not None and n_batches and time.perf_counter() > deadline
+                ):
+                    cut = True  # validate what this (partial) epoch reached, then stop
+                    result.cut_batches = n_batches
+                    break
                 with _autocast(device):
                     out = module(xin)
                 recon, kl = module.loss({k: v.float() for k, v in out.items()}, target)
@@ -198,7 +217,11 @@ def train_vae(
                 n_seen += n_b
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            train_seconds.append(time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            if cut:
+                partial_seconds = seconds * len(train_loader) / max(n_batches, 1)
+            else:
+                train_seconds.append(seconds)
             val = _evaluate(module, val_loader, transform, device, params.beta, seed)
             n_seen = max(n_seen, 1)
             record = {
@@ -209,7 +232,7 @@ def train_vae(
                 **val,
                 "kl_weight": kl_w,
                 "lr": opt.param_groups[0]["lr"],
-                "seconds": train_seconds[-1],
+                "seconds": seconds,
             }
             result.history.append(record)
             if on_epoch is not None:
@@ -239,11 +262,8 @@ def train_vae(
             ):
                 result.stopped = "early_stopping"
                 break
-            if (
-                deadline is not None
-                and time.perf_counter() > deadline
-                and params.min_epochs <= epoch + 1 < params.max_epochs
-            ):
+            past = deadline is not None and time.perf_counter() > deadline
+            if cut or (past and epoch + 1 < params.max_epochs):
                 result.stopped = "time_budget"
                 break
     finally:
@@ -254,7 +274,7 @@ def train_vae(
         result.best_loss = result.history[-1]["val_loss"] if result.history else math.inf
     module.load_state_dict(result.state_dict)
     result.seconds = time.perf_counter() - start
-    result.seconds_per_epoch = float(np.mean(train_seconds)) if train_seconds else math.nan
+    result.seconds_per_epoch = float(np.mean(train_seconds)) if train_seconds else partial_seconds
     return result
 
 

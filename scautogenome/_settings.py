@@ -23,7 +23,10 @@ class _Settings:
     device
         ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     verbosity
-        0 errors, 1 warnings, 2 info (default), 3 debug; or the level's name.
+        0 errors, 1 warnings, 2 info (default), 3 debug; or the level's name. It sets the
+        level of sag's log messages. Warnings about input files (``sag.io``'s
+        ``UserWarning`` warnings, as anndata's and scanpy's) follow Python's ``warnings`` filters
+        instead: ``warnings.simplefilter("ignore", UserWarning)`` silences them.
     progress_bar
         Show tqdm progress bars on long work (search, training, SHAP).
     n_threads

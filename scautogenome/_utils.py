@@ -21,6 +21,14 @@ def json_default(value):
     raise TypeError(msg)
 
 
+def resolve_basis(adata, basis: str) -> str:
+    """``basis`` as an ``obsm`` key, scanpy's way: ``"sag_resvae"`` names ``obsm['X_sag_resvae']``
+    when there is no ``obsm['sag_resvae']`` (``basis`` unchanged when neither exists)."""
+    if basis not in adata.obsm and f"X_{basis}" in adata.obsm:
+        return f"X_{basis}"
+    return basis
+
+
 def h5ad_safe(value):
     """Recursively turn ``value`` into something ``write_h5ad`` stores and reads back.
 

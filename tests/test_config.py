@@ -84,3 +84,25 @@ def test_space_names_agree_with_the_network_and_trainer():
     assert set(SPACE_NAMES["act"]) == set(ACTIVATIONS)
     assert set(SPACE_NAMES["optimizer"]) == set(OPTIMIZERS)
     assert set(SPACE_NAMES["class_balance"]) == set(CLASS_BALANCE)
+
+
+def test_validate_names_unknown_keys_and_takes_partial_configs():
+    """The public validate checks what load checks: unknown keys anywhere, bad values, and a
+    partial config (merged onto the defaults) is checked, not a KeyError."""
+    from scautogenome.config import _embed
+
+    cfg = sag.config.default("resnet")
+    cfg["space"]["resnet"]["n_blokcs"] = [1]
+    with pytest.raises(ValueError, match="n_blokcs"):
+        sag.config.validate(cfg)
+    cfg = sag.config.default()
+    cfg["trainer"]["max_epoch"] = 3
+    with pytest.raises(ValueError, match="max_epoch"):
+        sag.config.validate(cfg)
+    sag.config.validate({"trainer": {"max_epochs": 3}})
+    sag.config.validate(sag.config.default("mlp"))
+    with pytest.raises(ValueError, match="max_epochs"):
+        sag.config.validate({"trainer": {"max_epochs": 0}})
+    _embed.validate({"trainer": {"beta": 2.0}})
+    with pytest.raises(ValueError, match="firstwidth"):
+        _embed.validate({"space": {"firstwidth": [64]}})

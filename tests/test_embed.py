@@ -512,6 +512,12 @@ def test_plot_embedding_umap():
     assert "neighbors" not in a.uns
     assert "sag_resvae_neighbors_connectivities" in a.obsp
     assert a.uns["sag_resvae"] == {"kept": 1}  # tl.embed's results are not clobbered
+    # as in scanpy, the basis may be named without its X_ prefix
+    umap = a.obsm["X_sag_resvae_umap"].copy()
+    sag.pl.embedding(a, basis="sag_resvae", color="label", show=False)
+    np.testing.assert_array_equal(a.obsm["X_sag_resvae_umap"], umap)
+    scores = sag.tl.embedding_scores(a, "sag_resvae", "label")
+    assert scores == sag.tl.embedding_scores(a, "X_sag_resvae", "label")
     plt.close("all")
 
 

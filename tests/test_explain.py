@@ -498,3 +498,13 @@ def test_explain_finds_the_classify_run_of_its_model_under_any_key(log_records):
     assert "records another model" in log_records.text
     with pytest.raises(KeyError, match=r"not the record of a sag\.tl\.classify run"):
         sag.tl.explain(adata, model, classify_key="sag_shap", **kw)
+
+
+def test_explain_asked_for_val_or_train_cells_without_a_split_fails(syn):
+    adata, model = syn
+    bare = adata.copy()
+    del bare.uns["sag"]
+    with pytest.raises(ValueError, match="cells='val' needs a train/val/test split"):
+        sag.tl.explain(bare, model, cells="val", **FAST)
+    sag.tl.explain(bare, model, cells="test", **FAST)  # the default falls back to all cells
+    assert bare.uns["sag_shap"]["params"]["split_key"] == "None"

@@ -99,3 +99,22 @@ def test_predict_warns_when_the_query_holds_another_kind_of_values(adata, capfd)
     assert "(raw counts?)" in err
     on_counts.predict(lognorm)
     assert "holds non-integer values (log-normalized?)" in capfd.readouterr().err
+
+
+def test_predict_reads_the_layer_its_classify_run_trained_on(capfd):
+    """On the AnnData classify annotated, predict reads the layer classify trained on (as
+    explain does), not X; on a new query without it, X."""
+    import scanpy as sc
+
+    adata = sag.datasets.synthetic(n_obs=200, n_vars=50, n_classes=3, seed=0)
+    adata.layers["counts"] = adata.X.copy()
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    cfg = {"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 3}}
+    model = sag.tl.classify(adata, "label", mode="mlp", layer="counts", config=cfg, seed=0)
+    proba = adata.obsm["sag_proba"].copy()
+    capfd.readouterr()
+    sag.tl.predict(adata, model)
+    assert adata.uns["sag"]["predict_params"]["layer"] == "counts"
+    assert "the model was trained on" not in capfd.readouterr().err
+    np.testing.assert_allclose(adata.obsm["sag_proba"], proba, atol=1e-6)

@@ -184,3 +184,30 @@ def test_a_cut_classifier_run_is_reproduced_to_its_kept_point(adata):
         for name, value in res.state_dict.items():
             assert torch.equal(value, again.state_dict[name]), name
     assert cut == [False, True, True]
+
+
+@pytest.mark.parametrize(
+    "url", ["bogus://x", "sqlite:////no_such_folder_of_sag/s.db", "sqlite:///{tmp}/nodir/s.db"]
+)
+def test_a_storage_that_cannot_be_opened_fails_before_any_work(url, tmp_path, monkeypatch):
+    """Unknown dialect or missing folder: a ValueError naming the URL, raised before the data
+    are prepared (and with the password masked)."""
+    import scautogenome as sag
+    from scautogenome.tools import _classify, _embed
+
+    url = url.format(tmp=tmp_path)
+    adata = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=2, seed=0)
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were prepared")
+
+    monkeypatch.setattr(_classify, "prepare_labelled", no_work)
+    monkeypatch.setattr(_embed, "prepare_unlabelled", no_work)
+    with pytest.raises(ValueError, match="cannot be opened") as err:
+        sag.tl.classify(adata, "label", storage=url, n_trials=1)
+    assert url in str(err.value)
+    with pytest.raises(ValueError, match="cannot be opened"):
+        sag.tl.embed(adata, storage=url, n_trials=1)
+    with pytest.raises(ValueError, match=r"postgresql\+nodriver://sag:\*\*\*@") as err:
+        sag.tl.classify(adata, "label", storage="postgresql+nodriver://sag:secret@h/db")
+    assert "secret" not in str(err.value)

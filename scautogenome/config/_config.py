@@ -109,7 +109,19 @@ _CHOICES = {
 
 
 def default(mode: str = "auto") -> dict:
-    """The default configuration for ``mode`` (a deep copy you may edit)."""
+    """The default classify configuration for ``mode`` (a deep copy you may edit).
+
+    Parameters
+    ----------
+    mode
+        ``"auto"`` (every family), ``"mlp"``, ``"resnet"``, ``"densenet"``, ``"rrfcn"``; the
+        ``space`` holds ``common`` and that family's section (all of them for ``"auto"``).
+
+    Returns
+    -------
+    A dict with ``mode``, ``budget``, ``trainer``, ``search``, ``space`` and ``rrfcn``: the
+    paper's search spaces and the package's budget and training defaults.
+    """
     if mode not in MODES:
         msg = f"mode={mode!r} must be one of {MODES}."
         raise ValueError(msg)
@@ -159,9 +171,19 @@ def read_user_config(config: dict | str | Path | None) -> dict:
 
 
 def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
-    """Merge a user config (dict or JSON path) onto the defaults and validate it.
+    """Merge a user config onto the defaults and validate it.
 
-    ``mode``, when given, overrides the config's own ``mode``.
+    Parameters
+    ----------
+    config
+        A dict or the path of a JSON file, holding any part of :func:`default`'s sections
+        (the rest keeps its default); None: the defaults.
+    mode
+        Overrides the config's own ``mode``.
+
+    Returns
+    -------
+    The full configuration. Unknown keys and bad values are a ValueError that names them.
     """
     user = read_user_config(config)
     the_mode = mode or user.get("mode", "auto")
@@ -173,8 +195,14 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     cfg["mode"] = the_mode
     if the_mode != "auto":
         cfg["space"] = {k: v for k, v in cfg["space"].items() if k in ("common", the_mode)}
-    validate(cfg)
+    _check(cfg)
     return cfg
+
+
+def validate(config: dict | str | Path) -> None:
+    """Check a configuration, full (as :func:`default` gives) or partial (as :func:`load`
+    takes): raise ValueError naming the first unknown key or bad value."""
+    load(config)
 
 
 def check_scalars(cfg: dict, scalars: dict, choices: dict) -> None:
@@ -232,8 +260,8 @@ def check_search_start(search: dict) -> None:
         raise ValueError(msg)
 
 
-def validate(cfg: dict) -> None:
-    """Raise ValueError naming the first bad key or value."""
+def _check(cfg: dict) -> None:
+    """Raise ValueError naming the first bad value of a full configuration."""
     check_scalars(cfg, _SCHEMA_SCALARS, _CHOICES)
     check_search_start(cfg["search"])
     check_budget(cfg["budget"])
@@ -375,4 +403,6 @@ def _validate_rrfcn(r: dict) -> None:
 
 
 def to_json(cfg: dict) -> str:
+    """A configuration as JSON text (sorted keys), as ``uns[key]['config']`` records it and
+    ``config=`` reads it back."""
     return json.dumps(cfg, indent=2, sort_keys=True)

@@ -36,7 +36,6 @@ encoder only (scVI's placement) the start model's Davies-Bouldin was higher in 6
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,10 @@ from ._config import (
     check_search_start,
     check_space_values,
     read_user_config,
+    to_json,
 )
+
+__all__ = ["EMBED_MODES", "default", "load", "to_json", "validate"]
 
 EMBED_MODES = ("resvae", "vae")
 
@@ -125,19 +127,24 @@ def default(mode: str = "resvae") -> dict:
 
 
 def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
-    """Merge a user config (dict or JSON path) onto the defaults and validate it.
-
-    ``mode``, when given, overrides the config's own ``mode``.
-    """
+    """Merge a user embed config (a dict or JSON path holding any part of :func:`default`'s
+    sections; None: the defaults) onto the defaults and validate it; ``mode``, when given,
+    overrides the config's own. Unknown keys and bad values are a ValueError naming them."""
     user = read_user_config(config)
     cfg = _merge(copy.deepcopy(_DEFAULT), user, "")
     cfg["mode"] = mode or cfg["mode"]
-    validate(cfg)
+    _check(cfg)
     return cfg
 
 
-def validate(cfg: dict) -> None:
-    """Raise ValueError naming the first bad key or value."""
+def validate(config: dict | str | Path) -> None:
+    """Check an embed configuration, full or partial: raise ValueError naming the first
+    unknown key or bad value."""
+    load(config)
+
+
+def _check(cfg: dict) -> None:
+    """Raise ValueError naming the first bad value of a full embed configuration."""
     if cfg["mode"] not in EMBED_MODES:
         msg = f"mode={cfg['mode']!r} must be one of {EMBED_MODES}."
         raise ValueError(msg)
@@ -151,6 +158,3 @@ def validate(cfg: dict) -> None:
         check_distribution(spec, f"config['space'][{key!r}]")
     check_space_values(cfg["space"], "config['space']")
 
-
-def to_json(cfg: dict) -> str:
-    return json.dumps(cfg, indent=2, sort_keys=True)

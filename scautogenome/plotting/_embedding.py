@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import _keys
 from .._settings import keep_torch_threads, logger
-from .._utils import digest, neighbors, tsne
+from .._utils import digest, neighbors, resolve_basis, tsne
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -47,7 +47,8 @@ def embedding(
     adata
         Annotated data with the latent space in ``obsm[basis]``.
     basis
-        ``obsm`` key of the latent space.
+        ``obsm`` key of the latent space (as in scanpy, ``"sag_resvae"`` names
+        ``obsm['X_sag_resvae']`` when there is no ``obsm['sag_resvae']``).
     method
         ``"umap"`` (kNN graph + UMAP) or ``"tsne"`` (scanpy's perplexity of 30; on 30 cells or
         fewer, which scikit-learn refuses at 30, ``max(1, (n - 1) / 3)`` with a warning).
@@ -86,6 +87,7 @@ def embedding(
     if method not in METHODS:
         msg = f"method={method!r} must be one of {METHODS}."
         raise ValueError(msg)
+    basis = resolve_basis(adata, basis)
     if basis not in adata.obsm:
         msg = (
             f"basis={basis!r} not found in adata.obsm; run sag.tl.embed(adata) first. "

@@ -31,6 +31,7 @@ import torch
 
 from .._logging import progress
 from .._settings import logger
+from .._utils import storage_shown
 from ..nn import count_parameters
 from ..train import Pruned
 from ..train._trainer import kept_point
@@ -52,7 +53,9 @@ def open_storage(storage):
     """The storage ``run_study`` hands to Optuna: a URL becomes an
     :class:`optuna.storages.RDBStorage` (Optuna opens every URL as one) with heartbeats and one
     retry of a trial whose process died; ``None`` and storage objects (an ``RDBStorage`` of your
-    own, a ``JournalStorage``, which has no heartbeats) are used as they are."""
+    own, a ``JournalStorage``, which has no heartbeats) are used as they are. A URL that cannot
+    be opened (unknown dialect, missing folder or driver, refused connection) is a ValueError
+    that names it (password masked)."""
     if not isinstance(storage, str):
         return storage
     rdb = optuna.storages.RDBStorage
@@ -64,14 +67,26 @@ def open_storage(storage):
         if "heartbeat_stale_trial_callback" in named
         else "failed_trial_callback"
     )
-    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return rdb(
-            storage,
-            heartbeat_interval=int(HEARTBEAT_INTERVAL),
-            grace_period=int(GRACE_PERIOD),
-            **{callback: retry(max_retry=1)},
-        )
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return rdb(
+                storage,
+                heartbeat_interval=int(HEARTBEAT_INTERVAL),
+                grace_period=int(GRACE_PERIOD),
+                **{callback: retry(max_retry=1)},
+            )
+    except Exception as err:  # SQLAlchemy's errors name no common base: report any
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        msg = f"storage={storage_shown(storage)!r} cannot be opened: {reason}"
+        raise ValueError(msg) from err
+
+
+def check_storage(storage) -> None:
+    """Open ``storage`` once, before any work, so that a URL that cannot be opened fails at
+    once (:func:`open_storage`); an SQLite file is created with its tables."""
+    if storage is not None:
+        open_storage(storage)
 
 
 def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:

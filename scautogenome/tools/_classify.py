@@ -13,7 +13,7 @@ from .._logging import elapsed
 from .._settings import logger, resolve_seed
 from ..data import prepare_labelled
 from ..models import Classifier
-from ..search import rrfcn_in_auto, run_search, search_with_rrfcn
+from ..search import check_storage, rrfcn_in_auto, run_search, search_with_rrfcn
 from ..train import classification_report, resolve_device
 from ._utils import (
     budget_overrides,
@@ -98,7 +98,9 @@ def classify(
         without it such classes are an error.
     storage, study_name
         Any Optuna storage URL (e.g. ``"sqlite:///search.db"``) to keep the trials, resume an
-        interrupted search or share it between processes.
+        interrupted search or share it between processes. A resumed study runs this call's
+        budget (``n_trials``, ``time_budget``) on top of its earlier trials, and the best of
+        all of them is kept; a URL that cannot be opened is an error before any work.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
     seed
@@ -122,9 +124,10 @@ def classify(
         ``params`` (this call), ``classes``, ``metrics`` (test: accuracy, macro_f1,
         balanced_accuracy, per-class precision/recall/F1/support; and the same on val),
         ``confusion`` (test, rows = true class), ``trials`` (one row per search trial),
-        ``architecture`` (JSON text), ``best`` (trial, mode, validation score), ``config``
-        (JSON text), ``model_digest`` (SHA-1 of the model's weights, by which
-        :func:`~scautogenome.tl.explain` finds this run), ``model_dir`` (when saved).
+        ``architecture`` and ``train_params`` (JSON text), ``best`` (trial, mode, validation
+        score), ``config`` (JSON text), ``search_seconds``, ``dropped_classes`` (classes left
+        out by ``min_cells_per_class``), ``model_digest`` (SHA-1 of the model's weights, by
+        which :func:`~scautogenome.tl.explain` finds this run), ``model_dir`` (when saved).
     """
     start = time.perf_counter()
     seed = resolve_seed(seed)
@@ -132,6 +135,7 @@ def classify(
     if metric is not None:
         overrides.setdefault("search", {})["metric"] = metric
     cfg = load_config(_config.load, config, mode, overrides)
+    check_storage(storage)
     dev = resolve_device(device)
     data = prepare_labelled(
         adata,

@@ -11,6 +11,7 @@ from .._logging import elapsed
 from .._settings import keep_torch_threads, logger, resolve_seed
 from ..config import _embed as _embed_config
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
+from ..search import check_storage
 from ..search._vae import run_vae_search
 from ..train import resolve_device
 from ..train._vae import warn_long_warmup
@@ -21,6 +22,7 @@ from ._utils import (
     final_model,
     load_config,
     neighbors,
+    resolve_basis,
     save_model,
     search_uns,
     storage_shown,
@@ -120,7 +122,9 @@ def embed(
         Also write the reconstruction (dense n_obs x n_vars float32) as a layer.
     storage, study_name
         Any Optuna storage URL to keep the trials, resume a search or share it between
-        processes.
+        processes. A resumed study runs this call's budget
+        (``n_trials``, ``time_budget``) on top of its earlier trials, and the best of all of
+        them is kept; a URL that cannot be opened is an error before any work.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
     seed
@@ -169,6 +173,7 @@ def embed(
     if beta is not None:  # numpy scalars as Python numbers, as the budget's
         overrides["trainer"] = {"beta": beta.item() if isinstance(beta, np.generic) else beta}
     cfg = load_config(_embed_config.load, config, mode, overrides)
+    check_storage(storage)
     warn_long_warmup(cfg["trainer"]["max_epochs"], cfg["trainer"]["kl_warmup_epochs"])
     dev = resolve_device(device)
     data = prepare_unlabelled(
@@ -343,7 +348,8 @@ def embedding_scores(
     adata
         Annotated data with the embedding in ``obsm[basis]``.
     basis
-        ``obsm`` key, e.g. ``"X_sag_resvae"`` or ``"X_pca"``.
+        ``obsm`` key, e.g. ``"X_sag_resvae"`` or ``"X_pca"`` (as in scanpy, ``"sag_resvae"``
+        names ``obsm['X_sag_resvae']`` when there is no ``obsm['sag_resvae']``).
     labels_key
         ``obs`` column with the reference labels.
     n_neighbors
@@ -374,6 +380,7 @@ def embedding_scores(
     import anndata as ad
     from sklearn import metrics as skm
 
+    basis = resolve_basis(adata, basis)
     if basis not in adata.obsm:
         msg = f"basis={basis!r} not found in adata.obsm; available: {list(adata.obsm.keys())}."
         raise KeyError(msg)

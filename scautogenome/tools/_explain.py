@@ -11,7 +11,7 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import logger, resolve_seed
 from ..data import check_adata, dense_rows
-from ._utils import call_params, classify_record, h5ad_safe
+from ._utils import call_params, classify_record, h5ad_safe, recorded_layer
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -47,6 +47,12 @@ def _candidate_rows(
             msg = f"cells={cells!r} must be 'test', 'val', 'train', 'all', a mask or cell names."
             raise ValueError(msg)
         if split is None:
+            if cells != "test":  # the default falls back; an explicit other part cannot
+                msg = (
+                    f"cells={cells!r} needs a train/val/test split, and there is {_split_name(split_col)}; "
+                    "pass split_key= (or classify_key=) or cells='all'."
+                )
+                raise ValueError(msg)
             logger.info("%s; explaining cells drawn from all cells.", _split_name(split_col))
             return np.arange(n)
         rows = np.flatnonzero(split == cells)
@@ -71,17 +77,6 @@ def _candidate_rows(
         msg = f"cells names {bad} (and maybe more) are not in adata.obs_names."
         raise KeyError(msg)
     return np.unique(pos)
-
-
-def _recorded_layer(adata: AnnData, record: dict) -> str | None:
-    """The layer the classify run of ``record`` trained on, when ``adata`` still has it; None
-    (``adata.X``) otherwise."""
-    params = record.get("params")
-    layer = params.get("layer") if isinstance(params, dict) else None
-    if isinstance(layer, str) and layer != "None" and layer in adata.layers:
-        logger.info("explaining layers[%r], the layer classify trained on", layer)
-        return layer
-    return None
 
 
 def _groups(
@@ -157,8 +152,8 @@ def explain(
         Cells whose group is not a model class are not explained.
     cells
         Which cells may be explained: ``"test"`` (default; the held-out split of
-        ``obs[split_key]``, or all cells when there is none), ``"val"``, ``"train"``, ``"all"``,
-        a boolean mask, cell names or positions.
+        ``obs[split_key]``, or all cells when there is none), ``"val"``, ``"train"`` (an error
+        without a split), ``"all"``, a boolean mask, cell names or positions.
     n_explain
         At most this many of those cells are explained, drawn per class as evenly as the class
         sizes allow so small classes are represented (``None``: all).
@@ -257,7 +252,7 @@ def explain(
         split_col = None if record_key is None else _keys.split_key(record_key)
 
     if layer is None:
-        layer = _recorded_layer(adata, record)
+        layer = recorded_layer(adata, record)
     X, col_map, report = model._input(adata, layer, min_gene_overlap)
     n_model = len(model.var_names_)
     if col_map is None:

@@ -10,7 +10,14 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import logger
 from ..data import check_adata
-from ._utils import call_params, describes, h5ad_safe, is_classify_record
+from ._utils import (
+    call_params,
+    classify_record,
+    describes,
+    h5ad_safe,
+    is_classify_record,
+    recorded_layer,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -39,9 +46,15 @@ def predict(
         Query cells x genes (``X`` or ``layer``).
     model
         A trained :class:`~scautogenome.models.Classifier`.
+    layer
+        Use ``adata.layers[layer]`` (the kind of values the model was trained on). None: the
+        layer the model's classify run trained on when ``adata`` is the AnnData of that run
+        and still has it (as :func:`~scautogenome.tl.explain` does), else ``adata.X``.
     min_gene_overlap
         Minimum fraction of the model's genes the query must have; below it is an error
         naming the counts. A partial overlap above it is a warning.
+    batch_size
+        Cells per forward pass.
     key_added
         Prefix of the keys written.
 
@@ -57,10 +70,10 @@ def predict(
         Class probabilities (columns in ``uns[key_added]['classes']`` order).
     ``uns[key_added]``
         ``classes``, ``gene_overlap`` (model genes, query genes, common, fraction, zero-filled)
-        and ``params``. An existing ``uns[key_added]`` from :func:`classify` is kept and
-        updated when that run trained ``model``; the record of another model (whose metrics,
-        confusion matrix and classes would no longer describe the predictions) is replaced,
-        with a warning: pass another ``key_added`` to keep it.
+        and ``predict_params`` (this call). An existing ``uns[key_added]`` from
+        :func:`classify` is kept and updated when that run trained ``model``; the record of
+        another model (whose metrics, confusion matrix and classes would no longer describe
+        the predictions) is replaced, with a warning: pass another ``key_added`` to keep it.
     """
     from ..models import Classifier, check_is_fitted
 
@@ -70,6 +83,8 @@ def predict(
         msg = f"model must be a scautogenome Classifier, got {type(model).__name__}."
         raise TypeError(msg)
     check_is_fitted(model)
+    if layer is None:
+        layer = recorded_layer(adata, classify_record(adata, model)[1])
     proba = model.predict_proba(
         adata, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
     )

@@ -15,6 +15,7 @@ from .._utils import (
     h5ad_safe,
     json_default,
     neighbors,
+    resolve_basis,
     storage_shown,
     tsne,
 )
@@ -36,6 +37,8 @@ __all__ = [
     "is_classify_record",
     "load_config",
     "neighbors",
+    "recorded_layer",
+    "resolve_basis",
     "save_model",
     "search_uns",
     "storage_shown",
@@ -133,6 +136,19 @@ def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str 
         if is_classify_record(record) and describes(record, model):
             return k, record
     return None, {}
+
+
+def recorded_layer(adata: AnnData, record: dict) -> str | None:
+    """The layer the classify run of ``record`` trained on, when ``adata`` still has it; None
+    (``adata.X``) otherwise."""
+    from .._settings import logger
+
+    params = record.get("params")
+    layer = params.get("layer") if isinstance(params, dict) else None
+    if isinstance(layer, str) and layer != "None" and layer in adata.layers:
+        logger.info("reading layers[%r], the layer classify trained on", layer)
+        return layer
+    return None
 
 
 def final_model(model_class, result, data, config: dict, device: str | None, **extras):

@@ -80,13 +80,14 @@ def check_model_dir(model_dir: str | Path | None) -> None:
     check_creatable(model_dir, f"model_dir={str(model_dir)!r}")
 
 
-def describes(record, model) -> bool:
+def describes(record, model, digest: str | None = None) -> bool:
     """Whether a classify ``uns`` record was written for ``model``: the digest of its weights
-    (``model_digest``), or for a record without one the same architecture and classes."""
+    (``model_digest``; ``digest`` when already computed), or for a record without one the same
+    architecture and classes."""
     if not isinstance(record, dict):
         return False
     if "model_digest" in record:
-        return str(record["model_digest"]) == model.weights_digest()
+        return str(record["model_digest"]) == (digest or model.weights_digest())
     if "architecture" not in record or "classes" not in record:
         return False
     try:
@@ -131,9 +132,10 @@ def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str 
             )
         return key, record
     keys = [_keys.CLASSIFY_KEY, *(k for k in adata.uns if k != _keys.CLASSIFY_KEY)]
-    for k in keys:
-        record = adata.uns.get(k)
-        if is_classify_record(record) and describes(record, model):
+    records = [(k, adata.uns.get(k)) for k in keys if is_classify_record(adata.uns.get(k))]
+    digest = model.weights_digest() if any("model_digest" in r for _, r in records) else None
+    for k, record in records:
+        if describes(record, model, digest):
             return k, record
     return None, {}
 

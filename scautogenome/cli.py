@@ -1,7 +1,9 @@
 """Command line: ``scautogenome classify | predict | explain | embed | report | worker | demo``.
 
-Every command reads an .h5ad file or, with ``--table``, a CSV/TSV expression table (plus a label
-table), so a TCGA user never opens Python. Exit codes: 0 ok, 2 bad input (one-line reason).
+Every command reads an .h5ad file; with ``--table``, a CSV/TSV expression table (plus a label
+table; ``--tcga`` reads TCGA files and a GDC/Firehose clinical table), or with ``--autogenome``,
+AutoGenome's input layout, so a TCGA or AutoGenome user never opens Python. Exit codes: 0 ok,
+2 bad input (one-line reason), given before any work starts and before --out is created.
 """
 
 from __future__ import annotations
@@ -35,32 +37,87 @@ def _read_h5ad(path: str):
         raise CLIError(msg) from e
 
 
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_inputs(args) -> None:
+    """The input options, checked before any file is read: exactly one input (an .h5ad file,
+    ``--table`` or ``--autogenome``), and the table options only with ``--table``."""
+    given = [
+        what
+        for what, value in (
+            ("an .h5ad input", args.input),
+            ("--table", args.table),
+            ("--autogenome", args.autogenome),
+        )
+        if value
+    ]
+    if len(given) > 1:
+        msg = f"give one input, not {' and '.join(given)}"
+        raise CLIError(msg)
+    if not given:
+        msg = "an input is required: an .h5ad file, --table or --autogenome"
+        raise CLIError(msg)
+    if args.tumor_only is not None and not args.tcga:
+        msg = f"--{'' if args.tumor_only else 'no-'}tumor-only needs --tcga"
+        raise CLIError(msg)
+    for option in ("labels_table", "tcga"):
+        if getattr(args, option) and not args.table:
+            msg = f"{_option(option)} needs --table"
+            raise CLIError(msg)
+    for option in ("label_column", "id_column"):
+        if getattr(args, option) and not args.labels_table:
+            msg = f"{_option(option)} needs --labels-table"
+            raise CLIError(msg)
+    for option in ("table", "autogenome"):
+        path = getattr(args, option)
+        if path and not Path(path).is_file():
+            msg = f"{_option(option)} {path!r} does not exist"
+            raise CLIError(msg)
+
+
+def _default_labels(args) -> str | None:
+    """The label column classify and worker use without --labels: the reader's own (the
+    project code for --tcga, ``label`` for --autogenome), else --table's --label-column."""
+    if args.autogenome:
+        return "label"
+    if args.tcga:
+        return args.label_column or "project"
+    return args.label_column if args.table else None
+
+
 def _load(args):
-    """The AnnData of ``args.input`` (h5ad) or of ``--table`` (+ ``--labels-table``)."""
+    """``(adata, config)``: the AnnData of the input (an .h5ad file, ``--table`` with
+    ``--labels-table``, read by :func:`sag.io.read_tcga` with ``--tcga``, or ``--autogenome``)
+    and, for ``--autogenome``, the sag config its reader made of AutoGenome's JSON (else None)."""
     import scautogenome as sag
 
-    for option in ("label_column", "id_column"):
-        if getattr(args, option, None) and not getattr(args, "labels_table", None):
-            msg = f"--{option.replace('_', '-')} needs --labels-table"
-            raise CLIError(msg)
-    if getattr(args, "table", None):
-        if args.input:
-            msg = "give either an .h5ad input or --table, not both"
-            raise CLIError(msg)
-        if not Path(args.table).exists():
-            msg = f"--table {args.table!r} does not exist"
-            raise CLIError(msg)
-        return sag.io.read_table(
+    _check_inputs(args)
+    if args.autogenome:
+        return sag.io.read_autogenome(args.autogenome)
+    if args.tcga:
+        # --label-column: the project code (the default), or a clinical column to copy
+        column = args.label_column
+        adata = sag.io.read_tcga(
+            args.table,
+            clinical=args.labels_table,
+            clinical_id_column=args.id_column,
+            clinical_columns=[column] if column and column != "project" else None,
+            tumor_only=bool(args.tumor_only),
+            orientation=args.orientation,
+        )
+        return adata, None
+    if args.table:
+        adata = sag.io.read_table(
             args.table,
             labels=args.labels_table,
             label_column=args.label_column,
             id_column=args.id_column,
             orientation=args.orientation,
         )
-    if not args.input:
-        msg = "an input .h5ad file (or --table) is required"
-        raise CLIError(msg)
-    return _read_h5ad(args.input)
+        return adata, None
+    return _read_h5ad(args.input), None
 
 
 def _out_file(path: str, overwrite: bool, kind: str = "an .h5ad file") -> Path:
@@ -102,13 +159,23 @@ def _write_h5ad(adata, out: Path) -> None:
         raise CLIError(msg) from e
 
 
-def _out_dir(path: str, overwrite: bool, what: str = "model") -> Path:
+def _out_dir(path: str, names: list[str], overwrite: bool) -> Path:
+    """The output folder, checked before any work and not created here (the command creates it
+    when its results are ready, so a failed command leaves no folder behind): a folder that
+    already holds any of ``names``, the files the command writes, is used only with
+    --overwrite; it must be creatable and writable."""
     out = Path(path)
-    if (out / "model" / "model.json").exists() and not overwrite:
-        msg = f"{str(out)!r} already holds a {what}; pass --overwrite or choose another --out"
+    if out.exists() and not out.is_dir():
+        msg = f"--out {path!r} is a file; give a folder"
+        raise CLIError(msg)
+    there = [name for name in names if (out / name).exists() or (out / name).is_symlink()]
+    if there and not overwrite:
+        msg = (
+            f"--out {path!r} already holds {', '.join(there)}; pass --overwrite or choose "
+            "another --out"
+        )
         raise CLIError(msg)
     _creatable(out, f"--out {path!r}")
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -120,7 +187,7 @@ def _setup(args) -> None:
     if args.quiet:
         sag.settings.verbosity = 1
         sag.settings.progress_bar = False
-    if args.device:
+    if getattr(args, "device", None):
         from .train import resolve_device
 
         try:
@@ -129,7 +196,7 @@ def _setup(args) -> None:
             msg = f"--device {args.device!r}: {e.args[0] if e.args else e}"
             raise CLIError(msg) from e
         sag.settings.device = args.device
-    if args.threads is not None:
+    if getattr(args, "threads", None) is not None:
         if args.threads < 1:
             msg = f"--threads {args.threads} must be a positive integer"
             raise CLIError(msg)
@@ -175,40 +242,66 @@ def top_genes_table(adata, key: str = "sag_shap", n: int = 8) -> str:
 
 
 # -- commands ------------------------------------------------------------------------------------
-def _classify(args) -> int:
-    import scautogenome as sag
+def _classify_files(args) -> list[str]:
+    """What classify writes into --out."""
+    return ["model", "annotated.h5ad", "metrics.json"] + (["report.html"] if args.report else [])
 
-    out = _out_dir(args.out, args.overwrite)
-    adata = _load(args)
-    labels = args.labels or (args.label_column if getattr(args, "table", None) else None)
+
+def _labels(args) -> str:
+    """--labels, else the input's own label column (:func:`_default_labels`)."""
+    labels = args.labels or _default_labels(args)
     if labels is None:
         msg = "--labels is required (the obs column with the classes)"
         raise CLIError(msg)
+    return labels
+
+
+def _study_config(args, reader_config: dict | None) -> tuple[object, str | None]:
+    """``(config, split_key)`` of a classify study (a worker's too): for --autogenome, the config
+    its reader made of AutoGenome's JSON unless --config is given, and AutoGenome's own
+    train/test(/eval) files as the split unless --split-key is given."""
+    if not args.autogenome:
+        return args.config, args.split_key
+    config = reader_config if args.config is None else args.config
+    split_key = "autogenome_split" if args.split_key is None else args.split_key
+    return config, split_key
+
+
+def _classify(args) -> int:
+    import scautogenome as sag
+
+    from ._utils import write_atomically
+
+    out = _out_dir(args.out, _classify_files(args), args.overwrite)
+    _check_inputs(args)
+    labels = _labels(args)  # before the input is read
+    adata, reader_config = _load(args)
+    config, split_key = _study_config(args, reader_config)
     model = sag.tl.classify(
         adata,
         labels,
         mode=args.mode,
         layer=args.layer,
-        split_key=args.split_key,
+        split_key=split_key,
         n_trials=args.n_trials,
         time_budget=args.time_budget,
         metric=args.metric,
-        config=args.config,
+        config=config,
         min_cells_per_class=args.min_cells_per_class,
         storage=args.storage,
         study_name=args.study_name,
         seed=args.seed,
     )
+    out.mkdir(parents=True, exist_ok=True)  # checked before the search: new, or --overwrite
     model.save(out / "model", overwrite=args.overwrite)
     adata.uns["sag"]["model_dir"] = str(out / "model")
     if args.explain:
         sag.tl.explain(adata, model, seed=args.seed)
     _write_h5ad(adata, out / "annotated.h5ad")
     test = adata.uns["sag"]["metrics"]["test"]
-    (out / "metrics.json").write_text(
-        json.dumps(
-            {k: test[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n")}, indent=1
-        )
+    metrics = {k: test[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n")}
+    write_atomically(
+        out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=1))
     )
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
     if args.report:
@@ -234,7 +327,7 @@ def _predict(args) -> int:
     import scautogenome as sag
 
     out = _out_file(args.out, args.overwrite)
-    adata = _load(args)
+    adata, _ = _load(args)
     model = _load_model(args.model)
     sag.tl.predict(adata, model, layer=args.layer, min_gene_overlap=args.min_gene_overlap)
     _write_h5ad(adata, out)
@@ -248,7 +341,7 @@ def _explain(args) -> int:
     import scautogenome as sag
 
     out = _out_file(args.out, args.overwrite)
-    adata = _load(args)
+    adata, _ = _load(args)
     model = _load_model(args.model)
     sag.tl.explain(
         adata,
@@ -291,7 +384,7 @@ def _embed(args) -> int:
             msg = f"--model-out {args.model_out!r} already holds a model; pass --overwrite"
             raise CLIError(msg)
         _creatable(args.model_out, f"--model-out {args.model_out!r}")
-    adata = _load(args)
+    adata, _ = _load(args)
     if args.labels is not None and args.labels not in adata.obs.columns:
         msg = f"--labels {args.labels!r} is not an obs column; available: {list(adata.obs.columns)}"
         raise CLIError(msg)
@@ -377,11 +470,15 @@ def _worker(args) -> int:
     from scautogenome.tools._utils import budget_overrides, load_config
     from scautogenome.train import resolve_device
 
+    _check_inputs(args)
+    labels = _labels(args)  # as classify's
+    adata, reader_config = _load(args)
+    config, split_key = _study_config(args, reader_config)
     # as classify: one budget option keeps the configured other, --metric sets the config's
     overrides = budget_overrides(args.n_trials, args.time_budget)
     if args.metric is not None:
         overrides.setdefault("search", {})["metric"] = args.metric
-    cfg = load_config(_config.load, args.config, args.mode, overrides)
+    cfg = load_config(_config.load, config, args.mode, overrides)
     if cfg["mode"] == "rrfcn":  # the study classify runs for it (search_with_rrfcn)
         if cfg["rrfcn"]["strategy"] != "optuna":
             msg = (
@@ -394,12 +491,11 @@ def _worker(args) -> int:
         from scautogenome.search._enas import optuna_rrfcn_config
 
         cfg = optuna_rrfcn_config(cfg)
-    adata = _load(args)
     data = prepare_labelled(
         adata,
-        args.labels,
+        labels,
         layer=args.layer,
-        split_key=args.split_key,
+        split_key=split_key,
         min_cells_per_class=args.min_cells_per_class,
         seed=sag.settings.seed if args.seed is None else args.seed,
     )
@@ -429,15 +525,7 @@ DEMO_FILES = ("model", "report.html", "pbmc68k_reduced.sag.h5ad")
 def _demo(args) -> int:
     import scautogenome as sag
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        msg = f"--out {args.out!r} is a file; give a folder"
-        raise CLIError(msg)
-    there = [name for name in DEMO_FILES if (out / name).exists()]
-    if there and not args.overwrite:
-        msg = f"--out {args.out!r} already holds {', '.join(there)}; pass --overwrite or choose another --out"
-        raise CLIError(msg)
-    _creatable(out, f"--out {args.out!r}")
+    out = _out_dir(args.out, list(DEMO_FILES), args.overwrite)
     start = time.perf_counter()
     adata = sag.datasets.pbmc68k_reduced()
     print(
@@ -472,31 +560,71 @@ def _demo(args) -> int:
 
 
 # -- parser --------------------------------------------------------------------------------------
-def _common(sp, seed_help: str = "random seed (default 0)") -> None:
+def _common(sp, seed_help: str | None = "random seed (default 0)", compute: bool = True) -> None:
+    """--quiet; --device and --threads for a command that runs a network (``compute``); --seed
+    for one that draws random numbers (``seed_help``, None for none)."""
     sp.add_argument("--quiet", action="store_true", help="no progress bars or info logs")
-    sp.add_argument("--device", default=None, help="auto (default), cpu or cuda")
-    sp.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    sp.add_argument("--seed", type=int, default=None, help=seed_help)
+    if compute:
+        sp.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+        sp.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    if seed_help is not None:
+        sp.add_argument("--seed", type=int, default=None, help=seed_help)
 
 
-def _inputs(sp, labels: bool = False) -> None:
+def _inputs(sp) -> None:
     sp.add_argument("input", nargs="?", help="input .h5ad file (cells or samples x genes)")
     g = sp.add_argument_group("table input (instead of an .h5ad file)")
     g.add_argument("--table", help="CSV/TSV(.gz) expression matrix, either orientation")
     g.add_argument("--labels-table", help="CSV/TSV with a sample id column and labels")
     g.add_argument(
         "--label-column",
-        help="column of --labels-table with the labels (it keeps its name in obs)",
+        help="column of --labels-table with the labels (it keeps its name in obs); with --tcga "
+        "'project' (the default: the project code) or a clinical column to copy into obs",
     )
-    g.add_argument("--id-column", help="column of --labels-table with the sample ids")
+    g.add_argument(
+        "--id-column",
+        help="column of --labels-table with the sample ids (with --tcga: the barcodes; found "
+        "by default)",
+    )
     g.add_argument(
         "--orientation", default="auto", choices=["auto", "genes_x_samples", "samples_x_genes"]
+    )
+    g.add_argument(
+        "--tcga",
+        action="store_true",
+        help="read --table as TCGA expression (GDC, Firehose, PanCanAtlas; sample barcodes "
+        "parsed into obs) and --labels-table as a GDC/Firehose clinical table, matched on the "
+        "patient barcode, its project_id (TCGA-BRCA -> BRCA) in obs['project'] "
+        "(sag.io.read_tcga)",
+    )
+    g.add_argument(
+        "--tumor-only",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --tcga: keep tumour samples only, leaving out normal tissue and blood "
+        "(default: keep all)",
+    )
+    a = sp.add_argument_group("AutoGenome input (instead of an .h5ad file)")
+    a.add_argument(
+        "--autogenome",
+        metavar="CONFIG.json",
+        help="AutoGenome's JSON config and the train/eval/test features and labels files it "
+        "names (sag.io.read_autogenome); labels in obs['label'], the file of each sample in "
+        "obs['autogenome_split']",
     )
     sp.add_argument("--layer", default=None, help="use this layer instead of X")
 
 
-def _search(sp) -> None:
-    sp.add_argument("--config", default=None, help="expert-mode JSON config file")
+_LABELS_HELP = (
+    "obs column with the classes (default: --label-column for --table, 'project' for --tcga, "
+    "'label' for --autogenome)"
+)
+_SPLIT_HELP = "obs column with train/val/test (default for --autogenome: 'autogenome_split')"
+_CONFIG_HELP = "expert-mode JSON config file (default for --autogenome: the one made of its JSON)"
+
+
+def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
+    sp.add_argument("--config", default=None, help=config_help)
     sp.add_argument("--n-trials", type=int, default=None, help="number of search trials")
     sp.add_argument("--time-budget", type=float, default=None, help="search seconds")
     sp.add_argument(
@@ -535,17 +663,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="search the best classifier for a label column",
         description="Search MLP / RFCN-ResNet / RFCN-DenseNet (/ RRFCN) "
         "classifiers for a label column. Writes DIR/model, DIR/annotated.h5ad, "
-        "DIR/metrics.json and DIR/report.html.",
+        "DIR/metrics.json and DIR/report.html; a DIR that holds any of them is refused "
+        "unless --overwrite.",
     )
     _inputs(c)
-    c.add_argument(
-        "--labels", help="obs column with the classes (default for --table input: --label-column)"
-    )
+    c.add_argument("--labels", help=_LABELS_HELP)
     c.add_argument("--out", required=True, help="output directory")
     c.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "rrfcn", "auto"])
-    c.add_argument("--split-key", default=None, help="obs column with train/val/test")
+    c.add_argument("--split-key", default=None, help=_SPLIT_HELP)
     _classify_options(c)
-    _search(c)
+    _search(c, _CONFIG_HELP)
     c.add_argument(
         "--explain",
         action=argparse.BooleanOptionalAction,
@@ -558,7 +685,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="write DIR/report.html (default on)",
     )
-    c.add_argument("--overwrite", action="store_true")
+    c.add_argument(
+        "--overwrite", action="store_true", help="replace the files of an earlier run in --out"
+    )
     _common(c)
     c.set_defaults(func=_classify)
 
@@ -573,7 +702,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, help="output .h5ad file")
     pr.add_argument("--min-gene-overlap", type=float, default=0.5)
     pr.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    _common(pr)
+    _common(pr, seed_help=None)
     pr.set_defaults(func=_predict)
 
     e = sub.add_parser(
@@ -648,7 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
         "is regenerated; X.report.html next to an X.h5ad file)",
     )
     r.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    _common(r)
+    _common(r, seed_help=None, compute=False)
     r.set_defaults(func=_report)
 
     w = sub.add_parser(
@@ -663,12 +792,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--study-name collects the search into a model.",
     )
     _inputs(w)
-    w.add_argument("--labels", required=True)
+    w.add_argument("--labels", help=_LABELS_HELP)
     w.add_argument("--storage", required=True, help="Optuna storage URL shared by all workers")
     w.add_argument("--study", required=True, help="study name shared by all workers")
     w.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "rrfcn", "auto"])
-    w.add_argument("--config", default=None)
-    w.add_argument("--split-key", default=None)
+    w.add_argument("--config", default=None, help=_CONFIG_HELP)
+    w.add_argument("--split-key", default=None, help=_SPLIT_HELP)
     _classify_options(w)
     w.add_argument("--n-trials", type=int, default=None)
     w.add_argument("--time-budget", type=float, default=None)

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+from pathlib import Path
 
 import anndata as ad
 import pytest
 
 from scautogenome.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -195,7 +199,8 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
         assert section in page
 
 
-def test_table_input(tmp_path, capsys, tiny_config):
+def _write_table(tmp_path) -> None:
+    """expr.tsv (40 genes x 60 samples) and labels.csv (sample, type: A/B) in tmp_path."""
     import numpy as np
     import pandas as pd
 
@@ -207,6 +212,10 @@ def test_table_input(tmp_path, capsys, tiny_config):
     table = pd.DataFrame(expr.T, index=[f"G{j}" for j in range(40)], columns=samples)
     table.to_csv(tmp_path / "expr.tsv", sep="\t")
     pd.DataFrame({"sample": samples, "type": labels}).to_csv(tmp_path / "labels.csv", index=False)
+
+
+def test_table_input(tmp_path, capsys, tiny_config):
+    _write_table(tmp_path)
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(tiny_config))
     rc = main(
@@ -428,7 +437,8 @@ def test_demo_and_common_options_are_checked_before_work(h5ad, tmp_path, capsys,
         (["--threads", "0"], "--threads 0 must be a positive integer"),
         (["--device", "tpu"], "--device 'tpu'"),
     ):
-        assert main(["report", str(h5ad), "--out", str(tmp_path / "r.html"), *extra]) == 2
+        predict = ["predict", str(h5ad), "--model", str(tmp_path), "--out", str(tmp_path / "p")]
+        assert main([*predict, *extra]) == 2
         err = capsys.readouterr().err
         assert message in err, err
         assert err.count("\n") == 1
@@ -552,3 +562,160 @@ def test_worker_joins_an_rrfcn_study_of_optuna_and_refuses_enas(h5ad, tmp_path, 
     path.write_text(json.dumps(cfg))
     assert main([*_worker_args(h5ad, url, "r", path), "--mode", "rrfcn"]) == 2
     assert len(optuna.load_study(study_name="r", storage=url).trials) == 2
+
+
+def test_classify_refuses_an_out_holding_any_of_its_files(h5ad, tmp_path, capsys, monkeypatch):
+    """Each file classify writes (the input among them), not only model/model.json, is kept
+    unless --overwrite, and refused before any work."""
+    import scautogenome as sag
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the search ran into an --out holding earlier results")
+
+    monkeypatch.setattr(sag.tl, "classify", no_work)
+    for name in ("model", "annotated.h5ad", "metrics.json", "report.html"):
+        run = tmp_path / name.replace(".", "_")
+        run.mkdir()
+        (run / name).write_bytes(h5ad.read_bytes())
+        src = run / name if name == "annotated.h5ad" else h5ad  # the input as one of them
+        assert main(["classify", str(src), "--labels", "label", "--out", str(run)]) == 2
+        err = capsys.readouterr().err
+        assert f"already holds {name}; pass --overwrite" in err, err
+        assert (run / name).read_bytes() == h5ad.read_bytes()
+    # --no-report writes no report.html: an old one is no reason to refuse
+    run = tmp_path / "report_html"
+    with pytest.raises(AssertionError, match="the search ran"):
+        main(["classify", str(h5ad), "--labels", "label", "--out", str(run), "--no-report"])
+
+
+def test_failed_commands_create_no_out_folder(h5ad, tmp_path, capsys):
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    cases = [
+        ([str(h5ad)], "--labels is required"),
+        ([str(h5ad), "--labels", "cell_type"], "'cell_type' is not a column"),
+        ([str(tmp_path / "nope.h5ad"), "--labels", "label"], "does not exist"),
+        ([str(h5ad), "--table", str(h5ad), "--labels", "label"], "give one input"),
+        ([str(h5ad), "--tumor-only", "--labels", "label"], "--tumor-only needs --tcga"),
+        ([str(h5ad), "--tcga", "--labels-table", str(a_file)], "--labels-table needs --table"),
+        (["--autogenome", str(tmp_path / "no.json")], "--autogenome"),
+    ]
+    for i, (extra, message) in enumerate(cases):
+        out = tmp_path / f"out{i}"
+        assert main(["classify", *extra, "--out", str(out), "--quiet"]) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err, (extra, err)
+        assert not out.exists(), extra
+    args = ["classify", str(h5ad), "--labels", "label", "--out", str(a_file / "run")]
+    assert main(args) == 2
+    assert "cannot be created" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["report", "in.h5ad"], ["--device", "cuda"]),
+        (["report", "in.h5ad"], ["--threads", "2"]),
+        (["report", "in.h5ad"], ["--seed", "1"]),
+        (["predict", "in.h5ad", "--model", "m", "--out", "p.h5ad"], ["--seed", "1"]),
+    ],
+)
+def test_commands_take_only_the_options_they_use(command, option, capsys):
+    """report trains and runs nothing (no --device/--threads/--seed); predict draws nothing
+    (no --seed): an option that would be ignored is refused."""
+    with pytest.raises(SystemExit) as e:
+        main([*command, *option])
+    assert e.value.code == 2
+    assert f"unrecognized arguments: {' '.join(option)}" in capsys.readouterr().err
+
+
+def _readme_command(start: str, out) -> list[str]:
+    """The README's shell line that starts with ``start``, as arguments of main (its comment
+    dropped), writing to ``out``."""
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith(start):
+            argv = shlex.split(line, comments=True)[1:]
+            argv[argv.index("--out") + 1] = str(out)
+            return argv
+    raise AssertionError(f"no README line starts with {start!r}")
+
+
+def test_readme_tcga_command_runs_on_the_examples(tmp_path, config_file, capsys, monkeypatch):
+    """The README's TCGA line, as written, on data/examples (GDC clinical.tsv: project_id
+    TCGA-BRCA -> BRCA, patient barcodes, --tumor-only)."""
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "tcga"
+    argv = _readme_command("scautogenome classify --tcga", out)
+    budget = ["--config", str(config_file), "--n-trials", "1", "--no-explain", "--quiet"]
+    assert main([*argv, *budget]) == 0, capsys.readouterr().err
+    annotated = ad.read_h5ad(out / "annotated.h5ad")
+    assert sorted(annotated.obs["project"].unique()) == ["BRCA", "COAD", "LUAD"]
+    assert annotated.n_obs == 51  # 3 x 17 tumours; the matched normals left out
+    assert annotated.obs["is_tumor"].all()
+    assert annotated.uns["sag"]["params"]["labels_key"] == "project"
+    assert (out / "report.html").exists()
+
+
+def test_worker_labels_default_to_the_label_column(tmp_path, quick_config):
+    import optuna
+
+    _write_table(tmp_path)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    table = ["--table", str(tmp_path / "expr.tsv"), "--labels-table", str(tmp_path / "labels.csv")]
+    table += ["--label-column", "type", "--id-column", "sample"]
+    args = ["worker", *table, "--storage", url, "--study", "t", "--config", str(quick_config)]
+    assert main([*args, "--n-trials", "1", "--quiet"]) == 0
+    assert len(optuna.load_study(study_name="t", storage=url).trials) == 1
+
+
+def test_readme_autogenome_command_runs_on_the_examples(tmp_path, capsys, monkeypatch):
+    """The README's AutoGenome line on data/examples/autogenome: labels obs['label'], the
+    reader's config (mode resnet, 50 epochs), AutoGenome's test file held out; --n-trials
+    wins over the config. Its model then predicts an --autogenome input."""
+    import warnings
+
+    monkeypatch.chdir(ROOT)
+    warnings.filterwarnings("ignore", "AutoGenome config", UserWarning)
+    out = tmp_path / "ag"
+    argv = _readme_command("scautogenome classify --autogenome", out)
+    assert main([*argv, "--n-trials", "1", "--no-explain", "--no-report", "--quiet"]) == 0, (
+        capsys.readouterr().err
+    )
+    annotated = ad.read_h5ad(out / "annotated.h5ad")
+    uns = annotated.uns["sag"]
+    assert uns["params"]["labels_key"] == "label"
+    config = json.loads(uns["config"])
+    assert config["mode"] == "resnet"
+    assert config["trainer"]["max_epochs"] == 50
+    assert len(uns["trials"]) == 1
+    held_out = annotated.obs["autogenome_split"] == "test"
+    assert ((annotated.obs["sag_split"] == "test") == held_out).all()
+    assert int(uns["metrics"]["test"]["n"]) == held_out.sum() == 12
+    assert (annotated.obs.loc[~held_out, "sag_split"] == "val").any()  # drawn from train
+    config_json = argv[argv.index("--autogenome") + 1]
+    pred = tmp_path / "pred.h5ad"
+    predict = ["predict", "--autogenome", config_json, "--model", str(out / "model")]
+    assert main([*predict, "--out", str(pred), "--quiet"]) == 0
+    assert ad.read_h5ad(pred).obs["sag_pred"].notna().all()
+
+
+def test_autogenome_input_of_embed_and_worker(tmp_path, quick_config, capsys):
+    """embed reads the layout without its (classification) config; worker defaults as classify
+    (labels, split) and takes --config over the reader's."""
+    import warnings
+
+    import optuna
+
+    warnings.filterwarnings("ignore", "AutoGenome config", UserWarning)
+    config_json = str(ROOT / "data" / "examples" / "autogenome" / "config.json")
+    out = tmp_path / "e.h5ad"
+    embed = ["embed", "--autogenome", config_json, "--out", str(out), "--n-latent", "2"]
+    assert main([*embed, "--n-trials", "1", "--time-budget", "3", "--quiet"]) == 0, (
+        capsys.readouterr().err
+    )
+    assert ad.read_h5ad(out).obsm["X_sag_resvae"].shape == (60, 2)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    worker = ["worker", "--autogenome", config_json, "--storage", url, "--study", "w"]
+    assert main([*worker, "--config", str(quick_config), "--n-trials", "1", "--quiet"]) == 0
+    (trial,) = optuna.load_study(study_name="w", storage=url).trials
+    assert trial.user_attrs["mode"] == "mlp"  # --config's mode, not the reader's resnet

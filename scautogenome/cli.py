@@ -715,7 +715,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="model directory (classify's DIR/model)")
     e.add_argument("--out", required=True, help="output .h5ad file")
     e.add_argument(
-        "--cells", default="test", help="'test' (default, needs obs['sag_split']) or 'all'"
+        "--cells",
+        default="test",
+        choices=["test", "val", "train", "all"],
+        help="cells to explain: a part of the model's classify split ('test', the default, is "
+        "all cells when there is no split; 'val'/'train' need one) or 'all'",
     )
     e.add_argument("--n-explain", type=int, default=500)
     e.add_argument("--n-background", type=int, default=100)

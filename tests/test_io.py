@@ -281,6 +281,12 @@ def test_read_tcga_clinical_project_and_columns(ex, tmp_path):
     assert set(adata.obs["gender"].dropna()) <= {"female", "male"}
     assert adata.uns["sag_io"]["clinical"]["id_column"] == "case_submitter_id"
     _roundtrip(adata, tmp_path)
+    # the project column asked for is copied as it is, besides the label
+    asked = sag.io.read_tcga(
+        ex["expression"], clinical=ex["clinical"], clinical_columns=["project_id"]
+    )
+    assert set(asked.obs["project_id"].dropna()) == {"TCGA-BRCA", "TCGA-COAD", "TCGA-LUAD"}
+    assert asked.obs["project"].value_counts().to_dict() == {"BRCA": 20, "COAD": 20, "LUAD": 20}
     # GDC's newer column names ("cases.submitter_id", "project.project_id"), lower-case barcodes
     clin = pd.read_csv(ex["clinical"], sep="\t")
     clin = clin.rename(

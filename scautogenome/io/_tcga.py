@@ -167,7 +167,9 @@ def read_tcga(
         ``acronym``, ``disease_code``, ``cancer_type``, ``disease``, ``type`` (``TCGA-BRCA`` is
         read as ``BRCA``).
     clinical_columns
-        More clinical columns to copy into ``obs`` (``gender``, ``vital_status``, ...).
+        More clinical columns to copy into ``obs`` (``gender``, ``vital_status``, ...); the
+        project column among them is copied as it is (``TCGA-BRCA``) besides
+        ``obs[label_key]``.
     tumor_only
         Keep tumour samples only (sample type codes 01-09 and 40; e.g. drops ``11`` Solid Tissue
         Normal and ``10`` Blood Derived Normal).
@@ -371,8 +373,8 @@ def read_tcga(
         )
         record["clinical"] = join_record
         for col in wanted:
-            if col == clin_project:
-                continue
+            if col == clin_project and col not in (clinical_columns or []):
+                continue  # read into obs[label_key]; copied as well only when asked for
             name = col if col not in adata.obs.columns else f"{col}_clinical"
             adata.obs[name] = table[col]
         if clin_project is not None:

@@ -246,24 +246,7 @@ def test_table_input(tmp_path, capsys, tiny_config):
 def test_worker_adds_trials_to_a_shared_study(h5ad, config_file, tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     for _ in range(2):
-        rc = main(
-            [
-                "worker",
-                str(h5ad),
-                "--labels",
-                "label",
-                "--storage",
-                url,
-                "--study",
-                "x",
-                "--config",
-                str(config_file),
-                "--n-trials",
-                "1",
-                "--quiet",
-            ]
-        )
-        assert rc == 0
+        assert main(_worker_args(h5ad, url, "x", config_file)) == 0
     import optuna
 
     study = optuna.load_study(study_name="x", storage=url)

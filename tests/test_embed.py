@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import anndata as ad
 import numpy as np
 import optuna
@@ -591,14 +593,11 @@ def test_one_budget_argument_keeps_the_configured_other(adata):
     assert cfg["budget"] == {"n_trials": 1, "time_budget": 600}
 
 
-def _trial_deadlines(monkeypatch, cfg: dict) -> tuple[ad.AnnData, list[float]]:
-    """Run a small embed search under ``cfg``; return the AnnData and the seconds each trial
-    was given (its deadline minus the time it started)."""
-    import time
-
+def _spy_on_deadlines(monkeypatch) -> list[float]:
+    """Seconds each VAE training of the search had left to its deadline when it started."""
     from scautogenome.search import _vae as search_vae
 
-    seen = []
+    seen: list[float] = []
     real = search_vae.train_vae
 
     def spy(*args, deadline=None, **kwargs):
@@ -606,6 +605,13 @@ def _trial_deadlines(monkeypatch, cfg: dict) -> tuple[ad.AnnData, list[float]]:
         return real(*args, deadline=deadline, **kwargs)
 
     monkeypatch.setattr(search_vae, "train_vae", spy)
+    return seen
+
+
+def _trial_deadlines(monkeypatch, cfg: dict) -> tuple[ad.AnnData, list[float]]:
+    """Run a small embed search under ``cfg``; return the AnnData and the seconds each trial
+    was given (its deadline minus the time it started)."""
+    seen = _spy_on_deadlines(monkeypatch)
     adata = sag.datasets.synthetic(n_obs=200, n_vars=300, n_classes=3, seed=0)
     sag.tl.embed(adata, config=cfg)
     return adata, seen
@@ -990,7 +996,6 @@ def test_a_killed_trial_is_retried_once_as_the_starting_point_it_was(adata, tmp_
     """A search killed while it trained its starting point left that trial running: with an
     RDB storage its heartbeat goes stale, the next session fails it and trains its point again,
     as a starting point (uncapped by max_trial_fraction)."""
-    import time
     import warnings
 
     from scautogenome.search import _study
@@ -1017,14 +1022,7 @@ def test_a_killed_trial_is_retried_once_as_the_starting_point_it_was(adata, tmp_
     storage.record_heartbeat(killed._trial_id)
     time.sleep(2.0)  # older than the grace period (sqlite keeps whole seconds)
 
-    seen = []
-    real = search_vae.train_vae
-
-    def spy(*args, deadline=None, **kwargs):
-        seen.append(deadline - time.perf_counter())
-        return real(*args, deadline=deadline, **kwargs)
-
-    monkeypatch.setattr(search_vae, "train_vae", spy)
+    seen = _spy_on_deadlines(monkeypatch)
     sag.tl.embed(adata, config=cfg, storage=url)
     trials = optuna.load_study(study_name="sag-embed-resvae", storage=url).trials
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]

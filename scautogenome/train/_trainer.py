@@ -108,6 +108,15 @@ def batch_limit(epoch: int, stop_after: tuple[int, int] | None) -> int | None:
     return None
 
 
+def cut_here(n_batches: int, limit: int | None, deadline: float | None) -> bool:
+    """Whether an epoch stops before its minibatch ``n_batches`` (0-based): the ``limit`` of
+    :func:`batch_limit` is reached, or the ``deadline`` has passed after at least one minibatch
+    (so every epoch trains at least one)."""
+    if n_batches == limit:
+        return True
+    return deadline is not None and n_batches > 0 and time.perf_counter() > deadline
+
+
 def kept_point(result) -> tuple[int, int]:
     """``(epochs, batches)`` that a training run of the same seed and settings must reach (as
     ``stop_after``) to end with the weights ``result`` kept: the whole epochs up to its best,
@@ -215,9 +224,7 @@ def train_classifier(
         total, n_seen = 0.0, 0
         limit = batch_limit(epoch, stop_after)
         for n_batches, (x, yb) in enumerate(train_loader):
-            if n_batches == limit or (
-                deadline is not None and n_seen and time.perf_counter() > deadline
-            ):
+            if cut_here(n_batches, limit, deadline):
                 out_of_time = True  # validate what this (partial) epoch reached, then stop
                 result.cut_batches = n_batches
                 break

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from .._settings import logger, settings
 from ..data import BatchLoader
 from ..nn._vae import SCALED_LIKELIHOODS
-from ._trainer import Pruned, _autocast, adamw, batch_limit, stop_epochs
+from ._trainer import Pruned, _autocast, adamw, batch_limit, cut_here, stop_epochs
 
 __all__ = ["Pruned", "VAETrainParams", "VAETrainResult", "encode_rows", "train_vae"]
 
@@ -197,9 +197,7 @@ def train_vae(
             cut = False
             batches = _batches(train_loader, transform, module.likelihood)
             for n_batches, (xin, target) in enumerate(batches):
-                if n_batches == limit or (
-                    deadline is not None and n_batches and time.perf_counter() > deadline
-                ):
+                if cut_here(n_batches, limit, deadline):
                     cut = True  # validate what this (partial) epoch reached, then stop
                     result.cut_batches = n_batches
                     break

@@ -106,3 +106,9 @@ def test_validate_names_unknown_keys_and_takes_partial_configs():
     _embed.validate({"trainer": {"beta": 2.0}})
     with pytest.raises(ValueError, match="firstwidth"):
         _embed.validate({"space": {"firstwidth": [64]}})
+
+
+def test_enas_needs_two_layers():
+    with pytest.raises(ValueError, match="ENAS needs at least 2 layers"):
+        sag.config.load({"mode": "rrfcn", "rrfcn": {"n_layers": 1}})
+    sag.config.load({"mode": "rrfcn", "rrfcn": {"n_layers": 1, "strategy": "optuna"}})

@@ -191,3 +191,26 @@ def test_backed_anndata_is_read_as_stored(tmp_path, tiny_config, dense):
     back = ad.read_h5ad(tmp_path / "out.h5ad")
     assert back.obs["sag_pred"].notna().all()
     assert back.obsm["X_sag_resvae"].shape == (300, 10)
+
+
+def test_a_gene_constant_in_training_is_zero_in_every_cell():
+    """Its first-layer weights never get a gradient, so its value must not reach them in val,
+    test or query cells either (it entered at full scale, 1)."""
+    X = np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0], [3.0, 2.5]], dtype=np.float32)
+    t = InputTransform(value_type="continuous", scale=True).fit(X, np.arange(3))
+    out = t.apply(X)
+    np.testing.assert_array_equal(out[:, 0], 0.0)
+    np.testing.assert_allclose(out[:, 1], [0.0, 0.5, 1.0, 0.75])
+    on_torch = t.to_torch("cpu")(torch.from_numpy(X)).numpy()
+    np.testing.assert_array_equal(on_torch, out)
+
+
+def test_counts_value_type_on_non_integer_values_is_warned(capfd):
+    """value_type='counts' on log-normalized values would log1p them a second time: warned
+    before training (it was silent until prediction)."""
+    adata = sag.datasets.synthetic(n_obs=90, n_vars=20, n_classes=3, seed=0)
+    adata.X = adata.X.copy()
+    adata.X.data = np.log1p(adata.X.data)
+    capfd.readouterr()
+    prepare_labelled(adata, "label", value_type="counts", seed=0)
+    assert "holds non-integer values (log-normalized?)" in capfd.readouterr().err

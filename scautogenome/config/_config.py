@@ -386,6 +386,12 @@ def _validate_rrfcn(r: dict) -> None:
         raise ValueError(msg)
     for key, rule in _RRFCN_NUMBERS.items():
         _check_number(f"{where}[{key!r}]", key, r[key], rule)
+    if r["strategy"] == "enas" and r["n_layers"] < 2:
+        msg = (
+            f"{where}['n_layers']={r['n_layers']!r}: ENAS needs at least 2 layers (with one its "
+            "controller has no choice to learn; a one-layer RRFCN is an MLP, mode='mlp')."
+        )
+        raise ValueError(msg)
     widths = r["widths"]
     if (
         not isinstance(widths, list)

@@ -157,4 +157,3 @@ def _check(cfg: dict) -> None:
     for key, spec in cfg["space"].items():
         check_distribution(spec, f"config['space'][{key!r}]")
     check_space_values(cfg["space"], "config['space']")
-

@@ -55,6 +55,13 @@ def resolve_value_type(X, value_type: str, where: str) -> str:
     if value_type == "binary" and not stats["binary"]:
         msg = f"value_type='binary' but {where} holds values other than 0 and 1."
         raise ValueError(msg)
+    if value_type == "counts" and not stats["integer"]:
+        logger.warning(
+            "values are read as raw counts, but %s holds non-integer values (log-normalized?): "
+            "they are depth-normalized and log1p-transformed as counts would be. Pass the raw "
+            "counts with layer=, or value_type='continuous' for transformed data.",
+            where,
+        )
     return value_type
 
 

@@ -133,8 +133,11 @@ class InputTransform:
             lo = np.minimum(lo, block.min(axis=0))
             hi = np.maximum(hi, block.max(axis=0))
         rng = hi - lo
-        # constant genes (and ranges so small that 1/range overflows float32) map to 0
-        rng[~(rng > MIN_RANGE)] = 1.0
+        # a gene constant on the training rows (or of a range so small that 1/range overflows
+        # float32) maps to 0 in every cell: an infinite range. With a range of 1 (until
+        # 2026-12-03) it mapped to 0 on the training rows only, and other cells fed its value
+        # to first-layer weights that had never been trained.
+        rng[~(rng > MIN_RANGE)] = np.inf
         self.min_, self.range_ = lo, rng
         return self
 

@@ -136,7 +136,7 @@ def prepare_unlabelled(
     value_type = resolve_value_type(X, value_type, where)
     if likelihood == "auto":
         likelihood = "nb" if value_type == "counts" else "gaussian"
-    if likelihood in COUNT_LIKELIHOODS:  # also when picked for value_type="counts"
+    if likelihood in COUNT_LIKELIHOODS and value_type != "counts":  # else warned above
         stats = stats or value_stats(X)
         if not stats["integer"]:
             logger.warning(

@@ -635,7 +635,7 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     best = None
     for rank, (_, _, w, s) in enumerate(top):
         if rank > 0 and deadline is not None and time.perf_counter() >= deadline:
-            # every run trains at least trainer.min_epochs, so a late one overruns the budget
+            # a candidate started now would get no time: its deadline cuts it at once
             logger.info("enas: time budget used up; %d of %d candidates retrained", rank, len(top))
             break
         arch = {**base_arch, "widths": w, "skips": s}

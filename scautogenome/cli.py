@@ -43,7 +43,8 @@ def _option(name: str) -> str:
 
 def _check_inputs(args) -> None:
     """The input options, checked before any file is read: exactly one input (an .h5ad file,
-    ``--table`` or ``--autogenome``), and the table options only with ``--table``."""
+    ``--table`` or ``--autogenome``), the table options only with ``--table``, and a search's
+    ``--storage`` that can be opened."""
     given = [
         what
         for what, value in (
@@ -75,6 +76,10 @@ def _check_inputs(args) -> None:
         if path and not Path(path).is_file():
             msg = f"{_option(option)} {path!r} does not exist"
             raise CLIError(msg)
+    if getattr(args, "storage", None):  # a search's storage, opened before any file is read
+        from .search import check_storage
+
+        check_storage(args.storage)
 
 
 def _default_labels(args) -> str | None:
@@ -461,7 +466,7 @@ def _report(args) -> int:
 
 
 def _worker(args) -> int:
-    import os
+    import secrets
 
     import scautogenome as sag
     from scautogenome.config import _config
@@ -499,8 +504,9 @@ def _worker(args) -> int:
         min_cells_per_class=args.min_cells_per_class,
         seed=sag.settings.seed if args.seed is None else args.seed,
     )
-    # workers that run at the same time cannot draw a reproducible sequence of points: the
-    # process id keeps them from drawing the same ones. The best trial is reported from the
+    # workers that run at the same time cannot draw a reproducible sequence of points: a random
+    # salt keeps them from drawing the same ones (a process id does not: in containers it is
+    # often 1 in every worker). The best trial is reported from the
     # storage, not retrained (that is the job of the classify run that collects the search).
     res = run_search(
         data,
@@ -510,7 +516,7 @@ def _worker(args) -> int:
         storage=args.storage,
         study_name=args.study,
         retrain_best=False,
-        sampler_salt=os.getpid(),
+        sampler_salt=secrets.randbits(32),
     )
     print(
         f"study {res.study_name!r}: {len(res.trials)} trials in storage; best so far trial "
@@ -808,8 +814,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(
         w,
         seed_help="seed of the split and the training, as classify's (default 0); the points "
-        "a worker draws also depend on its process id, since workers that run at the same "
-        "time cannot draw a reproducible sequence",
+        "a worker draws are salted at random, since workers that run at the same time "
+        "cannot draw a reproducible sequence",
     )
     w.set_defaults(func=_worker)
 

@@ -497,15 +497,16 @@ def test_workers_started_together_draw_points_of_their_own(
     h5ad, quick_config, tmp_path, monkeypatch
 ):
     """Two workers on a new study (each the first, as when started at the same moment) with
-    the same --seed draw different points: the process id goes into the sampler's seed."""
+    the same --seed draw different points, even with the same process id (1 in every
+    container): a random salt goes into the sampler's seed."""
     import os
 
     import optuna
 
+    monkeypatch.setattr(os, "getpid", lambda: 1)
     params = []
-    for pid in (101, 102):
-        monkeypatch.setattr(os, "getpid", lambda pid=pid: pid)
-        url = f"sqlite:///{tmp_path / f'w{pid}.db'}"
+    for worker in (1, 2):
+        url = f"sqlite:///{tmp_path / f'w{worker}.db'}"
         assert main(_worker_args(h5ad, url, "w", quick_config)) == 0
         params.append(optuna.load_study(study_name="w", storage=url).trials[0].params)
     assert params[0] != params[1]
@@ -702,3 +703,19 @@ def test_autogenome_input_of_embed_and_worker(tmp_path, quick_config, capsys):
     assert main([*worker, "--config", str(quick_config), "--n-trials", "1", "--quiet"]) == 0
     (trial,) = optuna.load_study(study_name="w", storage=url).trials
     assert trial.user_attrs["mode"] == "mlp"  # --config's mode, not the reader's resnet
+
+
+@pytest.mark.parametrize("command", ["classify", "embed", "worker"])
+def test_a_bad_storage_fails_before_the_input_is_read(command, h5ad, tmp_path, capsys, monkeypatch):
+    import scautogenome.cli as cli
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the input was read")
+
+    monkeypatch.setattr(cli, "_read_h5ad", no_read)
+    argv = [command, str(h5ad), "--labels", "label", "--storage", "bogus://x"]
+    argv += ["--study", "s"] if command == "worker" else ["--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "storage='bogus://x' cannot be opened" in err
+    assert "Traceback" not in err

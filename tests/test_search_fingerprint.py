@@ -211,3 +211,29 @@ def test_a_storage_that_cannot_be_opened_fails_before_any_work(url, tmp_path, mo
     with pytest.raises(ValueError, match=r"postgresql\+nodriver://sag:\*\*\*@") as err:
         sag.tl.classify(adata, "label", storage="postgresql+nodriver://sag:secret@h/db")
     assert "secret" not in str(err.value)
+
+
+def test_a_retrained_best_trial_trains_with_its_own_seed():
+    """Another session (or a worker) may run with another seed: the retrain takes the seed the
+    trial recorded, and the point and reason its training ended."""
+    from types import SimpleNamespace
+
+    from scautogenome.search._study import _retrain
+
+    calls = []
+
+    def train(net, params, seed, report, deadline, stop_after=None):
+        calls.append((seed, stop_after, report, deadline))
+        return SimpleNamespace(stopped="max_epochs")
+
+    best = optuna.trial.create_trial(
+        value=1.0,
+        user_attrs={"seed": 17, "kept_epochs": 3, "kept_batches": 2, "stopped": "time_budget"},
+    )
+    res = _retrain(best, {}, {}, seed=0, build=lambda arch: None, train=train)
+    assert calls == [(17, (3, 2), None, None)]
+    assert res.stopped == "time_budget"
+    old = optuna.trial.create_trial(value=1.0)  # recorded before trials kept their seed
+    old.number = 4
+    _retrain(old, {}, {}, seed=5, build=lambda arch: None, train=train)
+    assert calls[-1][:2] == (9, None)

@@ -91,7 +91,7 @@ def check_storage(storage) -> None:
 
 def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:
     """The sampler's seed: ``seed`` itself on a new study, otherwise one derived from ``seed``,
-    the number of trials the study already holds and ``salt`` (a worker's process id), so that
+    the number of trials the study already holds and ``salt`` (a worker's random salt), so that
     a resumed study (deterministically) and every worker draw points of their own instead of the
     first session's again."""
     if not n_before and salt is None:
@@ -239,8 +239,10 @@ def _retrain(best, arch: dict, params: dict, seed: int, build, train):
     logger.info(
         "retraining trial %d (trained in another process or session), %s", best.number, where
     )
-    torch.manual_seed(seed + best.number)
-    res = train(build(arch), params, seed + best.number, None, None, stop_after=stop_after)
+    # the trial's own seed: another session or worker may run with another one
+    trial_seed = int(ua.get("seed", seed + best.number))
+    torch.manual_seed(trial_seed)
+    res = train(build(arch), params, trial_seed, None, None, stop_after=stop_after)
     if "stopped" in ua:  # why the trial's training ended, not where the retraining was stopped
         res.stopped = str(ua["stopped"])
     return res
@@ -359,7 +361,7 @@ def run_study(
         (to return its weights). With False (a worker, which only reports it) the outcome's
         ``result`` is None in that case.
     sampler_salt
-        Mixed into the sampler's seed (:func:`sampler_seed`); a worker's process id, so that
+        Mixed into the sampler's seed (:func:`sampler_seed`); a worker's random salt, so that
         workers started together on one study do not draw the same points.
 
     Each trial records (user attributes) ``kept_epochs`` and ``kept_batches``
@@ -410,6 +412,7 @@ def run_study(
         trial.set_user_attr("mode", arch["kind"])
         trial.set_user_attr("architecture", json.dumps(arch, sort_keys=True))
         trial.set_user_attr("train_params", json.dumps(params, sort_keys=True))
+        trial.set_user_attr("seed", seed + trial.number)  # a retrain elsewhere takes it
         torch.manual_seed(seed + trial.number)
         net = build(arch)
         trial.set_user_attr("n_params", count_parameters(net))
@@ -439,6 +442,7 @@ def run_study(
         kept_epochs, kept_batches = kept_point(res)
         trial.set_user_attr("kept_epochs", kept_epochs)
         trial.set_user_attr("kept_batches", kept_batches)
+        trial.set_user_attr("cut_batches", int(res.cut_batches or 0))
         trial.set_user_attr("stopped", res.stopped)
         for name, value in (extra_attrs(res) if extra_attrs else {}).items():
             trial.set_user_attr(name, value)

@@ -148,7 +148,8 @@ def embed(
     ``uns[key_added]``
         ``params`` (this call, with the resolved likelihood, KL weight and value type), ``losses``
         (per-epoch arrays of the final model: epoch, train/val loss, reconstruction and KL,
-        KL weight, learning rate, seconds), ``trials`` (one row per search trial),
+        KL weight, learning rate, seconds; for a best trial trained in another session or
+        process, retrained here, up to its kept epoch only), ``trials`` (one row per search trial),
         ``architecture`` and ``train_params`` (JSON text), ``best`` (trial, mode, validation
         loss, epoch), ``config`` (JSON text), ``search_seconds``, ``seconds_per_epoch`` (mean
         training epoch of the final model), ``active_dims`` (latent dimensions whose mean varies

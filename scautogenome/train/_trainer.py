@@ -263,7 +263,7 @@ def train_classifier(
             since_best = 0
         else:
             since_best += 1
-        if report is not None:
+        if report is not None and not out_of_time:  # a cut epoch is not comparable
             report(epoch, val_score)
         if epoch + 1 >= params.min_epochs and since_best >= params.patience:
             result.stopped = "early_stopping"

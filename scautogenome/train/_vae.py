@@ -251,7 +251,7 @@ def train_vae(
                     since_best = 0
                 else:
                     since_best += 1
-            if report is not None:
+            if report is not None and not cut:  # a cut epoch is not comparable: not reported
                 report(epoch, val_loss)
             if (
                 epoch + 1 >= params.min_epochs

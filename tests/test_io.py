@@ -410,16 +410,22 @@ def test_read_autogenome_example(ex, tmp_path):
     assert json.loads(back.uns["sag_io"]["sag_config"]) == cfg
 
 
-def _ag_files(
-    tmp_path: Path, config: dict, features: str, labels: str, names: str | None = None
-) -> Path:
-    (tmp_path / "x.tsv").write_text(features)
-    (tmp_path / "y.txt").write_text(labels)
-    if names is not None:
-        (tmp_path / "names.txt").write_text(names)
+def _write_config(tmp_path: Path, files: dict[str, str | bytes], config: dict) -> Path:
+    """Write ``files`` and ``config`` (as config.json) into ``tmp_path``; the config's path."""
+    for name, text in files.items():
+        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     return path
+
+
+def _ag_files(
+    tmp_path: Path, config: dict, features: str, labels: str, names: str | None = None
+) -> Path:
+    files = {"x.tsv": features, "y.txt": labels}
+    if names is not None:
+        files["names.txt"] = names
+    return _write_config(tmp_path, files, config)
 
 
 def test_read_autogenome_modes_unknown_keys_and_flat_layout(tmp_path):
@@ -532,12 +538,8 @@ def test_read_autogenome_bad_config(tmp_path):
 
 def _ag(tmp_path: Path, files: dict[str, str | bytes], config: dict | None = None, **loader):
     """An AutoGenome config whose data_loader holds ``loader`` (delimiter ',' unless given)."""
-    for name, text in files.items():
-        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
     cfg = {"data_loader": {"delimiter": ",", **loader}, **(config or {})}
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(cfg))
-    return path
+    return _write_config(tmp_path, files, cfg)
 
 
 def test_read_autogenome_splits_headers_reordered_or_rejected(tmp_path):

@@ -5,6 +5,7 @@ on every result line, and the datasets restricted to their shared split."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 import sys
@@ -58,3 +59,27 @@ def load_split(name: str):
     if not sparse.issparse(adata.X):
         adata.X = sparse.csr_matrix(adata.X)
     return adata
+
+
+# -- memory, read from /proc (Linux) ------------------------------------------------------------
+def reset_peak_rss() -> None:
+    """Reset the process's peak resident size (VmHWM) to its current size."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _proc_status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident size (VmHWM) in MB since the last :func:`reset_peak_rss`."""
+    return _proc_status_mb("VmHWM")
+
+
+def rss_mb() -> float:
+    """Current resident size (VmRSS) in MB."""
+    return _proc_status_mb("VmRSS")

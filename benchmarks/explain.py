@@ -37,10 +37,9 @@ from pathlib import Path
 # times slower with 2 threads than with 1 (see benchmarks/classify.py). Set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import contextlib
-
 import numpy as np
 import pandas as pd
+from _common import peak_rss_mb, reset_peak_rss
 from scipy import sparse
 from scipy.stats import spearmanr
 
@@ -124,18 +123,6 @@ def synthetic_sparse(n_obs: int, n_vars: int, n_classes: int, seed: int = 0):
 
 
 # -- measurements -------------------------------------------------------------------------------
-def reset_peak_rss() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def timed_explain(adata, model, **kwargs) -> tuple[float, dict, np.ndarray]:
     import scautogenome as sag
 

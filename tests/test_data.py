@@ -214,3 +214,102 @@ def test_counts_value_type_on_non_integer_values_is_warned(capfd):
     capfd.readouterr()
     prepare_labelled(adata, "label", value_type="counts", seed=0)
     assert "holds non-integer values (log-normalized?)" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("value_type", ["counts", "normalized", "binary", "continuous"])
+def test_sparse_fit_equals_dense_fit_without_densifying(value_type, monkeypatch):
+    rng = np.random.default_rng(0)
+    dense = rng.poisson(0.7, size=(300, 40)).astype(np.float32)
+    if value_type == "normalized":
+        dense *= 157.3
+    elif value_type == "binary":
+        dense = (dense > 0).astype(np.float32)
+    elif value_type == "continuous":
+        dense *= rng.normal(size=dense.shape).astype(np.float32)  # signed, zeros kept
+    dense[:, 3] = 0.0  # a gene never seen: constant
+    dense[7] = 0.0  # a cell without counts
+    rows = rng.permutation(300)[:250]
+    ref = InputTransform(value_type).fit(dense, rows)
+    # the same values as CSR with every entry stored twice (halves, summed by scipy) and an
+    # explicit zero
+    A = sp.csr_matrix(dense)
+    data = np.repeat(A.data / 2, 2)
+    data[0], data[1] = 0.0, A.data[0]
+    X = sp.csr_matrix((data, np.repeat(A.indices, 2), 2 * A.indptr), shape=dense.shape)
+    assert not X.has_canonical_format
+
+    def no_toarray(self, *a, **k):
+        raise AssertionError("fit densified a sparse block")
+
+    monkeypatch.setattr(sp.csr_matrix, "toarray", no_toarray)
+    got = InputTransform(value_type).fit(X, rows, chunk=64)
+    np.testing.assert_allclose(got.min_, ref.min_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got.range_, ref.range_, rtol=1e-5, atol=1e-6)
+    assert np.isinf(got.range_[3])
+    assert X.nnz == 2 * A.nnz  # the caller's matrix kept its duplicates: fit worked on a copy
+
+
+def test_dense_fit_reads_blocks_bounded_by_genes(monkeypatch):
+    from scautogenome.data import _transform
+
+    rng = np.random.default_rng(1)
+    X = rng.poisson(1.0, size=(50, 400)).astype(np.float32)
+    ref = InputTransform("counts").fit(X, np.arange(50))
+    seen = []
+    real = InputTransform._rows_np
+
+    def spy(self, block):
+        seen.append(block.shape[0])
+        return real(self, block)
+
+    monkeypatch.setattr(_transform, "BLOCK_VALUES", 4000)  # 10 rows of 400 genes
+    monkeypatch.setattr(InputTransform, "_rows_np", spy)
+    got = InputTransform("counts").fit(X, np.arange(50))
+    assert seen == [10] * 5
+    np.testing.assert_array_equal(got.min_, ref.min_)
+    np.testing.assert_array_equal(got.range_, ref.range_)
+    assert _transform.block_rows(400, 2048) == 10
+    assert _transform.block_rows(10**6, 2048) == 1  # at least one row
+    assert _transform.block_rows(40, 7) == 7  # never more rows than asked for
+
+
+@pytest.mark.parametrize("value_type", ["counts", "normalized", "continuous"])
+def test_torch_transform_leaves_its_input_unchanged(value_type):
+    rng = np.random.default_rng(2)
+    X = rng.poisson(2.0, size=(30, 12)).astype(np.float32)
+    t = InputTransform(value_type).fit(X, np.arange(20))
+    x = torch.from_numpy(X.copy())
+    out = t.to_torch("cpu")(x)
+    np.testing.assert_array_equal(x.numpy(), X)
+    np.testing.assert_allclose(out.numpy(), t.apply(X), rtol=1e-5, atol=1e-6)
+    block = X.copy()
+    t.apply(block)
+    np.testing.assert_array_equal(block, X)
+
+
+def test_inference_loader_bounds_rows_by_genes(monkeypatch):
+    from scautogenome.data import _transform
+
+    monkeypatch.setattr(_transform, "BLOCK_VALUES", 1000)
+    X = sp.random(100, 250, density=0.1, format="csr", random_state=0, dtype=np.float32)
+    ident = lambda x: x  # noqa: E731
+    train = BatchLoader(X, np.arange(100), None, batch_size=64, transform=ident, device="cpu")
+    infer = BatchLoader(
+        X, np.arange(100), None, batch_size=64, transform=ident, device="cpu", inference=True
+    )
+    assert train.batch_size == 64  # a training batch is a hyperparameter: never changed
+    assert infer.batch_size == 4
+    got = torch.cat([x for x, _ in infer]).numpy()
+    np.testing.assert_array_equal(got, X.toarray())
+    # query genes mapped onto a wider model: the model's width bounds the block
+    wide = BatchLoader(
+        X,
+        np.arange(100),
+        None,
+        batch_size=64,
+        transform=ident,
+        device="cpu",
+        inference=True,
+        col_map=(np.arange(250), np.arange(250), 500),
+    )
+    assert wide.batch_size == 2

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from scipy import sparse
+
+from ._transform import block_rows, dense_rows
 
 
 def check_batch_size(batch_size) -> int:
@@ -41,6 +42,10 @@ class BatchLoader:
         Batching; ``generator`` (torch) makes shuffling reproducible.
     sample_weights
         Optional per-row weights for sampling with replacement (balanced sampling).
+    inference
+        For a model in eval mode (whose output for a row does not depend on the other rows of
+        its batch): fewer rows per batch when ``batch_size`` rows of many genes would hold more
+        than :data:`~scautogenome.data._transform.BLOCK_VALUES` values (memory stays bounded).
     """
 
     def __init__(
@@ -57,11 +62,15 @@ class BatchLoader:
         sample_weights: np.ndarray | None = None,
         drop_last: bool = False,
         col_map: tuple[np.ndarray, np.ndarray, int] | None = None,
+        inference: bool = False,
     ) -> None:
         self.X = X
         self.rows = np.asarray(rows, dtype=np.int64)
         self.y = None if y is None else torch.as_tensor(np.asarray(y)[self.rows], dtype=torch.long)
         self.batch_size = check_batch_size(batch_size)
+        if inference:
+            n_cols = X.shape[1] if col_map is None else max(X.shape[1], col_map[2])
+            self.batch_size = block_rows(n_cols, self.batch_size)
         self.transform = transform
         self.device = torch.device(device)
         self.shuffle = shuffle
@@ -90,10 +99,7 @@ class BatchLoader:
         return torch.arange(n)
 
     def _dense(self, rows: np.ndarray) -> np.ndarray:
-        block = self.X[rows]
-        if sparse.issparse(block):
-            block = block.toarray()
-        block = np.asarray(block, dtype=np.float32)
+        block = dense_rows(self.X, rows)
         if self.col_map is not None:  # query genes -> model genes, missing genes are zero
             src, dst, n_model = self.col_map
             out = np.zeros((block.shape[0], n_model), dtype=np.float32)

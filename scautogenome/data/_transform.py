@@ -2,7 +2,8 @@
 such as TPM/FPKM/RSEM -> log1p), then gene-wise 0-1 scaling.
 
 Every step works row by row, so it is applied to one densified minibatch at a time and the whole
-matrix is never densified. The gene-wise minimum and range are fitted on the training split only
+matrix is never densified. Fitting on a sparse matrix stays sparse (every step maps 0 to 0); a
+dense block never holds more than :data:`BLOCK_VALUES` values, whatever the number of genes. The gene-wise minimum and range are fitted on the training split only
 (as in the AutoGenome paper) and stored with the model, so prediction applies exactly the same
 transform.
 """
@@ -20,6 +21,9 @@ from ._checks import value_stats
 VALUE_TYPES = ("counts", "normalized", "binary", "continuous")
 TARGET_SUM = 1e4
 MIN_RANGE = 1e-6
+BLOCK_VALUES = 2**22
+"""The most values (16 MB of float32) in one dense block of rows read for fitting or inference:
+with many genes, blocks hold fewer rows (see :func:`block_rows`)."""
 UNLOGGED_MAX = 100.0
 """Non-negative non-integer data with a larger maximum is taken as unlogged (TPM, FPKM, RSEM):
 log-transformed expression stays far below it (log1p of 1e4-normalized counts < 10, log2 TPM
@@ -113,25 +117,48 @@ class InputTransform:
 
     # -- row-wise part (numpy, used for fitting) -------------------------------------------
     def _rows_np(self, block: np.ndarray) -> np.ndarray:
-        block = np.asarray(block, dtype=np.float32)
+        """The row-wise steps on a dense block (a new array; ``block`` is left as it is)."""
+        out = np.array(block, dtype=np.float32)
         if self.value_type == "counts":
-            totals = block.sum(axis=1, keepdims=True)
+            totals = out.sum(axis=1, keepdims=True)
             totals[totals == 0] = 1.0
-            block = np.log1p(block * (TARGET_SUM / totals))
-        elif self.value_type == "normalized":
-            block = np.log1p(block)
-        return block
+            out *= TARGET_SUM / totals
+        if self.value_type in ("counts", "normalized"):
+            np.log1p(out, out=out)
+        return out
+
+    def _rows_sparse(self, block) -> sparse.csr_matrix:
+        """The row-wise steps on a sparse block, as a new float32 CSR (each step maps 0 to 0,
+        so only the stored values change)."""
+        out = sparse.csr_matrix(block, dtype=np.float32, copy=True)
+        out.sum_duplicates()
+        if self.value_type == "counts":
+            totals = np.asarray(out.sum(axis=1), dtype=np.float32).ravel()
+            totals[totals == 0] = 1.0
+            out.data *= np.repeat(np.float32(TARGET_SUM) / totals, np.diff(out.indptr))
+        if self.value_type in ("counts", "normalized"):
+            np.log1p(out.data, out=out.data)
+        return out
 
     def fit(self, X, rows: np.ndarray, chunk: int = 2048) -> InputTransform:
-        """Fit the gene-wise minimum and range on ``X[rows]``, chunk by chunk."""
+        """Fit the gene-wise minimum and range on ``X[rows]``, ``chunk`` rows at a time (fewer
+        for a dense matrix of many genes); a sparse ``X`` is never densified."""
         n_vars = X.shape[1]
         lo = np.full(n_vars, np.inf, dtype=np.float32)
         hi = np.full(n_vars, -np.inf, dtype=np.float32)
+        if not sparse.issparse(X):
+            chunk = block_rows(n_vars, chunk)
         for start in range(0, len(rows), chunk):
-            block = dense_rows(X, rows[start : start + chunk])
-            block = self._rows_np(block)
-            lo = np.minimum(lo, block.min(axis=0))
-            hi = np.maximum(hi, block.max(axis=0))
+            part = X[rows[start : start + chunk]]
+            if sparse.issparse(part):
+                block = self._rows_sparse(part)
+                lo = np.minimum(lo, block.min(axis=0).toarray().ravel())
+                hi = np.maximum(hi, block.max(axis=0).toarray().ravel())
+            else:
+                block = self._rows_np(part)
+                lo = np.minimum(lo, block.min(axis=0))
+                hi = np.maximum(hi, block.max(axis=0))
+            del part, block
         rng = hi - lo
         # a gene constant on the training rows (or of a range so small that 1/range overflows
         # float32) maps to 0 in every cell: an infinite range. With a range of 1 (until
@@ -156,7 +183,9 @@ class InputTransform:
         """Transform a dense block of rows (numpy), e.g. for explanation plots."""
         out = self._rows_np(block)
         if self.scale:
-            out = np.clip((out - self.min_) / self.range_, 0.0, 1.0)
+            out -= self.min_
+            out /= self.range_
+            np.clip(out, 0.0, 1.0, out=out)
         return out
 
     # -- serialisation ------------------------------------------------------------------------
@@ -189,19 +218,30 @@ class TorchTransform:
             self.inv_range = torch.as_tensor(1.0 / t.range_, device=device)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """The transformed minibatch (at most one new tensor); ``x`` itself is never changed:
+        the count likelihoods read the raw counts after the encoder's input is made."""
+        owned = self.counts or self.log1p  # x is already a new tensor: change it in place
         if self.counts:
             totals = x.sum(dim=1, keepdim=True).clamp_min(1e-12)
-            x = torch.log1p(x * (TARGET_SUM / totals))
+            x = torch.mul(x, TARGET_SUM / totals).log1p_()
         elif self.log1p:
             x = torch.log1p(x)
         if self.scale:
-            x = ((x - self.min) * self.inv_range).clamp_(0.0, 1.0)
+            x = x.sub_(self.min) if owned else x - self.min
+            x = x.mul_(self.inv_range).clamp_(0.0, 1.0)
         return x
 
 
 def dense_rows(X, rows) -> np.ndarray:
-    """``X[rows]`` as a dense float32 array (only these rows are densified)."""
+    """``X[rows]`` as a dense float32 array (only these rows are densified, and a sparse
+    block straight into float32)."""
     block = X[rows]
     if sparse.issparse(block):
-        block = block.toarray()
+        block = block.astype(np.float32, copy=False).toarray()
     return np.asarray(block, dtype=np.float32)
+
+
+def block_rows(n_vars: int, rows: int) -> int:
+    """How many rows (at most ``rows``) a dense block of ``n_vars`` genes may hold: no more
+    than :data:`BLOCK_VALUES` values, and at least one row."""
+    return max(1, min(int(rows), BLOCK_VALUES // max(int(n_vars), 1)))

@@ -183,6 +183,7 @@ class Classifier(BaseModel):
             transform=self.transform_.to_torch(self.device_),
             device=self.device_,
             col_map=col_map,
+            inference=True,
         )
 
     def predict_proba(

@@ -195,7 +195,7 @@ def train_classifier(
         drop_last=True,
     )
     val_loader = BatchLoader(
-        X, val_rows, codes, batch_size=1024, transform=transform, device=device
+        X, val_rows, codes, batch_size=1024, transform=transform, device=device, inference=True
     )
     y_val = codes[val_rows]
     loss_fn = nn.CrossEntropyLoss(weight=weights)

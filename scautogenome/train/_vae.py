@@ -169,7 +169,9 @@ def train_vae(
         generator=gen,
         drop_last=True,
     )
-    val_loader = BatchLoader(X, val_rows, None, batch_size=1024, transform=_identity, device=device)
+    val_loader = BatchLoader(
+        X, val_rows, None, batch_size=1024, transform=_identity, device=device, inference=True
+    )
     opt = adamw(module.parameters(), lr=params.lr, weight_decay=params.weight_decay, device=device)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="min", factor=0.5, patience=max(1, params.patience // 3)
@@ -301,16 +303,19 @@ def encode_rows(
         transform=_identity,
         device=device,
         col_map=col_map,
+        inference=True,
     )
     lat, rec = [], []
     with _autocast(device):
         for x, _ in loader:
+            if not recon:  # the encoder only: no decoder output as wide as the genes
+                lat.append(module.encode(transform(x))[0].float().cpu())
+                continue
             out = module(transform(x), sample=False)
             lat.append(out["mu"].float().cpu())
-            if recon:
-                library = x.sum(dim=1, keepdim=True)
-                dec = {k: v.float() for k, v in out.items()}
-                rec.append(module.mean_reconstruction(dec, library).float().cpu())
+            library = x.sum(dim=1, keepdim=True)
+            dec = {k: v.float() for k, v in out.items()}
+            rec.append(module.mean_reconstruction(dec, library).float().cpu())
     latent = torch.cat(lat).numpy() if lat else np.zeros((0, module.n_latent), np.float32)
     recon_arr = None
     if recon:

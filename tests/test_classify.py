@@ -310,3 +310,81 @@ def test_user_split_without_val_cells_validates_on_part_of_train(adata, tiny_con
     np.testing.assert_allclose(per_class / train_per_class, 1 / 9, atol=0.02)
     sag.tl.classify(other, "label", split_key="fold", mode="mlp", config=cfg, seed=0)
     assert other.obs["sag_split"].equals(adata.obs["sag_split"])
+
+
+def test_trial_cap_spares_the_last_trial_and_is_recorded(adata, tiny_config, monkeypatch, tmp_path):
+    """Each trial may train max_trial_fraction of the time budget, except the last one that
+    n_trials allows (no later trial needs the time); a trial cut at its cap is recorded as
+    such in the trials table."""
+    import time
+
+    from scautogenome.search import _hpo
+
+    seen = []
+    real = _hpo.train_classifier
+
+    def spy(*args, deadline=None, **kwargs):
+        seen.append(deadline - time.perf_counter())
+        return real(*args, deadline=deadline, **kwargs)
+
+    monkeypatch.setattr(_hpo, "train_classifier", spy)
+    tiny_config["budget"] = {"n_trials": 3, "time_budget": 400}
+    tiny_config["search"] = {"max_trial_fraction": 0.05}
+    sag.tl.classify(adata, "label", config=tiny_config)
+    assert len(seen) == 3
+    assert all(0 < s <= 0.05 * 400 + 1e-6 for s in seen[:2])
+    assert 0.05 * 400 < seen[2] <= 400
+    assert set(adata.uns["sag"]["trials"]["stopped"]) <= {"max_epochs", "early_stopping"}
+
+    # a cap of 4 ms: every trial but the last is cut within its first epoch
+    tiny_config["search"] = {"max_trial_fraction": 1e-5}
+    tiny_config["trainer"] = {"max_epochs": 3, "patience": 3, "min_epochs": 3}
+    sag.tl.classify(adata, "label", config=tiny_config)
+    stopped = list(adata.uns["sag"]["trials"]["stopped"])
+    assert stopped == ["trial_cap", "trial_cap", "max_epochs"]
+    sag.tl.classify(adata, "label", config=tiny_config, n_trials=1)
+    assert list(adata.uns["sag"]["trials"]["stopped"]) == ["max_epochs"]  # the only one
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    assert list(back.uns["sag"]["trials"]["stopped"]) == ["max_epochs"]
+
+
+def test_a_best_trial_cut_short_is_warned_about(caplog):
+    import optuna
+
+    from scautogenome._settings import logger as sag_logger
+    from scautogenome.search._study import warn_if_cut
+
+    config = {"search": {"max_trial_fraction": 0.25}}
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        for stopped, where in (("trial_cap", "max_trial_fraction=0.25"), ("time_budget", "budget")):
+            best = optuna.trial.create_trial(
+                value=1.0, user_attrs={"stopped": stopped, "epochs": 4, "cut_batches": 3}
+            )
+            caplog.clear()
+            warn_if_cut(best, {"max_epochs": 50}, config)
+            assert "after 3 of 50 epochs and 3 minibatches" in caplog.text
+            assert where in caplog.text
+        for stopped in ("max_epochs", "early_stopping"):
+            caplog.clear()
+            best = optuna.trial.create_trial(value=1.0, user_attrs={"stopped": stopped})
+            warn_if_cut(best, {"max_epochs": 50}, config)
+            assert caplog.text == ""
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+
+
+def test_progress_shows_the_time_budget_left(adata, tiny_config, capfd):
+    """With a time budget the search ends there whatever the trial count says: the bar says
+    how much of it is left."""
+    sag.settings.progress_bar = True
+    sag.settings.verbosity = 2  # bars need verbosity >= info
+    tiny_config["budget"] = {"n_trials": 2, "time_budget": 300}
+    sag.tl.classify(adata, "label", config=tiny_config)
+    err = capfd.readouterr().err
+    assert "search" in err
+    assert "budget left=" in err
+    tiny_config["budget"] = {"n_trials": 2, "time_budget": None}
+    sag.tl.classify(adata, "label", config=tiny_config)
+    assert "budget left" not in capfd.readouterr().err

@@ -620,7 +620,8 @@ def _trial_deadlines(monkeypatch, cfg: dict) -> tuple[ad.AnnData, list[float]]:
 def test_search_starts_from_the_cheap_point_and_caps_the_other_trials(monkeypatch):
     """As the classifier search: the default starting point runs first (where the space can
     draw it). It may train until the overall deadline, so that a tight budget still ends with
-    a converged model; every sampled trial stops at max_trial_fraction of the budget."""
+    a converged model; every sampled trial but the last that n_trials allows stops at
+    max_trial_fraction of the budget."""
     import json
 
     from scautogenome.search import _vae as search_vae
@@ -651,16 +652,17 @@ def test_search_starts_from_the_cheap_point_and_caps_the_other_trials(monkeypatc
     assert search_vae.initial_points(tiny, 300) == []
 
     cfg = {
-        "budget": {"n_trials": 2, "time_budget": 400},
+        "budget": {"n_trials": 3, "time_budget": 400},
         "trainer": {"max_epochs": 2, "kl_warmup_epochs": 1, "min_epochs": 1},
         "search": {"max_trial_fraction": 0.05},
     }
     adata, seen = _trial_deadlines(monkeypatch, cfg)
     first = json.loads(adata.uns["sag_resvae"]["trials"]["params"].iloc[0])
     assert first == search_vae.DEFAULT_INITIAL_TRIALS[0]
-    assert len(seen) == 2
+    assert len(seen) == 3
     assert 0.05 * 400 < seen[0] <= 400  # the starting point: only the overall deadline
     assert 0 < seen[1] <= 0.05 * 400 + 1e-6
+    assert 0.05 * 400 < seen[2] <= 400  # the last trial n_trials allows: nothing to leave time for
 
 
 def test_a_space_without_the_default_point_still_trains_one_model_uncapped(monkeypatch):

@@ -202,6 +202,29 @@ def test_search_history_of_embed_marks_the_lowest_loss():
     plt.close("all")
 
 
+def test_search_history_stars_the_kept_trial_among_ties():
+    """Equal scores: the search keeps the lower validation loss, and so does the star (the
+    recorded best trial; without one, the same rule)."""
+    import anndata as ad
+
+    trials = pd.DataFrame(
+        {
+            "number": [0, 1, 2, 3],
+            "state": ["complete"] * 4,
+            "value": [0.9, 1.0, 1.0, 0.8],
+            "val_loss": [0.5, 0.4, 0.3, 0.6],
+            "mode": ["mlp"] * 4,
+        }
+    )
+    adata = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    for uns in ({"trials": trials, "best": {"trial": 2}}, {"trials": trials}):
+        adata.uns["sag"] = uns
+        ax = sag.pl.search_history(adata, show=False)
+        star = next(c for c in ax.collections if c.get_sizes().tolist() == [160.0])
+        np.testing.assert_allclose(star.get_offsets()[0], [2, 1.0])
+        plt.close("all")
+
+
 def test_plot_conventions(annotated):
     """``ax=`` draws into the given Axes; ``return_fig`` gives the Figure; ``show=True`` None."""
     adata = annotated

@@ -97,3 +97,22 @@ def test_report_renders_in_headless_chromium(annotated, tmp_path):
     histogram = image.histogram()
     dark = sum(histogram[:200]) / sum(histogram)
     assert 0.01 < dark < 0.6
+
+
+def test_best_trials_are_listed_as_the_search_ranks_them(annotated, tmp_path):
+    """Higher score first; equal scores by the lower validation loss, then the earlier trial."""
+    import re
+
+    import pandas as pd
+
+    trials = annotated.uns["sag"]["trials"].copy()
+    trials = pd.concat([trials.iloc[:1]] * 4, ignore_index=True)
+    trials["number"] = [0, 1, 2, 3]
+    trials["value"] = [0.9, 1.0, 1.0, 1.0]
+    trials["val_loss"] = [0.1, 0.5, 0.3, 0.3]
+    annotated.uns["sag"]["trials"] = trials
+    page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
+    table = page[page.index("Best trials") :]
+    table = table[: table.index("</table>")]
+    first_cells = re.findall(r"<tr><td[^>]*>(\d+)</td>", table)
+    assert first_cells == ["2", "3", "1", "0"]

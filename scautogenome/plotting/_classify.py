@@ -115,6 +115,22 @@ def confusion_matrix(
     return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix")
 
 
+def _kept_trial(trials: pd.DataFrame, uns, done: np.ndarray, sign: float) -> int:
+    """Position in ``trials`` of the trial the search kept: the recorded best trial, else the
+    best value, ties to the lower validation loss, then the earlier trial (as the search)."""
+    kept = dict(uns.get("best", {})).get("trial")
+    numbers = trials["number"].to_numpy()
+    if kept is not None and (numbers == int(kept)).any():
+        return int(np.flatnonzero(numbers == int(kept))[0])
+    loss = (
+        trials["val_loss"].to_numpy(dtype=float) if "val_loss" in trials else np.zeros(len(numbers))
+    )
+    order = np.lexsort(
+        (numbers, np.nan_to_num(loss, nan=np.inf), -sign * trials["value"].to_numpy(dtype=float))
+    )
+    return int(next(i for i in order if done[i]))
+
+
 def search_history(
     adata: AnnData,
     *,
@@ -126,7 +142,9 @@ def search_history(
 ) -> Axes | Figure | None:
     """Validation score of every search trial and the best so far, coloured by mode.
 
-    Pruned and failed trials (no final score) are ticks along the bottom edge. For a search of
+    The star marks the trial the search kept (``uns[key]['best']['trial']``; among equal
+    scores, the one of lower validation loss). Pruned and failed trials (no final score) are
+    ticks along the bottom edge. For a search of
     :func:`scautogenome.tl.embed` the values are validation losses, and the best is the lowest.
 
     Parameters
@@ -174,7 +192,7 @@ def search_history(
         ax.step(
             number[first:], best[first:], where="post", color="#333333", lw=1.2, label="best so far"
         )
-        b = int(np.argmax(signed))
+        b = _kept_trial(trials, uns, done, sign)
         ax.scatter(
             number[b], value[b], s=160, marker="*", color="gold", edgecolor="#333333", zorder=4
         )

@@ -58,6 +58,7 @@ TRIAL_COLUMNS = (
     "epochs",
     "n_params",
     "seconds",
+    "stopped",
     "params",
     "architecture",
 )
@@ -359,6 +360,7 @@ def _row(number: int, state: str, value: float, arch: dict, **kw) -> dict:
         "epochs": -1,
         "n_params": -1,
         "seconds": math.nan,
+        "stopped": "",
         "params": "{}",
         "architecture": json.dumps(arch, sort_keys=True),
     }
@@ -672,6 +674,7 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
                 epochs=len(res.history),
                 n_params=count_parameters(net),
                 seconds=res.seconds,
+                stopped=res.stopped,
                 params={"stage": "retrain", "rank": rank},
             )
         )

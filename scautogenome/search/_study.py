@@ -192,6 +192,11 @@ def trials_table(study: optuna.Study, extra: tuple[str, ...] = ()) -> pd.DataFra
             "epochs": int(ua.get("epochs", -1)),
             "n_params": int(ua.get("n_params", -1)),
             "seconds": float(ua.get("seconds", math.nan)),
+            # why training ended: max_epochs, early_stopping, time_budget, trial_cap (its
+            # share of the budget); pruned trials: "pruned"
+            "stopped": str(
+                ua.get("stopped", "pruned" if t.state == optuna.trial.TrialState.PRUNED else "")
+            ),
             "params": json.dumps(t.params, sort_keys=True),
             "architecture": str(ua.get("architecture", "")),
         }
@@ -202,6 +207,32 @@ def trials_table(study: optuna.Study, extra: tuple[str, ...] = ()) -> pd.DataFra
     if len(df):
         df.index = pd.Index(df["number"].astype(str).to_numpy(), name="trial")
     return df
+
+
+def warn_if_cut(best: optuna.trial.FrozenTrial, params: dict, config: dict) -> None:
+    """A warning when the kept trial's training was cut by the time budget (or by its share
+    of it, ``max_trial_fraction``) before it converged."""
+    ua = best.user_attrs
+    stopped = ua.get("stopped")
+    if stopped not in ("time_budget", "trial_cap"):
+        return
+    cut = int(ua.get("cut_batches", 0))
+    n_epochs = int(ua.get("epochs", 0))
+    where = (
+        "the time budget"
+        if stopped == "time_budget"
+        else f"its share of the time budget (max_trial_fraction="
+        f"{config['search']['max_trial_fraction']:g})"
+    )
+    logger.warning(
+        "the best model (trial %d) stopped at %s after %d of %d epochs%s, before it "
+        "converged; a larger time_budget gives a better model.",
+        best.number,
+        where,
+        n_epochs - (1 if cut else 0),
+        int(params.get("max_epochs", n_epochs)),
+        f" and {cut} minibatches of the next" if cut else "",
+    )
 
 
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
@@ -407,6 +438,8 @@ def run_study(
         # larger is better: the value in the study's direction, then the lower validation loss
         return sign * value_of(res), -res.best_loss
 
+    started = [0]  # trials this process has started
+
     def objective(trial: optuna.Trial) -> float:
         arch, params = sample(trial)
         trial.set_user_attr("mode", arch["kind"])
@@ -425,10 +458,18 @@ def run_study(
                 raise Pruned
 
         t0 = time.perf_counter()
-        trial_deadline = deadline
+        started[0] += 1
+        # the last trial n_trials allows this process has no later trial to leave time for
+        last = budget["n_trials"] is not None and started[0] >= budget["n_trials"]
         is_start = any(all(trial.params.get(k) == v for k, v in p.items()) for p in points)
-        if trial_cap is not None and deadline is not None and (cap_starts or not is_start):
-            trial_deadline = min(deadline, t0 + trial_cap)
+        capped = (
+            trial_cap is not None
+            and deadline is not None
+            and (cap_starts or not is_start)
+            and not last
+            and t0 + trial_cap < deadline
+        )
+        trial_deadline = t0 + trial_cap if capped else deadline
         try:
             res = train(net, params, seed + trial.number, report, trial_deadline)
         except Pruned:
@@ -443,7 +484,10 @@ def run_study(
         trial.set_user_attr("kept_epochs", kept_epochs)
         trial.set_user_attr("kept_batches", kept_batches)
         trial.set_user_attr("cut_batches", int(res.cut_batches or 0))
-        trial.set_user_attr("stopped", res.stopped)
+        # "trial_cap": cut at its share of the time budget, not at the end of the budget
+        trial.set_user_attr(
+            "stopped", "trial_cap" if capped and res.stopped == "time_budget" else res.stopped
+        )
         for name, value in (extra_attrs(res) if extra_attrs else {}).items():
             trial.set_user_attr(name, value)
         if not kept or rank(res) > rank(next(iter(kept.values()))):
@@ -459,7 +503,10 @@ def run_study(
             best = study.best_value
         except ValueError:
             best = float("nan")
-        bar.set_postfix({postfix: f"{best:.4g}", "last": trial.state.name.lower()})
+        shown = {postfix: f"{best:.4g}", "last": trial.state.name.lower()}
+        if deadline is not None:  # the search ends here, whatever the trial count suggests
+            shown["budget left"] = f"{max(0.0, deadline - time.perf_counter()):.0f}s"
+        bar.set_postfix(shown)
         logger.debug(
             "trial %d %s value=%s params=%s",
             trial.number,
@@ -491,6 +538,7 @@ def run_study(
         res = None
     else:  # best trial ran in another process or an earlier session: retrain it, same seed
         res = _retrain(best, arch, params, seed, build, train)
+    warn_if_cut(best, params, config)
     table = trials_table(study, extra_columns)
     n_done = int((table["state"] == "complete").sum()) if len(table) else 0
     n_pruned = int((table["state"] == "pruned").sum()) if len(table) else 0

@@ -196,18 +196,6 @@ def run_vae_search(
         },
     )
     logger.info("best VAE widths: %s", out.architecture["widths"])
-    if out.result.stopped == "time_budget":
-        # how far the trial trained (a retrained best stops earlier, at its kept weights)
-        ua = out.best.user_attrs
-        cut = int(ua.get("cut_batches", out.result.cut_batches or 0))
-        n_epochs = int(ua.get("epochs", len(out.result.history)))
-        logger.warning(
-            "the best model stopped at the time budget after %d of %d epochs%s, before it "
-            "converged; a larger time_budget (or fewer genes) gives a better embedding.",
-            n_epochs - (1 if cut else 0),
-            out.train_params["max_epochs"],
-            f" and {cut} minibatches of the next" if cut else "",
-        )
     return VAESearchResult.from_outcome(
         out,
         seconds_per_epoch=float(out.result.seconds_per_epoch),

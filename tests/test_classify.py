@@ -15,6 +15,7 @@ def test_classify_writes_design_outputs(adata, tiny_config):
     assert isinstance(model, sag.models.Classifier)
     assert isinstance(adata.obs["sag_pred"].dtype, pd.CategoricalDtype)
     assert set(adata.obs["sag_split"].unique()) == {"train", "val", "test"}
+    assert list(adata.obs["sag_split"].cat.categories) == ["train", "val", "test"]  # no empty
     proba = adata.obsm["sag_proba"]
     assert proba.shape == (adata.n_obs, 3)
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
@@ -71,6 +72,7 @@ def test_split_key_honoured_and_unlabelled_cells_predicted(adata, tiny_config):
     expected = adata.obs["fold"].to_numpy().copy()
     expected[:5] = "none"
     np.testing.assert_array_equal(split, expected)
+    assert list(adata.obs["sag_split"].cat.categories) == ["train", "val", "test", "none"]
     assert adata.obs["sag_pred"].iloc[:5].notna().all()
 
 

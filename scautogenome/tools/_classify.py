@@ -201,8 +201,11 @@ def classify(
     adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
         model.classes_[pred_codes], categories=model.classes_
     )
+    # "none" (cells without a usable label) only where there are such cells: an empty
+    # category would be a legend entry of scanpy's plots
+    none = ["none"] if (np.asarray(data.split) == "none").any() else []
     adata.obs[_keys.split_key(key_added)] = pd.Categorical(
-        data.split, categories=[*_keys.SPLITS, "none"]
+        data.split, categories=[*_keys.SPLITS, *none]
     )
     adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     write_uns(adata, key_added, uns)

@@ -11,13 +11,20 @@ from ._checks import (
 from ._loader import BatchLoader, check_batch_size
 from ._prepare import LabelledData, gene_alignment, prepare_labelled, resolve_value_type
 from ._split import stratified_split, user_split
-from ._transform import InputTransform, check_query_values, dense_rows, detect_value_type
+from ._transform import (
+    InputTransform,
+    block_rows,
+    check_query_values,
+    dense_rows,
+    detect_value_type,
+)
 
 __all__ = [
     "BatchLoader",
     "InputTransform",
     "LabelledData",
     "as_csr_or_dense",
+    "block_rows",
     "check_adata",
     "check_batch_size",
     "check_finite",

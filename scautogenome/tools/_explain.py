@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _keys
 from .._logging import elapsed
 from .._settings import logger, resolve_seed
-from ..data import check_adata, dense_rows
+from ..data import block_rows, check_adata, dense_rows
 from ._utils import call_params, classify_record, h5ad_safe, recorded_layer
 
 if TYPE_CHECKING:
@@ -274,8 +274,9 @@ def explain(
 
         out = np.empty(adata.n_obs, dtype=np.int64)
         with torch.no_grad():
-            for s in range(0, adata.n_obs, 2048):
-                rows = np.arange(s, min(adata.n_obs, s + 2048))
+            step = block_rows(n_model, 2048)  # fewer rows with many genes: bounded memory
+            for s in range(0, adata.n_obs, step):
+                rows = np.arange(s, min(adata.n_obs, s + step))
                 x = torch.from_numpy(model_rows(rows)).to(model.device_)
                 out[rows] = model.module_(x).argmax(1).cpu().numpy()
         return out

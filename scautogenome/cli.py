@@ -235,6 +235,47 @@ def metrics_table(adata, key: str = "sag") -> str:
     return "\n".join(lines)
 
 
+def _finite(value):
+    """``value`` with NaN and infinite numbers as None (JSON's null; the metrics of an empty
+    split are NaN) and numpy arrays as lists, dicts and lists looked into."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return None
+    return value
+
+
+def metrics_record(adata, key: str = "sag") -> dict:
+    """What classify's metrics.json holds, as plain JSON values: the test summary at the top
+    (``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``n``), then ``labels_key``, the search
+    ``metric``, ``classes`` (the order of every per-class list and of the confusion matrix's
+    rows and columns), ``test`` and ``val`` (the summary and ``per_class``
+    precision/recall/f1/support), ``confusion`` (test, rows = true class, columns = predicted)
+    and ``best`` (the trial kept: trial, mode, val_score in ``metric``). NaN (an empty split)
+    is null."""
+    uns = adata.uns[key]
+    metrics = uns["metrics"]
+    params = uns.get("params", {})
+    record = {
+        **{k: metrics["test"][k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n")},
+        "labels_key": params.get("labels_key"),
+        "metric": params.get("metric"),
+        "classes": [str(c) for c in uns["classes"]],
+        **{part: metrics[part] for part in ("test", "val") if part in metrics},
+        "confusion": uns["confusion"],
+        "best": uns["best"],
+    }
+    return _finite(record)
+
+
 def top_genes_table(adata, key: str = "sag_shap", n: int = 8) -> str:
     uns = adata.uns[key]
     columns = [str(c) for c in uns["columns"]]
@@ -275,7 +316,7 @@ def _study_config(args, reader_config: dict | None) -> tuple[object, str | None]
 def _classify(args) -> int:
     import scautogenome as sag
 
-    from ._utils import write_atomically
+    from ._utils import json_default, write_atomically
 
     out = _out_dir(args.out, _classify_files(args), args.overwrite)
     _check_inputs(args)
@@ -303,11 +344,8 @@ def _classify(args) -> int:
     if args.explain:
         sag.tl.explain(adata, model, seed=args.seed)
     _write_h5ad(adata, out / "annotated.h5ad")
-    test = adata.uns["sag"]["metrics"]["test"]
-    metrics = {k: test[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n")}
-    write_atomically(
-        out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=1))
-    )
+    text = json.dumps(metrics_record(adata), indent=1, default=json_default, allow_nan=False)
+    write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(text + "\n"))
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
     if args.report:
         written.append(sag.io.write_report(adata, out / "report.html"))
@@ -460,8 +498,8 @@ def _report(args) -> int:
     own_report = not args.out and src.is_dir()
     _out_file(str(out), args.overwrite or own_report, kind="an .html file")
     adata = _read_h5ad(str(h5ad))
-    path = sag.io.write_report(adata, out)
-    print(f"wrote {path}")
+    # write_report logs "wrote report PATH (N KB)" (at info, the CLI's default; not --quiet)
+    sag.io.write_report(adata, out)
     return 0
 
 
@@ -593,7 +631,11 @@ def _inputs(sp) -> None:
         "by default)",
     )
     g.add_argument(
-        "--orientation", default="auto", choices=["auto", "genes_x_samples", "samples_x_genes"]
+        "--orientation",
+        default="auto",
+        choices=["auto", "genes_x_samples", "samples_x_genes"],
+        help="layout of --table (default auto: decided by the label ids, TCGA barcodes, gene "
+        "ids, then the shape, and logged)",
     )
     g.add_argument(
         "--tcga",
@@ -627,6 +669,16 @@ _LABELS_HELP = (
 )
 _SPLIT_HELP = "obs column with train/val/test (default for --autogenome: 'autogenome_split')"
 _CONFIG_HELP = "expert-mode JSON config file (default for --autogenome: the one made of its JSON)"
+CLASSIFY_MODES = ["mlp", "resnet", "densenet", "rrfcn", "auto"]
+_MODE_HELP = (
+    "architecture family searched (default: the config's, auto: MLP, RFCN-ResNet and "
+    "RFCN-DenseNet, plus RRFCN with a large time budget)"
+)
+_OVERLAP_HELP = (
+    "minimum fraction of the model's genes the input must have (matched by name); below it "
+    "the command stops with an error naming the counts, a partial overlap above it is a "
+    "warning (default 0.5)"
+)
 
 
 def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
@@ -638,7 +690,11 @@ def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
         default=None,
         help="Optuna storage URL (e.g. sqlite:///search.db) to resume or share",
     )
-    sp.add_argument("--study-name", default=None)
+    sp.add_argument(
+        "--study-name",
+        default=None,
+        help="name of the study in --storage (default sag-classify; embed: sag-embed-MODE)",
+    )
 
 
 def _classify_options(sp) -> None:
@@ -647,6 +703,7 @@ def _classify_options(sp) -> None:
         "--metric",
         default=None,
         choices=["macro_f1", "accuracy", "balanced_accuracy", "weighted_f1"],
+        help="validation metric the search maximises (default: the config's, macro_f1)",
     )
     sp.add_argument(
         "--min-cells-per-class",
@@ -669,13 +726,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="search the best classifier for a label column",
         description="Search MLP / RFCN-ResNet / RFCN-DenseNet (/ RRFCN) "
         "classifiers for a label column. Writes DIR/model, DIR/annotated.h5ad, "
-        "DIR/metrics.json and DIR/report.html; a DIR that holds any of them is refused "
+        "DIR/metrics.json (test and validation metrics, per class, the confusion matrix and the "
+        "kept trial) and DIR/report.html; a DIR that holds any of them is refused "
         "unless --overwrite.",
     )
     _inputs(c)
     c.add_argument("--labels", help=_LABELS_HELP)
     c.add_argument("--out", required=True, help="output directory")
-    c.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "rrfcn", "auto"])
+    c.add_argument("--mode", default=None, choices=CLASSIFY_MODES, help=_MODE_HELP)
     c.add_argument("--split-key", default=None, help=_SPLIT_HELP)
     _classify_options(c)
     _search(c, _CONFIG_HELP)
@@ -706,7 +764,7 @@ def build_parser() -> argparse.ArgumentParser:
     _inputs(pr)
     pr.add_argument("--model", required=True, help="model directory (classify's DIR/model)")
     pr.add_argument("--out", required=True, help="output .h5ad file")
-    pr.add_argument("--min-gene-overlap", type=float, default=0.5)
+    pr.add_argument("--min-gene-overlap", type=float, default=0.5, help=_OVERLAP_HELP)
     pr.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _common(pr, seed_help=None)
     pr.set_defaults(func=_predict)
@@ -727,12 +785,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="cells to explain: a part of the model's classify split ('test', the default, is "
         "all cells when there is no split; 'val'/'train' need one) or 'all'",
     )
-    e.add_argument("--n-explain", type=int, default=500)
-    e.add_argument("--n-background", type=int, default=100)
-    e.add_argument("--nsamples", type=int, default=200)
-    e.add_argument("--n-top", type=int, default=30)
-    e.add_argument("--method", default="fast", choices=["fast", "shap"])
-    e.add_argument("--min-gene-overlap", type=float, default=0.5)
+    e.add_argument(
+        "--n-explain",
+        type=int,
+        default=500,
+        help="at most this many cells explained, drawn per class as evenly as the class sizes "
+        "allow (default 500)",
+    )
+    e.add_argument(
+        "--n-background",
+        type=int,
+        default=100,
+        help="background cells, drawn from the training split (default 100)",
+    )
+    e.add_argument(
+        "--nsamples",
+        type=int,
+        default=200,
+        help="draws of (background cell, alpha) per explained cell (default 200)",
+    )
+    e.add_argument("--n-top", type=int, default=30, help="top genes per class listed (default 30)")
+    e.add_argument(
+        "--method",
+        default="fast",
+        choices=["fast", "shap"],
+        help="fast: the expected-gradients estimator vectorised in torch (default); shap: "
+        "shap.GradientExplainer, the same estimator, much slower",
+    )
+    e.add_argument("--min-gene-overlap", type=float, default=0.5, help=_OVERLAP_HELP)
     e.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _common(e)
     e.set_defaults(func=_explain)
@@ -745,9 +825,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _inputs(m)
     m.add_argument("--out", required=True, help="output .h5ad file")
-    m.add_argument("--mode", default=None, choices=["resvae", "vae"])
-    m.add_argument("--n-latent", type=int, default=10)
-    m.add_argument("--likelihood", default="auto")
+    m.add_argument(
+        "--mode",
+        default=None,
+        choices=["resvae", "vae"],
+        help="resvae: skip connections in encoder and decoder; vae: none (default: the "
+        "config's, resvae)",
+    )
+    m.add_argument("--n-latent", type=int, default=10, help="latent dimensions (default 10)")
+    m.add_argument(
+        "--likelihood",
+        default="auto",
+        choices=["auto", "nb", "zinb", "gaussian", "mse"],
+        help="reconstruction likelihood (default auto: nb for raw counts, else gaussian)",
+    )
     m.add_argument(
         "--beta", type=float, default=None, help="KL weight (default: the config's trainer.beta)"
     )
@@ -805,12 +896,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--labels", help=_LABELS_HELP)
     w.add_argument("--storage", required=True, help="Optuna storage URL shared by all workers")
     w.add_argument("--study", required=True, help="study name shared by all workers")
-    w.add_argument("--mode", default=None, choices=["mlp", "resnet", "densenet", "rrfcn", "auto"])
+    w.add_argument("--mode", default=None, choices=CLASSIFY_MODES, help=_MODE_HELP)
     w.add_argument("--config", default=None, help=_CONFIG_HELP)
     w.add_argument("--split-key", default=None, help=_SPLIT_HELP)
     _classify_options(w)
-    w.add_argument("--n-trials", type=int, default=None)
-    w.add_argument("--time-budget", type=float, default=None)
+    w.add_argument("--n-trials", type=int, default=None, help="trials this worker runs")
+    w.add_argument("--time-budget", type=float, default=None, help="seconds this worker searches")
     _common(
         w,
         seed_help="seed of the split and the training, as classify's (default 0); the points "
@@ -827,8 +918,18 @@ def build_parser() -> argparse.ArgumentParser:
         "metrics and the top genes, write a report.",
     )
     d.add_argument("--out", default="sag_demo", help="output directory (default sag_demo)")
-    d.add_argument("--n-trials", type=int, default=None)
-    d.add_argument("--time-budget", type=float, default=None)
+    d.add_argument(
+        "--n-trials",
+        type=int,
+        default=None,
+        help=f"classify search trials (default {DEMO_BUDGET['n_trials']})",
+    )
+    d.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help=f"classify search seconds (default {DEMO_BUDGET['time_budget']:g})",
+    )
     d.add_argument("--no-embed", action="store_true", help="skip the Res-VAE step")
     d.add_argument(
         "--overwrite", action="store_true", help="replace the files of an earlier demo in --out"

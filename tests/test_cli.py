@@ -719,3 +719,102 @@ def test_a_bad_storage_fails_before_the_input_is_read(command, h5ad, tmp_path, c
     err = capsys.readouterr().err
     assert "storage='bogus://x' cannot be opened" in err
     assert "Traceback" not in err
+
+
+def _quick_classify(h5ad, quick_config, out) -> list[str]:
+    """A one-trial classify run into ``out``, without SHAP or report."""
+    return [
+        "classify",
+        str(h5ad),
+        "--labels",
+        "label",
+        "--out",
+        str(out),
+        "--config",
+        str(quick_config),
+        "--n-trials",
+        "1",
+        "--no-explain",
+        "--no-report",
+        "--quiet",
+    ]
+
+
+def test_metrics_json_holds_what_the_run_measured(h5ad, quick_config, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(_quick_classify(h5ad, quick_config, out)) == 0, capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    annotated = ad.read_h5ad(out / "annotated.h5ad")
+    uns = annotated.uns["sag"]
+    assert metrics["classes"] == [str(c) for c in uns["classes"]] == ["type_0", "type_1", "type_2"]
+    assert metrics["labels_key"] == "label"
+    assert metrics["metric"] == uns["params"]["metric"]
+    for part in ("test", "val"):
+        stored = uns["metrics"][part]
+        for k in ("accuracy", "macro_f1", "balanced_accuracy"):
+            assert metrics[part][k] == pytest.approx(stored[k])
+        assert metrics[part]["n"] == stored["n"] > 0
+        for k in ("precision", "recall", "f1", "support"):
+            assert metrics[part]["per_class"][k] == pytest.approx(stored["per_class"][k].tolist())
+    assert metrics["confusion"] == uns["confusion"].tolist()  # rows: true class, in "classes"
+    assert sum(map(sum, metrics["confusion"])) == metrics["test"]["n"]
+    assert metrics["best"] == {
+        "trial": int(uns["best"]["trial"]),
+        "mode": "mlp",
+        "val_score": pytest.approx(float(uns["best"]["val_score"])),
+    }
+    # the test summary stays at the top level, as before
+    for k in ("accuracy", "macro_f1", "balanced_accuracy", "n"):
+        assert metrics[k] == metrics["test"][k]
+    # the NaN metrics of an empty split are JSON's null, not the invalid NaN
+    from scautogenome.cli import metrics_record
+
+    uns["metrics"]["val"]["accuracy"] = float("nan")
+    record = metrics_record(annotated)
+    assert record["val"]["accuracy"] is None
+    json.dumps(record, allow_nan=False)
+
+
+@pytest.mark.parametrize("command", ["predict", "explain"])
+def test_min_gene_overlap_has_help(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "--min-gene-overlap MIN_GENE_OVERLAP minimum fraction of the model's genes the input "
+        "must have (matched by name); below it the command stops with an error" in text
+    )
+    assert "(default 0.5)" in text
+
+
+def test_every_option_has_help():
+    import argparse
+
+    from scautogenome.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = [
+        f"{name} {act.option_strings or act.dest}"
+        for name, sp in sub.choices.items()
+        for act in sp._actions
+        if not act.help and not isinstance(act, argparse._HelpAction)
+    ]
+    assert missing == []
+
+
+def test_report_names_its_file_once_and_nothing_with_quiet(h5ad, quick_config, tmp_path, capsys):
+    import scautogenome as sag
+
+    out = tmp_path / "run"
+    assert main(_quick_classify(h5ad, quick_config, out)) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    sag.settings.verbosity = 2  # the CLI's default (the tests run at 1)
+    assert main(["report", str(out)]) == 0
+    captured = capsys.readouterr()
+    wrote = [line for line in (captured.out + captured.err).splitlines() if "wrote" in line]
+    assert len(wrote) == 1
+    assert str(out / "report.html") in wrote[0]
+    assert main(["report", str(out), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "")

@@ -352,29 +352,62 @@ def test_trial_cap_spares_the_last_trial_and_is_recorded(adata, tiny_config, mon
 
 
 def test_a_best_trial_cut_short_is_warned_about(caplog):
-    import optuna
-
     from scautogenome._settings import logger as sag_logger
-    from scautogenome.search._study import warn_if_cut
+    from scautogenome.search._study import kept_record, warn_if_cut
 
-    config = {"search": {"max_trial_fraction": 0.25}}
     sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
     try:
-        for stopped, where in (("trial_cap", "max_trial_fraction=0.25"), ("time_budget", "budget")):
-            best = optuna.trial.create_trial(
-                value=1.0, user_attrs={"stopped": stopped, "epochs": 4, "cut_batches": 3}
-            )
+        for attrs, where in (
+            ({"stopped": "trial_cap", "cap_seconds": 37.5}, "time budget (38 s, max_trial"),
+            ({"stopped": "time_budget"}, "stopped at the time budget"),
+        ):
             caplog.clear()
-            warn_if_cut(best, {"max_epochs": 50}, config)
+            warn_if_cut(kept_record({**attrs, "epochs": 4, "cut_batches": 3}), 50)
             assert "after 3 of 50 epochs and 3 minibatches" in caplog.text
             assert where in caplog.text
-        for stopped in ("max_epochs", "early_stopping"):
+        for stopped in ("max_epochs", "early_stopping", "pruned", ""):
             caplog.clear()
-            best = optuna.trial.create_trial(value=1.0, user_attrs={"stopped": stopped})
-            warn_if_cut(best, {"max_epochs": 50}, config)
+            warn_if_cut(kept_record({"stopped": stopped}), 50)
             assert caplog.text == ""
     finally:
         sag_logger.removeHandler(caplog.handler)
+
+
+def test_auto_with_rrfcn_reports_how_the_kept_model_stopped(adata, monkeypatch):
+    """mode="auto" with RRFCN keeps the better of the Optuna search and ENAS: the record of
+    how training ended is the kept one's, not the other's."""
+    from scautogenome import config as sag_config
+    from scautogenome.data import prepare_labelled
+    from scautogenome.search import _enas
+    from scautogenome.search._study import SearchResult, kept_record
+
+    def fake(value, stopped, n_trials):
+        table = pd.DataFrame(
+            {c: [0] * n_trials for c in _enas.TRIAL_COLUMNS} | {"number": list(range(n_trials))}
+        )
+        return SearchResult(
+            architecture={"kind": "mlp"},
+            train_params={},
+            state_dict={},
+            history=[],
+            best_value=value,
+            best_trial=n_trials - 1,
+            trials=table,
+            study_name="s",
+            seconds=0.0,
+            kept=kept_record({"stopped": stopped, "epochs": 2}),
+        )
+
+    cfg = sag_config.load({"mode": "auto", "budget": {"n_trials": 1, "time_budget": 4000}})
+    data = prepare_labelled(adata, "label", seed=0)
+    for enas_value, kept in ((0.9, "max_epochs"), (0.5, "time_budget")):
+        monkeypatch.setattr(_enas, "run_search", lambda *a, **k: fake(0.6, "time_budget", 2))
+        monkeypatch.setattr(
+            _enas, "run_enas", lambda *a, v=enas_value, **k: fake(v, "max_epochs", 3)
+        )
+        res = _enas.search_with_rrfcn(data, cfg, device="cpu")
+        assert res.kept["stopped"] == kept
+        assert res.best_trial == (4 if kept == "max_epochs" else 1)
 
 
 def test_progress_shows_the_time_budget_left(adata, tiny_config, capfd):

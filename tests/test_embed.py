@@ -1035,3 +1035,35 @@ def test_a_killed_trial_is_retried_once_as_the_starting_point_it_was(adata, tmp_
     assert {k: trials[1].params[k] for k in start} == start
     assert len(seen) == 1
     assert seen[0] > 0.05 * 400  # trained as the starting point it is
+
+
+def test_validation_loss_does_not_depend_on_how_rows_are_batched():
+    """The validation pass draws every row's latent noise at once: with many genes its rows
+    come in smaller blocks, and the loss (which decides early stopping and the search) must
+    not change with them."""
+    import scipy.sparse as sp
+    import torch
+
+    from scautogenome.data import BatchLoader
+    from scautogenome.nn import build_vae
+    from scautogenome.train._vae import _evaluate
+
+    torch.manual_seed(0)
+    net = build_vae(
+        {"kind": "resvae", "n_inputs": 30, "n_latent": 4, "widths": [16, 8], "likelihood": "nb"}
+    )
+    X = sp.random(90, 30, density=0.3, format="csr", random_state=1, dtype=np.float32)
+    X.data = np.round(X.data * 20)
+    ident = lambda x: x  # noqa: E731
+    losses = [
+        _evaluate(
+            net,
+            BatchLoader(X, np.arange(90), None, batch_size=bs, transform=ident, device="cpu"),
+            ident,
+            torch.device("cpu"),
+            1.0,
+            seed=3,
+        )["val_loss"]
+        for bs in (1024, 90, 7)
+    ]
+    np.testing.assert_allclose(losses, losses[0], rtol=1e-6)

@@ -120,8 +120,7 @@ class InputTransform:
         """The row-wise steps on a dense block (a new array; ``block`` is left as it is)."""
         out = np.array(block, dtype=np.float32)
         if self.value_type == "counts":
-            totals = out.sum(axis=1, keepdims=True)
-            totals[totals == 0] = 1.0
+            totals = _row_totals(out.sum(axis=1, keepdims=True, dtype=np.float64))
             out *= TARGET_SUM / totals
         if self.value_type in ("counts", "normalized"):
             np.log1p(out, out=out)
@@ -133,32 +132,36 @@ class InputTransform:
         out = sparse.csr_matrix(block, dtype=np.float32, copy=True)
         out.sum_duplicates()
         if self.value_type == "counts":
-            totals = np.asarray(out.sum(axis=1), dtype=np.float32).ravel()
-            totals[totals == 0] = 1.0
-            out.data *= np.repeat(np.float32(TARGET_SUM) / totals, np.diff(out.indptr))
+            n, per_row = out.shape[0], np.diff(out.indptr)
+            row_of = np.repeat(np.arange(n), per_row)
+            # float64 sums (scipy's .sum(dtype=float64) adds in float32 and rounds)
+            totals = _row_totals(np.bincount(row_of, weights=out.data, minlength=n))
+            out.data *= (np.float32(TARGET_SUM) / totals)[row_of]
         if self.value_type in ("counts", "normalized"):
             np.log1p(out.data, out=out.data)
         return out
 
     def fit(self, X, rows: np.ndarray, chunk: int = 2048) -> InputTransform:
         """Fit the gene-wise minimum and range on ``X[rows]``, ``chunk`` rows at a time (fewer
-        for a dense matrix of many genes); a sparse ``X`` is never densified."""
+        where they would hold many values, :func:`_row_chunks`); a sparse ``X`` is never
+        densified."""
         n_vars = X.shape[1]
         lo = np.full(n_vars, np.inf, dtype=np.float32)
         hi = np.full(n_vars, -np.inf, dtype=np.float32)
-        if not sparse.issparse(X):
-            chunk = block_rows(n_vars, chunk)
-        for start in range(0, len(rows), chunk):
-            part = X[rows[start : start + chunk]]
+        for part_rows in _row_chunks(X, rows, chunk):
+            part = X[part_rows]
             if sparse.issparse(part):
                 block = self._rows_sparse(part)
+                del part
+                block = block.tocsc()  # once, for both column reductions
                 lo = np.minimum(lo, block.min(axis=0).toarray().ravel())
                 hi = np.maximum(hi, block.max(axis=0).toarray().ravel())
             else:
                 block = self._rows_np(part)
+                del part
                 lo = np.minimum(lo, block.min(axis=0))
                 hi = np.maximum(hi, block.max(axis=0))
-            del part, block
+            del block
         rng = hi - lo
         # a gene constant on the training rows (or of a range so small that 1/range overflows
         # float32) maps to 0 in every cell: an infinite range. With a range of 1 (until
@@ -222,6 +225,8 @@ class TorchTransform:
         the count likelihoods read the raw counts after the encoder's input is made."""
         owned = self.counts or self.log1p  # x is already a new tensor: change it in place
         if self.counts:
+            # float32 sums (a float64 one would copy the block): beyond 2**24 (bulk counts)
+            # within a rounding of the numpy paths' exact totals, the same for any input format
             totals = x.sum(dim=1, keepdim=True).clamp_min(1e-12)
             x = torch.mul(x, TARGET_SUM / totals).log1p_()
         elif self.log1p:
@@ -239,6 +244,37 @@ def dense_rows(X, rows) -> np.ndarray:
     if sparse.issparse(block):
         block = block.astype(np.float32, copy=False).toarray()
     return np.asarray(block, dtype=np.float32)
+
+
+def _row_totals(totals: np.ndarray) -> np.ndarray:
+    """Row sums taken in float64 (exact for counts up to 2**53, whichever order the values are
+    summed in: a sparse and a dense matrix give the same transform), as float32, 0 -> 1."""
+    totals = totals.astype(np.float32)
+    totals[totals == 0] = 1.0
+    return totals
+
+
+def _row_chunks(X, rows: np.ndarray, chunk: int):
+    """``rows`` in consecutive pieces of at most ``chunk`` rows, holding at most
+    :data:`BLOCK_VALUES` dense values, or a quarter as many of a CSR matrix's stored values
+    (each costs 8 bytes with its column index, and a piece is copied twice while it is
+    transformed)."""
+    n = len(rows)
+    if not sparse.issparse(X):
+        step = block_rows(X.shape[1], chunk)
+        yield from (rows[s : s + step] for s in range(0, n, step))
+        return
+    if getattr(X, "format", None) != "csr":
+        yield from (rows[s : s + chunk] for s in range(0, n, chunk))
+        return
+    ends = np.cumsum(np.diff(X.indptr)[rows])  # stored values up to and including each row
+    start = 0
+    while start < n:
+        before = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, before + BLOCK_VALUES // 4, side="right"))
+        stop = min(max(stop, start + 1), start + chunk, n)
+        yield rows[start:stop]
+        start = stop
 
 
 def block_rows(n_vars: int, rows: int) -> int:

@@ -251,12 +251,20 @@ class VAEModule(nn.Module):
         return out
 
     def forward(
-        self, x: torch.Tensor, *, sample: bool = True, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        *,
+        sample: bool = True,
+        generator: torch.Generator | None = None,
+        eps: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
+        """Encoder, a latent draw (``mu`` itself with ``sample=False``; the standard normal
+        noise ``eps`` when given, else drawn with ``generator``) and decoder."""
         mu, logvar = self.encode(x)
         if sample:
-            eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
-            z = mu + eps * torch.exp(0.5 * logvar)
+            if eps is None:
+                eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
+            z = mu + eps.to(mu.dtype) * torch.exp(0.5 * logvar)
         else:
             z = mu
         return {"mu": mu, "logvar": logvar, "z": z, **self.decode(z)}

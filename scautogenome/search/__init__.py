@@ -25,6 +25,7 @@ _LAZY = {
     "sample_architecture": "_hpo",
     "sample_trial": "_hpo",
     "trials_table": "_study",
+    "warn_if_cut": "_study",
 }
 
 

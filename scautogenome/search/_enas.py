@@ -47,6 +47,7 @@ from ..data import BatchLoader
 from ..nn import RRFCNSupernet, build_network, count_parameters, resolve_space
 from ..train import TrainParams, score, train_classifier
 from ._hpo import ARCH_SAMPLERS, SearchResult, run_search
+from ._study import kept_record
 
 TRIAL_COLUMNS = (
     "number",
@@ -714,6 +715,9 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
         study_name="sag-rrfcn-enas",
         seconds=time.perf_counter() - start,
         search_history=history,
+        kept=kept_record(
+            {"stopped": res.stopped, "epochs": len(res.history), "cut_batches": res.cut_batches}
+        ),
     )
 
 
@@ -812,6 +816,7 @@ def search_with_rrfcn(
         trials=table,
         study_name=hpo.study_name,
         seconds=time.perf_counter() - start,
+        kept=best.kept,
     )
 
 

@@ -21,7 +21,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -209,28 +209,36 @@ def trials_table(study: optuna.Study, extra: tuple[str, ...] = ()) -> pd.DataFra
     return df
 
 
-def warn_if_cut(best: optuna.trial.FrozenTrial, params: dict, config: dict) -> None:
-    """A warning when the kept trial's training was cut by the time budget (or by its share
-    of it, ``max_trial_fraction``) before it converged."""
-    ua = best.user_attrs
-    stopped = ua.get("stopped")
+def kept_record(attrs: dict) -> dict:
+    """How a trial's training ended, from its user attributes (or a training result's
+    fields): ``stopped``, ``epochs`` (including one cut short), ``cut_batches`` and
+    ``cap_seconds`` (its share of the time budget, where it had one)."""
+    return {
+        "stopped": str(attrs.get("stopped", "")),
+        "epochs": int(attrs.get("epochs", 0)),
+        "cut_batches": int(attrs.get("cut_batches", 0) or 0),
+        "cap_seconds": float(attrs.get("cap_seconds", math.nan)),
+    }
+
+
+def warn_if_cut(kept: dict, max_epochs: int) -> None:
+    """A warning when the kept model's training (``kept``, :func:`kept_record`) was cut by
+    the time budget, or by its share of it (``max_trial_fraction``), before it converged."""
+    stopped = kept.get("stopped")
     if stopped not in ("time_budget", "trial_cap"):
         return
-    cut = int(ua.get("cut_batches", 0))
-    n_epochs = int(ua.get("epochs", 0))
-    where = (
-        "the time budget"
-        if stopped == "time_budget"
-        else f"its share of the time budget (max_trial_fraction="
-        f"{config['search']['max_trial_fraction']:g})"
-    )
+    cut = int(kept.get("cut_batches", 0))
+    n_epochs = int(kept.get("epochs", 0))
+    where = "the time budget"
+    if stopped == "trial_cap":
+        where = f"its share of the time budget ({kept.get('cap_seconds', math.nan):.0f} s, "
+        where += "max_trial_fraction)"
     logger.warning(
-        "the best model (trial %d) stopped at %s after %d of %d epochs%s, before it "
-        "converged; a larger time_budget gives a better model.",
-        best.number,
+        "the best model stopped at %s after %d of %d epochs%s, before it converged; a larger "
+        "time_budget gives a better model.",
         where,
         n_epochs - (1 if cut else 0),
-        int(params.get("max_epochs", n_epochs)),
+        int(max_epochs),
         f" and {cut} minibatches of the next" if cut else "",
     )
 
@@ -307,6 +315,8 @@ class SearchResult:
     trials: pd.DataFrame
     study_name: str
     seconds: float
+    kept: dict = field(default_factory=dict, kw_only=True)
+    """How the kept model's training ended (:func:`kept_record`), for :func:`warn_if_cut`."""
 
     @classmethod
     def from_outcome(cls, out: StudyOutcome, **extra):
@@ -322,6 +332,7 @@ class SearchResult:
             trials=out.trials,
             study_name=out.study.study_name,
             seconds=out.seconds,
+            kept=kept_record(out.best.user_attrs),
             **extra,
         )
 
@@ -441,6 +452,7 @@ def run_study(
     started = [0]  # trials this process has started
 
     def objective(trial: optuna.Trial) -> float:
+        started[0] += 1  # before anything that may fail: a failed trial counts too
         arch, params = sample(trial)
         trial.set_user_attr("mode", arch["kind"])
         trial.set_user_attr("architecture", json.dumps(arch, sort_keys=True))
@@ -458,7 +470,6 @@ def run_study(
                 raise Pruned
 
         t0 = time.perf_counter()
-        started[0] += 1
         # the last trial n_trials allows this process has no later trial to leave time for
         last = budget["n_trials"] is not None and started[0] >= budget["n_trials"]
         is_start = any(all(trial.params.get(k) == v for k, v in p.items()) for p in points)
@@ -470,6 +481,8 @@ def run_study(
             and t0 + trial_cap < deadline
         )
         trial_deadline = t0 + trial_cap if capped else deadline
+        if capped:
+            trial.set_user_attr("cap_seconds", float(trial_cap))
         try:
             res = train(net, params, seed + trial.number, report, trial_deadline)
         except Pruned:
@@ -538,7 +551,6 @@ def run_study(
         res = None
     else:  # best trial ran in another process or an earlier session: retrain it, same seed
         res = _retrain(best, arch, params, seed, build, train)
-    warn_if_cut(best, params, config)
     table = trials_table(study, extra_columns)
     n_done = int((table["state"] == "complete").sum()) if len(table) else 0
     n_pruned = int((table["state"] == "pruned").sum()) if len(table) else 0

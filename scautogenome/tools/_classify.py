@@ -13,7 +13,7 @@ from .._logging import elapsed
 from .._settings import logger, resolve_seed
 from ..data import prepare_labelled
 from ..models import Classifier
-from ..search import check_storage, rrfcn_in_auto, run_search, search_with_rrfcn
+from ..search import check_storage, rrfcn_in_auto, run_search, search_with_rrfcn, warn_if_cut
 from ..train import classification_report, resolve_device
 from ._utils import (
     budget_overrides,
@@ -159,6 +159,7 @@ def classify(
     with_rrfcn = cfg["mode"] == "rrfcn" or rrfcn_in_auto(cfg)
     search = search_with_rrfcn if with_rrfcn else run_search
     result = search(data, cfg, device=dev, seed=seed, storage=storage, study_name=study_name)
+    warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
     model = final_model(Classifier, result, data, cfg, device, classes=data.classes)
 
     proba = model.predict_proba(data.X)

@@ -11,7 +11,7 @@ from .._logging import elapsed
 from .._settings import keep_torch_threads, logger, resolve_seed
 from ..config import _embed as _embed_config
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
-from ..search import check_storage
+from ..search import check_storage, warn_if_cut
 from ..search._vae import run_vae_search
 from ..train import resolve_device
 from ..train._vae import warn_long_warmup
@@ -209,6 +209,7 @@ def embed(
         study_name=study_name,
         genes=data.var_names,
     )
+    warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
     model = final_model(
         ResVAE, result, data, cfg, device, seconds_per_epoch=result.seconds_per_epoch
     )

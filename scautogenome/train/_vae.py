@@ -105,11 +105,13 @@ def _kl_weight(epoch: int, params: VAETrainParams) -> float:
 def _evaluate(module, loader, transform, device, beta: float, seed: int) -> dict[str, float]:
     module.eval()
     gen = torch.Generator(device=device).manual_seed(seed)
+    # the noise of every row drawn at once: the loss does not depend on how rows are batched
+    noise = torch.randn((len(loader.rows), module.n_latent), device=device, generator=gen)
     recon_sum = kl_sum = 0.0
     n = 0
     with _autocast(device):
         for xin, target in _batches(loader, transform, module.likelihood):
-            out = module(xin, sample=True, generator=gen)
+            out = module(xin, sample=True, eps=noise[n : n + xin.shape[0]])
             recon, kl = module.loss({k: v.float() for k, v in out.items()}, target)
             recon_sum += float(recon.sum())
             kl_sum += float(kl.sum())

@@ -28,8 +28,22 @@ def elapsed(start: float) -> str:
     return str(timedelta(seconds=round(time.perf_counter() - start)))
 
 
-def progress(total: int | None, desc: str, *, leave: bool = True, unit: str = "it"):
+def progress(
+    total: int | None,
+    desc: str,
+    *,
+    leave: bool = True,
+    unit: str = "it",
+    bar_format: str | None = None,
+):
     """A tqdm bar that respects :attr:`scautogenome.settings.show_progress`."""
     from ._settings import settings
 
-    return tqdm(total=total, desc=desc, leave=leave, unit=unit, disable=not settings.show_progress)
+    return tqdm(
+        total=total,
+        desc=desc,
+        leave=leave,
+        unit=unit,
+        bar_format=bar_format,
+        disable=not settings.show_progress,
+    )

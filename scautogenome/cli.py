@@ -397,6 +397,7 @@ def _explain(args) -> int:
         layer=args.layer,
         n_top=args.n_top,
         min_gene_overlap=args.min_gene_overlap,
+        split_key=args.split_key,
         seed=args.seed,
     )
     _write_h5ad(adata, out)
@@ -784,6 +785,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["test", "val", "train", "all"],
         help="cells to explain: a part of the model's classify split ('test', the default, is "
         "all cells when there is no split; 'val'/'train' need one) or 'all'",
+    )
+    e.add_argument(
+        "--split-key",
+        default=None,
+        help="obs column with train/val/test: --cells is its part, the background its train "
+        "cells (default: the split of the classify run recorded in the input, if any)",
     )
     e.add_argument(
         "--n-explain",

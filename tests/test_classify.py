@@ -418,8 +418,9 @@ def test_progress_shows_the_time_budget_left(adata, tiny_config, capfd):
     tiny_config["budget"] = {"n_trials": 2, "time_budget": 300}
     sag.tl.classify(adata, "label", config=tiny_config)
     err = capfd.readouterr().err
-    assert "search" in err
+    assert "search: 2/2 trials [" in err  # no ETA from the trials' rate
     assert "budget left=" in err
+    assert "epoch=" in err  # a long trial shows its epochs
     tiny_config["budget"] = {"n_trials": 2, "time_budget": None}
     sag.tl.classify(adata, "label", config=tiny_config)
     assert "budget left" not in capfd.readouterr().err

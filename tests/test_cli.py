@@ -6,6 +6,7 @@ import shlex
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
 import pytest
 
 from scautogenome.cli import main
@@ -818,3 +819,24 @@ def test_report_names_its_file_once_and_nothing_with_quiet(h5ad, quick_config, t
     assert main(["report", str(out), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", "")
+
+
+def test_explain_takes_the_split_of_the_original_input(adata, quick_config, tmp_path):
+    """A model trained with --split-key, explained on the original .h5ad (no classify record
+    in it): --split-key makes the explained cells the split's test cells."""
+    rng = np.random.default_rng(0)
+    adata.obs["fold"] = rng.choice(["train"] * 8 + ["val", "test"], adata.n_obs)
+    path = tmp_path / "in.h5ad"
+    adata.write_h5ad(path)
+    out = tmp_path / "run"
+    argv = _quick_classify(path, quick_config, out)
+    assert main([*argv, "--split-key", "fold"]) == 0
+    explained = tmp_path / "explained.h5ad"
+    common = ["explain", str(path), "--model", str(out / "model"), "--nsamples", "10"]
+    common += ["--n-background", "10", "--quiet", "--overwrite", "--out", str(explained)]
+    assert main([*common, "--split-key", "fold"]) == 0
+    cells = set(ad.read_h5ad(explained).uns["sag_shap"]["cells"])
+    test = set(adata.obs_names[adata.obs["fold"] == "test"])
+    assert cells <= test
+    assert main(common) == 0  # without it: cells drawn from all cells
+    assert not set(ad.read_h5ad(explained).uns["sag_shap"]["cells"]) <= test

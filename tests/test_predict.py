@@ -27,6 +27,7 @@ def test_partial_overlap_warns_and_zero_fills(adata, trained, capfd):
     sag.tl.predict(query, trained)
     err = capfd.readouterr().err
     assert err.count("180 of the model's 200 genes") == 1
+    assert "predictions may be less accurate than the model's test metrics" in " ".join(err.split())
     rep = query.uns["sag"]["gene_overlap"]
     assert rep["n_missing_zero_filled"] == 20
     # zero-filling is exactly "those genes are 0 in the query"

@@ -106,7 +106,12 @@ def prepare_labelled(
         msg = f"obs[{labels_key!r}] has no labelled cells."
         raise ValueError(msg)
     counts = pd.Series(lab_str[present]).value_counts()
-    small = counts[counts < max(MIN_CELLS_TO_SPLIT, min_cells_per_class or 0)]
+    # a split of the user's own needs no class size to be drawn (a class without training
+    # cells is refused below); min_cells_per_class still leaves small classes out
+    least = min_cells_per_class or 0
+    if split_key is None:
+        least = max(MIN_CELLS_TO_SPLIT, least)
+    small = counts[counts < least]
     dropped: list[str] = []
     if len(small):
         if min_cells_per_class is None:
@@ -114,15 +119,16 @@ def prepare_labelled(
             msg = (
                 f"Class(es) too small to split into train/val/test (need at least "
                 f"{MIN_CELLS_TO_SPLIT} cells): {detail}. Pass min_cells_per_class="
-                f"{MIN_CELLS_TO_SPLIT} (or more) to leave such classes out of training; "
-                "their cells still get a prediction."
+                f"{MIN_CELLS_TO_SPLIT} (CLI: --min-cells-per-class {MIN_CELLS_TO_SPLIT}) or more "
+                "to leave such classes out of training (their cells still get a prediction), or "
+                "a split of your own (split_key=)."
             )
             raise ValueError(msg)
         dropped = [str(k) for k in small.index]
         logger.warning(
             "Leaving %d class(es) with fewer than %d cells out of training: %s",
             len(dropped),
-            max(MIN_CELLS_TO_SPLIT, min_cells_per_class),
+            least,
             ", ".join(dropped),
         )
     if isinstance(labels.dtype, pd.CategoricalDtype):

@@ -63,7 +63,10 @@ def user_split(
     s = values.astype("object").where(values.notna(), "none").astype(str).to_numpy()
     bad = sorted(set(s[labelled]) - set(SPLITS) - {"none"})
     if bad:
-        msg = f"obs[{split_key!r}] holds {bad}; split values must be one of {list(SPLITS)}."
+        msg = (
+            f"obs[{split_key!r}] holds {bad}; split values must be one of {list(SPLITS)} "
+            "(NaN or 'none' for cells to leave out)."
+        )
         raise ValueError(msg)
     if not np.any((s == "train") & labelled):
         msg = f"obs[{split_key!r}] has no labelled 'train' cells; a search needs train cells."

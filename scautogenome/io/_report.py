@@ -138,13 +138,23 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         out.append("<h3>Best trials</h3>")
         out.append(
             _table(
-                ["trial", "mode", "state", "val score", "epochs", "parameters", "seconds"],
+                [
+                    "trial",
+                    "mode",
+                    "state",
+                    "val score",
+                    "val loss",
+                    "epochs",
+                    "parameters",
+                    "seconds",
+                ],
                 [
                     [
                         int(r["number"]),
                         r["mode"],
                         r["state"],
                         float(r["value"]),
+                        float(r.get("val_loss", float("nan"))),  # breaks ties of the score
                         int(r["epochs"]),
                         f"{int(r['n_params']):,}",
                         float(r["seconds"]),

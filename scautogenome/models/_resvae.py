@@ -310,7 +310,8 @@ class ResVAE(BaseModel):
                 raise ValueError(msg)
             if n_found < n_model:
                 logger.warning(
-                    "data has %d of the model's %d genes; the missing ones are set to 0.",
+                    "data has %d of the model's %d genes; the missing ones are set to 0 (as if "
+                    "not expressed), which moves the cells' latent codes.",
                     n_found,
                     n_model,
                 )

@@ -465,6 +465,7 @@ def run_study(
 
         def report(epoch: int, value: float) -> None:
             n_epochs[0] = epoch + 1
+            show(trial=str(trial.number), epoch=str(epoch + 1))  # a long trial shows its epochs
             trial.report(value, epoch)
             if trial.should_prune():
                 raise Pruned
@@ -508,7 +509,23 @@ def run_study(
             kept[trial.number] = res
         return value_of(res)
 
-    bar = progress(budget["n_trials"], "search", unit="trial")
+    # with a time budget the search ends at it, whatever the trial count suggests: no ETA
+    # from the trials' rate, the time left instead
+    of_total = "" if budget["n_trials"] is None else "/{total_fmt}"
+    timed = "{desc}: {n_fmt}" + of_total + " trials [{elapsed}{postfix}]"
+    bar = progress(
+        budget["n_trials"],
+        "search",
+        unit="trial",
+        bar_format=timed if deadline is not None else None,
+    )
+    shown: dict[str, str] = {}
+
+    def show(**fields) -> None:
+        shown.update(fields)
+        if deadline is not None:
+            shown["budget left"] = f"{max(0.0, deadline - time.perf_counter()):.0f}s"
+        bar.set_postfix(shown)
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         bar.update(1)
@@ -516,10 +533,9 @@ def run_study(
             best = study.best_value
         except ValueError:
             best = float("nan")
-        shown = {postfix: f"{best:.4g}", "last": trial.state.name.lower()}
-        if deadline is not None:  # the search ends here, whatever the trial count suggests
-            shown["budget left"] = f"{max(0.0, deadline - time.perf_counter()):.0f}s"
-        bar.set_postfix(shown)
+        shown.pop("trial", None)
+        shown.pop("epoch", None)
+        show(**{postfix: f"{best:.4g}", "last": trial.state.name.lower()})
         logger.debug(
             "trial %d %s value=%s params=%s",
             trial.number,

@@ -83,7 +83,10 @@ def classify(
     n_trials, time_budget
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
         Default from the config: 40 trials within 600 s. Giving one keeps the other's
-        configured value; set it to None in ``config["budget"]`` to lift it.
+        configured value; set it to None in ``config["budget"]`` to lift it. The same
+        ``seed`` gives the same result when the trial count (not the clock) ends the search
+        and no trial is cut by the time: where it is, the result depends on the machine's
+        speed (a warning says so when the kept model was cut).
     metric
         Validation metric the search maximises: ``"macro_f1"`` (default), ``"accuracy"``,
         ``"balanced_accuracy"`` or ``"weighted_f1"``.

@@ -53,7 +53,11 @@ def _candidate_rows(
                     "pass split_key= (or classify_key=) or cells='all'."
                 )
                 raise ValueError(msg)
-            logger.info("%s; explaining cells drawn from all cells.", _split_name(split_col))
+            logger.info(
+                "%s; explaining cells drawn from all cells (training cells too; split_key= "
+                "names a split whose test cells are explained).",
+                _split_name(split_col),
+            )
             return np.arange(n)
         rows = np.flatnonzero(split == cells)
         if len(rows) == 0:

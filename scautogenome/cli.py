@@ -309,8 +309,14 @@ def _study_config(args, reader_config: dict | None) -> tuple[object, str | None]
     if not args.autogenome:
         return args.config, args.split_key
     config = reader_config if args.config is None else args.config
-    split_key = "autogenome_split" if args.split_key is None else args.split_key
-    return config, split_key
+    return config, _split_key(args)
+
+
+def _split_key(args) -> str | None:
+    """--split-key, or for --autogenome (without it) AutoGenome's own train/test(/eval) files."""
+    if args.autogenome and args.split_key is None:
+        return "autogenome_split"
+    return args.split_key
 
 
 def _classify(args) -> int:
@@ -397,7 +403,7 @@ def _explain(args) -> int:
         layer=args.layer,
         n_top=args.n_top,
         min_gene_overlap=args.min_gene_overlap,
-        split_key=args.split_key,
+        split_key=_split_key(args),
         seed=args.seed,
     )
     _write_h5ad(adata, out)
@@ -710,7 +716,8 @@ def _classify_options(sp) -> None:
         "--min-cells-per-class",
         type=int,
         default=None,
-        help="leave smaller classes out of training instead of failing",
+        help="leave classes with fewer cells out of training (their cells are still "
+        "predicted); without it, a class too small for the seeded split is an error",
     )
 
 
@@ -790,7 +797,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--split-key",
         default=None,
         help="obs column with train/val/test: --cells is its part, the background its train "
-        "cells (default: the split of the classify run recorded in the input, if any)",
+        "cells (default: the split of the classify run recorded in the input, if any; for "
+        "--autogenome 'autogenome_split')",
     )
     e.add_argument(
         "--n-explain",

@@ -46,7 +46,7 @@ def test_class_too_small_is_named_and_can_be_dropped(adata, tiny_config):
     assert adata.obs["sag_pred"].iloc[:2].notna().all()
 
 
-def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config):
+def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config, capfd):
     """With split_key= nothing is drawn: a class of 2 cells trains if the split gives it a
     training cell; min_cells_per_class still leaves it out; the error without a split names
     the CLI option too."""
@@ -56,13 +56,23 @@ def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config):
     adata.obs["fold"] = rng.choice(["train"] * 8 + ["val", "test"], adata.n_obs)
     adata.obs.iloc[:2, adata.obs.columns.get_loc("fold")] = ["train", "test"]
     adata.obs.iloc[2, adata.obs.columns.get_loc("fold")] = np.nan  # left out
+    sag.settings.verbosity = 1
     sag.tl.classify(adata, "label", split_key="fold", config=tiny_config)
+    err = capfd.readouterr().err
+    assert "obs['fold'] puts no val cell in class(es) rare" in err
+    assert "test cell" not in err  # 'rare' has one
     assert "rare" in list(adata.uns["sag"]["classes"])
     assert adata.obs["sag_split"].iloc[2] == "none"
     sag.tl.classify(adata, "label", split_key="fold", min_cells_per_class=3, config=tiny_config)
     assert list(adata.uns["sag"]["dropped_classes"]) == ["rare"]
     with pytest.raises(ValueError, match="--min-cells-per-class 3"):
         sag.tl.classify(adata, "label", n_trials=1)
+    # only the cells the split uses count: 4 'few' cells, 1 in the split, is fewer than 3
+    adata.obs["label"] = adata.obs["label"].cat.add_categories("few")
+    adata.obs.iloc[10:14, 0] = "few"
+    adata.obs.iloc[10:14, adata.obs.columns.get_loc("fold")] = ["train", np.nan, np.nan, np.nan]
+    sag.tl.classify(adata, "label", split_key="fold", min_cells_per_class=3, config=tiny_config)
+    assert set(adata.uns["sag"]["dropped_classes"]) == {"rare", "few"}
     adata.obs["fold"] = adata.obs["fold"].astype(object)
     adata.obs.iloc[3, adata.obs.columns.get_loc("fold")] = "dropped"
     with pytest.raises(ValueError, match=r"\['dropped'\].*NaN or 'none' for cells to leave out"):

@@ -682,6 +682,13 @@ def test_readme_autogenome_command_runs_on_the_examples(tmp_path, capsys, monkey
     predict = ["predict", "--autogenome", config_json, "--model", str(out / "model")]
     assert main([*predict, "--out", str(pred), "--quiet"]) == 0
     assert ad.read_h5ad(pred).obs["sag_pred"].notna().all()
+    # explain takes AutoGenome's own test file as the cells to explain, as classify's split
+    explained = tmp_path / "explained.h5ad"
+    explain = ["explain", "--autogenome", config_json, "--model", str(out / "model")]
+    explain += ["--nsamples", "5", "--n-background", "5", "--quiet", "--out", str(explained)]
+    assert main(explain) == 0, capsys.readouterr().err
+    cells = ad.read_h5ad(explained).uns["sag_shap"]["cells"]
+    assert set(cells) <= set(annotated.obs_names[held_out])
 
 
 def test_autogenome_input_of_embed_and_worker(tmp_path, quick_config, capsys):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._keys import SPLITS
 from .._settings import logger
 from ._checks import check_adata, check_finite, check_labels, get_matrix, value_stats
 from ._split import MIN_CELLS_TO_SPLIT, stratified_split, user_split
@@ -109,9 +110,13 @@ def prepare_labelled(
     # a split of the user's own needs no class size to be drawn (a class without training
     # cells is refused below); min_cells_per_class still leaves small classes out
     least = min_cells_per_class or 0
+    sized = counts
     if split_key is None:
         least = max(MIN_CELLS_TO_SPLIT, least)
-    small = counts[counts < least]
+    elif split_key in adata.obs.columns:  # only the cells the split uses count
+        used_rows = present & adata.obs[split_key].astype(str).isin(SPLITS).to_numpy()
+        sized = pd.Series(lab_str[used_rows]).value_counts().reindex(counts.index, fill_value=0)
+    small = sized[sized < least]
     dropped: list[str] = []
     if len(small):
         if min_cells_per_class is None:
@@ -121,7 +126,7 @@ def prepare_labelled(
                 f"{MIN_CELLS_TO_SPLIT} cells): {detail}. Pass min_cells_per_class="
                 f"{MIN_CELLS_TO_SPLIT} (CLI: --min-cells-per-class {MIN_CELLS_TO_SPLIT}) or more "
                 "to leave such classes out of training (their cells still get a prediction), or "
-                "a split of your own (split_key=)."
+                "a split of your own (split_key=, CLI: --split-key)."
             )
             raise ValueError(msg)
         dropped = [str(k) for k in small.index]
@@ -160,6 +165,22 @@ def prepare_labelled(
         if missing:
             msg = f"obs[{split_key!r}] puts no training cell in class(es) {missing}."
             raise ValueError(msg)
+        why = {
+            "val": "the search cannot tell how well it learns them",
+            "test": "the test metrics say nothing of them",
+        }
+        for part, consequence in why.items():
+            lacking = [
+                c for i, c in enumerate(classes) if not np.any((codes == i) & (split == part))
+            ]
+            if lacking and np.any(split == part):
+                logger.warning(
+                    "obs[%r] puts no %s cell in class(es) %s: %s.",
+                    split_key,
+                    part,
+                    ", ".join(map(str, lacking)),
+                    consequence,
+                )
     else:
         split = stratified_split(codes, seed=seed)
 

@@ -166,9 +166,8 @@ class Classifier(BaseModel):
             raise ValueError(msg)
         if warn and n_common < n_model:
             logger.warning(
-                "query has %d of the model's %d genes (%.1f%%); %d missing genes are set to 0 "
-                "(as if not expressed, also in each cell's library size), so predictions may be "
-                "less accurate than the model's test metrics.",
+                "query has %d of the model's %d genes (%.1f%%); %d missing genes are set to 0, "
+                "so predictions may be less accurate than the model's test metrics.",
                 n_common,
                 n_model,
                 100 * frac,

@@ -465,7 +465,8 @@ def run_study(
 
         def report(epoch: int, value: float) -> None:
             n_epochs[0] = epoch + 1
-            show(trial=str(trial.number), epoch=str(epoch + 1))  # a long trial shows its epochs
+            # a long trial shows its epochs (redrawn at most every 2 s)
+            show(every=2.0, trial=str(trial.number), epoch=str(epoch + 1))
             trial.report(value, epoch)
             if trial.should_prune():
                 raise Pruned
@@ -520,12 +521,20 @@ def run_study(
         bar_format=timed if deadline is not None else None,
     )
     shown: dict[str, str] = {}
+    drawn = [0.0]  # when the bar was last redrawn
 
-    def show(**fields) -> None:
+    def show(every: float = 0.0, **fields) -> None:
+        """Update the bar's fields; redraw it unless it was redrawn less than ``every``
+        seconds ago (epochs: a log file gets a line per redraw)."""
+        new_trial = fields.get("trial") not in (None, shown.get("trial"))
         shown.update(fields)
+        now = time.perf_counter()
         if deadline is not None:
-            shown["budget left"] = f"{max(0.0, deadline - time.perf_counter()):.0f}s"
-        bar.set_postfix(shown)
+            shown["budget left"] = f"{max(0.0, deadline - now):.0f}s"
+        redraw = new_trial or now - drawn[0] >= every
+        bar.set_postfix(shown, refresh=redraw)
+        if redraw:
+            drawn[0] = now
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         bar.update(1)

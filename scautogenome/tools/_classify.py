@@ -84,9 +84,9 @@ def classify(
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
         Default from the config: 40 trials within 600 s. Giving one keeps the other's
         configured value; set it to None in ``config["budget"]`` to lift it. The same
-        ``seed`` gives the same result when the trial count (not the clock) ends the search
-        and no trial is cut by the time: where it is, the result depends on the machine's
-        speed (a warning says so when the kept model was cut).
+        ``seed`` gives the same result on the same device when the trial count (not the
+        clock) ends the search and no trial is cut by the time: where it is, the result
+        depends on the machine's speed (a warning says so when the kept model was cut).
     metric
         Validation metric the search maximises: ``"macro_f1"`` (default), ``"accuracy"``,
         ``"balanced_accuracy"`` or ``"weighted_f1"``.
@@ -97,8 +97,10 @@ def classify(
         ``"auto"`` (detect), ``"counts"``, ``"normalized"`` (unlogged TPM/FPKM/RSEM),
         ``"binary"`` or ``"continuous"``.
     min_cells_per_class
-        Leave classes with fewer cells out of training (their cells are still predicted);
-        without it such classes are an error.
+        Leave classes with fewer cells out of training (their cells are still predicted).
+        Without it, a class too small for the seeded 8:1:1 split (fewer than 3 cells) is an
+        error; with ``split_key`` nothing is drawn and classes of any size train, counted
+        over the cells of the split's train/val/test parts.
     storage, study_name
         Any Optuna storage URL (e.g. ``"sqlite:///search.db"``) to keep the trials, resume an
         interrupted search or share it between processes. A resumed study runs this call's

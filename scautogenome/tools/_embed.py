@@ -113,9 +113,9 @@ def embed(
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
         Default from the config: 20 trials within 600 s. Giving one keeps the other's
         configured value; set it to None in ``config["budget"]`` to lift it. The same
-        ``seed`` gives the same result when the trial count (not the clock) ends the search
-        and no trial is cut by the time: where it is, the result depends on the machine's
-        speed (a warning says so when the kept model was cut).
+        ``seed`` gives the same result on the same device when the trial count (not the
+        clock) ends the search and no trial is cut by the time: where it is, the result
+        depends on the machine's speed (a warning says so when the kept model was cut).
     config
         Expert-mode configuration (dict or JSON path) merged onto
         ``scautogenome.config._embed.default()``. Explicit arguments above win over it.

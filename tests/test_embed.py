@@ -1067,3 +1067,16 @@ def test_validation_loss_does_not_depend_on_how_rows_are_batched():
         for bs in (1024, 90, 7)
     ]
     np.testing.assert_allclose(losses, losses[0], rtol=1e-6)
+
+
+def test_many_genes_suggest_highly_variable_genes(monkeypatch, capfd):
+    from scautogenome.tools import _embed
+
+    adata = sag.datasets.synthetic(n_obs=120, n_vars=300, n_classes=3, seed=0)
+    sag.settings.verbosity = 2
+    monkeypatch.setattr(_embed, "MANY_GENES", 299)
+    sag.tl.embed(adata, config=ONE_TRIAL)
+    assert "highly_variable_genes" in capfd.readouterr().err
+    monkeypatch.setattr(_embed, "MANY_GENES", 300)
+    sag.tl.embed(adata, config=ONE_TRIAL)
+    assert "highly_variable_genes" not in capfd.readouterr().err

@@ -85,7 +85,7 @@ def embed(
         raw counts normalized to 1e4 + log1p, or other values as they are, then every gene
         scaled to 0-1 with the training cells' min/max. As for scVI, select highly variable
         genes first: on pbmc3k (one seed, 120 s budget, 2 CPU cores) 2,000 of them trained to
-        convergence in 57 s (ARI 0.54, NMI 0.72, Davies-Bouldin 1.38), all 32,738 genes 13 of
+        convergence in 65 s (ARI 0.54, NMI 0.72, Davies-Bouldin 1.38), all 32,738 genes 13 of
         100 epochs in 123 s (0.51, 0.67, 1.56; ``benchmarks/embed_hvg.py``). Above 5,000 genes
         the log suggests it.
     mode

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,12 @@ def peak_rss_mb() -> float:
 def rss_mb() -> float:
     """Current resident size (VmRSS) in MB."""
     return _proc_status_mb("VmRSS")
+
+
+def emit(rec: dict, out: str | None) -> None:
+    """Print ``rec`` as one JSON line, and append it to the file ``out`` when given."""
+    line = json.dumps(rec)
+    print(line, flush=True)
+    if out:
+        with open(out, "a") as fh:
+            fh.write(line + "\n")

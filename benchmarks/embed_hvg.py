@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import time
 
-from _common import DATA, git_state
+from _common import DATA, emit, git_state
 
 
 def main() -> None:
@@ -60,10 +59,7 @@ def main() -> None:
             "stopped": str(trial["stopped"]),
             **{k: round(scores[k], 4) for k in ("ari", "nmi", "davies_bouldin")},
         }
-        print(json.dumps(rec), flush=True)
-        if args.out:
-            with open(args.out, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
+        emit(rec, args.out)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from _common import DATA, git_state, peak_rss_mb, reset_peak_rss, rss_mb
+from _common import DATA, emit, git_state, peak_rss_mb, reset_peak_rss, rss_mb
 
 
 def extra_peak_mb(fn, repeats: int) -> tuple[float, float]:
@@ -232,10 +232,7 @@ def main() -> None:
                 "sag_seconds": round(got["sag"]["seconds"], 3),
                 "peer_seconds": round(got["peer"]["seconds"], 3),
             }
-            print(json.dumps(rec), flush=True)
-            if args.out:
-                with open(args.out, "a") as fh:
-                    fh.write(json.dumps(rec) + "\n")
+            emit(rec, args.out)
 
 
 if __name__ == "__main__":

@@ -471,8 +471,8 @@ def _embed(args) -> int:
             args.labels,
             leiden_seeds=args.leiden_seeds,
             seed=0 if args.seed is None else args.seed,
+            key_added="sag_resvae",
         )
-        adata.uns["sag_resvae"]["scores"] = {"labels_key": args.labels, **scores}
         shown = [
             f"{k} {int(v)}" if k in _COUNT_SCORES and float(v).is_integer() else f"{k} {v:.3f}"
             for k, v in scores.items()

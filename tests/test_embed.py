@@ -355,6 +355,22 @@ def test_embedding_scores_on_separated_clusters():
     assert np.isnan(s["davies_bouldin_tsne"])
     assert set(a.obsm) == {"X_sag_resvae"}  # nothing written
     assert "neighbors" not in a.uns
+    assert "sag_resvae" not in a.uns
+
+
+def test_embedding_scores_can_be_stored(tmp_path):
+    """key_added stores them where the CLI's embed --labels and the report keep them."""
+    a = _fake_embedding()
+    a.uns["sag_resvae"] = {"kept": "yes"}
+    s = sag.tl.embedding_scores(a, "sag_resvae", "label", tsne=False, key_added="sag_resvae")
+    a.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad").uns["sag_resvae"]
+    assert back["kept"] == "yes"  # what was there stays
+    assert back["scores"]["labels_key"] == "label"
+    assert back["scores"]["basis"] == "X_sag_resvae"
+    assert back["scores"]["ari"] == pytest.approx(s["ari"])
+    sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False, key_added="other")
+    assert set(a.uns["other"]) == {"scores"}
 
 
 def test_embedding_scores_on_a_handful_of_cells():

@@ -3,9 +3,9 @@ such as TPM/FPKM/RSEM -> log1p), then gene-wise 0-1 scaling.
 
 Every step works row by row, so it is applied to one densified minibatch at a time and the whole
 matrix is never densified. Fitting on a sparse matrix stays sparse (every step maps 0 to 0); a
-dense block never holds more than :data:`BLOCK_VALUES` values, whatever the number of genes. The gene-wise minimum and range are fitted on the training split only
-(as in the AutoGenome paper) and stored with the model, so prediction applies exactly the same
-transform.
+dense block never holds more than :data:`BLOCK_VALUES` values, whatever the number of genes.
+The gene-wise minimum and range are fitted on the training split only (as in the AutoGenome
+paper) and stored with the model, so prediction applies exactly the same transform.
 """
 
 from __future__ import annotations
@@ -150,17 +150,13 @@ class InputTransform:
         hi = np.full(n_vars, -np.inf, dtype=np.float32)
         for part_rows in _row_chunks(X, rows, chunk):
             part = X[part_rows]
-            if sparse.issparse(part):
-                block = self._rows_sparse(part)
-                del part
-                block = block.tocsc()  # once, for both column reductions
-                lo = np.minimum(lo, block.min(axis=0).toarray().ravel())
-                hi = np.maximum(hi, block.max(axis=0).toarray().ravel())
-            else:
-                block = self._rows_np(part)
-                del part
-                lo = np.minimum(lo, block.min(axis=0))
-                hi = np.maximum(hi, block.max(axis=0))
+            # a sparse piece as CSC: once, for both column reductions
+            block = (
+                self._rows_sparse(part).tocsc() if sparse.issparse(part) else self._rows_np(part)
+            )
+            del part
+            lo = np.minimum(lo, _dense_1d(block.min(axis=0)))
+            hi = np.maximum(hi, _dense_1d(block.max(axis=0)))
             del block
         rng = hi - lo
         # a gene constant on the training rows (or of a range so small that 1/range overflows
@@ -244,6 +240,11 @@ def dense_rows(X, rows) -> np.ndarray:
     if sparse.issparse(block):
         block = block.astype(np.float32, copy=False).toarray()
     return np.asarray(block, dtype=np.float32)
+
+
+def _dense_1d(values) -> np.ndarray:
+    """A column reduction of a dense or sparse block as a flat array."""
+    return np.ravel(values.toarray() if sparse.issparse(values) else values)
 
 
 def _row_totals(totals: np.ndarray) -> np.ndarray:

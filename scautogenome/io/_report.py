@@ -131,10 +131,11 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
     trials = uns.get("trials")
     if trials is not None and len(trials):
         # as the search ranks them: higher score, then lower validation loss, then earlier
-        by = [(c, c == "value") for c in ("value", "val_loss", "number") if c in trials]
-        top = trials.sort_values(
-            [c for c, _ in by], ascending=[not d for _, d in by], na_position="last"
-        ).head(10)
+        ascending = {"value": False, "val_loss": True, "number": True}
+        by = [c for c in ascending if c in trials]
+        top = trials.sort_values(by, ascending=[ascending[c] for c in by], na_position="last").head(
+            10
+        )
         out.append("<h3>Best trials</h3>")
         out.append(
             _table(

@@ -28,21 +28,15 @@ def config_file(tiny_config, tmp_path):
     return path
 
 
+def _classify_argv(h5ad, config, out, *extra: str) -> list[str]:
+    """A quiet classify run of ``h5ad`` (labels obs['label']) under ``config`` into ``out``."""
+    argv = ["classify", str(h5ad), "--labels", "label", "--out", str(out)]
+    return [*argv, "--config", str(config), *extra, "--quiet"]
+
+
 def test_classify_then_predict(h5ad, config_file, tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(
-        [
-            "classify",
-            str(h5ad),
-            "--labels",
-            "label",
-            "--out",
-            str(out),
-            "--config",
-            str(config_file),
-            "--quiet",
-        ]
-    )
+    rc = main(_classify_argv(h5ad, config_file, out))
     assert rc == 0
     assert (out / "model" / "model.json").exists()
     annotated = ad.read_h5ad(out / "annotated.h5ad")
@@ -101,24 +95,7 @@ def test_demo_runs(tmp_path, capsys):
 
 def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
     out = tmp_path / "run"
-    assert (
-        main(
-            [
-                "classify",
-                str(h5ad),
-                "--labels",
-                "label",
-                "--out",
-                str(out),
-                "--config",
-                str(config_file),
-                "--no-explain",
-                "--no-report",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert main(_classify_argv(h5ad, config_file, out, "--no-explain", "--no-report")) == 0
     explained = tmp_path / "explained.h5ad"
     rc = main(
         [
@@ -731,21 +708,7 @@ def test_a_bad_storage_fails_before_the_input_is_read(command, h5ad, tmp_path, c
 
 def _quick_classify(h5ad, quick_config, out) -> list[str]:
     """A one-trial classify run into ``out``, without SHAP or report."""
-    return [
-        "classify",
-        str(h5ad),
-        "--labels",
-        "label",
-        "--out",
-        str(out),
-        "--config",
-        str(quick_config),
-        "--n-trials",
-        "1",
-        "--no-explain",
-        "--no-report",
-        "--quiet",
-    ]
+    return _classify_argv(h5ad, quick_config, out, "--n-trials", "1", "--no-explain", "--no-report")
 
 
 def test_metrics_json_holds_what_the_run_measured(h5ad, quick_config, tmp_path, capsys):

@@ -178,7 +178,8 @@ def test_a_start_point_of_ones_own_outside_the_space_is_skipped_with_a_warning(c
         assert points
         assert {p["lr"] for p in points} == {1e-2}
         assert len(points) == len({json.dumps(p, sort_keys=True) for p in points})
-        # moved to one layer of 256, the two MLP points become one (no unused mlp_units_1)
+        # moved to one layer of 256, the two AdamW MLP points become one (no unused
+        # mlp_units_1); the SGD point stays apart from them
         one_layer = classify_config.load(
             {
                 "mode": "mlp",
@@ -186,8 +187,21 @@ def test_a_start_point_of_ones_own_outside_the_space_is_skipped_with_a_warning(c
             }
         )
         points = initial_trials(one_layer)
-        assert len(points) == 1
-        assert "mlp_units_1" not in points[0]
+        assert [p["optimizer"] for p in points] == ["adamw", "sgd"]
+        assert all("mlp_units_1" not in p for p in points)
+        # with AdamW alone in the space, the SGD point becomes the AdamW one
+        adamw_only = classify_config.load(
+            {
+                "mode": "mlp",
+                "space": {
+                    "common": {"batch_size": [64], "optimizer": ["adamw"]},
+                    "mlp": {"n_layers": [1], "units": [256]},
+                },
+            }
+        )
+        points = initial_trials(adamw_only)
+        assert {p["optimizer"] for p in points} == {"adamw"}
+        assert all("momentum" not in p for p in points)
     finally:
         sag_logger.removeHandler(caplog.handler)
 
@@ -196,12 +210,18 @@ def test_portfolio_starts_the_search(adata, tiny_config):
     tiny_config["budget"]["n_trials"] = 2
     tiny_config["search"] = {"initial_trials": "default"}
     sag.tl.classify(adata, "label", config=tiny_config)
-    first = json.loads(adata.uns["sag"]["trials"]["params"].iloc[0])
+    first, second = (json.loads(p) for p in adata.uns["sag"]["trials"]["params"].iloc[:2])
     # the first default portfolio point, moved into the tiny space (its batch size of 128 to
     # the space's only one, 64)
     assert first["mode"] == "mlp"
     assert first["mlp_units_0"] == 256
     assert first["batch_size"] == 64
+    assert first["optimizer"] == "adamw"
+    # the second: the same network trained by SGD with momentum, every input kept (its
+    # learning rate of 1e-2 moved to the tiny space's top, 5e-3)
+    assert second["mode"] == "mlp"
+    assert (second["optimizer"], second["momentum"], second["input_keep"]) == ("sgd", 0.9, 1.0)
+    assert second["lr"] == 5e-3
 
 
 @pytest.mark.slow

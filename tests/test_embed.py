@@ -419,14 +419,16 @@ def test_every_training_runs_on_settings_n_threads(adata, tiny_config, monkeypat
     seen = []
 
     def recording(real):
-        def adamw(*args, **kwargs):
+        def optimizer(*args, **kwargs):
             seen.append(torch.get_num_threads())
             return real(*args, **kwargs)
 
-        return adamw
+        return optimizer
 
     monkeypatch.setattr(vae_mod, "adamw", recording(vae_mod.adamw))
     monkeypatch.setattr(trainer_mod, "adamw", recording(trainer_mod.adamw))
+    # the classify portfolio's second point trains by SGD
+    monkeypatch.setattr(torch.optim, "SGD", recording(torch.optim.SGD))
     before = torch.get_num_threads()
     try:
         sag.settings.n_threads = 1

@@ -369,6 +369,11 @@ def test_embedding_scores_can_be_stored(tmp_path):
     assert back["scores"]["labels_key"] == "label"
     assert back["scores"]["basis"] == "X_sag_resvae"
     assert back["scores"]["ari"] == pytest.approx(s["ari"])
+    # the counts are integers, and stay integers through h5ad
+    for key in ("n_cells", "n_labels", "leiden_seeds"):
+        assert type(s[key]) is int
+        assert back["scores"][key] == s[key]
+        assert np.issubdtype(type(back["scores"][key]), np.integer)
     sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False, key_added="other")
     assert set(a.uns["other"]) == {"scores"}
 

@@ -358,7 +358,7 @@ def embedding_scores(
     seed: int = 0,
     leiden_seeds: int = 1,
     key_added: str | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | int]:
     """How well an embedding separates known labels (as in the AutoGenome paper's Fig. 4b).
 
     Cells without a label are left out. Everything is computed on a private copy of the
@@ -400,7 +400,7 @@ def embedding_scores(
     labels (resolution bisected so that the number of clusters matches the number of labels;
     the mean over ``leiden_seeds`` runs), ``ari_std`` and ``nmi_std`` (their standard
     deviation over the runs, 0 for one run), ``leiden_resolution`` and ``n_clusters`` (means
-    over the runs), ``leiden_seeds``, ``n_labels`` and ``n_cells``.
+    over the runs); and three integers, ``leiden_seeds``, ``n_labels`` and ``n_cells``.
     """
     import anndata as ad
     from sklearn import metrics as skm
@@ -418,7 +418,7 @@ def embedding_scores(
     n_labels = len(np.unique(y))
     tmp = ad.AnnData(obs={"label": y}, obsm={"emb": emb})
     tmp.obs_names = [str(i) for i in range(tmp.n_obs)]
-    out: dict[str, float] = {
+    out: dict[str, float | int] = {
         "davies_bouldin": float(skm.davies_bouldin_score(emb, y)),
         "silhouette": float(skm.silhouette_score(emb, y, random_state=seed)),
         "davies_bouldin_tsne": float("nan"),
@@ -438,9 +438,9 @@ def embedding_scores(
             "nmi_std": float(np.std(nmi)),
             "leiden_resolution": float(np.mean([res for _, res in runs])),
             "n_clusters": float(np.mean([len(np.unique(clusters)) for clusters, _ in runs])),
-            "leiden_seeds": float(leiden_seeds),
-            "n_labels": float(n_labels),
-            "n_cells": float(len(y)),
+            "leiden_seeds": int(leiden_seeds),
+            "n_labels": int(n_labels),
+            "n_cells": len(y),
         }
     )
     if key_added is not None:

@@ -99,7 +99,7 @@ DEFAULT_INITIAL_TRIALS: list[dict] = [
     # plain SGD with momentum, no input drop-out: on sparse, very wide profiles (somatic
     # mutations: 39,674 genes, 0.3% non-zero) AdamW's per-weight step sizes fit the rarest genes
     # to single samples; SGD generalizes as a tuned logistic regression does
-    # (benchmarks/RESULTS.md, "SGD in the portfolio")
+    # (benchmarks/RESULTS.md, "SGD in the starting portfolio")
     {
         "mode": "mlp",
         "mlp_n_layers": 1,
@@ -204,9 +204,7 @@ def initial_trials(config: dict) -> list[dict]:
             elif spec is not None:
                 params[key] = nearest(value, spec)
         if params is not None and not own:
-            params = _drop_unused_widths(params, mode)
-            if params.get("optimizer", "sgd") != "sgd":  # moved off SGD: no momentum to draw
-                params.pop("momentum", None)
+            params = _drop_undrawn(params, mode)
         if params is not None and params not in out:
             out.append(params)
     return out
@@ -230,10 +228,13 @@ def _spec_of(section: dict, name: str):
 _WIDTH_COUNTS = {"mlp": ("n_layers", "units"), "densenet": ("n_blocks", "block_units")}
 
 
-def _drop_unused_widths(params: dict, mode: str) -> dict:
-    """``params`` without the indexed widths that a count moved into the space no longer
-    draws (``mlp_units_1`` once ``mlp_n_layers`` is 1), so two points that differ only there
-    are recognised as the same."""
+def _drop_undrawn(params: dict, mode: str) -> dict:
+    """``params`` without what :func:`sample_trial` would not draw for a point moved into the
+    space: the indexed widths beyond its count (``mlp_units_1`` once ``mlp_n_layers`` is 1)
+    and ``momentum`` once the optimizer is not SGD. Two points that differ only there are
+    then recognised as the same."""
+    if params.get("optimizer", "sgd") != "sgd":
+        params = {k: v for k, v in params.items() if k != "momentum"}
     if mode not in _WIDTH_COUNTS:
         return params
     count, width = _WIDTH_COUNTS[mode]

@@ -176,7 +176,8 @@ def test_a_start_point_of_ones_own_outside_the_space_is_skipped_with_a_warning(c
         points = initial_trials(narrow)
         assert "skipped" not in caplog.text
         assert points
-        assert {p["lr"] for p in points} == {1e-2}
+        assert {p["lr"] for p in points if p["optimizer"] == "adamw"} == {1e-2}
+        assert {p["sgd_lr"] for p in points if p["optimizer"] == "sgd"} == {5e-2}  # its own
         assert len(points) == len({json.dumps(p, sort_keys=True) for p in points})
         # moved to one layer of 256, the two AdamW MLP points become one (no unused
         # mlp_units_1); the SGD point stays apart from them
@@ -202,6 +203,22 @@ def test_a_start_point_of_ones_own_outside_the_space_is_skipped_with_a_warning(c
         points = initial_trials(adamw_only)
         assert {p["optimizer"] for p in points} == {"adamw"}
         assert all("momentum" not in p for p in points)
+        # ... and its SGD rate of 5e-2 becomes an AdamW rate, moved into AdamW's range
+        assert all("sgd_lr" not in p for p in points)
+        assert {p["lr"] for p in points} == {1e-3, 1e-2}
+        # a rate given under the other optimizer's name is read as its own optimizer's
+        own_sgd = classify_config.load(
+            {"search": {"initial_trials": [{"mode": "mlp", "optimizer": "sgd", "lr": 0.05}]}}
+        )
+        assert initial_trials(own_sgd) == [{"mode": "mlp", "optimizer": "sgd", "sgd_lr": 0.05}]
+        own_adamw = classify_config.load(
+            {"search": {"initial_trials": [{"mode": "mlp", "optimizer": "adamw", "sgd_lr": 0.05}]}}
+        )
+        assert initial_trials(own_adamw) == []  # 0.05 is above AdamW's range
+        # with the optimizer left to the sampler, the rate holds for whichever is drawn
+        free = classify_config.load({"search": {"initial_trials": [{"mode": "mlp", "lr": 2e-3}]}})
+        assert initial_trials(free) == [{"mode": "mlp", "lr": 2e-3, "sgd_lr": 2e-3}]
+        assert "lr=0.05 is not in the search space" in caplog.text
     finally:
         sag_logger.removeHandler(caplog.handler)
 
@@ -217,11 +234,12 @@ def test_portfolio_starts_the_search(adata, tiny_config):
     assert first["mlp_units_0"] == 256
     assert first["batch_size"] == 64
     assert first["optimizer"] == "adamw"
-    # the second: the same network trained by SGD with momentum, every input kept (its
-    # learning rate of 1e-2 moved to the tiny space's top, 5e-3)
+    # the second: the same network trained by SGD with momentum, every input kept, at a
+    # learning rate from SGD's own range
     assert second["mode"] == "mlp"
     assert (second["optimizer"], second["momentum"], second["input_keep"]) == ("sgd", 0.9, 1.0)
-    assert second["lr"] == 5e-3
+    assert second["sgd_lr"] == 5e-2
+    assert "lr" not in second
 
 
 @pytest.mark.slow

@@ -37,7 +37,11 @@ _DEFAULT: dict[str, Any] = {
     "trainer": {"max_epochs": 60, "patience": 8, "min_epochs": 3},
     "space": {
         "common": {
+            # AdamW's learning rate; SGD draws its own, from sgd_lr: on sparse bulk profiles
+            # SGD generalized best at rates above AdamW's range (benchmarks/RESULTS.md,
+            # "A learning rate of its own for SGD")
             "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+            "sgd_lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
             "batch_size": [32, 64, 128, 256],
             "optimizer": ["adamw", "sgd"],
             "momentum": [0.8, 0.9, 0.95],
@@ -306,6 +310,7 @@ _RRFCN_NUMBERS: dict[str, tuple[tuple[type, ...], float | None, float | None, bo
 # high) must lie in, as (types, low, high, low inclusive); None = unbounded
 _SPACE_NUMBERS: dict[str, tuple[tuple[type, ...], float | None, float | None, bool]] = {
     "lr": ((int, float), 0, None, False),
+    "sgd_lr": ((int, float), 0, None, False),
     "batch_size": ((int,), 2, None, True),
     "momentum": ((int, float), 0, 1, True),
     "weight_decay": ((int, float), 0, None, True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 
 import numpy as np
 
@@ -28,7 +29,8 @@ class _Settings:
         ``UserWarning`` warnings, as anndata's and scanpy's) follow Python's ``warnings`` filters
         instead: ``warnings.simplefilter("ignore", UserWarning)`` silences them.
     progress_bar
-        Show tqdm progress bars on long work (search, training, SHAP).
+        Show tqdm progress bars on long work (search, training, SHAP), at verbosity 2 (info)
+        or more.
     n_threads
         CPU threads torch may use (``torch.set_num_threads``); None keeps torch's default (all
         cores). On a machine shared with other jobs, 1 avoids threads spinning against each
@@ -39,13 +41,32 @@ class _Settings:
     """
 
     def __init__(self) -> None:
-        self.seed: int = 0
-        self.device: str = "auto"
+        self._seed = 0
+        self._device = "auto"
         self.progress_bar: bool = True
         self._verbosity = 2
         self._handler: logging.Handler | None = None
         self._n_threads: int | None = None
         self.verbosity = 2
+
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    @seed.setter
+    def seed(self, value: int) -> None:
+        if value is None:
+            msg = "settings.seed must be an integer, not None."
+            raise TypeError(msg)
+        self._seed = resolve_seed(value)
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    @device.setter
+    def device(self, value) -> None:
+        self._device = check_device(value)
 
     @property
     def n_threads(self) -> int | None:
@@ -107,6 +128,19 @@ class _Settings:
 settings = _Settings()
 
 MAX_SEED = 2**32 - 1  # numpy's and Optuna's samplers take seeds below 2**32
+
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_device(device) -> str:
+    """``device`` as a string when it names a device sag can use ("auto", "cpu", "cuda",
+    "cuda:N", "mps", or such a ``torch.device``); a clear ValueError otherwise."""
+    name = str(device)
+    if not _DEVICE.fullmatch(name):
+        msg = f"device={device!r} must be 'auto', 'cpu', 'cuda', 'cuda:N' (N a GPU index) or 'mps'."
+        raise ValueError(msg)
+    return name
 
 
 def resolve_seed(seed) -> int:

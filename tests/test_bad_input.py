@@ -128,6 +128,24 @@ def test_duplicate_var_names(adata):
     check_untouched(adata, before)
 
 
+def test_duplicate_obs_names_are_named_in_a_warning(adata, caplog):
+    """Duplicate cell names do not stop the work (results are written by position); a warning
+    names them before it starts."""
+    from scautogenome._settings import logger as sag_logger
+    from scautogenome.data import check_adata
+
+    names = list(adata.obs_names)
+    names[2] = names[1] = names[0]
+    adata.obs_names = names
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        check_adata(adata)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert f"obs_names contain 1 duplicated name(s) (e.g. {names[0]})" in caplog.text
+    assert "obs_names_make_unique()" in caplog.text
+
+
 def test_view_is_refused(adata):
     view = adata[:200]
     assert view.is_view
@@ -167,3 +185,86 @@ def test_query_with_negative_values_for_counts_model(adata, tiny_config):
     with pytest.raises(ValueError, match="raw counts"):
         sag.tl.predict(q, model)
     assert "sag_confidence" not in q.obs
+
+
+def test_settings_are_checked_when_set():
+    """A bad seed or device is an error where it is set, not at the next search; a good one
+    keeps working."""
+    from scautogenome.train._trainer import resolve_device
+
+    seed, device = sag.settings.seed, sag.settings.device
+    try:
+        with pytest.raises(TypeError, match="seed='a' must be an integer"):
+            sag.settings.seed = "a"
+        with pytest.raises(ValueError, match="seed=-1 must be between"):
+            sag.settings.seed = -1
+        with pytest.raises(TypeError, match="not None"):
+            sag.settings.seed = None
+        with pytest.raises(ValueError, match=r"device='gpu' must be 'auto', 'cpu', 'cuda'"):
+            sag.settings.device = "gpu"
+        assert (sag.settings.seed, sag.settings.device) == (seed, device)
+        with pytest.raises(ValueError, match=r"device='gpu'"):
+            resolve_device("gpu")  # the device= argument of every tool
+        sag.settings.seed = np.int64(7)
+        assert sag.settings.seed == 7
+        assert isinstance(sag.settings.seed, int)
+        sag.settings.device = "cuda:1"  # checked when used, where CUDA may be missing
+        assert sag.settings.device == "cuda:1"
+    finally:
+        sag.settings.seed, sag.settings.device = seed, device
+
+
+def test_a_continuous_column_is_not_taken_for_labels(adata):
+    """A numeric column with many distinct values (a measurement such as n_genes) is refused as
+    labels by classify and by embedding_scores, floats and integers alike; the same values as
+    categories are classes."""
+    rng = np.random.default_rng(0)
+    adata.obs["n_genes"] = rng.integers(100, 5000, adata.n_obs)
+    adata.obs["score"] = rng.normal(size=adata.n_obs)
+    adata.obsm["X_e"] = rng.normal(size=(adata.n_obs, 3)).astype(np.float32)
+    before = snapshot(adata)
+    for key in ("n_genes", "score"):
+        with pytest.raises(
+            ValueError, match=rf"obs\['{key}'\] is numeric with \d+ distinct.*classification"
+        ):
+            sag.tl.classify(adata, key, n_trials=1)
+        with pytest.raises(ValueError, match=rf"obs\['{key}'\] is numeric.*scoring against labels"):
+            sag.tl.embedding_scores(adata, "X_e", key)
+    check_untouched(adata, before)
+    adata.obs["few"] = rng.integers(0, 3, adata.n_obs)  # a few integer classes are classes
+    assert sag.tl.embedding_scores(adata, "X_e", "few", tsne=False)["n_labels"] == 3
+
+
+def test_a_key_added_h5ad_cannot_store_is_refused(adata):
+    """A key with '/' (an h5ad group path) or an empty one is refused by every tool before any
+    work."""
+    before = snapshot(adata)
+    for bad in ("a/b", "", 3):
+        with pytest.raises(ValueError, match="key_added=.* must be a non-empty string without '/'"):
+            sag.tl.classify(adata, "label", key_added=bad, n_trials=1)
+        with pytest.raises(ValueError, match="key_added="):
+            sag.tl.embed(adata, key_added=bad, n_trials=1)
+        with pytest.raises(ValueError, match="key_added="):
+            sag.tl.predict(adata, None, key_added=bad)
+        with pytest.raises(ValueError, match="key_added="):
+            sag.tl.explain(adata, None, key_added=bad)
+    check_untouched(adata, before)
+
+
+def test_labels_that_read_as_missing_values_are_named(adata, caplog):
+    """Missing labels turned into text ('nan', '') become classes: trained on, with a warning
+    that names them and says how to leave them out."""
+    from scautogenome._settings import logger as sag_logger
+    from scautogenome.data import prepare_labelled
+
+    labels = adata.obs["label"].astype(str).to_numpy().copy()
+    labels[:30] = "nan"
+    adata.obs["text"] = labels
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        data = prepare_labelled(adata, "text", seed=0)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert "nan" in list(data.classes)
+    assert "class(es) named like a missing value: 'nan' (30 cells)" in caplog.text
+    assert "replace('nan', np.nan)" in caplog.text

@@ -462,3 +462,26 @@ def test_progress_shows_the_time_budget_left(adata, tiny_config, capfd):
     tiny_config["budget"] = {"n_trials": 2, "time_budget": None}
     sag.tl.classify(adata, "label", config=tiny_config)
     assert "budget left" not in capfd.readouterr().err
+
+
+def test_an_input_column_classify_would_overwrite_is_refused(adata, tiny_config):
+    """labels or a split column named as one of classify's outputs: an error before any work,
+    the column untouched; an earlier run's split column stays usable as split_key."""
+    adata.obs["sag_pred"] = adata.obs["label"].copy()
+    before = adata.obs["sag_pred"].copy()
+    with pytest.raises(ValueError, match=r"labels_key='sag_pred'.*another key_added"):
+        sag.tl.classify(adata, "sag_pred", config=tiny_config)
+    pd.testing.assert_series_equal(adata.obs["sag_pred"], before)
+    adata.obs["x_split"] = adata.obs["label"].copy()
+    with pytest.raises(ValueError, match=r"labels_key='x_split'.*train/val/test split"):
+        sag.tl.classify(adata, "x_split", key_added="x", config=tiny_config)
+    with pytest.raises(ValueError, match=r"split_key='sag_pred'"):
+        sag.tl.classify(adata, "label", split_key="sag_pred", config=tiny_config)
+    assert "sag" not in adata.uns
+    # another key_added writes elsewhere
+    sag.tl.classify(adata, "sag_pred", key_added="run", config=tiny_config)
+    pd.testing.assert_series_equal(adata.obs["sag_pred"], before)
+    # the split of that run, read back as split_key under the same key
+    split = adata.obs["run_split"].copy()
+    sag.tl.classify(adata, "label", key_added="run", split_key="run_split", config=tiny_config)
+    assert (adata.obs["run_split"].astype(str) == split.astype(str)).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import anndata as ad
@@ -302,6 +304,12 @@ def test_bad_input_is_refused_before_work(adata):
         sag.tl.embed(adata[:100], config=TINY_EMBED)
     with pytest.raises(ValueError, match="beta"):
         sag.tl.embed(adata, beta=-1.0, config=TINY_EMBED)
+    # the layer embed writes its reconstruction into (or removes) is not an input
+    own = adata.copy()
+    own.layers["sag_resvae_recon"] = own.X.copy()
+    with pytest.raises(ValueError, match="writes its reconstruction"):
+        sag.tl.embed(own, layer="sag_resvae_recon", config=TINY_EMBED)
+    assert "sag_resvae_recon" in own.layers
     # a space value no network can take is refused before the search, not in a later trial
     for space, key in (
         ({"decay": [0.8, 1.5]}, "decay"),
@@ -322,6 +330,12 @@ def test_bad_input_is_refused_before_work(adata):
 
 def test_config_defaults_are_the_papers_space():
     cfg = embed_config.default()
+    # the public way to them, and the module's own in a fresh interpreter
+    assert sag.config.default("resvae") == cfg
+    assert sag.config.default("vae")["mode"] == "vae"
+    code = "import scautogenome as sag; print(sag.config._embed.default()['mode'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "resvae"
     assert cfg["trainer"]["beta"] == 1.0  # the plain ELBO
     assert cfg["trainer"]["kl_warmup_epochs"] is None  # half of max_epochs
     assert cfg["space"]["n_layers"] == [3, 4, 5]

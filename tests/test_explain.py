@@ -310,10 +310,15 @@ def test_explain_shap_method(syn):
     assert np.isfinite(adata.varm["sag_shap"]).all()
 
 
-def test_explain_cells_and_groupby(syn):
+def test_explain_cells_and_groupby(syn, log_records):
     adata, model = syn
     mask = (adata.obs["label"] == model.classes_[0]).to_numpy()
     sag.tl.explain(adata, model, cells=mask, groupby="label", **FAST)
+    # the classes without an explained cell are named
+    assert (
+        f"2 class(es) have no explained cell; their importance is NaN: {model.classes_[1]}, "
+        in (log_records.text)
+    )
     u = adata.uns["sag_shap"]
     assert set(u["cell_groups"]) == {model.classes_[0]}
     assert np.isnan(adata.varm["sag_shap"][:, 1:3]).all()  # classes with no explained cell

@@ -151,6 +151,9 @@ def test_search_history(annotated, tmp_path):
     assert "best so far" in legend
     assert ax.get_xlabel() == "trial"
     assert "macro_f1" in ax.get_ylabel()
+    # a key no search wrote: the error names both searches that write one
+    with pytest.raises(KeyError, match=r"'sag_resvae'.*sag\.tl\.classify.*or sag\.tl\.embed"):
+        sag.pl.search_history(adata, key="sag_resvae", show=False)
 
 
 def test_search_history_modes_and_pruned(tmp_path):

@@ -49,7 +49,9 @@ def test_overlap_below_minimum_raises_with_counts(adata, trained):
 def test_no_gene_overlap_raises(adata, trained):
     query = adata.copy()
     query.var_names = [f"other_{i}" for i in range(query.n_vars)]
-    with pytest.raises(ValueError, match="shares no gene"):
+    with pytest.raises(
+        ValueError, match=r"shares no gene.*e\.g\. model genes \w+, \w+, \w+, query genes other_0"
+    ):
         sag.tl.predict(query, trained)
 
 

@@ -37,6 +37,39 @@ def test_report_sections(annotated, tmp_path):
     assert "https://" not in page
 
 
+def test_an_explanation_of_a_replaced_model_is_flagged_not_reported(
+    annotated, tiny_config, tmp_path, caplog
+):
+    """classify run again under the same key: the explanation of the old model is named in a
+    warning, kept in uns (it is the user's), and left out of the report; explain again and it
+    is back. The check holds after an h5ad round trip."""
+    import anndata as ad
+
+    from scautogenome._settings import logger as sag_logger
+
+    old = dict(annotated.uns["sag_shap"])
+    assert old["model_digest"] == annotated.uns["sag"]["model_digest"]
+    tiny_config["trainer"] = {**tiny_config["trainer"], "max_epochs": 3}  # another model
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        model = sag.tl.classify(annotated, "label", config=tiny_config, seed=1)
+        assert "uns['sag_shap'] explains the model of the classify run" in caplog.text
+        assert annotated.uns["sag_shap"]["model_digest"] == old["model_digest"]
+        annotated.write_h5ad(tmp_path / "a.h5ad")
+        back = ad.read_h5ad(tmp_path / "a.h5ad")
+        page = sag.io.write_report(back, tmp_path / "r.html").read_text()
+        assert "explains another model than the classification above" in page
+        assert "Genes that drive each class" in page
+        assert "top 10 genes" not in page
+        caplog.clear()
+        sag.tl.explain(back, model, nsamples=20, n_background=20)
+        page = sag.io.write_report(back, tmp_path / "r.html").read_text()
+        assert "top 10 genes" in page
+        assert "explains another model" not in caplog.text
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+
+
 def test_report_latent_space_counts_active_dimensions(adata, tmp_path):
     config = {
         "budget": {"n_trials": 1, "time_budget": None},

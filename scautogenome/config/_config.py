@@ -113,21 +113,29 @@ _CHOICES = {
 
 
 def default(mode: str = "auto") -> dict:
-    """The default classify configuration for ``mode`` (a deep copy you may edit).
+    """The default configuration for ``mode`` (a deep copy you may edit): of
+    :func:`~scautogenome.tl.classify`, or of :func:`~scautogenome.tl.embed` for ``"resvae"``
+    and ``"vae"``.
 
     Parameters
     ----------
     mode
-        ``"auto"`` (every family), ``"mlp"``, ``"resnet"``, ``"densenet"``, ``"rrfcn"``; the
-        ``space`` holds ``common`` and that family's section (all of them for ``"auto"``).
+        classify: ``"auto"`` (every family), ``"mlp"``, ``"resnet"``, ``"densenet"``,
+        ``"rrfcn"``; the ``space`` holds ``common`` and that family's section (all of them for
+        ``"auto"``). embed: ``"resvae"`` or ``"vae"``.
 
     Returns
     -------
-    A dict with ``mode``, ``budget``, ``trainer``, ``search``, ``space`` and ``rrfcn``: the
-    paper's search spaces and the package's budget and training defaults.
+    For classify, a dict with ``mode``, ``budget``, ``trainer``, ``search``, ``space`` and
+    ``rrfcn``; for embed, one with ``mode``, ``budget``, ``search``, ``trainer`` and ``space``:
+    the paper's search spaces and the package's budget and training defaults.
     """
+    from . import _embed  # it imports this module
+
+    if mode in _embed.EMBED_MODES:
+        return _embed.default(mode)
     if mode not in MODES:
-        msg = f"mode={mode!r} must be one of {MODES}."
+        msg = f"mode={mode!r} must be one of {MODES} (classify) or {_embed.EMBED_MODES} (embed)."
         raise ValueError(msg)
     cfg = copy.deepcopy(_DEFAULT)
     cfg["mode"] = mode

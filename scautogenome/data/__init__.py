@@ -5,6 +5,7 @@ from ._checks import (
     check_adata,
     check_finite,
     check_labels,
+    check_not_continuous,
     get_matrix,
     value_stats,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "check_batch_size",
     "check_finite",
     "check_labels",
+    "check_not_continuous",
     "check_query_values",
     "dense_rows",
     "detect_value_type",

@@ -15,7 +15,8 @@ _CHUNK = 4096
 
 
 def check_adata(adata: AnnData, *, writes: bool = True) -> None:
-    """Refuse inputs that cannot be used at all: not an AnnData, empty, a view, duplicate genes."""
+    """Refuse inputs that cannot be used at all: not an AnnData, empty, a view, duplicate genes;
+    warn of duplicate cell names."""
     from anndata import AnnData
 
     if not isinstance(adata, AnnData):
@@ -39,6 +40,17 @@ def check_adata(adata: AnnData, *, writes: bool = True) -> None:
             "by name, so they must be unique. Call adata.var_names_make_unique() first."
         )
         raise ValueError(msg)
+    if not adata.obs_names.is_unique:
+        from .._settings import logger
+
+        dups = adata.obs_names[adata.obs_names.duplicated()].unique()
+        logger.warning(
+            "obs_names contain %d duplicated name(s) (e.g. %s): results are written by position, "
+            "but records that name cells (explain's cells) cannot be told apart. Call "
+            "adata.obs_names_make_unique() first.",
+            len(dups),
+            ", ".join(map(str, dups[:5])),
+        )
 
 
 def get_matrix(adata: AnnData, layer: str | None):
@@ -138,3 +150,23 @@ def check_labels(adata: AnnData, labels_key: str) -> pd.Series:
         )
         raise KeyError(msg)
     return adata.obs[labels_key]
+
+
+MAX_NUMERIC_LABELS = 50
+
+
+def check_not_continuous(labels: pd.Series, labels_key: str, needs: str) -> None:
+    """Refuse a numeric label column (not boolean, not categorical) with more than
+    :data:`MAX_NUMERIC_LABELS` distinct values: a measurement (``n_genes``, a score), not
+    classes. ``needs`` says what needs categories, e.g. "classification"."""
+    dtype = labels.dtype
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if not numeric or isinstance(dtype, pd.CategoricalDtype):
+        return
+    n_unique = labels.nunique()
+    if n_unique > MAX_NUMERIC_LABELS:
+        msg = (
+            f"obs[{labels_key!r}] is numeric with {n_unique} distinct values; {needs} needs "
+            "categories. Convert it with .astype('category') if it really holds classes."
+        )
+        raise ValueError(msg)

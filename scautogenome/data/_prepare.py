@@ -10,12 +10,23 @@ import pandas as pd
 
 from .._keys import SPLITS
 from .._settings import logger
-from ._checks import check_adata, check_finite, check_labels, get_matrix, value_stats
+from ._checks import (
+    check_adata,
+    check_finite,
+    check_labels,
+    check_not_continuous,
+    get_matrix,
+    value_stats,
+)
 from ._split import MIN_CELLS_TO_SPLIT, stratified_split, user_split
 from ._transform import VALUE_TYPES, InputTransform, detect_value_type
 
 if TYPE_CHECKING:
     from anndata import AnnData
+
+
+# label texts that usually mean "no label": what str() makes of NaN and None, and blanks
+MISSING_AS_TEXT = frozenset({"", "nan", "none", "na", "<na>", "null"})
 
 
 @dataclass
@@ -90,16 +101,7 @@ def prepare_labelled(
     check_finite(X, where)
     value_type = resolve_value_type(X, value_type, where)
 
-    if pd.api.types.is_float_dtype(labels.dtype) and not isinstance(
-        labels.dtype, pd.CategoricalDtype
-    ):
-        n_unique = labels.nunique()
-        if n_unique > 50:
-            msg = (
-                f"obs[{labels_key!r}] is numeric with {n_unique} distinct values; classification "
-                "needs categories. Convert it with .astype('category') if it really holds classes."
-            )
-            raise ValueError(msg)
+    check_not_continuous(labels, labels_key, "classification")
     lab = labels.astype("object").where(labels.notna(), None)
     lab_str = np.array([None if v is None else str(v) for v in lab], dtype=object)
     present = lab_str != None  # noqa: E711 - elementwise on object array
@@ -107,6 +109,17 @@ def prepare_labelled(
         msg = f"obs[{labels_key!r}] has no labelled cells."
         raise ValueError(msg)
     counts = pd.Series(lab_str[present]).value_counts()
+    missing_as_text = [c for c in counts.index if c.strip().lower() in MISSING_AS_TEXT]
+    if missing_as_text:
+        logger.warning(
+            "obs[%r] has class(es) named like a missing value: %s. They are trained on as "
+            "classes; set those cells to NaN (e.g. obs[%r].replace(%r, np.nan)) to leave them "
+            "out of training and have them predicted.",
+            labels_key,
+            ", ".join(f"{c!r} ({counts[c]} cells)" for c in missing_as_text),
+            labels_key,
+            missing_as_text[0],
+        )
     # a split of the user's own needs no class size to be drawn (a class without training
     # cells is refused below); min_cells_per_class still leaves small classes out
     least = min_cells_per_class or 0

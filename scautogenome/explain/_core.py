@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._logging import progress
-from .._settings import logger
 
 
 @dataclass
@@ -118,14 +117,6 @@ def class_importance(
     importance[:, counts == 0] = np.nan
     present = counts > 0
     overall = importance[:, present].mean(1)
-    missing = [c for c in range(n_classes) if not present[c]]
-    if missing:
-        logger.warning(
-            "%d class(es) have no explained cell; their importance is NaN (indices %s).",
-            len(missing),
-            missing,
-        )
-
     n_top = min(n_top, int(eligible.sum()))
     top = np.stack(
         [_ranked(importance[:, c], eligible, n_top) for c in range(n_classes)]

@@ -154,7 +154,8 @@ class Classifier(BaseModel):
         if n_common == 0:
             msg = (
                 f"The query shares no gene with the model ({len(q)} query genes, {n_model} model "
-                f"genes; e.g. model genes {list(self.var_names_[:3])}, query genes {list(q[:3])})."
+                f"genes; e.g. model genes {', '.join(map(str, self.var_names_[:3]))}, query genes "
+                f"{', '.join(map(str, q[:3]))})."
                 " Check that both use the same gene identifiers (symbols vs Ensembl ids)."
             )
             raise ValueError(msg)

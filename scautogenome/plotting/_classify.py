@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 _MODE_ORDER = ("mlp", "resnet", "densenet", "rrfcn")
 
 
-def _classify_uns(adata: AnnData, key: str, needed: str) -> dict:
+def _classify_uns(
+    adata: AnnData, key: str, needed: str, how: str = "sag.tl.classify(adata, labels_key)"
+) -> dict:
     if key not in adata.uns or needed not in adata.uns[key]:
-        raise missing_key("adata.uns", key, "sag.tl.classify(adata, labels_key)")
+        raise missing_key("adata.uns", key, how)
     return adata.uns[key]
 
 
@@ -163,7 +165,8 @@ def search_history(
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
-    uns = _classify_uns(adata, key, "trials")
+    how = "sag.tl.classify(adata, labels_key) or sag.tl.embed(adata)"
+    uns = _classify_uns(adata, key, "trials", how)
     trials = pd.DataFrame(uns["trials"]).sort_values("number")
     if len(trials) == 0:
         msg = f"uns[{key!r}]['trials'] is empty; nothing to plot."

@@ -18,8 +18,11 @@ from ..train import classification_report, resolve_device
 from ._utils import (
     budget_overrides,
     call_params,
+    check_key_added,
     check_model_dir,
+    explains_another_model,
     final_model,
+    is_explain_record,
     load_config,
     save_model,
     search_uns,
@@ -135,6 +138,8 @@ def classify(
         which :func:`~scautogenome.tl.explain` finds this run), ``model_dir`` (when saved).
     """
     start = time.perf_counter()
+    check_key_added(key_added)
+    _check_not_written(labels_key, split_key, key_added)
     seed = resolve_seed(seed)
     overrides = budget_overrides(n_trials, time_budget)
     if metric is not None:
@@ -202,6 +207,21 @@ def classify(
         **search_uns(result, _config.to_json(cfg), val_score=result.best_value),
     }
     save_model(model, model_dir, uns)
+    stale = [
+        k
+        for k, v in adata.uns.items()
+        if is_explain_record(v)
+        and str(v["params"].get("classify_key")) == key_added
+        and explains_another_model(v, uns)
+    ]
+    if stale:
+        logger.warning(
+            "uns%s explain%s the model of the classify run this call replaces in uns[%r]; run "
+            "sag.tl.explain again (the report leaves an explanation of another model out).",
+            stale,
+            "s" if len(stale) == 1 else "",
+            key_added,
+        )
 
     # -- write (only after everything above succeeded) -----------------------------------------
     adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
@@ -223,3 +243,23 @@ def classify(
     )
     logger.info("    finished classify (%s)", elapsed(start))
     return model
+
+
+def _check_not_written(labels_key: str, split_key: str | None, key_added: str) -> None:
+    """Refuse, before any work, an input column that classify would replace with its output:
+    ``labels_key`` or ``split_key`` named as ``obs['{key_added}_pred']`` or
+    ``obs['{key_added}_split']``. The split column of an earlier run is the one exception: as
+    ``split_key`` it is read, and written back unchanged."""
+    written = {
+        _keys.pred_key(key_added): "the predicted labels",
+        _keys.split_key(key_added): "the train/val/test split",
+    }
+    for arg, column in (("labels_key", labels_key), ("split_key", split_key)):
+        if column not in written or (arg == "split_key" and column == _keys.split_key(key_added)):
+            continue
+        msg = (
+            f"{arg}={column!r}: classify writes {written[column]} into obs[{column!r}] "
+            f"(key_added={key_added!r}), which would replace this column. Pass another "
+            "key_added=, or copy the column under another name."
+        )
+        raise ValueError(msg)

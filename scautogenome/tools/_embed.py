@@ -10,6 +10,7 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_torch_threads, logger, resolve_seed
 from ..config import _embed as _embed_config
+from ..data import check_not_continuous
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
 from ..search import check_storage, warn_if_cut
 from ..search._vae import run_vae_search
@@ -18,6 +19,7 @@ from ..train._vae import warn_long_warmup
 from ._utils import (
     budget_overrides,
     call_params,
+    check_key_added,
     check_model_dir,
     final_model,
     load_config,
@@ -126,7 +128,7 @@ def embed(
         depends on the machine's speed (a warning says so when the kept model was cut).
     config
         Expert-mode configuration (dict or JSON path) merged onto
-        ``scautogenome.config._embed.default()``. Explicit arguments above win over it.
+        ``sag.config.default("resvae")`` (or ``"vae"``). Explicit arguments above win over it.
     value_type
         ``"auto"`` (detect), ``"counts"``, ``"binary"`` or ``"continuous"``.
     recon
@@ -179,6 +181,14 @@ def embed(
     labels with :func:`embedding_scores` (as the embedding tutorial does).
     """
     start = time.perf_counter()
+    check_key_added(key_added)
+    if layer is not None and layer == recon_key(key_added):
+        msg = (
+            f"layer={layer!r} is where embed(key_added={key_added!r}) writes its reconstruction "
+            "(recon=True) or removes an earlier one. Pass another key_added=, or copy the layer "
+            "under another name."
+        )
+        raise ValueError(msg)
     seed = resolve_seed(seed)
     check_likelihood(likelihood)
     overrides = budget_overrides(n_trials, time_budget)
@@ -332,6 +342,7 @@ def score_labels(
         msg = f"labels_key={labels_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
         raise KeyError(msg)
     labels = adata.obs[labels_key]
+    check_not_continuous(labels, labels_key, "scoring against labels")
     keep = labels.notna().to_numpy()
     y = labels[keep].astype(str).to_numpy()
     n_labels = len(np.unique(y))

@@ -11,7 +11,7 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import logger, resolve_seed
 from ..data import block_rows, check_adata, dense_rows
-from ._utils import call_params, classify_record, h5ad_safe, recorded_layer
+from ._utils import call_params, check_key_added, classify_record, h5ad_safe, recorded_layer
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -230,6 +230,7 @@ def explain(
     from ..models import Classifier, check_is_fitted
 
     start = time.perf_counter()
+    check_key_added(key_added)
     check_adata(adata)
     if not isinstance(model, Classifier):
         msg = f"model must be a scautogenome Classifier, got {type(model).__name__}."
@@ -345,6 +346,13 @@ def explain(
         eligible_genes=eligible,
         keep_values=keep,
     )
+    unexplained = [str(c) for c in np.asarray(classes)[np.asarray(res.n_cells) == 0]]
+    if unexplained:
+        logger.warning(
+            "%d class(es) have no explained cell; their importance is NaN: %s.",
+            len(unexplained),
+            ", ".join(unexplained),
+        )
     if not eligible.all():
         # zero in the cells and in the background alike, so their SHAP values are 0 by
         # construction: what they would have carried cannot be told from this adata
@@ -378,6 +386,7 @@ def explain(
         "base_values": res.base_values,
         "gene_overlap": report,
         "seconds": float(res.seconds),
+        "model_digest": model.weights_digest(),  # which model: report and classify check it
         "params": call_params(
             method=method,
             engine=engine.path,

@@ -12,6 +12,7 @@ from .._settings import logger
 from ..data import check_adata
 from ._utils import (
     call_params,
+    check_key_added,
     classify_record,
     describes,
     h5ad_safe,
@@ -78,6 +79,7 @@ def predict(
     from ..models import Classifier, check_is_fitted
 
     start = time.perf_counter()
+    check_key_added(key_added)
     check_adata(adata)
     if not isinstance(model, Classifier):
         msg = f"model must be a scautogenome Classifier, got {type(model).__name__}."

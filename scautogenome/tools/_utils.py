@@ -29,12 +29,15 @@ if TYPE_CHECKING:
 __all__ = [
     "budget_overrides",
     "call_params",
+    "check_key_added",
     "check_model_dir",
     "classify_record",
     "describes",
+    "explains_another_model",
     "final_model",
     "h5ad_safe",
     "is_classify_record",
+    "is_explain_record",
     "load_config",
     "neighbors",
     "recorded_layer",
@@ -67,6 +70,15 @@ def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[st
         k: v.item() if isinstance(v, np.generic) else v for k, v in given.items() if v is not None
     }
     return {"budget": budget} if budget else {}
+
+
+def check_key_added(key_added) -> None:
+    """``key_added`` must be a non-empty string without ``/``: the keys it makes are h5ad
+    group names, where ``/`` would nest groups (h5py warns, anndata refuses in newer
+    versions)."""
+    if not isinstance(key_added, str) or not key_added or "/" in key_added:
+        msg = f"key_added={key_added!r} must be a non-empty string without '/'."
+        raise ValueError(msg)
 
 
 def check_model_dir(model_dir: str | Path | None) -> None:
@@ -107,6 +119,29 @@ def is_classify_record(record) -> bool:
         and isinstance(record.get("params"), dict)
         and "labels_key" in record["params"]
     )
+
+
+def is_explain_record(record) -> bool:
+    """Whether ``record`` is what :func:`~scautogenome.tl.explain` writes into ``uns``."""
+    return (
+        isinstance(record, dict)
+        and "top_genes" in record
+        and "columns" in record
+        and isinstance(record.get("params"), dict)
+    )
+
+
+def explains_another_model(explanation, record) -> bool:
+    """Whether the explain record ``explanation`` was made for another model than the classify
+    ``record``: their weight digests differ or, for an explanation written before explain
+    recorded the digest, their classes do."""
+    if not (is_explain_record(explanation) and isinstance(record, dict)):
+        return False
+    if "model_digest" in explanation and "model_digest" in record:
+        return str(explanation["model_digest"]) != str(record["model_digest"])
+    if "classes" in explanation and "classes" in record:
+        return list(map(str, explanation["classes"])) != list(map(str, record["classes"]))
+    return False
 
 
 def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str | None, dict]:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._settings import settings
+from .._settings import check_device, settings
 from ..data import BatchLoader
 from ._metrics import score
 
@@ -73,7 +73,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     device = settings.device if device is None else device
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    device = torch.device(check_device(device))
     if device.type == "cuda" and not torch.cuda.is_available():
         msg = f"device={str(device)!r} was asked for but CUDA is not available; use device='auto' or 'cpu'."
         raise RuntimeError(msg)

@@ -130,7 +130,7 @@ settings = _Settings()
 MAX_SEED = 2**32 - 1  # numpy's and Optuna's samplers take seeds below 2**32
 
 
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+_DEVICE = re.compile(r"auto|(cpu|mps|cuda)(:\d+)?")
 
 
 def check_device(device) -> str:

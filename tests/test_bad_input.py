@@ -140,10 +140,17 @@ def test_duplicate_obs_names_are_named_in_a_warning(adata, caplog):
     sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
     try:
         check_adata(adata)
+        assert f"obs_names contain 1 duplicated name(s) (e.g. {names[0]})" in caplog.text
+        assert "obs_names_make_unique()" in caplog.text
+        # once per call of a tool, though the model checks its input too
+        caplog.clear()
+        model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+        model.fit(adata, "label", seed=0)
+        caplog.clear()
+        sag.tl.predict(adata, model)
+        assert caplog.text.count("duplicated name") == 1
     finally:
         sag_logger.removeHandler(caplog.handler)
-    assert f"obs_names contain 1 duplicated name(s) (e.g. {names[0]})" in caplog.text
-    assert "obs_names_make_unique()" in caplog.text
 
 
 def test_view_is_refused(adata):
@@ -240,7 +247,9 @@ def test_a_key_added_h5ad_cannot_store_is_refused(adata):
     work."""
     before = snapshot(adata)
     for bad in ("a/b", "", 3):
-        with pytest.raises(ValueError, match="key_added=.* must be a non-empty string without '/'"):
+        with pytest.raises(
+            ValueError, match=r"key_added=.* must be a non-empty string without '/'"
+        ):
             sag.tl.classify(adata, "label", key_added=bad, n_trials=1)
         with pytest.raises(ValueError, match="key_added="):
             sag.tl.embed(adata, key_added=bad, n_trials=1)
@@ -267,4 +276,16 @@ def test_labels_that_read_as_missing_values_are_named(adata, caplog):
         sag_logger.removeHandler(caplog.handler)
     assert "nan" in list(data.classes)
     assert "class(es) named like a missing value: 'nan' (30 cells)" in caplog.text
-    assert "replace('nan', np.nan)" in caplog.text
+    assert "adata.obs['text'] = adata.obs['text'].replace(['nan'], np.nan)" in caplog.text
+    # a categorical column: the advice is the one pandas takes without a warning, and it works
+    adata.obs["text"] = adata.obs["text"].astype("category")
+    caplog.clear()
+    sag_logger.addHandler(caplog.handler)
+    try:
+        prepare_labelled(adata, "text", seed=0)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    fix = "adata.obs['text'] = adata.obs['text'].cat.remove_categories(['nan'])"
+    assert fix in caplog.text
+    exec(fix, {"adata": adata})
+    assert adata.obs["text"].isna().sum() == 30

@@ -333,6 +333,10 @@ def test_config_defaults_are_the_papers_space():
     # the public way to them, and the module's own in a fresh interpreter
     assert sag.config.default("resvae") == cfg
     assert sag.config.default("vae")["mode"] == "vae"
+    sag.config.validate(cfg)  # load and validate take an embed config as well
+    assert (
+        sag.config.load({"mode": "vae", "trainer": {"max_epochs": 7}})["trainer"]["max_epochs"] == 7
+    )
     code = "import scautogenome as sag; print(sag.config._embed.default()['mode'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "resvae"

@@ -189,7 +189,8 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     ----------
     config
         A dict or the path of a JSON file, holding any part of :func:`default`'s sections
-        (the rest keeps its default); None: the defaults.
+        (the rest keeps its default); None: the defaults. One whose ``mode`` is ``"resvae"`` or
+        ``"vae"`` is an embed config, merged onto ``default("resvae")`` (or ``"vae"``).
     mode
         Overrides the config's own ``mode``.
 
@@ -197,10 +198,16 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     -------
     The full configuration. Unknown keys and bad values are a ValueError that names them.
     """
+    from . import _embed  # it imports this module
+
     user = read_user_config(config)
     the_mode = mode or user.get("mode", "auto")
+    if the_mode in _embed.EMBED_MODES:
+        return _embed.load(user, mode)
     if the_mode not in MODES:
-        msg = f"mode={the_mode!r} must be one of {MODES}."
+        msg = (
+            f"mode={the_mode!r} must be one of {MODES} (classify) or {_embed.EMBED_MODES} (embed)."
+        )
         raise ValueError(msg)
     base = copy.deepcopy(_DEFAULT)
     cfg = _merge(base, user, "")
@@ -208,7 +215,27 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     if the_mode != "auto":
         cfg["space"] = {k: v for k, v in cfg["space"].items() if k in ("common", the_mode)}
     _check(cfg)
+    _note_own_lr(user, cfg)
     return cfg
+
+
+def _note_own_lr(user: dict, cfg: dict) -> None:
+    """Say so when a config sets ``lr`` and not ``sgd_lr`` while the space draws SGD: ``lr``
+    is AdamW's rate only."""
+    own = user.get("space", {}).get("common", {})
+    common = cfg["space"]["common"]
+    optimizers = common.get("optimizer")
+    sgd = "sgd" in (optimizers if isinstance(optimizers, list) else [optimizers])
+    if isinstance(optimizers, dict):  # {"type": "categorical", "choices": [...]}
+        sgd = "sgd" in optimizers.get("choices", [])
+    if "lr" in own and "sgd_lr" not in own and sgd:
+        from .._settings import logger
+
+        logger.info(
+            "config: space.common.lr is AdamW's learning rate; SGD trials draw theirs from "
+            "space.common.sgd_lr (%s). Set it too to narrow SGD's.",
+            common.get("sgd_lr"),
+        )
 
 
 def validate(config: dict | str | Path) -> None:

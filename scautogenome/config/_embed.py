@@ -1,7 +1,7 @@
 """Expert-mode configuration of :func:`scautogenome.tl.embed`: defaults and validation.
 
-``sag.config._embed.default()`` returns the defaults as a plain dict; edit it, save it as JSON
-and pass it back as ``config=``. Keys you leave out keep their defaults; an unknown key or a
+``sag.config.default("resvae")`` (or ``"vae"``) returns the defaults as a plain dict; edit
+it, save it as JSON and pass it back as ``config=``. Keys you leave out keep their defaults; an unknown key or a
 bad value is an error that names it.
 
 The architecture part of the space is the AutoGenome paper's Res-VAE space (Methods): number

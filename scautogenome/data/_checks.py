@@ -40,7 +40,7 @@ def check_adata(adata: AnnData, *, writes: bool = True) -> None:
             "by name, so they must be unique. Call adata.var_names_make_unique() first."
         )
         raise ValueError(msg)
-    if not adata.obs_names.is_unique:
+    if writes and not adata.obs_names.is_unique:  # once per call: the tool's own check
         from .._settings import logger
 
         dups = adata.obs_names[adata.obs_names.duplicated()].unique()

@@ -111,14 +111,21 @@ def prepare_labelled(
     counts = pd.Series(lab_str[present]).value_counts()
     missing_as_text = [c for c in counts.index if c.strip().lower() in MISSING_AS_TEXT]
     if missing_as_text:
+        categorical = isinstance(labels.dtype, pd.CategoricalDtype)
+        fix = (
+            f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].cat.remove_categories("
+            f"{missing_as_text!r})"
+            if categorical
+            else f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].replace("
+            f"{missing_as_text!r}, np.nan)"
+        )
         logger.warning(
             "obs[%r] has class(es) named like a missing value: %s. They are trained on as "
-            "classes; set those cells to NaN (e.g. obs[%r].replace(%r, np.nan)) to leave them "
-            "out of training and have them predicted.",
+            "classes; to leave those cells out of training (they are still predicted), make "
+            "them NaN: %s",
             labels_key,
             ", ".join(f"{c!r} ({counts[c]} cells)" for c in missing_as_text),
-            labels_key,
-            missing_as_text[0],
+            fix,
         )
     # a split of the user's own needs no class size to be drawn (a class without training
     # cells is refused below); min_cells_per_class still leaves small classes out

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._logging import progress
+from .._settings import logger
 
 
 @dataclass
@@ -74,6 +75,7 @@ def class_importance(
     n_top: int = 30,
     eligible_genes: np.ndarray | None = None,
     keep_values: bool = False,
+    class_names=None,
 ) -> ClassImportance:
     """Explain cells ``0 .. len(codes)-1`` with ``engine`` and reduce to class importance.
 
@@ -93,6 +95,9 @@ def class_importance(
         Boolean mask of the genes that may be ranked (e.g. those the query has); default all.
     keep_values
         Keep the full n_cells x n_genes x n_classes array (memory!) and return it.
+    class_names
+        The classes' names, by which the warning about classes without an explained cell
+        names them (default: their indices).
     """
     start = time.perf_counter()
     codes = np.asarray(codes, dtype=np.int64)
@@ -117,6 +122,13 @@ def class_importance(
     importance[:, counts == 0] = np.nan
     present = counts > 0
     overall = importance[:, present].mean(1)
+    if not present.all():
+        names = range(n_classes) if class_names is None else class_names
+        logger.warning(
+            "%d class(es) have no explained cell; their importance is NaN: %s.",
+            int((~present).sum()),
+            ", ".join(str(c) for c, p in zip(names, present) if not p),
+        )
     n_top = min(n_top, int(eligible.sum()))
     top = np.stack(
         [_ranked(importance[:, c], eligible, n_top) for c in range(n_classes)]

@@ -540,7 +540,7 @@ def _to_sag_config(reading: _Reading) -> tuple[dict, dict[str, str], dict[str, s
         common["lr"], keys = lr
         common["sgd_lr"] = copy.deepcopy(common["lr"])  # AutoGenome: one rate, any optimizer
         for k in keys:
-            mapped[k] = "space.common.lr"
+            mapped[k] = "space.common.lr, space.common.sgd_lr"
     for name in ("batch_size", "momentum", "weight_decay"):
         if ("trainer", name) in vals:
             where, value = vals[("trainer", name)]

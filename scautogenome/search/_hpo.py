@@ -227,7 +227,9 @@ def _lr_under_its_name(point: dict, common: dict) -> dict:
     optimizer (as the space holds it, or moved into the space): ``sgd_lr`` for SGD, ``lr`` for
     the others. A point that gives the other name is renamed; one that gives both keeps the
     one that applies. A point that leaves the optimizer to the sampler gets its one rate under
-    both names (where it fits both ranges), so that it holds whichever optimizer is drawn."""
+    both names (where it fits both ranges), so that it holds whichever optimizer is drawn; one
+    whose optimizer the space lacks (and that is moved to another) leaves its rate to the
+    sampler."""
     spec = common.get("optimizer")
     optimizer = point.get("optimizer", spec if isinstance(spec, str) else None)
     if optimizer is None:
@@ -238,8 +240,9 @@ def _lr_under_its_name(point: dict, common: dict) -> dict:
         if other in common and fits(point[given[0]], common[other]):
             return {**point, other: point[given[0]]}
         return point
-    if spec is not None:
-        optimizer = nearest(optimizer, spec)
+    if spec is not None and not fits(optimizer, spec):
+        # moved to another optimizer: a rate tuned for this one is left to the sampler
+        return {k: v for k, v in point.items() if k not in ("lr", "sgd_lr")}
     want = _lr_name(optimizer, common)
     other = "lr" if want == "sgd_lr" else "sgd_lr"
     if other not in point:

@@ -139,6 +139,11 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
             "another study_name= (or storage=; on the command line --study-name, or a "
             "worker's --study), or the same data, split seed and settings."
         )
+        if "space" in differ:
+            msg += (
+                " The search space differs: your config= changed it, or an upgrade of "
+                "scautogenome changed the default space (see its CHANGELOG)."
+            )
         raise ValueError(msg)
 
 

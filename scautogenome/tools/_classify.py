@@ -70,7 +70,8 @@ def classify(
         transformed values; then every gene is scaled to 0-1 with the training split's min/max.
     labels_key
         Column of ``adata.obs`` with the classes. Cells with a missing label are not trained on
-        and still get a prediction.
+        and still get a prediction. Not one of the columns this call writes
+        (``{key_added}_pred``, ``{key_added}_split``).
     mode
         ``"mlp"``, ``"resnet"``, ``"densenet"``, ``"rrfcn"`` (randomly-wired RFCN found by
         ENAS: an LSTM controller on shared weights, the top candidates retrained; settings in

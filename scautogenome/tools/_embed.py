@@ -100,7 +100,8 @@ def embed(
     n_latent
         Latent dimensions; must be smaller than the number of genes.
     layer
-        Use ``adata.layers[layer]`` instead of ``adata.X``.
+        Use ``adata.layers[layer]`` instead of ``adata.X`` (not ``{key_added}_recon``, where
+        this call writes or removes its reconstruction).
     likelihood
         ``"auto"`` (``"nb"`` for raw counts, else ``"gaussian"``), ``"mse"`` (the paper's
         squared error on the 0-1 scaled input), ``"gaussian"`` (a Gaussian on the 0-1 scaled
@@ -416,6 +417,8 @@ def embedding_scores(
     import anndata as ad
     from sklearn import metrics as skm
 
+    if key_added is not None:
+        check_key_added(key_added)
     basis = resolve_basis(adata, basis)
     if basis not in adata.obsm:
         msg = f"basis={basis!r} not found in adata.obsm; available: {list(adata.obsm.keys())}."

@@ -216,6 +216,7 @@ def explain(
         cells per class); ``values`` and ``expression`` (n_classes x n_cells x n_top: SHAP value of
         class ``c`` and model-scale input value of class ``c``'s top genes in every explained
         cell); ``base_values`` (mean logits of the background); ``gene_overlap``; ``seconds``;
+        ``model_digest`` (of the explained model's weights, as classify records it);
         ``params`` (this call, with the engine path used).
     """
     from ..explain import (
@@ -345,14 +346,8 @@ def explain(
         n_top=n_top,
         eligible_genes=eligible,
         keep_values=keep,
+        class_names=classes,
     )
-    unexplained = [str(c) for c in np.asarray(classes)[np.asarray(res.n_cells) == 0]]
-    if unexplained:
-        logger.warning(
-            "%d class(es) have no explained cell; their importance is NaN: %s.",
-            len(unexplained),
-            ", ".join(unexplained),
-        )
     if not eligible.all():
         # zero in the cells and in the background alike, so their SHAP values are 0 by
         # construction: what they would have carried cannot be told from this adata

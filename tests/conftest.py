@@ -22,7 +22,6 @@ TINY_CONFIG = {
         "common": {
             "batch_size": [64],
             "lr": {"type": "float", "low": 1e-3, "high": 5e-3, "log": True},
-            "sgd_lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
         }
     },
 }

@@ -176,8 +176,7 @@ def test_a_start_point_of_ones_own_outside_the_space_is_skipped_with_a_warning(c
         points = initial_trials(narrow)
         assert "skipped" not in caplog.text
         assert points
-        assert {p["lr"] for p in points if p["optimizer"] == "adamw"} == {1e-2}
-        assert {p["sgd_lr"] for p in points if p["optimizer"] == "sgd"} == {5e-2}  # its own
+        assert {p["lr"] for p in points} == {1e-2}
         assert len(points) == len({json.dumps(p, sort_keys=True) for p in points})
         # moved to one layer of 256, the two AdamW MLP points become one (no unused
         # mlp_units_1); the SGD point stays apart from them
@@ -203,28 +202,6 @@ def test_a_start_point_of_ones_own_outside_the_space_is_skipped_with_a_warning(c
         points = initial_trials(adamw_only)
         assert {p["optimizer"] for p in points} == {"adamw"}
         assert all("momentum" not in p for p in points)
-        # ... and its rate, tuned for SGD, is left to the sampler
-        assert all("sgd_lr" not in p for p in points)
-        assert [p.get("lr") for p in points] == [1e-3, None]
-        # the reverse: in a space of SGD alone, the AdamW points leave their rate to the
-        # sampler and the SGD point keeps its own
-        sgd_only = classify_config.load({"mode": "mlp", "space": {"common": {"optimizer": "sgd"}}})
-        points = initial_trials(sgd_only)
-        assert [p.get("sgd_lr") for p in points] == [None, 5e-2, None]
-        assert all("lr" not in p for p in points)
-        # a rate given under the other optimizer's name is read as its own optimizer's
-        own_sgd = classify_config.load(
-            {"search": {"initial_trials": [{"mode": "mlp", "optimizer": "sgd", "lr": 0.05}]}}
-        )
-        assert initial_trials(own_sgd) == [{"mode": "mlp", "optimizer": "sgd", "sgd_lr": 0.05}]
-        own_adamw = classify_config.load(
-            {"search": {"initial_trials": [{"mode": "mlp", "optimizer": "adamw", "sgd_lr": 0.05}]}}
-        )
-        assert initial_trials(own_adamw) == []  # 0.05 is above AdamW's range
-        # with the optimizer left to the sampler, the rate holds for whichever is drawn
-        free = classify_config.load({"search": {"initial_trials": [{"mode": "mlp", "lr": 2e-3}]}})
-        assert initial_trials(free) == [{"mode": "mlp", "lr": 2e-3, "sgd_lr": 2e-3}]
-        assert "lr=0.05 is not in the search space" in caplog.text
     finally:
         sag_logger.removeHandler(caplog.handler)
 
@@ -240,13 +217,11 @@ def test_portfolio_starts_the_search(adata, tiny_config):
     assert first["mlp_units_0"] == 256
     assert first["batch_size"] == 64
     assert first["optimizer"] == "adamw"
-    # the second: the same network trained by SGD with momentum, every input kept, at a
-    # learning rate from SGD's own range (its 5e-2 moved to the tiny range's top, 1e-2)
+    # the second: the same network trained by SGD with momentum, every input kept (its
+    # learning rate of 1e-2 moved to the tiny space's top, 5e-3)
     assert second["mode"] == "mlp"
     assert (second["optimizer"], second["momentum"], second["input_keep"]) == ("sgd", 0.9, 1.0)
-    assert second["sgd_lr"] == 1e-2
-    assert "lr" not in second
-    assert json.loads(adata.uns["sag"]["trials"]["params"].iloc[1])["sgd_lr"] == 1e-2
+    assert second["lr"] == 5e-3
 
 
 @pytest.mark.slow
@@ -492,56 +467,3 @@ def test_an_input_column_classify_would_overwrite_is_refused(adata, tiny_config)
     split = adata.obs["run_split"].copy()
     sag.tl.classify(adata, "label", key_added="run", split_key="run_split", config=tiny_config)
     assert (adata.obs["run_split"].astype(str) == split.astype(str)).all()
-
-
-def test_each_optimizer_draws_its_own_learning_rate():
-    """An SGD trial draws its rate from sgd_lr and an AdamW trial from lr, each in its range,
-    and the drawn rate is the one the training gets; a config that sets lr alone is told that
-    it is AdamW's."""
-    import optuna
-
-    from scautogenome.config import _config as classify_config
-    from scautogenome.search._hpo import sample_trial
-
-    cfg = classify_config.load(
-        {
-            "mode": "mlp",
-            "space": {
-                "common": {
-                    "lr": {"type": "float", "low": 1e-4, "high": 1e-3, "log": True},
-                    "sgd_lr": {"type": "float", "low": 2e-2, "high": 5e-2, "log": True},
-                }
-            },
-        }
-    )
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    seen = set()
-    for _ in range(30):
-        trial = study.ask()
-        _, params = sample_trial(trial, cfg, n_inputs=20, n_outputs=3)
-        name = "sgd_lr" if params["optimizer"] == "sgd" else "lr"
-        assert set(trial.params) & {"lr", "sgd_lr"} == {name}
-        assert params["lr"] == trial.params[name]
-        low, high = (2e-2, 5e-2) if name == "sgd_lr" else (1e-4, 1e-3)
-        assert low <= params["lr"] <= high
-        assert ("momentum" in params) == (name == "sgd_lr")
-        seen.add(name)
-        study.tell(trial, 0.0)
-    assert seen == {"lr", "sgd_lr"}
-
-
-def test_a_config_setting_lr_alone_is_told_it_is_adamws(caplog):
-    from scautogenome._settings import logger as sag_logger
-    from scautogenome.config import _config as classify_config
-
-    sag.settings.verbosity = 2  # an info message
-    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
-    try:
-        classify_config.load({"space": {"common": {"lr": 1e-3}}})
-        assert "space.common.lr is AdamW's learning rate" in caplog.text
-        caplog.clear()
-        classify_config.load({"space": {"common": {"lr": 1e-3, "sgd_lr": 1e-2}}})
-        classify_config.load({"space": {"common": {"lr": 1e-3, "optimizer": "adamw"}}})
-        assert "AdamW's learning rate" not in caplog.text
-    finally:
-        sag_logger.removeHandler(caplog.handler)

@@ -399,8 +399,6 @@ def test_read_autogenome_example(ex, tmp_path):
     assert cfg["mode"] == "resnet"
     assert cfg["trainer"]["max_epochs"] == 50
     assert cfg["space"]["common"]["lr"] == {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}
-    # its one learning rate applies to SGD as well as to AdamW
-    assert cfg["space"]["common"]["sgd_lr"] == cfg["space"]["common"]["lr"]
     assert cfg["space"]["resnet"] == {"n_blocks": [1, 2, 3], "units": [16, 32, 64]}
     full = sag.config.load(cfg)
     assert full["space"]["common"]["batch_size"] == 32
@@ -450,7 +448,7 @@ def test_read_autogenome_modes_unknown_keys_and_flat_layout(tmp_path):
     common = {
         "budget": {"n_trials": 7},
         "trainer": {"max_epochs": 5},
-        "space": {"common": {"lr": 0.003, "sgd_lr": 0.003}},
+        "space": {"common": {"lr": 0.003}},
     }
     if "rrfcn" in sag.config._config.MODES:  # ENAS searches RRFCN architectures
         assert cfg == {"mode": "rrfcn", "rrfcn": {"first_width": 2048}, **common}

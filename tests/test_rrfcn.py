@@ -242,9 +242,7 @@ def test_optuna_strategy_starts_from_ones_own_point(tiny_data):
     )
     res = run_search(tiny_data, optuna_rrfcn_config(cfg), device=torch.device("cpu"), seed=0)
     first = json.loads(res.trials["params"].iloc[0])
-    # the point leaves the optimizer to the sampler: its rate is the drawn optimizer's
-    rate = "sgd_lr" if first.get("optimizer") == "sgd" else "lr"
-    assert {k: first[k if k != "lr" else rate] for k in point} == point
+    assert {k: first[k] for k in point} == point
 
 
 def test_config_validation_and_auto_rule():

@@ -37,11 +37,7 @@ _DEFAULT: dict[str, Any] = {
     "trainer": {"max_epochs": 60, "patience": 8, "min_epochs": 3},
     "space": {
         "common": {
-            # AdamW's learning rate; SGD draws its own, from sgd_lr: on sparse bulk profiles
-            # SGD generalized best at rates above AdamW's range (benchmarks/RESULTS.md,
-            # "A learning rate of its own for SGD")
             "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
-            "sgd_lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
             "batch_size": [32, 64, 128, 256],
             "optimizer": ["adamw", "sgd"],
             "momentum": [0.8, 0.9, 0.95],
@@ -215,27 +211,7 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     if the_mode != "auto":
         cfg["space"] = {k: v for k, v in cfg["space"].items() if k in ("common", the_mode)}
     _check(cfg)
-    _note_own_lr(user, cfg)
     return cfg
-
-
-def _note_own_lr(user: dict, cfg: dict) -> None:
-    """Say so when a config sets ``lr`` and not ``sgd_lr`` while the space draws SGD: ``lr``
-    is AdamW's rate only."""
-    own = user.get("space", {}).get("common", {})
-    common = cfg["space"]["common"]
-    optimizers = common.get("optimizer")
-    sgd = "sgd" in (optimizers if isinstance(optimizers, list) else [optimizers])
-    if isinstance(optimizers, dict):  # {"type": "categorical", "choices": [...]}
-        sgd = "sgd" in optimizers.get("choices", [])
-    if "lr" in own and "sgd_lr" not in own and sgd:
-        from .._settings import logger
-
-        logger.info(
-            "config: space.common.lr is AdamW's learning rate; SGD trials draw theirs from "
-            "space.common.sgd_lr (%s). Set it too to narrow SGD's.",
-            common.get("sgd_lr"),
-        )
 
 
 def validate(config: dict | str | Path) -> None:
@@ -345,7 +321,6 @@ _RRFCN_NUMBERS: dict[str, tuple[tuple[type, ...], float | None, float | None, bo
 # high) must lie in, as (types, low, high, low inclusive); None = unbounded
 _SPACE_NUMBERS: dict[str, tuple[tuple[type, ...], float | None, float | None, bool]] = {
     "lr": ((int, float), 0, None, False),
-    "sgd_lr": ((int, float), 0, None, False),
     "batch_size": ((int,), 2, None, True),
     "momentum": ((int, float), 0, 1, True),
     "weight_decay": ((int, float), 0, None, True),

@@ -52,7 +52,6 @@ is unsupervised (``task='embed'``, for ``sag.tl.embed``; the classification conf
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import warnings
@@ -538,9 +537,8 @@ def _to_sag_config(reading: _Reading) -> tuple[dict, dict[str, str], dict[str, s
     lr = _lr_spec(reading)
     if lr is not None:
         common["lr"], keys = lr
-        common["sgd_lr"] = copy.deepcopy(common["lr"])  # AutoGenome: one rate, any optimizer
         for k in keys:
-            mapped[k] = "space.common.lr, space.common.sgd_lr"
+            mapped[k] = "space.common.lr"
     for name in ("batch_size", "momentum", "weight_decay"):
         if ("trainer", name) in vals:
             where, value = vals[("trainer", name)]

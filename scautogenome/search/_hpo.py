@@ -23,8 +23,7 @@ from ._spaces import fits, nearest, suggest
 from ._study import SearchResult, run_study
 
 ARCH_MODES = ("mlp", "resnet", "densenet")
-# the optimizer first: SGD's learning rate is drawn from its own range (see _lr_name)
-_TRAIN_KEYS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "class_balance")
+_TRAIN_KEYS = ("lr", "batch_size", "optimizer", "momentum", "weight_decay", "class_balance")
 _NET_COMMON = ("input_keep", "dropout", "act")
 
 # extra architecture families (RRFCN) register a sampler here:
@@ -72,19 +71,12 @@ def sample_trial(trial, config: dict, n_inputs: int, n_outputs: int) -> tuple[di
     for key in _TRAIN_KEYS:
         if key == "momentum" and params.get("optimizer") != "sgd":
             continue
-        name = _lr_name(params.get("optimizer"), common) if key == "lr" else key
-        if name in common:
-            params[key] = suggest(trial, name, common[name])
+        if key in common:
+            params[key] = suggest(trial, key, common[key])
     params.update(config["trainer"])
     if "batch_size" in params:
         params["batch_size"] = int(params["batch_size"])
     return arch, params
-
-
-def _lr_name(optimizer, common: dict) -> str:
-    """The space entry (and trial parameter) the learning rate of ``optimizer`` is drawn from:
-    ``sgd_lr`` for SGD where the space has it, ``lr`` otherwise."""
-    return "sgd_lr" if optimizer == "sgd" and "sgd_lr" in common else "lr"
 
 
 # A small portfolio of configurations that are strong on most genomic profiles, tried first
@@ -106,16 +98,15 @@ DEFAULT_INITIAL_TRIALS: list[dict] = [
     },
     # plain SGD with momentum, no input drop-out: on sparse, very wide profiles (somatic
     # mutations: 39,674 genes, 0.3% non-zero) AdamW's per-weight step sizes fit the rarest genes
-    # to single samples; SGD generalizes as a tuned logistic regression does, best at a rate
-    # above AdamW's range (benchmarks/RESULTS.md, "SGD in the starting portfolio" and "A
-    # learning rate of its own for SGD")
+    # to single samples; SGD generalizes as a tuned logistic regression does
+    # (benchmarks/RESULTS.md, "SGD in the starting portfolio")
     {
         "mode": "mlp",
         "mlp_n_layers": 1,
         "mlp_units_0": 256,
         "dropout": 0.25,
         "input_keep": 1.0,
-        "sgd_lr": 5e-2,
+        "lr": 1e-2,
         "batch_size": 128,
         "optimizer": "sgd",
         "momentum": 0.9,
@@ -172,8 +163,6 @@ def initial_trials(config: dict) -> list[dict]:
     starting point is: a value outside it becomes the space's nearest
     (:func:`~scautogenome.search._spaces.nearest`), a parameter the space lacks is left to the
     sampler, a mode the space lacks is dropped, and points that become the same are kept once.
-    A point's learning rate is read as its optimizer's: ``lr`` given to an SGD point is taken
-    as its ``sgd_lr``, and the reverse.
     """
     init = config["search"]["initial_trials"]
     if init == "none":
@@ -194,7 +183,6 @@ def initial_trials(config: dict) -> list[dict]:
                     modes,
                 )
             continue
-        point = _lr_under_its_name(point, space["common"])
         params = {"mode": mode} if len(modes) > 1 else {}
         for key, value in point.items():
             if key == "mode":
@@ -219,36 +207,6 @@ def initial_trials(config: dict) -> list[dict]:
             params = _drop_undrawn(params, mode)
         if params is not None and params not in out:
             out.append(params)
-    return out
-
-
-def _lr_under_its_name(point: dict, common: dict) -> dict:
-    """``point`` with its learning rate under the name the sampler draws it by for the point's
-    optimizer (as the space holds it, or moved into the space): ``sgd_lr`` for SGD, ``lr`` for
-    the others. A point that gives the other name is renamed; one that gives both keeps the
-    one that applies. A point that leaves the optimizer to the sampler gets its one rate under
-    both names (where it fits both ranges), so that it holds whichever optimizer is drawn; one
-    whose optimizer the space lacks (and that is moved to another) leaves its rate to the
-    sampler."""
-    spec = common.get("optimizer")
-    optimizer = point.get("optimizer", spec if isinstance(spec, str) else None)
-    if optimizer is None:
-        given = [k for k in ("lr", "sgd_lr") if k in point]
-        if len(given) != 1:
-            return point
-        other = "sgd_lr" if given[0] == "lr" else "lr"
-        if other in common and fits(point[given[0]], common[other]):
-            return {**point, other: point[given[0]]}
-        return point
-    if spec is not None and not fits(optimizer, spec):
-        # moved to another optimizer: a rate tuned for this one is left to the sampler
-        return {k: v for k, v in point.items() if k not in ("lr", "sgd_lr")}
-    want = _lr_name(optimizer, common)
-    other = "lr" if want == "sgd_lr" else "sgd_lr"
-    if other not in point:
-        return point
-    out = {k: v for k, v in point.items() if k != other}
-    out.setdefault(want, point[other])
     return out
 
 

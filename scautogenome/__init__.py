@@ -48,7 +48,10 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted([*globals(), *_SUBMODULES])
+    # the public names once each: not the import helpers of this file
+    hidden = {"TYPE_CHECKING", "annotations", "importlib"}
+    public = {n for n in globals() if not n.startswith("_") and n not in hidden}
+    return sorted(public | set(_SUBMODULES) | {"__version__"})
 
 
 __all__ = ["__version__", "config", "datasets", "io", "models", "pl", "settings", "tl"]

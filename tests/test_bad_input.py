@@ -289,3 +289,33 @@ def test_labels_that_read_as_missing_values_are_named(adata, caplog):
     assert fix in caplog.text
     exec(fix, {"adata": adata})
     assert adata.obs["text"].isna().sum() == 30
+
+
+def test_a_tiny_validation_split_is_warned_about(adata, caplog):
+    """A validation split of a handful of cells: the search's pick is noise, and a warning
+    says so with the figure; a split of 30 does not warn."""
+    from scautogenome._settings import logger as sag_logger
+    from scautogenome.data import prepare_labelled
+
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        prepare_labelled(adata, "label", seed=0)  # 30 validation cells
+        assert "validation split" not in caplog.text
+        small = adata[:90].copy()  # 9 validation cells
+        prepare_labelled(small, "label", seed=0)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert "the validation split has 9 cells" in caplog.text
+    assert "moves that score by 11%" in caplog.text
+    # embed's 9:1 split: 30 validation cells of 300 are fine, 6 of 60 are warned about
+    from scautogenome.models._resvae import prepare_unlabelled
+
+    caplog.clear()
+    sag_logger.addHandler(caplog.handler)
+    try:
+        prepare_unlabelled(adata, layer=None, n_latent=5, likelihood="auto", seed=0)
+        assert "validation split" not in caplog.text
+        prepare_unlabelled(adata[:60].copy(), layer=None, n_latent=5, likelihood="auto", seed=0)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert "the validation split has 6 cell(s)" in caplog.text

@@ -58,6 +58,10 @@ def test_config_validation_does_not_load_torch():
 
 
 def test_every_advertised_submodule_imports():
-    for name in dir(sag):
+    names = dir(sag)
+    assert len(names) == len(set(names))  # each once, loaded or not
+    assert not {"TYPE_CHECKING", "annotations", "importlib"} & set(names)
+    for name in names:
         if not name.startswith("_"):
             assert getattr(sag, name) is not None
+    assert dir(sag) == names  # loading them changes nothing

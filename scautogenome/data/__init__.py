@@ -10,7 +10,13 @@ from ._checks import (
     value_stats,
 )
 from ._loader import BatchLoader, check_batch_size
-from ._prepare import LabelledData, gene_alignment, prepare_labelled, resolve_value_type
+from ._prepare import (
+    FEW_VAL_CELLS,
+    LabelledData,
+    gene_alignment,
+    prepare_labelled,
+    resolve_value_type,
+)
 from ._split import stratified_split, user_split
 from ._transform import (
     InputTransform,
@@ -21,6 +27,7 @@ from ._transform import (
 )
 
 __all__ = [
+    "FEW_VAL_CELLS",
     "BatchLoader",
     "InputTransform",
     "LabelledData",

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
+# fewer validation cells than this: the search's pick among trials is warned to be noisy
+FEW_VAL_CELLS = 20
+
 # label texts that usually mean "no label": what str() makes of NaN and None, and blanks
 MISSING_AS_TEXT = frozenset({"", "nan", "none", "na", "<na>", "null"})
 
@@ -216,6 +219,15 @@ def prepare_labelled(
         len(classes),
         value_type,
     )
+    n_val = int((split == "val").sum())
+    if 0 < n_val < FEW_VAL_CELLS:
+        logger.warning(
+            "the validation split has %d cells: the search keeps the trial that scores best on "
+            "them, and one cell moves that score by %.0f%%, so which trial wins is largely "
+            "chance. More cells, or split_key= with a larger val part, make the pick steadier.",
+            n_val,
+            100 / n_val,
+        )
     return LabelledData(
         X=X,
         codes=codes,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._settings import logger, resolve_seed
 from ..data import (
+    FEW_VAL_CELLS,
     InputTransform,
     check_adata,
     check_batch_size,
@@ -160,6 +161,12 @@ def prepare_unlabelled(
         value_type,
         likelihood,
     )
+    if len(val_rows) < FEW_VAL_CELLS:
+        logger.warning(
+            "the validation split has %d cell(s): early stopping and the search's pick among "
+            "trials rest on their loss alone, which is noisy with so few.",
+            len(val_rows),
+        )
     return UnlabelledData(
         X=X,
         train_rows=train_rows,

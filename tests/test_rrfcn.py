@@ -269,10 +269,20 @@ def test_config_validation_and_auto_rule():
 
 
 # -- classify, save/load, h5ad, plot ---------------------------------------------------------------
-def test_classify_rrfcn_roundtrip(adata, tmp_path):
-    model = sag.tl.classify(
-        adata, "label", mode="rrfcn", config=TINY_RRFCN, model_dir=tmp_path / "m"
-    )
+def test_classify_rrfcn_roundtrip(adata, tmp_path, caplog):
+    from scautogenome._settings import logger as sag_logger
+
+    sag.settings.verbosity = 2  # the budget line is an info message
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        model = sag.tl.classify(
+            adata, "label", mode="rrfcn", config=TINY_RRFCN, model_dir=tmp_path / "m"
+        )
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    # ENAS counts no trials: its budget line says what bounds it
+    assert "classify: mode=rrfcn (ENAS), device=cpu, budget: " in caplog.text
+    assert " trials / " not in caplog.text
     assert model.architecture_["kind"] == "rrfcn"
     uns = adata.uns["sag"]
     arch = json.loads(uns["architecture"])

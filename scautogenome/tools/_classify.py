@@ -158,13 +158,23 @@ def classify(
         seed=seed,
     )
     check_model_dir(model_dir)
-    logger.info(
-        "classify: mode=%s, device=%s, budget: %s trials / %s s",
-        cfg["mode"],
-        dev,
-        cfg["budget"]["n_trials"],
-        cfg["budget"]["time_budget"],
-    )
+    if cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas":  # no trials to count
+        r, seconds = cfg["rrfcn"], cfg["budget"]["time_budget"]
+        logger.info(
+            "classify: mode=rrfcn (ENAS), device=%s, budget: %s; %d alternations, %d candidates",
+            dev,
+            "no time limit" if seconds is None else f"{seconds} s",
+            r["epochs"],
+            r["n_candidates"],
+        )
+    else:
+        logger.info(
+            "classify: mode=%s, device=%s, budget: %s trials / %s s",
+            cfg["mode"],
+            dev,
+            cfg["budget"]["n_trials"],
+            cfg["budget"]["time_budget"],
+        )
 
     # RRFCN by ENAS (search/_enas.py): mode "rrfcn", or "auto" with a large enough time budget
     with_rrfcn = cfg["mode"] == "rrfcn" or rrfcn_in_auto(cfg)

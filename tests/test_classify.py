@@ -150,8 +150,16 @@ def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):
         sag.tl.classify(b, "shuffled", config=tiny_config, storage=url, study_name="s")
     assert "sag" not in b.uns
     b.X = b.X * 2  # the same genes, cells and labels, other values
-    with pytest.raises(ValueError, match="values: "):
+    with pytest.raises(ValueError, match="values: ") as info:
         sag.tl.classify(b, "label", config=tiny_config, storage=url, study_name="s")
+    assert "search space differs" not in str(info.value)
+    # another space: the message names a config of one's own or an upgrade as the cause
+    wider = {
+        **tiny_config,
+        "space": {"common": {**tiny_config["space"]["common"], "batch_size": [32, 64]}},
+    }
+    with pytest.raises(ValueError, match="search space differs.*upgrade of scautogenome"):
+        sag.tl.classify(adata.copy(), "label", config=wider, storage=url, study_name="s")
 
 
 def test_a_start_point_of_ones_own_outside_the_space_is_skipped_with_a_warning(caplog):

@@ -175,3 +175,21 @@ def keep_torch_threads():
     finally:
         if torch.get_num_threads() != n_threads:
             torch.set_num_threads(n_threads)
+
+
+@contextlib.contextmanager
+def keep_torch_rng():
+    """Leave torch's global random state as it was: the tools seed torch for their own
+    trainings (``torch.manual_seed``), which would otherwise change what the user's next
+    ``torch.rand`` draws. Covers the CPU generator and, where CUDA is already in use, every
+    GPU's. Usable as a decorator."""
+    import torch
+
+    cpu = torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)

@@ -158,7 +158,7 @@ def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):
         **tiny_config,
         "space": {"common": {**tiny_config["space"]["common"], "batch_size": [32, 64]}},
     }
-    with pytest.raises(ValueError, match="search space differs.*upgrade of scautogenome"):
+    with pytest.raises(ValueError, match=r"search space differs.*upgrade of scautogenome"):
         sag.tl.classify(adata.copy(), "label", config=wider, storage=url, study_name="s")
 
 
@@ -475,3 +475,23 @@ def test_an_input_column_classify_would_overwrite_is_refused(adata, tiny_config)
     split = adata.obs["run_split"].copy()
     sag.tl.classify(adata, "label", key_added="run", split_key="run_split", config=tiny_config)
     assert (adata.obs["run_split"].astype(str) == split.astype(str)).all()
+
+
+def test_the_tools_leave_torchs_global_random_state_as_it_was(adata, tiny_config):
+    """classify, explain and embed seed torch for their own trainings; the user's next draws
+    from torch's global generator are the ones they would have been without the call."""
+    import inspect
+
+    import torch
+
+    tiny_config["budget"]["n_trials"] = 1
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    model = sag.tl.classify(adata, "label", config=tiny_config)
+    sag.tl.explain(adata, model, nsamples=10, n_background=10, n_explain=20)
+    sag.tl.embed(adata, n_trials=1, config={"trainer": {"max_epochs": 2}})
+    assert torch.equal(torch.rand(4), expected)
+    # the decorator keeps what notebooks and docs show
+    assert "labels_key" in inspect.signature(sag.tl.classify).parameters
+    assert sag.tl.classify.__doc__.startswith("Search for the best classifier")

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _keys
 from .. import config as _config
 from .._logging import elapsed
-from .._settings import logger, resolve_seed
+from .._settings import keep_torch_rng, logger, resolve_seed
 from ..data import prepare_labelled
 from ..models import Classifier
 from ..search import check_storage, rrfcn_in_auto, run_search, search_with_rrfcn, warn_if_cut
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
+@keep_torch_rng()
 def classify(
     adata: AnnData,
     labels_key: str,

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _keys
 from .._logging import elapsed
-from .._settings import keep_torch_threads, logger, resolve_seed
+from .._settings import keep_torch_rng, keep_torch_threads, logger, resolve_seed
 from ..config import _embed as _embed_config
 from ..data import check_not_continuous
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
@@ -52,6 +52,7 @@ def recon_key(key: str) -> str:
     return f"{key}_recon"
 
 
+@keep_torch_rng()
 def embed(
     adata: AnnData,
     *,

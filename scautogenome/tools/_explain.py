@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import _keys
 from .._logging import elapsed
-from .._settings import logger, resolve_seed
+from .._settings import keep_torch_rng, logger, resolve_seed
 from ..data import block_rows, check_adata, dense_rows
 from ._utils import call_params, check_key_added, classify_record, h5ad_safe, recorded_layer
 
@@ -111,6 +111,7 @@ def _groups(
     return codes, groupby
 
 
+@keep_torch_rng()
 def explain(
     adata: AnnData,
     model: Classifier,

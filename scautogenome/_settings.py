@@ -181,15 +181,23 @@ def keep_torch_threads():
 def keep_torch_rng():
     """Leave torch's global random state as it was: the tools seed torch for their own
     trainings (``torch.manual_seed``), which would otherwise change what the user's next
-    ``torch.rand`` draws. Covers the CPU generator and, where CUDA is already in use, every
-    GPU's. Usable as a decorator."""
+    ``torch.rand`` draws. Covers the CPU generator, every GPU's (restored where CUDA was in
+    use, seeded back to the seed torch was given where it was not) and Apple's MPS. Usable as
+    a decorator."""
     import torch
 
     cpu = torch.get_rng_state()
+    seed = torch.initial_seed()
+    # a GPU not yet in use holds only the seed its generator will start from: give it back
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    mps = torch.mps.get_rng_state() if torch.backends.mps.is_available() else None
     try:
         yield
     finally:
         torch.set_rng_state(cpu)
         if cuda is not None:
             torch.cuda.set_rng_state_all(cuda)
+        else:
+            torch.cuda.manual_seed_all(seed)  # queued until CUDA starts, if it has not
+        if mps is not None:
+            torch.mps.set_rng_state(mps)

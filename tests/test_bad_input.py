@@ -306,7 +306,7 @@ def test_a_tiny_validation_split_is_warned_about(adata, caplog):
     finally:
         sag_logger.removeHandler(caplog.handler)
     assert "the validation split has 9 cells" in caplog.text
-    assert "moves that score by 11%" in caplog.text
+    assert "moves accuracy by 11%" in caplog.text
     # embed's 9:1 split: 30 validation cells of 300 are fine, 6 of 60 are warned about
     from scautogenome.models._resvae import prepare_unlabelled
 
@@ -319,3 +319,19 @@ def test_a_tiny_validation_split_is_warned_about(adata, caplog):
     finally:
         sag_logger.removeHandler(caplog.handler)
     assert "the validation split has 6 cell(s)" in caplog.text
+
+
+def test_a_split_without_val_and_nothing_to_draw_it_from_is_refused(adata, tiny_config):
+    """A split of one's own without val cells whose training cells are one per class: no
+    validation part can be drawn, a clear error before any work (was an IndexError in the
+    search)."""
+    split = np.full(adata.n_obs, "test", dtype=object)
+    for c in adata.obs["label"].cat.categories:
+        split[np.flatnonzero(adata.obs["label"] == c)[0]] = "train"
+    adata.obs["my_split"] = split
+    before = snapshot(adata)
+    with pytest.raises(
+        ValueError, match=r"no labelled 'val' cells, and its training cells are too few"
+    ):
+        sag.tl.classify(adata, "label", split_key="my_split", config=tiny_config)
+    check_untouched(adata, before)

@@ -66,3 +66,29 @@ def test_embed_on_cuda_is_deterministic(adata):
     sag.tl.embed(adata, config=TINY_EMBED, seed=3, device="cuda")
     sag.tl.embed(other, config=TINY_EMBED, seed=3, device="cuda")
     np.testing.assert_array_equal(adata.obsm["X_sag_resvae"], other.obsm["X_sag_resvae"])
+
+
+def test_the_gpu_generators_are_left_as_they_were(adata, tiny_config):
+    """On a GPU machine the tools give back CUDA's random state too: restored when CUDA was in
+    use before the call, and seeded back to the user's seed when the call started it (a fresh
+    process, so that CUDA starts inside the call)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, scautogenome as sag\n"
+        "a = sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)\n"
+        "cfg = {'budget': {'n_trials': 1, 'time_budget': None}, 'trainer': {'max_epochs': 2}}\n"
+        "torch.manual_seed(7)\n"
+        "sag.tl.classify(a, 'label', config=cfg, device='cuda')\n"
+        "got = torch.rand(3, device='cuda').cpu()\n"
+        "torch.manual_seed(7)\n"
+        "print(torch.equal(got, torch.rand(3, device='cuda').cpu()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("True")
+    torch.manual_seed(11)
+    expected = torch.rand(3, device="cuda")
+    torch.manual_seed(11)
+    sag.tl.classify(adata, "label", config=tiny_config, device="cuda")
+    assert torch.equal(torch.rand(3, device="cuda"), expected)

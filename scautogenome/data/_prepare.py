@@ -222,9 +222,10 @@ def prepare_labelled(
     n_val = int((split == "val").sum())
     if 0 < n_val < FEW_VAL_CELLS:
         logger.warning(
-            "the validation split has %d cells: the search keeps the trial that scores best on "
-            "them, and one cell moves that score by %.0f%%, so which trial wins is largely "
-            "chance. More cells, or split_key= with a larger val part, make the pick steadier.",
+            "the validation split has %d cells: a search keeps the trial that scores best on "
+            "them (and training, its best epoch), and one cell moves accuracy by %.0f%%, so "
+            "which one wins is largely chance. More cells, or split_key= with a larger val "
+            "part, make the pick steadier.",
             n_val,
             100 / n_val,
         )

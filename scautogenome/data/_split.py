@@ -78,6 +78,13 @@ def user_split(
             msg = f"obs[{split_key!r}] has no labelled 'val' cells; a search needs both train and val."
             raise ValueError(msg)
         s = val_from_train(s, codes, seed=seed)
+        if not np.any(s == "val"):
+            msg = (
+                f"obs[{split_key!r}] has no labelled 'val' cells, and its training cells are "
+                "too few to draw a validation part from; a search needs both. Mark some cells "
+                "'val'."
+            )
+            raise ValueError(msg)
         logger.warning(
             "obs[%r] has no labelled 'val' cells: %d of its training cells, drawn per class, "
             "validate the search instead (its test cells stay held out).",

@@ -378,10 +378,16 @@ def _predict(args) -> int:
     out = _out_file(args.out, args.overwrite)
     adata, _ = _load(args)
     model = _load_model(args.model)
-    sag.tl.predict(adata, model, layer=args.layer, min_gene_overlap=args.min_gene_overlap)
+    sag.tl.predict(
+        adata,
+        model,
+        layer=args.layer,
+        min_gene_overlap=args.min_gene_overlap,
+        key_added=args.key_added,
+    )
     _write_h5ad(adata, out)
     print("predicted classes:")
-    print(adata.obs["sag_pred"].value_counts().to_string())
+    print(adata.obs[f"{args.key_added}_pred"].value_counts().to_string())
     print(f"\nwrote {out}")
     return 0
 
@@ -773,6 +779,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", required=True, help="model directory (classify's DIR/model)")
     pr.add_argument("--out", required=True, help="output .h5ad file")
     pr.add_argument("--min-gene-overlap", type=float, default=0.5, help=_OVERLAP_HELP)
+    pr.add_argument(
+        "--key-added",
+        default="sag",
+        help="prefix of what predict writes: obs['KEY_pred'], obs['KEY_confidence'], "
+        "obsm['KEY_proba'], uns['KEY'] (default: sag; another one keeps the classify run of "
+        "another model that the input holds there)",
+    )
     pr.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _common(pr, seed_help=None)
     pr.set_defaults(func=_predict)

@@ -55,6 +55,21 @@ def test_classify_then_predict(h5ad, config_file, tmp_path, capsys):
     assert main(again) == 2
     assert "already exists" in capsys.readouterr().err
     assert main([*again, "--overwrite"]) == 0
+    # classify's annotated output predicted by another model: refused into the key of the
+    # run it holds, written under --key-added
+    other = tmp_path / "run2"
+    assert main(_classify_argv(h5ad, config_file, other, "--seed", "1")) == 0
+    capsys.readouterr()
+    cross = ["predict", str(out / "annotated.h5ad"), "--model", str(other / "model")]
+    assert main([*cross, "--out", str(tmp_path / "x.h5ad"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the classify run of another model" in err
+    assert "--key-added" in err
+    assert not (tmp_path / "x.h5ad").exists()
+    assert main([*cross, "--out", str(tmp_path / "x.h5ad"), "--key-added", "run2"]) == 0
+    both = ad.read_h5ad(tmp_path / "x.h5ad")
+    assert "confusion" in both.uns["sag"]
+    assert "run2_pred" in both.obs
 
 
 def test_errors_are_one_line_with_nonzero_exit(h5ad, tmp_path, capsys):

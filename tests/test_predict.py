@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import scautogenome as sag
@@ -55,10 +56,11 @@ def test_no_gene_overlap_raises(adata, trained):
         sag.tl.predict(query, trained)
 
 
-def test_predict_keeps_its_own_runs_record_and_replaces_another_models(adata, capfd):
+def test_predict_keeps_its_own_runs_record_and_refuses_to_replace_another_models(adata):
     """Predicting with the model classify trained keeps the run's record; predicting with
-    another model (classes in another order) replaces it, so the confusion matrix and metrics
-    never describe predictions they were not computed on."""
+    another model (classes in another order) into the same key is an error before any work,
+    so the run's metrics are neither lost nor left describing predictions they were not
+    computed on; another key_added keeps both."""
     cfg = {"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 3}}
     model = sag.tl.classify(adata, "label", mode="mlp", config=cfg, seed=0)
     sag.tl.predict(adata, model)
@@ -72,13 +74,15 @@ def test_predict_keeps_its_own_runs_record_and_replaces_another_models(adata, ca
         other, "label", seed=0
     )
     assert list(model2.classes_) != list(model.classes_)
-    capfd.readouterr()
-    sag.tl.predict(adata, model2)
-    assert "held the classify run of another model" in capfd.readouterr().err
-    assert "confusion" not in adata.uns["sag"]
-    assert list(adata.uns["sag"]["classes"]) == list(model2.classes_)
-    with pytest.raises(KeyError):
-        sag.pl.confusion_matrix(adata, show=False)
+    pred = adata.obs["sag_pred"].copy()
+    with pytest.raises(ValueError, match=r"holds the classify run of another model.*key_added="):
+        sag.tl.predict(adata, model2)
+    assert "confusion" in adata.uns["sag"]
+    pd.testing.assert_series_equal(adata.obs["sag_pred"], pred)
+    sag.tl.predict(adata, model2, key_added="other")
+    assert list(adata.uns["other"]["classes"]) == list(model2.classes_)
+    assert "confusion" in adata.uns["sag"]  # the run's record is kept
+    sag.pl.confusion_matrix(adata, show=False)
 
 
 def test_predict_warns_when_the_query_holds_another_kind_of_values(adata, capfd):

@@ -72,9 +72,10 @@ def predict(
     ``uns[key_added]``
         ``classes``, ``gene_overlap`` (model genes, query genes, common, fraction, zero-filled)
         and ``predict_params`` (this call). An existing ``uns[key_added]`` from
-        :func:`classify` is kept and updated when that run trained ``model``; the record of
-        another model (whose metrics, confusion matrix and classes would no longer describe
-        the predictions) is replaced, with a warning: pass another ``key_added`` to keep it.
+        :func:`classify` is kept and updated when that run trained ``model``. The record of
+        another model's run (whose metrics, confusion matrix and classes would no longer
+        describe the predictions) is an error before any work, so that it is not lost: pass
+        another ``key_added`` (e.g. ``"sag_query"``).
     """
     from ..models import Classifier, check_is_fitted
 
@@ -85,6 +86,14 @@ def predict(
         msg = f"model must be a scautogenome Classifier, got {type(model).__name__}."
         raise TypeError(msg)
     check_is_fitted(model)
+    record = adata.uns.get(key_added)
+    if is_classify_record(record) and not describes(record, model):
+        msg = (
+            f"adata.uns[{key_added!r}] holds the classify run of another model (its metrics, "
+            "confusion matrix and trials), which this prediction would replace. Pass another "
+            "key_added= (e.g. 'sag_query'; on the command line --key-added) to keep both."
+        )
+        raise ValueError(msg)
     if layer is None:
         layer = recorded_layer(adata, classify_record(adata, model)[1])
     proba = model.predict_proba(
@@ -98,13 +107,6 @@ def predict(
     adata.obs[_keys.confidence_key(key_added)] = proba.max(1).astype(np.float32)
     adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     uns = dict(adata.uns.get(key_added, {}))
-    if is_classify_record(uns) and not describes(uns, model):
-        logger.warning(
-            "uns[%r] held the classify run of another model; replaced by this prediction's "
-            "record (pass key_added= to keep both).",
-            key_added,
-        )
-        uns = {}
     uns.update(
         {
             "classes": model.classes_,

@@ -1,8 +1,8 @@
 """Expert-mode configuration of :func:`scautogenome.tl.embed`: defaults and validation.
 
 ``sag.config.default("resvae")`` (or ``"vae"``) returns the defaults as a plain dict; edit
-it, save it as JSON and pass it back as ``config=``. Keys you leave out keep their defaults; an unknown key or a
-bad value is an error that names it.
+it, save it as JSON and pass it back as ``config=``. Keys you leave out keep their defaults;
+an unknown key or a bad value is an error that names it.
 
 The architecture part of the space is the AutoGenome paper's Res-VAE space (Methods): number
 of layers [3, 4, 5], first-layer keep ratio [0.6, 0.8, 1.0], first-layer width [4096, 2048,

@@ -171,16 +171,6 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
     return out
 
 
-def _explains_another(adata: AnnData, shap_key: str, key: str) -> bool:
-    """Whether ``uns[shap_key]`` explains another model than the classify run in ``uns[key]``
-    (one made for the run ``key`` held before classify was called again)."""
-    from ..tools._utils import explains_another_model
-
-    shap = adata.uns[shap_key]
-    made_for = str(dict(shap.get("params", {})).get("classify_key", key))
-    return made_for == key and explains_another_model(shap, adata.uns[key])
-
-
 def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str]:
     from .. import plotting as pl
 
@@ -328,7 +318,9 @@ def write_report(
     if has["classify"]:
         parts += _classify_section(adata, key)
         labels = str(dict(adata.uns[key].get("params", {})).get("labels_key", "")) or None
-    if has["explain"] and has["classify"] and _explains_another(adata, shap_key, key):
+    from ..tools._utils import explains_replaced_run  # lazily: it loads torch
+
+    if has["classify"] and explains_replaced_run(adata.uns.get(shap_key), key, adata.uns[key]):
         logger.warning(
             "uns[%r] explains another model than the classify run in uns[%r]: left out of the "
             "report; run sag.tl.explain again.",

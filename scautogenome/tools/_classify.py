@@ -20,9 +20,8 @@ from ._utils import (
     call_params,
     check_key_added,
     check_model_dir,
-    explains_another_model,
+    explains_replaced_run,
     final_model,
-    is_explain_record,
     load_config,
     save_model,
     search_uns,
@@ -219,13 +218,7 @@ def classify(
         **search_uns(result, _config.to_json(cfg), val_score=result.best_value),
     }
     save_model(model, model_dir, uns)
-    stale = [
-        k
-        for k, v in adata.uns.items()
-        if is_explain_record(v)
-        and str(v["params"].get("classify_key")) == key_added
-        and explains_another_model(v, uns)
-    ]
+    stale = [k for k, v in adata.uns.items() if explains_replaced_run(v, key_added, uns)]
     if stale:
         logger.warning(
             "uns%s explain%s the model of the classify run this call replaces in uns[%r]; run "

@@ -34,6 +34,7 @@ __all__ = [
     "classify_record",
     "describes",
     "explains_another_model",
+    "explains_replaced_run",
     "final_model",
     "h5ad_safe",
     "is_classify_record",
@@ -142,6 +143,16 @@ def explains_another_model(explanation, record) -> bool:
     if "classes" in explanation and "classes" in record:
         return list(map(str, explanation["classes"])) != list(map(str, record["classes"]))
     return False
+
+
+def explains_replaced_run(explanation, key: str, record) -> bool:
+    """Whether the explain record ``explanation``, made for the classify run under ``key``
+    (its ``classify_key``; assumed when not recorded), explains another model than the
+    classify ``record`` that ``key`` holds now: classify was run again after explain."""
+    if not is_explain_record(explanation):
+        return False
+    made_for = str(explanation["params"].get("classify_key", key))
+    return made_for == key and explains_another_model(explanation, record)
 
 
 def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str | None, dict]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 DEMO_BUDGET = {"n_trials": 25, "time_budget": 100.0}
 DEMO_EMBED_BUDGET = {"n_trials": 4, "time_budget": 30.0}
+# the test summary at the top of metrics.json
+SUMMARY_METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "average_precision", "n")
 
 
 class CLIError(Exception):
@@ -216,16 +218,22 @@ def metrics_table(adata, key: str = "sag") -> str:
     pc = test["per_class"]
     classes = [str(c) for c in uns["classes"]]
     width = max(12, *(len(c) for c in classes))
-    lines = [f"{'class':<{width}}  precision  recall     f1  support"]
+    ranked = "roc_auc" in pc  # runs before ROC AUC was recorded have none
+    lines = [
+        f"{'class':<{width}}  precision  recall     f1  support" + ("  ROC AUC" if ranked else "")
+    ]
     for i, c in enumerate(classes):
         lines.append(
             f"{c:<{width}}  {pc['precision'][i]:9.3f}  {pc['recall'][i]:6.3f}  "
             f"{pc['f1'][i]:5.3f}  {int(pc['support'][i]):7d}"
+            + (f"  {pc['roc_auc'][i]:7.3f}" if ranked else "")
         )
     lines.append("")
     lines.append(
         f"test accuracy {test['accuracy']:.3f}   macro-F1 {test['macro_f1']:.3f}   "
-        f"balanced accuracy {test['balanced_accuracy']:.3f}   (n={int(test['n'])})"
+        f"balanced accuracy {test['balanced_accuracy']:.3f}   "
+        + (f"ROC AUC {test['roc_auc']:.3f}   " if ranked else "")
+        + f"(n={int(test['n'])})"
     )
     best = uns["best"]
     lines.append(
@@ -255,17 +263,22 @@ def _finite(value):
 
 def metrics_record(adata, key: str = "sag") -> dict:
     """What classify's metrics.json holds, as plain JSON values: the test summary at the top
-    (``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``n``), then ``labels_key``, the search
+    (``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``roc_auc``, ``average_precision``,
+    ``n``), then ``labels_key``, the search
     ``metric``, ``classes`` (the order of every per-class list and of the confusion matrix's
     rows and columns), ``test`` and ``val`` (the summary and ``per_class``
-    precision/recall/f1/support), ``confusion`` (test, rows = true class, columns = predicted)
+    precision/recall/f1/support/roc_auc/average_precision), ``confusion`` (test, rows = true class, columns = predicted)
     and ``best`` (the trial kept: trial, mode, val_score in ``metric``). NaN (an empty split)
     is null."""
     uns = adata.uns[key]
     metrics = uns["metrics"]
     params = uns.get("params", {})
     record = {
-        **{k: metrics["test"][k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n")},
+        **{
+            k: metrics["test"][k]
+            for k in SUMMARY_METRICS
+            if k in metrics["test"]  # runs before ROC AUC was recorded have none
+        },
         "labels_key": params.get("labels_key"),
         "metric": params.get("metric"),
         "classes": [str(c) for c in uns["classes"]],
@@ -715,8 +728,17 @@ def _classify_options(sp) -> None:
     sp.add_argument(
         "--metric",
         default=None,
-        choices=["macro_f1", "accuracy", "balanced_accuracy", "weighted_f1"],
-        help="validation metric the search maximises (default: the config's, macro_f1)",
+        # sag.train.METRICS; spelled out so that --help does not load torch
+        choices=[
+            "macro_f1",
+            "accuracy",
+            "balanced_accuracy",
+            "weighted_f1",
+            "roc_auc",
+            "average_precision",
+        ],
+        help="validation metric the search maximises (default: the config's, macro_f1); "
+        "roc_auc and average_precision rank the class probabilities (one-vs-rest, macro)",
     )
     sp.add_argument(
         "--min-cells-per-class",

@@ -6,6 +6,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 import scautogenome as sag
 
@@ -24,7 +25,21 @@ def test_classify_writes_design_outputs(adata, tiny_config):
     test = uns["metrics"]["test"]
     assert test["n"] == (adata.obs["sag_split"] == "test").sum()
     assert 0 <= test["macro_f1"] <= 1
-    assert set(test["per_class"]) == {"precision", "recall", "f1", "support"}
+    assert set(test["per_class"]) == {
+        "precision",
+        "recall",
+        "f1",
+        "support",
+        "roc_auc",
+        "average_precision",
+    }
+    # ROC AUC of the test cells from the written probabilities, one class against the rest
+    rows = (adata.obs["sag_split"] == "test").to_numpy()
+    truth = adata.obs["label"].to_numpy()[rows]
+    for i, c in enumerate(uns["classes"]):
+        expected = roc_auc_score(truth == c, proba[rows, i])
+        assert test["per_class"]["roc_auc"][i] == pytest.approx(expected)
+    assert test["roc_auc"] == pytest.approx(np.mean(test["per_class"]["roc_auc"]))
     assert uns["confusion"].shape == (3, 3)
     assert uns["confusion"].sum() == test["n"]
     assert len(uns["trials"]) == 3
@@ -48,7 +63,11 @@ def test_outputs_survive_h5ad_round_trip(adata, tiny_config, tmp_path):
     assert u1["architecture"] == u0["architecture"]
     np.testing.assert_array_equal(u1["confusion"], u0["confusion"])
     pd.testing.assert_frame_equal(u1["trials"], u0["trials"], check_dtype=False)
-    assert u1["metrics"]["test"]["macro_f1"] == pytest.approx(u0["metrics"]["test"]["macro_f1"])
+    for name in ("macro_f1", "roc_auc", "average_precision"):
+        assert u1["metrics"]["test"][name] == pytest.approx(u0["metrics"]["test"][name])
+    np.testing.assert_allclose(
+        u1["metrics"]["val"]["per_class"]["roc_auc"], u0["metrics"]["val"]["per_class"]["roc_auc"]
+    )
 
 
 def test_same_seed_same_result(tiny_config):
@@ -273,6 +292,146 @@ def test_classification_report_macro_f1_is_sklearns_and_an_empty_part_is_nan():
     assert np.isnan(empty["macro_f1"])
     assert empty["confusion"].shape == (3, 3)
     assert empty["confusion"].sum() == 0
+
+
+def test_ranking_metrics_are_sklearns_one_vs_rest_and_nan_where_undefined():
+    from scautogenome.train import classification_report, score
+
+    classes = np.array(["a", "b", "c"])
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.ones(3), size=40)
+    y_true = rng.integers(0, 2, size=40)  # no cell of "c"
+    rep = classification_report(y_true, proba.argmax(1), classes, proba=proba)
+    pc = rep["per_class"]
+    for c in (0, 1):
+        assert pc["roc_auc"][c] == pytest.approx(roc_auc_score(y_true == c, proba[:, c]))
+        assert pc["average_precision"][c] == pytest.approx(
+            average_precision_score(y_true == c, proba[:, c])
+        )
+    assert np.isnan(pc["roc_auc"][2])
+    assert np.isnan(pc["average_precision"][2])
+    # the macro means leave the undefined class out; the search's score is the same number
+    assert rep["roc_auc"] == pytest.approx(pc["roc_auc"][:2].mean())
+    assert score(y_true, proba.argmax(1), "roc_auc", 3, proba=proba) == pytest.approx(
+        rep["roc_auc"]
+    )
+    with pytest.raises(ValueError, match="needs the class probabilities"):
+        score(y_true, proba.argmax(1), "roc_auc", 3)
+    # two classes: the task's ROC AUC, for either class
+    two = proba[:, :2] / proba[:, :2].sum(1, keepdims=True)
+    rep2 = classification_report(y_true, two.argmax(1), classes[:2], proba=two)
+    assert rep2["roc_auc"] == pytest.approx(roc_auc_score(y_true, two[:, 1]))
+    empty = classification_report(np.array([], int), np.array([], int), classes, proba=proba[:0])
+    assert np.isnan(empty["roc_auc"])
+    assert np.isnan(empty["per_class"]["average_precision"]).all()
+
+
+def test_search_on_roc_auc_for_a_rare_class(tiny_config, tmp_path):
+    """An imbalanced binary task searched on ROC AUC: the trials' values are validation ROC
+    AUCs, and the metrics survive h5ad."""
+    adata = sag.datasets.synthetic(n_obs=300, n_classes=2, seed=3)
+    rare = np.flatnonzero(adata.obs["label"] == "type_1")[100:]
+    adata = adata[np.setdiff1d(np.arange(adata.n_obs), rare)].copy()
+    sag.tl.classify(adata, "label", config=tiny_config, metric="roc_auc", seed=0)
+    uns = adata.uns["sag"]
+    assert uns["params"]["metric"] == "roc_auc"
+    val = (adata.obs["sag_split"] == "val").to_numpy()
+    truth = adata.obs["label"].to_numpy()[val] == "type_1"
+    # the kept model's validation score is the ROC AUC of its validation probabilities
+    assert uns["metrics"]["val"]["roc_auc"] == pytest.approx(
+        roc_auc_score(truth, adata.obsm["sag_proba"][val, 1])
+    )
+    assert (uns["trials"]["value"].dropna().between(0, 1)).all()
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    assert back.uns["sag"]["metrics"]["test"]["roc_auc"] == pytest.approx(
+        uns["metrics"]["test"]["roc_auc"]
+    )
+
+
+def test_a_ranking_metric_without_two_classes_in_val_is_refused(adata, tiny_config):
+    # the val part holds cells of one class only
+    val = np.flatnonzero(adata.obs["label"] == "type_0")[:20]
+    adata.obs["fold"] = "train"
+    adata.obs.iloc[val, adata.obs.columns.get_loc("fold")] = "val"
+    before = set(adata.obs.columns)
+    with pytest.raises(ValueError, match="needs two"):
+        sag.tl.classify(adata, "label", split_key="fold", config=tiny_config, metric="roc_auc")
+    assert set(adata.obs.columns) == before
+
+
+def test_pairwise_auc_loss_is_the_mean_over_pairs_and_zero_without_pairs():
+    import torch
+
+    from scautogenome.train import pairwise_auc_loss
+
+    logits = torch.tensor([[0.0, 2.0], [1.0, 0.5], [0.0, -1.0], [0.3, 0.0]], requires_grad=True)
+    y = torch.tensor([1, 1, 0, 0])
+    s = (logits[:, 1] - logits[:, 0]).detach().numpy()
+    expected = np.mean([np.log1p(np.exp(-(s[i] - s[j]))) for i in (0, 1) for j in (2, 3)])
+    loss = pairwise_auc_loss(logits, y)
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    # raising a positive's score lowers the loss
+    assert logits.grad[0, 1] < 0 < logits.grad[0, 0]
+    one_class = pairwise_auc_loss(logits, torch.tensor([1, 1, 1, 1]))
+    assert float(one_class.detach()) == 0.0
+    one_class.backward()  # a minibatch without a pair still steps (by nothing)
+
+
+def test_calibration_keeps_the_ranking_and_matches_the_prevalence():
+    import torch
+
+    from scautogenome.train import calibrate_binary_head
+
+    rng = np.random.default_rng(0)
+    h = torch.as_tensor(rng.normal(size=(400, 8)), dtype=torch.float32)
+    head = torch.nn.Linear(8, 2)
+    with torch.no_grad():
+        s0 = (head(h)[:, 1] - head(h)[:, 0]).numpy()
+    y = (s0 + rng.normal(scale=0.5, size=400) > np.quantile(s0, 0.85)).astype(int)
+    a, _ = calibrate_binary_head(head, s0, y)
+    assert a > 0
+    with torch.no_grad():
+        proba = head(h).softmax(1).numpy()
+    assert roc_auc_score(y, proba[:, 1]) == pytest.approx(roc_auc_score(y, s0))
+    assert proba[:, 1].mean() == pytest.approx(y.mean(), abs=0.02)  # calibrated, not 0.5
+
+
+def _rare_binary(n_rare: int = 30):
+    adata = sag.datasets.synthetic(n_obs=300, n_classes=2, seed=3)
+    rare = np.flatnonzero(adata.obs["label"] == "type_1")[n_rare:]
+    return adata[np.setdiff1d(np.arange(adata.n_obs), rare)].copy()
+
+
+def test_auc_loss_trains_a_calibrated_binary_classifier(tiny_config, tmp_path):
+    adata = _rare_binary()
+    cfg = {**tiny_config, "trainer": {**tiny_config["trainer"], "loss": "auc"}}
+    model = sag.tl.classify(adata, "label", config=cfg, metric="roc_auc", seed=0)
+    uns = adata.uns["sag"]
+    assert json.loads(uns["train_params"])["loss"] == "auc"
+    assert json.loads(uns["config"])["trainer"]["loss"] == "auc"
+    test = uns["metrics"]["test"]
+    assert test["roc_auc"] > 0.9  # the marker genes separate the classes
+    proba = adata.obsm["sag_proba"]
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
+    # Platt-calibrated on val: the rare class is predicted, and not for most cells
+    assert 0 < (adata.obs["sag_pred"] == "type_1").sum() < adata.n_obs / 2
+    model.save(tmp_path / "m")
+    back = sag.models.Classifier.load(tmp_path / "m")
+    np.testing.assert_allclose(back.predict_proba(adata), proba, rtol=1e-5, atol=1e-6)
+
+
+def test_auc_loss_is_refused_before_work_where_it_does_not_apply(adata, tiny_config):
+    cfg = {**tiny_config, "trainer": {**tiny_config["trainer"], "loss": "auc"}}
+    before = set(adata.obs.columns)
+    with pytest.raises(ValueError, match="two classes"):
+        sag.tl.classify(adata, "label", config=cfg, metric="roc_auc")  # 3 classes
+    with pytest.raises(ValueError, match="metric='macro_f1' must be one of"):
+        sag.tl.classify(_rare_binary(), "label", config=cfg)
+    assert set(adata.obs.columns) == before
+    with pytest.raises(ValueError, match="loss='hinge' must be one of"):
+        sag.models.Classifier({"kind": "mlp", "units": [16]}, {"loss": "hinge"}).fit(adata, "label")
 
 
 def test_user_split_without_test_cells_gives_nan_test_metrics(adata, tiny_config, tmp_path):

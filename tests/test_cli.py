@@ -737,10 +737,10 @@ def test_metrics_json_holds_what_the_run_measured(h5ad, quick_config, tmp_path, 
     assert metrics["metric"] == uns["params"]["metric"]
     for part in ("test", "val"):
         stored = uns["metrics"][part]
-        for k in ("accuracy", "macro_f1", "balanced_accuracy"):
+        for k in ("accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "average_precision"):
             assert metrics[part][k] == pytest.approx(stored[k])
         assert metrics[part]["n"] == stored["n"] > 0
-        for k in ("precision", "recall", "f1", "support"):
+        for k in ("precision", "recall", "f1", "support", "roc_auc", "average_precision"):
             assert metrics[part]["per_class"][k] == pytest.approx(stored["per_class"][k].tolist())
     assert metrics["confusion"] == uns["confusion"].tolist()  # rows: true class, in "classes"
     assert sum(map(sum, metrics["confusion"])) == metrics["test"]["n"]
@@ -750,8 +750,12 @@ def test_metrics_json_holds_what_the_run_measured(h5ad, quick_config, tmp_path, 
         "val_score": pytest.approx(float(uns["best"]["val_score"])),
     }
     # the test summary stays at the top level, as before
-    for k in ("accuracy", "macro_f1", "balanced_accuracy", "n"):
+    for k in ("accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "average_precision", "n"):
         assert metrics[k] == metrics["test"][k]
+    # the printed table has a ROC AUC column and summary
+    printed = capsys.readouterr().out
+    assert "ROC AUC" in printed
+    assert f"ROC AUC {uns['metrics']['test']['roc_auc']:.3f}" in printed
     # the NaN metrics of an empty split are JSON's null, not the invalid NaN
     from scautogenome.cli import metrics_record
 

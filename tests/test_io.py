@@ -631,18 +631,29 @@ def test_read_autogenome_utf8_bom(tmp_path):
     assert adata.obs_names.tolist() == ["train_0", "train_1", "train_2"]
 
 
-@pytest.mark.parametrize("loss", ["auc", "mse"])
-def test_read_autogenome_losses_without_counterpart_are_warned(tmp_path, loss):
+def test_read_autogenome_mse_loss_without_counterpart_is_warned(tmp_path):
     files = {"x.csv": "1,2\n3,4\n", "y.txt": "1\n0\n"}
-    path = _ag(tmp_path, files, {"loss": loss}, train_data_path="x.csv", train_label_path="y.txt")
-    with pytest.warns(
-        UserWarning, match=rf"loss: sag\.tl\.classify trains with cross-entropy.*{loss}"
-    ):
+    path = _ag(tmp_path, files, {"loss": "mse"}, train_data_path="x.csv", train_label_path="y.txt")
+    with pytest.warns(UserWarning, match=r"loss: sag\.tl\.classify trains with cross-entropy.*mse"):
         adata, _ = sag.io.read_autogenome(path)
     rec = adata.uns["sag_io"]
     assert "loss" in rec["no_counterpart"]
     assert "loss" not in rec["mapped"]
-    assert rec["task"] == ("auc" if loss == "auc" else "regression")
+    assert rec["task"] == "regression"
+
+
+def test_read_autogenome_auc_loss_maps_onto_the_auc_loss_and_roc_auc(tmp_path, recwarn):
+    files = {"x.csv": "1,2\n3,4\n", "y.txt": "1\n0\n"}
+    path = _ag(tmp_path, files, {"loss": "auc"}, train_data_path="x.csv", train_label_path="y.txt")
+    adata, cfg = sag.io.read_autogenome(path)
+    assert not [w for w in recwarn if "loss" in str(w.message)]
+    assert cfg["trainer"]["loss"] == "auc"
+    assert cfg["search"]["metric"] == "roc_auc"
+    assert sag.config.load(cfg)["trainer"]["loss"] == "auc"  # a valid config as it is
+    rec = adata.uns["sag_io"]
+    assert rec["task"] == "auc"
+    assert "loss" not in rec["no_counterpart"]
+    assert rec["mapped"]["loss"] == "trainer.loss (auc), search.metric (roc_auc)"
 
 
 def test_read_autogenome_non_numeric_regression_labels_are_warned(tmp_path):

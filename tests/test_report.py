@@ -35,6 +35,21 @@ def test_report_sections(annotated, tmp_path):
     assert "Latent space" not in page  # no embedding was computed
     assert "http://" not in page  # self-contained
     assert "https://" not in page
+    test = annotated.uns["sag"]["metrics"]["test"]
+    assert f"<b>{test['roc_auc']:.3f}</b>test ROC AUC" in page
+    assert ">average precision</th>" in page
+
+
+def test_report_of_a_run_recorded_before_roc_auc(annotated, tmp_path):
+    """An h5ad of an older sag (no ROC AUC or average precision) still gets its report."""
+    metrics = annotated.uns["sag"]["metrics"]
+    for part in metrics.values():
+        for name in ("roc_auc", "average_precision"):
+            part.pop(name)
+            part["per_class"].pop(name)
+    page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
+    assert "Per class (test)" in page
+    assert "ROC AUC" not in page
 
 
 def test_an_explanation_of_a_replaced_model_is_flagged_not_reported(

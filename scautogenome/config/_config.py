@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..search._spaces import check_distribution
+from ..train import LOSSES, METRICS, check_auc_loss
 
 MODES = ("mlp", "resnet", "densenet", "rrfcn", "auto")
 
@@ -34,7 +35,9 @@ _DEFAULT: dict[str, Any] = {
         "max_trial_fraction": 0.25,
         "initial_trials": "default",
     },
-    "trainer": {"max_epochs": 60, "patience": 8, "min_epochs": 3},
+    # loss: "cross_entropy", or "auc" for a binary task (the paper's "area under curve" loss:
+    # a pairwise ROC AUC surrogate, probabilities calibrated on val; needs a ranking metric)
+    "trainer": {"max_epochs": 60, "patience": 8, "min_epochs": 3, "loss": "cross_entropy"},
     "space": {
         "common": {
             "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
@@ -99,10 +102,11 @@ _SCHEMA_SCALARS = {
         "max_trial_fraction": (int, float),
         "initial_trials": (str, list),
     },
-    "trainer": {"max_epochs": (int,), "patience": (int,), "min_epochs": (int,)},
+    "trainer": {"max_epochs": (int,), "patience": (int,), "min_epochs": (int,), "loss": (str,)},
 }
 _CHOICES = {
-    ("search", "metric"): ("macro_f1", "accuracy", "balanced_accuracy", "weighted_f1"),
+    ("search", "metric"): METRICS,
+    ("trainer", "loss"): LOSSES,
     ("search", "sampler"): ("tpe", "random"),
     ("search", "pruner"): ("median", "hyperband", "none"),
 }
@@ -283,6 +287,8 @@ def _check(cfg: dict) -> None:
     if cfg["trainer"]["max_epochs"] < 1:
         msg = "config['trainer']['max_epochs'] must be at least 1."
         raise ValueError(msg)
+    if cfg["trainer"]["loss"] == "auc":
+        check_auc_loss(cfg["search"]["metric"])
     for section, entries in cfg["space"].items():
         for key, spec in entries.items():
             check_distribution(spec, f"config['space'][{section!r}][{key!r}]")

@@ -186,7 +186,7 @@ def prepare_labelled(
             c for i, c in enumerate(classes) if not np.any((codes == i) & (split == "train"))
         ]
         if missing:
-            msg = f"obs[{split_key!r}] puts no training cell in class(es) {missing}."
+            msg = f"obs[{split_key!r}] puts no training cell in class(es) {', '.join(missing)}."
             raise ValueError(msg)
         why = {
             "val": "the search cannot tell how well it learns them",

@@ -23,7 +23,7 @@ nested under a module key and flat at the top level::
         "learning_rate_range": [1e-4, 1e-2],            # or "learning_rate": 0.001 (fixed)
         "epochs": 60, "num_gpus": 1
       },
-      "loss": "cross_entropy",                          # (3) "mse", "auc": read, not applied
+      "loss": "cross_entropy",                          # (3) "auc" too; "mse": read, not applied
       "search_mode": "FC-ResNet",                       # (4) MLP | FC-ResNet | FC-DenseNet | ENAS | Res-VAE
       "search_space": {"num_blocks": [1, 2, 3], "num_neurons": [64, 128]},
       "model_save_path": "runs/pan_cancer"              # (5) save / reload module
@@ -39,8 +39,9 @@ the search mode).
 Without ``header``, a features file's first line is a header when none of its cells is a number;
 a header of numbers (Entrez gene ids) needs ``"header": true``. Each split's header must list the
 train header's names: in another order, its columns are reordered to the train order. The loss
-``cross_entropy`` is what ``sag.tl.classify`` trains with; ``mse`` (numeric labels, ``task``
-regression) and ``auc`` are read and recorded but have no counterpart, and are warned about.
+``cross_entropy`` is what ``sag.tl.classify`` trains with by default; ``auc`` (a binary task)
+becomes ``trainer.loss="auc"`` with ``search.metric="roc_auc"``; ``mse`` (numeric labels,
+``task`` regression) is read and recorded but has no counterpart, and is warned about.
 
 Search modes: MLP -> ``mlp``, FC-ResNet -> ``resnet``, FC-DenseNet -> ``densenet``, ENAS ->
 ``rrfcn`` (its fixed ``num_layers``, ``first_layer_neurons`` and ``num_neurons`` choices go to
@@ -893,8 +894,9 @@ def read_autogenome(
 
     ``obs[label_key]``
         Labels: categorical for classification losses, float for ``mse`` (regression; labels
-        that are not numbers are NaN, with a warning). ``sag.tl.classify`` trains with
-        cross-entropy: the losses ``mse`` and ``auc`` are recorded under ``no_counterpart``.
+        that are not numbers are NaN, with a warning). The loss ``auc`` sets
+        ``trainer.loss="auc"`` and ``search.metric="roc_auc"`` in ``sag_config``; ``mse`` has
+        no counterpart in ``sag.tl.classify`` and is recorded under ``no_counterpart``.
     ``obs['autogenome_split']``
         ``train`` / ``val`` / ``test``: the file each sample came from (``val``: the eval
         file), the values ``sag.tl.classify(split_key='autogenome_split')`` takes.
@@ -970,6 +972,9 @@ def read_autogenome(
     ag_mode = vals.get(("search", "mode"), (None, ""))[1]
     if MODE_MAP.get(_norm(ag_mode)) == "resvae":
         task = "embed"
+    if task == "auc":  # the paper's loss for imbalanced binary tasks, judged by ROC AUC
+        sag_cfg["trainer"] = {**sag_cfg.get("trainer", {}), "loss": "auc"}
+        sag_cfg["search"] = {**sag_cfg.get("search", {}), "metric": "roc_auc"}
 
     blocks, obs_frames, names = [], [], None
     features_files: dict[str, str] = {}
@@ -1086,7 +1091,7 @@ def read_autogenome(
         keys = ", ".join(sorted(mapped))
         msg = f"AutoGenome config {src}: the mapped configuration is invalid ({err}); mapped keys: {keys}."
         raise ValueError(msg) from err
-    if ("loss", "loss") in vals and LOSS_MAP[_norm(loss_value)] != "classification":
+    if ("loss", "loss") in vals and LOSS_MAP[_norm(loss_value)] == "regression":
         unmapped[vals[("loss", "loss")][0]] = (
             f"sag.tl.classify trains with cross-entropy; loss {loss_value!r} has no counterpart "
             f"(recorded as task {task!r})"
@@ -1124,7 +1129,9 @@ def read_autogenome(
         if ("data_loader", canon) in vals:
             mapped.setdefault(vals[("data_loader", canon)][0], f"read ({canon})")
     if ("loss", "loss") in vals and vals[("loss", "loss")][0] not in unmapped:
-        mapped[vals[("loss", "loss")][0]] = f"task ({task})"
+        mapped[vals[("loss", "loss")][0]] = (
+            "trainer.loss (auc), search.metric (roc_auc)" if task == "auc" else f"task ({task})"
+        )
     adata.uns[IO_KEY] = {
         "reader": "read_autogenome",
         "config_path": str(path),

@@ -65,10 +65,17 @@ def _table(header: list[str], rows: list[list], left: int = 1) -> str:
     for row in rows:
         cells = []
         for i, v in enumerate(row):
-            text = f"{v:.3f}" if isinstance(v, (float, np.floating)) else str(v)
+            if isinstance(v, (float, np.floating)):
+                text = f"{v:.3f}" if np.isfinite(v) else "\u2013"  # undefined (an empty part)
+            else:
+                text = str(v)
             cells.append(f'<td class="{"l" if i < left else ""}">{html.escape(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{th}</tr>{''.join(body)}</table>"
+
+
+# metrics of how the class probabilities rank the cells, and their names in the report
+_RANKING = (("roc_auc", "ROC AUC"), ("average_precision", "average precision"))
 
 
 def _classify_section(adata: AnnData, key: str) -> list[str]:
@@ -86,6 +93,7 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
             for k, v in [
                 ("test accuracy", f"{test['accuracy']:.3f}"),
                 ("test macro-F1", f"{test['macro_f1']:.3f}"),
+                *([("test ROC AUC", f"{test['roc_auc']:.3f}")] if "roc_auc" in test else []),
                 ("test cells", int(test["n"])),
                 ("best model", best.get("mode", "?")),
                 ("trials", len(uns.get("trials", []))),
@@ -100,30 +108,36 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         f"search time: {float(uns.get('search_seconds', float('nan'))):.0f} s. The test split was "
         "used once, by the final model; the search only saw the validation split.</p>"
     )
-    rows = [["test", test["accuracy"], test["macro_f1"], test["balanced_accuracy"], int(test["n"])]]
-    if val:
-        rows.append(
-            [
-                "validation",
-                val["accuracy"],
-                val["macro_f1"],
-                val["balanced_accuracy"],
-                int(val["n"]),
-            ]
-        )
-    out.append(_table(["split", "accuracy", "macro-F1", "balanced accuracy", "cells"], rows))
+    # runs recorded before ROC AUC and average precision were have neither
+    summary = [("accuracy", "accuracy"), ("macro_f1", "macro-F1")]
+    summary += [("balanced_accuracy", "balanced accuracy")]
+    summary += [(k, name) for k, name in _RANKING if k in test]
+    rows = [
+        [part, *(m[k] for k, _ in summary), int(m["n"])]
+        for part, m in (("test", test), ("validation", val))
+        if m
+    ]
+    out.append(_table(["split", *(name for _, name in summary), "cells"], rows))
     pc = test["per_class"]
     classes = [str(c) for c in uns["classes"]]
+    per_class = [("precision", "precision"), ("recall", "recall"), ("f1", "F1")]
+    per_class += [(k, name) for k, name in _RANKING if k in pc]
     out.append("<h3>Per class (test)</h3>")
     out.append(
         _table(
-            ["class", "precision", "recall", "F1", "support"],
+            ["class", *(name for _, name in per_class), "support"],
             [
-                [c, pc["precision"][i], pc["recall"][i], pc["f1"][i], int(pc["support"][i])]
+                [c, *(pc[k][i] for k, _ in per_class), int(pc["support"][i])]
                 for i, c in enumerate(classes)
             ],
         )
     )
+    if any(k in pc for k, _ in _RANKING):
+        out.append(
+            '<p class="muted">ROC AUC and average precision (the area under the '
+            "precision-recall curve) rank the cells by each class's probability, one class "
+            "against the rest; \u2013 where the test split has no cell of the class.</p>"
+        )
     out.append("<h3>Confusion matrix (test, rows = true class)</h3>")
     out.append(_figure(pl.confusion_matrix, adata, key=key))
     out.append("<h3>Search history</h3>")

@@ -45,7 +45,7 @@ from .._logging import progress
 from .._settings import keep_torch_threads, logger, settings
 from ..data import BatchLoader
 from ..nn import RRFCNSupernet, build_network, count_parameters, resolve_space
-from ..train import TrainParams, score, train_classifier
+from ..train import TrainParams, score_logits, train_classifier
 from ._hpo import ARCH_SAMPLERS, SearchResult, run_search
 from ._study import kept_record
 
@@ -347,7 +347,7 @@ def _shared_eval(
     supernet.eval()
     logits = torch.cat([supernet(x, *arch).float().cpu() for x, _ in loader])
     loss = float(F.cross_entropy(logits, torch.as_tensor(y)))
-    return score(y, logits.argmax(1).numpy(), metric, n_classes), loss
+    return score_logits(y, logits, metric, n_classes), loss
 
 
 def _row(number: int, state: str, value: float, arch: dict, **kw) -> dict:

@@ -266,6 +266,7 @@ def run_search(
     (a worker: False and its process id); without retraining, a best trial of another process
     comes back without weights (``state_dict`` ``{}``)."""
     metric = config["search"]["metric"]
+    loss = config["trainer"].get("loss", "cross_entropy")
     budget = config["budget"]
     n_in, n_out = data.X.shape[1], data.n_classes
     train_rows, val_rows = data.rows("train"), data.rows("val")
@@ -318,6 +319,9 @@ def run_search(
             # trials of another mode or space would be kept as this search's best
             "mode": config["mode"],
             "space": digest([json.dumps(config["space"], sort_keys=True)]),
+            # trials of another loss score other models; the default is left out, so that
+            # studies stored before the loss was a setting still resume
+            **({} if loss == "cross_entropy" else {"loss": loss}),
         },
         retrain_best=retrain_best,
         sampler_salt=sampler_salt,

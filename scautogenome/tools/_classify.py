@@ -14,7 +14,7 @@ from .._settings import keep_torch_rng, logger, resolve_seed
 from ..data import prepare_labelled
 from ..models import Classifier
 from ..search import check_storage, rrfcn_in_auto, run_search, search_with_rrfcn, warn_if_cut
-from ..train import classification_report, resolve_device
+from ..train import RANK_METRICS, check_auc_loss, classification_report, resolve_device
 from ._utils import (
     budget_overrides,
     call_params,
@@ -93,7 +93,12 @@ def classify(
         depends on the machine's speed (a warning says so when the kept model was cut).
     metric
         Validation metric the search maximises: ``"macro_f1"`` (default), ``"accuracy"``,
-        ``"balanced_accuracy"`` or ``"weighted_f1"``.
+        ``"balanced_accuracy"``, ``"weighted_f1"``, or a metric of how the class probabilities
+        rank the cells: ``"roc_auc"`` or ``"average_precision"`` (area under the ROC or the
+        precision-recall curve, one class against the rest, averaged over the classes; with
+        two classes the ROC AUC is that of the binary task). The ranking metrics suit a rare
+        class that a decision threshold would hide; they need cells of at least two classes
+        in the validation split.
     config
         Expert-mode configuration (dict or JSON path), merged onto
         :func:`scautogenome.config.default`. Explicit arguments above win over it.
@@ -131,7 +136,9 @@ def classify(
         Class probabilities, n_obs x n_classes, columns in ``uns[key_added]['classes']`` order.
     ``uns[key_added]``
         ``params`` (this call), ``classes``, ``metrics`` (test: accuracy, macro_f1,
-        balanced_accuracy, per-class precision/recall/F1/support; and the same on val),
+        balanced_accuracy, roc_auc and average_precision (one-vs-rest macro means),
+        per-class precision/recall/F1/support/roc_auc/average_precision (NaN for a class
+        the split has no cell of); and the same on val),
         ``confusion`` (test, rows = true class), ``trials`` (one row per search trial),
         ``architecture`` and ``train_params`` (JSON text), ``best`` (trial, mode, validation
         score), ``config`` (JSON text), ``search_seconds``, ``dropped_classes`` (classes left
@@ -157,6 +164,7 @@ def classify(
         min_cells_per_class=min_cells_per_class,
         seed=seed,
     )
+    _check_objective(cfg, data)
     check_model_dir(model_dir)
     if cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas":  # no trials to count
         r, seconds = cfg["rrfcn"], cfg["budget"]["time_budget"]
@@ -188,7 +196,9 @@ def classify(
     reports = {}
     for part in ("test", "val"):
         rows = data.rows(part)
-        reports[part] = classification_report(data.codes[rows], pred_codes[rows], data.classes)
+        reports[part] = classification_report(
+            data.codes[rows], pred_codes[rows], data.classes, proba=proba[rows]
+        )
 
     test = reports["test"]
     uns = {
@@ -241,9 +251,10 @@ def classify(
     adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     write_uns(adata, key_added, uns)
     logger.info(
-        "test: accuracy %.3f, macro-F1 %.3f on %d cells",
+        "test: accuracy %.3f, macro-F1 %.3f, ROC AUC %.3f on %d cells",
         test["accuracy"],
         test["macro_f1"],
+        test["roc_auc"],
         test["n"],
     )
     logger.info("    finished classify (%s)", elapsed(start))
@@ -266,5 +277,25 @@ def _check_not_written(labels_key: str, split_key: str | None, key_added: str) -
             f"{arg}={column!r}: classify writes {written[column]} into obs[{column!r}] "
             f"(key_added={key_added!r}), which would replace this column. Pass another "
             "key_added=, or copy the column under another name."
+        )
+        raise ValueError(msg)
+
+
+def _check_objective(cfg: dict, data) -> None:
+    """Refuse, before the search, a loss or metric the data cannot be trained or scored on: the
+    AUC loss on other than two classes, or a ranking metric on a validation split without cells
+    of two classes (one-vs-rest is undefined there)."""
+    metric = cfg["search"]["metric"]
+    if cfg["trainer"]["loss"] == "auc":
+        check_auc_loss(metric, data.n_classes)
+    if metric not in RANK_METRICS:
+        return
+    present = np.unique(data.codes[data.rows("val")])
+    if len(present) < 2:
+        msg = (
+            f"metric={metric!r} ranks the validation cells by class probability, but the "
+            f"validation split holds {len(data.rows('val'))} cell(s) of "
+            f"{len(present)} class(es); it needs two. Use another metric, or a split "
+            "(split_key=) whose val part holds cells of at least two classes."
         )
         raise ValueError(msg)

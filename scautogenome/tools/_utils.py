@@ -19,6 +19,7 @@ from .._utils import (
     storage_shown,
     tsne,
 )
+from ..config._config import read_user_config
 from ..models._base import META
 
 if TYPE_CHECKING:
@@ -54,12 +55,16 @@ __all__ = [
 def load_config(
     load: Callable[..., dict], config, mode: str | None, overrides: dict[str, dict]
 ) -> dict:
-    """``load(config, mode=mode)``, loaded again (validated) with each section of
-    ``overrides`` merged into the config's own: explicit tool arguments win over the config."""
-    cfg = load(config, mode=mode)
-    if overrides:
-        cfg = load({**cfg, **{k: {**cfg[k], **v} for k, v in overrides.items()}}, mode=cfg["mode"])
-    return cfg
+    """``load(config, mode=mode)`` with each section of ``overrides`` merged into the config's
+    own before it is validated: explicit tool arguments win over the config, and the config is
+    checked as it will be used (a ``trainer.loss`` of ``"auc"`` with ``metric="roc_auc"`` given
+    as an argument)."""
+    user = read_user_config(config)
+    for section, values in overrides.items():
+        own = user.get(section, {})
+        if isinstance(own, dict):  # otherwise load() names the bad section
+            user = {**user, section: {**own, **values}}
+    return load(user, mode=mode)
 
 
 def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[str, dict]:

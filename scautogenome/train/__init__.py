@@ -1,28 +1,65 @@
-"""The training loop and metrics."""
+"""The training loop and metrics.
 
-from ._metrics import METRICS, check_metric, classification_report, score
-from ._trainer import (
-    CLASS_BALANCE,
-    OPTIMIZERS,
-    Pruned,
-    TrainParams,
-    TrainResult,
-    predict_logits,
-    resolve_device,
-    train_classifier,
-)
+The objectives (``_objectives``: metric and loss names and their checks) need neither torch nor
+scikit-learn, so ``sag.config`` can validate a configuration without loading them; the rest is
+imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._objectives import LOSSES, METRICS, RANK_METRICS, check_auc_loss, check_metric
+
+_LAZY = {
+    "classification_report": "_metrics",
+    "rank_scores": "_metrics",
+    "score": "_metrics",
+    "score_logits": "_metrics",
+    "CLASS_BALANCE": "_trainer",
+    "OPTIMIZERS": "_trainer",
+    "Pruned": "_trainer",
+    "TrainParams": "_trainer",
+    "TrainResult": "_trainer",
+    "calibrate_binary_head": "_trainer",
+    "pairwise_auc_loss": "_trainer",
+    "predict_logits": "_trainer",
+    "resolve_device": "_trainer",
+    "train_classifier": "_trainer",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__():
+    return sorted(__all__)
+
 
 __all__ = [
     "CLASS_BALANCE",
+    "LOSSES",
     "METRICS",
     "OPTIMIZERS",
+    "RANK_METRICS",
     "Pruned",
     "TrainParams",
     "TrainResult",
+    "calibrate_binary_head",
+    "check_auc_loss",
     "check_metric",
     "classification_report",
+    "pairwise_auc_loss",
     "predict_logits",
+    "rank_scores",
     "resolve_device",
     "score",
+    "score_logits",
     "train_classifier",
 ]

@@ -5,19 +5,23 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
-METRICS = ("macro_f1", "accuracy", "balanced_accuracy", "weighted_f1")
+from ._objectives import RANK_METRICS
 
 
-def check_metric(metric: str) -> str:
-    if metric not in METRICS:
-        msg = f"metric={metric!r} must be one of {list(METRICS)}."
-        raise ValueError(msg)
-    return metric
-
-
-def score(y_true: np.ndarray, y_pred: np.ndarray, metric: str, n_classes: int) -> float:
-    """One number, higher is better."""
+def score(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    metric: str,
+    n_classes: int,
+    proba: np.ndarray | None = None,
+) -> float:
+    """One number, higher is better. The :data:`RANK_METRICS` need ``proba`` (n x n_classes)."""
     labels = np.arange(n_classes)
+    if metric in RANK_METRICS:
+        if proba is None:
+            msg = f"metric={metric!r} needs the class probabilities."
+            raise ValueError(msg)
+        return _nanmean(rank_scores(y_true, proba)[metric])
     if metric == "accuracy":
         return float(np.mean(y_true == y_pred))
     if metric == "balanced_accuracy":
@@ -38,18 +42,56 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, metric: str, n_classes: int) -
     )
 
 
-def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> dict:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
+def score_logits(y_true: np.ndarray, logits, metric: str, n_classes: int) -> float:
+    """:func:`score` of a network's logits (a torch tensor, n x n_classes): the predicted class
+    is their argmax; the :data:`RANK_METRICS` rank their softmax."""
+    proba = logits.softmax(1).numpy() if metric in RANK_METRICS else None
+    return score(y_true, logits.argmax(1).numpy(), metric, n_classes, proba=proba)
+
+
+def rank_scores(y_true: np.ndarray, proba: np.ndarray) -> dict[str, np.ndarray]:
+    """One-vs-rest ROC AUC and average precision (area under the precision-recall curve) of
+    every class's probability column: ``{"roc_auc": array, "average_precision": array}``.
+
+    A class is NaN where this part has no cell of it, or only cells of it (one-vs-rest is then
+    undefined). With two classes both ROC AUCs are the AUC of the binary task; the average
+    precision differs by which class is taken as positive, so each is given.
+    """
+    n_classes = proba.shape[1]
+    auc = np.full(n_classes, np.nan)
+    ap = np.full(n_classes, np.nan)
+    for c in range(n_classes):
+        positive = y_true == c
+        if positive.any() and not positive.all():
+            auc[c] = skm.roc_auc_score(positive, proba[:, c])
+            ap[c] = skm.average_precision_score(positive, proba[:, c])
+    return {"roc_auc": auc, "average_precision": ap}
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
+def classification_report(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: np.ndarray,
+    proba: np.ndarray | None = None,
+) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix;
+    with ``proba`` also ROC AUC and average precision (macro one-vs-rest, and per class).
 
     Macro-F1 averages the classes that are true or predicted in this part, as
     ``sklearn.metrics.f1_score(average="macro")`` and the search's :func:`score` do; balanced
-    accuracy the classes that are true in it. An empty part (a user split without test cells)
-    has NaN metrics, zero support and an all-zero confusion matrix.
+    accuracy the classes that are true in it; the macro ROC AUC and average precision the
+    classes for which they are defined (:func:`rank_scores`). An empty part (a user split
+    without test cells) has NaN metrics, zero support and an all-zero confusion matrix.
     """
     labels = np.arange(len(classes))
     if len(y_true) == 0:
         zeros = np.zeros(len(classes))
-        return {
+        out = {
             "accuracy": float("nan"),
             "macro_f1": float("nan"),
             "balanced_accuracy": float("nan"),
@@ -62,10 +104,15 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: np.nd
             },
             "confusion": np.zeros((len(classes), len(classes)), dtype=np.int64),
         }
+        if proba is not None:
+            for name in RANK_METRICS:
+                out[name] = float("nan")
+                out["per_class"][name] = np.full(len(classes), np.nan)
+        return out
     p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     present = s > 0
     used = present | np.isin(labels, y_pred)
-    return {
+    out = {
         "accuracy": float(np.mean(y_true == y_pred)),
         "macro_f1": float(f[used].mean()),
         "balanced_accuracy": float(r[present].mean()),
@@ -78,3 +125,8 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: np.nd
         },
         "confusion": skm.confusion_matrix(y_true, y_pred, labels=labels).astype(np.int64),
     }
+    if proba is not None:
+        for name, per_class in rank_scores(y_true, proba).items():
+            out[name] = _nanmean(per_class)
+            out["per_class"][name] = per_class
+    return out

@@ -3,6 +3,11 @@
 Device placement, mixed precision on GPU (bfloat16 autocast), class weighting or balanced
 sampling, ReduceLROnPlateau, early stopping on the validation metric, a per-epoch report hook
 (used for pruning) and a wall-clock deadline. It knows nothing of AnnData or Optuna.
+
+The loss is cross-entropy, or for a binary task the AutoGenome paper's "area under curve" loss
+(``TrainParams.loss="auc"``): a pairwise surrogate of the ROC AUC (:func:`pairwise_auc_loss`),
+whose scores are then calibrated into probabilities on the validation split
+(:func:`calibrate_binary_head`).
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .._settings import check_device, settings
 from ..data import BatchLoader
-from ._metrics import score
+from ._metrics import rank_scores, score_logits
+from ._objectives import LOSSES, check_auc_loss
 
 OPTIMIZERS = ("adamw", "sgd")
 CLASS_BALANCE = ("none", "weights", "sampler")
@@ -38,8 +45,12 @@ class TrainParams:
     max_epochs: int = 60
     patience: int = 8
     min_epochs: int = 3
+    loss: str = "cross_entropy"
 
     def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            msg = f"loss={self.loss!r} must be one of {LOSSES}."
+            raise ValueError(msg)
         if self.optimizer not in OPTIMIZERS:
             msg = f"optimizer={self.optimizer!r} must be one of {OPTIMIZERS}."
             raise ValueError(msg)
@@ -128,6 +139,58 @@ def kept_point(result) -> tuple[int, int]:
     return int(result.best_epoch) + 1, 0
 
 
+def pairwise_auc_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Smooth surrogate of 1 - ROC AUC on a minibatch of a binary task: the mean over every
+    (positive, negative) pair of ``softplus(-(s_pos - s_neg))``, ``s = logit_1 - logit_0``; the
+    fraction of pairs ranked the wrong way, which it bounds from above (up to log 2), is
+    1 - AUC. A minibatch of one class has no pair and gives a zero loss (and zero gradients)."""
+    s = logits[:, 1] - logits[:, 0]
+    pos, neg = s[y == 1], s[y == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return s.sum() * 0.0
+    return F.softplus(neg[None, :] - pos[:, None]).mean()
+
+
+def calibrate_binary_head(
+    head: nn.Linear, scores: np.ndarray, y: np.ndarray
+) -> tuple[float, float]:
+    """Platt scaling of a binary network trained with the pairwise AUC loss, whose score
+    ``s = logit_1 - logit_0`` ranks well but has no meaningful offset or scale.
+
+    Fits ``P(y=1) = sigmoid(a * s + b)`` with ``a > 0`` (the ranking, and so the ROC AUC, is
+    kept) on ``(scores, y)`` by logistic loss with Platt's (1999) smoothed targets, then folds it
+    into ``head`` (the network's last Linear layer): logit 0 becomes 0, logit 1 ``a * s + b``.
+    So the saved network predicts calibrated probabilities with no extra state. Returns
+    ``(a, b)``."""
+    y = np.asarray(y)
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    s = np.asarray(scores, dtype=np.float64)
+    scale = max(float(s.std()), 1e-6)
+
+    def loss(theta):
+        log_a, b = theta
+        a = np.exp(log_a) / scale
+        t = a * s + b
+        # logistic loss of the smoothed targets and its gradient in (log a, b)
+        value = np.mean(np.logaddexp(0, t) - target * t)
+        g = 1 / (1 + np.exp(-t)) - target
+        return value, np.array([np.mean(g * a * s), np.mean(g)])
+
+    from scipy.optimize import minimize
+
+    fit = minimize(loss, np.zeros(2), jac=True, method="L-BFGS-B")
+    a, b = float(np.exp(fit.x[0]) / scale), float(fit.x[1])
+    with torch.no_grad():
+        w, bias = head.weight, head.bias
+        diff_w, diff_b = w[1] - w[0], bias[1] - bias[0]
+        w[1].copy_(a * diff_w)
+        w[0].zero_()
+        bias[1].copy_(a * diff_b + b)
+        bias[0].zero_()
+    return a, b
+
+
 @torch.no_grad()
 def predict_logits(network: nn.Module, loader: BatchLoader, device: torch.device) -> np.ndarray:
     network.eval()
@@ -198,8 +261,18 @@ def train_classifier(
         X, val_rows, codes, batch_size=1024, transform=transform, device=device, inference=True
     )
     y_val = codes[val_rows]
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
-    val_loss_fn = nn.CrossEntropyLoss()
+    if params.loss == "auc":
+        check_auc_loss(metric, n_classes)
+        # pairs balance the classes by themselves: class weights do not apply
+        loss_fn = pairwise_auc_loss
+
+        def val_loss_fn(logits, y):  # the pairwise 0-1 loss the surrogate stands for
+            auc = rank_scores(y.numpy(), logits.softmax(1).numpy())["roc_auc"][1]
+            return 1.0 - auc if math.isfinite(auc) else math.nan
+
+    else:
+        loss_fn = nn.CrossEntropyLoss(weight=weights)
+        val_loss_fn = nn.CrossEntropyLoss()
     if params.optimizer == "adamw":
         opt = adamw(
             network.parameters(), lr=params.lr, weight_decay=params.weight_decay, device=device
@@ -244,7 +317,7 @@ def train_classifier(
             n_seen += len(yb)
         logits = torch.from_numpy(predict_logits(network, val_loader, device))
         val_loss = float(val_loss_fn(logits, torch.as_tensor(y_val)))
-        val_score = score(y_val, logits.argmax(1).numpy(), metric, n_classes)
+        val_score = score_logits(y_val, logits, metric, n_classes)
         record = {
             "epoch": epoch,
             "train_loss": total / max(n_seen, 1),
@@ -273,5 +346,9 @@ def train_classifier(
             result.stopped = "time_budget"
             break
     network.load_state_dict(result.state_dict)
+    if params.loss == "auc" and len(val_rows):
+        logits = predict_logits(network, val_loader, device)
+        calibrate_binary_head(network.head, logits[:, 1] - logits[:, 0], y_val)
+        result.state_dict = copy.deepcopy(network.state_dict())
     result.seconds = time.perf_counter() - start
     return result

@@ -393,7 +393,9 @@ def test_calibration_keeps_the_ranking_and_matches_the_prevalence():
     a, _ = calibrate_binary_head(head, s0, y)
     assert a > 0
     with torch.no_grad():
+        logits = head(h).numpy()
         proba = head(h).softmax(1).numpy()
+    np.testing.assert_allclose(logits[:, 0], -logits[:, 1], atol=1e-6)  # symmetric
     assert roc_auc_score(y, proba[:, 1]) == pytest.approx(roc_auc_score(y, s0))
     assert proba[:, 1].mean() == pytest.approx(y.mean(), abs=0.02)  # calibrated, not 0.5
 
@@ -420,6 +422,14 @@ def test_auc_loss_trains_a_calibrated_binary_classifier(tiny_config, tmp_path):
     model.save(tmp_path / "m")
     back = sag.models.Classifier.load(tmp_path / "m")
     np.testing.assert_allclose(back.predict_proba(adata), proba, rtol=1e-5, atol=1e-6)
+    # both classes' logits move with the genes (opposite signs), so SHAP explains both: the
+    # marker genes of the two classes (genes 0-9 and 10-19) lead the ranking of each
+    sag.tl.explain(adata, model, cells="all", n_explain=100, n_background=50, n_top=10, seed=0)
+    imp = adata.varm["sag_shap"]
+    assert (imp > 0).all(axis=0).all()
+    for c in range(2):
+        top = np.argsort(-imp[:, c])[:5]
+        assert np.isin(top, np.arange(20)).sum() >= 4
 
 
 def test_auc_loss_is_refused_before_work_where_it_does_not_apply(adata, tiny_config):

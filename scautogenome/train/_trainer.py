@@ -159,9 +159,10 @@ def calibrate_binary_head(
 
     Fits ``P(y=1) = sigmoid(a * s + b)`` with ``a > 0`` (the ranking, and so the ROC AUC, is
     kept) on ``(scores, y)`` by logistic loss with Platt's (1999) smoothed targets, then folds it
-    into ``head`` (the network's last Linear layer): logit 0 becomes 0, logit 1 ``a * s + b``.
-    So the saved network predicts calibrated probabilities with no extra state. Returns
-    ``(a, b)``."""
+    into ``head`` (the network's last Linear layer) as logits ``-t/2`` and ``t/2``, ``t = a * s +
+    b``: their softmax is ``sigmoid(t)``, and each class's logit moves with the genes (SHAP
+    values explain both classes, with opposite signs). So the saved network predicts calibrated
+    probabilities with no extra state. Returns ``(a, b)``."""
     y = np.asarray(y)
     n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
     target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
@@ -184,10 +185,10 @@ def calibrate_binary_head(
     with torch.no_grad():
         w, bias = head.weight, head.bias
         diff_w, diff_b = w[1] - w[0], bias[1] - bias[0]
-        w[1].copy_(a * diff_w)
-        w[0].zero_()
-        bias[1].copy_(a * diff_b + b)
-        bias[0].zero_()
+        w[1].copy_(a * diff_w / 2)
+        w[0].copy_(-w[1])
+        bias[1].copy_((a * diff_b + b) / 2)
+        bias[0].copy_(-bias[1])
     return a, b
 
 

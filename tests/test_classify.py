@@ -301,7 +301,7 @@ def test_ranking_metrics_are_sklearns_one_vs_rest_and_nan_where_undefined():
     rng = np.random.default_rng(0)
     proba = rng.dirichlet(np.ones(3), size=40)
     y_true = rng.integers(0, 2, size=40)  # no cell of "c"
-    rep = classification_report(y_true, proba.argmax(1), classes, proba=proba)
+    rep = classification_report(y_true, proba.argmax(1), classes, scores=proba)
     pc = rep["per_class"]
     for c in (0, 1):
         assert pc["roc_auc"][c] == pytest.approx(roc_auc_score(y_true == c, proba[:, c]))
@@ -312,18 +312,61 @@ def test_ranking_metrics_are_sklearns_one_vs_rest_and_nan_where_undefined():
     assert np.isnan(pc["average_precision"][2])
     # the macro means leave the undefined class out; the search's score is the same number
     assert rep["roc_auc"] == pytest.approx(pc["roc_auc"][:2].mean())
-    assert score(y_true, proba.argmax(1), "roc_auc", 3, proba=proba) == pytest.approx(
+    assert score(y_true, proba.argmax(1), "roc_auc", 3, scores=proba) == pytest.approx(
         rep["roc_auc"]
     )
     with pytest.raises(ValueError, match="needs the class probabilities"):
         score(y_true, proba.argmax(1), "roc_auc", 3)
     # two classes: the task's ROC AUC, for either class
     two = proba[:, :2] / proba[:, :2].sum(1, keepdims=True)
-    rep2 = classification_report(y_true, two.argmax(1), classes[:2], proba=two)
+    rep2 = classification_report(y_true, two.argmax(1), classes[:2], scores=two)
     assert rep2["roc_auc"] == pytest.approx(roc_auc_score(y_true, two[:, 1]))
-    empty = classification_report(np.array([], int), np.array([], int), classes, proba=proba[:0])
+    empty = classification_report(np.array([], int), np.array([], int), classes, scores=proba[:0])
     assert np.isnan(empty["roc_auc"])
     assert np.isnan(empty["per_class"]["average_precision"]).all()
+
+
+def test_ranking_by_logits_does_not_tie_confident_cells():
+    """Softmax rounds every confident cell to 1.0 in float32; the log-softmax keeps their order,
+    so the validation ROC AUC is the logits' own."""
+    import torch
+
+    from scautogenome.train import score_logits
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(50, int), np.zeros(50, int)]
+    gap = np.r_[rng.normal(30, 5, 50), rng.normal(24, 5, 50)]  # all far past float32's 1.0
+    logits = torch.as_tensor(np.c_[np.zeros(100), gap], dtype=torch.float32)
+    assert len(np.unique(logits.softmax(1).numpy()[:, 1])) < 10  # the ties this avoids
+    expected = roc_auc_score(y, gap)
+    assert score_logits(y, logits, "roc_auc", 2) == pytest.approx(expected, abs=1e-3)
+
+
+def test_non_finite_validation_outputs_are_divergence_not_a_metric_error(adata, monkeypatch):
+    """NaN outputs on the validation cells fail the trial as divergence (a RuntimeError, which
+    the search records as a failed trial) instead of scikit-learn's ValueError, which would end
+    the whole search."""
+    from scautogenome.train import _trainer
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 2})
+    # (the models are imported above, so that only the training loop sees the patch)
+    monkeypatch.setattr(
+        _trainer,
+        "predict_logits",
+        lambda net, loader, device: np.full((len(loader.rows), 3), np.nan),
+    )
+    with pytest.raises(RuntimeError, match="non-finite outputs on the validation cells"):
+        model.fit(adata, "label", metric="roc_auc")
+
+
+def test_fit_refuses_a_ranking_metric_without_two_classes_in_val(adata):
+    val = np.flatnonzero(adata.obs["label"] == "type_0")[:20]
+    adata.obs["fold"] = "train"
+    adata.obs.iloc[val, adata.obs.columns.get_loc("fold")] = "val"
+    with pytest.raises(ValueError, match="needs two"):
+        sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 2}).fit(
+            adata, "label", split_key="fold", metric="roc_auc"
+        )
 
 
 def test_search_on_roc_auc_for_a_rare_class(tiny_config, tmp_path):
@@ -409,8 +452,9 @@ def _rare_binary(n_rare: int = 30):
 def test_auc_loss_trains_a_calibrated_binary_classifier(tiny_config, tmp_path):
     adata = _rare_binary()
     cfg = {**tiny_config, "trainer": {**tiny_config["trainer"], "loss": "auc"}}
-    model = sag.tl.classify(adata, "label", config=cfg, metric="roc_auc", seed=0)
+    model = sag.tl.classify(adata, "label", config=cfg, seed=0)
     uns = adata.uns["sag"]
+    assert uns["params"]["metric"] == "roc_auc"  # the AUC loss's default metric
     assert json.loads(uns["train_params"])["loss"] == "auc"
     assert json.loads(uns["config"])["trainer"]["loss"] == "auc"
     test = uns["metrics"]["test"]
@@ -438,7 +482,9 @@ def test_auc_loss_is_refused_before_work_where_it_does_not_apply(adata, tiny_con
     with pytest.raises(ValueError, match="two classes"):
         sag.tl.classify(adata, "label", config=cfg, metric="roc_auc")  # 3 classes
     with pytest.raises(ValueError, match="metric='macro_f1' must be one of"):
-        sag.tl.classify(_rare_binary(), "label", config=cfg)
+        sag.tl.classify(_rare_binary(), "label", config=cfg, metric="macro_f1")
+    # without a metric named, the AUC loss is judged by ROC AUC
+    assert sag.config.load(cfg)["search"]["metric"] == "roc_auc"
     assert set(adata.obs.columns) == before
     with pytest.raises(ValueError, match="loss='hinge' must be one of"):
         sag.models.Classifier({"kind": "mlp", "units": [16]}, {"loss": "hinge"}).fit(adata, "label")

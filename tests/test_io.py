@@ -656,6 +656,28 @@ def test_read_autogenome_auc_loss_maps_onto_the_auc_loss_and_roc_auc(tmp_path, r
     assert rec["mapped"]["loss"] == "trainer.loss (auc), search.metric (roc_auc)"
 
 
+@pytest.mark.parametrize(
+    ("labels", "extra", "why"),
+    [
+        ("a\nb\nc\n", {}, "is for a binary task and these labels have 3 classes"),
+        ("1\n0\n1\n", {"search_mode": "Res-VAE"}, "has no counterpart"),
+    ],
+)
+def test_read_autogenome_auc_loss_where_it_cannot_apply_is_warned(tmp_path, labels, extra, why):
+    files = {"x.csv": "1,2\n3,4\n5,6\n", "y.txt": labels}
+    path = _ag(
+        tmp_path,
+        files,
+        {"loss": "auc", **extra},
+        train_data_path="x.csv",
+        train_label_path="y.txt",
+    )
+    with pytest.warns(UserWarning, match=why):
+        adata, cfg = sag.io.read_autogenome(path)
+    assert "loss" not in cfg.get("trainer", {})
+    assert "loss" in adata.uns["sag_io"]["no_counterpart"]
+
+
 def test_read_autogenome_non_numeric_regression_labels_are_warned(tmp_path):
     files = {"x.csv": "1,2\n3,4\n5,6\n7,8\n", "y.txt": "1.5\nNA?\n2.5\nNA\n"}
     path = _ag(tmp_path, files, {"loss": "mse"}, train_data_path="x.csv", train_label_path="y.txt")

@@ -50,6 +50,16 @@ def test_report_of_a_run_recorded_before_roc_auc(annotated, tmp_path):
     page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
     assert "Per class (test)" in page
     assert "ROC AUC" not in page
+    assert "AUC loss" not in page
+
+
+def test_report_says_when_the_model_was_trained_with_the_auc_loss(annotated, tmp_path):
+    import json
+
+    params = json.loads(annotated.uns["sag"]["train_params"])
+    annotated.uns["sag"]["train_params"] = json.dumps({**params, "loss": "auc"})
+    page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
+    assert "Trained with the AUC loss" in page
 
 
 def test_an_explanation_of_a_replaced_model_is_flagged_not_reported(

@@ -36,7 +36,9 @@ _DEFAULT: dict[str, Any] = {
         "initial_trials": "default",
     },
     # loss: "cross_entropy", or "auc" for a binary task (the paper's "area under curve" loss:
-    # a pairwise ROC AUC surrogate, probabilities calibrated on val; needs a ranking metric)
+    # a pairwise ROC AUC surrogate, probabilities calibrated on val; judged by a ranking
+    # metric, "roc_auc" unless the config or the call names another; in mode "rrfcn" only the
+    # retrained candidates use it: ENAS's shared weights train with cross-entropy)
     "trainer": {"max_epochs": 60, "patience": 8, "min_epochs": 3, "loss": "cross_entropy"},
     "space": {
         "common": {
@@ -212,6 +214,9 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     base = copy.deepcopy(_DEFAULT)
     cfg = _merge(base, user, "")
     cfg["mode"] = the_mode
+    search = user.get("search")
+    if cfg["trainer"]["loss"] == "auc" and not (isinstance(search, dict) and "metric" in search):
+        cfg["search"]["metric"] = "roc_auc"  # the AUC loss is judged by a ranking metric
     if the_mode != "auto":
         cfg["space"] = {k: v for k, v in cfg["space"].items() if k in ("common", the_mode)}
     _check(cfg)

@@ -39,9 +39,11 @@ the search mode).
 Without ``header``, a features file's first line is a header when none of its cells is a number;
 a header of numbers (Entrez gene ids) needs ``"header": true``. Each split's header must list the
 train header's names: in another order, its columns are reordered to the train order. The loss
-``cross_entropy`` is what ``sag.tl.classify`` trains with by default; ``auc`` (a binary task)
-becomes ``trainer.loss="auc"`` with ``search.metric="roc_auc"``; ``mse`` (numeric labels,
-``task`` regression) is read and recorded but has no counterpart, and is warned about.
+``cross_entropy`` is what ``sag.tl.classify`` trains with by default; ``auc`` becomes
+``trainer.loss="auc"`` with ``search.metric="roc_auc"`` when the labels have two classes (with
+more, or a Res-VAE mode, it is warned about and not applied, as the AUC loss is binary);
+``mse`` (numeric labels, ``task`` regression) is read and recorded but has no counterpart, and
+is warned about.
 
 Search modes: MLP -> ``mlp``, FC-ResNet -> ``resnet``, FC-DenseNet -> ``densenet``, ENAS ->
 ``rrfcn`` (its fixed ``num_layers``, ``first_layer_neurons`` and ``num_neurons`` choices go to
@@ -895,8 +897,9 @@ def read_autogenome(
     ``obs[label_key]``
         Labels: categorical for classification losses, float for ``mse`` (regression; labels
         that are not numbers are NaN, with a warning). The loss ``auc`` sets
-        ``trainer.loss="auc"`` and ``search.metric="roc_auc"`` in ``sag_config``; ``mse`` has
-        no counterpart in ``sag.tl.classify`` and is recorded under ``no_counterpart``.
+        ``trainer.loss="auc"`` and ``search.metric="roc_auc"`` in ``sag_config`` for labels
+        of two classes; ``mse``, and ``auc`` otherwise, have no counterpart in
+        ``sag.tl.classify`` and are recorded under ``no_counterpart``.
     ``obs['autogenome_split']``
         ``train`` / ``val`` / ``test``: the file each sample came from (``val``: the eval
         file), the values ``sag.tl.classify(split_key='autogenome_split')`` takes.
@@ -972,9 +975,6 @@ def read_autogenome(
     ag_mode = vals.get(("search", "mode"), (None, ""))[1]
     if MODE_MAP.get(_norm(ag_mode)) == "resvae":
         task = "embed"
-    if task == "auc":  # the paper's loss for imbalanced binary tasks, judged by ROC AUC
-        sag_cfg["trainer"] = {**sag_cfg.get("trainer", {}), "loss": "auc"}
-        sag_cfg["search"] = {**sag_cfg.get("search", {}), "metric": "roc_auc"}
 
     blocks, obs_frames, names = [], [], None
     features_files: dict[str, str] = {}
@@ -1085,17 +1085,27 @@ def read_autogenome(
             stacklevel=2,
         )
         adata.var_names_make_unique()
+    n_label_classes = adata.obs[label_key].nunique() if task == "auc" else 0
+    if n_label_classes == 2:  # the paper's loss for imbalanced binary tasks, judged by ROC AUC
+        sag_cfg["trainer"] = {**sag_cfg.get("trainer", {}), "loss": "auc"}
+        sag_cfg["search"] = {**sag_cfg.get("search", {}), "metric": "roc_auc"}
     try:
         sag_config_module.load(sag_cfg)
     except ValueError as err:
         keys = ", ".join(sorted(mapped))
         msg = f"AutoGenome config {src}: the mapped configuration is invalid ({err}); mapped keys: {keys}."
         raise ValueError(msg) from err
-    if ("loss", "loss") in vals and LOSS_MAP[_norm(loss_value)] == "regression":
-        unmapped[vals[("loss", "loss")][0]] = (
-            f"sag.tl.classify trains with cross-entropy; loss {loss_value!r} has no counterpart "
-            f"(recorded as task {task!r})"
-        )
+    if ("loss", "loss") in vals and LOSS_MAP[_norm(loss_value)] != "classification":
+        if n_label_classes not in (0, 2):
+            unmapped[vals[("loss", "loss")][0]] = (
+                f"sag.tl.classify trains with cross-entropy; loss {loss_value!r} is for a "
+                f"binary task and these labels have {n_label_classes} classes"
+            )
+        elif n_label_classes != 2:
+            unmapped[vals[("loss", "loss")][0]] = (
+                f"sag.tl.classify trains with cross-entropy; loss {loss_value!r} has no "
+                f"counterpart (recorded as task {task!r})"
+            )
     for where, value in reading.no_counterpart.items():
         unmapped.setdefault(where, f"no counterpart in sag (value {value})")
     if unmapped:
@@ -1130,7 +1140,9 @@ def read_autogenome(
             mapped.setdefault(vals[("data_loader", canon)][0], f"read ({canon})")
     if ("loss", "loss") in vals and vals[("loss", "loss")][0] not in unmapped:
         mapped[vals[("loss", "loss")][0]] = (
-            "trainer.loss (auc), search.metric (roc_auc)" if task == "auc" else f"task ({task})"
+            "trainer.loss (auc), search.metric (roc_auc)"
+            if n_label_classes == 2
+            else f"task ({task})"
         )
     adata.uns[IO_KEY] = {
         "reader": "read_autogenome",

@@ -78,6 +78,15 @@ def _table(header: list[str], rows: list[list], left: int = 1) -> str:
 _RANKING = (("roc_auc", "ROC AUC"), ("average_precision", "average precision"))
 
 
+def _train_loss(uns) -> str:
+    """The kept model's training loss (``"cross_entropy"`` for runs recorded before the loss
+    was a setting)."""
+    try:
+        return str(json.loads(str(uns.get("train_params", "{}"))).get("loss", "cross_entropy"))
+    except (ValueError, AttributeError):
+        return "cross_entropy"
+
+
 def _classify_section(adata: AnnData, key: str) -> list[str]:
     from .. import plotting as pl
 
@@ -106,7 +115,15 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         f"search metric: {html.escape(str(params.get('metric', '?')))}; "
         f"device: {html.escape(str(params.get('device', '?')))}; "
         f"search time: {float(uns.get('search_seconds', float('nan'))):.0f} s. The test split was "
-        "used once, by the final model; the search only saw the validation split.</p>"
+        "used once, by the final model; the search only saw the validation split."
+        + (
+            " Trained with the AUC loss (a pairwise ROC AUC surrogate); its probabilities were "
+            "calibrated on the validation split, and its validation loss below is 1 &minus; "
+            "ROC AUC."
+            if _train_loss(uns) == "auc"
+            else ""
+        )
+        + "</p>"
     )
     # runs recorded before ROC AUC and average precision were have neither
     summary = [("accuracy", "accuracy"), ("macro_f1", "macro-F1")]

@@ -346,6 +346,8 @@ def _shared_eval(
     """(metric, loss) of one architecture on a whole split with the shared weights."""
     supernet.eval()
     logits = torch.cat([supernet(x, *arch).float().cpu() for x, _ in loader])
+    if not torch.isfinite(logits).all():  # ranked last, not scored (a ranking metric cannot)
+        return -math.inf, math.inf
     loss = float(F.cross_entropy(logits, torch.as_tensor(y)))
     return score_logits(y, logits, metric, n_classes), loss
 

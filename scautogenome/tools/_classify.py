@@ -14,7 +14,7 @@ from .._settings import keep_torch_rng, logger, resolve_seed
 from ..data import prepare_labelled
 from ..models import Classifier
 from ..search import check_storage, rrfcn_in_auto, run_search, search_with_rrfcn, warn_if_cut
-from ..train import RANK_METRICS, check_auc_loss, classification_report, resolve_device
+from ..train import check_objective, classification_report, resolve_device
 from ._utils import (
     budget_overrides,
     call_params,
@@ -164,7 +164,12 @@ def classify(
         min_cells_per_class=min_cells_per_class,
         seed=seed,
     )
-    _check_objective(cfg, data)
+    check_objective(
+        cfg["trainer"]["loss"],
+        cfg["search"]["metric"],
+        data.n_classes,
+        data.codes[data.rows("val")],
+    )
     check_model_dir(model_dir)
     if cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas":  # no trials to count
         r, seconds = cfg["rrfcn"], cfg["budget"]["time_budget"]
@@ -191,13 +196,14 @@ def classify(
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
     model = final_model(Classifier, result, data, cfg, device, classes=data.classes)
 
-    proba = model.predict_proba(data.X)
-    pred_codes = proba.argmax(1)
+    log_proba = model.predict_log_proba(data.X)  # ranks without ties at 1.0
+    proba = np.exp(log_proba)
+    pred_codes = log_proba.argmax(1)
     reports = {}
     for part in ("test", "val"):
         rows = data.rows(part)
         reports[part] = classification_report(
-            data.codes[rows], pred_codes[rows], data.classes, proba=proba[rows]
+            data.codes[rows], pred_codes[rows], data.classes, scores=log_proba[rows]
         )
 
     test = reports["test"]
@@ -277,25 +283,5 @@ def _check_not_written(labels_key: str, split_key: str | None, key_added: str) -
             f"{arg}={column!r}: classify writes {written[column]} into obs[{column!r}] "
             f"(key_added={key_added!r}), which would replace this column. Pass another "
             "key_added=, or copy the column under another name."
-        )
-        raise ValueError(msg)
-
-
-def _check_objective(cfg: dict, data) -> None:
-    """Refuse, before the search, a loss or metric the data cannot be trained or scored on: the
-    AUC loss on other than two classes, or a ranking metric on a validation split without cells
-    of two classes (one-vs-rest is undefined there)."""
-    metric = cfg["search"]["metric"]
-    if cfg["trainer"]["loss"] == "auc":
-        check_auc_loss(metric, data.n_classes)
-    if metric not in RANK_METRICS:
-        return
-    present = np.unique(data.codes[data.rows("val")])
-    if len(present) < 2:
-        msg = (
-            f"metric={metric!r} ranks the validation cells by class probability, but the "
-            f"validation split holds {len(data.rows('val'))} cell(s) of "
-            f"{len(present)} class(es); it needs two. Use another metric, or a split "
-            "(split_key=) whose val part holds cells of at least two classes."
         )
         raise ValueError(msg)

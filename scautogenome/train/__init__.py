@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import importlib
 
-from ._objectives import LOSSES, METRICS, RANK_METRICS, check_auc_loss, check_metric
+from ._objectives import (
+    LOSSES,
+    METRICS,
+    RANK_METRICS,
+    check_auc_loss,
+    check_metric,
+    check_objective,
+)
 
 _LAZY = {
     "classification_report": "_metrics",
@@ -54,6 +61,7 @@ __all__ = [
     "calibrate_binary_head",
     "check_auc_loss",
     "check_metric",
+    "check_objective",
     "classification_report",
     "pairwise_auc_loss",
     "predict_logits",

@@ -13,15 +13,16 @@ def score(
     y_pred: np.ndarray,
     metric: str,
     n_classes: int,
-    proba: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
 ) -> float:
-    """One number, higher is better. The :data:`RANK_METRICS` need ``proba`` (n x n_classes)."""
+    """One number, higher is better. The :data:`RANK_METRICS` need ``scores`` (n x n_classes,
+    as :func:`rank_scores` takes them)."""
     labels = np.arange(n_classes)
     if metric in RANK_METRICS:
-        if proba is None:
-            msg = f"metric={metric!r} needs the class probabilities."
+        if scores is None:
+            msg = f"metric={metric!r} needs the class probabilities (scores=)."
             raise ValueError(msg)
-        return _nanmean(rank_scores(y_true, proba)[metric])
+        return _nanmean(rank_scores(y_true, scores, names=(metric,))[metric])
     if metric == "accuracy":
         return float(np.mean(y_true == y_pred))
     if metric == "balanced_accuracy":
@@ -44,28 +45,34 @@ def score(
 
 def score_logits(y_true: np.ndarray, logits, metric: str, n_classes: int) -> float:
     """:func:`score` of a network's logits (a torch tensor, n x n_classes): the predicted class
-    is their argmax; the :data:`RANK_METRICS` rank their softmax."""
-    proba = logits.softmax(1).numpy() if metric in RANK_METRICS else None
-    return score(y_true, logits.argmax(1).numpy(), metric, n_classes, proba=proba)
+    is their argmax; the :data:`RANK_METRICS` rank their log-softmax (which, unlike the
+    softmax, does not round confident cells to a tie at 1.0)."""
+    scores = logits.double().log_softmax(1).numpy() if metric in RANK_METRICS else None
+    return score(y_true, logits.argmax(1).numpy(), metric, n_classes, scores=scores)
 
 
-def rank_scores(y_true: np.ndarray, proba: np.ndarray) -> dict[str, np.ndarray]:
+def rank_scores(
+    y_true: np.ndarray, scores: np.ndarray, names: tuple[str, ...] = RANK_METRICS
+) -> dict[str, np.ndarray]:
     """One-vs-rest ROC AUC and average precision (area under the precision-recall curve) of
-    every class's probability column: ``{"roc_auc": array, "average_precision": array}``.
+    every class's column of ``scores``: ``{"roc_auc": array, "average_precision": array}``
+    (those of ``names``).
 
-    A class is NaN where this part has no cell of it, or only cells of it (one-vs-rest is then
-    undefined). With two classes both ROC AUCs are the AUC of the binary task; the average
-    precision differs by which class is taken as positive, so each is given.
+    Only the order of the cells within a column counts, so ``scores`` may be the class
+    probabilities or, better, their logarithms: a probability rounds to 1.0 for every cell the
+    model is sure of, which ties them. A class is NaN where this part has no cell of it, or
+    only cells of it (one-vs-rest is then undefined). With two classes both ROC AUCs are the
+    AUC of the binary task; the average precision differs by which class is taken as positive
+    (on an imbalanced task, the rare class's is the usual figure), so each is given.
     """
-    n_classes = proba.shape[1]
-    auc = np.full(n_classes, np.nan)
-    ap = np.full(n_classes, np.nan)
-    for c in range(n_classes):
+    funcs = {"roc_auc": skm.roc_auc_score, "average_precision": skm.average_precision_score}
+    out = {name: np.full(scores.shape[1], np.nan) for name in names}
+    for c in range(scores.shape[1]):
         positive = y_true == c
         if positive.any() and not positive.all():
-            auc[c] = skm.roc_auc_score(positive, proba[:, c])
-            ap[c] = skm.average_precision_score(positive, proba[:, c])
-    return {"roc_auc": auc, "average_precision": ap}
+            for name in names:
+                out[name][c] = funcs[name](positive, scores[:, c])
+    return out
 
 
 def _nanmean(values: np.ndarray) -> float:
@@ -77,10 +84,11 @@ def classification_report(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     classes: np.ndarray,
-    proba: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
 ) -> dict:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix;
-    with ``proba`` also ROC AUC and average precision (macro one-vs-rest, and per class).
+    with ``scores`` (class log-probabilities, or probabilities: see :func:`rank_scores`) also
+    ROC AUC and average precision (macro one-vs-rest, and per class).
 
     Macro-F1 averages the classes that are true or predicted in this part, as
     ``sklearn.metrics.f1_score(average="macro")`` and the search's :func:`score` do; balanced
@@ -104,7 +112,7 @@ def classification_report(
             },
             "confusion": np.zeros((len(classes), len(classes)), dtype=np.int64),
         }
-        if proba is not None:
+        if scores is not None:
             for name in RANK_METRICS:
                 out[name] = float("nan")
                 out["per_class"][name] = np.full(len(classes), np.nan)
@@ -125,8 +133,8 @@ def classification_report(
         },
         "confusion": skm.confusion_matrix(y_true, y_pred, labels=labels).astype(np.int64),
     }
-    if proba is not None:
-        for name, per_class in rank_scores(y_true, proba).items():
+    if scores is not None:
+        for name, per_class in rank_scores(y_true, scores).items():
             out[name] = _nanmean(per_class)
             out["per_class"][name] = per_class
     return out

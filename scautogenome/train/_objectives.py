@@ -34,6 +34,27 @@ def check_auc_loss(metric: str, n_classes: int | None = None) -> None:
     if metric not in RANK_METRICS:
         msg = (
             f"loss='auc' trains a ranking, so a ranking metric must judge it: metric={metric!r} "
-            f"must be one of {RANK_METRICS} (metric='roc_auc', or config['search']['metric'])."
+            f"must be one of {list(RANK_METRICS)} (metric='roc_auc', or "
+            "config['search']['metric'])."
+        )
+        raise ValueError(msg)
+
+
+def check_objective(loss: str, metric: str, n_classes: int, y_val) -> None:
+    """Refuse, before training, a loss or metric these labels cannot be trained or judged by:
+    the AUC loss where :func:`check_auc_loss` says so, or a ranking metric on validation cells
+    of fewer than two classes (one-vs-rest is undefined there). ``y_val``: the class codes of
+    the validation cells."""
+    if loss == "auc":
+        check_auc_loss(metric, n_classes)
+    if metric not in RANK_METRICS:
+        return
+    n_present = len(set(int(c) for c in y_val))
+    if n_present < 2:
+        msg = (
+            f"metric={metric!r} ranks the validation cells by class probability, but the "
+            f"validation split holds {len(y_val)} cell(s) of {n_present} class(es); it needs "
+            "two. Use another metric, or a split (split_key=) whose val part holds cells of "
+            "at least two classes."
         )
         raise ValueError(msg)

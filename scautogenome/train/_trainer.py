@@ -26,7 +26,7 @@ from torch import nn
 from .._settings import check_device, settings
 from ..data import BatchLoader
 from ._metrics import rank_scores, score_logits
-from ._objectives import LOSSES, check_auc_loss
+from ._objectives import LOSSES, check_objective
 
 OPTIMIZERS = ("adamw", "sgd")
 CLASS_BALANCE = ("none", "weights", "sampler")
@@ -232,6 +232,7 @@ def train_classifier(
     reached, or to where its deadline cut it (:func:`kept_point`), exactly.
     Returns the weights of the best epoch (by validation metric, ties broken by lower loss).
     """
+    check_objective(params.loss, metric, n_classes, codes[val_rows])
     settings.apply_n_threads()
     start = time.perf_counter()
     network.to(device)
@@ -263,12 +264,12 @@ def train_classifier(
     )
     y_val = codes[val_rows]
     if params.loss == "auc":
-        check_auc_loss(metric, n_classes)
         # pairs balance the classes by themselves: class weights do not apply
         loss_fn = pairwise_auc_loss
 
         def val_loss_fn(logits, y):  # the pairwise 0-1 loss the surrogate stands for
-            auc = rank_scores(y.numpy(), logits.softmax(1).numpy())["roc_auc"][1]
+            scores = logits.double().log_softmax(1).numpy()
+            auc = rank_scores(y.numpy(), scores, names=("roc_auc",))["roc_auc"][1]
             return 1.0 - auc if math.isfinite(auc) else math.nan
 
     else:
@@ -317,6 +318,12 @@ def train_classifier(
             total += value * len(yb)
             n_seen += len(yb)
         logits = torch.from_numpy(predict_logits(network, val_loader, device))
+        if not torch.isfinite(logits).all():  # the last step of the epoch blew the weights up
+            msg = (
+                f"training diverged: non-finite outputs on the validation cells at epoch {epoch} "
+                f"(lr={params.lr:.3g}); a lower learning rate may help."
+            )
+            raise RuntimeError(msg)
         val_loss = float(val_loss_fn(logits, torch.as_tensor(y_val)))
         val_score = score_logits(y_val, logits, metric, n_classes)
         record = {

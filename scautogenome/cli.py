@@ -724,19 +724,13 @@ def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
 
 
 def _classify_options(sp) -> None:
+    from .train import METRICS  # torch-free
+
     """Options that change the classify study (a worker must be given the same ones)."""
     sp.add_argument(
         "--metric",
         default=None,
-        # sag.train.METRICS; spelled out so that --help does not load torch
-        choices=[
-            "macro_f1",
-            "accuracy",
-            "balanced_accuracy",
-            "weighted_f1",
-            "roc_auc",
-            "average_precision",
-        ],
+        choices=list(METRICS),
         help="validation metric the search maximises (default: the config's, macro_f1); "
         "roc_auc and average_precision rank the class probabilities (one-vs-rest, macro)",
     )

@@ -6,8 +6,7 @@ configuration without loading them; the searches are imported on first use.
 
 from __future__ import annotations
 
-import importlib
-
+from .._lazy import lazy_getattr
 from ._spaces import check_distribution, choices_of, suggest
 
 _LAZY = {
@@ -28,14 +27,7 @@ _LAZY = {
     "warn_if_cut": "_study",
 }
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = ["check_distribution", "choices_of", "suggest", *_LAZY]

@@ -7,8 +7,7 @@ imported on first use.
 
 from __future__ import annotations
 
-import importlib
-
+from .._lazy import lazy_getattr
 from ._objectives import (
     LOSSES,
     METRICS,
@@ -35,14 +34,7 @@ _LAZY = {
     "train_classifier": "_trainer",
 }
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__():

@@ -242,9 +242,14 @@ def train_classifier(
     inv = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
     weights = None
     sample_weights = None
-    if params.class_balance == "weights":
+    # the AUC loss weighs every (positive, negative) pair alike, so class weights mean nothing to
+    # it; it balances by drawing minibatches that hold pairs (the sampler) instead
+    balance = params.class_balance
+    if params.loss == "auc" and balance == "weights":
+        balance = "sampler"
+    if balance == "weights":
         weights = torch.as_tensor(inv, dtype=torch.float32, device=device)
-    elif params.class_balance == "sampler":
+    elif balance == "sampler":
         sample_weights = inv[y_train]
     batch_size = int(min(params.batch_size, max(2, len(train_rows))))
     train_loader = BatchLoader(
@@ -264,7 +269,6 @@ def train_classifier(
     )
     y_val = codes[val_rows]
     if params.loss == "auc":
-        # pairs balance the classes by themselves: class weights do not apply
         loss_fn = pairwise_auc_loss
 
         def val_loss_fn(logits, y):  # the pairwise 0-1 loss the surrogate stands for

@@ -25,7 +25,7 @@ from torch import nn
 
 from .._settings import check_device, settings
 from ..data import BatchLoader
-from ._metrics import rank_scores, score_logits
+from ._metrics import score_logits
 from ._objectives import LOSSES, check_objective
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -151,6 +151,19 @@ def pairwise_auc_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.softplus(neg[None, :] - pos[:, None]).mean()
 
 
+def _pair_sample(y: np.ndarray, seed: int, max_pairs: int = 4_000_000) -> np.ndarray:
+    """Rows of ``y`` (binary codes) whose (positive, negative) pairs the validation loss of the
+    AUC loss averages over: all of them, or, past ``max_pairs`` pairs, a seeded sample of each
+    class of the same share (so the cost per epoch stays bounded)."""
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if len(pos) * len(neg) <= max_pairs:
+        return np.arange(len(y))
+    share = math.sqrt(max_pairs / (len(pos) * len(neg)))
+    rng = np.random.default_rng(seed)
+    keep = [rng.choice(rows, max(1, int(len(rows) * share)), replace=False) for rows in (pos, neg)]
+    return np.sort(np.concatenate(keep))
+
+
 def calibrate_binary_head(
     head: nn.Linear, scores: np.ndarray, y: np.ndarray
 ) -> tuple[float, float]:
@@ -271,10 +284,10 @@ def train_classifier(
     if params.loss == "auc":
         loss_fn = pairwise_auc_loss
 
-        def val_loss_fn(logits, y):  # the pairwise 0-1 loss the surrogate stands for
-            scores = logits.double().log_softmax(1).numpy()
-            auc = rank_scores(y.numpy(), scores, names=("roc_auc",))["roc_auc"][1]
-            return 1.0 - auc if math.isfinite(auc) else math.nan
+        val_pairs = _pair_sample(y_val, seed)
+
+        def val_loss_fn(logits, y):  # the training loss on (a fixed sample of) the val pairs
+            return pairwise_auc_loss(logits[val_pairs], y[val_pairs])
 
     else:
         loss_fn = nn.CrossEntropyLoss(weight=weights)

@@ -724,15 +724,16 @@ def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
 
 
 def _classify_options(sp) -> None:
+    """Options that change the classify study (a worker must be given the same ones)."""
     from .train import METRICS  # torch-free
 
-    """Options that change the classify study (a worker must be given the same ones)."""
     sp.add_argument(
         "--metric",
         default=None,
         choices=list(METRICS),
-        help="validation metric the search maximises (default: the config's, macro_f1); "
-        "roc_auc and average_precision rank the class probabilities (one-vs-rest, macro)",
+        help="validation metric the search maximises (default: the config's, macro_f1; "
+        "roc_auc with the config's trainer.loss 'auc'); roc_auc and average_precision rank "
+        "the class probabilities (one-vs-rest, macro)",
     )
     sp.add_argument(
         "--min-cells-per-class",

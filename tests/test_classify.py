@@ -335,10 +335,12 @@ def test_ranking_by_logits_does_not_tie_confident_cells():
 
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(50, int), np.zeros(50, int)]
-    gap = np.r_[rng.normal(30, 5, 50), rng.normal(24, 5, 50)]  # all far past float32's 1.0
+    # far past float32's 1.0 (a lead of ~17) and float64's log 0.0 (~37)
+    gap = np.r_[rng.normal(60, 10, 50), rng.normal(48, 10, 50)]
     logits = torch.as_tensor(np.c_[np.zeros(100), gap], dtype=torch.float32)
     assert len(np.unique(logits.softmax(1).numpy()[:, 1])) < 10  # the ties this avoids
     expected = roc_auc_score(y, gap)
+    assert len(np.unique(logits.double().log_softmax(1).numpy()[:, 1])) < 50  # ties too
     assert score_logits(y, logits, "roc_auc", 2) == pytest.approx(expected, abs=1e-3)
 
 
@@ -357,6 +359,13 @@ def test_non_finite_validation_outputs_are_divergence_not_a_metric_error(adata, 
     )
     with pytest.raises(RuntimeError, match="non-finite outputs on the validation cells"):
         model.fit(adata, "label", metric="roc_auc")
+
+
+def test_fit_with_the_auc_loss_is_judged_by_roc_auc_by_default():
+    model = sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 2, "loss": "auc"})
+    model.fit(_rare_binary(), "label", seed=0)
+    assert all(0 <= h["val_score"] <= 1 for h in model.history_)
+    assert model.train_params_["loss"] == "auc"
 
 
 def test_fit_refuses_a_ranking_metric_without_two_classes_in_val(adata):
@@ -478,10 +487,13 @@ def test_auc_loss_is_refused_before_work_where_it_does_not_apply(adata, tiny_con
     before = set(adata.obs.columns)
     with pytest.raises(ValueError, match="two classes"):
         sag.tl.classify(adata, "label", config=cfg, metric="roc_auc")  # 3 classes
-    with pytest.raises(ValueError, match="metric='macro_f1' must be one of"):
-        sag.tl.classify(_rare_binary(), "label", config=cfg, metric="macro_f1")
-    # without a metric named, the AUC loss is judged by ROC AUC
+    with pytest.raises(ValueError, match="metric='accuracy' must be one of"):
+        sag.tl.classify(_rare_binary(), "label", config=cfg, metric="accuracy")
+    # the default metric (also as expert mode's default() writes it) becomes ROC AUC
     assert sag.config.load(cfg)["search"]["metric"] == "roc_auc"
+    expert = sag.config.default()
+    expert["trainer"]["loss"] = "auc"
+    assert sag.config.load(expert)["search"]["metric"] == "roc_auc"
     assert set(adata.obs.columns) == before
     with pytest.raises(ValueError, match="loss='hinge' must be one of"):
         sag.models.Classifier({"kind": "mlp", "units": [16]}, {"loss": "hinge"}).fit(adata, "label")

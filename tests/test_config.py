@@ -112,3 +112,11 @@ def test_enas_needs_two_layers():
     with pytest.raises(ValueError, match="ENAS needs at least 2 layers"):
         sag.config.load({"mode": "rrfcn", "rrfcn": {"n_layers": 1}})
     sag.config.load({"mode": "rrfcn", "rrfcn": {"n_layers": 1, "strategy": "optuna"}})
+
+
+@pytest.mark.parametrize("bad", [{"budget": 5}, {"search": None}, {"trainer": [1]}])
+def test_a_section_that_is_not_an_object_is_a_clear_error(bad):
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        sag.config.load(bad)
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        sag.config.load({**bad, "mode": "resvae"})

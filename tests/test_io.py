@@ -659,7 +659,7 @@ def test_read_autogenome_auc_loss_maps_onto_the_auc_loss_and_roc_auc(tmp_path, r
 @pytest.mark.parametrize(
     ("labels", "extra", "why"),
     [
-        ("a\nb\nc\n", {}, "is for a binary task and these labels have 3 classes"),
+        ("a\nb\nc\n", {}, r"is for a binary task and these labels have 3 class\(es\)"),
         ("1\n0\n1\n", {"search_mode": "Res-VAE"}, "has no counterpart"),
     ],
 )

@@ -37,7 +37,7 @@ _DEFAULT: dict[str, Any] = {
     },
     # loss: "cross_entropy", or "auc" for a binary task (the paper's "area under curve" loss:
     # a pairwise ROC AUC surrogate, probabilities calibrated on val; judged by a ranking
-    # metric, "roc_auc" unless the config or the call names another; in mode "rrfcn" only the
+    # metric, "roc_auc" in place of the default macro_f1; in mode "rrfcn" only the
     # retrained candidates use it: ENAS's shared weights train with cross-entropy)
     "trainer": {"max_epochs": 60, "patience": 8, "min_epochs": 3, "loss": "cross_entropy"},
     "space": {
@@ -153,8 +153,12 @@ def _merge(base: dict, override: dict, path: str) -> dict:
         if key not in base:
             msg = f"config{where}: unknown key; expected one of {sorted(base)}."
             raise ValueError(msg)
-        if isinstance(base[key], dict) and "type" not in base[key] and isinstance(value, dict):
+        section = isinstance(base[key], dict) and "type" not in base[key]
+        if section and isinstance(value, dict):
             out[key] = _merge(base[key], value, where)
+        elif section:
+            msg = f"config{where} must be a JSON object (a dict) of keys {sorted(base[key])}."
+            raise ValueError(msg)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -214,9 +218,10 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     base = copy.deepcopy(_DEFAULT)
     cfg = _merge(base, user, "")
     cfg["mode"] = the_mode
-    search = user.get("search")
-    if cfg["trainer"]["loss"] == "auc" and not (isinstance(search, dict) and "metric" in search):
-        cfg["search"]["metric"] = "roc_auc"  # the AUC loss is judged by a ranking metric
+    if cfg["trainer"]["loss"] == "auc" and cfg["search"]["metric"] == _DEFAULT["search"]["metric"]:
+        # the AUC loss is judged by a ranking metric: the default one (also as default() writes
+        # it, for expert mode) becomes roc_auc; another metric of the class calls is refused
+        cfg["search"]["metric"] = "roc_auc"
     if the_mode != "auto":
         cfg["space"] = {k: v for k, v in cfg["space"].items() if k in ("common", the_mode)}
     _check(cfg)

@@ -1099,7 +1099,7 @@ def read_autogenome(
         if n_label_classes not in (0, 2):
             unmapped[vals[("loss", "loss")][0]] = (
                 f"sag.tl.classify trains with cross-entropy; loss {loss_value!r} is for a "
-                f"binary task and these labels have {n_label_classes} classes"
+                f"binary task and these labels have {n_label_classes} class(es)"
             )
         elif n_label_classes != 2:
             unmapped[vals[("loss", "loss")][0]] = (

@@ -118,8 +118,8 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         "used once, by the final model; the search only saw the validation split."
         + (
             " Trained with the AUC loss (a pairwise ROC AUC surrogate); its probabilities were "
-            "calibrated on the validation split, and its validation loss below is that "
-            "pairwise loss."
+            "calibrated on the validation split, and the validation loss of its trained "
+            "trials below is that pairwise loss."
             if _train_loss(uns) == "auc"
             else ""
         )

@@ -83,15 +83,20 @@ class Classifier(BaseModel):
         split_key: str | None = None,
         value_type: str = "auto",
         min_cells_per_class: int | None = None,
-        metric: str = "macro_f1",
+        metric: str | None = None,
         seed: int | None = None,
     ) -> Classifier:
         """Train this fixed architecture on ``adata`` (split as :func:`~scautogenome.tl.classify`
-        does); returns ``self``. Nothing is written into ``adata``."""
+        does); returns ``self``. Nothing is written into ``adata``. ``metric`` judges the epochs
+        (early stopping); default ``"macro_f1"``, or ``"roc_auc"`` with the AUC loss
+        (``train_params={"loss": "auc"}``)."""
         if self.architecture is None:
             msg = "Classifier.fit needs an architecture dict, e.g. {'kind': 'mlp', 'units': [256]}."
             raise ValueError(msg)
         seed = resolve_seed(seed)
+        if metric is None:
+            auc = (self.train_params or {}).get("loss") == "auc"
+            metric = "roc_auc" if auc else "macro_f1"
         check_metric(metric)
         data = prepare_labelled(
             adata,
@@ -215,14 +220,29 @@ class Classifier(BaseModel):
         batch_size: int = 1024,
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
-        """Logarithms of the class probabilities (float64, as :meth:`predict_proba` takes
-        them). They keep the order of the cells the model is sure of, which probabilities
-        round to a tie at 1.0: rank by them (ROC AUC, average precision)."""
+        """Logarithms of the class probabilities (float64; :meth:`predict_proba` is their
+        exponential)."""
+        logits = self.decision_function(
+            data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
+        )
+        return torch.log_softmax(torch.from_numpy(logits).double(), dim=1).numpy()
+
+    def decision_function(
+        self,
+        data,
+        *,
+        layer: str | None = None,
+        batch_size: int = 1024,
+        min_gene_overlap: float = 0.5,
+    ) -> np.ndarray:
+        """The network's logits (n_obs x n_classes, float32), whose softmax is
+        :meth:`predict_proba`. :func:`sag.train.log_odds <scautogenome.train.log_odds>` of them
+        ranks cells by a class without the ties probabilities have among cells the model is
+        sure of (ROC AUC, average precision)."""
         check_is_fitted(self)
         check_batch_size(batch_size)
         X, col_map, _ = self._input(data, layer, min_gene_overlap)
-        logits = predict_logits(self.module_, self._loader(X, col_map, batch_size), self.device_)
-        return torch.log_softmax(torch.from_numpy(logits).double(), dim=1).numpy()
+        return predict_logits(self.module_, self._loader(X, col_map, batch_size), self.device_)
 
     def predict(
         self,
@@ -233,7 +253,7 @@ class Classifier(BaseModel):
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
         """Predicted class names."""
-        proba = self.predict_proba(
+        log_proba = self.predict_log_proba(
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
         )
-        return self.classes_[proba.argmax(1)]
+        return self.classes_[log_proba.argmax(1)]

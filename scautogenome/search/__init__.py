@@ -31,3 +31,7 @@ __getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = ["check_distribution", "choices_of", "suggest", *_LAZY]
+
+
+def __dir__():
+    return sorted(__all__)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy.special import log_softmax
 
 from .. import _keys
 from .. import config as _config
@@ -14,7 +15,7 @@ from .._settings import keep_torch_rng, logger, resolve_seed
 from ..data import prepare_labelled
 from ..models import Classifier
 from ..search import check_storage, rrfcn_in_auto, run_search, search_with_rrfcn, warn_if_cut
-from ..train import check_objective, classification_report, resolve_device
+from ..train import check_objective, classification_report, log_odds, resolve_device
 from ._utils import (
     budget_overrides,
     call_params,
@@ -92,7 +93,8 @@ def classify(
         clock) ends the search and no trial is cut by the time: where it is, the result
         depends on the machine's speed (a warning says so when the kept model was cut).
     metric
-        Validation metric the search maximises: ``"macro_f1"`` (default), ``"accuracy"``,
+        Validation metric the search maximises: ``"macro_f1"`` (default; ``"roc_auc"`` with the
+        AUC loss, ``config={"trainer": {"loss": "auc"}}``), ``"accuracy"``,
         ``"balanced_accuracy"``, ``"weighted_f1"``, or a metric of how the class probabilities
         rank the cells: ``"roc_auc"`` or ``"average_precision"`` (area under the ROC or the
         precision-recall curve, one class against the rest, averaged over the classes; with
@@ -196,14 +198,16 @@ def classify(
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
     model = final_model(Classifier, result, data, cfg, device, classes=data.classes)
 
-    log_proba = model.predict_log_proba(data.X)  # ranks without ties at 1.0
-    proba = np.exp(log_proba)
+    logits = model.decision_function(data.X)
+    log_proba = log_softmax(logits.astype(np.float64), axis=1)
+    proba = np.exp(log_proba)  # model.predict_proba's values, from the same network pass
     pred_codes = log_proba.argmax(1)
+    scores = log_odds(logits)  # ranks cells by a class without ties at probability 1.0
     reports = {}
     for part in ("test", "val"):
         rows = data.rows(part)
         reports[part] = classification_report(
-            data.codes[rows], pred_codes[rows], data.classes, scores=log_proba[rows]
+            data.codes[rows], pred_codes[rows], data.classes, scores=scores[rows]
         )
 
     test = reports["test"]

@@ -19,6 +19,7 @@ from ._objectives import (
 
 _LAZY = {
     "classification_report": "_metrics",
+    "log_odds": "_metrics",
     "rank_scores": "_metrics",
     "score": "_metrics",
     "score_logits": "_metrics",
@@ -55,6 +56,7 @@ __all__ = [
     "check_metric",
     "check_objective",
     "classification_report",
+    "log_odds",
     "pairwise_auc_loss",
     "predict_logits",
     "rank_scores",

@@ -43,11 +43,26 @@ def score(
     )
 
 
+def log_odds(logits) -> np.ndarray:
+    """Per class, the log-odds of the class against all others (n x n_classes, float64):
+    ``l_c - logsumexp(l_other)``. A monotone function of the class probability that never
+    saturates, unlike the probability (1.0 in float32 past a logit lead of ~17) or its
+    logarithm (0.0 in float64 past ~37); ranking by it ties no cells the logits tell apart.
+    With two classes it is ``l_1 - l_0`` and its negative."""
+    from scipy.special import logsumexp
+
+    logits = np.asarray(logits, dtype=np.float64)
+    out = np.empty_like(logits)
+    for c in range(logits.shape[1]):
+        others = np.delete(logits, c, axis=1)
+        out[:, c] = logits[:, c] - logsumexp(others, axis=1)
+    return out
+
+
 def score_logits(y_true: np.ndarray, logits, metric: str, n_classes: int) -> float:
     """:func:`score` of a network's logits (a torch tensor, n x n_classes): the predicted class
-    is their argmax; the :data:`RANK_METRICS` rank their log-softmax (which, unlike the
-    softmax, does not round confident cells to a tie at 1.0)."""
-    scores = logits.double().log_softmax(1).numpy() if metric in RANK_METRICS else None
+    is their argmax; the :data:`RANK_METRICS` rank their :func:`log_odds`."""
+    scores = log_odds(logits.numpy()) if metric in RANK_METRICS else None
     return score(y_true, logits.argmax(1).numpy(), metric, n_classes, scores=scores)
 
 
@@ -59,8 +74,8 @@ def rank_scores(
     (those of ``names``).
 
     Only the order of the cells within a column counts, so ``scores`` may be the class
-    probabilities or, better, their logarithms: a probability rounds to 1.0 for every cell the
-    model is sure of, which ties them. A class is NaN where this part has no cell of it, or
+    probabilities or, better, their :func:`log_odds`: a probability rounds to 1.0 for every
+    cell the model is sure of, which ties them. A class is NaN where this part has no cell of it, or
     only cells of it (one-vs-rest is then undefined). With two classes both ROC AUCs are the
     AUC of the binary task; the average precision differs by which class is taken as positive
     (on an imbalanced task, the rare class's is the usual figure), so each is given.
@@ -87,7 +102,7 @@ def classification_report(
     scores: np.ndarray | None = None,
 ) -> dict:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix;
-    with ``scores`` (class log-probabilities, or probabilities: see :func:`rank_scores`) also
+    with ``scores`` (class log-odds, or probabilities: see :func:`rank_scores`) also
     ROC AUC and average precision (macro one-vs-rest, and per class).
 
     Macro-F1 averages the classes that are true or predicted in this part, as

@@ -151,17 +151,19 @@ def pairwise_auc_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.softplus(neg[None, :] - pos[:, None]).mean()
 
 
-def _pair_sample(y: np.ndarray, seed: int, max_pairs: int = 4_000_000) -> np.ndarray:
+def _pair_sample(y: np.ndarray, max_pairs: int = 4_000_000) -> np.ndarray:
     """Rows of ``y`` (binary codes) whose (positive, negative) pairs the validation loss of the
-    AUC loss averages over: all of them, or, past ``max_pairs`` pairs, a seeded sample of each
-    class of the same share (so the cost per epoch stays bounded)."""
+    AUC loss averages over: all of them, or, past ``max_pairs`` pairs, every cell of the
+    smaller class and a sample of the larger one (so the cost per epoch stays bounded). The
+    sample has a fixed seed, so every trial of a search is scored on the same pairs."""
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     if len(pos) * len(neg) <= max_pairs:
         return np.arange(len(y))
-    share = math.sqrt(max_pairs / (len(pos) * len(neg)))
-    rng = np.random.default_rng(seed)
-    keep = [rng.choice(rows, max(1, int(len(rows) * share)), replace=False) for rows in (pos, neg)]
-    return np.sort(np.concatenate(keep))
+    small, large = sorted((pos, neg), key=len)
+    n_large = max(1, max_pairs // max(len(small), 1))
+    rng = np.random.default_rng(0)
+    keep = rng.choice(large, min(n_large, len(large)), replace=False)
+    return np.sort(np.concatenate([small, keep]))
 
 
 def calibrate_binary_head(
@@ -284,7 +286,7 @@ def train_classifier(
     if params.loss == "auc":
         loss_fn = pairwise_auc_loss
 
-        val_pairs = _pair_sample(y_val, seed)
+        val_pairs = _pair_sample(y_val)
 
         def val_loss_fn(logits, y):  # the training loss on (a fixed sample of) the val pairs
             return pairwise_auc_loss(logits[val_pairs], y[val_pairs])

@@ -1096,15 +1096,14 @@ def read_autogenome(
         msg = f"AutoGenome config {src}: the mapped configuration is invalid ({err}); mapped keys: {keys}."
         raise ValueError(msg) from err
     if ("loss", "loss") in vals and LOSS_MAP[_norm(loss_value)] != "classification":
-        if n_label_classes not in (0, 2):
+        why = (
+            f"is for a binary task and these labels have {n_label_classes} class(es)"
+            if n_label_classes
+            else f"has no counterpart (recorded as task {task!r})"
+        )
+        if n_label_classes != 2:
             unmapped[vals[("loss", "loss")][0]] = (
-                f"sag.tl.classify trains with cross-entropy; loss {loss_value!r} is for a "
-                f"binary task and these labels have {n_label_classes} class(es)"
-            )
-        elif n_label_classes != 2:
-            unmapped[vals[("loss", "loss")][0]] = (
-                f"sag.tl.classify trains with cross-entropy; loss {loss_value!r} has no "
-                f"counterpart (recorded as task {task!r})"
+                f"sag.tl.classify trains with cross-entropy; loss {loss_value!r} {why}"
             )
     for where, value in reading.no_counterpart.items():
         unmapped.setdefault(where, f"no counterpart in sag (value {value})")

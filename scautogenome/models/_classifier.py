@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+from scipy.special import log_softmax
 
 from .._settings import logger, resolve_seed
 from ..data import (
@@ -225,7 +225,7 @@ class Classifier(BaseModel):
         logits = self.decision_function(
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
         )
-        return torch.log_softmax(torch.from_numpy(logits).double(), dim=1).numpy()
+        return log_softmax(logits.astype(np.float64), axis=1)
 
     def decision_function(
         self,

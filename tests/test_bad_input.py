@@ -223,8 +223,8 @@ def test_settings_are_checked_when_set():
 
 def test_a_continuous_column_is_not_taken_for_labels(adata):
     """A numeric column with many distinct values (a measurement such as n_genes) is refused as
-    labels by classify and by embedding_scores, floats and integers alike; the same values as
-    categories are classes."""
+    classes by classify (task='classification'; 'auto' predicts the number) and by
+    embedding_scores, floats and integers alike; the same values as categories are classes."""
     rng = np.random.default_rng(0)
     adata.obs["n_genes"] = rng.integers(100, 5000, adata.n_obs)
     adata.obs["score"] = rng.normal(size=adata.n_obs)
@@ -234,7 +234,7 @@ def test_a_continuous_column_is_not_taken_for_labels(adata):
         with pytest.raises(
             ValueError, match=rf"obs\['{key}'\] is numeric with \d+ distinct.*classification"
         ):
-            sag.tl.classify(adata, key, n_trials=1)
+            sag.tl.classify(adata, key, n_trials=1, task="classification")
         with pytest.raises(ValueError, match=rf"obs\['{key}'\] is numeric.*scoring against labels"):
             sag.tl.embedding_scores(adata, "X_e", key)
     check_untouched(adata, before)

@@ -468,10 +468,10 @@ def test_read_autogenome_modes_unknown_keys_and_flat_layout(tmp_path):
     config.update({"search_mode": "MLP", "loss": "mean-square error", "num_neurons": [8, 16]})
     path.write_text(json.dumps(config))
     (tmp_path / "y.txt").write_text("1.5\n2.5\n")
-    with pytest.warns(UserWarning, match="trains with cross-entropy"):
-        adata, cfg = sag.io.read_autogenome(path)
+    adata, cfg = sag.io.read_autogenome(path)
     assert adata.obs["label"].dtype.kind == "f"
     assert cfg["space"]["mlp"] == {"units": [8, 16]}
+    assert cfg["trainer"]["loss"] == "mse"
 
 
 def test_read_autogenome_ids_header_and_id_labels(tmp_path):
@@ -631,14 +631,21 @@ def test_read_autogenome_utf8_bom(tmp_path):
     assert adata.obs_names.tolist() == ["train_0", "train_1", "train_2"]
 
 
-def test_read_autogenome_mse_loss_without_counterpart_is_warned(tmp_path):
-    files = {"x.csv": "1,2\n3,4\n", "y.txt": "1\n0\n"}
+def test_read_autogenome_mse_loss_maps_onto_regression(tmp_path, recwarn):
+    """The paper's mse loss becomes trainer.loss 'mse' (R^2 judges it), numeric labels, and
+    classify predicts the number even with as few distinct values as these."""
+    files = {"x.csv": "1,2\n3,4\n", "y.txt": "1.5\n0\n"}
     path = _ag(tmp_path, files, {"loss": "mse"}, train_data_path="x.csv", train_label_path="y.txt")
-    with pytest.warns(UserWarning, match=r"loss: sag\.tl\.classify trains with cross-entropy.*mse"):
-        adata, _ = sag.io.read_autogenome(path)
+    adata, cfg = sag.io.read_autogenome(path)
+    assert not [w for w in recwarn if "loss" in str(w.message)]
+    assert cfg["trainer"]["loss"] == "mse"
+    full = sag.config.load(cfg)
+    assert full["search"]["metric"] == "r2"
+    assert sag.config.requested_task(full, "auto") == "regression"
+    assert adata.obs["label"].tolist() == [1.5, 0.0]
     rec = adata.uns["sag_io"]
-    assert "loss" in rec["no_counterpart"]
-    assert "loss" not in rec["mapped"]
+    assert "loss" not in rec["no_counterpart"]
+    assert rec["mapped"]["loss"] == "trainer.loss (mse)"
     assert rec["task"] == "regression"
 
 
@@ -681,10 +688,7 @@ def test_read_autogenome_auc_loss_where_it_cannot_apply_is_warned(tmp_path, labe
 def test_read_autogenome_non_numeric_regression_labels_are_warned(tmp_path):
     files = {"x.csv": "1,2\n3,4\n5,6\n7,8\n", "y.txt": "1.5\nNA?\n2.5\nNA\n"}
     path = _ag(tmp_path, files, {"loss": "mse"}, train_data_path="x.csv", train_label_path="y.txt")
-    with (
-        pytest.warns(UserWarning, match="trains with cross-entropy"),
-        pytest.warns(UserWarning, match=r"1 label\(s\) are not numbers.*'NA\?'.*y\.txt', line 2"),
-    ):
+    with pytest.warns(UserWarning, match=r"1 label\(s\) are not numbers.*'NA\?'.*y\.txt', line 2"):
         adata, _ = sag.io.read_autogenome(path)
     assert adata.obs["label"].isna().tolist() == [False, True, False, True]
 

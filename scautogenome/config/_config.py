@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..search._spaces import check_distribution
-from ..train import LOSSES, METRICS, check_auc_loss
+from ..train import LOSSES, METRICS, check_auc_loss, task_objective
 
 MODES = ("mlp", "resnet", "densenet", "rrfcn", "auto")
 
@@ -38,7 +38,9 @@ _DEFAULT: dict[str, Any] = {
     # loss: "cross_entropy", or "auc" for a binary task (the paper's "area under curve" loss:
     # a pairwise ROC AUC surrogate, probabilities calibrated on val; judged by a ranking
     # metric, "roc_auc" in place of the default macro_f1; in mode "rrfcn" only the
-    # retrained candidates use it: ENAS's shared weights train with cross-entropy)
+    # retrained candidates use it: ENAS's shared weights train with cross-entropy), or
+    # "mse" for a numeric target (regression, judged by r2, pearson or spearman; a numeric
+    # target also takes the defaults cross_entropy and macro_f1 as mse and r2)
     "trainer": {"max_epochs": 60, "patience": 8, "min_epochs": 3, "loss": "cross_entropy"},
     "space": {
         "common": {
@@ -222,9 +224,47 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
         # the AUC loss is judged by a ranking metric: the default one (also as default() writes
         # it, for expert mode) becomes roc_auc; another metric of the class calls is refused
         cfg["search"]["metric"] = "roc_auc"
+    if cfg["trainer"]["loss"] == "mse":  # a numeric target: the default metric becomes R^2
+        cfg["trainer"]["loss"], cfg["search"]["metric"] = task_objective(
+            "regression", "mse", cfg["search"]["metric"]
+        )
     if the_mode != "auto":
         cfg["space"] = {k: v for k, v in cfg["space"].items() if k in ("common", the_mode)}
     _check(cfg)
+    return cfg
+
+
+def requested_task(cfg: dict, task: str) -> str:
+    """The ``task`` argument of classify as the full configuration ``cfg`` refines it:
+    ``"auto"`` under ``trainer.loss`` ``"mse"`` asks for a numeric target (``"regression"``),
+    whatever the number of distinct values; otherwise ``task`` as given."""
+    if task == "auto" and cfg["trainer"]["loss"] == "mse":
+        return "regression"
+    return task
+
+
+def for_task(cfg: dict, task: str) -> dict:
+    """A copy of the full configuration ``cfg`` as a ``task`` (``"classification"`` or
+    ``"regression"``) runs it: the loss and metric of
+    :func:`~scautogenome.train.task_objective` (a numeric target takes the defaults as
+    ``"mse"`` and ``"r2"``), and for a numeric target no ``class_balance`` in the space (there
+    are no classes to balance). A ValueError, before any work, for what the task cannot run:
+    a loss or metric of the other task, or mode ``"rrfcn"`` by ENAS for a numeric target
+    (its shared weights train classes; ``rrfcn.strategy`` ``"optuna"`` searches RRFCN for
+    it)."""
+    cfg = copy.deepcopy(cfg)
+    cfg["trainer"]["loss"], cfg["search"]["metric"] = task_objective(
+        task, cfg["trainer"]["loss"], cfg["search"]["metric"]
+    )
+    if task == "regression":
+        cfg["space"].get("common", {}).pop("class_balance", None)
+        if cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas":
+            msg = (
+                "mode='rrfcn' searches by ENAS, whose shared weights are trained on classes; "
+                "for a numeric target (task='regression') set config['rrfcn']['strategy'] to "
+                "'optuna' (each RRFCN trained on its own), or use another mode."
+            )
+            raise ValueError(msg)
     return cfg
 
 

@@ -12,9 +12,12 @@ from ._checks import (
 from ._loader import BatchLoader, check_batch_size
 from ._prepare import (
     FEW_VAL_CELLS,
+    TASKS,
     LabelledData,
     gene_alignment,
+    numeric_target,
     prepare_labelled,
+    resolve_task,
     resolve_value_type,
 )
 from ._split import stratified_split, user_split
@@ -28,6 +31,7 @@ from ._transform import (
 
 __all__ = [
     "FEW_VAL_CELLS",
+    "TASKS",
     "BatchLoader",
     "InputTransform",
     "LabelledData",
@@ -43,7 +47,9 @@ __all__ = [
     "detect_value_type",
     "gene_alignment",
     "get_matrix",
+    "numeric_target",
     "prepare_labelled",
+    "resolve_task",
     "resolve_value_type",
     "stratified_split",
     "user_split",

@@ -37,7 +37,8 @@ class BatchLoader:
     rows
         Row indices to iterate over.
     y
-        Integer targets for all rows of ``X`` (or None).
+        Targets for all rows of ``X`` (or None): integer class codes, or float values (a
+        numeric target, as float32).
     batch_size, shuffle, generator
         Batching; ``generator`` (torch) makes shuffling reproducible.
     sample_weights
@@ -66,7 +67,10 @@ class BatchLoader:
     ) -> None:
         self.X = X
         self.rows = np.asarray(rows, dtype=np.int64)
-        self.y = None if y is None else torch.as_tensor(np.asarray(y)[self.rows], dtype=torch.long)
+        if y is not None:  # class codes, or the values of a numeric target
+            y = np.asarray(y)[self.rows]
+            y = torch.as_tensor(y, dtype=torch.float32 if y.dtype.kind == "f" else torch.long)
+        self.y = y
         self.batch_size = check_batch_size(batch_size)
         if inference:
             n_cols = X.shape[1] if col_map is None else max(X.shape[1], col_map[2])

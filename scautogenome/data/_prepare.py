@@ -11,6 +11,7 @@ import pandas as pd
 from .._keys import SPLITS
 from .._settings import logger
 from ._checks import (
+    MAX_NUMERIC_LABELS,
     check_adata,
     check_finite,
     check_labels,
@@ -31,10 +32,22 @@ FEW_VAL_CELLS = 20
 # label texts that usually mean "no label": what str() makes of NaN and None, and blanks
 MISSING_AS_TEXT = frozenset({"", "nan", "none", "na", "<na>", "null"})
 
+# what classify predicts: "auto" reads it off the label column (:func:`resolve_task`)
+TASKS = ("auto", "classification", "regression")
+# a numeric target needs this many cells with a value: train, val and test each need a few
+MIN_CELLS_REGRESSION = 10
+# a numeric target's split is stratified on up to this many quantile bins of its values
+N_TARGET_BINS = 10
+
 
 @dataclass
 class LabelledData:
-    """A labelled matrix ready for training. ``codes`` is -1 where a cell is not used."""
+    """A labelled matrix ready for training. ``codes`` is -1 where a cell is not used.
+
+    For a numeric target (``task == "regression"``) ``y`` holds the values (NaN where a cell
+    is not used), ``classes`` the target's name (the one output) and ``codes`` the quantile
+    bin each used cell's value falls in, which the split was stratified on.
+    """
 
     X: object
     codes: np.ndarray
@@ -43,6 +56,8 @@ class LabelledData:
     transform: InputTransform
     var_names: np.ndarray
     dropped_classes: list[str]
+    task: str = "classification"
+    y: np.ndarray | None = None
 
     def rows(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.split == name)
@@ -50,6 +65,87 @@ class LabelledData:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def n_outputs(self) -> int:
+        """The network's outputs: one per class, or one value."""
+        return 1 if self.task == "regression" else len(self.classes)
+
+
+def _is_numeric(labels: pd.Series) -> bool:
+    dtype = labels.dtype
+    return (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+        and not isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def resolve_task(labels: pd.Series, labels_key: str, task: str = "auto") -> str:
+    """``"classification"`` or ``"regression"`` for the column ``labels``.
+
+    ``"auto"`` predicts the number of a numeric column (not boolean, not categorical) with more
+    than :data:`~scautogenome.data._checks.MAX_NUMERIC_LABELS` distinct values (an age, a
+    score, a drug response), and classes otherwise; a numeric column of fewer values (time
+    points 0/24/48/72) is classified, and logged so, unless ``task="regression"`` is given.
+    """
+    if task not in TASKS:
+        msg = f"task={task!r} must be one of {list(TASKS)}."
+        raise ValueError(msg)
+    if task == "regression":
+        numeric_target(labels, labels_key)  # refuses a column that holds no numbers
+        return task
+    if task == "classification" or not _is_numeric(labels):
+        return "classification"
+    n_unique = labels.nunique()
+    if n_unique > MAX_NUMERIC_LABELS:
+        return "regression"
+    logger.info(
+        "obs[%r] is numeric with %d distinct values: they are classified as classes; "
+        "task='regression' predicts the number instead.",
+        labels_key,
+        n_unique,
+    )
+    return "classification"
+
+
+def numeric_target(labels: pd.Series, labels_key: str) -> np.ndarray:
+    """The values of a numeric target as float64 (NaN: no value); an error for a column
+    that is not numbers (a categorical of numbers, or text that reads as numbers, is taken)."""
+    dtype = labels.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        msg = f"obs[{labels_key!r}] is boolean: two classes, not a number to predict; use task='classification'."
+        raise ValueError(msg)
+    values = labels.astype("object").where(labels.notna(), None)
+    as_num = pd.to_numeric(pd.Series(values.to_numpy(), dtype=object), errors="coerce")
+    bad = labels.notna().to_numpy() & as_num.isna().to_numpy()
+    if bad.any():
+        examples = ", ".join(repr(str(v)) for v in pd.unique(values.to_numpy()[bad])[:3])
+        msg = (
+            f"A numeric target (task='regression', or the loss 'mse') needs numbers in "
+            f"obs[{labels_key!r}], which holds "
+            f"{int(bad.sum())} value(s) that are not, e.g. {examples}. Map them to numbers "
+            "first, or use task='classification'."
+        )
+        raise ValueError(msg)
+    y = as_num.to_numpy(dtype=np.float64)
+    if np.isinf(y).any():
+        msg = f"obs[{labels_key!r}] holds {int(np.isinf(y).sum())} infinite value(s); a regression target must be finite (NaN marks a cell without a value)."
+        raise ValueError(msg)
+    return y
+
+
+def target_bins(y: np.ndarray, n_bins: int = N_TARGET_BINS) -> np.ndarray:
+    """Quantile bin (0 ..) of every value of ``y`` (-1 where NaN), with at least about ten
+    values per bin: what a numeric target's split is stratified on, so that train, val and
+    test each span its range."""
+    used = ~np.isnan(y)
+    codes = np.full(len(y), -1, dtype=np.int64)
+    n = max(1, min(n_bins, int(used.sum()) // 10))
+    codes[used] = pd.qcut(
+        pd.Series(y[used]).rank(method="first"), n, labels=False, duplicates="drop"
+    ).to_numpy()
+    return codes
 
 
 def resolve_value_type(X, value_type: str, where: str) -> str:
@@ -91,18 +187,34 @@ def prepare_labelled(
     min_cells_per_class: int | None = None,
     seed: int = 0,
     writes: bool = True,
+    task: str = "classification",
 ) -> LabelledData:
     """Validate ``adata`` and build the labelled matrix; nothing is written into ``adata``.
 
     Raises a clear error for every unusable input before any work starts.
     ``writes=False`` (a model's ``fit``, which writes nothing) accepts a view.
+    ``task``: ``"classification"``, ``"regression"`` (a numeric target) or ``"auto"``
+    (:func:`resolve_task`).
     """
     check_adata(adata, writes=writes)
     labels = check_labels(adata, labels_key)
+    task = resolve_task(labels, labels_key, task)
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     X = get_matrix(adata, layer)
     check_finite(X, where)
     value_type = resolve_value_type(X, value_type, where)
+    if task == "regression":
+        return _prepare_numeric(
+            adata,
+            labels,
+            labels_key,
+            X=X,
+            value_type=value_type,
+            scale=scale,
+            split_key=split_key,
+            min_cells_per_class=min_cells_per_class,
+            seed=seed,
+        )
 
     check_not_continuous(labels, labels_key, "classification")
     lab = labels.astype("object").where(labels.notna(), None)
@@ -206,37 +318,116 @@ def prepare_labelled(
                 )
     else:
         split = stratified_split(codes, seed=seed)
+    return _finish(
+        adata,
+        X,
+        value_type,
+        scale,
+        split,
+        f"{len(classes)} classes",
+        codes=codes,
+        classes=classes,
+        dropped_classes=dropped,
+    )
 
+
+def _prepare_numeric(
+    adata: AnnData,
+    labels: pd.Series,
+    labels_key: str,
+    *,
+    X,
+    value_type: str,
+    scale: bool,
+    split_key: str | None,
+    min_cells_per_class: int | None,
+    seed: int,
+) -> LabelledData:
+    """:func:`prepare_labelled` of a numeric target (``task="regression"``)."""
+    if min_cells_per_class is not None:
+        msg = (
+            f"min_cells_per_class={min_cells_per_class} leaves small classes out, but "
+            f"obs[{labels_key!r}] is a numeric target (task='regression'), which has no classes."
+        )
+        raise ValueError(msg)
+    y = numeric_target(labels, labels_key)
+    used = ~np.isnan(y)
+    if used.sum() < MIN_CELLS_REGRESSION:
+        msg = (
+            f"obs[{labels_key!r}] has {int(used.sum())} cells with a value; a numeric target "
+            f"needs at least {MIN_CELLS_REGRESSION} to train, validate and test on."
+        )
+        raise ValueError(msg)
+    if np.unique(y[used]).size < 2:
+        msg = f"obs[{labels_key!r}] has the same value in every cell; there is nothing to predict."
+        raise ValueError(msg)
+    codes = target_bins(y)
+    if split_key is not None:
+        if split_key not in adata.obs.columns:
+            msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
+            raise KeyError(msg)
+        split = user_split(adata.obs[split_key], split_key, used, codes, seed)
+        for part in ("train", "val"):
+            if (split == part).sum() < 2:
+                msg = (
+                    f"obs[{split_key!r}] puts {int((split == part).sum())} cell(s) with a value "
+                    f"in {part}; a numeric target needs at least 2 there."
+                )
+                raise ValueError(msg)
+    else:
+        split = stratified_split(codes, seed=seed)
+    return _finish(
+        adata,
+        X,
+        value_type,
+        scale,
+        split,
+        f"target {labels_key!r}",
+        codes=codes,
+        classes=np.array([str(labels_key)]),
+        dropped_classes=[],
+        task="regression",
+        y=y,
+    )
+
+
+def _finish(
+    adata, X, value_type: str, scale: bool, split: np.ndarray, what: str, **fields
+) -> LabelledData:
+    """Fit the input transform on the training cells, log the split and build the
+    :class:`LabelledData` (``what``: the classes or the target, for the log)."""
     transform = InputTransform(value_type=value_type, scale=scale)
     transform.fit(X, np.flatnonzero(split == "train"))
     logger.info(
-        "data: %d cells (%d train / %d val / %d test), %d genes, %d classes, values: %s",
+        "data: %d cells (%d train / %d val / %d test), %d genes, %s, values: %s",
         adata.n_obs,
         (split == "train").sum(),
         (split == "val").sum(),
         (split == "test").sum(),
         adata.n_vars,
-        len(classes),
+        what,
         value_type,
     )
     n_val = int((split == "val").sum())
     if 0 < n_val < FEW_VAL_CELLS:
+        weight = (
+            "each cell weighs much in the score"
+            if fields.get("task") == "regression"
+            else f"one cell moves accuracy by {100 / n_val:.0f}%"
+        )
         logger.warning(
             "the validation split has %d cells: a search keeps the trial that scores best on "
-            "them (and training, its best epoch), and one cell moves accuracy by %.0f%%, so "
-            "which one wins is largely chance. More cells, or split_key= with a larger val "
-            "part, make the pick steadier.",
+            "them (and training, its best epoch), and %s, so which one wins is largely "
+            "chance. More cells, or split_key= with a larger val part, make the pick steadier.",
             n_val,
-            100 / n_val,
+            weight,
         )
     return LabelledData(
         X=X,
-        codes=codes,
-        classes=classes,
         split=split,
         transform=transform,
         var_names=np.asarray(adata.var_names.astype(str)),
-        dropped_classes=dropped,
+        **fields,
     )
 
 

@@ -23,7 +23,7 @@ nested under a module key and flat at the top level::
         "learning_rate_range": [1e-4, 1e-2],            # or "learning_rate": 0.001 (fixed)
         "epochs": 60, "num_gpus": 1
       },
-      "loss": "cross_entropy",                          # (3) "auc" too; "mse": read, not applied
+      "loss": "cross_entropy",                          # (3) "auc" and "mse" too
       "search_mode": "FC-ResNet",                       # (4) MLP | FC-ResNet | FC-DenseNet | ENAS | Res-VAE
       "search_space": {"num_blocks": [1, 2, 3], "num_neurons": [64, 128]},
       "model_save_path": "runs/pan_cancer"              # (5) save / reload module
@@ -42,8 +42,8 @@ train header's names: in another order, its columns are reordered to the train o
 ``cross_entropy`` is what ``sag.tl.classify`` trains with by default; ``auc`` becomes
 ``trainer.loss="auc"`` with ``search.metric="roc_auc"`` when the labels have two classes (with
 more, or a Res-VAE mode, it is warned about and not applied, as the AUC loss is binary);
-``mse`` (numeric labels, ``task`` regression) is read and recorded but has no counterpart, and
-is warned about.
+``mse`` becomes ``trainer.loss="mse"`` with numeric labels (``task`` regression): ``sag.tl.classify``
+then predicts the number (judged by R^2).
 
 Search modes: MLP -> ``mlp``, FC-ResNet -> ``resnet``, FC-DenseNet -> ``densenet``, ENAS ->
 ``rrfcn`` (its fixed ``num_layers``, ``first_layer_neurons`` and ``num_neurons`` choices go to
@@ -898,8 +898,9 @@ def read_autogenome(
         Labels: categorical for classification losses, float for ``mse`` (regression; labels
         that are not numbers are NaN, with a warning). The loss ``auc`` sets
         ``trainer.loss="auc"`` and ``search.metric="roc_auc"`` in ``sag_config`` for labels
-        of two classes; ``mse``, and ``auc`` otherwise, have no counterpart in
-        ``sag.tl.classify`` and are recorded under ``no_counterpart``.
+        of two classes (``auc`` otherwise has no counterpart in ``sag.tl.classify`` and is
+        recorded under ``no_counterpart``); ``mse`` sets ``trainer.loss="mse"``, under which
+        ``sag.tl.classify`` predicts the number.
     ``obs['autogenome_split']``
         ``train`` / ``val`` / ``test``: the file each sample came from (``val``: the eval
         file), the values ``sag.tl.classify(split_key='autogenome_split')`` takes.
@@ -1089,13 +1090,18 @@ def read_autogenome(
     if n_label_classes == 2:  # the paper's loss for imbalanced binary tasks, judged by ROC AUC
         sag_cfg["trainer"] = {**sag_cfg.get("trainer", {}), "loss": "auc"}
         sag_cfg["search"] = {**sag_cfg.get("search", {}), "metric": "roc_auc"}
+    if task == "regression":  # the paper's squared error: classify predicts the number
+        sag_cfg["trainer"] = {**sag_cfg.get("trainer", {}), "loss": "mse"}
     try:
         sag_config_module.load(sag_cfg)
     except ValueError as err:
         keys = ", ".join(sorted(mapped))
         msg = f"AutoGenome config {src}: the mapped configuration is invalid ({err}); mapped keys: {keys}."
         raise ValueError(msg) from err
-    if ("loss", "loss") in vals and LOSS_MAP[_norm(loss_value)] != "classification":
+    if ("loss", "loss") in vals and LOSS_MAP[_norm(loss_value)] not in (
+        "classification",
+        "regression",
+    ):
         why = (
             f"is for a binary task and these labels have {n_label_classes} class(es)"
             if n_label_classes
@@ -1141,6 +1147,8 @@ def read_autogenome(
         mapped[vals[("loss", "loss")][0]] = (
             "trainer.loss (auc), search.metric (roc_auc)"
             if n_label_classes == 2
+            else "trainer.loss (mse)"
+            if task == "regression"
             else f"task ({task})"
         )
     adata.uns[IO_KEY] = {

@@ -69,7 +69,11 @@ def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.T
 
 
 # the tool whose search trains each model class
-_TRAINED_BY = {"Classifier": "sag.tl.classify", "ResVAE": "sag.tl.embed"}
+_TRAINED_BY = {
+    "Classifier": "sag.tl.classify",
+    "Regressor": "sag.tl.classify",
+    "ResVAE": "sag.tl.embed",
+}
 
 
 def check_is_fitted(model, attr: str = "module_") -> None:

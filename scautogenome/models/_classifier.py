@@ -7,23 +7,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import log_softmax
 
-from .._settings import logger, resolve_seed
-from ..data import (
-    BatchLoader,
-    check_batch_size,
-    check_finite,
-    check_query_values,
-    prepare_labelled,
-)
-from ..nn import build_network
-from ..train import TrainParams, check_metric, predict_logits, train_classifier
-from ._base import BaseModel, check_is_fitted
+from .._settings import resolve_seed
+from ..data import prepare_labelled
+from ..train import TrainParams, check_metric, train_classifier
+from ._supervised import SupervisedModel
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
 
-class Classifier(BaseModel):
+class Classifier(SupervisedModel):
     """A trained AutoGenome classifier (MLP, RFCN-ResNet, RFCN-DenseNet or RRFCN).
 
     Usually returned by :func:`scautogenome.tl.classify`. It can also be built for one fixed
@@ -54,7 +47,6 @@ class Classifier(BaseModel):
     """
 
     _model_name = "Classifier"
-    _build_module = staticmethod(build_network)
 
     # -- what differs from the Res-VAE (see BaseModel) -----------------------------------------
     def _set_extras(self, *, classes) -> None:
@@ -97,7 +89,7 @@ class Classifier(BaseModel):
         if metric is None:
             auc = (self.train_params or {}).get("loss") == "auc"
             metric = "roc_auc" if auc else "macro_f1"
-        check_metric(metric)
+        check_metric(metric, "classification")
         data = prepare_labelled(
             adata,
             labels_key,
@@ -126,73 +118,6 @@ class Classifier(BaseModel):
         return self._fit_done(arch, data, params, res, classes=data.classes)
 
     # -- inference ------------------------------------------------------------------------------
-    def _input(self, data, layer: str | None, min_gene_overlap: float):
-        """Matrix + gene mapping for ``data`` (AnnData matched by gene name, or an array)."""
-
-        def check_genes(adata, n_found, n_model):
-            return self.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap)
-
-        X, col_map, report = self._matched_input(data, layer, check_genes)
-        check_finite(X, "the query matrix")
-        check_query_values(X, self.transform_.value_type, "the query matrix")
-        return X, col_map, report
-
-    def gene_overlap(
-        self, query_genes, *, min_gene_overlap: float = 0.5, warn: bool = True
-    ) -> dict:
-        """How many of the model's genes the query has; raises below ``min_gene_overlap``.
-
-        With ``warn``, a partial overlap (missing genes are zero-filled) is logged as a warning.
-        """
-        check_is_fitted(self)
-        q = np.asarray(query_genes, dtype=str)
-        n_model = len(self.var_names_)
-        n_common = int(np.isin(self.var_names_, q).sum())
-        frac = n_common / n_model
-        report = {
-            "n_model_genes": n_model,
-            "n_query_genes": len(q),
-            "n_common": n_common,
-            "fraction_of_model_genes": float(frac),
-            "n_missing_zero_filled": n_model - n_common,
-        }
-        if n_common == 0:
-            msg = (
-                f"The query shares no gene with the model ({len(q)} query genes, {n_model} model "
-                f"genes; e.g. model genes {', '.join(map(str, self.var_names_[:3]))}, query genes "
-                f"{', '.join(map(str, q[:3]))})."
-                " Check that both use the same gene identifiers (symbols vs Ensembl ids)."
-            )
-            raise ValueError(msg)
-        if frac < min_gene_overlap:
-            msg = (
-                f"The query has only {n_common} of the model's {n_model} genes ({frac:.1%}), below "
-                f"min_gene_overlap={min_gene_overlap}. Lower min_gene_overlap to predict anyway."
-            )
-            raise ValueError(msg)
-        if warn and n_common < n_model:
-            logger.warning(
-                "query has %d of the model's %d genes (%.1f%%); %d missing genes are set to 0, "
-                "so predictions may be less accurate than the model's test metrics.",
-                n_common,
-                n_model,
-                100 * frac,
-                n_model - n_common,
-            )
-        return report
-
-    def _loader(self, X, col_map, batch_size: int) -> BatchLoader:
-        return BatchLoader(
-            X,
-            np.arange(X.shape[0]),
-            None,
-            batch_size=batch_size,
-            transform=self.transform_.to_torch(self.device_),
-            device=self.device_,
-            col_map=col_map,
-            inference=True,
-        )
-
     def predict_proba(
         self,
         data,
@@ -239,10 +164,9 @@ class Classifier(BaseModel):
         :meth:`predict_proba`. :func:`sag.train.log_odds <scautogenome.train.log_odds>` of them
         ranks cells by a class without the ties probabilities have among cells the model is
         sure of (ROC AUC, average precision)."""
-        check_is_fitted(self)
-        check_batch_size(batch_size)
-        X, col_map, _ = self._input(data, layer, min_gene_overlap)
-        return predict_logits(self.module_, self._loader(X, col_map, batch_size), self.device_)
+        return self._outputs(
+            data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
+        )
 
     def predict(
         self,

@@ -18,7 +18,7 @@ import torch
 from .._settings import logger
 from .._utils import digest, matrix_digest
 from ..nn import build_network
-from ..train import TrainParams, train_classifier
+from ..train import TrainParams, train_classifier, train_regressor
 from ._spaces import fits, nearest, suggest
 from ._study import SearchResult, run_study
 
@@ -268,27 +268,31 @@ def run_search(
     metric = config["search"]["metric"]
     loss = config["trainer"].get("loss", "cross_entropy")
     budget = config["budget"]
-    n_in, n_out = data.X.shape[1], data.n_classes
+    regression = data.task == "regression"
+    n_in, n_out = data.X.shape[1], data.n_outputs
     train_rows, val_rows = data.rows("train"), data.rows("val")
     transform = data.transform.to_torch(device)
 
     def train(net, params: dict, trial_seed: int, report, deadline, stop_after=None):
-        return train_classifier(
-            net,
-            X=data.X,
-            codes=data.codes,
-            train_rows=train_rows,
-            val_rows=val_rows,
-            n_classes=n_out,
-            transform=transform,
-            params=TrainParams(**params),
-            metric=metric,
-            device=device,
-            seed=trial_seed,
-            report=report,
-            deadline=deadline,
-            stop_after=stop_after,
-        )
+        common = {
+            "X": data.X,
+            "train_rows": train_rows,
+            "val_rows": val_rows,
+            "transform": transform,
+            "params": TrainParams(**params),
+            "metric": metric,
+            "device": device,
+            "seed": trial_seed,
+            "report": report,
+            "deadline": deadline,
+            "stop_after": stop_after,
+        }
+        if regression:  # a numeric target (config for_task: loss "mse")
+            return train_regressor(net, y=data.y, **common)
+        return train_classifier(net, codes=data.codes, n_classes=n_out, **common)
+
+    # what the trials were scored on: class codes, or a numeric target's values
+    labels = data.y if regression else data.codes
 
     out = run_study(
         config,
@@ -306,14 +310,14 @@ def run_search(
         else float(budget["time_budget"]) * config["search"]["max_trial_fraction"],
         postfix="best val " + metric,
         fingerprint=lambda: {
-            "task": "classify",
+            "task": "regression" if regression else "classify",
             "values": matrix_digest(data.X, np.concatenate([train_rows, val_rows])),
             "genes": digest(data.var_names),
             "classes": digest(data.classes),
             "train_rows": digest(train_rows),
             "val_rows": digest(val_rows),
-            "val_labels": digest(data.codes[val_rows]),
-            "train_labels": digest(data.codes[train_rows]),
+            "val_labels": digest(labels[val_rows]),
+            "train_labels": digest(labels[train_rows]),
             "value_type": data.transform.value_type,
             "metric": metric,
             # trials of another mode or space would be kept as this search's best

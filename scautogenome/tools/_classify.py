@@ -13,9 +13,16 @@ from .. import config as _config
 from .._logging import elapsed
 from .._settings import keep_torch_rng, logger, resolve_seed
 from ..data import prepare_labelled
-from ..models import Classifier
+from ..models import Classifier, Regressor
 from ..search import check_storage, rrfcn_in_auto, run_search, search_with_rrfcn, warn_if_cut
-from ..train import check_objective, classification_report, log_odds, resolve_device
+from ..train import (
+    check_objective,
+    check_regression_objective,
+    classification_report,
+    log_odds,
+    regression_report,
+    resolve_device,
+)
 from ._utils import (
     budget_overrides,
     call_params,
@@ -48,19 +55,25 @@ def classify(
     config: dict | str | Path | None = None,
     value_type: str = "auto",
     min_cells_per_class: int | None = None,
+    task: str = "auto",
     storage: str | None = None,
     study_name: str | None = None,
     device: str | None = None,
     seed: int | None = None,
     key_added: str = _keys.CLASSIFY_KEY,
     model_dir: str | Path | None = None,
-) -> Classifier:
+) -> Classifier | Regressor:
     """Search for the best classifier of ``adata.obs[labels_key]`` and annotate ``adata``.
 
     The AutoGenome supervised search: MLP, RFCN-ResNet and RFCN-DenseNet architectures and
     their training hyper-parameters are searched with Optuna (TPE sampling, pruning of hopeless
     trials, early stopping) on a seeded, stratified 8:1:1 train/val/test split. The search
     optimises the validation metric; the test split is used once, by the final model.
+
+    A numeric label column (an age, a drug response, a time point) is predicted as a number
+    instead (``task="regression"``, as the paper's mean squared error loss does): the same
+    search, split stratified on quantile bins of the values, a network with one output, and a
+    :class:`~scautogenome.models.Regressor` returned.
 
     Parameters
     ----------
@@ -70,8 +83,8 @@ def classify(
         0/1 profiles (used as they are) or already
         transformed values; then every gene is scaled to 0-1 with the training split's min/max.
     labels_key
-        Column of ``adata.obs`` with the classes. Cells with a missing label are not trained on
-        and still get a prediction. Not one of the columns this call writes
+        Column of ``adata.obs`` with the classes (or the numeric target). Cells with a missing
+        label are not trained on and still get a prediction. Not one of the columns this call writes
         (``{key_added}_pred``, ``{key_added}_split``).
     mode
         ``"mlp"``, ``"resnet"``, ``"densenet"``, ``"rrfcn"`` (randomly-wired RFCN found by
@@ -100,7 +113,8 @@ def classify(
         precision-recall curve, one class against the rest, averaged over the classes; with
         two classes the ROC AUC is that of the binary task). The ranking metrics suit a rare
         class that a decision threshold would hide; they need cells of at least two classes
-        in the validation split.
+        in the validation split. For a numeric target: ``"r2"`` (default), ``"pearson"`` or
+        ``"spearman"`` (correlation of the predictions with the values).
     config
         Expert-mode configuration (dict or JSON path), merged onto
         :func:`scautogenome.config.default`. Explicit arguments above win over it.
@@ -111,7 +125,16 @@ def classify(
         Leave classes with fewer cells out of training (their cells are still predicted).
         Without it, a class too small for the seeded 8:1:1 split (fewer than 3 cells) is an
         error; with ``split_key`` nothing is drawn and classes of any size train, counted
-        over the cells of the split's train/val/test parts.
+        over the cells of the split's train/val/test parts. Not for a numeric target.
+    task
+        ``"auto"`` (default): a numeric column (not boolean, not categorical) of more than 50
+        distinct values is a numeric target, anything else holds classes (a numeric column of
+        fewer values, such as time points, is logged as classified). ``"classification"`` or
+        ``"regression"`` say it (as ``config["trainer"]["loss"] = "mse"`` does with
+        ``"auto"``): a numeric target trains with the mean squared error on its
+        standardized values (``config["trainer"]["loss"]`` ``"mse"``); the class weighting of
+        the search space does not apply to it, nor does RRFCN by ENAS (``mode="rrfcn"`` needs
+        ``config["rrfcn"]["strategy"] = "optuna"``).
     storage, study_name
         Any Optuna storage URL (e.g. ``"sqlite:///search.db"``) to keep the trials, resume an
         interrupted search or share it between processes. A resumed study runs this call's
@@ -128,7 +151,8 @@ def classify(
 
     Returns
     -------
-    The trained :class:`~scautogenome.models.Classifier`. Writes into ``adata``:
+    The trained :class:`~scautogenome.models.Classifier` (a
+    :class:`~scautogenome.models.Regressor` for a numeric target). Writes into ``adata``:
 
     ``obs['{key_added}_pred']``
         Predicted class of every cell (categorical).
@@ -145,7 +169,14 @@ def classify(
         ``architecture`` and ``train_params`` (JSON text), ``best`` (trial, mode, validation
         score), ``config`` (JSON text), ``search_seconds``, ``dropped_classes`` (classes left
         out by ``min_cells_per_class``), ``model_digest`` (SHA-1 of the model's weights, by
-        which :func:`~scautogenome.tl.explain` finds this run), ``model_dir`` (when saved).
+        which :func:`~scautogenome.tl.explain` finds this run), ``model_dir`` (when saved),
+        ``task`` (``"classification"`` or ``"regression"``).
+
+    For a numeric target: ``obs['{key_added}_pred']`` holds the predicted values (float),
+    ``obsm['{key_added}_proba']`` is not written (one of an earlier run under the same key is
+    removed), ``uns[key_added]['classes']`` is the target's name, and ``metrics`` (test and
+    val) hold ``r2``, ``rmse`` and ``mae`` (in the target's units), ``pearson``, ``spearman``
+    and ``n``; there is no ``confusion``.
     """
     start = time.perf_counter()
     check_key_added(key_added)
@@ -165,13 +196,21 @@ def classify(
         value_type=value_type,
         min_cells_per_class=min_cells_per_class,
         seed=seed,
+        task=_config.requested_task(cfg, task),
     )
-    check_objective(
-        cfg["trainer"]["loss"],
-        cfg["search"]["metric"],
-        data.n_classes,
-        data.codes[data.rows("val")],
-    )
+    regression = data.task == "regression"
+    cfg = _config.for_task(cfg, data.task)
+    if regression:
+        check_regression_objective(
+            cfg["trainer"]["loss"], cfg["search"]["metric"], data.y[data.rows("val")]
+        )
+    else:
+        check_objective(
+            cfg["trainer"]["loss"],
+            cfg["search"]["metric"],
+            data.n_classes,
+            data.codes[data.rows("val")],
+        )
     check_model_dir(model_dir)
     if cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas":  # no trials to count
         r, seconds = cfg["rrfcn"], cfg["budget"]["time_budget"]
@@ -192,10 +231,34 @@ def classify(
         )
 
     # RRFCN by ENAS (search/_enas.py): mode "rrfcn", or "auto" with a large enough time budget
-    with_rrfcn = cfg["mode"] == "rrfcn" or rrfcn_in_auto(cfg)
+    # (not for a numeric target: ENAS's shared weights train classes)
+    auto_rrfcn = rrfcn_in_auto(cfg)
+    if auto_rrfcn and regression:
+        logger.info("auto: RRFCN by ENAS trains classes; this numeric target is not searched by it")
+    with_rrfcn = cfg["mode"] == "rrfcn" or (auto_rrfcn and not regression)
     search = search_with_rrfcn if with_rrfcn else run_search
     result = search(data, cfg, device=dev, seed=seed, storage=storage, study_name=study_name)
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
+    params = call_params(
+        labels_key=labels_key,
+        mode=cfg["mode"],
+        layer=layer,
+        split_key=split_key,
+        metric=cfg["search"]["metric"],
+        n_trials=cfg["budget"]["n_trials"],
+        time_budget=cfg["budget"]["time_budget"],
+        value_type=data.transform.value_type,
+        seed=seed,
+        device=str(dev),
+        storage=storage_shown(storage),
+        study_name=result.study_name,
+        min_cells_per_class=min_cells_per_class,
+        task=data.task,
+    )
+    if regression:
+        return _regression_outputs(
+            adata, data, result, cfg, device, params, key_added, model_dir, start
+        )
     model = final_model(Classifier, result, data, cfg, device, classes=data.classes)
 
     logits = model.decision_function(data.X)
@@ -212,21 +275,8 @@ def classify(
 
     test = reports["test"]
     uns = {
-        "params": call_params(
-            labels_key=labels_key,
-            mode=cfg["mode"],
-            layer=layer,
-            split_key=split_key,
-            metric=cfg["search"]["metric"],
-            n_trials=cfg["budget"]["n_trials"],
-            time_budget=cfg["budget"]["time_budget"],
-            value_type=data.transform.value_type,
-            seed=seed,
-            device=str(dev),
-            storage=storage_shown(storage),
-            study_name=result.study_name,
-            min_cells_per_class=min_cells_per_class,
-        ),
+        "params": params,
+        "task": data.task,
         "classes": model.classes_,
         "dropped_classes": np.asarray(data.dropped_classes, dtype=str),
         "metrics": {
@@ -237,27 +287,13 @@ def classify(
         "model_digest": model.weights_digest(),
         **search_uns(result, _config.to_json(cfg), val_score=result.best_value),
     }
-    save_model(model, model_dir, uns)
-    stale = [k for k, v in adata.uns.items() if explains_replaced_run(v, key_added, uns)]
-    if stale:
-        logger.warning(
-            "uns%s explain%s the model of the classify run this call replaces in uns[%r]; run "
-            "sag.tl.explain again (the report leaves an explanation of another model out).",
-            stale,
-            "s" if len(stale) == 1 else "",
-            key_added,
-        )
+    _save_and_warn(adata, model, model_dir, uns, key_added)
 
     # -- write (only after everything above succeeded) -----------------------------------------
     adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
         model.classes_[pred_codes], categories=model.classes_
     )
-    # "none" (cells without a usable label) only where there are such cells: an empty
-    # category would be a legend entry of scanpy's plots
-    none = ["none"] if (np.asarray(data.split) == "none").any() else []
-    adata.obs[_keys.split_key(key_added)] = pd.Categorical(
-        data.split, categories=[*_keys.SPLITS, *none]
-    )
+    _write_split(adata, data, key_added)
     adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     write_uns(adata, key_added, uns)
     logger.info(
@@ -269,6 +305,68 @@ def classify(
     )
     logger.info("    finished classify (%s)", elapsed(start))
     return model
+
+
+def _regression_outputs(
+    adata: AnnData, data, result, cfg: dict, device, params: dict, key_added: str, model_dir, start
+) -> Regressor:
+    """The end of :func:`classify` for a numeric target: the kept :class:`Regressor`, its
+    metrics on test and val, and what it writes into ``adata``."""
+    model = final_model(Regressor, result, data, cfg, device, target=data.classes[0])
+    pred = model.predict(data.X)
+    reports = {
+        part: regression_report(data.y[data.rows(part)], pred[data.rows(part)])
+        for part in ("test", "val")
+    }
+    uns = {
+        "params": params,
+        "task": data.task,
+        "classes": model.classes_,
+        "metrics": reports,
+        "model_digest": model.weights_digest(),
+        **search_uns(result, _config.to_json(cfg), val_score=result.best_value),
+    }
+    _save_and_warn(adata, model, model_dir, uns, key_added)
+
+    # -- write (only after everything above succeeded) -----------------------------------------
+    adata.obs[_keys.pred_key(key_added)] = pred
+    _write_split(adata, data, key_added)
+    # a classify run for classes before may have left its probabilities under this key
+    adata.obsm.pop(_keys.proba_key(key_added), None)
+    write_uns(adata, key_added, uns)
+    test = reports["test"]
+    logger.info(
+        "test: R2 %.3f, RMSE %.4g, Spearman %.3f on %d cells",
+        test["r2"],
+        test["rmse"],
+        test["spearman"],
+        test["n"],
+    )
+    logger.info("    finished classify (%s)", elapsed(start))
+    return model
+
+
+def _save_and_warn(adata: AnnData, model, model_dir, uns: dict, key_added: str) -> None:
+    """Save the model (when ``model_dir``) and warn of explanations of the run replaced."""
+    save_model(model, model_dir, uns)
+    stale = [k for k, v in adata.uns.items() if explains_replaced_run(v, key_added, uns)]
+    if stale:
+        logger.warning(
+            "uns%s explain%s the model of the classify run this call replaces in uns[%r]; run "
+            "sag.tl.explain again (the report leaves an explanation of another model out).",
+            stale,
+            "s" if len(stale) == 1 else "",
+            key_added,
+        )
+
+
+def _write_split(adata: AnnData, data, key_added: str) -> None:
+    # "none" (cells without a usable label) only where there are such cells: an empty
+    # category would be a legend entry of scanpy's plots
+    none = ["none"] if (np.asarray(data.split) == "none").any() else []
+    adata.obs[_keys.split_key(key_added)] = pd.Categorical(
+        data.split, categories=[*_keys.SPLITS, *none]
+    )
 
 
 def _check_not_written(labels_key: str, split_key: str | None, key_added: str) -> None:

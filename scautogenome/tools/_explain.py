@@ -133,6 +133,11 @@ def explain(
 ) -> np.ndarray | None:
     """Explain a trained classifier with SHAP values and rank the genes of every class.
 
+    A :class:`~scautogenome.models.Regressor` (a numeric target) is explained the same way with
+    its one output, the predicted value, as the only "class": SHAP values are in the target's
+    units, every explained cell counts towards it, and the columns are the target's name and
+    ``overall``.
+
     SHAP values are expected gradients (the estimator of ``shap.GradientExplainer``, which the
     AutoGenome paper uses): for a cell ``x`` and class ``c``, the mean over ``nsamples`` draws of
     a background cell ``x'`` and ``alpha ~ U(0, 1)`` of the gradient of the class-``c`` logit at
@@ -149,12 +154,13 @@ def explain(
     adata
         Cells x genes; usually the AnnData :func:`~scautogenome.tl.classify` annotated.
     model
-        A trained :class:`~scautogenome.models.Classifier`.
+        A trained :class:`~scautogenome.models.Classifier` or
+        :class:`~scautogenome.models.Regressor`.
     groupby
         Column of ``adata.obs`` whose values are the model's classes; a cell of class ``c``
         counts towards the importance of ``c``. Default: the ``labels_key`` of the classify run
         that trained the model (see ``classify_key``), else the model's predicted class.
-        Cells whose group is not a model class are not explained.
+        Cells whose group is not a model class are not explained. Not for a Regressor.
     cells
         Which cells may be explained: ``"test"`` (default; the held-out split of
         ``obs[split_key]``, or all cells when there is none), ``"val"``, ``"train"`` (an error
@@ -229,15 +235,23 @@ def explain(
         sample_draws,
         stratified_cells,
     )
-    from ..models import Classifier, check_is_fitted
+    from ..models import Classifier, Regressor, check_is_fitted
 
     start = time.perf_counter()
     check_key_added(key_added)
     check_adata(adata)
-    if not isinstance(model, Classifier):
-        msg = f"model must be a scautogenome Classifier, got {type(model).__name__}."
+    if not isinstance(model, (Classifier, Regressor)):
+        msg = f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
         raise TypeError(msg)
     check_is_fitted(model)
+    regression = isinstance(model, Regressor)
+    if regression and groupby is not None:
+        msg = (
+            f"groupby={groupby!r} groups the cells by class, but the model predicts the numeric "
+            f"target {model.target_!r}: every explained cell counts towards it; leave groupby "
+            "at None (cells= chooses the cells)."
+        )
+        raise ValueError(msg)
     if method not in METHODS:
         msg = f"method={method!r} must be one of {METHODS}."
         raise ValueError(msg)
@@ -291,7 +305,10 @@ def explain(
     split = None
     if split_col is not None and split_col in adata.obs.columns:
         split = adata.obs[split_col].astype(str).to_numpy()
-    codes_all, group_source = _groups(adata, model, groupby, predicted, record)
+    if regression:  # one output: every cell explains the target
+        codes_all, group_source = np.zeros(adata.n_obs, dtype=np.int64), "all cells"
+    else:
+        codes_all, group_source = _groups(adata, model, groupby, predicted, record)
     candidates = _candidate_rows(adata, cells, split, split_col)
     candidates = candidates[codes_all[candidates] >= 0]
     if len(candidates) == 0:
@@ -400,7 +417,7 @@ def explain(
             classify_key=record_key,
             seed=seed,
             device=str(model.device_),
-            output="logits",
+            output="prediction" if regression else "logits",
             scale="model input (after the model's InputTransform)",
         ),
     }

@@ -23,19 +23,19 @@ from ._utils import (
 if TYPE_CHECKING:
     from anndata import AnnData
 
-    from ..models import Classifier
+    from ..models import Classifier, Regressor
 
 
 def predict(
     adata: AnnData,
-    model: Classifier,
+    model: Classifier | Regressor,
     *,
     layer: str | None = None,
     min_gene_overlap: float = 0.5,
     batch_size: int = 1024,
     key_added: str = _keys.CLASSIFY_KEY,
 ) -> None:
-    """Annotate new cells with a trained classifier; genes are matched by name.
+    """Annotate new cells with a trained classifier (or regressor); genes are matched by name.
 
     The query's genes are reordered to the model's, genes the query lacks are set to zero and
     extra query genes are ignored. The model's own input transform (fitted at training) is
@@ -46,7 +46,8 @@ def predict(
     adata
         Query cells x genes (``X`` or ``layer``).
     model
-        A trained :class:`~scautogenome.models.Classifier`.
+        A trained :class:`~scautogenome.models.Classifier` or
+        :class:`~scautogenome.models.Regressor`.
     layer
         Use ``adata.layers[layer]`` (the kind of values the model was trained on). None: the
         layer the model's classify run trained on when ``adata`` is the AnnData of that run
@@ -69,6 +70,11 @@ def predict(
         Probability of the predicted class.
     ``obsm['{key_added}_proba']``
         Class probabilities (columns in ``uns[key_added]['classes']`` order).
+
+    For a Regressor, ``obs['{key_added}_pred']`` holds the predicted values (float) and
+    neither the confidence nor the probabilities are written (those of an earlier prediction
+    under the same key are removed).
+
     ``uns[key_added]``
         ``classes``, ``gene_overlap`` (model genes, query genes, common, fraction, zero-filled)
         and ``predict_params`` (this call). An existing ``uns[key_added]`` from
@@ -77,13 +83,13 @@ def predict(
         describe the predictions) is an error before any work, so that it is not lost: pass
         another ``key_added`` (e.g. ``"sag_query"``).
     """
-    from ..models import Classifier, check_is_fitted
+    from ..models import Classifier, Regressor, check_is_fitted
 
     start = time.perf_counter()
     check_key_added(key_added)
     check_adata(adata)
-    if not isinstance(model, Classifier):
-        msg = f"model must be a scautogenome Classifier, got {type(model).__name__}."
+    if not isinstance(model, (Classifier, Regressor)):
+        msg = f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
         raise TypeError(msg)
     check_is_fitted(model)
     record = adata.uns.get(key_added)
@@ -96,16 +102,26 @@ def predict(
         raise ValueError(msg)
     if layer is None:
         layer = recorded_layer(adata, classify_record(adata, model)[1])
-    proba = model.predict_proba(
-        adata, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
-    )
+    kw = {"layer": layer, "batch_size": batch_size, "min_gene_overlap": min_gene_overlap}
+    if isinstance(model, Regressor):
+        values = model.predict(adata, **kw)
+    else:
+        proba = model.predict_proba(adata, **kw)
     report = model.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap, warn=False)
-    codes = proba.argmax(1)
-    adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
-        model.classes_[codes], categories=model.classes_
-    )
-    adata.obs[_keys.confidence_key(key_added)] = proba.max(1).astype(np.float32)
-    adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
+    # -- write (only after everything above succeeded) -----------------------------------------
+    if isinstance(model, Regressor):
+        adata.obs[_keys.pred_key(key_added)] = values
+        # class outputs of an earlier prediction under this key would contradict these
+        if _keys.confidence_key(key_added) in adata.obs.columns:
+            del adata.obs[_keys.confidence_key(key_added)]
+        adata.obsm.pop(_keys.proba_key(key_added), None)
+    else:
+        codes = proba.argmax(1)
+        adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
+            model.classes_[codes], categories=model.classes_
+        )
+        adata.obs[_keys.confidence_key(key_added)] = proba.max(1).astype(np.float32)
+        adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     uns = dict(adata.uns.get(key_added, {}))
     uns.update(
         {

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 from .._lazy import lazy_getattr
 from ._objectives import (
+    CLASSIFICATION_METRICS,
     LOSSES,
     METRICS,
     RANK_METRICS,
+    REGRESSION_METRICS,
     check_auc_loss,
     check_metric,
     check_objective,
+    check_regression_objective,
+    task_objective,
 )
 
 _LAZY = {
     "classification_report": "_metrics",
     "log_odds": "_metrics",
     "rank_scores": "_metrics",
+    "regression_report": "_metrics",
+    "regression_score": "_metrics",
     "score": "_metrics",
     "score_logits": "_metrics",
     "CLASS_BALANCE": "_trainer",
@@ -33,6 +39,8 @@ _LAZY = {
     "predict_logits": "_trainer",
     "resolve_device": "_trainer",
     "train_classifier": "_trainer",
+    "train_regressor": "_trainer",
+    "unstandardize_head": "_trainer",
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())
@@ -43,11 +51,13 @@ def __dir__():
 
 
 __all__ = [
+    "CLASSIFICATION_METRICS",
     "CLASS_BALANCE",
     "LOSSES",
     "METRICS",
     "OPTIMIZERS",
     "RANK_METRICS",
+    "REGRESSION_METRICS",
     "Pruned",
     "TrainParams",
     "TrainResult",
@@ -55,13 +65,19 @@ __all__ = [
     "check_auc_loss",
     "check_metric",
     "check_objective",
+    "check_regression_objective",
     "classification_report",
     "log_odds",
     "pairwise_auc_loss",
     "predict_logits",
     "rank_scores",
+    "regression_report",
+    "regression_score",
     "resolve_device",
     "score",
     "score_logits",
+    "task_objective",
     "train_classifier",
+    "train_regressor",
+    "unstandardize_head",
 ]

@@ -1,4 +1,5 @@
-"""Classification metrics used for early stopping, search objectives and reports."""
+"""Classification and regression metrics used for early stopping, search objectives and
+reports."""
 
 from __future__ import annotations
 
@@ -153,3 +154,42 @@ def classification_report(
             out[name] = _nanmean(per_class)
             out["per_class"][name] = per_class
     return out
+
+
+def regression_score(y_true: np.ndarray, y_pred: np.ndarray, metric: str) -> float:
+    """One number of a numeric target's predictions, higher is better: ``"r2"`` (coefficient
+    of determination), ``"pearson"`` or ``"spearman"`` (correlation; 0.0 where the
+    predictions are constant, which correlate with nothing)."""
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    if metric == "r2":
+        return float(skm.r2_score(y_true, y_pred))
+    if np.ptp(y_pred) == 0 or np.ptp(y_true) == 0:
+        return 0.0
+    from scipy import stats
+
+    corr = stats.pearsonr if metric == "pearson" else stats.spearmanr
+    return float(corr(y_true, y_pred)[0])
+
+
+def regression_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    """R^2, root mean squared and mean absolute error (in the target's units), Pearson's and
+    Spearman's correlations and ``n`` of one split; NaN where undefined (an empty split, or
+    values that do not vary)."""
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    nan = float("nan")
+    n = len(y_true)
+    if n == 0:
+        return {"r2": nan, "rmse": nan, "mae": nan, "pearson": nan, "spearman": nan, "n": 0}
+    err = y_pred - y_true
+    varies = n > 1 and np.ptp(y_true) > 0
+    correlated = varies and np.ptp(y_pred) > 0
+    return {
+        "r2": float(skm.r2_score(y_true, y_pred)) if varies else nan,
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "pearson": regression_score(y_true, y_pred, "pearson") if correlated else nan,
+        "spearman": regression_score(y_true, y_pred, "spearman") if correlated else nan,
+        "n": n,
+    }

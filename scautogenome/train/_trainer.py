@@ -7,7 +7,9 @@ sampling, ReduceLROnPlateau, early stopping on the validation metric, a per-epoc
 The loss is cross-entropy, or for a binary task the AutoGenome paper's "area under curve" loss
 (``TrainParams.loss="auc"``): a pairwise surrogate of the ROC AUC (:func:`pairwise_auc_loss`),
 whose scores are then calibrated into probabilities on the validation split
-(:func:`calibrate_binary_head`).
+(:func:`calibrate_binary_head`). A numeric target (:func:`train_regressor`) trains with the
+paper's mean squared error on its standardized values, folded back into its units after
+training (:func:`unstandardize_head`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from torch import nn
 
 from .._settings import check_device, settings
 from ..data import BatchLoader
-from ._metrics import score_logits
-from ._objectives import LOSSES, check_objective
+from ._metrics import regression_score, score_logits
+from ._objectives import LOSSES, check_objective, check_regression_objective
 
 OPTIMIZERS = ("adamw", "sgd")
 CLASS_BALANCE = ("none", "weights", "sampler")
@@ -250,7 +252,6 @@ def train_classifier(
     check_objective(params.loss, metric, n_classes, codes[val_rows])
     settings.apply_n_threads()
     start = time.perf_counter()
-    network.to(device)
     gen = torch.Generator().manual_seed(seed)
     y_train = codes[train_rows]
     counts = np.bincount(y_train, minlength=n_classes).astype(np.float64)
@@ -266,21 +267,8 @@ def train_classifier(
         weights = torch.as_tensor(inv, dtype=torch.float32, device=device)
     elif balance == "sampler":
         sample_weights = inv[y_train]
-    batch_size = int(min(params.batch_size, max(2, len(train_rows))))
-    train_loader = BatchLoader(
-        X,
-        train_rows,
-        codes,
-        batch_size=batch_size,
-        transform=transform,
-        device=device,
-        shuffle=True,
-        generator=gen,
-        sample_weights=sample_weights,
-        drop_last=True,
-    )
-    val_loader = BatchLoader(
-        X, val_rows, codes, batch_size=1024, transform=transform, device=device, inference=True
+    train_loader, val_loader = _loaders(
+        X, codes, train_rows, val_rows, transform, params, device, gen, sample_weights
     )
     y_val = codes[val_rows]
     if params.loss == "auc":
@@ -294,6 +282,145 @@ def train_classifier(
     else:
         loss_fn = nn.CrossEntropyLoss(weight=weights)
         val_loss_fn = nn.CrossEntropyLoss()
+    result = _fit(
+        network,
+        train_loader,
+        val_loader,
+        y_val=torch.as_tensor(y_val),
+        loss_fn=loss_fn,
+        val_loss_fn=val_loss_fn,
+        score_fn=lambda logits: score_logits(y_val, logits, metric, n_classes),
+        params=params,
+        device=device,
+        report=report,
+        deadline=deadline,
+        on_epoch=on_epoch,
+        stop_after=stop_after,
+    )
+    if params.loss == "auc" and len(val_rows):
+        logits = predict_logits(network, val_loader, device)
+        calibrate_binary_head(network.head, logits[:, 1] - logits[:, 0], y_val)
+        result.state_dict = copy.deepcopy(network.state_dict())
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def train_regressor(
+    network: nn.Module,
+    *,
+    X,
+    y: np.ndarray,
+    train_rows: np.ndarray,
+    val_rows: np.ndarray,
+    transform,
+    params: TrainParams,
+    metric: str = "r2",
+    device: torch.device,
+    seed: int = 0,
+    report: Callable[[int, float], None] | None = None,
+    deadline: float | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    stop_after: tuple[int, int] | None = None,
+) -> TrainResult:
+    """Train ``network`` (one output) to predict the numeric target ``y`` (float, all rows of
+    ``X``), as :func:`train_classifier` trains classes: the same loop, early stopping on the
+    validation ``metric`` (``"r2"``, ``"pearson"`` or ``"spearman"``) and arguments.
+
+    The loss is the mean squared error (``params.loss == "mse"``) on the values standardized
+    with the training cells' mean and standard deviation, so that one learning rate suits a
+    target in any unit; the recorded losses are on that scale (a validation loss of 1 is what
+    predicting the mean scores). After training the standardization is folded into the
+    network's last layer (:func:`unstandardize_head`): the returned weights predict in the
+    target's own units. ``params.class_balance`` does not apply.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    check_regression_objective(params.loss, metric, y[val_rows])
+    settings.apply_n_threads()
+    start = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    mean = float(np.mean(y[train_rows]))
+    std = float(np.std(y[train_rows])) or 1.0
+    z = ((y - mean) / std).astype(np.float32)
+    train_loader, val_loader = _loaders(X, z, train_rows, val_rows, transform, params, device, gen)
+    z_val = z[val_rows]
+    mse = nn.MSELoss()
+
+    def loss_fn(out, target):
+        return mse(out[:, 0], target)
+
+    result = _fit(
+        network,
+        train_loader,
+        val_loader,
+        y_val=torch.as_tensor(z_val),
+        loss_fn=loss_fn,
+        val_loss_fn=loss_fn,
+        score_fn=lambda out: regression_score(z_val, out[:, 0].numpy(), metric),
+        params=params,
+        device=device,
+        report=report,
+        deadline=deadline,
+        on_epoch=on_epoch,
+        stop_after=stop_after,
+    )
+    unstandardize_head(network.head, mean, std)
+    result.state_dict = copy.deepcopy(network.state_dict())
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+@torch.no_grad()
+def unstandardize_head(head: nn.Linear, mean: float, std: float) -> None:
+    """Fold ``y = mean + std * z`` into ``head``, the last Linear layer of a network trained to
+    predict the standardized value ``z``: it then predicts ``y`` itself, with no extra state
+    to save (SHAP values are then in the target's units too)."""
+    head.weight.mul_(std)
+    head.bias.mul_(std).add_(mean)
+
+
+def _loaders(X, y, train_rows, val_rows, transform, params, device, gen, sample_weights=None):
+    """The shuffled training minibatches (no trailing batch of one row) and the validation
+    batches of a training run."""
+    batch_size = int(min(params.batch_size, max(2, len(train_rows))))
+    train_loader = BatchLoader(
+        X,
+        train_rows,
+        y,
+        batch_size=batch_size,
+        transform=transform,
+        device=device,
+        shuffle=True,
+        generator=gen,
+        sample_weights=sample_weights,
+        drop_last=True,
+    )
+    val_loader = BatchLoader(
+        X, val_rows, y, batch_size=1024, transform=transform, device=device, inference=True
+    )
+    return train_loader, val_loader
+
+
+def _fit(
+    network: nn.Module,
+    train_loader: BatchLoader,
+    val_loader: BatchLoader,
+    *,
+    y_val: torch.Tensor,
+    loss_fn: Callable,
+    val_loss_fn: Callable,
+    score_fn: Callable[[torch.Tensor], float],
+    params: TrainParams,
+    device: torch.device,
+    report: Callable[[int, float], None] | None,
+    deadline: float | None,
+    on_epoch: Callable[[dict], None] | None,
+    stop_after: tuple[int, int] | None,
+) -> TrainResult:
+    """The loop :func:`train_classifier` and :func:`train_regressor` share: optimizer,
+    ReduceLROnPlateau on the validation score, early stopping, deadline and ``stop_after``.
+    ``score_fn`` scores the network's outputs on the validation cells (higher is better).
+    Leaves ``network`` holding the kept (best) weights."""
+    network.to(device)
     if params.optimizer == "adamw":
         opt = adamw(
             network.parameters(), lr=params.lr, weight_decay=params.weight_decay, device=device
@@ -343,8 +470,8 @@ def train_classifier(
                 f"(lr={params.lr:.3g}); a lower learning rate may help."
             )
             raise RuntimeError(msg)
-        val_loss = float(val_loss_fn(logits, torch.as_tensor(y_val)))
-        val_score = score_logits(y_val, logits, metric, n_classes)
+        val_loss = float(val_loss_fn(logits, y_val))
+        val_score = score_fn(logits)
         record = {
             "epoch": epoch,
             "train_loss": total / max(n_seen, 1),
@@ -373,9 +500,4 @@ def train_classifier(
             result.stopped = "time_budget"
             break
     network.load_state_dict(result.state_dict)
-    if params.loss == "auc" and len(val_rows):
-        logits = predict_logits(network, val_loader, device)
-        calibrate_binary_head(network.head, logits[:, 1] - logits[:, 0], y_val)
-        result.state_dict = copy.deepcopy(network.state_dict())
-    result.seconds = time.perf_counter() - start
     return result

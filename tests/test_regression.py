@@ -1,0 +1,317 @@
+"""A numeric target: sag.tl.classify(task="regression"), the Regressor, predict and explain."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scanpy as sc
+import torch
+from conftest import TINY_CONFIG
+from test_bad_input import check_untouched, snapshot
+
+import scautogenome as sag
+from scautogenome.data import prepare_labelled, resolve_task
+from scautogenome.train import (
+    TrainParams,
+    regression_report,
+    regression_score,
+    train_regressor,
+    unstandardize_head,
+)
+
+MLP = {"kind": "mlp", "units": [32]}
+FIT = {"max_epochs": 25, "patience": 6, "batch_size": 64}
+
+
+def with_target(adata, seed: int = 0):
+    """``adata`` with ``obs['age']``: an affine function of the log-normalized expression of
+    genes 0-4 plus noise (a real signal in the genes, in units far from 0-1)."""
+    norm = adata.copy()
+    sc.pp.normalize_total(norm, target_sum=1e4)
+    sc.pp.log1p(norm)
+    expr = np.asarray(norm.X[:, :5].todense()).mean(1)
+    rng = np.random.default_rng(seed)
+    adata.obs["age"] = 40 + 10 * expr + rng.normal(0, 0.5, adata.n_obs)
+    return adata
+
+
+@pytest.fixture(scope="module")
+def run():
+    """One regression classify run (the AnnData it annotated and the model), shared."""
+    sag.settings.verbosity = 1
+    sag.settings.progress_bar = False
+    sag.settings.device = "cpu"
+    adata = with_target(sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0))
+    model = sag.tl.classify(adata, "age", config=copy.deepcopy(TINY_CONFIG), seed=0)
+    return adata, model
+
+
+# -- which task ---------------------------------------------------------------------------------
+def test_auto_task_reads_it_off_the_column():
+    rng = np.random.default_rng(0)
+    many = pd.Series(rng.normal(size=200))
+    assert resolve_task(many, "x", "auto") == "regression"
+    assert resolve_task(many.round().astype(int) + 1000 * np.arange(200), "x") == "regression"
+    assert resolve_task(pd.Series([0, 24, 48, 72] * 10), "t") == "classification"
+    assert resolve_task(many.astype("category"), "x") == "classification"
+    assert resolve_task(pd.Series([True, False] * 60), "b") == "classification"
+    assert resolve_task(pd.Series(["a", "b"] * 60), "s") == "classification"
+    # asked for: a few time points are a number to predict, text that reads as numbers too
+    assert resolve_task(pd.Series([0, 24, 48, 72] * 10), "t", "regression") == "regression"
+    assert resolve_task(pd.Series(["0", "24", np.nan] * 5), "t", "regression") == "regression"
+    with pytest.raises(ValueError, match=r"numbers in obs\['t'\].*'day0'"):
+        resolve_task(pd.Series(["day0", "day2"] * 10), "t", "regression")
+    with pytest.raises(ValueError, match="boolean"):
+        resolve_task(pd.Series([True, False] * 10), "b", "regression")
+    with pytest.raises(ValueError, match="task='guess' must be one of"):
+        resolve_task(many, "x", "guess")
+
+
+def test_prepare_numeric_split_spans_the_range_and_leaves_missing_values_out(adata):
+    adata = with_target(adata)
+    adata.obs.loc[adata.obs_names[:7], "age"] = np.nan
+    data = prepare_labelled(adata, "age", task="regression", seed=0)
+    assert data.task == "regression"
+    assert data.n_outputs == 1
+    assert data.classes.tolist() == ["age"]
+    assert (data.split[:7] == "none").all()
+    assert np.isnan(data.y[:7]).all()
+    y = adata.obs["age"].to_numpy()
+    for part in ("val", "test"):  # stratified on quantile bins: each part spans the range
+        values = y[data.split == part]
+        assert len(values) >= 25
+        assert values.min() < np.nanquantile(y, 0.15)
+        assert values.max() > np.nanquantile(y, 0.85)
+    # the same seed draws the same split
+    again = prepare_labelled(adata, "age", task="regression", seed=0)
+    assert np.array_equal(again.split, data.split)
+
+
+def test_numeric_target_bad_input_is_refused_before_any_work(adata):
+    adata = with_target(adata)
+    before = snapshot(adata)
+    bad = adata.copy()
+    bad.obs.loc[bad.obs_names[0], "age"] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        sag.tl.classify(bad, "age", n_trials=1)
+    few = adata.copy()
+    few.obs.loc[few.obs_names[9:], "age"] = np.nan
+    with pytest.raises(ValueError, match="has 9 cells with a value; a numeric target needs"):
+        sag.tl.classify(few, "age", task="regression", n_trials=1)
+    const = adata.copy()
+    const.obs["age"] = 3.0
+    with pytest.raises(ValueError, match="same value in every cell"):
+        sag.tl.classify(const, "age", task="regression", n_trials=1)
+    with pytest.raises(ValueError, match="min_cells_per_class=3 leaves small classes out"):
+        sag.tl.classify(adata, "age", min_cells_per_class=3, n_trials=1)
+    # a loss or metric of classes, and classes judged by a regression metric or the mse loss
+    with pytest.raises(ValueError, match="loss='auc' is a loss of classes"):
+        sag.tl.classify(adata, "age", config={"trainer": {"loss": "auc"}}, n_trials=1)
+    with pytest.raises(ValueError, match=r"metric='accuracy' must be one of \['r2'"):
+        sag.tl.classify(adata, "age", metric="accuracy", n_trials=1)
+    with pytest.raises(ValueError, match=r"metric=.r2. must be one of.*classification task"):
+        sag.tl.classify(adata, "label", metric="r2", n_trials=1)
+    mse = {"trainer": {"loss": "mse"}}
+    with pytest.raises(ValueError, match=r"the loss 'mse'\) needs numbers in obs\['label'\]"):
+        sag.tl.classify(adata, "label", config=mse, n_trials=1)
+    with pytest.raises(ValueError, match="loss='mse' is for a numeric target"):
+        sag.tl.classify(adata, "label", config=mse, n_trials=1, task="classification")
+    with pytest.raises(ValueError, match="mode='rrfcn' searches by ENAS"):
+        sag.tl.classify(adata, "age", mode="rrfcn", time_budget=5)
+    check_untouched(adata, before)
+
+
+# -- the run --------------------------------------------------------------------------------------
+def test_classify_a_numeric_target_writes_values_and_metrics(run):
+    adata, model = run
+    assert isinstance(model, sag.models.Regressor)
+    assert model.target_ == "age"
+    assert model.classes_.tolist() == ["age"]
+    pred = adata.obs["sag_pred"]
+    assert pred.dtype.kind == "f"
+    assert pred.notna().all()
+    assert "sag_proba" not in adata.obsm
+    uns = adata.uns["sag"]
+    assert uns["task"] == "regression"
+    assert uns["params"]["task"] == "regression"
+    assert uns["params"]["metric"] == "r2"
+    assert "confusion" not in uns
+    test = uns["metrics"]["test"]
+    assert set(test) == {"r2", "rmse", "mae", "pearson", "spearman", "n"}
+    # the signal is learnt, in the target's own units (not the standardized ones)
+    assert test["r2"] > 0.6
+    y = adata.obs["age"].to_numpy()
+    rows = (adata.obs["sag_split"] == "test").to_numpy()
+    assert test["rmse"] == pytest.approx(np.sqrt(np.mean((pred.to_numpy()[rows] - y[rows]) ** 2)))
+    assert abs(pred.mean() - y.mean()) < y.std()
+    # no class balancing in a numeric target's search space
+    assert "class_balance" not in json.loads(uns["config"])["space"]["common"]
+    assert all("class_balance" not in p for p in uns["trials"]["params"])
+
+
+def test_regression_outputs_survive_h5ad(run, tmp_path):
+    adata, _ = run
+    path = tmp_path / "r.h5ad"
+    adata.write_h5ad(path)
+    back = ad.read_h5ad(path)
+    assert np.array_equal(back.obs["sag_pred"].to_numpy(), adata.obs["sag_pred"].to_numpy())
+    assert back.uns["sag"]["task"] == "regression"
+    assert back.uns["sag"]["metrics"]["test"]["r2"] == adata.uns["sag"]["metrics"]["test"]["r2"]
+
+
+def test_same_seed_same_regression(run):
+    adata, _ = run
+    again = adata.copy()
+    sag.tl.classify(again, "age", config=copy.deepcopy(TINY_CONFIG), seed=0)
+    assert np.array_equal(again.obs["sag_pred"].to_numpy(), adata.obs["sag_pred"].to_numpy())
+
+
+def test_a_regression_replaces_the_probabilities_of_an_earlier_classification(adata):
+    adata = with_target(adata)
+    sag.tl.classify(adata, "label", n_trials=1, config={"trainer": {"max_epochs": 2}})
+    assert "sag_proba" in adata.obsm
+    sag.tl.classify(adata, "age", n_trials=1, config={"trainer": {"max_epochs": 2}})
+    assert "sag_proba" not in adata.obsm
+    assert adata.obs["sag_pred"].dtype.kind == "f"
+
+
+def test_few_numeric_values_are_classes_unless_asked(adata):
+    adata.obs["time"] = np.tile([0.0, 24.0, 48.0], 100)
+    cfg = {"trainer": {"max_epochs": 2}}
+    model = sag.tl.classify(adata, "time", n_trials=1, config=cfg)
+    assert isinstance(model, sag.models.Classifier)
+    model = sag.tl.classify(adata, "time", n_trials=1, config=cfg, task="regression")
+    assert isinstance(model, sag.models.Regressor)
+    # the mse loss asks for the number too (AutoGenome's configs say so)
+    model = sag.tl.classify(adata, "time", n_trials=1, config={**cfg, "trainer": {"loss": "mse"}})
+    assert isinstance(model, sag.models.Regressor)
+
+
+# -- the model ------------------------------------------------------------------------------------
+def test_regressor_fit_predict_save_load(adata, tmp_path):
+    adata = with_target(adata)
+    model = sag.models.Regressor(MLP, FIT).fit(adata, "age", seed=0)
+    pred = model.predict(adata)
+    assert pred.shape == (adata.n_obs,)
+    assert pred.dtype == np.float64
+    assert np.corrcoef(pred, adata.obs["age"])[0, 1] > 0.8
+    again = sag.models.Regressor(MLP, FIT).fit(adata, "age", seed=0)
+    assert np.array_equal(again.predict(adata), pred)
+    # genes matched by name: a reordered query predicts the same
+    order = np.random.default_rng(1).permutation(adata.n_vars)
+    np.testing.assert_allclose(model.predict(adata[:, order].copy()), pred, rtol=1e-5)
+    model.save(tmp_path / "m")
+    loaded = sag.models.Regressor.load(tmp_path / "m")
+    assert loaded.target_ == "age"
+    np.testing.assert_array_equal(loaded.predict(adata), pred)
+    with pytest.raises(ValueError, match="holds a 'Regressor' model, not a 'Classifier'"):
+        sag.models.Classifier.load(tmp_path / "m")
+    assert "'age'" in repr(loaded)
+    with pytest.raises(ValueError, match=r"metric='accuracy' must be one of \['r2'"):
+        sag.models.Regressor(MLP, FIT).fit(adata, "age", metric="accuracy")
+
+
+def test_unstandardize_head_predicts_in_the_target_units():
+    head = torch.nn.Linear(3, 1)
+    x = torch.randn(5, 3)
+    z = head(x).detach()
+    unstandardize_head(head, mean=10.0, std=4.0)
+    torch.testing.assert_close(head(x).detach(), 10.0 + 4.0 * z)
+
+
+def test_train_regressor_refuses_what_it_cannot_judge(adata):
+    y = np.zeros(adata.n_obs)
+    y[::2] = 1.0
+    rows = np.arange(adata.n_obs)
+    net = sag.nn.build_network({**MLP, "n_inputs": adata.n_vars, "n_outputs": 1})
+    common = {
+        "X": adata.X,
+        "train_rows": rows[:200],
+        "transform": None,
+        "device": torch.device("cpu"),
+    }
+    with pytest.raises(ValueError, match="at least two different target values"):
+        train_regressor(
+            net, y=y, val_rows=rows[200:202:2], params=TrainParams(loss="mse"), **common
+        )
+    with pytest.raises(ValueError, match="loss='auc' is a loss of classes"):
+        train_regressor(net, y=y, val_rows=rows[200:], params=TrainParams(loss="auc"), **common)
+
+
+def test_regression_metrics():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    rep = regression_report(y, y + 1)
+    assert rep["rmse"] == pytest.approx(1.0)
+    assert rep["mae"] == pytest.approx(1.0)
+    assert rep["pearson"] == pytest.approx(1.0)
+    assert rep["spearman"] == pytest.approx(1.0)
+    assert rep["r2"] == pytest.approx(1 - 4 / 5)
+    assert rep["n"] == 4
+    empty = regression_report(np.array([]), np.array([]))
+    assert empty["n"] == 0
+    assert np.isnan(empty["r2"])
+    flat = regression_report(y, np.full(4, 2.5))
+    assert np.isnan(flat["pearson"])
+    assert flat["r2"] == pytest.approx(0.0)
+    # a constant prediction correlates with nothing: 0, not NaN, for the search
+    assert regression_score(y, np.full(4, 2.5), "spearman") == 0.0
+
+
+# -- predict and explain ---------------------------------------------------------------------------
+def test_predict_with_a_regressor(run):
+    adata, model = run
+    query = adata[:40].copy()
+    for key in ("sag_pred", "sag_split"):
+        del query.obs[key]
+    del query.uns["sag"]
+    query.obs["sag_q_confidence"] = 1.0  # of an earlier prediction of classes under the key
+    query.obsm["sag_q_proba"] = np.zeros((40, 2), dtype=np.float32)
+    sag.tl.predict(query, model, key_added="sag_q")
+    np.testing.assert_allclose(
+        query.obs["sag_q_pred"].to_numpy(), adata.obs["sag_pred"].to_numpy()[:40], rtol=1e-5
+    )
+    assert "sag_q_confidence" not in query.obs
+    assert "sag_q_proba" not in query.obsm
+    assert query.uns["sag_q"]["classes"].tolist() == ["age"]
+
+
+def test_explain_a_regressor_ranks_the_genes_of_the_target(run, tmp_path):
+    adata, model = run
+    adata = adata.copy()
+    sag.tl.explain(adata, model, n_explain=30, nsamples=50)
+    rec = adata.uns["sag_shap"]
+    assert rec["columns"].tolist() == ["age", "overall"]
+    assert adata.varm["sag_shap"].shape == (adata.n_vars, 2)
+    assert rec["params"]["output"] == "prediction"
+    # the target is made of genes 0-4: they lead the ranking
+    assert set(rec["top_genes"][0, :5]) & {f"gene_{i}" for i in range(5)}
+    top5 = set(rec["top_genes"][0, :8])
+    assert len(top5 & {f"gene_{i}" for i in range(5)}) >= 3
+    with pytest.raises(ValueError, match="groupby='label' groups the cells by class"):
+        sag.tl.explain(adata, model, groupby="label")
+    adata.write_h5ad(tmp_path / "e.h5ad")
+    assert ad.read_h5ad(tmp_path / "e.h5ad").uns["sag_shap"]["columns"].tolist() == [
+        "age",
+        "overall",
+    ]
+
+
+def test_config_for_a_numeric_target():
+    cfg = sag.config.load({"trainer": {"loss": "mse"}})
+    assert cfg["search"]["metric"] == "r2"
+    with pytest.raises(ValueError, match="for a regression task"):
+        sag.config.load({"trainer": {"loss": "mse"}, "search": {"metric": "macro_f1x"}})
+    with pytest.raises(ValueError, match=r"metric='accuracy' must be one of \['r2'"):
+        sag.config.load({"trainer": {"loss": "mse"}, "search": {"metric": "accuracy"}})
+    default = sag.config.load(None)
+    task_cfg = sag.config.for_task(default, "regression")
+    assert task_cfg["trainer"]["loss"] == "mse"
+    assert task_cfg["search"]["metric"] == "r2"
+    assert "class_balance" not in task_cfg["space"]["common"]
+    assert "class_balance" in default["space"]["common"]  # the given config is not changed
+    assert sag.config.for_task(default, "classification") == default

@@ -18,6 +18,10 @@ DEMO_BUDGET = {"n_trials": 25, "time_budget": 100.0}
 DEMO_EMBED_BUDGET = {"n_trials": 4, "time_budget": 30.0}
 # the test summary at the top of metrics.json
 SUMMARY_METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "average_precision", "n")
+# ... of a numeric target (a classify run of task "regression")
+REGRESSION_SUMMARY = ("r2", "rmse", "mae", "pearson", "spearman", "n")
+# sag.data.TASKS, here without importing torch (for --help)
+TASKS = ("auto", "classification", "regression")
 
 
 class CLIError(Exception):
@@ -211,9 +215,19 @@ def _setup(args) -> None:
 
 
 # -- printed summaries ---------------------------------------------------------------------------
+def _is_regression(uns) -> bool:
+    from .plotting._classify import is_regression
+
+    return is_regression(uns)
+
+
 def metrics_table(adata, key: str = "sag") -> str:
-    """Per-class precision/recall/F1/support on the test split, plus the overall figures."""
+    """Per-class precision/recall/F1/support on the test split, plus the overall figures (for
+    a numeric target: R2, RMSE, MAE, Pearson and Spearman on the test and validation
+    splits)."""
     uns = adata.uns[key]
+    if _is_regression(uns):
+        return _regression_table(uns)
     test = uns["metrics"]["test"]
     pc = test["per_class"]
     classes = [str(c) for c in uns["classes"]]
@@ -235,11 +249,39 @@ def metrics_table(adata, key: str = "sag") -> str:
         + (f"ROC AUC {test['roc_auc']:.3f}   " if ranked else "")
         + f"(n={int(test['n'])})"
     )
+    lines.append(_best_line(uns))
+    return "\n".join(lines)
+
+
+def _best_line(uns) -> str:
     best = uns["best"]
-    lines.append(
+    return (
         f"best trial {int(best['trial'])} ({best['mode']}), validation score "
         f"{float(best['val_score']):.3f}; {len(uns['trials'])} trials"
     )
+
+
+def _regression_table(uns) -> str:
+    """:func:`metrics_table` of a numeric target."""
+    metrics = uns["metrics"]
+    lines = [
+        f"{'split':<10}  {'R2':>7}  {'RMSE':>9}  {'MAE':>9}  {'Pearson':>7}  {'Spearman':>8}  cells"
+    ]
+    for part in ("test", "val"):
+        m = metrics.get(part)
+        if m:
+            lines.append(
+                f"{part:<10}  {m['r2']:7.3f}  {m['rmse']:9.4g}  {m['mae']:9.4g}  "
+                f"{m['pearson']:7.3f}  {m['spearman']:8.3f}  {int(m['n']):5d}"
+            )
+    test = metrics["test"]
+    target = dict(uns.get("params", {})).get("labels_key", "?")
+    lines.append("")
+    lines.append(
+        f"test R2 {test['r2']:.3f}   RMSE {test['rmse']:.4g}   Spearman {test['spearman']:.3f}   "
+        f"(n={int(test['n'])}; numeric target obs[{str(target)!r}])"
+    )
+    lines.append(_best_line(uns))
     return "\n".join(lines)
 
 
@@ -264,21 +306,38 @@ def _finite(value):
 def metrics_record(adata, key: str = "sag") -> dict:
     """What classify's metrics.json holds, as plain JSON values: the test summary at the top
     (``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``roc_auc``, ``average_precision``,
-    ``n``), then ``labels_key``, the search
+    ``n``), then ``task`` (``"classification"``), ``labels_key``, the search
     ``metric``, ``classes`` (the order of every per-class list and of the confusion matrix's
     rows and columns), ``test`` and ``val`` (the summary and ``per_class``
-    precision/recall/f1/support/roc_auc/average_precision), ``confusion`` (test, rows = true class, columns = predicted)
-    and ``best`` (the trial kept: trial, mode, val_score in ``metric``). NaN (an empty split)
-    is null."""
+    precision/recall/f1/support/roc_auc/average_precision), ``confusion`` (test, rows = true
+    class, columns = predicted) and ``best`` (the trial kept: trial, mode, val_score in
+    ``metric``). NaN (an empty split, or an undefined figure) is null.
+
+    For a numeric target: the test summary ``r2``, ``rmse``, ``mae``, ``pearson``,
+    ``spearman``, ``n``, then ``task`` (``"regression"``), ``target`` and ``labels_key`` (both
+    the obs column), ``metric``, ``test`` and ``val`` (those figures) and ``best``; no classes
+    or confusion matrix."""
     uns = adata.uns[key]
     metrics = uns["metrics"]
     params = uns.get("params", {})
+    if _is_regression(uns):
+        record = {
+            **{k: metrics["test"][k] for k in REGRESSION_SUMMARY},
+            "task": "regression",
+            "target": params.get("labels_key"),
+            "labels_key": params.get("labels_key"),
+            "metric": params.get("metric"),
+            **{part: metrics[part] for part in ("test", "val") if part in metrics},
+            "best": uns["best"],
+        }
+        return _finite(record)
     record = {
         **{
             k: metrics["test"][k]
             for k in SUMMARY_METRICS
             if k in metrics["test"]  # runs before ROC AUC was recorded have none
         },
+        "task": "classification",
         "labels_key": params.get("labels_key"),
         "metric": params.get("metric"),
         "classes": [str(c) for c in uns["classes"]],
@@ -289,15 +348,31 @@ def metrics_record(adata, key: str = "sag") -> dict:
     return _finite(record)
 
 
+def _one_output(uns) -> str | None:
+    """The name of the one output an explanation ``uns`` is of (a numeric target), or None
+    (classes)."""
+    outputs = [str(c) for c in uns.get("classes", [c for c in uns["columns"] if c != "overall"])]
+    return outputs[0] if len(outputs) == 1 else None
+
+
 def top_genes_table(adata, key: str = "sag_shap", n: int = 8) -> str:
     uns = adata.uns[key]
     columns = [str(c) for c in uns["columns"]]
+    if _one_output(uns) is not None:  # its "overall" column is the same as the output's
+        columns = columns[:1]
     width = max(8, *(len(c) for c in columns))
     genes = uns["top_genes"]
     return "\n".join(
         f"{c:<{width}}  " + ", ".join(str(g) for g in genes[i, :n] if str(g))
         for i, c in enumerate(columns)
     )
+
+
+def _top_genes_heading(adata, key: str = "sag_shap") -> str:
+    target = _one_output(adata.uns[key])
+    if target is None:
+        return "top genes per class (SHAP):"
+    return f"top genes of the predicted {target} (SHAP):"
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -310,7 +385,7 @@ def _labels(args) -> str:
     """--labels, else the input's own label column (:func:`_default_labels`)."""
     labels = args.labels or _default_labels(args)
     if labels is None:
-        msg = "--labels is required (the obs column with the classes)"
+        msg = "--labels is required (the obs column with the classes or the numeric target)"
         raise CLIError(msg)
     return labels
 
@@ -353,6 +428,7 @@ def _classify(args) -> int:
         metric=args.metric,
         config=config,
         min_cells_per_class=args.min_cells_per_class,
+        task=args.task,
         storage=args.storage,
         study_name=args.study_name,
         seed=args.seed,
@@ -370,22 +446,39 @@ def _classify(args) -> int:
         written.append(sag.io.write_report(adata, out / "report.html"))
     print(metrics_table(adata))
     if args.explain:
-        print("\ntop genes per class (SHAP):")
+        print("\n" + _top_genes_heading(adata))
         print(top_genes_table(adata))
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 
 
 def _load_model(path: str):
+    """The Classifier or Regressor saved in ``path`` (classify's DIR/model), as its
+    model.json names it."""
     import scautogenome as sag
 
-    if not (Path(path) / "model.json").exists():
+    meta = Path(path) / "model.json"
+    if not meta.exists():
         msg = f"--model {path!r} is not a saved scautogenome model directory"
         raise CLIError(msg)
-    return sag.models.Classifier.load(path)
+    try:
+        kind = json.loads(meta.read_text()).get("model")
+    except (ValueError, AttributeError) as e:  # not JSON, or not an object
+        msg = f"--model {path!r}: its model.json cannot be read ({e})"
+        raise CLIError(msg) from e
+    models = {"Classifier": sag.models.Classifier, "Regressor": sag.models.Regressor}
+    if kind not in models:
+        msg = (
+            f"--model {path!r} holds a {kind!r} model; give a model of classify (a Classifier "
+            "or a Regressor)"
+        )
+        raise CLIError(msg)
+    return models[kind].load(path)
 
 
 def _predict(args) -> int:
+    import numpy as np
+
     import scautogenome as sag
 
     out = _out_file(args.out, args.overwrite)
@@ -399,8 +492,17 @@ def _predict(args) -> int:
         key_added=args.key_added,
     )
     _write_h5ad(adata, out)
-    print("predicted classes:")
-    print(adata.obs[f"{args.key_added}_pred"].value_counts().to_string())
+    pred = adata.obs[f"{args.key_added}_pred"]
+    if isinstance(model, sag.models.Regressor):
+        values = pred.to_numpy(dtype=float)
+        print(
+            f"predicted {model.target_} ({len(values)} cells): mean {values.mean():.4g}, "
+            f"sd {values.std():.4g}, min {values.min():.4g}, median {np.median(values):.4g}, "
+            f"max {values.max():.4g}"
+        )
+    else:
+        print("predicted classes:")
+        print(pred.value_counts().to_string())
     print(f"\nwrote {out}")
     return 0
 
@@ -426,7 +528,7 @@ def _explain(args) -> int:
         seed=args.seed,
     )
     _write_h5ad(adata, out)
-    print("top genes per class (SHAP):")
+    print(_top_genes_heading(adata))
     print(top_genes_table(adata))
     print(f"\nwrote {out}")
     return 0
@@ -548,18 +650,14 @@ def _worker(args) -> int:
     if args.metric is not None:
         overrides.setdefault("search", {})["metric"] = args.metric
     cfg = load_config(_config.load, config, args.mode, overrides)
-    if cfg["mode"] == "rrfcn":  # the study classify runs for it (search_with_rrfcn)
-        if cfg["rrfcn"]["strategy"] != "optuna":
-            msg = (
-                f"mode 'rrfcn' with rrfcn.strategy {cfg['rrfcn']['strategy']!r} is searched by "
-                "ENAS, one process's controller on shared weights, not an Optuna study a worker "
-                "can join; set rrfcn.strategy to 'optuna' in --config (for the classify run and "
-                "every worker) to spread an RRFCN search over workers"
-            )
-            raise CLIError(msg)
-        from scautogenome.search._enas import optuna_rrfcn_config
-
-        cfg = optuna_rrfcn_config(cfg)
+    if cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] != "optuna":
+        msg = (
+            f"mode 'rrfcn' with rrfcn.strategy {cfg['rrfcn']['strategy']!r} is searched by "
+            "ENAS, one process's controller on shared weights, not an Optuna study a worker "
+            "can join; set rrfcn.strategy to 'optuna' in --config (for the classify run and "
+            "every worker) to spread an RRFCN search over workers"
+        )
+        raise CLIError(msg)
     data = prepare_labelled(
         adata,
         labels,
@@ -567,7 +665,14 @@ def _worker(args) -> int:
         split_key=split_key,
         min_cells_per_class=args.min_cells_per_class,
         seed=sag.settings.seed if args.seed is None else args.seed,
+        task=args.task,
     )
+    # as classify: the loss and metric of the task (a numeric target: mse and r2 by default)
+    cfg = _config.for_task(cfg, data.task)
+    if cfg["mode"] == "rrfcn":  # the study classify runs for it (search_with_rrfcn)
+        from scautogenome.search._enas import optuna_rrfcn_config
+
+        cfg = optuna_rrfcn_config(cfg)
     # workers that run at the same time cannot draw a reproducible sequence of points: a random
     # salt keeps them from drawing the same ones (a process id does not: in containers it is
     # often 1 in every worker). The best trial is reported from the
@@ -690,8 +795,8 @@ def _inputs(sp) -> None:
 
 
 _LABELS_HELP = (
-    "obs column with the classes (default: --label-column for --table, 'project' for --tcga, "
-    "'label' for --autogenome)"
+    "obs column with the classes or the numeric target (default: --label-column for --table, "
+    "'project' for --tcga, 'label' for --autogenome)"
 )
 _SPLIT_HELP = "obs column with train/val/test (default for --autogenome: 'autogenome_split')"
 _CONFIG_HELP = "expert-mode JSON config file (default for --autogenome: the one made of its JSON)"
@@ -732,15 +837,25 @@ def _classify_options(sp) -> None:
         default=None,
         choices=list(METRICS),
         help="validation metric the search maximises (default: the config's, macro_f1; "
-        "roc_auc with the config's trainer.loss 'auc'); roc_auc and average_precision rank "
-        "the class probabilities (one-vs-rest, macro)",
+        "roc_auc with the config's trainer.loss 'auc'; r2 for a numeric target); roc_auc and "
+        "average_precision rank the class probabilities (one-vs-rest, macro); r2, pearson "
+        "and spearman are for a numeric target (--task regression)",
     )
     sp.add_argument(
         "--min-cells-per-class",
         type=int,
         default=None,
         help="leave classes with fewer cells out of training (their cells are still "
-        "predicted); without it, a class too small for the seeded split is an error",
+        "predicted); without it, a class too small for the seeded split is an error; not "
+        "for a numeric target",
+    )
+    sp.add_argument(
+        "--task",
+        default="auto",
+        choices=list(TASKS),
+        help="auto (default): predict a number for a numeric --labels column of more than 50 "
+        "distinct values (mean squared error; the model a Regressor), classes otherwise; "
+        "classification or regression say which",
     )
 
 
@@ -754,11 +869,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser(
         "classify",
-        help="search the best classifier for a label column",
+        help="search the best classifier for a label column (or regressor for a numeric one)",
         description="Search MLP / RFCN-ResNet / RFCN-DenseNet (/ RRFCN) "
-        "classifiers for a label column. Writes DIR/model, DIR/annotated.h5ad, "
-        "DIR/metrics.json (test and validation metrics, per class, the confusion matrix and the "
-        "kept trial) and DIR/report.html; a DIR that holds any of them is refused "
+        "classifiers for a label column, or regressors for a numeric target (--task). Writes "
+        "DIR/model, DIR/annotated.h5ad, DIR/metrics.json (test and validation metrics, per "
+        "class, the confusion matrix and the kept trial; for a numeric target R2, RMSE, MAE, "
+        "Pearson and Spearman) and DIR/report.html; a DIR that holds any of them is refused "
         "unless --overwrite.",
     )
     _inputs(c)
@@ -789,8 +905,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser(
         "predict",
         help="annotate new cells with a saved model",
-        description="Predict classes with a saved model; genes are matched by "
-        "name (missing ones set to 0, reported).",
+        description="Predict classes (or the numeric target) with a saved model; genes are "
+        "matched by name (missing ones set to 0, reported).",
     )
     _inputs(pr)
     pr.add_argument("--model", required=True, help="model directory (classify's DIR/model)")
@@ -800,8 +916,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--key-added",
         default="sag",
         help="prefix of what predict writes: obs['KEY_pred'], obs['KEY_confidence'], "
-        "obsm['KEY_proba'], uns['KEY'] (default: sag; another one keeps the classify run of "
-        "another model that the input holds there)",
+        "obsm['KEY_proba'] (a numeric target's model: obs['KEY_pred'], the values), uns['KEY'] "
+        "(default: sag; another one keeps the classify run of another model that the input "
+        "holds there)",
     )
     pr.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _common(pr, seed_help=None)
@@ -809,9 +926,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser(
         "explain",
-        help="SHAP gene importance per class",
+        help="SHAP gene importance per class (or of the predicted number)",
         description="Explain a saved model with SHAP (expected gradients): "
-        "writes varm['sag_shap'] and the top genes per class.",
+        "writes varm['sag_shap'] and the top genes per class (of a numeric target's model: "
+        "of its prediction).",
     )
     _inputs(e)
     e.add_argument("--model", required=True, help="model directory (classify's DIR/model)")
@@ -913,7 +1031,8 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="HTML report of an annotated h5ad",
         description="Write a self-contained HTML report (metrics, confusion "
-        "matrix, search history, architecture, top genes, latent space).",
+        "matrix or observed vs predicted values, search history, architecture, top genes, "
+        "latent space).",
     )
     r.add_argument("input", help="classify's --out directory or an annotated .h5ad file")
     r.add_argument(
@@ -931,8 +1050,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="add this machine to a running search",
         description="Run trials of a search kept in an Optuna storage (e.g. "
         "PostgreSQL) so several processes or machines share one study. Use the "
-        "same input, --labels, --config, --mode, --metric, --min-cells-per-class and --seed as "
-        "the classify run and every other worker. Mode rrfcn takes part with "
+        "same input, --labels, --config, --mode, --metric, --min-cells-per-class, --task and "
+        "--seed as the classify run and every other worker. Mode rrfcn takes part with "
         "rrfcn.strategy 'optuna' in --config (ENAS runs in one process). A worker prints the "
         "study's best trial from the storage; a classify run on the same --storage and "
         "--study-name collects the search into a model.",

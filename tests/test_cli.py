@@ -829,3 +829,173 @@ def test_explain_takes_the_split_of_the_original_input(adata, quick_config, tmp_
     assert cells <= test
     assert main(common) == 0  # without it: cells drawn from all cells
     assert not set(ad.read_h5ad(explained).uns["sag_shap"]["cells"]) <= test
+
+
+@pytest.fixture
+def regression_h5ad(adata, tmp_path):
+    """The synthetic cells with a numeric obs['age'] (300 distinct values) in an .h5ad."""
+    X = np.asarray(adata.X.todense())
+    rng = np.random.default_rng(0)
+    adata.obs["age"] = 5 * np.log1p(X[:, :10]).sum(1) + rng.normal(0, 1, adata.n_obs) + 40
+    path = tmp_path / "age.h5ad"
+    adata.write_h5ad(path)
+    return path
+
+
+def test_classify_a_numeric_target_then_predict_and_explain(
+    regression_h5ad, quick_config, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    argv = ["classify", str(regression_h5ad), "--labels", "age", "--out", str(out)]
+    argv += ["--config", str(quick_config), "--n-trials", "2", "--task", "regression"]
+    assert main([*argv, "--no-explain", "--quiet"]) == 0, capsys.readouterr().err
+    annotated = ad.read_h5ad(out / "annotated.h5ad")
+    uns = annotated.uns["sag"]
+    assert uns["task"] == "regression"
+    assert uns["params"]["task"] == "regression"
+    assert annotated.obs["sag_pred"].dtype.kind == "f"
+    assert json.loads((out / "model" / "model.json").read_text())["model"] == "Regressor"
+    # metrics.json: the regression summary, no classes or confusion matrix
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics)[:6] == ["r2", "rmse", "mae", "pearson", "spearman", "n"]
+    assert metrics["task"] == "regression"
+    assert metrics["target"] == metrics["labels_key"] == "age"
+    assert metrics["metric"] == "r2"
+    assert "classes" not in metrics
+    assert "confusion" not in metrics
+    for part in ("test", "val"):
+        stored = uns["metrics"][part]
+        for k in ("r2", "rmse", "mae", "pearson", "spearman"):
+            assert metrics[part][k] == pytest.approx(float(stored[k]))
+        assert metrics[part]["n"] == int(stored["n"]) == 30
+    for k in ("r2", "rmse", "mae", "pearson", "spearman", "n"):
+        assert metrics[k] == metrics["test"][k]
+    assert metrics["best"] == {
+        "trial": int(uns["best"]["trial"]),
+        "mode": "mlp",
+        "val_score": pytest.approx(float(uns["best"]["val_score"])),
+    }
+    printed = capsys.readouterr().out
+    test = uns["metrics"]["test"]
+    assert f"test R2 {test['r2']:.3f}   RMSE {test['rmse']:.4g}" in printed
+    assert "numeric target obs['age']" in printed
+    assert "best trial" in printed
+    assert "precision" not in printed
+    page = (out / "report.html").read_text()
+    assert "<h2>Regression</h2>" in page
+    assert "Confusion matrix" not in page
+
+    # predict with the saved Regressor: values, no class probabilities or confidence
+    pred = tmp_path / "pred.h5ad"
+    rc = main(["predict", str(regression_h5ad), "--model", str(out / "model"), "--out", str(pred)])
+    assert rc == 0, capsys.readouterr().err
+    predicted = ad.read_h5ad(pred)
+    assert "sag_confidence" not in predicted.obs
+    assert "sag_proba" not in predicted.obsm
+    np.testing.assert_allclose(predicted.obs["sag_pred"], annotated.obs["sag_pred"], rtol=1e-5)
+    printed = capsys.readouterr().out
+    values = predicted.obs["sag_pred"].to_numpy()
+    assert f"predicted age (300 cells): mean {values.mean():.4g}, sd {values.std():.4g}" in printed
+    assert "predicted classes" not in printed
+
+    # explain the saved Regressor: the top genes of its one output
+    explained = tmp_path / "explained.h5ad"
+    explain = ["explain", str(out / "annotated.h5ad"), "--model", str(out / "model")]
+    explain += ["--nsamples", "10", "--n-background", "10", "--out", str(explained), "--quiet"]
+    assert main(explain) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "top genes of the predicted age (SHAP):" in printed
+    genes = ad.read_h5ad(explained).uns["sag_shap"]["top_genes"][0][:8]
+    assert f"age       {', '.join(genes)}" in printed
+    assert "overall" not in printed
+
+
+def test_task_option(regression_h5ad, tmp_path, capsys):
+    import scautogenome as sag
+    from scautogenome.cli import TASKS
+
+    assert sag.data.TASKS == TASKS
+    with pytest.raises(SystemExit):
+        main(["classify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--task {auto,classification,regression}" in text
+    assert "more than 50 distinct values" in text
+    assert "r2, pearson and spearman are for a numeric target" in text
+    # classes asked of a numeric column of many values: refused before the search
+    out = tmp_path / "o"
+    argv = ["classify", str(regression_h5ad), "--labels", "age", "--out", str(out), "--quiet"]
+    assert main([*argv, "--task", "classification"]) == 2
+    assert "classification needs categories" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(SystemExit):
+        main([*argv, "--task", "numeric"])
+
+
+def test_worker_joins_the_regression_study_of_classify(regression_h5ad, quick_config, tmp_path):
+    """The worker runs the study classify runs for a numeric target (task auto: the r2
+    metric and the mse loss of sag.config.for_task), so it joins it; asked for classes, it
+    does not."""
+    import optuna
+
+    import scautogenome as sag
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    adata = ad.read_h5ad(regression_h5ad)
+    sag.tl.classify(adata, "age", config=str(quick_config), n_trials=1, storage=url, study_name="r")
+    worker = ["worker", str(regression_h5ad), "--labels", "age", "--storage", url, "--study", "r"]
+    worker += ["--config", str(quick_config), "--n-trials", "1", "--quiet"]
+    assert main(worker) == 0
+    study = optuna.load_study(study_name="r", storage=url)
+    assert len(study.trials) == 2
+    fingerprint = study.user_attrs["sag_fingerprint"]
+    assert (fingerprint["task"], fingerprint["metric"], fingerprint["loss"]) == (
+        "regression",
+        "r2",
+        "mse",
+    )
+    assert main([*worker, "--task", "regression"]) == 0
+    assert main([*worker, "--task", "classification"]) == 2
+    assert len(optuna.load_study(study_name="r", storage=url).trials) == 3
+
+
+def test_predict_and_explain_take_only_models_of_classify(h5ad, tmp_path, capsys):
+    model = tmp_path / "m"
+    model.mkdir()
+    for meta, message in (
+        ({"model": "ResVAE"}, "holds a 'ResVAE' model; give a model of classify"),
+        ("not json", "its model.json cannot be read"),
+        ([1, 2], "its model.json cannot be read"),
+    ):
+        (model / "model.json").write_text(meta if isinstance(meta, str) else json.dumps(meta))
+        for command in ("predict", "explain"):
+            argv = [command, str(h5ad), "--model", str(model), "--out", str(tmp_path / "o.h5ad")]
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert message in err, err
+            assert err.count("\n") == 1
+
+
+def test_metrics_record_of_a_regression_run_writes_undefined_figures_as_null():
+    from scautogenome.cli import metrics_record, metrics_table
+
+    nan = float("nan")
+    adata = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    part = {"r2": 0.5, "rmse": 2.0, "mae": 1.5, "pearson": nan, "spearman": 0.25, "n": 10}
+    adata.uns["sag"] = {
+        "task": "regression",
+        "params": {"labels_key": "dose", "metric": "spearman"},
+        "classes": np.array(["dose"]),
+        "metrics": {"test": part, "val": {**part, "r2": nan}},
+        "best": {"trial": 3, "mode": "resnet", "val_score": 0.25},
+        "trials": [0, 1, 2, 3],
+    }
+    record = metrics_record(adata)
+    assert record["pearson"] is None
+    assert record["val"]["r2"] is None
+    assert record["target"] == "dose"
+    assert record["metric"] == "spearman"
+    json.dumps(record, allow_nan=False)
+    table = metrics_table(adata).splitlines()
+    assert table[0].split() == ["split", "R2", "RMSE", "MAE", "Pearson", "Spearman", "cells"]
+    assert table[1].split() == ["test", "0.500", "2", "1.5", "nan", "0.250", "10"]
+    assert table[-1] == "best trial 3 (resnet), validation score 0.250; 4 trials"

@@ -1,4 +1,5 @@
-"""sag.pl: importance, shap_summary, confusion_matrix, search_history rendered to PNG."""
+"""sag.pl: importance, shap_summary, confusion_matrix, regression, search_history rendered to
+PNG."""
 
 from __future__ import annotations
 
@@ -33,6 +34,26 @@ def annotated():
     adata = sag.datasets.synthetic(n_obs=240, n_vars=120, n_classes=4, seed=1)
     model = sag.tl.classify(adata, "label", mode="mlp", config=MINI, seed=0)
     sag.tl.explain(adata, model, n_explain=40, nsamples=20, n_background=30)
+    return adata
+
+
+@pytest.fixture(scope="module")
+def regressed():
+    """Synthetic data with a numeric obs['age'] through classify (a regression run)."""
+    sag.settings.verbosity = 1
+    sag.settings.progress_bar = False
+    sag.settings.device = "cpu"
+    adata = sag.datasets.synthetic(n_obs=240, n_vars=120, n_classes=4, seed=1)
+    X = np.asarray(adata.X.todense())
+    rng = np.random.default_rng(0)
+    adata.obs["age"] = 5 * np.log1p(X[:, :10]).sum(1) + rng.normal(0, 1, adata.n_obs) + 40
+    quick = {
+        **MINI,
+        "budget": {"n_trials": 2, "time_budget": None},
+        "trainer": {"max_epochs": 5, "patience": 3, "min_epochs": 2},
+    }
+    sag.tl.classify(adata, "age", mode="mlp", config=quick, seed=0)
+    assert adata.uns["sag"]["task"] == "regression"
     return adata
 
 
@@ -286,3 +307,116 @@ def test_classify_plots_need_classify():
         sag.pl.confusion_matrix(adata, show=False)
     with pytest.raises(KeyError, match=r"sag\.tl\.classify"):
         sag.pl.search_history(adata, show=False)
+
+
+def _split_rows(adata, part: str) -> np.ndarray:
+    return (adata.obs["sag_split"] == part).to_numpy()
+
+
+def test_regression_plots_the_test_cells_with_the_recorded_metrics(regressed, tmp_path):
+    adata = regressed
+    ax = sag.pl.regression(adata, show=False)
+    assert isinstance(ax, Axes)
+    _png(ax, tmp_path / "regression.png")
+    test = _split_rows(adata, "test")
+    dots = ax.collections[0].get_offsets()
+    expected = np.column_stack([adata.obs["age"][test], adata.obs["sag_pred"][test]])
+    np.testing.assert_allclose(dots, expected, rtol=1e-6)
+    recorded = adata.uns["sag"]["metrics"]["test"]
+    title = ax.get_title()
+    assert title.startswith("test split: ")
+    assert f"R\u00b2 {recorded['r2']:.3f}" in title
+    assert f"RMSE {recorded['rmse']:.4g}" in title
+    assert int(recorded["n"]) == test.sum()
+    assert f"(n={test.sum()})" in title
+    line = ax.lines[0]  # y = x
+    np.testing.assert_array_equal(line.get_xdata(), line.get_ydata())
+    assert ax.get_xlabel() == "observed age"
+    assert ax.get_ylabel() == "predicted age"
+    # the x and y ranges hold every dot
+    lo, hi = ax.get_xlim()
+    assert lo <= expected.min()
+    assert expected.max() <= hi
+    assert ax.get_ylim() == (lo, hi)
+    val = sag.pl.regression(adata, split="val", show=False)
+    assert f"R\u00b2 {adata.uns['sag']['metrics']['val']['r2']:.3f}" in val.get_title()
+    assert len(val.collections[0].get_offsets()) == _split_rows(adata, "val").sum()
+
+
+def test_regression_of_all_cells_is_coloured_by_split(regressed):
+    from sklearn.metrics import r2_score
+
+    adata = regressed
+    for split in ("all", None):
+        ax = sag.pl.regression(adata, split=split, show=False)
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        counts = adata.obs["sag_split"].value_counts()
+        assert legend == [f"{p} ({counts[p]})" for p in ("train", "val", "test")] + ["y = x"]
+        assert sum(len(c.get_offsets()) for c in ax.collections) == adata.n_obs
+        r2 = r2_score(adata.obs["age"], adata.obs["sag_pred"])  # computed: no record of all
+        assert ax.get_title().startswith(f"all cells: R\u00b2 {r2:.3f}, RMSE ")
+        assert ax.get_title().endswith(f"(n={adata.n_obs})")
+        plt.close("all")
+
+
+def test_regression_computes_what_the_record_does_not_describe(regressed):
+    """A subset of the test cells: the recorded test metrics are of other cells, so the title
+    gives those of the cells shown."""
+    from sklearn.metrics import r2_score
+
+    adata = regressed
+    sub = adata[np.flatnonzero(_split_rows(adata, "test"))[:12]].copy()
+    ax = sag.pl.regression(sub, show=False)
+    r2 = r2_score(sub.obs["age"], sub.obs["sag_pred"])
+    assert r2 != pytest.approx(float(adata.uns["sag"]["metrics"]["test"]["r2"]))
+    assert f"R\u00b2 {r2:.3f}" in ax.get_title()
+    assert "(n=12)" in ax.get_title()
+
+
+def test_regression_errors(regressed, annotated):
+    adata = regressed.copy()
+    with pytest.raises(ValueError, match=r"classification run.*sag\.pl\.confusion_matrix"):
+        sag.pl.regression(annotated, show=False)
+    with pytest.raises(KeyError, match=r"sag\.tl\.classify"):
+        sag.pl.regression(adata, key="other", show=False)
+    with pytest.raises(ValueError, match="split='tests' must be"):
+        sag.pl.regression(adata, split="tests", show=False)
+    no_test = adata.copy()
+    no_test.obs["sag_split"] = no_test.obs["sag_split"].astype(str).replace("test", "train")
+    with pytest.raises(ValueError, match="no cell of the 'test' split has both"):
+        sag.pl.regression(no_test, show=False)
+    assert sag.pl.regression(no_test, split="all", show=False) is not None
+    unsplit = adata.copy()
+    del unsplit.obs["sag_split"]
+    with pytest.raises(KeyError, match="split='all'"):
+        sag.pl.regression(unsplit, show=False)
+    ax = sag.pl.regression(unsplit, split="all", show=False)  # one colour, no split
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cells", "y = x"]
+    del adata.obs["age"]
+    with pytest.raises(KeyError, match=r"obs\['age'\].*no longer in adata\.obs"):
+        sag.pl.regression(adata, show=False)
+
+
+def test_confusion_matrix_refuses_a_regression_run(regressed):
+    with pytest.raises(
+        ValueError, match=r"regression run \(numeric target 'age'\).*sag\.pl\.regression"
+    ):
+        sag.pl.confusion_matrix(regressed, show=False)
+
+
+def test_regression_follows_the_plot_conventions(regressed, tmp_path):
+    import scanpy as sc
+
+    _, ax = plt.subplots()
+    assert sag.pl.regression(regressed, ax=ax, show=False) is ax
+    assert isinstance(sag.pl.regression(regressed, return_fig=True), Figure)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Agg cannot show
+        assert sag.pl.regression(regressed, show=True) is None
+    figdir, fmt = sc.settings.figdir, sc.settings.file_format_figs
+    sc.settings.figdir, sc.settings.file_format_figs = tmp_path, "png"
+    try:
+        sag.pl.regression(regressed, save=True, show=False)
+    finally:
+        sc.settings.figdir, sc.settings.file_format_figs = figdir, fmt
+    assert (tmp_path / "sag_regression.png").stat().st_size > 1000

@@ -292,6 +292,12 @@ def test_explain_a_regressor_ranks_the_genes_of_the_target(run, tmp_path):
     assert set(rec["top_genes"][0, :5]) & {f"gene_{i}" for i in range(5)}
     top5 = set(rec["top_genes"][0, :8])
     assert len(top5 & {f"gene_{i}" for i in range(5)}) >= 3
+    # the plots say what was explained: the predicted value, not a class logit
+    ax = sag.pl.importance(adata, show=False)
+    assert ax.get_xlabel() == "mean |SHAP value| (prediction)"
+    assert ax.get_title().startswith("age: top")
+    ax = sag.pl.shap_summary(adata, group="age", show=False)
+    assert ax.get_xlabel() == "SHAP value (impact on the age prediction)"
     with pytest.raises(ValueError, match="groupby='label' groups the cells by class"):
         sag.tl.explain(adata, model, groupby="label")
     adata.write_h5ad(tmp_path / "e.h5ad")

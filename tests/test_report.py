@@ -176,3 +176,98 @@ def test_best_trials_are_listed_as_the_search_ranks_them(annotated, tmp_path):
     assert first_cells == ["2", "3", "1", "0"]
     assert "val loss" in table  # the tie-break is shown
     assert "0.3" in table
+
+
+@pytest.fixture(scope="module")
+def _regression_run():
+    import numpy as np
+
+    sag.settings.verbosity = 1
+    sag.settings.progress_bar = False
+    sag.settings.seed = 0
+    sag.settings.device = "cpu"
+    adata = sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)
+    X = np.asarray(adata.X.todense())
+    rng = np.random.default_rng(0)
+    adata.obs["age"] = 5 * np.log1p(X[:, :10]).sum(1) + rng.normal(0, 1, adata.n_obs) + 40
+    config = {
+        "mode": "mlp",
+        "budget": {"n_trials": 2, "time_budget": None},
+        "trainer": {"max_epochs": 5, "patience": 3, "min_epochs": 2},
+        "space": {"mlp": {"n_layers": [1], "units": [32]}, "common": {"batch_size": [64]}},
+    }
+    model = sag.tl.classify(adata, "age", config=config)
+    assert adata.uns["sag"]["task"] == "regression"
+    sag.tl.explain(adata, model, nsamples=10, n_background=10, n_explain=40)
+    return adata
+
+
+@pytest.fixture
+def regressed(_regression_run):
+    """A regression run of a numeric obs['age'], explained (a copy for each test)."""
+    return _regression_run.copy()
+
+
+def test_report_of_a_regression_run(regressed, tmp_path):
+    import re
+
+    page = sag.io.write_report(regressed, tmp_path / "r.html").read_text()
+    test = regressed.uns["sag"]["metrics"]["test"]
+    val = regressed.uns["sag"]["metrics"]["val"]
+    for text in (
+        "<h2>Regression</h2>",
+        f"<b>{test['r2']:.3f}</b>test R\u00b2",
+        f"<b>{test['rmse']:.4g}</b>test RMSE",
+        f"<b>{test['spearman']:.3f}</b>test Spearman",
+        f"<b>{int(test['n'])}</b>test cells",
+        "<b>mlp</b>best model",
+        "<b>2</b>trials",
+        "numeric target: <code>age</code>",
+        "search metric: r2",
+        "Observed vs predicted (test)",
+        "Search history",
+        "Best trials",
+        "Architecture of the best model",
+        "Genes that drive the predicted age (SHAP)",
+    ):
+        assert text in page, text
+    for text in ("Classification", "Confusion matrix", "Per class", "could not be drawn"):
+        assert text not in page, text
+    # the metrics table: test and validation rows, in the order of the header
+    table = page[page.index('<th class="l">split</th>') :]
+    table = table[: table.index("</table>")]
+    header = re.findall(r"<th[^>]*>([^<]*)</th>", table)
+    assert header == ["split", "R\u00b2", "RMSE", "MAE", "Pearson", "Spearman", "cells"]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    assert cells == [
+        *("test", f"{test['r2']:.3f}", f"{test['rmse']:.4g}", f"{test['mae']:.4g}"),
+        *(f"{test['pearson']:.3f}", f"{test['spearman']:.3f}", str(int(test["n"]))),
+        *("validation", f"{val['r2']:.3f}", f"{val['rmse']:.4g}", f"{val['mae']:.4g}"),
+        *(f"{val['pearson']:.3f}", f"{val['spearman']:.3f}", str(int(val["n"]))),
+    ]
+    # the explanation of one output: one row of top genes (not an "overall" copy of it)
+    genes = page[page.index("Genes that drive the predicted age") :]
+    assert '<td class="l">age</td>' in genes
+    assert "overall" not in genes
+    top = ", ".join(regressed.uns["sag_shap"]["top_genes"][0][:10])
+    assert top in genes
+    # figures: observed vs predicted, search history, architecture, importance, SHAP summary
+    assert page.count('<img alt="figure"') == 5
+
+
+def test_report_of_a_regression_run_shows_undefined_figures_as_a_dash(regressed, tmp_path):
+    metrics = regressed.uns["sag"]["metrics"]
+    metrics["test"]["spearman"] = float("nan")  # e.g. constant predictions
+    metrics["val"]["r2"] = float("nan")
+    page = sag.io.write_report(regressed, tmp_path / "r.html").read_text()
+    assert "<b>\u2013</b>test Spearman" in page
+    assert '<td class="l">validation</td><td class="">\u2013</td>' in page
+    assert ">nan<" not in page
+
+
+def test_report_flags_the_explanation_of_a_replaced_regression_model(regressed, tmp_path):
+    regressed.uns["sag"]["model_digest"] = "another model"
+    page = sag.io.write_report(regressed, tmp_path / "r.html").read_text()
+    assert "Genes that drive the predicted age (SHAP)" in page
+    assert "explains another model than the regression above" in page
+    assert "top 10 genes" not in page

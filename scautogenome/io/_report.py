@@ -56,6 +56,12 @@ def _figure(plot, *args, **kwargs) -> str:
     return _png(fig)
 
 
+def _shown(value, spec: str) -> str:
+    """``value`` formatted by ``spec``; the dash where it is undefined (NaN), as in tables."""
+    value = float(value)
+    return format(value, spec) if np.isfinite(value) else "\u2013"
+
+
 def _table(header: list[str], rows: list[list], left: int = 1) -> str:
     th = "".join(
         f'<th class="{"l" if i < left else ""}">{html.escape(str(h))}</th>'
@@ -65,10 +71,8 @@ def _table(header: list[str], rows: list[list], left: int = 1) -> str:
     for row in rows:
         cells = []
         for i, v in enumerate(row):
-            if isinstance(v, (float, np.floating)):
-                text = f"{v:.3f}" if np.isfinite(v) else "\u2013"  # undefined (an empty part)
-            else:
-                text = str(v)
+            # a number to 3 decimals, the dash where undefined (an empty part)
+            text = _shown(v, ".3f") if isinstance(v, (float, np.floating)) else str(v)
             cells.append(f'<td class="{"l" if i < left else ""}">{html.escape(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{th}</tr>{''.join(body)}</table>"
@@ -87,43 +91,64 @@ def _train_loss(uns) -> str:
         return "cross_entropy"
 
 
-def _classify_section(adata: AnnData, key: str) -> list[str]:
-    from .. import plotting as pl
-
-    uns = adata.uns[key]
-    out = ["<h2>Classification</h2>"]
-    params = dict(uns.get("params", {}))
-    best = uns.get("best", {})
+def _kpis(uns, figures: list[tuple[str, object]]) -> str:
+    """The key figures of a classify run: ``figures`` (name, shown value), then the test
+    cells, the kept model's mode and the number of trials."""
     test = uns["metrics"]["test"]
-    val = uns["metrics"].get("val", {})
-    out.append(
-        "".join(
-            f'<span class="kpi"><b>{v}</b>{html.escape(k)}</span>'
-            for k, v in [
-                ("test accuracy", f"{test['accuracy']:.3f}"),
-                ("test macro-F1", f"{test['macro_f1']:.3f}"),
-                *([("test ROC AUC", f"{test['roc_auc']:.3f}")] if "roc_auc" in test else []),
-                ("test cells", int(test["n"])),
-                ("best model", best.get("mode", "?")),
-                ("trials", len(uns.get("trials", []))),
-            ]
-        )
+    return "".join(
+        f'<span class="kpi"><b>{v}</b>{html.escape(k)}</span>'
+        for k, v in [
+            *figures,
+            ("test cells", int(test["n"])),
+            ("best model", uns.get("best", {}).get("mode", "?")),
+            ("trials", len(uns.get("trials", []))),
+        ]
     )
-    out.append(
-        f'<p class="muted">labels: <code>{html.escape(str(params.get("labels_key", "?")))}</code>; '
+
+
+def _run_note(uns, column: str, extra: str = "") -> str:
+    """The settings line of a classify run (``column``: what its label column is called)."""
+    params = dict(uns.get("params", {}))
+    return (
+        f'<p class="muted">{column}: <code>{html.escape(str(params.get("labels_key", "?")))}</code>; '
         f"values: {html.escape(str(params.get('value_type', '?')))}; "
         f"search metric: {html.escape(str(params.get('metric', '?')))}; "
         f"device: {html.escape(str(params.get('device', '?')))}; "
         f"search time: {float(uns.get('search_seconds', float('nan'))):.0f} s. The test split was "
-        "used once, by the final model; the search only saw the validation split."
-        + (
+        "used once, by the final model; the search only saw the validation split." + extra + "</p>"
+    )
+
+
+def _classify_section(adata: AnnData, key: str) -> list[str]:
+    from .. import plotting as pl
+    from ..plotting._classify import is_regression
+
+    uns = adata.uns[key]
+    if is_regression(uns):
+        return _regression_section(adata, key)
+    out = ["<h2>Classification</h2>"]
+    test = uns["metrics"]["test"]
+    val = uns["metrics"].get("val", {})
+    out.append(
+        _kpis(
+            uns,
+            [
+                ("test accuracy", f"{test['accuracy']:.3f}"),
+                ("test macro-F1", f"{test['macro_f1']:.3f}"),
+                *([("test ROC AUC", f"{test['roc_auc']:.3f}")] if "roc_auc" in test else []),
+            ],
+        )
+    )
+    out.append(
+        _run_note(
+            uns,
+            "labels",
             " Trained with the AUC loss (a pairwise ROC AUC surrogate); its probabilities were "
             "calibrated on the validation split, and the validation loss of its trained "
             "trials below is that pairwise loss."
             if _train_loss(uns) == "auc"
-            else ""
+            else "",
         )
-        + "</p>"
     )
     # runs recorded before ROC AUC and average precision were have neither
     summary = [("accuracy", "accuracy"), ("macro_f1", "macro-F1")]
@@ -157,7 +182,16 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         )
     out.append("<h3>Confusion matrix (test, rows = true class)</h3>")
     out.append(_figure(pl.confusion_matrix, adata, key=key))
-    out.append("<h3>Search history</h3>")
+    return out + _search_parts(adata, key)
+
+
+def _search_parts(adata: AnnData, key: str) -> list[str]:
+    """What every classify run's section ends with: the search history, the best trials and
+    the kept architecture."""
+    from .. import plotting as pl
+
+    uns = adata.uns[key]
+    out = ["<h3>Search history</h3>"]
     out.append(_figure(pl.search_history, adata, key=key))
     trials = uns.get("trials")
     if trials is not None and len(trials):
@@ -202,14 +236,72 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
     return out
 
 
+# a numeric target's metrics: key in uns, name in the report, format (RMSE and MAE are in
+# the target's units, which may be of any size)
+_REGRESSION = (
+    ("r2", "R\u00b2", ".3f"),
+    ("rmse", "RMSE", ".4g"),
+    ("mae", "MAE", ".4g"),
+    ("pearson", "Pearson", ".3f"),
+    ("spearman", "Spearman", ".3f"),
+)
+
+
+def _regression_section(adata: AnnData, key: str) -> list[str]:
+    """The section of a classify run that predicted a numeric target."""
+    from .. import plotting as pl
+
+    uns = adata.uns[key]
+    out = ["<h2>Regression</h2>"]
+    test = uns["metrics"]["test"]
+    val = uns["metrics"].get("val", {})
+    out.append(
+        _kpis(
+            uns,
+            [
+                ("test R\u00b2", _shown(test["r2"], ".3f")),
+                ("test RMSE", _shown(test["rmse"], ".4g")),
+                ("test Spearman", _shown(test["spearman"], ".3f")),
+            ],
+        )
+    )
+    out.append(_run_note(uns, "numeric target"))
+    rows = [
+        [part, *(_shown(m[k], spec) for k, _, spec in _REGRESSION), int(m["n"])]
+        for part, m in (("test", test), ("validation", val))
+        if m
+    ]
+    out.append(_table(["split", *(name for _, name, _ in _REGRESSION), "cells"], rows))
+    out.append(
+        '<p class="muted">R\u00b2: the share of the values\u2019 variance the predictions '
+        "explain (0 is predicting the mean, negative worse); RMSE and MAE: root mean squared "
+        "and mean absolute error, in the target\u2019s units; Pearson and Spearman: "
+        "correlation of the predicted with the observed values (linear and by rank); \u2013 "
+        "where undefined.</p>"
+    )
+    out.append("<h3>Observed vs predicted (test)</h3>")
+    out.append(_figure(pl.regression, adata, key=key))
+    return out + _search_parts(adata, key)
+
+
+def _explain_heading(target: str | None) -> str:
+    """The heading of an explanation: of the classes, or of the one predicted ``target``."""
+    if target is None:
+        return "<h2>Genes that drive each class (SHAP)</h2>"
+    return f"<h2>Genes that drive the predicted {html.escape(target)} (SHAP)</h2>"
+
+
 def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str]:
     from .. import plotting as pl
 
     uns = adata.uns[shap_key]
     columns = [str(c) for c in uns["columns"]]
     genes = np.asarray(uns["top_genes"])
+    outputs = [str(c) for c in uns.get("classes", [c for c in columns if c != "overall"])]
+    if len(outputs) == 1:  # a model of one output (a numeric target)
+        return _explain_one_output(adata, shap_key, outputs[0], genes[0], n_top)
     out = [
-        "<h2>Genes that drive each class (SHAP)</h2>",
+        _explain_heading(None),
         '<p class="muted">Mean absolute SHAP value over the explained cells of each class, on '
         "the model's input scale (after its transform). Candidate markers, not proof.</p>",
     ]
@@ -221,6 +313,26 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
     for c in [c for c in columns if c != "overall"][:12]:
         out.append(f"<h3>{html.escape(c)}</h3>")
         out.append(_figure(pl.shap_summary, adata, c, key=shap_key, n_top=15))
+    return out
+
+
+def _explain_one_output(
+    adata: AnnData, shap_key: str, target: str, genes: np.ndarray, n_top: int
+) -> list[str]:
+    """The explanation of a model of one output: its top genes (its ``overall`` column is the
+    same), their importance and their SHAP values in the explained cells."""
+    from .. import plotting as pl
+
+    out = [
+        _explain_heading(target),
+        '<p class="muted">Mean absolute SHAP value of the predicted value over the explained '
+        "cells, on the model's input scale (after its transform). Candidate markers, not "
+        "proof.</p>",
+    ]
+    row = [target, ", ".join(str(g) for g in genes[:n_top] if str(g))]
+    out.append(_table(["target", f"top {n_top} genes"], [row], left=2))
+    out.append(_figure(pl.importance, adata, group=target, key=shap_key))
+    out.append(_figure(pl.shap_summary, adata, target, key=shap_key, n_top=15))
     return out
 
 
@@ -306,8 +418,11 @@ def write_report(
     """Write one self-contained HTML file with everything scautogenome found in ``adata``.
 
     Sections appear for what is there: classification (metrics table, per-class table,
-    confusion matrix, search history, best trials, architecture) from ``uns[key]``; top genes
-    per class with the importance and SHAP distribution plots from ``uns[shap_key]``; the
+    confusion matrix, search history, best trials, architecture) from ``uns[key]``, or for a
+    run of a numeric target regression (R\u00b2, RMSE, MAE, Pearson and Spearman on test and
+    validation, observed vs predicted values, search history, best trials, architecture); top
+    genes per class (or of the predicted value) with the importance and SHAP distribution
+    plots from ``uns[shap_key]``; the
     latent-space UMAP when ``obsm[basis]`` exists (its neighbors/UMAP are stored as
     :func:`scautogenome.pl.embedding` does). Figures are embedded as PNG, so the file can be
     mailed or archived on its own.
@@ -345,10 +460,14 @@ def write_report(
         f'<p class="muted">{adata.n_obs:,} observations x {adata.n_vars:,} genes; written '
         f"{time.strftime('%Y-%m-%d %H:%M')} by scautogenome.</p>",
     ]
-    labels = None
+    labels = target = None  # target: the numeric target of a classify run of one
     if has["classify"]:
+        from ..plotting._classify import is_regression, regression_target
+
         parts += _classify_section(adata, key)
         labels = str(dict(adata.uns[key].get("params", {})).get("labels_key", "")) or None
+        if is_regression(adata.uns[key]):
+            target = regression_target(adata.uns[key])
     from ..tools._utils import explains_replaced_run  # lazily: it loads torch
 
     if has["classify"] and explains_replaced_run(adata.uns.get(shap_key), key, adata.uns[key]):
@@ -359,10 +478,10 @@ def write_report(
             key,
         )
         parts.append(
-            "<h2>Genes that drive each class (SHAP)</h2>"
-            f'<p class="muted">uns[{html.escape(repr(shap_key))}] explains another model than '
-            "the classification above (classify was run again after explain), so it is not "
-            "shown. Run sag.tl.explain again.</p>"
+            _explain_heading(target)
+            + f'<p class="muted">uns[{html.escape(repr(shap_key))}] explains another model than '
+            f"the {'classification' if target is None else 'regression'} above (classify was "
+            "run again after explain), so it is not shown. Run sag.tl.explain again.</p>"
         )
     elif has["explain"]:
         parts += _explain_section(adata, shap_key)

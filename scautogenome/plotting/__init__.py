@@ -1,7 +1,7 @@
 """Plotting (``sag.pl``): matplotlib figures following scanpy's ``show``/``ax`` conventions."""
 
 from ._architecture import architecture
-from ._classify import confusion_matrix, search_history
+from ._classify import confusion_matrix, regression, search_history
 from ._embedding import embedding
 from ._explain import importance, shap_summary
 
@@ -10,6 +10,7 @@ __all__ = [
     "confusion_matrix",
     "embedding",
     "importance",
+    "regression",
     "search_history",
     "shap_summary",
 ]

@@ -1,4 +1,5 @@
-"""Plots of :func:`scautogenome.tl.classify`: confusion matrix and search history."""
+"""Plots of :func:`scautogenome.tl.classify`: confusion matrix (classes), observed vs
+predicted values (a numeric target) and search history."""
 
 from __future__ import annotations
 
@@ -24,6 +25,20 @@ def _classify_uns(
     if key not in adata.uns or needed not in adata.uns[key]:
         raise missing_key("adata.uns", key, how)
     return adata.uns[key]
+
+
+def is_regression(uns) -> bool:
+    """Whether the classify record ``uns`` is of a numeric target (``task`` ``"regression"``;
+    a record without ``task``, of an older version, holds classes)."""
+    return str(dict(uns).get("task", "classification")) == "regression"
+
+
+def regression_target(uns) -> str:
+    """The name of the numeric target of a regression record."""
+    labels_key = dict(uns.get("params", {})).get("labels_key")
+    if labels_key is None and len(uns.get("classes", [])):
+        labels_key = uns["classes"][0]
+    return str(labels_key)
 
 
 def confusion_matrix(
@@ -62,6 +77,13 @@ def confusion_matrix(
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
+    if key in adata.uns and is_regression(adata.uns[key]):
+        target = regression_target(adata.uns[key])
+        msg = (
+            f"uns[{key!r}] records a regression run (numeric target {target!r}); it has no "
+            "confusion matrix; use sag.pl.regression (observed vs predicted values)."
+        )
+        raise ValueError(msg)
     uns = _classify_uns(adata, key, "confusion")
     cm = np.asarray(uns["confusion"], dtype=float)
     classes = [str(c) for c in uns["classes"]]
@@ -115,6 +137,146 @@ def confusion_matrix(
     cbar.set_label("fraction of the true class" if normalize else "cells")
     cbar.outline.set_visible(False)
     return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix")
+
+
+# the parts of a classify split, in the order their dots are drawn (test on top)
+_SPLIT_ORDER = ("train", "val", "test", "none")
+
+
+def _format_or_na(value: float, spec: str) -> str:
+    """``value`` formatted by ``spec``; ``n/a`` where it is undefined (NaN)."""
+    return format(value, spec) if np.isfinite(value) else "n/a"
+
+
+def regression(
+    adata: AnnData,
+    *,
+    key: str = _keys.CLASSIFY_KEY,
+    split: str | None = "test",
+    size: float | None = None,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    save: bool | str | None = None,
+    return_fig: bool = False,
+) -> Axes | Figure | None:
+    """Observed vs predicted values of a numeric target (rows: cells), with the line y = x.
+
+    For a :func:`scautogenome.tl.classify` run that predicted a number (``task=
+    "regression"``; a run of classes has :func:`confusion_matrix` instead). The title gives
+    R\u00b2, the root mean squared error (in the target's units) and the number of cells:
+    for ``"test"`` and ``"val"`` the values classify recorded (``uns[key]['metrics']``),
+    computed from the cells shown otherwise (and where the recorded count is not theirs, as
+    after subsetting ``adata``).
+
+    Parameters
+    ----------
+    adata
+        Annotated by :func:`scautogenome.tl.classify` (reads ``obs`` of the target,
+        ``obs['{key}_pred']``, ``obs['{key}_split']`` and ``uns[key]``).
+    key
+        ``key_added`` of the classify call.
+    split
+        The cells shown: ``"test"`` (default; the cells the search never saw), ``"val"``,
+        ``"train"``, or ``"all"`` (or None) for every cell with an observed value, coloured
+        by its part of the split.
+    size
+        Dot size; default by the number of cells.
+    ax, show, save, return_fig
+        As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
+        save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
+        name, whose extension sets the format); return the Figure.
+
+    Returns
+    -------
+    The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
+    """
+    from ..data import numeric_target
+    from ..train import regression_report
+
+    uns = _classify_uns(adata, key, "metrics")
+    if not is_regression(uns):
+        msg = (
+            f"uns[{key!r}] records a classification run (classes, not a numeric target); "
+            "sag.pl.regression plots the predictions of a number: use sag.pl.confusion_matrix."
+        )
+        raise ValueError(msg)
+    split = "all" if split is None else split
+    if split not in (*_SPLIT_ORDER[:3], "all"):
+        msg = f"split={split!r} must be 'test', 'val', 'train' or 'all' (or None)."
+        raise ValueError(msg)
+    target = regression_target(uns)
+    if target not in adata.obs.columns:
+        msg = (
+            f"obs[{target!r}], the numeric target of the classify run in uns[{key!r}], is no "
+            "longer in adata.obs; put its observed values back under that name to plot them."
+        )
+        raise KeyError(msg)
+    pred_col = _keys.pred_key(key)
+    if pred_col not in adata.obs.columns:
+        raise missing_key("adata.obs", pred_col, "sag.tl.classify(adata, labels_key)")
+    pred = adata.obs[pred_col]
+    if not pd.api.types.is_numeric_dtype(pred) or pd.api.types.is_bool_dtype(pred):
+        msg = (
+            f"obs[{pred_col!r}] holds {pred.dtype} values, not the predicted numbers of the "
+            f"regression run in uns[{key!r}] (was it replaced by a prediction of classes?)."
+        )
+        raise ValueError(msg)
+    y = numeric_target(adata.obs[target], target)
+    y_hat = pred.to_numpy(dtype=np.float64)
+    split_col = _keys.split_key(key)
+    parts = adata.obs[split_col].astype(str).to_numpy() if split_col in adata.obs else None
+    if split != "all" and parts is None:
+        msg = (
+            f"obs[{split_col!r}] (the train/val/test split of the run) not found; pass "
+            "split='all' to plot every cell with an observed value."
+        )
+        raise KeyError(msg)
+    shown = np.isfinite(y) & np.isfinite(y_hat)
+    if split != "all":
+        shown &= parts == split
+    n = int(shown.sum())
+    if n == 0:
+        where = "" if split == "all" else f" of the {split!r} split"
+        msg = (
+            f"no cell{where} has both an observed obs[{target!r}] and a predicted value; "
+            "nothing to plot."
+        )
+        raise ValueError(msg)
+    recorded = dict(dict(uns["metrics"]).get(split, {}))
+    if "r2" in recorded and int(recorded.get("n", -1)) == n:
+        stats = recorded
+    else:
+        stats = regression_report(y[shown], y_hat[shown])
+
+    fig, ax = new_axes(ax, (4.8, 4.6))
+    s = float(np.clip(4000 / n, 4, 36)) if size is None else size
+    if split == "all" and parts is not None:
+        present = set(parts[shown])
+        groups = [p for p in _SPLIT_ORDER if p in present] + sorted(present - set(_SPLIT_ORDER))
+    else:
+        groups = [split]
+    for group, color in zip(groups, palette(len(groups))):
+        sel = shown if group == "all" else shown & (parts == group)
+        label = "cells" if group == "all" else f"{group} ({int(sel.sum())})"
+        ax.scatter(y[sel], y_hat[sel], s=s, color=color, alpha=0.7, lw=0, label=label, zorder=3)
+    lo = float(min(y[shown].min(), y_hat[shown].min()))
+    hi = float(max(y[shown].max(), y_hat[shown].max()))
+    pad = 0.04 * (hi - lo) if hi > lo else 0.5
+    lo, hi = lo - pad, hi + pad
+    ax.plot([lo, hi], [lo, hi], ls="--", lw=1, color="#555555", label="y = x", zorder=2)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel(f"observed {target}")
+    ax.set_ylabel(f"predicted {target}")
+    what = "all cells" if split == "all" else f"{split} split"
+    ax.set_title(
+        f"{what}: R\u00b2 {_format_or_na(float(stats['r2']), '.3f')}, "
+        f"RMSE {_format_or_na(float(stats['rmse']), '.4g')} (n={n})"
+    )
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="upper left", frameon=False, fontsize="small")
+    return finish(fig, ax, show, return_fig, save, "sag_regression")
 
 
 def _kept_trial(trials: pd.DataFrame, uns, done: np.ndarray, sign: float) -> int:

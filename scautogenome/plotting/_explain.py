@@ -50,6 +50,9 @@ def importance(
 ) -> Axes | Figure | None:
     """Top genes by SHAP importance: one class, or all classes stacked (AutoGenome Fig. 3b).
 
+    For a numeric target (a :class:`~scautogenome.models.Regressor` explained) the bars are
+    those of the predicted value.
+
     Parameters
     ----------
     adata
@@ -78,6 +81,9 @@ def importance(
     classes = [str(c) for c in uns["classes"]]
     groupby = str(uns.get("params", {}).get("groupby", ""))
     colors = class_colors(adata, groupby, classes)
+    output = _output(uns)
+    if group is None and output == "prediction":  # one output: its bars, not a stack of one
+        group = classes[0]
     if group is not None:
         col = _column(uns, group)
         top = _top(table[:, col], n_top)
@@ -88,7 +94,7 @@ def importance(
         bar_color = color or (colors[col] if col < len(classes) else "#1f77b4")
         ax.barh(np.arange(len(top)), table[top, col], color=bar_color, height=0.7)
         ax.set_title(f"{group}: top {len(top)} genes")
-        ax.set_xlabel("mean |SHAP value| (class logit)")
+        ax.set_xlabel(f"mean |SHAP value| ({output if output == 'prediction' else 'class logit'})")
     else:
         per_class = table[:, : len(classes)]
         total = np.nansum(per_class, axis=1)
@@ -115,6 +121,13 @@ def importance(
     ax.set_ylim(len(top) - 0.5, -0.5)  # most important on top
     ax.spines[["top", "right"]].set_visible(False)
     return finish(fig, ax, show, return_fig, save, "sag_importance")
+
+
+def _output(uns) -> str:
+    """What the SHAP values explain: ``"logit"`` (a class's), or ``"prediction"`` (the value
+    of a numeric target)."""
+    params = uns.get("params", {})
+    return "prediction" if str(params.get("output", "logits")) == "prediction" else "logit"
 
 
 def _swarm_offsets(x: np.ndarray, width: float = 0.4, n_bins: int = 100) -> np.ndarray:
@@ -222,7 +235,7 @@ def shap_summary(
     ax.axvline(0, color="#888888", lw=0.8, zorder=0)
     ax.set_yticks(np.arange(n), names[:n])
     ax.set_ylim(n - 0.5, -0.5)
-    ax.set_xlabel(f"SHAP value (impact on the {group} logit)")
+    ax.set_xlabel(f"SHAP value (impact on the {group} {_output(uns)})")
     ax.set_title(f"{group}: top {n} genes, {values.shape[0]} cells")
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.tick_params(axis="y", length=0)

@@ -665,7 +665,7 @@ def _worker(args) -> int:
         split_key=split_key,
         min_cells_per_class=args.min_cells_per_class,
         seed=sag.settings.seed if args.seed is None else args.seed,
-        task=args.task,
+        task=_config.requested_task(cfg, args.task),  # as classify: "auto" + mse regresses
     )
     # as classify: the loss and metric of the task (a numeric target: mse and r2 by default)
     cfg = _config.for_task(cfg, data.task)

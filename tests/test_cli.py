@@ -958,6 +958,28 @@ def test_worker_joins_the_regression_study_of_classify(regression_h5ad, quick_co
     assert len(optuna.load_study(study_name="r", storage=url).trials) == 3
 
 
+def test_worker_with_the_mse_loss_joins_on_a_few_valued_target(adata, quick_config, tmp_path):
+    """Under the loss 'mse' (AutoGenome's regression configs) a numeric column of few values
+    is a numeric target for the worker as for classify (sag.config.requested_task)."""
+    import optuna
+
+    import scautogenome as sag
+
+    adata.obs["dose"] = np.tile([0.0, 1.0, 2.5, 5.0, 10.0], adata.n_obs // 5)
+    h5ad = tmp_path / "dose.h5ad"
+    adata.write_h5ad(h5ad)
+    cfg = json.loads(quick_config.read_text())
+    cfg["trainer"]["loss"] = "mse"
+    config = tmp_path / "mse.json"
+    config.write_text(json.dumps(cfg))
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    model = sag.tl.classify(adata, "dose", config=str(config), storage=url, study_name="d")
+    assert isinstance(model, sag.models.Regressor)
+    worker = ["worker", str(h5ad), "--labels", "dose", "--storage", url, "--study", "d"]
+    assert main([*worker, "--config", str(config), "--n-trials", "1", "--quiet"]) == 0
+    assert len(optuna.load_study(study_name="d", storage=url).trials) == 4
+
+
 def test_predict_and_explain_take_only_models_of_classify(h5ad, tmp_path, capsys):
     model = tmp_path / "m"
     model.mkdir()

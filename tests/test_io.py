@@ -649,6 +649,29 @@ def test_read_autogenome_mse_loss_maps_onto_regression(tmp_path, recwarn):
     assert rec["task"] == "regression"
 
 
+def test_read_autogenome_enas_with_mse_searches_rrfcn_by_optuna(tmp_path):
+    """ENAS trains its shared weights on classes: for a numeric target the reader keeps mode
+    rrfcn with strategy 'optuna', says so, and classify runs the config it made."""
+    rows = "\n".join(f"{i % 7},{(3 * i) % 5},{i % 3}" for i in range(40))
+    files = {"x.csv": rows + "\n", "y.txt": "".join(f"{i * 0.5}\n" for i in range(40))}
+    path = _ag(
+        tmp_path,
+        files,
+        {"loss": "mse", "search_mode": "ENAS"},
+        train_data_path="x.csv",
+        train_label_path="y.txt",
+    )
+    with pytest.warns(UserWarning, match="searched by Optuna instead"):
+        adata, cfg = sag.io.read_autogenome(path)
+    assert cfg["mode"] == "rrfcn"
+    assert cfg["rrfcn"]["strategy"] == "optuna"
+    cfg["budget"] = {"n_trials": 1, "time_budget": None}
+    cfg["trainer"]["max_epochs"] = 2
+    model = sag.tl.classify(adata, "label", config=cfg)
+    assert isinstance(model, sag.models.Regressor)
+    assert model.architecture_["kind"] == "rrfcn"
+
+
 def test_read_autogenome_auc_loss_maps_onto_the_auc_loss_and_roc_auc(tmp_path, recwarn):
     files = {"x.csv": "1,2\n3,4\n", "y.txt": "1\n0\n"}
     path = _ag(tmp_path, files, {"loss": "auc"}, train_data_path="x.csv", train_label_path="y.txt")

@@ -92,6 +92,72 @@ def test_prepare_numeric_split_spans_the_range_and_leaves_missing_values_out(ada
     assert np.array_equal(again.split, data.split)
 
 
+def test_the_fewest_cells_a_numeric_target_trains_on(adata):
+    """15 cells with a value split into at least 2 val and 2 test cells; 14 are refused with
+    the minimum named. Texts meaning "no value" are missing values, as for classes."""
+    adata = with_target(adata)
+    y = adata.obs["age"].to_numpy()
+    for n, ok in ((14, False), (15, True)):
+        sub = adata.copy()
+        sub.obs["age"] = np.where(np.arange(sub.n_obs) < n, y, np.nan)
+        if not ok:
+            with pytest.raises(ValueError, match=r"has 14 cells with a value.*at least 15"):
+                prepare_labelled(sub, "age", task="regression")
+            continue
+        data = prepare_labelled(sub, "age", task="regression")
+        assert (data.split == "val").sum() >= 2
+        assert (data.split == "test").sum() >= 2
+    text = adata.copy()
+    text.obs["age"] = np.where(np.arange(text.n_obs) % 10 == 0, "NA", y.astype(str))
+    data = prepare_labelled(text, "age", task="regression")
+    assert np.isnan(data.y[::10]).all()
+    assert (data.split[::10] == "none").all()
+
+
+def test_regression_with_a_user_split_a_layer_and_dense_values(adata):
+    adata = with_target(adata)
+    adata.layers["counts"] = adata.X.toarray()  # dense, in a layer
+    adata.X = adata.X * 0  # what X holds is not read
+    rng = np.random.default_rng(0)
+    adata.obs["part"] = rng.choice(["train", "test"], adata.n_obs, p=[0.85, 0.15])
+    model = sag.tl.classify(
+        adata, "age", layer="counts", split_key="part", config=copy.deepcopy(TINY_CONFIG)
+    )
+    split = adata.obs["sag_split"].astype(str).to_numpy()
+    assert set(split) == {"train", "val", "test"}  # val drawn from train, by quantile bins
+    assert (split[adata.obs["part"] == "test"] == "test").all()
+    assert adata.uns["sag"]["metrics"]["test"]["r2"] > 0.5
+    assert np.allclose(model.predict(adata, layer="counts"), adata.obs["sag_pred"], rtol=1e-5)
+
+
+def test_rrfcn_by_optuna_predicts_a_numeric_target(adata):
+    adata = with_target(adata)
+    cfg = {**copy.deepcopy(TINY_CONFIG), "rrfcn": {"strategy": "optuna"}}
+    cfg["budget"]["n_trials"] = 1
+    model = sag.tl.classify(adata, "age", mode="rrfcn", config=cfg)
+    assert model.architecture_["kind"] == "rrfcn"
+    assert model.architecture_["n_outputs"] == 1
+    assert np.isfinite(adata.uns["sag"]["metrics"]["test"]["r2"])
+
+
+def test_regressor_predictions_are_not_rounded_by_mixed_precision(adata, monkeypatch):
+    """A Regressor's outputs are in the target's units (birth years: bfloat16 rounds 1970 to a
+    multiple of 8), so it predicts in float32 where classifiers use bfloat16 autocast (on
+    GPU; simulated here by bfloat16 autocast on the CPU)."""
+    from scautogenome.train import _trainer
+
+    adata = with_target(adata)
+    adata.obs["year"] = 1930 + adata.obs["age"]
+    model = sag.models.Regressor(MLP, FIT).fit(adata, "year", seed=0)
+    exact = model.predict(adata)
+    monkeypatch.setattr(
+        _trainer, "_autocast", lambda device: torch.autocast("cpu", dtype=torch.bfloat16)
+    )
+    np.testing.assert_allclose(model.predict(adata), exact, rtol=0, atol=1e-3)
+    rounded = _trainer.predict_logits(model.module_, model._loader(adata.X, None, 256), "cpu")
+    assert np.abs(rounded[:, 0] - exact).max() > 0.5  # what bfloat16 would have made of them
+
+
 def test_numeric_target_bad_input_is_refused_before_any_work(adata):
     adata = with_target(adata)
     before = snapshot(adata)
@@ -195,13 +261,14 @@ def test_few_numeric_values_are_classes_unless_asked(adata):
 # -- the model ------------------------------------------------------------------------------------
 def test_regressor_fit_predict_save_load(adata, tmp_path):
     adata = with_target(adata)
-    model = sag.models.Regressor(MLP, FIT).fit(adata, "age", seed=0)
+    model = sag.models.Regressor(MLP, {**FIT, "loss": "cross_entropy"}).fit(adata, "age", seed=0)
+    assert model.train_params_["loss"] == "mse"  # what it trained with, whatever was given
     pred = model.predict(adata)
     assert pred.shape == (adata.n_obs,)
     assert pred.dtype == np.float64
     assert np.corrcoef(pred, adata.obs["age"])[0, 1] > 0.8
     again = sag.models.Regressor(MLP, FIT).fit(adata, "age", seed=0)
-    assert np.array_equal(again.predict(adata), pred)
+    assert np.array_equal(again.predict(adata), pred)  # the same loss and seed
     # genes matched by name: a reordered query predicts the same
     order = np.random.default_rng(1).permutation(adata.n_vars)
     np.testing.assert_allclose(model.predict(adata[:, order].copy()), pred, rtol=1e-5)

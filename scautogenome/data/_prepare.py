@@ -34,8 +34,9 @@ MISSING_AS_TEXT = frozenset({"", "nan", "none", "na", "<na>", "null"})
 
 # what classify predicts: "auto" reads it off the label column (:func:`resolve_task`)
 TASKS = ("auto", "classification", "regression")
-# a numeric target needs this many cells with a value: train, val and test each need a few
-MIN_CELLS_REGRESSION = 10
+# a numeric target needs this many cells with a value: the seeded split then puts at least 2 in
+# val (R^2 and the correlations need two) and in test
+MIN_CELLS_REGRESSION = 15
 # a numeric target's split is stratified on up to this many quantile bins of its values
 N_TARGET_BINS = 10
 
@@ -99,6 +100,12 @@ def resolve_task(labels: pd.Series, labels_key: str, task: str = "auto") -> str:
         return "classification"
     n_unique = labels.nunique()
     if n_unique > MAX_NUMERIC_LABELS:
+        logger.info(
+            "obs[%r] is numeric with %d distinct values: its number is predicted "
+            "(task='regression'); task='classification' takes the values as classes.",
+            labels_key,
+            n_unique,
+        )
         return "regression"
     logger.info(
         "obs[%r] is numeric with %d distinct values: they are classified as classes; "
@@ -117,8 +124,12 @@ def numeric_target(labels: pd.Series, labels_key: str) -> np.ndarray:
         msg = f"obs[{labels_key!r}] is boolean: two classes, not a number to predict; use task='classification'."
         raise ValueError(msg)
     values = labels.astype("object").where(labels.notna(), None)
+    # texts that mean "no value" (NaN, "NA", blanks) are missing, as for classes
+    values = values.map(
+        lambda v: None if isinstance(v, str) and v.strip().lower() in MISSING_AS_TEXT else v
+    )
     as_num = pd.to_numeric(pd.Series(values.to_numpy(), dtype=object), errors="coerce")
-    bad = labels.notna().to_numpy() & as_num.isna().to_numpy()
+    bad = values.notna().to_numpy() & as_num.isna().to_numpy()
     if bad.any():
         examples = ", ".join(repr(str(v)) for v in pd.unique(values.to_numpy()[bad])[:3])
         msg = (

@@ -86,7 +86,8 @@ def user_split(
             )
             raise ValueError(msg)
         logger.warning(
-            "obs[%r] has no labelled 'val' cells: %d of its training cells, drawn per class, "
+            "obs[%r] has no labelled 'val' cells: %d of its training cells, drawn per class "
+            "(per quantile bin of a numeric target), "
             "validate the search instead (its test cells stay held out).",
             split_key,
             int((s == "val").sum()),

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._settings import resolve_seed
 from ..data import prepare_labelled
-from ..train import TrainParams, check_metric, train_regressor
+from ..train import TrainParams, check_metric, task_objective, train_regressor
 from ._supervised import SupervisedModel
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ class Regressor(SupervisedModel):
     """
 
     _model_name = "Regressor"
+    # its outputs are in the target's units: float32 on GPU too (see predict_logits)
+    _mixed_inference = False
 
     # -- what differs from the Classifier (see BaseModel) --------------------------------------
     def _set_extras(self, *, target) -> None:
@@ -97,9 +99,12 @@ class Regressor(SupervisedModel):
             task="regression",
         )
         arch = {**self.architecture, "n_inputs": data.X.shape[1], "n_outputs": 1}
-        params, device, net = self._fit_setup(
-            arch, lambda **kw: TrainParams(**{"loss": "mse", **kw}), seed
-        )
+
+        def params_class(**kw):  # the loss it trains with, "mse", whatever was given
+            loss, _ = task_objective("regression", kw.get("loss", "mse"), metric)
+            return TrainParams(**{**kw, "loss": loss})
+
+        params, device, net = self._fit_setup(arch, params_class, seed)
         res = train_regressor(
             net,
             X=data.X,

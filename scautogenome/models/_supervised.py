@@ -18,6 +18,8 @@ class SupervisedModel(BaseModel):
     from genes matched by name."""
 
     _build_module = staticmethod(build_network)
+    # bfloat16 autocast on GPU at inference (off where outputs are in a target's own units)
+    _mixed_inference = True
 
     # -- inference ------------------------------------------------------------------------------
     def _input(self, data, layer: str | None, min_gene_overlap: float):
@@ -94,4 +96,5 @@ class SupervisedModel(BaseModel):
         check_is_fitted(self)
         check_batch_size(batch_size)
         X, col_map, _ = self._input(data, layer, min_gene_overlap)
-        return predict_logits(self.module_, self._loader(X, col_map, batch_size), self.device_)
+        loader = self._loader(X, col_map, batch_size)
+        return predict_logits(self.module_, loader, self.device_, mixed=self._mixed_inference)

@@ -210,10 +210,16 @@ def calibrate_binary_head(
 
 
 @torch.no_grad()
-def predict_logits(network: nn.Module, loader: BatchLoader, device: torch.device) -> np.ndarray:
+def predict_logits(
+    network: nn.Module, loader: BatchLoader, device: torch.device, *, mixed: bool = True
+) -> np.ndarray:
+    """The network's outputs on the rows of ``loader`` (float32), in bfloat16 autocast on GPU
+    unless ``mixed`` is False: a Regressor's outputs are in the target's units (its mean and
+    spread folded into the last layer), where bfloat16's 8 significant bits would round a
+    value of 1970 to a multiple of 8."""
     network.eval()
     out = []
-    with _autocast(device):
+    with _autocast(device) if mixed else torch.autocast(device.type, enabled=False):
         for x, _ in loader:
             out.append(network(x).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)

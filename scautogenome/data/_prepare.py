@@ -301,10 +301,7 @@ def prepare_labelled(
     used = codes >= 0
 
     if split_key is not None:
-        if split_key not in adata.obs.columns:
-            msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
-            raise KeyError(msg)
-        split = user_split(adata.obs[split_key], split_key, used, codes, seed)
+        split = _user_split(adata, split_key, used, codes, seed)
         missing = [
             c for i, c in enumerate(classes) if not np.any((codes == i) & (split == "train"))
         ]
@@ -374,10 +371,7 @@ def _prepare_numeric(
         raise ValueError(msg)
     codes = target_bins(y)
     if split_key is not None:
-        if split_key not in adata.obs.columns:
-            msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
-            raise KeyError(msg)
-        split = user_split(adata.obs[split_key], split_key, used, codes, seed)
+        split = _user_split(adata, split_key, used, codes, seed)
         for part in ("train", "val"):
             if (split == part).sum() < 2:
                 msg = (
@@ -400,6 +394,14 @@ def _prepare_numeric(
         task="regression",
         y=y,
     )
+
+
+def _user_split(adata, split_key: str, used: np.ndarray, codes: np.ndarray, seed: int):
+    """:func:`user_split` of ``obs[split_key]``, a KeyError naming the columns without it."""
+    if split_key not in adata.obs.columns:
+        msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
+        raise KeyError(msg)
+    return user_split(adata.obs[split_key], split_key, used, codes, seed)
 
 
 def _finish(

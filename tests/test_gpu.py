@@ -27,6 +27,21 @@ def test_classify_on_cuda_then_cpu(adata, tiny_config, tmp_path):
     assert (cpu.predict(adata) == adata.obs["sag_pred"].astype(str).to_numpy()).mean() > 0.97
 
 
+def test_regression_on_cuda_then_cpu(adata, tiny_config, tmp_path):
+    """A numeric target far from 0 (years): the Regressor predicts in float32 on the GPU, so
+    its values match the CPU's to float32 precision, not bfloat16's multiples of 8."""
+    from test_regression import with_target
+
+    adata = with_target(adata)
+    adata.obs["year"] = 1930 + adata.obs["age"]
+    model = sag.tl.classify(adata, "year", config=tiny_config, device="cuda")
+    assert isinstance(model, sag.models.Regressor)
+    assert adata.uns["sag"]["metrics"]["test"]["r2"] > 0.6
+    model.save(tmp_path / "m")
+    cpu = sag.models.Regressor.load(tmp_path / "m", device="cpu")
+    np.testing.assert_allclose(cpu.predict(adata), adata.obs["sag_pred"], rtol=0, atol=0.05)
+
+
 def test_auto_device_picks_cuda(adata, tiny_config):
     sag.settings.device = "auto"
     model = sag.tl.classify(adata, "label", config=tiny_config)

@@ -649,9 +649,9 @@ def test_read_autogenome_mse_loss_maps_onto_regression(tmp_path, recwarn):
     assert rec["task"] == "regression"
 
 
-def test_read_autogenome_enas_with_mse_searches_rrfcn_by_optuna(tmp_path):
-    """ENAS trains its shared weights on classes: for a numeric target the reader keeps mode
-    rrfcn with strategy 'optuna', says so, and classify runs the config it made."""
+def test_read_autogenome_enas_with_mse_is_run_by_classify(tmp_path, recwarn):
+    """ENAS with the loss mse: mode rrfcn and loss mse, a config classify runs (ENAS on the
+    numeric target)."""
     rows = "\n".join(f"{i % 7},{(3 * i) % 5},{i % 3}" for i in range(40))
     files = {"x.csv": rows + "\n", "y.txt": "".join(f"{i * 0.5}\n" for i in range(40))}
     path = _ag(
@@ -661,11 +661,12 @@ def test_read_autogenome_enas_with_mse_searches_rrfcn_by_optuna(tmp_path):
         train_data_path="x.csv",
         train_label_path="y.txt",
     )
-    with pytest.warns(UserWarning, match="searched by Optuna instead"):
-        adata, cfg = sag.io.read_autogenome(path)
+    adata, cfg = sag.io.read_autogenome(path)
+    assert not [w for w in recwarn if "loss" in str(w.message) or "ENAS" in str(w.message)]
     assert cfg["mode"] == "rrfcn"
-    assert cfg["rrfcn"]["strategy"] == "optuna"
-    cfg["budget"] = {"n_trials": 1, "time_budget": None}
+    assert cfg["trainer"]["loss"] == "mse"
+    cfg.setdefault("rrfcn", {}).update(epochs=1, controller_steps=2, first_width=16)
+    cfg["rrfcn"].update(widths=[8, 16], n_candidates=2, top_k_candidates=1)
     cfg["trainer"]["max_epochs"] = 2
     model = sag.tl.classify(adata, "label", config=cfg)
     assert isinstance(model, sag.models.Regressor)

@@ -140,6 +140,26 @@ def test_rrfcn_by_optuna_predicts_a_numeric_target(adata):
     assert np.isfinite(adata.uns["sag"]["metrics"]["test"]["r2"])
 
 
+def test_enas_predicts_a_numeric_target(adata):
+    """ENAS trains its shared weights on the standardized target (MSE), rewards the controller
+    with 1 - MSE on validation minibatches, ranks candidates by R^2 and retrains the best with
+    train_regressor: a Regressor of the target's units."""
+    from test_rrfcn import TINY_RRFCN
+
+    adata = with_target(adata)
+    model = sag.tl.classify(adata, "age", mode="rrfcn", config=copy.deepcopy(TINY_RRFCN))
+    assert isinstance(model, sag.models.Regressor)
+    assert model.architecture_["kind"] == "rrfcn"
+    trials = adata.uns["sag"]["trials"]
+    assert set(trials["state"]) == {"sampled", "ranked", "complete"}
+    rewards = trials.loc[trials["state"] == "sampled", "value"].to_numpy()
+    assert (rewards >= -1).all()
+    assert (rewards <= 1).all()
+    assert adata.uns["sag"]["metrics"]["test"]["r2"] > 0.3
+    pred = adata.obs["sag_pred"].to_numpy()
+    assert abs(pred.mean() - adata.obs["age"].mean()) < adata.obs["age"].std()
+
+
 def test_regressor_predictions_are_not_rounded_by_mixed_precision(adata, monkeypatch):
     """A Regressor's outputs are in the target's units (birth years: bfloat16 rounds 1970 to a
     multiple of 8), so it predicts in float32 where classifiers use bfloat16 autocast (on
@@ -187,8 +207,6 @@ def test_numeric_target_bad_input_is_refused_before_any_work(adata):
         sag.tl.classify(adata, "label", config=mse, n_trials=1)
     with pytest.raises(ValueError, match="loss='mse' is for a numeric target"):
         sag.tl.classify(adata, "label", config=mse, n_trials=1, task="classification")
-    with pytest.raises(ValueError, match="mode='rrfcn' searches by ENAS"):
-        sag.tl.classify(adata, "age", mode="rrfcn", time_budget=5)
     check_untouched(adata, before)
 
 

@@ -248,23 +248,14 @@ def for_task(cfg: dict, task: str) -> dict:
     ``"regression"``) runs it: the loss and metric of
     :func:`~scautogenome.train.task_objective` (a numeric target takes the defaults as
     ``"mse"`` and ``"r2"``), and for a numeric target no ``class_balance`` in the space (there
-    are no classes to balance). A ValueError, before any work, for what the task cannot run:
-    a loss or metric of the other task, or mode ``"rrfcn"`` by ENAS for a numeric target
-    (its shared weights train classes; ``rrfcn.strategy`` ``"optuna"`` searches RRFCN for
-    it)."""
+    are no classes to balance). A ValueError, before any work, for a loss or metric of the
+    other task."""
     cfg = copy.deepcopy(cfg)
     cfg["trainer"]["loss"], cfg["search"]["metric"] = task_objective(
         task, cfg["trainer"]["loss"], cfg["search"]["metric"]
     )
     if task == "regression":
         cfg["space"].get("common", {}).pop("class_balance", None)
-        if cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas":
-            msg = (
-                "mode='rrfcn' searches by ENAS, whose shared weights are trained on classes; "
-                "for a numeric target (task='regression') set config['rrfcn']['strategy'] to "
-                "'optuna' (each RRFCN trained on its own), or use another mode."
-            )
-            raise ValueError(msg)
     return cfg
 
 

@@ -1092,15 +1092,6 @@ def read_autogenome(
         sag_cfg["search"] = {**sag_cfg.get("search", {}), "metric": "roc_auc"}
     if task == "regression":  # the paper's squared error: classify predicts the number
         sag_cfg["trainer"] = {**sag_cfg.get("trainer", {}), "loss": "mse"}
-        if sag_cfg.get("mode") == "rrfcn":  # ENAS's shared weights train classes
-            sag_cfg["rrfcn"] = {**sag_cfg.get("rrfcn", {}), "strategy": "optuna"}
-            warnings.warn(
-                f"AutoGenome config {src}: ENAS trains its shared weights on classes; for this "
-                "numeric target (loss 'mse') the RRFCN space is searched by Optuna instead "
-                "(rrfcn.strategy 'optuna', each architecture trained on its own).",
-                UserWarning,
-                stacklevel=2,
-            )
     try:
         sag_config_module.load(sag_cfg)
     except ValueError as err:

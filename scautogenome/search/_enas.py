@@ -7,7 +7,9 @@ space of :mod:`scautogenome.nn._enas`:
    RRFCNSupernet`) take one pass over the training minibatches, each minibatch with an
    architecture sampled from the controller; then the controller takes ``controller_steps``
    REINFORCE steps, each rewarded with the accuracy of its sampled architecture on one
-   validation minibatch (shared weights, no training).
+   validation minibatch (shared weights, no training). For a numeric target (regression) the
+   shared weights train with the squared error on the standardized target and the reward is
+   ``1 - MSE`` on the minibatch (its R^2 against the training variance, at least -1).
 2. **Controller.** An LSTM emits, layer by layer, a width (softmax over the candidate widths)
    and the layer's skip bits (one Bernoulli per earlier layer, from ENAS' attention between the
    current and the earlier hidden states). The loss is
@@ -17,7 +19,8 @@ space of :mod:`scautogenome.nn._enas`:
 3. **Derive and retrain.** ``n_candidates`` architectures are sampled from the trained controller
    (plus its most likely one), ranked by the configured metric on the whole validation split
    with the shared weights, and the ``top_k_candidates`` best are retrained from scratch with
-   :func:`~scautogenome.train.train_classifier` (fewer when the time budget is used up before
+   :func:`~scautogenome.train.train_classifier` (:func:`~scautogenome.train.train_regressor`
+   for a numeric target; fewer when the time budget is used up before
    the next one starts); the best by validation is kept. It is an
    ordinary ``kind="rrfcn"`` architecture (:class:`~scautogenome.nn.RRFCN`).
 
@@ -45,7 +48,13 @@ from .._logging import progress
 from .._settings import keep_torch_threads, logger, settings
 from ..data import BatchLoader
 from ..nn import RRFCNSupernet, build_network, count_parameters, resolve_space
-from ..train import TrainParams, score_logits, train_classifier
+from ..train import (
+    TrainParams,
+    regression_score,
+    score_logits,
+    train_classifier,
+    train_regressor,
+)
 from ._hpo import ARCH_SAMPLERS, SearchResult, run_search
 from ._study import kept_record
 
@@ -343,11 +352,16 @@ def _eval_batch_size(n: int, target: int = 1024) -> int:
 def _shared_eval(
     supernet: RRFCNSupernet, loader: BatchLoader, y: np.ndarray, arch, metric: str, n_classes: int
 ) -> tuple[float, float]:
-    """(metric, loss) of one architecture on a whole split with the shared weights."""
+    """(metric, loss) of one architecture on a whole split with the shared weights; ``y``
+    float: a numeric target (standardized), judged by its regression ``metric`` and the MSE."""
     supernet.eval()
     logits = torch.cat([supernet(x, *arch).float().cpu() for x, _ in loader])
     if not torch.isfinite(logits).all():  # ranked last, not scored (a ranking metric cannot)
         return -math.inf, math.inf
+    if y.dtype.kind == "f":
+        out = logits[:, 0]
+        loss = float(F.mse_loss(out, torch.as_tensor(y)))
+        return regression_score(y, out.numpy(), metric), loss
     loss = float(F.cross_entropy(logits, torch.as_tensor(y)))
     return score_logits(y, logits, metric, n_classes), loss
 
@@ -402,7 +416,8 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     budget = config["budget"]["time_budget"]
     deadline = None if budget is None else start + float(budget)
     search_deadline = None if budget is None else start + r["search_share"] * float(budget)
-    n_in, n_out = data.X.shape[1], data.n_classes
+    regression = data.task == "regression"
+    n_in, n_out = data.X.shape[1], data.n_outputs
     n_layers, first, widths = space_of(r, n_in)
     act = _activation(config)
     base_arch = {
@@ -442,31 +457,38 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     )
     ctrl_opt = torch.optim.Adam(controller.parameters(), lr=r["controller_lr"])
 
-    y_train = data.codes[train_rows]
-    counts = np.bincount(y_train, minlength=n_out).astype(np.float64)
-    inv = np.where(counts > 0, counts.sum() / (n_out * np.maximum(counts, 1)), 0.0)
-    weights = (
-        torch.as_tensor(inv, dtype=torch.float32, device=device)
-        if r["class_balance"] == "weights"
-        else None
-    )
+    if regression:  # the shared weights learn the standardized target; nothing to balance
+        mean, std = float(np.mean(data.y[train_rows])), float(np.std(data.y[train_rows])) or 1.0
+        targets = ((data.y - mean) / std).astype(np.float32)
+        balance = "none"
+    else:
+        targets, balance = data.codes, r["class_balance"]
+    y_train = targets[train_rows]
+    weights, sample_weights = None, None
+    if not regression:
+        counts = np.bincount(y_train, minlength=n_out).astype(np.float64)
+        inv = np.where(counts > 0, counts.sum() / (n_out * np.maximum(counts, 1)), 0.0)
+        if balance == "weights":
+            weights = torch.as_tensor(inv, dtype=torch.float32, device=device)
+        elif balance == "sampler":
+            sample_weights = inv[y_train]
     batch_size = int(min(r["child_batch_size"], max(2, len(train_rows))))
     train_loader = BatchLoader(
         data.X,
         train_rows,
-        data.codes,
+        targets,
         batch_size=batch_size,
         transform=transform,
         device=device,
         shuffle=True,
         generator=data_gen,
-        sample_weights=inv[y_train] if r["class_balance"] == "sampler" else None,
+        sample_weights=sample_weights,
         drop_last=True,
     )
     val_loader = BatchLoader(
         data.X,
         val_rows,
-        data.codes,
+        targets,
         batch_size=_eval_batch_size(len(val_rows), max(batch_size, 256)),
         transform=transform,
         device=device,
@@ -474,7 +496,13 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
         generator=data_gen,
         drop_last=True,
     )
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    if regression:
+
+        def loss_fn(out, target):
+            return F.mse_loss(out[:, 0], target)
+
+    else:
+        loss_fn = nn.CrossEntropyLoss(weight=weights)
 
     def val_batches():
         while True:
@@ -486,8 +514,10 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
         x, yb = next(val_iter)
         supernet.eval()
         with torch.no_grad():
-            pred = supernet(x, *sample.architecture(first, widths)).argmax(1)
-        return float((pred == yb).float().mean())
+            out = supernet(x, *sample.architecture(first, widths))
+        if regression:  # 1 - MSE of the standardized target: R^2 on the training variance
+            return max(-1.0, 1.0 - float(F.mse_loss(out[:, 0].float(), yb)))
+        return float((out.argmax(1) == yb).float().mean())
 
     rows: list[dict] = []
     history: list[dict] = []
@@ -601,12 +631,12 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     eval_loader = BatchLoader(
         data.X,
         val_rows,
-        data.codes,
+        targets,
         batch_size=_eval_batch_size(len(val_rows)),
         transform=transform,
         device=device,
     )
-    y_val = data.codes[val_rows]
+    y_val = targets[val_rows]
     ranked = []
     for w, s in candidates:
         val_score, val_loss = _shared_eval(supernet, eval_loader, y_val, (w, s), metric, n_out)
@@ -651,20 +681,21 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
             )
         torch.manual_seed(seed + 1000 + rank)
         net = build_network(arch)
-        res = train_classifier(
-            net,
-            X=data.X,
-            codes=data.codes,
-            train_rows=train_rows,
-            val_rows=val_rows,
-            n_classes=n_out,
-            transform=transform,
-            params=TrainParams(**params),
-            metric=metric,
-            device=device,
-            seed=seed + rank,
-            deadline=cand_deadline,
-        )
+        common = {
+            "X": data.X,
+            "train_rows": train_rows,
+            "val_rows": val_rows,
+            "transform": transform,
+            "params": TrainParams(**params),
+            "metric": metric,
+            "device": device,
+            "seed": seed + rank,
+            "deadline": cand_deadline,
+        }
+        if regression:
+            res = train_regressor(net, y=data.y, **common)
+        else:
+            res = train_classifier(net, codes=data.codes, n_classes=n_out, **common)
         number = len(rows)
         rows.append(
             _row(

@@ -132,9 +132,9 @@ def classify(
         fewer values, such as time points, is logged as classified). ``"classification"`` or
         ``"regression"`` say it (as ``config["trainer"]["loss"] = "mse"`` does with
         ``"auto"``): a numeric target trains with the mean squared error on its
-        standardized values (``config["trainer"]["loss"]`` ``"mse"``); the class weighting of
-        the search space does not apply to it, nor does RRFCN by ENAS (``mode="rrfcn"`` needs
-        ``config["rrfcn"]["strategy"] = "optuna"``).
+        standardized values (``config["trainer"]["loss"]`` ``"mse"``; ENAS's shared weights
+        too, rewarded by ``1 - MSE`` on validation minibatches); the class weighting of the
+        search space does not apply to it.
     storage, study_name
         Any Optuna storage URL (e.g. ``"sqlite:///search.db"``) to keep the trials, resume an
         interrupted search or share it between processes. A resumed study runs this call's
@@ -231,11 +231,7 @@ def classify(
         )
 
     # RRFCN by ENAS (search/_enas.py): mode "rrfcn", or "auto" with a large enough time budget
-    # (not for a numeric target: ENAS's shared weights train classes)
-    auto_rrfcn = rrfcn_in_auto(cfg)
-    if auto_rrfcn and regression:
-        logger.info("auto: RRFCN by ENAS trains classes; this numeric target is not searched by it")
-    with_rrfcn = cfg["mode"] == "rrfcn" or (auto_rrfcn and not regression)
+    with_rrfcn = cfg["mode"] == "rrfcn" or rrfcn_in_auto(cfg)
     search = search_with_rrfcn if with_rrfcn else run_search
     result = search(data, cfg, device=dev, seed=seed, storage=storage, study_name=study_name)
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))

@@ -575,13 +575,13 @@ def test_trial_cap_spares_the_last_trial_and_is_recorded(adata, tiny_config, mon
     from scautogenome.search import _hpo
 
     seen = []
-    real = _hpo.train_classifier
+    real = _hpo.train_on_data
 
     def spy(*args, deadline=None, **kwargs):
         seen.append(deadline - time.perf_counter())
         return real(*args, deadline=deadline, **kwargs)
 
-    monkeypatch.setattr(_hpo, "train_classifier", spy)
+    monkeypatch.setattr(_hpo, "train_on_data", spy)
     tiny_config["budget"] = {"n_trials": 3, "time_budget": 400}
     tiny_config["search"] = {"max_trial_fraction": 0.05}
     sag.tl.classify(adata, "label", config=tiny_config)

@@ -470,7 +470,7 @@ def test_worker_reports_the_best_trial_of_another_process_without_retraining(
     url = f"sqlite:///{tmp_path / 's.db'}"
     args = _worker_args(h5ad, url, "x", quick_config)
     assert main(args) == 0
-    real = _hpo.train_classifier
+    real = _hpo.train_on_data
     retrained = []
 
     def own_trial_pruned(*a, report=None, **kw):
@@ -479,7 +479,7 @@ def test_worker_reports_the_best_trial_of_another_process_without_retraining(
             return real(*a, report=report, **kw)
         raise Pruned  # so the best trial is the other worker's
 
-    monkeypatch.setattr(_hpo, "train_classifier", own_trial_pruned)
+    monkeypatch.setattr(_hpo, "train_on_data", own_trial_pruned)
     capsys.readouterr()
     assert main(args) == 0
     assert retrained == []

@@ -48,13 +48,7 @@ from .._logging import progress
 from .._settings import keep_torch_threads, logger, settings
 from ..data import BatchLoader
 from ..nn import RRFCNSupernet, build_network, count_parameters, resolve_space
-from ..train import (
-    TrainParams,
-    regression_score,
-    score_logits,
-    train_classifier,
-    train_regressor,
-)
+from ..train import TrainParams, regression_score, score_logits, train_on_data
 from ._hpo import ARCH_SAMPLERS, SearchResult, run_search
 from ._study import kept_record
 
@@ -681,21 +675,18 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
             )
         torch.manual_seed(seed + 1000 + rank)
         net = build_network(arch)
-        common = {
-            "X": data.X,
-            "train_rows": train_rows,
-            "val_rows": val_rows,
-            "transform": transform,
-            "params": TrainParams(**params),
-            "metric": metric,
-            "device": device,
-            "seed": seed + rank,
-            "deadline": cand_deadline,
-        }
-        if regression:
-            res = train_regressor(net, y=data.y, **common)
-        else:
-            res = train_classifier(net, codes=data.codes, n_classes=n_out, **common)
+        res = train_on_data(
+            net,
+            data,
+            train_rows=train_rows,
+            val_rows=val_rows,
+            transform=transform,
+            params=TrainParams(**params),
+            metric=metric,
+            device=device,
+            seed=seed + rank,
+            deadline=cand_deadline,
+        )
         number = len(rows)
         rows.append(
             _row(

@@ -18,7 +18,7 @@ import torch
 from .._settings import logger
 from .._utils import digest, matrix_digest
 from ..nn import build_network
-from ..train import TrainParams, train_classifier, train_regressor
+from ..train import TrainParams, train_on_data
 from ._spaces import fits, nearest, suggest
 from ._study import SearchResult, run_study
 
@@ -274,22 +274,20 @@ def run_search(
     transform = data.transform.to_torch(device)
 
     def train(net, params: dict, trial_seed: int, report, deadline, stop_after=None):
-        common = {
-            "X": data.X,
-            "train_rows": train_rows,
-            "val_rows": val_rows,
-            "transform": transform,
-            "params": TrainParams(**params),
-            "metric": metric,
-            "device": device,
-            "seed": trial_seed,
-            "report": report,
-            "deadline": deadline,
-            "stop_after": stop_after,
-        }
-        if regression:  # a numeric target (config for_task: loss "mse")
-            return train_regressor(net, y=data.y, **common)
-        return train_classifier(net, codes=data.codes, n_classes=n_out, **common)
+        return train_on_data(
+            net,
+            data,
+            train_rows=train_rows,
+            val_rows=val_rows,
+            transform=transform,
+            params=TrainParams(**params),
+            metric=metric,
+            device=device,
+            seed=trial_seed,
+            report=report,
+            deadline=deadline,
+            stop_after=stop_after,
+        )
 
     # what the trials were scored on: class codes, or a numeric target's values
     labels = data.y if regression else data.codes

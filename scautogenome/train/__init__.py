@@ -39,6 +39,7 @@ _LAZY = {
     "predict_logits": "_trainer",
     "resolve_device": "_trainer",
     "train_classifier": "_trainer",
+    "train_on_data": "_trainer",
     "train_regressor": "_trainer",
     "unstandardize_head": "_trainer",
 }
@@ -78,6 +79,7 @@ __all__ = [
     "score_logits",
     "task_objective",
     "train_classifier",
+    "train_on_data",
     "train_regressor",
     "unstandardize_head",
 ]

@@ -375,6 +375,15 @@ def train_regressor(
     return result
 
 
+def train_on_data(network: nn.Module, data, **kwargs) -> TrainResult:
+    """:func:`train_regressor` or :func:`train_classifier` of ``network`` on the prepared
+    ``data`` (a :class:`~scautogenome.data.LabelledData`: its matrix and its numeric target or
+    class codes, by its ``task``); ``kwargs`` are theirs (rows, transform, params, ...)."""
+    if data.task == "regression":
+        return train_regressor(network, X=data.X, y=data.y, **kwargs)
+    return train_classifier(network, X=data.X, codes=data.codes, n_classes=data.n_classes, **kwargs)
+
+
 @torch.no_grad()
 def unstandardize_head(head: nn.Linear, mean: float, std: float) -> None:
     """Fold ``y = mean + std * z`` into ``head``, the last Linear layer of a network trained to

@@ -93,3 +93,14 @@ def emit(rec: dict, out: str | None) -> None:
     if out:
         with open(out, "a") as fh:
             fh.write(line + "\n")
+
+
+def markdown_table(t: pd.DataFrame) -> str:
+    """A markdown table of ``t``, one row per index entry under "task" (numbers to 3 decimals;
+    pandas' own needs tabulate)."""
+    rows = ["| task | " + " | ".join(map(str, t.columns)) + " |"]
+    rows.append("|---" * (len(t.columns) + 1) + "|")
+    for name, row in t.iterrows():
+        cells = ["" if pd.isna(v) else f"{v:.3f}" for v in row]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

@@ -38,7 +38,7 @@ from pathlib import Path
 from classify import preprocess
 import numpy as np
 import pandas as pd
-from _common import HERE, git_state, load_split
+from _common import HERE, git_state, load_split, markdown_table
 
 # isort: on
 
@@ -186,16 +186,6 @@ def run(args) -> None:
                 print(dataset, rare, method, seed, shown, flush=True)
 
 
-def _markdown(t: pd.DataFrame) -> str:
-    """A markdown table of ``t`` (numbers to 3 decimals; pandas' needs tabulate)."""
-    rows = ["| task | " + " | ".join(map(str, t.columns)) + " |"]
-    rows.append("|---" * (len(t.columns) + 1) + "|")
-    for name, row in t.iterrows():
-        cells = ["" if pd.isna(v) else f"{v:.3f}" for v in row]
-        rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
 def report(path: Path) -> str:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     df = pd.DataFrame(rows)
@@ -208,7 +198,7 @@ def report(path: Path) -> str:
         t = t[[m for m in METHODS if m in t.columns]]
         t.loc["mean"] = t.mean()
         lines.append(f"\n{name} (mean over seeds)\n")
-        lines.append(_markdown(t))
+        lines.append(markdown_table(t))
     seeds = df.groupby("method")["seed"].nunique().to_dict()
     lines.append(f"\nseeds per method: {seeds}")
     return "\n".join(lines)

@@ -155,13 +155,22 @@ def check_labels(adata: AnnData, labels_key: str) -> pd.Series:
 MAX_NUMERIC_LABELS = 50
 
 
+def is_numeric_column(labels: pd.Series) -> bool:
+    """Whether ``labels`` holds numbers: a numeric dtype that is neither boolean nor
+    categorical."""
+    dtype = labels.dtype
+    return (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+        and not isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
 def check_not_continuous(labels: pd.Series, labels_key: str, needs: str) -> None:
     """Refuse a numeric label column (not boolean, not categorical) with more than
     :data:`MAX_NUMERIC_LABELS` distinct values: a measurement (``n_genes``, a score), not
     classes. ``needs`` says what needs categories, e.g. "classification"."""
-    dtype = labels.dtype
-    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-    if not numeric or isinstance(dtype, pd.CategoricalDtype):
+    if not is_numeric_column(labels):
         return
     n_unique = labels.nunique()
     if n_unique > MAX_NUMERIC_LABELS:

@@ -17,6 +17,7 @@ from ._checks import (
     check_labels,
     check_not_continuous,
     get_matrix,
+    is_numeric_column,
     value_stats,
 )
 from ._split import MIN_CELLS_TO_SPLIT, stratified_split, user_split
@@ -73,15 +74,6 @@ class LabelledData:
         return 1 if self.task == "regression" else len(self.classes)
 
 
-def _is_numeric(labels: pd.Series) -> bool:
-    dtype = labels.dtype
-    return (
-        pd.api.types.is_numeric_dtype(dtype)
-        and not pd.api.types.is_bool_dtype(dtype)
-        and not isinstance(dtype, pd.CategoricalDtype)
-    )
-
-
 def resolve_task(labels: pd.Series, labels_key: str, task: str = "auto") -> str:
     """``"classification"`` or ``"regression"`` for the column ``labels``.
 
@@ -96,7 +88,7 @@ def resolve_task(labels: pd.Series, labels_key: str, task: str = "auto") -> str:
     if task == "regression":
         numeric_target(labels, labels_key)  # refuses a column that holds no numbers
         return task
-    if task == "classification" or not _is_numeric(labels):
+    if task == "classification" or not is_numeric_column(labels):
         return "classification"
     n_unique = labels.nunique()
     if n_unique > MAX_NUMERIC_LABELS:

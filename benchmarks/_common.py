@@ -22,6 +22,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+# the XGBoost peer of every benchmark: the AutoGenome paper's settings (gbtree, depth 6, gamma
+# 0.1) with early stopping on the validation split; each adds its eval_metric, n_jobs and seed
+XGB_PAPER = {
+    "booster": "gbtree",
+    "max_depth": 6,
+    "gamma": 0.1,
+    "n_estimators": 1000,
+    "early_stopping_rounds": 20,
+    "tree_method": "hist",
+}
+
+
 def git_state() -> dict:
     """Commit, whether the package sources differ from it, and a hash of those sources."""
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from classify import preprocess
 import numpy as np
 import pandas as pd
-from _common import HERE, git_state, load_split, markdown_table
+from _common import HERE, XGB_PAPER, git_state, load_split, markdown_table
 
 # isort: on
 
@@ -136,17 +136,7 @@ def run_peer(method: str, adata, seed: int) -> dict:
     else:
         from xgboost import XGBClassifier
 
-        model = XGBClassifier(
-            booster="gbtree",
-            max_depth=6,
-            gamma=0.1,
-            n_estimators=1000,
-            early_stopping_rounds=20,
-            eval_metric="logloss",
-            tree_method="hist",
-            n_jobs=2,
-            random_state=seed,
-        )
+        model = XGBClassifier(**XGB_PAPER, eval_metric="logloss", n_jobs=2, random_state=seed)
         model.fit(X[tr], y[tr], eval_set=[(X[va], y[va])], verbose=False)
         info["best_iteration"] = int(model.best_iteration)
     p1 = model.predict_proba(X[te])[:, 1]

@@ -45,7 +45,7 @@ for _k, _v in THREAD_ENV.items():
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from _common import DATA, HERE, ROOT, git_state, load_split  # noqa: E402  (puts ROOT on sys.path)
+from _common import DATA, HERE, ROOT, XGB_PAPER, git_state, load_split  # noqa: E402  (puts ROOT on sys.path)
 from scipy import sparse  # noqa: E402
 
 OUT = HERE / "out" / "classify.jsonl"
@@ -193,17 +193,7 @@ def run_xgboost(X, y, parts, n_classes, seed, n_jobs=2):
     from xgboost import XGBClassifier
 
     tr, va, te = parts
-    m = XGBClassifier(
-        booster="gbtree",
-        max_depth=6,
-        gamma=0.1,
-        n_estimators=1000,
-        early_stopping_rounds=20,
-        eval_metric="mlogloss",
-        tree_method="hist",
-        n_jobs=n_jobs,
-        random_state=seed,
-    )
+    m = XGBClassifier(**XGB_PAPER, eval_metric="mlogloss", n_jobs=n_jobs, random_state=seed)
     # classes are 0..K-1 and every class has training cells (the shared split guarantees it)
     m.fit(X[tr], y[tr], eval_set=[(X[va], y[va])], verbose=False)
     return m.predict(X[te]), {"best_iteration": int(m.best_iteration)}

@@ -39,7 +39,7 @@ from pathlib import Path
 from classify import preprocess
 import numpy as np
 import pandas as pd
-from _common import HERE, git_state, load_split, markdown_table
+from _common import HERE, XGB_PAPER, git_state, load_split, markdown_table
 
 # isort: on
 
@@ -127,17 +127,7 @@ def run_peer(method: str, adata, seed: int) -> dict:
     else:
         from xgboost import XGBRegressor
 
-        model = XGBRegressor(
-            booster="gbtree",
-            max_depth=6,
-            gamma=0.1,
-            n_estimators=1000,
-            early_stopping_rounds=20,
-            eval_metric="rmse",
-            tree_method="hist",
-            n_jobs=2,
-            random_state=seed,
-        )
+        model = XGBRegressor(**XGB_PAPER, eval_metric="rmse", n_jobs=2, random_state=seed)
         model.fit(X[tr], y[tr], eval_set=[(X[va], y[va])], verbose=False)
         info["best_iteration"] = int(model.best_iteration)
     out = metrics(y[te], np.asarray(model.predict(X[te]), dtype=np.float64))

@@ -669,10 +669,11 @@ def _worker(args) -> int:
     )
     # as classify: the loss and metric of the task (a numeric target: mse and r2 by default)
     cfg = _config.for_task(cfg, data.task)
-    if cfg["mode"] == "rrfcn":  # the study classify runs for it (search_with_rrfcn)
-        from scautogenome.search._enas import optuna_rrfcn_config
+    # the study classify runs (search_with_rrfcn): the RRFCN space of mode rrfcn, or in mode
+    # auto with RRFCN the MLP/RFCN study at its share of the time budget (ENAS has the rest)
+    from scautogenome.search._enas import optuna_study_config
 
-        cfg = optuna_rrfcn_config(cfg)
+    cfg = optuna_study_config(cfg)
     # workers that run at the same time cannot draw a reproducible sequence of points: a random
     # salt keeps them from drawing the same ones (a process id does not: in containers it is
     # often 1 in every worker). The best trial is reported from the

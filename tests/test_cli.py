@@ -505,6 +505,34 @@ def test_workers_started_together_draw_points_of_their_own(
     assert params[0] != params[1]
 
 
+def test_worker_in_auto_with_rrfcn_searches_for_the_optuna_share_of_the_budget(
+    h5ad, tmp_path, monkeypatch
+):
+    """Mode auto with RRFCN gives its Optuna study 1 - auto_share of the time budget (ENAS has
+    the rest, in classify's process): a worker joining that study searches for the same time."""
+    import scautogenome.search as sag_search
+
+    class Stop(Exception):
+        pass
+
+    budgets = []
+
+    def capture(data, cfg, **kw):
+        budgets.append((cfg["mode"], cfg["budget"]["time_budget"]))
+        raise Stop
+
+    monkeypatch.setattr(sag_search, "run_search", capture)
+    path = tmp_path / "auto.json"
+    path.write_text(json.dumps({"mode": "auto", "rrfcn": {"auto_share": 0.25}}))
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    base = ["worker", str(h5ad), "--labels", "label", "--storage", url, "--study", "a"]
+    base += ["--config", str(path), "--quiet"]
+    for budget in ("3600", "600"):  # with RRFCN (>= 1800 s), and without
+        with pytest.raises(Stop):
+            main([*base, "--time-budget", budget])
+    assert budgets == [("auto", 2700.0), ("auto", 600.0)]
+
+
 def test_worker_joins_an_rrfcn_study_of_optuna_and_refuses_enas(h5ad, tmp_path, capsys):
     import optuna
 

@@ -775,6 +775,22 @@ def _with_budget(config: dict, time_budget: float | None) -> dict:
     return cfg
 
 
+def optuna_study_config(config: dict) -> dict:
+    """``config`` of the Optuna study that :func:`search_with_rrfcn` runs (and a worker joins).
+
+    ``mode="rrfcn"`` with ``strategy="optuna"``: the RRFCN space alone
+    (:func:`optuna_rrfcn_config`). ``mode="auto"`` with RRFCN (:func:`rrfcn_in_auto`): the
+    MLP/RFCN study with ``1 - auto_share`` of the time budget, the rest being ENAS's. Any other
+    config is returned as it is.
+    """
+    if config["mode"] == "rrfcn" and config["rrfcn"]["strategy"] == "optuna":
+        return optuna_rrfcn_config(config)
+    if rrfcn_in_auto(config):
+        tb = float(config["budget"]["time_budget"])
+        return _with_budget(config, tb * (1 - config["rrfcn"]["auto_share"]))
+    return config
+
+
 def search_with_rrfcn(
     data,
     config: dict,
@@ -792,12 +808,11 @@ def search_with_rrfcn(
     the better by validation score is kept and both trial tables are concatenated (ENAS rows
     numbered after the Optuna trials).
     """
-    r = config["rrfcn"]
     if config["mode"] == "rrfcn":
-        if r["strategy"] == "optuna":
+        if config["rrfcn"]["strategy"] == "optuna":
             return run_search(
                 data,
-                optuna_rrfcn_config(config),
+                optuna_study_config(config),
                 device=device,
                 seed=seed,
                 storage=storage,
@@ -810,7 +825,7 @@ def search_with_rrfcn(
     tb = float(config["budget"]["time_budget"])
     hpo = run_search(
         data,
-        _with_budget(config, tb * (1 - r["auto_share"])),
+        optuna_study_config(config),
         device=device,
         seed=seed,
         storage=storage,
@@ -851,6 +866,7 @@ __all__ = [
     "EnasResult",
     "make_supernet",
     "optuna_rrfcn_config",
+    "optuna_study_config",
     "reinforce_step",
     "rrfcn_in_auto",
     "rrfcn_n_params",

@@ -335,3 +335,83 @@ def test_a_split_without_val_and_nothing_to_draw_it_from_is_refused(adata, tiny_
     ):
         sag.tl.classify(adata, "label", split_key="my_split", config=tiny_config)
     check_untouched(adata, before)
+
+
+def test_a_key_added_holding_what_the_tool_does_not_write_is_refused(adata, tiny_config):
+    """A tool replaces (or, predict, updates) only its own kind of uns record: another tool's
+    record or a value of the user's under key_added is refused before any work, and kept."""
+    model = sag.tl.classify(adata, "label", config=tiny_config, n_trials=1)
+    sag.tl.explain(adata, model, n_explain=20, n_background=10)
+    adata.uns["note"] = "my note"
+    adata.uns["mine"] = {"a": 1}
+    before, records = snapshot(adata), {k: dict(adata.uns[k]) for k in ("sag", "sag_shap")}
+    calls = {
+        "explain": lambda key: sag.tl.explain(adata, model, key_added=key),
+        "embed": lambda key: sag.tl.embed(adata, key_added=key, n_trials=1),
+        "classify": lambda key: sag.tl.classify(adata, "label", key_added=key, n_trials=1),
+        "predict": lambda key: sag.tl.predict(adata, model, key_added=key),
+    }
+    refused = [
+        ("explain", "sag", "the record of sag.tl.classify"),
+        ("embed", "sag", "the record of sag.tl.classify"),
+        ("classify", "sag_shap", "the record of sag.tl.explain"),
+        ("predict", "sag_shap", "the record of sag.tl.explain"),
+        ("classify", "note", "a str that no sag tool wrote"),
+        ("predict", "note", "a str that no sag tool wrote"),
+        ("explain", "mine", "a dict that no sag tool wrote"),
+    ]
+    for tool, key, what in refused:
+        with pytest.raises(ValueError, match=rf"uns\['{key}'\] holds {what}.*another key_added"):
+            calls[tool](key)
+    check_untouched(adata, before)
+    assert adata.uns["note"] == "my note"
+    assert adata.uns["mine"] == {"a": 1}
+    for key, record in records.items():
+        assert set(adata.uns[key]) == set(record)
+    # what each tool does replace or update
+    sag.tl.predict(adata, model, key_added="mine")  # a dict of the user's: updated, kept
+    assert adata.uns["mine"]["a"] == 1
+    assert "gene_overlap" in adata.uns["mine"]
+    sag.tl.explain(adata, model, n_explain=20, n_background=10)  # its own record
+
+
+def test_classify_again_drops_an_earlier_predictions_confidence(adata, tiny_config, tmp_path):
+    """The confidence predict wrote under a key described that prediction's model: classify
+    under the same key (for classes or a number) removes it with the other stale outputs."""
+    import anndata as ad
+
+    model = sag.tl.classify(adata, "label", config=tiny_config, n_trials=1)
+    sag.tl.predict(adata, model)
+    assert "sag_confidence" in adata.obs
+    sag.tl.classify(adata, "label", config=tiny_config, n_trials=1, seed=1)
+    assert "sag_confidence" not in adata.obs
+    sag.tl.predict(adata, model, key_added="q")
+    adata.obs["number"] = np.linspace(0, 1, adata.n_obs) + adata.obs["label"].cat.codes
+    sag.tl.classify(adata, "number", config=tiny_config, n_trials=1, key_added="q")
+    assert "q_confidence" not in adata.obs
+    assert "q_proba" not in adata.obsm
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    assert "q_confidence" not in ad.read_h5ad(tmp_path / "a.h5ad").obs
+
+
+def test_explain_of_cells_by_name_needs_unique_names(adata, tiny_config):
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    names = list(adata.obs_names)
+    names[1] = names[0]
+    adata.obs_names = names
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=r"unique obs_names.*obs_names_make_unique\(\)"):
+        sag.tl.explain(adata, model, cells=names[:5])
+    check_untouched(adata, before)
+    sag.tl.explain(adata, model, cells=np.arange(5), n_background=10)  # positions are fine
+
+
+@pytest.mark.parametrize("bad", [50, -0.1, 1.5, "half", True])
+def test_min_gene_overlap_must_be_a_fraction(adata, bad):
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=r"min_gene_overlap=.* must be a fraction .* 0 and 1"):
+        sag.tl.predict(adata, model, min_gene_overlap=bad)
+    check_untouched(adata, before)

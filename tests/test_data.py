@@ -30,6 +30,26 @@ def test_detect_value_type():
     assert detect_value_type(np.array([[0.0, 1523.7], [12.5, 0.3]])) == "normalized"
 
 
+def test_value_type_of_a_matrix_storing_values_in_parts():
+    """A CSR matrix that stores an entry as several parts (duplicate entries, as scipy allows)
+    holds the sums: counts stored in halves are still counts."""
+    counts = np.array([[0, 3, 5], [1, 0, 2], [0, 0, 0]], dtype=np.float32)
+    halves = sp.csr_matrix(
+        (
+            np.array([1.5, 2.5, 1.5, 2.5, 0.5, 1.0, 0.5, 1.0], dtype=np.float32),
+            np.array([1, 2, 1, 2, 0, 2, 0, 2]),
+            np.array([0, 4, 8, 8]),
+        ),
+        shape=counts.shape,
+    )
+    assert not halves.has_canonical_format
+    np.testing.assert_array_equal(halves.toarray(), counts)
+    assert detect_value_type(halves) == "counts"
+    assert detect_value_type(halves.tocsc()) == "counts"
+    assert not halves.has_canonical_format  # the input is left as it was
+    assert len(halves.data) == 8
+
+
 def test_normalized_values_are_logged_not_depth_normalized():
     X = np.array([[0.0, 1523.7, 3.2], [12.5, 0.3, 900.1], [5.0, 7.5, 250.25]], dtype=np.float32)
     t = InputTransform("normalized").fit(X, np.arange(3))

@@ -1121,3 +1121,24 @@ def test_many_genes_suggest_highly_variable_genes(monkeypatch, capfd):
     monkeypatch.setattr(_embed, "MANY_GENES", 300)
     sag.tl.embed(adata, config=ONE_TRIAL)
     assert "highly_variable_genes" not in capfd.readouterr().err
+
+
+def test_embedding_scores_stores_only_where_it_can(tmp_path):
+    """key_added on a view, or on an uns entry that is not a dict, is refused before any work;
+    a sparse embedding is scored as the dense one."""
+    a = _fake_embedding()
+    view = a[:60]
+    with pytest.raises(ValueError, match=r"view .*adata\[mask\]\.copy\(\)"):
+        sag.tl.embedding_scores(view, "X_sag_resvae", "label", tsne=False, key_added="s")
+    assert view.is_view
+    assert "s" not in a.uns
+    a.uns["s"] = "a note"
+    with pytest.raises(ValueError, match=r"uns\['s'\] holds a str.*must be a dict"):
+        sag.tl.embedding_scores(a, "X_sag_resvae", "label", key_added="s")
+    assert a.uns["s"] == "a note"
+    dense = sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
+    a.obsm["X_sparse"] = sparse.csr_matrix(a.obsm["X_sag_resvae"])
+    scores = sag.tl.embedding_scores(a, "X_sparse", "label", tsne=False)
+    assert scores == pytest.approx(dense, nan_ok=True)
+    # without key_added a view is only read
+    assert sag.tl.embedding_scores(view, "X_sag_resvae", "label", tsne=False)["n_cells"] == 60

@@ -102,9 +102,17 @@ def as_csr_or_dense(X, where: str = "X"):
 
 
 def iter_values(X):
-    """Yield blocks of stored values (sparse: the data arrays; dense: row chunks)."""
+    """Yield blocks of stored values (sparse: the data arrays, with duplicate entries summed
+    where the matrix stores a value in parts; dense: row chunks)."""
     if sparse.issparse(X):
-        yield X.data
+        if getattr(X, "has_canonical_format", True):
+            yield X.data
+            return
+        X = sparse.csr_matrix(X)  # duplicates summed per row chunk, on copies
+        for start in range(0, X.shape[0], _CHUNK):
+            block = X[start : start + _CHUNK].copy()
+            block.sum_duplicates()
+            yield block.data
     else:
         for start in range(0, X.shape[0], _CHUNK):
             yield X[start : start + _CHUNK]
@@ -126,7 +134,9 @@ def value_stats(X) -> dict[str, bool | float]:
     is_int = True
     is_binary = True
     vmin, vmax = np.inf, -np.inf
+    n_stored = 0
     for block in iter_values(X):
+        n_stored += block.size
         if block.size == 0:
             continue
         b = np.asarray(block)
@@ -136,7 +146,7 @@ def value_stats(X) -> dict[str, bool | float]:
             is_int = bool(np.all(b == np.round(b)))
         if is_binary:
             is_binary = bool(np.all((b == 0) | (b == 1)))
-    if sparse.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
+    if sparse.issparse(X) and n_stored < X.shape[0] * X.shape[1]:  # implicit zeros
         vmin = min(vmin, 0.0)
     return {"integer": is_int, "binary": is_binary, "min": vmin, "max": vmax}
 

@@ -41,6 +41,14 @@ class SupervisedModel(BaseModel):
         With ``warn``, a partial overlap (missing genes are zero-filled) is logged as a warning.
         """
         check_is_fitted(self)
+        if isinstance(min_gene_overlap, bool) or not (
+            isinstance(min_gene_overlap, (int, float, np.number)) and 0 <= min_gene_overlap <= 1
+        ):
+            msg = (
+                f"min_gene_overlap={min_gene_overlap!r} must be a fraction of the model's genes "
+                "between 0 and 1 (0.5: half of them)."
+            )
+            raise ValueError(msg)
         q = np.asarray(query_genes, dtype=str)
         n_model = len(self.var_names_)
         n_common = int(np.isin(self.var_names_, q).sum())

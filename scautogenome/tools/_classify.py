@@ -28,6 +28,7 @@ from ._utils import (
     call_params,
     check_key_added,
     check_model_dir,
+    check_uns_key,
     explains_replaced_run,
     final_model,
     load_config,
@@ -145,7 +146,9 @@ def classify(
     seed
         Seed of the split, the search and the training; default ``sag.settings.seed``.
     key_added
-        Prefix of every key written (default ``"sag"``).
+        Prefix of every key written (default ``"sag"``). An ``uns[key_added]`` that is not
+        the record of a classify (or predict) run, e.g. explain's or a value of your own, is
+        an error before any work, so that it is not lost.
     model_dir
         Also save the model there (recorded in ``uns[key_added]['model_dir']``).
 
@@ -181,6 +184,7 @@ def classify(
     start = time.perf_counter()
     check_key_added(key_added)
     _check_not_written(labels_key, split_key, key_added)
+    check_uns_key(adata, key_added, "classify", replaces=("classify", "predict"))
     seed = resolve_seed(seed)
     overrides = budget_overrides(n_trials, time_budget)
     if metric is not None:
@@ -290,6 +294,7 @@ def classify(
         model.classes_[pred_codes], categories=model.classes_
     )
     _write_split(adata, data, key_added)
+    _drop_confidence(adata, key_added)
     adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     write_uns(adata, key_added, uns)
     logger.info(
@@ -327,6 +332,7 @@ def _regression_outputs(
     # -- write (only after everything above succeeded) -----------------------------------------
     adata.obs[_keys.pred_key(key_added)] = pred
     _write_split(adata, data, key_added)
+    _drop_confidence(adata, key_added)
     # a classify run for classes before may have left its probabilities under this key
     adata.obsm.pop(_keys.proba_key(key_added), None)
     write_uns(adata, key_added, uns)
@@ -363,6 +369,15 @@ def _write_split(adata: AnnData, data, key_added: str) -> None:
     adata.obs[_keys.split_key(key_added)] = pd.Categorical(
         data.split, categories=[*_keys.SPLITS, *none]
     )
+
+
+def _drop_confidence(adata: AnnData, key_added: str) -> None:
+    """Remove ``obs['{key_added}_confidence']``: an earlier :func:`~scautogenome.tl.predict`
+    under this key wrote it for another model (classify writes no confidence)."""
+    confidence = _keys.confidence_key(key_added)
+    if confidence in adata.obs.columns:
+        del adata.obs[confidence]
+        logger.info("removed obs[%r], the confidence of an earlier prediction", confidence)
 
 
 def _check_not_written(labels_key: str, split_key: str | None, key_added: str) -> None:

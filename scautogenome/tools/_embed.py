@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import sparse
 
 from .. import _keys
 from .._logging import elapsed
@@ -21,6 +22,7 @@ from ._utils import (
     call_params,
     check_key_added,
     check_model_dir,
+    check_uns_key,
     final_model,
     load_config,
     neighbors,
@@ -145,7 +147,8 @@ def embed(
     seed
         Seed of the split, the search and the training; default ``sag.settings.seed``.
     key_added
-        Key of the outputs (default ``"sag_resvae"``).
+        Key of the outputs (default ``"sag_resvae"``). An ``uns[key_added]`` that is not an
+        embed record (classify's, say, or a value of your own) is an error before any work.
     model_dir
         Also save the model there (recorded in ``uns[key_added]['model_dir']``).
 
@@ -184,6 +187,7 @@ def embed(
     """
     start = time.perf_counter()
     check_key_added(key_added)
+    check_uns_key(adata, key_added, "embed", replaces=("embed",))
     if layer is not None and layer == recon_key(key_added):
         msg = (
             f"layer={layer!r} is where embed(key_added={key_added!r}) writes its reconstruction "
@@ -403,7 +407,8 @@ def embedding_scores(
     key_added
         Also store the scores, with ``labels_key`` and ``basis``, as
         ``adata.uns[key_added]['scores']`` (e.g. ``"sag_resvae"``, as ``scautogenome embed
-        --labels`` does; the report shows them there). ``uns[key_added]`` is created if absent.
+        --labels`` does; the report shows them there). ``uns[key_added]`` is created if absent;
+        one that is not a dict, or a view of another AnnData, is an error before any work.
 
     Returns
     -------
@@ -418,14 +423,29 @@ def embedding_scores(
     import anndata as ad
     from sklearn import metrics as skm
 
-    if key_added is not None:
+    if key_added is not None:  # where the scores go: checked before any work
         check_key_added(key_added)
+        if adata.is_view:  # storing into a view would write into a copy the user does not hold
+            msg = (
+                "adata is a view of another AnnData (e.g. adata[mask]); key_added= stores the "
+                "scores into it, which would silently turn it into a copy. Pass an actual "
+                "object (adata[mask].copy()), or leave key_added=None and keep the returned dict."
+            )
+            raise ValueError(msg)
+        if not isinstance(adata.uns.get(key_added, {}), dict):
+            msg = (
+                f"adata.uns[{key_added!r}] holds a {type(adata.uns[key_added]).__name__}; the "
+                "scores are stored as its 'scores' entry, so it must be a dict (the record of "
+                "sag.tl.embed, say). Pass another key_added=."
+            )
+            raise ValueError(msg)
     basis = resolve_basis(adata, basis)
     if basis not in adata.obsm:
         msg = f"basis={basis!r} not found in adata.obsm; available: {list(adata.obsm.keys())}."
         raise KeyError(msg)
     keep, y = score_labels(adata, labels_key, leiden_seeds, n_neighbors)
-    emb = np.asarray(adata.obsm[basis], dtype=np.float32)
+    emb = adata.obsm[basis]  # an embedding (cells x a few dimensions) is small: dense here
+    emb = np.asarray(emb.toarray() if sparse.issparse(emb) else emb, dtype=np.float32)
     if not np.isfinite(emb[keep]).all():
         msg = f"obsm[{basis!r}] contains NaN or infinite values."
         raise ValueError(msg)

@@ -11,7 +11,14 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_torch_rng, logger, resolve_seed
 from ..data import block_rows, check_adata, dense_rows
-from ._utils import call_params, check_key_added, classify_record, h5ad_safe, recorded_layer
+from ._utils import (
+    call_params,
+    check_key_added,
+    check_uns_key,
+    classify_record,
+    h5ad_safe,
+    recorded_layer,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -75,6 +82,12 @@ def _candidate_rows(
             msg = f"cells holds positions outside 0..{n - 1}."
             raise IndexError(msg)
         return np.unique(np.where(arr < 0, arr + n, arr))
+    if not adata.obs_names.is_unique:
+        msg = (
+            "cells given by name need unique obs_names, and adata has duplicated ones; call "
+            "adata.obs_names_make_unique() first, or pass a boolean mask or row positions."
+        )
+        raise ValueError(msg)
     pos = adata.obs_names.get_indexer(pd.Index(arr.astype(str)))
     if (pos < 0).any():
         bad = arr[pos < 0][:3].tolist()
@@ -199,7 +212,8 @@ def explain(
     return_values
         Also return the full per-cell SHAP array (memory: cells x genes x classes floats).
     key_added
-        Key of the ``varm`` and ``uns`` entries.
+        Key of the ``varm`` and ``uns`` entries. An ``uns[key_added]`` that is not an
+        explain record (classify's, say, or a value of your own) is an error before any work.
     seed
         Seed of the background, the explained cells and the draws; default
         ``sag.settings.seed``. The same seed gives the same result.
@@ -240,6 +254,7 @@ def explain(
     start = time.perf_counter()
     check_key_added(key_added)
     check_adata(adata)
+    check_uns_key(adata, key_added, "explain", replaces=("explain",))
     if not isinstance(model, (Classifier, Regressor)):
         msg = f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
         raise TypeError(msg)

@@ -13,6 +13,7 @@ from ..data import check_adata
 from ._utils import (
     call_params,
     check_key_added,
+    check_uns_key,
     classify_record,
     describes,
     h5ad_safe,
@@ -80,8 +81,9 @@ def predict(
         and ``predict_params`` (this call). An existing ``uns[key_added]`` from
         :func:`classify` is kept and updated when that run trained ``model``. The record of
         another model's run (whose metrics, confusion matrix and classes would no longer
-        describe the predictions) is an error before any work, so that it is not lost: pass
-        another ``key_added`` (e.g. ``"sag_query"``).
+        describe the predictions), another tool's record or a value that is not a dict is an
+        error before any work, so that it is not lost: pass another ``key_added`` (e.g.
+        ``"sag_query"``).
     """
     from ..models import Classifier, Regressor, check_is_fitted
 
@@ -92,6 +94,9 @@ def predict(
         msg = f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
         raise TypeError(msg)
     check_is_fitted(model)
+    # a classify record (of this model), an earlier prediction's or a dict of the user's is
+    # updated, keeping its other entries
+    check_uns_key(adata, key_added, "predict", replaces=("classify", "predict", "other"))
     record = adata.uns.get(key_added)
     if is_classify_record(record) and not describes(record, model):
         msg = (

@@ -32,6 +32,7 @@ __all__ = [
     "call_params",
     "check_key_added",
     "check_model_dir",
+    "check_uns_key",
     "classify_record",
     "describes",
     "explains_another_model",
@@ -39,9 +40,12 @@ __all__ = [
     "final_model",
     "h5ad_safe",
     "is_classify_record",
+    "is_embed_record",
     "is_explain_record",
+    "is_predict_record",
     "load_config",
     "neighbors",
+    "record_kind",
     "recorded_layer",
     "resolve_basis",
     "save_model",
@@ -135,6 +139,61 @@ def is_explain_record(record) -> bool:
         and "columns" in record
         and isinstance(record.get("params"), dict)
     )
+
+
+def is_embed_record(record) -> bool:
+    """Whether ``record`` is what :func:`~scautogenome.tl.embed` writes into ``uns``."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("params"), dict)
+        and "n_latent" in record["params"]
+        and "likelihood" in record["params"]
+    )
+
+
+def is_predict_record(record) -> bool:
+    """Whether ``record`` is what :func:`~scautogenome.tl.predict` writes into ``uns`` (on its
+    own: a classify record that predict updated is a classify record)."""
+    return isinstance(record, dict) and "predict_params" in record
+
+
+def record_kind(record) -> str:
+    """What an ``uns`` entry is: ``"classify"``, ``"explain"``, ``"embed"`` or ``"predict"``
+    (the record that tool writes), ``"other"`` (a dict no sag tool wrote) or ``"not a dict"``."""
+    for kind, test in (
+        ("classify", is_classify_record),
+        ("explain", is_explain_record),
+        ("embed", is_embed_record),
+        ("predict", is_predict_record),
+    ):
+        if test(record):
+            return kind
+    return "other" if isinstance(record, dict) else "not a dict"
+
+
+def check_uns_key(adata: AnnData, key_added: str, tool: str, replaces: tuple[str, ...]) -> None:
+    """Refuse, before any work, a ``key_added`` whose ``uns`` entry ``tool`` would replace or
+    update although it is not one of the records ``tool`` replaces (``replaces``): another
+    tool's record (explain's SHAP ranking under classify's key, say), or something the user put
+    there. Nothing the user had is lost; another ``key_added`` keeps both."""
+    uns = getattr(adata, "uns", {})  # not an AnnData: the tool's own check names it
+    if key_added not in uns:
+        return
+    kind = record_kind(uns[key_added])
+    if kind in replaces:
+        return
+    if kind in ("classify", "explain", "embed", "predict"):
+        what = f"the record of sag.tl.{kind}"
+    elif kind == "other":
+        what = "a dict that no sag tool wrote"
+    else:
+        what = f"a {type(uns[key_added]).__name__} that no sag tool wrote"
+    msg = (
+        f"adata.uns[{key_added!r}] holds {what}, which sag.tl.{tool}(key_added={key_added!r}) "
+        "would replace. Pass another key_added= to keep both, or delete "
+        f"adata.uns[{key_added!r}] first."
+    )
+    raise ValueError(msg)
 
 
 def explains_another_model(explanation, record) -> bool:

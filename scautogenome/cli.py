@@ -135,6 +135,7 @@ def _out_file(path: str, overwrite: bool, kind: str = "an .h5ad file") -> Path:
     """The output file, checked before any work: an existing file (the input included) is
     replaced only with --overwrite, and the folder it goes in must be creatable and
     writable."""
+    _check_not_empty(path)
     out = Path(path)
     if out.is_dir():
         msg = f"--out {path!r} is a directory; give {kind}"
@@ -144,6 +145,13 @@ def _out_file(path: str, overwrite: bool, kind: str = "an .h5ad file") -> Path:
         raise CLIError(msg)
     _creatable(out.parent, f"the folder of --out {str(out.parent)!r}")
     return out
+
+
+def _check_not_empty(path: str) -> None:
+    """An empty --out ('') would be the current folder (Path('') is '.'): refused."""
+    if not str(path).strip():
+        msg = "--out is empty; give a path"
+        raise CLIError(msg)
 
 
 def _creatable(path: Path | str, what: str) -> None:
@@ -175,6 +183,7 @@ def _out_dir(path: str, names: list[str], overwrite: bool) -> Path:
     when its results are ready, so a failed command leaves no folder behind): a folder that
     already holds any of ``names``, the files the command writes, is used only with
     --overwrite; it must be creatable and writable."""
+    _check_not_empty(path)
     out = Path(path)
     if out.exists() and not out.is_dir():
         msg = f"--out {path!r} is a file; give a folder"
@@ -377,8 +386,9 @@ def _top_genes_heading(adata, key: str = "sag_shap") -> str:
 
 # -- commands ------------------------------------------------------------------------------------
 def _classify_files(args) -> list[str]:
-    """What classify writes into --out."""
-    return ["model", "annotated.h5ad", "metrics.json"] + (["report.html"] if args.report else [])
+    """What classify writes into --out, and the report it replaces: with --no-report an earlier
+    run's report.html would contradict the new model, so it is removed (with --overwrite)."""
+    return ["model", "annotated.h5ad", "metrics.json", "report.html"]
 
 
 def _labels(args) -> str:
@@ -444,6 +454,9 @@ def _classify(args) -> int:
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
     if args.report:
         written.append(sag.io.write_report(adata, out / "report.html"))
+    elif (out / "report.html").is_file():  # --no-report --overwrite: an earlier run's report
+        (out / "report.html").unlink()
+        print(f"removed {out / 'report.html'}, the report of the run this one replaced")
     print(metrics_table(adata))
     if args.explain:
         print("\n" + _top_genes_heading(adata))
@@ -627,7 +640,7 @@ def _report(args) -> int:
     _out_file(str(out), args.overwrite or own_report, kind="an .html file")
     adata = _read_h5ad(str(h5ad))
     # write_report logs "wrote report PATH (N KB)" (at info, the CLI's default; not --quiet)
-    sag.io.write_report(adata, out)
+    sag.io.write_report(adata, out, key=args.key)
     return 0
 
 
@@ -1032,8 +1045,8 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="HTML report of an annotated h5ad",
         description="Write a self-contained HTML report (metrics, confusion "
-        "matrix or observed vs predicted values, search history, architecture, top genes, "
-        "latent space).",
+        "matrix or observed vs predicted values, search history, architecture; or predict's "
+        "predicted classes and gene overlap; top genes, latent space).",
     )
     r.add_argument("input", help="classify's --out directory or an annotated .h5ad file")
     r.add_argument(
@@ -1041,6 +1054,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="output .html (default: DIR/report.html for classify's --out directory, which "
         "is regenerated; X.report.html next to an X.h5ad file)",
+    )
+    r.add_argument(
+        "--key",
+        default="sag",
+        help="uns key of the classify run or of predict's predictions (predict's --key-added; "
+        "default: sag)",
     )
     r.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _common(r, seed_help=None, compute=False)
@@ -1104,10 +1123,71 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# argument names of the Python API in messages, and the option of a command that sets them
+# (where the option's own name differs from the argument's)
+_API_NAMES = {"labels_key": "--labels", "key_added": "--key-added", "overwrite=True": "--overwrite"}
+
+
+def _cli_words(msg: str, parser: argparse.ArgumentParser) -> str:
+    """``msg`` (a message of the Python API) with the keyword arguments this command has an
+    option for named as that option: ``split_key=`` -> ``--split-key``,
+    ``min_gene_overlap=0.5`` -> ``--min-gene-overlap 0.5``."""
+    import re
+
+    options = {
+        action.dest: action.option_strings[0]
+        for action in parser._actions
+        if action.option_strings and action.option_strings[0].startswith("--")
+    }
+    names = {dest: flag for dest, flag in options.items() if dest not in ("help",)}
+    for api, flag in _API_NAMES.items():
+        if flag.lstrip("-").replace("-", "_") in options:
+            names[api.split("=")[0]] = flag
+    for dest, flag in names.items():
+
+        def repl(m, flag=flag, dest=dest):
+            eq = m.group(1)
+            if eq is None:  # a bare name: only one that cannot be an English word
+                return flag if "_" in dest else m.group(0)
+            after = m.string[m.end() : m.end() + 1]
+            value_follows = eq == "=" and after.strip() and after not in ")],;"
+            return f"{flag} " if value_follows else flag  # 'x=True' and 'x= (...)': the flag
+
+        msg = re.sub(rf"(?<![\w-]){re.escape(dest)}(?!\w)(=True\b|=)?", repl, msg)
+    return msg
+
+
+def _one_line_warnings(command: str):
+    """Show scautogenome's own Python warnings as one line, as the errors (not file, line and
+    source); others as Python shows them. Returns the function to restore."""
+    import warnings
+
+    original = warnings.showwarning
+    package = Path(__file__).resolve().parent
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        try:
+            ours = package in Path(filename).resolve().parents
+        except (OSError, ValueError):
+            ours = False
+        if not ours:
+            return original(message, category, filename, lineno, file, line)
+        print(f"scautogenome {command}: warning: {message}", file=file or sys.stderr)
+        return None
+
+    warnings.showwarning = show
+    return original
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    import warnings
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if getattr(args, "seed", None) is None and args.command == "demo":
         args.seed = 0
+    sub = parser._subparsers._group_actions[0].choices[args.command]
+    original = _one_line_warnings(args.command)
     try:
         _setup(args)
         return args.func(args)
@@ -1115,12 +1195,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scautogenome {args.command}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a system error's args are (errno, text): its str() names the path
-        print(f"scautogenome {args.command}: error: {e}", file=sys.stderr)
+        print(f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}", file=sys.stderr)
         return 2
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
         msg = e.args[0] if e.args else str(e)
-        print(f"scautogenome {args.command}: error: {msg}", file=sys.stderr)
+        print(f"scautogenome {args.command}: error: {_cli_words(str(msg), sub)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        stored = getattr(args, "storage", None)
+        kept = (
+            f"; the finished trials are kept in --storage {stored}, where the same command "
+            "resumes the search"
+            if stored
+            else ""
+        )
+        print(f"\nscautogenome {args.command}: interrupted{kept}", file=sys.stderr)
+        return 130
+    finally:
+        warnings.showwarning = original
 
 
 if __name__ == "__main__":  # pragma: no cover

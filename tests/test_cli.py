@@ -587,10 +587,38 @@ def test_classify_refuses_an_out_holding_any_of_its_files(h5ad, tmp_path, capsys
         err = capsys.readouterr().err
         assert f"already holds {name}; pass --overwrite" in err, err
         assert (run / name).read_bytes() == h5ad.read_bytes()
-    # --no-report writes no report.html: an old one is no reason to refuse
+    # --no-report writes no report.html, but an old one would contradict the new model: it is
+    # kept unless --overwrite, which removes it (below)
     run = tmp_path / "report_html"
+    argv = ["classify", str(h5ad), "--labels", "label", "--out", str(run), "--no-report"]
+    assert main(argv) == 2
+    assert "already holds report.html; pass --overwrite" in capsys.readouterr().err
     with pytest.raises(AssertionError, match="the search ran"):
-        main(["classify", str(h5ad), "--labels", "label", "--out", str(run), "--no-report"])
+        main([*argv, "--overwrite"])
+
+
+def test_classify_overwrite_without_a_report_removes_the_old_one(h5ad, quick_config, tmp_path):
+    out = tmp_path / "run"
+    assert main(_classify_argv(h5ad, quick_config, out, "--no-explain")) == 0
+    assert (out / "report.html").is_file()
+    argv = _classify_argv(h5ad, quick_config, out, "--no-explain", "--no-report", "--overwrite")
+    assert main(argv) == 0
+    assert not (out / "report.html").exists()
+    assert (out / "annotated.h5ad").is_file()
+
+
+def test_an_empty_out_is_refused(h5ad, tmp_path, capsys, monkeypatch):
+    """'' would be the current folder."""
+    monkeypatch.chdir(tmp_path)
+    for argv in (
+        ["classify", str(h5ad), "--labels", "label", "--out", ""],
+        ["predict", str(h5ad), "--model", "m", "--out", ""],
+        ["embed", str(h5ad), "--out", " "],
+        ["demo", "--out", ""],
+    ):
+        assert main(argv) == 2, argv
+        assert "--out is empty; give a path" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.h5ad"]
 
 
 def test_failed_commands_create_no_out_folder(h5ad, tmp_path, capsys):
@@ -745,7 +773,7 @@ def test_a_bad_storage_fails_before_the_input_is_read(command, h5ad, tmp_path, c
     argv += ["--study", "s"] if command == "worker" else ["--out", str(tmp_path / "o")]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "storage='bogus://x' cannot be opened" in err
+    assert "--storage 'bogus://x' cannot be opened" in err  # the option, as the user typed it
     assert "Traceback" not in err
 
 
@@ -1049,3 +1077,60 @@ def test_metrics_record_of_a_regression_run_writes_undefined_figures_as_null():
     assert table[0].split() == ["split", "R2", "RMSE", "MAE", "Pearson", "Spearman", "cells"]
     assert table[1].split() == ["test", "0.500", "2", "1.5", "nan", "0.250", "10"]
     assert table[-1] == "best trial 3 (resnet), validation score 0.250; 4 trials"
+
+
+def test_errors_name_the_options_of_the_command(h5ad, adata, tmp_path, capsys):
+    """A message of the Python API names the command's options, not the keyword arguments."""
+    import scautogenome as sag
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    model.save(tmp_path / "m")
+    argv = ["explain", str(h5ad), "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--cells", "val"]) == 2
+    err = capsys.readouterr().err
+    assert "--cells 'val' needs a train/val/test split" in err, err
+    assert "pass --split-key (or classify_key=) or --cells 'all'" in err, err
+    argv[0] = "predict"
+    assert main([*argv, "--min-gene-overlap", "50"]) == 2
+    assert "--min-gene-overlap 50.0 must be a fraction" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_warnings_of_the_package_are_one_line(capsys):
+    """scautogenome's own warnings print as one line, as its errors; others are left to the
+    warnings machinery as it was."""
+    import warnings
+
+    from scautogenome import cli
+
+    package = Path(cli.__file__).resolve().parent
+    others = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, *args, **kwargs: others.append(str(message))
+        original = cli._one_line_warnings("classify")
+        try:
+            warnings.warn_explicit("ids look odd", UserWarning, str(package / "io" / "t.py"), 7)
+            warnings.warn_explicit("not ours", UserWarning, "/elsewhere/x.py", 3)
+        finally:
+            warnings.showwarning = original
+    err = capsys.readouterr().err
+    assert err == "scautogenome classify: warning: ids look odd\n"
+    assert others == ["not ours"]
+
+
+def test_an_interrupted_command_says_so_without_a_traceback(h5ad, tmp_path, capsys, monkeypatch):
+    import scautogenome as sag
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sag.tl, "classify", interrupted)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    argv = ["classify", str(h5ad), "--labels", "label", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--storage", url]) == 130
+    err = capsys.readouterr().err
+    assert "scautogenome classify: interrupted; the finished trials are kept in --storage" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()

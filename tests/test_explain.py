@@ -540,3 +540,11 @@ def test_explain_asked_for_val_or_train_cells_without_a_split_fails(syn):
         sag.tl.explain(bare, model, cells="val", **FAST)
     sag.tl.explain(bare, model, cells="test", **FAST)  # the default falls back to all cells
     assert bare.uns["sag_shap"]["params"]["split_key"] == "None"
+    # a split without the part asked for: the same
+    bare.obs["two"] = np.where(np.arange(bare.n_obs) % 3 == 0, "test", "train")
+    with pytest.raises(
+        ValueError,
+        match=r"cells='val': obs\['two'\] has no 'val' cell \(its parts: 'test', 'train'\)",
+    ):
+        sag.tl.explain(bare, model, cells="val", split_key="two", **FAST)
+    assert bare.uns["sag_shap"]["params"]["split_key"] == "None"  # the earlier call's, kept

@@ -161,6 +161,10 @@ def test_read_table_patient_level_clinical_labels_every_sample(ex):
         ("id\ta\tb\nr1\t1\t2\nr2\t3\t4\t5\n", r"'.*bad\.tsv', line 3: ragged row, 4 fields"),
         ("id\ta\tb\nr1\t1\t2\nr2\t3\n", r"line 3: ragged row, 2 fields"),
         ("id\ta\tb\nr1\t1\t2\nr2\t3\tx7\n", r"line 3, column 'b': non-numeric cell 'x7'"),
+        (
+            "id\ta\tb\nr1\t1,5\t2,0\nr2\t3,1\t4,2\n",
+            r"line 2, column 'a': non-numeric cell '1,5' \(a decimal comma\? numbers must use '\.'\)",
+        ),
         ("id\ta\tb\nr1\t1\tNA\nr2\t3\t4\n", r"line 2, column 'b': missing value 'NA'"),
         ("id\ta\tb\nr1\t1\tinf\n", r"line 2, column 'b': non-finite value 'inf'"),
         ("id\ta\tb\nr1\t1\t2\nr1\t3\t4\nr3\t1\t1\n", r"duplicate sample id 'r1' on lines 2 and 3"),

@@ -271,3 +271,43 @@ def test_report_flags_the_explanation_of_a_replaced_regression_model(regressed, 
     assert "Genes that drive the predicted age (SHAP)" in page
     assert "explains another model than the regression above" in page
     assert "top 10 genes" not in page
+
+
+def test_report_of_predictions(adata, tmp_path):
+    """An AnnData annotated by sag.tl.predict alone (a query) gets a section of what was
+    predicted; the confusion matrix says why it cannot be drawn."""
+    import numpy as np
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label", seed=0)
+    query = sag.datasets.synthetic(n_obs=120, n_vars=200, n_classes=3, seed=5)
+    sag.tl.predict(query, model)
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "<h2>Predictions</h2>" in page
+    assert "Classification" not in page
+    assert "200 of the model's 200 genes (100.0%)" in page
+    counts = query.obs["sag_pred"].value_counts()
+    for cls, n in counts[counts > 0].items():
+        assert f'<td class="l">{cls}</td><td class="">{n}</td>' in page
+    assert "median confidence" in page
+    with pytest.raises(KeyError, match=r"uns\['sag'\] holds the record of sag.tl.predict"):
+        sag.pl.confusion_matrix(query, show=False)
+    # under another key, as predict --key-added writes it
+    sag.tl.predict(query, model, key_added="q")
+    page = sag.io.write_report(query, tmp_path / "q2.html", key="q").read_text()
+    assert "<h2>Predictions</h2>" in page
+    assert np.isfinite(query.obs["q_confidence"]).all()
+
+
+def test_report_of_numeric_predictions(adata, tmp_path):
+    import numpy as np
+
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
+    model = sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "age", seed=0)
+    query = sag.datasets.synthetic(n_obs=120, n_vars=200, n_classes=3, seed=5)
+    sag.tl.predict(query, model)
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "<h2>Predictions</h2>" in page
+    assert "<h3>Predicted age</h3>" in page
+    assert "median confidence" not in page

@@ -14,6 +14,7 @@ import gzip
 import io
 import lzma
 import math
+import re
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -180,6 +181,8 @@ def cell_problem(cell: str, dtype: np.dtype) -> str | None:
     try:
         value = float(text)
     except ValueError:
+        if re.fullmatch(r"[+-]?\d+,\d+", text):
+            return f"non-numeric cell {cell!r} (a decimal comma? numbers must use '.')"
         return f"non-numeric cell {cell!r}"
     if not math.isfinite(value):
         return f"non-finite value {cell!r}"
@@ -251,15 +254,24 @@ def sniff_layout(
         header = not any(is_number(c) for c in first)
     k = 1 if header else 0
     skip = content[0][0] + 1 if header else n_comment
+
     # Firehose matrices have a second header line ("gene_id  normalized_count  ..."): a line
-    # whose value fields are all non-numeric right after the header is one more header line.
-    while header and index is True and k < len(content):
-        values = split(content[k][1])[1:]
-        if values and not any(_numeric_like(c) for c in values):
-            skip = content[k][0] + 1
-            k += 1
-            continue
-        break
+    # right after the header whose value fields are all non-numeric, followed by one with
+    # numbers. (Where the next line has none either, as with decimal commas, it is data, and
+    # the check of the rows names the bad cell.)
+    def all_text(line: str) -> bool:
+        values = split(line)[1:]
+        return bool(values) and not any(_numeric_like(c) for c in values)
+
+    if (
+        header
+        and index is True
+        and k + 1 < len(content)
+        and all_text(content[k][1])
+        and not all_text(content[k + 1][1])
+    ):
+        skip = content[k][0] + 1
+        k += 1
     if k >= len(content):
         msg = f"{what} {where(path)}: no data rows after the header."
         raise ValueError(msg)

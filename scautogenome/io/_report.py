@@ -406,6 +406,65 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
     return out
 
 
+def _predict_section(adata: AnnData, key: str) -> list[str]:
+    """The section of a :func:`~scautogenome.tl.predict` run (no classify record): what was
+    predicted, and how much of the model's genes the query had. There is no truth to score."""
+    import pandas as pd
+
+    uns = adata.uns[key]
+    pred_col = _keys.pred_key(key)
+    out = ["<h2>Predictions</h2>"]
+    overlap = dict(uns.get("gene_overlap", {}))
+    if overlap:
+        out.append(
+            f'<p class="muted">sag.tl.predict on {adata.n_obs:,} cells: the query had '
+            f"{int(overlap.get('n_common', 0)):,} of the model's "
+            f"{int(overlap.get('n_model_genes', 0)):,} genes "
+            f"({float(overlap.get('fraction_of_model_genes', float('nan'))):.1%}); "
+            f"{int(overlap.get('n_missing_zero_filled', 0)):,} missing genes were set to 0. "
+            "Predictions are not scored against labels here; the model's test metrics are "
+            "in the report of its classify run.</p>"
+        )
+    if pred_col not in adata.obs.columns:
+        return [*out, f'<p class="muted">obs[{html.escape(repr(pred_col))}] is missing.</p>']
+    pred = adata.obs[pred_col]
+    if pd.api.types.is_numeric_dtype(pred) and not pd.api.types.is_bool_dtype(pred):
+        target = str(uns["classes"][0]) if len(uns.get("classes", [])) else "value"
+        values = pred.to_numpy(dtype=np.float64)
+        stats = [("cells", len(values)), ("mean", np.nanmean(values)), ("sd", np.nanstd(values))]
+        stats += [(f"{q}%", np.nanpercentile(values, q)) for q in (0, 25, 50, 75, 100)]
+        out.append(f"<h3>Predicted {html.escape(target)}</h3>")
+        out.append(
+            _table(
+                [name for name, _ in stats],
+                [[stats[0][1], *(_shown(v, ".4g") for _, v in stats[1:])]],
+                left=0,
+            )
+        )
+        return out
+    counts = pred.value_counts(sort=False)
+    counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
+    conf_col = _keys.confidence_key(key)
+    conf = adata.obs[conf_col] if conf_col in adata.obs.columns else None
+    header = ["predicted class", "cells", "share"]
+    if conf is not None:
+        header += ["median confidence", "cells below 0.5"]
+    rows = []
+    for cls, n in counts.items():
+        row = [str(cls), int(n), f"{n / len(pred):.1%}"]
+        if conf is not None:
+            c = conf[pred == cls].to_numpy(dtype=np.float64)
+            row += [float(np.median(c)), int((c < 0.5).sum())]
+        rows.append(row)
+    out.append(_table(header, rows))
+    if conf is not None:
+        out.append(
+            f'<p class="muted">Confidence: the predicted class\'s probability '
+            f"(obs[{html.escape(repr(conf_col))}]).</p>"
+        )
+    return out
+
+
 def write_report(
     adata: AnnData,
     path: str | Path,
@@ -418,8 +477,10 @@ def write_report(
     """Write one self-contained HTML file with everything scautogenome found in ``adata``.
 
     Sections appear for what is there: classification (metrics table, per-class table,
-    confusion matrix, search history, best trials, architecture) from ``uns[key]``, or for a
-    run of a numeric target regression (R\u00b2, RMSE, MAE, Pearson and Spearman on test and
+    confusion matrix, search history, best trials, architecture) from ``uns[key]``, or the
+    predictions of :func:`~scautogenome.tl.predict` when ``uns[key]`` is its record (cells
+    per predicted class with their confidence, or the spread of predicted values; the gene
+    overlap), or for a run of a numeric target regression (R\u00b2, RMSE, MAE, Pearson and Spearman on test and
     validation, observed vs predicted values, search history, best trials, architecture); top
     genes per class (or of the predicted value) with the importance and SHAP distribution
     plots from ``uns[shap_key]``; the
@@ -443,15 +504,22 @@ def write_report(
     -------
     The path written.
     """
+    import pandas as pd
+
+    from ..tools._utils import is_classify_record, is_predict_record  # lazily: loads torch
+
     has = {
-        "classify": key in adata.uns,
+        "classify": is_classify_record(adata.uns.get(key)),
+        "predict": is_predict_record(adata.uns.get(key)),
         "explain": shap_key in adata.uns,
         "embed": basis in adata.obsm,
     }
+    has["predict"] = has["predict"] and not has["classify"]
     if not any(has.values()):
         msg = (
-            f"Nothing to report: adata has no uns[{key!r}], uns[{shap_key!r}] or obsm[{basis!r}]; "
-            "run sag.tl.classify, explain or embed first."
+            f"Nothing to report: adata has no classify or predict record in uns[{key!r}], no "
+            f"uns[{shap_key!r}] and no obsm[{basis!r}]; run sag.tl.classify, predict, explain "
+            "or embed first."
         )
         raise ValueError(msg)
     title = title or f"scautogenome report: {adata.n_obs:,} x {adata.n_vars:,}"
@@ -468,7 +536,12 @@ def write_report(
         labels = str(dict(adata.uns[key].get("params", {})).get("labels_key", "")) or None
         if is_regression(adata.uns[key]):
             target = regression_target(adata.uns[key])
-    from ..tools._utils import explains_replaced_run  # lazily: it loads torch
+    elif has["predict"]:
+        parts += _predict_section(adata, key)
+        pred = adata.obs.get(_keys.pred_key(key))
+        if pred is not None and isinstance(pred.dtype, pd.CategoricalDtype):
+            labels = _keys.pred_key(key)  # the latent space coloured by the predicted class
+    from ..tools._utils import explains_replaced_run
 
     if has["classify"] and explains_replaced_run(adata.uns.get(shap_key), key, adata.uns[key]):
         logger.warning(

@@ -68,6 +68,13 @@ def _candidate_rows(
             return np.arange(n)
         rows = np.flatnonzero(split == cells)
         if len(rows) == 0:
+            if cells != "test":  # as without a split: only the default falls back
+                msg = (
+                    f"cells={cells!r}: obs[{split_col!r}] has no {cells!r} cell (its parts: "
+                    f"{', '.join(map(repr, sorted(set(map(str, split)))))}); pass another part "
+                    "or cells='all'."
+                )
+                raise ValueError(msg)
             logger.warning("obs[%r] has no %r cell; explaining all cells.", split_col, cells)
             return np.arange(n)
         return rows

@@ -108,16 +108,21 @@ def _load(args):
     if args.autogenome:
         return sag.io.read_autogenome(args.autogenome)
     if args.tcga:
+        import warnings
+
         # --label-column: the project code (the default), or a clinical column to copy
         column = args.label_column
-        adata = sag.io.read_tcga(
-            args.table,
-            clinical=args.labels_table,
-            clinical_id_column=args.id_column,
-            clinical_columns=[column] if column and column != "project" else None,
-            tumor_only=bool(args.tumor_only),
-            orientation=args.orientation,
-        )
+        with warnings.catch_warnings():
+            if args.command in ("predict", "explain"):  # they do not use the project code
+                warnings.filterwarnings("ignore", message="no project code|.*cohort .* guessed")
+            adata = sag.io.read_tcga(
+                args.table,
+                clinical=args.labels_table,
+                clinical_id_column=args.id_column,
+                clinical_columns=[column] if column and column != "project" else None,
+                tumor_only=bool(args.tumor_only),
+                orientation=args.orientation,
+            )
         return adata, None
     if args.table:
         adata = sag.io.read_table(
@@ -471,6 +476,12 @@ def _load_model(path: str):
     import scautogenome as sag
 
     meta = Path(path) / "model.json"
+    if not meta.exists() and (Path(path) / "model" / "model.json").exists():
+        path = str(Path(path) / "model")  # classify's --out: its model
+        meta = Path(path) / "model.json"
+        from ._settings import logger
+
+        logger.info("--model: using %s, the model of classify's output folder", path)
     if not meta.exists():
         msg = f"--model {path!r} is not a saved scautogenome model directory"
         raise CLIError(msg)
@@ -923,7 +934,9 @@ def build_parser() -> argparse.ArgumentParser:
         "matched by name (missing ones set to 0, reported).",
     )
     _inputs(pr)
-    pr.add_argument("--model", required=True, help="model directory (classify's DIR/model)")
+    pr.add_argument(
+        "--model", required=True, help="model directory (classify's DIR/model, or its DIR)"
+    )
     pr.add_argument("--out", required=True, help="output .h5ad file")
     pr.add_argument("--min-gene-overlap", type=float, default=0.5, help=_OVERLAP_HELP)
     pr.add_argument(
@@ -946,7 +959,9 @@ def build_parser() -> argparse.ArgumentParser:
         "of its prediction).",
     )
     _inputs(e)
-    e.add_argument("--model", required=True, help="model directory (classify's DIR/model)")
+    e.add_argument(
+        "--model", required=True, help="model directory (classify's DIR/model, or its DIR)"
+    )
     e.add_argument("--out", required=True, help="output .h5ad file")
     e.add_argument(
         "--cells",

@@ -687,6 +687,15 @@ def test_readme_tcga_command_runs_on_the_examples(tmp_path, config_file, capsys,
     assert annotated.obs["is_tumor"].all()
     assert annotated.uns["sag"]["params"]["labels_key"] == "project"
     assert (out / "report.html").exists()
+    # predict reads the same files without the clinical table: no warning of the project
+    # code, which it does not use; --model may name classify's folder
+    capsys.readouterr()
+    table = "data/examples/tcga_expression.tsv.gz"
+    pred = ["predict", "--tcga", "--table", table, "--model", str(out), "--out"]
+    assert main([*pred, str(tmp_path / "p.h5ad")]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "project code" not in err
+    assert ad.read_h5ad(tmp_path / "p.h5ad").obs["sag_pred"].notna().all()
 
 
 def test_worker_labels_default_to_the_label_column(tmp_path, quick_config):

@@ -388,6 +388,11 @@ def test_read_maf_bad_files(tmp_path):
     ok = _write(tmp_path / "ok.maf", header + "TP53\tMissense_Mutation\tS1\n")
     with pytest.raises(ValueError, match="needs TCGA barcodes"):
         sag.io.read_maf(ok, level="patient")
+    bare = _write(tmp_path / "bare.maf", header)
+    with pytest.raises(ValueError, match=r"'.*bare\.maf': no variant rows after the header"):
+        sag.io.read_maf(bare)
+    # the samples named: all present, none mutated
+    assert sag.io.read_maf(bare, samples=["S1", "S2"]).shape == (2, 0)
 
 
 # --------------------------------------------------------------------------- read_autogenome

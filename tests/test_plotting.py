@@ -125,6 +125,13 @@ def test_shap_summary(annotated, tmp_path):
     assert _labels(cbar_axes[0].get_yticklabels()) == ["low", "high"]
     with pytest.raises(KeyError, match="not one of the explained classes"):
         sag.pl.shap_summary(adata, "overall", show=False)
+    with pytest.raises(TypeError, match="group= is needed: one of the explained classes"):
+        sag.pl.shap_summary(adata, show=False)
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match=r"n_top=.* must be a positive integer"):
+            sag.pl.shap_summary(adata, cls, n_top=bad, show=False)
+        with pytest.raises(ValueError, match=r"n_top=.* must be a positive integer"):
+            sag.pl.importance(adata, n_top=bad, show=False)
 
 
 def test_confusion_matrix(annotated, tmp_path):

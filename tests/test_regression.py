@@ -383,6 +383,8 @@ def test_explain_a_regressor_ranks_the_genes_of_the_target(run, tmp_path):
     assert ax.get_title().startswith("age: top")
     ax = sag.pl.shap_summary(adata, group="age", show=False)
     assert ax.get_xlabel() == "SHAP value (impact on the age prediction)"
+    ax = sag.pl.shap_summary(adata, show=False)  # one output: no group to name
+    assert ax.get_xlabel() == "SHAP value (impact on the age prediction)"
     with pytest.raises(ValueError, match="groupby='label' groups the cells by class"):
         sag.tl.explain(adata, model, groupby="label")
     adata.write_h5ad(tmp_path / "e.h5ad")

@@ -272,6 +272,10 @@ def read_maf(
                     raise ValueError(msg)
         frames.append(frame)
     maf = pd.concat(frames, ignore_index=True)
+    if maf.empty and samples is None:
+        names = ", ".join(repr(str(path)) for path, _ in items[:3])
+        msg = f"MAF {names}: no variant rows after the header; there is nothing to read."
+        raise ValueError(msg)
     class_counts = maf["cls"].value_counts()
     strange = sorted(set(class_counts.index) - set(VARIANT_CLASSES))
     if strange:

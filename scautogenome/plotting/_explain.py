@@ -75,6 +75,7 @@ def importance(
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
+    _check_n_top(n_top)
     uns = _shap_uns(adata, key)
     table = np.asarray(adata.varm[key], dtype=float)
     genes = np.asarray(adata.var_names, dtype=str)
@@ -123,6 +124,12 @@ def importance(
     return finish(fig, ax, show, return_fig, save, "sag_importance")
 
 
+def _check_n_top(n_top) -> None:
+    if isinstance(n_top, bool) or not isinstance(n_top, (int, np.integer)) or n_top < 1:
+        msg = f"n_top={n_top!r} must be a positive integer (the number of genes shown)."
+        raise ValueError(msg)
+
+
 def _output(uns) -> str:
     """What the SHAP values explain: ``"logit"`` (a class's), or ``"prediction"`` (the value
     of a numeric target)."""
@@ -152,7 +159,7 @@ def _swarm_offsets(x: np.ndarray, width: float = 0.4, n_bins: int = 100) -> np.n
 
 def shap_summary(
     adata: AnnData,
-    group: str,
+    group: str | None = None,
     n_top: int = 20,
     *,
     key: str = _keys.SHAP_KEY,
@@ -175,7 +182,7 @@ def shap_summary(
     adata
         Annotated by :func:`scautogenome.tl.explain`.
     group
-        One of the explained classes.
+        One of the explained classes (for a numeric target, None: its predicted value).
     n_top
         Number of genes (at most the ``n_top`` of the explain call).
     key
@@ -193,8 +200,14 @@ def shap_summary(
     """
     import matplotlib.pyplot as plt
 
+    _check_n_top(n_top)
     uns = _shap_uns(adata, key)
     classes = [str(c) for c in uns["classes"]]
+    if group is None:
+        if _output(uns) != "prediction":
+            msg = f"group= is needed: one of the explained classes {classes}."
+            raise TypeError(msg)
+        group = classes[0]  # a numeric target: its one output
     if str(group) not in classes:
         msg = f"group={group!r} is not one of the explained classes: {classes}."
         raise KeyError(msg)

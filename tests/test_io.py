@@ -276,6 +276,37 @@ def test_read_tcga_outer_join_fills_zero_and_says_so(ex, tmp_path):
     _roundtrip(outer, tmp_path)
 
 
+def test_read_tcga_clinical_of_firehose_with_patients_as_columns(ex, tmp_path):
+    """Firehose's picked clinical table (variables x patients, lower-case barcodes, a
+    'Composite Element REF' line) is read transposed, with the same columns as GDC's table, a
+    numeric one numeric (a regression target)."""
+    clin = pd.read_csv(ex["clinical"], sep="\t", na_values=["'--"])
+    wanted = ["project_id", "gender", "age_at_index", "vital_status", "days_to_death"]
+    picked = clin.set_index("case_submitter_id")[wanted].T
+    picked.columns = [c.lower() for c in picked.columns]
+    picked.loc["Composite Element REF"] = "value"
+    picked = picked.loc[["Composite Element REF", *wanted]]
+    picked.index.name = "Hybridization REF"
+    path = tmp_path / "BRCA.clin.merged.picked.txt"
+    picked.to_csv(path, sep="\t", na_rep="NA")
+    asked = ["age_at_index", "days_to_death", "gender"]
+    gdc = sag.io.read_tcga(ex["expression"], clinical=ex["clinical"], clinical_columns=asked)
+    fire = sag.io.read_tcga(ex["expression"], clinical=path, clinical_columns=asked)
+    for col in [*asked, "project"]:
+        pd.testing.assert_series_equal(fire.obs[col], gdc.obs[col], check_categorical=False)
+    assert fire.obs["age_at_index"].dtype.kind == "i"
+    assert fire.uns["sag_io"]["clinical"]["id_column"] == "Hybridization REF"
+    _roundtrip(fire, tmp_path)
+    # the same as a DataFrame; a variable named twice is refused
+    picked.loc["age_at_index", picked.columns[0]] = 50
+    assert sag.io.read_tcga(ex["expression"], clinical=picked.reset_index()).n_obs == 60
+    twice = pd.concat([picked, picked.loc[["gender"]]])
+    with pytest.raises(
+        ValueError, match=r"patients as columns .* repeats the variable\(s\) \['gender'\]"
+    ):
+        sag.io.read_tcga(ex["expression"], clinical=twice.reset_index())
+
+
 def test_read_tcga_clinical_project_and_columns(ex, tmp_path):
     adata = sag.io.read_tcga(
         ex["expression"], clinical=ex["clinical"], clinical_columns=["gender", "vital_status"]

@@ -89,6 +89,45 @@ def _as_files(
     return out
 
 
+def _patients_as_rows(info: _parse.Frame) -> _parse.Frame:
+    """``info`` with patients as rows. Firehose's clinical tables (``*.clin.merged.picked.txt``)
+    hold one variable per row and one patient per column, headed by their barcodes: when no
+    column holds barcodes and most header cells are barcodes, the table is transposed (the
+    first column's names become the columns, the header cell above them the id column's
+    name), and a column whose every value is a number becomes numeric (a regression target)."""
+    frame = info.frame
+    cols = [str(c) for c in frame.columns]
+    if len(cols) < 2 or barcode_fraction(cols[1:201]) < 0.5:
+        return info
+    if any(barcode_fraction(frame[c].dropna().astype(str).head(200)) >= 0.5 for c in cols):
+        return info
+    text = info.text if info.text is not None else frame.astype(object).where(frame.notna())
+    names = text.iloc[:, 0].astype(str).str.strip()
+    repeated = sorted(set(names[names.duplicated()]))
+    if repeated:
+        msg = (
+            f"clinical table {info.name} has patients as columns (Firehose's layout) and repeats "
+            f"the variable(s) {repeated[:3]}, which would be two columns of one name."
+        )
+        raise ValueError(msg)
+    id_name = cols[0] if cols[0] not in set(names) else "patient"
+    rows = text.iloc[:, 1:].T
+    rows.columns = list(names)
+    rows.index = pd.Index(cols[1:], name=id_name)
+    text_t = rows.reset_index()
+    out = text_t.copy()
+    for c in out.columns[1:]:
+        numbers = pd.to_numeric(out[c], errors="coerce")
+        if numbers.notna().sum() == out[c].notna().sum():  # every value given is a number
+            out[c] = numbers
+    logger.info(
+        f"clinical table {info.name}: {len(cols) - 1} patients as columns (Firehose's layout); "
+        "read transposed"
+    )
+    name = f"{info.name} (transposed: patients as rows)"
+    return _parse.Frame(out, name, None, "", 0, text_t)
+
+
 def _clinical_columns(
     info: _parse.Frame, id_column: str | None, project_column: str | None
 ) -> tuple[str, str | None]:
@@ -158,7 +197,10 @@ def read_tcga(
         start of the file name (Firehose names files ``BRCA.rnaseqv2__...``).
     clinical
         A clinical table (path or DataFrame), one row per patient (or sample / aliquot): its
-        barcodes are matched to the samples at the longest common barcode level.
+        barcodes are matched to the samples at the longest common barcode level. Firehose's
+        ``*.clin.merged.picked.txt`` (one column per patient, headed by its barcode) is read
+        transposed when ``clinical_id_column`` is not given; its columns whose every value is
+        a number are numeric.
     clinical_id_column
         Its barcode column; by default the first column that holds TCGA barcodes
         (``bcr_patient_barcode``, ``case_submitter_id``, ...).
@@ -224,6 +266,8 @@ def read_tcga(
     clin = None
     if clinical is not None:
         clin = _parse.read_frame(clinical, what="clinical table")
+        if clinical_id_column is None:
+            clin = _patients_as_rows(clin)
         clin_id, clin_project = _clinical_columns(clin, clinical_id_column, project_column)
         if clinical_columns:  # a typo fails here, before the expression files are parsed
             label_columns(clin, list(clinical_columns), clin_id, "clinical table")

@@ -162,6 +162,15 @@ def test_fit_zinb_on_counts_and_save_load(adata, tmp_path):
     # genes matched by name: a shuffled query gives the same latent
     perm = np.random.default_rng(0).permutation(adata.n_vars)
     np.testing.assert_allclose(again.get_latent(adata[:, perm].copy()), lat, rtol=1e-4, atol=1e-4)
+    # a DataFrame's columns are genes too, matched by name (not by position)
+    df = adata.to_df().iloc[:, perm]
+    np.testing.assert_allclose(again.get_latent(df), lat, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(again.reconstruct(df), rec[:, perm], rtol=1e-4, atol=1e-4)
+    # too few of the model's genes is an error, as for a classifier; fewer allowed on request
+    few = adata[:, : adata.n_vars // 4].copy()
+    with pytest.raises(ValueError, match=r"only 50 of the model's 200 genes .*min_gene_overlap"):
+        again.get_latent(few)
+    assert again.get_latent(few, min_gene_overlap=0.2).shape == lat.shape
 
 
 def test_load_weights_that_do_not_fit_the_network(adata, tmp_path):

@@ -56,6 +56,15 @@ def test_predict_on_arrays_and_anndata(trained):
     assert set(from_adata) <= set(model.classes_)
     with pytest.raises(ValueError, match="columns"):
         model.predict(adata.X[:, :10])
+    # a DataFrame's named columns are genes, matched by name; unnamed ones are positions
+    df = adata.to_df()
+    reordered = df.iloc[:, ::-1]
+    np.testing.assert_array_equal(model.predict_proba(reordered), model.predict_proba(adata))
+    np.testing.assert_array_equal(model.predict(df.to_numpy()), from_adata)
+    unnamed = df.set_axis(range(df.shape[1]), axis=1)
+    np.testing.assert_array_equal(model.predict(unnamed), from_adata)
+    with pytest.raises(ValueError, match="layer='counts' needs an AnnData"):
+        model.predict(df, layer="counts")
     for bad in (0, -1, 8.0):
         with pytest.raises(ValueError, match="batch_size"):
             model.predict_proba(adata, batch_size=bad)

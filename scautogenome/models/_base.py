@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+import pandas as pd
 import torch
 
+from .._settings import logger
 from .._utils import json_default
 from ..data import InputTransform, as_csr_or_dense, check_adata, gene_alignment, get_matrix
 from ..nn import count_parameters
@@ -97,6 +99,9 @@ class BaseModel:
     ``_extras_from_meta`` (those attributes in ``model.json``) and ``_describe`` (the middle of
     the trained ``repr``).
     """
+
+    # what zero-filling the genes a query lacks does (the end of the warning of a partial overlap)
+    _missing_genes_effect = "which moves the outputs"
 
     _model_name: str = ""
 
@@ -202,8 +207,61 @@ class BaseModel:
         return self
 
     # -- inference ------------------------------------------------------------------------------
+    def gene_overlap(
+        self, query_genes, *, min_gene_overlap: float = 0.5, warn: bool = True
+    ) -> dict:
+        """How many of the model's genes the query has; raises below ``min_gene_overlap``.
+
+        With ``warn``, a partial overlap (missing genes are zero-filled) is logged as a warning.
+        """
+        check_is_fitted(self)
+        if isinstance(min_gene_overlap, bool) or not (
+            isinstance(min_gene_overlap, (int, float, np.number)) and 0 <= min_gene_overlap <= 1
+        ):
+            msg = (
+                f"min_gene_overlap={min_gene_overlap!r} must be a fraction of the model's genes "
+                "between 0 and 1 (0.5: half of them)."
+            )
+            raise ValueError(msg)
+        q = np.asarray(query_genes, dtype=str)
+        n_model = len(self.var_names_)
+        n_common = int(np.isin(self.var_names_, q).sum())
+        frac = n_common / n_model
+        report = {
+            "n_model_genes": n_model,
+            "n_query_genes": len(q),
+            "n_common": n_common,
+            "fraction_of_model_genes": float(frac),
+            "n_missing_zero_filled": n_model - n_common,
+        }
+        if n_common == 0:
+            msg = (
+                f"The query shares no gene with the model ({len(q)} query genes, {n_model} model "
+                f"genes; e.g. model genes {', '.join(map(str, self.var_names_[:3]))}, query genes "
+                f"{', '.join(map(str, q[:3]))})."
+                " Check that both use the same gene identifiers (symbols vs Ensembl ids)."
+            )
+            raise ValueError(msg)
+        if frac < min_gene_overlap:
+            msg = (
+                f"The query has only {n_common} of the model's {n_model} genes ({frac:.1%}), below "
+                f"min_gene_overlap={min_gene_overlap}. Lower min_gene_overlap to go on anyway."
+            )
+            raise ValueError(msg)
+        if warn and n_common < n_model:
+            logger.warning(
+                "query has %d of the model's %d genes (%.1f%%); %d missing genes are set to 0, %s.",
+                n_common,
+                n_model,
+                100 * frac,
+                n_model - n_common,
+                self._missing_genes_effect,
+            )
+        return report
+
     def _matched_input(self, data, layer: str | None, check_genes):
-        """Matrix + gene mapping for ``data`` (AnnData matched by gene name, or a matrix).
+        """Matrix + gene mapping for ``data`` (AnnData or DataFrame with gene-named columns,
+        matched by gene name; or a matrix).
 
         For an AnnData, ``check_genes(adata, n_found, n_model)`` checks how many of the
         model's genes it has and returns the report given back as the third element (None for
@@ -211,6 +269,12 @@ class BaseModel:
         """
         from anndata import AnnData
 
+        if isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex):
+            # named columns are genes: matched by name, as an AnnData's (not by position)
+            if layer is not None:
+                msg = f"layer={layer!r} needs an AnnData; a DataFrame has no layers."
+                raise ValueError(msg)
+            data = AnnData(data)
         if isinstance(data, AnnData):
             check_adata(data, writes=False)
             X = get_matrix(data, layer)

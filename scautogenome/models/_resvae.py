@@ -305,36 +305,29 @@ class ResVAE(BaseModel):
         return self
 
     # -- inference ------------------------------------------------------------------------------
-    def _input(self, data, layer: str | None):
-        """Matrix + gene mapping for ``data`` (AnnData matched by gene name, or a matrix)."""
+    _missing_genes_effect = "as if not expressed, which moves the cells' latent codes"
+
+    def _input(self, data, layer: str | None, min_gene_overlap: float = 0.5):
+        """Matrix + gene mapping for ``data`` (AnnData or gene-named DataFrame matched by gene
+        name, or a matrix)."""
 
         def check_genes(adata, n_found, n_model):
-            if n_found == 0:
-                msg = (
-                    f"The data shares no gene with the model ({adata.n_vars} genes vs "
-                    f"{n_model} model genes); check the gene identifiers."
-                )
-                raise ValueError(msg)
-            if n_found < n_model:
-                logger.warning(
-                    "data has %d of the model's %d genes; the missing ones are set to 0 (as if "
-                    "not expressed), which moves the cells' latent codes.",
-                    n_found,
-                    n_model,
-                )
+            return self.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap)
 
         X, col_map, _ = self._matched_input(data, layer, check_genes)
         check_finite(X, "the input matrix")
         check_query_values(X, self.transform_.value_type, "the input matrix")
         return X, col_map
 
-    def _encode(self, data, layer, batch_size, recon, *, checked: bool = False):
+    def _encode(
+        self, data, layer, batch_size, recon, *, checked: bool = False, min_gene_overlap=0.5
+    ):
         """Latent means (and reconstructions) of ``data``; ``checked=True`` takes ``data`` as
         the training matrix that ``prepare_unlabelled`` has already checked, in the model's
         gene order, and skips the checks of new input."""
         check_is_fitted(self)
         check_batch_size(batch_size)
-        X, col_map = (data, None) if checked else self._input(data, layer)
+        X, col_map = (data, None) if checked else self._input(data, layer, min_gene_overlap)
         return encode_rows(
             self.module_,
             X,
@@ -345,22 +338,45 @@ class ResVAE(BaseModel):
             recon=recon,
         )
 
-    def get_latent(self, data, *, layer: str | None = None, batch_size: int = 1024) -> np.ndarray:
-        """Latent means (n_obs x n_latent, float32) of ``data`` (AnnData, genes matched by
-        name and missing ones zero-filled, or a matrix with the model's genes in order)."""
-        return self._encode(data, layer, batch_size, recon=False)[0]
+    def get_latent(
+        self,
+        data,
+        *,
+        layer: str | None = None,
+        batch_size: int = 1024,
+        min_gene_overlap: float = 0.5,
+    ) -> np.ndarray:
+        """Latent means (n_obs x n_latent, float32) of ``data``: an AnnData or a DataFrame with
+        genes as named columns (genes matched by name, missing ones zero-filled with a warning;
+        fewer than ``min_gene_overlap`` of the model's genes is an error), or a matrix with the
+        model's genes in order."""
+        return self._encode(
+            data, layer, batch_size, recon=False, min_gene_overlap=min_gene_overlap
+        )[0]
 
-    def reconstruct(self, data, *, layer: str | None = None, batch_size: int = 1024) -> np.ndarray:
+    def reconstruct(
+        self,
+        data,
+        *,
+        layer: str | None = None,
+        batch_size: int = 1024,
+        min_gene_overlap: float = 0.5,
+    ) -> np.ndarray:
         """Reconstruction of ``data`` decoded from its latent means (dense n_obs x n_vars).
 
         ``"mse"`` and ``"gaussian"`` models return the 0-1 scaled values the encoder sees; count
         models return expected counts at each cell's observed library size. The columns are
-        ``data``'s genes, in its order, when ``data`` is an AnnData with exactly the model's
-        genes (any order; ready for ``adata.layers``); otherwise the model's genes
+        ``data``'s genes, in its order, when ``data`` is an AnnData (or a DataFrame of named
+        columns) with exactly the model's genes (any order; ready for ``adata.layers``);
+        otherwise the model's genes
         (``var_names_``), in the model's order.
         """
-        rec = self._encode(data, layer, batch_size, recon=True)[1]
+        rec = self._encode(data, layer, batch_size, recon=True, min_gene_overlap=min_gene_overlap)[
+            1
+        ]
         names = getattr(data, "var_names", None)
+        if isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex):
+            names = data.columns  # genes matched by name, as an AnnData's
         if names is not None and len(names) == len(self.var_names_):
             pos = pd.Index(self.var_names_).get_indexer(np.asarray(names, dtype=str))
             if (pos >= 0).all():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._settings import logger
 from ..data import BatchLoader, check_batch_size, check_finite, check_query_values
 from ..nn import build_network
 from ..train import predict_logits
@@ -20,6 +19,7 @@ class SupervisedModel(BaseModel):
     _build_module = staticmethod(build_network)
     # bfloat16 autocast on GPU at inference (off where outputs are in a target's own units)
     _mixed_inference = True
+    _missing_genes_effect = "so predictions may be less accurate than the model's test metrics"
 
     # -- inference ------------------------------------------------------------------------------
     def _input(self, data, layer: str | None, min_gene_overlap: float):
@@ -32,58 +32,6 @@ class SupervisedModel(BaseModel):
         check_finite(X, "the query matrix")
         check_query_values(X, self.transform_.value_type, "the query matrix")
         return X, col_map, report
-
-    def gene_overlap(
-        self, query_genes, *, min_gene_overlap: float = 0.5, warn: bool = True
-    ) -> dict:
-        """How many of the model's genes the query has; raises below ``min_gene_overlap``.
-
-        With ``warn``, a partial overlap (missing genes are zero-filled) is logged as a warning.
-        """
-        check_is_fitted(self)
-        if isinstance(min_gene_overlap, bool) or not (
-            isinstance(min_gene_overlap, (int, float, np.number)) and 0 <= min_gene_overlap <= 1
-        ):
-            msg = (
-                f"min_gene_overlap={min_gene_overlap!r} must be a fraction of the model's genes "
-                "between 0 and 1 (0.5: half of them)."
-            )
-            raise ValueError(msg)
-        q = np.asarray(query_genes, dtype=str)
-        n_model = len(self.var_names_)
-        n_common = int(np.isin(self.var_names_, q).sum())
-        frac = n_common / n_model
-        report = {
-            "n_model_genes": n_model,
-            "n_query_genes": len(q),
-            "n_common": n_common,
-            "fraction_of_model_genes": float(frac),
-            "n_missing_zero_filled": n_model - n_common,
-        }
-        if n_common == 0:
-            msg = (
-                f"The query shares no gene with the model ({len(q)} query genes, {n_model} model "
-                f"genes; e.g. model genes {', '.join(map(str, self.var_names_[:3]))}, query genes "
-                f"{', '.join(map(str, q[:3]))})."
-                " Check that both use the same gene identifiers (symbols vs Ensembl ids)."
-            )
-            raise ValueError(msg)
-        if frac < min_gene_overlap:
-            msg = (
-                f"The query has only {n_common} of the model's {n_model} genes ({frac:.1%}), below "
-                f"min_gene_overlap={min_gene_overlap}. Lower min_gene_overlap to predict anyway."
-            )
-            raise ValueError(msg)
-        if warn and n_common < n_model:
-            logger.warning(
-                "query has %d of the model's %d genes (%.1f%%); %d missing genes are set to 0, "
-                "so predictions may be less accurate than the model's test metrics.",
-                n_common,
-                n_model,
-                100 * frac,
-                n_model - n_common,
-            )
-        return report
 
     def _loader(self, X, col_map, batch_size: int) -> BatchLoader:
         return BatchLoader(

@@ -1151,3 +1151,23 @@ def test_embedding_scores_stores_only_where_it_can(tmp_path):
     assert scores == pytest.approx(dense, nan_ok=True)
     # without key_added a view is only read
     assert sag.tl.embedding_scores(view, "X_sag_resvae", "label", tsne=False)["n_cells"] == 60
+
+
+def test_the_model_of_embed_remembers_its_layer(adata, tmp_path):
+    """embed(layer=...) returns a model that reads that layer by default on new data, as
+    scvi-tools' models do; it is saved with the model."""
+    import scanpy as sc
+
+    adata.layers["counts"] = adata.X.copy()
+    sc.pp.normalize_total(adata)
+    sc.pp.log1p(adata)
+    model = sag.tl.embed(adata, layer="counts", config=TINY_EMBED, model_dir=tmp_path / "m")
+    assert model.layer_ == "counts"
+    np.testing.assert_allclose(
+        model.get_latent(adata), adata.obsm["X_sag_resvae"], rtol=1e-5, atol=1e-5
+    )
+    loaded = sag.models.ResVAE.load(tmp_path / "m")
+    assert loaded.layer_ == "counts"
+    np.testing.assert_allclose(
+        loaded.get_latent(adata), adata.obsm["X_sag_resvae"], rtol=1e-5, atol=1e-5
+    )

@@ -109,3 +109,38 @@ def test_a_save_that_cannot_be_written_as_json_writes_nothing(adata, tmp_path):
     with pytest.raises(TypeError, match="not JSON serializable"):
         model.save(tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_a_model_remembers_the_layer_it_was_trained_on(adata, tmp_path, caplog):
+    """As scvi-tools models do: with layer=None a model reads the layer it was trained on when
+    the AnnData has it (saved with the model); an AnnData without it is read from X, with a
+    warning naming the layer."""
+    import scanpy as sc
+
+    from scautogenome._settings import logger as sag_logger
+
+    adata.layers["counts"] = adata.X.copy()
+    sc.pp.normalize_total(adata)
+    sc.pp.log1p(adata)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label", layer="counts", seed=0)
+    assert model.layer_ == "counts"
+    from_layer = model.predict_proba(adata, layer="counts")
+    np.testing.assert_array_equal(model.predict_proba(adata), from_layer)
+    model.save(tmp_path / "m")
+    loaded = sag.models.Classifier.load(tmp_path / "m")
+    assert loaded.layer_ == "counts"
+    np.testing.assert_array_equal(loaded.predict_proba(adata), from_layer)
+    bare = adata.copy()
+    del bare.layers["counts"]
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        loaded.predict_proba(bare)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert "trained on layers['counts'], which this AnnData lacks; reading adata.X" in caplog.text
+    # trained on X: X it is, whatever layers the data has
+    on_x = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    on_x.fit(adata, "label", seed=0)
+    assert on_x.layer_ is None
+    np.testing.assert_array_equal(on_x.predict_proba(adata), on_x.predict_proba(adata.X))

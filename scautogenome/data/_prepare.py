@@ -60,6 +60,7 @@ class LabelledData:
     dropped_classes: list[str]
     task: str = "classification"
     y: np.ndarray | None = None
+    layer: str | None = None  # where the values came from (None: X); a model remembers it
 
     def rows(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.split == name)
@@ -209,6 +210,7 @@ def prepare_labelled(
     if task == "regression":
         return _prepare_numeric(
             adata,
+            layer,
             labels,
             labels_key,
             X=X,
@@ -325,6 +327,7 @@ def prepare_labelled(
         scale,
         split,
         f"{len(classes)} classes",
+        layer=layer,
         codes=codes,
         classes=classes,
         dropped_classes=dropped,
@@ -333,6 +336,7 @@ def prepare_labelled(
 
 def _prepare_numeric(
     adata: AnnData,
+    layer: str | None,
     labels: pd.Series,
     labels_key: str,
     *,
@@ -380,6 +384,7 @@ def _prepare_numeric(
         scale,
         split,
         f"target {labels_key!r}",
+        layer=layer,
         codes=codes,
         classes=np.array([str(labels_key)]),
         dropped_classes=[],

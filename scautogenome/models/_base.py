@@ -149,6 +149,7 @@ class BaseModel:
         config: dict | None = None,
         device: str | None = None,
         origin: str = "The weights",
+        layer: str | None = None,
         **extras,
     ) -> _M:
         """A trained model from its parts; ``origin`` names the weights in the error raised
@@ -161,6 +162,7 @@ class BaseModel:
         self.transform_ = transform
         self.history_ = list(history or [])
         self.config_ = config or {}
+        self.layer_ = layer
         self.device_ = resolve_device(device)
         module = self._build_module(self.architecture_)
         built = module.state_dict()
@@ -201,6 +203,7 @@ class BaseModel:
             train_params=params.__dict__,
             history=result.history,
             device=self.device,
+            layer=data.layer,
             **extras,
         )
         self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
@@ -277,6 +280,7 @@ class BaseModel:
             data = AnnData(data)
         if isinstance(data, AnnData):
             check_adata(data, writes=False)
+            layer = self._default_layer(data, layer)
             X = get_matrix(data, layer)
             src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
             report = check_genes(data, len(src), n_model)
@@ -292,6 +296,22 @@ class BaseModel:
                 raise ValueError(msg)
             col_map, report = None, None
         return X, col_map, report
+
+    def _default_layer(self, adata, layer: str | None) -> str | None:
+        """``layer``, or when None the layer the model was trained on (``layer_``) where
+        ``adata`` has it, as scvi-tools models remember theirs; ``adata.X`` otherwise."""
+        trained_on = getattr(self, "layer_", None)
+        if layer is not None or trained_on is None:
+            return layer
+        if trained_on in adata.layers:
+            logger.info("reading layers[%r], the layer the model was trained on", trained_on)
+            return trained_on
+        logger.warning(
+            "the model was trained on layers[%r], which this AnnData lacks; reading adata.X "
+            "(pass layer= to choose).",
+            trained_on,
+        )
+        return None
 
     def weights_digest(self) -> str:
         """SHA-1 of the network's weights and buffers: tells this trained model apart from
@@ -316,6 +336,7 @@ class BaseModel:
             "var_names": self.var_names_.tolist(),
             "config": self.config_,
             "history": self.history_,
+            "layer": self.layer_,
             **self._extra_meta(),
         }
         tensors = {NET + k: v for k, v in self.module_.state_dict().items()}
@@ -341,6 +362,7 @@ class BaseModel:
             history=meta.get("history"),
             config=meta.get("config"),
             device=device,
+            layer=meta.get("layer"),  # None in models saved before it was recorded
             **cls._extras_from_meta(meta),
         )
 

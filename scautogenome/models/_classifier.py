@@ -128,8 +128,11 @@ class Classifier(SupervisedModel):
     ) -> np.ndarray:
         """Class probabilities (n_obs x n_classes, columns in :attr:`classes_` order).
 
-        ``data`` is an AnnData (genes matched by name, missing ones zero-filled) or a matrix
-        with the model's genes in order.
+        ``data`` is an AnnData or a DataFrame with genes as named columns (genes matched by
+        name, missing ones zero-filled), or a matrix with the model's genes in order. ``layer``:
+        ``adata.layers[layer]``; None reads the layer the model was trained on where the
+        AnnData has it (as scvi-tools models remember theirs), else ``adata.X``. The other
+        inference methods take the same arguments.
         """
         return np.exp(
             self.predict_log_proba(

@@ -79,6 +79,7 @@ class UnlabelledData:
     transform: InputTransform
     likelihood: str
     var_names: np.ndarray
+    layer: str | None = None  # where the values came from (None: X); a model remembers it
 
 
 def check_likelihood(likelihood: str) -> str:
@@ -174,6 +175,7 @@ def prepare_unlabelled(
         transform=transform,
         likelihood=likelihood,
         var_names=np.asarray(adata.var_names.astype(str)),
+        layer=layer,
     )
 
 
@@ -349,7 +351,9 @@ class ResVAE(BaseModel):
         """Latent means (n_obs x n_latent, float32) of ``data``: an AnnData or a DataFrame with
         genes as named columns (genes matched by name, missing ones zero-filled with a warning;
         fewer than ``min_gene_overlap`` of the model's genes is an error), or a matrix with the
-        model's genes in order."""
+        model's genes in order. ``layer``: ``adata.layers[layer]``; None reads the layer the
+        model was trained on where the AnnData has it (as scvi-tools models remember theirs),
+        else ``adata.X``."""
         return self._encode(
             data, layer, batch_size, recon=False, min_gene_overlap=min_gene_overlap
         )[0]

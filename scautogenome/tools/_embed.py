@@ -284,7 +284,7 @@ def embed(
     adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
     rkey = recon_key(key_added)
     if recon:
-        adata.layers[rkey] = reconstruction.astype(np.float32)
+        adata.layers[rkey] = reconstruction  # float32 already: no copy
     elif rkey in adata.layers:  # an earlier call's reconstruction, of another model
         del adata.layers[rkey]
         logger.info("removed layers[%r], the reconstruction of an earlier embed", rkey)

@@ -275,6 +275,7 @@ def final_model(model_class, result, data, config: dict, device: str | None, **e
         history=result.history,
         config=config,
         device=device,
+        layer=data.layer,
         **extras,
     )
 

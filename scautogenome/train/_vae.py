@@ -307,7 +307,11 @@ def encode_rows(
         col_map=col_map,
         inference=True,
     )
-    lat, rec = [], []
+    lat = []
+    # the reconstruction is as wide as the genes: filled in place, block by block (a list of
+    # blocks joined at the end would hold it twice)
+    recon_arr = np.empty((X.shape[0], module.n_inputs), np.float32) if recon else None
+    done = 0
     with _autocast(device):
         for x, _ in loader:
             if not recon:  # the encoder only: no decoder output as wide as the genes
@@ -317,9 +321,8 @@ def encode_rows(
             lat.append(out["mu"].float().cpu())
             library = x.sum(dim=1, keepdim=True)
             dec = {k: v.float() for k, v in out.items()}
-            rec.append(module.mean_reconstruction(dec, library).float().cpu())
+            block = module.mean_reconstruction(dec, library).float().cpu().numpy()
+            recon_arr[done : done + len(block)] = block
+            done += len(block)
     latent = torch.cat(lat).numpy() if lat else np.zeros((0, module.n_latent), np.float32)
-    recon_arr = None
-    if recon:
-        recon_arr = torch.cat(rec).numpy() if rec else np.zeros((0, module.n_inputs), np.float32)
     return latent, recon_arr

@@ -38,9 +38,14 @@ def test_save_refuses_to_overwrite(trained, tmp_path):
     model.save(tmp_path / "m", overwrite=True)
 
 
-def test_load_errors(tmp_path):
+def test_load_errors(tmp_path, adata):
     with pytest.raises(FileNotFoundError, match="not a saved scautogenome model"):
         sag.models.Classifier.load(tmp_path)
+    # a folder holding the model (the command line's --out) is pointed to it
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "run" / "model")
+    with pytest.raises(FileNotFoundError, match=r"Its model is in '.*run/model'"):
+        sag.models.Classifier.load(tmp_path / "run")
 
 
 def test_untrained_model_raises(adata):

@@ -61,6 +61,8 @@ def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.T
     path = Path(path)
     if not (path / META).exists() or not (path / WEIGHTS).exists():
         msg = f"{str(path)!r} is not a saved scautogenome model (needs {META} and {WEIGHTS})."
+        if (path / "model" / META).exists():  # the command line's --out folder
+            msg += f" Its model is in {str(path / 'model')!r}."
         raise FileNotFoundError(msg)
     meta = json.loads((path / META).read_text())
     if meta.get("model") != kind:

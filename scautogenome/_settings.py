@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 
 import numpy as np
@@ -43,7 +44,7 @@ class _Settings:
     def __init__(self) -> None:
         self._seed = 0
         self._device = "auto"
-        self.progress_bar: bool = True
+        self._progress_bar = True
         self._verbosity = 2
         self._handler: logging.Handler | None = None
         self._n_threads: int | None = None
@@ -74,11 +75,35 @@ class _Settings:
 
     @n_threads.setter
     def n_threads(self, value: int | None) -> None:
-        if value is not None and (not isinstance(value, int) or value < 1):
+        import numbers
+
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
+        ):
             msg = f"n_threads={value!r} must be a positive integer or None."
             raise ValueError(msg)
+        value = None if value is None else int(value)  # numpy integers as Python ones
+        n_cpus = os.cpu_count()
+        if value is not None and n_cpus is not None and value > n_cpus:
+            logger.warning(
+                "n_threads=%d is more than this machine's %d CPUs; threads beyond them only "
+                "compete with each other.",
+                value,
+                n_cpus,
+            )
         self._n_threads = value
         self.apply_n_threads()
+
+    @property
+    def progress_bar(self) -> bool:
+        return self._progress_bar
+
+    @progress_bar.setter
+    def progress_bar(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            msg = f"progress_bar={value!r} must be True or False."
+            raise TypeError(msg)
+        self._progress_bar = bool(value)
 
     def apply_n_threads(self) -> None:
         """Set torch's CPU thread count to :attr:`n_threads` again, if it is set (called at the
@@ -100,7 +125,7 @@ class _Settings:
                 msg = f"verbosity={value!r} is not one of {sorted(_NAMES)} or 0-3."
                 raise ValueError(msg)
             value = _NAMES[value.lower()]
-        if value not in _LEVELS:
+        if isinstance(value, bool) or value not in _LEVELS:
             msg = f"verbosity={value!r} must be 0 (errors) to 3 (debug)."
             raise ValueError(msg)
         self._verbosity = int(value)

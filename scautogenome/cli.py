@@ -85,7 +85,7 @@ def _check_inputs(args) -> None:
     if getattr(args, "storage", None):  # a search's storage, opened before any file is read
         from .search import check_storage
 
-        check_storage(args.storage)
+        check_storage(args.storage, getattr(args, "study", None))
 
 
 def _default_labels(args) -> str | None:
@@ -674,6 +674,7 @@ def _worker(args) -> int:
     if args.metric is not None:
         overrides.setdefault("search", {})["metric"] = args.metric
     cfg = load_config(_config.load, config, args.mode, overrides)
+    _config.check_classify_mode(cfg["mode"], "config['mode']")  # as classify
     if cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] != "optuna":
         msg = (
             f"mode 'rrfcn' with rrfcn.strategy {cfg['rrfcn']['strategy']!r} is searched by "

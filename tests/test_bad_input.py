@@ -221,6 +221,53 @@ def test_settings_are_checked_when_set():
         sag.settings.seed, sag.settings.device = seed, device
 
 
+def test_thread_count_progress_bar_and_verbosity_are_checked_when_set():
+    """A bool is no thread count or level, a text no switch; numpy integers are numbers."""
+    n_threads, bar = sag.settings.n_threads, sag.settings.progress_bar
+    try:
+        for bad in (True, 0, 2.5, "2"):
+            with pytest.raises(ValueError, match=r"n_threads=.* must be a positive integer"):
+                sag.settings.n_threads = bad
+        sag.settings.n_threads = np.int64(1)
+        assert sag.settings.n_threads == 1
+        assert type(sag.settings.n_threads) is int
+        for bad in ("no", None, 1):
+            with pytest.raises(TypeError, match=r"progress_bar=.* must be True or False"):
+                sag.settings.progress_bar = bad
+        with pytest.raises(ValueError, match="verbosity=True must be 0"):
+            sag.settings.verbosity = True
+    finally:
+        sag.settings.n_threads, sag.settings.progress_bar = n_threads, bar
+
+
+def test_an_embed_mode_is_no_classifier(adata):
+    before = snapshot(adata)
+    for kw in ({"mode": "resvae"}, {"config": {"mode": "vae"}}):
+        with pytest.raises(ValueError, match=r"is a mode of sag.tl.embed .* sag.tl.classify"):
+            sag.tl.classify(adata, "label", **kw)
+    check_untouched(adata, before)
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ({"type": "float", "low": 1e-3, "high": float("inf"), "log": True}, "high=inf must be"),
+        ({"type": "float", "low": float("nan"), "high": 1.0}, "low=nan must be"),
+        ({"type": "float", "low": 1e-4, "high": 1e-2, "log": True, "step": 1e-4}, "takes no step"),
+        ({"type": "float", "low": 0.0, "high": 1.0, "step": 0}, "step=0 must be positive"),
+        ({"type": "int", "low": 1, "high": 8, "log": True, "step": 2}, "no step other than 1"),
+        ({"type": "int", "low": 1.5, "high": 8}, "needs a whole 'low'"),
+    ],
+)
+def test_a_range_optuna_cannot_sample_is_refused_before_any_trial(adata, spec, match):
+    """Optuna's own refusal came only when the range was first sampled, mid-search (after
+    the starting points had trained), and ended the search."""
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=rf"config\['space'\]\['common'\]\['lr'\]: .*{match}"):
+        sag.tl.classify(adata, "label", config={"space": {"common": {"lr": spec}}})
+    check_untouched(adata, before)
+
+
 def test_a_continuous_column_is_not_taken_for_labels(adata):
     """A numeric column with many distinct values (a measurement such as n_genes) is refused as
     classes by classify (task='classification'; 'auto' predicts the number) and by
@@ -414,4 +461,15 @@ def test_min_gene_overlap_must_be_a_fraction(adata, bad):
     before = snapshot(adata)
     with pytest.raises(ValueError, match=r"min_gene_overlap=.* must be a fraction .* 0 and 1"):
         sag.tl.predict(adata, model, min_gene_overlap=bad)
+    check_untouched(adata, before)
+
+
+def test_an_empty_study_name_or_an_in_memory_storage_is_refused(adata, tmp_path):
+    before = snapshot(adata)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with pytest.raises(ValueError, match="study_name='' must be a non-empty string"):
+        sag.tl.classify(adata, "label", storage=url, study_name="")
+    for memory in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(ValueError, match="in-memory SQLite database"):
+            sag.tl.embed(adata, storage=memory)
     check_untouched(adata, before)

@@ -719,3 +719,42 @@ def test_the_tools_leave_torchs_global_random_state_as_it_was(adata, tiny_config
     # the decorator keeps what notebooks and docs show
     assert "labels_key" in inspect.signature(sag.tl.classify).parameters
     assert sag.tl.classify.__doc__.startswith("Search for the best classifier")
+
+
+def test_a_resumed_search_runs_again_a_starting_point_that_was_interrupted(
+    adata, tiny_config, tmp_path, monkeypatch
+):
+    """Ctrl-C during a starting point fails its trial (as Optuna records any exception); the
+    resumed search enqueues that point again, so the portfolio the search starts from is
+    whole. Optuna's warning of the failed trial is silent at verbosity 0."""
+    import optuna
+
+    from scautogenome.search import _hpo
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    tiny_config["mode"] = "mlp"
+    tiny_config["budget"]["n_trials"] = 2
+    real = _hpo.train_on_data
+    calls = []
+
+    def interrupted_first(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_hpo, "train_on_data", interrupted_first)
+    sag.settings.verbosity = 0
+    level = optuna.logging.get_verbosity()
+    with pytest.raises(KeyboardInterrupt):
+        sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    first = optuna.load_study(study_name="s", storage=url).trials
+    assert first[0].state.name == "FAIL"
+    assert first[0].user_attrs["interrupted"] is True
+    assert optuna.logging.get_verbosity() == level  # Optuna's own level, restored
+    b = adata.copy()
+    sag.tl.classify(b, "label", config=tiny_config, storage=url, study_name="s")
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    again = [t for t in trials[1:] if t.params == first[0].params]
+    assert again
+    assert again[0].state.name == "COMPLETE"

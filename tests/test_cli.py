@@ -1143,3 +1143,12 @@ def test_an_interrupted_command_says_so_without_a_traceback(h5ad, tmp_path, caps
     assert "scautogenome classify: interrupted; the finished trials are kept in --storage" in err
     assert "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_worker_refuses_an_embed_config(h5ad, tmp_path, capsys):
+    path = tmp_path / "vae.json"
+    path.write_text(json.dumps({"mode": "vae"}))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    argv = ["worker", str(h5ad), "--labels", "label", "--storage", url, "--study", "s"]
+    assert main([*argv, "--config", str(path)]) == 2
+    assert "config['mode']='vae' is a mode of sag.tl.embed" in capsys.readouterr().err

@@ -266,6 +266,8 @@ def test_config_validation_and_auto_rule():
     assert not rrfcn_in_auto(sag_config.load(None, mode="auto"))  # 600 s: no RRFCN
     assert rrfcn_in_auto(sag_config.load({"budget": {"time_budget": 3600}}, mode="auto"))
     assert not rrfcn_in_auto(sag_config.load({"budget": {"time_budget": 3600}}, mode="resnet"))
+    # no time limit (inf, as None) has no share to give ENAS
+    assert not rrfcn_in_auto(sag_config.load({"budget": {"time_budget": float("inf")}}))
 
 
 # -- classify, save/load, h5ad, plot ---------------------------------------------------------------

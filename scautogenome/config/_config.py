@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..search._spaces import check_distribution
 from ..train import LOSSES, METRICS, check_auc_loss, task_objective
 
@@ -190,6 +192,19 @@ def read_user_config(config: dict | str | Path | None) -> dict:
     return user
 
 
+def check_classify_mode(mode, where: str = "mode") -> None:
+    """Refuse an embed mode (``"resvae"``, ``"vae"``) for a classifier, naming it as such
+    (before the config is merged, whose classify sections an embed config would not know)."""
+    from ._embed import EMBED_MODES
+
+    if mode in EMBED_MODES:
+        msg = (
+            f"{where}={mode!r} is a mode of sag.tl.embed (a variational autoencoder, no "
+            f"classes); sag.tl.classify searches one of {MODES}."
+        )
+        raise ValueError(msg)
+
+
 def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     """Merge a user config onto the defaults and validate it.
 
@@ -272,6 +287,8 @@ def check_scalars(cfg: dict, scalars: dict, choices: dict) -> None:
     for section, fields in scalars.items():
         for key, types in fields.items():
             value = cfg[section][key]
+            if isinstance(value, np.generic):  # numpy numbers (np.int64(20)) as Python ones
+                value = cfg[section][key] = value.item()
             where = f"config[{section!r}][{key!r}]"
             if isinstance(value, bool) or not isinstance(value, types):
                 names = "/".join(t.__name__ for t in types)
@@ -305,6 +322,14 @@ def check_budget(b: dict) -> None:
         raise ValueError(msg)
 
 
+def check_epochs(trainer: dict) -> None:
+    """At least one epoch. (A ``min_epochs`` above ``max_epochs`` is allowed: a quick run that
+    lowers ``max_epochs`` alone trains ``max_epochs``.)"""
+    if trainer["max_epochs"] < 1:
+        msg = "config['trainer']['max_epochs'] must be at least 1."
+        raise ValueError(msg)
+
+
 def check_search_start(search: dict) -> None:
     """Validate ``max_trial_fraction`` and ``initial_trials`` of a ``search`` section."""
     frac = search["max_trial_fraction"]
@@ -325,9 +350,7 @@ def _check(cfg: dict) -> None:
     check_scalars(cfg, _SCHEMA_SCALARS, _CHOICES)
     check_search_start(cfg["search"])
     check_budget(cfg["budget"])
-    if cfg["trainer"]["max_epochs"] < 1:
-        msg = "config['trainer']['max_epochs'] must be at least 1."
-        raise ValueError(msg)
+    check_epochs(cfg["trainer"])
     if cfg["trainer"]["loss"] == "auc":
         check_auc_loss(cfg["search"]["metric"])
     for section, entries in cfg["space"].items():

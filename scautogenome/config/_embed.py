@@ -43,6 +43,7 @@ from ..search._spaces import check_distribution
 from ._config import (
     _merge,
     check_budget,
+    check_epochs,
     check_scalars,
     check_search_start,
     check_space_values,
@@ -151,9 +152,7 @@ def _check(cfg: dict) -> None:
     check_scalars(cfg, _SCALARS, _CHOICES)
     check_search_start(cfg["search"])
     check_budget(cfg["budget"])
-    if cfg["trainer"]["max_epochs"] < 1:
-        msg = "config['trainer']['max_epochs'] must be at least 1."
-        raise ValueError(msg)
+    check_epochs(cfg["trainer"])
     for key, spec in cfg["space"].items():
         check_distribution(spec, f"config['space'][{key!r}]")
     check_space_values(cfg["space"], "config['space']")

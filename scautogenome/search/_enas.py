@@ -749,11 +749,13 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
 def rrfcn_in_auto(config: dict) -> bool:
     """Whether ``mode="auto"`` also searches RRFCN: only with a ``time_budget`` of at least
     ``config['rrfcn']['auto_min_time_budget']`` seconds (ENAS pays for its shared-weight phase
-    before it has any model; below that the MLP/RFCN search gets the whole budget)."""
+    before it has any model; below that the MLP/RFCN search gets the whole budget). An
+    infinite ``time_budget`` is no limit, as None: it has no share to give ENAS."""
     tb = config["budget"]["time_budget"]
     return (
         config["mode"] == "auto"
         and tb is not None
+        and math.isfinite(float(tb))
         and float(tb) >= float(config["rrfcn"]["auto_min_time_budget"])
     )
 

@@ -46,9 +46,19 @@ def check_distribution(spec: Any, where: str) -> None:
             msg = f"{where}: a categorical distribution needs a non-empty 'choices' list."
             raise ValueError(msg)
         return
-    for k in ("low", "high"):
-        if not isinstance(spec.get(k), (int, float)) or isinstance(spec.get(k), bool):
-            msg = f"{where}: {kind} distribution needs a numeric {k!r}, got {spec.get(k)!r}."
+    # every check Optuna would make when it first samples the entry, made here, before any
+    # trial runs (a range it cannot sample would otherwise end the search mid-way)
+    numbers = [k for k in ("low", "high", "step") if k in spec or k != "step"]
+    for k in numbers:
+        value = spec.get(k)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            msg = f"{where}: {kind} distribution needs a numeric {k!r}, got {value!r}."
+            raise ValueError(msg)
+        if not math.isfinite(value):
+            msg = f"{where}: {k}={value} must be a finite number."
+            raise ValueError(msg)
+        if kind == "int" and not float(value).is_integer():
+            msg = f"{where}: an int distribution needs a whole {k!r}, got {value!r}."
             raise ValueError(msg)
     if spec["low"] > spec["high"]:
         msg = f"{where}: low={spec['low']} is greater than high={spec['high']}."
@@ -56,6 +66,16 @@ def check_distribution(spec: Any, where: str) -> None:
     if spec.get("log") and spec["low"] <= 0:
         msg = f"{where}: a log-scaled distribution needs low > 0, got low={spec['low']}."
         raise ValueError(msg)
+    if "step" in spec:
+        if spec["step"] <= 0:
+            msg = f"{where}: step={spec['step']} must be positive."
+            raise ValueError(msg)
+        if spec.get("log") and (kind == "float" or spec["step"] != 1):
+            msg = (
+                f"{where}: a log-scaled {kind} distribution takes no step"
+                f"{' other than 1' if kind == 'int' else ''} (Optuna samples it on the log scale)."
+            )
+            raise ValueError(msg)
 
 
 def suggest(trial, name: str, spec: Any) -> Any:

@@ -15,6 +15,7 @@ tried again once, by the next trial to start in any process of the study.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import math
@@ -30,7 +31,7 @@ import pandas as pd
 import torch
 
 from .._logging import progress
-from .._settings import logger
+from .._settings import logger, settings
 from .._utils import storage_shown
 from ..nn import count_parameters
 from ..train import Pruned
@@ -82,9 +83,20 @@ def open_storage(storage):
         raise ValueError(msg) from err
 
 
-def check_storage(storage) -> None:
+def check_storage(storage, study_name=None) -> None:
     """Open ``storage`` once, before any work, so that a URL that cannot be opened fails at
-    once (:func:`open_storage`); an SQLite file is created with its tables."""
+    once (:func:`open_storage`); an SQLite file is created with its tables. An in-memory
+    SQLite URL (no file) and an empty ``study_name`` are refused."""
+    if study_name is not None and (not isinstance(study_name, str) or not study_name.strip()):
+        msg = f"study_name={study_name!r} must be a non-empty string (or None: the default)."
+        raise ValueError(msg)
+    if isinstance(storage, str) and storage.strip() in ("sqlite://", "sqlite:///:memory:"):
+        msg = (
+            f"storage={storage!r} is an in-memory SQLite database, which no other process "
+            "or later session can open; leave storage=None for a search in memory, or give a "
+            "file (sqlite:///search.db) to resume or share it."
+        )
+        raise ValueError(msg)
     if storage is not None:
         open_storage(storage)
 
@@ -342,6 +354,45 @@ class SearchResult:
         )
 
 
+def _interrupted_points(study: optuna.Study, points: list[dict]) -> list[dict]:
+    """The starting ``points`` whose every trial in ``study`` failed by an interruption (the
+    ``interrupted`` user attribute): none completed, was pruned, waits or runs."""
+
+    def same(trial, params: dict) -> bool:
+        fixed = trial.system_attrs.get("fixed_params", trial.params)
+        return all(k in fixed and fixed[k] == v for k, v in params.items())
+
+    trials = study.get_trials(deepcopy=False)
+    out = []
+    for params in points:
+        own = [t for t in trials if same(t, params)]
+        interrupted = [
+            t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("interrupted") for t in own
+        ]
+        if own and all(interrupted):
+            out.append(params)
+    return out
+
+
+def _optuna_log_follows_sag(func):
+    """Optuna's own log (a failed trial's warning and traceback) follows sag's verbosity
+    while ``func`` runs (warnings, or errors only at verbosity 0); its level is restored
+    afterwards."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        level = optuna.logging.get_verbosity()
+        quiet = settings.verbosity == 0
+        optuna.logging.set_verbosity(optuna.logging.ERROR if quiet else optuna.logging.WARNING)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            optuna.logging.set_verbosity(level)
+
+    return run
+
+
+@_optuna_log_follows_sag
 def run_study(
     config: dict,
     *,
@@ -425,7 +476,6 @@ def run_study(
     kept: dict[int, Any] = {}  # trial number -> training result, the best one only
     sign = 1.0 if direction == "maximize" else -1.0
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     shared = storage is not None
     study = optuna.create_study(
         storage=open_storage(storage),
@@ -443,7 +493,19 @@ def run_study(
     check_fingerprint(study, fingerprint, n_before)
     points: list[dict] = enqueue() if enqueue is not None else []
     if n_before:
-        logger.info("resuming study %r with %d earlier trial(s)", study.study_name, n_before)
+        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        n_finished = sum(t.state in finished for t in study.get_trials(deepcopy=False))
+        logger.info(
+            "resuming study %r with %d earlier trial(s), %d of them finished",
+            study.study_name,
+            n_before,
+            n_finished,
+        )
+        # a starting point whose trial was interrupted (Ctrl-C) is run again; one that failed
+        # for a reason of its own (or ran) is not
+        for params in _interrupted_points(study, points):
+            logger.info("running again the starting point %s, interrupted before", params)
+            study.enqueue_trial(params)
     else:
         if budget["n_trials"] is not None:
             points = points[: budget["n_trials"]]
@@ -492,6 +554,9 @@ def run_study(
             trial.set_user_attr("cap_seconds", float(trial_cap))
         try:
             res = train(net, params, seed + trial.number, report, trial_deadline)
+        except KeyboardInterrupt:  # failed by Optuna; a resumed search runs it again
+            trial.set_user_attr("interrupted", True)
+            raise
         except Pruned:
             trial.set_user_attr("epochs", n_epochs[0])
             trial.set_user_attr("seconds", time.perf_counter() - t0)

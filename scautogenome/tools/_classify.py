@@ -141,6 +141,8 @@ def classify(
         interrupted search or share it between processes. A resumed study runs this call's
         budget (``n_trials``, ``time_budget``) on top of its earlier trials, and the best of
         all of them is kept; a URL that cannot be opened is an error before any work.
+        When the best trial ran in an earlier session, it is trained again (same seed, same
+        point) to return its weights, and that time comes on top of ``time_budget``.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
     seed
@@ -189,8 +191,10 @@ def classify(
     overrides = budget_overrides(n_trials, time_budget)
     if metric is not None:
         overrides.setdefault("search", {})["metric"] = metric
+    _config.check_classify_mode(mode)
     cfg = load_config(_config.load, config, mode, overrides)
-    check_storage(storage)
+    _config.check_classify_mode(cfg["mode"], "config['mode']")
+    check_storage(storage, study_name)
     dev = resolve_device(device)
     data = prepare_labelled(
         adata,

@@ -142,6 +142,8 @@ def embed(
         processes. A resumed study runs this call's budget
         (``n_trials``, ``time_budget``) on top of its earlier trials, and the best of all of
         them is kept; a URL that cannot be opened is an error before any work.
+        When the best trial ran in an earlier session, it is trained again (same seed, same
+        point) to return its weights, and that time comes on top of ``time_budget``.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
     seed
@@ -201,7 +203,7 @@ def embed(
     if beta is not None:  # numpy scalars as Python numbers, as the budget's
         overrides["trainer"] = {"beta": beta.item() if isinstance(beta, np.generic) else beta}
     cfg = load_config(_embed_config.load, config, mode, overrides)
-    check_storage(storage)
+    check_storage(storage, study_name)
     warn_long_warmup(cfg["trainer"]["max_epochs"], cfg["trainer"]["kl_warmup_epochs"])
     dev = resolve_device(device)
     data = prepare_unlabelled(

@@ -273,17 +273,23 @@ def test_report_flags_the_explanation_of_a_replaced_regression_model(regressed, 
     assert "top 10 genes" not in page
 
 
+def _report_of_a_query(model_class, adata, key: str, tmp_path):
+    """``(model, query, page)``: a small model fitted on ``obs[key]``, a new AnnData annotated
+    by sag.tl.predict alone, and its report (checked to hold the Predictions section)."""
+    model = model_class({"kind": "mlp", "units": [8]}, {"max_epochs": 2}).fit(adata, key, seed=0)
+    query = sag.datasets.synthetic(n_obs=120, n_vars=200, n_classes=3, seed=5)
+    sag.tl.predict(query, model)
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "<h2>Predictions</h2>" in page
+    return model, query, page
+
+
 def test_report_of_predictions(adata, tmp_path):
     """An AnnData annotated by sag.tl.predict alone (a query) gets a section of what was
     predicted; the confusion matrix says why it cannot be drawn."""
     import numpy as np
 
-    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
-    model.fit(adata, "label", seed=0)
-    query = sag.datasets.synthetic(n_obs=120, n_vars=200, n_classes=3, seed=5)
-    sag.tl.predict(query, model)
-    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
-    assert "<h2>Predictions</h2>" in page
+    model, query, page = _report_of_a_query(sag.models.Classifier, adata, "label", tmp_path)
     assert "Classification" not in page
     assert "200 of the model's 200 genes (100.0%)" in page
     counts = query.obs["sag_pred"].value_counts()
@@ -303,11 +309,6 @@ def test_report_of_numeric_predictions(adata, tmp_path):
     import numpy as np
 
     adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
-    model = sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
-    model.fit(adata, "age", seed=0)
-    query = sag.datasets.synthetic(n_obs=120, n_vars=200, n_classes=3, seed=5)
-    sag.tl.predict(query, model)
-    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
-    assert "<h2>Predictions</h2>" in page
+    _, _, page = _report_of_a_query(sag.models.Regressor, adata, "age", tmp_path)
     assert "<h3>Predicted age</h3>" in page
     assert "median confidence" not in page

@@ -14,7 +14,11 @@ of:
   (10 components) ``transform`` on the log-normalized matrix;
 * ``train``: two epochs of the embed search's starting Res-VAE (``ResVAE.fit``, negative
   binomial on all genes, batch 128), against two epochs of scvi-tools' ``SCVI`` with its
-  defaults (batch 128) on the same raw counts, data set-up included (one call, no warm-up).
+  defaults (batch 128) on the same raw counts, data set-up included (one call, no warm-up);
+* ``reconstruct``: ``ResVAE.reconstruct`` (expected counts of every gene, dense, as
+  ``embed(recon=True)`` stores them), against scvi-tools' ``get_normalized_expression``
+  (``return_numpy=True``) of a briefly trained ``SCVI``: both return a dense cells x genes
+  float32 array, so both need at least its size (2,638 x 32,738: 345 MB).
 
 The two models are trained briefly (a few epochs): the benchmark measures reading the matrix,
 not the models' quality. Each step, ours and the peer's, runs in a fresh process (so that memory
@@ -65,6 +69,7 @@ PEERS = {
     "predict": "sklearn LogisticRegression.predict_proba",
     "latent": "sklearn TruncatedSVD(10).transform",
     "train": "scvi-tools SCVI(n_latent=10).train(max_epochs=2)",
+    "reconstruct": "scvi-tools SCVI.get_normalized_expression(return_numpy=True)",
 }
 TRAIN_EPOCHS = 2
 
@@ -99,6 +104,7 @@ def train(dataset: str, models: Path) -> None:
     sag.models.ResVAE(
         {"kind": "resvae", "widths": [128, 77, 46]}, {"max_epochs": 3, "kl_warmup_epochs": 1}
     ).fit(adata, seed=0).save(models / "vae", overwrite=True)
+    scvi_train(adata.copy(), save=models / "scvi")()
     lr = LogisticRegression(max_iter=50).fit(lognorm, adata.obs["label"].to_numpy())
     svd = TruncatedSVD(10, random_state=0).fit(lognorm)
     (models / "peers.pkl").write_bytes(pickle.dumps({"lr": lr, "svd": svd}))
@@ -125,9 +131,17 @@ def measure(dataset: str, models: Path, step: str, who: str, repeats: int) -> di
         elif step == "predict":
             mlp = sag.models.Classifier.load(models / "mlp")
             fn = lambda: mlp.predict_proba(adata)  # noqa: E731
+        elif step == "reconstruct":
+            vae = sag.models.ResVAE.load(models / "vae")
+            fn = lambda: vae.reconstruct(adata)  # noqa: E731
         else:
             vae = sag.models.ResVAE.load(models / "vae")
             fn = lambda: vae.get_latent(adata)  # noqa: E731
+    elif step == "reconstruct":
+        import scvi
+
+        model = scvi.model.SCVI.load(str(models / "scvi"), adata=adata.copy(), accelerator="cpu")
+        fn = lambda: model.get_normalized_expression(return_numpy=True)  # noqa: E731
     else:
         import scanpy as sc
 
@@ -156,13 +170,20 @@ def train_fn(adata, who: str):
         params = {**train, "max_epochs": TRAIN_EPOCHS, "kl_warmup_epochs": 1}
         return lambda: sag.models.ResVAE(arch, params).fit(adata, seed=0)
 
+    return scvi_train(adata)
+
+
+def scvi_train(adata, save: Path | None = None):
+    """Two epochs of scVI with its defaults (``n_latent=10``) on a copy of ``adata``; the
+    model saved in ``save`` when given."""
     import scvi  # imported before the measurement, as sag is
 
-    def scvi_train():
+    def run():
         scvi.settings.dl_num_workers = 0
         tmp = adata.copy()
         scvi.model.SCVI.setup_anndata(tmp)
-        scvi.model.SCVI(tmp, n_latent=10).train(
+        model = scvi.model.SCVI(tmp, n_latent=10)
+        model.train(
             max_epochs=TRAIN_EPOCHS,
             accelerator="cpu",
             devices=1,
@@ -170,8 +191,10 @@ def train_fn(adata, who: str):
             enable_model_summary=False,
             logger=False,
         )
+        if save is not None:
+            model.save(str(save), overwrite=True)
 
-    return scvi_train
+    return run
 
 
 def main() -> None:

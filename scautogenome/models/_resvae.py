@@ -383,6 +383,7 @@ class ResVAE(BaseModel):
             names = data.columns  # genes matched by name, as an AnnData's
         if names is not None and len(names) == len(self.var_names_):
             pos = pd.Index(self.var_names_).get_indexer(np.asarray(names, dtype=str))
-            if (pos >= 0).all():
+            # the data's gene order; the model's own order needs no (cells x genes) copy
+            if (pos >= 0).all() and not np.array_equal(pos, np.arange(len(pos))):
                 rec = rec[:, pos]
         return rec

@@ -1139,9 +1139,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# argument names of the Python API in messages, and the option of a command that sets them
-# (where the option's own name differs from the argument's)
-_API_NAMES = {"labels_key": "--labels", "key_added": "--key-added", "overwrite=True": "--overwrite"}
+# argument names of the Python API in messages whose option has another name
+_API_NAMES = {"labels_key": "--labels"}
 
 
 def _cli_words(msg: str, parser: argparse.ArgumentParser) -> str:
@@ -1155,10 +1154,8 @@ def _cli_words(msg: str, parser: argparse.ArgumentParser) -> str:
         for action in parser._actions
         if action.option_strings and action.option_strings[0].startswith("--")
     }
-    names = {dest: flag for dest, flag in options.items() if dest not in ("help",)}
-    for api, flag in _API_NAMES.items():
-        if flag.lstrip("-").replace("-", "_") in options:
-            names[api.split("=")[0]] = flag
+    # the options' own names, and the API's other names of the options this command has
+    names = {**options, **{a: f for a, f in _API_NAMES.items() if f in options.values()}}
     for dest, flag in names.items():
 
         def repl(m, flag=flag, dest=dest):

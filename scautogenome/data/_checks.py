@@ -110,7 +110,7 @@ def iter_values(X):
             return
         X = sparse.csr_matrix(X)  # duplicates summed per row chunk, on copies
         for start in range(0, X.shape[0], _CHUNK):
-            block = X[start : start + _CHUNK].copy()
+            block = X[start : start + _CHUNK]  # a row slice is a copy
             block.sum_duplicates()
             yield block.data
     else:

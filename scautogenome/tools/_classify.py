@@ -29,6 +29,7 @@ from ._utils import (
     check_key_added,
     check_model_dir,
     check_uns_key,
+    drop_class_outputs,
     explains_replaced_run,
     final_model,
     load_config,
@@ -298,7 +299,7 @@ def classify(
         model.classes_[pred_codes], categories=model.classes_
     )
     _write_split(adata, data, key_added)
-    _drop_confidence(adata, key_added)
+    drop_class_outputs(adata, key_added, proba=False)  # an earlier prediction's confidence
     adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     write_uns(adata, key_added, uns)
     logger.info(
@@ -336,9 +337,8 @@ def _regression_outputs(
     # -- write (only after everything above succeeded) -----------------------------------------
     adata.obs[_keys.pred_key(key_added)] = pred
     _write_split(adata, data, key_added)
-    _drop_confidence(adata, key_added)
-    # a classify run for classes before may have left its probabilities under this key
-    adata.obsm.pop(_keys.proba_key(key_added), None)
+    # a classify run or prediction for classes before may have left its outputs under this key
+    drop_class_outputs(adata, key_added, proba=True)
     write_uns(adata, key_added, uns)
     test = reports["test"]
     logger.info(
@@ -373,15 +373,6 @@ def _write_split(adata: AnnData, data, key_added: str) -> None:
     adata.obs[_keys.split_key(key_added)] = pd.Categorical(
         data.split, categories=[*_keys.SPLITS, *none]
     )
-
-
-def _drop_confidence(adata: AnnData, key_added: str) -> None:
-    """Remove ``obs['{key_added}_confidence']``: an earlier :func:`~scautogenome.tl.predict`
-    under this key wrote it for another model (classify writes no confidence)."""
-    confidence = _keys.confidence_key(key_added)
-    if confidence in adata.obs.columns:
-        del adata.obs[confidence]
-        logger.info("removed obs[%r], the confidence of an earlier prediction", confidence)
 
 
 def _check_not_written(labels_key: str, split_key: str | None, key_added: str) -> None:

@@ -16,6 +16,7 @@ from ._utils import (
     check_uns_key,
     classify_record,
     describes,
+    drop_class_outputs,
     h5ad_safe,
     is_classify_record,
     recorded_layer,
@@ -117,9 +118,7 @@ def predict(
     if isinstance(model, Regressor):
         adata.obs[_keys.pred_key(key_added)] = values
         # class outputs of an earlier prediction under this key would contradict these
-        if _keys.confidence_key(key_added) in adata.obs.columns:
-            del adata.obs[_keys.confidence_key(key_added)]
-        adata.obsm.pop(_keys.proba_key(key_added), None)
+        drop_class_outputs(adata, key_added, proba=True)
     else:
         codes = proba.argmax(1)
         adata.obs[_keys.pred_key(key_added)] = pd.Categorical(

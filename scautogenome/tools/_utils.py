@@ -35,6 +35,7 @@ __all__ = [
     "check_uns_key",
     "classify_record",
     "describes",
+    "drop_class_outputs",
     "explains_another_model",
     "explains_replaced_run",
     "final_model",
@@ -300,6 +301,21 @@ def save_model(model, model_dir, uns: dict) -> None:
     if model_dir is not None:
         model.save(model_dir)
         uns["model_dir"] = str(model_dir)
+
+
+def drop_class_outputs(adata: AnnData, key_added: str, *, proba: bool) -> None:
+    """Remove the class outputs an earlier call under ``key_added`` left and the new one does
+    not write: ``obs['{key_added}_confidence']`` (predict's), and with ``proba`` also
+    ``obsm['{key_added}_proba']`` (for a numeric target's values, which have neither)."""
+    from .. import _keys
+    from .._settings import logger
+
+    confidence = _keys.confidence_key(key_added)
+    if confidence in adata.obs.columns:
+        del adata.obs[confidence]
+        logger.info("removed obs[%r], the confidence of an earlier prediction", confidence)
+    if proba:
+        adata.obsm.pop(_keys.proba_key(key_added), None)
 
 
 def write_uns(adata: AnnData, key_added: str, uns: dict) -> None:

@@ -415,6 +415,11 @@ def _study_config(args, reader_config: dict | None) -> tuple[object, str | None]
     return config, _split_key(args)
 
 
+def _group_key(args) -> str | None:
+    """--group-key, with 'none' for no groups."""
+    return None if args.group_key.lower() == "none" else args.group_key
+
+
 def _split_key(args) -> str | None:
     """--split-key, or for --autogenome (without it) AutoGenome's own train/test(/eval) files."""
     if args.autogenome and args.split_key is None:
@@ -438,6 +443,7 @@ def _classify(args) -> int:
         mode=args.mode,
         layer=args.layer,
         split_key=split_key,
+        group_key=_group_key(args),
         n_trials=args.n_trials,
         time_budget=args.time_budget,
         metric=args.metric,
@@ -688,6 +694,7 @@ def _worker(args) -> int:
         labels,
         layer=args.layer,
         split_key=split_key,
+        group_key=_group_key(args),
         min_cells_per_class=args.min_cells_per_class,
         seed=sag.settings.seed if args.seed is None else args.seed,
         task=_config.requested_task(cfg, args.task),  # as classify: "auto" + mse regresses
@@ -874,6 +881,13 @@ def _classify_options(sp) -> None:
         help="leave classes with fewer cells out of training (their cells are still "
         "predicted); without it, a class too small for the seeded split is an error; not "
         "for a numeric target",
+    )
+    sp.add_argument(
+        "--group-key",
+        default="auto",
+        help="obs column whose cells stay in one part of the seeded split (patients, donors); "
+        "auto (default): the TCGA patient when every sample is named by a TCGA barcode, so two "
+        "aliquots or a tumour and its normal never sit in train and test; none: cells one by one",
     )
     sp.add_argument(
         "--task",

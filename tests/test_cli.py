@@ -72,6 +72,29 @@ def test_classify_then_predict(h5ad, config_file, tmp_path, capsys):
     assert "run2_pred" in both.obs
 
 
+def test_classify_group_key_keeps_donors_in_one_part(adata, config_file, tmp_path):
+    adata.obs["donor"] = [f"d{i // 4}" for i in range(adata.n_obs)]
+    path = tmp_path / "donors.h5ad"
+    adata.write_h5ad(path)
+    out = tmp_path / "run"
+    extra = ("--group-key", "donor", "--no-explain", "--no-report")
+    assert main(_classify_argv(path, config_file, out, *extra)) == 0
+    annotated = ad.read_h5ad(out / "annotated.h5ad")
+    params = annotated.uns["sag"]["params"]
+    assert (params["group_key"], params["split_groups"]) == ("donor", "donor")
+    parts = annotated.obs.groupby("donor", observed=True)["sag_split"].nunique()
+    assert (parts == 1).all()
+    # none: cells one by one (names that are not TCGA barcodes give the same with auto)
+    assert (
+        main(
+            _classify_argv(path, config_file, out, "--group-key", "none", *extra[2:], "--overwrite")
+        )
+        == 0
+    )
+    params = ad.read_h5ad(out / "annotated.h5ad").uns["sag"]["params"]
+    assert (params["group_key"], params["split_groups"]) == ("None", "None")
+
+
 def test_errors_are_one_line_with_nonzero_exit(h5ad, tmp_path, capsys):
     assert (
         main(["classify", str(tmp_path / "nope.h5ad"), "--labels", "x", "--out", str(tmp_path)])

@@ -10,8 +10,10 @@ from scautogenome.data import (
     BatchLoader,
     InputTransform,
     detect_value_type,
+    group_split,
     prepare_labelled,
     stratified_split,
+    tcga_patients,
 )
 
 
@@ -145,6 +147,100 @@ def test_user_split_honoured(adata):
     adata.obs["my_split"] = rng.choice(["train", "train", "train", "val", "test"], adata.n_obs)
     d = prepare_labelled(adata, "label", split_key="my_split")
     np.testing.assert_array_equal(d.split, adata.obs["my_split"].to_numpy())
+
+
+def _tcga_twins(adata):
+    """``adata`` with TCGA aliquot barcodes as names; every patient has two samples (its
+    tumour and a second aliquot of it), of the same class."""
+    half = adata.n_obs // 2
+    names = []
+    for i in range(adata.n_obs):
+        patient = f"TCGA-AB-{i % half:04d}"
+        names.append(f"{patient}-01A-11R-A29S-07" if i < half else f"{patient}-01B-21R-A29S-07")
+    adata.obs_names = names
+    adata.obs["label"] = adata.obs["label"].to_numpy()[np.arange(adata.n_obs) % half]
+    return adata
+
+
+def _parts_per_group(groups, split):
+    import pandas as pd
+
+    used = split != "none"
+    return pd.crosstab(groups[used], split[used]).gt(0).sum(axis=1)
+
+
+def test_tcga_patients_at_every_barcode_level():
+    ids = ["TCGA-OR-A5J1-01A-11R-A29S-07", "tcga.or.a5j2.11a", "TCGA_OR_A5J3", "TCGA-OR-A5J4-01"]
+    assert tcga_patients(ids).tolist() == [
+        "TCGA-OR-A5J1",
+        "TCGA-OR-A5J2",
+        "TCGA-OR-A5J3",
+        "TCGA-OR-A5J4",
+    ]
+    assert tcga_patients(["TCGA-OR-A5J1-01A", "cell_1"]) is None
+    assert tcga_patients(["TCGA-OR-A5J1X"]) is None  # not a barcode: the patient part runs on
+
+
+def test_group_split_without_repeats_is_the_stratified_split():
+    codes = np.repeat(np.arange(3), [100, 30, 5])
+    groups = np.array([f"g{i}" for i in range(codes.size)], dtype=object)
+    np.testing.assert_array_equal(
+        group_split(codes, groups, seed=3), stratified_split(codes, seed=3)
+    )
+    np.testing.assert_array_equal(group_split(codes, None, seed=3), stratified_split(codes, seed=3))
+
+
+def test_group_split_keeps_each_group_in_one_part_stratified():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(120), rng.integers(1, 4, 120)).astype(str).astype(object)
+    codes = (np.unique(groups, return_inverse=True)[1] % 3).astype(np.int64)
+    s1 = group_split(codes, groups, seed=1)
+    np.testing.assert_array_equal(s1, group_split(codes, groups, seed=1))
+    assert (_parts_per_group(groups, s1) == 1).all()
+    for c in range(3):  # 40 groups per class: 4 to test, 4 to val
+        for part in ("val", "test"):
+            assert np.unique(groups[(codes == c) & (s1 == part)]).size == 4
+
+
+def test_tcga_samples_of_one_patient_never_straddle_train_and_test(adata):
+    """Two aliquots of one tumour in train and test would score memory, not learning."""
+    adata = _tcga_twins(adata)
+    patients = tcga_patients(adata.obs_names)
+    d = prepare_labelled(adata, "label", seed=0)
+    assert d.grouped_by == "TCGA patient of obs_names"
+    assert (_parts_per_group(patients, d.split) == 1).all()
+    assert {"train", "val", "test"} <= set(d.split)
+    loose = prepare_labelled(adata, "label", seed=0, group_key=None)
+    assert loose.grouped_by is None
+    assert (_parts_per_group(patients, loose.split) > 1).any()  # the leak the groups prevent
+    # a numeric target too
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)[np.arange(adata.n_obs) % 150]
+    r = prepare_labelled(adata, "age", seed=0, task="regression")
+    assert (_parts_per_group(patients, r.split) == 1).all()
+
+
+def test_group_key_column_and_its_checks(adata, caplog):
+    adata.obs["donor"] = np.arange(adata.n_obs) // 3
+    d = prepare_labelled(adata, "label", group_key="donor")
+    assert d.grouped_by == "donor"
+    assert (_parts_per_group(adata.obs["donor"].to_numpy(), d.split) == 1).all()
+    # names that are not TCGA barcodes: "auto" splits cells one by one, as before
+    auto = prepare_labelled(adata, "label")
+    assert auto.grouped_by is None
+    np.testing.assert_array_equal(auto.split, stratified_split(auto.codes, seed=0))
+    with pytest.raises(KeyError, match="group_key='patient' is not a column"):
+        prepare_labelled(adata, "label", group_key="patient")
+    # a split of the user's own is kept; groups across its parts are named in a warning
+    adata.obs["my_split"] = np.where(np.arange(adata.n_obs) % 10 == 0, "test", "train")
+    adata.obs.loc[adata.obs_names[1::10], "my_split"] = "val"
+    caplog.set_level("WARNING")
+    sag._settings.logger.addHandler(caplog.handler)
+    try:
+        u = prepare_labelled(adata, "label", split_key="my_split", group_key="donor")
+    finally:
+        sag._settings.logger.removeHandler(caplog.handler)
+    np.testing.assert_array_equal(u.split, adata.obs["my_split"].to_numpy())
+    assert "both in train and in val or test" in caplog.text
 
 
 def test_missing_labels_are_not_trained_on(adata):

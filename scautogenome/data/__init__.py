@@ -20,7 +20,7 @@ from ._prepare import (
     resolve_task,
     resolve_value_type,
 )
-from ._split import stratified_split, user_split
+from ._split import group_split, resolve_groups, stratified_split, tcga_patients, user_split
 from ._transform import (
     InputTransform,
     block_rows,
@@ -47,11 +47,14 @@ __all__ = [
     "detect_value_type",
     "gene_alignment",
     "get_matrix",
+    "group_split",
     "numeric_target",
     "prepare_labelled",
+    "resolve_groups",
     "resolve_task",
     "resolve_value_type",
     "stratified_split",
+    "tcga_patients",
     "user_split",
     "value_stats",
 ]

@@ -20,7 +20,14 @@ from ._checks import (
     is_numeric_column,
     value_stats,
 )
-from ._split import MIN_CELLS_TO_SPLIT, stratified_split, user_split
+from ._split import (
+    MIN_CELLS_TO_SPLIT,
+    group_split,
+    groups_repeat,
+    resolve_groups,
+    user_split,
+    warn_groups_across_parts,
+)
 from ._transform import VALUE_TYPES, InputTransform, detect_value_type
 
 if TYPE_CHECKING:
@@ -61,6 +68,7 @@ class LabelledData:
     task: str = "classification"
     y: np.ndarray | None = None
     layer: str | None = None  # where the values came from (None: X); a model remembers it
+    grouped_by: str | None = None  # what the seeded split kept together (TCGA patients, a column)
 
     def rows(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.split == name)
@@ -192,13 +200,16 @@ def prepare_labelled(
     seed: int = 0,
     writes: bool = True,
     task: str = "classification",
+    group_key: str | None = "auto",
 ) -> LabelledData:
     """Validate ``adata`` and build the labelled matrix; nothing is written into ``adata``.
 
     Raises a clear error for every unusable input before any work starts.
     ``writes=False`` (a model's ``fit``, which writes nothing) accepts a view.
     ``task``: ``"classification"``, ``"regression"`` (a numeric target) or ``"auto"``
-    (:func:`resolve_task`).
+    (:func:`resolve_task`). ``group_key``: cells whose value it shares stay in one part of
+    the seeded split (:func:`~scautogenome.data.resolve_groups`; ``"auto"`` keeps the samples
+    of a TCGA patient together).
     """
     check_adata(adata, writes=writes)
     labels = check_labels(adata, labels_key)
@@ -219,6 +230,7 @@ def prepare_labelled(
             split_key=split_key,
             min_cells_per_class=min_cells_per_class,
             seed=seed,
+            group_key=group_key,
         )
 
     check_not_continuous(labels, labels_key, "classification")
@@ -293,6 +305,7 @@ def prepare_labelled(
     code_of = {c: i for i, c in enumerate(classes)}
     codes = np.array([code_of.get(v, -1) if v is not None else -1 for v in lab_str], dtype=np.int64)
     used = codes >= 0
+    groups, grouped_by = resolve_groups(adata, group_key, used)
 
     if split_key is not None:
         split = _user_split(adata, split_key, used, codes, seed)
@@ -302,6 +315,8 @@ def prepare_labelled(
         if missing:
             msg = f"obs[{split_key!r}] puts no training cell in class(es) {', '.join(missing)}."
             raise ValueError(msg)
+        warn_groups_across_parts(split, groups, split_key, grouped_by)
+        grouped_by = None
         why = {
             "val": "the search cannot tell how well it learns them",
             "test": "the test metrics say nothing of them",
@@ -319,7 +334,17 @@ def prepare_labelled(
                     consequence,
                 )
     else:
-        split = stratified_split(codes, seed=seed)
+        split, grouped_by = _seeded_split(codes, groups, grouped_by, seed, classes)
+        missing = [
+            c for i, c in enumerate(classes) if not np.any((codes == i) & (split == "train"))
+        ]
+        if missing:  # every cell of theirs is in groups held out for another class
+            msg = (
+                f"The split by {grouped_by} leaves no training cell in class(es) "
+                f"{', '.join(missing)}. Pass group_key=None (CLI: --group-key none) to split "
+                "cells one by one, or a split of your own (split_key=, CLI: --split-key)."
+            )
+            raise ValueError(msg)
     return _finish(
         adata,
         X,
@@ -331,6 +356,7 @@ def prepare_labelled(
         codes=codes,
         classes=classes,
         dropped_classes=dropped,
+        grouped_by=grouped_by,
     )
 
 
@@ -346,6 +372,7 @@ def _prepare_numeric(
     split_key: str | None,
     min_cells_per_class: int | None,
     seed: int,
+    group_key: str | None,
 ) -> LabelledData:
     """:func:`prepare_labelled` of a numeric target (``task="regression"``)."""
     if min_cells_per_class is not None:
@@ -366,6 +393,7 @@ def _prepare_numeric(
         msg = f"obs[{labels_key!r}] has the same value in every cell; there is nothing to predict."
         raise ValueError(msg)
     codes = target_bins(y)
+    groups, grouped_by = resolve_groups(adata, group_key, used)
     if split_key is not None:
         split = _user_split(adata, split_key, used, codes, seed)
         for part in ("train", "val"):
@@ -375,8 +403,19 @@ def _prepare_numeric(
                     f"in {part}; a numeric target needs at least 2 there."
                 )
                 raise ValueError(msg)
+        warn_groups_across_parts(split, groups, split_key, grouped_by)
+        grouped_by = None
     else:
-        split = stratified_split(codes, seed=seed)
+        bins = [f"value bin {i + 1}" for i in range(int(codes.max()) + 1)]
+        split, grouped_by = _seeded_split(codes, groups, grouped_by, seed, bins)
+        for part in ("train", "val"):
+            if (split == part).sum() < 2:
+                msg = (
+                    f"The split by {grouped_by} puts {int((split == part).sum())} cell(s) with "
+                    f"a value in {part}; a numeric target needs at least 2 there. Pass "
+                    "group_key=None (CLI: --group-key none) or a split of your own (split_key=)."
+                )
+                raise ValueError(msg)
     return _finish(
         adata,
         X,
@@ -390,7 +429,15 @@ def _prepare_numeric(
         dropped_classes=[],
         task="regression",
         y=y,
+        grouped_by=grouped_by,
     )
+
+
+def _seeded_split(codes, groups, grouped_by, seed: int, classes) -> tuple[np.ndarray, str | None]:
+    """The seeded split (by groups where some hold several used cells) and what it grouped by
+    (None where it split cells one by one)."""
+    split = group_split(codes, groups, seed=seed, what=grouped_by, classes=classes)
+    return split, grouped_by if groups_repeat(groups, codes >= 0) else None
 
 
 def _user_split(adata, split_key: str, used: np.ndarray, codes: np.ndarray, seed: int):

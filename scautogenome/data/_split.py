@@ -1,6 +1,9 @@
-"""Seeded, stratified train/val/test splits."""
+"""Seeded, stratified train/val/test splits, keeping the samples of one patient together."""
 
 from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -8,7 +11,15 @@ import pandas as pd
 from .._keys import SPLITS
 from .._settings import logger
 
+if TYPE_CHECKING:
+    from anndata import AnnData
+
 MIN_CELLS_TO_SPLIT = 3
+
+# the patient part of a TCGA barcode at any level (TCGA-OR-A5J1, -01A, -01A-11R-A29S-07), in
+# GDC's spelling or R's (dots) and Firehose's (underscores)
+_TCGA_PATIENT = re.compile(r"^TCGA[-._]([A-Z0-9]{2})[-._]([A-Z0-9]{4})(?=$|[-._])", re.IGNORECASE)
+AUTO_GROUPS = "TCGA patient of obs_names"
 
 
 def stratified_split(
@@ -98,3 +109,136 @@ def user_split(
             split_key,
         )
     return s
+
+
+def tcga_patients(ids) -> np.ndarray | None:
+    """``TCGA-XX-XXXX`` (the patient) of every id when each is a TCGA barcode, else None."""
+    out = []
+    for v in ids:
+        m = _TCGA_PATIENT.match(str(v).strip())
+        if m is None:
+            return None
+        out.append(f"TCGA-{m.group(1)}-{m.group(2)}".upper())
+    return np.asarray(out, dtype=object)
+
+
+def resolve_groups(
+    adata: AnnData, group_key: str | None, used: np.ndarray
+) -> tuple[np.ndarray | None, str | None]:
+    """The group of every cell whose samples must share a split, and what it was read from.
+
+    ``"auto"``: the TCGA patient of each ``obs_name`` when every used cell is named by a TCGA
+    barcode (a tumour and its normal, or two aliquots, are one patient), else no groups.
+    A column name: its values (a missing value is a group of its own). None: no groups.
+    """
+    if group_key is None:
+        return None, None
+    if group_key == "auto":
+        patients = tcga_patients(adata.obs_names[used])
+        if patients is None:
+            return None, None
+        groups = np.full(adata.n_obs, None, dtype=object)
+        groups[used] = patients
+        return groups, AUTO_GROUPS
+    if not isinstance(group_key, str) or group_key not in adata.obs.columns:
+        msg = (
+            f"group_key={group_key!r} is not a column of adata.obs; available: "
+            f"{list(adata.obs.columns)} (or 'auto', or None for no groups)."
+        )
+        raise KeyError(msg)
+    values = adata.obs[group_key]
+    groups = values.astype(str).to_numpy(dtype=object)
+    lone = values.isna().to_numpy()
+    groups[lone] = [f"\0cell {i}" for i in np.flatnonzero(lone)]  # each its own group
+    return groups, group_key
+
+
+def groups_repeat(groups: np.ndarray | None, used: np.ndarray) -> bool:
+    """Whether some group holds two or more of the ``used`` cells."""
+    return groups is not None and bool(pd.Series(groups[used]).duplicated().any())
+
+
+def group_split(
+    codes: np.ndarray,
+    groups: np.ndarray | None,
+    *,
+    seed: int,
+    what: str | None = None,
+    classes=None,
+    val_frac: float = 0.1,
+    test_frac: float = 0.1,
+) -> np.ndarray:
+    """:func:`stratified_split` that keeps the used cells of each group in one part.
+
+    Without groups, or where no group holds two used cells, it is :func:`stratified_split`
+    itself (the same split for the same seed). Otherwise whole groups are drawn, stratified on
+    each group's most frequent class: per class ``max(1, round(frac * n))`` of its ``n``
+    groups go to val and to test, the rest to train; a class of fewer than 3 groups trains on
+    all of them (a warning names it). ``what`` names the groups, ``classes`` the codes, in
+    the log.
+    """
+    used = codes >= 0
+    if not groups_repeat(groups, used):
+        return stratified_split(codes, seed=seed, val_frac=val_frac, test_frac=test_frac)
+    rows = np.flatnonzero(used)
+    names, inv = np.unique(groups[rows].astype(str), return_inverse=True)
+    members = pd.DataFrame({"group": inv, "code": codes[rows]})
+    # most frequent class of each group, the smallest code on a tie
+    counts = members.groupby(["group", "code"]).size().reset_index(name="n")
+    counts = counts.sort_values(["group", "n", "code"], ascending=[True, False, True])
+    group_code = counts.drop_duplicates("group").set_index("group")["code"]
+    group_code = group_code.reindex(np.arange(names.size)).to_numpy()
+    rng = np.random.default_rng(seed)
+    part_of_group = np.full(names.size, "train", dtype=object)
+    few: list[int] = []
+    for c in np.unique(group_code):
+        idx = np.flatnonzero(group_code == c)
+        if idx.size < MIN_CELLS_TO_SPLIT:
+            few.append(int(c))
+            continue
+        rng.shuffle(idx)
+        n_val = max(1, round(val_frac * idx.size))
+        n_test = max(1, round(test_frac * idx.size))
+        part_of_group[idx[:n_test]] = "test"
+        part_of_group[idx[n_test : n_test + n_val]] = "val"
+    split = np.full(codes.shape[0], "none", dtype=object)
+    split[rows] = part_of_group[inv]
+    sizes = np.bincount(inv)
+    logger.info(
+        "split by %s: %d groups, %d of them with several cells (up to %d), each kept in one part",
+        what or "group",
+        names.size,
+        int((sizes > 1).sum()),
+        int(sizes.max()),
+    )
+    if few:
+        named = [str(classes[c]) if classes is not None else str(c) for c in few]
+        logger.warning(
+            "class(es) %s come from fewer than %d groups (%s): all their cells train, none is "
+            "held out for validation or test.",
+            ", ".join(named),
+            MIN_CELLS_TO_SPLIT,
+            what or "group",
+        )
+    return split.astype(str)
+
+
+def warn_groups_across_parts(
+    split: np.ndarray, groups: np.ndarray | None, split_key: str, what: str | None
+) -> None:
+    """Warn when a user's split puts cells of one group in training and in val or test."""
+    if groups is None:
+        return
+    frame = pd.DataFrame({"group": groups, "part": split})
+    frame = frame[frame["part"].isin(SPLITS)]
+    parts = frame.groupby("group")["part"].agg(lambda p: set(p))
+    leaking = [g for g, p in parts.items() if "train" in p and len(p) > 1]
+    if leaking:
+        logger.warning(
+            "obs[%r] puts cells of %d group(s) (%s; e.g. %s) both in train and in val or "
+            "test: their val/test scores measure memory of those groups as well as learning.",
+            split_key,
+            len(leaking),
+            what or "group",
+            leaking[0],
+        )

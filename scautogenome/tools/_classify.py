@@ -51,6 +51,7 @@ def classify(
     mode: str | None = None,
     layer: str | None = None,
     split_key: str | None = None,
+    group_key: str | None = "auto",
     n_trials: int | None = None,
     time_budget: float | None = None,
     metric: str | None = None,
@@ -100,6 +101,14 @@ def classify(
     split_key
         Column of ``adata.obs`` with ``train``/``val``/``test`` values to use instead of the
         seeded split (honoured exactly).
+    group_key
+        Cells that share a value here stay in one part of the seeded split, so that no test
+        score rests on a sample whose twin was trained on (two aliquots of a tumour, a tumour
+        and its normal, the cells of one donor). ``"auto"`` (default): the TCGA patient
+        (``TCGA-XX-XXXX``) when every labelled ``obs_name`` is a TCGA barcode, no groups
+        otherwise. A column of ``adata.obs``, or None to split cells one by one. Whole groups
+        are drawn, stratified on each group's most frequent class. With ``split_key`` the
+        groups are only checked: a warning names groups split across train and val/test.
     n_trials, time_budget
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
         Default from the config: 40 trials within 600 s. Giving one keeps the other's
@@ -206,6 +215,7 @@ def classify(
         min_cells_per_class=min_cells_per_class,
         seed=seed,
         task=_config.requested_task(cfg, task),
+        group_key=group_key,
     )
     regression = data.task == "regression"
     cfg = _config.for_task(cfg, data.task)
@@ -249,6 +259,8 @@ def classify(
         mode=cfg["mode"],
         layer=layer,
         split_key=split_key,
+        group_key=group_key,
+        split_groups=data.grouped_by,
         metric=cfg["search"]["metric"],
         n_trials=cfg["budget"]["n_trials"],
         time_budget=cfg["budget"]["time_budget"],

@@ -108,6 +108,43 @@ def test_predict_warns_when_the_query_holds_another_kind_of_values(adata, capfd)
     assert "holds non-integer values (log-normalized?)" in capfd.readouterr().err
 
 
+def test_predict_warns_when_tpm_meets_log_values(capfd):
+    """Unlogged RSEM/TPM given to a model of log2 values, and log2 values given to a model of
+    unlogged RSEM, are warned about (the transform would read the wrong scale)."""
+    adata = sag.datasets.synthetic(n_obs=150, n_vars=40, n_classes=3, seed=0)
+    tpm = adata.copy()
+    tpm.X = tpm.X.toarray() * 37.3 + 0.5  # non-integer, non-negative, up to thousands
+    log2 = tpm.copy()
+    log2.X = np.log2(log2.X + 1)
+    params = {"max_epochs": 2}
+    on_tpm = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(tpm, "label")
+    on_log2 = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(log2, "label")
+    assert (on_tpm.transform_.value_type, on_log2.transform_.value_type) == (
+        "normalized",
+        "continuous",
+    )
+    capfd.readouterr()
+    on_tpm.predict(tpm)
+    on_log2.predict(log2)
+    assert "the model was trained on" not in capfd.readouterr().err
+    on_tpm.predict(log2)
+    assert "only (already logged?)" in capfd.readouterr().err
+    on_log2.predict(tpm)
+    assert "(unlogged TPM/FPKM/RSEM?)" in capfd.readouterr().err
+
+
+def test_a_few_negative_values_among_unlogged_ones_are_named(capfd):
+    adata = sag.datasets.synthetic(n_obs=150, n_vars=40, n_classes=3, seed=0)
+    adata.X = adata.X.toarray() * 37.3 + 0.5
+    adata.X[0, 0] = -0.01  # a batch-corrected value
+    capfd.readouterr()
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label")
+    assert model.transform_.value_type == "continuous"
+    err = capfd.readouterr().err
+    assert "the negative ones make them read as already transformed" in err
+
+
 def test_predict_reads_the_layer_its_classify_run_trained_on(capfd):
     """On the AnnData classify annotated, predict reads the layer classify trained on (as
     explain does), not X; on a new query without it, X."""

@@ -28,7 +28,7 @@ from ._split import (
     user_split,
     warn_groups_across_parts,
 )
-from ._transform import VALUE_TYPES, InputTransform, detect_value_type
+from ._transform import UNLOGGED_MAX, VALUE_TYPES, InputTransform, detect_value_type
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -163,7 +163,19 @@ def target_bins(y: np.ndarray, n_bins: int = N_TARGET_BINS) -> np.ndarray:
 def resolve_value_type(X, value_type: str, where: str) -> str:
     """Check ``value_type`` against the data (``"auto"`` detects it)."""
     if value_type == "auto":
-        return detect_value_type(X)
+        stats = value_stats(X)
+        detected = detect_value_type(X, stats)
+        if detected == "continuous" and stats["min"] < 0 and stats["max"] > UNLOGGED_MAX:
+            logger.warning(
+                "%s holds values from %.3g to %.3g: the negative ones make them read as "
+                "already transformed and used as they are (no log). If they are unlogged "
+                "TPM/FPKM/RSEM with a few negative values (batch-corrected), log-transform them "
+                "first (e.g. np.log2(x.clip(0) + 1)); value_type= says what they are.",
+                where,
+                stats["min"],
+                stats["max"],
+            )
+        return detected
     if value_type not in VALUE_TYPES:
         msg = f"value_type={value_type!r} must be 'auto' or one of {list(VALUE_TYPES)}."
         raise ValueError(msg)

@@ -30,15 +30,16 @@ log-transformed expression stays far below it (log1p of 1e4-normalized counts < 
 < 20), and so do z-scores, log-ratios and copy-number segments."""
 
 
-def detect_value_type(X) -> str:
+def detect_value_type(X, stats: dict | None = None) -> str:
     """Which preprocessing the values need.
 
     ``"binary"`` for 0/1 profiles (mutations), ``"counts"`` for non-negative integers (raw
     counts), ``"normalized"`` for non-negative values above :data:`UNLOGGED_MAX` that are not
     integers (TPM/FPKM/RSEM: depth-normalized, not yet logged), else ``"continuous"`` (already
-    log-transformed, scaled or signed values).
+    log-transformed, scaled or signed values). ``stats``: :func:`value_stats` of ``X`` where
+    the caller has them.
     """
-    stats = value_stats(X)
+    stats = value_stats(X) if stats is None else stats
     if stats["binary"]:
         return "binary"
     if stats["min"] >= 0 and stats["integer"]:
@@ -56,13 +57,15 @@ _TRAINED_ON = {
 }
 
 
-def check_query_values(X, value_type: str, where: str) -> None:
+def check_query_values(X, transform: InputTransform, where: str) -> None:
     """Before a trained model reads ``X``: an error for negative values where the model was
     trained on counts or TPM-like values, a warning when ``X`` holds another kind of values
-    than the model's ``value_type`` (raw counts given to a model of log-normalized values, or
-    the other way round), which its input transform would turn into the wrong scale."""
+    than the model's ``transform`` was fitted on (raw counts given to a model of log-normalized
+    values, log values to a model of unlogged TPM/RSEM, or the other way round), which the
+    transform would turn into the wrong scale."""
     from .._settings import logger
 
+    value_type = transform.value_type
     stats = value_stats(X)
     trained = _TRAINED_ON[value_type]
     if value_type in ("counts", "normalized") and stats["min"] < 0:
@@ -72,17 +75,31 @@ def check_query_values(X, value_type: str, where: str) -> None:
         )
         raise ValueError(msg)
     counts_like = stats["integer"] and not stats["binary"] and stats["min"] >= 0
+    trained_max = transform.trained_max()
     if value_type == "counts" and not stats["integer"]:
         seen = "non-integer values (log-normalized?)"
     elif value_type in ("normalized", "continuous") and counts_like and stats["max"] > 1:
         seen = f"non-negative integers up to {stats['max']:g} (raw counts?)"
+    elif value_type == "normalized" and 0 < stats["max"] <= UNLOGGED_MAX:
+        seen = f"values up to {stats['max']:g} only (already logged?)"
+    elif (
+        value_type == "continuous"
+        and stats["min"] >= 0
+        and stats["max"] > UNLOGGED_MAX
+        and trained_max is not None
+        and trained_max <= UNLOGGED_MAX
+    ):
+        seen = (
+            f"values up to {stats['max']:g}, where training saw at most {trained_max:g} "
+            "(unlogged TPM/FPKM/RSEM?)"
+        )
     elif value_type == "binary" and not stats["binary"]:
         seen = "values other than 0 and 1"
     else:
         return
     logger.warning(
         "the model was trained on %s but %s holds %s; pass the same kind of values as in "
-        "training (e.g. layer='counts' for raw counts).",
+        "training (e.g. layer='counts' for raw counts, the same log transform).",
         trained,
         where,
         seen,
@@ -166,6 +183,15 @@ class InputTransform:
         rng[~(rng > MIN_RANGE)] = np.inf
         self.min_, self.range_ = lo, rng
         return self
+
+    def trained_max(self) -> float | None:
+        """The largest value of the training rows after the row-wise step (for
+        ``"continuous"`` data, the values as given); None without scaling."""
+        if not self.scale or self.min_ is None:
+            return None
+        finite = np.isfinite(self.range_)
+        tops = np.where(finite, self.min_ + np.where(finite, self.range_, 0), self.min_)
+        return float(tops.max()) if tops.size else None
 
     @property
     def fitted(self) -> bool:

@@ -162,3 +162,25 @@ def test_predict_reads_the_layer_its_classify_run_trained_on(capfd):
     assert adata.uns["sag"]["predict_params"]["layer"] == "counts"
     assert "the model was trained on" not in capfd.readouterr().err
     np.testing.assert_allclose(adata.obsm["sag_proba"], proba, atol=1e-6)
+
+
+def test_ensembl_versions_do_not_block_gene_matching():
+    """GENCODE releases change an Ensembl id's version: ENSG...1.5 in training, .7 in the
+    query, or no version at all, name the same gene."""
+    from scautogenome.data import gene_alignment
+
+    adata = sag.datasets.synthetic(n_obs=150, n_vars=40, n_classes=3, seed=0)
+    adata.var_names = [f"ENSG{i:011d}.5" for i in range(adata.n_vars)]
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label")
+    expected = model.predict_proba(adata)
+    query = adata.copy()
+    query.var_names = [f"ENSG{i:011d}.7" if i % 2 else f"ENSG{i:011d}" for i in range(40)]
+    assert model.gene_overlap(query.var_names)["n_common"] == 40
+    np.testing.assert_allclose(model.predict_proba(query), expected, rtol=1e-5, atol=1e-6)
+    # an exact match wins; a bare id that names two model genes matches neither
+    src, dst, _ = gene_alignment(
+        ["ENSG00000000001.5", "ENSG00000000001.8", "ENSG00000000002"],
+        ["ENSG00000000001.5", "ENSG00000000002.1", "ENSG00000000002.2"],
+    )
+    assert (src.tolist(), dst.tolist()) == ([0], [0])

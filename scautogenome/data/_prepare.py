@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -500,9 +501,46 @@ def _finish(
     )
 
 
+_ENSEMBL_VERSIONED = re.compile(r"^(ENS[A-Z]*[0-9]{6,})\.[0-9]+$")
+"""An Ensembl id with its version (ENSG00000141510.17): GENCODE releases change the version."""
+
+
+def _unversioned(names: np.ndarray) -> np.ndarray:
+    return np.array(
+        [m.group(1) if (m := _ENSEMBL_VERSIONED.match(n)) else n for n in names], dtype=object
+    )
+
+
 def gene_alignment(query_genes, model_genes) -> tuple[np.ndarray, np.ndarray, int]:
-    """Columns of the query that map onto model genes: ``(src, dst, n_model)``."""
-    model_index = pd.Index(np.asarray(model_genes, dtype=str))
-    pos = model_index.get_indexer(pd.Index(np.asarray(query_genes, dtype=str)))
+    """Columns of the query that map onto model genes: ``(src, dst, n_model)``.
+
+    Names are matched exactly; a query gene left over is then matched by its Ensembl id
+    without the version (``ENSG00000141510.17`` to ``ENSG00000141510.16``, or to the bare id)
+    where that id names one model gene only, and that gene has no exact match.
+    """
+    model = np.asarray(model_genes, dtype=str)
+    query = np.asarray(query_genes, dtype=str)
+    model_index = pd.Index(model)
+    pos = model_index.get_indexer(pd.Index(query))
+    left = np.flatnonzero(pos < 0)
+    if left.size and (
+        any(_ENSEMBL_VERSIONED.match(n) for n in query[left[:1000]])
+        or any(_ENSEMBL_VERSIONED.match(n) for n in model[:1000])
+    ):
+        bare = pd.Series(_unversioned(model))
+        taken = np.zeros(model.size, dtype=bool)
+        taken[pos[pos >= 0]] = True
+        unique = ~bare.duplicated(keep=False).to_numpy() & ~taken
+        lookup = pd.Index(bare[unique].to_numpy())
+        hit = lookup.get_indexer(pd.Index(_unversioned(query[left])))
+        found = hit >= 0
+        candidates = np.flatnonzero(unique)[hit[found]]
+        # one query column per model gene: the first query gene of an id wins
+        first = ~pd.Series(candidates).duplicated().to_numpy()
+        pos[left[found][first]] = candidates[first]
+        if first.sum():
+            logger.info(
+                "%d genes matched by their Ensembl id without the version", int(first.sum())
+            )
     src = np.flatnonzero(pos >= 0)
     return src, pos[src], len(model_index)

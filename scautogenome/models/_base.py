@@ -213,11 +213,18 @@ class BaseModel:
 
     # -- inference ------------------------------------------------------------------------------
     def gene_overlap(
-        self, query_genes, *, min_gene_overlap: float = 0.5, warn: bool = True
+        self,
+        query_genes,
+        *,
+        min_gene_overlap: float = 0.5,
+        warn: bool = True,
+        n_common: int | None = None,
     ) -> dict:
         """How many of the model's genes the query has; raises below ``min_gene_overlap``.
 
         With ``warn``, a partial overlap (missing genes are zero-filled) is logged as a warning.
+        Genes are matched as :func:`~scautogenome.data.gene_alignment` does (``n_common``: its
+        count, where the caller has aligned the genes already).
         """
         check_is_fitted(self)
         if isinstance(min_gene_overlap, bool) or not (
@@ -230,7 +237,8 @@ class BaseModel:
             raise ValueError(msg)
         q = np.asarray(query_genes, dtype=str)
         n_model = len(self.var_names_)
-        n_common = int(np.isin(self.var_names_, q).sum())
+        if n_common is None:
+            n_common = len(gene_alignment(q, self.var_names_)[0])
         frac = n_common / n_model
         report = {
             "n_model_genes": n_model,

@@ -314,7 +314,9 @@ class ResVAE(BaseModel):
         name, or a matrix)."""
 
         def check_genes(adata, n_found, n_model):
-            return self.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap)
+            return self.gene_overlap(
+                adata.var_names, min_gene_overlap=min_gene_overlap, n_common=n_found
+            )
 
         X, col_map, _ = self._matched_input(data, layer, check_genes)
         check_finite(X, "the input matrix")

@@ -26,7 +26,9 @@ class SupervisedModel(BaseModel):
         """Matrix + gene mapping for ``data`` (AnnData matched by gene name, or an array)."""
 
         def check_genes(adata, n_found, n_model):
-            return self.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap)
+            return self.gene_overlap(
+                adata.var_names, min_gene_overlap=min_gene_overlap, n_common=n_found
+            )
 
         X, col_map, report = self._matched_input(data, layer, check_genes)
         check_finite(X, "the query matrix")

@@ -1154,7 +1154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # argument names of the Python API in messages whose option has another name
-_API_NAMES = {"labels_key": "--labels"}
+_API_NAMES = {"labels_key": "--labels", "study_name": "--study"}
 
 
 def _cli_words(msg: str, parser: argparse.ArgumentParser) -> str:

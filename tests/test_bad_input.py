@@ -65,7 +65,7 @@ def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config, capfd)
     assert adata.obs["sag_split"].iloc[2] == "none"
     sag.tl.classify(adata, "label", split_key="fold", min_cells_per_class=3, config=tiny_config)
     assert list(adata.uns["sag"]["dropped_classes"]) == ["rare"]
-    with pytest.raises(ValueError, match="--min-cells-per-class 3"):
+    with pytest.raises(ValueError, match="min_cells_per_class=3 or more"):
         sag.tl.classify(adata, "label", n_trials=1)
     # only the cells the split uses count: 4 'few' cells, 1 in the split, is fewer than 3
     adata.obs["label"] = adata.obs["label"].cat.add_categories("few")

@@ -289,9 +289,9 @@ def prepare_labelled(
             msg = (
                 f"Class(es) too small to split into train/val/test (need at least "
                 f"{MIN_CELLS_TO_SPLIT} cells): {detail}. Pass min_cells_per_class="
-                f"{MIN_CELLS_TO_SPLIT} (CLI: --min-cells-per-class {MIN_CELLS_TO_SPLIT}) or more "
+                f"{MIN_CELLS_TO_SPLIT} or more "
                 "to leave such classes out of training (their cells still get a prediction), or "
-                "a split of your own (split_key=, CLI: --split-key)."
+                "a split of your own (split_key=)."
             )
             raise ValueError(msg)
         dropped = [str(k) for k in small.index]
@@ -354,8 +354,8 @@ def prepare_labelled(
         if missing:  # every cell of theirs is in groups held out for another class
             msg = (
                 f"The split by {grouped_by} leaves no training cell in class(es) "
-                f"{', '.join(missing)}. Pass group_key=None (CLI: --group-key none) to split "
-                "cells one by one, or a split of your own (split_key=, CLI: --split-key)."
+                f"{', '.join(missing)}. Pass group_key=None to split "
+                "cells one by one, or a split of your own (split_key=)."
             )
             raise ValueError(msg)
     return _finish(
@@ -426,7 +426,7 @@ def _prepare_numeric(
                 msg = (
                     f"The split by {grouped_by} puts {int((split == part).sum())} cell(s) with "
                     f"a value in {part}; a numeric target needs at least 2 there. Pass "
-                    "group_key=None (CLI: --group-key none) or a split of your own (split_key=)."
+                    "group_key=None or a split of your own (split_key=)."
                 )
                 raise ValueError(msg)
     return _finish(

@@ -148,8 +148,7 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
         msg = (
             f"study {study.study_name!r} in this storage holds trials of other data or settings "
             f"({shown}); their validation values do not compare with this search's. Pass "
-            "another study_name= (or storage=; on the command line --study-name, or a "
-            "worker's --study), or the same data, split seed and settings."
+            "another study_name= (or storage=), or the same data, split seed and settings."
         )
         if "space" in differ:
             msg += (

@@ -103,7 +103,7 @@ def predict(
         msg = (
             f"adata.uns[{key_added!r}] holds the classify run of another model (its metrics, "
             "confusion matrix and trials), which this prediction would replace. Pass another "
-            "key_added= (e.g. 'sag_query'; on the command line --key-added) to keep both."
+            "key_added= (e.g. 'sag_query') to keep both."
         )
         raise ValueError(msg)
     if layer is None:

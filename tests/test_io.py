@@ -956,3 +956,24 @@ def test_integer_ids_taken_for_entrez_genes_are_warned_about(tmp_path):
     assert guessed.obs_names.tolist() == ["TP53", "EGFR", "KRAS", "MYC"]  # the guess, warned
     right = sag.io.read_table(sxg, orientation="samples_x_genes")
     assert right.obs_names.tolist() == ["101", "102", "103"]
+
+
+def test_label_ids_of_mixed_levels_all_match(tmp_path):
+    """One aliquot id that matches exactly does not stop the patient ids from matching."""
+    from scautogenome.io._barcodes import match_ids
+
+    bcs = [f"TCGA-OR-A5J{i}-01A-11R-A29S-07" for i in range(1, 5)]
+    table = [bcs[0], "TCGA-OR-A5J2", "TCGA-OR-A5J3", "TCGA-OR-A5J4"]
+    pos, how = match_ids(bcs, table)
+    assert pos.tolist() == [0, 1, 2, 3]
+    assert how == "exact+tcga_prefix"
+    assert match_ids(bcs, bcs)[1] == "exact"
+    assert match_ids(bcs, table[1:])[1] == "tcga_prefix"
+    expr = _write(
+        tmp_path / "e.tsv", "gene\t" + "\t".join(bcs) + "\nTP53\t1\t2\t3\t4\nEGFR\t1\t2\t3\t5\n"
+    )
+    lab = _write(tmp_path / "lab.tsv", "id\tlabel\n" + "".join(f"{t}\tx\n" for t in table))
+    adata = sag.io.read_table(expr, labels=lab)
+    assert adata.obs["label"].notna().all()
+    assert adata.uns["sag_io"]["id_match"] == "exact+tcga_prefix"
+    assert adata.uns["sag_io"]["n_samples_without_label"] == 0

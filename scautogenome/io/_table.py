@@ -326,9 +326,10 @@ def read_table(
     label_column
         Column(s) of ``labels`` to put into ``obs``; by default all but the id column.
     id_column
-        Column of ``labels`` holding the sample ids; by default its first column. When no id
-        matches exactly and both sides are TCGA barcodes, samples are matched by their longest
-        barcode prefix in the table (so a patient-level clinical table labels every sample).
+        Column of ``labels`` holding the sample ids; by default its first column. Ids are
+        matched exactly first; when both sides are TCGA barcodes, the samples left are matched
+        by their longest barcode prefix in the table (so a patient-level clinical table labels
+        every sample, also when some of its rows are aliquots).
     sparse
         ``"auto"``: CSR when fewer than half of the values are non-zero, else dense.
     dtype
@@ -350,7 +351,8 @@ def read_table(
     ``uns['sag_io']``
         ``reader``, ``path``, ``orientation`` and ``orientation_reason``, ``sep``, ``sparse``,
         ``dtype``; with labels also ``label_table``, ``id_column``, ``label_columns``,
-        ``id_match`` (``exact`` or ``tcga_prefix``), ``n_samples_without_label``,
+        ``id_match`` (``exact``, ``tcga_prefix`` or, some of each, ``exact+tcga_prefix``),
+        ``n_samples_without_label``,
         ``n_label_rows_unused``.
 
     Raises

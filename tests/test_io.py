@@ -296,6 +296,10 @@ def test_read_tcga_clinical_of_firehose_with_patients_as_columns(ex, tmp_path):
         pd.testing.assert_series_equal(fire.obs[col], gdc.obs[col], check_categorical=False)
     assert fire.obs["age_at_index"].dtype.kind == "i"
     assert fire.uns["sag_io"]["clinical"]["id_column"] == "Hybridization REF"
+    assert fire.uns["sag_io"]["clinical"]["label_table"] == (
+        f"{path} (transposed: patients as rows)"
+    )
+    assert gdc.uns["sag_io"]["clinical"]["label_table"] == str(ex["clinical"])
     _roundtrip(fire, tmp_path)
     # the same as a DataFrame; a variable named twice is refused
     picked.loc["age_at_index", picked.columns[0]] = 50

@@ -448,6 +448,8 @@ class Frame:
     skip: int  # physical lines up to and including the header
     # the same table with every cell as its text (a file only): ids as written, "001" not 1
     text: pd.DataFrame | None = None
+    # what records (``uns``) call it: the file as given, unquoted; None: ``name``
+    source: str | None = None
 
 
 def read_frame(
@@ -485,7 +487,7 @@ def read_frame(
     except pd.errors.ParserError as err:
         msg = f"{what} {where(path)}: {err}"
         raise ValueError(msg) from err
-    return Frame(frame, repr(str(path)), path, sep, n_comment + 1, text)
+    return Frame(frame, repr(str(path)), path, sep, n_comment + 1, text, str(path))
 
 
 def rows_where(info: Frame, column: str, value: str) -> str:

@@ -124,8 +124,9 @@ def _patients_as_rows(info: _parse.Frame) -> _parse.Frame:
         f"clinical table {info.name}: {len(cols) - 1} patients as columns (Firehose's layout); "
         "read transposed"
     )
-    name = f"{info.name} (transposed: patients as rows)"
-    return _parse.Frame(out, name, None, "", 0, text_t)
+    note = " (transposed: patients as rows)"
+    source = (info.source if info.source is not None else info.name) + note
+    return _parse.Frame(out, info.name + note, None, "", 0, text_t, source)
 
 
 def _clinical_columns(

@@ -981,3 +981,17 @@ def test_label_ids_of_mixed_levels_all_match(tmp_path):
     assert adata.obs["label"].notna().all()
     assert adata.uns["sag_io"]["id_match"] == "exact+tcga_prefix"
     assert adata.uns["sag_io"]["n_samples_without_label"] == 0
+
+
+def test_semicolon_separated_csv_is_named(tmp_path):
+    bcs = ["TCGA-OR-A5J1-01A-11R-A29S-07", "TCGA-OR-A5J2-01A-11R-A29S-07"]
+    path = _write(tmp_path / "eu.csv", "gene;" + ";".join(bcs) + "\nTP53;1.5;2\nEGFR;3;4\n")
+    with pytest.raises(ValueError, match=r"looks semicolon-separated; pass sep=';'"):
+        sag.io.read_table(path)
+    with pytest.raises(ValueError, match=r"looks semicolon-separated; pass sep=';'"):
+        sag.io.read_tcga(path, cohort="ACC")
+    assert sag.io.read_table(path, sep=";").shape == (2, 2)
+    # a label table (which has no sep= of its own) is read with ';'
+    lab = _write(tmp_path / "lab.csv", f"id;label\n{bcs[0]};a\n{bcs[1]};b\n")
+    adata = sag.io.read_table(path, sep=";", labels=lab)
+    assert adata.obs["label"].astype(str).tolist() == ["a", "b"]

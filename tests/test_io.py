@@ -995,3 +995,17 @@ def test_semicolon_separated_csv_is_named(tmp_path):
     lab = _write(tmp_path / "lab.csv", f"id;label\n{bcs[0]};a\n{bcs[1]};b\n")
     adata = sag.io.read_table(path, sep=";", labels=lab)
     assert adata.obs["label"].astype(str).tolist() == ["a", "b"]
+
+
+def test_orientation_told_by_shape_alone_is_warned_about(tmp_path):
+    rng = np.random.default_rng(0)
+    genes = ["ESR1", "PGR", "ERBB2", "MKI67", "KRT5", "FOXA1", "GATA3", "TP53", "EGFR", "MYC"]
+    samples = [f"S{i:03d}" for i in range(40)]
+    frame = pd.DataFrame(rng.gamma(2.0, 3.0, (40, 10)), index=samples, columns=genes)
+    frame.to_csv(tmp_path / "panel.csv")
+    with pytest.warns(UserWarning, match=r"only the shape .* orientation='samples_x_genes'"):
+        guessed = sag.io.read_table(tmp_path / "panel.csv")
+    assert guessed.shape == (10, 40)  # the guess, warned
+    assert "more rows (40) than columns (10)" in guessed.uns["sag_io"]["orientation_reason"]
+    right = sag.io.read_table(tmp_path / "panel.csv", orientation="samples_x_genes")
+    assert right.obs_names.tolist() == samples

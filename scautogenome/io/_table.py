@@ -69,8 +69,21 @@ def _decide_orientation(
         orient = "genes_x_samples" if n_rows > n_cols else "samples_x_genes"
         return orient, f"integer ids (Entrez?) are the {axis} ids"
     if len(row_ids) > len(col_ids):
-        return "genes_x_samples", f"more rows ({len(row_ids)}) than columns ({len(col_ids)})"
-    return "samples_x_genes", f"no more rows ({len(row_ids)}) than columns ({len(col_ids)})"
+        orient, reason = "genes_x_samples", f"more rows ({len(row_ids)}) than columns"
+        other = "samples_x_genes"
+    else:
+        orient, reason = "samples_x_genes", f"no more rows ({len(row_ids)}) than columns"
+        other = "genes_x_samples"
+    reason += f" ({len(col_ids)})"
+    warnings.warn(
+        f"only the shape tells the orientation (no label table, TCGA barcodes or gene ids "
+        f"decide it), so the table is read as {orient.replace('_x_', ' x ')} because it has "
+        f"{reason}; pass orientation={other!r} if that is wrong (orientation={orient!r} to "
+        "silence this).",
+        UserWarning,
+        stacklevel=4,
+    )
+    return orient, reason
 
 
 def _duplicates(ids: Sequence[str]) -> list[str]:
@@ -316,8 +329,8 @@ def read_table(
         ``"genes_x_samples"`` (genes are rows, as in TCGA/Firehose files), ``"samples_x_genes"``
         or ``"auto"``: decided by, in order, which axis the label table's ids match, which axis
         holds TCGA barcodes, which holds gene ids (Ensembl, ``SYMBOL|ENTREZ``), and finally
-        shape (more rows than columns -> genes x samples). The decision and its reason are logged
-        and kept in ``uns``.
+        shape (more rows than columns -> genes x samples; warned about). The decision and its
+        reason are logged and kept in ``uns``.
     sep
         Delimiter; by default a comma for ``.csv``, a tab for ``.tsv``/``.tab``, else sniffed.
     labels

@@ -1009,3 +1009,24 @@ def test_orientation_told_by_shape_alone_is_warned_about(tmp_path):
     assert "more rows (40) than columns (10)" in guessed.uns["sag_io"]["orientation_reason"]
     right = sag.io.read_table(tmp_path / "panel.csv", orientation="samples_x_genes")
     assert right.obs_names.tolist() == samples
+
+
+def test_read_maf_samples_given_as_aliquot_barcodes(ex):
+    expr = sag.io.read_tcga(ex["expression"], clinical=ex["clinical"], tumor_only=True)
+    kw = {"level": "sample", "genes": ["TP53", "KRAS", "PIK3CA"]}
+    with pytest.warns(UserWarning, match="not in samples="):
+        by_sample = sag.io.read_maf(ex["maf"], samples=list(expr.obs["sample"].astype(str)), **kw)
+    with pytest.warns(UserWarning, match="not in samples="):
+        by_aliquot = sag.io.read_maf(ex["maf"], samples=list(expr.obs_names), **kw)
+    assert by_aliquot.obs_names.tolist() == expr.obs_names.tolist()
+    assert by_aliquot.X.sum() > 0
+    assert (by_aliquot.X != by_sample.X).nnz == 0
+    assert by_aliquot.uns["sag_io"]["sample_match"] == "tcga_prefix"
+    n_counted = by_sample.uns["sag_io"]["n_variants_counted"]
+    assert by_aliquot.uns["sag_io"]["n_variants_counted"] == n_counted
+    # RNA aliquots meet the MAF's DNA aliquots at their vial
+    with pytest.warns(UserWarning, match="not in samples="):
+        by_barcode = sag.io.read_maf(ex["maf"], samples=list(expr.obs_names), genes=kw["genes"])
+    assert (by_barcode.X != by_sample.X).nnz == 0
+    with pytest.raises(ValueError, match=r"none of the 2 samples= .* matches a sample of the MAF"):
+        sag.io.read_maf(ex["maf"], samples=["TCGA-ZZ-ZZZZ-01A", "TCGA-ZZ-ZZZY-01A"], **kw)

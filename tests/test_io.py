@@ -1030,3 +1030,62 @@ def test_read_maf_samples_given_as_aliquot_barcodes(ex):
     assert (by_barcode.X != by_sample.X).nnz == 0
     with pytest.raises(ValueError, match=r"none of the 2 samples= .* matches a sample of the MAF"):
         sag.io.read_maf(ex["maf"], samples=["TCGA-ZZ-ZZZZ-01A", "TCGA-ZZ-ZZZY-01A"], **kw)
+
+
+def _cohort_file(path: Path, genes: list[str], samples: list[str], seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.gamma(2.0, 2.0, (len(genes), len(samples))), genes, samples)
+    frame = frame.round(3)
+    frame.to_csv(path, sep="\t")
+    return frame
+
+
+def test_read_tcga_matches_ensembl_ids_without_their_version(tmp_path):
+    base = [f"ENSG{100000 + i:011d}" for i in range(30)]
+    acc = [f"TCGA-OR-A5J{i}-01A-11R-A29S-07" for i in range(1, 5)]
+    uvm = [f"TCGA-V4-A9E{i}-01A-11R-A405-07" for i in range(5, 9)]
+    a = _cohort_file(tmp_path / "TCGA-ACC.htseq_fpkm.tsv", [g + ".5" for g in base], acc, 0)
+    b = _cohort_file(tmp_path / "TCGA-UVM.htseq_fpkm.tsv", [g + ".7" for g in base], uvm, 1)
+    paths = [tmp_path / "TCGA-ACC.htseq_fpkm.tsv", tmp_path / "TCGA-UVM.htseq_fpkm.tsv"]
+    for join in ("inner", "outer"):
+        adata = sag.io.read_tcga(paths, join=join)
+        assert adata.var_names.tolist() == base
+        assert (adata.var["n_files"] == 2).all()
+        assert adata.var["gene_id_0"].tolist() == a.index.tolist()
+        assert adata.var["gene_id_1"].tolist() == b.index.tolist()
+        assert adata.uns["sag_io"]["gene_match"] == "ensembl_without_version"
+        X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
+        np.testing.assert_allclose(X[4:], b.T.to_numpy(), rtol=1e-6)
+    _roundtrip(adata, tmp_path)
+    # versioned ids in one file, none in the other
+    _cohort_file(paths[1], base, uvm, 1)
+    mixed = sag.io.read_tcga(paths)
+    assert mixed.var_names.tolist() == base
+    assert mixed.var["gene_id_1"].tolist() == base
+    # the same versions everywhere: ids as written
+    _cohort_file(paths[1], [g + ".5" for g in base], uvm, 1)
+    same = sag.io.read_tcga(paths)
+    assert same.var_names.tolist() == a.index.tolist()
+    assert same.uns["sag_io"]["gene_match"] == "exact"
+    assert "gene_id_0" not in same.var
+
+
+def test_read_tcga_files_sharing_no_gene_say_why_not_outer(tmp_path):
+    ensembl = [f"ENSG{100000 + i:011d}.5" for i in range(30)]
+    symbols = [f"GENE{i}" for i in range(30)]
+    acc = [f"TCGA-OR-A5J{i}-01A-11R-A29S-07" for i in range(1, 5)]
+    uvm = [f"TCGA-V4-A9E{i}-01A-11R-A405-07" for i in range(5, 9)]
+    _cohort_file(tmp_path / "ACC.tsv", ensembl, acc, 0)
+    _cohort_file(tmp_path / "UVM.tsv", symbols, uvm, 1)
+    paths = [tmp_path / "ACC.tsv", tmp_path / "UVM.tsv"]
+    with pytest.raises(ValueError, match=r"share no gene id because they name genes by") as err:
+        sag.io.read_tcga(paths)
+    assert "Ensembl ids with versions, e.g. 'ENSG00000100000.5'" in str(err.value)
+    assert "'GENE0'" in str(err.value)
+    assert "outer" not in str(err.value)
+    with pytest.warns(UserWarning, match=r"join='outer': the files share only 0 of the 30 genes"):
+        sag.io.read_tcga(paths, join="outer")
+    # a few shared genes: the inner join keeps them, with a warning
+    _cohort_file(tmp_path / "UVM.tsv", ensembl[:5] + symbols[5:], uvm, 1)
+    with pytest.warns(UserWarning, match=r"join='inner': the files share only 5 of the 30"):
+        assert sag.io.read_tcga(paths).n_vars == 5

@@ -296,6 +296,10 @@ def test_read_tcga_clinical_of_firehose_with_patients_as_columns(ex, tmp_path):
         pd.testing.assert_series_equal(fire.obs[col], gdc.obs[col], check_categorical=False)
     assert fire.obs["age_at_index"].dtype.kind == "i"
     assert fire.uns["sag_io"]["clinical"]["id_column"] == "Hybridization REF"
+    assert fire.uns["sag_io"]["clinical"]["label_table"] == (
+        f"{path} (transposed: patients as rows)"
+    )
+    assert gdc.uns["sag_io"]["clinical"]["label_table"] == str(ex["clinical"])
     _roundtrip(fire, tmp_path)
     # the same as a DataFrame; a variable named twice is refused
     picked.loc["age_at_index", picked.columns[0]] = 50
@@ -956,3 +960,132 @@ def test_integer_ids_taken_for_entrez_genes_are_warned_about(tmp_path):
     assert guessed.obs_names.tolist() == ["TP53", "EGFR", "KRAS", "MYC"]  # the guess, warned
     right = sag.io.read_table(sxg, orientation="samples_x_genes")
     assert right.obs_names.tolist() == ["101", "102", "103"]
+
+
+def test_label_ids_of_mixed_levels_all_match(tmp_path):
+    """One aliquot id that matches exactly does not stop the patient ids from matching."""
+    from scautogenome.io._barcodes import match_ids
+
+    bcs = [f"TCGA-OR-A5J{i}-01A-11R-A29S-07" for i in range(1, 5)]
+    table = [bcs[0], "TCGA-OR-A5J2", "TCGA-OR-A5J3", "TCGA-OR-A5J4"]
+    pos, how = match_ids(bcs, table)
+    assert pos.tolist() == [0, 1, 2, 3]
+    assert how == "exact+tcga_prefix"
+    assert match_ids(bcs, bcs)[1] == "exact"
+    assert match_ids(bcs, table[1:])[1] == "tcga_prefix"
+    expr = _write(
+        tmp_path / "e.tsv", "gene\t" + "\t".join(bcs) + "\nTP53\t1\t2\t3\t4\nEGFR\t1\t2\t3\t5\n"
+    )
+    lab = _write(tmp_path / "lab.tsv", "id\tlabel\n" + "".join(f"{t}\tx\n" for t in table))
+    adata = sag.io.read_table(expr, labels=lab)
+    assert adata.obs["label"].notna().all()
+    assert adata.uns["sag_io"]["id_match"] == "exact+tcga_prefix"
+    assert adata.uns["sag_io"]["n_samples_without_label"] == 0
+
+
+def test_semicolon_separated_csv_is_named(tmp_path):
+    bcs = ["TCGA-OR-A5J1-01A-11R-A29S-07", "TCGA-OR-A5J2-01A-11R-A29S-07"]
+    path = _write(tmp_path / "eu.csv", "gene;" + ";".join(bcs) + "\nTP53;1.5;2\nEGFR;3;4\n")
+    with pytest.raises(ValueError, match=r"looks semicolon-separated; pass sep=';'"):
+        sag.io.read_table(path)
+    with pytest.raises(ValueError, match=r"looks semicolon-separated; pass sep=';'"):
+        sag.io.read_tcga(path, cohort="ACC")
+    assert sag.io.read_table(path, sep=";").shape == (2, 2)
+    # a label table (which has no sep= of its own) is read with ';'
+    lab = _write(tmp_path / "lab.csv", f"id;label\n{bcs[0]};a\n{bcs[1]};b\n")
+    adata = sag.io.read_table(path, sep=";", labels=lab)
+    assert adata.obs["label"].astype(str).tolist() == ["a", "b"]
+
+
+def test_orientation_told_by_shape_alone_is_warned_about(tmp_path):
+    rng = np.random.default_rng(0)
+    genes = ["ESR1", "PGR", "ERBB2", "MKI67", "KRT5", "FOXA1", "GATA3", "TP53", "EGFR", "MYC"]
+    samples = [f"S{i:03d}" for i in range(40)]
+    frame = pd.DataFrame(rng.gamma(2.0, 3.0, (40, 10)), index=samples, columns=genes)
+    frame.to_csv(tmp_path / "panel.csv")
+    with pytest.warns(UserWarning, match=r"only the shape .* orientation='samples_x_genes'"):
+        guessed = sag.io.read_table(tmp_path / "panel.csv")
+    assert guessed.shape == (10, 40)  # the guess, warned
+    assert "more rows (40) than columns (10)" in guessed.uns["sag_io"]["orientation_reason"]
+    right = sag.io.read_table(tmp_path / "panel.csv", orientation="samples_x_genes")
+    assert right.obs_names.tolist() == samples
+
+
+def test_read_maf_samples_given_as_aliquot_barcodes(ex):
+    expr = sag.io.read_tcga(ex["expression"], clinical=ex["clinical"], tumor_only=True)
+    kw = {"level": "sample", "genes": ["TP53", "KRAS", "PIK3CA"]}
+    with pytest.warns(UserWarning, match="not in samples="):
+        by_sample = sag.io.read_maf(ex["maf"], samples=list(expr.obs["sample"].astype(str)), **kw)
+    with pytest.warns(UserWarning, match="not in samples="):
+        by_aliquot = sag.io.read_maf(ex["maf"], samples=list(expr.obs_names), **kw)
+    assert by_aliquot.obs_names.tolist() == expr.obs_names.tolist()
+    assert by_aliquot.X.sum() > 0
+    assert (by_aliquot.X != by_sample.X).nnz == 0
+    assert by_aliquot.uns["sag_io"]["sample_match"] == "tcga_prefix"
+    n_counted = by_sample.uns["sag_io"]["n_variants_counted"]
+    assert by_aliquot.uns["sag_io"]["n_variants_counted"] == n_counted
+    # RNA aliquots meet the MAF's DNA aliquots at their vial
+    with pytest.warns(UserWarning, match="not in samples="):
+        by_barcode = sag.io.read_maf(ex["maf"], samples=list(expr.obs_names), genes=kw["genes"])
+    assert (by_barcode.X != by_sample.X).nnz == 0
+    with pytest.raises(ValueError, match=r"none of the 2 samples= .* matches a sample of the MAF"):
+        sag.io.read_maf(ex["maf"], samples=["TCGA-ZZ-ZZZZ-01A", "TCGA-ZZ-ZZZY-01A"], **kw)
+
+
+def _cohort_file(path: Path, genes: list[str], samples: list[str], seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.gamma(2.0, 2.0, (len(genes), len(samples))), genes, samples)
+    frame = frame.round(3)
+    frame.to_csv(path, sep="\t")
+    return frame
+
+
+def test_read_tcga_matches_ensembl_ids_without_their_version(tmp_path):
+    base = [f"ENSG{100000 + i:011d}" for i in range(30)]
+    acc = [f"TCGA-OR-A5J{i}-01A-11R-A29S-07" for i in range(1, 5)]
+    uvm = [f"TCGA-V4-A9E{i}-01A-11R-A405-07" for i in range(5, 9)]
+    a = _cohort_file(tmp_path / "TCGA-ACC.htseq_fpkm.tsv", [g + ".5" for g in base], acc, 0)
+    b = _cohort_file(tmp_path / "TCGA-UVM.htseq_fpkm.tsv", [g + ".7" for g in base], uvm, 1)
+    paths = [tmp_path / "TCGA-ACC.htseq_fpkm.tsv", tmp_path / "TCGA-UVM.htseq_fpkm.tsv"]
+    for join in ("inner", "outer"):
+        adata = sag.io.read_tcga(paths, join=join)
+        assert adata.var_names.tolist() == base
+        assert (adata.var["n_files"] == 2).all()
+        assert adata.var["gene_id_0"].tolist() == a.index.tolist()
+        assert adata.var["gene_id_1"].tolist() == b.index.tolist()
+        assert adata.uns["sag_io"]["gene_match"] == "ensembl_without_version"
+        X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
+        np.testing.assert_allclose(X[4:], b.T.to_numpy(), rtol=1e-6)
+    _roundtrip(adata, tmp_path)
+    # versioned ids in one file, none in the other
+    _cohort_file(paths[1], base, uvm, 1)
+    mixed = sag.io.read_tcga(paths)
+    assert mixed.var_names.tolist() == base
+    assert mixed.var["gene_id_1"].tolist() == base
+    # the same versions everywhere: ids as written
+    _cohort_file(paths[1], [g + ".5" for g in base], uvm, 1)
+    same = sag.io.read_tcga(paths)
+    assert same.var_names.tolist() == a.index.tolist()
+    assert same.uns["sag_io"]["gene_match"] == "exact"
+    assert "gene_id_0" not in same.var
+
+
+def test_read_tcga_files_sharing_no_gene_say_why_not_outer(tmp_path):
+    ensembl = [f"ENSG{100000 + i:011d}.5" for i in range(30)]
+    symbols = [f"GENE{i}" for i in range(30)]
+    acc = [f"TCGA-OR-A5J{i}-01A-11R-A29S-07" for i in range(1, 5)]
+    uvm = [f"TCGA-V4-A9E{i}-01A-11R-A405-07" for i in range(5, 9)]
+    _cohort_file(tmp_path / "ACC.tsv", ensembl, acc, 0)
+    _cohort_file(tmp_path / "UVM.tsv", symbols, uvm, 1)
+    paths = [tmp_path / "ACC.tsv", tmp_path / "UVM.tsv"]
+    with pytest.raises(ValueError, match=r"share no gene id because they name genes by") as err:
+        sag.io.read_tcga(paths)
+    assert "Ensembl ids with versions, e.g. 'ENSG00000100000.5'" in str(err.value)
+    assert "'GENE0'" in str(err.value)
+    assert "outer" not in str(err.value)
+    with pytest.warns(UserWarning, match=r"join='outer': the files share only 0 of the 30 genes"):
+        sag.io.read_tcga(paths, join="outer")
+    # a few shared genes: the inner join keeps them, with a warning
+    _cohort_file(tmp_path / "UVM.tsv", ensembl[:5] + symbols[5:], uvm, 1)
+    with pytest.warns(UserWarning, match=r"join='inner': the files share only 5 of the 30"):
+        assert sag.io.read_tcga(paths).n_vars == 5

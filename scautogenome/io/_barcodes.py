@@ -225,21 +225,29 @@ def _prefixes(barcode: str) -> list[str]:
 def match_ids(obs_ids: Sequence[str], table_ids: Sequence[str]) -> tuple[np.ndarray, str]:
     """Position in ``table_ids`` of each obs id (-1: none), and how ids were matched.
 
-    Exact matches first; if none and both sides are TCGA barcodes, each obs barcode is matched by
-    its longest prefix (aliquot -> sample -> patient) present in the table, so that a clinical
-    table of patients labels every sample of a patient. Obs barcodes still unmatched then meet
+    Exact matches first; then, when both sides are TCGA barcodes, each obs barcode still
+    unmatched is matched by its longest prefix (aliquot -> sample -> patient) present in the
+    table, so that a clinical table of patients labels every sample of a patient (also when
+    some of its rows are aliquots that match exactly). Obs barcodes still unmatched then meet
     the table's barcodes at their longest common level down to the sample (a table of
     ``...-01A`` vials for ``...-01`` samples, an RNA aliquot for a DNA one); a level that two
     table rows share is not used.
+
+    The second value is ``"exact"`` (every match is exact, or no id matched),
+    ``"tcga_prefix"`` (every match is by barcode level) or ``"exact+tcga_prefix"`` (some of
+    each).
     """
     table_pos = {str(t).strip(): i for i, t in enumerate(table_ids)}
     pos = np.array([table_pos.get(str(o).strip(), -1) for o in obs_ids], dtype=np.int64)
-    if (pos >= 0).any():
+    n_exact = int((pos >= 0).sum())
+    if n_exact == len(pos):
         return pos, "exact"
     if barcode_fraction(table_ids) < 0.5 or barcode_fraction(obs_ids) < 0.5:
         return pos, "exact"
     norm_pos = {normalize_barcode(t): i for i, t in enumerate(table_ids)}
     for k, o in enumerate(obs_ids):
+        if pos[k] >= 0:
+            continue
         for prefix in _prefixes(normalize_barcode(o)):
             if prefix in norm_pos:
                 pos[k] = norm_pos[prefix]
@@ -258,4 +266,7 @@ def match_ids(obs_ids: Sequence[str], table_ids: Sequence[str]) -> tuple[np.ndar
                 if prefix in reduced and prefix not in shared:
                     pos[k] = reduced[prefix]
                     break
-    return pos, "tcga_prefix"
+    n_prefix = int((pos >= 0).sum()) - n_exact
+    if n_prefix == 0:
+        return pos, "exact"
+    return pos, "exact+tcga_prefix" if n_exact else "tcga_prefix"

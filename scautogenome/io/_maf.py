@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from .._settings import logger
 from . import _parse
-from ._barcodes import barcode_obs, is_barcode, parse_tcga_barcode
+from ._barcodes import barcode_obs, is_barcode, match_ids, parse_tcga_barcode
 from ._table import IO_KEY, _duplicates
 
 if TYPE_CHECKING:
@@ -196,9 +196,12 @@ def read_maf(
         file whose aliquots differ); ``"patient"``: per ``TCGA-XX-XXXX`` (a gene is mutated if
         it is in any sample of the patient).
     samples
-        The rows to return, in this order (ids at ``level``): samples without a mutation become
-        all-zero rows; mutations of samples not listed are dropped (with a warning). By default
-        every sample in the MAF, including those whose variants were all excluded (zero rows).
+        The rows to return, in this order, named as given: ids at ``level``, or TCGA barcodes
+        of another level matched to the MAF's as :func:`read_table` matches label ids (so an
+        expression AnnData's aliquot ``obs_names`` can be passed as they are). Samples without a
+        mutation become all-zero rows; mutations of samples not listed are dropped (with a
+        warning); none matching a MAF sample is an error. By default every sample in the MAF,
+        including those whose variants were all excluded (zero rows).
     genes
         The columns to return, in this order (e.g. the genes of an expression matrix); by default
         every gene with at least one counted mutation, sorted.
@@ -225,13 +228,15 @@ def read_maf(
     ``uns['sag_io']``
         ``reader``, ``files``, ``level``, ``variant_classes`` (counted), ``class_counts`` (rows
         per class, counted or not: ``{class: n}``), ``n_variants_counted``, ``n_samples_added``
-        (all-zero rows from ``samples``), ``n_samples_dropped``.
+        (all-zero rows from ``samples``), ``n_samples_dropped``; with ``samples`` also
+        ``sample_match`` (``exact``, ``tcga_prefix`` or ``exact+tcga_prefix``).
 
     Raises
     ------
     ValueError
         Missing MAF columns or empty cells (naming file and line), unknown variant classes,
-        ``level`` other than barcode for non-TCGA ids, duplicate ``samples`` or ``genes``.
+        ``level`` other than barcode for non-TCGA ids, duplicate ``samples`` or ``genes``,
+        ``samples`` of which none matches a sample of the MAF.
     """
     import anndata as ad
 
@@ -292,36 +297,40 @@ def read_maf(
             f"MAF: {int((keep & no_gene).sum())} counted variants have no gene (Unknown); skipped"
         )
     keep &= ~no_gene
-    found = pd.unique(maf["sample"])
+    found = list(pd.unique(maf["sample"]))
+    sample_match = None
     if samples is None:
         row_ids = list(found)
-        n_added = 0
-        n_dropped = 0
+        row_src = np.arange(len(found), dtype=np.int64)
     else:
         row_ids = [str(s) for s in samples]
         dups = _duplicates(row_ids)
         if dups:
             msg = f"samples= repeats {dups[:3]}."
             raise ValueError(msg)
-        listed = set(row_ids)
-        absent = [s for s in found if s not in listed]
-        n_dropped = len(absent)
-        if absent:
-            warnings.warn(
-                f"MAF: {len(absent)} samples are not in samples= (e.g. {absent[:3]}); their "
-                "mutations are dropped.",
-                UserWarning,
-                stacklevel=2,
+        # aliquot barcodes (an expression AnnData's obs_names) meet the MAF's ids at its level
+        row_src, sample_match = match_ids(row_ids, found)
+        if found and not (row_src >= 0).any():
+            names = ", ".join(repr(str(path)) for path, _ in items[:3])
+            msg = (
+                f"MAF {names}: none of the {len(row_ids)} samples= (e.g. {row_ids[:3]}) matches a "
+                f"sample of the MAF at level={level!r} (e.g. {found[:3]}), exactly or by TCGA "
+                "barcode; pass the MAF's sample ids (or TCGA barcodes of them) or another level=."
             )
-        present = set(found)
-        n_added = sum(1 for s in row_ids if s not in present)
-        if n_added == len(row_ids):
-            warnings.warn(
-                f"MAF: none of the {len(row_ids)} samples= is in the MAF (e.g. {row_ids[:3]} vs "
-                f"{list(found[:3])}); all rows are zero. Is level= right?",
-                UserWarning,
-                stacklevel=2,
-            )
+            raise ValueError(msg)
+    hit = row_src >= 0
+    used = np.zeros(len(found), dtype=bool)
+    used[row_src[hit]] = True
+    n_added = int((~hit).sum())
+    n_dropped = int((~used).sum())
+    if samples is not None and n_dropped:
+        absent = [f for f, u in zip(found, used, strict=True) if not u]
+        warnings.warn(
+            f"MAF: {len(absent)} samples are not in samples= (e.g. {absent[:3]}); their "
+            "mutations are dropped.",
+            UserWarning,
+            stacklevel=2,
+        )
     counted_rows = maf.loc[keep]
     if genes is None:
         col_ids = sorted(pd.unique(counted_rows["gene"]))
@@ -331,13 +340,20 @@ def read_maf(
         if dups:
             msg = f"genes= repeats {dups[:3]}."
             raise ValueError(msg)
-    r_pos = pd.Index(row_ids).get_indexer(counted_rows["sample"])
+    f_pos = pd.Index(found).get_indexer(counted_rows["sample"])
     c_pos = pd.Index(col_ids).get_indexer(counted_rows["gene"])
-    ok = (r_pos >= 0) & (c_pos >= 0)
-    X = sp.csr_matrix(
-        (np.ones(int(ok.sum()), dtype=np.float32), (r_pos[ok], c_pos[ok])),
-        shape=(len(row_ids), len(col_ids)),
+    ok = c_pos >= 0
+    by_found = sp.csr_matrix(
+        (np.ones(int(ok.sum()), dtype=np.float32), (f_pos[ok], c_pos[ok])),
+        shape=(len(found), len(col_ids)),
     )
+    ok &= used[f_pos]  # variants of the samples returned
+    # row k of the result is the MAF sample row_src[k] (none: zeros)
+    pick = sp.csr_matrix(
+        (np.ones(int(hit.sum()), dtype=np.float32), (np.flatnonzero(hit), row_src[hit])),
+        shape=(len(row_ids), len(found)),
+    )
+    X = sp.csr_matrix(pick @ by_found, dtype=np.float32)
     X.sum_duplicates()
     X.data[:] = 1.0
     X.eliminate_zeros()
@@ -352,7 +368,9 @@ def read_maf(
         for col in cols:
             adata.obs[col] = obs[col].to_numpy() if col == "is_tumor" else obs[col].array
     if cohort_of:
-        adata.obs[label_key] = pd.Categorical([cohort_of.get(s) for s in row_ids])
+        adata.obs[label_key] = pd.Categorical(
+            [cohort_of.get(found[p]) if p >= 0 else None for p in row_src]
+        )
     adata.uns[IO_KEY] = {
         "reader": "read_maf",
         "files": np.asarray([str(p) for p, _ in items], dtype=str),
@@ -365,6 +383,8 @@ def read_maf(
         "n_samples_added": int(n_added),
         "n_samples_dropped": int(n_dropped),
     }
+    if sample_match is not None:
+        adata.uns[IO_KEY]["sample_match"] = sample_match
     logger.info(
         f"read_maf: {adata.n_obs} samples x {adata.n_vars} genes, {int(ok.sum())} counted variants "
         f"of {len(maf)}"

@@ -151,6 +151,11 @@ def guess_sep(path: PathLike, first_line: str) -> str:
     return "\t"
 
 
+def looks_semicolon_separated(fields: list[str], sep: str) -> bool:
+    """A line split by ``sep`` into one field that holds ``;`` (a European Excel "CSV")."""
+    return sep != ";" and len(fields) == 1 and ";" in fields[0]
+
+
 def iter_records(path: PathLike, sep: str) -> Iterator[tuple[int, list[str]]]:
     """``(line number, fields)`` of each non-blank line, parsed like pandas' C parser does."""
     with open_text(path) as fh:
@@ -250,6 +255,12 @@ def sniff_layout(
         return next(csv.reader([text], delimiter=sep, quotechar='"'))
 
     first = split(content[0][1])
+    if looks_semicolon_separated(first, sep):
+        msg = (
+            f"{what} {where(path)}: its first line has no {sep!r} but has "
+            "';', so the file looks semicolon-separated; pass sep=';'."
+        )
+        raise ValueError(msg)
     if header == "auto":
         header = not any(is_number(c) for c in first)
     k = 1 if header else 0
@@ -448,6 +459,8 @@ class Frame:
     skip: int  # physical lines up to and including the header
     # the same table with every cell as its text (a file only): ids as written, "001" not 1
     text: pd.DataFrame | None = None
+    # what records (``uns``) call it: the file as given, unquoted; None: ``name``
+    source: str | None = None
 
 
 def read_frame(
@@ -475,6 +488,9 @@ def read_frame(
         raise ValueError(msg)
     if sep is None:
         sep = guess_sep(path, lines[n_comment])
+        header = next(csv.reader([lines[n_comment]], delimiter=sep, quotechar='"'))
+        if looks_semicolon_separated(header, sep):  # one column is no table: ';' is meant
+            sep = ";"
     read = {"sep": sep, "skiprows": n_comment, "engine": "c", "compression": compression_of(path)}
     read.update(na_values=["'--"], low_memory=False)
     try:
@@ -485,7 +501,7 @@ def read_frame(
     except pd.errors.ParserError as err:
         msg = f"{what} {where(path)}: {err}"
         raise ValueError(msg) from err
-    return Frame(frame, repr(str(path)), path, sep, n_comment + 1, text)
+    return Frame(frame, repr(str(path)), path, sep, n_comment + 1, text, str(path))
 
 
 def rows_where(info: Frame, column: str, value: str) -> str:

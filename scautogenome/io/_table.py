@@ -69,8 +69,21 @@ def _decide_orientation(
         orient = "genes_x_samples" if n_rows > n_cols else "samples_x_genes"
         return orient, f"integer ids (Entrez?) are the {axis} ids"
     if len(row_ids) > len(col_ids):
-        return "genes_x_samples", f"more rows ({len(row_ids)}) than columns ({len(col_ids)})"
-    return "samples_x_genes", f"no more rows ({len(row_ids)}) than columns ({len(col_ids)})"
+        orient, reason = "genes_x_samples", f"more rows ({len(row_ids)}) than columns"
+        other = "samples_x_genes"
+    else:
+        orient, reason = "samples_x_genes", f"no more rows ({len(row_ids)}) than columns"
+        other = "genes_x_samples"
+    reason += f" ({len(col_ids)})"
+    warnings.warn(
+        f"only the shape tells the orientation (no label table, TCGA barcodes or gene ids "
+        f"decide it), so the table is read as {orient.replace('_x_', ' x ')} because it has "
+        f"{reason}; pass orientation={other!r} if that is wrong (orientation={orient!r} to "
+        "silence this).",
+        UserWarning,
+        stacklevel=4,
+    )
+    return orient, reason
 
 
 def _duplicates(ids: Sequence[str]) -> list[str]:
@@ -193,7 +206,7 @@ def join_labels(
     if n_unused:
         logger.info(f"{what} {info.name}: {n_unused} of its {len(ids)} rows match no sample.")
     record = {
-        "label_table": info.name.strip("'"),
+        "label_table": info.source if info.source is not None else info.name,
         "id_column": id_col,
         "label_columns": np.asarray(wanted, dtype=str),
         "id_match": how,
@@ -316,8 +329,8 @@ def read_table(
         ``"genes_x_samples"`` (genes are rows, as in TCGA/Firehose files), ``"samples_x_genes"``
         or ``"auto"``: decided by, in order, which axis the label table's ids match, which axis
         holds TCGA barcodes, which holds gene ids (Ensembl, ``SYMBOL|ENTREZ``), and finally
-        shape (more rows than columns -> genes x samples). The decision and its reason are logged
-        and kept in ``uns``.
+        shape (more rows than columns -> genes x samples; warned about). The decision and its
+        reason are logged and kept in ``uns``.
     sep
         Delimiter; by default a comma for ``.csv``, a tab for ``.tsv``/``.tab``, else sniffed.
     labels
@@ -326,9 +339,10 @@ def read_table(
     label_column
         Column(s) of ``labels`` to put into ``obs``; by default all but the id column.
     id_column
-        Column of ``labels`` holding the sample ids; by default its first column. When no id
-        matches exactly and both sides are TCGA barcodes, samples are matched by their longest
-        barcode prefix in the table (so a patient-level clinical table labels every sample).
+        Column of ``labels`` holding the sample ids; by default its first column. Ids are
+        matched exactly first; when both sides are TCGA barcodes, the samples left are matched
+        by their longest barcode prefix in the table (so a patient-level clinical table labels
+        every sample, also when some of its rows are aliquots).
     sparse
         ``"auto"``: CSR when fewer than half of the values are non-zero, else dense.
     dtype
@@ -350,7 +364,8 @@ def read_table(
     ``uns['sag_io']``
         ``reader``, ``path``, ``orientation`` and ``orientation_reason``, ``sep``, ``sparse``,
         ``dtype``; with labels also ``label_table``, ``id_column``, ``label_columns``,
-        ``id_match`` (``exact`` or ``tcga_prefix``), ``n_samples_without_label``,
+        ``id_match`` (``exact``, ``tcga_prefix`` or, some of each, ``exact+tcga_prefix``),
+        ``n_samples_without_label``,
         ``n_label_rows_unused``.
 
     Raises

@@ -39,6 +39,14 @@ _PROJECT_COLUMNS = (
 )
 _KNOWN_CODES = frozenset(TCGA_PROJECTS) | frozenset(FIREHOSE_AGGREGATES)
 _FILE_PREFIX = re.compile(r"^(?:TCGA[-_.])?([A-Z]{2,8})(?=[._-])")
+# GDC's versioned Ensembl ids, ENSG00000141510.16 (and GENCODE's ENSG00000002586.18_PAR_Y)
+_ENSEMBL_VERSIONED = re.compile(r"^(ENS[A-Z]*G\d{6,})\.\d+(_PAR_Y)?$")
+_ID_KINDS = (
+    ("Ensembl ids with versions", _ENSEMBL_VERSIONED),
+    ("Ensembl ids", re.compile(r"^ENS[A-Z]*G\d{6,}(_PAR_Y)?$")),
+    ("SYMBOL|ENTREZ ids", re.compile(r"^[^|]+\|\d+$")),
+    ("integer (Entrez?) ids", re.compile(r"^\d+$")),
+)
 
 
 def normalize_project(value) -> str | float:
@@ -89,6 +97,45 @@ def _as_files(
     return out
 
 
+def _versionless(gene: str) -> str:
+    m = _ENSEMBL_VERSIONED.match(gene)
+    return gene if m is None else m.group(1) + (m.group(2) or "")
+
+
+def _versionless_ids(parts: Sequence[AnnData]) -> list[list[str]] | None:
+    """Each file's gene ids without Ensembl versions, when that makes ids of different files
+    meet (``ENSG00000141510.16`` in one, ``.17`` or none in another) and repeats no id within a
+    file; else None."""
+    if not any(_ENSEMBL_VERSIONED.match(g) for p in parts for g in p.var_names):
+        return None
+    bases = [[_versionless(g) for g in p.var_names] for p in parts]
+    if any(len(set(b)) < len(b) for b in bases):
+        return None
+    n_raw = len(set().union(*(p.var_names for p in parts)))
+    return bases if len(set().union(*bases)) < n_raw else None
+
+
+def _id_kind(ids: Sequence[str]) -> str:
+    ids = [str(i) for i in list(ids)[:2000]]
+    for kind, pattern in _ID_KINDS:
+        if sum(pattern.match(i) is not None for i in ids) >= 0.5 * max(1, len(ids)):
+            return kind
+    return "gene symbols or other ids"
+
+
+def _why_few_shared(parts: Sequence[AnnData], paths: Sequence[Path]) -> str:
+    """Why files share (almost) no gene: the kind of gene id of each, with an example."""
+    kinds = [_id_kind(p.var_names) for p in parts]
+    each = "; ".join(
+        f"{f.name!r}: {k}, e.g. {p.var_names[0]!r}"
+        for f, k, p in zip(paths, kinds, parts, strict=True)
+        if p.n_vars
+    )
+    if len(set(kinds)) > 1:
+        return f"they name genes by different kinds of id ({each})"
+    return f"they name other genes, or the same genes in other releases ({each})"
+
+
 def _patients_as_rows(info: _parse.Frame) -> _parse.Frame:
     """``info`` with patients as rows. Firehose's clinical tables (``*.clin.merged.picked.txt``)
     hold one variable per row and one patient per column, headed by their barcodes: when no
@@ -124,8 +171,9 @@ def _patients_as_rows(info: _parse.Frame) -> _parse.Frame:
         f"clinical table {info.name}: {len(cols) - 1} patients as columns (Firehose's layout); "
         "read transposed"
     )
-    name = f"{info.name} (transposed: patients as rows)"
-    return _parse.Frame(out, name, None, "", 0, text_t)
+    note = " (transposed: patients as rows)"
+    source = (info.source if info.source is not None else info.name) + note
+    return _parse.Frame(out, info.name + note, None, "", 0, text_t, source)
 
 
 def _clinical_columns(
@@ -221,6 +269,10 @@ def read_tcga(
     join
         ``"inner"``: genes measured in every file; ``"outer"``: their union, a gene missing from
         a file is 0 for that file's samples (recorded in ``uns`` and ``var['n_files']``).
+        Ensembl ids that differ only in their version (``ENSG00000141510.16`` in one file,
+        ``.17`` or none in another) are matched without it. Files that share less than half of
+        the genes of the smallest one are warned about (an inner join of no gene is an error),
+        naming the kind of gene id of each file.
     label_key
         ``obs`` column of the project code.
     orientation, sep, sparse, dtype
@@ -239,9 +291,13 @@ def read_tcga(
     ``var['n_files']``
         In how many files the gene was measured; with Firehose ``SYMBOL|ENTREZ`` ids also
         ``var['gene_symbol']`` and ``var['entrez_id']``.
+    ``var['gene_id_0']``, ``var['gene_id_1']``, ...
+        When genes were matched without their Ensembl version: each file's id, as written
+        there (``""`` where the file lacks the gene); ``var_names`` are the ids without version.
     ``uns['sag_io']``
         ``reader``, ``files``, ``file_projects``, ``project_source``, ``join``,
-        ``n_genes_per_file``, ``n_samples_per_file``, ``tumor_only``, ``sample_types``; for an
+        ``n_genes_per_file``, ``n_samples_per_file``, ``tumor_only``, ``sample_types``,
+        ``gene_match`` (``exact``, or ``ensembl_without_version``); for an
         outer join ``fill_value`` (0.0), ``n_genes_filled_per_file`` and ``note``; with a
         clinical table ``clinical`` (the join record of :func:`read_table`).
 
@@ -249,6 +305,7 @@ def read_tcga(
     ------
     ValueError
         Non-barcode sample ids, a sample id repeated within or across files (naming both),
+        files that share no gene id with ``join="inner"``,
         a clinical table that matches no sample, no sample left after filtering.
     """
     import anndata as ad
@@ -339,6 +396,45 @@ def read_tcga(
     if sum(n_samples) == 0:
         msg = "no sample left after filtering in any file."
         raise ValueError(msg)
+    versioned = _versionless_ids(parts) if len(parts) > 1 else None
+    if versioned is not None:
+        # GDC files of different releases: ENSG00000141510.16 here, .17 there
+        ids_in_file = [list(p.var_names) for p in parts]
+        spellings: dict[str, set[str]] = {}
+        for p, bases in zip(parts, versioned, strict=True):
+            for given, base in zip(p.var_names, bases, strict=True):
+                spellings.setdefault(base, set()).add(given)
+            p.var_names = pd.Index(bases)
+        example = next(sorted(v) for v in spellings.values() if len(v) > 1)
+        logger.info(
+            f"read_tcga: the files' Ensembl ids differ in their version ({example[0]} vs "
+            f"{example[1]}); genes are matched without it, each file's ids kept in "
+            "var['gene_id_0'], var['gene_id_1'], ..."
+        )
+    paths = [f for f, _, _ in files]
+    if len(parts) > 1:
+        n_shared = len(set.intersection(*(set(p.var_names) for p in parts)))
+        smallest = min(n_genes)
+        if n_shared == 0 and join == "inner":
+            msg = (
+                f"join='inner' left no gene: the files share no gene id because "
+                f"{_why_few_shared(parts, paths)}; map them to one kind of gene id first."
+            )
+            raise ValueError(msg)
+        if n_shared < 0.5 * smallest:
+            effect = (
+                "only those genes are kept"
+                if join == "inner"
+                else "each file's samples are 0 on the genes of the others, which tells the "
+                "files (and their cohorts) apart"
+            )
+            warnings.warn(
+                f"join={join!r}: the files share only {n_shared} of the {smallest} genes of the "
+                f"smallest one because {_why_few_shared(parts, paths)}, so {effect}; map them "
+                "to one kind of gene id first.",
+                UserWarning,
+                stacklevel=2,
+            )
     in_files = pd.Series(0, index=pd.Index(sorted(set().union(*(p.var_names for p in parts)))))
     for p in parts:
         in_files[p.var_names] += 1
@@ -352,10 +448,11 @@ def read_tcga(
             merge="same",
             index_unique=None,
         )
-    if adata.n_vars == 0:
-        msg = f"join={join!r} left no gene: the files share no gene id. Try join='outer'."
-        raise ValueError(msg)
     adata.var["n_files"] = in_files.reindex(adata.var_names).to_numpy(dtype=np.int64)
+    if versioned is not None:
+        for k, (p, ids) in enumerate(zip(parts, ids_in_file, strict=True)):
+            given = pd.Series(ids, index=p.var_names, dtype=object)
+            adata.var[f"gene_id_{k}"] = given.reindex(adata.var_names).fillna("").to_numpy(str)
     # the same sparse/dense rule as one file, on the whole matrix
     if sparse == "auto":
         nnz = adata.X.nnz if sp.issparse(adata.X) else int(np.count_nonzero(adata.X))
@@ -383,6 +480,7 @@ def read_tcga(
         "n_samples_per_file": np.asarray(n_samples, dtype=np.int64),
         "tumor_only": bool(tumor_only),
         "sample_types": np.asarray(sample_types or [], dtype=str),
+        "gene_match": "ensembl_without_version" if versioned is not None else "exact",
     }
     if join == "outer" and len(parts) > 1:
         filled = [int(adata.n_vars - p.n_vars) for p in parts]

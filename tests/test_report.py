@@ -38,6 +38,13 @@ def test_report_sections(annotated, tmp_path):
     test = annotated.uns["sag"]["metrics"]["test"]
     assert f"<b>{test['roc_auc']:.3f}</b>test ROC AUC" in page
     assert ">average precision</th>" in page
+    # 30 test cells: how uncertain the accuracy is, said next to it
+    from scipy.stats import binomtest
+
+    n = int(test["n"])
+    ci = binomtest(round(test["accuracy"] * n), n).proportion_ci(method="wilson")
+    assert f"Only {n} test cells:" in page
+    assert f"{ci.low:.2f}\u2013{ci.high:.2f} (Wilson)" in page
 
 
 def test_report_of_a_run_recorded_before_roc_auc(annotated, tmp_path):

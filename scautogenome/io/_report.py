@@ -119,6 +119,32 @@ def _run_note(uns, column: str, extra: str = "") -> str:
     )
 
 
+FEW_TEST_CELLS = 50
+"""Fewer test cells than this: the report says how uncertain the test metrics are."""
+
+
+def _few_test_cells(test, accuracy: bool) -> str:
+    """A note on a small test split: how much one cell weighs and, for classes, the 95%
+    Wilson interval of the test accuracy; empty for a test split of
+    :data:`FEW_TEST_CELLS` cells or more."""
+    n = int(test.get("n", 0))
+    if not 0 < n < FEW_TEST_CELLS:
+        return ""
+    text = f"<p><b>Only {n} test cells:</b> "
+    if accuracy:
+        from scipy.stats import binomtest
+
+        k = round(float(test["accuracy"]) * n)
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        text += (
+            f"one cell moves the accuracy by {100 / n:.0f}%, and the 95% interval of the test "
+            f"accuracy is {ci.low:.2f}\u2013{ci.high:.2f} (Wilson). "
+        )
+    else:
+        text += "each cell weighs much in the test metrics. "
+    return text + "Read them as rough; more samples, or a larger test part, make them firm.</p>"
+
+
 def _classify_section(adata: AnnData, key: str) -> list[str]:
     from .. import plotting as pl
     from ..plotting._classify import is_regression
@@ -160,6 +186,7 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         if m
     ]
     out.append(_table(["split", *(name for _, name in summary), "cells"], rows))
+    out.append(_few_test_cells(test, accuracy=True))
     pc = test["per_class"]
     classes = [str(c) for c in uns["classes"]]
     per_class = [("precision", "precision"), ("recall", "recall"), ("f1", "F1")]
@@ -272,6 +299,7 @@ def _regression_section(adata: AnnData, key: str) -> list[str]:
         if m
     ]
     out.append(_table(["split", *(name for _, name, _ in _REGRESSION), "cells"], rows))
+    out.append(_few_test_cells(test, accuracy=False))
     out.append(
         '<p class="muted">R\u00b2: the share of the values\u2019 variance the predictions '
         "explain (0 is predicting the mean, negative worse); RMSE and MAE: root mean squared "

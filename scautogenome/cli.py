@@ -946,7 +946,7 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="annotate new cells with a saved model",
         description="Predict classes (or the numeric target) with a saved model; genes are "
-        "matched by name (missing ones set to 0, reported).",
+        "matched by name (missing ones set to their training mean, reported).",
     )
     _inputs(pr)
     pr.add_argument(

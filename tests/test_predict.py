@@ -22,20 +22,32 @@ def test_genes_matched_by_name(adata, trained):
     assert (shuffled.obs["sag_confidence"] > 0).all()
 
 
-def test_partial_overlap_warns_and_zero_fills(adata, trained, capfd):
+def test_partial_overlap_warns_and_fills_the_training_mean(adata, trained, capfd):
     query = adata[:, 20:].copy()  # 20 model genes missing
     sag.settings.verbosity = 1
     sag.tl.predict(query, trained)
     err = capfd.readouterr().err
     assert err.count("180 of the model's 200 genes") == 1
     assert "predictions may be less accurate than the model's test metrics" in " ".join(err.split())
+    assert "missing genes are set to their mean in training" in err
     rep = query.uns["sag"]["gene_overlap"]
-    assert rep["n_missing_zero_filled"] == 20
-    # zero-filling is exactly "those genes are 0 in the query"
+    assert (rep["n_missing_filled"], rep["missing_filled_with"]) == (20, "train_mean")
+    # the fill is exactly "those genes hold their training mean in the query"
     filled = adata.copy()
     filled.X = filled.X.toarray()
-    filled.X[:, :20] = 0
+    filled.X[:, :20] = trained.transform_.mean_[:20]
     np.testing.assert_allclose(query.obsm["sag_proba"], trained.predict_proba(filled), atol=1e-5)
+    train = sag.data.prepare_labelled(adata, "label", seed=0).rows("train")  # classify's
+    expected = np.asarray(adata.X[train].mean(axis=0)).ravel()
+    np.testing.assert_allclose(trained.transform_.mean_, expected, rtol=1e-5)
+    # a model saved before the mean was kept fills zeros, as it did
+    trained.transform_.mean_ = None
+    zeros = filled.copy()
+    zeros.X[:, :20] = 0
+    old = query.copy()
+    sag.tl.predict(old, trained)
+    assert old.uns["sag"]["gene_overlap"]["missing_filled_with"] == "zero"
+    np.testing.assert_allclose(old.obsm["sag_proba"], trained.predict_proba(zeros), atol=1e-5)
 
 
 def test_overlap_below_minimum_raises_with_counts(adata, trained):

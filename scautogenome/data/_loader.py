@@ -27,8 +27,8 @@ class BatchLoader:
 
     Sparse matrices stay sparse: each batch's rows are sliced (CSR), densified, moved to
     ``device`` and passed through ``transform`` there. Dense inputs are sliced per batch.
-    ``col_map`` reorders query genes onto the model's genes (missing genes are zero-filled)
-    batch by batch.
+    ``col_map`` reorders query genes onto the model's genes batch by batch; a model gene the
+    query lacks takes its value of ``fill`` (one per model gene; zeros without it).
 
     Parameters
     ----------
@@ -64,6 +64,7 @@ class BatchLoader:
         drop_last: bool = False,
         col_map: tuple[np.ndarray, np.ndarray, int] | None = None,
         inference: bool = False,
+        fill: np.ndarray | None = None,
     ) -> None:
         self.X = X
         self.rows = np.asarray(rows, dtype=np.int64)
@@ -85,6 +86,7 @@ class BatchLoader:
         # drop a trailing batch of one row: BatchNorm cannot train on it
         self.drop_last = drop_last
         self.col_map = col_map
+        self.fill = fill
 
     def __len__(self) -> int:
         n = len(self.rows)
@@ -104,11 +106,8 @@ class BatchLoader:
 
     def _dense(self, rows: np.ndarray) -> np.ndarray:
         block = dense_rows(self.X, rows)
-        if self.col_map is not None:  # query genes -> model genes, missing genes are zero
-            src, dst, n_model = self.col_map
-            out = np.zeros((block.shape[0], n_model), dtype=np.float32)
-            out[:, dst] = block[:, src]
-            block = out
+        if self.col_map is not None:  # query genes -> model genes, missing ones filled
+            block = map_columns(block, self.col_map, self.fill)
         return block
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -121,3 +120,16 @@ class BatchLoader:
             x = self.transform(x)
             yb = None if self.y is None else self.y[pos].to(self.device, non_blocking=True)
             yield x, yb
+
+
+def map_columns(block: np.ndarray, col_map, fill: np.ndarray | None = None) -> np.ndarray:
+    """A dense block of query rows on the model's genes: ``col_map = (src, dst, n_model)``
+    puts query column ``src[i]`` at model column ``dst[i]``; a model gene the query lacks
+    takes its ``fill`` value (zeros without ``fill``)."""
+    src, dst, n_model = col_map
+    if fill is None:
+        out = np.zeros((block.shape[0], n_model), dtype=np.float32)
+    else:
+        out = np.repeat(np.asarray(fill, dtype=np.float32)[None, :], block.shape[0], axis=0)
+    out[:, dst] = block[:, src]
+    return out

@@ -120,12 +120,21 @@ class InputTransform:
         Apply gene-wise 0-1 scaling (min and range fitted on the training split). Values
         outside the training range (new cells, deeper sequencing) are clipped to [0, 1], so a
         gene that barely varied in training cannot blow up a prediction.
+
+    Attributes
+    ----------
+    min_, range_
+        Gene-wise minimum and range after the row-wise step, on the training rows.
+    mean_
+        Gene-wise mean of the values as given, on the training rows: what a query that lacks
+        a gene is filled with (:meth:`fill_values`).
     """
 
     value_type: str = "continuous"
     scale: bool = True
     min_: np.ndarray | None = field(default=None, repr=False)
     range_: np.ndarray | None = field(default=None, repr=False)
+    mean_: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.value_type not in VALUE_TYPES:
@@ -165,8 +174,10 @@ class InputTransform:
         n_vars = X.shape[1]
         lo = np.full(n_vars, np.inf, dtype=np.float32)
         hi = np.full(n_vars, -np.inf, dtype=np.float32)
+        total = np.zeros(n_vars, dtype=np.float64)
         for part_rows in _row_chunks(X, rows, chunk):
             part = X[part_rows]
+            total += _dense_1d(part.sum(axis=0, dtype=np.float64))
             # a sparse piece as CSC: once, for both column reductions
             block = (
                 self._rows_sparse(part).tocsc() if sparse.issparse(part) else self._rows_np(part)
@@ -182,7 +193,15 @@ class InputTransform:
         # to first-layer weights that had never been trained.
         rng[~(rng > MIN_RANGE)] = np.inf
         self.min_, self.range_ = lo, rng
+        self.mean_ = (total / max(1, len(rows))).astype(np.float32)
         return self
+
+    def fill_values(self, n_vars: int) -> np.ndarray:
+        """What each gene a query lacks is filled with: its mean in training (zeros for a
+        transform saved before the mean was kept)."""
+        if self.mean_ is None:
+            return np.zeros(n_vars, dtype=np.float32)
+        return self.mean_
 
     def trained_max(self) -> float | None:
         """The largest value of the training rows after the row-wise step (for
@@ -218,9 +237,10 @@ class InputTransform:
         return {"value_type": self.value_type, "scale": self.scale, "target_sum": TARGET_SUM}
 
     def arrays(self) -> dict[str, np.ndarray]:
-        if not self.scale:
-            return {}
-        return {"transform_min": self.min_, "transform_range": self.range_}
+        out = {} if self.mean_ is None else {"transform_mean": self.mean_}
+        if self.scale:
+            out.update(transform_min=self.min_, transform_range=self.range_)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict, arrays: dict[str, np.ndarray]) -> InputTransform:
@@ -228,6 +248,8 @@ class InputTransform:
         if t.scale:
             t.min_ = np.asarray(arrays["transform_min"], dtype=np.float32)
             t.range_ = np.asarray(arrays["transform_range"], dtype=np.float32)
+        if "transform_mean" in arrays:  # kept since 2026-12-04
+            t.mean_ = np.asarray(arrays["transform_mean"], dtype=np.float32)
         return t
 
 

@@ -434,6 +434,16 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
     return out
 
 
+def _missing_genes(overlap: dict) -> str:
+    """What a prediction's missing genes were filled with (records before the training mean
+    was used say zero-filled)."""
+    n = int(overlap.get("n_missing_filled", overlap.get("n_missing_zero_filled", 0)))
+    how = overlap.get("missing_filled_with", "zero")
+    return f"{n:,} missing genes were set to " + (
+        "their mean in training" if how == "train_mean" else "0"
+    )
+
+
 def _predict_section(adata: AnnData, key: str) -> list[str]:
     """The section of a :func:`~scautogenome.tl.predict` run (no classify record): what was
     predicted, and how much of the model's genes the query had. There is no truth to score."""
@@ -449,7 +459,7 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
             f"{int(overlap.get('n_common', 0)):,} of the model's "
             f"{int(overlap.get('n_model_genes', 0)):,} genes "
             f"({float(overlap.get('fraction_of_model_genes', float('nan'))):.1%}); "
-            f"{int(overlap.get('n_missing_zero_filled', 0)):,} missing genes were set to 0. "
+            f"{_missing_genes(overlap)}. "
             "Predictions are not scored against labels here; the model's test metrics are "
             "in the report of its classify run.</p>"
         )

@@ -222,7 +222,8 @@ class BaseModel:
     ) -> dict:
         """How many of the model's genes the query has; raises below ``min_gene_overlap``.
 
-        With ``warn``, a partial overlap (missing genes are zero-filled) is logged as a warning.
+        With ``warn``, a partial overlap (missing genes are filled with their training mean) is
+        logged as a warning.
         Genes are matched as :func:`~scautogenome.data.gene_alignment` does (``n_common``: its
         count, where the caller has aligned the genes already).
         """
@@ -245,7 +246,7 @@ class BaseModel:
             "n_query_genes": len(q),
             "n_common": n_common,
             "fraction_of_model_genes": float(frac),
-            "n_missing_zero_filled": n_model - n_common,
+            "n_missing_filled": n_model - n_common,
         }
         if n_common == 0:
             msg = (
@@ -263,13 +264,16 @@ class BaseModel:
             raise ValueError(msg)
         if warn and n_common < n_model:
             logger.warning(
-                "query has %d of the model's %d genes (%.1f%%); %d missing genes are set to 0, %s.",
+                "query has %d of the model's %d genes (%.1f%%); %d missing genes are set to %s, "
+                "%s.",
                 n_common,
                 n_model,
                 100 * frac,
                 n_model - n_common,
+                "0" if self.transform_.mean_ is None else "their mean in training",
                 self._missing_genes_effect,
             )
+        report["missing_filled_with"] = "zero" if self.transform_.mean_ is None else "train_mean"
         return report
 
     def _matched_input(self, data, layer: str | None, check_genes):

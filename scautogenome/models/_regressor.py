@@ -133,7 +133,7 @@ class Regressor(SupervisedModel):
         """Predicted values of the target (n_obs, float64, in its units).
 
         ``data`` is an AnnData or a DataFrame with genes as named columns (genes matched by
-        name, missing ones zero-filled), or a matrix with the model's genes in order. ``layer``:
+        name, missing ones set to their training mean), or a matrix with the model's genes in order. ``layer``:
         ``adata.layers[layer]``; None reads the layer the model was trained on where the
         AnnData has it, else ``adata.X``.
         """

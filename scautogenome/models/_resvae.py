@@ -307,7 +307,7 @@ class ResVAE(BaseModel):
         return self
 
     # -- inference ------------------------------------------------------------------------------
-    _missing_genes_effect = "as if not expressed, which moves the cells' latent codes"
+    _missing_genes_effect = "which moves the cells' latent codes"
 
     def _input(self, data, layer: str | None, min_gene_overlap: float = 0.5):
         """Matrix + gene mapping for ``data`` (AnnData or gene-named DataFrame matched by gene
@@ -340,6 +340,7 @@ class ResVAE(BaseModel):
             batch_size=batch_size,
             col_map=col_map,
             recon=recon,
+            fill=self.transform_.fill_values(len(self.var_names_)),
         )
 
     def get_latent(
@@ -351,7 +352,7 @@ class ResVAE(BaseModel):
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
         """Latent means (n_obs x n_latent, float32) of ``data``: an AnnData or a DataFrame with
-        genes as named columns (genes matched by name, missing ones zero-filled with a warning;
+        genes as named columns (genes matched by name, missing ones set to their training mean with a warning;
         fewer than ``min_gene_overlap`` of the model's genes is an error), or a matrix with the
         model's genes in order. ``layer``: ``adata.layers[layer]``; None reads the layer the
         model was trained on where the AnnData has it (as scvi-tools models remember theirs),

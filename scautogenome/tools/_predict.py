@@ -78,7 +78,8 @@ def predict(
     under the same key are removed).
 
     ``uns[key_added]``
-        ``classes``, ``gene_overlap`` (model genes, query genes, common, fraction, zero-filled)
+        ``classes``, ``gene_overlap`` (model genes, query genes, common, fraction, missing genes
+        filled and with what: ``"train_mean"``, or ``"zero"`` for a model saved without it)
         and ``predict_params`` (this call). An existing ``uns[key_added]`` from
         :func:`classify` is kept and updated when that run trained ``model``. The record of
         another model's run (whose metrics, confusion matrix and classes would no longer

@@ -290,8 +290,10 @@ def encode_rows(
     batch_size: int = 1024,
     col_map=None,
     recon: bool = False,
+    fill: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Latent means of every row of ``X`` and, with ``recon``, the expected reconstruction.
+    ``col_map`` and ``fill``: as :class:`~scautogenome.data.BatchLoader`'s.
 
     The reconstruction is decoded from the latent mean: 0-1 scaled values for ``"mse"``,
     expected counts at each cell's observed library size for the count likelihoods.
@@ -306,6 +308,7 @@ def encode_rows(
         device=device,
         col_map=col_map,
         inference=True,
+        fill=fill,
     )
     lat = []
     # the reconstruction is as wide as the genes: filled in place, block by block (a list of

@@ -157,6 +157,41 @@ def test_storage_resumes_a_search(adata, tiny_config, tmp_path):
     assert len(b.uns["sag"]["trials"]) == 4  # 2 earlier + 2 new trials in the same study
 
 
+def test_a_search_beside_a_running_one_draws_points_of_its_own(
+    adata, tiny_config, tmp_path, caplog
+):
+    """Two processes on one study at once: the second does not draw the first one's points
+    again (the sampler's seed gets a random salt, as a worker's)."""
+    import optuna
+
+    from scautogenome.search._study import sampler_seed
+
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    tiny_config["budget"]["n_trials"] = 2
+    sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    other = optuna.load_study(study_name="s", storage=url)
+    other.ask()  # a trial another process trains now
+    sag.settings.verbosity = 2
+    caplog.set_level("INFO")
+    sag._settings.logger.addHandler(caplog.handler)
+    seeds = []
+    real = sampler_seed
+    import scautogenome.search._study as study_module
+
+    def spy(seed, n_before, salt=None):
+        seeds.append(salt)
+        return real(seed, n_before, salt)
+
+    study_module.sampler_seed = spy
+    try:
+        sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=url, study_name="s")
+    finally:
+        study_module.sampler_seed = real
+        sag._settings.logger.removeHandler(caplog.handler)
+    assert "has trial(s) running in another process" in caplog.text
+    assert seeds and seeds[0] is not None
+
+
 def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):
     url = f"sqlite:///{tmp_path / 'search.db'}"
     tiny_config["budget"]["n_trials"] = 1

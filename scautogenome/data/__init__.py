@@ -9,7 +9,7 @@ from ._checks import (
     get_matrix,
     value_stats,
 )
-from ._loader import BatchLoader, check_batch_size
+from ._loader import BatchLoader, check_batch_size, map_columns
 from ._prepare import (
     FEW_VAL_CELLS,
     TASKS,
@@ -48,6 +48,7 @@ __all__ = [
     "gene_alignment",
     "get_matrix",
     "group_split",
+    "map_columns",
     "numeric_target",
     "prepare_labelled",
     "resolve_groups",

@@ -112,6 +112,13 @@ def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:
     return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
+def _running_elsewhere(study: optuna.Study) -> bool:
+    """Whether the study holds trials another process is training now (or was, until its
+    heartbeat lapses)."""
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    return bool(running)
+
+
 def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: int) -> None:
     """Record ``fingerprint`` (what the trials are scored on: genes, split, settings that change
     the objective's value) on a new study; on a resumed one, raise when it differs from the
@@ -485,6 +492,15 @@ def run_study(
         load_if_exists=shared,
     )
     n_before = len(study.trials)
+    if shared and sampler_salt is None and _running_elsewhere(study):
+        # another process searches this study now: a seed derived from the same trial count
+        # would draw that process's points again (as a worker's salt avoids)
+        sampler_salt = int(np.random.SeedSequence().entropy % 2**32)
+        logger.info(
+            "study %r has trial(s) running in another process: this search draws points of "
+            "its own (a random salt in the sampler's seed), not reproducible by seed",
+            study.study_name,
+        )
     if n_before or sampler_salt is not None:
         study.sampler = make_sampler(config, sampler_seed(seed, n_before, sampler_salt), shared)
     if callable(fingerprint):

@@ -702,10 +702,13 @@ def _worker(args) -> int:
     # as classify: the loss and metric of the task (a numeric target: mse and r2 by default)
     cfg = _config.for_task(cfg, data.task)
     # the study classify runs (search_with_rrfcn): the RRFCN space of mode rrfcn, or in mode
-    # auto with RRFCN the MLP/RFCN study at its share of the time budget (ENAS has the rest)
+    # auto with RRFCN the MLP/RFCN study. A worker runs no ENAS, so it searches that study for
+    # its whole --time-budget (classify gives it 1 - auto_share, ENAS the rest)
     from scautogenome.search._enas import optuna_study_config
 
+    time_budget = cfg["budget"]["time_budget"]
     cfg = optuna_study_config(cfg)
+    cfg["budget"]["time_budget"] = time_budget
     # workers that run at the same time cannot draw a reproducible sequence of points: a random
     # salt keeps them from drawing the same ones (a process id does not: in containers it is
     # often 1 in every worker). The best trial is reported from the

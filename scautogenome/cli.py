@@ -1209,6 +1209,27 @@ def _one_line_warnings(command: str):
     return original
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a job scheduler's preemption, ``kill``), raised where Ctrl-C would be, so that
+    a search stops as cleanly: the running trial is marked failed (a starting point is rerun
+    on resume), not left running until its heartbeat lapses."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated
+
+
+def _on_sigterm(handler):
+    """Install ``handler`` for SIGTERM where signals can be handled (the main thread); returns
+    the previous handler (None where nothing was installed)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -1218,6 +1239,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seed = 0
     sub = parser._subparsers._group_actions[0].choices[args.command]
     original = _one_line_warnings(args.command)
+    previous_term = _on_sigterm(_raise_terminated)
     try:
         _setup(args)
         return args.func(args)
@@ -1231,7 +1253,7 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.args[0] if e.args else str(e)
         print(f"scautogenome {args.command}: error: {_cli_words(str(msg), sub)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         stored = getattr(args, "storage", None)
         kept = (
             f"; the finished trials are kept in --storage {stored}, where the same command "
@@ -1239,10 +1261,13 @@ def main(argv: list[str] | None = None) -> int:
             if stored
             else ""
         )
-        print(f"\nscautogenome {args.command}: interrupted{kept}", file=sys.stderr)
-        return 130
+        what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
+        print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
+        return 143 if isinstance(e, _Terminated) else 130
     finally:
         warnings.showwarning = original
+        if previous_term is not None:
+            _on_sigterm(previous_term)
 
 
 if __name__ == "__main__":  # pragma: no cover

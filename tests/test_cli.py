@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
 from pathlib import Path
 
 import anndata as ad
@@ -1165,6 +1166,30 @@ def test_an_interrupted_command_says_so_without_a_traceback(h5ad, tmp_path, caps
     assert "scautogenome classify: interrupted; the finished trials are kept in --storage" in err
     assert "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does(h5ad, tmp_path, capsys, monkeypatch):
+    """A job scheduler's SIGTERM raises where Ctrl-C would (the running trial is failed and
+    rerun on resume), ends with exit code 143, and the handler before is restored."""
+    import os
+    import signal
+
+    import scautogenome as sag
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        return None
+
+    monkeypatch.setattr(sag.tl, "classify", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    argv = ["classify", str(h5ad), "--labels", "label", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--storage", url]) == 143
+    err = capsys.readouterr().err
+    assert "scautogenome classify: terminated (SIGTERM); the finished trials are kept" in err
+    assert "Traceback" not in err
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_worker_refuses_an_embed_config(h5ad, tmp_path, capsys):

@@ -850,7 +850,13 @@ _OVERLAP_HELP = (
 
 def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
     sp.add_argument("--config", default=None, help=config_help)
-    sp.add_argument("--n-trials", type=int, default=None, help="number of search trials")
+    sp.add_argument(
+        "--n-trials",
+        type=int,
+        default=None,
+        help="number of search trials; 0 with --storage runs none and collects the stored "
+        "study's best trial (workers', earlier runs') into the model",
+    )
     sp.add_argument("--time-budget", type=float, default=None, help="search seconds")
     sp.add_argument(
         "--storage",
@@ -1103,11 +1109,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="add this machine to a running search",
         description="Run trials of a search kept in an Optuna storage (e.g. "
         "PostgreSQL) so several processes or machines share one study. Use the "
-        "same input, --labels, --config, --mode, --metric, --min-cells-per-class, --task and "
-        "--seed as the classify run and every other worker. Mode rrfcn takes part with "
+        "same input, --labels, --config, --mode, --metric, --min-cells-per-class, --task, "
+        "--group-key and --seed as the classify run and every other worker. Mode rrfcn takes part with "
         "rrfcn.strategy 'optuna' in --config (ENAS runs in one process). A worker prints the "
         "study's best trial from the storage; a classify run on the same --storage and "
-        "--study-name collects the search into a model.",
+        "--study-name collects the search into a model (--n-trials 0: without running more of "
+        "it).",
     )
     _inputs(w)
     w.add_argument("--labels", help=_LABELS_HELP)
@@ -1183,7 +1190,8 @@ def _cli_words(msg: str, parser: argparse.ArgumentParser) -> str:
             value_follows = eq == "=" and after.strip() and after not in ")],;"
             return f"{flag} " if value_follows else flag  # 'x=True' and 'x= (...)': the flag
 
-        msg = re.sub(rf"(?<![\w-]){re.escape(dest)}(?!\w)(=True\b|=)?", repl, msg)
+        # not inside a quoted key (config['budget']['n_trials'] stays the config's key)
+        msg = re.sub(rf"(?<![\w'\"-]){re.escape(dest)}(?![\w'\"])(=True\b|=)?", repl, msg)
     return msg
 
 

@@ -157,6 +157,45 @@ def test_storage_resumes_a_search(adata, tiny_config, tmp_path):
     assert len(b.uns["sag"]["trials"]) == 4  # 2 earlier + 2 new trials in the same study
 
 
+def test_n_trials_0_collects_the_stored_search(adata, tiny_config, tmp_path):
+    """A classify run with n_trials=0 trains no new trial: it retrains the stored study's
+    best (of workers or an earlier session) into the same model."""
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    tiny_config["budget"]["n_trials"] = 2
+    first = sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    b = adata.copy()
+    tiny_config["budget"]["n_trials"] = 0
+    again = sag.tl.classify(b, "label", config=tiny_config, storage=url, study_name="s")
+    assert len(b.uns["sag"]["trials"]) == 2  # no new trial
+    assert again.weights_digest() == first.weights_digest()
+    with pytest.raises(ValueError, match="n_trials=0 runs no trial; it collects"):
+        sag.tl.classify(adata.copy(), "label", config=tiny_config)
+    with pytest.raises(ValueError, match="n_trials'\]=-1 must not be negative"):
+        sag.tl.classify(adata.copy(), "label", n_trials=-1)
+
+
+def test_a_resumed_search_runs_the_starting_points_an_earlier_budget_cut(
+    adata, tiny_config, tmp_path
+):
+    """A first session of one trial ran only the first starting point; the next runs the
+    others before drawing its own."""
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    tiny_config["budget"]["n_trials"] = 1
+    sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    tiny_config["budget"]["n_trials"] = 3
+    b = adata.copy()
+    sag.tl.classify(b, "label", config=tiny_config, storage=url, study_name="s")
+    from scautogenome.search._hpo import initial_trials
+
+    points = initial_trials(sag.config.load(tiny_config))[:3]
+    import optuna
+
+    trials = optuna.load_study(study_name="s", storage=url).get_trials()
+    ran = [t.system_attrs.get("fixed_params") for t in trials]
+    for point in points:
+        assert any(r is not None and all(r.get(k) == v for k, v in point.items()) for r in ran)
+
+
 def test_a_search_beside_a_running_one_draws_points_of_its_own(
     adata, tiny_config, tmp_path, caplog
 ):

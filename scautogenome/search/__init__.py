@@ -19,6 +19,7 @@ _LAZY = {
     "ARCH_MODES": "_hpo",
     "ARCH_SAMPLERS": "_hpo",
     "SearchResult": "_study",
+    "check_collect": "_study",
     "check_storage": "_study",
     "run_search": "_hpo",
     "sample_architecture": "_hpo",

@@ -101,6 +101,25 @@ def check_storage(storage, study_name=None) -> None:
         open_storage(storage)
 
 
+def check_collect(budget: dict, storage, enas: bool = False) -> None:
+    """``n_trials=0`` runs no trial: it collects the best trial of a stored study (other
+    processes' or sessions'), which needs ``storage``; ENAS's search is not stored."""
+    if budget["n_trials"] != 0:
+        return
+    if storage is None:
+        msg = (
+            "n_trials=0 runs no trial; it collects the best trial of a stored search, so it "
+            "needs storage= (and study_name=). Give n_trials of at least 1 to search."
+        )
+        raise ValueError(msg)
+    if enas:
+        msg = (
+            "n_trials=0 collects a stored Optuna study, but mode 'rrfcn' searches by ENAS, "
+            "whose controller and shared weights are not stored; give a time budget instead."
+        )
+        raise ValueError(msg)
+
+
 def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:
     """The sampler's seed: ``seed`` itself on a new study, otherwise one derived from ``seed``,
     the number of trials the study already holds and ``salt`` (a worker's random salt), so that
@@ -360,9 +379,11 @@ class SearchResult:
         )
 
 
-def _interrupted_points(study: optuna.Study, points: list[dict]) -> list[dict]:
-    """The starting ``points`` whose every trial in ``study`` failed by an interruption (the
-    ``interrupted`` user attribute): none completed, was pruned, waits or runs."""
+def _points_to_run(study: optuna.Study, points: list[dict]) -> list[tuple[dict, bool]]:
+    """The starting ``points`` a resumed ``study`` still lacks, each with whether it was
+    interrupted: no trial of it at all (an earlier session's budget ended first), or every
+    trial of it failed by an interruption (the ``interrupted`` user attribute). A point that
+    completed, was pruned, waits, runs or failed for a reason of its own is not run again."""
 
     def same(trial, params: dict) -> bool:
         fixed = trial.system_attrs.get("fixed_params", trial.params)
@@ -375,8 +396,8 @@ def _interrupted_points(study: optuna.Study, points: list[dict]) -> list[dict]:
         interrupted = [
             t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("interrupted") for t in own
         ]
-        if own and all(interrupted):
-            out.append(params)
+        if all(interrupted):  # also where there is none
+            out.append((params, bool(own)))
     return out
 
 
@@ -516,10 +537,15 @@ def run_study(
             n_before,
             n_finished,
         )
-        # a starting point whose trial was interrupted (Ctrl-C) is run again; one that failed
-        # for a reason of its own (or ran) is not
-        for params in _interrupted_points(study, points):
-            logger.info("running again the starting point %s, interrupted before", params)
+        # a starting point whose trial was interrupted (Ctrl-C), or that an earlier session's
+        # budget did not reach, is run first; one that failed for a reason of its own (or
+        # ran) is not
+        todo = _points_to_run(study, points)
+        if budget["n_trials"] is not None:
+            todo = todo[: budget["n_trials"]]
+        for params, interrupted in todo:
+            why = "interrupted before" if interrupted else "not run before"
+            logger.info("running the starting point %s, %s", params, why)
             study.enqueue_trial(params)
     else:
         if budget["n_trials"] is not None:

@@ -14,7 +14,14 @@ from .._logging import elapsed
 from .._settings import keep_torch_rng, logger, resolve_seed
 from ..data import prepare_labelled
 from ..models import Classifier, Regressor
-from ..search import check_storage, rrfcn_in_auto, run_search, search_with_rrfcn, warn_if_cut
+from ..search import (
+    check_collect,
+    check_storage,
+    rrfcn_in_auto,
+    run_search,
+    search_with_rrfcn,
+    warn_if_cut,
+)
 from ..train import (
     check_objective,
     check_regression_objective,
@@ -116,6 +123,8 @@ def classify(
         ``seed`` gives the same result on the same device when the trial count (not the
         clock) ends the search and no trial is cut by the time: where it is, the result
         depends on the machine's speed (a warning says so when the kept model was cut).
+        ``n_trials=0`` with ``storage`` runs no trial: the best trial of the stored study
+        (workers', earlier sessions') is retrained into the returned model.
     metric
         Validation metric the search maximises: ``"macro_f1"`` (default; ``"roc_auc"`` with the
         AUC loss, ``config={"trainer": {"loss": "auc"}}``), ``"accuracy"``,
@@ -205,6 +214,8 @@ def classify(
     cfg = load_config(_config.load, config, mode, overrides)
     _config.check_classify_mode(cfg["mode"], "config['mode']")
     check_storage(storage, study_name)
+    enas = cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas"
+    check_collect(cfg["budget"], storage, enas=enas)
     dev = resolve_device(device)
     data = prepare_labelled(
         adata,
@@ -250,7 +261,9 @@ def classify(
         )
 
     # RRFCN by ENAS (search/_enas.py): mode "rrfcn", or "auto" with a large enough time budget
-    with_rrfcn = cfg["mode"] == "rrfcn" or rrfcn_in_auto(cfg)
+    # n_trials=0 collects the stored Optuna study alone (ENAS's search is not stored)
+    collect = cfg["budget"]["n_trials"] == 0
+    with_rrfcn = cfg["mode"] == "rrfcn" or (rrfcn_in_auto(cfg) and not collect)
     search = search_with_rrfcn if with_rrfcn else run_search
     result = search(data, cfg, device=dev, seed=seed, storage=storage, study_name=study_name)
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))

@@ -13,7 +13,7 @@ from .._settings import keep_torch_rng, keep_torch_threads, logger, resolve_seed
 from ..config import _embed as _embed_config
 from ..data import check_not_continuous
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
-from ..search import check_storage, warn_if_cut
+from ..search import check_collect, check_storage, warn_if_cut
 from ..search._vae import run_vae_search
 from ..train import resolve_device
 from ..train._vae import warn_long_warmup
@@ -204,6 +204,7 @@ def embed(
         overrides["trainer"] = {"beta": beta.item() if isinstance(beta, np.generic) else beta}
     cfg = load_config(_embed_config.load, config, mode, overrides)
     check_storage(storage, study_name)
+    check_collect(cfg["budget"], storage)
     warn_long_warmup(cfg["trainer"]["max_epochs"], cfg["trainer"]["kl_warmup_epochs"])
     dev = resolve_device(device)
     data = prepare_unlabelled(

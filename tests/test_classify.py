@@ -170,7 +170,7 @@ def test_n_trials_0_collects_the_stored_search(adata, tiny_config, tmp_path):
     assert again.weights_digest() == first.weights_digest()
     with pytest.raises(ValueError, match="n_trials=0 runs no trial; it collects"):
         sag.tl.classify(adata.copy(), "label", config=tiny_config)
-    with pytest.raises(ValueError, match="n_trials'\]=-1 must not be negative"):
+    with pytest.raises(ValueError, match=r"n_trials'\]=-1 must not be negative"):
         sag.tl.classify(adata.copy(), "label", n_trials=-1)
 
 
@@ -228,7 +228,8 @@ def test_a_search_beside_a_running_one_draws_points_of_its_own(
         study_module.sampler_seed = real
         sag._settings.logger.removeHandler(caplog.handler)
     assert "has trial(s) running in another process" in caplog.text
-    assert seeds and seeds[0] is not None
+    assert seeds
+    assert seeds[0] is not None
 
 
 def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):

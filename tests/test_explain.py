@@ -397,6 +397,24 @@ def test_explain_rejects_bad_arguments(syn):
         sag.tl.explain(adata, object())
 
 
+def test_explain_refuses_a_varm_key_it_did_not_write(syn):
+    """key_added='PCs' would replace scanpy's PCA loadings: refused before any work; an
+    earlier explanation under the key is replaced."""
+    adata, model = syn
+    other = adata.copy()
+    loadings = np.ones((other.n_vars, 3))
+    other.varm["PCs"] = loadings
+    with pytest.raises(
+        ValueError, match=r"adata\.varm\['PCs'\] holds values that sag\.tl\.explain"
+    ):
+        sag.tl.explain(other, model, key_added="PCs", **FAST)
+    np.testing.assert_array_equal(other.varm["PCs"], loadings)
+    assert "PCs" not in other.uns
+    sag.tl.explain(other, model, key_added="mine", **FAST)
+    sag.tl.explain(other, model, key_added="mine", **FAST)  # its own: replaced
+    assert other.varm["mine"].shape == (other.n_vars, len(model.classes_) + 1)
+
+
 def test_explain_gene_matching(syn, log_records):
     """Genes are matched by name as predict does; below the overlap minimum it is an error."""
     adata, model = syn

@@ -17,6 +17,7 @@ from ._utils import (
     check_uns_key,
     classify_record,
     h5ad_safe,
+    is_explain_record,
     recorded_layer,
 )
 
@@ -36,6 +37,18 @@ def _check_positive(**kwargs) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             msg = f"{name}={value!r} must be a positive integer."
             raise ValueError(msg)
+
+
+def _check_varm_key(adata: AnnData, key_added: str) -> None:
+    """Refuse, before any work, a ``varm[key_added]`` that an earlier explain did not write
+    (scanpy's PCA loadings under ``'PCs'``, say): explain would replace it."""
+    if key_added in adata.varm and not is_explain_record(adata.uns.get(key_added)):
+        msg = (
+            f"adata.varm[{key_added!r}] holds values that sag.tl.explain did not write, which "
+            f"explain(key_added={key_added!r}) would replace; pass another key_added= to keep "
+            f"them, or delete adata.varm[{key_added!r}] first."
+        )
+        raise ValueError(msg)
 
 
 def _split_name(split_col: str | None) -> str:
@@ -220,7 +233,8 @@ def explain(
         Also return the full per-cell SHAP array (memory: cells x genes x classes floats).
     key_added
         Key of the ``varm`` and ``uns`` entries. An ``uns[key_added]`` that is not an
-        explain record (classify's, say, or a value of your own) is an error before any work.
+        explain record (classify's, say, or a value of your own), or a ``varm[key_added]``
+        without one (scanpy's ``'PCs'``, say), is an error before any work.
     seed
         Seed of the background, the explained cells and the draws; default
         ``sag.settings.seed``. The same seed gives the same result.
@@ -262,6 +276,7 @@ def explain(
     check_key_added(key_added)
     check_adata(adata)
     check_uns_key(adata, key_added, "explain", replaces=("explain",))
+    _check_varm_key(adata, key_added)
     if not isinstance(model, (Classifier, Regressor)):
         msg = f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
         raise TypeError(msg)

@@ -135,6 +135,26 @@ def test_shap_engine_restores_numpy_global_state():
     assert np.random.random() == expected  # noqa: NPY002
 
 
+def test_shap_engine_reads_the_per_class_list_of_shap_044():
+    """shap 0.44 (allowed by shap>=0.44) returns a list of per-class cells x genes arrays, not
+    one cells x genes x classes array: same values either way."""
+    torch.manual_seed(0)
+    net = build_network({"kind": "mlp", "units": [8], "n_inputs": 20, "n_outputs": 3}).eval()
+    rng = np.random.default_rng(0)
+    bg, x = rng.random((6, 20), dtype=np.float32), rng.random((4, 20), dtype=np.float32)
+    engine = ShapGradient(net, bg, nsamples=8, seed=0)
+    ref = engine.attributions(x, np.arange(4))
+    new = engine.explainer.shap_values
+    engine.explainer.shap_values = lambda *a, **k: [new(*a, **k)[..., c] for c in range(3)]
+    np.testing.assert_array_equal(engine.attributions(x, np.arange(4)), ref)
+    np.testing.assert_array_equal(
+        engine.attributions(x, np.arange(4), genes=[3, 1]), ref[:, [3, 1]]
+    )
+    engine.explainer.shap_values = lambda *a, **k: new(*a, **k)[:, :5]
+    with pytest.raises(ValueError, match=r"returned SHAP values of shape \(4, 5, 3\)"):
+        engine.attributions(x, np.arange(4))
+
+
 def test_chunking_does_not_change_values():
     torch.manual_seed(0)
     arch = {"kind": "resnet", "units": 16, "n_blocks": 1, "n_inputs": 60, "n_outputs": 3}

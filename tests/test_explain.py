@@ -531,6 +531,20 @@ def test_explain_uses_the_layer_classify_trained_on(log_records):
     on_counts = adata.varm["sag_shap"].copy()
     sag.tl.explain(adata, model, n_explain=20, n_background=10, nsamples=10, seed=0, layer="counts")
     np.testing.assert_array_equal(adata.varm["sag_shap"], on_counts)
+    # without a classify record, the layer the model itself was trained on (and it is recorded)
+    fresh = ad.AnnData(
+        adata.X.copy(),
+        obs=adata.obs[["label"]].copy(),
+        var=adata.var[[]].copy(),
+        layers={"counts": adata.layers["counts"]},
+    )
+    kw = {"n_explain": 20, "n_background": 10, "nsamples": 10, "seed": 0}
+    sag.tl.explain(fresh, model, **kw)
+    assert fresh.uns["sag_shap"]["params"]["layer"] == "counts"
+    assert "the layer the model was trained on" in log_records.text
+    by_default = fresh.varm["sag_shap"].copy()
+    sag.tl.explain(fresh, model, layer="counts", **kw)
+    np.testing.assert_array_equal(fresh.varm["sag_shap"], by_default)
 
 
 def test_explain_finds_the_classify_run_of_its_model_under_any_key(log_records):

@@ -215,7 +215,8 @@ def explain(
     layer
         Use ``adata.layers[layer]`` (the kind of values the model was trained on). None: the
         layer the classify run of the model trained on, when it records one that ``adata``
-        has, else ``adata.X``.
+        has, else the layer the model was trained on when ``adata`` has it, else ``adata.X``
+        (``params['layer']`` records which).
     n_top
         Genes ranked per class in ``uns`` (with their per-cell values, for
         :func:`~scautogenome.pl.shap_summary`).
@@ -309,8 +310,10 @@ def explain(
     else:
         split_col = None if record_key is None else _keys.split_key(record_key)
 
-    if layer is None:
+    if layer is None:  # resolved here, so that the layer read is the layer recorded
         layer = recorded_layer(adata, record)
+        if layer is None:
+            layer = model._default_layer(adata, None)
     X, col_map, report = model._input(adata, layer, min_gene_overlap)
     n_model = len(model.var_names_)
     if col_map is None:

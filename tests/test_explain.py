@@ -382,6 +382,31 @@ def test_predicted_classes_are_read_in_blocks_bounded_by_genes(syn, monkeypatch)
     np.testing.assert_allclose(fresh.varm["sag_shap"], ref, rtol=1e-5, atol=1e-7)
 
 
+def test_cells_are_checked_before_and_grouped_without_a_pass_over_all_cells(syn, monkeypatch):
+    """Without labels, the cells are grouped by their predicted class: bad cells= is refused
+    before any forward pass, and only the cells asked for are predicted."""
+    from scautogenome.tools import _explain
+
+    adata, model = syn
+    query = ad.AnnData(adata.X.copy(), var=adata.var[[]].copy())  # no labels, no split
+    rows = []
+    hook = model.module_.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0]))
+    try:
+        for bad in ("tset", "val", np.ones(5, dtype=bool)):
+            with pytest.raises(ValueError, match="cells"):
+                sag.tl.explain(query, model, cells=bad, **FAST)
+            assert rows == [], bad
+    finally:
+        hook.remove()
+    read = []
+    real = _explain.dense_rows
+    monkeypatch.setattr(_explain, "dense_rows", lambda X, r: read.append(len(r)) or real(X, r))
+    sag.tl.explain(query, model, cells=list(query.obs_names[:12]), **FAST)
+    assert query.uns["sag_shap"]["params"]["groupby"] == "predicted class"
+    # the 12 cells (grouped, then explained in one or two passes) and the background
+    assert sum(read) <= 3 * 12 + FAST["n_background"] < query.n_obs
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_explain_on_gpu_matches_cpu(syn, tmp_path):

@@ -117,9 +117,15 @@ def _candidate_rows(
 
 
 def _groups(
-    adata: AnnData, model: Classifier, groupby: str | None, predicted, record: dict
+    adata: AnnData,
+    model: Classifier,
+    groupby: str | None,
+    predicted,
+    record: dict,
+    rows: np.ndarray,
 ) -> tuple[np.ndarray, str]:
-    """Class index of every cell in the model's classes (-1: not one of them) and its source."""
+    """Class index of the cells at ``rows`` in the model's classes (-1: not one of them) and
+    its source; ``predicted(rows)`` (a forward pass) is called only for those cells."""
     classes = pd.Index(model.classes_)
     if groupby is None:
         params = record.get("params")
@@ -127,8 +133,8 @@ def _groups(
         if isinstance(labels_key, str) and labels_key in adata.obs.columns:
             codes = classes.get_indexer(adata.obs[labels_key].astype(str).to_numpy())
             if (codes >= 0).any():
-                return codes, labels_key
-        return predicted(), "predicted class"
+                return codes[rows], labels_key
+        return predicted(rows), "predicted class"
     if groupby not in adata.obs.columns:
         msg = f"groupby={groupby!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
         raise KeyError(msg)
@@ -141,7 +147,7 @@ def _groups(
             "by their predicted class."
         )
         raise ValueError(msg)
-    return codes, groupby
+    return codes[rows], groupby
 
 
 @keep_torch_rng()
@@ -310,6 +316,12 @@ def explain(
     else:
         split_col = None if record_key is None else _keys.split_key(record_key)
 
+    split = None
+    if split_col is not None and split_col in adata.obs.columns:
+        split = adata.obs[split_col].astype(str).to_numpy()
+    # the cells asked for before any work (grouping them may need a forward pass)
+    candidates = _candidate_rows(adata, cells, split, split_col)
+
     if layer is None:  # resolved here, so that the layer read is the layer recorded
         layer = recorded_layer(adata, record)
         if layer is None:
@@ -330,27 +342,22 @@ def explain(
             block = full
         return transform.apply(block).astype(np.float32, copy=False)
 
-    def predicted() -> np.ndarray:
+    def predicted(rows: np.ndarray) -> np.ndarray:
         import torch
 
-        out = np.empty(adata.n_obs, dtype=np.int64)
+        out = np.empty(len(rows), dtype=np.int64)
         with torch.no_grad():
             step = block_rows(n_model, 2048)  # fewer rows with many genes: bounded memory
-            for s in range(0, adata.n_obs, step):
-                rows = np.arange(s, min(adata.n_obs, s + step))
-                x = torch.from_numpy(model_rows(rows)).to(model.device_)
-                out[rows] = model.module_(x).argmax(1).cpu().numpy()
+            for s in range(0, len(rows), step):
+                x = torch.from_numpy(model_rows(rows[s : s + step])).to(model.device_)
+                out[s : s + step] = model.module_(x).argmax(1).cpu().numpy()
         return out
 
-    split = None
-    if split_col is not None and split_col in adata.obs.columns:
-        split = adata.obs[split_col].astype(str).to_numpy()
     if regression:  # one output: every cell explains the target
-        codes_all, group_source = np.zeros(adata.n_obs, dtype=np.int64), "all cells"
+        group_codes, group_source = np.zeros(len(candidates), dtype=np.int64), "all cells"
     else:
-        codes_all, group_source = _groups(adata, model, groupby, predicted, record)
-    candidates = _candidate_rows(adata, cells, split, split_col)
-    candidates = candidates[codes_all[candidates] >= 0]
+        group_codes, group_source = _groups(adata, model, groupby, predicted, record, candidates)
+    candidates, group_codes = candidates[group_codes >= 0], group_codes[group_codes >= 0]
     if len(candidates) == 0:
         msg = f"No cell to explain: none of the selected cells (cells={cells!r}) has a model class in {group_source!r}."
         raise ValueError(msg)
@@ -373,8 +380,8 @@ def explain(
         )
     bg_rows = random_rows(pool, n_background, rng_bg)
     n_pick = len(candidates) if n_explain is None else n_explain
-    explained = candidates[stratified_cells(codes_all[candidates], n_pick, rng_cells)]
-    codes = codes_all[explained]
+    picked = stratified_cells(group_codes, n_pick, rng_cells)
+    explained, codes = candidates[picked], group_codes[picked]
     classes = model.classes_
     n_classes = len(classes)
     logger.info(

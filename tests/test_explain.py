@@ -493,6 +493,21 @@ def test_explain_clamps_background(syn, log_records):
     assert "n_background=10000 is more than" in log_records.text
 
 
+def test_explain_warns_when_the_background_overlaps_the_explained_cells(syn, log_records):
+    """A subset of held-out cells has a split column but no training cell: the background is
+    drawn from the explained cells' pool, and the warning says so (not 'no split')."""
+    adata, model = syn
+    held_out = adata[adata.obs["sag_split"] == "test"].copy()
+    sag.tl.explain(held_out, model, **FAST)
+    assert held_out.uns["sag_shap"]["params"]["background_from"] == "all"
+    warned = [r.getMessage() for r in log_records.records if r.levelno == logging.WARNING]
+    assert any(
+        "obs['sag_split'] has no 'train' cell" in m and "overlaps the explained cells" in m
+        for m in warned
+    ), warned
+    assert "no obs['sag_split'] split" not in log_records.text
+
+
 # -- real biology -------------------------------------------------------------------------------
 def test_explain_pbmc_markers(pbmc_fit):
     """Top-10 genes of well-known PBMC classes hold textbook markers."""

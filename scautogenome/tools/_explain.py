@@ -55,6 +55,29 @@ def _split_name(split_col: str | None) -> str:
     return "no split known for this model" if split_col is None else f"no obs[{split_col!r}] split"
 
 
+def _log_background_from_all(
+    split_col: str | None, has_split: bool, bg_rows: np.ndarray, explained: np.ndarray
+) -> None:
+    """Say why the background is drawn from all cells: a warning when ``obs[split_col]``
+    exists but has no training cell (a subset of held-out cells, say), so that the background
+    overlaps the explained cells."""
+    n_both = len(np.intersect1d(bg_rows, explained))
+    if not has_split:
+        logger.info(
+            "%s; background drawn from all cells (%d of them explained cells too).",
+            _split_name(split_col),
+            n_both,
+        )
+        return
+    logger.warning(
+        "obs[%r] has no 'train' cell, so the background is drawn from all cells and overlaps "
+        "the explained cells (%d cells are both); explain an AnnData that holds the training "
+        "cells for a background apart from them.",
+        split_col,
+        n_both,
+    )
+
+
 def _candidate_rows(
     adata: AnnData, cells, split: np.ndarray | None, split_col: str | None
 ) -> np.ndarray:
@@ -209,7 +232,8 @@ def explain(
         sizes allow so small classes are represented (``None``: all).
     n_background
         Background cells, drawn from the training split of ``obs[split_key]`` (all cells when
-        there is none); clamped, with a warning, to the cells available.
+        there is none or it has no training cell: then the background overlaps the explained
+        cells, with a warning where there is a split); clamped, with a warning, to the cells available.
     nsamples
         Draws of (background cell, alpha) per explained cell (shap's default is 200).
     method
@@ -369,7 +393,6 @@ def explain(
         pool, pool_name = np.flatnonzero(split == "train"), "training"
     else:
         pool, pool_name = np.arange(adata.n_obs), "all"
-        logger.info("%s; background drawn from all cells.", _split_name(split_col))
     if n_background > len(pool):
         logger.warning(
             "n_background=%d is more than the %d %s cells; using all %d.",
@@ -382,6 +405,8 @@ def explain(
     n_pick = len(candidates) if n_explain is None else n_explain
     picked = stratified_cells(group_codes, n_pick, rng_cells)
     explained, codes = candidates[picked], group_codes[picked]
+    if pool_name == "all":
+        _log_background_from_all(split_col, split is not None, bg_rows, explained)
     classes = model.classes_
     n_classes = len(classes)
     logger.info(

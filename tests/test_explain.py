@@ -491,6 +491,16 @@ def test_explain_clamps_background(syn, log_records):
     sag.tl.explain(adata, model, n_background=10_000, n_explain=5, nsamples=5)
     assert adata.uns["sag_shap"]["params"]["n_background"] == n_train
     assert "n_background=10000 is more than" in log_records.text
+    # the default (100) takes all the training cells of a small dataset without a warning
+    small = adata[:120].copy()
+    n_train = int((small.obs["sag_split"] == "train").sum())
+    assert n_train < 100
+    log_records.clear()
+    sag.tl.explain(small, model, n_explain=5, nsamples=5)
+    assert small.uns["sag_shap"]["params"]["n_background"] == n_train
+    assert "is more than" not in log_records.text
+    sag.tl.explain(small, model, n_background=100, n_explain=5, nsamples=5)
+    assert f"n_background=100 is more than the {n_train} training cells" in log_records.text
 
 
 def test_explain_warns_when_the_background_overlaps_the_explained_cells(syn, log_records):

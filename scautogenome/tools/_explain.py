@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..models import Classifier
 
 METHODS = ("fast", "shap")
+N_BACKGROUND = 100  # background cells by default (fewer when there are fewer)
 _SPLITS = ("train", "val", "test")
 
 
@@ -181,7 +182,7 @@ def explain(
     groupby: str | None = None,
     cells: str | Sequence | np.ndarray = "test",
     n_explain: int | None = 500,
-    n_background: int = 100,
+    n_background: int | None = None,
     nsamples: int = 200,
     method: str = "fast",
     layer: str | None = None,
@@ -233,7 +234,8 @@ def explain(
     n_background
         Background cells, drawn from the training split of ``obs[split_key]`` (all cells when
         there is none or it has no training cell: then the background overlaps the explained
-        cells, with a warning where there is a split); clamped, with a warning, to the cells available.
+        cells, with a warning where there is a split). None (default): 100, or all of those
+        cells when there are fewer; a larger number than there are is clamped with a warning.
     nsamples
         Draws of (background cell, alpha) per explained cell (shap's default is 200).
     method
@@ -393,7 +395,7 @@ def explain(
         pool, pool_name = np.flatnonzero(split == "train"), "training"
     else:
         pool, pool_name = np.arange(adata.n_obs), "all"
-    if n_background > len(pool):
+    if n_background is not None and n_background > len(pool):  # the default clamps quietly
         logger.warning(
             "n_background=%d is more than the %d %s cells; using all %d.",
             n_background,
@@ -401,7 +403,7 @@ def explain(
             pool_name,
             len(pool),
         )
-    bg_rows = random_rows(pool, n_background, rng_bg)
+    bg_rows = random_rows(pool, N_BACKGROUND if n_background is None else n_background, rng_bg)
     n_pick = len(candidates) if n_explain is None else n_explain
     picked = stratified_cells(group_codes, n_pick, rng_cells)
     explained, codes = candidates[picked], group_codes[picked]

@@ -134,6 +134,30 @@ def test_shap_summary(annotated, tmp_path):
             sag.pl.importance(adata, n_top=bad, show=False)
 
 
+def test_explain_plots_warn_of_an_explanation_of_a_replaced_classify_run(annotated, caplog):
+    """classify run again after explain: the plots still draw the old model's explanation,
+    with the warning the report gives when it leaves it out."""
+    from scautogenome._settings import logger
+
+    adata = annotated.copy()
+    cls = adata.uns["sag_shap"]["classes"][0]
+    logger.addHandler(caplog.handler)
+    try:
+        caplog.set_level("WARNING", logger="scautogenome")
+        sag.pl.importance(adata, show=False)
+        sag.pl.shap_summary(adata, cls, show=False)
+        assert "explains another model" not in caplog.text
+        adata.uns["sag"] = {**adata.uns["sag"], "model_digest": "another model"}
+        for plot in (sag.pl.importance, sag.pl.shap_summary):
+            caplog.clear()
+            plot(adata, cls, show=False)
+            assert "uns['sag_shap'] explains another model than the classify run in uns['sag']" in (
+                caplog.text
+            )
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
 def test_confusion_matrix(annotated, tmp_path):
     adata = annotated
     ax = sag.pl.confusion_matrix(adata, show=False)

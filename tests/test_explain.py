@@ -276,6 +276,12 @@ def test_explain_values_consistent(syn):
         cells = adata.obs_names.get_indexer(u["cells"])
         expr = model.transform_.apply(adata.X[cells].toarray())[:, top]
         np.testing.assert_allclose(u["expression"][c], expr, rtol=1e-5, atol=1e-6)
+    # overall: every cell's SHAP value of its own class, for the overall top genes
+    top = adata.var_names.get_indexer(u["top_genes"][-1])
+    codes = pd.Index(u["classes"]).get_indexer(groups)
+    np.testing.assert_allclose(
+        u["overall_values"], vals[np.arange(n)[:, None], top, codes[:, None]], rtol=1e-4, atol=1e-7
+    )
     # expected gradients are (on average) additive: sum of SHAP ~ logit - mean background logit
     cells = adata.obs_names.get_indexer(u["cells"])
     with torch.no_grad():
@@ -290,11 +296,14 @@ def test_explain_two_pass_equals_one_pass(syn, monkeypatch):
     same per-cell values."""
     adata, model = syn
     sag.tl.explain(adata, model, **FAST)
-    kept = {k: adata.uns["sag_shap"][k].copy() for k in ("values", "top_genes")}
+    kept = {k: adata.uns["sag_shap"][k].copy() for k in ("values", "top_genes", "overall_values")}
     monkeypatch.setattr("scautogenome.explain.MAX_FLOATS", 10)
     sag.tl.explain(adata, model, **FAST)
     assert np.array_equal(adata.uns["sag_shap"]["top_genes"], kept["top_genes"])
     np.testing.assert_allclose(adata.uns["sag_shap"]["values"], kept["values"], atol=1e-6)
+    np.testing.assert_allclose(
+        adata.uns["sag_shap"]["overall_values"], kept["overall_values"], atol=1e-6
+    )
 
 
 def test_explain_roundtrip_h5ad(syn, tmp_path):

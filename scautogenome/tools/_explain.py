@@ -290,8 +290,10 @@ def explain(
         (names of the explained cells); ``cell_groups`` (their class); ``n_cells`` (explained
         cells per class); ``values`` and ``expression`` (n_classes x n_cells x n_top: SHAP value of
         class ``c`` and model-scale input value of class ``c``'s top genes in every explained
-        cell); ``base_values`` (mean logits of the background); ``gene_overlap``; ``seconds``;
-        ``model_digest`` (of the explained model's weights, as classify records it);
+        cell); ``overall_values`` and ``overall_expression`` (n_cells x n_top: every explained
+        cell's SHAP value of its own class and its model-scale input value, of the
+        ``overall`` top genes); ``base_values`` (mean logits of the background);
+        ``gene_overlap``; ``seconds``; ``model_digest`` (of the explained model's weights, as classify records it);
         ``params`` (this call, with the engine path used).
     """
     from ..explain import (
@@ -470,6 +472,8 @@ def explain(
         "n_cells": res.n_cells.astype(np.int64),
         "values": res.top_values,
         "expression": res.top_expression,
+        "overall_values": res.overall_values,
+        "overall_expression": res.overall_expression,
         "base_values": res.base_values,
         "gene_overlap": report,
         "seconds": float(res.seconds),

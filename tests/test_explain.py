@@ -604,6 +604,12 @@ def test_explain_uses_the_layer_classify_trained_on(log_records):
     by_default = fresh.varm["sag_shap"].copy()
     sag.tl.explain(fresh, model, layer="counts", **kw)
     np.testing.assert_array_equal(fresh.varm["sag_shap"], by_default)
+    # an AnnData without the layer: X, recorded as such, with one warning
+    del fresh.layers["counts"]
+    log_records.clear()
+    sag.tl.explain(fresh, model, **kw)
+    assert fresh.uns["sag_shap"]["params"]["layer"] == "None"
+    assert log_records.text.count("which this AnnData lacks") == 1
 
 
 def test_explain_finds_the_classify_run_of_its_model_under_any_key(log_records):

@@ -352,8 +352,8 @@ def explain(
 
     if layer is None:  # resolved here, so that the layer read is the layer recorded
         layer = recorded_layer(adata, record)
-        if layer is None:
-            layer = model._default_layer(adata, None)
+        if layer is None and getattr(model, "layer_", None) in adata.layers:
+            layer = model._default_layer(adata, None)  # (where adata lacks it, _input warns)
     X, col_map, report = model._input(adata, layer, min_gene_overlap)
     n_model = len(model.var_names_)
     if col_map is None:

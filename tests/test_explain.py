@@ -135,6 +135,26 @@ def test_shap_engine_restores_numpy_global_state():
     assert np.random.random() == expected  # noqa: NPY002
 
 
+def test_shap_engine_reads_the_per_class_list_of_shap_044():
+    """shap 0.44 (allowed by shap>=0.44) returns a list of per-class cells x genes arrays, not
+    one cells x genes x classes array: same values either way."""
+    torch.manual_seed(0)
+    net = build_network({"kind": "mlp", "units": [8], "n_inputs": 20, "n_outputs": 3}).eval()
+    rng = np.random.default_rng(0)
+    bg, x = rng.random((6, 20), dtype=np.float32), rng.random((4, 20), dtype=np.float32)
+    engine = ShapGradient(net, bg, nsamples=8, seed=0)
+    ref = engine.attributions(x, np.arange(4))
+    new = engine.explainer.shap_values
+    engine.explainer.shap_values = lambda *a, **k: [new(*a, **k)[..., c] for c in range(3)]
+    np.testing.assert_array_equal(engine.attributions(x, np.arange(4)), ref)
+    np.testing.assert_array_equal(
+        engine.attributions(x, np.arange(4), genes=[3, 1]), ref[:, [3, 1]]
+    )
+    engine.explainer.shap_values = lambda *a, **k: new(*a, **k)[:, :5]
+    with pytest.raises(ValueError, match=r"returned SHAP values of shape \(4, 5, 3\)"):
+        engine.attributions(x, np.arange(4))
+
+
 def test_chunking_does_not_change_values():
     torch.manual_seed(0)
     arch = {"kind": "resnet", "units": 16, "n_blocks": 1, "n_inputs": 60, "n_outputs": 3}
@@ -256,6 +276,12 @@ def test_explain_values_consistent(syn):
         cells = adata.obs_names.get_indexer(u["cells"])
         expr = model.transform_.apply(adata.X[cells].toarray())[:, top]
         np.testing.assert_allclose(u["expression"][c], expr, rtol=1e-5, atol=1e-6)
+    # overall: every cell's SHAP value of its own class, for the overall top genes
+    top = adata.var_names.get_indexer(u["top_genes"][-1])
+    codes = pd.Index(u["classes"]).get_indexer(groups)
+    np.testing.assert_allclose(
+        u["overall_values"], vals[np.arange(n)[:, None], top, codes[:, None]], rtol=1e-4, atol=1e-7
+    )
     # expected gradients are (on average) additive: sum of SHAP ~ logit - mean background logit
     cells = adata.obs_names.get_indexer(u["cells"])
     with torch.no_grad():
@@ -270,11 +296,14 @@ def test_explain_two_pass_equals_one_pass(syn, monkeypatch):
     same per-cell values."""
     adata, model = syn
     sag.tl.explain(adata, model, **FAST)
-    kept = {k: adata.uns["sag_shap"][k].copy() for k in ("values", "top_genes")}
+    kept = {k: adata.uns["sag_shap"][k].copy() for k in ("values", "top_genes", "overall_values")}
     monkeypatch.setattr("scautogenome.explain.MAX_FLOATS", 10)
     sag.tl.explain(adata, model, **FAST)
     assert np.array_equal(adata.uns["sag_shap"]["top_genes"], kept["top_genes"])
     np.testing.assert_allclose(adata.uns["sag_shap"]["values"], kept["values"], atol=1e-6)
+    np.testing.assert_allclose(
+        adata.uns["sag_shap"]["overall_values"], kept["overall_values"], atol=1e-6
+    )
 
 
 def test_explain_roundtrip_h5ad(syn, tmp_path):
@@ -362,6 +391,31 @@ def test_predicted_classes_are_read_in_blocks_bounded_by_genes(syn, monkeypatch)
     np.testing.assert_allclose(fresh.varm["sag_shap"], ref, rtol=1e-5, atol=1e-7)
 
 
+def test_cells_are_checked_before_and_grouped_without_a_pass_over_all_cells(syn, monkeypatch):
+    """Without labels, the cells are grouped by their predicted class: bad cells= is refused
+    before any forward pass, and only the cells asked for are predicted."""
+    from scautogenome.tools import _explain
+
+    adata, model = syn
+    query = ad.AnnData(adata.X.copy(), var=adata.var[[]].copy())  # no labels, no split
+    rows = []
+    hook = model.module_.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0]))
+    try:
+        for bad in ("tset", "val", np.ones(5, dtype=bool)):
+            with pytest.raises(ValueError, match="cells"):
+                sag.tl.explain(query, model, cells=bad, **FAST)
+            assert rows == [], bad
+    finally:
+        hook.remove()
+    read = []
+    real = _explain.dense_rows
+    monkeypatch.setattr(_explain, "dense_rows", lambda X, r: read.append(len(r)) or real(X, r))
+    sag.tl.explain(query, model, cells=list(query.obs_names[:12]), **FAST)
+    assert query.uns["sag_shap"]["params"]["groupby"] == "predicted class"
+    # the 12 cells (grouped, then explained in one or two passes) and the background
+    assert sum(read) <= 3 * 12 + FAST["n_background"] < query.n_obs
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_explain_on_gpu_matches_cpu(syn, tmp_path):
@@ -397,6 +451,24 @@ def test_explain_rejects_bad_arguments(syn):
         sag.tl.explain(adata, object())
 
 
+def test_explain_refuses_a_varm_key_it_did_not_write(syn):
+    """key_added='PCs' would replace scanpy's PCA loadings: refused before any work; an
+    earlier explanation under the key is replaced."""
+    adata, model = syn
+    other = adata.copy()
+    loadings = np.ones((other.n_vars, 3))
+    other.varm["PCs"] = loadings
+    with pytest.raises(
+        ValueError, match=r"adata\.varm\['PCs'\] holds values that sag\.tl\.explain"
+    ):
+        sag.tl.explain(other, model, key_added="PCs", **FAST)
+    np.testing.assert_array_equal(other.varm["PCs"], loadings)
+    assert "PCs" not in other.uns
+    sag.tl.explain(other, model, key_added="mine", **FAST)
+    sag.tl.explain(other, model, key_added="mine", **FAST)  # its own: replaced
+    assert other.varm["mine"].shape == (other.n_vars, len(model.classes_) + 1)
+
+
 def test_explain_gene_matching(syn, log_records):
     """Genes are matched by name as predict does; below the overlap minimum it is an error."""
     adata, model = syn
@@ -428,6 +500,31 @@ def test_explain_clamps_background(syn, log_records):
     sag.tl.explain(adata, model, n_background=10_000, n_explain=5, nsamples=5)
     assert adata.uns["sag_shap"]["params"]["n_background"] == n_train
     assert "n_background=10000 is more than" in log_records.text
+    # the default (100) takes all the training cells of a small dataset without a warning
+    small = adata[:120].copy()
+    n_train = int((small.obs["sag_split"] == "train").sum())
+    assert n_train < 100
+    log_records.clear()
+    sag.tl.explain(small, model, n_explain=5, nsamples=5)
+    assert small.uns["sag_shap"]["params"]["n_background"] == n_train
+    assert "is more than" not in log_records.text
+    sag.tl.explain(small, model, n_background=100, n_explain=5, nsamples=5)
+    assert f"n_background=100 is more than the {n_train} training cells" in log_records.text
+
+
+def test_explain_warns_when_the_background_overlaps_the_explained_cells(syn, log_records):
+    """A subset of held-out cells has a split column but no training cell: the background is
+    drawn from the explained cells' pool, and the warning says so (not 'no split')."""
+    adata, model = syn
+    held_out = adata[adata.obs["sag_split"] == "test"].copy()
+    sag.tl.explain(held_out, model, **FAST)
+    assert held_out.uns["sag_shap"]["params"]["background_from"] == "all"
+    warned = [r.getMessage() for r in log_records.records if r.levelno == logging.WARNING]
+    assert any(
+        "obs['sag_split'] has no 'train' cell" in m and "overlaps the explained cells" in m
+        for m in warned
+    ), warned
+    assert "no obs['sag_split'] split" not in log_records.text
 
 
 # -- real biology -------------------------------------------------------------------------------
@@ -493,6 +590,26 @@ def test_explain_uses_the_layer_classify_trained_on(log_records):
     on_counts = adata.varm["sag_shap"].copy()
     sag.tl.explain(adata, model, n_explain=20, n_background=10, nsamples=10, seed=0, layer="counts")
     np.testing.assert_array_equal(adata.varm["sag_shap"], on_counts)
+    # without a classify record, the layer the model itself was trained on (and it is recorded)
+    fresh = ad.AnnData(
+        adata.X.copy(),
+        obs=adata.obs[["label"]].copy(),
+        var=adata.var[[]].copy(),
+        layers={"counts": adata.layers["counts"]},
+    )
+    kw = {"n_explain": 20, "n_background": 10, "nsamples": 10, "seed": 0}
+    sag.tl.explain(fresh, model, **kw)
+    assert fresh.uns["sag_shap"]["params"]["layer"] == "counts"
+    assert "the layer the model was trained on" in log_records.text
+    by_default = fresh.varm["sag_shap"].copy()
+    sag.tl.explain(fresh, model, layer="counts", **kw)
+    np.testing.assert_array_equal(fresh.varm["sag_shap"], by_default)
+    # an AnnData without the layer: X, recorded as such, with one warning
+    del fresh.layers["counts"]
+    log_records.clear()
+    sag.tl.explain(fresh, model, **kw)
+    assert fresh.uns["sag_shap"]["params"]["layer"] == "None"
+    assert log_records.text.count("which this AnnData lacks") == 1
 
 
 def test_explain_finds_the_classify_run_of_its_model_under_any_key(log_records):

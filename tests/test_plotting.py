@@ -123,8 +123,6 @@ def test_shap_summary(annotated, tmp_path):
     assert cls in ax.get_xlabel()
     cbar_axes = [a for a in ax.figure.axes if a is not ax]
     assert _labels(cbar_axes[0].get_yticklabels()) == ["low", "high"]
-    with pytest.raises(KeyError, match="not one of the explained classes"):
-        sag.pl.shap_summary(adata, "overall", show=False)
     with pytest.raises(TypeError, match="group= is needed: one of the explained classes"):
         sag.pl.shap_summary(adata, show=False)
     for bad in (0, -3, 2.5):
@@ -132,6 +130,76 @@ def test_shap_summary(annotated, tmp_path):
             sag.pl.shap_summary(adata, cls, n_top=bad, show=False)
         with pytest.raises(ValueError, match=r"n_top=.* must be a positive integer"):
             sag.pl.importance(adata, n_top=bad, show=False)
+
+
+def test_explain_plots_warn_of_an_explanation_of_a_replaced_classify_run(annotated, caplog):
+    """classify run again after explain: the plots still draw the old model's explanation,
+    with the warning the report gives when it leaves it out."""
+    from scautogenome._settings import logger
+
+    adata = annotated.copy()
+    cls = adata.uns["sag_shap"]["classes"][0]
+    logger.addHandler(caplog.handler)
+    try:
+        caplog.set_level("WARNING", logger="scautogenome")
+        sag.pl.importance(adata, show=False)
+        sag.pl.shap_summary(adata, cls, show=False)
+        assert "explains another model" not in caplog.text
+        adata.uns["sag"] = {**adata.uns["sag"], "model_digest": "another model"}
+        for plot in (sag.pl.importance, sag.pl.shap_summary):
+            caplog.clear()
+            plot(adata, cls, show=False)
+            assert "uns['sag_shap'] explains another model than the classify run in uns['sag']" in (
+                caplog.text
+            )
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
+def test_shap_summary_overall(annotated):
+    """group='overall', as importance takes it: the overall top genes, every explained cell at
+    its SHAP value of its own class."""
+    u = annotated.uns["sag_shap"]
+    ax = sag.pl.shap_summary(annotated, "overall", n_top=6, show=False)
+    assert _labels(ax.get_yticklabels()) == list(u["top_genes"][-1][:6])
+    assert "own class" in ax.get_xlabel()
+    first = ax.collections[0].get_offsets()[:, 0]  # the top gene's row
+    np.testing.assert_allclose(np.sort(first), np.sort(u["overall_values"][:, 0]), rtol=1e-6)
+    old = annotated.copy()
+    del old.uns["sag_shap"]["overall_values"]
+    with pytest.raises(KeyError, match="no per-cell values of the overall genes"):
+        sag.pl.shap_summary(old, "overall", show=False)
+
+
+def test_explain_plots_label_genes_with_gene_symbols(annotated):
+    """gene_symbols= names a var column to label the genes with, as in scanpy's plots."""
+    adata = annotated.copy()
+    adata.var["symbol"] = [f"SYM{i}" for i in range(adata.n_vars)]
+    u = adata.uns["sag_shap"]
+    cls = u["classes"][0]
+    want = [f"SYM{adata.var_names.get_loc(g)}" for g in u["top_genes"][0][:5]]
+    ax = sag.pl.importance(adata, cls, n_top=5, gene_symbols="symbol", show=False)
+    assert _labels(ax.get_yticklabels()) == want
+    ax = sag.pl.shap_summary(adata, cls, n_top=5, gene_symbols="symbol", show=False)
+    assert _labels(ax.get_yticklabels()) == want
+    ax = sag.pl.importance(adata, n_top=5, gene_symbols="symbol", show=False)
+    assert all(t.startswith("SYM") for t in _labels(ax.get_yticklabels()))
+    for plot in (sag.pl.importance, sag.pl.shap_summary):
+        with pytest.raises(KeyError, match=r"gene_symbols='nope' is not a column of adata\.var"):
+            plot(adata, cls, gene_symbols="nope", show=False)
+
+
+def test_importance_axis_says_which_cells_it_averages_over(annotated):
+    """Column c of varm is mean |SHAP of class c| over the explained cells of class c."""
+    u = annotated.uns["sag_shap"]
+    cls = u["classes"][1]
+    ax = sag.pl.importance(annotated, cls, show=False)
+    n = int(u["n_cells"][1])
+    assert ax.get_xlabel() == f"mean |SHAP value| of the {cls} logit over its {n} explained cells"
+    ax = sag.pl.importance(annotated, "overall", show=False)
+    assert "mean over the classes" in ax.get_xlabel()
+    ax = sag.pl.importance(annotated, show=False)
+    assert "over its explained cells (stacked)" in ax.get_xlabel()
 
 
 def test_confusion_matrix(annotated, tmp_path):

@@ -2,9 +2,10 @@
 
 Pass 1 streams the explained cells through an engine and accumulates, for every class ``c``,
 the mean absolute SHAP value of output ``c`` over the explained cells of class ``c``. Pass 2
-explains the cells again restricted to the top genes (cheap with the structured fast path; the
-draws are the same, so the values are too) to keep their per-cell SHAP values for distribution
-plots. With ``keep_values`` the full array is kept in pass 1 and pass 2 is skipped.
+explains the cells again restricted to the top genes of every class and overall (cheap with the
+structured fast path; the draws are the same, so the values are too) to keep their per-cell SHAP
+values for distribution plots. With ``keep_values`` the full array is kept in pass 1 and pass 2
+is skipped.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class ClassImportance:
         n_classes x n_cells x n_top: SHAP values of output c and model-scale input values of
         the top genes of class c, for every explained cell (NaN for a class with no explained
         cell).
+    overall_values, overall_expression
+        n_cells x n_top: for the ``overall`` top genes, every explained cell's SHAP value of
+        its own class's output (the values ``overall`` averages the magnitude of) and the
+        genes' model-scale input values.
     base_values
         Mean logits over the background (the reference the SHAP values explain the output from).
     values
@@ -51,6 +56,8 @@ class ClassImportance:
     top: np.ndarray
     top_values: np.ndarray
     top_expression: np.ndarray
+    overall_values: np.ndarray
+    overall_expression: np.ndarray
     base_values: np.ndarray
     values: np.ndarray | None
     seconds: float
@@ -136,8 +143,10 @@ def class_importance(
     )
     top_values = np.zeros((n_classes, n, n_top), dtype=np.float32)
     top_expr = np.zeros((n_classes, n, n_top), dtype=np.float32)
-    union = np.unique(top[:n_classes])
-    pos = np.searchsorted(union, top[:n_classes])  # class x n_top -> column of the union
+    overall_values = np.zeros((n, n_top), dtype=np.float32)
+    overall_expr = np.zeros((n, n_top), dtype=np.float32)
+    union = np.unique(top)
+    pos = np.searchsorted(union, top)  # (class or overall) x n_top -> column of the union
     cls = np.arange(n_classes)[:, None]
     if values is not None:
         for cells in _chunks(n, size):
@@ -145,14 +154,20 @@ def class_importance(
             for c in range(n_classes):
                 top_values[c, cells] = values[cells][:, top[c], c]
                 top_expr[c, cells] = x[:, top[c]]
+            own = values[cells][:, top[-1], :]  # cells x n_top x classes
+            overall_values[cells] = np.take_along_axis(own, codes[cells, None, None], 2)[..., 0]
+            overall_expr[cells] = x[:, top[-1]]
     else:
         size2 = engine.cells_per_chunk(len(union))
         with progress(n, "explain: top genes", unit="cell") as bar:
             for cells in _chunks(n, size2):
                 x = get_rows(cells)
                 phi = engine.attributions(x, cells, genes=union)  # cells x union x classes
-                top_values[:, cells] = phi[:, pos, cls].transpose(1, 0, 2)
-                top_expr[:, cells] = x[:, union][:, pos].transpose(1, 0, 2)
+                top_values[:, cells] = phi[:, pos[:n_classes], cls].transpose(1, 0, 2)
+                top_expr[:, cells] = x[:, union][:, pos[:n_classes]].transpose(1, 0, 2)
+                own = phi[:, pos[-1], :]
+                overall_values[cells] = np.take_along_axis(own, codes[cells, None, None], 2)[..., 0]
+                overall_expr[cells] = x[:, top[-1]]
                 bar.update(len(cells))
     # a class without explained cells has no ranking
     top[:n_classes][~present] = -1
@@ -165,6 +180,8 @@ def class_importance(
         top=top,
         top_values=top_values,
         top_expression=top_expr,
+        overall_values=overall_values,
+        overall_expression=overall_expr,
         base_values=np.asarray(engine.base_values, dtype=np.float32),
         values=values,
         seconds=time.perf_counter() - start,

@@ -365,5 +365,23 @@ class ShapGradient:
             )
         finally:
             np.random.set_state(state)  # noqa: NPY002
-        vals = np.asarray(vals, dtype=np.float32).reshape(len(x), self.n_genes, self.n_classes)
+        vals = _per_class_last(vals, len(x), self.n_genes, self.n_classes)
         return vals if genes is None else vals[:, genes, :]
+
+
+def _per_class_last(vals, n_cells: int, n_genes: int, n_classes: int) -> np.ndarray:
+    """``GradientExplainer.shap_values`` output as n_cells x n_genes x n_classes float32: a
+    list of per-class n_cells x n_genes arrays (shap < 0.45), that array (shap >= 0.45), or
+    for a network of one output its n_cells x n_genes values."""
+    if isinstance(vals, (list, tuple)):
+        vals = np.stack(vals, axis=-1)
+    vals = np.asarray(vals, dtype=np.float32)
+    if vals.ndim == 2:
+        vals = vals[..., None]
+    if vals.shape != (n_cells, n_genes, n_classes):
+        msg = (
+            f"shap.GradientExplainer returned SHAP values of shape {vals.shape}, expected "
+            f"{(n_cells, n_genes, n_classes)} (cells x genes x classes); use shap>=0.44."
+        )
+        raise ValueError(msg)
+    return vals

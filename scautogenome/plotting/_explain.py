@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _keys
 from .._settings import logger
-from ._utils import class_colors, finish, missing_key, new_axes
+from ._utils import class_colors, finish, gene_labels, missing_key, new_axes
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -17,9 +17,23 @@ if TYPE_CHECKING:
 
 
 def _shap_uns(adata: AnnData, key: str) -> dict:
+    """The explain record under ``key``; a warning when the classify run it explains was
+    replaced since (classify run again after explain), as the report leaves it out."""
+    from ..tools._utils import explains_replaced_run
+
     if key not in adata.uns or key not in adata.varm:
         raise missing_key("adata.uns / adata.varm", key, "sag.tl.explain(adata, model)")
-    return adata.uns[key]
+    uns = adata.uns[key]
+    params = uns.get("params", {}) if isinstance(uns, dict) else {}
+    run = str(params.get("classify_key", _keys.CLASSIFY_KEY))
+    if run in adata.uns and explains_replaced_run(uns, run, adata.uns[run]):
+        logger.warning(
+            "uns[%r] explains another model than the classify run in uns[%r] (classify was run "
+            "again after explain); run sag.tl.explain again to plot the current model.",
+            key,
+            run,
+        )
+    return uns
 
 
 def _column(uns: dict, group: str) -> int:
@@ -42,6 +56,7 @@ def importance(
     n_top: int = 20,
     *,
     key: str = _keys.SHAP_KEY,
+    gene_symbols: str | None = None,
     color: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
@@ -58,12 +73,17 @@ def importance(
     adata
         Annotated by :func:`scautogenome.tl.explain`.
     group
-        A class (or ``"overall"``): bars of its mean absolute SHAP values. None: the genes with
-        the largest importance summed over the classes, one stacked segment per class.
+        A class: bars of its mean absolute SHAP values over the explained cells of that class
+        (``varm[key]``'s column). ``"overall"``: the mean of those over the classes. None: the
+        genes with the largest importance summed over the classes, one stacked segment per
+        class.
     n_top
         Number of genes.
     key
         ``key_added`` of the explain call.
+    gene_symbols
+        Column of ``adata.var`` to label the genes with instead of ``var_names`` (as in
+        scanpy's plots).
     color
         Bar colour for one class (default: the class's colour in ``uns[f'{groupby}_colors']``).
     ax, show, save, return_fig
@@ -77,6 +97,7 @@ def importance(
     """
     _check_n_top(n_top)
     uns = _shap_uns(adata, key)
+    gene_labels(adata, [], gene_symbols)  # a bad column is an error before any drawing
     table = np.asarray(adata.varm[key], dtype=float)
     genes = np.asarray(adata.var_names, dtype=str)
     classes = [str(c) for c in uns["classes"]]
@@ -95,7 +116,7 @@ def importance(
         bar_color = color or (colors[col] if col < len(classes) else "#1f77b4")
         ax.barh(np.arange(len(top)), table[top, col], color=bar_color, height=0.7)
         ax.set_title(f"{group}: top {len(top)} genes")
-        ax.set_xlabel(f"mean |SHAP value| ({output if output == 'prediction' else 'class logit'})")
+        ax.set_xlabel(_importance_label(uns, col, output))
     else:
         per_class = table[:, : len(classes)]
         total = np.nansum(per_class, axis=1)
@@ -117,11 +138,24 @@ def importance(
             title=groupby or None,
         )
         ax.set_title(f"top {len(top)} genes, all classes")
-        ax.set_xlabel("mean |SHAP value| (stacked over classes)")
-    ax.set_yticks(np.arange(len(top)), genes[top])
+        ax.set_xlabel("mean |SHAP value| of each class's logit over its explained cells (stacked)")
+    ax.set_yticks(np.arange(len(top)), gene_labels(adata, genes[top], gene_symbols))
     ax.set_ylim(len(top) - 0.5, -0.5)  # most important on top
     ax.spines[["top", "right"]].set_visible(False)
     return finish(fig, ax, show, return_fig, save, "sag_importance")
+
+
+def _importance_label(uns, col: int, output: str) -> str:
+    """The x label of ``varm`` column ``col``: which SHAP values it averages over which cells."""
+    classes = [str(c) for c in uns["classes"]]
+    n_cells = np.asarray(uns.get("n_cells", []), dtype=np.int64)
+    if output == "prediction":
+        n = int(n_cells.sum()) if len(n_cells) else len(uns.get("cells", []))
+        return f"mean |SHAP value| of the prediction over the {n} explained cells"
+    if col >= len(classes):  # overall
+        return "mean over the classes of mean |SHAP value| (each class's over its explained cells)"
+    n = f" {int(n_cells[col])}" if col < len(n_cells) else ""
+    return f"mean |SHAP value| of the {classes[col]} logit over its{n} explained cells"
 
 
 def _check_n_top(n_top) -> None:
@@ -163,6 +197,7 @@ def shap_summary(
     n_top: int = 20,
     *,
     key: str = _keys.SHAP_KEY,
+    gene_symbols: str | None = None,
     cmap: str = "coolwarm",
     size: float = 8.0,
     ax: Axes | None = None,
@@ -175,18 +210,23 @@ def shap_summary(
     One row per gene (most important on top); each dot is an explained cell, placed at its
     SHAP value for the class's logit and spread vertically like a beeswarm, coloured by the
     gene's expression on the model's input scale (per gene from its 5th to 95th percentile).
-    Dots right of 0 pushed the cell towards ``group``.
+    Dots right of 0 pushed the cell towards ``group`` (for ``"overall"``, towards the cell's
+    own class).
 
     Parameters
     ----------
     adata
         Annotated by :func:`scautogenome.tl.explain`.
     group
-        One of the explained classes (for a numeric target, None: its predicted value).
+        One of the explained classes (for a numeric target, None: its predicted value), or
+        ``"overall"``: the overall top genes, each cell at its SHAP value of its own class.
     n_top
         Number of genes (at most the ``n_top`` of the explain call).
     key
         ``key_added`` of the explain call.
+    gene_symbols
+        Column of ``adata.var`` to label the genes with instead of ``var_names`` (as in
+        scanpy's plots).
     cmap, size
         Colour map of the expression and dot size.
     ax, show, save, return_fig
@@ -202,18 +242,33 @@ def shap_summary(
 
     _check_n_top(n_top)
     uns = _shap_uns(adata, key)
+    gene_labels(adata, [], gene_symbols)  # a bad column is an error before any drawing
     classes = [str(c) for c in uns["classes"]]
+    output = _output(uns)
     if group is None:
-        if _output(uns) != "prediction":
-            msg = f"group= is needed: one of the explained classes {classes}."
+        if output != "prediction":
+            msg = f"group= is needed: one of the explained classes {classes} or 'overall'."
             raise TypeError(msg)
         group = classes[0]  # a numeric target: its one output
-    if str(group) not in classes:
-        msg = f"group={group!r} is not one of the explained classes: {classes}."
-        raise KeyError(msg)
-    c = classes.index(str(group))
-    values = np.asarray(uns["values"][c], dtype=float)  # cells x stored top genes
-    expr = np.asarray(uns["expression"][c], dtype=float)
+    c = _column(uns, group)
+    if c < len(classes):
+        values = np.asarray(uns["values"][c], dtype=float)  # cells x stored top genes
+        expr = np.asarray(uns["expression"][c], dtype=float)
+        impact = f"impact on the {group} {output}"
+    else:
+        if "overall_values" not in uns:
+            msg = (
+                f"uns[{key!r}] has no per-cell values of the overall genes (an explanation "
+                "written before explain kept them); run sag.tl.explain again to plot them."
+            )
+            raise KeyError(msg)
+        values = np.asarray(uns["overall_values"], dtype=float)
+        expr = np.asarray(uns["overall_expression"], dtype=float)
+        impact = (
+            "impact on the prediction"
+            if output == "prediction"
+            else "impact on the cell's own class logit"
+        )
     names = np.asarray(uns["top_genes"][c], dtype=str)
     if n_top > values.shape[1]:
         logger.warning(
@@ -246,9 +301,9 @@ def shap_summary(
             rasterized=len(x) > 500,
         )
     ax.axvline(0, color="#888888", lw=0.8, zorder=0)
-    ax.set_yticks(np.arange(n), names[:n])
+    ax.set_yticks(np.arange(n), gene_labels(adata, names[:n], gene_symbols))
     ax.set_ylim(n - 0.5, -0.5)
-    ax.set_xlabel(f"SHAP value (impact on the {group} {_output(uns)})")
+    ax.set_xlabel(f"SHAP value ({impact})")
     ax.set_title(f"{group}: top {n} genes, {values.shape[0]} cells")
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.tick_params(axis="y", length=0)

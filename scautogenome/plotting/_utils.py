@@ -106,6 +106,24 @@ def class_colors(adata: AnnData, column: str | None, classes) -> list[str]:
     return [lookup[c] for c in classes]
 
 
+def gene_labels(adata: AnnData, names, gene_symbols: str | None) -> list[str]:
+    """Tick labels of the genes ``names`` (``var_names``): with ``gene_symbols``, as scanpy's
+    plots, their value in that ``adata.var`` column (the name itself where it has none)."""
+    import pandas as pd
+
+    names = [str(n) for n in names]
+    if gene_symbols is None:
+        return names
+    if gene_symbols not in adata.var.columns:
+        msg = (
+            f"gene_symbols={gene_symbols!r} is not a column of adata.var; available: "
+            f"{list(adata.var.columns)}."
+        )
+        raise KeyError(msg)
+    symbols = dict(zip(adata.var_names.astype(str), adata.var[gene_symbols]))
+    return [str(symbols[n]) if n in symbols and not pd.isna(symbols[n]) else n for n in names]
+
+
 def missing_key(where: str, key: str, how: str) -> KeyError:
     msg = f"{where}[{key!r}] not found; run {how} first (or pass key= the key_added you used)."
     return KeyError(msg)

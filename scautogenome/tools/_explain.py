@@ -17,6 +17,7 @@ from ._utils import (
     check_uns_key,
     classify_record,
     h5ad_safe,
+    is_explain_record,
     recorded_layer,
 )
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ..models import Classifier
 
 METHODS = ("fast", "shap")
+N_BACKGROUND = 100  # background cells by default (fewer when there are fewer)
 _SPLITS = ("train", "val", "test")
 
 
@@ -38,8 +40,43 @@ def _check_positive(**kwargs) -> None:
             raise ValueError(msg)
 
 
+def _check_varm_key(adata: AnnData, key_added: str) -> None:
+    """Refuse, before any work, a ``varm[key_added]`` that an earlier explain did not write
+    (scanpy's PCA loadings under ``'PCs'``, say): explain would replace it."""
+    if key_added in adata.varm and not is_explain_record(adata.uns.get(key_added)):
+        msg = (
+            f"adata.varm[{key_added!r}] holds values that sag.tl.explain did not write, which "
+            f"explain(key_added={key_added!r}) would replace; pass another key_added= to keep "
+            f"them, or delete adata.varm[{key_added!r}] first."
+        )
+        raise ValueError(msg)
+
+
 def _split_name(split_col: str | None) -> str:
     return "no split known for this model" if split_col is None else f"no obs[{split_col!r}] split"
+
+
+def _log_background_from_all(
+    split_col: str | None, has_split: bool, bg_rows: np.ndarray, explained: np.ndarray
+) -> None:
+    """Say why the background is drawn from all cells: a warning when ``obs[split_col]``
+    exists but has no training cell (a subset of held-out cells, say), so that the background
+    overlaps the explained cells."""
+    n_both = len(np.intersect1d(bg_rows, explained))
+    if not has_split:
+        logger.info(
+            "%s; background drawn from all cells (%d of them explained cells too).",
+            _split_name(split_col),
+            n_both,
+        )
+        return
+    logger.warning(
+        "obs[%r] has no 'train' cell, so the background is drawn from all cells and overlaps "
+        "the explained cells (%d cells are both); explain an AnnData that holds the training "
+        "cells for a background apart from them.",
+        split_col,
+        n_both,
+    )
 
 
 def _candidate_rows(
@@ -104,9 +141,15 @@ def _candidate_rows(
 
 
 def _groups(
-    adata: AnnData, model: Classifier, groupby: str | None, predicted, record: dict
+    adata: AnnData,
+    model: Classifier,
+    groupby: str | None,
+    predicted,
+    record: dict,
+    rows: np.ndarray,
 ) -> tuple[np.ndarray, str]:
-    """Class index of every cell in the model's classes (-1: not one of them) and its source."""
+    """Class index of the cells at ``rows`` in the model's classes (-1: not one of them) and
+    its source; ``predicted(rows)`` (a forward pass) is called only for those cells."""
     classes = pd.Index(model.classes_)
     if groupby is None:
         params = record.get("params")
@@ -114,8 +157,8 @@ def _groups(
         if isinstance(labels_key, str) and labels_key in adata.obs.columns:
             codes = classes.get_indexer(adata.obs[labels_key].astype(str).to_numpy())
             if (codes >= 0).any():
-                return codes, labels_key
-        return predicted(), "predicted class"
+                return codes[rows], labels_key
+        return predicted(rows), "predicted class"
     if groupby not in adata.obs.columns:
         msg = f"groupby={groupby!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
         raise KeyError(msg)
@@ -128,7 +171,7 @@ def _groups(
             "by their predicted class."
         )
         raise ValueError(msg)
-    return codes, groupby
+    return codes[rows], groupby
 
 
 @keep_torch_rng()
@@ -139,7 +182,7 @@ def explain(
     groupby: str | None = None,
     cells: str | Sequence | np.ndarray = "test",
     n_explain: int | None = 500,
-    n_background: int = 100,
+    n_background: int | None = None,
     nsamples: int = 200,
     method: str = "fast",
     layer: str | None = None,
@@ -190,7 +233,9 @@ def explain(
         sizes allow so small classes are represented (``None``: all).
     n_background
         Background cells, drawn from the training split of ``obs[split_key]`` (all cells when
-        there is none); clamped, with a warning, to the cells available.
+        there is none or it has no training cell: then the background overlaps the explained
+        cells, with a warning where there is a split). None (default): 100, or all of those
+        cells when there are fewer; a larger number than there are is clamped with a warning.
     nsamples
         Draws of (background cell, alpha) per explained cell (shap's default is 200).
     method
@@ -202,7 +247,8 @@ def explain(
     layer
         Use ``adata.layers[layer]`` (the kind of values the model was trained on). None: the
         layer the classify run of the model trained on, when it records one that ``adata``
-        has, else ``adata.X``.
+        has, else the layer the model was trained on when ``adata`` has it, else ``adata.X``
+        (``params['layer']`` records which).
     n_top
         Genes ranked per class in ``uns`` (with their per-cell values, for
         :func:`~scautogenome.pl.shap_summary`).
@@ -220,7 +266,8 @@ def explain(
         Also return the full per-cell SHAP array (memory: cells x genes x classes floats).
     key_added
         Key of the ``varm`` and ``uns`` entries. An ``uns[key_added]`` that is not an
-        explain record (classify's, say, or a value of your own) is an error before any work.
+        explain record (classify's, say, or a value of your own), or a ``varm[key_added]``
+        without one (scanpy's ``'PCs'``, say), is an error before any work.
     seed
         Seed of the background, the explained cells and the draws; default
         ``sag.settings.seed``. The same seed gives the same result.
@@ -243,8 +290,10 @@ def explain(
         (names of the explained cells); ``cell_groups`` (their class); ``n_cells`` (explained
         cells per class); ``values`` and ``expression`` (n_classes x n_cells x n_top: SHAP value of
         class ``c`` and model-scale input value of class ``c``'s top genes in every explained
-        cell); ``base_values`` (mean logits of the background); ``gene_overlap``; ``seconds``;
-        ``model_digest`` (of the explained model's weights, as classify records it);
+        cell); ``overall_values`` and ``overall_expression`` (n_cells x n_top: every explained
+        cell's SHAP value of its own class and its model-scale input value, of the
+        ``overall`` top genes); ``base_values`` (mean logits of the background);
+        ``gene_overlap``; ``seconds``; ``model_digest`` (of the explained model's weights, as classify records it);
         ``params`` (this call, with the engine path used).
     """
     from ..explain import (
@@ -262,6 +311,7 @@ def explain(
     check_key_added(key_added)
     check_adata(adata)
     check_uns_key(adata, key_added, "explain", replaces=("explain",))
+    _check_varm_key(adata, key_added)
     if not isinstance(model, (Classifier, Regressor)):
         msg = f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
         raise TypeError(msg)
@@ -294,8 +344,16 @@ def explain(
     else:
         split_col = None if record_key is None else _keys.split_key(record_key)
 
-    if layer is None:
+    split = None
+    if split_col is not None and split_col in adata.obs.columns:
+        split = adata.obs[split_col].astype(str).to_numpy()
+    # the cells asked for before any work (grouping them may need a forward pass)
+    candidates = _candidate_rows(adata, cells, split, split_col)
+
+    if layer is None:  # resolved here, so that the layer read is the layer recorded
         layer = recorded_layer(adata, record)
+        if layer is None and getattr(model, "layer_", None) in adata.layers:
+            layer = model._default_layer(adata, None)  # (where adata lacks it, _input warns)
     X, col_map, report = model._input(adata, layer, min_gene_overlap)
     n_model = len(model.var_names_)
     if col_map is None:
@@ -312,27 +370,22 @@ def explain(
             block = full
         return transform.apply(block).astype(np.float32, copy=False)
 
-    def predicted() -> np.ndarray:
+    def predicted(rows: np.ndarray) -> np.ndarray:
         import torch
 
-        out = np.empty(adata.n_obs, dtype=np.int64)
+        out = np.empty(len(rows), dtype=np.int64)
         with torch.no_grad():
             step = block_rows(n_model, 2048)  # fewer rows with many genes: bounded memory
-            for s in range(0, adata.n_obs, step):
-                rows = np.arange(s, min(adata.n_obs, s + step))
-                x = torch.from_numpy(model_rows(rows)).to(model.device_)
-                out[rows] = model.module_(x).argmax(1).cpu().numpy()
+            for s in range(0, len(rows), step):
+                x = torch.from_numpy(model_rows(rows[s : s + step])).to(model.device_)
+                out[s : s + step] = model.module_(x).argmax(1).cpu().numpy()
         return out
 
-    split = None
-    if split_col is not None and split_col in adata.obs.columns:
-        split = adata.obs[split_col].astype(str).to_numpy()
     if regression:  # one output: every cell explains the target
-        codes_all, group_source = np.zeros(adata.n_obs, dtype=np.int64), "all cells"
+        group_codes, group_source = np.zeros(len(candidates), dtype=np.int64), "all cells"
     else:
-        codes_all, group_source = _groups(adata, model, groupby, predicted, record)
-    candidates = _candidate_rows(adata, cells, split, split_col)
-    candidates = candidates[codes_all[candidates] >= 0]
+        group_codes, group_source = _groups(adata, model, groupby, predicted, record, candidates)
+    candidates, group_codes = candidates[group_codes >= 0], group_codes[group_codes >= 0]
     if len(candidates) == 0:
         msg = f"No cell to explain: none of the selected cells (cells={cells!r}) has a model class in {group_source!r}."
         raise ValueError(msg)
@@ -344,8 +397,7 @@ def explain(
         pool, pool_name = np.flatnonzero(split == "train"), "training"
     else:
         pool, pool_name = np.arange(adata.n_obs), "all"
-        logger.info("%s; background drawn from all cells.", _split_name(split_col))
-    if n_background > len(pool):
+    if n_background is not None and n_background > len(pool):  # the default clamps quietly
         logger.warning(
             "n_background=%d is more than the %d %s cells; using all %d.",
             n_background,
@@ -353,10 +405,12 @@ def explain(
             pool_name,
             len(pool),
         )
-    bg_rows = random_rows(pool, n_background, rng_bg)
+    bg_rows = random_rows(pool, N_BACKGROUND if n_background is None else n_background, rng_bg)
     n_pick = len(candidates) if n_explain is None else n_explain
-    explained = candidates[stratified_cells(codes_all[candidates], n_pick, rng_cells)]
-    codes = codes_all[explained]
+    picked = stratified_cells(group_codes, n_pick, rng_cells)
+    explained, codes = candidates[picked], group_codes[picked]
+    if pool_name == "all":
+        _log_background_from_all(split_col, split is not None, bg_rows, explained)
     classes = model.classes_
     n_classes = len(classes)
     logger.info(
@@ -418,6 +472,8 @@ def explain(
         "n_cells": res.n_cells.astype(np.int64),
         "values": res.top_values,
         "expression": res.top_expression,
+        "overall_values": res.overall_values,
+        "overall_expression": res.overall_expression,
         "base_values": res.base_values,
         "gene_overlap": report,
         "seconds": float(res.seconds),

@@ -1011,8 +1011,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--n-background",
         type=int,
-        default=100,
-        help="background cells, drawn from the training split (default 100)",
+        default=None,
+        help="background cells, drawn from the training split (default 100, or all the "
+        "training cells when fewer)",
     )
     e.add_argument(
         "--nsamples",

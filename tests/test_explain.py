@@ -485,7 +485,16 @@ def test_explain_gene_matching(syn, log_records):
     assert np.isnan(table[-5:]).all()  # genes the model does not know
     assert np.isfinite(table[:120]).all()
     assert set(np.asarray(query.uns["sag_shap"]["top_genes"]).ravel()) <= set(query.var_names[:120])
-    assert "missing from adata" in log_records.text
+    assert "missing from adata (set to their training mean)" in log_records.text
+    # a missing gene is its training mean, as in predict: the same values as a query that
+    # holds every gene, the missing ones at that mean
+    full = adata.copy()
+    dense = full.X.toarray()
+    lacking = np.setdiff1d(np.arange(adata.n_vars), keep)
+    dense[:, lacking] = model.transform_.mean_[lacking]
+    full.X = sparse.csr_matrix(dense)
+    sag.tl.explain(full, model, **FAST)
+    np.testing.assert_allclose(full.varm["sag_shap"][keep], table[:120], rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="min_gene_overlap"):
         sag.tl.explain(query, model, min_gene_overlap=0.9)
     other = adata.copy()

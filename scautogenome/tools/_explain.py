@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_torch_rng, logger, resolve_seed
-from ..data import block_rows, check_adata, dense_rows
+from ..data import block_rows, check_adata, dense_rows, map_columns
 from ._utils import (
     call_params,
     check_key_added,
@@ -210,7 +210,8 @@ def explain(
     range), so a value reads "this gene's scaled expression moved the class-c logit by so much
     relative to the background cells". The genes are the user's: ``adata``'s genes are matched
     to the model's by name as :func:`~scautogenome.tl.predict` does (model genes the query lacks
-    are zero-filled and get no entry; query genes the model does not know get NaN importance).
+    take their training mean and get no entry; query genes the model does not know get NaN
+    importance).
 
     Parameters
     ----------
@@ -362,12 +363,12 @@ def explain(
         src, dst, _ = col_map
     transform = model.transform_
 
+    fill = transform.fill_values(n_model)
+
     def model_rows(rows: np.ndarray) -> np.ndarray:
         block = dense_rows(X, rows)
-        if col_map is not None:
-            full = np.zeros((len(rows), n_model), dtype=np.float32)
-            full[:, dst] = block[:, src]
-            block = full
+        if col_map is not None:  # a missing gene takes its training mean, as in predict
+            block = map_columns(block, col_map, fill)
         return transform.apply(block).astype(np.float32, copy=False)
 
     def predicted(rows: np.ndarray) -> np.ndarray:
@@ -443,10 +444,11 @@ def explain(
         class_names=classes,
     )
     if not eligible.all():
-        # zero in the cells and in the background alike, so their SHAP values are 0 by
+        # one value in the cells and in the background alike, so their SHAP values are 0 by
         # construction: what they would have carried cannot be told from this adata
         logger.warning(
-            "%d model genes are missing from adata (zero-filled); their SHAP values are 0 by "
+            "%d model genes are missing from adata (set to their training mean); their SHAP "
+            "values are 0 by "
             "construction, so the ranking covers only the genes present. They are not written.",
             int((~eligible).sum()),
         )

@@ -174,6 +174,34 @@ def test_n_trials_0_collects_the_stored_search(adata, tiny_config, tmp_path):
         sag.tl.classify(adata.copy(), "label", n_trials=-1)
 
 
+def test_trials_scored_under_another_fingerprint_are_left_out(adata, tiny_config, tmp_path, caplog):
+    """Two processes that create one study at the same moment can each record their own
+    data; every trial carries its fingerprint's tag, and the best is chosen among this
+    search's own (a trial of the other data scored 1.0 here)."""
+    import optuna
+
+    sag.settings.verbosity = 1
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    tiny_config["budget"]["n_trials"] = 2
+    first = sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    study = optuna.load_study(study_name="s", storage=url)
+    tags = {t.user_attrs.get("fingerprint") for t in study.get_trials()}
+    assert len(tags) == 1
+    assert None not in tags
+    foreign = optuna.trial.create_trial(value=1.0, user_attrs={"fingerprint": "another"})
+    study.add_trial(foreign)
+    tiny_config["budget"]["n_trials"] = 0
+    sag._settings.logger.addHandler(caplog.handler)
+    try:
+        again = sag.tl.classify(
+            adata.copy(), "label", config=tiny_config, storage=url, study_name="s"
+        )
+    finally:
+        sag._settings.logger.removeHandler(caplog.handler)
+    assert again.weights_digest() == first.weights_digest()
+    assert "holds 1 complete trial(s) scored on other data or settings" in caplog.text
+
+
 def test_a_resumed_search_runs_the_starting_points_an_earlier_budget_cut(
     adata, tiny_config, tmp_path
 ):

@@ -16,6 +16,7 @@ tried again once, by the next trial to start in any process of the study.
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import json
 import math
@@ -39,6 +40,10 @@ from ..train._trainer import kept_point
 
 # the study's user attribute that records what its trials were scored on
 FINGERPRINT_ATTR = "sag_fingerprint"
+# each trial's tag of the fingerprint it was scored under: two processes that start one new
+# study at the same moment can both find no record and write their own; the tag keeps
+# their trials apart where the study's record cannot
+FINGERPRINT_TAG_ATTR = "fingerprint"
 
 # A running trial records a heartbeat every HEARTBEAT_INTERVAL seconds in an RDB storage (one
 # small write: no cost next to a trial's training); one without a heartbeat for GRACE_PERIOD
@@ -285,14 +290,34 @@ def warn_if_cut(kept: dict, max_epochs: int) -> None:
     )
 
 
-def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
+def fingerprint_tag(fingerprint: dict | None) -> str | None:
+    """A short digest of ``fingerprint``, recorded on every trial scored under it."""
+    if fingerprint is None:
+        return None
+    text = json.dumps(fingerprint, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def best_trial(study: optuna.Study, tag: str | None = None) -> optuna.trial.FrozenTrial:
     """The best complete trial in the study's direction; ties go to the lower validation loss,
-    then to the earlier trial."""
+    then to the earlier trial. With ``tag``, trials tagged with another fingerprint (scored
+    on other data or settings by a process that started the study at the same time) are left
+    out, with a warning; untagged ones (an earlier scautogenome) count."""
     done = [
         t
         for t in study.get_trials(deepcopy=False)
         if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
     ]
+    if tag is not None:
+        own = [t for t in done if t.user_attrs.get(FINGERPRINT_TAG_ATTR, tag) == tag]
+        if len(own) < len(done):
+            logger.warning(
+                "study %r holds %d complete trial(s) scored on other data or settings (a "
+                "process that started it at the same time with others); they are left out.",
+                study.study_name,
+                len(done) - len(own),
+            )
+        done = own
     if not done:
         msg = (
             "The search finished without one complete trial; raise the budget (n_trials / "
@@ -527,6 +552,7 @@ def run_study(
     if callable(fingerprint):
         fingerprint = fingerprint() if shared else None
     check_fingerprint(study, fingerprint, n_before)
+    tag = fingerprint_tag(fingerprint)
     points: list[dict] = enqueue() if enqueue is not None else []
     if n_before:
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -566,6 +592,8 @@ def run_study(
         trial.set_user_attr("architecture", json.dumps(arch, sort_keys=True))
         trial.set_user_attr("train_params", json.dumps(params, sort_keys=True))
         trial.set_user_attr("seed", seed + trial.number)  # a retrain elsewhere takes it
+        if tag is not None:
+            trial.set_user_attr(FINGERPRINT_TAG_ATTR, tag)
         torch.manual_seed(seed + trial.number)
         net = build(arch)
         trial.set_user_attr("n_params", count_parameters(net))
@@ -675,7 +703,7 @@ def run_study(
         )
     finally:
         bar.close()
-    best = best_trial(study)
+    best = best_trial(study, tag)
     arch = json.loads(best.user_attrs["architecture"])
     if "train_params" in best.user_attrs:  # as trained, whatever this session's config says
         params = json.loads(best.user_attrs["train_params"])

@@ -457,11 +457,20 @@ def _classify(args) -> int:
     out.mkdir(parents=True, exist_ok=True)  # checked before the search: new, or --overwrite
     model.save(out / "model", overwrite=args.overwrite)
     adata.uns["sag"]["model_dir"] = str(out / "model")
+
+    def write_run() -> None:
+        _write_h5ad(adata, out / "annotated.h5ad")
+        text = json.dumps(metrics_record(adata), indent=1, default=json_default, allow_nan=False)
+        write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(text + "\n"))
+
+    args.saved_run = out  # an interruption from here on says what is kept (main)
     if args.explain:
-        sag.tl.explain(adata, model, seed=args.seed)
-    _write_h5ad(adata, out / "annotated.h5ad")
-    text = json.dumps(metrics_record(adata), indent=1, default=json_default, allow_nan=False)
-    write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(text + "\n"))
+        try:
+            sag.tl.explain(adata, model, seed=args.seed)
+        except KeyboardInterrupt:  # the search is done: keep what it found, without SHAP
+            write_run()
+            raise
+    write_run()
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
     if args.report:
         written.append(sag.io.write_report(adata, out / "report.html"))
@@ -1271,6 +1280,12 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
         what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
+        saved = getattr(args, "saved_run", None)
+        if saved is not None:  # after classify's search: its model and results are written
+            kept = (
+                f" after the search; {saved} holds its model, annotated.h5ad and "
+                f"metrics.json (what is missing: scautogenome explain / report on them)"
+            )
         print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
         return 143 if isinstance(e, _Terminated) else 130
     finally:

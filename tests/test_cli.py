@@ -1168,6 +1168,27 @@ def test_an_interrupted_command_says_so_without_a_traceback(h5ad, tmp_path, caps
     assert not (tmp_path / "o").exists()
 
 
+def test_ctrl_c_after_the_search_keeps_its_results(
+    h5ad, config_file, tmp_path, capsys, monkeypatch
+):
+    """Interrupted during the explanation, classify still writes the search's model,
+    annotated.h5ad and metrics.json, and says so."""
+    import scautogenome as sag
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sag.tl, "explain", interrupted)
+    out = tmp_path / "run"
+    assert main(_classify_argv(h5ad, config_file, out)) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted after the search; {out} holds its model, annotated.h5ad" in err
+    assert (out / "model" / "model.json").exists()
+    assert "sag_pred" in ad.read_h5ad(out / "annotated.h5ad").obs
+    assert json.loads((out / "metrics.json").read_text())["macro_f1"] >= 0
+    assert not (out / "report.html").exists()
+
+
 def test_sigterm_stops_a_command_as_ctrl_c_does(h5ad, tmp_path, capsys, monkeypatch):
     """A job scheduler's SIGTERM raises where Ctrl-C would (the running trial is failed and
     rerun on resume), ends with exit code 143, and the handler before is restored."""

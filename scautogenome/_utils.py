@@ -115,6 +115,8 @@ def storage_shown(storage: str | None) -> str | None:
     database's credentials. A string SQLAlchemy cannot parse is returned as it is."""
     if storage is None:
         return None
+    if not isinstance(storage, str):  # a storage object of the user's: its kind, not its id
+        return f"{type(storage).__module__.split('.')[0]}.{type(storage).__name__} (an object)"
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

@@ -157,6 +157,27 @@ def test_storage_resumes_a_search(adata, tiny_config, tmp_path):
     assert len(b.uns["sag"]["trials"]) == 4  # 2 earlier + 2 new trials in the same study
 
 
+def test_a_journal_file_is_a_storage(adata, tiny_config, tmp_path):
+    """A path ending in .log is an Optuna journal file (Optuna's advice for many processes on
+    a shared file system); a storage object is recorded by its kind, not its address."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    path = str(tmp_path / "search.log")
+    tiny_config["budget"]["n_trials"] = 2
+    sag.tl.classify(adata, "label", config=tiny_config, storage=path, study_name="s")
+    b = adata.copy()
+    sag.tl.classify(b, "label", config=tiny_config, storage=path, study_name="s")
+    assert len(b.uns["sag"]["trials"]) == 4
+    assert b.uns["sag"]["params"]["storage"] == path
+    journal = optuna.storages.JournalStorage(JournalFileBackend(path))
+    assert len(optuna.load_study(study_name="s", storage=journal).trials) == 4
+    sag.tl.classify(b, "label", config=tiny_config, storage=journal, study_name="s")
+    assert b.uns["sag"]["params"]["storage"] == "optuna.JournalStorage (an object)"
+    with pytest.raises(ValueError, match="its folder .* does not exist"):
+        sag.tl.classify(b, "label", storage=str(tmp_path / "nope" / "s.log"))
+
+
 def test_n_trials_0_collects_the_stored_search(adata, tiny_config, tmp_path):
     """A classify run with n_trials=0 trains no new trial: it retrains the stored study's
     best (of workers or an earlier session) into the same model."""

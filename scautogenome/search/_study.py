@@ -55,15 +55,41 @@ HEARTBEAT_INTERVAL = 60
 GRACE_PERIOD = 120
 
 
+JOURNAL_SUFFIXES = (".log", ".journal")
+
+
+def is_journal_path(storage) -> bool:
+    """Whether ``storage`` names an Optuna journal file (a path ending in ``.log`` or
+    ``.journal``, as optuna-dashboard takes it) rather than a database URL."""
+    return isinstance(storage, str) and "://" not in storage and storage.endswith(JOURNAL_SUFFIXES)
+
+
+def _journal(path: str):
+    """An Optuna ``JournalStorage`` on the file ``path`` (Optuna's advice for many processes
+    on one file system, NFS included); its folder must exist."""
+    from pathlib import Path
+
+    from optuna.storages.journal import JournalFileBackend
+
+    folder = Path(path).expanduser().resolve().parent
+    if not folder.is_dir():
+        msg = f"storage={path!r} cannot be opened: its folder {str(folder)!r} does not exist"
+        raise ValueError(msg)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(Path(path).expanduser())))
+
+
 def open_storage(storage):
     """The storage ``run_study`` hands to Optuna: a URL becomes an
     :class:`optuna.storages.RDBStorage` (Optuna opens every URL as one) with heartbeats and one
-    retry of a trial whose process died; ``None`` and storage objects (an ``RDBStorage`` of your
+    retry of a trial whose process died; a path ending in ``.log`` or ``.journal`` an Optuna
+    journal file (:func:`is_journal_path`, no heartbeats); ``None`` and storage objects (an ``RDBStorage`` of your
     own, a ``JournalStorage``, which has no heartbeats) are used as they are. A URL that cannot
     be opened (unknown dialect, missing folder or driver, refused connection) is a ValueError
     that names it (password masked)."""
     if not isinstance(storage, str):
         return storage
+    if is_journal_path(storage):
+        return _journal(storage)
     rdb = optuna.storages.RDBStorage
     retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
     retry = retry or optuna.storages.RetryFailedTrialCallback  # optuna < 4.9

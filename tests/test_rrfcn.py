@@ -316,14 +316,21 @@ def test_classify_rrfcn_roundtrip(adata, tmp_path, caplog):
     assert np.isfinite(adata.varm["sag_shap"]).all()
 
 
-def test_auto_with_rrfcn_when_budget_allows(adata, tmp_path):
+def test_auto_with_rrfcn_when_budget_allows(adata, tmp_path, caplog):
     cfg = {
         **TINY_RRFCN,
         "budget": {"n_trials": 2, "time_budget": 20},
         "rrfcn": {**TINY_RRFCN["rrfcn"], "auto_min_time_budget": 10},
         "space": {"common": {"batch_size": [64]}},
     }
-    sag.tl.classify(adata, "label", mode="auto", config=cfg)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    sag._settings.logger.addHandler(caplog.handler)
+    try:
+        sag.tl.classify(adata, "label", mode="auto", config=cfg, storage=url)
+    finally:
+        sag._settings.logger.removeHandler(caplog.handler)
+    # the storage keeps the Optuna part only, and says so
+    assert "its RRFCN search by ENAS runs in memory, is not stored" in caplog.text
     trials = adata.uns["sag"]["trials"]
     assert trials["number"].is_unique
     assert "rrfcn" in set(trials["mode"])

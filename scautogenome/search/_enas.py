@@ -823,6 +823,11 @@ def search_with_rrfcn(
         if storage is not None:
             logger.warning("storage is not used by the ENAS search (it runs in memory).")
         return run_enas(data, config, device=device, seed=seed)
+    if storage is not None:
+        logger.warning(
+            "storage keeps the MLP/RFCN trials of mode auto; its RRFCN search by ENAS runs in "
+            "memory, is not stored, and runs again in full when the search is resumed."
+        )
     start = time.perf_counter()
     tb = float(config["budget"]["time_budget"])
     hpo = run_search(

@@ -174,7 +174,7 @@ def test_a_journal_file_is_a_storage(adata, tiny_config, tmp_path):
     assert len(optuna.load_study(study_name="s", storage=journal).trials) == 4
     sag.tl.classify(b, "label", config=tiny_config, storage=journal, study_name="s")
     assert b.uns["sag"]["params"]["storage"] == "optuna.JournalStorage (an object)"
-    with pytest.raises(ValueError, match="its folder .* does not exist"):
+    with pytest.raises(ValueError, match=r"its folder .* does not exist"):
         sag.tl.classify(b, "label", storage=str(tmp_path / "nope" / "s.log"))
 
 
@@ -882,3 +882,42 @@ def test_a_resumed_search_runs_again_a_starting_point_that_was_interrupted(
     again = [t for t in trials[1:] if t.params == first[0].params]
     assert again
     assert again[0].state.name == "COMPLETE"
+
+
+def test_optuna_prints_no_traceback_of_an_interruption():
+    """A trial stopped by Ctrl-C (or SIGTERM) is named by the search's own log and the
+    command line, not by a traceback from Optuna (its other warnings still show)."""
+    import logging
+
+    import optuna
+
+    from scautogenome.search._study import _optuna_log_follows_sag
+
+    shown = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            shown.append(self.format(record))
+
+    def interrupted(trial):
+        raise KeyboardInterrupt
+
+    def failing(trial):
+        raise RuntimeError("boom")
+
+    @_optuna_log_follows_sag
+    def search(objective):
+        optuna.create_study().optimize(objective, n_trials=1, catch=(RuntimeError,))
+
+    collect = Collect()
+    logging.getLogger("optuna").addHandler(collect)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            search(interrupted)
+        assert shown  # Optuna's one-line "failed" warning
+        assert not any("Traceback" in text or "KeyboardInterrupt" in text for text in shown)
+        shown.clear()
+        search(failing)
+        assert any("RuntimeError: boom" in text for text in shown)  # others keep theirs
+    finally:
+        logging.getLogger("optuna").removeHandler(collect)

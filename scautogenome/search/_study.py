@@ -19,6 +19,7 @@ import functools
 import hashlib
 import inspect
 import json
+import logging
 import math
 import time
 import warnings
@@ -462,12 +463,24 @@ def _optuna_log_follows_sag(func):
         level = optuna.logging.get_verbosity()
         quiet = settings.verbosity == 0
         optuna.logging.set_verbosity(optuna.logging.ERROR if quiet else optuna.logging.WARNING)
+        handlers = list(logging.getLogger("optuna").handlers)
+        for handler in handlers:
+            handler.addFilter(_no_interrupt_traceback)
         try:
             return func(*args, **kwargs)
         finally:
+            for handler in handlers:
+                handler.removeFilter(_no_interrupt_traceback)
             optuna.logging.set_verbosity(level)
 
     return run
+
+
+def _no_interrupt_traceback(record: logging.LogRecord) -> bool:
+    """Leave out Optuna's report of a trial stopped by Ctrl-C (or SIGTERM): a traceback of
+    the interruption, which the command line and the search's own log already name."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, KeyboardInterrupt) and "KeyboardInterrupt" not in str(record.msg)
 
 
 @_optuna_log_follows_sag

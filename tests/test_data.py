@@ -454,3 +454,30 @@ def test_bulk_counts_give_the_same_transform_sparse_dense_and_in_torch(monkeypat
     assert all(nnz[p].sum() <= 3000 or len(p) == 1 for p in pieces)
     out = ref.to_torch("cpu")(torch.from_numpy(dense)).numpy()
     np.testing.assert_allclose(out, ref.apply(dense), rtol=0, atol=1e-6)
+
+
+def test_a_few_donors_that_each_hold_every_class_still_split(adata):
+    """Four donors, each with cells of every class: no class is the most frequent of three
+    donors, so their donors are drawn together (one to test, one to val); two donors are too
+    few, an error before any work."""
+    adata.obs["donor"] = [f"d{i % 4}" for i in range(adata.n_obs)]
+    d = prepare_labelled(adata, "label", group_key="donor")
+    donors = adata.obs["donor"].to_numpy()
+    assert (_parts_per_group(donors, d.split) == 1).all()
+    assert {"train", "val", "test"} <= set(d.split)
+    adata.obs["donor"] = [f"d{i % 2}" for i in range(adata.n_obs)]
+    with pytest.raises(ValueError, match="2 groups are too few to hold whole groups out"):
+        prepare_labelled(adata, "label", group_key="donor")
+
+
+def test_val_drawn_from_a_users_train_part_keeps_patients_whole(adata):
+    """AutoGenome's layout without an eval file: the validation part drawn from the user's
+    train cells takes whole patients, so no patient sits in train and val."""
+    adata = _tcga_twins(adata)
+    patients = tcga_patients(adata.obs_names)
+    first = np.unique(patients)[:30]
+    adata.obs["fold"] = np.where(np.isin(patients, first), "test", "train")
+    d = prepare_labelled(adata, "label", split_key="fold")
+    assert (d.split == "val").sum() > 0
+    assert (_parts_per_group(patients, d.split) == 1).all()
+    np.testing.assert_array_equal(d.split == "test", adata.obs["fold"].to_numpy() == "test")

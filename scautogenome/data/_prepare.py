@@ -321,7 +321,7 @@ def prepare_labelled(
     groups, grouped_by = resolve_groups(adata, group_key, used)
 
     if split_key is not None:
-        split = _user_split(adata, split_key, used, codes, seed)
+        split = _user_split(adata, split_key, used, codes, seed, groups)
         missing = [
             c for i, c in enumerate(classes) if not np.any((codes == i) & (split == "train"))
         ]
@@ -358,6 +358,16 @@ def prepare_labelled(
                 "cells one by one, or a split of your own (split_key=)."
             )
             raise ValueError(msg)
+        for part in ("val", "test"):
+            if grouped_by is not None and not np.any(split == part):
+                n_groups = pd.Series(groups[used]).nunique()
+                msg = (
+                    f"The split by {grouped_by} leaves no {part} cell: {n_groups} groups are "
+                    "too few to hold whole groups out for validation and test. Pass "
+                    "group_key=None to split cells one by one, or a split of your own "
+                    "(split_key=)."
+                )
+                raise ValueError(msg)
     return _finish(
         adata,
         X,
@@ -408,7 +418,7 @@ def _prepare_numeric(
     codes = target_bins(y)
     groups, grouped_by = resolve_groups(adata, group_key, used)
     if split_key is not None:
-        split = _user_split(adata, split_key, used, codes, seed)
+        split = _user_split(adata, split_key, used, codes, seed, groups)
         for part in ("train", "val"):
             if (split == part).sum() < 2:
                 msg = (
@@ -453,12 +463,12 @@ def _seeded_split(codes, groups, grouped_by, seed: int, classes) -> tuple[np.nda
     return split, grouped_by if groups_repeat(groups, codes >= 0) else None
 
 
-def _user_split(adata, split_key: str, used: np.ndarray, codes: np.ndarray, seed: int):
+def _user_split(adata, split_key: str, used: np.ndarray, codes: np.ndarray, seed: int, groups=None):
     """:func:`user_split` of ``obs[split_key]``, a KeyError naming the columns without it."""
     if split_key not in adata.obs.columns:
         msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
         raise KeyError(msg)
-    return user_split(adata.obs[split_key], split_key, used, codes, seed)
+    return user_split(adata.obs[split_key], split_key, used, codes, seed, groups)
 
 
 def _finish(

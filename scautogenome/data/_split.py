@@ -44,12 +44,21 @@ def stratified_split(
     return split.astype(str)
 
 
-def val_from_train(split: np.ndarray, codes: np.ndarray, *, seed: int) -> np.ndarray:
+def val_from_train(
+    split: np.ndarray, codes: np.ndarray, *, seed: int, groups: np.ndarray | None = None
+) -> np.ndarray:
     """``split`` with a stratified validation part drawn from its training cells: per class
     ``round(n / 9)`` of its ``n`` training cells (at least 1, and none from a class with a
-    single training cell), the 8:1 of train and val that :func:`stratified_split` gives."""
+    single training cell), the 8:1 of train and val that :func:`stratified_split` gives.
+    With ``groups`` (where a group holds several training cells) whole groups are drawn
+    instead (:func:`_draw_groups`), so no group sits in train and val."""
     rng = np.random.default_rng(seed)
     out = split.copy()
+    train = np.where(split == "train", codes, -1)
+    if groups_repeat(groups, train >= 0):
+        drawn = _draw_groups(train, groups, rng, (("val", 1 / 9),), 2)
+        out[drawn == "val"] = "val"
+        return out
     for c in np.unique(codes[codes >= 0]):
         idx = np.flatnonzero((codes == c) & (split == "train"))
         if idx.size < 2:
@@ -65,12 +74,14 @@ def user_split(
     labelled: np.ndarray,
     codes: np.ndarray | None = None,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """Validate a user split column: values must be train/val/test (missing -> not used).
 
     Without labelled ``val`` cells and given the class ``codes``, a stratified validation part
-    is drawn (with ``seed``) from the training cells, so that a train/test split (AutoGenome's
-    layout without an eval file) keeps its test cells held out."""
+    is drawn (with ``seed``; as whole ``groups`` where given) from the training cells, so that
+    a train/test split (AutoGenome's layout without an eval file) keeps its test cells held
+    out."""
     s = values.astype("object").where(values.notna(), "none").astype(str).to_numpy()
     bad = sorted(set(s[labelled]) - set(SPLITS) - {"none"})
     if bad:
@@ -88,7 +99,7 @@ def user_split(
         if codes is None:
             msg = f"obs[{split_key!r}] has no labelled 'val' cells; a search needs both train and val."
             raise ValueError(msg)
-        s = val_from_train(s, codes, seed=seed)
+        s = val_from_train(s, codes, seed=seed, groups=groups)
         if not np.any(s == "val"):
             msg = (
                 f"obs[{split_key!r}] has no labelled 'val' cells, and its training cells are "
@@ -158,6 +169,49 @@ def groups_repeat(groups: np.ndarray | None, used: np.ndarray) -> bool:
     return groups is not None and bool(pd.Series(groups[used]).duplicated().any())
 
 
+def _draw_groups(
+    codes: np.ndarray,
+    groups: np.ndarray,
+    rng: np.random.Generator,
+    held_out: tuple[tuple[str, float], ...],
+    least: int,
+) -> np.ndarray:
+    """Parts of the used cells (``codes >= 0``) drawn as whole groups: stratified on each
+    group's most frequent class, per stratum ``max(1, round(frac * n))`` of its ``n`` groups to
+    each ``(part, frac)`` of ``held_out`` in turn, the rest to ``"train"``. The groups of the
+    classes of fewer than ``least`` groups are drawn together as one stratum (a few donors
+    that each hold every class); a stratum of fewer than ``least`` groups all trains.
+    Returns one part per cell (``"none"`` where unused)."""
+    used = codes >= 0
+    rows = np.flatnonzero(used)
+    names, inv = np.unique(groups[rows].astype(str), return_inverse=True)
+    members = pd.DataFrame({"group": inv, "code": codes[rows]})
+    # most frequent class of each group, the smallest code on a tie
+    counts = members.groupby(["group", "code"]).size().reset_index(name="n")
+    counts = counts.sort_values(["group", "n", "code"], ascending=[True, False, True])
+    group_code = counts.drop_duplicates("group").set_index("group")["code"]
+    group_code = group_code.reindex(np.arange(names.size)).to_numpy()
+    strata, pooled = [], []
+    for c in np.unique(group_code):
+        idx = np.flatnonzero(group_code == c)
+        (strata if idx.size >= least else pooled).append(idx)
+    if pooled:
+        strata.append(np.concatenate(pooled))
+    part_of_group = np.full(names.size, "train", dtype=object)
+    for idx in strata:
+        if idx.size < least:
+            continue
+        rng.shuffle(idx)
+        start = 0
+        for part, frac in held_out:
+            n = max(1, round(frac * idx.size))
+            part_of_group[idx[start : start + n]] = part
+            start += n
+    split = np.full(codes.shape[0], "none", dtype=object)
+    split[rows] = part_of_group[inv]
+    return split
+
+
 def group_split(
     codes: np.ndarray,
     groups: np.ndarray | None,
@@ -171,54 +225,39 @@ def group_split(
     """:func:`stratified_split` that keeps the used cells of each group in one part.
 
     Without groups, or where no group holds two used cells, it is :func:`stratified_split`
-    itself (the same split for the same seed). Otherwise whole groups are drawn, stratified on
-    each group's most frequent class: per class ``max(1, round(frac * n))`` of its ``n``
-    groups go to val and to test, the rest to train; a class of fewer than 3 groups trains on
-    all of them (a warning names it). ``what`` names the groups, ``classes`` the codes, in
-    the log.
+    itself (the same split for the same seed). Otherwise whole groups are drawn
+    (:func:`_draw_groups`): per class ``max(1, round(frac * n))`` of the ``n`` groups it is
+    the most frequent class of go to test and to val, the rest to train; the groups of
+    classes of fewer than 3 groups are drawn together. A warning names the classes left
+    without val or test cells. ``what`` names the groups, ``classes`` the codes, in the log.
     """
     used = codes >= 0
     if not groups_repeat(groups, used):
         return stratified_split(codes, seed=seed, val_frac=val_frac, test_frac=test_frac)
-    rows = np.flatnonzero(used)
-    names, inv = np.unique(groups[rows].astype(str), return_inverse=True)
-    members = pd.DataFrame({"group": inv, "code": codes[rows]})
-    # most frequent class of each group, the smallest code on a tie
-    counts = members.groupby(["group", "code"]).size().reset_index(name="n")
-    counts = counts.sort_values(["group", "n", "code"], ascending=[True, False, True])
-    group_code = counts.drop_duplicates("group").set_index("group")["code"]
-    group_code = group_code.reindex(np.arange(names.size)).to_numpy()
     rng = np.random.default_rng(seed)
-    part_of_group = np.full(names.size, "train", dtype=object)
-    few: list[int] = []
-    for c in np.unique(group_code):
-        idx = np.flatnonzero(group_code == c)
-        if idx.size < MIN_CELLS_TO_SPLIT:
-            few.append(int(c))
-            continue
-        rng.shuffle(idx)
-        n_val = max(1, round(val_frac * idx.size))
-        n_test = max(1, round(test_frac * idx.size))
-        part_of_group[idx[:n_test]] = "test"
-        part_of_group[idx[n_test : n_test + n_val]] = "val"
-    split = np.full(codes.shape[0], "none", dtype=object)
-    split[rows] = part_of_group[inv]
-    sizes = np.bincount(inv)
+    held_out = (("test", test_frac), ("val", val_frac))
+    split = _draw_groups(codes, groups, rng, held_out, MIN_CELLS_TO_SPLIT)
+    sizes = pd.Series(groups[used].astype(str)).value_counts()
     logger.info(
         "split by %s: %d groups, %d of them with several cells (up to %d), each kept in one part",
         what or "group",
-        names.size,
+        sizes.size,
         int((sizes > 1).sum()),
         int(sizes.max()),
     )
-    if few:
-        named = [str(classes[c]) if classes is not None else str(c) for c in few]
+    lacking = [
+        str(classes[c]) if classes is not None else str(c)
+        for c in np.unique(codes[used])
+        if not (
+            np.any((codes == c) & (split == "val")) and np.any((codes == c) & (split == "test"))
+        )
+    ]
+    if lacking:
         logger.warning(
-            "class(es) %s come from fewer than %d groups (%s): all their cells train, none is "
-            "held out for validation or test.",
-            ", ".join(named),
-            MIN_CELLS_TO_SPLIT,
+            "the split by %s leaves class(es) %s without val or test cells: their cells come "
+            "from too few groups to hold any out.",
             what or "group",
+            ", ".join(lacking),
         )
     return split.astype(str)
 

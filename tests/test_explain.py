@@ -486,15 +486,30 @@ def test_explain_gene_matching(syn, log_records):
     assert np.isfinite(table[:120]).all()
     assert set(np.asarray(query.uns["sag_shap"]["top_genes"]).ravel()) <= set(query.var_names[:120])
     assert "missing from adata (set to their training mean)" in log_records.text
-    # a missing gene is its training mean, as in predict: the same values as a query that
-    # holds every gene, the missing ones at that mean
-    full = adata.copy()
-    dense = full.X.toarray()
+    # a missing gene takes its training mean on the model's scale, as in predict: every block
+    # of model rows explain reads (cells and background) holds it
+    from scautogenome.data import MissingGenes
+
+    seen = []
+    real = MissingGenes.__call__
+
+    def spy(self, x):
+        out = real(self, x)
+        seen.append(np.array(out))
+        return out
+
     lacking = np.setdiff1d(np.arange(adata.n_vars), keep)
-    dense[:, lacking] = model.transform_.mean_[lacking]
-    full.X = sparse.csr_matrix(dense)
-    sag.tl.explain(full, model, **FAST)
-    np.testing.assert_allclose(full.varm["sag_shap"][keep], table[:120], rtol=1e-4, atol=1e-6)
+    fill = model.transform_.fill_values()[lacking]
+    MissingGenes.__call__ = spy
+    try:
+        sag.tl.explain(query, model, key_added="again", **FAST)
+    finally:
+        MissingGenes.__call__ = real
+    assert seen
+    for block in seen:
+        np.testing.assert_array_equal(
+            block[:, lacking], np.broadcast_to(fill, (len(block), fill.size))
+        )
     with pytest.raises(ValueError, match="min_gene_overlap"):
         sag.tl.explain(query, model, min_gene_overlap=0.9)
     other = adata.copy()

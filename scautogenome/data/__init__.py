@@ -9,7 +9,7 @@ from ._checks import (
     get_matrix,
     value_stats,
 )
-from ._loader import BatchLoader, check_batch_size, map_columns
+from ._loader import BatchLoader, MissingGenes, check_batch_size, map_columns
 from ._prepare import (
     FEW_VAL_CELLS,
     TASKS,
@@ -35,6 +35,7 @@ __all__ = [
     "BatchLoader",
     "InputTransform",
     "LabelledData",
+    "MissingGenes",
     "as_csr_or_dense",
     "block_rows",
     "check_adata",

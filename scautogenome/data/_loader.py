@@ -28,7 +28,8 @@ class BatchLoader:
     Sparse matrices stay sparse: each batch's rows are sliced (CSR), densified, moved to
     ``device`` and passed through ``transform`` there. Dense inputs are sliced per batch.
     ``col_map`` reorders query genes onto the model's genes batch by batch; a model gene the
-    query lacks takes its value of ``fill`` (one per model gene; zeros without it).
+    query lacks is 0 before the transform and, with ``fill`` (one value per model gene, on
+    the transform's output scale), takes its value after it (:class:`MissingGenes`).
 
     Parameters
     ----------
@@ -86,7 +87,7 @@ class BatchLoader:
         # drop a trailing batch of one row: BatchNorm cannot train on it
         self.drop_last = drop_last
         self.col_map = col_map
-        self.fill = fill
+        self.missing = MissingGenes(col_map, fill, self.device)
 
     def __len__(self) -> int:
         n = len(self.rows)
@@ -106,8 +107,8 @@ class BatchLoader:
 
     def _dense(self, rows: np.ndarray) -> np.ndarray:
         block = dense_rows(self.X, rows)
-        if self.col_map is not None:  # query genes -> model genes, missing ones filled
-            block = map_columns(block, self.col_map, self.fill)
+        if self.col_map is not None:  # query genes -> model genes, missing ones 0
+            block = map_columns(block, self.col_map)
         return block
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -117,19 +118,44 @@ class BatchLoader:
             pos = order[b * self.batch_size : (b + 1) * self.batch_size].numpy()
             rows = self.rows[pos]
             x = torch.from_numpy(self._dense(rows)).to(self.device, non_blocking=True)
-            x = self.transform(x)
+            x = self.missing(self.transform(x))
             yb = None if self.y is None else self.y[pos].to(self.device, non_blocking=True)
             yield x, yb
 
 
-def map_columns(block: np.ndarray, col_map, fill: np.ndarray | None = None) -> np.ndarray:
+def map_columns(block: np.ndarray, col_map) -> np.ndarray:
     """A dense block of query rows on the model's genes: ``col_map = (src, dst, n_model)``
-    puts query column ``src[i]`` at model column ``dst[i]``; a model gene the query lacks
-    takes its ``fill`` value (zeros without ``fill``)."""
+    puts query column ``src[i]`` at model column ``dst[i]``; a model gene the query lacks is
+    0 (:class:`MissingGenes` fills it after the transform)."""
     src, dst, n_model = col_map
-    if fill is None:
-        out = np.zeros((block.shape[0], n_model), dtype=np.float32)
-    else:
-        out = np.repeat(np.asarray(fill, dtype=np.float32)[None, :], block.shape[0], axis=0)
+    out = np.zeros((block.shape[0], n_model), dtype=np.float32)
     out[:, dst] = block[:, src]
     return out
+
+
+class MissingGenes:
+    """Sets the model genes a query lacks to ``fill`` (their training means on the model's
+    scale) in a transformed block; the identity where none is missing or ``fill`` is None.
+    The transform reads such a gene as 0 (a count model's library size counts the present
+    genes only), so the fill comes after it, where it cannot move the other genes."""
+
+    def __init__(self, col_map, fill: np.ndarray | None, device) -> None:
+        self.idx = self.values = None
+        if col_map is None or fill is None:
+            return
+        _, dst, n_model = col_map
+        missing = np.setdiff1d(np.arange(n_model), dst)
+        if missing.size:
+            self.idx = torch.as_tensor(missing, device=device)
+            self.values = torch.as_tensor(np.asarray(fill, np.float32)[missing], device=device)
+            self._idx_np, self._values_np = missing, np.asarray(fill, np.float32)[missing]
+
+    def __call__(self, x):
+        """``x`` (a tensor, or a numpy block) with the missing genes filled, in place."""
+        if self.idx is None:
+            return x
+        if isinstance(x, np.ndarray):
+            x[:, self._idx_np] = self._values_np
+        else:
+            x[:, self.idx] = self.values.to(x.dtype)
+        return x

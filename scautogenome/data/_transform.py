@@ -126,8 +126,8 @@ class InputTransform:
     min_, range_
         Gene-wise minimum and range after the row-wise step, on the training rows.
     mean_
-        Gene-wise mean of the values as given, on the training rows: what a query that lacks
-        a gene is filled with (:meth:`fill_values`).
+        Gene-wise mean after the row-wise step, on the training rows: a query that lacks a
+        gene gets its mean on the model's scale (:meth:`fill_values`), after the transform.
     """
 
     value_type: str = "continuous"
@@ -177,12 +177,12 @@ class InputTransform:
         total = np.zeros(n_vars, dtype=np.float64)
         for part_rows in _row_chunks(X, rows, chunk):
             part = X[part_rows]
-            total += _dense_1d(part.sum(axis=0, dtype=np.float64))
             # a sparse piece as CSC: once, for both column reductions
             block = (
                 self._rows_sparse(part).tocsc() if sparse.issparse(part) else self._rows_np(part)
             )
             del part
+            total += _dense_1d(block.sum(axis=0, dtype=np.float64))
             lo = np.minimum(lo, _dense_1d(block.min(axis=0)))
             hi = np.maximum(hi, _dense_1d(block.max(axis=0)))
             del block
@@ -196,12 +196,17 @@ class InputTransform:
         self.mean_ = (total / max(1, len(rows))).astype(np.float32)
         return self
 
-    def fill_values(self, n_vars: int) -> np.ndarray:
-        """What each gene a query lacks is filled with: its mean in training (zeros for a
-        transform saved before the mean was kept)."""
+    def fill_values(self) -> np.ndarray | None:
+        """What each gene a query lacks takes after the transform: its training mean on the
+        model's scale (0-1 scaled where the transform scales); None for a transform saved
+        before the mean was kept (the gene is then 0 before the transform, as it was)."""
         if self.mean_ is None:
-            return np.zeros(n_vars, dtype=np.float32)
-        return self.mean_
+            return None
+        if not self.scale:
+            return self.mean_
+        with np.errstate(invalid="ignore"):
+            scaled = (self.mean_ - self.min_) / self.range_  # inf range (constant gene): 0
+        return np.clip(np.nan_to_num(scaled, nan=0.0), 0.0, 1.0).astype(np.float32)
 
     def trained_max(self) -> float | None:
         """The largest value of the training rows after the row-wise step (for

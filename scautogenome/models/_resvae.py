@@ -340,7 +340,7 @@ class ResVAE(BaseModel):
             batch_size=batch_size,
             col_map=col_map,
             recon=recon,
-            fill=self.transform_.fill_values(len(self.var_names_)),
+            fill=self.transform_.fill_values(),
         )
 
     def get_latent(

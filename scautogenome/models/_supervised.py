@@ -45,7 +45,7 @@ class SupervisedModel(BaseModel):
             device=self.device_,
             col_map=col_map,
             inference=True,
-            fill=self.transform_.fill_values(len(self.var_names_)),
+            fill=self.transform_.fill_values(),
         )
 
     def _outputs(

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_torch_rng, logger, resolve_seed
-from ..data import block_rows, check_adata, dense_rows, map_columns
+from ..data import MissingGenes, block_rows, check_adata, dense_rows, map_columns
 from ._utils import (
     call_params,
     check_key_added,
@@ -363,13 +363,14 @@ def explain(
         src, dst, _ = col_map
     transform = model.transform_
 
-    fill = transform.fill_values(n_model)
+    # a missing gene takes its training mean on the model's scale, as in predict
+    missing = MissingGenes(col_map, transform.fill_values(), "cpu")
 
     def model_rows(rows: np.ndarray) -> np.ndarray:
         block = dense_rows(X, rows)
-        if col_map is not None:  # a missing gene takes its training mean, as in predict
-            block = map_columns(block, col_map, fill)
-        return transform.apply(block).astype(np.float32, copy=False)
+        if col_map is not None:
+            block = map_columns(block, col_map)
+        return missing(transform.apply(block).astype(np.float32, copy=False))
 
     def predicted(rows: np.ndarray) -> np.ndarray:
         import torch

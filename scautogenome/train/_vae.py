@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._settings import logger, settings
-from ..data import BatchLoader
+from ..data import BatchLoader, MissingGenes
 from ..nn._vae import SCALED_LIKELIHOODS
 from ._trainer import Pruned, _autocast, adamw, batch_limit, cut_here, stop_epochs
 
@@ -293,7 +293,8 @@ def encode_rows(
     fill: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Latent means of every row of ``X`` and, with ``recon``, the expected reconstruction.
-    ``col_map`` and ``fill``: as :class:`~scautogenome.data.BatchLoader`'s.
+    ``col_map`` and ``fill``: as :class:`~scautogenome.data.BatchLoader`'s (the transform is
+    applied here, so the missing genes are filled here too).
 
     The reconstruction is decoded from the latent mean: 0-1 scaled values for ``"mse"``,
     expected counts at each cell's observed library size for the count likelihoods.
@@ -308,8 +309,8 @@ def encode_rows(
         device=device,
         col_map=col_map,
         inference=True,
-        fill=fill,
     )
+    missing = MissingGenes(col_map, fill, device)  # after the transform, as BatchLoader does
     lat = []
     # the reconstruction is as wide as the genes: filled in place, block by block (a list of
     # blocks joined at the end would hold it twice)
@@ -318,9 +319,9 @@ def encode_rows(
     with _autocast(device):
         for x, _ in loader:
             if not recon:  # the encoder only: no decoder output as wide as the genes
-                lat.append(module.encode(transform(x))[0].float().cpu())
+                lat.append(module.encode(missing(transform(x)))[0].float().cpu())
                 continue
-            out = module(transform(x), sample=False)
+            out = module(missing(transform(x)), sample=False)
             lat.append(out["mu"].float().cpu())
             library = x.sum(dim=1, keepdim=True)
             dec = {k: v.float() for k, v in out.items()}

@@ -206,3 +206,23 @@ def test_ensembl_versions_do_not_block_gene_matching():
         ["ENSG00000000001.5", "ENSG00000000002.1", "ENSG00000000002.2"],
     )
     assert (src.tolist(), dst.tolist()) == ([0], [0])
+
+
+def test_a_gene_named_twice_in_the_query_counts_once(adata, trained):
+    query = adata[:, :30].copy()
+    names = query.var_names.tolist()
+    names[1] = names[2] = names[0]
+    query.var_names = names
+    rep = trained.gene_overlap(query.var_names, min_gene_overlap=0.1)
+    assert (rep["n_common"], rep["n_missing_filled"]) == (28, 172)
+    twice = sag.datasets.synthetic(n_obs=5, n_vars=200, n_classes=3, seed=1)
+    twice = anndata_concat_genes(twice)
+    rep = trained.gene_overlap(twice.var_names)
+    assert (rep["n_common"], rep["fraction_of_model_genes"]) == (200, 1.0)
+
+
+def anndata_concat_genes(adata):
+    """``adata`` with every gene twice."""
+    import anndata as ad
+
+    return ad.concat([adata, adata], axis=1, merge="first")

@@ -238,8 +238,8 @@ class BaseModel:
             raise ValueError(msg)
         q = np.asarray(query_genes, dtype=str)
         n_model = len(self.var_names_)
-        if n_common is None:
-            n_common = len(gene_alignment(q, self.var_names_)[0])
+        if n_common is None:  # model genes found (a query gene named twice counts once)
+            n_common = np.unique(gene_alignment(q, self.var_names_)[1]).size
         frac = n_common / n_model
         report = {
             "n_model_genes": n_model,
@@ -297,7 +297,7 @@ class BaseModel:
             layer = self._default_layer(data, layer)
             X = get_matrix(data, layer)
             src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
-            report = check_genes(data, len(src), n_model)
+            report = check_genes(data, np.unique(dst).size, n_model)
             identity = n_model == X.shape[1] and np.array_equal(src, dst) and len(src) == n_model
             col_map = None if identity else (src, dst, n_model)
         else:

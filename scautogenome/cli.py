@@ -458,12 +458,16 @@ def _classify(args) -> int:
     model.save(out / "model", overwrite=args.overwrite)
     adata.uns["sag"]["model_dir"] = str(out / "model")
 
+    # an interruption from here on says what is kept (main): the files written so far
+    args.saved_run, args.saved_files = out, ["model"]
+
     def write_run() -> None:
         _write_h5ad(adata, out / "annotated.h5ad")
+        args.saved_files.append("annotated.h5ad")
         text = json.dumps(metrics_record(adata), indent=1, default=json_default, allow_nan=False)
         write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(text + "\n"))
+        args.saved_files.append("metrics.json")
 
-    args.saved_run = out  # an interruption from here on says what is kept (main)
     if args.explain:
         try:
             sag.tl.explain(adata, model, seed=args.seed)
@@ -1281,10 +1285,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
         saved = getattr(args, "saved_run", None)
-        if saved is not None:  # after classify's search: its model and results are written
+        if saved is not None:  # after classify's search: what of its results is written
+            files = ", ".join(args.saved_files)
             kept = (
-                f" after the search; {saved} holds its model, annotated.h5ad and "
-                f"metrics.json (what is missing: scautogenome explain / report on them)"
+                f" after the search; {saved} holds its {files} (of this run; what is missing: "
+                "scautogenome explain / report on them)"
             )
         print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
         return 143 if isinstance(e, _Terminated) else 130

@@ -627,6 +627,13 @@ def test_classify_overwrite_without_a_report_removes_the_old_one(h5ad, quick_con
     argv = _classify_argv(h5ad, quick_config, out, "--no-explain", "--no-report", "--overwrite")
     assert main(argv) == 0
     assert not (out / "report.html").exists()
+    # interrupted while annotated.h5ad is written: only the model is named
+    from scautogenome import cli
+
+    monkeypatch.setattr(cli, "_write_h5ad", interrupted)
+    again = tmp_path / "run2"
+    assert main(_classify_argv(h5ad, config_file, again)) == 130
+    assert f"{again} holds its model (of this run" in capsys.readouterr().err
     assert (out / "annotated.h5ad").is_file()
 
 
@@ -1182,7 +1189,7 @@ def test_ctrl_c_after_the_search_keeps_its_results(
     out = tmp_path / "run"
     assert main(_classify_argv(h5ad, config_file, out)) == 130
     err = capsys.readouterr().err
-    assert f"interrupted after the search; {out} holds its model, annotated.h5ad" in err
+    assert f"after the search; {out} holds its model, annotated.h5ad, metrics.json (" in err
     assert (out / "model" / "model.json").exists()
     assert "sag_pred" in ad.read_h5ad(out / "annotated.h5ad").obs
     assert json.loads((out / "metrics.json").read_text())["macro_f1"] >= 0

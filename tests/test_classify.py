@@ -189,6 +189,11 @@ def test_n_trials_0_collects_the_stored_search(adata, tiny_config, tmp_path):
     again = sag.tl.classify(b, "label", config=tiny_config, storage=url, study_name="s")
     assert len(b.uns["sag"]["trials"]) == 2  # no new trial
     assert again.weights_digest() == first.weights_digest()
+    with pytest.raises(ValueError, match=r"holds no study 'nope' \(studies there: \['s'\]\)"):
+        sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=url, study_name="nope")
+    import optuna
+
+    assert optuna.get_all_study_names(url) == ["s"]  # none made by the refused call
     with pytest.raises(ValueError, match="n_trials=0 runs no trial; it collects"):
         sag.tl.classify(adata.copy(), "label", config=tiny_config)
     with pytest.raises(ValueError, match=r"n_trials'\]=-1 must not be negative"):
@@ -279,6 +284,26 @@ def test_a_search_beside_a_running_one_draws_points_of_its_own(
     assert "has trial(s) running in another process" in caplog.text
     assert seeds
     assert seeds[0] is not None
+    assert "keeps no heartbeats" not in caplog.text  # an RDB storage keeps them
+
+
+def test_a_journal_trial_left_running_is_named(adata, tiny_config, tmp_path, caplog):
+    """A journal file keeps no heartbeats: a trial marked running may be a dead process's,
+    which a warning says."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    path = str(tmp_path / "search.log")
+    tiny_config["budget"]["n_trials"] = 1
+    sag.tl.classify(adata, "label", config=tiny_config, storage=path, study_name="s")
+    journal = optuna.storages.JournalStorage(JournalFileBackend(path))
+    optuna.load_study(study_name="s", storage=journal).ask()  # a process that then died
+    sag._settings.logger.addHandler(caplog.handler)
+    try:
+        sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=path, study_name="s")
+    finally:
+        sag._settings.logger.removeHandler(caplog.handler)
+    assert "has 1 trial(s) marked running; this storage keeps no heartbeats" in caplog.text
 
 
 def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):

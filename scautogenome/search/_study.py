@@ -62,7 +62,11 @@ JOURNAL_SUFFIXES = (".log", ".journal")
 def is_journal_path(storage) -> bool:
     """Whether ``storage`` names an Optuna journal file (a path ending in ``.log`` or
     ``.journal``, as optuna-dashboard takes it) rather than a database URL."""
-    return isinstance(storage, str) and "://" not in storage and storage.endswith(JOURNAL_SUFFIXES)
+    return (
+        isinstance(storage, str)
+        and "://" not in storage
+        and storage.lower().endswith(JOURNAL_SUFFIXES)
+    )
 
 
 def _journal(path: str):
@@ -70,7 +74,10 @@ def _journal(path: str):
     on one file system, NFS included); its folder must exist."""
     from pathlib import Path
 
-    from optuna.storages.journal import JournalFileBackend
+    try:
+        from optuna.storages.journal import JournalFileBackend
+    except ImportError:  # optuna < 4.0
+        JournalFileBackend = optuna.storages.JournalFileStorage
 
     folder = Path(path).expanduser().resolve().parent
     if not folder.is_dir():
@@ -163,10 +170,25 @@ def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:
     return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
-def _running_elsewhere(study: optuna.Study) -> bool:
-    """Whether the study holds trials another process is training now (or was, until its
-    heartbeat lapses)."""
+def _running_elsewhere(study: optuna.Study, storage) -> bool:
+    """Whether the study holds trials another process is training now. Trials of a process
+    that died are failed first where the storage keeps heartbeats (Optuna's
+    ``fail_stale_trials``; they are retried once); a journal file keeps none, so a trial
+    left running by a dead process still counts there, as a warning says."""
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    heartbeats = interval is not None and interval() is not None
+    if running and not heartbeats:
+        logger.warning(
+            "study %r has %d trial(s) marked running; this storage keeps no heartbeats, so "
+            "they may be of a process that died (they are then never rerun, and every "
+            "search on this study draws salted points).",
+            study.study_name,
+            len(running),
+        )
     return bool(running)
 
 
@@ -568,16 +590,26 @@ def run_study(
     sign = 1.0 if direction == "maximize" else -1.0
 
     shared = storage is not None
+    store = open_storage(storage)
+    if shared and budget["n_trials"] == 0:  # collecting: the study must be there already
+        names = optuna.get_all_study_names(store)
+        if study_name not in names:
+            msg = (
+                f"n_trials=0 collects a stored search, but the storage holds no study "
+                f"{study_name!r} (studies there: {sorted(names)}); pass its study_name=."
+            )
+            raise ValueError(msg)
     study = optuna.create_study(
-        storage=open_storage(storage),
+        storage=store,
         study_name=study_name,
         direction=direction,
         sampler=make_sampler(config, seed, shared),
         pruner=make_pruner(config),
         load_if_exists=shared,
     )
+    elsewhere = shared and sampler_salt is None and _running_elsewhere(study, store)
     n_before = len(study.trials)
-    if shared and sampler_salt is None and _running_elsewhere(study):
+    if elsewhere:
         # another process searches this study now: a seed derived from the same trial count
         # would draw that process's points again (as a worker's salt avoids)
         sampler_salt = int(np.random.SeedSequence().entropy % 2**32)

@@ -627,13 +627,6 @@ def test_classify_overwrite_without_a_report_removes_the_old_one(h5ad, quick_con
     argv = _classify_argv(h5ad, quick_config, out, "--no-explain", "--no-report", "--overwrite")
     assert main(argv) == 0
     assert not (out / "report.html").exists()
-    # interrupted while annotated.h5ad is written: only the model is named
-    from scautogenome import cli
-
-    monkeypatch.setattr(cli, "_write_h5ad", interrupted)
-    again = tmp_path / "run2"
-    assert main(_classify_argv(h5ad, config_file, again)) == 130
-    assert f"{again} holds its model (of this run" in capsys.readouterr().err
     assert (out / "annotated.h5ad").is_file()
 
 
@@ -1194,6 +1187,13 @@ def test_ctrl_c_after_the_search_keeps_its_results(
     assert "sag_pred" in ad.read_h5ad(out / "annotated.h5ad").obs
     assert json.loads((out / "metrics.json").read_text())["macro_f1"] >= 0
     assert not (out / "report.html").exists()
+    # interrupted while annotated.h5ad is written: only the model is named
+    from scautogenome import cli
+
+    monkeypatch.setattr(cli, "_write_h5ad", interrupted)
+    again = tmp_path / "run2"
+    assert main(_classify_argv(h5ad, config_file, again)) == 130
+    assert f"{again} holds its model (of this run" in capsys.readouterr().err
 
 
 def test_sigterm_stops_a_command_as_ctrl_c_does(h5ad, tmp_path, capsys, monkeypatch):

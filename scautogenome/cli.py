@@ -460,6 +460,11 @@ def _classify(args) -> int:
 
     # an interruption from here on says what is kept (main): the files written so far
     args.saved_run, args.saved_files = out, ["model"]
+    for old in ("annotated.h5ad", "metrics.json", "report.html"):  # of the run replaced
+        if (out / old).is_file():
+            (out / old).unlink()
+            if old == "report.html" and not args.report:
+                print(f"removed {out / old}, the report of the run this one replaced")
 
     def write_run() -> None:
         _write_h5ad(adata, out / "annotated.h5ad")
@@ -478,9 +483,6 @@ def _classify(args) -> int:
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
     if args.report:
         written.append(sag.io.write_report(adata, out / "report.html"))
-    elif (out / "report.html").is_file():  # --no-report --overwrite: an earlier run's report
-        (out / "report.html").unlink()
-        print(f"removed {out / 'report.html'}, the report of the run this one replaced")
     print(metrics_table(adata))
     if args.explain:
         print("\n" + _top_genes_heading(adata))

@@ -1187,13 +1187,19 @@ def test_ctrl_c_after_the_search_keeps_its_results(
     assert "sag_pred" in ad.read_h5ad(out / "annotated.h5ad").obs
     assert json.loads((out / "metrics.json").read_text())["macro_f1"] >= 0
     assert not (out / "report.html").exists()
-    # interrupted while annotated.h5ad is written: only the model is named
+    # interrupted while annotated.h5ad is written: only the model is named, and the files
+    # of the run it replaces (--overwrite) are gone, not left to contradict the new model
     from scautogenome import cli
+
+    assert main(_classify_argv(h5ad, config_file, out, "--overwrite", "--no-explain")) == 0
+    assert (out / "report.html").is_file()
 
     monkeypatch.setattr(cli, "_write_h5ad", interrupted)
     again = tmp_path / "run2"
     assert main(_classify_argv(h5ad, config_file, again)) == 130
     assert f"{again} holds its model (of this run" in capsys.readouterr().err
+    assert main(_classify_argv(h5ad, config_file, out, "--overwrite")) == 130
+    assert sorted(p.name for p in out.iterdir()) == ["model"]
 
 
 def test_sigterm_stops_a_command_as_ctrl_c_does(h5ad, tmp_path, capsys, monkeypatch):

@@ -109,10 +109,11 @@ def user_split(
             raise ValueError(msg)
         logger.warning(
             "obs[%r] has no labelled 'val' cells: %d of its training cells, drawn per class "
-            "(per quantile bin of a numeric target), "
+            "(per quantile bin of a numeric target)%s, "
             "validate the search instead (its test cells stay held out).",
             split_key,
             int((s == "val").sum()),
+            " as whole groups" if groups_repeat(groups, s == "train") else "",
         )
     if not np.any(s == "test"):
         logger.warning(

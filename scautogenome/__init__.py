@@ -28,12 +28,13 @@ _SUBMODULES = {
     "train": "train",
     "search": "search",
     "explain": "explain",
+    "get": "get",
     "tools": "tools",
     "plotting": "plotting",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import config, datasets, io, models
+    from . import config, datasets, get, io, models
     from . import plotting as pl
     from . import tools as tl
 
@@ -54,4 +55,4 @@ def __dir__():
     return sorted(public | set(_SUBMODULES) | {"__version__"})
 
 
-__all__ = ["__version__", "config", "datasets", "io", "models", "pl", "settings", "tl"]
+__all__ = ["__version__", "config", "datasets", "get", "io", "models", "pl", "settings", "tl"]

@@ -205,3 +205,9 @@ def check_creatable(path: str | Path, what: str) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         msg = f"{what} cannot be written: no write permission on {str(existing)!r}."
         raise PermissionError(msg)
+
+
+def missing_key(where: str, key: str, how: str) -> KeyError:
+    """The error of a reader (a plot, :mod:`scautogenome.get`) whose record is not there."""
+    msg = f"{where}[{key!r}] not found; run {how} first (or pass key= the key_added you used)."
+    return KeyError(msg)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys
-from ._utils import finish, missing_key, new_axes, palette
+from .._utils import missing_key
+from ._utils import finish, new_axes, palette
 
 if TYPE_CHECKING:
     from anndata import AnnData

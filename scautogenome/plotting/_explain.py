@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _keys
 from .._settings import logger
-from ._utils import class_colors, finish, gene_labels, missing_key, new_axes
+from ._utils import class_colors, finish, gene_labels, new_axes
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -17,23 +17,10 @@ if TYPE_CHECKING:
 
 
 def _shap_uns(adata: AnnData, key: str) -> dict:
-    """The explain record under ``key``; a warning when the classify run it explains was
-    replaced since (classify run again after explain), as the report leaves it out."""
-    from ..tools._utils import explains_replaced_run
+    """The explain record under ``key`` (:func:`~scautogenome.tools._utils.explain_record`)."""
+    from ..tools._utils import explain_record
 
-    if key not in adata.uns or key not in adata.varm:
-        raise missing_key("adata.uns / adata.varm", key, "sag.tl.explain(adata, model)")
-    uns = adata.uns[key]
-    params = uns.get("params", {}) if isinstance(uns, dict) else {}
-    run = str(params.get("classify_key", _keys.CLASSIFY_KEY))
-    if run in adata.uns and explains_replaced_run(uns, run, adata.uns[run]):
-        logger.warning(
-            "uns[%r] explains another model than the classify run in uns[%r] (classify was run "
-            "again after explain); run sag.tl.explain again to plot the current model.",
-            key,
-            run,
-        )
-    return uns
+    return explain_record(adata, key)
 
 
 def _column(uns: dict, group: str) -> int:

@@ -122,8 +122,3 @@ def gene_labels(adata: AnnData, names, gene_symbols: str | None) -> list[str]:
         raise KeyError(msg)
     symbols = dict(zip(adata.var_names.astype(str), adata.var[gene_symbols]))
     return [str(symbols[n]) if n in symbols and not pd.isna(symbols[n]) else n for n in names]
-
-
-def missing_key(where: str, key: str, how: str) -> KeyError:
-    msg = f"{where}[{key!r}] not found; run {how} first (or pass key= the key_added you used)."
-    return KeyError(msg)

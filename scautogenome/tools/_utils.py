@@ -220,6 +220,30 @@ def explains_replaced_run(explanation, key: str, record) -> bool:
     return made_for == key and explains_another_model(explanation, record)
 
 
+def explain_record(adata: AnnData, key: str) -> dict:
+    """The :func:`~scautogenome.tl.explain` record under ``key`` for a reader (a plot,
+    :mod:`scautogenome.get`): a KeyError naming the call that makes it when ``uns`` or
+    ``varm`` lacks it, a warning when the classify run it explains was replaced since
+    (classify run again after explain), as the report leaves it out."""
+    from .. import _keys
+    from .._settings import logger
+    from .._utils import missing_key
+
+    if key not in adata.uns or key not in adata.varm:
+        raise missing_key("adata.uns / adata.varm", key, "sag.tl.explain(adata, model)")
+    uns = adata.uns[key]
+    params = uns.get("params", {}) if isinstance(uns, dict) else {}
+    run = str(params.get("classify_key", _keys.CLASSIFY_KEY))
+    if run in adata.uns and explains_replaced_run(uns, run, adata.uns[run]):
+        logger.warning(
+            "uns[%r] explains another model than the classify run in uns[%r] (classify was run "
+            "again after explain); run sag.tl.explain again to use the current model's.",
+            key,
+            run,
+        )
+    return uns
+
+
 def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str | None, dict]:
     """``(key, record)`` of the :func:`~scautogenome.tl.classify` run that trained ``model``.
 

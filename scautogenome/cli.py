@@ -842,7 +842,12 @@ def _inputs(sp) -> None:
         "names (sag.io.read_autogenome); labels in obs['label'], the file of each sample in "
         "obs['autogenome_split']",
     )
-    sp.add_argument("--layer", default=None, help="use this layer instead of X")
+    sp.add_argument(
+        "--layer",
+        default=None,
+        help="use this layer instead of X (predict and explain without it: the layer the "
+        "model was trained on, where the input has it)",
+    )
 
 
 _LABELS_HELP = (
@@ -876,7 +881,8 @@ def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
     sp.add_argument(
         "--storage",
         default=None,
-        help="Optuna storage URL (e.g. sqlite:///search.db) to resume or share",
+        help="Optuna storage URL (e.g. sqlite:///search.db), or a journal file (a path "
+        "ending in .log or .journal), to resume or share",
     )
     sp.add_argument(
         "--study-name",
@@ -1134,7 +1140,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _inputs(w)
     w.add_argument("--labels", help=_LABELS_HELP)
-    w.add_argument("--storage", required=True, help="Optuna storage URL shared by all workers")
+    w.add_argument(
+        "--storage",
+        required=True,
+        help="Optuna storage URL shared by all workers, or a journal file (.log / .journal) "
+        "on a file system they share",
+    )
     w.add_argument("--study", required=True, help="study name shared by all workers")
     w.add_argument("--mode", default=None, choices=CLASSIFY_MODES, help=_MODE_HELP)
     w.add_argument("--config", default=None, help=_CONFIG_HELP)

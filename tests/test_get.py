@@ -64,6 +64,7 @@ def test_metrics_df_is_the_classify_record(explained):
     assert table.loc["all", "f1"] == pytest.approx(m["macro_f1"])
     assert table.loc["all", "accuracy"] == pytest.approx(m["accuracy"])
     assert table.loc["all", "support"] == m["n"]
+    assert table["support"].dtype.kind == "i"
     val = sag.get.metrics_df(adata, part="val")
     assert val.loc["all", "support"] == adata.uns["sag"]["metrics"]["val"]["n"]
     with pytest.raises(ValueError, match="part='train' must be one of"):

@@ -226,3 +226,18 @@ def anndata_concat_genes(adata):
     import anndata as ad
 
     return ad.concat([adata, adata], axis=1, merge="first")
+
+
+def test_predict_records_the_layer_it_read(adata):
+    """Without a classify record, predict reads the layer the model was trained on where the
+    query has it, and records that layer (not None)."""
+    adata.layers["counts"] = adata.X.copy()
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label", layer="counts")
+    query = adata.copy()
+    sag.tl.predict(query, model, key_added="q")
+    assert query.uns["q"]["predict_params"]["layer"] == "counts"
+    query.X = query.X * 0  # what is read is the layer, not X
+    again = query.copy()
+    sag.tl.predict(again, model, key_added="q")
+    np.testing.assert_allclose(again.obsm["q_proba"], query.obsm["q_proba"])

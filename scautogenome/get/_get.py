@@ -94,8 +94,10 @@ def metrics_df(
     Returns
     -------
     Classes: one row per class (precision, recall, F1, support and, where computed, ROC AUC
-    and average precision, one class against the rest) and a last row ``all`` of the
-    macro-averaged figures with accuracy and the number of cells. A numeric target: one row of
+    and average precision, one class against the rest) and a last row ``all``: macro-F1 (as
+    ``f1``), balanced accuracy (as ``recall``, the mean of the classes' recalls), the macro
+    ROC AUC and average precision, ``accuracy`` and the number of cells (``support``);
+    precision is left NaN there. A numeric target: one row of
     R^2, RMSE, MAE, Pearson, Spearman and n.
     """
     record = adata.uns.get(key)
@@ -126,5 +128,6 @@ def metrics_df(
     out.loc["all"] = pd.Series(overall)
     out["accuracy"] = np.nan
     out.loc["all", "accuracy"] = m.get("accuracy", np.nan)
+    out["support"] = out["support"].astype(int)
     out.index.name = "class"
     return out

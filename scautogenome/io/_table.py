@@ -318,8 +318,8 @@ def read_table(
 
     The first column holds row ids and the first line column ids (an R-style header without the
     corner cell is accepted, as is Firehose's second header line ``gene_id  normalized_count``).
-    Numbers are parsed by pandas' C parser; ``.gz``, ``.bz2``, ``.xz`` and ``.zip`` are
-    decompressed by extension.
+    Numbers are parsed by pandas' C parser; gzip, bz2, xz and zip files are recognised by their
+    first bytes, whatever their name, and decompressed.
 
     Parameters
     ----------

@@ -44,6 +44,8 @@ class Classifier(SupervisedModel):
         The fitted :class:`~scautogenome.data.InputTransform`.
     architecture_, train_params_, history_, config_
         What was trained and how (JSON-serialisable).
+    layer_
+        The layer it was trained on (None: ``X``), read by default where an AnnData has it.
     """
 
     _model_name = "Classifier"
@@ -80,7 +82,8 @@ class Classifier(SupervisedModel):
         seed: int | None = None,
     ) -> Classifier:
         """Train this fixed architecture on ``adata`` (split as :func:`~scautogenome.tl.classify`
-        does); returns ``self``. Nothing is written into ``adata``. ``metric`` judges the epochs
+        does, ``group_key`` included: by default a TCGA patient's samples in one part);
+        returns ``self``. Nothing is written into ``adata``. ``metric`` judges the epochs
         (early stopping); default ``"macro_f1"``, or ``"roc_auc"`` with the AUC loss
         (``train_params={"loss": "auc"}``)."""
         if self.architecture is None:

@@ -42,7 +42,7 @@ class Regressor(SupervisedModel):
     classes_
         ``[target_]``: the name of the one output, where a classifier has its classes
         (:func:`~scautogenome.tl.explain` names its columns by it).
-    var_names_, transform_, architecture_, train_params_, history_, config_
+    var_names_, transform_, architecture_, train_params_, history_, config_, layer_
         As :class:`~scautogenome.models.Classifier`'s. The losses in ``history_`` are on the
         standardized target (a validation loss of 1 is what predicting the mean scores).
     """
@@ -81,7 +81,8 @@ class Regressor(SupervisedModel):
     ) -> Regressor:
         """Train this fixed architecture on the numeric ``obs[target_key]`` (split as
         :func:`~scautogenome.tl.classify` splits a numeric target: stratified on quantile bins
-        of its values; cells without a value are not used); returns ``self``. Nothing is
+        of its values, ``group_key`` as there; cells without a value are not used); returns
+        ``self``. Nothing is
         written into ``adata``. ``metric`` (``"r2"``, ``"pearson"`` or ``"spearman"``)
         judges the epochs (early stopping)."""
         if self.architecture is None:

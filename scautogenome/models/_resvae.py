@@ -209,6 +209,8 @@ class ResVAE(BaseModel):
         The fitted :class:`~scautogenome.data.InputTransform` (the encoder's input).
     architecture_, train_params_, history_, config_
         What was trained and how (JSON-serialisable).
+    layer_
+        The layer it was trained on (None: ``X``), read by default where an AnnData has it.
     seconds_per_epoch_
         Mean wall-clock seconds of one training epoch of the final model.
     """

@@ -77,7 +77,8 @@ def classify(
 
     The AutoGenome supervised search: MLP, RFCN-ResNet and RFCN-DenseNet architectures and
     their training hyper-parameters are searched with Optuna (TPE sampling, pruning of hopeless
-    trials, early stopping) on a seeded, stratified 8:1:1 train/val/test split. The search
+    trials, early stopping) on a seeded, stratified 8:1:1 train/val/test split (a TCGA
+    patient's samples, or the cells of a ``group_key`` group, in one part). The search
     optimises the validation metric; the test split is used once, by the final model.
 
     A numeric label column (an age, a drug response, a time point) is predicted as a number
@@ -115,7 +116,8 @@ def classify(
         (``TCGA-XX-XXXX``) when every labelled ``obs_name`` is a TCGA barcode, no groups
         otherwise. A column of ``adata.obs``, or None to split cells one by one. Whole groups
         are drawn, stratified on each group's most frequent class. With ``split_key`` the
-        groups are only checked: a warning names groups split across train and val/test.
+        user's split is kept (a warning names groups it splits across train and val/test),
+        and a validation part drawn from its train cells takes whole groups.
     n_trials, time_budget
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
         Default from the config: 40 trials within 600 s. Giving one keeps the other's
@@ -156,8 +158,10 @@ def classify(
         too, rewarded by ``1 - MSE`` on validation minibatches); the class weighting of the
         search space does not apply to it.
     storage, study_name
-        Any Optuna storage URL (e.g. ``"sqlite:///search.db"``) to keep the trials, resume an
-        interrupted search or share it between processes. A resumed study runs this call's
+        An Optuna storage URL (e.g. ``"sqlite:///search.db"``), a journal file (a path ending
+        in ``.log`` or ``.journal``, for many processes on a shared file system) or an Optuna
+        storage object, to keep the trials, resume an interrupted search or share it between
+        processes. A resumed study runs this call's
         budget (``n_trials``, ``time_budget``) on top of its earlier trials, and the best of
         all of them is kept; a URL that cannot be opened is an error before any work.
         When the best trial ran in an earlier session, it is trained again (same seed, same

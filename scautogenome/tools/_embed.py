@@ -130,6 +130,8 @@ def embed(
         ``seed`` gives the same result on the same device when the trial count (not the
         clock) ends the search and no trial is cut by the time: where it is, the result
         depends on the machine's speed (a warning says so when the kept model was cut).
+        ``n_trials=0`` with ``storage`` runs no trial: the best trial of the stored study is
+        retrained into the returned model.
     config
         Expert-mode configuration (dict or JSON path) merged onto
         ``sag.config.default("resvae")`` (or ``"vae"``). Explicit arguments above win over it.
@@ -138,8 +140,9 @@ def embed(
     recon
         Also write the reconstruction (dense n_obs x n_vars float32) as a layer.
     storage, study_name
-        Any Optuna storage URL to keep the trials, resume a search or share it between
-        processes. A resumed study runs this call's budget
+        An Optuna storage URL (e.g. ``"sqlite:///search.db"``), a journal file (a path ending
+        in ``.log`` or ``.journal``) or an Optuna storage object, to keep the trials, resume a
+        search or share it between processes. A resumed study runs this call's budget
         (``n_trials``, ``time_budget``) on top of its earlier trials, and the best of all of
         them is kept; a URL that cannot be opened is an error before any work.
         When the best trial ran in an earlier session, it is trained again (same seed, same

@@ -260,8 +260,9 @@ def explain(
         the model (``'sag_split'`` for the default key), none when there is no such run.
     classify_key
         ``key_added`` of the :func:`~scautogenome.tl.classify` run whose record (layer, labels,
-        split) the defaults above come from. None: the run whose recorded architecture and
-        classes are the model's, whatever its key; a model trained otherwise (e.g.
+        split) the defaults above come from. None: the run whose recorded weights digest
+        (``model_digest``) is this model's (architecture and classes for a record without
+        one), whatever its key; a model trained otherwise (e.g.
         :meth:`Classifier.fit`) has none, and the defaults fall back as described.
     return_values
         Also return the full per-cell SHAP array (memory: cells x genes x classes floats).
@@ -336,7 +337,7 @@ def explain(
     record_key, record = classify_record(adata, model, classify_key)
     if record_key is None and _keys.CLASSIFY_KEY in adata.uns:
         logger.warning(
-            "uns[%r] records another model than this one (its architecture or classes differ): "
+            "uns[%r] records another model than this one (its recorded weights differ): "
             "its layer, labels and split are not used; pass classify_key= to use a run's.",
             _keys.CLASSIFY_KEY,
         )

@@ -39,8 +39,9 @@ def predict(
 ) -> None:
     """Annotate new cells with a trained classifier (or regressor); genes are matched by name.
 
-    The query's genes are reordered to the model's, genes the query lacks are set to zero and
-    extra query genes are ignored. The model's own input transform (fitted at training) is
+    The query's genes are reordered to the model's, genes the query lacks take their training
+    mean on the model's scale (a model saved before that was kept: 0) and extra query genes are
+    ignored. The model's own input transform (fitted at training) is
     applied, so pass the same kind of values the model was trained on.
 
     Parameters
@@ -53,7 +54,9 @@ def predict(
     layer
         Use ``adata.layers[layer]`` (the kind of values the model was trained on). None: the
         layer the model's classify run trained on when ``adata`` is the AnnData of that run
-        and still has it (as :func:`~scautogenome.tl.explain` does), else ``adata.X``.
+        and still has it (as :func:`~scautogenome.tl.explain` does), else the layer the model
+        was trained on (``model.layer_``) where ``adata`` has it, else ``adata.X``;
+        ``predict_params['layer']`` records the one read.
     min_gene_overlap
         Minimum fraction of the model's genes the query must have; below it is an error
         naming the counts. A partial overlap above it is a warning.
@@ -107,8 +110,10 @@ def predict(
             "key_added= (e.g. 'sag_query') to keep both."
         )
         raise ValueError(msg)
-    if layer is None:
+    if layer is None:  # resolved here, so that the layer read is the layer recorded
         layer = recorded_layer(adata, classify_record(adata, model)[1])
+        if layer is None and getattr(model, "layer_", None) in adata.layers:
+            layer = model._default_layer(adata, None)  # (where adata lacks it, predict warns)
     kw = {"layer": layer, "batch_size": batch_size, "min_gene_overlap": min_gene_overlap}
     if isinstance(model, Regressor):
         values = model.predict(adata, **kw)

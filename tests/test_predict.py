@@ -241,3 +241,37 @@ def test_predict_records_the_layer_it_read(adata):
     again = query.copy()
     sag.tl.predict(again, model, key_added="q")
     np.testing.assert_allclose(again.obsm["q_proba"], query.obsm["q_proba"])
+
+
+def test_predict_warns_of_scaled_or_rescaled_log_values(capfd):
+    """A model of log1p(1e4-normalized) values given sc.pp.scale's output (negative values),
+    log2 values or log1p CPM is warned about; the same values, and depth-normalized values
+    given to a count model (its normalization reads them as the counts), are not."""
+    import scanpy as sc
+
+    counts = sag.datasets.synthetic(n_obs=200, n_vars=60, n_classes=3, seed=0)
+    lognorm = counts.copy()
+    sc.pp.normalize_total(lognorm, target_sum=1e4)
+    sc.pp.log1p(lognorm)
+    params = {"max_epochs": 2}
+    on_log = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(lognorm, "label")
+    on_counts = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(counts, "label")
+    capfd.readouterr()
+    on_log.predict(lognorm[:50].copy())
+    assert "the model was trained on" not in capfd.readouterr().err
+    scaled = lognorm.copy()
+    sc.pp.scale(scaled)
+    on_log.predict(scaled)
+    assert "negative values (down to" in capfd.readouterr().err
+    log2 = counts.copy()
+    sc.pp.normalize_total(log2, target_sum=1e4)
+    log2.X = log2.X.log1p() / np.log(2)
+    on_log.predict(log2)
+    assert "mean over the model's genes is 1.44x the training cells'" in capfd.readouterr().err
+    cpm = counts.copy()
+    sc.pp.normalize_total(cpm, target_sum=1e6)
+    on_counts.predict(cpm)
+    assert "the model was trained on" not in capfd.readouterr().err
+    np.testing.assert_allclose(
+        on_counts.predict_proba(cpm), on_counts.predict_proba(counts), atol=1e-5
+    )

@@ -57,12 +57,22 @@ _TRAINED_ON = {
 }
 
 
-def check_query_values(X, transform: InputTransform, where: str) -> None:
+SCALE_RATIO = 1.4
+"""A query of non-negative continuous values (log expression) whose mean over the model's
+genes is more than this many times the training cells' (or less than its inverse) is warned
+about: another normalization or log base (log2 against ln, CPM against 1e4) moves it so."""
+
+
+def check_query_values(X, transform: InputTransform, where: str, col_map=None) -> None:
     """Before a trained model reads ``X``: an error for negative values where the model was
     trained on counts or TPM-like values, a warning when ``X`` holds another kind of values
-    than the model's ``transform`` was fitted on (raw counts given to a model of log-normalized
-    values, log values to a model of unlogged TPM/RSEM, or the other way round), which the
-    transform would turn into the wrong scale."""
+    than the model's ``transform`` was fitted on, which the transform would turn into the
+    wrong scale: raw counts given to a model of log-normalized values, log values to a model
+    of unlogged TPM/RSEM or the other way round, scaled (z-scored) values where training had
+    no negative ones, or log values of another normalization or log base (their mean over the
+    model's genes :data:`SCALE_RATIO` times the training cells' or more; ``col_map`` as
+    :class:`~scautogenome.data.BatchLoader`'s, None where ``X`` holds the model's genes in
+    order)."""
     from .._settings import logger
 
     value_type = transform.value_type
@@ -76,7 +86,13 @@ def check_query_values(X, transform: InputTransform, where: str) -> None:
         raise ValueError(msg)
     counts_like = stats["integer"] and not stats["binary"] and stats["min"] >= 0
     trained_max = transform.trained_max()
+    trained_min = transform.trained_min()
+    ratio = None
+    if value_type == "continuous" and stats["min"] >= 0 and (trained_min or 0.0) >= 0:
+        ratio = _mean_ratio(X, transform, col_map)
     if value_type == "counts" and not stats["integer"]:
+        if stats["max"] > UNLOGGED_MAX:  # depth-normalized (CPM): read as the counts are
+            return
         seen = "non-integer values (log-normalized?)"
     elif value_type in ("normalized", "continuous") and counts_like and stats["max"] > 1:
         seen = f"non-negative integers up to {stats['max']:g} (raw counts?)"
@@ -93,17 +109,51 @@ def check_query_values(X, transform: InputTransform, where: str) -> None:
             f"values up to {stats['max']:g}, where training saw at most {trained_max:g} "
             "(unlogged TPM/FPKM/RSEM?)"
         )
+    elif (
+        value_type == "continuous"
+        and stats["min"] < 0
+        and trained_min is not None
+        and trained_min >= 0
+    ):
+        seen = (
+            f"negative values (down to {stats['min']:.3g}) where training had none (scaled "
+            "values, such as sc.pp.scale's output?)"
+        )
+    elif ratio is not None and not 1 / SCALE_RATIO <= ratio <= SCALE_RATIO:
+        seen = (
+            f"values whose mean over the model's genes is {ratio:.2f}x the training cells' "
+            "(another normalization or log base: log2 against ln, CPM against 1e4?)"
+        )
     elif value_type == "binary" and not stats["binary"]:
         seen = "values other than 0 and 1"
     else:
         return
     logger.warning(
         "the model was trained on %s but %s holds %s; pass the same kind of values as in "
-        "training (e.g. layer='counts' for raw counts, the same log transform).",
+        "training (e.g. layer='counts' for raw counts, the same normalization and log).",
         trained,
         where,
         seen,
     )
+
+
+def _mean_ratio(X, transform: InputTransform, col_map) -> float | None:
+    """The mean of ``X`` over the model's genes it holds, divided by the training cells' mean
+    over the same genes (``transform.mean_``); None without those means or where the training
+    mean is 0."""
+    if transform.mean_ is None or X.shape[0] == 0:
+        return None
+    col_means = _dense_1d(X.mean(axis=0)) if sparse.issparse(X) else np.asarray(X).mean(axis=0)
+    if col_map is None:
+        src = dst = np.arange(min(len(col_means), transform.mean_.size))
+    else:
+        src, dst, _ = col_map
+    if len(src) == 0:
+        return None
+    trained = float(np.mean(transform.mean_[dst]))
+    if not trained > 0:
+        return None
+    return float(np.mean(col_means[src])) / trained
 
 
 @dataclass
@@ -207,6 +257,13 @@ class InputTransform:
         with np.errstate(invalid="ignore"):
             scaled = (self.mean_ - self.min_) / self.range_  # inf range (constant gene): 0
         return np.clip(np.nan_to_num(scaled, nan=0.0), 0.0, 1.0).astype(np.float32)
+
+    def trained_min(self) -> float | None:
+        """The smallest value of the training rows after the row-wise step; None without
+        scaling."""
+        if not self.scale or self.min_ is None or self.min_.size == 0:
+            return None
+        return float(self.min_.min())
 
     def trained_max(self) -> float | None:
         """The largest value of the training rows after the row-wise step (for

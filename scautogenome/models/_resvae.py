@@ -322,7 +322,7 @@ class ResVAE(BaseModel):
 
         X, col_map, _ = self._matched_input(data, layer, check_genes)
         check_finite(X, "the input matrix")
-        check_query_values(X, self.transform_, "the input matrix")
+        check_query_values(X, self.transform_, "the input matrix", col_map)
         return X, col_map
 
     def _encode(

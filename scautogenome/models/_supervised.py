@@ -32,7 +32,7 @@ class SupervisedModel(BaseModel):
 
         X, col_map, report = self._matched_input(data, layer, check_genes)
         check_finite(X, "the query matrix")
-        check_query_values(X, self.transform_, "the query matrix")
+        check_query_values(X, self.transform_, "the query matrix", col_map)
         return X, col_map, report
 
     def _loader(self, X, col_map, batch_size: int) -> BatchLoader:

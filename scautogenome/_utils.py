@@ -211,3 +211,27 @@ def missing_key(where: str, key: str, how: str) -> KeyError:
     """The error of a reader (a plot, :mod:`scautogenome.get`) whose record is not there."""
     msg = f"{where}[{key!r}] not found; run {how} first (or pass key= the key_added you used)."
     return KeyError(msg)
+
+
+def classify_run_record(
+    adata, key: str, needed: str, how: str = "sag.tl.classify(adata, labels_key)"
+) -> dict:
+    """The :func:`~scautogenome.tl.classify` record under ``key`` for a reader that needs its
+    entry ``needed`` (``"metrics"``, ``"trials"``, ...): a KeyError naming what is there
+    instead (a prediction's record, which has no test metrics or search) and the call that
+    makes it."""
+    if key not in adata.uns:
+        raise missing_key("adata.uns", key, how)
+    record = adata.uns[key]
+    if not isinstance(record, dict) or needed not in record:
+        what = (
+            "the record of sag.tl.predict (predictions have no test metrics or search)"
+            if isinstance(record, dict) and "predict_params" in record
+            else "no classify run"
+        )
+        msg = (
+            f"adata.uns[{key!r}] holds {what}, so no {needed!r}; run {how} first (or pass "
+            "key= the key_added you used)."
+        )
+        raise KeyError(msg)
+    return record

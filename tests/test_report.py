@@ -319,3 +319,26 @@ def test_report_of_numeric_predictions(adata, tmp_path):
     _, _, page = _report_of_a_query(sag.models.Regressor, adata, "age", tmp_path)
     assert "<h3>Predicted age</h3>" in page
     assert "median confidence" not in page
+
+
+def test_report_of_a_query_without_a_class_of_the_reference(adata, tiny_config, tmp_path, caplog):
+    """Label transfer: a query without one of the reference's classes is predicted and
+    explained (no warning that uns['sag'] is another model's); its report draws the
+    distributions of the classes present and names the one absent; sag.get.metrics_df says
+    a prediction has no test metrics."""
+    model = sag.tl.classify(adata.copy(), "label", config=tiny_config)
+    query = adata[adata.obs["label"] != "type_2"].copy()
+    query.obs["label"] = query.obs["label"].cat.remove_unused_categories()
+    sag.tl.predict(query, model)
+    sag._settings.logger.addHandler(caplog.handler)
+    try:
+        sag.tl.explain(query, model, nsamples=20, n_background=20, cells="all", groupby="label")
+    finally:
+        sag._settings.logger.removeHandler(caplog.handler)
+    assert "records another model than this one" not in caplog.text
+    assert "type_2" not in set(query.uns["sag_shap"]["cell_groups"])
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "could not be drawn" not in page
+    assert "No explained cell of type_2" in page
+    with pytest.raises(KeyError, match="holds the record of sag.tl.predict"):
+        sag.get.metrics_df(query)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys
-from .._utils import missing_key
+from .._utils import classify_run_record
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -100,9 +100,7 @@ def metrics_df(
     precision is left NaN there. A numeric target: one row of
     R^2, RMSE, MAE, Pearson, Spearman and n.
     """
-    record = adata.uns.get(key)
-    if not isinstance(record, dict) or "metrics" not in record:
-        raise missing_key("adata.uns", key, "sag.tl.classify(adata, labels_key)")
+    record = classify_run_record(adata, key, "metrics")
     if part not in record["metrics"]:
         msg = f"part={part!r} must be one of {sorted(record['metrics'])}."
         raise ValueError(msg)

@@ -338,9 +338,19 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
     ]
     out.append(_table(["class", f"top {n_top} genes"], rows, left=2))
     out.append(_figure(pl.importance, adata, key=shap_key))
-    for c in [c for c in columns if c != "overall"][:12]:
+    # a class none of whose cells was explained (a query without it) has no distribution
+    n_cells = dict(zip(outputs, np.asarray(uns.get("n_cells", [1] * len(outputs))).tolist()))
+    drawn = [c for c in outputs if n_cells.get(c, 1) > 0]
+    for c in drawn[:12]:
         out.append(f"<h3>{html.escape(c)}</h3>")
         out.append(_figure(pl.shap_summary, adata, c, key=shap_key, n_top=15))
+    absent = [c for c in outputs if c not in drawn]
+    if absent:
+        out.append(
+            '<p class="muted">No explained cell of '
+            + ", ".join(html.escape(c) for c in absent)
+            + ": no distribution to show.</p>"
+        )
     return out
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys
+from .._utils import classify_run_record as _classify_uns
 from .._utils import missing_key
 from ._utils import finish, new_axes, palette
 
@@ -18,26 +19,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 _MODE_ORDER = ("mlp", "resnet", "densenet", "rrfcn")
-
-
-def _classify_uns(
-    adata: AnnData, key: str, needed: str, how: str = "sag.tl.classify(adata, labels_key)"
-) -> dict:
-    if key not in adata.uns:
-        raise missing_key("adata.uns", key, how)
-    record = adata.uns[key]
-    if not isinstance(record, dict) or needed not in record:
-        what = (
-            "the record of sag.tl.predict (predictions have no test metrics or search)"
-            if isinstance(record, dict) and "predict_params" in record
-            else "no classify run"
-        )
-        msg = (
-            f"adata.uns[{key!r}] holds {what}, so no {needed!r}; run {how} first (or pass "
-            "key= the key_added you used)."
-        )
-        raise KeyError(msg)
-    return record
 
 
 def is_regression(uns) -> bool:

@@ -17,6 +17,7 @@ from ._utils import (
     check_uns_key,
     classify_record,
     h5ad_safe,
+    is_classify_record,
     is_explain_record,
     recorded_layer,
 )
@@ -335,7 +336,8 @@ def explain(
         msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
         raise KeyError(msg)
     record_key, record = classify_record(adata, model, classify_key)
-    if record_key is None and _keys.CLASSIFY_KEY in adata.uns:
+    if record_key is None and is_classify_record(adata.uns.get(_keys.CLASSIFY_KEY)):
+        # (a prediction's record holds no layer, labels or split to use: nothing to say)
         logger.warning(
             "uns[%r] records another model than this one (its recorded weights differ): "
             "its layer, labels and split are not used; pass classify_key= to use a run's.",

@@ -275,3 +275,16 @@ def test_predict_warns_of_scaled_or_rescaled_log_values(capfd):
     np.testing.assert_allclose(
         on_counts.predict_proba(cpm), on_counts.predict_proba(counts), atol=1e-5
     )
+
+
+def test_genes_in_another_case_are_named(adata, trained):
+    """Symbols written in another case ('GENE_1' against the model's 'gene_1') do not match,
+    and the error or warning says how many do ignoring case."""
+    upper = adata.copy()
+    upper.var_names = [g.upper() for g in adata.var_names]
+    with pytest.raises(ValueError, match="200 of the missing genes are in the query in another"):
+        sag.tl.predict(upper, trained)
+    half = adata.copy()
+    half.var_names = [g.upper() if i % 2 else g for i, g in enumerate(adata.var_names)]
+    rep = trained.gene_overlap(half.var_names, min_gene_overlap=0.4)
+    assert (rep["n_common"], rep["n_missing_in_another_case"]) == (100, 100)

@@ -248,30 +248,41 @@ class BaseModel:
             "fraction_of_model_genes": float(frac),
             "n_missing_filled": n_model - n_common,
         }
+        other_case = _in_another_case(self.var_names_, q) if n_common < n_model else []
+        report["n_missing_in_another_case"] = len(other_case)
+        case_hint = (
+            f" {len(other_case)} of the missing genes are in the query in another case (e.g. "
+            f"{other_case[0]!r}): name them as the model does (human against mouse symbols?)."
+            if other_case
+            else ""
+        )
         if n_common == 0:
             msg = (
                 f"The query shares no gene with the model ({len(q)} query genes, {n_model} model "
                 f"genes; e.g. model genes {', '.join(map(str, self.var_names_[:3]))}, query genes "
                 f"{', '.join(map(str, q[:3]))})."
                 " Check that both use the same gene identifiers (symbols vs Ensembl ids)."
+                + case_hint
             )
             raise ValueError(msg)
         if frac < min_gene_overlap:
             msg = (
                 f"The query has only {n_common} of the model's {n_model} genes ({frac:.1%}), below "
                 f"min_gene_overlap={min_gene_overlap}. Lower min_gene_overlap to go on anyway."
+                + case_hint
             )
             raise ValueError(msg)
         if warn and n_common < n_model:
             logger.warning(
                 "query has %d of the model's %d genes (%.1f%%); %d missing genes are set to %s, "
-                "%s.",
+                "%s.%s",
                 n_common,
                 n_model,
                 100 * frac,
                 n_model - n_common,
                 "0" if self.transform_.mean_ is None else "their mean in training",
                 self._missing_genes_effect,
+                case_hint,
             )
         report["missing_filled_with"] = "zero" if self.transform_.mean_ is None else "train_mean"
         return report
@@ -387,3 +398,11 @@ class BaseModel:
             f"{self._model_name}({self._describe()}, "
             f"{count_parameters(self.module_):,} parameters, device={self.device_})"
         )
+
+
+def _in_another_case(model_genes, query_genes) -> list[str]:
+    """The model genes the query lacks by name but holds in another case (``CD3E`` against
+    ``Cd3e`` or ``cd3e``)."""
+    present = set(map(str, query_genes))
+    folded = {g.casefold() for g in present}
+    return [str(g) for g in model_genes if str(g) not in present and str(g).casefold() in folded]

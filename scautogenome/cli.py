@@ -534,6 +534,7 @@ def _predict(args) -> int:
         model,
         layer=args.layer,
         min_gene_overlap=args.min_gene_overlap,
+        min_confidence=args.min_confidence,
         key_added=args.key_added,
     )
     _write_h5ad(adata, out)
@@ -984,6 +985,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--out", required=True, help="output .h5ad file")
     pr.add_argument("--min-gene-overlap", type=float, default=0.5, help=_OVERLAP_HELP)
+    pr.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        help="call cells whose predicted class has a lower probability 'Unassigned' (cell "
+        "types the reference lacks); default: every cell gets a class",
+    )
     pr.add_argument(
         "--key-added",
         default="sag",

@@ -288,3 +288,26 @@ def test_genes_in_another_case_are_named(adata, trained):
     half.var_names = [g.upper() if i % 2 else g for i, g in enumerate(adata.var_names)]
     rep = trained.gene_overlap(half.var_names, min_gene_overlap=0.4)
     assert (rep["n_common"], rep["n_missing_in_another_case"]) == (100, 100)
+
+
+def test_min_confidence_calls_uncertain_cells_unassigned(adata, trained, tmp_path):
+    query = adata.copy()
+    sag.tl.predict(query, trained)
+    confidence = query.obs["sag_confidence"].to_numpy()
+    threshold = float(np.quantile(confidence, 0.3))
+    gated = adata.copy()
+    sag.tl.predict(gated, trained, min_confidence=threshold)
+    calls = gated.obs["sag_pred"].astype(str).to_numpy()
+    low = confidence < threshold
+    assert low.any()
+    assert (calls[low] == "Unassigned").all()
+    np.testing.assert_array_equal(calls[~low], query.obs["sag_pred"].astype(str).to_numpy()[~low])
+    assert list(gated.obs["sag_pred"].cat.categories)[-1] == "Unassigned"
+    np.testing.assert_array_equal(gated.obsm["sag_proba"], query.obsm["sag_proba"])
+    assert gated.uns["sag"]["predict_params"]["min_confidence"] == pytest.approx(threshold)
+    gated.write_h5ad(tmp_path / "g.h5ad")
+    import anndata
+
+    assert (anndata.read_h5ad(tmp_path / "g.h5ad").obs["sag_pred"] == "Unassigned").sum() == low.sum()
+    with pytest.raises(ValueError, match="must be a probability between 0 and 1"):
+        sag.tl.predict(adata.copy(), trained, min_confidence=1.5)

@@ -340,5 +340,5 @@ def test_report_of_a_query_without_a_class_of_the_reference(adata, tiny_config, 
     page = sag.io.write_report(query, tmp_path / "q.html").read_text()
     assert "could not be drawn" not in page
     assert "No explained cell of type_2" in page
-    with pytest.raises(KeyError, match="holds the record of sag.tl.predict"):
+    with pytest.raises(KeyError, match=r"holds the record of sag\.tl\.predict"):
         sag.get.metrics_df(query)

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from ..models import Classifier, Regressor
 
 
+UNASSIGNED = "Unassigned"  # a cell below predict's min_confidence
+
+
 def predict(
     adata: AnnData,
     model: Classifier | Regressor,
@@ -35,6 +38,7 @@ def predict(
     layer: str | None = None,
     min_gene_overlap: float = 0.5,
     batch_size: int = 1024,
+    min_confidence: float | None = None,
     key_added: str = _keys.CLASSIFY_KEY,
 ) -> None:
     """Annotate new cells with a trained classifier (or regressor); genes are matched by name.
@@ -62,6 +66,11 @@ def predict(
         naming the counts. A partial overlap above it is a warning.
     batch_size
         Cells per forward pass.
+    min_confidence
+        Cells whose predicted class has a lower probability are called ``"Unassigned"``
+        (as CellTypist's ``p_thres``), e.g. cell types the reference lacks, whose confidence
+        is low; their probabilities are still written. None (default): every cell gets a
+        class. Not for a Regressor.
     key_added
         Prefix of the keys written.
 
@@ -70,7 +79,8 @@ def predict(
     Nothing; writes into ``adata``:
 
     ``obs['{key_added}_pred']``
-        Predicted class (categorical over the model's classes).
+        Predicted class (categorical over the model's classes, and ``"Unassigned"`` with
+        ``min_confidence``).
     ``obs['{key_added}_confidence']``
         Probability of the predicted class.
     ``obsm['{key_added}_proba']``
@@ -98,6 +108,18 @@ def predict(
     if not isinstance(model, (Classifier, Regressor)):
         msg = f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
         raise TypeError(msg)
+    if min_confidence is not None:
+        if isinstance(model, Regressor):
+            msg = "min_confidence= calls uncertain classes; a Regressor predicts values."
+            raise ValueError(msg)
+        if isinstance(min_confidence, bool) or not (
+            isinstance(min_confidence, (int, float, np.number)) and 0 <= min_confidence <= 1
+        ):
+            msg = f"min_confidence={min_confidence!r} must be a probability between 0 and 1."
+            raise ValueError(msg)
+        if UNASSIGNED in set(map(str, model.classes_)):
+            msg = f"The model has a class named {UNASSIGNED!r}; min_confidence= would mix them."
+            raise ValueError(msg)
     check_is_fitted(model)
     # a classify record (of this model), an earlier prediction's or a dict of the user's is
     # updated, keeping its other entries
@@ -127,9 +149,12 @@ def predict(
         drop_class_outputs(adata, key_added, proba=True)
     else:
         codes = proba.argmax(1)
-        adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
-            model.classes_[codes], categories=model.classes_
-        )
+        calls = model.classes_[codes].astype(object)
+        categories = list(model.classes_)
+        if min_confidence is not None:
+            calls[proba.max(1) < min_confidence] = UNASSIGNED
+            categories.append(UNASSIGNED)
+        adata.obs[_keys.pred_key(key_added)] = pd.Categorical(calls, categories=categories)
         adata.obs[_keys.confidence_key(key_added)] = proba.max(1).astype(np.float32)
         adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     uns = dict(adata.uns.get(key_added, {}))
@@ -137,7 +162,9 @@ def predict(
         {
             "classes": model.classes_,
             "gene_overlap": report,
-            "predict_params": call_params(layer=layer, min_gene_overlap=min_gene_overlap),
+            "predict_params": call_params(
+                layer=layer, min_gene_overlap=min_gene_overlap, min_confidence=min_confidence
+            ),
         }
     )
     adata.uns[key_added] = h5ad_safe(uns)

@@ -308,6 +308,8 @@ def test_min_confidence_calls_uncertain_cells_unassigned(adata, trained, tmp_pat
     gated.write_h5ad(tmp_path / "g.h5ad")
     import anndata
 
-    assert (anndata.read_h5ad(tmp_path / "g.h5ad").obs["sag_pred"] == "Unassigned").sum() == low.sum()
+    assert (
+        anndata.read_h5ad(tmp_path / "g.h5ad").obs["sag_pred"] == "Unassigned"
+    ).sum() == low.sum()
     with pytest.raises(ValueError, match="must be a probability between 0 and 1"):
         sag.tl.predict(adata.copy(), trained, min_confidence=1.5)

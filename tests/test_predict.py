@@ -107,17 +107,23 @@ def test_predict_keeps_its_own_runs_record_and_refuses_to_replace_another_models
     sag.pl.confusion_matrix(adata, show=False)
 
 
-def test_predict_warns_when_the_query_holds_another_kind_of_values(adata, capfd):
-    """A model of log-normalized values given raw counts (and a counts model given
-    log-normalized values) is warned about: its input transform would read the wrong scale."""
+def _models_of_counts_and_log(counts):
+    """``counts`` log1p-normalized to 1e4, and a small model of each (2 epochs)."""
     import scanpy as sc
 
-    lognorm = adata.copy()
+    lognorm = counts.copy()
     sc.pp.normalize_total(lognorm, target_sum=1e4)
     sc.pp.log1p(lognorm)
     params = {"max_epochs": 2}
     on_log = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(lognorm, "label")
-    on_counts = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(adata, "label")
+    on_counts = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(counts, "label")
+    return lognorm, on_log, on_counts
+
+
+def test_predict_warns_when_the_query_holds_another_kind_of_values(adata, capfd):
+    """A model of log-normalized values given raw counts (and a counts model given
+    log-normalized values) is warned about: its input transform would read the wrong scale."""
+    lognorm, on_log, on_counts = _models_of_counts_and_log(adata)
     capfd.readouterr()
     on_log.predict(lognorm)
     on_counts.predict(adata)
@@ -245,17 +251,13 @@ def test_predict_records_the_layer_it_read(adata):
 
 def test_predict_warns_of_scaled_or_rescaled_log_values(capfd):
     """A model of log1p(1e4-normalized) values given sc.pp.scale's output (negative values)
-    or log1p of scanpy's median-depth normalization is warned about; the same values, and depth-normalized values
-    given to a count model (its normalization reads them as the counts), are not."""
+    or log1p of scanpy's median-depth normalization is warned about; the same values, and
+    depth-normalized values given to a count model (its normalization reads them as the
+    counts), are not."""
     import scanpy as sc
 
     counts = sag.datasets.synthetic(n_obs=200, n_vars=60, n_classes=3, seed=0)
-    lognorm = counts.copy()
-    sc.pp.normalize_total(lognorm, target_sum=1e4)
-    sc.pp.log1p(lognorm)
-    params = {"max_epochs": 2}
-    on_log = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(lognorm, "label")
-    on_counts = sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(counts, "label")
+    lognorm, on_log, on_counts = _models_of_counts_and_log(counts)
     capfd.readouterr()
     on_log.predict(lognorm[:50].copy())
     assert "the model was trained on" not in capfd.readouterr().err

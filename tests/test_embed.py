@@ -9,6 +9,7 @@ import time
 import anndata as ad
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 import torch
 from scipy import sparse
@@ -1171,3 +1172,41 @@ def test_the_model_of_embed_remembers_its_layer(adata, tmp_path):
     np.testing.assert_allclose(
         loaded.get_latent(adata), adata.obsm["X_sag_resvae"], rtol=1e-5, atol=1e-5
     )
+
+
+def test_a_query_of_another_sort_is_embedded_and_reconstructed_right():
+    """A count model on a query: with missing genes, the reconstruction of the genes present
+    sums to their observed counts (the library is theirs over their share); with Ensembl
+    versions that differ and the genes shuffled, it comes back in the query's order; extra
+    signed columns (CLR features) are not checked as genes; a DataFrame is read as given."""
+    adata = sag.datasets.synthetic(n_obs=200, n_vars=60, n_classes=3, seed=0)
+    adata.var_names = [f"ENSG{i:011d}.7" for i in range(adata.n_vars)]
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata, seed=0)
+    assert model.transform_.value_type == "counts"
+    full = model.reconstruct(adata)
+    # missing genes: the present ones keep their observed depth
+    part = adata[:, 20:].copy()
+    rec = model.reconstruct(part)  # the model's genes, in its order
+    counts = np.asarray(part.X.sum(axis=1)).ravel()
+    np.testing.assert_allclose(rec[:, 20:].sum(axis=1), counts, rtol=1e-3)
+    # other versions, shuffled: the query's order
+    perm = np.random.default_rng(0).permutation(adata.n_vars)
+    other = adata[:, perm].copy()
+    other.var_names = [n.replace(".7", ".9") for n in other.var_names]
+    np.testing.assert_allclose(model.reconstruct(other), full[:, perm], rtol=1e-5, atol=1e-5)
+    # a signed extra feature is not one of the model's genes
+    clr = ad.AnnData(
+        -np.ones((adata.n_obs, 1), np.float32),
+        obs=pd.DataFrame(index=adata.obs_names),
+        var=pd.DataFrame(index=["CD3_clr"]),
+    )
+    extra = ad.concat([adata, clr], axis=1)
+    extra.X = sparse.csr_matrix(extra.X)
+    np.testing.assert_allclose(model.get_latent(extra), model.get_latent(adata), atol=1e-6)
+    # a DataFrame: its values, with no word of layers
+    frame = pd.DataFrame(adata.X.toarray(), columns=adata.var_names)
+    np.testing.assert_allclose(model.get_latent(frame), model.get_latent(adata), atol=1e-6)
+    adata.layers["counts"] = adata.X.copy()
+    on_layer = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata, layer="counts", seed=0)
+    assert on_layer.layer_ == "counts"
+    np.testing.assert_allclose(on_layer.get_latent(frame), on_layer.get_latent(adata), atol=1e-6)

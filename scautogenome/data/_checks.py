@@ -129,13 +129,34 @@ def check_finite(X, where: str = "X") -> None:
             raise ValueError(msg)
 
 
-def value_stats(X) -> dict[str, bool | float]:
-    """Whether all values are integers, binary, non-negative; the min and max."""
+def _column_values(X, columns: np.ndarray):
+    """Blocks of the values of ``X[:, columns]``, row chunk by row chunk (a copy of one chunk
+    at a time), with the count of the implicit zeros of a sparse ``X`` as a block of zeros."""
+    for start in range(0, X.shape[0], _CHUNK):
+        block = X[start : start + _CHUNK][:, columns]
+        if sparse.issparse(block):
+            block = sparse.csr_matrix(block)
+            block.sum_duplicates()
+            n_zero = block.shape[0] * block.shape[1] - block.nnz
+            yield block.data
+            if n_zero:
+                yield np.zeros(1, dtype=block.dtype)
+        else:
+            yield np.asarray(block).ravel()
+
+
+def value_stats(X, columns: np.ndarray | None = None) -> dict[str, bool | float]:
+    """Whether all values are integers, binary, non-negative; the min and max. ``columns``:
+    of those columns only (the genes a model reads of a query)."""
     is_int = True
     is_binary = True
     vmin, vmax = np.inf, -np.inf
     n_stored = 0
-    for block in iter_values(X):
+    if columns is not None and len(columns) < X.shape[1]:
+        blocks, implicit = _column_values(X, np.asarray(columns)), False
+    else:
+        blocks, implicit = iter_values(X), True
+    for block in blocks:
         n_stored += block.size
         if block.size == 0:
             continue
@@ -146,7 +167,7 @@ def value_stats(X) -> dict[str, bool | float]:
             is_int = bool(np.all(b == np.round(b)))
         if is_binary:
             is_binary = bool(np.all((b == 0) | (b == 1)))
-    if sparse.issparse(X) and n_stored < X.shape[0] * X.shape[1]:  # implicit zeros
+    if implicit and sparse.issparse(X) and n_stored < X.shape[0] * X.shape[1]:  # implicit 0s
         vmin = min(vmin, 0.0)
     return {"integer": is_int, "binary": is_binary, "min": vmin, "max": vmax}
 

@@ -79,7 +79,8 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
     from .._settings import logger
 
     value_type = transform.value_type
-    stats = value_stats(X)
+    # the genes the model reads: other columns of the query (CLR features, say) do not count
+    stats = value_stats(X, None if col_map is None else np.unique(col_map[0]))
     trained = _TRAINED_ON[value_type]
     if value_type in ("counts", "normalized") and stats["min"] < 0:
         msg = (

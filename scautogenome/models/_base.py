@@ -274,11 +274,11 @@ class BaseModel:
             raise ValueError(msg)
         if warn and n_common < n_model:
             logger.warning(
-                "query has %d of the model's %d genes (%.1f%%); %d missing genes are set to %s, "
+                "query has %d of the model's %d genes (%s%%); %d missing genes are set to %s, "
                 "%s.%s",
                 n_common,
                 n_model,
-                100 * frac,
+                f"{np.floor(1000 * frac) / 10:.1f}",  # 1,999 of 2,000: 99.9%, not 100.0%
                 n_model - n_common,
                 "0" if self.transform_.mean_ is None else "their mean in training",
                 self._missing_genes_effect,
@@ -297,7 +297,8 @@ class BaseModel:
         """
         from anndata import AnnData
 
-        if isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex):
+        frame = isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex)
+        if frame:
             # named columns are genes: matched by name, as an AnnData's (not by position)
             if layer is not None:
                 msg = f"layer={layer!r} needs an AnnData; a DataFrame has no layers."
@@ -305,7 +306,8 @@ class BaseModel:
             data = AnnData(data)
         if isinstance(data, AnnData):
             check_adata(data, writes=False)
-            layer = self._default_layer(data, layer)
+            if not frame:  # a DataFrame's values are what there is to read
+                layer = self._default_layer(data, layer)
             X = get_matrix(data, layer)
             src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
             report = check_genes(data, np.unique(dst).size, n_model)

@@ -16,6 +16,7 @@ from ..data import (
     check_batch_size,
     check_finite,
     check_query_values,
+    gene_alignment,
     get_matrix,
     resolve_value_type,
     value_stats,
@@ -387,8 +388,11 @@ class ResVAE(BaseModel):
         if isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex):
             names = data.columns  # genes matched by name, as an AnnData's
         if names is not None and len(names) == len(self.var_names_):
-            pos = pd.Index(self.var_names_).get_indexer(np.asarray(names, dtype=str))
-            # the data's gene order; the model's own order needs no (cells x genes) copy
-            if (pos >= 0).all() and not np.array_equal(pos, np.arange(len(pos))):
+            # matched as the encoder matched them (Ensembl versions aside): the data's gene
+            # order where each of its genes is one of the model's; the model's own order
+            # needs no (cells x genes) copy
+            src, pos, n_model = gene_alignment(names, self.var_names_)
+            complete = len(src) == n_model and np.unique(pos).size == n_model
+            if complete and not np.array_equal(pos, np.arange(n_model)):
                 rec = rec[:, pos]
         return rec

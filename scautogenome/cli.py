@@ -846,8 +846,8 @@ def _inputs(sp) -> None:
     sp.add_argument(
         "--layer",
         default=None,
-        help="use this layer instead of X (predict and explain without it: the layer the "
-        "model was trained on, where the input has it)",
+        help="use this layer instead of X (predict and explain, which read a saved model, "
+        "default to the layer it was trained on where the input has it)",
     )
 
 

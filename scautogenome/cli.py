@@ -1140,9 +1140,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run trials of a search kept in an Optuna storage (e.g. "
         "PostgreSQL) so several processes or machines share one study. Use the "
         "same input, --labels, --config, --mode, --metric, --min-cells-per-class, --task, "
-        "--group-key and --seed as the classify run and every other worker. Mode rrfcn takes part with "
-        "rrfcn.strategy 'optuna' in --config (ENAS runs in one process). A worker prints the "
-        "study's best trial from the storage; a classify run on the same --storage and "
+        "--group-key and --seed as the classify run and every other worker. Mode rrfcn takes "
+        "part with rrfcn.strategy 'optuna' in --config (ENAS runs in one process). A worker "
+        "prints the study's best trial from the storage; a classify run on the same --storage and "
         "--study-name collects the search into a model (--n-trials 0: without running more of "
         "it).",
     )

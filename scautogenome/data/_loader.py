@@ -140,13 +140,17 @@ class MissingGenes:
     genes only), so the fill comes after it, where it cannot move the other genes."""
 
     def __init__(self, col_map, fill: np.ndarray | None, device) -> None:
-        self.idx = self.values = None
-        if col_map is None or fill is None:
+        # ``absent``: the model genes the query lacks (None where it lacks none), filled or not
+        self.absent = self.idx = self.values = None
+        if col_map is None:
             return
         _, dst, n_model = col_map
         missing = np.setdiff1d(np.arange(n_model), dst)
-        if missing.size:
-            self.idx = torch.as_tensor(missing, device=device)
+        if not missing.size:
+            return
+        self.absent = torch.as_tensor(missing, device=device)
+        if fill is not None:
+            self.idx = self.absent
             self.values = torch.as_tensor(np.asarray(fill, np.float32)[missing], device=device)
             self._idx_np, self._values_np = missing, np.asarray(fill, np.float32)[missing]
 

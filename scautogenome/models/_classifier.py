@@ -134,10 +134,10 @@ class Classifier(SupervisedModel):
         """Class probabilities (n_obs x n_classes, columns in :attr:`classes_` order).
 
         ``data`` is an AnnData or a DataFrame with genes as named columns (genes matched by
-        name, missing ones set to their training mean), or a matrix with the model's genes in order. ``layer``:
-        ``adata.layers[layer]``; None reads the layer the model was trained on where the
-        AnnData has it (as scvi-tools models remember theirs), else ``adata.X``. The other
-        inference methods take the same arguments.
+        name, missing ones set to their training mean), or a matrix with the model's genes in
+        order. ``layer``: ``adata.layers[layer]``; None reads the layer the model was trained
+        on where the AnnData has it (as scvi-tools models remember theirs), else ``adata.X``.
+        The other inference methods take the same arguments.
         """
         return np.exp(
             self.predict_log_proba(

@@ -134,9 +134,9 @@ class Regressor(SupervisedModel):
         """Predicted values of the target (n_obs, float64, in its units).
 
         ``data`` is an AnnData or a DataFrame with genes as named columns (genes matched by
-        name, missing ones set to their training mean), or a matrix with the model's genes in order. ``layer``:
-        ``adata.layers[layer]``; None reads the layer the model was trained on where the
-        AnnData has it, else ``adata.X``.
+        name, missing ones set to their training mean), or a matrix with the model's genes in
+        order. ``layer``: ``adata.layers[layer]``; None reads the layer the model was trained
+        on where the AnnData has it, else ``adata.X``.
         """
         out = self._outputs(
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap

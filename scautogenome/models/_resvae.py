@@ -355,11 +355,11 @@ class ResVAE(BaseModel):
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
         """Latent means (n_obs x n_latent, float32) of ``data``: an AnnData or a DataFrame with
-        genes as named columns (genes matched by name, missing ones set to their training mean with a warning;
-        fewer than ``min_gene_overlap`` of the model's genes is an error), or a matrix with the
-        model's genes in order. ``layer``: ``adata.layers[layer]``; None reads the layer the
-        model was trained on where the AnnData has it (as scvi-tools models remember theirs),
-        else ``adata.X``."""
+        genes as named columns (genes matched by name, missing ones set to their training mean
+        with a warning; fewer than ``min_gene_overlap`` of the model's genes is an error), or a
+        matrix with the model's genes in order. ``layer``: ``adata.layers[layer]``; None reads
+        the layer the model was trained on where the AnnData has it (as scvi-tools models
+        remember theirs), else ``adata.X``."""
         return self._encode(
             data, layer, batch_size, recon=False, min_gene_overlap=min_gene_overlap
         )[0]

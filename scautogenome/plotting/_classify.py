@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys
-from .._utils import classify_run_record as _classify_uns
-from .._utils import missing_key
+from .._utils import classify_run_record, missing_key
 from ._utils import finish, new_axes, palette
 
 if TYPE_CHECKING:
@@ -78,7 +77,7 @@ def confusion_matrix(
             "confusion matrix; use sag.pl.regression (observed vs predicted values)."
         )
         raise ValueError(msg)
-    uns = _classify_uns(adata, key, "confusion")
+    uns = classify_run_record(adata, key, "confusion")
     cm = np.asarray(uns["confusion"], dtype=float)
     classes = [str(c) for c in uns["classes"]]
     n = len(classes)
@@ -187,7 +186,7 @@ def regression(
     from ..data import numeric_target
     from ..train import regression_report
 
-    uns = _classify_uns(adata, key, "metrics")
+    uns = classify_run_record(adata, key, "metrics")
     if not is_regression(uns):
         msg = (
             f"uns[{key!r}] records a classification run (classes, not a numeric target); "
@@ -322,7 +321,7 @@ def search_history(
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
     how = "sag.tl.classify(adata, labels_key) or sag.tl.embed(adata)"
-    uns = _classify_uns(adata, key, "trials", how)
+    uns = classify_run_record(adata, key, "trials", how)
     trials = pd.DataFrame(uns["trials"]).sort_values("number")
     if len(trials) == 0:
         msg = f"uns[{key!r}]['trials'] is empty; nothing to plot."

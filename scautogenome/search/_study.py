@@ -90,8 +90,9 @@ def open_storage(storage):
     """The storage ``run_study`` hands to Optuna: a URL becomes an
     :class:`optuna.storages.RDBStorage` (Optuna opens every URL as one) with heartbeats and one
     retry of a trial whose process died; a path ending in ``.log`` or ``.journal`` an Optuna
-    journal file (:func:`is_journal_path`, no heartbeats); ``None`` and storage objects (an ``RDBStorage`` of your
-    own, a ``JournalStorage``, which has no heartbeats) are used as they are. A URL that cannot
+    journal file (:func:`is_journal_path`, no heartbeats); ``None`` and storage objects (an
+    ``RDBStorage`` of your own, a ``JournalStorage``, which has no heartbeats) are used as
+    they are. A URL that cannot
     be opened (unknown dialect, missing folder or driver, refused connection) is a ValueError
     that names it (password masked)."""
     if not isinstance(storage, str):

@@ -296,7 +296,8 @@ def explain(
         cell); ``overall_values`` and ``overall_expression`` (n_cells x n_top: every explained
         cell's SHAP value of its own class and its model-scale input value, of the
         ``overall`` top genes); ``base_values`` (mean logits of the background);
-        ``gene_overlap``; ``seconds``; ``model_digest`` (of the explained model's weights, as classify records it);
+        ``gene_overlap``; ``seconds``; ``model_digest`` (of the explained model's weights, as
+        classify records it);
         ``params`` (this call, with the engine path used).
     """
     from ..explain import (
@@ -355,9 +356,7 @@ def explain(
     candidates = _candidate_rows(adata, cells, split, split_col)
 
     if layer is None:  # resolved here, so that the layer read is the layer recorded
-        layer = recorded_layer(adata, record)
-        if layer is None and getattr(model, "layer_", None) in adata.layers:
-            layer = model._default_layer(adata, None)  # (where adata lacks it, _input warns)
+        layer = recorded_layer(adata, record, model)
     X, col_map, report = model._input(adata, layer, min_gene_overlap)
     n_model = len(model.var_names_)
     if col_map is None:

@@ -133,9 +133,7 @@ def predict(
         )
         raise ValueError(msg)
     if layer is None:  # resolved here, so that the layer read is the layer recorded
-        layer = recorded_layer(adata, classify_record(adata, model)[1])
-        if layer is None and getattr(model, "layer_", None) in adata.layers:
-            layer = model._default_layer(adata, None)  # (where adata lacks it, predict warns)
+        layer = recorded_layer(adata, classify_record(adata, model)[1], model)
     kw = {"layer": layer, "batch_size": batch_size, "min_gene_overlap": min_gene_overlap}
     if isinstance(model, Regressor):
         values = model.predict(adata, **kw)

@@ -275,9 +275,11 @@ def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str 
     return None, {}
 
 
-def recorded_layer(adata: AnnData, record: dict) -> str | None:
-    """The layer the classify run of ``record`` trained on, when ``adata`` still has it; None
-    (``adata.X``) otherwise."""
+def recorded_layer(adata: AnnData, record: dict, model=None) -> str | None:
+    """The layer a tool reads of ``adata`` when given none, so that the layer recorded is the
+    layer read: the one the classify run of ``record`` trained on, when ``adata`` still has
+    it; else ``model``'s own (``layer_``) where ``adata`` has it; None (``adata.X``)
+    otherwise (where ``adata`` lacks the model's layer, the model warns as it reads ``X``)."""
     from .._settings import logger
 
     params = record.get("params")
@@ -285,6 +287,8 @@ def recorded_layer(adata: AnnData, record: dict) -> str | None:
     if isinstance(layer, str) and layer != "None" and layer in adata.layers:
         logger.info("reading layers[%r], the layer classify trained on", layer)
         return layer
+    if model is not None and getattr(model, "layer_", None) in adata.layers:
+        return model._default_layer(adata, None)
     return None
 
 

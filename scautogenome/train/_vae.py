@@ -311,10 +311,6 @@ def encode_rows(
         inference=True,
     )
     missing = MissingGenes(col_map, fill, device)  # after the transform, as BatchLoader does
-    absent = None  # the model genes the query lacks
-    if col_map is not None:
-        lacking = np.setdiff1d(np.arange(col_map[2]), col_map[1])
-        absent = torch.as_tensor(lacking, device=device) if lacking.size else None
     lat = []
     # the reconstruction is as wide as the genes: filled in place, block by block (a list of
     # blocks joined at the end would hold it twice)
@@ -329,10 +325,10 @@ def encode_rows(
             lat.append(out["mu"].float().cpu())
             library = x.sum(dim=1, keepdim=True)
             dec = {k: v.float() for k, v in out.items()}
-            if absent is not None and "scale" in dec:
+            if missing.absent is not None and "scale" in dec:
                 # the counts observed are those of the genes the query has: the library the
                 # decoder's proportions spread is theirs over those genes' share
-                share = 1.0 - dec["scale"][:, absent].sum(dim=1, keepdim=True)
+                share = 1.0 - dec["scale"][:, missing.absent].sum(dim=1, keepdim=True)
                 library = library / share.clamp_min(1e-6)
             block = module.mean_reconstruction(dec, library).float().cpu().numpy()
             recon_arr[done : done + len(block)] = block

@@ -491,13 +491,13 @@ def _classify(args) -> int:
     return 0
 
 
-def _load_model(path: str):
+def _load_model(path: str, embed: bool = False):
     """The Classifier or Regressor saved in ``path`` (classify's DIR/model), as its
-    model.json names it."""
+    model.json names it; with ``embed``, the ResVAE saved there (embed's --model-out)."""
     import scautogenome as sag
 
     meta = Path(path) / "model.json"
-    if not meta.exists() and (Path(path) / "model" / "model.json").exists():
+    if not embed and not meta.exists() and (Path(path) / "model" / "model.json").exists():
         path = str(Path(path) / "model")  # classify's --out: its model
         meta = Path(path) / "model.json"
         from ._settings import logger
@@ -511,12 +511,13 @@ def _load_model(path: str):
     except (ValueError, AttributeError) as e:  # not JSON, or not an object
         msg = f"--model {path!r}: its model.json cannot be read ({e})"
         raise CLIError(msg) from e
-    models = {"Classifier": sag.models.Classifier, "Regressor": sag.models.Regressor}
+    if embed:
+        models, wanted = {"ResVAE": sag.models.ResVAE}, "a model of embed (its --model-out)"
+    else:
+        models = {"Classifier": sag.models.Classifier, "Regressor": sag.models.Regressor}
+        wanted = "a model of classify (a Classifier or a Regressor)"
     if kind not in models:
-        msg = (
-            f"--model {path!r} holds a {kind!r} model; give a model of classify (a Classifier "
-            "or a Regressor)"
-        )
+        msg = f"--model {path!r} holds a {kind!r} model; give {wanted}"
         raise CLIError(msg)
     return models[kind].load(path)
 
@@ -591,6 +592,33 @@ def _embed(args) -> int:
     from .models._base import META
     from .tools._embed import score_labels
 
+    if args.model is not None:  # a saved model: no search, so no option of one
+        given = [
+            flag
+            for flag, value in (
+                ("--mode", args.mode),
+                ("--n-latent", args.n_latent),
+                ("--likelihood", args.likelihood),
+                ("--beta", args.beta),
+                ("--config", args.config),
+                ("--n-trials", args.n_trials),
+                ("--time-budget", args.time_budget),
+                ("--storage", args.storage),
+                ("--study-name", args.study_name),
+                ("--model-out", args.model_out),
+            )
+            if value is not None
+        ]
+        if given:
+            msg = (
+                f"--model embeds with a saved model, without a search; {', '.join(given)} "
+                f"{'is an option' if len(given) == 1 else 'are options'} of a search (leave "
+                "--model out to search and train a new one)"
+            )
+            raise CLIError(msg)
+    elif args.min_gene_overlap is not None:
+        msg = "--min-gene-overlap matches the genes of a saved model; give it with --model"
+        raise CLIError(msg)
     out = _out_file(args.out, args.overwrite)
     if args.model_out:
         model_out, h5ad = Path(args.model_out).resolve(), out.resolve()
@@ -613,32 +641,43 @@ def _embed(args) -> int:
     elif args.leiden_seeds < 1:  # unused without --labels, but a bad value is still a mistake
         msg = f"--leiden-seeds {args.leiden_seeds} must be at least 1"
         raise CLIError(msg)
-    model = sag.tl.embed(
-        adata,
-        mode=args.mode,
-        n_latent=args.n_latent,
-        layer=args.layer,
-        likelihood=args.likelihood,
-        beta=args.beta,
-        n_trials=args.n_trials,
-        time_budget=args.time_budget,
-        config=args.config,
-        recon=args.recon,
-        storage=args.storage,
-        study_name=args.study_name,
-        seed=args.seed,
-    )
+    if args.model is not None:
+        sag.tl.encode(
+            adata,
+            _load_model(args.model, embed=True),
+            layer=args.layer,
+            recon=args.recon,
+            min_gene_overlap=0.5 if args.min_gene_overlap is None else args.min_gene_overlap,
+            key_added=args.key_added,
+        )
+    else:
+        model = sag.tl.embed(
+            adata,
+            mode=args.mode,
+            n_latent=10 if args.n_latent is None else args.n_latent,
+            layer=args.layer,
+            likelihood=args.likelihood or "auto",
+            beta=args.beta,
+            n_trials=args.n_trials,
+            time_budget=args.time_budget,
+            config=args.config,
+            recon=args.recon,
+            storage=args.storage,
+            study_name=args.study_name,
+            seed=args.seed,
+            key_added=args.key_added,
+        )
     if args.model_out:
         model.save(args.model_out, overwrite=args.overwrite)
-        adata.uns["sag_resvae"]["model_dir"] = str(args.model_out)
+        adata.uns[args.key_added]["model_dir"] = str(args.model_out)
     if args.labels:
         scores = sag.tl.embedding_scores(
             adata,
-            "X_sag_resvae",
+            f"X_{args.key_added}",
             args.labels,
             leiden_seeds=args.leiden_seeds,
             seed=0 if args.seed is None else args.seed,
-            key_added="sag_resvae",
+            key_added=args.key_added,
         )
         shown = [
             f"{k} {int(v)}" if k in _COUNT_SCORES and float(v).is_integer() else f"{k} {v:.3f}"
@@ -646,9 +685,10 @@ def _embed(args) -> int:
         ]
         print(f"latent space vs obs[{args.labels!r}]: " + ", ".join(shown))
     _write_h5ad(adata, out)
-    n_dims = adata.obsm["X_sag_resvae"].shape[1]
-    active = adata.uns["sag_resvae"]["active_dims"]
-    print(f"latent: obsm['X_sag_resvae'] ({n_dims} dimensions, {active} varying across cells)")
+    basis = f"X_{args.key_added}"
+    n_dims = adata.obsm[basis].shape[1]
+    active = adata.uns[args.key_added]["active_dims"]
+    print(f"latent: obsm[{basis!r}] ({n_dims} dimensions, {active} varying across cells)")
     print(f"wrote {out}")
     return 0
 
@@ -1065,12 +1105,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser(
         "embed",
-        help="Res-VAE latent space",
-        description="Search and train a residual VAE; writes "
-        "obsm['X_sag_resvae'] (and the reconstruction with --recon).",
+        help="Res-VAE latent space (or that of a saved model, --model)",
+        description="Search and train a residual VAE; writes obsm['X_sag_resvae'] (and the "
+        "reconstruction with --recon). With --model, embeds the input with that saved model "
+        "instead (sag.tl.encode: genes matched by name, no search).",
     )
     _inputs(m)
     m.add_argument("--out", required=True, help="output .h5ad file")
+    m.add_argument(
+        "--model",
+        default=None,
+        help="a model directory saved by embed (--model-out): embed the input with it, "
+        "without a search",
+    )
+    m.add_argument(
+        "--min-gene-overlap",
+        type=float,
+        default=None,
+        help=_OVERLAP_HELP + "; with --model only",
+    )
     m.add_argument(
         "--mode",
         default=None,
@@ -1078,10 +1131,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="resvae: skip connections in encoder and decoder; vae: none (default: the "
         "config's, resvae)",
     )
-    m.add_argument("--n-latent", type=int, default=10, help="latent dimensions (default 10)")
+    m.add_argument("--n-latent", type=int, default=None, help="latent dimensions (default 10)")
     m.add_argument(
         "--likelihood",
-        default="auto",
+        default=None,
         choices=["auto", "nb", "zinb", "gaussian", "mse"],
         help="reconstruction likelihood (default auto: nb for raw counts, else gaussian)",
     )
@@ -1093,7 +1146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--labels",
         default=None,
         help="obs column to score the latent space against (sag.tl.embedding_scores; stored "
-        "in uns['sag_resvae']['scores'])",
+        "in uns['sag_resvae']['scores'], or under --key-added)",
     )
     m.add_argument(
         "--leiden-seeds",
@@ -1103,6 +1156,13 @@ def build_parser() -> argparse.ArgumentParser:
         "on average 0.03 ARI from the mean of five)",
     )
     m.add_argument("--model-out", default=None, help="also save the model in this directory")
+    m.add_argument(
+        "--key-added",
+        default="sag_resvae",
+        help="key of what embed writes: obsm['X_KEY'], uns['KEY'], layers['KEY_recon'] "
+        "(default: sag_resvae; another one keeps the embed run of another model that the input "
+        "holds there)",
+    )
     m.add_argument(
         "--overwrite", action="store_true", help="replace an existing --out file and --model-out"
     )

@@ -1233,3 +1233,43 @@ def test_worker_refuses_an_embed_config(h5ad, tmp_path, capsys):
     argv = ["worker", str(h5ad), "--labels", "label", "--storage", url, "--study", "s"]
     assert main([*argv, "--config", str(path)]) == 2
     assert "config['mode']='vae' is a mode of sag.tl.embed" in capsys.readouterr().err
+
+
+def test_embed_with_a_saved_model(adata, tmp_path, capsys):
+    """embed --model: the saved Res-VAE's latent of a query, no search; the options of a
+    search are refused with it, and --min-gene-overlap without it."""
+    import scautogenome as sag
+
+    cfg = {
+        "budget": {"n_trials": 1, "time_budget": None},
+        "trainer": {"max_epochs": 4, "patience": 2, "min_epochs": 2, "kl_warmup_epochs": 2},
+        "space": {"n_layers": [3], "batch_size": [64], "first_width": [64]},
+    }
+    model = sag.tl.embed(adata, config=cfg, n_latent=4, model_dir=tmp_path / "m")
+    query = sag.datasets.synthetic(n_obs=60, n_vars=200, n_classes=3, seed=1)[:, 10:].copy()
+    query.write_h5ad(tmp_path / "q.h5ad")
+    out = tmp_path / "q_out.h5ad"
+    base = ["embed", str(tmp_path / "q.h5ad"), "--out", str(out), "--model", str(tmp_path / "m")]
+    assert main([*base, "--labels", "label", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "latent: obsm['X_sag_resvae'] (4 dimensions" in printed
+    assert "latent space vs obs['label']" in printed
+    got = ad.read_h5ad(out)
+    np.testing.assert_allclose(got.obsm["X_sag_resvae"], model.get_latent(query), atol=1e-6)
+    assert got.uns["sag_resvae"]["gene_overlap"]["n_missing_filled"] == 10
+    assert "scores" in got.uns["sag_resvae"]
+    # a search's options, --recon of a query lacking genes: errors before any work
+    assert main([*base, "--overwrite", "--n-trials", "3", "--n-latent", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "--n-latent, --n-trials are options of a search" in err
+    assert main([*base, "--overwrite", "--recon"]) == 2
+    assert "recon" in capsys.readouterr().err
+    assert main([*base, "--overwrite", "--min-gene-overlap", "0.99"]) == 2
+    assert "below --min-gene-overlap 0.99" in capsys.readouterr().err
+    fresh = ["embed", str(tmp_path / "q.h5ad"), "--out", str(tmp_path / "x.h5ad")]
+    assert main([*fresh, "--min-gene-overlap", "0.4"]) == 2
+    assert "give it with --model" in capsys.readouterr().err
+    assert not (tmp_path / "x.h5ad").exists()
+    # a classifier's directory is not an embed model
+    assert main([*base[:3], str(tmp_path / "y.h5ad"), "--model", str(tmp_path)]) == 2
+    assert "not a saved scautogenome model directory" in capsys.readouterr().err

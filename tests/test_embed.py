@@ -1210,3 +1210,74 @@ def test_a_query_of_another_sort_is_embedded_and_reconstructed_right():
     on_layer = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata, layer="counts", seed=0)
     assert on_layer.layer_ == "counts"
     np.testing.assert_allclose(on_layer.get_latent(frame), on_layer.get_latent(adata), atol=1e-6)
+
+
+def test_encode_embeds_a_query_with_a_trained_model_and_round_trips(adata, tmp_path):
+    """sag.tl.encode: the model's latent of a query whose genes are shuffled (and, without
+    recon, partly missing) lands where embed puts it, with a record of its own that survives
+    the h5ad; on the reference itself it updates embed's record of the same model."""
+    model = sag.tl.embed(adata, config=ONE_TRIAL, recon=True)
+    query = sag.datasets.synthetic(n_obs=80, n_vars=200, n_classes=3, seed=1)
+    query = query[:, np.random.default_rng(0).permutation(query.n_vars)].copy()
+    sag.tl.encode(query, model, recon=True)
+    np.testing.assert_allclose(query.obsm["X_sag_resvae"], model.get_latent(query), atol=1e-6)
+    np.testing.assert_allclose(
+        query.layers["sag_resvae_recon"], model.reconstruct(query), rtol=1e-5, atol=1e-5
+    )
+    rec = query.uns["sag_resvae"]
+    assert rec["model_digest"] == model.weights_digest() == adata.uns["sag_resvae"]["model_digest"]
+    assert rec["n_latent"] == 10
+    assert rec["likelihood"] == "nb"
+    assert rec["gene_overlap"]["n_common"] == 200
+    path = tmp_path / "q.h5ad"
+    query.write_h5ad(path)
+    back = ad.read_h5ad(path)
+    np.testing.assert_array_equal(back.obsm["X_sag_resvae"], query.obsm["X_sag_resvae"])
+    assert back.uns["sag_resvae"]["encode_params"]["recon"]
+    assert back.uns["sag_resvae"]["active_dims"] == rec["active_dims"]
+    # again with missing genes and no recon: the earlier reconstruction is removed
+    part = query[:, 20:].copy()
+    sag.tl.encode(part, model)
+    assert "sag_resvae_recon" not in part.layers
+    assert part.uns["sag_resvae"]["gene_overlap"]["n_missing_filled"] == 20
+    assert part.uns["sag_resvae"]["encode_params"]["recon"] is False
+    # the reference: embed's record is kept (its losses and trials) and updated
+    trials = len(adata.uns["sag_resvae"]["trials"])
+    sag.tl.encode(adata, model)
+    assert len(adata.uns["sag_resvae"]["trials"]) == trials
+    assert "losses" in adata.uns["sag_resvae"]
+    assert "encode_params" in adata.uns["sag_resvae"]
+    assert "sag_resvae_recon" not in adata.layers
+    # and embed may replace what encode wrote
+    sag.tl.embed(part, config=ONE_TRIAL)
+    assert "encode_params" not in part.uns["sag_resvae"]
+
+
+def test_encode_refuses_before_any_work(adata):
+    """Another model's embed run, another tool's record, a reconstruction of genes the query
+    lacks, a model of another kind: errors that leave the query as it was."""
+    model = sag.tl.embed(adata, config=ONE_TRIAL)
+    other = sag.datasets.synthetic(n_obs=120, n_vars=200, n_classes=3, seed=2)
+    sag.tl.embed(other, config=ONE_TRIAL, seed=5)
+    before = other.obsm["X_sag_resvae"].copy()
+    with pytest.raises(ValueError, match=r"embed run of another model.*key_added"):
+        sag.tl.encode(other, model)
+    np.testing.assert_array_equal(other.obsm["X_sag_resvae"], before)
+    sag.tl.encode(other, model, key_added="sag_query")  # another key keeps both
+    assert other.obsm["X_sag_query"].shape == (other.n_obs, 10)
+    np.testing.assert_array_equal(other.obsm["X_sag_resvae"], before)
+    part = other[:, 5:].copy()
+    with pytest.raises(ValueError, match=r"recon=True writes a layer.*195 genes, 195 of them"):
+        sag.tl.encode(part, model, recon=True, key_added="q")
+    assert "X_q" not in part.obsm
+    mine = other.copy()
+    mine.uns["sag_query"] = {"note": "mine"}
+    with pytest.raises(ValueError, match="a dict that no sag tool wrote"):
+        sag.tl.encode(mine, model, key_added="sag_query")
+    assert mine.uns["sag_query"] == {"note": "mine"}
+    with pytest.raises(TypeError, match="must be a scautogenome ResVAE"):
+        sag.tl.encode(other, object())
+    with pytest.raises(ValueError, match="a view"):
+        sag.tl.encode(other[:10], model, key_added="v")
+    with pytest.raises(ValueError, match="below min_gene_overlap"):
+        sag.tl.encode(other[:, :50].copy(), model, key_added="few")

@@ -387,12 +387,17 @@ class ResVAE(BaseModel):
         names = getattr(data, "var_names", None)
         if isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex):
             names = data.columns  # genes matched by name, as an AnnData's
-        if names is not None and len(names) == len(self.var_names_):
-            # matched as the encoder matched them (Ensembl versions aside): the data's gene
-            # order where each of its genes is one of the model's; the model's own order
-            # needs no (cells x genes) copy
-            src, pos, n_model = gene_alignment(names, self.var_names_)
-            complete = len(src) == n_model and np.unique(pos).size == n_model
-            if complete and not np.array_equal(pos, np.arange(n_model)):
-                rec = rec[:, pos]
+        return rec if names is None else self._query_order(rec, names)
+
+    def _query_order(self, rec: np.ndarray, names) -> np.ndarray:
+        """A reconstruction ``rec`` (the model's genes, in its order) in the order of the
+        query genes ``names`` when they are exactly the model's genes, matched as the encoder
+        matched them (Ensembl versions aside); else ``rec`` as it is. The model's own order
+        needs no (cells x genes) copy."""
+        if len(names) != len(self.var_names_):
+            return rec
+        src, pos, n_model = gene_alignment(names, self.var_names_)
+        complete = len(src) == n_model and np.unique(pos).size == n_model
+        if complete and not np.array_equal(pos, np.arange(n_model)):
+            rec = rec[:, pos]
         return rec

@@ -177,7 +177,10 @@ def embed(
         loss, epoch), ``config`` (JSON text), ``search_seconds``, ``seconds_per_epoch`` (mean
         training epoch of the final model), ``active_dims`` (latent dimensions whose mean varies
         across cells by more than 0.01; a warning when fewer than half do) and ``model_dir``
-        (when saved).
+        (when saved), ``model_digest`` (of the weights).
+
+    To embed new cells with the returned (or a saved) model, without a search, see
+    :func:`~scautogenome.tl.encode`.
 
     Notes
     -----
@@ -192,7 +195,7 @@ def embed(
     """
     start = time.perf_counter()
     check_key_added(key_added)
-    check_uns_key(adata, key_added, "embed", replaces=("embed",))
+    check_uns_key(adata, key_added, "embed", replaces=("embed", "encode"))
     if layer is not None and layer == recon_key(key_added):
         msg = (
             f"layer={layer!r} is where embed(key_added={key_added!r}) writes its reconstruction "
@@ -283,6 +286,8 @@ def embed(
         ),
         "seconds_per_epoch": result.seconds_per_epoch,
         "active_dims": n_active,
+        # tells this model's record apart (sag.tl.encode updates it, not another model's)
+        "model_digest": model.weights_digest(),
     }
     save_model(model, model_dir, uns)
 

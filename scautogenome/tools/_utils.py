@@ -42,6 +42,7 @@ __all__ = [
     "h5ad_safe",
     "is_classify_record",
     "is_embed_record",
+    "is_encode_record",
     "is_explain_record",
     "is_predict_record",
     "load_config",
@@ -152,6 +153,12 @@ def is_embed_record(record) -> bool:
     )
 
 
+def is_encode_record(record) -> bool:
+    """Whether ``record`` is what :func:`~scautogenome.tl.encode` writes into ``uns`` on its
+    own (an embed record that encode updated is an embed record)."""
+    return isinstance(record, dict) and "encode_params" in record and not is_embed_record(record)
+
+
 def is_predict_record(record) -> bool:
     """Whether ``record`` is what :func:`~scautogenome.tl.predict` writes into ``uns`` (on its
     own: a classify record that predict updated is a classify record)."""
@@ -159,12 +166,13 @@ def is_predict_record(record) -> bool:
 
 
 def record_kind(record) -> str:
-    """What an ``uns`` entry is: ``"classify"``, ``"explain"``, ``"embed"`` or ``"predict"``
-    (the record that tool writes), ``"other"`` (a dict no sag tool wrote) or ``"not a dict"``."""
+    """What an ``uns`` entry is: ``"classify"``, ``"explain"``, ``"embed"``, ``"encode"`` or
+    ``"predict"`` (the record that tool writes), ``"other"`` (a dict no sag tool wrote) or ``"not a dict"``."""
     for kind, test in (
         ("classify", is_classify_record),
         ("explain", is_explain_record),
         ("embed", is_embed_record),
+        ("encode", is_encode_record),
         ("predict", is_predict_record),
     ):
         if test(record):
@@ -183,7 +191,7 @@ def check_uns_key(adata: AnnData, key_added: str, tool: str, replaces: tuple[str
     kind = record_kind(uns[key_added])
     if kind in replaces:
         return
-    if kind in ("classify", "explain", "embed", "predict"):
+    if kind in ("classify", "explain", "embed", "encode", "predict"):
         what = f"the record of sag.tl.{kind}"
     elif kind == "other":
         what = "a dict that no sag tool wrote"
@@ -277,15 +285,16 @@ def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str 
 
 def recorded_layer(adata: AnnData, record: dict, model=None) -> str | None:
     """The layer a tool reads of ``adata`` when given none, so that the layer recorded is the
-    layer read: the one the classify run of ``record`` trained on, when ``adata`` still has
-    it; else ``model``'s own (``layer_``) where ``adata`` has it; None (``adata.X``)
+    layer read: the one the classify (or embed) run of ``record`` trained on, when ``adata``
+    still has it; else ``model``'s own (``layer_``) where ``adata`` has it; None (``adata.X``)
     otherwise (where ``adata`` lacks the model's layer, the model warns as it reads ``X``)."""
     from .._settings import logger
 
     params = record.get("params")
     layer = params.get("layer") if isinstance(params, dict) else None
     if isinstance(layer, str) and layer != "None" and layer in adata.layers:
-        logger.info("reading layers[%r], the layer classify trained on", layer)
+        kind = "embed" if is_embed_record(record) else "classify"
+        logger.info("reading layers[%r], the layer %s trained on", layer, kind)
         return layer
     if model is not None and getattr(model, "layer_", None) in adata.layers:
         return model._default_layer(adata, None)

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import _keys
+from .._logging import elapsed
+from .._settings import logger
+from .._utils import json_default
+from ..data import check_adata, gene_alignment
+from ..models._resvae import warn_if_collapsed
+from ._embed import latent_key, recon_key
+from ._utils import (
+    call_params,
+    check_key_added,
+    check_uns_key,
+    describes,
+    is_embed_record,
+    recorded_layer,
+    write_uns,
+)
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+    from ..models import ResVAE
+
+
+def encode(
+    adata: AnnData,
+    model: ResVAE,
+    *,
+    layer: str | None = None,
+    recon: bool = False,
+    min_gene_overlap: float = 0.5,
+    batch_size: int = 1024,
+    key_added: str = _keys.EMBED_KEY,
+) -> None:
+    """Embed new cells with a trained Res-VAE (or plain VAE); genes are matched by name.
+
+    What :func:`~scautogenome.tl.predict` is to :func:`~scautogenome.tl.classify`, this is to
+    :func:`~scautogenome.tl.embed` (as scvi-tools' ``get_latent_representation`` on a query):
+    no search and no training. The query's genes are reordered to the model's, genes it lacks
+    take their training mean on the model's scale (with a warning) and extra genes are
+    ignored; the model's own input transform is applied, so pass the kind of values the model
+    was trained on (a warning names a mismatch it can see: log values against counts, another
+    scale). The latent means land where ``embed`` puts them, so :func:`~scautogenome.pl.embedding`,
+    :func:`~scautogenome.tl.embedding_scores` and the report read them as they read ``embed``'s.
+
+    Parameters
+    ----------
+    adata
+        Query cells x genes (``X`` or ``layer``).
+    model
+        A trained :class:`~scautogenome.models.ResVAE` (``sag.tl.embed``'s return value, or
+        ``sag.models.ResVAE.load(directory)``).
+    layer
+        Use ``adata.layers[layer]``. None: the layer the model was trained on where ``adata``
+        has it, else ``adata.X``; ``uns[key_added]['encode_params']['layer']`` records the one
+        read.
+    recon
+        Also write the reconstruction as ``layers['{key_added}_recon']`` (dense float32;
+        expected counts of a count model, 0-1 scaled values otherwise). The query must then
+        have exactly the model's genes (in any order), since the layer has the query's genes;
+        ``model.reconstruct(adata)`` returns the model's genes for any query. Without it, an
+        earlier call's reconstruction under ``key_added`` (of another model or other cells) is
+        removed.
+    min_gene_overlap
+        Minimum fraction of the model's genes the query must have; below it is an error naming
+        the counts. A partial overlap above it is a warning.
+    batch_size
+        Cells per forward pass.
+    key_added
+        Key of the outputs (default ``"sag_resvae"``, ``embed``'s).
+
+    Returns
+    -------
+    Nothing; writes into ``adata``:
+
+    ``obsm['X_{key_added}']``
+        Latent means, n_obs x n_latent (float32).
+    ``layers['{key_added}_recon']``
+        Only with ``recon=True``.
+    ``uns[key_added]``
+        ``encode_params`` (this call: the layer read, ``min_gene_overlap``, ``recon``),
+        ``gene_overlap`` (model genes, query genes, common, fraction, missing genes filled and
+        with what) and ``active_dims`` (latent dimensions whose mean varies across these cells
+        by more than 0.01). On its own it also holds ``mode``, ``n_latent``, ``likelihood``,
+        ``architecture`` (JSON text) and ``model_digest`` of the model. An ``embed`` record of
+        the same model (the reference's own AnnData, encoded again) is kept and updated. The
+        ``embed`` record of another model (whose losses, trials and parameters would no longer
+        describe the latent), another tool's record or a value that is not a dict is an error
+        before any work, so that it is not lost: pass another ``key_added`` (e.g.
+        ``"sag_query"``).
+    """
+    from ..models import ResVAE, check_is_fitted
+
+    start = time.perf_counter()
+    check_key_added(key_added)
+    check_adata(adata)
+    if not isinstance(model, ResVAE):
+        msg = f"model must be a scautogenome ResVAE (sag.tl.embed's), got {type(model).__name__}."
+        raise TypeError(msg)
+    check_is_fitted(model)
+    check_uns_key(adata, key_added, "encode", replaces=("embed", "encode"))
+    record = adata.uns.get(key_added)
+    digest = model.weights_digest()
+    same_run = is_embed_record(record) and describes(record, model, digest)
+    if is_embed_record(record) and not same_run:
+        msg = (
+            f"adata.uns[{key_added!r}] holds the embed run of another model (its losses, trials "
+            "and parameters), which this embedding would replace. Pass another key_added= (e.g. "
+            "'sag_query') to keep both."
+        )
+        raise ValueError(msg)
+    if recon:
+        src, dst, n_model = gene_alignment(adata.var_names, model.var_names_)
+        n_shared = np.unique(dst).size
+        if not (len(src) == adata.n_vars == n_model == n_shared):
+            msg = (
+                "recon=True writes a layer of the query's genes, which must then be the "
+                f"model's: the query has {adata.n_vars} genes, {n_shared} of them among the "
+                f"model's {n_model}. Leave recon out and call model.reconstruct(adata), which "
+                "returns the model's genes for any query (or subset the query to the model's "
+                "genes, where it has others besides them)."
+            )
+            raise ValueError(msg)
+    if layer is None:  # resolved here, so that the layer read is the layer recorded
+        layer = recorded_layer(adata, record if same_run else {}, model)
+    latent, reconstruction = model._encode(
+        adata, layer, batch_size, recon=recon, min_gene_overlap=min_gene_overlap
+    )
+    if recon:  # the query's gene order (the model's own needs no copy)
+        reconstruction = model._query_order(reconstruction, adata.var_names)
+    n_active = warn_if_collapsed(latent, model.likelihood_)
+    report = model.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap, warn=False)
+
+    # -- write (only after everything above succeeded) -----------------------------------------
+    adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
+    rkey = recon_key(key_added)
+    if recon:
+        adata.layers[rkey] = reconstruction
+    elif rkey in adata.layers:  # an earlier call's reconstruction
+        del adata.layers[rkey]
+        logger.info("removed layers[%r], the reconstruction of an earlier call", rkey)
+    uns = dict(record) if same_run else {}
+    if not same_run:  # on its own: which model made the latent
+        uns.update(
+            {
+                "mode": model.architecture_["kind"],
+                "n_latent": model.n_latent_,
+                "likelihood": model.likelihood_,
+                "architecture": json.dumps(
+                    model.architecture_, sort_keys=True, default=json_default
+                ),
+                "model_digest": digest,
+            }
+        )
+    uns.update(
+        {
+            "encode_params": call_params(
+                layer=layer, min_gene_overlap=min_gene_overlap, recon=recon
+            ),
+            "gene_overlap": report,
+            "active_dims": n_active,
+        }
+    )
+    write_uns(adata, key_added, uns)
+    logger.info("    finished encode of %d cells (%s)", adata.n_obs, elapsed(start))

@@ -497,7 +497,7 @@ def _load_model(path: str, embed: bool = False):
     import scautogenome as sag
 
     meta = Path(path) / "model.json"
-    if not embed and not meta.exists() and (Path(path) / "model" / "model.json").exists():
+    if not meta.exists() and (Path(path) / "model" / "model.json").exists():
         path = str(Path(path) / "model")  # classify's --out: its model
         meta = Path(path) / "model.json"
         from ._settings import logger
@@ -713,7 +713,7 @@ def _report(args) -> int:
     _out_file(str(out), args.overwrite or own_report, kind="an .html file")
     adata = _read_h5ad(str(h5ad))
     # write_report logs "wrote report PATH (N KB)" (at info, the CLI's default; not --quiet)
-    sag.io.write_report(adata, out, key=args.key)
+    sag.io.write_report(adata, out, key=args.key, basis=f"X_{args.embed_key}")
     return 0
 
 
@@ -886,8 +886,8 @@ def _inputs(sp) -> None:
     sp.add_argument(
         "--layer",
         default=None,
-        help="use this layer instead of X (predict and explain, which read a saved model, "
-        "default to the layer it was trained on where the input has it)",
+        help="use this layer instead of X (predict, explain and embed --model, which read a "
+        "saved model, default to the layer it was trained on where the input has it)",
     )
 
 
@@ -1107,8 +1107,9 @@ def build_parser() -> argparse.ArgumentParser:
         "embed",
         help="Res-VAE latent space (or that of a saved model, --model)",
         description="Search and train a residual VAE; writes obsm['X_sag_resvae'] (and the "
-        "reconstruction with --recon). With --model, embeds the input with that saved model "
-        "instead (sag.tl.encode: genes matched by name, no search).",
+        "reconstruction with --recon; another key with --key-added). With --model, embeds the "
+        "input with that saved model instead (sag.tl.encode: genes matched by name, no "
+        "search).",
     )
     _inputs(m)
     m.add_argument("--out", required=True, help="output .h5ad file")
@@ -1189,6 +1190,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="sag",
         help="uns key of the classify run or of predict's predictions (predict's --key-added; "
         "default: sag)",
+    )
+    r.add_argument(
+        "--embed-key",
+        default="sag_resvae",
+        help="key of the latent space, obsm['X_KEY'] (embed's --key-added; default: sag_resvae)",
     )
     r.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _common(r, seed_help=None, compute=False)

@@ -1270,6 +1270,22 @@ def test_embed_with_a_saved_model(adata, tmp_path, capsys):
     assert main([*fresh, "--min-gene-overlap", "0.4"]) == 2
     assert "give it with --model" in capsys.readouterr().err
     assert not (tmp_path / "x.h5ad").exists()
-    # a classifier's directory is not an embed model
+    # classify's --out directory is not an embed model, nor a folder without one
+    (tmp_path / "run" / "model").mkdir(parents=True)
+    (tmp_path / "run" / "model" / "model.json").write_text(json.dumps({"model": "Classifier"}))
+    assert main([*base[:3], str(tmp_path / "y.h5ad"), "--model", str(tmp_path / "run")]) == 2
+    assert "holds a 'Classifier' model; give a model of embed" in capsys.readouterr().err
     assert main([*base[:3], str(tmp_path / "y.h5ad"), "--model", str(tmp_path)]) == 2
     assert "not a saved scautogenome model directory" in capsys.readouterr().err
+    # another key, and its report
+    other = ["embed", str(out), "--out", str(tmp_path / "k.h5ad"), "--model", str(tmp_path / "m")]
+    assert main([*other, "--key-added", "sag_query", "--quiet"]) == 0
+    assert "obsm['X_sag_query']" in capsys.readouterr().out
+    page = tmp_path / "k.html"
+    report = ["report", str(tmp_path / "k.h5ad"), "--out", str(page), "--quiet"]
+    assert main([*report, "--embed-key", "sag_query"]) == 0
+    text = page.read_text()
+    assert "obsm[&#x27;X_sag_query&#x27;]" in text or "obsm['X_sag_query']" in text
+    assert "Embedded with a saved model by <code>sag.tl.encode</code>" in text
+    assert "190 of the model&#x27;s 200 genes" in text or "190 of the model's 200 genes" in text
+    assert "The kept model" not in text

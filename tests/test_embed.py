@@ -1241,13 +1241,21 @@ def test_encode_embeds_a_query_with_a_trained_model_and_round_trips(adata, tmp_p
     assert "sag_resvae_recon" not in part.layers
     assert part.uns["sag_resvae"]["gene_overlap"]["n_missing_filled"] == 20
     assert part.uns["sag_resvae"]["encode_params"]["recon"] is False
-    # the reference: embed's record is kept (its losses and trials) and updated
+    # the reference: embed's record is kept (its losses and trials) and updated; the scores
+    # of its cells do not describe a subset's latent
+    sag.tl.embedding_scores(adata, "X_sag_resvae", "label", tsne=False, key_added="sag_resvae")
     trials = len(adata.uns["sag_resvae"]["trials"])
-    sag.tl.encode(adata, model)
-    assert len(adata.uns["sag_resvae"]["trials"]) == trials
-    assert "losses" in adata.uns["sag_resvae"]
-    assert "encode_params" in adata.uns["sag_resvae"]
-    assert "sag_resvae_recon" not in adata.layers
+    sub = adata[:100].copy()
+    sag.tl.encode(sub, model)
+    assert "scores" not in sub.uns["sag_resvae"]
+    assert len(sub.uns["sag_resvae"]["trials"]) == trials
+    assert "losses" in sub.uns["sag_resvae"]
+    assert "encode_params" in sub.uns["sag_resvae"]
+    assert "sag_resvae_recon" not in sub.layers
+    # a record written before embed recorded the digest cannot be told apart: not replaced
+    del sub.uns["sag_resvae"]["model_digest"]
+    with pytest.raises(ValueError, match=r"cannot tell apart.*or delete"):
+        sag.tl.encode(sub, model)
     # and embed may replace what encode wrote
     sag.tl.embed(part, config=ONE_TRIAL)
     assert "encode_params" not in part.uns["sag_resvae"]
@@ -1277,6 +1285,21 @@ def test_encode_refuses_before_any_work(adata):
     assert mine.uns["sag_query"] == {"note": "mine"}
     with pytest.raises(TypeError, match="must be a scautogenome ResVAE"):
         sag.tl.encode(other, object())
+    with pytest.raises(TypeError, match="recon='yes' must be True or False"):
+        sag.tl.encode(other, model, recon="yes", key_added="q")
+    # another package's latent under the key, or the layer this call writes as its input
+    theirs = other.copy()
+    theirs.obsm["X_scVI"] = np.zeros((theirs.n_obs, 10), np.float32)
+    for tool in (sag.tl.encode, sag.tl.embed):
+        args = (theirs, model) if tool is sag.tl.encode else (theirs,)
+        with pytest.raises(ValueError, match=r"obsm\['X_scVI'\] exists without a record"):
+            tool(*args, key_added="scVI")
+    assert not theirs.obsm["X_scVI"].any()
+    theirs.layers["q_recon"] = theirs.X.copy()
+    with pytest.raises(ValueError, match="exists without a record"):
+        sag.tl.encode(theirs, model, key_added="q")
+    with pytest.raises(ValueError, match="writes its reconstruction"):
+        sag.tl.encode(theirs, model, layer="sag_query_recon", key_added="sag_query")
     with pytest.raises(ValueError, match="a view"):
         sag.tl.encode(other[:10], model, key_added="v")
     with pytest.raises(ValueError, match="below min_gene_overlap"):

@@ -376,10 +376,12 @@ def _explain_one_output(
 
 def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[str]:
     from .. import plotting as pl
+    from ..tools._utils import is_encode_record  # lazily: loads torch
 
     n_dims = adata.obsm[basis].shape[1]
     run = adata.uns.get(basis[2:], {}) if basis.startswith("X_") else {}
     active = run.get("active_dims") if isinstance(run, dict) else None
+    encoded = is_encode_record(run)  # a query embedded with a saved model: nothing trained
     dims = f"{n_dims} dimensions"
     if active is not None:
         dims += f", {int(active)} of them varying across cells"
@@ -387,9 +389,23 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
         "<h2>Latent space</h2>",
         f'<p class="muted">UMAP of <code>obsm[{html.escape(basis)!r}]</code> ({dims}).</p>',
     ]
+    overlap = dict(run.get("gene_overlap", {})) if isinstance(run, dict) else {}
+    if overlap:
+        digest = str(run.get("model_digest", ""))[:12]
+        out.append(
+            '<p class="muted">Embedded with a saved model by <code>sag.tl.encode</code>'
+            + (f" (weights digest {html.escape(digest)})" if digest and encoded else "")
+            + f": the cells had {int(overlap.get('n_common', 0)):,} of the model's "
+            f"{int(overlap.get('n_model_genes', 0)):,} genes "
+            f"({float(overlap.get('fraction_of_model_genes', float('nan'))):.1%}); "
+            f"{_missing_genes(overlap)}.</p>"
+        )
     if active is not None and int(active) < n_dims / 2:
         out.append(
-            "<p><b>Posterior collapse:</b> fewer than half of the latent dimensions vary "
+            "<p>Fewer than half of the latent dimensions vary across these cells: a query of "
+            "few cells, or of one cell type, varies along few of them.</p>"
+            if encoded
+            else "<p><b>Posterior collapse:</b> fewer than half of the latent dimensions vary "
             "across cells, so the embedding carries little information (see the warning of "
             "<code>sag.tl.embed</code>).</p>"
         )
@@ -418,7 +434,10 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
     if trials is not None and len(trials):
         out.append("<h3>Search history (validation loss, the negative ELBO)</h3>")
         out.append(_figure(pl.search_history, adata, key=basis[2:]))
-    if "architecture" in run:
+    if encoded and "architecture" in run:  # the model's; its training is in its own report
+        out.append("<h3>The model</h3>")
+        out.append(_figure(pl.architecture, json.loads(run["architecture"])))
+    elif "architecture" in run:
         arch = json.loads(run["architecture"])
         params = json.loads(run.get("train_params", "{}"))
         best = dict(run.get("best", {}))
@@ -566,8 +585,8 @@ def write_report(
     if not any(has.values()):
         msg = (
             f"Nothing to report: adata has no classify or predict record in uns[{key!r}], no "
-            f"uns[{shap_key!r}] and no obsm[{basis!r}]; run sag.tl.classify, predict, explain "
-            "or embed first."
+            f"uns[{shap_key!r}] and no obsm[{basis!r}]; run sag.tl.classify, predict, explain, "
+            "embed or encode first."
         )
         raise ValueError(msg)
     title = title or f"scautogenome report: {adata.n_obs:,} x {adata.n_vars:,}"

@@ -54,6 +54,48 @@ def recon_key(key: str) -> str:
     return f"{key}_recon"
 
 
+def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool: str) -> None:
+    """Refuse, before any work, what would make ``embed`` or ``encode`` (``tool``) lose
+    something of the user's: a ``key_added`` whose ``uns`` entry is not a record they replace,
+    an ``obsm['X_{key_added}']`` or ``layers['{key_added}_recon']`` that no such record
+    accounts for (``key_added="scVI"`` would overwrite scVI's latent), or the reconstruction
+    layer they write or remove as the input ``layer``; ``recon`` must be a bool."""
+    from ._utils import is_embed_record, is_encode_record
+
+    check_key_added(key_added)
+    if not isinstance(recon, (bool, np.bool_)):
+        msg = f"recon={recon!r} must be True or False."
+        raise TypeError(msg)
+    if layer is not None and layer == recon_key(key_added):
+        msg = (
+            f"layer={layer!r} is where {tool}(key_added={key_added!r}) writes its "
+            "reconstruction (recon=True) or removes an earlier one. Pass another key_added=, or "
+            "copy the layer under another name."
+        )
+        raise ValueError(msg)
+    check_uns_key(adata, key_added, tool, replaces=("embed", "encode"))
+    record = getattr(adata, "uns", {}).get(key_added)  # not an AnnData: the tool's check names it
+    if not (is_embed_record(record) or is_encode_record(record)):
+        theirs = [
+            f"{where}[{name!r}]"
+            for where, name, held in (
+                ("obsm", latent_key(key_added), getattr(adata, "obsm", {})),
+                ("layers", recon_key(key_added), getattr(adata, "layers", {})),
+            )
+            if name in held
+        ]
+        if theirs:
+            one = len(theirs) == 1
+            msg = (
+                f"adata.{' and adata.'.join(theirs)} exist{'s' if one else ''} without a record "
+                f"of sag.tl.embed or encode in adata.uns[{key_added!r}], so "
+                f"{'it is' if one else 'they are'} not sag's; sag.tl.{tool}(key_added="
+                f"{key_added!r}) would replace {'it' if one else 'them'}. Pass another "
+                f"key_added= to keep {'it' if one else 'them'}."
+            )
+            raise ValueError(msg)
+
+
 @keep_torch_rng()
 def embed(
     adata: AnnData,
@@ -153,7 +195,9 @@ def embed(
         Seed of the split, the search and the training; default ``sag.settings.seed``.
     key_added
         Key of the outputs (default ``"sag_resvae"``). An ``uns[key_added]`` that is not an
-        embed record (classify's, say, or a value of your own) is an error before any work.
+        embed (or :func:`~scautogenome.tl.encode`) record (classify's, say, or a value of your
+        own), or an ``obsm['X_{key_added}']`` or ``layers['{key_added}_recon']`` without such a
+        record (``key_added="scVI"`` would replace scVI's latent), is an error before any work.
     model_dir
         Also save the model there (recorded in ``uns[key_added]['model_dir']``).
 
@@ -194,15 +238,7 @@ def embed(
     labels with :func:`embedding_scores` (as the embedding tutorial does).
     """
     start = time.perf_counter()
-    check_key_added(key_added)
-    check_uns_key(adata, key_added, "embed", replaces=("embed", "encode"))
-    if layer is not None and layer == recon_key(key_added):
-        msg = (
-            f"layer={layer!r} is where embed(key_added={key_added!r}) writes its reconstruction "
-            "(recon=True) or removes an earlier one. Pass another key_added=, or copy the layer "
-            "under another name."
-        )
-        raise ValueError(msg)
+    check_outputs(adata, key_added, layer, recon, "embed")
     seed = resolve_seed(seed)
     check_likelihood(likelihood)
     overrides = budget_overrides(n_trials, time_budget)

@@ -11,12 +11,10 @@ from .._logging import elapsed
 from .._settings import logger
 from .._utils import json_default
 from ..data import check_adata, gene_alignment
-from ..models._resvae import warn_if_collapsed
-from ._embed import latent_key, recon_key
+from ..models._resvae import active_dims
+from ._embed import check_outputs, latent_key, recon_key
 from ._utils import (
     call_params,
-    check_key_added,
-    check_uns_key,
     describes,
     is_embed_record,
     recorded_layer,
@@ -90,44 +88,55 @@ def encode(
         with what) and ``active_dims`` (latent dimensions whose mean varies across these cells
         by more than 0.01). On its own it also holds ``mode``, ``n_latent``, ``likelihood``,
         ``architecture`` (JSON text) and ``model_digest`` of the model. An ``embed`` record of
-        the same model (the reference's own AnnData, encoded again) is kept and updated. The
-        ``embed`` record of another model (whose losses, trials and parameters would no longer
-        describe the latent), another tool's record or a value that is not a dict is an error
-        before any work, so that it is not lost: pass another ``key_added`` (e.g.
-        ``"sag_query"``).
+        the same model (the reference's own AnnData, or a subset of it, encoded again) is kept
+        and updated; its ``scores`` (of :func:`~scautogenome.tl.embedding_scores`, on the cells
+        of another call) are dropped.
+
+    Errors, before any work and leaving ``adata`` as it was, so that nothing is lost: the
+    ``embed`` record of another model (whose losses, trials and parameters would no longer
+    describe the latent) under ``key_added``, another tool's record or a value that is not a
+    dict; an ``obsm['X_{key_added}']`` or ``layers['{key_added}_recon']`` with no sag record
+    (``key_added="scVI"`` would replace scVI's latent); ``layer`` naming the reconstruction
+    layer this call writes or removes. Pass another ``key_added`` (e.g. ``"sag_query"``).
     """
     from ..models import ResVAE, check_is_fitted
 
     start = time.perf_counter()
-    check_key_added(key_added)
+    check_outputs(adata, key_added, layer, recon, "encode")
     check_adata(adata)
     if not isinstance(model, ResVAE):
         msg = f"model must be a scautogenome ResVAE (sag.tl.embed's), got {type(model).__name__}."
         raise TypeError(msg)
     check_is_fitted(model)
-    check_uns_key(adata, key_added, "encode", replaces=("embed", "encode"))
     record = adata.uns.get(key_added)
     digest = model.weights_digest()
     same_run = is_embed_record(record) and describes(record, model, digest)
     if is_embed_record(record) and not same_run:
+        known = "model_digest" in record
         msg = (
-            f"adata.uns[{key_added!r}] holds the embed run of another model (its losses, trials "
-            "and parameters), which this embedding would replace. Pass another key_added= (e.g. "
-            "'sag_query') to keep both."
+            f"adata.uns[{key_added!r}] holds the embed run of "
+            + (
+                "another model"
+                if known
+                else "a model this version cannot tell apart (a record written before "
+                "scautogenome recorded the model's digest)"
+            )
+            + " (its losses, trials and parameters), which this embedding would replace. Pass "
+            "another key_added= (e.g. 'sag_query') to keep both"
+            + ("." if known else f", or delete adata.uns[{key_added!r}] first.")
         )
         raise ValueError(msg)
-    if recon:
-        src, dst, n_model = gene_alignment(adata.var_names, model.var_names_)
-        n_shared = np.unique(dst).size
-        if not (len(src) == adata.n_vars == n_model == n_shared):
-            msg = (
-                "recon=True writes a layer of the query's genes, which must then be the "
-                f"model's: the query has {adata.n_vars} genes, {n_shared} of them among the "
-                f"model's {n_model}. Leave recon out and call model.reconstruct(adata), which "
-                "returns the model's genes for any query (or subset the query to the model's "
-                "genes, where it has others besides them)."
-            )
-            raise ValueError(msg)
+    src, dst, n_model = gene_alignment(adata.var_names, model.var_names_)
+    n_common = np.unique(dst).size
+    if recon and not (len(src) == adata.n_vars == n_model == n_common):
+        msg = (
+            "recon=True writes a layer of the query's genes, which must then be the model's: "
+            f"the query has {adata.n_vars} genes, {n_common} of them among the model's "
+            f"{n_model}. Leave recon out (in Python, model.reconstruct(adata) returns the "
+            "model's genes for any query), or subset the query to the model's genes where it "
+            "has others besides them."
+        )
+        raise ValueError(msg)
     if layer is None:  # resolved here, so that the layer read is the layer recorded
         layer = recorded_layer(adata, record if same_run else {}, model)
     latent, reconstruction = model._encode(
@@ -135,8 +144,18 @@ def encode(
     )
     if recon:  # the query's gene order (the model's own needs no copy)
         reconstruction = model._query_order(reconstruction, adata.var_names)
-    n_active = warn_if_collapsed(latent, model.likelihood_)
-    report = model.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap, warn=False)
+    n_active = int(active_dims(latent).sum())
+    if n_active < model.n_latent_ / 2:  # of the query's cells: nothing was trained here
+        logger.info(
+            "%d of %d latent dimensions vary across these %d cells (a query of few cells, or "
+            "of one cell type, varies along few of them)",
+            n_active,
+            model.n_latent_,
+            adata.n_obs,
+        )
+    report = model.gene_overlap(
+        adata.var_names, min_gene_overlap=min_gene_overlap, warn=False, n_common=n_common
+    )
 
     # -- write (only after everything above succeeded) -----------------------------------------
     adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
@@ -147,6 +166,9 @@ def encode(
         del adata.layers[rkey]
         logger.info("removed layers[%r], the reconstruction of an earlier call", rkey)
     uns = dict(record) if same_run else {}
+    # scores of embedding_scores were of the cells of another call (the reference's, or a
+    # subset's): they no longer describe this latent
+    uns.pop("scores", None)
     if not same_run:  # on its own: which model made the latent
         uns.update(
             {

@@ -315,3 +315,30 @@ def test_min_confidence_calls_uncertain_cells_unassigned(adata, trained, tmp_pat
     ).sum() == low.sum()
     with pytest.raises(ValueError, match="must be a probability between 0 and 1"):
         sag.tl.predict(adata.copy(), trained, min_confidence=1.5)
+
+
+def test_nan_in_a_gene_the_model_does_not_read_is_ignored(adata, trained):
+    """Extra query genes are ignored, NaN in them too (as by the Res-VAE); NaN in a gene the
+    model reads is an error naming it."""
+    import anndata as ad
+    from scipy import sparse
+
+    junk = ad.AnnData(
+        np.full((adata.n_obs, 1), np.nan, np.float32),
+        obs=pd.DataFrame(index=adata.obs_names),
+        var=pd.DataFrame(index=["junk"]),
+    )
+    query = ad.concat([adata, junk], axis=1)
+    query.X = sparse.csr_matrix(query.X)
+    np.testing.assert_allclose(
+        trained.predict_proba(query), trained.predict_proba(adata), atol=1e-6
+    )
+    vae = sag.models.ResVAE(
+        {"kind": "resvae", "n_latent": 4, "widths": [32, 16, 8]},
+        {"max_epochs": 2, "kl_warmup_epochs": 1, "batch_size": 64},
+    ).fit(adata, seed=0)
+    np.testing.assert_allclose(vae.get_latent(query), vae.get_latent(adata), atol=1e-6)
+    query.X = query.X.toarray()
+    query.X[0, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite values in the genes the model reads"):
+        trained.predict_proba(query)

@@ -118,14 +118,17 @@ def iter_values(X):
             yield X[start : start + _CHUNK]
 
 
-def check_finite(X, where: str = "X") -> None:
-    """Raise if the matrix holds NaN or infinite values."""
+def check_finite(X, where: str = "X", columns: np.ndarray | None = None) -> None:
+    """Raise if the matrix holds NaN or infinite values; ``columns``: in those columns only
+    (the genes a model reads of a query, whose other columns it ignores)."""
     if not np.issubdtype(X.dtype, np.floating):
         return
-    for block in iter_values(X):
+    blocks = iter_values(X) if columns is None else _column_values(X, columns)
+    for block in blocks:
         if not np.isfinite(block).all():
             n_bad = int((~np.isfinite(block)).sum())
-            msg = f"{where} contains NaN or infinite values ({n_bad} in the first block found); fix or impute them first."
+            of = "" if columns is None else " in the genes the model reads"
+            msg = f"{where} contains NaN or infinite values{of} ({n_bad} in the first block found); fix or impute them first."
             raise ValueError(msg)
 
 

@@ -322,7 +322,8 @@ class ResVAE(BaseModel):
             )
 
         X, col_map, _ = self._matched_input(data, layer, check_genes)
-        check_finite(X, "the input matrix")
+        used = None if col_map is None else np.unique(col_map[0])  # the genes it reads
+        check_finite(X, "the input matrix", used)
         check_query_values(X, self.transform_, "the input matrix", col_map)
         return X, col_map
 

@@ -31,7 +31,8 @@ class SupervisedModel(BaseModel):
             )
 
         X, col_map, report = self._matched_input(data, layer, check_genes)
-        check_finite(X, "the query matrix")
+        used = None if col_map is None else np.unique(col_map[0])  # the genes it reads
+        check_finite(X, "the query matrix", used)
         check_query_values(X, self.transform_, "the query matrix", col_map)
         return X, col_map, report
 

@@ -521,12 +521,15 @@ def _unversioned(names: np.ndarray) -> np.ndarray:
     )
 
 
-def gene_alignment(query_genes, model_genes) -> tuple[np.ndarray, np.ndarray, int]:
+def gene_alignment(
+    query_genes, model_genes, *, log: bool = True
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Columns of the query that map onto model genes: ``(src, dst, n_model)``.
 
     Names are matched exactly; a query gene left over is then matched by its Ensembl id
     without the version (``ENSG00000141510.17`` to ``ENSG00000141510.16``, or to the bare id)
-    where that id names one model gene only, and that gene has no exact match.
+    where that id names one model gene only, and that gene has no exact match (logged with
+    ``log``; a caller that aligns the same genes again passes False, so it is said once).
     """
     model = np.asarray(model_genes, dtype=str)
     query = np.asarray(query_genes, dtype=str)
@@ -548,7 +551,7 @@ def gene_alignment(query_genes, model_genes) -> tuple[np.ndarray, np.ndarray, in
         # one query column per model gene: the first query gene of an id wins
         first = ~pd.Series(candidates).duplicated().to_numpy()
         pos[left[found][first]] = candidates[first]
-        if first.sum():
+        if log and first.sum():
             logger.info(
                 "%d genes matched by their Ensembl id without the version", int(first.sum())
             )

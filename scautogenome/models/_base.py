@@ -239,7 +239,7 @@ class BaseModel:
         q = np.asarray(query_genes, dtype=str)
         n_model = len(self.var_names_)
         if n_common is None:  # model genes found (a query gene named twice counts once)
-            n_common = np.unique(gene_alignment(q, self.var_names_)[1]).size
+            n_common = np.unique(gene_alignment(q, self.var_names_, log=warn)[1]).size
         frac = n_common / n_model
         report = {
             "n_model_genes": n_model,

@@ -397,7 +397,7 @@ class ResVAE(BaseModel):
         needs no (cells x genes) copy."""
         if len(names) != len(self.var_names_):
             return rec
-        src, pos, n_model = gene_alignment(names, self.var_names_)
+        src, pos, n_model = gene_alignment(names, self.var_names_, log=False)
         complete = len(src) == n_model and np.unique(pos).size == n_model
         if complete and not np.array_equal(pos, np.arange(n_model)):
             rec = rec[:, pos]

@@ -126,7 +126,7 @@ def encode(
             + ("." if known else f", or delete adata.uns[{key_added!r}] first.")
         )
         raise ValueError(msg)
-    src, dst, n_model = gene_alignment(adata.var_names, model.var_names_)
+    src, dst, n_model = gene_alignment(adata.var_names, model.var_names_, log=False)
     n_common = np.unique(dst).size
     if recon and not (len(src) == adata.n_vars == n_model == n_common):
         msg = (

@@ -976,6 +976,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="AutoGenome on AnnData: AutoML over residual fully-connected networks. "
         "Run 'scautogenome demo' to see the whole flow on bundled data.",
     )
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"scautogenome {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser(

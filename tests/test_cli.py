@@ -120,6 +120,12 @@ def test_help(capsys):
         main(["classify", "--help"])
     assert e.value.code == 0
     assert "--labels" in capsys.readouterr().out
+    import scautogenome
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"scautogenome {scautogenome.__version__}"
 
 
 def test_demo_runs(tmp_path, capsys):

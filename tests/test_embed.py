@@ -1304,3 +1304,58 @@ def test_encode_refuses_before_any_work(adata):
         sag.tl.encode(other[:10], model, key_added="v")
     with pytest.raises(ValueError, match="below min_gene_overlap"):
         sag.tl.encode(other[:, :50].copy(), model, key_added="few")
+
+
+def test_plot_embedding_of_a_subset_keeps_its_coordinates(tmp_path, monkeypatch):
+    """As sc.pl.umap(adata[mask]) keeps X_umap's rows: a subset of the same model's latent
+    keeps the 2-D coordinates (t-SNE here, the fast path); a latent no sag model recorded is
+    recomputed with a warning. Axes read tSNE1/tSNE2; save= closes its figure; labels and
+    predicted classes plotted together share colours, "Unassigned" light grey."""
+    import matplotlib.pyplot as plt
+    import scanpy as sc
+
+    from scautogenome._settings import logger
+
+    a = _fake_embedding()
+    a.uns["sag_resvae"] = {"model_digest": "abc"}
+    ax = sag.pl.embedding(a, method="tsne", color="label", show=False)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("tSNE1", "tSNE2")
+    full = a.obsm["X_sag_resvae_tsne"].copy()
+    mask = (a.obs["label"] != a.obs["label"].iloc[0]).to_numpy()
+    sub = a[mask]
+    sag.pl.embedding(sub, method="tsne", show=False)
+    assert sub.is_view  # nothing written: the stored rows
+    np.testing.assert_array_equal(sub.obsm["X_sag_resvae_tsne"], full[mask])
+    other = a[mask].copy()
+    del other.uns["sag_resvae"]["model_digest"]  # a latent of another tool: cannot tell
+    records = []
+    monkeypatch.setattr(logger, "warning", lambda *args: records.append(args[0] % args[1:]))
+    sag.pl.embedding(other, method="tsne", show=False)
+    assert any("recomputing it on these" in r for r in records)
+    assert not np.array_equal(other.obsm["X_sag_resvae_tsne"], full[mask])
+    # save= writes sag_embedding... and closes the figure
+    figdir = sc.settings.figdir
+    sc.settings.figdir = tmp_path
+    try:
+        plt.close("all")
+        assert sag.pl.embedding(a, method="tsne", show=False, save="_x.png") is not None
+    finally:
+        sc.settings.figdir = figdir
+    assert (tmp_path / "sag_embedding_x.png").exists()
+    assert plt.get_fignums() == []
+    # a query's labels lack a class; its predictions have it and "Unassigned"
+    classes = sorted(a.obs["label"].astype(str).unique())
+    query = a[a.obs["label"].astype(str) != classes[0]].copy()
+    query.obs["label"] = query.obs["label"].astype(str).astype("category")
+    query.uns.pop("label_colors", None)
+    query.obs["pred"] = pd.Categorical(
+        np.where(np.arange(query.n_obs) % 7 == 0, "Unassigned", query.obs["label"].astype(str)),
+        categories=[*classes, "Unassigned"],
+    )
+    sag.pl.embedding(query, method="tsne", color=["label", "pred"], show=False)
+    lab = dict(zip(query.obs["label"].cat.categories, query.uns["label_colors"]))
+    pred = dict(zip(query.obs["pred"].cat.categories, query.uns["pred_colors"]))
+    assert all(pred[c] == lab[c] for c in lab)
+    assert pred["Unassigned"] == "lightgray"
+    assert pred[classes[0]] not in lab.values()
+    plt.close("all")

@@ -112,6 +112,24 @@ def test_importance_overall_and_errors(annotated):
         sag.pl.importance(adata, key="missing", show=False)
 
 
+def test_importance_says_when_color_is_not_used(annotated, caplog):
+    """color= colours one group's bars; with every class stacked it is not used, and says so."""
+    from scautogenome._settings import logger
+
+    logger.addHandler(caplog.handler)
+    try:
+        caplog.set_level("WARNING", logger="scautogenome")
+        sag.pl.importance(annotated, n_top=5, color="red", show=False)
+        assert "color='red' colours the bars of one group" in caplog.text
+        caplog.clear()
+        cls = str(annotated.uns["sag_shap"]["classes"][0])
+        ax = sag.pl.importance(annotated, cls, n_top=5, color="red", show=False)
+        assert caplog.text == ""
+        assert ax.patches[0].get_facecolor()[:3] == (1.0, 0.0, 0.0)
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
 def test_shap_summary(annotated, tmp_path):
     adata = annotated
     cls = adata.uns["sag_shap"]["classes"][1]
@@ -295,8 +313,9 @@ def test_search_history_of_embed_marks_the_lowest_loss():
     adata.uns["sag_resvae"] = {"trials": trials, "best": {"trial": 1, "val_loss": 123.16}}
     ax = sag.pl.search_history(adata, key="sag_resvae", show=False)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [123.82, 123.16, 123.16])
-    star = next(c for c in ax.collections if c.get_sizes().tolist() == [160.0])
+    star = next(c for c in ax.collections if c.get_sizes().tolist() == [170.0])
     np.testing.assert_allclose(star.get_offsets()[0], [1, 123.16])
+    assert "kept trial (resvae)" in [t.get_text() for t in ax.get_legend().get_texts()]
     assert "loss" in ax.get_ylabel()
     plt.close("all")
 
@@ -319,7 +338,7 @@ def test_search_history_stars_the_kept_trial_among_ties():
     for uns in ({"trials": trials, "best": {"trial": 2}}, {"trials": trials}):
         adata.uns["sag"] = uns
         ax = sag.pl.search_history(adata, show=False)
-        star = next(c for c in ax.collections if c.get_sizes().tolist() == [160.0])
+        star = next(c for c in ax.collections if c.get_sizes().tolist() == [170.0])
         np.testing.assert_allclose(star.get_offsets()[0], [2, 1.0])
         plt.close("all")
 

@@ -408,3 +408,15 @@ def test_config_for_a_numeric_target():
     assert "class_balance" not in task_cfg["space"]["common"]
     assert "class_balance" in default["space"]["common"]  # the given config is not changed
     assert sag.config.for_task(default, "classification") == default
+
+
+def test_architecture_plot_names_the_target_not_classes(run):
+    import matplotlib.pyplot as plt
+
+    adata, model = run
+    for data in (adata, model):
+        ax = sag.pl.architecture(data, show=False)
+        texts = [t.get_text() for t in ax.texts]
+        assert "output\nage" in texts
+        assert not any("classes" in t for t in texts)
+    plt.close("all")

@@ -150,13 +150,30 @@ def _node_labels(arch: dict, widths: list[int]) -> list[str]:
     return [*enc, f"z\n{widths[n]}", *dec]
 
 
-def _io_labels(arch: dict) -> tuple[str, str]:
+def _target(data, key: str) -> str | None:
+    """The numeric target a regressor's output is (its name where the record has it), None
+    for a classifier or a VAE."""
+    from anndata import AnnData
+
+    from ._classify import is_regression, regression_target
+
+    if isinstance(data, AnnData):
+        uns = data.uns.get(key)
+        return regression_target(uns) if isinstance(uns, dict) and is_regression(uns) else None
+    if type(data).__name__ == "Regressor":
+        return str(data.classes_[0]) if len(getattr(data, "classes_", [])) else "value"
+    return None
+
+
+def _io_labels(arch: dict, target: str | None = None) -> tuple[str, str]:
     n_in = arch.get("n_inputs")
     first = "input" if n_in is None else f"input\n{n_in} genes"
     if arch["kind"] in _VAE_KINDS:
         out = "output" if n_in is None else f"output\n{n_in} genes"
         likelihood = arch.get("likelihood")
         return first, out if likelihood is None else f"{out}\n{likelihood}"
+    if target is not None:  # a regressor: the predicted number
+        return first, f"output\n{target}"
     n_out = arch.get("n_outputs")
     return first, "output" if n_out is None else f"output\n{n_out} classes"
 
@@ -244,7 +261,7 @@ def architecture(
         )
         ax.text(x, 0, text, ha="center", va="center", fontsize=8.5, zorder=4)
 
-    first, last = _io_labels(arch)
+    first, last = _io_labels(arch, _target(data, key))
     node(0.0, 0.7, first, _IO)
     node(step * (n + 1), 0.7, last, _IO)
     latent = len(arch["widths"]) if arch["kind"] in _VAE_KINDS else None

@@ -299,7 +299,8 @@ def search_history(
 ) -> Axes | Figure | None:
     """Validation score of every search trial and the best so far, coloured by mode.
 
-    The star marks the trial the search kept (``uns[key]['best']['trial']``; among equal
+    The star (edged in its mode's colour, "kept trial" in the legend) marks the trial the
+    search kept (``uns[key]['best']['trial']``; among equal
     scores, the one of lower validation loss). Pruned and failed trials (no final score) are
     ticks along the bottom edge. For a search of
     :func:`scautogenome.tl.embed` the values are validation losses, and the best is the lowest.
@@ -351,8 +352,16 @@ def search_history(
             number[first:], best[first:], where="post", color="#333333", lw=1.2, label="best so far"
         )
         b = _kept_trial(trials, uns, done, sign)
-        ax.scatter(
-            number[b], value[b], s=160, marker="*", color="gold", edgecolor="#333333", zorder=4
+        ax.scatter(  # the kept trial's mode in the star's edge, as the legend's
+            number[b],
+            value[b],
+            s=170,
+            marker="*",
+            color="gold",
+            edgecolors=colors.get(mode[b], "#333333"),
+            linewidths=1.2,
+            zorder=4,
+            label=f"kept trial ({mode[b]})",
         )
     from matplotlib.transforms import blended_transform_factory
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .. import _keys
 from .._settings import keep_torch_threads, logger
 from .._utils import digest, neighbors, resolve_basis, tsne
+from ._utils import finish, save_figure, shared_category_colors
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -58,13 +59,20 @@ def embedding(
         Neighbors of the kNN graph (UMAP only).
     recompute
         Recompute the 2-D coordinates even when they are already stored. They are also
-        recomputed when ``obsm[basis]`` changed since they were (a new
-        :func:`~scautogenome.tl.embed` under the same key), when ``random_state`` did or, for
-        UMAP, when ``n_neighbors`` did.
+        recomputed, with a warning, when ``obsm[basis]`` changed since they were (a new
+        :func:`~scautogenome.tl.embed` under the same key, or other cells of a latent sag did
+        not write), when ``random_state`` did or, for UMAP, when ``n_neighbors`` did. A subset
+        of the cells (``adata[mask]``) of the same sag model's latent keeps its coordinates, as
+        ``sc.pl.umap(adata[mask])`` keeps ``X_umap``'s.
     random_state
         Seed of the neighbors, UMAP and t-SNE.
     ax, show, return_fig, kwargs
-        Passed to :func:`scanpy.pl.embedding`.
+        Passed to :func:`scanpy.pl.embedding` (``palette``, ``groups``, ``legend_loc``, ...);
+        the axes read ``UMAP1``/``UMAP2`` (``tSNE1``/``tSNE2``), and ``save=`` writes
+        ``{figdir}/sag_embedding{save}``, closing the figure afterwards as scanpy does.
+        Categorical colours plotted together share one colour per category name (a query's
+        labels and its predicted classes match where one lacks a class) unless they have colours
+        of their own in ``uns['{column}_colors']``; predict's ``"Unassigned"`` is light grey.
 
     Returns
     -------
@@ -102,10 +110,42 @@ def embedding(
         source["sag_n_neighbors"] = int(n_neighbors)
     source["sag_random_state"] = int(random_state)
     stored = adata.uns.get(key_2d, {}).get("params", {})
-    stale = key_2d in adata.obsm and any(stored.get(k) != v for k, v in source.items())
-    if stale and not recompute:
-        logger.info("obsm[%r] was computed from another %s; recomputing it", key_2d, basis)
+    changed = [k for k, v in source.items() if stored.get(k) != v]
+    stale = key_2d in adata.obsm and bool(changed)
+    # the latent of sag's model: its digest tells whether the rows are still that model's
+    record = adata.uns.get(name)
+    model = (
+        str(record["model_digest"])
+        if isinstance(record, dict) and "model_digest" in record
+        else None
+    )
+    if (
+        stale
+        and changed == ["sag_basis_digest"]
+        and model
+        and stored.get("sag_model_digest") == model
+    ):
+        # the same model's latent of a subset (or a reordering) of the cells the coordinates
+        # were computed on: their rows came along, as sc.pl.umap(adata[mask]) keeps X_umap's
+        stale = False
+        if not recompute:
+            logger.info(
+                "obsm[%r]: the coordinates of the cells it was computed on (recompute=True for "
+                "a layout of these %d cells alone)",
+                key_2d,
+                adata.n_obs,
+            )
+    elif stale and not recompute:
+        logger.warning(
+            "obsm[%r] was computed from another obsm[%r] (other cells, or a new latent); "
+            "recomputing it on these %d cells",
+            key_2d,
+            basis,
+            adata.n_obs,
+        )
     if recompute or stale or key_2d not in adata.obsm:
+        if model:
+            source["sag_model_digest"] = model
         if method == "umap":
             neighbors(
                 adata,
@@ -117,7 +157,31 @@ def embedding(
             sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
         else:
             tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)
-        adata.uns.setdefault(key_2d, {}).setdefault("params", {}).update(source)
-    return sc.pl.embedding(
-        adata, basis=key_2d, color=color, ax=ax, show=show, return_fig=return_fig, **kwargs
-    )
+        params = adata.uns.setdefault(key_2d, {}).setdefault("params", {})
+        params.pop("sag_model_digest", None)  # of a latent these coordinates are no longer of
+        params.update(source)
+    colors = [color] if isinstance(color, str) else list(color or [])
+    shared_category_colors(adata, colors)
+    save = kwargs.pop("save", None)
+    # scanpy's own labels of another basis are "X_sag_resvae_umap1"; as sc.pl.pca relabels
+    # its axes, these read UMAP1 / tSNE1
+    label = {"umap": "UMAP", "tsne": "tSNE"}[method]
+    if return_fig:
+        fig = sc.pl.embedding(adata, basis=key_2d, color=color, ax=ax, return_fig=True, **kwargs)
+        _relabel(fig.axes, label)
+        save_figure(fig, "sag_embedding", save)
+        return fig
+    axs = sc.pl.embedding(adata, basis=key_2d, color=color, ax=ax, show=False, **kwargs)
+    _relabel(axs if isinstance(axs, list) else [axs], label)
+    first = axs[0] if isinstance(axs, list) else axs
+    return finish(first.figure, axs, show, False, save, "sag_embedding")
+
+
+def _relabel(axes, label: str) -> None:
+    """Axis labels ``{label}1`` / ``{label}2`` on the panels of a 2-D embedding (a colorbar's
+    Axes, which has no such label, is left as it is)."""
+    for ax in axes:
+        if ax.get_xlabel():
+            ax.set_xlabel(f"{label}1")
+        if ax.get_ylabel():
+            ax.set_ylabel(f"{label}2")

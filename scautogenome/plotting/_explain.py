@@ -93,6 +93,13 @@ def importance(
     output = _output(uns)
     if group is None and output == "prediction":  # one output: its bars, not a stack of one
         group = classes[0]
+    if color is not None and group is None:
+        logger.warning(
+            "color=%r colours the bars of one group; with group=None each class has its "
+            "own colour (uns[%r]), so it is not used.",
+            color,
+            f"{groupby}_colors",
+        )
     if group is not None:
         col = _column(uns, group)
         top = _top(table[:, col], n_top)

@@ -60,8 +60,12 @@ def finish(
 ) -> Axes | Figure | None:
     """Save the figure (``save``, see :func:`save_figure`), then return the Figure
     (``return_fig``), show it (``show``; default ``scanpy.settings.autoshow``) and return
-    None, or return the Axes."""
-    save_figure(fig, writekey, save)
+    None, or return the Axes. A saved figure that is not returned is closed afterwards, as
+    scanpy's plots close theirs, so that a script saving many plots does not keep them all
+    open."""
+    import matplotlib.pyplot as plt
+
+    saved = save_figure(fig, writekey, save) is not None
     if return_fig:
         return fig
     if show is None:
@@ -69,11 +73,10 @@ def finish(
 
         show = sc.settings.autoshow
     if show:
-        import matplotlib.pyplot as plt
-
         plt.show()
-        return None
-    return ax
+    if saved:
+        plt.close(fig)
+    return None if show else ax
 
 
 def palette(n: int) -> list[str]:
@@ -87,6 +90,47 @@ def palette(n: int) -> list[str]:
     if n <= 28:
         return list(palettes.default_28[:n])
     return [palettes.default_102[i % len(palettes.default_102)] for i in range(n)]
+
+
+UNASSIGNED_COLOR = "lightgray"  # predict's "Unassigned" cells, as scanpy's NA colour
+
+
+def shared_category_colors(adata: AnnData, columns) -> None:
+    """Give the categorical ``obs`` columns among ``columns`` (plotted together) one colour per
+    category name, in ``uns['{column}_colors']`` (scanpy's palettes, which scanpy's plots read
+    and would otherwise assign column by column): a query's labels and its predicted classes
+    then match where a category is missing from one of them. The first column's colours
+    (its own, or scanpy's default) lead; a column that has colours of its own keeps them; a
+    category ``"Unassigned"`` (:func:`~scautogenome.tl.predict`'s) is light grey."""
+    import pandas as pd
+
+    from ..tools._predict import UNASSIGNED
+
+    categorical = {
+        column: [str(c) for c in adata.obs[column].cat.categories]
+        for column in dict.fromkeys(columns)  # once each, in order
+        if column in adata.obs.columns and isinstance(adata.obs[column].dtype, pd.CategoricalDtype)
+    }
+    if len(categorical) < 2 and not any(UNASSIGNED in n for n in categorical.values()):
+        return  # scanpy's own colours, as without sag
+    lookup: dict[str, str] = {}
+    for column, names in categorical.items():
+        own = adata.uns.get(f"{column}_colors")
+        if own is not None and len(own) == len(names):
+            lookup.update({n: str(c) for n, c in zip(names, own) if n not in lookup})
+            continue
+        free = [c for c in palette(len(names) + len(lookup)) if c not in lookup.values()]
+        free += palette(len(names))  # never short (a colour repeats only past the palettes)
+        colors = []
+        for n in names:
+            if n == UNASSIGNED:
+                colors.append(UNASSIGNED_COLOR)
+            elif n in lookup:
+                colors.append(lookup[n])
+            else:
+                colors.append(free.pop(0))
+        adata.uns[f"{column}_colors"] = colors
+        lookup.update({n: c for n, c in zip(names, colors) if n not in lookup})
 
 
 def class_colors(adata: AnnData, column: str | None, classes) -> list[str]:

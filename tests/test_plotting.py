@@ -514,3 +514,39 @@ def test_regression_follows_the_plot_conventions(regressed, tmp_path):
     finally:
         sc.settings.figdir, sc.settings.file_format_figs = figdir, fmt
     assert (tmp_path / "sag_regression.png").stat().st_size > 1000
+
+
+def test_confusion_matrix_of_predictions_against_labels(annotated):
+    """labels_key=: the test cells give the recorded matrix; a query predicted with
+    min_confidence and lacking a class gets its own rows and an "Unassigned" column."""
+    test = annotated[annotated.obs["sag_split"] == "test"]
+    ax = sag.pl.confusion_matrix(test, labels_key="label", normalize=False, show=False)
+    recorded = np.asarray(annotated.uns["sag"]["confusion"])
+    np.testing.assert_array_equal(ax.images[0].get_array(), recorded)
+    acc = annotated.uns["sag"]["metrics"]["test"]["accuracy"]
+    assert f"accuracy {acc:.3f}" in ax.get_title()
+    assert "obs['label']" in ax.get_ylabel()
+    ref = sag.datasets.synthetic(n_obs=240, n_vars=120, n_classes=4, seed=1)
+    model = sag.tl.classify(ref, "label", mode="mlp", config=MINI, seed=0)
+    query = sag.datasets.synthetic(n_obs=120, n_vars=120, n_classes=4, seed=2)
+    lacking = query.obs["label"].cat.categories[0]
+    query = query[query.obs["label"] != lacking].copy()
+    query.obs["label"] = query.obs["label"].cat.remove_unused_categories()
+    proba = model.predict_proba(query)
+    threshold = float(np.quantile(proba.max(1), 0.2))  # a fifth of the cells unsure
+    sag.tl.predict(query, model, min_confidence=threshold, key_added="q")
+    ax = sag.pl.confusion_matrix(query, key="q", labels_key="label", normalize=False, show=False)
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    cols = [t.get_text() for t in ax.get_xticklabels()]
+    assert rows == list(query.obs["label"].cat.categories)
+    assert cols[-1] == "Unassigned"
+    counts = np.asarray(ax.images[0].get_array())
+    assert counts.shape == (len(rows), len(cols))
+    assert counts.sum() == query.n_obs
+    assert counts[:, -1].sum() == (query.obs["q_pred"] == "Unassigned").sum() > 0
+    shared = [c for c in cols if c in rows]
+    assert cols[: len(shared)] == shared  # the classes of the labels first, in their order
+    with pytest.raises(KeyError, match="labels_key='nope'"):
+        sag.pl.confusion_matrix(query, key="q", labels_key="nope", show=False)
+    with pytest.raises(KeyError, match=r"obs\['zz_pred'\] is missing"):
+        sag.pl.confusion_matrix(query, key="zz", labels_key="label", show=False)

@@ -38,6 +38,7 @@ def confusion_matrix(
     adata: AnnData,
     *,
     key: str = _keys.CLASSIFY_KEY,
+    labels_key: str | None = None,
     normalize: bool = True,
     annotate: bool | None = None,
     cmap: str = "Blues",
@@ -52,9 +53,18 @@ def confusion_matrix(
     ----------
     adata
         Annotated by :func:`scautogenome.tl.classify` (reads ``uns[key]['confusion']`` and
-        ``uns[key]['classes']``).
+        ``uns[key]['classes']``), or with ``labels_key`` by :func:`~scautogenome.tl.predict`
+        (or classify).
     key
-        ``key_added`` of the classify call.
+        ``key_added`` of the classify (or predict) call.
+    labels_key
+        Instead of the test split recorded at classify time, compare the predictions in
+        ``obs['{key}_pred']`` with this ``obs`` column, on the cells of ``adata`` that have
+        both: a query annotated by :func:`~scautogenome.tl.predict` that has labels of its own,
+        or a subset of the cells of a classify run (``adata[adata.obs.sag_split == "test"]``
+        gives the recorded matrix). Rows are the labels present, which may include classes
+        the model lacks; columns the classes predicted, with ``"Unassigned"``
+        (``min_confidence``) last.
     normalize
         Show each row as fractions of its true class (the counts are in the row labels).
     annotate
@@ -77,33 +87,47 @@ def confusion_matrix(
             "confusion matrix; use sag.pl.regression (observed vs predicted values)."
         )
         raise ValueError(msg)
-    uns = classify_run_record(adata, key, "confusion")
-    cm = np.asarray(uns["confusion"], dtype=float)
-    classes = [str(c) for c in uns["classes"]]
-    n = len(classes)
-    if cm.shape != (n, n):
-        msg = f"uns[{key!r}]['confusion'] has shape {cm.shape}, expected {(n, n)} for {n} classes."
-        raise ValueError(msg)
+    if labels_key is None:
+        uns = classify_run_record(adata, key, "confusion")
+        cm = np.asarray(uns["confusion"], dtype=float)
+        rows = cols = [str(c) for c in uns["classes"]]
+        if cm.shape != (len(rows), len(rows)):
+            msg = (
+                f"uns[{key!r}]['confusion'] has shape {cm.shape}, expected "
+                f"{(len(rows), len(rows))} for {len(rows)} classes."
+            )
+            raise ValueError(msg)
+        test = uns.get("metrics", {}).get("test", {})
+        title = "test split"
+        if "accuracy" in test:
+            title += f": accuracy {test['accuracy']:.3f}"
+        if "macro_f1" in test:
+            title += f", macro-F1 {test['macro_f1']:.3f}"
+        who = "test cells"
+    else:
+        cm, rows, cols, title = _observed_confusion(adata, key, labels_key)
+        who = f"obs[{labels_key!r}]"
     support = cm.sum(1)
     shown = cm / np.where(support > 0, support, 1)[:, None] if normalize else cm
+    n = max(len(rows), len(cols))
     annotate = n <= 20 if annotate is None else annotate
     side = max(4.0, 2.6 + 0.32 * n)
     fig, ax = new_axes(ax, (side + 1.2, side))
     im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=1 if normalize else None, aspect="equal")
-    rows = [f"{c} ({int(s)})" for c, s in zip(classes, support)] if normalize else classes
+    row_labels = [f"{c} ({int(s)})" for c, s in zip(rows, support)] if normalize else rows
     fontsize = 9 if n <= 12 else (7 if n <= 30 else 6)
-    ax.set_xticks(np.arange(n), classes, rotation=60, ha="right", rotation_mode="anchor")
-    ax.set_yticks(np.arange(n), rows)
+    ax.set_xticks(np.arange(len(cols)), cols, rotation=60, ha="right", rotation_mode="anchor")
+    ax.set_yticks(np.arange(len(rows)), row_labels)
     ax.tick_params(labelsize=fontsize, length=0)
-    ax.set_xticks(np.arange(n + 1) - 0.5, minor=True)
-    ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
+    ax.set_xticks(np.arange(len(cols) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="white", lw=0.6)
     ax.tick_params(which="minor", length=0)
     ax.spines[:].set_visible(False)
     if annotate:
         top = np.nanmax(shown) if shown.size else 1.0
-        for i in range(n):
-            for j in range(n):
+        for i in range(len(rows)):
+            for j in range(len(cols)):
                 v = shown[i, j]
                 if v == 0:
                     continue
@@ -118,18 +142,59 @@ def confusion_matrix(
                     color="white" if v > 0.55 * top else "#222222",
                 )
     ax.set_xlabel("predicted")
-    ax.set_ylabel("true (test cells)" if normalize else "true")
-    test = uns.get("metrics", {}).get("test", {})
-    title = "test split"
-    if "accuracy" in test:
-        title += f": accuracy {test['accuracy']:.3f}"
-    if "macro_f1" in test:
-        title += f", macro-F1 {test['macro_f1']:.3f}"
+    ax.set_ylabel(f"true ({who})")
     ax.set_title(title)
     cbar = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.02)
     cbar.set_label("fraction of the true class" if normalize else "cells")
     cbar.outline.set_visible(False)
     return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix")
+
+
+def _observed_confusion(
+    adata: AnnData, key: str, labels_key: str
+) -> tuple[np.ndarray, list[str], list[str], str]:
+    """Counts of ``obs[labels_key]`` (rows) against ``obs['{key}_pred']`` (columns) on the
+    cells that have both, the row and column names (the predicted classes in the order of
+    the labels where they share names, ``"Unassigned"`` last) and a title with the
+    accuracy."""
+    import pandas as pd
+
+    from ..tools._predict import UNASSIGNED
+
+    pred_col = _keys.pred_key(key)
+    if pred_col not in adata.obs.columns:
+        msg = (
+            f"obs[{pred_col!r}] is missing; run sag.tl.predict (or classify) with "
+            f"key_added={key!r} first."
+        )
+        raise KeyError(msg)
+    if labels_key not in adata.obs.columns:
+        msg = (
+            f"labels_key={labels_key!r} is not a column of adata.obs; available: "
+            f"{list(adata.obs.columns)}."
+        )
+        raise KeyError(msg)
+    pred, true = adata.obs[pred_col], adata.obs[labels_key]
+    if pd.api.types.is_numeric_dtype(pred) and not isinstance(pred.dtype, pd.CategoricalDtype):
+        msg = f"obs[{pred_col!r}] holds numbers (a numeric target): use sag.pl.regression."
+        raise ValueError(msg)
+    both = (pred.notna() & true.notna()).to_numpy()
+    if not both.any():
+        msg = f"No cell has both obs[{labels_key!r}] and obs[{pred_col!r}]."
+        raise ValueError(msg)
+    t, p = true[both].astype(str).to_numpy(), pred[both].astype(str).to_numpy()
+    order = list(true.cat.categories.astype(str)) if hasattr(true, "cat") else sorted(set(t))
+    rows = [c for c in order if c in set(t)]
+    predicted = set(p)
+    named = list(pred.cat.categories.astype(str)) if hasattr(pred, "cat") else sorted(predicted)
+    cols = [c for c in rows if c in predicted and c != UNASSIGNED]
+    cols += [c for c in named if c in predicted and c not in cols and c != UNASSIGNED]
+    cols += [UNASSIGNED] if UNASSIGNED in predicted else []
+    table = pd.crosstab(pd.Categorical(t, rows), pd.Categorical(p, cols), dropna=False)
+    cm = table.reindex(index=rows, columns=cols, fill_value=0).to_numpy(dtype=float)
+    accuracy = float(np.mean(t == p))
+    title = f"{int(both.sum()):,} cells: accuracy {accuracy:.3f}"
+    return cm, rows, cols, title
 
 
 # the parts of a classify split, in the order their dots are drawn (test on top)

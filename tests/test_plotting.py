@@ -550,3 +550,22 @@ def test_confusion_matrix_of_predictions_against_labels(annotated):
         sag.pl.confusion_matrix(query, key="q", labels_key="nope", show=False)
     with pytest.raises(KeyError, match=r"obs\['zz_pred'\] is missing"):
         sag.pl.confusion_matrix(query, key="zz", labels_key="label", show=False)
+
+
+def test_every_plot_takes_a_title(annotated, regressed):
+    """title= replaces the default title, as in scanpy's plots."""
+    import matplotlib.pyplot as plt
+
+    cls = str(annotated.uns["sag_shap"]["classes"][0])
+    for plot, data, kw in (
+        (sag.pl.confusion_matrix, annotated, {}),
+        (sag.pl.importance, annotated, {"n_top": 5}),
+        (sag.pl.shap_summary, annotated, {"group": cls, "n_top": 5}),
+        (sag.pl.search_history, annotated, {}),
+        (sag.pl.regression, regressed, {}),
+        (sag.pl.architecture, annotated, {}),
+    ):
+        ax = plot(data, title="My title", show=False, **kw)
+        assert ax.get_title() == "My title", plot.__name__
+        assert plot(data, show=False, **kw).get_title() not in ("", "My title"), plot.__name__
+    plt.close("all")

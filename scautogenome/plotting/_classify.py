@@ -42,6 +42,7 @@ def confusion_matrix(
     normalize: bool = True,
     annotate: bool | None = None,
     cmap: str = "Blues",
+    title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
@@ -71,6 +72,8 @@ def confusion_matrix(
         Write the value in every cell; default when there are at most 20 classes.
     cmap
         Colour map.
+    title
+        Axes title instead of the default one (which names what is shown).
     ax, show, save, return_fig
         As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
         save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
@@ -98,14 +101,14 @@ def confusion_matrix(
             )
             raise ValueError(msg)
         test = uns.get("metrics", {}).get("test", {})
-        title = "test split"
+        heading = "test split"
         if "accuracy" in test:
-            title += f": accuracy {test['accuracy']:.3f}"
+            heading += f": accuracy {test['accuracy']:.3f}"
         if "macro_f1" in test:
-            title += f", macro-F1 {test['macro_f1']:.3f}"
+            heading += f", macro-F1 {test['macro_f1']:.3f}"
         who = "test cells"
     else:
-        cm, rows, cols, title = _observed_confusion(adata, key, labels_key)
+        cm, rows, cols, heading = _observed_confusion(adata, key, labels_key)
         who = f"obs[{labels_key!r}]"
     support = cm.sum(1)
     shown = cm / np.where(support > 0, support, 1)[:, None] if normalize else cm
@@ -143,11 +146,11 @@ def confusion_matrix(
                 )
     ax.set_xlabel("predicted")
     ax.set_ylabel(f"true ({who})")
-    ax.set_title(title)
+    ax.set_title(heading)
     cbar = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.02)
     cbar.set_label("fraction of the true class" if normalize else "cells")
     cbar.outline.set_visible(False)
-    return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix")
+    return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix", title=title)
 
 
 def _observed_confusion(
@@ -212,6 +215,7 @@ def regression(
     key: str = _keys.CLASSIFY_KEY,
     split: str | None = "test",
     size: float | None = None,
+    title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
@@ -239,6 +243,8 @@ def regression(
         by its part of the split.
     size
         Dot size; default by the number of cells.
+    title
+        Axes title instead of the default one (which names what is shown).
     ax, show, save, return_fig
         As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
         save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
@@ -334,7 +340,7 @@ def regression(
     )
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", frameon=False, fontsize="small")
-    return finish(fig, ax, show, return_fig, save, "sag_regression")
+    return finish(fig, ax, show, return_fig, save, "sag_regression", title=title)
 
 
 def _kept_trial(trials: pd.DataFrame, uns, done: np.ndarray, sign: float) -> int:
@@ -357,6 +363,7 @@ def search_history(
     adata: AnnData,
     *,
     key: str = _keys.CLASSIFY_KEY,
+    title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
@@ -377,6 +384,8 @@ def search_history(
         ``uns[key]['trials']``).
     key
         ``key_added`` of the classify (or embed) call.
+    title
+        Axes title instead of the default one (which names what is shown).
     ax, show, save, return_fig
         As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
         save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
@@ -451,4 +460,4 @@ def search_history(
         ax.set_xticks(number)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
-    return finish(fig, ax, show, return_fig, save, "sag_search_history")
+    return finish(fig, ax, show, return_fig, save, "sag_search_history", title=title)

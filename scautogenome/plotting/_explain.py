@@ -45,6 +45,7 @@ def importance(
     key: str = _keys.SHAP_KEY,
     gene_symbols: str | None = None,
     color: str | None = None,
+    title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
@@ -73,6 +74,8 @@ def importance(
         scanpy's plots).
     color
         Bar colour for one class (default: the class's colour in ``uns[f'{groupby}_colors']``).
+    title
+        Axes title instead of the default one (which names what is shown).
     ax, show, save, return_fig
         As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
         save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
@@ -136,7 +139,7 @@ def importance(
     ax.set_yticks(np.arange(len(top)), gene_labels(adata, genes[top], gene_symbols))
     ax.set_ylim(len(top) - 0.5, -0.5)  # most important on top
     ax.spines[["top", "right"]].set_visible(False)
-    return finish(fig, ax, show, return_fig, save, "sag_importance")
+    return finish(fig, ax, show, return_fig, save, "sag_importance", title=title)
 
 
 def _importance_label(uns, col: int, output: str) -> str:
@@ -194,6 +197,7 @@ def shap_summary(
     gene_symbols: str | None = None,
     cmap: str = "coolwarm",
     size: float = 8.0,
+    title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
@@ -223,6 +227,8 @@ def shap_summary(
         scanpy's plots).
     cmap, size
         Colour map of the expression and dot size.
+    title
+        Axes title instead of the default one (which names what is shown).
     ax, show, save, return_fig
         As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
         save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
@@ -306,4 +312,4 @@ def shap_summary(
     cbar.ax.set_yticklabels(["low", "high"])
     cbar.set_label("expression", labelpad=-8)
     cbar.outline.set_visible(False)
-    return finish(fig, ax, show, return_fig, save, "sag_shap_summary")
+    return finish(fig, ax, show, return_fig, save, "sag_shap_summary", title=title)

@@ -57,14 +57,18 @@ def finish(
     return_fig: bool,
     save: bool | str | None = None,
     writekey: str = "sag",
+    *,
+    title: str | None = None,
 ) -> Axes | Figure | None:
-    """Save the figure (``save``, see :func:`save_figure`), then return the Figure
+    """Set ``title`` (when given) and save the figure (``save``, see :func:`save_figure`), then return the Figure
     (``return_fig``), show it (``show``; default ``scanpy.settings.autoshow``) and return
     None, or return the Axes. A saved figure that is not returned is closed afterwards, as
     scanpy's plots close theirs, so that a script saving many plots does not keep them all
     open."""
     import matplotlib.pyplot as plt
 
+    if title is not None:  # the caller's, in place of the plot's own
+        ax.set_title(title)
     saved = save_figure(fig, writekey, save) is not None
     if return_fig:
         return fig

@@ -5,9 +5,17 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
 from datetime import timedelta
 
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():
+    # in a Jupyter kernel without ipywidgets, tqdm.auto warns ("IProgress not found") at
+    # import, before any bar is asked for, and falls back to text bars: those are what sag
+    # shows there, and sag.settings.progress_bar=False turns them off
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
 
 
 class TqdmHandler(logging.Handler):

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from .._logging import tqdm
 from .._settings import logger, settings
 from ..data import BatchLoader, MissingGenes
 from ..nn._vae import SCALED_LIKELIHOODS

@@ -365,7 +365,7 @@ def test_a_tiny_validation_split_is_warned_about(adata, caplog):
         prepare_unlabelled(adata[:60].copy(), layer=None, n_latent=5, likelihood="auto", seed=0)
     finally:
         sag_logger.removeHandler(caplog.handler)
-    assert "the validation split has 6 cell(s)" in caplog.text
+    assert "the validation split has 6 cells" in caplog.text
 
 
 def test_a_split_without_val_and_nothing_to_draw_it_from_is_refused(adata, tiny_config):

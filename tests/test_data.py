@@ -481,3 +481,26 @@ def test_val_drawn_from_a_users_train_part_keeps_patients_whole(adata):
     assert (d.split == "val").sum() > 0
     assert (_parts_per_group(patients, d.split) == 1).all()
     np.testing.assert_array_equal(d.split == "test", adata.obs["fold"].to_numpy() == "test")
+
+
+def test_bulk_profiles_are_called_samples_in_messages(caplog):
+    """Rows read by a bulk reader of sag.io (TCGA, MAF, AutoGenome input) are "samples" in the
+    data summary and the small-validation warning; other data's are "cells"."""
+    from scautogenome._settings import logger
+    from scautogenome.data import obs_noun, prepare_labelled
+
+    adata = sag.datasets.synthetic(n_obs=60, n_vars=30, n_classes=2, seed=0)
+    assert obs_noun(adata) == "cells"
+    adata.uns["sag_io"] = {"reader": "read_tcga"}
+    assert obs_noun(adata) == "samples"
+    logger.addHandler(caplog.handler)
+    try:
+        caplog.set_level("INFO", logger="scautogenome")
+        prepare_labelled(adata, "label", seed=0)
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "data: 60 samples (" in caplog.text
+    assert "the validation split has 6 samples" in caplog.text
+    assert "one sample moves accuracy" in caplog.text
+    adata.uns["sag_io"] = {"reader": "read_table"}  # bulk or single-cell: not told
+    assert obs_noun(adata) == "cells"

@@ -7,6 +7,7 @@ from ._checks import (
     check_labels,
     check_not_continuous,
     get_matrix,
+    obs_noun,
     value_stats,
 )
 from ._loader import BatchLoader, MissingGenes, check_batch_size, map_columns
@@ -51,6 +52,7 @@ __all__ = [
     "group_split",
     "map_columns",
     "numeric_target",
+    "obs_noun",
     "prepare_labelled",
     "resolve_groups",
     "resolve_task",

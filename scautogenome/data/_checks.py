@@ -14,6 +14,21 @@ if TYPE_CHECKING:
 _CHUNK = 4096
 
 
+# readers of bulk profiles (sag.io): what their rows are called in messages
+_BULK_READERS = ("read_tcga", "read_maf", "read_autogenome")
+
+
+def obs_noun(adata) -> str:
+    """What the rows of ``adata`` are called in messages: ``"samples"`` for bulk profiles that
+    a :mod:`scautogenome.io` reader of bulk data read (its record in ``uns['sag_io']``; TCGA,
+    MAF, AutoGenome input), ``"cells"`` otherwise."""
+    from .._keys import IO_KEY
+
+    record = getattr(adata, "uns", {}).get(IO_KEY)
+    bulk = isinstance(record, dict) and str(record.get("reader")) in _BULK_READERS
+    return "samples" if bulk else "cells"
+
+
 def check_adata(adata: AnnData, *, writes: bool = True) -> None:
     """Refuse inputs that cannot be used at all: not an AnnData, empty, a view, duplicate genes;
     warn of duplicate cell names."""

@@ -19,6 +19,7 @@ from ._checks import (
     check_not_continuous,
     get_matrix,
     is_numeric_column,
+    obs_noun,
     value_stats,
 )
 from ._split import (
@@ -478,9 +479,11 @@ def _finish(
     :class:`LabelledData` (``what``: the classes or the target, for the log)."""
     transform = InputTransform(value_type=value_type, scale=scale)
     transform.fit(X, np.flatnonzero(split == "train"))
+    noun = obs_noun(adata)
     logger.info(
-        "data: %d cells (%d train / %d val / %d test), %d genes, %s, values: %s",
+        "data: %d %s (%d train / %d val / %d test), %d genes, %s, values: %s",
         adata.n_obs,
+        noun,
         (split == "train").sum(),
         (split == "val").sum(),
         (split == "test").sum(),
@@ -490,17 +493,20 @@ def _finish(
     )
     n_val = int((split == "val").sum())
     if 0 < n_val < FEW_VAL_CELLS:
+        one = noun[:-1]  # "cell", "sample"
         weight = (
-            "each cell weighs much in the score"
+            f"each {one} weighs much in the score"
             if fields.get("task") == "regression"
-            else f"one cell moves accuracy by {100 / n_val:.0f}%"
+            else f"one {one} moves accuracy by {100 / n_val:.0f}%"
         )
         logger.warning(
-            "the validation split has %d cells: a search keeps the trial that scores best on "
+            "the validation split has %d %s: a search keeps the trial that scores best on "
             "them (and training, its best epoch), and %s, so which one wins is largely "
-            "chance. More cells, or split_key= with a larger val part, make the pick steadier.",
+            "chance. More %s, or split_key= with a larger val part, make the pick steadier.",
             n_val,
+            noun,
             weight,
+            noun,
         )
     return LabelledData(
         X=X,

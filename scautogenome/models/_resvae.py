@@ -18,6 +18,7 @@ from ..data import (
     check_query_values,
     gene_alignment,
     get_matrix,
+    obs_noun,
     resolve_value_type,
     value_stats,
 )
@@ -154,9 +155,11 @@ def prepare_unlabelled(
     n_val = max(1, round(VAL_FRACTION * adata.n_obs))
     val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
     transform = InputTransform(value_type=value_type, scale=True).fit(X, train_rows)
+    noun = obs_noun(adata)
     logger.info(
-        "data: %d cells (%d train / %d val), %d genes, values: %s, likelihood: %s",
+        "data: %d %s (%d train / %d val), %d genes, values: %s, likelihood: %s",
         adata.n_obs,
+        noun,
         len(train_rows),
         len(val_rows),
         adata.n_vars,
@@ -165,9 +168,10 @@ def prepare_unlabelled(
     )
     if len(val_rows) < FEW_VAL_CELLS:
         logger.warning(
-            "the validation split has %d cell(s): early stopping and the search's pick among "
+            "the validation split has %d %s: early stopping and the search's pick among "
             "trials rest on their loss alone, which is noisy with so few.",
             len(val_rows),
+            noun if len(val_rows) != 1 else noun[:-1],
         )
     return UnlabelledData(
         X=X,

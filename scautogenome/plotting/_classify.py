@@ -106,7 +106,9 @@ def confusion_matrix(
             heading += f": accuracy {test['accuracy']:.3f}"
         if "macro_f1" in test:
             heading += f", macro-F1 {test['macro_f1']:.3f}"
-        who = "test cells"
+        from ..data._checks import obs_noun  # not ..data, which loads torch
+
+        who = f"test {obs_noun(adata)}"
     else:
         cm, rows, cols, heading = _observed_confusion(adata, key, labels_key)
         who = f"obs[{labels_key!r}]"

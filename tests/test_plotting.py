@@ -569,3 +569,24 @@ def test_every_plot_takes_a_title(annotated, regressed):
         assert ax.get_title() == "My title", plot.__name__
         assert plot(data, show=False, **kw).get_title() not in ("", "My title"), plot.__name__
     plt.close("all")
+
+
+def test_importance_names_classes_without_explained_cells(annotated):
+    """A class none of whose cells was explained has no bars; its legend entry says so, and
+    the figure widens for long class names instead of squeezing the bars."""
+    import matplotlib.pyplot as plt
+
+    adata = annotated.copy()
+    n_cells = np.asarray(adata.uns["sag_shap"]["n_cells"]).copy()
+    n_cells[0] = 0
+    adata.uns["sag_shap"]["n_cells"] = n_cells
+    ax = sag.pl.importance(adata, n_top=5, show=False)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    classes = [str(c) for c in adata.uns["sag_shap"]["classes"]]
+    assert legend == [f"{classes[0]} (no cells)", *classes[1:]]
+    narrow = ax.figure.get_figwidth()
+    long_names = {c: f"{c} with a very long descriptive cell type name" for c in classes}
+    adata.uns["sag_shap"]["classes"] = np.asarray([long_names[c] for c in classes])
+    ax = sag.pl.importance(adata, n_top=5, show=False)
+    assert ax.figure.get_figwidth() > narrow + 1.5
+    plt.close("all")

@@ -120,11 +120,17 @@ def importance(
         total[np.all(~np.isfinite(per_class), axis=1)] = np.nan
         top = _top(total, n_top)
         n_cols = 1 if len(classes) <= 16 else 2
-        fig, ax = new_axes(ax, (6.0 + 2.2 * n_cols, 0.9 + 0.28 * max(len(top), 3)))
+        # the legend as wide as its longest class name (small font: about 0.065 in a letter)
+        longest = max(len(c) for c in classes)
+        legend_w = n_cols * (0.6 + 0.065 * min(longest + 10, 50))
+        fig, ax = new_axes(ax, (6.0 + legend_w, 0.9 + 0.28 * max(len(top), 3)))
+        n_cells = np.asarray(uns.get("n_cells", []), dtype=np.int64)
         left = np.zeros(len(top))
         for c, name in enumerate(classes):
             width = np.nan_to_num(per_class[top, c])
-            ax.barh(np.arange(len(top)), width, left=left, color=colors[c], height=0.7, label=name)
+            # a class none of whose cells was explained has no bars: the legend says so
+            shown = f"{name} (no cells)" if c < len(n_cells) and n_cells[c] == 0 else name
+            ax.barh(np.arange(len(top)), width, left=left, color=colors[c], height=0.7, label=shown)
             left += width
         ax.legend(
             loc="upper left",

@@ -895,8 +895,18 @@ def test_a_resumed_search_runs_again_a_starting_point_that_was_interrupted(
     monkeypatch.setattr(_hpo, "train_on_data", interrupted_first)
     sag.settings.verbosity = 0
     level = optuna.logging.get_verbosity()
+    said = []
+    monkeypatch.setattr(
+        sag._settings.logger, "warning", lambda *args: said.append(args[0] % args[1:])
+    )
     with pytest.raises(KeyboardInterrupt):
         sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    assert any(
+        "search interrupted after 0 complete trial(s)" in m and "the same call resumes" in m
+        for m in said
+    )
+    assert "sag_pred" not in adata.obs  # nothing written
+    assert "sag" not in adata.uns
     first = optuna.load_study(study_name="s", storage=url).trials
     assert first[0].state.name == "FAIL"
     assert first[0].user_attrs["interrupted"] is True

@@ -1359,3 +1359,32 @@ def test_plot_embedding_of_a_subset_keeps_its_coordinates(tmp_path, monkeypatch)
     assert pred["Unassigned"] == "lightgray"
     assert pred[classes[0]] not in lab.values()
     plt.close("all")
+
+
+def test_many_cells_show_a_bar_and_a_large_reconstruction_is_warned_about(adata, monkeypatch):
+    """From INFERENCE_BAR_ROWS cells on, encoding (as predicting) goes through a bar;
+    recon=True warns before any work when its dense layer would be large."""
+    from scautogenome import _logging
+    from scautogenome.tools import _embed
+
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata, seed=0)
+    bars = []
+    real = _logging.progress
+    monkeypatch.setattr(
+        _logging, "progress", lambda total, desc, **kw: bars.append(desc) or real(total, desc, **kw)
+    )
+    monkeypatch.setattr(_logging, "INFERENCE_BAR_ROWS", adata.n_obs)
+    full = model.get_latent(adata)
+    assert bars == [f"encoding {adata.n_obs:,} cells"]
+    monkeypatch.setattr(_logging, "INFERENCE_BAR_ROWS", adata.n_obs + 1)
+    np.testing.assert_array_equal(model.get_latent(adata), full)  # no bar, same latent
+    assert len(bars) == 1
+    said = []
+    monkeypatch.setattr(_embed, "RECON_WARN_BYTES", 4 * adata.n_obs * adata.n_vars - 1)
+    monkeypatch.setattr(
+        sag._settings.logger, "warning", lambda *args: said.append(args[0] % args[1:])
+    )
+    sag.tl.encode(adata, model, recon=False, key_added="small")
+    assert not said
+    sag.tl.encode(adata, model, recon=True, key_added="big")
+    assert any(f"recon=True stores a dense {adata.n_obs} x {adata.n_vars}" in m for m in said)

@@ -149,3 +149,26 @@ def test_a_model_remembers_the_layer_it_was_trained_on(adata, tmp_path, caplog):
     on_x.fit(adata, "label", seed=0)
     assert on_x.layer_ is None
     np.testing.assert_array_equal(on_x.predict_proba(adata), on_x.predict_proba(adata.X))
+
+
+def test_log_odds_is_each_class_against_the_others():
+    """log_odds (linear in the classes) equals l_c - logsumexp(l_others) computed class by
+    class, keeps the order of cells past probability 1.0, and is l1 - l0 for two classes."""
+    from scipy.special import logsumexp
+
+    from scautogenome.train import log_odds
+
+    rng = np.random.default_rng(0)
+    for k in (2, 3, 10, 60):
+        logits = rng.normal(0, 5, (500, k))
+        logits[0] = 0.0  # all tied
+        logits[1, 0] = 80.0  # one class far ahead: probability 1.0 in float64
+        logits[2, :2] = 50.0  # two tied far ahead
+        slow = np.column_stack(
+            [logits[:, c] - logsumexp(np.delete(logits, c, axis=1), axis=1) for c in range(k)]
+        )
+        np.testing.assert_allclose(log_odds(logits), slow, rtol=1e-12, atol=1e-12)
+    two = rng.normal(0, 3, (50, 2))
+    np.testing.assert_allclose(log_odds(two)[:, 1], two[:, 1] - two[:, 0], atol=1e-12)
+    sure = np.array([[40.0, 0.0, 0.0], [45.0, 0.0, 0.0]])  # both probability 1.0 of class 0
+    assert log_odds(sure)[1, 0] > log_odds(sure)[0, 0]

@@ -57,4 +57,6 @@ class SupervisedModel(BaseModel):
         check_batch_size(batch_size)
         X, col_map, _ = self._input(data, layer, min_gene_overlap)
         loader = self._loader(X, col_map, batch_size)
-        return predict_logits(self.module_, loader, self.device_, mixed=self._mixed_inference)
+        return predict_logits(
+            self.module_, loader, self.device_, mixed=self._mixed_inference, desc="predicting"
+        )

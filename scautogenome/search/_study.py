@@ -747,8 +747,11 @@ def run_study(
         if redraw:
             drawn[0] = now
 
+    n_complete = [0]  # trials this run completed (the interruption's message names them)
+
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         bar.update(1)
+        n_complete[0] += trial.state == optuna.trial.TrialState.COMPLETE
         try:
             best = study.best_value
         except ValueError:
@@ -773,6 +776,17 @@ def run_study(
             catch=(RuntimeError,),
             gc_after_trial=False,
         )
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM on the command line
+        bar.close()
+        logger.warning(
+            "search interrupted after %d complete trial(s) of this run; nothing was written "
+            "into the data. %s",
+            n_complete[0],
+            "The storage keeps the finished trials: the same call resumes the search."
+            if storage is not None
+            else "They are not kept: a search given a storage can be resumed.",
+        )
+        raise
     finally:
         bar.close()
     best = best_trial(study, tag)

@@ -49,15 +49,27 @@ def log_odds(logits) -> np.ndarray:
     ``l_c - logsumexp(l_other)``. A monotone function of the class probability that never
     saturates, unlike the probability (1.0 in float32 past a logit lead of ~17) or its
     logarithm (0.0 in float64 past ~37); ranking by it ties no cells the logits tell apart.
-    With two classes it is ``l_1 - l_0`` and its negative."""
+    With two classes it is ``l_1 - l_0`` and its negative.
+
+    O(n x n_classes): the others' sum is the row's sum less the class's own term, scaled by the
+    row's largest logit; that difference is at least the largest term, so nothing cancels,
+    except for the largest class itself, whose others are summed on their own."""
     from scipy.special import logsumexp
 
     logits = np.asarray(logits, dtype=np.float64)
-    out = np.empty_like(logits)
-    for c in range(logits.shape[1]):
-        others = np.delete(logits, c, axis=1)
-        out[:, c] = logits[:, c] - logsumexp(others, axis=1)
-    return out
+    n, k = logits.shape
+    if k < 2:
+        msg = f"log_odds needs at least 2 classes, got {k}."
+        raise ValueError(msg)
+    rows = np.arange(n)
+    top = logits.argmax(1)
+    m = logits[rows, top][:, None]
+    terms = np.exp(logits - m)  # the largest is 1
+    others = np.log(np.maximum(terms.sum(1, keepdims=True) - terms, np.finfo(float).tiny)) + m
+    rest = logits.copy()
+    rest[rows, top] = -np.inf
+    others[rows, top] = logsumexp(rest, axis=1)
+    return logits - others
 
 
 def score_logits(y_true: np.ndarray, logits, metric: str, n_classes: int) -> float:

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._logging import batches
 from .._settings import check_device, settings
 from ..data import BatchLoader
 from ._metrics import regression_score, score_logits
@@ -211,16 +212,21 @@ def calibrate_binary_head(
 
 @torch.no_grad()
 def predict_logits(
-    network: nn.Module, loader: BatchLoader, device: torch.device, *, mixed: bool = True
+    network: nn.Module,
+    loader: BatchLoader,
+    device: torch.device,
+    *,
+    mixed: bool = True,
+    desc: str | None = None,
 ) -> np.ndarray:
     """The network's outputs on the rows of ``loader`` (float32), in bfloat16 autocast on GPU
     unless ``mixed`` is False: a Regressor's outputs are in the target's units (its mean and
     spread folded into the last layer), where bfloat16's 8 significant bits would round a
-    value of 1970 to a multiple of 8."""
+    value of 1970 to a multiple of 8. ``desc``: a bar of that name over many cells."""
     network.eval()
     out = []
     with _autocast(device) if mixed else torch.autocast(device.type, enabled=False):
-        for x, _ in loader:
+        for x, _ in batches(loader, len(loader.rows), desc):
             out.append(network(x).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 

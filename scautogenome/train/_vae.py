@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._logging import tqdm
+from .._logging import batches, tqdm
 from .._settings import logger, settings
 from ..data import BatchLoader, MissingGenes
 from ..nn._vae import SCALED_LIKELIHOODS
@@ -317,7 +317,7 @@ def encode_rows(
     recon_arr = np.empty((X.shape[0], module.n_inputs), np.float32) if recon else None
     done = 0
     with _autocast(device):
-        for x, _ in loader:
+        for x, _ in batches(loader, X.shape[0], "encoding"):
             if not recon:  # the encoder only: no decoder output as wide as the genes
                 lat.append(module.encode(missing(transform(x)))[0].float().cpu())
                 continue

@@ -504,3 +504,22 @@ def test_bulk_profiles_are_called_samples_in_messages(caplog):
     assert "one sample moves accuracy" in caplog.text
     adata.uns["sag_io"] = {"reader": "read_table"}  # bulk or single-cell: not told
     assert obs_noun(adata) == "cells"
+
+
+def test_labels_are_checked_before_the_matrix_is_read(monkeypatch):
+    """A classification's label mistakes are named before the matrix is loaded and scanned
+    (on a large backed file that is seconds, not minutes)."""
+    from scautogenome.data import _prepare
+
+    adata = sag.datasets.synthetic(n_obs=60, n_vars=30, n_classes=2, seed=0)
+    adata.obs["one"] = "a"
+
+    def never(*args, **kwargs):
+        raise AssertionError("the matrix was read")
+
+    monkeypatch.setattr(_prepare, "get_matrix", never)
+    with pytest.raises(ValueError, match="1 usable class"):
+        _prepare.prepare_labelled(adata, "one", seed=0)
+    adata.obs["tiny"] = ["a"] * 58 + ["b"] * 2
+    with pytest.raises(ValueError, match="too small to split"):
+        _prepare.prepare_labelled(adata, "tiny", seed=0)

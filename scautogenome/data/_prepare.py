@@ -229,10 +229,10 @@ def prepare_labelled(
     labels = check_labels(adata, labels_key)
     task = resolve_task(labels, labels_key, task)
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
-    X = get_matrix(adata, layer)
-    check_finite(X, where)
-    value_type = resolve_value_type(X, value_type, where)
     if task == "regression":
+        X = get_matrix(adata, layer)
+        check_finite(X, where)
+        value_type = resolve_value_type(X, value_type, where)
         return _prepare_numeric(
             adata,
             layer,
@@ -319,6 +319,11 @@ def prepare_labelled(
     code_of = {c: i for i, c in enumerate(classes)}
     codes = np.array([code_of.get(v, -1) if v is not None else -1 for v in lab_str], dtype=np.int64)
     used = codes >= 0
+    # the matrix is read (and scanned) only once the labels are usable: on a large file a
+    # mistake in them is named in a second, not after the whole matrix was loaded
+    X = get_matrix(adata, layer)
+    check_finite(X, where)
+    value_type = resolve_value_type(X, value_type, where)
     groups, grouped_by = resolve_groups(adata, group_key, used)
 
     if split_key is not None:

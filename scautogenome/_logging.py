@@ -6,6 +6,7 @@ import logging
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from datetime import timedelta
 
 from tqdm import TqdmWarning
@@ -62,7 +63,7 @@ INFERENCE_BAR_ROWS = 20_000
 cores); fewer finish before a bar would tell anything."""
 
 
-def batches(loader, n_rows: int, desc: str | None):
+def inference_batches(loader, n_rows: int, desc: str | None):
     """The batches of ``loader``, through a bar named ``desc`` when ``desc`` is given and there
     are :data:`INFERENCE_BAR_ROWS` rows or more."""
     if desc is None or n_rows < INFERENCE_BAR_ROWS:
@@ -72,3 +73,32 @@ def batches(loader, n_rows: int, desc: str | None):
         for item in loader:
             yield item
             bar.update()
+
+
+HEARTBEAT_SECONDS = 2.0
+"""How often a long epoch tells a running search's bar which batch it is at."""
+
+_HEARTBEAT: list = [None, 0.0]  # the running search's callable, and when it last ran
+
+
+def batch_done(i: int, n: int) -> None:
+    """A training loop's batch ``i`` of ``n`` is done: the running search's bar hears of it at
+    most every :data:`HEARTBEAT_SECONDS` (an epoch of many cells takes a minute or more)."""
+    hook = _HEARTBEAT[0]
+    if hook is None:
+        return
+    now = time.perf_counter()
+    if now - _HEARTBEAT[1] >= HEARTBEAT_SECONDS:
+        _HEARTBEAT[1] = now
+        hook(i, n)
+
+
+@contextmanager
+def batch_heartbeat(hook):
+    """While the block runs, :func:`batch_done` calls ``hook(i, n)`` (a search's bar)."""
+    previous = list(_HEARTBEAT)
+    _HEARTBEAT[:] = [hook, time.perf_counter()]
+    try:
+        yield
+    finally:
+        _HEARTBEAT[:] = previous

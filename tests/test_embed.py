@@ -1388,3 +1388,29 @@ def test_many_cells_show_a_bar_and_a_large_reconstruction_is_warned_about(adata,
     assert not said
     sag.tl.encode(adata, model, recon=True, key_added="big")
     assert any(f"recon=True stores a dense {adata.n_obs} x {adata.n_vars}" in m for m in said)
+
+
+def test_a_long_epoch_tells_the_search_bar_its_batch(adata, monkeypatch):
+    """Within an epoch, the training loop reports its batch to the running search's bar (at
+    most every HEARTBEAT_SECONDS; 0 here), and outside a search to nobody."""
+    from scautogenome import _logging
+    from scautogenome.search import _study
+
+    heard = []
+    real = _logging.batch_heartbeat
+
+    def spy(hook):
+        return real(lambda i, n: (heard.append((i, n)), hook(i, n)))
+
+    monkeypatch.setattr(_logging, "HEARTBEAT_SECONDS", 0.0)
+    monkeypatch.setattr(_study, "batch_heartbeat", spy)
+    sag.tl.embed(adata, config=ONE_TRIAL)
+    n_train = adata.n_obs - round(0.1 * adata.n_obs)
+    n_batches = -(-n_train // 64)  # TINY_EMBED's batch size
+    assert heard
+    assert {n for _, n in heard} == {n_batches}
+    assert {i for i, _ in heard} == set(range(n_batches))
+    heard.clear()
+    _logging.batch_done(0, 1)  # no search running: nobody listens
+    assert heard == []
+    assert _logging._HEARTBEAT[0] is None

@@ -32,7 +32,7 @@ import optuna
 import pandas as pd
 import torch
 
-from .._logging import progress
+from .._logging import batch_heartbeat, progress
 from .._settings import logger, settings
 from .._utils import storage_shown
 from ..nn import count_parameters
@@ -674,6 +674,7 @@ def run_study(
         def report(epoch: int, value: float) -> None:
             n_epochs[0] = epoch + 1
             # a long trial shows its epochs (redrawn at most every 2 s)
+            shown.pop("batch", None)  # a new epoch: the heartbeat's batch is of the last
             show(every=2.0, trial=str(trial.number), epoch=str(epoch + 1))
             trial.report(value, epoch)
             if trial.should_prune():
@@ -758,6 +759,7 @@ def run_study(
             best = float("nan")
         shown.pop("trial", None)
         shown.pop("epoch", None)
+        shown.pop("batch", None)
         show(**{postfix: f"{best:.4g}", "last": trial.state.name.lower()})
         logger.debug(
             "trial %d %s value=%s params=%s",
@@ -767,15 +769,19 @@ def run_study(
             trial.params,
         )
 
+    def heartbeat(i: int, n: int) -> None:  # within a long epoch: the batch it is at
+        show(batch=f"{i}/{n}")
+
     try:
-        study.optimize(
-            objective,
-            n_trials=budget["n_trials"],
-            timeout=budget["time_budget"],
-            callbacks=[callback],
-            catch=(RuntimeError,),
-            gc_after_trial=False,
-        )
+        with batch_heartbeat(heartbeat):
+            study.optimize(
+                objective,
+                n_trials=budget["n_trials"],
+                timeout=budget["time_budget"],
+                callbacks=[callback],
+                catch=(RuntimeError,),
+                gc_after_trial=False,
+            )
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM on the command line
         bar.close()
         logger.warning(

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._logging import batches
+from .._logging import batch_done, inference_batches
 from .._settings import check_device, settings
 from ..data import BatchLoader
 from ._metrics import regression_score, score_logits
@@ -226,7 +226,7 @@ def predict_logits(
     network.eval()
     out = []
     with _autocast(device) if mixed else torch.autocast(device.type, enabled=False):
-        for x, _ in batches(loader, len(loader.rows), desc):
+        for x, _ in inference_batches(loader, len(loader.rows), desc):
             out.append(network(x).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
@@ -470,6 +470,7 @@ def _fit(
                 out_of_time = True  # validate what this (partial) epoch reached, then stop
                 result.cut_batches = n_batches
                 break
+            batch_done(n_batches, len(train_loader))
             with _autocast(device):
                 loss = loss_fn(network(x).float(), yb)
             opt.zero_grad(set_to_none=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._logging import batches, tqdm
+from .._logging import batch_done, inference_batches, tqdm
 from .._settings import logger, settings
 from ..data import BatchLoader, MissingGenes
 from ..nn._vae import SCALED_LIKELIHOODS
@@ -205,6 +205,7 @@ def train_vae(
                     cut = True  # validate what this (partial) epoch reached, then stop
                     result.cut_batches = n_batches
                     break
+                batch_done(n_batches, len(train_loader))
                 with _autocast(device):
                     out = module(xin)
                 recon, kl = module.loss({k: v.float() for k, v in out.items()}, target)
@@ -317,7 +318,7 @@ def encode_rows(
     recon_arr = np.empty((X.shape[0], module.n_inputs), np.float32) if recon else None
     done = 0
     with _autocast(device):
-        for x, _ in batches(loader, X.shape[0], "encoding"):
+        for x, _ in inference_batches(loader, X.shape[0], "encoding"):
             if not recon:  # the encoder only: no decoder output as wide as the genes
                 lat.append(module.encode(missing(transform(x)))[0].float().cpu())
                 continue

@@ -590,3 +590,27 @@ def test_importance_names_classes_without_explained_cells(annotated):
     ax = sag.pl.importance(adata, n_top=5, show=False)
     assert ax.figure.get_figwidth() > narrow + 1.5
     plt.close("all")
+
+
+def test_architecture_labels_fit_their_boxes_in_a_small_axes():
+    """In a grid cell the node labels shrink to their boxes instead of spilling over (down to
+    4 points, below which nothing is readable anyway)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    arch = {"kind": "mlp", "n_inputs": 2000, "n_outputs": 30, "units": [512, 256, 128, 64]}
+    fig, axs = plt.subplots(1, 2, figsize=(12, 3.5))
+    ax = sag.pl.architecture(arch, ax=axs[0], show=False)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    labels = [t for t in ax.texts if "\n" in t.get_text()]
+    assert len(labels) == len(boxes) == 6  # input, 4 units, output
+    for text in labels:
+        extent = text.get_window_extent(renderer)
+        box = min(boxes, key=lambda b: abs(b.get_window_extent(renderer).x0 - extent.x0))
+        assert extent.width <= box.get_window_extent(renderer).width * 1.05, text.get_text()
+    assert min(t.get_fontsize() for t in labels) < 8.5  # some did shrink
+    big = sag.pl.architecture(arch, show=False)  # a figure of its own: the usual size
+    assert max(t.get_fontsize() for t in big.texts if "\n" in t.get_text()) == 8.5
+    plt.close("all")

@@ -178,6 +178,32 @@ def _io_labels(arch: dict, target: str | None = None) -> tuple[str, str]:
     return first, "output" if n_out is None else f"output\n{n_out} classes"
 
 
+def _fit_labels(ax, labels, box_w: float, largest: float = 8.5) -> None:
+    """Shrink the node labels that would overflow their boxes (a small Axes, a grid cell, many
+    units): each to the font size at which its measured width and height fit its box, at most
+    ``largest`` and at least 4 points."""
+    ax.apply_aspect()
+    fig = ax.figure
+    box = ax.get_window_extent()
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    px = min(box.width / (x1 - x0), box.height / (y1 - y0))  # pixels per data unit
+    try:
+        renderer = fig.canvas.get_renderer()
+    except AttributeError:  # a canvas that cannot measure text: an estimate of its size
+        renderer = None
+    for text, h in labels:
+        if renderer is not None:
+            extent = text.get_window_extent(renderer)
+            width, height = extent.width, extent.height
+        else:
+            lines = text.get_text().split("\n")
+            width = 0.65 * largest * max(len(line) for line in lines) * fig.dpi / 72.0
+            height = 1.25 * largest * len(lines) * fig.dpi / 72.0
+        fit = 0.88 * min(box_w * px / max(width, 1e-9), h * px / max(height, 1e-9))
+        text.set_fontsize(max(4.0, min(largest, largest * fit)))
+
+
 def architecture(
     data,
     *,
@@ -245,6 +271,7 @@ def architecture(
 
     heights = [height(w) for w in widths]
     box_w = 1.0
+    labels: list = []  # each node's text and box height: sized to the box at the end
 
     def node(x: float, h: float, text: str, color: str) -> None:
         ax.add_patch(
@@ -259,7 +286,7 @@ def architecture(
                 zorder=3,
             )
         )
-        ax.text(x, 0, text, ha="center", va="center", fontsize=8.5, zorder=4)
+        labels.append((ax.text(x, 0, text, ha="center", va="center", fontsize=8.5, zorder=4), h))
 
     first, last = _io_labels(arch, _target(data, key))
     node(0.0, 0.7, first, _IO)
@@ -331,6 +358,7 @@ def architecture(
     ax.set_ylim(-max(heights) / 2 - 0.3, top)
     ax.set_aspect("equal")
     ax.axis("off")
+    _fit_labels(ax, labels, box_w)
     if title is None:
         name = _NAMES[arch["kind"]]
         if latent is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 import time
@@ -78,27 +79,28 @@ def inference_batches(loader, n_rows: int, desc: str | None):
 HEARTBEAT_SECONDS = 2.0
 """How often a long epoch tells a running search's bar which batch it is at."""
 
-_HEARTBEAT: list = [None, 0.0]  # the running search's callable, and when it last ran
+# the running search's callable and when it last ran, per thread / asyncio task (a search in
+# another thread has its own bar)
+_HEARTBEAT: contextvars.ContextVar = contextvars.ContextVar("sag_heartbeat", default=None)
 
 
 def batch_done(i: int, n: int) -> None:
     """A training loop's batch ``i`` of ``n`` is done: the running search's bar hears of it at
     most every :data:`HEARTBEAT_SECONDS` (an epoch of many cells takes a minute or more)."""
-    hook = _HEARTBEAT[0]
-    if hook is None:
+    state = _HEARTBEAT.get()
+    if state is None:
         return
     now = time.perf_counter()
-    if now - _HEARTBEAT[1] >= HEARTBEAT_SECONDS:
-        _HEARTBEAT[1] = now
-        hook(i, n)
+    if now - state[1] >= HEARTBEAT_SECONDS:
+        state[1] = now
+        state[0](i, n)
 
 
 @contextmanager
 def batch_heartbeat(hook):
     """While the block runs, :func:`batch_done` calls ``hook(i, n)`` (a search's bar)."""
-    previous = list(_HEARTBEAT)
-    _HEARTBEAT[:] = [hook, time.perf_counter()]
+    token = _HEARTBEAT.set([hook, time.perf_counter()])
     try:
         yield
     finally:
-        _HEARTBEAT[:] = previous
+        _HEARTBEAT.reset(token)

@@ -1307,9 +1307,9 @@ def test_encode_refuses_before_any_work(adata):
 
 
 def test_plot_embedding_of_a_subset_keeps_its_coordinates(tmp_path, monkeypatch):
-    """As sc.pl.umap(adata[mask]) keeps X_umap's rows: a subset of the same model's latent
-    keeps the 2-D coordinates (t-SNE here, the fast path); a latent no sag model recorded is
-    recomputed with a warning. Axes read tSNE1/tSNE2; save= closes its figure; labels and
+    """As sc.pl.umap(adata[mask]) keeps X_umap's rows: a subset whose latent rows are all ones
+    the 2-D coordinates (t-SNE here, the fast path) were computed from keeps them, a new
+    latent or rows of another are recomputed with a warning; other parameters quietly. Axes read tSNE1/tSNE2; save= closes its figure; labels and
     predicted classes plotted together share colours, "Unassigned" light grey."""
     import matplotlib.pyplot as plt
     import scanpy as sc
@@ -1327,12 +1327,28 @@ def test_plot_embedding_of_a_subset_keeps_its_coordinates(tmp_path, monkeypatch)
     assert sub.is_view  # nothing written: the stored rows
     np.testing.assert_array_equal(sub.obsm["X_sag_resvae_tsne"], full[mask])
     other = a[mask].copy()
-    del other.uns["sag_resvae"]["model_digest"]  # a latent of another tool: cannot tell
+    other.obsm["X_sag_resvae"] = other.obsm["X_sag_resvae"] * 2.0  # a new latent
     records = []
     monkeypatch.setattr(logger, "warning", lambda *args: records.append(args[0] % args[1:]))
     sag.pl.embedding(other, method="tsne", show=False)
     assert any("recomputing it on these" in r for r in records)
     assert not np.array_equal(other.obsm["X_sag_resvae_tsne"], full[mask])
+    # cells of two latents stacked, the 2-D parameters kept (anndata.concat(uns_merge="same")
+    # keeps what the parts share): the rows of the other latent are not the stored ones
+    mixed = a[mask].copy()
+    mixed.obsm["X_sag_resvae"][:5] += 1.0
+    records.clear()
+    sag.pl.embedding(mixed, method="tsne", show=False)
+    assert any("recomputing it on these" in r for r in records)
+    # another random_state: recomputed without a warning of another latent
+    records.clear()
+    b = a[mask]
+    sag.pl.embedding(b, method="tsne", random_state=1, show=False)
+    assert records == []
+    back = _round_trip(a, tmp_path)  # the row keys survive the h5ad
+    sub_back = back[mask]
+    sag.pl.embedding(sub_back, method="tsne", show=False)
+    assert sub_back.is_view
     # save= writes sag_embedding... and closes the figure
     figdir = sc.settings.figdir
     sc.settings.figdir = tmp_path
@@ -1413,4 +1429,4 @@ def test_a_long_epoch_tells_the_search_bar_its_batch(adata, monkeypatch):
     heard.clear()
     _logging.batch_done(0, 1)  # no search running: nobody listens
     assert heard == []
-    assert _logging._HEARTBEAT[0] is None
+    assert _logging._HEARTBEAT.get() is None

@@ -614,3 +614,42 @@ def test_architecture_labels_fit_their_boxes_in_a_small_axes():
     big = sag.pl.architecture(arch, show=False)  # a figure of its own: the usual size
     assert max(t.get_fontsize() for t in big.texts if "\n" in t.get_text()) == 8.5
     plt.close("all")
+
+
+def test_confusion_matrix_keeps_the_diagonal_and_reads_numeric_labels():
+    """A class the model never predicted is an empty column in its place (its row is not
+    counted right); labels made float by a missing value match integer classes."""
+    import anndata as ad
+
+    a = ad.AnnData(np.zeros((6, 2), dtype=np.float32))
+    a.obs["label"] = pd.Categorical(["A", "A", "B", "B", "C", "C"])
+    a.obs["q_pred"] = pd.Categorical(["A", "A", "C", "C", "C", "C"], categories=["A", "B", "C"])
+    ax = sag.pl.confusion_matrix(a, key="q", labels_key="label", normalize=False, show=False)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B", "C"]
+    np.testing.assert_array_equal(ax.images[0].get_array(), [[2, 0, 0], [0, 0, 2], [0, 0, 2]])
+    assert "accuracy 0.667" in ax.get_title()
+    b = ad.AnnData(np.zeros((5, 2), dtype=np.float32))
+    b.obs["num"] = [1.0, 2.0, 10.0, np.nan, 2.0]
+    b.obs["q_pred"] = pd.Categorical(["1", "2", "10", "1", "1"], categories=["1", "2", "10"])
+    ax = sag.pl.confusion_matrix(b, key="q", labels_key="num", normalize=False, show=False)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "10"]
+    assert "4 cells: accuracy 0.750" in ax.get_title()
+
+
+def test_shared_colours_keep_a_users_longer_palette():
+    """A colour list longer than the categories is the column's own (scanpy reads its first
+    entries): it is kept, and leads the colours of the columns plotted with it."""
+    import anndata as ad
+
+    from scautogenome.plotting._utils import shared_category_colors
+
+    a = ad.AnnData(np.zeros((4, 2), dtype=np.float32))
+    a.obs["label"] = pd.Categorical(["x", "y", "z", "x"])
+    a.obs["pred"] = pd.Categorical(["x", "y", "Unassigned", "z"])
+    mine = ["#111111", "#222222", "#333333", "#444444"]
+    a.uns["label_colors"] = mine
+    shared_category_colors(a, ["label", "pred"])
+    assert list(a.uns["label_colors"]) == mine
+    pred = dict(zip(a.obs["pred"].cat.categories, a.uns["pred_colors"]))
+    assert (pred["x"], pred["y"], pred["z"]) == ("#111111", "#222222", "#333333")
+    assert pred["Unassigned"] == "lightgray"

@@ -63,9 +63,11 @@ def confusion_matrix(
         ``obs['{key}_pred']`` with this ``obs`` column, on the cells of ``adata`` that have
         both: a query annotated by :func:`~scautogenome.tl.predict` that has labels of its own,
         or a subset of the cells of a classify run (``adata[adata.obs.sag_split == "test"]``
-        gives the recorded matrix). Rows are the labels present, which may include classes
-        the model lacks; columns the classes predicted, with ``"Unassigned"``
-        (``min_confidence``) last.
+        gives the recorded matrix). Rows are the labels present (numbers in numeric order,
+        whole ones read as the integers classify names them), which may include classes the
+        model lacks; columns the rows' classes the model has, in the same order (empty where
+        none was predicted, so that the diagonal holds the right calls), then other predicted
+        classes, with ``"Unassigned"`` (``min_confidence``) last.
     normalize
         Show each row as fractions of its true class (the counts are in the row labels).
     annotate
@@ -187,23 +189,48 @@ def _observed_confusion(
     if not both.any():
         msg = f"No cell has both obs[{labels_key!r}] and obs[{pred_col!r}]."
         raise ValueError(msg)
-    t, p = true[both].astype(str).to_numpy(), pred[both].astype(str).to_numpy()
-    order = list(true.cat.categories.astype(str)) if hasattr(true, "cat") else sorted(set(t))
-    rows = [c for c in order if c in set(t)]
-    predicted = set(p)
-    named = list(pred.cat.categories.astype(str)) if hasattr(pred, "cat") else sorted(predicted)
-    cols = [c for c in rows if c in predicted and c != UNASSIGNED]
-    cols += [c for c in named if c in predicted and c not in cols and c != UNASSIGNED]
-    cols += [UNASSIGNED] if UNASSIGNED in predicted else []
+    t_names, t_order = _class_names(true[both])
+    p_names, p_order = _class_names(pred[both])
+    t, p = np.asarray(t_names, dtype=object), np.asarray(p_names, dtype=object)
+    rows = [c for c in t_order if c in set(t)]
+    # the classes of the rows first, in their order, wherever the model has them (a class it
+    # never predicted here is an empty column, so that the diagonal stays the right cells),
+    # then other predicted classes, "Unassigned" last
+    known = set(p_order) | set(p)
+    cols = [c for c in rows if c in known and c != UNASSIGNED]
+    cols += [c for c in p_order if c in set(p) and c not in cols and c != UNASSIGNED]
+    cols += [UNASSIGNED] if UNASSIGNED in set(p) else []
     table = pd.crosstab(pd.Categorical(t, rows), pd.Categorical(p, cols), dropna=False)
     cm = table.reindex(index=rows, columns=cols, fill_value=0).to_numpy(dtype=float)
     accuracy = float(np.mean(t == p))
-    title = f"{int(both.sum()):,} cells: accuracy {accuracy:.3f}"
+    from ..data._checks import obs_noun  # not ..data, which loads torch
+
+    title = f"{int(both.sum()):,} {obs_noun(adata)}: accuracy {accuracy:.3f}"
     return cm, rows, cols, title
 
 
 # the parts of a classify split, in the order their dots are drawn (test on top)
 _SPLIT_ORDER = ("train", "val", "test", "none")
+
+
+def _class_names(column) -> tuple[list[str], list[str]]:
+    """The values of an ``obs`` column as class names, and the order of all its names: a
+    categorical's categories; numbers in numeric order, whole ones as integers (a label column
+    made float by a missing value reads ``1.0`` where the model's class is ``"1"``), as
+    :func:`~scautogenome.tl.classify` names them; other values as text, sorted."""
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        names = column.astype(str).tolist()
+        return names, [str(c) for c in column.cat.categories]
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.to_numpy(dtype=float)
+        whole = np.all(values == np.round(values))
+        as_text = [str(int(v)) if whole else str(v) for v in values]
+        order = [str(int(v)) if whole else str(v) for v in sorted(set(values))]
+        return as_text, order
+    names = column.astype(str).tolist()
+    return names, sorted(set(names))
 
 
 def _format_or_na(value: float, spec: str) -> str:

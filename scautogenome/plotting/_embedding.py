@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .. import _keys
 from .._settings import keep_torch_threads, logger
 from .._utils import digest, neighbors, resolve_basis, tsne
@@ -59,10 +61,11 @@ def embedding(
         Neighbors of the kNN graph (UMAP only).
     recompute
         Recompute the 2-D coordinates even when they are already stored. They are also
-        recomputed, with a warning, when ``obsm[basis]`` changed since they were (a new
-        :func:`~scautogenome.tl.embed` under the same key, or other cells of a latent sag did
-        not write), when ``random_state`` did or, for UMAP, when ``n_neighbors`` did. A subset
-        of the cells (``adata[mask]``) of the same sag model's latent keeps its coordinates, as
+        recomputed when ``obsm[basis]`` changed since they were (a new
+        :func:`~scautogenome.tl.embed` or :func:`~scautogenome.tl.encode` under the same key,
+        other cells; with a warning), when ``random_state`` did or, for UMAP, when
+        ``n_neighbors`` did. A subset of the cells (``adata[mask]``), every latent row of which
+        is one the coordinates were computed from, keeps its coordinates, as
         ``sc.pl.umap(adata[mask])`` keeps ``X_umap``'s.
     random_state
         Seed of the neighbors, UMAP and t-SNE.
@@ -87,8 +90,9 @@ def embedding(
         The kNN graph (UMAP only; scanpy's ``neighbors`` with that ``key_added``).
     ``uns['X_{name}_umap']`` / ``uns['X_{name}_tsne']``
         scanpy's parameters of the 2-D embedding (scanpy stores them under the same key), with
-        ``sag_basis_digest``, ``sag_random_state`` and ``sag_n_neighbors``: what the
-        coordinates were computed from.
+        ``sag_basis_digest``, ``sag_random_state``, ``sag_n_neighbors`` and ``sag_row_keys``
+        (a 64-bit key of each latent row, 8 bytes a cell): what the coordinates were computed
+        from.
     """
     import scanpy as sc
 
@@ -112,30 +116,20 @@ def embedding(
     stored = adata.uns.get(key_2d, {}).get("params", {})
     changed = [k for k, v in source.items() if stored.get(k) != v]
     stale = key_2d in adata.obsm and bool(changed)
-    # the latent of sag's model: its digest tells whether the rows are still that model's
-    record = adata.uns.get(name)
-    model = (
-        str(record["model_digest"])
-        if isinstance(record, dict) and "model_digest" in record
-        else None
-    )
-    if (
-        stale
-        and changed == ["sag_basis_digest"]
-        and model
-        and stored.get("sag_model_digest") == model
-    ):
-        # the same model's latent of a subset (or a reordering) of the cells the coordinates
-        # were computed on: their rows came along, as sc.pl.umap(adata[mask]) keeps X_umap's
-        stale = False
-        if not recompute:
+    if stale and "sag_basis_digest" in changed and _rows_among(adata.obsm[basis], stored):
+        # every latent row is one the coordinates were computed from: a subset (or a
+        # reordering) of those cells, whose 2-D rows came along, as sc.pl.umap(adata[mask])
+        # keeps X_umap's
+        changed.remove("sag_basis_digest")
+        stale = bool(changed)
+        if not recompute and not stale:
             logger.info(
                 "obsm[%r]: the coordinates of the cells it was computed on (recompute=True for "
                 "a layout of these %d cells alone)",
                 key_2d,
                 adata.n_obs,
             )
-    elif stale and not recompute:
+    elif stale and not recompute and "sag_basis_digest" in changed:
         logger.warning(
             "obsm[%r] was computed from another obsm[%r] (other cells, or a new latent); "
             "recomputing it on these %d cells",
@@ -143,9 +137,10 @@ def embedding(
             basis,
             adata.n_obs,
         )
+    elif stale and not recompute:  # the caller's n_neighbors or random_state
+        logger.info("obsm[%r] was computed with other %s; recomputing it", key_2d, changed)
     if recompute or stale or key_2d not in adata.obsm:
-        if model:
-            source["sag_model_digest"] = model
+        source["sag_row_keys"] = np.sort(_row_keys(adata.obsm[basis]))
         if method == "umap":
             neighbors(
                 adata,
@@ -158,7 +153,7 @@ def embedding(
         else:
             tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)
         params = adata.uns.setdefault(key_2d, {}).setdefault("params", {})
-        params.pop("sag_model_digest", None)  # of a latent these coordinates are no longer of
+        params.pop("sag_model_digest", None)  # an earlier version's
         params.update(source)
     colors = [color] if isinstance(color, str) else list(color or [])
     shared_category_colors(adata, colors)
@@ -175,6 +170,31 @@ def embedding(
     _relabel(axs if isinstance(axs, list) else [axs], label)
     first = axs[0] if isinstance(axs, list) else axs
     return finish(first.figure, axs, show, False, save, "sag_embedding")
+
+
+def _row_keys(latent) -> np.ndarray:
+    """A 64-bit key of each row of ``latent`` from the bits of its float32 values (equal rows,
+    equal keys; the rows of a subset keep theirs, which a float product would not promise)."""
+    rows = np.ascontiguousarray(np.asarray(latent, dtype=np.float32))
+    bits = rows.view(np.uint32).astype(np.uint64)
+    weights = np.arange(1, bits.shape[1] + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**64, as intended
+        keys = (bits * (weights | np.uint64(1))).sum(axis=1, dtype=np.uint64)
+        keys ^= keys >> np.uint64(31)
+    return keys
+
+
+def _rows_among(latent, stored: dict) -> bool:
+    """Whether every row of ``latent`` is one of the rows the stored coordinates were computed
+    from (their keys, ``sag_row_keys``; absent in coordinates of an earlier version, or where
+    merging AnnData objects of other cells dropped them)."""
+    keys = stored.get("sag_row_keys")
+    if keys is None:
+        return False
+    keys = np.asarray(keys, dtype=np.uint64)
+    mine = _row_keys(latent)
+    pos = np.searchsorted(keys, mine).clip(max=len(keys) - 1) if len(keys) else None
+    return pos is not None and bool(np.all(keys[pos] == mine))
 
 
 def _relabel(axes, label: str) -> None:

@@ -120,7 +120,7 @@ def shared_category_colors(adata: AnnData, columns) -> None:
     lookup: dict[str, str] = {}
     for column, names in categorical.items():
         own = adata.uns.get(f"{column}_colors")
-        if own is not None and len(own) == len(names):
+        if own is not None and len(own) >= len(names):  # scanpy reads the first ones
             lookup.update({n: str(c) for n, c in zip(names, own) if n not in lookup})
             continue
         free = [c for c in palette(len(names) + len(lookup)) if c not in lookup.values()]

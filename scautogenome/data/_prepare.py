@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -228,11 +228,8 @@ def prepare_labelled(
     check_adata(adata, writes=writes)
     labels = check_labels(adata, labels_key)
     task = resolve_task(labels, labels_key, task)
-    where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     if task == "regression":
-        X = get_matrix(adata, layer)
-        check_finite(X, where)
-        value_type = resolve_value_type(X, value_type, where)
+        X, value_type = _read_matrix(adata, layer, value_type)
         return _prepare_numeric(
             adata,
             layer,
@@ -321,9 +318,7 @@ def prepare_labelled(
     used = codes >= 0
     # the matrix is read (and scanned) only once the labels are usable: on a large file a
     # mistake in them is named in a second, not after the whole matrix was loaded
-    X = get_matrix(adata, layer)
-    check_finite(X, where)
-    value_type = resolve_value_type(X, value_type, where)
+    X, value_type = _read_matrix(adata, layer, value_type)
     groups, grouped_by = resolve_groups(adata, group_key, used)
 
     if split_key is not None:
@@ -387,6 +382,14 @@ def prepare_labelled(
         dropped_classes=dropped,
         grouped_by=grouped_by,
     )
+
+
+def _read_matrix(adata: AnnData, layer: str | None, value_type: str) -> tuple[Any, str]:
+    """``X`` (or ``layer``), checked for NaN and infinite values, and its resolved value type."""
+    where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+    X = get_matrix(adata, layer)
+    check_finite(X, where)
+    return X, resolve_value_type(X, value_type, where)
 
 
 def _prepare_numeric(

@@ -188,13 +188,11 @@ def _rows_among(latent, stored: dict) -> bool:
     """Whether every row of ``latent`` is one of the rows the stored coordinates were computed
     from (their keys, ``sag_row_keys``; absent in coordinates of an earlier version, or where
     merging AnnData objects of other cells dropped them)."""
-    keys = stored.get("sag_row_keys")
-    if keys is None:
+    keys = np.asarray(stored.get("sag_row_keys", []), dtype=np.uint64)
+    if not len(keys):
         return False
-    keys = np.asarray(keys, dtype=np.uint64)
     mine = _row_keys(latent)
-    pos = np.searchsorted(keys, mine).clip(max=len(keys) - 1) if len(keys) else None
-    return pos is not None and bool(np.all(keys[pos] == mine))
+    return bool(np.all(keys[np.searchsorted(keys, mine).clip(max=len(keys) - 1)] == mine))
 
 
 def _relabel(axes, label: str) -> None:

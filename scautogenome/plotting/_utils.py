@@ -60,9 +60,9 @@ def finish(
     *,
     title: str | None = None,
 ) -> Axes | Figure | None:
-    """Set ``title`` (when given) and save the figure (``save``, see :func:`save_figure`), then return the Figure
-    (``return_fig``), show it (``show``; default ``scanpy.settings.autoshow``) and return
-    None, or return the Axes. A saved figure that is not returned is closed afterwards, as
+    """Set ``title`` (when given) and save the figure (``save``, see :func:`save_figure`),
+    then return the Figure (``return_fig``), show it (``show``; default
+    ``scanpy.settings.autoshow``) and return None, or return the Axes. A saved figure that is not returned is closed afterwards, as
     scanpy's plots close theirs, so that a script saving many plots does not keep them all
     open."""
     import matplotlib.pyplot as plt

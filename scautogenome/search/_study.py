@@ -783,7 +783,6 @@ def run_study(
                 gc_after_trial=False,
             )
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM on the command line
-        bar.close()
         logger.warning(
             "search interrupted after %d complete trial(s) of this run; nothing was written "
             "into the data. %s",

@@ -24,6 +24,8 @@ from ._utils import (
     check_model_dir,
     check_uns_key,
     final_model,
+    is_embed_record,
+    is_encode_record,
     load_config,
     neighbors,
     resolve_basis,
@@ -63,8 +65,6 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
     an ``obsm['X_{key_added}']`` or ``layers['{key_added}_recon']`` that no such record
     accounts for (``key_added="scVI"`` would overwrite scVI's latent), or the reconstruction
     layer they write or remove as the input ``layer``; ``recon`` must be a bool."""
-    from ._utils import is_embed_record, is_encode_record
-
     check_key_added(key_added)
     if not isinstance(recon, (bool, np.bool_)):
         msg = f"recon={recon!r} must be True or False."

@@ -167,7 +167,8 @@ def is_predict_record(record) -> bool:
 
 def record_kind(record) -> str:
     """What an ``uns`` entry is: ``"classify"``, ``"explain"``, ``"embed"``, ``"encode"`` or
-    ``"predict"`` (the record that tool writes), ``"other"`` (a dict no sag tool wrote) or ``"not a dict"``."""
+    ``"predict"`` (the record that tool writes), ``"other"`` (a dict no sag tool wrote) or
+    ``"not a dict"``."""
     for kind, test in (
         ("classify", is_classify_record),
         ("explain", is_explain_record),

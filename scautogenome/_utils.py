@@ -213,6 +213,17 @@ def missing_key(where: str, key: str, how: str) -> KeyError:
     return KeyError(msg)
 
 
+def check_gene_symbols(adata, gene_symbols: str | None) -> None:
+    """A KeyError, for a reader labelling genes by an ``adata.var`` column (a plot,
+    :mod:`scautogenome.get`), when ``gene_symbols`` is not one."""
+    if gene_symbols is not None and gene_symbols not in adata.var.columns:
+        msg = (
+            f"gene_symbols={gene_symbols!r} is not a column of adata.var; available: "
+            f"{list(adata.var.columns)}."
+        )
+        raise KeyError(msg)
+
+
 def classify_run_record(
     adata, key: str, needed: str, how: str = "sag.tl.classify(adata, labels_key)"
 ) -> dict:

@@ -538,7 +538,7 @@ def _unversioned(names: np.ndarray) -> np.ndarray:
 def gene_alignment(
     query_genes, model_genes, *, log: bool = True
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Columns of the query that map onto model genes: ``(src, dst, n_model)``.
+    """Columns of the query that map onto model genes: ``(src, dst, n_model)`` (``src`` sorted).
 
     Names are matched exactly; a query gene left over is then matched by its Ensembl id
     without the version (``ENSG00000141510.17`` to ``ENSG00000141510.16``, or to the bare id)

@@ -80,7 +80,7 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
 
     value_type = transform.value_type
     # the genes the model reads: other columns of the query (CLR features, say) do not count
-    stats = value_stats(X, None if col_map is None else np.unique(col_map[0]))
+    stats = value_stats(X, None if col_map is None else col_map[0])
     trained = _TRAINED_ON[value_type]
     if value_type in ("counts", "normalized") and stats["min"] < 0:
         msg = (

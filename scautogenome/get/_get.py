@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys
-from .._utils import classify_run_record
+from .._utils import check_gene_symbols, classify_run_record
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -53,12 +53,7 @@ def shap_df(
     table = pd.DataFrame(
         np.asarray(adata.varm[key], dtype=float), index=adata.var_names.copy(), columns=columns
     )
-    if gene_symbols is not None and gene_symbols not in adata.var.columns:
-        msg = (
-            f"gene_symbols={gene_symbols!r} is not a column of adata.var; available: "
-            f"{list(adata.var.columns)}."
-        )
-        raise KeyError(msg)
+    check_gene_symbols(adata, gene_symbols)
     if n_top is not None and (isinstance(n_top, bool) or not isinstance(n_top, int) or n_top < 1):
         msg = f"n_top={n_top!r} must be a positive integer (or None: every gene)."
         raise ValueError(msg)
@@ -115,7 +110,6 @@ def metrics_df(
     names = {"f1": "f1", "precision": "precision", "recall": "recall", "support": "support"}
     names |= {k: k for k in ("roc_auc", "average_precision") if k in pc}
     out = pd.DataFrame({name: np.asarray(pc[k]) for k, name in names.items()}, index=classes)
-    out["support"] = out["support"].astype(int)
     overall = {
         "precision": np.nan,
         "recall": m.get("balanced_accuracy", np.nan),

@@ -22,7 +22,16 @@ from ._barcodes import (
     barcode_obs,
     is_barcode,
 )
-from ._table import IO_KEY, Orientation, join_labels, label_columns, table_to_anndata
+from ._table import (
+    _FIREHOSE_GENE,
+    _INTEGER_ID,
+    IO_KEY,
+    Orientation,
+    _gene_fraction,
+    join_labels,
+    label_columns,
+    table_to_anndata,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -44,8 +53,8 @@ _ENSEMBL_VERSIONED = re.compile(r"^(ENS[A-Z]*G\d{6,})\.\d+(_PAR_Y)?$")
 _ID_KINDS = (
     ("Ensembl ids with versions", _ENSEMBL_VERSIONED),
     ("Ensembl ids", re.compile(r"^ENS[A-Z]*G\d{6,}(_PAR_Y)?$")),
-    ("SYMBOL|ENTREZ ids", re.compile(r"^[^|]+\|\d+$")),
-    ("integer (Entrez?) ids", re.compile(r"^\d+$")),
+    ("SYMBOL|ENTREZ ids", _FIREHOSE_GENE),
+    ("integer (Entrez?) ids", _INTEGER_ID),
 )
 
 
@@ -116,9 +125,9 @@ def _versionless_ids(parts: Sequence[AnnData]) -> list[list[str]] | None:
 
 
 def _id_kind(ids: Sequence[str]) -> str:
-    ids = [str(i) for i in list(ids)[:2000]]
+    ids = list(ids)[:2000]
     for kind, pattern in _ID_KINDS:
-        if sum(pattern.match(i) is not None for i in ids) >= 0.5 * max(1, len(ids)):
+        if _gene_fraction(ids, pattern) >= 0.5:
             return kind
     return "gene symbols or other ids"
 

@@ -326,7 +326,7 @@ class ResVAE(BaseModel):
             )
 
         X, col_map, _ = self._matched_input(data, layer, check_genes)
-        used = None if col_map is None else np.unique(col_map[0])  # the genes it reads
+        used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
         check_finite(X, "the input matrix", used)
         check_query_values(X, self.transform_, "the input matrix", col_map)
         return X, col_map

@@ -31,7 +31,7 @@ class SupervisedModel(BaseModel):
             )
 
         X, col_map, report = self._matched_input(data, layer, check_genes)
-        used = None if col_map is None else np.unique(col_map[0])  # the genes it reads
+        used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
         check_finite(X, "the query matrix", used)
         check_query_values(X, self.transform_, "the query matrix", col_map)
         return X, col_map, report

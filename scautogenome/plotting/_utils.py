@@ -162,11 +162,8 @@ def gene_labels(adata: AnnData, names, gene_symbols: str | None) -> list[str]:
     names = [str(n) for n in names]
     if gene_symbols is None:
         return names
-    if gene_symbols not in adata.var.columns:
-        msg = (
-            f"gene_symbols={gene_symbols!r} is not a column of adata.var; available: "
-            f"{list(adata.var.columns)}."
-        )
-        raise KeyError(msg)
+    from .._utils import check_gene_symbols
+
+    check_gene_symbols(adata, gene_symbols)
     symbols = dict(zip(adata.var_names.astype(str), adata.var[gene_symbols]))
     return [str(symbols[n]) if n in symbols and not pd.isna(symbols[n]) else n for n in names]

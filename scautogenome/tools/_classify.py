@@ -248,7 +248,7 @@ def classify(
             data.codes[data.rows("val")],
         )
     check_model_dir(model_dir)
-    if cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas":  # no trials to count
+    if enas:  # no trials to count
         r, seconds = cfg["rrfcn"], cfg["budget"]["time_budget"]
         logger.info(
             "classify: mode=rrfcn (ENAS), device=%s, budget: %s; %d alternations, %d candidates",

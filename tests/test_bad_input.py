@@ -473,3 +473,101 @@ def test_an_empty_study_name_or_an_in_memory_storage_is_refused(adata, tmp_path)
         with pytest.raises(ValueError, match="in-memory SQLite database"):
             sag.tl.embed(adata, storage=memory)
     check_untouched(adata, before)
+
+
+def _no_work(monkeypatch):
+    """Make any kNN graph, UMAP or t-SNE of sag.pl.embedding / embedding_scores a failure."""
+    import scanpy as sc
+
+    from scautogenome.plotting import _embedding
+    from scautogenome.tools import _embed
+
+    def work(*args, **kwargs):
+        raise AssertionError("computed before the error")
+
+    for module, name in ((_embedding, "neighbors"), (_embedding, "tsne"), (_embed, "neighbors")):
+        monkeypatch.setattr(module, name, work)
+    monkeypatch.setattr(sc.tl, "umap", work)
+
+
+def test_plot_embedding_checks_its_arguments_before_any_work(adata, monkeypatch):
+    """A color that is neither an obs column nor a gene, a bad n_neighbors or random_state is
+    an error before the kNN graph and the 2-D layout are computed and stored."""
+    adata.obsm["X_e"] = np.random.default_rng(0).normal(size=(adata.n_obs, 3))
+    _no_work(monkeypatch)
+    before = snapshot(adata)
+    for color in ("no_such_column", ["label", "no_such_column"]):
+        with pytest.raises(KeyError, match="color='no_such_column' is neither a column of adata"):
+            sag.pl.embedding(adata, "X_e", color=color, show=False)
+    with pytest.raises(KeyError, match=r"gene_symbols='nope' is not a column of adata\.var"):
+        sag.pl.embedding(adata, "X_e", color="label", gene_symbols="nope", show=False)
+    for bad, error in ((0, ValueError), (1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match=rf"n_neighbors={bad!r} must be"):
+            sag.pl.embedding(adata, "X_e", n_neighbors=bad, recompute=True, show=False)
+    for bad, error in (("x", TypeError), (-1, ValueError), (None, TypeError), (2.0, TypeError)):
+        with pytest.raises(error, match=rf"random_state={bad!r} must be"):
+            sag.pl.embedding(adata, "X_e", method="tsne", random_state=bad, show=False)
+    check_untouched(adata, before)
+    assert list(adata.obsp) == []
+
+
+def test_plot_embedding_refuses_to_replace_keys_it_did_not_write(adata, monkeypatch):
+    """A 2-D layout (obsm/uns['X_{name}_{method}']) or a kNN graph (uns['{name}_neighbors'],
+    obsp['{name}_neighbors_...']) of the user's, without the sag parameters sag.pl.embedding
+    stores with its own, is an error before any work that names it, and is kept."""
+    adata.obsm["X_e"] = np.random.default_rng(0).normal(size=(adata.n_obs, 3))
+    _no_work(monkeypatch)
+    mine = np.full((adata.n_obs, 2), 7.0)
+    adata.obsm["X_e_umap"] = mine.copy()
+    adata.uns["X_e_tsne"] = {"params": {"perplexity": 30}}  # e.g. sc.tl.tsne(key_added=...)
+    adata.uns["e_neighbors"] = {"note": "mine"}
+    adata.obsp["e_neighbors_distances"] = sp.csr_matrix((adata.n_obs, adata.n_obs))
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=r"adata.obsm\['X_e_umap'\] exists without .*another obsm"):
+        sag.pl.embedding(adata, "X_e", show=False)
+    with pytest.raises(ValueError, match=r"adata.uns\['X_e_tsne'\] exists without"):
+        sag.pl.embedding(adata, "X_e", method="tsne", recompute=True, show=False)
+    del adata.obsm["X_e_umap"]
+    with pytest.raises(
+        ValueError,
+        match=r"adata.uns\['e_neighbors'\] and adata.obsp\['e_neighbors_distances'\] exist "
+        r"without .*method='tsne'",
+    ):
+        sag.pl.embedding(adata, "X_e", show=False)
+    del adata.uns["e_neighbors"]
+    with pytest.raises(ValueError, match=r"adata.obsp\['e_neighbors_distances'\] exists without"):
+        sag.pl.embedding(adata, "X_e", show=False)
+    adata.obsm["X_e_umap"] = mine
+    assert snapshot(adata)[1:3] == (before[1], [k for k in before[2] if k != "e_neighbors"])
+    np.testing.assert_array_equal(adata.obsm["X_e_umap"], np.full((adata.n_obs, 2), 7.0))
+    assert adata.uns["X_e_tsne"] == {"params": {"perplexity": 30}}
+    assert list(adata.obsp) == ["e_neighbors_distances"]
+
+
+def test_embedding_scores_checks_seed_tsne_and_key_added_before_any_work(adata, monkeypatch):
+    """seed and tsne are checked before the graph is built; key_added stores the scores only
+    into an embed or encode record, or a key of their own: a dict of the user's, scanpy's
+    uns['pca'] or classify's record is an error before any work, and kept."""
+    adata.obsm["X_e"] = np.random.default_rng(0).normal(size=(adata.n_obs, 3))
+    adata.uns["mine"] = {"scores": "precious"}
+    adata.uns["pca"] = {"variance": np.ones(3)}
+    adata.uns["sag"] = {"architecture": "{}", "params": {"labels_key": "label"}}
+    _no_work(monkeypatch)
+    before = snapshot(adata)
+    for bad, error in ((-1, ValueError), ("a", TypeError), (1.5, TypeError)):
+        with pytest.raises(error, match=rf"seed={bad!r} must be"):
+            sag.tl.embedding_scores(adata, "X_e", "label", tsne=False, seed=bad)
+    for bad in ("no", 1, None):
+        with pytest.raises(TypeError, match=rf"tsne={bad!r} must be True or False"):
+            sag.tl.embedding_scores(adata, "X_e", "label", tsne=bad)
+    for key, what in (
+        ("mine", "a dict that no sag tool wrote"),
+        ("pca", "a dict that no sag tool wrote"),
+        ("sag", "the record of sag.tl.classify"),
+    ):
+        with pytest.raises(ValueError, match=rf"uns\['{key}'\] holds {what}.*another key_added="):
+            sag.tl.embedding_scores(adata, "X_e", "label", tsne=False, key_added=key)
+    check_untouched(adata, before)
+    assert adata.uns["mine"] == {"scores": "precious"}
+    assert set(adata.uns["pca"]) == {"variance"}
+    assert set(adata.uns["sag"]) == {"architecture", "params"}

@@ -389,7 +389,7 @@ def test_embedding_scores_on_separated_clusters():
 def test_embedding_scores_can_be_stored(tmp_path):
     """key_added stores them where the CLI's embed --labels and the report keep them."""
     a = _fake_embedding()
-    a.uns["sag_resvae"] = {"kept": "yes"}
+    a.uns["sag_resvae"] = {"params": {"n_latent": 3, "likelihood": "gaussian"}, "kept": "yes"}
     s = sag.tl.embedding_scores(a, "sag_resvae", "label", tsne=False, key_added="sag_resvae")
     a.write_h5ad(tmp_path / "a.h5ad")
     back = ad.read_h5ad(tmp_path / "a.h5ad").uns["sag_resvae"]
@@ -404,6 +404,12 @@ def test_embedding_scores_can_be_stored(tmp_path):
         assert np.issubdtype(type(back["scores"][key]), np.integer)
     sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False, key_added="other")
     assert set(a.uns["other"]) == {"scores"}
+    # its own entry is replaced by the next scores, as an encode record is updated
+    sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False, key_added="other", seed=1)
+    assert set(a.uns["other"]) == {"scores"}
+    a.uns["q"] = {"encode_params": {"key_added": "q"}}
+    sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False, key_added="q")
+    assert set(a.uns["q"]) == {"encode_params", "scores"}
 
 
 def test_embedding_scores_on_a_handful_of_cells():
@@ -548,6 +554,30 @@ def test_plot_embedding_keeps_user_keys(tmp_path):
         sag.pl.embedding(a, method="pca")
     with pytest.raises(KeyError, match="embed"):
         sag.pl.embedding(a, basis="X_missing")
+    plt.close("all")
+
+
+def test_plot_embedding_marks_its_umap_graph_and_keeps_reusing_it(monkeypatch):
+    """The UMAP's kNN graph carries sag's sag_basis_digest, so sag.pl.embedding goes on
+    recomputing its own graph and layout (another n_neighbors quietly, a new latent with a
+    warning) where it refuses a graph of the user's."""
+    import matplotlib.pyplot as plt
+
+    from scautogenome._settings import logger
+
+    a = _fake_embedding()
+    sag.pl.embedding(a, color=["label", "0"], show=False)  # an obs column and a gene
+    digest = a.uns["X_sag_resvae_umap"]["params"]["sag_basis_digest"]
+    assert a.uns["sag_resvae_neighbors"]["params"]["sag_basis_digest"] == digest
+    said = []
+    monkeypatch.setattr(logger, "warning", lambda *args: said.append(args[0] % args[1:]))
+    sag.pl.embedding(a, n_neighbors=5, show=False)
+    assert a.uns["sag_resvae_neighbors"]["params"]["n_neighbors"] == 5
+    assert said == []
+    a.obsm["X_sag_resvae"] = a.obsm["X_sag_resvae"] * 2.0  # a new latent, same key
+    sag.pl.embedding(a, n_neighbors=5, show=False)
+    assert any("recomputing it on these" in s for s in said)
+    assert a.uns["sag_resvae_neighbors"]["params"]["sag_basis_digest"] != digest
     plt.close("all")
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _keys
-from .._settings import keep_torch_threads, logger
-from .._utils import digest, neighbors, resolve_basis, tsne
+from .._settings import keep_torch_threads, logger, resolve_seed
+from .._utils import check_gene_symbols, digest, neighbors, resolve_basis, tsne
 from ._utils import finish, save_figure, shared_category_colors
 
 if TYPE_CHECKING:
@@ -56,9 +56,11 @@ def embedding(
         ``"umap"`` (kNN graph + UMAP) or ``"tsne"`` (scanpy's perplexity of 30; on 30 cells or
         fewer, which scikit-learn refuses at 30, ``max(1, (n - 1) / 3)`` with a warning).
     color
-        ``obs`` column(s) or gene(s) to color by, as in :func:`scanpy.pl.embedding`.
+        ``obs`` column(s) or gene(s) to color by, as in :func:`scanpy.pl.embedding`
+        (``var_names``, ``raw.var_names``, or values of the ``gene_symbols=`` column); any
+        other name is an error before anything is computed.
     n_neighbors
-        Neighbors of the kNN graph (UMAP only).
+        Neighbors of the kNN graph (UMAP only); an integer of at least 2.
     recompute
         Recompute the 2-D coordinates even when they are already stored. They are also
         recomputed when ``obsm[basis]`` changed since they were (a new
@@ -68,7 +70,7 @@ def embedding(
         is one the coordinates were computed from, keeps its coordinates, as
         ``sc.pl.umap(adata[mask])`` keeps ``X_umap``'s.
     random_state
-        Seed of the neighbors, UMAP and t-SNE.
+        Seed of the neighbors, UMAP and t-SNE (an integer from 0 to 2**32 - 1).
     ax, show, return_fig, kwargs
         Passed to :func:`scanpy.pl.embedding` (``palette``, ``groups``, ``legend_loc``, ...);
         the axes read ``UMAP1``/``UMAP2`` (``tSNE1``/``tSNE2``), and ``save=`` writes
@@ -92,7 +94,12 @@ def embedding(
         scanpy's parameters of the 2-D embedding (scanpy stores them under the same key), with
         ``sag_basis_digest``, ``sag_random_state``, ``sag_n_neighbors`` and ``sag_row_keys``
         (a 64-bit key of each latent row, 8 bytes a cell): what the coordinates were computed
-        from.
+        from. The kNN graph's ``uns['{name}_neighbors']['params']`` has ``sag_basis_digest``
+        too.
+
+    Entries under these keys that sag did not write (without these parameters: a UMAP or a
+    graph of your own, say) are not replaced: that is an error before any work, which says
+    how to keep them.
     """
     import scanpy as sc
 
@@ -106,23 +113,32 @@ def embedding(
             f"Available: {list(adata.obsm.keys())}."
         )
         raise KeyError(msg)
+    n_neighbors, random_state = _check_numbers(n_neighbors, random_state)
+    colors = [color] if isinstance(color, str) else list(color or [])
+    _check_colors(adata, colors, kwargs.get("gene_symbols"))
     name = _name(basis)
     key_2d = f"X_{name}_{method}"
     nkey = f"{name}_neighbors"  # not `name`: uns[name] holds tl.embed's results
+    _check_2d_key(adata, basis, method, key_2d)
     source = {"sag_basis_digest": digest(adata.obsm[basis])}
     if method == "umap":
-        source["sag_n_neighbors"] = int(n_neighbors)
-    source["sag_random_state"] = int(random_state)
+        source["sag_n_neighbors"] = n_neighbors
+    source["sag_random_state"] = random_state
     stored = adata.uns.get(key_2d, {}).get("params", {})
     changed = [k for k, v in source.items() if stored.get(k) != v]
     stale = key_2d in adata.obsm and bool(changed)
-    if stale and "sag_basis_digest" in changed and _rows_among(adata.obsm[basis], stored):
+    subset = stale and "sag_basis_digest" in changed and _rows_among(adata.obsm[basis], stored)
+    if subset:
         # every latent row is one the coordinates were computed from: a subset (or a
         # reordering) of those cells, whose 2-D rows came along, as sc.pl.umap(adata[mask])
         # keeps X_umap's
         changed.remove("sag_basis_digest")
         stale = bool(changed)
-        if not recompute and not stale:
+    compute = recompute or stale or key_2d not in adata.obsm
+    if compute and method == "umap":
+        _check_graph_key(adata, basis, nkey)  # before the log says it is recomputed
+    if subset:
+        if not compute:
             logger.info(
                 "obsm[%r]: the coordinates of the cells it was computed on (recompute=True for "
                 "a layout of these %d cells alone)",
@@ -139,7 +155,7 @@ def embedding(
         )
     elif stale and not recompute:  # the caller's n_neighbors or random_state
         logger.info("obsm[%r] was computed with other %s; recomputing it", key_2d, changed)
-    if recompute or stale or key_2d not in adata.obsm:
+    if compute:
         source["sag_row_keys"] = np.sort(_row_keys(adata.obsm[basis]))
         if method == "umap":
             neighbors(
@@ -149,13 +165,14 @@ def embedding(
                 key_added=nkey,
                 random_state=random_state,
             )
+            # what the graph was computed from: tells sag's graph apart from one of the user's
+            adata.uns[nkey]["params"]["sag_basis_digest"] = source["sag_basis_digest"]
             sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
         else:
             tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)
         params = adata.uns.setdefault(key_2d, {}).setdefault("params", {})
         params.pop("sag_model_digest", None)  # an earlier version's
         params.update(source)
-    colors = [color] if isinstance(color, str) else list(color or [])
     shared_category_colors(adata, colors)
     save = kwargs.pop("save", None)
     # scanpy's own labels of another basis are "X_sag_resvae_umap1"; as sc.pl.pca relabels
@@ -170,6 +187,107 @@ def embedding(
     _relabel(axs if isinstance(axs, list) else [axs], label)
     first = axs[0] if isinstance(axs, list) else axs
     return finish(first.figure, axs, show, False, save, "sag_embedding")
+
+
+def _check_numbers(n_neighbors, random_state) -> tuple[int, int]:
+    """``n_neighbors`` (an integer of at least 2) and ``random_state`` (a seed, as
+    :func:`~scautogenome._settings.resolve_seed` takes it but not None) as Python ints; a clear
+    error, before any work, for anything else."""
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)):
+        msg = f"n_neighbors={n_neighbors!r} must be an integer of at least 2."
+        raise TypeError(msg)
+    if n_neighbors < 2:
+        msg = f"n_neighbors={n_neighbors!r} must be at least 2."
+        raise ValueError(msg)
+    if random_state is None:
+        msg = "random_state=None must be an integer (the seed of the 2-D layout)."
+        raise TypeError(msg)
+    try:
+        random_state = resolve_seed(random_state)
+    except (TypeError, ValueError) as e:  # its message names it seed=
+        raise type(e)(str(e).replace("seed=", "random_state=", 1)) from None
+    return int(n_neighbors), random_state
+
+
+def _check_colors(adata: AnnData, colors: list, gene_symbols: str | None) -> None:
+    """A KeyError, before any work, for a ``color`` that is neither an ``obs`` column nor a
+    gene (``var_names``, ``raw.var_names``, or a value of the ``gene_symbols`` column), which
+    scanpy would find only after the 2-D coordinates were computed and stored."""
+    check_gene_symbols(adata, gene_symbols)
+    known = set(adata.obs.columns) | set(adata.var_names)
+    if adata.raw is not None:
+        known |= set(adata.raw.var_names)
+    if gene_symbols is not None:
+        known |= set(adata.var[gene_symbols].dropna())
+    missing = [c for c in colors if c is not None and c not in known]
+    if missing:
+        where = ["adata.var_names"]
+        where += ["adata.raw.var_names"] if adata.raw is not None else []
+        where += [f"adata.var[{gene_symbols!r}]"] if gene_symbols is not None else []
+        where = " or ".join(where)
+        msg = (
+            f"color={missing[0]!r} is neither a column of adata.obs nor a gene in {where}; "
+            f"obs columns: {list(adata.obs.columns)}."
+        )
+        raise KeyError(msg)
+
+
+def _is_sag_params(record) -> bool:
+    """Whether ``record`` (an ``uns`` entry) carries the parameters sag writes with the 2-D
+    coordinates or the kNN graph it computes (``sag_basis_digest``, ``sag_random_state``, ...;
+    an earlier version's ``sag_model_digest``)."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("params"), dict)
+        and any(str(k).startswith("sag_") for k in record["params"])
+    )
+
+
+_COPY_HINT = (
+    "or plot a copy of the latent under another obsm key (adata.obsm['X_mine'] = "
+    "adata.obsm[{basis!r}], then basis='X_mine'), whose keys are its own."
+)
+
+
+def _check_2d_key(adata: AnnData, basis: str, method: str, key_2d: str) -> None:
+    """Refuse, before any work, an ``obsm[key_2d]`` or ``uns[key_2d]`` that sag did not write
+    (no sag parameters in ``uns[key_2d]['params']``): computing the layout would replace it."""
+    if _is_sag_params(adata.uns.get(key_2d)):
+        return
+    theirs = [f"adata.{w}[{key_2d!r}]" for w in ("obsm", "uns") if key_2d in getattr(adata, w)]
+    if theirs:
+        it = "it" if len(theirs) == 1 else "them"
+        msg = (
+            f"{' and '.join(theirs)} exist{'s' if len(theirs) == 1 else ''} without the "
+            f"parameters sag.pl.embedding stores with its coordinates (uns[{key_2d!r}]"
+            f"['params']['sag_basis_digest']), so not sag's; sag.pl.embedding(basis={basis!r}, "
+            f"method={method!r}) would replace {it}. Rename or delete {it} first (to have sag "
+            "compute the layout there), " + _COPY_HINT.format(basis=basis)
+        )
+        raise ValueError(msg)
+
+
+def _check_graph_key(adata: AnnData, basis: str, nkey: str) -> None:
+    """Refuse, before computing the kNN graph, an ``uns[nkey]`` or ``obsp['{nkey}_...']`` that
+    sag did not write: ``sc.pp.neighbors(key_added=nkey)`` would replace it."""
+    if _is_sag_params(adata.uns.get(nkey)):
+        return  # sag's graph, and the obsp entries it names
+    theirs = [f"adata.uns[{nkey!r}]"] if nkey in adata.uns else []
+    theirs += [
+        f"adata.obsp[{k!r}]"
+        for k in (f"{nkey}_distances", f"{nkey}_connectivities")
+        if k in adata.obsp
+    ]
+    if theirs:
+        it = "it" if len(theirs) == 1 else "them"
+        msg = (
+            f"{' and '.join(theirs)} exist{'s' if len(theirs) == 1 else ''} without the "
+            f"parameters sag.pl.embedding stores with its kNN graph (uns[{nkey!r}]['params']"
+            f"['sag_basis_digest']), so not sag's; sag.pl.embedding(basis={basis!r}) computes "
+            f"the UMAP's graph there and would replace {it}. Rename or delete {it} first, use "
+            "method='tsne', " + _COPY_HINT.format(basis=basis)
+        )
+        raise ValueError(msg)
 
 
 def _row_keys(latent) -> np.ndarray:

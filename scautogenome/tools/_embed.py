@@ -28,6 +28,7 @@ from ._utils import (
     is_encode_record,
     load_config,
     neighbors,
+    record_kind,
     resolve_basis,
     save_model,
     search_uns,
@@ -354,6 +355,17 @@ def embed(
     return model
 
 
+def _is_scores_record(record) -> bool:
+    """Whether ``record`` is what :func:`embedding_scores` writes under a ``key_added`` that was
+    absent: a dict holding only its ``scores``."""
+    return (
+        isinstance(record, dict)
+        and set(record) == {"scores"}
+        and isinstance(record["scores"], dict)
+        and {"labels_key", "basis"} <= set(record["scores"])
+    )
+
+
 def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
     """Leiden clusters whose number is closest to ``n_target``: from resolution 1, the
     resolution doubles until Leiden finds at least ``n_target`` clusters, then bisects between
@@ -457,9 +469,10 @@ def embedding_scores(
     tsne
         Also compute the Davies-Bouldin score of a 2-D t-SNE of the embedding (scanpy's
         perplexity of 30; ``max(1, (n_cells - 1) / 3)`` for 30 labelled cells or fewer, with
-        a warning).
+        a warning); True or False.
     seed
-        Seed of Leiden and t-SNE.
+        Seed of Leiden and t-SNE (an integer from 0 to 2**32 - 1; None:
+        ``sag.settings.seed``).
     leiden_seeds
         Number of Leiden runs (seeds ``seed``, ``seed + 1``, ...) on the same kNN graph whose
         ARI/NMI are averaged. One run is a noisy estimate: on 96 Res-VAE latents of the
@@ -469,7 +482,10 @@ def embedding_scores(
         Also store the scores, with ``labels_key`` and ``basis``, as
         ``adata.uns[key_added]['scores']`` (e.g. ``"sag_resvae"``, as ``scautogenome embed
         --labels`` does; the report shows them there). ``uns[key_added]`` is created if absent;
-        one that is not a dict, or a view of another AnnData, is an error before any work.
+        one that is neither the record of :func:`~scautogenome.tl.embed` or
+        :func:`~scautogenome.tl.encode` nor one this function created (such as scanpy's
+        ``pca``, classify's ``sag`` or a dict of your own), or a view of another AnnData, is
+        an error before any work.
 
     Returns
     -------
@@ -484,6 +500,10 @@ def embedding_scores(
     import anndata as ad
     from sklearn import metrics as skm
 
+    seed = resolve_seed(seed)
+    if not isinstance(tsne, (bool, np.bool_)):
+        msg = f"tsne={tsne!r} must be True or False."
+        raise TypeError(msg)
     if key_added is not None:  # where the scores go: checked before any work
         check_key_added(key_added)
         if adata.is_view:  # storing into a view would write into a copy the user does not hold
@@ -498,6 +518,23 @@ def embedding_scores(
                 f"adata.uns[{key_added!r}] holds a {type(adata.uns[key_added]).__name__}; the "
                 "scores are stored as its 'scores' entry, so it must be a dict (the record of "
                 "sag.tl.embed, say). Pass another key_added=."
+            )
+            raise ValueError(msg)
+        record = adata.uns.get(key_added)
+        if key_added in adata.uns and not (
+            is_embed_record(record) or is_encode_record(record) or _is_scores_record(record)
+        ):
+            kind = record_kind(record)
+            what = (
+                "a dict that no sag tool wrote"
+                if kind == "other"
+                else f"the record of sag.tl.{kind}"
+            )
+            msg = (
+                f"adata.uns[{key_added!r}] holds {what}, whose 'scores' entry "
+                f"sag.tl.embedding_scores(key_added={key_added!r}) would write or replace; it "
+                "stores the scores only in the record of sag.tl.embed or encode, or under a key "
+                "of their own. Pass another key_added= (a new key holds the scores alone)."
             )
             raise ValueError(msg)
     basis = resolve_basis(adata, basis)

@@ -148,6 +148,11 @@ def test_shap_summary(annotated, tmp_path):
             sag.pl.shap_summary(adata, cls, n_top=bad, show=False)
         with pytest.raises(ValueError, match=r"n_top=.* must be a positive integer"):
             sag.pl.importance(adata, n_top=bad, show=False)
+    plt.close("all")
+    for bad in (-1, 0, float("nan"), "5", True):
+        with pytest.raises(ValueError, match=r"size=.* must be a positive number"):
+            sag.pl.shap_summary(adata, cls, size=bad, show=False)
+    assert plt.get_fignums() == []  # refused before any drawing
 
 
 def test_explain_plots_warn_of_an_explanation_of_a_replaced_classify_run(annotated, caplog):
@@ -613,6 +618,26 @@ def test_architecture_labels_fit_their_boxes_in_a_small_axes():
     assert min(t.get_fontsize() for t in labels) < 8.5  # some did shrink
     big = sag.pl.architecture(arch, show=False)  # a figure of its own: the usual size
     assert max(t.get_fontsize() for t in big.texts if "\n" in t.get_text()) == 8.5
+    plt.close("all")
+
+
+def test_architecture_of_a_saved_model_folder(tmp_path):
+    """sag.pl.architecture takes the folder of a saved model (a str or a Path), loaded by the
+    class its model.json names: a regressor's output is its target, as for the model itself;
+    a folder without a model is the loader's error, not a JSON one."""
+    adata = sag.datasets.synthetic(n_obs=80, n_vars=30, n_classes=2, seed=0)
+    adata.obs["age"] = np.arange(adata.n_obs, dtype=float)
+    model = sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 1}).fit(
+        adata, "age", seed=0
+    )
+    model.save(tmp_path / "m")
+    expected = [t.get_text() for t in sag.pl.architecture(model, show=False).texts]
+    assert "output\nage" in expected
+    for folder in (str(tmp_path / "m"), tmp_path / "m"):
+        ax = sag.pl.architecture(folder, show=False)
+        assert [t.get_text() for t in ax.texts] == expected
+    with pytest.raises(FileNotFoundError, match="is not a saved scautogenome model"):
+        sag.pl.architecture(str(tmp_path), show=False)
     plt.close("all")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
@@ -34,8 +36,33 @@ _NAMES = {
 }
 
 
+def _is_json_text(data) -> bool:
+    """Whether ``data`` is an architecture's JSON text (a record's ``architecture``), which a
+    folder's name is not."""
+    return isinstance(data, str) and data.lstrip().startswith("{")
+
+
+def _saved_model(path):
+    """The model saved in the folder ``path`` (by ``model.save``, ``model_dir=`` or the
+    command line's ``--model-out``), loaded by the class its ``model.json`` names; the loader's
+    error (not a saved model, a model of another kind) otherwise."""
+    from ..models import Classifier, Regressor, ResVAE
+    from ..models._base import META
+
+    meta = Path(path) / META
+    kind = None
+    if meta.is_file():
+        try:
+            kind = json.loads(meta.read_text()).get("model")
+        except (ValueError, AttributeError):  # not JSON, or not an object: the loader says so
+            kind = None
+    models = {cls._model_name: cls for cls in (Classifier, Regressor, ResVAE)}
+    return models.get(kind, Classifier).load(path, device="cpu")
+
+
 def _as_architecture(data, key: str) -> dict:
-    """The architecture dict of an AnnData (``uns[key]['architecture']``), a model or a dict."""
+    """The architecture dict of an AnnData (``uns[key]['architecture']``), a model or a dict
+    (or its JSON text)."""
     from anndata import AnnData
 
     if isinstance(data, AnnData):
@@ -56,8 +83,8 @@ def _as_architecture(data, key: str) -> dict:
         arch = json.loads(arch)
     if not isinstance(arch, dict) or "kind" not in arch:
         msg = (
-            "expected an AnnData, a Classifier, a ResVAE or an architecture dict, got "
-            f"{type(data).__name__}."
+            "expected an AnnData, a Classifier, a Regressor, a ResVAE, the folder of a saved "
+            f"model or an architecture dict, got {type(data).__name__}."
         )
         raise TypeError(msg)
     return arch
@@ -232,8 +259,9 @@ def architecture(
     data
         An AnnData annotated by :func:`~scautogenome.tl.classify` or
         :func:`~scautogenome.tl.embed` (reads ``uns[key]['architecture']``), a
-        :class:`~scautogenome.models.Classifier` or :class:`~scautogenome.models.ResVAE`, or
-        an architecture dict / JSON string.
+        :class:`~scautogenome.models.Classifier`, :class:`~scautogenome.models.Regressor` or
+        :class:`~scautogenome.models.ResVAE`, the folder of a saved model (``model.save``,
+        ``model_dir=``), or an architecture dict / JSON string.
     key
         ``key_added`` of the classify run (``"sag_resvae"`` for the default embed run).
     show_candidates
@@ -256,6 +284,8 @@ def architecture(
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
+    if isinstance(data, (str, os.PathLike)) and not _is_json_text(data):
+        data = _saved_model(data)  # once: the architecture and a regressor's target
     arch = _as_architecture(data, key)
     widths, chain, skips, combine = _graph(arch)
     n = len(widths)

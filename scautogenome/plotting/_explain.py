@@ -232,7 +232,7 @@ def shap_summary(
         Column of ``adata.var`` to label the genes with instead of ``var_names`` (as in
         scanpy's plots).
     cmap, size
-        Colour map of the expression and dot size.
+        Colour map of the expression and dot size (a positive number, as matplotlib's ``s``).
     title
         Axes title instead of the default one (which names what is shown).
     ax, show, save, return_fig
@@ -247,6 +247,14 @@ def shap_summary(
     import matplotlib.pyplot as plt
 
     _check_n_top(n_top)
+    if (
+        isinstance(size, bool)
+        or not isinstance(size, (int, float, np.integer, np.floating))
+        or not np.isfinite(size)
+        or size <= 0
+    ):
+        msg = f"size={size!r} must be a positive number (the dot size, in points squared)."
+        raise ValueError(msg)
     uns = _shap_uns(adata, key)
     gene_labels(adata, [], gene_symbols)  # a bad column is an error before any drawing
     classes = [str(c) for c in uns["classes"]]

@@ -441,6 +441,64 @@ def test_classify_again_drops_an_earlier_predictions_confidence(adata, tiny_conf
     assert "q_confidence" not in ad.read_h5ad(tmp_path / "a.h5ad").obs
 
 
+@pytest.mark.parametrize(
+    ("where", "name"),
+    [("obs", "sag_pred"), ("obs", "sag_split"), ("obs", "sag_confidence"), ("obsm", "sag_proba")],
+)
+def test_classify_refuses_to_replace_outputs_no_record_accounts_for(
+    adata, where, name, monkeypatch
+):
+    """A column of the user's under one of classify's output names (no classify or predict
+    record in uns[key_added]): an error before any work, as embed's for obsm['X_{key}']."""
+    import scautogenome.tools._classify as classify_module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("classify read the data although its outputs are the user's")
+
+    monkeypatch.setattr(classify_module, "prepare_labelled", no_work)
+    value = np.full((adata.n_obs, 2), 7.0) if where == "obsm" else "my annotation"
+    getattr(adata, where)[name] = value
+    before = snapshot(adata)
+    with pytest.raises(
+        ValueError,
+        match=rf"adata\.{where}\['{name}'\] exists without a record of sag\.tl\.classify or "
+        r"predict in adata\.uns\['sag'\].*sag\.tl\.classify\(key_added='sag'\) would replace it"
+        r"\. Pass another key_added=",
+    ):
+        sag.tl.classify(adata, "label", n_trials=1)
+    check_untouched(adata, before)
+    assert np.all(np.asarray(getattr(adata, where)[name]) == np.asarray(value))
+
+
+def test_predict_refuses_to_replace_outputs_no_record_accounts_for(adata):
+    """predict's outputs (pred, confidence, probabilities) of the user's under key_added are
+    refused before any work; a user's dict in uns[key_added] does not make them sag's; sag's
+    own prediction under the key is replaced as before."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    adata.obs["q_confidence"] = 0.123
+    adata.obsm["q_proba"] = np.full((adata.n_obs, 2), 7.0)
+    before = snapshot(adata)
+    match = (
+        r"adata\.obs\['q_confidence'\] and adata\.obsm\['q_proba'\] exist without a record "
+        r"of sag\.tl\.classify or predict in adata\.uns\['q'\], so they are not sag's; "
+        r"sag\.tl\.predict\(key_added='q'\) would replace them"
+    )
+    with pytest.raises(ValueError, match=match):
+        sag.tl.predict(adata, model, key_added="q")
+    adata.uns["q"] = {"note": "mine"}
+    with pytest.raises(ValueError, match=match):
+        sag.tl.predict(adata, model, key_added="q")
+    del adata.uns["q"]
+    check_untouched(adata, before)
+    assert (adata.obs["q_confidence"] == 0.123).all()
+    assert (adata.obsm["q_proba"] == 7.0).all()
+    # sag's own outputs: a prediction, then another under the same key
+    sag.tl.predict(adata, model)
+    sag.tl.predict(adata, model, min_confidence=0.5)
+    assert "Unassigned" in adata.obs["sag_pred"].cat.categories
+
+
 def test_explain_of_cells_by_name_needs_unique_names(adata, tiny_config):
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
     model.fit(adata, "label", seed=0)

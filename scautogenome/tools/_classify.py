@@ -33,6 +33,7 @@ from ..train import (
 from ._utils import (
     budget_overrides,
     call_params,
+    check_class_outputs,
     check_key_added,
     check_model_dir,
     check_uns_key,
@@ -175,7 +176,9 @@ def classify(
     key_added
         Prefix of every key written (default ``"sag"``). An ``uns[key_added]`` that is not
         the record of a classify (or predict) run, e.g. explain's or a value of your own, is
-        an error before any work, so that it is not lost.
+        an error before any work, so that it is not lost; so is an ``obs['{key_added}_pred']``,
+        ``obs['{key_added}_split']``, ``obs['{key_added}_confidence']`` or
+        ``obsm['{key_added}_proba']`` that no such record accounts for (a column of your own).
     model_dir
         Also save the model there (recorded in ``uns[key_added]['model_dir']``).
 
@@ -212,6 +215,7 @@ def classify(
     check_key_added(key_added)
     _check_not_written(labels_key, split_key, key_added)
     check_uns_key(adata, key_added, "classify", replaces=("classify", "predict"))
+    check_class_outputs(adata, key_added, "classify", split=True)
     seed = resolve_seed(seed)
     overrides = budget_overrides(n_trials, time_budget)
     if metric is not None:

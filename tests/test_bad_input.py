@@ -142,6 +142,7 @@ def test_duplicate_obs_names_are_named_in_a_warning(adata, caplog):
         check_adata(adata)
         assert f"obs_names contain 1 duplicated name(s) (e.g. {names[0]})" in caplog.text
         assert "obs_names_make_unique()" in caplog.text
+        assert "keeps them in one split part" in caplog.text
         # once per call of a tool, though the model checks its input too
         caplog.clear()
         model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})

@@ -500,6 +500,55 @@ def test_predict_refuses_to_replace_outputs_no_record_accounts_for(adata):
     assert "Unassigned" in adata.obs["sag_pred"].cat.categories
 
 
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "3"])
+def test_min_cells_per_class_must_be_a_whole_number(adata, bad):
+    before = snapshot(adata)
+    match = rf"min_cells_per_class={bad!r} must be None or a whole number of cells, 0 or more"
+    with pytest.raises(ValueError, match=match):
+        sag.tl.classify(adata, "label", min_cells_per_class=bad, n_trials=1)
+    check_untouched(adata, before)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    with pytest.raises(ValueError, match=match):
+        model.fit(adata, "label", min_cells_per_class=bad)
+
+
+def test_labels_key_must_be_a_column_name(adata):
+    before = snapshot(adata)
+    with pytest.raises(TypeError, match=r"labels_key=\['label'\] must be a str naming one column"):
+        sag.tl.classify(adata, ["label"], n_trials=1)
+    check_untouched(adata, before)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    with pytest.raises(TypeError, match=r"labels_key=\['label'\] must be a str"):
+        model.fit(adata, ["label"])
+
+
+def test_a_metric_of_classes_asked_for_a_numeric_target_is_refused(adata, monkeypatch):
+    """metric='macro_f1' given with a numeric target is refused like the other metrics of
+    classes, not taken for the default (which a numeric target reads as 'r2'): before the
+    data is read where task='regression' says so, before the search where 'auto' finds it."""
+    import scautogenome.tools._classify as classify_module
+
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
+    before = snapshot(adata)
+    prepare = classify_module.prepare_labelled
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started")
+
+    match = r"metric='macro_f1' must be one of \['r2', 'pearson', 'spearman'\] for a regression"
+    monkeypatch.setattr(classify_module, "prepare_labelled", no_work)
+    with pytest.raises(ValueError, match=match):
+        sag.tl.classify(adata, "age", task="regression", metric="macro_f1", n_trials=1)
+    mse = {"trainer": {"loss": "mse"}}
+    with pytest.raises(ValueError, match=match):
+        sag.tl.classify(adata, "age", config=mse, metric="macro_f1", n_trials=1)
+    monkeypatch.setattr(classify_module, "prepare_labelled", prepare)
+    monkeypatch.setattr(classify_module, "run_search", no_work)
+    with pytest.raises(ValueError, match=match):
+        sag.tl.classify(adata, "age", metric="macro_f1", n_trials=1)  # task "auto"
+    check_untouched(adata, before)
+
+
 def test_explain_of_cells_by_name_needs_unique_names(adata, tiny_config):
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
     model.fit(adata, "label", seed=0)

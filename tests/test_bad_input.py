@@ -142,6 +142,7 @@ def test_duplicate_obs_names_are_named_in_a_warning(adata, caplog):
         check_adata(adata)
         assert f"obs_names contain 1 duplicated name(s) (e.g. {names[0]})" in caplog.text
         assert "obs_names_make_unique()" in caplog.text
+        assert "keeps them in one split part" in caplog.text
         # once per call of a tool, though the model checks its input too
         caplog.clear()
         model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
@@ -439,6 +440,113 @@ def test_classify_again_drops_an_earlier_predictions_confidence(adata, tiny_conf
     assert "q_proba" not in adata.obsm
     adata.write_h5ad(tmp_path / "a.h5ad")
     assert "q_confidence" not in ad.read_h5ad(tmp_path / "a.h5ad").obs
+
+
+@pytest.mark.parametrize(
+    ("where", "name"),
+    [("obs", "sag_pred"), ("obs", "sag_split"), ("obs", "sag_confidence"), ("obsm", "sag_proba")],
+)
+def test_classify_refuses_to_replace_outputs_no_record_accounts_for(
+    adata, where, name, monkeypatch
+):
+    """A column of the user's under one of classify's output names (no classify or predict
+    record in uns[key_added]): an error before any work, as embed's for obsm['X_{key}']."""
+    import scautogenome.tools._classify as classify_module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("classify read the data although its outputs are the user's")
+
+    monkeypatch.setattr(classify_module, "prepare_labelled", no_work)
+    value = np.full((adata.n_obs, 2), 7.0) if where == "obsm" else "my annotation"
+    getattr(adata, where)[name] = value
+    before = snapshot(adata)
+    with pytest.raises(
+        ValueError,
+        match=rf"adata\.{where}\['{name}'\] exists without a record of sag\.tl\.classify or "
+        r"predict in adata\.uns\['sag'\].*sag\.tl\.classify\(key_added='sag'\) would replace it"
+        r"\. Pass another key_added=",
+    ):
+        sag.tl.classify(adata, "label", n_trials=1)
+    check_untouched(adata, before)
+    assert np.all(np.asarray(getattr(adata, where)[name]) == np.asarray(value))
+
+
+def test_predict_refuses_to_replace_outputs_no_record_accounts_for(adata):
+    """predict's outputs (pred, confidence, probabilities) of the user's under key_added are
+    refused before any work; a user's dict in uns[key_added] does not make them sag's; sag's
+    own prediction under the key is replaced as before."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    adata.obs["q_confidence"] = 0.123
+    adata.obsm["q_proba"] = np.full((adata.n_obs, 2), 7.0)
+    before = snapshot(adata)
+    match = (
+        r"adata\.obs\['q_confidence'\] and adata\.obsm\['q_proba'\] exist without a record "
+        r"of sag\.tl\.classify or predict in adata\.uns\['q'\], so they are not sag's; "
+        r"sag\.tl\.predict\(key_added='q'\) would replace them"
+    )
+    with pytest.raises(ValueError, match=match):
+        sag.tl.predict(adata, model, key_added="q")
+    adata.uns["q"] = {"note": "mine"}
+    with pytest.raises(ValueError, match=match):
+        sag.tl.predict(adata, model, key_added="q")
+    del adata.uns["q"]
+    check_untouched(adata, before)
+    assert (adata.obs["q_confidence"] == 0.123).all()
+    assert (adata.obsm["q_proba"] == 7.0).all()
+    # sag's own outputs: a prediction, then another under the same key
+    sag.tl.predict(adata, model)
+    sag.tl.predict(adata, model, min_confidence=0.5)
+    assert "Unassigned" in adata.obs["sag_pred"].cat.categories
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "3"])
+def test_min_cells_per_class_must_be_a_whole_number(adata, bad):
+    before = snapshot(adata)
+    match = rf"min_cells_per_class={bad!r} must be None or a whole number of cells, 0 or more"
+    with pytest.raises(ValueError, match=match):
+        sag.tl.classify(adata, "label", min_cells_per_class=bad, n_trials=1)
+    check_untouched(adata, before)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    with pytest.raises(ValueError, match=match):
+        model.fit(adata, "label", min_cells_per_class=bad)
+
+
+def test_labels_key_must_be_a_column_name(adata):
+    before = snapshot(adata)
+    with pytest.raises(TypeError, match=r"labels_key=\['label'\] must be a str naming one column"):
+        sag.tl.classify(adata, ["label"], n_trials=1)
+    check_untouched(adata, before)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    with pytest.raises(TypeError, match=r"labels_key=\['label'\] must be a str"):
+        model.fit(adata, ["label"])
+
+
+def test_a_metric_of_classes_asked_for_a_numeric_target_is_refused(adata, monkeypatch):
+    """metric='macro_f1' given with a numeric target is refused like the other metrics of
+    classes, not taken for the default (which a numeric target reads as 'r2'): before the
+    data is read where task='regression' says so, before the search where 'auto' finds it."""
+    import scautogenome.tools._classify as classify_module
+
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
+    before = snapshot(adata)
+    prepare = classify_module.prepare_labelled
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started")
+
+    match = r"metric='macro_f1' must be one of \['r2', 'pearson', 'spearman'\] for a regression"
+    monkeypatch.setattr(classify_module, "prepare_labelled", no_work)
+    with pytest.raises(ValueError, match=match):
+        sag.tl.classify(adata, "age", task="regression", metric="macro_f1", n_trials=1)
+    mse = {"trainer": {"loss": "mse"}}
+    with pytest.raises(ValueError, match=match):
+        sag.tl.classify(adata, "age", config=mse, metric="macro_f1", n_trials=1)
+    monkeypatch.setattr(classify_module, "prepare_labelled", prepare)
+    monkeypatch.setattr(classify_module, "run_search", no_work)
+    with pytest.raises(ValueError, match=match):
+        sag.tl.classify(adata, "age", metric="macro_f1", n_trials=1)  # task "auto"
+    check_untouched(adata, before)
 
 
 def test_explain_of_cells_by_name_needs_unique_names(adata, tiny_config):

@@ -115,6 +115,21 @@ def test_errors_are_one_line_with_nonzero_exit(h5ad, tmp_path, capsys):
     )
 
 
+def test_classify_refuses_an_input_whose_outputs_are_the_users(
+    adata, config_file, tmp_path, capsys
+):
+    """An obs['sag_pred'] of the user's (no sag record): exit 2 with the message, no --out."""
+    adata.obs["sag_pred"] = "my annotation"
+    src = tmp_path / "mine.h5ad"
+    adata.write_h5ad(src)
+    out = tmp_path / "run"
+    assert main(_classify_argv(src, config_file, out)) == 2
+    err = capsys.readouterr().err
+    assert "adata.obs['sag_pred'] exists without a record of sag.tl.classify or predict" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 def test_help(capsys):
     with pytest.raises(SystemExit) as e:
         main(["classify", "--help"])

@@ -219,6 +219,43 @@ def test_tcga_samples_of_one_patient_never_straddle_train_and_test(adata):
     assert (_parts_per_group(patients, r.split) == 1).all()
 
 
+def test_copies_of_a_sample_under_one_name_never_straddle_the_split(adata, caplog):
+    """Names that are not TCGA barcodes but repeat (a sample exported twice): "auto" keeps the
+    rows of one name in one part, and logs it; group_key=None, a group column or a split of
+    the user's own wins."""
+    import anndata as ad
+
+    from scautogenome._settings import logger as sag_logger
+
+    twice = ad.concat([adata, adata[:60].copy()])
+    names = twice.obs_names.to_numpy()
+    assert not twice.obs_names.is_unique
+    sag.settings.verbosity = 2  # the log is info
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        d = prepare_labelled(twice, "label", seed=0)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert "120 cells share their obs_name with another (60 names)" in caplog.text
+    assert d.grouped_by == "duplicated obs_names"
+    assert (_parts_per_group(names, d.split) == 1).all()
+    assert {"train", "val", "test"} <= set(d.split)
+    loose = prepare_labelled(twice, "label", seed=0, group_key=None)
+    assert loose.grouped_by is None
+    assert (_parts_per_group(names, loose.split) > 1).any()  # the leak the groups prevent
+    twice.obs["donor"] = np.arange(twice.n_obs) // 3
+    assert prepare_labelled(twice, "label", group_key="donor").grouped_by == "donor"
+    twice.obs["my_split"] = loose.split
+    own = prepare_labelled(twice, "label", split_key="my_split")
+    np.testing.assert_array_equal(own.split, loose.split)
+    # a numeric target too
+    twice.obs["age"] = np.linspace(20, 80, twice.n_obs)
+    r = prepare_labelled(twice, "age", seed=0, task="regression")
+    assert (_parts_per_group(names, r.split) == 1).all()
+    # unique names: split one by one, as before
+    assert prepare_labelled(adata, "label", seed=0).grouped_by is None
+
+
 def test_group_key_column_and_its_checks(adata, caplog):
     adata.obs["donor"] = np.arange(adata.n_obs) // 3
     d = prepare_labelled(adata, "label", group_key="donor")

@@ -354,7 +354,9 @@ def test_predict_with_a_regressor(run):
     for key in ("sag_pred", "sag_split"):
         del query.obs[key]
     del query.uns["sag"]
-    query.obs["sag_q_confidence"] = 1.0  # of an earlier prediction of classes under the key
+    # of an earlier prediction of classes under the key
+    query.uns["sag_q"] = {"classes": np.array(["a", "b"]), "predict_params": {"layer": "None"}}
+    query.obs["sag_q_confidence"] = 1.0
     query.obsm["sag_q_proba"] = np.zeros((40, 2), dtype=np.float32)
     sag.tl.predict(query, model, key_added="sag_q")
     np.testing.assert_allclose(

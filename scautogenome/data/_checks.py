@@ -61,8 +61,10 @@ def check_adata(adata: AnnData, *, writes: bool = True) -> None:
         dups = adata.obs_names[adata.obs_names.duplicated()].unique()
         logger.warning(
             "obs_names contain %d duplicated name(s) (e.g. %s): results are written by position, "
-            "but records that name cells (explain's cells) cannot be told apart. Call "
-            "adata.obs_names_make_unique() first.",
+            "and classify's seeded split (group_key='auto') takes the rows of one name for "
+            "copies of one sample and keeps them in one split part, but records that name cells "
+            "(explain's cells) cannot be told apart. Drop the copies, or call "
+            "adata.obs_names_make_unique() first where they are different cells.",
             len(dups),
             ", ".join(map(str, dups[:5])),
         )

@@ -202,6 +202,32 @@ def resolve_value_type(X, value_type: str, where: str) -> str:
     return value_type
 
 
+def check_labels_key(labels_key) -> None:
+    """``labels_key`` must be a str, the name of one column of ``adata.obs``."""
+    if not isinstance(labels_key, str):
+        msg = (
+            f"labels_key={labels_key!r} must be a str naming one column of adata.obs "
+            f"(e.g. labels_key='cell_type'), not a {type(labels_key).__name__}."
+        )
+        raise TypeError(msg)
+
+
+def check_min_cells_per_class(min_cells_per_class) -> None:
+    """``min_cells_per_class`` must be None or a whole number of cells, 0 or more."""
+    if min_cells_per_class is None:
+        return
+    if (
+        isinstance(min_cells_per_class, (bool, np.bool_))
+        or not isinstance(min_cells_per_class, (int, np.integer))
+        or min_cells_per_class < 0
+    ):
+        msg = (
+            f"min_cells_per_class={min_cells_per_class!r} must be None or a whole number of "
+            f"cells, 0 or more (e.g. {MIN_CELLS_TO_SPLIT})."
+        )
+        raise ValueError(msg)
+
+
 def prepare_labelled(
     adata: AnnData,
     labels_key: str,
@@ -225,6 +251,8 @@ def prepare_labelled(
     the seeded split (:func:`~scautogenome.data.resolve_groups`; ``"auto"`` keeps the samples
     of a TCGA patient together).
     """
+    check_labels_key(labels_key)
+    check_min_cells_per_class(min_cells_per_class)
     check_adata(adata, writes=writes)
     labels = check_labels(adata, labels_key)
     task = resolve_task(labels, labels_key, task)

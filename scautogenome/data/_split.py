@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._keys import SPLITS
 from .._settings import logger
+from ._checks import obs_noun
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -20,6 +21,7 @@ MIN_CELLS_TO_SPLIT = 3
 # GDC's spelling or R's (dots) and Firehose's (underscores)
 _TCGA_PATIENT = re.compile(r"^TCGA[-._]([A-Z0-9]{2})[-._]([A-Z0-9]{4})(?=$|[-._])", re.IGNORECASE)
 AUTO_GROUPS = "TCGA patient of obs_names"
+DUPLICATE_GROUPS = "duplicated obs_names"  # "auto" for names that are not TCGA barcodes
 
 
 def stratified_split(
@@ -140,18 +142,31 @@ def resolve_groups(
     """The group of every cell whose samples must share a split, and what it was read from.
 
     ``"auto"``: the TCGA patient of each ``obs_name`` when every used cell is named by a TCGA
-    barcode (a tumour and its normal, or two aliquots, are one patient), else no groups.
+    barcode (a tumour and its normal, or two aliquots, are one patient); else, where used
+    cells share an ``obs_name`` (a sample exported twice), the name, so that the copies are
+    not trained on and tested on; else no groups.
     A column name: its values (a missing value is a group of its own). None: no groups.
     """
     if group_key is None:
         return None, None
     if group_key == "auto":
-        patients = tcga_patients(adata.obs_names[used])
-        if patients is None:
-            return None, None
+        names = adata.obs_names[used]
+        of_used, what = tcga_patients(names), AUTO_GROUPS
+        if of_used is None:
+            if names.is_unique:
+                return None, None
+            logger.info(
+                "group_key='auto': %d %s share their obs_name with another (%d names); the "
+                "rows of one name are kept in one part of the split (group_key=None splits "
+                "them one by one).",
+                int(names.duplicated(keep=False).sum()),
+                obs_noun(adata),
+                names[names.duplicated()].nunique(),
+            )
+            of_used, what = names.astype(str).to_numpy(dtype=object), DUPLICATE_GROUPS
         groups = np.full(adata.n_obs, None, dtype=object)
-        groups[used] = patients
-        return groups, AUTO_GROUPS
+        groups[used] = of_used
+        return groups, what
     if not isinstance(group_key, str) or group_key not in adata.obs.columns:
         msg = (
             f"group_key={group_key!r} is not a column of adata.obs; available: "

@@ -13,6 +13,7 @@ from .. import config as _config
 from .._logging import elapsed
 from .._settings import keep_torch_rng, logger, resolve_seed
 from ..data import prepare_labelled
+from ..data._prepare import check_labels_key, check_min_cells_per_class
 from ..models import Classifier, Regressor
 from ..search import (
     check_collect,
@@ -23,6 +24,7 @@ from ..search import (
     warn_if_cut,
 )
 from ..train import (
+    check_metric,
     check_objective,
     check_regression_objective,
     classification_report,
@@ -33,6 +35,7 @@ from ..train import (
 from ._utils import (
     budget_overrides,
     call_params,
+    check_class_outputs,
     check_key_added,
     check_model_dir,
     check_uns_key,
@@ -113,7 +116,8 @@ def classify(
         Cells that share a value here stay in one part of the seeded split, so that no test
         score rests on a sample whose twin was trained on (two aliquots of a tumour, a tumour
         and its normal, the cells of one donor). ``"auto"`` (default): the TCGA patient
-        (``TCGA-XX-XXXX``) when every labelled ``obs_name`` is a TCGA barcode, no groups
+        (``TCGA-XX-XXXX``) when every labelled ``obs_name`` is a TCGA barcode; else the
+        ``obs_name`` where labelled cells share one (a sample exported twice); no groups
         otherwise. A column of ``adata.obs``, or None to split cells one by one. Whole groups
         are drawn, stratified on each group's most frequent class. With ``split_key`` the
         user's split is kept (a warning names groups it splits across train and val/test),
@@ -138,7 +142,8 @@ def classify(
         two classes the ROC AUC is that of the binary task). The ranking metrics suit a rare
         class that a decision threshold would hide; they need cells of at least two classes
         in the validation split. For a numeric target: ``"r2"`` (default), ``"pearson"`` or
-        ``"spearman"`` (correlation of the predictions with the values).
+        ``"spearman"`` (correlation of the predictions with the values); a metric of classes
+        given for it is an error.
     config
         Expert-mode configuration (dict or JSON path), merged onto
         :func:`scautogenome.config.default`. Explicit arguments above win over it.
@@ -146,7 +151,8 @@ def classify(
         ``"auto"`` (detect), ``"counts"``, ``"normalized"`` (unlogged TPM/FPKM/RSEM),
         ``"binary"`` or ``"continuous"``.
     min_cells_per_class
-        Leave classes with fewer cells out of training (their cells are still predicted).
+        Leave classes with fewer cells (a whole number, 0 or more) out of training (their
+        cells are still predicted).
         Without it, a class too small for the seeded 8:1:1 split (fewer than 3 cells) is an
         error; with ``split_key`` nothing is drawn and classes of any size train, counted
         over the cells of the split's train/val/test parts. Not for a numeric target.
@@ -175,7 +181,9 @@ def classify(
     key_added
         Prefix of every key written (default ``"sag"``). An ``uns[key_added]`` that is not
         the record of a classify (or predict) run, e.g. explain's or a value of your own, is
-        an error before any work, so that it is not lost.
+        an error before any work, so that it is not lost; so is an ``obs['{key_added}_pred']``,
+        ``obs['{key_added}_split']``, ``obs['{key_added}_confidence']`` or
+        ``obsm['{key_added}_proba']`` that no such record accounts for (a column of your own).
     model_dir
         Also save the model there (recorded in ``uns[key_added]['model_dir']``).
 
@@ -210,8 +218,11 @@ def classify(
     """
     start = time.perf_counter()
     check_key_added(key_added)
+    check_labels_key(labels_key)
+    check_min_cells_per_class(min_cells_per_class)
     _check_not_written(labels_key, split_key, key_added)
     check_uns_key(adata, key_added, "classify", replaces=("classify", "predict"))
+    check_class_outputs(adata, key_added, "classify", split=True)
     seed = resolve_seed(seed)
     overrides = budget_overrides(n_trials, time_budget)
     if metric is not None:
@@ -219,6 +230,7 @@ def classify(
     _config.check_classify_mode(mode)
     cfg = load_config(_config.load, config, mode, overrides)
     _config.check_classify_mode(cfg["mode"], "config['mode']")
+    _check_metric_of_task(metric, _config.requested_task(cfg, task))
     check_storage(storage, study_name)
     enas = cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas"
     check_collect(cfg["budget"], storage, enas=enas)
@@ -234,6 +246,7 @@ def classify(
         task=_config.requested_task(cfg, task),
         group_key=group_key,
     )
+    _check_metric_of_task(metric, data.task)  # task "auto", resolved from the labels
     regression = data.task == "regression"
     cfg = _config.for_task(cfg, data.task)
     if regression:
@@ -427,3 +440,11 @@ def _check_not_written(labels_key: str, split_key: str | None, key_added: str) -
             "key_added=, or copy the column under another name."
         )
         raise ValueError(msg)
+
+
+def _check_metric_of_task(metric: str | None, task: str) -> None:
+    """A ``metric`` given as argument must be one of a numeric target's (``task``
+    ``"regression"``): the configured default (``"macro_f1"``) stands for the task's own
+    (``"r2"``), but a classification metric asked for by name is refused, not replaced."""
+    if metric is not None and task == "regression":
+        check_metric(metric, task)

@@ -22,10 +22,9 @@ from ._utils import (
     call_params,
     check_key_added,
     check_model_dir,
+    check_unrecorded_outputs,
     check_uns_key,
     final_model,
-    is_embed_record,
-    is_encode_record,
     load_config,
     neighbors,
     record_kind,
@@ -87,26 +86,8 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
         )
         raise ValueError(msg)
     check_uns_key(adata, key_added, tool, replaces=("embed", "encode"))
-    record = getattr(adata, "uns", {}).get(key_added)  # not an AnnData: the tool's check names it
-    if not (is_embed_record(record) or is_encode_record(record)):
-        theirs = [
-            f"{where}[{name!r}]"
-            for where, name, held in (
-                ("obsm", latent_key(key_added), getattr(adata, "obsm", {})),
-                ("layers", recon_key(key_added), getattr(adata, "layers", {})),
-            )
-            if name in held
-        ]
-        if theirs:
-            one = len(theirs) == 1
-            msg = (
-                f"adata.{' and adata.'.join(theirs)} exist{'s' if one else ''} without a record "
-                f"of sag.tl.embed or encode in adata.uns[{key_added!r}], so "
-                f"{'it is' if one else 'they are'} not sag's; sag.tl.{tool}(key_added="
-                f"{key_added!r}) would replace {'it' if one else 'them'}. Pass another "
-                f"key_added= to keep {'it' if one else 'them'}."
-            )
-            raise ValueError(msg)
+    outputs = (("obsm", latent_key(key_added)), ("layers", recon_key(key_added)))
+    check_unrecorded_outputs(adata, key_added, tool, outputs, owners=("embed", "encode"))
 
 
 @keep_torch_rng()

@@ -12,6 +12,7 @@ from .._settings import logger
 from ..data import check_adata
 from ._utils import (
     call_params,
+    check_class_outputs,
     check_key_added,
     check_uns_key,
     classify_record,
@@ -72,7 +73,10 @@ def predict(
         is low; their probabilities are still written. None (default): every cell gets a
         class. Not for a Regressor.
     key_added
-        Prefix of the keys written.
+        Prefix of the keys written. An ``obs['{key_added}_pred']``,
+        ``obs['{key_added}_confidence']`` or ``obsm['{key_added}_proba']`` without a record of
+        a classify or predict run in ``uns[key_added]`` (a column of your own) is an error
+        before any work, so that it is not lost.
 
     Returns
     -------
@@ -124,6 +128,7 @@ def predict(
     # a classify record (of this model), an earlier prediction's or a dict of the user's is
     # updated, keeping its other entries
     check_uns_key(adata, key_added, "predict", replaces=("classify", "predict", "other"))
+    check_class_outputs(adata, key_added, "predict", split=False)
     record = adata.uns.get(key_added)
     if is_classify_record(record) and not describes(record, model):
         msg = (

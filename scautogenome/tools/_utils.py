@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 __all__ = [
     "budget_overrides",
     "call_params",
+    "check_class_outputs",
     "check_key_added",
     "check_model_dir",
+    "check_unrecorded_outputs",
     "check_uns_key",
     "classify_record",
     "describes",
@@ -204,6 +206,57 @@ def check_uns_key(adata: AnnData, key_added: str, tool: str, replaces: tuple[str
         f"adata.uns[{key_added!r}] first."
     )
     raise ValueError(msg)
+
+
+def check_unrecorded_outputs(
+    adata: AnnData,
+    key_added: str,
+    tool: str,
+    outputs: tuple[tuple[str, str], ...],
+    owners: tuple[str, str],
+) -> None:
+    """Refuse, before any work, outputs that ``tool`` writes or removes under ``key_added``
+    (``outputs``: ``(where, name)`` pairs such as ``("obs", "sag_pred")``, ``where`` an
+    attribute of ``adata``) when one of them exists and ``uns[key_added]`` holds no record of
+    the ``owners`` (two :func:`record_kind` kinds, the tools that write them): then it is the
+    user's (or another tool's), e.g. ``key_added="scVI"`` naming scVI's latent, and would be
+    lost. Another ``key_added`` keeps it."""
+    uns = getattr(adata, "uns", {})  # not an AnnData: the tool's own check names it
+    if key_added in uns and record_kind(uns[key_added]) in owners:
+        return
+    theirs = [
+        f"adata.{where}[{name!r}]"
+        for where, name in outputs
+        if name in getattr(adata, where, {})  # obs: its columns
+    ]
+    if not theirs:
+        return
+    one = len(theirs) == 1
+    listed = theirs[0] if one else f"{', '.join(theirs[:-1])} and {theirs[-1]}"
+    msg = (
+        f"{listed} exist{'s' if one else ''} without a record of sag.tl.{owners[0]} or "
+        f"{owners[1]} in adata.uns[{key_added!r}], so {'it is' if one else 'they are'} not "
+        f"sag's; sag.tl.{tool}(key_added={key_added!r}) would replace "
+        f"{'it' if one else 'them'}. Pass another key_added= to keep {'it' if one else 'them'}."
+    )
+    raise ValueError(msg)
+
+
+def check_class_outputs(adata: AnnData, key_added: str, tool: str, *, split: bool) -> None:
+    """:func:`check_unrecorded_outputs` of what :func:`~scautogenome.tl.classify` or
+    :func:`~scautogenome.tl.predict` (``tool``) writes or removes under ``key_added``:
+    ``obs['{key_added}_pred']``, ``obs['{key_added}_confidence']``,
+    ``obsm['{key_added}_proba']`` and, with ``split`` (classify), ``obs['{key_added}_split']``;
+    a record of either tool in ``uns[key_added]`` accounts for them."""
+    from .. import _keys
+
+    outputs = (
+        ("obs", _keys.pred_key(key_added)),
+        *((("obs", _keys.split_key(key_added)),) if split else ()),
+        ("obs", _keys.confidence_key(key_added)),
+        ("obsm", _keys.proba_key(key_added)),
+    )
+    check_unrecorded_outputs(adata, key_added, tool, outputs, owners=("classify", "predict"))
 
 
 def explains_another_model(explanation, record) -> bool:

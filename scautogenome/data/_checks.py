@@ -18,15 +18,25 @@ _CHUNK = 4096
 _BULK_READERS = ("read_tcga", "read_maf", "read_autogenome")
 
 
+# how many obs_names tell whether the rows are named by TCGA barcodes
+_NAMES_LOOKED_AT = 200
+
+
 def obs_noun(adata) -> str:
     """What the rows of ``adata`` are called in messages: ``"samples"`` for bulk profiles that
     a :mod:`scautogenome.io` reader of bulk data read (its record in ``uns['sag_io']``; TCGA,
-    MAF, AutoGenome input), ``"cells"`` otherwise."""
+    MAF, AutoGenome input) or whose ``obs_names`` are TCGA barcodes (most of the first
+    200, as the TCGA readers tell a barcode column), ``"cells"`` otherwise."""
     from .._keys import IO_KEY
+    from ..io._barcodes import barcode_fraction
 
     record = getattr(adata, "uns", {}).get(IO_KEY)
-    bulk = isinstance(record, dict) and str(record.get("reader")) in _BULK_READERS
-    return "samples" if bulk else "cells"
+    if isinstance(record, dict) and str(record.get("reader")) in _BULK_READERS:
+        return "samples"
+    names = getattr(adata, "obs_names", None)
+    if names is not None and barcode_fraction(names[:_NAMES_LOOKED_AT]) >= 0.5:
+        return "samples"
+    return "cells"
 
 
 def check_adata(adata: AnnData, *, writes: bool = True) -> None:

@@ -83,16 +83,38 @@ def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config, capfd)
 def test_nan_or_inf(adata, bad):
     adata.X = adata.X.toarray()
     adata.X[3, 4] = bad
+    adata.X[7, 1] = bad
     before = snapshot(adata)
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    # the first (by row) is named by its place, and how many there are
+    with pytest.raises(
+        ValueError, match=rf"2 NaN or infinite value\(s\), the first \({bad}\) at row 3, column 4"
+    ):
         sag.tl.classify(adata, "label", n_trials=1)
     check_untouched(adata, before)
 
 
 def test_nan_in_sparse(adata):
     adata.X.data[0] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    row, col = 0, int(adata.X.indices[0])
+    with pytest.raises(
+        ValueError,
+        match=rf"NaN or infinite value\(s\), the first \(nan\) at row {row}, column {col};",
+    ):
         sag.tl.classify(adata, "label", n_trials=1)
+
+
+def test_check_finite_names_the_sample_and_the_gene(adata):
+    """Given the names of the rows and columns, the message names them (no densifying:
+    the sparse matrix is read as it is)."""
+    from scautogenome.data import check_finite
+
+    X = adata.X.copy()
+    X.data[5] = np.inf
+    row = int(np.searchsorted(X.indptr, 5, side="right") - 1)
+    col = int(X.indices[5])
+    gene, cell = adata.var_names[col], adata.obs_names[row]
+    with pytest.raises(ValueError, match=rf"at row {row} \('{cell}'\), column {col} \('{gene}'\)"):
+        check_finite(X, "adata.X", obs_names=adata.obs_names, var_names=adata.var_names)
 
 
 def test_negative_values_with_counts(adata):

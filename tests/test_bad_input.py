@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -495,3 +497,46 @@ def test_an_empty_study_name_or_an_in_memory_storage_is_refused(adata, tmp_path)
         with pytest.raises(ValueError, match="in-memory SQLite database"):
             sag.tl.embed(adata, storage=memory)
     check_untouched(adata, before)
+
+
+def test_write_report_refuses_a_key_that_names_nothing(adata, tmp_path):
+    """A key given (not the default) that adata lacks is an error, not a report without the
+    section asked for; a folder as the path is named."""
+    before = snapshot(adata)
+    for kw, match in [
+        ({"key": "typo"}, r"key='typo' is not in adata\.uns"),
+        ({"shap_key": "typo"}, r"shap_key='typo' is not in adata\.uns"),
+        ({"basis": "X_typo"}, r"basis='X_typo' is not in adata\.obsm"),
+    ]:
+        with pytest.raises(KeyError, match=match):
+            sag.io.write_report(adata, tmp_path / "r.html", **kw)
+    adata.uns["mine"] = {"a": 1}
+    with pytest.raises(ValueError, match=r"uns\['mine'\] is not the record of a classify"):
+        sag.io.write_report(adata, tmp_path / "r.html", key="mine")
+    del adata.uns["mine"]
+    with pytest.raises(IsADirectoryError, match=rf"path='{re.escape(str(tmp_path))}' is a folder"):
+        sag.io.write_report(adata, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    check_untouched(adata, before)
+
+
+def test_cli_embed_model_out_keeps_clear_of_other_models(adata, tmp_path, capsys):
+    """embed --model-out into classify's --out folder would hide its model from
+    `predict --model DIR`: refused, --overwrite or not; a lone model.pt needs --overwrite."""
+    from scautogenome.cli import main
+
+    h5ad = tmp_path / "in.h5ad"
+    adata.write_h5ad(h5ad)
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "model.json").write_text('{"model": "Classifier"}')
+    args = ["embed", str(h5ad), "--out", str(tmp_path / "e.h5ad"), "--quiet", "--n-trials", "1"]
+    for extra in ([], ["--overwrite"]):
+        assert main([*args, "--model-out", str(run), *extra]) == 2
+        assert "holds a classify run's output" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == ["model"]
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.pt").write_bytes(b"")
+    assert main([*args, "--model-out", str(tmp_path / "m")]) == 2
+    assert "already holds a model (model.pt); pass --overwrite" in capsys.readouterr().err
+    assert not (tmp_path / "e.h5ad").exists()

@@ -89,7 +89,7 @@ def test_nan_or_inf(adata, bad):
     before = snapshot(adata)
     # the first (by row) is named by its place, and how many there are
     with pytest.raises(
-        ValueError, match=rf"2 NaN or infinite value\(s\), the first \({bad}\) at row 3, column 4"
+        ValueError, match=rf"NaN or infinite values: 2, the first \({bad}\) at row 3, column 4"
     ):
         sag.tl.classify(adata, "label", n_trials=1)
     check_untouched(adata, before)
@@ -100,7 +100,7 @@ def test_nan_in_sparse(adata):
     row, col = 0, int(adata.X.indices[0])
     with pytest.raises(
         ValueError,
-        match=rf"NaN or infinite value\(s\), the first \(nan\) at row {row}, column {col};",
+        match=rf"NaN or infinite values: 1, the first \(nan\) at row {row}, column {col};",
     ):
         sag.tl.classify(adata, "label", n_trials=1)
 

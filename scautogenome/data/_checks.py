@@ -164,7 +164,7 @@ def check_finite(
             n_bad, row, col, value = _non_finite(X, columns)
             of = "" if columns is None else " in the genes the model reads"
             msg = (
-                f"{where} contains {n_bad:,} NaN or infinite value(s){of}, the first ({value}) "
+                f"{where} contains NaN or infinite values{of}: {n_bad:,}, the first ({value}) "
                 f"at {_named('row', row, obs_names)}, {_named('column', col, var_names)}; "
                 "fix or impute them first."
             )

@@ -589,7 +589,7 @@ _COUNT_SCORES = {"leiden_seeds", "n_labels", "n_cells", "n_clusters"}
 def _embed(args) -> int:
     import scautogenome as sag
 
-    from .models._base import META
+    from .models._base import META, WEIGHTS
     from .tools._embed import score_labels
 
     if args.model is not None:  # a saved model: no search, so no option of one
@@ -625,8 +625,19 @@ def _embed(args) -> int:
         if model_out == h5ad or h5ad in model_out.parents:
             msg = f"--model-out {args.model_out!r} is --out {args.out!r} or inside it; give a folder apart"
             raise CLIError(msg)
-        if (model_out / META).exists() and not args.overwrite:
-            msg = f"--model-out {args.model_out!r} already holds a model; pass --overwrite"
+        if (model_out / "model" / META).exists():  # classify's --out, whose model it would hide
+            msg = (
+                f"--model-out {args.model_out!r} holds a classify run's output (its model in "
+                f"{str(Path(args.model_out) / 'model')!r}), which --model {args.model_out!r} "
+                "would no longer find; give a folder of its own"
+            )
+            raise CLIError(msg)
+        there = [name for name in (META, WEIGHTS) if (model_out / name).exists()]
+        if there and not args.overwrite:
+            msg = (
+                f"--model-out {args.model_out!r} already holds a model ({' and '.join(there)}); "
+                "pass --overwrite to replace it or choose another --model-out"
+            )
             raise CLIError(msg)
         _creatable(args.model_out, f"--model-out {args.model_out!r}")
     adata, _ = _load(args)

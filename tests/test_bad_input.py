@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -83,16 +85,38 @@ def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config, capfd)
 def test_nan_or_inf(adata, bad):
     adata.X = adata.X.toarray()
     adata.X[3, 4] = bad
+    adata.X[7, 1] = bad
     before = snapshot(adata)
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    # the first (by row) is named by its place, and how many there are
+    with pytest.raises(
+        ValueError, match=rf"NaN or infinite values: 2, the first \({bad}\) at row 3, column 4"
+    ):
         sag.tl.classify(adata, "label", n_trials=1)
     check_untouched(adata, before)
 
 
 def test_nan_in_sparse(adata):
     adata.X.data[0] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    row, col = 0, int(adata.X.indices[0])
+    with pytest.raises(
+        ValueError,
+        match=rf"NaN or infinite values: 1, the first \(nan\) at row {row}, column {col};",
+    ):
         sag.tl.classify(adata, "label", n_trials=1)
+
+
+def test_check_finite_names_the_sample_and_the_gene(adata):
+    """Given the names of the rows and columns, the message names them (no densifying:
+    the sparse matrix is read as it is)."""
+    from scautogenome.data import check_finite
+
+    X = adata.X.copy()
+    X.data[5] = np.inf
+    row = int(np.searchsorted(X.indptr, 5, side="right") - 1)
+    col = int(X.indices[5])
+    gene, cell = adata.var_names[col], adata.obs_names[row]
+    with pytest.raises(ValueError, match=rf"at row {row} \('{cell}'\), column {col} \('{gene}'\)"):
+        check_finite(X, "adata.X", obs_names=adata.obs_names, var_names=adata.var_names)
 
 
 def test_negative_values_with_counts(adata):
@@ -679,3 +703,46 @@ def test_embedding_scores_checks_seed_tsne_and_key_added_before_any_work(adata, 
     assert adata.uns["mine"] == {"scores": "precious"}
     assert set(adata.uns["pca"]) == {"variance"}
     assert set(adata.uns["sag"]) == {"architecture", "params"}
+
+
+def test_write_report_refuses_a_key_that_names_nothing(adata, tmp_path):
+    """A key given (not the default) that adata lacks is an error, not a report without the
+    section asked for; a folder as the path is named."""
+    before = snapshot(adata)
+    for kw, match in [
+        ({"key": "typo"}, r"key='typo' is not in adata\.uns"),
+        ({"shap_key": "typo"}, r"shap_key='typo' is not in adata\.uns"),
+        ({"basis": "X_typo"}, r"basis='X_typo' is not in adata\.obsm"),
+    ]:
+        with pytest.raises(KeyError, match=match):
+            sag.io.write_report(adata, tmp_path / "r.html", **kw)
+    adata.uns["mine"] = {"a": 1}
+    with pytest.raises(ValueError, match=r"uns\['mine'\] is not the record of a classify"):
+        sag.io.write_report(adata, tmp_path / "r.html", key="mine")
+    del adata.uns["mine"]
+    with pytest.raises(IsADirectoryError, match=rf"path='{re.escape(str(tmp_path))}' is a folder"):
+        sag.io.write_report(adata, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    check_untouched(adata, before)
+
+
+def test_cli_embed_model_out_keeps_clear_of_other_models(adata, tmp_path, capsys):
+    """embed --model-out into classify's --out folder would hide its model from
+    `predict --model DIR`: refused, --overwrite or not; a lone model.pt needs --overwrite."""
+    from scautogenome.cli import main
+
+    h5ad = tmp_path / "in.h5ad"
+    adata.write_h5ad(h5ad)
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "model.json").write_text('{"model": "Classifier"}')
+    args = ["embed", str(h5ad), "--out", str(tmp_path / "e.h5ad"), "--quiet", "--n-trials", "1"]
+    for extra in ([], ["--overwrite"]):
+        assert main([*args, "--model-out", str(run), *extra]) == 2
+        assert "holds a classify run's output" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == ["model"]
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.pt").write_bytes(b"")
+    assert main([*args, "--model-out", str(tmp_path / "m")]) == 2
+    assert "already holds a model (model.pt); pass --overwrite" in capsys.readouterr().err
+    assert not (tmp_path / "e.h5ad").exists()

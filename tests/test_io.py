@@ -232,6 +232,34 @@ def test_parse_tcga_barcode():
     with pytest.raises(ValueError, match="'GTEX-1117F' is not a TCGA barcode"):
         sag.io.parse_tcga_barcode(["GTEX-1117F"])
     assert sag.io.parse_tcga_barcode(["GTEX-1117F"], errors="coerce")["patient"].isna().all()
+    # an errors= of pandas that is not one of ours is refused, not read as "coerce"
+    with pytest.raises(ValueError, match="errors='ignore' must be 'raise' or 'coerce'"):
+        sag.io.parse_tcga_barcode(["GTEX-1117F"], errors="ignore")
+
+
+def test_rows_named_by_tcga_barcodes_are_samples():
+    """Bulk data read without sag.io (an h5ad of its own) is still called samples in messages
+    when its obs_names are TCGA barcodes; single-cell data stays cells."""
+    import anndata as ad
+
+    from scautogenome.data import obs_noun
+
+    X = np.zeros((3, 2), dtype=np.float32)
+    barcodes = ["TCGA-A1-A0SB-01A", "TCGA-A2-A0CM-01A", "TCGA-05-4244-01A"]
+    assert obs_noun(ad.AnnData(X, obs=pd.DataFrame(index=barcodes))) == "samples"
+    cells = ["AAACATACAACCAC-1", "AAACATTGAGCTAC-1", "AAACATTGATCAGC-1"]
+    assert obs_noun(ad.AnnData(X, obs=pd.DataFrame(index=cells))) == "cells"
+
+
+@pytest.mark.parametrize("dtype", ["int8", "str", int, "nonsense"])
+def test_read_table_takes_float_dtypes_only(ex, tmp_path, dtype):
+    """An integer dtype overflowed, a text one failed in a NaN check: refused before any file
+    (the label table's either) is read."""
+    with pytest.raises(TypeError, match=r"dtype=.* must be a floating-point dtype"):
+        sag.io.read_table(ex["expression_BRCA"], labels=tmp_path / "none.tsv", dtype=dtype)
+    with pytest.raises(TypeError, match=r"must be a floating-point dtype"):
+        sag.io.read_tcga(tmp_path / "none.tsv", dtype=dtype)
+    assert sag.io.read_table(ex["expression_BRCA"], dtype="float64").X.dtype == np.float64
 
 
 # --------------------------------------------------------------------------- read_tcga

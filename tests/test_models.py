@@ -48,6 +48,23 @@ def test_load_errors(tmp_path, adata):
         sag.models.Classifier.load(tmp_path / "run")
 
 
+def test_save_and_load_check_their_arguments(tmp_path, adata):
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    with pytest.raises(TypeError, match=r"overwrite='yes' must be True or False"):
+        model.save(tmp_path / "m", overwrite="yes")
+    assert not (tmp_path / "m").exists()
+    # a file in the way: said so, not a bare [Errno 17]
+    (tmp_path / "a_file.py").write_text("x = 1\n")
+    with pytest.raises(NotADirectoryError, match=r"a_file\.py' is a file, not a folder"):
+        model.save(tmp_path / "a_file.py", overwrite=True)
+    assert (tmp_path / "a_file.py").read_text() == "x = 1\n"
+    with pytest.raises(TypeError, match=r"Classifier\.load takes the path of a model's folder"):
+        sag.models.Classifier.load(3)
+    with pytest.raises(TypeError, match=r"Classifier\.save takes the path of a model's folder"):
+        model.save(None)
+
+
 def test_untrained_model_raises(adata):
     with pytest.raises(RuntimeError, match=r"not been trained yet; call sag\.tl\.classify"):
         sag.models.Classifier().predict(adata)

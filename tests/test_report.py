@@ -342,3 +342,81 @@ def test_report_of_a_query_without_a_class_of_the_reference(adata, tiny_config, 
     assert "No explained cell of type_2" in page
     with pytest.raises(KeyError, match=r"holds the record of sag\.tl\.predict"):
         sag.get.metrics_df(query)
+
+
+def test_report_says_where_the_data_came_from_how_it_was_split_and_trained(annotated, tmp_path):
+    """A reader can judge the run from the report alone: the data's source, the size of every
+    part of the split and how it was drawn, the kept model's training settings, and whether
+    its training was cut short by the time budget (the warning classify logged)."""
+    import json
+
+    annotated.uns["provenance"] = "made up for the test"
+    annotated.uns["sag_io"] = {"reader": "read_table", "path": "expr.tsv.gz"}
+    page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
+    n = annotated.obs["sag_split"].value_counts()
+    assert f"{n['train']} train / {n['val']} val / {n['test']} test cells" in page
+    assert "drawn at random (seed 0), about 8:1:1 within each class." in page
+    assert "made up for the test; read by sag.io.read_table from expr.tsv.gz" in page
+    uns = annotated.uns["sag"]
+    train = json.loads(uns["train_params"])
+    best = uns["trials"].set_index("number").loc[uns["best"]["trial"]]
+    assert (
+        f"kept model (trial {uns['best']['trial']}): {train['optimizer']} "
+        f"(lr {float(train['lr']):.3g}" in page
+    )
+    assert f"{int(best['epochs'])} epochs of at most {train['max_epochs']}" in page
+    assert "Under-trained" not in page
+    # the best trial stopped at its share of the time budget
+    trials = uns["trials"]
+    trials.loc[trials["number"] == uns["best"]["trial"], "stopped"] = "trial_cap"
+    page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
+    assert "<b>Under-trained:</b> the kept model stopped at its share of the time budget" in page
+    # a split of the user's is said to be that
+    uns["params"]["split_key"] = "my_split"
+    page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
+    assert "as the user&#x27;s split in obs[&#x27;my_split&#x27;] put them" in page
+
+
+def test_report_of_tcga_samples_grouped_by_patient(adata, tiny_config, tmp_path, caplog):
+    """Bulk samples named by TCGA barcodes are samples, not cells, in the log and the report;
+    the split kept each patient's samples (a tumour and its normal) in one part, and the report
+    says so with the number of patients."""
+    from scautogenome._settings import logger as sag_logger
+
+    adata.obs_names = [
+        f"TCGA-AA-{i // 2:04d}-{'01A' if i % 2 == 0 else '11A'}" for i in range(adata.n_obs)
+    ]
+    sag.settings.verbosity = 2  # info: the test summary
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        sag.tl.classify(adata, "label", config=tiny_config)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    n_test = int(adata.uns["sag"]["metrics"]["test"]["n"])
+    assert f"on {n_test} samples" in caplog.text
+    page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
+    assert (
+        f"the samples of each TCGA patient ({adata.n_obs // 2:,} in all) kept in one part" in page
+    )
+    assert f"<b>{n_test}</b>test samples" in page
+    assert f"Only {n_test} test samples:" in page
+    assert "test cells" not in page
+
+
+def test_report_of_a_prediction_points_to_the_query_labels(adata, tmp_path):
+    """A query that has labels of the model's classes is not told flatly that nothing scores
+    its predictions: the report names the call that does."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    query = adata[:40].copy()
+    sag.tl.predict(query, model)
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "sag.pl.confusion_matrix(adata, labels_key=&#x27;label&#x27;)</code> scores" in page
+    assert "are not scored against labels here" not in page
+    del query.obs["label"]
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "Predictions are not scored against labels here" in page
+    # the model, where the record names it
+    query.uns["sag"]["model_digest"] = model.weights_digest()
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert f"with the model of weights digest {model.weights_digest()[:12]}" in page

@@ -18,15 +18,25 @@ _CHUNK = 4096
 _BULK_READERS = ("read_tcga", "read_maf", "read_autogenome")
 
 
+# how many obs_names tell whether the rows are named by TCGA barcodes
+_NAMES_LOOKED_AT = 200
+
+
 def obs_noun(adata) -> str:
     """What the rows of ``adata`` are called in messages: ``"samples"`` for bulk profiles that
     a :mod:`scautogenome.io` reader of bulk data read (its record in ``uns['sag_io']``; TCGA,
-    MAF, AutoGenome input), ``"cells"`` otherwise."""
+    MAF, AutoGenome input) or whose ``obs_names`` are TCGA barcodes (most of the first
+    200, as the TCGA readers tell a barcode column), ``"cells"`` otherwise."""
     from .._keys import IO_KEY
+    from ..io._barcodes import barcode_fraction
 
     record = getattr(adata, "uns", {}).get(IO_KEY)
-    bulk = isinstance(record, dict) and str(record.get("reader")) in _BULK_READERS
-    return "samples" if bulk else "cells"
+    if isinstance(record, dict) and str(record.get("reader")) in _BULK_READERS:
+        return "samples"
+    names = getattr(adata, "obs_names", None)
+    if names is not None and barcode_fraction(names[:_NAMES_LOOKED_AT]) >= 0.5:
+        return "samples"
+    return "cells"
 
 
 def check_adata(adata: AnnData, *, writes: bool = True) -> None:
@@ -135,18 +145,67 @@ def iter_values(X):
             yield X[start : start + _CHUNK]
 
 
-def check_finite(X, where: str = "X", columns: np.ndarray | None = None) -> None:
-    """Raise if the matrix holds NaN or infinite values; ``columns``: in those columns only
-    (the genes a model reads of a query, whose other columns it ignores)."""
+def check_finite(
+    X,
+    where: str = "X",
+    columns: np.ndarray | None = None,
+    *,
+    obs_names=None,
+    var_names=None,
+) -> None:
+    """Raise if the matrix holds NaN or infinite values, naming the first (by row, then
+    column) and how many there are; ``columns``: in those columns only (the genes a model
+    reads of a query, whose other columns it ignores). ``obs_names`` and ``var_names`` (of
+    ``X``'s rows and columns) name the sample and the gene in the message; without them it
+    gives their positions."""
     if not np.issubdtype(X.dtype, np.floating):
         return
     blocks = iter_values(X) if columns is None else _column_values(X, columns)
     for block in blocks:
         if not np.isfinite(block).all():
-            n_bad = int((~np.isfinite(block)).sum())
+            n_bad, row, col, value = _non_finite(X, columns)
             of = "" if columns is None else " in the genes the model reads"
-            msg = f"{where} contains NaN or infinite values{of} ({n_bad} in the first block found); fix or impute them first."
+            msg = (
+                f"{where} contains NaN or infinite values{of}: {n_bad:,}, the first ({value}) "
+                f"at {_named('row', row, obs_names)}, {_named('column', col, var_names)}; "
+                "fix or impute them first."
+            )
             raise ValueError(msg)
+
+
+def _named(what: str, i: int, names) -> str:
+    """``row 3`` or, with names, ``row 3 ('TCGA-...')``."""
+    if names is None or i >= len(names):
+        return f"{what} {i}"
+    return f"{what} {i} ({str(names[i])!r})"
+
+
+def _non_finite(X, columns: np.ndarray | None) -> tuple[int, int, int, float]:
+    """How many values of ``X`` (of its ``columns`` only) are NaN or infinite, and the row,
+    column (of ``X``) and value of the first, row chunk by row chunk (no densifying)."""
+    n_bad, first = 0, None
+    for start in range(0, X.shape[0], _CHUNK):
+        block = X[start : start + _CHUNK]
+        if columns is not None:
+            block = block[:, columns]
+        if sparse.issparse(block):
+            block = sparse.csr_matrix(block)  # a copy: duplicate entries summed on it
+            block.sum_duplicates()
+            bad = np.flatnonzero(~np.isfinite(block.data))
+            if first is None and bad.size:
+                row = int(np.searchsorted(block.indptr, bad[0], side="right") - 1)
+                first = (start + row, int(block.indices[bad[0]]), float(block.data[bad[0]]))
+        else:
+            block = np.asarray(block)
+            bad = np.argwhere(~np.isfinite(block))
+            if first is None and bad.size:
+                r, c = (int(i) for i in bad[0])
+                first = (start + r, c, float(block[r, c]))
+        n_bad += len(bad)
+    if first is None:  # pragma: no cover - called only where a non-finite value was seen
+        return n_bad, -1, -1, float("nan")
+    row, col, value = first
+    return n_bad, row, int(col if columns is None else np.asarray(columns)[col]), value
 
 
 def _column_values(X, columns: np.ndarray):

@@ -91,8 +91,10 @@ def metrics_df(
     Classes: one row per class (precision, recall, F1, support and, where computed, ROC AUC
     and average precision, one class against the rest) and a last row ``all``: macro-F1 (as
     ``f1``), balanced accuracy (as ``recall``, the mean of the classes' recalls), the macro
-    ROC AUC and average precision, ``accuracy`` and the number of cells (``support``);
-    precision is left NaN there. A numeric target: one row of
+    ROC AUC and average precision, ``accuracy`` and the number of cells (``support``), each
+    the run's own figure as classify recorded it; precision is left NaN there, as the record
+    holds no macro precision (macro-F1 averages the classes true or predicted in the part,
+    which the per-class table alone cannot tell). A numeric target: one row of
     R^2, RMSE, MAE, Pearson, Spearman and n.
     """
     record = classify_run_record(adata, key, "metrics")

@@ -150,6 +150,9 @@ def parse_tcga_barcode(
 
     and a boolean column ``is_tumor`` (sample type codes 01-09 and 40).
     """
+    if errors not in ("raise", "coerce"):
+        msg = f"errors={errors!r} must be 'raise' or 'coerce'."
+        raise ValueError(msg)
     if isinstance(barcodes, str):
         barcodes = [barcodes]
     given = [str(b) for b in barcodes]

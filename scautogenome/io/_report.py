@@ -91,15 +91,16 @@ def _train_loss(uns) -> str:
         return "cross_entropy"
 
 
-def _kpis(uns, figures: list[tuple[str, object]]) -> str:
+def _kpis(uns, figures: list[tuple[str, object]], noun: str = "cells") -> str:
     """The key figures of a classify run: ``figures`` (name, shown value), then the test
-    cells, the kept model's mode and the number of trials."""
+    cells (``noun``: what the rows are called), the kept model's mode and the number of
+    trials."""
     test = uns["metrics"]["test"]
     return "".join(
         f'<span class="kpi"><b>{v}</b>{html.escape(k)}</span>'
         for k, v in [
             *figures,
-            ("test cells", int(test["n"])),
+            (f"test {noun}", int(test["n"])),
             ("best model", uns.get("best", {}).get("mode", "?")),
             ("trials", len(uns.get("trials", []))),
         ]
@@ -119,39 +120,198 @@ def _run_note(uns, column: str, extra: str = "") -> str:
     )
 
 
+def _given(value) -> bool:
+    """Whether a recorded call argument was given (call_params records None as "None")."""
+    return value is not None and str(value) != "None"
+
+
+def _data_source(adata: AnnData) -> str:
+    """Where the data came from: ``uns['provenance']`` and the files a sag.io reader read
+    (``uns['sag_io']``); empty when neither is there."""
+    parts = []
+    if "provenance" in adata.uns:
+        parts.append(str(adata.uns["provenance"]))
+    record = adata.uns.get(_keys.IO_KEY)
+    if isinstance(record, dict):
+        files = []
+        for name in ("files", "path", "label_table", "config_path"):
+            value = record.get(name)
+            if value is None:
+                continue
+            files += [str(v) for v in np.atleast_1d(np.asarray(value, dtype=object)) if str(v)]
+        for name in ("features_files", "labels_files"):  # read_autogenome's {split: path}
+            files += [str(v) for v in dict(record.get(name, {})).values() if str(v)]
+        if files:
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            parts.append(f"read by sag.io.{record.get('reader', '?')} from {shown}")
+    return "; ".join(parts)
+
+
+def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> int | None:
+    """How many groups the split of the ``used`` rows kept whole; None where the groups
+    cannot be read again (a column since removed)."""
+    import pandas as pd
+
+    from ..data._split import AUTO_GROUPS, tcga_patients
+
+    if grouped_by == AUTO_GROUPS:
+        patients = tcga_patients(adata.obs_names[used])
+        return None if patients is None else len(set(patients))
+    if grouped_by not in adata.obs.columns:
+        return None
+    values = pd.Series(adata.obs[grouped_by].to_numpy()[used])
+    return int(values.nunique() + values.isna().sum())  # a missing value: a group of its own
+
+
+def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
+    """How many cells each part of the split holds and how the split was made."""
+    from ..data._split import AUTO_GROUPS
+
+    params = dict(adata.uns[key].get("params", {}))
+    column = _keys.split_key(key)
+    text = ""
+    used = np.zeros(adata.n_obs, dtype=bool)
+    if column in adata.obs.columns:
+        parts = adata.obs[column].astype(str).to_numpy()
+        used = np.isin(parts, ("train", "val", "test"))
+        counts = [f"{int((parts == p).sum()):,} {p}" for p in ("train", "val", "test")]
+        text = f"{' / '.join(counts)} {noun} (obs[{column!r}]), "
+    if _given(params.get("split_key")):
+        return text + f"as the user's split in obs[{str(params['split_key'])!r}] put them."
+    if "seed" not in params:
+        return text.rstrip(", ") + "."
+    by = "bin of the target's values" if regression else "class"
+    text += f"drawn at random (seed {params['seed']}), about 8:1:1 within each {by}"
+    grouped = params.get("split_groups")
+    if _given(grouped):
+        n = _n_groups(adata, used, str(grouped)) if used.any() else None
+        what = "TCGA patient" if grouped == AUTO_GROUPS else f"group of obs[{str(grouped)!r}]"
+        text += f", the {noun} of each {what}" + (f" ({n:,} in all)" if n is not None else "")
+        text += " kept in one part"
+    return text + "."
+
+
+def _training_note(uns) -> str:
+    """How the kept model was trained: optimizer, learning rate, batch size, epochs and seed
+    (``train_params``, the best trial's row of ``trials``, ``params['seed']``)."""
+    try:
+        train = dict(json.loads(str(uns.get("train_params", "{}"))))
+    except (ValueError, TypeError):
+        train = {}
+    row = _best_row(uns)
+    facts = []
+    if "optimizer" in train:
+        opt = f"{train['optimizer']}"
+        extra = [f"lr {float(train['lr']):.3g}"] if "lr" in train else []
+        if train.get("optimizer") == "sgd" and "momentum" in train:
+            extra.append(f"momentum {train['momentum']}")
+        if "weight_decay" in train:
+            extra.append(f"weight decay {float(train['weight_decay']):.3g}")
+        facts.append(opt + (f" ({', '.join(extra)})" if extra else ""))
+    elif "lr" in train:
+        facts.append(f"lr {float(train['lr']):.3g}")
+    if "batch_size" in train:
+        facts.append(f"batch size {train['batch_size']}")
+    if row is not None and int(row.get("epochs", -1)) > 0:
+        epochs = f"{int(row['epochs'])} epochs"
+        if "max_epochs" in train:
+            epochs += f" of at most {train['max_epochs']}"
+        if int(row.get("best_epoch", -1)) >= 0:
+            epochs += f" (best at epoch {int(row['best_epoch']) + 1})"
+        facts.append(epochs)
+    if "patience" in train:
+        facts.append(f"early-stopping patience {train['patience']}")
+    seed = dict(uns.get("params", {})).get("seed")
+    if _given(seed):
+        facts.append(f"run seed {seed}")
+    if not facts:
+        return ""
+    trial = f" (trial {int(row['number'])})" if row is not None else ""
+    return f"kept model{trial}: " + ", ".join(facts) + "."
+
+
+def _best_row(uns):
+    """The ``trials`` row of the kept model's trial, or None."""
+    trials = uns.get("trials")
+    best = dict(uns.get("best", {})).get("trial")
+    if trials is None or best is None or "number" not in trials:
+        return None
+    rows = trials[trials["number"].astype(int) == int(best)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _cut_note(uns) -> str:
+    """The warning classify logged when the kept model's training was cut by the time budget,
+    or by its share of it, before it converged (:func:`~scautogenome.search._study.warn_if_cut`),
+    from the best trial's row of ``trials``; empty otherwise."""
+    row = _best_row(uns)
+    stopped = "" if row is None else str(row.get("stopped", ""))
+    if stopped not in ("time_budget", "trial_cap"):
+        return ""
+    try:
+        max_epochs = json.loads(str(uns.get("train_params", "{}"))).get("max_epochs")
+    except (ValueError, AttributeError):
+        max_epochs = None
+    where = "the time budget"
+    if stopped == "trial_cap":
+        where = "its share of the time budget (max_trial_fraction)"
+    of = f" of at most {max_epochs}" if max_epochs is not None else ""
+    return (
+        f"<p><b>Under-trained:</b> the kept model stopped at {where} after "
+        f"{float(row['seconds']):.0f} s and {int(row['epochs'])} epochs{of}, before it converged; "
+        "a larger time_budget gives a better model.</p>"
+    )
+
+
+def _run_facts(adata: AnnData, key: str, noun: str, regression: bool) -> str:
+    """What a reader needs to judge a classify run: the data's source, the split, the kept
+    model's training and whether it was cut short."""
+    uns = adata.uns[key]
+    lines = [
+        ("Data", _data_source(adata)),
+        ("Split", _split_note(adata, key, noun, regression)),
+        ("Training", _training_note(uns)),
+    ]
+    items = "".join(f"<li><b>{name}:</b> {html.escape(text)}</li>" for name, text in lines if text)
+    return (f'<ul class="muted">{items}</ul>' if items else "") + _cut_note(uns)
+
+
 FEW_TEST_CELLS = 50
 """Fewer test cells than this: the report says how uncertain the test metrics are."""
 
 
-def _few_test_cells(test, accuracy: bool) -> str:
-    """A note on a small test split: how much one cell weighs and, for classes, the 95%
-    Wilson interval of the test accuracy; empty for a test split of
-    :data:`FEW_TEST_CELLS` cells or more."""
+def _few_test_cells(test, accuracy: bool, noun: str = "cells") -> str:
+    """A note on a small test split: how much one cell (``noun``: what the rows are called)
+    weighs and, for classes, the 95% Wilson interval of the test accuracy; empty for a test
+    split of :data:`FEW_TEST_CELLS` cells or more."""
     n = int(test.get("n", 0))
     if not 0 < n < FEW_TEST_CELLS:
         return ""
-    text = f"<p><b>Only {n} test cells:</b> "
+    one = noun[:-1]  # "cell", "sample"
+    text = f"<p><b>Only {n} test {noun}:</b> "
     if accuracy:
         from scipy.stats import binomtest
 
         k = round(float(test["accuracy"]) * n)
         ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         text += (
-            f"one cell moves the accuracy by {100 / n:.0f}%, and the 95% interval of the test "
+            f"one {one} moves the accuracy by {100 / n:.0f}%, and the 95% interval of the test "
             f"accuracy is {ci.low:.2f}\u2013{ci.high:.2f} (Wilson). "
         )
     else:
-        text += "each cell weighs much in the test metrics. "
+        text += f"each {one} weighs much in the test metrics. "
     return text + "Read them as rough; more samples, or a larger test part, make them firm.</p>"
 
 
 def _classify_section(adata: AnnData, key: str) -> list[str]:
     from .. import plotting as pl
+    from ..data._checks import obs_noun
     from ..plotting._classify import is_regression
 
     uns = adata.uns[key]
     if is_regression(uns):
         return _regression_section(adata, key)
+    noun = obs_noun(adata)
     out = ["<h2>Classification</h2>"]
     test = uns["metrics"]["test"]
     val = uns["metrics"].get("val", {})
@@ -163,6 +323,7 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
                 ("test macro-F1", f"{test['macro_f1']:.3f}"),
                 *([("test ROC AUC", f"{test['roc_auc']:.3f}")] if "roc_auc" in test else []),
             ],
+            noun,
         )
     )
     out.append(
@@ -176,6 +337,7 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
             else "",
         )
     )
+    out.append(_run_facts(adata, key, noun, regression=False))
     # runs recorded before ROC AUC and average precision were have neither
     summary = [("accuracy", "accuracy"), ("macro_f1", "macro-F1")]
     summary += [("balanced_accuracy", "balanced accuracy")]
@@ -185,8 +347,8 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         for part, m in (("test", test), ("validation", val))
         if m
     ]
-    out.append(_table(["split", *(name for _, name in summary), "cells"], rows))
-    out.append(_few_test_cells(test, accuracy=True))
+    out.append(_table(["split", *(name for _, name in summary), noun], rows))
+    out.append(_few_test_cells(test, accuracy=True, noun=noun))
     pc = test["per_class"]
     classes = [str(c) for c in uns["classes"]]
     per_class = [("precision", "precision"), ("recall", "recall"), ("f1", "F1")]
@@ -204,8 +366,8 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
     if any(k in pc for k, _ in _RANKING):
         out.append(
             '<p class="muted">ROC AUC and average precision (the area under the '
-            "precision-recall curve) rank the cells by each class's probability, one class "
-            "against the rest; \u2013 where the test split has no cell of the class.</p>"
+            f"precision-recall curve) rank the {noun} by each class's probability, one class "
+            f"against the rest; \u2013 where the test split has no {noun[:-1]} of the class.</p>"
         )
     out.append("<h3>Confusion matrix (test, rows = true class)</h3>")
     out.append(_figure(pl.confusion_matrix, adata, key=key))
@@ -277,8 +439,10 @@ _REGRESSION = (
 def _regression_section(adata: AnnData, key: str) -> list[str]:
     """The section of a classify run that predicted a numeric target."""
     from .. import plotting as pl
+    from ..data._checks import obs_noun
 
     uns = adata.uns[key]
+    noun = obs_noun(adata)
     out = ["<h2>Regression</h2>"]
     test = uns["metrics"]["test"]
     val = uns["metrics"].get("val", {})
@@ -290,16 +454,18 @@ def _regression_section(adata: AnnData, key: str) -> list[str]:
                 ("test RMSE", _shown(test["rmse"], ".4g")),
                 ("test Spearman", _shown(test["spearman"], ".3f")),
             ],
+            noun,
         )
     )
     out.append(_run_note(uns, "numeric target"))
+    out.append(_run_facts(adata, key, noun, regression=True))
     rows = [
         [part, *(_shown(m[k], spec) for k, _, spec in _REGRESSION), int(m["n"])]
         for part, m in (("test", test), ("validation", val))
         if m
     ]
-    out.append(_table(["split", *(name for _, name, _ in _REGRESSION), "cells"], rows))
-    out.append(_few_test_cells(test, accuracy=False))
+    out.append(_table(["split", *(name for _, name, _ in _REGRESSION), noun], rows))
+    out.append(_few_test_cells(test, accuracy=False, noun=noun))
     out.append(
         '<p class="muted">R\u00b2: the share of the values\u2019 variance the predictions '
         "explain (0 is predicting the mean, negative worse); RMSE and MAE: root mean squared "
@@ -328,10 +494,13 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
     outputs = [str(c) for c in uns.get("classes", [c for c in columns if c != "overall"])]
     if len(outputs) == 1:  # a model of one output (a numeric target)
         return _explain_one_output(adata, shap_key, outputs[0], genes[0], n_top)
+    from ..data._checks import obs_noun
+
+    noun = obs_noun(adata)
     out = [
         _explain_heading(None),
-        '<p class="muted">Mean absolute SHAP value over the explained cells of each class, on '
-        "the model's input scale (after its transform). Candidate markers, not proof.</p>",
+        f'<p class="muted">Mean absolute SHAP value over the explained {noun} of each class, '
+        "on the model's input scale (after its transform). Candidate markers, not proof.</p>",
     ]
     rows = [
         [c, ", ".join(str(g) for g in genes[i, :n_top] if str(g))] for i, c in enumerate(columns)
@@ -347,7 +516,7 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
     absent = [c for c in outputs if c not in drawn]
     if absent:
         out.append(
-            '<p class="muted">No explained cell of '
+            f'<p class="muted">No explained {noun[:-1]} of '
             + ", ".join(html.escape(c) for c in absent)
             + ": no distribution to show.</p>"
         )
@@ -360,12 +529,13 @@ def _explain_one_output(
     """The explanation of a model of one output: its top genes (its ``overall`` column is the
     same), their importance and their SHAP values in the explained cells."""
     from .. import plotting as pl
+    from ..data._checks import obs_noun
 
     out = [
         _explain_heading(target),
         '<p class="muted">Mean absolute SHAP value of the predicted value over the explained '
-        "cells, on the model's input scale (after its transform). Candidate markers, not "
-        "proof.</p>",
+        f"{obs_noun(adata)}, on the model's input scale (after its transform). Candidate "
+        "markers, not proof.</p>",
     ]
     row = [target, ", ".join(str(g) for g in genes[:n_top] if str(g))]
     out.append(_table(["target", f"top {n_top} genes"], [row], left=2))
@@ -473,24 +643,75 @@ def _missing_genes(overlap: dict) -> str:
     )
 
 
+def _model_named(uns) -> str:
+    """`` with the model of weights digest ... saved in ...`` where the record names it."""
+    digest = str(uns.get("model_digest", ""))[:12]
+    where = str(uns.get("model_dir", uns.get("model_path", "")))
+    if not digest and not where:
+        return ""
+    text = " with the model" + (f" of weights digest {html.escape(digest)}" if digest else "")
+    return text + (f" from <code>{html.escape(where)}</code>" if where else "")
+
+
+def _query_labels(adata: AnnData, key: str) -> str | None:
+    """The ``obs`` column of a query that holds labels of the model's classes (most of its
+    values are classes of the model), the one with the most such values; None where none."""
+    import pandas as pd
+
+    classes = {str(c) for c in adata.uns[key].get("classes", [])}
+    if len(classes) < 2:  # a numeric target's model: no classes to compare
+        return None
+    best, best_n = None, 0
+    for column in adata.obs.columns:
+        if str(column).startswith(f"{key}_"):  # sag's own outputs (the predictions)
+            continue
+        values = adata.obs[column]
+        if pd.api.types.is_float_dtype(values.dtype):
+            continue
+        present = values.dropna().astype(str)
+        n = int(present.isin(classes).sum())
+        if n > best_n and n >= 0.5 * len(present):
+            best, best_n = str(column), n
+    return best
+
+
+def _scoring_note(adata: AnnData, key: str) -> str:
+    """How the predictions can be scored: against the query's own labels where it has a
+    column of the model's classes, else in the classify run's report."""
+    column = _query_labels(adata, key)
+    if column is None:
+        return (
+            "Predictions are not scored against labels here; the model's test metrics are in "
+            "the report of its classify run."
+        )
+    call = f"sag.pl.confusion_matrix(adata, labels_key={column!r}"
+    call += ")" if key == _keys.CLASSIFY_KEY else f", key={key!r})"
+    return (
+        f"obs[{html.escape(repr(column))}] holds labels of the model's classes: "
+        f"<code>{html.escape(call)}</code> scores the predictions against them; the model's "
+        "test metrics are in the report of its classify run."
+    )
+
+
 def _predict_section(adata: AnnData, key: str) -> list[str]:
     """The section of a :func:`~scautogenome.tl.predict` run (no classify record): what was
     predicted, and how much of the model's genes the query had. There is no truth to score."""
     import pandas as pd
 
+    from ..data._checks import obs_noun
+
     uns = adata.uns[key]
+    noun = obs_noun(adata)
     pred_col = _keys.pred_key(key)
     out = ["<h2>Predictions</h2>"]
     overlap = dict(uns.get("gene_overlap", {}))
     if overlap:
         out.append(
-            f'<p class="muted">sag.tl.predict on {adata.n_obs:,} cells: the query had '
-            f"{int(overlap.get('n_common', 0)):,} of the model's "
+            f'<p class="muted">sag.tl.predict{_model_named(uns)} on {adata.n_obs:,} {noun}: '
+            f"the query had {int(overlap.get('n_common', 0)):,} of the model's "
             f"{int(overlap.get('n_model_genes', 0)):,} genes "
             f"({float(overlap.get('fraction_of_model_genes', float('nan'))):.1%}); "
-            f"{_missing_genes(overlap)}. "
-            "Predictions are not scored against labels here; the model's test metrics are "
-            "in the report of its classify run.</p>"
+            f"{_missing_genes(overlap)}. {_scoring_note(adata, key)}</p>"
         )
     if pred_col not in adata.obs.columns:
         return [*out, f'<p class="muted">obs[{html.escape(repr(pred_col))}] is missing.</p>']
@@ -498,7 +719,7 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
     if pd.api.types.is_numeric_dtype(pred) and not pd.api.types.is_bool_dtype(pred):
         target = str(uns["classes"][0]) if len(uns.get("classes", [])) else "value"
         values = pred.to_numpy(dtype=np.float64)
-        stats = [("cells", len(values)), ("mean", np.nanmean(values)), ("sd", np.nanstd(values))]
+        stats = [(noun, len(values)), ("mean", np.nanmean(values)), ("sd", np.nanstd(values))]
         stats += [(f"{q}%", np.nanpercentile(values, q)) for q in (0, 25, 50, 75, 100)]
         out.append(f"<h3>Predicted {html.escape(target)}</h3>")
         out.append(
@@ -513,9 +734,9 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
     counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
     conf_col = _keys.confidence_key(key)
     conf = adata.obs[conf_col] if conf_col in adata.obs.columns else None
-    header = ["predicted class", "cells", "share"]
+    header = ["predicted class", noun, "share"]
     if conf is not None:
-        header += ["median confidence", "cells below 0.5"]
+        header += ["median confidence", f"{noun} below 0.5"]
     rows = []
     for cls, n in counts.items():
         row = [str(cls), int(n), f"{n / len(pred):.1%}"]
@@ -530,6 +751,35 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
             f"(obs[{html.escape(repr(conf_col))}]).</p>"
         )
     return out
+
+
+def _check_asked_for(adata: AnnData, key: str, shap_key: str, basis: str) -> None:
+    """Refuse a ``key``, ``shap_key`` or ``basis`` other than the default that names nothing
+    in ``adata``: a report without the section asked for would pass for a complete one."""
+    from ..tools._utils import is_classify_record, is_predict_record
+
+    if key != _keys.CLASSIFY_KEY:
+        if key not in adata.uns:
+            msg = (
+                f"key={key!r} is not in adata.uns (the key_added of classify or predict); "
+                f"uns holds {sorted(map(str, adata.uns))}."
+            )
+            raise KeyError(msg)
+        if not (is_classify_record(adata.uns[key]) or is_predict_record(adata.uns[key])):
+            msg = f"key={key!r}: uns[{key!r}] is not the record of a classify or predict run."
+            raise ValueError(msg)
+    if shap_key != _keys.SHAP_KEY and shap_key not in adata.uns:
+        msg = (
+            f"shap_key={shap_key!r} is not in adata.uns (the key_added of explain); uns holds "
+            f"{sorted(map(str, adata.uns))}."
+        )
+        raise KeyError(msg)
+    if basis != f"X_{_keys.EMBED_KEY}" and basis not in adata.obsm:
+        msg = (
+            f"basis={basis!r} is not in adata.obsm (embed's or encode's key_added with X_ in "
+            f"front); obsm holds {sorted(map(str, adata.obsm))}."
+        )
+        raise KeyError(msg)
 
 
 def write_report(
@@ -563,7 +813,9 @@ def write_report(
     path
         The ``.html`` file to write.
     key, shap_key, basis
-        Where the classification, the explanation and the latent space are.
+        Where the classification, the explanation and the latent space are. One given
+        other than its default must be there (an error otherwise: a report without the
+        section asked for is not written).
     title
         Page title; default names the data.
 
@@ -575,6 +827,14 @@ def write_report(
 
     from ..tools._utils import is_classify_record, is_predict_record  # lazily: loads torch
 
+    path = Path(path)
+    if path.is_dir():
+        msg = (
+            f"path={str(path)!r} is a folder; give the .html file to write, e.g. "
+            f"{str(path / 'report.html')!r}."
+        )
+        raise IsADirectoryError(msg)
+    _check_asked_for(adata, key, shap_key, basis)
     has = {
         "classify": is_classify_record(adata.uns.get(key)),
         "predict": is_predict_record(adata.uns.get(key)),
@@ -632,7 +892,6 @@ def write_report(
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
     )
-    path = Path(path)
     # through a temporary file: a failed write leaves an earlier report (or file) whole
     write_atomically(path, lambda tmp: tmp.write_text(doc, encoding="utf-8"))
     logger.info("wrote report %s (%.0f KB)", path, path.stat().st_size / 1024)

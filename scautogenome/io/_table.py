@@ -227,6 +227,19 @@ def _var_frame(genes: Sequence[str]) -> pd.DataFrame:
     return var
 
 
+def float_dtype(dtype) -> np.dtype:
+    """``dtype`` as a floating-point numpy dtype, or an error naming it (an integer or text
+    dtype cannot hold an expression table's values, NaN among them)."""
+    try:
+        out = np.dtype(dtype)
+    except TypeError:
+        out = None
+    if out is None or not np.issubdtype(out, np.floating):
+        msg = f"dtype={dtype!r} must be a floating-point dtype: 'float32' (default) or 'float64'."
+        raise TypeError(msg)
+    return out
+
+
 def table_to_anndata(
     path: str | Path,
     *,
@@ -246,7 +259,7 @@ def table_to_anndata(
     if sparse not in (True, False, "auto"):
         msg = f"sparse={sparse!r} must be True, False or 'auto'."
         raise ValueError(msg)
-    dtype = np.dtype(dtype)
+    dtype = float_dtype(dtype)
     m = _parse.read_matrix(path, sep=sep, sparse=sparse, dtype=dtype, what=what)
     if orientation == "auto":
         orientation, reason = _decide_orientation(m.row_ids, m.col_ids, label_ids)
@@ -346,7 +359,7 @@ def read_table(
     sparse
         ``"auto"``: CSR when fewer than half of the values are non-zero, else dense.
     dtype
-        Data type of ``X``.
+        Data type of ``X``: a floating-point one (``"float32"``, ``"float64"``).
 
     Returns
     -------
@@ -374,6 +387,7 @@ def read_table(
         Naming the file and line: ragged rows, non-numeric / missing / non-finite cells,
         duplicate sample ids, a label table that repeats an id or matches no sample.
     """
+    float_dtype(dtype)  # before the label table is read
     label_info = None
     label_ids = None
     if labels is not None:

@@ -28,6 +28,7 @@ from ._table import (
     IO_KEY,
     Orientation,
     _gene_fraction,
+    float_dtype,
     join_labels,
     label_columns,
     table_to_anndata,
@@ -328,6 +329,7 @@ def read_tcga(
         if unknown:
             msg = f"sample_types={unknown} are not TCGA sample type codes ({sorted(SAMPLE_TYPES)})."
             raise ValueError(msg)
+    float_dtype(dtype)  # before any file is read
     files = _as_files(paths, cohort)
     clin = None
     if clinical is not None:

@@ -41,11 +41,32 @@ def versions() -> dict[str, str]:
     return out
 
 
+def check_model_path(path, kind: str, method: str) -> Path:
+    """``path`` as a Path, or a TypeError: :meth:`BaseModel.save` and :meth:`BaseModel.load`
+    take the path of a model's folder (``kind.method``, e.g. ``Classifier.load``, names the
+    call)."""
+    import os
+
+    if not isinstance(path, (str, os.PathLike)):
+        msg = (
+            f"{kind}.{method} takes the path of a model's folder (a str or Path), got "
+            f"{type(path).__name__} {path!r}."
+        )
+        raise TypeError(msg)
+    return Path(path)
+
+
 def write_model_dir(
     path: str | Path, meta: dict, tensors: dict[str, torch.Tensor], *, overwrite: bool
 ) -> Path:
     """Write ``model.json`` and ``model.pt`` into ``path``; refuse to overwrite unless asked."""
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        msg = (
+            f"{str(path)!r} is a file, not a folder: a model is saved as a folder of {META} and "
+            f"{WEIGHTS}; pass the path of a folder (it is created)."
+        )
+        raise NotADirectoryError(msg)
     if path.exists() and (path / META).exists() and not overwrite:
         msg = f"{str(path)!r} already holds a saved model; pass overwrite=True to replace it."
         raise FileExistsError(msg)
@@ -58,7 +79,7 @@ def write_model_dir(
 
 
 def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    path = Path(path)
+    path = check_model_path(path, kind, "load")
     if not (path / META).exists() or not (path / WEIGHTS).exists():
         msg = f"{str(path)!r} is not a saved scautogenome model (needs {META} and {WEIGHTS})."
         if (path / "model" / META).exists():  # the command line's --out folder
@@ -353,7 +374,12 @@ class BaseModel:
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Save weights (``model.pt``) and everything else as JSON (``model.json``)."""
+        """Save weights (``model.pt``) and everything else as JSON (``model.json``) into the
+        folder ``path`` (created; one that holds a saved model only with ``overwrite=True``)."""
+        check_model_path(path, self._model_name, "save")
+        if not isinstance(overwrite, bool):
+            msg = f"overwrite={overwrite!r} must be True or False."
+            raise TypeError(msg)
         check_is_fitted(self)
         meta = {
             "model": self._model_name,

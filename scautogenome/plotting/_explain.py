@@ -86,6 +86,8 @@ def importance(
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
     _check_n_top(n_top)
+    from ..data._checks import obs_noun  # not ..data, which loads torch
+
     uns = _shap_uns(adata, key)
     gene_labels(adata, [], gene_symbols)  # a bad column is an error before any drawing
     table = np.asarray(adata.varm[key], dtype=float)
@@ -113,7 +115,7 @@ def importance(
         bar_color = color or (colors[col] if col < len(classes) else "#1f77b4")
         ax.barh(np.arange(len(top)), table[top, col], color=bar_color, height=0.7)
         ax.set_title(f"{group}: top {len(top)} genes")
-        ax.set_xlabel(_importance_label(uns, col, output))
+        ax.set_xlabel(_importance_label(uns, col, output, obs_noun(adata)))
     else:
         per_class = table[:, : len(classes)]
         total = np.nansum(per_class, axis=1)
@@ -125,11 +127,12 @@ def importance(
         legend_w = n_cols * (0.6 + 0.065 * min(longest + 10, 50))
         fig, ax = new_axes(ax, (6.0 + legend_w, 0.9 + 0.28 * max(len(top), 3)))
         n_cells = np.asarray(uns.get("n_cells", []), dtype=np.int64)
+        noun = obs_noun(adata)
         left = np.zeros(len(top))
         for c, name in enumerate(classes):
             width = np.nan_to_num(per_class[top, c])
             # a class none of whose cells was explained has no bars: the legend says so
-            shown = f"{name} (no cells)" if c < len(n_cells) and n_cells[c] == 0 else name
+            shown = f"{name} (no {noun})" if c < len(n_cells) and n_cells[c] == 0 else name
             ax.barh(np.arange(len(top)), width, left=left, color=colors[c], height=0.7, label=shown)
             left += width
         ax.legend(
@@ -141,24 +144,29 @@ def importance(
             title=groupby or None,
         )
         ax.set_title(f"top {len(top)} genes, all classes")
-        ax.set_xlabel("mean |SHAP value| of each class's logit over its explained cells (stacked)")
+        ax.set_xlabel(
+            f"mean |SHAP value| of each class's logit over its explained {noun} (stacked)"
+        )
     ax.set_yticks(np.arange(len(top)), gene_labels(adata, genes[top], gene_symbols))
     ax.set_ylim(len(top) - 0.5, -0.5)  # most important on top
     ax.spines[["top", "right"]].set_visible(False)
     return finish(fig, ax, show, return_fig, save, "sag_importance", title=title)
 
 
-def _importance_label(uns, col: int, output: str) -> str:
-    """The x label of ``varm`` column ``col``: which SHAP values it averages over which cells."""
+def _importance_label(uns, col: int, output: str, noun: str = "cells") -> str:
+    """The x label of ``varm`` column ``col``: which SHAP values it averages over which cells
+    (``noun``: what the rows are called)."""
     classes = [str(c) for c in uns["classes"]]
     n_cells = np.asarray(uns.get("n_cells", []), dtype=np.int64)
     if output == "prediction":
         n = int(n_cells.sum()) if len(n_cells) else len(uns.get("cells", []))
-        return f"mean |SHAP value| of the prediction over the {n} explained cells"
+        return f"mean |SHAP value| of the prediction over the {n} explained {noun}"
     if col >= len(classes):  # overall
-        return "mean over the classes of mean |SHAP value| (each class's over its explained cells)"
+        return (
+            f"mean over the classes of mean |SHAP value| (each class's over its explained {noun})"
+        )
     n = f" {int(n_cells[col])}" if col < len(n_cells) else ""
-    return f"mean |SHAP value| of the {classes[col]} logit over its{n} explained cells"
+    return f"mean |SHAP value| of the {classes[col]} logit over its{n} explained {noun}"
 
 
 def _check_n_top(n_top) -> None:
@@ -255,6 +263,8 @@ def shap_summary(
     ):
         msg = f"size={size!r} must be a positive number (the dot size, in points squared)."
         raise ValueError(msg)
+    from ..data._checks import obs_noun  # not ..data, which loads torch
+
     uns = _shap_uns(adata, key)
     gene_labels(adata, [], gene_symbols)  # a bad column is an error before any drawing
     classes = [str(c) for c in uns["classes"]]
@@ -318,7 +328,7 @@ def shap_summary(
     ax.set_yticks(np.arange(n), gene_labels(adata, names[:n], gene_symbols))
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xlabel(f"SHAP value ({impact})")
-    ax.set_title(f"{group}: top {n} genes, {values.shape[0]} cells")
+    ax.set_title(f"{group}: top {n} genes, {values.shape[0]} {obs_noun(adata)}")
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.tick_params(axis="y", length=0)
     sm = plt.cm.ScalarMappable(cmap=colormap, norm=plt.Normalize(0, 1))

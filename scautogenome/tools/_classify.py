@@ -12,7 +12,7 @@ from .. import _keys
 from .. import config as _config
 from .._logging import elapsed
 from .._settings import keep_torch_rng, logger, resolve_seed
-from ..data import prepare_labelled
+from ..data import obs_noun, prepare_labelled
 from ..data._prepare import check_labels_key, check_min_cells_per_class
 from ..models import Classifier, Regressor
 from ..search import (
@@ -350,11 +350,12 @@ def classify(
     adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     write_uns(adata, key_added, uns)
     logger.info(
-        "test: accuracy %.3f, macro-F1 %.3f, ROC AUC %.3f on %d cells",
+        "test: accuracy %.3f, macro-F1 %.3f, ROC AUC %.3f on %d %s",
         test["accuracy"],
         test["macro_f1"],
         test["roc_auc"],
         test["n"],
+        obs_noun(adata),
     )
     logger.info("    finished classify (%s)", elapsed(start))
     return model
@@ -389,11 +390,12 @@ def _regression_outputs(
     write_uns(adata, key_added, uns)
     test = reports["test"]
     logger.info(
-        "test: R2 %.3f, RMSE %.4g, Spearman %.3f on %d cells",
+        "test: R2 %.3f, RMSE %.4g, Spearman %.3f on %d %s",
         test["r2"],
         test["rmse"],
         test["spearman"],
         test["n"],
+        obs_noun(adata),
     )
     logger.info("    finished classify (%s)", elapsed(start))
     return model

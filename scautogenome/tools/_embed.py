@@ -25,6 +25,8 @@ from ._utils import (
     check_unrecorded_outputs,
     check_uns_key,
     final_model,
+    is_embed_record,
+    is_encode_record,
     load_config,
     neighbors,
     record_kind,

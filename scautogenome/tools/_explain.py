@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_torch_rng, logger, resolve_seed
-from ..data import MissingGenes, block_rows, check_adata, dense_rows, map_columns
+from ..data import MissingGenes, block_rows, check_adata, dense_rows, map_columns, obs_noun
 from ._utils import (
     call_params,
     check_key_added,
@@ -417,13 +417,16 @@ def explain(
         _log_background_from_all(split_col, split is not None, bg_rows, explained)
     classes = model.classes_
     n_classes = len(classes)
+    noun = obs_noun(adata)
     logger.info(
-        "explain: %d cells (%d classes present) with method=%r, nsamples=%d, %d background cells",
+        "explain: %d %s (%d classes present) with method=%r, nsamples=%d, %d background %s",
         len(explained),
+        noun,
         len(np.unique(codes)),
         method,
         nsamples,
         len(bg_rows),
+        noun,
     )
 
     background = model_rows(bg_rows)

@@ -9,7 +9,7 @@ import pandas as pd
 from .. import _keys
 from .._logging import elapsed
 from .._settings import logger
-from ..data import check_adata
+from ..data import check_adata, obs_noun
 from ._utils import (
     call_params,
     check_class_outputs,
@@ -171,4 +171,4 @@ def predict(
         }
     )
     adata.uns[key_added] = h5ad_safe(uns)
-    logger.info("    finished predict on %d cells (%s)", adata.n_obs, elapsed(start))
+    logger.info("    finished predict on %d %s (%s)", adata.n_obs, obs_noun(adata), elapsed(start))

@@ -87,9 +87,10 @@ def test_nan_or_inf(adata, bad):
     adata.X[3, 4] = bad
     adata.X[7, 1] = bad
     before = snapshot(adata)
-    # the first (by row) is named by its place, and how many there are
+    # the first (by row) is named by its place and names, and how many there are
+    at = rf"row 3 \('{adata.obs_names[3]}'\), column 4 \('{adata.var_names[4]}'\)"
     with pytest.raises(
-        ValueError, match=rf"NaN or infinite values: 2, the first \({bad}\) at row 3, column 4"
+        ValueError, match=rf"NaN or infinite values: 2, the first \({bad}\) at {at}"
     ):
         sag.tl.classify(adata, "label", n_trials=1)
     check_untouched(adata, before)
@@ -100,7 +101,8 @@ def test_nan_in_sparse(adata):
     row, col = 0, int(adata.X.indices[0])
     with pytest.raises(
         ValueError,
-        match=rf"NaN or infinite values: 1, the first \(nan\) at row {row}, column {col};",
+        match=rf"NaN or infinite values: 1, the first \(nan\) at row {row} \('{adata.obs_names[row]}'\), "
+        rf"column {col} \('{adata.var_names[col]}'\);",
     ):
         sag.tl.classify(adata, "label", n_trials=1)
 

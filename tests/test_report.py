@@ -303,6 +303,9 @@ def test_report_of_predictions(adata, tmp_path):
     for cls, n in counts[counts > 0].items():
         assert f'<td class="l">{cls}</td><td class="">{n}</td>' in page
     assert "median confidence" in page
+    # the record names the model by its weights' digest, and so does the report
+    assert query.uns["sag"]["model_digest"] == model.weights_digest()
+    assert f"with the model of weights digest {model.weights_digest()[:12]}" in page
     with pytest.raises(KeyError, match=r"uns\['sag'\] holds the record of sag.tl.predict"):
         sag.pl.confusion_matrix(query, show=False)
     # under another key, as predict --key-added writes it

@@ -7,6 +7,7 @@ from ._checks import (
     check_labels,
     check_not_continuous,
     get_matrix,
+    names_of,
     obs_noun,
     value_stats,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "get_matrix",
     "group_split",
     "map_columns",
+    "names_of",
     "numeric_target",
     "obs_noun",
     "prepare_labelled",

@@ -173,6 +173,14 @@ def check_finite(
             raise ValueError(msg)
 
 
+def names_of(data) -> dict:
+    """``obs_names`` and ``var_names`` of an AnnData for :func:`check_finite`'s message (none
+    of a plain matrix)."""
+    if not hasattr(data, "obs_names"):
+        return {}
+    return {"obs_names": data.obs_names, "var_names": data.var_names}
+
+
 def _named(what: str, i: int, names) -> str:
     """``row 3`` or, with names, ``row 3 ('TCGA-...')``."""
     if names is None or i >= len(names):

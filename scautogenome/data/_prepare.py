@@ -19,6 +19,7 @@ from ._checks import (
     check_not_continuous,
     get_matrix,
     is_numeric_column,
+    names_of,
     obs_noun,
     value_stats,
 )
@@ -416,7 +417,7 @@ def _read_matrix(adata: AnnData, layer: str | None, value_type: str) -> tuple[An
     """``X`` (or ``layer``), checked for NaN and infinite values, and its resolved value type."""
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     X = get_matrix(adata, layer)
-    check_finite(X, where)
+    check_finite(X, where, **names_of(adata))
     return X, resolve_value_type(X, value_type, where)
 
 

@@ -18,6 +18,7 @@ from ..data import (
     check_query_values,
     gene_alignment,
     get_matrix,
+    names_of,
     obs_noun,
     resolve_value_type,
     value_stats,
@@ -124,7 +125,7 @@ def prepare_unlabelled(
         raise ValueError(msg)
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     X = get_matrix(adata, layer)
-    check_finite(X, where)
+    check_finite(X, where, **names_of(adata))
     stats = None
     if likelihood in COUNT_LIKELIHOODS:
         stats = value_stats(X)
@@ -327,7 +328,7 @@ class ResVAE(BaseModel):
 
         X, col_map, _ = self._matched_input(data, layer, check_genes)
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
-        check_finite(X, "the input matrix", used)
+        check_finite(X, "the input matrix", used, **names_of(data))
         check_query_values(X, self.transform_, "the input matrix", col_map)
         return X, col_map
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import BatchLoader, check_batch_size, check_finite, check_query_values
+from ..data import BatchLoader, check_batch_size, check_finite, check_query_values, names_of
 from ..nn import build_network
 from ..train import predict_logits
 from ._base import BaseModel, check_is_fitted
@@ -32,7 +32,7 @@ class SupervisedModel(BaseModel):
 
         X, col_map, report = self._matched_input(data, layer, check_genes)
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
-        check_finite(X, "the query matrix", used)
+        check_finite(X, "the query matrix", used, **names_of(data))
         check_query_values(X, self.transform_, "the query matrix", col_map)
         return X, col_map, report
 

@@ -97,7 +97,8 @@ def predict(
     ``uns[key_added]``
         ``classes``, ``gene_overlap`` (model genes, query genes, common, fraction, missing genes
         filled and with what: ``"train_mean"``, or ``"zero"`` for a model saved without it)
-        and ``predict_params`` (this call). An existing ``uns[key_added]`` from
+        ``model_digest`` (of the model's weights, as classify records it) and
+        ``predict_params`` (this call). An existing ``uns[key_added]`` from
         :func:`classify` is kept and updated when that run trained ``model``. The record of
         another model's run (whose metrics, confusion matrix and classes would no longer
         describe the predictions), another tool's record or a value that is not a dict is an
@@ -165,6 +166,7 @@ def predict(
         {
             "classes": model.classes_,
             "gene_overlap": report,
+            "model_digest": model.weights_digest(),
             "predict_params": call_params(
                 layer=layer, min_gene_overlap=min_gene_overlap, min_confidence=min_confidence
             ),

@@ -1295,3 +1295,15 @@ def test_embed_with_a_saved_model(adata, tmp_path, capsys):
     assert "Embedded with a saved model by <code>sag.tl.encode</code>" in text
     assert "190 of the model&#x27;s 200 genes" in text or "190 of the model's 200 genes" in text
     assert "The kept model" not in text
+
+
+def test_an_option_at_the_end_of_a_sentence_is_followed_by_no_space(h5ad, tmp_path, capsys):
+    """The API's ``study_name=.`` at the end of a message becomes ``--study-name.``, while an
+    option with a value keeps its space (``--n-trials 0``)."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    argv = ["classify", str(h5ad), "--labels", "label", "--out", str(tmp_path / "o")]
+    argv += ["--storage", url, "--study-name", "nope", "--n-trials", "0", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--n-trials 0 collects a stored search" in err
+    assert err.rstrip().endswith("pass its --study-name."), err

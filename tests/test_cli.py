@@ -1307,3 +1307,18 @@ def test_an_option_at_the_end_of_a_sentence_is_followed_by_no_space(h5ad, tmp_pa
     err = capsys.readouterr().err
     assert "--n-trials 0 collects a stored search" in err
     assert err.rstrip().endswith("pass its --study-name."), err
+
+
+def test_a_worker_of_another_mode_is_told_the_mode(h5ad, config_file, tmp_path, capsys):
+    """A worker without --mode on a study of mode mlp: the refusal names the mode (which
+    changes the search space too), not a changed --config."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    base = ["worker", str(h5ad), "--labels", "label", "--storage", url, "--study", "m"]
+    base += ["--config", str(config_file), "--n-trials", "1", "--quiet"]
+    assert main([*base, "--mode", "mlp"]) == 0
+    capsys.readouterr()
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "The mode differs: the study searched mode 'mlp', this search mode 'auto'" in err
+    assert "pass --mode 'mlp' to join it" in err
+    assert "search space differs" not in err

@@ -355,3 +355,29 @@ def test_a_signal_during_a_search_waits_for_a_check_point():
         assert signal.getsignal(signal.SIGTERM) is raise_term
     finally:
         signal.signal(signal.SIGTERM, before_term)
+
+
+def test_a_database_whose_tables_another_process_creates_is_opened(tmp_path, monkeypatch):
+    """Two processes that open one new SQLite file at the same moment both create its tables;
+    the one that finds a table the other has just made opens the database again."""
+    import functools
+
+    from scautogenome.search._study import open_storage
+
+    real = optuna.storages.RDBStorage.__init__
+    calls = []
+
+    @functools.wraps(real)  # its signature, which open_storage reads
+    def raced(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("(sqlite3.OperationalError) table trial_values already exists")
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "__init__", raced)
+    storage = open_storage(f"sqlite:///{tmp_path / 'new.db'}")
+    assert isinstance(storage, optuna.storages.RDBStorage)
+    assert len(calls) == 2
+    with pytest.raises(ValueError, match="'bogus://x' cannot be opened: Can't load plugin"):
+        open_storage("bogus://x")
+    assert len(calls) == 3  # any other error: at once, not tried again

@@ -94,7 +94,8 @@ def open_storage(storage):
     ``RDBStorage`` of your own, a ``JournalStorage``, which has no heartbeats) are used as
     they are. A URL that cannot
     be opened (unknown dialect, missing folder or driver, refused connection) is a ValueError
-    that names it (password masked)."""
+    that names it (password masked). Processes that open one new database at the same moment
+    all create its tables: one that finds a table just made by another tries again."""
     if not isinstance(storage, str):
         return storage
     if is_journal_path(storage):
@@ -108,19 +109,27 @@ def open_storage(storage):
         if "heartbeat_stale_trial_callback" in named
         else "failed_trial_callback"
     )
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return rdb(
-                storage,
-                heartbeat_interval=int(HEARTBEAT_INTERVAL),
-                grace_period=int(GRACE_PERIOD),
-                **{callback: retry(max_retry=1)},
-            )
-    except Exception as err:  # SQLAlchemy's errors name no common base: report any
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        msg = f"storage={storage_shown(storage)!r} cannot be opened: {reason}"
-        raise ValueError(msg) from err
+    tries = 3
+    while True:
+        tries -= 1
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return rdb(
+                    storage,
+                    heartbeat_interval=int(HEARTBEAT_INTERVAL),
+                    grace_period=int(GRACE_PERIOD),
+                    **{callback: retry(max_retry=1)},
+                )
+        except Exception as err:  # SQLAlchemy's errors name no common base: report any
+            if "already exists" in str(err) and tries:
+                # another process creates the new database's tables at this moment: they
+                # are there once it is done
+                time.sleep(0.5)
+                continue
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            msg = f"storage={storage_shown(storage)!r} cannot be opened: {reason}"
+            raise ValueError(msg) from err
 
 
 def check_storage(storage, study_name=None) -> None:

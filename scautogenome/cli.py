@@ -1301,8 +1301,10 @@ def _cli_words(msg: str, parser: argparse.ArgumentParser) -> str:
             eq = m.group(1)
             if eq is None:  # a bare name: only one that cannot be an English word
                 return flag if "_" in dest else m.group(0)
-            after = m.string[m.end() : m.end() + 1]
-            value_follows = eq == "=" and after.strip() and after not in ")],;"
+            after = m.string[m.end() : m.end() + 2]
+            # 'x=.' ends a sentence ('x=.5' is a value)
+            ends = after[:1] in ")],;" or (after[:1] == "." and not after[1:].isdigit())
+            value_follows = eq == "=" and after[:1].strip() and not ends
             return f"{flag} " if value_follows else flag  # 'x=True' and 'x= (...)': the flag
 
         # not inside a quoted key (config['budget']['n_trials'] stays the config's key)

@@ -288,8 +288,8 @@ def test_a_search_beside_a_running_one_draws_points_of_its_own(
 
 
 def test_a_journal_trial_left_running_is_named(adata, tiny_config, tmp_path, caplog):
-    """A journal file keeps no heartbeats: a trial marked running may be a dead process's,
-    which a warning says."""
+    """A journal file keeps no heartbeats: a trial marked running is taken to be of another
+    process, which may have died, as a note says."""
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
@@ -298,12 +298,16 @@ def test_a_journal_trial_left_running_is_named(adata, tiny_config, tmp_path, cap
     sag.tl.classify(adata, "label", config=tiny_config, storage=path, study_name="s")
     journal = optuna.storages.JournalStorage(JournalFileBackend(path))
     optuna.load_study(study_name="s", storage=journal).ask()  # a process that then died
+    sag.settings.verbosity = 2
+    caplog.set_level("INFO")
     sag._settings.logger.addHandler(caplog.handler)
     try:
         sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=path, study_name="s")
     finally:
         sag._settings.logger.removeHandler(caplog.handler)
-    assert "has 1 trial(s) marked running; this storage keeps no heartbeats" in caplog.text
+    # the normal case of processes sharing a journal file: an info note, not a warning
+    assert "1 trial(s) marked running, taken to be of another process" in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and "running" in r.msg]
 
 
 def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):
@@ -956,3 +960,124 @@ def test_optuna_prints_no_traceback_of_an_interruption():
         assert any("RuntimeError: boom" in text for text in shown)  # others keep theirs
     finally:
         logging.getLogger("optuna").removeHandler(collect)
+
+
+def test_a_starting_point_another_process_enqueued_too_runs_once(
+    adata, tiny_config, tmp_path, caplog
+):
+    """Two processes that create one study together may both enqueue the starting points
+    (Optuna's skip_if_exists is not atomic): a trial of a point that another process already
+    runs is pruned at once, and the search says it joins that process's search."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    tiny_config["mode"] = "mlp"
+    tiny_config["budget"]["n_trials"] = 1
+    sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=url, study_name="probe")
+    point = optuna.load_study(study_name="probe", storage=url).trials[0]
+    point = point.system_attrs["fixed_params"]  # the first starting point
+    other = optuna.create_study(storage=url, study_name="s", direction="maximize")
+    other.enqueue_trial(point)  # the other process's
+    other.enqueue_trial(point)  # this one's, enqueued at the same moment
+    assert other.ask().number == 0  # the other process trains it now
+    sag.settings.verbosity = 2
+    caplog.set_level("INFO")
+    sag._settings.logger.addHandler(caplog.handler)
+    tiny_config["budget"]["n_trials"] = 2
+    try:
+        sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    finally:
+        sag._settings.logger.removeHandler(caplog.handler)
+    assert "joining study 's', which another process searches now" in caplog.text
+    assert "resuming" not in caplog.text
+    trials = adata.uns["sag"]["trials"]
+    assert trials.loc["1", "state"] == "pruned"
+    assert trials.loc["1", "stopped"] == "duplicate"
+    assert trials.loc["1", "epochs"] == -1  # not trained
+    done = [t.params for t in optuna.load_study(study_name="s", storage=url).trials if t.value]
+    assert done
+    assert point not in done
+    assert len({json.dumps(p, sort_keys=True) for p in done}) == len(done)
+
+
+def test_a_diverged_trial_is_one_line_and_a_failed_trial(adata, tiny_config, monkeypatch):
+    """A trial whose training diverges fails with one line of the search's log, without
+    Optuna's traceback (also at the command line's --quiet); the search goes on, and the
+    trials table says why the trial failed."""
+    import logging
+
+    from scautogenome.search import _hpo
+
+    real = _hpo.train_on_data
+    calls = []
+
+    def diverging_first(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            msg = "training diverged: non-finite loss at epoch 0 (lr=1); a lower learning rate"
+            raise RuntimeError(msg)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_hpo, "train_on_data", diverging_first)
+    said = []
+    monkeypatch.setattr(
+        sag._settings.logger, "warning", lambda *args: said.append(args[0] % args[1:])
+    )
+    shown = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            shown.append(self.format(record))
+
+    collect = Collect()
+    logging.getLogger("optuna").addHandler(collect)
+    try:
+        sag.tl.classify(adata, "label", config=tiny_config)
+    finally:
+        logging.getLogger("optuna").removeHandler(collect)
+    assert [m for m in said if "diverged" in m] == [
+        "trial 0 failed: training diverged: non-finite loss at epoch 0 (lr=1); a lower "
+        "learning rate"
+    ]
+    assert not [text for text in shown if "Trial 0" in text or "Traceback" in text], shown
+    trials = adata.uns["sag"]["trials"]
+    assert (trials.loc["0", "state"], trials.loc["0", "stopped"]) == ("fail", "diverged")
+    assert (trials["state"] == "complete").sum() == 2  # the search went on
+
+
+def test_ctrl_c_inside_a_storage_write_stops_the_search_cleanly(
+    adata, tiny_config, tmp_path, monkeypatch
+):
+    """Ctrl-C that lands inside Optuna's write of a trial's end is raised after the write
+    (it would leave Optuna with "Should not reach."): the trial is recorded, and the search
+    stops with its own message and KeyboardInterrupt."""
+    import os
+    import signal
+
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    real = optuna.storages.RDBStorage.set_trial_state_values
+    sent = []
+
+    def interrupted_write(self, trial_id, state, values=None):
+        if state == optuna.trial.TrialState.COMPLETE and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, in the middle of the write
+        return real(self, trial_id, state, values)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_state_values", interrupted_write)
+    said = []
+    monkeypatch.setattr(
+        sag._settings.logger, "warning", lambda *args: said.append(args[0] % args[1:])
+    )
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    assert sent
+    assert any("search interrupted after 1 complete trial(s)" in m for m in said), said
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    # recorded; no later trial started (the other starting points wait)
+    assert [t.state.name for t in trials if t.state.name != "WAITING"] == ["COMPLETE"]
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert "sag" not in adata.uns

@@ -1310,3 +1310,30 @@ def test_embed_with_a_saved_model(adata, tmp_path, capsys):
     assert "Embedded with a saved model by <code>sag.tl.encode</code>" in text
     assert "190 of the model&#x27;s 200 genes" in text or "190 of the model's 200 genes" in text
     assert "The kept model" not in text
+
+
+def test_an_option_at_the_end_of_a_sentence_is_followed_by_no_space(h5ad, tmp_path, capsys):
+    """The API's ``study_name=.`` at the end of a message becomes ``--study-name.``, while an
+    option with a value keeps its space (``--n-trials 0``)."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    argv = ["classify", str(h5ad), "--labels", "label", "--out", str(tmp_path / "o")]
+    argv += ["--storage", url, "--study-name", "nope", "--n-trials", "0", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--n-trials 0 collects a stored search" in err
+    assert err.rstrip().endswith("pass its --study-name."), err
+
+
+def test_a_worker_of_another_mode_is_told_the_mode(h5ad, config_file, tmp_path, capsys):
+    """A worker without --mode on a study of mode mlp: the refusal names the mode (which
+    changes the search space too), not a changed --config."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    base = ["worker", str(h5ad), "--labels", "label", "--storage", url, "--study", "m"]
+    base += ["--config", str(config_file), "--n-trials", "1", "--quiet"]
+    assert main([*base, "--mode", "mlp"]) == 0
+    capsys.readouterr()
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "The mode differs: the study searched mode 'mlp', this search mode 'auto'" in err
+    assert "pass --mode 'mlp' to join it" in err
+    assert "search space differs" not in err

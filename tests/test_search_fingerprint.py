@@ -237,3 +237,147 @@ def test_a_retrained_best_trial_trains_with_its_own_seed():
     old.number = 4
     _retrain(old, {}, {}, seed=5, build=lambda arch: None, train=train)
     assert calls[-1][:2] == (9, None)
+
+
+def test_a_shared_sampler_draws_by_trial_number():
+    """Two processes that start one stored study together have the same seed and see the same
+    empty study: their samplers draw by trial number (unique across processes), so they draw
+    different points, TPE's random startup ones included; one process alone draws the same
+    points again with its seed, and a search without storage keeps its plain sampler."""
+    from scautogenome.config import _config
+    from scautogenome.search._study import make_sampler
+
+    config = _config.load({})
+
+    def draws() -> list[float]:
+        storage = optuna.storages.InMemoryStorage()
+        studies = [
+            optuna.create_study(
+                storage=storage,
+                study_name="s",
+                sampler=make_sampler(config, 0, shared=True),
+                load_if_exists=True,
+            )
+            for _ in range(2)  # two processes on one study, the same seed
+        ]
+        out = []
+        for i in range(4):  # their trials interleave: numbers 0, 1, 2, 3
+            trial = studies[i % 2].ask()
+            out.append(trial.suggest_float("x", 0.0, 1.0))
+            studies[i % 2].tell(trial, out[-1])
+        return out
+
+    first = draws()
+    assert len(set(first)) == 4
+    assert draws() == first  # reproducible by seed
+    plain = make_sampler(config, 0)
+    assert isinstance(plain, optuna.samplers.TPESampler)  # as before: no storage, same trials
+
+
+def test_a_starting_point_enqueued_twice_runs_once():
+    """Optuna's enqueue_trial(skip_if_exists=True) is not atomic across processes: two that
+    create a study together may both enqueue a starting point. Its second trial is known
+    while the first one runs (or is complete), so the search prunes it at once."""
+    from scautogenome.search._study import _point_taken
+
+    study = optuna.create_study()
+    point = {"lr": 0.001, "batch_size": 64}
+    study.enqueue_trial(point)
+    study.enqueue_trial(point)  # the other process's copy
+    first, second = study.ask(), study.ask()
+    third = study.ask()  # drawn, not enqueued
+    assert _point_taken(study, first.number) is None
+    assert _point_taken(study, second.number) == first.number
+    assert _point_taken(study, third.number) is None
+    study.tell(first, state=optuna.trial.TrialState.FAIL)  # a failed one is run again
+    assert _point_taken(study, second.number) is None
+
+
+def test_a_mode_or_split_that_differs_is_named_in_words():
+    study = optuna.create_study()
+    then = {"mode": "mlp", "space": "abc", "train_rows": "r1", "val_rows": "v1"}
+    study.set_user_attr(FINGERPRINT_ATTR, then)
+    with pytest.raises(ValueError, match="The mode differs: the study searched mode 'mlp'") as e:
+        check_fingerprint(study, {**then, "mode": "auto", "space": "def"}, n_before=2)
+    assert "mode='mlp'" in str(e.value)
+    assert "search space differs" not in str(e.value)  # the mode changed the space
+    with pytest.raises(ValueError, match=r"search space differs") as e:
+        check_fingerprint(study, {**then, "space": "def"}, n_before=2)
+    assert "mode differs" not in str(e.value)
+    for key in ("train_rows", "val_rows"):
+        with pytest.raises(ValueError, match=r"training and validation cells differs \(seed, "):
+            check_fingerprint(study, {**then, key: "other"}, n_before=2)
+
+
+def test_a_signal_during_a_search_waits_for_a_check_point():
+    """While a search runs, Ctrl-C (or SIGTERM with a Python handler, as the command line's)
+    is noted and raised at the search's check points, not inside a storage write; a second
+    one acts at once, and the previous handlers come back."""
+    import os
+    import signal
+
+    from scautogenome.search._study import _DeferredSignals
+
+    class Term(KeyboardInterrupt):
+        pass
+
+    def raise_term(signum, frame):
+        raise Term
+
+    reached = []
+
+    def search(signals_sent: tuple, check: bool = True) -> None:
+        with _DeferredSignals() as signals:
+            for signum in signals_sent:
+                os.kill(os.getpid(), signum)
+                sum(range(1000))  # Python runs the handler here
+                reached.append(signum)
+            if check:
+                signals.check()
+                reached.append("after the check")
+
+    before_int = signal.getsignal(signal.SIGINT)
+    before_term = signal.signal(signal.SIGTERM, raise_term)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            search((signal.SIGINT,))
+        assert reached == [signal.SIGINT]  # noted only, raised by the check
+        with pytest.raises(Term):
+            search((signal.SIGTERM,))
+        reached.clear()
+        with pytest.raises(KeyboardInterrupt):
+            search((signal.SIGINT, signal.SIGINT))
+        assert reached == [signal.SIGINT]  # the second one: at once
+        with pytest.raises(KeyboardInterrupt):
+            search((signal.SIGINT,), check=False)  # noted after the last check: on leaving
+        search(())
+        assert signal.getsignal(signal.SIGINT) is before_int
+        assert signal.getsignal(signal.SIGTERM) is raise_term
+    finally:
+        signal.signal(signal.SIGTERM, before_term)
+
+
+def test_a_database_whose_tables_another_process_creates_is_opened(tmp_path, monkeypatch):
+    """Two processes that open one new SQLite file at the same moment both create its tables;
+    the one that finds a table the other has just made opens the database again."""
+    import functools
+
+    from scautogenome.search._study import open_storage
+
+    real = optuna.storages.RDBStorage.__init__
+    calls = []
+
+    @functools.wraps(real)  # its signature, which open_storage reads
+    def raced(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("(sqlite3.OperationalError) table trial_values already exists")
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "__init__", raced)
+    storage = open_storage(f"sqlite:///{tmp_path / 'new.db'}")
+    assert isinstance(storage, optuna.storages.RDBStorage)
+    assert len(calls) == 2
+    with pytest.raises(ValueError, match="'bogus://x' cannot be opened: Can't load plugin"):
+        open_storage("bogus://x")
+    assert len(calls) == 3  # any other error: at once, not tried again

@@ -94,7 +94,8 @@ def open_storage(storage):
     ``RDBStorage`` of your own, a ``JournalStorage``, which has no heartbeats) are used as
     they are. A URL that cannot
     be opened (unknown dialect, missing folder or driver, refused connection) is a ValueError
-    that names it (password masked)."""
+    that names it (password masked). Processes that open one new database at the same moment
+    all create its tables: one that finds a table just made by another tries again."""
     if not isinstance(storage, str):
         return storage
     if is_journal_path(storage):
@@ -108,19 +109,27 @@ def open_storage(storage):
         if "heartbeat_stale_trial_callback" in named
         else "failed_trial_callback"
     )
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return rdb(
-                storage,
-                heartbeat_interval=int(HEARTBEAT_INTERVAL),
-                grace_period=int(GRACE_PERIOD),
-                **{callback: retry(max_retry=1)},
-            )
-    except Exception as err:  # SQLAlchemy's errors name no common base: report any
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        msg = f"storage={storage_shown(storage)!r} cannot be opened: {reason}"
-        raise ValueError(msg) from err
+    tries = 3
+    while True:
+        tries -= 1
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return rdb(
+                    storage,
+                    heartbeat_interval=int(HEARTBEAT_INTERVAL),
+                    grace_period=int(GRACE_PERIOD),
+                    **{callback: retry(max_retry=1)},
+                )
+        except Exception as err:  # SQLAlchemy's errors name no common base: report any
+            if "already exists" in str(err) and tries:
+                # another process creates the new database's tables at this moment: they
+                # are there once it is done
+                time.sleep(0.5)
+                continue
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            msg = f"storage={storage_shown(storage)!r} cannot be opened: {reason}"
+            raise ValueError(msg) from err
 
 
 def check_storage(storage, study_name=None) -> None:
@@ -175,7 +184,7 @@ def _running_elsewhere(study: optuna.Study, storage) -> bool:
     """Whether the study holds trials another process is training now. Trials of a process
     that died are failed first where the storage keeps heartbeats (Optuna's
     ``fail_stale_trials``; they are retried once); a journal file keeps none, so a trial
-    left running by a dead process still counts there, as a warning says."""
+    left running by a dead process still counts there, as an info note says."""
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
@@ -183,10 +192,11 @@ def _running_elsewhere(study: optuna.Study, storage) -> bool:
     interval = getattr(storage, "get_heartbeat_interval", None)
     heartbeats = interval is not None and interval() is not None
     if running and not heartbeats:
-        logger.warning(
-            "study %r has %d trial(s) marked running; this storage keeps no heartbeats, so "
-            "they may be of a process that died (they are then never rerun, and every "
-            "search on this study draws salted points).",
+        # the normal case of processes sharing a journal file: a note, not a warning
+        logger.info(
+            "study %r has %d trial(s) marked running, taken to be of another process that "
+            "searches it now (a journal file keeps no heartbeats: a trial of a process that "
+            "died stays marked running and is not rerun)",
             study.study_name,
             len(running),
         )
@@ -231,25 +241,82 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
             f"({shown}); their validation values do not compare with this search's. Pass "
             "another study_name= (or storage=), or the same data, split seed and settings."
         )
-        if "space" in differ:
+        if "mode" in differ:  # the space follows the mode: the mode is the cause
+            msg += (
+                f" The mode differs: the study searched mode {stored.get('mode')!r}, this "
+                f"search mode {fingerprint.get('mode')!r}; pass mode={stored.get('mode')!r} "
+                "to join it."
+            )
+        elif "space" in differ:
             msg += (
                 " The search space differs: your config= changed it, or an upgrade of "
                 "scautogenome changed the default space (see its CHANGELOG)."
             )
+        if {"train_rows", "val_rows"} & set(differ):
+            msg += " The split into training and validation cells differs (seed, labels or cells)."
         raise ValueError(msg)
+
+
+class _SeededByTrial(optuna.samplers.BaseSampler):
+    """A sampler for a study that other processes may run at the same time: trial ``n`` draws
+    from a sampler of its own, made by ``make`` with a seed derived from ``seed`` and ``n``.
+    Trial numbers are unique across the processes of a study, so two processes that start one
+    study together (the same seed, the same empty study, no running trial to tell them
+    apart) still draw different points, TPE's random startup points included, which its
+    ``constant_liar`` does not move; one process alone stays reproducible by its seed. Only
+    Optuna's public sampler interface is used: every call goes to the trial's sampler."""
+
+    def __init__(self, make: Callable[[int], optuna.samplers.BaseSampler], seed: int):
+        self._make = make
+        self._seed = int(seed)
+        self._current: tuple[int, optuna.samplers.BaseSampler] | None = None
+
+    def _of(self, trial) -> optuna.samplers.BaseSampler:
+        """The sampler of ``trial`` (one trial at a time: that of the last one is dropped)."""
+        if self._current is None or self._current[0] != trial.number:
+            words = [self._seed, int(trial.number)]
+            seed = int(np.random.SeedSequence(words).generate_state(1)[0])
+            self._current = (trial.number, self._make(seed))
+        return self._current[1]
+
+    def infer_relative_search_space(self, study, trial):
+        return self._of(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._of(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._of(trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study, trial) -> None:
+        self._of(trial).before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values) -> None:
+        self._of(trial).after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:  # Optuna's n_jobs > 1: random draws, as its own samplers
+        self._seed = int(np.random.SeedSequence().entropy % 2**32)
+        self._current = None
 
 
 def make_sampler(config: dict, seed: int, shared: bool = False) -> optuna.samplers.BaseSampler:
     """The configured sampler; ``shared`` (a study in a storage, which other processes may run
     at the same time): TPE with ``constant_liar``, so that it draws away from the trials that
-    are running elsewhere."""
+    are running elsewhere, and each trial's draws seeded from ``seed`` and the trial's number
+    (:class:`_SeededByTrial`), so that processes started together draw points of their own."""
     s = config["search"]
-    if s["sampler"] == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    liar = {"constant_liar": True} if shared else {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=s["n_startup_trials"], **liar)
+
+    def make(seed: int) -> optuna.samplers.BaseSampler:
+        if s["sampler"] == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        liar = {"constant_liar": True} if shared else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(
+                seed=seed, n_startup_trials=s["n_startup_trials"], **liar
+            )
+
+    return _SeededByTrial(make, seed) if shared else make(seed)
 
 
 def make_pruner(config: dict) -> optuna.pruners.BasePruner:
@@ -290,7 +357,8 @@ def trials_table(study: optuna.Study, extra: tuple[str, ...] = ()) -> pd.DataFra
             "n_params": int(ua.get("n_params", -1)),
             "seconds": float(ua.get("seconds", math.nan)),
             # why training ended: max_epochs, early_stopping, time_budget, trial_cap (its
-            # share of the budget); pruned trials: "pruned"
+            # share of the budget), diverged (a failed trial); pruned trials: "pruned", or
+            # "duplicate" (a starting point another process runs)
             "stopped": str(
                 ua.get("stopped", "pruned" if t.state == optuna.trial.TrialState.PRUNED else "")
             ),
@@ -454,20 +522,41 @@ class SearchResult:
         )
 
 
+def _of_point(trial: optuna.trial.FrozenTrial, params: dict) -> bool:
+    """Whether ``trial`` is one of the point ``params`` (its enqueued parameters, or those it
+    drew)."""
+    fixed = trial.system_attrs.get("fixed_params", trial.params)
+    return all(k in fixed and fixed[k] == v for k, v in params.items())
+
+
+def _point_taken(study: optuna.Study, number: int) -> int | None:
+    """The lower-numbered trial, running or complete, of the point that trial ``number`` was
+    enqueued with (None where there is none, or the trial was not enqueued). Two processes
+    that start one study together may both enqueue the starting points (Optuna's
+    ``skip_if_exists`` is not atomic across processes): the second trial of a point is then
+    this one's."""
+    trials = study.get_trials(deepcopy=False)
+    own = next((t for t in trials if t.number == number), None)
+    fixed = None if own is None else own.system_attrs.get("fixed_params")
+    if not fixed:
+        return None
+    taken = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE)
+    for t in trials:
+        if t.number < number and t.state in taken and _of_point(t, fixed):
+            return t.number
+    return None
+
+
 def _points_to_run(study: optuna.Study, points: list[dict]) -> list[tuple[dict, bool]]:
     """The starting ``points`` a resumed ``study`` still lacks, each with whether it was
     interrupted: no trial of it at all (an earlier session's budget ended first), or every
     trial of it failed by an interruption (the ``interrupted`` user attribute). A point that
     completed, was pruned, waits, runs or failed for a reason of its own is not run again."""
 
-    def same(trial, params: dict) -> bool:
-        fixed = trial.system_attrs.get("fixed_params", trial.params)
-        return all(k in fixed and fixed[k] == v for k, v in params.items())
-
     trials = study.get_trials(deepcopy=False)
     out = []
     for params in points:
-        own = [t for t in trials if same(t, params)]
+        own = [t for t in trials if _of_point(t, params)]
         interrupted = [
             t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("interrupted") for t in own
         ]
@@ -476,10 +565,44 @@ def _points_to_run(study: optuna.Study, points: list[dict]) -> list[tuple[dict, 
     return out
 
 
+# the start of the trainers' message of a network whose training diverged (a RuntimeError)
+DIVERGED = "training diverged"
+
+
+class _Diverged(RuntimeError):
+    """A trial whose training diverged, already named by the search's log in one line: it
+    fails (Optuna catches RuntimeError), and Optuna's report of it is left out."""
+
+    def __init__(self, number: int, message: str):
+        super().__init__(message)
+        self.number = number
+
+
+class _OptunaQuiet(logging.Filter):
+    """Leave out of Optuna's log what the search's own log already says: the traceback of a
+    trial stopped by Ctrl-C (or SIGTERM), which the command line and the search name, and
+    both lines of a trial whose training diverged (:class:`_Diverged`, one line of sag's)."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged: set[int] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, _Diverged):
+            self.diverged.add(exc.number)
+            return False
+        text = str(record.msg)
+        # Optuna's second line of a failed trial: "Trial N failed with value None."
+        if any(text.startswith(f"Trial {n} failed with value ") for n in self.diverged):
+            return False
+        return not isinstance(exc, KeyboardInterrupt) and "KeyboardInterrupt" not in text
+
+
 def _optuna_log_follows_sag(func):
     """Optuna's own log (a failed trial's warning and traceback) follows sag's verbosity
-    while ``func`` runs (warnings, or errors only at verbosity 0); its level is restored
-    afterwards."""
+    while ``func`` runs (warnings, or errors only at verbosity 0), without what sag's log
+    says already (:class:`_OptunaQuiet`); its level is restored afterwards."""
 
     @functools.wraps(func)
     def run(*args, **kwargs):
@@ -487,23 +610,70 @@ def _optuna_log_follows_sag(func):
         quiet = settings.verbosity == 0
         optuna.logging.set_verbosity(optuna.logging.ERROR if quiet else optuna.logging.WARNING)
         handlers = list(logging.getLogger("optuna").handlers)
+        shown = _OptunaQuiet()
         for handler in handlers:
-            handler.addFilter(_no_interrupt_traceback)
+            handler.addFilter(shown)
         try:
             return func(*args, **kwargs)
         finally:
             for handler in handlers:
-                handler.removeFilter(_no_interrupt_traceback)
+                handler.removeFilter(shown)
             optuna.logging.set_verbosity(level)
 
     return run
 
 
-def _no_interrupt_traceback(record: logging.LogRecord) -> bool:
-    """Leave out Optuna's report of a trial stopped by Ctrl-C (or SIGTERM): a traceback of
-    the interruption, which the command line and the search's own log already name."""
-    exc = record.exc_info[1] if record.exc_info else None
-    return not isinstance(exc, KeyboardInterrupt) and "KeyboardInterrupt" not in str(record.msg)
+class _DeferredSignals:
+    """While a search runs in the main thread: Ctrl-C (and SIGTERM where a Python handler
+    raises for it, as the command line's) only noted, and raised by :meth:`check` at the
+    points the search reaches often (a trial's start and end, each epoch's report, the
+    batch heartbeat of a long epoch), where no storage write is under way. An interruption
+    inside an SQLite write would leave Optuna unable to record the trial ("Should not
+    reach."); from a check point it is recorded as failed, and the search says what it
+    kept. A second signal before the first is raised acts at once (a search stuck in a
+    write can still be stopped). The previous handlers are restored on leaving; a signal
+    noted after the last check is raised then (where nothing else is)."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self):
+        self.pending: tuple[int, Any] | None = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _DeferredSignals:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signals reach only the main thread: nothing to defer
+        for name in self.SIGNALS:
+            signum = getattr(signal, name, None)
+            # only a Python handler (Ctrl-C's KeyboardInterrupt): not the default action
+            # (SIGTERM ends the process) nor an ignored signal
+            if signum is not None and callable(signal.getsignal(signum)):
+                self.previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def _note(self, signum, frame) -> None:
+        if self.pending is not None:  # a second one: as it would be without the search
+            self.previous[signum](signum, frame)
+            return
+        self.pending = (signum, frame)
+
+    def check(self) -> None:
+        """Act on a noted signal as its previous handler would (KeyboardInterrupt)."""
+        if self.pending is None:
+            return
+        (signum, frame), self.pending = self.pending, None
+        self.previous[signum](signum, frame)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import signal
+
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        if exc_type is None:
+            self.check()
 
 
 @_optuna_log_follows_sag
@@ -628,9 +798,17 @@ def run_study(
     points: list[dict] = enqueue() if enqueue is not None else []
     if n_before:
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        n_finished = sum(t.state in finished for t in study.get_trials(deepcopy=False))
+        states = [t.state for t in study.get_trials(deepcopy=False)]
+        n_finished = sum(state in finished for state in states)
+        # trials running elsewhere, or none finished and all running or waiting (the
+        # starting points another process has just enqueued): a search of another process
+        unstarted = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
+        live = elsewhere or (not n_finished and all(state in unstarted for state in states))
         logger.info(
-            "resuming study %r with %d earlier trial(s), %d of them finished",
+            "joining study %r, which another process searches now (%d earlier trial(s), %d "
+            "of them finished)"
+            if live
+            else "resuming study %r with %d earlier trial(s), %d of them finished",
             study.study_name,
             n_before,
             n_finished,
@@ -657,8 +835,15 @@ def run_study(
 
     started = [0]  # trials this process has started
 
+    signals = _DeferredSignals()
+
     def objective(trial: optuna.Trial) -> float:
         started[0] += 1  # before anything that may fail: a failed trial counts too
+        try:
+            signals.check()  # Ctrl-C while the last trial was recorded or this one drawn
+        except KeyboardInterrupt:  # failed by Optuna; a resumed search runs it again
+            trial.set_user_attr("interrupted", True)
+            raise
         arch, params = sample(trial)
         trial.set_user_attr("mode", arch["kind"])
         trial.set_user_attr("architecture", json.dumps(arch, sort_keys=True))
@@ -666,12 +851,23 @@ def run_study(
         trial.set_user_attr("seed", seed + trial.number)  # a retrain elsewhere takes it
         if tag is not None:
             trial.set_user_attr(FINGERPRINT_TAG_ATTR, tag)
+        taken = _point_taken(study, trial.number) if shared else None
+        if taken is not None:
+            trial.set_user_attr("stopped", "duplicate")
+            logger.info(
+                "trial %d: its starting point is trial %d's (another process enqueued it "
+                "too); pruned without training",
+                trial.number,
+                taken,
+            )
+            raise optuna.TrialPruned
         torch.manual_seed(seed + trial.number)
         net = build(arch)
         trial.set_user_attr("n_params", count_parameters(net))
         n_epochs = [0]
 
         def report(epoch: int, value: float) -> None:
+            signals.check()
             n_epochs[0] = epoch + 1
             # a long trial shows its epochs (redrawn at most every 2 s)
             shown.pop("batch", None)  # a new epoch: the heartbeat's batch is of the last
@@ -703,6 +899,15 @@ def run_study(
             trial.set_user_attr("epochs", n_epochs[0])
             trial.set_user_attr("seconds", time.perf_counter() - t0)
             raise optuna.TrialPruned from None
+        except RuntimeError as err:
+            if not str(err).startswith(DIVERGED):
+                raise  # failed by Optuna, with its traceback
+            # one line here, none from Optuna (_OptunaQuiet); the search goes on
+            trial.set_user_attr("stopped", "diverged")
+            trial.set_user_attr("epochs", n_epochs[0])
+            trial.set_user_attr("seconds", time.perf_counter() - t0)
+            logger.warning("trial %d failed: %s", trial.number, err)
+            raise _Diverged(trial.number, str(err)) from None
         trial.set_user_attr("val_loss", res.best_loss)
         trial.set_user_attr("best_epoch", res.best_epoch)
         trial.set_user_attr("epochs", len(res.history))
@@ -768,12 +973,14 @@ def run_study(
             trial.value,
             trial.params,
         )
+        signals.check()  # Ctrl-C while the trial was recorded: the search stops here
 
     def heartbeat(i: int, n: int) -> None:  # within a long epoch: the batch it is at
+        signals.check()
         show(batch=f"{i}/{n}")
 
     try:
-        with batch_heartbeat(heartbeat):
+        with batch_heartbeat(heartbeat), signals:
             study.optimize(
                 objective,
                 n_trials=budget["n_trials"],

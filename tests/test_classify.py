@@ -313,9 +313,8 @@ def test_a_journal_trial_left_running_is_named(adata, tiny_config, tmp_path, cap
 def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):
     url = f"sqlite:///{tmp_path / 'search.db'}"
     tiny_config["budget"]["n_trials"] = 1
+    b = adata.copy()  # another AnnData of the same cells, without this run's outputs
     sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
-    b = adata.copy()
-    del b.uns["sag"]
     rng = np.random.default_rng(1)
     b.obs["shuffled"] = pd.Categorical(rng.permutation(b.obs["label"].to_numpy()))
     with pytest.raises(ValueError, match="val_labels"):

@@ -207,6 +207,18 @@ def check_creatable(path: str | Path, what: str) -> None:
         raise PermissionError(msg)
 
 
+def check_int_at_least(name: str, value, least: int) -> int:
+    """``value`` as a Python int: a TypeError for anything but an integer (bool included), a
+    ValueError below ``least``; both name the argument ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        msg = f"{name}={value!r} must be an integer of at least {least}."
+        raise TypeError(msg)
+    if value < least:
+        msg = f"{name}={value!r} must be at least {least}."
+        raise ValueError(msg)
+    return int(value)
+
+
 def missing_key(where: str, key: str, how: str) -> KeyError:
     """The error of a reader (a plot, :mod:`scautogenome.get`) whose record is not there."""
     msg = f"{where}[{key!r}] not found; run {how} first (or pass key= the key_added you used)."

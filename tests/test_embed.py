@@ -581,6 +581,29 @@ def test_plot_embedding_marks_its_umap_graph_and_keeps_reusing_it(monkeypatch):
     plt.close("all")
 
 
+def test_plot_embedding_takes_its_graph_of_before_it_was_marked():
+    """A kNN graph sag wrote before it marked its graphs (no sag_ parameters in
+    uns['{name}_neighbors']) is sag's where the UMAP's record beside it is: another
+    n_neighbors recomputes both instead of refusing the graph as the user's."""
+    import matplotlib.pyplot as plt
+
+    a = _fake_embedding()
+    sag.pl.embedding(a, show=False)
+    params = a.uns["sag_resvae_neighbors"]["params"]
+    for k in [k for k in params if k.startswith("sag_")]:
+        del params[k]  # as an h5ad written by an earlier version holds it
+    sag.pl.embedding(a, n_neighbors=5, show=False)
+    assert a.uns["sag_resvae_neighbors"]["params"]["n_neighbors"] == 5
+    del a.uns["X_sag_resvae_umap"], a.obsm["X_sag_resvae_umap"]
+    for k in [k for k in a.uns["sag_resvae_neighbors"]["params"] if k.startswith("sag_")]:
+        del a.uns["sag_resvae_neighbors"]["params"][k]
+    with pytest.raises(
+        ValueError, match=r"adata.uns\['sag_resvae_neighbors'\] and .* exist without"
+    ):
+        sag.pl.embedding(a, show=False)  # without sag's UMAP beside it: the user's
+    plt.close("all")
+
+
 @pytest.mark.slow
 def test_plot_embedding_umap():
     import matplotlib.pyplot as plt

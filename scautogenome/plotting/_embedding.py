@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _keys
 from .._settings import keep_torch_threads, logger, resolve_seed
-from .._utils import check_gene_symbols, digest, neighbors, resolve_basis, tsne
+from .._utils import check_gene_symbols, check_int_at_least, digest, neighbors, resolve_basis, tsne
 from ._utils import finish, save_figure, shared_category_colors
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def embedding(
         stale = bool(changed)
     compute = recompute or stale or key_2d not in adata.obsm
     if compute and method == "umap":
-        _check_graph_key(adata, basis, nkey)  # before the log says it is recomputed
+        _check_graph_key(adata, basis, nkey, key_2d)  # before the log says it is recomputed
     if subset:
         if not compute:
             logger.info(
@@ -193,12 +193,7 @@ def _check_numbers(n_neighbors, random_state) -> tuple[int, int]:
     """``n_neighbors`` (an integer of at least 2) and ``random_state`` (a seed, as
     :func:`~scautogenome._settings.resolve_seed` takes it but not None) as Python ints; a clear
     error, before any work, for anything else."""
-    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)):
-        msg = f"n_neighbors={n_neighbors!r} must be an integer of at least 2."
-        raise TypeError(msg)
-    if n_neighbors < 2:
-        msg = f"n_neighbors={n_neighbors!r} must be at least 2."
-        raise ValueError(msg)
+    n_neighbors = check_int_at_least("n_neighbors", n_neighbors, 2)
     if random_state is None:
         msg = "random_state=None must be an integer (the seed of the 2-D layout)."
         raise TypeError(msg)
@@ -206,7 +201,7 @@ def _check_numbers(n_neighbors, random_state) -> tuple[int, int]:
         random_state = resolve_seed(random_state)
     except (TypeError, ValueError) as e:  # its message names it seed=
         raise type(e)(str(e).replace("seed=", "random_state=", 1)) from None
-    return int(n_neighbors), random_state
+    return n_neighbors, random_state
 
 
 def _check_colors(adata: AnnData, colors: list, gene_symbols: str | None) -> None:
@@ -252,40 +247,48 @@ _COPY_HINT = (
 def _check_2d_key(adata: AnnData, basis: str, method: str, key_2d: str) -> None:
     """Refuse, before any work, an ``obsm[key_2d]`` or ``uns[key_2d]`` that sag did not write
     (no sag parameters in ``uns[key_2d]['params']``): computing the layout would replace it."""
-    if _is_sag_params(adata.uns.get(key_2d)):
-        return
-    theirs = [f"adata.{w}[{key_2d!r}]" for w in ("obsm", "uns") if key_2d in getattr(adata, w)]
-    if theirs:
-        it = "it" if len(theirs) == 1 else "them"
-        msg = (
-            f"{' and '.join(theirs)} exist{'s' if len(theirs) == 1 else ''} without the "
-            f"parameters sag.pl.embedding stores with its coordinates (uns[{key_2d!r}]"
-            f"['params']['sag_basis_digest']), so not sag's; sag.pl.embedding(basis={basis!r}, "
-            f"method={method!r}) would replace {it}. Rename or delete {it} first (to have sag "
-            "compute the layout there), " + _COPY_HINT.format(basis=basis)
-        )
-        raise ValueError(msg)
+    _refuse_unwritten(
+        adata,
+        [key_2d],
+        [("obsm", key_2d), ("uns", key_2d)],
+        f"its coordinates (uns[{key_2d!r}]['params']['sag_basis_digest'])",
+        f"sag.pl.embedding(basis={basis!r}, method={method!r}) would replace",
+        "Rename or delete {it} first (to have sag compute the layout there), ",
+        basis,
+    )
 
 
-def _check_graph_key(adata: AnnData, basis: str, nkey: str) -> None:
+def _check_graph_key(adata: AnnData, basis: str, nkey: str, key_2d: str) -> None:
     """Refuse, before computing the kNN graph, an ``uns[nkey]`` or ``obsp['{nkey}_...']`` that
-    sag did not write: ``sc.pp.neighbors(key_added=nkey)`` would replace it."""
-    if _is_sag_params(adata.uns.get(nkey)):
-        return  # sag's graph, and the obsp entries it names
-    theirs = [f"adata.uns[{nkey!r}]"] if nkey in adata.uns else []
-    theirs += [
-        f"adata.obsp[{k!r}]"
-        for k in (f"{nkey}_distances", f"{nkey}_connectivities")
-        if k in adata.obsp
-    ]
+    sag did not write: ``sc.pp.neighbors(key_added=nkey)`` would replace it. A graph whose
+    UMAP (``uns[key_2d]``) is sag's is sag's too (graphs written before sag marked its own)."""
+    _refuse_unwritten(
+        adata,
+        [nkey, key_2d],
+        [("uns", nkey), ("obsp", f"{nkey}_distances"), ("obsp", f"{nkey}_connectivities")],
+        f"its kNN graph (uns[{nkey!r}]['params']['sag_basis_digest'])",
+        f"sag.pl.embedding(basis={basis!r}) computes the UMAP's graph there and would replace",
+        "Rename or delete {it} first, use method='tsne', ",
+        basis,
+    )
+
+
+def _refuse_unwritten(
+    adata: AnnData, marks: list, entries: list, stores: str, replaces: str, ways: str, basis: str
+) -> None:
+    """A ValueError naming those of ``entries`` (``(attribute, key)`` pairs) that ``adata``
+    holds, unless an ``uns`` entry of ``marks`` carries sag's parameters (then they are sag's);
+    ``stores``, ``replaces`` and ``ways`` (with ``{it}``) fill its sentences."""
+    if any(_is_sag_params(adata.uns.get(key)) for key in marks):
+        return
+    theirs = [f"adata.{where}[{key!r}]" for where, key in entries if key in getattr(adata, where)]
     if theirs:
         it = "it" if len(theirs) == 1 else "them"
         msg = (
             f"{' and '.join(theirs)} exist{'s' if len(theirs) == 1 else ''} without the "
-            f"parameters sag.pl.embedding stores with its kNN graph (uns[{nkey!r}]['params']"
-            f"['sag_basis_digest']), so not sag's; sag.pl.embedding(basis={basis!r}) computes "
-            f"the UMAP's graph there and would replace {it}. Rename or delete {it} first, use "
-            "method='tsne', " + _COPY_HINT.format(basis=basis)
+            f"parameters sag.pl.embedding stores with {stores}, so not sag's; {replaces} {it}. "
+            + ways.format(it=it)
+            + _COPY_HINT.format(basis=basis)
         )
         raise ValueError(msg)
 

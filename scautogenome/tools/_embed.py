@@ -10,6 +10,7 @@ from scipy import sparse
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_torch_rng, keep_torch_threads, logger, resolve_seed
+from .._utils import check_int_at_least
 from ..config import _embed as _embed_config
 from ..data import check_not_continuous
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
@@ -393,13 +394,8 @@ def score_labels(
     mask of labelled cells and their labels as strings. ``leiden_seeds`` must be a positive
     integer and ``n_neighbors`` an integer of at least 2; ``obs[labels_key]`` must exist and
     hold at least 2 labels, one of them shared by two cells."""
-    for name, value, least in (("leiden_seeds", leiden_seeds, 1), ("n_neighbors", n_neighbors, 2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            msg = f"{name}={value!r} must be an integer of at least {least}."
-            raise TypeError(msg)
-        if value < least:
-            msg = f"{name}={value!r} must be at least {least}."
-            raise ValueError(msg)
+    check_int_at_least("leiden_seeds", leiden_seeds, 1)
+    check_int_at_least("n_neighbors", n_neighbors, 2)
     if labels_key not in adata.obs.columns:
         msg = f"labels_key={labels_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
         raise KeyError(msg)

@@ -165,7 +165,7 @@ def test_duplicate_obs_names_are_named_in_a_warning(adata, caplog):
     adata.obs_names = names
     sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
     try:
-        check_adata(adata)
+        check_adata(adata, splits=True)
         assert f"obs_names contain 1 duplicated name(s) (e.g. {names[0]})" in caplog.text
         assert "obs_names_make_unique()" in caplog.text
         assert "keeps them in one split part" in caplog.text
@@ -176,6 +176,7 @@ def test_duplicate_obs_names_are_named_in_a_warning(adata, caplog):
         caplog.clear()
         sag.tl.predict(adata, model)
         assert caplog.text.count("duplicated name") == 1
+        assert "split" not in caplog.text  # predict splits nothing
     finally:
         sag_logger.removeHandler(caplog.handler)
 
@@ -508,7 +509,8 @@ def test_predict_refuses_to_replace_outputs_no_record_accounts_for(adata):
     before = snapshot(adata)
     match = (
         r"adata\.obs\['q_confidence'\] and adata\.obsm\['q_proba'\] exist without a record "
-        r"of sag\.tl\.classify or predict in adata\.uns\['q'\], so they are not sag's; "
+        r"of sag\.tl\.classify or predict in adata\.uns\['q'\] to say they are sag's \(your "
+        r"own, or sag's whose record was dropped, e\.g\. by anndata\.concat\); "
         r"sag\.tl\.predict\(key_added='q'\) would replace them"
     )
     with pytest.raises(ValueError, match=match):

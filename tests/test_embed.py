@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -142,6 +143,37 @@ def test_embed_is_deterministic(adata):
     sag.tl.embed(other, config=cfg, seed=3, mode="vae")
     np.testing.assert_array_equal(adata.obsm["X_sag_resvae"], other.obsm["X_sag_resvae"])
     assert adata.uns["sag_resvae"]["architecture"] == other.uns["sag_resvae"]["architecture"]
+
+
+def test_a_diverged_vae_trial_is_one_line_and_a_failed_trial(adata, monkeypatch):
+    """A Res-VAE trial whose validation loss is no longer finite fails as a classify trial
+    does: one line of the search's log, the trials table says "diverged", the search goes on."""
+    from scautogenome.train import _vae
+
+    real = _vae._evaluate
+    calls = []
+
+    def nan_first(*args, **kwargs):
+        calls.append(1)
+        out = real(*args, **kwargs)
+        return {**out, "val_loss": float("nan")} if len(calls) == 1 else out
+
+    monkeypatch.setattr(_vae, "_evaluate", nan_first)
+    said = []
+    monkeypatch.setattr(
+        sag._settings.logger, "warning", lambda *args: said.append(args[0] % args[1:])
+    )
+    cfg = {**TINY_EMBED, "budget": {"n_trials": 2, "time_budget": None}}
+    sag.tl.embed(adata, config=cfg, seed=0)
+    (line,) = [m for m in said if "diverged" in m]
+    assert re.fullmatch(
+        r"trial 0 failed: training diverged: the validation loss became nan at epoch 0 "
+        r"\(lr=[0-9.e-]+\); lower the learning rate\.",
+        line,
+    ), line
+    trials = adata.uns["sag_resvae"]["trials"]
+    assert (trials.loc["0", "state"], trials.loc["0", "stopped"]) == ("fail", "diverged")
+    assert trials.loc["1", "state"] == "complete"
 
 
 def test_fit_zinb_on_counts_and_save_load(adata, tmp_path):

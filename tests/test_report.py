@@ -406,6 +406,19 @@ def test_report_of_tcga_samples_grouped_by_patient(adata, tiny_config, tmp_path,
     assert "test cells" not in page
 
 
+def test_report_names_a_split_that_kept_the_copies_of_a_name_together(adata, tiny_config, tmp_path):
+    """Rows that share an obs_name (one sample exported twice) are kept in one part, and the
+    report says so with the number of names, not as a group of an obs column."""
+    names = [f"S{i}" for i in range(adata.n_obs)]
+    names[1::10] = names[0::10][: len(names[1::10])]  # every tenth sample twice
+    adata.obs_names = names
+    sag.tl.classify(adata, "label", config=tiny_config)
+    page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
+    n = adata.obs_names.nunique()
+    assert f"the cells of each obs_name ({n:,} in all) kept in one part" in page
+    assert "obs['duplicated obs_names']" not in page
+
+
 def test_report_of_a_prediction_points_to_the_query_labels(adata, tmp_path):
     """A query that has labels of the model's classes is not told flatly that nothing scores
     its predictions: the report names the call that does."""

@@ -291,6 +291,10 @@ def test_a_starting_point_enqueued_twice_runs_once():
     assert _point_taken(study, third.number) is None
     study.tell(first, state=optuna.trial.TrialState.FAIL)  # a failed one is run again
     assert _point_taken(study, second.number) is None
+    # a point of one's own that leaves batch_size to the sampler is another point
+    study.enqueue_trial({"lr": 0.001})
+    fourth = study.ask()
+    assert _point_taken(study, fourth.number) is None
 
 
 def test_a_mode_or_split_that_differs_is_named_in_words():
@@ -309,10 +313,10 @@ def test_a_mode_or_split_that_differs_is_named_in_words():
             check_fingerprint(study, {**then, key: "other"}, n_before=2)
 
 
-def test_a_signal_during_a_search_waits_for_a_check_point():
+def test_a_signal_during_a_search_waits_for_a_check_point(capfd):
     """While a search runs, Ctrl-C (or SIGTERM with a Python handler, as the command line's)
-    is noted and raised at the search's check points, not inside a storage write; a second
-    one acts at once, and the previous handlers come back."""
+    is noted (a line says so at once) and raised at the search's check points, not inside a
+    storage write; a second one acts at once, and the previous handlers come back."""
     import os
     import signal
 
@@ -342,6 +346,7 @@ def test_a_signal_during_a_search_waits_for_a_check_point():
         with pytest.raises(KeyboardInterrupt):
             search((signal.SIGINT,))
         assert reached == [signal.SIGINT]  # noted only, raised by the check
+        assert "stopping the search at its next safe point" in capfd.readouterr().err
         with pytest.raises(Term):
             search((signal.SIGTERM,))
         reached.clear()
@@ -372,12 +377,43 @@ def test_a_database_whose_tables_another_process_creates_is_opened(tmp_path, mon
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("(sqlite3.OperationalError) table trial_values already exists")
+        if len(calls) == 2:  # the other process stamped the schema version first
+            raise RuntimeError(
+                "(sqlite3.IntegrityError) UNIQUE constraint failed: alembic_version.version_num"
+            )
         real(self, *args, **kwargs)
 
     monkeypatch.setattr(optuna.storages.RDBStorage, "__init__", raced)
     storage = open_storage(f"sqlite:///{tmp_path / 'new.db'}")
     assert isinstance(storage, optuna.storages.RDBStorage)
-    assert len(calls) == 2
+    assert len(calls) == 3
     with pytest.raises(ValueError, match="'bogus://x' cannot be opened: Can't load plugin"):
         open_storage("bogus://x")
-    assert len(calls) == 3  # any other error: at once, not tried again
+    assert len(calls) == 4  # any other error: at once, not tried again
+
+
+def test_optunas_lines_of_an_interrupted_or_diverged_trial_are_left_out():
+    """Optuna reports a failed trial in two lines; for a trial stopped by Ctrl-C, or one whose
+    training diverged, sag's own log says it already, so neither line is shown. Other
+    failures keep both."""
+    import logging
+
+    from scautogenome.search._study import _Diverged, _OptunaQuiet
+
+    def record(msg, exc=None):
+        info = (type(exc), exc, None) if exc is not None else None
+        return logging.LogRecord("optuna", logging.WARNING, __file__, 1, msg, None, info)
+
+    quiet = _OptunaQuiet()
+    assert not quiet.filter(
+        record(
+            "Trial 3 failed with parameters: {} because of the "
+            "following error: KeyboardInterrupt().",
+            KeyboardInterrupt(),
+        )
+    )
+    assert not quiet.filter(record("Trial 3 failed with value None."))
+    assert not quiet.filter(record("Trial 4 failed ...", _Diverged(4, "training diverged")))
+    assert not quiet.filter(record("Trial 4 failed with value None."))
+    assert quiet.filter(record("Trial 5 failed with parameters: {}", ValueError("other")))
+    assert quiet.filter(record("Trial 5 failed with value None."))

@@ -39,9 +39,10 @@ def obs_noun(adata) -> str:
     return "cells"
 
 
-def check_adata(adata: AnnData, *, writes: bool = True) -> None:
+def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False) -> None:
     """Refuse inputs that cannot be used at all: not an AnnData, empty, a view, duplicate genes;
-    warn of duplicate cell names."""
+    warn of duplicate cell names (``splits``: for a call that splits the cells, whose seeded
+    split keeps the copies of a name together)."""
     from anndata import AnnData
 
     if not isinstance(adata, AnnData):
@@ -69,14 +70,19 @@ def check_adata(adata: AnnData, *, writes: bool = True) -> None:
         from .._settings import logger
 
         dups = adata.obs_names[adata.obs_names.duplicated()].unique()
+        split = (
+            "classify's seeded split (group_key='auto') takes the rows of one name for copies "
+            "of one sample and keeps them in one split part, and "
+            if splits
+            else ""
+        )
         logger.warning(
             "obs_names contain %d duplicated name(s) (e.g. %s): results are written by position, "
-            "and classify's seeded split (group_key='auto') takes the rows of one name for "
-            "copies of one sample and keeps them in one split part, but records that name cells "
-            "(explain's cells) cannot be told apart. Drop the copies, or call "
-            "adata.obs_names_make_unique() first where they are different cells.",
+            "%srecords that name cells (explain's cells) cannot tell them apart. Drop the "
+            "copies, or call adata.obs_names_make_unique() first where they are different cells.",
             len(dups),
             ", ".join(map(str, dups[:5])),
+            split,
         )
 
 

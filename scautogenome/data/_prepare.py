@@ -254,7 +254,7 @@ def prepare_labelled(
     """
     check_labels_key(labels_key)
     check_min_cells_per_class(min_cells_per_class)
-    check_adata(adata, writes=writes)
+    check_adata(adata, writes=writes, splits=True)
     labels = check_labels(adata, labels_key)
     task = resolve_task(labels, labels_key, task)
     if task == "regression":

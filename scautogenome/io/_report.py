@@ -152,11 +152,13 @@ def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> int | None:
     cannot be read again (a column since removed)."""
     import pandas as pd
 
-    from ..data._split import AUTO_GROUPS, tcga_patients
+    from ..data._split import AUTO_GROUPS, DUPLICATE_GROUPS, tcga_patients
 
     if grouped_by == AUTO_GROUPS:
         patients = tcga_patients(adata.obs_names[used])
         return None if patients is None else len(set(patients))
+    if grouped_by == DUPLICATE_GROUPS:
+        return int(adata.obs_names[used].nunique())
     if grouped_by not in adata.obs.columns:
         return None
     values = pd.Series(adata.obs[grouped_by].to_numpy()[used])
@@ -165,7 +167,7 @@ def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> int | None:
 
 def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
     """How many cells each part of the split holds and how the split was made."""
-    from ..data._split import AUTO_GROUPS
+    from ..data._split import AUTO_GROUPS, DUPLICATE_GROUPS
 
     params = dict(adata.uns[key].get("params", {}))
     column = _keys.split_key(key)
@@ -185,7 +187,10 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
     grouped = params.get("split_groups")
     if _given(grouped):
         n = _n_groups(adata, used, str(grouped)) if used.any() else None
-        what = "TCGA patient" if grouped == AUTO_GROUPS else f"group of obs[{str(grouped)!r}]"
+        what = {
+            AUTO_GROUPS: "TCGA patient",
+            DUPLICATE_GROUPS: "obs_name",  # the copies of a sample exported twice
+        }.get(str(grouped), f"group of obs[{str(grouped)!r}]")
         text += f", the {noun} of each {what}" + (f" ({n:,} in all)" if n is not None else "")
         text += " kept in one part"
     return text + "."

@@ -15,12 +15,15 @@ tried again once, by the next trial to start in any process of the study.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
 import json
 import logging
 import math
+import os
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -86,6 +89,11 @@ def _journal(path: str):
     return optuna.storages.JournalStorage(JournalFileBackend(str(Path(path).expanduser())))
 
 
+# what SQLAlchemy reports when another process creates the same new database's tables (or
+# stamps its schema version) at the same moment
+_CREATE_RACE = ("already exists", "UNIQUE constraint failed")
+
+
 def open_storage(storage):
     """The storage ``run_study`` hands to Optuna: a URL becomes an
     :class:`optuna.storages.RDBStorage` (Optuna opens every URL as one) with heartbeats and one
@@ -122,7 +130,7 @@ def open_storage(storage):
                     **{callback: retry(max_retry=1)},
                 )
         except Exception as err:  # SQLAlchemy's errors name no common base: report any
-            if "already exists" in str(err) and tries:
+            if tries and any(race in str(err) for race in _CREATE_RACE):
                 # another process creates the new database's tables at this moment: they
                 # are there once it is done
                 time.sleep(0.5)
@@ -534,7 +542,7 @@ def _point_taken(study: optuna.Study, number: int) -> int | None:
     enqueued with (None where there is none, or the trial was not enqueued). Two processes
     that start one study together may both enqueue the starting points (Optuna's
     ``skip_if_exists`` is not atomic across processes): the second trial of a point is then
-    this one's."""
+    this one's. Only a trial enqueued with the same parameters counts."""
     trials = study.get_trials(deepcopy=False)
     own = next((t for t in trials if t.number == number), None)
     fixed = None if own is None else own.system_attrs.get("fixed_params")
@@ -542,7 +550,9 @@ def _point_taken(study: optuna.Study, number: int) -> int | None:
         return None
     taken = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE)
     for t in trials:
-        if t.number < number and t.state in taken and _of_point(t, fixed):
+        # the same point exactly (as Optuna's skip_if_exists compares): a point of one's own
+        # that leaves a parameter to the sampler is not one that fixes it
+        if t.number < number and t.state in taken and t.system_attrs.get("fixed_params") == fixed:
             return t.number
     return None
 
@@ -581,22 +591,25 @@ class _Diverged(RuntimeError):
 class _OptunaQuiet(logging.Filter):
     """Leave out of Optuna's log what the search's own log already says: the traceback of a
     trial stopped by Ctrl-C (or SIGTERM), which the command line and the search name, and
-    both lines of a trial whose training diverged (:class:`_Diverged`, one line of sag's)."""
+    both lines of a trial whose training diverged (:class:`_Diverged`, one line of sag's);
+    Optuna's second line of either ("Trial N failed with value None.") too."""
 
     def __init__(self):
         super().__init__()
-        self.diverged: set[int] = set()
+        self.named: set[int] = set()  # trials whose failure sag's log names
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
+        text = record.getMessage()
         if isinstance(exc, _Diverged):
-            self.diverged.add(exc.number)
+            self.named.add(exc.number)
             return False
-        text = str(record.msg)
-        # Optuna's second line of a failed trial: "Trial N failed with value None."
-        if any(text.startswith(f"Trial {n} failed with value ") for n in self.diverged):
+        if isinstance(exc, KeyboardInterrupt) or "KeyboardInterrupt" in text:
+            number = re.match(r"Trial (\d+) failed", text)
+            if number:
+                self.named.add(int(number.group(1)))
             return False
-        return not isinstance(exc, KeyboardInterrupt) and "KeyboardInterrupt" not in text
+        return not any(text.startswith(f"Trial {n} failed with value ") for n in self.named)
 
 
 def _optuna_log_follows_sag(func):
@@ -659,6 +672,10 @@ class _DeferredSignals:
             self.previous[signum](signum, frame)
             return
         self.pending = (signum, frame)
+        # a line at once, so that a wait for the next check point is not taken for a hang
+        # (os.write: the logging module is not safe inside a signal handler)
+        with contextlib.suppress(OSError):
+            os.write(2, b"\nsag: stopping the search at its next safe point (again: at once)\n")
 
     def check(self) -> None:
         """Act on a noted signal as its previous handler would (KeyboardInterrupt)."""

@@ -235,9 +235,11 @@ def check_unrecorded_outputs(
     listed = theirs[0] if one else f"{', '.join(theirs[:-1])} and {theirs[-1]}"
     msg = (
         f"{listed} exist{'s' if one else ''} without a record of sag.tl.{owners[0]} or "
-        f"{owners[1]} in adata.uns[{key_added!r}], so {'it is' if one else 'they are'} not "
-        f"sag's; sag.tl.{tool}(key_added={key_added!r}) would replace "
-        f"{'it' if one else 'them'}. Pass another key_added= to keep {'it' if one else 'them'}."
+        f"{owners[1]} in adata.uns[{key_added!r}] to say {'it is' if one else 'they are'} "
+        f"sag's (your own, or sag's whose record was dropped, e.g. by anndata.concat); "
+        f"sag.tl.{tool}(key_added={key_added!r}) would replace {'it' if one else 'them'}. Pass "
+        f"another key_added= to keep {'it' if one else 'them'}, or delete "
+        f"{'it' if one else 'them'} first."
     )
     raise ValueError(msg)
 

@@ -245,7 +245,8 @@ def train_vae(
             val_loss = val["val_loss"]
             if not math.isfinite(val_loss):
                 msg = (
-                    f"validation loss became {val_loss} at epoch {epoch}; lower the learning rate."
+                    f"training diverged: the validation loss became {val_loss} at epoch "
+                    f"{epoch} (lr={opt.param_groups[0]['lr']:.3g}); lower the learning rate."
                 )
                 raise RuntimeError(msg)
             if epoch >= warmup_end:

@@ -476,7 +476,7 @@ def _classify(args) -> int:
     if args.explain:
         try:
             sag.tl.explain(adata, model, seed=args.seed)
-        except KeyboardInterrupt:  # the search is done: keep what it found, without SHAP
+        except BaseException:  # the search is done: keep what it found, without SHAP
             write_run()
             raise
     write_run()
@@ -904,7 +904,7 @@ def _inputs(sp) -> None:
 
 _LABELS_HELP = (
     "obs column with the classes or the numeric target (default: --label-column for --table, "
-    "'project' for --tcga, 'label' for --autogenome)"
+    "for --tcga --label-column, else 'project', 'label' for --autogenome)"
 )
 _SPLIT_HELP = "obs column with train/val/test (default for --autogenome: 'autogenome_split')"
 _CONFIG_HELP = "expert-mode JSON config file (default for --autogenome: the one made of its JSON)"
@@ -1355,6 +1355,19 @@ def _on_sigterm(handler):
     return signal.signal(signal.SIGTERM, handler)
 
 
+def _saved_note(args) -> str:
+    """``; DIR holds its ...`` once classify's search is done (what of its results is written),
+    else nothing."""
+    saved = getattr(args, "saved_run", None)
+    if saved is None:
+        return ""
+    files = ", ".join(args.saved_files)
+    return (
+        f"; {saved} holds its {files} (of this run; what is missing: scautogenome explain / "
+        "report on them)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -1376,7 +1389,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
         msg = e.args[0] if e.args else str(e)
-        print(f"scautogenome {args.command}: error: {_cli_words(str(msg), sub)}", file=sys.stderr)
+        print(
+            f"scautogenome {args.command}: error: {_cli_words(str(msg), sub)}{_saved_note(args)}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt as e:
         stored = getattr(args, "storage", None)
@@ -1387,13 +1403,8 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
         what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
-        saved = getattr(args, "saved_run", None)
-        if saved is not None:  # after classify's search: what of its results is written
-            files = ", ".join(args.saved_files)
-            kept = (
-                f" after the search; {saved} holds its {files} (of this run; what is missing: "
-                "scautogenome explain / report on them)"
-            )
+        if getattr(args, "saved_run", None) is not None:
+            kept = " after the search" + _saved_note(args)
         print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
         return 143 if isinstance(e, _Terminated) else 130
     finally:

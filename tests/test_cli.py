@@ -1223,6 +1223,25 @@ def test_ctrl_c_after_the_search_keeps_its_results(
     assert sorted(p.name for p in out.iterdir()) == ["model"]
 
 
+def test_an_explanation_that_fails_keeps_the_search_results(
+    h5ad, config_file, tmp_path, capsys, monkeypatch
+):
+    """An error in the explanation after the search (not only Ctrl-C) still writes the
+    search's annotated.h5ad and metrics.json, and the error line says what is kept."""
+    import scautogenome as sag
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sag.tl, "explain", failing)
+    out = tmp_path / "run"
+    assert main(_classify_argv(h5ad, config_file, out)) == 2
+    err = capsys.readouterr().err
+    assert f"error: boom; {out} holds its model, annotated.h5ad, metrics.json (" in err
+    assert "sag_pred" in ad.read_h5ad(out / "annotated.h5ad").obs
+    assert (out / "metrics.json").is_file()
+
+
 def test_sigterm_stops_a_command_as_ctrl_c_does(h5ad, tmp_path, capsys, monkeypatch):
     """A job scheduler's SIGTERM raises where Ctrl-C would (the running trial is failed and
     rerun on resume), ends with exit code 143, and the handler before is restored."""

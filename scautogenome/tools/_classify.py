@@ -214,7 +214,7 @@ def classify(
     ``obsm['{key_added}_proba']`` is not written (one of an earlier run under the same key is
     removed), ``uns[key_added]['classes']`` is the target's name, and ``metrics`` (test and
     val) hold ``r2``, ``rmse`` and ``mae`` (in the target's units), ``pearson``, ``spearman``
-    and ``n``; there is no ``confusion``.
+    and ``n``; there is no ``confusion`` and no ``dropped_classes``.
     """
     start = time.perf_counter()
     check_key_added(key_added)

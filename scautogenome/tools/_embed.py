@@ -126,7 +126,8 @@ def embed(
     ----------
     adata
         Cells (or samples) x genes. ``X`` or ``layer`` may be dense or sparse. The encoder sees
-        raw counts normalized to 1e4 + log1p, or other values as they are, then every gene
+        raw counts normalized to 1e4 + log1p, depth-normalized values not yet logged (TPM,
+        FPKM, RSEM) log1p, other values as they are, then every gene
         scaled to 0-1 with the training cells' min/max. As for scVI, select highly variable
         genes first: on pbmc3k (one seed, 120 s budget, 2 CPU cores) 2,000 of them trained to
         convergence in 65 s (ARI 0.54, NMI 0.72, Davies-Bouldin 1.38), all 32,738 genes 13 of
@@ -177,7 +178,7 @@ def embed(
         Expert-mode configuration (dict or JSON path) merged onto
         ``sag.config.default("resvae")`` (or ``"vae"``). Explicit arguments above win over it.
     value_type
-        ``"auto"`` (detect), ``"counts"``, ``"binary"`` or ``"continuous"``.
+        ``"auto"`` (detect), ``"counts"``, ``"normalized"``, ``"binary"`` or ``"continuous"``.
     recon
         Also write the reconstruction (dense n_obs x n_vars float32) as a layer.
     storage, study_name
@@ -424,7 +425,7 @@ def embedding_scores(
     *,
     n_neighbors: int = 15,
     tsne: bool = True,
-    seed: int = 0,
+    seed: int | None = None,
     leiden_seeds: int = 1,
     key_added: str | None = None,
 ) -> dict[str, float | int]:
@@ -450,8 +451,8 @@ def embedding_scores(
         perplexity of 30; ``max(1, (n_cells - 1) / 3)`` for 30 labelled cells or fewer, with
         a warning); True or False.
     seed
-        Seed of Leiden and t-SNE (an integer from 0 to 2**32 - 1; None:
-        ``sag.settings.seed``).
+        Seed of Leiden and t-SNE (an integer from 0 to 2**32 - 1); default
+        ``sag.settings.seed``.
     leiden_seeds
         Number of Leiden runs (seeds ``seed``, ``seed + 1``, ...) on the same kNN graph whose
         ARI/NMI are averaged. One run is a noisy estimate: on 96 Res-VAE latents of the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -83,8 +84,10 @@ def _check_inputs(args) -> None:
             msg = f"{_option(option)} {path!r} does not exist"
             raise CLIError(msg)
     if getattr(args, "storage", None):  # a search's storage, opened before any file is read
-        from .search import check_storage
+        from .search import check_collect, check_storage
 
+        if getattr(args, "n_trials", None) == 0:  # collecting: a missing file is not made
+            check_collect({"n_trials": 0}, args.storage)
         check_storage(args.storage, getattr(args, "study", None))
 
 
@@ -209,8 +212,8 @@ def _setup(args) -> None:
     one this machine has."""
     import scautogenome as sag
 
-    if args.quiet:
-        sag.settings.verbosity = 1
+    if args.quiet or not sys.stderr.isatty():  # a log file gets no carriage-return bars
+        sag.settings.verbosity = 1 if args.quiet else sag.settings.verbosity
         sag.settings.progress_bar = False
     if getattr(args, "device", None):
         from .train import resolve_device
@@ -678,9 +681,6 @@ def _embed(args) -> int:
             seed=args.seed,
             key_added=args.key_added,
         )
-    if args.model_out:
-        model.save(args.model_out, overwrite=args.overwrite)
-        adata.uns[args.key_added]["model_dir"] = str(args.model_out)
     if args.labels:
         scores = sag.tl.embedding_scores(
             adata,
@@ -695,7 +695,18 @@ def _embed(args) -> int:
             for k, v in scores.items()
         ]
         print(f"latent space vs obs[{args.labels!r}]: " + ", ".join(shown))
-    _write_h5ad(adata, out)
+    # the model last but one, the AnnData last: a run stopped before its end leaves neither
+    # (a new --model-out is removed again), so that the same command runs again
+    new_folder = args.model_out and not Path(args.model_out).exists()
+    if args.model_out:
+        model.save(args.model_out, overwrite=args.overwrite)
+        adata.uns[args.key_added]["model_dir"] = str(args.model_out)
+    try:
+        _write_h5ad(adata, out)
+    except BaseException:
+        if new_folder:
+            shutil.rmtree(args.model_out, ignore_errors=True)
+        raise
     basis = f"X_{args.key_added}"
     n_dims = adata.obsm[basis].shape[1]
     active = adata.uns[args.key_added]["active_dims"]
@@ -986,6 +997,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scautogenome",
         description="AutoGenome on AnnData: AutoML over residual fully-connected networks. "
         "Run 'scautogenome demo' to see the whole flow on bundled data.",
+        epilog="Exit status: 0 done; 2 bad input or an error, named in one line before any "
+        "work where it can be; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).",
     )
     from . import __version__
 
@@ -1234,7 +1247,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Optuna storage URL shared by all workers, or a journal file (.log / .journal) "
         "on a file system they share",
     )
-    w.add_argument("--study", required=True, help="study name shared by all workers")
+    w.add_argument(
+        "--study",
+        "--study-name",
+        dest="study",
+        required=True,
+        help="study name shared by all workers (classify's --study-name)",
+    )
     w.add_argument("--mode", default=None, choices=CLASSIFY_MODES, help=_MODE_HELP)
     w.add_argument("--config", default=None, help=_CONFIG_HELP)
     w.add_argument("--split-key", default=None, help=_SPLIT_HELP)
@@ -1275,6 +1294,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(d)
     d.set_defaults(func=_demo, seed=0)
+    # an abbreviated option (--over for --overwrite) is an error, not a guess: a pipeline's
+    # command line stays what it says when options are added
+    for parser in (p, *sub.choices.values()):
+        parser.allow_abbrev = False
     return p
 
 
@@ -1382,7 +1405,7 @@ def main(argv: list[str] | None = None) -> int:
         _setup(args)
         return args.func(args)
     except CLIError as e:
-        print(f"scautogenome {args.command}: error: {e}", file=sys.stderr)
+        print(f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}", file=sys.stderr)
         return 2
     except OSError as e:  # a system error's args are (errno, text): its str() names the path
         print(f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}", file=sys.stderr)

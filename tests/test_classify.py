@@ -194,6 +194,10 @@ def test_n_trials_0_collects_the_stored_search(adata, tiny_config, tmp_path):
     import optuna
 
     assert optuna.get_all_study_names(url) == ["s"]  # none made by the refused call
+    for missing in (f"sqlite:///{tmp_path / 'typo.db'}", str(tmp_path / "typo.log")):
+        with pytest.raises(ValueError, match=r"typo\.(db|log) does not exist; n_trials=0 collects"):
+            sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=missing)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["search.db"]  # no empty file made
     with pytest.raises(ValueError, match="n_trials=0 runs no trial; it collects"):
         sag.tl.classify(adata.copy(), "label", config=tiny_config)
     with pytest.raises(ValueError, match=r"n_trials'\]=-1 must not be negative"):

@@ -143,6 +143,24 @@ def test_help(capsys):
     assert capsys.readouterr().out.strip() == f"scautogenome {scautogenome.__version__}"
 
 
+def test_options_are_not_guessed_and_exit_codes_are_listed(capsys):
+    """An abbreviated option is an error (argparse would guess --overwrite from --over); the
+    worker takes classify's --study-name for its --study; --help lists the exit codes."""
+    from scautogenome.cli import build_parser
+
+    with pytest.raises(SystemExit) as e:
+        main(["classify", "x.h5ad", "--labels", "l", "--out", "o", "--over"])
+    assert e.value.code == 2
+    assert "unrecognized arguments: --over" in capsys.readouterr().err
+    parser = build_parser()
+    argv = ["worker", "x.h5ad", "--labels", "l", "--storage", "sqlite:///s.db"]
+    assert parser.parse_args([*argv, "--study-name", "s"]).study == "s"
+    assert parser.parse_args([*argv, "--study", "s"]).study == "s"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "130 interrupted (Ctrl-C); 143 terminated (SIGTERM)" in capsys.readouterr().out
+
+
 def test_demo_runs(tmp_path, capsys):
     rc = main(["demo", "--out", str(tmp_path / "demo"), "--n-trials", "2", "--quiet"])
     assert (tmp_path / "demo" / "report.html").exists()
@@ -281,6 +299,27 @@ def test_table_input(tmp_path, capsys, tiny_config):
     assert (tmp_path / "run" / "report.html").exists()
 
 
+def test_embed_stopped_while_writing_leaves_no_model_out(h5ad, tmp_path, capsys, monkeypatch):
+    """Stopped while its AnnData is written (the last step), embed removes the --model-out it
+    had just made, so that the same command runs again."""
+    from scautogenome import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_write_h5ad", interrupted)
+    model_out, out = tmp_path / "vae", tmp_path / "e.h5ad"
+    argv = ["embed", str(h5ad), "--out", str(out), "--model-out", str(model_out)]
+    argv += ["--n-trials", "1", "--time-budget", "5", "--n-latent", "3", "--quiet"]
+    assert main(argv) == 130
+    assert not model_out.exists()
+    assert not out.exists()
+    monkeypatch.undo()
+    assert main(argv) == 0  # the same command again
+    assert (model_out / "model.json").is_file()
+    assert out.is_file()
+
+
 def test_worker_adds_trials_to_a_shared_study(h5ad, config_file, tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     for _ in range(2):
@@ -309,7 +348,7 @@ def test_embed_refuses_bad_labels_and_paths_before_the_search(h5ad, tmp_path, ca
     cases = [
         (["--labels", "const"], "has 1 label(s); scores need at least 2"),
         (["--labels", "unique"], "need at least one label shared by two cells"),
-        (["--labels", "label", "--leiden-seeds", "0"], "leiden_seeds=0 must be at least 1"),
+        (["--labels", "label", "--leiden-seeds", "0"], "--leiden-seeds 0 must be at least 1"),
         (["--model-out", str(a_file)], f"--model-out {str(a_file)!r} cannot be created"),
         (["--model-out", str(a_file / "m")], "is a file"),
     ]

@@ -175,6 +175,28 @@ def check_collect(budget: dict, storage, enas: bool = False) -> None:
             "whose controller and shared weights are not stored; give a time budget instead."
         )
         raise ValueError(msg)
+    path = _storage_file(storage)
+    if path is not None and not os.path.exists(path):  # opening it would create it, empty
+        msg = (
+            f"storage={storage_shown(storage)!r}: {path} does not exist; n_trials=0 collects "
+            "the best trial of a stored search (give the storage its search wrote)."
+        )
+        raise ValueError(msg)
+
+
+def _storage_file(storage) -> str | None:
+    """The file of an SQLite URL or a journal file (None for other storages and SQLite in
+    memory)."""
+    if not isinstance(storage, str):
+        return None
+    if is_journal_path(storage):
+        return storage
+    if storage.startswith("sqlite:"):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(storage).database
+        return database if database and database != ":memory:" else None
+    return None
 
 
 def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:

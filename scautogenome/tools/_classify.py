@@ -231,9 +231,9 @@ def classify(
     cfg = load_config(_config.load, config, mode, overrides)
     _config.check_classify_mode(cfg["mode"], "config['mode']")
     _check_metric_of_task(metric, _config.requested_task(cfg, task))
-    check_storage(storage, study_name)
     enas = cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas"
-    check_collect(cfg["budget"], storage, enas=enas)
+    check_collect(cfg["budget"], storage, enas=enas)  # first: a missing file is not made
+    check_storage(storage, study_name)
     dev = resolve_device(device)
     data = prepare_labelled(
         adata,

@@ -245,8 +245,8 @@ def embed(
     if beta is not None:  # numpy scalars as Python numbers, as the budget's
         overrides["trainer"] = {"beta": beta.item() if isinstance(beta, np.generic) else beta}
     cfg = load_config(_embed_config.load, config, mode, overrides)
+    check_collect(cfg["budget"], storage)  # first: a missing file is not made
     check_storage(storage, study_name)
-    check_collect(cfg["budget"], storage)
     warn_long_warmup(cfg["trainer"]["max_epochs"], cfg["trainer"]["kl_warmup_epochs"])
     dev = resolve_device(device)
     data = prepare_unlabelled(

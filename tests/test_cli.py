@@ -1373,7 +1373,10 @@ def test_embed_with_a_saved_model(adata, tmp_path, capsys):
 def test_an_option_at_the_end_of_a_sentence_is_followed_by_no_space(h5ad, tmp_path, capsys):
     """The API's ``study_name=.`` at the end of a message becomes ``--study-name.``, while an
     option with a value keeps its space (``--n-trials 0``)."""
+    import optuna
+
     url = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(storage=url, study_name="other")  # a storage without the study
     argv = ["classify", str(h5ad), "--labels", "label", "--out", str(tmp_path / "o")]
     argv += ["--storage", url, "--study-name", "nope", "--n-trials", "0", "--quiet"]
     assert main(argv) == 2

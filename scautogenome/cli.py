@@ -85,10 +85,15 @@ def _check_inputs(args) -> None:
             raise CLIError(msg)
     if getattr(args, "storage", None):  # a search's storage, opened before any file is read
         from .search import check_collect, check_storage
+        from .search._study import storage_file
 
         if getattr(args, "n_trials", None) == 0:  # collecting: a missing file is not made
             check_collect({"n_trials": 0}, args.storage)
-        check_storage(args.storage, getattr(args, "study", None))
+        new = storage_file(args.storage)
+        if new is None or Path(new).exists() or not Path(new).parent.is_dir():
+            check_storage(args.storage, getattr(args, "study", None))
+        # else a new file in an existing folder: made by the search itself, after its own
+        # checks (n_trials=0 from --config must not leave an empty database behind)
 
 
 def _default_labels(args) -> str | None:
@@ -212,7 +217,8 @@ def _setup(args) -> None:
     one this machine has."""
     import scautogenome as sag
 
-    if args.quiet or not sys.stderr.isatty():  # a log file gets no carriage-return bars
+    tty = sys.stderr is not None and sys.stderr.isatty()
+    if args.quiet or not tty:  # a log file gets no carriage-return bars
         sag.settings.verbosity = 1 if args.quiet else sag.settings.verbosity
         sag.settings.progress_bar = False
     if getattr(args, "device", None):
@@ -480,7 +486,12 @@ def _classify(args) -> int:
         try:
             sag.tl.explain(adata, model, seed=args.seed)
         except BaseException:  # the search is done: keep what it found, without SHAP
-            write_run()
+            try:
+                write_run()
+            except Exception as err:  # the explanation's error is the one to report
+                from ._settings import logger
+
+                logger.error("    the run could not be written either: %s", err)
             raise
     write_run()
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
@@ -698,10 +709,10 @@ def _embed(args) -> int:
     # the model last but one, the AnnData last: a run stopped before its end leaves neither
     # (a new --model-out is removed again), so that the same command runs again
     new_folder = args.model_out and not Path(args.model_out).exists()
-    if args.model_out:
-        model.save(args.model_out, overwrite=args.overwrite)
-        adata.uns[args.key_added]["model_dir"] = str(args.model_out)
     try:
+        if args.model_out:
+            model.save(args.model_out, overwrite=args.overwrite)
+            adata.uns[args.key_added]["model_dir"] = str(args.model_out)
         _write_h5ad(adata, out)
     except BaseException:
         if new_folder:
@@ -949,6 +960,8 @@ def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
     )
     sp.add_argument(
         "--study-name",
+        "--study",
+        dest="study_name",
         default=None,
         help="name of the study in --storage (default sag-classify; embed: sag-embed-MODE)",
     )
@@ -998,7 +1011,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="AutoGenome on AnnData: AutoML over residual fully-connected networks. "
         "Run 'scautogenome demo' to see the whole flow on bundled data.",
         epilog="Exit status: 0 done; 2 bad input or an error, named in one line before any "
-        "work where it can be; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).",
+        "work where it can be; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); 1 an "
+        "unexpected error (a bug: its traceback is printed).",
     )
     from . import __version__
 
@@ -1331,7 +1345,10 @@ def _cli_words(msg: str, parser: argparse.ArgumentParser) -> str:
             return f"{flag} " if value_follows else flag  # 'x=True' and 'x= (...)': the flag
 
         # not inside a quoted key (config['budget']['n_trials'] stays the config's key)
-        msg = re.sub(rf"(?<![\w'\"-]){re.escape(dest)}(?![\w'\"])(=True\b|=)?", repl, msg)
+        # nor inside a path ('/runs/labels_key/x.h5ad', 'study_name.db')
+        msg = re.sub(
+            rf"(?<![\w'\"/\\.~-]){re.escape(dest)}(?![\w'\"/\\]|\.\w)(=True\b|=)?", repl, msg
+        )
     return msg
 
 
@@ -1399,16 +1416,21 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "seed", None) is None and args.command == "demo":
         args.seed = 0
     sub = parser._subparsers._group_actions[0].choices[args.command]
+    import scautogenome as sag
+
     original = _one_line_warnings(args.command)
     previous_term = _on_sigterm(_raise_terminated)
+    # --quiet and a stderr that is no terminal change these for the command only (main()
+    # called from a notebook or a script leaves them as they were)
+    shown = (sag.settings.verbosity, sag.settings.progress_bar)
     try:
         _setup(args)
         return args.func(args)
-    except CLIError as e:
-        print(f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}", file=sys.stderr)
-        return 2
-    except OSError as e:  # a system error's args are (errno, text): its str() names the path
-        print(f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}", file=sys.stderr)
+    except (CLIError, OSError) as e:  # an OSError's args are (errno, text): str() names the path
+        print(
+            f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}{_saved_note(args)}",
+            file=sys.stderr,
+        )
         return 2
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
         msg = e.args[0] if e.args else str(e)
@@ -1432,6 +1454,7 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if isinstance(e, _Terminated) else 130
     finally:
         warnings.showwarning = original
+        sag.settings.verbosity, sag.settings.progress_bar = shown
         if previous_term is not None:
             _on_sigterm(previous_term)
 

@@ -177,6 +177,12 @@ def test_duplicate_obs_names_are_named_in_a_warning(adata, caplog):
         sag.tl.predict(adata, model)
         assert caplog.text.count("duplicated name") == 1
         assert "split" not in caplog.text  # predict splits nothing
+        from scautogenome.data import prepare_labelled
+
+        caplog.clear()
+        prepare_labelled(adata, "label", group_key=None)  # a split that does not group them
+        assert caplog.text.count("duplicated name") == 1
+        assert "split part" not in caplog.text
     finally:
         sag_logger.removeHandler(caplog.handler)
 

@@ -1398,3 +1398,65 @@ def test_a_worker_of_another_mode_is_told_the_mode(h5ad, config_file, tmp_path, 
     assert "The mode differs: the study searched mode 'mlp', this search mode 'auto'" in err
     assert "pass --mode 'mlp' to join it" in err
     assert "search space differs" not in err
+
+
+def test_option_names_are_not_put_into_paths():
+    """The API's argument names become option names in messages, but not inside a path."""
+    from scautogenome.cli import _cli_words, build_parser
+
+    embed = build_parser()._subparsers._group_actions[0].choices["embed"]
+    msg = "input file '/tmp/model_out/study_name.db' or runs/key_added.h5ad; pass study_name=."
+    assert _cli_words(msg, embed) == (
+        "input file '/tmp/model_out/study_name.db' or runs/key_added.h5ad; pass --study-name."
+    )
+
+
+def test_a_command_leaves_the_settings_as_they_were(h5ad, tmp_path, monkeypatch):
+    """--quiet and a stderr that is not a terminal turn the bars off for the command only; a
+    closed stderr (None) is not a terminal."""
+    import sys
+
+    import scautogenome as sag
+
+    sag.settings.progress_bar, sag.settings.verbosity = True, 2
+    monkeypatch.setattr(sys, "stderr", None)
+    assert main(["classify", str(h5ad), "--labels", "nope", "--out", str(tmp_path / "o")]) == 2
+    monkeypatch.undo()
+    assert (sag.settings.progress_bar, sag.settings.verbosity) == (True, 2)
+
+
+def test_collecting_with_n_trials_0_in_the_config_makes_no_storage_file(
+    h5ad, tiny_config, tmp_path, capsys
+):
+    """n_trials 0 given in --config (not --n-trials) with a storage file that does not exist:
+    refused, and no empty database is left behind."""
+    tiny_config["budget"]["n_trials"] = 0
+    config = tmp_path / "collect.json"
+    config.write_text(json.dumps(tiny_config))
+    db = tmp_path / "new.db"
+    argv = _classify_argv(h5ad, config, tmp_path / "o", "--storage", f"sqlite:///{db}")
+    assert main(argv) == 2
+    assert "new.db does not exist; --n-trials 0 collects" in capsys.readouterr().err
+    assert not db.exists()
+
+
+def test_an_explanation_and_a_write_that_both_fail(
+    h5ad, config_file, tmp_path, capsys, monkeypatch
+):
+    """When the run cannot be written after a failed explanation, the explanation's error is
+    the one reported (the write's is logged), with what the folder holds."""
+    import scautogenome as sag
+    from scautogenome import cli
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sag.tl, "explain", failing)
+    monkeypatch.setattr(cli, "_write_h5ad", no_space)
+    out = tmp_path / "run"
+    assert main(_classify_argv(h5ad, config_file, out)) == 2
+    err = capsys.readouterr().err
+    assert f"error: boom; {out} holds its model (" in err

@@ -417,3 +417,22 @@ def test_optunas_lines_of_an_interrupted_or_diverged_trial_are_left_out():
     assert not quiet.filter(record("Trial 4 failed with value None."))
     assert quiet.filter(record("Trial 5 failed with parameters: {}", ValueError("other")))
     assert quiet.filter(record("Trial 5 failed with value None."))
+
+
+def test_the_file_of_a_storage(tmp_path, monkeypatch):
+    """The file n_trials=0 must find: SQLite of any driver or as a file: URI, a journal with
+    ~ expanded as its opening does; none for other storages and SQLite in memory."""
+    from scautogenome.search._study import check_collect, storage_file
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert storage_file("sqlite:///rel.db") == "rel.db"
+    assert storage_file("sqlite:////abs/x.db") == "/abs/x.db"
+    assert storage_file("sqlite+pysqlite:///x.db") == "x.db"
+    assert storage_file("sqlite:///file:x.db?mode=ro&uri=true") == "x.db"
+    assert storage_file("~/s.journal") == str(tmp_path / "s.journal")
+    for other in ("sqlite:///:memory:", "postgresql://u@h/db", tmp_path / "s.journal"):
+        assert storage_file(other) is None
+    (tmp_path / "s.journal").write_text("")
+    check_collect({"n_trials": 0}, "~/s.journal")  # there: no error
+    with pytest.raises(ValueError, match="does not exist"):
+        check_collect({"n_trials": 0}, "~/other.journal")

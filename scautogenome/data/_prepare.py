@@ -254,7 +254,8 @@ def prepare_labelled(
     """
     check_labels_key(labels_key)
     check_min_cells_per_class(min_cells_per_class)
-    check_adata(adata, writes=writes, splits=True)
+    # the warning tells of the grouped seeded split only where that split is drawn
+    check_adata(adata, writes=writes, splits=split_key is None and group_key == "auto")
     labels = check_labels(adata, labels_key)
     task = resolve_task(labels, labels_key, task)
     if task == "regression":

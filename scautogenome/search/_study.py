@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import re
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -175,7 +176,7 @@ def check_collect(budget: dict, storage, enas: bool = False) -> None:
             "whose controller and shared weights are not stored; give a time budget instead."
         )
         raise ValueError(msg)
-    path = _storage_file(storage)
+    path = storage_file(storage)
     if path is not None and not os.path.exists(path):  # opening it would create it, empty
         msg = (
             f"storage={storage_shown(storage)!r}: {path} does not exist; n_trials=0 collects "
@@ -184,19 +185,27 @@ def check_collect(budget: dict, storage, enas: bool = False) -> None:
         raise ValueError(msg)
 
 
-def _storage_file(storage) -> str | None:
-    """The file of an SQLite URL or a journal file (None for other storages and SQLite in
+def storage_file(storage) -> str | None:
+    """The file of an SQLite URL (any driver; a ``file:`` URI of ``uri=true``) or of a journal
+    file, ``~`` expanded as the journal's opening does (None for other storages and SQLite in
     memory)."""
     if not isinstance(storage, str):
         return None
     if is_journal_path(storage):
-        return storage
-    if storage.startswith("sqlite:"):
-        from sqlalchemy.engine import make_url
+        return os.path.expanduser(storage)
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-        database = make_url(storage).database
-        return database if database and database != ":memory:" else None
-    return None
+    try:
+        url = make_url(storage)
+    except ArgumentError:
+        return None  # not a URL: open_storage names it
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    database = url.database
+    if str(url.query.get("uri", "")).lower() == "true" and database.startswith("file:"):
+        database = database[len("file:") :]
+    return database
 
 
 def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:
@@ -674,6 +683,7 @@ class _DeferredSignals:
     def __init__(self):
         self.pending: tuple[int, Any] | None = None
         self.previous: dict[int, Any] = {}
+        self.stderr: int | None = None  # the descriptor of sys.stderr, where there is one
 
     def __enter__(self) -> _DeferredSignals:
         import signal
@@ -681,6 +691,8 @@ class _DeferredSignals:
 
         if threading.current_thread() is not threading.main_thread():
             return self  # signals reach only the main thread: nothing to defer
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # none, closed, Jupyter's
+            self.stderr = sys.stderr.fileno()
         for name in self.SIGNALS:
             signum = getattr(signal, name, None)
             # only a Python handler (Ctrl-C's KeyboardInterrupt): not the default action
@@ -696,8 +708,12 @@ class _DeferredSignals:
         self.pending = (signum, frame)
         # a line at once, so that a wait for the next check point is not taken for a hang
         # (os.write: the logging module is not safe inside a signal handler)
-        with contextlib.suppress(OSError):
-            os.write(2, b"\nsag: stopping the search at its next safe point (again: at once)\n")
+        if self.stderr is not None:  # not a descriptor 2 that a file took over
+            with contextlib.suppress(OSError):
+                os.write(
+                    self.stderr,
+                    b"\nsag: stopping the search at its next safe point (again: at once)\n",
+                )
 
     def check(self) -> None:
         """Act on a noted signal as its previous handler would (KeyboardInterrupt)."""

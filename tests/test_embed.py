@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -215,6 +216,9 @@ def test_load_weights_that_do_not_fit_the_network(adata, tmp_path):
     key = "net.decoder.units.1.0.weight"
     weights[key] = torch.zeros(weights[key].shape[0], weights[key].shape[1] + 5)
     torch.save(weights, tmp_path / "m" / "model.pt")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    del meta["weights_sha256"]  # which that version did not record
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"saved by scautogenome .*1 mismatched weight.*Retrain"):
         sag.models.ResVAE.load(tmp_path / "m")
 

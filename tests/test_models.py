@@ -38,6 +38,24 @@ def test_save_refuses_to_overwrite(trained, tmp_path):
     model.save(tmp_path / "m", overwrite=True)
 
 
+def test_weights_of_another_save_are_refused(adata, tmp_path):
+    """A save interrupted between its two files (one model's weights beside another's
+    classes) is refused on load: model.json records the SHA-256 of model.pt."""
+    import shutil
+
+    models = []
+    for seed in (0, 1):
+        m = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+        m.fit(adata, "label", seed=seed)
+        m.save(tmp_path / str(seed))
+        models.append(m)
+    sag.models.Classifier.load(tmp_path / "0")
+    shutil.copy(tmp_path / "1" / "model.pt", tmp_path / "0" / "model.pt")
+    with pytest.raises(ValueError, match=r"model\.pt is not the file model\.json was saved with"):
+        sag.models.Classifier.load(tmp_path / "0")
+    assert not list((tmp_path / "1").glob(".sag-*"))  # no temporary file left
+
+
 def test_load_errors(tmp_path, adata):
     with pytest.raises(FileNotFoundError, match="not a saved scautogenome model"):
         sag.models.Classifier.load(tmp_path)

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from .._settings import logger
-from .._utils import json_default
+from .._utils import json_default, write_atomically
 from ..data import InputTransform, as_csr_or_dense, check_adata, gene_alignment, get_matrix
 from ..nn import count_parameters
 from ..train import resolve_device
@@ -59,7 +59,10 @@ def check_model_path(path, kind: str, method: str) -> Path:
 def write_model_dir(
     path: str | Path, meta: dict, tensors: dict[str, torch.Tensor], *, overwrite: bool
 ) -> Path:
-    """Write ``model.json`` and ``model.pt`` into ``path``; refuse to overwrite unless asked."""
+    """Write ``model.json`` and ``model.pt`` into ``path``; refuse to overwrite unless asked.
+    Each file is written to a temporary name and renamed into place, and ``model.json``
+    records the SHA-256 of ``model.pt``, so that a save interrupted between the two (one
+    model's weights beside another's classes) is refused by :func:`read_model_dir`."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         msg = (
@@ -71,11 +74,23 @@ def write_model_dir(
         msg = f"{str(path)!r} already holds a saved model; pass overwrite=True to replace it."
         raise FileExistsError(msg)
     # the JSON first: a value it cannot hold fails before anything is written
-    text = json.dumps({**meta, "versions": versions()}, indent=1, default=json_default)
+    json.dumps({**meta, "versions": versions()}, default=json_default)
     path.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.detach().cpu() for k, v in tensors.items()}, path / WEIGHTS)
-    (path / META).write_text(text)
+    cpu = {k: v.detach().cpu() for k, v in tensors.items()}
+    weights = write_atomically(path / WEIGHTS, lambda tmp: torch.save(cpu, tmp))
+    meta = {**meta, "weights_sha256": _file_sha256(weights), "versions": versions()}
+    text = json.dumps(meta, indent=1, default=json_default)
+    write_atomically(path / META, lambda tmp: tmp.write_text(text))
     return path
+
+
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 8 MB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(8 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -88,6 +103,13 @@ def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.T
     meta = json.loads((path / META).read_text())
     if meta.get("model") != kind:
         msg = f"{str(path)!r} holds a {meta.get('model')!r} model, not a {kind!r}."
+        raise ValueError(msg)
+    recorded = meta.get("weights_sha256")  # absent in models saved before it was recorded
+    if recorded is not None and recorded != _file_sha256(path / WEIGHTS):
+        msg = (
+            f"{str(path)!r}: {WEIGHTS} is not the file {META} was saved with (a save "
+            "interrupted between the two?); save the model there again."
+        )
         raise ValueError(msg)
     tensors = torch.load(path / WEIGHTS, map_location="cpu", weights_only=True)
     return meta, tensors

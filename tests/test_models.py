@@ -207,3 +207,16 @@ def test_log_odds_is_each_class_against_the_others():
     np.testing.assert_allclose(log_odds(two)[:, 1], two[:, 1] - two[:, 0], atol=1e-12)
     sure = np.array([[40.0, 0.0, 0.0], [45.0, 0.0, 0.0]])  # both probability 1.0 of class 0
     assert log_odds(sure)[1, 0] > log_odds(sure)[0, 0]
+
+
+def test_an_empty_matrix_or_an_odd_latent_size_is_refused(adata):
+    """A query matrix without rows is refused as an empty AnnData is; the ResVAE's n_latent
+    is checked as given (8.5 had trained 8 dimensions, True one)."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    with pytest.raises(ValueError, match="X has no rows"):
+        model.predict(np.zeros((0, adata.n_vars), dtype=np.float32))
+    for bad in (8.5, True, "8"):
+        vae = sag.models.ResVAE({"kind": "vae", "n_latent": bad, "widths": [8]}, {"max_epochs": 1})
+        with pytest.raises(ValueError, match=rf"n_latent={bad!r} must be a positive integer"):
+            vae.fit(adata, seed=0)

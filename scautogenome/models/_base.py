@@ -364,6 +364,9 @@ class BaseModel:
                     f"{len(self.var_names_)} genes; pass an AnnData to match genes by name."
                 )
                 raise ValueError(msg)
+            if X.shape[0] == 0:  # as an empty AnnData is refused
+                msg = "X has no rows: there is nothing to predict or encode."
+                raise ValueError(msg)
             col_map, report = None, None
         return X, col_map, report
 

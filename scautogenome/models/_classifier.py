@@ -37,7 +37,9 @@ class Classifier(SupervisedModel):
     module_
         The trained torch network.
     classes_
-        Class names, in the order of the probability columns.
+        Class names, in the order of the probability columns, always as strings: a label
+        column of integers, booleans or floats gives ``"0"``, ``"True"``, ``"1.0"`` (compare
+        with ``labels.astype(str)``).
     var_names_
         The genes the model was trained on, in input order.
     transform_
@@ -184,7 +186,7 @@ class Classifier(SupervisedModel):
         batch_size: int = 1024,
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
-        """Predicted class names."""
+        """Predicted class names (strings, as :attr:`classes_`)."""
         log_proba = self.predict_log_proba(
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
         )

@@ -289,7 +289,7 @@ class ResVAE(BaseModel):
         data = prepare_unlabelled(
             adata,
             layer=layer,
-            n_latent=int(arch0.get("n_latent", 10)),
+            n_latent=arch0.get("n_latent", 10),  # checked as given (not 8.5 -> 8)
             likelihood=check_likelihood(arch0.get("likelihood", "auto")),
             value_type=value_type,
             seed=seed,

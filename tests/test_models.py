@@ -220,3 +220,21 @@ def test_an_empty_matrix_or_an_odd_latent_size_is_refused(adata):
         vae = sag.models.ResVAE({"kind": "vae", "n_latent": bad, "widths": [8]}, {"max_epochs": 1})
         with pytest.raises(ValueError, match=rf"n_latent={bad!r} must be a positive integer"):
             vae.fit(adata, seed=0)
+
+
+def test_fit_leaves_torchs_random_state_as_it_was(adata):
+    """fit seeds torch for its own training; the user's next torch.rand draws what it would
+    have drawn without the fit."""
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    for model in (
+        sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1}),
+        sag.models.ResVAE({"kind": "vae", "n_latent": 3, "widths": [8]}, {"max_epochs": 1}),
+    ):
+        torch.manual_seed(5)
+        if isinstance(model, sag.models.Classifier):
+            model.fit(adata, "label", seed=0)
+        else:
+            model.fit(adata, seed=0)
+        assert torch.equal(torch.rand(3), expected)
+    assert "Train" in (sag.models.Classifier.fit.__doc__ or "")  # the decorator keeps it

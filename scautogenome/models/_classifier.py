@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import log_softmax
 
-from .._settings import resolve_seed
+from .._settings import keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, train_classifier
 from ._supervised import SupervisedModel
@@ -70,6 +70,7 @@ class Classifier(SupervisedModel):
         )
 
     # -- training without search --------------------------------------------------------------
+    @keep_torch_rng()  # the user's next torch.rand draws as it would have without fit
     def fit(
         self,
         adata: AnnData,

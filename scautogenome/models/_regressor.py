@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._settings import resolve_seed
+from .._settings import keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, task_objective, train_regressor
 from ._supervised import SupervisedModel
@@ -67,6 +67,7 @@ class Regressor(SupervisedModel):
         return f"{self.architecture_['kind']}, {len(self.var_names_)} genes -> {self.target_!r}"
 
     # -- training without search --------------------------------------------------------------
+    @keep_torch_rng()  # the user's next torch.rand draws as it would have without fit
     def fit(
         self,
         adata: AnnData,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._settings import logger, resolve_seed
+from .._settings import keep_torch_rng, logger, resolve_seed
 from ..data import (
     FEW_VAL_CELLS,
     InputTransform,
@@ -273,6 +273,7 @@ class ResVAE(BaseModel):
         return arch
 
     # -- training without search --------------------------------------------------------------
+    @keep_torch_rng()  # the user's next torch.rand draws as it would have without fit
     def fit(
         self,
         adata: AnnData,

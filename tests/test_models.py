@@ -238,3 +238,24 @@ def test_fit_leaves_torchs_random_state_as_it_was(adata):
             model.fit(adata, seed=0)
         assert torch.equal(torch.rand(3), expected)
     assert "Train" in (sag.models.Classifier.fit.__doc__ or "")  # the decorator keeps it
+
+
+def test_training_settings_are_checked_with_clear_messages(adata):
+    """A misspelt setting names itself and the settings there are; counts must be whole
+    numbers (a batch of at least 2 cells, which batch norm needs in training)."""
+    cases = [
+        ({"max_epoch": 1}, TypeError, r"train_params has no setting 'max_epoch'; its settings"),
+        ({"batch_size": 1}, ValueError, r"batch_size=1 must be at least 2"),
+        ({"batch_size": 64.5}, TypeError, r"batch_size=64\.5 must be an integer"),
+        ({"max_epochs": 1.5}, TypeError, r"max_epochs=1\.5 must be an integer"),
+        ({"patience": -1}, ValueError, r"patience=-1 must be at least 0"),
+    ]
+    for params, error, message in cases:
+        with pytest.raises(error, match=message):
+            sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(adata, "label")
+    vae = sag.models.ResVAE({"kind": "vae", "n_latent": 3, "widths": [8]}, {"batch_size": 1})
+    with pytest.raises(ValueError, match=r"batch_size=1 must be at least 2"):
+        vae.fit(adata)
+    # an integral float (a JSON config's 64.0) is taken as the whole number
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1.0})
+    model.fit(adata, "label", seed=0)

@@ -232,7 +232,17 @@ class BaseModel:
 
     def _fit_setup(self, architecture: dict, params_class, seed: int):
         """Training parameters, device and a freshly seeded network for ``fit``."""
-        params = params_class(**(self.train_params or {}))
+        given = dict(self.train_params or {})
+        fields = getattr(params_class, "__dataclass_fields__", None)
+        if fields is None:  # a function that builds TrainParams (the Regressor's)
+            from ..train import TrainParams
+
+            fields = TrainParams.__dataclass_fields__
+        unknown = sorted(set(given) - set(fields))
+        if unknown:
+            msg = f"train_params has no setting {unknown[0]!r}; its settings are {sorted(fields)}."
+            raise TypeError(msg)
+        params = params_class(**given)
         device = resolve_device(self.device)
         torch.manual_seed(seed)
         return params, device, self._build_module(architecture)

@@ -60,10 +60,23 @@ class TrainParams:
         if self.class_balance not in CLASS_BALANCE:
             msg = f"class_balance={self.class_balance!r} must be one of {CLASS_BALANCE}."
             raise ValueError(msg)
-        for name in ("lr", "batch_size", "max_epochs"):
-            if not getattr(self, name) > 0:
-                msg = f"{name}={getattr(self, name)!r} must be > 0."
-                raise ValueError(msg)
+        check_counts(self, {"batch_size": 2, "max_epochs": 1, "patience": 0, "min_epochs": 0})
+        if not self.lr > 0:
+            msg = f"lr={self.lr!r} must be > 0."
+            raise ValueError(msg)
+
+
+def check_counts(params, least: dict[str, int]) -> None:
+    """The settings of ``params`` named in ``least`` as whole numbers (an integral float is
+    taken, 64.5 or True is a TypeError) of at least their value there (a ValueError; a
+    batch of 1 cell cannot be batch-normalized in training); stored back as Python ints."""
+    from .._utils import check_int_at_least
+
+    for name, low in least.items():
+        value = getattr(params, name)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        setattr(params, name, check_int_at_least(name, value, low))
 
 
 @dataclass

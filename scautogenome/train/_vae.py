@@ -26,7 +26,7 @@ from .._logging import batch_done, inference_batches, tqdm
 from .._settings import logger, settings
 from ..data import BatchLoader, MissingGenes
 from ..nn._vae import SCALED_LIKELIHOODS
-from ._trainer import Pruned, _autocast, adamw, batch_limit, cut_here, stop_epochs
+from ._trainer import Pruned, _autocast, adamw, batch_limit, check_counts, cut_here, stop_epochs
 
 __all__ = ["Pruned", "VAETrainParams", "VAETrainResult", "encode_rows", "train_vae"]
 
@@ -51,15 +51,15 @@ class VAETrainParams:
     def __post_init__(self) -> None:
         if self.kl_warmup_epochs is None:
             self.kl_warmup_epochs = int(self.max_epochs) // 2
-        for name in ("lr", "batch_size", "max_epochs"):
-            if not getattr(self, name) > 0:
-                msg = f"{name}={getattr(self, name)!r} must be > 0."
-                raise ValueError(msg)
-        for name in ("weight_decay", "beta", "kl_warmup_epochs", "patience", "min_epochs"):
+        counts = {"batch_size": 2, "max_epochs": 1, "patience": 0, "min_epochs": 0}
+        check_counts(self, {**counts, "kl_warmup_epochs": 0})
+        if not self.lr > 0:
+            msg = f"lr={self.lr!r} must be > 0."
+            raise ValueError(msg)
+        for name in ("weight_decay", "beta"):
             if getattr(self, name) < 0:
                 msg = f"{name}={getattr(self, name)!r} must not be negative."
                 raise ValueError(msg)
-        self.batch_size = int(self.batch_size)
 
 
 @dataclass

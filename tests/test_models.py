@@ -259,3 +259,14 @@ def test_training_settings_are_checked_with_clear_messages(adata):
     # an integral float (a JSON config's 64.0) is taken as the whole number
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1.0})
     model.fit(adata, "label", seed=0)
+
+
+def test_a_model_saved_under_the_home_folder(adata, tmp_path, monkeypatch):
+    """ "~/m" is the home folder's m, as the shell and anndata read it, not a folder "~"."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save("~/m")
+    assert (tmp_path / "home" / "m" / "model.json").is_file()
+    assert not (tmp_path / "~").exists()
+    assert sag.models.Classifier.load("~/m").weights_digest() == model.weights_digest()

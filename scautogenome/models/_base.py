@@ -53,7 +53,7 @@ def check_model_path(path, kind: str, method: str) -> Path:
             f"{type(path).__name__} {path!r}."
         )
         raise TypeError(msg)
-    return Path(path)
+    return Path(path).expanduser()  # "~/runs/m" in the home folder, not a folder named "~"
 
 
 def write_model_dir(
@@ -63,7 +63,7 @@ def write_model_dir(
     Each file is written to a temporary name and renamed into place, and ``model.json``
     records the SHA-256 of ``model.pt``, so that a save interrupted between the two (one
     model's weights beside another's classes) is refused by :func:`read_model_dir`."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         msg = (
             f"{str(path)!r} is a file, not a folder: a model is saved as a folder of {META} and "

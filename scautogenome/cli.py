@@ -157,6 +157,11 @@ def _out_file(path: str, overwrite: bool, kind: str = "an .h5ad file") -> Path:
         msg = f"--out {path!r} already exists; pass --overwrite or choose another --out"
         raise CLIError(msg)
     _creatable(out.parent, f"the folder of --out {str(out.parent)!r}")
+    suffix = kind.split()[1] if kind.startswith("an .") else None  # ".h5ad", ".html"
+    if suffix and out.suffix.lower() != suffix:
+        from ._settings import logger
+
+        logger.warning("--out %r does not end in %s, though it is written as one", path, suffix)
     return out
 
 

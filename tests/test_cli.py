@@ -1460,3 +1460,17 @@ def test_an_explanation_and_a_write_that_both_fail(
     assert main(_classify_argv(h5ad, config_file, out)) == 2
     err = capsys.readouterr().err
     assert f"error: boom; {out} holds its model (" in err
+
+
+def test_an_out_file_of_another_suffix_is_warned_about(tmp_path, monkeypatch):
+    """predict --out x.csv writes an h5ad: a warning says so (before any work)."""
+    from scautogenome import _settings
+    from scautogenome.cli import _out_file
+
+    said = []
+    monkeypatch.setattr(_settings.logger, "warning", lambda *a: said.append(a[0] % a[1:]))
+    _out_file(str(tmp_path / "x.csv"), overwrite=False)
+    _out_file(str(tmp_path / "x.h5ad"), overwrite=False)
+    assert said == [
+        f"--out {str(tmp_path / 'x.csv')!r} does not end in .h5ad, though it is written as one"
+    ]

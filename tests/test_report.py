@@ -436,3 +436,14 @@ def test_report_of_a_prediction_points_to_the_query_labels(adata, tmp_path):
     query.uns["sag"]["model_digest"] = model.weights_digest()
     page = sag.io.write_report(query, tmp_path / "q.html").read_text()
     assert f"with the model of weights digest {model.weights_digest()[:12]}" in page
+
+
+def test_report_time_follows_source_date_epoch(adata, tmp_path, monkeypatch):
+    """SOURCE_DATE_EPOCH (reproducible builds) sets the report's time, so that a pipeline's
+    rerun writes the same line."""
+    from scautogenome.io._report import _written_at
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    assert _written_at() == "1970-01-01 00:00 UTC"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert "UTC" not in _written_at()

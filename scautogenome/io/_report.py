@@ -787,6 +787,17 @@ def _check_asked_for(adata: AnnData, key: str, shap_key: str, basis: str) -> Non
         raise KeyError(msg)
 
 
+def _written_at() -> str:
+    """The report's time: now, or ``SOURCE_DATE_EPOCH`` (UTC) where it is set, as reproducible
+    builds use it, so that a pipeline's rerun writes the same file."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(epoch)))
+    return time.strftime("%Y-%m-%d %H:%M")
+
+
 def write_report(
     adata: AnnData,
     path: str | Path,
@@ -858,7 +869,7 @@ def write_report(
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="muted">{adata.n_obs:,} observations x {adata.n_vars:,} genes; written '
-        f"{time.strftime('%Y-%m-%d %H:%M')} by scautogenome.</p>",
+        f"{_written_at()} by scautogenome.</p>",
     ]
     labels = target = None  # target: the numeric target of a classify run of one
     if has["classify"]:

@@ -144,21 +144,20 @@ def _load(args):
     return _read_h5ad(args.input), None
 
 
-def _out_file(path: str, overwrite: bool, kind: str = "an .h5ad file") -> Path:
+def _out_file(path: str, overwrite: bool, suffix: str = ".h5ad") -> Path:
     """The output file, checked before any work: an existing file (the input included) is
     replaced only with --overwrite, and the folder it goes in must be creatable and
-    writable."""
+    writable; another suffix than ``suffix`` (the file's format) is warned about."""
     _check_not_empty(path)
     out = Path(path)
     if out.is_dir():
-        msg = f"--out {path!r} is a directory; give {kind}"
+        msg = f"--out {path!r} is a directory; give an {suffix} file"
         raise CLIError(msg)
     if out.exists() and not overwrite:
         msg = f"--out {path!r} already exists; pass --overwrite or choose another --out"
         raise CLIError(msg)
     _creatable(out.parent, f"the folder of --out {str(out.parent)!r}")
-    suffix = kind.split()[1] if kind.startswith("an .") else None  # ".h5ad", ".html"
-    if suffix and out.suffix.lower() != suffix:
+    if out.suffix.lower() != suffix:
         from ._settings import logger
 
         logger.warning("--out %r does not end in %s, though it is written as one", path, suffix)
@@ -748,7 +747,7 @@ def _report(args) -> int:
         raise CLIError(msg)
     # classify's --out directory: its report.html is regenerated from its annotated.h5ad
     own_report = not args.out and src.is_dir()
-    _out_file(str(out), args.overwrite or own_report, kind="an .html file")
+    _out_file(str(out), args.overwrite or own_report, suffix=".html")
     adata = _read_h5ad(str(h5ad))
     # write_report logs "wrote report PATH (N KB)" (at info, the CLI's default; not --quiet)
     sag.io.write_report(adata, out, key=args.key, basis=f"X_{args.embed_key}")

@@ -196,13 +196,18 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
     return text + "."
 
 
+def _train_params(uns) -> dict:
+    """The kept model's training settings (``train_params``, JSON); empty where unreadable."""
+    try:
+        return dict(json.loads(str(uns.get("train_params", "{}"))))
+    except (ValueError, TypeError):
+        return {}
+
+
 def _training_note(uns) -> str:
     """How the kept model was trained: optimizer, learning rate, batch size, epochs and seed
     (``train_params``, the best trial's row of ``trials``, ``params['seed']``)."""
-    try:
-        train = dict(json.loads(str(uns.get("train_params", "{}"))))
-    except (ValueError, TypeError):
-        train = {}
+    train = _train_params(uns)
     row = _best_row(uns)
     facts = []
     if "optimizer" in train:
@@ -253,10 +258,7 @@ def _cut_note(uns) -> str:
     stopped = "" if row is None else str(row.get("stopped", ""))
     if stopped not in ("time_budget", "trial_cap"):
         return ""
-    try:
-        max_epochs = json.loads(str(uns.get("train_params", "{}"))).get("max_epochs")
-    except (ValueError, AttributeError):
-        max_epochs = None
+    max_epochs = _train_params(uns).get("max_epochs")
     where = "the time budget"
     if stopped == "trial_cap":
         where = "its share of the time budget (max_trial_fraction)"

@@ -63,7 +63,7 @@ def write_model_dir(
     Each file is written to a temporary name and renamed into place, and ``model.json``
     records the SHA-256 of ``model.pt``, so that a save interrupted between the two (one
     model's weights beside another's classes) is refused by :func:`read_model_dir`."""
-    path = Path(path).expanduser()
+    path = Path(path)
     if path.exists() and not path.is_dir():
         msg = (
             f"{str(path)!r} is a file, not a folder: a model is saved as a folder of {META} and "
@@ -74,12 +74,14 @@ def write_model_dir(
         msg = f"{str(path)!r} already holds a saved model; pass overwrite=True to replace it."
         raise FileExistsError(msg)
     # the JSON first: a value it cannot hold fails before anything is written
-    json.dumps({**meta, "versions": versions()}, default=json_default)
+    meta = {**meta, "versions": versions()}
+    json.dumps(meta, default=json_default)
     path.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().cpu() for k, v in tensors.items()}
     weights = write_atomically(path / WEIGHTS, lambda tmp: torch.save(cpu, tmp))
-    meta = {**meta, "weights_sha256": _file_sha256(weights), "versions": versions()}
-    text = json.dumps(meta, indent=1, default=json_default)
+    text = json.dumps(
+        {**meta, "weights_sha256": _file_sha256(weights)}, indent=1, default=json_default
+    )
     write_atomically(path / META, lambda tmp: tmp.write_text(text))
     return path
 
@@ -411,7 +413,7 @@ class BaseModel:
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Save weights (``model.pt``) and everything else as JSON (``model.json``) into the
         folder ``path`` (created; one that holds a saved model only with ``overwrite=True``)."""
-        check_model_path(path, self._model_name, "save")
+        path = check_model_path(path, self._model_name, "save")
         if not isinstance(overwrite, bool):
             msg = f"overwrite={overwrite!r} must be True or False."
             raise TypeError(msg)

@@ -147,6 +147,7 @@ def shared_category_colors(adata: AnnData, columns) -> None:
     }
     if len(categorical) < 2 and not any(UNASSIGNED in n for n in categorical.values()):
         return  # scanpy's own colours, as without sag
+
     def own_colors(column: str):
         own = adata.uns.get(f"{column}_colors")
         # scanpy reads the first ones of a longer list

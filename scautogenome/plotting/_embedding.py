@@ -254,7 +254,8 @@ def _refuse_view(adata: AnnData, key_2d: str, recompute: bool, changed: list) ->
     elif "sag_basis_digest" in changed:
         why = f"obsm[{key_2d!r}] was computed from other cells or another latent"
     else:
-        why = f"obsm[{key_2d!r}] was computed with other {', '.join(c.removeprefix('sag_') for c in changed)}"
+        names = ", ".join(c.removeprefix("sag_") for c in changed)  # random_state, ...
+        why = f"obsm[{key_2d!r}] was computed with other {names}"
     msg = (
         f"adata is a view of another AnnData (e.g. adata[mask]) whose 2-D coordinates must be "
         f"computed ({why}); sag.pl.embedding stores them in adata and will not silently turn "

@@ -686,6 +686,61 @@ def test_plot_embedding_refuses_to_replace_keys_it_did_not_write(adata, monkeypa
     assert list(adata.obsp) == ["e_neighbors_distances"]
 
 
+def test_plot_embedding_refuses_a_color_that_is_both_an_obs_column_and_a_gene(adata, monkeypatch):
+    """anndata cannot tell an obs column from a gene of the same name: an error naming it,
+    before the kNN graph and the 2-D layout are computed and stored."""
+    adata.obsm["X_e"] = np.random.default_rng(0).normal(size=(adata.n_obs, 3))
+    gene = str(adata.var_names[0])
+    adata.obs[gene] = adata.obs["label"].to_numpy()
+    _no_work(monkeypatch)
+    before = snapshot(adata)
+    with pytest.raises(
+        ValueError, match=rf"color='{gene}' is both a column of adata.obs and a gene"
+    ):
+        sag.pl.embedding(adata, "X_e", color=["label", gene], show=False)
+    check_untouched(adata, before)
+    assert list(adata.obsp) == []
+
+
+def test_plot_embedding_of_coordinates_whose_record_concat_dropped(adata, monkeypatch):
+    """2-D coordinates without sag's record in uns (anndata.concat drops uns) are refused
+    with a message that says the record may have been lost and how to go on."""
+    adata.obsm["X_e"] = np.random.default_rng(0).normal(size=(adata.n_obs, 3))
+    adata.obsm["X_e_umap"] = np.zeros((adata.n_obs, 2))
+    _no_work(monkeypatch)
+    with pytest.raises(ValueError, match=r"anndata.concat.*del adata.obsm\['X_e_umap'\]"):
+        sag.pl.embedding(adata, "X_e", show=False)
+    assert "X_e_umap" in adata.obsm
+
+
+def test_plot_embedding_refuses_to_compute_coordinates_on_a_view(adata, monkeypatch):
+    """A view whose 2-D coordinates must be computed is refused before any work (storing them
+    would turn it into a copy), as sag.tl refuses views."""
+    adata.obsm["X_e"] = np.random.default_rng(0).normal(size=(adata.n_obs, 3))
+    _no_work(monkeypatch)
+    view = adata[adata.obs["label"] != adata.obs["label"].cat.categories[0]]
+    for method in ("umap", "tsne"):
+        with pytest.raises(ValueError, match=r"adata is a view .*adata\[mask\]\.copy\(\)"):
+            sag.pl.embedding(view, "X_e", method=method, color="label", show=False)
+    assert view.is_view
+    assert list(adata.obsm) == ["X_e"]
+
+
+def test_plots_check_colours_and_colour_maps_before_a_figure(adata):
+    """A cmap or color matplotlib does not know is an error naming the argument, before any
+    record is read or figure opened."""
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    with pytest.raises(ValueError, match="cmap='nope' is not a matplotlib colour map"):
+        sag.pl.confusion_matrix(adata, cmap="nope", show=False)
+    with pytest.raises(ValueError, match="cmap='nope' is not a matplotlib colour map"):
+        sag.pl.shap_summary(adata, group="a", cmap="nope", show=False)
+    with pytest.raises(ValueError, match="color='notacolor' is not a matplotlib colour"):
+        sag.pl.importance(adata, group="a", color="notacolor", show=False)
+    assert plt.get_fignums() == []
+
+
 def test_embedding_scores_checks_seed_tsne_and_key_added_before_any_work(adata, monkeypatch):
     """seed and tsne are checked before the graph is built; key_added stores the scores only
     into an embed or encode record, or a key of their own: a dict of the user's, scanpy's

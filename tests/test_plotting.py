@@ -678,3 +678,102 @@ def test_shared_colours_keep_a_users_longer_palette():
     pred = dict(zip(a.obs["pred"].cat.categories, a.uns["pred_colors"]))
     assert (pred["x"], pred["y"], pred["z"]) == ("#111111", "#222222", "#333333")
     assert pred["Unassigned"] == "lightgray"
+
+
+def test_confusion_matrix_of_a_subset_keeps_the_models_classes():
+    """A subset of the cells drops the unused categories of the predictions; the columns are
+    still the model's recorded classes, a class never predicted there an empty column, so that
+    the diagonal holds the right calls."""
+    import anndata as ad
+
+    a = ad.AnnData(np.zeros((8, 2), dtype=np.float32))
+    a.uns["q"] = {"classes": ["A", "B", "C"]}
+    a.obs["label"] = pd.Categorical(["A", "A", "B", "B", "C", "C", "B", "A"])
+    a.obs["q_pred"] = pd.Categorical(["A", "A", "C", "A", "C", "C", "B", "B"])
+    sub = a[:6]  # no cell predicted B: anndata drops that category
+    assert list(sub.obs["q_pred"].cat.categories) == ["A", "C"]
+    ax = sag.pl.confusion_matrix(sub, key="q", labels_key="label", normalize=False, show=False)
+    assert _labels(ax.get_xticklabels()) == ["A", "B", "C"]
+    counts = np.asarray(ax.images[0].get_array())
+    np.testing.assert_array_equal(counts, [[2, 0, 0], [1, 0, 1], [0, 0, 2]])
+    assert np.trace(counts) == 4
+
+
+def test_confusion_matrix_of_predictions_alone_points_to_labels_key():
+    import anndata as ad
+
+    a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    a.uns["q"] = {"classes": ["A", "B"], "predict_params": {"min_confidence": 0.0}}
+    a.obs["q_pred"] = pd.Categorical(["A", "B"])
+    with pytest.raises(KeyError, match=r"record of sag.tl.predict.*pass labels_key="):
+        sag.pl.confusion_matrix(a, key="q", show=False)
+
+
+def test_importance_of_a_classify_record_says_it_has_no_shap_values(annotated):
+    with pytest.raises(
+        KeyError, match=r"uns\['sag'\] is the record of sag.tl.classify, without SHAP"
+    ):
+        sag.pl.importance(annotated, key="sag", show=False)
+
+
+def test_importance_keeps_the_users_colours_on_a_subset_lacking_a_class(annotated):
+    """anndata drops the colour of a class missing from a subset; the others keep theirs."""
+    from matplotlib.colors import to_hex
+
+    a = annotated.copy()
+    classes = list(a.obs["label"].cat.categories)
+    mine = ["#101010", "#202020", "#303030", "#404040"][: len(classes)]
+    a.uns["label_colors"] = np.array(mine)
+    sub = a[a.obs["label"] != classes[0]]
+    assert len(sub.uns["label_colors"]) == len(classes) - 1
+    ax = sag.pl.importance(sub, group=classes[1], show=False)
+    assert to_hex(ax.patches[0].get_facecolor()) == mine[1]
+    ax = sag.pl.importance(sub, show=False)
+    assert [to_hex(c.patches[0].get_facecolor()) for c in ax.containers][1:] == mine[1:]
+
+
+def test_importance_widens_for_long_gene_names(annotated):
+    """Long gene labels widen the figure instead of squeezing the bars; short ones keep the
+    usual size."""
+    a = annotated.copy()
+    a.var["long"] = [f"ENSG{i:011d}.12_a_very_long_gene_identifier" for i in range(a.n_vars)]
+    group = str(a.obs["label"].cat.categories[0])
+    one = sag.pl.importance(a, group=group, return_fig=True).get_size_inches()[0]
+    one_long = sag.pl.importance(a, group=group, gene_symbols="long", return_fig=True)
+    assert one == 5.0
+    assert one_long.get_size_inches()[0] > 7.5
+    every = sag.pl.importance(a, return_fig=True).get_size_inches()[0]
+    every_long = sag.pl.importance(a, gene_symbols="long", return_fig=True).get_size_inches()[0]
+    assert every_long > every + 2
+
+
+def test_shared_colours_of_a_users_palette_lead_whatever_the_order():
+    """A column with colours of its own leads those plotted with it, listed first or not."""
+    import anndata as ad
+
+    from scautogenome.plotting._utils import shared_category_colors
+
+    a = ad.AnnData(np.zeros((4, 2), dtype=np.float32))
+    a.obs["pred"] = pd.Categorical(["x", "y", "Unassigned", "z"])
+    a.obs["label"] = pd.Categorical(["x", "y", "z", "x"])
+    mine = ["#111111", "#222222", "#333333"]
+    a.uns["label_colors"] = mine
+    shared_category_colors(a, ["pred", "label"])
+    assert list(a.uns["label_colors"]) == mine
+    pred = dict(zip(a.obs["pred"].cat.categories, a.uns["pred_colors"]))
+    assert (pred["x"], pred["y"], pred["z"]) == ("#111111", "#222222", "#333333")
+    assert pred["Unassigned"] == "lightgray"
+
+
+def test_embedding_of_a_view_whose_coordinates_exist(tmp_path):
+    """A view of cells whose coordinates were computed is plotted (and stays a view); one
+    that needs them computed is refused, and the parent is unchanged."""
+    a = sag.datasets.synthetic(n_obs=120, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    sag.pl.embedding(a, "X_e", method="tsne", color="label", show=False)
+    view = a[a.obs["label"] != a.obs["label"].cat.categories[0]]
+    ax = sag.pl.embedding(view, "X_e", method="tsne", color="label", show=False)
+    assert ax.get_xlabel() == "tSNE1"
+    with pytest.raises(ValueError, match=r"adata is a view .*recompute=True"):
+        sag.pl.embedding(view, "X_e", method="tsne", recompute=True, show=False)
+    assert view.is_view

@@ -447,3 +447,18 @@ def test_report_time_follows_source_date_epoch(adata, tmp_path, monkeypatch):
     assert _written_at() == "1970-01-01 00:00 UTC"
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
     assert "UTC" not in _written_at()
+
+
+def test_report_of_a_view_leaves_it_a_view(adata, tmp_path):
+    """The report of adata[mask] is made from a copy: the UMAP it computes is not stored, and
+    the user's view stays a view of the untouched parent."""
+    import numpy as np
+
+    adata.obsm["X_sag_resvae"] = np.random.default_rng(0).normal(size=(adata.n_obs, 3))
+    view = adata[adata.obs["label"] != adata.obs["label"].cat.categories[0]]
+    page = sag.io.write_report(view, tmp_path / "v.html").read_text()
+    assert "Latent space" in page
+    assert "could not be drawn" not in page
+    assert view.is_view
+    assert list(adata.obsm) == ["X_sag_resvae"]
+    assert "X_sag_resvae_umap" not in view.obsm

@@ -820,8 +820,9 @@ def write_report(
     genes per class (or of the predicted value) with the importance and SHAP distribution
     plots from ``uns[shap_key]``; the
     latent-space UMAP when ``obsm[basis]`` exists (its neighbors/UMAP are stored as
-    :func:`scautogenome.pl.embedding` does). Figures are embedded as PNG, so the file can be
-    mailed or archived on its own.
+    :func:`scautogenome.pl.embedding` does; of a view, ``adata[mask]``, the report is made
+    from a copy, so that the view stays a view and nothing is stored in it). Figures are
+    embedded as PNG, so the file can be mailed or archived on its own.
 
     Parameters
     ----------
@@ -853,6 +854,9 @@ def write_report(
         )
         raise IsADirectoryError(msg)
     _check_asked_for(adata, key, shap_key, basis)
+    if adata.is_view:  # the plots store colours and the UMAP: not in the user's view
+        logger.info("adata is a view: the report is made from a copy, which nothing is stored in")
+        adata = adata.copy()
     has = {
         "classify": is_classify_record(adata.uns.get(key)),
         "predict": is_predict_record(adata.uns.get(key)),

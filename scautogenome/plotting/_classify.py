@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import _keys
 from .._utils import classify_run_record, missing_key
-from ._utils import finish, new_axes, palette
+from ._utils import check_cmap, finish, new_axes, palette
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -92,7 +92,17 @@ def confusion_matrix(
             "confusion matrix; use sag.pl.regression (observed vs predicted values)."
         )
         raise ValueError(msg)
+    check_cmap(cmap)
     if labels_key is None:
+        record = adata.uns.get(key)
+        if isinstance(record, dict) and "predict_params" in record and "confusion" not in record:
+            msg = (
+                f"adata.uns[{key!r}] holds the record of sag.tl.predict, which has no test "
+                f"split; pass labels_key= an obs column of true labels to compare "
+                f"obs[{_keys.pred_key(key)!r}] with it, or run sag.tl.classify(adata, "
+                "labels_key) for the matrix of its test split."
+            )
+            raise KeyError(msg)
         uns = classify_run_record(adata, key, "confusion")
         cm = np.asarray(uns["confusion"], dtype=float)
         rows = cols = [str(c) for c in uns["classes"]]
@@ -195,8 +205,12 @@ def _observed_confusion(
     rows = [c for c in t_order if c in set(t)]
     # the classes of the rows first, in their order, wherever the model has them (a class it
     # never predicted here is an empty column, so that the diagonal stays the right cells),
-    # then other predicted classes, "Unassigned" last
-    known = set(p_order) | set(p)
+    # then other predicted classes, "Unassigned" last. The model's classes are those of its
+    # record: a subset of the cells (adata[mask]) drops the unused categories of the
+    # predictions, so that their categories alone would lose a class never predicted there
+    record = adata.uns.get(key)
+    recorded = record.get("classes", []) if isinstance(record, dict) else []
+    known = set(p_order) | set(p) | {str(c) for c in recorded}
     cols = [c for c in rows if c in known and c != UNASSIGNED]
     cols += [c for c in p_order if c in set(p) and c not in cols and c != UNASSIGNED]
     cols += [UNASSIGNED] if UNASSIGNED in set(p) else []

@@ -58,7 +58,8 @@ def embedding(
     color
         ``obs`` column(s) or gene(s) to color by, as in :func:`scanpy.pl.embedding`
         (``var_names``, ``raw.var_names``, or values of the ``gene_symbols=`` column); any
-        other name is an error before anything is computed.
+        other name, or one that is both an ``obs`` column and a gene of ``var_names`` (which
+        anndata refuses), is an error before anything is computed.
     n_neighbors
         Neighbors of the kNN graph (UMAP only); an integer of at least 2.
     recompute
@@ -76,8 +77,10 @@ def embedding(
         the axes read ``UMAP1``/``UMAP2`` (``tSNE1``/``tSNE2``), and ``save=`` writes
         ``{figdir}/sag_embedding{save}``, closing the figure afterwards as scanpy does.
         Categorical colours plotted together share one colour per category name (a query's
-        labels and its predicted classes match where one lacks a class) unless they have colours
-        of their own in ``uns['{column}_colors']``; predict's ``"Unassigned"`` is light grey.
+        labels and its predicted classes match where one lacks a class): a column with colours
+        of its own in ``uns['{column}_colors']`` (one per category, or more) keeps them, and
+        they lead, whatever the order of ``color``; the others take them, then the first
+        column's; predict's ``"Unassigned"`` is light grey.
 
     Returns
     -------
@@ -98,8 +101,11 @@ def embedding(
         too.
 
     Entries under these keys that sag did not write (without these parameters: a UMAP or a
-    graph of your own, say) are not replaced: that is an error before any work, which says
-    how to keep them.
+    graph of your own, say, or sag's after ``anndata.concat``, which drops ``uns``) are not
+    replaced: that is an error before any work, which says how to keep them. A view
+    (``adata[mask]``) whose coordinates must be computed is refused too (storing them would
+    turn it into a copy): plot ``adata[mask].copy()``; a view whose coordinates are there is
+    plotted as it is.
     """
     import scanpy as sc
 
@@ -135,6 +141,8 @@ def embedding(
         changed.remove("sag_basis_digest")
         stale = bool(changed)
     compute = recompute or stale or key_2d not in adata.obsm
+    if compute and adata.is_view:
+        _refuse_view(adata, key_2d, recompute, changed)
     if compute and method == "umap":
         _check_graph_key(adata, basis, nkey, key_2d)  # before the log says it is recomputed
     if subset:
@@ -214,6 +222,15 @@ def _check_colors(adata: AnnData, colors: list, gene_symbols: str | None) -> Non
         known |= set(adata.raw.var_names)
     if gene_symbols is not None:
         known |= set(adata.var[gene_symbols].dropna())
+    both = [c for c in colors if c in adata.obs.columns and c in adata.var_names]
+    if both:
+        msg = (
+            f"color={both[0]!r} is both a column of adata.obs and a gene in adata.var_names, "
+            "which anndata cannot tell apart; rename the obs column (adata.obs.rename(columns="
+            f"{{{both[0]!r}: {both[0] + '_obs'!r}}}, inplace=True)) and colour by the name you "
+            "mean, or colour by the gene's symbol with gene_symbols= where it differs."
+        )
+        raise ValueError(msg)
     missing = [c for c in colors if c is not None and c not in known]
     if missing:
         where = ["adata.var_names"]
@@ -225,6 +242,27 @@ def _check_colors(adata: AnnData, colors: list, gene_symbols: str | None) -> Non
             f"obs columns: {list(adata.obs.columns)}."
         )
         raise KeyError(msg)
+
+
+def _refuse_view(adata: AnnData, key_2d: str, recompute: bool, changed: list) -> None:
+    """Refuse, before any work, to compute the 2-D coordinates of a view: storing them would
+    turn it into a copy, as :func:`~scautogenome.data._checks.check_adata` refuses for sag.tl."""
+    if recompute:
+        why = "recompute=True"
+    elif key_2d not in adata.obsm:
+        why = f"obsm[{key_2d!r}] is not there"
+    elif "sag_basis_digest" in changed:
+        why = f"obsm[{key_2d!r}] was computed from other cells or another latent"
+    else:
+        names = ", ".join(c.removeprefix("sag_") for c in changed)  # random_state, ...
+        why = f"obsm[{key_2d!r}] was computed with other {names}"
+    msg = (
+        f"adata is a view of another AnnData (e.g. adata[mask]) whose 2-D coordinates must be "
+        f"computed ({why}); sag.pl.embedding stores them in adata and will not silently turn "
+        "a view into a copy. Plot an actual object, e.g. adata[mask].copy(), or plot the "
+        "whole AnnData first (a subset of its cells then keeps its coordinates)."
+    )
+    raise ValueError(msg)
 
 
 def _is_sag_params(record) -> bool:
@@ -253,7 +291,7 @@ def _check_2d_key(adata: AnnData, basis: str, method: str, key_2d: str) -> None:
         [("obsm", key_2d), ("uns", key_2d)],
         f"its coordinates (uns[{key_2d!r}]['params']['sag_basis_digest'])",
         f"sag.pl.embedding(basis={basis!r}, method={method!r}) would replace",
-        "Rename or delete {it} first (to have sag compute the layout there), ",
+        "to keep {it}, rename {it}, ",
         basis,
     )
 
@@ -268,7 +306,7 @@ def _check_graph_key(adata: AnnData, basis: str, nkey: str, key_2d: str) -> None
         [("uns", nkey), ("obsp", f"{nkey}_distances"), ("obsp", f"{nkey}_connectivities")],
         f"its kNN graph (uns[{nkey!r}]['params']['sag_basis_digest'])",
         f"sag.pl.embedding(basis={basis!r}) computes the UMAP's graph there and would replace",
-        "Rename or delete {it} first, use method='tsne', ",
+        "to keep {it}, rename {it}, use method='tsne', ",
         basis,
     )
 
@@ -285,8 +323,11 @@ def _refuse_unwritten(
     if theirs:
         it = "it" if len(theirs) == 1 else "them"
         msg = (
-            f"{' and '.join(theirs)} exist{'s' if len(theirs) == 1 else ''} without the "
-            f"parameters sag.pl.embedding stores with {stores}, so not sag's; {replaces} {it}. "
+            f"{' and '.join(theirs)} exist{'s' if len(theirs) == 1 else ''} without sag's "
+            f"record of {stores}: not written by sag.pl.embedding, or its record in uns was "
+            f"lost (anndata.concat, for one, drops uns); {replaces} {it}, so it refuses. "
+            f"If {it} {'is' if it == 'it' else 'are'} sag's, delete {it} "
+            f"({'; '.join('del ' + t for t in theirs)}) and sag computes {it} anew; "
             + ways.format(it=it)
             + _COPY_HINT.format(basis=basis)
         )

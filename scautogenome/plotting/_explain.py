@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _keys
 from .._settings import logger
-from ._utils import class_colors, finish, gene_labels, new_axes
+from ._utils import check_cmap, check_color, class_colors, finish, gene_labels, new_axes
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -17,9 +17,19 @@ if TYPE_CHECKING:
 
 
 def _shap_uns(adata: AnnData, key: str) -> dict:
-    """The explain record under ``key`` (:func:`~scautogenome.tools._utils.explain_record`)."""
-    from ..tools._utils import explain_record
+    """The explain record under ``key`` (:func:`~scautogenome.tools._utils.explain_record`);
+    a KeyError saying so when ``uns[key]`` is the record of a classify or predict run."""
+    from ..tools._utils import explain_record, is_classify_record, is_predict_record
 
+    record = adata.uns.get(key)
+    if key not in adata.varm and (is_classify_record(record) or is_predict_record(record)):
+        what = "sag.tl.classify" if is_classify_record(record) else "sag.tl.predict"
+        msg = (
+            f"key={key!r}: adata.uns[{key!r}] is the record of {what}, without SHAP values; "
+            f"run sag.tl.explain(adata, model) first, or pass key= the key_added of explain "
+            f"(default {_keys.SHAP_KEY!r})."
+        )
+        raise KeyError(msg)
     return explain_record(adata, key)
 
 
@@ -86,6 +96,7 @@ def importance(
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
     _check_n_top(n_top)
+    check_color(color)
     from ..data._checks import obs_noun  # not ..data, which loads torch
 
     uns = _shap_uns(adata, key)
@@ -111,7 +122,8 @@ def importance(
         if len(top) == 0:
             msg = f"No importance for group={group!r}: none of its cells was explained."
             raise ValueError(msg)
-        fig, ax = new_axes(ax, (5.0, 0.9 + 0.28 * max(len(top), 3)))
+        names = gene_labels(adata, genes[top], gene_symbols)
+        fig, ax = new_axes(ax, (max(5.0, 4.0 + _label_width(names)), 0.9 + 0.28 * max(len(top), 3)))
         bar_color = color or (colors[col] if col < len(classes) else "#1f77b4")
         ax.barh(np.arange(len(top)), table[top, col], color=bar_color, height=0.7)
         ax.set_title(f"{group}: top {len(top)} genes")
@@ -121,11 +133,13 @@ def importance(
         total = np.nansum(per_class, axis=1)
         total[np.all(~np.isfinite(per_class), axis=1)] = np.nan
         top = _top(total, n_top)
+        names = gene_labels(adata, genes[top], gene_symbols)
         n_cols = 1 if len(classes) <= 16 else 2
         # the legend as wide as its longest class name (small font: about 0.065 in a letter)
         longest = max(len(c) for c in classes)
         legend_w = n_cols * (0.6 + 0.065 * min(longest + 10, 50))
-        fig, ax = new_axes(ax, (6.0 + legend_w, 0.9 + 0.28 * max(len(top), 3)))
+        bars_w = max(6.0, 5.0 + _label_width(names))  # long gene names do not squeeze the bars
+        fig, ax = new_axes(ax, (bars_w + legend_w, 0.9 + 0.28 * max(len(top), 3)))
         n_cells = np.asarray(uns.get("n_cells", []), dtype=np.int64)
         noun = obs_noun(adata)
         left = np.zeros(len(top))
@@ -147,10 +161,16 @@ def importance(
         ax.set_xlabel(
             f"mean |SHAP value| of each class's logit over its explained {noun} (stacked)"
         )
-    ax.set_yticks(np.arange(len(top)), gene_labels(adata, genes[top], gene_symbols))
+    ax.set_yticks(np.arange(len(top)), names)
     ax.set_ylim(len(top) - 0.5, -0.5)  # most important on top
     ax.spines[["top", "right"]].set_visible(False)
     return finish(fig, ax, show, return_fig, save, "sag_importance", title=title)
+
+
+def _label_width(names) -> float:
+    """Inches taken by the longest of the tick labels ``names`` (about 0.08 in a letter at
+    matplotlib's default size), so that the figure widens for long gene names."""
+    return 0.08 * max((len(n) for n in names), default=0)
 
 
 def _importance_label(uns, col: int, output: str, noun: str = "cells") -> str:
@@ -255,6 +275,7 @@ def shap_summary(
     import matplotlib.pyplot as plt
 
     _check_n_top(n_top)
+    check_cmap(cmap)
     if (
         isinstance(size, bool)
         or not isinstance(size, (int, float, np.integer, np.floating))

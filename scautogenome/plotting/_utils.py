@@ -22,6 +22,35 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
     return fig, ax
 
 
+def check_cmap(cmap, name: str = "cmap") -> None:
+    """A ValueError, before any figure is made, for a ``cmap`` that is neither a Colormap nor
+    the name of one of matplotlib's."""
+    import matplotlib as mpl
+    from matplotlib.colors import Colormap
+
+    if isinstance(cmap, Colormap) or (isinstance(cmap, str) and cmap in mpl.colormaps):
+        return
+    msg = (
+        f"{name}={cmap!r} is not a matplotlib colour map; pass the name of one (e.g. 'Blues', "
+        "'viridis'; see matplotlib.colormaps) or a Colormap."
+    )
+    raise ValueError(msg)
+
+
+def check_color(color, name: str = "color") -> None:
+    """A ValueError, before any figure is made, for a ``color`` (not None) that matplotlib
+    cannot read as a colour."""
+    from matplotlib.colors import is_color_like
+
+    if color is None or is_color_like(color):
+        return
+    msg = (
+        f"{name}={color!r} is not a matplotlib colour; pass a name ('tab:blue'), a hex string "
+        "('#1f77b4') or an RGB(A) tuple."
+    )
+    raise ValueError(msg)
+
+
 def save_figure(fig: Figure, writekey: str, save: bool | str | None) -> Path | None:
     """Save ``fig`` as scanpy's ``save=`` does: ``True`` (or ``scanpy.settings.autosave``)
     writes ``{figdir}/{writekey}{plot_suffix}.{file_format_figs}``; a string is appended to
@@ -103,8 +132,9 @@ def shared_category_colors(adata: AnnData, columns) -> None:
     """Give the categorical ``obs`` columns among ``columns`` (plotted together) one colour per
     category name, in ``uns['{column}_colors']`` (scanpy's palettes, which scanpy's plots read
     and would otherwise assign column by column): a query's labels and its predicted classes
-    then match where a category is missing from one of them. The first column's colours
-    (its own, or scanpy's default) lead; a column that has colours of its own keeps them; a
+    then match where a category is missing from one of them. The colours of the columns that
+    have colours of their own (as many as their categories, or more) lead, whatever their
+    order in ``columns``, and are kept; then the first column's (scanpy's default); a
     category ``"Unassigned"`` (:func:`~scautogenome.tl.predict`'s) is light grey."""
     import pandas as pd
 
@@ -117,11 +147,19 @@ def shared_category_colors(adata: AnnData, columns) -> None:
     }
     if len(categorical) < 2 and not any(UNASSIGNED in n for n in categorical.values()):
         return  # scanpy's own colours, as without sag
-    lookup: dict[str, str] = {}
-    for column, names in categorical.items():
+
+    def own_colors(column: str):
         own = adata.uns.get(f"{column}_colors")
-        if own is not None and len(own) >= len(names):  # scanpy reads the first ones
+        # scanpy reads the first ones of a longer list
+        return own if own is not None and len(own) >= len(categorical[column]) else None
+
+    lookup: dict[str, str] = {}
+    for column, names in categorical.items():  # the user's colours first, in order
+        own = own_colors(column)
+        if own is not None:
             lookup.update({n: str(c) for n, c in zip(names, own) if n not in lookup})
+    for column, names in categorical.items():
+        if own_colors(column) is not None:
             continue
         free = [c for c in palette(len(names) + len(lookup)) if c not in lookup.values()]
         free += palette(len(names))  # never short (a colour repeats only past the palettes)
@@ -138,8 +176,10 @@ def shared_category_colors(adata: AnnData, columns) -> None:
 
 
 def class_colors(adata: AnnData, column: str | None, classes) -> list[str]:
-    """Colours of ``classes``: scanpy's ``uns[f'{column}_colors']`` when it covers them (so the
-    plots match ``sc.pl.umap(adata, color=column)``), else a default palette."""
+    """Colours of ``classes``: scanpy's ``uns[f'{column}_colors']`` for each class it has a
+    colour of (so the plots match ``sc.pl.umap(adata, color=column)``, also on a subset of
+    the cells that lacks a class, whose colour anndata drops), a default palette's for the
+    others."""
     classes = [str(c) for c in classes]
     default = palette(len(classes))
     if column is None or column not in adata.obs.columns:
@@ -148,10 +188,8 @@ def class_colors(adata: AnnData, column: str | None, classes) -> list[str]:
     obs = adata.obs[column]
     if colors is None or not hasattr(obs, "cat") or len(colors) != len(obs.cat.categories):
         return default
-    lookup = dict(zip(map(str, obs.cat.categories), colors))
-    if not all(c in lookup for c in classes):
-        return default
-    return [lookup[c] for c in classes]
+    lookup = dict(zip(map(str, obs.cat.categories), map(str, colors)))
+    return [lookup.get(c, d) for c, d in zip(classes, default)]
 
 
 def gene_labels(adata: AnnData, names, gene_symbols: str | None) -> list[str]:

@@ -1431,7 +1431,7 @@ def test_plot_embedding_of_a_subset_keeps_its_coordinates(tmp_path, monkeypatch)
     assert any("recomputing it on these" in r for r in records)
     # another random_state: recomputed without a warning of another latent
     records.clear()
-    b = a[mask]
+    b = a[mask].copy()
     sag.pl.embedding(b, method="tsne", random_state=1, show=False)
     assert records == []
     back = _round_trip(a, tmp_path)  # the row keys survive the h5ad

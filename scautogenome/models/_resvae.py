@@ -23,6 +23,7 @@ from ..data import (
     resolve_value_type,
     value_stats,
 )
+from ..nn import check_architecture
 from ..nn._vae import (
     COUNT_LIKELIHOODS,
     LIKELIHOODS,
@@ -286,6 +287,10 @@ class ResVAE(BaseModel):
         """Train this fixed architecture on ``adata`` (9:1 seeded train/val split of the cells);
         returns ``self``. Nothing is written into ``adata``. Warns when fewer than half of the
         latent dimensions vary across the cells (posterior collapse)."""
+        given = self.architecture
+        if given is not None:  # checked before any data is read
+            given = {"kind": "resvae", **given} if isinstance(given, dict) else given
+            check_architecture(given, kinds=VAE_KINDS, stage="fit")
         seed = resolve_seed(seed)
         arch0 = dict(self.architecture or {})
         data = prepare_unlabelled(

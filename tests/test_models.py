@@ -270,3 +270,36 @@ def test_a_model_saved_under_the_home_folder(adata, tmp_path, monkeypatch):
     assert (tmp_path / "home" / "m" / "model.json").is_file()
     assert not (tmp_path / "~").exists()
     assert sag.models.Classifier.load("~/m").weights_digest() == model.weights_digest()
+
+
+def test_a_malformed_architecture_is_refused_before_the_data_is_read(adata, monkeypatch):
+    """A model's fit checks the architecture it was given before preparing any data: the key
+    and what it takes, not Python's own TypeError from deep inside the network."""
+    from scautogenome.models import _classifier, _regressor, _resvae
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was prepared")
+
+    for module, name in (
+        (_classifier, "prepare_labelled"),
+        (_regressor, "prepare_labelled"),
+        (_resvae, "prepare_unlabelled"),
+    ):
+        monkeypatch.setattr(module, name, no_data)
+    adata.obs["y"] = np.arange(adata.n_obs, dtype=float)
+    for cls, key in ((sag.models.Classifier, "label"), (sag.models.Regressor, "y")):
+        with pytest.raises(ValueError, match=r"kind='resnet' needs \['n_blocks'\]"):
+            cls({"kind": "resnet", "units": 32}).fit(adata, key)
+        with pytest.raises(ValueError, match=r"kind='mlp' needs \['units'\]"):
+            cls({"kind": "mlp"}).fit(adata, key)
+        with pytest.raises(ValueError, match=r"kind='resvae' must be one of \['densenet'"):
+            cls({"kind": "resvae", "widths": [8]}).fit(adata, key)
+    for arch, match in (
+        ({"widths": []}, r"widths=\[\] must be a non-empty list"),
+        ({"kind": "vae", "widths": [8], "likelihood": "poisson"}, "likelihood='poisson' must"),
+        ({"kind": "vae", "n_layers": 2}, r"'widths' or all of .*'first_width', 'decay'"),
+        ({"kind": "vae", "widths": [8], "decay": 0.5}, "not both"),
+        ({"kind": "mlp", "units": [8]}, r"kind='mlp' must be one of \['resvae', 'vae'\]"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            sag.models.ResVAE(arch).fit(adata)

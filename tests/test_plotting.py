@@ -777,3 +777,27 @@ def test_embedding_of_a_view_whose_coordinates_exist(tmp_path):
     with pytest.raises(ValueError, match=r"adata is a view .*recompute=True"):
         sag.pl.embedding(view, "X_e", method="tsne", recompute=True, show=False)
     assert view.is_view
+
+
+def test_architecture_refuses_a_malformed_dict_with_a_clear_error():
+    """sag.pl.architecture checks the dict before drawing (no KeyError, 'min() arg is an
+    empty sequence' or IndexError), and opens no figure for it."""
+    before = plt.get_fignums()
+    bad = [
+        ({"kind": "foo"}, r"kind='foo' must be one of \['rrfcn', 'mlp'"),
+        ({"kind": "resnet"}, r"kind='resnet' needs \['units', 'n_blocks'\]"),
+        ({"kind": "mlp", "units": []}, r"units=\[\] must be a non-empty list"),
+        ({"kind": "rrfcn", "widths": [8, 8], "skips": [[], [5]]}, r"skips\[1\]=\[5\] must be"),
+        ({"kind": "rrfcn", "widths": [8, 8, 8], "skips": [[], [], [2]]}, r"within 0\.\.0"),
+        ({"kind": "densenet", "blocks": [], "growth_rate": 4}, r"blocks=\[\] must be"),
+        ({"kind": "resvae", "n_latent": 4}, r"kind='resvae' needs \['widths'\]"),
+        ('{"kind": "mlp"', "JSON text .* cannot be read"),
+    ]
+    for arch, match in bad:
+        with pytest.raises(ValueError, match=match):
+            sag.pl.architecture(arch, show=False)
+    assert plt.get_fignums() == before
+    # the sizes are not needed to draw
+    ax = sag.pl.architecture({"kind": "resnet", "units": 16, "n_blocks": 0}, show=False)
+    assert ax.get_title().startswith("RFCN-ResNet: 1 FC units")
+    plt.close("all")

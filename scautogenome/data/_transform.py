@@ -298,6 +298,31 @@ class InputTransform:
             np.clip(out, 0.0, 1.0, out=out)
         return out
 
+    def inverse_scale(self, values: np.ndarray, *, copy: bool = True) -> np.ndarray:
+        """Undo the gene-wise 0-1 scaling of :meth:`apply`: ``values`` (cells x the model's
+        genes, in its order, on the 0-1 scale the encoder sees) as ``min_ + values *
+        range_``, the scale of the row-wise step's output: log1p of the counts normalized to
+        1e4 per cell (``"counts"``), log1p of the values (``"normalized"``), or the values as
+        given (``"continuous"``, ``"binary"``). The row-wise step itself is not undone. A gene
+        constant on the training rows gets its constant value; without scaling ``values`` are
+        returned as they are. ``copy=False`` works in place on a float32 array."""
+        out = (np.array if copy else np.asarray)(values, dtype=np.float32)
+        if not self.scale:
+            return out
+        if not self.fitted:
+            msg = "InputTransform.fit() must be called before the transform is inverted."
+            raise RuntimeError(msg)
+        if out.ndim != 2 or out.shape[1] != self.min_.size:
+            msg = (
+                f"values of shape {out.shape} must have one column per gene of the transform "
+                f"({self.min_.size})."
+            )
+            raise ValueError(msg)
+        finite = np.isfinite(self.range_)  # an infinite range: a constant gene, mapped to 0
+        out *= np.where(finite, self.range_, 0).astype(np.float32)
+        out += self.min_
+        return out
+
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"value_type": self.value_type, "scale": self.scale, "target_sum": TARGET_SUM}

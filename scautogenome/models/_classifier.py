@@ -89,9 +89,7 @@ class Classifier(SupervisedModel):
         returns ``self``. Nothing is written into ``adata``. ``metric`` judges the epochs
         (early stopping); default ``"macro_f1"``, or ``"roc_auc"`` with the AUC loss
         (``train_params={"loss": "auc"}``)."""
-        if self.architecture is None:
-            msg = "Classifier.fit needs an architecture dict, e.g. {'kind': 'mlp', 'units': [256]}."
-            raise ValueError(msg)
+        architecture = self._given_architecture()  # before any data is read
         seed = resolve_seed(seed)
         if metric is None:
             auc = (self.train_params or {}).get("loss") == "auc"
@@ -108,7 +106,7 @@ class Classifier(SupervisedModel):
             seed=seed,
             writes=False,
         )
-        arch = {**self.architecture, "n_inputs": data.X.shape[1], "n_outputs": data.n_classes}
+        arch = {**architecture, "n_inputs": data.X.shape[1], "n_outputs": data.n_classes}
         params, device, net = self._fit_setup(arch, TrainParams, seed)
         res = train_classifier(
             net,

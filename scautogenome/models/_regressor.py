@@ -86,9 +86,7 @@ class Regressor(SupervisedModel):
         ``self``. Nothing is
         written into ``adata``. ``metric`` (``"r2"``, ``"pearson"`` or ``"spearman"``)
         judges the epochs (early stopping)."""
-        if self.architecture is None:
-            msg = "Regressor.fit needs an architecture dict, e.g. {'kind': 'mlp', 'units': [256]}."
-            raise ValueError(msg)
+        architecture = self._given_architecture()  # before any data is read
         seed = resolve_seed(seed)
         check_metric(metric, "regression")
         data = prepare_labelled(
@@ -102,7 +100,7 @@ class Regressor(SupervisedModel):
             writes=False,
             task="regression",
         )
-        arch = {**self.architecture, "n_inputs": data.X.shape[1], "n_outputs": 1}
+        arch = {**architecture, "n_inputs": data.X.shape[1], "n_outputs": 1}
 
         def params_class(**kw):  # the loss it trains with, "mse", whatever was given
             loss, _ = task_objective("regression", kw.get("loss", "mse"), metric)

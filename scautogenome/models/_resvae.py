@@ -23,9 +23,11 @@ from ..data import (
     resolve_value_type,
     value_stats,
 )
+from ..nn import check_architecture
 from ..nn._vae import (
     COUNT_LIKELIHOODS,
     LIKELIHOODS,
+    SCALED_LIKELIHOODS,
     VAE_KINDS,
     build_vae,
     require_scvi,
@@ -285,6 +287,10 @@ class ResVAE(BaseModel):
         """Train this fixed architecture on ``adata`` (9:1 seeded train/val split of the cells);
         returns ``self``. Nothing is written into ``adata``. Warns when fewer than half of the
         latent dimensions vary across the cells (posterior collapse)."""
+        given = self.architecture
+        if given is not None:  # checked before any data is read
+            given = {"kind": "resvae", **given} if isinstance(given, dict) else given
+            check_architecture(given, kinds=VAE_KINDS, stage="fit")
         seed = resolve_seed(seed)
         arch0 = dict(self.architecture or {})
         data = prepare_unlabelled(
@@ -336,13 +342,14 @@ class ResVAE(BaseModel):
     def _encode(
         self, data, layer, batch_size, recon, *, checked: bool = False, min_gene_overlap=0.5
     ):
-        """Latent means (and reconstructions) of ``data``; ``checked=True`` takes ``data`` as
+        """Latent means (and reconstructions, see :meth:`reconstruct`) of ``data``;
+        ``checked=True`` takes ``data`` as
         the training matrix that ``prepare_unlabelled`` has already checked, in the model's
         gene order, and skips the checks of new input."""
         check_is_fitted(self)
         check_batch_size(batch_size)
         X, col_map = (data, None) if checked else self._input(data, layer, min_gene_overlap)
-        return encode_rows(
+        latent, rec = encode_rows(
             self.module_,
             X,
             transform=self.transform_.to_torch(self.device_),
@@ -352,6 +359,10 @@ class ResVAE(BaseModel):
             recon=recon,
             fill=self.transform_.fill_values(),
         )
+        if rec is not None and self.likelihood_ in SCALED_LIKELIHOODS:
+            # the decoder's 0-1 values on the scale of the prepared data (in place: no copy)
+            rec = self.transform_.inverse_scale(rec, copy=False)
+        return latent, rec
 
     def get_latent(
         self,
@@ -381,12 +392,17 @@ class ResVAE(BaseModel):
     ) -> np.ndarray:
         """Reconstruction of ``data`` decoded from its latent means (dense n_obs x n_vars).
 
-        ``"mse"`` and ``"gaussian"`` models return the 0-1 scaled values the encoder sees; count
-        models return expected counts at each cell's observed library size. The columns are
-        ``data``'s genes, in its order, when ``data`` is an AnnData (or a DataFrame of named
-        columns) with exactly the model's genes (any order; ready for ``adata.layers``);
-        otherwise the model's genes
-        (``var_names_``), in the model's order.
+        ``"mse"`` and ``"gaussian"`` models decode the 0-1 scaled values the encoder sees;
+        they are returned scaled back to the values the model was prepared from
+        (:meth:`InputTransform.inverse_scale <scautogenome.data.InputTransform.inverse_scale>`),
+        each gene within its range on the training cells: log1p of the counts normalized to
+        1e4 per cell for raw counts, log1p of TPM-like values, and the values as given for
+        log-normalized, scaled or 0/1 data. Count models (``"nb"``, ``"zinb"``) return
+        expected counts at each cell's observed library size.
+
+        The columns are ``data``'s genes, in its order, when ``data`` is an AnnData (or a
+        DataFrame of named columns) with exactly the model's genes (any order; ready for
+        ``adata.layers``); otherwise the model's genes (``var_names_``), in the model's order.
         """
         rec = self._encode(data, layer, batch_size, recon=True, min_gene_overlap=min_gene_overlap)[
             1

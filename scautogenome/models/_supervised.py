@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import BatchLoader, check_batch_size, check_finite, check_query_values, names_of
-from ..nn import build_network
+from ..nn import build_network, check_architecture
+from ..nn._arch import network_kinds
 from ..train import predict_logits
 from ._base import BaseModel, check_is_fitted
 
@@ -20,6 +21,17 @@ class SupervisedModel(BaseModel):
     # bfloat16 autocast on GPU at inference (off where outputs are in a target's own units)
     _mixed_inference = True
     _missing_genes_effect = "so predictions may be less accurate than the model's test metrics"
+
+    def _given_architecture(self) -> dict:
+        """The architecture this model was given, checked before ``fit`` reads any data."""
+        if self.architecture is None:
+            msg = (
+                f"{type(self).__name__}.fit needs an architecture dict, e.g. "
+                "{'kind': 'mlp', 'units': [256]}."
+            )
+            raise ValueError(msg)
+        check_architecture(self.architecture, kinds=network_kinds(), stage="fit")
+        return self.architecture
 
     # -- inference ------------------------------------------------------------------------------
     def _input(self, data, layer: str | None, min_gene_overlap: float):

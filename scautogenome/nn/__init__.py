@@ -1,5 +1,6 @@
 """Network building blocks that know nothing of AnnData."""
 
+from ._arch import check_architecture
 from ._enas import RRFCN, RRFCNSupernet, check_dag, dag_edges, resolve_space
 from ._networks import MLP, DenseNetFC, ResNetFC, build_network, count_parameters, register_network
 from ._units import ACTIVATIONS, FCUnit
@@ -16,6 +17,7 @@ __all__ = [
     "VAEModule",
     "build_network",
     "build_vae",
+    "check_architecture",
     "check_dag",
     "count_parameters",
     "dag_edges",

@@ -50,6 +50,12 @@ def check_dag(widths: Sequence[int], skips: Sequence[Sequence[int]]) -> None:
         raise ValueError(msg)
     for i, s in enumerate(skips):
         s = list(s)
+        if s and i < 2:
+            msg = (
+                f"skips[{i}]={s} must be empty: a skip joins an earlier layer other than the "
+                "previous one, and layers 0 and 1 have none."
+            )
+            raise ValueError(msg)
         if s != sorted(set(s)) or any(not 0 <= int(j) <= i - 2 for j in s):
             msg = (
                 f"skips[{i}]={s} must be sorted, without repeats and within 0..{i - 2} "

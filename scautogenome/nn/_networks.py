@@ -156,18 +156,14 @@ def register_network(kind: str, cls: type[nn.Module], keys: tuple[str, ...]) -> 
 def build_network(arch: dict) -> nn.Module:
     """Build the classifier an ``architecture`` dict describes.
 
-    ``arch`` has ``kind`` (mlp / resnet / densenet), ``n_inputs``, ``n_outputs`` and the
-    kind's own keys; unknown keys are an error.
+    ``arch`` has ``kind`` (mlp / resnet / densenet / rrfcn), ``n_inputs``, ``n_outputs`` and
+    the kind's own keys; it is checked first (:func:`~scautogenome.nn.check_architecture`:
+    unknown or missing keys, values of the wrong type or range are an error).
     """
-    kind = arch.get("kind")
-    if kind not in _KINDS:
-        msg = f"architecture kind={kind!r} must be one of {sorted(_KINDS)}."
-        raise ValueError(msg)
-    allowed = {"kind", "n_inputs", "n_outputs", *_COMMON, *_SPECIFIC[kind]}
-    unknown = set(arch) - allowed
-    if unknown:
-        msg = f"Unknown key(s) {sorted(unknown)} for a {kind} architecture; allowed: {sorted(allowed)}."
-        raise ValueError(msg)
+    from ._arch import check_architecture, network_kinds
+
+    check_architecture(arch, kinds=network_kinds())
+    kind = arch["kind"]
     kwargs = {k: v for k, v in arch.items() if k not in ("kind", "n_inputs", "n_outputs")}
     return _KINDS[kind](int(arch["n_inputs"]), int(arch["n_outputs"]), **kwargs)
 

@@ -322,21 +322,14 @@ def build_vae(arch: dict) -> VAEModule:
     """Build the VAE an architecture dict describes.
 
     ``arch`` has ``kind`` (``"resvae"`` or ``"vae"``), ``n_inputs``, ``n_latent``, ``widths``
-    and optionally ``input_keep``, ``dropout``, ``act``, ``likelihood``; unknown keys are an
-    error.
+    and optionally ``input_keep``, ``dropout``, ``act``, ``likelihood``; it is checked first
+    (:func:`~scautogenome.nn.check_architecture`: unknown or missing keys, values of the wrong
+    type or range are an error).
     """
-    kind = arch.get("kind")
-    if kind not in VAE_KINDS:
-        msg = f"architecture kind={kind!r} must be one of {VAE_KINDS}."
-        raise ValueError(msg)
-    unknown = set(arch) - _ARCH_KEYS
-    if unknown:
-        msg = f"Unknown key(s) {sorted(unknown)} for a {kind} architecture; allowed: {sorted(_ARCH_KEYS)}."
-        raise ValueError(msg)
-    missing = {"n_inputs", "n_latent", "widths"} - set(arch)
-    if missing:
-        msg = f"A {kind} architecture needs {sorted(missing)}."
-        raise ValueError(msg)
+    from ._arch import check_architecture
+
+    check_architecture(arch, kinds=VAE_KINDS)
+    kind = arch["kind"]
     return VAEModule(
         int(arch["n_inputs"]),
         n_latent=int(arch["n_latent"]),

@@ -26,6 +26,7 @@ _NODE = "#dbe9f6"
 _IO = "#eeeeee"
 _LATENT = "#fde0c5"
 _VAE_KINDS = ("resvae", "vae")
+_DRAWN = ("rrfcn", "mlp", "resnet", "densenet", *_VAE_KINDS)
 _NAMES = {
     "rrfcn": "RRFCN",
     "mlp": "MLP",
@@ -80,7 +81,11 @@ def _as_architecture(data, key: str) -> dict:
     else:
         arch = data
     if isinstance(arch, str):
-        arch = json.loads(arch)
+        try:
+            arch = json.loads(arch)
+        except ValueError as e:
+            msg = f"the architecture's JSON text {arch[:60]!r} cannot be read: {e}."
+            raise ValueError(msg) from None
     if not isinstance(arch, dict) or "kind" not in arch:
         msg = (
             "expected an AnnData, a Classifier, a Regressor, a ResVAE, the folder of a saved "
@@ -286,7 +291,10 @@ def architecture(
     """
     if isinstance(data, (str, os.PathLike)) and not _is_json_text(data):
         data = _saved_model(data)  # once: the architecture and a regressor's target
+    from ..nn import check_architecture
+
     arch = _as_architecture(data, key)
+    check_architecture(arch, kinds=_DRAWN, stage="draw")
     widths, chain, skips, combine = _graph(arch)
     n = len(widths)
     if ax is None:

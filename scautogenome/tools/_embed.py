@@ -208,10 +208,13 @@ def embed(
     ``obsm['X_{key_added}']``
         Latent means, n_obs x n_latent (float32).
     ``layers['{key_added}_recon']``
-        Only with ``recon=True``: the reconstruction decoded from the latent means, 0-1 scaled
-        values for ``"mse"``/``"gaussian"``, expected counts for ``"nb"``/``"zinb"`` (dense
-        float32). A call without it removes an earlier call's layer of the same key, which
-        belongs to another model.
+        Only with ``recon=True``: the reconstruction decoded from the latent means (dense
+        float32). For ``"mse"``/``"gaussian"`` on the scale of the values the model was
+        prepared from (log1p of the counts normalized to 1e4 per cell for raw counts, log1p of
+        TPM-like values, the values as given for log-normalized or scaled data), as
+        :meth:`~scautogenome.models.ResVAE.reconstruct`; expected counts for
+        ``"nb"``/``"zinb"``. A call without it removes an earlier call's layer of the same
+        key, which belongs to another model.
     ``uns[key_added]``
         ``params`` (this call, with the resolved likelihood, KL weight and value type), ``losses``
         (per-epoch arrays of the final model: epoch, train/val loss, reconstruction and KL,

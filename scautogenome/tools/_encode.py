@@ -61,8 +61,9 @@ def encode(
         read.
     recon
         Also write the reconstruction as ``layers['{key_added}_recon']`` (dense float32;
-        expected counts of a count model, 0-1 scaled values otherwise). The query must then
-        have exactly the model's genes (in any order), since the layer has the query's genes;
+        expected counts of a count model, otherwise values on the scale the model was prepared
+        from, as ``model.reconstruct`` returns them). The query must then have exactly the
+        model's genes (in any order), since the layer has the query's genes;
         ``model.reconstruct(adata)`` returns the model's genes for any query. Without it, an
         earlier call's reconstruction under ``key_added`` (of another model or other cells) is
         removed.

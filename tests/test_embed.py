@@ -536,6 +536,11 @@ def test_embedding_scores_average_leiden_seeds():
     assert mean["ari_std"] == pytest.approx(np.std(ari))
     assert mean["leiden_seeds"] == 3
     assert singles[0]["ari_std"] == 0.0
+    # the seeds wrap at numpy's top seed: seed 2**32 - 1, then 0
+    top = 2**32 - 1
+    edge = [sag.tl.embedding_scores(a, "X_e", "label", tsne=False, seed=s) for s in (top, 0)]
+    wrapped = sag.tl.embedding_scores(a, "X_e", "label", tsne=False, seed=top, leiden_seeds=2)
+    assert wrapped["ari"] == pytest.approx(np.mean([s["ari"] for s in edge]))
     with pytest.raises(ValueError, match="leiden_seeds"):
         sag.tl.embedding_scores(a, "X_e", "label", leiden_seeds=0)
     with pytest.raises(TypeError, match="leiden_seeds"):

@@ -781,6 +781,34 @@ def test_a_best_trial_cut_short_is_warned_about(caplog):
         sag_logger.removeHandler(caplog.handler)
 
 
+def test_a_best_model_without_a_whole_epoch_is_refused(adata, tiny_config):
+    """A time budget too short for one epoch of the kept model is an error naming time_budget
+    (and the epoch's time where known); the AnnData is left as it was."""
+    from scautogenome.search._study import check_trained, kept_record
+
+    cut = kept_record({"stopped": "time_budget", "epochs": 1, "cut_batches": 2})
+    with pytest.raises(ValueError, match=r"time_budget=0.5 s stopped .* after 2 minibatch"):
+        check_trained(cut, 0.5)
+    with pytest.raises(ValueError, match=r"one epoch takes about 12 s here"):
+        check_trained(cut, 0.5, 12.0)
+    capped = kept_record({"stopped": "trial_cap", "epochs": 1, "cut_batches": 1, "cap_seconds": 2})
+    with pytest.raises(ValueError, match=r"its share of time_budget=8 s \(2 s, max_trial"):
+        check_trained(capped, 8)
+    for attrs in (
+        {"stopped": "time_budget", "epochs": 2, "cut_batches": 1},  # one whole epoch
+        {"stopped": "time_budget", "epochs": 1, "cut_batches": 0},
+        {"stopped": "max_epochs", "epochs": 1, "cut_batches": 1},
+    ):
+        check_trained(kept_record(attrs), 0.5)
+
+    before = adata.copy()
+    tiny_config["trainer"]["max_epochs"] = 50
+    with pytest.raises(ValueError, match=r"time_budget=0.001 s .* before it trained one whole"):
+        sag.tl.classify(adata, "label", config=tiny_config, time_budget=0.001)
+    assert set(adata.obs) == set(before.obs)
+    assert set(adata.uns) == set(before.uns)
+
+
 def test_auto_with_rrfcn_reports_how_the_kept_model_stopped(adata, monkeypatch):
     """mode="auto" with RRFCN keeps the better of the Optuna search and ENAS: the record of
     how training ended is the kept one's, not the other's."""

@@ -350,6 +350,16 @@ def test_embed_keeps_its_embedding_when_the_scores_fail(h5ad, tmp_path, capsys, 
     assert out.is_file()
 
 
+def test_embed_with_a_time_budget_shorter_than_an_epoch_fails(h5ad, tmp_path, capsys):
+    out = tmp_path / "e.h5ad"
+    argv = ["embed", str(h5ad), "--out", str(out), "--time-budget", "0.001", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--time-budget 0.001 s stopped the best model after" in err
+    assert "Give a larger --time-budget" in err
+    assert not out.exists()
+
+
 def test_worker_adds_trials_to_a_shared_study(h5ad, config_file, tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     for _ in range(2):

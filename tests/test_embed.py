@@ -1002,6 +1002,18 @@ def test_time_budget_is_reported_only_when_epochs_were_left(
     assert (res.stopped, len(res.history), res.cut_batches) == (stopped, n_epochs, 0)
 
 
+def test_a_time_budget_shorter_than_an_epoch_is_an_error(adata):
+    """The kept model stopped by the time budget before one whole epoch: an error naming
+    time_budget and the epoch's time, nothing written."""
+    before = adata.copy()
+    cfg = {**ONE_TRIAL, "trainer": {**ONE_TRIAL["trainer"], "max_epochs": 50}}
+    with pytest.raises(ValueError, match=r"time_budget=0.001 s .* one epoch takes about"):
+        sag.tl.embed(adata, config=cfg, time_budget=0.001)
+    assert set(adata.uns) == set(before.uns)
+    assert set(adata.obsm) == set(before.obsm)
+    assert set(adata.layers) == set(before.layers)
+
+
 def test_zero_time_budget_is_refused():
     with pytest.raises(ValueError, match="time_budget"):
         embed_config.load({"budget": {"n_trials": None, "time_budget": 0}})
@@ -1117,8 +1129,8 @@ def test_a_resumed_search_retrains_a_cut_best_trial_to_where_it_was_scored(
     cfg = {**ONE_TRIAL, "trainer": {**ONE_TRIAL["trainer"], "kl_warmup_epochs": 1}}
 
     def cut(*args, report=None, deadline=None, **kwargs):
-        if report is not None:  # a trial: its deadline passes in its first epoch
-            deadline = _Deadline(after=3)
+        if report is not None:  # a trial: its deadline passes in its second epoch
+            deadline = _Deadline(after=7)
         return real(*args, report=report, deadline=deadline, **kwargs)
 
     monkeypatch.setattr(search_vae, "train_vae", cut)
@@ -1127,6 +1139,7 @@ def test_a_resumed_search_retrains_a_cut_best_trial_to_where_it_was_scored(
     ua = optuna.load_study(study_name="sag-embed-resvae", storage=url).trials[0].user_attrs
     assert ua["stopped"] == "time_budget"
     assert ua["kept_batches"] > 0  # cut in the middle of an epoch
+    assert ua["kept_epochs"] == 1  # after a whole one
 
     def loses(*args, report=None, **kwargs):
         if report is not None:  # this session's own trial: pruned, so trial 0 stays the best

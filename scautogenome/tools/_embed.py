@@ -14,7 +14,7 @@ from .._utils import check_int_at_least
 from ..config import _embed as _embed_config
 from ..data import check_not_continuous
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
-from ..search import check_collect, check_storage, warn_if_cut
+from ..search import check_collect, check_storage, check_trained, warn_if_cut
 from ..search._vae import run_vae_search
 from ..train import resolve_device
 from ..train._vae import warn_long_warmup
@@ -174,6 +174,8 @@ def embed(
         depends on the machine's speed (a warning says so when the kept model was cut).
         ``n_trials=0`` with ``storage`` runs no trial: the best trial of the stored study is
         retrained into the returned model.
+        A ``time_budget`` that stops the kept model before it trained one whole epoch is an
+        error after the search (its weights would be next to untrained); nothing is written.
     config
         Expert-mode configuration (dict or JSON path) merged onto
         ``sag.config.default("resvae")`` (or ``"vae"``). Explicit arguments above win over it.
@@ -189,6 +191,9 @@ def embed(
         them is kept; a URL that cannot be opened is an error before any work.
         When the best trial ran in an earlier session, it is trained again (same seed, same
         point) to return its weights, and that time comes on top of ``time_budget``.
+        With a storage each trial's sampler is seeded from ``seed`` and the trial's number (so
+        that processes sharing the study draw points of their own): a search with ``storage``
+        draws other trials than the same call without it, each reproducible on its own.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
     seed
@@ -288,6 +293,7 @@ def embed(
         study_name=study_name,
         genes=data.var_names,
     )
+    check_trained(result.kept, cfg["budget"]["time_budget"], result.seconds_per_epoch)
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
     model = final_model(
         ResVAE, result, data, cfg, device, seconds_per_epoch=result.seconds_per_epoch

@@ -664,7 +664,7 @@ def _embed(args) -> int:
         raise CLIError(msg)
     if args.labels is not None:
         try:  # its labels and --leiden-seeds, checked before the search
-            score_labels(adata, args.labels, args.leiden_seeds)
+            score_labels(adata, args.labels, args.leiden_seeds, warn=False)
         except (ValueError, TypeError) as e:
             raise CLIError(e.args[0]) from e
     elif args.leiden_seeds < 1:  # unused without --labels, but a bad value is still a mistake

@@ -422,6 +422,32 @@ def test_embedding_scores_on_separated_clusters():
     assert "sag_resvae" not in a.uns
 
 
+def test_embedding_scores_warn_about_labels_written_as_nan(caplog):
+    """Labels that read like a missing value ('nan' from astype(str)) are scored as a label,
+    as before, with classify's warning naming them and how to make them NaN."""
+    from scautogenome._settings import logger as sag_logger
+
+    a = _fake_embedding()
+    expected = sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
+    labels = a.obs["label"].to_numpy().copy()
+    labels[:10] = "nan"
+    a.obs["text"] = labels
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        scores = sag.tl.embedding_scores(a, "X_sag_resvae", "text", tsne=False)
+        assert "class(es) named like a missing value: 'nan' (10 cells)" in caplog.text
+        assert "scored as labels; to leave those cells out of the scores" in caplog.text
+        assert "adata.obs['text'].replace(['nan'], np.nan)" in caplog.text
+        caplog.clear()
+        again = sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
+        assert again == pytest.approx(expected, nan_ok=True)
+        assert caplog.text == ""  # none for ordinary labels
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert scores["n_cells"] == a.n_obs  # the cells scored are the same
+    assert scores["n_labels"] == 4
+
+
 def test_embedding_scores_can_be_stored(tmp_path):
     """key_added stores them where the CLI's embed --labels and the report keep them."""
     a = _fake_embedding()

@@ -150,6 +150,31 @@ def numeric_target(labels: pd.Series, labels_key: str) -> np.ndarray:
     return y
 
 
+def warn_missing_as_text(labels: pd.Series, labels_key: str, counts: pd.Series, use: str) -> None:
+    """A warning naming the labels of ``counts`` (cells per label text of ``obs[labels_key]``)
+    that read like a missing value (``'nan'``, ``'NA'``, blanks: :data:`MISSING_AS_TEXT`), with
+    how to make them NaN; ``use`` says what is done with them ("trained on as classes; to leave
+    those cells out of training")."""
+    missing_as_text = [c for c in counts.index if c.strip().lower() in MISSING_AS_TEXT]
+    if not missing_as_text:
+        return
+    categorical = isinstance(labels.dtype, pd.CategoricalDtype)
+    fix = (
+        f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].cat.remove_categories("
+        f"{missing_as_text!r})"
+        if categorical
+        else f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].replace("
+        f"{missing_as_text!r}, np.nan)"
+    )
+    logger.warning(
+        "obs[%r] has class(es) named like a missing value: %s. They are %s, make them NaN: %s",
+        labels_key,
+        ", ".join(f"{c!r} ({counts[c]} cells)" for c in missing_as_text),
+        use,
+        fix,
+    )
+
+
 def target_bins(y: np.ndarray, n_bins: int = N_TARGET_BINS) -> np.ndarray:
     """Quantile bin (0 ..) of every value of ``y`` (-1 where NaN), with at least about ten
     values per bin: what a numeric target's split is stratified on, so that train, val and
@@ -282,24 +307,12 @@ def prepare_labelled(
         msg = f"obs[{labels_key!r}] has no labelled cells."
         raise ValueError(msg)
     counts = pd.Series(lab_str[present]).value_counts()
-    missing_as_text = [c for c in counts.index if c.strip().lower() in MISSING_AS_TEXT]
-    if missing_as_text:
-        categorical = isinstance(labels.dtype, pd.CategoricalDtype)
-        fix = (
-            f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].cat.remove_categories("
-            f"{missing_as_text!r})"
-            if categorical
-            else f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].replace("
-            f"{missing_as_text!r}, np.nan)"
-        )
-        logger.warning(
-            "obs[%r] has class(es) named like a missing value: %s. They are trained on as "
-            "classes; to leave those cells out of training (they are still predicted), make "
-            "them NaN: %s",
-            labels_key,
-            ", ".join(f"{c!r} ({counts[c]} cells)" for c in missing_as_text),
-            fix,
-        )
+    warn_missing_as_text(
+        labels,
+        labels_key,
+        counts,
+        "trained on as classes; to leave those cells out of training (they are still predicted)",
+    )
     # a split of the user's own needs no class size to be drawn (a class without training
     # cells is refused below); min_cells_per_class still leaves small classes out
     least = min_cells_per_class or 0

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from .. import _keys
@@ -13,6 +14,7 @@ from .._settings import keep_torch_rng, keep_torch_threads, logger, resolve_seed
 from .._utils import check_int_at_least
 from ..config import _embed as _embed_config
 from ..data import check_not_continuous
+from ..data._prepare import warn_missing_as_text
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
 from ..search import check_collect, check_storage, check_trained, warn_if_cut
 from ..search._vae import run_vae_search
@@ -395,12 +397,18 @@ def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
 
 
 def score_labels(
-    adata: AnnData, labels_key: str, leiden_seeds: int = 1, n_neighbors: int = 15
+    adata: AnnData,
+    labels_key: str,
+    leiden_seeds: int = 1,
+    n_neighbors: int = 15,
+    *,
+    warn: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check what :func:`embedding_scores` is asked to score against, before any work: the
     mask of labelled cells and their labels as strings. ``leiden_seeds`` must be a positive
     integer and ``n_neighbors`` an integer of at least 2; ``obs[labels_key]`` must exist and
-    hold at least 2 labels, one of them shared by two cells."""
+    hold at least 2 labels, one of them shared by two cells. With ``warn``, labels that read
+    like a missing value (``'nan'``, ``'NA'``, blanks) are warned about, as classify does."""
     check_int_at_least("leiden_seeds", leiden_seeds, 1)
     check_int_at_least("n_neighbors", n_neighbors, 2)
     if labels_key not in adata.obs.columns:
@@ -410,6 +418,13 @@ def score_labels(
     check_not_continuous(labels, labels_key, "scoring against labels")
     keep = labels.notna().to_numpy()
     y = labels[keep].astype(str).to_numpy()
+    if warn:
+        warn_missing_as_text(
+            labels,
+            labels_key,
+            pd.Series(y).value_counts(),
+            "scored as labels; to leave those cells out of the scores",
+        )
     n_labels = len(np.unique(y))
     if n_labels < 2:
         msg = f"obs[{labels_key!r}] has {n_labels} label(s); scores need at least 2."

@@ -474,6 +474,37 @@ def test_embedding_scores_can_be_stored(tmp_path):
     assert set(a.uns["q"]) == {"encode_params", "scores"}
 
 
+def test_a_record_of_embedding_scores_alone_is_replaced_by_embed_and_encode(adata, monkeypatch):
+    """A baseline scored under the key first (embedding_scores(key_added="sag_resvae"), as its
+    docstring suggests) does not block embed or encode there: its record is replaced, with a
+    log line; another tool names it rightly."""
+    from scautogenome import _settings
+
+    rng = np.random.default_rng(0)
+    adata.obsm["X_base"] = rng.normal(size=(adata.n_obs, 3)).astype(np.float32)
+    query = adata.copy()
+    for a, key in ((adata, "sag_resvae"), (query, "q")):
+        sag.tl.embedding_scores(a, "X_base", "label", tsne=False, key_added=key)
+        assert set(a.uns[key]) == {"scores"}
+    said = []
+    monkeypatch.setattr(_settings.logger, "info", lambda *a: said.append(a[0] % a[1:]))
+    model = sag.tl.embed(adata, config=ONE_TRIAL)
+    replaced = (
+        "replaced adata.uns['sag_resvae'], the scores of sag.tl.embedding_scores "
+        "(obsm['X_base'] against obs['label']), with the record of sag.tl.embed"
+    )
+    assert replaced in said
+    assert "scores" not in adata.uns["sag_resvae"]
+    assert adata.uns["sag_resvae"]["params"]["n_latent"] == 10
+    sag.tl.encode(query, model, key_added="q")
+    assert any("uns['q'], the scores" in line and "sag.tl.encode" in line for line in said)
+    assert "scores" not in query.uns["q"]
+    assert "encode_params" in query.uns["q"]
+    sag.tl.embedding_scores(query, "X_base", "label", tsne=False, key_added="s")
+    with pytest.raises(ValueError, match=r"holds the scores of sag.tl.embedding_scores, which"):
+        sag.tl.classify(query, "label", key_added="s")
+
+
 def test_embedding_scores_on_a_handful_of_cells():
     """30 labelled cells or fewer: the t-SNE runs at a smaller perplexity (sklearn refuses
     scanpy's 30 there); one label per cell is a clear error, not sklearn's."""

@@ -30,9 +30,11 @@ from ._utils import (
     final_model,
     is_embed_record,
     is_encode_record,
+    is_scores_record,
     load_config,
     neighbors,
     record_kind,
+    replaces_scores,
     resolve_basis,
     save_model,
     search_uns,
@@ -90,7 +92,8 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
             "copy the layer under another name."
         )
         raise ValueError(msg)
-    check_uns_key(adata, key_added, tool, replaces=("embed", "encode"))
+    # a record of embedding_scores alone (of another basis) is replaced, as it says when done
+    check_uns_key(adata, key_added, tool, replaces=("embed", "encode", "scores"))
     outputs = (("obsm", latent_key(key_added)), ("layers", recon_key(key_added)))
     check_unrecorded_outputs(adata, key_added, tool, outputs, owners=("embed", "encode"))
 
@@ -205,6 +208,8 @@ def embed(
         embed (or :func:`~scautogenome.tl.encode`) record (classify's, say, or a value of your
         own), or an ``obsm['X_{key_added}']`` or ``layers['{key_added}_recon']`` without such a
         record (``key_added="scVI"`` would replace scVI's latent), is an error before any work.
+        One holding only the scores of :func:`embedding_scores` (a baseline scored under the
+        key first) is replaced, with a log line.
     model_dir
         Also save the model there (recorded in ``uns[key_added]['model_dir']``).
 
@@ -343,20 +348,10 @@ def embed(
     elif rkey in adata.layers:  # an earlier call's reconstruction, of another model
         del adata.layers[rkey]
         logger.info("removed layers[%r], the reconstruction of an earlier embed", rkey)
+    replaces_scores(adata, key_added, "embed")
     write_uns(adata, key_added, uns)
     logger.info("    finished embed (%s)", elapsed(start))
     return model
-
-
-def _is_scores_record(record) -> bool:
-    """Whether ``record`` is what :func:`embedding_scores` writes under a ``key_added`` that was
-    absent: a dict holding only its ``scores``."""
-    return (
-        isinstance(record, dict)
-        and set(record) == {"scores"}
-        and isinstance(record["scores"], dict)
-        and {"labels_key", "basis"} <= set(record["scores"])
-    )
 
 
 def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
@@ -523,7 +518,7 @@ def embedding_scores(
             raise ValueError(msg)
         record = adata.uns.get(key_added)
         if key_added in adata.uns and not (
-            is_embed_record(record) or is_encode_record(record) or _is_scores_record(record)
+            is_embed_record(record) or is_encode_record(record) or is_scores_record(record)
         ):
             kind = record_kind(record)
             what = (

@@ -18,6 +18,7 @@ from ._utils import (
     describes,
     is_embed_record,
     recorded_layer,
+    replaces_scores,
     write_uns,
 )
 
@@ -90,7 +91,8 @@ def encode(
         ``architecture`` (JSON text) and ``model_digest`` of the model. An ``embed`` record of
         the same model (the reference's own AnnData, or a subset of it, encoded again) is kept
         and updated; its ``scores`` (of :func:`~scautogenome.tl.embedding_scores`, on the cells
-        of another call) are dropped.
+        of another call) are dropped. A record of ``embedding_scores`` alone (the scores it
+        stored under a key it created) is replaced, with a log line.
 
     Errors, before any work and leaving ``adata`` as it was, so that nothing is lost: the
     ``embed`` record of another model (whose losses, trials and parameters would no longer
@@ -190,5 +192,6 @@ def encode(
             "active_dims": n_active,
         }
     )
+    replaces_scores(adata, key_added, "encode")
     write_uns(adata, key_added, uns)
     logger.info("    finished encode of %d cells (%s)", adata.n_obs, elapsed(start))

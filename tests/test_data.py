@@ -346,6 +346,24 @@ def test_backed_anndata_is_read_as_stored(tmp_path, tiny_config, dense):
     assert back.obsm["X_sag_resvae"].shape == (300, 10)
 
 
+def test_a_view_of_a_backed_anndata_is_refused_with_a_hint_that_works(tmp_path):
+    """anndata will not .copy() a view of a backed AnnData: the refusal suggests
+    .to_memory() there (and .copy() for a view of an in-memory one); the hint works."""
+    import anndata as ad
+
+    src = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=2, seed=0)
+    src.write_h5ad(tmp_path / "in.h5ad")
+    backed = ad.read_h5ad(tmp_path / "in.h5ad", backed="r")
+    view = backed[backed.obs["label"] == backed.obs["label"].iloc[0]]
+    with pytest.raises(ValueError, match=r"e\.g\. adata\[mask\]\.to_memory\(\)\."):
+        sag.tl.classify(view, "label")
+    with pytest.raises(ValueError, match=r"object \(adata\[mask\]\.to_memory\(\)\)"):
+        sag.tl.embedding_scores(view, "X", "label", key_added="s")
+    assert not view.to_memory().is_view  # what the hint says works
+    with pytest.raises(ValueError, match=r"e\.g\. adata\[mask\]\.copy\(\)\."):
+        sag.tl.classify(src[:30], "label")
+
+
 def test_a_gene_constant_in_training_is_zero_in_every_cell():
     """Its first-layer weights never get a gradient, so its value must not reach them in val,
     test or query cells either (it entered at full scale, 1)."""

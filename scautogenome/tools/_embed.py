@@ -14,6 +14,7 @@ from .._settings import keep_torch_rng, keep_torch_threads, logger, resolve_seed
 from .._utils import check_int_at_least
 from ..config import _embed as _embed_config
 from ..data import check_not_continuous
+from ..data._checks import view_as_object
 from ..data._prepare import warn_missing_as_text
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
 from ..search import check_collect, check_storage, check_trained, warn_if_cut
@@ -506,7 +507,8 @@ def embedding_scores(
             msg = (
                 "adata is a view of another AnnData (e.g. adata[mask]); key_added= stores the "
                 "scores into it, which would silently turn it into a copy. Pass an actual "
-                "object (adata[mask].copy()), or leave key_added=None and keep the returned dict."
+                f"object ({view_as_object(adata)}), or leave key_added=None and keep the "
+                "returned dict."
             )
             raise ValueError(msg)
         if not isinstance(adata.uns.get(key_added, {}), dict):

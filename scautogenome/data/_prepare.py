@@ -359,13 +359,16 @@ def prepare_labelled(
     code_of = {c: i for i, c in enumerate(classes)}
     codes = np.array([code_of.get(v, -1) if v is not None else -1 for v in lab_str], dtype=np.int64)
     used = codes >= 0
+    # the splits draw class by class in the order of the class names (numbers in numeric
+    # order), not of a categorical's categories: reordering them (for a plot) keeps the split
+    split_codes, split_classes = _in_name_order(labels, codes, classes)
     # the matrix is read (and scanned) only once the labels are usable: on a large file a
     # mistake in them is named in a second, not after the whole matrix was loaded
     X, value_type = _read_matrix(adata, layer, value_type)
     groups, grouped_by = resolve_groups(adata, group_key, used)
 
     if split_key is not None:
-        split = _user_split(adata, split_key, used, codes, seed, groups)
+        split = _user_split(adata, split_key, used, split_codes, seed, groups)
         missing = [
             c for i, c in enumerate(classes) if not np.any((codes == i) & (split == "train"))
         ]
@@ -391,7 +394,7 @@ def prepare_labelled(
                     consequence,
                 )
     else:
-        split, grouped_by = _seeded_split(codes, groups, grouped_by, seed, classes)
+        split, grouped_by = _seeded_split(split_codes, groups, grouped_by, seed, split_classes)
         missing = [
             c for i, c in enumerate(classes) if not np.any((codes == i) & (split == "train"))
         ]
@@ -506,6 +509,31 @@ def _prepare_numeric(
         y=y,
         grouped_by=grouped_by,
     )
+
+
+def _in_name_order(
+    labels: pd.Series, codes: np.ndarray, classes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``codes`` (of ``classes``; -1 for a cell not used) renumbered in the order of the class
+    names, and the classes in that order: what the splits draw on, so that the order of a
+    categorical's categories does not change them. That order is the one ``classes`` of a
+    column that is not categorical have: text sorted, numbers in numeric order (1, 2, 10);
+    where ``classes`` are in it already (such a column, a categorical with sorted
+    categories) nothing changes."""
+    if not isinstance(labels.dtype, pd.CategoricalDtype):
+        return codes, classes
+    categories = labels.cat.categories
+    if pd.api.types.is_numeric_dtype(categories.dtype) or pd.api.types.is_bool_dtype(
+        categories.dtype
+    ):
+        rank = {str(v): i for i, v in enumerate(sorted(categories))}
+        order = sorted(range(len(classes)), key=lambda i: rank[str(classes[i])])
+    else:
+        order = sorted(range(len(classes)), key=lambda i: str(classes[i]))
+    new_code = np.empty(len(classes), dtype=np.int64)
+    new_code[order] = np.arange(len(classes))
+    renumbered = np.where(codes >= 0, new_code[np.maximum(codes, 0)], -1)
+    return renumbered, classes[order]
 
 
 def _seeded_split(codes, groups, grouped_by, seed: int, classes) -> tuple[np.ndarray, str | None]:

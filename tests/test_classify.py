@@ -905,6 +905,59 @@ def test_the_tools_leave_torchs_global_random_state_as_it_was(adata, tiny_config
     assert sag.tl.classify.__doc__.startswith("Search for the best classifier")
 
 
+def test_the_tools_leave_pythons_random_state_as_it_was(adata, monkeypatch):
+    """A tool's first call imports libraries that draw from Python's random (sklearn.metrics
+    imports rich, which calls random.getrandbits): every sag.tl tool gives the state back,
+    whether it returns or raises."""
+    import random
+
+    from scautogenome.tools import _classify, _embed, _explain, _predict
+
+    class Drew(Exception):
+        pass
+
+    def draws(*args, **kwargs):  # as such an import does, then stops the call
+        random.getrandbits(24)
+        raise Drew
+
+    for module in (_classify, _embed, _explain, _predict):
+        monkeypatch.setattr(module, "check_key_added", draws)
+    calls = {
+        "classify": lambda: sag.tl.classify(adata, "label"),
+        "embed": lambda: sag.tl.embed(adata),
+        "encode": lambda: sag.tl.encode(adata, None),
+        "predict": lambda: sag.tl.predict(adata, None),
+        "explain": lambda: sag.tl.explain(adata, None),
+        "embedding_scores": lambda: sag.tl.embedding_scores(adata, "X", "label", key_added="s"),
+    }
+    assert set(calls) == set(sag.tl.__all__)  # every tool
+    for name, call in calls.items():
+        random.seed(123)
+        expected = random.random()
+        random.seed(123)
+        with pytest.raises(Drew):
+            call()
+        assert random.random() == expected, name
+
+
+def test_importing_the_tools_leaves_pythons_random_state_as_it_was():
+    """In a fresh process the first sag.tl (or sag.models) imports sklearn.metrics, whose
+    rich draws from Python's random at import: the user's stream is given back."""
+    import subprocess
+    import sys
+
+    code = (
+        "import random, scautogenome as sag\n"
+        "random.seed(1); expected = random.random(); random.seed(1)\n"
+        "sag.tl.classify; sag.models.Classifier; import scautogenome.train\n"
+        "assert random.random() == expected, 'the random stream moved'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_a_resumed_search_runs_again_a_starting_point_that_was_interrupted(
     adata, tiny_config, tmp_path, monkeypatch
 ):

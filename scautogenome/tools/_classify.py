@@ -43,6 +43,7 @@ from ._utils import (
     drop_class_outputs,
     explains_replaced_run,
     final_model,
+    keep_python_rng,
     load_config,
     save_model,
     search_uns,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
+@keep_python_rng()  # the user's next random.random() draws as without the call
 @keep_torch_rng()
 def classify(
     adata: AnnData,

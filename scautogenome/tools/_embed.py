@@ -32,6 +32,7 @@ from ._utils import (
     is_embed_record,
     is_encode_record,
     is_scores_record,
+    keep_python_rng,
     load_config,
     neighbors,
     record_kind,
@@ -99,6 +100,7 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
     check_unrecorded_outputs(adata, key_added, tool, outputs, owners=("embed", "encode"))
 
 
+@keep_python_rng()  # the user's next random.random() draws as without the call
 @keep_torch_rng()
 def embed(
     adata: AnnData,
@@ -434,6 +436,7 @@ def score_labels(
     return keep, y
 
 
+@keep_python_rng()  # the user's next random.random() draws as without the call
 @keep_torch_threads()
 def embedding_scores(
     adata: AnnData,

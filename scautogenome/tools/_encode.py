@@ -17,6 +17,7 @@ from ._utils import (
     call_params,
     describes,
     is_embed_record,
+    keep_python_rng,
     recorded_layer,
     replaces_scores,
     write_uns,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ..models import ResVAE
 
 
+@keep_python_rng()  # the user's next random.random() draws as without the call
 def encode(
     adata: AnnData,
     model: ResVAE,

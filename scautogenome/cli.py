@@ -664,7 +664,7 @@ def _embed(args) -> int:
         raise CLIError(msg)
     if args.labels is not None:
         try:  # its labels and --leiden-seeds, checked before the search
-            score_labels(adata, args.labels, args.leiden_seeds)
+            score_labels(adata, args.labels, args.leiden_seeds, warn=False)
         except (ValueError, TypeError) as e:
             raise CLIError(e.args[0]) from e
     elif args.leiden_seeds < 1:  # unused without --labels, but a bad value is still a mistake
@@ -696,32 +696,51 @@ def _embed(args) -> int:
             seed=args.seed,
             key_added=args.key_added,
         )
+    # the model last but one, the AnnData last: a run stopped before its end leaves neither
+    # (a new --model-out is removed again), so that the same command runs again
+    new_folder = args.model_out and not Path(args.model_out).exists()
+
+    def write_run() -> None:
+        try:
+            if args.model_out:
+                model.save(args.model_out, overwrite=args.overwrite)
+                adata.uns[args.key_added]["model_dir"] = str(args.model_out)
+            _write_h5ad(adata, out)
+        except BaseException:
+            if new_folder:
+                shutil.rmtree(args.model_out, ignore_errors=True)
+            raise
+
     if args.labels:
-        scores = sag.tl.embedding_scores(
-            adata,
-            f"X_{args.key_added}",
-            args.labels,
-            leiden_seeds=args.leiden_seeds,
-            seed=0 if args.seed is None else args.seed,
-            key_added=args.key_added,
-        )
+        try:
+            scores = sag.tl.embedding_scores(
+                adata,
+                f"X_{args.key_added}",
+                args.labels,
+                leiden_seeds=args.leiden_seeds,
+                seed=0 if args.seed is None else args.seed,
+                key_added=args.key_added,
+            )
+        except BaseException:  # the embedding is done: keep it, without the scores
+            try:
+                write_run()
+            except Exception as err:  # the scores' error is the one to report
+                from ._settings import logger
+
+                logger.error("    the embedding could not be written either: %s", err)
+            else:
+                kept = f"{out}" + (f" and its model in {args.model_out}" if args.model_out else "")
+                args.saved_text = (
+                    f"; the embedding is written to {kept}, without the scores against "
+                    f"--labels {args.labels!r}"
+                )
+            raise
         shown = [
             f"{k} {int(v)}" if k in _COUNT_SCORES and float(v).is_integer() else f"{k} {v:.3f}"
             for k, v in scores.items()
         ]
         print(f"latent space vs obs[{args.labels!r}]: " + ", ".join(shown))
-    # the model last but one, the AnnData last: a run stopped before its end leaves neither
-    # (a new --model-out is removed again), so that the same command runs again
-    new_folder = args.model_out and not Path(args.model_out).exists()
-    try:
-        if args.model_out:
-            model.save(args.model_out, overwrite=args.overwrite)
-            adata.uns[args.key_added]["model_dir"] = str(args.model_out)
-        _write_h5ad(adata, out)
-    except BaseException:
-        if new_folder:
-            shutil.rmtree(args.model_out, ignore_errors=True)
-        raise
+    write_run()
     basis = f"X_{args.key_added}"
     n_dims = adata.obsm[basis].shape[1]
     active = adata.uns[args.key_added]["active_dims"]
@@ -1401,7 +1420,9 @@ def _on_sigterm(handler):
 
 def _saved_note(args) -> str:
     """``; DIR holds its ...`` once classify's search is done (what of its results is written),
-    else nothing."""
+    embed's ``saved_text`` once it wrote its embedding without the scores, else nothing."""
+    if getattr(args, "saved_text", None) is not None:  # embed's, said as it wrote it
+        return args.saved_text
     saved = getattr(args, "saved_run", None)
     if saved is None:
         return ""
@@ -1454,6 +1475,8 @@ def main(argv: list[str] | None = None) -> int:
         what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
         if getattr(args, "saved_run", None) is not None:
             kept = " after the search" + _saved_note(args)
+        elif getattr(args, "saved_text", None) is not None:  # embed's, during the scores
+            kept = " after the embedding" + _saved_note(args)
         print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
         return 143 if isinstance(e, _Terminated) else 130
     finally:

@@ -781,6 +781,34 @@ def test_a_best_trial_cut_short_is_warned_about(caplog):
         sag_logger.removeHandler(caplog.handler)
 
 
+def test_a_best_model_without_a_whole_epoch_is_refused(adata, tiny_config):
+    """A time budget too short for one epoch of the kept model is an error naming time_budget
+    (and the epoch's time where known); the AnnData is left as it was."""
+    from scautogenome.search._study import check_trained, kept_record
+
+    cut = kept_record({"stopped": "time_budget", "epochs": 1, "cut_batches": 2})
+    with pytest.raises(ValueError, match=r"time_budget=0.5 s stopped .* after 2 minibatch"):
+        check_trained(cut, 0.5)
+    with pytest.raises(ValueError, match=r"one epoch takes about 12 s here"):
+        check_trained(cut, 0.5, 12.0)
+    capped = kept_record({"stopped": "trial_cap", "epochs": 1, "cut_batches": 1, "cap_seconds": 2})
+    with pytest.raises(ValueError, match=r"its share of time_budget=8 s \(2 s, max_trial"):
+        check_trained(capped, 8)
+    for attrs in (
+        {"stopped": "time_budget", "epochs": 2, "cut_batches": 1},  # one whole epoch
+        {"stopped": "time_budget", "epochs": 1, "cut_batches": 0},
+        {"stopped": "max_epochs", "epochs": 1, "cut_batches": 1},
+    ):
+        check_trained(kept_record(attrs), 0.5)
+
+    before = adata.copy()
+    tiny_config["trainer"]["max_epochs"] = 50
+    with pytest.raises(ValueError, match=r"time_budget=0.001 s .* before it trained one whole"):
+        sag.tl.classify(adata, "label", config=tiny_config, time_budget=0.001)
+    assert set(adata.obs) == set(before.obs)
+    assert set(adata.uns) == set(before.uns)
+
+
 def test_auto_with_rrfcn_reports_how_the_kept_model_stopped(adata, monkeypatch):
     """mode="auto" with RRFCN keeps the better of the Optuna search and ENAS: the record of
     how training ended is the kept one's, not the other's."""
@@ -875,6 +903,59 @@ def test_the_tools_leave_torchs_global_random_state_as_it_was(adata, tiny_config
     # the decorator keeps what notebooks and docs show
     assert "labels_key" in inspect.signature(sag.tl.classify).parameters
     assert sag.tl.classify.__doc__.startswith("Search for the best classifier")
+
+
+def test_the_tools_leave_pythons_random_state_as_it_was(adata, monkeypatch):
+    """A tool's first call imports libraries that draw from Python's random (sklearn.metrics
+    imports rich, which calls random.getrandbits): every sag.tl tool gives the state back,
+    whether it returns or raises."""
+    import random
+
+    from scautogenome.tools import _classify, _embed, _explain, _predict
+
+    class Drew(Exception):
+        pass
+
+    def draws(*args, **kwargs):  # as such an import does, then stops the call
+        random.getrandbits(24)
+        raise Drew
+
+    for module in (_classify, _embed, _explain, _predict):
+        monkeypatch.setattr(module, "check_key_added", draws)
+    calls = {
+        "classify": lambda: sag.tl.classify(adata, "label"),
+        "embed": lambda: sag.tl.embed(adata),
+        "encode": lambda: sag.tl.encode(adata, None),
+        "predict": lambda: sag.tl.predict(adata, None),
+        "explain": lambda: sag.tl.explain(adata, None),
+        "embedding_scores": lambda: sag.tl.embedding_scores(adata, "X", "label", key_added="s"),
+    }
+    assert set(calls) == set(sag.tl.__all__)  # every tool
+    for name, call in calls.items():
+        random.seed(123)
+        expected = random.random()
+        random.seed(123)
+        with pytest.raises(Drew):
+            call()
+        assert random.random() == expected, name
+
+
+def test_importing_the_tools_leaves_pythons_random_state_as_it_was():
+    """In a fresh process the first sag.tl (or sag.models) imports sklearn.metrics, whose
+    rich draws from Python's random at import: the user's stream is given back."""
+    import subprocess
+    import sys
+
+    code = (
+        "import random, scautogenome as sag\n"
+        "random.seed(1); expected = random.random(); random.seed(1)\n"
+        "sag.tl.classify; sag.models.Classifier; import scautogenome.train\n"
+        "assert random.random() == expected, 'the random stream moved'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_resumed_search_runs_again_a_starting_point_that_was_interrupted(

@@ -320,6 +320,46 @@ def test_embed_stopped_while_writing_leaves_no_model_out(h5ad, tmp_path, capsys,
     assert out.is_file()
 
 
+def test_embed_keeps_its_embedding_when_the_scores_fail(h5ad, tmp_path, capsys, monkeypatch):
+    """An error (or Ctrl-C) in the scores against --labels, after the search, still writes
+    the embedding and the model, and the error line says so."""
+    import scautogenome as sag
+
+    def failing(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(sag.tl, "embedding_scores", failing)
+    model_out, out = tmp_path / "vae", tmp_path / "e.h5ad"
+    argv = ["embed", str(h5ad), "--out", str(out), "--model-out", str(model_out)]
+    argv += ["--labels", "label", "--n-trials", "1", "--time-budget", "5", "--n-latent", "3"]
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: boom; the embedding is written to {out} and its model in {model_out}" in err
+    assert "without the scores against --labels 'label'" in err
+    back = ad.read_h5ad(out)
+    assert back.obsm["X_sag_resvae"].shape == (back.n_obs, 3)
+    assert "scores" not in back.uns["sag_resvae"]
+    assert (model_out / "model.json").is_file()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sag.tl, "embedding_scores", interrupted)
+    assert main([*argv, "--overwrite", "--quiet"]) == 130
+    assert "interrupted after the embedding; the embedding is written" in capsys.readouterr().err
+    assert out.is_file()
+
+
+def test_embed_with_a_time_budget_shorter_than_an_epoch_fails(h5ad, tmp_path, capsys):
+    out = tmp_path / "e.h5ad"
+    argv = ["embed", str(h5ad), "--out", str(out), "--time-budget", "0.001", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--time-budget 0.001 s stopped the best model after" in err
+    assert "Give a larger --time-budget" in err
+    assert not out.exists()
+
+
 def test_worker_adds_trials_to_a_shared_study(h5ad, config_file, tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     for _ in range(2):

@@ -346,6 +346,65 @@ def test_backed_anndata_is_read_as_stored(tmp_path, tiny_config, dense):
     assert back.obsm["X_sag_resvae"].shape == (300, 10)
 
 
+def test_a_view_of_a_backed_anndata_is_refused_with_a_hint_that_works(tmp_path):
+    """anndata will not .copy() a view of a backed AnnData: the refusal suggests
+    .to_memory() there (and .copy() for a view of an in-memory one); the hint works."""
+    import anndata as ad
+
+    src = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=2, seed=0)
+    src.write_h5ad(tmp_path / "in.h5ad")
+    backed = ad.read_h5ad(tmp_path / "in.h5ad", backed="r")
+    view = backed[backed.obs["label"] == backed.obs["label"].iloc[0]]
+    with pytest.raises(ValueError, match=r"e\.g\. adata\[mask\]\.to_memory\(\)\."):
+        sag.tl.classify(view, "label")
+    with pytest.raises(ValueError, match=r"object \(adata\[mask\]\.to_memory\(\)\)"):
+        sag.tl.embedding_scores(view, "X", "label", key_added="s")
+    assert not view.to_memory().is_view  # what the hint says works
+    with pytest.raises(ValueError, match=r"e\.g\. adata\[mask\]\.copy\(\)\."):
+        sag.tl.classify(src[:30], "label")
+
+
+def test_the_split_does_not_depend_on_the_order_of_categories():
+    """Reordering a categorical's categories (for a plot, say) keeps the seeded split, the
+    grouped one and the validation part drawn from a user's train/test split; plain text and
+    sorted categories split as before."""
+    import pandas as pd
+
+    from scautogenome.data import prepare_labelled
+
+    a = sag.datasets.synthetic(n_obs=300, n_vars=20, n_classes=4, seed=0)
+    text = a.obs["label"].astype(str).to_numpy()
+    a.obs["donor"] = [f"d{i % 40}" for i in range(a.n_obs)]
+    a.obs["fold"] = np.where(np.arange(a.n_obs) % 5 == 0, "test", "train")
+    names = sorted(set(text))
+    columns = {
+        "text": text,
+        "sorted": pd.Categorical(text),
+        "reversed": pd.Categorical(text, categories=names[::-1]),
+        "shuffled": pd.Categorical(text, categories=[names[i] for i in (2, 0, 3, 1)]),
+    }
+    splits = {}
+    for name, column in columns.items():
+        a.obs["lab"] = column
+        splits[name] = [
+            prepare_labelled(a, "lab", seed=3, group_key=None).split,
+            prepare_labelled(a, "lab", seed=3, group_key="donor").split,
+            prepare_labelled(a, "lab", seed=3, split_key="fold").split,
+        ]
+    for name in ("sorted", "reversed", "shuffled"):
+        for mine, theirs in zip(splits[name], splits["text"]):
+            np.testing.assert_array_equal(mine, theirs)
+    # numbers split in numeric order, as a categorical of the same numbers does
+    codes = np.repeat([1, 2, 10], 20)
+    a2 = a[:60].copy()
+    a2.obs["n"] = codes
+    plain = prepare_labelled(a2, "n", seed=1, task="classification").split
+    a2.obs["n"] = pd.Categorical(codes, categories=[10, 2, 1])
+    np.testing.assert_array_equal(
+        prepare_labelled(a2, "n", seed=1, task="classification").split, plain
+    )
+
+
 def test_a_gene_constant_in_training_is_zero_in_every_cell():
     """Its first-layer weights never get a gradient, so its value must not reach them in val,
     test or query cells either (it entered at full scale, 1)."""

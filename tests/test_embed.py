@@ -425,6 +425,32 @@ def test_embedding_scores_on_separated_clusters():
     assert "sag_resvae" not in a.uns
 
 
+def test_embedding_scores_warn_about_labels_written_as_nan(caplog):
+    """Labels that read like a missing value ('nan' from astype(str)) are scored as a label,
+    as before, with classify's warning naming them and how to make them NaN."""
+    from scautogenome._settings import logger as sag_logger
+
+    a = _fake_embedding()
+    expected = sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
+    labels = a.obs["label"].to_numpy().copy()
+    labels[:10] = "nan"
+    a.obs["text"] = labels
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        scores = sag.tl.embedding_scores(a, "X_sag_resvae", "text", tsne=False)
+        assert "class(es) named like a missing value: 'nan' (10 cells)" in caplog.text
+        assert "scored as labels; to leave those cells out of the scores" in caplog.text
+        assert "adata.obs['text'].replace(['nan'], np.nan)" in caplog.text
+        caplog.clear()
+        again = sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
+        assert again == pytest.approx(expected, nan_ok=True)
+        assert caplog.text == ""  # none for ordinary labels
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert scores["n_cells"] == a.n_obs  # the cells scored are the same
+    assert scores["n_labels"] == 4
+
+
 def test_embedding_scores_can_be_stored(tmp_path):
     """key_added stores them where the CLI's embed --labels and the report keep them."""
     a = _fake_embedding()
@@ -449,6 +475,37 @@ def test_embedding_scores_can_be_stored(tmp_path):
     a.uns["q"] = {"encode_params": {"key_added": "q"}}
     sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False, key_added="q")
     assert set(a.uns["q"]) == {"encode_params", "scores"}
+
+
+def test_a_record_of_embedding_scores_alone_is_replaced_by_embed_and_encode(adata, monkeypatch):
+    """A baseline scored under the key first (embedding_scores(key_added="sag_resvae"), as its
+    docstring suggests) does not block embed or encode there: its record is replaced, with a
+    log line; another tool names it rightly."""
+    from scautogenome import _settings
+
+    rng = np.random.default_rng(0)
+    adata.obsm["X_base"] = rng.normal(size=(adata.n_obs, 3)).astype(np.float32)
+    query = adata.copy()
+    for a, key in ((adata, "sag_resvae"), (query, "q")):
+        sag.tl.embedding_scores(a, "X_base", "label", tsne=False, key_added=key)
+        assert set(a.uns[key]) == {"scores"}
+    said = []
+    monkeypatch.setattr(_settings.logger, "info", lambda *a: said.append(a[0] % a[1:]))
+    model = sag.tl.embed(adata, config=ONE_TRIAL)
+    replaced = (
+        "replaced adata.uns['sag_resvae'], the scores of sag.tl.embedding_scores "
+        "(obsm['X_base'] against obs['label']), with the record of sag.tl.embed"
+    )
+    assert replaced in said
+    assert "scores" not in adata.uns["sag_resvae"]
+    assert adata.uns["sag_resvae"]["params"]["n_latent"] == 10
+    sag.tl.encode(query, model, key_added="q")
+    assert any("uns['q'], the scores" in line and "sag.tl.encode" in line for line in said)
+    assert "scores" not in query.uns["q"]
+    assert "encode_params" in query.uns["q"]
+    sag.tl.embedding_scores(query, "X_base", "label", tsne=False, key_added="s")
+    with pytest.raises(ValueError, match=r"holds the scores of sag.tl.embedding_scores, which"):
+        sag.tl.classify(query, "label", key_added="s")
 
 
 def test_embedding_scores_on_a_handful_of_cells():
@@ -539,6 +596,11 @@ def test_embedding_scores_average_leiden_seeds():
     assert mean["ari_std"] == pytest.approx(np.std(ari))
     assert mean["leiden_seeds"] == 3
     assert singles[0]["ari_std"] == 0.0
+    # the seeds wrap at numpy's top seed: seed 2**32 - 1, then 0
+    top = 2**32 - 1
+    edge = [sag.tl.embedding_scores(a, "X_e", "label", tsne=False, seed=s) for s in (top, 0)]
+    wrapped = sag.tl.embedding_scores(a, "X_e", "label", tsne=False, seed=top, leiden_seeds=2)
+    assert wrapped["ari"] == pytest.approx(np.mean([s["ari"] for s in edge]))
     with pytest.raises(ValueError, match="leiden_seeds"):
         sag.tl.embedding_scores(a, "X_e", "label", leiden_seeds=0)
     with pytest.raises(TypeError, match="leiden_seeds"):
@@ -1000,6 +1062,18 @@ def test_time_budget_is_reported_only_when_epochs_were_left(
     assert (res.stopped, len(res.history), res.cut_batches) == (stopped, n_epochs, 0)
 
 
+def test_a_time_budget_shorter_than_an_epoch_is_an_error(adata):
+    """The kept model stopped by the time budget before one whole epoch: an error naming
+    time_budget and the epoch's time, nothing written."""
+    before = adata.copy()
+    cfg = {**ONE_TRIAL, "trainer": {**ONE_TRIAL["trainer"], "max_epochs": 50}}
+    with pytest.raises(ValueError, match=r"time_budget=0.001 s .* one epoch takes about"):
+        sag.tl.embed(adata, config=cfg, time_budget=0.001)
+    assert set(adata.uns) == set(before.uns)
+    assert set(adata.obsm) == set(before.obsm)
+    assert set(adata.layers) == set(before.layers)
+
+
 def test_zero_time_budget_is_refused():
     with pytest.raises(ValueError, match="time_budget"):
         embed_config.load({"budget": {"n_trials": None, "time_budget": 0}})
@@ -1115,8 +1189,8 @@ def test_a_resumed_search_retrains_a_cut_best_trial_to_where_it_was_scored(
     cfg = {**ONE_TRIAL, "trainer": {**ONE_TRIAL["trainer"], "kl_warmup_epochs": 1}}
 
     def cut(*args, report=None, deadline=None, **kwargs):
-        if report is not None:  # a trial: its deadline passes in its first epoch
-            deadline = _Deadline(after=3)
+        if report is not None:  # a trial: its deadline passes in its second epoch
+            deadline = _Deadline(after=7)
         return real(*args, report=report, deadline=deadline, **kwargs)
 
     monkeypatch.setattr(search_vae, "train_vae", cut)
@@ -1125,6 +1199,7 @@ def test_a_resumed_search_retrains_a_cut_best_trial_to_where_it_was_scored(
     ua = optuna.load_study(study_name="sag-embed-resvae", storage=url).trials[0].user_attrs
     assert ua["stopped"] == "time_budget"
     assert ua["kept_batches"] > 0  # cut in the middle of an epoch
+    assert ua["kept_epochs"] == 1  # after a whole one
 
     def loses(*args, report=None, **kwargs):
         if report is not None:  # this session's own trial: pruned, so trial 0 stays the best

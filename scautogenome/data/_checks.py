@@ -39,6 +39,13 @@ def obs_noun(adata) -> str:
     return "cells"
 
 
+def view_as_object(adata: AnnData) -> str:
+    """How to make an actual object of the view ``adata``: ``adata[mask].copy()``, or, for a
+    view of a backed AnnData (``read_h5ad(backed="r")``), which anndata will not copy,
+    ``adata[mask].to_memory()``."""
+    return "adata[mask].to_memory()" if getattr(adata, "isbacked", False) else "adata[mask].copy()"
+
+
 def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False) -> None:
     """Refuse inputs that cannot be used at all: not an AnnData, empty, a view, duplicate genes;
     warn of duplicate cell names (``splits``: for a call that splits the cells, whose seeded
@@ -55,7 +62,7 @@ def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False) ->
         msg = (
             "adata is a view of another AnnData (e.g. adata[mask]); scautogenome writes results "
             "into its input and will not silently turn a view into a copy. "
-            "Pass an actual object, e.g. adata[mask].copy()."
+            f"Pass an actual object, e.g. {view_as_object(adata)}."
         )
         raise ValueError(msg)
     if not adata.var_names.is_unique:

@@ -150,6 +150,31 @@ def numeric_target(labels: pd.Series, labels_key: str) -> np.ndarray:
     return y
 
 
+def warn_missing_as_text(labels: pd.Series, labels_key: str, counts: pd.Series, use: str) -> None:
+    """A warning naming the labels of ``counts`` (cells per label text of ``obs[labels_key]``)
+    that read like a missing value (``'nan'``, ``'NA'``, blanks: :data:`MISSING_AS_TEXT`), with
+    how to make them NaN; ``use`` says what is done with them ("trained on as classes; to leave
+    those cells out of training")."""
+    missing_as_text = [c for c in counts.index if c.strip().lower() in MISSING_AS_TEXT]
+    if not missing_as_text:
+        return
+    categorical = isinstance(labels.dtype, pd.CategoricalDtype)
+    fix = (
+        f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].cat.remove_categories("
+        f"{missing_as_text!r})"
+        if categorical
+        else f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].replace("
+        f"{missing_as_text!r}, np.nan)"
+    )
+    logger.warning(
+        "obs[%r] has class(es) named like a missing value: %s. They are %s, make them NaN: %s",
+        labels_key,
+        ", ".join(f"{c!r} ({counts[c]} cells)" for c in missing_as_text),
+        use,
+        fix,
+    )
+
+
 def target_bins(y: np.ndarray, n_bins: int = N_TARGET_BINS) -> np.ndarray:
     """Quantile bin (0 ..) of every value of ``y`` (-1 where NaN), with at least about ten
     values per bin: what a numeric target's split is stratified on, so that train, val and
@@ -282,24 +307,12 @@ def prepare_labelled(
         msg = f"obs[{labels_key!r}] has no labelled cells."
         raise ValueError(msg)
     counts = pd.Series(lab_str[present]).value_counts()
-    missing_as_text = [c for c in counts.index if c.strip().lower() in MISSING_AS_TEXT]
-    if missing_as_text:
-        categorical = isinstance(labels.dtype, pd.CategoricalDtype)
-        fix = (
-            f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].cat.remove_categories("
-            f"{missing_as_text!r})"
-            if categorical
-            else f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].replace("
-            f"{missing_as_text!r}, np.nan)"
-        )
-        logger.warning(
-            "obs[%r] has class(es) named like a missing value: %s. They are trained on as "
-            "classes; to leave those cells out of training (they are still predicted), make "
-            "them NaN: %s",
-            labels_key,
-            ", ".join(f"{c!r} ({counts[c]} cells)" for c in missing_as_text),
-            fix,
-        )
+    warn_missing_as_text(
+        labels,
+        labels_key,
+        counts,
+        "trained on as classes; to leave those cells out of training (they are still predicted)",
+    )
     # a split of the user's own needs no class size to be drawn (a class without training
     # cells is refused below); min_cells_per_class still leaves small classes out
     least = min_cells_per_class or 0
@@ -346,13 +359,16 @@ def prepare_labelled(
     code_of = {c: i for i, c in enumerate(classes)}
     codes = np.array([code_of.get(v, -1) if v is not None else -1 for v in lab_str], dtype=np.int64)
     used = codes >= 0
+    # the splits draw class by class in the order of the class names (numbers in numeric
+    # order), not of a categorical's categories: reordering them (for a plot) keeps the split
+    split_codes, split_classes = _in_name_order(labels, codes, classes)
     # the matrix is read (and scanned) only once the labels are usable: on a large file a
     # mistake in them is named in a second, not after the whole matrix was loaded
     X, value_type = _read_matrix(adata, layer, value_type)
     groups, grouped_by = resolve_groups(adata, group_key, used)
 
     if split_key is not None:
-        split = _user_split(adata, split_key, used, codes, seed, groups)
+        split = _user_split(adata, split_key, used, split_codes, seed, groups)
         missing = [
             c for i, c in enumerate(classes) if not np.any((codes == i) & (split == "train"))
         ]
@@ -378,7 +394,7 @@ def prepare_labelled(
                     consequence,
                 )
     else:
-        split, grouped_by = _seeded_split(codes, groups, grouped_by, seed, classes)
+        split, grouped_by = _seeded_split(split_codes, groups, grouped_by, seed, split_classes)
         missing = [
             c for i, c in enumerate(classes) if not np.any((codes == i) & (split == "train"))
         ]
@@ -493,6 +509,31 @@ def _prepare_numeric(
         y=y,
         grouped_by=grouped_by,
     )
+
+
+def _in_name_order(
+    labels: pd.Series, codes: np.ndarray, classes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``codes`` (of ``classes``; -1 for a cell not used) renumbered in the order of the class
+    names, and the classes in that order: what the splits draw on, so that the order of a
+    categorical's categories does not change them. That order is the one ``classes`` of a
+    column that is not categorical have: text sorted, numbers in numeric order (1, 2, 10);
+    where ``classes`` are in it already (such a column, a categorical with sorted
+    categories) nothing changes."""
+    if not isinstance(labels.dtype, pd.CategoricalDtype):
+        return codes, classes
+    categories = labels.cat.categories
+    if pd.api.types.is_numeric_dtype(categories.dtype) or pd.api.types.is_bool_dtype(
+        categories.dtype
+    ):
+        rank = {str(v): i for i, v in enumerate(sorted(categories))}
+        order = sorted(range(len(classes)), key=lambda i: rank[str(classes[i])])
+    else:
+        order = sorted(range(len(classes)), key=lambda i: str(classes[i]))
+    new_code = np.empty(len(classes), dtype=np.int64)
+    new_code[order] = np.arange(len(classes))
+    renumbered = np.where(codes >= 0, new_code[np.maximum(codes, 0)], -1)
+    return renumbered, classes[order]
 
 
 def _seeded_split(codes, groups, grouped_by, seed: int, classes) -> tuple[np.ndarray, str | None]:

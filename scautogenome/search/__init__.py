@@ -21,6 +21,7 @@ _LAZY = {
     "SearchResult": "_study",
     "check_collect": "_study",
     "check_storage": "_study",
+    "check_trained": "_study",
     "run_search": "_hpo",
     "sample_architecture": "_hpo",
     "sample_trial": "_hpo",

@@ -447,6 +447,38 @@ def warn_if_cut(kept: dict, max_epochs: int) -> None:
     )
 
 
+def check_trained(
+    kept: dict, time_budget: float | None, seconds_per_epoch: float = math.nan
+) -> None:
+    """Refuse the kept model of a search (``kept``, :func:`kept_record`) that the time budget,
+    or its share of it (``max_trial_fraction``), stopped before it trained one whole epoch: its
+    weights are next to untrained. ``seconds_per_epoch`` (an estimate from the minibatches it
+    trained, where known) is named in the message."""
+    stopped = kept.get("stopped")
+    cut = int(kept.get("cut_batches", 0))
+    if stopped not in ("time_budget", "trial_cap") or int(kept.get("epochs", 0)) - bool(cut) > 0:
+        return
+    where = (
+        "the time budget of the search that trained it"
+        if time_budget is None
+        else f"time_budget={time_budget} s"
+    )
+    if stopped == "trial_cap":
+        cap = kept.get("cap_seconds", math.nan)
+        where = f"its share of {where} ({cap:.2g} s, max_trial_fraction)"
+    epoch = (
+        f" By those minibatches one epoch takes about {seconds_per_epoch:.2g} s here."
+        if math.isfinite(seconds_per_epoch)
+        else ""
+    )
+    msg = (
+        f"{where} stopped the best model after {cut} minibatch(es) of its first epoch, before "
+        f"it trained one whole epoch: its weights are next to untrained, so nothing was "
+        f"written.{epoch} Give a larger time_budget (time for several epochs)."
+    )
+    raise ValueError(msg)
+
+
 def fingerprint_tag(fingerprint: dict | None) -> str | None:
     """A short digest of ``fingerprint``, recorded on every trial scored under it."""
     if fingerprint is None:

@@ -18,6 +18,7 @@ from ..models import Classifier, Regressor
 from ..search import (
     check_collect,
     check_storage,
+    check_trained,
     rrfcn_in_auto,
     run_search,
     search_with_rrfcn,
@@ -42,6 +43,7 @@ from ._utils import (
     drop_class_outputs,
     explains_replaced_run,
     final_model,
+    keep_python_rng,
     load_config,
     save_model,
     search_uns,
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
+@keep_python_rng()  # the user's next random.random() draws as without the call
 @keep_torch_rng()
 def classify(
     adata: AnnData,
@@ -133,6 +136,8 @@ def classify(
         depends on the machine's speed (a warning says so when the kept model was cut).
         ``n_trials=0`` with ``storage`` runs no trial: the best trial of the stored study
         (workers', earlier sessions') is retrained into the returned model.
+        A ``time_budget`` that stops the kept model before it trained one whole epoch is an
+        error after the search (its weights would be next to untrained); nothing is written.
     metric
         Validation metric the search maximises: ``"macro_f1"`` (default; ``"roc_auc"`` with the
         AUC loss, ``config={"trainer": {"loss": "auc"}}``), ``"accuracy"``,
@@ -174,6 +179,9 @@ def classify(
         all of them is kept; a URL that cannot be opened is an error before any work.
         When the best trial ran in an earlier session, it is trained again (same seed, same
         point) to return its weights, and that time comes on top of ``time_budget``.
+        With a storage each trial's sampler is seeded from ``seed`` and the trial's number (so
+        that processes sharing the study draw points of their own): a search with ``storage``
+        draws other trials than the same call without it, each reproducible on its own.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
     seed
@@ -285,6 +293,7 @@ def classify(
     with_rrfcn = cfg["mode"] == "rrfcn" or (rrfcn_in_auto(cfg) and not collect)
     search = search_with_rrfcn if with_rrfcn else run_search
     result = search(data, cfg, device=dev, seed=seed, storage=storage, study_name=study_name)
+    check_trained(result.kept, cfg["budget"]["time_budget"])
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
     params = call_params(
         labels_key=labels_key,

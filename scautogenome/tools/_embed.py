@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from .. import _keys
@@ -13,8 +14,10 @@ from .._settings import keep_torch_rng, keep_torch_threads, logger, resolve_seed
 from .._utils import check_int_at_least
 from ..config import _embed as _embed_config
 from ..data import check_not_continuous
+from ..data._checks import view_as_object
+from ..data._prepare import warn_missing_as_text
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
-from ..search import check_collect, check_storage, warn_if_cut
+from ..search import check_collect, check_storage, check_trained, warn_if_cut
 from ..search._vae import run_vae_search
 from ..train import resolve_device
 from ..train._vae import warn_long_warmup
@@ -28,9 +31,12 @@ from ._utils import (
     final_model,
     is_embed_record,
     is_encode_record,
+    is_scores_record,
+    keep_python_rng,
     load_config,
     neighbors,
     record_kind,
+    replaces_scores,
     resolve_basis,
     save_model,
     search_uns,
@@ -88,11 +94,13 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
             "copy the layer under another name."
         )
         raise ValueError(msg)
-    check_uns_key(adata, key_added, tool, replaces=("embed", "encode"))
+    # a record of embedding_scores alone (of another basis) is replaced, as it says when done
+    check_uns_key(adata, key_added, tool, replaces=("embed", "encode", "scores"))
     outputs = (("obsm", latent_key(key_added)), ("layers", recon_key(key_added)))
     check_unrecorded_outputs(adata, key_added, tool, outputs, owners=("embed", "encode"))
 
 
+@keep_python_rng()  # the user's next random.random() draws as without the call
 @keep_torch_rng()
 def embed(
     adata: AnnData,
@@ -174,6 +182,8 @@ def embed(
         depends on the machine's speed (a warning says so when the kept model was cut).
         ``n_trials=0`` with ``storage`` runs no trial: the best trial of the stored study is
         retrained into the returned model.
+        A ``time_budget`` that stops the kept model before it trained one whole epoch is an
+        error after the search (its weights would be next to untrained); nothing is written.
     config
         Expert-mode configuration (dict or JSON path) merged onto
         ``sag.config.default("resvae")`` (or ``"vae"``). Explicit arguments above win over it.
@@ -189,6 +199,9 @@ def embed(
         them is kept; a URL that cannot be opened is an error before any work.
         When the best trial ran in an earlier session, it is trained again (same seed, same
         point) to return its weights, and that time comes on top of ``time_budget``.
+        With a storage each trial's sampler is seeded from ``seed`` and the trial's number (so
+        that processes sharing the study draw points of their own): a search with ``storage``
+        draws other trials than the same call without it, each reproducible on its own.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
     seed
@@ -198,6 +211,8 @@ def embed(
         embed (or :func:`~scautogenome.tl.encode`) record (classify's, say, or a value of your
         own), or an ``obsm['X_{key_added}']`` or ``layers['{key_added}_recon']`` without such a
         record (``key_added="scVI"`` would replace scVI's latent), is an error before any work.
+        One holding only the scores of :func:`embedding_scores` (a baseline scored under the
+        key first) is replaced, with a log line.
     model_dir
         Also save the model there (recorded in ``uns[key_added]['model_dir']``).
 
@@ -291,6 +306,7 @@ def embed(
         study_name=study_name,
         genes=data.var_names,
     )
+    check_trained(result.kept, cfg["budget"]["time_budget"], result.seconds_per_epoch)
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
     model = final_model(
         ResVAE, result, data, cfg, device, seconds_per_epoch=result.seconds_per_epoch
@@ -338,20 +354,10 @@ def embed(
     elif rkey in adata.layers:  # an earlier call's reconstruction, of another model
         del adata.layers[rkey]
         logger.info("removed layers[%r], the reconstruction of an earlier embed", rkey)
+    replaces_scores(adata, key_added, "embed")
     write_uns(adata, key_added, uns)
     logger.info("    finished embed (%s)", elapsed(start))
     return model
-
-
-def _is_scores_record(record) -> bool:
-    """Whether ``record`` is what :func:`embedding_scores` writes under a ``key_added`` that was
-    absent: a dict holding only its ``scores``."""
-    return (
-        isinstance(record, dict)
-        and set(record) == {"scores"}
-        and isinstance(record["scores"], dict)
-        and {"labels_key", "basis"} <= set(record["scores"])
-    )
 
 
 def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
@@ -392,12 +398,18 @@ def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
 
 
 def score_labels(
-    adata: AnnData, labels_key: str, leiden_seeds: int = 1, n_neighbors: int = 15
+    adata: AnnData,
+    labels_key: str,
+    leiden_seeds: int = 1,
+    n_neighbors: int = 15,
+    *,
+    warn: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check what :func:`embedding_scores` is asked to score against, before any work: the
     mask of labelled cells and their labels as strings. ``leiden_seeds`` must be a positive
     integer and ``n_neighbors`` an integer of at least 2; ``obs[labels_key]`` must exist and
-    hold at least 2 labels, one of them shared by two cells."""
+    hold at least 2 labels, one of them shared by two cells. With ``warn``, labels that read
+    like a missing value (``'nan'``, ``'NA'``, blanks) are warned about, as classify does."""
     check_int_at_least("leiden_seeds", leiden_seeds, 1)
     check_int_at_least("n_neighbors", n_neighbors, 2)
     if labels_key not in adata.obs.columns:
@@ -407,6 +419,13 @@ def score_labels(
     check_not_continuous(labels, labels_key, "scoring against labels")
     keep = labels.notna().to_numpy()
     y = labels[keep].astype(str).to_numpy()
+    if warn:
+        warn_missing_as_text(
+            labels,
+            labels_key,
+            pd.Series(y).value_counts(),
+            "scored as labels; to leave those cells out of the scores",
+        )
     n_labels = len(np.unique(y))
     if n_labels < 2:
         msg = f"obs[{labels_key!r}] has {n_labels} label(s); scores need at least 2."
@@ -420,6 +439,7 @@ def score_labels(
     return keep, y
 
 
+@keep_python_rng()  # the user's next random.random() draws as without the call
 @keep_torch_threads()
 def embedding_scores(
     adata: AnnData,
@@ -457,8 +477,8 @@ def embedding_scores(
         Seed of Leiden and t-SNE (an integer from 0 to 2**32 - 1); default
         ``sag.settings.seed``.
     leiden_seeds
-        Number of Leiden runs (seeds ``seed``, ``seed + 1``, ...) on the same kNN graph whose
-        ARI/NMI are averaged. One run is a noisy estimate: on 96 Res-VAE latents of the
+        Number of Leiden runs (seeds ``seed``, ``seed + 1``, ..., modulo 2**32) on the same
+        kNN graph whose ARI/NMI are averaged. One run is a noisy estimate: on 96 Res-VAE latents of the
         benchmark datasets a single run was on average 0.03, and at most 0.16, ARI away from
         the mean of five (benchmarks/RESULTS.md). Each run costs one Leiden bisection.
     key_added
@@ -493,7 +513,8 @@ def embedding_scores(
             msg = (
                 "adata is a view of another AnnData (e.g. adata[mask]); key_added= stores the "
                 "scores into it, which would silently turn it into a copy. Pass an actual "
-                "object (adata[mask].copy()), or leave key_added=None and keep the returned dict."
+                f"object ({view_as_object(adata)}), or leave key_added=None and keep the "
+                "returned dict."
             )
             raise ValueError(msg)
         if not isinstance(adata.uns.get(key_added, {}), dict):
@@ -505,7 +526,7 @@ def embedding_scores(
             raise ValueError(msg)
         record = adata.uns.get(key_added)
         if key_added in adata.uns and not (
-            is_embed_record(record) or is_encode_record(record) or _is_scores_record(record)
+            is_embed_record(record) or is_encode_record(record) or is_scores_record(record)
         ):
             kind = record_kind(record)
             what = (
@@ -543,7 +564,8 @@ def embedding_scores(
         run_tsne(tmp, use_rep="emb", random_state=seed)
         out["davies_bouldin_tsne"] = float(skm.davies_bouldin_score(tmp.obsm["X_tsne"], y))
     neighbors(tmp, n_neighbors=n_neighbors, use_rep="emb", random_state=seed)
-    runs = [_leiden_matching(tmp, n_labels, seed + i) for i in range(int(leiden_seeds))]
+    # seed + i, wrapped into numpy's seed range (0 to 2**32 - 1) near its top
+    runs = [_leiden_matching(tmp, n_labels, (seed + i) % 2**32) for i in range(int(leiden_seeds))]
     ari = [skm.adjusted_rand_score(y, clusters) for clusters, _ in runs]
     nmi = [skm.normalized_mutual_info_score(y, clusters) for clusters, _ in runs]
     out.update(

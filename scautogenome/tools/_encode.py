@@ -17,7 +17,9 @@ from ._utils import (
     call_params,
     describes,
     is_embed_record,
+    keep_python_rng,
     recorded_layer,
+    replaces_scores,
     write_uns,
 )
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from ..models import ResVAE
 
 
+@keep_python_rng()  # the user's next random.random() draws as without the call
 def encode(
     adata: AnnData,
     model: ResVAE,
@@ -91,7 +94,8 @@ def encode(
         ``architecture`` (JSON text) and ``model_digest`` of the model. An ``embed`` record of
         the same model (the reference's own AnnData, or a subset of it, encoded again) is kept
         and updated; its ``scores`` (of :func:`~scautogenome.tl.embedding_scores`, on the cells
-        of another call) are dropped.
+        of another call) are dropped. A record of ``embedding_scores`` alone (the scores it
+        stored under a key it created) is replaced, with a log line.
 
     Errors, before any work and leaving ``adata`` as it was, so that nothing is lost: the
     ``embed`` record of another model (whose losses, trials and parameters would no longer
@@ -191,5 +195,6 @@ def encode(
             "active_dims": n_active,
         }
     )
+    replaces_scores(adata, key_added, "encode")
     write_uns(adata, key_added, uns)
     logger.info("    finished encode of %d cells (%s)", adata.n_obs, elapsed(start))

@@ -19,6 +19,7 @@ from ._utils import (
     h5ad_safe,
     is_classify_record,
     is_explain_record,
+    keep_python_rng,
     recorded_layer,
 )
 
@@ -175,6 +176,7 @@ def _groups(
     return codes[rows], groupby
 
 
+@keep_python_rng()  # the user's next random.random() draws as without the call
 @keep_torch_rng()
 def explain(
     adata: AnnData,

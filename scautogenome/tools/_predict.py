@@ -20,6 +20,7 @@ from ._utils import (
     drop_class_outputs,
     h5ad_safe,
     is_classify_record,
+    keep_python_rng,
     recorded_layer,
 )
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 UNASSIGNED = "Unassigned"  # a cell below predict's min_confidence
 
 
+@keep_python_rng()  # the user's next random.random() draws as without the call
 def predict(
     adata: AnnData,
     model: Classifier | Regressor,

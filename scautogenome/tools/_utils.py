@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,10 +48,13 @@ __all__ = [
     "is_encode_record",
     "is_explain_record",
     "is_predict_record",
+    "is_scores_record",
+    "keep_python_rng",
     "load_config",
     "neighbors",
     "record_kind",
     "recorded_layer",
+    "replaces_scores",
     "resolve_basis",
     "save_model",
     "search_uns",
@@ -73,6 +77,21 @@ def load_config(
         if isinstance(own, dict):  # otherwise load() names the bad section
             user = {**user, section: {**own, **values}}
     return load(user, mode=mode)
+
+
+@contextlib.contextmanager
+def keep_python_rng():
+    """Leave Python's ``random`` state as it was, as :func:`~scautogenome._settings.keep_torch_rng`
+    does torch's: a tool's first call imports libraries that draw from it (sklearn.metrics
+    imports rich, which calls ``random.getrandbits`` at import), which would otherwise change
+    what the user's next ``random.random()`` draws. Usable as a decorator."""
+    import random
+
+    state = random.getstate()
+    try:
+        yield
+    finally:
+        random.setstate(state)
 
 
 def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[str, dict]:
@@ -167,16 +186,28 @@ def is_predict_record(record) -> bool:
     return isinstance(record, dict) and "predict_params" in record
 
 
+def is_scores_record(record) -> bool:
+    """Whether ``record`` is what :func:`~scautogenome.tl.embedding_scores` writes under a
+    ``key_added`` that was absent: a dict holding only its ``scores``."""
+    return (
+        isinstance(record, dict)
+        and set(record) == {"scores"}
+        and isinstance(record["scores"], dict)
+        and {"labels_key", "basis"} <= set(record["scores"])
+    )
+
+
 def record_kind(record) -> str:
     """What an ``uns`` entry is: ``"classify"``, ``"explain"``, ``"embed"``, ``"encode"`` or
-    ``"predict"`` (the record that tool writes), ``"other"`` (a dict no sag tool wrote) or
-    ``"not a dict"``."""
+    ``"predict"`` (the record that tool writes), ``"scores"`` (embedding_scores' alone),
+    ``"other"`` (a dict no sag tool wrote) or ``"not a dict"``."""
     for kind, test in (
         ("classify", is_classify_record),
         ("explain", is_explain_record),
         ("embed", is_embed_record),
         ("encode", is_encode_record),
         ("predict", is_predict_record),
+        ("scores", is_scores_record),
     ):
         if test(record):
             return kind
@@ -196,6 +227,8 @@ def check_uns_key(adata: AnnData, key_added: str, tool: str, replaces: tuple[str
         return
     if kind in ("classify", "explain", "embed", "encode", "predict"):
         what = f"the record of sag.tl.{kind}"
+    elif kind == "scores":
+        what = "the scores of sag.tl.embedding_scores"
     elif kind == "other":
         what = "a dict that no sag tool wrote"
     else:
@@ -409,6 +442,25 @@ def drop_class_outputs(adata: AnnData, key_added: str, *, proba: bool) -> None:
         logger.info("removed obs[%r], the confidence of an earlier prediction", confidence)
     if proba:
         adata.obsm.pop(_keys.proba_key(key_added), None)
+
+
+def replaces_scores(adata: AnnData, key_added: str, tool: str) -> None:
+    """Log that ``tool`` (embed or encode) replaces ``uns[key_added]`` when it holds only the
+    scores of :func:`~scautogenome.tl.embedding_scores` (of another basis, e.g. a PCA
+    baseline scored under the key first): they do not describe the new latent."""
+    from .._settings import logger
+
+    record = getattr(adata, "uns", {}).get(key_added)
+    if is_scores_record(record):
+        scores = record["scores"]
+        logger.info(
+            "replaced adata.uns[%r], the scores of sag.tl.embedding_scores (obsm[%r] against "
+            "obs[%r]), with the record of sag.tl.%s",
+            key_added,
+            str(scores["basis"]),
+            str(scores["labels_key"]),
+            tool,
+        )
 
 
 def write_uns(adata: AnnData, key_added: str, uns: dict) -> None:

@@ -3,10 +3,20 @@ reports."""
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
-from sklearn import metrics as skm
 
 from ._objectives import RANK_METRICS
+
+# sklearn.metrics imports rich, which draws from Python's random at import: the user's stream
+# is given back (as the tools give back torch's and random's, keep_python_rng)
+_state = random.getstate()
+try:
+    from sklearn import metrics as skm
+finally:
+    random.setstate(_state)
+    del _state
 
 
 def score(

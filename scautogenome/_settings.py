@@ -203,6 +203,21 @@ def keep_torch_threads():
 
 
 @contextlib.contextmanager
+def keep_python_rng():
+    """Leave Python's ``random`` state as it was, as :func:`keep_torch_rng`
+    does torch's: a tool's first call imports libraries that draw from it (sklearn.metrics
+    imports rich, which calls ``random.getrandbits`` at import), which would otherwise change
+    what the user's next ``random.random()`` draws. Usable as a decorator."""
+    import random
+
+    state = random.getstate()
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+@contextlib.contextmanager
 def keep_torch_rng():
     """Leave torch's global random state as it was: the tools seed torch for their own
     trainings (``torch.manual_seed``), which would otherwise change what the user's next

@@ -240,6 +240,43 @@ def test_fit_leaves_torchs_random_state_as_it_was(adata):
     assert "Train" in (sag.models.Classifier.fit.__doc__ or "")  # the decorator keeps it
 
 
+def test_fit_leaves_pythons_random_state_as_it_was(adata, monkeypatch):
+    """fit gives Python's random state back, as the sag.tl tools do (a library it imports
+    may draw from it: sklearn.metrics's rich does), whether it returns or raises."""
+    import random
+
+    from scautogenome.models import _classifier, _regressor, _resvae
+
+    class Drew(Exception):
+        pass
+
+    def draws(*args, **kwargs):  # as such an import does, then stops the fit
+        random.getrandbits(24)
+        raise Drew
+
+    monkeypatch.setattr(_classifier, "prepare_labelled", draws)
+    monkeypatch.setattr(_regressor, "prepare_labelled", draws)
+    monkeypatch.setattr(_resvae, "prepare_unlabelled", draws)
+    fits = {
+        "Classifier": lambda: sag.models.Classifier({"kind": "mlp", "units": [8]}).fit(
+            adata, "label"
+        ),
+        "Regressor": lambda: sag.models.Regressor({"kind": "mlp", "units": [8]}).fit(
+            adata, "label"
+        ),
+        "ResVAE": lambda: sag.models.ResVAE({"kind": "vae", "n_latent": 3, "widths": [8]}).fit(
+            adata
+        ),
+    }
+    for name, fit in fits.items():
+        random.seed(123)
+        expected = random.random()
+        random.seed(123)
+        with pytest.raises(Drew):
+            fit()
+        assert random.random() == expected, name
+
+
 def test_training_settings_are_checked_with_clear_messages(adata):
     """A misspelt setting names itself and the settings there are; counts must be whole
     numbers (a batch of at least 2 cells, which batch norm needs in training)."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import log_softmax
 
-from .._settings import keep_torch_rng, resolve_seed
+from .._settings import keep_python_rng, keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, train_classifier
 from ._supervised import SupervisedModel
@@ -71,6 +71,7 @@ class Classifier(SupervisedModel):
 
     # -- training without search --------------------------------------------------------------
     @keep_torch_rng()  # the user's next torch.rand draws as it would have without fit
+    @keep_python_rng()  # and random.random()
     def fit(
         self,
         adata: AnnData,

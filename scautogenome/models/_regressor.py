@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._settings import keep_torch_rng, resolve_seed
+from .._settings import keep_python_rng, keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, task_objective, train_regressor
 from ._supervised import SupervisedModel
@@ -68,6 +68,7 @@ class Regressor(SupervisedModel):
 
     # -- training without search --------------------------------------------------------------
     @keep_torch_rng()  # the user's next torch.rand draws as it would have without fit
+    @keep_python_rng()  # and random.random()
     def fit(
         self,
         adata: AnnData,

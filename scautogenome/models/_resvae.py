@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._settings import keep_torch_rng, logger, resolve_seed
+from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
 from ..data import (
     FEW_VAL_CELLS,
     InputTransform,
@@ -276,6 +276,7 @@ class ResVAE(BaseModel):
 
     # -- training without search --------------------------------------------------------------
     @keep_torch_rng()  # the user's next torch.rand draws as it would have without fit
+    @keep_python_rng()  # and random.random()
     def fit(
         self,
         adata: AnnData,

@@ -11,7 +11,7 @@ from scipy.special import log_softmax
 from .. import _keys
 from .. import config as _config
 from .._logging import elapsed
-from .._settings import keep_torch_rng, logger, resolve_seed
+from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
 from ..data import obs_noun, prepare_labelled
 from ..data._prepare import check_labels_key, check_min_cells_per_class
 from ..models import Classifier, Regressor
@@ -43,7 +43,6 @@ from ._utils import (
     drop_class_outputs,
     explains_replaced_run,
     final_model,
-    keep_python_rng,
     load_config,
     save_model,
     search_uns,

@@ -10,7 +10,7 @@ from scipy import sparse
 
 from .. import _keys
 from .._logging import elapsed
-from .._settings import keep_torch_rng, keep_torch_threads, logger, resolve_seed
+from .._settings import keep_python_rng, keep_torch_rng, keep_torch_threads, logger, resolve_seed
 from .._utils import check_int_at_least
 from ..config import _embed as _embed_config
 from ..data import check_not_continuous
@@ -32,7 +32,6 @@ from ._utils import (
     is_embed_record,
     is_encode_record,
     is_scores_record,
-    keep_python_rng,
     load_config,
     neighbors,
     record_kind,

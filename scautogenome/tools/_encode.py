@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _keys
 from .._logging import elapsed
-from .._settings import logger
+from .._settings import keep_python_rng, logger
 from .._utils import json_default
 from ..data import check_adata, gene_alignment
 from ..models._resvae import active_dims
@@ -17,7 +17,6 @@ from ._utils import (
     call_params,
     describes,
     is_embed_record,
-    keep_python_rng,
     recorded_layer,
     replaces_scores,
     write_uns,

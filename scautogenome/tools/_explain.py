@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import _keys
 from .._logging import elapsed
-from .._settings import keep_torch_rng, logger, resolve_seed
+from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
 from ..data import MissingGenes, block_rows, check_adata, dense_rows, map_columns, obs_noun
 from ._utils import (
     call_params,
@@ -19,7 +19,6 @@ from ._utils import (
     h5ad_safe,
     is_classify_record,
     is_explain_record,
-    keep_python_rng,
     recorded_layer,
 )
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import _keys
 from .._logging import elapsed
-from .._settings import logger
+from .._settings import keep_python_rng, logger
 from ..data import check_adata, obs_noun
 from ._utils import (
     call_params,
@@ -20,7 +20,6 @@ from ._utils import (
     drop_class_outputs,
     h5ad_safe,
     is_classify_record,
-    keep_python_rng,
     recorded_layer,
 )
 

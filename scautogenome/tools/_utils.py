@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,7 +48,6 @@ __all__ = [
     "is_explain_record",
     "is_predict_record",
     "is_scores_record",
-    "keep_python_rng",
     "load_config",
     "neighbors",
     "record_kind",
@@ -77,21 +75,6 @@ def load_config(
         if isinstance(own, dict):  # otherwise load() names the bad section
             user = {**user, section: {**own, **values}}
     return load(user, mode=mode)
-
-
-@contextlib.contextmanager
-def keep_python_rng():
-    """Leave Python's ``random`` state as it was, as :func:`~scautogenome._settings.keep_torch_rng`
-    does torch's: a tool's first call imports libraries that draw from it (sklearn.metrics
-    imports rich, which calls ``random.getrandbits`` at import), which would otherwise change
-    what the user's next ``random.random()`` draws. Usable as a decorator."""
-    import random
-
-    state = random.getstate()
-    try:
-        yield
-    finally:
-        random.setstate(state)
 
 
 def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[str, dict]:

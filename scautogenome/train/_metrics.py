@@ -3,20 +3,15 @@ reports."""
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 
+from .._settings import keep_python_rng
 from ._objectives import RANK_METRICS
 
 # sklearn.metrics imports rich, which draws from Python's random at import: the user's stream
-# is given back (as the tools give back torch's and random's, keep_python_rng)
-_state = random.getstate()
-try:
+# is given back (as the tools give back torch's and random's)
+with keep_python_rng():
     from sklearn import metrics as skm
-finally:
-    random.setstate(_state)
-    del _state
 
 
 def score(

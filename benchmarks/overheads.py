@@ -16,6 +16,11 @@ against a peer doing the same job in the same process, interleaved over ``--roun
 * ``log_odds``: the ROC AUC ranking of every cell after a classify search (linear in the
   classes since the 2026-12-04 stop's first part, on the scored rows only). Peer: scipy's
   ``log_softmax`` of the same logits (one pass of the same shape).
+* ``recon`` (2026-12-05 stop): a ``"gaussian"`` ResVAE's reconstruction is now mapped back to
+  the scale of the prepared values (``InputTransform.inverse_scale``, in place, block by
+  block). Peer: scVI's ``get_normalized_expression`` (the same job: decode every cell's
+  latent mean into expression) of a model of the same latent size on the same 20,000 cells x
+  2,000 genes, one epoch each; ``inverse_s`` is the inverse alone on the whole matrix.
 
 Usage (not part of CI; about two minutes on 2 CPU cores)::
 
@@ -164,6 +169,55 @@ def log_odds_rows(rounds: int) -> list[dict]:
     return out
 
 
+def recon_rows(rounds: int) -> list[dict]:
+    import anndata as ad
+    import scanpy as sc
+    import scvi
+    from scipy import sparse
+
+    import scautogenome as sag
+
+    rng = np.random.default_rng(0)
+    n, g = 20_000, 2_000
+    mean = rng.gamma(0.3, 2.0, size=(1, g)) * rng.gamma(4.0, 0.25, size=(n, 1))
+    counts = sparse.csr_matrix(rng.poisson(mean).astype(np.float32))
+    a = ad.AnnData(counts)
+    a.var_names = [f"g{i}" for i in range(g)]
+    a.layers["counts"] = counts.copy()
+    sc.pp.normalize_total(a, target_sum=1e4)
+    sc.pp.log1p(a)
+    arch = {"kind": "resvae", "n_latent": 10, "widths": [128, 77], "likelihood": "gaussian"}
+    vae = sag.models.ResVAE(arch, {"max_epochs": 1}).fit(a, seed=0)
+    scvi.settings.seed = 0
+    scvi.model.SCVI.setup_anndata(a, layer="counts")
+    peer = scvi.model.SCVI(a, n_latent=10)
+    peer.train(max_epochs=1, enable_progress_bar=False)
+    rec = vae.reconstruct(a)
+    assert rec.shape == (n, g)
+    assert float(rec.max()) > 1.0  # the log scale, not the decoder's 0-1 scale
+    times = {"sag": [], "peer": [], "inverse": []}
+    for _ in range(rounds):
+        times["sag"].append(_median_seconds(lambda: vae.reconstruct(a), 1))
+        times["peer"].append(_median_seconds(lambda: peer.get_normalized_expression(a), 1))
+        scaled = np.clip(rec, 0, 1)  # a matrix of the decoder's shape
+        times["inverse"].append(
+            _median_seconds(lambda x=scaled: vae.transform_.inverse_scale(x, copy=False), 1)
+        )
+    sag_s, peer_s = float(np.median(times["sag"])), float(np.median(times["peer"]))
+    inverse_s = float(np.median(times["inverse"]))
+    return [
+        {
+            "step": "recon",
+            "shape": [n, g],
+            "sag_s": sag_s,
+            "peer_s": peer_s,
+            "ratio": sag_s / peer_s,
+            "inverse_s": inverse_s,
+            "inverse_share": inverse_s / sag_s,
+        }
+    ]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=5)
@@ -171,8 +225,8 @@ def main() -> None:
     p.add_argument(
         "--steps",
         nargs="+",
-        default=["save_load", "sampler", "log_odds"],
-        choices=["save_load", "sampler", "log_odds"],
+        default=["save_load", "sampler", "log_odds", "recon"],
+        choices=["save_load", "sampler", "log_odds", "recon"],
         help="what to time (an older tree lacks the sampler's pieces: save_load log_odds)",
     )
     p.add_argument("--out", default=None, help="append result lines (JSON) to this file")
@@ -185,6 +239,8 @@ def main() -> None:
             rows += sampler(args.rounds, args.n_trials, Path(d))
         if "log_odds" in args.steps:
             rows += log_odds_rows(args.rounds)
+        if "recon" in args.steps:
+            rows += recon_rows(args.rounds)
     for row in rows:
         row.update({"rounds": args.rounds, "time": stamp, **state})
         shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}

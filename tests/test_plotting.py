@@ -801,3 +801,60 @@ def test_architecture_refuses_a_malformed_dict_with_a_clear_error():
     ax = sag.pl.architecture({"kind": "resnet", "units": 16, "n_blocks": 0}, show=False)
     assert ax.get_title().startswith("RFCN-ResNet: 1 FC units")
     plt.close("all")
+
+
+def test_shap_summary_widens_for_long_gene_names(annotated):
+    """The swarm keeps its room next to long gene labels, as importance's bars do."""
+    a = annotated.copy()
+    a.var["long"] = [f"ENSG{i:011d}.12_a_very_long_gene_identifier" for i in range(a.n_vars)]
+    group = str(a.obs["label"].cat.categories[0])
+    short = sag.pl.shap_summary(a, group, return_fig=True).get_size_inches()[0]
+    long = sag.pl.shap_summary(a, group, gene_symbols="long", return_fig=True)
+    assert short == 6.0
+    assert long.get_size_inches()[0] > 8.5
+
+
+def test_colour_checks_let_the_defaults_through(annotated):
+    """cmap=None is matplotlib's default map (as in scanpy) and a colour may be an array."""
+    sag.pl.confusion_matrix(annotated, cmap=None, show=False)
+    group = str(annotated.obs["label"].cat.categories[0])
+    sag.pl.shap_summary(annotated, group, cmap=None, show=False)
+    ax = sag.pl.importance(annotated, group=group, color=np.array([0.1, 0.2, 0.3]), show=False)
+    assert np.allclose(ax.patches[0].get_facecolor()[:3], [0.1, 0.2, 0.3])
+
+
+def test_class_colours_read_a_longer_list_and_never_repeat_a_users_colour():
+    """Of a longer list scanpy reads the first colours; a class without one of the user's
+    colours (a subset lacking it) gets a colour no other class has."""
+    import anndata as ad
+
+    from scautogenome.plotting._utils import class_colors, palette
+
+    a = ad.AnnData(np.zeros((4, 2), dtype=np.float32))
+    a.obs["label"] = pd.Categorical(["x", "y", "z", "x"])
+    a.uns["label_colors"] = ["#111111", "#222222", "#333333", "#444444"]
+    assert class_colors(a, "label", ["x", "y", "z"]) == ["#111111", "#222222", "#333333"]
+    # the user's colours are the default palette's, reversed: the fallback must not reuse them
+    default = palette(3)
+    a.uns["label_colors"] = default[::-1]
+    sub = a[a.obs["label"] != "x"]
+    colors = class_colors(sub, "label", ["x", "y", "z"])
+    assert colors[1:] == default[::-1][1:]
+    assert len(set(colors)) == 3
+
+
+def test_shared_colours_cover_a_column_of_text():
+    """A label column of plain text (scanpy makes it categorical while plotting) shares its
+    colours with the predicted classes plotted beside it."""
+    import anndata as ad
+
+    from scautogenome.plotting._utils import shared_category_colors
+
+    a = ad.AnnData(np.zeros((6, 2), dtype=np.float32))
+    a.obs["truth"] = ["b", "a", "c", "a", "b", "c"]
+    a.obs["pred"] = pd.Categorical(["c", "a", "Unassigned", "a", "c", "c"])
+    shared_category_colors(a, ["truth", "pred"])
+    truth = dict(zip(a.obs["truth"].cat.categories, a.uns["truth_colors"]))
+    pred = dict(zip(a.obs["pred"].cat.categories, a.uns["pred_colors"]))
+    assert pred["a"] == truth["a"]
+    assert pred["c"] == truth["c"]

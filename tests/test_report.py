@@ -462,3 +462,18 @@ def test_report_of_a_view_leaves_it_a_view(adata, tmp_path):
     assert view.is_view
     assert list(adata.obsm) == ["X_sag_resvae"]
     assert "X_sag_resvae_umap" not in view.obsm
+
+
+def test_report_of_a_subset_says_its_split_counts_are_not_the_runs(tmp_path, tiny_config):
+    """The split line of a subset of the cells counts these cells and names the run's own
+    validation and test sizes, which the metrics above it are of."""
+    adata = sag.datasets.synthetic(n_obs=200, n_vars=30, n_classes=3, seed=0)
+    sag.tl.classify(adata, "label", config=tiny_config, seed=0)
+    n_test = int(adata.uns["sag"]["metrics"]["test"]["n"])
+    sub = adata[: adata.n_obs // 2].copy()
+    out = sag.io.write_report(sub, tmp_path / "sub.html")
+    text = out.read_text()
+    assert "a subset of the run" in text
+    assert f"{n_test} test" in text
+    whole = sag.io.write_report(adata, tmp_path / "whole.html").read_text()
+    assert "a subset of the run" not in whole

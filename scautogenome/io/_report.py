@@ -178,6 +178,15 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
         used = np.isin(parts, ("train", "val", "test"))
         counts = [f"{int((parts == p).sum()):,} {p}" for p in ("train", "val", "test")]
         text = f"{' / '.join(counts)} {noun} (obs[{column!r}]), "
+        metrics = adata.uns[key].get("metrics", {})
+        ran = {p: metrics.get(p, {}).get("n") for p in ("val", "test")}
+        if any(n is not None and int(n) != int((parts == p).sum()) for p, n in ran.items()):
+            # a subset of the run's cells: its counts are not the run's (the metrics' n)
+            held = " / ".join(f"{int(n):,} {p}" for p, n in ran.items() if n is not None)
+            text = (
+                f"{' / '.join(counts)} {noun} among these {noun} (obs[{column!r}]; a subset of "
+                f"the run's, whose split held {held} {noun}), "
+            )
     if _given(params.get("split_key")):
         return text + f"as the user's split in obs[{str(params['split_key'])!r}] put them."
     if "seed" not in params:

@@ -124,7 +124,9 @@ def importance(
             raise ValueError(msg)
         names = gene_labels(adata, genes[top], gene_symbols)
         fig, ax = new_axes(ax, (max(5.0, 4.0 + _label_width(names)), 0.9 + 0.28 * max(len(top), 3)))
-        bar_color = color or (colors[col] if col < len(classes) else "#1f77b4")
+        bar_color = (
+            color if color is not None else (colors[col] if col < len(classes) else "#1f77b4")
+        )
         ax.barh(np.arange(len(top)), table[top, col], color=bar_color, height=0.7)
         ax.set_title(f"{group}: top {len(top)} genes")
         ax.set_xlabel(_importance_label(uns, col, output, obs_noun(adata)))
@@ -326,7 +328,9 @@ def shap_summary(
         msg = f"No SHAP values for group={group!r}: none of its cells was explained."
         raise ValueError(msg)
     n = min(n_top, values.shape[1])
-    fig, ax = new_axes(ax, (6.0, 1.0 + 0.38 * max(n, 3)))
+    labels = gene_labels(adata, names[:n], gene_symbols)
+    # long gene names do not squeeze the swarm (as importance's bars)
+    fig, ax = new_axes(ax, (max(6.0, 5.0 + _label_width(labels)), 1.0 + 0.38 * max(n, 3)))
     colormap = plt.get_cmap(cmap)
     for i in range(n):
         x, e = values[:, i], expr[:, i]
@@ -346,7 +350,7 @@ def shap_summary(
             rasterized=len(x) > 500,
         )
     ax.axvline(0, color="#888888", lw=0.8, zorder=0)
-    ax.set_yticks(np.arange(n), gene_labels(adata, names[:n], gene_symbols))
+    ax.set_yticks(np.arange(n), labels)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xlabel(f"SHAP value ({impact})")
     ax.set_title(f"{group}: top {n} genes, {values.shape[0]} {obs_noun(adata)}")

@@ -23,12 +23,16 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
 
 
 def check_cmap(cmap, name: str = "cmap") -> None:
-    """A ValueError, before any figure is made, for a ``cmap`` that is neither a Colormap nor
-    the name of one of matplotlib's."""
+    """A ValueError, before any figure is made, for a ``cmap`` that is neither None
+    (matplotlib's default map), a Colormap nor the name of one of matplotlib's."""
     import matplotlib as mpl
     from matplotlib.colors import Colormap
 
-    if isinstance(cmap, Colormap) or (isinstance(cmap, str) and cmap in mpl.colormaps):
+    if (
+        cmap is None
+        or isinstance(cmap, Colormap)
+        or (isinstance(cmap, str) and cmap in mpl.colormaps)
+    ):
         return
     msg = (
         f"{name}={cmap!r} is not a matplotlib colour map; pass the name of one (e.g. 'Blues', "
@@ -135,11 +139,18 @@ def shared_category_colors(adata: AnnData, columns) -> None:
     then match where a category is missing from one of them. The colours of the columns that
     have colours of their own (as many as their categories, or more) lead, whatever their
     order in ``columns``, and are kept; then the first column's (scanpy's default); a
-    category ``"Unassigned"`` (:func:`~scautogenome.tl.predict`'s) is light grey."""
+    category ``"Unassigned"`` (:func:`~scautogenome.tl.predict`'s) is light grey. Columns of
+    text are made categorical first, as scanpy's plot would make them."""
     import pandas as pd
+    from pandas.api.types import infer_dtype
 
     from ..tools._predict import UNASSIGNED
 
+    present = [c for c in dict.fromkeys(columns) if c in adata.obs.columns]
+    if any(infer_dtype(adata.obs[c]) == "string" for c in present):
+        # a column of text becomes categorical in scanpy's plot (sanitize_anndata), after this
+        # step: convert it now, as scanpy does, so that its colours are shared too
+        adata.strings_to_categoricals()
     categorical = {
         column: [str(c) for c in adata.obs[column].cat.categories]
         for column in dict.fromkeys(columns)  # once each, in order
@@ -178,18 +189,21 @@ def shared_category_colors(adata: AnnData, columns) -> None:
 def class_colors(adata: AnnData, column: str | None, classes) -> list[str]:
     """Colours of ``classes``: scanpy's ``uns[f'{column}_colors']`` for each class it has a
     colour of (so the plots match ``sc.pl.umap(adata, color=column)``, also on a subset of
-    the cells that lacks a class, whose colour anndata drops), a default palette's for the
-    others."""
+    the cells that lacks a class, whose colour anndata drops; of a longer list, the first
+    ones, as scanpy reads it), a default palette's colour not in use for the others."""
     classes = [str(c) for c in classes]
     default = palette(len(classes))
     if column is None or column not in adata.obs.columns:
         return default
     colors = adata.uns.get(f"{column}_colors")
     obs = adata.obs[column]
-    if colors is None or not hasattr(obs, "cat") or len(colors) != len(obs.cat.categories):
+    if colors is None or not hasattr(obs, "cat") or len(colors) < len(obs.cat.categories):
         return default
     lookup = dict(zip(map(str, obs.cat.categories), map(str, colors)))
-    return [lookup.get(c, d) for c, d in zip(classes, default)]
+    used = {lookup[c] for c in classes if c in lookup}
+    free = [c for c in palette(len(classes) + len(used)) if c not in used]
+    free += default  # never short (a colour repeats only past the palettes)
+    return [lookup[c] if c in lookup else free.pop(0) for c in classes]
 
 
 def gene_labels(adata: AnnData, names, gene_symbols: str | None) -> list[str]:

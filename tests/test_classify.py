@@ -782,28 +782,37 @@ def test_a_best_trial_cut_short_is_warned_about(caplog):
 
 
 def test_a_best_model_without_a_whole_epoch_is_refused(adata, tiny_config):
-    """A time budget too short for one epoch of the kept model is an error naming time_budget
-    (and the epoch's time where known); the AnnData is left as it was."""
+    """A time budget that stops the kept model in its first epoch, before 100 minibatches, is
+    an error naming time_budget (and the epoch's time where known); one cut later in
+    its first epoch is kept (on a large dataset that is thousands of minibatches). The
+    AnnData is left as it was."""
     from scautogenome.search._study import check_trained, kept_record
 
     cut = kept_record({"stopped": "time_budget", "epochs": 1, "cut_batches": 2})
-    with pytest.raises(ValueError, match=r"time_budget=0.5 s stopped .* after 2 minibatch"):
-        check_trained(cut, 0.5)
+    # 1,000 rows of 32: 32 minibatches an epoch, 2 of them trained
+    with pytest.raises(ValueError, match=r"time_budget=0.5 s stopped .* after 2 of the 32 mini"):
+        check_trained(cut, 0.5, 1000, 32)
     with pytest.raises(ValueError, match=r"one epoch takes about 12 s here"):
-        check_trained(cut, 0.5, 12.0)
+        check_trained(cut, 0.5, 1000, 32, 12.0)
+    with pytest.raises(ValueError, match=r"the time budget of the search that trained it"):
+        check_trained(cut, None, 1000, 32)  # a collected study: not this call's budget
     capped = kept_record({"stopped": "trial_cap", "epochs": 1, "cut_batches": 1, "cap_seconds": 2})
-    with pytest.raises(ValueError, match=r"its share of time_budget=8 s \(2 s, max_trial"):
-        check_trained(capped, 8)
+    with pytest.raises(ValueError, match=r"its share of time_budget=8 s \(2 s, .*max_trial_frac"):
+        check_trained(capped, 8, 1000, 32)
     for attrs in (
         {"stopped": "time_budget", "epochs": 2, "cut_batches": 1},  # one whole epoch
         {"stopped": "time_budget", "epochs": 1, "cut_batches": 0},
         {"stopped": "max_epochs", "epochs": 1, "cut_batches": 1},
     ):
-        check_trained(kept_record(attrs), 0.5)
+        check_trained(kept_record(attrs), 0.5, 1000, 32)
+    # 40,000 rows: 529 of 1,250 minibatches is a model worth keeping
+    check_trained(
+        kept_record({"stopped": "time_budget", "epochs": 1, "cut_batches": 529}), 1.5, 40_000, 32
+    )
 
     before = adata.copy()
     tiny_config["trainer"]["max_epochs"] = 50
-    with pytest.raises(ValueError, match=r"time_budget=0.001 s .* before it trained one whole"):
+    with pytest.raises(ValueError, match=r"time_budget=0.001 s .* of its first epoch \(fewer"):
         sag.tl.classify(adata, "label", config=tiny_config, time_budget=0.001)
     assert set(adata.obs) == set(before.obs)
     assert set(adata.uns) == set(before.uns)

@@ -356,7 +356,7 @@ def test_embed_with_a_time_budget_shorter_than_an_epoch_fails(h5ad, tmp_path, ca
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--time-budget 0.001 s stopped the best model after" in err
-    assert "Give a larger --time-budget" in err
+    assert "Search with a larger --time-budget" in err
     assert not out.exists()
 
 

@@ -1063,8 +1063,8 @@ def test_time_budget_is_reported_only_when_epochs_were_left(
 
 
 def test_a_time_budget_shorter_than_an_epoch_is_an_error(adata):
-    """The kept model stopped by the time budget before one whole epoch: an error naming
-    time_budget and the epoch's time, nothing written."""
+    """The kept model stopped by the time budget in its first epoch (before 100 minibatches):
+    an error naming time_budget and the epoch's time, nothing written."""
     before = adata.copy()
     cfg = {**ONE_TRIAL, "trainer": {**ONE_TRIAL["trainer"], "max_epochs": 50}}
     with pytest.raises(ValueError, match=r"time_budget=0.001 s .* one epoch takes about"):

@@ -447,34 +447,56 @@ def warn_if_cut(kept: dict, max_epochs: int) -> None:
     )
 
 
+MIN_UPDATES = 100
+"""A kept model cut by the time budget in its first epoch after fewer minibatches than this
+is refused (:func:`check_trained`)."""
+
+
 def check_trained(
-    kept: dict, time_budget: float | None, seconds_per_epoch: float = math.nan
+    kept: dict,
+    time_budget: float | None,
+    n_train: int,
+    batch_size: int,
+    seconds_per_epoch: float = math.nan,
 ) -> None:
     """Refuse the kept model of a search (``kept``, :func:`kept_record`) that the time budget,
-    or its share of it (``max_trial_fraction``), stopped before it trained one whole epoch: its
-    weights are next to untrained. ``seconds_per_epoch`` (an estimate from the minibatches it
-    trained, where known) is named in the message."""
+    or its share of it (``max_trial_fraction``), stopped before one pass over its ``n_train``
+    training rows (``batch_size`` a minibatch) and before :data:`MIN_UPDATES` minibatches:
+    its weights are next to untrained. A model cut later in its first epoch is kept
+    (:func:`warn_if_cut` says it did not converge): on a large dataset a part of an epoch is
+    thousands of minibatches.
+    ``time_budget`` None: that of the search that trained it (a collected or resumed study);
+    ``seconds_per_epoch`` (an estimate from the minibatches it trained, where known) is named
+    in the message."""
     stopped = kept.get("stopped")
     cut = int(kept.get("cut_batches", 0))
     if stopped not in ("time_budget", "trial_cap") or int(kept.get("epochs", 0)) - bool(cut) > 0:
         return
+    if cut >= MIN_UPDATES:
+        return
+    per_epoch = max(1, math.ceil(int(n_train) / max(1, int(batch_size))))
     where = (
         "the time budget of the search that trained it"
         if time_budget is None
         else f"time_budget={time_budget} s"
     )
+    larger = "a larger time_budget"
     if stopped == "trial_cap":
         cap = kept.get("cap_seconds", math.nan)
         where = f"its share of {where} ({cap:.2g} s, max_trial_fraction)"
+        larger += " or max_trial_fraction"
     epoch = (
         f" By those minibatches one epoch takes about {seconds_per_epoch:.2g} s here."
         if math.isfinite(seconds_per_epoch)
         else ""
     )
     msg = (
-        f"{where} stopped the best model after {cut} minibatch(es) of its first epoch, before "
-        f"it trained one whole epoch: its weights are next to untrained, so nothing was "
-        f"written.{epoch} Give a larger time_budget (time for several epochs)."
+        f"{where} stopped the best model after {cut} of the {per_epoch} minibatches of its "
+        f"first epoch (fewer than {MIN_UPDATES} updates, not one pass over its {n_train} "
+        f"training rows): its weights are next to untrained, so nothing was written.{epoch} "
+        f"Search with {larger} "
+        "(time for several epochs); a stored study keeps this trial until new trials of a "
+        "larger budget complete."
     )
     raise ValueError(msg)
 

@@ -135,8 +135,9 @@ def classify(
         depends on the machine's speed (a warning says so when the kept model was cut).
         ``n_trials=0`` with ``storage`` runs no trial: the best trial of the stored study
         (workers', earlier sessions') is retrained into the returned model.
-        A ``time_budget`` that stops the kept model before it trained one whole epoch is an
-        error after the search (its weights would be next to untrained); nothing is written.
+        A ``time_budget`` that stops the kept model in its first epoch before 100
+        minibatches is an error after the search (its weights would be next to untrained);
+        nothing is written.
     metric
         Validation metric the search maximises: ``"macro_f1"`` (default; ``"roc_auc"`` with the
         AUC loss, ``config={"trainer": {"loss": "auc"}}``), ``"accuracy"``,
@@ -292,7 +293,12 @@ def classify(
     with_rrfcn = cfg["mode"] == "rrfcn" or (rrfcn_in_auto(cfg) and not collect)
     search = search_with_rrfcn if with_rrfcn else run_search
     result = search(data, cfg, device=dev, seed=seed, storage=storage, study_name=study_name)
-    check_trained(result.kept, cfg["budget"]["time_budget"])
+    check_trained(  # a collected study's kept trial ran under an earlier search's budget
+        result.kept,
+        None if collect else cfg["budget"]["time_budget"],
+        len(data.rows("train")),
+        result.train_params.get("batch_size", 1),
+    )
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
     params = call_params(
         labels_key=labels_key,

@@ -181,8 +181,9 @@ def embed(
         depends on the machine's speed (a warning says so when the kept model was cut).
         ``n_trials=0`` with ``storage`` runs no trial: the best trial of the stored study is
         retrained into the returned model.
-        A ``time_budget`` that stops the kept model before it trained one whole epoch is an
-        error after the search (its weights would be next to untrained); nothing is written.
+        A ``time_budget`` that stops the kept model in its first epoch before 100
+        minibatches is an error after the search (its weights would be next to untrained);
+        nothing is written.
     config
         Expert-mode configuration (dict or JSON path) merged onto
         ``sag.config.default("resvae")`` (or ``"vae"``). Explicit arguments above win over it.
@@ -305,7 +306,13 @@ def embed(
         study_name=study_name,
         genes=data.var_names,
     )
-    check_trained(result.kept, cfg["budget"]["time_budget"], result.seconds_per_epoch)
+    check_trained(  # a collected study's kept trial ran under an earlier search's budget
+        result.kept,
+        None if cfg["budget"]["n_trials"] == 0 else cfg["budget"]["time_budget"],
+        len(data.train_rows),
+        result.train_params.get("batch_size", 1),
+        result.seconds_per_epoch,
+    )
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
     model = final_model(
         ResVAE, result, data, cfg, device, seconds_per_epoch=result.seconds_per_epoch

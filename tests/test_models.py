@@ -340,3 +340,13 @@ def test_a_malformed_architecture_is_refused_before_the_data_is_read(adata, monk
     ):
         with pytest.raises(ValueError, match=match):
             sag.models.ResVAE(arch).fit(adata)
+
+
+def test_an_mlp_without_fc_units_is_a_linear_model_as_before(adata, tmp_path):
+    """units=[] (a linear softmax model, which earlier versions built and saved) is still
+    built, fitted, saved and loaded."""
+    model = sag.models.Classifier({"kind": "mlp", "units": []}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    model.save(tmp_path / "linear")
+    back = sag.models.Classifier.load(tmp_path / "linear")
+    assert np.allclose(back.predict_proba(adata), model.predict_proba(adata))

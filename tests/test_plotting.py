@@ -786,7 +786,7 @@ def test_architecture_refuses_a_malformed_dict_with_a_clear_error():
     bad = [
         ({"kind": "foo"}, r"kind='foo' must be one of \['rrfcn', 'mlp'"),
         ({"kind": "resnet"}, r"kind='resnet' needs \['units', 'n_blocks'\]"),
-        ({"kind": "mlp", "units": []}, r"units=\[\] must be a non-empty list"),
+        ({"kind": "mlp", "units": []}, r"units=\[\] must be a non-empty list to draw"),
         ({"kind": "rrfcn", "widths": [8, 8], "skips": [[], [5]]}, r"skips\[1\]=\[5\] must be"),
         ({"kind": "rrfcn", "widths": [8, 8, 8], "skips": [[], [], [2]]}, r"within 0\.\.0"),
         ({"kind": "densenet", "blocks": [], "growth_rate": 4}, r"blocks=\[\] must be"),

@@ -75,7 +75,12 @@ _RULES = {
     "first_width": (_positive_int, "a positive integer"),
     "decay": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
 }
-_MLP_UNITS = (_widths, "a non-empty list of positive integers (one width per FC unit)")
+# an MLP of no FC unit is a linear model (built and saved by earlier versions too); drawn, it
+# has nothing to show
+_MLP_UNITS = (
+    lambda v: _is_list(v) and all(_positive_int(w) for w in v),
+    "a list of positive integers (one width per FC unit; [] a linear model)",
+)
 
 
 def _fail(key: str, value, what: str) -> None:
@@ -187,6 +192,8 @@ def check_architecture(arch, *, kinds: Iterable[str] | None = None, stage: str =
         elif key == "units" and kind == "mlp":
             if not _MLP_UNITS[0](value):
                 _fail(key, value, _MLP_UNITS[1])
+            if stage == "draw" and len(value) == 0:
+                _fail(key, value, "a non-empty list to draw (an MLP without FC units is linear)")
         elif key == "skips":
             if not (_is_list(value) and all(_is_list(s) and all(map(_is_int, s)) for s in value)):
                 _fail(key, value, "a list of lists of layer indices, one list per layer")

@@ -484,9 +484,10 @@ def embedding_scores(
         ``sag.settings.seed``.
     leiden_seeds
         Number of Leiden runs (seeds ``seed``, ``seed + 1``, ..., modulo 2**32) on the same
-        kNN graph whose ARI/NMI are averaged. One run is a noisy estimate: on 96 Res-VAE latents of the
-        benchmark datasets a single run was on average 0.03, and at most 0.16, ARI away from
-        the mean of five (benchmarks/RESULTS.md). Each run costs one Leiden bisection.
+        kNN graph whose ARI/NMI are averaged. One run is a noisy estimate: on 96 Res-VAE
+        latents of the benchmark datasets a single run was on average 0.03, and at most 0.16,
+        ARI away from the mean of five (benchmarks/RESULTS.md). Each run costs one Leiden
+        bisection.
     key_added
         Also store the scores, with ``labels_key`` and ``basis``, as
         ``adata.uns[key_added]['scores']`` (e.g. ``"sag_resvae"``, as ``scautogenome embed

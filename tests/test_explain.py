@@ -689,3 +689,40 @@ def test_explain_asked_for_val_or_train_cells_without_a_split_fails(syn):
     ):
         sag.tl.explain(bare, model, cells="val", split_key="two", **FAST)
     assert bare.uns["sag_shap"]["params"]["split_key"] == "None"  # the earlier call's, kept
+
+
+def test_a_class_named_overall_keeps_its_column(tmp_path, log_records):
+    """A class named "overall" is a column of its own: the mean over the classes is named
+    "overall (all classes)" (with a warning), and shap_df, the plots and the report read both,
+    also after a round trip through h5ad."""
+    _quiet()
+    adata = sag.datasets.synthetic(n_obs=240, n_vars=60, n_classes=3, seed=0)
+    adata.obs["label"] = adata.obs["label"].cat.rename_categories({"type_0": "overall"})
+    config = {"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 3}}
+    model = sag.tl.classify(adata, "label", mode="mlp", config=config, seed=0)
+    sag.tl.explain(adata, model, **FAST)
+    assert "the column of the mean over the classes is named 'overall (all classes)'" in (
+        log_records.text
+    )
+    adata.write_h5ad(tmp_path / "o.h5ad")
+    back = ad.read_h5ad(tmp_path / "o.h5ad")
+    classes = [str(c) for c in back.uns["sag_shap"]["classes"]]
+    columns = [*classes, "overall (all classes)"]
+    assert list(back.uns["sag_shap"]["columns"]) == columns
+    wide = sag.get.shap_df(back)
+    assert list(wide.columns) == columns
+    assert wide["overall (all classes)"].dropna().is_monotonic_decreasing
+    table = np.asarray(back.varm["sag_shap"])
+    i = classes.index("overall")
+    own = sag.get.shap_df(back, "overall")
+    assert own["scores"].tolist() == sorted(table[:, i][np.isfinite(table[:, i])], reverse=True)
+    mean = sag.get.shap_df(back, "overall (all classes)")
+    assert mean["scores"].iloc[0] == pytest.approx(np.nanmax(table[:, -1]))
+    # the plots find the class and the mean over the classes by their names
+    sag.pl.importance(back, "overall", show=False)
+    sag.pl.shap_summary(back, "overall (all classes)", show=False)
+    page = sag.io.write_report(back, tmp_path / "o.html").read_text()
+    genes = page.split("Genes that drive each class", 1)[1]  # the explanation's table
+    assert genes.count('<td class="l">overall</td>') == 1
+    assert genes.count('<td class="l">overall (all classes)</td>') == 1
+    assert "could not be drawn" not in page

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
 
 import scautogenome as sag
@@ -28,13 +31,13 @@ def test_shap_df_of_all_genes_and_of_one_class(explained, tmp_path):
     assert wide["overall"].dropna().is_monotonic_decreasing
     np.testing.assert_array_equal(wide.loc[adata.var_names].to_numpy(), adata.varm["sag_shap"])
     one = sag.get.shap_df(adata, "type_1", n_top=5, gene_symbols="symbol")
-    assert list(one.columns) == ["names", "scores", "gene_symbols"]
+    assert list(one.columns) == ["names", "scores", "symbol"]  # named as scanpy names it
     assert len(one) == 5
     assert one["scores"].is_monotonic_decreasing
     # the ranking explain stored for the class, and the symbols of those genes
     col = list(adata.uns["sag_shap"]["columns"]).index("type_1")
     assert one["names"].tolist() == list(adata.uns["sag_shap"]["top_genes"][col][:5])
-    assert one["gene_symbols"].tolist() == adata.var.loc[one["names"], "symbol"].tolist()
+    assert one["symbol"].tolist() == adata.var.loc[one["names"], "symbol"].tolist()
     # written and read back: the same table
     adata.write_h5ad(tmp_path / "e.h5ad")
     back = ad.read_h5ad(tmp_path / "e.h5ad")
@@ -82,3 +85,96 @@ def test_metrics_df_of_a_numeric_target():
     table = sag.get.metrics_df(adata)
     assert table.index.tolist() == ["age"]
     assert table.loc["age", "r2"] == pytest.approx(adata.uns["sag"]["metrics"]["test"]["r2"])
+
+
+def test_metrics_df_keeps_a_class_named_all(monkeypatch):
+    """A class named "all" keeps its row; the run's overall figures are "all (summary)", and a
+    warning says so."""
+    from scautogenome._settings import logger
+
+    sag.settings.verbosity = 0
+    adata = sag.datasets.synthetic(n_obs=200, n_vars=40, n_classes=3, seed=1)
+    adata.obs["label"] = adata.obs["label"].cat.rename_categories({"type_1": "all"})
+    config = {"budget": {"n_trials": 1}, "trainer": {"max_epochs": 3}}
+    sag.tl.classify(adata, "label", mode="mlp", config=config, seed=0)
+    warned = []
+    monkeypatch.setattr(logger, "warning", lambda msg, *a: warned.append(msg % a))
+    table = sag.get.metrics_df(adata)
+    m = adata.uns["sag"]["metrics"]["test"]
+    classes = [str(c) for c in adata.uns["sag"]["classes"]]
+    assert table.index.tolist() == [*classes, "all (summary)"]
+    i = classes.index("all")
+    assert table.loc["all", "f1"] == pytest.approx(m["per_class"]["f1"][i])
+    assert table.loc["all", "support"] == m["per_class"]["support"][i]
+    assert table.loc["all (summary)", "f1"] == pytest.approx(m["macro_f1"])
+    assert table.loc["all (summary)", "support"] == m["n"]
+    assert any("named 'all (summary)'" in w for w in warned)
+
+
+def test_shap_df_of_a_list_of_groups_as_scanpy(explained):
+    """A list of classes: their tables one below the other with a categorical group column
+    first (scanpy's rank_genes_groups_df), n_top of each; a list of one is its table."""
+    adata = explained
+    long = sag.get.shap_df(adata, ["type_2", "type_0"], n_top=4, gene_symbols="symbol")
+    assert list(long.columns) == ["group", "names", "scores", "symbol"]
+    assert list(long["group"].cat.categories) == ["type_2", "type_0"]
+    assert long["group"].tolist() == ["type_2"] * 4 + ["type_0"] * 4
+    for g in ("type_2", "type_0"):
+        one = sag.get.shap_df(adata, g, n_top=4, gene_symbols="symbol")
+        part = long[long["group"] == g].drop(columns="group").reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, one)
+    pd.testing.assert_frame_equal(
+        sag.get.shap_df(adata, ["type_1"], n_top=3), sag.get.shap_df(adata, "type_1", n_top=3)
+    )
+    with pytest.raises(KeyError, match="group='type_9' is not one of the explained classes"):
+        sag.get.shap_df(adata, ["type_1", "type_9"])
+    with pytest.raises(ValueError, match="group=\\[\\] names no class"):
+        sag.get.shap_df(adata, [])
+    adata.var["type_1"] = adata.var["symbol"]
+    try:
+        with pytest.raises(ValueError, match="gene_symbols='type_1' is the name of a column"):
+            sag.get.shap_df(adata, gene_symbols="type_1")
+    finally:
+        del adata.var["type_1"]
+
+
+def test_shap_df_warns_of_a_class_none_of_whose_cells_was_explained(explained, monkeypatch):
+    """A class without an explained cell has an empty table, and a warning says why (as the
+    plots' error does)."""
+    from scautogenome._settings import logger
+
+    adata = explained.copy()
+    cells = np.flatnonzero((adata.obs["label"] == "type_0").to_numpy())[:10]
+    record = adata.uns["sag_shap"]
+    # the explanation of type_0's cells alone: the other classes' columns are NaN
+    table = np.asarray(adata.varm["sag_shap"]).copy()
+    table[:, 1:3] = np.nan
+    adata.varm["sag_shap"] = table
+    record["n_cells"] = np.asarray([len(cells), 0, 0])
+    warned = []
+    monkeypatch.setattr(logger, "warning", lambda msg, *a: warned.append(msg % a))
+    assert sag.get.shap_df(adata, "type_1").empty
+    assert any(
+        "group='type_1' has no importance: none of its cells was explained" in w for w in warned
+    )
+    warned.clear()
+    assert len(sag.get.shap_df(adata, "type_0", n_top=3)) == 3
+    assert warned == []
+
+
+def test_errors_of_default_keys_name_the_records_under_other_keys(explained):
+    """Records kept under other keys than the defaults are named in the error, with the key=
+    that reads them."""
+    adata = explained.copy()
+    adata.uns["run1"] = adata.uns.pop("sag")
+    adata.uns["ex1"] = adata.uns.pop("sag_shap")
+    adata.varm["ex1"] = adata.varm.pop("sag_shap")
+    with pytest.raises(
+        KeyError, match=re.escape("uns['run1'] holds a record of sag.tl.classify: pass key='run1'.")
+    ):
+        sag.get.metrics_df(adata)
+    with pytest.raises(
+        KeyError, match=re.escape("uns['ex1'] holds a record of sag.tl.explain: pass key='ex1'.")
+    ):
+        sag.get.shap_df(adata)
+    assert sag.get.metrics_df(adata, key="run1").index[-1] == "all"

@@ -477,3 +477,121 @@ def test_report_of_a_subset_says_its_split_counts_are_not_the_runs(tmp_path, tin
     assert f"{n_test} test" in text
     whole = sag.io.write_report(adata, tmp_path / "whole.html").read_text()
     assert "a subset of the run" not in whole
+
+
+def test_report_headline_shows_an_undefined_figure_as_a_dash(annotated, tmp_path):
+    """A test ROC AUC that is undefined (a test split of one class) is the dash in the
+    headline, as in the tables, not "nan"."""
+    annotated.uns["sag"]["metrics"]["test"]["roc_auc"] = float("nan")
+    page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
+    assert "<b>\u2013</b>test ROC AUC" in page
+    assert "<b>nan</b>" not in page
+
+
+def test_report_checks_its_path_before_drawing(adata, tmp_path, monkeypatch):
+    """A path under a file cannot be written: refused before any figure is drawn."""
+    import numpy as np
+
+    from scautogenome.io import _report
+
+    adata.obsm["X_sag_resvae"] = np.random.default_rng(0).normal(size=(adata.n_obs, 3))
+    (tmp_path / "f").write_text("a file")
+
+    def drawn(*args, **kwargs):
+        raise AssertionError("a figure was drawn")
+
+    monkeypatch.setattr(_report, "_figure", drawn)
+    with pytest.raises(
+        NotADirectoryError, match=r"path=.*r\.html.* cannot be created: .* is a file"
+    ):
+        sag.io.write_report(adata, tmp_path / "f" / "sub" / "r.html")
+    assert (tmp_path / "f").read_text() == "a file"
+
+
+def test_nothing_to_report_names_the_records_under_other_keys(adata, tmp_path):
+    """The records of sag under other keys than the defaults are named, with the argument of
+    write_report that takes each."""
+    import numpy as np
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    sag.tl.predict(adata, model, key_added="pred1")
+    adata.obsm["X_emb1"] = np.zeros((adata.n_obs, 2))
+    adata.uns["emb1"] = {"encode_params": {"layer": "None"}, "active_dims": 2}
+    with pytest.raises(ValueError, match="Nothing to report") as err:
+        sag.io.write_report(adata, tmp_path / "r.html")
+    assert "uns['pred1'] holds a record of sag.tl.classify or predict: pass key='pred1'" in str(
+        err.value
+    )
+    assert "obsm['X_emb1'] holds the latent space of an embed or encode run: pass " in str(
+        err.value
+    )
+    assert "basis='X_emb1'" in str(err.value)
+
+
+def test_palette_is_scanpys_for_as_many_categories():
+    """sag's default colours for n categories are those scanpy gives them (matplotlib's
+    colour cycle where it has enough, then scanpy's palettes), so that sag.pl and sc.pl agree."""
+    import anndata as ad
+    import numpy as np
+    import pandas as pd
+    from cycler import cycler
+    from matplotlib import rc_context
+    from scanpy.plotting import palettes
+    from scanpy.plotting._utils import _set_default_colors_for_categorical_obs
+
+    from scautogenome.plotting._utils import palette
+
+    def scanpys(n: int) -> list[str]:
+        names = [f"c{i}" for i in range(n)]
+        obs = pd.DataFrame({"c": pd.Categorical(names)}, index=names)
+        a = ad.AnnData(np.zeros((n, 1)), obs=obs)
+        _set_default_colors_for_categorical_obs(a, "c")
+        return list(a.uns["c_colors"])
+
+    for n in (1, 3, 10, 11, 20, 25, 60):
+        assert palette(n) == scanpys(n), n
+    with rc_context({"axes.prop_cycle": cycler(color=palettes.default_20)}):  # set_figure_params
+        assert palette(15) == scanpys(15)
+
+
+def test_report_is_the_same_when_written_twice(annotated, tmp_path, monkeypatch):
+    """With SOURCE_DATE_EPOCH set, a second report of the same object is the same file, though
+    the first stored the UMAP and the classes' colours: the importance plot drew them in
+    scanpy's colours from the start."""
+    import numpy as np
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    annotated.obsm["X_sag_resvae"] = np.random.default_rng(0).normal(size=(annotated.n_obs, 3))
+    first = sag.io.write_report(annotated, tmp_path / "a.html").read_bytes()
+    assert "label_colors" in annotated.uns
+    second = sag.io.write_report(annotated, tmp_path / "b.html").read_bytes()
+    assert first == second
+
+
+def test_latent_space_of_bulk_samples_says_samples(adata, tmp_path, caplog):
+    """Bulk samples are samples in the latent-space section and in encode's log."""
+    from scautogenome._settings import logger as sag_logger
+
+    adata.uns["sag_io"] = {"reader": "read_tcga", "files": ["x.tsv"]}
+    config = {
+        "budget": {"n_trials": 1, "time_budget": None},
+        "trainer": {"max_epochs": 2, "min_epochs": 1, "kl_warmup_epochs": 1},
+        "space": {"n_layers": [3], "first_width": [32], "batch_size": [64]},
+    }
+    vae = sag.tl.embed(adata.copy(), config=config, n_latent=4)
+    query = adata[:20].copy()
+    sag.settings.verbosity = 2  # info: encode's summary
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        sag.tl.encode(query, vae)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert "finished encode of 20 samples" in caplog.text
+    query.uns["sag_resvae"]["active_dims"] = 1
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "1 of them varying across samples" in page
+    assert "the samples had 200 of the model" in page
+    assert "a query of few samples, or of one class" in page
+    section = page.split("Latent space", 1)[1]
+    assert " cells" not in section.split("<img", 1)[0]

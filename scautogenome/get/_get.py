@@ -2,21 +2,67 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .. import _keys
+from .._settings import logger
 from .._utils import check_gene_symbols, classify_run_record
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
 
+SUMMARY_ROW = "all"
+"""The name of :func:`metrics_df`'s last row, the run's overall figures (unless a class has
+it)."""
+
+
+def _kept_elsewhere(adata: AnnData, key: str, kinds: tuple[str, ...], argument: str) -> str:
+    """The end of an error about ``key``: the keys of ``adata.uns`` other than ``key`` that
+    hold records of ``kinds`` (:func:`~scautogenome.tools._utils.record_kind`; an explain
+    record only with its ``varm``), and ``argument=`` to pass; empty when there are none."""
+    from ..tools._utils import record_kind
+
+    found = [
+        str(k)
+        for k, record in adata.uns.items()
+        if str(k) != key
+        and record_kind(record) in kinds
+        and (record_kind(record) != "explain" or k in adata.varm)
+    ]
+    if not found:
+        return ""
+    what = f"sag.tl.{' or '.join(kinds)}"
+    if len(found) == 1:
+        return f" uns[{found[0]!r}] holds a record of {what}: pass {argument}={found[0]!r}."
+    return f" uns holds records of {what} under {found}: pass {argument}= one of them."
+
+
+def _group_table(
+    adata: AnnData, table: pd.DataFrame, group: str, gene_symbols: str | None
+) -> pd.DataFrame:
+    """One group's genes ranked by their score (``names``, ``scores``; the ``gene_symbols``
+    column), with a warning where none of its cells was explained (an empty table)."""
+    scores = table[group].dropna().sort_values(ascending=False, kind="stable")
+    if scores.empty:
+        logger.warning(
+            "shap_df: group=%r has no importance: none of its cells was explained (explain's "
+            "cells=, or a query without it); its table is empty.",
+            group,
+        )
+    out = pd.DataFrame({"names": scores.index.to_numpy(), "scores": scores.to_numpy()})
+    if gene_symbols is not None:  # as scanpy's: a column named after the var column
+        out[gene_symbols] = adata.var.loc[scores.index, gene_symbols].to_numpy()
+    return out
+
+
 def shap_df(
     adata: AnnData,
-    group: str | None = None,
+    group: str | Sequence[str] | None = None,
     *,
     key: str = _keys.SHAP_KEY,
     n_top: int | None = None,
@@ -30,16 +76,21 @@ def shap_df(
         The AnnData ``explain`` wrote into.
     group
         A class (or ``"overall"``, or a numeric target's name): its genes ranked by mean
-        |SHAP value|, with columns ``names`` and ``scores`` (as
-        :func:`scanpy.get.rank_genes_groups_df`); genes the model does not know are left out.
-        None: every gene (index: ``var_names``) with one column per class and ``overall``,
-        ranked by ``overall``.
+        |SHAP value|, with columns ``names`` and ``scores`` (those of
+        :func:`scanpy.get.rank_genes_groups_df`); genes the model does not know are left out; a
+        warning where none of the class's cells was explained (the table is empty). A list of
+        them: their tables one below the other, with a first column ``group`` (as scanpy's; of
+        one group, its table).
+        None: every gene (index: ``var_names``) with one column per class and the last one,
+        ``overall``, ranked by it. Where a class is named ``"overall"``, the mean over the
+        classes is ``"overall (all classes)"`` (:func:`~scautogenome.tl.explain` says so).
     key
         ``key_added`` of the explain call.
     n_top
-        Keep the first ``n_top`` rows.
+        Keep the first ``n_top`` rows (of each group).
     gene_symbols
-        A column of ``adata.var`` added as ``gene_symbols`` (e.g. symbols beside Ensembl ids).
+        A column of ``adata.var`` added under its own name (as scanpy's), e.g. symbols beside
+        Ensembl ids; first with ``group=None``, last otherwise.
 
     Returns
     -------
@@ -48,28 +99,55 @@ def shap_df(
     """
     from ..tools._utils import explain_record
 
-    uns = explain_record(adata, key)
+    try:
+        uns = explain_record(adata, key)
+    except KeyError as e:
+        raise KeyError(str(e.args[0]) + _kept_elsewhere(adata, key, ("explain",), "key")) from None
     columns = [str(c) for c in uns["columns"]]
-    table = pd.DataFrame(
-        np.asarray(adata.varm[key], dtype=float), index=adata.var_names.copy(), columns=columns
-    )
     check_gene_symbols(adata, gene_symbols)
     if n_top is not None and (isinstance(n_top, bool) or not isinstance(n_top, int) or n_top < 1):
         msg = f"n_top={n_top!r} must be a positive integer (or None: every gene)."
         raise ValueError(msg)
-    if group is None:
-        out = table.sort_values("overall", ascending=False, na_position="last", kind="stable")
+    groups = None
+    if group is not None:
+        many = not isinstance(group, str) and isinstance(
+            group, (Sequence, np.ndarray, pd.Index, pd.Series)
+        )
+        groups = [str(g) for g in group] if many else [str(group)]
+        if not groups:
+            msg = "group=[] names no class; give one or more of the explained classes, or None."
+            raise ValueError(msg)
+        for g in groups:
+            if g not in columns:
+                msg = f"group={g!r} is not one of the explained classes: {columns}."
+                raise KeyError(msg)
+    taken = set(columns) if groups is None else {"names", "scores"}
+    if groups is not None and len(groups) > 1:
+        taken.add("group")
+    if gene_symbols is not None and gene_symbols in taken:
+        msg = (
+            f"gene_symbols={gene_symbols!r} is the name of a column of the table already; "
+            "copy the symbols into a column of adata.var of another name."
+        )
+        raise ValueError(msg)
+    table = pd.DataFrame(
+        np.asarray(adata.varm[key], dtype=float), index=adata.var_names.copy(), columns=columns
+    )
+    if groups is None:
+        # the mean over the classes: the last column ("overall", unless a class is named so)
+        out = table.sort_values(columns[-1], ascending=False, na_position="last", kind="stable")
         if gene_symbols is not None:
-            out.insert(0, "gene_symbols", adata.var.loc[out.index, gene_symbols].to_numpy())
-    else:
-        if str(group) not in columns:
-            msg = f"group={group!r} is not one of the explained classes: {columns}."
-            raise KeyError(msg)
-        scores = table[str(group)].dropna().sort_values(ascending=False, kind="stable")
-        out = pd.DataFrame({"names": scores.index.to_numpy(), "scores": scores.to_numpy()})
-        if gene_symbols is not None:
-            out["gene_symbols"] = adata.var.loc[scores.index, gene_symbols].to_numpy()
-    return out if n_top is None else out.head(n_top)
+            out.insert(0, gene_symbols, adata.var.loc[out.index, gene_symbols].to_numpy())
+        return out if n_top is None else out.head(n_top)
+    tables = []
+    for g in groups:
+        one = _group_table(adata, table, g, gene_symbols)
+        tables.append(one if n_top is None else one.head(n_top))
+    if len(groups) == 1:  # as scanpy: no group column for one group
+        return tables[0]
+    out = pd.concat(tables, keys=groups, names=["group", None]).reset_index(0)
+    out["group"] = pd.Categorical(out["group"], categories=list(dict.fromkeys(groups)))
+    return out.reset_index(drop=True)
 
 
 def metrics_df(
@@ -94,10 +172,15 @@ def metrics_df(
     ROC AUC and average precision, ``accuracy`` and the number of cells (``support``), each
     the run's own figure as classify recorded it; precision is left NaN there, as the record
     holds no macro precision (macro-F1 averages the classes true or predicted in the part,
-    which the per-class table alone cannot tell). A numeric target: one row of
+    which the per-class table alone cannot tell). Where a class is named ``"all"``, that row is
+    the class's and the last row is ``"all (summary)"`` (with a warning). A numeric target: one row of
     R^2, RMSE, MAE, Pearson, Spearman and n.
     """
-    record = classify_run_record(adata, key, "metrics")
+    try:
+        record = classify_run_record(adata, key, "metrics")
+    except KeyError as e:
+        hint = _kept_elsewhere(adata, key, ("classify",), "key")
+        raise KeyError(str(e.args[0]) + hint) from None
     if part not in record["metrics"]:
         msg = f"part={part!r} must be one of {sorted(record['metrics'])}."
         raise ValueError(msg)
@@ -119,9 +202,18 @@ def metrics_df(
         "support": int(m["n"]),
     }
     overall |= {k: m[k] for k in ("roc_auc", "average_precision") if k in m}
-    out.loc["all"] = pd.Series(overall)
+    summary = SUMMARY_ROW
+    while summary in classes:  # a class named "all" keeps its row
+        summary += " (summary)"
+    if summary != SUMMARY_ROW:
+        logger.warning(
+            "metrics_df: a class is named %r, so the row of the run's overall figures is named %r.",
+            SUMMARY_ROW,
+            summary,
+        )
+    out.loc[summary] = pd.Series(overall)
     out["accuracy"] = np.nan
-    out.loc["all", "accuracy"] = m.get("accuracy", np.nan)
+    out.loc[summary, "accuracy"] = m.get("accuracy", np.nan)
     out["support"] = out["support"].astype(int)
     out.index.name = "class"
     return out

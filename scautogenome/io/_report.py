@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _keys
 from .._settings import logger
-from .._utils import write_atomically
+from .._utils import check_creatable, write_atomically
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -335,9 +335,10 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         _kpis(
             uns,
             [
-                ("test accuracy", f"{test['accuracy']:.3f}"),
-                ("test macro-F1", f"{test['macro_f1']:.3f}"),
-                *([("test ROC AUC", f"{test['roc_auc']:.3f}")] if "roc_auc" in test else []),
+                # the dash where undefined (ROC AUC of a test split of one class), as in tables
+                ("test accuracy", _shown(test["accuracy"], ".3f")),
+                ("test macro-F1", _shown(test["macro_f1"], ".3f")),
+                *([("test ROC AUC", _shown(test["roc_auc"], ".3f"))] if "roc_auc" in test else []),
             ],
             noun,
         )
@@ -507,7 +508,8 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
     uns = adata.uns[shap_key]
     columns = [str(c) for c in uns["columns"]]
     genes = np.asarray(uns["top_genes"])
-    outputs = [str(c) for c in uns.get("classes", [c for c in columns if c != "overall"])]
+    # the last column is the mean over the classes ("overall", unless a class is named so)
+    outputs = [str(c) for c in uns.get("classes", columns[:-1])]
     if len(outputs) == 1:  # a model of one output (a numeric target)
         return _explain_one_output(adata, shap_key, outputs[0], genes[0], n_top)
     from ..data._checks import obs_noun
@@ -562,15 +564,17 @@ def _explain_one_output(
 
 def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[str]:
     from .. import plotting as pl
+    from ..data._checks import obs_noun
     from ..tools._utils import is_encode_record  # lazily: loads torch
 
+    noun = obs_noun(adata)
     n_dims = adata.obsm[basis].shape[1]
     run = adata.uns.get(basis[2:], {}) if basis.startswith("X_") else {}
     active = run.get("active_dims") if isinstance(run, dict) else None
     encoded = is_encode_record(run)  # a query embedded with a saved model: nothing trained
     dims = f"{n_dims} dimensions"
     if active is not None:
-        dims += f", {int(active)} of them varying across cells"
+        dims += f", {int(active)} of them varying across {noun}"
     out = [
         "<h2>Latent space</h2>",
         f'<p class="muted">UMAP of <code>obsm[{html.escape(basis)!r}]</code> ({dims}).</p>',
@@ -581,18 +585,19 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
         out.append(
             '<p class="muted">Embedded with a saved model by <code>sag.tl.encode</code>'
             + (f" (weights digest {html.escape(digest)})" if digest and encoded else "")
-            + f": the cells had {int(overlap.get('n_common', 0)):,} of the model's "
+            + f": the {noun} had {int(overlap.get('n_common', 0)):,} of the model's "
             f"{int(overlap.get('n_model_genes', 0)):,} genes "
             f"({float(overlap.get('fraction_of_model_genes', float('nan'))):.1%}); "
             f"{_missing_genes(overlap)}.</p>"
         )
     if active is not None and int(active) < n_dims / 2:
         out.append(
-            "<p>Fewer than half of the latent dimensions vary across these cells: a query of "
-            "few cells, or of one cell type, varies along few of them.</p>"
+            f"<p>Fewer than half of the latent dimensions vary across these {noun}: a query of "
+            f"few {noun}, or of one {'cell type' if noun == 'cells' else 'class'}, varies "
+            "along few of them.</p>"
             if encoded
             else "<p><b>Posterior collapse:</b> fewer than half of the latent dimensions vary "
-            "across cells, so the embedding carries little information (see the warning of "
+            f"across {noun}, so the embedding carries little information (see the warning of "
             "<code>sag.tl.embed</code>).</p>"
         )
     scores = run.get("scores") if isinstance(run, dict) else None
@@ -798,6 +803,43 @@ def _check_asked_for(adata: AnnData, key: str, shap_key: str, basis: str) -> Non
         raise KeyError(msg)
 
 
+def _kept_elsewhere(adata: AnnData, key: str, shap_key: str, basis: str) -> str:
+    """The end of the "Nothing to report" error: the records of sag under other keys than
+    ``key``, ``shap_key`` and ``basis``, and the argument of :func:`write_report` that takes
+    each; empty where there are none."""
+    from ..get._get import _kept_elsewhere as kept
+
+    hints = [
+        kept(adata, name, kinds, argument).strip().rstrip(".")
+        for name, kinds, argument in (
+            (key, ("classify", "predict"), "key"),
+            (shap_key, ("explain",), "shap_key"),
+        )
+    ]
+    latent = [
+        f"X_{k}"
+        for k, record in adata.uns.items()
+        if f"X_{k}" in adata.obsm and f"X_{k}" != basis and _is_latent_record(record)
+    ]
+    if len(latent) == 1:
+        hints.append(
+            f"obsm[{latent[0]!r}] holds the latent space of an embed or encode run: pass "
+            f"basis={latent[0]!r}"
+        )
+    elif latent:
+        hints.append(
+            f"obsm holds latent spaces of embed or encode runs under {latent}: pass basis= "
+            "one of them"
+        )
+    return "".join(f"; {h}" for h in hints if h)
+
+
+def _is_latent_record(record) -> bool:
+    from ..tools._utils import is_embed_record, is_encode_record
+
+    return is_embed_record(record) or is_encode_record(record)
+
+
 def _written_at() -> str:
     """The report's time: now, or ``SOURCE_DATE_EPOCH`` (UTC) where it is set, as reproducible
     builds use it, so that a pipeline's rerun writes the same file."""
@@ -862,6 +904,8 @@ def write_report(
             f"{str(path / 'report.html')!r}."
         )
         raise IsADirectoryError(msg)
+    # before any figure is drawn: a folder that cannot be made (a file on the way) or written
+    check_creatable(path.parent, f"path={str(path)!r}")
     _check_asked_for(adata, key, shap_key, basis)
     if adata.is_view:  # the plots store colours and the UMAP: not in the user's view
         logger.info("adata is a view: the report is made from a copy, which nothing is stored in")
@@ -877,7 +921,7 @@ def write_report(
         msg = (
             f"Nothing to report: adata has no classify or predict record in uns[{key!r}], no "
             f"uns[{shap_key!r}] and no obsm[{basis!r}]; run sag.tl.classify, predict, explain, "
-            "embed or encode first."
+            f"embed or encode first{_kept_elsewhere(adata, key, shap_key, basis)}."
         )
         raise ValueError(msg)
     title = title or f"scautogenome report: {adata.n_obs:,} x {adata.n_vars:,}"

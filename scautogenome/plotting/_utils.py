@@ -117,16 +117,28 @@ def finish(
 
 
 def palette(n: int) -> list[str]:
-    """``n`` distinct colours (scanpy's default palettes)."""
+    """``n`` distinct colours, those scanpy gives ``n`` categories (its
+    ``_set_default_colors_for_categorical_obs``): matplotlib's colour cycle
+    (``rcParams['axes.prop_cycle']``: tab10 by default, scanpy's ``default_20`` after
+    ``sc.set_figure_params()``) where it has ``n`` colours or more, else scanpy's
+    ``default_20``, ``default_28`` or ``default_102``, as hex strings; past 102 (where scanpy
+    draws every category grey) ``default_102`` again from its start."""
+    from matplotlib import rcParams
+    from matplotlib.colors import to_hex
     from scanpy.plotting import palettes
 
-    if n <= 10:
-        return list(palettes.default_20[:n]) if n > 0 else []
-    if n <= 20:
-        return list(palettes.default_20[:n])
-    if n <= 28:
-        return list(palettes.default_28[:n])
-    return [palettes.default_102[i % len(palettes.default_102)] for i in range(n)]
+    if n <= 0:
+        return []
+    cycle = rcParams["axes.prop_cycle"].by_key().get("color", [])
+    if len(cycle) >= n:
+        colors = list(cycle[:n])
+    elif n <= 20:
+        colors = list(palettes.default_20[:n])
+    elif n <= 28:
+        colors = list(palettes.default_28[:n])
+    else:
+        colors = [palettes.default_102[i % len(palettes.default_102)] for i in range(n)]
+    return [to_hex(c) for c in colors]
 
 
 UNASSIGNED_COLOR = "lightgray"  # predict's "Unassigned" cells, as scanpy's NA colour

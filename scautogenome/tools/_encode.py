@@ -10,7 +10,7 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, logger
 from .._utils import json_default
-from ..data import check_adata, gene_alignment
+from ..data import check_adata, gene_alignment, obs_noun
 from ..models._resvae import active_dims
 from ._embed import check_outputs, latent_key, recon_key
 from ._utils import (
@@ -150,12 +150,16 @@ def encode(
         reconstruction = model._query_order(reconstruction, adata.var_names)
     n_active = int(active_dims(latent).sum())
     if n_active < model.n_latent_ / 2:  # of the query's cells: nothing was trained here
+        noun = obs_noun(adata)
         logger.info(
-            "%d of %d latent dimensions vary across these %d cells (a query of few cells, or "
-            "of one cell type, varies along few of them)",
+            "%d of %d latent dimensions vary across these %d %s (a query of few %s, or of one "
+            "%s, varies along few of them)",
             n_active,
             model.n_latent_,
             adata.n_obs,
+            noun,
+            noun,
+            "cell type" if noun == "cells" else "class",
         )
     report = model.gene_overlap(
         adata.var_names, min_gene_overlap=min_gene_overlap, warn=False, n_common=n_common
@@ -196,4 +200,4 @@ def encode(
     )
     replaces_scores(adata, key_added, "encode")
     write_uns(adata, key_added, uns)
-    logger.info("    finished encode of %d cells (%s)", adata.n_obs, elapsed(start))
+    logger.info("    finished encode of %d %s (%s)", adata.n_obs, obs_noun(adata), elapsed(start))

@@ -30,6 +30,20 @@ if TYPE_CHECKING:
 METHODS = ("fast", "shap")
 N_BACKGROUND = 100  # background cells by default (fewer when there are fewer)
 _SPLITS = ("train", "val", "test")
+OVERALL = "overall"
+"""The name of the last ``varm`` column, the mean over the classes (unless a class has it)."""
+
+
+def overall_column(classes) -> str:
+    """The name of the column of the mean over the classes: ``"overall"``, or, where a class
+    is named so, ``"overall (all classes)"`` (with more ``" (all classes)"`` while a class has
+    that name too), so that every column names one thing. Readers find it as the last column of
+    ``uns[key]['columns']``."""
+    names = {str(c) for c in classes}
+    name = OVERALL
+    while name in names:
+        name += " (all classes)"
+    return name
 
 
 def _check_positive(**kwargs) -> None:
@@ -286,7 +300,8 @@ def explain(
     ``varm[key_added]``
         n_vars x (n_classes + 1) float32: column ``c`` is the mean absolute SHAP value of class
         ``c`` over the explained cells of class ``c``; the last column (``overall``) is the mean
-        over the classes. NaN for genes the model was not trained on.
+        over the classes (named ``"overall (all classes)"`` where a class is named
+        ``"overall"``, with a warning). NaN for genes the model was not trained on.
     ``uns[key_added]``
         ``classes``; ``columns`` (the varm columns: classes + ``"overall"``); ``top_genes`` and
         ``top_scores`` ((n_classes + 1) x n_top, ranked, rows in ``columns`` order; empty
@@ -418,6 +433,17 @@ def explain(
         _log_background_from_all(split_col, split is not None, bg_rows, explained)
     classes = model.classes_
     n_classes = len(classes)
+    overall = overall_column(classes)
+    if overall != OVERALL:
+        logger.warning(
+            "a class is named %r: the column of the mean over the classes is named %r "
+            "(varm[%r], uns[%r]['columns']; group=%r in sag.get.shap_df and the plots).",
+            OVERALL,
+            overall,
+            key_added,
+            key_added,
+            overall,
+        )
     noun = obs_noun(adata)
     logger.info(
         "explain: %d %s (%d classes present) with method=%r, nsamples=%d, %d background %s",
@@ -473,7 +499,7 @@ def explain(
     adata.varm[key_added] = table
     uns = {
         "classes": classes,
-        "columns": np.asarray([*classes, "overall"], dtype=str),
+        "columns": np.asarray([*classes, overall], dtype=str),
         "top_genes": top_names,
         "top_scores": top_scores.astype(np.float32),
         "cells": np.asarray(adata.obs_names[explained], dtype=str),

@@ -21,27 +21,6 @@ SUMMARY_ROW = "all"
 it)."""
 
 
-def _kept_elsewhere(adata: AnnData, key: str, kinds: tuple[str, ...], argument: str) -> str:
-    """The end of an error about ``key``: the keys of ``adata.uns`` other than ``key`` that
-    hold records of ``kinds`` (:func:`~scautogenome.tools._utils.record_kind`; an explain
-    record only with its ``varm``), and ``argument=`` to pass; empty when there are none."""
-    from ..tools._utils import record_kind
-
-    found = [
-        str(k)
-        for k, record in adata.uns.items()
-        if str(k) != key
-        and record_kind(record) in kinds
-        and (record_kind(record) != "explain" or k in adata.varm)
-    ]
-    if not found:
-        return ""
-    what = f"sag.tl.{' or '.join(kinds)}"
-    if len(found) == 1:
-        return f" uns[{found[0]!r}] holds a record of {what}: pass {argument}={found[0]!r}."
-    return f" uns holds records of {what} under {found}: pass {argument}= one of them."
-
-
 def _group_table(
     adata: AnnData, table: pd.DataFrame, group: str, gene_symbols: str | None
 ) -> pd.DataFrame:
@@ -97,12 +76,14 @@ def shap_df(
     A DataFrame; ``varm[key]`` column ``c`` is the mean |SHAP value| of class ``c`` over its
     explained cells (``uns[key]['params']`` says which cells were explained).
     """
-    from ..tools._utils import explain_record
+    from ..tools._utils import explain_record, records_elsewhere
 
     try:
         uns = explain_record(adata, key)
     except KeyError as e:
-        raise KeyError(str(e.args[0]) + _kept_elsewhere(adata, key, ("explain",), "key")) from None
+        raise KeyError(
+            str(e.args[0]) + records_elsewhere(adata, key, ("explain",), "key")
+        ) from None
     columns = [str(c) for c in uns["columns"]]
     check_gene_symbols(adata, gene_symbols)
     if n_top is not None and (isinstance(n_top, bool) or not isinstance(n_top, int) or n_top < 1):
@@ -173,13 +154,15 @@ def metrics_df(
     the run's own figure as classify recorded it; precision is left NaN there, as the record
     holds no macro precision (macro-F1 averages the classes true or predicted in the part,
     which the per-class table alone cannot tell). Where a class is named ``"all"``, that row is
-    the class's and the last row is ``"all (summary)"`` (with a warning). A numeric target: one row of
-    R^2, RMSE, MAE, Pearson, Spearman and n.
+    the class's and the last row is ``"all (summary)"`` (with a warning). A numeric target:
+    one row of R^2, RMSE, MAE, Pearson, Spearman and n.
     """
     try:
         record = classify_run_record(adata, key, "metrics")
     except KeyError as e:
-        hint = _kept_elsewhere(adata, key, ("classify",), "key")
+        from ..tools._utils import records_elsewhere
+
+        hint = records_elsewhere(adata, key, ("classify",), "key")
         raise KeyError(str(e.args[0]) + hint) from None
     if part not in record["metrics"]:
         msg = f"part={part!r} must be one of {sorted(record['metrics'])}."

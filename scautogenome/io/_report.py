@@ -807,7 +807,7 @@ def _kept_elsewhere(adata: AnnData, key: str, shap_key: str, basis: str) -> str:
     """The end of the "Nothing to report" error: the records of sag under other keys than
     ``key``, ``shap_key`` and ``basis``, and the argument of :func:`write_report` that takes
     each; empty where there are none."""
-    from ..get._get import _kept_elsewhere as kept
+    from ..tools._utils import records_elsewhere as kept
 
     hints = [
         kept(adata, name, kinds, argument).strip().rstrip(".")

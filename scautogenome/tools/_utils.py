@@ -52,6 +52,7 @@ __all__ = [
     "neighbors",
     "record_kind",
     "recorded_layer",
+    "records_elsewhere",
     "replaces_scores",
     "resolve_basis",
     "save_model",
@@ -195,6 +196,25 @@ def record_kind(record) -> str:
         if test(record):
             return kind
     return "other" if isinstance(record, dict) else "not a dict"
+
+
+def records_elsewhere(adata: AnnData, key: str, kinds: tuple[str, ...], argument: str) -> str:
+    """The end of an error about ``key``: the keys of ``adata.uns`` other than ``key`` that
+    hold records of ``kinds`` (:func:`record_kind`; an explain
+    record only with its ``varm``), and ``argument=`` to pass; empty when there are none."""
+    found = [
+        str(k)
+        for k, record in adata.uns.items()
+        if str(k) != key
+        and record_kind(record) in kinds
+        and (record_kind(record) != "explain" or k in adata.varm)
+    ]
+    if not found:
+        return ""
+    what = f"sag.tl.{' or '.join(kinds)}"
+    if len(found) == 1:
+        return f" uns[{found[0]!r}] holds a record of {what}: pass {argument}={found[0]!r}."
+    return f" uns holds records of {what} under {found}: pass {argument}= one of them."
 
 
 def check_uns_key(adata: AnnData, key_added: str, tool: str, replaces: tuple[str, ...]) -> None:

@@ -145,12 +145,38 @@ _KNN: dict[str, float] = {"failed_from": float("inf")}
 """The fewest cells on which scanpy's approximate kNN has failed in this process; it fails
 the same way on as many cells or more (its path depends on the number of cells)."""
 
+APPROXIMATE_KNN_FROM = 4096
+"""From this many cells on, ``scanpy.pp.neighbors`` (1.11) computes an approximate kNN
+(pynndescent) instead of the exact one."""
 
-def tsne(adata, **kwargs) -> None:
+
+def _approximate_knn_fails() -> bool:
+    """Whether scanpy's approximate kNN path is known to fail with the installed scanpy and
+    scipy, before any work: scanpy 1.11 counts the neighbors of pynndescent's result with
+    ``getnnz``, which scipy >= 1.15's ``csr_array`` lacks. Probed once a process on a 3 x 3
+    matrix (scanpy's private helper; where it is not there, the path is taken as working)."""
+    if "probe" not in _KNN:
+        from scipy import sparse
+
+        try:
+            from scanpy.neighbors._common import _ind_dist_shortcut
+
+            _ind_dist_shortcut(sparse.csr_array(np.eye(3, dtype=np.float32)))
+            fails = False
+        except AttributeError as e:
+            fails = "getnnz" in str(e)
+        except Exception:  # another scanpy: its path is tried, as before
+            fails = False
+        _KNN["probe"] = float(fails)
+    return bool(_KNN["probe"])
+
+
+def tsne(adata, noun: str = "cells", **kwargs) -> None:
     """``scanpy.tl.tsne`` at scanpy's perplexity of 30, or at ``max(1, (n - 1) / 3)`` (with a
     warning) on 30 cells or fewer, where scikit-learn refuses 30 (it needs perplexity < n);
     ``(n - 1) / 3`` is the largest perplexity the usual rule (Rtsne's ``3 * perplexity < n - 1``)
-    allows. A ``perplexity=`` given is used as it is."""
+    allows. A ``perplexity=`` given is used as it is. ``noun``: what the rows are, for the
+    log line it starts with."""
     import scanpy as sc
 
     from ._settings import logger
@@ -158,23 +184,38 @@ def tsne(adata, **kwargs) -> None:
     if "perplexity" not in kwargs and adata.n_obs <= 30:
         kwargs["perplexity"] = max(1.0, (adata.n_obs - 1) / 3)
         logger.warning(
-            "%d cells: t-SNE with perplexity %.3g instead of 30", adata.n_obs, kwargs["perplexity"]
+            "%d %s: t-SNE with perplexity %.3g instead of 30",
+            adata.n_obs,
+            noun,
+            kwargs["perplexity"],
         )
+    logger.info("    computing a t-SNE of %s %s", f"{adata.n_obs:,}", noun)
     sc.tl.tsne(adata, **kwargs)
 
 
-def neighbors(adata, **kwargs) -> None:
-    """``scanpy.pp.neighbors``, falling back to exact kNN (``transformer="sklearn"``) where
-    scanpy 1.11's pynndescent path fails on scipy >= 1.15 ``csr_array`` results (seen above
-    about 8,000 cells: "'csr_array' object has no attribute 'getnnz'"). The failure is warned
-    once; later calls on at least as many cells go straight to exact kNN instead of computing
-    the approximate one again only to see it fail. Smaller data still takes scanpy's default
-    path, so a call's result does not depend on what ran before it."""
+def neighbors(adata, noun: str = "cells", **kwargs) -> None:
+    """``scanpy.pp.neighbors``, with exact kNN (``transformer="sklearn"``) where scanpy 1.11's
+    approximate (pynndescent) path fails on scipy >= 1.15 ``csr_array`` results ("'csr_array'
+    object has no attribute 'getnnz'", from :data:`APPROXIMATE_KNN_FROM` cells on): a known
+    failing pair of versions is told before any work (:func:`_approximate_knn_fails`) and
+    goes to exact kNN at once, without computing the approximate one only to see it fail;
+    another failure of that kind is warned once and later calls on at least as many cells go
+    straight to exact kNN. Smaller data takes scanpy's default path. ``noun``: what the rows
+    are, for the log line it starts with."""
     import scanpy as sc
 
     from ._settings import logger
 
-    if adata.n_obs < _KNN["failed_from"]:
+    exact = adata.n_obs >= _KNN["failed_from"] or (
+        adata.n_obs >= APPROXIMATE_KNN_FROM and _approximate_knn_fails()
+    )
+    logger.info(
+        "    computing the kNN graph of %s %s%s",
+        f"{adata.n_obs:,}",
+        noun,
+        " (exact: scanpy's approximate kNN fails with this scipy)" if exact else "",
+    )
+    if not exact:
         try:
             sc.pp.neighbors(adata, **kwargs)
             return

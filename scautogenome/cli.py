@@ -601,7 +601,7 @@ def _explain(args) -> int:
 
 # what embedding_scores counts, printed as integers where whole (n_clusters is the mean over
 # the Leiden runs)
-_COUNT_SCORES = {"leiden_seeds", "n_labels", "n_cells", "n_clusters"}
+_COUNT_SCORES = {"leiden_seeds", "n_labels", "n_cells", "n_cells_sampled", "n_clusters"}
 
 
 def _embed(args) -> int:

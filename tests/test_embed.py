@@ -939,6 +939,43 @@ def test_neighbors_falls_back_to_exact_knn(monkeypatch):
         _utils.neighbors(a, n_neighbors=5, use_rep="e")
 
 
+def test_neighbors_go_to_exact_knn_at_once_where_scanpy_is_known_to_fail(monkeypatch):
+    """A pair of scanpy and scipy whose approximate kNN fails is told before any work (a probe
+    of a 3 x 3 matrix): data past scanpy's approximate threshold goes to exact kNN at once,
+    without the doomed attempt or its warning; smaller data keeps scanpy's default path."""
+    import scanpy as sc
+    from scanpy.neighbors import _common
+
+    from scautogenome import _utils
+    from scautogenome._settings import logger
+
+    def lacks_getnnz(d):
+        raise AttributeError("'csr_array' object has no attribute 'getnnz'")
+
+    for shortcut, expected in ((lacks_getnnz, True), (lambda d: None, False)):
+        monkeypatch.setattr(_common, "_ind_dist_shortcut", shortcut)
+        monkeypatch.delitem(_utils._KNN, "probe", raising=False)
+        assert _utils._approximate_knn_fails() is expected
+
+    monkeypatch.setitem(_utils._KNN, "failed_from", float("inf"))
+    monkeypatch.setitem(_utils._KNN, "probe", 1.0)
+    monkeypatch.setattr(_utils, "APPROXIMATE_KNN_FROM", 50)
+    real = sc.pp.neighbors
+    calls, warnings = [], []
+
+    def recorded(adata, **kw):
+        calls.append((adata.n_obs, kw.get("transformer")))
+        return real(adata, **kw)
+
+    monkeypatch.setattr(sc.pp, "neighbors", recorded)
+    monkeypatch.setattr(logger, "warning", lambda *a, **k: warnings.append(a))
+    rng = np.random.default_rng(0)
+    _utils.neighbors(ad.AnnData(obsm={"e": rng.normal(size=(60, 4))}), n_neighbors=5, use_rep="e")
+    _utils.neighbors(ad.AnnData(obsm={"e": rng.normal(size=(40, 4))}), n_neighbors=5, use_rep="e")
+    assert calls == [(60, "sklearn"), (40, None)]
+    assert warnings == []
+
+
 def test_storage_resumes_only_a_study_of_the_same_data_and_settings(adata, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'search.db'}"
     sag.tl.embed(adata, config=ONE_TRIAL, storage=url)
@@ -1653,3 +1690,31 @@ def test_a_gaussian_reconstruction_reads_like_the_data(adata, tmp_path):
     adata.write_h5ad(tmp_path / "a.h5ad")
     back = ad.read_h5ad(tmp_path / "a.h5ad")
     np.testing.assert_array_equal(back.layers["sag_resvae_recon"], rec)
+
+
+def test_embedding_scores_sample_the_silhouette_and_tsne_of_many_cells():
+    """Past max_cells the silhouette and the t-SNE run on a seeded sample (said in
+    n_cells_sampled); Davies-Bouldin and Leiden use every cell; fewer cells are all used."""
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(0)
+    a = ad.AnnData(np.zeros((300, 2), dtype=np.float32))
+    a.obs["label"] = pd.Categorical(rng.choice(["a", "b", "c"], 300))
+    a.obsm["X_e"] = (
+        rng.normal(size=(300, 3)) + a.obs["label"].cat.codes.to_numpy()[:, None]
+    ).astype(np.float32)
+    whole = sag.tl.embedding_scores(a, "X_e", "label", tsne=False, seed=0)
+    assert whole["n_cells_sampled"] == whole["n_cells"] == 300
+    part = sag.tl.embedding_scores(a, "X_e", "label", tsne=True, seed=0, max_cells=100)
+    assert part["n_cells_sampled"] == 100
+    assert part["n_cells"] == 300
+    assert part["davies_bouldin"] == whole["davies_bouldin"]
+    assert (part["ari"], part["nmi"]) == (whole["ari"], whole["nmi"])
+    rows = np.sort(np.random.default_rng(0).choice(300, 100, replace=False))
+    y = a.obs["label"].astype(str).to_numpy()
+    assert part["silhouette"] == pytest.approx(skm.silhouette_score(a.obsm["X_e"][rows], y[rows]))
+    assert np.isfinite(part["davies_bouldin_tsne"])
+    assert part == sag.tl.embedding_scores(a, "X_e", "label", tsne=True, seed=0, max_cells=100)
+    for bad in (1, 2.5, True):
+        with pytest.raises((TypeError, ValueError), match="max_cells"):
+            sag.tl.embedding_scores(a, "X_e", "label", max_cells=bad)

@@ -164,10 +164,14 @@ def embedding(
     elif stale and not recompute:  # the caller's n_neighbors or random_state
         logger.info("obsm[%r] was computed with other %s; recomputing it", key_2d, changed)
     if compute:
+        from ..data._checks import obs_noun  # not ..data, which loads torch
+
+        noun = obs_noun(adata)
         source["sag_row_keys"] = np.sort(_row_keys(adata.obsm[basis]))
         if method == "umap":
             neighbors(
                 adata,
+                noun,
                 n_neighbors=n_neighbors,
                 use_rep=basis,
                 key_added=nkey,
@@ -175,9 +179,10 @@ def embedding(
             )
             # what the graph was computed from: tells sag's graph apart from one of the user's
             adata.uns[nkey]["params"]["sag_basis_digest"] = source["sag_basis_digest"]
+            logger.info("    computing the UMAP of %s %s", f"{adata.n_obs:,}", noun)
             sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
         else:
-            tsne(adata, use_rep=basis, key_added=key_2d, random_state=random_state)
+            tsne(adata, noun, use_rep=basis, key_added=key_2d, random_state=random_state)
         params = adata.uns.setdefault(key_2d, {}).setdefault("params", {})
         params.pop("sag_model_digest", None)  # an earlier version's
         params.update(source)

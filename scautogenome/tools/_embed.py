@@ -505,7 +505,10 @@ def embedding_scores(
         The silhouette (quadratic in the cells) and the t-SNE (minutes past 10,000 cells) are
         computed on a seeded sample of this many labelled cells where there are more (logged;
         ``n_cells_sampled`` says how many); the Davies-Bouldin score of the embedding and the
-        Leiden ARI/NMI use every labelled cell. None: every cell for all of them.
+        Leiden ARI/NMI use every labelled cell. None: every cell for all of them. A t-SNE of
+        a sample packs the clusters differently from one of every cell (Davies-Bouldin 0.39
+        vs 0.52 on 40,000 cells in benchmarks/RESULTS.md): compare embeddings at the same
+        ``max_cells`` and ``seed``.
 
     Returns
     -------

@@ -65,6 +65,30 @@ def shared_dataset(name: str):
     return ad.read_h5ad(path)
 
 
+def assert_random_state_kept(monkeypatch, patched, calls: dict) -> None:
+    """Each of ``calls`` (name -> a call of sag) leaves Python's random state as it was,
+    although what it calls first (``patched``: ``(module, attribute)`` pairs) draws from it,
+    as a library's import may (sklearn.metrics's rich does), and then stops the call."""
+    import random
+
+    class Drew(Exception):
+        pass
+
+    def draws(*args, **kwargs):
+        random.getrandbits(24)
+        raise Drew
+
+    for module, attribute in patched:
+        monkeypatch.setattr(module, attribute, draws)
+    for name, call in calls.items():
+        random.seed(123)
+        expected = random.random()
+        random.seed(123)
+        with pytest.raises(Drew):
+            call()
+        assert random.random() == expected, name
+
+
 def has_cuda() -> bool:
     try:
         import torch

@@ -918,19 +918,10 @@ def test_the_tools_leave_pythons_random_state_as_it_was(adata, monkeypatch):
     """A tool's first call imports libraries that draw from Python's random (sklearn.metrics
     imports rich, which calls random.getrandbits): every sag.tl tool gives the state back,
     whether it returns or raises."""
-    import random
+    from conftest import assert_random_state_kept
 
     from scautogenome.tools import _classify, _embed, _explain, _predict
 
-    class Drew(Exception):
-        pass
-
-    def draws(*args, **kwargs):  # as such an import does, then stops the call
-        random.getrandbits(24)
-        raise Drew
-
-    for module in (_classify, _embed, _explain, _predict):
-        monkeypatch.setattr(module, "check_key_added", draws)
     calls = {
         "classify": lambda: sag.tl.classify(adata, "label"),
         "embed": lambda: sag.tl.embed(adata),
@@ -940,13 +931,8 @@ def test_the_tools_leave_pythons_random_state_as_it_was(adata, monkeypatch):
         "embedding_scores": lambda: sag.tl.embedding_scores(adata, "X", "label", key_added="s"),
     }
     assert set(calls) == set(sag.tl.__all__)  # every tool
-    for name, call in calls.items():
-        random.seed(123)
-        expected = random.random()
-        random.seed(123)
-        with pytest.raises(Drew):
-            call()
-        assert random.random() == expected, name
+    patched = [(m, "check_key_added") for m in (_classify, _embed, _explain, _predict)]
+    assert_random_state_kept(monkeypatch, patched, calls)
 
 
 def test_importing_the_tools_leaves_pythons_random_state_as_it_was():

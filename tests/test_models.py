@@ -243,38 +243,23 @@ def test_fit_leaves_torchs_random_state_as_it_was(adata):
 def test_fit_leaves_pythons_random_state_as_it_was(adata, monkeypatch):
     """fit gives Python's random state back, as the sag.tl tools do (a library it imports
     may draw from it: sklearn.metrics's rich does), whether it returns or raises."""
-    import random
+    from conftest import assert_random_state_kept
 
     from scautogenome.models import _classifier, _regressor, _resvae
 
-    class Drew(Exception):
-        pass
-
-    def draws(*args, **kwargs):  # as such an import does, then stops the fit
-        random.getrandbits(24)
-        raise Drew
-
-    monkeypatch.setattr(_classifier, "prepare_labelled", draws)
-    monkeypatch.setattr(_regressor, "prepare_labelled", draws)
-    monkeypatch.setattr(_resvae, "prepare_unlabelled", draws)
+    mlp = {"kind": "mlp", "units": [8]}
+    vae = {"kind": "vae", "n_latent": 3, "widths": [8]}
     fits = {
-        "Classifier": lambda: sag.models.Classifier({"kind": "mlp", "units": [8]}).fit(
-            adata, "label"
-        ),
-        "Regressor": lambda: sag.models.Regressor({"kind": "mlp", "units": [8]}).fit(
-            adata, "label"
-        ),
-        "ResVAE": lambda: sag.models.ResVAE({"kind": "vae", "n_latent": 3, "widths": [8]}).fit(
-            adata
-        ),
+        "Classifier": lambda: sag.models.Classifier(mlp).fit(adata, "label"),
+        "Regressor": lambda: sag.models.Regressor(mlp).fit(adata, "label"),
+        "ResVAE": lambda: sag.models.ResVAE(vae).fit(adata),
     }
-    for name, fit in fits.items():
-        random.seed(123)
-        expected = random.random()
-        random.seed(123)
-        with pytest.raises(Drew):
-            fit()
-        assert random.random() == expected, name
+    patched = [
+        (_classifier, "prepare_labelled"),
+        (_regressor, "prepare_labelled"),
+        (_resvae, "prepare_unlabelled"),
+    ]
+    assert_random_state_kept(monkeypatch, patched, fits)
 
 
 def test_training_settings_are_checked_with_clear_messages(adata):

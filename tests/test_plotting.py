@@ -661,9 +661,17 @@ def test_confusion_matrix_keeps_the_diagonal_and_reads_numeric_labels():
     assert "4 cells: accuracy 0.750" in ax.get_title()
 
 
-def test_shared_colours_keep_a_users_longer_palette():
-    """A colour list longer than the categories is the column's own (scanpy reads its first
-    entries): it is kept, and leads the colours of the columns plotted with it."""
+@pytest.mark.parametrize(
+    ("mine", "order"),
+    [
+        # a list longer than the categories is the column's own (scanpy reads its first ones)
+        (["#111111", "#222222", "#333333", "#444444"], ["label", "pred"]),
+        # a column with colours of its own leads, listed first or not
+        (["#111111", "#222222", "#333333"], ["pred", "label"]),
+    ],
+)
+def test_shared_colours_keep_and_lead_with_a_users_palette(mine, order):
+    """The user's colours of a column are kept and lead those plotted with it."""
     import anndata as ad
 
     from scautogenome.plotting._utils import shared_category_colors
@@ -671,9 +679,8 @@ def test_shared_colours_keep_a_users_longer_palette():
     a = ad.AnnData(np.zeros((4, 2), dtype=np.float32))
     a.obs["label"] = pd.Categorical(["x", "y", "z", "x"])
     a.obs["pred"] = pd.Categorical(["x", "y", "Unassigned", "z"])
-    mine = ["#111111", "#222222", "#333333", "#444444"]
     a.uns["label_colors"] = mine
-    shared_category_colors(a, ["label", "pred"])
+    shared_category_colors(a, order)
     assert list(a.uns["label_colors"]) == mine
     pred = dict(zip(a.obs["pred"].cat.categories, a.uns["pred_colors"]))
     assert (pred["x"], pred["y"], pred["z"]) == ("#111111", "#222222", "#333333")
@@ -745,24 +752,6 @@ def test_importance_widens_for_long_gene_names(annotated):
     every = sag.pl.importance(a, return_fig=True).get_size_inches()[0]
     every_long = sag.pl.importance(a, gene_symbols="long", return_fig=True).get_size_inches()[0]
     assert every_long > every + 2
-
-
-def test_shared_colours_of_a_users_palette_lead_whatever_the_order():
-    """A column with colours of its own leads those plotted with it, listed first or not."""
-    import anndata as ad
-
-    from scautogenome.plotting._utils import shared_category_colors
-
-    a = ad.AnnData(np.zeros((4, 2), dtype=np.float32))
-    a.obs["pred"] = pd.Categorical(["x", "y", "Unassigned", "z"])
-    a.obs["label"] = pd.Categorical(["x", "y", "z", "x"])
-    mine = ["#111111", "#222222", "#333333"]
-    a.uns["label_colors"] = mine
-    shared_category_colors(a, ["pred", "label"])
-    assert list(a.uns["label_colors"]) == mine
-    pred = dict(zip(a.obs["pred"].cat.categories, a.uns["pred_colors"]))
-    assert (pred["x"], pred["y"], pred["z"]) == ("#111111", "#222222", "#333333")
-    assert pred["Unassigned"] == "lightgray"
 
 
 def test_embedding_of_a_view_whose_coordinates_exist(tmp_path):

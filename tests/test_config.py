@@ -120,3 +120,49 @@ def test_a_section_that_is_not_an_object_is_a_clear_error(bad):
         sag.config.load(bad)
     with pytest.raises(ValueError, match="must be a JSON object"):
         sag.config.load({**bad, "mode": "resvae"})
+
+
+def test_config_takes_json_text_numpy_numbers_and_refuses_a_folder(tmp_path):
+    """config= reads the JSON text uns[key]['config'] records, numpy numbers as Python's
+    (the user's dict left as it is), and names a folder as one."""
+    import numpy as np
+
+    text = sag.config.to_json(sag.config.load({"budget": {"n_trials": 2}}))
+    assert sag.config.load(text) == sag.config.load({"budget": {"n_trials": 2}})
+    with pytest.raises(ValueError, match=r"config \(JSON text\) is not valid JSON"):
+        sag.config.load('{"budget": ')
+    mine = {"space": {"common": {"batch_size": list(np.array([32, 64]))}}}
+    cfg = sag.config.load(mine)
+    assert cfg["space"]["common"]["batch_size"] == [32, 64]
+    assert isinstance(mine["space"]["common"]["batch_size"][0], np.integer)
+    with pytest.raises(IsADirectoryError, match=r"is a folder, not a JSON file"):
+        sag.config.load(tmp_path)
+
+
+def test_a_float_range_of_a_whole_number_setting_is_refused():
+    """A "float" range on a setting that takes whole numbers was accepted and then failed a
+    trial in the middle of the search (or drew 48.7 as a batch size)."""
+    for section, key in (("mlp", "n_layers"), ("mlp", "units"), ("common", "batch_size")):
+        spec = {"type": "float", "low": 2, "high": 8}
+        with pytest.raises(ValueError, match=rf"\['{key}'\] draws whole numbers"):
+            sag.config.load({"space": {section: {key: spec}}})
+    with pytest.raises(ValueError, match=r"\['n_layers'\] draws whole numbers"):
+        sag.config.load(
+            {"mode": "resvae", "space": {"n_layers": {"type": "float", "low": 2, "high": 4}}}
+        )
+
+
+def test_rrfcn_names_the_settings_its_strategy_does_not_read(monkeypatch):
+    """ENAS reads no space['common'] and no n_trials; the Optuna strategy reads none of the
+    ENAS settings: a warning names the ones the user changed (default values are no news)."""
+    from scautogenome._settings import logger
+
+    said = []
+    monkeypatch.setattr(logger, "warning", lambda *a, **k: said.append(a[0] % a[1:]))
+    sag.config.load(sag.config.default("rrfcn"))
+    assert said == []
+    sag.config.load({"mode": "rrfcn", "space": {"common": {"lr": 0.05}}, "budget": {"n_trials": 5}})
+    assert "does not use space['common']['lr'], budget['n_trials']" in said[-1]
+    sag.config.load({"mode": "rrfcn", "rrfcn": {"strategy": "optuna", "child_lr": 0.01}})
+    assert "strategy 'optuna' does not use rrfcn['child_lr']" in said[-1]
+    assert len(said) == 2

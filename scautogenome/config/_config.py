@@ -168,23 +168,55 @@ def _merge(base: dict, override: dict, path: str) -> dict:
     return out
 
 
+def _plain(value):
+    """``value`` with numpy scalars and arrays as Python numbers and lists (recursively), as
+    the config's type checks expect; a new dict, so that the user's is left as it is."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def read_user_config(config: dict | str | Path | None) -> dict:
-    """A user config as a dict: a dict as given, a JSON file read, None as empty."""
+    """A user config as a dict: a dict as given (numpy numbers as Python's), a JSON file
+    read, JSON text (a string that starts with ``{``, as ``uns[key]['config']`` records it)
+    parsed, None as empty."""
     user: dict = {}
-    if isinstance(config, (str, Path)):
-        path = Path(config)
+    if isinstance(config, str) and config.lstrip().startswith("{"):
+        try:
+            user = json.loads(config)
+        except json.JSONDecodeError as e:
+            msg = f"config (JSON text) is not valid JSON: {e}"
+            raise ValueError(msg) from e
+    elif isinstance(config, (str, Path)):
+        path = Path(config).expanduser()
         if not path.exists():
             msg = f"config file {str(path)!r} does not exist."
             raise FileNotFoundError(msg)
+        if path.is_dir():
+            msg = (
+                f"config={str(config)!r} is a folder, not a JSON file. A saved model's config "
+                "is its .config_ (sag.models.Classifier.load(folder).config_, a dict that "
+                "config= takes)."
+            )
+            raise IsADirectoryError(msg)
         try:
             user = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             msg = f"config file {str(path)!r} is not valid JSON: {e}"
             raise ValueError(msg) from e
     elif isinstance(config, dict):
-        user = config
+        user = _plain(config)
     elif config is not None:
-        msg = f"config must be a dict, a path to a JSON file or None, got {type(config).__name__}."
+        msg = (
+            "config must be a dict, a path to a JSON file, JSON text or None, got "
+            f"{type(config).__name__}."
+        )
         raise TypeError(msg)
     if not isinstance(user, dict):
         msg = "config must be a JSON object at the top level."
@@ -211,7 +243,8 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     Parameters
     ----------
     config
-        A dict or the path of a JSON file, holding any part of :func:`default`'s sections
+        A dict, the path of a JSON file or JSON text (as ``uns[key]['config']`` records it),
+        holding any part of :func:`default`'s sections
         (the rest keeps its default); None: the defaults. One whose ``mode`` is ``"resvae"`` or
         ``"vae"`` is an embed config, merged onto ``default("resvae")`` (or ``"vae"``).
     mode
@@ -246,7 +279,59 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     if the_mode != "auto":
         cfg["space"] = {k: v for k, v in cfg["space"].items() if k in ("common", the_mode)}
     _check(cfg)
+    if the_mode == "rrfcn":
+        _warn_unused_by_strategy(user, cfg["rrfcn"]["strategy"])
     return cfg
+
+
+# what mode "rrfcn" with strategy "optuna" reads of the rrfcn section (the rest is ENAS's)
+_RRFCN_SPACE_KEYS = ("strategy", "n_layers", "first_width", "widths")
+_RRFCN_AUTO_KEYS = ("auto_min_time_budget", "auto_share")
+
+
+def _warn_unused_by_strategy(user: dict, strategy: str) -> None:
+    """A warning naming the settings of the user's config (``user``; those that differ from
+    the defaults) that mode ``"rrfcn"`` with ``strategy`` does not read: ENAS trains its child networks with the ``rrfcn``
+    section's settings (not ``space['common']``) and runs until its time budget (not
+    ``n_trials``); the Optuna strategy samples ``space['common']`` and reads only the RRFCN
+    space of the ``rrfcn`` section."""
+    from .._settings import logger
+
+    rrfcn = user.get("rrfcn") if isinstance(user.get("rrfcn"), dict) else {}
+    space = user.get("space") if isinstance(user.get("space"), dict) else {}
+    budget = user.get("budget") if isinstance(user.get("budget"), dict) else {}
+    common = space.get("common") if isinstance(space.get("common"), dict) else {}
+    default_common = _DEFAULT["space"]["common"]
+    if strategy == "enas":  # a default value repeated (default("rrfcn") edited) is no news
+        unused = [
+            f"space['common'][{k!r}]" for k, v in common.items() if v != default_common.get(k)
+        ]
+        n_trials = budget.get("n_trials")
+        if n_trials is not None and n_trials != _DEFAULT["budget"]["n_trials"]:
+            unused.append("budget['n_trials']")
+        instead = (
+            "ENAS trains its child networks with config['rrfcn'] (child_lr, child_batch_size, "
+            "weight_decay, class_balance, input_keep, dropout) and runs until its time budget"
+        )
+    else:
+        skip = (*_RRFCN_SPACE_KEYS, *_RRFCN_AUTO_KEYS)
+        unused = [
+            f"rrfcn[{k!r}]"
+            for k, v in rrfcn.items()
+            if k not in skip and v != _DEFAULT["rrfcn"].get(k)
+        ]
+        instead = (
+            "strategy 'optuna' trains each RRFCN with settings drawn from config['space']"
+            "['common'] and reads only the RRFCN space of config['rrfcn'] (n_layers, "
+            "first_width, widths)"
+        )
+    if unused:
+        logger.warning(
+            "mode 'rrfcn' with strategy %r does not use %s: %s.",
+            strategy,
+            ", ".join(unused),
+            instead,
+        )
 
 
 def requested_task(cfg: dict, task: str) -> str:
@@ -452,6 +537,12 @@ def check_space_values(space: dict, where: str) -> None:
 
     names = SPACE_NAMES
     for key, spec in space.items():
+        whole = key in _SPACE_NUMBERS and float not in _SPACE_NUMBERS[key][0]
+        if isinstance(spec, dict) and spec.get("type") == "float" and whole:
+            msg = (
+                f'{where}[{key!r}] draws whole numbers: its range needs "type": "int", not "float".'
+            )
+            raise ValueError(msg)
         if isinstance(spec, dict) and spec.get("type") in ("int", "float"):
             values = [spec["low"], spec["high"]]
         else:

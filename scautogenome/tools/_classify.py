@@ -150,7 +150,7 @@ def classify(
         ``"spearman"`` (correlation of the predictions with the values); a metric of classes
         given for it is an error.
     config
-        Expert-mode configuration (dict or JSON path), merged onto
+        Expert-mode configuration (dict, JSON path or JSON text), merged onto
         :func:`scautogenome.config.default`. Explicit arguments above win over it.
     value_type
         ``"auto"`` (detect), ``"counts"``, ``"normalized"`` (unlogged TPM/FPKM/RSEM),

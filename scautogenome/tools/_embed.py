@@ -189,7 +189,7 @@ def embed(
         minibatches is an error after the search (its weights would be next to untrained);
         nothing is written.
     config
-        Expert-mode configuration (dict or JSON path) merged onto
+        Expert-mode configuration (dict, JSON path or JSON text) merged onto
         ``sag.config.default("resvae")`` (or ``"vae"``). Explicit arguments above win over it.
     value_type
         ``"auto"`` (detect), ``"counts"``, ``"normalized"``, ``"binary"`` or ``"continuous"``.

@@ -244,9 +244,9 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     ----------
     config
         A dict, the path of a JSON file or JSON text (as ``uns[key]['config']`` records it),
-        holding any part of :func:`default`'s sections
-        (the rest keeps its default); None: the defaults. One whose ``mode`` is ``"resvae"`` or
-        ``"vae"`` is an embed config, merged onto ``default("resvae")`` (or ``"vae"``).
+        holding any part of :func:`default`'s sections (the rest keeps its default); None: the
+        defaults. One whose ``mode`` is ``"resvae"`` or ``"vae"`` is an embed config, merged
+        onto ``default("resvae")`` (or ``"vae"``).
     mode
         Overrides the config's own ``mode``.
 

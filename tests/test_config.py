@@ -166,3 +166,9 @@ def test_rrfcn_names_the_settings_its_strategy_does_not_read(monkeypatch):
     sag.config.load({"mode": "rrfcn", "rrfcn": {"strategy": "optuna", "child_lr": 0.01}})
     assert "strategy 'optuna' does not use rrfcn['child_lr']" in said[-1]
     assert len(said) == 2
+
+
+def test_embed_names_a_classifiers_config_as_such():
+    """A classify config given to embed is named as one (its first unknown key said less)."""
+    with pytest.raises(ValueError, match=r"'resnet' is a mode of sag.tl.classify"):
+        sag.config.load(sag.config.default("resnet"), mode="resvae")

@@ -41,6 +41,9 @@ from typing import Any
 
 from ..search._spaces import check_distribution
 from ._config import (
+    MODES as CLASSIFY_MODES,
+)
+from ._config import (
     _merge,
     check_budget,
     check_epochs,
@@ -132,6 +135,15 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     sections; None: the defaults) onto the defaults and validate it; ``mode``, when given,
     overrides the config's own. Unknown keys and bad values are a ValueError naming them."""
     user = read_user_config(config)
+    given = user.get("mode")
+    if isinstance(given, str) and given in CLASSIFY_MODES:
+        # before the merge, whose first unknown key ('search', 'metric') would say less
+        msg = (
+            f"config['mode']={given!r} is a mode of sag.tl.classify: this is a classifier's "
+            "config (sag.config.default('mlp'), say); sag.tl.embed takes "
+            "sag.config.default('resvae') or ('vae'), or a part of one."
+        )
+        raise ValueError(msg)
     cfg = _merge(copy.deepcopy(_DEFAULT), user, "")
     cfg["mode"] = mode or cfg["mode"]
     _check(cfg)

@@ -291,10 +291,10 @@ _RRFCN_AUTO_KEYS = ("auto_min_time_budget", "auto_share")
 
 def _warn_unused_by_strategy(user: dict, strategy: str) -> None:
     """A warning naming the settings of the user's config (``user``; those that differ from
-    the defaults) that mode ``"rrfcn"`` with ``strategy`` does not read: ENAS trains its child networks with the ``rrfcn``
-    section's settings (not ``space['common']``) and runs until its time budget (not
-    ``n_trials``); the Optuna strategy samples ``space['common']`` and reads only the RRFCN
-    space of the ``rrfcn`` section."""
+    the defaults) that mode ``"rrfcn"`` with ``strategy`` does not read: ENAS trains its child
+    networks with the ``rrfcn`` section's settings (not ``space['common']``) and runs until
+    its time budget (not ``n_trials``); the Optuna strategy samples ``space['common']`` and
+    reads only the RRFCN space of the ``rrfcn`` section."""
     from .._settings import logger
 
     rrfcn = user.get("rrfcn") if isinstance(user.get("rrfcn"), dict) else {}

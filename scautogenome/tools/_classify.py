@@ -238,7 +238,8 @@ def classify(
     _config.check_classify_mode(mode)
     cfg = load_config(_config.load, config, mode, overrides)
     _config.check_classify_mode(cfg["mode"], "config['mode']")
-    _check_metric_of_task(metric, _config.requested_task(cfg, task))
+    requested = _config.requested_task(cfg, task)
+    _check_metric_of_task(metric, requested)
     enas = cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas"
     check_collect(cfg["budget"], storage, enas=enas)  # first: a missing file is not made
     check_storage(storage, study_name)
@@ -251,7 +252,7 @@ def classify(
         value_type=value_type,
         min_cells_per_class=min_cells_per_class,
         seed=seed,
-        task=_config.requested_task(cfg, task),
+        task=requested,
         group_key=group_key,
     )
     _check_metric_of_task(metric, data.task)  # task "auto", resolved from the labels

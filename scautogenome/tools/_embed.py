@@ -264,8 +264,8 @@ def embed(
     seed = resolve_seed(seed)
     check_likelihood(likelihood)
     overrides = budget_overrides(n_trials, time_budget)
-    if beta is not None:  # numpy scalars as Python numbers, as the budget's
-        overrides["trainer"] = {"beta": beta.item() if isinstance(beta, np.generic) else beta}
+    if beta is not None:  # a numpy scalar becomes a Python number where the config is read
+        overrides["trainer"] = {"beta": beta}
     cfg = load_config(_embed_config.load, config, mode, overrides)
     check_collect(cfg["budget"], storage)  # first: a missing file is not made
     check_storage(storage, study_name)

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .._utils import (
     call_params,
     check_creatable,
@@ -82,10 +80,8 @@ def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[st
     """The ``budget`` section override for the budget arguments that were given: one given
     keeps the other's configured value."""
     given = {"n_trials": n_trials, "time_budget": time_budget}
-    # numpy scalars (np.int64(20)) as Python numbers, which the config's type checks expect
-    budget = {
-        k: v.item() if isinstance(v, np.generic) else v for k, v in given.items() if v is not None
-    }
+    # numpy scalars (np.int64(20)) become Python numbers where the config is read
+    budget = {k: v for k, v in given.items() if v is not None}
     return {"budget": budget} if budget else {}
 
 
@@ -200,15 +196,13 @@ def record_kind(record) -> str:
 
 def records_elsewhere(adata: AnnData, key: str, kinds: tuple[str, ...], argument: str) -> str:
     """The end of an error about ``key``: the keys of ``adata.uns`` other than ``key`` that
-    hold records of ``kinds`` (:func:`record_kind`; an explain
-    record only with its ``varm``), and ``argument=`` to pass; empty when there are none."""
-    found = [
-        str(k)
-        for k, record in adata.uns.items()
-        if str(k) != key
-        and record_kind(record) in kinds
-        and (record_kind(record) != "explain" or k in adata.varm)
-    ]
+    hold records of ``kinds`` (:func:`record_kind`; an explain record only with its ``varm``),
+    and ``argument=`` to pass; empty when there are none."""
+    found = []
+    for k, record in adata.uns.items():
+        kind = record_kind(record)
+        if str(k) != key and kind in kinds and (kind != "explain" or k in adata.varm):
+            found.append(str(k))
     if not found:
         return ""
     what = f"sag.tl.{' or '.join(kinds)}"

@@ -236,6 +236,12 @@ def neighbors(adata, noun: str = "cells", **kwargs) -> None:
     sc.pp.neighbors(adata, transformer="sklearn", **kwargs)
 
 
+def is_json_text(value) -> bool:
+    """Whether ``value`` is JSON text of an object (a string that starts with ``{``, as the
+    records' ``config`` and ``architecture`` are), which no file or folder name is here."""
+    return isinstance(value, str) and value.lstrip().startswith("{")
+
+
 def check_creatable(path: str | Path, what: str) -> None:
     """Refuse a ``path`` that cannot be created or written: the nearest part of it that
     exists must be a directory this process may write into. ``what`` names it as the user

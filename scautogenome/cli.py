@@ -524,9 +524,11 @@ def _load_model(path: str, embed: bool = False):
     if not meta.exists():
         msg = f"--model {path!r} is not a saved scautogenome model directory"
         raise CLIError(msg)
+    from .models._base import saved_kind
+
     try:
-        kind = json.loads(meta.read_text()).get("model")
-    except (ValueError, AttributeError) as e:  # not JSON, or not an object
+        kind = saved_kind(path)
+    except ValueError as e:  # not JSON, or not an object
         msg = f"--model {path!r}: its model.json cannot be read ({e})"
         raise CLIError(msg) from e
     if embed:

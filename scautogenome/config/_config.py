@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils import is_json_text
 from ..search._spaces import check_distribution
 from ..train import LOSSES, METRICS, check_auc_loss, task_objective
 
@@ -187,7 +188,7 @@ def read_user_config(config: dict | str | Path | None) -> dict:
     read, JSON text (a string that starts with ``{``, as ``uns[key]['config']`` records it)
     parsed, None as empty."""
     user: dict = {}
-    if isinstance(config, str) and config.lstrip().startswith("{"):
+    if is_json_text(config):
         try:
             user = json.loads(config)
         except json.JSONDecodeError as e:

@@ -95,6 +95,20 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def saved_kind(path: str | Path) -> str | None:
+    """The class that saved the model in the folder ``path`` (``model.json``'s ``"model"``:
+    ``"Classifier"``, ``"Regressor"``, ``"ResVAE"``); None where the folder holds no
+    ``model.json``; a ValueError where it is not a JSON object."""
+    meta = Path(path) / META
+    if not meta.is_file():
+        return None
+    try:
+        return json.loads(meta.read_text()).get("model")
+    except (ValueError, AttributeError) as e:  # not JSON, or not an object
+        msg = f"{str(meta)!r} cannot be read ({e})"
+        raise ValueError(msg) from None
+
+
 def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
     path = check_model_path(path, kind, "load")
     if not (path / META).exists() or not (path / WEIGHTS).exists():

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .. import _keys
+from .._utils import is_json_text
 from ._utils import finish
 
 if TYPE_CHECKING:
@@ -37,26 +37,17 @@ _NAMES = {
 }
 
 
-def _is_json_text(data) -> bool:
-    """Whether ``data`` is an architecture's JSON text (a record's ``architecture``), which a
-    folder's name is not."""
-    return isinstance(data, str) and data.lstrip().startswith("{")
-
-
 def _saved_model(path):
     """The model saved in the folder ``path`` (by ``model.save``, ``model_dir=`` or the
     command line's ``--model-out``), loaded by the class its ``model.json`` names; the loader's
     error (not a saved model, a model of another kind) otherwise."""
     from ..models import Classifier, Regressor, ResVAE
-    from ..models._base import META
+    from ..models._base import saved_kind
 
-    meta = Path(path) / META
-    kind = None
-    if meta.is_file():
-        try:
-            kind = json.loads(meta.read_text()).get("model")
-        except (ValueError, AttributeError):  # not JSON, or not an object: the loader says so
-            kind = None
+    try:
+        kind = saved_kind(path)
+    except ValueError:  # not JSON, or not an object: the loader says so
+        kind = None
     models = {cls._model_name: cls for cls in (Classifier, Regressor, ResVAE)}
     return models.get(kind, Classifier).load(path, device="cpu")
 
@@ -289,7 +280,7 @@ def architecture(
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
-    if isinstance(data, (str, os.PathLike)) and not _is_json_text(data):
+    if isinstance(data, (str, os.PathLike)) and not is_json_text(data):
         data = _saved_model(data)  # once: the architecture and a regressor's target
     from ..nn import check_architecture
 

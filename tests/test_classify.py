@@ -1087,15 +1087,16 @@ def test_a_diverged_trial_is_one_line_and_a_failed_trial(adata, tiny_config, mon
     import logging
 
     from scautogenome.search import _hpo
+    from scautogenome.train import Diverged
 
     real = _hpo.train_on_data
     calls = []
 
     def diverging_first(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 1:
+        if len(calls) == 1:  # as the trainers raise it
             msg = "training diverged: non-finite loss at epoch 0 (lr=1); a lower learning rate"
-            raise RuntimeError(msg)
+            raise Diverged(msg)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_hpo, "train_on_data", diverging_first)

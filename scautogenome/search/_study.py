@@ -40,7 +40,7 @@ from .._logging import batch_heartbeat, progress
 from .._settings import logger, settings
 from .._utils import storage_shown
 from ..nn import count_parameters
-from ..train import Pruned
+from ..train import Diverged, Pruned
 from ..train._trainer import kept_point
 
 # the study's user attribute that records what its trials were scored on
@@ -660,10 +660,6 @@ def _points_to_run(study: optuna.Study, points: list[dict]) -> list[tuple[dict, 
     return out
 
 
-# the start of the trainers' message of a network whose training diverged (a RuntimeError)
-DIVERGED = "training diverged"
-
-
 class _Diverged(RuntimeError):
     """A trial whose training diverged, already named by the search's log in one line: it
     fails (Optuna catches RuntimeError), and Optuna's report of it is left out."""
@@ -1008,9 +1004,7 @@ def run_study(
             trial.set_user_attr("epochs", n_epochs[0])
             trial.set_user_attr("seconds", time.perf_counter() - t0)
             raise optuna.TrialPruned from None
-        except RuntimeError as err:
-            if not str(err).startswith(DIVERGED):
-                raise  # failed by Optuna, with its traceback
+        except Diverged as err:  # another error: failed by Optuna, with its traceback
             # one line here, none from Optuna (_OptunaQuiet); the search goes on
             trial.set_user_attr("stopped", "diverged")
             trial.set_user_attr("epochs", n_epochs[0])

@@ -96,6 +96,12 @@ class Pruned(Exception):
     """Raised by a report hook to stop a hopeless run."""
 
 
+class Diverged(RuntimeError):
+    """Raised by the trainers when a network's training diverged (a non-finite loss or
+    output); its message starts with "training diverged". A search fails that trial in one
+    line and goes on."""
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     device = settings.device if device is None else device
     if str(device) == "auto":
@@ -495,7 +501,7 @@ def _fit(
                     f"training diverged: non-finite loss at epoch {epoch} (lr={params.lr:.3g}); "
                     "a lower learning rate or checking the input for extreme values may help."
                 )
-                raise RuntimeError(msg)
+                raise Diverged(msg)
             total += value * len(yb)
             n_seen += len(yb)
         logits = torch.from_numpy(predict_logits(network, val_loader, device))
@@ -504,7 +510,7 @@ def _fit(
                 f"training diverged: non-finite outputs on the validation cells at epoch {epoch} "
                 f"(lr={params.lr:.3g}); a lower learning rate may help."
             )
-            raise RuntimeError(msg)
+            raise Diverged(msg)
         val_loss = float(val_loss_fn(logits, y_val))
         val_score = score_fn(logits)
         record = {

@@ -26,7 +26,16 @@ from .._logging import batch_done, inference_batches, tqdm
 from .._settings import logger, settings
 from ..data import BatchLoader, MissingGenes
 from ..nn._vae import SCALED_LIKELIHOODS
-from ._trainer import Pruned, _autocast, adamw, batch_limit, check_counts, cut_here, stop_epochs
+from ._trainer import (
+    Diverged,
+    Pruned,
+    _autocast,
+    adamw,
+    batch_limit,
+    check_counts,
+    cut_here,
+    stop_epochs,
+)
 
 __all__ = ["Pruned", "VAETrainParams", "VAETrainResult", "encode_rows", "train_vae"]
 
@@ -248,7 +257,7 @@ def train_vae(
                     f"training diverged: the validation loss became {val_loss} at epoch "
                     f"{epoch} (lr={opt.param_groups[0]['lr']:.3g}); lower the learning rate."
                 )
-                raise RuntimeError(msg)
+                raise Diverged(msg)
             if epoch >= warmup_end:
                 sched.step(val_loss)
                 if val_loss < result.best_loss:

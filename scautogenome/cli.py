@@ -222,8 +222,9 @@ def _setup(args) -> None:
     import scautogenome as sag
 
     tty = sys.stderr is not None and sys.stderr.isatty()
+    if args.quiet:
+        sag.settings.verbosity = 1
     if args.quiet or not tty:  # a log file gets no carriage-return bars
-        sag.settings.verbosity = 1 if args.quiet else sag.settings.verbosity
         sag.settings.progress_bar = False
     if getattr(args, "device", None):
         from .train import resolve_device

@@ -85,10 +85,7 @@ _RANKING = (("roc_auc", "ROC AUC"), ("average_precision", "average precision"))
 def _train_loss(uns) -> str:
     """The kept model's training loss (``"cross_entropy"`` for runs recorded before the loss
     was a setting)."""
-    try:
-        return str(json.loads(str(uns.get("train_params", "{}"))).get("loss", "cross_entropy"))
-    except (ValueError, AttributeError):
-        return "cross_entropy"
+    return str(_train_params(uns).get("loss", "cross_entropy"))
 
 
 def _kpis(uns, figures: list[tuple[str, object]], noun: str = "cells") -> str:
@@ -213,11 +210,9 @@ def _train_params(uns) -> dict:
         return {}
 
 
-def _training_note(uns) -> str:
+def _training_note(uns, train: dict, row) -> str:
     """How the kept model was trained: optimizer, learning rate, batch size, epochs and seed
-    (``train_params``, the best trial's row of ``trials``, ``params['seed']``)."""
-    train = _train_params(uns)
-    row = _best_row(uns)
+    (``train``: :func:`_train_params`; ``row``: :func:`_best_row`; ``params['seed']``)."""
     facts = []
     if "optimizer" in train:
         opt = f"{train['optimizer']}"
@@ -259,15 +254,15 @@ def _best_row(uns):
     return None if rows.empty else rows.iloc[0]
 
 
-def _cut_note(uns) -> str:
+def _cut_note(train: dict, row) -> str:
     """The warning classify logged when the kept model's training was cut by the time budget,
     or by its share of it, before it converged (:func:`~scautogenome.search._study.warn_if_cut`),
-    from the best trial's row of ``trials``; empty otherwise."""
-    row = _best_row(uns)
+    from the best trial's row of ``trials`` (``row``) and the training settings (``train``);
+    empty otherwise."""
     stopped = "" if row is None else str(row.get("stopped", ""))
     if stopped not in ("time_budget", "trial_cap"):
         return ""
-    max_epochs = _train_params(uns).get("max_epochs")
+    max_epochs = train.get("max_epochs")
     where = "the time budget"
     if stopped == "trial_cap":
         where = "its share of the time budget (max_trial_fraction)"
@@ -283,13 +278,14 @@ def _run_facts(adata: AnnData, key: str, noun: str, regression: bool) -> str:
     """What a reader needs to judge a classify run: the data's source, the split, the kept
     model's training and whether it was cut short."""
     uns = adata.uns[key]
+    train, row = _train_params(uns), _best_row(uns)  # read once for both notes
     lines = [
         ("Data", _data_source(adata)),
         ("Split", _split_note(adata, key, noun, regression)),
-        ("Training", _training_note(uns)),
+        ("Training", _training_note(uns, train, row)),
     ]
     items = "".join(f"<li><b>{name}:</b> {html.escape(text)}</li>" for name, text in lines if text)
-    return (f'<ul class="muted">{items}</ul>' if items else "") + _cut_note(uns)
+    return (f'<ul class="muted">{items}</ul>' if items else "") + _cut_note(train, row)
 
 
 FEW_TEST_CELLS = 50
@@ -807,6 +803,7 @@ def _kept_elsewhere(adata: AnnData, key: str, shap_key: str, basis: str) -> str:
     """The end of the "Nothing to report" error: the records of sag under other keys than
     ``key``, ``shap_key`` and ``basis``, and the argument of :func:`write_report` that takes
     each; empty where there are none."""
+    from ..tools._utils import record_kind
     from ..tools._utils import records_elsewhere as kept
 
     hints = [
@@ -819,7 +816,9 @@ def _kept_elsewhere(adata: AnnData, key: str, shap_key: str, basis: str) -> str:
     latent = [
         f"X_{k}"
         for k, record in adata.uns.items()
-        if f"X_{k}" in adata.obsm and f"X_{k}" != basis and _is_latent_record(record)
+        if f"X_{k}" in adata.obsm
+        and f"X_{k}" != basis
+        and record_kind(record) in ("embed", "encode")
     ]
     if len(latent) == 1:
         hints.append(
@@ -832,12 +831,6 @@ def _kept_elsewhere(adata: AnnData, key: str, shap_key: str, basis: str) -> str:
             "one of them"
         )
     return "".join(f"; {h}" for h in hints if h)
-
-
-def _is_latent_record(record) -> bool:
-    from ..tools._utils import is_embed_record, is_encode_record
-
-    return is_embed_record(record) or is_encode_record(record)
 
 
 def _written_at() -> str:

@@ -344,11 +344,10 @@ def prepare_labelled(
         )
     if isinstance(labels.dtype, pd.CategoricalDtype):
         order = [str(c) for c in labels.cat.categories]
-    elif pd.api.types.is_numeric_dtype(labels.dtype) or pd.api.types.is_bool_dtype(labels.dtype):
-        # numbers in numeric order (1, 2, 10), not as text ("1", "10", "2")
-        order = [str(v) for v in sorted(pd.unique(labels.dropna()))]
+    elif _is_numeric(labels.dtype):
+        order = _name_order(pd.unique(labels.dropna()), numeric=True)
     else:
-        order = sorted(counts.index)
+        order = _name_order(counts.index, numeric=False)
     classes = np.array([c for c in order if c in counts.index and c not in dropped])
     if len(classes) < 2:
         msg = (
@@ -511,6 +510,17 @@ def _prepare_numeric(
     )
 
 
+def _is_numeric(dtype) -> bool:
+    """Whether labels of ``dtype`` are numbers (booleans too), ordered as numbers."""
+    return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+
+
+def _name_order(values, *, numeric: bool) -> list[str]:
+    """The class names ``values`` as text in the classes' order: numbers in numeric order
+    (1, 2, 10, not "1", "10", "2"), text sorted."""
+    return [str(v) for v in sorted(values)] if numeric else sorted(map(str, values))
+
+
 def _in_name_order(
     labels: pd.Series, codes: np.ndarray, classes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -523,13 +533,9 @@ def _in_name_order(
     if not isinstance(labels.dtype, pd.CategoricalDtype):
         return codes, classes
     categories = labels.cat.categories
-    if pd.api.types.is_numeric_dtype(categories.dtype) or pd.api.types.is_bool_dtype(
-        categories.dtype
-    ):
-        rank = {str(v): i for i, v in enumerate(sorted(categories))}
-        order = sorted(range(len(classes)), key=lambda i: rank[str(classes[i])])
-    else:
-        order = sorted(range(len(classes)), key=lambda i: str(classes[i]))
+    names = _name_order(categories, numeric=_is_numeric(categories.dtype))
+    rank = {name: i for i, name in enumerate(names)}
+    order = sorted(range(len(classes)), key=lambda i: rank[str(classes[i])])
     new_code = np.empty(len(classes), dtype=np.int64)
     new_code[order] = np.arange(len(classes))
     renumbered = np.where(codes >= 0, new_code[np.maximum(codes, 0)], -1)

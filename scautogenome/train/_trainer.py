@@ -60,10 +60,21 @@ class TrainParams:
         if self.class_balance not in CLASS_BALANCE:
             msg = f"class_balance={self.class_balance!r} must be one of {CLASS_BALANCE}."
             raise ValueError(msg)
-        check_counts(self, {"batch_size": 2, "max_epochs": 1, "patience": 0, "min_epochs": 0})
-        if not self.lr > 0:
-            msg = f"lr={self.lr!r} must be > 0."
-            raise ValueError(msg)
+        check_common(self)
+
+
+# the whole-number settings every trainer has, and the least value of each
+COUNTS = {"batch_size": 2, "max_epochs": 1, "patience": 0, "min_epochs": 0}
+
+
+def check_common(params, counts: dict[str, int] | None = None) -> None:
+    """The settings every trainer's parameters have: :data:`COUNTS` (and ``counts``, the
+    trainer's own) as whole numbers of at least their value (:func:`check_counts`), and a
+    positive ``lr``."""
+    check_counts(params, {**COUNTS, **(counts or {})})
+    if not params.lr > 0:
+        msg = f"lr={params.lr!r} must be > 0."
+        raise ValueError(msg)
 
 
 def check_counts(params, least: dict[str, int]) -> None:

@@ -32,7 +32,7 @@ from ._trainer import (
     _autocast,
     adamw,
     batch_limit,
-    check_counts,
+    check_common,
     cut_here,
     stop_epochs,
 )
@@ -60,11 +60,7 @@ class VAETrainParams:
     def __post_init__(self) -> None:
         if self.kl_warmup_epochs is None:
             self.kl_warmup_epochs = int(self.max_epochs) // 2
-        counts = {"batch_size": 2, "max_epochs": 1, "patience": 0, "min_epochs": 0}
-        check_counts(self, {**counts, "kl_warmup_epochs": 0})
-        if not self.lr > 0:
-            msg = f"lr={self.lr!r} must be > 0."
-            raise ValueError(msg)
+        check_common(self, {"kl_warmup_epochs": 0})
         for name in ("weight_decay", "beta"):
             if getattr(self, name) < 0:
                 msg = f"{name}={getattr(self, name)!r} must not be negative."

@@ -67,6 +67,7 @@ are read as the numbers.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import warnings
@@ -811,10 +812,10 @@ def _features_problem(path: Path, delimiter: str | None, what: str, err: ValueEr
         lambda m: ("S" if m.group(1) == "P" else "s") + hint[1:],
         msg,
     )
-    sep = delimiter or _parse.guess_sep(path, _first_line(path))
     try:
+        sep = delimiter or _parse.guess_sep(path, _first_line(path))
         records = [f for _, f in _parse.iter_records(path, sep)]
-    except (UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error):  # the reader's message stands
         return msg
     if records and all(len(f) > 1 and not f[-1].strip() for f in records):
         msg = (

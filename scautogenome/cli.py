@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 import time
@@ -36,6 +37,17 @@ def _read_h5ad(path: str):
     p = Path(path)
     if not p.exists():
         msg = f"input file {path!r} does not exist"
+        raise CLIError(msg)
+    try:
+        with p.open("rb") as fh:
+            gzipped = fh.read(2) == b"\x1f\x8b"
+    except OSError:  # a folder or an unreadable file: the reader says which
+        gzipped = False
+    if gzipped:  # h5py would only say "file signature not found"
+        msg = (
+            f"input file {path!r} is gzip-compressed; .h5ad files are read uncompressed: "
+            f"gunzip it first (gunzip -k {shlex.quote(path)})"
+        )
         raise CLIError(msg)
     try:
         return ad.read_h5ad(p)
@@ -255,7 +267,7 @@ def metrics_table(adata, key: str = "sag") -> str:
     splits)."""
     uns = adata.uns[key]
     if _is_regression(uns):
-        return _regression_table(uns)
+        return _regression_table(adata, uns)
     test = uns["metrics"]["test"]
     pc = test["per_class"]
     classes = [str(c) for c in uns["classes"]]
@@ -289,18 +301,22 @@ def _best_line(uns) -> str:
     )
 
 
-def _regression_table(uns) -> str:
-    """:func:`metrics_table` of a numeric target."""
+def _regression_table(adata, uns) -> str:
+    """:func:`metrics_table` of a numeric target (its rows: cells, or samples for bulk data,
+    :func:`~scautogenome.data.obs_noun`)."""
+    from .data._checks import obs_noun
+
     metrics = uns["metrics"]
+    noun = obs_noun(adata)
     lines = [
-        f"{'split':<10}  {'R2':>7}  {'RMSE':>9}  {'MAE':>9}  {'Pearson':>7}  {'Spearman':>8}  cells"
+        f"{'split':<10}  {'R2':>7}  {'RMSE':>9}  {'MAE':>9}  {'Pearson':>7}  {'Spearman':>8}  {noun}"
     ]
     for part in ("test", "val"):
         m = metrics.get(part)
         if m:
             lines.append(
                 f"{part:<10}  {m['r2']:7.3f}  {m['rmse']:9.4g}  {m['mae']:9.4g}  "
-                f"{m['pearson']:7.3f}  {m['spearman']:8.3f}  {int(m['n']):5d}"
+                f"{m['pearson']:7.3f}  {m['spearman']:8.3f}  {int(m['n']):{len(noun)}d}"
             )
     test = metrics["test"]
     target = dict(uns.get("params", {})).get("labels_key", "?")
@@ -425,8 +441,44 @@ def _study_config(args, reader_config: dict | None) -> tuple[object, str | None]
     train/test(/eval) files as the split unless --split-key is given."""
     if not args.autogenome:
         return args.config, args.split_key
+    from .config._embed import EMBED_MODES
+
+    if args.config is None and (reader_config or {}).get("mode") in EMBED_MODES:
+        msg = (
+            f"--autogenome {args.autogenome!r} has the search mode Res-VAE, which is "
+            f"unsupervised: run scautogenome embed --autogenome {args.autogenome!r}, or "
+            "give --config to classify its labels"
+        )
+        raise CLIError(msg)
     config = reader_config if args.config is None else args.config
     return config, _split_key(args)
+
+
+def _embed_config(args, adata, reader_config: dict | None) -> tuple[object, int, str]:
+    """``(config, n_latent, likelihood)`` of an embed search: --config, --n-latent and
+    --likelihood, else (for --autogenome with the search mode Res-VAE) what its reader made of
+    AutoGenome's JSON (the config, the latent size and the loss mse in
+    ``uns['sag_io']['embed_args']``), else the defaults (10, auto)."""
+    from .config._embed import EMBED_MODES
+
+    config, found = args.config, {}
+    if args.autogenome and args.model is None:
+        record = adata.uns.get("sag_io", {})
+        if reader_config is not None and reader_config.get("mode") in EMBED_MODES:
+            found = dict(record.get("embed_args", {}))
+            config = reader_config if args.config is None else args.config
+        elif args.config is None:
+            from ._settings import logger
+
+            logger.warning(
+                "--autogenome %r: search mode %r is a classifier's (scautogenome classify); "
+                "embed searches sag.config.default('resvae') without its settings",
+                args.autogenome,
+                str(record.get("autogenome_mode", "")),
+            )
+    n_latent = args.n_latent if args.n_latent is not None else int(found.get("n_latent", 10))
+    likelihood = args.likelihood or str(found.get("likelihood", "auto"))
+    return config, n_latent, likelihood
 
 
 def _group_key(args) -> str | None:
@@ -548,6 +600,8 @@ def _predict(args) -> int:
 
     import scautogenome as sag
 
+    from .data._checks import obs_noun
+
     out = _out_file(args.out, args.overwrite)
     adata, _ = _load(args)
     model = _load_model(args.model)
@@ -564,7 +618,8 @@ def _predict(args) -> int:
     if isinstance(model, sag.models.Regressor):
         values = pred.to_numpy(dtype=float)
         print(
-            f"predicted {model.target_} ({len(values)} cells): mean {values.mean():.4g}, "
+            f"predicted {model.target_} ({len(values)} {obs_noun(adata)}): mean "
+            f"{values.mean():.4g}, "
             f"sd {values.std():.4g}, min {values.min():.4g}, median {np.median(values):.4g}, "
             f"max {values.max():.4g}"
         )
@@ -610,6 +665,7 @@ _COUNT_SCORES = {"leiden_seeds", "n_labels", "n_cells", "n_cells_sampled", "n_cl
 def _embed(args) -> int:
     import scautogenome as sag
 
+    from .data._checks import obs_noun
     from .models._base import META, WEIGHTS
     from .tools._embed import score_labels
 
@@ -661,7 +717,8 @@ def _embed(args) -> int:
             )
             raise CLIError(msg)
         _creatable(args.model_out, f"--model-out {args.model_out!r}")
-    adata, _ = _load(args)
+    adata, reader_config = _load(args)
+    config, n_latent, likelihood = _embed_config(args, adata, reader_config)
     if args.labels is not None and args.labels not in adata.obs.columns:
         msg = f"--labels {args.labels!r} is not an obs column; available: {list(adata.obs.columns)}"
         raise CLIError(msg)
@@ -686,13 +743,13 @@ def _embed(args) -> int:
         model = sag.tl.embed(
             adata,
             mode=args.mode,
-            n_latent=10 if args.n_latent is None else args.n_latent,
+            n_latent=n_latent,
             layer=args.layer,
-            likelihood=args.likelihood or "auto",
+            likelihood=likelihood,
             beta=args.beta,
             n_trials=args.n_trials,
             time_budget=args.time_budget,
-            config=args.config,
+            config=config,
             recon=args.recon,
             storage=args.storage,
             study_name=args.study_name,
@@ -747,7 +804,9 @@ def _embed(args) -> int:
     basis = f"X_{args.key_added}"
     n_dims = adata.obsm[basis].shape[1]
     active = adata.uns[args.key_added]["active_dims"]
-    print(f"latent: obsm[{basis!r}] ({n_dims} dimensions, {active} varying across cells)")
+    print(
+        f"latent: obsm[{basis!r}] ({n_dims} dimensions, {active} varying across {obs_noun(adata)})"
+    )
     print(f"wrote {out}")
     return 0
 
@@ -892,7 +951,14 @@ def _common(sp, seed_help: str | None = "random seed (default 0)", compute: bool
     sp.add_argument("--quiet", action="store_true", help="no progress bars or info logs")
     if compute:
         sp.add_argument("--device", default=None, help="auto (default), cpu or cuda")
-        sp.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+        sp.add_argument(
+            "--threads",
+            type=int,
+            default=None,
+            help="CPU threads for torch (default: torch's, the machine's cores). The thread "
+            "count changes the weights a seed learns: pass --threads for a run that is "
+            "reproducible across machines",
+        )
     if seed_help is not None:
         sp.add_argument("--seed", type=int, default=None, help=seed_help)
 
@@ -1199,12 +1265,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="resvae: skip connections in encoder and decoder; vae: none (default: the "
         "config's, resvae)",
     )
-    m.add_argument("--n-latent", type=int, default=None, help="latent dimensions (default 10)")
+    m.add_argument(
+        "--n-latent",
+        type=int,
+        default=None,
+        help="latent dimensions (default 10; for --autogenome its Res-VAE latent size)",
+    )
     m.add_argument(
         "--likelihood",
         default=None,
         choices=["auto", "nb", "zinb", "gaussian", "mse"],
-        help="reconstruction likelihood (default auto: nb for raw counts, else gaussian)",
+        help="reconstruction likelihood (default auto: nb for raw counts, else gaussian; "
+        "for --autogenome with the loss mse: mse)",
     )
     m.add_argument(
         "--beta", type=float, default=None, help="KL weight (default: the config's trainer.beta)"
@@ -1234,7 +1306,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--overwrite", action="store_true", help="replace an existing --out file and --model-out"
     )
-    _search(m)
+    _search(
+        m,
+        "expert-mode JSON config file (default for --autogenome with the search mode Res-VAE: "
+        "the one made of its JSON)",
+    )
     _common(m)
     m.set_defaults(func=_embed)
 

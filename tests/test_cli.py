@@ -1514,3 +1514,91 @@ def test_an_out_file_of_another_suffix_is_warned_about(tmp_path, monkeypatch):
     assert said == [
         f"--out {str(tmp_path / 'x.csv')!r} does not end in .h5ad, though it is written as one"
     ]
+
+
+def _resvae_project(tmp_path: Path) -> Path:
+    """A small AutoGenome Res-VAE project (40 samples x 12 features): its config.json."""
+    rng = np.random.default_rng(0)
+    X = rng.gamma(2.0, 2.0, (40, 12))
+    (tmp_path / "x.csv").write_text("\n".join(",".join(f"{v:.3f}" for v in r) for r in X) + "\n")
+    config = {
+        "data_loader": {"train_data_path": "x.csv", "delimiter": ","},
+        "model_trainer": {"epochs": 2, "batch_size": 8, "learning_rate": 0.002},
+        "loss": "mse",
+        "search_mode": "Res-VAE",
+        "search_space": {
+            "num_layers": [2],
+            "first_layer_neurons": [8],
+            "decay_ratio": [0.5],
+            "keep_prob": [0.8],
+            "latent_dim": 3,
+        },
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_embed_autogenome_res_vae_config_is_honoured(tmp_path, capsys):
+    """embed --autogenome trains with the Res-VAE config its reader made (space, trainer,
+    latent size, loss mse as likelihood); the options given still win; classify refuses it."""
+    config_json = str(_resvae_project(tmp_path))
+    out = tmp_path / "e.h5ad"
+    embed = ["embed", "--autogenome", config_json, "--n-trials", "1", "--time-budget", "20"]
+    assert main([*embed, "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    uns = ad.read_h5ad(out).uns["sag_resvae"]
+    arch, params = json.loads(uns["architecture"]), json.loads(uns["train_params"])
+    assert arch["n_latent"] == 3
+    assert arch["likelihood"] == "mse"
+    assert arch["widths"][0] == 8
+    assert arch["input_keep"] == 0.8
+    assert (params["batch_size"], params["max_epochs"], params["lr"]) == (8, 2, 0.002)
+    again = [*embed, "--out", str(tmp_path / "e2.h5ad"), "--n-latent", "2", "--quiet"]
+    assert main([*again, "--likelihood", "gaussian"]) == 0
+    arch = json.loads(ad.read_h5ad(tmp_path / "e2.h5ad").uns["sag_resvae"]["architecture"])
+    assert (arch["n_latent"], arch["likelihood"]) == (2, "gaussian")
+    capsys.readouterr()
+    classify = ["classify", "--autogenome", config_json, "--out", str(tmp_path / "c")]
+    assert main([*classify, "--quiet"]) == 2
+    assert "has the search mode Res-VAE, which is unsupervised" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
+def test_regression_table_names_samples_of_bulk_data():
+    """The regression table's count column says samples for bulk data, as the rest of the
+    output does (obs_noun)."""
+    from scautogenome.cli import metrics_table
+
+    adata = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    part = {"r2": 0.5, "rmse": 2.0, "mae": 1.5, "pearson": 0.5, "spearman": 0.25, "n": 10}
+    adata.uns["sag"] = {
+        "task": "regression",
+        "params": {"labels_key": "years_to_birth"},
+        "classes": np.array(["years_to_birth"]),
+        "metrics": {"test": part},
+        "best": {"trial": 0, "mode": "mlp", "val_score": 0.25},
+        "trials": [0],
+    }
+    adata.uns["sag_io"] = {"reader": "read_tcga"}
+    table = metrics_table(adata).splitlines()
+    assert table[0].split()[-1] == "samples"
+    assert table[1].split()[-1] == "10"
+
+
+def test_a_gzipped_h5ad_input_is_named_as_such(h5ad, tmp_path, capsys):
+    import gzip
+
+    packed = tmp_path / "query.h5ad.gz"
+    packed.write_bytes(gzip.compress(h5ad.read_bytes()))
+    argv = ["predict", str(packed), "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "is gzip-compressed" in err
+    assert "gunzip it first" in err
+
+
+def test_threads_help_says_it_changes_the_weights(capsys):
+    with pytest.raises(SystemExit):
+        main(["classify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "changes the weights a seed learns" in text

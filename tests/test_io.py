@@ -529,13 +529,15 @@ def test_read_autogenome_modes_unknown_keys_and_flat_layout(tmp_path):
         assert "first_layer_neurons" in text
         assert cfg == {"mode": "auto", **common}
     sag.config.load(cfg)
-    # Res-VAE: unsupervised, points at embed
+    # Res-VAE: unsupervised, a config of sag.tl.embed
     config["search_mode"] = "Res-VAE"
     config.pop("frobnicate")
     path.write_text(json.dumps(config))
-    with pytest.warns(UserWarning, match=r"sag\.tl\.embed"):
-        adata, cfg = sag.io.read_autogenome(path)
+    adata, cfg = sag.io.read_autogenome(path)
     assert adata.uns["sag_io"]["task"] == "embed"
+    assert cfg == {"mode": "resvae", "trainer": {"max_epochs": 5}, "space": {"lr": 0.003}}
+    assert adata.uns["sag_io"]["mapped"]["search_mode"] == "mode (sag.tl.embed)"
+    sag.config.load(cfg)
     # regression loss: numeric labels
     config.update({"search_mode": "MLP", "loss": "mean-square error", "num_neurons": [8, 16]})
     path.write_text(json.dumps(config))
@@ -604,7 +606,181 @@ def test_read_autogenome_bad_config(tmp_path):
     path.write_text(
         json.dumps({"train_data_path": "x.tsv", "label_path": "y.txt", "epochs": "many"})
     )
-    with pytest.raises(ValueError, match=r"mapped configuration is invalid.*max_epochs"):
+    # the AutoGenome key at fault is named, with the sag key it maps onto
+    with pytest.raises(ValueError, match=r"epochs='many' \(sag config trainer\.max_epochs\)"):
+        sag.io.read_autogenome(path)
+
+
+def test_read_autogenome_numbers_written_as_text(tmp_path):
+    """Numbers written as JSON strings are read as the numbers, wherever a number goes."""
+    config = {
+        "data_loader": {"train_data_path": "x.csv", "train_label_path": "y.txt"},
+        "model_trainer": {"epochs": "3", "batch_size": "16", "learning_rate": "0.001"},
+        "search_mode": {"mode": "MLP", "max_trial_num": "5"},
+        "search_space": {"num_neurons": ["16", "32"], "keep_prob": "0.8"},
+    }
+    path = _write_config(tmp_path, {"x.csv": "1,2\n3,4\n", "y.txt": "a\nb\n"}, config)
+    _, cfg = sag.io.read_autogenome(path)
+    assert cfg == {
+        "mode": "mlp",
+        "budget": {"n_trials": 5},
+        "trainer": {"max_epochs": 3},
+        "space": {
+            "mlp": {"units": [16, 32]},
+            "common": {"lr": 0.001, "batch_size": 16, "input_keep": 0.8},
+        },
+    }
+    sag.config.load(cfg)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("learning_rate", [0.01, 0.001], [0.01, 0.001]),
+        ("learning_rate", [0.001, 0.01], [0.001, 0.01]),  # choices in either order
+        ("learning_rate_range", [0.001, 0.01], {"type": "float", "low": 0.001, "high": 0.01}),
+    ],
+)
+def test_read_autogenome_learning_rate_list_is_choices_range_only_by_name(
+    tmp_path, key, value, expected
+):
+    config = {
+        "data_loader": {"train_data_path": "x.csv", "train_label_path": "y.txt"},
+        "model_trainer": {key: value},
+    }
+    path = _write_config(tmp_path, {"x.csv": "1,2\n3,4\n", "y.txt": "a\nb\n"}, config)
+    _, cfg = sag.io.read_autogenome(path)
+    lr = cfg["space"]["common"]["lr"]
+    assert lr == ({**expected, "log": True} if isinstance(expected, dict) else expected)
+
+
+def test_read_autogenome_res_vae_is_an_embed_config(tmp_path):
+    """A Res-VAE config becomes one of sag.tl.embed: its trainer and Res-VAE space keys on
+    sag.config.default('resvae')'s sections, the latent size and the loss mse as embed's
+    n_latent and likelihood; keys without a counterpart there are not listed as mapped."""
+    config = {
+        "data_loader": {"train_data_path": "x.csv"},
+        "model_trainer": {
+            "epochs": 3,
+            "batch_size": 16,
+            "learning_rate_range": [1e-3, 1e-2],
+            "momentum": 0.9,
+        },
+        "loss": "mse",
+        "search_mode": "Res-VAE",
+        "search_space": {
+            "num_layers": [3],
+            "first_layer_neurons": [64],
+            "decay_ratio": [0.5],
+            "keep_prob": [0.8],
+            "latent_dim": 4,
+            "num_blocks": [2],
+            "MLP": {"num_neurons": [8]},
+        },
+    }
+    path = _write_config(tmp_path, {"x.csv": "1,2,3\n3,4,5\n5,6,7\n"}, config)
+    with pytest.warns(UserWarning, match="keys not mapped") as record:
+        adata, cfg = sag.io.read_autogenome(path)
+    assert cfg == {
+        "mode": "resvae",
+        "trainer": {"max_epochs": 3},
+        "space": {
+            "n_layers": [3],
+            "first_width": [64],
+            "decay": [0.5],
+            "input_keep": [0.8],
+            "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+            "batch_size": 16,
+        },
+    }
+    full = sag.config.load(cfg)  # an embed config, whole
+    assert full["space"]["first_width"] == [64]
+    rec = adata.uns["sag_io"]
+    assert rec["task"] == "embed"
+    assert dict(rec["embed_args"]) == {"n_latent": 4, "likelihood": "mse"}
+    not_mapped = {
+        "model_trainer.momentum",
+        "search_space.num_blocks",
+        "search_space.MLP.num_neurons",
+    }
+    assert not_mapped <= set(rec["no_counterpart"])
+    assert not not_mapped & set(rec["mapped"])
+    assert rec["mapped"]["search_space.latent_dim"].startswith("n_latent")
+    assert "search space for 'resvae'" not in " ".join(str(w.message) for w in record)
+    back = _roundtrip(adata, tmp_path)
+    assert dict(back.uns["sag_io"]["embed_args"]) == {"n_latent": 4, "likelihood": "mse"}
+    # a list of several latent sizes is not one n_latent
+    config["search_space"]["latent_dim"] = [4, 8]
+    path.write_text(json.dumps(config))
+    with pytest.warns(UserWarning, match=r"latent_dim: sag\.tl\.embed takes one latent size"):
+        adata, _ = sag.io.read_autogenome(path)
+    assert "n_latent" not in adata.uns["sag_io"]["embed_args"]
+
+
+def test_read_autogenome_enas_widths_above_the_features_are_warned(tmp_path):
+    config = {
+        "data_loader": {"train_data_path": "x.csv", "train_label_path": "y.txt"},
+        "search_mode": "ENAS",
+        "search_space": {"first_layer_neurons": 2048, "num_neurons": [16, 32, 64]},
+    }
+    features = "\n".join(",".join(["1"] * 20) for _ in range(2)) + "\n"
+    path = _write_config(tmp_path, {"x.csv": features, "y.txt": "a\nb\n"}, config)
+    with pytest.warns(UserWarning, match="ENAS widths") as record:
+        adata, cfg = sag.io.read_autogenome(path)
+    text = " ".join(str(w.message) for w in record)
+    assert "search_space.first_layer_neurons=2048 is capped at 16" in text
+    assert "search_space.num_neurons [32, 64] above the first width are dropped" in text
+    mapped = adata.uns["sag_io"]["mapped"]
+    assert mapped["search_space.first_layer_neurons"].startswith("rrfcn.first_width (capped at 16")
+    assert cfg["rrfcn"] == {"first_width": 2048, "widths": [16, 32, 64]}  # as the JSON says
+
+
+@pytest.mark.parametrize("header", ["cancer_type", "CellType", "x"])
+def test_read_autogenome_labels_header_of_any_word(tmp_path, header, caplog):
+    """An extra first line is a header whatever its word (logged), when no other line holds it."""
+    from scautogenome._settings import logger
+
+    files = {"x.csv": "1,2\n3,4\n5,6\n", "y.txt": f"{header}\nA\nB\nA\n"}
+    path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("INFO", logger=logger.name):
+            adata, _ = sag.io.read_autogenome(path)
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert adata.obs["label"].tolist() == ["A", "B", "A"]
+    assert f"line 1 ({header!r}) read as a header" in caplog.text
+
+
+def test_read_autogenome_labels_extra_line_that_is_a_label_is_an_error(tmp_path):
+    files = {"x.csv": "1,2\n3,4\n5,6\n", "y.txt": "B\nA\nB\nA\n"}
+    path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
+    with pytest.raises(
+        ValueError,
+        match=r"4 labels for the 3 rows.*first line \('B'\) is not read as a header, as it is a label further down",
+    ):
+        sag.io.read_autogenome(path)
+
+
+def test_read_autogenome_empty_label_line_is_missing(tmp_path):
+    files = {"x.csv": "1,2\n3,4\n5,6\n", "y.txt": "A\n\nB\n\n"}
+    path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
+    adata, _ = sag.io.read_autogenome(path)
+    assert adata.obs["label"].isna().tolist() == [False, True, False]
+    # counted in the error when the counts disagree
+    (tmp_path / "y.txt").write_text("A\n\nB\nA\n")
+    with pytest.raises(ValueError, match=r"4 labels \(1 of them empty lines, read as missing"):
+        sag.io.read_autogenome(path)
+
+
+def test_read_autogenome_features_delimiter_errors_point_at_the_json(tmp_path):
+    files = {"x.csv": "1\t2\n3\t4\n", "y.txt": "a\nb\n"}
+    path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
+    with pytest.raises(ValueError, match=r"Set \"delimiter\" in the config's data_loader") as err:
+        sag.io.read_autogenome(path)
+    assert "sep=" not in str(err.value)
+    (tmp_path / "x.csv").write_text("1,2,\n3,4,\n")
+    with pytest.raises(ValueError, match=r"every line ends with the delimiter ','"):
         sag.io.read_autogenome(path)
 
 

@@ -20,7 +20,8 @@ nested under a module key and flat at the top level::
       },
       "model_trainer": {                                # (2) model trainer module
         "batch_size": 64,                               # or a list of choices
-        "learning_rate_range": [1e-4, 1e-2],            # or "learning_rate": 0.001 (fixed)
+        "learning_rate_range": [1e-4, 1e-2],            # log-uniform; or "learning_rate":
+                                                        # 0.001 (fixed) or a list of choices
         "epochs": 60, "num_gpus": 1
       },
       "loss": "cross_entropy",                          # (3) "auc" and "mse" too
@@ -47,14 +48,26 @@ then predicts the number (judged by R^2).
 
 Search modes: MLP -> ``mlp``, FC-ResNet -> ``resnet``, FC-DenseNet -> ``densenet``, ENAS ->
 ``rrfcn`` (its fixed ``num_layers``, ``first_layer_neurons`` and ``num_neurons`` choices go to
-``config['rrfcn']``) when ``sag.config`` offers that mode, else ``auto`` with a warning; Res-VAE
-is unsupervised (``task='embed'``, for ``sag.tl.embed``; the classification config stays
-``auto``). Search-space keys at the top of ``search_space`` apply to the chosen mode; a nested
-``{"MLP": {...}, "FC-ResNet": {...}}`` sets each mode's own space.
+``config['rrfcn']``; widths the RRFCN search caps for the number of features are warned about)
+when ``sag.config`` offers that mode, else ``auto`` with a warning. Res-VAE is unsupervised
+(``task='embed'``): the config is one of ``sag.tl.embed`` (``mode="resvae"``, on
+``sag.config.default("resvae")``'s sections: ``num_layers`` -> ``space.n_layers``,
+``first_layer_neurons`` -> ``first_width``, ``decay_ratio`` -> ``decay``, ``keep_prob`` ->
+``input_keep``, learning rate, batch size and weight decay -> ``space``, epochs -> ``trainer``),
+and the latent size (``latent_dim``) and the loss ``mse`` become embed's ``n_latent`` and
+``likelihood="mse"`` in ``uns['sag_io']['embed_args']``. Search-space keys at the top of
+``search_space`` apply to the chosen mode; a nested ``{"MLP": {...}, "FC-ResNet": {...}}`` sets
+each mode's own space.
+
+A list under ``learning_rate`` is a list of choices (in any order); a log-uniform range comes
+from a ``*_range`` key (``learning_rate_range``, ``lr_range``: ``[low, high]``) or from
+``min_learning_rate``/``max_learning_rate``. Numbers written as JSON text (``"epochs": "3"``)
+are read as the numbers.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import warnings
@@ -443,7 +456,19 @@ class _Reading:
             self.flat(where, key, value, module)
 
 
+def _number(value: Any) -> Any:
+    """A number written as JSON text (``"16"``, ``"1e-3"``) as the number; lists element by
+    element; anything else as it is (the config's checks then name what is wrong)."""
+    if isinstance(value, (list, tuple)):
+        return [_number(v) for v in value]
+    if isinstance(value, str) and _parse.is_number(value.strip()):
+        text = value.strip()
+        return int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
+    return value
+
+
 def _choices(value: Any, where: str, source: str) -> Any:
+    value = _number(value)
     if isinstance(value, (list, tuple)):
         return list(value)
     if isinstance(value, (int, float, str)) and not isinstance(value, bool):
@@ -452,18 +477,26 @@ def _choices(value: Any, where: str, source: str) -> Any:
     raise ValueError(msg)
 
 
+def _float(value: Any, where: str, source: str) -> float:
+    """A learning rate of the JSON (a number, or one written as text) as a float."""
+    value = _number(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    msg = f"AutoGenome config {source}: {where}={value!r} is not a number."
+    raise ValueError(msg)
+
+
 def _lr_spec(reading: _Reading) -> tuple[Any, list[str]] | None:
     vals = reading.values
     src = reading.source
     if ("trainer", "lr_min") in vals or ("trainer", "lr_max") in vals:
         try:
-            lo = float(vals[("trainer", "lr_min")][1])
-            hi = float(vals[("trainer", "lr_max")][1])
+            (lo_key, lo), (hi_key, hi) = vals[("trainer", "lr_min")], vals[("trainer", "lr_max")]
         except KeyError:
             msg = f"AutoGenome config {src}: give both a minimum and a maximum learning rate."
             raise ValueError(msg) from None
-        keys = [vals[("trainer", "lr_min")][0], vals[("trainer", "lr_max")][0]]
-        return {"type": "float", "low": lo, "high": hi, "log": True}, keys
+        low, high = _float(lo, lo_key, src), _float(hi, hi_key, src)
+        return {"type": "float", "low": low, "high": high, "log": True}, [lo_key, hi_key]
     if ("trainer", "lr") not in vals:
         return None
     where, value = vals[("trainer", "lr")]
@@ -473,27 +506,63 @@ def _lr_spec(reading: _Reading) -> tuple[Any, list[str]] | None:
         if lo is None or hi is None:
             msg = f"AutoGenome config {src}: {where} needs low/high (or min/max)."
             raise ValueError(msg)
-        return {"type": "float", "low": float(lo), "high": float(hi), "log": True}, [where]
+        low, high = _float(lo, f"{where}.low", src), _float(hi, f"{where}.high", src)
+        return {"type": "float", "low": low, "high": high, "log": True}, [where]
     if isinstance(value, (list, tuple)):
-        if len(value) == 2 and ("range" in _norm(where) or value[0] < value[1]):
-            # the paper's "learning rate range": a log-uniform interval
-            return {
-                "type": "float",
-                "low": float(value[0]),
-                "high": float(value[1]),
-                "log": True,
-            }, [where]
-        return [float(v) for v in value], [where]
-    return float(value), [where]
+        if len(value) == 2 and "range" in _norm(where.rsplit(".", 1)[-1]):
+            # the paper's "learning rate range" (learning_rate_range, lr_range): a log-uniform
+            # interval; a list under any other key, in any order, is a list of choices
+            low, high = (_float(v, where, src) for v in value)
+            return {"type": "float", "low": low, "high": high, "log": True}, [where]
+        return [_float(v, where, src) for v in value], [where]
+    return _float(value, where, src), [where]
 
 
-def _to_sag_config(reading: _Reading) -> tuple[dict, dict[str, str], dict[str, str]]:
-    """``(sag config, {autogenome key: sag key}, {key: why not mapped})``."""
+# sag.tl.embed's Res-VAE space (sag.config.default("resvae")['space'], flat): AutoGenome's
+# Res-VAE keys -> ours; the latent size is embed's n_latent argument, not a config key
+_EMBED_SPACE = {
+    "n_layers": "n_layers",
+    "first_layer_units": "first_width",
+    "decay_ratio": "decay",
+    "input_keep": "input_keep",
+    "dropout": "dropout",
+}
+_EMBED_COMMON = ("lr", "batch_size", "weight_decay")  # in embed's space, not a "common" section
+
+
+def _latent_size(value: Any, where: str, source: str) -> int | None:
+    """AutoGenome's latent size as embed's ``n_latent``: one positive integer (a list of one
+    counts as it); None for a list of several (embed takes one, not a search space)."""
+    value = _number(value)
+    if isinstance(value, list):
+        if len(value) != 1:
+            return None
+        value = value[0]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        msg = (
+            f"AutoGenome config {source}: {where}={value!r} must be a positive integer (the "
+            "latent size, sag.tl.embed's n_latent)."
+        )
+        raise ValueError(msg)
+    return value
+
+
+def _to_sag_config(
+    reading: _Reading,
+) -> tuple[dict, dict[str, str], dict[str, str], dict[str, Any]]:
+    """``(sag config, {autogenome key: sag key}, {key: why not mapped}, embed arguments)``.
+
+    For the search mode Res-VAE the config is one of ``sag.tl.embed`` (merged onto
+    ``sag.config.default("resvae")``) and the embed arguments hold ``n_latent`` when the JSON
+    sets the latent size; for the other modes it is one of ``sag.tl.classify``."""
     src = reading.source
     vals = reading.values
     cfg: dict[str, Any] = {}
     mapped: dict[str, str] = {}
     unmapped: dict[str, str] = {}
+    embed_args: dict[str, Any] = {}
     # mode
     from ..config import _config
 
@@ -511,18 +580,20 @@ def _to_sag_config(reading: _Reading) -> tuple[dict, dict[str, str], dict[str, s
                 "MLP, FC-ResNet, FC-DenseNet, ENAS or Res-VAE."
             )
             raise ValueError(msg)
-        if ours in MODES:
+        if ours == "resvae":  # unsupervised: a config of sag.tl.embed
+            mode = ours
+            mapped[where] = "mode (sag.tl.embed)"
+        elif ours in MODES:
             mode = ours
             mapped[where] = "mode"
         else:
-            hint = (
-                "Res-VAE is unsupervised: use sag.tl.embed"
-                if ours == "resvae"
-                else f"{ours!r} is not a sag.config mode"
+            unmapped[where] = (
+                f"{ag_mode} has no sag.config mode ({ours!r} is not a sag.config mode); mode "
+                "set to 'auto'"
             )
-            unmapped[where] = f"{ag_mode} has no sag.config mode ({hint}); mode set to 'auto'"
+    embed = mode == "resvae"
     cfg["mode"] = mode
-    # budget and trainer
+    # budget and trainer (the same sections in classify's and embed's configs)
     for canon, section, key in (
         (("search", "n_trials"), "budget", "n_trials"),
         (("search", "time_budget"), "budget", "time_budget"),
@@ -531,38 +602,71 @@ def _to_sag_config(reading: _Reading) -> tuple[dict, dict[str, str], dict[str, s
     ):
         if canon in vals:
             where, value = vals[canon]
+            value = _number(value)
             if isinstance(value, float) and value.is_integer() and key != "time_budget":
                 value = int(value)
             cfg.setdefault(section, {})[key] = value
             mapped[where] = f"{section}.{key}"
-    # common space
+    # common space (embed: its flat space, which has no momentum or optimizer)
     common: dict[str, Any] = {}
+    common_at = "space" if embed else "space.common"
+    no_embed = "no counterpart in sag.tl.embed's config (sag.config.default('resvae'))"
     lr = _lr_spec(reading)
     if lr is not None:
         common["lr"], keys = lr
         for k in keys:
-            mapped[k] = "space.common.lr"
+            mapped[k] = f"{common_at}.lr"
     for name in ("batch_size", "momentum", "weight_decay"):
         if ("trainer", name) in vals:
             where, value = vals[("trainer", name)]
+            if embed and name not in _EMBED_COMMON:
+                unmapped[where] = no_embed
+                continue
             common[name] = _choices(value, where, src)
-            mapped[where] = f"space.common.{name}"
+            mapped[where] = f"{common_at}.{name}"
     if ("trainer", "optimizer") in vals:
         where, value = vals[("trainer", "optimizer")]
         names = value if isinstance(value, list) else [value]
-        ours = [_OPTIMIZERS.get(_norm(v)) for v in names]
-        if all(ours):
-            common["optimizer"] = list(dict.fromkeys(ours)) if isinstance(value, list) else ours[0]
+        ours_opt = [_OPTIMIZERS.get(_norm(v)) for v in names]
+        if embed:
+            unmapped[where] = no_embed
+        elif all(ours_opt):
+            common["optimizer"] = (
+                list(dict.fromkeys(ours_opt)) if isinstance(value, list) else ours_opt[0]
+            )
             mapped[where] = "space.common.optimizer"
         else:
             unmapped[where] = f"optimizer {value!r}: sag offers adamw and sgd"
     # search space: flat keys apply to the chosen mode, nested ones to theirs
-    space: dict[str, dict[str, Any]] = {}
+    space: dict[str, Any] = {}
     entries = [(ours, c, w, v) for (m, c), (w, v) in vals.items() if m == "space"]
     entries += [(md, c, w, v) for md, d in reading.space_by_mode.items() for c, (w, v) in d.items()]
     for md, canon, where, value in entries:
+        if embed or md == "resvae":
+            if md != ours:  # a nested space of a mode the JSON does not search
+                unmapped[where] = (
+                    f"the {md!r} space; the search mode is {ag_mode} (sag.tl.embed)"
+                    if embed
+                    else f"the Res-VAE space (sag.tl.embed); the search mode is {ag_mode or 'auto'}"
+                )
+            elif canon == "latent_dim":
+                n_latent = _latent_size(value, where, src)
+                if n_latent is None:
+                    unmapped[where] = (
+                        f"sag.tl.embed takes one latent size (n_latent), not {value!r}"
+                    )
+                else:
+                    embed_args["n_latent"] = n_latent
+                    mapped[where] = "n_latent (uns['sag_io']['embed_args'])"
+            elif canon in _EMBED_SPACE:
+                space[_EMBED_SPACE[canon]] = _choices(value, where, src)
+                mapped[where] = f"space.{_EMBED_SPACE[canon]}"
+            else:
+                unmapped[where] = f"{canon!r} has no counterpart in sag.tl.embed's Res-VAE space"
+            continue
         key = _RRFCN_KEYS.get(canon)
         if md == "rrfcn" and key is not None:
+            value = _number(value)
             if key not in rr_defaults:
                 unmapped[where] = "sag.config has no RRFCN (ENAS) section"
             elif key != "widths" and isinstance(value, list):
@@ -587,11 +691,76 @@ def _to_sag_config(reading: _Reading) -> tuple[dict, dict[str, str], dict[str, s
         target = common if section == "common" else space.setdefault(section, {})
         target[canon] = _choices(value, where, src)
         mapped[where] = f"space.{section}.{canon}"
-    if common:
+    if embed:
+        space.update(common)
+    elif common:
         space["common"] = common
     if space:
         cfg["space"] = space
-    return cfg, mapped, unmapped
+    return cfg, mapped, unmapped, embed_args
+
+
+def _invalid_mapping(src: str, err: ValueError, mapped: dict[str, str], vals: dict) -> str:
+    """The message of a mapped configuration that ``sag.config`` rejects: the AutoGenome key
+    whose value it is (found from the ``config[...]`` path the error names), else all mapped
+    keys."""
+    found = re.search(r"config((?:\[[^\]]+\])+)", str(err))
+    path = ".".join(re.findall(r"\['?([^'\]]+)'?\]", found.group(1))) if found else ""
+    keys = [
+        k
+        for k, v in mapped.items()
+        if path and (v.split(" ")[0] == path or path.startswith(v.split(" ")[0] + "."))
+    ]
+    if not keys:
+        return (
+            f"AutoGenome config {src}: the mapped configuration is invalid ({err}); mapped "
+            f"keys: {', '.join(sorted(mapped))}."
+        )
+    given = {w: v for w, v in vals.values()}
+    shown = "; ".join(f"{k}={given[k]!r}" if k in given else k for k in keys)
+    return f"AutoGenome config {src}: {shown} (sag config {path}) is invalid: {err}"
+
+
+def _warn_rrfcn_capped(src: str, cfg: dict, mapped: dict[str, str], n_features: int) -> None:
+    """Warn about ENAS widths the RRFCN search cannot use for ``n_features`` features (its
+    first unit is capped, wider candidates dropped: :func:`scautogenome.nn.resolve_space`),
+    naming the JSON's keys and noting the cap in their ``mapped`` record."""
+    given = cfg.get("rrfcn", {})
+    if "first_width" not in given and "widths" not in given:
+        return
+    from ..config import _config
+    from ..nn._enas import resolve_space
+
+    rr = {**_config.default("auto")["rrfcn"], **given}
+    widths = rr["widths"] if isinstance(rr["widths"], list) else [rr["widths"]]
+    try:
+        _, first, kept = resolve_space(
+            n_features, n_layers=rr["n_layers"], first_width=rr["first_width"], widths=widths
+        )
+    except (TypeError, ValueError):  # bad values: named by the config's checks
+        return
+    keys = {v: k for k, v in mapped.items() if v.startswith("rrfcn.")}
+    parts = []
+    if "first_width" in given and first != int(given["first_width"]):
+        key = keys["rrfcn.first_width"]
+        parts.append(f"{key}={given['first_width']} is capped at {first}")
+        mapped[key] = f"rrfcn.first_width (capped at {first} for {n_features} features)"
+    if "widths" in given:
+        dropped = sorted({int(w) for w in widths} - set(kept))
+        if dropped:
+            key = keys["rrfcn.widths"]
+            parts.append(f"{key} {dropped} above the first width are dropped (kept: {kept})")
+            mapped[key] = f"rrfcn.widths (kept {kept} for {n_features} features)"
+    if parts:
+        warnings.warn(
+            f"AutoGenome config {src}: ENAS widths wider than the {n_features} features: "
+            + "; ".join(parts)
+            + " (the RRFCN's first unit is at most the largest power of two not above the "
+            "number of features, at least 16 or, with fewer, their number; no later unit is "
+            "wider).",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 # AutoGenome's files -> obs['autogenome_split'], in the words sag.tl.classify's split_key= takes
@@ -632,17 +801,48 @@ def _align_columns(
     return X[:, [pos[c] for c in ref]]
 
 
+def _features_problem(path: Path, delimiter: str | None, what: str, err: ValueError) -> str:
+    """The message of a features file ``read_matrix`` refused, in the words of the JSON: its
+    delimiter is the data loader's ``"delimiter"`` (read_autogenome has no ``sep=``), and an
+    empty last field on every line is a trailing delimiter."""
+    msg = str(err)
+    hint = 'Set "delimiter" in the config\'s data_loader (e.g. "\\t" for tabs, "," for commas).'
+    msg = re.sub(
+        r"([Pp])ass sep=('[^']*')?\.?$",
+        lambda m: ("S" if m.group(1) == "P" else "s") + hint[1:],
+        msg,
+    )
+    try:
+        sep = delimiter or _parse.guess_sep(path, _first_line(path))
+        records = [f for _, f in _parse.iter_records(path, sep)]
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error):  # the reader's message stands
+        return msg
+    if records and all(len(f) > 1 and not f[-1].strip() for f in records):
+        msg = (
+            f"{what} {_parse.where(path)}: every line ends with the delimiter {sep!r} (an "
+            "empty last column); remove the trailing delimiter from each line."
+        )
+    return msg
+
+
+def _first_line(path: Path) -> str:
+    with _parse.open_text(path) as fh:
+        for line in fh:
+            if line.strip():
+                return line.rstrip("\r\n")
+    return ""
+
+
 def _read_features(
     path: Path, delimiter: str | None, split: str, header: bool | str = "auto"
 ) -> tuple[Any, list[str] | None, list[str] | None]:
-    m = _parse.read_matrix(
-        path,
-        sep=delimiter,
-        sparse="auto",
-        what=f"AutoGenome {split} features file",
-        header=header,
-        index="auto",
-    )
+    what = f"AutoGenome {split} features file"
+    try:
+        m = _parse.read_matrix(
+            path, sep=delimiter, sparse="auto", what=what, header=header, index="auto"
+        )
+    except ValueError as err:
+        raise ValueError(_features_problem(path, delimiter, what, err)) from err
     ids = [str(i) for i in m.row_ids] if m.layout.index else None
     names = list(m.col_ids) if m.layout.header_line is not None else None
     return m.X, ids, names
@@ -751,10 +951,26 @@ def _read_labels(
         raise ValueError(msg)
     width = widths.pop()
     if width == 1:
-        values = [f[0].strip() for _, f in lines]
-        numbers: list[int | None] = [ln for ln, _ in lines]
-        if len(values) == n + 1 and _is_header(values[0], values[1:]):
-            logger.info(f"{str(path)!r}: line {lines[0][0]} ({values[0]!r}) read as a header")
+        # one label per line: an empty line (skipped by iter_records) is a missing label;
+        # empty lines after the last label are the file's end
+        values: list[str] = []
+        numbers: list[int | None] = []
+        previous = 0
+        for ln, f in lines:
+            values += [""] * (ln - previous - 1)
+            numbers += list(range(previous + 1, ln))
+            values.append(f[0].strip())
+            numbers.append(ln)
+            previous = ln
+        n_empty = values.count("")
+        first = values[0]
+        if len(values) == n + 1 and (
+            _is_header(first, values[1:])
+            or (first and not _parse.is_number(first) and first not in values[1:])
+        ):
+            # an extra first line is a header: a header word, text above numbers, or a word
+            # that no other line holds (a label would repeat)
+            logger.info(f"{str(path)!r}: line {numbers[0]} ({first!r}) read as a header")
             values, numbers = values[1:], numbers[1:]
         elif (
             len(values) == n
@@ -771,9 +987,16 @@ def _read_labels(
             )
             raise ValueError(msg)
         elif len(values) != n:
+            empty = f" ({n_empty} of them empty lines, read as missing labels)" if n_empty else ""
+            why = (
+                f"; its first line ({first!r}) is not read as a header, as "
+                + ("it is a number" if _parse.is_number(first) else "it is a label further down")
+                if len(values) == n + 1 and first
+                else ""
+            )
             msg = (
-                f"AutoGenome {split} labels file {_parse.where(path)} has {len(values)} labels for "
-                f"the {n} rows of features file {str(features)!r}."
+                f"AutoGenome {split} labels file {_parse.where(path)} has {len(values)} labels"
+                f"{empty} for the {n} rows of features file {str(features)!r}{why}."
             )
             raise ValueError(msg)
         return pd.Series([_label(v) for v in values], dtype=object), numbers
@@ -868,16 +1091,19 @@ def read_autogenome(
     trainer's batch size, learning rate (range), epochs; the loss; the search mode (MLP,
     FC-ResNet, FC-DenseNet, ENAS, Res-VAE) and its search space; the model save path. Keys with
     a counterpart in ``sag.config`` are mapped onto it; the others are warned about and recorded.
+    A Res-VAE config is one of :func:`scautogenome.tl.embed`: run it with
+    ``sag.tl.embed(adata, config=sag_config, **adata.uns['sag_io']['embed_args'])``.
 
     Features files hold samples x features. A first line without numbers is a header (feature
     names; ``"header": true`` in the data loader for a header of numbers such as Entrez ids), a
     first column without numbers holds sample ids; without ids samples are named ``train_0``,
     ``eval_0``, ``test_0``, ... The eval and test files' headers must name the train header's
     features (in any order: their columns are put in the train order). Labels files hold one
-    label per line (an extra first line is a header) or ``sample id<delimiter>label`` (``id<TAB>
-    label`` or ``id,label`` lines are joined on the ids whatever the delimiter); ``NA``,
-    ``nan``, empty and the other missing-value tokens of :func:`read_table` are missing labels
-    (NaN). The feature-names file holds one name per line, or, like 10x's ``features.tsv`` (as
+    label per line (an extra first line is a header, logged, unless it is a number or a label
+    that another line holds) or ``sample id<delimiter>label`` (``id<TAB>label`` or ``id,label``
+    lines are joined on the ids whatever the delimiter); ``NA``, ``nan``, empty (an empty line
+    of a one-label-per-line file too) and the other missing-value tokens of :func:`read_table`
+    are missing labels (NaN). The feature-names file holds one name per line, or, like 10x's ``features.tsv`` (as
     :func:`scanpy.read_10x_mtx` reads it), tab-separated ``id<TAB>name[<TAB>...]`` lines: the
     names come from the second column, the ids go to ``var['feature_ids']``.
 
@@ -891,8 +1117,9 @@ def read_autogenome(
     Returns
     -------
     ``(adata, sag_config)``. ``sag_config`` is a dict for :func:`scautogenome.config.load`
-    holding only the keys the JSON set (mode, budget, trainer, space). ``adata`` is samples x
-    features with
+    holding only the keys the JSON set (mode, budget, trainer, space): a config of
+    :func:`scautogenome.tl.classify`, or for the search mode Res-VAE one of
+    :func:`scautogenome.tl.embed`. ``adata`` is samples x features with
 
     ``obs[label_key]``
         Labels: categorical for classification losses, float for ``mse`` (regression; labels
@@ -913,14 +1140,17 @@ def read_autogenome(
         ``feature_names_file``, ``delimiter``, ``autogenome_mode``, ``task``
         (classification / regression / auc / embed), ``loss``, ``model_dir``, ``mapped``
         (``{autogenome key: sag config key}``), ``no_counterpart`` (``{key: JSON value or
-        reason}``), ``unknown_keys``, ``sag_config`` (JSON text) and ``name``.
+        reason}``), ``unknown_keys``, ``sag_config`` (JSON text) and ``name``; for Res-VAE
+        also ``embed_args``, the arguments of :func:`scautogenome.tl.embed` the JSON sets
+        (``n_latent`` from its latent size, ``likelihood="mse"`` from the loss ``mse``).
 
     Raises
     ------
     ValueError
         Invalid JSON, no training features file, unknown search mode, files whose rows, labels
         and names disagree (naming both files), ragged or non-numeric features (file and line),
-        duplicate sample ids, or a mapped value that ``sag.config`` rejects (naming the key).
+        duplicate sample ids, or a mapped value that ``sag.config`` rejects (naming the JSON's
+        key and the sag key it maps onto).
     """
     import anndata as ad
     import scipy.sparse as sp
@@ -972,9 +1202,9 @@ def read_autogenome(
     if task is None:
         msg = f"AutoGenome config {src}: loss {loss_value!r} is not one of {sorted(LOSS_MAP)}."
         raise ValueError(msg)
-    sag_cfg, mapped, unmapped = _to_sag_config(reading)
+    sag_cfg, mapped, unmapped, embed_args = _to_sag_config(reading)
     ag_mode = vals.get(("search", "mode"), (None, ""))[1]
-    if MODE_MAP.get(_norm(ag_mode)) == "resvae":
+    if sag_cfg["mode"] == "resvae":
         task = "embed"
 
     blocks, obs_frames, names = [], [], None
@@ -1095,10 +1325,20 @@ def read_autogenome(
     try:
         sag_config_module.load(sag_cfg)
     except ValueError as err:
-        keys = ", ".join(sorted(mapped))
-        msg = f"AutoGenome config {src}: the mapped configuration is invalid ({err}); mapped keys: {keys}."
-        raise ValueError(msg) from err
-    if ("loss", "loss") in vals and LOSS_MAP[_norm(loss_value)] not in (
+        raise ValueError(_invalid_mapping(src, err, mapped, vals)) from err
+    if sag_cfg["mode"] == "rrfcn":
+        _warn_rrfcn_capped(src, sag_cfg, mapped, adata.n_vars)
+    if task == "embed" and ("loss", "loss") in vals:
+        # the paper's Res-VAE loss is the squared error: embed's likelihood "mse"; the others
+        # have no reconstruction loss of sag.tl.embed
+        if LOSS_MAP[_norm(loss_value)] == "regression":
+            embed_args["likelihood"] = "mse"
+        else:
+            unmapped[vals[("loss", "loss")][0]] = (
+                f"loss {loss_value!r} has no counterpart in sag.tl.embed (its likelihood= "
+                "takes mse, gaussian, nb or zinb; default auto)"
+            )
+    elif ("loss", "loss") in vals and LOSS_MAP[_norm(loss_value)] not in (
         "classification",
         "regression",
     ):
@@ -1149,6 +1389,8 @@ def read_autogenome(
             if n_label_classes == 2
             else "trainer.loss (mse)"
             if task == "regression"
+            else "likelihood (mse; uns['sag_io']['embed_args'])"
+            if task == "embed"
             else f"task ({task})"
         )
     adata.uns[IO_KEY] = {
@@ -1168,6 +1410,8 @@ def read_autogenome(
         "unknown_keys": np.asarray(reading.unknown, dtype=str),
         "sag_config": json.dumps(sag_cfg, sort_keys=True),
     }
+    if task == "embed":
+        adata.uns[IO_KEY]["embed_args"] = embed_args
     logger.info(
         f"read_autogenome: {adata.n_obs} samples x {adata.n_vars} features "
         f"({', '.join(f'{k}: {v}' for k, v in adata.obs['autogenome_split'].value_counts().items())}); "

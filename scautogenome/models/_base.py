@@ -78,12 +78,22 @@ def write_model_dir(
     json.dumps(meta, default=json_default)
     path.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().cpu() for k, v in tensors.items()}
-    weights = write_atomically(path / WEIGHTS, lambda tmp: torch.save(cpu, tmp))
+    weights = write_atomically(path / WEIGHTS, lambda tmp: _save_tensors(cpu, tmp))
     text = json.dumps(
         {**meta, "weights_sha256": _file_sha256(weights)}, indent=1, default=json_default
     )
     write_atomically(path / META, lambda tmp: tmp.write_text(text))
     return path
+
+
+def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """``torch.save`` into the file ``path`` through a file object: given a path, torch names
+    the archive's root folder after the file (``.sag-<pid>-<random>/data.pkl`` for the
+    temporary file of :func:`write_atomically`), so that the same weights saved twice differed
+    in their bytes and in ``weights_sha256``; a file object's archive is always named
+    ``archive``. (Files saved under any root name load alike.)"""
+    with open(path, "wb") as f:
+        torch.save(tensors, f)
 
 
 def _file_sha256(path: Path) -> str:

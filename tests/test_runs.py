@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
+import anndata as ad
 import numpy as np
+import optuna
+import pandas as pd
 import pytest
 import torch
 
 import scautogenome as sag
+from scautogenome._settings import logger as sag_logger
 
 MLP = {"kind": "mlp", "units": [8]}
 ONE_EPOCH = {"max_epochs": 1, "batch_size": 64}
@@ -65,7 +70,7 @@ def test_the_same_weights_are_saved_as_the_same_bytes(adata, tmp_path, kind, thr
 
 def test_a_model_saved_by_the_earlier_code_still_loads(adata, tmp_path):
     """model.pt written by torch.save to a temporary path (its archive rooted at
-    ``.sag-<pid>-<random>``) load as before."""
+    ``.sag-<pid>-<random>``) and a model.json without ``n_threads`` load as before."""
     model = _fitted("Classifier", adata)
     path = model.save(tmp_path / "m")
     tensors = torch.load(path / "model.pt", weights_only=True)
@@ -73,8 +78,98 @@ def test_a_model_saved_by_the_earlier_code_still_loads(adata, tmp_path):
     torch.save(tensors, old)  # a path, as the earlier code saved it
     old.replace(path / "model.pt")
     meta = json.loads((path / "model.json").read_text())
+    del meta["n_threads"]
     meta["weights_sha256"] = _sha(path / "model.pt")
     (path / "model.json").write_text(json.dumps(meta))
     loaded = sag.models.Classifier.load(path)
+    assert loaded.n_threads_ is None
     assert loaded.weights_digest() == model.weights_digest()
     np.testing.assert_array_equal(loaded.predict(adata), model.predict(adata))
+
+
+def test_a_fitted_model_records_its_thread_count(adata, tmp_path, threads):
+    """The thread count changes the weights a seed learns: fit records the count it trained
+    on, and the saved model keeps it."""
+    sag.settings.n_threads = 2
+    model = _fitted("Classifier", adata)
+    assert model.n_threads_ == 2
+    model.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["n_threads"] == 2
+    assert sag.models.Classifier.load(tmp_path / "m").n_threads_ == 2
+
+
+def test_a_run_records_its_thread_count(adata, tiny_config, tmp_path, threads):
+    """classify records the thread count in uns[key]['params'] (kept by write_h5ad and
+    read_h5ad) and in the saved model.json; embed in its own record."""
+    sag.settings.n_threads = 1
+    cfg = {**tiny_config, "mode": "mlp", "budget": {"n_trials": 1, "time_budget": None}}
+    cfg["trainer"] = {"max_epochs": 2, "min_epochs": 1}
+    model = sag.tl.classify(adata, "label", config=cfg, model_dir=tmp_path / "m")
+    assert model.n_threads_ == 1
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["n_threads"] == 1
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    assert int(back.uns["sag"]["params"]["n_threads"]) == 1
+
+    vae = {
+        "budget": {"n_trials": 1, "time_budget": None},
+        "trainer": {"max_epochs": 2, "min_epochs": 1, "kl_warmup_epochs": 1},
+        "space": {"n_layers": [3], "batch_size": [64], "first_width": [32]},
+    }
+    sag.tl.embed(adata, config=vae, n_latent=3)
+    assert int(adata.uns["sag_resvae"]["params"]["n_threads"]) == 1
+
+
+def _summaries(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("search: ")]
+
+
+def test_the_summary_counts_this_runs_trials_apart_from_the_others(
+    adata, tiny_config, tmp_path, caplog
+):
+    """Two runs on one storage, then a collecting one: each summary counts the trials it ran
+    and says how many came from other processes or earlier runs (never more than there
+    are)."""
+    cfg = {**tiny_config, "mode": "mlp", "search": {"initial_trials": "none"}}
+    cfg["trainer"] = {"max_epochs": 2, "min_epochs": 1}
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    sag.settings.verbosity = 2
+    sag_logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="scautogenome")
+    try:
+        for n in (2, 1):
+            sag.tl.classify(adata.copy(), "label", config=cfg, storage=url, n_trials=n)
+        sag.tl.classify(adata.copy(), "label", config=cfg, storage=url, n_trials=0)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    trials = optuna.load_study(study_name="sag-classify", storage=url).trials
+    assert all(t.user_attrs["n_threads"] == torch.get_num_threads() for t in trials)
+    first, second, collect = _summaries(caplog)
+    assert first.startswith("search: 2 trials (2 complete, 0 pruned); best trial")
+    assert second.startswith(
+        "search: 1 trial of this run (1 complete, 0 pruned) and 2 from other processes or "
+        "earlier runs; best trial"
+    )
+    assert collect.startswith(
+        "search: no trial of this run, 3 from other processes or earlier runs; best trial"
+    )
+
+
+def test_the_summary_of_a_worker_among_others():
+    """Workers on one study run interleaved trial numbers: a worker counts its own, the
+    others' (finished before or while it ran) apart."""
+    from scautogenome.search._study import _trials_summary
+
+    table = pd.DataFrame(
+        {
+            "number": range(7),
+            "state": ["complete", "complete", "pruned", "complete", "fail", "complete", "pruned"],
+        }
+    )
+    assert _trials_summary(table, {1, 2, 5}) == (
+        "3 trials of this run (2 complete, 1 pruned) and 4 from other processes or earlier runs"
+    )
+    assert _trials_summary(table, set(range(7))) == "7 trials (4 complete, 2 pruned)"
+    assert _trials_summary(table, set()) == (
+        "no trial of this run, 7 from other processes or earlier runs"
+    )

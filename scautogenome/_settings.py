@@ -38,7 +38,9 @@ class _Settings:
         other, which can slow small networks several-fold. Every training (each search trial,
         each fit) sets it again, because other libraries reset torch's thread pool: scanpy's
         ``highly_variable_genes(flavor="seurat_v3")`` left it at the number of cores on the
-        benchmark machine, and the thread count changes the weights a seed learns.
+        benchmark machine, and the thread count changes the weights a seed learns. A trained
+        model records the count it was trained on (``n_threads`` in ``model.json`` and in the
+        ``params`` of the run's record): a seed reproduces a run at that count and device.
     """
 
     def __init__(self) -> None:

@@ -78,12 +78,22 @@ def write_model_dir(
     json.dumps(meta, default=json_default)
     path.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().cpu() for k, v in tensors.items()}
-    weights = write_atomically(path / WEIGHTS, lambda tmp: torch.save(cpu, tmp))
+    weights = write_atomically(path / WEIGHTS, lambda tmp: _save_tensors(cpu, tmp))
     text = json.dumps(
         {**meta, "weights_sha256": _file_sha256(weights)}, indent=1, default=json_default
     )
     write_atomically(path / META, lambda tmp: tmp.write_text(text))
     return path
+
+
+def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """``torch.save`` into the file ``path`` through a file object: given a path, torch names
+    the archive's root folder after the file (``.sag-<pid>-<random>/data.pkl`` for the
+    temporary file of :func:`write_atomically`), so that the same weights saved twice differed
+    in their bytes and in ``weights_sha256``; a file object's archive is always named
+    ``archive``. (Files saved under any root name load alike.)"""
+    with open(path, "wb") as f:
+        torch.save(tensors, f)
 
 
 def _file_sha256(path: Path) -> str:
@@ -211,10 +221,13 @@ class BaseModel:
         device: str | None = None,
         origin: str = "The weights",
         layer: str | None = None,
+        n_threads: int | None = None,
         **extras,
     ) -> _M:
         """A trained model from its parts; ``origin`` names the weights in the error raised
-        when they do not fit the network this version builds for ``architecture``."""
+        when they do not fit the network this version builds for ``architecture``.
+        ``n_threads``: torch's CPU threads it was trained on (None where not known: a model
+        saved before it was recorded)."""
         self = cls(architecture=architecture, train_params=train_params, device=device)
         self.architecture_ = copy.deepcopy(architecture)
         self.train_params_ = dict(train_params)
@@ -224,6 +237,7 @@ class BaseModel:
         self.history_ = list(history or [])
         self.config_ = config or {}
         self.layer_ = layer
+        self.n_threads_ = None if n_threads is None else int(n_threads)
         self.device_ = resolve_device(device)
         module = self._build_module(self.architecture_)
         built = module.state_dict()
@@ -275,6 +289,7 @@ class BaseModel:
             history=result.history,
             device=self.device,
             layer=data.layer,
+            n_threads=torch.get_num_threads(),  # the trainer set it (settings.n_threads)
             **extras,
         )
         self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
@@ -441,6 +456,8 @@ class BaseModel:
             "config": self.config_,
             "history": self.history_,
             "layer": self.layer_,
+            # a seed gives these weights again at this thread count (and device) only
+            "n_threads": getattr(self, "n_threads_", None),
             **self._extra_meta(),
         }
         tensors = {NET + k: v for k, v in self.module_.state_dict().items()}
@@ -467,6 +484,7 @@ class BaseModel:
             config=meta.get("config"),
             device=device,
             layer=meta.get("layer"),  # None in models saved before it was recorded
+            n_threads=meta.get("n_threads"),  # as layer
             **cls._extras_from_meta(meta),
         )
 

@@ -577,6 +577,8 @@ class StudyOutcome:
     trials: pd.DataFrame
     study: optuna.Study
     seconds: float
+    n_threads: int | None = None
+    """Torch's CPU threads the kept weights were trained on (None: not trained here)."""
 
 
 @dataclass
@@ -595,6 +597,9 @@ class SearchResult:
     seconds: float
     kept: dict = field(default_factory=dict, kw_only=True)
     """How the kept model's training ended (:func:`kept_record`), for :func:`warn_if_cut`."""
+    n_threads: int | None = field(default=None, kw_only=True)
+    """Torch's CPU threads the kept weights were trained on (None where not known: the
+    thread count at the end of the search is recorded instead)."""
 
     @classmethod
     def from_outcome(cls, out: StudyOutcome, **extra):
@@ -611,6 +616,7 @@ class SearchResult:
             study_name=out.study.study_name,
             seconds=out.seconds,
             kept=kept_record(out.best.user_attrs),
+            n_threads=out.n_threads,
             **extra,
         )
 
@@ -939,11 +945,14 @@ def run_study(
         return sign * value_of(res), -res.best_loss
 
     started = [0]  # trials this process has started
+    mine: set[int] = set()  # their numbers (the summary counts them apart from the others')
+    threads: dict[int, int] = {}  # trial number -> torch's CPU threads it trained on
 
     signals = _DeferredSignals()
 
     def objective(trial: optuna.Trial) -> float:
         started[0] += 1  # before anything that may fail: a failed trial counts too
+        mine.add(trial.number)
         try:
             signals.check()  # Ctrl-C while the last trial was recorded or this one drawn
         except KeyboardInterrupt:  # failed by Optuna; a resumed search runs it again
@@ -1011,6 +1020,9 @@ def run_study(
             trial.set_user_attr("seconds", time.perf_counter() - t0)
             logger.warning("trial %d failed: %s", trial.number, err)
             raise _Diverged(trial.number, str(err)) from None
+        # the thread count changes the weights a seed learns: recorded with the model
+        threads[trial.number] = torch.get_num_threads()
+        trial.set_user_attr("n_threads", threads[trial.number])
         trial.set_user_attr("val_loss", res.best_loss)
         trial.set_user_attr("best_epoch", res.best_epoch)
         trial.set_user_attr("epochs", len(res.history))
@@ -1110,22 +1122,18 @@ def run_study(
         params = json.loads(best.user_attrs["train_params"])
     else:
         _, params = sample(optuna.trial.FixedTrial(best.params))
+    n_threads = threads.get(best.number)
     if best.number in kept:
         res = kept[best.number]
     elif not retrain_best:
         res = None
     else:  # best trial ran in another process or an earlier session: retrain it, same seed
         res = _retrain(best, arch, params, seed, build, train)
+        n_threads = torch.get_num_threads()
     table = trials_table(study, extra_columns)
-    n_done = int((table["state"] == "complete").sum()) if len(table) else 0
-    n_pruned = int((table["state"] == "pruned").sum()) if len(table) else 0
-    earlier = f", {n_before} of them from earlier runs" if n_before else ""
     logger.info(
-        "search: %d trials (%d complete, %d pruned%s); best trial %d (%s) %s %.4f",
-        len(table),
-        n_done,
-        n_pruned,
-        earlier,
+        "search: %s; best trial %d (%s) %s %.4f",
+        _trials_summary(table, mine),
         best.number,
         arch["kind"],
         postfix.removeprefix("best "),
@@ -1139,4 +1147,24 @@ def run_study(
         trials=table,
         study=study,
         seconds=time.perf_counter() - start,
+        n_threads=n_threads,
     )
+
+
+def _trials_summary(table: pd.DataFrame, mine: set[int]) -> str:
+    """The trials of the summary line: those this process ran (``mine``: their numbers) by
+    state, then how many finished trials of the study came from other processes or earlier
+    runs (workers sharing the study, a resumed search, a collecting one)."""
+    states = table["state"] if len(table) else pd.Series([], dtype=str)
+    own = table["number"].isin(mine) if len(table) else pd.Series([], dtype=bool)
+    n_own, n_others = int(own.sum()), int((~own).sum())
+    others = f"{n_others} from other processes or earlier runs"
+    if not n_own:  # a collecting run (n_trials=0)
+        return f"no trial of this run, {others}"
+    n_done = int((states[own] == "complete").sum())
+    n_pruned = int((states[own] == "pruned").sum())
+    own_trials = f"{n_own} trial{'s' if n_own > 1 else ''}"
+    counts = f"({n_done} complete, {n_pruned} pruned)"
+    if not n_others:
+        return f"{own_trials} {counts}"
+    return f"{own_trials} of this run {counts} and {others}"

@@ -389,7 +389,12 @@ def recorded_layer(adata: AnnData, record: dict, model=None) -> str | None:
 
 def final_model(model_class, result, data, config: dict, device: str | None, **extras):
     """The ``model_class`` (Classifier or ResVAE) of a search ``result`` trained on the prepared
-    ``data`` (its genes and input transform); ``extras`` are the class's own parts."""
+    ``data`` (its genes and input transform); ``extras`` are the class's own parts. The
+    model records torch's CPU thread count its weights were trained on: the search's record,
+    or where there is none (an ENAS search) the count now, which the trainers set."""
+    import torch
+
+    n_threads = getattr(result, "n_threads", None)
     return model_class._from_parts(
         architecture=result.architecture,
         state_dict=result.state_dict,
@@ -400,6 +405,7 @@ def final_model(model_class, result, data, config: dict, device: str | None, **e
         config=config,
         device=device,
         layer=data.layer,
+        n_threads=torch.get_num_threads() if n_threads is None else n_threads,
         **extras,
     )
 
@@ -419,8 +425,13 @@ def search_uns(result, config_json: str, **best) -> dict:
 
 
 def save_model(model, model_dir, uns: dict) -> None:
-    """Save ``model`` into ``model_dir`` when given and record the directory in ``uns``. The
-    tools call it before they write into the AnnData, so that a failed save leaves it as it was."""
+    """Record in ``uns['params']`` torch's CPU thread count ``model`` was trained on
+    (``n_threads``: a seed gives the same weights again at the same thread count and device
+    only), save ``model`` into ``model_dir`` when given and record the directory in ``uns``.
+    The tools call it before they write into the AnnData, so that a failed save leaves it as
+    it was."""
+    if isinstance(uns.get("params"), dict) and getattr(model, "n_threads_", None) is not None:
+        uns["params"]["n_threads"] = int(model.n_threads_)
     if model_dir is not None:
         model.save(model_dir)
         uns["model_dir"] = str(model_dir)

@@ -1,23 +1,59 @@
-"""The tutorials are executed (with small budgets) so they cannot rot."""
+"""The tutorials are executed so they cannot rot.
+
+Tutorials 01 and 02 run at their default budgets (seconds on a CPU) and their text outputs must
+be the ones committed: the tutorials are committed with the outputs of such a run, and their
+prose quotes them. Tutorial 03 (minutes at its default budget) runs with small budgets.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from conftest import has_cuda
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 TUTORIALS = sorted((Path(__file__).resolve().parents[1] / "tutorials").glob("*.ipynb"))
+# run at their default budgets; their committed outputs are compared with the run's
+AT_DEFAULT_BUDGETS = ("01_", "02_")
+
+
+def _text_outputs(nb) -> list[list[str]]:
+    """Each code cell's text outputs, without what differs between identical runs (elapsed
+    times, the kernel's temporary file names in warnings)."""
+    cells = []
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        out = []
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "stream":
+                text = o["text"]
+            elif "data" in o:
+                text = o["data"].get("text/plain", "")
+            else:
+                text = f"{o.get('ename')}: {o.get('evalue')}"
+            text = re.sub(r"\(\d+:\d\d:\d\d\)", "(elapsed)", text)
+            out.append(re.sub(r"ipykernel_\d+/\d+\.py", "ipykernel.py", text))
+        cells.append(out)
+    return cells
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
 def test_tutorial_runs(path, monkeypatch):
-    monkeypatch.setenv("SAG_TUTORIAL_TRIALS", "3")
-    monkeypatch.setenv("SAG_TUTORIAL_SECONDS", "20")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    at_defaults = path.name.startswith(AT_DEFAULT_BUDGETS)
+    if not at_defaults:
+        monkeypatch.setenv("SAG_TUTORIAL_TRIALS", "3")
+        monkeypatch.setenv("SAG_TUTORIAL_SECONDS", "20")
+        monkeypatch.setenv("MPLBACKEND", "Agg")
+    else:  # the inline backend, as in Jupyter: the figures' outputs are compared too
+        monkeypatch.delenv("MPLBACKEND", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as the committed outputs were made
+    stored = nbformat.read(path, as_version=4)
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
@@ -31,6 +67,14 @@ def test_tutorial_runs(path, monkeypatch):
         if o.get("output_type") == "error"
     ]
     assert not errors
+    if at_defaults and not has_cuda():  # the committed outputs are of a CPU run
+        for i, (now, committed) in enumerate(
+            zip(_text_outputs(nb), _text_outputs(stored), strict=True)
+        ):
+            assert now == committed, (
+                f"{path.name}, code cell {i}: the committed outputs are not this run's; "
+                "re-execute the tutorial (nbclient, OMP_NUM_THREADS=1) and check its prose"
+            )
 
 
 def test_there_are_three_tutorials():

@@ -80,3 +80,50 @@ def test_tutorial_runs(path, monkeypatch):
 def test_there_are_three_tutorials():
     assert len(TUTORIALS) == 3
     assert os.path.basename(TUTORIALS[0]).startswith("01_")
+
+
+def test_data_readme_counts_the_example_maf():
+    """data/README.md's counts of the example MAF (which tutorial 02 reads) are the file's."""
+    import warnings
+
+    import numpy as np
+
+    import scautogenome as sag
+
+    data = TUTORIALS[0].parents[1] / "data"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # read_maf: the MAF's tumours without expression
+        expr = sag.io.read_tcga(
+            data / "examples/tcga_expression.tsv.gz",
+            clinical=data / "examples/tcga_clinical.tsv",
+            tumor_only=True,
+        )
+        samples = expr.obs["sample"].astype(str).unique().tolist()
+        called = sag.io.read_maf(
+            data / "examples/tcga_mutations.maf.gz",
+            level="sample",
+            samples=samples,
+            variant_classes="all",
+        )
+        muts = sag.io.read_maf(
+            data / "examples/tcga_mutations.maf.gz", level="sample", samples=samples
+        )
+    project = expr.obs.drop_duplicates("sample").set_index("sample")["project"]
+    no_call = np.asarray(called.X.sum(1)).ravel() == 0
+    zero = np.asarray(muts.X.sum(1)).ravel() == 0
+    by = {
+        p: int(no_call[(project.loc[called.obs_names] == p).to_numpy()].sum())
+        for p in ("BRCA", "COAD", "LUAD")
+    }
+    left = {
+        p: int((zero & ~no_call)[(project.loc[muts.obs_names] == p).to_numpy()].sum()) for p in by
+    }
+    readme = " ".join((data / "README.md").read_text().split())
+    assert (
+        f"{no_call.sum()} tumours have no call (BRCA {by['BRCA']}, COAD {by['COAD']}, LUAD {by['LUAD']})"
+        in readme
+    )
+    assert (
+        f"BRCA {left['BRCA']}, COAD {left['COAD']}, LUAD {left['LUAD']}), so its default gives {zero.sum()} all-zero rows"
+        in readme
+    )

@@ -65,3 +65,52 @@ def test_every_advertised_submodule_imports():
         if not name.startswith("_"):
             assert getattr(sag, name) is not None
     assert dir(sag) == names  # loading them changes nothing
+
+
+def _documented(doc: str, section: str) -> list[str]:
+    """The names a numpydoc ``section`` (``Parameters``, ``Attributes``) of ``doc`` lists."""
+    lines = inspect.cleandoc(doc or "").splitlines()
+    if section not in lines:
+        return []
+    start = lines.index(section) + 2  # past the dashes
+    names = []
+    for i, line in enumerate(lines[start:], start):
+        if i + 1 < len(lines) and set(lines[i + 1]) == {"-"}:  # the next section's title
+            break
+        if line and not line.startswith(" "):
+            names += [n.strip() for n in line.split(",")]
+    return names
+
+
+def _model_methods():
+    from scautogenome.models import Classifier, ResVAE
+
+    methods = ["fit", "predict", "predict_proba", "predict_log_proba", "decision_function"]
+    return [getattr(Classifier, m) for m in methods] + [
+        getattr(ResVAE, m) for m in ("fit", "get_latent", "reconstruct")
+    ]
+
+
+@pytest.mark.parametrize(
+    "func",
+    [*_model_methods(), *(getattr(sag.datasets, n) for n in sag.datasets.__all__)],
+    ids=lambda f: f.__qualname__,
+)
+def test_model_methods_and_datasets_document_every_parameter(func):
+    params = [p for p in inspect.signature(func).parameters if p != "self"]
+    assert _documented(func.__doc__, "Parameters") == params
+    assert "Returns" in inspect.cleandoc(func.__doc__).splitlines()
+
+
+def test_vae_train_params_are_public_and_documented():
+    from scautogenome.models import ResVAE
+    from scautogenome.train._vae import VAETrainParams
+
+    assert sag.train.VAETrainParams is VAETrainParams
+    assert "VAETrainParams" in sag.train.__all__
+    fields = list(VAETrainParams.__dataclass_fields__)
+    assert _documented(VAETrainParams.__doc__, "Attributes") == fields
+    # the model's docstring names the public class and every setting
+    assert ":class:`scautogenome.train.VAETrainParams`" in ResVAE.__doc__
+    assert "train._vae" not in ResVAE.__doc__
+    assert all(f"``{name}``" in ResVAE.__doc__ for name in fields)

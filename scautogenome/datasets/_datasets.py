@@ -10,6 +10,11 @@ def pbmc68k_reduced():
 
     ``X`` holds the log-normalized values of ``adata.raw`` (scanpy's own ``X`` is z-scored);
     labels are ``obs['bulk_labels']`` (10 cell types). Needs no download.
+
+    Returns
+    -------
+    AnnData of 700 cells x 765 genes (``X`` sparse CSR, float32) with ``obs`` columns
+    ``bulk_labels`` (categorical), ``louvain``, ``n_genes`` and ``n_counts``.
     """
     import anndata as ad
     import scanpy as sc
@@ -40,8 +45,32 @@ def synthetic(
 ):
     """A small seeded AnnData with ``n_classes`` classes separated by marker genes.
 
-    Class ``k`` over-expresses genes ``k*n_markers ... (k+1)*n_markers-1``. ``counts=True``
-    draws Poisson counts, else log-normal continuous values.
+    Every gene has a base rate drawn from a Gamma(2, 1) distribution; class ``k``
+    over-expresses genes ``k*n_markers ... (k+1)*n_markers-1`` six-fold.
+
+    Parameters
+    ----------
+    n_obs
+        Number of cells; the classes are as balanced as ``n_obs`` allows, in shuffled order.
+    n_vars
+        Number of genes (``gene_0``, ``gene_1``, ...). Genes past ``n_classes * n_markers``
+        carry no class signal.
+    n_classes
+        Number of classes (``obs['label']``: ``type_0``, ``type_1``, ...; categorical).
+    counts
+        True (default): Poisson counts (float32 whole numbers). False: continuous values,
+        ``log1p`` of those counts plus Gaussian noise (standard deviation 0.1).
+    n_markers
+        Marker genes per class.
+    seed
+        Seed of every draw: the same arguments give the same AnnData.
+    sparse_format
+        ``"csr"`` (default) or ``"csc"``: ``X`` as that scipy sparse matrix; None: a dense
+        numpy array.
+
+    Returns
+    -------
+    AnnData of ``n_obs`` cells (``cell_0``, ...) x ``n_vars`` genes with ``obs['label']``.
     """
     import anndata as ad
 

@@ -85,11 +85,58 @@ class Classifier(SupervisedModel):
         metric: str | None = None,
         seed: int | None = None,
     ) -> Classifier:
-        """Train this fixed architecture on ``adata`` (split as :func:`~scautogenome.tl.classify`
-        does, ``group_key`` included: by default a TCGA patient's samples in one part);
-        returns ``self``. Nothing is written into ``adata``. ``metric`` judges the epochs
-        (early stopping); default ``"macro_f1"``, or ``"roc_auc"`` with the AUC loss
-        (``train_params={"loss": "auc"}``)."""
+        """Train this fixed architecture on ``adata`` (no search).
+
+        The cells are split as :func:`~scautogenome.tl.classify` splits them (seeded,
+        stratified 8:1:1, ``group_key`` included: by default a TCGA patient's samples in one
+        part); the network trains on the train part and the validation part picks its epoch.
+        The test part is not used: ``fit`` evaluates nothing. Nothing is written into
+        ``adata``; every error is raised before any training.
+
+        Parameters
+        ----------
+        adata
+            Cells (or samples) x genes, with the labels in ``obs``. ``X`` or ``layer`` may be
+            dense or sparse, as for :func:`~scautogenome.tl.classify`; a view is accepted.
+        labels_key
+            Column of ``adata.obs`` with the classes. Cells with a missing label are not
+            trained on.
+        layer
+            Use ``adata.layers[layer]`` instead of ``adata.X`` (the model remembers it as
+            :attr:`layer_` and reads it by default at inference).
+        split_key
+            Column of ``adata.obs`` with ``train``/``val``/``test`` values to use instead of
+            the seeded split (honoured exactly; without ``val`` cells, a validation part is
+            drawn from the train cells).
+        group_key
+            Cells that share a value here stay in one part of the seeded split. ``"auto"``
+            (default): the TCGA patient (``TCGA-XX-XXXX``) when every labelled ``obs_name`` is
+            a TCGA barcode; else the ``obs_name`` where labelled cells share one; no groups
+            otherwise. A column of ``adata.obs``, or None to split cells one by one. As
+            ``group_key`` of :func:`~scautogenome.tl.classify`.
+        value_type
+            What ``X`` (or ``layer``) holds: ``"auto"`` (detect), ``"counts"`` (normalized to
+            1e4 per cell + log1p), ``"normalized"`` (unlogged TPM/FPKM/RSEM: log1p),
+            ``"binary"`` (0/1, used as it is) or ``"continuous"`` (already transformed). Every
+            gene is then scaled to 0-1 with the train part's min/max.
+        min_cells_per_class
+            Leave classes with fewer cells (a whole number, 0 or more) out of training.
+            Without it, a class too small for the seeded split (fewer than 3 cells) is an
+            error; with ``split_key`` classes of any size train.
+        metric
+            Validation metric that picks the epoch (early stopping and the weights kept):
+            ``"macro_f1"`` (default), ``"accuracy"``, ``"balanced_accuracy"``,
+            ``"weighted_f1"``, ``"roc_auc"`` or ``"average_precision"``. Default
+            ``"roc_auc"`` with the AUC loss (``train_params={"loss": "auc"}``).
+        seed
+            Seed of the split, the network's initial weights and the training; default
+            ``sag.settings.seed``.
+
+        Returns
+        -------
+        ``self``, trained: :attr:`module_`, :attr:`classes_`, :attr:`var_names_`,
+        :attr:`transform_`, :attr:`history_` and the other fitted attributes are set.
+        """
         architecture = self._given_architecture()  # before any data is read
         seed = resolve_seed(seed)
         if metric is None:
@@ -133,13 +180,29 @@ class Classifier(SupervisedModel):
         batch_size: int = 1024,
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
-        """Class probabilities (n_obs x n_classes, columns in :attr:`classes_` order).
+        """Class probabilities of the cells of ``data``.
 
-        ``data`` is an AnnData or a DataFrame with genes as named columns (genes matched by
-        name, missing ones set to their training mean), or a matrix with the model's genes in
-        order. ``layer``: ``adata.layers[layer]``; None reads the layer the model was trained
-        on where the AnnData has it (as scvi-tools models remember theirs), else ``adata.X``.
-        The other inference methods take the same arguments.
+        Parameters
+        ----------
+        data
+            An AnnData or a DataFrame with genes as named columns (genes matched by name;
+            the model's genes it lacks are set to their training mean, with a warning), or a
+            matrix (array or sparse) with the model's genes as columns, in
+            :attr:`var_names_` order.
+        layer
+            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
+            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
+            else ``adata.X``. Only for an AnnData.
+        batch_size
+            Cells per forward pass.
+        min_gene_overlap
+            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
+            have; below it is an error naming the counts.
+
+        Returns
+        -------
+        n_obs x n_classes float32 array, columns in :attr:`classes_` order; each row sums
+        to 1.
         """
         return np.exp(
             self.predict_log_proba(
@@ -155,8 +218,29 @@ class Classifier(SupervisedModel):
         batch_size: int = 1024,
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
-        """Logarithms of the class probabilities (float64; :meth:`predict_proba` is their
-        exponential)."""
+        """Logarithms of the class probabilities (:meth:`predict_proba` is their exponential).
+
+        Parameters
+        ----------
+        data
+            An AnnData or a DataFrame with genes as named columns (genes matched by name;
+            the model's genes it lacks are set to their training mean, with a warning), or a
+            matrix (array or sparse) with the model's genes as columns, in
+            :attr:`var_names_` order.
+        layer
+            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
+            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
+            else ``adata.X``. Only for an AnnData.
+        batch_size
+            Cells per forward pass.
+        min_gene_overlap
+            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
+            have; below it is an error naming the counts.
+
+        Returns
+        -------
+        n_obs x n_classes float64 array, columns in :attr:`classes_` order.
+        """
         logits = self.decision_function(
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
         )
@@ -170,10 +254,33 @@ class Classifier(SupervisedModel):
         batch_size: int = 1024,
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
-        """The network's logits (n_obs x n_classes, float32), whose softmax is
-        :meth:`predict_proba`. :func:`sag.train.log_odds <scautogenome.train.log_odds>` of them
-        ranks cells by a class without the ties probabilities have among cells the model is
-        sure of (ROC AUC, average precision)."""
+        """The network's logits, whose softmax is :meth:`predict_proba`.
+
+        :func:`sag.train.log_odds <scautogenome.train.log_odds>` of them ranks cells by a
+        class without the ties probabilities have among cells the model is sure of (ROC AUC,
+        average precision).
+
+        Parameters
+        ----------
+        data
+            An AnnData or a DataFrame with genes as named columns (genes matched by name;
+            the model's genes it lacks are set to their training mean, with a warning), or a
+            matrix (array or sparse) with the model's genes as columns, in
+            :attr:`var_names_` order.
+        layer
+            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
+            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
+            else ``adata.X``. Only for an AnnData.
+        batch_size
+            Cells per forward pass.
+        min_gene_overlap
+            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
+            have; below it is an error naming the counts.
+
+        Returns
+        -------
+        n_obs x n_classes float32 array, columns in :attr:`classes_` order.
+        """
         return self._outputs(
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
         )
@@ -186,7 +293,29 @@ class Classifier(SupervisedModel):
         batch_size: int = 1024,
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
-        """Predicted class names (strings, as :attr:`classes_`)."""
+        """Predicted class of each cell of ``data``: the most probable one.
+
+        Parameters
+        ----------
+        data
+            An AnnData or a DataFrame with genes as named columns (genes matched by name;
+            the model's genes it lacks are set to their training mean, with a warning), or a
+            matrix (array or sparse) with the model's genes as columns, in
+            :attr:`var_names_` order.
+        layer
+            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
+            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
+            else ``adata.X``. Only for an AnnData.
+        batch_size
+            Cells per forward pass.
+        min_gene_overlap
+            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
+            have; below it is an error naming the counts.
+
+        Returns
+        -------
+        Array of n_obs class names (strings, as in :attr:`classes_`).
+        """
         log_proba = self.predict_log_proba(
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
         )

@@ -203,7 +203,13 @@ class ResVAE(BaseModel):
         ``n_inputs`` is filled in by :meth:`fit`. Default: a Res-VAE with widths
         [256, 128, 64] and 10 latent dimensions.
     train_params
-        Keyword arguments of :class:`scautogenome.train._vae.VAETrainParams`.
+        Keyword arguments of :class:`scautogenome.train.VAETrainParams` (a dict), the VAE
+        training settings: ``lr`` (1e-3), ``batch_size`` (128), ``weight_decay`` (1e-6,
+        AdamW), ``max_epochs`` (100), ``patience`` (10 epochs without a lower validation
+        loss stop training; the learning rate halves after ``patience // 3``),
+        ``min_epochs`` (5), ``beta`` (1.0, the KL weight) and ``kl_warmup_epochs`` (None:
+        half of ``max_epochs``; the KL weight rises linearly from 0 to ``beta`` over them).
+        An unknown setting is an error. Default: all of these defaults.
     device
         ``"auto"``, ``"cpu"`` or ``"cuda"``; default :attr:`scautogenome.settings.device`.
 
@@ -285,9 +291,37 @@ class ResVAE(BaseModel):
         value_type: str = "auto",
         seed: int | None = None,
     ) -> ResVAE:
-        """Train this fixed architecture on ``adata`` (9:1 seeded train/val split of the cells);
-        returns ``self``. Nothing is written into ``adata``. Warns when fewer than half of the
-        latent dimensions vary across the cells (posterior collapse)."""
+        """Train this fixed architecture on ``adata`` (no search).
+
+        The cells are split 9:1 into train/val (seeded); the validation loss (the negative
+        beta-ELBO) picks the epoch kept after the KL warm-up. Nothing is written into
+        ``adata``; every error is raised before any training. Warns when fewer than half of
+        the latent dimensions vary across the cells (posterior collapse).
+
+        Parameters
+        ----------
+        adata
+            Cells x genes (at least 10 cells, more genes than ``n_latent``); ``X`` or
+            ``layer`` dense or sparse. A view is accepted.
+        layer
+            Use ``adata.layers[layer]`` instead of ``adata.X`` (the model remembers it as
+            :attr:`layer_` and reads it by default in :meth:`get_latent`).
+        value_type
+            What ``X`` (or ``layer``) holds: ``"auto"`` (detect), ``"counts"`` (normalized to
+            1e4 per cell + log1p), ``"normalized"`` (unlogged TPM/FPKM/RSEM: log1p),
+            ``"binary"`` or ``"continuous"`` (used as they are); the encoder then sees every
+            gene scaled to 0-1 with the train cells' min/max. With the architecture's
+            ``likelihood="auto"`` (default), raw counts get ``"nb"`` (needs scvi-tools) and
+            anything else ``"gaussian"``.
+        seed
+            Seed of the split, the network's initial weights and the training; default
+            ``sag.settings.seed``.
+
+        Returns
+        -------
+        ``self``, trained: :attr:`module_`, :attr:`var_names_`, :attr:`transform_`,
+        :attr:`history_`, :attr:`seconds_per_epoch_` and the other fitted attributes are set.
+        """
         given = self.architecture
         if given is not None:  # checked before any data is read
             given = {"kind": "resvae", **given} if isinstance(given, dict) else given
@@ -373,12 +407,29 @@ class ResVAE(BaseModel):
         batch_size: int = 1024,
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
-        """Latent means (n_obs x n_latent, float32) of ``data``: an AnnData or a DataFrame with
-        genes as named columns (genes matched by name, missing ones set to their training mean
-        with a warning; fewer than ``min_gene_overlap`` of the model's genes is an error), or a
-        matrix with the model's genes in order. ``layer``: ``adata.layers[layer]``; None reads
-        the layer the model was trained on where the AnnData has it (as scvi-tools models
-        remember theirs), else ``adata.X``."""
+        """Latent means of the cells of ``data`` (the encoder only; no sampling).
+
+        Parameters
+        ----------
+        data
+            An AnnData or a DataFrame with genes as named columns (genes matched by name;
+            the model's genes it lacks are set to their training mean, with a warning), or a
+            matrix (array or sparse) with the model's genes as columns, in
+            :attr:`var_names_` order.
+        layer
+            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
+            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
+            else ``adata.X``. Only for an AnnData.
+        batch_size
+            Cells per forward pass.
+        min_gene_overlap
+            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
+            have; below it is an error naming the counts.
+
+        Returns
+        -------
+        n_obs x n_latent float32 array.
+        """
         return self._encode(
             data, layer, batch_size, recon=False, min_gene_overlap=min_gene_overlap
         )[0]
@@ -404,6 +455,27 @@ class ResVAE(BaseModel):
         The columns are ``data``'s genes, in its order, when ``data`` is an AnnData (or a
         DataFrame of named columns) with exactly the model's genes (any order; ready for
         ``adata.layers``); otherwise the model's genes (``var_names_``), in the model's order.
+
+        Parameters
+        ----------
+        data
+            An AnnData or a DataFrame with genes as named columns (genes matched by name;
+            the model's genes it lacks are set to their training mean, with a warning), or a
+            matrix (array or sparse) with the model's genes as columns, in
+            :attr:`var_names_` order.
+        layer
+            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
+            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
+            else ``adata.X``. Only for an AnnData.
+        batch_size
+            Cells per forward pass.
+        min_gene_overlap
+            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
+            have; below it is an error naming the counts.
+
+        Returns
+        -------
+        Dense n_obs x n_genes float32 array (columns as said above).
         """
         rec = self._encode(data, layer, batch_size, recon=True, min_gene_overlap=min_gene_overlap)[
             1

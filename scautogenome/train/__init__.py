@@ -43,6 +43,7 @@ _LAZY = {
     "train_on_data": "_trainer",
     "train_regressor": "_trainer",
     "unstandardize_head": "_trainer",
+    "VAETrainParams": "_vae",
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())
@@ -64,6 +65,7 @@ __all__ = [
     "Pruned",
     "TrainParams",
     "TrainResult",
+    "VAETrainParams",
     "calibrate_binary_head",
     "check_auc_loss",
     "check_metric",

@@ -46,7 +46,32 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class VAETrainParams:
-    """Optimisation settings of one VAE training run."""
+    """Optimisation settings of one VAE training run (:class:`~scautogenome.models.ResVAE`'s
+    ``train_params``; ``config["trainer"]`` of :func:`~scautogenome.tl.embed`).
+
+    Attributes
+    ----------
+    lr
+        Learning rate of AdamW (default 1e-3); it halves when the validation loss has not
+        improved for ``patience // 3`` epochs (at least 1), from the end of the KL warm-up on.
+    batch_size
+        Training cells per minibatch (default 128, at least 2).
+    weight_decay
+        AdamW's weight decay (default 1e-6).
+    max_epochs
+        Most epochs trained (default 100).
+    patience
+        Training stops after this many epochs without a lower validation loss (default 10),
+        counted from the end of the KL warm-up.
+    min_epochs
+        Early stopping never stops training before this many epochs (default 5).
+    beta
+        Weight of the KL term in the loss (default 1.0; larger: a beta-VAE).
+    kl_warmup_epochs
+        Epochs over which the KL weight rises linearly from 0 to ``beta`` (default None:
+        half of ``max_epochs``; 0: ``beta`` from the first epoch). Early stopping and the
+        epoch kept start at its end.
+    """
 
     lr: float = 1e-3
     batch_size: int = 128

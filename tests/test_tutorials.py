@@ -1,8 +1,7 @@
-"""The tutorials are executed so they cannot rot.
+"""The tutorials are executed (with small budgets) so they cannot rot.
 
-Tutorials 01 and 02 run at their default budgets (seconds on a CPU) and their text outputs must
-be the ones committed: the tutorials are committed with the outputs of such a run, and their
-prose quotes them. Tutorial 03 (minutes at its default budget) runs with small budgets.
+Tutorials 01 and 02 are committed with the outputs of a run at their default budgets, which
+their prose quotes; a slow test re-runs them so and compares the text outputs.
 """
 
 from __future__ import annotations
@@ -43,17 +42,16 @@ def _text_outputs(nb) -> list[list[str]]:
     return cells
 
 
-@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
-def test_tutorial_runs(path, monkeypatch):
-    at_defaults = path.name.startswith(AT_DEFAULT_BUDGETS)
-    if not at_defaults:
+def _execute(path: Path, monkeypatch, *, small: bool):
+    """``path`` executed top to bottom, with small budgets or at its defaults (the inline
+    backend then, as in Jupyter, so that figures' outputs are compared too); no cell fails."""
+    if small:
         monkeypatch.setenv("SAG_TUTORIAL_TRIALS", "3")
         monkeypatch.setenv("SAG_TUTORIAL_SECONDS", "20")
         monkeypatch.setenv("MPLBACKEND", "Agg")
-    else:  # the inline backend, as in Jupyter: the figures' outputs are compared too
+    else:
         monkeypatch.delenv("MPLBACKEND", raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as the committed outputs were made
-    stored = nbformat.read(path, as_version=4)
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
@@ -67,14 +65,34 @@ def test_tutorial_runs(path, monkeypatch):
         if o.get("output_type") == "error"
     ]
     assert not errors
-    if at_defaults and not has_cuda():  # the committed outputs are of a CPU run
-        for i, (now, committed) in enumerate(
-            zip(_text_outputs(nb), _text_outputs(stored), strict=True)
-        ):
-            assert now == committed, (
-                f"{path.name}, code cell {i}: the committed outputs are not this run's; "
-                "re-execute the tutorial (nbclient, OMP_NUM_THREADS=1) and check its prose"
-            )
+    return nb
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
+def test_tutorial_runs(path, monkeypatch):
+    _execute(path, monkeypatch, small=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path", [p for p in TUTORIALS if p.name.startswith(AT_DEFAULT_BUDGETS)], ids=lambda p: p.stem
+)
+def test_tutorial_outputs_are_the_committed_ones(path, monkeypatch):
+    """At their default budgets tutorials 01 and 02 give the text outputs committed with them,
+    which their prose quotes. Slow, and exact only on a CPU like the one that made them (one
+    torch thread; another CPU's kernels may round differently and draw another search), so it
+    runs with ``-m slow`` before the tutorials are committed, not in every CI run."""
+    if has_cuda():
+        pytest.skip("the committed outputs are of a CPU run")
+    stored = nbformat.read(path, as_version=4)
+    nb = _execute(path, monkeypatch, small=False)
+    for i, (now, committed) in enumerate(
+        zip(_text_outputs(nb), _text_outputs(stored), strict=True)
+    ):
+        assert now == committed, (
+            f"{path.name}, code cell {i}: the committed outputs are not this run's; "
+            "re-execute the tutorial (nbclient, OMP_NUM_THREADS=1) and check its prose"
+        )
 
 
 def test_there_are_three_tutorials():

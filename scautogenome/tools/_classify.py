@@ -32,6 +32,7 @@ from ..train import (
     log_odds,
     regression_report,
     resolve_device,
+    target_scale,
 )
 from ._utils import (
     budget_overrides,
@@ -381,7 +382,17 @@ def _regression_outputs(
 ) -> Regressor:
     """The end of :func:`classify` for a numeric target: the kept :class:`Regressor`, its
     metrics on test and val, and what it writes into ``adata``."""
-    model = final_model(Regressor, result, data, cfg, device, target=data.classes[0])
+    mean, std = target_scale(data.y, data.rows("train"))  # what the trials were trained on
+    model = final_model(
+        Regressor,
+        result,
+        data,
+        cfg,
+        device,
+        target=data.classes[0],
+        target_mean=mean,
+        target_std=std,
+    )
     pred = model.predict(data.X)
     reports = {
         part: regression_report(data.y[data.rows(part)], pred[data.rows(part)])

@@ -445,11 +445,13 @@ def explain(
             overall,
         )
     noun = obs_noun(adata)
+    # a Regressor's one output is no class: nothing to count
+    present = "" if regression else f" ({len(np.unique(codes))} classes present)"
     logger.info(
-        "explain: %d %s (%d classes present) with method=%r, nsamples=%d, %d background %s",
+        "explain: %d %s%s with method=%r, nsamples=%d, %d background %s",
         len(explained),
         noun,
-        len(np.unique(codes)),
+        present,
         method,
         nsamples,
         len(bg_rows),
@@ -457,12 +459,14 @@ def explain(
     )
 
     background = model_rows(bg_rows)
+    # a Regressor's network outputs the standardized target: explained in the target's units
+    module = model._module_in_units() if regression else model.module_
     if method == "fast":
         draws = sample_draws(len(explained), len(bg_rows), nsamples, ss_draws)
-        engine = ExpectedGradients(model.module_, background, draws, device=model.device_)
+        engine = ExpectedGradients(module, background, draws, device=model.device_)
     else:
         engine = ShapGradient(
-            model.module_, background, nsamples=nsamples, seed=seed, device=model.device_
+            module, background, nsamples=nsamples, seed=seed, device=model.device_
         )
     eligible = np.zeros(n_model, dtype=bool)
     eligible[dst] = True

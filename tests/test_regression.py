@@ -259,10 +259,13 @@ def test_numeric_target_bad_input_is_refused_before_any_work(adata):
         sag.tl.classify(adata, "age", config={"trainer": {"loss": "auc"}}, n_trials=1)
     with pytest.raises(ValueError, match=r"metric='accuracy' must be one of \['r2'"):
         sag.tl.classify(adata, "age", metric="accuracy", n_trials=1)
-    with pytest.raises(ValueError, match=r"metric=.r2. must be one of.*classification task"):
+    # a metric of a numeric target asks for one, as the loss "mse" does: text is no number
+    with pytest.raises(ValueError, match=r"the metric 'r2'.*needs numbers in obs\['label'\]"):
         sag.tl.classify(adata, "label", metric="r2", n_trials=1)
+    with pytest.raises(ValueError, match=r"metric=.r2. must be one of.*classification task"):
+        sag.tl.classify(adata, "label", metric="r2", n_trials=1, task="classification")
     mse = {"trainer": {"loss": "mse"}}
-    with pytest.raises(ValueError, match=r"the loss 'mse'\) needs numbers in obs\['label'\]"):
+    with pytest.raises(ValueError, match=r"the loss 'mse'.*needs numbers in obs\['label'\]"):
         sag.tl.classify(adata, "label", config=mse, n_trials=1)
     with pytest.raises(ValueError, match="loss='mse' is for a numeric target"):
         sag.tl.classify(adata, "label", config=mse, n_trials=1, task="classification")
@@ -333,6 +336,23 @@ def test_few_numeric_values_are_classes_unless_asked(adata):
     # the mse loss asks for the number too (AutoGenome's configs say so)
     model = sag.tl.classify(adata, "time", n_trials=1, config={**cfg, "trainer": {"loss": "mse"}})
     assert isinstance(model, sag.models.Regressor)
+
+
+@pytest.mark.parametrize("metric", ["r2", "spearman"])
+def test_a_metric_of_a_numeric_target_asks_for_one(adata, monkeypatch, metric):
+    """As the loss "mse": under task="auto" a regression metric predicts the number, logged
+    (three values would be classes, and the metric refused for them)."""
+    from scautogenome import _settings
+
+    adata.obs["time"] = np.tile([0.0, 24.0, 48.0], 100)
+    said = []
+    monkeypatch.setattr(_settings.logger, "info", lambda *a: said.append(a[0] % a[1:]))
+    cfg = {"trainer": {"max_epochs": 2}}
+    model = sag.tl.classify(adata, "time", n_trials=1, config=cfg, metric=metric)
+    assert isinstance(model, sag.models.Regressor)
+    assert adata.uns["sag"]["task"] == "regression"
+    assert adata.uns["sag"]["params"]["metric"] == metric
+    assert any(f"metric={metric!r} judges a numeric target: obs['time']" in m for m in said)
 
 
 # -- the model ------------------------------------------------------------------------------------

@@ -137,8 +137,8 @@ def numeric_target(labels: pd.Series, labels_key: str) -> np.ndarray:
     if bad.any():
         examples = ", ".join(repr(str(v)) for v in pd.unique(values.to_numpy()[bad])[:3])
         msg = (
-            f"A numeric target (task='regression', or the loss 'mse') needs numbers in "
-            f"obs[{labels_key!r}], which holds "
+            "A numeric target (task='regression', the loss 'mse', or the metric 'r2', "
+            f"'pearson' or 'spearman') needs numbers in obs[{labels_key!r}], which holds "
             f"{int(bad.sum())} value(s) that are not, e.g. {examples}. Map them to numbers "
             "first, or use task='classification'."
         )

@@ -115,7 +115,11 @@ def classify(
         Use ``adata.layers[layer]`` instead of ``adata.X``.
     split_key
         Column of ``adata.obs`` with ``train``/``val``/``test`` values to use instead of the
-        seeded split (honoured exactly).
+        seeded split. Its labelled cells keep their part, with one exception: a split
+        without labelled ``val`` cells (a train/test split) has a validation part drawn from
+        its train cells, as the search needs one (a ninth of each class's train cells, or of
+        each quantile bin's for a numeric target; seeded, logged with a warning); its test
+        cells stay held out. ``obs['{key_added}_split']`` records the parts used.
     group_key
         Cells that share a value here stay in one part of the seeded split, so that no test
         score rests on a sample whose twin was trained on (two aliquots of a tumour, a tumour

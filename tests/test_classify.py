@@ -448,6 +448,23 @@ def test_classification_report_macro_f1_is_sklearns_and_an_empty_part_is_nan():
     assert np.isnan(empty["macro_f1"])
     assert empty["confusion"].shape == (3, 3)
     assert empty["confusion"].sum() == 0
+    for name in ("precision", "recall", "f1"):  # undefined (0/0), not 0.0
+        assert np.isnan(empty["per_class"][name]).all(), name
+    assert empty["per_class"]["support"].tolist() == [0, 0, 0]
+
+
+def test_per_class_figures_of_a_class_without_cells_are_nan():
+    """A class with no cell in the part (support 0): recall NaN; precision and F1 NaN where
+    nothing was predicted as it, else 0.0 (every such call is wrong), as macro-F1 counts it."""
+    from scautogenome.train import classification_report
+
+    classes = np.array(["a", "b", "c", "d"])
+    y_true, y_pred = np.array([0, 0, 1, 1]), np.array([0, 0, 1, 2])  # "c" predicted; "d" none
+    pc = classification_report(y_true, y_pred, classes)["per_class"]
+    assert pc["support"].tolist() == [2, 2, 0, 0]
+    np.testing.assert_array_equal(pc["recall"], [1.0, 0.5, np.nan, np.nan])
+    np.testing.assert_array_equal(pc["precision"], [1.0, 1.0, 0.0, np.nan])
+    np.testing.assert_allclose(pc["f1"], [1.0, 2 / 3, 0.0, np.nan])
 
 
 def test_ranking_metrics_are_sklearns_one_vs_rest_and_nan_where_undefined():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
@@ -619,3 +620,32 @@ def test_labels_are_checked_before_the_matrix_is_read(monkeypatch):
     adata.obs["tiny"] = ["a"] * 58 + ["b"] * 2
     with pytest.raises(ValueError, match="too small to split"):
         _prepare.prepare_labelled(adata, "tiny", seed=0)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Categorical(np.round(np.linspace(0, 1, 60), 2)),  # a categorical of numbers
+        np.round(np.linspace(0, 1, 60), 2).astype(str),  # text that reads as numbers
+        np.repeat(np.arange(30, 60), 2),  # an age in whole years: 30 values, auto classifies
+    ],
+    ids=["categorical", "text", "int"],
+)
+def test_classes_too_small_that_are_all_numbers_suggest_a_numeric_target(values):
+    """task="auto" took a column of numbers as classes, each too small to split: the error
+    says that task='regression' predicts the number (not for labels that are not numbers, nor
+    where the classes were asked for)."""
+    from scautogenome.data import prepare_labelled
+
+    adata = sag.datasets.synthetic(n_obs=60, n_vars=30, n_classes=2, seed=0)
+    adata.obs["y"] = values
+    hint = r"Every label of obs\['y'\] is a number: task='regression' predicts it"
+    with pytest.raises(ValueError, match=f"too small to split.*{hint}"):
+        prepare_labelled(adata, "y", task="auto", seed=0)
+    with pytest.raises(ValueError, match="too small to split") as err:
+        prepare_labelled(adata, "y", task="classification", seed=0)
+    assert "task='regression'" not in str(err.value)
+    adata.obs["y"] = [f"s{i // 2}" for i in range(60)]
+    with pytest.raises(ValueError, match="too small to split") as err:
+        prepare_labelled(adata, "y", task="auto", seed=0)
+    assert "task='regression'" not in str(err.value)

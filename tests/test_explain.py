@@ -726,3 +726,31 @@ def test_a_class_named_overall_keeps_its_column(tmp_path, log_records):
     assert genes.count('<td class="l">overall</td>') == 1
     assert genes.count('<td class="l">overall (all classes)</td>') == 1
     assert "could not be drawn" not in page
+
+
+def test_explaining_all_cells_says_which_have_no_class(syn, log_records):
+    """An AutoGenome project whose test samples are unlabelled: the split has no 'test' cell,
+    the fallback draws from all cells, and the log says that the unlabelled ones are not
+    explained (grouped by the run's labels they have no class) and how to group them."""
+    adata, model = syn
+    adata = adata.copy()
+    unlabelled = np.arange(adata.n_obs) >= 260  # the "test file": no labels, split "none"
+    adata.obs["label"] = adata.obs["label"].astype(object).where(~unlabelled, None)
+    split = adata.obs["sag_split"].astype(str).replace("test", "train").to_numpy()
+    split[unlabelled] = "none"
+    adata.obs["sag_split"] = split
+    sag.tl.explain(adata, model, n_explain=None, nsamples=10, n_background=20)
+    assert "obs['sag_split'] has no 'test' cell; explaining cells drawn from all cells." in (
+        log_records.text
+    )
+    assert (
+        f"40 of the {adata.n_obs} cells selected have no class of the model in obs['label'] "
+        "(no label, or a class not trained on) and are not explained; sag.tl.explain(..., "
+        "groupby='sag_pred') groups cells by their predicted class." in log_records.text
+    )
+    assert f"explain: {adata.n_obs - 40} cells (3 classes present)" in log_records.text
+    assert not set(adata.uns["sag_shap"]["cells"]) & set(adata.obs_names[unlabelled])
+    log_records.clear()
+    sag.tl.explain(adata, model, groupby="sag_pred", n_explain=None, nsamples=10, n_background=20)
+    assert "not explained" not in log_records.text
+    assert set(adata.obs_names[unlabelled]) <= set(adata.uns["sag_shap"]["cells"])

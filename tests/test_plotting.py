@@ -496,6 +496,44 @@ def test_regression_errors(regressed, annotated):
         sag.pl.regression(adata, show=False)
 
 
+def test_regression_of_a_query_against_its_known_values(regressed, annotated):
+    """labels_key=: predictions of sag.tl.predict (a record without split or metrics) against
+    an obs column of observed numbers, every cell that has both, R\u00b2 and RMSE of them."""
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    query = regressed[:60].copy()  # what sag.tl.predict leaves: predictions, no split
+    del query.obs["sag_split"]
+    query.uns["sag"] = {"classes": np.array(["age"]), "predict_params": {"layer": "None"}}
+    query.obs["truth"] = query.obs["age"].to_numpy()
+    query.obs.loc[query.obs_names[:5], "truth"] = np.nan  # no value: not shown
+    with pytest.raises(KeyError, match=r"record of sag\.tl\.predict.*pass labels_key="):
+        sag.pl.regression(query, show=False)
+    with pytest.raises(KeyError, match=r"sag\.pl\.regression\(adata, key='sag', labels_key"):
+        sag.get.metrics_df(query)
+    ax = sag.pl.regression(query, labels_key="truth", show=False)
+    y, y_hat = query.obs["truth"].to_numpy()[5:], query.obs["sag_pred"].to_numpy()[5:]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), np.column_stack([y, y_hat]))
+    rmse = np.sqrt(mean_squared_error(y, y_hat))
+    assert ax.get_title() == f"all cells: R\u00b2 {r2_score(y, y_hat):.3f}, RMSE {rmse:.4g} (n=55)"
+    assert ax.get_xlabel() == "observed truth"
+    # on a classify run's cells: its split still chooses them (the test cells by default)
+    ax = sag.pl.regression(regressed, labels_key="age", show=False)
+    test = _split_rows(regressed, "test")
+    assert len(ax.collections[0].get_offsets()) == test.sum()
+    r2 = float(regressed.uns["sag"]["metrics"]["test"]["r2"])
+    assert f"test split: R\u00b2 {r2:.3f}" in ax.get_title()
+    with pytest.raises(KeyError, match="labels_key='nope' is not a column"):
+        sag.pl.regression(query, labels_key="nope", show=False)
+    with pytest.raises(KeyError, match=r"obs\['zz_pred'\] is missing"):
+        sag.pl.regression(query, key="zz", labels_key="truth", show=False)
+    query.obs["text"] = "young"
+    with pytest.raises(ValueError, match=r"labels_key='text'.*not finite numbers"):
+        sag.pl.regression(query, labels_key="text", show=False)
+    with pytest.raises(ValueError, match=r"holds classes: use sag\.pl\.confusion_matrix"):
+        sag.pl.regression(annotated, labels_key="label", show=False)
+    plt.close("all")
+
+
 def test_confusion_matrix_refuses_a_regression_run(regressed):
     with pytest.raises(
         ValueError, match=r"regression run \(numeric target 'age'\).*sag\.pl\.regression"

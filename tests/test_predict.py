@@ -342,3 +342,20 @@ def test_nan_in_a_gene_the_model_does_not_read_is_ignored(adata, trained):
     query.X[0, 3] = np.nan
     with pytest.raises(ValueError, match="NaN or infinite values in the genes the model reads"):
         trained.predict_proba(query)
+
+
+def test_a_dataframe_query_with_a_default_index_predicts_without_anndatas_warning(adata):
+    """A DataFrame with genes as columns and the default RangeIndex (as the docstring suggests)
+    is matched by gene name without AnnData's "Transforming to str index." warning; the
+    frame is left as it was."""
+    import warnings
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    df = pd.DataFrame(adata.X[:7].toarray(), columns=adata.var_names)
+    df = df[df.columns[::-1]]  # genes matched by name, not position
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = model.predict_proba(df)
+    np.testing.assert_allclose(proba, model.predict_proba(adata[:7]), atol=1e-6)
+    assert isinstance(df.index, pd.RangeIndex)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 
 import anndata as ad
@@ -175,7 +176,65 @@ def test_regressor_predictions_are_not_rounded_by_mixed_precision(adata, monkeyp
     )
     np.testing.assert_allclose(model.predict(adata), exact, rtol=0, atol=1e-3)
     rounded = _trainer.predict_logits(model.module_, model._loader(adata.X, None, 256), "cpu")
-    assert np.abs(rounded[:, 0] - exact).max() > 0.5  # what bfloat16 would have made of them
+    rounded = model.target_mean_ + model.target_std_ * rounded[:, 0].astype(np.float64)
+    assert np.abs(rounded - exact).max() > 1e-3  # what bfloat16 would have made of them
+
+
+def test_predictions_far_from_zero_keep_their_digits(adata):
+    """The target's mean and standard deviation stay out of the float32 network: a target
+    offset by 1e8 (a timestamp, a coordinate) is predicted as well as the same target
+    near 0, the offset added in float64 (folded into the last layer, float32 kept steps of 8)."""
+    adata = with_target(adata)
+    adata.obs["far"] = adata.obs["age"] + 1e8
+    far = sag.models.Regressor(MLP, FIT).fit(adata, "far", seed=0)
+    data = prepare_labelled(adata, "far", task="regression", seed=0, writes=False)
+    train = data.y[data.rows("train")]
+    assert far.target_mean_ == pytest.approx(train.mean(), abs=1e-6)
+    assert far.target_std_ == pytest.approx(train.std())
+    pred = far.predict(adata)
+    # a float32 output near 1e8 moves in steps of 8: a handful of values for the ages' spread
+    assert len(np.unique(pred)) > adata.n_obs // 2
+    assert np.corrcoef(pred, adata.obs["far"])[0, 1] > 0.8
+    # the same network near 0 predicts the same values, less the offset
+    near = copy.deepcopy(far)
+    near.target_mean_ -= 1e8
+    np.testing.assert_allclose(pred - 1e8, near.predict(adata), rtol=0, atol=1e-6)
+
+
+def test_a_regressor_saved_with_its_head_folded_loads_and_predicts_the_same(adata, tmp_path):
+    """A model saved by an earlier version folded the target's mean and standard deviation
+    into its last layer and has no target_mean/target_std in model.json: it outputs the
+    target's units itself, and keeps the weights digest its classify run recorded."""
+    from scautogenome.models._base import read_model_dir, write_model_dir
+
+    adata = with_target(adata)
+    model = sag.models.Regressor(MLP, FIT).fit(adata, "age", seed=0)
+    pred = model.predict(adata)
+    model.save(tmp_path / "new")
+    meta, tensors = read_model_dir(tmp_path / "new", "Regressor")
+    assert meta["target_mean"] == model.target_mean_
+    assert meta["target_std"] == model.target_std_
+    # what an earlier version saved: the head folded, no mean or standard deviation
+    old = copy.deepcopy(model)
+    unstandardize_head(old.module_.head, model.target_mean_, model.target_std_)
+    state = old.module_.state_dict()
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("net.")}
+    tensors.update({"net." + k: v for k, v in state.items()})
+    for k in ("target_mean", "target_std", "versions"):
+        meta.pop(k, None)
+    write_model_dir(tmp_path / "old", meta, tensors, overwrite=False)
+    loaded = sag.models.Regressor.load(tmp_path / "old")
+    assert (loaded.target_mean_, loaded.target_std_) == (0.0, 1.0)
+    np.testing.assert_allclose(loaded.predict(adata), pred, rtol=1e-5)
+    h = hashlib.sha1()
+    for name, tensor in state.items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    assert loaded.weights_digest() == h.hexdigest()  # as the earlier version recorded it
+    # the new model's digest tells the target's scale apart: same weights, other scale
+    other = copy.deepcopy(model)
+    other.target_mean_ += 1.0
+    assert other.weights_digest() != model.weights_digest()
 
 
 def test_numeric_target_bad_input_is_refused_before_any_work(adata):
@@ -200,10 +259,13 @@ def test_numeric_target_bad_input_is_refused_before_any_work(adata):
         sag.tl.classify(adata, "age", config={"trainer": {"loss": "auc"}}, n_trials=1)
     with pytest.raises(ValueError, match=r"metric='accuracy' must be one of \['r2'"):
         sag.tl.classify(adata, "age", metric="accuracy", n_trials=1)
-    with pytest.raises(ValueError, match=r"metric=.r2. must be one of.*classification task"):
+    # a metric of a numeric target asks for one, as the loss "mse" does: text is no number
+    with pytest.raises(ValueError, match=r"the metric 'r2'.*needs numbers in obs\['label'\]"):
         sag.tl.classify(adata, "label", metric="r2", n_trials=1)
+    with pytest.raises(ValueError, match=r"metric=.r2. must be one of.*classification task"):
+        sag.tl.classify(adata, "label", metric="r2", n_trials=1, task="classification")
     mse = {"trainer": {"loss": "mse"}}
-    with pytest.raises(ValueError, match=r"the loss 'mse'\) needs numbers in obs\['label'\]"):
+    with pytest.raises(ValueError, match=r"the loss 'mse'.*needs numbers in obs\['label'\]"):
         sag.tl.classify(adata, "label", config=mse, n_trials=1)
     with pytest.raises(ValueError, match="loss='mse' is for a numeric target"):
         sag.tl.classify(adata, "label", config=mse, n_trials=1, task="classification")
@@ -274,6 +336,23 @@ def test_few_numeric_values_are_classes_unless_asked(adata):
     # the mse loss asks for the number too (AutoGenome's configs say so)
     model = sag.tl.classify(adata, "time", n_trials=1, config={**cfg, "trainer": {"loss": "mse"}})
     assert isinstance(model, sag.models.Regressor)
+
+
+@pytest.mark.parametrize("metric", ["r2", "spearman"])
+def test_a_metric_of_a_numeric_target_asks_for_one(adata, monkeypatch, metric):
+    """As the loss "mse": under task="auto" a regression metric predicts the number, logged
+    (three values would be classes, and the metric refused for them)."""
+    from scautogenome import _settings
+
+    adata.obs["time"] = np.tile([0.0, 24.0, 48.0], 100)
+    said = []
+    monkeypatch.setattr(_settings.logger, "info", lambda *a: said.append(a[0] % a[1:]))
+    cfg = {"trainer": {"max_epochs": 2}}
+    model = sag.tl.classify(adata, "time", n_trials=1, config=cfg, metric=metric)
+    assert isinstance(model, sag.models.Regressor)
+    assert adata.uns["sag"]["task"] == "regression"
+    assert adata.uns["sag"]["params"]["metric"] == metric
+    assert any(f"metric={metric!r} judges a numeric target: obs['time']" in m for m in said)
 
 
 # -- the model ------------------------------------------------------------------------------------
@@ -367,11 +446,24 @@ def test_predict_with_a_regressor(run):
     assert query.uns["sag_q"]["classes"].tolist() == ["age"]
 
 
-def test_explain_a_regressor_ranks_the_genes_of_the_target(run, tmp_path):
+def test_explain_a_regressor_ranks_the_genes_of_the_target(run, tmp_path, monkeypatch):
+    from scautogenome import _settings
+
     adata, model = run
     adata = adata.copy()
+    said = []
+    monkeypatch.setattr(_settings.logger, "info", lambda *a: said.append(a[0] % a[1:]))
     sag.tl.explain(adata, model, n_explain=30, nsamples=50)
+    monkeypatch.undo()
+    # one output, no classes to count
+    assert any(m.startswith("explain: 30 cells with method='fast'") for m in said), said
+    assert not any("classes present" in m for m in said)
     rec = adata.uns["sag_shap"]
+    # in the target's units (the network outputs the standardized target): the background's
+    # mean prediction is an age
+    pred = adata.obs["sag_pred"].to_numpy()
+    assert pred.min() < float(rec["base_values"][0]) < pred.max()
+    assert rec["params"]["engine"] == "structured"  # the first layer found in the wrapper
     assert rec["columns"].tolist() == ["age", "overall"]
     assert adata.varm["sag_shap"].shape == (adata.n_vars, 2)
     assert rec["params"]["output"] == "prediction"
@@ -422,3 +514,17 @@ def test_architecture_plot_names_the_target_not_classes(run):
         assert "output\nage" in texts
         assert not any("classes" in t for t in texts)
     plt.close("all")
+
+
+@pytest.mark.parametrize("method", ["fit", "predict"])
+def test_the_regressor_documents_every_argument(method):
+    import inspect
+    import re
+
+    func = getattr(sag.models.Regressor, method)
+    doc = inspect.getdoc(func)
+    assert "Parameters\n----------\n" in doc
+    assert "Returns\n-------\n" in doc
+    params = doc.split("Parameters\n----------\n")[1].split("Returns\n-------\n")[0]
+    for name in list(inspect.signature(func).parameters)[1:]:  # not self
+        assert re.search(rf"^{name}$", params, re.MULTILINE), name

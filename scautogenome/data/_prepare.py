@@ -120,6 +120,12 @@ def resolve_task(labels: pd.Series, labels_key: str, task: str = "auto") -> str:
     return "classification"
 
 
+def _all_numbers(names) -> bool:
+    """Whether every label text in ``names`` reads as a finite number (``"24"``, ``"0.5"``)."""
+    values = pd.to_numeric(pd.Series(list(names), dtype=object), errors="coerce")
+    return bool(len(values)) and bool(np.isfinite(values.to_numpy(dtype=np.float64)).all())
+
+
 def numeric_target(labels: pd.Series, labels_key: str) -> np.ndarray:
     """The values of a numeric target as float64 (NaN: no value); an error for a column
     that is not numbers (a categorical of numbers, or text that reads as numbers, is taken)."""
@@ -137,8 +143,8 @@ def numeric_target(labels: pd.Series, labels_key: str) -> np.ndarray:
     if bad.any():
         examples = ", ".join(repr(str(v)) for v in pd.unique(values.to_numpy()[bad])[:3])
         msg = (
-            f"A numeric target (task='regression', or the loss 'mse') needs numbers in "
-            f"obs[{labels_key!r}], which holds "
+            "A numeric target (task='regression', the loss 'mse', or the metric 'r2', "
+            f"'pearson' or 'spearman') needs numbers in obs[{labels_key!r}], which holds "
             f"{int(bad.sum())} value(s) that are not, e.g. {examples}. Map them to numbers "
             "first, or use task='classification'."
         )
@@ -282,7 +288,7 @@ def prepare_labelled(
     # the warning tells of the grouped seeded split only where that split is drawn
     check_adata(adata, writes=writes, splits=split_key is None and group_key == "auto")
     labels = check_labels(adata, labels_key)
-    task = resolve_task(labels, labels_key, task)
+    asked, task = task, resolve_task(labels, labels_key, task)
     if task == "regression":
         X, value_type = _read_matrix(adata, layer, value_type)
         return _prepare_numeric(
@@ -334,6 +340,11 @@ def prepare_labelled(
                 "to leave such classes out of training (their cells still get a prediction), or "
                 "a split of your own (split_key=)."
             )
+            if asked == "auto" and _all_numbers(counts.index):
+                msg += (
+                    f" Every label of obs[{labels_key!r}] is a number: task='regression' "
+                    "predicts it as one, with no classes to split."
+                )
             raise ValueError(msg)
         dropped = [str(k) for k in small.index]
         logger.warning(

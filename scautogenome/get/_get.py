@@ -131,6 +131,17 @@ def shap_df(
     return out.reset_index(drop=True)
 
 
+def _predicts_numbers(adata: AnnData, key: str) -> bool:
+    """Whether ``obs['{key}_pred']`` holds predicted numbers (a Regressor's), not classes."""
+    pred = adata.obs.get(_keys.pred_key(key))
+    return (
+        pred is not None
+        and pd.api.types.is_numeric_dtype(pred)
+        and not pd.api.types.is_bool_dtype(pred)
+        and not isinstance(pred.dtype, pd.CategoricalDtype)
+    )
+
+
 def metrics_df(
     adata: AnnData, *, key: str = _keys.CLASSIFY_KEY, part: str = "test"
 ) -> pd.DataFrame:
@@ -163,6 +174,13 @@ def metrics_df(
         from ..tools._utils import records_elsewhere
 
         hint = records_elsewhere(adata, key, ("classify",), "key")
+        record = adata.uns.get(key)
+        if isinstance(record, dict) and "predict_params" in record:
+            plot = "regression" if _predicts_numbers(adata, key) else "confusion_matrix"
+            hint += (
+                f" To score the predictions against an obs column of known values: "
+                f"sag.pl.{plot}(adata, key={key!r}, labels_key=...)."
+            )
         raise KeyError(str(e.args[0]) + hint) from None
     if part not in record["metrics"]:
         msg = f"part={part!r} must be one of {sorted(record['metrics'])}."

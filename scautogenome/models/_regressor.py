@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from .._settings import keep_python_rng, keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
-from ..train import TrainParams, check_metric, task_objective, train_regressor
+from ..train import TrainParams, check_metric, target_scale, task_objective, train_regressor
 from ._supervised import SupervisedModel
 
 if TYPE_CHECKING:
@@ -36,9 +38,14 @@ class Regressor(SupervisedModel):
     Attributes
     ----------
     module_
-        The trained torch network; its one output is the target, in the target's units.
+        The trained torch network; its one output is the standardized target, which
+        :meth:`predict` brings back into the target's units (in float64):
+        ``target_mean_ + target_std_ * output``.
     target_
         Name of the target (the ``obs`` column it was trained on).
+    target_mean_, target_std_
+        Mean and standard deviation of the target on the training cells (0.0 and 1.0 for a
+        model saved by an earlier version, whose network outputs the target's units itself).
     classes_
         ``[target_]``: the name of the one output, where a classifier has its classes
         (:func:`~scautogenome.tl.explain` names its columns by it).
@@ -48,20 +55,56 @@ class Regressor(SupervisedModel):
     """
 
     _model_name = "Regressor"
-    # its outputs are in the target's units: float32 on GPU too (see predict_logits)
+    # a value, not a ranking of classes: bfloat16 would keep ~3 digits of it, so float32 on
+    # GPU too (see predict_logits)
     _mixed_inference = False
 
     # -- what differs from the Classifier (see BaseModel) --------------------------------------
-    def _set_extras(self, *, target) -> None:
+    def _set_extras(self, *, target, target_mean: float = 0.0, target_std: float = 1.0) -> None:
         self.target_ = str(target)
         self.classes_ = np.asarray([self.target_], dtype=str)
+        self.target_mean_ = float(target_mean)
+        self.target_std_ = float(target_std)
 
     def _extra_meta(self) -> dict:
-        return {"target": self.target_}
+        return {
+            "target": self.target_,
+            "target_mean": self.target_mean_,
+            "target_std": self.target_std_,
+        }
 
     @classmethod
     def _extras_from_meta(cls, meta: dict) -> dict:
-        return {"target": meta["target"]}
+        # a model saved before the two were kept apart has them folded into its last layer:
+        # its network outputs the target's units, which 0.0 and 1.0 leave as they are
+        return {
+            "target": meta["target"],
+            "target_mean": meta.get("target_mean", 0.0),
+            "target_std": meta.get("target_std", 1.0),
+        }
+
+    def _folded(self) -> bool:
+        """Whether the network outputs the target's units itself (a model of an earlier
+        version, whose last layer holds the target's mean and standard deviation)."""
+        return self.target_mean_ == 0.0 and self.target_std_ == 1.0
+
+    def weights_digest(self) -> str:
+        """SHA-1 of the network's weights and buffers and of the target's mean and standard
+        deviation (as :meth:`Classifier.weights_digest
+        <scautogenome.models.Classifier.weights_digest>`; a model of an earlier version keeps
+        the digest its classify run recorded)."""
+        digest = super().weights_digest()
+        if self._folded():
+            return digest
+        scale = np.asarray([self.target_mean_, self.target_std_], dtype=np.float64)
+        return hashlib.sha1(digest.encode() + scale.tobytes()).hexdigest()
+
+    def _module_in_units(self) -> torch.nn.Module:
+        """The network with its output in the target's units (float32), for what takes a torch
+        module (:func:`~scautogenome.tl.explain`: SHAP values in the target's units)."""
+        if self._folded():
+            return self.module_
+        return _InUnits(self.module_, self.target_mean_, self.target_std_)
 
     def _describe(self) -> str:
         return f"{self.architecture_['kind']}, {len(self.var_names_)} genes -> {self.target_!r}"
@@ -83,10 +126,41 @@ class Regressor(SupervisedModel):
     ) -> Regressor:
         """Train this fixed architecture on the numeric ``obs[target_key]`` (split as
         :func:`~scautogenome.tl.classify` splits a numeric target: stratified on quantile bins
-        of its values, ``group_key`` as there; cells without a value are not used); returns
-        ``self``. Nothing is
-        written into ``adata``. ``metric`` (``"r2"``, ``"pearson"`` or ``"spearman"``)
-        judges the epochs (early stopping)."""
+        of its values, ``group_key`` as there; cells without a value are not used). Nothing is
+        written into ``adata``.
+
+        Parameters
+        ----------
+        adata
+            Cells (or samples) x genes, values as :func:`~scautogenome.tl.classify` takes them
+            (raw counts, unlogged TPM/FPKM/RSEM, binary or already transformed; dense or
+            sparse).
+        target_key
+            Column of ``adata.obs`` with the numeric target (numbers, or text that reads as
+            numbers; NaN or ``"NA"`` for a cell without a value).
+        layer
+            Use ``adata.layers[layer]`` instead of ``adata.X``.
+        split_key
+            Column of ``adata.obs`` with ``train``/``val``/``test`` values to use instead of the
+            seeded 8:1:1 split (without ``val`` cells, a ninth of the train cells of each
+            quantile bin is drawn as ``val``, logged).
+        group_key
+            Cells that share a value here stay in one part of the seeded split; ``"auto"``
+            (default): the TCGA patient of TCGA barcodes, as in
+            :func:`~scautogenome.tl.classify`; None splits cells one by one.
+        value_type
+            ``"auto"`` (detect), ``"counts"``, ``"normalized"`` (unlogged TPM/FPKM/RSEM),
+            ``"binary"`` or ``"continuous"``.
+        metric
+            Validation metric that judges the epochs (early stopping): ``"r2"`` (default),
+            ``"pearson"`` or ``"spearman"``.
+        seed
+            Seed of the split and the training; default ``sag.settings.seed``.
+
+        Returns
+        -------
+        ``self``, trained.
+        """
         architecture = self._given_architecture()  # before any data is read
         seed = resolve_seed(seed)
         check_metric(metric, "regression")
@@ -108,6 +182,7 @@ class Regressor(SupervisedModel):
             return TrainParams(**{**kw, "loss": loss})
 
         params, device, net = self._fit_setup(arch, params_class, seed)
+        mean, std = target_scale(data.y, data.rows("train"))  # train_regressor's
         res = train_regressor(
             net,
             X=data.X,
@@ -120,7 +195,9 @@ class Regressor(SupervisedModel):
             device=device,
             seed=seed,
         )
-        return self._fit_done(arch, data, params, res, target=target_key)
+        return self._fit_done(
+            arch, data, params, res, target=target_key, target_mean=mean, target_std=std
+        )
 
     # -- inference ------------------------------------------------------------------------------
     def predict(
@@ -131,14 +208,43 @@ class Regressor(SupervisedModel):
         batch_size: int = 1024,
         min_gene_overlap: float = 0.5,
     ) -> np.ndarray:
-        """Predicted values of the target (n_obs, float64, in its units).
+        """Predicted values of the target.
 
-        ``data`` is an AnnData or a DataFrame with genes as named columns (genes matched by
-        name, missing ones set to their training mean), or a matrix with the model's genes in
-        order. ``layer``: ``adata.layers[layer]``; None reads the layer the model was trained
-        on where the AnnData has it, else ``adata.X``.
+        Parameters
+        ----------
+        data
+            An AnnData or a DataFrame with genes as named columns (genes matched by name,
+            missing ones set to their training mean), or a matrix with the model's genes in
+            order.
+        layer
+            Read ``adata.layers[layer]``; None reads the layer the model was trained on where
+            the AnnData has it, else ``adata.X``.
+        batch_size
+            Cells per forward pass.
+        min_gene_overlap
+            Minimum fraction of the model's genes ``data`` must have (an error below it; a
+            partial overlap is warned of).
+
+        Returns
+        -------
+        The predicted values (n_obs, float64, in the target's units).
         """
         out = self._outputs(
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
         )
-        return out[:, 0].astype(np.float64)
+        # back into the target's units in float64: far from 0 (a year, an offset of 1e8),
+        # float32 would keep only a few of the digits that tell the cells apart
+        return self.target_mean_ + self.target_std_ * out[:, 0].astype(np.float64)
+
+
+class _InUnits(torch.nn.Module):
+    """``net`` (one output, the standardized target) followed by ``mean + std * output``."""
+
+    def __init__(self, net: torch.nn.Module, mean: float, std: float) -> None:
+        super().__init__()
+        self.net = net
+        self.mean, self.std = mean, std
+        self.train(net.training)
+
+    def forward(self, x):
+        return self.net(x) * self.std + self.mean

@@ -257,6 +257,7 @@ def regression(
     *,
     key: str = _keys.CLASSIFY_KEY,
     split: str | None = "test",
+    labels_key: str | None = None,
     size: float | None = None,
     title: str | None = None,
     ax: Axes | None = None,
@@ -277,13 +278,21 @@ def regression(
     ----------
     adata
         Annotated by :func:`scautogenome.tl.classify` (reads ``obs`` of the target,
-        ``obs['{key}_pred']``, ``obs['{key}_split']`` and ``uns[key]``).
+        ``obs['{key}_pred']``, ``obs['{key}_split']`` and ``uns[key]``), or with
+        ``labels_key`` by :func:`~scautogenome.tl.predict` (or classify).
     key
-        ``key_added`` of the classify call.
+        ``key_added`` of the classify (or predict) call.
     split
         The cells shown: ``"test"`` (default; the cells the search never saw), ``"val"``,
         ``"train"``, or ``"all"`` (or None) for every cell with an observed value, coloured
-        by its part of the split.
+        by its part of the split. With ``labels_key`` on an AnnData without
+        ``obs['{key}_split']`` (a query of predict), every cell is shown.
+    labels_key
+        Instead of the target of the classify run, compare the predictions in
+        ``obs['{key}_pred']`` with this ``obs`` column of observed numbers, on the cells of
+        ``adata`` that have both: a query annotated by :func:`~scautogenome.tl.predict` whose
+        true values are known. R\u00b2 and RMSE in the title are computed from the cells
+        shown.
     size
         Dot size; default by the number of cells.
     title
@@ -300,27 +309,31 @@ def regression(
     from ..data import numeric_target
     from ..train import regression_report
 
-    uns = classify_run_record(adata, key, "metrics")
-    if not is_regression(uns):
-        msg = (
-            f"uns[{key!r}] records a classification run (classes, not a numeric target); "
-            "sag.pl.regression plots the predictions of a number: use sag.pl.confusion_matrix."
-        )
-        raise ValueError(msg)
     split = "all" if split is None else split
     if split not in (*_SPLIT_ORDER[:3], "all"):
         msg = f"split={split!r} must be 'test', 'val', 'train' or 'all' (or None)."
         raise ValueError(msg)
-    target = regression_target(uns)
-    if target not in adata.obs.columns:
-        msg = (
-            f"obs[{target!r}], the numeric target of the classify run in uns[{key!r}], is no "
-            "longer in adata.obs; put its observed values back under that name to plot them."
-        )
-        raise KeyError(msg)
     pred_col = _keys.pred_key(key)
-    if pred_col not in adata.obs.columns:
-        raise missing_key("adata.obs", pred_col, "sag.tl.classify(adata, labels_key)")
+    split_col = _keys.split_key(key)
+    if labels_key is None:
+        uns = _regression_record(adata, key)
+        target = regression_target(uns)
+        if target not in adata.obs.columns:
+            msg = (
+                f"obs[{target!r}], the numeric target of the classify run in uns[{key!r}], is "
+                "no longer in adata.obs; put its observed values back under that name to plot "
+                "them."
+            )
+            raise KeyError(msg)
+        if pred_col not in adata.obs.columns:
+            raise missing_key("adata.obs", pred_col, "sag.tl.classify(adata, labels_key)")
+        observed = numeric_target(adata.obs[target], target)
+    else:
+        uns = {}
+        target = labels_key
+        observed = _observed_numbers(adata, key, labels_key)
+        if split_col not in adata.obs.columns and split == "test":
+            split = "all"  # a query: no split to draw its test cells from
     pred = adata.obs[pred_col]
     if not pd.api.types.is_numeric_dtype(pred) or pd.api.types.is_bool_dtype(pred):
         msg = (
@@ -328,9 +341,8 @@ def regression(
             f"regression run in uns[{key!r}] (was it replaced by a prediction of classes?)."
         )
         raise ValueError(msg)
-    y = numeric_target(adata.obs[target], target)
+    y = observed
     y_hat = pred.to_numpy(dtype=np.float64)
-    split_col = _keys.split_key(key)
     parts = adata.obs[split_col].astype(str).to_numpy() if split_col in adata.obs else None
     if split != "all" and parts is None:
         msg = (
@@ -349,7 +361,7 @@ def regression(
             "nothing to plot."
         )
         raise ValueError(msg)
-    recorded = dict(dict(uns["metrics"]).get(split, {}))
+    recorded = dict(dict(uns.get("metrics", {})).get(split, {}))
     if "r2" in recorded and int(recorded.get("n", -1)) == n:
         stats = recorded
     else:
@@ -384,6 +396,64 @@ def regression(
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", frameon=False, fontsize="small")
     return finish(fig, ax, show, return_fig, save, "sag_regression", title=title)
+
+
+def _regression_record(adata: AnnData, key: str) -> dict:
+    """The classify record of a numeric target under ``key``: a KeyError for a prediction's
+    record (which has no split: ``labels_key=`` plots it), a ValueError for a run of
+    classes."""
+    record = adata.uns.get(key)
+    if isinstance(record, dict) and "predict_params" in record and "metrics" not in record:
+        msg = (
+            f"adata.uns[{key!r}] holds the record of sag.tl.predict, which has no test "
+            f"split; pass labels_key= an obs column of observed values to compare "
+            f"obs[{_keys.pred_key(key)!r}] with it, or run sag.tl.classify(adata, "
+            "labels_key) for the plot of its test split."
+        )
+        raise KeyError(msg)
+    uns = classify_run_record(adata, key, "metrics")
+    if not is_regression(uns):
+        msg = (
+            f"uns[{key!r}] records a classification run (classes, not a numeric target); "
+            "sag.pl.regression plots the predictions of a number: use sag.pl.confusion_matrix."
+        )
+        raise ValueError(msg)
+    return uns
+
+
+def _observed_numbers(adata: AnnData, key: str, labels_key: str) -> np.ndarray:
+    """``obs[labels_key]`` as float64 (NaN: no value), to compare with the predictions in
+    ``obs['{key}_pred']``: KeyErrors for a missing column, a ValueError for predicted classes
+    or observed values that are not numbers (as :func:`_observed_confusion` checks)."""
+    from ..data import numeric_target
+
+    pred_col = _keys.pred_key(key)
+    if pred_col not in adata.obs.columns:
+        msg = (
+            f"obs[{pred_col!r}] is missing; run sag.tl.predict (or classify) with "
+            f"key_added={key!r} first."
+        )
+        raise KeyError(msg)
+    if labels_key not in adata.obs.columns:
+        msg = (
+            f"labels_key={labels_key!r} is not a column of adata.obs; available: "
+            f"{list(adata.obs.columns)}."
+        )
+        raise KeyError(msg)
+    pred = adata.obs[pred_col]
+    if isinstance(pred.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(pred):
+        msg = f"obs[{pred_col!r}] holds classes: use sag.pl.confusion_matrix."
+        raise ValueError(msg)
+    try:
+        return numeric_target(adata.obs[labels_key], labels_key)
+    except ValueError:
+        msg = (
+            f"labels_key={labels_key!r}: obs[{labels_key!r}] holds values that are not finite "
+            "numbers; "
+            f"sag.pl.regression compares the predicted numbers in obs[{pred_col!r}] with "
+            "observed numbers (sag.pl.confusion_matrix compares classes)."
+        )
+        raise ValueError(msg) from None
 
 
 def _kept_trial(trials: pd.DataFrame, uns, done: np.ndarray, sign: float) -> int:

@@ -25,6 +25,7 @@ from ..search import (
     warn_if_cut,
 )
 from ..train import (
+    REGRESSION_METRICS,
     check_metric,
     check_objective,
     check_regression_objective,
@@ -32,6 +33,7 @@ from ..train import (
     log_odds,
     regression_report,
     resolve_device,
+    target_scale,
 )
 from ._utils import (
     budget_overrides,
@@ -113,7 +115,11 @@ def classify(
         Use ``adata.layers[layer]`` instead of ``adata.X``.
     split_key
         Column of ``adata.obs`` with ``train``/``val``/``test`` values to use instead of the
-        seeded split (honoured exactly).
+        seeded split. Its labelled cells keep their part, with one exception: a split
+        without labelled ``val`` cells (a train/test split) has a validation part drawn from
+        its train cells, as the search needs one (a ninth of each class's train cells, or of
+        each quantile bin's for a numeric target; seeded, logged with a warning); its test
+        cells stay held out. ``obs['{key_added}_split']`` records the parts used.
     group_key
         Cells that share a value here stay in one part of the seeded split, so that no test
         score rests on a sample whose twin was trained on (two aliquots of a tumour, a tumour
@@ -148,7 +154,8 @@ def classify(
         class that a decision threshold would hide; they need cells of at least two classes
         in the validation split. For a numeric target: ``"r2"`` (default), ``"pearson"`` or
         ``"spearman"`` (correlation of the predictions with the values); a metric of classes
-        given for it is an error.
+        given for it is an error. With ``task="auto"`` one of these asks for a numeric target
+        (logged), as the loss ``"mse"`` does.
     config
         Expert-mode configuration (dict, JSON path or JSON text), merged onto
         :func:`scautogenome.config.default`. Explicit arguments above win over it.
@@ -165,11 +172,11 @@ def classify(
         ``"auto"`` (default): a numeric column (not boolean, not categorical) of more than 50
         distinct values is a numeric target, anything else holds classes (a numeric column of
         fewer values, such as time points, is logged as classified). ``"classification"`` or
-        ``"regression"`` say it (as ``config["trainer"]["loss"] = "mse"`` does with
-        ``"auto"``): a numeric target trains with the mean squared error on its
-        standardized values (``config["trainer"]["loss"]`` ``"mse"``; ENAS's shared weights
-        too, rewarded by ``1 - MSE`` on validation minibatches); the class weighting of the
-        search space does not apply to it.
+        ``"regression"`` say it (as ``config["trainer"]["loss"] = "mse"``, or a
+        ``metric`` of a numeric target, does with ``"auto"``): a numeric target trains with
+        the mean squared error on its standardized values (``config["trainer"]["loss"]``
+        ``"mse"``; ENAS's shared weights too, rewarded by ``1 - MSE`` on validation
+        minibatches); the class weighting of the search space does not apply to it.
     storage, study_name
         An Optuna storage URL (e.g. ``"sqlite:///search.db"``), a journal file (a path ending
         in ``.log`` or ``.journal``, for many processes on a shared file system) or an Optuna
@@ -238,7 +245,7 @@ def classify(
     _config.check_classify_mode(mode)
     cfg = load_config(_config.load, config, mode, overrides)
     _config.check_classify_mode(cfg["mode"], "config['mode']")
-    requested = _config.requested_task(cfg, task)
+    requested = _task_of_metric(_config.requested_task(cfg, task), cfg, labels_key)
     _check_metric_of_task(metric, requested)
     enas = cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas"
     check_collect(cfg["budget"], storage, enas=enas)  # first: a missing file is not made
@@ -381,7 +388,17 @@ def _regression_outputs(
 ) -> Regressor:
     """The end of :func:`classify` for a numeric target: the kept :class:`Regressor`, its
     metrics on test and val, and what it writes into ``adata``."""
-    model = final_model(Regressor, result, data, cfg, device, target=data.classes[0])
+    mean, std = target_scale(data.y, data.rows("train"))  # what the trials were trained on
+    model = final_model(
+        Regressor,
+        result,
+        data,
+        cfg,
+        device,
+        target=data.classes[0],
+        target_mean=mean,
+        target_std=std,
+    )
     pred = model.predict(data.X)
     reports = {
         part: regression_report(data.y[data.rows(part)], pred[data.rows(part)])
@@ -457,6 +474,22 @@ def _check_not_written(labels_key: str, split_key: str | None, key_added: str) -
             "key_added=, or copy the column under another name."
         )
         raise ValueError(msg)
+
+
+def _task_of_metric(task: str, cfg: dict, labels_key: str) -> str:
+    """``task``, or ``"regression"`` where it is ``"auto"`` and the search metric is one of a
+    numeric target's (``"r2"``, ``"pearson"``, ``"spearman"``), as the loss ``"mse"`` asks for
+    one (:func:`scautogenome.config.requested_task`)."""
+    metric = cfg["search"]["metric"]
+    if task == "auto" and metric in REGRESSION_METRICS:
+        logger.info(
+            "metric=%r judges a numeric target: obs[%r] is predicted as a number "
+            "(task='regression'); task='classification' refuses the metric.",
+            metric,
+            labels_key,
+        )
+        return "regression"
+    return task
 
 
 def _check_metric_of_task(metric: str | None, task: str) -> None:

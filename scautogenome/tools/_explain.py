@@ -127,7 +127,9 @@ def _candidate_rows(
                     "or cells='all'."
                 )
                 raise ValueError(msg)
-            logger.warning("obs[%r] has no %r cell; explaining all cells.", split_col, cells)
+            logger.warning(
+                "obs[%r] has no %r cell; explaining cells drawn from all cells.", split_col, cells
+            )
             return np.arange(n)
         return rows
     arr = np.asarray(cells)
@@ -405,6 +407,25 @@ def explain(
         group_codes, group_source = np.zeros(len(candidates), dtype=np.int64), "all cells"
     else:
         group_codes, group_source = _groups(adata, model, groupby, predicted, record, candidates)
+    classless = int((group_codes < 0).sum())
+    if classless and len(candidates) > classless:
+        # said, so that the log tells what is explained: of "all cells", say, only the
+        # labelled ones (a project's unlabelled test samples are not)
+        hint = ""
+        if groupby is None and record_key is not None:
+            hint = (
+                f"; sag.tl.explain(..., groupby={_keys.pred_key(record_key)!r}) groups cells "
+                "by their predicted class"
+            )
+        logger.info(
+            "%d of the %d %s selected have no class of the model in obs[%r] (no label, or a "
+            "class not trained on) and are not explained%s.",
+            classless,
+            len(candidates),
+            obs_noun(adata),
+            group_source,
+            hint,
+        )
     candidates, group_codes = candidates[group_codes >= 0], group_codes[group_codes >= 0]
     if len(candidates) == 0:
         msg = f"No cell to explain: none of the selected cells (cells={cells!r}) has a model class in {group_source!r}."
@@ -445,11 +466,13 @@ def explain(
             overall,
         )
     noun = obs_noun(adata)
+    # a Regressor's one output is no class: nothing to count
+    present = "" if regression else f" ({len(np.unique(codes))} classes present)"
     logger.info(
-        "explain: %d %s (%d classes present) with method=%r, nsamples=%d, %d background %s",
+        "explain: %d %s%s with method=%r, nsamples=%d, %d background %s",
         len(explained),
         noun,
-        len(np.unique(codes)),
+        present,
         method,
         nsamples,
         len(bg_rows),
@@ -457,12 +480,14 @@ def explain(
     )
 
     background = model_rows(bg_rows)
+    # a Regressor's network outputs the standardized target: explained in the target's units
+    module = model._module_in_units() if regression else model.module_
     if method == "fast":
         draws = sample_draws(len(explained), len(bg_rows), nsamples, ss_draws)
-        engine = ExpectedGradients(model.module_, background, draws, device=model.device_)
+        engine = ExpectedGradients(module, background, draws, device=model.device_)
     else:
         engine = ShapGradient(
-            model.module_, background, nsamples=nsamples, seed=seed, device=model.device_
+            module, background, nsamples=nsamples, seed=seed, device=model.device_
         )
     eligible = np.zeros(n_model, dtype=bool)
     eligible[dst] = True

@@ -42,6 +42,7 @@ _LAZY = {
     "train_classifier": "_trainer",
     "train_on_data": "_trainer",
     "train_regressor": "_trainer",
+    "target_scale": "_trainer",
     "unstandardize_head": "_trainer",
     "VAETrainParams": "_vae",
 }
@@ -81,6 +82,7 @@ __all__ = [
     "resolve_device",
     "score",
     "score_logits",
+    "target_scale",
     "task_objective",
     "train_classifier",
     "train_on_data",

@@ -126,21 +126,23 @@ def classification_report(
     Macro-F1 averages the classes that are true or predicted in this part, as
     ``sklearn.metrics.f1_score(average="macro")`` and the search's :func:`score` do; balanced
     accuracy the classes that are true in it; the macro ROC AUC and average precision the
-    classes for which they are defined (:func:`rank_scores`). An empty part (a user split
-    without test cells) has NaN metrics, zero support and an all-zero confusion matrix.
+    classes for which they are defined (:func:`rank_scores`). A class without cells in this
+    part (support 0) has NaN recall, and NaN precision and F1 unless cells were predicted as
+    it (then 0.0, as macro-F1 counts it: every such call is wrong). An empty part (a user
+    split without test cells) has NaN metrics, zero support and an all-zero confusion matrix.
     """
     labels = np.arange(len(classes))
     if len(y_true) == 0:
-        zeros = np.zeros(len(classes))
+        nans = np.full(len(classes), np.nan)
         out = {
             "accuracy": float("nan"),
             "macro_f1": float("nan"),
             "balanced_accuracy": float("nan"),
             "n": 0,
             "per_class": {
-                "precision": zeros.copy(),
-                "recall": zeros.copy(),
-                "f1": zeros.copy(),
+                "precision": nans.copy(),
+                "recall": nans.copy(),
+                "f1": nans.copy(),
                 "support": np.zeros(len(classes), dtype=np.int64),
             },
             "confusion": np.zeros((len(classes), len(classes)), dtype=np.int64),
@@ -153,15 +155,17 @@ def classification_report(
     p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     present = s > 0
     used = present | np.isin(labels, y_pred)
+    # undefined figures of a class absent from the part (0/0), not sklearn's zero_division 0
+    absent = ~present
     out = {
         "accuracy": float(np.mean(y_true == y_pred)),
         "macro_f1": float(f[used].mean()),
         "balanced_accuracy": float(r[present].mean()),
         "n": len(y_true),
         "per_class": {
-            "precision": p.astype(np.float64),
-            "recall": r.astype(np.float64),
-            "f1": f.astype(np.float64),
+            "precision": np.where(absent & ~used, np.nan, p).astype(np.float64),
+            "recall": np.where(absent, np.nan, r).astype(np.float64),
+            "f1": np.where(absent & ~used, np.nan, f).astype(np.float64),
             "support": s.astype(np.int64),
         },
         "confusion": skm.confusion_matrix(y_true, y_pred, labels=labels).astype(np.int64),

@@ -8,8 +8,9 @@ The loss is cross-entropy, or for a binary task the AutoGenome paper's "area und
 (``TrainParams.loss="auc"``): a pairwise surrogate of the ROC AUC (:func:`pairwise_auc_loss`),
 whose scores are then calibrated into probabilities on the validation split
 (:func:`calibrate_binary_head`). A numeric target (:func:`train_regressor`) trains with the
-paper's mean squared error on its standardized values, folded back into its units after
-training (:func:`unstandardize_head`).
+paper's mean squared error on its standardized values (:func:`target_scale`); the network
+keeps predicting the standardized value, which the
+:class:`~scautogenome.models.Regressor` brings back into the target's units in float64.
 """
 
 from __future__ import annotations
@@ -250,9 +251,10 @@ def predict_logits(
     desc: str | None = None,
 ) -> np.ndarray:
     """The network's outputs on the rows of ``loader`` (float32), in bfloat16 autocast on GPU
-    unless ``mixed`` is False: a Regressor's outputs are in the target's units (its mean and
-    spread folded into the last layer), where bfloat16's 8 significant bits would round a
-    value of 1970 to a multiple of 8. ``desc``: a bar of that name over many cells."""
+    unless ``mixed`` is False: a Regressor's output is a value, not a ranking of classes, of
+    which bfloat16's 8 significant bits would keep about 3 digits (a model of an earlier
+    version outputs the target's units, rounding 1970 to a multiple of 8). ``desc``: a bar
+    of that name over many cells."""
     network.eval()
     out = []
     with _autocast(device) if mixed else torch.autocast(device.type, enabled=False):
@@ -371,17 +373,18 @@ def train_regressor(
     The loss is the mean squared error (``params.loss == "mse"``) on the values standardized
     with the training cells' mean and standard deviation, so that one learning rate suits a
     target in any unit; the recorded losses are on that scale (a validation loss of 1 is what
-    predicting the mean scores). After training the standardization is folded into the
-    network's last layer (:func:`unstandardize_head`): the returned weights predict in the
-    target's own units. ``params.class_balance`` does not apply.
+    predicting the mean scores). The returned weights predict that standardized value ``z``:
+    the target is ``mean + std * z`` with the ``(mean, std)`` of :func:`target_scale` (``y``,
+    ``train_rows``), computed in float64 outside the network (a float32 last layer holding
+    the mean would keep only about 7 significant digits of the target). ``params.class_balance``
+    does not apply.
     """
     y = np.asarray(y, dtype=np.float64)
     check_regression_objective(params.loss, metric, y[val_rows])
     settings.apply_n_threads()
     start = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
-    mean = float(np.mean(y[train_rows]))
-    std = float(np.std(y[train_rows])) or 1.0
+    mean, std = target_scale(y, train_rows)
     z = ((y - mean) / std).astype(np.float32)
     train_loader, val_loader = _loaders(X, z, train_rows, val_rows, transform, params, device, gen)
     z_val = z[val_rows]
@@ -405,10 +408,16 @@ def train_regressor(
         on_epoch=on_epoch,
         stop_after=stop_after,
     )
-    unstandardize_head(network.head, mean, std)
-    result.state_dict = copy.deepcopy(network.state_dict())
     result.seconds = time.perf_counter() - start
     return result
+
+
+def target_scale(y: np.ndarray, train_rows: np.ndarray) -> tuple[float, float]:
+    """The mean and standard deviation (1.0 where the values do not vary) of the numeric
+    target ``y`` on the training rows: :func:`train_regressor` trains on ``(y - mean) / std``,
+    and a :class:`~scautogenome.models.Regressor` predicts ``mean + std * output``."""
+    y = np.asarray(y, dtype=np.float64)[train_rows]
+    return float(np.mean(y)), float(np.std(y)) or 1.0
 
 
 def train_on_data(network: nn.Module, data, **kwargs) -> TrainResult:
@@ -423,8 +432,9 @@ def train_on_data(network: nn.Module, data, **kwargs) -> TrainResult:
 @torch.no_grad()
 def unstandardize_head(head: nn.Linear, mean: float, std: float) -> None:
     """Fold ``y = mean + std * z`` into ``head``, the last Linear layer of a network trained to
-    predict the standardized value ``z``: it then predicts ``y`` itself, with no extra state
-    to save (SHAP values are then in the target's units too)."""
+    predict the standardized value ``z``: it then predicts ``y`` itself, in float32 (what
+    regressors of earlier versions did, before the target's mean and standard deviation were
+    kept apart; :func:`train_regressor` no longer folds them)."""
     head.weight.mul_(std)
     head.bias.mul_(std).add_(mean)
 

@@ -346,16 +346,22 @@ def test_nan_in_a_gene_the_model_does_not_read_is_ignored(adata, trained):
 
 def test_a_dataframe_query_with_a_default_index_predicts_without_anndatas_warning(adata):
     """A DataFrame with genes as columns and the default RangeIndex (as the docstring suggests)
-    is matched by gene name without AnnData's "Transforming to str index." warning; the
-    frame is left as it was."""
+    is matched by gene name without AnnData's "Transforming to str index." warning, by the
+    classifier and the encoder; the frame is left as it was."""
     import warnings
 
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
     model.fit(adata, "label", seed=0)
     df = pd.DataFrame(adata.X[:7].toarray(), columns=adata.var_names)
     df = df[df.columns[::-1]]  # genes matched by name, not position
+    vae = sag.models.ResVAE(
+        {"kind": "resvae", "n_latent": 2, "widths": [8, 4]},
+        {"max_epochs": 1, "kl_warmup_epochs": 1, "batch_size": 64},
+    ).fit(adata, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         proba = model.predict_proba(df)
+        latent = vae.get_latent(df)  # the encoder reads its queries alike
     np.testing.assert_allclose(proba, model.predict_proba(adata[:7]), atol=1e-6)
+    np.testing.assert_allclose(latent, vae.get_latent(adata[:7]), atol=1e-6)
     assert isinstance(df.index, pd.RangeIndex)

@@ -150,6 +150,16 @@ _TRAINED_BY = {
 
 
 def check_is_fitted(model, attr: str = "module_") -> None:
+    """Raise a RuntimeError, naming how to train or load one, where ``model`` has not been
+    trained.
+
+    Parameters
+    ----------
+    model
+        A :class:`Classifier`, :class:`Regressor` or :class:`ResVAE`.
+    attr
+        The attribute that training sets (the network, ``module_``).
+    """
     if getattr(model, attr, None) is None:
         name = type(model).__name__
         tool = _TRAINED_BY.get(name, "sag.tl.classify or sag.tl.embed")
@@ -306,10 +316,27 @@ class BaseModel:
     ) -> dict:
         """How many of the model's genes the query has; raises below ``min_gene_overlap``.
 
-        With ``warn``, a partial overlap (missing genes are filled with their training mean) is
-        logged as a warning.
-        Genes are matched as :func:`~scautogenome.data.gene_alignment` does (``n_common``: its
-        count, where the caller has aligned the genes already).
+        Genes are matched as :func:`~scautogenome.data.gene_alignment` does.
+
+        Parameters
+        ----------
+        query_genes
+            The query's gene names (``adata.var_names``, a DataFrame's columns).
+        min_gene_overlap
+            The smallest fraction of the model's genes the query must have (0-1); below it, a
+            ValueError.
+        warn
+            Log a partial overlap (missing genes are filled with their training mean) as a
+            warning.
+        n_common
+            The number of model genes found, where the caller has aligned the genes already
+            (None: counted here).
+
+        Returns
+        -------
+        ``n_model_genes``, ``n_query_genes``, ``n_common``, ``fraction_of_model_genes``,
+        ``n_missing_filled`` and ``n_missing_in_another_case`` (missing genes the query names
+        in another case).
         """
         check_is_fitted(self)
         if isinstance(min_gene_overlap, bool) or not (
@@ -387,6 +414,11 @@ class BaseModel:
             if layer is not None:
                 msg = f"layer={layer!r} needs an AnnData; a DataFrame has no layers."
                 raise ValueError(msg)
+            if pd.api.types.infer_dtype(data.index) != "string":
+                # AnnData wants text obs names and warns as it converts any other index (a
+                # default RangeIndex: ImplicitModificationWarning); a shallow copy, values shared
+                data = data.copy(deep=False)
+                data.index = data.index.astype(str)
             data = AnnData(data)
         if isinstance(data, AnnData):
             check_adata(data, writes=False)
@@ -440,8 +472,20 @@ class BaseModel:
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Save weights (``model.pt``) and everything else as JSON (``model.json``) into the
-        folder ``path`` (created; one that holds a saved model only with ``overwrite=True``)."""
+        """Save weights (``model.pt``) and everything else as JSON (``model.json``) into a
+        folder.
+
+        Parameters
+        ----------
+        path
+            The folder, created if missing.
+        overwrite
+            Replace a model saved in ``path`` before (without it, a FileExistsError).
+
+        Returns
+        -------
+        The folder.
+        """
         path = check_model_path(path, self._model_name, "save")
         if not isinstance(overwrite, bool):
             msg = f"overwrite={overwrite!r} must be True or False."
@@ -468,7 +512,20 @@ class BaseModel:
 
     @classmethod
     def load(cls: type[_M], path: str | Path, *, device: str | None = None) -> _M:
-        """Load a model saved with :meth:`save` (no pickled objects are read)."""
+        """Load a model saved with :meth:`save` (no pickled objects are read).
+
+        Parameters
+        ----------
+        path
+            The folder :meth:`save` wrote (``model.pt`` and ``model.json``).
+        device
+            ``"auto"``, ``"cpu"``, ``"cuda"``... (None: ``sag.settings.device``).
+
+        Returns
+        -------
+        The model (a ValueError where another class saved the folder, a
+        FileNotFoundError where it holds no saved model).
+        """
         meta, tensors = read_model_dir(path, cls._model_name)
         state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
         arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}

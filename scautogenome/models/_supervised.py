@@ -5,7 +5,6 @@ network's raw outputs."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..data import BatchLoader, check_batch_size, check_finite, check_query_values, names_of
 from ..nn import build_network, check_architecture
@@ -43,7 +42,7 @@ class SupervisedModel(BaseModel):
                 adata.var_names, min_gene_overlap=min_gene_overlap, n_common=n_found
             )
 
-        X, col_map, report = self._matched_input(_str_index(data), layer, check_genes)
+        X, col_map, report = self._matched_input(data, layer, check_genes)
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
         check_finite(X, "the query matrix", used, **names_of(data))
         check_query_values(X, self.transform_, "the query matrix", col_map)
@@ -73,13 +72,3 @@ class SupervisedModel(BaseModel):
         return predict_logits(
             self.module_, loader, self.device_, mixed=self._mixed_inference, desc="predicting"
         )
-
-
-def _str_index(data):
-    """A DataFrame query with its row index as text (a shallow copy; the values are not
-    copied): AnnData wants string obs names and warns of any other index (a default
-    RangeIndex, ``ImplicitModificationWarning``) as it converts it. Other data as it is."""
-    if isinstance(data, pd.DataFrame) and pd.api.types.infer_dtype(data.index) != "string":
-        data = data.copy(deep=False)
-        data.index = data.index.astype(str)
-    return data

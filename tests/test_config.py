@@ -172,3 +172,12 @@ def test_embed_names_a_classifiers_config_as_such():
     """A classify config given to embed is named as one (its first unknown key said less)."""
     with pytest.raises(ValueError, match=r"'resnet' is a mode of sag.tl.classify"):
         sag.config.load(sag.config.default("resnet"), mode="resvae")
+
+
+@pytest.mark.parametrize("metric", ["r2", "pearson", "spearman"])
+def test_a_numeric_targets_metric_requests_regression(metric):
+    """As the loss "mse": classify and the CLI's worker both resolve task "auto" here."""
+    cfg = sag.config.load({"search": {"metric": metric}})
+    assert sag.config.requested_task(cfg, "auto") == "regression"
+    assert sag.config.requested_task(cfg, "classification") == "classification"
+    assert sag.config.requested_task(sag.config.load(None), "auto") == "auto"

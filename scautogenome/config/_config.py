@@ -17,7 +17,7 @@ import numpy as np
 
 from .._utils import is_json_text
 from ..search._spaces import check_distribution
-from ..train import LOSSES, METRICS, check_auc_loss, task_objective
+from ..train import LOSSES, METRICS, REGRESSION_METRICS, check_auc_loss, task_objective
 
 MODES = ("mlp", "resnet", "densenet", "rrfcn", "auto")
 
@@ -227,7 +227,15 @@ def read_user_config(config: dict | str | Path | None) -> dict:
 
 def check_classify_mode(mode, where: str = "mode") -> None:
     """Refuse an embed mode (``"resvae"``, ``"vae"``) for a classifier, naming it as such
-    (before the config is merged, whose classify sections an embed config would not know)."""
+    (before the config is merged, whose classify sections an embed config would not know).
+
+    Parameters
+    ----------
+    mode
+        The mode asked for.
+    where
+        How the error names it (``"mode"``, ``"config['mode']"``).
+    """
     from ._embed import EMBED_MODES
 
     if mode in EMBED_MODES:
@@ -336,21 +344,46 @@ def _warn_unused_by_strategy(user: dict, strategy: str) -> None:
 
 
 def requested_task(cfg: dict, task: str) -> str:
-    """The ``task`` argument of classify as the full configuration ``cfg`` refines it:
-    ``"auto"`` under ``trainer.loss`` ``"mse"`` asks for a numeric target (``"regression"``),
-    whatever the number of distinct values; otherwise ``task`` as given."""
-    if task == "auto" and cfg["trainer"]["loss"] == "mse":
+    """The ``task`` argument of classify as the full configuration ``cfg`` refines it.
+
+    Parameters
+    ----------
+    cfg
+        A full configuration (:func:`load`).
+    task
+        ``"auto"``, ``"classification"`` or ``"regression"``.
+
+    Returns
+    -------
+    ``"regression"`` where ``task`` is ``"auto"`` and ``trainer.loss`` is ``"mse"`` or
+    ``search.metric`` one of a numeric target's (``"r2"``, ``"pearson"``, ``"spearman"``):
+    they ask for a numeric target whatever the number of distinct values. Otherwise ``task``
+    as given.
+    """
+    if task == "auto" and (
+        cfg["trainer"]["loss"] == "mse" or cfg["search"]["metric"] in REGRESSION_METRICS
+    ):
         return "regression"
     return task
 
 
 def for_task(cfg: dict, task: str) -> dict:
-    """A copy of the full configuration ``cfg`` as a ``task`` (``"classification"`` or
-    ``"regression"``) runs it: the loss and metric of
-    :func:`~scautogenome.train.task_objective` (a numeric target takes the defaults as
-    ``"mse"`` and ``"r2"``), and for a numeric target no ``class_balance`` in the space (there
-    are no classes to balance). A ValueError, before any work, for a loss or metric of the
-    other task."""
+    """The full configuration ``cfg`` as a ``task`` runs it.
+
+    Parameters
+    ----------
+    cfg
+        A full configuration (:func:`load`); it is not changed.
+    task
+        ``"classification"`` or ``"regression"``.
+
+    Returns
+    -------
+    A copy with the loss and metric of :func:`~scautogenome.train.task_objective` (a numeric
+    target takes the defaults as ``"mse"`` and ``"r2"``), and for a numeric target no
+    ``class_balance`` in the space (there are no classes to balance). A ValueError, before any
+    work, for a loss or metric of the other task.
+    """
     cfg = copy.deepcopy(cfg)
     cfg["trainer"]["loss"], cfg["search"]["metric"] = task_objective(
         task, cfg["trainer"]["loss"], cfg["search"]["metric"]
@@ -361,8 +394,14 @@ def for_task(cfg: dict, task: str) -> dict:
 
 
 def validate(config: dict | str | Path) -> None:
-    """Check a configuration, full (as :func:`default` gives) or partial (as :func:`load`
-    takes): raise ValueError naming the first unknown key or bad value."""
+    """Check a configuration: raise ValueError naming the first unknown key or bad value.
+
+    Parameters
+    ----------
+    config
+        Full (as :func:`default` gives) or partial (as :func:`load` takes): a dict, a JSON
+        file's path or JSON text.
+    """
     load(config)
 
 
@@ -590,6 +629,15 @@ def _validate_rrfcn(r: dict) -> None:
 
 
 def to_json(cfg: dict) -> str:
-    """A configuration as JSON text (sorted keys), as ``uns[key]['config']`` records it and
-    ``config=`` reads it back."""
+    """A configuration as JSON text, as ``uns[key]['config']`` records it.
+
+    Parameters
+    ----------
+    cfg
+        A configuration (a dict of JSON values).
+
+    Returns
+    -------
+    The JSON text, indented, with sorted keys; ``config=`` of the tools reads it back.
+    """
     return json.dumps(cfg, indent=2, sort_keys=True)

@@ -245,7 +245,8 @@ def classify(
     _config.check_classify_mode(mode)
     cfg = load_config(_config.load, config, mode, overrides)
     _config.check_classify_mode(cfg["mode"], "config['mode']")
-    requested = _task_of_metric(_config.requested_task(cfg, task), cfg, labels_key)
+    requested = _config.requested_task(cfg, task)
+    _log_task_of_metric(task, requested, cfg, labels_key)
     _check_metric_of_task(metric, requested)
     enas = cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas"
     check_collect(cfg["budget"], storage, enas=enas)  # first: a missing file is not made
@@ -476,20 +477,18 @@ def _check_not_written(labels_key: str, split_key: str | None, key_added: str) -
         raise ValueError(msg)
 
 
-def _task_of_metric(task: str, cfg: dict, labels_key: str) -> str:
-    """``task``, or ``"regression"`` where it is ``"auto"`` and the search metric is one of a
-    numeric target's (``"r2"``, ``"pearson"``, ``"spearman"``), as the loss ``"mse"`` asks for
-    one (:func:`scautogenome.config.requested_task`)."""
+def _log_task_of_metric(task: str, requested: str, cfg: dict, labels_key: str) -> None:
+    """Say so where a search metric of a numeric target (``"r2"``, ``"pearson"``,
+    ``"spearman"``) made ``task="auto"`` a regression
+    (:func:`scautogenome.config.requested_task`)."""
     metric = cfg["search"]["metric"]
-    if task == "auto" and metric in REGRESSION_METRICS:
+    if task == "auto" and requested == "regression" and metric in REGRESSION_METRICS:
         logger.info(
             "metric=%r judges a numeric target: obs[%r] is predicted as a number "
             "(task='regression'); task='classification' refuses the metric.",
             metric,
             labels_key,
         )
-        return "regression"
-    return task
 
 
 def _check_metric_of_task(metric: str | None, task: str) -> None:

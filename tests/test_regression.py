@@ -514,17 +514,3 @@ def test_architecture_plot_names_the_target_not_classes(run):
         assert "output\nage" in texts
         assert not any("classes" in t for t in texts)
     plt.close("all")
-
-
-@pytest.mark.parametrize("method", ["fit", "predict"])
-def test_the_regressor_documents_every_argument(method):
-    import inspect
-    import re
-
-    func = getattr(sag.models.Regressor, method)
-    doc = inspect.getdoc(func)
-    assert "Parameters\n----------\n" in doc
-    assert "Returns\n-------\n" in doc
-    params = doc.split("Parameters\n----------\n")[1].split("Returns\n-------\n")[0]
-    for name in list(inspect.signature(func).parameters)[1:]:  # not self
-        assert re.search(rf"^{name}$", params, re.MULTILINE), name

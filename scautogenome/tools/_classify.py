@@ -214,7 +214,8 @@ def classify(
     ``obsm['{key_added}_proba']``
         Class probabilities, n_obs x n_classes, columns in ``uns[key_added]['classes']`` order.
     ``uns[key_added]``
-        ``params`` (this call), ``classes``, ``metrics`` (test: accuracy, macro_f1,
+        ``params`` (this call, with ``n_threads``: torch's CPU threads the kept model trained
+        on), ``classes``, ``metrics`` (test: accuracy, macro_f1,
         balanced_accuracy, roc_auc and average_precision (one-vs-rest macro means),
         per-class precision/recall/F1/support/roc_auc/average_precision (NaN for a class
         the split has no cell of); and the same on val),

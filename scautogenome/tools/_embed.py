@@ -235,7 +235,8 @@ def embed(
         ``"nb"``/``"zinb"``. A call without it removes an earlier call's layer of the same
         key, which belongs to another model.
     ``uns[key_added]``
-        ``params`` (this call, with the resolved likelihood, KL weight and value type), ``losses``
+        ``params`` (this call, with the resolved likelihood, KL weight and value type, and
+        ``n_threads``: torch's CPU threads the kept model trained on), ``losses``
         (per-epoch arrays of the final model: epoch, train/val loss, reconstruction and KL,
         KL weight, learning rate, seconds; for a best trial trained in another session or
         process, retrained here, up to its kept epoch only), ``trials`` (one row per search trial),

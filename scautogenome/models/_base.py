@@ -149,6 +149,35 @@ _TRAINED_BY = {
 }
 
 
+QUERY_PARAMS = """\
+data
+    An AnnData or a DataFrame with genes as named columns (genes matched by name; the model's
+    genes it lacks are set to their training mean, with a warning), or a matrix (array or
+    sparse) with the model's genes as columns, in :attr:`var_names_` order.
+layer
+    Read ``adata.layers[layer]``. None (default): the layer the model was trained on
+    (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs), else
+    ``adata.X``. Only for an AnnData.
+batch_size
+    Cells per forward pass.
+min_gene_overlap
+    Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must have; below
+    it is an error naming the counts."""
+
+
+def doc_query_params(func):
+    """Put :data:`QUERY_PARAMS`, the parameters of every method that reads a query, in place of
+    the line ``{query_params}`` of ``func``'s docstring (at that line's indentation)."""
+    import textwrap
+
+    lines = func.__doc__.splitlines()
+    (i,) = [i for i, line in enumerate(lines) if line.strip() == "{query_params}"]
+    indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+    lines[i] = textwrap.indent(QUERY_PARAMS, indent)
+    func.__doc__ = "\n".join(lines)
+    return func
+
+
 def check_is_fitted(model, attr: str = "module_") -> None:
     """Raise a RuntimeError, naming how to train or load one, where ``model`` has not been
     trained.

@@ -10,6 +10,7 @@ from scipy.special import log_softmax
 from .._settings import keep_python_rng, keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, train_classifier
+from ._base import doc_query_params
 from ._supervised import SupervisedModel
 
 if TYPE_CHECKING:
@@ -172,6 +173,7 @@ class Classifier(SupervisedModel):
         return self._fit_done(arch, data, params, res, classes=data.classes)
 
     # -- inference ------------------------------------------------------------------------------
+    @doc_query_params
     def predict_proba(
         self,
         data,
@@ -184,20 +186,7 @@ class Classifier(SupervisedModel):
 
         Parameters
         ----------
-        data
-            An AnnData or a DataFrame with genes as named columns (genes matched by name;
-            the model's genes it lacks are set to their training mean, with a warning), or a
-            matrix (array or sparse) with the model's genes as columns, in
-            :attr:`var_names_` order.
-        layer
-            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
-            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
-            else ``adata.X``. Only for an AnnData.
-        batch_size
-            Cells per forward pass.
-        min_gene_overlap
-            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
-            have; below it is an error naming the counts.
+        {query_params}
 
         Returns
         -------
@@ -210,6 +199,7 @@ class Classifier(SupervisedModel):
             )
         ).astype(np.float32)
 
+    @doc_query_params
     def predict_log_proba(
         self,
         data,
@@ -222,20 +212,7 @@ class Classifier(SupervisedModel):
 
         Parameters
         ----------
-        data
-            An AnnData or a DataFrame with genes as named columns (genes matched by name;
-            the model's genes it lacks are set to their training mean, with a warning), or a
-            matrix (array or sparse) with the model's genes as columns, in
-            :attr:`var_names_` order.
-        layer
-            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
-            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
-            else ``adata.X``. Only for an AnnData.
-        batch_size
-            Cells per forward pass.
-        min_gene_overlap
-            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
-            have; below it is an error naming the counts.
+        {query_params}
 
         Returns
         -------
@@ -246,6 +223,7 @@ class Classifier(SupervisedModel):
         )
         return log_softmax(logits.astype(np.float64), axis=1)
 
+    @doc_query_params
     def decision_function(
         self,
         data,
@@ -262,20 +240,7 @@ class Classifier(SupervisedModel):
 
         Parameters
         ----------
-        data
-            An AnnData or a DataFrame with genes as named columns (genes matched by name;
-            the model's genes it lacks are set to their training mean, with a warning), or a
-            matrix (array or sparse) with the model's genes as columns, in
-            :attr:`var_names_` order.
-        layer
-            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
-            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
-            else ``adata.X``. Only for an AnnData.
-        batch_size
-            Cells per forward pass.
-        min_gene_overlap
-            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
-            have; below it is an error naming the counts.
+        {query_params}
 
         Returns
         -------
@@ -285,6 +250,7 @@ class Classifier(SupervisedModel):
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
         )
 
+    @doc_query_params
     def predict(
         self,
         data,
@@ -297,20 +263,7 @@ class Classifier(SupervisedModel):
 
         Parameters
         ----------
-        data
-            An AnnData or a DataFrame with genes as named columns (genes matched by name;
-            the model's genes it lacks are set to their training mean, with a warning), or a
-            matrix (array or sparse) with the model's genes as columns, in
-            :attr:`var_names_` order.
-        layer
-            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
-            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
-            else ``adata.X``. Only for an AnnData.
-        batch_size
-            Cells per forward pass.
-        min_gene_overlap
-            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
-            have; below it is an error naming the counts.
+        {query_params}
 
         Returns
         -------

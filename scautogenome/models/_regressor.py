@@ -11,6 +11,7 @@ import torch
 from .._settings import keep_python_rng, keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, target_scale, task_objective, train_regressor
+from ._base import doc_query_params
 from ._supervised import SupervisedModel
 
 if TYPE_CHECKING:
@@ -200,6 +201,7 @@ class Regressor(SupervisedModel):
         )
 
     # -- inference ------------------------------------------------------------------------------
+    @doc_query_params
     def predict(
         self,
         data,
@@ -212,18 +214,7 @@ class Regressor(SupervisedModel):
 
         Parameters
         ----------
-        data
-            An AnnData or a DataFrame with genes as named columns (genes matched by name,
-            missing ones set to their training mean), or a matrix with the model's genes in
-            order.
-        layer
-            Read ``adata.layers[layer]``; None reads the layer the model was trained on where
-            the AnnData has it, else ``adata.X``.
-        batch_size
-            Cells per forward pass.
-        min_gene_overlap
-            Minimum fraction of the model's genes ``data`` must have (an error below it; a
-            partial overlap is warned of).
+        {query_params}
 
         Returns
         -------

@@ -34,7 +34,7 @@ from ..nn._vae import (
     vae_widths,
 )
 from ..train._vae import VAETrainParams, encode_rows, train_vae, warn_long_warmup
-from ._base import BaseModel, check_is_fitted
+from ._base import BaseModel, check_is_fitted, doc_query_params
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -399,6 +399,7 @@ class ResVAE(BaseModel):
             rec = self.transform_.inverse_scale(rec, copy=False)
         return latent, rec
 
+    @doc_query_params
     def get_latent(
         self,
         data,
@@ -411,20 +412,7 @@ class ResVAE(BaseModel):
 
         Parameters
         ----------
-        data
-            An AnnData or a DataFrame with genes as named columns (genes matched by name;
-            the model's genes it lacks are set to their training mean, with a warning), or a
-            matrix (array or sparse) with the model's genes as columns, in
-            :attr:`var_names_` order.
-        layer
-            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
-            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
-            else ``adata.X``. Only for an AnnData.
-        batch_size
-            Cells per forward pass.
-        min_gene_overlap
-            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
-            have; below it is an error naming the counts.
+        {query_params}
 
         Returns
         -------
@@ -434,6 +422,7 @@ class ResVAE(BaseModel):
             data, layer, batch_size, recon=False, min_gene_overlap=min_gene_overlap
         )[0]
 
+    @doc_query_params
     def reconstruct(
         self,
         data,
@@ -458,20 +447,7 @@ class ResVAE(BaseModel):
 
         Parameters
         ----------
-        data
-            An AnnData or a DataFrame with genes as named columns (genes matched by name;
-            the model's genes it lacks are set to their training mean, with a warning), or a
-            matrix (array or sparse) with the model's genes as columns, in
-            :attr:`var_names_` order.
-        layer
-            Read ``adata.layers[layer]``. None (default): the layer the model was trained on
-            (:attr:`layer_`) where the AnnData has it (as scvi-tools models remember theirs),
-            else ``adata.X``. Only for an AnnData.
-        batch_size
-            Cells per forward pass.
-        min_gene_overlap
-            Minimum fraction (0-1) of the model's genes that an AnnData or DataFrame must
-            have; below it is an error naming the counts.
+        {query_params}
 
         Returns
         -------

@@ -167,17 +167,9 @@ def confusion_matrix(
     return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix", title=title)
 
 
-def _observed_confusion(
-    adata: AnnData, key: str, labels_key: str
-) -> tuple[np.ndarray, list[str], list[str], str]:
-    """Counts of ``obs[labels_key]`` (rows) against ``obs['{key}_pred']`` (columns) on the
-    cells that have both, the row and column names (the predicted classes in the order of
-    the labels where they share names, ``"Unassigned"`` last) and a title with the
-    accuracy."""
-    import pandas as pd
-
-    from ..tools._predict import UNASSIGNED
-
+def _pred_beside_labels(adata, key: str, labels_key: str) -> str:
+    """The column ``obs['{key}_pred']`` of the predictions to compare with ``obs[labels_key]``:
+    a KeyError where either is missing."""
     pred_col = _keys.pred_key(key)
     if pred_col not in adata.obs.columns:
         msg = (
@@ -191,6 +183,21 @@ def _observed_confusion(
             f"{list(adata.obs.columns)}."
         )
         raise KeyError(msg)
+    return pred_col
+
+
+def _observed_confusion(
+    adata: AnnData, key: str, labels_key: str
+) -> tuple[np.ndarray, list[str], list[str], str]:
+    """Counts of ``obs[labels_key]`` (rows) against ``obs['{key}_pred']`` (columns) on the
+    cells that have both, the row and column names (the predicted classes in the order of
+    the labels where they share names, ``"Unassigned"`` last) and a title with the
+    accuracy."""
+    import pandas as pd
+
+    from ..tools._predict import UNASSIGNED
+
+    pred_col = _pred_beside_labels(adata, key, labels_key)
     pred, true = adata.obs[pred_col], adata.obs[labels_key]
     if pd.api.types.is_numeric_dtype(pred) and not isinstance(pred.dtype, pd.CategoricalDtype):
         msg = f"obs[{pred_col!r}] holds numbers (a numeric target): use sag.pl.regression."
@@ -427,19 +434,7 @@ def _observed_numbers(adata: AnnData, key: str, labels_key: str) -> np.ndarray:
     or observed values that are not numbers (as :func:`_observed_confusion` checks)."""
     from ..data import numeric_target
 
-    pred_col = _keys.pred_key(key)
-    if pred_col not in adata.obs.columns:
-        msg = (
-            f"obs[{pred_col!r}] is missing; run sag.tl.predict (or classify) with "
-            f"key_added={key!r} first."
-        )
-        raise KeyError(msg)
-    if labels_key not in adata.obs.columns:
-        msg = (
-            f"labels_key={labels_key!r} is not a column of adata.obs; available: "
-            f"{list(adata.obs.columns)}."
-        )
-        raise KeyError(msg)
+    pred_col = _pred_beside_labels(adata, key, labels_key)
     pred = adata.obs[pred_col]
     if isinstance(pred.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(pred):
         msg = f"obs[{pred_col!r}] holds classes: use sag.pl.confusion_matrix."

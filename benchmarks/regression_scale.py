@@ -35,9 +35,9 @@ def _package_state() -> dict:
     import scautogenome as sag
 
     root = Path(sag.__file__).parent
-    h = hashlib.sha1()
+    h = hashlib.sha1()  # as _common.git_state hashes the sources, of the package imported
     for f in sorted(root.rglob("*.py")):
-        h.update(str(f.relative_to(root)).encode() + f.read_bytes())
+        h.update(str(f.relative_to(root.parent)).encode() + f.read_bytes())
     return {"package": str(root), "package_tree": h.hexdigest()[:12]}
 
 

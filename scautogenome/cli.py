@@ -476,6 +476,12 @@ def _embed_config(args, adata, reader_config: dict | None) -> tuple[object, int,
                 args.autogenome,
                 str(record.get("autogenome_mode", "")),
             )
+    if args.n_latent is None and "n_latent" in found and int(found["n_latent"]) >= adata.n_vars:
+        msg = (
+            f"--autogenome {args.autogenome!r}: its latent size {int(found['n_latent'])} must "
+            f"be smaller than the number of features ({adata.n_vars}); give --n-latent"
+        )
+        raise CLIError(msg)
     n_latent = args.n_latent if args.n_latent is not None else int(found.get("n_latent", 10))
     likelihood = args.likelihood or str(found.get("likelihood", "auto"))
     return config, n_latent, likelihood

@@ -1564,6 +1564,21 @@ def test_embed_autogenome_res_vae_config_is_honoured(tmp_path, capsys):
     assert not (tmp_path / "c").exists()
 
 
+def test_embed_autogenome_latent_size_too_large_names_the_json(tmp_path, capsys):
+    """A latent size from the JSON at least the number of features is named as the JSON's,
+    before any work, not as an --n-latent the user never gave."""
+    path = _resvae_project(tmp_path)
+    config = json.loads(path.read_text())
+    config["search_space"]["latent_dim"] = 12  # the project's 12 features
+    path.write_text(json.dumps(config))
+    out = tmp_path / "e.h5ad"
+    assert main(["embed", "--autogenome", str(path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "its latent size 12 must be smaller than the number of features (12)" in err
+    assert "--n-latent 12" not in err
+    assert not out.exists()
+
+
 def test_regression_table_names_samples_of_bulk_data():
     """The regression table's count column says samples for bulk data, as the rest of the
     output does (obs_noun)."""

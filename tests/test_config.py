@@ -181,3 +181,13 @@ def test_a_numeric_targets_metric_requests_regression(metric):
     assert sag.config.requested_task(cfg, "auto") == "regression"
     assert sag.config.requested_task(cfg, "classification") == "classification"
     assert sag.config.requested_task(sag.config.load(None), "auto") == "auto"
+
+
+@pytest.mark.parametrize("value", [[float("nan"), 0.01], float("inf")])
+def test_non_finite_choices_are_refused_at_load(value):
+    """A NaN or infinite choice (or fixed value) of the space is refused when the config is
+    loaded, not in the first trial."""
+    with pytest.raises(ValueError, match=r"\['lr'\]: (nan|inf) is not a finite number"):
+        sag.config.load({"space": {"common": {"lr": value}}})
+    with pytest.raises(ValueError, match=r"\['input_keep'\]: (nan|inf) is not a finite number"):
+        sag.config.load({"space": {"input_keep": value}}, mode="resvae")

@@ -773,6 +773,43 @@ def test_read_autogenome_empty_label_line_is_missing(tmp_path):
         sag.io.read_autogenome(path)
 
 
+def test_read_autogenome_unclosed_quote_in_labels_is_named(tmp_path):
+    """A label opening a double quote that runs over later lines is named, not read as blank
+    lines of missing labels (the quoted text swallowed every line after it)."""
+    labels = ["A", "B", "C", "A", "B", '"A', "C", "A", "B", "C"]
+    files = {"x.csv": "1,2\n" * 10, "y.txt": "\n".join(labels) + "\n"}
+    path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
+    with pytest.raises(ValueError, match=r"line 6: a label opens a double quote .* lines 6-10"):
+        sag.io.read_autogenome(path)
+
+
+def test_read_autogenome_ascending_learning_rate_pair_is_noted(tmp_path, caplog):
+    """Two ascending rates under learning_rate are choices, with a note naming
+    learning_rate_range for a range."""
+    from scautogenome._settings import logger
+
+    config = {"model_trainer": {"learning_rate": [1e-4, 1e-2]}}
+    files = {"x.csv": "1,2\n3,4\n", "y.txt": "a\nb\n"}
+    path = _ag(tmp_path, files, config, train_data_path="x.csv", train_label_path="y.txt")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("INFO", logger=logger.name):
+            _, cfg = sag.io.read_autogenome(path)
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert cfg["space"]["common"]["lr"] == [1e-4, 1e-2]
+    assert "name it learning_rate_range" in caplog.text
+
+
+@pytest.mark.parametrize("text", ["nan", "inf"])
+def test_read_autogenome_non_finite_text_is_refused_at_read_time(tmp_path, text):
+    config = {"search_space": {"keep_prob": text}}
+    files = {"x.csv": "1,2\n3,4\n", "y.txt": "a\nb\n"}
+    path = _ag(tmp_path, files, config, train_data_path="x.csv", train_label_path="y.txt")
+    with pytest.raises(ValueError, match=rf"search_space.keep_prob='{text}'.*not a finite number"):
+        sag.io.read_autogenome(path)
+
+
 def test_read_autogenome_features_delimiter_errors_point_at_the_json(tmp_path):
     files = {"x.csv": "1\t2\n3\t4\n", "y.txt": "a\nb\n"}
     path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")

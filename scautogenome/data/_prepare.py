@@ -146,7 +146,7 @@ def numeric_target(labels: pd.Series, labels_key: str) -> np.ndarray:
             "A numeric target (task='regression', the loss 'mse', or the metric 'r2', "
             f"'pearson' or 'spearman') needs numbers in obs[{labels_key!r}], which holds "
             f"{int(bad.sum())} value(s) that are not, e.g. {examples}. Map them to numbers "
-            "first, or use task='classification'."
+            "first, or use task='classification' with a loss and metric of classes."
         )
         raise ValueError(msg)
     y = as_num.to_numpy(dtype=np.float64)

@@ -514,7 +514,13 @@ def _lr_spec(reading: _Reading) -> tuple[Any, list[str]] | None:
             # interval; a list under any other key, in any order, is a list of choices
             low, high = (_float(v, where, src) for v in value)
             return {"type": "float", "low": low, "high": high, "log": True}, [where]
-        return [_float(v, where, src) for v in value], [where]
+        choices = [_float(v, where, src) for v in value]
+        if len(choices) == 2 and choices[0] < choices[1]:  # an ascending pair may mean a range
+            logger.info(
+                f"{where}={choices} is searched as two choices; for a log-uniform range between "
+                "them, name it learning_rate_range"
+            )
+        return choices, [where]
     return _float(value, where, src), [where]
 
 
@@ -957,6 +963,14 @@ def _read_labels(
         numbers: list[int | None] = []
         previous = 0
         for ln, f in lines:
+            if "\n" in f[0]:  # a quoted field over several lines: no label holds a line break
+                start = ln - f[0].rstrip("\r\n").count("\n")  # unclosed: to the file's end
+                msg = (
+                    f"AutoGenome {split} labels file {_parse.where(path, start)}: a label "
+                    f'opens a double quote (") that runs over lines {start}-{ln}; close or '
+                    "remove the quote."
+                )
+                raise ValueError(msg)
             values += [""] * (ln - previous - 1)
             numbers += list(range(previous + 1, ln))
             values.append(f[0].strip())

@@ -23,6 +23,11 @@ _DIST_KEYS = {
 
 def check_distribution(spec: Any, where: str) -> None:
     """Raise ValueError naming ``where`` when ``spec`` is not a valid space entry."""
+    values = spec if isinstance(spec, list) else [spec]
+    for value in values:  # a fixed value or a choice: no trial can use NaN or infinity
+        if isinstance(value, float) and not math.isfinite(value):
+            msg = f"{where}: {value} is not a finite number (in {spec!r})."
+            raise ValueError(msg)
     if isinstance(spec, (bool, int, float, str)):
         return
     if isinstance(spec, list):

@@ -199,9 +199,39 @@ def test_predictions_far_from_zero_keep_their_digits(adata):
     near = copy.deepcopy(far)
     near.target_mean_ -= 1e8
     np.testing.assert_allclose(pred - 1e8, near.predict(adata), rtol=0, atol=1e-6)
+    # explain's base value is the mean prediction of the background in float64 (float32 kept
+    # steps of 8), so that base + a cell's SHAP values add up to its prediction; the values
+    # themselves carry no offset
+    ex = adata.copy()
+    values = sag.tl.explain(
+        ex,
+        far,
+        cells="all",
+        n_explain=adata.n_obs,
+        n_background=adata.n_obs,
+        nsamples=64,
+        seed=0,
+        return_values=True,
+    )[:, :, 0].astype(np.float64)
+    base = ex.uns["sag_shap"]["base_values"]
+    assert base.dtype == np.float64
+    assert base[0] == pytest.approx(pred.mean(), abs=1e-4)
+    near_values = sag.tl.explain(
+        adata.copy(),
+        near,
+        cells="all",
+        n_explain=adata.n_obs,
+        n_background=adata.n_obs,
+        nsamples=64,
+        seed=0,
+        return_values=True,
+    )[:, :, 0]
+    np.testing.assert_allclose(values, near_values, rtol=0, atol=1e-5)  # no offset in them
 
 
-def test_a_regressor_saved_with_its_head_folded_loads_and_predicts_the_same(adata, tmp_path):
+def test_a_regressor_saved_with_its_head_folded_loads_and_predicts_the_same(
+    adata, tmp_path, monkeypatch
+):
     """A model saved by an earlier version folded the target's mean and standard deviation
     into its last layer and has no target_mean/target_std in model.json: it outputs the
     target's units itself, and keeps the weights digest its classify run recorded."""
@@ -214,6 +244,14 @@ def test_a_regressor_saved_with_its_head_folded_loads_and_predicts_the_same(adat
     meta, tensors = read_model_dir(tmp_path / "new", "Regressor")
     assert meta["target_mean"] == model.target_mean_
     assert meta["target_std"] == model.target_std_
+    # beside the network's weights, a tensor no network has: an earlier version's reader
+    # (which knows no such marker) refuses the folder rather than read the standardized
+    # output as the target's units
+    assert tensors["net.target_scale"].tolist() == [model.target_mean_, model.target_std_]
+    with monkeypatch.context() as m:
+        m.setattr(sag.models.Regressor, "_marker_tensors_names", ())
+        with pytest.raises(ValueError, match=r"do not fit the Regressor network.*target_scale"):
+            sag.models.Regressor.load(tmp_path / "new")
     # what an earlier version saved: the head folded, no mean or standard deviation
     old = copy.deepcopy(model)
     unstandardize_head(old.module_.head, model.target_mean_, model.target_std_)

@@ -207,13 +207,15 @@ class BaseModel:
     ``_build_module`` (architecture dict -> torch module), ``_set_extras`` (its own fitted
     attributes, from the extra keyword arguments of :meth:`_from_parts`), ``_extra_meta`` and
     ``_extras_from_meta`` (those attributes in ``model.json``) and ``_describe`` (the middle of
-    the trained ``repr``).
+    the trained ``repr``); ``_marker_tensors`` optionally.
     """
 
     # what zero-filling the genes a query lacks does (the end of the warning of a partial overlap)
     _missing_genes_effect = "which moves the outputs"
 
     _model_name: str = ""
+    # names of what _marker_tensors saves (dropped from the network's weights on loading)
+    _marker_tensors_names: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -244,6 +246,12 @@ class BaseModel:
 
     def _describe(self) -> str:
         raise NotImplementedError
+
+    def _marker_tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors saved beside the network's (under its prefix) that no network has: an
+        earlier version, which builds the network and compares its weights, refuses the
+        folder instead of reading weights whose meaning changed. Loading drops them."""
+        return {}
 
     # -- construction from parts (search, fit, load) ----------------------------------------------
     @classmethod
@@ -534,6 +542,7 @@ class BaseModel:
             **self._extra_meta(),
         }
         tensors = {NET + k: v for k, v in self.module_.state_dict().items()}
+        tensors.update({NET + k: v for k, v in self._marker_tensors().items()})
         tensors.update(
             {k: torch.from_numpy(np.asarray(v)) for k, v in self.transform_.arrays().items()}
         )
@@ -558,6 +567,8 @@ class BaseModel:
         meta, tensors = read_model_dir(path, cls._model_name)
         state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
         arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}
+        for name in cls._marker_tensors_names:
+            state.pop(name, None)
         saved_by = meta.get("versions", {}).get("scautogenome", "an unknown version")
         return cls._from_parts(
             origin=f"The weights in {str(path)!r}, saved by scautogenome {saved_by},",

@@ -107,8 +107,8 @@ class Classifier(SupervisedModel):
             :attr:`layer_` and reads it by default at inference).
         split_key
             Column of ``adata.obs`` with ``train``/``val``/``test`` values to use instead of
-            the seeded split (honoured exactly; without ``val`` cells, a validation part is
-            drawn from the train cells).
+            the seeded split (without ``val`` cells, a ninth of each class's train cells is
+            drawn as ``val``, logged; its test cells stay held out).
         group_key
             Cells that share a value here stay in one part of the seeded split. ``"auto"``
             (default): the TCGA patient (``TCGA-XX-XXXX``) when every labelled ``obs_name`` is

@@ -56,6 +56,7 @@ class Regressor(SupervisedModel):
     """
 
     _model_name = "Regressor"
+    _marker_tensors_names = ("target_scale",)
     # a value, not a ranking of classes: bfloat16 would keep ~3 digits of it, so float32 on
     # GPU too (see predict_logits)
     _mixed_inference = False
@@ -84,6 +85,14 @@ class Regressor(SupervisedModel):
             "target_std": meta.get("target_std", 1.0),
         }
 
+    def _marker_tensors(self) -> dict[str, torch.Tensor]:
+        # its network outputs the standardized target: an earlier version, which would read
+        # it as the target's units, refuses the folder on this tensor it does not build
+        if self._folded():
+            return {}
+        scale = [self.target_mean_, self.target_std_]
+        return {"target_scale": torch.tensor(scale, dtype=torch.float64)}
+
     def _folded(self) -> bool:
         """Whether the network outputs the target's units itself (a model of an earlier
         version, whose last layer holds the target's mean and standard deviation)."""
@@ -101,11 +110,25 @@ class Regressor(SupervisedModel):
         return hashlib.sha1(digest.encode() + scale.tobytes()).hexdigest()
 
     def _module_in_units(self) -> torch.nn.Module:
-        """The network with its output in the target's units (float32), for what takes a torch
-        module (:func:`~scautogenome.tl.explain`: SHAP values in the target's units)."""
+        """The network with its output's differences in the target's units, for what takes a
+        torch module (:func:`~scautogenome.tl.explain`: SHAP values in the target's units).
+        Its output is ``std * output``, without the target's mean: a constant moves no SHAP
+        value, and float32 outputs near a mean of 1e8 would keep 8 units of them;
+        :meth:`_base_in_units` gives the base value in float64."""
         if self._folded():
             return self.module_
-        return _InUnits(self.module_, self.target_mean_, self.target_std_)
+        return _Scaled(self.module_, self.target_std_)
+
+    def _base_in_units(self, background: np.ndarray) -> np.ndarray:
+        """The mean prediction on the ``background`` rows (the network's input), in float64 in
+        the target's units: :func:`~scautogenome.tl.explain`'s base value, to which a cell's
+        SHAP values add up (float32 would keep 8 units of a target near 1e8)."""
+        x = torch.as_tensor(np.asarray(background, dtype=np.float32), device=self.device_)
+        with torch.no_grad():
+            z = self.module_.eval()(x).double().mean(0).cpu().numpy()
+        if self._folded():
+            return z
+        return self.target_mean_ + self.target_std_ * z
 
     def _describe(self) -> str:
         return f"{self.architecture_['kind']}, {len(self.var_names_)} genes -> {self.target_!r}"
@@ -228,14 +251,14 @@ class Regressor(SupervisedModel):
         return self.target_mean_ + self.target_std_ * out[:, 0].astype(np.float64)
 
 
-class _InUnits(torch.nn.Module):
-    """``net`` (one output, the standardized target) followed by ``mean + std * output``."""
+class _Scaled(torch.nn.Module):
+    """``net`` (one output, the standardized target) followed by ``std * output``."""
 
-    def __init__(self, net: torch.nn.Module, mean: float, std: float) -> None:
+    def __init__(self, net: torch.nn.Module, std: float) -> None:
         super().__init__()
         self.net = net
-        self.mean, self.std = mean, std
+        self.std = std
         self.train(net.training)
 
     def forward(self, x):
-        return self.net(x) * self.std + self.mean
+        return self.net(x) * self.std

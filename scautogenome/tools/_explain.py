@@ -313,7 +313,8 @@ def explain(
         class ``c`` and model-scale input value of class ``c``'s top genes in every explained
         cell); ``overall_values`` and ``overall_expression`` (n_cells x n_top: every explained
         cell's SHAP value of its own class and its model-scale input value, of the
-        ``overall`` top genes); ``base_values`` (mean logits of the background);
+        ``overall`` top genes); ``base_values`` (mean logits of the background; for a
+        numeric target its mean prediction, in float64);
         ``gene_overlap``; ``seconds``; ``model_digest`` (of the explained model's weights, as
         classify records it);
         ``params`` (this call, with the engine path used).
@@ -534,7 +535,8 @@ def explain(
         "expression": res.top_expression,
         "overall_values": res.overall_values,
         "overall_expression": res.overall_expression,
-        "base_values": res.base_values,
+        # a numeric target's in float64: a cell's values add up to its prediction
+        "base_values": model._base_in_units(background) if regression else res.base_values,
         "gene_overlap": report,
         "seconds": float(res.seconds),
         "model_digest": model.weights_digest(),  # which model: report and classify check it

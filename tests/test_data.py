@@ -418,15 +418,24 @@ def test_a_gene_constant_in_training_is_zero_in_every_cell():
     np.testing.assert_array_equal(on_torch, out)
 
 
-def test_counts_value_type_on_non_integer_values_is_warned(capfd):
-    """value_type='counts' on log-normalized values would log1p them a second time: warned
-    before training (it was silent until prediction)."""
+def test_counts_or_normalized_value_type_on_log_values_is_warned(capfd):
+    """value_type='counts' (or 'normalized') on log-normalized values would log1p them a
+    second time: warned before training (it was silent until prediction)."""
     adata = sag.datasets.synthetic(n_obs=90, n_vars=20, n_classes=3, seed=0)
     adata.X = adata.X.copy()
     adata.X.data = np.log1p(adata.X.data)
     capfd.readouterr()
     prepare_labelled(adata, "label", value_type="counts", seed=0)
     assert "holds non-integer values (log-normalized?)" in capfd.readouterr().err
+    # value_type='normalized' (unlogged TPM) on log values: log1p'd again, warned alike
+    prepare_labelled(adata, "label", value_type="normalized", seed=0)
+    err = capfd.readouterr().err
+    assert "values up to" in err
+    assert "only (already logged?)" in err
+    tpm = adata.copy()
+    tpm.X.data = np.expm1(tpm.X.data) * 1e3  # unlogged values past 100: no warning
+    prepare_labelled(tpm, "label", value_type="normalized", seed=0)
+    assert "already logged" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize("value_type", ["counts", "normalized", "binary", "continuous"])

@@ -231,6 +231,15 @@ def resolve_value_type(X, value_type: str, where: str) -> str:
             "counts with layer=, or value_type='continuous' for transformed data.",
             where,
         )
+    if value_type == "normalized" and 0 < stats["max"] <= UNLOGGED_MAX:
+        # as a trained model warns of such a query (check_query_values)
+        logger.warning(
+            "values are read as unlogged TPM/FPKM (value_type='normalized'), but %s holds "
+            "values up to %g only (already logged?): they are log1p-transformed again. Pass "
+            "value_type='continuous' for log values.",
+            where,
+            stats["max"],
+        )
     return value_type
 
 

@@ -208,7 +208,9 @@ def read_maf(
     ----------
     paths
         One MAF, a list of them, or a dict ``{cohort: path}`` (the cohort becomes
-        ``obs[label_key]``).
+        ``obs[label_key]``; TCGA codes as :func:`read_tcga` writes them, ``TCGA-BRCA`` ->
+        ``BRCA``, other names as given). MAFs joined with ``cat`` (a repeated header) are
+        refused: pass them as a list.
     variant_classes
         Which ``Variant_Classification`` values count as a mutation. By default the
         protein-altering classes (Frame_Shift_Del/Ins, In_Frame_Del/Ins, Missense_Mutation,

@@ -363,6 +363,8 @@ def read_table(
 
     The first column holds row ids and the first line column ids (an R-style header without the
     corner cell is accepted, as is Firehose's second header line ``gene_id  normalized_count``).
+    Lines starting with ``#`` above the header are skipped, except a last one with as many fields
+    as the data rows (``#gene_id  S1  S2``), which is the header.
     Numbers are parsed by pandas' C parser; gzip, bz2, xz and zip files are recognised by their
     first bytes, whatever their name, and decompressed.
 
@@ -382,7 +384,8 @@ def read_table(
         A label table (path or DataFrame) joined to the samples by id. A DataFrame's index is used
         as the id column when it is named or not a plain range.
     label_column
-        Column(s) of ``labels`` to put into ``obs``; by default all but the id column.
+        Column(s) of ``labels`` to put into ``obs``; by default all but the id column. Text is
+        stripped of surrounding spaces (``"B cell "`` is ``"B cell"``).
     id_column
         Column of ``labels`` holding the sample ids; by default its first column. Ids are
         matched exactly first; when both sides are TCGA barcodes, the samples left are matched

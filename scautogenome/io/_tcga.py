@@ -297,7 +297,10 @@ def read_tcga(
     cohort
         The project code of each file (one string for all, or one per file). By default the
         dict's keys, else the clinical table's project column, else a known TCGA code at the
-        start of the file name (Firehose names files ``BRCA.rnaseqv2__...``).
+        start of the file name (Firehose names files ``BRCA.rnaseqv2__...``). ``TCGA-BRCA`` and
+        ``brca`` are read as ``BRCA``; a code that is not one of the 33 TCGA projects (a typo,
+        a TARGET project) or is a Firehose aggregate (KIPAN, GBMLGG, COADREAD, STES, ...) is
+        warned about.
     clinical
         A clinical table (path or DataFrame), one row per patient (or sample / aliquot): its
         barcodes are matched to the samples at the longest common barcode level. Firehose's

@@ -82,7 +82,7 @@ def _check_inputs(args) -> None:
     if args.tumor_only is not None and not args.tcga:
         msg = f"--{'' if args.tumor_only else 'no-'}tumor-only needs --tcga"
         raise CLIError(msg)
-    for option in ("labels_table", "tcga"):
+    for option in ("labels_table", "tcga", "sep"):
         if getattr(args, option) and not args.table:
             msg = f"{_option(option)} needs --table"
             raise CLIError(msg)
@@ -142,6 +142,7 @@ def _load(args):
                 clinical_columns=[column] if column and column != "project" else None,
                 tumor_only=bool(args.tumor_only),
                 orientation=args.orientation,
+                sep=args.sep,
             )
         return adata, None
     if args.table:
@@ -151,6 +152,7 @@ def _load(args):
             label_column=args.label_column,
             id_column=args.id_column,
             orientation=args.orientation,
+            sep=args.sep,
         )
         return adata, None
     return _read_h5ad(args.input), None
@@ -969,6 +971,18 @@ def _common(sp, seed_help: str | None = "random seed (default 0)", compute: bool
         sp.add_argument("--seed", type=int, default=None, help=seed_help)
 
 
+_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
+
+
+def _delimiter(value: str) -> str:
+    """--sep's value: one character, or its name ('tab', 'semicolon', ...; a typed '\\t')."""
+    sep = _DELIMITERS.get(value.lower(), value)
+    if len(sep) != 1:
+        msg = f"{value!r} is not one character nor one of {sorted(_DELIMITERS)}"
+        raise argparse.ArgumentTypeError(msg)
+    return sep
+
+
 def _inputs(sp) -> None:
     sp.add_argument("input", nargs="?", help="input .h5ad file (cells or samples x genes)")
     g = sp.add_argument_group("table input (instead of an .h5ad file)")
@@ -990,6 +1004,13 @@ def _inputs(sp) -> None:
         choices=["auto", "genes_x_samples", "samples_x_genes"],
         help="layout of --table (default auto: decided by the label ids, TCGA barcodes, gene "
         "ids, then the shape, and logged)",
+    )
+    g.add_argument(
+        "--sep",
+        type=_delimiter,
+        default=None,
+        help="delimiter of --table: a character, or 'tab', 'comma', 'semicolon' (default: ',' "
+        "for .csv, a tab for .tsv/.tab, else guessed from the first line)",
     )
     g.add_argument(
         "--tcga",
@@ -1543,7 +1564,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
-        msg = e.args[0] if e.args else str(e)
+        # a UnicodeError's args[0] is only the codec's name ('utf-8'); its str() says more
+        msg = e.args[0] if e.args and not isinstance(e, UnicodeError) else str(e)
         print(
             f"scautogenome {args.command}: error: {_cli_words(str(msg), sub)}{_saved_note(args)}",
             file=sys.stderr,

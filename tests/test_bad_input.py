@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -811,3 +812,69 @@ def test_cli_embed_model_out_keeps_clear_of_other_models(adata, tmp_path, capsys
     assert main([*args, "--model-out", str(tmp_path / "m")]) == 2
     assert "already holds a model (model.pt); pass --overwrite" in capsys.readouterr().err
     assert not (tmp_path / "e.h5ad").exists()
+
+
+# -- readers: bad files are named, never read wrongly (second review of the readers) ------------
+def test_readers_name_a_file_that_is_not_utf8(tmp_path):
+    """read_maf and read_autogenome give read_table's message, naming the file, not a raw
+    UnicodeDecodeError that names only the codec."""
+    maf = "Hugo_Symbol\tVariant_Classification\tTumor_Sample_Barcode\n"
+    maf += "CAF\u00c91\tMissense_Mutation\tTCGA-A1-A0SB-01A-11D-A142-09\n"
+    for name, encoding in (("latin1.maf", "latin-1"), ("utf16.maf", "utf-16")):
+        (tmp_path / name).write_bytes(maf.encode(encoding))
+        with pytest.raises(ValueError, match=rf"MAF file '.*{name}': not UTF-8 text"):
+            sag.io.read_maf(tmp_path / name)
+    files = {
+        "x.csv": b"1,2\n3,4\n",
+        "y.txt": b"a\nb\n",
+        "names.txt": "G\u00e8ne\nEGFR\n".encode("latin-1"),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_bytes(text)
+    loader = {"train_data_path": "x.csv", "train_label_path": "y.txt", "delimiter": ","}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"data_loader": {**loader, "feature_names_path": "names.txt"}}))
+    with pytest.raises(ValueError, match=r"feature names file '.*names\.txt': not UTF-8 text"):
+        sag.io.read_autogenome(config)
+    (tmp_path / "y.txt").write_bytes("a\n\u00e9\n".encode("latin-1"))
+    config.write_text(json.dumps({"data_loader": loader}))
+    with pytest.raises(ValueError, match=r"train labels file '.*y\.txt': not UTF-8 text"):
+        sag.io.read_autogenome(config)
+    text = json.dumps({"name": "\u00e9t\u00e9", "data_loader": loader}, ensure_ascii=False)
+    config.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match=r"AutoGenome config '.*config\.json': not UTF-8 text"):
+        sag.io.read_autogenome(config)
+
+
+def test_read_maf_refuses_mafs_joined_with_cat(tmp_path):
+    """`cat a.maf b.maf`: the second header would be a sample 'Tumor_Sample_Barcode'."""
+    header = "Hugo_Symbol\tVariant_Classification\tTumor_Sample_Barcode\n"
+    a = header + "TP53\tMissense_Mutation\tTCGA-A1-A0SB-01A-11D-A142-09\n"
+    b = header + "KRAS\tMissense_Mutation\tTCGA-A1-A0SD-01A-11D-A10Y-09\n"
+    (tmp_path / "all.maf").write_text(a + b)
+    with pytest.raises(ValueError, match=r"line 3: repeats the header line \(line 1\).*a list"):
+        sag.io.read_maf(tmp_path / "all.maf")
+    (tmp_path / "all.maf").write_text("#version 2.4\n" + a + "#version 2.4\n" + b)
+    with pytest.raises(ValueError, match=r"line 4: a '#' line below the header \(line 2\)"):
+        sag.io.read_maf(tmp_path / "all.maf")
+
+
+def test_read_table_refuses_a_header_of_numbers(tmp_path):
+    """A file without a header line would lose its first row to it; integer ids (Entrez) are
+    a header."""
+    path = tmp_path / "x.tsv"
+    path.write_text("TP53\t1.5\t2.5\nEGFR\t3.5\t4.5\nMYC\t1\t2\n")
+    with pytest.raises(ValueError, match=r"line 1: the header line holds numbers"):
+        sag.io.read_table(path, orientation="genes_x_samples")
+    path.write_text("sample\t7157\t1956\nS1\t1.5\t2.5\nS2\t3.5\t4.5\n")
+    assert sag.io.read_table(path, orientation="samples_x_genes").var_names.tolist() == [
+        "7157",
+        "1956",
+    ]
+
+
+def test_read_table_names_a_trailing_delimiter(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("gene,S1,S2,\nTP53,1,2,\nEGFR,3,4,\n")
+    with pytest.raises(ValueError, match=r"every line ends with the delimiter ','"):
+        sag.io.read_table(path, orientation="genes_x_samples")

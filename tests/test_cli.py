@@ -754,6 +754,7 @@ def test_failed_commands_create_no_out_folder(h5ad, tmp_path, capsys):
         ([str(h5ad), "--table", str(h5ad), "--labels", "label"], "give one input"),
         ([str(h5ad), "--tumor-only", "--labels", "label"], "--tumor-only needs --tcga"),
         ([str(h5ad), "--tcga", "--labels-table", str(a_file)], "--labels-table needs --table"),
+        ([str(h5ad), "--labels", "label", "--sep", ";"], "--sep needs --table"),
         (["--autogenome", str(tmp_path / "no.json")], "--autogenome"),
     ]
     for i, (extra, message) in enumerate(cases):
@@ -1617,3 +1618,57 @@ def test_threads_help_says_it_changes_the_weights(capsys):
         main(["classify", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "changes the weights a seed learns" in text
+
+
+def test_table_sep_option_reads_a_semicolon_table(tmp_path, capsys, monkeypatch):
+    """A European Excel 'CSV' (';'): the reader's 'pass sep=' is an option of the command."""
+    import scautogenome as sag
+
+    table = tmp_path / "semi.csv"
+    table.write_text("gene;S0;S1;S2;S3\nTP53;1.0;2.0;3.0;4.0\nEGFR;5.0;6.0;7.0;8.0\n")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("sample,type\nS0,A\nS1,B\nS2,A\nS3,B\n")
+    argv = ["classify", "--table", str(table), "--labels-table", str(labels)]
+    argv += ["--label-column", "type", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(argv) == 2
+    assert "looks semicolon-separated; pass --sep ';'." in capsys.readouterr().err
+    seen = []
+
+    def stop(adata, *args, **kwargs):
+        seen.append(adata)
+        raise RuntimeError("stopped here")
+
+    monkeypatch.setattr(sag.tl, "classify", stop)
+    for sep in (";", "semicolon"):
+        assert main([*argv, "--sep", sep]) == 2
+        assert "stopped here" in capsys.readouterr().err
+    assert [a.shape for a in seen] == [(4, 2), (4, 2)]
+    assert seen[0].obs["type"].astype(str).tolist() == ["A", "B", "A", "B"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--sep", ";;"])
+    assert "argument --sep: ';;' is not one character" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path, capsys, monkeypatch):
+    """--autogenome with a Latin-1 file: the reader's message, not 'error: utf-8'."""
+    import shutil
+
+    import scautogenome as sag
+
+    folder = tmp_path / "ag"
+    shutil.copytree(ROOT / "data" / "examples" / "autogenome", folder)
+    names = folder / "feature_names.txt"
+    text = names.read_text()
+    names.write_bytes(text.replace(text.split()[0], "G\u00e8ne", 1).encode("latin-1"))
+    argv = ["classify", "--autogenome", str(folder / "config.json"), "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "feature_names.txt': not UTF-8 text (invalid continuation byte" in err, err
+    # a decoding error that no reader turned into its message still says what failed
+
+    def raw(*args, **kwargs):
+        return b"\xff".decode("utf-8")
+
+    monkeypatch.setattr(sag.io, "read_autogenome", raw)
+    assert main([*argv, "--out", str(tmp_path / "run2")]) == 2
+    assert "error: 'utf-8' codec can't decode byte 0xff" in capsys.readouterr().err

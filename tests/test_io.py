@@ -1330,3 +1330,116 @@ def test_read_tcga_files_sharing_no_gene_say_why_not_outer(tmp_path):
     _cohort_file(tmp_path / "UVM.tsv", ensembl[:5] + symbols[5:], uvm, 1)
     with pytest.warns(UserWarning, match=r"join='inner': the files share only 5 of the 30"):
         assert sag.io.read_tcga(paths).n_vars == 5
+
+
+# -- found by a second review of the readers (2026-12-05) ---------------------------------------
+def _logged(caplog, read, *args, **kwargs):
+    """``read(*args, **kwargs)`` with sag's INFO messages captured in ``caplog``."""
+    from scautogenome._settings import logger
+
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("INFO", logger=logger.name):
+            return read(*args, **kwargs)
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
+def test_read_table_header_that_starts_with_a_hash(tmp_path, caplog):
+    """'#gene_id<TAB>S1...' (QIIME's '#OTU ID') is the header, not a comment that would make
+    the first data row the header; a '#' line of another width stays a comment."""
+    path = tmp_path / "hash.tsv"
+    path.write_text(
+        "#version 1\n#gene_id\tS1\tS2\tS3\nTP53\t1.5\t2.5\t3.5\nEGFR\t4.5\t5.5\t6.5\nMYC\t1\t2\t3\n"
+    )
+    adata = _logged(caplog, sag.io.read_table, path, orientation="genes_x_samples")
+    assert adata.obs_names.tolist() == ["S1", "S2", "S3"]
+    assert adata.var_names.tolist() == ["TP53", "EGFR", "MYC"]
+    X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
+    np.testing.assert_array_equal(X[:, 0], [1.5, 2.5, 3.5])
+    assert "line 2: the '#' line is read as the header" in caplog.text
+    path.write_text("#made by hand\ngene\tS1\tS2\nTP53\t1\t2\nEGFR\t3\t4\n")
+    assert sag.io.read_table(path, orientation="genes_x_samples").obs_names.tolist() == [
+        "S1",
+        "S2",
+    ]
+
+
+def test_read_table_labels_lose_surrounding_spaces(tmp_path):
+    """'B cell ' (Excel) is the class 'B cell', as ids are matched stripped; ' NA ' is missing."""
+    expr = tmp_path / "m.csv"
+    expr.write_text("gene,S0,S1,S2,S3\nG0,1,2,3,4\nG1,5,6,7,8\n")
+    labels = tmp_path / "labels.csv"
+    labels.write_text('sample,cell_type\nS0,B cell\nS1,"B cell "\nS2,T cell \nS3, NA \n')
+    adata = sag.io.read_table(expr, labels=labels, orientation="genes_x_samples")
+    assert adata.obs["cell_type"].cat.categories.tolist() == ["B cell", "T cell"]
+    assert adata.obs["cell_type"].astype(object).tolist()[:3] == ["B cell", "B cell", "T cell"]
+    assert adata.obs["cell_type"].isna().tolist() == [False, False, False, True]
+
+
+def test_read_table_label_table_trailing_delimiter_makes_no_column(tmp_path, caplog):
+    expr = tmp_path / "m.csv"
+    expr.write_text("gene,S0,S1\nG0,1,2\nG1,5,6\nG2,7,8\n")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("sample,type,\nS0,A,\nS1,B,\n")
+    adata = _logged(caplog, sag.io.read_table, expr, labels=labels, orientation="genes_x_samples")
+    assert list(adata.obs.columns) == ["type"]
+    assert "its last column is unnamed and empty (a trailing delimiter ',')" in caplog.text
+
+
+def test_read_maf_parses_each_barcode_once(ex, monkeypatch):
+    """level='sample' parses the distinct barcodes, not one per variant row (memory, time)."""
+    from scautogenome.io import _maf
+
+    parsed: list[list[str]] = []
+    real = _maf.parse_tcga_barcode
+
+    def counting(ids, **kwargs):
+        parsed.append(list(ids))
+        return real(ids, **kwargs)
+
+    monkeypatch.setattr(_maf, "parse_tcga_barcode", counting)
+    adata = sag.io.read_maf(ex["maf"], level="sample", variant_classes="all")
+    (ids,) = parsed
+    assert len(ids) == len(set(ids))
+    assert adata.uns["sag_io"]["n_variants_counted"] > len(ids)  # rows repeat barcodes
+    assert set(adata.obs_names) == {i[:15] for i in ids}
+
+
+def test_read_tcga_warns_about_cohorts_that_are_no_tcga_project(tmp_path):
+    import warnings
+
+    a = _tcga_file(tmp_path / "a.tsv", ["TCGA-A1-A0SB-01A"])
+    b = _tcga_file(tmp_path / "b.tsv", ["TCGA-05-4244-01A"])
+    with pytest.warns(UserWarning, match="cohort") as record:
+        adata = sag.io.read_tcga([a, b], cohort=["BRAC", "KIPAN"])
+    text = " ".join(str(w.message) for w in record)
+    assert "cohort 'BRAC' is not a TCGA project code" in text
+    assert "cohort 'KIPAN' is a Firehose aggregate cohort (KICH, KIRC and KIRP)" in text
+    assert adata.obs["project"].astype(str).tolist() == ["BRAC", "KIPAN"]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        adata = sag.io.read_tcga([a, b], cohort=["TCGA-BRCA", "luad"])
+    assert not [w for w in record if "cohort" in str(w.message)]
+    assert adata.obs["project"].astype(str).tolist() == ["BRCA", "LUAD"]
+
+
+def test_read_maf_names_tcga_cohorts_as_read_tcga_does(ex):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        tcga = sag.io.read_maf({"TCGA-BRCA": ex["maf"]})
+        own = sag.io.read_maf({"my cohort": ex["maf"]})
+    assert not [w for w in record if "cohort" in str(w.message)]
+    assert tcga.obs["project"].astype(str).unique().tolist() == ["BRCA"]
+    assert own.obs["project"].astype(str).unique().tolist() == ["my cohort"]
+    with pytest.warns(UserWarning, match="cohort 'GBMLGG' is a Firehose aggregate"):
+        sag.io.read_maf({"gbmlgg": ex["maf"]})
+
+
+def test_read_table_warns_about_gene_ids_excel_made_dates(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("gene,S1,S2\nTP53,1,2\n1-Mar,3,4\nSep-02,5,6\n2019-09-02,7,8\nMARCH1,1,1\n")
+    with pytest.warns(UserWarning, match=r"3 gene ids look like dates \(e.g. \['1-Mar'"):
+        sag.io.read_table(path, orientation="genes_x_samples")

@@ -820,15 +820,10 @@ def _features_problem(path: Path, delimiter: str | None, what: str, err: ValueEr
     )
     try:
         sep = delimiter or _parse.guess_sep(path, _first_line(path))
-        records = [f for _, f in _parse.iter_records(path, sep)]
+        trailing = _parse.trailing_delimiter(path, sep, what)
     except (OSError, UnicodeDecodeError, ValueError, csv.Error):  # the reader's message stands
         return msg
-    if records and all(len(f) > 1 and not f[-1].strip() for f in records):
-        msg = (
-            f"{what} {_parse.where(path)}: every line ends with the delimiter {sep!r} (an "
-            "empty last column); remove the trailing delimiter from each line."
-        )
-    return msg
+    return msg if trailing is None else trailing
 
 
 def _first_line(path: Path) -> str:
@@ -940,9 +935,10 @@ def _read_labels(
     and the line of each (None: no line). Missing labels (``NA``, ``nan``, ...) are NaN."""
     path = _parse.check_exists(path, f"AutoGenome {split} labels file")
     sep = delimiter or "\t"
-    lines = list(_parse.iter_records(path, sep))
-    if lines and all(len(f) == 1 for _, f in lines):
-        lines = _labels_on_other_delimiter(path, sep, lines, ids, split)
+    with _parse.decoded(path, f"AutoGenome {split} labels file"):
+        lines = list(_parse.iter_records(path, sep))
+        if lines and all(len(f) == 1 for _, f in lines):
+            lines = _labels_on_other_delimiter(path, sep, lines, ids, split)
     widths = {len(f) for _, f in lines}
     if not lines:
         msg = f"AutoGenome {split} labels file {_parse.where(path)}: the file is empty."
@@ -1064,7 +1060,7 @@ def _read_feature_names(
     ``features.tsv``, read as scanpy's ``read_10x`` does) the same number >= 2 of tab-separated
     fields per line: names from the second column, ids from the first."""
     path = _parse.check_exists(path, "AutoGenome feature names file")
-    with _parse.open_text(path) as fh:
+    with _parse.decoded(path, "AutoGenome feature names file"), _parse.open_text(path) as fh:
         names = [ln.strip() for ln in fh.read().splitlines() if ln.strip()]
     ids = None
     if len(names) == 1 and n > 1:
@@ -1173,7 +1169,8 @@ def read_autogenome(
 
     path = _parse.check_exists(config_json, "AutoGenome config")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) too
+        with _parse.decoded(path, "AutoGenome config"):
+            raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) too
     except json.JSONDecodeError as err:
         msg = f"AutoGenome config {_parse.where(path, err.lineno)}: not valid JSON: {err.msg}."
         raise ValueError(msg) from err

@@ -15,6 +15,7 @@ from .._settings import logger
 from . import _parse
 from ._barcodes import barcode_obs, is_barcode, match_ids, parse_tcga_barcode
 from ._table import IO_KEY, _duplicates
+from ._tcga import check_cohorts, tcga_cohort
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -64,6 +65,13 @@ def _read_one(
 ) -> tuple[pd.DataFrame, int]:
     """The three columns of one MAF, as strings; also the line number of its header."""
     path = _parse.check_exists(path, "MAF file")
+    with _parse.decoded(path, "MAF file"):
+        return _read_columns(path, gene_column, sample_column, class_column)
+
+
+def _read_columns(
+    path: Path, gene_column: str, sample_column: str, class_column: str
+) -> tuple[pd.DataFrame, int]:
     n_comment = 0
     with _parse.open_text(path) as fh:
         for line in fh:
@@ -115,14 +123,27 @@ def _check_widths(path: Path, header_line: int) -> None:
     enough for pan-cancer MAFs) is what catches ragged rows.
     """
     with _parse.open_binary(path) as fh:
-        width = None
+        width = header = None
         for line_no, line in enumerate(fh, start=1):
             if line_no < header_line:
                 continue
             n = line.count(b"\t")
             if width is None:
-                width = n
-            elif n != width and line.strip():
+                width, header = n, line.strip()
+                continue
+            if (n == width and line.strip() == header) or (n != width and line.startswith(b"#")):
+                what = (
+                    f"repeats the header line (line {header_line})"
+                    if n == width
+                    else f"a '#' line below the header (line {header_line})"
+                )
+                msg = (
+                    f"MAF file {_parse.where(path, line_no)}: {what}; several MAFs joined into "
+                    "one (cat)? Pass the files as a list, read_maf([a, b]), or as a dict "
+                    "{cohort: path}."
+                )
+                raise ValueError(msg)
+            if n != width and line.strip():
                 msg = (
                     f"MAF file {_parse.where(path, line_no)}: ragged row, {n + 1} fields where the "
                     f"header (line {header_line}) has {width + 1}."
@@ -147,15 +168,18 @@ def _first_line_with_empty(path: Path, header_line: int, column: str) -> int | N
 def _level_ids(ids: Sequence[str], level: str, what: str) -> np.ndarray:
     if level == "barcode":
         return np.asarray(ids, dtype=object)
-    bad = [i for i in ids if not is_barcode(i)]
-    if bad:
+    # each distinct barcode is parsed once (a MAF repeats one per variant)
+    codes, uniques = pd.factorize(pd.Series(ids, dtype=object), use_na_sentinel=False)
+    uniques = list(uniques)
+    is_bad = np.array([not is_barcode(u) for u in uniques], dtype=bool)[codes]
+    if is_bad.any():
+        bad = [ids[i] for i in np.flatnonzero(is_bad)[:3]]
         msg = (
-            f"level={level!r} needs TCGA barcodes, but {what} has {len(bad)} other ids "
-            f"(e.g. {bad[:3]}); use level='barcode'."
+            f"level={level!r} needs TCGA barcodes, but {what} has {int(is_bad.sum())} other ids "
+            f"(e.g. {bad}); use level='barcode'."
         )
         raise ValueError(msg)
-    parsed = parse_tcga_barcode(list(ids))
-    out = parsed[level].to_numpy(dtype=object)
+    out = parse_tcga_barcode(uniques)[level].to_numpy(dtype=object)[codes]
     if level == "sample" and pd.isna(out).any():
         i = int(np.flatnonzero(pd.isna(out))[0])
         msg = f"level='sample': {ids[i]!r} in {what} is a patient barcode, with no sample type."
@@ -184,7 +208,9 @@ def read_maf(
     ----------
     paths
         One MAF, a list of them, or a dict ``{cohort: path}`` (the cohort becomes
-        ``obs[label_key]``).
+        ``obs[label_key]``; TCGA codes as :func:`read_tcga` writes them, ``TCGA-BRCA`` ->
+        ``BRCA``, other names as given). MAFs joined with ``cat`` (a repeated header) are
+        refused: pass them as a list.
     variant_classes
         Which ``Variant_Classification`` values count as a mutation. By default the
         protein-altering classes (Frame_Shift_Del/Ins, In_Frame_Del/Ins, Missense_Mutation,
@@ -256,7 +282,10 @@ def read_maf(
             raise ValueError(msg)
         counted = set(variant_classes)
     if isinstance(paths, Mapping):
-        items = [(Path(p), str(c)) for c, p in paths.items()]
+        # TCGA codes as read_tcga writes them ("TCGA-BRCA" -> "BRCA"); other names as given
+        named = [(Path(p), *tcga_cohort(c)) for c, p in paths.items()]
+        check_cohorts([c for _, c, tcga in named if tcga], label_key, stacklevel=2)
+        items = [(p, c) for p, c, _ in named]
     elif isinstance(paths, (str, Path)):
         items = [(Path(paths), None)]
     else:

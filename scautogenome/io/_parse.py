@@ -18,6 +18,7 @@ import re
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,6 +27,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._settings import logger
+
 PathLike = str | Path
 
 # "mostly zeros": a matrix with fewer non-zeros than this fraction of its cells is stored as CSR
@@ -33,6 +36,7 @@ SPARSE_DENSITY = 0.5
 # rows per parsing chunk: about this many cells (16 MB of float32), so a wide table never holds
 # more than one chunk densely on top of the (sparse) result
 CHUNK_CELLS = 4_000_000
+_INTEGER = re.compile(r"^[+-]?\d+$")
 # the strings pandas reads as missing (its defaults), plus GDC's "'--"
 NA_TOKENS = frozenset(
     {
@@ -100,6 +104,16 @@ def not_utf8(path: PathLike, what: str, err: UnicodeDecodeError) -> ValueError:
         f"{what} {where(Path(path))}: not UTF-8 text ({err.reason} at byte {err.start}); save "
         "it as UTF-8 (or compress it with gzip, bz2, xz or zip)."
     )
+
+
+@contextmanager
+def decoded(path: PathLike, what: str) -> Iterator[None]:
+    """Turn a UnicodeDecodeError raised while reading ``path`` into :func:`not_utf8`'s error,
+    which names the file (a raw one names only the codec)."""
+    try:
+        yield
+    except UnicodeDecodeError as err:
+        raise not_utf8(path, what, err) from err
 
 
 def open_text(path: PathLike) -> io.TextIOBase:
@@ -261,6 +275,17 @@ def sniff_layout(
             "';', so the file looks semicolon-separated; pass sep=';'."
         )
         raise ValueError(msg)
+    if header is not False and n_comment and len(first) > 1:
+        # '#gene_id<TAB>S1<TAB>S2' (QIIME's '#OTU ID', some R exports): a '#' line right above
+        # a data row, with as many fields, is the header rather than a comment
+        above = split(lines[n_comment - 1][1:])
+        if len(above) == len(first) and all(_numeric_like(c) for c in first[1:]):
+            logger.info(
+                f"{what} {where(path, n_comment)}: the '#' line is read as the header (it has "
+                f"as many fields as the data rows below it)."
+            )
+            content.insert(0, (n_comment - 1, lines[n_comment - 1][1:]))
+            first, header = above, True
     if header == "auto":
         header = not any(is_number(c) for c in first)
     k = 1 if header else 0
@@ -312,6 +337,19 @@ def sniff_layout(
         raise ValueError(msg)
     col_ids = [c.strip() for c in col_ids]
     header_line = content[0][0] + 1 if header else None
+    # a header of numbers is a data row taken for one; integers may be ids (Entrez), 1.5 not
+    if (
+        header
+        and col_ids
+        and all(is_number(c) for c in col_ids)
+        and not all(_INTEGER.match(c) for c in col_ids)
+    ):
+        msg = (
+            f"{what} {where(path, header_line)}: the header line holds numbers (e.g. "
+            f"{col_ids[:3]}), not column ids, so it looks like a data row; add a header "
+            "line of column ids (sample or gene ids) above the data."
+        )
+        raise ValueError(msg)
     return Layout(sep, skip, n_fields, col_ids, corner, header_line, bool(index))
 
 
@@ -399,6 +437,32 @@ def read_matrix(
     CSR so that memory stays near the size of the sparse result.
     """
     path = check_exists(path, what)
+    with decoded(path, what):
+        return _read_matrix(path, sep, sparse, dtype, what, chunk_rows, header, index)
+
+
+def trailing_delimiter(path: PathLike, sep: str, what: str) -> str | None:
+    """The message for a file whose every line ends with ``sep`` (an empty last column, as
+    Excel writes), or None when some line does not."""
+    records = [f for _, f in iter_records(path, sep)]
+    if records and all(len(f) > 1 and not f[-1].strip() for f in records):
+        return (
+            f"{what} {where(path)}: every line ends with the delimiter {sep!r} (an empty last "
+            "column); remove the trailing delimiter from each line."
+        )
+    return None
+
+
+def _read_matrix(
+    path: Path,
+    sep: str | None,
+    sparse: bool | Literal["auto"],
+    dtype,
+    what: str,
+    chunk_rows: int | None,
+    header: bool | Literal["auto"],
+    index: bool | Literal["auto"],
+) -> Matrix:
     layout = sniff_layout(path, sep, what, header=header, index=index)
     n_val = layout.n_fields - int(layout.index)
     if chunk_rows is None:
@@ -436,6 +500,9 @@ def read_matrix(
                 else:
                     chunks.append(np.ascontiguousarray(values))
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        trailing = trailing_delimiter(path, layout.sep, what)
+        if trailing is not None:
+            raise ValueError(trailing) from err
         locate_problem(path, layout, dtype, what)
         msg = f"{what} {where(path)}: could not be parsed: {err}"
         raise ValueError(msg) from err
@@ -501,6 +568,14 @@ def read_frame(
     except pd.errors.ParserError as err:
         msg = f"{what} {where(path)}: {err}"
         raise ValueError(msg) from err
+    last = str(frame.columns[-1]) if frame.shape[1] > 1 else ""
+    if last.startswith("Unnamed:") and frame.iloc[:, -1].isna().all():
+        # 'id,label,' lines (Excel): the trailing delimiter makes an empty column, not a label
+        logger.info(
+            f"{what} {where(path)}: its last column is unnamed and empty (a trailing "
+            f"delimiter {sep!r}); dropped."
+        )
+        frame, text = frame.iloc[:, :-1].copy(), text.iloc[:, :-1].copy()
     return Frame(frame, repr(str(path)), path, sep, n_comment + 1, text, str(path))
 
 

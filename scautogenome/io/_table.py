@@ -27,6 +27,11 @@ ORIENTATIONS = ("auto", "genes_x_samples", "samples_x_genes")
 _GENE_ID = re.compile(r"^(ENS[A-Z]*G\d{6,}(\.\d+)?|[A-Za-z0-9?][\w.\-/@]*\|\d+)$")
 _INTEGER_ID = re.compile(r"^\d+$")
 _FIREHOSE_GENE = re.compile(r"^(?P<symbol>[^|]+)\|(?P<entrez>\d+)$")
+# what Excel makes of gene symbols such as MARCH1, SEPT2, DEC1: '1-Mar', 'Mar-01', '2019-09-02'
+_MONTH = "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+_EXCEL_DATE = re.compile(
+    rf"^(?:\d{{1,2}}-{_MONTH}|{_MONTH}-\d{{2}}|\d{{4}}-\d{{2}}-\d{{2}})$", re.IGNORECASE
+)
 
 
 def _gene_fraction(ids: Sequence[str], pattern: re.Pattern = _GENE_ID) -> float:
@@ -105,6 +110,22 @@ def _h5ad_column(values: pd.Series) -> pd.Series:
     mask = values.isna()
     text = values.astype(str).where(~mask)
     return text.astype("category")
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """Text cells without surrounding spaces (``"B cell "`` is ``"B cell"``, as the ids are
+    matched stripped); one that is then empty or a missing-value token (``" NA"``) is missing.
+    Other columns are returned as they are."""
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+        return values
+
+    def strip(v):
+        if not isinstance(v, str) or v == v.strip():
+            return v
+        v = v.strip()
+        return np.nan if v in _parse.NA_TOKENS else v
+
+    return values.map(strip)
 
 
 def label_columns(
@@ -192,7 +213,8 @@ def join_labels(
     out = pd.DataFrame(index=pd.Index(list(obs_names)))
     take = np.where(hit, pos, -1)
     for col in wanted:
-        out[col] = _h5ad_column(frame[col].reset_index(drop=True).reindex(take).set_axis(out.index))
+        values = _stripped(frame[col].reset_index(drop=True))
+        out[col] = _h5ad_column(values.reindex(take).set_axis(out.index))
     n_missing = int((~hit).sum())
     if n_missing:
         examples = [o for o, h in zip(obs_names, hit, strict=True) if not h][:3]
@@ -296,6 +318,16 @@ def table_to_anndata(
         sample_ids, gene_ids = col_ids, row_ids
         X = m.X.T.tocsr() if sp.issparse(m.X) else np.ascontiguousarray(m.X.T)
     adata = ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(sample_ids)), var=_var_frame(gene_ids))
+    dates = [g for g in gene_ids if _EXCEL_DATE.match(g)]
+    if dates:
+        warnings.warn(
+            f"{what} {_parse.where(path)}: {len(dates)} gene ids look like dates (e.g. "
+            f"{dates[:3]}), as Excel turns MARCH1, SEPT2, ... into '1-Mar', '2-Sep'; these "
+            "genes cannot be matched by name: export the table again without Excel (or with "
+            "the gene column imported as text).",
+            UserWarning,
+            stacklevel=3,
+        )
     gene_dups = _duplicates(gene_ids)
     if gene_dups:
         warnings.warn(
@@ -331,6 +363,8 @@ def read_table(
 
     The first column holds row ids and the first line column ids (an R-style header without the
     corner cell is accepted, as is Firehose's second header line ``gene_id  normalized_count``).
+    Lines starting with ``#`` above the header are skipped, except a last one with as many fields
+    as the data rows (``#gene_id  S1  S2``), which is the header.
     Numbers are parsed by pandas' C parser; gzip, bz2, xz and zip files are recognised by their
     first bytes, whatever their name, and decompressed.
 
@@ -350,7 +384,8 @@ def read_table(
         A label table (path or DataFrame) joined to the samples by id. A DataFrame's index is used
         as the id column when it is named or not a plain range.
     label_column
-        Column(s) of ``labels`` to put into ``obs``; by default all but the id column.
+        Column(s) of ``labels`` to put into ``obs``; by default all but the id column. Text is
+        stripped of surrounding spaces (``"B cell "`` is ``"B cell"``).
     id_column
         Column of ``labels`` holding the sample ids; by default its first column. Ids are
         matched exactly first; when both sides are TCGA barcodes, the samples left are matched

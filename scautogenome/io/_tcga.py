@@ -67,6 +67,51 @@ def normalize_project(value) -> str | float:
     return text[5:] if text.startswith("TCGA-") else text
 
 
+# what Firehose's aggregate cohorts merge (their samples are those of these projects)
+_AGGREGATE_OF = {
+    "COADREAD": "COAD and READ",
+    "GBMLGG": "GBM and LGG",
+    "KIPAN": "KICH, KIRC and KIRP",
+    "STES": "STAD and ESCA",
+    "FPPP": "FFPE pilot samples of several projects",
+    "PANCAN": "all projects",
+}
+
+
+def check_cohorts(codes, label_key: str, stacklevel: int) -> None:
+    """Warn (once per code) about project codes that are not one of the 33 TCGA projects: a
+    Firehose aggregate (KIPAN, GBMLGG, ...), whose samples repeat those of its projects, or any
+    other code (a typo such as 'BRAC', a TARGET project), which becomes a class of its own."""
+    for code in dict.fromkeys(c for c in codes if isinstance(c, str)):
+        if code in TCGA_PROJECTS:
+            continue
+        if code in _AGGREGATE_OF:
+            why = (
+                f"is a Firehose aggregate cohort ({_AGGREGATE_OF[code]}), whose samples are "
+                "those of its projects; leave it out, or read the projects' own files, so that "
+                "each sample has its project as its class"
+            )
+        else:
+            why = (
+                "is not a TCGA project code (e.g. BRCA, LUAD; 'TCGA-BRCA' is read as 'BRCA'); "
+                "check its spelling: its samples get it as a class of their own"
+            )
+        warnings.warn(
+            f"cohort {code!r} {why} (obs[{label_key!r}]).",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
+def tcga_cohort(value) -> tuple[str, bool]:
+    """``(name, is_tcga)``: a TCGA cohort as :func:`read_tcga` writes it (``"TCGA-BRCA"``,
+    ``"brca"`` -> ``"BRCA"``; Firehose aggregates too), any other name as given."""
+    text = str(value)
+    norm = normalize_project(text)
+    tcga = text.strip().upper().startswith("TCGA-") or norm in _KNOWN_CODES or norm in _AGGREGATE_OF
+    return (norm, True) if tcga else (text, False)
+
+
 def _project_from_filename(path: Path) -> str | None:
     m = _FILE_PREFIX.match(path.name.upper())
     if m is not None and m.group(1) in _KNOWN_CODES:
@@ -252,7 +297,10 @@ def read_tcga(
     cohort
         The project code of each file (one string for all, or one per file). By default the
         dict's keys, else the clinical table's project column, else a known TCGA code at the
-        start of the file name (Firehose names files ``BRCA.rnaseqv2__...``).
+        start of the file name (Firehose names files ``BRCA.rnaseqv2__...``). ``TCGA-BRCA`` and
+        ``brca`` are read as ``BRCA``; a code that is not one of the 33 TCGA projects (a typo,
+        a TARGET project) or is a Firehose aggregate (KIPAN, GBMLGG, COADREAD, STES, ...) is
+        warned about.
     clinical
         A clinical table (path or DataFrame), one row per patient (or sample / aliquot): its
         barcodes are matched to the samples at the longest common barcode level. Firehose's
@@ -331,6 +379,7 @@ def read_tcga(
             raise ValueError(msg)
     float_dtype(dtype)  # before any file is read
     files = _as_files(paths, cohort)
+    check_cohorts([p for _, p, _ in files], label_key, stacklevel=2)
     clin = None
     if clinical is not None:
         clin = _parse.read_frame(clinical, what="clinical table")

@@ -524,6 +524,7 @@ def _classify(args) -> int:
         config=config,
         min_cells_per_class=args.min_cells_per_class,
         task=args.task,
+        value_type=args.value_type,
         storage=args.storage,
         study_name=args.study_name,
         seed=args.seed,
@@ -685,6 +686,7 @@ def _embed(args) -> int:
                 ("--n-latent", args.n_latent),
                 ("--likelihood", args.likelihood),
                 ("--beta", args.beta),
+                ("--value-type", None if args.value_type == "auto" else args.value_type),
                 ("--config", args.config),
                 ("--n-trials", args.n_trials),
                 ("--time-budget", args.time_budget),
@@ -755,6 +757,7 @@ def _embed(args) -> int:
             layer=args.layer,
             likelihood=likelihood,
             beta=args.beta,
+            value_type=args.value_type,
             n_trials=args.n_trials,
             time_budget=args.time_budget,
             config=config,
@@ -880,6 +883,7 @@ def _worker(args) -> int:
         min_cells_per_class=args.min_cells_per_class,
         seed=sag.settings.seed if args.seed is None else args.seed,
         task=_config.requested_task(cfg, args.task),  # as classify: "auto" + mse regresses
+        value_type=args.value_type,
     )
     # as classify: the loss and metric of the task (a numeric target: mse and r2 by default)
     cfg = _config.for_task(cfg, data.task)
@@ -1086,6 +1090,20 @@ def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
     )
 
 
+def _value_type_option(sp) -> None:
+    """--value-type: what the matrix holds, where its detection is wrong."""
+    from .data._transform import VALUE_TYPES  # torch-free
+
+    sp.add_argument(
+        "--value-type",
+        default="auto",
+        choices=["auto", *VALUE_TYPES],
+        help="what the matrix holds (default auto: detected and logged): counts (raw, "
+        "depth-normalized and log1p'd here), normalized (unlogged TPM/FPKM, log1p'd here), "
+        "binary, or continuous (already logged or scaled, used as given)",
+    )
+
+
 def _classify_options(sp) -> None:
     """Options that change the classify study (a worker must be given the same ones)."""
     from .train import METRICS  # torch-free
@@ -1114,6 +1132,7 @@ def _classify_options(sp) -> None:
         "auto (default): the TCGA patient when every sample is named by a TCGA barcode, so two "
         "aliquots or a tumour and its normal never sit in train and test; none: cells one by one",
     )
+    _value_type_option(sp)
     sp.add_argument(
         "--task",
         default="auto",
@@ -1308,7 +1327,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--beta", type=float, default=None, help="KL weight (default: the config's trainer.beta)"
     )
-    m.add_argument("--recon", action="store_true", help="store the reconstruction as a layer")
+    _value_type_option(m)
+    m.add_argument(
+        "--recon",
+        action="store_true",
+        help="store the reconstruction as layers[KEY_recon] (KEY: --key-added): expected counts at each cell's "
+        "library size for a count likelihood (nb, zinb); else on the scale the encoder's input "
+        "was prepared to: log1p of counts normalized to 1e4, log1p of TPM-like values, the "
+        "values as given for logged, scaled or 0/1 data",
+    )
     m.add_argument(
         "--labels",
         default=None,

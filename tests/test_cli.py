@@ -585,6 +585,25 @@ def quick_config(tiny_config, tmp_path):
     return path
 
 
+def test_value_type_option_reaches_classify_and_worker(h5ad, quick_config, tmp_path, capsys):
+    """--value-type overrides the detection from the shell (classify, worker, embed), and a
+    worker of other values is refused by the study it would join."""
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    out = tmp_path / "run"
+    classify = ["classify", str(h5ad), "--labels", "label", "--config", str(quick_config)]
+    classify += ["--n-trials", "1", "--storage", url, "--study-name", "v", "--out", str(out)]
+    assert main([*classify, "--value-type", "continuous", "--no-explain", "--quiet"]) == 0
+    assert ad.read_h5ad(out / "annotated.h5ad").uns["sag"]["params"]["value_type"] == "continuous"
+    capsys.readouterr()
+    assert main([*_worker_args(h5ad, url, "v", quick_config), "--value-type", "continuous"]) == 0
+    assert main(_worker_args(h5ad, url, "v", quick_config)) == 2  # detected: counts
+    assert "other data or settings (--value-type: 'continuous'" in capsys.readouterr().err
+    for command in ("classify", "worker", "embed"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "--value-type {auto,counts,normalized,binary,continuous}" in capsys.readouterr().out
+
+
 def test_worker_reports_the_best_trial_of_another_process_without_retraining(
     h5ad, quick_config, tmp_path, capsys, monkeypatch
 ):
@@ -1384,6 +1403,8 @@ def test_embed_with_a_saved_model(adata, tmp_path, capsys):
     assert "--n-latent, --n-trials are options of a search" in err
     assert main([*base, "--overwrite", "--recon"]) == 2
     assert "recon" in capsys.readouterr().err
+    assert main([*base, "--overwrite", "--value-type", "counts"]) == 2
+    assert "--value-type is an option of a search" in capsys.readouterr().err
     assert main([*base, "--overwrite", "--min-gene-overlap", "0.99"]) == 2
     assert "below --min-gene-overlap 0.99" in capsys.readouterr().err
     fresh = ["embed", str(tmp_path / "q.h5ad"), "--out", str(tmp_path / "x.h5ad")]

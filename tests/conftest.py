@@ -36,6 +36,20 @@ def _quiet_and_seeded():
 
 
 @pytest.fixture
+def sag_caplog(caplog):
+    """``caplog`` receiving sag's log records from INFO up (sag's logger does not propagate
+    to the root logger, where caplog listens)."""
+    from scautogenome._settings import logger
+
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("INFO", logger=logger.name):
+            yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture
 def tiny_config():
     """A tiny search configuration (3 short trials) for tests."""
     import copy

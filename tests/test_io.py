@@ -736,20 +736,13 @@ def test_read_autogenome_enas_widths_above_the_features_are_warned(tmp_path):
 
 
 @pytest.mark.parametrize("header", ["cancer_type", "CellType", "x"])
-def test_read_autogenome_labels_header_of_any_word(tmp_path, header, caplog):
+def test_read_autogenome_labels_header_of_any_word(tmp_path, header, sag_caplog):
     """An extra first line is a header whatever its word (logged), when no other line holds it."""
-    from scautogenome._settings import logger
-
     files = {"x.csv": "1,2\n3,4\n5,6\n", "y.txt": f"{header}\nA\nB\nA\n"}
     path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
-    logger.addHandler(caplog.handler)
-    try:
-        with caplog.at_level("INFO", logger=logger.name):
-            adata, _ = sag.io.read_autogenome(path)
-    finally:
-        logger.removeHandler(caplog.handler)
+    adata, _ = sag.io.read_autogenome(path)
     assert adata.obs["label"].tolist() == ["A", "B", "A"]
-    assert f"line 1 ({header!r}) read as a header" in caplog.text
+    assert f"line 1 ({header!r}) read as a header" in sag_caplog.text
 
 
 def test_read_autogenome_labels_extra_line_that_is_a_label_is_an_error(tmp_path):
@@ -783,22 +776,15 @@ def test_read_autogenome_unclosed_quote_in_labels_is_named(tmp_path):
         sag.io.read_autogenome(path)
 
 
-def test_read_autogenome_ascending_learning_rate_pair_is_noted(tmp_path, caplog):
+def test_read_autogenome_ascending_learning_rate_pair_is_noted(tmp_path, sag_caplog):
     """Two ascending rates under learning_rate are choices, with a note naming
     learning_rate_range for a range."""
-    from scautogenome._settings import logger
-
     config = {"model_trainer": {"learning_rate": [1e-4, 1e-2]}}
     files = {"x.csv": "1,2\n3,4\n", "y.txt": "a\nb\n"}
     path = _ag(tmp_path, files, config, train_data_path="x.csv", train_label_path="y.txt")
-    logger.addHandler(caplog.handler)
-    try:
-        with caplog.at_level("INFO", logger=logger.name):
-            _, cfg = sag.io.read_autogenome(path)
-    finally:
-        logger.removeHandler(caplog.handler)
+    _, cfg = sag.io.read_autogenome(path)
     assert cfg["space"]["common"]["lr"] == [1e-4, 1e-2]
-    assert "name it learning_rate_range" in caplog.text
+    assert "name it learning_rate_range" in sag_caplog.text
 
 
 @pytest.mark.parametrize("text", ["nan", "inf"])
@@ -1333,31 +1319,19 @@ def test_read_tcga_files_sharing_no_gene_say_why_not_outer(tmp_path):
 
 
 # -- found by a second review of the readers (2026-12-05) ---------------------------------------
-def _logged(caplog, read, *args, **kwargs):
-    """``read(*args, **kwargs)`` with sag's INFO messages captured in ``caplog``."""
-    from scautogenome._settings import logger
-
-    logger.addHandler(caplog.handler)
-    try:
-        with caplog.at_level("INFO", logger=logger.name):
-            return read(*args, **kwargs)
-    finally:
-        logger.removeHandler(caplog.handler)
-
-
-def test_read_table_header_that_starts_with_a_hash(tmp_path, caplog):
+def test_read_table_header_that_starts_with_a_hash(tmp_path, sag_caplog):
     """'#gene_id<TAB>S1...' (QIIME's '#OTU ID') is the header, not a comment that would make
     the first data row the header; a '#' line of another width stays a comment."""
     path = tmp_path / "hash.tsv"
     path.write_text(
         "#version 1\n#gene_id\tS1\tS2\tS3\nTP53\t1.5\t2.5\t3.5\nEGFR\t4.5\t5.5\t6.5\nMYC\t1\t2\t3\n"
     )
-    adata = _logged(caplog, sag.io.read_table, path, orientation="genes_x_samples")
+    adata = sag.io.read_table(path, orientation="genes_x_samples")
     assert adata.obs_names.tolist() == ["S1", "S2", "S3"]
     assert adata.var_names.tolist() == ["TP53", "EGFR", "MYC"]
     X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
     np.testing.assert_array_equal(X[:, 0], [1.5, 2.5, 3.5])
-    assert "line 2: the '#' line is read as the header" in caplog.text
+    assert "line 2: the '#' line is read as the header" in sag_caplog.text
     path.write_text("#made by hand\ngene\tS1\tS2\nTP53\t1\t2\nEGFR\t3\t4\n")
     assert sag.io.read_table(path, orientation="genes_x_samples").obs_names.tolist() == [
         "S1",
@@ -1377,14 +1351,14 @@ def test_read_table_labels_lose_surrounding_spaces(tmp_path):
     assert adata.obs["cell_type"].isna().tolist() == [False, False, False, True]
 
 
-def test_read_table_label_table_trailing_delimiter_makes_no_column(tmp_path, caplog):
+def test_read_table_label_table_trailing_delimiter_makes_no_column(tmp_path, sag_caplog):
     expr = tmp_path / "m.csv"
     expr.write_text("gene,S0,S1\nG0,1,2\nG1,5,6\nG2,7,8\n")
     labels = tmp_path / "labels.csv"
     labels.write_text("sample,type,\nS0,A,\nS1,B,\n")
-    adata = _logged(caplog, sag.io.read_table, expr, labels=labels, orientation="genes_x_samples")
+    adata = sag.io.read_table(expr, labels=labels, orientation="genes_x_samples")
     assert list(adata.obs.columns) == ["type"]
-    assert "its last column is unnamed and empty (a trailing delimiter ',')" in caplog.text
+    assert "its last column is unnamed and empty (a trailing delimiter ',')" in sag_caplog.text
 
 
 def test_read_maf_parses_each_barcode_once(ex, monkeypatch):

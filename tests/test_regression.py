@@ -202,30 +202,15 @@ def test_predictions_far_from_zero_keep_their_digits(adata):
     # explain's base value is the mean prediction of the background in float64 (float32 kept
     # steps of 8), so that base + a cell's SHAP values add up to its prediction; the values
     # themselves carry no offset
+    every_cell = {"n_explain": adata.n_obs, "n_background": adata.n_obs, "nsamples": 64}
     ex = adata.copy()
-    values = sag.tl.explain(
-        ex,
-        far,
-        cells="all",
-        n_explain=adata.n_obs,
-        n_background=adata.n_obs,
-        nsamples=64,
-        seed=0,
-        return_values=True,
-    )[:, :, 0].astype(np.float64)
+    values = sag.tl.explain(ex, far, cells="all", seed=0, return_values=True, **every_cell)
     base = ex.uns["sag_shap"]["base_values"]
     assert base.dtype == np.float64
     assert base[0] == pytest.approx(pred.mean(), abs=1e-4)
     near_values = sag.tl.explain(
-        adata.copy(),
-        near,
-        cells="all",
-        n_explain=adata.n_obs,
-        n_background=adata.n_obs,
-        nsamples=64,
-        seed=0,
-        return_values=True,
-    )[:, :, 0]
+        adata.copy(), near, cells="all", seed=0, return_values=True, **every_cell
+    )
     np.testing.assert_allclose(values, near_values, rtol=0, atol=1e-5)  # no offset in them
 
 

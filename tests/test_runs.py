@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 
 import anndata as ad
 import numpy as np
@@ -15,7 +14,6 @@ import pytest
 import torch
 
 import scautogenome as sag
-from scautogenome._settings import logger as sag_logger
 
 MLP = {"kind": "mlp", "units": [8]}
 ONE_EPOCH = {"max_epochs": 1, "batch_size": 64}
@@ -125,7 +123,7 @@ def _summaries(caplog) -> list[str]:
 
 
 def test_the_summary_counts_this_runs_trials_apart_from_the_others(
-    adata, tiny_config, tmp_path, caplog
+    adata, tiny_config, tmp_path, sag_caplog
 ):
     """Two runs on one storage, then a collecting one: each summary counts the trials it ran
     and says how many came from other processes or earlier runs (never more than there
@@ -134,17 +132,12 @@ def test_the_summary_counts_this_runs_trials_apart_from_the_others(
     cfg["trainer"] = {"max_epochs": 2, "min_epochs": 1}
     url = f"sqlite:///{tmp_path / 's.db'}"
     sag.settings.verbosity = 2
-    sag_logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="scautogenome")
-    try:
-        for n in (2, 1):
-            sag.tl.classify(adata.copy(), "label", config=cfg, storage=url, n_trials=n)
-        sag.tl.classify(adata.copy(), "label", config=cfg, storage=url, n_trials=0)
-    finally:
-        sag_logger.removeHandler(caplog.handler)
+    for n in (2, 1):
+        sag.tl.classify(adata.copy(), "label", config=cfg, storage=url, n_trials=n)
+    sag.tl.classify(adata.copy(), "label", config=cfg, storage=url, n_trials=0)
     trials = optuna.load_study(study_name="sag-classify", storage=url).trials
     assert all(t.user_attrs["n_threads"] == torch.get_num_threads() for t in trials)
-    first, second, collect = _summaries(caplog)
+    first, second, collect = _summaries(sag_caplog)
     assert first.startswith("search: 2 trials (2 complete, 0 pruned); best trial")
     assert second.startswith(
         "search: 1 trial of this run (1 complete, 0 pruned) and 2 from other processes or "

@@ -855,26 +855,49 @@ def test_read_maf_refuses_mafs_joined_with_cat(tmp_path):
     with pytest.raises(ValueError, match=r"line 3: repeats the header line \(line 1\).*a list"):
         sag.io.read_maf(tmp_path / "all.maf")
     (tmp_path / "all.maf").write_text("#version 2.4\n" + a + "#version 2.4\n" + b)
-    with pytest.raises(ValueError, match=r"line 4: a '#' line below the header \(line 2\)"):
+    with pytest.raises(ValueError, match=r"line 4: a '#version' line below the header \(line 2\)"):
         sag.io.read_maf(tmp_path / "all.maf")
+    # one file with a comment at its end: no word of joined files
+    (tmp_path / "one.maf").write_text(a + "#eof\n")
+    with pytest.raises(ValueError, match=r"line 3: a '#' line below .* belong above") as err:
+        sag.io.read_maf(tmp_path / "one.maf")
+    assert "cat" not in str(err.value)
 
 
-def test_read_table_refuses_a_header_of_numbers(tmp_path):
-    """A file without a header line would lose its first row to it; integer ids (Entrez) are
-    a header."""
+def test_read_table_refuses_a_header_of_numbers_below_comments(tmp_path):
+    """Below '#' lines, a header of non-integer numbers is a data row whose header was commented
+    out ('# gene S1 S2'): refused, as it would lose the row. Without '#' lines such a header is
+    read as written (replicates 1.1, 1.2; doses), and integer ids (Entrez) are a header."""
     path = tmp_path / "x.tsv"
-    path.write_text("TP53\t1.5\t2.5\nEGFR\t3.5\t4.5\nMYC\t1\t2\n")
-    with pytest.raises(ValueError, match=r"line 1: the header line holds numbers"):
+    path.write_text("# gene S1 S2\nTP53\t1.5\t2.5\nEGFR\t3.5\t4.5\nMYC\t1\t2\n")
+    with pytest.raises(ValueError, match=r"line 2: the first line below the '#' lines holds"):
         sag.io.read_table(path, orientation="genes_x_samples")
+    path.write_text("gene\t1.1\t1.2\nTP53\t1.5\t2.5\nEGFR\t3.5\t4.5\n")
+    assert sag.io.read_table(path, orientation="genes_x_samples").obs_names.tolist() == [
+        "1.1",
+        "1.2",
+    ]
     path.write_text("sample\t7157\t1956\nS1\t1.5\t2.5\nS2\t3.5\t4.5\n")
     assert sag.io.read_table(path, orientation="samples_x_genes").var_names.tolist() == [
         "7157",
         "1956",
     ]
+    # a comment with as many fields as the rows (commas) stays a comment above a header of
+    # integer sample ids: '#' then a space is not a header
+    path = tmp_path / "lims.csv"
+    path.write_text(
+        "# source: run42, plate 3, lane 2\ngene_id,101,102,103\nTP53,5,6,7\nEGFR,1,2,3\n"
+    )
+    adata = sag.io.read_table(path, orientation="genes_x_samples")
+    assert adata.obs_names.tolist() == ["101", "102", "103"]
+    assert adata.var_names.tolist() == ["TP53", "EGFR"]
 
 
 def test_read_table_names_a_trailing_delimiter(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("gene,S1,S2,\nTP53,1,2,\nEGFR,3,4,\n")
+    with pytest.raises(ValueError, match=r"every line ends with the delimiter ','"):
+        sag.io.read_table(path, orientation="genes_x_samples")
+    path.write_text("# exported by a tool\ngene,S1,S2,\nTP53,1,2,\nEGFR,3,4,\n")
     with pytest.raises(ValueError, match=r"every line ends with the delimiter ','"):
         sag.io.read_table(path, orientation="genes_x_samples")

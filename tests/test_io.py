@@ -1349,6 +1349,10 @@ def test_read_table_labels_lose_surrounding_spaces(tmp_path):
     assert adata.obs["cell_type"].cat.categories.tolist() == ["B cell", "T cell"]
     assert adata.obs["cell_type"].astype(object).tolist()[:3] == ["B cell", "B cell", "T cell"]
     assert adata.obs["cell_type"].isna().tolist() == [False, False, False, True]
+    # a column of numbers once stripped (a blank cell, ' 60') is numbers, as a clean file reads
+    labels.write_text("sample,age\nS0,50\nS1, \nS2, 60\nS3,70\n")
+    adata = sag.io.read_table(expr, labels=labels, orientation="genes_x_samples")
+    np.testing.assert_array_equal(adata.obs["age"].to_numpy(), [50.0, np.nan, 60.0, 70.0])
 
 
 def test_read_table_label_table_trailing_delimiter_makes_no_column(tmp_path, sag_caplog):

@@ -131,16 +131,24 @@ def _check_widths(path: Path, header_line: int) -> None:
             if width is None:
                 width, header = n, line.strip()
                 continue
-            if (n == width and line.strip() == header) or (n != width and line.startswith(b"#")):
+            # another file's start: its header again, or its '#version' line (GDC's first)
+            joined = n == width and line.strip() == header
+            if joined or (n != width and line.startswith(b"#version")):
                 what = (
                     f"repeats the header line (line {header_line})"
-                    if n == width
-                    else f"a '#' line below the header (line {header_line})"
+                    if joined
+                    else f"a '#version' line below the header (line {header_line})"
                 )
                 msg = (
                     f"MAF file {_parse.where(path, line_no)}: {what}; several MAFs joined into "
                     "one (cat)? Pass the files as a list, read_maf([a, b]), or as a dict "
                     "{cohort: path}."
+                )
+                raise ValueError(msg)
+            if n != width and line.startswith(b"#"):
+                msg = (
+                    f"MAF file {_parse.where(path, line_no)}: a '#' line below the header (line "
+                    f"{header_line}); comment lines belong above the header."
                 )
                 raise ValueError(msg)
             if n != width and line.strip():

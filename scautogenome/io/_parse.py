@@ -275,10 +275,12 @@ def sniff_layout(
             "';', so the file looks semicolon-separated; pass sep=';'."
         )
         raise ValueError(msg)
-    if header is not False and n_comment and len(first) > 1:
+    last_comment = lines[n_comment - 1] if n_comment else ""
+    if header is not False and last_comment[1:2].strip() and len(first) > 1:
         # '#gene_id<TAB>S1<TAB>S2' (QIIME's '#OTU ID', some R exports): a '#' line right above
-        # a data row, with as many fields, is the header rather than a comment
-        above = split(lines[n_comment - 1][1:])
+        # a data row, with as many fields and a word right after the '#', is the header rather
+        # than a comment ('# source: run 42, plate 3' stays a comment, whatever its commas)
+        above = split(last_comment[1:])
         if len(above) == len(first) and all(_numeric_like(c) for c in first[1:]):
             logger.info(
                 f"{what} {where(path, n_comment)}: the '#' line is read as the header (it has "
@@ -337,17 +339,21 @@ def sniff_layout(
         raise ValueError(msg)
     col_ids = [c.strip() for c in col_ids]
     header_line = content[0][0] + 1 if header else None
-    # a header of numbers is a data row taken for one; integers may be ids (Entrez), 1.5 not
+    # below '#' lines, a header of numbers is a data row taken for one, its header commented
+    # out ('# gene S1 S2'); integers may be ids (Entrez), 1.5 not. Without '#' lines a header
+    # of numbers is read as written (replicates 1.1, 1.2; doses 0.5, 1.0)
     if (
         header
+        and n_comment
         and col_ids
         and all(is_number(c) for c in col_ids)
         and not all(_INTEGER.match(c) for c in col_ids)
     ):
         msg = (
-            f"{what} {where(path, header_line)}: the header line holds numbers (e.g. "
-            f"{col_ids[:3]}), not column ids, so it looks like a data row; add a header "
-            "line of column ids (sample or gene ids) above the data."
+            f"{what} {where(path, header_line)}: the first line below the '#' lines holds "
+            f"numbers (e.g. {col_ids[:3]}), not column ids, so it looks like a data row whose "
+            "header was commented out; remove the '#' from the header line (or add a header "
+            "line of column ids above the data)."
         )
         raise ValueError(msg)
     return Layout(sep, skip, n_fields, col_ids, corner, header_line, bool(index))
@@ -444,8 +450,14 @@ def read_matrix(
 def trailing_delimiter(path: PathLike, sep: str, what: str) -> str | None:
     """The message for a file whose every line ends with ``sep`` (an empty last column, as
     Excel writes), or None when some line does not."""
-    records = [f for _, f in iter_records(path, sep)]
-    if records and all(len(f) > 1 and not f[-1].strip() for f in records):
+    seen = False
+    for _, fields in iter_records(path, sep):  # streamed: stops at the first line without one
+        if fields[0].startswith("#") and len(fields) == 1:
+            continue  # a comment line
+        if len(fields) < 2 or fields[-1].strip():
+            return None
+        seen = True
+    if seen:
         return (
             f"{what} {where(path)}: every line ends with the delimiter {sep!r} (an empty last "
             "column); remove the trailing delimiter from each line."

@@ -125,7 +125,16 @@ def _stripped(values: pd.Series) -> pd.Series:
         v = v.strip()
         return np.nan if v in _parse.NA_TOKENS else v
 
-    return values.map(strip)
+    stripped = values.map(strip)
+    present = stripped.dropna()
+    if (
+        len(present)
+        and stripped.ne(values).any()
+        and all(isinstance(v, str) and _parse.is_number(v) for v in present)
+    ):
+        # numbers once stripped (' 50', a blank cell): numbers, as a clean file reads
+        return pd.to_numeric(stripped)
+    return stripped
 
 
 def label_columns(
@@ -363,8 +372,10 @@ def read_table(
 
     The first column holds row ids and the first line column ids (an R-style header without the
     corner cell is accepted, as is Firehose's second header line ``gene_id  normalized_count``).
-    Lines starting with ``#`` above the header are skipped, except a last one with as many fields
-    as the data rows (``#gene_id  S1  S2``), which is the header.
+    Lines starting with ``#`` above the header are skipped, except a last one with a word right
+    after the ``#`` and as many fields as the data rows below it (``#gene_id  S1  S2``, QIIME's
+    ``#OTU ID``), which is the header; below ``#`` lines, a first line of non-integer numbers
+    (a header commented out) is refused.
     Numbers are parsed by pandas' C parser; gzip, bz2, xz and zip files are recognised by their
     first bytes, whatever their name, and decompressed.
 

@@ -898,6 +898,7 @@ def test_read_table_names_a_trailing_delimiter(tmp_path):
     path.write_text("gene,S1,S2,\nTP53,1,2,\nEGFR,3,4,\n")
     with pytest.raises(ValueError, match=r"every line ends with the delimiter ','"):
         sag.io.read_table(path, orientation="genes_x_samples")
-    path.write_text("# exported by a tool\ngene,S1,S2,\nTP53,1,2,\nEGFR,3,4,\n")
-    with pytest.raises(ValueError, match=r"every line ends with the delimiter ','"):
-        sag.io.read_table(path, orientation="genes_x_samples")
+    for comment in ("# exported by a tool", "# run 42, plate 3"):  # commas in it too
+        path.write_text(f"{comment}\ngene,S1,S2,\nTP53,1,2,\nEGFR,3,4,\n")
+        with pytest.raises(ValueError, match=r"every line ends with the delimiter ','"):
+            sag.io.read_table(path, orientation="genes_x_samples")

@@ -329,6 +329,12 @@ def test_read_tcga_clinical_of_firehose_with_patients_as_columns(ex, tmp_path):
     )
     assert gdc.uns["sag_io"]["clinical"]["label_table"] == str(ex["clinical"])
     _roundtrip(fire, tmp_path)
+    # a real picked file has no project column: the error says to name its variables
+    no_project = picked.drop(index="project_id")
+    no_project_path = tmp_path / "ALL.clin.merged.picked.txt"
+    no_project.to_csv(no_project_path, sep="\t", na_rep="NA")
+    with pytest.raises(ValueError, match=r"no project column .* pass clinical_columns= the"):
+        sag.io.read_tcga(ex["expression"], clinical=no_project_path)
     # the same as a DataFrame; a variable named twice is refused
     picked.loc["age_at_index", picked.columns[0]] = 50
     assert sag.io.read_tcga(ex["expression"], clinical=picked.reset_index()).n_obs == 60
@@ -1353,6 +1359,10 @@ def test_read_table_labels_lose_surrounding_spaces(tmp_path):
     labels.write_text("sample,age\nS0,50\nS1, \nS2, 60\nS3,70\n")
     adata = sag.io.read_table(expr, labels=labels, orientation="genes_x_samples")
     np.testing.assert_array_equal(adata.obs["age"].to_numpy(), [50.0, np.nan, 60.0, 70.0])
+    # a missing value alone changes nothing: text that reads as numbers stays text (classes)
+    frame = pd.DataFrame({"code": ["1", "2", np.nan, "10"]}, index=["S0", "S1", "S2", "S3"])
+    adata = sag.io.read_table(expr, labels=frame, orientation="genes_x_samples")
+    assert isinstance(adata.obs["code"].dtype, pd.CategoricalDtype)
 
 
 def test_read_table_label_table_trailing_delimiter_makes_no_column(tmp_path, sag_caplog):

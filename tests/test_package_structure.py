@@ -125,3 +125,14 @@ def test_vae_train_params_are_public_and_documented():
     assert ":class:`scautogenome.train.VAETrainParams`" in ResVAE.__doc__
     assert "train._vae" not in ResVAE.__doc__
     assert all(f"``{name}``" in ResVAE.__doc__ for name in fields)
+
+
+def test_the_models_import_without_docstrings():
+    """python -OO strips docstrings: the decorator that fills the models' parameter block
+    must let the package import."""
+    import subprocess
+    import sys
+
+    code = "import scautogenome as sag; sag.models.Classifier, sag.models.ResVAE; print('ok')"
+    out = subprocess.run([sys.executable, "-OO", "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]

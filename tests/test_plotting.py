@@ -516,6 +516,11 @@ def test_regression_of_a_query_against_its_known_values(regressed, annotated):
     rmse = np.sqrt(mean_squared_error(y, y_hat))
     assert ax.get_title() == f"all cells: R\u00b2 {r2_score(y, y_hat):.3f}, RMSE {rmse:.4g} (n=55)"
     assert ax.get_xlabel() == "observed truth"
+    bulk = query.copy()  # read by a bulk reader: its rows are samples
+    bulk.uns["sag_io"] = {"reader": "read_tcga"}
+    ax = sag.pl.regression(bulk, labels_key="truth", show=False)
+    assert ax.get_title().startswith("all samples: R\u00b2")
+    assert ax.get_legend().get_texts()[0].get_text() == "samples"
     # on a classify run's cells: its split still chooses them (the test cells by default)
     ax = sag.pl.regression(regressed, labels_key="age", show=False)
     test = _split_rows(regressed, "test")

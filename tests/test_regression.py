@@ -22,7 +22,6 @@ from scautogenome.train import (
     regression_report,
     regression_score,
     train_regressor,
-    unstandardize_head,
 )
 
 MLP = {"kind": "mlp", "units": [32]}
@@ -401,6 +400,14 @@ def test_regressor_fit_predict_save_load(adata, tmp_path):
     assert "'age'" in repr(loaded)
     with pytest.raises(ValueError, match=r"metric='accuracy' must be one of \['r2'"):
         sag.models.Regressor(MLP, FIT).fit(adata, "age", metric="accuracy")
+
+
+def unstandardize_head(head: torch.nn.Linear, mean: float, std: float) -> None:
+    """Fold ``y = mean + std * z`` into ``head``: what regressors of earlier versions saved
+    (their network predicted the target's units itself, in float32)."""
+    with torch.no_grad():
+        head.weight.mul_(std)
+        head.bias.mul_(std).add_(mean)
 
 
 def test_unstandardize_head_predicts_in_the_target_units():

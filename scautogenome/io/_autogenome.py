@@ -463,7 +463,7 @@ def _number(value: Any) -> Any:
         return [_number(v) for v in value]
     if isinstance(value, str) and _parse.is_number(value.strip()):
         text = value.strip()
-        return int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
+        return int(text) if _parse._INTEGER.match(text) else float(text)
     return value
 
 
@@ -549,7 +549,7 @@ def _latent_size(value: Any, where: str, source: str) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         msg = (
             f"AutoGenome config {source}: {where}={value!r} must be a positive integer (the "
-            "latent size, sag.tl.embed's n_latent)."
+            "latent size of sag.tl.embed)."
         )
         raise ValueError(msg)
     return value

@@ -452,8 +452,8 @@ def trailing_delimiter(path: PathLike, sep: str, what: str) -> str | None:
     Excel writes), or None when some line does not."""
     seen = False
     for _, fields in iter_records(path, sep):  # streamed: stops at the first line without one
-        if fields[0].startswith("#") and len(fields) == 1:
-            continue  # a comment line
+        if fields[0].startswith("#"):
+            continue  # a comment line, whatever its commas
         if len(fields) < 2 or fields[-1].strip():
             return None
         seen = True

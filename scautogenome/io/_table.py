@@ -129,7 +129,7 @@ def _stripped(values: pd.Series) -> pd.Series:
     present = stripped.dropna()
     if (
         len(present)
-        and stripped.ne(values).any()
+        and (stripped.ne(values) & values.notna()).any()  # NaN != NaN is no change
         and all(isinstance(v, str) and _parse.is_number(v) for v in present)
     ):
         # numbers once stripped (' 50', a blank cell): numbers, as a clean file reads

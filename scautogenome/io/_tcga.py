@@ -562,7 +562,9 @@ def read_tcga(
         if not wanted:
             msg = (
                 f"clinical table {clin.name}: no project column (tried {list(_PROJECT_COLUMNS)}) "
-                "and no clinical_columns=; pass project_column=."
+                "and no clinical_columns=; pass clinical_columns= the variables to put into obs "
+                "(e.g. ['years_to_birth']), or project_column= the column naming each patient's "
+                "project."
             )
             raise ValueError(msg)
         table, join_record = join_labels(

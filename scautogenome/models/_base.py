@@ -170,6 +170,8 @@ def doc_query_params(func):
     the line ``{query_params}`` of ``func``'s docstring (at that line's indentation)."""
     import textwrap
 
+    if func.__doc__ is None:  # python -OO strips docstrings
+        return func
     lines = func.__doc__.splitlines()
     (i,) = [i for i, line in enumerate(lines) if line.strip() == "{query_params}"]
     indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]

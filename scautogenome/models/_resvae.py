@@ -225,6 +225,9 @@ class ResVAE(BaseModel):
         What was trained and how (JSON-serialisable).
     layer_
         The layer it was trained on (None: ``X``), read by default where an AnnData has it.
+    n_threads_
+        torch's CPU threads its weights were trained on: a seed gives the same weights again at
+        this thread count and device (None for a model saved before it was recorded).
     seconds_per_epoch_
         Mean wall-clock seconds of one training epoch of the final model.
     """

@@ -162,7 +162,9 @@ def confusion_matrix(
     ax.set_ylabel(f"true ({who})")
     ax.set_title(heading)
     cbar = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.02)
-    cbar.set_label("fraction of the true class" if normalize else "cells")
+    from ..data._checks import obs_noun  # not ..data, which loads torch
+
+    cbar.set_label("fraction of the true class" if normalize else obs_noun(adata))
     cbar.outline.set_visible(False)
     return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix", title=title)
 
@@ -374,6 +376,9 @@ def regression(
     else:
         stats = regression_report(y[shown], y_hat[shown])
 
+    from ..data._checks import obs_noun  # not ..data, which loads torch
+
+    noun = obs_noun(adata)  # samples for bulk data
     fig, ax = new_axes(ax, (4.8, 4.6))
     s = float(np.clip(4000 / n, 4, 36)) if size is None else size
     if split == "all" and parts is not None:
@@ -383,7 +388,7 @@ def regression(
         groups = [split]
     for group, color in zip(groups, palette(len(groups))):
         sel = shown if group == "all" else shown & (parts == group)
-        label = "cells" if group == "all" else f"{group} ({int(sel.sum())})"
+        label = noun if group == "all" else f"{group} ({int(sel.sum())})"
         ax.scatter(y[sel], y_hat[sel], s=s, color=color, alpha=0.7, lw=0, label=label, zorder=3)
     lo = float(min(y[shown].min(), y_hat[shown].min()))
     hi = float(max(y[shown].max(), y_hat[shown].max()))
@@ -395,7 +400,7 @@ def regression(
     ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel(f"observed {target}")
     ax.set_ylabel(f"predicted {target}")
-    what = "all cells" if split == "all" else f"{split} split"
+    what = f"all {noun}" if split == "all" else f"{split} split"
     ax.set_title(
         f"{what}: R\u00b2 {_format_or_na(float(stats['r2']), '.3f')}, "
         f"RMSE {_format_or_na(float(stats['rmse']), '.4g')} (n={n})"

@@ -48,7 +48,7 @@ from .._logging import progress
 from .._settings import keep_torch_threads, logger, settings
 from ..data import BatchLoader
 from ..nn import RRFCNSupernet, build_network, count_parameters, resolve_space
-from ..train import TrainParams, regression_score, score_logits, train_on_data
+from ..train import TrainParams, regression_score, score_logits, target_scale, train_on_data
 from ._hpo import ARCH_SAMPLERS, SearchResult, run_search
 from ._study import kept_record
 
@@ -452,7 +452,7 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     ctrl_opt = torch.optim.Adam(controller.parameters(), lr=r["controller_lr"])
 
     if regression:  # the shared weights learn the standardized target; nothing to balance
-        mean, std = float(np.mean(data.y[train_rows])), float(np.std(data.y[train_rows])) or 1.0
+        mean, std = target_scale(data.y, train_rows)  # as the kept Regressor's
         targets = ((data.y - mean) / std).astype(np.float32)
         balance = "none"
     else:

@@ -388,10 +388,12 @@ def recorded_layer(adata: AnnData, record: dict, model=None) -> str | None:
 
 
 def final_model(model_class, result, data, config: dict, device: str | None, **extras):
-    """The ``model_class`` (Classifier or ResVAE) of a search ``result`` trained on the prepared
-    ``data`` (its genes and input transform); ``extras`` are the class's own parts. The
-    model records torch's CPU thread count its weights were trained on: the search's record,
-    or where there is none (an ENAS search) the count now, which the trainers set."""
+    """The ``model_class`` (Classifier, Regressor or ResVAE) of a search ``result`` trained on
+    the prepared ``data`` (its genes and input transform); ``extras`` are the class's own
+    parts. The model records torch's CPU thread count its weights were trained on: the
+    search's record, or where there is none (an ENAS search; a best trial of another process
+    kept without retraining, whose count is not known here) the count now, which the
+    trainers set."""
     import torch
 
     n_threads = getattr(result, "n_threads", None)

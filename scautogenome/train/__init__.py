@@ -43,7 +43,6 @@ _LAZY = {
     "train_on_data": "_trainer",
     "train_regressor": "_trainer",
     "target_scale": "_trainer",
-    "unstandardize_head": "_trainer",
     "VAETrainParams": "_vae",
 }
 
@@ -87,5 +86,4 @@ __all__ = [
     "train_classifier",
     "train_on_data",
     "train_regressor",
-    "unstandardize_head",
 ]

@@ -430,15 +430,6 @@ def train_on_data(network: nn.Module, data, **kwargs) -> TrainResult:
 
 
 @torch.no_grad()
-def unstandardize_head(head: nn.Linear, mean: float, std: float) -> None:
-    """Fold ``y = mean + std * z`` into ``head``, the last Linear layer of a network trained to
-    predict the standardized value ``z``: it then predicts ``y`` itself, in float32 (what
-    regressors of earlier versions did, before the target's mean and standard deviation were
-    kept apart; :func:`train_regressor` no longer folds them)."""
-    head.weight.mul_(std)
-    head.bias.mul_(std).add_(mean)
-
-
 def _loaders(X, y, train_rows, val_rows, transform, params, device, gen, sample_weights=None):
     """The shuffled training minibatches (no trailing batch of one row) and the validation
     batches of a training run."""

@@ -126,9 +126,13 @@ class Regressor(SupervisedModel):
         x = torch.as_tensor(np.asarray(background, dtype=np.float32), device=self.device_)
         with torch.no_grad():
             z = self.module_.eval()(x).double().mean(0).cpu().numpy()
-        if self._folded():
-            return z
-        return self.target_mean_ + self.target_std_ * z
+        return self._in_units(z)
+
+    def _in_units(self, z: np.ndarray) -> np.ndarray:
+        """The network's outputs ``z`` in the target's units, in float64 (a folded model's
+        0.0 and 1.0 leave them as they are): far from 0 (a year, an offset of 1e8), float32
+        would keep only a few of the digits that tell the cells apart."""
+        return self.target_mean_ + self.target_std_ * np.asarray(z, dtype=np.float64)
 
     def _describe(self) -> str:
         return f"{self.architecture_['kind']}, {len(self.var_names_)} genes -> {self.target_!r}"
@@ -246,9 +250,7 @@ class Regressor(SupervisedModel):
         out = self._outputs(
             data, layer=layer, batch_size=batch_size, min_gene_overlap=min_gene_overlap
         )
-        # back into the target's units in float64: far from 0 (a year, an offset of 1e8),
-        # float32 would keep only a few of the digits that tell the cells apart
-        return self.target_mean_ + self.target_std_ * out[:, 0].astype(np.float64)
+        return self._in_units(out[:, 0])
 
 
 class _Scaled(torch.nn.Module):

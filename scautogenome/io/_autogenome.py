@@ -67,7 +67,6 @@ are read as the numbers.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import warnings
@@ -807,31 +806,16 @@ def _align_columns(
     return X[:, [pos[c] for c in ref]]
 
 
-def _features_problem(path: Path, delimiter: str | None, what: str, err: ValueError) -> str:
+def _features_problem(err: ValueError) -> str:
     """The message of a features file ``read_matrix`` refused, in the words of the JSON: its
-    delimiter is the data loader's ``"delimiter"`` (read_autogenome has no ``sep=``), and an
-    empty last field on every line is a trailing delimiter."""
-    msg = str(err)
+    delimiter is the data loader's ``"delimiter"`` (read_autogenome has no ``sep=``). (A
+    trailing delimiter is named by ``read_matrix`` itself.)"""
     hint = 'Set "delimiter" in the config\'s data_loader (e.g. "\\t" for tabs, "," for commas).'
-    msg = re.sub(
+    return re.sub(
         r"([Pp])ass sep=('[^']*')?\.?$",
         lambda m: ("S" if m.group(1) == "P" else "s") + hint[1:],
-        msg,
+        str(err),
     )
-    try:
-        sep = delimiter or _parse.guess_sep(path, _first_line(path))
-        trailing = _parse.trailing_delimiter(path, sep, what)
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error):  # the reader's message stands
-        return msg
-    return msg if trailing is None else trailing
-
-
-def _first_line(path: Path) -> str:
-    with _parse.open_text(path) as fh:
-        for line in fh:
-            if line.strip():
-                return line.rstrip("\r\n")
-    return ""
 
 
 def _read_features(
@@ -843,7 +827,7 @@ def _read_features(
             path, sep=delimiter, sparse="auto", what=what, header=header, index="auto"
         )
     except ValueError as err:
-        raise ValueError(_features_problem(path, delimiter, what, err)) from err
+        raise ValueError(_features_problem(err)) from err
     ids = [str(i) for i in m.row_ids] if m.layout.index else None
     names = list(m.col_ids) if m.layout.header_line is not None else None
     return m.X, ids, names

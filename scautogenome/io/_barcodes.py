@@ -74,7 +74,13 @@ TCGA_PROJECTS = [
     "UCS",
     "UVM",
 ]
-FIREHOSE_AGGREGATES = ("COADREAD", "GBMLGG", "KIPAN", "STES", "FPPP")
+FIREHOSE_AGGREGATES = {  # code -> what it merges (its samples are those of these projects)
+    "COADREAD": "COAD and READ",
+    "GBMLGG": "GBM and LGG",
+    "KIPAN": "KICH, KIRC and KIRP",
+    "STES": "STAD and ESCA",
+    "FPPP": "FFPE pilot samples of several projects",
+}
 
 _BARCODE = re.compile(
     r"^TCGA-(?P<tss>[A-Z0-9]{2})-(?P<participant>[A-Z0-9]{4})"

@@ -67,15 +67,9 @@ def normalize_project(value) -> str | float:
     return text[5:] if text.startswith("TCGA-") else text
 
 
-# what Firehose's aggregate cohorts merge (their samples are those of these projects)
-_AGGREGATE_OF = {
-    "COADREAD": "COAD and READ",
-    "GBMLGG": "GBM and LGG",
-    "KIPAN": "KICH, KIRC and KIRP",
-    "STES": "STAD and ESCA",
-    "FPPP": "FFPE pilot samples of several projects",
-    "PANCAN": "all projects",
-}
+# what Firehose's aggregate cohorts merge; PANCAN too, which names no cohort's files (so it is
+# not guessed from a file name, _KNOWN_CODES)
+_AGGREGATE_OF = {**FIREHOSE_AGGREGATES, "PANCAN": "all projects"}
 
 
 def check_cohorts(codes, label_key: str, stacklevel: int) -> None:

@@ -94,15 +94,7 @@ def confusion_matrix(
         raise ValueError(msg)
     check_cmap(cmap)
     if labels_key is None:
-        record = adata.uns.get(key)
-        if isinstance(record, dict) and "predict_params" in record and "confusion" not in record:
-            msg = (
-                f"adata.uns[{key!r}] holds the record of sag.tl.predict, which has no test "
-                f"split; pass labels_key= an obs column of true labels to compare "
-                f"obs[{_keys.pred_key(key)!r}] with it, or run sag.tl.classify(adata, "
-                "labels_key) for the matrix of its test split."
-            )
-            raise KeyError(msg)
+        _refuse_predict_record(adata, key, "confusion", "true labels", "the matrix")
         uns = classify_run_record(adata, key, "confusion")
         cm = np.asarray(uns["confusion"], dtype=float)
         rows = cols = [str(c) for c in uns["classes"]]
@@ -410,19 +402,25 @@ def regression(
     return finish(fig, ax, show, return_fig, save, "sag_regression", title=title)
 
 
+def _refuse_predict_record(adata: AnnData, key: str, needs: str, truth: str, shown: str) -> None:
+    """A KeyError where ``uns[key]`` is the record of sag.tl.predict (no split, no ``needs``
+    entry): ``labels_key=`` (an obs column of ``truth``) plots a prediction."""
+    record = adata.uns.get(key)
+    if isinstance(record, dict) and "predict_params" in record and needs not in record:
+        msg = (
+            f"adata.uns[{key!r}] holds the record of sag.tl.predict, which has no test "
+            f"split; pass labels_key= an obs column of {truth} to compare "
+            f"obs[{_keys.pred_key(key)!r}] with it, or run sag.tl.classify(adata, "
+            f"labels_key) for {shown} of its test split."
+        )
+        raise KeyError(msg)
+
+
 def _regression_record(adata: AnnData, key: str) -> dict:
     """The classify record of a numeric target under ``key``: a KeyError for a prediction's
     record (which has no split: ``labels_key=`` plots it), a ValueError for a run of
     classes."""
-    record = adata.uns.get(key)
-    if isinstance(record, dict) and "predict_params" in record and "metrics" not in record:
-        msg = (
-            f"adata.uns[{key!r}] holds the record of sag.tl.predict, which has no test "
-            f"split; pass labels_key= an obs column of observed values to compare "
-            f"obs[{_keys.pred_key(key)!r}] with it, or run sag.tl.classify(adata, "
-            "labels_key) for the plot of its test split."
-        )
-        raise KeyError(msg)
+    _refuse_predict_record(adata, key, "metrics", "observed values", "the plot")
     uns = classify_run_record(adata, key, "metrics")
     if not is_regression(uns):
         msg = (

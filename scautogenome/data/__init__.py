@@ -2,6 +2,7 @@
 
 from ._checks import (
     as_csr_or_dense,
+    batch_codes,
     check_adata,
     check_finite,
     check_labels,
@@ -39,6 +40,7 @@ __all__ = [
     "LabelledData",
     "MissingGenes",
     "as_csr_or_dense",
+    "batch_codes",
     "block_rows",
     "check_adata",
     "check_batch_size",

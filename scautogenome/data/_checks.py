@@ -310,3 +310,46 @@ def check_not_continuous(labels: pd.Series, labels_key: str, needs: str) -> None
             "categories. Convert it with .astype('category') if it really holds classes."
         )
         raise ValueError(msg)
+
+
+def batch_codes(
+    adata: AnnData, batch_key: str, *, categories: list[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (int64, one per cell) of the batch column ``obs[batch_key]`` and the
+    batches they index (sorted text), checked before any work.
+
+    The column must exist, hold no missing value and be categories (a numeric column of more
+    than :data:`MAX_NUMERIC_LABELS` values is a measurement, not batches). ``categories``: the
+    batches a trained model knows; a cell of another batch is then an error naming it.
+    """
+    if not isinstance(batch_key, str) or batch_key not in adata.obs.columns:
+        msg = (
+            f"batch_key={batch_key!r} is not a column of adata.obs; available: "
+            f"{list(adata.obs.columns)}."
+        )
+        raise KeyError(msg)
+    values = adata.obs[batch_key]
+    check_not_continuous(values, batch_key, "batch correction")
+    n_missing = int(values.isna().sum())
+    if n_missing:
+        msg = (
+            f"obs[{batch_key!r}] has {n_missing} missing value(s); every cell needs a batch. "
+            "Fill them (e.g. adata.obs[batch_key] = adata.obs[batch_key].astype(str)) or "
+            "leave those cells out."
+        )
+        raise ValueError(msg)
+    text = values.astype(str).to_numpy()
+    if categories is None:
+        categories = sorted(set(text))
+    known = {b: i for i, b in enumerate(categories)}
+    unknown = sorted(set(text) - known.keys())
+    if unknown:
+        shown = ", ".join(repr(b) for b in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        msg = (
+            f"obs[{batch_key!r}] has batch(es) the model was not trained on: {shown} "
+            f"({int(np.isin(text, unknown).sum())} {obs_noun(adata)}); it knows "
+            f"{len(categories)}: {categories[:5]}{' ...' if len(categories) > 5 else ''}."
+        )
+        raise ValueError(msg)
+    codes = np.fromiter((known[b] for b in text), dtype=np.int64, count=len(text))
+    return codes, list(categories)

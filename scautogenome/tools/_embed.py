@@ -13,7 +13,7 @@ from .._logging import elapsed
 from .._settings import keep_python_rng, keep_torch_rng, keep_torch_threads, logger, resolve_seed
 from .._utils import check_int_at_least
 from ..config import _embed as _embed_config
-from ..data import check_not_continuous, obs_noun
+from ..data import batch_codes, check_not_continuous, obs_noun
 from ..data._checks import view_as_object
 from ..data._prepare import warn_missing_as_text
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
@@ -450,6 +450,29 @@ def score_labels(
     return keep, y
 
 
+def batch_silhouette(emb: np.ndarray, labels: np.ndarray, batches: np.ndarray) -> float:
+    """scib's label-aware batch silhouette: for every label found in two batches or more (and
+    not one cell per batch), one minus the absolute silhouette of its cells' batches, averaged
+    over its cells; then the mean over those labels (NaN, with a warning, where there is
+    none)."""
+    from sklearn.metrics import silhouette_samples
+
+    per_label = []
+    for label in np.unique(labels):
+        rows = labels == label
+        n_batches = len(np.unique(batches[rows]))
+        if n_batches < 2 or n_batches >= rows.sum():
+            continue
+        per_label.append(float(np.mean(1.0 - np.abs(silhouette_samples(emb[rows], batches[rows])))))
+    if not per_label:
+        logger.warning(
+            "batch_asw is NaN: no label has cells in two batches or more, so there is no "
+            "mixing of batches to score."
+        )
+        return float("nan")
+    return float(np.mean(per_label))
+
+
 @keep_python_rng()  # the user's next random.random() draws as without the call
 @keep_torch_threads()
 def embedding_scores(
@@ -463,6 +486,7 @@ def embedding_scores(
     leiden_seeds: int = 1,
     key_added: str | None = None,
     max_cells: int | None = SCORE_MAX_CELLS,
+    batch_key: str | None = None,
 ) -> dict[str, float | int]:
     """How well an embedding separates known labels (as in the AutoGenome paper's Fig. 4b).
 
@@ -510,6 +534,11 @@ def embedding_scores(
         a sample packs the clusters differently from one of every cell (Davies-Bouldin 0.39
         vs 0.52 on 40,000 cells in benchmarks/RESULTS.md): compare embeddings at the same
         ``max_cells`` and ``seed``.
+    batch_key
+        ``obs`` column of the cells' batches (at least 2): also score how well the batches mix
+        within each label, as scib's label-aware batch silhouette (``batch_asw``), on the
+        cells of the silhouette (``max_cells``). Use it to judge a batch-corrected latent
+        (:func:`embed` with ``batch_key``) against an uncorrected one.
 
     Returns
     -------
@@ -521,6 +550,10 @@ def embedding_scores(
     deviation over the runs, 0 for one run), ``leiden_resolution`` and ``n_clusters`` (means
     over the runs); and four integers, ``leiden_seeds``, ``n_labels``, ``n_cells`` and
     ``n_cells_sampled`` (the cells of the silhouette and the t-SNE, see ``max_cells``).
+    With ``batch_key``: ``batch_asw`` (for each label, one minus the absolute silhouette of
+    its cells' batches, averaged over its cells, then over the labels found in two batches or
+    more: 1 is batches mixed as well as they can be, 0 batches apart; Luecken et al. 2022,
+    scib) and ``n_batches``.
     """
     import anndata as ad
     from sklearn import metrics as skm
@@ -568,6 +601,15 @@ def embedding_scores(
         msg = f"basis={basis!r} not found in adata.obsm; available: {list(adata.obsm.keys())}."
         raise KeyError(msg)
     keep, y = score_labels(adata, labels_key, leiden_seeds, n_neighbors)
+    if batch_key is not None:
+        batches, batch_names = batch_codes(adata, batch_key)
+        if len(batch_names) < 2:
+            msg = (
+                f"obs[{batch_key!r}] has one batch ({batch_names[0]!r}); batch mixing is "
+                "scored between two or more. Leave batch_key=None."
+            )
+            raise ValueError(msg)
+        batches = batches[keep]
     if max_cells is not None:
         check_int_at_least("max_cells", max_cells, 2)
     emb = adata.obsm[basis]  # an embedding (cells x a few dimensions) is small: dense here
@@ -595,6 +637,9 @@ def embedding_scores(
         "silhouette": float(skm.silhouette_score(emb[sample], y[sample], random_state=seed)),
         "davies_bouldin_tsne": float("nan"),
     }
+    if batch_key is not None:
+        out["batch_asw"] = batch_silhouette(emb[sample], y[sample], batches[sample])
+        out["n_batches"] = len(batch_names)
     if tsne:
         part = tmp if len(sample) == len(y) else tmp[sample].copy()
         run_tsne(part, noun, use_rep="emb", random_state=seed)

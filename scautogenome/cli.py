@@ -668,7 +668,14 @@ def _explain(args) -> int:
 
 # what embedding_scores counts, printed as integers where whole (n_clusters is the mean over
 # the Leiden runs)
-_COUNT_SCORES = {"leiden_seeds", "n_labels", "n_cells", "n_cells_sampled", "n_clusters"}
+_COUNT_SCORES = {
+    "leiden_seeds",
+    "n_labels",
+    "n_cells",
+    "n_cells_sampled",
+    "n_clusters",
+    "n_batches",
+}
 
 
 def _embed(args) -> int:
@@ -693,6 +700,7 @@ def _embed(args) -> int:
                 ("--storage", args.storage),
                 ("--study-name", args.study_name),
                 ("--model-out", args.model_out),
+                ("--batch-key", args.batch_key),
             )
             if value is not None
         ]
@@ -766,6 +774,7 @@ def _embed(args) -> int:
             study_name=args.study_name,
             seed=args.seed,
             key_added=args.key_added,
+            batch_key=args.batch_key,
         )
     # the model last but one, the AnnData last: a run stopped before its end leaves neither
     # (a new --model-out is removed again), so that the same command runs again
@@ -791,6 +800,7 @@ def _embed(args) -> int:
                 leiden_seeds=args.leiden_seeds,
                 seed=0 if args.seed is None else args.seed,
                 key_added=args.key_added,
+                batch_key=args.batch_key,
             )
         except BaseException:  # the embedding is done: keep it, without the scores
             try:
@@ -1350,6 +1360,13 @@ def build_parser() -> argparse.ArgumentParser:
         "on average 0.03 ARI from the mean of five)",
     )
     m.add_argument("--model-out", default=None, help="also save the model in this directory")
+    m.add_argument(
+        "--batch-key",
+        default=None,
+        help="obs column of the batches (sample, donor, plate) to correct for, as scVI's "
+        "batch_key: the decoder reads each cell's batch, the encoder does not; with --labels "
+        "the scores add batch_asw (how well the batches mix, 1 best)",
+    )
     m.add_argument(
         "--key-added",
         default="sag_resvae",

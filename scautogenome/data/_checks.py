@@ -348,7 +348,8 @@ def batch_codes(
         msg = (
             f"obs[{batch_key!r}] has batch(es) the model was not trained on: {shown} "
             f"({int(np.isin(text, unknown).sum())} {obs_noun(adata)}); it knows "
-            f"{len(categories)}: {categories[:5]}{' ...' if len(categories) > 5 else ''}."
+            f"{len(categories)}: {categories[:5]}{' ...' if len(categories) > 5 else ''}. "
+            "Decode them as one of those with transform_batch=."
         )
         raise ValueError(msg)
     codes = np.fromiter((known[b] for b in text), dtype=np.int64, count=len(text))

@@ -604,6 +604,7 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             ("davies_bouldin", "Davies-Bouldin"),
             ("davies_bouldin_tsne", "Davies-Bouldin (t-SNE)"),
             ("silhouette", "silhouette"),
+            ("batch_asw", "batch ASW"),
         ]
         row = [float(scores[k]) for k, _ in names if k in scores]
         out.append(
@@ -612,8 +613,23 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             "labels; Davies-Bouldin lower is better).</p>"
         )
         out.append(_table([n for k, n in names if k in scores], [row], left=0))
+        if "batch_asw" in scores:
+            out.append(
+                '<p class="muted">batch ASW: how well the batches mix within each label '
+                "(scib's label-aware batch silhouette; 1 best).</p>"
+            )
         if color is None and scores["labels_key"] in adata.obs:
             color = str(scores["labels_key"])
+    params = run.get("params", {}) if isinstance(run, dict) else {}
+    batch_key = params.get("batch_key", "None") if isinstance(params, dict) else "None"
+    if batch_key != "None" and batch_key in adata.obs:
+        n_batches = adata.obs[batch_key].nunique()
+        out.append(
+            f'<p class="muted">The decoder was conditioned on the {n_batches} batches of '
+            f"<code>obs[{html.escape(str(batch_key))!r}]</code> (<code>batch_key</code>), so "
+            "that the latent need not carry them.</p>"
+        )
+        color = [c for c in (color, str(batch_key)) if c is not None]
     out.append(_figure(pl.embedding, adata, basis=basis, color=color))
     if not isinstance(run, dict):
         return out

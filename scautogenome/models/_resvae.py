@@ -12,6 +12,7 @@ from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
 from ..data import (
     FEW_VAL_CELLS,
     InputTransform,
+    batch_codes,
     check_adata,
     check_batch_size,
     check_finite,
@@ -85,6 +86,35 @@ class UnlabelledData:
     likelihood: str
     var_names: np.ndarray
     layer: str | None = None  # where the values came from (None: X); a model remembers it
+    batch_key: str | None = None  # the obs column of the batches the decoder is conditioned on
+    batch: np.ndarray | None = None  # every cell's batch code (int64), with batch_key
+    batches: list[str] | None = None  # the batches the codes index
+
+
+def check_batch_key(adata: AnnData, batch_key: str | None):
+    """The cells' batch codes and the batches (sorted text) of ``obs[batch_key]`` for a VAE
+    conditioned on them, checked before any work: ``(None, None)`` without ``batch_key``; one
+    batch is warned about (nothing to correct), a column with more batches than half the cells
+    (a cell id, not batches) is an error."""
+    if batch_key is None:
+        return None, None
+    codes, batches = batch_codes(adata, batch_key)
+    noun = obs_noun(adata)
+    if len(batches) > adata.n_obs / 2:
+        msg = (
+            f"obs[{batch_key!r}] has {len(batches)} batches for {adata.n_obs} {noun}: fewer "
+            f"than two {noun} per batch, an id rather than batches the decoder could learn. "
+            "Pass the column of the batches (sample, donor, plate, run)."
+        )
+        raise ValueError(msg)
+    if len(batches) == 1:
+        logger.warning(
+            "obs[%r] holds one batch (%r): there is nothing to correct; batch_key=None gives "
+            "the same kind of model.",
+            batch_key,
+            batches[0],
+        )
+    return codes, batches
 
 
 def check_likelihood(likelihood: str) -> str:
@@ -103,8 +133,11 @@ def prepare_unlabelled(
     value_type: str = "auto",
     seed: int = 0,
     writes: bool = True,
+    batch_key: str | None = None,
 ) -> UnlabelledData:
     """Validate ``adata`` for a VAE and split its cells 9:1 into train/val (seeded).
+    ``batch_key``: the obs column of the batches the decoder is conditioned on
+    (:func:`check_batch_key`).
 
     ``likelihood="auto"`` picks ``"nb"`` for raw counts and ``"gaussian"`` otherwise. A count
     likelihood on negative values is an error; on non-integer values a warning. Nothing is
@@ -125,6 +158,7 @@ def prepare_unlabelled(
     if adata.n_obs < MIN_CELLS:
         msg = f"adata has {adata.n_obs} cells; training a VAE needs at least {MIN_CELLS}."
         raise ValueError(msg)
+    batch, batches = check_batch_key(adata, batch_key)
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     X = get_matrix(adata, layer)
     check_finite(X, where, **names_of(adata))
@@ -169,6 +203,14 @@ def prepare_unlabelled(
         value_type,
         likelihood,
     )
+    if batches is not None:
+        logger.info(
+            "batches: %d in obs[%r] (%s); the decoder is conditioned on them",
+            len(batches),
+            batch_key,
+            ", ".join(f"{b}: {n}" for b, n in zip(batches[:5], np.bincount(batch)[:5]))
+            + (" ..." if len(batches) > 5 else ""),
+        )
     if len(val_rows) < FEW_VAL_CELLS:
         logger.warning(
             "the validation split has %d %s: early stopping and the search's pick among "
@@ -184,6 +226,9 @@ def prepare_unlabelled(
         likelihood=likelihood,
         var_names=np.asarray(adata.var_names.astype(str)),
         layer=layer,
+        batch_key=batch_key,
+        batch=batch,
+        batches=batches,
     )
 
 
@@ -225,6 +270,9 @@ class ResVAE(BaseModel):
         What was trained and how (JSON-serialisable).
     layer_
         The layer it was trained on (None: ``X``), read by default where an AnnData has it.
+    batch_key_, batches_
+        The ``obs`` column of the batches its decoder is conditioned on, and those batches
+        (sorted text); None for a model trained without ``batch_key``.
     n_threads_
         torch's CPU threads its weights were trained on: a seed gives the same weights again at
         this thread count and device (None for a model saved before it was recorded).
@@ -236,21 +284,50 @@ class ResVAE(BaseModel):
     _build_module = staticmethod(build_vae)
 
     # -- what differs from the Classifier (see BaseModel) --------------------------------------
-    def _set_extras(self, *, seconds_per_epoch: float = float("nan")) -> None:
+    def _set_extras(
+        self,
+        *,
+        seconds_per_epoch: float = float("nan"),
+        batch_key: str | None = None,
+        batches: list[str] | None = None,
+    ) -> None:
         self.seconds_per_epoch_ = float(seconds_per_epoch)
+        self.batch_key_ = batch_key
+        self.batches_ = None if batches is None else [str(b) for b in batches]
+        n_batch = int(self.architecture_.get("n_batch", 0))
+        if n_batch != (0 if batches is None else len(batches)):
+            msg = (
+                f"the architecture's decoder is conditioned on {n_batch} batches but "
+                f"{0 if batches is None else len(batches)} batch names were given."
+            )
+            raise ValueError(msg)
 
     def _extra_meta(self) -> dict:
-        return {"seconds_per_epoch": self.seconds_per_epoch_}
+        return {
+            "seconds_per_epoch": self.seconds_per_epoch_,
+            "batch_key": self.batch_key_,
+            "batches": self.batches_,
+        }
 
     @classmethod
     def _extras_from_meta(cls, meta: dict) -> dict:
-        return {"seconds_per_epoch": meta.get("seconds_per_epoch", float("nan"))}
+        return {
+            "seconds_per_epoch": meta.get("seconds_per_epoch", float("nan")),
+            "batch_key": meta.get("batch_key"),  # absent in models saved before batches
+            "batches": meta.get("batches"),
+        }
 
     def _describe(self) -> str:
         a = self.architecture_
+        batches = (
+            ""
+            if self.batches_ is None
+            else f", decoder conditioned on {len(self.batches_)} batches of "
+            f"obs[{self.batch_key_!r}]"
+        )
         return (
             f"{a['kind']}, {len(self.var_names_)} genes -> {a['n_latent']} latent, "
-            f"widths {a['widths']}, likelihood {a.get('likelihood', 'mse')}"
+            f"widths {a['widths']}, likelihood {a.get('likelihood', 'mse')}{batches}"
         )
 
     @property
@@ -261,7 +338,7 @@ class ResVAE(BaseModel):
     def n_latent_(self) -> int:
         return int(self.architecture_["n_latent"])
 
-    def _resolved_architecture(self, n_inputs: int, likelihood: str) -> dict:
+    def _resolved_architecture(self, n_inputs: int, likelihood: str, n_batch: int = 0) -> dict:
         arch = dict(self.architecture or {"kind": "resvae", "widths": [256, 128, 64]})
         arch.setdefault("kind", "resvae")
         if arch["kind"] not in VAE_KINDS:
@@ -281,6 +358,9 @@ class ResVAE(BaseModel):
                 raise ValueError(msg) from e
         arch["n_inputs"] = int(n_inputs)
         arch["likelihood"] = likelihood
+        arch.pop("n_batch", None)  # the data's (fit's batch_key), as n_inputs
+        if n_batch:
+            arch["n_batch"] = int(n_batch)
         return arch
 
     # -- training without search --------------------------------------------------------------
@@ -293,6 +373,7 @@ class ResVAE(BaseModel):
         layer: str | None = None,
         value_type: str = "auto",
         seed: int | None = None,
+        batch_key: str | None = None,
     ) -> ResVAE:
         """Train this fixed architecture on ``adata`` (no search).
 
@@ -319,6 +400,10 @@ class ResVAE(BaseModel):
         seed
             Seed of the split, the network's initial weights and the training; default
             ``sag.settings.seed``.
+        batch_key
+            ``obs`` column of the cells' batches (sample, donor, plate): the decoder is
+            conditioned on them as scVI's is, so that the latent need not carry what the
+            batch explains (see :func:`scautogenome.tl.embed`). Default: no batches.
 
         Returns
         -------
@@ -339,8 +424,11 @@ class ResVAE(BaseModel):
             value_type=value_type,
             seed=seed,
             writes=False,
+            batch_key=batch_key,
         )
-        arch = self._resolved_architecture(data.X.shape[1], data.likelihood)
+        arch = self._resolved_architecture(
+            data.X.shape[1], data.likelihood, 0 if data.batches is None else len(data.batches)
+        )
         params, device, net = self._fit_setup(arch, VAETrainParams, seed)
         warn_long_warmup(params.max_epochs, params.kl_warmup_epochs)
         res = train_vae(
@@ -353,8 +441,17 @@ class ResVAE(BaseModel):
             device=device,
             seed=seed,
             show_progress=True,
+            batch=data.batch,
         )
-        self._fit_done(arch, data, params, res, seconds_per_epoch=res.seconds_per_epoch)
+        self._fit_done(
+            arch,
+            data,
+            params,
+            res,
+            seconds_per_epoch=res.seconds_per_epoch,
+            batch_key=data.batch_key,
+            batches=data.batches,
+        )
         latent = self._encode(data.X, None, 1024, recon=False, checked=True)[0]
         warn_if_collapsed(latent, data.likelihood)
         return self
@@ -378,12 +475,21 @@ class ResVAE(BaseModel):
         return X, col_map
 
     def _encode(
-        self, data, layer, batch_size, recon, *, checked: bool = False, min_gene_overlap=0.5
+        self,
+        data,
+        layer,
+        batch_size,
+        recon,
+        *,
+        checked: bool = False,
+        min_gene_overlap=0.5,
+        batch: np.ndarray | None = None,
     ):
         """Latent means (and reconstructions, see :meth:`reconstruct`) of ``data``;
         ``checked=True`` takes ``data`` as
         the training matrix that ``prepare_unlabelled`` has already checked, in the model's
-        gene order, and skips the checks of new input."""
+        gene order, and skips the checks of new input. ``batch``: each cell's batch code for
+        the reconstruction of a model conditioned on batches (:meth:`query_batches`)."""
         check_is_fitted(self)
         check_batch_size(batch_size)
         X, col_map = (data, None) if checked else self._input(data, layer, min_gene_overlap)
@@ -396,6 +502,7 @@ class ResVAE(BaseModel):
             col_map=col_map,
             recon=recon,
             fill=self.transform_.fill_values(),
+            batch=batch,
         )
         if rec is not None and self.likelihood_ in SCALED_LIKELIHOODS:
             # the decoder's 0-1 values on the scale of the prepared data (in place: no copy)
@@ -425,6 +532,62 @@ class ResVAE(BaseModel):
             data, layer, batch_size, recon=False, min_gene_overlap=min_gene_overlap
         )[0]
 
+    def query_batches(
+        self, data, *, batch_key: str | None = None, transform_batch: str | None = None
+    ) -> np.ndarray | None:
+        """The batch code each cell of ``data`` is decoded as by a model whose decoder is
+        conditioned on batches (None for a model trained without them), checked before any
+        work: every cell as ``transform_batch`` (one of :attr:`batches_`) when given, else
+        each cell's own batch in ``data.obs[batch_key]`` (default :attr:`batch_key_`), which
+        must be among the model's batches.
+
+        Parameters
+        ----------
+        data
+            The query (an AnnData for its own batches; any query with ``transform_batch``).
+        batch_key
+            The query's ``obs`` column of batches; default the model's :attr:`batch_key_`.
+        transform_batch
+            Decode every cell as this batch of the model's (as scvi-tools'
+            ``transform_batch``): its expression with that batch's effect.
+
+        Returns
+        -------
+        int64 codes into :attr:`batches_`, one per cell, or None.
+        """
+        if self.batches_ is None:
+            if batch_key is not None or transform_batch is not None:
+                msg = (
+                    "this model was trained without batches (batch_key=None): batch_key= and "
+                    "transform_batch= do not apply."
+                )
+                raise ValueError(msg)
+            return None
+        if transform_batch is not None:
+            if batch_key is not None:
+                msg = "pass batch_key= (each cell's own batch) or transform_batch=, not both."
+                raise ValueError(msg)
+            if str(transform_batch) not in self.batches_:
+                msg = (
+                    f"transform_batch={transform_batch!r} is not a batch the model was trained "
+                    f"on; it knows {len(self.batches_)}: {self.batches_[:10]}"
+                    f"{' ...' if len(self.batches_) > 10 else ''}."
+                )
+                raise ValueError(msg)
+            return np.full(data.shape[0], self.batches_.index(str(transform_batch)), np.int64)
+        key = self.batch_key_ if batch_key is None else batch_key
+        obs = getattr(data, "obs", None)
+        if obs is None or key not in obs.columns:
+            what = "this query has no obs" if obs is None else f"the query has no obs[{key!r}]"
+            msg = (
+                f"the model's decoder is conditioned on the batches of obs[{key!r}] and {what}. "
+                "Pass batch_key= naming the query's column of batches, or transform_batch= "
+                f"(one of {self.batches_[:5]}{' ...' if len(self.batches_) > 5 else ''}) to "
+                "decode every cell as that batch."
+            )
+            raise ValueError(msg)
+        return batch_codes(data, key, categories=self.batches_)[0]
+
     @doc_query_params
     def reconstruct(
         self,
@@ -433,6 +596,8 @@ class ResVAE(BaseModel):
         layer: str | None = None,
         batch_size: int = 1024,
         min_gene_overlap: float = 0.5,
+        batch_key: str | None = None,
+        transform_batch: str | None = None,
     ) -> np.ndarray:
         """Reconstruction of ``data`` decoded from its latent means (dense n_obs x n_vars).
 
@@ -448,17 +613,28 @@ class ResVAE(BaseModel):
         DataFrame of named columns) with exactly the model's genes (any order; ready for
         ``adata.layers``); otherwise the model's genes (``var_names_``), in the model's order.
 
+        A model conditioned on batches (``batch_key`` in :meth:`fit` or
+        :func:`~scautogenome.tl.embed`) decodes each cell as its own batch, read from
+        ``data.obs`` (:meth:`query_batches`), or every cell as ``transform_batch``.
+
         Parameters
         ----------
         {query_params}
+        batch_key
+            ``obs`` column of the query's batches (default the model's :attr:`batch_key_`);
+            only for a model conditioned on batches.
+        transform_batch
+            Decode every cell as this one of the model's batches (:attr:`batches_`) instead.
 
         Returns
         -------
         Dense n_obs x n_genes float32 array (columns as said above).
         """
-        rec = self._encode(data, layer, batch_size, recon=True, min_gene_overlap=min_gene_overlap)[
-            1
-        ]
+        check_is_fitted(self)
+        batch = self.query_batches(data, batch_key=batch_key, transform_batch=transform_batch)
+        rec = self._encode(
+            data, layer, batch_size, recon=True, min_gene_overlap=min_gene_overlap, batch=batch
+        )[1]
         names = getattr(data, "var_names", None)
         if isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex):
             names = data.columns  # genes matched by name, as an AnnData's

@@ -71,6 +71,7 @@ _RULES = {
     "compression": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
     "widths": (_widths, "a non-empty list of positive integers"),
     "n_latent": (_positive_int, "a positive integer"),
+    "n_batch": (lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
     "n_layers": (_positive_int, "a positive integer"),
     "first_width": (_positive_int, "a positive integer"),
     "decay": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),

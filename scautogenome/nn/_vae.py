@@ -9,6 +9,12 @@ unit. (A decoder whose second unit also re-read the latent code gave the less co
 higher Davies-Bouldin, on 5 of 8 benchmark datasets; see benchmarks/RESULTS.md.) The plain VAE
 is the same stacks without skips.
 
+Batches
+-------
+With ``n_batch > 0`` the decoder is conditioned on the cell's batch as scVI's is: its one-hot
+code joins the input of every decoder unit ("deeply injected"), and the encoder does not see it,
+so the latent need not carry what the batch explains and is computed without knowing it.
+
 Likelihoods
 -----------
 ``"mse"``
@@ -60,6 +66,7 @@ _ARCH_KEYS = {
     "dropout",
     "act",
     "likelihood",
+    "n_batch",
 }
 
 
@@ -136,7 +143,8 @@ class SkipStack(nn.Module):
 
     ``h[i]`` is the output of unit ``i``; the skips start at the first unit's output, so the
     stack's own input (genes in the encoder, the latent code in the decoder) feeds the first
-    unit only. ``skip=False`` gives a plain stack.
+    unit only. ``skip=False`` gives a plain stack. ``n_cov`` covariate columns (a one-hot
+    batch) join every unit's input when ``forward`` is given them.
     """
 
     def __init__(
@@ -147,13 +155,15 @@ class SkipStack(nn.Module):
         skip: bool,
         act: str = "relu",
         dropout: float = 0.0,
+        n_cov: int = 0,
     ) -> None:
         super().__init__()
         self.skip = skip
+        self.n_cov = int(n_cov)
         outs: list[int] = [n_in]  # widths of h[0], h[1], ...
         units = []
         for i, w in enumerate(widths):
-            n_unit_in = self._in_width(outs, i + 1)
+            n_unit_in = self._in_width(outs, i + 1) + self.n_cov
             units.append(FCUnit(n_unit_in, int(w), act=act, dropout=dropout))
             outs.append(int(w))
         self.units = nn.ModuleList(units)
@@ -171,10 +181,11 @@ class SkipStack(nn.Module):
             return torch.cat([hs[i - 1], hs[i - 2]], dim=1)
         return hs[i - 1]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cov: torch.Tensor | None = None) -> torch.Tensor:
         hs = [x]
         for i, unit in enumerate(self.units, start=1):
-            hs.append(unit(self._join(hs, i)))
+            h = self._join(hs, i)
+            hs.append(unit(h if cov is None else torch.cat([h, cov.to(h.dtype)], dim=1)))
         return self._join(hs, len(self.units) + 1)
 
 
@@ -195,6 +206,9 @@ class VAEModule(nn.Module):
         Keep ratio of the input features (the paper's first-layer drop-out).
     likelihood
         ``"mse"``, ``"gaussian"``, ``"nb"`` or ``"zinb"``.
+    n_batch
+        Number of batches the decoder is conditioned on (0: none); the batch is then given to
+        :meth:`forward` and :meth:`decode` as integer codes.
     """
 
     def __init__(
@@ -208,6 +222,7 @@ class VAEModule(nn.Module):
         dropout: float = 0.0,
         act: str = "relu",
         likelihood: str = "mse",
+        n_batch: int = 0,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -220,6 +235,7 @@ class VAEModule(nn.Module):
             msg = f"n_latent={n_latent!r} must be >= 1 and widths={widths!r} non-empty."
             raise ValueError(msg)
         self.n_inputs, self.n_latent, self.likelihood = n_inputs, n_latent, likelihood
+        self.n_batch = int(n_batch)
         self.input_drop = nn.Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
         self.encoder = SkipStack(n_inputs, widths, skip=skip, act=act, dropout=dropout)
         self.mean = nn.Linear(self.encoder.n_out, n_latent)
@@ -230,6 +246,7 @@ class VAEModule(nn.Module):
             skip=skip,
             act=act,
             dropout=dropout,
+            n_cov=self.n_batch,
         )
         self.out = nn.Linear(self.decoder.n_out, n_inputs)
         if likelihood not in SCALED_LIKELIHOODS:
@@ -241,8 +258,21 @@ class VAEModule(nn.Module):
         h = self.encoder(self.input_drop(x))
         return self.mean(h), self.logvar(h).clamp(-15.0, 15.0)
 
-    def decode(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = self.decoder(z)
+    def _one_hot(self, batch: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        if self.n_batch == 0:
+            return None
+        if batch is None:
+            msg = f"this VAE's decoder is conditioned on {self.n_batch} batches: pass batch="
+            raise ValueError(msg)
+        if batch.shape != (n,):
+            msg = f"batch has shape {tuple(batch.shape)}; expected ({n},), one code per row."
+            raise ValueError(msg)
+        return nn.functional.one_hot(batch.long(), self.n_batch).float()
+
+    def decode(self, z: torch.Tensor, batch: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Decoder outputs of latent codes ``z`` (``batch``: their batch codes, needed when
+        the decoder is conditioned on batches)."""
+        h = self.decoder(z, self._one_hot(batch, z.shape[0]))
         if self.likelihood in SCALED_LIKELIHOODS:
             return {"recon": torch.sigmoid(self.out(h))}
         out = {"scale": torch.softmax(self.out(h), dim=-1)}
@@ -257,9 +287,11 @@ class VAEModule(nn.Module):
         sample: bool = True,
         generator: torch.Generator | None = None,
         eps: torch.Tensor | None = None,
+        batch: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Encoder, a latent draw (``mu`` itself with ``sample=False``; the standard normal
-        noise ``eps`` when given, else drawn with ``generator``) and decoder."""
+        noise ``eps`` when given, else drawn with ``generator``) and decoder (``batch``: the
+        rows' batch codes, for a decoder conditioned on batches)."""
         mu, logvar = self.encode(x)
         if sample:
             if eps is None:
@@ -267,7 +299,7 @@ class VAEModule(nn.Module):
             z = mu + eps.to(mu.dtype) * torch.exp(0.5 * logvar)
         else:
             z = mu
-        return {"mu": mu, "logvar": logvar, "z": z, **self.decode(z)}
+        return {"mu": mu, "logvar": logvar, "z": z, **self.decode(z, batch)}
 
     def distribution(self, dec: dict[str, torch.Tensor], library: torch.Tensor):
         """The count distribution of a decoder output at the given library sizes (n x 1)."""
@@ -322,7 +354,8 @@ def build_vae(arch: dict) -> VAEModule:
     """Build the VAE an architecture dict describes.
 
     ``arch`` has ``kind`` (``"resvae"`` or ``"vae"``), ``n_inputs``, ``n_latent``, ``widths``
-    and optionally ``input_keep``, ``dropout``, ``act``, ``likelihood``; it is checked first
+    and optionally ``input_keep``, ``dropout``, ``act``, ``likelihood``, ``n_batch``; it is
+    checked first
     (:func:`~scautogenome.nn.check_architecture`: unknown or missing keys, values of the wrong
     type or range are an error).
     """
@@ -339,4 +372,5 @@ def build_vae(arch: dict) -> VAEModule:
         dropout=float(arch.get("dropout", 0.0)),
         act=str(arch.get("act", "relu")),
         likelihood=str(arch.get("likelihood", "mse")),
+        n_batch=int(arch.get("n_batch", 0)),
     )

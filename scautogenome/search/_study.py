@@ -49,6 +49,9 @@ FINGERPRINT_ATTR = "sag_fingerprint"
 # study at the same moment can both find no record and write their own; the tag keeps
 # their trials apart where the study's record cannot
 FINGERPRINT_TAG_ATTR = "fingerprint"
+# fingerprint entries recorded only where set (embed's batches): a stored fingerprint without
+# one was of trials without it, not of an earlier version that did not record it
+SET_ONLY_KEYS = frozenset({"batches"})
 
 # A running trial records a heartbeat every HEARTBEAT_INTERVAL seconds in an RDB storage (one
 # small write: no cost next to a trial's training); one without a heartbeat for GRACE_PERIOD
@@ -259,8 +262,9 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
             )
         study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
         return
-    differ = sorted(k for k in stored if stored.get(k) != fingerprint.get(k))
-    unrecorded = sorted(set(fingerprint) - set(stored))
+    optional = set(fingerprint) & SET_ONLY_KEYS  # absent there: not set for those trials
+    differ = sorted(k for k in set(stored) | optional if stored.get(k) != fingerprint.get(k))
+    unrecorded = sorted(set(fingerprint) - set(stored) - SET_ONLY_KEYS)
     if unrecorded and not differ:
         # the first resume after an upgrade completes the record: later ones are checked
         logger.warning(

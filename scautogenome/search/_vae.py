@@ -42,9 +42,10 @@ def cap_widths(space: dict, n_inputs: int) -> dict:
 
 
 def sample_vae_trial(
-    trial, config: dict, n_inputs: int, n_latent: int, likelihood: str
+    trial, config: dict, n_inputs: int, n_latent: int, likelihood: str, n_batch: int = 0
 ) -> tuple[dict, dict]:
-    """Draw ``(architecture, train_params)`` for one trial from ``config['space']``."""
+    """Draw ``(architecture, train_params)`` for one trial from ``config['space']``
+    (``n_batch``: batches the decoder is conditioned on, 0 for none)."""
     s = cap_widths(config["space"], n_inputs)
     n_layers = int(suggest(trial, "n_layers", s["n_layers"]))
     first = int(suggest(trial, "first_width", s["first_width"]))
@@ -59,6 +60,8 @@ def sample_vae_trial(
         "act": str(suggest(trial, "act", s["act"])),
         "likelihood": likelihood,
     }
+    if n_batch:
+        arch["n_batch"] = int(n_batch)
     params = {key: suggest(trial, key, s[key]) for key in _TRAIN_KEYS}
     params["batch_size"] = int(params["batch_size"])
     params.update(config["trainer"])
@@ -137,13 +140,17 @@ def run_vae_search(
     storage: str | None = None,
     study_name: str | None = None,
     genes=None,
+    batch: np.ndarray | None = None,
+    batches: list[str] | None = None,
 ) -> VAESearchResult:
     """Search ``config['space']`` for the VAE with the lowest validation loss.
 
     ``transform`` is the fitted :class:`~scautogenome.data.InputTransform`; ``genes`` (the names
     of ``X``'s columns) go into the study's fingerprint, so that a stored study of other genes
-    is not resumed.
+    is not resumed. ``batch`` (every row's code) and ``batches`` (their names): the batches
+    every trial's decoder is conditioned on; they are in the fingerprint too.
     """
+    n_batch = 0 if batches is None else len(batches)
     n_in = X.shape[1]
     ttransform = transform.to_torch(device)
 
@@ -160,11 +167,31 @@ def run_vae_search(
             report=report,
             deadline=deadline,
             stop_after=stop_after,
+            batch=batch,
         )
+
+    def fingerprint() -> dict:  # computed only where a storage is used
+        out = {
+            "task": "embed",
+            "values": matrix_digest(X, np.concatenate([train_rows, val_rows])),
+            "genes": digest(np.arange(n_in) if genes is None else genes),
+            "train_rows": digest(train_rows),
+            "val_rows": digest(val_rows),
+            "value_type": transform.value_type,
+            "n_latent": int(n_latent),
+            "likelihood": likelihood,
+            "beta": float(config["trainer"]["beta"]),
+            # trials of another mode or space would be kept as this search's best
+            "mode": config["mode"],
+            "space": digest([json.dumps(config["space"], sort_keys=True)]),
+        }
+        if batches is not None:  # absent without batches: studies stored before them resume
+            out["batches"] = digest([*batches, *np.asarray(batch).astype(str)])
+        return out
 
     out = run_study(
         config,
-        sample=lambda trial: sample_vae_trial(trial, config, n_in, n_latent, likelihood),
+        sample=lambda trial: sample_vae_trial(trial, config, n_in, n_latent, likelihood, n_batch),
         build=build_vae,
         train=train,
         direction="minimize",
@@ -180,20 +207,7 @@ def run_vae_search(
         extra_attrs=lambda res: {"seconds_per_epoch": res.seconds_per_epoch},
         extra_columns=("seconds_per_epoch",),
         postfix="best val loss",
-        fingerprint=lambda: {
-            "task": "embed",
-            "values": matrix_digest(X, np.concatenate([train_rows, val_rows])),
-            "genes": digest(np.arange(n_in) if genes is None else genes),
-            "train_rows": digest(train_rows),
-            "val_rows": digest(val_rows),
-            "value_type": transform.value_type,
-            "n_latent": int(n_latent),
-            "likelihood": likelihood,
-            "beta": float(config["trainer"]["beta"]),
-            # trials of another mode or space would be kept as this search's best
-            "mode": config["mode"],
-            "space": digest([json.dumps(config["space"], sort_keys=True)]),
-        },
+        fingerprint=fingerprint,
     )
     logger.info("best VAE widths: %s", out.architecture["widths"])
     return VAESearchResult.from_outcome(

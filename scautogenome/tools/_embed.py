@@ -124,6 +124,7 @@ def embed(
     seed: int | None = None,
     key_added: str = _keys.EMBED_KEY,
     model_dir: str | Path | None = None,
+    batch_key: str | None = None,
 ) -> ResVAE:
     """Learn a low-dimensional embedding of ``adata`` with a searched Res-VAE.
 
@@ -219,6 +220,14 @@ def embed(
         key first) is replaced, with a log line.
     model_dir
         Also save the model there (recorded in ``uns[key_added]['model_dir']``).
+    batch_key
+        ``obs`` column of the cells' batches (sample, donor, plate, sequencing run), to correct
+        for them as scVI does: every decoder unit also reads the cell's one-hot batch, the
+        encoder does not, so the latent need not carry what the batch explains (and a query is
+        embedded without its batch). Missing values, a numeric column of more than 50 values,
+        or more batches than half the cells are an error before any work.
+        ``sag.tl.embedding_scores(..., batch_key=)`` scores how well the batches mix.
+        Default: no batches.
 
     Returns
     -------
@@ -236,7 +245,9 @@ def embed(
         key, which belongs to another model.
     ``uns[key_added]``
         ``params`` (this call, with the resolved likelihood, KL weight and value type, and
-        ``n_threads``: torch's CPU threads the kept model trained on), ``losses``
+        ``n_threads``: torch's CPU threads the kept model trained on; ``batch_key``),
+        ``batches`` (with ``batch_key``: the batches, in the order of the decoder's one-hot
+        code), ``losses``
         (per-epoch arrays of the final model: epoch, train/val loss, reconstruction and KL,
         KL weight, learning rate, seconds; for a best trial trained in another session or
         process, retrained here, up to its kept epoch only), ``trials`` (one row per search trial),
@@ -279,6 +290,7 @@ def embed(
         likelihood=likelihood,
         value_type=value_type,
         seed=seed,
+        batch_key=batch_key,
     )
     check_model_dir(model_dir)
     if data.X.shape[1] > MANY_GENES:
@@ -310,6 +322,8 @@ def embed(
         storage=storage,
         study_name=study_name,
         genes=data.var_names,
+        batch=data.batch,
+        batches=data.batches,
     )
     check_trained(  # a collected study's kept trial ran under an earlier search's budget
         result.kept,
@@ -320,9 +334,18 @@ def embed(
     )
     warn_if_cut(result.kept, result.train_params.get("max_epochs", 0))
     model = final_model(
-        ResVAE, result, data, cfg, device, seconds_per_epoch=result.seconds_per_epoch
+        ResVAE,
+        result,
+        data,
+        cfg,
+        device,
+        seconds_per_epoch=result.seconds_per_epoch,
+        batch_key=data.batch_key,
+        batches=data.batches,
     )
-    latent, reconstruction = model._encode(data.X, None, 1024, recon=recon, checked=True)
+    latent, reconstruction = model._encode(
+        data.X, None, 1024, recon=recon, checked=True, batch=data.batch
+    )
     n_active = warn_if_collapsed(latent, data.likelihood)
 
     history = result.history
@@ -342,7 +365,9 @@ def embed(
             device=str(dev),
             storage=storage_shown(storage),
             study_name=result.study_name,
+            batch_key=batch_key,
         ),
+        **({} if data.batches is None else {"batches": list(data.batches)}),
         "losses": losses,
         **search_uns(
             result,

@@ -68,7 +68,10 @@ def encode(
         model's genes (in any order), since the layer has the query's genes;
         ``model.reconstruct(adata)`` returns the model's genes for any query. Without it, an
         earlier call's reconstruction under ``key_added`` (of another model or other cells) is
-        removed.
+        removed. A model conditioned on batches (``embed(batch_key=)``) decodes each cell as
+        its batch in ``obs[model.batch_key_]``, which must be one the model was trained on
+        (``model.reconstruct(adata, transform_batch=...)`` decodes every cell as one). The
+        latent never needs the batch: the encoder does not read it.
     min_gene_overlap
         Minimum fraction of the model's genes the query must have; below it is an error naming
         the counts. A partial overlap above it is a warning.
@@ -141,10 +144,12 @@ def encode(
             "has others besides them."
         )
         raise ValueError(msg)
+    # a decoder conditioned on batches decodes each cell as its own batch (checked here)
+    batch = model.query_batches(adata) if recon else None
     if layer is None:  # resolved here, so that the layer read is the layer recorded
         layer = recorded_layer(adata, record if same_run else {}, model)
     latent, reconstruction = model._encode(
-        adata, layer, batch_size, recon=recon, min_gene_overlap=min_gene_overlap
+        adata, layer, batch_size, recon=recon, min_gene_overlap=min_gene_overlap, batch=batch
     )
     if recon:  # the query's gene order (the model's own needs no copy)
         reconstruction = model._query_order(reconstruction, adata.var_names)

@@ -106,9 +106,11 @@ class VAETrainResult:
 
 
 def _batches(loader: BatchLoader, transform, likelihood: str):
-    for x, _ in loader:
+    """``(encoder input, reconstruction target, batch codes or None)`` per minibatch (the
+    loader's ``y`` holds the cells' batch codes where the decoder is conditioned on them)."""
+    for x, b in loader:
         xin = transform(x)
-        yield xin, (xin if likelihood in SCALED_LIKELIHOODS else x)
+        yield xin, (xin if likelihood in SCALED_LIKELIHOODS else x), b
 
 
 def warn_long_warmup(max_epochs: int, kl_warmup_epochs: int | None) -> None:
@@ -140,8 +142,8 @@ def _evaluate(module, loader, transform, device, beta: float, seed: int) -> dict
     recon_sum = kl_sum = 0.0
     n = 0
     with _autocast(device):
-        for xin, target in _batches(loader, transform, module.likelihood):
-            out = module(xin, sample=True, eps=noise[n : n + xin.shape[0]])
+        for xin, target, b in _batches(loader, transform, module.likelihood):
+            out = module(xin, sample=True, eps=noise[n : n + xin.shape[0]], batch=b)
             recon, kl = module.loss({k: v.float() for k, v in out.items()}, target)
             recon_sum += float(recon.sum())
             kl_sum += float(kl.sum())
@@ -169,10 +171,12 @@ def train_vae(
     on_epoch: Callable[[dict], None] | None = None,
     show_progress: bool = False,
     stop_after: tuple[int, int] | None = None,
+    batch: np.ndarray | None = None,
 ) -> VAETrainResult:
     """Train ``module`` (a :class:`~scautogenome.nn.VAEModule`) on ``train_rows`` of ``X``.
 
-    ``transform`` is the fitted torch input transform. ``report(epoch, val_loss)`` is called
+    ``transform`` is the fitted torch input transform. ``batch``: every row's batch code
+    (int, one per row of ``X``) for a module whose decoder is conditioned on batches. ``report(epoch, val_loss)`` is called
     after every epoch and may raise :class:`Pruned`. ``deadline`` (a ``time.perf_counter``
     value) is checked after every minibatch, whatever ``min_epochs`` says: past it, the epoch
     in progress is validated (and may be the one kept) and training stops, so a budget is
@@ -193,7 +197,7 @@ def train_vae(
     train_loader = BatchLoader(
         X,
         train_rows,
-        None,
+        batch,
         batch_size=batch_size,
         transform=_identity,
         device=device,
@@ -202,7 +206,7 @@ def train_vae(
         drop_last=True,
     )
     val_loader = BatchLoader(
-        X, val_rows, None, batch_size=1024, transform=_identity, device=device, inference=True
+        X, val_rows, batch, batch_size=1024, transform=_identity, device=device, inference=True
     )
     opt = adamw(module.parameters(), lr=params.lr, weight_decay=params.weight_decay, device=device)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -230,14 +234,14 @@ def train_vae(
             limit = batch_limit(epoch, stop_after)
             cut = False
             batches = _batches(train_loader, transform, module.likelihood)
-            for n_batches, (xin, target) in enumerate(batches):
+            for n_batches, (xin, target, b) in enumerate(batches):
                 if cut_here(n_batches, limit, deadline):
                     cut = True  # validate what this (partial) epoch reached, then stop
                     result.cut_batches = n_batches
                     break
                 batch_done(n_batches, len(train_loader))
                 with _autocast(device):
-                    out = module(xin)
+                    out = module(xin, batch=b)
                 recon, kl = module.loss({k: v.float() for k, v in out.items()}, target)
                 loss = (recon + kl_w * kl).mean()
                 opt.zero_grad(set_to_none=True)
@@ -323,10 +327,12 @@ def encode_rows(
     col_map=None,
     recon: bool = False,
     fill: np.ndarray | None = None,
+    batch: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Latent means of every row of ``X`` and, with ``recon``, the expected reconstruction.
     ``col_map`` and ``fill``: as :class:`~scautogenome.data.BatchLoader`'s (the transform is
-    applied here, so the missing genes are filled here too).
+    applied here, so the missing genes are filled here too). ``batch``: the batch code each
+    row is decoded as, for a decoder conditioned on batches (the encoder never needs it).
 
     The reconstruction is decoded from the latent mean: 0-1 scaled values for ``"mse"``,
     expected counts at each cell's observed library size for the count likelihoods.
@@ -335,7 +341,7 @@ def encode_rows(
     loader = BatchLoader(
         X,
         np.arange(X.shape[0]),
-        None,
+        batch if recon else None,
         batch_size=batch_size,
         transform=_identity,
         device=device,
@@ -349,11 +355,11 @@ def encode_rows(
     recon_arr = np.empty((X.shape[0], module.n_inputs), np.float32) if recon else None
     done = 0
     with _autocast(device):
-        for x, _ in inference_batches(loader, X.shape[0], "encoding"):
+        for x, b in inference_batches(loader, X.shape[0], "encoding"):
             if not recon:  # the encoder only: no decoder output as wide as the genes
                 lat.append(module.encode(missing(transform(x)))[0].float().cpu())
                 continue
-            out = module(missing(transform(x)), sample=False)
+            out = module(missing(transform(x)), sample=False, batch=b)
             lat.append(out["mu"].float().cpu())
             library = x.sum(dim=1, keepdim=True)
             dec = {k: v.float() for k, v in out.items()}

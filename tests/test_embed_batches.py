@@ -76,6 +76,8 @@ def test_fit_with_batches_save_load_and_queries(adata_b, tmp_path):
     assert model.batches_ == ["A", "B"]
     assert model.architecture_["n_batch"] == 2
     assert "2 batches of obs['batch']" in repr(model)
+    ax = sag.pl.architecture(model, show=False)
+    assert ax.get_title().endswith("decoder units read the batch (2)")
 
     latent = model.get_latent(adata_b)
     # the encoder does not read the batch: a query without the column embeds the same

@@ -397,6 +397,8 @@ def architecture(
                 f"{name}: {latent} + {latent} FC units, {widths[latent]} latent dimensions, "
                 f"{len(skips)} skip connections"
             )
+            if arch.get("n_batch"):  # the one-hot batch joins every decoder unit's input
+                title += f", decoder units read the batch ({arch['n_batch']})"
     ax.set_title(title, fontsize=10)
 
     return finish(fig, ax, show, return_fig, save, "sag_architecture")

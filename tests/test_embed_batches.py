@@ -261,3 +261,14 @@ def test_batch_asw_scores_mixing():
     a.obs["split"] = np.where(labels == "a", "x", "y")
     s = sag.tl.embedding_scores(a, "mixed", "label", batch_key="split", tsne=False)
     assert np.isnan(s["batch_asw"])
+
+
+def test_report_of_an_embedding_with_batches(adata_b, tmp_path):
+    sag.tl.embed(adata_b, config=TINY_EMBED, batch_key="batch")
+    sag.tl.embedding_scores(
+        adata_b, "X_sag_resvae", "label", batch_key="batch", tsne=False, key_added="sag_resvae"
+    )
+    assert adata_b.uns["sag_resvae"]["scores"]["n_batches"] == 2
+    page = sag.io.write_report(adata_b, tmp_path / "r.html").read_text()
+    assert "batch ASW" in page
+    assert "conditioned on the 2 batches of <code>obs['batch']</code>" in page

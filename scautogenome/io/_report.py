@@ -630,7 +630,9 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             "that the latent need not carry them.</p>"
         )
         color = [c for c in (color, str(batch_key)) if c is not None]
-    out.append(_figure(pl.embedding, adata, basis=basis, color=color))
+    # room between two panels for the first one's legend (scanpy's default overlaps it)
+    panels = {"wspace": 0.6} if isinstance(color, list) and len(color) > 1 else {}
+    out.append(_figure(pl.embedding, adata, basis=basis, color=color, **panels))
     if not isinstance(run, dict):
         return out
     trials = run.get("trials")

@@ -683,7 +683,7 @@ def _embed(args) -> int:
 
     from .data._checks import obs_noun
     from .models._base import META, WEIGHTS
-    from .tools._embed import score_labels
+    from .tools._embed import score_batches, score_labels
 
     if args.model is not None:  # a saved model: no search, so no option of one
         given = [
@@ -700,7 +700,6 @@ def _embed(args) -> int:
                 ("--storage", args.storage),
                 ("--study-name", args.study_name),
                 ("--model-out", args.model_out),
-                ("--batch-key", args.batch_key),
             )
             if value is not None
         ]
@@ -711,8 +710,20 @@ def _embed(args) -> int:
                 "--model out to search and train a new one)"
             )
             raise CLIError(msg)
+        if args.batch_key is not None and not (args.recon or args.labels):
+            msg = (
+                "--batch-key with --model names the query's batches, for --recon (each cell "
+                "decoded as its own) or --labels (how well they mix); give one of those"
+            )
+            raise CLIError(msg)
     elif args.min_gene_overlap is not None:
         msg = "--min-gene-overlap matches the genes of a saved model; give it with --model"
+        raise CLIError(msg)
+    if args.transform_batch is not None and not (args.model and args.recon):
+        msg = (
+            "--transform-batch decodes a saved model's reconstruction as one of its batches; "
+            "give it with --model and --recon"
+        )
         raise CLIError(msg)
     out = _out_file(args.out, args.overwrite)
     if args.model_out:
@@ -741,9 +752,11 @@ def _embed(args) -> int:
         msg = f"--labels {args.labels!r} is not an obs column; available: {list(adata.obs.columns)}"
         raise CLIError(msg)
     if args.labels is not None:
-        try:  # its labels and --leiden-seeds, checked before the search
-            score_labels(adata, args.labels, args.leiden_seeds, warn=False)
-        except (ValueError, TypeError) as e:
+        try:  # its labels, --leiden-seeds and --batch-key, checked before the search
+            keep, _ = score_labels(adata, args.labels, args.leiden_seeds, warn=False)
+            if args.batch_key is not None:
+                score_batches(adata, args.batch_key, keep)
+        except (ValueError, TypeError, KeyError) as e:
             raise CLIError(e.args[0]) from e
     elif args.leiden_seeds < 1:  # unused without --labels, but a bad value is still a mistake
         msg = f"--leiden-seeds {args.leiden_seeds} must be at least 1"
@@ -756,6 +769,8 @@ def _embed(args) -> int:
             recon=args.recon,
             min_gene_overlap=0.5 if args.min_gene_overlap is None else args.min_gene_overlap,
             key_added=args.key_added,
+            batch_key=args.batch_key if args.recon else None,
+            transform_batch=args.transform_batch,
         )
     else:
         model = sag.tl.embed(
@@ -1365,7 +1380,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="obs column of the batches (sample, donor, plate) to correct for, as scVI's "
         "batch_key: the decoder reads each cell's batch, the encoder does not; with --labels "
-        "the scores add batch_asw (how well the batches mix, 1 best)",
+        "the scores add batch_asw (how well the batches mix, 1 best). With --model: the "
+        "query's batches, for --recon and --labels",
+    )
+    m.add_argument(
+        "--transform-batch",
+        default=None,
+        help="with --model and --recon: decode every cell as this batch of the model's "
+        "(scvi-tools' transform_batch) instead of its own",
     )
     m.add_argument(
         "--key-added",

@@ -272,3 +272,113 @@ def test_report_of_an_embedding_with_batches(adata_b, tmp_path):
     page = sag.io.write_report(adata_b, tmp_path / "r.html").read_text()
     assert "batch ASW" in page
     assert "conditioned on the 2 batches of <code>obs['batch']</code>" in page
+
+
+def test_transform_batch_lists_and_whole_numbers_match(adata_b):
+    adata_b.obs["run"] = np.where(adata_b.obs["batch"] == "A", 1.0, 2.0)  # floats
+    model = sag.models.ResVAE(ARCH, FIT).fit(adata_b, batch_key="run", seed=0)
+    assert model.batches_ == ["1", "2"]
+    own = model.reconstruct(adata_b)
+    query = adata_b.copy()
+    query.obs["run"] = query.obs["run"].astype(int)  # the same batches, read back as integers
+    np.testing.assert_array_equal(model.reconstruct(query), own)
+    as_1 = model.reconstruct(adata_b, transform_batch=1)
+    as_2 = model.reconstruct(adata_b, transform_batch="2")
+    # a list: the mean of the reconstructions as each batch (scvi-tools' transform_batch)
+    both = model.reconstruct(adata_b, transform_batch=[1, 2])
+    np.testing.assert_allclose(both, (as_1 + as_2) / 2, rtol=1e-5)
+    with pytest.raises(ValueError, match="'3' is not a batch the model was trained on"):
+        model.reconstruct(adata_b, transform_batch=[1, 3])
+    with pytest.raises(ValueError, match="no batch"):
+        model.reconstruct(adata_b, transform_batch=[])
+
+
+def test_encode_decodes_the_query_batches_it_is_told(adata_b):
+    model = sag.models.ResVAE(ARCH, FIT).fit(adata_b, batch_key="batch", seed=0)
+    query = adata_b[:40].copy()
+    query.obs["sample"] = query.obs.pop("batch")
+    sag.tl.encode(query, model, recon=True, batch_key="sample", key_added="own")
+    np.testing.assert_allclose(
+        query.layers["own_recon"], model.reconstruct(adata_b)[:40], rtol=1e-5
+    )
+    assert query.uns["own"]["encode_params"]["batch_key"] == "sample"
+    sag.tl.encode(query, model, recon=True, transform_batch=["A", "B"], key_added="mean")
+    np.testing.assert_allclose(
+        query.layers["mean_recon"],
+        model.reconstruct(query, transform_batch=["A", "B"]),
+        rtol=1e-5,
+    )
+    assert query.uns["mean"]["encode_params"]["transform_batch"] == "A, B"
+    with pytest.raises(ValueError, match="pass them with recon=True"):
+        sag.tl.encode(query, model, batch_key="sample", key_added="x")
+    assert "x" not in query.uns
+
+
+def test_scores_need_batches_of_the_labelled_cells_only(adata_b):
+    adata_b.obsm["X_e"] = np.random.default_rng(0).normal(size=(adata_b.n_obs, 3))
+    adata_b.obs["label"] = adata_b.obs["label"].astype(object)
+    adata_b.obs.iloc[:20, adata_b.obs.columns.get_loc("label")] = np.nan
+    adata_b.obs["b2"] = adata_b.obs["batch"].astype(object)
+    adata_b.obs.iloc[:20, adata_b.obs.columns.get_loc("b2")] = np.nan  # unlabelled cells only
+    s = sag.tl.embedding_scores(
+        adata_b, "X_e", "label", batch_key="b2", tsne=False, key_added="scored"
+    )
+    assert s["n_cells"] == 280
+    assert np.isfinite(s["batch_asw"])
+    assert adata_b.uns["scored"]["scores"]["batch_key"] == "b2"
+    adata_b.obs.iloc[25, adata_b.obs.columns.get_loc("b2")] = np.nan  # a labelled cell
+    with pytest.raises(ValueError, match="1 missing value"):
+        sag.tl.embedding_scores(adata_b, "X_e", "label", batch_key="b2", tsne=False)
+
+
+def test_cli_batch_key_for_a_search_and_for_a_saved_model(adata_b, tmp_path, capsys, monkeypatch):
+    import json
+
+    from scautogenome.cli import main
+
+    adata_b.obs["one"] = "r1"
+    src = tmp_path / "in.h5ad"
+    adata_b.write_h5ad(src)
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps(TINY_EMBED))
+    base = ["embed", str(src), "--config", str(cfg), "--quiet"]
+    out = str(tmp_path / "o.h5ad")
+
+    # one batch among the labelled cells cannot be scored: refused before the search
+    def no_search(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    with monkeypatch.context() as m:
+        m.setattr(sag.tl, "embed", no_search)
+        assert main([*base, "--out", out, "--labels", "label", "--batch-key", "one"]) == 2
+    assert "has one batch ('r1') among the labelled cells" in capsys.readouterr().err
+
+    model_dir = tmp_path / "m"
+    argv = [*base, "--out", out, "--batch-key", "batch", "--model-out", str(model_dir)]
+    assert main(argv) == 0
+    assert sag.models.ResVAE.load(model_dir).batches_ == ["A", "B"]
+    capsys.readouterr()
+
+    # a query whose batches are in another column: --batch-key names it for --recon
+    query = adata_b.copy()
+    query.obs["sample"] = query.obs.pop("batch")
+    qsrc = tmp_path / "q.h5ad"
+    query.write_h5ad(qsrc)
+    qbase = ["embed", str(qsrc), "--model", str(model_dir), "--quiet"]
+    assert main([*qbase, "--out", str(tmp_path / "q1.h5ad"), "--recon"]) == 2
+    err = capsys.readouterr().err
+    assert "Pass --batch-key naming the query's column of batches, or --transform-batch" in err
+    q1 = str(tmp_path / "q1.h5ad")
+    assert main([*qbase, "--out", q1, "--recon", "--batch-key", "sample"]) == 0
+    assert ad.read_h5ad(q1).uns["sag_resvae"]["encode_params"]["batch_key"] == "sample"
+    q2 = str(tmp_path / "q2.h5ad")
+    assert main([*qbase, "--out", q2, "--recon", "--transform-batch", "A"]) == 0
+    assert ad.read_h5ad(q2).uns["sag_resvae"]["encode_params"]["transform_batch"] == "A"
+    q3 = str(tmp_path / "q3.h5ad")
+    assert main([*qbase, "--out", q3, "--labels", "label", "--batch-key", "sample"]) == 0
+    assert "batch_asw" in capsys.readouterr().out
+    # options that would do nothing are refused
+    assert main([*qbase, "--out", str(tmp_path / "q4.h5ad"), "--batch-key", "sample"]) == 2
+    assert "for --recon" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "q5.h5ad"), "--transform-batch", "A"]) == 2
+    assert "give it with --model and --recon" in capsys.readouterr().err

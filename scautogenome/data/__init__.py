@@ -3,6 +3,7 @@
 from ._checks import (
     as_csr_or_dense,
     batch_codes,
+    batch_name,
     check_adata,
     check_finite,
     check_labels,
@@ -41,6 +42,7 @@ __all__ = [
     "MissingGenes",
     "as_csr_or_dense",
     "batch_codes",
+    "batch_name",
     "block_rows",
     "check_adata",
     "check_batch_size",

@@ -312,6 +312,14 @@ def check_not_continuous(labels: pd.Series, labels_key: str, needs: str) -> None
         raise ValueError(msg)
 
 
+def batch_name(value) -> str:
+    """A batch's text: ``2.0`` as ``"2"`` (a column of whole numbers read back as floats, from
+    a CSV with a missing value, names the same batches as one of integers)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def batch_codes(
     adata: AnnData, batch_key: str, *, categories: list[str] | None = None
 ) -> tuple[np.ndarray, list[str]]:
@@ -319,8 +327,10 @@ def batch_codes(
     batches they index (sorted text), checked before any work.
 
     The column must exist, hold no missing value and be categories (a numeric column of more
-    than :data:`MAX_NUMERIC_LABELS` values is a measurement, not batches). ``categories``: the
-    batches a trained model knows; a cell of another batch is then an error naming it.
+    than :data:`MAX_NUMERIC_LABELS` values is a measurement, not batches). Batches are
+    matched as text, whole numbers without their decimals (``2`` and ``2.0`` are one batch).
+    ``categories``: the batches a trained model knows; a cell of another batch is then an
+    error naming it.
     """
     if not isinstance(batch_key, str) or batch_key not in adata.obs.columns:
         msg = (
@@ -332,18 +342,24 @@ def batch_codes(
     check_not_continuous(values, batch_key, "batch correction")
     n_missing = int(values.isna().sum())
     if n_missing:
+        noun = obs_noun(adata)
         msg = (
-            f"obs[{batch_key!r}] has {n_missing} missing value(s); every cell needs a batch. "
-            "Fill them (e.g. adata.obs[batch_key] = adata.obs[batch_key].astype(str)) or "
-            "leave those cells out."
+            f"obs[{batch_key!r}] has {n_missing} missing value(s); every one of these {noun} "
+            f"needs a batch. Give those {noun} one (a batch of their own, say 'unknown') or "
+            "leave them out."
         )
         raise ValueError(msg)
-    text = values.astype(str).to_numpy()
+    # the text of each distinct value once, then per cell through the codes (fast on millions)
+    as_categories = values.astype("category")
+    names = np.asarray([batch_name(v) for v in as_categories.cat.categories], dtype=object)
+    names = names[np.unique(as_categories.cat.codes.to_numpy())]  # the values cells have
+    as_categories = as_categories.cat.remove_unused_categories()
     if categories is None:
-        categories = sorted(set(text))
+        categories = sorted(set(names))
     known = {b: i for i, b in enumerate(categories)}
-    unknown = sorted(set(text) - known.keys())
+    unknown = sorted(set(names) - known.keys())
     if unknown:
+        text = names[as_categories.cat.codes.to_numpy()]
         shown = ", ".join(repr(b) for b in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         msg = (
             f"obs[{batch_key!r}] has batch(es) the model was not trained on: {shown} "
@@ -352,5 +368,5 @@ def batch_codes(
             "Decode them as one of those with transform_batch=."
         )
         raise ValueError(msg)
-    codes = np.fromiter((known[b] for b in text), dtype=np.int64, count=len(text))
-    return codes, list(categories)
+    of_name = np.asarray([known[b] for b in names], dtype=np.int64)
+    return of_name[as_categories.cat.codes.to_numpy()], list(categories)

@@ -13,6 +13,7 @@ from ..data import (
     FEW_VAL_CELLS,
     InputTransform,
     batch_codes,
+    batch_name,
     check_adata,
     check_batch_size,
     check_finite,
@@ -489,21 +490,28 @@ class ResVAE(BaseModel):
         ``checked=True`` takes ``data`` as
         the training matrix that ``prepare_unlabelled`` has already checked, in the model's
         gene order, and skips the checks of new input. ``batch``: each cell's batch code for
-        the reconstruction of a model conditioned on batches (:meth:`query_batches`)."""
+        the reconstruction of a model conditioned on batches (:meth:`query_batches`; rows of
+        codes: the mean of their reconstructions)."""
         check_is_fitted(self)
         check_batch_size(batch_size)
         X, col_map = (data, None) if checked else self._input(data, layer, min_gene_overlap)
-        latent, rec = encode_rows(
-            self.module_,
-            X,
-            transform=self.transform_.to_torch(self.device_),
-            device=self.device_,
-            batch_size=batch_size,
-            col_map=col_map,
-            recon=recon,
-            fill=self.transform_.fill_values(),
-            batch=batch,
-        )
+        rows = [None] if batch is None or np.ndim(batch) == 1 else list(batch)
+        rec = None
+        for i, codes in enumerate(rows):  # several transform batches: their mean
+            latent, one = encode_rows(
+                self.module_,
+                X,
+                transform=self.transform_.to_torch(self.device_),
+                device=self.device_,
+                batch_size=batch_size,
+                col_map=col_map,
+                recon=recon,
+                fill=self.transform_.fill_values(),
+                batch=batch if codes is None else codes,
+            )
+            rec = one if i == 0 else np.add(rec, one, out=rec)
+        if rec is not None and len(rows) > 1:
+            rec /= len(rows)
         if rec is not None and self.likelihood_ in SCALED_LIKELIHOODS:
             # the decoder's 0-1 values on the scale of the prepared data (in place: no copy)
             rec = self.transform_.inverse_scale(rec, copy=False)
@@ -533,11 +541,12 @@ class ResVAE(BaseModel):
         )[0]
 
     def query_batches(
-        self, data, *, batch_key: str | None = None, transform_batch: str | None = None
+        self, data, *, batch_key: str | None = None, transform_batch=None
     ) -> np.ndarray | None:
         """The batch code each cell of ``data`` is decoded as by a model whose decoder is
         conditioned on batches (None for a model trained without them), checked before any
-        work: every cell as ``transform_batch`` (one of :attr:`batches_`) when given, else
+        work: every cell as ``transform_batch`` (one of :attr:`batches_`, or a list of them:
+        one row of codes per batch, whose reconstructions are averaged) when given, else
         each cell's own batch in ``data.obs[batch_key]`` (default :attr:`batch_key_`), which
         must be among the model's batches.
 
@@ -549,11 +558,13 @@ class ResVAE(BaseModel):
             The query's ``obs`` column of batches; default the model's :attr:`batch_key_`.
         transform_batch
             Decode every cell as this batch of the model's (as scvi-tools'
-            ``transform_batch``): its expression with that batch's effect.
+            ``transform_batch``): its expression with that batch's effect; a list of batches
+            for the mean over them.
 
         Returns
         -------
-        int64 codes into :attr:`batches_`, one per cell, or None.
+        int64 codes into :attr:`batches_`, one per cell (n_batches_listed x n_cells for a
+        list of ``transform_batch``), or None.
         """
         if self.batches_ is None:
             if batch_key is not None or transform_batch is not None:
@@ -567,14 +578,24 @@ class ResVAE(BaseModel):
             if batch_key is not None:
                 msg = "pass batch_key= (each cell's own batch) or transform_batch=, not both."
                 raise ValueError(msg)
-            if str(transform_batch) not in self.batches_:
+            listed = isinstance(transform_batch, (list, tuple, np.ndarray, pd.Index))
+            wanted = [batch_name(b) for b in (transform_batch if listed else [transform_batch])]
+            unknown = [b for b in wanted if b not in self.batches_]
+            if unknown or not wanted:
                 msg = (
-                    f"transform_batch={transform_batch!r} is not a batch the model was trained "
-                    f"on; it knows {len(self.batches_)}: {self.batches_[:10]}"
+                    f"transform_batch={transform_batch!r}: "
+                    + (
+                        f"{unknown[0]!r} is not a batch the model was trained on"
+                        if unknown
+                        else "no batch"
+                    )
+                    + f"; it knows {len(self.batches_)}: {self.batches_[:10]}"
                     f"{' ...' if len(self.batches_) > 10 else ''}."
                 )
                 raise ValueError(msg)
-            return np.full(data.shape[0], self.batches_.index(str(transform_batch)), np.int64)
+            codes = np.asarray([self.batches_.index(b) for b in wanted], dtype=np.int64)
+            rows = np.repeat(codes[:, None], data.shape[0], axis=1)
+            return rows if listed else rows[0]
         key = self.batch_key_ if batch_key is None else batch_key
         obs = getattr(data, "obs", None)
         if obs is None or key not in obs.columns:
@@ -597,7 +618,7 @@ class ResVAE(BaseModel):
         batch_size: int = 1024,
         min_gene_overlap: float = 0.5,
         batch_key: str | None = None,
-        transform_batch: str | None = None,
+        transform_batch=None,
     ) -> np.ndarray:
         """Reconstruction of ``data`` decoded from its latent means (dense n_obs x n_vars).
 
@@ -624,7 +645,8 @@ class ResVAE(BaseModel):
             ``obs`` column of the query's batches (default the model's :attr:`batch_key_`);
             only for a model conditioned on batches.
         transform_batch
-            Decode every cell as this one of the model's batches (:attr:`batches_`) instead.
+            Decode every cell as this one of the model's batches (:attr:`batches_`) instead;
+            a list of them: the mean of the reconstructions as each (as scvi-tools').
 
         Returns
         -------

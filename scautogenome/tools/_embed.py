@@ -475,6 +475,21 @@ def score_labels(
     return keep, y
 
 
+def score_batches(adata: AnnData, batch_key: str, keep: np.ndarray) -> tuple[np.ndarray, list]:
+    """The batch codes of the labelled cells (``keep``) that :func:`embedding_scores` scores
+    the mixing of, and the batches: checked before any work (every labelled cell has a batch,
+    and there are two or more)."""
+    batches, names = batch_codes(adata[keep] if not keep.all() else adata, batch_key)
+    if len(names) < 2:
+        msg = (
+            f"obs[{batch_key!r}] has one batch ({names[0]!r}) among the labelled "
+            f"{obs_noun(adata)}: batch mixing is scored between two or more; leave out "
+            "batch_key."
+        )
+        raise ValueError(msg)
+    return batches, names
+
+
 def batch_silhouette(emb: np.ndarray, labels: np.ndarray, batches: np.ndarray) -> float:
     """scib's label-aware batch silhouette: for every label found in two batches or more (and
     not one cell per batch), one minus the absolute silhouette of its cells' batches, averaged
@@ -627,14 +642,7 @@ def embedding_scores(
         raise KeyError(msg)
     keep, y = score_labels(adata, labels_key, leiden_seeds, n_neighbors)
     if batch_key is not None:
-        batches, batch_names = batch_codes(adata, batch_key)
-        if len(batch_names) < 2:
-            msg = (
-                f"obs[{batch_key!r}] has one batch ({batch_names[0]!r}); batch mixing is "
-                "scored between two or more. Leave batch_key=None."
-            )
-            raise ValueError(msg)
-        batches = batches[keep]
+        batches, batch_names = score_batches(adata, batch_key, keep)
     if max_cells is not None:
         check_int_at_least("max_cells", max_cells, 2)
     emb = adata.obsm[basis]  # an embedding (cells x a few dimensions) is small: dense here
@@ -691,5 +699,8 @@ def embedding_scores(
     )
     if key_added is not None:
         record = adata.uns.setdefault(key_added, {})
-        record["scores"] = {"labels_key": labels_key, "basis": basis, **out}
+        scored = {"labels_key": labels_key, "basis": basis}
+        if batch_key is not None:
+            scored["batch_key"] = batch_key
+        record["scores"] = {**scored, **out}
     return out

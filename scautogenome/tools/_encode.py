@@ -10,7 +10,7 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, logger
 from .._utils import json_default
-from ..data import check_adata, gene_alignment, obs_noun
+from ..data import batch_name, check_adata, gene_alignment, obs_noun
 from ..models._resvae import active_dims
 from ._embed import check_outputs, latent_key, recon_key
 from ._utils import (
@@ -28,6 +28,19 @@ if TYPE_CHECKING:
     from ..models import ResVAE
 
 
+def _decoded_as(model, recon: bool, batch_key, transform_batch) -> dict:
+    """What ``encode_params`` records of the batches a reconstruction was decoded as: the
+    column read (``batch_key``) or the batches given (``transform_batch``, as text); nothing
+    without a reconstruction or for a model without batches."""
+    if not recon or getattr(model, "batches_", None) is None:
+        return {}
+    if transform_batch is not None:
+        listed = isinstance(transform_batch, (list, tuple, np.ndarray))
+        names = [batch_name(b) for b in (transform_batch if listed else [transform_batch])]
+        return {"transform_batch": ", ".join(names)}
+    return {"batch_key": model.batch_key_ if batch_key is None else batch_key}
+
+
 @keep_python_rng()  # the user's next random.random() draws as without the call
 def encode(
     adata: AnnData,
@@ -38,6 +51,8 @@ def encode(
     min_gene_overlap: float = 0.5,
     batch_size: int = 1024,
     key_added: str = _keys.EMBED_KEY,
+    batch_key: str | None = None,
+    transform_batch=None,
 ) -> None:
     """Embed new cells with a trained Res-VAE (or plain VAE); genes are matched by name.
 
@@ -69,9 +84,8 @@ def encode(
         ``model.reconstruct(adata)`` returns the model's genes for any query. Without it, an
         earlier call's reconstruction under ``key_added`` (of another model or other cells) is
         removed. A model conditioned on batches (``embed(batch_key=)``) decodes each cell as
-        its batch in ``obs[model.batch_key_]``, which must be one the model was trained on
-        (``model.reconstruct(adata, transform_batch=...)`` decodes every cell as one). The
-        latent never needs the batch: the encoder does not read it.
+        its batch in ``obs[batch_key]``, which must be one the model was trained on, or as
+        ``transform_batch``. The latent never needs the batch: the encoder does not read it.
     min_gene_overlap
         Minimum fraction of the model's genes the query must have; below it is an error naming
         the counts. A partial overlap above it is a warning.
@@ -79,6 +93,12 @@ def encode(
         Cells per forward pass.
     key_added
         Key of the outputs (default ``"sag_resvae"``, ``embed``'s).
+    batch_key
+        With ``recon`` and a model conditioned on batches: the query's ``obs`` column of
+        batches, each cell decoded as its own (default the model's ``batch_key_``).
+    transform_batch
+        With ``recon`` and such a model: decode every cell as this batch of the model's (a
+        list: the mean over them), as :meth:`~scautogenome.models.ResVAE.reconstruct`.
 
     Returns
     -------
@@ -144,8 +164,18 @@ def encode(
             "has others besides them."
         )
         raise ValueError(msg)
+    if not recon and (batch_key is not None or transform_batch is not None):
+        msg = (
+            "batch_key= and transform_batch= choose the batch the reconstruction is decoded as "
+            "(the latent does not depend on it); pass them with recon=True."
+        )
+        raise ValueError(msg)
     # a decoder conditioned on batches decodes each cell as its own batch (checked here)
-    batch = model.query_batches(adata) if recon else None
+    batch = (
+        model.query_batches(adata, batch_key=batch_key, transform_batch=transform_batch)
+        if recon
+        else None
+    )
     if layer is None:  # resolved here, so that the layer read is the layer recorded
         layer = recorded_layer(adata, record if same_run else {}, model)
     latent, reconstruction = model._encode(
@@ -197,7 +227,11 @@ def encode(
     uns.update(
         {
             "encode_params": call_params(
-                layer=layer, min_gene_overlap=min_gene_overlap, recon=recon
+                layer=layer,
+                min_gene_overlap=min_gene_overlap,
+                recon=recon,
+                # the batches the reconstruction was decoded as (a model conditioned on them)
+                **_decoded_as(model, recon, batch_key, transform_batch),
             ),
             "gene_overlap": report,
             "active_dims": n_active,

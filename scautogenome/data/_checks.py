@@ -312,6 +312,12 @@ def check_not_continuous(labels: pd.Series, labels_key: str, needs: str) -> None
         raise ValueError(msg)
 
 
+def first_few(items, n: int = 5) -> str:
+    """``items`` shown as a list of their first ``n``, with `` ...`` where there are more."""
+    items = list(items)
+    return f"{items[:n]}{' ...' if len(items) > n else ''}"
+
+
 def batch_name(value) -> str:
     """A batch's text: ``2.0`` as ``"2"`` (a column of whole numbers read back as floats, from
     a CSV with a missing value, names the same batches as one of integers)."""
@@ -364,7 +370,7 @@ def batch_codes(
         msg = (
             f"obs[{batch_key!r}] has batch(es) the model was not trained on: {shown} "
             f"({int(np.isin(text, unknown).sum())} {obs_noun(adata)}); it knows "
-            f"{len(categories)}: {categories[:5]}{' ...' if len(categories) > 5 else ''}. "
+            f"{len(categories)}: {first_few(categories)}. "
             "Decode them as one of those with transform_batch=."
         )
         raise ValueError(msg)

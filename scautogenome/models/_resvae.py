@@ -25,6 +25,7 @@ from ..data import (
     resolve_value_type,
     value_stats,
 )
+from ..data._checks import first_few
 from ..nn import check_architecture
 from ..nn._vae import (
     COUNT_LIKELIHOODS,
@@ -495,9 +496,9 @@ class ResVAE(BaseModel):
         check_is_fitted(self)
         check_batch_size(batch_size)
         X, col_map = (data, None) if checked else self._input(data, layer, min_gene_overlap)
-        rows = [None] if batch is None or np.ndim(batch) == 1 else list(batch)
+        rows = [batch] if batch is None or np.ndim(batch) == 1 else list(batch)
         rec = None
-        for i, codes in enumerate(rows):  # several transform batches: their mean
+        for i, codes in enumerate(rows):  # rows of transform batches: their mean
             latent, one = encode_rows(
                 self.module_,
                 X,
@@ -507,7 +508,7 @@ class ResVAE(BaseModel):
                 col_map=col_map,
                 recon=recon,
                 fill=self.transform_.fill_values(),
-                batch=batch if codes is None else codes,
+                batch=codes,
             )
             rec = one if i == 0 else np.add(rec, one, out=rec)
         if rec is not None and len(rows) > 1:
@@ -589,8 +590,7 @@ class ResVAE(BaseModel):
                         if unknown
                         else "no batch"
                     )
-                    + f"; it knows {len(self.batches_)}: {self.batches_[:10]}"
-                    f"{' ...' if len(self.batches_) > 10 else ''}."
+                    + f"; it knows {len(self.batches_)}: {first_few(self.batches_, 10)}."
                 )
                 raise ValueError(msg)
             codes = np.asarray([self.batches_.index(b) for b in wanted], dtype=np.int64)
@@ -603,7 +603,7 @@ class ResVAE(BaseModel):
             msg = (
                 f"the model's decoder is conditioned on the batches of obs[{key!r}] and {what}. "
                 "Pass batch_key= naming the query's column of batches, or transform_batch= "
-                f"(one of {self.batches_[:5]}{' ...' if len(self.batches_) > 5 else ''}) to "
+                f"(one of {first_few(self.batches_)}) to "
                 "decode every cell as that batch."
             )
             raise ValueError(msg)

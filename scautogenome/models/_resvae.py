@@ -119,6 +119,13 @@ def check_batch_key(adata: AnnData, batch_key: str | None):
     return codes, batches
 
 
+def transform_batch_names(transform_batch) -> tuple[list[str], bool]:
+    """The batch names a ``transform_batch`` (one batch, or a list of them) asks for, as the
+    model names its batches, and whether it was a list."""
+    listed = isinstance(transform_batch, (list, tuple, np.ndarray, pd.Index))
+    return [batch_name(b) for b in (transform_batch if listed else [transform_batch])], listed
+
+
 def check_likelihood(likelihood: str) -> str:
     if likelihood != "auto" and likelihood not in LIKELIHOODS:
         msg = f"likelihood={likelihood!r} must be 'auto' or one of {LIKELIHOODS}."
@@ -579,8 +586,7 @@ class ResVAE(BaseModel):
             if batch_key is not None:
                 msg = "pass batch_key= (each cell's own batch) or transform_batch=, not both."
                 raise ValueError(msg)
-            listed = isinstance(transform_batch, (list, tuple, np.ndarray, pd.Index))
-            wanted = [batch_name(b) for b in (transform_batch if listed else [transform_batch])]
+            wanted, listed = transform_batch_names(transform_batch)
             unknown = [b for b in wanted if b not in self.batches_]
             if unknown or not wanted:
                 msg = (

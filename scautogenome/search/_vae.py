@@ -186,7 +186,7 @@ def run_vae_search(
             "space": digest([json.dumps(config["space"], sort_keys=True)]),
         }
         if batches is not None:  # absent without batches: studies stored before them resume
-            out["batches"] = digest([*batches, *np.asarray(batch).astype(str)])
+            out["batches"] = digest([digest(batches), digest(batch)])  # names, each row's
         return out
 
     out = run_study(

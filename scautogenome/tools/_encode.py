@@ -10,8 +10,8 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, logger
 from .._utils import json_default
-from ..data import batch_name, check_adata, gene_alignment, obs_noun
-from ..models._resvae import active_dims
+from ..data import check_adata, gene_alignment, obs_noun
+from ..models._resvae import active_dims, transform_batch_names
 from ._embed import check_outputs, latent_key, recon_key
 from ._utils import (
     call_params,
@@ -35,9 +35,7 @@ def _decoded_as(model, recon: bool, batch_key, transform_batch) -> dict:
     if not recon or getattr(model, "batches_", None) is None:
         return {}
     if transform_batch is not None:
-        listed = isinstance(transform_batch, (list, tuple, np.ndarray))
-        names = [batch_name(b) for b in (transform_batch if listed else [transform_batch])]
-        return {"transform_batch": ", ".join(names)}
+        return {"transform_batch": ", ".join(transform_batch_names(transform_batch)[0])}
     return {"batch_key": model.batch_key_ if batch_key is None else batch_key}
 
 

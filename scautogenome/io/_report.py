@@ -623,7 +623,7 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
     params = run.get("params", {}) if isinstance(run, dict) else {}
     batch_key = params.get("batch_key", "None") if isinstance(params, dict) else "None"
     if batch_key != "None" and batch_key in adata.obs:
-        n_batches = adata.obs[batch_key].nunique()
+        n_batches = len(run.get("batches", ()))  # those the decoder was conditioned on
         out.append(
             f'<p class="muted">The decoder was conditioned on the {n_batches} batches of '
             f"<code>obs[{html.escape(str(batch_key))!r}]</code> (<code>batch_key</code>), so "

@@ -1431,3 +1431,66 @@ def test_read_table_warns_about_gene_ids_excel_made_dates(tmp_path):
     path.write_text("gene,S1,S2\nTP53,1,2\n1-Mar,3,4\nSep-02,5,6\n2019-09-02,7,8\nMARCH1,1,1\n")
     with pytest.warns(UserWarning, match=r"3 gene ids look like dates \(e.g. \['1-Mar'"):
         sag.io.read_table(path, orientation="genes_x_samples")
+
+
+# -- QIIME metadata and empty ids (2026-12-05) ---------------------------------------------------
+def test_read_table_qiime_mapping_and_metadata(tmp_path):
+    """QIIME 1's '#SampleID' line is the header, not a comment that makes the first sample the
+    header; QIIME 2's '#q2:types' line is no sample, and its 'categorical' keeps numbers as text."""
+    expr = tmp_path / "m.tsv"
+    expr.write_text("sample\tg0\tg1\nS0\t1\t2\nS1\t3\t4\nS2\t5\t6\nS3\t7\t8\n")
+    mapping = tmp_path / "mapping.txt"
+    mapping.write_text(
+        "#SampleID\tBarcodeSequence\tlabel\n#a comment\n"
+        "S0\tAC\ta\nS1\tGT\tb\nS2\tAC\ta\nS3\tGT\tb\n"
+    )
+    adata = sag.io.read_table(expr, labels=mapping, label_column="label")
+    assert adata.obs["label"].astype(object).tolist() == ["a", "b", "a", "b"]
+    assert adata.uns["sag_io"]["id_column"] == "#SampleID"
+    meta = tmp_path / "metadata.tsv"
+    meta.write_text(
+        "#SampleID\tsubject\tph\n#q2:types\tcategorical\tnumeric\n"
+        "S0\t1\t7.1\nS1\t2\t6.5\nS2\t1\t\nS3\t2\t7.0\n"
+    )
+    adata = sag.io.read_table(expr, labels=meta)
+    assert adata.obs["subject"].astype(object).tolist() == ["1", "2", "1", "2"]
+    assert adata.obs["ph"].dtype.kind == "f"
+    np.testing.assert_array_equal(adata.obs["ph"].isna(), [False, False, True, False])
+    # the same metadata without the directive: numbers, as any table reads
+    meta.write_text("sample-id\tsubject\nS0\t1\nS1\t2\nS2\t1\nS3\t2\n")
+    assert sag.io.read_table(expr, labels=meta).obs["subject"].dtype.kind in "if"
+    # a directive below a plain header is no sample either
+    meta.write_text("sample-id\tsubject\n#q2:types\tcategorical\nS0\t1\nS1\t2\nS2\t1\nS3\t2\n")
+    adata = sag.io.read_table(expr, labels=meta)
+    assert adata.uns["sag_io"]["n_label_rows_unused"] == 0
+    assert adata.obs["subject"].astype(object).tolist() == ["1", "2", "1", "2"]
+    # a comment that merely mentions sample ids stays a comment
+    meta.write_text("# SampleID list of run 4\nsample\tsubject\nS0\ta\nS1\tb\nS2\ta\nS3\tb\n")
+    assert sag.io.read_table(expr, labels=meta).obs["subject"].notna().all()
+
+
+def test_read_table_qiime_types_that_do_not_hold(tmp_path):
+    expr = tmp_path / "m.tsv"
+    expr.write_text("sample\tg0\tg1\nS0\t1\t2\nS1\t3\t4\n")
+    meta = tmp_path / "metadata.tsv"
+    meta.write_text("#SampleID\tph\n#q2:types\tnumeric\nS0\t7.1\nS1\tacid\n")
+    with pytest.raises(
+        ValueError, match=r"'ph' is declared numeric .*line 2.* holds 'acid' at line 4"
+    ):
+        sag.io.read_table(expr, labels=meta)
+    meta.write_text("#SampleID\tph\n#q2:types\tfloat\nS0\t7.1\nS1\t6\n")
+    with pytest.raises(ValueError, match=r"line 2: .* the type 'float'; QIIME knows"):
+        sag.io.read_table(expr, labels=meta)
+
+
+def test_read_table_label_table_with_an_empty_id(tmp_path):
+    """An empty id is named by its line (it was an AttributeError), and before the matrix."""
+    expr = tmp_path / "m.tsv"
+    expr.write_text("sample\tg0\tg1\nS0\t1\t2\nS1\t3\t4\nS2\t5\t6\n")
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("id\tlabel\nS0\ta\n\tb\n  \tc\nS2\ta\n")
+    with pytest.raises(ValueError, match=r"empty or missing id in column 'id' at lines 3 and 4;"):
+        sag.io.read_table(expr, labels=labels)
+    frame = pd.DataFrame({"id": ["S0", None, "S2"], "label": ["a", "b", "a"]})
+    with pytest.raises(ValueError, match=r"empty or missing id in column 'id' at row 1;"):
+        sag.io.read_table(expr, labels=frame)

@@ -542,6 +542,13 @@ class Frame:
     source: str | None = None
 
 
+# QIIME's id headers that start with '#' (a mapping file's '#SampleID', a feature table's
+# '#OTU ID'): such a line is the header, not a comment
+_HASH_ID_HEADER = re.compile(r"^#\s*(sample|otu|feature)\s?id\s*($|[\t,;])", re.IGNORECASE)
+# QIIME 2's directives right below the header ('#q2:types<TAB>categorical<TAB>numeric')
+_DIRECTIVE = re.compile(r"^#q2:", re.IGNORECASE)
+
+
 def read_frame(
     source: PathLike | pd.DataFrame,
     *,
@@ -550,7 +557,10 @@ def read_frame(
 ) -> Frame:
     """Read an annotation table (labels, clinical data); leading ``#`` lines are skipped.
 
-    GDC's ``'--`` counts as missing. A DataFrame is copied, its index kept as a column when named.
+    QIIME metadata is read as QIIME reads it: a ``#SampleID`` (or ``#OTU ID``) line is the
+    header, and a ``#q2:types`` line below it sets which columns are categorical (read as text,
+    ``1`` stays ``"1"``) and which numeric. GDC's ``'--`` counts as missing. A DataFrame is
+    copied, its index kept as a column when named.
     """
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
@@ -559,18 +569,27 @@ def read_frame(
         return Frame(frame, "(a DataFrame)", None, "", 0)
     path = check_exists(source, what)
     lines = _physical_lines(path, 200, what)
-    n_comment = 0
-    while n_comment < len(lines) and lines[n_comment].startswith("#"):
-        n_comment += 1
-    if n_comment >= len(lines) or not lines[n_comment].strip():
+    head = 0
+    while head < len(lines) and lines[head].startswith("#"):
+        if _HASH_ID_HEADER.match(lines[head]):
+            break
+        head += 1
+    if head >= len(lines) or not lines[head].strip():
         msg = f"{what} {where(path)}: the file is empty (no header line)."
         raise ValueError(msg)
     if sep is None:
-        sep = guess_sep(path, lines[n_comment])
-        header = next(csv.reader([lines[n_comment]], delimiter=sep, quotechar='"'))
+        sep = guess_sep(path, lines[head])
+        header = next(csv.reader([lines[head]], delimiter=sep, quotechar='"'))
         if looks_semicolon_separated(header, sep):  # one column is no table: ';' is meant
             sep = ";"
-    read = {"sep": sep, "skiprows": n_comment, "engine": "c", "compression": compression_of(path)}
+    directives = []
+    while head + 1 + len(directives) < len(lines) and _DIRECTIVE.match(
+        lines[head + 1 + len(directives)]
+    ):
+        directives.append(lines[head + 1 + len(directives)])
+    skip = head + 1 + len(directives)  # physical lines up to the first data row
+    skiprows = [i for i in range(skip) if i != head]
+    read = {"sep": sep, "skiprows": skiprows, "engine": "c", "compression": compression_of(path)}
     read.update(na_values=["'--"], low_memory=False)
     try:
         frame = pd.read_csv(path, **read)
@@ -588,18 +607,58 @@ def read_frame(
             f"delimiter {sep!r}); dropped."
         )
         frame, text = frame.iloc[:, :-1].copy(), text.iloc[:, :-1].copy()
-    return Frame(frame, repr(str(path)), path, sep, n_comment + 1, text, str(path))
+    info = Frame(frame, repr(str(path)), path, sep, skip, text, str(path))
+    for i, line in enumerate(directives):
+        fields = next(csv.reader([line], delimiter=sep, quotechar='"'))
+        if fields[0].strip().lower() == "#q2:types":
+            _apply_q2_types(info, fields[1:], what, head + 2 + i)
+    return info
 
 
-def rows_where(info: Frame, column: str, value: str) -> str:
-    """``lines 4 and 9`` of ``info``'s file (``rows 2 and 7`` of a DataFrame) where ``column`` is ``value``."""
+def _apply_q2_types(info: Frame, types: list[str], what: str, line: int) -> None:
+    """Read the columns of a ``#q2:types`` line as declared: categorical as text, numeric as
+    numbers (a cell that is no number is an error naming its line)."""
+    frame, text = info.frame, info.text
+    for col, kind in zip(frame.columns[1:], types, strict=False):  # the id column has no type
+        kind = kind.strip().lower()
+        if kind == "categorical":
+            frame[col] = text[col].str.strip().astype(object)
+        elif kind == "numeric":
+            values = pd.to_numeric(text[col].str.strip(), errors="coerce")
+            bad = values.isna() & text[col].notna() & (text[col].str.strip() != "")
+            if bad.any():
+                cell = str(text[col][bad].iloc[0])
+                msg = (
+                    f"{what} {where(info.path)}: column {col!r} is declared numeric by the "
+                    f"#q2:types line (line {line}) but holds {cell!r} at "
+                    f"{rows_where(info, str(col), cell.strip(), limit=1)}."
+                )
+                raise ValueError(msg)
+            frame[col] = values
+        elif kind:
+            msg = (
+                f"{what} {where(info.path, line)}: the #q2:types line gives column {col!r} the "
+                f"type {kind!r}; QIIME knows 'categorical' and 'numeric'."
+            )
+            raise ValueError(msg)
+
+
+def rows_where(info: Frame, column: str, value: str, *, limit: int = 10) -> str:
+    """``lines 4 and 9`` of ``info``'s file (``rows 2 and 7`` of a DataFrame) where ``column`` is
+    ``value`` (``""``: empty or missing), the first ``limit`` of them."""
     if info.path is None:
-        hits = [str(i) for i, v in enumerate(info.frame[column].astype(str)) if v.strip() == value]
-        return "rows " + " and ".join(hits)
-    col = list(info.frame.columns).index(column)
-    hits = [
-        str(line)
-        for line, fields in iter_records(info.path, info.sep)
-        if line > info.skip and len(fields) > col and fields[col].strip() == value
-    ]
-    return "lines " + " and ".join(hits)
+        cells = info.frame[column].map(lambda v: "" if pd.isna(v) else str(v).strip())
+        hits = [str(i) for i, v in enumerate(cells) if v == value]
+        word = "row"
+    else:
+        col = list(info.frame.columns).index(column)
+        missing = NA_TOKENS if value == "" else frozenset((value,))
+        hits = [
+            str(line)
+            for line, fields in iter_records(info.path, info.sep)
+            if line > info.skip and (fields[col].strip() if len(fields) > col else "") in missing
+        ]
+        word = "line"
+    more = f" ({len(hits)} in all)" if len(hits) > limit else ""
+    hits = hits[:limit]
+    return (word + "s " if len(hits) > 1 else word + " ") + " and ".join(hits) + more

@@ -186,10 +186,12 @@ def join_labels(
     id_col, wanted = label_columns(info, label_column, id_column, what)
     # the ids as written in a file (numbers would lose leading zeros: "001" -> 1)
     ids = frame[id_col] if info.text is None else info.text[id_col].set_axis(frame.index)
-    if ids.isna().any():
-        pos = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        line = _parse.frame_line(info.name, pos, info.skip)
-        msg = f"{what} {info.name}, {line}: empty id in column {id_col!r}."
+    empty = ids.isna().to_numpy() | (ids.astype(str).str.strip() == "").to_numpy()
+    if empty.any():
+        msg = (
+            f"{what} {info.name}: empty or missing id in column {id_col!r} at "
+            f"{_parse.rows_where(info, id_col, '', limit=3)}; every row needs an id."
+        )
         raise ValueError(msg)
     ids = ids.astype(str).str.strip()
     # a row that repeats an id with the same values in the wanted columns is the same record

@@ -317,16 +317,20 @@ def test_collapsed_latent_is_reported(pbmc, caplog):
     n_active = data.uns["sag_resvae"]["active_dims"]
     assert n_active < 2
     assert "posterior collapse" in caplog.text
+    assert "vary across cells" in caplog.text
     assert "likelihood='gaussian'" in caplog.text
-    # a fixed architecture trained with fit warns as well
+    # a fixed architecture trained with fit warns as well, naming bulk profiles as samples
     caplog.clear()
+    bulk = pbmc.copy()
+    bulk.uns["sag_io"] = {"reader": "read_tcga"}
     sag_logger.addHandler(caplog.handler)
     try:
         arch = {**SMALL_ARCH, "n_latent": 4, "likelihood": "mse"}
-        sag.models.ResVAE(arch, {**TINY_FIT, "beta": 1e4}).fit(pbmc)
+        sag.models.ResVAE(arch, {**TINY_FIT, "beta": 1e4}).fit(bulk)
     finally:
         sag_logger.removeHandler(caplog.handler)
     assert "posterior collapse" in caplog.text
+    assert "vary across samples" in caplog.text
 
 
 def test_bad_input_is_refused_before_work(adata):

@@ -272,6 +272,17 @@ def test_report_of_an_embedding_with_batches(adata_b, tmp_path):
     page = sag.io.write_report(adata_b, tmp_path / "r.html").read_text()
     assert "batch ASW" in page
     assert "conditioned on the 2 batches of <code>obs['batch']</code>" in page
+    # a query encoded with the model: the report says which batches its reconstruction used
+    model = sag.models.ResVAE(ARCH, FIT).fit(adata_b, batch_key="batch", seed=0)
+    query = adata_b[:30].copy()
+    del query.uns["sag_resvae"], query.obsm["X_sag_resvae"]  # the reference's run
+    sag.tl.encode(query, model, recon=True, transform_batch=["A", "B"])
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "decoded each of the cells as the batch(es) A, B of the model" in page
+    assert "<code>layers['sag_resvae_recon']</code>" in page
+    sag.tl.encode(query, model, recon=True, batch_key="batch")
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "decoded each of the cells as its own batch, from <code>obs['batch']</code>" in page
 
 
 def test_transform_batch_lists_and_whole_numbers_match(adata_b):

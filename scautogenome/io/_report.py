@@ -561,7 +561,8 @@ def _explain_one_output(
 def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[str]:
     from .. import plotting as pl
     from ..data._checks import obs_noun
-    from ..tools._utils import is_encode_record  # lazily: loads torch
+    from ..tools._embed import recon_key  # lazily: loads torch
+    from ..tools._utils import is_encode_record
 
     noun = obs_noun(adata)
     n_dims = adata.obsm[basis].shape[1]
@@ -630,6 +631,21 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             "that the latent need not carry them.</p>"
         )
         color = [c for c in (color, str(batch_key)) if c is not None]
+    decoded = run.get("encode_params", {}) if isinstance(run, dict) else {}
+    decoded = decoded if isinstance(decoded, dict) else {}
+    if "transform_batch" in decoded or "batch_key" in decoded:  # encode(recon=True) of a query
+        as_what = (
+            f"as the batch(es) {html.escape(str(decoded['transform_batch']))} of the model "
+            "(<code>transform_batch</code>; several: the mean of their reconstructions)"
+            if "transform_batch" in decoded
+            else f"as its own batch, from <code>obs[{html.escape(str(decoded['batch_key']))!r}]"
+            "</code>"
+        )
+        rkey = recon_key(basis[2:])
+        layer = f" (<code>layers[{html.escape(rkey)!r}]</code>)" if rkey in adata.layers else ""
+        out.append(
+            f'<p class="muted">The reconstruction{layer} decoded each of the {noun} {as_what}.</p>'
+        )
     # room between two panels for the first one's legend (scanpy's default overlaps it)
     panels = {"wspace": 0.6} if isinstance(color, list) and len(color) > 1 else {}
     out.append(_figure(pl.embedding, adata, basis=basis, color=color, **panels))

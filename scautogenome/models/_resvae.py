@@ -56,8 +56,9 @@ def active_dims(latent: np.ndarray) -> np.ndarray:
     return np.var(np.asarray(latent, dtype=np.float64), axis=0) > ACTIVE_VARIANCE
 
 
-def warn_if_collapsed(latent: np.ndarray, likelihood: str) -> int:
-    """Number of active latent dimensions; a warning when fewer than half are active."""
+def warn_if_collapsed(latent: np.ndarray, likelihood: str, noun: str = "cells") -> int:
+    """Number of active latent dimensions; a warning when fewer than half vary across the
+    ``noun`` (:func:`~scautogenome.data.obs_noun`)."""
     n_latent = latent.shape[1]
     n_active = int(active_dims(latent).sum())
     if n_active < n_latent / 2:
@@ -68,10 +69,11 @@ def warn_if_collapsed(latent: np.ndarray, likelihood: str) -> int:
             else " Try a smaller beta (KL weight)."
         )
         logger.warning(
-            "only %d of %d latent dimensions vary across cells (posterior collapse); the "
+            "only %d of %d latent dimensions vary across %s (posterior collapse); the "
             "embedding carries little information.%s",
             n_active,
             n_latent,
+            noun,
             hint,
         )
     return n_active
@@ -462,7 +464,7 @@ class ResVAE(BaseModel):
             batches=data.batches,
         )
         latent = self._encode(data.X, None, 1024, recon=False, checked=True)[0]
-        warn_if_collapsed(latent, data.likelihood)
+        warn_if_collapsed(latent, data.likelihood, obs_noun(adata))
         return self
 
     # -- inference ------------------------------------------------------------------------------

@@ -346,7 +346,7 @@ def embed(
     latent, reconstruction = model._encode(
         data.X, None, 1024, recon=recon, checked=True, batch=data.batch
     )
-    n_active = warn_if_collapsed(latent, data.likelihood)
+    n_active = warn_if_collapsed(latent, data.likelihood, obs_noun(adata))
 
     history = result.history
     losses = {k: np.asarray([h[k] for h in history]) for k in (history[0] if history else {})}

@@ -133,13 +133,10 @@ def shap_df(
 
 def _predicts_numbers(adata: AnnData, key: str) -> bool:
     """Whether ``obs['{key}_pred']`` holds predicted numbers (a Regressor's), not classes."""
+    from ..data._checks import is_numeric_column
+
     pred = adata.obs.get(_keys.pred_key(key))
-    return (
-        pred is not None
-        and pd.api.types.is_numeric_dtype(pred)
-        and not pd.api.types.is_bool_dtype(pred)
-        and not isinstance(pred.dtype, pd.CategoricalDtype)
-    )
+    return pred is not None and is_numeric_column(pred)
 
 
 def metrics_df(

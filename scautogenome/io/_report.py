@@ -747,9 +747,7 @@ def _scoring_note(adata: AnnData, key: str) -> str:
 def _predict_section(adata: AnnData, key: str) -> list[str]:
     """The section of a :func:`~scautogenome.tl.predict` run (no classify record): what was
     predicted, and how much of the model's genes the query had. There is no truth to score."""
-    import pandas as pd
-
-    from ..data._checks import obs_noun
+    from ..data._checks import is_numeric_column, obs_noun
 
     uns = adata.uns[key]
     noun = obs_noun(adata)
@@ -767,7 +765,7 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
     if pred_col not in adata.obs.columns:
         return [*out, f'<p class="muted">obs[{html.escape(repr(pred_col))}] is missing.</p>']
     pred = adata.obs[pred_col]
-    if pd.api.types.is_numeric_dtype(pred) and not pd.api.types.is_bool_dtype(pred):
+    if is_numeric_column(pred):
         target = str(uns["classes"][0]) if len(uns.get("classes", [])) else "value"
         values = pred.to_numpy(dtype=np.float64)
         stats = [(noun, len(values)), ("mean", np.nanmean(values)), ("sd", np.nanstd(values))]

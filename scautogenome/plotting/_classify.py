@@ -189,11 +189,12 @@ def _observed_confusion(
     accuracy."""
     import pandas as pd
 
+    from ..data._checks import is_numeric_column
     from ..tools._predict import UNASSIGNED
 
     pred_col = _pred_beside_labels(adata, key, labels_key)
     pred, true = adata.obs[pred_col], adata.obs[labels_key]
-    if pd.api.types.is_numeric_dtype(pred) and not isinstance(pred.dtype, pd.CategoricalDtype):
+    if is_numeric_column(pred):
         msg = f"obs[{pred_col!r}] holds numbers (a numeric target): use sag.pl.regression."
         raise ValueError(msg)
     both = (pred.notna() & true.notna()).to_numpy()
@@ -308,6 +309,7 @@ def regression(
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
     from ..data import numeric_target
+    from ..data._checks import is_numeric_column
     from ..train import regression_report
 
     split = "all" if split is None else split
@@ -336,7 +338,7 @@ def regression(
         if split_col not in adata.obs.columns and split == "test":
             split = "all"  # a query: no split to draw its test cells from
     pred = adata.obs[pred_col]
-    if not pd.api.types.is_numeric_dtype(pred) or pd.api.types.is_bool_dtype(pred):
+    if not is_numeric_column(pred):
         msg = (
             f"obs[{pred_col!r}] holds {pred.dtype} values, not the predicted numbers of the "
             f"regression run in uns[{key!r}] (was it replaced by a prediction of classes?)."
@@ -436,10 +438,11 @@ def _observed_numbers(adata: AnnData, key: str, labels_key: str) -> np.ndarray:
     ``obs['{key}_pred']``: KeyErrors for a missing column, a ValueError for predicted classes
     or observed values that are not numbers (as :func:`_observed_confusion` checks)."""
     from ..data import numeric_target
+    from ..data._checks import is_numeric_column
 
     pred_col = _pred_beside_labels(adata, key, labels_key)
     pred = adata.obs[pred_col]
-    if isinstance(pred.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(pred):
+    if not is_numeric_column(pred):
         msg = f"obs[{pred_col!r}] holds classes: use sag.pl.confusion_matrix."
         raise ValueError(msg)
     try:

@@ -650,6 +650,10 @@ def test_plot_embedding_checks_its_arguments_before_any_work(adata, monkeypatch)
     for bad, error in (("x", TypeError), (-1, ValueError), (None, TypeError), (2.0, TypeError)):
         with pytest.raises(error, match=rf"random_state={bad!r} must be"):
             sag.pl.embedding(adata, "X_e", method="tsne", random_state=bad, show=False)
+    with pytest.raises(KeyError, match=r"layer='counts' not found in adata\.layers"):
+        sag.pl.embedding(adata, "X_e", color="label", layer="counts", show=False)
+    with pytest.raises(ValueError, match=r"edges=True draws the kNN graph .* a t-SNE has none"):
+        sag.pl.embedding(adata, "X_e", method="tsne", edges=True, show=False)
     check_untouched(adata, before)
     assert list(adata.obsp) == []
 

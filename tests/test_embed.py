@@ -1722,3 +1722,35 @@ def test_embedding_scores_sample_the_silhouette_and_tsne_of_many_cells():
     for bad in (1, 2.5, True):
         with pytest.raises((TypeError, ValueError), match="max_cells"):
             sag.tl.embedding_scores(a, "X_e", "label", max_cells=bad)
+
+
+def test_plot_embedding_edges_are_the_graph_of_its_umap(tmp_path):
+    """edges=True draws the kNN graph of the latent the UMAP was computed from, not the user's
+    default graph; sc.settings.autosave writes one file, under sag's name."""
+    import scanpy as sc
+    from matplotlib.collections import LineCollection
+    from scipy.spatial import cKDTree
+
+    a = _fake_embedding()
+    # the user's own default graph, of other coordinates
+    a.obsm["X_other"] = np.random.default_rng(1).normal(size=(a.n_obs, 3)).astype(np.float32)
+    sc.pp.neighbors(a, use_rep="X_other", n_neighbors=5)
+    user_graph = a.obsp["connectivities"].copy()
+    ax = sag.pl.embedding(a, color="label", edges=True, show=False)
+    segments = np.asarray(
+        next(c for c in ax.collections if isinstance(c, LineCollection)).get_segments()
+    )
+    tree = cKDTree(a.obsm["X_sag_resvae_umap"])
+    ends = np.stack([tree.query(segments[:, 0])[1], tree.query(segments[:, 1])[1]], axis=1)
+    own = a.obsp["sag_resvae_neighbors_connectivities"]
+    own = own + own.T
+    assert all(own[i, j] > 0 for i, j in ends)
+    assert (a.obsp["connectivities"] != user_graph).nnz == 0  # the user's graph untouched
+    figdir = tmp_path / "figures"
+    old = sc.settings.figdir, sc.settings.autosave, sc.settings.autoshow
+    sc.settings.figdir, sc.settings.autosave, sc.settings.autoshow = figdir, True, False
+    try:
+        sag.pl.embedding(a, color="label")
+    finally:
+        sc.settings.figdir, sc.settings.autosave, sc.settings.autoshow = old
+    assert sorted(p.name for p in figdir.iterdir()) == ["sag_embedding.pdf"]

@@ -80,7 +80,10 @@ def embedding(
         labels and its predicted classes match where one lacks a class): a column with colours
         of its own in ``uns['{column}_colors']`` (one per category, or more) keeps them, and
         they lead, whatever the order of ``color``; the others take them, then the first
-        column's; predict's ``"Unassigned"`` is light grey.
+        column's; predict's ``"Unassigned"`` is light grey. ``edges=True`` draws the kNN
+        graph of the latent that the UMAP was computed from (scanpy's would be the default
+        ``neighbors``, of other coordinates); a t-SNE has none (pass ``neighbors_key=``).
+        A ``layer=`` not in ``adata.layers`` is an error before any work.
 
     Returns
     -------
@@ -122,9 +125,23 @@ def embedding(
     n_neighbors, random_state = _check_numbers(n_neighbors, random_state)
     colors = [color] if isinstance(color, str) else list(color or [])
     _check_colors(adata, colors, kwargs.get("gene_symbols"))
+    layer = kwargs.get("layer")
+    if layer is not None and layer not in adata.layers:
+        msg = f"layer={layer!r} not found in adata.layers; available: {list(adata.layers.keys())}."
+        raise KeyError(msg)
     name = _name(basis)
     key_2d = f"X_{name}_{method}"
     nkey = f"{name}_neighbors"  # not `name`: uns[name] holds tl.embed's results
+    if kwargs.get("edges") and kwargs.get("neighbors_key") is None:
+        if method != "umap":
+            msg = (
+                "edges=True draws the kNN graph the 2-D layout was computed from; a t-SNE has "
+                "none here: use method='umap' (its graph of the latent), or pass neighbors_key= "
+                "to draw a graph of your own."
+            )
+            raise ValueError(msg)
+        # the graph of the latent this UMAP was computed from, not the user's default one
+        kwargs["neighbors_key"] = nkey
     _check_2d_key(adata, basis, method, key_2d)
     source = {"sag_basis_digest": digest(adata.obsm[basis])}
     if method == "umap":
@@ -192,11 +209,15 @@ def embedding(
     # its axes, these read UMAP1 / tSNE1
     label = {"umap": "UMAP", "tsne": "tSNE"}[method]
     if return_fig:
-        fig = sc.pl.embedding(adata, basis=key_2d, color=color, ax=ax, return_fig=True, **kwargs)
+        # save=False: sag saves the figure itself, under its own name (scanpy's autosave would
+        # write a second file)
+        fig = sc.pl.embedding(
+            adata, basis=key_2d, color=color, ax=ax, return_fig=True, save=False, **kwargs
+        )
         _relabel(fig.axes, label)
         save_figure(fig, "sag_embedding", save)
         return fig
-    axs = sc.pl.embedding(adata, basis=key_2d, color=color, ax=ax, show=False, **kwargs)
+    axs = sc.pl.embedding(adata, basis=key_2d, color=color, ax=ax, show=False, save=False, **kwargs)
     _relabel(axs if isinstance(axs, list) else [axs], label)
     first = axs[0] if isinstance(axs, list) else axs
     return finish(first.figure, axs, show, False, save, "sag_embedding")

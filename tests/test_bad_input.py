@@ -533,6 +533,16 @@ def test_predict_refuses_to_replace_outputs_no_record_accounts_for(adata):
     sag.tl.predict(adata, model)
     sag.tl.predict(adata, model, min_confidence=0.5)
     assert "Unassigned" in adata.obs["sag_pred"].cat.categories
+    # a dict of the user's: updated, unless predict would replace one of its values
+    adata.uns["p"] = {"note": "mine"}
+    sag.tl.predict(adata, model, key_added="p")
+    assert adata.uns["p"]["note"] == "mine"
+    adata.uns["u"] = {"classes": "my notes", "other": 1}
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=r"a dict that no sag tool wrote, whose \['classes'\]"):
+        sag.tl.predict(adata, model, key_added="u")
+    check_untouched(adata, before)
+    assert adata.uns["u"] == {"classes": "my notes", "other": 1}
 
 
 @pytest.mark.parametrize("bad", [-1, 2.5, True, "3"])
@@ -906,3 +916,35 @@ def test_read_table_names_a_trailing_delimiter(tmp_path):
         path.write_text(f"{comment}\ngene,S1,S2,\nTP53,1,2,\nEGFR,3,4,\n")
         with pytest.raises(ValueError, match=r"every line ends with the delimiter ','"):
             sag.io.read_table(path, orientation="genes_x_samples")
+
+
+def test_outputs_of_the_key_that_its_record_did_not_write_are_the_users(adata):
+    """A record of classify (no prediction) does not account for a confidence column, nor one
+    of embed without recon=True for a reconstruction layer: a second run under the key refuses
+    them before any work instead of removing them as an earlier call's."""
+    config = {
+        "budget": {"n_trials": 1, "time_budget": None},
+        "trainer": {"max_epochs": 1, "min_epochs": 1},
+    }
+    model = sag.tl.classify(adata, "label", mode="mlp", config=config, seed=0)
+    adata.obs["sag_confidence"] = adata.obsm["sag_proba"].max(1)  # the user's own column
+    before = snapshot(adata)
+    match = r"adata\.obs\['sag_confidence'\] exists, but the record of sag\.tl\.classify"
+    with pytest.raises(ValueError, match=match):
+        sag.tl.classify(adata, "label", mode="mlp", config=config, seed=1)
+    with pytest.raises(ValueError, match=match):
+        sag.tl.predict(adata, model)
+    check_untouched(adata, before)
+    embed_config = {"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 1}}
+    sag.tl.embed(adata, config=embed_config, seed=0)
+    adata.layers["sag_resvae_recon"] = adata.X.copy()
+    before = snapshot(adata)
+    match = r"adata\.layers\['sag_resvae_recon'\] exists, but the record of sag\.tl\.embed"
+    with pytest.raises(ValueError, match=match):
+        sag.tl.embed(adata, config=embed_config, seed=1)
+    check_untouched(adata, before)
+    # a reconstruction of sag's own is replaced as before
+    del adata.layers["sag_resvae_recon"]
+    sag.tl.embed(adata, config=embed_config, seed=0, recon=True)
+    sag.tl.embed(adata, config=embed_config, seed=1)
+    assert "sag_resvae_recon" not in adata.layers

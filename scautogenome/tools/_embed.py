@@ -41,6 +41,7 @@ from ._utils import (
     search_uns,
     storage_shown,
     write_uns,
+    wrote_recon,
 )
 from ._utils import (
     tsne as run_tsne,
@@ -99,7 +100,7 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
         raise ValueError(msg)
     # a record of embedding_scores alone (of another basis) is replaced, as it says when done
     check_uns_key(adata, key_added, tool, replaces=("embed", "encode", "scores"))
-    outputs = (("obsm", latent_key(key_added)), ("layers", recon_key(key_added)))
+    outputs = (("obsm", latent_key(key_added)), ("layers", recon_key(key_added), wrote_recon))
     check_unrecorded_outputs(adata, key_added, tool, outputs, owners=("embed", "encode"))
 
 

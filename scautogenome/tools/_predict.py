@@ -20,6 +20,7 @@ from ._utils import (
     drop_class_outputs,
     h5ad_safe,
     is_classify_record,
+    record_kind,
     recorded_layer,
 )
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 
 UNASSIGNED = "Unassigned"  # a cell below predict's min_confidence
+# what predict writes into uns[key_added]
+PREDICT_ENTRIES = ("classes", "gene_overlap", "model_digest", "predict_params")
 
 
 @keep_python_rng()  # the user's next random.random() draws as without the call
@@ -102,9 +105,10 @@ def predict(
         ``predict_params`` (this call). An existing ``uns[key_added]`` from
         :func:`classify` is kept and updated when that run trained ``model``. The record of
         another model's run (whose metrics, confusion matrix and classes would no longer
-        describe the predictions), another tool's record or a value that is not a dict is an
-        error before any work, so that it is not lost: pass another ``key_added`` (e.g.
-        ``"sag_query"``).
+        describe the predictions), another tool's record, a value that is not a dict, or a
+        dict of your own holding one of the four entries above is an error before any work, so
+        that it is not lost: pass another ``key_added`` (e.g. ``"sag_query"``). A dict of your
+        own without them is updated, keeping its entries.
     """
     from ..models import Classifier, Regressor, check_is_fitted
 
@@ -132,6 +136,15 @@ def predict(
     check_uns_key(adata, key_added, "predict", replaces=("classify", "predict", "other"))
     check_class_outputs(adata, key_added, "predict", split=False)
     record = adata.uns.get(key_added)
+    if record_kind(record) == "other":  # the user's dict: updated, but none of its values lost
+        taken = [k for k in PREDICT_ENTRIES if k in record]
+        if taken:
+            msg = (
+                f"adata.uns[{key_added!r}] holds a dict that no sag tool wrote, whose "
+                f"{taken} sag.tl.predict(key_added={key_added!r}) would replace. Pass another "
+                f"key_added= to keep them, or delete them first."
+            )
+            raise ValueError(msg)
     if is_classify_record(record) and not describes(record, model):
         msg = (
             f"adata.uns[{key_added!r}] holds the classify run of another model (its metrics, "

@@ -242,7 +242,7 @@ def check_unrecorded_outputs(
     adata: AnnData,
     key_added: str,
     tool: str,
-    outputs: tuple[tuple[str, str], ...],
+    outputs: tuple[tuple, ...],
     owners: tuple[str, str],
 ) -> None:
     """Refuse, before any work, outputs that ``tool`` writes or removes under ``key_added``
@@ -250,15 +250,26 @@ def check_unrecorded_outputs(
     attribute of ``adata``) when one of them exists and ``uns[key_added]`` holds no record of
     the ``owners`` (two :func:`record_kind` kinds, the tools that write them): then it is the
     user's (or another tool's), e.g. ``key_added="scVI"`` naming scVI's latent, and would be
-    lost. Another ``key_added`` keeps it."""
+    lost. A ``(where, name, wrote)`` triple is accounted for only by an owners' record for which
+    ``wrote(record)`` is true (a confidence column by a record of predict's, a reconstruction
+    layer by a record of a call with ``recon=True``). Another ``key_added`` keeps them."""
     uns = getattr(adata, "uns", {})  # not an AnnData: the tool's own check names it
-    if key_added in uns and record_kind(uns[key_added]) in owners:
+    record = uns.get(key_added)
+    owned = key_added in uns and record_kind(record) in owners
+    present = [out for out in outputs if out[1] in getattr(adata, out[0], {})]  # obs: columns
+    if owned:
+        unaccounted = [out for out in present if len(out) > 2 and not out[2](record)]
+        if unaccounted:
+            where, name = unaccounted[0][:2]
+            msg = (
+                f"adata.{where}[{name!r}] exists, but the record of sag.tl."
+                f"{record_kind(record)} in adata.uns[{key_added!r}] says its call did not "
+                f"write it (is it your own?); sag.tl.{tool}(key_added={key_added!r}) would "
+                "replace or remove it. Pass another key_added= to keep it, or delete it first."
+            )
+            raise ValueError(msg)
         return
-    theirs = [
-        f"adata.{where}[{name!r}]"
-        for where, name in outputs
-        if name in getattr(adata, where, {})  # obs: its columns
-    ]
+    theirs = [f"adata.{out[0]}[{out[1]!r}]" for out in present]
     if not theirs:
         return
     one = len(theirs) == 1
@@ -274,6 +285,19 @@ def check_unrecorded_outputs(
     raise ValueError(msg)
 
 
+def wrote_recon(record) -> bool:
+    """Whether the embed or encode ``record`` is of a call that wrote a reconstruction
+    (``recon=True``), which accounts for ``layers['{key}_recon']``."""
+    params = record.get("encode_params", record.get("params", {}))
+    return isinstance(params, dict) and str(params.get("recon")) == "True"
+
+
+def wrote_confidence(record) -> bool:
+    """Whether a classify or predict ``record`` is of a :func:`~scautogenome.tl.predict` call
+    (its ``predict_params``), which accounts for ``obs['{key}_confidence']``."""
+    return "predict_params" in record
+
+
 def check_class_outputs(adata: AnnData, key_added: str, tool: str, *, split: bool) -> None:
     """:func:`check_unrecorded_outputs` of what :func:`~scautogenome.tl.classify` or
     :func:`~scautogenome.tl.predict` (``tool``) writes or removes under ``key_added``:
@@ -285,7 +309,7 @@ def check_class_outputs(adata: AnnData, key_added: str, tool: str, *, split: boo
     outputs = (
         ("obs", _keys.pred_key(key_added)),
         *((("obs", _keys.split_key(key_added)),) if split else ()),
-        ("obs", _keys.confidence_key(key_added)),
+        ("obs", _keys.confidence_key(key_added), wrote_confidence),
         ("obsm", _keys.proba_key(key_added)),
     )
     check_unrecorded_outputs(adata, key_added, tool, outputs, owners=("classify", "predict"))

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 
 import scautogenome as sag
 
@@ -948,3 +949,46 @@ def test_outputs_of_the_key_that_its_record_did_not_write_are_the_users(adata):
     sag.tl.embed(adata, config=embed_config, seed=0, recon=True)
     sag.tl.embed(adata, config=embed_config, seed=1)
     assert "sag_resvae_recon" not in adata.layers
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")
+def test_a_device_this_machine_lacks_is_refused_before_any_work(adata, tmp_path):
+    """device='mps' off a Mac (and a CUDA index past the machine's GPUs) is a clear error
+    before the data are read, as device='cuda' without CUDA is; so is loading a model onto it."""
+    before = snapshot(adata)
+    with pytest.raises(RuntimeError, match=r"device='mps' was asked for but MPS .* not available"):
+        sag.tl.classify(adata, "label", n_trials=1, device="mps")
+    with pytest.raises(RuntimeError, match=r"device='mps' was asked for"):
+        sag.tl.embed(adata, n_trials=1, device="mps")
+    check_untouched(adata, before)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    model.save(tmp_path / "m")
+    with pytest.raises(RuntimeError, match=r"device='mps' was asked for"):
+        sag.models.Classifier.load(tmp_path / "m", device="mps")
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        with pytest.raises(RuntimeError, match=rf"this machine has {n} CUDA device"):
+            sag.tl.classify(adata, "label", n_trials=1, device=f"cuda:{n}")
+
+
+def test_a_damaged_model_json_is_named(adata, tmp_path):
+    """A model.json cut short, not an object, or missing an entry: a ValueError naming the
+    file, not a JSONDecodeError or KeyError from inside."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    model.save(tmp_path / "m")
+    meta = tmp_path / "m" / "model.json"
+    text = meta.read_text()
+    meta.write_text(text[:500])
+    with pytest.raises(ValueError, match=r"model\.json' cannot be read \(.*\); save the model"):
+        sag.models.Classifier.load(tmp_path / "m")
+    meta.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"cannot be read \(it holds a list, not an object\)"):
+        sag.models.Classifier.load(tmp_path / "m")
+    for entry in ("var_names", "classes"):
+        damaged = json.loads(text)
+        del damaged[entry]
+        meta.write_text(json.dumps(damaged))
+        with pytest.raises(ValueError, match=rf"model\.json' lacks \['{entry}'\] \(damaged"):
+            sag.models.Classifier.load(tmp_path / "m")

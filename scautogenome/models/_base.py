@@ -112,11 +112,21 @@ def saved_kind(path: str | Path) -> str | None:
     meta = Path(path) / META
     if not meta.is_file():
         return None
+    return _read_meta(meta).get("model")
+
+
+def _read_meta(meta: Path) -> dict:
+    """``model.json`` as a dict; a ValueError naming the file where it is not a JSON object
+    (cut short by a full disk, say)."""
     try:
-        return json.loads(meta.read_text()).get("model")
-    except (ValueError, AttributeError) as e:  # not JSON, or not an object
-        msg = f"{str(meta)!r} cannot be read ({e})"
+        out = json.loads(meta.read_text())
+    except ValueError as e:  # not JSON (UnicodeDecodeError is one too)
+        msg = f"{str(meta)!r} cannot be read ({e}); save the model there again."
         raise ValueError(msg) from None
+    if not isinstance(out, dict):
+        msg = f"{str(meta)!r} cannot be read (it holds a {type(out).__name__}, not an object)."
+        raise ValueError(msg)
+    return out
 
 
 def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -126,7 +136,7 @@ def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.T
         if (path / "model" / META).exists():  # the command line's --out folder
             msg += f" Its model is in {str(path / 'model')!r}."
         raise FileNotFoundError(msg)
-    meta = json.loads((path / META).read_text())
+    meta = _read_meta(path / META)
     if meta.get("model") != kind:
         msg = f"{str(path)!r} holds a {meta.get('model')!r} model, not a {kind!r}."
         raise ValueError(msg)
@@ -563,10 +573,22 @@ class BaseModel:
 
         Returns
         -------
-        The model (a ValueError where another class saved the folder, a
-        FileNotFoundError where it holds no saved model).
+        The model (a ValueError where another class saved the folder or its ``model.json`` is
+        damaged, a FileNotFoundError where it holds no saved model).
         """
         meta, tensors = read_model_dir(path, cls._model_name)
+        needed = ("architecture", "var_names", "transform", "train_params")
+        missing = [k for k in needed if k not in meta]
+        try:
+            extras = cls._extras_from_meta(meta)
+        except KeyError as e:  # the class's own entries (a Classifier's classes, ...)
+            missing.append(e.args[0])
+        if missing:
+            msg = (
+                f"{str(Path(path) / META)!r} lacks {missing} (damaged, or edited by hand); "
+                "save the model there again."
+            )
+            raise ValueError(msg)
         state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
         arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}
         for name in cls._marker_tensors_names:
@@ -584,7 +606,7 @@ class BaseModel:
             device=device,
             layer=meta.get("layer"),  # None in models saved before it was recorded
             n_threads=meta.get("n_threads"),  # as layer
-            **cls._extras_from_meta(meta),
+            **extras,
         )
 
     def __repr__(self) -> str:

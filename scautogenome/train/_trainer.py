@@ -122,6 +122,16 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         msg = f"device={str(device)!r} was asked for but CUDA is not available; use device='auto' or 'cpu'."
         raise RuntimeError(msg)
+    if device.type == "cuda" and device.index is not None:
+        if device.index >= torch.cuda.device_count():
+            msg = (
+                f"device={str(device)!r} was asked for but this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s) (cuda:0 first)."
+            )
+            raise RuntimeError(msg)
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        msg = f"device={str(device)!r} was asked for but MPS (Apple GPUs) is not available; use device='auto' or 'cpu'."
+        raise RuntimeError(msg)
     return device
 
 

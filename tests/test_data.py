@@ -33,6 +33,34 @@ def test_detect_value_type():
     assert detect_value_type(np.array([[0.0, 1523.7], [12.5, 0.3]])) == "normalized"
 
 
+def test_values_of_normalize_total_without_log1p_are_depth_normalized(sag_caplog):
+    """sc.pp.normalize_total alone (every cell summing to one target, here a median depth of
+    about 100, values far below UNLOGGED_MAX) is read as depth-normalized and log1p-transformed;
+    its log1p, or its genes subset afterwards, stay continuous. A model trained on it does not
+    warn about its own cells as a query of logged values."""
+    import anndata as ad
+    import scanpy as sc
+
+    rng = np.random.default_rng(0)
+    adata = ad.AnnData(sp.csr_matrix(rng.poisson(0.5, (300, 200)).astype(np.float32)))
+    adata.obs["label"] = pd.Categorical(rng.choice(["a", "b"], 300))
+    sc.pp.normalize_total(adata)
+    assert adata.X.max() < 10
+    assert detect_value_type(adata.X) == "normalized"
+    assert detect_value_type(adata.X.toarray()) == "normalized"
+    assert detect_value_type(adata[:, :100].X) == "continuous"
+    logged = adata.copy()
+    sc.pp.log1p(logged)
+    assert detect_value_type(logged.X) == "continuous"
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    assert model.transform_.value_type == "normalized"
+    assert "every row sums to" in sag_caplog.text
+    sag_caplog.clear()
+    model.predict(adata)
+    assert "already logged" not in sag_caplog.text
+
+
 def test_value_type_of_a_matrix_storing_values_in_parts():
     """A CSR matrix that stores an entry as several parts (duplicate entries, as scipy allows)
     holds the sums: counts stored in halves are still counts."""
@@ -658,3 +686,25 @@ def test_classes_too_small_that_are_all_numbers_suggest_a_numeric_target(values)
     with pytest.raises(ValueError, match="too small to split") as err:
         prepare_labelled(adata, "y", task="auto", seed=0)
     assert "task='regression'" not in str(err.value)
+
+
+def test_raw_and_highly_variable_flags_are_said_to_be_unread(sag_caplog):
+    """As in scvi-tools, adata.raw and var['highly_variable'] are not read; the log says so
+    (and what to pass instead), for classify's and embed's models alike."""
+    adata = sag.datasets.synthetic(n_obs=120, n_vars=30, n_classes=2, seed=0)
+    adata.raw = adata.copy()
+    adata.var["highly_variable"] = np.arange(adata.n_vars) < 10
+    sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1}).fit(adata, "label")
+    assert "adata.raw is not read: the model reads adata.X" in sag_caplog.text
+    assert "var['highly_variable'] marks 10 of 30 genes; all 30 are read" in sag_caplog.text
+    sag_caplog.clear()
+    arch = {"kind": "resvae", "widths": [8], "n_latent": 2}
+    model = sag.models.ResVAE(arch, {"max_epochs": 1}).fit(adata, layer=None)
+    assert len(model.var_names_) == 30  # every gene read
+    assert "var['highly_variable'] marks 10 of 30 genes" in sag_caplog.text
+    sag_caplog.clear()
+    adata.var["highly_variable"] = True  # every gene marked: nothing to say
+    del adata.raw
+    sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1}).fit(adata, "label")
+    assert "highly_variable" not in sag_caplog.text
+    assert "adata.raw" not in sag_caplog.text

@@ -110,6 +110,28 @@ def get_matrix(adata: AnnData, layer: str | None):
     return as_csr_or_dense(X, where)
 
 
+def note_unread_annotations(adata: AnnData, layer: str | None) -> None:
+    """Log what of a scanpy workflow a tool does not read (as scvi-tools does not): with
+    ``layer=None`` an ``adata.raw`` (the model reads ``X``), and a ``var['highly_variable']``
+    that marks some genes (every gene is read)."""
+    from .._settings import logger
+
+    if layer is None and getattr(adata, "raw", None) is not None:
+        logger.info(
+            "adata.raw is not read: the model reads adata.X (for raw's values pass "
+            "adata.raw.to_adata(), or put them in a layer and pass layer=)"
+        )
+    flags = adata.var.get("highly_variable") if hasattr(adata, "var") else None
+    if flags is not None and pd.api.types.is_bool_dtype(flags) and not flags.all():
+        logger.info(
+            "var['highly_variable'] marks %d of %d genes; all %d are read (to train on those "
+            "genes alone pass adata[:, adata.var['highly_variable']].copy())",
+            int(flags.sum()),
+            adata.n_vars,
+            adata.n_vars,
+        )
+
+
 def as_csr_or_dense(X, where: str = "X"):
     """CSR for scipy sparse input (CSC converted once), ndarray for dense input.
 
@@ -270,6 +292,31 @@ def value_stats(X, columns: np.ndarray | None = None) -> dict[str, bool | float]
     if implicit and sparse.issparse(X) and n_stored < X.shape[0] * X.shape[1]:  # implicit 0s
         vmin = min(vmin, 0.0)
     return {"integer": is_int, "binary": is_binary, "min": vmin, "max": vmax}
+
+
+EQUAL_TOTALS_RTOL = 1e-3
+"""Rows whose totals are within this fraction of their median are depth-normalized to one
+target (``sc.pp.normalize_total``), which log-transformed values never are."""
+
+
+def common_row_total(X) -> float | None:
+    """The total every non-empty row of ``X`` sums to, within :data:`EQUAL_TOTALS_RTOL` (values
+    depth-normalized by ``sc.pp.normalize_total`` and not logged); None where the totals differ
+    or fewer than two rows hold values. Reads ``X`` a block of rows at a time (sparse stays
+    sparse)."""
+    n = X.shape[0]
+    totals = np.empty(n, dtype=np.float64)
+    step = max(1, min(_CHUNK, 4_000_000 // max(X.shape[1], 1)))  # 16 MB of float32 a block
+    for start in range(0, n, step):
+        block = X[start : start + step]
+        totals[start : start + step] = np.ravel(np.asarray(block.sum(axis=1, dtype=np.float64)))
+    totals = totals[totals != 0]
+    if totals.size < 2:
+        return None
+    median = float(np.median(totals))
+    if median <= 0 or float(np.ptp(totals)) > EQUAL_TOTALS_RTOL * median:
+        return None
+    return median
 
 
 def check_labels(adata: AnnData, labels_key: str) -> pd.Series:

@@ -17,9 +17,11 @@ from ._checks import (
     check_finite,
     check_labels,
     check_not_continuous,
+    common_row_total,
     get_matrix,
     is_numeric_column,
     names_of,
+    note_unread_annotations,
     obs_noun,
     value_stats,
 )
@@ -209,6 +211,14 @@ def resolve_value_type(X, value_type: str, where: str) -> str:
                 stats["min"],
                 stats["max"],
             )
+        if detected == "normalized" and stats["max"] <= UNLOGGED_MAX:
+            logger.info(
+                "%s: every row sums to %.4g (sc.pp.normalize_total without log1p?): read as "
+                "depth-normalized values, log1p-transformed; value_type='continuous' keeps them "
+                "as they are.",
+                where,
+                common_row_total(X),
+            )
         return detected
     if value_type not in VALUE_TYPES:
         msg = f"value_type={value_type!r} must be 'auto' or one of {list(VALUE_TYPES)}."
@@ -231,7 +241,11 @@ def resolve_value_type(X, value_type: str, where: str) -> str:
             "counts with layer=, or value_type='continuous' for transformed data.",
             where,
         )
-    if value_type == "normalized" and 0 < stats["max"] <= UNLOGGED_MAX:
+    if (
+        value_type == "normalized"
+        and 0 < stats["max"] <= UNLOGGED_MAX
+        and common_row_total(X) is None  # sc.pp.normalize_total's rows are not logged
+    ):
         # as a trained model warns of such a query (check_query_values)
         logger.warning(
             "values are read as unlogged TPM/FPKM (value_type='normalized'), but %s holds "
@@ -454,6 +468,7 @@ def _read_matrix(adata: AnnData, layer: str | None, value_type: str) -> tuple[An
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     X = get_matrix(adata, layer)
     check_finite(X, where, **names_of(adata))
+    note_unread_annotations(adata, layer)
     return X, resolve_value_type(X, value_type, where)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from ._checks import value_stats
+from ._checks import common_row_total, value_stats
 
 VALUE_TYPES = ("counts", "normalized", "binary", "continuous")
 TARGET_SUM = 1e4
@@ -34,8 +34,10 @@ def detect_value_type(X, stats: dict | None = None) -> str:
     """Which preprocessing the values need.
 
     ``"binary"`` for 0/1 profiles (mutations), ``"counts"`` for non-negative integers (raw
-    counts), ``"normalized"`` for non-negative values above :data:`UNLOGGED_MAX` that are not
-    integers (TPM/FPKM/RSEM: depth-normalized, not yet logged), else ``"continuous"`` (already
+    counts), ``"normalized"`` for non-negative values that are not integers and either exceed
+    :data:`UNLOGGED_MAX` (TPM/FPKM/RSEM: depth-normalized, not yet logged) or sum to the same
+    total in every row (``sc.pp.normalize_total`` without ``log1p``, whatever the target:
+    :func:`~scautogenome.data._checks.common_row_total`), else ``"continuous"`` (already
     log-transformed, scaled or signed values). ``stats``: :func:`value_stats` of ``X`` where
     the caller has them.
     """
@@ -45,6 +47,8 @@ def detect_value_type(X, stats: dict | None = None) -> str:
     if stats["min"] >= 0 and stats["integer"]:
         return "counts"
     if stats["min"] >= 0 and stats["max"] > UNLOGGED_MAX:
+        return "normalized"
+    if stats["min"] >= 0 and stats["max"] > 0 and common_row_total(X) is not None:
         return "normalized"
     return "continuous"
 
@@ -100,7 +104,12 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
         seen = "non-integer values (log-normalized?)"
     elif value_type in ("normalized", "continuous") and counts_like and stats["max"] > 1:
         seen = f"non-negative integers up to {stats['max']:g} (raw counts?)"
-    elif value_type == "normalized" and 0 < stats["max"] <= UNLOGGED_MAX:
+    elif (
+        value_type == "normalized"
+        and 0 < stats["max"] <= UNLOGGED_MAX
+        # trained on TPM-like values (after log1p here), not on sc.pp.normalize_total's
+        and (trained_max is None or float(np.expm1(trained_max)) > UNLOGGED_MAX)
+    ):
         seen = f"values up to {stats['max']:g} only (already logged?)"
     elif (
         value_type == "continuous"

@@ -25,7 +25,7 @@ from ..data import (
     resolve_value_type,
     value_stats,
 )
-from ..data._checks import first_few
+from ..data._checks import first_few, note_unread_annotations
 from ..nn import check_architecture
 from ..nn._vae import (
     COUNT_LIKELIHOODS,
@@ -173,6 +173,7 @@ def prepare_unlabelled(
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     X = get_matrix(adata, layer)
     check_finite(X, where, **names_of(adata))
+    note_unread_annotations(adata, layer)
     stats = None
     if likelihood in COUNT_LIKELIHOODS:
         stats = value_stats(X)

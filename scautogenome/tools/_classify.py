@@ -112,7 +112,10 @@ def classify(
         ``config['rrfcn']['auto_min_time_budget']``, default 1800 s). Default: the config's
         mode (``"auto"``).
     layer
-        Use ``adata.layers[layer]`` instead of ``adata.X``.
+        Use ``adata.layers[layer]`` instead of ``adata.X``. As in scvi-tools, ``adata.raw``
+        is not read (pass ``adata.raw.to_adata()``), and every gene is, whatever
+        ``var['highly_variable']`` marks (pass ``adata[:, adata.var['highly_variable']]
+        .copy()``); the log says so when they are there.
     split_key
         Column of ``adata.obs`` with ``train``/``val``/``test`` values to use instead of the
         seeded split. Its labelled cells keep their part, with one exception: a split
@@ -208,7 +211,9 @@ def classify(
     :class:`~scautogenome.models.Regressor` for a numeric target). Writes into ``adata``:
 
     ``obs['{key_added}_pred']``
-        Predicted class of every cell (categorical).
+        Predicted class of every cell (categorical). Class names are strings, as in ``uns``
+        and h5ad: labels of integers or booleans come back as ``'0'``, ``'1'``, ``'True'``;
+        compare with ``adata.obs[labels_key].astype(str)``.
     ``obs['{key_added}_split']``
         ``train``/``val``/``test`` (``none`` for cells not used in training).
     ``obsm['{key_added}_proba']``

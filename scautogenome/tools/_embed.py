@@ -157,7 +157,10 @@ def embed(
         Latent dimensions; must be smaller than the number of genes.
     layer
         Use ``adata.layers[layer]`` instead of ``adata.X`` (not ``{key_added}_recon``, where
-        this call writes or removes its reconstruction).
+        this call writes or removes its reconstruction). As in scvi-tools, ``adata.raw`` is
+        not read, and every gene is, whatever ``var['highly_variable']`` marks (pass
+        ``adata[:, adata.var['highly_variable']].copy()``); the log says so when they are
+        there.
     likelihood
         ``"auto"`` (``"nb"`` for raw counts, else ``"gaussian"``), ``"mse"`` (the paper's
         squared error on the 0-1 scaled input), ``"gaussian"`` (a Gaussian on the 0-1 scaled

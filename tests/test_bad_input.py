@@ -992,3 +992,14 @@ def test_a_damaged_model_json_is_named(adata, tmp_path):
         meta.write_text(json.dumps(damaged))
         with pytest.raises(ValueError, match=rf"model\.json' lacks \['{entry}'\] \(damaged"):
             sag.models.Classifier.load(tmp_path / "m")
+    for entry in ("model", "transform"):
+        damaged = json.loads(text)
+        if entry == "model":
+            del damaged[entry]
+        else:
+            damaged[entry] = {}
+        meta.write_text(json.dumps(damaged))
+        with pytest.raises(
+            ValueError, match=r"model\.json'.* (lacks \['model'\]|'transform' entry)"
+        ):
+            sag.models.Classifier.load(tmp_path / "m")

@@ -37,7 +37,8 @@ def test_values_of_normalize_total_without_log1p_are_depth_normalized(sag_caplog
     """sc.pp.normalize_total alone (every cell summing to one target, here a median depth of
     about 100, values far below UNLOGGED_MAX) is read as depth-normalized and log1p-transformed;
     its log1p, or its genes subset afterwards, stay continuous. A model trained on it does not
-    warn about its own cells as a query of logged values."""
+    warn about its own cells as a query of logged values, but does about a query of another
+    normalization."""
     import anndata as ad
     import scanpy as sc
 
@@ -58,7 +59,17 @@ def test_values_of_normalize_total_without_log1p_are_depth_normalized(sag_caplog
     assert "every row sums to" in sag_caplog.text
     sag_caplog.clear()
     model.predict(adata)
-    assert "already logged" not in sag_caplog.text
+    assert "the model was trained on" not in sag_caplog.text
+    # a query of scanpy's usual log1p(normalize_total(1e4)) values is another scale
+    query = ad.AnnData(sp.csr_matrix(rng.poisson(0.5, (300, 200)).astype(np.float32)))
+    sc.pp.normalize_total(query, target_sum=1e4)
+    sc.pp.log1p(query)
+    model.predict(query)
+    assert "values whose mean over the model's genes is" in sag_caplog.text
+    # quantile-normalized log values sum alike in every row too, but are no scaled counts
+    logs = np.sort(rng.normal(9, 2, 200).clip(4, 19))
+    quantile = np.stack([rng.permutation(logs) for _ in range(50)]).astype(np.float32)
+    assert detect_value_type(quantile) == "continuous"
 
 
 def test_value_type_of_a_matrix_storing_values_in_parts():

@@ -1436,7 +1436,8 @@ def test_read_table_warns_about_gene_ids_excel_made_dates(tmp_path):
 # -- QIIME metadata and empty ids (2026-12-05) ---------------------------------------------------
 def test_read_table_qiime_mapping_and_metadata(tmp_path):
     """QIIME 1's '#SampleID' line is the header, not a comment that makes the first sample the
-    header; QIIME 2's '#q2:types' line is no sample, and its 'categorical' keeps numbers as text."""
+    header; QIIME 2's '#q2:types' line is no sample, and its 'categorical' keeps numbers as text;
+    its '#q2:missing' reads the INSDC vocabulary as missing."""
     expr = tmp_path / "m.tsv"
     expr.write_text("sample\tg0\tg1\nS0\t1\t2\nS1\t3\t4\nS2\t5\t6\nS3\t7\t8\n")
     mapping = tmp_path / "mapping.txt"
@@ -1456,6 +1457,16 @@ def test_read_table_qiime_mapping_and_metadata(tmp_path):
     assert adata.obs["subject"].astype(object).tolist() == ["1", "2", "1", "2"]
     assert adata.obs["ph"].dtype.kind == "f"
     np.testing.assert_array_equal(adata.obs["ph"].isna(), [False, False, True, False])
+    # QIIME 2's INSDC vocabulary of missing values, where #q2:missing says so (with and
+    # without #q2:types)
+    for types in ("#q2:types\tcategorical\tnumeric\n", ""):
+        meta.write_text(
+            f"sample-id\tsubject\tph\n{types}#q2:missing\tno-missing\tINSDC:missing\n"
+            "S0\t1\t7.1\nS1\t2\tnot collected\nS2\t1\tmissing: control sample\nS3\t2\t7\n"
+        )
+        adata = sag.io.read_table(expr, labels=meta)
+        assert adata.obs["ph"].dtype.kind == "f"
+        np.testing.assert_array_equal(adata.obs["ph"].isna(), [False, True, True, False])
     # the same metadata without the directive: numbers, as any table reads
     meta.write_text("sample-id\tsubject\nS0\t1\nS1\t2\nS2\t1\nS3\t2\n")
     assert sag.io.read_table(expr, labels=meta).obs["subject"].dtype.kind in "if"
@@ -1464,9 +1475,16 @@ def test_read_table_qiime_mapping_and_metadata(tmp_path):
     adata = sag.io.read_table(expr, labels=meta)
     assert adata.uns["sag_io"]["n_label_rows_unused"] == 0
     assert adata.obs["subject"].astype(object).tolist() == ["1", "2", "1", "2"]
-    # a comment that merely mentions sample ids stays a comment
-    meta.write_text("# SampleID list of run 4\nsample\tsubject\nS0\ta\nS1\tb\nS2\ta\nS3\tb\n")
-    assert sag.io.read_table(expr, labels=meta).obs["subject"].notna().all()
+    # a comment that merely mentions sample ids stays a comment, even without a space after
+    # the '#', when it does not have the width of the rows below
+    for comment in ("# SampleID list of run 4", "#Sample ID, donor and plate of run 4"):
+        table = tmp_path / "metadata.csv"
+        table.write_text(f"{comment}\nsample,subject,donor\nS0,a,1\nS1,b,1\nS2,a,2\nS3,b,2\n")
+        assert sag.io.read_table(expr, labels=table).obs["subject"].notna().all()
+    # a commented-out header of the same width is read as QIIME's: the error says so
+    meta.write_text("#SampleID\tlabel_old\nsample\tlabel\nS0\ta\nS1\tb\nS2\ta\nS3\tb\n")
+    with pytest.raises(ValueError, match=r"'#SampleID' line was read as the header, as QIIME"):
+        sag.io.read_table(expr, labels=meta, label_column="label")
 
 
 def test_read_table_qiime_types_that_do_not_hold(tmp_path):
@@ -1489,8 +1507,10 @@ def test_read_table_label_table_with_an_empty_id(tmp_path):
     expr.write_text("sample\tg0\tg1\nS0\t1\t2\nS1\t3\t4\nS2\t5\t6\n")
     labels = tmp_path / "labels.tsv"
     labels.write_text("id\tlabel\nS0\ta\n\tb\n  \tc\nS2\ta\n")
-    with pytest.raises(ValueError, match=r"empty or missing id in column 'id' at lines 3 and 4;"):
+    with pytest.raises(
+        ValueError, match=r"empty or missing id in column 'id' at lines 3 and 4 \(blank"
+    ):
         sag.io.read_table(expr, labels=labels)
     frame = pd.DataFrame({"id": ["S0", None, "S2"], "label": ["a", "b", "a"]})
-    with pytest.raises(ValueError, match=r"empty or missing id in column 'id' at row 1;"):
+    with pytest.raises(ValueError, match=r"empty or missing id in column 'id' at row 1 \(blank"):
         sag.io.read_table(expr, labels=frame)

@@ -296,13 +296,17 @@ def value_stats(X, columns: np.ndarray | None = None) -> dict[str, bool | float]
 
 EQUAL_TOTALS_RTOL = 1e-3
 """Rows whose totals are within this fraction of their median are depth-normalized to one
-target (``sc.pp.normalize_total``), which log-transformed values never are."""
+target (``sc.pp.normalize_total``), when their values are counts scaled (see
+:func:`common_row_total`)."""
 
 
 def common_row_total(X) -> float | None:
-    """The total every non-empty row of ``X`` sums to, within :data:`EQUAL_TOTALS_RTOL` (values
-    depth-normalized by ``sc.pp.normalize_total`` and not logged); None where the totals differ
-    or fewer than two rows hold values. Reads ``X`` a block of rows at a time (sparse stays
+    """The total every non-empty row of ``X`` sums to, where the rows are counts scaled to one
+    total (``sc.pp.normalize_total`` without ``log1p``): the totals agree within
+    :data:`EQUAL_TOTALS_RTOL`, and in nine in ten of up to 100 rows looked at, every non-zero
+    value is a whole multiple of the row's smallest (a count of one, scaled). Quantile-
+    normalized log values also sum alike in every row but are no multiples. None otherwise, or
+    where fewer than two rows hold values. Reads ``X`` a block of rows at a time (sparse stays
     sparse)."""
     n = X.shape[0]
     totals = np.empty(n, dtype=np.float64)
@@ -310,13 +314,21 @@ def common_row_total(X) -> float | None:
     for start in range(0, n, step):
         block = X[start : start + step]
         totals[start : start + step] = np.ravel(np.asarray(block.sum(axis=1, dtype=np.float64)))
-    totals = totals[totals != 0]
-    if totals.size < 2:
+    filled = np.flatnonzero(totals != 0)
+    if filled.size < 2:
         return None
-    median = float(np.median(totals))
-    if median <= 0 or float(np.ptp(totals)) > EQUAL_TOTALS_RTOL * median:
+    median = float(np.median(totals[filled]))
+    if median <= 0 or float(np.ptp(totals[filled])) > EQUAL_TOTALS_RTOL * median:
         return None
-    return median
+    looked = filled[np.linspace(0, filled.size - 1, min(100, filled.size)).astype(int)]
+    scaled = 0
+    for row in looked:
+        values = X[row : row + 1]
+        values = np.ravel(values.toarray() if sparse.issparse(values) else np.asarray(values))
+        values = values[values > 0].astype(np.float64)
+        multiples = values / values.min()
+        scaled += bool(np.all(np.abs(multiples - np.round(multiples)) < 0.01))
+    return median if scaled >= 0.9 * looked.size else None
 
 
 def check_labels(adata: AnnData, labels_key: str) -> pd.Series:

@@ -96,20 +96,23 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
     trained_max = transform.trained_max()
     trained_min = transform.trained_min()
     ratio = None
+    # trained on sc.pp.normalize_total's values (below UNLOGGED_MAX: not TPM-like)
+    normalize_total = (
+        value_type == "normalized"
+        and trained_max is not None
+        and float(np.expm1(trained_max)) <= UNLOGGED_MAX
+    )
     if value_type == "continuous" and stats["min"] >= 0 and (trained_min or 0.0) >= 0:
         ratio = _mean_ratio(X, transform, col_map)
+    elif normalize_total and stats["min"] >= 0:
+        ratio = _mean_ratio(X, transform, col_map, log1p=True)
     if value_type == "counts" and not stats["integer"]:
         if stats["max"] > UNLOGGED_MAX:  # depth-normalized (CPM): read as the counts are
             return
         seen = "non-integer values (log-normalized?)"
     elif value_type in ("normalized", "continuous") and counts_like and stats["max"] > 1:
         seen = f"non-negative integers up to {stats['max']:g} (raw counts?)"
-    elif (
-        value_type == "normalized"
-        and 0 < stats["max"] <= UNLOGGED_MAX
-        # trained on TPM-like values (after log1p here), not on sc.pp.normalize_total's
-        and (trained_max is None or float(np.expm1(trained_max)) > UNLOGGED_MAX)
-    ):
+    elif value_type == "normalized" and 0 < stats["max"] <= UNLOGGED_MAX and not normalize_total:
         seen = f"values up to {stats['max']:g} only (already logged?)"
     elif (
         value_type == "continuous"
@@ -150,13 +153,22 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
     )
 
 
-def _mean_ratio(X, transform: InputTransform, col_map) -> float | None:
-    """The mean of ``X`` over the model's genes it holds, divided by the training cells' mean
-    over the same genes (``transform.mean_``); None without those means or where the training
-    mean is 0."""
+def _mean_ratio(X, transform: InputTransform, col_map, *, log1p: bool = False) -> float | None:
+    """The mean of ``X`` (of ``log1p(X)`` with ``log1p``, as a ``"normalized"`` transform's
+    row step gives) over the model's genes it holds, divided by the training cells' mean over
+    the same genes (``transform.mean_``); None without those means or where the training mean
+    is 0. A block of rows at a time: a sparse ``X`` stays sparse, a dense one is not copied
+    whole."""
     if transform.mean_ is None or X.shape[0] == 0:
         return None
-    col_means = _dense_1d(X.mean(axis=0)) if sparse.issparse(X) else np.asarray(X).mean(axis=0)
+    totals = np.zeros(X.shape[1], dtype=np.float64)
+    step = max(1, BLOCK_VALUES // max(X.shape[1], 1))
+    for start in range(0, X.shape[0], step):
+        block = X[start : start + step]
+        if log1p:
+            block = block.log1p() if sparse.issparse(block) else np.log1p(block, dtype=np.float64)
+        totals += _dense_1d(block.sum(axis=0, dtype=np.float64))
+    col_means = totals / X.shape[0]
     if col_map is None:
         src = dst = np.arange(min(len(col_means), transform.mean_.size))
     else:

@@ -544,9 +544,26 @@ class Frame:
 
 # QIIME's id headers that start with '#' (a mapping file's '#SampleID', a feature table's
 # '#OTU ID'): such a line is the header, not a comment
-_HASH_ID_HEADER = re.compile(r"^#\s*(sample|otu|feature)\s?id\s*($|[\t,;])", re.IGNORECASE)
+_HASH_ID_HEADER = re.compile(r"^#(sample|otu|feature)\s?id\s*($|[\t,;])", re.IGNORECASE)
 # QIIME 2's directives right below the header ('#q2:types<TAB>categorical<TAB>numeric')
 _DIRECTIVE = re.compile(r"^#q2:", re.IGNORECASE)
+
+
+def _is_hash_header(path: Path, lines: list[str], i: int) -> bool:
+    """Whether the ``#`` line ``i`` is QIIME's header (``#SampleID``, ``#OTU ID``): it starts
+    so, and has as many fields as the first data line below it (a comment that begins with
+    the words, ``#Sample ID, donor and plate``, has not)."""
+    if not _HASH_ID_HEADER.match(lines[i]):
+        return False
+    below = next((ln for ln in lines[i + 1 :] if ln.strip() and not ln.startswith("#")), None)
+    if below is None:
+        return False
+    sep = guess_sep(path, lines[i])
+
+    def width(text: str) -> int:
+        return len(next(csv.reader([text], delimiter=sep, quotechar='"')))
+
+    return width(lines[i]) == width(below)
 
 
 def read_frame(
@@ -571,7 +588,11 @@ def read_frame(
     lines = _physical_lines(path, 200, what)
     head = 0
     while head < len(lines) and lines[head].startswith("#"):
-        if _HASH_ID_HEADER.match(lines[head]):
+        if _is_hash_header(path, lines, head):
+            logger.info(
+                f"{what} {where(path, head + 1)}: the '#' line is read as the header (QIIME's "
+                f"{lines[head].split(sep or guess_sep(path, lines[head]))[0].strip()!r})."
+            )
             break
         head += 1
     if head >= len(lines) or not lines[head].strip():
@@ -608,11 +629,42 @@ def read_frame(
         )
         frame, text = frame.iloc[:, :-1].copy(), text.iloc[:, :-1].copy()
     info = Frame(frame, repr(str(path)), path, sep, skip, text, str(path))
+    given = {}  # directive -> (its line, its fields after the first)
     for i, line in enumerate(directives):
         fields = next(csv.reader([line], delimiter=sep, quotechar='"'))
-        if fields[0].strip().lower() == "#q2:types":
-            _apply_q2_types(info, fields[1:], what, head + 2 + i)
+        given[fields[0].strip().lower()] = (head + 2 + i, fields[1:])
+    if "#q2:missing" in given:  # before the types: 'not collected' is no number
+        _apply_q2_missing(info, given["#q2:missing"][1])
+    if "#q2:types" in given:
+        line, types = given["#q2:types"]
+        _apply_q2_types(info, types, what, line)
     return info
+
+
+# QIIME 2's INSDC:missing vocabulary (read as missing where a column's #q2:missing says so)
+_INSDC_MISSING = frozenset(
+    {"not applicable", "missing", "not collected", "not provided", "restricted access"}
+)
+
+
+def _apply_q2_missing(info: Frame, schemes: list[str]) -> None:
+    """Cells of the INSDC missing-value vocabulary (``not collected``, ``missing: control
+    sample``, ...) become missing in the columns whose ``#q2:missing`` scheme is
+    ``INSDC:missing``, as QIIME 2 reads them."""
+    frame, text = info.frame, info.text
+    for col, scheme in zip(frame.columns[1:], schemes, strict=False):
+        if scheme.strip().lower() != "insdc:missing":
+            continue
+        words = text[col].str.strip().str.lower()
+        gone = words.isin(_INSDC_MISSING) | words.str.startswith("missing:", na=False)
+        if gone.any():
+            text.loc[gone, col] = np.nan
+            kept = text[col].dropna().str.strip()
+            numbers = pd.to_numeric(kept, errors="coerce")
+            if numbers.notna().all():  # a column of numbers once the words are gone
+                frame[col] = pd.to_numeric(text[col].str.strip(), errors="coerce")
+            else:
+                frame[col] = frame[col].where(~gone.to_numpy(), np.nan)
 
 
 def _apply_q2_types(info: Frame, types: list[str], what: str, line: int) -> None:

@@ -164,6 +164,11 @@ def label_columns(
     missing = [c for c in wanted if c not in cols]
     if missing:
         msg = f"{what} {info.name}: no label_column {missing}; columns are {cols}."
+        if cols[0].startswith("#"):
+            msg += (
+                f" Its '{cols[0]}' line was read as the header, as QIIME's is; if it is a "
+                "commented-out header, delete that line."
+            )
         raise ValueError(msg)
     return id_col, wanted
 
@@ -190,7 +195,8 @@ def join_labels(
     if empty.any():
         msg = (
             f"{what} {info.name}: empty or missing id in column {id_col!r} at "
-            f"{_parse.rows_where(info, id_col, '', limit=3)}; every row needs an id."
+            f"{_parse.rows_where(info, id_col, '', limit=3)} (blank, or a missing-value word "
+            "such as 'NA'); every row needs an id."
         )
         raise ValueError(msg)
     ids = ids.astype(str).str.strip()

@@ -137,6 +137,9 @@ def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.T
             msg += f" Its model is in {str(path / 'model')!r}."
         raise FileNotFoundError(msg)
     meta = _read_meta(path / META)
+    if "model" not in meta:
+        msg = f"{str(path / META)!r} lacks ['model'] (damaged, or edited by hand); save the model there again."
+        raise ValueError(msg)
     if meta.get("model") != kind:
         msg = f"{str(path)!r} holds a {meta.get('model')!r} model, not a {kind!r}."
         raise ValueError(msg)
@@ -591,6 +594,14 @@ class BaseModel:
             raise ValueError(msg)
         state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
         arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}
+        try:
+            transform = InputTransform.from_dict(meta["transform"], arrays)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            msg = (
+                f"{str(Path(path) / META)!r}: its 'transform' entry cannot be read ({e!r}; "
+                "damaged, or edited by hand); save the model there again."
+            )
+            raise ValueError(msg) from None
         for name in cls._marker_tensors_names:
             state.pop(name, None)
         saved_by = meta.get("versions", {}).get("scautogenome", "an unknown version")
@@ -599,7 +610,7 @@ class BaseModel:
             architecture=meta["architecture"],
             state_dict=state,
             var_names=meta["var_names"],
-            transform=InputTransform.from_dict(meta["transform"], arrays),
+            transform=transform,
             train_params=meta["train_params"],
             history=meta.get("history"),
             config=meta.get("config"),

@@ -666,16 +666,31 @@ def _explain(args) -> int:
     return 0
 
 
-# what embedding_scores counts, printed as integers where whole (n_clusters is the mean over
-# the Leiden runs)
-_COUNT_SCORES = {
-    "leiden_seeds",
-    "n_labels",
-    "n_cells",
-    "n_cells_sampled",
-    "n_clusters",
-    "n_batches",
-}
+# the scores of embedding_scores that embed --labels prints, by the names a reader knows
+_SHOWN_SCORES = (
+    ("ari", "ARI"),
+    ("nmi", "NMI"),
+    ("silhouette", "silhouette"),
+    ("davies_bouldin", "Davies-Bouldin"),
+    ("davies_bouldin_tsne", "Davies-Bouldin of the t-SNE"),
+    ("batch_asw", "batch ASW"),
+)
+
+
+def _scores_line(scores: dict, labels: str, key: str) -> str:
+    """The line ``embed --labels`` prints: the scores a reader compares (those that could be
+    computed), what they were computed on, and where the rest is kept."""
+    shown = [f"{name} {float(scores[k]):.3f}" for k, name in _SHOWN_SCORES if k in scores]
+    shown = [s for s in shown if not s.endswith(" nan")]
+    on = f"{int(scores['n_cells']):,} cells, {int(scores['n_labels'])} labels"
+    if "n_clusters" in scores:
+        on += f", Leiden {float(scores['n_clusters']):g} clusters"
+    if "n_batches" in scores:
+        on += f", {int(scores['n_batches'])} batches"
+    return (
+        f"latent space vs obs[{labels!r}] ({on}): " + ", ".join(shown) + f" (higher is better, "
+        f"Davies-Bouldin lower; all of them in uns[{key!r}]['scores'])"
+    )
 
 
 def _embed(args) -> int:
@@ -831,11 +846,7 @@ def _embed(args) -> int:
                     f"--labels {args.labels!r}"
                 )
             raise
-        shown = [
-            f"{k} {int(v)}" if k in _COUNT_SCORES and float(v).is_integer() else f"{k} {v:.3f}"
-            for k, v in scores.items()
-        ]
-        print(f"latent space vs obs[{args.labels!r}]: " + ", ".join(shown))
+        print(_scores_line(scores, args.labels, args.key_added))
     write_run()
     basis = f"X_{args.key_added}"
     n_dims = adata.obsm[basis].shape[1]

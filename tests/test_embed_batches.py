@@ -387,7 +387,7 @@ def test_cli_batch_key_for_a_search_and_for_a_saved_model(adata_b, tmp_path, cap
     assert ad.read_h5ad(q2).uns["sag_resvae"]["encode_params"]["transform_batch"] == "A"
     q3 = str(tmp_path / "q3.h5ad")
     assert main([*qbase, "--out", q3, "--labels", "label", "--batch-key", "sample"]) == 0
-    assert "batch_asw" in capsys.readouterr().out
+    assert "batch ASW" in capsys.readouterr().out
     # options that would do nothing are refused
     assert main([*qbase, "--out", str(tmp_path / "q4.h5ad"), "--batch-key", "sample"]) == 2
     assert "for --recon" in capsys.readouterr().err

@@ -467,9 +467,16 @@ def test_read_maf_bad_files(tmp_path):
 # --------------------------------------------------------------------------- read_autogenome
 
 
-def test_read_autogenome_example(ex, tmp_path):
-    with pytest.warns(UserWarning, match=r"num_threads.*capacity.*num_gpus"):
+def test_read_autogenome_example(ex, tmp_path, sag_caplog):
+    import warnings
+
+    # threads, queues and GPUs change no result: logged, not warned about (sag picks its own)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         adata, cfg = sag.io.read_autogenome(ex["autogenome_config"])
+    assert re.search(
+        r"settings of the machine not used .*num_threads.*capacity.*num_gpus", sag_caplog.text
+    )
     assert adata.shape == (60, 50)
     assert adata.obs["autogenome_split"].value_counts().to_dict() == {"train": 48, "test": 12}
     assert set(adata.obs["label"]) == {"BRCA", "LUAD", "COAD"}

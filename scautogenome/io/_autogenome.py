@@ -326,6 +326,32 @@ NO_COUNTERPART: dict[str, frozenset[str]] = {
         "seed",
     ),
 }
+# of those, the ones about the machine and the run's logging, which do not change a result:
+# sag chooses its own threads and device (sag.settings.n_threads, device=), so they are
+# recorded and logged, not warned about
+RUNTIME_KEYS = _aliases(
+    "num_threads",
+    "threads",
+    "n_threads",
+    "num_parallel_calls",
+    "capacity",
+    "queue_capacity",
+    "buffer_size",
+    "prefetch",
+    "num_gpus",
+    "gpus",
+    "n_gpus",
+    "gpu_num",
+    "num_gpu",
+    "gpu",
+    "devices",
+    "num_workers",
+    "log_steps",
+    "save_steps",
+    "eval_steps",
+    "checkpoint_steps",
+    "summary_steps",
+)
 META_KEYS = _aliases("name", "description", "version", "task_name", "project", "comment")
 # generic words that name something only in their own module: "name" is the search mode under
 # search_mode, the loss under loss, but a data set's name under data_loader (never looked up in
@@ -1346,8 +1372,19 @@ def read_autogenome(
             unmapped[vals[("loss", "loss")][0]] = (
                 f"sag.tl.classify trains with cross-entropy; loss {loss_value!r} {why}"
             )
+    runtime = {}
     for where, value in reading.no_counterpart.items():
-        unmapped.setdefault(where, f"no counterpart in sag (value {value})")
+        if _norm(where.rsplit(".", 1)[-1]) in RUNTIME_KEYS:
+            runtime[where] = value
+        else:
+            unmapped.setdefault(where, f"no counterpart in sag (value {value})")
+    if runtime:
+        logger.info(
+            "AutoGenome config %s: settings of the machine not used (sag picks its own threads "
+            "and device: sag.settings.n_threads, device=): %s",
+            src,
+            ", ".join(f"{k} {v}" for k, v in runtime.items()),
+        )
     if unmapped:
         warnings.warn(
             f"AutoGenome config {src}: keys not mapped onto sag.config: "
@@ -1401,7 +1438,14 @@ def read_autogenome(
         "loss": str(loss_value),
         "model_dir": str(model_dir),
         "mapped": _h5_keys(mapped),
-        "no_counterpart": _h5_keys(unmapped),
+        "no_counterpart": _h5_keys(
+            {
+                **{
+                    k: f"a setting of the machine, not used (value {v})" for k, v in runtime.items()
+                },
+                **unmapped,
+            }
+        ),
         "unknown_keys": np.asarray(reading.unknown, dtype=str),
         "sag_config": json.dumps(sag_cfg, sort_keys=True),
     }

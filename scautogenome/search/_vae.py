@@ -209,7 +209,12 @@ def run_vae_search(
         postfix="best val loss",
         fingerprint=fingerprint,
     )
-    logger.info("best VAE widths: %s", out.architecture["widths"])
+    logger.info(
+        "best VAE widths: %s (val loss: the negative ELBO per cell, lower is better%s)",
+        out.architecture["widths"],
+        # a density of continuous values can exceed 1, and its negative log then is below 0
+        "; below 0 is no error with a Gaussian likelihood" if out.best.value < 0 else "",
+    )
     return VAESearchResult.from_outcome(
         out,
         seconds_per_epoch=float(out.result.seconds_per_epoch),

@@ -118,6 +118,19 @@ def _default_labels(args) -> str | None:
     return args.label_column if args.table else None
 
 
+def _clinical_labels(args, adata, labels: str) -> str:
+    """--tcga --label-column COL where the barcodes give an obs column COL too (sample_type,
+    patient, ...): the clinical table's column, which read_tcga kept as ``COL_clinical``, is
+    the one the user named (without --labels)."""
+    twin = f"{labels}_clinical"
+    if args.tcga and not args.labels and labels == args.label_column and twin in adata.obs:
+        from ._settings import logger
+
+        logger.info("--label-column %r: the labels are the clinical table's, obs[%r]", labels, twin)
+        return twin
+    return labels
+
+
 def _load(args):
     """``(adata, config)``: the AnnData of the input (an .h5ad file, ``--table`` with
     ``--labels-table``, read by :func:`sag.io.read_tcga` with ``--tcga``, or ``--autogenome``)
@@ -510,6 +523,7 @@ def _classify(args) -> int:
     _check_inputs(args)
     labels = _labels(args)  # before the input is read
     adata, reader_config = _load(args)
+    labels = _clinical_labels(args, adata, labels)
     config, split_key = _study_config(args, reader_config)
     model = sag.tl.classify(
         adata,
@@ -895,6 +909,7 @@ def _worker(args) -> int:
     _check_inputs(args)
     labels = _labels(args)  # as classify's
     adata, reader_config = _load(args)
+    labels = _clinical_labels(args, adata, labels)
     config, split_key = _study_config(args, reader_config)
     # as classify: one budget option keeps the configured other, --metric sets the config's
     overrides = budget_overrides(args.n_trials, args.time_budget)

@@ -844,6 +844,26 @@ def test_readme_tcga_command_runs_on_the_examples(tmp_path, config_file, capsys,
     assert ad.read_h5ad(tmp_path / "p.h5ad").obs["sag_pred"].notna().all()
 
 
+def test_tcga_label_column_named_like_a_barcode_column_is_the_clinical_one(
+    tmp_path, config_file, capsys
+):
+    """--tcga --label-column sample_type, where the clinical table has a sample_type column
+    (Xena's phenotype files do): the labels are the user's column, not the barcodes' one."""
+    import pandas as pd
+
+    clinical = pd.read_csv(ROOT / "data/examples/tcga_clinical.tsv", sep="\t")
+    clinical["sample_type"] = np.where(np.arange(len(clinical)) % 2, "call_a", "call_b")
+    clinical.to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
+    out = tmp_path / "tn"
+    argv = ["classify", "--tcga", "--table", str(ROOT / "data/examples/tcga_expression.tsv.gz")]
+    argv += ["--labels-table", str(tmp_path / "clinical.tsv"), "--label-column", "sample_type"]
+    argv += ["--out", str(out), "--config", str(config_file), "--n-trials", "1"]
+    assert main([*argv, "--no-explain", "--no-report", "--quiet"]) == 0, capsys.readouterr().err
+    annotated = ad.read_h5ad(out / "annotated.h5ad")
+    assert annotated.uns["sag"]["params"]["labels_key"] == "sample_type_clinical"
+    assert sorted(annotated.uns["sag"]["classes"]) == ["call_a", "call_b"]
+
+
 def test_worker_labels_default_to_the_label_column(tmp_path, quick_config):
     import optuna
 

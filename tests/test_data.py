@@ -259,6 +259,21 @@ def test_tcga_samples_of_one_patient_never_straddle_train_and_test(adata):
     assert (_parts_per_group(patients, r.split) == 1).all()
 
 
+def test_tcga_patients_stay_whole_beside_samples_of_other_names(adata, sag_caplog):
+    """TCGA tumours beside GTEx normals (names that are no barcodes): the patients are still
+    kept whole, the other samples split one by one, and the log says so."""
+    adata = _tcga_twins(adata)
+    names = adata.obs_names.to_numpy().copy()
+    names[:40] = [f"GTEX-{1000 + i}-0011-R10A-SM-{i}" for i in range(40)]
+    adata.obs_names = names
+    patients = tcga_patients(adata.obs_names[40:])
+    d = prepare_labelled(adata, "label", seed=0)
+    assert d.grouped_by == "TCGA patient of obs_names"
+    assert (_parts_per_group(patients, d.split[40:]) == 1).all()
+    assert "260 of the 300 samples are named by TCGA barcodes" in sag_caplog.text
+    assert "the other 40 (e.g. ['GTEX-1000-0011-R10A-SM-0'" in sag_caplog.text
+
+
 def test_copies_of_a_sample_under_one_name_never_straddle_the_split(adata, caplog):
     """Names that are not TCGA barcodes but repeat (a sample exported twice): "auto" keeps the
     rows of one name in one part, and logs it; group_key=None, a group column or a split of
@@ -719,3 +734,20 @@ def test_raw_and_highly_variable_flags_are_said_to_be_unread(sag_caplog):
     sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1}).fit(adata, "label")
     assert "highly_variable" not in sag_caplog.text
     assert "adata.raw" not in sag_caplog.text
+
+
+def test_a_copy_without_duplicated_names_is_not_warned_about(adata, sag_caplog):
+    """pandas can carry is_unique=False over to a slice's copy (concat, then [:n].copy());
+    the duplicate check counts the names instead."""
+    import anndata as ad
+
+    from scautogenome.data import check_adata
+
+    both = ad.concat([adata, adata[:10]], merge="same")
+    check_adata(both, writes=True)
+    assert "obs_names contain 10 duplicated name(s)" in sag_caplog.text
+    sag_caplog.clear()
+    part = both[:20].copy()
+    assert not part.obs_names.duplicated().any()
+    check_adata(part, writes=True)
+    assert "duplicated" not in sag_caplog.text

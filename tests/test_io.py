@@ -1521,3 +1521,26 @@ def test_read_table_label_table_with_an_empty_id(tmp_path):
     frame = pd.DataFrame({"id": ["S0", None, "S2"], "label": ["a", "b", "a"]})
     with pytest.raises(ValueError, match=r"empty or missing id in column 'id' at row 1 \(blank"):
         sag.io.read_table(expr, labels=frame)
+
+
+def test_read_table_skips_the_annotation_columns_of_cbioportal_and_gct(tmp_path, sag_caplog):
+    """cBioPortal's data_mrna_seq files (Hugo_Symbol, Entrez_Gene_Id, samples...) and GCT's
+    Name/Description: the annotation column is no sample."""
+    path = tmp_path / "data_mrna_seq_v2_rsem.txt"
+    path.write_text(
+        "Hugo_Symbol\tEntrez_Gene_Id\tTCGA-OR-A5J1-01\tTCGA-OR-A5J2-01\n"
+        "TP53\t7157\t12.5\t3.25\nEGFR\t1956\t0.5\t7.0\nMYC\t4609\t1\t2\n"
+    )
+    adata = sag.io.read_table(path, orientation="genes_x_samples")
+    assert adata.obs_names.tolist() == ["TCGA-OR-A5J1-01", "TCGA-OR-A5J2-01"]
+    X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
+    np.testing.assert_array_equal(X[:, 0], [12.5, 3.25])
+    assert "column(s) ['Entrez_Gene_Id'] annotate the rows" in sag_caplog.text
+    gct = tmp_path / "expr.txt"
+    gct.write_text("Name\tDescription\tS1\tS2\tS3\nG1\tna\t1\t2\t3\nG2\tgene two\t4\t5\t6\n")
+    adata = sag.io.read_table(gct, orientation="genes_x_samples")
+    assert adata.obs_names.tolist() == ["S1", "S2", "S3"]
+    # a bad cell is still named by its sample column
+    gct.write_text("Name\tDescription\tS1\tS2\nG1\tna\t1\tx\n")
+    with pytest.raises(ValueError, match=r"column 'S2': non-numeric cell 'x'"):
+        sag.io.read_table(gct, orientation="genes_x_samples")

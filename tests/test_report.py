@@ -595,3 +595,22 @@ def test_latent_space_of_bulk_samples_says_samples(adata, tmp_path, caplog):
     assert "a query of few samples, or of one class" in page
     section = page.split("Latent space", 1)[1]
     assert " cells" not in section.split("<img", 1)[0]
+
+
+def test_report_names_the_unused_cells_and_the_classes_left_out(
+    adata, tiny_config, tmp_path, sag_caplog
+):
+    """Cells without a label and those of a class too small to train on are counted, and the
+    classes left out named, in the log and in the report's split line."""
+    import numpy as np
+    import pandas as pd
+
+    labels = adata.obs["label"].astype(object).to_numpy()
+    labels[:5] = np.nan
+    labels[5:7] = "rare"
+    adata.obs["label"] = pd.Categorical(labels)
+    sag.tl.classify(adata, "label", config=tiny_config, min_cells_per_class=3)
+    assert "; 7 unused: no label, or left out)" in sag_caplog.text
+    page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
+    assert "7 cells unused (no label, or of a class left out of training for too few cells " in page
+    assert "(rare; predicted as one of the others)" in page

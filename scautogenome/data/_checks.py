@@ -65,7 +65,8 @@ def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False) ->
             f"Pass an actual object, e.g. {view_as_object(adata)}."
         )
         raise ValueError(msg)
-    if not adata.var_names.is_unique:
+    # duplicated(), not is_unique: pandas can carry a stale is_unique over to a copy's index
+    if adata.var_names.duplicated().any():
         dups = adata.var_names[adata.var_names.duplicated()].unique()
         shown = ", ".join(map(str, dups[:5]))
         msg = (
@@ -73,7 +74,7 @@ def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False) ->
             "by name, so they must be unique. Call adata.var_names_make_unique() first."
         )
         raise ValueError(msg)
-    if writes and not adata.obs_names.is_unique:  # once per call: the tool's own check
+    if writes and adata.obs_names.duplicated().any():  # once per call: the tool's own check
         from .._settings import logger
 
         dups = adata.obs_names[adata.obs_names.duplicated()].unique()

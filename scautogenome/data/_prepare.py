@@ -600,13 +600,16 @@ def _finish(
     transform = InputTransform(value_type=value_type, scale=scale)
     transform.fit(X, np.flatnonzero(split == "train"))
     noun = obs_noun(adata)
+    n_unused = int((split == "none").sum())
     logger.info(
-        "data: %d %s (%d train / %d val / %d test), %d genes, %s, values: %s",
+        "data: %d %s (%d train / %d val / %d test%s), %d genes, %s, values: %s",
         adata.n_obs,
         noun,
         (split == "train").sum(),
         (split == "val").sum(),
         (split == "test").sum(),
+        # without a label (or target value), of a class left out, or 'none' in a user's split
+        f"; {n_unused} unused: no label, or left out" if n_unused else "",
         adata.n_vars,
         what,
         value_type,

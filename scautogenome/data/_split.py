@@ -127,13 +127,23 @@ def user_split(
 
 def tcga_patients(ids) -> np.ndarray | None:
     """``TCGA-XX-XXXX`` (the patient) of every id when each is a TCGA barcode, else None."""
-    out = []
+    out = patient_groups(ids)
+    return None if out is None or any(g.startswith("\0") for g in out) else out
+
+
+def patient_groups(ids) -> np.ndarray | None:
+    """The group of every id where some are TCGA barcodes: ``TCGA-XX-XXXX`` (the patient) of
+    a barcode, the id itself (marked, so that it cannot meet a patient) of another name (a
+    GTEx normal beside TCGA tumours, say); None where no id is a barcode."""
+    out, any_barcode = [], False
     for v in ids:
         m = _TCGA_PATIENT.match(str(v).strip())
         if m is None:
-            return None
-        out.append(f"TCGA-{m.group(1)}-{m.group(2)}".upper())
-    return np.asarray(out, dtype=object)
+            out.append(f"\0{v}")
+        else:
+            any_barcode = True
+            out.append(f"TCGA-{m.group(1)}-{m.group(2)}".upper())
+    return np.asarray(out, dtype=object) if any_barcode else None
 
 
 def resolve_groups(
@@ -151,7 +161,18 @@ def resolve_groups(
         return None, None
     if group_key == "auto":
         names = adata.obs_names[used]
-        of_used, what = tcga_patients(names), AUTO_GROUPS
+        of_used, what = patient_groups(names), AUTO_GROUPS
+        others = 0 if of_used is None else sum(g.startswith("\0") for g in of_used)
+        if others:
+            logger.info(
+                "group_key='auto': %d of the %d %s are named by TCGA barcodes, whose samples "
+                "are kept in one part per patient; the other %d (e.g. %s) by their name.",
+                len(names) - others,
+                len(names),
+                obs_noun(adata),
+                others,
+                [str(n) for n, g in zip(names, of_used, strict=True) if g.startswith("\0")][:3],
+            )
         if of_used is None:
             if names.is_unique:
                 return None, None

@@ -222,6 +222,9 @@ class Layout:
     corner: str | None  # the header's first cell, when the header has one
     header_line: int | None  # None: no header line
     index: bool = True  # the first field of each row is its id
+    # columns right after the ids that annotate the rows (cBioPortal's Entrez_Gene_Id, GCT's
+    # Description): skipped, not read as samples
+    annotation: tuple[str, ...] = ()
 
 
 def _physical_lines(path: PathLike, n: int, what: str = "file") -> list[str]:
@@ -239,6 +242,15 @@ def _physical_lines(path: PathLike, n: int, what: str = "file") -> list[str]:
 
 def _numeric_like(cell: str) -> bool:
     return is_number(cell) or cell.strip() in NA_TOKENS
+
+
+# column names (compared lower case, spaces and dashes as '_') of row annotations that can
+# follow the id column of an expression matrix
+ANNOTATION_COLUMNS = frozenset({"entrez_gene_id", "entrez_id", "entrezid", "description"})
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
 
 
 def sniff_layout(
@@ -338,6 +350,14 @@ def sniff_layout(
         )
         raise ValueError(msg)
     col_ids = [c.strip() for c in col_ids]
+    annotation = []
+    while header and index and len(col_ids) > 1 and _norm_name(col_ids[0]) in ANNOTATION_COLUMNS:
+        annotation.append(col_ids.pop(0))
+    if annotation:
+        logger.info(
+            f"{what} {where(path)}: column(s) {annotation} annotate the rows (as cBioPortal's "
+            "and GCT files have); skipped, not read as samples."
+        )
     header_line = content[0][0] + 1 if header else None
     # below '#' lines, a header of numbers is a data row taken for one, its header commented
     # out ('# gene S1 S2'); integers may be ids (Entrez), 1.5 not. Without '#' lines a header
@@ -356,12 +376,12 @@ def sniff_layout(
             "line of column ids above the data)."
         )
         raise ValueError(msg)
-    return Layout(sep, skip, n_fields, col_ids, corner, header_line, bool(index))
+    return Layout(sep, skip, n_fields, col_ids, corner, header_line, bool(index), tuple(annotation))
 
 
 def locate_problem(path: PathLike, layout: Layout, dtype: np.dtype, what: str) -> None:
     """Scan the data rows and raise ValueError at the first bad one (ragged, NaN, non-numeric)."""
-    start = int(layout.index)
+    start = int(layout.index) + len(layout.annotation)
     implied = (
         f"the header (line {layout.header_line}) implies"
         if layout.header_line is not None
@@ -476,10 +496,12 @@ def _read_matrix(
     index: bool | Literal["auto"],
 ) -> Matrix:
     layout = sniff_layout(path, sep, what, header=header, index=index)
-    n_val = layout.n_fields - int(layout.index)
+    skipped = len(layout.annotation)
+    n_val = layout.n_fields - int(layout.index) - skipped
     if chunk_rows is None:
         chunk_rows = max(16, CHUNK_CELLS // layout.n_fields)
     names = list(range(layout.n_fields))
+    usecols = [0, *names[1 + skipped :]] if skipped else None
     types = defaultdict(lambda: dtype, {0: str} if layout.index else {})
     chunks: list = []
     ids: list[np.ndarray] = []
@@ -489,6 +511,7 @@ def _read_matrix(
             sep=layout.sep,
             header=None,
             names=names,
+            usecols=usecols,
             skiprows=layout.skip,
             index_col=0 if layout.index else None,
             dtype=types,

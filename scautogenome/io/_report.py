@@ -149,10 +149,10 @@ def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> int | None:
     cannot be read again (a column since removed)."""
     import pandas as pd
 
-    from ..data._split import AUTO_GROUPS, DUPLICATE_GROUPS, tcga_patients
+    from ..data._split import AUTO_GROUPS, DUPLICATE_GROUPS, patient_groups
 
-    if grouped_by == AUTO_GROUPS:
-        patients = tcga_patients(adata.obs_names[used])
+    if grouped_by == AUTO_GROUPS:  # patients (and the names that are no barcodes)
+        patients = patient_groups(adata.obs_names[used])
         return None if patients is None else len(set(patients))
     if grouped_by == DUPLICATE_GROUPS:
         return int(adata.obs_names[used].nunique())
@@ -175,6 +175,16 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
         used = np.isin(parts, ("train", "val", "test"))
         counts = [f"{int((parts == p).sum()):,} {p}" for p in ("train", "val", "test")]
         text = f"{' / '.join(counts)} {noun} (obs[{column!r}]), "
+        n_unused = int((parts == "none").sum())
+        dropped = [str(c) for c in adata.uns[key].get("dropped_classes", [])]
+        if n_unused:  # no label, a class left out, or 'none' in the user's split
+            why = "no label" + (
+                f", or of a class left out of training for too few {noun} "
+                f"({', '.join(dropped)}; predicted as one of the others)"
+                if dropped
+                else ""
+            )
+            text += f"{n_unused:,} {noun} unused ({why}), "
         metrics = adata.uns[key].get("metrics", {})
         ran = {p: metrics.get(p, {}).get("n") for p in ("val", "test")}
         if any(n is not None and int(n) != int((parts == p).sum()) for p, n in ran.items()):

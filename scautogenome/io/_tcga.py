@@ -574,6 +574,15 @@ def read_tcga(
             if col == clin_project and col not in (clinical_columns or []):
                 continue  # read into obs[label_key]; copied as well only when asked for
             name = col if col not in adata.obs.columns else f"{col}_clinical"
+            if name != col:
+                logger.info(
+                    "clinical table %s: its column %r is read into obs[%r], beside the %r "
+                    "that the barcodes give",
+                    clin.name,
+                    col,
+                    name,
+                    col,
+                )
             adata.obs[name] = table[col]
         if clin_project is not None:
             from_clinical = table[clin_project].astype(object).map(normalize_project)

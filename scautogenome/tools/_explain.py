@@ -143,7 +143,7 @@ def _candidate_rows(
             msg = f"cells holds positions outside 0..{n - 1}."
             raise IndexError(msg)
         return np.unique(np.where(arr < 0, arr + n, arr))
-    if not adata.obs_names.is_unique:
+    if adata.obs_names.duplicated().any():  # not is_unique, which a copy may carry stale
         msg = (
             "cells given by name need unique obs_names, and adata has duplicated ones; call "
             "adata.obs_names_make_unique() first, or pass a boolean mask or row positions."

@@ -214,6 +214,28 @@ def test_ensembl_versions_do_not_block_gene_matching():
     assert (src.tolist(), dst.tolist()) == ([0], [0])
 
 
+def test_firehose_symbol_entrez_ids_match_symbols(sag_caplog):
+    """A model of Firehose's SYMBOL|ENTREZ ids predicts a query of symbols (Xena, GDC) as the
+    same query under its own ids, and the other way round; '?|ENTREZ' (no symbol) matches
+    nothing by symbol."""
+    from scautogenome.data import gene_alignment
+
+    adata = sag.datasets.synthetic(n_obs=150, n_vars=40, n_classes=3, seed=0)
+    adata.var_names = [f"G{i}|{1000 + i}" for i in range(adata.n_vars)]
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label")
+    expected = model.predict_proba(adata)
+    query = adata.copy()
+    query.var_names = [f"G{i}" for i in range(40)]
+    assert model.gene_overlap(query.var_names)["n_common"] == 40
+    np.testing.assert_allclose(model.predict_proba(query), expected, rtol=1e-5, atol=1e-6)
+    assert "40 genes matched by the symbol of their SYMBOL|ENTREZ id" in sag_caplog.text
+    src, dst, _ = gene_alignment(["TP53|7157", "?|5", "?|6"], ["TP53", "?", "MYC"])
+    assert (src.tolist(), dst.tolist()) == ([0, 1], [0, 1])  # '?' names one model gene here
+    src, dst, _ = gene_alignment(["?"], ["?|5", "?|6"])
+    assert src.tolist() == []  # two model genes of one symbol: neither
+
+
 def test_a_gene_named_twice_in_the_query_counts_once(adata, trained):
     query = adata[:, :30].copy()
     names = query.var_names.tolist()

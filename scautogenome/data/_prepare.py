@@ -650,39 +650,61 @@ def _unversioned(names: np.ndarray) -> np.ndarray:
     )
 
 
+_FIREHOSE_ID = re.compile(r"^([^|]+)\|[0-9]+$")
+"""A Firehose gene id, ``SYMBOL|ENTREZ`` (``TP53|7157``; ``?|100130426`` for unnamed genes)."""
+
+
+def _symbol_part(names: np.ndarray) -> np.ndarray:
+    return np.array(
+        [m.group(1) if (m := _FIREHOSE_ID.match(n)) else n for n in names], dtype=object
+    )
+
+
+def _match_left(pos: np.ndarray, query: np.ndarray, model: np.ndarray, key) -> int:
+    """Match the query genes still without a model gene (``pos < 0``) by ``key`` of both
+    names, where a key names one model gene only and that gene has no match yet; one query
+    column per model gene (the first query gene of a key wins). Fills ``pos``; the number
+    matched."""
+    left = np.flatnonzero(pos < 0)
+    bare = pd.Series(key(model))
+    taken = np.zeros(model.size, dtype=bool)
+    taken[pos[pos >= 0]] = True
+    unique = ~bare.duplicated(keep=False).to_numpy() & ~taken
+    lookup = pd.Index(bare[unique].to_numpy())
+    hit = lookup.get_indexer(pd.Index(key(query[left])))
+    found = hit >= 0
+    candidates = np.flatnonzero(unique)[hit[found]]
+    first = ~pd.Series(candidates).duplicated().to_numpy()
+    pos[left[found][first]] = candidates[first]
+    return int(first.sum())
+
+
 def gene_alignment(
     query_genes, model_genes, *, log: bool = True
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Columns of the query that map onto model genes: ``(src, dst, n_model)`` (``src`` sorted).
 
     Names are matched exactly; a query gene left over is then matched by its Ensembl id
-    without the version (``ENSG00000141510.17`` to ``ENSG00000141510.16``, or to the bare id)
-    where that id names one model gene only, and that gene has no exact match (logged with
+    without the version (``ENSG00000141510.17`` to ``ENSG00000141510.16``, or to the bare id),
+    and by the symbol of a Firehose id (``TP53|7157`` to ``TP53``, either way), where that id
+    or symbol names one model gene only, and that gene has no exact match (logged with
     ``log``; a caller that aligns the same genes again passes False, so it is said once).
     """
     model = np.asarray(model_genes, dtype=str)
     query = np.asarray(query_genes, dtype=str)
     model_index = pd.Index(model)
     pos = model_index.get_indexer(pd.Index(query))
-    left = np.flatnonzero(pos < 0)
-    if left.size and (
-        any(_ENSEMBL_VERSIONED.match(n) for n in query[left[:1000]])
-        or any(_ENSEMBL_VERSIONED.match(n) for n in model[:1000])
+    for pattern, key, how in (
+        (_ENSEMBL_VERSIONED, _unversioned, "their Ensembl id without the version"),
+        (_FIREHOSE_ID, _symbol_part, "the symbol of their SYMBOL|ENTREZ id"),
     ):
-        bare = pd.Series(_unversioned(model))
-        taken = np.zeros(model.size, dtype=bool)
-        taken[pos[pos >= 0]] = True
-        unique = ~bare.duplicated(keep=False).to_numpy() & ~taken
-        lookup = pd.Index(bare[unique].to_numpy())
-        hit = lookup.get_indexer(pd.Index(_unversioned(query[left])))
-        found = hit >= 0
-        candidates = np.flatnonzero(unique)[hit[found]]
-        # one query column per model gene: the first query gene of an id wins
-        first = ~pd.Series(candidates).duplicated().to_numpy()
-        pos[left[found][first]] = candidates[first]
-        if log and first.sum():
-            logger.info(
-                "%d genes matched by their Ensembl id without the version", int(first.sum())
-            )
+        left = np.flatnonzero(pos < 0)
+        if left.size and (
+            any(pattern.match(n) for n in query[left[:1000]])
+            or any(pattern.match(n) for n in model[:1000])
+        ):
+            n = _match_left(pos, query, model, key)
+            if log and n:
+                logger.info("%d genes matched by %s", n, how)
     src = np.flatnonzero(pos >= 0)
     return src, pos[src], len(model_index)

@@ -307,17 +307,9 @@ def common_row_total(X) -> float | None:
     :data:`EQUAL_TOTALS_RTOL`, and in nine in ten of up to 100 rows looked at, every non-zero
     value is a whole multiple of the row's smallest (a count of one, scaled). Quantile-
     normalized log values also sum alike in every row but are no multiples. None otherwise, or
-    where fewer than two rows hold values. Reads ``X`` a block of rows at a time (sparse stays
-    sparse)."""
-    n = X.shape[0]
-    if sparse.issparse(X) or isinstance(X, np.ndarray):  # in memory: one pass, no copy
-        totals = np.ravel(np.asarray(X.sum(axis=1, dtype=np.float64)))
-    else:  # backed (h5py): a block of rows at a time
-        totals = np.empty(n, dtype=np.float64)
-        step = max(1, min(_CHUNK, 4_000_000 // max(X.shape[1], 1)))  # 16 MB of float32 a block
-        for start in range(0, n, step):
-            block = np.asarray(X[start : start + step])
-            totals[start : start + step] = block.sum(axis=1, dtype=np.float64)
+    where fewer than two rows hold values. A sparse ``X`` stays sparse."""
+    # one pass, no copy (the matrix is in memory: as_csr_or_dense reads a backed one)
+    totals = np.ravel(np.asarray(X.sum(axis=1, dtype=np.float64)))
     filled = np.flatnonzero(totals != 0)
     if filled.size < 2:
         return None

@@ -123,11 +123,20 @@ def _clinical_labels(args, adata, labels: str) -> str:
     patient, ...): the clinical table's column, which read_tcga kept as ``COL_clinical``, is
     the one the user named (without --labels)."""
     twin = f"{labels}_clinical"
-    if args.tcga and not args.labels and labels == args.label_column and twin in adata.obs:
-        from ._settings import logger
+    if not (args.tcga and twin in adata.obs):
+        return labels
+    from ._settings import logger
 
+    if not args.labels and labels == args.label_column:
         logger.info("--label-column %r: the labels are the clinical table's, obs[%r]", labels, twin)
         return twin
+    logger.warning(
+        "--labels %r: the barcodes' column of that name; the clinical table's is obs[%r] "
+        "(--labels %s to train on it)",
+        labels,
+        twin,
+        twin,
+    )
     return labels
 
 
@@ -691,16 +700,21 @@ _SHOWN_SCORES = (
 )
 
 
-def _scores_line(scores: dict, labels: str, key: str) -> str:
+def _scores_line(scores: dict, labels: str, key: str, noun: str = "cells") -> str:
     """The line ``embed --labels`` prints: the scores a reader compares (those that could be
     computed), what they were computed on, and where the rest is kept."""
     shown = [f"{name} {float(scores[k]):.3f}" for k, name in _SHOWN_SCORES if k in scores]
     shown = [s for s in shown if not s.endswith(" nan")]
-    on = f"{int(scores['n_cells']):,} cells, {int(scores['n_labels'])} labels"
+    on = f"{int(scores['n_cells']):,} {noun}, {int(scores['n_labels'])} labels"
+    sampled = int(scores.get("n_cells_sampled", scores["n_cells"]))
+    if sampled < int(scores["n_cells"]):
+        on += f"; silhouette and t-SNE on a sample of {sampled:,}"
     if "n_clusters" in scores:
-        on += f", Leiden {float(scores['n_clusters']):g} clusters"
+        on += f"; Leiden {float(scores['n_clusters']):g} clusters"
     if "n_batches" in scores:
-        on += f", {int(scores['n_batches'])} batches"
+        on += f"; {int(scores['n_batches'])} batches"
+    if not shown:
+        return f"latent space vs obs[{labels!r}] ({on}): no score could be computed"
     return (
         f"latent space vs obs[{labels!r}] ({on}): " + ", ".join(shown) + f" (higher is better, "
         f"Davies-Bouldin lower; all of them in uns[{key!r}]['scores'])"
@@ -860,7 +874,7 @@ def _embed(args) -> int:
                     f"--labels {args.labels!r}"
                 )
             raise
-        print(_scores_line(scores, args.labels, args.key_added))
+        print(_scores_line(scores, args.labels, args.key_added, obs_noun(adata)))
     write_run()
     basis = f"X_{args.key_added}"
     n_dims = adata.obsm[basis].shape[1]

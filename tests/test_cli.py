@@ -219,7 +219,7 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
     assert json.loads(embedded_ad.uns["sag_resvae"]["train_params"])["beta"] == 2.0
     printed = capsys.readouterr().out
     assert re.search(
-        r"latent space vs obs\['label'\] \(\d+ cells, 3 labels, Leiden [\d.]+ clusters\): "
+        r"latent space vs obs\['label'\] \(\d+ cells, 3 labels; Leiden [\d.]+ clusters\): "
         r"ARI [\d.]+, NMI [\d.]+, silhouette -?[\d.]+, Davies-Bouldin [\d.]+",
         printed,
     )
@@ -1716,3 +1716,21 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sag.io, "read_autogenome", raw)
     assert main([*argv, "--out", str(tmp_path / "run2")]) == 2
     assert "error: 'utf-8' codec can't decode byte 0xff" in capsys.readouterr().err
+
+
+def test_embed_scores_line_says_what_each_score_was_computed_on():
+    from scautogenome.cli import _scores_line
+
+    scores = {
+        "ari": 0.5, "nmi": 0.6, "silhouette": 0.2, "davies_bouldin": 1.5,
+        "davies_bouldin_tsne": float("nan"), "n_cells": 50_000, "n_cells_sampled": 10_000,
+        "n_labels": 7, "n_clusters": 7.0,
+    }  # fmt: skip
+    line = _scores_line(scores, "cell_type", "sag_resvae")
+    assert line.startswith(
+        "latent space vs obs['cell_type'] (50,000 cells, 7 labels; silhouette and t-SNE on a "
+        "sample of 10,000; Leiden 7 clusters): ARI 0.500, NMI 0.600, silhouette 0.200, "
+        "Davies-Bouldin 1.500 (higher"
+    )
+    blank = {**scores, **dict.fromkeys(("ari", "nmi", "silhouette", "davies_bouldin"), np.nan)}
+    assert _scores_line(blank, "cell_type", "k").endswith("no score could be computed")

@@ -272,6 +272,11 @@ def test_tcga_patients_stay_whole_beside_samples_of_other_names(adata, sag_caplo
     assert (_parts_per_group(patients, d.split[40:]) == 1).all()
     assert "260 of the 300 samples are named by TCGA barcodes" in sag_caplog.text
     assert "the other 40 (e.g. ['GTEX-1000-0011-R10A-SM-0'" in sag_caplog.text
+    # one barcode-like name among cells of other names is no TCGA data: the split is as
+    # without it (here: no groups)
+    cells = adata.copy()
+    cells.obs_names = ["TCGA-AB-0001-01A"] + [f"cell_{i}" for i in range(1, cells.n_obs)]
+    assert prepare_labelled(cells, "label", seed=0).grouped_by is None
 
 
 def test_copies_of_a_sample_under_one_name_never_straddle_the_split(adata, caplog):

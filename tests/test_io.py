@@ -1540,7 +1540,14 @@ def test_read_table_skips_the_annotation_columns_of_cbioportal_and_gct(tmp_path,
     gct.write_text("Name\tDescription\tS1\tS2\tS3\nG1\tna\t1\t2\t3\nG2\tgene two\t4\t5\t6\n")
     adata = sag.io.read_table(gct, orientation="genes_x_samples")
     assert adata.obs_names.tolist() == ["S1", "S2", "S3"]
-    # a bad cell is still named by its sample column
+    # a GCT file whole: its version and dimensions lines above the header
+    gct.write_text("#1.2\n2\t3\nName\tDescription\tS1\tS2\tS3\nG1\tna\t1\t2\t3\nG2\tb\t4\t5\t6\n")
+    adata = sag.io.read_table(gct, orientation="genes_x_samples")
+    assert adata.obs_names.tolist() == ["S1", "S2", "S3"]
+    # a bad cell, or a repeated sample, is still named by its own column and field
     gct.write_text("Name\tDescription\tS1\tS2\nG1\tna\t1\tx\n")
     with pytest.raises(ValueError, match=r"column 'S2': non-numeric cell 'x'"):
         sag.io.read_table(gct, orientation="genes_x_samples")
+    path.write_text("Hugo_Symbol\tEntrez_Gene_Id\tA\tB\tA\nTP53\t7157\t1\t2\t3\n")
+    with pytest.raises(ValueError, match=r"duplicate sample id 'A' in header fields 3 and 5"):
+        sag.io.read_table(path, orientation="genes_x_samples")

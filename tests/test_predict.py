@@ -229,11 +229,14 @@ def test_firehose_symbol_entrez_ids_match_symbols(sag_caplog):
     query.var_names = [f"G{i}" for i in range(40)]
     assert model.gene_overlap(query.var_names)["n_common"] == 40
     np.testing.assert_allclose(model.predict_proba(query), expected, rtol=1e-5, atol=1e-6)
-    assert "40 genes matched by the symbol of their SYMBOL|ENTREZ id" in sag_caplog.text
+    assert "40 genes matched by the symbol of the model's SYMBOL|ENTREZ id" in sag_caplog.text
+    # '?' is no symbol; two Firehose ids of one symbol and other Entrez ids are other genes
     src, dst, _ = gene_alignment(["TP53|7157", "?|5", "?|6"], ["TP53", "?", "MYC"])
-    assert (src.tolist(), dst.tolist()) == ([0, 1], [0, 1])  # '?' names one model gene here
-    src, dst, _ = gene_alignment(["?"], ["?|5", "?|6"])
-    assert src.tolist() == []  # two model genes of one symbol: neither
+    assert (src.tolist(), dst.tolist()) == ([0], [0])
+    src, dst, _ = gene_alignment(["?|10357", "SLC35E2|728661"], ["?|100130426", "SLC35E2|9906"])
+    assert src.tolist() == []
+    src, dst, _ = gene_alignment(["TP53"], ["TP53|7157", "TP53|9999"])
+    assert src.tolist() == []  # a symbol of two model genes: neither
 
 
 def test_a_gene_named_twice_in_the_query_counts_once(adata, trained):

@@ -610,7 +610,11 @@ def test_report_names_the_unused_cells_and_the_classes_left_out(
     labels[5:7] = "rare"
     adata.obs["label"] = pd.Categorical(labels)
     sag.tl.classify(adata, "label", config=tiny_config, min_cells_per_class=3)
-    assert "; 7 unused: no label, or left out)" in sag_caplog.text
+    assert (
+        "; 7 unused: no label or value, a class left out, or none in split_key)" in sag_caplog.text
+    )
     page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
-    assert "7 cells unused (no label, or of a class left out of training for too few cells " in page
-    assert "(rare; predicted as one of the others)" in page
+    assert (
+        "7 cells unused (5 without a label; 2 of the classes left out of training for too few "
+        "cells (rare; predicted as one of the others))" in page
+    )

@@ -609,7 +609,9 @@ def _finish(
         (split == "val").sum(),
         (split == "test").sum(),
         # without a label (or target value), of a class left out, or 'none' in a user's split
-        f"; {n_unused} unused: no label, or left out" if n_unused else "",
+        f"; {n_unused} unused: no label or value, a class left out, or none in split_key"
+        if n_unused
+        else "",
         adata.n_vars,
         what,
         value_type,
@@ -644,7 +646,7 @@ _ENSEMBL_VERSIONED = re.compile(r"^(ENS[A-Z]*[0-9]{6,})\.[0-9]+$")
 """An Ensembl id with its version (ENSG00000141510.17): GENCODE releases change the version."""
 
 
-def _unversioned(names: np.ndarray) -> np.ndarray:
+def _unversioned(names: np.ndarray, side: str = "") -> np.ndarray:
     return np.array(
         [m.group(1) if (m := _ENSEMBL_VERSIONED.match(n)) else n for n in names], dtype=object
     )
@@ -654,24 +656,38 @@ _FIREHOSE_ID = re.compile(r"^([^|]+)\|[0-9]+$")
 """A Firehose gene id, ``SYMBOL|ENTREZ`` (``TP53|7157``; ``?|100130426`` for unnamed genes)."""
 
 
-def _symbol_part(names: np.ndarray) -> np.ndarray:
+def _symbols_of_ids(names: np.ndarray, side: str) -> np.ndarray:
+    """The symbol of each Firehose id (``TP53|7157`` -> ``TP53``); a name of no symbol
+    (``?|100130426``) or no Firehose id gets a key of its own (``side``: ``"q"`` or ``"m"``,
+    so that the two sides' own keys differ), which matches nothing."""
+    out = np.empty(len(names), dtype=object)
+    for i, n in enumerate(names):
+        m = _FIREHOSE_ID.match(n)
+        out[i] = m.group(1) if m and m.group(1) != "?" else f"\0{side}{i}"
+    return out
+
+
+def _plain_names(names: np.ndarray, side: str) -> np.ndarray:
+    """The names that are no Firehose ids as they are; a Firehose id gets a key of its own,
+    so that two of them (another Entrez id under one symbol) never match by their symbol."""
     return np.array(
-        [m.group(1) if (m := _FIREHOSE_ID.match(n)) else n for n in names], dtype=object
+        [f"\0{side}{i}" if _FIREHOSE_ID.match(n) else n for i, n in enumerate(names)],
+        dtype=object,
     )
 
 
-def _match_left(pos: np.ndarray, query: np.ndarray, model: np.ndarray, key) -> int:
-    """Match the query genes still without a model gene (``pos < 0``) by ``key`` of both
-    names, where a key names one model gene only and that gene has no match yet; one query
-    column per model gene (the first query gene of a key wins). Fills ``pos``; the number
-    matched."""
+def _match_left(pos: np.ndarray, query: np.ndarray, model: np.ndarray, query_key, model_key) -> int:
+    """Match the query genes still without a model gene (``pos < 0``) by their key
+    (``query_key``) against the model genes' (``model_key``), where a key names one model
+    gene only and that gene has no match yet; one query column per model gene (the first
+    query gene of a key wins). Fills ``pos``; the number matched."""
     left = np.flatnonzero(pos < 0)
-    bare = pd.Series(key(model))
+    bare = pd.Series(model_key(model, "m"))
     taken = np.zeros(model.size, dtype=bool)
     taken[pos[pos >= 0]] = True
     unique = ~bare.duplicated(keep=False).to_numpy() & ~taken
     lookup = pd.Index(bare[unique].to_numpy())
-    hit = lookup.get_indexer(pd.Index(key(query[left])))
+    hit = lookup.get_indexer(pd.Index(query_key(query[left], "q")))
     found = hit >= 0
     candidates = np.flatnonzero(unique)[hit[found]]
     first = ~pd.Series(candidates).duplicated().to_numpy()
@@ -694,16 +710,18 @@ def gene_alignment(
     query = np.asarray(query_genes, dtype=str)
     model_index = pd.Index(model)
     pos = model_index.get_indexer(pd.Index(query))
-    for pattern, key, how in (
-        (_ENSEMBL_VERSIONED, _unversioned, "their Ensembl id without the version"),
-        (_FIREHOSE_ID, _symbol_part, "the symbol of their SYMBOL|ENTREZ id"),
+    for pattern, query_key, model_key, how in (
+        (_ENSEMBL_VERSIONED, _unversioned, _unversioned, "their Ensembl id without the version"),
+        # a Firehose id of the query to a plain symbol of the model, and the other way round
+        (_FIREHOSE_ID, _symbols_of_ids, _plain_names, "the symbol of their SYMBOL|ENTREZ id"),
+        (_FIREHOSE_ID, _plain_names, _symbols_of_ids, "the symbol of the model's SYMBOL|ENTREZ id"),
     ):
         left = np.flatnonzero(pos < 0)
         if left.size and (
             any(pattern.match(n) for n in query[left[:1000]])
             or any(pattern.match(n) for n in model[:1000])
         ):
-            n = _match_left(pos, query, model, key)
+            n = _match_left(pos, query, model, query_key, model_key)
             if log and n:
                 logger.info("%d genes matched by %s", n, how)
     src = np.flatnonzero(pos >= 0)

@@ -163,6 +163,8 @@ def resolve_groups(
         names = adata.obs_names[used]
         of_used, what = patient_groups(names), AUTO_GROUPS
         others = 0 if of_used is None else sum(g.startswith("\0") for g in of_used)
+        if others * 2 > len(names):  # a stray barcode-like name among others: no TCGA data
+            of_used, others = None, 0
         if others:
             logger.info(
                 "group_key='auto': %d of the %d %s are named by TCGA barcodes, whose samples "

@@ -271,6 +271,14 @@ def sniff_layout(
     while n_comment < len(lines) and lines[n_comment].startswith("#"):
         n_comment += 1
     content = [(i, ln) for i, ln in enumerate(lines) if i >= n_comment and ln.strip()]
+    if (
+        n_comment
+        and lines[n_comment - 1].strip() in ("#1.2", "#1.3")
+        and content
+        and all(_INTEGER.match(f.strip()) for f in re.split(r"[\t,]", content[0][1]))
+    ):
+        # a GCT file: its version line, then one of its dimensions, then the header
+        content.pop(0)
     if not content:
         msg = f"{what} {where(path)}: the file is empty."
         raise ValueError(msg)

@@ -145,21 +145,53 @@ def _data_source(adata: AnnData) -> str:
 
 
 def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> int | None:
-    """How many groups the split of the ``used`` rows kept whole; None where the groups
-    cannot be read again (a column since removed)."""
+    """How many groups the split of the ``used`` rows kept whole (for TCGA patients, the
+    patients only); None where the groups cannot be read again (a column since removed)."""
     import pandas as pd
 
     from ..data._split import AUTO_GROUPS, DUPLICATE_GROUPS, patient_groups
 
-    if grouped_by == AUTO_GROUPS:  # patients (and the names that are no barcodes)
+    if grouped_by == AUTO_GROUPS:
         patients = patient_groups(adata.obs_names[used])
-        return None if patients is None else len(set(patients))
+        return None if patients is None else len({g for g in patients if g[:1] != "\0"})
     if grouped_by == DUPLICATE_GROUPS:
         return int(adata.obs_names[used].nunique())
     if grouped_by not in adata.obs.columns:
         return None
     values = pd.Series(adata.obs[grouped_by].to_numpy()[used])
     return int(values.nunique() + values.isna().sum())  # a missing value: a group of its own
+
+
+def _unused_why(
+    adata: AnnData, key: str, unused: np.ndarray, noun: str, regression: bool, params: dict
+) -> str:
+    """Why the ``unused`` rows of a classify run did not train or score: no label (or target
+    value), a class left out for too few rows, or 'none' in the user's split."""
+    labels_key = str(params.get("labels_key", ""))
+    dropped = [str(c) for c in adata.uns[key].get("dropped_classes", [])]
+    reasons, left = [], unused.copy()
+    if labels_key in adata.obs.columns:
+        labels = adata.obs[labels_key]
+        missing = left & labels.isna().to_numpy()
+        if missing.any():
+            what = "a target value" if regression else "a label"
+            reasons.append(f"{int(missing.sum()):,} without {what}")
+            left &= ~missing
+        small = left & labels.astype(str).isin(dropped).to_numpy()
+        if small.any():
+            reasons.append(
+                f"{int(small.sum()):,} of the classes left out of training for too few {noun} "
+                f"({', '.join(dropped)}; predicted as one of the others)"
+            )
+            left &= ~small
+    if left.any():
+        split_key = params.get("split_key")
+        reasons.append(
+            f"{int(left.sum()):,} put in 'none' by obs[{str(split_key)!r}]"
+            if _given(split_key)
+            else f"{int(left.sum()):,} for another reason"
+        )
+    return "; ".join(reasons)
 
 
 def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
@@ -175,16 +207,9 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
         used = np.isin(parts, ("train", "val", "test"))
         counts = [f"{int((parts == p).sum()):,} {p}" for p in ("train", "val", "test")]
         text = f"{' / '.join(counts)} {noun} (obs[{column!r}]), "
-        n_unused = int((parts == "none").sum())
-        dropped = [str(c) for c in adata.uns[key].get("dropped_classes", [])]
-        if n_unused:  # no label, a class left out, or 'none' in the user's split
-            why = "no label" + (
-                f", or of a class left out of training for too few {noun} "
-                f"({', '.join(dropped)}; predicted as one of the others)"
-                if dropped
-                else ""
-            )
-            text += f"{n_unused:,} {noun} unused ({why}), "
+        unused = parts == "none"
+        if unused.any():
+            text += f"{int(unused.sum()):,} {noun} unused ({_unused_why(adata, key, unused, noun, regression, params)}), "
         metrics = adata.uns[key].get("metrics", {})
         ran = {p: metrics.get(p, {}).get("n") for p in ("val", "test")}
         if any(n is not None and int(n) != int((parts == p).sum()) for p, n in ran.items()):
@@ -209,6 +234,13 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
         }.get(str(grouped), f"group of obs[{str(grouped)!r}]")
         text += f", the {noun} of each {what}" + (f" ({n:,} in all)" if n is not None else "")
         text += " kept in one part"
+        if str(grouped) == AUTO_GROUPS and used.any():  # names that are no barcodes
+            from ..data._split import patient_groups
+
+            groups = patient_groups(adata.obs_names[used])
+            n_other = 0 if groups is None else sum(g[:1] == "\0" for g in groups)
+            if n_other:
+                text += f", the {n_other:,} other {noun} (not named by barcodes) one by one"
     return text + "."
 
 

@@ -325,7 +325,8 @@ def table_to_anndata(
     else:
         dups = _duplicates(col_ids)
         if dups:
-            offset = 1 if m.layout.corner is not None else 0
+            # the corner cell and any skipped annotation column come before the ids
+            offset = (1 if m.layout.corner is not None else 0) + len(m.layout.annotation)
             fields = [str(i + 1 + offset) for i, c in enumerate(col_ids) if c == dups[0]]
             msg = (
                 f"{what} {_parse.where(path, m.layout.header_line)}: duplicate sample id "

@@ -210,7 +210,8 @@ def run_vae_search(
         fingerprint=fingerprint,
     )
     logger.info(
-        "best VAE widths: %s (val loss: the negative ELBO per cell, lower is better%s)",
+        "best VAE widths: %s (val loss: reconstruction loss + beta x KL per cell, the negative "
+        "ELBO at beta 1; lower is better%s)",
         out.architecture["widths"],
         # a density of continuous values can exceed 1, and its negative log then is below 0
         "; below 0 is no error with a Gaussian likelihood" if out.best.value < 0 else "",

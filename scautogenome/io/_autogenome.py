@@ -326,32 +326,11 @@ NO_COUNTERPART: dict[str, frozenset[str]] = {
         "seed",
     ),
 }
-# of those, the ones about the machine and the run's logging, which do not change a result:
+# of those, all but these are about the machine and the run's logging and change no result:
 # sag chooses its own threads and device (sag.settings.n_threads, device=), so they are
 # recorded and logged, not warned about
-RUNTIME_KEYS = _aliases(
-    "num_threads",
-    "threads",
-    "n_threads",
-    "num_parallel_calls",
-    "capacity",
-    "queue_capacity",
-    "buffer_size",
-    "prefetch",
-    "num_gpus",
-    "gpus",
-    "n_gpus",
-    "gpu_num",
-    "num_gpu",
-    "gpu",
-    "devices",
-    "num_workers",
-    "log_steps",
-    "save_steps",
-    "eval_steps",
-    "checkpoint_steps",
-    "summary_steps",
-)
+RESULT_KEYS = _aliases("shuffle", "seed")
+RUNTIME_KEYS = frozenset().union(*NO_COUNTERPART.values()) - RESULT_KEYS
 META_KEYS = _aliases("name", "description", "version", "task_name", "project", "comment")
 # generic words that name something only in their own module: "name" is the search mode under
 # search_mode, the loss under loss, but a data set's name under data_loader (never looked up in

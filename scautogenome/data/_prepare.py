@@ -647,6 +647,7 @@ _ENSEMBL_VERSIONED = re.compile(r"^(ENS[A-Z]*[0-9]{6,})\.[0-9]+$")
 
 
 def _unversioned(names: np.ndarray, side: str = "") -> np.ndarray:
+    """Each Ensembl id without its version (``side``: unused; the Firehose keys need it)."""
     return np.array(
         [m.group(1) if (m := _ENSEMBL_VERSIONED.match(n)) else n for n in names], dtype=object
     )

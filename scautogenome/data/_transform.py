@@ -157,17 +157,20 @@ def _mean_ratio(X, transform: InputTransform, col_map, *, log1p: bool = False) -
     """The mean of ``X`` (of ``log1p(X)`` with ``log1p``, as a ``"normalized"`` transform's
     row step gives) over the model's genes it holds, divided by the training cells' mean over
     the same genes (``transform.mean_``); None without those means or where the training mean
-    is 0. A block of rows at a time: a sparse ``X`` stays sparse, a dense one is not copied
-    whole."""
+    is 0. A sparse ``X`` stays sparse (its log1p a copy of the stored values only); a dense
+    one is log-transformed a block of rows at a time, never copied whole."""
     if transform.mean_ is None or X.shape[0] == 0:
         return None
-    totals = np.zeros(X.shape[1], dtype=np.float64)
-    step = max(1, BLOCK_VALUES // max(X.shape[1], 1))
-    for start in range(0, X.shape[0], step):
-        block = X[start : start + step]
-        if log1p:
-            block = block.log1p() if sparse.issparse(block) else np.log1p(block, dtype=np.float64)
-        totals += _dense_1d(block.sum(axis=0, dtype=np.float64))
+    if sparse.issparse(X):
+        totals = _dense_1d((X.log1p() if log1p else X).sum(axis=0, dtype=np.float64))
+    else:
+        totals = np.zeros(X.shape[1], dtype=np.float64)
+        step = max(1, BLOCK_VALUES // max(X.shape[1], 1))
+        for start in range(0, X.shape[0], step):
+            block = np.asarray(X[start : start + step])
+            if log1p:
+                block = np.log1p(block, dtype=np.float64)
+            totals += block.sum(axis=0, dtype=np.float64)
     col_means = totals / X.shape[0]
     if col_map is None:
         src = dst = np.arange(min(len(col_means), transform.mean_.size))

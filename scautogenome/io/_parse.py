@@ -605,10 +605,11 @@ def read_frame(
 ) -> Frame:
     """Read an annotation table (labels, clinical data); leading ``#`` lines are skipped.
 
-    QIIME metadata is read as QIIME reads it: a ``#SampleID`` (or ``#OTU ID``) line is the
-    header, and a ``#q2:types`` line below it sets which columns are categorical (read as text,
-    ``1`` stays ``"1"``) and which numeric. GDC's ``'--`` counts as missing. A DataFrame is
-    copied, its index kept as a column when named.
+    QIIME metadata is read as QIIME reads it: a ``#SampleID`` (or ``#OTU ID``) line as wide as
+    the rows below it is the header; a ``#q2:types`` line below it sets which columns are
+    categorical (read as text, ``1`` stays ``"1"``) and which numeric, and a ``#q2:missing``
+    line which read the INSDC vocabulary (``not collected``, ...) as missing. GDC's ``'--``
+    counts as missing. A DataFrame is copied, its index kept as a column when named.
     """
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
@@ -620,9 +621,10 @@ def read_frame(
     head = 0
     while head < len(lines) and lines[head].startswith("#"):
         if _is_hash_header(path, lines, head):
+            first = re.split(r"[\t,;]", lines[head])[0].strip()
             logger.info(
                 f"{what} {where(path, head + 1)}: the '#' line is read as the header (QIIME's "
-                f"{lines[head].split(sep or guess_sep(path, lines[head]))[0].strip()!r})."
+                f"{first!r})."
             )
             break
         head += 1

@@ -992,6 +992,10 @@ def test_a_damaged_model_json_is_named(adata, tmp_path):
         meta.write_text(json.dumps(damaged))
         with pytest.raises(ValueError, match=rf"model\.json' lacks \['{entry}'\] \(damaged"):
             sag.models.Classifier.load(tmp_path / "m")
+    for entry, value in (("classes", None), ("var_names", "abc"), ("train_params", None)):
+        meta.write_text(json.dumps({**json.loads(text), entry: value}))
+        with pytest.raises(ValueError, match=rf"its \['{entry}'\] entry is empty or of another"):
+            sag.models.Classifier.load(tmp_path / "m")
     for entry in ("model", "transform"):
         damaged = json.loads(text)
         if entry == "model":

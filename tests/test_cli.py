@@ -252,7 +252,7 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
         "Latent space",
         "data:image/png",
         "<code>sag.tl.embedding_scores</code>",  # the scores --labels stored
-        "Search history (validation loss, the negative ELBO)",
+        "Search history (validation loss: reconstruction + beta x KL per cell",
         "The kept model",
     ):
         assert section in page

@@ -1474,6 +1474,16 @@ def test_read_table_qiime_mapping_and_metadata(tmp_path):
         adata = sag.io.read_table(expr, labels=meta)
         assert adata.obs["ph"].dtype.kind == "f"
         np.testing.assert_array_equal(adata.obs["ph"].isna(), [False, True, True, False])
+    # '#' lines below the header are comments, wherever they are: no rows, no cells
+    meta.write_text(
+        "sample-id\tsubject\tph\n#q2:types\tcategorical\tnumeric\n# ph by meter B\tsee notes\n"
+        "S0\t1\t7.1\n# S1 re-sequenced\nS1\t2\t6\nS2\t1\t6\nS3\t2\t5\n"
+    )
+    adata = sag.io.read_table(expr, labels=meta)
+    assert adata.uns["sag_io"]["n_label_rows_unused"] == 0
+    assert adata.obs["ph"].tolist() == [7.1, 6.0, 6.0, 5.0]
+    meta.write_text("sample\tage\nS0\t50\n# S1 was re-sequenced\nS1\t60\nS2\t70\nS3\t80\n")
+    assert sag.io.read_table(expr, labels=meta).obs["age"].dtype.kind in "if"
     # the same metadata without the directive: numbers, as any table reads
     meta.write_text("sample-id\tsubject\nS0\t1\nS1\t2\nS2\t1\nS3\t2\n")
     assert sag.io.read_table(expr, labels=meta).obs["subject"].dtype.kind in "if"

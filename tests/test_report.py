@@ -615,6 +615,6 @@ def test_report_names_the_unused_cells_and_the_classes_left_out(
     )
     page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
     assert (
-        "7 cells unused (5 without a label; 2 of the classes left out of training for too few "
+        "7 cells unused (5 without a label; 2 in classes left out of training for too few "
         "cells (rare; predicted as one of the others))" in page
     )

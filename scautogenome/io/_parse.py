@@ -661,6 +661,17 @@ def read_frame(
             f"delimiter {sep!r}); dropped."
         )
         frame, text = frame.iloc[:, :-1].copy(), text.iloc[:, :-1].copy()
+    # '#' lines below the header are comments too (QIIME puts them anywhere): no rows
+    first = text.iloc[:, 0].astype(str).str.lstrip()
+    comment = (text.iloc[:, 0].notna() & first.str.startswith("#")).to_numpy()
+    if comment.any():
+        logger.info(
+            f"{what} {where(path)}: {int(comment.sum())} '#' line(s) below the header skipped"
+        )
+        frame = frame[~comment].reset_index(drop=True)
+        text = text[~comment].reset_index(drop=True)
+        if frame.shape[1] > 1:  # the columns as they read without the comments
+            frame = frame.apply(_reinfer)
     info = Frame(frame, repr(str(path)), path, sep, skip, text, str(path))
     given = {}  # directive -> (its line, its fields after the first)
     for i, line in enumerate(directives):
@@ -672,6 +683,15 @@ def read_frame(
         line, types = given["#q2:types"]
         _apply_q2_types(info, types, what, line)
     return info
+
+
+def _reinfer(column: pd.Series) -> pd.Series:
+    """A column of text read as numbers where every value is one (as pandas reads a file's
+    column), once the comment lines that held words are gone."""
+    if column.dtype != object:
+        return column
+    numbers = pd.to_numeric(column, errors="coerce")
+    return numbers if (numbers.notna() == column.notna()).all() else column
 
 
 # QIIME 2's INSDC:missing vocabulary (read as missing where a column's #q2:missing says so)

@@ -180,7 +180,7 @@ def _unused_why(
         small = left & labels.astype(str).isin(dropped).to_numpy()
         if small.any():
             reasons.append(
-                f"{int(small.sum()):,} of the classes left out of training for too few {noun} "
+                f"{int(small.sum()):,} in classes left out of training for too few {noun} "
                 f"({', '.join(dropped)}; predicted as one of the others)"
             )
             left &= ~small
@@ -695,7 +695,9 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
         return out
     trials = run.get("trials")
     if trials is not None and len(trials):
-        out.append("<h3>Search history (validation loss, the negative ELBO)</h3>")
+        out.append(
+            "<h3>Search history (validation loss: reconstruction + beta x KL per cell, the negative ELBO at beta 1)</h3>"
+        )
         out.append(_figure(pl.search_history, adata, key=basis[2:]))
     if encoded and "architecture" in run:  # the model's; its training is in its own report
         out.append("<h3>The model</h3>")

@@ -8,7 +8,7 @@ import hashlib
 import json
 import platform
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -229,6 +229,8 @@ class BaseModel:
     _missing_genes_effect = "which moves the outputs"
 
     _model_name: str = ""
+    # the class's own entries of model.json that loading needs, with their JSON types
+    _extra_entries: ClassVar[dict[str, type]] = {}
     # names of what _marker_tensors saves (dropped from the network's weights on loading)
     _marker_tensors_names: tuple[str, ...] = ()
 
@@ -580,18 +582,28 @@ class BaseModel:
         damaged, a FileNotFoundError where it holds no saved model).
         """
         meta, tensors = read_model_dir(path, cls._model_name)
-        needed = ("architecture", "var_names", "transform", "train_params")
+        # the entries every model needs, with their JSON types (a Classifier's classes too)
+        needed = {"architecture": dict, "var_names": list, "transform": dict, "train_params": dict}
+        needed.update(cls._extra_entries)
         missing = [k for k in needed if k not in meta]
-        try:
-            extras = cls._extras_from_meta(meta)
-        except KeyError as e:  # the class's own entries (a Classifier's classes, ...)
-            missing.append(e.args[0])
         if missing:
             msg = (
                 f"{str(Path(path) / META)!r} lacks {missing} (damaged, or edited by hand); "
                 "save the model there again."
             )
             raise ValueError(msg)
+        wrong = [
+            k
+            for k, kind in needed.items()
+            if not isinstance(meta[k], kind) or (kind is list and not meta[k])
+        ]
+        if wrong or not isinstance(meta.get("versions", {}), dict):
+            msg = (
+                f"{str(Path(path) / META)!r}: its {wrong or ['versions']} entry is empty or of "
+                "another type (damaged, or edited by hand); save the model there again."
+            )
+            raise ValueError(msg)
+        extras = cls._extras_from_meta(meta)
         state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
         arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}
         try:

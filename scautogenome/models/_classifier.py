@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from scipy.special import log_softmax
@@ -62,6 +62,8 @@ class Classifier(SupervisedModel):
 
     def _extra_meta(self) -> dict:
         return {"classes": self.classes_.tolist()}
+
+    _extra_entries: ClassVar[dict[str, type]] = {"classes": list}  # of model.json, checked by load
 
     @classmethod
     def _extras_from_meta(cls, meta: dict) -> dict:

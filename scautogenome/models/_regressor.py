@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
@@ -74,6 +74,8 @@ class Regressor(SupervisedModel):
             "target_mean": self.target_mean_,
             "target_std": self.target_std_,
         }
+
+    _extra_entries: ClassVar[dict[str, type]] = {"target": str}  # of model.json, checked by load
 
     @classmethod
     def _extras_from_meta(cls, meta: dict) -> dict:

@@ -256,7 +256,10 @@ def explain(
         cells, with a warning where there is a split). None (default): 100, or all of those
         cells when there are fewer; a larger number than there are is clamped with a warning.
     nsamples
-        Draws of (background cell, alpha) per explained cell (shap's default is 200).
+        Draws of (background cell, alpha) per explained cell (shap's default is 200). A cell's
+        values plus ``base_values`` add up to its output in expectation only, as shap's do: the
+        gap is sampling error, shrinking like ``1 / sqrt(nsamples)`` (on pbmc68k_reduced, a
+        Regressor's: 24.5 at 200 draws, 2.75 at 20,000, against predictions of sd 150).
     method
         ``"fast"`` (default): the estimator vectorised in torch on the model's device, all classes
         in one batched backward, memory bounded by chunking. ``"shap"``: ``shap.GradientExplainer``
@@ -535,7 +538,8 @@ def explain(
         "expression": res.top_expression,
         "overall_values": res.overall_values,
         "overall_expression": res.overall_expression,
-        # a numeric target's in float64: a cell's values add up to its prediction
+        # a numeric target's in float64, so that no float32 step (8 near 1e8) adds to the
+        # sampling gap between a cell's values plus the base and its prediction
         "base_values": model._base_in_units(background) if regression else res.base_values,
         "gene_overlap": report,
         "seconds": float(res.seconds),

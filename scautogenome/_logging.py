@@ -38,6 +38,22 @@ def elapsed(start: float) -> str:
     return str(timedelta(seconds=round(time.perf_counter() - start)))
 
 
+LOG_FILE_REDRAW = 30.0
+"""Seconds between two redraws of a bar written to a file (a job's log, ``nohup``), where
+every redraw adds a line's worth of bytes; a terminal or a notebook redraws at tqdm's pace."""
+
+
+def interactive() -> bool:
+    """Whether bars are watched as they redraw: stderr is a terminal, or a Jupyter kernel."""
+    return bool(getattr(sys.stderr, "isatty", lambda: False)()) or "ipykernel" in sys.modules
+
+
+def bar_interval() -> float:
+    """tqdm's ``mininterval`` for a bar: its default where one watches, else
+    :data:`LOG_FILE_REDRAW`."""
+    return 0.1 if interactive() else LOG_FILE_REDRAW
+
+
 def progress(
     total: int | None,
     desc: str,
@@ -46,7 +62,8 @@ def progress(
     unit: str = "it",
     bar_format: str | None = None,
 ):
-    """A tqdm bar that respects :attr:`scautogenome.settings.show_progress`."""
+    """A tqdm bar that respects :attr:`scautogenome.settings.show_progress`, redrawn seldom
+    when it goes to a file (:func:`bar_interval`)."""
     from ._settings import settings
 
     return tqdm(
@@ -56,6 +73,7 @@ def progress(
         unit=unit,
         bar_format=bar_format,
         disable=not settings.show_progress,
+        mininterval=bar_interval(),
     )
 
 

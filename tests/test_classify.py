@@ -1180,3 +1180,24 @@ def test_ctrl_c_inside_a_storage_write_stops_the_search_cleanly(
     assert [t.state.name for t in trials if t.state.name != "WAITING"] == ["COMPLETE"]
     assert signal.getsignal(signal.SIGINT) is handler
     assert "sag" not in adata.uns
+
+
+def test_a_bar_written_to_a_file_is_redrawn_seldom(adata, tiny_config, capfd, monkeypatch):
+    """A search whose bar goes to a file (a job's log) redraws it every LOG_FILE_REDRAW
+    seconds, not at every trial and epoch; a terminal or a notebook keeps tqdm's pace."""
+    from scautogenome import _logging
+    from scautogenome.search import _study
+
+    sag.settings.progress_bar = True
+    sag.settings.verbosity = 2
+    tiny_config["budget"] = {"n_trials": 6, "time_budget": None}
+    redraws = {}
+    for watched in (True, False):
+        monkeypatch.setattr(_logging, "interactive", lambda w=watched: w)
+        monkeypatch.setattr(_study, "interactive", lambda w=watched: w)
+        capfd.readouterr()
+        sag.tl.classify(adata, "label", config=tiny_config, key_added=f"k{int(watched)}")
+        err = capfd.readouterr().err
+        redraws[watched] = err.count("\r")
+        assert "| 6/6 [" in err  # the bar's last state is drawn when it closes
+    assert redraws[False] <= 3 < redraws[True]

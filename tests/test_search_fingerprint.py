@@ -436,3 +436,35 @@ def test_the_file_of_a_storage(tmp_path, monkeypatch):
     check_collect({"n_trials": 0}, "~/s.journal")  # there: no error
     with pytest.raises(ValueError, match="does not exist"):
         check_collect({"n_trials": 0}, "~/other.journal")
+
+
+def test_no_trial_starts_after_the_deadline_when_the_fingerprint_takes_time(
+    adata, tmp_path, monkeypatch
+):
+    """With a storage, the data's fingerprint is computed between the search's start and
+    Optuna's: Optuna gets what is left of the budget, so that no trial starts past sag's
+    deadline, trains one minibatch and is stored as complete with a chance-level score."""
+    import time
+
+    import scautogenome as sag
+    from scautogenome.search import _study
+
+    check = _study.check_fingerprint
+
+    def slow(*args, **kwargs):
+        time.sleep(1.5)  # the fingerprint of a large matrix
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(_study, "check_fingerprint", slow)
+    config = {
+        "mode": "mlp",
+        "budget": {"n_trials": 1000, "time_budget": 3},
+        "trainer": {"max_epochs": 100_000, "patience": 100_000, "min_epochs": 1},
+    }
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    sag.tl.classify(adata, "label", config=config, storage=url, study_name="s", seed=0)
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    cut_at_once = [t for t in done if t.user_attrs.get("kept_epochs") == 0 and t.number > 0]
+    # at most the one trial that the deadline reached right after its start (it was 19)
+    assert len(cut_at_once) <= 1

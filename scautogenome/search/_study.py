@@ -36,7 +36,7 @@ import optuna
 import pandas as pd
 import torch
 
-from .._logging import batch_heartbeat, progress
+from .._logging import batch_heartbeat, interactive, progress
 from .._settings import logger, settings
 from .._utils import storage_shown
 from ..nn import count_parameters
@@ -1058,6 +1058,7 @@ def run_study(
     )
     shown: dict[str, str] = {}
     drawn = [0.0]  # when the bar was last redrawn
+    watched = interactive()
 
     def show(every: float = 0.0, **fields) -> None:
         """Update the bar's fields; redraw it unless it was redrawn less than ``every``
@@ -1067,7 +1068,10 @@ def run_study(
         now = time.perf_counter()
         if deadline is not None:
             shown["budget left"] = f"{max(0.0, deadline - now):.0f}s"
-        redraw = new_trial or now - drawn[0] >= every
+        # a bar going to a file: no sooner than its own interval, new trial or not
+        redraw = (new_trial and watched) or now - drawn[0] >= max(
+            every, getattr(bar, "mininterval", 0.0)
+        )
         bar.set_postfix(shown, refresh=redraw)
         if redraw:
             drawn[0] = now
@@ -1103,7 +1107,10 @@ def run_study(
             study.optimize(
                 objective,
                 n_trials=budget["n_trials"],
-                timeout=budget["time_budget"],
+                # what is left of the budget: Optuna counts from this call, sag from its start
+                # (a storage's fingerprint comes between), and a trial started past sag's
+                # deadline would train one minibatch and be stored as complete
+                timeout=None if deadline is None else max(0.0, deadline - time.perf_counter()),
                 callbacks=[callback],
                 catch=(RuntimeError,),
                 gc_after_trial=False,
@@ -1120,6 +1127,12 @@ def run_study(
         raise
     finally:
         bar.close()
+    # what ended the search, for its summary line: the time budget, or the trial count
+    ended = (
+        f" (the time budget of {float(budget['time_budget']):g} s ended it)"
+        if deadline is not None and time.perf_counter() >= deadline
+        else ""
+    )
     best = best_trial(study, tag)
     arch = json.loads(best.user_attrs["architecture"])
     if "train_params" in best.user_attrs:  # as trained, whatever this session's config says
@@ -1136,8 +1149,9 @@ def run_study(
         n_threads = torch.get_num_threads()
     table = trials_table(study, extra_columns)
     logger.info(
-        "search: %s; best trial %d (%s) %s %.4f",
+        "search: %s%s; best trial %d (%s) %s %.4f",
         _trials_summary(table, mine),
+        ended,
         best.number,
         arch["kind"],
         postfix.removeprefix("best "),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._logging import batch_done, inference_batches, tqdm
+from .._logging import bar_interval, batch_done, inference_batches, tqdm
 from .._settings import logger, settings
 from ..data import BatchLoader, MissingGenes
 from ..nn._vae import SCALED_LIKELIHOODS
@@ -223,6 +223,7 @@ def train_vae(
         leave=False,
         unit="epoch",
         disable=not (show_progress and settings.show_progress),
+        mininterval=bar_interval(),
     )
     try:
         for epoch in range(stop_epochs(params.max_epochs, stop_after)):

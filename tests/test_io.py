@@ -1482,8 +1482,15 @@ def test_read_table_qiime_mapping_and_metadata(tmp_path):
     adata = sag.io.read_table(expr, labels=meta)
     assert adata.uns["sag_io"]["n_label_rows_unused"] == 0
     assert adata.obs["ph"].tolist() == [7.1, 6.0, 6.0, 5.0]
-    meta.write_text("sample\tage\nS0\t50\n# S1 was re-sequenced\nS1\t60\nS2\t70\nS3\t80\n")
+    meta.write_text("sample-id\tage\nS0\t50\n# S1 was re-sequenced\nS1\t60\nS2\t70\nS3\t80\n")
     assert sag.io.read_table(expr, labels=meta).obs["age"].dtype.kind in "if"
+    # outside QIIME metadata a cell starting with '#' is data (an id, a colour), not a comment
+    hashed = tmp_path / "m_hash.csv"
+    hashed.write_text("sample,g0,g1\n#1,1,2\n#2,3,4\nS3,5,6\n")
+    table = tmp_path / "colors.csv"
+    table.write_text("sample,label\n#1,T\n#2,B\nS3,T\n")
+    adata = sag.io.read_table(hashed, labels=table, orientation="samples_x_genes")
+    assert adata.obs["label"].astype(object).tolist() == ["T", "B", "T"]
     # the same metadata without the directive: numbers, as any table reads
     meta.write_text("sample-id\tsubject\nS0\t1\nS1\t2\nS2\t1\nS3\t2\n")
     assert sag.io.read_table(expr, labels=meta).obs["subject"].dtype.kind in "if"

@@ -468,3 +468,8 @@ def test_no_trial_starts_after_the_deadline_when_the_fingerprint_takes_time(
     cut_at_once = [t for t in done if t.user_attrs.get("kept_epochs") == 0 and t.number > 0]
     # at most the one trial that the deadline reached right after its start (it was 19)
     assert len(cut_at_once) <= 1
+    # a budget the fingerprint spends whole: said so, not "check the failed trials"
+    config["budget"]["time_budget"] = 1
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    with pytest.raises(ValueError, match=r"time_budget=1 s ran out before the first trial"):
+        sag.tl.classify(adata, "label", config=config, storage=url, study_name="t", seed=0)

@@ -576,6 +576,11 @@ class Frame:
 # QIIME's id headers that start with '#' (a mapping file's '#SampleID', a feature table's
 # '#OTU ID'): such a line is the header, not a comment
 _HASH_ID_HEADER = re.compile(r"^#(sample|otu|feature)\s?id\s*($|[\t,;])", re.IGNORECASE)
+# the id headers QIIME 2 reserves (besides '#SampleID' and the like): a table headed so is
+# QIIME metadata
+_QIIME_ID_NAMES = frozenset(
+    {"sample-id", "sampleid", "sample id", "feature-id", "featureid", "feature id"}
+)
 # QIIME 2's directives right below the header ('#q2:types<TAB>categorical<TAB>numeric')
 _DIRECTIVE = re.compile(r"^#q2:", re.IGNORECASE)
 
@@ -608,8 +613,9 @@ def read_frame(
     QIIME metadata is read as QIIME reads it: a ``#SampleID`` (or ``#OTU ID``) line as wide as
     the rows below it is the header; a ``#q2:types`` line below it sets which columns are
     categorical (read as text, ``1`` stays ``"1"``) and which numeric, and a ``#q2:missing``
-    line which read the INSDC vocabulary (``not collected``, ...) as missing. GDC's ``'--``
-    counts as missing. A DataFrame is copied, its index kept as a column when named.
+    line which read the INSDC vocabulary (``not collected``, ...) as missing; ``#`` lines below
+    its header are comments. GDC's ``'--`` counts as missing. A DataFrame is copied, its index
+    kept as a column when named.
     """
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
@@ -661,9 +667,15 @@ def read_frame(
             f"delimiter {sep!r}); dropped."
         )
         frame, text = frame.iloc[:, :-1].copy(), text.iloc[:, :-1].copy()
-    # '#' lines below the header are comments too (QIIME puts them anywhere): no rows
+    # in QIIME metadata '#' lines below the header are comments too (QIIME puts them anywhere,
+    # and its ids never start with '#'); elsewhere such a cell may be an id or a colour
+    qiime = (
+        lines[head].startswith("#")
+        or bool(directives)
+        or str(frame.columns[0]).strip().lower() in _QIIME_ID_NAMES
+    )
     first = text.iloc[:, 0].astype(str).str.lstrip()
-    comment = (text.iloc[:, 0].notna() & first.str.startswith("#")).to_numpy()
+    comment = (text.iloc[:, 0].notna() & first.str.startswith("#")).to_numpy() & qiime
     if comment.any():
         logger.info(
             f"{what} {where(path)}: {int(comment.sum())} '#' line(s) below the header skipped"

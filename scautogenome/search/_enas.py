@@ -585,14 +585,15 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
                 "seconds": time.perf_counter() - start,
             }
             history.append(rec)
-            bar.update(1)
-            bar.set_postfix(
+            bar.set_postfix(  # drawn by the update, at the bar's pace (a file's: every 30 s)
                 {
                     "child loss": f"{rec['child_loss']:.3f}",
                     "reward": f"{rec['reward']:.3f}",
                     "entropy": f"{rec['entropy']:.2f}",
-                }
+                },
+                refresh=False,
             )
+            bar.update(1)
             logger.debug(
                 "enas epoch %d: child loss %.4f, reward %.4f (baseline %.4f), entropy %.3f, "
                 "skip density %.2f",

@@ -1127,6 +1127,13 @@ def run_study(
         raise
     finally:
         bar.close()
+    if deadline is not None and not mine and time.perf_counter() >= deadline:
+        msg = (
+            f"time_budget={float(budget['time_budget']):g} s ran out before the first trial "
+            f"started ({time.perf_counter() - start:.1f} s went to opening the study and "
+            "checking what it was run on); raise time_budget."
+        )
+        raise ValueError(msg)
     # what ended the search, for its summary line: the time budget, or the trial count
     ended = (
         f" (the time budget of {float(budget['time_budget']):g} s ended it)"

@@ -275,8 +275,9 @@ def train_vae(
             result.history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
+            # drawn by the update, at the bar's pace (a file's: every 30 s)
+            bar.set_postfix({"val_loss": f"{val['val_loss']:.4g}"}, refresh=False)
             bar.update(1)
-            bar.set_postfix({"val_loss": f"{val['val_loss']:.4g}"})
             val_loss = val["val_loss"]
             if not math.isfinite(val_loss):
                 msg = (

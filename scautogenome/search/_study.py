@@ -1107,10 +1107,13 @@ def run_study(
             study.optimize(
                 objective,
                 n_trials=budget["n_trials"],
-                # what is left of the budget: Optuna counts from this call, sag from its start
-                # (a storage's fingerprint comes between), and a trial started past sag's
-                # deadline would train one minibatch and be stored as complete
-                timeout=None if deadline is None else max(0.0, deadline - time.perf_counter()),
+                # with a storage, what is left of the budget: Optuna counts from this call, sag
+                # from its start, and the fingerprint comes between (a trial started past sag's
+                # deadline would train one minibatch and be stored as complete). Without one
+                # nothing does, and a budget too small for one epoch fails as it should
+                timeout=budget["time_budget"]
+                if deadline is None or storage is None
+                else max(0.0, deadline - time.perf_counter()),
                 callbacks=[callback],
                 catch=(RuntimeError,),
                 gc_after_trial=False,
@@ -1127,20 +1130,23 @@ def run_study(
         raise
     finally:
         bar.close()
-    if deadline is not None and not mine and time.perf_counter() >= deadline:
-        msg = (
-            f"time_budget={float(budget['time_budget']):g} s ran out before the first trial "
-            f"started ({time.perf_counter() - start:.1f} s went to opening the study and "
-            "checking what it was run on); raise time_budget."
-        )
-        raise ValueError(msg)
     # what ended the search, for its summary line: the time budget, or the trial count
     ended = (
         f" (the time budget of {float(budget['time_budget']):g} s ended it)"
         if deadline is not None and time.perf_counter() >= deadline
         else ""
     )
-    best = best_trial(study, tag)
+    try:
+        best = best_trial(study, tag)
+    except RuntimeError:  # no complete trial: say so where the budget ran out before any
+        if storage is not None and deadline is not None and not mine:
+            msg = (
+                f"time_budget={float(budget['time_budget']):g} s ran out before the first trial "
+                f"started ({time.perf_counter() - start:.1f} s went to opening the study and "
+                "checking what it was run on); raise time_budget."
+            )
+            raise ValueError(msg) from None
+        raise
     arch = json.loads(best.user_attrs["architecture"])
     if "train_params" in best.user_attrs:  # as trained, whatever this session's config says
         params = json.loads(best.user_attrs["train_params"])

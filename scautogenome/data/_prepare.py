@@ -646,8 +646,7 @@ _ENSEMBL_VERSIONED = re.compile(r"^(ENS[A-Z]*[0-9]{6,})\.[0-9]+$")
 """An Ensembl id with its version (ENSG00000141510.17): GENCODE releases change the version."""
 
 
-def _unversioned(names: np.ndarray, side: str = "") -> np.ndarray:
-    """Each Ensembl id without its version (``side``: unused; the Firehose keys need it)."""
+def _unversioned(names: np.ndarray) -> np.ndarray:
     return np.array(
         [m.group(1) if (m := _ENSEMBL_VERSIONED.match(n)) else n for n in names], dtype=object
     )
@@ -657,23 +656,25 @@ _FIREHOSE_ID = re.compile(r"^([^|]+)\|[0-9]+$")
 """A Firehose gene id, ``SYMBOL|ENTREZ`` (``TP53|7157``; ``?|100130426`` for unnamed genes)."""
 
 
-def _symbols_of_ids(names: np.ndarray, side: str) -> np.ndarray:
-    """The symbol of each Firehose id (``TP53|7157`` -> ``TP53``); a name of no symbol
-    (``?|100130426``) or no Firehose id gets a key of its own (``side``: ``"q"`` or ``"m"``,
-    so that the two sides' own keys differ), which matches nothing."""
-    out = np.empty(len(names), dtype=object)
-    for i, n in enumerate(names):
-        m = _FIREHOSE_ID.match(n)
-        out[i] = m.group(1) if m and m.group(1) != "?" else f"\0{side}{i}"
-    return out
+def _symbols_of_ids(names: np.ndarray) -> list:
+    """The symbol of each Firehose id (``TP53|7157`` -> ``TP53``); None (no key) for a name of
+    no symbol (``?|100130426``) or no Firehose id."""
+    return [
+        m.group(1) if (m := _FIREHOSE_ID.match(n)) and m.group(1) != "?" else None for n in names
+    ]
 
 
-def _plain_names(names: np.ndarray, side: str) -> np.ndarray:
-    """The names that are no Firehose ids as they are; a Firehose id gets a key of its own,
-    so that two of them (another Entrez id under one symbol) never match by their symbol."""
-    return np.array(
-        [f"\0{side}{i}" if _FIREHOSE_ID.match(n) else n for i, n in enumerate(names)],
-        dtype=object,
+def _plain_names(names: np.ndarray) -> list:
+    """The names that are no Firehose ids as they are; None (no key) for a Firehose id, so that
+    two of them (another Entrez id under one symbol) never match by their symbol."""
+    return [None if _FIREHOSE_ID.match(n) else n for n in names]
+
+
+def _keys_of(names: np.ndarray, key, side: str) -> pd.Index:
+    """``key`` of every name, a name without a key (None) getting one of its own that matches
+    nothing (``side`` keeps the query's apart from the model's)."""
+    return pd.Index(
+        [f"\0{side}{i}" if k is None else k for i, k in enumerate(key(names))], dtype=object
     )
 
 
@@ -683,12 +684,12 @@ def _match_left(pos: np.ndarray, query: np.ndarray, model: np.ndarray, query_key
     gene only and that gene has no match yet; one query column per model gene (the first
     query gene of a key wins). Fills ``pos``; the number matched."""
     left = np.flatnonzero(pos < 0)
-    bare = pd.Series(model_key(model, "m"))
+    bare = _keys_of(model, model_key, "m").to_series()
     taken = np.zeros(model.size, dtype=bool)
     taken[pos[pos >= 0]] = True
     unique = ~bare.duplicated(keep=False).to_numpy() & ~taken
     lookup = pd.Index(bare[unique].to_numpy())
-    hit = lookup.get_indexer(pd.Index(query_key(query[left], "q")))
+    hit = lookup.get_indexer(_keys_of(query[left], query_key, "q"))
     found = hit >= 0
     candidates = np.flatnonzero(unique)[hit[found]]
     first = ~pd.Series(candidates).duplicated().to_numpy()

@@ -217,7 +217,7 @@ def resolve_value_type(X, value_type: str, where: str) -> str:
                 "depth-normalized values, log1p-transformed; value_type='continuous' keeps them "
                 "as they are.",
                 where,
-                common_row_total(X),
+                stats["row_total"],
             )
         return detected
     if value_type not in VALUE_TYPES:

@@ -39,7 +39,7 @@ def detect_value_type(X, stats: dict | None = None) -> str:
     total in every row (``sc.pp.normalize_total`` without ``log1p``, whatever the target:
     :func:`~scautogenome.data._checks.common_row_total`), else ``"continuous"`` (already
     log-transformed, scaled or signed values). ``stats``: :func:`value_stats` of ``X`` where
-    the caller has them.
+    the caller has them; the common row total found is added to it as ``"row_total"``.
     """
     stats = value_stats(X) if stats is None else stats
     if stats["binary"]:
@@ -48,8 +48,10 @@ def detect_value_type(X, stats: dict | None = None) -> str:
         return "counts"
     if stats["min"] >= 0 and stats["max"] > UNLOGGED_MAX:
         return "normalized"
-    if stats["min"] >= 0 and stats["max"] > 0 and common_row_total(X) is not None:
-        return "normalized"
+    if stats["min"] >= 0 and stats["max"] > 0:
+        stats["row_total"] = common_row_total(X)
+        if stats["row_total"] is not None:
+            return "normalized"
     return "continuous"
 
 

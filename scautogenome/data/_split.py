@@ -128,7 +128,12 @@ def user_split(
 def tcga_patients(ids) -> np.ndarray | None:
     """``TCGA-XX-XXXX`` (the patient) of every id when each is a TCGA barcode, else None."""
     out = patient_groups(ids)
-    return None if out is None or any(g.startswith("\0") for g in out) else out
+    return None if out is None or not_patients(out).any() else out
+
+
+def not_patients(groups: np.ndarray) -> np.ndarray:
+    """Which :func:`patient_groups` are names of their own, not TCGA patients."""
+    return np.fromiter((g.startswith("\0") for g in groups), dtype=bool, count=len(groups))
 
 
 def patient_groups(ids) -> np.ndarray | None:
@@ -162,7 +167,7 @@ def resolve_groups(
     if group_key == "auto":
         names = adata.obs_names[used]
         of_used, what = patient_groups(names), AUTO_GROUPS
-        others = 0 if of_used is None else sum(g.startswith("\0") for g in of_used)
+        others = 0 if of_used is None else int(not_patients(of_used).sum())
         if others * 2 > len(names):  # a stray barcode-like name among others: no TCGA data
             of_used, others = None, 0
         if others:
@@ -173,7 +178,7 @@ def resolve_groups(
                 len(names),
                 obs_noun(adata),
                 others,
-                [str(n) for n, g in zip(names, of_used, strict=True) if g.startswith("\0")][:3],
+                [str(n) for n in names[not_patients(of_used)][:3]],
             )
         if of_used is None:
             if names.is_unique:

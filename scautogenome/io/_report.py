@@ -144,22 +144,26 @@ def _data_source(adata: AnnData) -> str:
     return "; ".join(parts)
 
 
-def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> int | None:
+def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> tuple[int | None, int]:
     """How many groups the split of the ``used`` rows kept whole (for TCGA patients, the
-    patients only); None where the groups cannot be read again (a column since removed)."""
+    patients only), and how many rows beside them were split one by one (names that are no
+    barcodes); None where the groups cannot be read again (a column since removed)."""
     import pandas as pd
 
-    from ..data._split import AUTO_GROUPS, DUPLICATE_GROUPS, patient_groups
+    from ..data._split import AUTO_GROUPS, DUPLICATE_GROUPS, not_patients, patient_groups
 
     if grouped_by == AUTO_GROUPS:
-        patients = patient_groups(adata.obs_names[used])
-        return None if patients is None else len({g for g in patients if g[:1] != "\0"})
+        groups = patient_groups(adata.obs_names[used])
+        if groups is None:
+            return None, 0
+        other = not_patients(groups)
+        return len(set(groups[~other])), int(other.sum())
     if grouped_by == DUPLICATE_GROUPS:
-        return int(adata.obs_names[used].nunique())
+        return int(adata.obs_names[used].nunique()), 0
     if grouped_by not in adata.obs.columns:
-        return None
+        return None, 0
     values = pd.Series(adata.obs[grouped_by].to_numpy()[used])
-    return int(values.nunique() + values.isna().sum())  # a missing value: a group of its own
+    return int(values.nunique() + values.isna().sum()), 0  # a missing value: a group of its own
 
 
 def _unused_why(
@@ -227,20 +231,15 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
     text += f"drawn at random (seed {params['seed']}), about 8:1:1 within each {by}"
     grouped = params.get("split_groups")
     if _given(grouped):
-        n = _n_groups(adata, used, str(grouped)) if used.any() else None
+        n, n_other = _n_groups(adata, used, str(grouped)) if used.any() else (None, 0)
         what = {
             AUTO_GROUPS: "TCGA patient",
             DUPLICATE_GROUPS: "obs_name",  # the copies of a sample exported twice
         }.get(str(grouped), f"group of obs[{str(grouped)!r}]")
         text += f", the {noun} of each {what}" + (f" ({n:,} in all)" if n is not None else "")
         text += " kept in one part"
-        if str(grouped) == AUTO_GROUPS and used.any():  # names that are no barcodes
-            from ..data._split import patient_groups
-
-            groups = patient_groups(adata.obs_names[used])
-            n_other = 0 if groups is None else sum(g[:1] == "\0" for g in groups)
-            if n_other:
-                text += f", the {n_other:,} other {noun} (not named by barcodes) one by one"
+        if n_other:  # names that are no barcodes, beside the patients
+            text += f", the {n_other:,} other {noun} (not named by barcodes) one by one"
     return text + "."
 
 

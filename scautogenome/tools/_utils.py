@@ -255,15 +255,16 @@ def check_unrecorded_outputs(
     layer by a record of a call with ``recon=True``). Another ``key_added`` keeps them."""
     uns = getattr(adata, "uns", {})  # not an AnnData: the tool's own check names it
     record = uns.get(key_added)
-    owned = key_added in uns and record_kind(record) in owners
+    kind = record_kind(record)
+    owned = key_added in uns and kind in owners
     present = [out for out in outputs if out[1] in getattr(adata, out[0], {})]  # obs: columns
     if owned:
         unaccounted = [out for out in present if len(out) > 2 and not out[2](record)]
         if unaccounted:
             where, name = unaccounted[0][:2]
             msg = (
-                f"adata.{where}[{name!r}] exists, but the record of sag.tl."
-                f"{record_kind(record)} in adata.uns[{key_added!r}] says its call did not "
+                f"adata.{where}[{name!r}] exists, but the record of sag.tl.{kind} in "
+                f"adata.uns[{key_added!r}] says its call did not "
                 f"write it (is it your own?); sag.tl.{tool}(key_added={key_added!r}) would "
                 "replace or remove it. Pass another key_added= to keep it, or delete it first."
             )
@@ -292,12 +293,6 @@ def wrote_recon(record) -> bool:
     return isinstance(params, dict) and str(params.get("recon")) == "True"
 
 
-def wrote_confidence(record) -> bool:
-    """Whether a classify or predict ``record`` is of a :func:`~scautogenome.tl.predict` call
-    (its ``predict_params``), which accounts for ``obs['{key}_confidence']``."""
-    return "predict_params" in record
-
-
 def check_class_outputs(adata: AnnData, key_added: str, tool: str, *, split: bool) -> None:
     """:func:`check_unrecorded_outputs` of what :func:`~scautogenome.tl.classify` or
     :func:`~scautogenome.tl.predict` (``tool``) writes or removes under ``key_added``:
@@ -309,7 +304,8 @@ def check_class_outputs(adata: AnnData, key_added: str, tool: str, *, split: boo
     outputs = (
         ("obs", _keys.pred_key(key_added)),
         *((("obs", _keys.split_key(key_added)),) if split else ()),
-        ("obs", _keys.confidence_key(key_added), wrote_confidence),
+        # a prediction (its predict_params, a classify record's too) wrote the confidence
+        ("obs", _keys.confidence_key(key_added), is_predict_record),
         ("obsm", _keys.proba_key(key_added)),
     )
     check_unrecorded_outputs(adata, key_added, tool, outputs, owners=("classify", "predict"))

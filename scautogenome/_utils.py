@@ -270,6 +270,28 @@ def check_int_at_least(name: str, value, least: int) -> int:
     return int(value)
 
 
+def check_number(name: str, value, *, positive: bool = False, what: str = "") -> float:
+    """``value`` as a Python float: a TypeError for anything but a real number (bool
+    included), a ValueError for NaN, for a negative value, and with ``positive`` for 0 and
+    for infinity unless ``positive`` (an endless time budget is none); all name the
+    argument ``name``. ``what`` follows "a positive number" in the message ("of seconds")."""
+    kind = f"a positive number{what}" if positive else "a finite number, 0 or more"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        msg = f"{name}={value!r} must be {kind}."
+        raise TypeError(msg)
+    number = float(value)
+    if positive and not number > 0:  # NaN too
+        msg = f"{name}={value!r} must be {kind}."
+        raise ValueError(msg)
+    if not (np.isfinite(number) or positive):
+        msg = f"{name}={value!r} must be a finite number."
+        raise ValueError(msg)
+    if number < 0:
+        msg = f"{name}={value!r} must not be negative."
+        raise ValueError(msg)
+    return number
+
+
 def missing_key(where: str, key: str, how: str) -> KeyError:
     """The error of a reader (a plot, :mod:`scautogenome.get`) whose record is not there."""
     msg = f"{where}[{key!r}] not found; run {how} first (or pass key= the key_added you used)."

@@ -200,8 +200,21 @@ def test_n_trials_0_collects_the_stored_search(adata, tiny_config, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["search.db"]  # no empty file made
     with pytest.raises(ValueError, match="n_trials=0 runs no trial; it collects"):
         sag.tl.classify(adata.copy(), "label", config=tiny_config)
-    with pytest.raises(ValueError, match=r"n_trials'\]=-1 must not be negative"):
+    with pytest.raises(ValueError, match=r"^n_trials=-1 must be at least 0"):
         sag.tl.classify(adata.copy(), "label", n_trials=-1)
+    # the budget arguments are named as the user gave them, not as the config's keys
+    for kwargs, error, match in (
+        ({"n_trials": 2.5}, TypeError, r"^n_trials=2.5 must be an integer"),
+        ({"n_trials": True}, TypeError, r"^n_trials=True must be an integer"),
+        ({"time_budget": -1}, ValueError, r"^time_budget=-1 must be a positive number of sec"),
+        ({"time_budget": 0}, ValueError, r"^time_budget=0 must be a positive number of sec"),
+        ({"time_budget": float("nan")}, ValueError, r"^time_budget=nan must be a positive"),
+        ({"time_budget": "10"}, TypeError, r"^time_budget='10' must be a positive number"),
+    ):
+        with pytest.raises(error, match=match):
+            sag.tl.classify(adata.copy(), "label", **kwargs)
+    with pytest.raises(ValueError, match=r"^beta=-1 must not be negative"):
+        sag.tl.embed(adata.copy(), beta=-1)
 
 
 def test_trials_scored_under_another_fingerprint_are_left_out(adata, tiny_config, tmp_path, caplog):

@@ -547,7 +547,28 @@ def test_demo_and_common_options_are_checked_before_work(h5ad, tmp_path, capsys,
         assert err.count("\n") == 1
     out = tmp_path / "e.h5ad"
     assert main(["embed", str(h5ad), "--out", str(out), "--beta", "nan", "--quiet"]) == 2
-    assert "must be a finite number" in capsys.readouterr().err
+    assert "--beta nan must be a finite number" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_budget_and_beta_options_are_named_in_their_errors(h5ad, tmp_path, capsys):
+    """As the user gave them, not as the config's keys that they set."""
+    out = tmp_path / "e.h5ad"
+    for command, extra, message in (
+        (["embed", "--out", str(out)], ["--beta", "-1"], "--beta -1.0 must not be negative"),
+        (["embed", "--out", str(out)], ["--n-trials", "-2"], "--n-trials -2 must be at least 0"),
+        (["demo", "--out", str(tmp_path / "d")], ["--time-budget", "-3"], "--time-budget -3.0 "),
+        (
+            ["classify", "--labels", "label", "--out", str(tmp_path / "c")],
+            ["--time-budget", "0"],
+            "--time-budget 0.0 must be a positive number of seconds",
+        ),
+    ):
+        where = [] if command[0] == "demo" else [str(h5ad)]
+        assert main([command[0], *where, *command[1:], *extra, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert message in err, err
+        assert "config[" not in err
     assert not out.exists()
 
 

@@ -11,7 +11,7 @@ from scipy import sparse
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, keep_torch_rng, keep_torch_threads, logger, resolve_seed
-from .._utils import check_int_at_least
+from .._utils import check_int_at_least, check_number
 from ..config import _embed as _embed_config
 from ..data import batch_codes, check_not_continuous, obs_noun
 from ..data._checks import view_as_object
@@ -280,8 +280,8 @@ def embed(
     seed = resolve_seed(seed)
     check_likelihood(likelihood)
     overrides = budget_overrides(n_trials, time_budget)
-    if beta is not None:  # a numpy scalar becomes a Python number where the config is read
-        overrides["trainer"] = {"beta": beta}
+    if beta is not None:  # checked here, so that an error names the argument
+        overrides["trainer"] = {"beta": check_number("beta", beta)}
     cfg = load_config(_embed_config.load, config, mode, overrides)
     check_collect(cfg["budget"], storage)  # first: a missing file is not made
     check_storage(storage, study_name)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from .._utils import (
     call_params,
     check_creatable,
+    check_int_at_least,
+    check_number,
     h5ad_safe,
     json_default,
     neighbors,
@@ -79,9 +81,14 @@ def load_config(
 def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[str, dict]:
     """The ``budget`` section override for the budget arguments that were given: one given
     keeps the other's configured value."""
-    given = {"n_trials": n_trials, "time_budget": time_budget}
-    # numpy scalars (np.int64(20)) become Python numbers where the config is read
-    budget = {k: v for k, v in given.items() if v is not None}
+    # checked here, so that an error names the argument rather than the config's key
+    budget: dict = {}
+    if n_trials is not None:  # 0 collects a stored study (check_collect)
+        budget["n_trials"] = check_int_at_least("n_trials", n_trials, 0)
+    if time_budget is not None:
+        budget["time_budget"] = check_number(
+            "time_budget", time_budget, positive=True, what=" of seconds"
+        )
     return {"budget": budget} if budget else {}
 
 

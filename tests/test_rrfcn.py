@@ -382,3 +382,28 @@ def test_architecture_plot_densenet_matches_the_network():
     ax = sag.pl.architecture(arch, show=False)
     assert "RFCN-DenseNet: 7 FC units" in ax.get_title()
     plt.close("all")
+
+
+@pytest.mark.parametrize("where", ["search", "retrain"])
+def test_an_interrupted_enas_search_says_so_and_writes_nothing(
+    adata, sag_caplog, monkeypatch, where
+):
+    """Ctrl-C in ENAS's search or in its retraining: one line says what was lost (ENAS keeps
+    nothing, not even with a storage), as the Optuna search's line does; the data is as it was."""
+    from scautogenome.search import _enas
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(
+        _enas, "reinforce_step" if where == "search" else "train_on_data", interrupted
+    )
+    before = (list(adata.obs.columns), list(adata.obsm), list(adata.uns))
+    with pytest.raises(KeyboardInterrupt):
+        sag.tl.classify(adata, "label", mode="rrfcn", config=TINY_RRFCN)
+    said = [r.getMessage() for r in sag_caplog.records if "interrupted" in r.getMessage()]
+    assert len(said) == 1, said
+    assert said[0].startswith(f"RRFCN search (ENAS) interrupted in its {where}")
+    assert "nothing was written into the data" in said[0]
+    assert "runs again in full" in said[0]
+    assert (list(adata.obs.columns), list(adata.obsm), list(adata.uns)) == before

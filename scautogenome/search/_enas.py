@@ -402,7 +402,23 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     ``value`` = its reward, the accuracy on one validation minibatch), ``"ranked"`` (a derived
     candidate: ``value``/``val_loss`` on the validation split with the shared weights) or
     ``"complete"`` (a retrained candidate: best validation score of its training run).
+
+    Interrupted (Ctrl-C), it logs where, and that nothing is kept, before it raises.
     """
+    phase = ["search"]  # where it is, for the line of an interruption
+    try:
+        return _run_enas(data, config, device=device, seed=seed, phase=phase)
+    except KeyboardInterrupt:
+        logger.warning(
+            "RRFCN search (ENAS) interrupted in its %s; nothing was written into the data. "
+            "ENAS runs in memory: nothing of it is kept, and it runs again in full.",
+            phase[0],
+        )
+        raise
+
+
+def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: list) -> EnasResult:
+    """:func:`run_enas`, noting in ``phase[0]`` where it is."""
     settings.apply_n_threads()
     start = time.perf_counter()
     r = config["rrfcn"]
@@ -520,6 +536,7 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     bar = progress(r["epochs"], "enas", unit="epoch")
     try:
         for epoch in range(r["epochs"]):
+            phase[0] = f"search (epoch {epoch + 1} of {r['epochs']})"
             # shared weights: one pass over the training minibatches, one sampled arch each
             supernet.train()
             controller.eval()
@@ -668,6 +685,7 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
             # a candidate started now would get no time: its deadline cuts it at once
             logger.info("enas: time budget used up; %d of %d candidates retrained", rank, len(top))
             break
+        phase[0] = f"retraining (candidate {rank + 1} of {len(top)})"
         arch = {**base_arch, "widths": w, "skips": s}
         cand_deadline = None
         if deadline is not None:

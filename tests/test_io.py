@@ -1568,3 +1568,16 @@ def test_read_table_skips_the_annotation_columns_of_cbioportal_and_gct(tmp_path,
     path.write_text("Hugo_Symbol\tEntrez_Gene_Id\tA\tB\tA\nTP53\t7157\t1\t2\t3\n")
     with pytest.raises(ValueError, match=r"duplicate sample id 'A' in header fields 3 and 5"):
         sag.io.read_table(path, orientation="genes_x_samples")
+    # copy-number tables: cBioPortal's data_cna (with a Cytoband column) and GISTIC's
+    # all_thresholded.by_genes (Gene Symbol, Locus ID, Cytoband)
+    for head in ("Hugo_Symbol\tEntrez_Gene_Id\tCytoband", "Gene Symbol\tLocus ID\tCytoband"):
+        cna = tmp_path / "cna.txt"
+        cna.write_text(
+            f"{head}\tTCGA-OR-A5J1-01\tTCGA-OR-A5J2-01\n"
+            "TP53\t7157\t17p13.1\t-1\t0\nEGFR\t1956\t7p11.2\t2\t1\nMYC\t4609\t8q24.21\t0\t1\n"
+        )
+        adata = sag.io.read_table(cna)
+        assert adata.obs_names.tolist() == ["TCGA-OR-A5J1-01", "TCGA-OR-A5J2-01"]
+        assert adata.var_names.tolist() == ["TP53", "EGFR", "MYC"]
+        X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
+        np.testing.assert_array_equal(X, [[-1, 2, 0], [0, 1, 1]])

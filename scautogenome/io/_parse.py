@@ -245,8 +245,11 @@ def _numeric_like(cell: str) -> bool:
 
 
 # column names (compared lower case, spaces and dashes as '_') of row annotations that can
-# follow the id column of an expression matrix
-ANNOTATION_COLUMNS = frozenset({"entrez_gene_id", "entrez_id", "entrezid", "description"})
+# follow the id column of an expression matrix (cBioPortal: Entrez_Gene_Id, Cytoband;
+# GISTIC: Locus ID, Cytoband; GCT: Description)
+ANNOTATION_COLUMNS = frozenset(
+    {"entrez_gene_id", "entrez_id", "entrezid", "locus_id", "cytoband", "description"}
+)
 
 
 def _norm_name(name: str) -> str:

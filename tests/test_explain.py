@@ -754,3 +754,26 @@ def test_explaining_all_cells_says_which_have_no_class(syn, log_records):
     sag.tl.explain(adata, model, groupby="sag_pred", n_explain=None, nsamples=10, n_background=20)
     assert "not explained" not in log_records.text
     assert set(adata.obs_names[unlabelled]) <= set(adata.uns["sag_shap"]["cells"])
+
+
+def test_equal_scores_rank_alike_in_top_genes_and_shap_df(syn):
+    """Genes of equal score (those of one value in every cell score exactly 0) are ranked in
+    the data's gene order in uns[key]['top_genes'], as sag.get.shap_df ranks them, also when
+    the data orders its genes otherwise than the model."""
+    adata, model = syn
+    query = adata[:, ::-1].copy()  # the model's genes, reversed
+    X = query.X.toarray()
+    X[:, 50:90] = 0  # 40 genes of one value: SHAP 0 for each, a tie
+    query.X = sparse.csr_matrix(X)
+    query.uns["sag"] = adata.uns["sag"]
+    sag.tl.explain(query, model, n_top=query.n_vars, **FAST)
+    uns = query.uns["sag_shap"]
+    for i, column in enumerate(uns["columns"]):
+        top = list(uns["top_genes"][i])
+        shown = sag.get.shap_df(query, None if column == "overall" else column)
+        names = shown.index if column == "overall" else shown["names"]
+        if column == "overall":
+            shown = shown.sort_values("overall", ascending=False, kind="stable")
+            names = shown.index
+        assert (np.asarray(uns["top_scores"][i]) == 0).sum() >= 40
+        assert top == list(names), column

@@ -68,9 +68,9 @@ def _chunks(n: int, size: int):
         yield np.arange(start, min(n, start + size))
 
 
-def _ranked(scores: np.ndarray, eligible: np.ndarray, n_top: int) -> np.ndarray:
+def _ranked(scores: np.ndarray, eligible: np.ndarray, n_top: int, tie: np.ndarray) -> np.ndarray:
     s = np.where(eligible & np.isfinite(scores), scores, -np.inf)
-    order = np.argsort(-s, kind="stable")
+    order = np.lexsort((tie, -s))  # by score, equal scores by ``tie``
     return order[: min(n_top, int(eligible.sum()))]
 
 
@@ -83,6 +83,7 @@ def class_importance(
     eligible_genes: np.ndarray | None = None,
     keep_values: bool = False,
     class_names=None,
+    tie_order: np.ndarray | None = None,
 ) -> ClassImportance:
     """Explain cells ``0 .. len(codes)-1`` with ``engine`` and reduce to class importance.
 
@@ -105,6 +106,10 @@ def class_importance(
     class_names
         The classes' names, by which the warning about classes without an explained cell
         names them (default: their indices).
+    tie_order
+        A rank key per gene that orders genes of equal importance (the position of each
+        in the data's genes, so that the ranking is the data's table sorted by score);
+        default: the genes' order.
     """
     start = time.perf_counter()
     codes = np.asarray(codes, dtype=np.int64)
@@ -137,9 +142,10 @@ def class_importance(
             ", ".join(str(c) for c, p in zip(names, present) if not p),
         )
     n_top = min(n_top, int(eligible.sum()))
+    tie = np.arange(n_genes) if tie_order is None else np.asarray(tie_order)
     top = np.stack(
-        [_ranked(importance[:, c], eligible, n_top) for c in range(n_classes)]
-        + [_ranked(overall, eligible, n_top)]
+        [_ranked(importance[:, c], eligible, n_top, tie) for c in range(n_classes)]
+        + [_ranked(overall, eligible, n_top, tie)]
     )
     top_values = np.zeros((n_classes, n, n_top), dtype=np.float32)
     top_expr = np.zeros((n_classes, n, n_top), dtype=np.float32)

@@ -495,6 +495,8 @@ def explain(
         )
     eligible = np.zeros(n_model, dtype=bool)
     eligible[dst] = True
+    var_of_model = np.full(n_model, -1, dtype=np.int64)  # each model gene's column in adata
+    var_of_model[dst] = src
     keep = return_values or len(explained) * n_model * n_classes <= MAX_FLOATS
     res = class_importance(
         engine,
@@ -504,6 +506,7 @@ def explain(
         eligible_genes=eligible,
         keep_values=keep,
         class_names=classes,
+        tie_order=var_of_model,  # equal scores in adata's gene order, as sag.get.shap_df
     )
     if not eligible.all():
         # one value in the cells and in the background alike, so their SHAP values are 0 by
@@ -519,8 +522,6 @@ def explain(
     table = np.full((adata.n_vars, n_classes + 1), np.nan, dtype=np.float32)
     table[src, :n_classes] = res.importance[dst]
     table[src, n_classes] = res.overall[dst]
-    var_of_model = np.full(n_model, -1, dtype=np.int64)
-    var_of_model[dst] = src
     ranked = res.top >= 0
     top_names = np.where(ranked, np.asarray(adata.var_names)[var_of_model[res.top]].astype(str), "")
     scores = np.column_stack([res.importance, res.overall])

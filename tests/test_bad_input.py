@@ -6,6 +6,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
@@ -1007,3 +1008,18 @@ def test_a_damaged_model_json_is_named(adata, tmp_path):
             ValueError, match=r"model\.json'.* (lacks \['model'\]|'transform' entry)"
         ):
             sag.models.Classifier.load(tmp_path / "m")
+
+
+def test_labels_whose_text_is_one_name_are_refused(adata):
+    """Values that are distinct but read as one class name (1 and '1': cluster ids of two
+    sources concatenated) are named before any work, not met as a split without training
+    cells."""
+    values = np.array([1, "1", 2], dtype=object)[np.arange(adata.n_obs) % 3]
+    for column in (pd.Categorical(values), pd.Series(values, index=adata.obs_names)):
+        adata.obs["mixed"] = column
+        before = snapshot(adata)
+        with pytest.raises(
+            ValueError, match=r"obs\['mixed'\] holds 1 and '1', which are one class"
+        ):
+            sag.tl.classify(adata, "mixed", n_trials=1)
+        check_untouched(adata, before)

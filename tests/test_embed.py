@@ -1580,7 +1580,7 @@ def test_plot_embedding_of_a_subset_keeps_its_coordinates(tmp_path, monkeypatch)
     lab = dict(zip(query.obs["label"].cat.categories, query.uns["label_colors"]))
     pred = dict(zip(query.obs["pred"].cat.categories, query.uns["pred_colors"]))
     assert all(pred[c] == lab[c] for c in lab)
-    assert pred["Unassigned"] == "lightgray"
+    assert pred["Unassigned"] == sag.plotting._utils.UNASSIGNED_COLOR
     assert pred[classes[0]] not in lab.values()
     plt.close("all")
 

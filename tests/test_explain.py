@@ -777,3 +777,26 @@ def test_equal_scores_rank_alike_in_top_genes_and_shap_df(syn):
             names = shown.index
         assert (np.asarray(uns["top_scores"][i]) == 0).sum() >= 40
         assert top == list(names), column
+
+
+def test_groups_read_whole_numbers_as_the_models_classes_name_them():
+    """A label column made float by a missing value (1.0) groups the cells of a model whose
+    classes are the integers' text ('1'), and integers those of a model trained on such a
+    float column ('1.0'), as sag.pl.confusion_matrix matches them."""
+    from types import SimpleNamespace
+
+    from scautogenome.tools._explain import _groups
+
+    a = ad.AnnData(np.zeros((4, 2), dtype=np.float32))
+    a.obs["f"] = [1.0, 2.0, np.nan, 3.0]
+    a.obs["i"] = pd.array([1, 2, None, 3], dtype="Int64")
+    rows = np.arange(4)
+    for classes, column in ((["1", "2", "3"], "f"), (["1.0", "2.0", "3.0"], "i")):
+        model = SimpleNamespace(classes_=np.array(classes))
+        codes, source = _groups(a, model, column, None, {}, rows)
+        assert codes.tolist() == [0, 1, -1, 2]
+        assert source == column
+        # and as the labels of the record's classify run (groupby=None)
+        record = {"params": {"labels_key": column}}
+        codes, source = _groups(a, model, None, None, record, rows)
+        assert codes.tolist() == [0, 1, -1, 2]

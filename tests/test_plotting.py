@@ -702,6 +702,18 @@ def test_confusion_matrix_keeps_the_diagonal_and_reads_numeric_labels():
     ax = sag.pl.confusion_matrix(b, key="q", labels_key="num", normalize=False, show=False)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "10"]
     assert "4 cells: accuracy 0.750" in ax.get_title()
+    # a model trained on that float column names its classes as classify does ('1.0'): the
+    # labels are named so (they shared no name with the predictions: accuracy 0)
+    b.uns["q"] = {"classes": ["1.0", "2.0", "10.0"]}
+    b.obs["q_pred"] = pd.Categorical(["1.0", "2.0", "10.0", "1.0", "1.0"])
+    ax = sag.pl.confusion_matrix(b, key="q", labels_key="num", normalize=False, show=False)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1.0", "2.0", "10.0"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1.0", "2.0", "10.0"]
+    assert "4 cells: accuracy 0.750" in ax.get_title()
+    # and integer labels of such a model's classes alike
+    b.obs["int"] = pd.array([1, 2, 10, None, 2], dtype="Int64")
+    ax = sag.pl.confusion_matrix(b, key="q", labels_key="int", normalize=False, show=False)
+    assert "4 cells: accuracy 0.750" in ax.get_title()
 
 
 @pytest.mark.parametrize(
@@ -727,7 +739,7 @@ def test_shared_colours_keep_and_lead_with_a_users_palette(mine, order):
     assert list(a.uns["label_colors"]) == mine
     pred = dict(zip(a.obs["pred"].cat.categories, a.uns["pred_colors"]))
     assert (pred["x"], pred["y"], pred["z"]) == ("#111111", "#222222", "#333333")
-    assert pred["Unassigned"] == "lightgray"
+    assert pred["Unassigned"] == sag.plotting._utils.UNASSIGNED_COLOR
 
 
 def test_confusion_matrix_of_a_subset_keeps_the_models_classes():
@@ -795,6 +807,30 @@ def test_importance_widens_for_long_gene_names(annotated):
     every = sag.pl.importance(a, return_fig=True).get_size_inches()[0]
     every_long = sag.pl.importance(a, gene_symbols="long", return_fig=True).get_size_inches()[0]
     assert every_long > every + 2
+
+
+def test_embedding_of_unassigned_cells_beside_missing_labels():
+    """predict's "Unassigned" and missing labels (a query concatenated to its reference) in
+    one column: its own grey, not scanpy's NA colour, which scanpy refuses as a category's
+    (and which then broke sc.pl.umap of that column too)."""
+    import scanpy as sc
+
+    from scautogenome.plotting._utils import UNASSIGNED_COLOR
+
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    values = np.repeat(np.array(["A", "B", "Unassigned"], dtype=object), 20)
+    values[:3] = None
+    a.obs["pred"] = pd.Categorical(values)
+    ax = sag.pl.embedding(a, "X_e", method="tsne", color="pred", show=False)
+    assert ax is not None
+    colors = dict(zip(a.obs["pred"].cat.categories, a.uns["pred_colors"]))
+    assert colors["Unassigned"] == UNASSIGNED_COLOR
+    na = mpl.colors.to_hex(sc.pl.embedding.__kwdefaults__["na_color"])
+    assert mpl.colors.to_hex(UNASSIGNED_COLOR) != na
+    (drawn,) = (k for k in a.obsm if k != "X_e")  # sag's t-SNE coordinates
+    sc.pl.embedding(a, drawn, color="pred", show=False)  # scanpy reads sag's colours
+    plt.close("all")
 
 
 def test_embedding_of_a_view_whose_coordinates_exist(tmp_path):

@@ -373,6 +373,34 @@ def first_few(items, n: int = 5) -> str:
     return f"{items[:n]}{' ...' if len(items) > n else ''}"
 
 
+def class_names_of(values: pd.Series, classes=()) -> np.ndarray:
+    """The values of a label column as class names (an object array, None where a value is
+    missing): each value's text, as :func:`~scautogenome.tl.classify` names its classes
+    (``1.0`` of a float column is ``"1.0"``), except that a whole number whose text is not
+    one of a model's ``classes`` but whose other text is (``"1"`` for ``1.0``: a column of
+    integers made float by a missing value; ``"1.0"`` for ``1``: a model trained on such a
+    column) is named as the model names it."""
+    known = {str(c) for c in classes}
+    names: dict = {}  # by type and value: 1, 1.0 and True are equal keys, not one name
+
+    def name_of(value) -> str:
+        name = str(value)
+        is_real = isinstance(value, (int, float, np.integer, np.floating))
+        if name in known or not is_real or isinstance(value, (bool, np.bool_)):
+            return name
+        if not (np.isfinite(value) and float(value).is_integer()):
+            return name
+        return next((t for t in (str(int(value)), str(float(value))) if t in known), name)
+
+    missing = values.isna().to_numpy()
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values.astype(object).to_numpy()):
+        if not missing[i]:
+            key = (type(value), value)
+            out[i] = names[key] if key in names else names.setdefault(key, name_of(value))
+    return out
+
+
 def batch_name(value) -> str:
     """A batch's text: ``2.0`` as ``"2"`` (a column of whole numbers read back as floats, from
     a CSV with a missing value, names the same batches as one of integers)."""

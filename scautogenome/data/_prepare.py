@@ -329,6 +329,7 @@ def prepare_labelled(
         )
 
     check_not_continuous(labels, labels_key, "classification")
+    _check_one_value_per_name(labels, labels_key)
     lab = labels.astype("object").where(labels.notna(), None)
     lab_str = np.array([None if v is None else str(v) for v in lab], dtype=object)
     present = lab_str != None  # noqa: E711 - elementwise on object array
@@ -548,6 +549,24 @@ def _prepare_numeric(
 def _is_numeric(dtype) -> bool:
     """Whether labels of ``dtype`` are numbers (booleans too), ordered as numbers."""
     return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+
+
+def _check_one_value_per_name(labels: pd.Series, labels_key: str) -> None:
+    """Classes are named by their values' text: distinct values of one text (``1`` and
+    ``"1"``, cluster ids of two sources concatenated) would be one class, whose cells the
+    split counts apart; an error naming them."""
+    by_name: dict[str, list] = {}
+    for value in pd.unique(labels.dropna().astype(object)):
+        by_name.setdefault(str(value), []).append(value)
+    clash = [values for values in by_name.values() if len(values) > 1]
+    if clash:
+        shown = " and ".join(repr(v) for v in clash[0])
+        msg = (
+            f"obs[{labels_key!r}] holds {shown}, which are one class name, {str(clash[0][0])!r}"
+            f"{f' ({len(clash)} such names)' if len(clash) > 1 else ''}; make them one value "
+            f"first, e.g. adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].astype(str)."
+        )
+        raise ValueError(msg)
 
 
 def _name_order(values, *, numeric: bool) -> list[str]:

@@ -201,10 +201,6 @@ def _observed_confusion(
     if not both.any():
         msg = f"No cell has both obs[{labels_key!r}] and obs[{pred_col!r}]."
         raise ValueError(msg)
-    t_names, t_order = _class_names(true[both])
-    p_names, p_order = _class_names(pred[both])
-    t, p = np.asarray(t_names, dtype=object), np.asarray(p_names, dtype=object)
-    rows = [c for c in t_order if c in set(t)]
     # the classes of the rows first, in their order, wherever the model has them (a class it
     # never predicted here is an empty column, so that the diagonal stays the right cells),
     # then other predicted classes, "Unassigned" last. The model's classes are those of its
@@ -212,7 +208,11 @@ def _observed_confusion(
     # predictions, so that their categories alone would lose a class never predicted there
     record = adata.uns.get(key)
     recorded = record.get("classes", []) if isinstance(record, dict) else []
-    known = set(p_order) | set(p) | {str(c) for c in recorded}
+    p_names, p_order = _class_names(pred[both])
+    known = set(p_order) | set(p_names) | {str(c) for c in recorded}
+    t_names, t_order = _class_names(true[both], known)  # whole numbers as the model's
+    t, p = np.asarray(t_names, dtype=object), np.asarray(p_names, dtype=object)
+    rows = [c for c in t_order if c in set(t)]
     cols = [c for c in rows if c in known and c != UNASSIGNED]
     cols += [c for c in p_order if c in set(p) and c not in cols and c != UNASSIGNED]
     cols += [UNASSIGNED] if UNASSIGNED in set(p) else []
@@ -229,23 +229,21 @@ def _observed_confusion(
 _SPLIT_ORDER = ("train", "val", "test", "none")
 
 
-def _class_names(column) -> tuple[list[str], list[str]]:
+def _class_names(column, classes=()) -> tuple[list[str], list[str]]:
     """The values of an ``obs`` column as class names, and the order of all its names: a
-    categorical's categories; numbers in numeric order, whole ones as integers (a label column
-    made float by a missing value reads ``1.0`` where the model's class is ``"1"``), as
-    :func:`~scautogenome.tl.classify` names them; other values as text, sorted."""
+    categorical's categories; numbers in numeric order; other values as text, sorted. Names
+    are as :func:`~scautogenome.tl.classify` names classes, a whole number as the model's
+    ``classes`` name it (:func:`~scautogenome.data._checks.class_names_of`)."""
     import pandas as pd
 
+    from ..data._checks import class_names_of, is_numeric_column
+
+    names = list(class_names_of(column, classes))
     if isinstance(column.dtype, pd.CategoricalDtype):
-        names = column.astype(str).tolist()
-        return names, [str(c) for c in column.cat.categories]
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        values = column.to_numpy(dtype=float)
-        whole = np.all(values == np.round(values))
-        as_text = [str(int(v)) if whole else str(v) for v in values]
-        order = [str(int(v)) if whole else str(v) for v in sorted(set(values))]
-        return as_text, order
-    names = column.astype(str).tolist()
+        return names, list(class_names_of(pd.Series(column.cat.categories), classes))
+    if is_numeric_column(column):
+        values = pd.Series(sorted(set(column.dropna())), dtype=column.dtype)
+        return names, list(class_names_of(values, classes))
     return names, sorted(set(names))
 
 

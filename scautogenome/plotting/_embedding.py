@@ -80,9 +80,10 @@ def embedding(
         labels and its predicted classes match where one lacks a class): a column with colours
         of its own in ``uns['{column}_colors']`` (one per category, or more) keeps them, and
         they lead, whatever the order of ``color``; the others take them, then the first
-        column's; predict's ``"Unassigned"`` is light grey. ``edges=True`` draws the kNN
-        graph of the latent that the UMAP was computed from (scanpy's would be the default
-        ``neighbors``, of other coordinates); a t-SNE has none (pass ``neighbors_key=``).
+        column's; predict's ``"Unassigned"`` is grey (darker than that of missing values).
+        ``edges=True`` draws the kNN graph of the latent that the UMAP was computed from
+        (scanpy's would be the default ``neighbors``, of other coordinates); a t-SNE has none
+        (pass ``neighbors_key=``).
         A ``layer=`` not in ``adata.layers`` is an error before any work.
 
     Returns

@@ -141,7 +141,9 @@ def palette(n: int) -> list[str]:
     return [to_hex(c) for c in colors]
 
 
-UNASSIGNED_COLOR = "lightgray"  # predict's "Unassigned" cells, as scanpy's NA colour
+# predict's "Unassigned" cells: a grey of their own, not scanpy's NA colour ("lightgray"), which
+# scanpy refuses as a category's colour in a column that has missing values too
+UNASSIGNED_COLOR = "#b4b4b4"
 
 
 def shared_category_colors(adata: AnnData, columns) -> None:
@@ -151,7 +153,7 @@ def shared_category_colors(adata: AnnData, columns) -> None:
     then match where a category is missing from one of them. The colours of the columns that
     have colours of their own (as many as their categories, or more) lead, whatever their
     order in ``columns``, and are kept; then the first column's (scanpy's default); a
-    category ``"Unassigned"`` (:func:`~scautogenome.tl.predict`'s) is light grey. Columns of
+    category ``"Unassigned"`` (:func:`~scautogenome.tl.predict`'s) is grey. Columns of
     text are made categorical first, as scanpy's plot would make them."""
     import pandas as pd
     from pandas.api.types import infer_dtype

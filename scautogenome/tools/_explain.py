@@ -10,7 +10,15 @@ import pandas as pd
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
-from ..data import MissingGenes, block_rows, check_adata, dense_rows, map_columns, obs_noun
+from ..data import (
+    MissingGenes,
+    block_rows,
+    check_adata,
+    class_names_of,
+    dense_rows,
+    map_columns,
+    obs_noun,
+)
 from ._utils import (
     call_params,
     check_key_added,
@@ -172,18 +180,19 @@ def _groups(
         params = record.get("params")
         labels_key = params.get("labels_key") if isinstance(params, dict) else None
         if isinstance(labels_key, str) and labels_key in adata.obs.columns:
-            codes = classes.get_indexer(adata.obs[labels_key].astype(str).to_numpy())
+            codes = classes.get_indexer(class_names_of(adata.obs[labels_key], classes))
             if (codes >= 0).any():
                 return codes[rows], labels_key
         return predicted(rows), "predicted class"
     if groupby not in adata.obs.columns:
         msg = f"groupby={groupby!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
         raise KeyError(msg)
-    values = adata.obs[groupby].astype(str).to_numpy()
+    values = class_names_of(adata.obs[groupby], classes)
     codes = classes.get_indexer(values)
     if not (codes >= 0).any():
+        shown = list(pd.unique(values[values != None])[:3])  # noqa: E711 - elementwise
         msg = (
-            f"No value of obs[{groupby!r}] (e.g. {list(pd.unique(values)[:3])}) is one of the "
+            f"No value of obs[{groupby!r}] (e.g. {shown}) is one of the "
             f"model's classes (e.g. {list(classes[:3])}); pass groupby=None to group the cells "
             "by their predicted class."
         )

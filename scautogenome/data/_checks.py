@@ -133,6 +133,23 @@ def note_unread_annotations(adata: AnnData, layer: str | None) -> None:
         )
 
 
+def _one_index_dtype(X):
+    """A CSR matrix whose ``indices`` and ``indptr`` differ in dtype (anndata reads them as
+    stored: int32 column indices beside an int64 ``indptr`` is common) as one of a single
+    index dtype, sharing ``data`` and ``indices`` (only ``indptr``, one value per row, is
+    cast; int64 ``indices`` where ``nnz`` needs them). scipy would otherwise copy the whole
+    ``indices`` to int64 at every block of rows read. ``X`` itself is not changed."""
+    if X.indices.dtype == X.indptr.dtype:
+        return X
+    wide = X.nnz > np.iinfo(np.int32).max or X.shape[1] > np.iinfo(np.int32).max
+    dtype = np.int64 if wide else np.int32
+    return type(X)(
+        (X.data, X.indices.astype(dtype, copy=False), X.indptr.astype(dtype, copy=False)),
+        shape=X.shape,
+        copy=False,
+    )
+
+
 def as_csr_or_dense(X, where: str = "X"):
     """CSR for scipy sparse input (CSC converted once), ndarray for dense input.
 
@@ -150,7 +167,7 @@ def as_csr_or_dense(X, where: str = "X"):
         logger.info("%s is backed (on disk); reading it into memory", where)
         X = X[()]
     if sparse.issparse(X):
-        X = X.tocsr() if X.format != "csr" else X
+        X = X.tocsr() if X.format != "csr" else _one_index_dtype(X)
         dtype = X.dtype
     else:
         X = np.asarray(X)

@@ -99,13 +99,28 @@ def _check_inputs(args) -> None:
         from .search import check_collect, check_storage
         from .search._study import storage_file
 
+        # classify's --study-name, worker's --study
+        study = getattr(args, "study_name", None) or getattr(args, "study", None)
         if getattr(args, "n_trials", None) == 0:  # collecting: a missing file is not made
-            check_collect({"n_trials": 0}, args.storage)
+            check_collect({"n_trials": 0}, args.storage, study_name=_collected_study(args, study))
         new = storage_file(args.storage)
         if new is None or Path(new).exists() or not Path(new).parent.is_dir():
-            check_storage(args.storage, getattr(args, "study", None))
+            check_storage(args.storage, study)
         # else a new file in an existing folder: made by the search itself, after its own
         # checks (n_trials=0 from --config must not leave an empty database behind)
+
+
+def _collected_study(args, study: str | None) -> str | None:
+    """The study a collecting run (--n-trials 0) reads, where it is known before the config
+    is: --study-name, or the default name of classify, or of embed with --mode."""
+    from .search._study import CLASSIFY_STUDY, embed_study
+
+    if study is not None:
+        return study
+    if args.command in ("classify", "worker"):
+        return CLASSIFY_STUDY
+    mode = getattr(args, "mode", None)
+    return embed_study(mode) if args.command == "embed" and mode else None
 
 
 def _default_labels(args) -> str | None:

@@ -157,6 +157,22 @@ def test_duplicate_var_names(adata):
     check_untouched(adata, before)
 
 
+def test_a_missing_gene_name_is_refused(adata):
+    """var_names = var['symbol'] where one gene has none: refused before any work (the run
+    went through and its output could not be written: h5py cannot store a NaN name)."""
+    names = pd.Index(adata.var_names, dtype=object).to_numpy()
+    names[3] = np.nan
+    adata.var_names = pd.Index(names)
+    before = snapshot(adata)
+    for call in (
+        lambda: sag.tl.classify(adata, "label", n_trials=1),
+        lambda: sag.tl.embed(adata, n_trials=1),
+    ):
+        with pytest.raises(ValueError, match=r"1 missing gene name\(s\) \(NaN, e.g. at position 3"):
+            call()
+        check_untouched(adata, before)
+
+
 def test_duplicate_obs_names_are_named_in_a_warning(adata, caplog):
     """Duplicate cell names do not stop the work (results are written by position); a warning
     names them before it starts."""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import anndata as ad
 import numpy as np
@@ -235,14 +236,15 @@ def test_trials_scored_under_another_fingerprint_are_left_out(adata, tiny_config
     study.add_trial(foreign)
     tiny_config["budget"]["n_trials"] = 0
     sag._settings.logger.addHandler(caplog.handler)
+    b = adata.copy()
     try:
-        again = sag.tl.classify(
-            adata.copy(), "label", config=tiny_config, storage=url, study_name="s"
-        )
+        again = sag.tl.classify(b, "label", config=tiny_config, storage=url, study_name="s")
     finally:
         sag._settings.logger.removeHandler(caplog.handler)
     assert again.weights_digest() == first.weights_digest()
     assert "holds 1 complete trial(s) scored on other data or settings" in caplog.text
+    # nor is it a row of the trials table (where it stood above the reported best)
+    assert b.uns["sag"]["trials"].index.tolist() == ["0", "1"]  # not the foreign "2"
 
 
 def test_a_resumed_search_runs_the_starting_points_an_earlier_budget_cut(
@@ -429,7 +431,7 @@ def test_pbmc68k_beats_a_floor(pbmc):
 
 
 def test_best_trial_of_an_earlier_session_retrains_with_its_own_settings(
-    adata, tiny_config, tmp_path
+    adata, tiny_config, tmp_path, sag_caplog
 ):
     """A best trial trained in another session is retrained with the training settings it had,
     not with the trainer section of the session that resumes the study."""
@@ -440,7 +442,14 @@ def test_best_trial_of_an_earlier_session_retrains_with_its_own_settings(
     b = adata.copy()
     later = {**tiny_config, "trainer": {**tiny_config.get("trainer", {}), "max_epochs": 1}}
     later["budget"] = {"n_trials": 1, "time_budget": 0.001}  # the new trial cannot win
-    sag.tl.classify(b, "label", config=later, storage=url, study_name="s")
+    with sag_caplog.at_level("WARNING"):
+        sag.tl.classify(b, "label", config=later, storage=url, study_name="s")
+    # a worker started without the study's config= is told (it joined silently)
+    assert re.search(
+        r"study 's' was searched with the trainer settings \{\"max_epochs\": 15.*this "
+        r"session's trials train with \{\"max_epochs\": 1,",
+        sag_caplog.text,
+    )
     assert b.uns["sag"]["best"]["trial"] == 0
     assert json.loads(b.uns["sag"]["train_params"]) == first
     assert first["max_epochs"] != 1
@@ -1214,3 +1223,29 @@ def test_a_bar_written_to_a_file_is_redrawn_seldom(adata, tiny_config, capfd, mo
         redraws[watched] = err.count("\r")
         assert "| 6/6 [" in err  # the bar's last state is drawn when it closes
     assert redraws[False] <= 3 < redraws[True]
+
+
+def test_a_study_stored_before_the_training_settings_were_recorded_resumes(
+    adata, tiny_config, tmp_path, sag_caplog
+):
+    """A study of an earlier scautogenome, whose fingerprint lacks the training settings: its
+    trials are this search's (their tags leave the settings out), the settings are recorded,
+    with a warning."""
+    import optuna
+
+    from scautogenome.search._study import FINGERPRINT_ATTR
+
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    tiny_config["budget"]["n_trials"] = 1
+    first = sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    study = optuna.load_study(study_name="s", storage=url)
+    old = dict(study.user_attrs[FINGERPRINT_ATTR])
+    assert "trainer" in old
+    del old["trainer"]
+    study.set_user_attr(FINGERPRINT_ATTR, old)
+    tiny_config["budget"]["n_trials"] = 0
+    again = sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=url, study_name="s")
+    assert again.weights_digest() == first.weights_digest()
+    assert "recorded by an earlier scautogenome without trainer" in sag_caplog.text
+    stored = optuna.load_study(study_name="s", storage=url).user_attrs[FINGERPRINT_ATTR]
+    assert "trainer" in stored

@@ -1755,3 +1755,29 @@ def test_embed_scores_line_says_what_each_score_was_computed_on():
     )
     blank = {**scores, **dict.fromkeys(("ari", "nmi", "silhouette", "davies_bouldin"), np.nan)}
     assert _scores_line(blank, "cell_type", "k").endswith("no score could be computed")
+
+
+def test_collecting_a_study_that_is_not_there_fails_before_the_input_is_read(
+    h5ad, tmp_path, capsys, monkeypatch
+):
+    """--n-trials 0 with a --study-name (or the default study) the storage lacks: named
+    before the input is read (on a large file, at once rather than after its loading)."""
+    import optuna
+
+    from scautogenome import cli
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the input was read")
+
+    monkeypatch.setattr(cli, "_read_h5ad", no_read)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(storage=url, study_name="k")
+    out = str(tmp_path / "o")
+    base = ["classify", str(h5ad), "--labels", "label", "--out", out, "--storage", url]
+    for extra, name in ((["--study-name", "kk"], "kk"), ([], "sag-classify")):
+        assert main([*base, "--n-trials", "0", *extra, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"holds no study '{name}' (studies there: ['k'])" in err, err
+    embed = ["embed", str(h5ad), "--out", out + ".h5ad", "--storage", url, "--n-trials", "0"]
+    assert main([*embed, "--mode", "vae", "--quiet"]) == 2
+    assert "holds no study 'sag-embed-vae'" in capsys.readouterr().err

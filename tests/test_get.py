@@ -53,6 +53,13 @@ def test_shap_df_errors(explained):
         sag.get.shap_df(explained, gene_symbols="nope")
     with pytest.raises(ValueError, match="n_top=0 must be a positive integer"):
         sag.get.shap_df(explained, n_top=0)
+    # an array of the user's own under the key: named as such, not as missing
+    mine = explained.copy()
+    mine.varm["mine"] = np.zeros((mine.n_vars, 2), dtype=np.float32)
+    with pytest.raises(KeyError, match=r"varm\['mine'\] was not written by sag.tl.explain"):
+        sag.get.shap_df(mine, key="mine")
+    with pytest.raises(KeyError, match=r"varm\['mine'\] was not written by sag.tl.explain"):
+        sag.pl.importance(mine, key="mine", show=False)
 
 
 def test_metrics_df_is_the_classify_record(explained):

@@ -473,3 +473,69 @@ def test_no_trial_starts_after_the_deadline_when_the_fingerprint_takes_time(
     url = f"sqlite:///{tmp_path / 't.db'}"
     with pytest.raises(ValueError, match=r"time_budget=1 s ran out before the first trial"):
         sag.tl.classify(adata, "label", config=config, storage=url, study_name="t", seed=0)
+
+
+def test_a_storage_sag_cannot_write_fails_before_any_work(tmp_path, monkeypatch):
+    """A read-only storage file or folder (a finished study on a read-only share), a journal
+    path that cannot be created, and a bare file name for a URL: ValueErrors naming the
+    storage and the fix, before the data are prepared (they were Optuna's commit error,
+    an OSError without the storage, and SQLAlchemy's 'Could not parse' after or before it)."""
+    import os
+
+    import scautogenome as sag
+    from scautogenome.search import _study
+    from scautogenome.tools import _classify
+
+    adata = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=2, seed=0)
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were prepared")
+
+    monkeypatch.setattr(_classify, "prepare_labelled", no_work)
+    db = tmp_path / "done.db"
+    journal = tmp_path / "done.log"
+    _study.open_storage(f"sqlite:///{db}")  # a study file, there
+    journal.write_text("")
+    real = os.access
+    for url, locked in ((f"sqlite:///{db}", db), (str(journal), journal)):
+        for n_trials in (0, 2):  # collecting writes too (Optuna's study record, its lock)
+            monkeypatch.setattr(_study.os, "access", lambda p, mode, f=locked: p != str(f))
+            with pytest.raises(ValueError, match=r"cannot be written: .* is read-only") as err:
+                sag.tl.classify(adata, "label", storage=url, n_trials=n_trials)
+            assert "copy it" in str(err.value)
+            monkeypatch.setattr(_study.os, "access", lambda p, mode, f=locked: p != str(f.parent))
+            with pytest.raises(ValueError, match=r"cannot be written: its folder .* read-only"):
+                sag.tl.classify(adata, "label", storage=url, n_trials=n_trials)
+    monkeypatch.setattr(_study.os, "access", real)
+
+    def unmakeable(path, *args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    monkeypatch.setattr(_study, "_journal_backend", unmakeable)
+    with pytest.raises(ValueError, match=r"storage='/proc/x.log' cannot be opened: .*No such"):
+        sag.tl.classify(adata, "label", storage="/proc/x.log", n_trials=1)
+    with pytest.raises(ValueError, match=r"'search.db' cannot be opened: .* sqlite:///search.db"):
+        sag.tl.classify(adata, "label", storage="search.db", n_trials=1)
+
+
+def test_collecting_a_study_that_is_not_there_fails_before_any_work(tmp_path, monkeypatch):
+    """n_trials=0 with a study name the storage lacks: named before the data are prepared."""
+    import scautogenome as sag
+    from scautogenome.search import _study
+    from scautogenome.tools import _classify, _embed
+
+    adata = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=2, seed=0)
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were prepared")
+
+    monkeypatch.setattr(_classify, "prepare_labelled", no_work)
+    monkeypatch.setattr(_embed, "prepare_unlabelled", no_work)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(storage=_study.open_storage(url), study_name="k")
+    with pytest.raises(ValueError, match=r"holds no study 'kk' \(studies there: \['k'\]\)"):
+        sag.tl.classify(adata, "label", storage=url, study_name="kk", n_trials=0)
+    with pytest.raises(ValueError, match=r"holds no study 'sag-classify'"):
+        sag.tl.classify(adata, "label", storage=url, n_trials=0)
+    with pytest.raises(ValueError, match=r"holds no study 'sag-embed-resvae'"):
+        sag.tl.embed(adata, storage=url, n_trials=0)

@@ -65,6 +65,14 @@ def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False) ->
             f"Pass an actual object, e.g. {view_as_object(adata)}."
         )
         raise ValueError(msg)
+    missing = pd.isna(adata.var_names)
+    if missing.any():  # var_names = var['symbol'] with a gene that has none
+        msg = (
+            f"var_names hold {int(missing.sum())} missing gene name(s) (NaN, e.g. at position "
+            f"{int(np.flatnonzero(missing)[0])}); genes are matched by name, and an h5ad file "
+            "cannot store them. Name those genes first (e.g. by their ids)."
+        )
+        raise ValueError(msg)
     # duplicated(), not is_unique: pandas can carry a stale is_unique over to a copy's index
     if adata.var_names.duplicated().any():
         dups = adata.var_names[adata.var_names.duplicated()].unique()

@@ -18,6 +18,7 @@ _LAZY = {
     "search_with_rrfcn": "_enas",
     "ARCH_MODES": "_hpo",
     "ARCH_SAMPLERS": "_hpo",
+    "CLASSIFY_STUDY": "_study",
     "SearchResult": "_study",
     "check_collect": "_study",
     "check_storage": "_study",

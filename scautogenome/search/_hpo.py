@@ -20,7 +20,7 @@ from .._utils import digest, matrix_digest
 from ..nn import build_network
 from ..train import TrainParams, train_on_data
 from ._spaces import fits, nearest, suggest
-from ._study import SearchResult, run_study
+from ._study import CLASSIFY_STUDY, SearchResult, run_study, trainer_record
 
 ARCH_MODES = ("mlp", "resnet", "densenet")
 _TRAIN_KEYS = ("lr", "batch_size", "optimizer", "momentum", "weight_decay", "class_balance")
@@ -299,7 +299,7 @@ def run_search(
         train=train,
         direction="maximize",
         value_of=lambda res: res.best_score,
-        study_name=study_name or "sag-classify",
+        study_name=study_name or CLASSIFY_STUDY,
         seed=seed,
         storage=storage,
         enqueue=lambda: initial_trials(config),
@@ -324,6 +324,9 @@ def run_search(
             # trials of another loss score other models; the default is left out, so that
             # studies stored before the loss was a setting still resume
             **({} if loss == "cross_entropy" else {"loss": loss}),
+            # trials trained for other epochs or patience score otherwise (as text: an error
+            # shows what differs)
+            "trainer": trainer_record(config["trainer"], without=("loss",)),
         },
         retrain_best=retrain_best,
         sampler_salt=sampler_salt,

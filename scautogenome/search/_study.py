@@ -44,6 +44,15 @@ from ..train import Diverged, Pruned
 from ..train._trainer import kept_point
 
 # the study's user attribute that records what its trials were scored on
+# the study names of a search given no study_name
+CLASSIFY_STUDY = "sag-classify"
+
+
+def embed_study(mode: str) -> str:
+    """The study name of an embed search of ``mode`` given no study_name."""
+    return f"sag-embed-{mode}"
+
+
 FINGERPRINT_ATTR = "sag_fingerprint"
 # each trial's tag of the fingerprint it was scored under: two processes that start one new
 # study at the same moment can both find no record and write their own; the tag keeps
@@ -52,6 +61,10 @@ FINGERPRINT_TAG_ATTR = "fingerprint"
 # fingerprint entries recorded only where set (embed's batches): a stored fingerprint without
 # one was of trials without it, not of an earlier version that did not record it
 SET_ONLY_KEYS = frozenset({"batches"})
+# fingerprint entries that only warn where they differ: the training settings. Trials trained
+# for other epochs are still scored on the same data, split and metric, and each is retrained
+# with its own recorded settings; a study may be resumed with more epochs on purpose
+WARN_ONLY_KEYS = frozenset({"trainer"})
 
 # A running trial records a heartbeat every HEARTBEAT_INTERVAL seconds in an RDB storage (one
 # small write: no cost next to a trial's training); one without a heartbeat for GRACE_PERIOD
@@ -81,16 +94,24 @@ def _journal(path: str):
     on one file system, NFS included); its folder must exist."""
     from pathlib import Path
 
-    try:
-        from optuna.storages.journal import JournalFileBackend
-    except ImportError:  # optuna < 4.0
-        JournalFileBackend = optuna.storages.JournalFileStorage
-
     folder = Path(path).expanduser().resolve().parent
     if not folder.is_dir():
         msg = f"storage={path!r} cannot be opened: its folder {str(folder)!r} does not exist"
         raise ValueError(msg)
-    return optuna.storages.JournalStorage(JournalFileBackend(str(Path(path).expanduser())))
+    try:
+        return optuna.storages.JournalStorage(_journal_backend(str(Path(path).expanduser())))
+    except OSError as err:  # a file that cannot be made there (/proc, a full disk)
+        msg = f"storage={path!r} cannot be opened: {err}"
+        raise ValueError(msg) from err
+
+
+def _journal_backend(path: str):
+    """Optuna's journal file backend of ``path`` (opening it creates the file)."""
+    try:
+        from optuna.storages.journal import JournalFileBackend
+    except ImportError:  # optuna < 4.0
+        JournalFileBackend = optuna.storages.JournalFileStorage
+    return JournalFileBackend(path)
 
 
 # what SQLAlchemy reports when another process creates the same new database's tables (or
@@ -141,6 +162,11 @@ def open_storage(storage):
                 continue
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             msg = f"storage={storage_shown(storage)!r} cannot be opened: {reason}"
+            if "://" not in storage:  # a file name: an SQLite file is given as a URL
+                msg += (
+                    f"; an SQLite file is given as a URL, sqlite:///{storage}, and a journal "
+                    "file as a path ending in .log or .journal"
+                )
             raise ValueError(msg) from err
 
 
@@ -159,12 +185,47 @@ def check_storage(storage, study_name=None) -> None:
         )
         raise ValueError(msg)
     if storage is not None:
+        _check_writable(storage)
         open_storage(storage)
 
 
-def check_collect(budget: dict, storage, enas: bool = False) -> None:
+def _check_writable(storage) -> None:
+    """A storage file (SQLite, journal) that exists, and its folder, must be writable: sag
+    records every trial there, and collecting a finished study (``n_trials=0``) writes too
+    (Optuna's record of the study, the journal's lock file); SQLite and the journal's lock
+    make files beside it. Optuna's own error comes later and names neither."""
+    path = storage_file(storage)
+    if path is None:
+        return
+    fix = "; copy it to a folder you can write to and pass that storage."
+    shown = storage_shown(storage)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        msg = f"storage={shown!r} cannot be written: {path} is read-only{fix}"
+        raise ValueError(msg)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
+        msg = (
+            f"storage={shown!r} cannot be written: its folder {folder} is read-only (SQLite "
+            f"and the journal's lock file write files beside the storage){fix}"
+        )
+        raise ValueError(msg)
+
+
+def check_study_there(store, study_name: str) -> None:
+    """Collecting (``n_trials=0``) needs the study: a ValueError naming those there."""
+    names = optuna.get_all_study_names(store)
+    if study_name not in names:
+        msg = (
+            f"n_trials=0 collects a stored search, but the storage holds no study "
+            f"{study_name!r} (studies there: {sorted(names)}); pass its study_name=."
+        )
+        raise ValueError(msg)
+
+
+def check_collect(budget: dict, storage, enas: bool = False, study_name: str | None = None) -> None:
     """``n_trials=0`` runs no trial: it collects the best trial of a stored study (other
-    processes' or sessions'), which needs ``storage``; ENAS's search is not stored."""
+    processes' or sessions'), which needs ``storage``, holding ``study_name`` where it is
+    given (the name the search will use); ENAS's search is not stored."""
     if budget["n_trials"] != 0:
         return
     if storage is None:
@@ -186,6 +247,9 @@ def check_collect(budget: dict, storage, enas: bool = False) -> None:
             "the best trial of a stored search (give the storage its search wrote)."
         )
         raise ValueError(msg)
+    if study_name is not None:
+        check_storage(storage)
+        check_study_there(open_storage(storage), study_name)
 
 
 def storage_file(storage) -> str | None:
@@ -245,10 +309,17 @@ def _running_elsewhere(study: optuna.Study, storage) -> bool:
     return bool(running)
 
 
+def trainer_record(trainer: dict, without: tuple[str, ...] = ()) -> str:
+    """The training settings of ``config['trainer']`` a fingerprint records (JSON text, so
+    that a refusal shows them), less those it records apart (``without``)."""
+    return json.dumps({k: v for k, v in trainer.items() if k not in without}, sort_keys=True)
+
+
 def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: int) -> None:
     """Record ``fingerprint`` (what the trials are scored on: genes, split, settings that change
     the objective's value) on a new study; on a resumed one, raise when it differs from the
-    recorded one, because its trials' values would not compare with the new ones."""
+    recorded one, because its trials' values would not compare with the new ones; other
+    training settings (:data:`WARN_ONLY_KEYS`) are warned about."""
     if fingerprint is None:
         return
     stored = study.user_attrs.get(FINGERPRINT_ATTR)
@@ -264,6 +335,18 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
         return
     optional = set(fingerprint) & SET_ONLY_KEYS  # absent there: not set for those trials
     differ = sorted(k for k in set(stored) | optional if stored.get(k) != fingerprint.get(k))
+    for key in sorted(WARN_ONLY_KEYS & set(differ) & set(stored) & set(fingerprint)):
+        differ.remove(key)
+        logger.warning(
+            "study %r was searched with the %s settings %s; this session's trials train with "
+            "%s. Their validation values still compare (the same data, split and metric) and "
+            "each trial is retrained with its own settings, but the trials trained longer may "
+            "rank higher; pass the study's config= to search alike.",
+            study.study_name,
+            key,
+            stored[key],
+            fingerprint[key],
+        )
     unrecorded = sorted(set(fingerprint) - set(stored) - SET_ONLY_KEYS)
     if unrecorded and not differ:
         # the first resume after an upgrade completes the record: later ones are checked
@@ -381,14 +464,20 @@ _FINISHED = (
 )
 
 
-def trials_table(study: optuna.Study, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+def trials_table(
+    study: optuna.Study, extra: tuple[str, ...] = (), tag: str | None = None
+) -> pd.DataFrame:
     """One row per finished trial, with only h5ad-friendly column types (numbers and strings).
 
     ``extra`` names further numeric user attributes to add as columns (NaN where missing).
+    With ``tag``, trials tagged with another fingerprint (of other data, which
+    :func:`best_trial` leaves out) are left out too.
     """
     rows = []
     for t in study.get_trials(deepcopy=False, states=_FINISHED):
         ua = t.user_attrs
+        if tag is not None and ua.get(FINGERPRINT_TAG_ATTR, tag) != tag:
+            continue
         row = {
             "number": t.number,
             "state": t.state.name.lower(),
@@ -506,10 +595,14 @@ def check_trained(
 
 
 def fingerprint_tag(fingerprint: dict | None) -> str | None:
-    """A short digest of ``fingerprint``, recorded on every trial scored under it."""
+    """A short digest of ``fingerprint``, recorded on every trial scored under it; the
+    entries that only warn (:data:`WARN_ONLY_KEYS`) are left out: a trial trained with other
+    settings is of this search's data (and trials recorded before those entries keep their
+    tags)."""
     if fingerprint is None:
         return None
-    text = json.dumps(fingerprint, sort_keys=True, default=str)
+    scored = {k: v for k, v in fingerprint.items() if k not in WARN_ONLY_KEYS}
+    text = json.dumps(scored, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -528,7 +621,8 @@ def best_trial(study: optuna.Study, tag: str | None = None) -> optuna.trial.Froz
         if len(own) < len(done):
             logger.warning(
                 "study %r holds %d complete trial(s) scored on other data or settings (a "
-                "process that started it at the same time with others); they are left out.",
+                "process that started it at the same time with others); they are left out "
+                "(of the trials table too).",
                 study.study_name,
                 len(done) - len(own),
             )
@@ -878,13 +972,7 @@ def run_study(
     shared = storage is not None
     store = open_storage(storage)
     if shared and budget["n_trials"] == 0:  # collecting: the study must be there already
-        names = optuna.get_all_study_names(store)
-        if study_name not in names:
-            msg = (
-                f"n_trials=0 collects a stored search, but the storage holds no study "
-                f"{study_name!r} (studies there: {sorted(names)}); pass its study_name=."
-            )
-            raise ValueError(msg)
+        check_study_there(store, study_name)
     study = optuna.create_study(
         storage=store,
         study_name=study_name,
@@ -1160,7 +1248,7 @@ def run_study(
     else:  # best trial ran in another process or an earlier session: retrain it, same seed
         res = _retrain(best, arch, params, seed, build, train)
         n_threads = torch.get_num_threads()
-    table = trials_table(study, extra_columns)
+    table = trials_table(study, extra_columns, tag)
     logger.info(
         "search: %s%s; best trial %d (%s) %s %.4f",
         _trials_summary(table, mine),

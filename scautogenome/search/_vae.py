@@ -19,7 +19,7 @@ from .._utils import digest, matrix_digest
 from ..nn._vae import build_vae, vae_widths
 from ..train._vae import VAETrainParams, train_vae
 from ._spaces import choices_of, fits, nearest, suggest
-from ._study import SearchResult, run_study
+from ._study import SearchResult, embed_study, run_study, trainer_record
 
 _TRAIN_KEYS = ("lr", "batch_size", "weight_decay")
 
@@ -181,6 +181,8 @@ def run_vae_search(
             "n_latent": int(n_latent),
             "likelihood": likelihood,
             "beta": float(config["trainer"]["beta"]),
+            # trials trained for other epochs, patience or warm-up score otherwise
+            "trainer": trainer_record(config["trainer"], without=("beta",)),
             # trials of another mode or space would be kept as this search's best
             "mode": config["mode"],
             "space": digest([json.dumps(config["space"], sort_keys=True)]),
@@ -196,7 +198,7 @@ def run_vae_search(
         train=train,
         direction="minimize",
         value_of=lambda res: res.best_loss,
-        study_name=study_name or f"sag-embed-{config['mode']}",
+        study_name=study_name or embed_study(config["mode"]),
         seed=seed,
         storage=storage,
         enqueue=lambda: initial_points(config, n_in),

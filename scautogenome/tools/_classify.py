@@ -16,6 +16,7 @@ from ..data import obs_noun, prepare_labelled
 from ..data._prepare import check_labels_key, check_min_cells_per_class
 from ..models import Classifier, Regressor
 from ..search import (
+    CLASSIFY_STUDY,
     check_collect,
     check_storage,
     check_trained,
@@ -255,7 +256,8 @@ def classify(
     _log_task_of_metric(task, requested, cfg, labels_key)
     _check_metric_of_task(metric, requested)
     enas = cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas"
-    check_collect(cfg["budget"], storage, enas=enas)  # first: a missing file is not made
+    # first: a missing file is not made
+    check_collect(cfg["budget"], storage, enas=enas, study_name=study_name or CLASSIFY_STUDY)
     check_storage(storage, study_name)
     dev = resolve_device(device)
     data = prepare_labelled(

@@ -18,6 +18,7 @@ from ..data._checks import view_as_object
 from ..data._prepare import warn_missing_as_text
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
 from ..search import check_collect, check_storage, check_trained, warn_if_cut
+from ..search._study import embed_study
 from ..search._vae import run_vae_search
 from ..train import resolve_device
 from ..train._vae import warn_long_warmup
@@ -283,7 +284,8 @@ def embed(
     if beta is not None:  # checked here, so that an error names the argument
         overrides["trainer"] = {"beta": check_number("beta", beta)}
     cfg = load_config(_embed_config.load, config, mode, overrides)
-    check_collect(cfg["budget"], storage)  # first: a missing file is not made
+    # first: a missing file is not made
+    check_collect(cfg["budget"], storage, study_name=study_name or embed_study(cfg["mode"]))
     check_storage(storage, study_name)
     warn_long_warmup(cfg["trainer"]["max_epochs"], cfg["trainer"]["kl_warmup_epochs"])
     dev = resolve_device(device)

@@ -350,6 +350,13 @@ def explain_record(adata: AnnData, key: str) -> dict:
     from .._settings import logger
     from .._utils import missing_key
 
+    if key in adata.varm and key not in adata.uns:  # an array of the user's own
+        msg = (
+            f"adata.varm[{key!r}] was not written by sag.tl.explain (adata.uns has no "
+            f"{key!r} record of it); run sag.tl.explain(adata, model, key_added=...) under "
+            "another key, or pass key= the key_added you used."
+        )
+        raise KeyError(msg)
     if key not in adata.uns or key not in adata.varm:
         raise missing_key("adata.uns / adata.varm", key, "sag.tl.explain(adata, model)")
     uns = adata.uns[key]

@@ -185,9 +185,11 @@ def test_fit_zinb_on_counts_and_save_load(adata, tmp_path):
     rec = model.reconstruct(adata)
     assert rec.shape == adata.shape
     assert (rec >= 0).all()  # expected counts
-    # cells' expected totals follow their observed library sizes
+    # denoised, as scVI's get_normalized_expression: the negative binomial's mean at the
+    # cell's library size, without the zero-inflation's dropouts, so each row adds up to its
+    # cell's observed counts (they added up to half of them after a few epochs)
     lib = np.asarray(adata.X.sum(1)).ravel()
-    assert np.corrcoef(rec.sum(1), lib)[0, 1] > 0.9
+    np.testing.assert_allclose(rec.sum(1), lib, rtol=1e-3)
     model.save(tmp_path / "z")
     with pytest.raises(FileExistsError):
         model.save(tmp_path / "z")

@@ -637,7 +637,9 @@ class ResVAE(BaseModel):
         each gene within its range on the training cells: log1p of the counts normalized to
         1e4 per cell for raw counts, log1p of TPM-like values, and the values as given for
         log-normalized, scaled or 0/1 data. Count models (``"nb"``, ``"zinb"``) return
-        expected counts at each cell's observed library size.
+        expected counts at each cell's observed library size (each row adds up to it): the
+        negative binomial's mean, for ``"zinb"`` without the zero-inflation's dropouts
+        (denoised, as scVI's ``get_normalized_expression``).
 
         The columns are ``data``'s genes, in its order, when ``data`` is an AnnData (or a
         DataFrame of named columns) with exactly the model's genes (any order; ready for

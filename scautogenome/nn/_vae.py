@@ -340,14 +340,13 @@ class VAEModule(nn.Module):
     def mean_reconstruction(
         self, out: dict[str, torch.Tensor], library: torch.Tensor | None
     ) -> torch.Tensor:
-        """Expected reconstruction: 0-1 scaled values (``"mse"``, ``"gaussian"``) or expected
-        counts."""
+        """Expected reconstruction: 0-1 scaled values (``"mse"``, ``"gaussian"``) or the
+        negative binomial's mean at the cell's library size, for ``"zinb"`` too: denoised,
+        without the zero-inflation's dropouts, as scVI's ``get_normalized_expression`` (each
+        row adds up to its library size)."""
         if self.likelihood in SCALED_LIKELIHOODS:
             return out["recon"]
-        mean = library * out["scale"]
-        if self.likelihood == "zinb":
-            mean = mean * torch.sigmoid(-out["zi_logits"])
-        return mean
+        return library * out["scale"]
 
 
 def build_vae(arch: dict) -> VAEModule:

@@ -245,8 +245,9 @@ def embed(
         float32). For ``"mse"``/``"gaussian"`` on the scale of the values the model was
         prepared from (log1p of the counts normalized to 1e4 per cell for raw counts, log1p of
         TPM-like values, the values as given for log-normalized or scaled data), as
-        :meth:`~scautogenome.models.ResVAE.reconstruct`; expected counts for
-        ``"nb"``/``"zinb"``. A call without it removes an earlier call's layer of the same
+        :meth:`~scautogenome.models.ResVAE.reconstruct`; expected counts at each cell's
+        library size for ``"nb"``/``"zinb"`` (denoised: without the zero-inflation's
+        dropouts, as scVI's ``get_normalized_expression``). A call without it removes an earlier call's layer of the same
         key, which belongs to another model.
     ``uns[key_added]``
         ``params`` (this call, with the resolved likelihood, KL weight and value type, and

@@ -337,7 +337,8 @@ def encode_rows(
     row is decoded as, for a decoder conditioned on batches (the encoder never needs it).
 
     The reconstruction is decoded from the latent mean: 0-1 scaled values for ``"mse"``,
-    expected counts at each cell's observed library size for the count likelihoods.
+    expected counts at each cell's observed library size for the count likelihoods (for
+    ``"zinb"`` without the zero-inflation's dropouts: denoised, as scVI's).
     """
     module.eval()
     loader = BatchLoader(

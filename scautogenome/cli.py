@@ -921,7 +921,9 @@ def _report(args) -> int:
     _out_file(str(out), args.overwrite or own_report, suffix=".html")
     adata = _read_h5ad(str(h5ad))
     # write_report logs "wrote report PATH (N KB)" (at info, the CLI's default; not --quiet)
-    sag.io.write_report(adata, out, key=args.key, basis=f"X_{args.embed_key}")
+    sag.io.write_report(
+        adata, out, key=args.key, shap_key=args.shap_key, basis=f"X_{args.embed_key}"
+    )
     return 0
 
 
@@ -1481,6 +1483,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="sag",
         help="uns key of the classify run or of predict's predictions (predict's --key-added; "
         "default: sag)",
+    )
+    r.add_argument(
+        "--shap-key",
+        default="sag_shap",
+        help="uns/varm key of the explanation shown (sag.tl.explain's key_added; default: "
+        "sag_shap); left out when it explains another run than --key's",
     )
     r.add_argument(
         "--embed-key",

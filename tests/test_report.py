@@ -618,3 +618,92 @@ def test_report_names_the_unused_cells_and_the_classes_left_out(
         "7 cells unused (5 without a label; 2 in classes left out of training for too few "
         "cells (rare; predicted as one of the others))" in page
     )
+
+
+def test_an_explanation_of_another_run_is_not_shown_under_this_one(
+    annotated, tiny_config, tmp_path
+):
+    """uns['sag_shap'] explains the run in uns['sag']; the report of another run (key='run2')
+    leaves it out and says whose it is, rather than showing its genes under run2's results.
+    An explanation of run2 under its own key is shown with shap_key= (--shap-key)."""
+    from scautogenome.cli import main
+
+    model2 = sag.tl.classify(annotated, "label", config=tiny_config, seed=1, key_added="run2")
+    page = sag.io.write_report(annotated, tmp_path / "r2.html", key="run2").read_text()
+    assert "top 10 genes" not in page
+    assert "explains the classify run in uns[&#x27;sag&#x27;], not this one" in page
+    assert "top 10 genes" in sag.io.write_report(annotated, tmp_path / "r.html").read_text()
+    sag.tl.explain(annotated, model2, nsamples=20, n_background=20, key_added="shap2")
+    page = sag.io.write_report(
+        annotated, tmp_path / "r3.html", key="run2", shap_key="shap2"
+    ).read_text()
+    assert "top 10 genes" in page
+    path = tmp_path / "a.h5ad"
+    annotated.write_h5ad(path)
+    argv = ["report", str(path), "--key", "run2", "--shap-key", "shap2", "--out"]
+    assert main([*argv, str(tmp_path / "c.html"), "--quiet"]) == 0
+    assert "top 10 genes" in (tmp_path / "c.html").read_text()
+
+
+def test_report_of_predictions_states_the_confidence_threshold(adata, tmp_path):
+    """predict(min_confidence=0.3): the report says so, and counts the cells below it (not
+    below a fixed 0.5)."""
+    import numpy as np
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label", seed=0)
+    query = sag.datasets.synthetic(n_obs=120, n_vars=200, n_classes=3, seed=5)
+    sag.tl.predict(query, model, min_confidence=0.3)
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "cells below 0.3</th>" in page
+    assert "below 0.5" not in page
+    assert "min_confidence=0.3" in page
+    conf = query.obs["sag_confidence"].to_numpy()
+    n_unassigned = int((query.obs["sag_pred"] == "Unassigned").sum())
+    assert n_unassigned == int((conf < 0.3).sum())
+    assert np.isfinite(conf).all()
+
+
+def test_a_figure_that_cannot_be_saved_is_a_note(annotated, tmp_path):
+    """A class name matplotlib reads as broken math text fails when the figure is saved,
+    not when it is drawn: still a note, and the report is written."""
+    annotated.obs["label"] = annotated.obs["label"].cat.rename_categories(
+        {"type_0": r"$\notacommand$ x"}
+    )
+    annotated.uns["sag"]["classes"] = [
+        r"$\notacommand$ x" if c == "type_0" else c for c in annotated.uns["sag"]["classes"]
+    ]
+    annotated.obs["sag_pred"] = annotated.obs["sag_pred"].cat.rename_categories(
+        {"type_0": r"$\notacommand$ x"}
+    )
+    page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
+    assert "could not be drawn" in page
+    assert "Per class (test)" in page
+
+
+def test_report_names_the_classes_whose_distribution_is_not_drawn(tmp_path):
+    """Past 12 classes the SHAP distributions stop; the report says how many more and how
+    to draw them."""
+    import numpy as np
+
+    adata = sag.datasets.synthetic(n_obs=420, n_vars=40, n_classes=14, seed=0)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    sag.tl.explain(adata, model, nsamples=5, n_background=10, n_explain=70, groupby="label")
+    page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
+    assert page.count("<h3>") >= 12
+    assert "2 more classes" in page
+    assert "sag.pl.shap_summary" in page
+    assert np.all(np.asarray(adata.uns["sag_shap"]["n_cells"]) > 0)
+
+
+def test_report_points_to_predictions_under_another_key(adata, tmp_path):
+    """A query predicted under key_added='cellpred' and embedded: the default report shows
+    the latent space and says where the predictions are."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label", seed=0)
+    query = sag.datasets.synthetic(n_obs=120, n_vars=200, n_classes=3, seed=5)
+    sag.tl.predict(query, model, key_added="cellpred")
+    query.obsm["X_sag_resvae"] = query.X[:, :5].toarray()
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "uns[&#x27;cellpred&#x27;] holds a record of sag.tl.classify or predict" in page

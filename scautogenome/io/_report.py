@@ -44,16 +44,22 @@ def _png(fig) -> str:
 
 def _figure(plot, *args, **kwargs) -> str:
     """Render one sag.pl function to an embedded PNG; a failing plot becomes a note."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
     try:
         fig = plot(*args, show=False, return_fig=True, **kwargs)
+        if isinstance(fig, list):  # some scanpy-backed plots return a list of axes
+            fig = fig[0].figure
+        elif not hasattr(fig, "savefig"):
+            fig = fig.figure
+        # saving may fail too: text matplotlib reads as math ("$\\x$" in a class name)
+        return _png(fig)
     except Exception as e:  # a report shows what it can and says what failed
+        for number in set(plt.get_fignums()) - before:  # the failed figure: not left open
+            plt.close(number)
         logger.warning("report: %s failed: %s", plot.__name__, e)
         return f'<p class="muted">{html.escape(plot.__name__)} could not be drawn: {html.escape(str(e))}</p>'
-    if isinstance(fig, list):  # some scanpy-backed plots return a list of axes
-        fig = fig[0].figure
-    elif not hasattr(fig, "savefig"):
-        fig = fig.figure
-    return _png(fig)
 
 
 def _shown(value, spec: str) -> str:
@@ -539,6 +545,10 @@ def _explain_heading(target: str | None) -> str:
     return f"<h2>Genes that drive the predicted {html.escape(target)} (SHAP)</h2>"
 
 
+# classes whose SHAP distribution the report draws (the others are named)
+MAX_DISTRIBUTIONS = 12
+
+
 def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str]:
     from .. import plotting as pl
 
@@ -565,9 +575,18 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
     # a class none of whose cells was explained (a query without it) has no distribution
     n_cells = dict(zip(outputs, np.asarray(uns.get("n_cells", [1] * len(outputs))).tolist()))
     drawn = [c for c in outputs if n_cells.get(c, 1) > 0]
-    for c in drawn[:12]:
+    for c in drawn[:MAX_DISTRIBUTIONS]:
         out.append(f"<h3>{html.escape(c)}</h3>")
         out.append(_figure(pl.shap_summary, adata, c, key=shap_key, n_top=15))
+    if len(drawn) > MAX_DISTRIBUTIONS:
+        more = drawn[MAX_DISTRIBUTIONS:]
+        out.append(
+            f'<p class="muted">{len(more)} more classes are not drawn here ('
+            + ", ".join(html.escape(c) for c in more[:10])
+            + (", ..." if len(more) > 10 else "")
+            + f"); <code>sag.pl.shap_summary(adata, CLASS, key={html.escape(repr(shap_key))})"
+            "</code> draws any of them.</p>"
+        )
     absent = [c for c in outputs if c not in drawn]
     if absent:
         out.append(
@@ -649,10 +668,17 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             ("batch_asw", "batch ASW"),
         ]
         row = [float(scores[k]) for k, _ in names if k in scores]
+        clusters = (
+            f"{float(scores['n_clusters']):g} Leiden clusters (mean over its runs) for "
+            f"{int(scores['n_labels'])} labels"
+            if "n_clusters" in scores and "n_labels" in scores
+            else "Leiden clusters"
+        )
         out.append(
             f'<p class="muted">Against <code>obs[{html.escape(str(scores["labels_key"]))!r}]'
-            "</code> (<code>sag.tl.embedding_scores</code>: Leiden clusters as many as the "
-            "labels; Davies-Bouldin lower is better).</p>"
+            f"</code> (<code>sag.tl.embedding_scores</code>: ARI and NMI of {clusters}, at "
+            "the resolution whose cluster count is nearest the labels'; Davies-Bouldin lower "
+            "is better).</p>"
         )
         out.append(_table([n for k, n in names if k in scores], [row], left=0))
         if "batch_asw" in scores:
@@ -826,21 +852,33 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
     counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
     conf_col = _keys.confidence_key(key)
     conf = adata.obs[conf_col] if conf_col in adata.obs.columns else None
+    params = uns.get("predict_params", {})
+    given = params.get("min_confidence") if isinstance(params, dict) else None
+    # the threshold the call used (h5ad keeps a None as the text "None"), else 0.5
+    threshold = float(given) if isinstance(given, (int, float, np.number)) else 0.5
     header = ["predicted class", noun, "share"]
     if conf is not None:
-        header += ["median confidence", f"{noun} below 0.5"]
+        header += ["median confidence", f"{noun} below {threshold:g}"]
     rows = []
     for cls, n in counts.items():
         row = [str(cls), int(n), f"{n / len(pred):.1%}"]
         if conf is not None:
             c = conf[pred == cls].to_numpy(dtype=np.float64)
-            row += [float(np.median(c)), int((c < 0.5).sum())]
+            row += [float(np.median(c)), int((c < threshold).sum())]
         rows.append(row)
     out.append(_table(header, rows))
     if conf is not None:
+        from ..tools._predict import UNASSIGNED
+
+        called = (
+            f" Predicted with min_confidence={threshold:g}: the {noun} whose predicted class "
+            f"had a lower probability are {html.escape(repr(UNASSIGNED))}."
+            if isinstance(given, (int, float, np.number))
+            else ""
+        )
         out.append(
             f'<p class="muted">Confidence: the predicted class\'s probability '
-            f"(obs[{html.escape(repr(conf_col))}]).</p>"
+            f"(obs[{html.escape(repr(conf_col))}]).{called}</p>"
         )
     return out
 
@@ -872,6 +910,19 @@ def _check_asked_for(adata: AnnData, key: str, shap_key: str, basis: str) -> Non
             f"front); obsm holds {sorted(map(str, adata.obsm))}."
         )
         raise KeyError(msg)
+
+
+def _explained_elsewhere(explanation: dict, key: str, record: dict) -> str | None:
+    """What the explain record ``explanation`` explains where it is not the run in
+    ``uns[key]`` (``record``): the classify run of another key (its ``classify_key``), or,
+    where it recorded none (a query's predictions), a model of other weights; else None."""
+    made_for = explanation["params"].get("classify_key")
+    if made_for is not None and str(made_for) != "None":  # h5ad keeps None as "None"
+        return None if str(made_for) == key else f"the classify run in uns[{str(made_for)!r}]"
+    digest, ours = explanation.get("model_digest"), record.get("model_digest")
+    if digest is not None and ours is not None and str(digest) != str(ours):
+        return f"the model of weights digest {str(digest)[:12]}"
+    return None
 
 
 def _kept_elsewhere(adata: AnnData, key: str, shap_key: str, basis: str) -> str:
@@ -1011,9 +1062,34 @@ def write_report(
         pred = adata.obs.get(_keys.pred_key(key))
         if pred is not None and isinstance(pred.dtype, pd.CategoricalDtype):
             labels = _keys.pred_key(key)  # the latent space coloured by the predicted class
-    from ..tools._utils import explains_replaced_run
+    from ..tools._utils import explains_replaced_run, is_explain_record, records_elsewhere
 
-    if has["classify"] and explains_replaced_run(adata.uns.get(shap_key), key, adata.uns[key]):
+    if not (has["classify"] or has["predict"]):  # predictions kept under another key
+        elsewhere = records_elsewhere(adata, key, ("classify", "predict"), "key").strip()
+        if elsewhere:
+            parts.append(f'<p class="muted">{html.escape(elsewhere)}</p>')
+    explanation = adata.uns.get(shap_key)
+    other = (
+        _explained_elsewhere(explanation, key, adata.uns[key])
+        if (has["classify"] or has["predict"]) and is_explain_record(explanation)
+        else None
+    )
+    if other is not None:  # an explanation of another run: its genes are not this run's
+        logger.warning(
+            "uns[%r] explains %s, not the run in uns[%r]: left out of the report; pass "
+            "shap_key= an explanation of this run.",
+            shap_key,
+            other,
+            key,
+        )
+        parts.append(
+            _explain_heading(target)
+            + f'<p class="muted">uns[{html.escape(repr(shap_key))}] explains '
+            f"{html.escape(other)}, not this one, so it is not shown; "
+            "sag.tl.explain(adata, model, key_added=...) explains this run (pass that key as "
+            "shap_key=).</p>"
+        )
+    elif has["classify"] and explains_replaced_run(explanation, key, adata.uns[key]):
         logger.warning(
             "uns[%r] explains another model than the classify run in uns[%r]: left out of the "
             "report; run sag.tl.explain again.",

@@ -72,6 +72,10 @@ def test_load_from_json_file(tmp_path):
         sag.config.load(bad)
     with pytest.raises(FileNotFoundError):
         sag.config.load(tmp_path / "missing.json")
+    # saved with a byte-order mark (Windows Notepad), as read_autogenome reads one
+    bom = tmp_path / "bom.json"
+    bom.write_text(json.dumps({"mode": "mlp"}), encoding="utf-8-sig")
+    assert sag.config.load(bom)["mode"] == "mlp"
 
 
 def test_space_names_agree_with_the_network_and_trainer():
@@ -166,6 +170,16 @@ def test_rrfcn_names_the_settings_its_strategy_does_not_read(monkeypatch):
     sag.config.load({"mode": "rrfcn", "rrfcn": {"strategy": "optuna", "child_lr": 0.01}})
     assert "strategy 'optuna' does not use rrfcn['child_lr']" in said[-1]
     assert len(said) == 2
+    # another family's space, or the rrfcn section, in a mode that does not search them
+    mlp = {"n_layers": [2]}
+    sag.config.load({"mode": "resnet", "space": {"mlp": mlp}, "rrfcn": {"n_layers": 3}})
+    assert said[-1] == (
+        "config['space']['mlp'], config['rrfcn'] not read: mode 'resnet' searches only the "
+        "resnet family (mode 'auto' searches them all)."
+    )
+    sag.config.load({"mode": "auto", "space": {"mlp": mlp}, "rrfcn": {"n_layers": 3}})
+    sag.config.load(sag.config.default("auto"), mode="mlp")  # default sections: no news
+    assert len(said) == 3
 
 
 def test_embed_names_a_classifiers_config_as_such():
@@ -191,3 +205,50 @@ def test_non_finite_choices_are_refused_at_load(value):
         sag.config.load({"space": {"common": {"lr": value}}})
     with pytest.raises(ValueError, match=r"\['input_keep'\]: (nan|inf) is not a finite number"):
         sag.config.load({"space": {"input_keep": value}}, mode="resvae")
+
+
+def test_a_starting_point_names_parameters_the_search_draws():
+    """A key of an initial trial that no search space draws (a typo) is an error naming it
+    before any work; it had been a warning at search time, and the point was dropped. Keys of
+    every family, indexed widths and RRFCN's bits are parameters."""
+    from scautogenome.config import _embed
+
+    good = {
+        "mode": "mlp",
+        "lr": 0.01,
+        "mlp_n_layers": 2,
+        "mlp_units_0": 64,
+        "mlp_units_1": 32,
+        "densenet_block_units_2": 8,
+        "resnet_n_blocks": 2,
+        "rrfcn_width_3": 64,
+        "rrfcn_skip_3_1": 1,
+    }
+    sag.config.validate({"search": {"initial_trials": [good]}})
+    with pytest.raises(ValueError, match=r"\['initial_trials'\]\[1\]\['lrr'\] is not a param"):
+        sag.config.validate({"search": {"initial_trials": [good, {"lrr": 0.01}]}})
+    with pytest.raises(ValueError, match=r"\['initial_trials'\]\[0\]\['mlp_unit_0'\]"):
+        sag.config.validate({"search": {"initial_trials": [{"mlp_unit_0": 8}]}})
+    _embed.validate({"search": {"initial_trials": [{"n_layers": 3, "first_width": 256}]}})
+    with pytest.raises(ValueError, match=r"\['initial_trials'\]\[0\]\['layers'\] is not a param"):
+        _embed.validate({"search": {"initial_trials": [{"layers": 3}]}})
+
+
+def test_a_starting_point_of_whole_floats_is_drawn_as_integers(adata):
+    """mlp_n_layers=1.0 (a trials table's params read back, where a NaN made the column
+    float) is the integer the space draws; it failed the search in range(1.0)."""
+    from scautogenome.search._hpo import initial_trials
+
+    point = {"mode": "mlp", "mlp_n_layers": 1.0, "mlp_units_0": 64.0, "lr": 0.001}
+    cfg = sag.config.load({"search": {"initial_trials": [point]}}, mode="mlp")
+    (params,) = initial_trials(cfg)
+    assert type(params["mlp_n_layers"]) is int
+    assert type(params["mlp_units_0"]) is int
+    tiny = {
+        "mode": "mlp",
+        "budget": {"n_trials": 1, "time_budget": None},
+        "trainer": {"max_epochs": 2, "min_epochs": 1, "patience": 2},
+        "search": {"initial_trials": [point]},
+    }
+    model = sag.tl.classify(adata, "label", config=tiny)
+    assert model.architecture_["units"] == [64]

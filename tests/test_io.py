@@ -536,7 +536,10 @@ def test_read_autogenome_modes_unknown_keys_and_flat_layout(tmp_path):
         "space": {"common": {"lr": 0.003}},
     }
     if "rrfcn" in sag.config._config.MODES:  # ENAS searches RRFCN architectures
-        assert cfg == {"mode": "rrfcn", "rrfcn": {"first_width": 2048}, **common}
+        # with one learning rate of its own (ENAS reads no space['common'])
+        del common["space"]
+        rrfcn = {"first_width": 2048, "child_lr": 0.003}
+        assert cfg == {"mode": "rrfcn", "rrfcn": rrfcn, **common}
     else:
         assert "ENAS has no sag.config mode" in text
         assert "first_layer_neurons" in text
@@ -1581,3 +1584,69 @@ def test_read_table_skips_the_annotation_columns_of_cbioportal_and_gct(tmp_path,
         assert adata.var_names.tolist() == ["TP53", "EGFR", "MYC"]
         X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
         np.testing.assert_array_equal(X, [[-1, 2, 0], [0, 1, 1]])
+
+
+def test_read_autogenome_enas_trainer_settings_map_onto_enas(tmp_path, recwarn):
+    """ENAS trains its child networks with config['rrfcn']'s settings: a fixed batch size,
+    learning rate and weight decay of the JSON go there (they were recorded as mapped onto
+    space.common, which ENAS does not read); a range, momentum and the seed are named as not
+    used, and why."""
+    config = {
+        "data_loader": {"train_data_path": "x.csv", "train_label_path": "y.txt"},
+        "search_mode": "ENAS",
+        "model_trainer": {
+            "batch_size": 8,
+            "learning_rate": 0.05,
+            "weight_decay": 1e-4,
+            "momentum": 0.9,
+            "seed": 7,
+        },
+    }
+    features = "\n".join(",".join(["1"] * 20) for _ in range(2)) + "\n"
+    path = _write_config(tmp_path, {"x.csv": features, "y.txt": "a\nb\n"}, config)
+    adata, cfg = sag.io.read_autogenome(path)
+    assert cfg["rrfcn"]["child_batch_size"] == 8
+    assert cfg["rrfcn"]["child_lr"] == 0.05
+    assert cfg["rrfcn"]["weight_decay"] == 1e-4
+    assert "common" not in cfg.get("space", {})
+    record = adata.uns["sag_io"]
+    assert record["mapped"]["model_trainer.batch_size"] == "rrfcn.child_batch_size"
+    assert record["mapped"]["model_trainer.learning_rate"] == "rrfcn.child_lr"
+    assert "ENAS" in record["no_counterpart"]["model_trainer.momentum"]
+    seed = record["no_counterpart"]["model_trainer.seed"]
+    assert "seed= (--seed" in seed
+    assert "no counterpart" not in seed
+    sag.config.load(cfg)  # a config classify takes
+    # a range of learning rates: ENAS takes one, so it is named, not mapped
+    config["model_trainer"] = {"learning_rate_range": [1e-4, 1e-2]}
+    path = _write_config(tmp_path, {"x.csv": features, "y.txt": "a\nb\n"}, config)
+    adata, cfg = sag.io.read_autogenome(path)
+    assert "child_lr" not in cfg.get("rrfcn", {})
+    assert (
+        "one learning rate"
+        in adata.uns["sag_io"]["no_counterpart"]["model_trainer.learning_rate_range"]
+    )
+
+
+def test_read_autogenome_nested_spaces_of_modes_not_searched_are_named(tmp_path):
+    """search_mode FC-ResNet with nested spaces of MLP and FC-DenseNet too: only ResNet's is
+    mapped; the others are named as spaces the search does not search (they were recorded as
+    mapped, and dropped by the mode's config)."""
+    config = {
+        "data_loader": {"train_data_path": "x.csv", "train_label_path": "y.txt"},
+        "search_mode": "FC-ResNet",
+        "search_space": {
+            "MLP": {"num_layers": [1]},
+            "FC-ResNet": {"num_blocks": [2]},
+            "FC-DenseNet": {"growth_rate": [8]},
+        },
+    }
+    features = "\n".join(",".join(["1"] * 20) for _ in range(2)) + "\n"
+    path = _write_config(tmp_path, {"x.csv": features, "y.txt": "a\nb\n"}, config)
+    adata, cfg = sag.io.read_autogenome(path)
+    assert cfg["space"] == {"resnet": {"n_blocks": [2]}}
+    record = adata.uns["sag_io"]
+    assert record["mapped"]["search_space.FC-ResNet.num_blocks"] == "space.resnet.n_blocks"
+    for where in ("search_space.MLP.num_layers", "search_space.FC-DenseNet.growth_rate"):
+        assert where not in record["mapped"]
+        assert "does not search it" in record["no_counterpart"][where]

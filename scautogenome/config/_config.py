@@ -207,7 +207,7 @@ def read_user_config(config: dict | str | Path | None) -> dict:
             )
             raise IsADirectoryError(msg)
         try:
-            user = json.loads(path.read_text())
+            user = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) too
         except json.JSONDecodeError as e:
             msg = f"config file {str(path)!r} is not valid JSON: {e}"
             raise ValueError(msg) from e
@@ -290,7 +290,31 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     _check(cfg)
     if the_mode == "rrfcn":
         _warn_unused_by_strategy(user, cfg["rrfcn"]["strategy"])
+    _warn_unsearched(user, the_mode)
     return cfg
+
+
+def _warn_unsearched(user: dict, mode: str) -> None:
+    """A warning naming the sections of the user's config (``user``; where they differ from
+    the defaults) that ``mode`` does not search: another family's space (``space['mlp']`` in
+    mode ``"resnet"``), or the ``rrfcn`` section outside modes ``"rrfcn"`` and ``"auto"``."""
+    from .._settings import logger
+
+    space = user.get("space") if isinstance(user.get("space"), dict) else {}
+    unread = [
+        f"config['space'][{k!r}]"
+        for k, v in space.items()
+        if mode != "auto" and k not in ("common", mode) and v != _DEFAULT["space"].get(k)
+    ]
+    if mode not in ("auto", "rrfcn") and "rrfcn" in user and user["rrfcn"] != _DEFAULT["rrfcn"]:
+        unread.append("config['rrfcn']")
+    if unread:
+        logger.warning(
+            "%s not read: mode %r searches only the %s family (mode 'auto' searches them all).",
+            ", ".join(unread),
+            mode,
+            mode,
+        )
 
 
 # what mode "rrfcn" with strategy "optuna" reads of the rrfcn section (the rest is ENAS's)
@@ -459,8 +483,26 @@ def check_epochs(trainer: dict) -> None:
         raise ValueError(msg)
 
 
-def check_search_start(search: dict) -> None:
-    """Validate ``max_trial_fraction`` and ``initial_trials`` of a ``search`` section."""
+def classify_parameter(name: str) -> bool:
+    """Whether a classify search draws a parameter of this name (a key of a trial's
+    ``params``): ``mode``, a common one (``lr``), a family's (``mlp_n_layers``, its indexed
+    widths ``mlp_units_0``), or RRFCN's widths and skip bits (``rrfcn_width_2``,
+    ``rrfcn_skip_2_0``)."""
+    import re
+
+    space = _DEFAULT["space"]
+    if name == "mode" or name in space["common"]:
+        return True
+    family = re.fullmatch(r"(mlp|resnet|densenet)_([a-z_]+?)(?:_\d+)*", name)
+    if family:
+        return family.group(2) in space[family.group(1)]
+    return re.fullmatch(r"rrfcn_(?:width_\d+|skip_\d+_\d+)", name) is not None
+
+
+def check_search_start(search: dict, parameter=classify_parameter, named: str = "") -> None:
+    """Validate ``max_trial_fraction`` and ``initial_trials`` of a ``search`` section; every
+    key of a starting point must be a parameter the search draws (``parameter(key)``;
+    ``named`` lists them in the error)."""
     frac = search["max_trial_fraction"]
     if not 0 < frac <= 1:
         msg = f"config['search']['max_trial_fraction']={frac!r} must be in (0, 1]."
@@ -472,6 +514,23 @@ def check_search_start(search: dict) -> None:
     if isinstance(init, list) and not all(isinstance(t, dict) for t in init):
         msg = "config['search']['initial_trials'] must be a list of parameter dicts (as in the trials table's params)."
         raise ValueError(msg)
+    for i, point in enumerate(init if isinstance(init, list) else []):
+        for key in point:
+            if not parameter(str(key)):
+                msg = (
+                    f"config['search']['initial_trials'][{i}][{key!r}] is not a parameter the "
+                    "search draws; a starting point's keys are those of the trials table's "
+                    f"params{named or _CLASSIFY_PARAMETERS}."
+                )
+                raise ValueError(msg)
+
+
+_CLASSIFY_PARAMETERS = (
+    ": mode, the common ones (lr, batch_size, optimizer, momentum, weight_decay, "
+    "class_balance, input_keep, dropout, act) and a family's, prefixed by it (mlp_n_layers, "
+    "mlp_units_0, resnet_n_blocks, resnet_units, densenet_n_blocks, densenet_block_units_0, "
+    "densenet_growth_rate, densenet_compression)"
+)
 
 
 def _check(cfg: dict) -> None:

@@ -162,7 +162,11 @@ def _check(cfg: dict) -> None:
         msg = f"mode={cfg['mode']!r} must be one of {EMBED_MODES}."
         raise ValueError(msg)
     check_scalars(cfg, _SCALARS, _CHOICES)
-    check_search_start(cfg["search"])
+    check_search_start(
+        cfg["search"],
+        lambda name: name in _DEFAULT["space"],
+        f": {', '.join(_DEFAULT['space'])}",
+    )
     check_budget(cfg["budget"])
     check_epochs(cfg["trainer"])
     for key, spec in cfg["space"].items():

@@ -330,6 +330,7 @@ NO_COUNTERPART: dict[str, frozenset[str]] = {
 # sag chooses its own threads and device (sag.settings.n_threads, device=), so they are
 # recorded and logged, not warned about
 RESULT_KEYS = _aliases("shuffle", "seed")
+SEED_KEYS = _aliases("seed")
 RUNTIME_KEYS = frozenset().union(*NO_COUNTERPART.values()) - RESULT_KEYS
 META_KEYS = _aliases("name", "description", "version", "task_name", "project", "comment")
 # generic words that name something only in their own module: "name" is the search mode under
@@ -674,6 +675,13 @@ def _to_sag_config(
             else:
                 unmapped[where] = f"{canon!r} has no counterpart in sag.tl.embed's Res-VAE space"
             continue
+        if ours != "auto" and md != ours and md in ("mlp", "resnet", "densenet", "rrfcn"):
+            # a nested space of a family this search does not search (mode auto does)
+            unmapped[where] = (
+                f"the {md!r} space; the search mode is {ag_mode} (sag mode {ours!r}), which "
+                "does not search it"
+            )
+            continue
         key = _RRFCN_KEYS.get(canon)
         if md == "rrfcn" and key is not None:
             value = _number(value)
@@ -701,6 +709,8 @@ def _to_sag_config(
         target = common if section == "common" else space.setdefault(section, {})
         target[canon] = _choices(value, where, src)
         mapped[where] = f"space.{section}.{canon}"
+    if mode == "rrfcn":  # ENAS trains its child networks with config['rrfcn'], not space
+        _common_to_enas(common, cfg, mapped, unmapped)
     if embed:
         space.update(common)
     elif common:
@@ -708,6 +718,42 @@ def _to_sag_config(
     if space:
         cfg["space"] = space
     return cfg, mapped, unmapped, embed_args
+
+
+# ENAS's own settings (config['rrfcn']) of the trainer's values it takes, one value each
+_ENAS_TRAINER = {
+    "lr": ("child_lr", "learning rate"),
+    "batch_size": ("child_batch_size", "batch size"),
+    "weight_decay": ("weight_decay", "weight decay"),
+}
+
+
+def _common_to_enas(common: dict, cfg: dict, mapped: dict, unmapped: dict) -> None:
+    """Move the trainer's values read into ``common`` (space['common'], which ENAS does not
+    read) onto ENAS's settings in ``cfg['rrfcn']`` where it takes them (one learning rate,
+    batch size, weight decay); the others (a range or list, momentum, the optimizer) are
+    named in ``unmapped`` with the reason. ``common`` is emptied."""
+    for name in list(common):
+        value = common.pop(name)
+        keys = [k for k, v in mapped.items() if v == f"space.common.{name}"]
+        target = _ENAS_TRAINER.get(name)
+        one = isinstance(value, (int, float)) and not isinstance(value, bool)
+        for k in keys:
+            del mapped[k]
+            if target is not None and one:
+                mapped[k] = f"rrfcn.{target[0]}"
+            elif target is not None:
+                unmapped[k] = (
+                    f"ENAS trains its child networks with one {target[1]} "
+                    f"(sag.config['rrfcn'][{target[0]!r}]), not a range or list of them"
+                )
+            else:
+                unmapped[k] = (
+                    "ENAS trains its child networks with AdamW and sag.config['rrfcn']'s "
+                    f"settings, which have no {name}"
+                )
+        if target is not None and one:
+            cfg.setdefault("rrfcn", {})[target[0]] = value
 
 
 def _invalid_mapping(src: str, err: ValueError, mapped: dict[str, str], vals: dict) -> str:
@@ -1355,6 +1401,12 @@ def read_autogenome(
     for where, value in reading.no_counterpart.items():
         if _norm(where.rsplit(".", 1)[-1]) in RUNTIME_KEYS:
             runtime[where] = value
+        elif _norm(where.rsplit(".", 1)[-1]) in SEED_KEYS:
+            unmapped.setdefault(
+                where,
+                f"not used: sag takes its seed as seed= (--seed; default 0), which also draws "
+                f"its split (value {value})",
+            )
         else:
             unmapped.setdefault(where, f"no counterpart in sag (value {value})")
     if runtime:

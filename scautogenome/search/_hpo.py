@@ -19,7 +19,7 @@ from .._settings import logger
 from .._utils import digest, matrix_digest
 from ..nn import build_network
 from ..train import TrainParams, train_on_data
-from ._spaces import fits, nearest, suggest
+from ._spaces import drawn_as, fits, nearest, suggest
 from ._study import CLASSIFY_STUDY, SearchResult, run_study, trainer_record
 
 ARCH_MODES = ("mlp", "resnet", "densenet")
@@ -38,7 +38,7 @@ def sample_architecture(trial, mode: str, space: dict, n_inputs: int, n_outputs:
     if mode in ARCH_SAMPLERS:
         return ARCH_SAMPLERS[mode](trial, s, arch)
     if mode == "mlp":
-        n_layers = suggest(trial, "mlp_n_layers", s["n_layers"])
+        n_layers = int(suggest(trial, "mlp_n_layers", s["n_layers"]))
         arch["units"] = [int(suggest(trial, f"mlp_units_{i}", s["units"])) for i in range(n_layers)]
     elif mode == "resnet":
         arch["n_blocks"] = int(suggest(trial, "resnet_n_blocks", s["n_blocks"]))
@@ -194,7 +194,7 @@ def initial_trials(config: dict) -> list[dict]:
                 _spec_of(space[section], name) if section != "common" else space[section].get(name)
             )
             if spec is not None and fits(value, spec):
-                params[key] = value
+                params[key] = drawn_as(value, spec)  # 1.0 -> 1, as the space draws it
             elif own:
                 logger.warning(
                     "initial trial %s skipped: %s=%r is not in the search space", point, key, value

@@ -137,6 +137,17 @@ def fits(value: Any, spec: Any) -> bool:
     return value in choices_of(spec)
 
 
+def drawn_as(value: Any, spec: Any) -> Any:
+    """``value`` (one that :func:`fits` ``spec``) as the space draws it: the choice it equals
+    (``1.0`` of ``[1, 2]`` is ``1``), an integer of an int range, else itself."""
+    if isinstance(spec, dict) and spec.get("type") in ("float", "int"):
+        return round(value) if spec["type"] == "int" else value
+    for choice in choices_of(spec):
+        if choice == value and not isinstance(choice, bool):
+            return choice
+    return value
+
+
 def nearest(value: Any, spec: Any) -> Any:
     """The value of ``spec`` nearest ``value``: ``value`` itself where it :func:`fits`; a range
     clips it to the range and snaps it to the range's step; a choice list of numbers takes the

@@ -66,7 +66,7 @@ def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False) ->
         )
         raise ValueError(msg)
     missing = pd.isna(adata.var_names)
-    if missing.any():  # var_names = var['symbol'] with a gene that has none
+    if missing.any():  # var_names set from symbols where a gene has none
         msg = (
             f"var_names hold {int(missing.sum())} missing gene name(s) (NaN, e.g. at position "
             f"{int(np.flatnonzero(missing)[0])}); genes are matched by name, and an h5ad file "

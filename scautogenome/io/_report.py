@@ -668,9 +668,11 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             ("batch_asw", "batch ASW"),
         ]
         row = [float(scores[k]) for k, _ in names if k in scores]
+        runs = int(scores.get("leiden_seeds", 1))
         clusters = (
-            f"{float(scores['n_clusters']):g} Leiden clusters (mean over its runs) for "
-            f"{int(scores['n_labels'])} labels"
+            f"{float(scores['n_clusters']):g} Leiden clusters"
+            + (f" (mean over {runs} runs)" if runs > 1 else "")
+            + f" for {int(scores['n_labels'])} labels"
             if "n_clusters" in scores and "n_labels" in scores
             else "Leiden clusters"
         )

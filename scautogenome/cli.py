@@ -102,7 +102,15 @@ def _check_inputs(args) -> None:
         # classify's --study-name, worker's --study
         study = getattr(args, "study_name", None) or getattr(args, "study", None)
         if getattr(args, "n_trials", None) == 0:  # collecting: a missing file is not made
-            check_collect({"n_trials": 0}, args.storage, study_name=_collected_study(args, study))
+            # --mode rrfcn searches by ENAS, which stores no study (unless a --config picks
+            # the Optuna strategy: classify itself checks that one)
+            enas = getattr(args, "mode", None) == "rrfcn" and not getattr(args, "config", None)
+            check_collect(
+                {"n_trials": 0},
+                args.storage,
+                enas=enas,
+                study_name=_collected_study(args, study),
+            )
         new = storage_file(args.storage)
         if new is None or Path(new).exists() or not Path(new).parent.is_dir():
             check_storage(args.storage, study)
@@ -117,6 +125,8 @@ def _collected_study(args, study: str | None) -> str | None:
 
     if study is not None:
         return study
+    if getattr(args, "mode", None) == "rrfcn":  # ENAS stores no study: classify says so
+        return None
     if args.command in ("classify", "worker"):
         return CLASSIFY_STUDY
     mode = getattr(args, "mode", None)

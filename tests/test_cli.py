@@ -1778,6 +1778,9 @@ def test_collecting_a_study_that_is_not_there_fails_before_the_input_is_read(
         assert main([*base, "--n-trials", "0", *extra, "--quiet"]) == 2
         err = capsys.readouterr().err
         assert f"holds no study '{name}' (studies there: ['k'])" in err, err
+    # ENAS stores no study: classify's own error says so (not that the study is missing)
+    assert main([*base, "--n-trials", "0", "--mode", "rrfcn", "--quiet"]) == 2
+    assert "mode 'rrfcn' searches by ENAS" in capsys.readouterr().err
     embed = ["embed", str(h5ad), "--out", out + ".h5ad", "--storage", url, "--n-trials", "0"]
     assert main([*embed, "--mode", "vae", "--quiet"]) == 2
     assert "holds no study 'sag-embed-vae'" in capsys.readouterr().err

@@ -229,6 +229,18 @@ def test_a_starting_point_names_parameters_the_search_draws():
         sag.config.validate({"search": {"initial_trials": [good, {"lrr": 0.01}]}})
     with pytest.raises(ValueError, match=r"\['initial_trials'\]\[0\]\['mlp_unit_0'\]"):
         sag.config.validate({"search": {"initial_trials": [{"mlp_unit_0": 8}]}})
+    # names of the right family that no search draws: a width without its index, an index
+    # on a single value, RRFCN's fixed first width, a skip to the layer read anyway
+    for name in (
+        "mlp_units",
+        "mlp_n_layers_0",
+        "resnet_units_3",
+        "densenet_growth_rate_2",
+        "rrfcn_width_0",
+        "rrfcn_skip_2_1",
+    ):
+        with pytest.raises(ValueError, match=rf"\['{name}'\] is not a param"):
+            sag.config.validate({"search": {"initial_trials": [{name: 1}]}})
     _embed.validate({"search": {"initial_trials": [{"n_layers": 3, "first_width": 256}]}})
     with pytest.raises(ValueError, match=r"\['initial_trials'\]\[0\]\['layers'\] is not a param"):
         _embed.validate({"search": {"initial_trials": [{"layers": 3}]}})

@@ -1617,6 +1617,12 @@ def test_read_autogenome_enas_trainer_settings_map_onto_enas(tmp_path, recwarn):
     assert "seed= (--seed" in seed
     assert "no counterpart" not in seed
     sag.config.load(cfg)  # a config classify takes
+    # one value in a list, a whole batch size written as a float: one value each
+    config["model_trainer"] = {"batch_size": [64.0], "learning_rate": [0.01]}
+    path = _write_config(tmp_path, {"x.csv": features, "y.txt": "a\nb\n"}, config)
+    adata, cfg = sag.io.read_autogenome(path)
+    assert cfg["rrfcn"] == {"child_batch_size": 64, "child_lr": 0.01}
+    assert type(cfg["rrfcn"]["child_batch_size"]) is int
     # a range of learning rates: ENAS takes one, so it is named, not mapped
     config["model_trainer"] = {"learning_rate_range": [1e-4, 1e-2]}
     path = _write_config(tmp_path, {"x.csv": features, "y.txt": "a\nb\n"}, config)

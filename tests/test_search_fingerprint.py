@@ -506,6 +506,10 @@ def test_a_storage_sag_cannot_write_fails_before_any_work(tmp_path, monkeypatch)
             monkeypatch.setattr(_study.os, "access", lambda p, mode, f=locked: p != str(f.parent))
             with pytest.raises(ValueError, match=r"cannot be written: its folder .* read-only"):
                 sag.tl.classify(adata, "label", storage=url, n_trials=n_trials)
+    # a new storage in a read-only folder: nothing to copy
+    monkeypatch.setattr(_study.os, "access", lambda p, mode: p != str(tmp_path))
+    with pytest.raises(ValueError, match=r"read-only .*; give a storage in a folder you can"):
+        sag.tl.classify(adata, "label", storage=f"sqlite:///{tmp_path / 'new.db'}", n_trials=1)
     monkeypatch.setattr(_study.os, "access", real)
 
     def unmakeable(path, *args, **kwargs):

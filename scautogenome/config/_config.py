@@ -493,10 +493,22 @@ def classify_parameter(name: str) -> bool:
     space = _DEFAULT["space"]
     if name == "mode" or name in space["common"]:
         return True
-    family = re.fullmatch(r"(mlp|resnet|densenet)_([a-z_]+?)(?:_\d+)*", name)
-    if family:
-        return family.group(2) in space[family.group(1)]
-    return re.fullmatch(r"rrfcn_(?:width_\d+|skip_\d+_\d+)", name) is not None
+    indexed = re.fullmatch(r"(mlp_units|densenet_block_units|rrfcn_width)_(\d+)", name)
+    if indexed:  # a width per layer or block; RRFCN's first width is fixed, not drawn
+        return not (indexed.group(1) == "rrfcn_width" and int(indexed.group(2)) == 0)
+    skip = re.fullmatch(r"rrfcn_skip_(\d+)_(\d+)", name)
+    if skip:  # layer i reads layer j's output for j < i - 1 (i - 1 it reads anyway)
+        return int(skip.group(2)) < int(skip.group(1)) - 1
+    family, _, key = name.partition("_")
+    return (
+        family in ("mlp", "resnet", "densenet")
+        and key in space[family]
+        and key
+        not in (
+            "units" if family == "mlp" else "",
+            "block_units" if family == "densenet" else "",
+        )
+    )
 
 
 def check_search_start(search: dict, parameter=classify_parameter, named: str = "") -> None:
@@ -529,7 +541,8 @@ _CLASSIFY_PARAMETERS = (
     ": mode, the common ones (lr, batch_size, optimizer, momentum, weight_decay, "
     "class_balance, input_keep, dropout, act) and a family's, prefixed by it (mlp_n_layers, "
     "mlp_units_0, resnet_n_blocks, resnet_units, densenet_n_blocks, densenet_block_units_0, "
-    "densenet_growth_rate, densenet_compression)"
+    "densenet_growth_rate, densenet_compression; an indexed width per layer or block, from "
+    "0), and RRFCN's rrfcn_width_1 ... and rrfcn_skip_2_0 ..."
 )
 
 

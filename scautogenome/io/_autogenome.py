@@ -735,6 +735,10 @@ def _common_to_enas(common: dict, cfg: dict, mapped: dict, unmapped: dict) -> No
     named in ``unmapped`` with the reason. ``common`` is emptied."""
     for name in list(common):
         value = common.pop(name)
+        if isinstance(value, list) and len(value) == 1:  # a list of one choice: that value
+            value = value[0]
+        if name == "batch_size" and isinstance(value, float) and value.is_integer():
+            value = int(value)
         keys = [k for k, v in mapped.items() if v == f"space.common.{name}"]
         target = _ENAS_TRAINER.get(name)
         one = isinstance(value, (int, float)) and not isinstance(value, bool)

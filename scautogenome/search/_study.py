@@ -197,9 +197,14 @@ def _check_writable(storage) -> None:
     path = storage_file(storage)
     if path is None:
         return
-    fix = "; copy it to a folder you can write to and pass that storage."
+    there = os.path.exists(path)
+    fix = (
+        "; copy it to a folder you can write to and pass that storage."
+        if there
+        else "; give a storage in a folder you can write to."
+    )
     shown = storage_shown(storage)
-    if os.path.exists(path) and not os.access(path, os.W_OK):
+    if there and not os.access(path, os.W_OK):
         msg = f"storage={shown!r} cannot be written: {path} is read-only{fix}"
         raise ValueError(msg)
     folder = os.path.dirname(os.path.abspath(path))

@@ -33,7 +33,10 @@ def test_partial_overlap_warns_and_fills_the_training_mean(adata, trained, capfd
     rep = query.uns["sag"]["gene_overlap"]
     assert (rep["n_missing_filled"], rep["missing_filled_with"]) == (20, "train_mean")
     # the fill is "those genes hold their training mean on the model's scale": after the
-    # transform, which reads them as 0 (the library size of the present genes, as before)
+    # transform, which reads them as 0; each cell's depth is its total over the genes
+    # present divided by their share of the training cells' counts
+    assert "divided by their share of the training cells' counts" in " ".join(err.split())
+    assert 0.5 < rep["counts_share"] < 1.0
     import torch
     from scipy.special import softmax
 
@@ -43,14 +46,16 @@ def test_partial_overlap_warns_and_fills_the_training_mean(adata, trained, capfd
     np.testing.assert_allclose(t.mean_, rows_mean, rtol=1e-4, atol=1e-6)
     block = np.zeros((query.n_obs, adata.n_vars), dtype=np.float32)
     block[:, 20:] = query.X.toarray()
-    xin = t.apply(block)
+    xin = t.apply(block, t.coverage(np.arange(20)))
+    assert t.coverage(np.arange(20)) == pytest.approx(rep["counts_share"])
     xin[:, :20] = t.fill_values()[:20]
     trained.module_.eval()
     with torch.no_grad():
         logits = trained.module_(torch.from_numpy(xin)).numpy()
     np.testing.assert_allclose(query.obsm["sag_proba"], softmax(logits, axis=1), atol=1e-5)
-    # a model saved before the mean was kept fills zeros, as it did
-    trained.transform_.mean_ = None
+    # a model saved before the mean (and the counts' shares) were kept fills zeros, and
+    # takes the depth over the genes present, as it did
+    trained.transform_.mean_ = trained.transform_.share_ = None
     zeros = adata.copy()
     zeros.X = zeros.X.toarray()
     zeros.X[:, :20] = 0

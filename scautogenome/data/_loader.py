@@ -88,6 +88,8 @@ class BatchLoader:
         self.drop_last = drop_last
         self.col_map = col_map
         self.missing = MissingGenes(col_map, fill, self.device)
+        if hasattr(transform, "for_query"):  # a counts query lacking genes: its cells' depth
+            self.transform = transform.for_query(self.missing.absent_np)
 
     def __len__(self) -> int:
         n = len(self.rows)
@@ -141,13 +143,14 @@ class MissingGenes:
 
     def __init__(self, col_map, fill: np.ndarray | None, device) -> None:
         # ``absent``: the model genes the query lacks (None where it lacks none), filled or not
-        self.absent = self.idx = self.values = None
+        self.absent = self.absent_np = self.idx = self.values = None
         if col_map is None:
             return
         _, dst, n_model = col_map
         missing = np.setdiff1d(np.arange(n_model), dst)
         if not missing.size:
             return
+        self.absent_np = missing
         self.absent = torch.as_tensor(missing, device=device)
         if fill is not None:
             self.idx = self.absent

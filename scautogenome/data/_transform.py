@@ -10,6 +10,7 @@ paper) and stored with the model, so prediction applies exactly the same transfo
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,9 @@ from ._checks import common_row_total, value_stats
 VALUE_TYPES = ("counts", "normalized", "binary", "continuous")
 TARGET_SUM = 1e4
 MIN_RANGE = 1e-6
+# the least share of the training counts a query's genes are taken to hold (a query of a few
+# rare genes would otherwise have its totals divided by next to nothing)
+MIN_COVERAGE = 1e-3
 BLOCK_VALUES = 2**22
 """The most values (16 MB of float32) in one dense block of rows read for fitting or inference:
 with many genes, blocks hold fewer rows (see :func:`block_rows`)."""
@@ -208,6 +212,10 @@ class InputTransform:
     mean_
         Gene-wise mean after the row-wise step, on the training rows: a query that lacks a
         gene gets its mean on the model's scale (:meth:`fill_values`), after the transform.
+    share_
+        ``"counts"`` only: each gene's mean share of a training cell's counts (they add up to
+        1). A query that lacks genes has each cell's total over the genes it has divided by
+        their share (:meth:`coverage`), so that a present gene reads as it did in training.
     """
 
     value_type: str = "continuous"
@@ -215,6 +223,7 @@ class InputTransform:
     min_: np.ndarray | None = field(default=None, repr=False)
     range_: np.ndarray | None = field(default=None, repr=False)
     mean_: np.ndarray | None = field(default=None, repr=False)
+    share_: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.value_type not in VALUE_TYPES:
@@ -222,11 +231,12 @@ class InputTransform:
             raise ValueError(msg)
 
     # -- row-wise part (numpy, used for fitting) -------------------------------------------
-    def _rows_np(self, block: np.ndarray) -> np.ndarray:
-        """The row-wise steps on a dense block (a new array; ``block`` is left as it is)."""
+    def _rows_np(self, block: np.ndarray, coverage: float = 1.0) -> np.ndarray:
+        """The row-wise steps on a dense block (a new array; ``block`` is left as it is);
+        ``coverage``: the share of a cell's counts its genes hold (:meth:`coverage`)."""
         out = np.array(block, dtype=np.float32)
         if self.value_type == "counts":
-            totals = _row_totals(out.sum(axis=1, keepdims=True, dtype=np.float64))
+            totals = _row_totals(out.sum(axis=1, keepdims=True, dtype=np.float64) / coverage)
             out *= TARGET_SUM / totals
         if self.value_type in ("counts", "normalized"):
             np.log1p(out, out=out)
@@ -255,6 +265,7 @@ class InputTransform:
         lo = np.full(n_vars, np.inf, dtype=np.float32)
         hi = np.full(n_vars, -np.inf, dtype=np.float32)
         total = np.zeros(n_vars, dtype=np.float64)
+        shares = np.zeros(n_vars, dtype=np.float64)  # of each cell's counts (counts only)
         for part_rows in _row_chunks(X, rows, chunk):
             part = X[part_rows]
             # a sparse piece as CSC: once, for both column reductions
@@ -263,6 +274,10 @@ class InputTransform:
             )
             del part
             total += _dense_1d(block.sum(axis=0, dtype=np.float64))
+            if self.value_type == "counts":  # log1p of the counts per TARGET_SUM: undone
+                undone = block.expm1() if sparse.issparse(block) else np.expm1(block)
+                shares += _dense_1d(undone.sum(axis=0, dtype=np.float64))
+                del undone
             lo = np.minimum(lo, _dense_1d(block.min(axis=0)))
             hi = np.maximum(hi, _dense_1d(block.max(axis=0)))
             del block
@@ -274,7 +289,19 @@ class InputTransform:
         rng[~(rng > MIN_RANGE)] = np.inf
         self.min_, self.range_ = lo, rng
         self.mean_ = (total / max(1, len(rows))).astype(np.float32)
+        if self.value_type == "counts":
+            self.share_ = (shares / (TARGET_SUM * max(1, len(rows)))).astype(np.float32)
         return self
+
+    def coverage(self, absent: np.ndarray | None) -> float:
+        """The share of a training cell's counts held by the model genes a query has (all
+        but ``absent``, model positions): what a query cell's total over them is divided by.
+        1 where nothing is absent, for values other than counts, and for a transform saved
+        before the shares were kept (the total over the genes present, as it was)."""
+        if absent is None or not len(absent) or self.share_ is None:
+            return 1.0
+        held = 1.0 - float(np.asarray(self.share_, dtype=np.float64)[absent].sum())
+        return min(1.0, max(held, MIN_COVERAGE))
 
     def fill_values(self) -> np.ndarray | None:
         """What each gene a query lacks takes after the transform: its training mean on the
@@ -315,9 +342,10 @@ class InputTransform:
             raise RuntimeError(msg)
         return TorchTransform(self, device)
 
-    def apply(self, block: np.ndarray) -> np.ndarray:
-        """Transform a dense block of rows (numpy), e.g. for explanation plots."""
-        out = self._rows_np(block)
+    def apply(self, block: np.ndarray, coverage: float = 1.0) -> np.ndarray:
+        """Transform a dense block of rows (numpy), e.g. for explanation plots; ``coverage``
+        as :meth:`coverage` gives it for a query that lacks genes."""
+        out = self._rows_np(block, coverage)
         if self.scale:
             out -= self.min_
             out /= self.range_
@@ -355,6 +383,8 @@ class InputTransform:
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {} if self.mean_ is None else {"transform_mean": self.mean_}
+        if self.share_ is not None:
+            out["transform_share"] = self.share_
         if self.scale:
             out.update(transform_min=self.min_, transform_range=self.range_)
         return out
@@ -367,6 +397,8 @@ class InputTransform:
             t.range_ = np.asarray(arrays["transform_range"], dtype=np.float32)
         if "transform_mean" in arrays:  # kept since 2026-12-04
             t.mean_ = np.asarray(arrays["transform_mean"], dtype=np.float32)
+        if "transform_share" in arrays:  # kept since 2026-12-05
+            t.share_ = np.asarray(arrays["transform_share"], dtype=np.float32)
         return t
 
 
@@ -374,6 +406,8 @@ class TorchTransform:
     """The fitted transform as tensors on one device; call it on a dense minibatch."""
 
     def __init__(self, t: InputTransform, device) -> None:
+        self.source = t
+        self.coverage = 1.0  # of a query lacking genes: for_query
         self.counts = t.value_type == "counts"
         self.log1p = t.value_type == "normalized"
         self.scale = t.scale
@@ -388,14 +422,27 @@ class TorchTransform:
         if self.counts:
             # float32 sums (a float64 one would copy the block): beyond 2**24 (bulk counts)
             # within a rounding of the numpy paths' exact totals, the same for any input format
-            totals = x.sum(dim=1, keepdim=True).clamp_min(1e-12)
-            x = torch.mul(x, TARGET_SUM / totals).log1p_()
+            totals = x.sum(dim=1, keepdim=True)
+            if self.coverage != 1.0:  # a query lacking genes: the cell's whole depth
+                totals = totals / self.coverage
+            x = torch.mul(x, TARGET_SUM / totals.clamp_min(1e-12)).log1p_()
         elif self.log1p:
             x = torch.log1p(x)
         if self.scale:
             x = x.sub_(self.min) if owned else x - self.min
             x = x.mul_(self.inv_range).clamp_(0.0, 1.0)
         return x
+
+    def for_query(self, absent: np.ndarray | None) -> TorchTransform:
+        """This transform for a query that lacks the model genes ``absent`` (positions): a
+        copy whose cell totals are divided by the share of counts the other genes hold
+        (:meth:`InputTransform.coverage`); itself where that share is 1."""
+        coverage = self.source.coverage(absent)
+        if coverage == 1.0:
+            return self
+        out = copy.copy(self)
+        out.coverage = coverage
+        return out
 
 
 def dense_rows(X, rows) -> np.ndarray:

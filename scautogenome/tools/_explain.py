@@ -396,14 +396,16 @@ def explain(
         src, dst, _ = col_map
     transform = model.transform_
 
-    # a missing gene takes its training mean on the model's scale, as in predict
+    # a missing gene takes its training mean on the model's scale, as in predict; a counts
+    # query's cells keep their depth (the share of counts its genes hold), as in predict
     missing = MissingGenes(col_map, transform.fill_values(), "cpu")
+    coverage = transform.coverage(missing.absent_np)
 
     def model_rows(rows: np.ndarray) -> np.ndarray:
         block = dense_rows(X, rows)
         if col_map is not None:
             block = map_columns(block, col_map)
-        return missing(transform.apply(block).astype(np.float32, copy=False))
+        return missing(transform.apply(block, coverage).astype(np.float32, copy=False))
 
     def predicted(rows: np.ndarray) -> np.ndarray:
         import torch

@@ -352,6 +352,8 @@ def encode_rows(
         inference=True,
     )
     missing = MissingGenes(col_map, fill, device)  # after the transform, as BatchLoader does
+    if hasattr(transform, "for_query"):  # a counts query lacking genes: its cells' depth
+        transform = transform.for_query(missing.absent_np)
     lat = []
     # the reconstruction is as wide as the genes: filled in place, block by block (a list of
     # blocks joined at the end would hold it twice)

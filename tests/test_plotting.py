@@ -761,6 +761,23 @@ def test_confusion_matrix_of_a_subset_keeps_the_models_classes():
     assert np.trace(counts) == 4
 
 
+def test_confusion_matrix_gives_the_accuracy_on_the_models_classes_too():
+    """A query's cells labelled with a class the model lacks count as wrong in the accuracy;
+    the title gives it on the cells of the model's classes too."""
+    import anndata as ad
+
+    a = ad.AnnData(np.zeros((6, 2), dtype=np.float32))
+    a.uns["q"] = {"classes": ["A", "B"]}
+    a.obs["label"] = pd.Categorical(["A", "A", "B", "B", "D", "D"])
+    a.obs["q_pred"] = pd.Categorical(["A", "A", "B", "A", "Unassigned", "B"])
+    ax = sag.pl.confusion_matrix(a, key="q", labels_key="label", normalize=False, show=False)
+    assert ax.get_title() == "6 cells: accuracy 0.500\n0.750 on the 4 cells of the model's classes"
+    a.obs["label"] = pd.Categorical(["A", "A", "B", "B", "A", "B"])  # all of its classes
+    ax = sag.pl.confusion_matrix(a, key="q", labels_key="label", normalize=False, show=False)
+    assert ax.get_title() == "6 cells: accuracy 0.667"
+    plt.close("all")
+
+
 def test_confusion_matrix_of_predictions_alone_points_to_labels_key():
     import anndata as ad
 

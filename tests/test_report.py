@@ -429,6 +429,13 @@ def test_report_of_a_prediction_points_to_the_query_labels(adata, tmp_path):
     page = sag.io.write_report(query, tmp_path / "q.html").read_text()
     assert "sag.pl.confusion_matrix(adata, labels_key=&#x27;label&#x27;)</code> scores" in page
     assert "are not scored against labels here" not in page
+    # a second prediction under its own key: the first one's column (every value a class)
+    # is no labels of it, though the query's own have a class the model lacks
+    query.obs["label"] = query.obs["label"].cat.add_categories("other")
+    query.obs.loc[query.obs_names[:8], "label"] = "other"
+    sag.tl.predict(query, model, min_confidence=0.5, key_added="sag_query")
+    page = sag.io.write_report(query, tmp_path / "q2.html", key="sag_query").read_text()
+    assert "labels_key=&#x27;label&#x27;, key=&#x27;sag_query&#x27;)</code> scores" in page
     del query.obs["label"]
     page = sag.io.write_report(query, tmp_path / "q.html").read_text()
     assert "Predictions are not scored against labels here" in page

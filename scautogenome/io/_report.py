@@ -780,12 +780,19 @@ def _query_labels(adata: AnnData, key: str) -> str | None:
     values are classes of the model), the one with the most such values; None where none."""
     import pandas as pd
 
+    from ..tools._utils import record_kind
+
     classes = {str(c) for c in adata.uns[key].get("classes", [])}
     if len(classes) < 2:  # a numeric target's model: no classes to compare
         return None
+    # sag's own outputs: of this key, and of every classify or predict run the data hold (a
+    # first prediction under "sag" is no labels of a second one's)
+    runs = {key} | {
+        str(k) for k, record in adata.uns.items() if record_kind(record) in ("classify", "predict")
+    }
     best, best_n = None, 0
     for column in adata.obs.columns:
-        if str(column).startswith(f"{key}_"):  # sag's own outputs (the predictions)
+        if any(str(column).startswith(f"{run}_") for run in runs):
             continue
         values = adata.obs[column]
         if pd.api.types.is_float_dtype(values.dtype):

@@ -221,7 +221,16 @@ def _observed_confusion(
     accuracy = float(np.mean(t == p))
     from ..data._checks import obs_noun  # not ..data, which loads torch
 
-    title = f"{int(both.sum()):,} {obs_noun(adata)}: accuracy {accuracy:.3f}"
+    noun = obs_noun(adata)
+    title = f"{int(both.sum()):,} {noun}: accuracy {accuracy:.3f}"
+    # cells labelled with a class the model lacks (a query's new cell type) count as wrong
+    # above: the accuracy on those of its classes too
+    ours = np.isin(t, [c for c in known if c != UNASSIGNED])
+    if len(recorded) and 0 < ours.sum() < len(t):
+        title += (
+            f"\n{float(np.mean(t[ours] == p[ours])):.3f} on the {int(ours.sum()):,} {noun} "
+            "of the model's classes"
+        )
     return cm, rows, cols, title
 
 

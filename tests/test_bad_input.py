@@ -1039,3 +1039,24 @@ def test_labels_whose_text_is_one_name_are_refused(adata):
         ):
             sag.tl.classify(adata, "mixed", n_trials=1)
         check_untouched(adata, before)
+
+
+def test_data_with_nothing_to_learn_from_are_refused(adata):
+    """Every gene constant as the model reads them (a constant matrix; one count gene, which
+    normalizing each cell to 1e4 makes the same everywhere): an error before the search, which
+    ran to a chance-level model."""
+    import anndata as ad
+
+    one = ad.AnnData(
+        X=np.repeat([[94.0], [133.0]], 30, axis=0).astype(np.float32),
+        obs=pd.DataFrame({"label": np.repeat(["a", "b"], 30)}),
+    )
+    before = snapshot(one)
+    with pytest.raises(ValueError, match=r"Every gene is constant .* value_type='continuous'"):
+        sag.tl.classify(one, "label", n_trials=1)
+    check_untouched(one, before)
+    sag.tl.classify(one, "label", n_trials=1, value_type="continuous", time_budget=30)
+    const = adata.copy()
+    const.X = np.ones(adata.shape, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"Every gene is constant on the \d+ training cells"):
+        sag.tl.classify(const, "label", n_trials=1)

@@ -431,6 +431,17 @@ def test_embedding_scores_on_separated_clusters():
     assert "sag_resvae" not in a.uns
 
 
+def test_a_collapsed_embedding_gets_no_perfect_davies_bouldin(sag_caplog):
+    """Every cell at one point (a latent that collapsed): the labels' centroids coincide and
+    Davies-Bouldin is undefined, NaN with a warning; sklearn's 0 ranked it best."""
+    a = _fake_embedding()
+    a.obsm["X_dead"] = np.zeros((a.n_obs, 3), dtype=np.float32)
+    s = sag.tl.embedding_scores(a, "X_dead", "label", tsne=False)
+    assert np.isnan(s["davies_bouldin"])
+    assert "centroids coincide" in sag_caplog.text
+    assert sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)["davies_bouldin"] < 0.5
+
+
 def test_embedding_scores_warn_about_labels_written_as_nan(caplog):
     """Labels that read like a missing value ('nan' from astype(str)) are scored as a label,
     as before, with classify's warning naming them and how to make them NaN."""

@@ -395,3 +395,22 @@ def test_a_dataframe_query_with_a_default_index_predicts_without_anndatas_warnin
     np.testing.assert_allclose(proba, model.predict_proba(adata[:7]), atol=1e-6)
     np.testing.assert_allclose(latent, vae.get_latent(adata[:7]), atol=1e-6)
     assert isinstance(df.index, pd.RangeIndex)
+
+
+def test_integers_a_model_was_trained_on_as_given_are_no_news(adata, tiny_config, capfd):
+    """value_type='continuous' on integer features (copy numbers, say): neither training nor
+    a query of the same values warns of 'raw counts?'; raw counts given to a model of
+    log-normalized values still do."""
+    sag.settings.verbosity = 1
+    model = sag.tl.classify(adata.copy(), "label", config=tiny_config, value_type="continuous")
+    sag.tl.predict(adata.copy(), model)
+    assert "raw counts?" not in capfd.readouterr().err
+    logged = adata.copy()
+    import scanpy as sc
+
+    sc.pp.normalize_total(logged)
+    sc.pp.log1p(logged)
+    model = sag.tl.classify(logged, "label", config=tiny_config)
+    capfd.readouterr()
+    sag.tl.predict(adata.copy(), model)
+    assert "raw counts?" in capfd.readouterr().err

@@ -619,6 +619,19 @@ def _finish(
     transform = InputTransform(value_type=value_type, scale=scale)
     transform.fit(X, np.flatnonzero(split == "train"))
     noun = obs_noun(adata)
+    if transform.range_ is not None and not np.isfinite(transform.range_).any():
+        # every gene constant on the training cells, as the model reads them: nothing to learn
+        how = (
+            " (each cell normalized to 1e4 counts: one gene, or genes in the same ratio in "
+            "every cell, come out the same; value_type='continuous' uses the values as given)"
+            if value_type == "counts"
+            else ""
+        )
+        msg = (
+            f"Every gene is constant on the {int((split == 'train').sum())} training {noun} "
+            f"after the '{value_type}' preprocessing{how}, so there is nothing to learn from."
+        )
+        raise ValueError(msg)
     n_unused = int((split == "none").sum())
     logger.info(
         "data: %d %s (%d train / %d val / %d test%s), %d genes, %s, values: %s",

@@ -116,7 +116,19 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
         if stats["max"] > UNLOGGED_MAX:  # depth-normalized (CPM): read as the counts are
             return
         seen = "non-integer values (log-normalized?)"
-    elif value_type in ("normalized", "continuous") and counts_like and stats["max"] > 1:
+    elif (
+        value_type in ("normalized", "continuous")
+        and counts_like
+        and stats["max"] > 1
+        # integers the model was trained on as given (value_type='continuous': copy
+        # numbers, say) are no news; raw counts given to a log-normalized model go far past
+        # its training values
+        and (
+            value_type == "normalized"
+            or trained_max is None
+            or stats["max"] > SCALE_RATIO * max(trained_max, 1.0)
+        )
+    ):
         seen = f"non-negative integers up to {stats['max']:g} (raw counts?)"
     elif value_type == "normalized" and 0 < stats["max"] <= UNLOGGED_MAX and not normalize_total:
         seen = f"values up to {stats['max']:g} only (already logged?)"

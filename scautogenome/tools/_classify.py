@@ -168,10 +168,11 @@ def classify(
         ``"binary"`` or ``"continuous"``.
     min_cells_per_class
         Leave classes with fewer cells (a whole number, 0 or more) out of training (their
-        cells are still predicted).
-        Without it, a class too small for the seeded 8:1:1 split (fewer than 3 cells) is an
-        error; with ``split_key`` nothing is drawn and classes of any size train, counted
-        over the cells of the split's train/val/test parts. Not for a numeric target.
+        cells are still predicted). The seeded 8:1:1 split needs 3 cells of a class, so
+        without ``split_key`` a class of fewer is left out whatever the value (0, 1 or 2
+        included; the log names it), and without ``min_cells_per_class`` it is an error;
+        with ``split_key`` nothing is drawn and classes of any size train, counted over the
+        cells of the split's train/val/test parts. Not for a numeric target.
     task
         ``"auto"`` (default): a numeric column (not boolean, not categorical) of more than 50
         distinct values is a numeric target, anything else holds classes (a numeric column of

@@ -403,6 +403,23 @@ def embed(
     return model
 
 
+def davies_bouldin(emb: np.ndarray, y: np.ndarray, what: str) -> float:
+    """sklearn's Davies-Bouldin index of ``emb`` against the labels ``y``; NaN, with a
+    warning, where the labels' centroids coincide (a latent that collapsed to a point), for
+    which sklearn returns 0, the best score."""
+    import sklearn.metrics as skm
+
+    centroids = np.stack([emb[y == label].mean(axis=0) for label in np.unique(y)])
+    if np.allclose(centroids, centroids[0]):
+        logger.warning(
+            "%s: the labels' centroids coincide (a collapsed embedding?), so Davies-Bouldin "
+            "is undefined: NaN",
+            what,
+        )
+        return float("nan")
+    return float(skm.davies_bouldin_score(emb, y))
+
+
 def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:
     """Leiden clusters whose number is closest to ``n_target``: from resolution 1, the
     resolution doubles until Leiden finds at least ``n_target`` clusters, then bisects between
@@ -673,7 +690,7 @@ def embedding_scores(
             noun,
         )
     out: dict[str, float | int] = {
-        "davies_bouldin": float(skm.davies_bouldin_score(emb, y)),
+        "davies_bouldin": davies_bouldin(emb, y, f"obsm[{basis!r}]"),
         "silhouette": float(skm.silhouette_score(emb[sample], y[sample], random_state=seed)),
         "davies_bouldin_tsne": float("nan"),
     }
@@ -683,7 +700,7 @@ def embedding_scores(
     if tsne:
         part = tmp if len(sample) == len(y) else tmp[sample].copy()
         run_tsne(part, noun, use_rep="emb", random_state=seed)
-        out["davies_bouldin_tsne"] = float(skm.davies_bouldin_score(part.obsm["X_tsne"], y[sample]))
+        out["davies_bouldin_tsne"] = davies_bouldin(part.obsm["X_tsne"], y[sample], "its t-SNE")
     neighbors(tmp, noun, n_neighbors=n_neighbors, use_rep="emb", random_state=seed)
     logger.info("    Leiden clusters against %d labels (%d run(s))", n_labels, int(leiden_seeds))
     # seed + i, wrapped into numpy's seed range (0 to 2**32 - 1) near its top

@@ -825,3 +825,8 @@ def test_a_counts_query_lacking_genes_keeps_its_cells_depth():
     # a transform saved before the share was kept: depth over the genes present, as before
     old = {k: v for k, v in t.arrays().items() if k != "transform_share"}
     assert InputTransform.from_dict(t.to_dict(), old).coverage(absent) == 1.0
+    # training cells without counts add no share: the present genes' share of those that do
+    empty = np.vstack([X, np.zeros((20, 40), dtype=np.float32)])
+    e = InputTransform(value_type="counts").fit(empty, np.arange(80))
+    assert e.share_.sum() == pytest.approx(0.75, rel=1e-4)
+    assert e.coverage(absent) == pytest.approx(t.coverage(absent), rel=1e-4)

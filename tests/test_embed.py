@@ -440,6 +440,11 @@ def test_a_collapsed_embedding_gets_no_perfect_davies_bouldin(sag_caplog):
     assert np.isnan(s["davies_bouldin"])
     assert "centroids coincide" in sag_caplog.text
     assert sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)["davies_bouldin"] < 0.5
+    # far from the origin the clusters are still apart (the index does not move)
+    a.obsm["X_far"] = a.obsm["X_sag_resvae"].astype(np.float64) + 1e6
+    far = sag.tl.embedding_scores(a, "X_far", "label", tsne=False)["davies_bouldin"]
+    near = sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)["davies_bouldin"]
+    assert far == pytest.approx(near, rel=1e-3)
 
 
 def test_embedding_scores_warn_about_labels_written_as_nan(caplog):
@@ -1767,3 +1772,26 @@ def test_plot_embedding_edges_are_the_graph_of_its_umap(tmp_path):
     finally:
         sc.settings.figdir, sc.settings.autosave, sc.settings.autoshow = old
     assert sorted(p.name for p in figdir.iterdir()) == ["sag_embedding.pdf"]
+
+
+def test_encode_reads_a_gene_subset_query_at_its_cells_depth(adata, monkeypatch):
+    """A counts query lacking genes: the encoder's input divides each cell's total by the
+    present genes' share of the training counts, as predict's does."""
+    from scautogenome.data._transform import TorchTransform
+
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata, seed=0)
+    seen = []
+    real = TorchTransform.__call__
+
+    def spy(self, x):
+        seen.append(self.coverage)
+        return real(self, x)
+
+    monkeypatch.setattr(TorchTransform, "__call__", spy)
+    model.get_latent(adata[:, 20:].copy())
+    expected = model.transform_.coverage(np.arange(20))
+    assert 0.0 < expected < 1.0
+    assert set(seen) == {expected}
+    seen.clear()
+    model.get_latent(adata)  # every gene: as it was
+    assert set(seen) == {1.0}

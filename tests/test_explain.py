@@ -800,3 +800,26 @@ def test_groups_read_whole_numbers_as_the_models_classes_name_them():
         record = {"params": {"labels_key": column}}
         codes, source = _groups(a, model, None, None, record, rows)
         assert codes.tolist() == [0, 1, -1, 2]
+
+
+def test_explain_reads_a_gene_subset_query_at_its_cells_depth(syn, monkeypatch):
+    """A counts query lacking genes: explain's model input divides each cell's total by the
+    present genes' share of the training counts, as predict does."""
+    from scautogenome.data import InputTransform
+
+    adata, model = syn
+    query = adata[:, 40:].copy()  # 40 model genes missing
+    query.uns["sag"] = adata.uns["sag"]
+    seen = []
+    real = InputTransform.apply
+
+    def spy(self, block, coverage=1.0):
+        seen.append(coverage)
+        return real(self, block, coverage)
+
+    monkeypatch.setattr(InputTransform, "apply", spy)
+    sag.tl.explain(query, model, **FAST)
+    expected = model.transform_.coverage(np.arange(40))
+    assert 0.0 < expected < 1.0
+    assert seen
+    assert set(seen) == {expected}

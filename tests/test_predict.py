@@ -414,3 +414,10 @@ def test_integers_a_model_was_trained_on_as_given_are_no_news(adata, tiny_config
     capfd.readouterr()
     sag.tl.predict(adata.copy(), model)
     assert "raw counts?" in capfd.readouterr().err
+    # shallow raw counts too (a handful of cells of a few UMIs: maxima below the training
+    # values' top), which are no integers the model was trained on
+    shallow = adata[:10].copy()
+    shallow.X = (shallow.X > 0).astype(np.float32) * 2
+    assert shallow.X.max() < model.transform_.trained_max()
+    sag.tl.predict(shallow, model)
+    assert "raw counts?" in capfd.readouterr().err

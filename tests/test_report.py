@@ -436,6 +436,11 @@ def test_report_of_a_prediction_points_to_the_query_labels(adata, tmp_path):
     sag.tl.predict(query, model, min_confidence=0.5, key_added="sag_query")
     page = sag.io.write_report(query, tmp_path / "q2.html", key="sag_query").read_text()
     assert "labels_key=&#x27;label&#x27;, key=&#x27;sag_query&#x27;)</code> scores" in page
+    # a user's column whose name starts with a run's key is still theirs
+    query.obs["sag_query_truth"] = query.obs.pop("label")
+    page = sag.io.write_report(query, tmp_path / "q3.html", key="sag_query").read_text()
+    assert "labels_key=&#x27;sag_query_truth&#x27;" in page
+    query.obs["label"] = query.obs.pop("sag_query_truth")
     del query.obs["label"]
     page = sag.io.write_report(query, tmp_path / "q.html").read_text()
     assert "Predictions are not scored against labels here" in page

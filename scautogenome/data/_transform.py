@@ -120,14 +120,9 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
         value_type in ("normalized", "continuous")
         and counts_like
         and stats["max"] > 1
-        # integers the model was trained on as given (value_type='continuous': copy
-        # numbers, say) are no news; raw counts given to a log-normalized model go far past
-        # its training values
-        and (
-            value_type == "normalized"
-            or trained_max is None
-            or stats["max"] > SCALE_RATIO * max(trained_max, 1.0)
-        )
+        # integers the model was trained on as given (value_type='continuous' on copy
+        # numbers, say) are no news
+        and not (value_type == "continuous" and transform.integers_)
     ):
         seen = f"non-negative integers up to {stats['max']:g} (raw counts?)"
     elif value_type == "normalized" and 0 < stats["max"] <= UNLOGGED_MAX and not normalize_total:
@@ -228,6 +223,10 @@ class InputTransform:
         ``"counts"`` only: each gene's mean share of a training cell's counts (they add up to
         1). A query that lacks genes has each cell's total over the genes it has divided by
         their share (:meth:`coverage`), so that a present gene reads as it did in training.
+    integers_
+        ``"continuous"`` only: whether every training value is a whole number (integer
+        features used as given, such as copy numbers), so that a query of integers is no
+        news (:func:`check_query_values`).
     """
 
     value_type: str = "continuous"
@@ -236,6 +235,7 @@ class InputTransform:
     range_: np.ndarray | None = field(default=None, repr=False)
     mean_: np.ndarray | None = field(default=None, repr=False)
     share_: np.ndarray | None = field(default=None, repr=False)
+    integers_: bool | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.value_type not in VALUE_TYPES:
@@ -278,6 +278,7 @@ class InputTransform:
         hi = np.full(n_vars, -np.inf, dtype=np.float32)
         total = np.zeros(n_vars, dtype=np.float64)
         shares = np.zeros(n_vars, dtype=np.float64)  # of each cell's counts (counts only)
+        integers = True  # every training value whole (continuous only)
         for part_rows in _row_chunks(X, rows, chunk):
             part = X[part_rows]
             # a sparse piece as CSC: once, for both column reductions
@@ -286,6 +287,9 @@ class InputTransform:
             )
             del part
             total += _dense_1d(block.sum(axis=0, dtype=np.float64))
+            if self.value_type == "continuous" and integers:
+                values = block.data if sparse.issparse(block) else block
+                integers = bool(np.all(np.mod(values, 1) == 0))
             if self.value_type == "counts":  # log1p of the counts per TARGET_SUM: undone
                 undone = block.expm1() if sparse.issparse(block) else np.expm1(block)
                 shares += _dense_1d(undone.sum(axis=0, dtype=np.float64))
@@ -303,6 +307,8 @@ class InputTransform:
         self.mean_ = (total / max(1, len(rows))).astype(np.float32)
         if self.value_type == "counts":
             self.share_ = (shares / (TARGET_SUM * max(1, len(rows)))).astype(np.float32)
+        if self.value_type == "continuous":
+            self.integers_ = integers
         return self
 
     def coverage(self, absent: np.ndarray | None) -> float:
@@ -312,7 +318,11 @@ class InputTransform:
         before the shares were kept (the total over the genes present, as it was)."""
         if absent is None or not len(absent) or self.share_ is None:
             return 1.0
-        held = 1.0 - float(np.asarray(self.share_, dtype=np.float64)[absent].sum())
+        share = np.asarray(self.share_, dtype=np.float64)
+        whole = float(share.sum())  # below 1 where training cells had no counts at all
+        if not whole > 0:
+            return 1.0
+        held = 1.0 - float(share[absent].sum()) / whole
         return min(1.0, max(held, MIN_COVERAGE))
 
     def fill_values(self) -> np.ndarray | None:
@@ -391,7 +401,10 @@ class InputTransform:
 
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"value_type": self.value_type, "scale": self.scale, "target_sum": TARGET_SUM}
+        out = {"value_type": self.value_type, "scale": self.scale, "target_sum": TARGET_SUM}
+        if self.integers_ is not None:  # kept since 2026-12-05
+            out["integers"] = bool(self.integers_)
+        return out
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {} if self.mean_ is None else {"transform_mean": self.mean_}
@@ -404,6 +417,8 @@ class InputTransform:
     @classmethod
     def from_dict(cls, d: dict, arrays: dict[str, np.ndarray]) -> InputTransform:
         t = cls(value_type=d["value_type"], scale=d["scale"])
+        if isinstance(d.get("integers"), bool):
+            t.integers_ = d["integers"]
         if t.scale:
             t.min_ = np.asarray(arrays["transform_min"], dtype=np.float32)
             t.range_ = np.asarray(arrays["transform_range"], dtype=np.float32)

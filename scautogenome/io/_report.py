@@ -790,9 +790,14 @@ def _query_labels(adata: AnnData, key: str) -> str | None:
     runs = {key} | {
         str(k) for k, record in adata.uns.items() if record_kind(record) in ("classify", "predict")
     }
+    outputs = {
+        name(run)
+        for run in runs
+        for name in (_keys.pred_key, _keys.confidence_key, _keys.split_key)
+    }
     best, best_n = None, 0
     for column in adata.obs.columns:
-        if any(str(column).startswith(f"{run}_") for run in runs):
+        if str(column) in outputs:  # a user's own column of another name is read
             continue
         values = adata.obs[column]
         if pd.api.types.is_float_dtype(values.dtype):

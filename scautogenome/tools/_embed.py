@@ -409,8 +409,12 @@ def davies_bouldin(emb: np.ndarray, y: np.ndarray, what: str) -> float:
     which sklearn returns 0, the best score."""
     import sklearn.metrics as skm
 
+    emb = np.asarray(emb, dtype=np.float64)
     centroids = np.stack([emb[y == label].mean(axis=0) for label in np.unique(y)])
-    if np.allclose(centroids, centroids[0]):
+    # equal up to rounding, wherever the embedding sits (not np.allclose's tolerance, which
+    # grows with the coordinates: clusters 4 apart at 1e6 are not one point)
+    apart = float(np.abs(centroids - centroids[0]).max())
+    if apart <= 1e-9 * max(1.0, float(np.abs(emb).max())):
         logger.warning(
             "%s: the labels' centroids coincide (a collapsed embedding?), so Davies-Bouldin "
             "is undefined: NaN",

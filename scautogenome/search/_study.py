@@ -43,7 +43,6 @@ from ..nn import count_parameters
 from ..train import Diverged, Pruned
 from ..train._trainer import kept_point
 
-# the study's user attribute that records what its trials were scored on
 # the study names of a search given no study_name
 CLASSIFY_STUDY = "sag-classify"
 
@@ -53,6 +52,7 @@ def embed_study(mode: str) -> str:
     return f"sag-embed-{mode}"
 
 
+# the study's user attribute that records what its trials were scored on
 FINGERPRINT_ATTR = "sag_fingerprint"
 # each trial's tag of the fingerprint it was scored under: two processes that start one new
 # study at the same moment can both find no record and write their own; the tag keeps
@@ -316,7 +316,8 @@ def _running_elsewhere(study: optuna.Study, storage) -> bool:
 
 def trainer_record(trainer: dict, without: tuple[str, ...] = ()) -> str:
     """The training settings of ``config['trainer']`` a fingerprint records (JSON text, so
-    that a refusal shows them), less those it records apart (``without``)."""
+    that the warning of other settings shows them), less those it records apart
+    (``without``)."""
     return json.dumps({k: v for k, v in trainer.items() if k not in without}, sort_keys=True)
 
 

@@ -1018,7 +1018,9 @@ def write_report(
     key, shap_key, basis
         Where the classification, the explanation and the latent space are. One given
         other than its default must be there (an error otherwise: a report without the
-        section asked for is not written).
+        section asked for is not written). An explanation of another run than ``key``'s
+        (another classify key, or other weights than a query's predictions) is left out,
+        with a note saying whose it is.
     title
         Page title; default names the data.
 

@@ -272,9 +272,10 @@ def check_int_at_least(name: str, value, least: int) -> int:
 
 def check_number(name: str, value, *, positive: bool = False, what: str = "") -> float:
     """``value`` as a Python float: a TypeError for anything but a real number (bool
-    included), a ValueError for NaN, for a negative value, and with ``positive`` for 0 and
-    for infinity unless ``positive`` (an endless time budget is none); all name the
-    argument ``name``. ``what`` follows "a positive number" in the message ("of seconds")."""
+    included); a ValueError for NaN and negative values, with ``positive`` for 0 too
+    (infinity is allowed then: an endless time budget), without it for infinity. Each
+    names the argument ``name``; ``what`` follows "a positive number" in the message ("of
+    seconds")."""
     kind = f"a positive number{what}" if positive else "a finite number, 0 or more"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         msg = f"{name}={value!r} must be {kind}."

@@ -123,13 +123,13 @@ def _collected_study(args, study: str | None) -> str | None:
     is: --study-name, or the default name of classify, or of embed with --mode."""
     from .search._study import CLASSIFY_STUDY, embed_study
 
+    mode = getattr(args, "mode", None)
     if study is not None:
         return study
-    if getattr(args, "mode", None) == "rrfcn":  # ENAS stores no study: classify says so
+    if mode == "rrfcn":  # ENAS stores no study: classify says so
         return None
     if args.command in ("classify", "worker"):
         return CLASSIFY_STUDY
-    mode = getattr(args, "mode", None)
     return embed_study(mode) if args.command == "embed" and mode else None
 
 

@@ -68,7 +68,10 @@ def predict(
         ``predict_params['layer']`` records the one read.
     min_gene_overlap
         Minimum fraction of the model's genes the query must have; below it is an error
-        naming the counts. A partial overlap above it is a warning.
+        naming the counts. A partial overlap above it is a warning. The genes the query
+        lacks take their training mean on the model's scale; for a model of raw counts, each
+        cell's total over the genes it has is divided by their share of the training cells'
+        counts, so that its depth (and each present gene) reads as in training.
     batch_size
         Cells per forward pass.
     min_confidence
@@ -100,7 +103,9 @@ def predict(
 
     ``uns[key_added]``
         ``classes``, ``gene_overlap`` (model genes, query genes, common, fraction, missing genes
-        filled and with what: ``"train_mean"``, or ``"zero"`` for a model saved without it)
+        filled and with what: ``"train_mean"``, or ``"zero"`` for a model saved without it;
+        ``counts_share`` for a counts model's query lacking genes: the share of the training
+        counts its genes hold)
         ``model_digest`` (of the model's weights, as classify records it) and
         ``predict_params`` (this call). An existing ``uns[key_added]`` from
         :func:`classify` is kept and updated when that run trained ``model``. The record of

@@ -440,6 +440,17 @@ def test_a_collapsed_embedding_gets_no_perfect_davies_bouldin(sag_caplog):
     assert np.isnan(s["davies_bouldin"])
     assert "centroids coincide" in sag_caplog.text
     assert sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)["davies_bouldin"] < 0.5
+    # every label's cells around one centre (float32, as the scores read it): coinciding
+    # centroids up to rounding, though the cells spread
+    rng = np.random.default_rng(0)
+    spread = rng.normal(size=(a.n_obs, 5))
+    for label in a.obs["label"].unique():
+        rows = (a.obs["label"] == label).to_numpy()
+        spread[rows] -= spread[rows].mean(axis=0)
+    for one_centre in (spread, spread + 100):
+        a.obsm["X_one_centre"] = one_centre
+        s = sag.tl.embedding_scores(a, "X_one_centre", "label", tsne=False)
+        assert np.isnan(s["davies_bouldin"]) or s["davies_bouldin"] > 1e3  # no perfect score
     # far from the origin the clusters are still apart (the index does not move)
     a.obsm["X_far"] = a.obsm["X_sag_resvae"].astype(np.float64) + 1e6
     far = sag.tl.embedding_scores(a, "X_far", "label", tsne=False)["davies_bouldin"]

@@ -710,10 +710,18 @@ def test_confusion_matrix_keeps_the_diagonal_and_reads_numeric_labels():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["1.0", "2.0", "10.0"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1.0", "2.0", "10.0"]
     assert "4 cells: accuracy 0.750" in ax.get_title()
-    # and integer labels of such a model's classes alike
+    # and integer labels of such a model's classes alike, as numbers or as text (cluster
+    # ids as Leiden writes them)
     b.obs["int"] = pd.array([1, 2, 10, None, 2], dtype="Int64")
     ax = sag.pl.confusion_matrix(b, key="q", labels_key="int", normalize=False, show=False)
     assert "4 cells: accuracy 0.750" in ax.get_title()
+    b.obs["text"] = pd.Categorical(["1", "2", "10", None, "2"])
+    ax = sag.pl.confusion_matrix(b, key="q", labels_key="text", normalize=False, show=False)
+    assert "4 cells: accuracy 0.750" in ax.get_title()
+    # labels none of which is a class of the model: said so under the accuracy of 0
+    b.obs["other"] = pd.Categorical(["x", "y", "x", None, "y"])
+    ax = sag.pl.confusion_matrix(b, key="q", labels_key="other", normalize=False, show=False)
+    assert ax.get_title().endswith("no label of obs['other'] is one of the model's classes")
 
 
 @pytest.mark.parametrize(

@@ -403,15 +403,21 @@ def class_names_of(values: pd.Series, classes=()) -> np.ndarray:
     missing): each value's text, as :func:`~scautogenome.tl.classify` names its classes
     (``1.0`` of a float column is ``"1.0"``), except that a whole number whose text is not
     one of a model's ``classes`` but whose other text is (``"1"`` for ``1.0``: a column of
-    integers made float by a missing value; ``"1.0"`` for ``1``: a model trained on such a
-    column) is named as the model names it."""
+    integers made float by a missing value; ``"1.0"`` for ``1`` or for the text ``"1"``: a
+    model trained on such a column) is named as the model names it."""
     known = {str(c) for c in classes}
     names: dict = {}  # by type and value: 1, 1.0 and True are equal keys, not one name
 
     def name_of(value) -> str:
         name = str(value)
-        is_real = isinstance(value, (int, float, np.integer, np.floating))
-        if name in known or not is_real or isinstance(value, (bool, np.bool_)):
+        if name in known or isinstance(value, (bool, np.bool_)):
+            return name
+        if isinstance(value, str):  # a number as text ('1' of cluster ids written as text)
+            try:
+                value = float(value)
+            except ValueError:
+                return name
+        elif not isinstance(value, (int, float, np.integer, np.floating)):
             return name
         if not (np.isfinite(value) and float(value).is_integer()):
             return name

@@ -231,6 +231,8 @@ def _observed_confusion(
             f"\n{float(np.mean(t[ours] == p[ours])):.3f} on the {int(ours.sum()):,} {noun} "
             "of the model's classes"
         )
+    elif len(recorded) and not ours.any():
+        title += f"\nno label of obs[{labels_key!r}] is one of the model's classes"
     return cm, rows, cols, title
 
 

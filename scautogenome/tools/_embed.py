@@ -410,18 +410,21 @@ def davies_bouldin(emb: np.ndarray, y: np.ndarray, what: str) -> float:
     import sklearn.metrics as skm
 
     emb = np.asarray(emb, dtype=np.float64)
+    score = float(skm.davies_bouldin_score(emb, y))
+    if score != 0.0:  # 0: no spread within the labels, or (sklearn's guard) no centroid apart
+        return score
     centroids = np.stack([emb[y == label].mean(axis=0) for label in np.unique(y)])
-    # equal up to rounding, wherever the embedding sits (not np.allclose's tolerance, which
-    # grows with the coordinates: clusters 4 apart at 1e6 are not one point)
+    # equal up to float32 rounding, wherever the embedding sits (clusters 4 apart at 1e6 are
+    # not one point, which np.allclose's tolerance, growing with the coordinates, would say)
     apart = float(np.abs(centroids - centroids[0]).max())
-    if apart <= 1e-9 * max(1.0, float(np.abs(emb).max())):
+    if apart <= 1e-6 * max(1.0, float(np.abs(emb).max())):
         logger.warning(
             "%s: the labels' centroids coincide (a collapsed embedding?), so Davies-Bouldin "
             "is undefined: NaN",
             what,
         )
         return float("nan")
-    return float(skm.davies_bouldin_score(emb, y))
+    return score
 
 
 def _leiden_matching(tmp, n_target: int, seed: int) -> tuple[np.ndarray, float]:

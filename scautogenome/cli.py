@@ -660,8 +660,8 @@ def _predict(args) -> int:
     from .data._checks import obs_noun
 
     out = _out_file(args.out, args.overwrite)
+    model = _load_model(args.model)  # before the input is read: a mistyped --model at once
     adata, _ = _load(args)
-    model = _load_model(args.model)
     sag.tl.predict(
         adata,
         model,
@@ -691,8 +691,8 @@ def _explain(args) -> int:
     import scautogenome as sag
 
     out = _out_file(args.out, args.overwrite)
+    model = _load_model(args.model)  # before the input is read: a mistyped --model at once
     adata, _ = _load(args)
-    model = _load_model(args.model)
     sag.tl.explain(
         adata,
         model,

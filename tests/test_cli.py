@@ -1784,3 +1784,18 @@ def test_collecting_a_study_that_is_not_there_fails_before_the_input_is_read(
     embed = ["embed", str(h5ad), "--out", out + ".h5ad", "--storage", url, "--n-trials", "0"]
     assert main([*embed, "--mode", "vae", "--quiet"]) == 2
     assert "holds no study 'sag-embed-vae'" in capsys.readouterr().err
+
+
+def test_a_mistyped_model_is_named_before_the_input_is_read(h5ad, tmp_path, capsys, monkeypatch):
+    """predict and explain check --model before reading the input (a TCGA-sized table takes
+    a while to read)."""
+    from scautogenome import cli
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the input was read")
+
+    monkeypatch.setattr(cli, "_load", no_read)
+    for command in ("predict", "explain"):
+        argv = [command, str(h5ad), "--model", str(tmp_path / "nonexist")]
+        assert main([*argv, "--out", str(tmp_path / f"{command}.h5ad"), "--quiet"]) == 2
+        assert "is not a saved scautogenome model directory" in capsys.readouterr().err

@@ -299,6 +299,20 @@ def test_report_of_predictions(adata, tmp_path):
     model, query, page = _report_of_a_query(sag.models.Classifier, adata, "label", tmp_path)
     assert "Classification" not in page
     assert "200 of the model's 200 genes (100.0%)" in page
+    assert "depth is its count over the genes present" not in page  # none missing
+    # a counts query lacking genes, with genes the model lacks: its depth, and what was
+    # not read
+    import anndata as ad
+
+    part = ad.AnnData(X=query[:, 50:].X, obs=query.obs[[]].copy(), var=query[:, 50:].var[[]].copy())
+    extra = ad.AnnData(X=query[:, :7].X, obs=query.obs[[]].copy())
+    extra.var_names = [f"new_{i}" for i in range(7)]
+    part = ad.concat([part, extra], axis=1)
+    sag.tl.predict(part, model)
+    page = sag.io.write_report(part, tmp_path / "part.html").read_text()
+    share = part.uns["sag"]["gene_overlap"]["counts_share"]
+    assert f"divided by their share of the training counts ({share:.1%})" in page
+    assert "7 query genes the model does not have were not read" in page
     counts = query.obs["sag_pred"].value_counts()
     for cls, n in counts[counts > 0].items():
         assert f'<td class="l">{cls}</td><td class="">{n}</td>' in page

@@ -760,9 +760,18 @@ def _missing_genes(overlap: dict) -> str:
     was used say zero-filled)."""
     n = int(overlap.get("n_missing_filled", overlap.get("n_missing_zero_filled", 0)))
     how = overlap.get("missing_filled_with", "zero")
-    return f"{n:,} missing genes were set to " + (
+    text = f"{n:,} missing genes were set to " + (
         "their mean in training" if how == "train_mean" else "0"
     )
+    if "counts_share" in overlap:  # a counts model: the depth taken over the genes present
+        text += (
+            "; each one's depth is its count over the genes present divided by their share "
+            f"of the training counts ({float(overlap['counts_share']):.1%})"
+        )
+    extra = int(overlap.get("n_query_genes", 0)) - int(overlap.get("n_common", 0))
+    if extra > 0:  # genes the model does not know: not read
+        text += f"; {extra:,} query genes the model does not have were not read"
+    return text
 
 
 def _model_named(uns) -> str:

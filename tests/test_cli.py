@@ -1666,9 +1666,13 @@ def test_regression_table_names_samples_of_bulk_data():
     assert table[1].split()[-1] == "10"
 
 
-def test_a_gzipped_h5ad_input_is_named_as_such(h5ad, tmp_path, capsys):
+def test_a_gzipped_h5ad_input_is_named_as_such(adata, h5ad, tmp_path, capsys):
     import gzip
 
+    import scautogenome as sag
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "m")  # --model is checked first
     packed = tmp_path / "query.h5ad.gz"
     packed.write_bytes(gzip.compress(h5ad.read_bytes()))
     argv = ["predict", str(packed), "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")]

@@ -76,7 +76,11 @@ def _check_varm_key(adata: AnnData, key_added: str) -> None:
 
 
 def _split_name(split_col: str | None) -> str:
-    return "no split known for this model" if split_col is None else f"no obs[{split_col!r}] split"
+    return (
+        "no split of this model's classify run in the data (a query's, say)"
+        if split_col is None
+        else f"no obs[{split_col!r}] split"
+    )
 
 
 def _log_background_from_all(
@@ -88,7 +92,7 @@ def _log_background_from_all(
     n_both = len(np.intersect1d(bg_rows, explained))
     if not has_split:
         logger.info(
-            "%s; background drawn from all cells (%d of them explained cells too).",
+            "%s; background drawn from all of its cells (%d of them explained cells too).",
             _split_name(split_col),
             n_both,
         )

@@ -197,20 +197,29 @@ def test_predict_reads_the_layer_its_classify_run_trained_on(capfd):
     np.testing.assert_allclose(adata.obsm["sag_proba"], proba, atol=1e-6)
 
 
+def _predicts_alike_under_other_names(model_names: list[str], query_names: list[str]) -> None:
+    """A model of 40 genes named ``model_names`` finds all 40 in a query of the same cells
+    named ``query_names`` and predicts it as its own training data."""
+    adata = sag.datasets.synthetic(n_obs=150, n_vars=40, n_classes=3, seed=0)
+    adata.var_names = model_names
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label")
+    expected = model.predict_proba(adata)
+    query = adata.copy()
+    query.var_names = query_names
+    assert model.gene_overlap(query.var_names)["n_common"] == 40
+    np.testing.assert_allclose(model.predict_proba(query), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_ensembl_versions_do_not_block_gene_matching():
     """GENCODE releases change an Ensembl id's version: ENSG...1.5 in training, .7 in the
     query, or no version at all, name the same gene."""
     from scautogenome.data import gene_alignment
 
-    adata = sag.datasets.synthetic(n_obs=150, n_vars=40, n_classes=3, seed=0)
-    adata.var_names = [f"ENSG{i:011d}.5" for i in range(adata.n_vars)]
-    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
-    model.fit(adata, "label")
-    expected = model.predict_proba(adata)
-    query = adata.copy()
-    query.var_names = [f"ENSG{i:011d}.7" if i % 2 else f"ENSG{i:011d}" for i in range(40)]
-    assert model.gene_overlap(query.var_names)["n_common"] == 40
-    np.testing.assert_allclose(model.predict_proba(query), expected, rtol=1e-5, atol=1e-6)
+    _predicts_alike_under_other_names(
+        [f"ENSG{i:011d}.5" for i in range(40)],
+        [f"ENSG{i:011d}.7" if i % 2 else f"ENSG{i:011d}" for i in range(40)],
+    )
     # an exact match wins; a bare id that names two model genes matches neither
     src, dst, _ = gene_alignment(
         ["ENSG00000000001.5", "ENSG00000000001.8", "ENSG00000000002"],
@@ -225,15 +234,9 @@ def test_firehose_symbol_entrez_ids_match_symbols(sag_caplog):
     nothing by symbol."""
     from scautogenome.data import gene_alignment
 
-    adata = sag.datasets.synthetic(n_obs=150, n_vars=40, n_classes=3, seed=0)
-    adata.var_names = [f"G{i}|{1000 + i}" for i in range(adata.n_vars)]
-    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
-    model.fit(adata, "label")
-    expected = model.predict_proba(adata)
-    query = adata.copy()
-    query.var_names = [f"G{i}" for i in range(40)]
-    assert model.gene_overlap(query.var_names)["n_common"] == 40
-    np.testing.assert_allclose(model.predict_proba(query), expected, rtol=1e-5, atol=1e-6)
+    _predicts_alike_under_other_names(
+        [f"G{i}|{1000 + i}" for i in range(40)], [f"G{i}" for i in range(40)]
+    )
     assert "40 genes matched by the symbol of the model's SYMBOL|ENTREZ id" in sag_caplog.text
     # '?' is no symbol; two Firehose ids of one symbol and other Entrez ids are other genes
     src, dst, _ = gene_alignment(["TP53|7157", "?|5", "?|6"], ["TP53", "?", "MYC"])

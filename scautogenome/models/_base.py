@@ -403,8 +403,10 @@ class BaseModel:
             raise ValueError(msg)
         q = np.asarray(query_genes, dtype=str)
         n_model = len(self.var_names_)
-        if n_common is None:  # model genes found (a query gene named twice counts once)
-            n_common = np.unique(gene_alignment(q, self.var_names_, log=warn)[1]).size
+        found = None  # the model genes found (a query gene named twice counts once)
+        if n_common is None:
+            found = np.unique(gene_alignment(q, self.var_names_, log=warn)[1])
+            n_common = found.size
         frac = n_common / n_model
         report = {
             "n_model_genes": n_model,
@@ -441,7 +443,8 @@ class BaseModel:
         if n_common < n_model and self.transform_.share_ is not None:
             # a counts model: the cells' depth is taken from the genes the query has, scaled
             # by their share of the training cells' counts
-            found = np.unique(gene_alignment(q, self.var_names_, log=False)[1])
+            if found is None:  # the caller counted them
+                found = np.unique(gene_alignment(q, self.var_names_, log=False)[1])
             coverage = self.transform_.coverage(np.setdiff1d(np.arange(n_model), found))
             report["counts_share"] = float(coverage)
             depth = (

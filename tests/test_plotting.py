@@ -684,6 +684,35 @@ def test_architecture_of_a_saved_model_folder(tmp_path):
     plt.close("all")
 
 
+def test_confusion_matrix_against_labels_keeps_to_the_test_split(annotated):
+    """labels_key= on the AnnData of a classify run scores its test cells (the recorded
+    matrix), not the training cells with them; split= picks another part, with or without
+    labels_key."""
+    recorded = np.asarray(annotated.uns["sag"]["confusion"])
+    ax = sag.pl.confusion_matrix(annotated, labels_key="label", normalize=False, show=False)
+    np.testing.assert_array_equal(ax.images[0].get_array(), recorded)
+    parts = annotated.obs["sag_split"].astype(str)
+    n_test = int((parts == "test").sum())
+    acc = annotated.uns["sag"]["metrics"]["test"]["accuracy"]
+    assert ax.get_title().startswith(f"test split, {n_test} cells: accuracy {acc:.3f}")
+    right = annotated.obs["sag_pred"].astype(str) == annotated.obs["label"].astype(str)
+    for part in ("train", "val"):
+        ax = sag.pl.confusion_matrix(annotated, split=part, normalize=False, show=False)
+        n = int((parts == part).sum())
+        assert np.asarray(ax.images[0].get_array()).sum() == n
+        assert ax.get_title().startswith(f"{part} split, {n} cells: ")
+        assert f"accuracy {right[parts == part].mean():.3f}" in ax.get_title()
+        assert "obs['label']" in ax.get_ylabel()
+    ax = sag.pl.confusion_matrix(
+        annotated, labels_key="label", split=None, normalize=False, show=False
+    )
+    assert np.asarray(ax.images[0].get_array()).sum() == annotated.n_obs
+    assert ax.get_title().startswith(f"{annotated.n_obs} cells: accuracy {right.mean():.3f}")
+    with pytest.raises(ValueError, match="split='tst' must be 'test', 'val', 'train' or 'all'"):
+        sag.pl.confusion_matrix(annotated, split="tst", show=False)
+    plt.close("all")
+
+
 def test_confusion_matrix_keeps_the_diagonal_and_reads_numeric_labels():
     """A class the model never predicted is an empty column in its place (its row is not
     counted right); labels made float by a missing value match integer classes."""

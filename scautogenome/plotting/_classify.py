@@ -39,6 +39,7 @@ def confusion_matrix(
     *,
     key: str = _keys.CLASSIFY_KEY,
     labels_key: str | None = None,
+    split: str | None = "test",
     normalize: bool = True,
     annotate: bool | None = None,
     cmap: str = "Blues",
@@ -61,13 +62,21 @@ def confusion_matrix(
     labels_key
         Instead of the test split recorded at classify time, compare the predictions in
         ``obs['{key}_pred']`` with this ``obs`` column, on the cells of ``adata`` that have
-        both: a query annotated by :func:`~scautogenome.tl.predict` that has labels of its own,
-        or a subset of the cells of a classify run (``adata[adata.obs.sag_split == "test"]``
-        gives the recorded matrix). Rows are the labels present (numbers in numeric order,
+        both (of the part ``split`` where ``adata`` holds the run's split): a query annotated
+        by :func:`~scautogenome.tl.predict` that has labels of its own, or the cells of a
+        classify run (its test cells by default, which give the recorded matrix, unless the
+        predictions were replaced since). Rows are the labels present (numbers in numeric order,
         whole ones read as the integers classify names them), which may include classes the
         model lacks; columns the rows' classes the model has, in the same order (empty where
         none was predicted, so that the diagonal holds the right calls), then other predicted
         classes, with ``"Unassigned"`` (``min_confidence``) last.
+    split
+        The cells scored, where ``adata`` holds the split of the classify run
+        (``obs['{key}_split']``): ``"test"`` (default; the cells the search never saw),
+        ``"val"``, ``"train"``, or ``"all"`` (or None) for every cell. ``"test"`` without
+        ``labels_key`` is the matrix recorded at classify time; the others compare
+        ``obs['{key}_pred']`` with the run's labels column. On a query of predict (no split)
+        every cell is scored.
     normalize
         Show each row as fractions of its true class (the counts are in the row labels).
     annotate
@@ -93,6 +102,18 @@ def confusion_matrix(
         )
         raise ValueError(msg)
     check_cmap(cmap)
+    split = "all" if split is None else split
+    if split not in (*_SPLIT_ORDER[:3], "all"):
+        msg = f"split={split!r} must be 'test', 'val', 'train' or 'all' (or None)."
+        raise ValueError(msg)
+    if labels_key is None and split != "test":
+        # the run's own labels against its predictions, on another part of its split
+        _refuse_predict_record(adata, key, "confusion", "true labels", "the matrix")
+        labels_key = dict(classify_run_record(adata, key, "params")["params"]).get("labels_key")
+        if labels_key is None:
+            msg = f"uns[{key!r}]['params'] does not name the run's labels: pass labels_key=."
+            raise KeyError(msg)
+        labels_key = str(labels_key)
     if labels_key is None:
         _refuse_predict_record(adata, key, "confusion", "true labels", "the matrix")
         uns = classify_run_record(adata, key, "confusion")
@@ -114,7 +135,7 @@ def confusion_matrix(
 
         who = f"test {obs_noun(adata)}"
     else:
-        cm, rows, cols, heading = _observed_confusion(adata, key, labels_key)
+        cm, rows, cols, heading = _observed_confusion(adata, key, labels_key, split)
         who = f"obs[{labels_key!r}]"
     support = cm.sum(1)
     shown = cm / np.where(support > 0, support, 1)[:, None] if normalize else cm
@@ -181,12 +202,12 @@ def _pred_beside_labels(adata, key: str, labels_key: str) -> str:
 
 
 def _observed_confusion(
-    adata: AnnData, key: str, labels_key: str
+    adata: AnnData, key: str, labels_key: str, split: str = "all"
 ) -> tuple[np.ndarray, list[str], list[str], str]:
     """Counts of ``obs[labels_key]`` (rows) against ``obs['{key}_pred']`` (columns) on the
-    cells that have both, the row and column names (the predicted classes in the order of
-    the labels where they share names, ``"Unassigned"`` last) and a title with the
-    accuracy."""
+    cells that have both (of the part ``split`` of the run's split, where ``adata`` holds
+    one), the row and column names (the predicted classes in the order of the labels where
+    they share names, ``"Unassigned"`` last) and a title with the accuracy."""
     import pandas as pd
 
     from ..data._checks import is_numeric_column
@@ -198,8 +219,14 @@ def _observed_confusion(
         msg = f"obs[{pred_col!r}] holds numbers (a numeric target): use sag.pl.regression."
         raise ValueError(msg)
     both = (pred.notna() & true.notna()).to_numpy()
+    split_col = _keys.split_key(key)
+    part = ""
+    if split != "all" and split_col in adata.obs.columns:
+        both &= (adata.obs[split_col].astype(str) == split).to_numpy()
+        part = f"{split} split, "
     if not both.any():
-        msg = f"No cell has both obs[{labels_key!r}] and obs[{pred_col!r}]."
+        where = f" of the {split!r} split (obs[{split_col!r}])" if part else ""
+        msg = f"No cell{where} has both obs[{labels_key!r}] and obs[{pred_col!r}]."
         raise ValueError(msg)
     # the classes of the rows first, in their order, wherever the model has them (a class it
     # never predicted here is an empty column, so that the diagonal stays the right cells),
@@ -222,7 +249,7 @@ def _observed_confusion(
     from ..data._checks import obs_noun  # not ..data, which loads torch
 
     noun = obs_noun(adata)
-    title = f"{int(both.sum()):,} {noun}: accuracy {accuracy:.3f}"
+    title = f"{part}{int(both.sum()):,} {noun}: accuracy {accuracy:.3f}"
     # cells labelled with a class the model lacks (a query's new cell type) count as wrong
     # above: the accuracy on those of its classes too
     ours = np.isin(t, [c for c in known if c != UNASSIGNED])

@@ -340,6 +340,39 @@ def test_group_key_column_and_its_checks(adata, caplog):
     assert "both in train and in val or test" in caplog.text
 
 
+def test_numeric_target_split_by_groups_holds_out_the_fractions(sag_caplog):
+    """A numeric target split by donors holds out about a tenth for val and for test, as
+    classes do (bins of the cells' values held a few donors each, and one of each out: up to
+    45% of the cells); each donor stays in one part and each part spans the values."""
+    import anndata as ad
+
+    rng = np.random.default_rng(0)
+    for n_donors, per in ((40, 15), (50, 20), (100, 10)):
+        donor = np.repeat([f"d{i}" for i in range(n_donors)], per)
+        n = donor.size
+        age = np.repeat(rng.uniform(20, 90, n_donors), per) + rng.normal(0, 5, n)
+        a = ad.AnnData(
+            rng.poisson(2, (n, 20)).astype(np.float32),
+            obs=pd.DataFrame({"donor": donor, "age": age}, index=[f"c{i}" for i in range(n)]),
+        )
+        r = prepare_labelled(a, "age", seed=0, task="regression", group_key="donor")
+        assert (_parts_per_group(donor, r.split) == 1).all()
+        share = {p: float(np.mean(r.split == p)) for p in ("train", "val", "test")}
+        assert share["train"] == pytest.approx(0.8, abs=0.03), share
+        assert share["val"] == pytest.approx(0.1, abs=0.03), share
+        assert share["test"] == pytest.approx(0.1, abs=0.03), share
+        for part in ("val", "test"):  # stratified: low and high values held out alike
+            held = age[r.split == part]
+            assert held.min() < np.median(age) < held.max()
+    # a split of the user's own with one donor in val and test: named in a warning
+    a.obs["my_split"] = np.where(np.arange(a.n_obs) < 800, "train", "val")
+    a.obs.loc[a.obs_names[905:910], "my_split"] = "test"  # half of d90: val and test
+    a.obs.loc[a.obs_names[950:], "my_split"] = "test"
+    prepare_labelled(a, "age", task="regression", split_key="my_split", group_key="donor")
+    assert "1 group(s) (donor; e.g. d90) both in val and in test" in sag_caplog.text
+    assert "both in train" not in sag_caplog.text
+
+
 def test_missing_labels_are_not_trained_on(adata):
     adata.obs["label"] = adata.obs["label"].astype(object)
     adata.obs.iloc[:7, 0] = None

@@ -183,12 +183,26 @@ def warn_missing_as_text(labels: pd.Series, labels_key: str, counts: pd.Series, 
     )
 
 
-def target_bins(y: np.ndarray, n_bins: int = N_TARGET_BINS) -> np.ndarray:
+def target_bins(
+    y: np.ndarray, n_bins: int = N_TARGET_BINS, groups: np.ndarray | None = None
+) -> np.ndarray:
     """Quantile bin (0 ..) of every value of ``y`` (-1 where NaN), with at least about ten
     values per bin: what a numeric target's split is stratified on, so that train, val and
-    test each span its range."""
+    test each span its range. Where ``groups`` hold several cells (a donor's, a patient's),
+    whose split draws whole groups, the groups are binned by their mean value, about ten
+    groups a bin, and each cell has its group's bin: bins of a few groups each would hold one
+    group of each out, far more than the val and test fractions."""
     used = ~np.isnan(y)
     codes = np.full(len(y), -1, dtype=np.int64)
+    if groups_repeat(groups, used):
+        means = pd.Series(y[used]).groupby(pd.Series(groups[used].astype(str)), sort=True).mean()
+        n = max(1, min(n_bins, means.size // 10))
+        of_group = pd.Series(
+            pd.qcut(means.rank(method="first"), n, labels=False, duplicates="drop").to_numpy(),
+            index=means.index,
+        )
+        codes[used] = of_group.loc[groups[used].astype(str)].to_numpy()
+        return codes
     n = max(1, min(n_bins, int(used.sum()) // 10))
     codes[used] = pd.qcut(
         pd.Series(y[used]).rank(method="first"), n, labels=False, duplicates="drop"
@@ -505,8 +519,9 @@ def _prepare_numeric(
     if np.unique(y[used]).size < 2:
         msg = f"obs[{labels_key!r}] has the same value in every cell; there is nothing to predict."
         raise ValueError(msg)
-    codes = target_bins(y)
     groups, grouped_by = resolve_groups(adata, group_key, used)
+    # the seeded split draws whole groups, stratified on bins of the groups' values
+    codes = target_bins(y, groups=groups)
     if split_key is not None:
         split = _user_split(adata, split_key, used, codes, seed, groups)
         for part in ("train", "val"):

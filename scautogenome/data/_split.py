@@ -309,7 +309,8 @@ def group_split(
 def warn_groups_across_parts(
     split: np.ndarray, groups: np.ndarray | None, split_key: str, what: str | None
 ) -> None:
-    """Warn when a user's split puts cells of one group in training and in val or test."""
+    """Warn when a user's split puts cells of one group in training and in val or test, or
+    in val and in test (the trial picked on val then favours them in test)."""
     if groups is None:
         return
     frame = pd.DataFrame({"group": groups, "part": split})
@@ -324,4 +325,15 @@ def warn_groups_across_parts(
             len(leaking),
             what or "group",
             leaking[0],
+        )
+    picked = [g for g, p in parts.items() if p == {"val", "test"}]
+    if picked:
+        logger.warning(
+            "obs[%r] puts cells of %d group(s) (%s; e.g. %s) both in val and in test: the "
+            "search keeps the trial that scores best on their val cells, which favours their "
+            "test cells too, so the test metrics are somewhat optimistic.",
+            split_key,
+            len(picked),
+            what or "group",
+            picked[0],
         )

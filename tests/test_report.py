@@ -733,3 +733,28 @@ def test_report_points_to_predictions_under_another_key(adata, tmp_path):
     query.obsm["X_sag_resvae"] = query.X[:, :5].toarray()
     page = sag.io.write_report(query, tmp_path / "q.html").read_text()
     assert "uns[&#x27;cellpred&#x27;] holds a record of sag.tl.classify or predict" in page
+
+
+def test_report_of_a_run_called_again_with_min_confidence(adata, tiny_config, tmp_path, sag_caplog):
+    """predict(min_confidence=) on the run's own AnnData: the run's metrics stay those of its
+    own calls, and the report and the log say how many cells are now Unassigned."""
+    import numpy as np
+
+    model = sag.tl.classify(adata, "label", config=tiny_config)
+    page = sag.io.write_report(adata, tmp_path / "before.html").read_text()
+    assert "called again" not in page
+    conf = np.asarray(adata.obsm["sag_proba"]).max(1)
+    threshold = float(np.quantile(conf, 0.5))
+    sag.tl.predict(adata, model, min_confidence=threshold)
+    unsure = (adata.obs["sag_pred"] == "Unassigned").to_numpy()
+    test = (adata.obs["sag_split"] == "test").to_numpy()
+    assert unsure.sum() > 0
+    assert f"{int(unsure.sum())} cells are now 'Unassigned' in obs['sag_pred']" in sag_caplog.text
+    page = sag.io.write_report(adata, tmp_path / "after.html").read_text()
+    assert (
+        f"obs[&#x27;sag_pred&#x27;] was called again by sag.tl.predict with "
+        f"min_confidence={threshold:g} after this run: {int(unsure.sum())} cells "
+        f"({int((unsure & test).sum())} of the {int(test.sum())} test cells) are "
+        "&#x27;Unassigned&#x27;" in page
+    )
+    assert "sag.pl.confusion_matrix(adata, labels_key=&#x27;label&#x27;)</code>" in page

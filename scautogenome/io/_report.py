@@ -409,6 +409,7 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
     ]
     out.append(_table(["split", *(name for _, name in summary), noun], rows))
     out.append(_few_test_cells(test, accuracy=True, noun=noun))
+    out.append(_called_again(adata, key, noun))
     pc = test["per_class"]
     classes = [str(c) for c in uns["classes"]]
     per_class = [("precision", "precision"), ("recall", "recall"), ("f1", "F1")]
@@ -432,6 +433,37 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
     out.append("<h3>Confusion matrix (test, rows = true class)</h3>")
     out.append(_figure(pl.confusion_matrix, adata, key=key))
     return out + _search_parts(adata, key)
+
+
+def _called_again(adata: AnnData, key: str, noun: str) -> str:
+    """A note where :func:`~scautogenome.tl.predict` called the run's cells again with
+    ``min_confidence`` (its ``predict_params`` in the classify record): the metrics and the
+    matrix are of the classify run's calls, the ``obs`` column holds "Unassigned" now. Empty
+    otherwise."""
+    from ..tools._predict import UNASSIGNED
+
+    params = adata.uns[key].get("predict_params", {})
+    given = params.get("min_confidence") if isinstance(params, dict) else None
+    pred_col = _keys.pred_key(key)
+    if not isinstance(given, (int, float, np.number)) or pred_col not in adata.obs.columns:
+        return ""
+    unsure = (adata.obs[pred_col].astype(str) == UNASSIGNED).to_numpy()
+    split_col = _keys.split_key(key)
+    in_test = ""
+    if split_col in adata.obs.columns:
+        test = (adata.obs[split_col].astype(str) == "test").to_numpy()
+        in_test = f" ({int((unsure & test).sum()):,} of the {int(test.sum()):,} test {noun})"
+    labels_key = dict(adata.uns[key].get("params", {})).get("labels_key")
+    call = f"sag.pl.confusion_matrix(adata, labels_key={str(labels_key)!r}"
+    call += ")" if key == _keys.CLASSIFY_KEY else f", key={key!r})"
+    return (
+        f'<p class="muted">obs[{html.escape(repr(pred_col))}] was called again by '
+        f"sag.tl.predict with min_confidence={float(given):g} after this run: "
+        f"{int(unsure.sum()):,} {noun}{in_test} are {html.escape(repr(UNASSIGNED))}. The "
+        f"metrics and the confusion matrix here are of the run's own calls (every {noun[:-1]} "
+        f"its most probable class); <code>{html.escape(call)}</code> scores the calls in obs "
+        "on the test split.</p>"
+    )
 
 
 def _search_parts(adata: AnnData, key: str) -> list[str]:

@@ -192,4 +192,16 @@ def predict(
         }
     )
     adata.uns[key_added] = h5ad_safe(uns)
+    if min_confidence is not None and is_classify_record(record):
+        logger.info(
+            "uns[%r] keeps the classify run's test metrics and confusion matrix, of its own "
+            "calls (every %s its most probable class); %d %s are now %r in obs[%r]: "
+            "sag.pl.confusion_matrix(adata, labels_key=...) scores these calls.",
+            key_added,
+            obs_noun(adata)[:-1],
+            int((calls == UNASSIGNED).sum()),
+            obs_noun(adata),
+            UNASSIGNED,
+            _keys.pred_key(key_added),
+        )
     logger.info("    finished predict on %d %s (%s)", adata.n_obs, obs_noun(adata), elapsed(start))

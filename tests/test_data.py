@@ -863,3 +863,44 @@ def test_a_counts_query_lacking_genes_keeps_its_cells_depth():
     e = InputTransform(value_type="counts").fit(empty, np.arange(80))
     assert e.share_.sum() == pytest.approx(0.75, rel=1e-4)
     assert e.coverage(absent) == pytest.approx(t.coverage(absent), rel=1e-4)
+
+
+def test_value_type_is_detected_on_the_training_cells(sag_caplog):
+    """Nothing of the val, test or unlabelled cells chooses the preprocessing: one test value
+    made non-integer leaves a counts model's transform as it was (it used to make every cell
+    'normalized'), with a warning; negative values outside training under a counts model are
+    an error before any work."""
+    import anndata as ad
+
+    from scautogenome.data._checks import common_row_total, value_stats
+
+    rng = np.random.default_rng(0)
+    n, g = 300, 40
+    X = rng.poisson(rng.gamma(2, 1, (n, g))).astype(np.float32) + 1  # a count of 1 in each row
+    a = ad.AnnData(X, obs=pd.DataFrame(index=[f"c{i}" for i in range(n)]))
+    a.obs["label"] = pd.Categorical(np.array(["x", "y", "z"])[np.arange(n) % 3])
+    a.obs["part"] = np.where(np.arange(n) % 10 == 0, "test", "train")
+    a.obs.loc[a.obs_names[1::10], "part"] = "val"
+    before = prepare_labelled(a, "label", split_key="part")
+    assert before.transform.value_type == "counts"
+    b = a.copy()
+    b.X[0, 0] += 0.5  # cell 0 is a test cell
+    after = prepare_labelled(b, "label", split_key="part")
+    assert after.transform.value_type == "counts"
+    np.testing.assert_array_equal(after.transform.range_, before.transform.range_)
+    assert "the training cells hold raw counts, but some of the 60 other cells" in sag_caplog.text
+    c = a.copy()
+    c.obs["label"] = c.obs["label"].astype(object)
+    c.obs.loc["c5", ["label", "part"]] = None  # an unlabelled cell ...
+    c.X[5, 3] = -1.0  # ... holding a negative value
+    with pytest.raises(ValueError, match=r"the training cells hold raw counts, but the 61 other"):
+        prepare_labelled(c, "label", split_key="part")
+    # the statistics of some rows equal those of a copy of them, sparse or dense
+    rows = np.flatnonzero(a.obs["part"].to_numpy() == "train")
+    for M in (X, sp.csr_matrix(X)):
+        assert value_stats(M, rows=rows) == value_stats(M[rows])
+    scaled = X / X.sum(1, keepdims=True) * 1e4
+    scaled[0] *= 2  # a test cell of another total: the training rows still share theirs
+    assert common_row_total(scaled) is None
+    assert common_row_total(scaled, rows) == pytest.approx(1e4)
+    assert common_row_total(sp.csr_matrix(scaled), rows) == pytest.approx(1e4)

@@ -221,7 +221,7 @@ def check_finite(
     gives their positions."""
     if not np.issubdtype(X.dtype, np.floating):
         return
-    blocks = iter_values(X) if columns is None else _column_values(X, columns)
+    blocks = iter_values(X) if columns is None else _subset_values(X, columns)
     for block in blocks:
         if not np.isfinite(block).all():
             n_bad, row, col, value = _non_finite(X, columns)
@@ -277,11 +277,15 @@ def _non_finite(X, columns: np.ndarray | None) -> tuple[int, int, int, float]:
     return n_bad, row, int(col if columns is None else np.asarray(columns)[col]), value
 
 
-def _column_values(X, columns: np.ndarray):
-    """Blocks of the values of ``X[:, columns]``, row chunk by row chunk (a copy of one chunk
-    at a time), with the count of the implicit zeros of a sparse ``X`` as a block of zeros."""
-    for start in range(0, X.shape[0], _CHUNK):
-        block = X[start : start + _CHUNK][:, columns]
+def _subset_values(X, columns: np.ndarray | None = None, rows: np.ndarray | None = None):
+    """Blocks of the values of ``X[rows][:, columns]`` (all rows or columns where None), row
+    chunk by row chunk (a copy of one chunk at a time), with the count of the implicit zeros
+    of a sparse ``X`` as a block of zeros."""
+    n = X.shape[0] if rows is None else len(rows)
+    for start in range(0, n, _CHUNK):
+        block = X[start : start + _CHUNK] if rows is None else X[rows[start : start + _CHUNK]]
+        if columns is not None:
+            block = block[:, columns]
         if sparse.issparse(block):
             block = sparse.csr_matrix(block)
             block.sum_duplicates()
@@ -293,15 +297,27 @@ def _column_values(X, columns: np.ndarray):
             yield np.asarray(block).ravel()
 
 
-def value_stats(X, columns: np.ndarray | None = None) -> dict[str, bool | float]:
+def value_stats(
+    X, columns: np.ndarray | None = None, rows: np.ndarray | None = None
+) -> dict[str, bool | float]:
     """Whether all values are integers, binary, non-negative; the min and max. ``columns``:
-    of those columns only (the genes a model reads of a query)."""
+    of those columns only (the genes a model reads of a query); ``rows``: of those rows only
+    (the training cells)."""
     is_int = True
     is_binary = True
     vmin, vmax = np.inf, -np.inf
     n_stored = 0
-    if columns is not None and len(columns) < X.shape[1]:
-        blocks, implicit = _column_values(X, np.asarray(columns)), False
+    if columns is not None and len(columns) >= X.shape[1]:
+        columns = None
+    if rows is not None and len(rows) >= X.shape[0]:
+        rows = None
+    if columns is not None or rows is not None:
+        blocks = _subset_values(
+            X,
+            None if columns is None else np.asarray(columns),
+            None if rows is None else np.sort(np.asarray(rows)),
+        )
+        implicit = False
     else:
         blocks, implicit = iter_values(X), True
     for block in blocks:
@@ -326,22 +342,34 @@ target (``sc.pp.normalize_total``), when their values are counts scaled (see
 :func:`common_row_total`)."""
 
 
-def common_row_total(X) -> float | None:
+def common_row_total(X, rows: np.ndarray | None = None) -> float | None:
     """The total every non-empty row of ``X`` sums to, where the rows are counts scaled to one
     total (``sc.pp.normalize_total`` without ``log1p``): the totals agree within
     :data:`EQUAL_TOTALS_RTOL`, and in nine in ten of up to 100 rows looked at, every non-zero
     value is a whole multiple of the row's smallest (a count of one, scaled). Quantile-
     normalized log values also sum alike in every row but are no multiples. None otherwise, or
-    where fewer than two rows hold values. A sparse ``X`` stays sparse."""
+    where fewer than two rows hold values. ``rows``: of those rows only. A sparse ``X`` stays
+    sparse."""
     # one pass, no copy (the matrix is in memory: as_csr_or_dense reads a backed one)
-    totals = np.ravel(np.asarray(X.sum(axis=1, dtype=np.float64)))
+    if rows is None:
+        totals = np.ravel(np.asarray(X.sum(axis=1, dtype=np.float64)))
+        index = np.arange(X.shape[0])
+    else:  # a chunk of the rows at a time
+        index = np.sort(np.asarray(rows))
+        totals = np.concatenate(
+            [
+                np.ravel(np.asarray(X[index[i : i + _CHUNK]].sum(axis=1, dtype=np.float64)))
+                for i in range(0, len(index), _CHUNK)
+            ]
+            or [np.zeros(0)]
+        )
     filled = np.flatnonzero(totals != 0)
     if filled.size < 2:
         return None
     median = float(np.median(totals[filled]))
     if median <= 0 or float(np.ptp(totals[filled])) > EQUAL_TOTALS_RTOL * median:
         return None
-    looked = filled[np.linspace(0, filled.size - 1, min(100, filled.size)).astype(int)]
+    looked = index[filled[np.linspace(0, filled.size - 1, min(100, filled.size)).astype(int)]]
     scaled = 0
     for row in looked:
         values = X[row : row + 1]

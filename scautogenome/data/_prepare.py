@@ -33,7 +33,7 @@ from ._split import (
     user_split,
     warn_groups_across_parts,
 )
-from ._transform import UNLOGGED_MAX, VALUE_TYPES, InputTransform, detect_value_type
+from ._transform import _TRAINED_ON, UNLOGGED_MAX, VALUE_TYPES, InputTransform, detect_value_type
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -210,11 +210,14 @@ def target_bins(
     return codes
 
 
-def resolve_value_type(X, value_type: str, where: str) -> str:
-    """Check ``value_type`` against the data (``"auto"`` detects it)."""
+def resolve_value_type(X, value_type: str, where: str, rows: np.ndarray | None = None) -> str:
+    """Check ``value_type`` against the data (``"auto"`` detects it: on ``rows`` only where
+    given, the training cells a model is fitted on, the other rows then checked against it)."""
     if value_type == "auto":
-        stats = value_stats(X)
-        detected = detect_value_type(X, stats)
+        stats = value_stats(X, rows=rows)
+        detected = detect_value_type(X, stats, rows=rows)
+        if rows is not None and len(rows) < X.shape[0]:
+            _check_other_rows(X, rows, detected, where)
         if detected == "continuous" and stats["min"] < 0 and stats["max"] > UNLOGGED_MAX:
             logger.warning(
                 "%s holds values from %.3g to %.3g: the negative ones make them read as "
@@ -269,6 +272,34 @@ def resolve_value_type(X, value_type: str, where: str) -> str:
             stats["max"],
         )
     return value_type
+
+
+def _check_other_rows(X, rows: np.ndarray, detected: str, where: str) -> None:
+    """The rows of ``X`` outside ``rows`` (val, test and unlabelled cells) against the value
+    type ``detected`` on ``rows`` (the training cells): an error where they hold negative
+    values that a counts or TPM-like preprocessing cannot read, a warning where they are not
+    whole numbers (counts) or not 0/1 (binary) as the training cells are."""
+    other = np.setdiff1d(np.arange(X.shape[0]), rows)
+    stats = value_stats(X, rows=other)
+    if detected in ("counts", "normalized") and stats["min"] < 0:
+        msg = (
+            f"{where}: the training cells hold {_TRAINED_ON[detected]}, but the {len(other):,} "
+            f"other cells (val, test, unlabelled) hold negative values (min {stats['min']:.3g}) "
+            "that their preprocessing cannot read. Fix those cells, or pass value_type= for "
+            "all of them (e.g. 'continuous' for transformed data)."
+        )
+        raise ValueError(msg)
+    if (detected == "counts" and not stats["integer"]) or (
+        detected == "binary" and not stats["binary"]
+    ):
+        logger.warning(
+            "%s: the training cells hold %s, but some of the %d other cells (val, test, "
+            "unlabelled) do not; they are read as %s too. Pass value_type= if that is wrong.",
+            where,
+            _TRAINED_ON[detected],
+            len(other),
+            _TRAINED_ON[detected],
+        )
 
 
 def check_labels_key(labels_key) -> None:
@@ -478,13 +509,18 @@ def prepare_labelled(
     )
 
 
+def _where(layer: str | None) -> str:
+    return "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+
+
 def _read_matrix(adata: AnnData, layer: str | None, value_type: str) -> tuple[Any, str]:
-    """``X`` (or ``layer``), checked for NaN and infinite values, and its resolved value type."""
-    where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+    """``X`` (or ``layer``), checked for NaN and infinite values, and its value type checked
+    (``"auto"`` is kept: :func:`_finish` detects it on the training cells)."""
+    where = _where(layer)
     X = get_matrix(adata, layer)
     check_finite(X, where, **names_of(adata))
     note_unread_annotations(adata, layer)
-    return X, resolve_value_type(X, value_type, where)
+    return X, value_type if value_type == "auto" else resolve_value_type(X, value_type, where)
 
 
 def _prepare_numeric(
@@ -629,10 +665,14 @@ def _user_split(adata, split_key: str, used: np.ndarray, codes: np.ndarray, seed
 def _finish(
     adata, X, value_type: str, scale: bool, split: np.ndarray, what: str, **fields
 ) -> LabelledData:
-    """Fit the input transform on the training cells, log the split and build the
-    :class:`LabelledData` (``what``: the classes or the target, for the log)."""
+    """Detect the value type (``"auto"``) and fit the input transform on the training cells,
+    log the split and build the :class:`LabelledData` (``what``: the classes or the target,
+    for the log): nothing of the val or test cells chooses the preprocessing."""
+    train = np.flatnonzero(split == "train")
+    if value_type == "auto":
+        value_type = resolve_value_type(X, value_type, _where(fields.get("layer")), rows=train)
     transform = InputTransform(value_type=value_type, scale=scale)
-    transform.fit(X, np.flatnonzero(split == "train"))
+    transform.fit(X, train)
     noun = obs_noun(adata)
     if transform.range_ is not None and not np.isfinite(transform.range_).any():
         # every gene constant on the training cells, as the model reads them: nothing to learn

@@ -34,7 +34,7 @@ log-transformed expression stays far below it (log1p of 1e4-normalized counts < 
 < 20), and so do z-scores, log-ratios and copy-number segments."""
 
 
-def detect_value_type(X, stats: dict | None = None) -> str:
+def detect_value_type(X, stats: dict | None = None, rows: np.ndarray | None = None) -> str:
     """Which preprocessing the values need.
 
     ``"binary"`` for 0/1 profiles (mutations), ``"counts"`` for non-negative integers (raw
@@ -44,8 +44,9 @@ def detect_value_type(X, stats: dict | None = None) -> str:
     :func:`~scautogenome.data._checks.common_row_total`), else ``"continuous"`` (already
     log-transformed, scaled or signed values). ``stats``: :func:`value_stats` of ``X`` where
     the caller has them; the common row total found is added to it as ``"row_total"``.
+    ``rows``: of those rows of ``X`` only (``stats`` then of the same rows).
     """
-    stats = value_stats(X) if stats is None else stats
+    stats = value_stats(X, rows=rows) if stats is None else stats
     if stats["binary"]:
         return "binary"
     if stats["min"] >= 0 and stats["integer"]:
@@ -53,7 +54,7 @@ def detect_value_type(X, stats: dict | None = None) -> str:
     if stats["min"] >= 0 and stats["max"] > UNLOGGED_MAX:
         return "normalized"
     if stats["min"] >= 0 and stats["max"] > 0:
-        stats["row_total"] = common_row_total(X)
+        stats["row_total"] = common_row_total(X, rows)
         if stats["row_total"] is not None:
             return "normalized"
     return "continuous"

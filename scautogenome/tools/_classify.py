@@ -164,8 +164,9 @@ def classify(
         Expert-mode configuration (dict, JSON path or JSON text), merged onto
         :func:`scautogenome.config.default`. Explicit arguments above win over it.
     value_type
-        ``"auto"`` (detect), ``"counts"``, ``"normalized"`` (unlogged TPM/FPKM/RSEM),
-        ``"binary"`` or ``"continuous"``.
+        ``"auto"`` (detected on the training cells; the other cells are checked against
+        it), ``"counts"``, ``"normalized"`` (unlogged TPM/FPKM/RSEM), ``"binary"`` or
+        ``"continuous"``.
     min_cells_per_class
         Leave classes with fewer cells (a whole number, 0 or more) out of training (their
         cells are still predicted). The seeded 8:1:1 split needs 3 cells of a class, so

@@ -371,6 +371,18 @@ def test_numeric_target_split_by_groups_holds_out_the_fractions(sag_caplog):
     prepare_labelled(a, "age", task="regression", split_key="my_split", group_key="donor")
     assert "1 group(s) (donor; e.g. d90) both in val and in test" in sag_caplog.text
     assert "both in train" not in sag_caplog.text
+    # cells without a donor are each a group of their own: binned, and not one group across
+    # val and test
+    a.obs["donor"] = a.obs["donor"].astype(object)
+    a.obs.loc[a.obs_names[[1, 2, 905]], "donor"] = None
+    r = prepare_labelled(a, "age", seed=0, task="regression", group_key="donor")
+    assert {"train", "val", "test"} <= set(r.split)
+    a.obs["my_split"] = np.where(np.arange(a.n_obs) < 800, "train", "val")
+    a.obs.loc[a.obs_names[[2, *range(960, 970)]], "my_split"] = "test"  # 2: of no donor
+    a.obs.loc[a.obs_names[1], "my_split"] = "val"  # cell 1 of no donor in val
+    sag_caplog.clear()
+    prepare_labelled(a, "age", task="regression", split_key="my_split", group_key="donor")
+    assert "both in val and in test" not in sag_caplog.text
 
 
 def test_missing_labels_are_not_trained_on(adata):

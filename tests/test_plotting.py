@@ -710,6 +710,14 @@ def test_confusion_matrix_against_labels_keeps_to_the_test_split(annotated):
     assert ax.get_title().startswith(f"{annotated.n_obs} cells: accuracy {right.mean():.3f}")
     with pytest.raises(ValueError, match="split='tst' must be 'test', 'val', 'train' or 'all'"):
         sag.pl.confusion_matrix(annotated, split="tst", show=False)
+    val = annotated[parts == "val"]  # no test cell: the error points to split=
+    with pytest.raises(ValueError, match=r"'test' split .* Pass split= another part"):
+        sag.pl.confusion_matrix(val, labels_key="label", show=False)
+    assert sag.pl.confusion_matrix(val, labels_key="label", split="val", show=False)
+    gone = annotated.copy()
+    del gone.obs["label"]
+    with pytest.raises(KeyError, match=r"names obs\['label'\], .* no longer has: pass labels_key="):
+        sag.pl.confusion_matrix(gone, split="val", show=False)
     plt.close("all")
 
 

@@ -195,13 +195,15 @@ def target_bins(
     used = ~np.isnan(y)
     codes = np.full(len(y), -1, dtype=np.int64)
     if groups_repeat(groups, used):
-        means = pd.Series(y[used]).groupby(pd.Series(groups[used].astype(str)), sort=True).mean()
+        # integer group codes: pandas' groupby would merge the "\0cell i" names that
+        # resolve_groups gives cells of a missing group value, each a group of its own
+        _, group = np.unique(groups[used].astype(str), return_inverse=True)
+        means = np.bincount(group, weights=y[used]) / np.bincount(group)
         n = max(1, min(n_bins, means.size // 10))
-        of_group = pd.Series(
-            pd.qcut(means.rank(method="first"), n, labels=False, duplicates="drop").to_numpy(),
-            index=means.index,
-        )
-        codes[used] = of_group.loc[groups[used].astype(str)].to_numpy()
+        of_group = pd.qcut(
+            pd.Series(means).rank(method="first"), n, labels=False, duplicates="drop"
+        ).to_numpy()
+        codes[used] = of_group[group]
         return codes
     n = max(1, min(n_bins, int(used.sum()) // 10))
     codes[used] = pd.qcut(

@@ -313,9 +313,13 @@ def warn_groups_across_parts(
     in val and in test (the trial picked on val then favours them in test)."""
     if groups is None:
         return
-    frame = pd.DataFrame({"group": groups, "part": split})
+    # by integer codes: pandas' groupby would merge the "\0cell i" names that resolve_groups
+    # gives cells of a missing group value, each a group of its own
+    names, code = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    frame = pd.DataFrame({"group": code, "part": split})
     frame = frame[frame["part"].isin(SPLITS)]
     parts = frame.groupby("group")["part"].agg(lambda p: set(p))
+    parts.index = names[parts.index]
     leaking = [g for g, p in parts.items() if "train" in p and len(p) > 1]
     if leaking:
         logger.warning(

@@ -110,8 +110,14 @@ def confusion_matrix(
         # the run's own labels against its predictions, on another part of its split
         _refuse_predict_record(adata, key, "confusion", "true labels", "the matrix")
         labels_key = dict(classify_run_record(adata, key, "params")["params"]).get("labels_key")
-        if labels_key is None:
-            msg = f"uns[{key!r}]['params'] does not name the run's labels: pass labels_key=."
+        if labels_key is None or str(labels_key) not in adata.obs.columns:
+            gone = "does not name" if labels_key is None else f"names obs[{str(labels_key)!r}],"
+            msg = (
+                f"split={split!r} scores the run's labels, but uns[{key!r}]['params'] {gone} "
+                "the run's labels column"
+                + ("" if labels_key is None else ", which adata.obs no longer has")
+                + ": pass labels_key= a column of them."
+            )
             raise KeyError(msg)
         labels_key = str(labels_key)
     if labels_key is None:
@@ -227,6 +233,8 @@ def _observed_confusion(
     if not both.any():
         where = f" of the {split!r} split (obs[{split_col!r}])" if part else ""
         msg = f"No cell{where} has both obs[{labels_key!r}] and obs[{pred_col!r}]."
+        if part:
+            msg += " Pass split= another part ('val', 'train') or 'all'."
         raise ValueError(msg)
     # the classes of the rows first, in their order, wherever the model has them (a class it
     # never predicted here is an empty column, so that the diagonal stays the right cells),

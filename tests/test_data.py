@@ -717,8 +717,8 @@ def test_bulk_profiles_are_called_samples_in_messages(caplog):
 
 
 def test_labels_are_checked_before_the_matrix_is_read(monkeypatch):
-    """A classification's label mistakes are named before the matrix is loaded and scanned
-    (on a large backed file that is seconds, not minutes)."""
+    """A classification's label mistakes, and a numeric target's, are named before the
+    matrix is loaded and scanned (on a large backed file that is seconds, not minutes)."""
     from scautogenome.data import _prepare
 
     adata = sag.datasets.synthetic(n_obs=60, n_vars=30, n_classes=2, seed=0)
@@ -733,6 +733,13 @@ def test_labels_are_checked_before_the_matrix_is_read(monkeypatch):
     adata.obs["tiny"] = ["a"] * 58 + ["b"] * 2
     with pytest.raises(ValueError, match="too small to split"):
         _prepare.prepare_labelled(adata, "tiny", seed=0)
+    # and a numeric target's
+    adata.obs["age"] = np.r_[np.arange(5.0), [np.nan] * 55]
+    with pytest.raises(ValueError, match="has 5 cells with a value"):
+        _prepare.prepare_labelled(adata, "age", seed=0, task="regression")
+    adata.obs["same"] = 3.0
+    with pytest.raises(ValueError, match="same value in every cell"):
+        _prepare.prepare_labelled(adata, "same", seed=0, task="regression")
 
 
 @pytest.mark.parametrize(

@@ -360,13 +360,11 @@ def prepare_labelled(
     labels = check_labels(adata, labels_key)
     asked, task = task, resolve_task(labels, labels_key, task)
     if task == "regression":
-        X, value_type = _read_matrix(adata, layer, value_type)
         return _prepare_numeric(
             adata,
             layer,
             labels,
             labels_key,
-            X=X,
             value_type=value_type,
             scale=scale,
             split_key=split_key,
@@ -531,7 +529,6 @@ def _prepare_numeric(
     labels: pd.Series,
     labels_key: str,
     *,
-    X,
     value_type: str,
     scale: bool,
     split_key: str | None,
@@ -557,6 +554,8 @@ def _prepare_numeric(
     if np.unique(y[used]).size < 2:
         msg = f"obs[{labels_key!r}] has the same value in every cell; there is nothing to predict."
         raise ValueError(msg)
+    # the matrix is read (and scanned) only once the target is usable, as labels are
+    X, value_type = _read_matrix(adata, layer, value_type)
     groups, grouped_by = resolve_groups(adata, group_key, used)
     # the seeded split draws whole groups, stratified on bins of the groups' values
     codes = target_bins(y, groups=groups)

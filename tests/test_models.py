@@ -119,6 +119,29 @@ def test_fit_fixed_architecture(adata):
     assert (model.predict(adata) == adata.obs["label"].astype(str).to_numpy()).mean() > 0.8
 
 
+def test_fit_records_the_split_of_every_cell(adata):
+    """fit's held-out test cells can be scored: model.split_ names the part of every cell,
+    the one classify writes into obs for the same seed; a Regressor's and a ResVAE's too."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label", seed=3)
+    assert list(model.split_.index) == list(adata.obs_names)
+    assert list(model.split_.cat.categories) == ["train", "val", "test"]
+    from scautogenome.data import prepare_labelled
+
+    expected = prepare_labelled(adata, "label", seed=3).split
+    np.testing.assert_array_equal(model.split_.astype(str).to_numpy(), expected)
+    test = adata[model.split_ == "test"]
+    assert 0 < test.n_obs < adata.n_obs
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
+    reg = sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    reg.fit(adata, "age", seed=0)
+    assert set(reg.split_) == {"train", "val", "test"}
+    vae = sag.models.ResVAE({"kind": "vae", "n_latent": 2, "widths": [8]}, {"max_epochs": 1})
+    vae.fit(adata, seed=0)
+    assert list(vae.split_.cat.categories) == ["train", "val"]
+    assert (vae.split_ == "val").sum() == round(0.1 * adata.n_obs)
+
+
 def test_numpy_numbers_in_the_architecture_save_and_digest(adata, tmp_path):
     """An architecture or training parameters given as numpy numbers train, save (as plain
     JSON numbers) and load; the weights digest tells the loaded model for the same one and

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._keys import SPLITS
 from .._settings import logger
 from .._utils import json_default, write_atomically
 from ..data import InputTransform, as_csr_or_dense, check_adata, gene_alignment, get_matrix
@@ -341,9 +342,13 @@ class BaseModel:
         torch.manual_seed(seed)
         return params, device, self._build_module(architecture)
 
-    def _fit_done(self: _M, architecture: dict, data, params, result, **extras) -> _M:
+    def _fit_done(
+        self: _M, architecture: dict, data, params, result, *, obs_names, split, **extras
+    ) -> _M:
         """Take over the fitted (``*_``) attributes of the model that ``fit`` trained: the
-        network of ``result`` on the prepared ``data`` (its genes and input transform)."""
+        network of ``result`` on the prepared ``data`` (its genes and input transform), and
+        the part of the split of every cell (``split``, one per ``obs_names``) as
+        :attr:`split_`."""
         fitted = type(self)._from_parts(
             architecture=architecture,
             state_dict=result.state_dict,
@@ -357,6 +362,11 @@ class BaseModel:
             **extras,
         )
         self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+        split = np.asarray(split).astype(str)
+        parts = [p for p in (*SPLITS, "none") if (split == p).any()]
+        self.split_ = pd.Series(
+            pd.Categorical(split, categories=parts), index=pd.Index(obs_names).copy(), name="split"
+        )
         return self
 
     # -- inference ------------------------------------------------------------------------------

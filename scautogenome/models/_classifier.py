@@ -141,7 +141,11 @@ class Classifier(SupervisedModel):
         Returns
         -------
         ``self``, trained: :attr:`module_`, :attr:`classes_`, :attr:`var_names_`,
-        :attr:`transform_`, :attr:`history_` and the other fitted attributes are set.
+        :attr:`transform_`, :attr:`history_` and the other fitted attributes are set, and
+        :attr:`split_`: the part of every cell of ``adata`` (a categorical Series over its
+        ``obs_names``: ``"train"``, ``"val"``, ``"test"``, ``"none"`` for a cell not used),
+        so that the test cells can be scored (``adata[model.split_ == "test"]``). It is not
+        kept by :meth:`save`.
         """
         architecture = self._given_architecture()  # before any data is read
         seed = resolve_seed(seed)
@@ -175,7 +179,15 @@ class Classifier(SupervisedModel):
             device=device,
             seed=seed,
         )
-        return self._fit_done(arch, data, params, res, classes=data.classes)
+        return self._fit_done(
+            arch,
+            data,
+            params,
+            res,
+            obs_names=adata.obs_names,
+            split=data.split,
+            classes=data.classes,
+        )
 
     # -- inference ------------------------------------------------------------------------------
     @doc_query_params

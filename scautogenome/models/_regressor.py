@@ -189,7 +189,8 @@ class Regressor(SupervisedModel):
 
         Returns
         -------
-        ``self``, trained.
+        ``self``, trained, with :attr:`split_` (the part of every cell of ``adata``, as
+        :meth:`Classifier.fit <scautogenome.models.Classifier.fit>` sets it).
         """
         architecture = self._given_architecture()  # before any data is read
         seed = resolve_seed(seed)
@@ -226,7 +227,15 @@ class Regressor(SupervisedModel):
             seed=seed,
         )
         return self._fit_done(
-            arch, data, params, res, target=target_key, target_mean=mean, target_std=std
+            arch,
+            data,
+            params,
+            res,
+            obs_names=adata.obs_names,
+            split=data.split,
+            target=target_key,
+            target_mean=mean,
+            target_std=std,
         )
 
     # -- inference ------------------------------------------------------------------------------

@@ -420,7 +420,10 @@ class ResVAE(BaseModel):
         Returns
         -------
         ``self``, trained: :attr:`module_`, :attr:`var_names_`, :attr:`transform_`,
-        :attr:`history_`, :attr:`seconds_per_epoch_` and the other fitted attributes are set.
+        :attr:`history_`, :attr:`seconds_per_epoch_` and the other fitted attributes are set,
+        and :attr:`split_`: whether each cell of ``adata`` was trained on (``"train"``) or
+        picked the epoch (``"val"``; scvi-tools' ``validation_indices``), a categorical
+        Series over its ``obs_names``, not kept by :meth:`save`.
         """
         given = self.architecture
         if given is not None:  # checked before any data is read
@@ -455,11 +458,15 @@ class ResVAE(BaseModel):
             show_progress=True,
             batch=data.batch,
         )
+        split = np.full(adata.n_obs, "train", dtype=object)
+        split[data.val_rows] = "val"
         self._fit_done(
             arch,
             data,
             params,
             res,
+            obs_names=adata.obs_names,
+            split=split,
             seconds_per_epoch=res.seconds_per_epoch,
             batch_key=data.batch_key,
             batches=data.batches,

@@ -380,7 +380,8 @@ def _regression_table(adata, uns) -> str:
 
 def _finite(value):
     """``value`` with NaN and infinite numbers as None (JSON's null; the metrics of an empty
-    split are NaN) and numpy arrays as lists, dicts and lists looked into."""
+    split are NaN), numpy arrays as lists and numpy numbers as Python's, dicts and lists
+    looked into."""
     import math
 
     import numpy as np
@@ -391,7 +392,9 @@ def _finite(value):
         value = value.tolist()
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
-    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+    if isinstance(value, np.generic):  # a number of uns read back by anndata < 0.11
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 

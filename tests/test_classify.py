@@ -162,7 +162,8 @@ def test_a_journal_file_is_a_storage(adata, tiny_config, tmp_path):
     """A path ending in .log is an Optuna journal file (Optuna's advice for many processes on
     a shared file system); a storage object is recorded by its kind, not its address."""
     import optuna
-    from optuna.storages.journal import JournalFileBackend
+
+    from scautogenome.search._study import _journal_backend
 
     path = str(tmp_path / "search.log")
     tiny_config["budget"]["n_trials"] = 2
@@ -171,7 +172,7 @@ def test_a_journal_file_is_a_storage(adata, tiny_config, tmp_path):
     sag.tl.classify(b, "label", config=tiny_config, storage=path, study_name="s")
     assert len(b.uns["sag"]["trials"]) == 4
     assert b.uns["sag"]["params"]["storage"] == path
-    journal = optuna.storages.JournalStorage(JournalFileBackend(path))
+    journal = optuna.storages.JournalStorage(_journal_backend(path))
     assert len(optuna.load_study(study_name="s", storage=journal).trials) == 4
     sag.tl.classify(b, "label", config=tiny_config, storage=journal, study_name="s")
     assert b.uns["sag"]["params"]["storage"] == "optuna.JournalStorage (an object)"
@@ -310,12 +311,13 @@ def test_a_journal_trial_left_running_is_named(adata, tiny_config, tmp_path, cap
     """A journal file keeps no heartbeats: a trial marked running is taken to be of another
     process, which may have died, as a note says."""
     import optuna
-    from optuna.storages.journal import JournalFileBackend
+
+    from scautogenome.search._study import _journal_backend
 
     path = str(tmp_path / "search.log")
     tiny_config["budget"]["n_trials"] = 1
     sag.tl.classify(adata, "label", config=tiny_config, storage=path, study_name="s")
-    journal = optuna.storages.JournalStorage(JournalFileBackend(path))
+    journal = optuna.storages.JournalStorage(_journal_backend(path))
     optuna.load_study(study_name="s", storage=journal).ask()  # a process that then died
     sag.settings.verbosity = 2
     caplog.set_level("INFO")

@@ -1012,8 +1012,13 @@ def test_metrics_json_holds_what_the_run_measured(h5ad, quick_config, tmp_path, 
     from scautogenome.cli import metrics_record
 
     uns["metrics"]["val"]["accuracy"] = float("nan")
+    # numbers as anndata < 0.11 reads them back (numpy scalars), a NaN among them
+    uns["metrics"]["test"]["n"] = np.int64(uns["metrics"]["test"]["n"])
+    uns["metrics"]["val"]["macro_f1"] = np.float32("nan")
     record = metrics_record(annotated)
     assert record["val"]["accuracy"] is None
+    assert record["val"]["macro_f1"] is None
+    assert type(record["test"]["n"]) is int
     json.dumps(record, allow_nan=False)
 
 

@@ -825,7 +825,7 @@ def test_a_csr_of_mixed_index_dtypes_is_read_in_blocks_without_copying_its_indic
     assert np.shares_memory(out.indices, X.indices)
     assert np.shares_memory(out.data, X.data)
     assert X.indptr.dtype == np.int64  # the user's matrix, as it was
-    np.testing.assert_array_equal(dense_rows(out, [3, 1, 7]), X[[3, 1, 7]].toarray())
+    np.testing.assert_array_equal(dense_rows(out, [3, 1, 7]), X.toarray()[[3, 1, 7]])
     # a sparse array keeps its type
     arr = sp.csr_array(X)
     arr.indptr = arr.indptr.astype(np.int64)

@@ -951,8 +951,8 @@ def test_neighbors_falls_back_to_exact_knn(monkeypatch):
     monkeypatch.setattr(sc.pp, "neighbors", flaky)
     monkeypatch.setattr(logger, "warning", lambda *a, **k: warnings.append(a))
     rng = np.random.default_rng(0)
-    a = ad.AnnData(obsm={"e": rng.normal(size=(60, 4))})
-    small = ad.AnnData(obsm={"e": rng.normal(size=(40, 4))})
+    a = ad.AnnData(np.zeros((60, 1)), obsm={"e": rng.normal(size=(60, 4))})
+    small = ad.AnnData(np.zeros((40, 1)), obsm={"e": rng.normal(size=(40, 4))})
     _utils.neighbors(a, n_neighbors=5, use_rep="e")
     assert calls == [(60, None), (60, "sklearn")]
     assert "connectivities" in a.obsp
@@ -1003,8 +1003,8 @@ def test_neighbors_go_to_exact_knn_at_once_where_scanpy_is_known_to_fail(monkeyp
     monkeypatch.setattr(sc.pp, "neighbors", recorded)
     monkeypatch.setattr(logger, "warning", lambda *a, **k: warnings.append(a))
     rng = np.random.default_rng(0)
-    _utils.neighbors(ad.AnnData(obsm={"e": rng.normal(size=(60, 4))}), n_neighbors=5, use_rep="e")
-    _utils.neighbors(ad.AnnData(obsm={"e": rng.normal(size=(40, 4))}), n_neighbors=5, use_rep="e")
+    _utils.neighbors(ad.AnnData(np.zeros((60, 1)), obsm={"e": rng.normal(size=(60, 4))}), n_neighbors=5, use_rep="e")
+    _utils.neighbors(ad.AnnData(np.zeros((40, 1)), obsm={"e": rng.normal(size=(40, 4))}), n_neighbors=5, use_rep="e")
     assert calls == [(60, "sklearn"), (40, None)]
     assert warnings == []
 

@@ -120,7 +120,9 @@ def test_sampler_seed_and_storage():
     storage = open_storage("sqlite:///:memory:")
     assert isinstance(storage, optuna.storages.RDBStorage)
     assert storage.get_heartbeat_interval() is not None
-    assert storage.get_heartbeat_stale_trial_callback() is not None
+    # optuna < 4.9 names it the failed trial callback
+    callback = getattr(storage, "get_heartbeat_stale_trial_callback", None)
+    assert (callback or storage.get_failed_trial_callback)() is not None
     memory = optuna.storages.InMemoryStorage()
     assert open_storage(memory) is memory
     assert open_storage(None) is None

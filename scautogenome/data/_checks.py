@@ -281,6 +281,15 @@ def _subset_values(X, columns: np.ndarray | None = None, rows: np.ndarray | None
     """Blocks of the values of ``X[rows][:, columns]`` (all rows or columns where None), row
     chunk by row chunk (a copy of one chunk at a time), with the count of the implicit zeros
     of a sparse ``X`` as a block of zeros."""
+    if (
+        rows is not None
+        and columns is None
+        and sparse.issparse(X)
+        and X.format == "csr"
+        and getattr(X, "has_canonical_format", False)
+    ):
+        yield from _csr_row_values(X, rows)
+        return
     n = X.shape[0] if rows is None else len(rows)
     for start in range(0, n, _CHUNK):
         block = X[start : start + _CHUNK] if rows is None else X[rows[start : start + _CHUNK]]
@@ -295,6 +304,26 @@ def _subset_values(X, columns: np.ndarray | None = None, rows: np.ndarray | None
                 yield np.zeros(1, dtype=block.dtype)
         else:
             yield np.asarray(block).ravel()
+
+
+def _csr_row_values(X, rows: np.ndarray):
+    """:func:`_subset_values` of the ``rows`` of a canonical CSR: the stored values of each
+    block of rows taken from ``X.data`` by a mask (no CSR built), and a block of zeros where
+    those rows hold implicit ones."""
+    chosen = np.zeros(X.shape[0], dtype=bool)
+    chosen[rows] = True
+    indptr = X.indptr
+    for start in range(0, X.shape[0], _CHUNK):
+        stop = min(start + _CHUNK, X.shape[0])
+        picked = chosen[start:stop]
+        if not picked.any():
+            continue
+        values = X.data[indptr[start] : indptr[stop]][
+            np.repeat(picked, np.diff(indptr[start : stop + 1]))
+        ]
+        yield values
+        if int(picked.sum()) * X.shape[1] > values.size:
+            yield np.zeros(1, dtype=X.dtype)
 
 
 def value_stats(

@@ -1003,8 +1003,16 @@ def test_neighbors_go_to_exact_knn_at_once_where_scanpy_is_known_to_fail(monkeyp
     monkeypatch.setattr(sc.pp, "neighbors", recorded)
     monkeypatch.setattr(logger, "warning", lambda *a, **k: warnings.append(a))
     rng = np.random.default_rng(0)
-    _utils.neighbors(ad.AnnData(np.zeros((60, 1)), obsm={"e": rng.normal(size=(60, 4))}), n_neighbors=5, use_rep="e")
-    _utils.neighbors(ad.AnnData(np.zeros((40, 1)), obsm={"e": rng.normal(size=(40, 4))}), n_neighbors=5, use_rep="e")
+    _utils.neighbors(
+        ad.AnnData(np.zeros((60, 1)), obsm={"e": rng.normal(size=(60, 4))}),
+        n_neighbors=5,
+        use_rep="e",
+    )
+    _utils.neighbors(
+        ad.AnnData(np.zeros((40, 1)), obsm={"e": rng.normal(size=(40, 4))}),
+        n_neighbors=5,
+        use_rep="e",
+    )
     assert calls == [(60, "sklearn"), (40, None)]
     assert warnings == []
 

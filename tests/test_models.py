@@ -142,6 +142,21 @@ def test_fit_records_the_split_of_every_cell(adata):
     assert (vae.split_ == "val").sum() == round(0.1 * adata.n_obs)
 
 
+def test_the_models_of_classify_and_embed_record_the_split(adata, tiny_config):
+    """The model a search returns has split_ too: classify's equals obs['sag_split'], and
+    embed's names its validation cells (scvi-tools' validation_indices)."""
+    model = sag.tl.classify(adata, "label", config=tiny_config)
+    np.testing.assert_array_equal(
+        model.split_.astype(str).to_numpy(), adata.obs["sag_split"].astype(str).to_numpy()
+    )
+    assert list(model.split_.index) == list(adata.obs_names)
+    cfg = {"budget": {"n_trials": 1, "time_budget": 30}, "trainer": {"max_epochs": 2}}
+    cfg["space"] = {"n_layers": [3], "first_width": [16]}
+    vae = sag.tl.embed(adata, n_latent=2, config=cfg)
+    assert list(vae.split_.cat.categories) == ["train", "val"]
+    assert 0 < (vae.split_ == "val").sum() < adata.n_obs
+
+
 def test_numpy_numbers_in_the_architecture_save_and_digest(adata, tmp_path):
     """An architecture or training parameters given as numpy numbers train, save (as plain
     JSON numbers) and load; the weights digest tells the loaded model for the same one and

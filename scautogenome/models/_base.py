@@ -342,12 +342,10 @@ class BaseModel:
         torch.manual_seed(seed)
         return params, device, self._build_module(architecture)
 
-    def _fit_done(
-        self: _M, architecture: dict, data, params, result, *, obs_names, split, **extras
-    ) -> _M:
+    def _fit_done(self: _M, architecture: dict, data, params, result, *, obs_names, **extras) -> _M:
         """Take over the fitted (``*_``) attributes of the model that ``fit`` trained: the
         network of ``result`` on the prepared ``data`` (its genes and input transform), and
-        the part of the split of every cell (``split``, one per ``obs_names``) as
+        the part of the split of every cell (``data.split``, one per ``obs_names``) as
         :attr:`split_`."""
         fitted = type(self)._from_parts(
             architecture=architecture,
@@ -362,12 +360,18 @@ class BaseModel:
             **extras,
         )
         self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+        self._record_split(obs_names, data.split)
+        return self
+
+    def _record_split(self, obs_names, split) -> None:
+        """:attr:`split_`: the part of the split (``"train"``, ``"val"``, ``"test"``,
+        ``"none"``) of every cell the model was trained among, a categorical Series over
+        their ``obs_names`` (not kept by :meth:`save`)."""
         split = np.asarray(split).astype(str)
         parts = [p for p in (*SPLITS, "none") if (split == p).any()]
         self.split_ = pd.Series(
             pd.Categorical(split, categories=parts), index=pd.Index(obs_names).copy(), name="split"
         )
-        return self
 
     # -- inference ------------------------------------------------------------------------------
     def gene_overlap(

@@ -185,7 +185,6 @@ class Classifier(SupervisedModel):
             params,
             res,
             obs_names=adata.obs_names,
-            split=data.split,
             classes=data.classes,
         )
 

@@ -232,7 +232,6 @@ class Regressor(SupervisedModel):
             params,
             res,
             obs_names=adata.obs_names,
-            split=data.split,
             target=target_key,
             target_mean=mean,
             target_std=std,

@@ -94,6 +94,13 @@ class UnlabelledData:
     batch: np.ndarray | None = None  # every cell's batch code (int64), with batch_key
     batches: list[str] | None = None  # the batches the codes index
 
+    @property
+    def split(self) -> np.ndarray:
+        """``"train"`` or ``"val"`` for every row."""
+        split = np.full(self.X.shape[0], "train", dtype=object)
+        split[self.val_rows] = "val"
+        return split
+
 
 def check_batch_key(adata: AnnData, batch_key: str | None):
     """The cells' batch codes and the batches (sorted text) of ``obs[batch_key]`` for a VAE
@@ -458,15 +465,12 @@ class ResVAE(BaseModel):
             show_progress=True,
             batch=data.batch,
         )
-        split = np.full(adata.n_obs, "train", dtype=object)
-        split[data.val_rows] = "val"
         self._fit_done(
             arch,
             data,
             params,
             res,
             obs_names=adata.obs_names,
-            split=split,
             seconds_per_epoch=res.seconds_per_epoch,
             batch_key=data.batch_key,
             batches=data.batches,

@@ -211,7 +211,8 @@ def classify(
     Returns
     -------
     The trained :class:`~scautogenome.models.Classifier` (a
-    :class:`~scautogenome.models.Regressor` for a numeric target). Writes into ``adata``:
+    :class:`~scautogenome.models.Regressor` for a numeric target; its ``split_`` holds what
+    ``obs['{key_added}_split']`` does). Writes into ``adata``:
 
     ``obs['{key_added}_pred']``
         Predicted class of every cell (categorical). Class names are strings, as in ``uns``
@@ -341,7 +342,9 @@ def classify(
         return _regression_outputs(
             adata, data, result, cfg, device, params, key_added, model_dir, start
         )
-    model = final_model(Classifier, result, data, cfg, device, classes=data.classes)
+    model = final_model(
+        Classifier, result, data, cfg, device, obs_names=adata.obs_names, classes=data.classes
+    )
 
     logits = model.decision_function(data.X)
     log_proba = log_softmax(logits.astype(np.float64), axis=1)
@@ -406,6 +409,7 @@ def _regression_outputs(
         data,
         cfg,
         device,
+        obs_names=adata.obs_names,
         target=data.classes[0],
         target_mean=mean,
         target_std=std,

@@ -236,7 +236,9 @@ def embed(
 
     Returns
     -------
-    The trained :class:`~scautogenome.models.ResVAE`. Writes into ``adata``:
+    The trained :class:`~scautogenome.models.ResVAE` (its ``split_``: whether each cell was
+    trained on or picked the epoch and the trial, ``"train"`` or ``"val"``). Writes into
+    ``adata``:
 
     ``obsm['X_{key_added}']``
         Latent means, n_obs x n_latent (float32).
@@ -346,6 +348,7 @@ def embed(
         data,
         cfg,
         device,
+        obs_names=adata.obs_names,
         seconds_per_epoch=result.seconds_per_epoch,
         batch_key=data.batch_key,
         batches=data.batches,

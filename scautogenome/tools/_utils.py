@@ -421,17 +421,19 @@ def recorded_layer(adata: AnnData, record: dict, model=None) -> str | None:
     return None
 
 
-def final_model(model_class, result, data, config: dict, device: str | None, **extras):
+def final_model(
+    model_class, result, data, config: dict, device: str | None, *, obs_names, **extras
+):
     """The ``model_class`` (Classifier, Regressor or ResVAE) of a search ``result`` trained on
-    the prepared ``data`` (its genes and input transform); ``extras`` are the class's own
-    parts. The model records torch's CPU thread count its weights were trained on: the
-    search's record, or where there is none (an ENAS search; a best trial of another process
-    kept without retraining, whose count is not known here) the count now, which the
-    trainers set."""
+    the prepared ``data`` (its genes and input transform) among the cells ``obs_names`` (the
+    part of each in ``split_``); ``extras`` are the class's own parts. The model records
+    torch's CPU thread count its weights were trained on: the search's record, or where there
+    is none (an ENAS search; a best trial of another process kept without retraining, whose
+    count is not known here) the count now, which the trainers set."""
     import torch
 
     n_threads = getattr(result, "n_threads", None)
-    return model_class._from_parts(
+    model = model_class._from_parts(
         architecture=result.architecture,
         state_dict=result.state_dict,
         var_names=data.var_names,
@@ -444,6 +446,8 @@ def final_model(model_class, result, data, config: dict, device: str | None, **e
         n_threads=torch.get_num_threads() if n_threads is None else n_threads,
         **extras,
     )
+    model._record_split(obs_names, data.split)
+    return model
 
 
 def search_uns(result, config_json: str, **best) -> dict:

@@ -392,7 +392,9 @@ def _finite(value):
         value = value.tolist()
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
-    if isinstance(value, np.generic):  # a number of uns read back by anndata < 0.11
+    if isinstance(value, np.floating):  # numbers of uns read back by anndata < 0.11
+        value = float(value)
+    elif isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -1014,7 +1014,7 @@ def test_metrics_json_holds_what_the_run_measured(h5ad, quick_config, tmp_path, 
     uns["metrics"]["val"]["accuracy"] = float("nan")
     # numbers as anndata < 0.11 reads them back (numpy scalars), a NaN among them
     uns["metrics"]["test"]["n"] = np.int64(uns["metrics"]["test"]["n"])
-    uns["metrics"]["val"]["macro_f1"] = np.float32("nan")
+    uns["metrics"]["val"]["macro_f1"] = np.longdouble("nan")
     record = metrics_record(annotated)
     assert record["val"]["accuracy"] is None
     assert record["val"]["macro_f1"] is None

@@ -184,6 +184,12 @@ def test_stratified_cells_represents_small_classes():
     assert counts[1] == 5  # the whole small class
     assert counts[2] >= 20
     assert np.array_equal(stratified_cells(codes, 1000, rng), np.arange(len(codes)))
+    # the slots left over go to classes, not to random cells (which the large class takes)
+    assert sorted(np.bincount(codes[stratified_cells(codes, 46, rng)])) == [5, 20, 21]
+    # fewer cells than classes: that many classes, one cell each (an atlas of 118 types)
+    many = np.repeat(np.arange(118), np.r_[[400] * 8, [10] * 110])
+    picked = stratified_cells(many, 50, rng)
+    assert len(picked) == len(np.unique(many[picked])) == 50
 
 
 def test_engines_agree_on_pbmc_same_inputs(pbmc_fit):

@@ -9,8 +9,9 @@ def stratified_cells(codes: np.ndarray, n: int, rng: np.random.Generator) -> np.
     """Up to ``n`` positions of ``codes``, as balanced over the classes as the counts allow.
 
     Every class gets ``min(its size, q)`` cells with the largest ``q`` that fits in ``n``; the
-    slots left over go to random remaining cells. Small classes are therefore fully represented.
-    Returned sorted.
+    slots left over (fewer than the classes larger than ``q``) give one more cell each to that
+    many of those classes, drawn at random. Small classes are therefore fully represented, and
+    with fewer slots than classes (``q`` = 0) ``n`` classes get one cell each. Returned sorted.
     """
     codes = np.asarray(codes)
     if n >= len(codes):
@@ -26,9 +27,13 @@ def stratified_cells(codes: np.ndarray, n: int, rng: np.random.Generator) -> np.
         members = np.flatnonzero(codes == c)
         chosen.append(rng.choice(members, size=min(size, q), replace=False))
     picked = np.concatenate(chosen) if chosen else np.array([], dtype=np.int64)
-    rest = np.setdiff1d(np.arange(len(codes)), picked)
-    extra = rng.choice(rest, size=n - len(picked), replace=False) if n > len(picked) else []
-    return np.sort(np.concatenate([picked, np.asarray(extra, dtype=np.int64)])).astype(np.int64)
+    left = n - len(picked)
+    if left > 0:  # one more cell of each of `left` classes that have cells to spare
+        spare = np.flatnonzero(sizes > q)
+        for c in rng.choice(classes[spare], size=left, replace=False):
+            rest = np.setdiff1d(np.flatnonzero(codes == c), picked)
+            picked = np.append(picked, rng.choice(rest))
+    return np.sort(picked).astype(np.int64)
 
 
 def random_rows(candidates: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

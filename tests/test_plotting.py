@@ -971,6 +971,9 @@ def test_class_colours_read_a_longer_list_and_never_repeat_a_users_colour():
     colors = class_colors(sub, "label", ["x", "y", "z"])
     assert colors[1:] == default[::-1][1:]
     assert len(set(colors)) == 3
+    # scanpy's one grey for every category (past 102 of them) is no palette to take
+    a.uns["label_colors"] = ["grey"] * 3
+    assert class_colors(a, "label", ["x", "y", "z"]) == default
 
 
 def test_shared_colours_cover_a_column_of_text():

@@ -204,7 +204,8 @@ def class_colors(adata: AnnData, column: str | None, classes) -> list[str]:
     """Colours of ``classes``: scanpy's ``uns[f'{column}_colors']`` for each class it has a
     colour of (so the plots match ``sc.pl.umap(adata, color=column)``, also on a subset of
     the cells that lacks a class, whose colour anndata drops; of a longer list, the first
-    ones, as scanpy reads it), a default palette's colour not in use for the others."""
+    ones, as scanpy reads it), a default palette's colour not in use for the others. A list of
+    one colour for every category (scanpy's grey past 102 categories) is not taken."""
     classes = [str(c) for c in classes]
     default = palette(len(classes))
     if column is None or column not in adata.obs.columns:
@@ -212,6 +213,9 @@ def class_colors(adata: AnnData, column: str | None, classes) -> list[str]:
     colors = adata.uns.get(f"{column}_colors")
     obs = adata.obs[column]
     if colors is None or not hasattr(obs, "cat") or len(colors) < len(obs.cat.categories):
+        return default
+    if len(obs.cat.categories) > 1 and len({str(c) for c in colors}) == 1:
+        # one colour for every category: scanpy's grey past 102 of them, not a palette
         return default
     lookup = dict(zip(map(str, obs.cat.categories), map(str, colors)))
     used = {lookup[c] for c in classes if c in lookup}

@@ -185,3 +185,28 @@ def test_errors_of_default_keys_name_the_records_under_other_keys(explained):
     ):
         sag.get.shap_df(adata)
     assert sag.get.metrics_df(adata, key="run1").index[-1] == "all"
+
+
+def test_a_class_left_out_of_training_is_named_so_when_asked_for():
+    """Asking the explanation for a class that classify left out (too few cells) says so, in
+    sag.get and in the plots; many classes are listed by their first ten."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    adata = sag.datasets.synthetic(n_obs=360, n_vars=60, n_classes=12, seed=0)
+    labels = adata.obs["label"].astype(str).to_numpy()
+    labels[:2] = "rare"  # 2 cells: too few to split
+    adata.obs["label"] = pd.Categorical(labels)
+    config = {"budget": {"n_trials": 1}, "trainer": {"max_epochs": 2}}
+    model = sag.tl.classify(adata, "label", mode="mlp", config=config, min_cells_per_class=3)
+    assert "rare" in set(adata.uns["sag"]["dropped_classes"])
+    sag.tl.explain(adata, model, n_explain=24, nsamples=8, n_background=10)
+    for call in (
+        lambda: sag.get.shap_df(adata, "rare"),
+        lambda: sag.pl.importance(adata, group="rare", show=False),
+    ):
+        with pytest.raises(KeyError, match=r"'rare' .* left out of training .* \(13 in all\)"):
+            call()
+    with pytest.raises(KeyError) as err:
+        sag.get.shap_df(adata, "nope")
+    assert "left out" not in str(err.value)

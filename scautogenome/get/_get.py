@@ -76,7 +76,7 @@ def shap_df(
     A DataFrame; ``varm[key]`` column ``c`` is the mean |SHAP value| of class ``c`` over its
     explained cells (``uns[key]['params']`` says which cells were explained).
     """
-    from ..tools._utils import explain_record, records_elsewhere
+    from ..tools._utils import explain_record, records_elsewhere, unexplained_group
 
     try:
         uns = explain_record(adata, key)
@@ -100,8 +100,7 @@ def shap_df(
             raise ValueError(msg)
         for g in groups:
             if g not in columns:
-                msg = f"group={g!r} is not one of the explained classes: {columns}."
-                raise KeyError(msg)
+                raise unexplained_group(adata, uns, g)
     taken = set(columns) if groups is None else {"names", "scores"}
     if groups is not None and len(groups) > 1:
         taken.add("group")

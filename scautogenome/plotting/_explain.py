@@ -33,11 +33,12 @@ def _shap_uns(adata: AnnData, key: str) -> dict:
     return explain_record(adata, key)
 
 
-def _column(uns: dict, group: str) -> int:
+def _column(adata: AnnData, uns: dict, group: str) -> int:
+    from ..tools._utils import unexplained_group
+
     columns = [str(c) for c in uns["columns"]]
     if str(group) not in columns:
-        msg = f"group={group!r} is not one of the explained classes: {columns}."
-        raise KeyError(msg)
+        raise unexplained_group(adata, uns, group)
     return columns.index(str(group))
 
 
@@ -117,7 +118,7 @@ def importance(
             f"{groupby}_colors",
         )
     if group is not None:
-        col = _column(uns, group)
+        col = _column(adata, uns, group)
         top = _top(table[:, col], n_top)
         if len(top) == 0:
             msg = f"No importance for group={group!r}: none of its cells was explained."
@@ -297,7 +298,7 @@ def shap_summary(
             msg = f"group= is needed: one of the explained classes {classes} or 'overall'."
             raise TypeError(msg)
         group = classes[0]  # a numeric target: its one output
-    c = _column(uns, group)
+    c = _column(adata, uns, group)
     if c < len(classes):
         values = np.asarray(uns["values"][c], dtype=float)  # cells x stored top genes
         expr = np.asarray(uns["expression"][c], dtype=float)

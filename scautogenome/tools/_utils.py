@@ -341,6 +341,29 @@ def explains_replaced_run(explanation, key: str, record) -> bool:
     return made_for == key and explains_another_model(explanation, record)
 
 
+def unexplained_group(adata: AnnData, uns: dict, group: str) -> KeyError:
+    """The error for a ``group`` that the explain record ``uns`` has no column of: a class the
+    classify run it explains left out of training is named so; the explained classes are
+    listed (the first 10 of many)."""
+    from .. import _keys
+
+    columns = [str(c) for c in uns["columns"]]
+    shown = ", ".join(map(repr, columns[:10]))
+    if len(columns) > 10:
+        shown += f", ... ({len(columns)} in all)"
+    params = uns.get("params", {}) if isinstance(uns, dict) else {}
+    run_key = str(params.get("classify_key", _keys.CLASSIFY_KEY))
+    run = adata.uns.get(run_key)
+    dropped = run.get("dropped_classes", []) if isinstance(run, dict) else []
+    why = (
+        f" it was left out of training (too few cells; uns[{run_key!r}]['dropped_classes']), "
+        "so the model has no output for it;"
+        if str(group) in {str(c) for c in dropped}
+        else ""
+    )
+    return KeyError(f"group={group!r} is not one of the explained classes:{why} they are {shown}.")
+
+
 def explain_record(adata: AnnData, key: str) -> dict:
     """The :func:`~scautogenome.tl.explain` record under ``key`` for a reader (a plot,
     :mod:`scautogenome.get`): a KeyError naming the call that makes it when ``uns`` or

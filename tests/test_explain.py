@@ -317,6 +317,22 @@ def test_explain_two_pass_equals_one_pass(syn, monkeypatch):
     )
 
 
+def test_a_second_pass_over_most_genes_is_said_to_cost_the_first(syn, monkeypatch, sag_caplog):
+    """Where the classes' top genes are most genes (a hundred classes), the log says that the
+    second pass costs about what the first did, and how much return_values=True would keep."""
+    adata, model = syn
+    monkeypatch.setattr("scautogenome.explain.MAX_FLOATS", 10)
+    sag.tl.explain(adata, model, **FAST, n_top=10)
+    assert "costs about what the first did" not in sag_caplog.text
+    sag.tl.explain(adata, model, **FAST, n_top=80)
+    union = np.unique(np.asarray(adata.uns["sag_shap"]["top_genes"]))
+    assert len(union) > adata.n_vars / 2
+    assert (
+        f"the top 80 genes of 3 classes and overall are {len(union)} of the 200 genes, so the "
+        "second pass (their per-cell values) costs about what the first did" in sag_caplog.text
+    )
+
+
 def test_explain_roundtrip_h5ad(syn, tmp_path):
     adata, model = syn
     sag.tl.explain(adata, model, **FAST)

@@ -164,6 +164,18 @@ def class_importance(
             overall_values[cells] = np.take_along_axis(own, codes[cells, None, None], 2)[..., 0]
             overall_expr[cells] = x[:, top[-1]]
     else:
+        if len(union) > 0.5 * n_genes:
+            logger.info(
+                "explain: the top %d genes of %d classes and overall are %d of the %d genes, "
+                "so the second pass (their per-cell values) costs about what the first did; "
+                "sag.tl.explain(return_values=True) keeps the first pass's values instead "
+                "(%.0f MB).",
+                n_top,
+                n_classes,
+                len(union),
+                n_genes,
+                n * n_genes * n_classes * 4 / 1e6,
+            )
         size2 = engine.cells_per_chunk(len(union))
         with progress(n, "explain: top genes", unit="cell") as bar:
             for cells in _chunks(n, size2):

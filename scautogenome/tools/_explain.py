@@ -278,7 +278,10 @@ def explain(
         in one batched backward, memory bounded by chunking. ``"shap"``: ``shap.GradientExplainer``
         (same estimator, much slower; for reference). When the per-cell values of all genes
         and classes would exceed about 128 MB they are not kept: the top genes' values come from
-        a second pass over the cells (cheap for ``"fast"``, a full second run for ``"shap"``).
+        a second pass over the cells (a full second run for ``"shap"``; for ``"fast"`` its cost
+        grows with the genes that are among the ``n_top`` of some class: cheap for a few
+        classes, about the first pass's cost for a hundred, where ``return_values=True`` keeps
+        the first pass's values instead, memory allowing).
     layer
         Use ``adata.layers[layer]`` (the kind of values the model was trained on). None: the
         layer the classify run of the model trained on, when it records one that ``adata``

@@ -758,3 +758,31 @@ def test_report_of_a_run_called_again_with_min_confidence(adata, tiny_config, tm
         "&#x27;Unassigned&#x27;" in page
     )
     assert "sag.pl.confusion_matrix(adata, labels_key=&#x27;label&#x27;)</code>" in page
+
+
+def test_report_says_which_classes_the_test_metrics_average_over(adata, tiny_config, tmp_path):
+    """Classes without a test cell (a split of the user's own, many small classes): the
+    report says how many the macro-F1 and the balanced accuracy average over, as sklearn
+    computes them."""
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    labels = adata.obs["label"].astype(str).to_numpy()
+    classes = sorted(set(labels))
+    part = np.where(np.arange(adata.n_obs) % 5 == 0, "test", "train")
+    part[1::10] = "val"
+    part[(labels == classes[0]) & (part == "test")] = "train"  # no test cell of one class
+    adata.obs["part"] = part
+    sag.tl.classify(adata, "label", config=tiny_config, split_key="part")
+    test = adata.obs["part"].to_numpy() == "test"
+    truth, pred = labels[test], adata.obs["sag_pred"].astype(str).to_numpy()[test]
+    m = adata.uns["sag"]["metrics"]["test"]
+    assert m["macro_f1"] == pytest.approx(f1_score(truth, pred, average="macro"))
+    assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(truth, pred))
+    scored = len(set(truth) | set(pred))
+    page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
+    assert (
+        f"1 of the {len(classes)} classes have no test cell. Macro-F1 averages over the "
+        f"{scored} classes in the test split or predicted there" in page
+    )
+    assert f"balanced accuracy over the {len(classes) - 1} in the test split" in page

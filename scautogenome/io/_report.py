@@ -409,6 +409,7 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
     ]
     out.append(_table(["split", *(name for _, name in summary), noun], rows))
     out.append(_few_test_cells(test, accuracy=True, noun=noun))
+    out.append(_classes_scored(uns, noun))
     out.append(_called_again(adata, key, noun))
     pc = test["per_class"]
     classes = [str(c) for c in uns["classes"]]
@@ -433,6 +434,28 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
     out.append("<h3>Confusion matrix (test, rows = true class)</h3>")
     out.append(_figure(pl.confusion_matrix, adata, key=key))
     return out + _search_parts(adata, key)
+
+
+def _classes_scored(uns, noun: str) -> str:
+    """Which classes the test macro-F1 and balanced accuracy average over, where some of the
+    model's classes have no test cell (sklearn's: macro-F1 over the classes present or
+    predicted, those predicted but absent scoring 0; balanced accuracy over those present).
+    Empty where every class has test cells."""
+    cm = np.asarray(uns.get("confusion", []), dtype=float)
+    n_classes = len(uns.get("classes", []))
+    if cm.shape != (n_classes, n_classes) or n_classes == 0:
+        return ""
+    present = cm.sum(1) > 0
+    if present.all() or not present.any():
+        return ""
+    predicted_only = ~present & (cm.sum(0) > 0)
+    return (
+        f'<p class="muted">{int((~present).sum()):,} of the {n_classes:,} classes have no test '
+        f"{noun[:-1]}. Macro-F1 averages over the {int((present | predicted_only).sum()):,} "
+        f"classes in the test split or predicted there ({int(predicted_only.sum()):,} of them "
+        f"predicted but absent, each scoring 0); balanced accuracy over the "
+        f"{int(present.sum()):,} in the test split. The others are not scored.</p>"
+    )
 
 
 def _called_again(adata: AnnData, key: str, noun: str) -> str:

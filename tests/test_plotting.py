@@ -991,3 +991,20 @@ def test_shared_colours_cover_a_column_of_text():
     pred = dict(zip(a.obs["pred"].cat.categories, a.uns["pred_colors"]))
     assert pred["a"] == truth["a"]
     assert pred["c"] == truth["c"]
+
+
+def test_importance_of_a_hundred_classes_fits_its_legend(tmp_path):
+    """All classes stacked, a hundred of them: the legend fits in the figure as drawn (a plain
+    savefig of return_fig=True cut it at the 50th class)."""
+    adata = sag.datasets.synthetic(n_obs=600, n_vars=40, n_classes=100, seed=0)
+    model = sag.tl.classify(adata, "label", mode="mlp", config=MINI, seed=0)
+    sag.tl.explain(adata, model, n_explain=100, nsamples=4, n_background=10)
+    fig = sag.pl.importance(adata, return_fig=True)
+    fig.canvas.draw()
+    legend = fig.axes[0].get_legend().get_window_extent()
+    box = fig.bbox
+    assert box.x0 - 1 <= legend.x0
+    assert legend.x1 <= box.x1 + 1
+    assert box.y0 - 1 <= legend.y0
+    assert legend.y1 <= box.y1 + 1
+    plt.close("all")

@@ -137,12 +137,16 @@ def importance(
         total[np.all(~np.isfinite(per_class), axis=1)] = np.nan
         top = _top(total, n_top)
         names = gene_labels(adata, genes[top], gene_symbols)
-        n_cols = 1 if len(classes) <= 16 else 2
+        # up to 40 legend rows a column (a hundred cell types: three columns)
+        n_cols = 1 if len(classes) <= 16 else max(2, -(-len(classes) // 40))
+        n_rows = -(-len(classes) // n_cols)
         # the legend as wide as its longest class name (small font: about 0.065 in a letter)
         longest = max(len(c) for c in classes)
         legend_w = n_cols * (0.6 + 0.065 * min(longest + 10, 50))
         bars_w = max(6.0, 5.0 + _label_width(names))  # long gene names do not squeeze the bars
-        fig, ax = new_axes(ax, (bars_w + legend_w, 0.9 + 0.28 * max(len(top), 3)))
+        # as tall as the bars need, or the legend (about 0.2 in a row at the small font)
+        height = max(0.9 + 0.28 * max(len(top), 3), 0.8 + 0.2 * n_rows)
+        fig, ax = new_axes(ax, (bars_w + legend_w, height))
         n_cells = np.asarray(uns.get("n_cells", []), dtype=np.int64)
         noun = obs_noun(adata)
         left = np.zeros(len(top))

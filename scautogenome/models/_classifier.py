@@ -179,14 +179,8 @@ class Classifier(SupervisedModel):
             device=device,
             seed=seed,
         )
-        return self._fit_done(
-            arch,
-            data,
-            params,
-            res,
-            obs_names=adata.obs_names,
-            classes=data.classes,
-        )
+        names = adata.obs_names
+        return self._fit_done(arch, data, params, res, obs_names=names, classes=data.classes)
 
     # -- inference ------------------------------------------------------------------------------
     @doc_query_params

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -146,10 +147,12 @@ def test_the_models_of_classify_and_embed_record_the_split(adata, tiny_config):
     """The model a search returns has split_ too: classify's equals obs['sag_split'], and
     embed's names its validation cells (scvi-tools' validation_indices)."""
     model = sag.tl.classify(adata, "label", config=tiny_config)
-    np.testing.assert_array_equal(
-        model.split_.astype(str).to_numpy(), adata.obs["sag_split"].astype(str).to_numpy()
-    )
-    assert list(model.split_.index) == list(adata.obs_names)
+    pd.testing.assert_series_equal(model.split_, adata.obs["sag_split"], check_names=False)
+    # a split of the user's own without test cells: the same categories as obs, comparable
+    adata.obs["part"] = np.where(np.arange(adata.n_obs) % 10 == 0, "val", "train")
+    model = sag.tl.classify(adata, "label", config=tiny_config, split_key="part")
+    assert (model.split_ == adata.obs["sag_split"]).all()
+    assert list(model.split_.cat.categories) == ["train", "val", "test"]
     cfg = {"budget": {"n_trials": 1, "time_budget": 30}, "trainer": {"max_epochs": 2}}
     cfg["space"] = {"n_layers": [3], "first_width": [16]}
     vae = sag.tl.embed(adata, n_latent=2, config=cfg)

@@ -75,6 +75,9 @@ class LabelledData:
     layer: str | None = None  # where the values came from (None: X); a model remembers it
     grouped_by: str | None = None  # what the seeded split kept together (TCGA patients, a column)
 
+    # the parts of its split, in order ("none" besides, for cells not used, where there are)
+    parts = SPLITS
+
     def rows(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.split == name)
 

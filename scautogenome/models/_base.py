@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._keys import SPLITS
 from .._settings import logger
 from .._utils import json_default, write_atomically
 from ..data import InputTransform, as_csr_or_dense, check_adata, gene_alignment, get_matrix
@@ -360,15 +359,17 @@ class BaseModel:
             **extras,
         )
         self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
-        self._record_split(obs_names, data.split)
+        self._record_split(obs_names, data)
         return self
 
-    def _record_split(self, obs_names, split) -> None:
-        """:attr:`split_`: the part of the split (``"train"``, ``"val"``, ``"test"``,
-        ``"none"``) of every cell the model was trained among, a categorical Series over
-        their ``obs_names`` (not kept by :meth:`save`)."""
-        split = np.asarray(split).astype(str)
-        parts = [p for p in (*SPLITS, "none") if (split == p).any()]
+    def _record_split(self, obs_names, data) -> None:
+        """:attr:`split_`: the part of the split of the prepared ``data`` (its ``parts``:
+        ``"train"``, ``"val"``, ``"test"`` for classes, all of them, as classify's
+        ``obs['{key}_split']``; and ``"none"`` where some cell was not used) of every cell the
+        model was trained among, a categorical Series over their ``obs_names`` (not kept by
+        :meth:`save`)."""
+        split = np.asarray(data.split).astype(str)
+        parts = [*data.parts, *(["none"] if (split == "none").any() else [])]
         self.split_ = pd.Series(
             pd.Categorical(split, categories=parts), index=pd.Index(obs_names).copy(), name="split"
         )

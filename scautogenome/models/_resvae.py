@@ -94,6 +94,8 @@ class UnlabelledData:
     batch: np.ndarray | None = None  # every cell's batch code (int64), with batch_key
     batches: list[str] | None = None  # the batches the codes index
 
+    parts = ("train", "val")  # of its split
+
     @property
     def split(self) -> np.ndarray:
         """``"train"`` or ``"val"`` for every row."""

@@ -469,7 +469,7 @@ def final_model(
         n_threads=torch.get_num_threads() if n_threads is None else n_threads,
         **extras,
     )
-    model._record_split(obs_names, data.split)
+    model._record_split(obs_names, data)
     return model
 
 

@@ -33,14 +33,17 @@ class _Settings:
         Show tqdm progress bars on long work (search, training, SHAP), at verbosity 2 (info)
         or more.
     n_threads
-        CPU threads torch may use (``torch.set_num_threads``); None keeps torch's default (all
-        cores). On a machine shared with other jobs, 1 avoids threads spinning against each
-        other, which can slow small networks several-fold. Every training (each search trial,
-        each fit) sets it again, because other libraries reset torch's thread pool: scanpy's
-        ``highly_variable_genes(flavor="seurat_v3")`` left it at the number of cores on the
-        benchmark machine, and the thread count changes the weights a seed learns. A trained
-        model records the count it was trained on (``n_threads`` in ``model.json`` and in the
-        ``params`` of the run's record): a seed reproduces a run at that count and device.
+        CPU threads torch may use (``torch.set_num_threads``); None keeps torch's default: the
+        ``OMP_NUM_THREADS`` (else ``MKL_NUM_THREADS``) of the environment where it is set,
+        else all cores. On a machine shared with other jobs, 1 avoids threads spinning against
+        each other, which can slow small networks several-fold. Every training (each search
+        trial, each fit) sets it again (with None, the environment's count, where it is set),
+        because other libraries reset torch's thread pool: scanpy's ``sc.tl.umap``,
+        ``sc.tl.leiden`` and ``highly_variable_genes(flavor="seurat_v3")`` left it at the
+        number of cores on the benchmark machine, and the thread count changes the weights a
+        seed learns. A trained model records the count it was trained on (``n_threads`` in
+        ``model.json`` and in the ``params`` of the run's record): a seed reproduces a run at
+        that count and device.
     """
 
     def __init__(self) -> None:
@@ -108,13 +111,17 @@ class _Settings:
         self._progress_bar = bool(value)
 
     def apply_n_threads(self) -> None:
-        """Set torch's CPU thread count to :attr:`n_threads` again, if it is set (called at the
-        start of every training)."""
-        if self._n_threads is not None:
+        """Set torch's CPU thread count to :attr:`n_threads` again (called at the start of
+        every training); where it is None, to the environment's ``OMP_NUM_THREADS`` (else
+        ``MKL_NUM_THREADS``), torch's own default, where that is set: scanpy's UMAP had left
+        torch on all cores after ``OMP_NUM_THREADS=1``, so that a seed learned other weights
+        in a notebook than in a fresh process."""
+        n_threads = self._n_threads if self._n_threads is not None else _environment_threads()
+        if n_threads is not None:
             import torch
 
-            if torch.get_num_threads() != self._n_threads:
-                torch.set_num_threads(self._n_threads)
+            if torch.get_num_threads() != n_threads:
+                torch.set_num_threads(n_threads)
 
     @property
     def verbosity(self) -> int:
@@ -182,6 +189,16 @@ def resolve_seed(seed) -> int:
         msg = f"seed={seed!r} must be between 0 and {MAX_SEED}."
         raise ValueError(msg)
     return int(seed)
+
+
+def _environment_threads() -> int | None:
+    """The thread count the environment gives torch by default (``OMP_NUM_THREADS``, else
+    ``MKL_NUM_THREADS``, a positive whole number), None where neither is set so."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
 
 
 @contextlib.contextmanager

@@ -1064,7 +1064,8 @@ def _common(sp, seed_help: str | None = "random seed (default 0)", compute: bool
             "--threads",
             type=int,
             default=None,
-            help="CPU threads for torch (default: torch's, the machine's cores). The thread "
+            help="CPU threads for torch (default: torch's, OMP_NUM_THREADS or the machine's "
+            "cores). The thread "
             "count changes the weights a seed learns: pass --threads for a run that is "
             "reproducible across machines",
         )

@@ -166,3 +166,23 @@ def test_the_summary_of_a_worker_among_others():
     assert _trials_summary(table, set()) == (
         "no trial of this run, 7 from other processes or earlier runs"
     )
+
+
+def test_without_n_threads_training_keeps_the_environments_count(adata, monkeypatch, threads):
+    """sag.settings.n_threads None: torch's default, OMP_NUM_THREADS where it is set, is put
+    back at every training. scanpy's UMAP had left torch on all cores after
+    OMP_NUM_THREADS=1, so that a seed learned other weights in a notebook than in a fresh
+    process."""
+    sag.settings.n_threads = None
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    fresh = _fitted("Classifier", adata)
+    torch.set_num_threads(2)  # what sc.tl.umap did
+    after_umap = _fitted("Classifier", adata)
+    assert after_umap.n_threads_ == fresh.n_threads_ == 1
+    assert after_umap.weights_digest() == fresh.weights_digest()
+    # without the variable (nor MKL's), torch's count is left as it is
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    torch.set_num_threads(2)
+    assert _fitted("Classifier", adata).n_threads_ == 2

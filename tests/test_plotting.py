@@ -141,8 +141,10 @@ def test_shap_summary(annotated, tmp_path):
     assert cls in ax.get_xlabel()
     cbar_axes = [a for a in ax.figure.axes if a is not ax]
     assert _labels(cbar_axes[0].get_yticklabels()) == ["low", "high"]
-    with pytest.raises(TypeError, match="group= is needed: one of the explained classes"):
-        sag.pl.shap_summary(adata, show=False)
+    # no group: the overall top genes, as importance shows every class without one
+    ax = sag.pl.shap_summary(adata, n_top=6, show=False)
+    assert _labels(ax.get_yticklabels()) == list(adata.uns["sag_shap"]["top_genes"][-1][:6])
+    assert "own class" in ax.get_xlabel()
     for bad in (0, -3, 2.5):
         with pytest.raises(ValueError, match=r"n_top=.* must be a positive integer"):
             sag.pl.shap_summary(adata, cls, n_top=bad, show=False)

@@ -257,8 +257,10 @@ def shap_summary(
     adata
         Annotated by :func:`scautogenome.tl.explain`.
     group
-        One of the explained classes (for a numeric target, None: its predicted value), or
-        ``"overall"``: the overall top genes, each cell at its SHAP value of its own class.
+        One of the explained classes, or ``"overall"``: the overall top genes, each cell at
+        its SHAP value of its own class. None (default): ``"overall"``, the whole model's view
+        (as :func:`importance` shows every class by default); for a numeric target, its
+        predicted value.
     n_top
         Number of genes (at most the ``n_top`` of the explain call).
     key
@@ -297,11 +299,8 @@ def shap_summary(
     gene_labels(adata, [], gene_symbols)  # a bad column is an error before any drawing
     classes = [str(c) for c in uns["classes"]]
     output = _output(uns)
-    if group is None:
-        if output != "prediction":
-            msg = f"group= is needed: one of the explained classes {classes} or 'overall'."
-            raise TypeError(msg)
-        group = classes[0]  # a numeric target: its one output
+    if group is None:  # the whole model; a numeric target has one output
+        group = "overall" if output != "prediction" else classes[0]
     c = _column(adata, uns, group)
     if c < len(classes):
         values = np.asarray(uns["values"][c], dtype=float)  # cells x stored top genes

@@ -34,8 +34,8 @@ class _Settings:
         or more.
     n_threads
         CPU threads torch may use (``torch.set_num_threads``); None keeps torch's default: the
-        ``OMP_NUM_THREADS`` (else ``MKL_NUM_THREADS``) of the environment where it is set,
-        else all cores. On a machine shared with other jobs, 1 avoids threads spinning against
+        ``MKL_NUM_THREADS`` (else ``OMP_NUM_THREADS``) of the environment where it is set, as
+        torch reads them, else all cores. On a machine shared with other jobs, 1 avoids threads spinning against
         each other, which can slow small networks several-fold. Every training (each search
         trial, each fit) sets it again (with None, the environment's count, where it is set),
         because other libraries reset torch's thread pool: scanpy's ``sc.tl.umap``,
@@ -112,8 +112,8 @@ class _Settings:
 
     def apply_n_threads(self) -> None:
         """Set torch's CPU thread count to :attr:`n_threads` again (called at the start of
-        every training); where it is None, to the environment's ``OMP_NUM_THREADS`` (else
-        ``MKL_NUM_THREADS``), torch's own default, where that is set: scanpy's UMAP had left
+        every training); where it is None, to the environment's ``MKL_NUM_THREADS`` (else
+        ``OMP_NUM_THREADS``), torch's own default, where that is set: scanpy's UMAP had left
         torch on all cores after ``OMP_NUM_THREADS=1``, so that a seed learned other weights
         in a notebook than in a fresh process."""
         n_threads = self._n_threads if self._n_threads is not None else _environment_threads()
@@ -192,9 +192,10 @@ def resolve_seed(seed) -> int:
 
 
 def _environment_threads() -> int | None:
-    """The thread count the environment gives torch by default (``OMP_NUM_THREADS``, else
-    ``MKL_NUM_THREADS``, a positive whole number), None where neither is set so."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    """The thread count the environment gives torch by default, as torch reads it
+    (``MKL_NUM_THREADS``, else ``OMP_NUM_THREADS``, a positive whole number), None where
+    neither is set so."""
+    for name in ("MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(name, "").strip()
         if value.isdigit() and int(value) > 0:
             return int(value)

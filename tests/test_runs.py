@@ -175,14 +175,18 @@ def test_without_n_threads_training_keeps_the_environments_count(adata, monkeypa
     process."""
     sag.settings.n_threads = None
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
     torch.set_num_threads(1)
     fresh = _fitted("Classifier", adata)
     torch.set_num_threads(2)  # what sc.tl.umap did
     after_umap = _fitted("Classifier", adata)
     assert after_umap.n_threads_ == fresh.n_threads_ == 1
     assert after_umap.weights_digest() == fresh.weights_digest()
-    # without the variable (nor MKL's), torch's count is left as it is
+    # MKL_NUM_THREADS wins where both are set, as torch reads them
+    monkeypatch.setenv("MKL_NUM_THREADS", "2")
+    assert _fitted("Classifier", adata).n_threads_ == 2
+    # without either, torch's count is left as it is
     monkeypatch.delenv("OMP_NUM_THREADS")
-    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS")
     torch.set_num_threads(2)
     assert _fitted("Classifier", adata).n_threads_ == 2

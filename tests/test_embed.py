@@ -1814,3 +1814,19 @@ def test_encode_reads_a_gene_subset_query_at_its_cells_depth(adata, monkeypatch)
     seen.clear()
     model.get_latent(adata)  # every gene: as it was
     assert set(seen) == {1.0}
+
+
+def test_the_vae_detects_the_value_type_on_its_training_cells(adata, sag_caplog):
+    """As classify's: a validation cell 0.5 off a whole number leaves a counts matrix read
+    as counts (it made it 'continuous' for every cell), with a warning."""
+    arch = {"kind": "vae", "n_latent": 2, "widths": [8]}
+    clean = sag.models.ResVAE(arch, {"max_epochs": 1}).fit(adata, seed=0)
+    assert clean.transform_.value_type == "counts"
+    val_cell = np.flatnonzero((clean.split_ == "val").to_numpy())[0]
+    edited = adata.copy()
+    X = edited.X.toarray() if hasattr(edited.X, "toarray") else edited.X.copy()
+    X[val_cell, 0] += 0.5
+    edited.X = X
+    model = sag.models.ResVAE(arch, {"max_epochs": 1}).fit(edited, seed=0)
+    assert model.transform_.value_type == "counts"
+    assert "the training cells hold raw counts, but some of the" in sag_caplog.text

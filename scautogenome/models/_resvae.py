@@ -183,6 +183,12 @@ def prepare_unlabelled(
     X = get_matrix(adata, layer)
     check_finite(X, where, **names_of(adata))
     note_unread_annotations(adata, layer)
+    # the split first: the value type is detected on the training cells, as the transform
+    # is fitted (the validation cells only pick the epoch)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(adata.n_obs)
+    n_val = max(1, round(VAL_FRACTION * adata.n_obs))
+    val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
     stats = None
     if likelihood in COUNT_LIKELIHOODS:
         stats = value_stats(X)
@@ -195,7 +201,7 @@ def prepare_unlabelled(
             raise ValueError(msg)
         if value_type == "auto":
             value_type = "counts"
-    value_type = resolve_value_type(X, value_type, where)
+    value_type = resolve_value_type(X, value_type, where, rows=train_rows)
     if likelihood == "auto":
         likelihood = "nb" if value_type == "counts" else "gaussian"
     if likelihood in COUNT_LIKELIHOODS and value_type != "counts":  # else warned above
@@ -208,10 +214,6 @@ def prepare_unlabelled(
                 where,
             )
     require_scvi(likelihood)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(adata.n_obs)
-    n_val = max(1, round(VAL_FRACTION * adata.n_obs))
-    val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
     transform = InputTransform(value_type=value_type, scale=True).fit(X, train_rows)
     noun = obs_noun(adata)
     logger.info(

@@ -1560,7 +1560,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="the whole flow on scanpy's bundled pbmc68k_reduced",
         description="Classify, explain and embed scanpy's bundled "
-        "pbmc68k_reduced (about two minutes on 2 CPU cores), print the test "
+        "pbmc68k_reduced (about a minute on 2 CPU cores), print the test "
         "metrics and the top genes, write a report.",
     )
     d.add_argument("--out", default="sag_demo", help="output directory (default sag_demo)")

@@ -35,13 +35,13 @@ class _Settings:
     n_threads
         CPU threads torch may use (``torch.set_num_threads``); None keeps torch's default: the
         ``MKL_NUM_THREADS`` (else ``OMP_NUM_THREADS``) of the environment where it is set, as
-        torch reads them, else all cores. On a machine shared with other jobs, 1 avoids threads spinning against
-        each other, which can slow small networks several-fold. Every training (each search
-        trial, each fit) sets it again (with None, the environment's count, where it is set),
-        because other libraries reset torch's thread pool: scanpy's ``sc.tl.umap``,
-        ``sc.tl.leiden`` and ``highly_variable_genes(flavor="seurat_v3")`` left it at the
-        number of cores on the benchmark machine, and the thread count changes the weights a
-        seed learns. A trained model records the count it was trained on (``n_threads`` in
+        torch reads them, else all cores. On a machine shared with other jobs, 1 avoids
+        threads spinning against each other, which can slow small networks several-fold. Every
+        training (each search trial, each fit) sets it again (with None, the environment's
+        count, where it is set), because other libraries reset torch's thread pool: scanpy's
+        ``sc.tl.umap``, ``sc.tl.leiden`` and ``highly_variable_genes(flavor="seurat_v3")``
+        left it at the number of cores on the benchmark machine, and the thread count changes
+        the weights a seed learns. A trained model records the count it was trained on (``n_threads`` in
         ``model.json`` and in the ``params`` of the run's record): a seed reproduces a run at
         that count and device.
     """

@@ -14,7 +14,7 @@ from ._checks import (
     obs_noun,
     value_stats,
 )
-from ._loader import BatchLoader, MissingGenes, check_batch_size, map_columns
+from ._loader import BatchLoader, MissingGenes, check_batch_size, map_columns, query_steps
 from ._prepare import (
     FEW_VAL_CELLS,
     TASKS,
@@ -62,6 +62,7 @@ __all__ = [
     "numeric_target",
     "obs_noun",
     "prepare_labelled",
+    "query_steps",
     "resolve_groups",
     "resolve_task",
     "resolve_value_type",

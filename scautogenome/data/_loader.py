@@ -87,9 +87,7 @@ class BatchLoader:
         # drop a trailing batch of one row: BatchNorm cannot train on it
         self.drop_last = drop_last
         self.col_map = col_map
-        self.missing = MissingGenes(col_map, fill, self.device)
-        if hasattr(transform, "for_query"):  # a counts query lacking genes: its cells' depth
-            self.transform = transform.for_query(self.missing.absent_np)
+        self.transform, self.missing = query_steps(transform, col_map, fill, self.device)
 
     def __len__(self) -> int:
         n = len(self.rows)
@@ -133,6 +131,17 @@ def map_columns(block: np.ndarray, col_map) -> np.ndarray:
     out = np.zeros((block.shape[0], n_model), dtype=np.float32)
     out[:, dst] = block[:, src]
     return out
+
+
+def query_steps(transform, col_map, fill: np.ndarray | None, device):
+    """What the rows of a query read through ``col_map`` go through: ``transform`` (for a
+    counts query lacking genes, the copy that keeps its cells' depth:
+    :meth:`~scautogenome.data._transform.TorchTransform.for_query`), then the filling of the
+    genes it lacks (:class:`MissingGenes`)."""
+    missing = MissingGenes(col_map, fill, device)
+    if hasattr(transform, "for_query"):
+        transform = transform.for_query(missing.absent_np)
+    return transform, missing
 
 
 class MissingGenes:

@@ -24,7 +24,7 @@ import torch
 
 from .._logging import bar_interval, batch_done, inference_batches, tqdm
 from .._settings import logger, settings
-from ..data import BatchLoader, MissingGenes
+from ..data import BatchLoader, query_steps
 from ..nn._vae import SCALED_LIKELIHOODS
 from ._trainer import (
     Diverged,
@@ -351,9 +351,8 @@ def encode_rows(
         col_map=col_map,
         inference=True,
     )
-    missing = MissingGenes(col_map, fill, device)  # after the transform, as BatchLoader does
-    if hasattr(transform, "for_query"):  # a counts query lacking genes: its cells' depth
-        transform = transform.for_query(missing.absent_np)
+    # applied here (the reconstruction needs the raw counts), as BatchLoader applies them
+    transform, missing = query_steps(transform, col_map, fill, device)
     lat = []
     # the reconstruction is as wide as the genes: filled in place, block by block (a list of
     # blocks joined at the end would hold it twice)

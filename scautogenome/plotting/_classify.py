@@ -106,22 +106,11 @@ def confusion_matrix(
     if split not in (*_SPLIT_ORDER[:3], "all"):
         msg = f"split={split!r} must be 'test', 'val', 'train' or 'all' (or None)."
         raise ValueError(msg)
-    if labels_key is None and split != "test":
-        # the run's own labels against its predictions, on another part of its split
-        _refuse_predict_record(adata, key, "confusion", "true labels", "the matrix")
-        labels_key = dict(classify_run_record(adata, key, "params")["params"]).get("labels_key")
-        if labels_key is None or str(labels_key) not in adata.obs.columns:
-            gone = "does not name" if labels_key is None else f"names obs[{str(labels_key)!r}],"
-            msg = (
-                f"split={split!r} scores the run's labels, but uns[{key!r}]['params'] {gone} "
-                "the run's labels column"
-                + ("" if labels_key is None else ", which adata.obs no longer has")
-                + ": pass labels_key= a column of them."
-            )
-            raise KeyError(msg)
-        labels_key = str(labels_key)
     if labels_key is None:
         _refuse_predict_record(adata, key, "confusion", "true labels", "the matrix")
+        if split != "test":  # the run's own labels against its calls, on another part
+            labels_key = _run_labels(adata, key, split)
+    if labels_key is None:
         uns = classify_run_record(adata, key, "confusion")
         cm = np.asarray(uns["confusion"], dtype=float)
         rows = cols = [str(c) for c in uns["classes"]]
@@ -186,6 +175,23 @@ def confusion_matrix(
     cbar.set_label("fraction of the true class" if normalize else obs_noun(adata))
     cbar.outline.set_visible(False)
     return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix", title=title)
+
+
+def _run_labels(adata, key: str, split: str) -> str:
+    """The labels column of the classify run in ``uns[key]``, which ``split`` (a part other
+    than the recorded test matrix's) scores its calls against: a KeyError where the record
+    does not name it or ``adata.obs`` no longer has it."""
+    labels_key = dict(classify_run_record(adata, key, "params")["params"]).get("labels_key")
+    if labels_key is None or str(labels_key) not in adata.obs.columns:
+        gone = "does not name" if labels_key is None else f"names obs[{str(labels_key)!r}],"
+        msg = (
+            f"split={split!r} scores the run's labels, but uns[{key!r}]['params'] {gone} "
+            "the run's labels column"
+            + ("" if labels_key is None else ", which adata.obs no longer has")
+            + ": pass labels_key= a column of them."
+        )
+        raise KeyError(msg)
+    return str(labels_key)
 
 
 def _pred_beside_labels(adata, key: str, labels_key: str) -> str:

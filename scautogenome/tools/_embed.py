@@ -249,8 +249,8 @@ def embed(
         TPM-like values, the values as given for log-normalized or scaled data), as
         :meth:`~scautogenome.models.ResVAE.reconstruct`; expected counts at each cell's
         library size for ``"nb"``/``"zinb"`` (denoised: without the zero-inflation's
-        dropouts, as scVI's ``get_normalized_expression``). A call without it removes an earlier call's layer of the same
-        key, which belongs to another model.
+        dropouts, as scVI's ``get_normalized_expression``). A call without it removes an
+        earlier call's layer of the same key, which belongs to another model.
     ``uns[key_added]``
         ``params`` (this call, with the resolved likelihood, KL weight and value type, and
         ``n_threads``: torch's CPU threads the kept model trained on; ``batch_key``),

@@ -458,6 +458,14 @@ def _classes_scored(uns, noun: str) -> str:
     )
 
 
+def _min_confidence(record) -> float | None:
+    """The ``min_confidence`` of the prediction recorded in ``record`` (its
+    ``predict_params``); None where it gave none (h5ad keeps a None as the text "None")."""
+    params = record.get("predict_params", {})
+    given = params.get("min_confidence") if isinstance(params, dict) else None
+    return float(given) if isinstance(given, (int, float, np.number)) else None
+
+
 def _called_again(adata: AnnData, key: str, noun: str) -> str:
     """A note where :func:`~scautogenome.tl.predict` called the run's cells again with
     ``min_confidence`` (its ``predict_params`` in the classify record): the metrics and the
@@ -465,10 +473,9 @@ def _called_again(adata: AnnData, key: str, noun: str) -> str:
     otherwise."""
     from ..tools._predict import UNASSIGNED
 
-    params = adata.uns[key].get("predict_params", {})
-    given = params.get("min_confidence") if isinstance(params, dict) else None
+    given = _min_confidence(adata.uns[key])
     pred_col = _keys.pred_key(key)
-    if not isinstance(given, (int, float, np.number)) or pred_col not in adata.obs.columns:
+    if given is None or pred_col not in adata.obs.columns:
         return ""
     unsure = (adata.obs[pred_col].astype(str) == UNASSIGNED).to_numpy()
     split_col = _keys.split_key(key)
@@ -481,7 +488,7 @@ def _called_again(adata: AnnData, key: str, noun: str) -> str:
     call += ")" if key == _keys.CLASSIFY_KEY else f", key={key!r})"
     return (
         f'<p class="muted">obs[{html.escape(repr(pred_col))}] was called again by '
-        f"sag.tl.predict with min_confidence={float(given):g} after this run: "
+        f"sag.tl.predict with min_confidence={given:g} after this run: "
         f"{int(unsure.sum()):,} {noun}{in_test} are {html.escape(repr(UNASSIGNED))}. The "
         f"metrics and the confusion matrix here are of the run's own calls (every {noun[:-1]} "
         f"its most probable class); <code>{html.escape(call)}</code> scores the calls in obs "
@@ -930,10 +937,8 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
     counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
     conf_col = _keys.confidence_key(key)
     conf = adata.obs[conf_col] if conf_col in adata.obs.columns else None
-    params = uns.get("predict_params", {})
-    given = params.get("min_confidence") if isinstance(params, dict) else None
-    # the threshold the call used (h5ad keeps a None as the text "None"), else 0.5
-    threshold = float(given) if isinstance(given, (int, float, np.number)) else 0.5
+    given = _min_confidence(uns)
+    threshold = 0.5 if given is None else given  # the threshold the call used, else 0.5
     header = ["predicted class", noun, "share"]
     if conf is not None:
         header += ["median confidence", f"{noun} below {threshold:g}"]
@@ -951,7 +956,7 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
         called = (
             f" Predicted with min_confidence={threshold:g}: the {noun} whose predicted class "
             f"had a lower probability are {html.escape(repr(UNASSIGNED))}."
-            if isinstance(given, (int, float, np.number))
+            if given is not None
             else ""
         )
         out.append(

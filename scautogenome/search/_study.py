@@ -170,10 +170,11 @@ def open_storage(storage):
             raise ValueError(msg) from err
 
 
-def check_storage(storage, study_name=None) -> None:
+def check_storage(storage, study_name=None):
     """Open ``storage`` once, before any work, so that a URL that cannot be opened fails at
     once (:func:`open_storage`); an SQLite file is created with its tables. An in-memory
-    SQLite URL (no file) and an empty ``study_name`` are refused."""
+    SQLite URL (no file) and an empty ``study_name`` are refused. Returns the opened storage
+    (None for None)."""
     if study_name is not None and (not isinstance(study_name, str) or not study_name.strip()):
         msg = f"study_name={study_name!r} must be a non-empty string (or None: the default)."
         raise ValueError(msg)
@@ -184,9 +185,10 @@ def check_storage(storage, study_name=None) -> None:
             "file (sqlite:///search.db) to resume or share it."
         )
         raise ValueError(msg)
-    if storage is not None:
-        _check_writable(storage)
-        open_storage(storage)
+    if storage is None:
+        return None
+    _check_writable(storage)
+    return open_storage(storage)
 
 
 def _check_writable(storage) -> None:
@@ -253,8 +255,7 @@ def check_collect(budget: dict, storage, enas: bool = False, study_name: str | N
         )
         raise ValueError(msg)
     if study_name is not None:
-        check_storage(storage)
-        check_study_there(open_storage(storage), study_name)
+        check_study_there(check_storage(storage), study_name)
 
 
 def storage_file(storage) -> str | None:
@@ -470,6 +471,13 @@ _FINISHED = (
 )
 
 
+def _scored_under(trial, tag: str | None) -> bool:
+    """Whether ``trial`` was scored under the fingerprint ``tag`` (of the data, split and
+    metric; a trial of a study stored before the tags were kept counts as such; every trial
+    where ``tag`` is None)."""
+    return tag is None or trial.user_attrs.get(FINGERPRINT_TAG_ATTR, tag) == tag
+
+
 def trials_table(
     study: optuna.Study, extra: tuple[str, ...] = (), tag: str | None = None
 ) -> pd.DataFrame:
@@ -482,7 +490,7 @@ def trials_table(
     rows = []
     for t in study.get_trials(deepcopy=False, states=_FINISHED):
         ua = t.user_attrs
-        if tag is not None and ua.get(FINGERPRINT_TAG_ATTR, tag) != tag:
+        if not _scored_under(t, tag):
             continue
         row = {
             "number": t.number,
@@ -623,7 +631,7 @@ def best_trial(study: optuna.Study, tag: str | None = None) -> optuna.trial.Froz
         if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
     ]
     if tag is not None:
-        own = [t for t in done if t.user_attrs.get(FINGERPRINT_TAG_ATTR, tag) == tag]
+        own = [t for t in done if _scored_under(t, tag)]
         if len(own) < len(done):
             logger.warning(
                 "study %r holds %d complete trial(s) scored on other data or settings (a "

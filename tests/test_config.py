@@ -179,6 +179,11 @@ def test_rrfcn_names_the_settings_its_strategy_does_not_read(monkeypatch):
     )
     sag.config.load({"mode": "auto", "space": {"mlp": mlp}, "rrfcn": {"n_layers": 3}})
     sag.config.load(sag.config.default("auto"), mode="mlp")  # default sections: no news
+    # so are parts of them: a key set to its default value (a config written by hand)
+    default = sag.config.default("auto")
+    part_mlp = {"n_layers": default["space"]["mlp"]["n_layers"]}
+    part_rrfcn = {"n_layers": default["rrfcn"]["n_layers"]}
+    sag.config.load({"mode": "resnet", "space": {"mlp": part_mlp}, "rrfcn": part_rrfcn})
     assert len(said) == 3
 
 

@@ -304,9 +304,9 @@ def _warn_unsearched(user: dict, mode: str) -> None:
     unread = [
         f"config['space'][{k!r}]"
         for k, v in space.items()
-        if mode != "auto" and k not in ("common", mode) and v != _DEFAULT["space"].get(k)
+        if mode != "auto" and k not in ("common", mode) and _differs(v, _DEFAULT["space"].get(k))
     ]
-    if mode not in ("auto", "rrfcn") and "rrfcn" in user and user["rrfcn"] != _DEFAULT["rrfcn"]:
+    if mode not in ("auto", "rrfcn") and _differs(user.get("rrfcn"), _DEFAULT["rrfcn"]):
         unread.append("config['rrfcn']")
     if unread:
         logger.warning(
@@ -315,6 +315,14 @@ def _warn_unsearched(user: dict, mode: str) -> None:
             mode,
             mode,
         )
+
+
+def _differs(section, default) -> bool:
+    """Whether a user's config section (all of it or a part: the keys it sets) sets a value
+    other than ``default``'s; a section that is not a dict differs unless it is None."""
+    if isinstance(section, dict) and isinstance(default, dict):
+        return any(k not in default or v != default[k] for k, v in section.items())
+    return section is not None and section != default
 
 
 # what mode "rrfcn" with strategy "optuna" reads of the rrfcn section (the rest is ENAS's)

@@ -293,6 +293,36 @@ def check_number(name: str, value, *, positive: bool = False, what: str = "") ->
     return number
 
 
+def shown_values(values, limit: int = 10, total: str = "in all") -> str:
+    """Values for a message, as their reprs joined by commas: the first ``limit`` of many,
+    then ``", ... (N {total})"``, so that a column of thousands of names stays readable."""
+    values = list(values)
+    text = ", ".join(repr(v) for v in values[:limit])
+    return text + (f", ... ({len(values)} {total})" if len(values) > limit else "")
+
+
+def columns_listed(columns, missing) -> str:
+    """The columns of a table for an error naming ``missing`` ones: the names closest to
+    them, then the first 20 columns of a wide table (a clinical table holds hundreds)."""
+    import difflib
+
+    columns = [str(c) for c in columns]
+    if not columns:
+        return "there are no columns"
+    close = [c for name in missing for c in difflib.get_close_matches(str(name), columns, n=3)]
+    near = f"closest: {shown_values(dict.fromkeys(close))}; " if close else ""
+    return f"{near}available columns: {shown_values(columns, limit=20)}"
+
+
+def missing_obs_column(argument: str, key, adata) -> KeyError:
+    """The KeyError of an argument naming a column that ``adata.obs`` lacks."""
+    msg = (
+        f"{argument}={key!r} is not a column of adata.obs; "
+        f"{columns_listed(adata.obs.columns, [key])}."
+    )
+    return KeyError(msg)
+
+
 def missing_key(where: str, key: str, how: str) -> KeyError:
     """The error of a reader (a plot, :mod:`scautogenome.get`) whose record is not there."""
     msg = f"{where}[{key!r}] not found; run {how} first (or pass key= the key_added you used)."
@@ -304,8 +334,8 @@ def check_gene_symbols(adata, gene_symbols: str | None) -> None:
     :mod:`scautogenome.get`), when ``gene_symbols`` is not one."""
     if gene_symbols is not None and gene_symbols not in adata.var.columns:
         msg = (
-            f"gene_symbols={gene_symbols!r} is not a column of adata.var; available: "
-            f"{list(adata.var.columns)}."
+            f"gene_symbols={gene_symbols!r} is not a column of adata.var; "
+            f"{columns_listed(adata.var.columns, [gene_symbols])}."
         )
         raise KeyError(msg)
 

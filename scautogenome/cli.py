@@ -822,7 +822,12 @@ def _embed(args) -> int:
     adata, reader_config = _load(args)
     config, n_latent, likelihood = _embed_config(args, adata, reader_config)
     if args.labels is not None and args.labels not in adata.obs.columns:
-        msg = f"--labels {args.labels!r} is not an obs column; available: {list(adata.obs.columns)}"
+        from ._utils import columns_listed
+
+        msg = (
+            f"--labels {args.labels!r} is not an obs column; "
+            f"{columns_listed(adata.obs.columns, [args.labels])}"
+        )
         raise CLIError(msg)
     if args.labels is not None:
         try:  # its labels, --leiden-seeds and --batch-key, checked before the search

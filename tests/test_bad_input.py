@@ -24,9 +24,16 @@ def check_untouched(a, before):
 
 def test_missing_label_key_lists_available(adata):
     before = snapshot(adata)
-    with pytest.raises(KeyError, match=r"labels_key='cell_type'.*available columns: \['label'\]"):
+    with pytest.raises(KeyError, match=r"labels_key='cell_type'.*available columns: 'label'"):
         sag.tl.classify(adata, "cell_type", n_trials=1)
     check_untouched(adata, before)
+    # a typo is matched to the closest names; a wide obs (clinical fields) is cut short
+    for i in range(40):
+        adata.obs[f"field_{i}"] = 0
+    with pytest.raises(KeyError, match=r"closest: 'label'; available columns: .*\(41 in all\)"):
+        sag.tl.classify(adata, "lable", n_trials=1)
+    with pytest.raises(KeyError, match=r"split_key='splt' .*\(41 in all\)"):
+        sag.tl.classify(adata, "label", split_key="splt", n_trials=1)
 
 
 def test_single_class(adata):
@@ -80,7 +87,7 @@ def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config, capfd)
     assert set(adata.uns["sag"]["dropped_classes"]) == {"rare", "few"}
     adata.obs["fold"] = adata.obs["fold"].astype(object)
     adata.obs.iloc[3, adata.obs.columns.get_loc("fold")] = "dropped"
-    with pytest.raises(ValueError, match=r"\['dropped'\].*NaN or 'none' for cells to leave out"):
+    with pytest.raises(ValueError, match=r"holds 'dropped'; .*NaN or 'none' for cells to leave out"):
         sag.tl.classify(adata, "label", split_key="fold", n_trials=1)
 
 
@@ -223,6 +230,14 @@ def test_bad_split_values(adata):
     adata.obs["fold"] = "training"
     with pytest.raises(ValueError, match="must be one of"):
         sag.tl.classify(adata, "label", split_key="fold", n_trials=1)
+    # a column of row numbers (a split file read with its index column) is named by a few
+    # of its values, not all of them
+    adata.obs["fold"] = np.arange(adata.n_obs)
+    with pytest.raises(
+        ValueError, match=r"holds '0', '1', .*\(\d+ distinct values\); split"
+    ) as err:
+        sag.tl.classify(adata, "label", split_key="fold", n_trials=1)
+    assert len(str(err.value)) < 300
 
 
 def test_bad_config_before_work(adata):

@@ -201,6 +201,21 @@ def test_read_table_bad_label_tables(tmp_path):
         )
     with pytest.raises(FileNotFoundError, match=r"missing\.csv"):
         sag.io.read_table(path, labels=tmp_path / "missing.csv")
+    # a wide table (a clinical table of hundreds of columns) is named by its first columns
+    header = ["id", *(f"field_{i}" for i in range(300))]
+    rows = [[name, *("x" * 300)] for name in ("s1", "s2")]
+    _write(tmp_path / "wide.csv", "\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    with pytest.raises(
+        ValueError, match=r"available columns: 'id', 'field_0', .*\(301 in all\)"
+    ) as err:
+        sag.io.read_table(
+            path, labels=tmp_path / "wide.csv", label_column="stage", orientation="samples_x_genes"
+        )
+    assert len(str(err.value)) < 400
+    with pytest.raises(ValueError, match=r"no id_column='sample'; .*columns: .*\(301 in all\)"):
+        sag.io.read_table(
+            path, labels=tmp_path / "wide.csv", id_column="sample", orientation="samples_x_genes"
+        )
 
 
 # --------------------------------------------------------------------------- TCGA barcodes

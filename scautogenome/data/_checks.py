@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._utils import missing_obs_column
+
 if TYPE_CHECKING:
     from anndata import AnnData
 
@@ -412,11 +414,7 @@ def common_row_total(X, rows: np.ndarray | None = None) -> float | None:
 def check_labels(adata: AnnData, labels_key: str) -> pd.Series:
     """The label column, or an error listing the available columns."""
     if labels_key not in adata.obs.columns:
-        msg = (
-            f"labels_key={labels_key!r} is not a column of adata.obs; "
-            f"available columns: {list(adata.obs.columns)}."
-        )
-        raise KeyError(msg)
+        raise missing_obs_column("labels_key", labels_key, adata)
     return adata.obs[labels_key]
 
 
@@ -510,11 +508,7 @@ def batch_codes(
     error naming it.
     """
     if not isinstance(batch_key, str) or batch_key not in adata.obs.columns:
-        msg = (
-            f"batch_key={batch_key!r} is not a column of adata.obs; available: "
-            f"{list(adata.obs.columns)}."
-        )
-        raise KeyError(msg)
+        raise missing_obs_column("batch_key", batch_key, adata)
     values = adata.obs[batch_key]
     check_not_continuous(values, batch_key, "batch correction")
     n_missing = int(values.isna().sum())

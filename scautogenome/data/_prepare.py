@@ -11,6 +11,7 @@ import pandas as pd
 
 from .._keys import SPLITS
 from .._settings import logger
+from .._utils import missing_obs_column
 from ._checks import (
     MAX_NUMERIC_LABELS,
     check_adata,
@@ -661,8 +662,7 @@ def _seeded_split(codes, groups, grouped_by, seed: int, classes) -> tuple[np.nda
 def _user_split(adata, split_key: str, used: np.ndarray, codes: np.ndarray, seed: int, groups=None):
     """:func:`user_split` of ``obs[split_key]``, a KeyError naming the columns without it."""
     if split_key not in adata.obs.columns:
-        msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
-        raise KeyError(msg)
+        raise missing_obs_column("split_key", split_key, adata)
     return user_split(adata.obs[split_key], split_key, used, codes, seed, groups)
 
 

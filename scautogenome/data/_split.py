@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._keys import SPLITS
 from .._settings import logger
+from .._utils import columns_listed, shown_values
 from ._checks import obs_noun
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ def user_split(
     bad = sorted(set(s[labelled]) - set(SPLITS) - {"none"})
     if bad:
         msg = (
-            f"obs[{split_key!r}] holds {bad}; split values must be one of {list(SPLITS)} "
+            f"obs[{split_key!r}] holds {shown_values(bad, total='distinct values')}; split "
+            f"values must be one of {list(SPLITS)} "
             "(NaN or 'none' for cells to leave out)."
         )
         raise ValueError(msg)
@@ -197,8 +199,8 @@ def resolve_groups(
         return groups, what
     if not isinstance(group_key, str) or group_key not in adata.obs.columns:
         msg = (
-            f"group_key={group_key!r} is not a column of adata.obs; available: "
-            f"{list(adata.obs.columns)} (or 'auto', or None for no groups)."
+            f"group_key={group_key!r} is not a column of adata.obs; "
+            f"{columns_listed(adata.obs.columns, [group_key])} (or 'auto', or None for no groups)."
         )
         raise KeyError(msg)
     values = adata.obs[group_key]

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from .._keys import IO_KEY
 from .._settings import logger
+from .._utils import columns_listed
 from . import _parse
 from ._barcodes import barcode_fraction, match_ids
 
@@ -156,14 +157,14 @@ def label_columns(
         raise ValueError(msg)
     id_col = cols[0] if id_column is None else id_column
     if id_col not in cols:
-        msg = f"{what} {info.name}: no id_column={id_col!r}; columns are {cols}."
+        msg = f"{what} {info.name}: no id_column={id_col!r}; {columns_listed(cols, [id_col])}."
         raise ValueError(msg)
     if label_column is None:
         return id_col, [c for c in cols if c != id_col]
     wanted = [label_column] if isinstance(label_column, str) else list(label_column)
     missing = [c for c in wanted if c not in cols]
     if missing:
-        msg = f"{what} {info.name}: no label_column {missing}; columns are {cols}."
+        msg = f"{what} {info.name}: no label_column {missing}; {columns_listed(cols, missing)}."
         if cols[0].startswith("#"):
             msg += (
                 f" Its '{cols[0]}' line was read as the header, as QIIME's is; if it is a "

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys
-from .._utils import classify_run_record, missing_key
+from .._utils import classify_run_record, missing_key, missing_obs_column
 from ._utils import check_cmap, finish, new_axes, palette
 
 if TYPE_CHECKING:
@@ -205,11 +205,7 @@ def _pred_beside_labels(adata, key: str, labels_key: str) -> str:
         )
         raise KeyError(msg)
     if labels_key not in adata.obs.columns:
-        msg = (
-            f"labels_key={labels_key!r} is not a column of adata.obs; available: "
-            f"{list(adata.obs.columns)}."
-        )
-        raise KeyError(msg)
+        raise missing_obs_column("labels_key", labels_key, adata)
     return pred_col
 
 

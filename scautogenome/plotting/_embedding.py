@@ -9,7 +9,15 @@ import numpy as np
 
 from .. import _keys
 from .._settings import keep_torch_threads, logger, resolve_seed
-from .._utils import check_gene_symbols, check_int_at_least, digest, neighbors, resolve_basis, tsne
+from .._utils import (
+    check_gene_symbols,
+    check_int_at_least,
+    columns_listed,
+    digest,
+    neighbors,
+    resolve_basis,
+    tsne,
+)
 from ._utils import finish, save_figure, shared_category_colors
 
 if TYPE_CHECKING:
@@ -266,7 +274,7 @@ def _check_colors(adata: AnnData, colors: list, gene_symbols: str | None) -> Non
         where = " or ".join(where)
         msg = (
             f"color={missing[0]!r} is neither a column of adata.obs nor a gene in {where}; "
-            f"obs columns: {list(adata.obs.columns)}."
+            f"obs: {columns_listed(adata.obs.columns, missing[:1])}."
         )
         raise KeyError(msg)
 

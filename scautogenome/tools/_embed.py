@@ -11,7 +11,7 @@ from scipy import sparse
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, keep_torch_rng, keep_torch_threads, logger, resolve_seed
-from .._utils import check_int_at_least, check_number
+from .._utils import check_int_at_least, check_number, missing_obs_column
 from ..config import _embed as _embed_config
 from ..data import batch_codes, check_not_continuous, obs_noun
 from ..data._checks import view_as_object
@@ -483,8 +483,7 @@ def score_labels(
     check_int_at_least("leiden_seeds", leiden_seeds, 1)
     check_int_at_least("n_neighbors", n_neighbors, 2)
     if labels_key not in adata.obs.columns:
-        msg = f"labels_key={labels_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
-        raise KeyError(msg)
+        raise missing_obs_column("labels_key", labels_key, adata)
     labels = adata.obs[labels_key]
     check_not_continuous(labels, labels_key, "scoring against labels")
     keep = labels.notna().to_numpy()

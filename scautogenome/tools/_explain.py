@@ -10,6 +10,7 @@ import pandas as pd
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
+from .._utils import missing_obs_column
 from ..data import (
     MissingGenes,
     block_rows,
@@ -189,8 +190,7 @@ def _groups(
                 return codes[rows], labels_key
         return predicted(rows), "predicted class"
     if groupby not in adata.obs.columns:
-        msg = f"groupby={groupby!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
-        raise KeyError(msg)
+        raise missing_obs_column("groupby", groupby, adata)
     values = class_names_of(adata.obs[groupby], classes)
     codes = classes.get_indexer(values)
     if not (codes >= 0).any():
@@ -372,8 +372,7 @@ def explain(
     _check_positive(n_explain=n_explain, n_background=n_background, nsamples=nsamples, n_top=n_top)
     seed = resolve_seed(seed)
     if split_key is not None and split_key not in adata.obs.columns:
-        msg = f"split_key={split_key!r} is not a column of adata.obs; available: {list(adata.obs.columns)}."
-        raise KeyError(msg)
+        raise missing_obs_column("split_key", split_key, adata)
     record_key, record = classify_record(adata, model, classify_key)
     if record_key is None and is_classify_record(adata.uns.get(_keys.CLASSIFY_KEY)):
         # (a prediction's record holds no layer, labels or split to use: nothing to say)

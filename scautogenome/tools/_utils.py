@@ -16,6 +16,7 @@ from .._utils import (
     json_default,
     neighbors,
     resolve_basis,
+    shown_values,
     storage_shown,
     tsne,
 )
@@ -347,10 +348,7 @@ def unexplained_group(adata: AnnData, uns: dict, group: str) -> KeyError:
     listed (the first 10 of many)."""
     from .. import _keys
 
-    columns = [str(c) for c in uns["columns"]]
-    shown = ", ".join(map(repr, columns[:10]))
-    if len(columns) > 10:
-        shown += f", ... ({len(columns)} in all)"
+    shown = shown_values(str(c) for c in uns["columns"])
     params = uns.get("params", {}) if isinstance(uns, dict) else {}
     run_key = str(params.get("classify_key", _keys.CLASSIFY_KEY))
     run = adata.uns.get(run_key)

@@ -38,6 +38,19 @@ def elapsed(start: float) -> str:
     return str(timedelta(seconds=round(time.perf_counter() - start)))
 
 
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for :func:`warnings.warn`, called from the function that warns,
+    that points the warning at the first line outside this package (the user's call), however
+    deep inside the package the warning is raised."""
+    import os
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 LOG_FILE_REDRAW = 30.0
 """Seconds between two redraws of a bar written to a file (a job's log, ``nohup``), where
 every redraw adds a line's worth of bytes; a terminal or a notebook redraws at tqdm's pace."""
@@ -75,6 +88,19 @@ def progress(
         disable=not settings.show_progress,
         mininterval=bar_interval(),
     )
+
+
+@contextmanager
+def epoch_bar(max_epochs: int):
+    """A bar of a model's ``fit`` over its epochs: yields the trainer's ``on_epoch`` hook,
+    which moves it on and shows the epoch's validation score."""
+    with progress(max_epochs, "training", leave=False, unit="epoch") as bar:
+
+        def on_epoch(record: dict) -> None:
+            bar.set_postfix_str(f"val score {record['val_score']:.4g}", refresh=False)
+            bar.update(1)
+
+        yield on_epoch
 
 
 INFERENCE_BAR_ROWS = 20_000

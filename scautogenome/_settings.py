@@ -46,6 +46,18 @@ class _Settings:
         that count and device.
     """
 
+    def __setattr__(self, name: str, value) -> None:
+        # a misspelt setting (``n_thread``) would otherwise be a new attribute, read by nothing
+        if not name.startswith("_") and not isinstance(getattr(type(self), name, None), property):
+            import difflib
+
+            names = [n for n, v in vars(type(self)).items() if isinstance(v, property)]
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msg = f"sag.settings has no setting {name!r}{hint}; its settings are {sorted(names)}."
+            raise AttributeError(msg)
+        super().__setattr__(name, value)
+
     def __init__(self) -> None:
         self._seed = 0
         self._device = "auto"
@@ -80,14 +92,10 @@ class _Settings:
 
     @n_threads.setter
     def n_threads(self, value: int | None) -> None:
-        import numbers
+        from ._utils import check_positive_int
 
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
-        ):
-            msg = f"n_threads={value!r} must be a positive integer or None."
-            raise ValueError(msg)
-        value = None if value is None else int(value)  # numpy integers as Python ones
+        if value is not None:  # numpy integers as Python ones
+            value = check_positive_int("n_threads", value, " or None")
         n_cpus = os.cpu_count()
         if value is not None and n_cpus is not None and value > n_cpus:
             logger.warning(
@@ -105,10 +113,9 @@ class _Settings:
 
     @progress_bar.setter
     def progress_bar(self, value: bool) -> None:
-        if not isinstance(value, (bool, np.bool_)):
-            msg = f"progress_bar={value!r} must be True or False."
-            raise TypeError(msg)
-        self._progress_bar = bool(value)
+        from ._utils import check_bool
+
+        self._progress_bar = check_bool("progress_bar", value)
 
     def apply_n_threads(self) -> None:
         """Set torch's CPU thread count to :attr:`n_threads` again (called at the start of

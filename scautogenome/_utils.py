@@ -23,7 +23,9 @@ def json_default(value):
 
 def resolve_basis(adata, basis: str) -> str:
     """``basis`` as an ``obsm`` key, scanpy's way: ``"sag_resvae"`` names ``obsm['X_sag_resvae']``
-    when there is no ``obsm['sag_resvae']`` (``basis`` unchanged when neither exists)."""
+    when there is no ``obsm['sag_resvae']`` (``basis`` unchanged when neither exists); a
+    TypeError for a ``basis`` that is no str (the array itself)."""
+    check_key("basis", basis, "a key of adata.obsm")
     if basis not in adata.obsm and f"X_{basis}" in adata.obsm:
         return f"X_{basis}"
     return basis
@@ -256,6 +258,13 @@ def check_creatable(path: str | Path, what: str) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         msg = f"{what} cannot be written: no write permission on {str(existing)!r}."
         raise PermissionError(msg)
+    try:  # for real: os.access passes where no folder can be made (/proc, a read-only mount)
+        import tempfile
+
+        os.rmdir(tempfile.mkdtemp(prefix=".sag-check-", dir=existing))
+    except OSError as e:
+        msg = f"{what} cannot be created in {str(existing)!r}: {e.strerror or e}."
+        raise PermissionError(msg) from None
 
 
 def check_int_at_least(name: str, value, least: int) -> int:
@@ -268,6 +277,27 @@ def check_int_at_least(name: str, value, least: int) -> int:
         msg = f"{name}={value!r} must be at least {least}."
         raise ValueError(msg)
     return int(value)
+
+
+def check_positive_int(name: str, value, what: str = "") -> int:
+    """``value`` as a Python int of at least 1: a TypeError for anything but an integer (bool
+    included), a ValueError below 1; both say ``"{name}={value!r} must be a positive
+    integer{what}."``."""
+    msg = f"{name}={value!r} must be a positive integer{what}."
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(msg)
+    if value < 1:
+        raise ValueError(msg)
+    return int(value)
+
+
+def check_bool(name: str, value) -> bool:
+    """``value`` as a Python bool: a TypeError naming the argument ``name`` for anything but
+    True or False (numpy's included), so that a string such as ``"no"`` is not read as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        msg = f"{name}={value!r} must be True or False."
+        raise TypeError(msg)
+    return bool(value)
 
 
 def check_number(name: str, value, *, positive: bool = False, what: str = "") -> float:
@@ -314,13 +344,38 @@ def columns_listed(columns, missing) -> str:
     return f"{near}available columns: {shown_values(columns, limit=20)}"
 
 
-def missing_obs_column(argument: str, key, adata) -> KeyError:
-    """The KeyError of an argument naming a column that ``adata.obs`` lacks."""
-    msg = (
-        f"{argument}={key!r} is not a column of adata.obs; "
-        f"{columns_listed(adata.obs.columns, [key])}."
-    )
-    return KeyError(msg)
+def short_repr(value, limit: int = 60) -> str:
+    """``repr(value)`` for a message, kept short: an array, a Series or a frame is named by its
+    type and length (its repr is a page), anything else cut at ``limit`` characters."""
+    if (hasattr(value, "shape") and hasattr(value, "dtype")) or hasattr(value, "columns"):
+        return f"<{type(value).__name__} of length {len(value)}>"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_key(name: str, value, what: str) -> str:
+    """``value``, where it is a str: a TypeError naming the argument ``name`` otherwise (a
+    list, a column's values), before pandas or anndata fail on it less clearly; ``what`` says
+    what it names ("one column of adata.obs")."""
+    if not isinstance(value, str):
+        msg = (
+            f"{name}={short_repr(value)} must be a str naming {what}, not a {type(value).__name__}."
+        )
+        raise TypeError(msg)
+    return value
+
+
+def check_obs_column(adata, argument: str, key) -> str:
+    """``key``, where it names a column of ``adata.obs``: a TypeError for a key that is no
+    str, a KeyError naming the closest columns for one that ``adata.obs`` lacks."""
+    check_key(argument, key, "one column of adata.obs")
+    if key not in adata.obs.columns:
+        msg = (
+            f"{argument}={key!r} is not a column of adata.obs; "
+            f"{columns_listed(adata.obs.columns, [key])}."
+        )
+        raise KeyError(msg)
+    return key
 
 
 def missing_key(where: str, key: str, how: str) -> KeyError:

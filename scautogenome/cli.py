@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -211,7 +212,7 @@ def _out_file(path: str, overwrite: bool, suffix: str = ".h5ad") -> Path:
     writable; another suffix than ``suffix`` (the file's format) is warned about."""
     _check_not_empty(path)
     out = Path(path)
-    if out.is_dir():
+    if out.is_dir() or str(path).endswith(("/", os.sep)):  # Path() drops a trailing "/"
         msg = f"--out {path!r} is a directory; give an {suffix} file"
         raise CLIError(msg)
     if out.exists() and not overwrite:
@@ -282,10 +283,12 @@ def _setup(args) -> None:
     one this machine has."""
     import scautogenome as sag
 
-    tty = sys.stderr is not None and sys.stderr.isatty()
     if args.quiet:
         sag.settings.verbosity = 1
-    if args.quiet or not tty:  # a log file gets no carriage-return bars
+    # a log file (a batch job's, nohup's) gets its bars redrawn every 30 s, as the Python
+    # API's: without them a search of the default 600 s wrote nothing between its first and
+    # last lines; a closed stderr (None) gets none
+    if args.quiet or sys.stderr is None:
         sag.settings.progress_bar = False
     if getattr(args, "device", None):
         from .train import resolve_device

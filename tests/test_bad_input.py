@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -87,7 +88,9 @@ def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config, capfd)
     assert set(adata.uns["sag"]["dropped_classes"]) == {"rare", "few"}
     adata.obs["fold"] = adata.obs["fold"].astype(object)
     adata.obs.iloc[3, adata.obs.columns.get_loc("fold")] = "dropped"
-    with pytest.raises(ValueError, match=r"holds 'dropped'; .*NaN or 'none' for cells to leave out"):
+    with pytest.raises(
+        ValueError, match=r"holds 'dropped'; .*NaN or 'none' for cells to leave out"
+    ):
         sag.tl.classify(adata, "label", split_key="fold", n_trials=1)
 
 
@@ -293,9 +296,17 @@ def test_thread_count_progress_bar_and_verbosity_are_checked_when_set():
     """A bool is no thread count or level, a text no switch; numpy integers are numbers."""
     n_threads, bar = sag.settings.n_threads, sag.settings.progress_bar
     try:
-        for bad in (True, 0, 2.5, "2"):
-            with pytest.raises(ValueError, match=r"n_threads=.* must be a positive integer"):
+        for bad in (True, 2.5, "2"):  # of the wrong type: a TypeError, as scanpy's
+            with pytest.raises(TypeError, match=r"n_threads=.* must be a positive integer"):
                 sag.settings.n_threads = bad
+        with pytest.raises(ValueError, match=r"n_threads=0 must be a positive integer"):
+            sag.settings.n_threads = 0
+        # a misspelt setting is no new attribute that nothing reads
+        with pytest.raises(
+            AttributeError, match=r"no setting 'n_thread' \(did you mean 'n_threads'"
+        ):
+            sag.settings.n_thread = 2
+        assert not hasattr(sag.settings, "n_thread")
         sag.settings.n_threads = np.int64(1)
         assert sag.settings.n_threads == 1
         assert type(sag.settings.n_threads) is int
@@ -658,7 +669,15 @@ def test_an_empty_study_name_or_an_in_memory_storage_is_refused(adata, tmp_path)
     for memory in ("sqlite://", "sqlite:///:memory:"):
         with pytest.raises(ValueError, match="in-memory SQLite database"):
             sag.tl.embed(adata, storage=memory)
+    with pytest.raises(TypeError, match=r"storage=5 must be a URL .* or an Optuna storage"):
+        sag.tl.classify(adata, "label", storage=5)  # failed inside Optuna, after the split
     check_untouched(adata, before)
+
+
+def test_a_study_name_without_a_storage_is_said_to_be_only_recorded(sag_caplog, tiny_config):
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    sag.tl.classify(a, "label", mode="mlp", config=tiny_config, n_trials=1, study_name="mine")
+    assert "study_name='mine' is only recorded: without storage=" in sag_caplog.text
 
 
 def _no_work(monkeypatch):
@@ -1075,3 +1094,38 @@ def test_data_with_nothing_to_learn_from_are_refused(adata):
     const.X = np.ones(adata.shape, dtype=np.float32)
     with pytest.raises(ValueError, match=r"Every gene is constant on the \d+ training cells"):
         sag.tl.classify(const, "label", n_trials=1)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_folder_that_cannot_be_made_is_refused_before_the_search(adata):
+    """/proc passes os.access for root, yet no folder can be made there: the search ran,
+    then saving failed."""
+    before = snapshot(adata)
+    with pytest.raises(PermissionError, match=r"model_dir='/proc/sag_model' cannot be created"):
+        sag.tl.classify(adata, "label", n_trials=1, model_dir="/proc/sag_model")
+    check_untouched(adata, before)
+
+
+def test_a_key_of_another_type_than_str_is_named_as_such(adata, tiny_config):
+    """A list, a column's values or an array where a key goes failed inside pandas or
+    anndata ("unhashable type: 'list'"); a labels column printed its whole Series."""
+    before = snapshot(adata)
+    with pytest.raises(TypeError, match=r"split_key=\['fold'\] must be a str naming one column"):
+        sag.tl.classify(adata, "label", split_key=["fold"], config=tiny_config)
+    with pytest.raises(TypeError, match=r"layer=\['counts'\] must be a str naming a layer"):
+        sag.tl.classify(adata, "label", layer=["counts"], config=tiny_config)
+    with pytest.raises(TypeError, match=r"labels_key=<Series of length 300> must be a str") as err:
+        sag.tl.classify(adata, adata.obs["label"], config=tiny_config)
+    assert len(str(err.value)) < 200
+    check_untouched(adata, before)
+    adata.obsm["X_e"] = np.zeros((adata.n_obs, 2), dtype=np.float32)
+    with pytest.raises(TypeError, match=r"basis=<ndarray of length 300> must be a str naming"):
+        sag.tl.embedding_scores(adata, adata.obsm["X_e"], "label")
+    with pytest.raises(TypeError, match=r"basis=<ndarray of length 300> must be a str naming"):
+        sag.pl.embedding(adata, adata.obsm["X_e"], show=False)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    with pytest.raises(TypeError, match=r"layer=\['counts'\] must be a str naming a layer"):
+        sag.tl.predict(adata, model, layer=["counts"])
+    with pytest.raises(TypeError, match=r"groupby=\['label'\] must be a str naming one column"):
+        sag.tl.explain(adata, model, groupby=["label"], cells="all")

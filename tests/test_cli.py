@@ -56,6 +56,12 @@ def test_classify_then_predict(h5ad, config_file, tmp_path, capsys):
     assert main(again) == 2
     assert "already exists" in capsys.readouterr().err
     assert main([*again, "--overwrite"]) == 0
+    # a new folder's name (a trailing "/"): refused, as an existing folder is (it was
+    # written as an h5ad file of that name)
+    folder = f"{tmp_path / 'preds'}/"
+    assert main(["predict", str(h5ad), "--model", str(out / "model"), "--out", folder]) == 2
+    assert "is a directory; give an .h5ad file" in capsys.readouterr().err
+    assert not (tmp_path / "preds").exists()
     # classify's annotated output predicted by another model: refused into the key of the
     # run it holds, written under --key-added
     other = tmp_path / "run2"
@@ -1522,9 +1528,23 @@ def test_option_names_are_not_put_into_paths():
     )
 
 
+def test_a_log_file_gets_the_search_bar(h5ad, config_file, tmp_path, capsys):
+    """A stderr that is not a terminal (a batch job's log) gets the bars, redrawn seldom:
+    without them a search wrote nothing between its first and last lines."""
+    import scautogenome as sag
+
+    sag.settings.progress_bar, sag.settings.verbosity = True, 2
+    argv = ["classify", str(h5ad), "--labels", "label", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--config", str(config_file)]) == 0
+    err = capsys.readouterr().err
+    # the bar itself, not the summary line "search: 3 trials (...)" of the end
+    assert re.search(r"search:.*(trial/s|trials \[)", err), err[-2000:]
+    assert main([*argv, "--config", str(config_file), "--overwrite", "--quiet"]) == 0
+    assert "search:" not in capsys.readouterr().err
+
+
 def test_a_command_leaves_the_settings_as_they_were(h5ad, tmp_path, monkeypatch):
-    """--quiet and a stderr that is not a terminal turn the bars off for the command only; a
-    closed stderr (None) is not a terminal."""
+    """--quiet and a closed stderr (None) turn the bars off for the command only."""
     import sys
 
     import scautogenome as sag

@@ -1205,8 +1205,8 @@ def test_model_misuse_errors(adata, caplog):
     with pytest.raises(RuntimeError, match=r"sag\.tl\.embed"):
         sag.models.ResVAE().get_latent(adata)
     model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata, seed=0)
-    for bad in (0, -5, 2.5):
-        with pytest.raises(ValueError, match="batch_size"):
+    for bad, error in ((0, ValueError), (-5, ValueError), (2.5, TypeError)):
+        with pytest.raises(error, match="batch_size"):
             model.get_latent(adata, batch_size=bad)
     # value_type="counts" on values that are not integers: NB is picked, with the warning up
     # front, and no second warning about "new" input after training

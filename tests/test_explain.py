@@ -468,6 +468,23 @@ def test_explain_rejects_bad_arguments(syn):
         sag.tl.explain(adata, model, method="kernel")
     with pytest.raises(ValueError, match="nsamples=0"):
         sag.tl.explain(adata, model, nsamples=0)
+    # None is "every cell" / "the default" for n_explain / n_background only; it crashed
+    # after the SHAP values were computed for n_top, and inside numpy for nsamples
+    varm_before = set(adata.varm)
+    for name in ("n_top", "nsamples"):
+        with pytest.raises(TypeError, match=rf"{name}=None must be a positive integer"):
+            sag.tl.explain(adata, model, **{name: None})
+    with pytest.raises(TypeError, match="n_explain='10' must be a positive integer"):
+        sag.tl.explain(adata, model, n_explain="10")
+    with pytest.raises(TypeError, match="return_values='no' must be True or False"):
+        sag.tl.explain(adata, model, return_values="no")
+    assert set(adata.varm) == varm_before
+    # a split_key of no train/val/test value (the labels): refused, as classify refuses it
+    with pytest.raises(ValueError, match=r"split_key='label' holds no 'train', 'val' or 'test'"):
+        sag.tl.explain(adata, model, split_key="label")
+    with pytest.raises(IndexError, match=r"outside 0\.\.\d+ \(or -\d+\.\.-1, from the end\)"):
+        sag.tl.explain(adata, model, cells=[adata.n_obs])
+    assert set(adata.varm) == varm_before
     with pytest.raises(KeyError, match="groupby="):
         sag.tl.explain(adata, model, groupby="nope")
     with pytest.raises(ValueError, match="predicted class"):

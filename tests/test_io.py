@@ -395,6 +395,8 @@ def test_read_tcga_errors(ex, tmp_path):
         sag.io.read_tcga(path, join="left")
     with pytest.raises(ValueError, match="sample type codes"):
         sag.io.read_tcga(path, sample_types=["77"])
+    with pytest.raises(TypeError, match="tumor_only='yes' must be True or False"):
+        sag.io.read_tcga(path, tumor_only="yes")  # a text is no switch (it read as True)
 
 
 # --------------------------------------------------------------------------- read_maf
@@ -591,6 +593,43 @@ def test_read_autogenome_ids_header_and_id_labels(tmp_path):
     assert list(adata.var_names) == ["g1", "g2"]
     assert list(adata.obs["label"]) == ["a", "b", "c"]
     assert cfg == {"mode": "auto"}
+
+
+def test_read_table_announces_a_large_file_before_parsing_it(tmp_path, monkeypatch, sag_caplog):
+    """A 600 MB table parsed for 40 s before its first line was logged."""
+    from scautogenome.io import _parse
+
+    path = _write(tmp_path / "m.tsv", "gene\ts1\ts2\ng1\t1\t2\ng2\t0\t1\n")
+    sag.io.read_table(path, orientation="genes_x_samples")
+    assert "reading expression table" not in sag_caplog.text  # a small file: nothing to wait for
+    monkeypatch.setattr(_parse, "ANNOUNCED_BYTES", 10)
+    sag.io.read_table(path, orientation="genes_x_samples")
+    assert f"reading expression table {str(path)!r} (0 MB on disk)" in sag_caplog.text
+
+
+def test_read_table_repeated_gene_ids_are_made_unique_with_one_warning(tmp_path):
+    """Only sag's own warning: anndata's "call .var_names_make_unique" told the user to do
+    what sag does."""
+    path = _write(tmp_path / "m.tsv", "gene\ts1\ts2\ng1\t1\t2\ng1\t3\t4\ng2\t0\t1\n")
+    with pytest.warns(UserWarning, match="gene ids repeat") as caught:
+        adata = sag.io.read_table(path, orientation="genes_x_samples")
+    assert [str(w.message).split(": ", 1)[-1] for w in caught] == [
+        "1 gene ids repeat (e.g. ['g1']); made unique by appending '-1', '-2', ..."
+    ]
+    assert list(adata.var_names) == ["g1", "g1-1", "g2"]
+
+
+def test_read_autogenome_warnings_point_at_the_users_line(tmp_path):
+    """A key given under two of its names is warned about at the caller's line, not at
+    a line of the reader six calls down."""
+    config = {
+        "data_loader": {"train_data_path": "x.tsv", "train_label_path": "y.txt", "delimiter": "\t"},
+        "model_trainer": {"learning_rate_range": [1e-4, 1e-2], "lr_range": [1e-3, 1e-2]},
+    }
+    path = _ag_files(tmp_path, config, "id\tg1\tg2\ns1\t1\t2\ns2\t3\t4\n", "s1\ta\ns2\tb\n")
+    with pytest.warns(UserWarning, match="lr_range repeats") as caught:
+        sag.io.read_autogenome(path)
+    assert {w.filename for w in caught} == {__file__}
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,8 @@ def test_save_refuses_to_overwrite(trained, tmp_path):
     with pytest.raises(FileExistsError, match="overwrite=True"):
         model.save(tmp_path / "m")
     model.save(tmp_path / "m", overwrite=True)
+    with pytest.raises(TypeError, match="warn='no' must be True or False"):
+        model.gene_overlap(model.var_names_, warn="no")
 
 
 def test_weights_of_another_save_are_refused(adata, tmp_path):
@@ -106,8 +109,8 @@ def test_predict_on_arrays_and_anndata(trained):
     np.testing.assert_array_equal(model.predict(unnamed), from_adata)
     with pytest.raises(ValueError, match="layer='counts' needs an AnnData"):
         model.predict(df, layer="counts")
-    for bad in (0, -1, 8.0):
-        with pytest.raises(ValueError, match="batch_size"):
+    for bad, error in ((0, ValueError), (-1, ValueError), (8.0, TypeError)):
+        with pytest.raises(error, match="batch_size"):
             model.predict_proba(adata, batch_size=bad)
 
 
@@ -261,6 +264,22 @@ def test_an_empty_matrix_or_an_odd_latent_size_is_refused(adata):
         vae = sag.models.ResVAE({"kind": "vae", "n_latent": bad, "widths": [8]}, {"max_epochs": 1})
         with pytest.raises(ValueError, match=rf"n_latent={bad!r} must be a positive integer"):
             vae.fit(adata, seed=0)
+
+
+def test_fit_shows_its_epochs_and_says_what_it_kept(adata, sag_caplog, capsys):
+    """Classifier.fit was silent for the whole training (ResVAE.fit had a bar); both now
+    log what they trained and kept."""
+    sag.settings.progress_bar, sag.settings.verbosity = True, 2
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 3})
+    model.fit(adata, "label", seed=0)
+    assert "training:" in capsys.readouterr().err  # the bar
+    kept = r"trained 3 epoch\(s\) in .*; kept epoch [0-2], validation score"
+    assert re.search(kept, sag_caplog.text)
+    sag.models.ResVAE({"kind": "vae", "n_latent": 2, "widths": [8]}, {"max_epochs": 2}).fit(
+        adata, seed=0
+    )
+    assert "trained 2 epoch(s)" in sag_caplog.text
+    assert "validation loss" in sag_caplog.text
 
 
 def test_fit_leaves_torchs_random_state_as_it_was(adata):

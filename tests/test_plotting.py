@@ -145,10 +145,10 @@ def test_shap_summary(annotated, tmp_path):
     ax = sag.pl.shap_summary(adata, n_top=6, show=False)
     assert _labels(ax.get_yticklabels()) == list(adata.uns["sag_shap"]["top_genes"][-1][:6])
     assert "own class" in ax.get_xlabel()
-    for bad in (0, -3, 2.5):
-        with pytest.raises(ValueError, match=r"n_top=.* must be a positive integer"):
+    for bad, error in ((0, ValueError), (-3, ValueError), (2.5, TypeError)):
+        with pytest.raises(error, match=r"n_top=.* must be a positive integer"):
             sag.pl.shap_summary(adata, cls, n_top=bad, show=False)
-        with pytest.raises(ValueError, match=r"n_top=.* must be a positive integer"):
+        with pytest.raises(error, match=r"n_top=.* must be a positive integer"):
             sag.pl.importance(adata, n_top=bad, show=False)
     plt.close("all")
     for bad in (-1, 0, float("nan"), "5", True):
@@ -548,9 +548,21 @@ def test_confusion_matrix_refuses_a_regression_run(regressed):
         sag.pl.confusion_matrix(regressed, show=False)
 
 
+def test_switches_of_the_plots_take_no_text(annotated):
+    """A text such as "no" read as True drew counts as fractions and annotated the cells."""
+    for kwargs in ({"normalize": "rows"}, {"annotate": "no"}):
+        with pytest.raises(TypeError, match=r"=.* must be True or False"):
+            sag.pl.confusion_matrix(annotated, show=False, **kwargs)
+    with pytest.raises(TypeError, match="recompute='no' must be True or False"):
+        sag.pl.embedding(annotated, "X_pca", recompute="no", show=False)
+
+
 def test_regression_follows_the_plot_conventions(regressed, tmp_path):
     import scanpy as sc
 
+    for bad in (-1, 0, float("nan")):  # -1 drew no dot, with numpy's sqrt warning
+        with pytest.raises(ValueError, match=r"size=.* must be a positive number"):
+            sag.pl.regression(regressed, size=bad, show=False)
     _, ax = plt.subplots()
     assert sag.pl.regression(regressed, ax=ax, show=False) is ax
     assert isinstance(sag.pl.regression(regressed, return_fig=True), Figure)
@@ -909,6 +921,22 @@ def test_embedding_of_a_view_whose_coordinates_exist(tmp_path):
     with pytest.raises(ValueError, match=r"adata is a view .*recompute=True"):
         sag.pl.embedding(view, "X_e", method="tsne", recompute=True, show=False)
     assert view.is_view
+
+
+def test_embedding_refuses_a_misspelt_keyword_before_any_layout():
+    """Extra keywords go to scanpy and matplotlib: a typo failed inside matplotlib after the
+    UMAP was computed and written into adata."""
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    obsm, uns = set(a.obsm), set(a.uns)
+    with pytest.raises(TypeError, match=r"keyword argument 'colr' \(did you mean 'color'\?\)"):
+        sag.pl.embedding(a, "X_e", color="label", colr="red", show=False)
+    assert (set(a.obsm), set(a.uns)) == (obsm, uns)
+    # scanpy's keywords, matplotlib's and their aliases pass
+    ax = sag.pl.embedding(
+        a, "X_e", color="label", legend_loc="on data", frameon=False, lw=0.1, marker="s", show=False
+    )
+    assert ax.get_xlabel() == "UMAP1"
 
 
 def test_architecture_refuses_a_malformed_dict_with_a_clear_error():

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._utils import missing_obs_column
+from .._utils import check_key, check_obs_column
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -110,6 +110,7 @@ def get_matrix(adata: AnnData, layer: str | None):
         X = adata.X
         where = "adata.X"
     else:
+        check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
         if layer not in adata.layers:
             msg = f"layer={layer!r} not found; available layers: {list(adata.layers.keys())}."
             raise KeyError(msg)
@@ -413,8 +414,7 @@ def common_row_total(X, rows: np.ndarray | None = None) -> float | None:
 
 def check_labels(adata: AnnData, labels_key: str) -> pd.Series:
     """The label column, or an error listing the available columns."""
-    if labels_key not in adata.obs.columns:
-        raise missing_obs_column("labels_key", labels_key, adata)
+    check_obs_column(adata, "labels_key", labels_key)
     return adata.obs[labels_key]
 
 
@@ -507,8 +507,7 @@ def batch_codes(
     ``categories``: the batches a trained model knows; a cell of another batch is then an
     error naming it.
     """
-    if not isinstance(batch_key, str) or batch_key not in adata.obs.columns:
-        raise missing_obs_column("batch_key", batch_key, adata)
+    check_obs_column(adata, "batch_key", batch_key)
     values = adata.obs[batch_key]
     check_not_continuous(values, batch_key, "batch correction")
     n_missing = int(values.isna().sum())

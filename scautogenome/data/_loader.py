@@ -7,19 +7,13 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from .._utils import check_positive_int
 from ._transform import block_rows, dense_rows
 
 
 def check_batch_size(batch_size) -> int:
-    """``batch_size`` as an int, or a ValueError when it is not a positive integer."""
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        msg = f"batch_size={batch_size!r} must be a positive integer."
-        raise ValueError(msg)
-    return int(batch_size)
+    """``batch_size`` as an int: a TypeError when it is no integer, a ValueError below 1."""
+    return check_positive_int("batch_size", batch_size)
 
 
 class BatchLoader:

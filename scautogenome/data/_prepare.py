@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._keys import SPLITS
 from .._settings import logger
-from .._utils import missing_obs_column
+from .._utils import check_obs_column, short_repr
 from ._checks import (
     MAX_NUMERIC_LABELS,
     check_adata,
@@ -312,7 +312,7 @@ def check_labels_key(labels_key) -> None:
     """``labels_key`` must be a str, the name of one column of ``adata.obs``."""
     if not isinstance(labels_key, str):
         msg = (
-            f"labels_key={labels_key!r} must be a str naming one column of adata.obs "
+            f"labels_key={short_repr(labels_key)} must be a str naming one column of adata.obs "
             f"(e.g. labels_key='cell_type'), not a {type(labels_key).__name__}."
         )
         raise TypeError(msg)
@@ -661,8 +661,7 @@ def _seeded_split(codes, groups, grouped_by, seed: int, classes) -> tuple[np.nda
 
 def _user_split(adata, split_key: str, used: np.ndarray, codes: np.ndarray, seed: int, groups=None):
     """:func:`user_split` of ``obs[split_key]``, a KeyError naming the columns without it."""
-    if split_key not in adata.obs.columns:
-        raise missing_obs_column("split_key", split_key, adata)
+    check_obs_column(adata, "split_key", split_key)
     return user_split(adata.obs[split_key], split_key, used, codes, seed, groups)
 
 

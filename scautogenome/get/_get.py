@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import _keys
 from .._settings import logger
-from .._utils import check_gene_symbols, classify_run_record
+from .._utils import check_gene_symbols, check_positive_int, classify_run_record
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -86,9 +86,8 @@ def shap_df(
         ) from None
     columns = [str(c) for c in uns["columns"]]
     check_gene_symbols(adata, gene_symbols)
-    if n_top is not None and (isinstance(n_top, bool) or not isinstance(n_top, int) or n_top < 1):
-        msg = f"n_top={n_top!r} must be a positive integer (or None: every gene)."
-        raise ValueError(msg)
+    if n_top is not None:
+        check_positive_int("n_top", n_top, " (or None: every gene)")
     groups = None
     if group is not None:
         many = not isinstance(group, str) and isinstance(

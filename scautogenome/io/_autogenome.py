@@ -76,6 +76,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._logging import user_stacklevel
 from .._settings import logger
 from . import _parse
 from ._table import IO_KEY, _duplicates, _h5ad_column
@@ -412,7 +413,7 @@ class _Reading:
                 f"AutoGenome config {self.source}: {where} repeats {self.values[canon][0]} "
                 f"(both mean {canon[1]!r}); using {where}.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
         self.values[canon] = (where, value)
 
@@ -819,7 +820,7 @@ def _warn_rrfcn_capped(src: str, cfg: dict, mapped: dict[str, str], n_features: 
             "number of features, at least 16 or, with fewer, their number; no later unit is "
             "wider).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 
@@ -1081,7 +1082,7 @@ def _read_labels(
                 f"AutoGenome {split} labels file {str(path)!r}: {hits.count(False)} samples of "
                 f"{str(features)!r} have no label.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
         labels = [_label(table[i]) if i in table else np.nan for i in ids]
         return pd.Series(labels, dtype=object), [seen.get(i) for i in ids]
@@ -1303,7 +1304,7 @@ def read_autogenome(
                 warnings.warn(
                     f"AutoGenome config {src}: no labels file for the training features.",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
         obs["autogenome_split"] = SPLITS[split]
         blocks.append(X)
@@ -1326,7 +1327,7 @@ def read_autogenome(
                 f"AutoGenome: the header of {name_source!r} differs from feature names file "
                 f"{str(names_path)!r}; using the feature names file.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         names = from_file
     if names is None:
@@ -1347,7 +1348,7 @@ def read_autogenome(
                 f"{len(not_numbers)} label(s) are not numbers and are read as missing (NaN), "
                 f"the first {value!r} in {_parse.where(lpath, line)}.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
     else:
         obs[label_key] = _h5ad_column(obs[label_key])
@@ -1358,12 +1359,14 @@ def read_autogenome(
     var = pd.DataFrame(index=pd.Index(names))
     if feature_ids is not None:
         var["feature_ids"] = feature_ids
-    adata = ad.AnnData(X=X, obs=obs, var=var)
+    with warnings.catch_warnings():  # repeated names are made unique below, and said so
+        warnings.filterwarnings("ignore", message="Variable names are not unique")
+        adata = ad.AnnData(X=X, obs=obs, var=var)
     if _duplicates(names):
         warnings.warn(
             f"AutoGenome: feature names repeat (e.g. {_duplicates(names)[:3]}); made unique.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
         adata.var_names_make_unique()
     n_label_classes = adata.obs[label_key].nunique() if task == "auc" else 0
@@ -1425,14 +1428,14 @@ def read_autogenome(
             f"AutoGenome config {src}: keys not mapped onto sag.config: "
             + "; ".join(f"{k}: {v}" for k, v in unmapped.items()),
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     if reading.unknown:
         warnings.warn(
             f"AutoGenome config {src}: unknown keys {reading.unknown} (not read; kept in "
             "uns['sag_io']['unknown_keys']).",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     model_dir = vals.get(("save", "model_dir"), (None, ""))[1]
     if model_dir:

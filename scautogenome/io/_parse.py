@@ -457,6 +457,10 @@ def _stack(
     )
 
 
+ANNOUNCED_BYTES = 50_000_000
+"""A matrix file this large is announced before it is parsed (a few seconds and more)."""
+
+
 def read_matrix(
     path: PathLike,
     *,
@@ -474,6 +478,9 @@ def read_matrix(
     CSR so that memory stays near the size of the sparse result.
     """
     path = check_exists(path, what)
+    size = Path(path).stat().st_size
+    if size >= ANNOUNCED_BYTES:  # its parse takes a while (about 40 s for 600 MB)
+        logger.info("reading %s %r (%.0f MB on disk)", what, str(path), size / 1e6)
     with decoded(path, what):
         return _read_matrix(path, sep, sparse, dtype, what, chunk_rows, header, index)
 

@@ -336,7 +336,11 @@ def table_to_anndata(
             raise ValueError(msg)
         sample_ids, gene_ids = col_ids, row_ids
         X = m.X.T.tocsr() if sp.issparse(m.X) else np.ascontiguousarray(m.X.T)
-    adata = ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(sample_ids)), var=_var_frame(gene_ids))
+    with warnings.catch_warnings():  # repeated gene ids are made unique below, and said so
+        warnings.filterwarnings("ignore", message="Variable names are not unique")
+        adata = ad.AnnData(
+            X=X, obs=pd.DataFrame(index=pd.Index(sample_ids)), var=_var_frame(gene_ids)
+        )
     dates = [g for g in gene_ids if _EXCEL_DATE.match(g)]
     if dates:
         warnings.warn(

@@ -13,6 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._settings import logger
+from .._utils import check_bool
 from . import _parse
 from ._barcodes import (
     FIREHOSE_AGGREGATES,
@@ -365,6 +366,7 @@ def read_tcga(
     if join not in ("inner", "outer"):
         msg = f"join={join!r} must be 'inner' or 'outer'."
         raise ValueError(msg)
+    tumor_only = check_bool("tumor_only", tumor_only)
     if sample_types is not None:
         sample_types = [f"{int(c):02d}" if str(c).isdigit() else str(c) for c in sample_types]
         unknown = [c for c in sample_types if c not in SAMPLE_TYPES]

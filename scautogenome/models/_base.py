@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from .._settings import logger
-from .._utils import json_default, write_atomically
+from .._utils import check_bool, json_default, write_atomically
 from ..data import InputTransform, as_csr_or_dense, check_adata, gene_alignment, get_matrix
 from ..nn import count_parameters
 from ..train import resolve_device
@@ -360,6 +360,16 @@ class BaseModel:
         )
         self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
         self._record_split(obs_names, data)
+        score = getattr(result, "best_score", None)  # a VAE keeps its lowest loss
+        kept = f"score {score:.4g}" if score is not None else f"loss {result.best_loss:.4g}"
+        logger.info(
+            "    trained %d epoch(s) in %.1f s (%s); kept epoch %d, validation %s",
+            len(result.history),
+            result.seconds,
+            result.stopped.replace("_", " "),
+            result.best_epoch,
+            kept,
+        )
         return self
 
     def _record_split(self, obs_names, data) -> None:
@@ -408,6 +418,7 @@ class BaseModel:
         in another case).
         """
         check_is_fitted(self)
+        warn = check_bool("warn", warn)
         if isinstance(min_gene_overlap, bool) or not (
             isinstance(min_gene_overlap, (int, float, np.number)) and 0 <= min_gene_overlap <= 1
         ):
@@ -571,9 +582,7 @@ class BaseModel:
         The folder.
         """
         path = check_model_path(path, self._model_name, "save")
-        if not isinstance(overwrite, bool):
-            msg = f"overwrite={overwrite!r} must be True or False."
-            raise TypeError(msg)
+        overwrite = check_bool("overwrite", overwrite)
         check_is_fitted(self)
         meta = {
             "model": self._model_name,

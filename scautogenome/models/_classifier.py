@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from scipy.special import log_softmax
 
+from .._logging import epoch_bar
 from .._settings import keep_python_rng, keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, train_classifier
@@ -166,19 +167,21 @@ class Classifier(SupervisedModel):
         )
         arch = {**architecture, "n_inputs": data.X.shape[1], "n_outputs": data.n_classes}
         params, device, net = self._fit_setup(arch, TrainParams, seed)
-        res = train_classifier(
-            net,
-            X=data.X,
-            codes=data.codes,
-            train_rows=data.rows("train"),
-            val_rows=data.rows("val"),
-            n_classes=data.n_classes,
-            transform=data.transform.to_torch(device),
-            params=params,
-            metric=metric,
-            device=device,
-            seed=seed,
-        )
+        with epoch_bar(params.max_epochs) as on_epoch:
+            res = train_classifier(
+                net,
+                X=data.X,
+                codes=data.codes,
+                train_rows=data.rows("train"),
+                val_rows=data.rows("val"),
+                n_classes=data.n_classes,
+                transform=data.transform.to_torch(device),
+                params=params,
+                metric=metric,
+                device=device,
+                seed=seed,
+                on_epoch=on_epoch,
+            )
         names = adata.obs_names
         return self._fit_done(arch, data, params, res, obs_names=names, classes=data.classes)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
+from .._utils import check_positive_int
 from ..data import (
     FEW_VAL_CELLS,
     InputTransform,
@@ -166,9 +167,7 @@ def prepare_unlabelled(
     """
     check_adata(adata, writes=writes)
     check_likelihood(likelihood)
-    if isinstance(n_latent, bool) or not isinstance(n_latent, (int, np.integer)) or n_latent < 1:
-        msg = f"n_latent={n_latent!r} must be a positive integer."
-        raise ValueError(msg)
+    check_positive_int("n_latent", n_latent)
     if n_latent >= adata.n_vars:
         msg = (
             f"n_latent={n_latent} must be smaller than the number of genes ({adata.n_vars}); "

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys
-from .._utils import classify_run_record, missing_key, missing_obs_column
-from ._utils import check_cmap, finish, new_axes, palette
+from .._utils import check_bool, check_obs_column, classify_run_record, missing_key
+from ._utils import check_cmap, check_size, finish, new_axes, palette
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -102,6 +102,8 @@ def confusion_matrix(
         )
         raise ValueError(msg)
     check_cmap(cmap)
+    normalize = check_bool("normalize", normalize)
+    annotate = annotate if annotate is None else check_bool("annotate", annotate)
     split = "all" if split is None else split
     if split not in (*_SPLIT_ORDER[:3], "all"):
         msg = f"split={split!r} must be 'test', 'val', 'train' or 'all' (or None)."
@@ -204,8 +206,7 @@ def _pred_beside_labels(adata, key: str, labels_key: str) -> str:
             f"key_added={key!r} first."
         )
         raise KeyError(msg)
-    if labels_key not in adata.obs.columns:
-        raise missing_obs_column("labels_key", labels_key, adata)
+    check_obs_column(adata, "labels_key", labels_key)
     return pred_col
 
 
@@ -362,6 +363,8 @@ def regression(
     if split not in (*_SPLIT_ORDER[:3], "all"):
         msg = f"split={split!r} must be 'test', 'val', 'train' or 'all' (or None)."
         raise ValueError(msg)
+    if size is not None:
+        check_size(size)
     pred_col = _keys.pred_key(key)
     split_col = _keys.split_key(key)
     if labels_key is None:

@@ -10,6 +10,7 @@ import numpy as np
 from .. import _keys
 from .._settings import keep_torch_threads, logger, resolve_seed
 from .._utils import (
+    check_bool,
     check_gene_symbols,
     check_int_at_least,
     columns_listed,
@@ -124,6 +125,8 @@ def embedding(
     if method not in METHODS:
         msg = f"method={method!r} must be one of {METHODS}."
         raise ValueError(msg)
+    recompute = check_bool("recompute", recompute)
+    _check_plot_kwargs(kwargs)
     basis = resolve_basis(adata, basis)
     if basis not in adata.obsm:
         msg = (
@@ -230,6 +233,34 @@ def embedding(
     _relabel(axs if isinstance(axs, list) else [axs], label)
     first = axs[0] if isinstance(axs, list) else axs
     return finish(first.figure, axs, show, False, save, "sag_embedding")
+
+
+def _check_plot_kwargs(kwargs: dict) -> None:
+    """A TypeError, before any graph or layout is computed (and written), for a keyword that
+    neither scanpy's ``sc.pl.embedding`` nor matplotlib's ``scatter`` takes: a typo such as
+    ``colr=`` failed inside matplotlib after the UMAP."""
+    import difflib
+    import inspect
+
+    import scanpy as sc
+    from matplotlib.artist import ArtistInspector
+    from matplotlib.axes import Axes
+    from matplotlib.collections import PathCollection
+
+    inspector = ArtistInspector(PathCollection)
+    known = {*inspect.signature(sc.pl.embedding).parameters, *inspector.get_setters()}
+    known |= set(inspect.signature(Axes.scatter).parameters)
+    known |= {alias for aliases in inspector.aliasd.values() for alias in aliases}
+    known -= {"self", "kwargs", "x", "y"}
+    unknown = [k for k in kwargs if k not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        msg = (
+            f"sag.pl.embedding got an unexpected keyword argument {unknown[0]!r}{hint}: extra "
+            "keywords go to scanpy's sc.pl.embedding and matplotlib's scatter."
+        )
+        raise TypeError(msg)
 
 
 def _check_numbers(n_neighbors, random_state) -> tuple[int, int]:

@@ -8,7 +8,16 @@ import numpy as np
 
 from .. import _keys
 from .._settings import logger
-from ._utils import check_cmap, check_color, class_colors, finish, gene_labels, new_axes
+from .._utils import check_positive_int
+from ._utils import (
+    check_cmap,
+    check_color,
+    check_size,
+    class_colors,
+    finish,
+    gene_labels,
+    new_axes,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -197,9 +206,7 @@ def _importance_label(uns, col: int, output: str, noun: str = "cells") -> str:
 
 
 def _check_n_top(n_top) -> None:
-    if isinstance(n_top, bool) or not isinstance(n_top, (int, np.integer)) or n_top < 1:
-        msg = f"n_top={n_top!r} must be a positive integer (the number of genes shown)."
-        raise ValueError(msg)
+    check_positive_int("n_top", n_top, " (the number of genes shown)")
 
 
 def _output(uns) -> str:
@@ -285,14 +292,7 @@ def shap_summary(
 
     _check_n_top(n_top)
     check_cmap(cmap)
-    if (
-        isinstance(size, bool)
-        or not isinstance(size, (int, float, np.integer, np.floating))
-        or not np.isfinite(size)
-        or size <= 0
-    ):
-        msg = f"size={size!r} must be a positive number (the dot size, in points squared)."
-        raise ValueError(msg)
+    check_size(size)
     from ..data._checks import obs_noun  # not ..data, which loads torch
 
     uns = _shap_uns(adata, key)

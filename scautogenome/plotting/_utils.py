@@ -22,6 +22,21 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
     return fig, ax
 
 
+def check_size(size) -> None:
+    """A ValueError, before any figure is made, for a dot ``size`` that is not a positive
+    finite number (a negative one drew nothing, with a warning from numpy's sqrt)."""
+    import numpy as np
+
+    if (
+        isinstance(size, bool)
+        or not isinstance(size, (int, float, np.integer, np.floating))
+        or not np.isfinite(size)
+        or size <= 0
+    ):
+        msg = f"size={size!r} must be a positive number (the dot size, in points squared)."
+        raise ValueError(msg)
+
+
 def check_cmap(cmap, name: str = "cmap") -> None:
     """A ValueError, before any figure is made, for a ``cmap`` that is neither None
     (matplotlib's default map), a Colormap nor the name of one of matplotlib's."""

@@ -186,7 +186,19 @@ def check_storage(storage, study_name=None):
         )
         raise ValueError(msg)
     if storage is None:
+        if study_name is not None:  # a name for a study that no storage will keep
+            logger.warning(
+                "study_name=%r is only recorded: without storage= the search is kept in memory, "
+                "where no other process or later session can find it by name.",
+                study_name,
+            )
         return None
+    if not isinstance(storage, (str, optuna.storages.BaseStorage)):
+        msg = (
+            f"storage={storage!r} must be a URL (sqlite:///search.db), a journal file path "
+            "(search.log) or an Optuna storage object."
+        )
+        raise TypeError(msg)
     _check_writable(storage)
     return open_storage(storage)
 

@@ -12,6 +12,7 @@ from .. import _keys
 from .. import config as _config
 from .._logging import elapsed
 from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
+from .._utils import check_key
 from ..data import obs_noun, prepare_labelled
 from ..data._prepare import check_labels_key, check_min_cells_per_class
 from ..models import Classifier, Regressor
@@ -244,6 +245,8 @@ def classify(
     start = time.perf_counter()
     check_key_added(key_added)
     check_labels_key(labels_key)
+    if split_key is not None:
+        check_key("split_key", split_key, "one column of adata.obs")
     check_min_cells_per_class(min_cells_per_class)
     _check_not_written(labels_key, split_key, key_added)
     check_uns_key(adata, key_added, "classify", replaces=("classify", "predict"))

@@ -11,7 +11,7 @@ from scipy import sparse
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, keep_torch_rng, keep_torch_threads, logger, resolve_seed
-from .._utils import check_int_at_least, check_number, missing_obs_column
+from .._utils import check_bool, check_int_at_least, check_number, check_obs_column
 from ..config import _embed as _embed_config
 from ..data import batch_codes, check_not_continuous, obs_noun
 from ..data._checks import view_as_object
@@ -80,9 +80,7 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
     accounts for (``key_added="scVI"`` would overwrite scVI's latent), or the reconstruction
     layer they write or remove as the input ``layer``; ``recon`` must be a bool."""
     check_key_added(key_added)
-    if not isinstance(recon, (bool, np.bool_)):
-        msg = f"recon={recon!r} must be True or False."
-        raise TypeError(msg)
+    check_bool("recon", recon)
     shape = getattr(adata, "shape", None)
     if recon and shape is not None and 4 * shape[0] * shape[1] > RECON_WARN_BYTES:
         logger.warning(
@@ -482,8 +480,7 @@ def score_labels(
     like a missing value (``'nan'``, ``'NA'``, blanks) are warned about, as classify does."""
     check_int_at_least("leiden_seeds", leiden_seeds, 1)
     check_int_at_least("n_neighbors", n_neighbors, 2)
-    if labels_key not in adata.obs.columns:
-        raise missing_obs_column("labels_key", labels_key, adata)
+    check_obs_column(adata, "labels_key", labels_key)
     labels = adata.obs[labels_key]
     check_not_continuous(labels, labels_key, "scoring against labels")
     keep = labels.notna().to_numpy()
@@ -632,9 +629,7 @@ def embedding_scores(
     from sklearn import metrics as skm
 
     seed = resolve_seed(seed)
-    if not isinstance(tsne, (bool, np.bool_)):
-        msg = f"tsne={tsne!r} must be True or False."
-        raise TypeError(msg)
+    tsne = check_bool("tsne", tsne)
     if key_added is not None:  # where the scores go: checked before any work
         check_key_added(key_added)
         if adata.is_view:  # storing into a view would write into a copy the user does not hold

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
-from .._utils import missing_obs_column
+from .._utils import check_bool, check_obs_column, check_positive_int, shown_values
 from ..data import (
     MissingGenes,
     block_rows,
@@ -53,15 +53,6 @@ def overall_column(classes) -> str:
     while name in names:
         name += " (all classes)"
     return name
-
-
-def _check_positive(**kwargs) -> None:
-    for name, value in kwargs.items():
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            msg = f"{name}={value!r} must be a positive integer."
-            raise ValueError(msg)
 
 
 def _check_varm_key(adata: AnnData, key_added: str) -> None:
@@ -153,7 +144,7 @@ def _candidate_rows(
         return np.flatnonzero(arr)
     if np.issubdtype(arr.dtype, np.integer):
         if arr.size and (arr.min() < -n or arr.max() >= n):
-            msg = f"cells holds positions outside 0..{n - 1}."
+            msg = f"cells holds positions outside 0..{n - 1} (or -{n}..-1, from the end)."
             raise IndexError(msg)
         return np.unique(np.where(arr < 0, arr + n, arr))
     if adata.obs_names.duplicated().any():  # not is_unique, which a copy may carry stale
@@ -189,8 +180,7 @@ def _groups(
             if (codes >= 0).any():
                 return codes[rows], labels_key
         return predicted(rows), "predicted class"
-    if groupby not in adata.obs.columns:
-        raise missing_obs_column("groupby", groupby, adata)
+    check_obs_column(adata, "groupby", groupby)
     values = class_names_of(adata.obs[groupby], classes)
     codes = classes.get_indexer(values)
     if not (codes >= 0).any():
@@ -369,10 +359,15 @@ def explain(
     if method not in METHODS:
         msg = f"method={method!r} must be one of {METHODS}."
         raise ValueError(msg)
-    _check_positive(n_explain=n_explain, n_background=n_background, nsamples=nsamples, n_top=n_top)
+    for name, value in {"n_explain": n_explain, "n_background": n_background}.items():
+        if value is not None:  # None: every cell asked for; the default background
+            check_positive_int(name, value)
+    check_positive_int("nsamples", nsamples)
+    check_positive_int("n_top", n_top)
+    return_values = check_bool("return_values", return_values)
     seed = resolve_seed(seed)
-    if split_key is not None and split_key not in adata.obs.columns:
-        raise missing_obs_column("split_key", split_key, adata)
+    if split_key is not None:
+        check_obs_column(adata, "split_key", split_key)
     record_key, record = classify_record(adata, model, classify_key)
     if record_key is None and is_classify_record(adata.uns.get(_keys.CLASSIFY_KEY)):
         # (a prediction's record holds no layer, labels or split to use: nothing to say)
@@ -389,6 +384,13 @@ def explain(
     split = None
     if split_col is not None and split_col in adata.obs.columns:
         split = adata.obs[split_col].astype(str).to_numpy()
+    if split_key is not None and not np.isin(split, _SPLITS).any():
+        msg = (
+            f"split_key={split_key!r} holds no 'train', 'val' or 'test' value (it holds "
+            f"{shown_values(sorted(set(split)), total='distinct values')}); pass a split "
+            "column, or leave split_key out."
+        )
+        raise ValueError(msg)
     # the cells asked for before any work (grouping them may need a forward pass)
     candidates = _candidate_rows(adata, cells, split, split_col)
 

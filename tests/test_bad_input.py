@@ -170,7 +170,7 @@ def test_duplicate_var_names(adata):
 def test_a_missing_gene_name_is_refused(adata):
     """var_names = var['symbol'] where one gene has none: refused before any work (the run
     went through and its output could not be written: h5py cannot store a NaN name)."""
-    names = pd.Index(adata.var_names, dtype=object).to_numpy()
+    names = pd.Index(adata.var_names, dtype=object).to_numpy(copy=True)
     names[3] = np.nan
     adata.var_names = pd.Index(names)
     before = snapshot(adata)

@@ -780,7 +780,7 @@ def test_explaining_all_cells_says_which_have_no_class(syn, log_records):
     adata = adata.copy()
     unlabelled = np.arange(adata.n_obs) >= 260  # the "test file": no labels, split "none"
     adata.obs["label"] = adata.obs["label"].astype(object).where(~unlabelled, None)
-    split = adata.obs["sag_split"].astype(str).replace("test", "train").to_numpy()
+    split = adata.obs["sag_split"].astype(str).replace("test", "train").to_numpy(copy=True)
     split[unlabelled] = "none"
     adata.obs["sag_split"] = split
     sag.tl.explain(adata, model, n_explain=None, nsamples=10, n_background=20)

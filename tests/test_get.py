@@ -194,7 +194,7 @@ def test_a_class_left_out_of_training_is_named_so_when_asked_for():
 
     matplotlib.use("Agg")
     adata = sag.datasets.synthetic(n_obs=360, n_vars=60, n_classes=12, seed=0)
-    labels = adata.obs["label"].astype(str).to_numpy()
+    labels = adata.obs["label"].astype(str).to_numpy(copy=True)
     labels[:2] = "rare"  # 2 cells: too few to split
     adata.obs["label"] = pd.Categorical(labels)
     config = {"budget": {"n_trials": 1}, "trainer": {"max_epochs": 2}}

@@ -6,6 +6,7 @@ import gzip
 import importlib.util
 import json
 import re
+import warnings
 from pathlib import Path
 
 import anndata as ad
@@ -241,7 +242,7 @@ def test_parse_tcga_barcode():
     )
     assert out.iloc[1]["barcode"] == "TCGA-A2-A0CM-11A"
     assert out.iloc[1]["sample_type"] == "Solid Tissue Normal"
-    assert out.iloc[2]["sample"] is None
+    assert pd.isna(out.iloc[2]["sample"])  # None, or NaN under pandas 3
     assert out.iloc[3]["sample_type"] == "Blood Derived Normal"
     assert list(out["is_tumor"]) == [True, False, False, False]
     with pytest.raises(ValueError, match="'GTEX-1117F' is not a TCGA barcode"):
@@ -485,11 +486,12 @@ def test_read_maf_bad_files(tmp_path):
 
 
 def test_read_autogenome_example(ex, tmp_path, sag_caplog):
-    import warnings
 
     # threads, queues and GPUs change no result: logged, not warned about (sag picks its own)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        # anndata >= 0.13 reads an option pandas 3 deprecates: not this code's warning
+        warnings.filterwarnings("ignore", message=".*future.infer_string.*")
         adata, cfg = sag.io.read_autogenome(ex["autogenome_config"])
     assert re.search(
         r"settings of the machine not used .*num_threads.*capacity.*num_gpus", sag_caplog.text
@@ -595,6 +597,11 @@ def test_read_autogenome_ids_header_and_id_labels(tmp_path):
     assert cfg == {"mode": "auto"}
 
 
+def _ours(caught) -> list:
+    """The warnings caught, less anndata 0.13's own under pandas 3 (an option it reads)."""
+    return [w for w in caught if "future.infer_string" not in str(w.message)]
+
+
 def test_read_table_announces_a_large_file_before_parsing_it(tmp_path, monkeypatch, sag_caplog):
     """A 600 MB table parsed for 40 s before its first line was logged."""
     from scautogenome.io import _parse
@@ -613,7 +620,7 @@ def test_read_table_repeated_gene_ids_are_made_unique_with_one_warning(tmp_path)
     path = _write(tmp_path / "m.tsv", "gene\ts1\ts2\ng1\t1\t2\ng1\t3\t4\ng2\t0\t1\n")
     with pytest.warns(UserWarning, match="gene ids repeat") as caught:
         adata = sag.io.read_table(path, orientation="genes_x_samples")
-    assert [str(w.message).split(": ", 1)[-1] for w in caught] == [
+    assert [str(w.message).split(": ", 1)[-1] for w in _ours(caught)] == [
         "1 gene ids repeat (e.g. ['g1']); made unique by appending '-1', '-2', ..."
     ]
     assert list(adata.var_names) == ["g1", "g1-1", "g2"]
@@ -629,7 +636,7 @@ def test_read_autogenome_warnings_point_at_the_users_line(tmp_path):
     path = _ag_files(tmp_path, config, "id\tg1\tg2\ns1\t1\t2\ns2\t3\t4\n", "s1\ta\ns2\tb\n")
     with pytest.warns(UserWarning, match="lr_range repeats") as caught:
         sag.io.read_autogenome(path)
-    assert {w.filename for w in caught} == {__file__}
+    assert {w.filename for w in _ours(caught)} == {__file__}
 
 
 @pytest.mark.parametrize(
@@ -660,7 +667,7 @@ def test_read_autogenome_bad_files(tmp_path, features, labels, names, pattern):
 def test_read_autogenome_bad_config(tmp_path):
     path = tmp_path / "c.json"
     path.write_text('{"data_loader": {\n "train_data_path": "x.tsv",\n}')
-    with pytest.raises(ValueError, match=r"'.*c\.json', line 3: not valid JSON"):
+    with pytest.raises(ValueError, match=r"'.*c\.json', line [23]: not valid JSON"):
         sag.io.read_autogenome(path)
     path.write_text(json.dumps({"search_mode": "MLP"}))
     with pytest.raises(ValueError, match="no training features file"):
@@ -1464,7 +1471,6 @@ def test_read_maf_parses_each_barcode_once(ex, monkeypatch):
 
 
 def test_read_tcga_warns_about_cohorts_that_are_no_tcga_project(tmp_path):
-    import warnings
 
     a = _tcga_file(tmp_path / "a.tsv", ["TCGA-A1-A0SB-01A"])
     b = _tcga_file(tmp_path / "b.tsv", ["TCGA-05-4244-01A"])
@@ -1482,7 +1488,6 @@ def test_read_tcga_warns_about_cohorts_that_are_no_tcga_project(tmp_path):
 
 
 def test_read_maf_names_tcga_cohorts_as_read_tcga_does(ex):
-    import warnings
 
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")

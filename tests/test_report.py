@@ -559,20 +559,22 @@ def test_palette_is_scanpys_for_as_many_categories():
     """sag's default colours for n categories are those scanpy gives them (matplotlib's
     colour cycle where it has enough, then scanpy's palettes), so that sag.pl and sc.pl agree."""
     import anndata as ad
+    import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
+    import scanpy as sc
     from cycler import cycler
     from matplotlib import rc_context
     from scanpy.plotting import palettes
-    from scanpy.plotting._utils import _set_default_colors_for_categorical_obs
 
     from scautogenome.plotting._utils import palette
 
-    def scanpys(n: int) -> list[str]:
+    def scanpys(n: int) -> list[str]:  # the colours a scanpy plot stores (public API only)
         names = [f"c{i}" for i in range(n)]
         obs = pd.DataFrame({"c": pd.Categorical(names)}, index=names)
-        a = ad.AnnData(np.zeros((n, 1)), obs=obs)
-        _set_default_colors_for_categorical_obs(a, "c")
+        a = ad.AnnData(np.zeros((n, 1)), obs=obs, obsm={"X_e": np.zeros((n, 2))})
+        sc.pl.embedding(a, "X_e", color="c", show=False)
+        plt.close("all")
         return list(a.uns["c_colors"])
 
     for n in (1, 3, 10, 11, 20, 25, 60):
@@ -631,7 +633,7 @@ def test_report_names_the_unused_cells_and_the_classes_left_out(
     import numpy as np
     import pandas as pd
 
-    labels = adata.obs["label"].astype(object).to_numpy()
+    labels = adata.obs["label"].astype(object).to_numpy(copy=True)
     labels[:5] = np.nan
     labels[5:7] = "rare"
     adata.obs["label"] = pd.Categorical(labels)

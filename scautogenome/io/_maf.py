@@ -333,7 +333,7 @@ def read_maf(
         logger.info(
             f"MAF: {int((keep & no_gene).sum())} counted variants have no gene (Unknown); skipped"
         )
-    keep &= ~no_gene
+    keep = keep & ~no_gene  # a new array: pandas 3's to_numpy() may be a read-only view
     found = list(pd.unique(maf["sample"]))
     sample_match = None
     if samples is None:

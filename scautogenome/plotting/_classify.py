@@ -231,7 +231,8 @@ def _observed_confusion(
     split_col = _keys.split_key(key)
     part = ""
     if split != "all" and split_col in adata.obs.columns:
-        both &= (adata.obs[split_col].astype(str) == split).to_numpy()
+        # a new array: pandas 3's to_numpy() may be a read-only view
+        both = both & (adata.obs[split_col].astype(str) == split).to_numpy()
         part = f"{split} split, "
     if not both.any():
         where = f" of the {split!r} split (obs[{split_col!r}])" if part else ""

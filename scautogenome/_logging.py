@@ -45,8 +45,12 @@ def user_stacklevel() -> int:
     import os
 
     package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    cli = package + "cli.py"  # the command line's call is the user's (shown as one line)
     frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+    while frame is not None:
+        name = os.path.abspath(frame.f_code.co_filename)
+        if not name.startswith(package) or name == cli:
+            break
         frame, level = frame.f_back, level + 1
     return level
 
@@ -79,7 +83,7 @@ def progress(
     when it goes to a file (:func:`bar_interval`)."""
     from ._settings import settings
 
-    return tqdm(
+    return SafeBar(
         total=total,
         desc=desc,
         leave=leave,
@@ -88,6 +92,32 @@ def progress(
         disable=not settings.show_progress,
         mininterval=bar_interval(),
     )
+
+
+class SafeBar(tqdm):
+    """A tqdm bar that turns itself off where its stream cannot be written (the reader of a
+    piped stderr gone: ``scautogenome classify ... 2>&1 | head``), so that the work goes on,
+    as a log line that cannot be written is dropped (``logging.Handler.handleError``)."""
+
+    @staticmethod
+    def status_printer(*args, **kwargs):  # it flushes stderr as the bar is made
+        try:
+            return tqdm.status_printer(*args, **kwargs)
+        except OSError:
+            return lambda *args, **kwargs: None
+
+    def display(self, *args, **kwargs):
+        try:
+            return super().display(*args, **kwargs)
+        except OSError:  # BrokenPipeError; tqdm itself passes over EIO and closed files only
+            self.disable = True
+            return None
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:
+            self.disable = True
 
 
 @contextmanager

@@ -51,7 +51,7 @@ class _Settings:
         if not name.startswith("_") and not isinstance(getattr(type(self), name, None), property):
             import difflib
 
-            names = [n for n, v in vars(type(self)).items() if isinstance(v, property)]
+            names = [n for n, v in vars(type(self)).items() if isinstance(v, property) and v.fset]
             close = difflib.get_close_matches(name, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             msg = f"sag.settings has no setting {name!r}{hint}; its settings are {sorted(names)}."

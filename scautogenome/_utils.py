@@ -347,8 +347,10 @@ def columns_listed(columns, missing) -> str:
 def short_repr(value, limit: int = 60) -> str:
     """``repr(value)`` for a message, kept short: an array, a Series or a frame is named by its
     type and length (its repr is a page), anything else cut at ``limit`` characters."""
-    if (hasattr(value, "shape") and hasattr(value, "dtype")) or hasattr(value, "columns"):
-        return f"<{type(value).__name__} of length {len(value)}>"
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and len(shape) >= 1:  # not a numpy scalar (shape ())
+        size = f"length {shape[0]}" if len(shape) == 1 else f"shape {shape}"
+        return f"<{type(value).__name__} of {size}>"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -387,6 +389,8 @@ def missing_key(where: str, key: str, how: str) -> KeyError:
 def check_gene_symbols(adata, gene_symbols: str | None) -> None:
     """A KeyError, for a reader labelling genes by an ``adata.var`` column (a plot,
     :mod:`scautogenome.get`), when ``gene_symbols`` is not one."""
+    if gene_symbols is not None:
+        check_key("gene_symbols", gene_symbols, "a column of adata.var (or None: var_names)")
     if gene_symbols is not None and gene_symbols not in adata.var.columns:
         msg = (
             f"gene_symbols={gene_symbols!r} is not a column of adata.var; "

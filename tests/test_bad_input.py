@@ -306,6 +306,9 @@ def test_thread_count_progress_bar_and_verbosity_are_checked_when_set():
             AttributeError, match=r"no setting 'n_thread' \(did you mean 'n_threads'"
         ):
             sag.settings.n_thread = 2
+        with pytest.raises(AttributeError, match=r"no setting 'show_progres'; its") as err:
+            sag.settings.show_progres = False  # show_progress is read-only: not offered
+        assert "show_progress" not in str(err.value)
         assert not hasattr(sag.settings, "n_thread")
         sag.settings.n_threads = np.int64(1)
         assert sag.settings.n_threads == 1
@@ -1117,11 +1120,22 @@ def test_a_key_of_another_type_than_str_is_named_as_such(adata, tiny_config):
     with pytest.raises(TypeError, match=r"labels_key=<Series of length 300> must be a str") as err:
         sag.tl.classify(adata, adata.obs["label"], config=tiny_config)
     assert len(str(err.value)) < 200
+    # a matrix, a numpy scalar: named too (the message itself failed on them)
+    with pytest.raises(TypeError, match=r"layer=<csr_matrix of shape \(300, 200\)> must be a str"):
+        sag.tl.classify(adata, "label", layer=adata.X, config=tiny_config)
+    with pytest.raises(TypeError, match=r"split_key=np.int64\(0\) must be a str"):
+        sag.tl.classify(adata, "label", split_key=np.int64(0), config=tiny_config)
+    with pytest.raises(TypeError, match=r"group_key=\['label'\] must be a str naming one column"):
+        sag.tl.classify(adata, "label", group_key=["label"], config=tiny_config)
     check_untouched(adata, before)
     adata.obsm["X_e"] = np.zeros((adata.n_obs, 2), dtype=np.float32)
-    with pytest.raises(TypeError, match=r"basis=<ndarray of length 300> must be a str naming"):
+    with pytest.raises(
+        TypeError, match=r"basis=<ndarray of shape \(300, 2\)> must be a str naming"
+    ):
         sag.tl.embedding_scores(adata, adata.obsm["X_e"], "label")
-    with pytest.raises(TypeError, match=r"basis=<ndarray of length 300> must be a str naming"):
+    with pytest.raises(
+        TypeError, match=r"basis=<ndarray of shape \(300, 2\)> must be a str naming"
+    ):
         sag.pl.embedding(adata, adata.obsm["X_e"], show=False)
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
     model.fit(adata, "label", seed=0)

@@ -1327,6 +1327,25 @@ def test_warnings_of_the_package_are_one_line(capsys):
     assert others == ["not ours"]
 
 
+def test_a_readers_warning_is_one_line_in_the_command_line(tmp_path, capsys):
+    """read_autogenome's warnings point at the caller's line: the command line's own, so that
+    they stay one line there (they fell back to Python's format, naming the entry script)."""
+    import shutil
+
+    example = Path(__file__).resolve().parents[1] / "data" / "examples" / "autogenome"
+    folder = tmp_path / "ag"
+    shutil.copytree(example, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["model_trainer"]["lr_range"] = config["model_trainer"]["learning_rate_range"]
+    (folder / "config.json").write_text(json.dumps(config))
+    argv = ["classify", "--autogenome", str(folder / "config.json"), "--labels", "nope"]
+    assert main([*argv, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "scautogenome classify: warning: AutoGenome config " in err
+    assert "lr_range repeats" in err
+    assert "UserWarning" not in err
+
+
 def test_an_interrupted_command_says_so_without_a_traceback(h5ad, tmp_path, capsys, monkeypatch):
     import scautogenome as sag
 

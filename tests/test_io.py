@@ -384,6 +384,19 @@ def test_read_tcga_clinical_project_and_columns(ex, tmp_path):
     clin["cases.submitter_id"] = clin["cases.submitter_id"].str.lower()
     newer = sag.io.read_tcga(ex["expression"], clinical=clin)
     assert newer.obs["project"].value_counts().to_dict() == {"BRCA": 20, "COAD": 20, "LUAD": 20}
+    # a misspelt column of a wide clinical table: the closest names, 20 columns at most
+    wide = pd.concat(
+        [clin, pd.DataFrame({f"field_{i}": [0] * len(clin) for i in range(300)})], axis=1
+    )
+    for argument, typo in (
+        ("clinical_id_column", "cases.submiter_id"),
+        ("project_column", "project.projct_id"),
+    ):
+        with pytest.raises(
+            ValueError, match=rf"no {argument}='{typo}'; closest: .*\(\d+ in all\)"
+        ) as err:
+            sag.io.read_tcga(ex["expression"], clinical=wide, **{argument: typo})
+        assert len(str(err.value)) < 800
 
 
 def test_read_tcga_errors(ex, tmp_path):

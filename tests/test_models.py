@@ -273,13 +273,45 @@ def test_fit_shows_its_epochs_and_says_what_it_kept(adata, sag_caplog, capsys):
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 3})
     model.fit(adata, "label", seed=0)
     assert "training:" in capsys.readouterr().err  # the bar
-    kept = r"trained 3 epoch\(s\) in .*; kept epoch [0-2], validation score"
+    kept = r"trained 3 epoch\(s\) in .*; kept epoch [1-3], validation score"  # from 1
     assert re.search(kept, sag_caplog.text)
     sag.models.ResVAE({"kind": "vae", "n_latent": 2, "widths": [8]}, {"max_epochs": 2}).fit(
         adata, seed=0
     )
     assert "trained 2 epoch(s)" in sag_caplog.text
     assert "validation loss" in sag_caplog.text
+
+
+def test_a_bar_whose_stream_is_gone_turns_off_and_the_work_goes_on(monkeypatch):
+    """stderr piped into a reader that quit (``2>&1 | head``): the first bar of a search or a
+    fit ended it with a BrokenPipeError; log lines were already dropped quietly."""
+    import sys
+
+    from scautogenome._logging import epoch_bar, progress
+    from scautogenome._settings import logger
+
+    class Gone:  # a pipe whose reader is gone
+        encoding = "utf-8"
+
+        def write(self, *text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        flush = write
+
+        def isatty(self):
+            return False
+
+    sag.settings.progress_bar, sag.settings.verbosity = True, 2
+    monkeypatch.setattr(sys, "stderr", Gone())
+    with progress(3, "search", unit="trial") as bar:  # made, drawn, moved on, closed
+        bar.set_postfix_str("best 0.5")
+        bar.update(3)
+        logger.info("a log line between two redraws")
+    with epoch_bar(2) as on_epoch:
+        on_epoch({"val_score": 0.5})
+        on_epoch({"val_score": 0.6})
+    monkeypatch.undo()
+    assert bar.disable
 
 
 def test_fit_leaves_torchs_random_state_as_it_was(adata):

@@ -931,6 +931,9 @@ def test_embedding_refuses_a_misspelt_keyword_before_any_layout():
     obsm, uns = set(a.obsm), set(a.uns)
     with pytest.raises(TypeError, match=r"keyword argument 'colr' \(did you mean 'color'\?\)"):
         sag.pl.embedding(a, "X_e", color="label", colr="red", show=False)
+    for key in ("layer", "gene_symbols"):  # a list where a key goes failed inside anndata
+        with pytest.raises(TypeError, match=rf"{key}=\['x'\] must be a str naming"):
+            sag.pl.embedding(a, "X_e", color="label", show=False, **{key: ["x"]})
     assert (set(a.obsm), set(a.uns)) == (obsm, uns)
     # scanpy's keywords, matplotlib's and their aliases pass
     ax = sag.pl.embedding(

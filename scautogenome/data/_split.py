@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._keys import SPLITS
 from .._settings import logger
-from .._utils import columns_listed, shown_values
+from .._utils import check_key, columns_listed, shown_values
 from ._checks import obs_noun
 
 if TYPE_CHECKING:
@@ -166,6 +166,7 @@ def resolve_groups(
     """
     if group_key is None:
         return None, None
+    check_key("group_key", group_key, "one column of adata.obs (or 'auto', or None)")
     if group_key == "auto":
         names = adata.obs_names[used]
         of_used, what = patient_groups(names), AUTO_GROUPS

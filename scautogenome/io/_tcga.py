@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._settings import logger
-from .._utils import check_bool
+from .._utils import check_bool, columns_listed
 from . import _parse
 from ._barcodes import (
     FIREHOSE_AGGREGATES,
@@ -238,13 +238,14 @@ def _clinical_columns(
         if not found:
             msg = (
                 f"clinical table {info.name}: no column of TCGA barcodes (patient ids like "
-                f"TCGA-A1-A0SB); columns are {cols}. Pass clinical_id_column=."
+                f"TCGA-A1-A0SB); {columns_listed(cols, [])}. Pass clinical_id_column=."
             )
             raise ValueError(msg)
         id_column = found[0]
     elif id_column not in cols:
         msg = (
-            f"clinical table {info.name}: no clinical_id_column={id_column!r}; columns are {cols}."
+            f"clinical table {info.name}: no clinical_id_column={id_column!r}; "
+            f"{columns_listed(cols, [id_column])}."
         )
         raise ValueError(msg)
     if project_column is None:
@@ -256,7 +257,8 @@ def _clinical_columns(
         project_column = next((lower[c] for c in _PROJECT_COLUMNS if c in lower), None)
     elif project_column not in cols:
         msg = (
-            f"clinical table {info.name}: no project_column={project_column!r}; columns are {cols}."
+            f"clinical table {info.name}: no project_column={project_column!r}; "
+            f"{columns_listed(cols, [project_column])}."
         )
         raise ValueError(msg)
     return id_column, project_column

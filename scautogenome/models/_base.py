@@ -367,7 +367,7 @@ class BaseModel:
             len(result.history),
             result.seconds,
             result.stopped.replace("_", " "),
-            result.best_epoch,
+            result.best_epoch + 1,  # counted from 1, as the search's bar and the report
             kept,
         )
         return self

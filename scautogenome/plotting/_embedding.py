@@ -13,6 +13,7 @@ from .._utils import (
     check_bool,
     check_gene_symbols,
     check_int_at_least,
+    check_key,
     columns_listed,
     digest,
     neighbors,
@@ -138,6 +139,8 @@ def embedding(
     colors = [color] if isinstance(color, str) else list(color or [])
     _check_colors(adata, colors, kwargs.get("gene_symbols"))
     layer = kwargs.get("layer")
+    if layer is not None:
+        check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
     if layer is not None and layer not in adata.layers:
         msg = f"layer={layer!r} not found in adata.layers; available: {list(adata.layers.keys())}."
         raise KeyError(msg)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._logging import bar_interval, batch_done, inference_batches, tqdm
+from .._logging import SafeBar, bar_interval, batch_done, inference_batches
 from .._settings import logger, settings
 from ..data import BatchLoader, query_steps
 from ..nn._vae import SCALED_LIKELIHOODS
@@ -217,7 +217,7 @@ def train_vae(
     since_best = 0
     train_seconds = []
     partial_seconds = math.nan  # an epoch cut short, scaled up to a whole one
-    bar = tqdm(
+    bar = SafeBar(
         total=params.max_epochs,
         desc="training",
         leave=False,

@@ -1127,6 +1127,8 @@ def test_a_key_of_another_type_than_str_is_named_as_such(adata, tiny_config):
         sag.tl.classify(adata, "label", split_key=np.int64(0), config=tiny_config)
     with pytest.raises(TypeError, match=r"group_key=\['label'\] must be a str naming one column"):
         sag.tl.classify(adata, "label", group_key=["label"], config=tiny_config)
+    with pytest.raises(TypeError, match=r"layer=<csr_matrix of shape \(300, 200\)> must be a str"):
+        sag.tl.embed(adata, layer=adata.X)  # failed inside numpy
     check_untouched(adata, before)
     adata.obsm["X_e"] = np.zeros((adata.n_obs, 2), dtype=np.float32)
     with pytest.raises(

@@ -11,7 +11,7 @@ from scipy import sparse
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, keep_torch_rng, keep_torch_threads, logger, resolve_seed
-from .._utils import check_bool, check_int_at_least, check_number, check_obs_column
+from .._utils import check_bool, check_int_at_least, check_key, check_number, check_obs_column
 from ..config import _embed as _embed_config
 from ..data import batch_codes, check_not_continuous, obs_noun
 from ..data._checks import view_as_object
@@ -80,6 +80,8 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
     accounts for (``key_added="scVI"`` would overwrite scVI's latent), or the reconstruction
     layer they write or remove as the input ``layer``; ``recon`` must be a bool."""
     check_key_added(key_added)
+    if layer is not None:  # before it is compared with the reconstruction's key
+        check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
     check_bool("recon", recon)
     shape = getattr(adata, "shape", None)
     if recon and shape is not None and 4 * shape[0] * shape[1] > RECON_WARN_BYTES:

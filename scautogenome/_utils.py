@@ -345,8 +345,9 @@ def columns_listed(columns, missing) -> str:
 
 
 def short_repr(value, limit: int = 60) -> str:
-    """``repr(value)`` for a message, kept short: an array, a Series or a frame is named by its
-    type and length (its repr is a page), anything else cut at ``limit`` characters."""
+    """``repr(value)`` for a message, kept short: an array, a Series, a frame or a sparse matrix
+    is named by its type and length or shape (its repr is a page), anything else cut at
+    ``limit`` characters."""
     shape = getattr(value, "shape", None)
     if isinstance(shape, tuple) and len(shape) >= 1:  # not a numpy scalar (shape ())
         size = f"length {shape[0]}" if len(shape) == 1 else f"shape {shape}"
@@ -389,9 +390,10 @@ def missing_key(where: str, key: str, how: str) -> KeyError:
 def check_gene_symbols(adata, gene_symbols: str | None) -> None:
     """A KeyError, for a reader labelling genes by an ``adata.var`` column (a plot,
     :mod:`scautogenome.get`), when ``gene_symbols`` is not one."""
-    if gene_symbols is not None:
-        check_key("gene_symbols", gene_symbols, "a column of adata.var (or None: var_names)")
-    if gene_symbols is not None and gene_symbols not in adata.var.columns:
+    if gene_symbols is None:
+        return
+    check_key("gene_symbols", gene_symbols, "a column of adata.var (or None: var_names)")
+    if gene_symbols not in adata.var.columns:
         msg = (
             f"gene_symbols={gene_symbols!r} is not a column of adata.var; "
             f"{columns_listed(adata.var.columns, [gene_symbols])}."

@@ -1123,7 +1123,7 @@ def test_a_key_of_another_type_than_str_is_named_as_such(adata, tiny_config):
     # a matrix, a numpy scalar: named too (the message itself failed on them)
     with pytest.raises(TypeError, match=r"layer=<csr_matrix of shape \(300, 200\)> must be a str"):
         sag.tl.classify(adata, "label", layer=adata.X, config=tiny_config)
-    with pytest.raises(TypeError, match=r"split_key=np.int64\(0\) must be a str"):
+    with pytest.raises(TypeError, match=r"split_key=(np\.int64\()?0\)? must be a str"):
         sag.tl.classify(adata, "label", split_key=np.int64(0), config=tiny_config)
     with pytest.raises(TypeError, match=r"group_key=\['label'\] must be a str naming one column"):
         sag.tl.classify(adata, "label", group_key=["label"], config=tiny_config)

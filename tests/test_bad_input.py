@@ -376,15 +376,14 @@ def test_a_key_added_h5ad_cannot_store_is_refused(adata):
     work."""
     before = snapshot(adata)
     for bad in ("a/b", "", 3):
-        with pytest.raises(
-            ValueError, match=r"key_added=.* must be a non-empty string without '/'"
-        ):
+        error = TypeError if bad == 3 else ValueError  # a key of the wrong type: TypeError
+        with pytest.raises(error, match=r"key_added=.* must be a non-empty string without '/'"):
             sag.tl.classify(adata, "label", key_added=bad, n_trials=1)
-        with pytest.raises(ValueError, match="key_added="):
+        with pytest.raises(error, match="key_added="):
             sag.tl.embed(adata, key_added=bad, n_trials=1)
-        with pytest.raises(ValueError, match="key_added="):
+        with pytest.raises(error, match="key_added="):
             sag.tl.predict(adata, None, key_added=bad)
-        with pytest.raises(ValueError, match="key_added="):
+        with pytest.raises(error, match="key_added="):
             sag.tl.explain(adata, None, key_added=bad)
     check_untouched(adata, before)
 
@@ -592,15 +591,17 @@ def test_predict_refuses_to_replace_outputs_no_record_accounts_for(adata):
     assert adata.uns["u"] == {"classes": "my notes", "other": 1}
 
 
-@pytest.mark.parametrize("bad", [-1, 2.5, True, "3"])
-def test_min_cells_per_class_must_be_a_whole_number(adata, bad):
+@pytest.mark.parametrize(
+    ("bad", "error"), [(-1, ValueError), (2.5, TypeError), (True, TypeError), ("3", TypeError)]
+)
+def test_min_cells_per_class_must_be_a_whole_number(adata, bad, error):
     before = snapshot(adata)
     match = rf"min_cells_per_class={bad!r} must be None or a whole number of cells, 0 or more"
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         sag.tl.classify(adata, "label", min_cells_per_class=bad, n_trials=1)
     check_untouched(adata, before)
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         model.fit(adata, "label", min_cells_per_class=bad)
 
 

@@ -348,6 +348,8 @@ def test_min_confidence_calls_uncertain_cells_unassigned(adata, trained, tmp_pat
     ).sum() == low.sum()
     with pytest.raises(ValueError, match="must be a probability between 0 and 1"):
         sag.tl.predict(adata.copy(), trained, min_confidence=1.5)
+    with pytest.raises(TypeError, match=r"min_confidence='0\.5' must be a probability"):
+        sag.tl.predict(adata.copy(), trained, min_confidence="0.5")
 
 
 def test_nan_in_a_gene_the_model_does_not_read_is_ignored(adata, trained):

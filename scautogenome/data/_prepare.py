@@ -322,15 +322,15 @@ def check_min_cells_per_class(min_cells_per_class) -> None:
     """``min_cells_per_class`` must be None or a whole number of cells, 0 or more."""
     if min_cells_per_class is None:
         return
-    if (
-        isinstance(min_cells_per_class, (bool, np.bool_))
-        or not isinstance(min_cells_per_class, (int, np.integer))
-        or min_cells_per_class < 0
+    msg = (
+        f"min_cells_per_class={min_cells_per_class!r} must be None or a whole number of "
+        f"cells, 0 or more (e.g. {MIN_CELLS_TO_SPLIT})."
+    )
+    if isinstance(min_cells_per_class, (bool, np.bool_)) or not isinstance(
+        min_cells_per_class, (int, np.integer)
     ):
-        msg = (
-            f"min_cells_per_class={min_cells_per_class!r} must be None or a whole number of "
-            f"cells, 0 or more (e.g. {MIN_CELLS_TO_SPLIT})."
-        )
+        raise TypeError(msg)
+    if min_cells_per_class < 0:
         raise ValueError(msg)
 
 

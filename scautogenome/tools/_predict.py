@@ -127,10 +127,12 @@ def predict(
         if isinstance(model, Regressor):
             msg = "min_confidence= calls uncertain classes; a Regressor predicts values."
             raise ValueError(msg)
-        if isinstance(min_confidence, bool) or not (
-            isinstance(min_confidence, (int, float, np.number)) and 0 <= min_confidence <= 1
+        msg = f"min_confidence={min_confidence!r} must be a probability between 0 and 1."
+        if isinstance(min_confidence, bool) or not isinstance(
+            min_confidence, (int, float, np.number)
         ):
-            msg = f"min_confidence={min_confidence!r} must be a probability between 0 and 1."
+            raise TypeError(msg)
+        if not 0 <= min_confidence <= 1:  # NaN too
             raise ValueError(msg)
         if UNASSIGNED in set(map(str, model.classes_)):
             msg = f"The model has a class named {UNASSIGNED!r}; min_confidence= would mix them."

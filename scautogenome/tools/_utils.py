@@ -97,8 +97,10 @@ def check_key_added(key_added) -> None:
     """``key_added`` must be a non-empty string without ``/``: the keys it makes are h5ad
     group names, where ``/`` would nest groups (h5py warns, anndata refuses in newer
     versions)."""
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        msg = f"key_added={key_added!r} must be a non-empty string without '/'."
+    msg = f"key_added={key_added!r} must be a non-empty string without '/'."
+    if not isinstance(key_added, str):
+        raise TypeError(msg)
+    if not key_added or "/" in key_added:
         raise ValueError(msg)
 
 

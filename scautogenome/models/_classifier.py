@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from scipy.special import log_softmax
 
-from .._logging import epoch_bar
 from .._settings import keep_python_rng, keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, train_classifier
@@ -167,21 +166,17 @@ class Classifier(SupervisedModel):
         )
         arch = {**architecture, "n_inputs": data.X.shape[1], "n_outputs": data.n_classes}
         params, device, net = self._fit_setup(arch, TrainParams, seed)
-        with epoch_bar(params.max_epochs) as on_epoch:
-            res = train_classifier(
-                net,
-                X=data.X,
-                codes=data.codes,
-                train_rows=data.rows("train"),
-                val_rows=data.rows("val"),
-                n_classes=data.n_classes,
-                transform=data.transform.to_torch(device),
-                params=params,
-                metric=metric,
-                device=device,
-                seed=seed,
-                on_epoch=on_epoch,
-            )
+        res = self._train(
+            train_classifier,
+            net,
+            data,
+            params,
+            device,
+            metric=metric,
+            seed=seed,
+            codes=data.codes,
+            n_classes=data.n_classes,
+        )
         names = adata.obs_names
         return self._fit_done(arch, data, params, res, obs_names=names, classes=data.classes)
 

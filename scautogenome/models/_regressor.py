@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import torch
 
-from .._logging import epoch_bar
 from .._settings import keep_python_rng, keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, target_scale, task_objective, train_regressor
@@ -215,20 +214,9 @@ class Regressor(SupervisedModel):
 
         params, device, net = self._fit_setup(arch, params_class, seed)
         mean, std = target_scale(data.y, data.rows("train"))  # train_regressor's
-        with epoch_bar(params.max_epochs) as on_epoch:
-            res = train_regressor(
-                net,
-                X=data.X,
-                y=data.y,
-                train_rows=data.rows("train"),
-                val_rows=data.rows("val"),
-                transform=data.transform.to_torch(device),
-                params=params,
-                metric=metric,
-                device=device,
-                seed=seed,
-                on_epoch=on_epoch,
-            )
+        res = self._train(
+            train_regressor, net, data, params, device, metric=metric, seed=seed, y=data.y
+        )
         return self._fit_done(
             arch,
             data,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._logging import epoch_bar
 from ..data import BatchLoader, check_batch_size, check_finite, check_query_values, names_of
 from ..nn import build_network, check_architecture
 from ..nn._arch import network_kinds
@@ -21,6 +22,25 @@ class SupervisedModel(BaseModel):
     # bfloat16 autocast on GPU at inference (off where outputs are in a target's own units)
     _mixed_inference = True
     _missing_genes_effect = "so predictions may be less accurate than the model's test metrics"
+
+    def _train(self, trainer, net, data, params, device, *, metric: str, seed: int, **targets):
+        """``trainer`` (:func:`~scautogenome.train.train_classifier` or ``train_regressor``)
+        on the prepared ``data``'s train and validation rows, the epochs shown in a bar;
+        ``targets``: the trainer's own (class ``codes`` and ``n_classes``, or values ``y``)."""
+        with epoch_bar(params.max_epochs) as on_epoch:
+            return trainer(
+                net,
+                X=data.X,
+                train_rows=data.rows("train"),
+                val_rows=data.rows("val"),
+                transform=data.transform.to_torch(device),
+                params=params,
+                metric=metric,
+                device=device,
+                seed=seed,
+                on_epoch=on_epoch,
+                **targets,
+            )
 
     def _given_architecture(self) -> dict:
         """The architecture this model was given, checked before ``fit`` reads any data."""

@@ -427,3 +427,125 @@ def test_an_mlp_without_fc_units_is_a_linear_model_as_before(adata, tmp_path):
     model.save(tmp_path / "linear")
     back = sag.models.Classifier.load(tmp_path / "linear")
     assert np.allclose(back.predict_proba(adata), model.predict_proba(adata))
+
+
+def _genes_zeroed(adata, start: int):
+    """``adata`` with every gene from ``start`` on 0 in every cell (CSR)."""
+    from scipy import sparse
+
+    X = adata.X.toarray()
+    X[:, start:] = 0
+    out = adata.copy()
+    out.X = sparse.csr_matrix(X)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["Classifier", "ResVAE"])
+def test_a_model_reads_only_the_genes_that_vary_on_its_training_cells(
+    adata, tmp_path, sag_caplog, kind
+):
+    """Genes constant on the training cells are 0 after the input transform: the network
+    leaves them out of its first layer, says so, and saves which genes it reads."""
+    from scautogenome.nn import READS_KEY
+
+    adata = _genes_zeroed(adata, 150)
+    if kind == "Classifier":
+        model = sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 3})
+        model.fit(adata, "label", seed=0)
+        out = model.predict_proba
+    else:
+        model = sag.models.ResVAE({"widths": [16, 8], "n_latent": 4}, {"max_epochs": 3})
+        model.fit(adata, seed=0)
+        out = model.get_latent
+    np.testing.assert_array_equal(model.module_.genes.index.cpu().numpy(), np.arange(150))
+    assert "200 genes (50 constant on the training cells: the network reads the other 150)" in (
+        sag_caplog.text
+    )
+    model.save(tmp_path / "m")
+    assert "net." + READS_KEY in torch.load(tmp_path / "m" / "model.pt", weights_only=True)
+    loaded = getattr(sag.models, kind).load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.module_.genes.index.numpy(), np.arange(150))
+    loaded_out = loaded.predict_proba if kind == "Classifier" else loaded.get_latent
+    np.testing.assert_allclose(loaded_out(adata), out(adata), atol=1e-6)
+
+
+def test_a_model_saved_before_networks_left_genes_out_loads_and_predicts_the_same(adata, tmp_path):
+    """A folder saved by a version whose networks read every gene (no ``genes.index``, a
+    first layer as wide as the genes) loads as such a network and predicts the same."""
+    from scautogenome.nn import READS_KEY
+
+    adata = _genes_zeroed(adata, 150)
+    model = sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 3})
+    model.fit(adata, "label", seed=0)
+    model.save(tmp_path / "m")
+    tensors = torch.load(tmp_path / "m" / "model.pt", weights_only=True)
+    reads = tensors.pop("net." + READS_KEY)
+    first = "net.body.0.0.weight"
+    full = torch.full((tensors[first].shape[0], adata.n_vars), 0.3)  # untrained, as before
+    full[:, reads] = tensors[first]
+    tensors[first] = full
+    torch.save(tensors, tmp_path / "m" / "model.pt")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    del meta["weights_sha256"]  # not recorded by older versions
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    old = sag.models.Classifier.load(tmp_path / "m")
+    assert old.module_.genes.index is None
+    assert old.module_.body[0][0].in_features == adata.n_vars
+    np.testing.assert_allclose(old.predict_proba(adata), model.predict_proba(adata), atol=1e-6)
+
+
+def test_the_searches_train_networks_of_the_genes_that_vary(adata, tiny_config):
+    """classify's and embed's trials, and the models they return, read the genes that vary
+    on the training cells only."""
+    adata = _genes_zeroed(adata, 180)
+    model = sag.tl.classify(adata, "label", config=tiny_config)
+    np.testing.assert_array_equal(model.module_.genes.index.numpy(), np.arange(180))
+    vae = sag.tl.embed(
+        adata,
+        n_latent=4,
+        config={"budget": {"n_trials": 2, "time_budget": None}, "trainer": {"max_epochs": 2}},
+    )
+    np.testing.assert_array_equal(vae.module_.genes.index.numpy(), np.arange(180))
+
+
+def test_a_network_of_the_varying_genes_trains_as_one_of_every_gene(adata):
+    """From the same weights (those of the genes left out do not matter: they never train),
+    without dropout, the two networks take the same steps."""
+    from scautogenome.data import prepare_labelled
+    from scautogenome.nn import build_network
+    from scautogenome.train import TrainParams, train_classifier
+
+    data = prepare_labelled(_genes_zeroed(adata, 120), "label", seed=0)
+    reads = data.transform.varying_genes()
+    np.testing.assert_array_equal(reads, np.arange(120))
+    arch = {"kind": "mlp", "units": [16], "n_inputs": 200, "n_outputs": 3}
+    torch.manual_seed(0)
+    some, full = build_network(arch, reads=reads), build_network(arch)
+    state = {k: v for k, v in some.state_dict().items() if k != "genes.index"}
+    weight = torch.randn(16, 200)
+    weight[:, reads] = state["body.0.0.weight"]
+    full.load_state_dict({**state, "body.0.0.weight": weight})
+    params = TrainParams(max_epochs=3, patience=3, min_epochs=3, batch_size=32, lr=1e-2)
+    results = [
+        train_classifier(
+            net,
+            X=data.X,
+            codes=data.codes,
+            train_rows=data.rows("train"),
+            val_rows=data.rows("val"),
+            n_classes=3,
+            transform=data.transform.to_torch(torch.device("cpu")),
+            params=params,
+            device=torch.device("cpu"),
+        )
+        for net in (some, full)
+    ]
+    a, b = (r.state_dict for r in results)
+    close = {"rtol": 1e-4, "atol": 1e-5}  # the products add up 120 or 200 terms
+    torch.testing.assert_close(a["body.0.0.weight"], b["body.0.0.weight"][:, reads], **close)
+    torch.testing.assert_close(a["head.weight"], b["head.weight"], **close)
+    # (not the validation loss: the first layer's bias, which batch norm cancels, drifts
+    # with the rounding of its zero gradient, in any network, and moves the running mean)
+    assert [h["train_loss"] for h in results[0].history] == pytest.approx(
+        [h["train_loss"] for h in results[1].history], rel=1e-5
+    )

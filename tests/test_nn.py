@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from scautogenome.nn import MLP, DenseNetFC, FCUnit, ResNetFC, build_network
+from scautogenome.nn import (
+    MLP,
+    DenseNetFC,
+    FCUnit,
+    ResNetFC,
+    build_network,
+    build_vae,
+    count_parameters,
+)
 
 
 def test_fc_unit_layers():
@@ -117,3 +126,90 @@ def test_check_architecture_names_the_key_and_the_valid_choices():
         check_architecture({"kind": "vae", "n_layers": 2, "first_width": 8}, stage="fit")
     with pytest.raises(ValueError, match="not both"):
         check_architecture({"kind": "vae", "widths": [8], "n_layers": 2}, stage="fit")
+
+
+READS_ARCHS = [
+    {"kind": "mlp", "units": [16, 8]},
+    {"kind": "mlp", "units": []},
+    {"kind": "resnet", "units": 12, "n_blocks": 2},
+    {"kind": "densenet", "blocks": [2], "growth_rate": 4},
+    {"kind": "rrfcn", "widths": [8, 8, 4], "skips": [[], [], [0]]},
+]
+
+
+@pytest.mark.parametrize("arch", READS_ARCHS)
+def test_a_network_given_reads_is_the_full_network_without_the_unread_columns(arch):
+    """A network reading the genes at ``reads`` computes what the network reading all genes
+    computes where the others are 0 (as the input transform makes genes constant in
+    training), with a first layer only ``len(reads)`` wide; what the unread genes hold does
+    not matter."""
+    from scautogenome.nn import READS_KEY
+
+    arch = {**arch, "n_inputs": 30, "n_outputs": 3}
+    reads = np.array([0, 2, 3, 7, 11, 29])
+    torch.manual_seed(0)
+    some = build_network(arch, reads=reads).eval()
+    full = build_network(arch).eval()
+    state = some.state_dict()
+    assert torch.equal(state.pop(READS_KEY), torch.as_tensor(reads))
+    first = next(k for k, v in state.items() if v.ndim == 2)  # the first layer's weight
+    assert state[first].shape[1] == len(reads)
+    # initialised as the read genes' weights of a network of all 30 genes are
+    assert state[first].abs().max() <= 1 / np.sqrt(30) < state[first].abs().max() * 1.5
+    padded = torch.zeros(state[first].shape[0], 30)
+    padded[:, reads] = state[first]
+    full.load_state_dict({**state, first: padded})
+    x = torch.zeros(5, 30)
+    x[:, reads] = torch.rand(5, len(reads))
+    torch.testing.assert_close(some(x), full(x))
+    x_other = x.clone()
+    x_other[:, np.setdiff1d(np.arange(30), reads)] = 5.0
+    torch.testing.assert_close(some(x_other), some(x))
+    assert count_parameters(some) < count_parameters(full)
+
+
+@pytest.mark.parametrize("kind", ["resvae", "vae"])
+def test_a_vae_given_reads_encodes_those_genes_and_reconstructs_all(kind):
+    arch = {"kind": kind, "n_inputs": 20, "n_latent": 3, "widths": [8, 6, 4], "likelihood": "nb"}
+    reads = np.arange(0, 20, 2)
+    torch.manual_seed(0)
+    vae = build_vae(arch, reads=reads).eval()
+    x = torch.rand(4, 20)
+    x_other = x.clone()
+    x_other[:, 1::2] = 7.0
+    out, out_other = vae(x, sample=False), vae(x_other, sample=False)
+    torch.testing.assert_close(out["mu"], out_other["mu"])
+    assert out["scale"].shape == (4, 20)
+    assert vae.encoder.units[0][0].in_features == 10
+    assert vae.encoder.units[0][0].weight.abs().max() <= 1 / np.sqrt(20)
+
+
+def test_the_supernet_given_reads_reads_those_genes():
+    from scautogenome.nn import RRFCNSupernet
+
+    torch.manual_seed(0)
+    net = RRFCNSupernet(12, 2, n_layers=2, first_width=8, widths=[4, 8], reads=[1, 5, 6])
+    assert net.stem.in_features == 3
+    assert net.stem.weight.abs().max() <= 1 / np.sqrt(12)
+    x = torch.rand(4, 12)
+    x_other = x.clone()
+    x_other[:, [0, 2, 3, 4, 7, 8, 9, 10, 11]] = 3.0
+    arch = ([8, 4], [[], []])
+    torch.testing.assert_close(net(x, *arch), net(x_other, *arch))
+
+
+@pytest.mark.parametrize(
+    ("reads", "match"),
+    [
+        ([], "non-empty 1-D array"),
+        ([[1, 2]], "non-empty 1-D array"),
+        ([0.5, 1.0], "non-empty 1-D array"),
+        ([3, 1], "sorted, distinct positions in 0..9"),
+        ([1, 1], "sorted, distinct positions in 0..9"),
+        ([-1, 2], "sorted, distinct positions in 0..9"),
+        ([2, 10], "sorted, distinct positions in 0..9"),
+    ],
+)
+def test_reads_must_be_sorted_distinct_gene_positions(reads, match):
+    with pytest.raises(ValueError, match=match):
+        build_network({"kind": "mlp", "units": [4], "n_inputs": 10, "n_outputs": 2}, reads=reads)

@@ -407,3 +407,26 @@ def test_an_interrupted_enas_search_says_so_and_writes_nothing(
     assert "nothing was written into the data" in said[0]
     assert "runs again in full" in said[0]
     assert (list(adata.obs.columns), list(adata.obsm), list(adata.uns)) == before
+
+
+def test_enas_networks_read_the_genes_that_vary(adata):
+    """The supernet, the retrained candidates and the parameter counts of the trial table are
+    of the genes that vary on the training cells."""
+    from scipy import sparse
+
+    X = adata.X.toarray()
+    X[:, 170:] = 0
+    adata = adata.copy()
+    adata.X = sparse.csr_matrix(X)
+    data = prepare_labelled(adata, "label", seed=0)
+    cfg = sag_config.load(TINY_RRFCN, mode="rrfcn")
+    res = run_enas(data, cfg, device=torch.device("cpu"), seed=3)
+    np.testing.assert_array_equal(res.state_dict["genes.index"].numpy(), np.arange(170))
+    net = build_network(res.architecture, reads=np.arange(170))
+    net.load_state_dict(res.state_dict)
+    t = res.trials
+    best = t.loc[str(res.best_trial)]
+    assert best["n_params"] == sum(p.numel() for p in net.parameters())
+    for _, row in t[t["state"] != "complete"].iterrows():
+        arch = json.loads(row["architecture"])
+        assert row["n_params"] == rrfcn_n_params(170, 3, arch["widths"], arch["skips"])

@@ -691,8 +691,9 @@ def _finish(
         )
         raise ValueError(msg)
     n_unused = int((split == "none").sum())
+    reads = transform.varying_genes()
     logger.info(
-        "data: %d %s (%d train / %d val / %d test%s), %d genes, %s, values: %s",
+        "data: %d %s (%d train / %d val / %d test%s), %d genes%s, %s, values: %s",
         adata.n_obs,
         noun,
         (split == "train").sum(),
@@ -703,6 +704,7 @@ def _finish(
         if n_unused
         else "",
         adata.n_vars,
+        "" if reads is None else f" ({not_read(adata.n_vars, reads, noun)})",
         what,
         value_type,
     )
@@ -729,6 +731,14 @@ def _finish(
         transform=transform,
         var_names=np.asarray(adata.var_names.astype(str)),
         **fields,
+    )
+
+
+def not_read(n_vars: int, reads: np.ndarray, noun: str) -> str:
+    """What the log says of the genes a network leaves out (constant on the training cells)."""
+    return (
+        f"{n_vars - len(reads)} constant on the training {noun}: the network reads the "
+        f"other {len(reads)}"
     )
 
 

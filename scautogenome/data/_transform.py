@@ -354,6 +354,18 @@ class InputTransform:
         tops = np.where(finite, self.min_ + np.where(finite, self.range_, 0), self.min_)
         return float(tops.max()) if tops.size else None
 
+    def varying_genes(self) -> np.ndarray | None:
+        """The positions of the genes that vary on the training rows: what a network's first
+        layer reads (:class:`~scautogenome.nn.InputGenes`). Every other gene is 0 in every
+        cell after the transform (an infinite range), so a network reads them for nothing.
+        None where all genes vary, none does, or the transform does not scale."""
+        if not self.scale or self.range_ is None:
+            return None
+        varying = np.flatnonzero(np.isfinite(self.range_))
+        if varying.size in (0, self.range_.size):
+            return None
+        return varying
+
     @property
     def fitted(self) -> bool:
         return not self.scale or self.min_ is not None

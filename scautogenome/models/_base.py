@@ -17,7 +17,7 @@ import torch
 from .._settings import logger
 from .._utils import check_bool, json_default, write_atomically
 from ..data import InputTransform, as_csr_or_dense, check_adata, gene_alignment, get_matrix
-from ..nn import count_parameters
+from ..nn import READS_KEY, count_parameters
 from ..train import resolve_device
 
 WEIGHTS = "model.pt"
@@ -248,7 +248,9 @@ class BaseModel:
 
     # -- hooks ----------------------------------------------------------------------------------
     @staticmethod
-    def _build_module(architecture: dict) -> torch.nn.Module:
+    def _build_module(architecture: dict, *, reads=None) -> torch.nn.Module:
+        """The network of ``architecture`` reading the genes at positions ``reads`` (None:
+        all of them; :class:`~scautogenome.nn.InputGenes`)."""
         raise NotImplementedError
 
     def _set_extras(self, **extras) -> None:
@@ -303,7 +305,16 @@ class BaseModel:
         self.layer_ = layer
         self.n_threads_ = None if n_threads is None else int(n_threads)
         self.device_ = resolve_device(device)
-        module = self._build_module(self.architecture_)
+        # the genes its first layer reads are saved with the weights (absent: all, as every
+        # model saved before 2026-12-05 reads them)
+        reads = state_dict.get(READS_KEY)
+        try:
+            module = self._build_module(
+                self.architecture_, reads=None if reads is None else reads.cpu().numpy()
+            )
+        except ValueError as e:
+            msg = f"{origin} cannot be read: {e}"
+            raise ValueError(msg) from None
         built = module.state_dict()
         mismatched = sorted(
             k
@@ -324,8 +335,9 @@ class BaseModel:
         self.module_ = module.to(self.device_).eval()
         return self
 
-    def _fit_setup(self, architecture: dict, params_class, seed: int):
-        """Training parameters, device and a freshly seeded network for ``fit``."""
+    def _fit_setup(self, architecture: dict, params_class, seed: int, data):
+        """Training parameters, device and a freshly seeded network for ``fit``, reading the
+        genes that vary on the training cells of the prepared ``data``."""
         given = dict(self.train_params or {})
         fields = getattr(params_class, "__dataclass_fields__", None)
         if fields is None:  # a function that builds TrainParams (the Regressor's)
@@ -339,7 +351,8 @@ class BaseModel:
         params = params_class(**given)
         device = resolve_device(self.device)
         torch.manual_seed(seed)
-        return params, device, self._build_module(architecture)
+        reads = data.transform.varying_genes()
+        return params, device, self._build_module(architecture, reads=reads)
 
     def _fit_done(self: _M, architecture: dict, data, params, result, *, obs_names, **extras) -> _M:
         """Take over the fitted (``*_``) attributes of the model that ``fit`` trained: the

@@ -165,7 +165,7 @@ class Classifier(SupervisedModel):
             writes=False,
         )
         arch = {**architecture, "n_inputs": data.X.shape[1], "n_outputs": data.n_classes}
-        params, device, net = self._fit_setup(arch, TrainParams, seed)
+        params, device, net = self._fit_setup(arch, TrainParams, seed, data)
         res = self._train(
             train_classifier,
             net,

@@ -212,7 +212,7 @@ class Regressor(SupervisedModel):
             loss, _ = task_objective("regression", kw.get("loss", "mse"), metric)
             return TrainParams(**{**kw, "loss": loss})
 
-        params, device, net = self._fit_setup(arch, params_class, seed)
+        params, device, net = self._fit_setup(arch, params_class, seed, data)
         mean, std = target_scale(data.y, data.rows("train"))  # train_regressor's
         res = self._train(
             train_regressor, net, data, params, device, metric=metric, seed=seed, y=data.y

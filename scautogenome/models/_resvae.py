@@ -27,6 +27,7 @@ from ..data import (
     value_stats,
 )
 from ..data._checks import first_few, note_unread_annotations
+from ..data._prepare import not_read
 from ..nn import check_architecture
 from ..nn._vae import (
     COUNT_LIKELIHOODS,
@@ -215,13 +216,15 @@ def prepare_unlabelled(
     require_scvi(likelihood)
     transform = InputTransform(value_type=value_type, scale=True).fit(X, train_rows)
     noun = obs_noun(adata)
+    reads = transform.varying_genes()
     logger.info(
-        "data: %d %s (%d train / %d val), %d genes, values: %s, likelihood: %s",
+        "data: %d %s (%d train / %d val), %d genes%s, values: %s, likelihood: %s",
         adata.n_obs,
         noun,
         len(train_rows),
         len(val_rows),
         adata.n_vars,
+        "" if reads is None else f" ({not_read(adata.n_vars, reads, noun)})",
         value_type,
         likelihood,
     )
@@ -454,7 +457,7 @@ class ResVAE(BaseModel):
         arch = self._resolved_architecture(
             data.X.shape[1], data.likelihood, 0 if data.batches is None else len(data.batches)
         )
-        params, device, net = self._fit_setup(arch, VAETrainParams, seed)
+        params, device, net = self._fit_setup(arch, VAETrainParams, seed, data)
         warn_long_warmup(params.max_epochs, params.kl_warmup_epochs)
         res = train_vae(
             net,

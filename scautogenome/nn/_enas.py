@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._networks import _Classifier, register_network
-from ._units import FCUnit, activation
+from ._units import FCUnit, InputGenes, activation
 
 PAPER_WIDTHS = (16, 32, 64, 128, 256, 512, 1024, 2048)
 
@@ -87,6 +87,9 @@ class RRFCN(_Classifier):
         ``skips[i]``: earlier units concatenated into unit ``i`` besides unit ``i - 1``.
     input_keep, dropout, act
         Input keep ratio, dropout after every unit, activation (as for the other families).
+    reads
+        Positions of the genes the first unit reads (None: all; see
+        :class:`~scautogenome.nn.InputGenes`).
     """
 
     def __init__(
@@ -99,12 +102,14 @@ class RRFCN(_Classifier):
         input_keep: float = 1.0,
         dropout: float = 0.0,
         act: str = "relu",
+        reads=None,
     ) -> None:
-        super().__init__(n_inputs, input_keep)
+        super().__init__(n_inputs, input_keep, reads)
         check_dag(widths, skips)
         self.widths = [int(w) for w in widths]
         self.skips = [[int(j) for j in s] for s in skips]
-        units = [FCUnit(n_inputs, self.widths[0], act=act, dropout=dropout)]
+        units = [FCUnit(self.n_read, self.widths[0], act=act, dropout=dropout)]
+        self.genes.init_first_layer(units[0][0])
         for i in range(1, len(widths)):
             n_in = sum(self.widths[j] for j in sources(self.skips, i))
             units.append(FCUnit(n_in, self.widths[i], act=act, dropout=dropout))
@@ -153,7 +158,7 @@ class RRFCNSupernet(nn.Module):
         Width of the first unit (fixed; it reads the genes).
     widths
         Candidate widths of units 2..n_layers.
-    input_keep, dropout, act
+    input_keep, dropout, act, reads
         As for :class:`RRFCN`.
     """
 
@@ -168,6 +173,7 @@ class RRFCNSupernet(nn.Module):
         input_keep: float = 1.0,
         dropout: float = 0.0,
         act: str = "relu",
+        reads=None,
     ) -> None:
         super().__init__()
         if n_layers < 1:
@@ -181,10 +187,12 @@ class RRFCNSupernet(nn.Module):
         self.width_choices = sorted({int(w) for w in widths})
         w_max = self.width_choices[-1]
         self.max_widths = [self.first_width] + [w_max] * (n_layers - 1)
+        self.genes = InputGenes(n_inputs, reads)
         self.input_drop = nn.Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.act = activation(act)
-        self.stem = nn.Linear(n_inputs, self.first_width)
+        self.stem = nn.Linear(self.genes.n_read, self.first_width)
+        self.genes.init_first_layer(self.stem)
         self.edges = nn.ParameterDict()
         self.bias = nn.ParameterList()
         self.bn_weight = nn.ParameterList()
@@ -228,7 +236,8 @@ class RRFCNSupernet(nn.Module):
         self, x: torch.Tensor, widths: Sequence[int], skips: Sequence[Sequence[int]]
     ) -> torch.Tensor:
         """Logits of the architecture ``(widths, skips)`` on ``x`` with the shared weights."""
-        h = self.drop(self.act(self._bn(self.stem(self.input_drop(x)), 0, self.first_width)))
+        h = self.stem(self.input_drop(self.genes(x)))
+        h = self.drop(self.act(self._bn(h, 0, self.first_width)))
         outs = [h]
         for i in range(1, self.n_layers):
             w = int(widths[i])

@@ -4,6 +4,8 @@ Every network is described by a JSON-serialisable ``architecture`` dict and buil
 :func:`build_network`; the dict (not the module) is what gets searched, stored and saved.
 All start with the paper's first-layer dropout: ``input_keep`` is the keep ratio of the input
 features (AutoGenome's "drop-out ratio of the first layer compared with the input layer").
+Given ``reads`` (gene positions), a network's first layer reads only those of its ``n_inputs``
+genes (:class:`~scautogenome.nn.InputGenes`); the architecture dict is the same either way.
 """
 
 from __future__ import annotations
@@ -13,25 +15,28 @@ import itertools
 import torch
 from torch import nn
 
-from ._units import FCUnit
+from ._units import FCUnit, InputGenes
 
 
 class _Classifier(nn.Module):
-    """Input dropout -> body -> linear head. Subclasses build ``body`` and set ``n_features``."""
+    """Input genes -> input dropout -> body -> linear head. Subclasses build ``body`` (its
+    first layer :attr:`n_read` wide) and ``head``."""
 
-    def __init__(self, n_inputs: int, input_keep: float) -> None:
+    def __init__(self, n_inputs: int, input_keep: float, reads=None) -> None:
         super().__init__()
         if not 0 < input_keep <= 1:
             msg = f"input_keep={input_keep!r} must be in (0, 1]."
             raise ValueError(msg)
+        self.genes = InputGenes(n_inputs, reads)
         self.input_drop = nn.Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
-        self.n_inputs = n_inputs
+        self.n_inputs = int(n_inputs)
+        self.n_read = self.genes.n_read
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(self.input_drop(x)))
+        return self.head(self.features(self.input_drop(self.genes(x))))
 
 
 class MLP(_Classifier):
@@ -46,13 +51,15 @@ class MLP(_Classifier):
         input_keep: float = 1.0,
         dropout: float = 0.0,
         act: str = "relu",
+        reads=None,
     ) -> None:
-        super().__init__(n_inputs, input_keep)
-        widths = [n_inputs, *units]
+        super().__init__(n_inputs, input_keep, reads)
+        widths = [self.n_read, *units]
         self.body = nn.Sequential(
             *[FCUnit(a, b, act=act, dropout=dropout) for a, b in itertools.pairwise(widths)]
         )
         self.head = nn.Linear(widths[-1], n_outputs)
+        self.genes.init_first_layer(self.body[0][0] if units else self.head)
 
     def features(self, x):
         return self.body(x)
@@ -72,9 +79,11 @@ class ResNetFC(_Classifier):
         input_keep: float = 1.0,
         dropout: float = 0.0,
         act: str = "relu",
+        reads=None,
     ) -> None:
-        super().__init__(n_inputs, input_keep)
-        self.stem = FCUnit(n_inputs, units, act=act, dropout=dropout)
+        super().__init__(n_inputs, input_keep, reads)
+        self.stem = FCUnit(self.n_read, units, act=act, dropout=dropout)
+        self.genes.init_first_layer(self.stem[0])
         self.blocks = nn.ModuleList(
             [FCUnit(units, units, act=act, dropout=dropout) for _ in range(n_blocks)]
         )
@@ -118,10 +127,12 @@ class DenseNetFC(_Classifier):
         input_keep: float = 1.0,
         dropout: float = 0.0,
         act: str = "relu",
+        reads=None,
     ) -> None:
-        super().__init__(n_inputs, input_keep)
+        super().__init__(n_inputs, input_keep, reads)
         width = 2 * growth_rate
-        self.stem = FCUnit(n_inputs, width, act=act, dropout=dropout)
+        self.stem = FCUnit(self.n_read, width, act=act, dropout=dropout)
+        self.genes.init_first_layer(self.stem[0])
         layers: list[nn.Module] = []
         for i, n_units in enumerate(blocks):
             block = _DenseBlock(width, n_units, growth_rate, act, dropout)
@@ -153,19 +164,21 @@ def register_network(kind: str, cls: type[nn.Module], keys: tuple[str, ...]) -> 
     _SPECIFIC[kind] = keys
 
 
-def build_network(arch: dict) -> nn.Module:
+def build_network(arch: dict, *, reads=None) -> nn.Module:
     """Build the classifier an ``architecture`` dict describes.
 
     ``arch`` has ``kind`` (mlp / resnet / densenet / rrfcn), ``n_inputs``, ``n_outputs`` and
     the kind's own keys; it is checked first (:func:`~scautogenome.nn.check_architecture`:
-    unknown or missing keys, values of the wrong type or range are an error).
+    unknown or missing keys, values of the wrong type or range are an error). ``reads``: the
+    positions of the genes its first layer reads (:class:`~scautogenome.nn.InputGenes`;
+    None: all ``n_inputs``).
     """
     from ._arch import check_architecture, network_kinds
 
     check_architecture(arch, kinds=network_kinds())
     kind = arch["kind"]
     kwargs = {k: v for k, v in arch.items() if k not in ("kind", "n_inputs", "n_outputs")}
-    return _KINDS[kind](int(arch["n_inputs"]), int(arch["n_outputs"]), **kwargs)
+    return _KINDS[kind](int(arch["n_inputs"]), int(arch["n_outputs"]), reads=reads, **kwargs)
 
 
 def count_parameters(module: nn.Module) -> int:

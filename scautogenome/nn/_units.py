@@ -1,8 +1,17 @@
-"""The FC unit of AutoGenome: Linear -> BatchNorm -> activation (-> dropout)."""
+"""The FC unit of AutoGenome: Linear -> BatchNorm -> activation (-> dropout), and the input
+genes a network reads."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import torch
 from torch import nn
+
+READS_KEY = "genes.index"
+"""The state-dict entry of a network that reads only some of its input genes
+(:class:`InputGenes`); absent where it reads all of them."""
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU}
 
@@ -24,3 +33,54 @@ class FCUnit(nn.Sequential):
             layers.append(nn.Dropout(dropout))
         super().__init__(*layers)
         self.n_in, self.n_out = n_in, n_out
+
+
+class InputGenes(nn.Module):
+    """The input columns (genes) a network reads: all of its ``n_inputs``, or only those at the
+    positions ``reads`` (sorted, distinct), whose first layer is then ``len(reads)`` wide.
+
+    A gene constant on the training cells is 0 in every cell after the input transform (its
+    range is infinite), so the weights that read it never train and add nothing: leaving it
+    out of the first layer gives the same function at a fraction of the cost where many genes
+    never vary (half of a mutation matrix's or an unfiltered count matrix's genes), in the
+    matrix product, its gradient and the optimizer step
+    (:meth:`~scautogenome.data.InputTransform.varying_genes`). The positions are a buffer
+    (:data:`READS_KEY` in the network's state dict), saved and loaded with the weights.
+    """
+
+    def __init__(self, n_inputs: int, reads=None) -> None:
+        super().__init__()
+        self.n_inputs = int(n_inputs)
+        if reads is None:
+            self.n_read = self.n_inputs
+            self.register_buffer("index", None)  # not in the state dict
+            return
+        arr = np.asarray(reads)
+        if arr.ndim != 1 or not arr.size or arr.dtype.kind not in "iu":
+            msg = f"reads must be a non-empty 1-D array of gene positions; got shape {arr.shape}, dtype {arr.dtype}."
+            raise ValueError(msg)
+        if arr[0] < 0 or arr[-1] >= self.n_inputs or np.any(np.diff(arr) <= 0):
+            msg = f"reads must be sorted, distinct positions in 0..{self.n_inputs - 1}."
+            raise ValueError(msg)
+        self.n_read = int(arr.size)
+        self.register_buffer("index", torch.as_tensor(arr, dtype=torch.long))
+
+    def init_first_layer(self, linear: nn.Linear) -> None:
+        """Initialise the first layer (``n_read`` inputs) as ``nn.Linear`` initialises one of
+        all ``n_inputs``: uniform within ``1 / sqrt(n_inputs)``. Its weights then start, and
+        train, as the read genes' weights of a network reading every gene do (the others
+        never train), rather than at a larger scale that makes the first layer learn more
+        slowly behind batch norm."""
+        if self.index is None:
+            return
+        bound = 1.0 / math.sqrt(self.n_inputs)
+        with torch.no_grad():
+            linear.weight.uniform_(-bound, bound)
+            if linear.bias is not None:
+                linear.bias.uniform_(-bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.index is None else x.index_select(1, self.index)
+
+    def extra_repr(self) -> str:
+        return f"n_inputs={self.n_inputs}, n_read={self.n_read}"

@@ -48,7 +48,7 @@ import math
 import torch
 from torch import nn
 
-from ._units import FCUnit
+from ._units import FCUnit, InputGenes
 
 # likelihoods of the 0-1 scaled input the encoder sees, and of the raw counts
 SCALED_LIKELIHOODS = ("mse", "gaussian")
@@ -209,6 +209,9 @@ class VAEModule(nn.Module):
     n_batch
         Number of batches the decoder is conditioned on (0: none); the batch is then given to
         :meth:`forward` and :meth:`decode` as integer codes.
+    reads
+        Positions of the genes the encoder reads (None: all; see
+        :class:`~scautogenome.nn.InputGenes`). The decoder reconstructs all ``n_inputs``.
     """
 
     def __init__(
@@ -223,6 +226,7 @@ class VAEModule(nn.Module):
         act: str = "relu",
         likelihood: str = "mse",
         n_batch: int = 0,
+        reads=None,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -236,8 +240,10 @@ class VAEModule(nn.Module):
             raise ValueError(msg)
         self.n_inputs, self.n_latent, self.likelihood = n_inputs, n_latent, likelihood
         self.n_batch = int(n_batch)
+        self.genes = InputGenes(n_inputs, reads)
         self.input_drop = nn.Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
-        self.encoder = SkipStack(n_inputs, widths, skip=skip, act=act, dropout=dropout)
+        self.encoder = SkipStack(self.genes.n_read, widths, skip=skip, act=act, dropout=dropout)
+        self.genes.init_first_layer(self.encoder.units[0][0])
         self.mean = nn.Linear(self.encoder.n_out, n_latent)
         self.logvar = nn.Linear(self.encoder.n_out, n_latent)
         self.decoder = SkipStack(
@@ -255,7 +261,7 @@ class VAEModule(nn.Module):
             self.zi = nn.Linear(self.decoder.n_out, n_inputs)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(self.input_drop(x))
+        h = self.encoder(self.input_drop(self.genes(x)))
         return self.mean(h), self.logvar(h).clamp(-15.0, 15.0)
 
     def _one_hot(self, batch: torch.Tensor | None, n: int) -> torch.Tensor | None:
@@ -349,14 +355,15 @@ class VAEModule(nn.Module):
         return library * out["scale"]
 
 
-def build_vae(arch: dict) -> VAEModule:
+def build_vae(arch: dict, *, reads=None) -> VAEModule:
     """Build the VAE an architecture dict describes.
 
     ``arch`` has ``kind`` (``"resvae"`` or ``"vae"``), ``n_inputs``, ``n_latent``, ``widths``
     and optionally ``input_keep``, ``dropout``, ``act``, ``likelihood``, ``n_batch``; it is
     checked first
     (:func:`~scautogenome.nn.check_architecture`: unknown or missing keys, values of the wrong
-    type or range are an error).
+    type or range are an error). ``reads``: the positions of the genes the encoder reads
+    (None: all).
     """
     from ._arch import check_architecture
 
@@ -372,4 +379,5 @@ def build_vae(arch: dict) -> VAEModule:
         act=str(arch.get("act", "relu")),
         likelihood=str(arch.get("likelihood", "mse")),
         n_batch=int(arch.get("n_batch", 0)),
+        reads=reads,
     )

@@ -85,8 +85,9 @@ def _activation(config: dict) -> str:
     return act if isinstance(act, str) else "relu"
 
 
-def make_supernet(config: dict, n_inputs: int, n_outputs: int) -> RRFCNSupernet:
-    """The supernet holding every RRFCN of ``config['rrfcn']``'s space for these sizes."""
+def make_supernet(config: dict, n_inputs: int, n_outputs: int, reads=None) -> RRFCNSupernet:
+    """The supernet holding every RRFCN of ``config['rrfcn']``'s space for these sizes
+    (``reads``: the positions of the genes its first unit reads, None: all)."""
     r = config["rrfcn"]
     n_layers, first, widths = space_of(r, n_inputs)
     return RRFCNSupernet(
@@ -98,11 +99,13 @@ def make_supernet(config: dict, n_inputs: int, n_outputs: int) -> RRFCNSupernet:
         input_keep=r["input_keep"],
         dropout=r["dropout"],
         act=_activation(config),
+        reads=reads,
     )
 
 
 def rrfcn_n_params(n_inputs: int, n_outputs: int, widths: list[int], skips: list[list]) -> int:
-    """Parameters of the :class:`~scautogenome.nn.RRFCN` ``(widths, skips)`` (no allocation)."""
+    """Parameters of the :class:`~scautogenome.nn.RRFCN` ``(widths, skips)`` whose first unit
+    reads ``n_inputs`` genes (no allocation)."""
     total = n_inputs * widths[0] + 3 * widths[0]
     for i in range(1, len(widths)):
         n_in = widths[i - 1] + sum(widths[j] for j in skips[i])
@@ -454,7 +457,9 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)  # controller samples
     data_gen = torch.Generator().manual_seed(seed + 1)  # minibatch order
-    supernet = make_supernet(config, n_in, n_out).to(device)
+    reads = data.transform.varying_genes()  # the genes every network reads
+    n_read = n_in if reads is None else len(reads)
+    supernet = make_supernet(config, n_in, n_out, reads).to(device)
     controller = Controller(
         n_layers,
         len(widths),
@@ -577,7 +582,7 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
                             st["reward"],
                             {**base_arch, "widths": w, "skips": s},
                             epochs=epoch + 1,
-                            n_params=rrfcn_n_params(n_in, n_out, w, s),
+                            n_params=rrfcn_n_params(n_read, n_out, w, s),
                             params={
                                 "stage": "controller",
                                 "epoch": epoch,
@@ -662,7 +667,7 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
                 val_score,
                 {**base_arch, "widths": w, "skips": s},
                 val_loss=val_loss,
-                n_params=rrfcn_n_params(n_in, n_out, w, s),
+                n_params=rrfcn_n_params(n_read, n_out, w, s),
                 params={"stage": "derive", "rank": rank},
             )
         )
@@ -693,7 +698,7 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
                 0.0, (deadline - time.perf_counter()) / (len(top) - rank)
             )
         torch.manual_seed(seed + 1000 + rank)
-        net = build_network(arch)
+        net = build_network(arch, reads=reads)
         res = train_on_data(
             net,
             data,

@@ -8,6 +8,7 @@ the best trial are kept in memory so the best model need not be retrained.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -295,7 +296,7 @@ def run_search(
     out = run_study(
         config,
         sample=lambda trial: sample_trial(trial, config, n_in, n_out),
-        build=build_network,
+        build=functools.partial(build_network, reads=data.transform.varying_genes()),
         train=train,
         direction="maximize",
         value_of=lambda res: res.best_score,

@@ -8,6 +8,7 @@ are kept in memory so the best model need not be retrained.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -194,7 +195,7 @@ def run_vae_search(
     out = run_study(
         config,
         sample=lambda trial: sample_vae_trial(trial, config, n_in, n_latent, likelihood, n_batch),
-        build=build_vae,
+        build=functools.partial(build_vae, reads=transform.varying_genes()),
         train=train,
         direction="minimize",
         value_of=lambda res: res.best_loss,

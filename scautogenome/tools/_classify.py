@@ -102,6 +102,8 @@ def classify(
         counts (normalized to 1e4 + log1p), TPM/FPKM/RSEM-like unlogged values (log1p), binary
         0/1 profiles (used as they are) or already
         transformed values; then every gene is scaled to 0-1 with the training split's min/max.
+        A gene constant on the training cells (never mutated, never detected) is 0 in every
+        cell then, and the networks leave it out of their first layer (the log says how many).
     labels_key
         Column of ``adata.obs`` with the classes (or the numeric target). Cells with a missing
         label are not trained on and still get a prediction. Not one of the columns this call writes

@@ -9,8 +9,9 @@ reports per dataset and architecture:
 - the median seconds of a training epoch of each, and their ratio (the peer: the network
   reading every gene; the first epoch of every run is left out, as it warms caches up);
 - the test macro-F1 of each after the same epochs (classifiers), or the validation loss
-  (the Res-VAE): the two differ only by the first layer's initialisation (fewer inputs, so a
-  wider uniform bound, and other random draws), so the figures show what that changes.
+  (the Res-VAE): the two compute the same function from the same weights and differ only by
+  their random draws (the first layer's initial values, input dropout masks of another
+  width), so the figures show how much a seed moves them.
 
 The classifier architectures are the first two points of classify's starting portfolio
 (MLP 256 with AdamW, the same with SGD); the Res-VAE is embed's starting model. One torch

@@ -95,11 +95,14 @@ ARCHS = [
 
 @pytest.mark.parametrize("arch", ARCHS, ids=lambda a: a["kind"])
 @pytest.mark.parametrize("path", ["structured", "generic"])
-def test_fast_equals_shap_draw_for_draw(arch, path):
-    """Given shap's own draws, the fast engine computes shap's numbers (any network, both paths)."""
+@pytest.mark.parametrize("reads", [None, np.arange(0, 120, 3)], ids=["every gene", "some"])
+def test_fast_equals_shap_draw_for_draw(arch, path, reads):
+    """Given shap's own draws, the fast engine computes shap's numbers (any network, both paths,
+    a network reading every gene or some: 0 for the others)."""
     torch.manual_seed(0)
     net = build_network(
-        {**arch, "n_inputs": 120, "n_outputs": 4, "input_keep": 0.8, "dropout": 0.1}
+        {**arch, "n_inputs": 120, "n_outputs": 4, "input_keep": 0.8, "dropout": 0.1},
+        reads=reads,
     ).eval()
     rng = np.random.default_rng(0)
     bg = (rng.random((15, 120)) * (rng.random((15, 120)) < 0.3)).astype(np.float32)
@@ -110,6 +113,8 @@ def test_fast_equals_shap_draw_for_draw(arch, path):
     phi = fast.attributions(x, np.arange(4))
     assert phi.shape == ref.shape == (4, 120, 4)
     np.testing.assert_allclose(phi, ref, atol=1e-6 * np.abs(ref).max())
+    if reads is not None:
+        assert not phi[:, np.setdiff1d(np.arange(120), reads)].any()
     sub = fast.attributions(x, np.arange(4), genes=np.array([5, 0, 77]))
     np.testing.assert_allclose(sub, phi[:, [5, 0, 77]], atol=1e-6 * np.abs(ref).max())
 
@@ -238,6 +243,22 @@ def test_fast_agrees_with_shap_independent_draws(pbmc_fit):
 
 
 # -- the tool -----------------------------------------------------------------------------------
+def test_explain_of_a_network_reading_some_genes_takes_the_fast_path():
+    """A model that leaves the genes constant on its training cells out of its first layer
+    is explained on the structured path too, with 0 for those genes."""
+    adata = sag.datasets.synthetic(n_obs=300, n_vars=200, seed=0)
+    X = adata.X.toarray()
+    X[:, 150:] = 0
+    adata.X = sparse.csr_matrix(X)
+    model = sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 3})
+    model.fit(adata, "label", seed=0)
+    assert model.module_.genes.n_read == 150
+    sag.tl.explain(adata, model, **FAST)
+    assert adata.uns["sag_shap"]["params"]["engine"] == "structured"
+    assert not adata.varm["sag_shap"][150:].any()
+    assert adata.varm["sag_shap"][:150].any()
+
+
 def test_explain_writes_outputs(syn):
     adata, model = syn
     assert sag.tl.explain(adata, model, **FAST) is None

@@ -440,7 +440,7 @@ def _genes_zeroed(adata, start: int):
     return out
 
 
-@pytest.mark.parametrize("kind", ["Classifier", "ResVAE"])
+@pytest.mark.parametrize("kind", ["Classifier", "Regressor", "ResVAE"])
 def test_a_model_reads_only_the_genes_that_vary_on_its_training_cells(
     adata, tmp_path, sag_caplog, kind
 ):
@@ -453,6 +453,11 @@ def test_a_model_reads_only_the_genes_that_vary_on_its_training_cells(
         model = sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 3})
         model.fit(adata, "label", seed=0)
         out = model.predict_proba
+    elif kind == "Regressor":
+        adata.obs["value"] = adata.obs["label"].cat.codes.to_numpy() + np.linspace(0, 1, 300)
+        model = sag.models.Regressor({"kind": "resnet", "units": 8, "n_blocks": 1})
+        model.fit(adata, "value", seed=0)
+        out = model.predict
     else:
         model = sag.models.ResVAE({"widths": [16, 8], "n_latent": 4}, {"max_epochs": 3})
         model.fit(adata, seed=0)
@@ -465,7 +470,7 @@ def test_a_model_reads_only_the_genes_that_vary_on_its_training_cells(
     assert "net." + READS_KEY in torch.load(tmp_path / "m" / "model.pt", weights_only=True)
     loaded = getattr(sag.models, kind).load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.module_.genes.index.numpy(), np.arange(150))
-    loaded_out = loaded.predict_proba if kind == "Classifier" else loaded.get_latent
+    loaded_out = getattr(loaded, out.__name__)
     np.testing.assert_allclose(loaded_out(adata), out(adata), atol=1e-6)
 
 
@@ -494,12 +499,17 @@ def test_a_model_saved_before_networks_left_genes_out_loads_and_predicts_the_sam
     np.testing.assert_allclose(old.predict_proba(adata), model.predict_proba(adata), atol=1e-6)
 
 
-def test_the_searches_train_networks_of_the_genes_that_vary(adata, tiny_config):
+def test_the_searches_train_networks_of_the_genes_that_vary(adata, tiny_config, tmp_path):
     """classify's and embed's trials, and the models they return, read the genes that vary
-    on the training cells only."""
+    on the training cells only; so does a best trial retrained from a storage, exactly."""
     adata = _genes_zeroed(adata, 180)
-    model = sag.tl.classify(adata, "label", config=tiny_config)
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    model = sag.tl.classify(adata, "label", config=tiny_config, storage=url)
     np.testing.assert_array_equal(model.module_.genes.index.numpy(), np.arange(180))
+    tiny_config["budget"]["n_trials"] = 0  # nothing new: the stored best trial is retrained
+    again = sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=url)
+    np.testing.assert_array_equal(again.module_.genes.index.numpy(), np.arange(180))
+    np.testing.assert_array_equal(again.predict_proba(adata), model.predict_proba(adata))
     vae = sag.tl.embed(
         adata,
         n_latent=4,

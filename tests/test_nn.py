@@ -213,3 +213,26 @@ def test_the_supernet_given_reads_reads_those_genes():
 def test_reads_must_be_sorted_distinct_gene_positions(reads, match):
     with pytest.raises(ValueError, match=match):
         build_network({"kind": "mlp", "units": [4], "n_inputs": 10, "n_outputs": 2}, reads=reads)
+
+
+def test_a_registered_family_without_reads_reads_every_gene():
+    """A family registered with a class that takes no ``reads=`` builds, given the genes to
+    read, as a network of every gene (their values are 0 after the transform anyway)."""
+    from scautogenome.nn import register_network
+    from scautogenome.nn._networks import _KINDS, _SPECIFIC
+
+    class Linear(torch.nn.Module):
+        def __init__(self, n_inputs, n_outputs, *, input_keep=1.0, dropout=0.0, act="relu"):
+            super().__init__()
+            self.head = torch.nn.Linear(n_inputs, n_outputs)
+
+        def forward(self, x):
+            return self.head(x)
+
+    register_network("linear_test", Linear, ())
+    try:
+        arch = {"kind": "linear_test", "n_inputs": 6, "n_outputs": 2}
+        net = build_network(arch, reads=np.array([1, 4]))
+        assert net.head.in_features == 6
+    finally:
+        _KINDS.pop("linear_test"), _SPECIFIC.pop("linear_test")

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from .._settings import logger
+from ..nn import InputGenes
 
 MAX_FLOATS = 2**25
 """Float budget of one working buffer (128 MB in float32); chunks are sized to stay below it."""
@@ -122,19 +123,43 @@ def _split_first_linear(
     module: nn.Module, n_inputs: int, probe: torch.Tensor
 ) -> tuple[nn.Linear, nn.Module] | None:
     """``(linear, rest)`` with ``module(x) == rest(linear(x))``, or None when the network does
-    not read its input through exactly one ``nn.Linear`` (checked numerically on ``probe``)."""
+    not read its input through exactly one ``nn.Linear`` (checked numerically on ``probe``).
+
+    A network that reads only some genes (:class:`~scautogenome.nn.InputGenes`) gets a
+    ``linear`` of all ``n_inputs`` whose columns of the other genes are 0, and a ``rest``
+    without its gene selection."""
+    selects = [
+        (name, m)
+        for name, m in module.named_modules()
+        if isinstance(m, InputGenes) and m.index is not None
+    ]
+    if len(selects) > 1:
+        return None
+    n_read = selects[0][1].n_read if selects else n_inputs
     found = [
         (name, m)
         for name, m in module.named_modules()
-        if isinstance(m, nn.Linear) and m.in_features == n_inputs
+        if isinstance(m, nn.Linear) and m.in_features == n_read
     ]
     if len(found) != 1:
         return None
     name, linear = found[0]
     rest = copy.deepcopy(module)
-    parent_name, _, attr = name.rpartition(".")
-    parent = rest.get_submodule(parent_name) if parent_name else rest
-    setattr(parent, attr, nn.Identity())
+    dropped = [name] + [name for name, _ in selects]
+    for dotted in dropped:
+        parent_name, _, attr = dotted.rpartition(".")
+        parent = rest.get_submodule(parent_name) if parent_name else rest
+        setattr(parent, attr, nn.Identity())
+    if selects:  # the same map on all genes: 0 weights for those it does not read
+        index = selects[0][1].index
+        full = nn.Linear(n_inputs, linear.out_features, bias=linear.bias is not None)
+        full = full.to(device=linear.weight.device, dtype=linear.weight.dtype)
+        with torch.no_grad():
+            full.weight.zero_()
+            full.weight[:, index] = linear.weight
+            if linear.bias is not None:
+                full.bias.copy_(linear.bias)
+        linear = full
     rest.eval()
     try:
         with torch.no_grad():

@@ -10,6 +10,7 @@ genes (:class:`~scautogenome.nn.InputGenes`); the architecture dict is the same 
 
 from __future__ import annotations
 
+import inspect
 import itertools
 
 import torch
@@ -159,7 +160,12 @@ _SPECIFIC = {
 
 
 def register_network(kind: str, cls: type[nn.Module], keys: tuple[str, ...]) -> None:
-    """Make another architecture family buildable from an architecture dict (used by RRFCN)."""
+    """Make another architecture family buildable from an architecture dict (used by RRFCN).
+
+    ``cls(n_inputs, n_outputs, **keys)`` builds it. Where :func:`build_network` is given the
+    genes to read (the searches and ``fit`` give them where some genes are constant on the
+    training cells), a ``cls`` with a ``reads`` parameter gets them, as the families of this
+    module do (:class:`~scautogenome.nn.InputGenes`); one without reads every gene."""
     _KINDS[kind] = cls
     _SPECIFIC[kind] = keys
 
@@ -178,7 +184,10 @@ def build_network(arch: dict, *, reads=None) -> nn.Module:
     check_architecture(arch, kinds=network_kinds())
     kind = arch["kind"]
     kwargs = {k: v for k, v in arch.items() if k not in ("kind", "n_inputs", "n_outputs")}
-    return _KINDS[kind](int(arch["n_inputs"]), int(arch["n_outputs"]), reads=reads, **kwargs)
+    cls = _KINDS[kind]
+    if reads is not None and "reads" in inspect.signature(cls).parameters:
+        kwargs["reads"] = reads  # a registered family that takes no reads= reads every gene
+    return cls(int(arch["n_inputs"]), int(arch["n_outputs"]), **kwargs)
 
 
 def count_parameters(module: nn.Module) -> int:

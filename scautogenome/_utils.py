@@ -182,6 +182,7 @@ def tsne(adata, noun: str = "cells", **kwargs) -> None:
     log line it starts with."""
     import scanpy as sc
 
+    from ._logging import still_running
     from ._settings import logger
 
     if "perplexity" not in kwargs and adata.n_obs <= 30:
@@ -193,7 +194,8 @@ def tsne(adata, noun: str = "cells", **kwargs) -> None:
             kwargs["perplexity"],
         )
     logger.info("    computing a t-SNE of %s %s", f"{adata.n_obs:,}", noun)
-    sc.tl.tsne(adata, **kwargs)
+    with still_running("t-SNE"):
+        sc.tl.tsne(adata, **kwargs)
 
 
 def neighbors(adata, noun: str = "cells", **kwargs) -> None:
@@ -207,6 +209,7 @@ def neighbors(adata, noun: str = "cells", **kwargs) -> None:
     are, for the log line it starts with."""
     import scanpy as sc
 
+    from ._logging import still_running
     from ._settings import logger
 
     approximate_from = (
@@ -223,7 +226,8 @@ def neighbors(adata, noun: str = "cells", **kwargs) -> None:
     )
     if not exact:
         try:
-            sc.pp.neighbors(adata, **kwargs)
+            with still_running("kNN graph"):
+                sc.pp.neighbors(adata, **kwargs)
             return
         except AttributeError as e:
             if "getnnz" not in str(e):
@@ -235,7 +239,8 @@ def neighbors(adata, noun: str = "cells", **kwargs) -> None:
                     e,
                 )
             _KNN["failed_from"] = adata.n_obs
-    sc.pp.neighbors(adata, transformer="sklearn", **kwargs)
+    with still_running("kNN graph"):
+        sc.pp.neighbors(adata, transformer="sklearn", **kwargs)
 
 
 def is_json_text(value) -> bool:

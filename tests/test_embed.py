@@ -1830,3 +1830,22 @@ def test_the_vae_detects_the_value_type_on_its_training_cells(adata, sag_caplog)
     model = sag.models.ResVAE(arch, {"max_epochs": 1}).fit(edited, seed=0)
     assert model.transform_.value_type == "counts"
     assert "the training cells hold raw counts, but some of the" in sag_caplog.text
+
+
+def test_the_scores_long_steps_say_they_are_still_running(monkeypatch, sag_caplog):
+    """t-SNE, the kNN graph, the Leiden runs and UMAP show no progress of their own: a line
+    says every STILL_RUNNING_EVERY seconds that they still run (here every millisecond)."""
+    import matplotlib.pyplot as plt
+
+    import scautogenome._logging as sag_logging
+
+    monkeypatch.setattr(sag_logging, "STILL_RUNNING_EVERY", 0.001)
+    rng = np.random.default_rng(0)
+    a = ad.AnnData(np.zeros((120, 3), np.float32))
+    a.obs["label"] = pd.Categorical(np.repeat(["x", "y", "z"], 40))
+    a.obsm["X_lat"] = rng.normal(size=(120, 4)) + 3 * a.obs["label"].cat.codes.to_numpy()[:, None]
+    sag.tl.embedding_scores(a, "X_lat", "label")
+    sag.pl.embedding(a, basis="X_lat", color="label", show=False)
+    plt.close("all")
+    for step in ("t-SNE", "kNN graph", "Leiden", "UMAP"):
+        assert f"    {step}: still running (" in sag_caplog.text, step

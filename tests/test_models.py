@@ -559,3 +559,20 @@ def test_a_network_of_the_varying_genes_trains_as_one_of_every_gene(adata):
     assert [h["train_loss"] for h in results[0].history] == pytest.approx(
         [h["train_loss"] for h in results[1].history], rel=1e-5
     )
+
+
+def test_still_running_logs_while_the_block_runs_and_stops_after(sag_caplog):
+    import threading
+    import time
+
+    from scautogenome._logging import still_running
+
+    with still_running("a slow step", every=0.05):
+        time.sleep(0.4)
+    lines = [r.getMessage() for r in sag_caplog.records if "still running" in r.getMessage()]
+    assert len(lines) >= 3
+    assert lines[0] == "    a slow step: still running (0:00:00)"
+    time.sleep(0.2)
+    after = [r for r in sag_caplog.records if "still running" in r.getMessage()]
+    assert len(after) == len(lines)
+    assert not [t for t in threading.enumerate() if t.name == "sag: a slow step"]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _keys
+from .._logging import still_running
 from .._settings import keep_torch_threads, logger, resolve_seed
 from .._utils import (
     check_bool,
@@ -212,7 +213,8 @@ def embedding(
             # what the graph was computed from: tells sag's graph apart from one of the user's
             adata.uns[nkey]["params"]["sag_basis_digest"] = source["sag_basis_digest"]
             logger.info("    computing the UMAP of %s %s", f"{adata.n_obs:,}", noun)
-            sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
+            with still_running("UMAP"):
+                sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
         else:
             tsne(adata, noun, use_rep=basis, key_added=key_2d, random_state=random_state)
         params = adata.uns.setdefault(key_2d, {}).setdefault("params", {})

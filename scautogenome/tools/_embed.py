@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import sparse
 
 from .. import _keys
-from .._logging import elapsed
+from .._logging import elapsed, still_running
 from .._settings import keep_python_rng, keep_torch_rng, keep_torch_threads, logger, resolve_seed
 from .._utils import check_bool, check_int_at_least, check_key, check_number, check_obs_column
 from ..config import _embed as _embed_config
@@ -711,7 +711,10 @@ def embedding_scores(
     neighbors(tmp, noun, n_neighbors=n_neighbors, use_rep="emb", random_state=seed)
     logger.info("    Leiden clusters against %d labels (%d run(s))", n_labels, int(leiden_seeds))
     # seed + i, wrapped into numpy's seed range (0 to 2**32 - 1) near its top
-    runs = [_leiden_matching(tmp, n_labels, (seed + i) % 2**32) for i in range(int(leiden_seeds))]
+    with still_running("Leiden"):
+        runs = [
+            _leiden_matching(tmp, n_labels, (seed + i) % 2**32) for i in range(int(leiden_seeds))
+        ]
     ari = [skm.adjusted_rand_score(y, clusters) for clusters, _ in runs]
     nmi = [skm.normalized_mutual_info_score(y, clusters) for clusters, _ in runs]
     out.update(

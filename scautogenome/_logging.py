@@ -52,6 +52,9 @@ def still_running(what: str, every: float | None = None):
     from ._settings import logger
 
     every = STILL_RUNNING_EVERY if every is None else float(every)
+    if not every > 0:
+        msg = f"every={every!r} must be a positive number of seconds."
+        raise ValueError(msg)
     start, done = time.perf_counter(), threading.Event()
 
     def beat() -> None:

@@ -119,6 +119,29 @@ def test_fast_equals_shap_draw_for_draw(arch, path, reads):
     np.testing.assert_allclose(sub, phi[:, [5, 0, 77]], atol=1e-6 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("reads", [None, np.arange(0, 120, 3)], ids=["every gene", "some"])
+def test_a_hidden_layer_as_wide_as_the_genes_read_keeps_the_fast_path(reads):
+    """A hidden layer that reads as many features as the first one (120 genes, or the 40
+    read) is told apart by the outputs; building the split draws nothing from torch."""
+    width = 120 if reads is None else 40
+    torch.manual_seed(0)
+    net = build_network(
+        {"kind": "mlp", "units": [width, 8], "n_inputs": 120, "n_outputs": 3}, reads=reads
+    ).eval()
+    rng = np.random.default_rng(0)
+    bg, x = rng.random((10, 120), dtype=np.float32), rng.random((3, 120), dtype=np.float32)
+    draws = shap_draws(3, 10, 10, rseed=3)
+    state = torch.get_rng_state()
+    fast = ExpectedGradients(net, bg, draws)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert fast.path == "structured"
+    generic = ExpectedGradients(net, bg, draws, path="generic")
+    phi = fast.attributions(x, np.arange(3))
+    np.testing.assert_allclose(
+        phi, generic.attributions(x, np.arange(3)), atol=1e-5 * np.abs(phi).max()
+    )
+
+
 def test_fast_differs_with_wrong_draws():
     """The draw-for-draw comparison can fail: other draws give other numbers."""
     torch.manual_seed(0)

@@ -576,3 +576,22 @@ def test_still_running_logs_while_the_block_runs_and_stops_after(sag_caplog):
     after = [r for r in sag_caplog.records if "still running" in r.getMessage()]
     assert len(after) == len(lines)
     assert not [t for t in threading.enumerate() if t.name == "sag: a slow step"]
+    refused = still_running("a step", every=0)
+    with pytest.raises(ValueError, match=r"every=0\.0 must be a positive number of seconds"):
+        refused.__enter__()
+
+
+def test_a_damaged_record_of_the_genes_read_is_refused_on_load(adata, tmp_path):
+    from scautogenome.nn import READS_KEY
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(_genes_zeroed(adata, 150), "label", seed=0)
+    model.save(tmp_path / "m")
+    tensors = torch.load(tmp_path / "m" / "model.pt", weights_only=True)
+    tensors["net." + READS_KEY] = tensors["net." + READS_KEY].flip(0)
+    torch.save(tensors, tmp_path / "m" / "model.pt")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    del meta["weights_sha256"]
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"The weights in .* cannot be read: reads must be sorted"):
+        sag.models.Classifier.load(tmp_path / "m")

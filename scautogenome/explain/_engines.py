@@ -123,7 +123,8 @@ def _split_first_linear(
     module: nn.Module, n_inputs: int, probe: torch.Tensor
 ) -> tuple[nn.Linear, nn.Module] | None:
     """``(linear, rest)`` with ``module(x) == rest(linear(x))``, or None when the network does
-    not read its input through exactly one ``nn.Linear`` (checked numerically on ``probe``).
+    not read its input through one ``nn.Linear`` (checked numerically on ``probe``; of several
+    layers as wide as the input, the one that passes).
 
     A network that reads only some genes (:class:`~scautogenome.nn.InputGenes`) gets a
     ``linear`` of all ``n_inputs`` whose columns of the other genes are 0, and a ``rest``
@@ -136,41 +137,56 @@ def _split_first_linear(
     if len(selects) > 1:
         return None
     n_read = selects[0][1].n_read if selects else n_inputs
-    found = [
-        (name, m)
-        for name, m in module.named_modules()
-        if isinstance(m, nn.Linear) and m.in_features == n_read
-    ]
-    if len(found) != 1:
-        return None
-    name, linear = found[0]
+    with torch.no_grad():
+        want = module(probe)
+    for name, linear in module.named_modules():
+        if isinstance(linear, nn.Linear) and linear.in_features == n_read:
+            split = _split_at(module, name, linear, selects, n_inputs)
+            if _same(split, probe, want):
+                return split
+    return None
+
+
+def _split_at(module, name: str, linear: nn.Linear, selects: list, n_inputs: int):
+    """``(linear, rest)`` for the layer ``name``: ``rest`` is ``module`` without it (and
+    without its gene selection, ``selects``), ``linear`` that layer over all ``n_inputs``
+    (0 for the genes it does not read)."""
     rest = copy.deepcopy(module)
-    dropped = [name] + [name for name, _ in selects]
-    for dotted in dropped:
+    for dotted in [name] + [n for n, _ in selects]:
         parent_name, _, attr = dotted.rpartition(".")
         parent = rest.get_submodule(parent_name) if parent_name else rest
         setattr(parent, attr, nn.Identity())
-    if selects:  # the same map on all genes: 0 weights for those it does not read
-        index = selects[0][1].index
-        full = nn.Linear(n_inputs, linear.out_features, bias=linear.bias is not None)
-        full = full.to(device=linear.weight.device, dtype=linear.weight.dtype)
-        with torch.no_grad():
-            full.weight.zero_()
-            full.weight[:, index] = linear.weight
-            if linear.bias is not None:
-                full.bias.copy_(linear.bias)
-        linear = full
     rest.eval()
+    if not selects:
+        return linear, rest
+    w = linear.weight
+    # built without an initialisation, which would draw from torch's random state
+    full = torch.nn.utils.skip_init(
+        nn.Linear,
+        n_inputs,
+        linear.out_features,
+        bias=linear.bias is not None,
+        device=w.device,
+        dtype=w.dtype,
+    )
+    with torch.no_grad():
+        full.weight.zero_()
+        full.weight[:, selects[0][1].index] = w
+        if linear.bias is not None:
+            full.bias.copy_(linear.bias)
+    return full, rest
+
+
+def _same(split, probe: torch.Tensor, want: torch.Tensor) -> bool:
+    """Whether ``rest(linear(probe))`` gives the network's output ``want``."""
+    linear, rest = split
     try:
         with torch.no_grad():
-            want = module(probe)
             got = rest(linear(probe))
     except RuntimeError:
-        return None
+        return False
     tol = 1e-4 * (1.0 + float(want.abs().max()))
-    if got.shape != want.shape or not bool((got - want).abs().max() <= tol):
-        return None
-    return linear, rest
+    return got.shape == want.shape and bool((got - want).abs().max() <= tol)
 
 
 def _activation_width(module: nn.Module) -> int:

@@ -17,7 +17,7 @@ import torch
 from .._settings import logger
 from .._utils import check_bool, json_default, write_atomically
 from ..data import InputTransform, as_csr_or_dense, check_adata, gene_alignment, get_matrix
-from ..nn import READS_KEY, count_parameters
+from ..nn import READS_KEY, InputGenes, count_parameters
 from ..train import resolve_device
 
 WEIGHTS = "model.pt"
@@ -308,13 +308,14 @@ class BaseModel:
         # the genes its first layer reads are saved with the weights (absent: all, as every
         # model saved before 2026-12-05 reads them)
         reads = state_dict.get(READS_KEY)
-        try:
-            module = self._build_module(
-                self.architecture_, reads=None if reads is None else reads.cpu().numpy()
-            )
-        except ValueError as e:
-            msg = f"{origin} cannot be read: {e}"
-            raise ValueError(msg) from None
+        if reads is not None:
+            reads = reads.cpu().numpy()
+            try:  # checked on its own: an architecture's errors keep their own message
+                InputGenes(int(self.architecture_.get("n_inputs", 0)), reads)
+            except (TypeError, ValueError) as e:
+                msg = f"{origin} cannot be read: {e}"
+                raise ValueError(msg) from None
+        module = self._build_module(self.architecture_, reads=reads)
         built = module.state_dict()
         mismatched = sorted(
             k

@@ -57,7 +57,10 @@ class InputGenes(nn.Module):
             return
         arr = np.asarray(reads)
         if arr.ndim != 1 or not arr.size or arr.dtype.kind not in "iu":
-            msg = f"reads must be a non-empty 1-D array of gene positions; got shape {arr.shape}, dtype {arr.dtype}."
+            msg = (
+                "reads must be a non-empty 1-D array of gene positions; got shape "
+                f"{arr.shape}, dtype {arr.dtype}."
+            )
             raise ValueError(msg)
         if arr[0] < 0 or arr[-1] >= self.n_inputs or np.any(np.diff(arr) <= 0):
             msg = f"reads must be sorted, distinct positions in 0..{self.n_inputs - 1}."

@@ -696,14 +696,15 @@ def embedding_scores(
             f"{len(y):,}",
             noun,
         )
-    out: dict[str, float | int] = {
-        "davies_bouldin": davies_bouldin(emb, y, f"obsm[{basis!r}]"),
-        "silhouette": float(skm.silhouette_score(emb[sample], y[sample], random_state=seed)),
-        "davies_bouldin_tsne": float("nan"),
-    }
-    if batch_key is not None:
-        out["batch_asw"] = batch_silhouette(emb[sample], y[sample], batches[sample])
-        out["n_batches"] = len(batch_names)
+    with still_running("silhouette"):  # quadratic in the cells: max_cells=None on many
+        out: dict[str, float | int] = {
+            "davies_bouldin": davies_bouldin(emb, y, f"obsm[{basis!r}]"),
+            "silhouette": float(skm.silhouette_score(emb[sample], y[sample], random_state=seed)),
+            "davies_bouldin_tsne": float("nan"),
+        }
+        if batch_key is not None:
+            out["batch_asw"] = batch_silhouette(emb[sample], y[sample], batches[sample])
+            out["n_batches"] = len(batch_names)
     if tsne:
         part = tmp if len(sample) == len(y) else tmp[sample].copy()
         run_tsne(part, noun, use_rep="emb", random_state=seed)

@@ -50,6 +50,20 @@ def sag_caplog(caplog):
 
 
 @pytest.fixture
+def python_sigint():
+    """Ctrl-C raising KeyboardInterrupt, as Python sets it up at start, for the test: a test
+    run started in the background of a shell inherits SIGINT ignored, and the search leaves
+    an ignored signal ignored."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
 def tiny_config():
     """A tiny search configuration (3 short trials) for tests."""
     import copy

@@ -1169,7 +1169,7 @@ def test_a_diverged_trial_is_one_line_and_a_failed_trial(adata, tiny_config, mon
 
 
 def test_ctrl_c_inside_a_storage_write_stops_the_search_cleanly(
-    adata, tiny_config, tmp_path, monkeypatch
+    adata, tiny_config, tmp_path, monkeypatch, python_sigint
 ):
     """Ctrl-C that lands inside Optuna's write of a trial's end is raised after the write
     (it would leave Optuna with "Should not reach."): the trial is recorded, and the search

@@ -315,7 +315,7 @@ def test_a_mode_or_split_that_differs_is_named_in_words():
             check_fingerprint(study, {**then, key: "other"}, n_before=2)
 
 
-def test_a_signal_during_a_search_waits_for_a_check_point(capfd):
+def test_a_signal_during_a_search_waits_for_a_check_point(capfd, python_sigint):
     """While a search runs, Ctrl-C (or SIGTERM with a Python handler, as the command line's)
     is noted (a line says so at once) and raised at the search's check points, not inside a
     storage write; a second one acts at once, and the previous handlers come back."""

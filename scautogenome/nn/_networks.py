@@ -31,7 +31,11 @@ class _Classifier(nn.Module):
         self.genes = InputGenes(n_inputs, reads)
         self.input_drop = nn.Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
         self.n_inputs = int(n_inputs)
-        self.n_read = self.genes.n_read
+
+    @property
+    def n_read(self) -> int:
+        """How many genes the first layer reads (:class:`~scautogenome.nn.InputGenes`)."""
+        return self.genes.n_read
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -458,8 +458,8 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
     gen = torch.Generator().manual_seed(seed)  # controller samples
     data_gen = torch.Generator().manual_seed(seed + 1)  # minibatch order
     reads = data.transform.varying_genes()  # the genes every network reads
-    n_read = n_in if reads is None else len(reads)
     supernet = make_supernet(config, n_in, n_out, reads).to(device)
+    n_read = supernet.genes.n_read
     controller = Controller(
         n_layers,
         len(widths),

@@ -499,6 +499,60 @@ def test_a_model_saved_before_networks_left_genes_out_loads_and_predicts_the_sam
     np.testing.assert_allclose(old.predict_proba(adata), model.predict_proba(adata), atol=1e-6)
 
 
+@pytest.mark.parametrize("likelihood", ["nb", "gaussian"])
+def test_a_resvae_reconstructs_a_gene_constant_on_its_training_cells_as_that_constant(
+    adata, tmp_path, likelihood
+):
+    """The decoder leaves out the genes constant on the training cells; the reconstruction
+    still has every gene: 0 counts for a count likelihood (each row still adds up to the
+    cell's counts), the gene's value for values on another scale."""
+    adata = _genes_zeroed(adata, 150)
+    if likelihood == "gaussian":
+        adata.X = adata.X.toarray()
+        adata.X[:, :150] = np.log1p(adata.X[:, :150])
+        adata.X[:, 150:] = 2.5  # constant, not 0
+    model = sag.models.ResVAE({"widths": [16, 8], "n_latent": 4}, {"max_epochs": 2})
+    model.fit(adata, seed=0)
+    assert model.likelihood_ == likelihood
+    assert model.module_.out.out_features == 150
+    rec = model.reconstruct(adata)
+    assert rec.shape == adata.shape
+    if likelihood == "nb":
+        assert not rec[:, 150:].any()
+        np.testing.assert_allclose(rec.sum(1), np.asarray(adata.X.sum(1)).ravel(), rtol=1e-4)
+    else:
+        np.testing.assert_allclose(rec[:, 150:], 2.5, rtol=1e-6)
+    assert rec[:, :150].std(0).min() > 0
+    model.save(tmp_path / "m")
+    loaded = sag.models.ResVAE.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.reconstruct(adata), rec, rtol=1e-5, atol=1e-6)
+
+
+def test_a_resvae_saved_with_a_decoder_of_every_gene_loads_and_reconstructs_the_same(
+    adata, tmp_path
+):
+    """A folder saved on 2026-12-05 before the decoder left genes out (an encoder of the
+    varying genes, a decoder of all of them) loads as that network and gives the same."""
+    from scautogenome.nn import READS_KEY, build_vae
+
+    adata = _genes_zeroed(adata, 150)
+    model = sag.models.ResVAE({"widths": [16, 8], "n_latent": 4}, {"max_epochs": 2})
+    model.fit(adata, seed=0)
+    reads = model.module_.genes.index.numpy()
+    torch.manual_seed(1)
+    model.module_ = build_vae(model.architecture_, reads=reads, decode_all=True).eval()
+    assert READS_KEY in model.module_.state_dict()
+    assert model.module_.out.out_features == adata.n_vars
+    rec = model.reconstruct(adata)
+    latent = model.get_latent(adata)
+    model.save(tmp_path / "m")
+    old = sag.models.ResVAE.load(tmp_path / "m")
+    assert old.module_.decode_all
+    assert old.module_.out.out_features == adata.n_vars
+    np.testing.assert_allclose(old.reconstruct(adata), rec, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(old.get_latent(adata), latent, rtol=1e-5, atol=1e-6)
+
+
 def test_the_searches_train_networks_of_the_genes_that_vary(adata, tiny_config, tmp_path):
     """classify's and embed's trials, and the models they return, read the genes that vary
     on the training cells only; so does a best trial retrained from a storage, exactly."""

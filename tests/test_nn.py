@@ -169,19 +169,50 @@ def test_a_network_given_reads_is_the_full_network_without_the_unread_columns(ar
 
 
 @pytest.mark.parametrize("kind", ["resvae", "vae"])
-def test_a_vae_given_reads_encodes_those_genes_and_reconstructs_all(kind):
-    arch = {"kind": kind, "n_inputs": 20, "n_latent": 3, "widths": [8, 6, 4], "likelihood": "nb"}
+@pytest.mark.parametrize("likelihood", ["nb", "zinb", "gaussian", "mse"])
+def test_a_vae_given_reads_encodes_and_reconstructs_those_genes(kind, likelihood):
+    """The genes left out (constant on the training cells) are neither read nor decoded: the
+    decoder's heads are as wide as ``reads``, the loss is that of those genes (a count
+    likelihood's library still the cell's total), and ``widen`` puts the decoded genes back
+    in place among all ``n_inputs``, 0 for the others (a count's share, a 0-1 scaled value
+    whose inverse is the gene's constant)."""
+    arch = {"kind": kind, "n_inputs": 20, "n_latent": 3, "widths": [8, 6, 4]}
+    arch["likelihood"] = likelihood
     reads = np.arange(0, 20, 2)
     torch.manual_seed(0)
     vae = build_vae(arch, reads=reads).eval()
-    x = torch.rand(4, 20)
+    x = torch.randint(0, 6, (4, 20)).float()  # counts (any values for the scaled ones)
     x_other = x.clone()
     x_other[:, 1::2] = 7.0
     out, out_other = vae(x, sample=False), vae(x_other, sample=False)
     torch.testing.assert_close(out["mu"], out_other["mu"])
-    assert out["scale"].shape == (4, 20)
     assert vae.encoder.units[0][0].in_features == 10
     assert vae.encoder.units[0][0].weight.abs().max() <= 1 / np.sqrt(20)
+    assert vae.out.out_features == 10
+    head = "recon" if likelihood in ("gaussian", "mse") else "scale"
+    assert out[head].shape == (4, 10)
+    if likelihood in ("nb", "zinb"):
+        assert vae.log_theta.shape == (10,)
+        torch.testing.assert_close(out["scale"].sum(1), torch.ones(4))
+        library = x.sum(1, keepdim=True)  # every gene's counts
+        dist = vae.distribution(out, library)
+        torch.testing.assert_close(vae.loss(out, x)[0], -dist.log_prob(x[:, reads]).sum(1))
+    else:
+        diff = (out["recon"] - x[:, reads]).pow(2)
+        if likelihood == "mse":
+            torch.testing.assert_close(vae.loss(out, x)[0], diff.sum(1))
+        else:  # the variance is that of the decoded genes' errors
+            var = diff.mean()
+            want = 0.5 * (diff / var + torch.log(var) + np.log(2 * np.pi)).sum(1)
+            torch.testing.assert_close(vae.loss(out, x)[0], want)
+    wide = vae.widen(out)
+    assert wide[head].shape == (4, 20)
+    torch.testing.assert_close(wide[head][:, reads], out[head])
+    assert not wide[head][:, 1::2].any()
+    full = build_vae(arch, reads=reads, decode_all=True)  # as saved on 2026-12-05
+    assert full.out.out_features == 20
+    assert full.encoder.units[0][0].in_features == 10
+    assert build_vae(arch).out.out_features == 20
 
 
 def test_the_supernet_given_reads_reads_those_genes():

@@ -248,10 +248,17 @@ class BaseModel:
 
     # -- hooks ----------------------------------------------------------------------------------
     @staticmethod
-    def _build_module(architecture: dict, *, reads=None) -> torch.nn.Module:
+    def _build_module(architecture: dict, *, reads=None, **options) -> torch.nn.Module:
         """The network of ``architecture`` reading the genes at positions ``reads`` (None:
-        all of them; :class:`~scautogenome.nn.InputGenes`)."""
+        all of them; :class:`~scautogenome.nn.InputGenes`); ``options``: those
+        :meth:`_saved_options` reads off saved weights."""
         raise NotImplementedError
+
+    @staticmethod
+    def _saved_options(architecture: dict, state_dict: dict) -> dict:
+        """Options of :meth:`_build_module` that saved weights, not their architecture, tell
+        (the shape of a network an earlier version saved)."""
+        return {}
 
     def _set_extras(self, **extras) -> None:
         raise NotImplementedError
@@ -315,7 +322,8 @@ class BaseModel:
             except (TypeError, ValueError) as e:
                 msg = f"{origin} cannot be read: {e}"
                 raise ValueError(msg) from None
-        module = self._build_module(self.architecture_, reads=reads)
+        options = self._saved_options(self.architecture_, state_dict)
+        module = self._build_module(self.architecture_, reads=reads, **options)
         built = module.state_dict()
         mismatched = sorted(
             k

@@ -28,7 +28,7 @@ from ..data import (
 )
 from ..data._checks import first_few, note_unread_annotations
 from ..data._prepare import not_read
-from ..nn import check_architecture
+from ..nn import READS_KEY, check_architecture
 from ..nn._vae import (
     COUNT_LIKELIHOODS,
     LIKELIHOODS,
@@ -307,6 +307,13 @@ class ResVAE(BaseModel):
 
     _model_name = "ResVAE"
     _build_module = staticmethod(build_vae)
+
+    @staticmethod
+    def _saved_options(architecture: dict, state_dict: dict) -> dict:
+        # saved on 2026-12-05 before the decoder left out the genes the encoder does
+        out = state_dict.get("out.weight")
+        full = out is not None and out.shape[0] == int(architecture.get("n_inputs", -1))
+        return {"decode_all": True} if full and READS_KEY in state_dict else {}
 
     # -- what differs from the Classifier (see BaseModel) --------------------------------------
     def _set_extras(

@@ -210,8 +210,14 @@ class VAEModule(nn.Module):
         Number of batches the decoder is conditioned on (0: none); the batch is then given to
         :meth:`forward` and :meth:`decode` as integer codes.
     reads
-        Positions of the genes the encoder reads (None: all; see
-        :class:`~scautogenome.nn.InputGenes`). The decoder reconstructs all ``n_inputs``.
+        Positions of the genes the encoder reads and the decoder reconstructs (None: all; see
+        :class:`~scautogenome.nn.InputGenes`): a gene constant on the training cells carries
+        nothing to encode and its reconstruction is its constant, so both leave it out, where
+        on an unfiltered count matrix half of the genes can be (:meth:`widen` puts the decoded
+        genes back among all ``n_inputs``).
+    decode_all
+        The decoder reconstructs all ``n_inputs`` genes, whatever the encoder reads: the
+        networks saved on 2026-12-05 before the decoder left genes out, loaded as they were.
     """
 
     def __init__(
@@ -227,6 +233,7 @@ class VAEModule(nn.Module):
         likelihood: str = "mse",
         n_batch: int = 0,
         reads=None,
+        decode_all: bool = False,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -254,11 +261,13 @@ class VAEModule(nn.Module):
             dropout=dropout,
             n_cov=self.n_batch,
         )
-        self.out = nn.Linear(self.decoder.n_out, n_inputs)
+        self.decode_all = bool(decode_all) or self.genes.index is None
+        n_out = n_inputs if self.decode_all else self.genes.n_read  # the genes it reconstructs
+        self.out = nn.Linear(self.decoder.n_out, n_out)
         if likelihood not in SCALED_LIKELIHOODS:
-            self.log_theta = nn.Parameter(torch.zeros(n_inputs))
+            self.log_theta = nn.Parameter(torch.zeros(n_out))
         if likelihood == "zinb":
-            self.zi = nn.Linear(self.decoder.n_out, n_inputs)
+            self.zi = nn.Linear(self.decoder.n_out, n_out)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(self.input_drop(self.genes(x)))
@@ -275,9 +284,28 @@ class VAEModule(nn.Module):
             raise ValueError(msg)
         return nn.functional.one_hot(batch.long(), self.n_batch).float()
 
+    def decoded(self, x: torch.Tensor) -> torch.Tensor:
+        """The columns of ``x`` (one per gene) that the decoder reconstructs."""
+        return x if self.decode_all else self.genes(x)
+
+    def widen(self, dec: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Decoder outputs with ``"recon"`` and ``"scale"`` as wide as all ``n_inputs`` genes:
+        0 for a gene it leaves out (a count's share, or the 0-1 scaled value that every cell
+        has of a gene constant on the training cells)."""
+        if self.decode_all:
+            return dec
+        out = dict(dec)
+        for key in ("recon", "scale"):
+            if key in dec:
+                t = dec[key]
+                full = t.new_zeros((t.shape[0], self.n_inputs))
+                out[key] = full.index_copy_(1, self.genes.index, t)
+        return out
+
     def decode(self, z: torch.Tensor, batch: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Decoder outputs of latent codes ``z`` (``batch``: their batch codes, needed when
-        the decoder is conditioned on batches)."""
+        the decoder is conditioned on batches), for the genes it reconstructs
+        (:meth:`decoded`; :meth:`widen` for all of them)."""
         h = self.decoder(z, self._one_hot(batch, z.shape[0]))
         if self.likelihood in SCALED_LIKELIHOODS:
             return {"recon": torch.sigmoid(self.out(h))}
@@ -308,7 +336,8 @@ class VAEModule(nn.Module):
         return {"mu": mu, "logvar": logvar, "z": z, **self.decode(z, batch)}
 
     def distribution(self, dec: dict[str, torch.Tensor], library: torch.Tensor):
-        """The count distribution of a decoder output at the given library sizes (n x 1)."""
+        """The count distribution of a decoder output at the given library sizes (n x 1), over
+        the genes it reconstructs (:meth:`decoded`)."""
         from scvi.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
 
         mu = library * dec["scale"]
@@ -323,23 +352,26 @@ class VAEModule(nn.Module):
         """Per-cell reconstruction loss (negative log-likelihood or summed squared error) and
         KL divergence to the standard normal prior.
 
-        ``target`` is the 0-1 scaled input for ``"mse"`` and the raw counts otherwise.
+        ``target`` (every gene) is the 0-1 scaled input for ``"mse"`` and ``"gaussian"`` and
+        the raw counts otherwise; the loss is that of the genes the decoder reconstructs
+        (:meth:`decoded`), a count's library size the cell's total.
         """
         mu, logvar = out["mu"], out["logvar"]
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+        genes = self.decoded(target)
         if self.likelihood == "mse":
-            recon = (out["recon"] - target).pow(2).sum(dim=1)
+            recon = (out["recon"] - genes).pow(2).sum(dim=1)
         elif self.likelihood == "gaussian":
-            sq = (out["recon"] - target).pow(2)
+            sq = (out["recon"] - genes).pow(2)
             var = sq.detach().mean().clamp(min=MIN_GAUSSIAN_VAR)
             recon = 0.5 * (sq / var + torch.log(var) + math.log(2 * math.pi)).sum(dim=1)
         else:
             mean = target.sum(dim=1, keepdim=True) * out["scale"]
             theta = torch.exp(self.log_theta)
             if self.likelihood == "nb":
-                log_p = nb_log_prob(target, mean, theta)
+                log_p = nb_log_prob(genes, mean, theta)
             else:
-                log_p = zinb_log_prob(target, mean, theta, out["zi_logits"])
+                log_p = zinb_log_prob(genes, mean, theta, out["zi_logits"])
             recon = -log_p.sum(dim=1)
         return recon, kl
 
@@ -355,15 +387,16 @@ class VAEModule(nn.Module):
         return library * out["scale"]
 
 
-def build_vae(arch: dict, *, reads=None) -> VAEModule:
+def build_vae(arch: dict, *, reads=None, decode_all: bool = False) -> VAEModule:
     """Build the VAE an architecture dict describes.
 
     ``arch`` has ``kind`` (``"resvae"`` or ``"vae"``), ``n_inputs``, ``n_latent``, ``widths``
     and optionally ``input_keep``, ``dropout``, ``act``, ``likelihood``, ``n_batch``; it is
     checked first
     (:func:`~scautogenome.nn.check_architecture`: unknown or missing keys, values of the wrong
-    type or range are an error). ``reads``: the positions of the genes the encoder reads
-    (None: all).
+    type or range are an error). ``reads``: the positions of the genes the encoder reads and
+    the decoder reconstructs (None: all); ``decode_all``: the decoder reconstructs all genes
+    (:class:`VAEModule`).
     """
     from ._arch import check_architecture
 
@@ -380,4 +413,5 @@ def build_vae(arch: dict, *, reads=None) -> VAEModule:
         likelihood=str(arch.get("likelihood", "mse")),
         n_batch=int(arch.get("n_batch", 0)),
         reads=reads,
+        decode_all=decode_all,
     )

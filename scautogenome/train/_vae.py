@@ -366,7 +366,7 @@ def encode_rows(
             out = module(missing(transform(x)), sample=False, batch=b)
             lat.append(out["mu"].float().cpu())
             library = x.sum(dim=1, keepdim=True)
-            dec = {k: v.float() for k, v in out.items()}
+            dec = module.widen({k: v.float() for k, v in out.items()})  # every gene
             if missing.absent is not None and "scale" in dec:
                 # the counts observed are those of the genes the query has: the library the
                 # decoder's proportions spread is theirs over those genes' share

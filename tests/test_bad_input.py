@@ -670,11 +670,33 @@ def test_an_empty_study_name_or_an_in_memory_storage_is_refused(adata, tmp_path)
     url = f"sqlite:///{tmp_path / 's.db'}"
     with pytest.raises(ValueError, match="study_name='' must be a non-empty string"):
         sag.tl.classify(adata, "label", storage=url, study_name="")
-    for memory in ("sqlite://", "sqlite:///:memory:"):
+    for memory in (
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///",
+        " sqlite:///:memory:?cache=shared",
+        "sqlite+pysqlite:///:memory:",
+        "sqlite:///file:mem1?mode=memory&cache=shared&uri=true",
+    ):
         with pytest.raises(ValueError, match="in-memory SQLite database"):
             sag.tl.embed(adata, storage=memory)
     with pytest.raises(TypeError, match=r"storage=5 must be a URL .* or an Optuna storage"):
         sag.tl.classify(adata, "label", storage=5)  # failed inside Optuna, after the split
+    check_untouched(adata, before)
+
+
+def test_a_journal_storage_that_holds_something_else_is_refused_before_any_work(adata, tmp_path):
+    """A .log file of other lines (notes, an application's JSON log) given as storage=: named
+    as no Optuna journal before the data are read, and left as it was."""
+    before = snapshot(adata)
+    for name, text in (("notes.log", "my notes\n"), ("app.log", '{"level": "info"}\n')):
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(
+            ValueError, match=rf"storage='.*{name}' holds lines that are not an Optuna journal's"
+        ):
+            sag.tl.classify(adata, "label", n_trials=1, storage=str(path))
+        assert path.read_text() == text
     check_untouched(adata, before)
 
 
@@ -1064,6 +1086,52 @@ def test_a_damaged_model_json_is_named(adata, tmp_path):
             sag.models.Classifier.load(tmp_path / "m")
 
 
+def test_a_model_json_at_odds_with_its_network_is_named_on_load(adata, tmp_path):
+    """Entries of model.json that its weights do not check (classes and genes of another
+    number than the network's outputs and inputs, a name twice, a setting that is not a
+    number): a ValueError naming the file and the entry on load, not an IndexError or a
+    shape error inside predict."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    model.save(tmp_path / "m")
+    meta = tmp_path / "m" / "model.json"
+    text = meta.read_text()
+    names = list(map(str, adata.var_names))
+    cases = {
+        "classes": (["type_0", "type_1"], r"its 2 classes are not the 3 outputs of its network"),
+        "var_names": (names[:50], r"its 50 var_names are not the 200 genes its network reads"),
+    }
+    cases_twice = {
+        "classes": (["type_0", "type_0", "type_2"], r"its classes name 'type_0' twice"),
+        "var_names": ([names[1], *names[1:]], rf"its var_names name '{names[1]}' twice"),
+    }
+    for entry, (value, match) in [*cases.items(), *cases_twice.items()]:
+        meta.write_text(json.dumps({**json.loads(text), entry: value}))
+        with pytest.raises(ValueError, match=rf"model\.json': {match} \(damaged, or edited"):
+            sag.models.Classifier.load(tmp_path / "m")
+    meta.write_text(json.dumps({**json.loads(text), "n_threads": "x"}))
+    with pytest.raises(ValueError, match=r"its n_threads 'x' is not a positive integer \(dam"):
+        sag.models.Classifier.load(tmp_path / "m")
+    meta.write_text(text)
+    sag.models.Classifier.load(tmp_path / "m")  # as saved
+    adata.obs["value"] = adata.obs["label"].cat.codes.to_numpy() + np.linspace(0, 1, 300)
+    reg = sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    reg.fit(adata, "value", seed=0)
+    reg.save(tmp_path / "r")
+    meta = tmp_path / "r" / "model.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "target_std": "x"}))
+    with pytest.raises(ValueError, match=r"its target_std 'x' is not a finite number \(dam"):
+        sag.models.Regressor.load(tmp_path / "r")
+    adata.obs["batch"] = np.where(np.arange(300) % 2, "b1", "b2")
+    vae = sag.models.ResVAE({"widths": [8], "n_latent": 2}, {"max_epochs": 1})
+    vae.fit(adata, batch_key="batch", seed=0)
+    vae.save(tmp_path / "v")
+    meta = tmp_path / "v" / "model.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "batches": ["b1"]}))
+    with pytest.raises(ValueError, match=r"its 1 batches are not the 2 its decoder reads \(dam"):
+        sag.models.ResVAE.load(tmp_path / "v")
+
+
 def test_labels_whose_text_is_one_name_are_refused(adata):
     """Values that are distinct but read as one class name (1 and '1': cluster ids of two
     sources concatenated) are named before any work, not met as a split without training
@@ -1077,6 +1145,23 @@ def test_labels_whose_text_is_one_name_are_refused(adata):
         ):
             sag.tl.classify(adata, "mixed", n_trials=1)
         check_untouched(adata, before)
+
+
+def test_labels_that_differ_only_by_spaces_at_their_ends_are_refused(adata):
+    """'B cell' and 'B cell ' (a spreadsheet's trailing space) would be two classes, each
+    learnt apart and one perhaps dropped as too small: named before any work."""
+    labels = adata.obs["label"].astype(str).to_numpy(dtype=object)
+    labels[::7] = [f"{v} " for v in labels[::7]]
+    labels[3::7] = [f" {v}" for v in labels[3::7]]
+    adata.obs["spaced"] = pd.Categorical(labels)
+    before = snapshot(adata)
+    with pytest.raises(
+        ValueError,
+        match=r"obs\['spaced'\] holds ' (\S+)', '\1' and '\1 ', which differ only by spaces "
+        r"at their ends \(3 such names\).*\.str\.strip\(\)",
+    ):
+        sag.tl.classify(adata, "spaced", n_trials=1)
+    check_untouched(adata, before)
 
 
 def test_data_with_nothing_to_learn_from_are_refused(adata):

@@ -266,6 +266,12 @@ def test_numeric_target_bad_input_is_refused_before_any_work(adata):
     bad.obs.loc[bad.obs_names[0], "age"] = np.inf
     with pytest.raises(ValueError, match="infinite"):
         sag.tl.classify(bad, "age", n_trials=1)
+    huge = adata.copy()  # finite, but its spread overflows: met after training, in sklearn
+    huge.obs["age"] = np.linspace(-1, 1, huge.n_obs) * 1e300
+    with pytest.raises(
+        ValueError, match=r"obs\['age'\] holds values as large as 1e\+300, whose spread .* divide"
+    ):
+        sag.tl.classify(huge, "age", task="regression", n_trials=1)
     few = adata.copy()
     few.obs.loc[few.obs_names[9:], "age"] = np.nan
     with pytest.raises(ValueError, match="has 9 cells with a value; a numeric target needs"):

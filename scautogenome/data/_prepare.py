@@ -159,6 +159,15 @@ def numeric_target(labels: pd.Series, labels_key: str) -> np.ndarray:
     if np.isinf(y).any():
         msg = f"obs[{labels_key!r}] holds {int(np.isinf(y).sum())} infinite value(s); a regression target must be finite (NaN marks a cell without a value)."
         raise ValueError(msg)
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.nanstd(y) if np.isfinite(y).any() else 0.0
+    if not np.isfinite(spread):  # the standardization and every metric square it
+        msg = (
+            f"obs[{labels_key!r}] holds values as large as {np.nanmax(np.abs(y)):.3g}, whose "
+            "spread overflows 64-bit floats (the target is standardized and its errors "
+            "squared); divide it by a power of ten or take its log first."
+        )
+        raise ValueError(msg)
     return y
 
 
@@ -610,7 +619,8 @@ def _is_numeric(dtype) -> bool:
 def _check_one_value_per_name(labels: pd.Series, labels_key: str) -> None:
     """Classes are named by their values' text: distinct values of one text (``1`` and
     ``"1"``, cluster ids of two sources concatenated) would be one class, whose cells the
-    split counts apart; an error naming them."""
+    split counts apart, and names that differ only by spaces at their ends (``"B cell "``, as
+    a spreadsheet exports) separate classes: an error naming them."""
     by_name: dict[str, list] = {}
     for value in pd.unique(labels.dropna().astype(object)):
         by_name.setdefault(str(value), []).append(value)
@@ -621,6 +631,19 @@ def _check_one_value_per_name(labels: pd.Series, labels_key: str) -> None:
             f"obs[{labels_key!r}] holds {shown}, which are one class name, {str(clash[0][0])!r}"
             f"{f' ({len(clash)} such names)' if len(clash) > 1 else ''}; make them one value "
             f"first, e.g. adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].astype(str)."
+        )
+        raise ValueError(msg)
+    by_text: dict[str, list[str]] = {}
+    for name in by_name:
+        by_text.setdefault(name.strip(), []).append(name)
+    spaced = [sorted(names) for names in by_text.values() if len(names) > 1]
+    if spaced:
+        shown = ", ".join(repr(n) for n in spaced[0][:-1]) + f" and {spaced[0][-1]!r}"
+        msg = (
+            f"obs[{labels_key!r}] holds {shown}, which differ only by spaces at their ends"
+            f"{f' ({len(spaced)} such names)' if len(spaced) > 1 else ''}: they would be "
+            "separate classes; strip them first, e.g. "
+            f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].str.strip()."
         )
         raise ValueError(msg)
 

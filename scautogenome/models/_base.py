@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import platform
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -272,6 +273,26 @@ class BaseModel:
 
     def _describe(self) -> str:
         raise NotImplementedError
+
+    @classmethod
+    def _meta_problems(cls, meta: dict) -> list[str]:
+        """What in a ``model.json`` (its entries of the right types) is at odds with the
+        network it describes, which the weights' digest does not cover: genes of another
+        number than its inputs, a gene twice, a setting that is not a number."""
+        problems = []
+        names = meta["var_names"]
+        n_inputs = meta["architecture"].get("n_inputs")
+        if isinstance(n_inputs, int) and len(names) != n_inputs:
+            problems.append(
+                f"its {len(names)} var_names are not the {n_inputs} genes its network reads"
+            )
+        problems += named_twice(names, "var_names")
+        n_threads = meta.get("n_threads")
+        if n_threads is not None and not (
+            isinstance(n_threads, int) and not isinstance(n_threads, bool) and n_threads > 0
+        ):
+            problems.append(f"its n_threads {n_threads!r} is not a positive integer")
+        return problems
 
     def _marker_tensors(self) -> dict[str, torch.Tensor]:
         """Tensors saved beside the network's (under its prefix) that no network has: an
@@ -664,6 +685,13 @@ class BaseModel:
                 "another type (damaged, or edited by hand); save the model there again."
             )
             raise ValueError(msg)
+        problems = cls._meta_problems(meta)
+        if problems:
+            msg = (
+                f"{str(Path(path) / META)!r}: {'; '.join(problems)} (damaged, or edited by "
+                "hand); save the model there again."
+            )
+            raise ValueError(msg)
         extras = cls._extras_from_meta(meta)
         state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
         arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}
@@ -700,6 +728,30 @@ class BaseModel:
             f"{self._model_name}({self._describe()}, "
             f"{count_parameters(self.module_):,} parameters, device={self.device_})"
         )
+
+
+def named_twice(names: list, entry: str) -> list[str]:
+    """The problem of a ``model.json`` list ``entry`` that holds a name twice (none or one)."""
+    seen: set[str] = set()
+    for name in map(str, names):
+        if name in seen:
+            return [f"its {entry} name {name!r} twice"]
+        seen.add(name)
+    return []
+
+
+def finite_numbers(meta: dict, entries) -> list[str]:
+    """The problems of ``model.json`` ``entries`` (present) that are not finite numbers."""
+    return [
+        f"its {k} {meta[k]!r} is not a finite number"
+        for k in entries
+        if k in meta
+        and not (
+            isinstance(meta[k], (int, float))
+            and not isinstance(meta[k], bool)
+            and math.isfinite(meta[k])
+        )
+    ]
 
 
 def _in_another_case(model_genes, query_genes) -> list[str]:

@@ -10,7 +10,7 @@ from scipy.special import log_softmax
 from .._settings import keep_python_rng, keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, train_classifier
-from ._base import doc_query_params
+from ._base import doc_query_params, named_twice
 from ._supervised import SupervisedModel
 
 if TYPE_CHECKING:
@@ -68,6 +68,17 @@ class Classifier(SupervisedModel):
     @classmethod
     def _extras_from_meta(cls, meta: dict) -> dict:
         return {"classes": meta["classes"]}
+
+    @classmethod
+    def _meta_problems(cls, meta: dict) -> list[str]:
+        problems = super()._meta_problems(meta)
+        classes = meta["classes"]
+        n_outputs = meta["architecture"].get("n_outputs")
+        if isinstance(n_outputs, int) and len(classes) != n_outputs:
+            problems.append(
+                f"its {len(classes)} classes are not the {n_outputs} outputs of its network"
+            )
+        return problems + named_twice(classes, "classes")
 
     def _describe(self) -> str:
         return (

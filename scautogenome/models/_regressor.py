@@ -11,7 +11,7 @@ import torch
 from .._settings import keep_python_rng, keep_torch_rng, resolve_seed
 from ..data import prepare_labelled
 from ..train import TrainParams, check_metric, target_scale, task_objective, train_regressor
-from ._base import doc_query_params
+from ._base import doc_query_params, finite_numbers
 from ._supervised import SupervisedModel
 
 if TYPE_CHECKING:
@@ -86,6 +86,10 @@ class Regressor(SupervisedModel):
             "target_mean": meta.get("target_mean", 0.0),
             "target_std": meta.get("target_std", 1.0),
         }
+
+    @classmethod
+    def _meta_problems(cls, meta: dict) -> list[str]:
+        return super()._meta_problems(meta) + finite_numbers(meta, ("target_mean", "target_std"))
 
     def _marker_tensors(self) -> dict[str, torch.Tensor]:
         # its network outputs the standardized target: an earlier version, which would read

@@ -39,7 +39,7 @@ from ..nn._vae import (
     vae_widths,
 )
 from ..train._vae import VAETrainParams, encode_rows, train_vae, warn_long_warmup
-from ._base import BaseModel, check_is_fitted, doc_query_params
+from ._base import BaseModel, check_is_fitted, doc_query_params, named_twice
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -340,6 +340,21 @@ class ResVAE(BaseModel):
             "batch_key": self.batch_key_,
             "batches": self.batches_,
         }
+
+    @classmethod
+    def _meta_problems(cls, meta: dict) -> list[str]:
+        problems = super()._meta_problems(meta)
+        batches = meta.get("batches")
+        n_batch = meta["architecture"].get("n_batch", 0)
+        if batches is not None and not isinstance(batches, list):
+            problems.append(f"its batches {batches!r} are not a list of names")
+        elif isinstance(n_batch, int) and len(batches or []) != n_batch:
+            problems.append(
+                f"its {len(batches or [])} batches are not the {n_batch} its decoder reads"
+            )
+        else:
+            problems += named_twice(batches or [], "batches")
+        return problems
 
     @classmethod
     def _extras_from_meta(cls, meta: dict) -> dict:

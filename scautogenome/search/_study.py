@@ -98,11 +98,36 @@ def _journal(path: str):
     if not folder.is_dir():
         msg = f"storage={path!r} cannot be opened: its folder {str(folder)!r} does not exist"
         raise ValueError(msg)
+    _check_journal_lines(path)
     try:
         return optuna.storages.JournalStorage(_journal_backend(str(Path(path).expanduser())))
     except OSError as err:  # a file that cannot be made there (/proc, a full disk)
         msg = f"storage={path!r} cannot be opened: {err}"
         raise ValueError(msg) from err
+
+
+def _check_journal_lines(path: str) -> None:
+    """A journal file that exists starts with one of Optuna's records (a JSON object with
+    an ``op_code``): a file of other lines (notes, an application's log) fails only when
+    Optuna replays it, once the data are read, with a bare JSON or key error."""
+    try:
+        with open(os.path.expanduser(path), "rb") as f:
+            first = f.readline(1 << 20)
+    except OSError:  # absent (Optuna creates it), or unreadable: named where it is opened
+        return
+    if not first.endswith(b"\n"):  # empty, or a first record cut short: Optuna's to judge
+        return
+    try:
+        record = json.loads(first)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        record = None
+    if not (isinstance(record, dict) and "op_code" in record):
+        shown = first[:60].decode("utf-8", "replace").strip()
+        msg = (
+            f"storage={path!r} holds lines that are not an Optuna journal's (its first line "
+            f"is {shown!r}); give a new file, or the journal of an earlier search."
+        )
+        raise ValueError(msg)
 
 
 def _journal_backend(path: str):
@@ -178,7 +203,7 @@ def check_storage(storage, study_name=None):
     if study_name is not None and (not isinstance(study_name, str) or not study_name.strip()):
         msg = f"study_name={study_name!r} must be a non-empty string (or None: the default)."
         raise ValueError(msg)
-    if isinstance(storage, str) and storage.strip() in ("sqlite://", "sqlite:///:memory:"):
+    if isinstance(storage, str) and _sqlite_in_memory(storage):
         msg = (
             f"storage={storage!r} is an in-memory SQLite database, which no other process "
             "or later session can open; leave storage=None for a search in memory, or give a "
@@ -201,6 +226,25 @@ def check_storage(storage, study_name=None):
         raise TypeError(msg)
     _check_writable(storage)
     return open_storage(storage)
+
+
+def _sqlite_in_memory(url: str) -> bool:
+    """Whether ``url`` is an SQLite database in memory (any driver): no file (``sqlite://``,
+    ``sqlite:///``), ``:memory:`` (with a query or not) or a ``file:`` URI of
+    ``mode=memory``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError:
+        return False  # not a URL: open_storage names it
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database or ""
+    return database in ("", ":memory:") or (
+        database.startswith("file:") and str(parsed.query.get("mode", "")).lower() == "memory"
+    )
 
 
 def _check_writable(storage) -> None:

@@ -704,6 +704,7 @@ def _explain(args) -> int:
     sag.tl.explain(
         adata,
         model,
+        groupby=args.groupby,
         cells=args.cells,
         n_explain=args.n_explain,
         n_background=args.n_background,
@@ -1354,6 +1355,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="obs column with train/val/test: --cells is its part, the background its train "
         "cells (default: the split of the classify run recorded in the input, if any; for "
         "--autogenome 'autogenome_split')",
+    )
+    e.add_argument(
+        "--groupby",
+        default=None,
+        help="obs column whose values are the model's classes: a cell counts towards the "
+        "importance of its class there (default: the labels of the classify run recorded in "
+        "the input, as in classify's output .h5ad, else each cell's predicted class)",
     )
     e.add_argument(
         "--n-explain",

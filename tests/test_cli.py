@@ -1092,6 +1092,11 @@ def test_explain_takes_the_split_of_the_original_input(adata, quick_config, tmp_
     assert cells <= test
     assert main(common) == 0  # without it: cells drawn from all cells
     assert not set(ad.read_h5ad(explained).uns["sag_shap"]["cells"]) <= test
+    # no classify record in the input: cells grouped by their predicted class, unless
+    # --groupby names the labels
+    assert ad.read_h5ad(explained).uns["sag_shap"]["params"]["groupby"] == "predicted class"
+    assert main([*common, "--groupby", "label"]) == 0
+    assert ad.read_h5ad(explained).uns["sag_shap"]["params"]["groupby"] == "label"
 
 
 @pytest.fixture

@@ -196,6 +196,27 @@ def test_shap_summary_overall(annotated):
         sag.pl.shap_summary(old, "overall", show=False)
 
 
+def test_shap_summary_of_a_gene_subset_shows_the_genes_it_holds(annotated, sag_caplog):
+    """Genes taken out of the AnnData since explain: shap_summary leaves them out, as
+    importance (which reads varm) does, and says so; none left is an error."""
+    u = annotated.uns["sag_shap"]
+    cls = str(u["classes"][0])
+    top = [str(g) for g in u["top_genes"][0]]
+    sub = annotated[:, ~annotated.var_names.isin(top[:2])].copy()
+    sub.var["symbol"] = [f"SYM_{g}" for g in sub.var_names]
+    ax = sag.pl.shap_summary(sub, cls, n_top=3, show=False)
+    bars = sag.pl.importance(sub, cls, n_top=3, show=False)
+    assert _labels(ax.get_yticklabels()) == top[2:5] == _labels(bars.get_yticklabels())
+    assert "2 of the 30 genes explain kept for 'type_0' are not in adata.var_names" in (
+        sag_caplog.text
+    )
+    ax = sag.pl.shap_summary(sub, cls, n_top=3, gene_symbols="symbol", show=False)
+    assert _labels(ax.get_yticklabels()) == [f"SYM_{g}" for g in top[2:5]]
+    none = annotated[:, ~annotated.var_names.isin(top)].copy()
+    with pytest.raises(ValueError, match=r"None of the 30 genes explain kept for 'type_0' is in"):
+        sag.pl.shap_summary(none, cls, show=False)
+
+
 def test_explain_plots_label_genes_with_gene_symbols(annotated):
     """gene_symbols= names a var column to label the genes with, as in scanpy's plots."""
     adata = annotated.copy()

@@ -269,7 +269,10 @@ def shap_summary(
         (as :func:`importance` shows every class by default); for a numeric target, its
         predicted value.
     n_top
-        Number of genes (at most the ``n_top`` of the explain call).
+        Number of genes (at most the ``n_top`` of the explain call; those of them that
+        ``adata`` no longer holds are left out, as :func:`importance` leaves them out). Every
+        explained cell is drawn, whether or not ``adata`` still holds it (as scanpy's plots
+        of ``rank_genes_groups`` draw the stored results).
     key
         ``key_added`` of the explain call.
     gene_symbols
@@ -321,6 +324,23 @@ def shap_summary(
             else "impact on the cell's own class logit"
         )
     names = np.asarray(uns["top_genes"][c], dtype=str)
+    held = np.isin(names, np.asarray(adata.var_names, dtype=str))
+    if not held.all():  # genes taken out since explain: left out, as importance's varm does
+        if not held.any():
+            msg = (
+                f"None of the {len(names)} genes explain kept for {group!r} is in "
+                "adata.var_names (genes taken out since sag.tl.explain); plot the AnnData it "
+                "explained, or run it again on this one."
+            )
+            raise ValueError(msg)
+        logger.warning(
+            "%d of the %d genes explain kept for %r are not in adata.var_names (taken out "
+            "since sag.tl.explain) and are not shown.",
+            int((~held).sum()),
+            len(names),
+            group,
+        )
+        names, values, expr = names[held], values[:, held], expr[:, held]
     if n_top > values.shape[1]:
         logger.warning(
             "n_top=%d but explain kept %d genes per class; showing %d (raise explain's n_top).",

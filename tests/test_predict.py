@@ -228,6 +228,26 @@ def test_ensembl_versions_do_not_block_gene_matching():
     assert (src.tolist(), dst.tolist()) == ([0], [0])
 
 
+def test_query_genes_of_one_ensembl_id_are_named(sag_caplog):
+    """Two query columns of one Ensembl id in other versions, for a model gene without an
+    exact match: the first is used, and a warning names them (the other may be the one
+    holding the counts)."""
+    from scautogenome.data import gene_alignment
+
+    query = ["ENSG00000000001.2", "ENSG00000000001.1", "ENSG00000000002.3", "ENSG00000000003.1"]
+    model = ["ENSG00000000001", "ENSG00000000002", "ENSG00000000003.1"]
+    src, dst, _ = gene_alignment(query, model)
+    assert (src.tolist(), dst.tolist()) == ([0, 2, 3], [0, 1, 2])
+    assert (
+        "1 model gene is matched by several query genes by their Ensembl id without the "
+        "version, e.g. 'ENSG00000000001' by 'ENSG00000000001.2' and 'ENSG00000000001.1'; the "
+        "first is used: drop or rename the others to choose"
+    ) in sag_caplog.text
+    sag_caplog.clear()
+    gene_alignment(query, model, log=False)
+    assert sag_caplog.text == ""
+
+
 def test_firehose_symbol_entrez_ids_match_symbols(sag_caplog):
     """A model of Firehose's SYMBOL|ENTREZ ids predicts a query of symbols (Xena, GDC) as the
     same query under its own ids, and the other way round; '?|ENTREZ' (no symbol) matches

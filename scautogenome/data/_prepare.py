@@ -801,11 +801,14 @@ def _keys_of(names: np.ndarray, key, side: str) -> pd.Index:
     )
 
 
-def _match_left(pos: np.ndarray, query: np.ndarray, model: np.ndarray, query_key, model_key) -> int:
+def _match_left(
+    pos: np.ndarray, query: np.ndarray, model: np.ndarray, query_key, model_key
+) -> tuple[int, dict[int, np.ndarray]]:
     """Match the query genes still without a model gene (``pos < 0``) by their key
     (``query_key``) against the model genes' (``model_key``), where a key names one model
     gene only and that gene has no match yet; one query column per model gene (the first
-    query gene of a key wins). Fills ``pos``; the number matched."""
+    query gene of a key wins). Fills ``pos``; the number matched, and the model genes that
+    several query genes matched (position -> those query genes' positions)."""
     left = np.flatnonzero(pos < 0)
     bare = _keys_of(model, model_key, "m").to_series()
     taken = np.zeros(model.size, dtype=bool)
@@ -817,7 +820,8 @@ def _match_left(pos: np.ndarray, query: np.ndarray, model: np.ndarray, query_key
     candidates = np.flatnonzero(unique)[hit[found]]
     first = ~pd.Series(candidates).duplicated().to_numpy()
     pos[left[found][first]] = candidates[first]
-    return int(first.sum())
+    several = {int(m): left[found][candidates == m] for m in np.unique(candidates[~first])}
+    return int(first.sum()), several
 
 
 def gene_alignment(
@@ -828,8 +832,9 @@ def gene_alignment(
     Names are matched exactly; a query gene left over is then matched by its Ensembl id
     without the version (``ENSG00000141510.17`` to ``ENSG00000141510.16``, or to the bare id),
     and by the symbol of a Firehose id (``TP53|7157`` to ``TP53``, either way), where that id
-    or symbol names one model gene only, and that gene has no exact match (logged with
-    ``log``; a caller that aligns the same genes again passes False, so it is said once).
+    or symbol names one model gene only, and that gene has no exact match; where several
+    query genes have its key, the first (logged with ``log``, a warning naming them for the
+    latter; a caller that aligns the same genes again passes False, so it is said once).
     """
     model = np.asarray(model_genes, dtype=str)
     query = np.asarray(query_genes, dtype=str)
@@ -846,8 +851,19 @@ def gene_alignment(
             any(pattern.match(n) for n in query[left[:1000]])
             or any(pattern.match(n) for n in model[:1000])
         ):
-            n = _match_left(pos, query, model, query_key, model_key)
+            n, several = _match_left(pos, query, model, query_key, model_key)
             if log and n:
                 logger.info("%d genes matched by %s", n, how)
+            if log and several:
+                m, cols = next(iter(several.items()))
+                logger.warning(
+                    "%d model gene%s matched by several query genes by %s, e.g. %r by %s; the "
+                    "first is used: drop or rename the others to choose",
+                    len(several),
+                    " is" if len(several) == 1 else "s are",
+                    how,
+                    str(model[m]),
+                    " and ".join(repr(str(q)) for q in query[cols[:3]]),
+                )
     src = np.flatnonzero(pos >= 0)
     return src, pos[src], len(model_index)

@@ -677,6 +677,7 @@ def test_an_empty_study_name_or_an_in_memory_storage_is_refused(adata, tmp_path)
         " sqlite:///:memory:?cache=shared",
         "sqlite+pysqlite:///:memory:",
         "sqlite:///file:mem1?mode=memory&cache=shared&uri=true",
+        "sqlite:///file::memory:?cache=shared&uri=true",
     ):
         with pytest.raises(ValueError, match="in-memory SQLite database"):
             sag.tl.embed(adata, storage=memory)
@@ -1121,6 +1122,9 @@ def test_a_model_json_at_odds_with_its_network_is_named_on_load(adata, tmp_path)
     meta = tmp_path / "r" / "model.json"
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "target_std": "x"}))
     with pytest.raises(ValueError, match=r"its target_std 'x' is not a finite number \(dam"):
+        sag.models.Regressor.load(tmp_path / "r")
+    meta.write_text(meta.read_text().replace('"target_std": "x"', '"target_std": 1' + "0" * 400))
+    with pytest.raises(ValueError, match=r"its target_std 10{400} is not a finite number"):
         sag.models.Regressor.load(tmp_path / "r")
     adata.obs["batch"] = np.where(np.arange(300) % 2, "b1", "b2")
     vae = sag.models.ResVAE({"widths": [8], "n_latent": 2}, {"max_epochs": 1})

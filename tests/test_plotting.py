@@ -212,9 +212,27 @@ def test_shap_summary_of_a_gene_subset_shows_the_genes_it_holds(annotated, sag_c
     )
     ax = sag.pl.shap_summary(sub, cls, n_top=3, gene_symbols="symbol", show=False)
     assert _labels(ax.get_yticklabels()) == [f"SYM_{g}" for g in top[2:5]]
+    sag_caplog.clear()
+    sag.pl.shap_summary(sub, cls, n_top=40, show=False)
+    assert "n_top=40 but explain kept 30 genes per class, 28 of them in adata; showing 28." in (
+        sag_caplog.text
+    )
     none = annotated[:, ~annotated.var_names.isin(top)].copy()
     with pytest.raises(ValueError, match=r"None of the 30 genes explain kept for 'type_0' is in"):
         sag.pl.shap_summary(none, cls, show=False)
+
+
+def test_shap_summary_of_a_class_without_explained_cells_says_so(annotated):
+    """A class none of whose cells was explained has no top genes (explain stores blanks):
+    the error says so, not that genes were taken out of the AnnData."""
+    adata = annotated.copy()
+    u = adata.uns["sag_shap"]
+    u["values"] = np.asarray(u["values"], dtype=float).copy()
+    u["values"][1] = np.nan
+    u["top_genes"] = np.asarray(u["top_genes"], dtype=object).copy()
+    u["top_genes"][1] = ""
+    with pytest.raises(ValueError, match=r"No SHAP values for group='type_1': none of its cells"):
+        sag.pl.shap_summary(adata, "type_1", show=False)
 
 
 def test_explain_plots_label_genes_with_gene_symbols(annotated):

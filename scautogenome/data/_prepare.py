@@ -159,13 +159,15 @@ def numeric_target(labels: pd.Series, labels_key: str) -> np.ndarray:
     if np.isinf(y).any():
         msg = f"obs[{labels_key!r}] holds {int(np.isinf(y).sum())} infinite value(s); a regression target must be finite (NaN marks a cell without a value)."
         raise ValueError(msg)
-    with np.errstate(over="ignore", invalid="ignore"):
-        spread = np.nanstd(y) if np.isfinite(y).any() else 0.0
-    if not np.isfinite(spread):  # the standardization and every metric square it
+    largest = float(np.nanmax(np.abs(y))) if np.isfinite(y).any() else 0.0
+    with np.errstate(over="ignore"):
+        # the standardization and every metric add up squares (of errors up to 4x the range)
+        overflows = not np.isfinite(np.float64(largest) ** 2 * 16 * len(y))
+    if overflows:
         msg = (
-            f"obs[{labels_key!r}] holds values as large as {np.nanmax(np.abs(y)):.3g}, whose "
-            "spread overflows 64-bit floats (the target is standardized and its errors "
-            "squared); divide it by a power of ten or take its log first."
+            f"obs[{labels_key!r}] holds values as large as {largest:.3g}, whose spread "
+            "overflows 64-bit floats (the target is standardized and its errors squared and "
+            "added up); divide it by a power of ten or take its log first."
         )
         raise ValueError(msg)
     return y

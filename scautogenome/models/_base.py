@@ -741,16 +741,21 @@ def named_twice(names: list, entry: str) -> list[str]:
 
 
 def finite_numbers(meta: dict, entries) -> list[str]:
-    """The problems of ``model.json`` ``entries`` (present) that are not finite numbers."""
+    """The problems of ``model.json`` ``entries`` (present) that are not finite numbers (an
+    integer past float's range is not)."""
+
+    def finite(x) -> bool:
+        if not isinstance(x, (int, float)) or isinstance(x, bool):
+            return False
+        try:
+            return math.isfinite(float(x))
+        except OverflowError:
+            return False
+
     return [
         f"its {k} {meta[k]!r} is not a finite number"
         for k in entries
-        if k in meta
-        and not (
-            isinstance(meta[k], (int, float))
-            and not isinstance(meta[k], bool)
-            and math.isfinite(meta[k])
-        )
+        if k in meta and not finite(meta[k])
     ]
 
 

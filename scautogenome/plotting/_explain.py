@@ -324,6 +324,10 @@ def shap_summary(
             else "impact on the cell's own class logit"
         )
     names = np.asarray(uns["top_genes"][c], dtype=str)
+    if not np.isfinite(values).any():
+        msg = f"No SHAP values for group={group!r}: none of its cells was explained."
+        raise ValueError(msg)
+    kept = values.shape[1]
     held = np.isin(names, np.asarray(adata.var_names, dtype=str))
     if not held.all():  # genes taken out since explain: left out, as importance's varm does
         if not held.any():
@@ -343,14 +347,13 @@ def shap_summary(
         names, values, expr = names[held], values[:, held], expr[:, held]
     if n_top > values.shape[1]:
         logger.warning(
-            "n_top=%d but explain kept %d genes per class; showing %d (raise explain's n_top).",
+            "n_top=%d but explain kept %d genes per class%s; showing %d%s.",
             n_top,
+            kept,
+            "" if kept == values.shape[1] else f", {values.shape[1]} of them in adata",
             values.shape[1],
-            values.shape[1],
+            " (raise explain's n_top)" if kept == values.shape[1] else "",
         )
-    if not np.isfinite(values).any():
-        msg = f"No SHAP values for group={group!r}: none of its cells was explained."
-        raise ValueError(msg)
     n = min(n_top, values.shape[1])
     labels = gene_labels(adata, names[:n], gene_symbols)
     # long gene names do not squeeze the swarm (as importance's bars)

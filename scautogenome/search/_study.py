@@ -230,8 +230,8 @@ def check_storage(storage, study_name=None):
 
 def _sqlite_in_memory(url: str) -> bool:
     """Whether ``url`` is an SQLite database in memory (any driver): no file (``sqlite://``,
-    ``sqlite:///``), ``:memory:`` (with a query or not) or a ``file:`` URI of
-    ``mode=memory``."""
+    ``sqlite:///``), ``:memory:`` (with a query or not), or a ``file:`` URI of ``:memory:``
+    or ``mode=memory``."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -242,9 +242,11 @@ def _sqlite_in_memory(url: str) -> bool:
     if parsed.get_backend_name() != "sqlite":
         return False
     database = parsed.database or ""
-    return database in ("", ":memory:") or (
-        database.startswith("file:") and str(parsed.query.get("mode", "")).lower() == "memory"
-    )
+    if database.startswith("file:"):  # a URI (uri=true): file::memory: or mode=memory
+        if str(parsed.query.get("mode", "")).lower() == "memory":
+            return True
+        database = database[len("file:") :]
+    return database in ("", ":memory:")
 
 
 def _check_writable(storage) -> None:

@@ -204,6 +204,7 @@ def main() -> None:
         help="Res-VAE only: train this many epochs and score the latent against the labels",
     )
     p.add_argument("--rounds", type=int, default=2, help="seeds 0..rounds-1, interleaved")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds from this one on")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None, help="append one JSON line per dataset and model")
     p.add_argument("--search", type=float, default=None, help="classify's time budget, s")
@@ -229,7 +230,7 @@ def main() -> None:
         else:
             adata = adata[adata.obs["split"] != "test"].copy()
         runs: dict[str, list[dict]] = {"varying": [], "every": []}
-        for seed in range(args.rounds):
+        for seed in range(args.first_seed, args.first_seed + args.rounds):
             for how in ("every", "varying") if seed % 2 else ("varying", "every"):
                 ctx = every_gene() if how == "every" else contextlib.nullcontext()
                 with ctx:

@@ -212,9 +212,9 @@ class VAEModule(nn.Module):
     reads
         Positions of the genes the encoder reads and the decoder reconstructs (None: all; see
         :class:`~scautogenome.nn.InputGenes`): a gene constant on the training cells carries
-        nothing to encode and its reconstruction is its constant, so both leave it out, where
-        on an unfiltered count matrix half of the genes can be (:meth:`widen` puts the decoded
-        genes back among all ``n_inputs``).
+        nothing to encode and its reconstruction is its constant, so both leave it out (half
+        of an unfiltered count matrix's genes can be such genes; :meth:`widen` puts the
+        decoded genes back among all ``n_inputs``).
     decode_all
         The decoder reconstructs all ``n_inputs`` genes, whatever the encoder reads: the
         networks saved on 2026-12-05 before the decoder left genes out, loaded as they were.

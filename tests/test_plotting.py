@@ -869,10 +869,19 @@ def test_confusion_matrix_gives_the_accuracy_on_the_models_classes_too():
     a.obs["label"] = pd.Categorical(["A", "A", "B", "B", "D", "D"])
     a.obs["q_pred"] = pd.Categorical(["A", "A", "B", "A", "Unassigned", "B"])
     ax = sag.pl.confusion_matrix(a, key="q", labels_key="label", normalize=False, show=False)
-    assert ax.get_title() == "6 cells: accuracy 0.500\n0.750 on the 4 cells of the model's classes"
+    assert ax.get_title() == (
+        "6 cells: accuracy 0.500\n0.750 on the 4 cells of the model's classes\n"
+        "1 cell Unassigned (min_confidence) counts as wrong: 0.600 on the other 5"
+    )
     a.obs["label"] = pd.Categorical(["A", "A", "B", "B", "A", "B"])  # all of its classes
     ax = sag.pl.confusion_matrix(a, key="q", labels_key="label", normalize=False, show=False)
-    assert ax.get_title() == "6 cells: accuracy 0.667"
+    assert ax.get_title() == (
+        "6 cells: accuracy 0.667\n"
+        "1 cell Unassigned (min_confidence) counts as wrong: 0.800 on the other 5"
+    )
+    a.obs["q_pred"] = pd.Categorical(["A", "A", "B", "A", "A", "B"])
+    ax = sag.pl.confusion_matrix(a, key="q", labels_key="label", normalize=False, show=False)
+    assert ax.get_title() == "6 cells: accuracy 0.833"
     plt.close("all")
 
 

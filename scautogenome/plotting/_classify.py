@@ -69,7 +69,9 @@ def confusion_matrix(
         whole ones read as the integers classify names them), which may include classes the
         model lacks; columns the rows' classes the model has, in the same order (empty where
         none was predicted, so that the diagonal holds the right calls), then other predicted
-        classes, with ``"Unassigned"`` (``min_confidence``) last.
+        classes, with ``"Unassigned"`` (``min_confidence``) last. The title's accuracy counts
+        a cell labelled with a class the model lacks, or left ``"Unassigned"``, as wrong; it
+        then also gives the accuracy on the model's classes, and on the assigned cells.
     split
         The cells scored, where ``adata`` holds the split of the classify run
         (``obs['{key}_split']``): ``"test"`` (default; the cells the search never saw),
@@ -272,6 +274,16 @@ def _observed_confusion(
         )
     elif len(recorded) and not ours.any():
         title += f"\nno label of obs[{labels_key!r}] is one of the model's classes"
+    # predict's unsure cells count as wrong above: the accuracy on the others too
+    unsure = p == UNASSIGNED
+    if unsure.any():
+        n, rest = int(unsure.sum()), int((~unsure).sum())
+        title += (
+            f"\n{n:,} {noun if n > 1 else noun[:-1]} {UNASSIGNED} (min_confidence) "
+            f"count{'' if n > 1 else 's'} as wrong"
+        )
+        if rest:
+            title += f": {float(np.mean(t[~unsure] == p[~unsure])):.3f} on the other {rest:,}"
     return cm, rows, cols, title
 
 

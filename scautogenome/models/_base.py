@@ -732,12 +732,9 @@ class BaseModel:
 
 def named_twice(names: list, entry: str) -> list[str]:
     """The problem of a ``model.json`` list ``entry`` that holds a name twice (none or one)."""
-    seen: set[str] = set()
-    for name in map(str, names):
-        if name in seen:
-            return [f"its {entry} name {name!r} twice"]
-        seen.add(name)
-    return []
+    index = pd.Index([str(n) for n in names])
+    twice = index[index.duplicated()]
+    return [f"its {entry} name {twice[0]!r} twice"] if len(twice) else []
 
 
 def finite_numbers(meta: dict, entries) -> list[str]:

@@ -232,21 +232,27 @@ def _sqlite_in_memory(url: str) -> bool:
     """Whether ``url`` is an SQLite database in memory (any driver): no file (``sqlite://``,
     ``sqlite:///``), ``:memory:`` (with a query or not), or a ``file:`` URI of ``:memory:``
     or ``mode=memory``."""
+    database = _sqlite_database(url.strip())
+    return database is not None and database[1]
+
+
+def _sqlite_database(url: str) -> tuple[str, bool] | None:
+    """The database of an SQLite URL (any driver; of a ``file:`` URI of ``uri=true``, its
+    path) and whether it is in memory; None for another URL, or text that is none."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        parsed = make_url(url.strip())
+        parsed = make_url(url)
     except ArgumentError:
-        return False  # not a URL: open_storage names it
+        return None  # not a URL: open_storage names it
     if parsed.get_backend_name() != "sqlite":
-        return False
-    database = parsed.database or ""
-    if database.startswith("file:"):  # a URI (uri=true): file::memory: or mode=memory
-        if str(parsed.query.get("mode", "")).lower() == "memory":
-            return True
+        return None
+    database, memory = parsed.database or "", False
+    if str(parsed.query.get("uri", "")).lower() == "true" and database.startswith("file:"):
         database = database[len("file:") :]
-    return database in ("", ":memory:")
+        memory = str(parsed.query.get("mode", "")).lower() == "memory"
+    return database, memory or database in ("", ":memory:")
 
 
 def _check_writable(storage) -> None:
@@ -324,19 +330,8 @@ def storage_file(storage) -> str | None:
         return None
     if is_journal_path(storage):
         return os.path.expanduser(storage)
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(storage)
-    except ArgumentError:
-        return None  # not a URL: open_storage names it
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    database = url.database
-    if str(url.query.get("uri", "")).lower() == "true" and database.startswith("file:"):
-        database = database[len("file:") :]
-    return database
+    database = _sqlite_database(storage)
+    return None if database is None or database[1] else database[0]
 
 
 def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:

@@ -701,6 +701,31 @@ def test_a_journal_storage_that_holds_something_else_is_refused_before_any_work(
     check_untouched(adata, before)
 
 
+def test_a_journal_whose_last_record_is_cut_short_is_refused_before_any_work(adata, tmp_path):
+    """A journal whose last line a killed search left unfinished: Optuna reads the complete
+    records, then appends its next one onto the cut line, and the file can no longer be read
+    at all. Refused before the data are read, naming how many bytes to keep, file unchanged."""
+    import optuna
+
+    from scautogenome.search._study import _journal_backend
+
+    path = tmp_path / "s.journal"
+    study = optuna.create_study(storage=optuna.storages.JournalStorage(_journal_backend(str(path))))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    whole = path.read_bytes()
+    complete = whole.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(whole[: complete + 20])
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=rf"last line is cut short.* first {complete} bytes"):
+        sag.tl.classify(adata, "label", n_trials=1, storage=str(path))
+    assert path.read_bytes() == whole[: complete + 20]
+    check_untouched(adata, before)
+    path.write_bytes(whole[:complete])  # the complete records: accepted
+    from scautogenome.search._study import _check_journal_lines
+
+    _check_journal_lines(str(path))
+
+
 def test_a_study_name_without_a_storage_is_said_to_be_only_recorded(sag_caplog, tiny_config):
     a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
     sag.tl.classify(a, "label", mode="mlp", config=tiny_config, n_trials=1, study_name="mine")

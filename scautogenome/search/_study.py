@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import sys
 import time
 import warnings
@@ -109,16 +110,15 @@ def _journal(path: str):
 def _check_journal_lines(path: str) -> None:
     """A journal file that exists starts with one of Optuna's records (a JSON object with
     an ``op_code``): a file of other lines (notes, an application's log) fails only when
-    Optuna replays it, once the data are read, with a bare JSON or key error."""
+    Optuna replays it, once the data are read, with a bare JSON or key error. It ends with a
+    newline: Optuna skips a last line cut short, then writes its next record onto it."""
     try:
         with open(os.path.expanduser(path), "rb") as f:
             first = f.readline(1 << 20)
     except OSError:  # absent (Optuna creates it), or unreadable: named where it is opened
         return
-    if not first.endswith(b"\n"):  # empty, or a first record cut short: Optuna's to judge
-        return
     try:
-        record = json.loads(first)
+        record = json.loads(first) if first.endswith(b"\n") else {"op_code": "cut short"}
     except ValueError:  # JSONDecodeError, UnicodeDecodeError
         record = None
     if not (isinstance(record, dict) and "op_code" in record):
@@ -128,6 +128,43 @@ def _check_journal_lines(path: str) -> None:
             f"is {shown!r}); give a new file, or the journal of an earlier search."
         )
         raise ValueError(msg)
+    complete = _complete_journal_bytes(path)
+    if complete is not None:
+        msg = (
+            f"storage={path!r}: its last line is cut short (a search killed while writing it?). "
+            "Optuna would write its next record onto that line and leave the journal unreadable. "
+            f"Keep the complete records, its first {complete} bytes, in a new file (e.g. "
+            f"`head -c {complete} {shlex.quote(path)} > fixed.journal`) and give that as storage=."
+        )
+        raise ValueError(msg)
+
+
+def _complete_journal_bytes(path: str, *, waits: int = 5) -> int | None:
+    """Where the complete records of a journal whose last line has no newline end (the byte
+    after its last newline); None when it ends in one. A process of the same study writing a
+    record at this moment can show a line half-written: the end is looked at again, a tenth of
+    a second apart, while the file grows."""
+    size = None
+    for _ in range(waits):
+        with open(os.path.expanduser(path), "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() == size:  # not growing: a line cut for good
+                break
+            size = f.tell()
+            f.seek(max(size - 1, 0))
+            if size == 0 or f.read(1) == b"\n":
+                return None
+        time.sleep(0.1)
+    with open(os.path.expanduser(path), "rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        while end > 0:  # back from the end, a block at a time: journals can be large
+            start = max(end - (1 << 16), 0)
+            f.seek(start)
+            newline = f.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            end = start
+    return 0
 
 
 def _journal_backend(path: str):

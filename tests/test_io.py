@@ -399,6 +399,26 @@ def test_read_tcga_clinical_project_and_columns(ex, tmp_path):
         assert len(str(err.value)) < 800
 
 
+def test_read_tcga_clinical_missing_value_words_of_the_bcr_are_missing(ex, tmp_path):
+    """TCGA's BCR tables and the TCGA-CDR mark missing values with bracketed words: missing,
+    as GDC's '-- is, not classes of a label, and a numeric column with them stays numeric."""
+    clin = pd.read_csv(ex["clinical"], sep="\t", dtype=str)
+    words = ["[Not Available]", "[Not Applicable]", "[Unknown]", "[Discrepancy]", "[Not Evaluated]"]
+    n = len(clin)
+    clin["stage"] = [
+        words[i] if i < len(words) else ("Stage I", "Stage II")[i % 2] for i in range(n)
+    ]
+    clin["age"] = ["[Not Available]" if i % 7 == 0 else str(40 + i) for i in range(n)]
+    path = tmp_path / "cdr.tsv"
+    clin.to_csv(path, sep="\t", index=False)
+    adata = sag.io.read_tcga(ex["expression"], clinical=path, clinical_columns=["stage", "age"])
+    assert set(adata.obs["stage"].dropna()) == {"Stage I", "Stage II"}
+    assert adata.obs["stage"].isna().any()
+    assert pd.api.types.is_float_dtype(adata.obs["age"])
+    assert adata.obs["age"].isna().any()
+    assert adata.obs["age"].notna().any()
+
+
 def test_read_tcga_errors(ex, tmp_path):
     with pytest.raises(ValueError, match=r"sample 'TCGA-.*' is in both '.*BRCA.*' and '.*BRCA.*'"):
         sag.io.read_tcga({"BRCA": ex["expression_BRCA"], "X": ex["expression_BRCA"]})

@@ -37,8 +37,18 @@ SPARSE_DENSITY = 0.5
 # more than one chunk densely on top of the (sparse) result
 CHUNK_CELLS = 4_000_000
 _INTEGER = re.compile(r"^[+-]?\d+$")
-# the strings pandas reads as missing (its defaults), plus GDC's "'--"
-NA_TOKENS = frozenset(
+# missing values pandas does not know: GDC's "'--", and the bracketed words of TCGA's BCR
+# tables and the TCGA-CDR
+EXTRA_NA = (
+    "'--",
+    "[Not Available]",
+    "[Not Applicable]",
+    "[Unknown]",
+    "[Discrepancy]",
+    "[Not Evaluated]",
+)
+# the strings pandas reads as missing (its defaults), plus EXTRA_NA
+NA_TOKENS = frozenset(EXTRA_NA) | frozenset(
     {
         "",
         "#N/A",
@@ -59,7 +69,6 @@ NA_TOKENS = frozenset(
         "n/a",
         "nan",
         "null",
-        "'--",
     }
 )
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
@@ -537,7 +546,7 @@ def _read_matrix(
             compression=compression_of(path),
             chunksize=chunk_rows,
             skip_blank_lines=True,
-            na_values=["'--"],
+            na_values=list(EXTRA_NA),
             keep_default_na=True,
         )
         with reader:
@@ -624,8 +633,8 @@ def read_frame(
     the rows below it is the header; a ``#q2:types`` line below it sets which columns are
     categorical (read as text, ``1`` stays ``"1"``) and which numeric, and a ``#q2:missing``
     line which read the INSDC vocabulary (``not collected``, ...) as missing; ``#`` lines below
-    its header are comments. GDC's ``'--`` counts as missing. A DataFrame is copied, its index
-    kept as a column when named.
+    its header are comments. GDC's ``'--`` and the BCR's ``[Not Available]``, ``[Unknown]``, ...
+    count as missing. A DataFrame is copied, its index kept as a column when named.
     """
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
@@ -660,7 +669,7 @@ def read_frame(
     skip = head + 1 + len(directives)  # physical lines up to the first data row
     skiprows = [i for i in range(skip) if i != head]
     read = {"sep": sep, "skiprows": skiprows, "engine": "c", "compression": compression_of(path)}
-    read.update(na_values=["'--"], low_memory=False)
+    read.update(na_values=list(EXTRA_NA), low_memory=False)
     try:
         frame = pd.read_csv(path, **read)
         text = pd.read_csv(path, dtype=str, **read)

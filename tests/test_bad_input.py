@@ -1224,6 +1224,28 @@ def test_a_folder_that_cannot_be_made_is_refused_before_the_search(adata):
     check_untouched(adata, before)
 
 
+def test_a_model_dir_that_cannot_be_made_is_refused_before_the_matrix_is_read(
+    adata, tmp_path, monkeypatch
+):
+    """A model_dir under a file: refused before the matrix is read (minutes on a large
+    backed file), for classify and embed."""
+    from scautogenome.data import _prepare
+    from scautogenome.models import _resvae
+
+    def never(*args, **kwargs):
+        raise AssertionError("the matrix was read")
+
+    monkeypatch.setattr(_prepare, "get_matrix", never)
+    monkeypatch.setattr(_resvae, "get_matrix", never)
+    (tmp_path / "file").write_text("")
+    before = snapshot(adata)
+    with pytest.raises(NotADirectoryError, match="model_dir=.* cannot be created"):
+        sag.tl.classify(adata, "label", n_trials=1, model_dir=tmp_path / "file" / "m")
+    with pytest.raises(NotADirectoryError, match="model_dir=.* cannot be created"):
+        sag.tl.embed(adata, n_trials=1, model_dir=tmp_path / "file" / "m")
+    check_untouched(adata, before)
+
+
 def test_a_key_of_another_type_than_str_is_named_as_such(adata, tiny_config):
     """A list, a column's values or an array where a key goes failed inside pandas or
     anndata ("unhashable type: 'list'"); a labels column printed its whole Series."""

@@ -242,6 +242,67 @@ def test_group_split_keeps_each_group_in_one_part_stratified():
             assert np.unique(groups[(codes == c) & (s1 == part)]).size == 4
 
 
+def _donors(n_donors: int, n_types: int, per: int = 60, *, stray: int = 3):
+    """Cells of ``n_donors`` donors, donor i mostly of type i % n_types, with ``stray`` cells
+    of each other type: codes and donors."""
+    codes, donors = [], []
+    for d in range(n_donors):
+        for t in range(n_types):
+            n = per if t == d % n_types else stray
+            codes += [t] * n
+            donors += [f"d{d}"] * n
+    return np.array(codes, dtype=np.int64), np.array(donors, dtype=object)
+
+
+def test_group_split_by_a_few_donors_holds_out_about_a_tenth():
+    """Nine donors, three of each cell type: one donor to test and one to val (8:1:1 as near
+    as whole donors allow), not one of each type's three to each part (3:3:3, a third of the
+    cells trained on)."""
+    codes, donors = _donors(9, 3)
+    for seed in range(5):
+        split = group_split(codes, donors, seed=seed)
+        assert (_parts_per_group(donors, split) == 1).all()
+        n_groups = {p: np.unique(donors[split == p]).size for p in ("train", "val", "test")}
+        assert n_groups == {"train": 7, "val": 1, "test": 1}, (seed, n_groups)
+    # many donors per type: a tenth of each type's donors in each held-out part, as before
+    codes, donors = _donors(60, 3, per=10)
+    split = group_split(codes, donors, seed=0)
+    main_type = {f"d{d}": d % 3 for d in range(60)}
+    for part in ("val", "test"):
+        held = [main_type[d] for d in np.unique(donors[split == part])]
+        assert sorted(held) == [0, 0, 1, 1, 2, 2], (part, held)
+
+
+def test_val_drawn_by_donors_from_a_users_train_part_is_about_a_ninth():
+    """A train/test split of the user's by donor: the val part takes about a ninth of the
+    training donors (at least one), not one of each type's (a half of four donors)."""
+    from scautogenome.data._split import val_from_train
+
+    for n_train in (4, 8, 18):
+        codes, donors = _donors(n_train + 2, 2)
+        split = np.where(np.isin(donors, [f"d{n_train}", f"d{n_train + 1}"]), "test", "train")
+        out = val_from_train(split, codes, seed=0, groups=donors)
+        n_val = np.unique(donors[out == "val"]).size
+        assert n_val == max(1, round(n_train / 9)), (n_train, n_val)
+        assert (out[split == "test"] == "test").all()
+
+
+def test_held_out_donors_never_take_every_training_cell_of_a_class():
+    """A class whose training cells are all in one donor: that donor stays in train for any
+    seed, in the val part drawn from a user's train part and in the seeded split."""
+    from scautogenome.data._split import val_from_train
+
+    codes, donors = _donors(8, 2)
+    rare = np.flatnonzero(donors == "d0")[:10]
+    codes[rare] = 2  # class 2: ten cells, all of donor d0
+    split = np.where(np.isin(donors, ["d6", "d7"]), "test", "train")
+    for seed in range(10):
+        out = val_from_train(split, codes, seed=seed, groups=donors)
+        assert (out[codes == 2] == "train").all(), seed
+        seeded = group_split(codes, donors, seed=seed)
+        assert (seeded[codes == 2] == "train").all(), seed
+
+
 def test_tcga_samples_of_one_patient_never_straddle_train_and_test(adata):
     """Two aliquots of one tumour in train and test would score memory, not learning."""
     adata = _tcga_twins(adata)
@@ -740,6 +801,16 @@ def test_labels_are_checked_before_the_matrix_is_read(monkeypatch):
     adata.obs["same"] = 3.0
     with pytest.raises(ValueError, match="same value in every cell"):
         _prepare.prepare_labelled(adata, "same", seed=0, task="regression")
+    # the split's and the groups' mistakes too: a misspelt part, a group column not there
+    adata.obs["age"] = np.arange(60.0)
+    adata.obs["part"] = ["Train"] * 50 + ["test"] * 10
+    for task, key in (("classification", "label"), ("regression", "age")):
+        with pytest.raises(ValueError, match="'Train'"):
+            _prepare.prepare_labelled(adata, key, seed=0, task=task, split_key="part")
+        with pytest.raises(KeyError, match="group_key='donor' is not a column"):
+            _prepare.prepare_labelled(adata, key, seed=0, task=task, group_key="donor")
+        with pytest.raises(KeyError, match="split_key='fold' is not a column"):
+            _prepare.prepare_labelled(adata, key, seed=0, task=task, split_key="fold")
 
 
 @pytest.mark.parametrize(

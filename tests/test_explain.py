@@ -506,7 +506,11 @@ def test_explain_untrained_model(adata):
         sag.tl.explain(adata, sag.models.Classifier({"kind": "mlp", "units": [8]}))
 
 
-def test_explain_rejects_bad_arguments(syn):
+def _never(*args, **kwargs):
+    raise AssertionError("the matrix was read")
+
+
+def test_explain_rejects_bad_arguments(syn, monkeypatch):
     adata, model = syn
     with pytest.raises(ValueError, match="method="):
         sag.tl.explain(adata, model, method="kernel")
@@ -529,10 +533,13 @@ def test_explain_rejects_bad_arguments(syn):
     with pytest.raises(IndexError, match=r"outside 0\.\.\d+ \(or -\d+\.\.-1, from the end\)"):
         sag.tl.explain(adata, model, cells=[adata.n_obs])
     assert set(adata.varm) == varm_before
-    with pytest.raises(KeyError, match="groupby="):
-        sag.tl.explain(adata, model, groupby="nope")
-    with pytest.raises(ValueError, match="predicted class"):
-        sag.tl.explain(adata, model, groupby="sag_split")
+    # a groupby of no column, or of none of the model's classes: before the matrix is read
+    with monkeypatch.context() as m:
+        m.setattr(type(model), "_input", _never)
+        with pytest.raises(KeyError, match="groupby="):
+            sag.tl.explain(adata, model, groupby="nope")
+        with pytest.raises(ValueError, match="predicted class"):
+            sag.tl.explain(adata, model, groupby="sag_split")
     with pytest.raises(ValueError, match="view"):
         sag.tl.explain(adata[:50], model)
     with pytest.raises(TypeError, match="Classifier"):
@@ -873,7 +880,7 @@ def test_groups_read_whole_numbers_as_the_models_classes_name_them():
     float column ('1.0'), as sag.pl.confusion_matrix matches them."""
     from types import SimpleNamespace
 
-    from scautogenome.tools._explain import _groups
+    from scautogenome.tools._explain import _column_codes, _groups
 
     a = ad.AnnData(np.zeros((4, 2), dtype=np.float32))
     a.obs["f"] = [1.0, 2.0, np.nan, 3.0]
@@ -881,12 +888,14 @@ def test_groups_read_whole_numbers_as_the_models_classes_name_them():
     rows = np.arange(4)
     for classes, column in ((["1", "2", "3"], "f"), (["1.0", "2.0", "3.0"], "i")):
         model = SimpleNamespace(classes_=np.array(classes))
-        codes, source = _groups(a, model, column, None, {}, rows)
+        codes = _column_codes(a, model, column)
+        assert codes.tolist() == [0, 1, -1, 2]
+        codes, source = _groups(a, model, column, codes, None, {}, rows)
         assert codes.tolist() == [0, 1, -1, 2]
         assert source == column
         # and as the labels of the record's classify run (groupby=None)
         record = {"params": {"labels_key": column}}
-        codes, source = _groups(a, model, None, None, record, rows)
+        codes, source = _groups(a, model, None, None, None, record, rows)
         assert codes.tolist() == [0, 1, -1, 2]
 
 

@@ -456,9 +456,6 @@ def prepare_labelled(
     # the splits draw class by class in the order of the class names (numbers in numeric
     # order), not of a categorical's categories: reordering them (for a plot) keeps the split
     split_codes, split_classes = _in_name_order(labels, codes, classes)
-    # the matrix is read (and scanned) only once the labels are usable: on a large file a
-    # mistake in them is named in a second, not after the whole matrix was loaded
-    X, value_type = _read_matrix(adata, layer, value_type)
     groups, grouped_by = resolve_groups(adata, group_key, used)
 
     if split_key is not None:
@@ -509,6 +506,9 @@ def prepare_labelled(
                     "(split_key=)."
                 )
                 raise ValueError(msg)
+    # the matrix is read (and scanned) only once the labels and the split are usable: on a
+    # large file a mistake in them is named in a second, not after the whole matrix was loaded
+    X, value_type = _read_matrix(adata, layer, value_type)
     return _finish(
         adata,
         X,
@@ -569,8 +569,6 @@ def _prepare_numeric(
     if np.unique(y[used]).size < 2:
         msg = f"obs[{labels_key!r}] has the same value in every cell; there is nothing to predict."
         raise ValueError(msg)
-    # the matrix is read (and scanned) only once the target is usable, as labels are
-    X, value_type = _read_matrix(adata, layer, value_type)
     groups, grouped_by = resolve_groups(adata, group_key, used)
     # the seeded split draws whole groups, stratified on bins of the groups' values
     codes = target_bins(y, groups=groups)
@@ -596,6 +594,8 @@ def _prepare_numeric(
                     "group_key=None or a split of your own (split_key=)."
                 )
                 raise ValueError(msg)
+    # the matrix is read (and scanned) only once the target and the split are usable
+    X, value_type = _read_matrix(adata, layer, value_type)
     return _finish(
         adata,
         X,

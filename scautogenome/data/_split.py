@@ -54,7 +54,8 @@ def val_from_train(
     ``round(n / 9)`` of its ``n`` training cells (at least 1, and none from a class with a
     single training cell), the 8:1 of train and val that :func:`stratified_split` gives.
     With ``groups`` (where a group holds several training cells) whole groups are drawn
-    instead (:func:`_draw_groups`), so no group sits in train and val."""
+    instead (:func:`_draw_groups`): ``max(1, round(n / 9))`` of the ``n`` training groups,
+    so no group sits in train and val."""
     rng = np.random.default_rng(seed)
     out = split.copy()
     train = np.where(split == "train", codes, -1)
@@ -223,11 +224,12 @@ def _draw_groups(
     held_out: tuple[tuple[str, float], ...],
     least: int,
 ) -> np.ndarray:
-    """Parts of the used cells (``codes >= 0``) drawn as whole groups: stratified on each
-    group's most frequent class, per stratum ``max(1, round(frac * n))`` of its ``n`` groups to
-    each ``(part, frac)`` of ``held_out`` in turn, the rest to ``"train"``. The groups of the
-    classes of fewer than ``least`` groups are drawn together as one stratum (a few donors
-    that each hold every class); a stratum of fewer than ``least`` groups all trains.
+    """Parts of the used cells (``codes >= 0``) drawn as whole groups, stratified on each
+    group's most frequent class. Each ``(part, frac)`` of ``held_out`` in turn takes
+    ``max(1, round(frac * n))`` of the ``n`` groups, spread over the strata in proportion to
+    their numbers of groups (:func:`_shares`); the rest train. With fewer than ``least``
+    groups all train. A group is held out only where each class of its cells keeps training
+    cells in another group: the draw never takes all of a class's training cells.
     Returns one part per cell (``"none"`` where unused)."""
     used = codes >= 0
     rows = np.flatnonzero(used)
@@ -235,28 +237,41 @@ def _draw_groups(
     members = pd.DataFrame({"group": inv, "code": codes[rows]})
     # most frequent class of each group, the smallest code on a tie
     counts = members.groupby(["group", "code"]).size().reset_index(name="n")
+    # the classes of each group's cells (counts is sorted by group)
+    classes_of = np.split(counts["code"].to_numpy(), np.flatnonzero(np.diff(counts["group"])) + 1)
     counts = counts.sort_values(["group", "n", "code"], ascending=[True, False, True])
     group_code = counts.drop_duplicates("group").set_index("group")["code"]
     group_code = group_code.reindex(np.arange(names.size)).to_numpy()
-    strata, pooled = [], []
-    for c in np.unique(group_code):
-        idx = np.flatnonzero(group_code == c)
-        (strata if idx.size >= least else pooled).append(idx)
-    if pooled:
-        strata.append(np.concatenate(pooled))
     part_of_group = np.full(names.size, "train", dtype=object)
-    for idx in strata:
-        if idx.size < least:
-            continue
-        rng.shuffle(idx)
-        start = 0
+    if names.size >= least:
+        training_groups = np.bincount(counts["code"].to_numpy(), minlength=int(codes.max()) + 1)
+        strata = [np.flatnonzero(group_code == c) for c in np.unique(group_code)]
+        for idx in strata:
+            rng.shuffle(idx)
+        sizes = np.array([idx.size for idx in strata])
         for part, frac in held_out:
-            n = max(1, round(frac * idx.size))
-            part_of_group[idx[start : start + n]] = part
-            start += n
+            total = max(1, round(frac * names.size))
+            for idx, share in zip(strata, _shares(frac * sizes, total, rng), strict=True):
+                for g in idx[part_of_group[idx] == "train"]:
+                    if share == 0:
+                        break
+                    if (training_groups[classes_of[g]] > 1).all():
+                        part_of_group[g] = part
+                        training_groups[classes_of[g]] -= 1
+                        share -= 1
     split = np.full(codes.shape[0], "none", dtype=object)
     split[rows] = part_of_group[inv]
     return split
+
+
+def _shares(quotas: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+    """Whole numbers near ``quotas`` that add up to ``total``: each quota's whole part, and
+    one more for the largest remainders (ties drawn)."""
+    shares = np.floor(quotas).astype(np.int64)
+    order = rng.permutation(quotas.size)
+    order = order[np.argsort(-(quotas - shares)[order], kind="stable")]
+    shares[order[: max(total - int(shares.sum()), 0)]] += 1
+    return shares
 
 
 def group_split(
@@ -273,10 +288,10 @@ def group_split(
 
     Without groups, or where no group holds two used cells, it is :func:`stratified_split`
     itself (the same split for the same seed). Otherwise whole groups are drawn
-    (:func:`_draw_groups`): per class ``max(1, round(frac * n))`` of the ``n`` groups it is
-    the most frequent class of go to test and to val, the rest to train; the groups of
-    classes of fewer than 3 groups are drawn together. A warning names the classes left
-    without val or test cells. ``what`` names the groups, ``classes`` the codes, in the log.
+    (:func:`_draw_groups`): ``max(1, round(frac * n))`` of the ``n`` groups go to test and
+    to val, spread over the classes the groups are mostly of, the rest to train (all of them
+    with fewer than 3 groups). A warning names the classes left without val or test cells.
+    ``what`` names the groups, ``classes`` the codes, in the log.
     """
     used = codes >= 0
     if not groups_repeat(groups, used):

@@ -134,9 +134,11 @@ def classify(
         (``TCGA-XX-XXXX``) when every labelled ``obs_name`` is a TCGA barcode; else the
         ``obs_name`` where labelled cells share one (a sample exported twice); no groups
         otherwise. A column of ``adata.obs``, or None to split cells one by one. Whole groups
-        are drawn, stratified on each group's most frequent class. With ``split_key`` the
-        user's split is kept (a warning names groups it splits across train and val/test),
-        and a validation part drawn from its train cells takes whole groups.
+        are drawn: a tenth of them to val and a tenth to test (at least one each), spread over
+        the classes the groups are mostly of; a group holding the only training cells of a
+        class stays in train. With ``split_key`` the user's split is kept (a warning names
+        groups it splits across train and val/test), and a validation part drawn from its
+        train cells takes whole groups, about a ninth of them.
     n_trials, time_budget
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
         The seconds are the search's: reading the data before it, and scoring every cell
@@ -267,6 +269,7 @@ def classify(
     # first: a missing file is not made
     check_collect(cfg["budget"], storage, enas=enas, study_name=study_name or CLASSIFY_STUDY)
     check_storage(storage, study_name)
+    check_model_dir(model_dir)
     dev = resolve_device(device)
     data = prepare_labelled(
         adata,
@@ -293,7 +296,6 @@ def classify(
             data.n_classes,
             data.codes[data.rows("val")],
         )
-    check_model_dir(model_dir)
     if enas:  # no trials to count
         r, seconds = cfg["rrfcn"], cfg["budget"]["time_budget"]
         logger.info(

@@ -292,6 +292,7 @@ def embed(
     check_collect(cfg["budget"], storage, study_name=study_name or embed_study(cfg["mode"]))
     check_storage(storage, study_name)
     warn_long_warmup(cfg["trainer"]["max_epochs"], cfg["trainer"]["kl_warmup_epochs"])
+    check_model_dir(model_dir)
     dev = resolve_device(device)
     data = prepare_unlabelled(
         adata,
@@ -302,7 +303,6 @@ def embed(
         seed=seed,
         batch_key=batch_key,
     )
-    check_model_dir(model_dir)
     if data.X.shape[1] > MANY_GENES:
         logger.info(
             "embed: %d genes; a VAE (as scVI) trains far faster on a few thousand highly "

@@ -161,25 +161,10 @@ def _candidate_rows(
     return np.unique(pos)
 
 
-def _groups(
-    adata: AnnData,
-    model: Classifier,
-    groupby: str | None,
-    predicted,
-    record: dict,
-    rows: np.ndarray,
-) -> tuple[np.ndarray, str]:
-    """Class index of the cells at ``rows`` in the model's classes (-1: not one of them) and
-    its source; ``predicted(rows)`` (a forward pass) is called only for those cells."""
+def _column_codes(adata: AnnData, model: Classifier, groupby: str) -> np.ndarray:
+    """Class index of each cell's ``obs[groupby]`` value in the model's classes (-1: not one
+    of them); an error where the column is not there or none of its values is a class."""
     classes = pd.Index(model.classes_)
-    if groupby is None:
-        params = record.get("params")
-        labels_key = params.get("labels_key") if isinstance(params, dict) else None
-        if isinstance(labels_key, str) and labels_key in adata.obs.columns:
-            codes = classes.get_indexer(class_names_of(adata.obs[labels_key], classes))
-            if (codes >= 0).any():
-                return codes[rows], labels_key
-        return predicted(rows), "predicted class"
     check_obs_column(adata, "groupby", groupby)
     values = class_names_of(adata.obs[groupby], classes)
     codes = classes.get_indexer(values)
@@ -191,7 +176,31 @@ def _groups(
             "by their predicted class."
         )
         raise ValueError(msg)
-    return codes[rows], groupby
+    return codes
+
+
+def _groups(
+    adata: AnnData,
+    model: Classifier,
+    groupby: str | None,
+    column_codes: np.ndarray | None,
+    predicted,
+    record: dict,
+    rows: np.ndarray,
+) -> tuple[np.ndarray, str]:
+    """Class index of the cells at ``rows`` in the model's classes (-1: not one of them) and
+    its source: ``column_codes`` (:func:`_column_codes`) of ``groupby``, or without it the
+    record's labels or ``predicted(rows)`` (a forward pass, only for those cells)."""
+    if groupby is not None:
+        return column_codes[rows], groupby
+    classes = pd.Index(model.classes_)
+    params = record.get("params")
+    labels_key = params.get("labels_key") if isinstance(params, dict) else None
+    if isinstance(labels_key, str) and labels_key in adata.obs.columns:
+        codes = classes.get_indexer(class_names_of(adata.obs[labels_key], classes))
+        if (codes >= 0).any():
+            return codes[rows], labels_key
+    return predicted(rows), "predicted class"
 
 
 @keep_python_rng()  # the user's next random.random() draws as without the call
@@ -393,6 +402,7 @@ def explain(
         raise ValueError(msg)
     # the cells asked for before any work (grouping them may need a forward pass)
     candidates = _candidate_rows(adata, cells, split, split_col)
+    column_codes = None if groupby is None else _column_codes(adata, model, groupby)
 
     if layer is None:  # resolved here, so that the layer read is the layer recorded
         layer = recorded_layer(adata, record, model)
@@ -429,7 +439,9 @@ def explain(
     if regression:  # one output: every cell explains the target
         group_codes, group_source = np.zeros(len(candidates), dtype=np.int64), "all cells"
     else:
-        group_codes, group_source = _groups(adata, model, groupby, predicted, record, candidates)
+        group_codes, group_source = _groups(
+            adata, model, groupby, column_codes, predicted, record, candidates
+        )
     classless = int((group_codes < 0).sum())
     if classless and len(candidates) > classless:
         # said, so that the log tells what is explained: of "all cells", say, only the

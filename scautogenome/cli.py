@@ -1606,13 +1606,76 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # argument names of the Python API in messages whose option has another name
-_API_NAMES = {"labels_key": "--labels", "study_name": "--study"}
+_API_NAMES = {
+    "labels_key": "--labels",
+    "study_name": "--study",
+    "clinical_id_column": "--id-column",
+}
+
+
+def _first_file(files: str) -> str:
+    """The name of the first file of a message's ``['a.tsv', ...]``, else 'expr.tsv'."""
+    import ast
+
+    try:
+        return Path(str(ast.literal_eval(files)[0])).name
+    except (ValueError, SyntaxError, IndexError, TypeError):
+        return "expr.tsv"
+
+
+def _label_column_example(value: str) -> str:
+    """``--label-column NAME`` of a message's ``'NAME'``, quoted for the shell."""
+    import ast
+
+    try:
+        return f"--label-column {shlex.quote(str(ast.literal_eval(value)))}"
+    except (ValueError, SyntaxError):
+        return f"--label-column {value}"
+
+
+# read_tcga's advice in its keyword arguments, which the command line has no option for
+# (project_column=, cohort=, a dict of paths), as what a shell user does instead: (pattern,
+# replacement, the options the replacement names)
+_API_ADVICE = (
+    (
+        r"and no clinical_columns=; pass clinical_columns= the variables to put into obs "
+        r"\(e\.g\. \[('(?:[^'\\]|\\.)*'|\"[^\"]*\")\]\), or project_column= the column naming "
+        r"each patient's project\.",
+        lambda m: (
+            "and no --label-column; pass --label-column a clinical column to read as the labels "
+            f"(e.g. {_label_column_example(m.group(1))}), such as the one that names each "
+            "patient's project."
+        ),
+        ("--label-column",),
+    ),
+    (
+        r"no project code for (\[.*?\]): pass cohort=, a dict \{cohort: path\} or a clinical "
+        r"table with a project column\.",
+        lambda m: (
+            f"no project code for {m.group(1)}: give --labels-table a clinical table with a "
+            "project column, or name --table's file after its cohort, its TCGA code first (e.g. "
+            f"BRCA.{_first_file(m.group(1))}, as Firehose names its files)."
+        ),
+        ("--labels-table", "--table"),
+    ),
+    (
+        r"pass cohort= \(or a clinical table with a project column\) if that is wrong\.",
+        lambda m: (
+            "if that is wrong, give --labels-table a clinical table with a project column, or "
+            "rename the file to start with its cohort's TCGA code and a '.' (as Firehose's "
+            "BRCA.rnaseqv2__...)."
+        ),
+        ("--labels-table",),
+    ),
+    (r"Use read_table for non-TCGA tables\.", "Leave --tcga out for non-TCGA tables.", ("--tcga",)),
+)
 
 
 def _cli_words(msg: str, parser: argparse.ArgumentParser) -> str:
     """``msg`` (a message of the Python API) with the keyword arguments this command has an
     option for named as that option: ``split_key=`` -> ``--split-key``,
-    ``min_gene_overlap=0.5`` -> ``--min-gene-overlap 0.5``."""
+    ``min_gene_overlap=0.5`` -> ``--min-gene-overlap 0.5``; advice in arguments the command
+    line lacks (``cohort=``) as what it does instead (:data:`_API_ADVICE`)."""
     import re
 
     options = {
@@ -1620,6 +1683,9 @@ def _cli_words(msg: str, parser: argparse.ArgumentParser) -> str:
         for action in parser._actions
         if action.option_strings and action.option_strings[0].startswith("--")
     }
+    for pattern, replacement, needs in _API_ADVICE:
+        if all(flag in options.values() for flag in needs):
+            msg = re.sub(pattern, replacement, msg)
     # the options' own names, and the API's other names of the options this command has
     names = {**options, **{a: f for a, f in _API_NAMES.items() if f in options.values()}}
     for dest, flag in names.items():
@@ -1642,9 +1708,10 @@ def _cli_words(msg: str, parser: argparse.ArgumentParser) -> str:
     return msg
 
 
-def _one_line_warnings(command: str):
+def _one_line_warnings(command: str, parser: argparse.ArgumentParser | None = None):
     """Show scautogenome's own Python warnings as one line, as the errors (not file, line and
-    source); others as Python shows them. Returns the function to restore."""
+    source), in the words of the command's ``parser`` (:func:`_cli_words`) where given; others
+    as Python shows them. Returns the function to restore."""
     import warnings
 
     original = warnings.showwarning
@@ -1657,7 +1724,8 @@ def _one_line_warnings(command: str):
             ours = False
         if not ours:
             return original(message, category, filename, lineno, file, line)
-        print(f"scautogenome {command}: warning: {message}", file=file or sys.stderr)
+        text = str(message) if parser is None else _cli_words(str(message), parser)
+        print(f"scautogenome {command}: warning: {text}", file=file or sys.stderr)
         return None
 
     warnings.showwarning = show
@@ -1710,7 +1778,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser._subparsers._group_actions[0].choices[args.command]
     import scautogenome as sag
 
-    original = _one_line_warnings(args.command)
+    original = _one_line_warnings(args.command, sub)
     previous_term = _on_sigterm(_raise_terminated)
     # --quiet and a stderr that is no terminal change these for the command only (main()
     # called from a notebook or a script leaves them as they were)

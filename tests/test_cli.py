@@ -1852,3 +1852,61 @@ def test_a_mistyped_model_is_named_before_the_input_is_read(h5ad, tmp_path, caps
         argv = [command, str(h5ad), "--model", str(tmp_path / "nonexist")]
         assert main([*argv, "--out", str(tmp_path / f"{command}.h5ad"), "--quiet"]) == 2
         assert "is not a saved scautogenome model directory" in capsys.readouterr().err
+
+
+def _firehose_files(tmp_path: Path, expression: str) -> tuple[Path, Path]:
+    """A Firehose RSEM expression file named ``expression`` and a clin.merged.picked table
+    (patients as columns, no project row) of its four patients."""
+    patients = ["TCGA-A2-B000", "TCGA-E2-B001", "TCGA-BH-B002", "TCGA-A2-B003"]
+    samples = [f"{p}-01A-11R-A00{i}-07" for i, p in enumerate(patients)]
+    rows = ["Hybridization REF\t" + "\t".join(samples)]
+    rows.append("gene_id\t" + "\t".join(["normalized_count"] * len(samples)))
+    for i, gene in enumerate(["TP53|7157", "KRAS|3845", "ESR1|2099"]):
+        rows.append(gene + "\t" + "\t".join(f"{i + j + 1}.5" for j in range(len(samples))))
+    expr = tmp_path / expression
+    expr.write_text("\n".join(rows) + "\n")
+    clin = tmp_path / "BRCA.clin.merged.picked.txt"
+    clin.write_text(
+        "Hybridization REF\t" + "\t".join(p.lower() for p in patients) + "\n"
+        "Composite Element REF\t" + "\t".join(["value"] * 4) + "\n"
+        "years_to_birth\t61\t47\t55\t70\nvital_status\t0\t1\t0\t0\n"
+    )
+    return expr, clin
+
+
+def test_tcga_messages_name_the_options_of_the_command_line(tmp_path, config_file, capsys):
+    """read_tcga's advice in terms of its keyword arguments (clinical_columns=, project_column=,
+    cohort=, a dict {cohort: path}) is told to a shell user as what the command line has:
+    --label-column, --labels-table, the file's name."""
+    expr, clin = _firehose_files(tmp_path, "expr.tsv")
+    argv = ["classify", "--tcga", "--table", str(expr), "--config", str(config_file), "--quiet"]
+    # a clinical table without a project column, no --label-column
+    assert main([*argv, "--labels-table", str(clin), "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "no project column (tried ['project_id'," in err, err
+    assert "and no --label-column; pass --label-column a clinical column" in err, err
+    assert "(e.g. --label-column years_to_birth)" in err, err
+    for api in ("clinical_columns", "project_column", "cohort=", "{cohort: path}"):
+        assert api not in err, err
+    # no clinical table, a file name without a TCGA code: the project code is not known
+    assert main([*argv, "--labels", "nope", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    warning = next(line for line in err.splitlines() if "no project code" in line)
+    assert "give --labels-table a clinical table with a project column" in warning, warning
+    assert "name --table's file after its cohort" in warning, warning
+    assert "BRCA.expr.tsv" in warning, warning
+    for api in ("cohort=", "{cohort: path}"):
+        assert api not in warning, warning
+    # a cohort guessed from a file name that is not Firehose's
+    expr, _ = _firehose_files(tmp_path, "brca_expr.tsv")
+    argv[argv.index("--table") + 1] = str(expr)
+    assert main([*argv, "--labels", "nope", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    warning = next(line for line in err.splitlines() if "guessed from the file name" in line)
+    assert "if that is wrong, give --labels-table a clinical table" in warning, warning
+    assert "cohort=" not in warning, warning
+    # the Python API keeps its own words
+    import scautogenome as sag
+
+    with pytest.raises(ValueError, match="pass clinical_columns= the variables"):
+        sag.io.read_tcga(tmp_path / "expr.tsv", clinical=clin)

@@ -1753,3 +1753,118 @@ def test_read_autogenome_nested_spaces_of_modes_not_searched_are_named(tmp_path)
     for where in ("search_space.MLP.num_layers", "search_space.FC-DenseNet.growth_rate"):
         assert where not in record["mapped"]
         assert "does not search it" in record["no_counterpart"][where]
+
+
+# -- read_maf's genes= and aliquots (review 2026-12-08) -----------------------------------------
+_MAF_HEADER = "#version gdc-1.0.0\nHugo_Symbol\tVariant_Classification\tTumor_Sample_Barcode\n"
+
+
+def _firehose_rsem(path: Path, genes: list[str], samples: list[str]) -> Path:
+    """A Firehose RSEM file: SYMBOL|ENTREZ gene ids, an extra 'gene_id' line."""
+    rows = ["Hybridization REF\t" + "\t".join(samples)]
+    rows.append("gene_id\t" + "\t".join(["normalized_count"] * len(samples)))
+    rows += [
+        g + "\t" + "\t".join(f"{i + j + 1}.5" for j in range(len(samples)))
+        for i, g in enumerate(genes)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_read_maf_genes_of_a_firehose_expression_matrix(tmp_path):
+    """genes= an expression matrix's Firehose ids (TP53|7157) meets the MAF's symbols (TP53):
+    the columns are genes= as given, the symbols' mutations in them; genes of counted
+    mutations that meet none of genes= are warned about (it was an all-zero matrix, silent)."""
+    samples = ["TCGA-A1-A0SB-01A-11R-A144-07", "TCGA-A1-A0SD-01A-11R-A115-07"]
+    ids = ["KRAS|3845", "TP53|7157", "?|100130426", "EGFR|1956"]
+    expr = sag.io.read_tcga(_firehose_rsem(tmp_path / "BRCA.rsem.txt", ids, samples))
+    assert expr.var_names.tolist() == ids
+    maf = _write(
+        tmp_path / "m.maf",
+        _MAF_HEADER
+        + "TP53\tMissense_Mutation\tTCGA-A1-A0SB-01A-11D-A142-09\n"
+        + "KRAS\tNonsense_Mutation\tTCGA-A1-A0SD-01A-11D-A10Y-09\n"
+        + "TTN\tMissense_Mutation\tTCGA-A1-A0SD-01A-11D-A10Y-09\n"
+        + "MUC16\tFrame_Shift_Del\tTCGA-A1-A0SD-01A-11D-A10Y-09\n"
+        + "EGFR\tSilent\tTCGA-A1-A0SD-01A-11D-A10Y-09\n",
+    )
+    genes = expr.var_names.copy()
+    with pytest.warns(UserWarning, match="genes with counted mutations") as record:
+        muts = sag.io.read_maf(maf, samples=expr.obs_names, genes=expr.var_names)
+    text = " ".join(str(w.message) for w in record)
+    assert (
+        "2 of the 4 genes with counted mutations are not in genes= (e.g. ['MUC16', 'TTN'])" in text
+    )
+    assert expr.var_names.equals(genes)  # the user's data is not changed
+    assert muts.var_names.tolist() == ids
+    assert muts.obs_names.tolist() == samples
+    np.testing.assert_array_equal(muts.X.toarray(), [[0, 1, 0, 0], [1, 0, 0, 0]])
+    assert muts.uns["sag_io"]["n_variants_counted"] == 2
+    # every counted gene matched: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        both = sag.io.read_maf(
+            maf,
+            variant_classes=["Missense_Mutation", "Nonsense_Mutation"],
+            samples=expr.obs_names,
+            genes=[*ids, "TTN"],
+        )
+    # ... and a bare Ensembl id to one with a version
+    assert both[:, "TTN"].X.sum() == 1
+    ens = _write(
+        tmp_path / "e.maf", _MAF_HEADER + "ENSG00000141510\tMissense_Mutation\tTCGA-A1-A0SB-01A\n"
+    )
+    assert sag.io.read_maf(ens, genes=["ENSG00000141510.16"]).X.sum() == 1
+    # none of them in genes=: an all-zero matrix of the genes asked for, said so
+    with pytest.warns(UserWarning, match="none of the 4 genes with counted mutations") as record:
+        none = sag.io.read_maf(maf, genes=["ESR1|2099", "GATA3|2625"])
+    (msg,) = [str(w.message) for w in record if "none of" in str(w.message)]
+    assert "['KRAS', 'MUC16', 'TP53']" in msg
+    assert "['ESR1|2099', 'GATA3|2625']" in msg
+    assert "all zero" in msg
+    assert none.var_names.tolist() == ["ESR1|2099", "GATA3|2625"]
+    assert none.X.nnz == 0
+
+
+def test_read_maf_two_aliquots_of_one_sample_are_named_as_such(tmp_path):
+    """A tumour sample with two DNA aliquots in the MAF, samples= its RNA aliquot: the warning
+    says the aliquots match that id ambiguously and suggests level='sample' (it said they were
+    not in samples=); a MAF sample that matches nothing is still named as such."""
+    maf = _write(
+        tmp_path / "dup.maf",
+        _MAF_HEADER
+        + "TP53\tMissense_Mutation\tTCGA-A2-B000-01A-11D-D000-09\n"
+        + "KRAS\tMissense_Mutation\tTCGA-A2-B000-01A-21D-E000-09\n"
+        + "EGFR\tMissense_Mutation\tTCGA-E2-B001-01A-11D-D001-09\n"
+        + "APC\tMissense_Mutation\tTCGA-ZZ-Z999-01A-11D-D999-09\n",
+    )
+    samples = ["TCGA-A2-B000-01A-11R-A001-07", "TCGA-E2-B001-01A-11R-A002-07"]
+    with pytest.warns(UserWarning, match="several aliquots") as record:
+        muts = sag.io.read_maf(maf, samples=samples)
+    messages = [str(w.message) for w in record]
+    (several,) = [m for m in messages if "several aliquots" in m]
+    assert "2 MAF samples match one samples= id through several aliquots" in several
+    assert "'TCGA-A2-B000-01A-11R-A001-07'" in several
+    assert "'TCGA-A2-B000-01A-11D-D000-09'" in several
+    assert "level='sample'" in several
+    (absent,) = [m for m in messages if "not in samples=" in m]
+    assert "1 samples are not in samples= (e.g. ['TCGA-ZZ-Z999-01A-11D-D999-09'])" in absent
+    assert muts.obs.loc[samples[0], "n_mutated_genes"] == 0
+    assert muts.obs.loc[samples[1], "n_mutated_genes"] == 1
+    # level='sample' merges the aliquots, samples= staying the aliquot barcodes
+    with pytest.warns(UserWarning, match="not in samples=") as record:
+        merged = sag.io.read_maf(maf, level="sample", samples=samples)
+    assert not [w for w in record if "several aliquots" in str(w.message)]
+    assert merged.obs_names.tolist() == samples
+    assert merged.obs["n_mutated_genes"].tolist() == [2, 1]
+
+
+def test_read_tcga_clinical_table_without_project_fails_before_the_files_are_read(tmp_path):
+    """A clinical table with no project column and no clinical_columns= gives nothing to read:
+    said before the expression files are parsed, with one of its own columns as the example."""
+    clin = _write(
+        tmp_path / "clin.tsv",
+        "bcr_patient_barcode\tbatch\tgender\nTCGA-A1-A0SB\t1\tmale\nTCGA-A1-A0SD\t1\tfemale\n",
+    )
+    with pytest.raises(ValueError, match=r"clinical_columns= .*\(e\.g\. \['gender'\]\)"):
+        sag.io.read_tcga(tmp_path / "not_there.tsv", clinical=clin)

@@ -279,3 +279,29 @@ def match_ids(obs_ids: Sequence[str], table_ids: Sequence[str]) -> tuple[np.ndar
     if n_prefix == 0:
         return pos, "exact"
     return pos, "exact+tcga_prefix" if n_exact else "tcga_prefix"
+
+
+def ambiguous_matches(
+    obs_ids: Sequence[str], table_ids: Sequence[str], pos: np.ndarray
+) -> dict[int, list[int]]:
+    """The obs ids that :func:`match_ids` left unmatched (``pos`` -1) because their barcode
+    meets several table barcodes at one level (two DNA aliquots of the sample of an RNA
+    aliquot): obs position -> those table positions."""
+    if not (pos < 0).any():
+        return {}
+    if barcode_fraction(table_ids) < 0.5 or barcode_fraction(obs_ids) < 0.5:
+        return {}
+    at_level: dict[str, list[int]] = {}  # as match_ids: the levels above the patient
+    for i, t in enumerate(table_ids):
+        for prefix in _prefixes(normalize_barcode(t))[1:-1]:
+            at_level.setdefault(prefix, []).append(i)
+    out: dict[int, list[int]] = {}
+    for k, o in enumerate(obs_ids):
+        if pos[k] >= 0:
+            continue
+        for prefix in _prefixes(normalize_barcode(o)):
+            if prefix in at_level:  # the longest level the table has: one row would match
+                if len(at_level[prefix]) > 1:
+                    out[k] = at_level[prefix]
+                break
+    return out

@@ -13,7 +13,13 @@ import scipy.sparse as sp
 
 from .._settings import logger
 from . import _parse
-from ._barcodes import barcode_obs, is_barcode, match_ids, parse_tcga_barcode
+from ._barcodes import (
+    ambiguous_matches,
+    barcode_obs,
+    is_barcode,
+    match_ids,
+    parse_tcga_barcode,
+)
 from ._table import IO_KEY, _duplicates
 from ._tcga import check_cohorts, tcga_cohort
 
@@ -195,6 +201,45 @@ def _level_ids(ids: Sequence[str], level: str, what: str) -> np.ndarray:
     return out
 
 
+def _gene_columns(maf_genes: pd.Series, col_ids: list[str], returned: np.ndarray) -> np.ndarray:
+    """The column in ``col_ids`` (``genes=``) of each counted variant's gene (-1: none), matched
+    as a model's genes are (:func:`~scautogenome.data.gene_alignment`: exact names, then
+    Ensembl ids without the version, then the symbol of a Firehose ``SYMBOL|ENTREZ`` id, either
+    way); warns about the genes of the variants of the returned samples (``returned``) that
+    match none of them."""
+    from ..data._prepare import gene_alignment  # here: scautogenome.data imports torch
+
+    names = pd.Index(pd.unique(maf_genes))
+    codes = names.get_indexer(maf_genes)
+    src, dst, _ = gene_alignment(names, col_ids, log=False)
+    column_of = np.full(len(names), -1, dtype=np.int64)
+    column_of[src] = dst
+    by_key = int((names[src] != pd.Index(col_ids)[dst]).sum()) if len(src) else 0
+    if by_key:
+        logger.info(
+            f"read_maf: {by_key} MAF genes matched to genes= by their Ensembl id without the "
+            "version or by the symbol of a SYMBOL|ENTREZ id"
+        )
+    counted = np.unique(codes[returned])
+    missed = sorted(str(names[i]) for i in counted if column_of[i] < 0)
+    if missed:
+        how = "exactly, by Ensembl id without the version or by the symbol of a SYMBOL|ENTREZ id"
+        if len(missed) == len(counted):
+            msg = (
+                f"MAF: none of the {len(counted)} genes with counted mutations (e.g. "
+                f"{missed[:3]}) is in genes= (e.g. {col_ids[:3]}), {how}, so the matrix is all "
+                "zero; if the genes= should have mutations, name them as the MAF's Hugo_Symbol "
+                "(or pass gene_column= another gene column of the MAF)."
+            )
+        else:
+            msg = (
+                f"MAF: {len(missed)} of the {len(counted)} genes with counted mutations are not "
+                f"in genes= (e.g. {missed[:3]}), {how}; their mutations are dropped."
+            )
+        warnings.warn(msg, UserWarning, stacklevel=3)
+    return column_of[codes]
+
+
 def read_maf(
     paths: str | Path | Sequence[str | Path] | Mapping[str, str | Path],
     *,
@@ -234,11 +279,20 @@ def read_maf(
         of another level matched to the MAF's as :func:`read_table` matches label ids (so an
         expression AnnData's aliquot ``obs_names`` can be passed as they are). Samples without a
         mutation become all-zero rows; mutations of samples not listed are dropped (with a
-        warning); none matching a MAF sample is an error. By default every sample in the MAF,
+        warning), as are those of MAF samples that meet an id only through several aliquots
+        (two DNA aliquots of the sample of an RNA aliquot: ``level="sample"`` merges them);
+        none matching a MAF sample is an error. By default every sample in the MAF,
         including those whose variants were all excluded (zero rows).
     genes
-        The columns to return, in this order (e.g. the genes of an expression matrix); by default
-        every gene with at least one counted mutation, sorted.
+        The columns to return, in this order, named as given (e.g. an expression matrix's
+        ``var_names``); by default every gene with at least one counted mutation, sorted. The
+        MAF's genes are matched to them as a model's genes are
+        (:func:`~scautogenome.data.gene_alignment`): by name, then Ensembl ids without their
+        version, then the symbol of a Firehose ``SYMBOL|ENTREZ`` id either way, so the MAF's
+        ``TP53`` fills the column ``TP53|7157`` of a Firehose RSEM file read by
+        :func:`read_tcga`. Genes of counted mutations that match none of ``genes`` are warned
+        about (their mutations are dropped); when none matches, the matrix is all zero, which
+        the warning says (a short gene list may have no mutation in a cohort).
     label_key
         ``obs`` column for the cohort when ``paths`` is a dict.
     gene_column, sample_column, class_column
@@ -361,13 +415,36 @@ def read_maf(
     n_added = int((~hit).sum())
     n_dropped = int((~used).sum())
     if samples is not None and n_dropped:
-        absent = [f for f, u in zip(found, used, strict=True) if not u]
-        warnings.warn(
-            f"MAF: {len(absent)} samples are not in samples= (e.g. {absent[:3]}); their "
-            "mutations are dropped.",
-            UserWarning,
-            stacklevel=2,
-        )
+        # MAF samples that meet one samples= id only through several aliquots: not matched
+        several = {
+            k: [i for i in rows if not used[i]]
+            for k, rows in ambiguous_matches(row_ids, found, row_src).items()
+        }
+        several = {k: rows for k, rows in several.items() if rows}
+        if several:
+            k, rows = next(iter(several.items()))
+            n_maf = len({i for rows in several.values() for i in rows})
+            warnings.warn(
+                f"MAF: {n_maf} MAF samples match one samples= id through several aliquots (e.g. "
+                f"{row_ids[k]!r} matches {' and '.join(repr(found[i]) for i in rows[:3])}), "
+                f"which is ambiguous at level={level!r}; their mutations are dropped and the "
+                "row of that id is zero. Pass level='sample' to merge a sample's aliquots.",
+                UserWarning,
+                stacklevel=2,
+            )
+        ambiguous = {i for rows in several.values() for i in rows}
+        absent = [
+            f
+            for i, (f, u) in enumerate(zip(found, used, strict=True))
+            if not u and i not in ambiguous
+        ]
+        if absent:
+            warnings.warn(
+                f"MAF: {len(absent)} samples are not in samples= (e.g. {absent[:3]}); their "
+                "mutations are dropped.",
+                UserWarning,
+                stacklevel=2,
+            )
     counted_rows = maf.loc[keep]
     if genes is None:
         col_ids = sorted(pd.unique(counted_rows["gene"]))
@@ -378,7 +455,10 @@ def read_maf(
             msg = f"genes= repeats {dups[:3]}."
             raise ValueError(msg)
     f_pos = pd.Index(found).get_indexer(counted_rows["sample"])
-    c_pos = pd.Index(col_ids).get_indexer(counted_rows["gene"])
+    if genes is None:
+        c_pos = pd.Index(col_ids).get_indexer(counted_rows["gene"])
+    else:
+        c_pos = _gene_columns(counted_rows["gene"], col_ids, used[f_pos])
     ok = c_pos >= 0
     by_found = sp.csr_matrix(
         (np.ones(int(ok.sum()), dtype=np.float32), (f_pos[ok], c_pos[ok])),

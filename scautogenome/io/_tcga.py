@@ -386,6 +386,21 @@ def read_tcga(
         clin_id, clin_project = _clinical_columns(clin, clinical_id_column, project_column)
         if clinical_columns:  # a typo fails here, before the expression files are parsed
             label_columns(clin, list(clinical_columns), clin_id, "clinical table")
+        elif clin_project is None:  # nothing to read from it, said before the files are read
+            # an example of the table's own (the CLI tells it as --label-column): a column of
+            # several values (Firehose's 'Composite Element REF' row holds only 'value')
+            others = [c for c in clin.frame.columns if c != clin_id]
+            example = next(
+                (c for c in others if clin.frame[c].nunique() > 1),
+                others[0] if others else "vital_status",
+            )
+            msg = (
+                f"clinical table {clin.name}: no project column (tried {list(_PROJECT_COLUMNS)}) "
+                "and no clinical_columns=; pass clinical_columns= the variables to put into obs "
+                f"(e.g. [{str(example)!r}]), or project_column= the column naming each "
+                "patient's project."
+            )
+            raise ValueError(msg)
     parts: list[AnnData] = []
     seen: dict[str, str] = {}
     project_of: dict[str, str | None] = {}
@@ -557,14 +572,6 @@ def read_tcga(
         wanted = list(clinical_columns or [])
         if clin_project is not None and clin_project not in wanted:
             wanted.insert(0, clin_project)
-        if not wanted:
-            msg = (
-                f"clinical table {clin.name}: no project column (tried {list(_PROJECT_COLUMNS)}) "
-                "and no clinical_columns=; pass clinical_columns= the variables to put into obs "
-                "(e.g. ['years_to_birth']), or project_column= the column naming each patient's "
-                "project."
-            )
-            raise ValueError(msg)
         table, join_record = join_labels(
             adata.obs_names,
             clin,

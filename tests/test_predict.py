@@ -448,3 +448,45 @@ def test_integers_a_model_was_trained_on_as_given_are_no_news(adata, tiny_config
     assert shallow.X.max() < model.transform_.trained_max()
     sag.tl.predict(shallow, model)
     assert "raw counts?" in capfd.readouterr().err
+
+
+def _write_maf(path, rows):
+    lines = ["Hugo_Symbol\tVariant_Classification\tTumor_Sample_Barcode"]
+    lines += [f"{g}\tMissense_Mutation\t{s}" for g, s in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_query_read_from_a_maf_has_no_mutation_in_the_genes_it_does_not_list(
+    tmp_path, sag_caplog
+):
+    """A MAF lists the mutated genes only: a query of a few tumours read by read_maf lacks the
+    model's genes none of them has mutated. Those are 0 (not mutated), not their mean in
+    training, and no gene-overlap threshold applies: the same calls as the query read with
+    the model's genes, and an encode/explain reads it alike."""
+    rng = np.random.default_rng(0)
+    genes = [f"G{i}" for i in range(30)]
+    rows, cohort = [], {}
+    for i in range(90):
+        c = i % 3
+        sample = f"TCGA-AA-{i:04d}-01A-11D-A000-09"
+        cohort[sample] = "ABC"[c]
+        mutated = rng.choice(10, 3, replace=False) + 10 * c  # each cohort its own genes
+        rows += [(genes[g], sample) for g in mutated]
+    train = sag.io.read_maf(_write_maf(tmp_path / "train.maf", rows))
+    train.obs["project"] = [cohort[s] for s in train.obs_names]
+    model = sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 40, "lr": 0.01})
+    model.fit(train, "project", seed=0)
+    assert model.transform_.fill_values() is not None  # a mean to fill in with otherwise
+    query_rows = [(g, s) for g, s in rows if cohort[s] == "A"][:12]  # 4 tumours of A
+    query = sag.io.read_maf(_write_maf(tmp_path / "query.maf", query_rows))
+    assert query.n_vars < len(genes) / 3
+    full = sag.io.read_maf(tmp_path / "query.maf", genes=model.var_names_)
+    sag.tl.predict(full, model)
+    sag.tl.predict(query, model)
+    np.testing.assert_allclose(query.obsm["sag_proba"], full.obsm["sag_proba"], atol=1e-6)
+    assert (query.obs["sag_pred"] == "A").all()
+    rep = query.uns["sag"]["gene_overlap"]
+    assert rep["missing_filled_with"] == "zero (not in the MAF)"
+    assert "set to their mean in training" not in sag_caplog.text
+    assert "not mutated" in sag_caplog.text

@@ -12,6 +12,7 @@ from ._checks import (
     get_matrix,
     names_of,
     obs_noun,
+    unlisted_genes_are_zero,
     value_stats,
 )
 from ._loader import BatchLoader, MissingGenes, check_batch_size, map_columns, query_steps
@@ -68,6 +69,7 @@ __all__ = [
     "resolve_value_type",
     "stratified_split",
     "tcga_patients",
+    "unlisted_genes_are_zero",
     "user_split",
     "value_stats",
 ]

@@ -24,6 +24,20 @@ _BULK_READERS = ("read_tcga", "read_maf", "read_autogenome")
 _NAMES_LOOKED_AT = 200
 
 
+def unlisted_genes_are_zero(adata) -> bool:
+    """Whether a gene ``adata`` does not have is known to be 0 in its rows: a matrix read by
+    :func:`~scautogenome.io.read_maf` without ``genes=``, whose columns are every gene a
+    counted variant hits, so a gene it does not list is not mutated in its samples."""
+    from .._keys import IO_KEY
+
+    record = getattr(adata, "uns", {}).get(IO_KEY)
+    return (
+        isinstance(record, dict)
+        and str(record.get("reader")) == "read_maf"
+        and bool(record.get("all_mutated_genes", False))
+    )
+
+
 def obs_noun(adata) -> str:
     """What the rows of ``adata`` are called in messages: ``"samples"`` for bulk profiles that
     a :mod:`scautogenome.io` reader of bulk data read (its record in ``uns['sag_io']``; TCGA,

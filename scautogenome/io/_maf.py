@@ -316,8 +316,10 @@ def read_maf(
     ``uns['sag_io']``
         ``reader``, ``files``, ``level``, ``variant_classes`` (counted), ``class_counts`` (rows
         per class, counted or not: ``{class: n}``), ``n_variants_counted``, ``n_samples_added``
-        (all-zero rows from ``samples``), ``n_samples_dropped``; with ``samples`` also
-        ``sample_match`` (``exact``, ``tcga_prefix`` or ``exact+tcga_prefix``).
+        (all-zero rows from ``samples``), ``n_samples_dropped``, ``all_mutated_genes`` (no
+        ``genes``: a gene not listed is not mutated, and ``sag.tl.predict``/``encode``/``explain``
+        read the model's genes it lacks as 0, not as their training mean); with ``samples``
+        also ``sample_match`` (``exact``, ``tcga_prefix`` or ``exact+tcga_prefix``).
 
     Raises
     ------
@@ -499,6 +501,9 @@ def read_maf(
         "n_variants_counted": int(ok.sum()),
         "n_samples_added": int(n_added),
         "n_samples_dropped": int(n_dropped),
+        # every gene a counted variant hits is a column (no genes=): a gene not listed is
+        # not mutated in these samples, which predict and encode read as 0
+        "all_mutated_genes": genes is None,
     }
     if sample_match is not None:
         adata.uns[IO_KEY]["sample_match"] = sample_match

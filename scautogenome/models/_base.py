@@ -17,7 +17,14 @@ import torch
 
 from .._settings import logger
 from .._utils import check_bool, json_default, write_atomically
-from ..data import InputTransform, as_csr_or_dense, check_adata, gene_alignment, get_matrix
+from ..data import (
+    InputTransform,
+    as_csr_or_dense,
+    check_adata,
+    gene_alignment,
+    get_matrix,
+    unlisted_genes_are_zero,
+)
 from ..nn import READS_KEY, InputGenes, count_parameters
 from ..train import resolve_device
 
@@ -40,6 +47,22 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:  # pragma: no cover
             out[pkg] = "unknown"
     return out
+
+
+def _with_zero_genes(X, src: np.ndarray, dst: np.ndarray, n_model: int):
+    """``X`` with a zero column for each model gene that ``dst`` lacks, mapped onto it."""
+    import scipy.sparse as sp
+
+    absent = np.setdiff1d(np.arange(n_model), dst)
+    if not absent.size:
+        return X, src, dst
+    if sp.issparse(X):
+        X = sp.hstack([X, sp.csr_matrix((X.shape[0], absent.size), dtype=X.dtype)], format="csr")
+    else:  # a MAF's matrix is small: a backed one is read
+        X = np.asarray(X[:])
+        X = np.concatenate([X, np.zeros((X.shape[0], absent.size), dtype=X.dtype)], axis=1)
+    new = X.shape[1] - absent.size + np.arange(absent.size)
+    return X, np.concatenate([src, new]), np.concatenate([dst, absent])
 
 
 def check_model_path(path, kind: str, method: str) -> Path:
@@ -435,6 +458,7 @@ class BaseModel:
         min_gene_overlap: float = 0.5,
         warn: bool = True,
         n_common: int | None = None,
+        unlisted_zero: bool = False,
     ) -> dict:
         """How many of the model's genes the query has; raises below ``min_gene_overlap``.
 
@@ -453,6 +477,10 @@ class BaseModel:
         n_common
             The number of model genes found, where the caller has aligned the genes already
             (None: counted here).
+        unlisted_zero
+            The query's missing genes are known to be 0 (a MAF's genes that no variant hits,
+            :func:`~scautogenome.data.unlisted_genes_are_zero`): no overlap is too small, and
+            they are said to be 0, not filled in.
 
         Returns
         -------
@@ -492,6 +520,21 @@ class BaseModel:
             if other_case
             else ""
         )
+        if unlisted_zero:
+            report["missing_filled_with"] = "zero (not in the MAF)"
+            if warn and n_common < n_model:
+                log = logger.warning if n_common == 0 else logger.info
+                log(
+                    "%d of the model's %d genes are not in the query's MAF: not mutated in its "
+                    "samples (0)%s",
+                    n_model - n_common,
+                    n_model,
+                    "; none of its genes is one of the model's: check that both name genes "
+                    "alike (symbols, Entrez or Ensembl ids)"
+                    if n_common == 0
+                    else "",
+                )
+            return report
         if n_common == 0:
             msg = (
                 f"The query shares no gene with the model ({len(q)} query genes, {n_model} model "
@@ -565,6 +608,8 @@ class BaseModel:
             X = get_matrix(data, layer)
             src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
             report = check_genes(data, np.unique(dst).size, n_model)
+            if unlisted_genes_are_zero(data):  # genes it lacks: zero columns of its own
+                X, src, dst = _with_zero_genes(X, src, dst, n_model)
             identity = n_model == X.shape[1] and np.array_equal(src, dst) and len(src) == n_model
             col_map = None if identity else (src, dst, n_model)
         else:

@@ -26,7 +26,7 @@ from ..data import (
     resolve_value_type,
     value_stats,
 )
-from ..data._checks import first_few, note_unread_annotations
+from ..data._checks import first_few, note_unread_annotations, unlisted_genes_are_zero
 from ..data._prepare import not_read
 from ..nn import READS_KEY, check_architecture
 from ..nn._vae import (
@@ -516,7 +516,10 @@ class ResVAE(BaseModel):
 
         def check_genes(adata, n_found, n_model):
             return self.gene_overlap(
-                adata.var_names, min_gene_overlap=min_gene_overlap, n_common=n_found
+                adata.var_names,
+                min_gene_overlap=min_gene_overlap,
+                n_common=n_found,
+                unlisted_zero=unlisted_genes_are_zero(adata),
             )
 
         X, col_map, _ = self._matched_input(data, layer, check_genes)

@@ -7,7 +7,14 @@ from __future__ import annotations
 import numpy as np
 
 from .._logging import epoch_bar
-from ..data import BatchLoader, check_batch_size, check_finite, check_query_values, names_of
+from ..data import (
+    BatchLoader,
+    check_batch_size,
+    check_finite,
+    check_query_values,
+    names_of,
+    unlisted_genes_are_zero,
+)
 from ..nn import build_network, check_architecture
 from ..nn._arch import network_kinds
 from ..train import predict_logits
@@ -59,7 +66,10 @@ class SupervisedModel(BaseModel):
 
         def check_genes(adata, n_found, n_model):
             return self.gene_overlap(
-                adata.var_names, min_gene_overlap=min_gene_overlap, n_common=n_found
+                adata.var_names,
+                min_gene_overlap=min_gene_overlap,
+                n_common=n_found,
+                unlisted_zero=unlisted_genes_are_zero(adata),
             )
 
         X, col_map, report = self._matched_input(data, layer, check_genes)

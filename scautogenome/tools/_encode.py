@@ -10,7 +10,7 @@ from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, logger
 from .._utils import json_default
-from ..data import check_adata, gene_alignment, obs_noun
+from ..data import check_adata, gene_alignment, obs_noun, unlisted_genes_are_zero
 from ..models._resvae import active_dims, transform_batch_names
 from ._embed import check_outputs, latent_key, recon_key
 from ._utils import (
@@ -195,7 +195,11 @@ def encode(
             "cell type" if noun == "cells" else "class",
         )
     report = model.gene_overlap(
-        adata.var_names, min_gene_overlap=min_gene_overlap, warn=False, n_common=n_common
+        adata.var_names,
+        min_gene_overlap=min_gene_overlap,
+        warn=False,
+        n_common=n_common,
+        unlisted_zero=unlisted_genes_are_zero(adata),
     )
 
     # -- write (only after everything above succeeded) -----------------------------------------

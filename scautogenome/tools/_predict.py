@@ -9,7 +9,7 @@ import pandas as pd
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, logger
-from ..data import check_adata, obs_noun
+from ..data import check_adata, obs_noun, unlisted_genes_are_zero
 from ._utils import (
     call_params,
     check_class_outputs,
@@ -71,7 +71,10 @@ def predict(
         naming the counts. A partial overlap above it is a warning. The genes the query
         lacks take their training mean on the model's scale; for a model of raw counts, each
         cell's total over the genes it has is divided by their share of the training cells'
-        counts, so that its depth (and each present gene) reads as in training.
+        counts, so that its depth (and each present gene) reads as in training. A query read
+        by :func:`~scautogenome.io.read_maf` (without ``genes=``) lists the mutated genes
+        only: the model's genes it lacks are not mutated there, 0, and no overlap is too
+        small.
     batch_size
         Cells per forward pass.
     min_confidence
@@ -166,7 +169,12 @@ def predict(
         values = model.predict(adata, **kw)
     else:
         proba = model.predict_proba(adata, **kw)
-    report = model.gene_overlap(adata.var_names, min_gene_overlap=min_gene_overlap, warn=False)
+    report = model.gene_overlap(
+        adata.var_names,
+        min_gene_overlap=min_gene_overlap,
+        warn=False,
+        unlisted_zero=unlisted_genes_are_zero(adata),
+    )
     # -- write (only after everything above succeeded) -----------------------------------------
     if isinstance(model, Regressor):
         adata.obs[_keys.pred_key(key_added)] = values

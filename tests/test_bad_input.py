@@ -845,6 +845,60 @@ def test_plot_embedding_refuses_to_compute_coordinates_on_a_view(adata, monkeypa
     assert list(adata.obsm) == ["X_e"]
 
 
+def test_plot_embedding_checks_plotting_values_before_any_work(adata, monkeypatch):
+    """scanpy keywords of a valid name but a bad value (use_raw=True without adata.raw,
+    components beyond a 2-D layout, a legend_loc, palette or cmap that scanpy and matplotlib
+    refuse) and a color that is no name are errors naming the argument before the kNN graph
+    and the layout are computed and stored; scanpy found them only after."""
+    adata.obsm["X_e"] = np.random.default_rng(0).normal(size=(adata.n_obs, 3))
+    _no_work(monkeypatch)
+    before = snapshot(adata)
+    bad = [
+        (dict(use_raw=True), ValueError, r"use_raw=True but adata.raw is None"),
+        (dict(use_raw="yes"), TypeError, r"use_raw='yes' must be True or False"),
+        (dict(use_raw=True, layer="x"), ValueError, r"use_raw=True and layer='x'"),
+        (dict(components="2,3"), ValueError, r"components='2,3' .*'1,2', '2,1', 'all'"),
+        (dict(components=["1,2", "1"]), ValueError, r"components=\['1,2', '1'\] "),
+        (dict(components="0,1"), ValueError, r"components='0,1' "),
+        (dict(legend_loc="bad place"), ValueError, r"legend_loc='bad place' .*'right margin'"),
+        (dict(legend_loc="on data export"), ValueError, r"legend_loc='on data export' "),
+        (dict(legend_loc=11), ValueError, r"legend_loc=11 .*an integer from 0 to 10"),
+        (dict(palette="notapalette"), ValueError, r"palette='notapalette' is not a matplotlib"),
+        (dict(palette=["red", "nocolour"]), ValueError, r"palette=.*'nocolour' is not a colour"),
+        (dict(cmap="nope"), ValueError, r"cmap='nope' is not a matplotlib colour map"),
+        (dict(color_map="nope"), ValueError, r"color_map='nope' is not a matplotlib colour"),
+        (dict(projection="3d"), ValueError, r"projection='3d': the layout has 2 dimensions"),
+        (dict(color=3), TypeError, r"color=3 must be the name of an obs column or a gene"),
+        (dict(color=np.array([["label"]])), TypeError, r"color=.* must be the name of an obs"),
+    ]
+    for kwargs, error, match in bad:
+        kwargs = {"color": "label", **kwargs}
+        with pytest.raises(error, match=match):
+            sag.pl.embedding(adata, "X_e", show=False, **kwargs)
+    check_untouched(adata, before)
+    assert list(adata.obsp) == []
+
+
+@pytest.mark.parametrize("columns", [3, 2])
+def test_plot_embedding_refuses_a_basis_with_nan_before_any_work(adata, monkeypatch, columns):
+    """NaN or infinite values in the basis: an error naming how many cells, before any work
+    (sklearn's 'Input X contains NaN' came from inside the kNN graph)."""
+    latent = np.random.default_rng(0).normal(size=(adata.n_obs, columns))
+    latent[3, 0] = np.nan
+    latent[7, 1] = np.inf
+    adata.obsm["X_e"] = latent
+    _no_work(monkeypatch)
+    before = snapshot(adata)
+    with pytest.raises(
+        ValueError,
+        match=rf"obsm\['X_e'\] holds NaN or infinite values in 2 of the 300 cells "
+        rf"\(the first: '{adata.obs_names[3]}'\)",
+    ):
+        sag.pl.embedding(adata, "X_e", color="label", show=False)
+    check_untouched(adata, before)
+    assert list(adata.obsp) == []
+
+
 def test_plots_check_colours_and_colour_maps_before_a_figure(adata):
     """A cmap or color matplotlib does not know is an error naming the argument, before any
     record is read or figure opened."""

@@ -990,6 +990,93 @@ def test_embedding_refuses_a_misspelt_keyword_before_any_layout():
     assert ax.get_xlabel() == "UMAP1"
 
 
+def test_embedding_colours_by_an_index_or_array_of_names():
+    """color= takes any sequence of names, as sc.pl.embedding does: a pandas Index
+    (adata.var_names[:2]) or a numpy array failed with 'The truth value of a Index is
+    ambiguous'."""
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    sag.pl.embedding(a, "X_e", method="tsne", color="label", show=False)
+    for color in (a.var_names[:2], np.array(["label", a.var_names[0]]), ("label", "label")):
+        axs = sag.pl.embedding(a, "X_e", method="tsne", color=color, show=False)
+        assert [ax.get_title() for ax in axs] == [str(c) for c in color]
+    ax = sag.pl.embedding(a, "X_e", method="tsne", color=pd.Index(["label"]), show=False)
+    assert ax.get_title() == "label"
+    plt.close("all")
+
+
+def test_embedding_of_a_sparse_basis_is_that_of_its_dense_values():
+    """A sparse obsm basis (as embedding_scores takes) is read as its dense values: it failed
+    with 'setting an array element with a sequence'."""
+    from scipy import sparse
+
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    dense = np.random.default_rng(0).normal(size=(a.n_obs, 4)).astype(np.float32)
+    dense[dense < 0] = 0
+    a.obsm["X_sp"] = sparse.csr_matrix(dense)
+    a.obsm["X_de"] = dense
+    ax = sag.pl.embedding(a, "X_sp", method="tsne", color="label", show=False)
+    assert ax.get_xlabel() == "tSNE1"
+    assert sparse.issparse(a.obsm["X_sp"])  # the user's basis is kept as it is
+    first = a.obsm["X_sp_tsne"]
+    sag.pl.embedding(a, "X_sp", method="tsne", show=False)  # the same values: kept
+    assert a.obsm["X_sp_tsne"] is first
+    sag.pl.embedding(a, "X_de", method="tsne", show=False)
+    params = ("sag_basis_digest", "sag_random_state")
+    assert [a.uns["X_sp_tsne"]["params"][k] for k in params] == [
+        a.uns["X_de_tsne"]["params"][k] for k in params
+    ]
+    np.testing.assert_array_equal(
+        a.uns["X_sp_tsne"]["params"]["sag_row_keys"], a.uns["X_de_tsne"]["params"]["sag_row_keys"]
+    )
+    plt.close("all")
+
+
+def test_embedding_draws_a_basis_of_two_columns_as_it_is(sag_caplog):
+    """A basis that is already 2-D (X_umap, a 2-D latent) is drawn as it is, with a log line:
+    no kNN graph, no UMAP of the UMAP (obsm['X_umap_umap']), nothing stored. Plotting values
+    scanpy and matplotlib take pass."""
+    from scipy import sparse
+
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    coords = np.random.default_rng(0).normal(size=(a.n_obs, 2)).astype(np.float32)
+    a.obsm["X_umap"] = coords.copy()
+    a.obsm["X_lat"] = coords.copy()
+    obsm, uns = set(a.obsm), set(a.uns)
+    ax = sag.pl.embedding(a, "X_umap", color="label", show=False)
+    assert "obsm['X_umap'] has 2 columns: drawn as it is" in sag_caplog.text
+    assert ax.get_xlabel() == "UMAP1"  # scanpy's label of X_umap
+    np.testing.assert_allclose(
+        np.vstack([c.get_offsets() for c in ax.collections]).min(0), coords.min(0), rtol=1e-6
+    )
+    ax = sag.pl.embedding(a, "lat", method="tsne", color="label", show=False)
+    assert ax.get_xlabel() == "lat1"
+    for kwargs in (
+        dict(legend_loc=0),
+        dict(legend_loc=(0.5, 0.5)),
+        dict(legend_loc="on data"),
+        dict(legend_loc="none"),
+        dict(legend_loc="upper left"),
+        dict(legend_loc=None),
+        dict(components="2,1"),
+        dict(components=["1,2", "2,1"]),
+        dict(components="all"),
+        dict(palette="Set1"),
+        dict(palette=["red", "#00ff00", (0, 0, 1)]),
+        dict(palette={"type_0": "red", "type_1": "blue", "type_2": "green"}),
+        dict(use_raw=False),
+        dict(cmap="viridis"),
+    ):
+        sag.pl.embedding(a, "X_umap", color="label", show=False, **kwargs)
+    assert (set(a.obsm), set(a.obsp)) == (obsm, set())
+    assert set(a.uns) - uns <= {"label_colors"}  # scanpy's palette=, as sc.pl.umap writes
+    np.testing.assert_array_equal(a.obsm["X_umap"], coords)
+    a.obsm["X_sp"] = sparse.csr_matrix(coords)
+    with pytest.raises(ValueError, match=r"obsm\['X_sp'\] is a sparse matrix of 2 columns"):
+        sag.pl.embedding(a, "X_sp", show=False)
+    plt.close("all")
+
+
 def test_architecture_refuses_a_malformed_dict_with_a_clear_error():
     """sag.pl.architecture checks the dict before drawing (no KeyError, 'min() arg is an
     empty sequence' or IndexError), and opens no figure for it."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from numbers import Real
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import sparse
 
 from .. import _keys
 from .._logging import still_running
@@ -21,7 +23,7 @@ from .._utils import (
     resolve_basis,
     tsne,
 )
-from ._utils import finish, save_figure, shared_category_colors
+from ._utils import check_cmap, finish, save_figure, shared_category_colors
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 METHODS = ("umap", "tsne")
+
+SCANPY_LEGEND_LOCS = ("right margin", "on data", "none")
+"""The ``legend_loc`` values of its own that scanpy's ``sc.pl.embedding`` (1.11) draws, beside
+matplotlib's legend positions (its ``"on data export"`` goes to matplotlib, which refuses it)."""
 
 
 def _name(basis: str) -> str:
@@ -54,7 +60,11 @@ def embedding(
 
     The 2-D coordinates are computed with scanpy on ``obsm[basis]`` the first time (or with
     ``recompute=True``) and stored under keys of their own, so the user's ``X_umap``,
-    ``X_tsne`` and default ``neighbors`` are never overwritten.
+    ``X_tsne`` and default ``neighbors`` are never overwritten. A ``basis`` of 2 columns
+    (``X_umap``, a 2-D latent) is already 2-D: it is drawn as it is, as
+    :func:`scanpy.pl.embedding` draws it (with its axis labels, ``UMAP1`` or ``{name}1``),
+    and nothing is computed or stored (``method``, ``n_neighbors``, ``recompute`` and
+    ``random_state`` do not apply; an INFO line says so).
 
     Parameters
     ----------
@@ -62,13 +72,17 @@ def embedding(
         Annotated data with the latent space in ``obsm[basis]``.
     basis
         ``obsm`` key of the latent space (as in scanpy, ``"sag_resvae"`` names
-        ``obsm['X_sag_resvae']`` when there is no ``obsm['sag_resvae']``).
+        ``obsm['X_sag_resvae']`` when there is no ``obsm['sag_resvae']``). Dense or sparse
+        (read as its dense values, as :func:`~scautogenome.tl.embedding_scores` reads it; one
+        of 2 columns, drawn as it is, must be dense); NaN or infinite values are an error
+        before any work.
     method
         ``"umap"`` (kNN graph + UMAP) or ``"tsne"`` (scanpy's perplexity of 30; on 30 cells or
         fewer, which scikit-learn refuses at 30, ``max(1, (n - 1) / 3)`` with a warning).
     color
         ``obs`` column(s) or gene(s) to color by, as in :func:`scanpy.pl.embedding`
-        (``var_names``, ``raw.var_names``, or values of the ``gene_symbols=`` column); any
+        (``var_names``, ``raw.var_names``, or values of the ``gene_symbols=`` column): a name,
+        or a list, tuple, pandas Index or numpy array of them (``adata.var_names[:4]``); any
         other name, or one that is both an ``obs`` column and a gene of ``var_names`` (which
         anndata refuses), is an error before anything is computed.
     n_neighbors
@@ -95,13 +109,20 @@ def embedding(
         ``edges=True`` draws the kNN graph of the latent that the UMAP was computed from
         (scanpy's would be the default ``neighbors``, of other coordinates); a t-SNE has none
         (pass ``neighbors_key=``).
-        A ``layer=`` not in ``adata.layers`` is an error before any work.
+        A ``layer=`` not in ``adata.layers`` is an error before any work, and so are values
+        scanpy or matplotlib would refuse only after the layout was computed: ``use_raw=True``
+        without ``adata.raw`` (or with ``layer=``), ``components`` other than ``"1,2"``,
+        ``"2,1"``, ``"all"`` or a list of them, ``projection="3d"``, a ``legend_loc`` that is
+        neither scanpy's (``"right margin"``, ``"on data"``, ``"none"``) nor matplotlib's
+        legend position, a ``palette`` string that is not a matplotlib colour map (or a list or
+        dict of palette entries that are not colours), and a ``cmap`` matplotlib lacks.
 
     Returns
     -------
     What :func:`scanpy.pl.embedding` returns: the Axes (a list for several ``color``), the
-    Figure with ``return_fig=True``, or None when ``show=True``. Writes into ``adata`` (name =
-    ``basis`` without its ``X_`` prefix, e.g. ``sag_resvae``):
+    Figure with ``return_fig=True``, or None when ``show=True``. Unless ``obsm[basis]`` has 2
+    columns, writes into ``adata`` (name = ``basis`` without its ``X_`` prefix, e.g.
+    ``sag_resvae``):
 
     ``obsm['X_{name}_umap']`` / ``obsm['X_{name}_tsne']``
         The 2-D coordinates (scanpy's ``key_added``).
@@ -137,14 +158,37 @@ def embedding(
         )
         raise KeyError(msg)
     n_neighbors, random_state = _check_numbers(n_neighbors, random_state)
-    colors = [color] if isinstance(color, str) else list(color or [])
+    colors = _color_names(color)
+    if not (color is None or isinstance(color, str)):
+        color = colors  # scanpy's own test of a list: not a pandas Index or numpy array
     _check_colors(adata, colors, kwargs.get("gene_symbols"))
     layer = kwargs.get("layer")
     if layer is not None:
         check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
+    _check_plot_values(adata, kwargs)
     if layer is not None and layer not in adata.layers:
         msg = f"layer={layer!r} not found in adata.layers; available: {list(adata.layers.keys())}."
         raise KeyError(msg)
+    latent = _latent(adata, basis)
+    if latent.shape[1] == 2:
+        # already 2-D (an X_umap, a 2-D latent): a layout of it would be a UMAP of a UMAP
+        if sparse.issparse(adata.obsm[basis]):
+            msg = (
+                f"obsm[{basis!r}] is a sparse matrix of 2 columns, which scanpy cannot draw as "
+                f"it is; store it dense first: adata.obsm[{basis!r}] = "
+                f"adata.obsm[{basis!r}].toarray()."
+            )
+            raise ValueError(msg)
+        logger.info(
+            "obsm[%r] has 2 columns: drawn as it is (no kNN graph or %s computed)",
+            basis,
+            {"umap": "UMAP", "tsne": "t-SNE"}[method],
+        )
+        shared_category_colors(adata, colors)
+        # scanpy's name of X_umap is "umap" (axes UMAP1, UMAP2, as sc.pl.umap's), where
+        # obsm has no "umap" of its own
+        name = _name(basis) if _name(basis) not in adata.obsm else basis
+        return _draw(adata, name, None, color, ax, show, return_fig, kwargs)
     name = _name(basis)
     key_2d = f"X_{name}_{method}"
     nkey = f"{name}_neighbors"  # not `name`: uns[name] holds tl.embed's results
@@ -159,14 +203,14 @@ def embedding(
         # the graph of the latent this UMAP was computed from, not the user's default one
         kwargs["neighbors_key"] = nkey
     _check_2d_key(adata, basis, method, key_2d)
-    source = {"sag_basis_digest": digest(adata.obsm[basis])}
+    source = {"sag_basis_digest": digest(latent)}
     if method == "umap":
         source["sag_n_neighbors"] = n_neighbors
     source["sag_random_state"] = random_state
     stored = adata.uns.get(key_2d, {}).get("params", {})
     changed = [k for k, v in source.items() if stored.get(k) != v]
     stale = key_2d in adata.obsm and bool(changed)
-    subset = stale and "sag_basis_digest" in changed and _rows_among(adata.obsm[basis], stored)
+    subset = stale and "sag_basis_digest" in changed and _rows_among(latent, stored)
     if subset:
         # every latent row is one the coordinates were computed from: a subset (or a
         # reordering) of those cells, whose 2-D rows came along, as sc.pl.umap(adata[mask])
@@ -200,7 +244,7 @@ def embedding(
         from ..data._checks import obs_noun  # not ..data, which loads torch
 
         noun = obs_noun(adata)
-        source["sag_row_keys"] = np.sort(_row_keys(adata.obsm[basis]))
+        source["sag_row_keys"] = np.sort(_row_keys(latent))
         if method == "umap":
             neighbors(
                 adata,
@@ -221,21 +265,31 @@ def embedding(
         params.pop("sag_model_digest", None)  # an earlier version's
         params.update(source)
     shared_category_colors(adata, colors)
-    save = kwargs.pop("save", None)
     # scanpy's own labels of another basis are "X_sag_resvae_umap1"; as sc.pl.pca relabels
     # its axes, these read UMAP1 / tSNE1
     label = {"umap": "UMAP", "tsne": "tSNE"}[method]
+    return _draw(adata, key_2d, label, color, ax, show, return_fig, kwargs)
+
+
+def _draw(adata: AnnData, key: str, label: str | None, color, ax, show, return_fig, kwargs):
+    """``sc.pl.embedding`` of ``obsm[key]``, its axes labelled ``{label}1`` / ``{label}2``
+    (scanpy's own labels with None), saved as scanpy's ``save=`` does."""
+    import scanpy as sc
+
+    save = kwargs.pop("save", None)
     if return_fig:
         # save=False: sag saves the figure itself, under its own name (scanpy's autosave would
         # write a second file)
         fig = sc.pl.embedding(
-            adata, basis=key_2d, color=color, ax=ax, return_fig=True, save=False, **kwargs
+            adata, basis=key, color=color, ax=ax, return_fig=True, save=False, **kwargs
         )
-        _relabel(fig.axes, label)
+        if label is not None:
+            _relabel(fig.axes, label)
         save_figure(fig, "sag_embedding", save)
         return fig
-    axs = sc.pl.embedding(adata, basis=key_2d, color=color, ax=ax, show=False, save=False, **kwargs)
-    _relabel(axs if isinstance(axs, list) else [axs], label)
+    axs = sc.pl.embedding(adata, basis=key, color=color, ax=ax, show=False, save=False, **kwargs)
+    if label is not None:
+        _relabel(axs if isinstance(axs, list) else [axs], label)
     first = axs[0] if isinstance(axs, list) else axs
     return finish(first.figure, axs, show, False, save, "sag_embedding")
 
@@ -281,6 +335,172 @@ def _check_numbers(n_neighbors, random_state) -> tuple[int, int]:
     except (TypeError, ValueError) as e:  # its message names it seed=
         raise type(e)(str(e).replace("seed=", "random_state=", 1)) from None
     return n_neighbors, random_state
+
+
+def _color_names(color) -> list:
+    """``color`` as a list of names: None, a name, or a list, tuple, pandas Index or numpy
+    array of names, as scanpy's ``sc.pl.embedding`` takes it; a TypeError naming ``color=``
+    for anything else (a number, a dict, a 2-D array)."""
+    if color is None:
+        return []
+    if isinstance(color, str):
+        return [color]
+    if (
+        isinstance(color, Iterable)
+        and not isinstance(color, (bytes, Mapping))
+        and np.ndim(np.asarray(color, dtype=object)) == 1
+    ):
+        return list(color)
+    msg = (
+        f"color={color!r} must be the name of an obs column or a gene, a list (tuple, pandas "
+        "Index, numpy array) of them, or None."
+    )
+    raise TypeError(msg)
+
+
+def _check_plot_values(adata: AnnData, kwargs: dict) -> None:
+    """An error naming the argument, before any graph or layout is computed (and written),
+    for a value of scanpy's keywords that scanpy or matplotlib would refuse only when drawing:
+    ``use_raw``, ``components`` (of a 2-D layout), ``projection``, ``legend_loc``,
+    ``palette`` and ``cmap`` (``color_map``)."""
+    use_raw = kwargs.get("use_raw")
+    if use_raw is not None:
+        use_raw = check_bool("use_raw", use_raw)
+    if use_raw and kwargs.get("layer") is not None:
+        msg = (
+            f"use_raw=True and layer={kwargs['layer']!r} cannot go together: scanpy colours by "
+            "adata.raw or by a layer; pass one of them."
+        )
+        raise ValueError(msg)
+    if use_raw and adata.raw is None:
+        msg = (
+            "use_raw=True but adata.raw is None; pass use_raw=False (or leave it None) to "
+            "colour by the genes of adata.X."
+        )
+        raise ValueError(msg)
+    _check_components(kwargs.get("components"))
+    if kwargs.get("projection", "2d") != "2d":
+        msg = (
+            f"projection={kwargs['projection']!r}: the layout has 2 dimensions; leave "
+            "projection='2d'."
+        )
+        raise ValueError(msg)
+    _check_legend_loc(kwargs.get("legend_loc", "right margin"))
+    _check_palette(kwargs.get("palette"))
+    check_cmap(kwargs.get("cmap"))
+    check_cmap(kwargs.get("color_map"), "color_map")  # scanpy's older name of cmap
+
+
+def _check_components(components) -> None:
+    """A ValueError for ``components`` (scanpy's 1-based ``"x,y"`` strings) other than None,
+    ``"all"``, ``"1,2"``, ``"2,1"`` (or ``"1,1"``...) or a list of them: a 2-D layout has
+    components 1 and 2 (scanpy's IndexError, ``components="2,3"``, came after the layout)."""
+    if components is None or components == "all":
+        return
+    given = [components] if isinstance(components, str) else components
+    try:
+        pairs = [str(c).split(",") for c in given]
+        ok = bool(pairs) and all(
+            isinstance(c, str) and len(p) == 2 and all(x.strip() in ("1", "2") for x in p)
+            for c, p in zip(given, pairs)
+        )
+    except TypeError:  # not iterable
+        ok = False
+    if not ok:
+        msg = (
+            f"components={components!r} must be '1,2', '2,1', 'all' or a list of them: the "
+            "2-D layout has components 1 and 2."
+        )
+        raise ValueError(msg)
+
+
+def _check_legend_loc(loc) -> None:
+    """A ValueError for a ``legend_loc`` that is neither None, scanpy's own
+    (:data:`SCANPY_LEGEND_LOCS`) nor a position matplotlib's ``Axes.legend(loc=)`` takes (a
+    name of ``Legend.codes``, an integer from 0 to 10, an (x, y) pair)."""
+    from matplotlib.legend import Legend
+
+    if loc is None or (isinstance(loc, str) and loc in {*SCANPY_LEGEND_LOCS, *Legend.codes}):
+        return
+    if isinstance(loc, int) and 0 <= loc <= 10:
+        return
+    if isinstance(loc, (tuple, list)) and len(loc) == 2 and all(isinstance(x, Real) for x in loc):
+        return
+    msg = (
+        f"legend_loc={loc!r} is not a legend position scanpy or matplotlib takes: one of "
+        f"{', '.join(map(repr, SCANPY_LEGEND_LOCS))} (scanpy's), None, one of matplotlib's "
+        f"({', '.join(map(repr, Legend.codes))}), an integer from 0 to 10 or an (x, y) pair "
+        "of axes fractions."
+    )
+    raise ValueError(msg)
+
+
+def _check_palette(palette) -> None:
+    """A ValueError for a ``palette`` scanpy would refuse when drawing: a string that is not
+    a matplotlib colour map (scanpy reads any other string as a list of its letters), or a
+    list or dict with an entry that is not a colour (nor one of scanpy's extra colour names).
+    None and a cycler are left to scanpy."""
+    import matplotlib as mpl
+    from matplotlib.colors import is_color_like
+
+    if palette is None:
+        return
+    if isinstance(palette, str):
+        if palette in mpl.colormaps:
+            return
+        msg = (
+            f"palette={palette!r} is not a matplotlib colour map, the only string scanpy "
+            "builds a palette from (e.g. 'Set1', 'tab20'; see matplotlib.colormaps); or pass "
+            "a list of colours, or a dict of category -> colour."
+        )
+        raise ValueError(msg)
+    try:  # scanpy's names of further colours (R's, e.g. 'gold2'), private to scanpy 1.11
+        from scanpy.plotting._utils import additional_colors
+    except ImportError:
+        return  # another scanpy: its own check
+    if isinstance(palette, Mapping):
+        entries = list(palette.values())
+    elif isinstance(palette, Sequence):
+        entries = list(palette)
+    else:
+        return
+    for entry in entries:
+        if not (is_color_like(entry) or (isinstance(entry, str) and entry in additional_colors)):
+            msg = (
+                f"palette={palette!r}: {entry!r} is not a colour; pass matplotlib colours "
+                "(a name such as 'tab:blue', a hex string, an RGB(A) tuple)."
+            )
+            raise ValueError(msg)
+
+
+def _latent(adata: AnnData, basis: str) -> np.ndarray:
+    """The values of ``obsm[basis]`` as a dense array (a sparse one densified, as
+    :func:`~scautogenome.tl.embedding_scores` does: cells x a few dimensions is small); an
+    error, before any work, for one that holds no numbers or holds NaN or infinite values
+    (scikit-learn's 'Input X contains NaN' came from inside the kNN graph)."""
+    from ..data._checks import obs_noun  # not ..data, which loads torch
+
+    values = adata.obsm[basis]
+    latent = np.asarray(values.toarray() if sparse.issparse(values) else values)
+    if latent.ndim != 2 or not (
+        np.issubdtype(latent.dtype, np.number) or np.issubdtype(latent.dtype, np.bool_)
+    ):
+        msg = (
+            f"obsm[{basis!r}] must hold numbers, one row a cell (a latent space); it holds "
+            f"{latent.dtype} values of shape {latent.shape}."
+        )
+        raise TypeError(msg)
+    bad = ~np.isfinite(latent).all(axis=1)
+    if bad.any():
+        noun = obs_noun(adata)
+        msg = (
+            f"obsm[{basis!r}] holds NaN or infinite values in {int(bad.sum()):,} of the "
+            f"{adata.n_obs:,} {noun} (the first: {str(adata.obs_names[np.argmax(bad)])!r}); a "
+            f"2-D layout needs finite values: fix them, or plot the other {noun} "
+            f"(adata[mask].copy())."
+        )
+        raise ValueError(msg)
+    return latent
 
 
 def _check_colors(adata: AnnData, colors: list, gene_symbols: str | None) -> None:

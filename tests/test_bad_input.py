@@ -1293,9 +1293,9 @@ def test_a_model_dir_that_cannot_be_made_is_refused_before_the_matrix_is_read(
     monkeypatch.setattr(_resvae, "get_matrix", never)
     (tmp_path / "file").write_text("")
     before = snapshot(adata)
-    with pytest.raises(NotADirectoryError, match="model_dir=.* cannot be created"):
+    with pytest.raises(NotADirectoryError, match=r"model_dir=.* cannot be created"):
         sag.tl.classify(adata, "label", n_trials=1, model_dir=tmp_path / "file" / "m")
-    with pytest.raises(NotADirectoryError, match="model_dir=.* cannot be created"):
+    with pytest.raises(NotADirectoryError, match=r"model_dir=.* cannot be created"):
         sag.tl.embed(adata, n_trials=1, model_dir=tmp_path / "file" / "m")
     check_untouched(adata, before)
 

@@ -194,6 +194,24 @@ def tsne(adata, noun: str = "cells", **kwargs) -> None:
             kwargs["perplexity"],
         )
     logger.info("    computing a t-SNE of %s %s", f"{adata.n_obs:,}", noun)
+    rep = kwargs.get("use_rep")
+    if rep is not None and np.shape(adata.obsm[rep])[1] == 1:
+        # scikit-learn starts a t-SNE from a PCA of 2 components, which 1 dimension lacks: a
+        # zero column beside it keeps every distance; the layout and its record are copied
+        import anndata as ad
+        import scipy.sparse as sp
+
+        one = adata.obsm[rep]
+        one = np.asarray(one.toarray() if sp.issparse(one) else one, dtype=np.float64)
+        padded = ad.AnnData(obs=pd.DataFrame(index=adata.obs_names.copy()))
+        padded.obsm[rep] = np.hstack([one, np.zeros_like(one)])
+        with still_running("t-SNE"):
+            sc.tl.tsne(padded, **kwargs)
+        for key, value in padded.obsm.items():
+            if key != rep:
+                adata.obsm[key] = value
+        adata.uns.update(padded.uns)
+        return
     with still_running("t-SNE"):
         sc.tl.tsne(adata, **kwargs)
 

@@ -1860,3 +1860,26 @@ def test_the_scores_long_steps_say_they_are_still_running(monkeypatch):
     sag.pl.embedding(a, basis="X_lat", color="label", show=False)
     plt.close("all")
     assert steps == ["silhouette", "t-SNE", "kNN graph", "Leiden", "kNN graph", "UMAP"]
+
+
+def test_embedding_scores_sample_keeps_every_label_and_a_latent_of_one_dimension():
+    """A label of 2 cells among many: the silhouette's and the t-SNE's sample keeps both of
+    them (a sample of one label failed in scikit-learn, for some seeds). A latent of one
+    dimension gets its t-SNE too (scikit-learn's PCA start needs two)."""
+    rng = np.random.default_rng(0)
+    n = 400
+    labels = np.array(["a"] * (n - 2) + ["rare"] * 2)
+    a = ad.AnnData(np.zeros((n, 2), dtype=np.float32))
+    a.obs["label"] = pd.Categorical(labels)
+    a.obsm["X_e"] = (rng.normal(size=(n, 3)) + (labels == "rare")[:, None] * 4).astype(np.float32)
+    for seed in range(6):
+        s = sag.tl.embedding_scores(a, "X_e", "label", tsne=False, seed=seed, max_cells=40)
+        assert np.isfinite(s["silhouette"])
+        # 40, and the rare label's cells the draw missed (two of each label at least)
+        assert 40 <= s["n_cells_sampled"] <= 42
+    one = _fake_embedding(n_per=12)
+    one.obsm["X_one"] = one.obsm["X_sag_resvae"][:, :1].copy()
+    s = sag.tl.embedding_scores(one, "X_one", "label")
+    assert np.isfinite(s["davies_bouldin_tsne"])
+    sag.pl.embedding(one, "X_one", method="tsne", color="label", show=False)
+    assert one.obsm["X_one_tsne"].shape == (one.n_obs, 2)

@@ -601,10 +601,10 @@ def embedding_scores(
         an error before any work.
     max_cells
         The silhouette (quadratic in the cells) and the t-SNE (minutes past 10,000 cells) are
-        computed on a seeded sample of this many labelled cells where there are more (logged;
-        ``n_cells_sampled`` says how many); the Davies-Bouldin score of the embedding and the
-        Leiden ARI/NMI use every labelled cell. None: every cell for all of them. A t-SNE of
-        a sample packs the clusters differently from one of every cell (Davies-Bouldin 0.39
+        computed on a seeded sample of this many labelled cells where there are more, and of
+        two cells of each label the draw missed (logged; ``n_cells_sampled`` says how many);
+        the Davies-Bouldin score of the embedding and the Leiden ARI/NMI use every labelled
+        cell. None: every cell for all of them. A t-SNE of a sample packs the clusters differently from one of every cell (Davies-Bouldin 0.39
         vs 0.52 on 40,000 cells in benchmarks/RESULTS.md): compare embeddings at the same
         ``max_cells`` and ``seed``.
     batch_key
@@ -688,11 +688,21 @@ def embedding_scores(
     tmp.obs_names = [str(i) for i in range(tmp.n_obs)]
     sample = np.arange(len(y))  # the silhouette's and the t-SNE's cells
     if max_cells is not None and len(y) > max_cells:
-        sample = np.sort(np.random.default_rng(seed).choice(len(y), max_cells, replace=False))
+        rng = np.random.default_rng(seed)
+        sample = rng.choice(len(y), max_cells, replace=False)
+        # and two cells of each label the draw missed (one, of a label of one cell): a
+        # sample of one label has no silhouette, and a rare label its Davies-Bouldin term
+        drawn = pd.Series(y[sample]).value_counts()
+        extra = [
+            rng.choice(np.setdiff1d(np.flatnonzero(y == label), sample), need, replace=False)
+            for label, count in pd.Series(y).value_counts().items()
+            if (need := min(2, count) - int(drawn.get(label, 0))) > 0
+        ]
+        sample = np.sort(np.concatenate([sample, *extra]))
         logger.info(
             "    silhouette%s on a seeded sample of %s of the %s labelled %s (max_cells=)",
             " and t-SNE" if tsne else "",
-            f"{max_cells:,}",
+            f"{len(sample):,}",
             f"{len(y):,}",
             noun,
         )

@@ -1266,6 +1266,12 @@ def test_data_with_nothing_to_learn_from_are_refused(adata):
     const.X = np.ones(adata.shape, dtype=np.float32)
     with pytest.raises(ValueError, match=r"Every gene is constant on the \d+ training cells"):
         sag.tl.classify(const, "label", n_trials=1)
+    # and embed, which trained a search on them and wrote one latent code for every cell
+    const.X = sp.csr_matrix(adata.shape, dtype=np.float32)
+    before = snapshot(const)
+    with pytest.raises(ValueError, match=r"Every gene is constant on the \d+ training cells"):
+        sag.tl.embed(const, n_trials=1)
+    check_untouched(const, before)
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")

@@ -690,6 +690,25 @@ def _user_split(adata, split_key: str, used: np.ndarray, codes: np.ndarray, seed
     return user_split(adata.obs[split_key], split_key, used, codes, seed, groups)
 
 
+def check_something_varies(transform: InputTransform, n_train: int, noun: str) -> None:
+    """A ValueError where every gene is constant on the ``n_train`` training cells that
+    ``transform`` was fitted on, as the model reads them: there is nothing to learn."""
+    if transform.range_ is None or np.isfinite(transform.range_).any():
+        return
+    value_type = transform.value_type
+    how = (
+        " (each cell normalized to 1e4 counts: one gene, or genes in the same ratio in "
+        "every cell, come out the same; value_type='continuous' uses the values as given)"
+        if value_type == "counts"
+        else ""
+    )
+    msg = (
+        f"Every gene is constant on the {n_train} training {noun} after the '{value_type}' "
+        f"preprocessing{how}, so there is nothing to learn from."
+    )
+    raise ValueError(msg)
+
+
 def _finish(
     adata, X, value_type: str, scale: bool, split: np.ndarray, what: str, **fields
 ) -> LabelledData:
@@ -702,19 +721,7 @@ def _finish(
     transform = InputTransform(value_type=value_type, scale=scale)
     transform.fit(X, train)
     noun = obs_noun(adata)
-    if transform.range_ is not None and not np.isfinite(transform.range_).any():
-        # every gene constant on the training cells, as the model reads them: nothing to learn
-        how = (
-            " (each cell normalized to 1e4 counts: one gene, or genes in the same ratio in "
-            "every cell, come out the same; value_type='continuous' uses the values as given)"
-            if value_type == "counts"
-            else ""
-        )
-        msg = (
-            f"Every gene is constant on the {int((split == 'train').sum())} training {noun} "
-            f"after the '{value_type}' preprocessing{how}, so there is nothing to learn from."
-        )
-        raise ValueError(msg)
+    check_something_varies(transform, train.size, noun)
     n_unused = int((split == "none").sum())
     reads = transform.varying_genes()
     logger.info(

@@ -27,7 +27,7 @@ from ..data import (
     value_stats,
 )
 from ..data._checks import first_few, note_unread_annotations, unlisted_genes_are_zero
-from ..data._prepare import not_read
+from ..data._prepare import check_something_varies, not_read
 from ..nn import READS_KEY, check_architecture
 from ..nn._vae import (
     COUNT_LIKELIHOODS,
@@ -216,6 +216,7 @@ def prepare_unlabelled(
     require_scvi(likelihood)
     transform = InputTransform(value_type=value_type, scale=True).fit(X, train_rows)
     noun = obs_noun(adata)
+    check_something_varies(transform, len(train_rows), noun)
     reads = transform.varying_genes()
     logger.info(
         "data: %d %s (%d train / %d val), %d genes%s, values: %s, likelihood: %s",

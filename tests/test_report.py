@@ -788,3 +788,16 @@ def test_report_says_which_classes_the_test_metrics_average_over(adata, tiny_con
         f"{scored} classes in the test split or predicted there" in page
     )
     assert f"balanced accuracy over the {len(classes) - 1} in the test split" in page
+
+
+def test_report_of_a_latent_of_two_dimensions_says_it_is_drawn_as_it_is(adata, tmp_path):
+    """A 2-D latent is drawn as it is by sag.pl.embedding: the caption says so, not 'UMAP'."""
+    import numpy as np
+
+    adata.obsm["X_sag_resvae"] = np.random.default_rng(0).normal(size=(adata.n_obs, 2))
+    page = sag.io.write_report(adata, tmp_path / "two.html").read_text()
+    section = page.split("Latent space", 1)[1]
+    assert "(2 dimensions, drawn as it is)" in section
+    assert "UMAP of" not in section
+    assert "could not be drawn" not in section
+    assert "X_sag_resvae_umap" not in adata.obsm

@@ -694,9 +694,12 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
     dims = f"{n_dims} dimensions"
     if active is not None:
         dims += f", {int(active)} of them varying across {noun}"
+    shown = "UMAP of"
+    if n_dims == 2:  # sag.pl.embedding draws it as it is
+        shown, dims = "The", f"{dims}, drawn as it is"
     out = [
         "<h2>Latent space</h2>",
-        f'<p class="muted">UMAP of <code>obsm[{html.escape(basis)!r}]</code> ({dims}).</p>',
+        f'<p class="muted">{shown} <code>obsm[{html.escape(basis)!r}]</code> ({dims}).</p>',
     ]
     overlap = dict(run.get("gene_overlap", {})) if isinstance(run, dict) else {}
     if overlap:

@@ -545,3 +545,65 @@ def test_collecting_a_study_that_is_not_there_fails_before_any_work(tmp_path, mo
         sag.tl.classify(adata, "label", storage=url, n_trials=0)
     with pytest.raises(ValueError, match=r"holds no study 'sag-embed-resvae'"):
         sag.tl.embed(adata, storage=url, n_trials=0)
+
+
+@pytest.mark.parametrize(
+    ("there", "now", "default"),
+    [
+        ("classify", "embed", "sag-embed-resvae"),
+        ("regression", "embed", "sag-embed-resvae"),
+        ("embed", "classify", "sag-classify"),
+        ("embed", "regression", "sag-classify"),
+    ],
+)
+def test_a_study_of_the_other_tool_is_refused_at_once(there, now, default, caplog):
+    """A classify study resumed by embed (or the reverse) is named as such, before any
+    warning about its settings, with no advice about the mode."""
+    study = optuna.create_study(study_name="s")
+    then = {"task": there, "mode": "mlp", "space": "abc", "trainer": '{"max_epochs": 3}'}
+    study.set_user_attr(FINGERPRINT_ATTR, then)
+    tool = "embed" if now == "embed" else "classify"
+    other = "classify" if tool == "embed" else "embed"
+    new = {"task": now, "mode": "resvae", "space": "def", "trainer": '{"max_epochs": 5}'}
+    sag_logger.addHandler(caplog.handler)  # sag's logger does not propagate
+    try:
+        with pytest.raises(
+            ValueError, match=rf"study 's' in this storage is an? {other} search"
+        ) as e:
+            check_fingerprint(study, new, n_before=2)
+    finally:
+        sag_logger.removeHandler(caplog.handler)
+    assert caplog.text == ""  # no warning about the trainer settings first
+    msg = str(e.value)
+    assert "another study_name=" in msg
+    assert repr(default) in msg  # the study this search uses without study_name=
+    assert "mode=" not in msg
+    assert "mode differs" not in msg
+    assert study.user_attrs[FINGERPRINT_ATTR] == then  # the record is left as it was
+
+
+def test_a_study_of_the_other_tool_named_as_the_default_is_not_advised_again():
+    """An embed study stored under classify's default name: leaving study_name out would
+    find it again, so that is not advised."""
+    study = optuna.create_study(study_name="sag-classify")
+    study.set_user_attr(FINGERPRINT_ATTR, {"task": "embed", "mode": "resvae"})
+    with pytest.raises(ValueError, match="is an embed search") as e:
+        check_fingerprint(study, {"task": "classify", "mode": "mlp"}, n_before=1)
+    assert "leave it out" not in str(e.value)
+    assert "another study_name=" in str(e.value)
+
+
+def test_embed_on_a_classify_study_of_a_storage_names_the_other_tool(
+    adata, tiny_config, tmp_path, sag_caplog
+):
+    import scautogenome as sag
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    cfg = _tiny_mlp(tiny_config)
+    sag.tl.classify(adata.copy(), "label", config=cfg, storage=url, study_name="s")
+    sag_caplog.clear()
+    cfg = {"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 1}}
+    with pytest.raises(ValueError, match="study 's' in this storage is a classify search") as e:
+        sag.tl.embed(adata.copy(), config=cfg, storage=url, study_name="s")
+    assert "'sag-embed-resvae'" in str(e.value)
+    assert "still compare" not in sag_caplog.text

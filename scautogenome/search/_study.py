@@ -412,11 +412,39 @@ def trainer_record(trainer: dict, without: tuple[str, ...] = ()) -> str:
     return json.dumps({k: v for k, v in trainer.items() if k not in without}, sort_keys=True)
 
 
+def _tool_of(fingerprint: dict) -> str | None:
+    """The tool whose search recorded ``fingerprint``: ``"embed"`` or ``"classify"`` (a
+    regression target included); None where no task is recorded (an earlier scautogenome)."""
+    task = fingerprint.get("task")
+    if task is None:
+        return None
+    return "embed" if task == "embed" else "classify"
+
+
+def _check_same_tool(study: optuna.Study, stored: dict, fingerprint: dict) -> None:
+    """Raise where ``study`` holds the trials of the other tool (a classify study resumed by
+    embed, or the reverse): its settings and mode are not this search's to compare or join."""
+    there, now = _tool_of(stored), _tool_of(fingerprint)
+    if there is None or now is None or there == now:
+        return
+    article = {"classify": "a", "embed": "an"}
+    msg = (
+        f"study {study.study_name!r} in this storage is {article[there]} {there} search (of "
+        f"sag.tl.{there}), not {article[now]} {now} search; one study cannot hold both. Pass "
+        "another study_name= (or storage=)"
+    )
+    own = CLASSIFY_STUDY if now == "classify" else embed_study(fingerprint.get("mode"))
+    if own != study.study_name:
+        msg += f", or leave it out: {now} then uses its own study, {own!r}"
+    raise ValueError(msg + ".")
+
+
 def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: int) -> None:
     """Record ``fingerprint`` (what the trials are scored on: genes, split, settings that change
     the objective's value) on a new study; on a resumed one, raise when it differs from the
-    recorded one, because its trials' values would not compare with the new ones; other
-    training settings (:data:`WARN_ONLY_KEYS`) are warned about."""
+    recorded one, because its trials' values would not compare with the new ones (a study of
+    the other tool, classify or embed, at once); other training settings
+    (:data:`WARN_ONLY_KEYS`) are warned about."""
     if fingerprint is None:
         return
     stored = study.user_attrs.get(FINGERPRINT_ATTR)
@@ -430,6 +458,7 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
             )
         study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
         return
+    _check_same_tool(study, stored, fingerprint)
     optional = set(fingerprint) & SET_ONLY_KEYS  # absent there: not set for those trials
     differ = sorted(k for k in set(stored) | optional if stored.get(k) != fingerprint.get(k))
     for key in sorted(WARN_ONLY_KEYS & set(differ) & set(stored) & set(fingerprint)):

@@ -995,3 +995,22 @@ def test_value_type_is_detected_on_the_training_cells(sag_caplog):
     assert common_row_total(scaled) is None
     assert common_row_total(scaled, rows) == pytest.approx(1e4)
     assert common_row_total(sp.csr_matrix(scaled), rows) == pytest.approx(1e4)
+
+
+def test_an_empty_x_names_the_layers_to_pass():
+    """adata.X None with the data in a layer: the error names layer= and the layers there."""
+    from anndata import AnnData
+
+    from scautogenome.data import get_matrix
+
+    counts = sp.csr_matrix(np.ones((4, 3), dtype=np.float32))
+    a = AnnData(X=None, obs=pd.DataFrame(index=list("abcd")), var=pd.DataFrame(index=list("xyz")))
+    a.layers["counts"] = counts
+    with pytest.raises(ValueError, match=r"adata\.X is empty \(None\).*layer=") as e:
+        get_matrix(a, None)
+    assert "available layers: ['counts']" in str(e.value)
+    assert get_matrix(a, "counts").shape == (4, 3)
+    del a.layers["counts"]
+    with pytest.raises(ValueError, match=r"adata\.X is empty \(None\).*holds no matrix") as e:
+        get_matrix(a, None)
+    assert "layer=" not in str(e.value)

@@ -132,6 +132,13 @@ def get_matrix(adata: AnnData, layer: str | None):
         where = f"adata.layers[{layer!r}]"
     if X is None:
         msg = f"{where} is empty (None)."
+        if layer is None and len(adata.layers):
+            msg += (
+                " Pass layer= to read a layer instead; available layers: "
+                f"{list(adata.layers.keys())}."
+            )
+        elif layer is None:
+            msg += " The AnnData holds no matrix: no X and no layers."
         raise ValueError(msg)
     return as_csr_or_dense(X, where)
 

@@ -690,7 +690,11 @@ def test_a_journal_storage_that_holds_something_else_is_refused_before_any_work(
     """A .log file of other lines (notes, an application's JSON log) given as storage=: named
     as no Optuna journal before the data are read, and left as it was."""
     before = snapshot(adata)
-    for name, text in (("notes.log", "my notes\n"), ("app.log", '{"level": "info"}\n')):
+    for name, text in (
+        ("notes.log", "my notes\n"),
+        ("app.log", '{"level": "info"}\n'),
+        ("one.log", "my notes, no newline"),  # not a journal's record cut short
+    ):
         path = tmp_path / name
         path.write_text(text)
         with pytest.raises(

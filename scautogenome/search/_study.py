@@ -118,9 +118,9 @@ def _check_journal_lines(path: str) -> None:
     except OSError:  # absent (Optuna creates it), or unreadable: named where it is opened
         return
     try:
-        record = json.loads(first) if first.endswith(b"\n") else {"op_code": "cut short"}
-    except ValueError:  # JSONDecodeError, UnicodeDecodeError
-        record = None
+        record = json.loads(first)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError; a first record cut short too
+        record = {"op_code": "cut"} if first.lstrip().startswith(b'{"op_code"') else None
     if not (isinstance(record, dict) and "op_code" in record):
         shown = first[:60].decode("utf-8", "replace").strip()
         msg = (

@@ -54,8 +54,8 @@ def val_from_train(
     ``round(n / 9)`` of its ``n`` training cells (at least 1, and none from a class with a
     single training cell), the 8:1 of train and val that :func:`stratified_split` gives.
     With ``groups`` (where a group holds several training cells) whole groups are drawn
-    instead (:func:`_draw_groups`): ``max(1, round(n / 9))`` of the ``n`` training groups,
-    so no group sits in train and val."""
+    instead (:func:`_draw_groups`, at most two ninths of the training groups), so no group
+    sits in train and val."""
     rng = np.random.default_rng(seed)
     out = split.copy()
     train = np.where(split == "train", codes, -1)
@@ -225,53 +225,77 @@ def _draw_groups(
     least: int,
 ) -> np.ndarray:
     """Parts of the used cells (``codes >= 0``) drawn as whole groups, stratified on each
-    group's most frequent class. Each ``(part, frac)`` of ``held_out`` in turn takes
-    ``max(1, round(frac * n))`` of the ``n`` groups, spread over the strata in proportion to
-    their numbers of groups (:func:`_shares`); the rest train. With fewer than ``least``
-    groups all train. A group is held out only where each class of its cells keeps training
-    cells in another group: the draw never takes all of a class's training cells.
-    Returns one part per cell (``"none"`` where unused)."""
+    group's most frequent class: per stratum ``max(1, round(frac * n))`` of its ``n`` groups
+    to each ``(part, frac)`` of ``held_out`` in turn, the rest to ``"train"``. The groups of
+    the classes of fewer than ``least`` groups are drawn together as one stratum (a few
+    donors that each hold every class); a stratum of fewer than ``least`` groups all trains.
+    A part takes at most ``max(1, round(2 * frac * N))`` of all ``N`` groups (:func:`_places`:
+    nine donors of three cell types give 5:2:2, not 3:3:3). A group is held out only where
+    each class of its cells keeps training cells in another group; a place a stratum cannot
+    fill so goes to another. Returns one part per cell (``"none"`` where unused)."""
     used = codes >= 0
     rows = np.flatnonzero(used)
     names, inv = np.unique(groups[rows].astype(str), return_inverse=True)
     members = pd.DataFrame({"group": inv, "code": codes[rows]})
-    # most frequent class of each group, the smallest code on a tie
     counts = members.groupby(["group", "code"]).size().reset_index(name="n")
     # the classes of each group's cells (counts is sorted by group)
     classes_of = np.split(counts["code"].to_numpy(), np.flatnonzero(np.diff(counts["group"])) + 1)
+    training_groups = np.bincount(counts["code"].to_numpy(), minlength=int(codes.max()) + 1)
+    # most frequent class of each group, the smallest code on a tie
     counts = counts.sort_values(["group", "n", "code"], ascending=[True, False, True])
     group_code = counts.drop_duplicates("group").set_index("group")["code"]
     group_code = group_code.reindex(np.arange(names.size)).to_numpy()
+    strata, pooled = [], []
+    for c in np.unique(group_code):
+        idx = np.flatnonzero(group_code == c)
+        (strata if idx.size >= least else pooled).append(idx)
+    if pooled:
+        strata.append(np.concatenate(pooled))
+    strata = [idx for idx in strata if idx.size >= least]
+    for idx in strata:
+        rng.shuffle(idx)
+    sizes = np.array([idx.size for idx in strata], dtype=np.int64)
     part_of_group = np.full(names.size, "train", dtype=object)
-    if names.size >= least:
-        training_groups = np.bincount(counts["code"].to_numpy(), minlength=int(codes.max()) + 1)
-        strata = [np.flatnonzero(group_code == c) for c in np.unique(group_code)]
-        for idx in strata:
-            rng.shuffle(idx)
-        sizes = np.array([idx.size for idx in strata])
-        for part, frac in held_out:
-            total = max(1, round(frac * names.size))
-            for idx, share in zip(strata, _shares(frac * sizes, total, rng), strict=True):
-                for g in idx[part_of_group[idx] == "train"]:
-                    if share == 0:
-                        break
-                    if (training_groups[classes_of[g]] > 1).all():
-                        part_of_group[g] = part
-                        training_groups[classes_of[g]] -= 1
-                        share -= 1
+
+    def take(idx: np.ndarray, n: int, part: str) -> int:
+        """Up to ``n`` groups of ``idx`` (in its drawn order) into ``part``, those whose
+        classes all keep a training group; how many."""
+        taken = 0
+        for g in idx[part_of_group[idx] == "train"]:
+            if taken == n:
+                break
+            if (training_groups[classes_of[g]] > 1).all():
+                part_of_group[g] = part
+                training_groups[classes_of[g]] -= 1
+                taken += 1
+        return taken
+
+    for part, frac in held_out:
+        places = _places(sizes, frac, max(1, round(2 * frac * names.size)), rng)
+        taken = np.array([take(idx, n, part) for idx, n in zip(strata, places, strict=True)])
+        left = int(places.sum() - taken.sum())
+        # a place a stratum could not fill goes to those furthest below their share
+        for s in np.argsort(-(frac * sizes - taken), kind="stable"):
+            if left == 0:
+                break
+            left -= take(strata[s], left, part)
     split = np.full(codes.shape[0], "none", dtype=object)
     split[rows] = part_of_group[inv]
     return split
 
 
-def _shares(quotas: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
-    """Whole numbers near ``quotas`` that add up to ``total``: each quota's whole part, and
-    one more for the largest remainders (ties drawn)."""
-    shares = np.floor(quotas).astype(np.int64)
-    order = rng.permutation(quotas.size)
-    order = order[np.argsort(-(quotas - shares)[order], kind="stable")]
-    shares[order[: max(total - int(shares.sum()), 0)]] += 1
-    return shares
+def _places(sizes: np.ndarray, frac: float, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Groups of each stratum (of ``sizes`` groups) a part of fraction ``frac`` takes:
+    ``max(1, round(frac * n))``, at most ``cap`` in all; over it, places are taken back one by
+    one from the strata that hold the most over their share ``frac * n`` (ties drawn)."""
+    places = np.maximum(1, np.round(frac * sizes)).astype(np.int64)
+    if places.sum() > cap:
+        order = rng.permutation(sizes.size)
+        for _ in range(int(places.sum()) - cap):
+            over = (places - frac * sizes)[order]
+            over[places[order] == 0] = -np.inf
+            places[order[np.argmax(over)]] -= 1
+    return places
 
 
 def group_split(
@@ -288,10 +312,12 @@ def group_split(
 
     Without groups, or where no group holds two used cells, it is :func:`stratified_split`
     itself (the same split for the same seed). Otherwise whole groups are drawn
-    (:func:`_draw_groups`): ``max(1, round(frac * n))`` of the ``n`` groups go to test and
-    to val, spread over the classes the groups are mostly of, the rest to train (all of them
-    with fewer than 3 groups). A warning names the classes left without val or test cells.
-    ``what`` names the groups, ``classes`` the codes, in the log.
+    (:func:`_draw_groups`): per class ``max(1, round(frac * n))`` of the ``n`` groups it is
+    the most frequent class of go to test and to val, the rest to train; the groups of
+    classes of fewer than 3 groups are drawn together; each part takes at most twice its
+    fraction of all groups. Warnings name the classes left without val or test cells, and
+    say when less than 70% of the cells train. ``what`` names the groups, ``classes`` the
+    codes, in the log.
     """
     used = codes >= 0
     if not groups_repeat(groups, used):
@@ -316,10 +342,23 @@ def group_split(
     ]
     if lacking:
         logger.warning(
-            "the split by %s leaves class(es) %s without val or test cells: their cells come "
-            "from too few groups to hold any out.",
+            "the split by %s leaves class(es) %s without val or test cells: too few of their "
+            "groups can be held out (whole groups, each part at most twice its share of them, "
+            "none holding a class's only training cells).",
             what or "group",
             ", ".join(lacking),
+        )
+    trains = float(np.mean(split[used] == "train"))
+    if trains < 0.7:
+        held = pd.Series(split[used]).groupby(groups[used].astype(str)).first()
+        logger.warning(
+            "the split by %s trains on %.0f%% of the labelled cells: %d of its %d groups are "
+            "held out for val and test, whole. With more groups the split nears 8:1:1; "
+            "split_key= gives a split of your own.",
+            what or "group",
+            100 * trains,
+            int((held != "train").sum()),
+            held.size,
         )
     return split.astype(str)
 

@@ -134,11 +134,12 @@ def classify(
         (``TCGA-XX-XXXX``) when every labelled ``obs_name`` is a TCGA barcode; else the
         ``obs_name`` where labelled cells share one (a sample exported twice); no groups
         otherwise. A column of ``adata.obs``, or None to split cells one by one. Whole groups
-        are drawn: a tenth of them to val and a tenth to test (at least one each), spread over
-        the classes the groups are mostly of; a group holding the only training cells of a
-        class stays in train. With ``split_key`` the user's split is kept (a warning names
-        groups it splits across train and val/test), and a validation part drawn from its
-        train cells takes whole groups, about a ninth of them.
+        are drawn, stratified on each group's most frequent class (a tenth of each class's
+        groups to val and to test, at least one), each part at most a fifth of all groups; a
+        group holding the only training cells of a class stays in train. With ``split_key``
+        the user's split is kept (a warning names groups it splits across train and
+        val/test), and a validation part drawn from its train cells takes whole groups (at
+        most two ninths of them).
     n_trials, time_budget
         Search budget: number of trials and/or wall-clock seconds (whichever ends first).
         The seconds are the search's: reading the data before it, and scoring every cell

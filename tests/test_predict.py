@@ -490,3 +490,14 @@ def test_a_query_read_from_a_maf_has_no_mutation_in_the_genes_it_does_not_list(
     assert rep["missing_filled_with"] == "zero (not in the MAF)"
     assert "set to their mean in training" not in sag_caplog.text
     assert "not mutated" in sag_caplog.text
+    # explain reads it alike (the same values, so the same SHAP values)
+    fast = {"n_explain": None, "nsamples": 20, "n_background": 4, "seed": 0}
+    sag.tl.explain(query, model, **fast)
+    sag.tl.explain(full, model, **fast)
+    np.testing.assert_allclose(
+        query.varm["sag_shap"], full[:, query.var_names].varm["sag_shap"], atol=1e-6
+    )
+    # columns taken out since the reading: those genes may be mutated, their mean is used
+    fewer = query[:, 1:].copy()
+    sag.tl.predict(fewer, model, min_gene_overlap=0)
+    assert fewer.uns["sag"]["gene_overlap"]["missing_filled_with"] == "train_mean"

@@ -27,7 +27,8 @@ _NAMES_LOOKED_AT = 200
 def unlisted_genes_are_zero(adata) -> bool:
     """Whether a gene ``adata`` does not have is known to be 0 in its rows: a matrix read by
     :func:`~scautogenome.io.read_maf` without ``genes=``, whose columns are every gene a
-    counted variant hits, so a gene it does not list is not mutated in its samples."""
+    counted variant hits, so a gene it does not list is not mutated in its samples (not
+    where columns were taken out since: such a gene may be mutated)."""
     from .._keys import IO_KEY
 
     record = getattr(adata, "uns", {}).get(IO_KEY)
@@ -35,6 +36,7 @@ def unlisted_genes_are_zero(adata) -> bool:
         isinstance(record, dict)
         and str(record.get("reader")) == "read_maf"
         and bool(record.get("all_mutated_genes", False))
+        and record.get("n_genes") == adata.n_vars
     )
 
 

@@ -318,8 +318,9 @@ def read_maf(
         per class, counted or not: ``{class: n}``), ``n_variants_counted``, ``n_samples_added``
         (all-zero rows from ``samples``), ``n_samples_dropped``, ``all_mutated_genes`` (no
         ``genes``: a gene not listed is not mutated, and ``sag.tl.predict``/``encode``/``explain``
-        read the model's genes it lacks as 0, not as their training mean); with ``samples``
-        also ``sample_match`` (``exact``, ``tcga_prefix`` or ``exact+tcga_prefix``).
+        with a model of mutations read the model's genes it lacks as 0, not as their training
+        mean, while the matrix keeps its ``n_genes`` columns); with ``samples`` also
+        ``sample_match`` (``exact``, ``tcga_prefix`` or ``exact+tcga_prefix``).
 
     Raises
     ------
@@ -504,6 +505,7 @@ def read_maf(
         # every gene a counted variant hits is a column (no genes=): a gene not listed is
         # not mutated in these samples, which predict and encode read as 0
         "all_mutated_genes": genes is None,
+        "n_genes": len(col_ids),
     }
     if sample_match is not None:
         adata.uns[IO_KEY]["sample_match"] = sample_match

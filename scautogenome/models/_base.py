@@ -479,8 +479,8 @@ class BaseModel:
             (None: counted here).
         unlisted_zero
             The query's missing genes are known to be 0 (a MAF's genes that no variant hits,
-            :func:`~scautogenome.data.unlisted_genes_are_zero`): no overlap is too small, and
-            they are said to be 0, not filled in.
+            :func:`~scautogenome.data.unlisted_genes_are_zero`): for a model of binary values
+            (mutations) no overlap is too small, and they are said to be 0, not filled in.
 
         Returns
         -------
@@ -520,7 +520,7 @@ class BaseModel:
             if other_case
             else ""
         )
-        if unlisted_zero:
+        if unlisted_zero and self.transform_.value_type == "binary":
             report["missing_filled_with"] = "zero (not in the MAF)"
             if warn and n_common < n_model:
                 log = logger.warning if n_common == 0 else logger.info
@@ -608,7 +608,8 @@ class BaseModel:
             X = get_matrix(data, layer)
             src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
             report = check_genes(data, np.unique(dst).size, n_model)
-            if unlisted_genes_are_zero(data):  # genes it lacks: zero columns of its own
+            if unlisted_genes_are_zero(data) and self.transform_.value_type == "binary":
+                # a MAF's genes that no variant hits, of a model of mutations: zero columns
                 X, src, dst = _with_zero_genes(X, src, dst, n_model)
             identity = n_model == X.shape[1] and np.array_equal(src, dst) and len(src) == n_model
             col_map = None if identity else (src, dst, n_model)

@@ -412,6 +412,9 @@ def explain(
         src = dst = np.arange(n_model)
     else:
         src, dst, _ = col_map
+        # the model genes adata has (not the zero columns of a MAF's unlisted genes)
+        on_adata = src < adata.n_vars
+        src, dst = src[on_adata], dst[on_adata]
     transform = model.transform_
 
     # a missing gene takes its training mean on the model's scale, as in predict; a counts
@@ -543,10 +546,12 @@ def explain(
         # one value in the cells and in the background alike, so their SHAP values are 0 by
         # construction: what they would have carried cannot be told from this adata
         logger.warning(
-            "%d model genes are missing from adata (set to their training mean); their SHAP "
-            "values are 0 by "
+            "%d model genes are missing from adata (set to %s); their SHAP values are 0 by "
             "construction, so the ranking covers only the genes present. They are not written.",
             int((~eligible).sum()),
+            "0, not mutated"
+            if (report or {}).get("missing_filled_with") == "zero (not in the MAF)"
+            else "their training mean",
         )
 
     # -- write (only after everything above succeeded) -----------------------------------------

@@ -167,6 +167,7 @@ def test_rrfcn_names_the_settings_its_strategy_does_not_read(monkeypatch):
     assert said == []
     sag.config.load({"mode": "rrfcn", "space": {"common": {"lr": 0.05}}, "budget": {"n_trials": 5}})
     assert "does not use space['common']['lr'], budget['n_trials']" in said[-1]
+    assert "runs config['rrfcn']['epochs'] alternations (within budget" in said[-1]
     sag.config.load({"mode": "rrfcn", "rrfcn": {"strategy": "optuna", "child_lr": 0.01}})
     assert "strategy 'optuna' does not use rrfcn['child_lr']" in said[-1]
     assert len(said) == 2
@@ -185,6 +186,13 @@ def test_rrfcn_names_the_settings_its_strategy_does_not_read(monkeypatch):
     part_rrfcn = {"n_layers": default["rrfcn"]["n_layers"]}
     sag.config.load({"mode": "resnet", "space": {"mlp": part_mlp}, "rrfcn": part_rrfcn})
     assert len(said) == 3
+
+    # one activation is the RRFCN units' (ENAS reads it); a list of them it cannot search
+    said.clear()
+    sag.config.load({"mode": "rrfcn", "space": {"common": {"act": "gelu"}}})
+    assert said == []
+    sag.config.load({"mode": "rrfcn", "space": {"common": {"act": ["gelu", "elu"]}}})
+    assert "does not use space['common']['act'] (a list: its units use ReLU)" in said[-1]
 
 
 def test_embed_names_a_classifiers_config_as_such():

@@ -333,8 +333,8 @@ _RRFCN_AUTO_KEYS = ("auto_min_time_budget", "auto_share")
 def _warn_unused_by_strategy(user: dict, strategy: str) -> None:
     """A warning naming the settings of the user's config (``user``; those that differ from
     the defaults) that mode ``"rrfcn"`` with ``strategy`` does not read: ENAS trains its child
-    networks with the ``rrfcn`` section's settings (not ``space['common']``) and runs until
-    its time budget (not ``n_trials``); the Optuna strategy samples ``space['common']`` and
+    networks with the ``rrfcn`` section's settings (not ``space['common']``, but for one
+    ``act``) and runs ``rrfcn['epochs']`` alternations (not ``n_trials``); the Optuna strategy samples ``space['common']`` and
     reads only the RRFCN space of the ``rrfcn`` section."""
     from .._settings import logger
 
@@ -345,14 +345,21 @@ def _warn_unused_by_strategy(user: dict, strategy: str) -> None:
     default_common = _DEFAULT["space"]["common"]
     if strategy == "enas":  # a default value repeated (default("rrfcn") edited) is no news
         unused = [
-            f"space['common'][{k!r}]" for k, v in common.items() if v != default_common.get(k)
+            f"space['common'][{k!r}]"
+            for k, v in common.items()
+            if v != default_common.get(k) and k != "act"
         ]
+        if "act" in common and not isinstance(common["act"], str):
+            # one activation is the RRFCN units' (search._enas reads it); choices it cannot
+            unused.append("space['common']['act'] (a list: its units use ReLU)")
         n_trials = budget.get("n_trials")
         if n_trials is not None and n_trials != _DEFAULT["budget"]["n_trials"]:
             unused.append("budget['n_trials']")
         instead = (
             "ENAS trains its child networks with config['rrfcn'] (child_lr, child_batch_size, "
-            "weight_decay, class_balance, input_keep, dropout) and runs until its time budget"
+            "weight_decay, class_balance, input_keep, dropout) and one activation "
+            "(space['common']['act'] given as one name), and runs config['rrfcn']['epochs'] "
+            "alternations (within budget['time_budget'] when one is set)"
         )
     else:
         skip = (*_RRFCN_SPACE_KEYS, *_RRFCN_AUTO_KEYS)

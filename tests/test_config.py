@@ -277,3 +277,13 @@ def test_a_starting_point_of_whole_floats_is_drawn_as_integers(adata):
     }
     model = sag.tl.classify(adata, "label", config=tiny)
     assert model.architecture_["units"] == [64]
+
+
+def test_a_bad_value_in_a_section_the_mode_does_not_read_is_an_error():
+    """A bad value is an error wherever it is, as an unknown key is, also in a family's
+    space the mode does not search (it only warned there, and validate() raised)."""
+    bad = {"space": {"densenet": {"growth_rate": [0]}}}
+    with pytest.raises(ValueError, match=r"\['densenet'\]\['growth_rate'\]"):
+        sag.config.load(bad, mode="mlp")
+    with pytest.raises(ValueError, match=r"\['resnet'\]\['n_blocks'\]"):
+        sag.config.load({"space": {"resnet": {"n_blocks": []}}}, mode="mlp")

@@ -285,9 +285,9 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
         cfg["trainer"]["loss"], cfg["search"]["metric"] = task_objective(
             "regression", "mse", cfg["search"]["metric"]
         )
+    _check(cfg)  # every section given, also one this mode does not read (then dropped)
     if the_mode != "auto":
         cfg["space"] = {k: v for k, v in cfg["space"].items() if k in ("common", the_mode)}
-    _check(cfg)
     if the_mode == "rrfcn":
         _warn_unused_by_strategy(user, cfg["rrfcn"]["strategy"])
     _warn_unsearched(user, the_mode)

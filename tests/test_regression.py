@@ -540,6 +540,9 @@ def test_config_for_a_numeric_target():
     assert task_cfg["search"]["metric"] == "r2"
     assert "class_balance" not in task_cfg["space"]["common"]
     assert "class_balance" in default["space"]["common"]  # the given config is not changed
+    # nor RRFCN's (its record said "sampler" of a regressor trained without balancing)
+    assert task_cfg["rrfcn"]["class_balance"] == "none"
+    assert default["rrfcn"]["class_balance"] == "weights"
     assert sag.config.for_task(default, "classification") == default
 
 

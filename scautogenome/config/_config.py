@@ -420,7 +420,8 @@ def for_task(cfg: dict, task: str) -> dict:
     -------
     A copy with the loss and metric of :func:`~scautogenome.train.task_objective` (a numeric
     target takes the defaults as ``"mse"`` and ``"r2"``), and for a numeric target no
-    ``class_balance`` in the space (there are no classes to balance). A ValueError, before any
+    ``class_balance`` in the space and ``"none"`` in ``rrfcn`` (there are no classes to
+    balance). A ValueError, before any
     work, for a loss or metric of the other task.
     """
     cfg = copy.deepcopy(cfg)
@@ -429,6 +430,8 @@ def for_task(cfg: dict, task: str) -> dict:
     )
     if task == "regression":
         cfg["space"].get("common", {}).pop("class_balance", None)
+        if "rrfcn" in cfg:
+            cfg["rrfcn"]["class_balance"] = "none"
     return cfg
 
 

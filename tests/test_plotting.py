@@ -343,6 +343,31 @@ def test_search_history_modes_and_pruned(tmp_path):
     assert best[-1] == np.nanmax(trials["value"])
 
 
+def test_search_history_of_enas_says_what_it_leaves_out():
+    """An ENAS run's rows of architectures scored on the shared weights (sampled, ranked)
+    are proxies, not trained trials: the title says how many are not drawn, and the trial
+    axis has whole numbers only."""
+    import anndata as ad
+
+    state = ["sampled"] * 16 + ["ranked"] * 4 + ["complete"] * 2
+    trials = pd.DataFrame(
+        {
+            "number": np.arange(22),
+            "state": state,
+            "value": np.linspace(0.3, 0.9, 22),
+            "mode": "rrfcn",
+        }
+    )
+    adata = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    adata.uns["sag"] = {"trials": trials, "params": {"metric": "accuracy"}}
+    ax = sag.pl.search_history(adata, show=False)
+    assert ax.get_title() == (
+        "search: 22 trials, 2 complete (20 ENAS rows scored on shared weights not drawn)"
+    )
+    ticks = ax.get_xticks()
+    assert np.array_equal(ticks, np.round(ticks))
+
+
 def test_search_history_of_embed_marks_the_lowest_loss():
     """sag.tl.embed's trials hold validation losses: the best is the lowest."""
     import anndata as ad

@@ -550,7 +550,9 @@ def search_history(
     The star (edged in its mode's colour, "kept trial" in the legend) marks the trial the
     search kept (``uns[key]['best']['trial']``; among equal
     scores, the one of lower validation loss). Pruned and failed trials (no final score) are
-    ticks along the bottom edge. For a search of
+    ticks along the bottom edge. The rows of an ENAS run's architectures scored on its shared
+    weights (``sampled``, ``ranked``: proxies, not trained) are counted in the title, not
+    drawn. For a search of
     :func:`scautogenome.tl.embed` the values are validation losses, and the best is the lowest.
 
     Parameters
@@ -631,9 +633,17 @@ def search_history(
             )
     ax.set_xlabel("trial")
     ax.set_ylabel("validation loss (lower is better)" if lower else f"validation {metric}")
-    ax.set_title(f"search: {len(trials)} trials, {int(done.sum())} complete")
+    proxies = int(np.isin(state, ("sampled", "ranked")).sum())
+    ax.set_title(
+        f"search: {len(trials)} trials, {int(done.sum())} complete"
+        + (f" ({proxies} ENAS rows scored on shared weights not drawn)" if proxies else "")
+    )
     if len(number) <= 20:
         ax.set_xticks(number)
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     return finish(fig, ax, show, return_fig, save, "sag_search_history", title=title)

@@ -1251,3 +1251,14 @@ def test_a_study_stored_before_the_training_settings_were_recorded_resumes(
     assert "recorded by an earlier scautogenome without trainer" in sag_caplog.text
     stored = optuna.load_study(study_name="s", storage=url).user_attrs[FINGERPRINT_ATTR]
     assert "trainer" in stored
+
+
+def test_the_budget_is_logged_in_words():
+    from scautogenome.tools._utils import budget_text
+
+    assert budget_text({"n_trials": 3, "time_budget": None}) == "3 trials"
+    assert budget_text({"n_trials": None, "time_budget": 600.0}) == "600 s"
+    assert budget_text({"n_trials": 3, "time_budget": 90}) == (
+        "3 trials or 90 s, whichever ends first"
+    )
+    assert budget_text({"n_trials": None, "time_budget": None}) == "no limit"

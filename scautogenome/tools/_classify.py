@@ -39,6 +39,7 @@ from ..train import (
 )
 from ._utils import (
     budget_overrides,
+    budget_text,
     call_params,
     check_class_outputs,
     check_key_added,
@@ -308,11 +309,10 @@ def classify(
         )
     else:
         logger.info(
-            "classify: mode=%s, device=%s, budget: %s trials / %s s",
+            "classify: mode=%s, device=%s, budget: %s",
             cfg["mode"],
             dev,
-            cfg["budget"]["n_trials"],
-            cfg["budget"]["time_budget"],
+            budget_text(cfg["budget"]),
         )
 
     # RRFCN by ENAS (search/_enas.py): mode "rrfcn", or "auto" with a large enough time budget

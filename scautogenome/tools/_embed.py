@@ -24,6 +24,7 @@ from ..train import resolve_device
 from ..train._vae import warn_long_warmup
 from ._utils import (
     budget_overrides,
+    budget_text,
     call_params,
     check_key_added,
     check_model_dir,
@@ -311,13 +312,12 @@ def embed(
             data.X.shape[1],
         )
     logger.info(
-        "embed: mode=%s, n_latent=%d, likelihood=%s, device=%s, budget: %s trials / %s s",
+        "embed: mode=%s, n_latent=%d, likelihood=%s, device=%s, budget: %s",
         cfg["mode"],
         n_latent,
         data.likelihood,
         dev,
-        cfg["budget"]["n_trials"],
-        cfg["budget"]["time_budget"],
+        budget_text(cfg["budget"]),
     )
     result = run_vae_search(
         data.X,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "budget_overrides",
+    "budget_text",
     "call_params",
     "check_class_outputs",
     "check_key_added",
@@ -77,6 +78,17 @@ def load_config(
         if isinstance(own, dict):  # otherwise load() names the bad section
             user = {**user, section: {**own, **values}}
     return load(user, mode=mode)
+
+
+def budget_text(budget: dict) -> str:
+    """A search's ``budget`` section as the log says it: ``"3 trials"``, ``"600 s"``, or
+    ``"3 trials or 600 s, whichever ends first"`` (``"no limit"`` for neither)."""
+    n, seconds = budget.get("n_trials"), budget.get("time_budget")
+    parts = [f"{n} trials" if n is not None else "", f"{seconds:g} s" if seconds else ""]
+    parts = [p for p in parts if p]
+    if len(parts) == 2:
+        return f"{parts[0]} or {parts[1]}, whichever ends first"
+    return parts[0] if parts else "no limit"
 
 
 def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[str, dict]:

@@ -188,6 +188,28 @@ def tiny_data(adata):
     return prepare_labelled(adata, "label", seed=0)
 
 
+def test_enas_ranks_candidates_in_bounded_blocks(tiny_data, monkeypatch):
+    """The ranking of the candidates on the val split reads it in blocks of at most
+    BLOCK_VALUES values, as prediction does (it densified up to 1,024 rows of every gene)."""
+    from scautogenome.data import _transform
+    from scautogenome.search import _enas
+
+    n_genes = tiny_data.X.shape[1]
+    monkeypatch.setattr(_transform, "BLOCK_VALUES", 10 * n_genes)  # 10 rows
+    seen = []
+    real = _enas._shared_eval
+
+    def spy(supernet, loader, *args, **kwargs):
+        seen.append(max(x.shape[0] for x, _ in loader))
+        return real(supernet, loader, *args, **kwargs)
+
+    monkeypatch.setattr(_enas, "_shared_eval", spy)
+    cfg = sag_config.load(TINY_RRFCN, mode="rrfcn")
+    run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=3)
+    assert seen
+    assert max(seen) <= 10
+
+
 def test_run_enas_same_seed_same_result(tiny_data):
     cfg = sag_config.load(TINY_RRFCN, mode="rrfcn")
     a = run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=3)

@@ -645,13 +645,14 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
         w, s = smp.architecture(first, widths)
         if (w, s) not in candidates:
             candidates.append((w, s))
-    eval_loader = BatchLoader(
+    eval_loader = BatchLoader(  # the supernet in eval mode: bounded blocks, as prediction
         data.X,
         val_rows,
         targets,
         batch_size=_eval_batch_size(len(val_rows)),
         transform=transform,
         device=device,
+        inference=True,
     )
     y_val = targets[val_rows]
     ranked = []

@@ -920,3 +920,21 @@ def test_explain_reads_a_gene_subset_query_at_its_cells_depth(syn, monkeypatch):
     assert 0.0 < expected < 1.0
     assert seen
     assert set(seen) == {expected}
+
+
+def test_grouping_many_cells_by_their_predicted_class_shows_a_bar(syn, monkeypatch):
+    """Cells without labels are grouped by a forward pass over every candidate cell: from
+    INFERENCE_BAR_ROWS cells on it goes through a bar, as predict's does."""
+    from scautogenome import _logging
+
+    adata, model = syn
+    query = adata.copy()
+    query.uns.clear()  # no classify record: grouped by the predicted class
+    bars = []
+    real = _logging.progress
+    monkeypatch.setattr(
+        _logging, "progress", lambda total, desc, **kw: bars.append(desc) or real(total, desc, **kw)
+    )
+    monkeypatch.setattr(_logging, "INFERENCE_BAR_ROWS", query.n_obs)
+    sag.tl.explain(query, model, **FAST)
+    assert f"grouping by predicted class: {query.n_obs:,} cells" in bars

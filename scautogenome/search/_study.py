@@ -117,6 +117,8 @@ def _check_journal_lines(path: str) -> None:
             first = f.readline(1 << 20)
     except OSError:  # absent (Optuna creates it), or unreadable: named where it is opened
         return
+    if not first.strip():  # empty: a journal Optuna has just made (or will make)
+        return
     try:
         record = json.loads(first)
     except ValueError:  # JSONDecodeError, UnicodeDecodeError; a first record cut short too

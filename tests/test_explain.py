@@ -923,13 +923,12 @@ def test_explain_reads_a_gene_subset_query_at_its_cells_depth(syn, monkeypatch):
 
 
 def test_grouping_many_cells_by_their_predicted_class_shows_a_bar(syn, monkeypatch):
-    """Cells without labels are grouped by a forward pass over every candidate cell: from
-    INFERENCE_BAR_ROWS cells on it goes through a bar, as predict's does."""
+    """Cells without a classify record are grouped by a forward pass over every candidate
+    cell: from INFERENCE_BAR_ROWS cells on it goes through a bar, as predict's does."""
     from scautogenome import _logging
 
     adata, model = syn
-    query = adata.copy()
-    query.uns.clear()  # no classify record: grouped by the predicted class
+    query = ad.AnnData(adata.X.copy(), obs=adata.obs.copy(), var=adata.var[[]].copy())
     bars = []
     real = _logging.progress
     monkeypatch.setattr(

@@ -192,7 +192,7 @@ def test_rrfcn_names_the_settings_its_strategy_does_not_read(monkeypatch):
     sag.config.load({"mode": "rrfcn", "space": {"common": {"act": "gelu"}}})
     assert said == []
     sag.config.load({"mode": "rrfcn", "space": {"common": {"act": ["gelu", "elu"]}}})
-    assert "does not use space['common']['act'] (a list: its units use ReLU)" in said[-1]
+    assert "does not use space['common']['act'] (choices: its units use ReLU)" in said[-1]
 
 
 def test_embed_names_a_classifiers_config_as_such():

@@ -351,7 +351,7 @@ def _warn_unused_by_strategy(user: dict, strategy: str) -> None:
         ]
         if "act" in common and not isinstance(common["act"], str):
             # one activation is the RRFCN units' (search._enas reads it); choices it cannot
-            unused.append("space['common']['act'] (a list: its units use ReLU)")
+            unused.append("space['common']['act'] (choices: its units use ReLU)")
         n_trials = budget.get("n_trials")
         if n_trials is not None and n_trials != _DEFAULT["budget"]["n_trials"]:
             unused.append("budget['n_trials']")

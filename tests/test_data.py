@@ -264,9 +264,14 @@ def test_group_split_by_a_few_donors_holds_out_at_most_a_fifth_for_each_part(sag
         assert (_parts_per_group(donors, split) == 1).all()
         n_groups = {p: np.unique(donors[split == p]).size for p in ("train", "val", "test")}
         assert n_groups == {"train": 5, "val": 2, "test": 2}, (seed, n_groups)
-    assert "trains on 56% of the labelled cells: 4 of its 9 groups are held out" in (
+    assert "trains on 56% of the labelled cells: 4 of its 9 groups are held out whole" in (
         sag_caplog.text
     )
+    assert "the largest with 11% of the cells" in sag_caplog.text
+    # groups named with a leading NUL (a missing group value, resolve_groups): each counted
+    sag_caplog.clear()
+    group_split(codes, np.array(["\0" + d for d in donors], dtype=object), seed=0)
+    assert "4 of its 9 groups" in sag_caplog.text
     # many donors per type: a tenth of each type's donors in each held-out part
     sag_caplog.clear()
     codes, donors = _donors(60, 3, per=10)
@@ -304,6 +309,27 @@ def test_a_place_a_class_cannot_fill_goes_to_another():
         assert {"train", "val", "test"} <= set(split)
         held = set(np.unique(donors[np.isin(split, ["val", "test"])]))
         assert held <= {"d4", "d5", "d6"}, (seed, held)
+
+
+def test_places_passed_on_by_test_leave_val_its_own():
+    """Test's place that a class cannot fill is passed on only once val has drawn its own:
+    it took the last donor of class B that could be held out, and val was left empty (an
+    error blaming the number of donors)."""
+    codes, donors = [], []
+    for d in range(3):
+        codes += [0] * 20
+        donors += [f"b{d}"] * 20
+    for d in range(3):  # each also holds the only cells of a class of its own
+        codes += [1] * 20 + [2 + d] * 3
+        donors += [f"c{d}"] * 23
+    for d in range(2):
+        codes += [5] * 20
+        donors += [f"d{d}"] * 20
+    codes, donors = np.array(codes), np.array(donors, dtype=object)
+    for seed in range(5):
+        split = group_split(codes, donors, seed=seed)
+        for part in ("val", "test"):
+            assert np.unique(donors[split == part]).tolist() in (["b0"], ["b1"], ["b2"]), seed
 
 
 def test_val_drawn_by_donors_from_a_users_train_part_is_at_most_two_ninths():

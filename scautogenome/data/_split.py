@@ -270,11 +270,14 @@ def _draw_groups(
                 taken += 1
         return taken
 
+    drawn = []
     for part, frac in held_out:
         places = _places(sizes, frac, max(1, round(2 * frac * names.size)), rng)
         taken = np.array([take(idx, n, part) for idx, n in zip(strata, places, strict=True)])
-        left = int(places.sum() - taken.sum())
-        # a place a stratum could not fill goes to those furthest below their share
+        drawn.append((part, frac, int(places.sum() - taken.sum()), taken))
+    # once every part has its own: a place a stratum could not fill goes to the strata
+    # furthest below their share
+    for part, frac, left, taken in drawn:
         for s in np.argsort(-(frac * sizes - taken), kind="stable"):
             if left == 0:
                 break
@@ -350,15 +353,20 @@ def group_split(
         )
     trains = float(np.mean(split[used] == "train"))
     if trains < 0.7:
-        held = pd.Series(split[used]).groupby(groups[used].astype(str)).first()
+        # by integer codes: pandas' groupby would merge the "\0..." names of resolve_groups
+        _, code, size = np.unique(groups[used].astype(str), return_inverse=True, return_counts=True)
+        part = np.empty(size.size, dtype=object)
+        part[code] = split[used]  # one part per group
+        held = part != "train"
         logger.warning(
             "the split by %s trains on %.0f%% of the labelled cells: %d of its %d groups are "
-            "held out for val and test, whole. With more groups the split nears 8:1:1; "
+            "held out whole for val and test, the largest with %.0f%% of the cells; "
             "split_key= gives a split of your own.",
             what or "group",
             100 * trains,
-            int((held != "train").sum()),
-            held.size,
+            int(held.sum()),
+            size.size,
+            100 * size[held].max() / used.sum() if held.any() else 0.0,
         )
     return split.astype(str)
 

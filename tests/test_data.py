@@ -332,6 +332,26 @@ def test_places_passed_on_by_test_leave_val_its_own():
             assert np.unique(donors[split == part]).tolist() in (["b0"], ["b1"], ["b2"]), seed
 
 
+def test_a_donor_of_most_cells_is_held_out_only_where_no_other_can_be(sag_caplog):
+    """Five donors of one cell type, one of them with 60% of the cells: the held-out parts
+    take the small donors (drawn by number, the big one went to val for some seeds and left
+    31% of the cells to train)."""
+    sizes = [300, 50, 50, 50, 50]
+    donors = np.repeat([f"d{i}" for i in range(5)], sizes).astype(object)
+    codes = np.zeros(donors.size, dtype=np.int64)
+    codes[::2] = 1  # two cell types in every donor
+    for seed in range(10):
+        split = group_split(codes, donors, seed=seed)
+        assert (split[donors == "d0"] == "train").all(), seed
+        assert np.mean(split == "train") == pytest.approx(0.8), seed
+    # a stratum of big groups only still holds one out
+    donors = np.repeat(["a", "b", "c"], [100, 100, 100]).astype(object)
+    codes = np.zeros(donors.size, dtype=np.int64)
+    codes[::2] = 1
+    split = group_split(codes, donors, seed=0)
+    assert {"train", "val", "test"} == set(split)
+
+
 def test_val_drawn_by_donors_from_a_users_train_part_is_at_most_two_ninths():
     """A train/test split of the user's by donor: the val part takes one donor of each
     type's (about a ninth of each), at most two ninths of the training donors (one of four,
@@ -797,19 +817,23 @@ def test_a_few_donors_that_each_hold_every_class_still_split(adata):
     assert (_parts_per_group(donors, d.split) == 1).all()
     assert {"train", "val", "test"} <= set(d.split)
     adata.obs["donor"] = [f"d{i % 2}" for i in range(adata.n_obs)]
-    with pytest.raises(ValueError, match="2 groups are too few to hold whole groups out"):
+    with pytest.raises(ValueError, match="of its 2 groups, too few can be held out whole"):
         prepare_labelled(adata, "label", group_key="donor")
 
 
-def test_val_drawn_from_a_users_train_part_keeps_patients_whole(adata):
+def test_val_drawn_from_a_users_train_part_keeps_patients_whole(adata, sag_caplog):
     """AutoGenome's layout without an eval file: the validation part drawn from the user's
-    train cells takes whole patients, so no patient sits in train and val."""
+    train cells takes whole patients, so no patient sits in train and val; the log says
+    what share of the training cells it took."""
     adata = _tcga_twins(adata)
     patients = tcga_patients(adata.obs_names)
     first = np.unique(patients)[:30]
     adata.obs["fold"] = np.where(np.isin(patients, first), "test", "train")
     d = prepare_labelled(adata, "label", split_key="fold")
-    assert (d.split == "val").sum() > 0
+    n_val = int((d.split == "val").sum())
+    assert n_val > 0
+    share = 100 * n_val / (n_val + int((d.split == "train").sum()))
+    assert f"{n_val} of its training cells ({share:.0f}%)" in sag_caplog.text
     assert (_parts_per_group(patients, d.split) == 1).all()
     np.testing.assert_array_equal(d.split == "test", adata.obs["fold"].to_numpy() == "test")
 

@@ -500,10 +500,10 @@ def prepare_labelled(
             if grouped_by is not None and not np.any(split == part):
                 n_groups = pd.Series(groups[used]).nunique()
                 msg = (
-                    f"The split by {grouped_by} leaves no {part} cell: {n_groups} groups are "
-                    "too few to hold whole groups out for validation and test. Pass "
-                    "group_key=None to split cells one by one, or a split of your own "
-                    "(split_key=)."
+                    f"The split by {grouped_by} leaves no {part} cell: of its {n_groups} "
+                    "groups, too few can be held out whole for validation and test (a group "
+                    "holding the only cells of a class stays in train). Pass group_key=None to "
+                    "split cells one by one, or a split of your own (split_key=)."
                 )
                 raise ValueError(msg)
     # the matrix is read (and scanned) only once the labels and the split are usable: on a

@@ -108,16 +108,19 @@ def user_split(
         if not np.any(s == "val"):
             msg = (
                 f"obs[{split_key!r}] has no labelled 'val' cells, and its training cells are "
-                "too few to draw a validation part from; a search needs both. Mark some cells "
-                "'val'."
+                "too few to draw a validation part from (by groups: fewer than two, or each "
+                "holding the only training cells of a class); a search needs both. Mark some "
+                "cells 'val'."
             )
             raise ValueError(msg)
+        drawn = int((s == "val").sum())
         logger.warning(
-            "obs[%r] has no labelled 'val' cells: %d of its training cells, drawn per class "
-            "(per quantile bin of a numeric target)%s, "
+            "obs[%r] has no labelled 'val' cells: %d of its training cells (%.0f%%), drawn per "
+            "class (per quantile bin of a numeric target)%s, "
             "validate the search instead (its test cells stay held out).",
             split_key,
-            int((s == "val").sum()),
+            drawn,
+            100 * drawn / (drawn + int((s == "train").sum())),
             " as whole groups" if groups_repeat(groups, s == "train") else "",
         )
     if not np.any(s == "test"):
@@ -230,7 +233,8 @@ def _draw_groups(
     the classes of fewer than ``least`` groups are drawn together as one stratum (a few
     donors that each hold every class); a stratum of fewer than ``least`` groups all trains.
     A part takes at most ``max(1, round(2 * frac * N))`` of all ``N`` groups (:func:`_places`:
-    nine donors of three cell types give 5:2:2, not 3:3:3). A group is held out only where
+    nine donors of three cell types give 5:2:2, not 3:3:3), groups of more than twice a part's
+    share of the cells only where a stratum has no other. A group is held out only where
     each class of its cells keeps training cells in another group; a place a stratum cannot
     fill so goes to another. Returns one part per cell (``"none"`` where unused)."""
     used = codes >= 0
@@ -252,8 +256,13 @@ def _draw_groups(
     if pooled:
         strata.append(np.concatenate(pooled))
     strata = [idx for idx in strata if idx.size >= least]
-    for idx in strata:
+    cells = np.bincount(inv, minlength=names.size)
+    big = max(frac for _, frac in held_out) * 2 * rows.size  # twice a part's share of cells
+    for k, idx in enumerate(strata):
         rng.shuffle(idx)
+        # in the drawn order, the groups of more than twice a part's share of the cells last:
+        # one donor of 60% of them drawn to val left 30% to train
+        strata[k] = idx[np.argsort(cells[idx] > big, kind="stable")]
     sizes = np.array([idx.size for idx in strata], dtype=np.int64)
     part_of_group = np.full(names.size, "train", dtype=object)
 
@@ -345,9 +354,9 @@ def group_split(
     ]
     if lacking:
         logger.warning(
-            "the split by %s leaves class(es) %s without val or test cells: too few of their "
-            "groups can be held out (whole groups, each part at most twice its share of them, "
-            "none holding a class's only training cells).",
+            "the split by %s leaves class(es) %s without val or test cells: no group drawn "
+            "for those parts holds their cells (whole groups are held out, each part at most a "
+            "fifth of them, none holding a class's only training cells).",
             what or "group",
             ", ".join(lacking),
         )

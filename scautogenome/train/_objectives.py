@@ -71,7 +71,8 @@ def check_regression_objective(loss: str, metric: str, y_val) -> None:
         msg = (
             f"metric={metric!r} needs validation cells of at least two different target "
             f"values; the validation split holds {len(y_val)} cell(s) of "
-            f"{len(np.unique(y_val))}. Use a split (split_key=) whose val part varies."
+            f"{len(np.unique(y_val))}. Use a split (split_key=) whose val part varies (a "
+            "target of one value per group_key= group needs more groups, or group_key=None)."
         )
         raise ValueError(msg)
 

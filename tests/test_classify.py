@@ -1262,3 +1262,6 @@ def test_the_budget_is_logged_in_words():
         "3 trials or 90 s, whichever ends first"
     )
     assert budget_text({"n_trials": None, "time_budget": None}) == "no limit"
+    assert budget_text({"n_trials": 1, "time_budget": 1234567.0}) == (
+        "1 trial or 1,234,567 s, whichever ends first"
+    )

@@ -283,6 +283,14 @@ def test_group_split_by_a_few_donors_holds_out_at_most_a_fifth_for_each_part(sag
         assert sorted(held) == [0, 0, 1, 1, 2, 2], (part, held)
 
 
+def test_the_split_names_the_part_each_class_lacks(sag_caplog):
+    """The warning names which held-out part each class lacks."""
+    codes, donors = _donors(8, 2)
+    codes[donors == "d0"] = 2  # class 2: one donor, which stays in train
+    group_split(codes, donors, seed=0)
+    assert "2 (no val or test)" in sag_caplog.text
+
+
 def test_group_split_holds_out_a_group_of_each_small_class_beside_a_large_one():
     """A hundred patients of one cancer type beside five of two rare ones, one patient with
     two aliquots (so the split is by patient): each rare type still has a patient in val and

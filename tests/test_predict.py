@@ -501,3 +501,21 @@ def test_a_query_read_from_a_maf_has_no_mutation_in_the_genes_it_does_not_list(
     fewer = query[:, 1:].copy()
     sag.tl.predict(fewer, model, min_gene_overlap=0)
     assert fewer.uns["sag"]["gene_overlap"]["missing_filled_with"] == "train_mean"
+
+
+def test_predicted_classes_are_python_strings(adata, trained):
+    """The calls and their categories are Python str, as after a write and read (numpy's
+    str_ showed as np.str_('B') in value_counts)."""
+    sag.tl.predict(adata, trained)
+    cats = adata.obs["sag_pred"].cat.categories
+    assert all(type(c) is str for c in cats)
+    assert all(type(c) is str for c in adata.obs["sag_pred"].value_counts().index)
+
+
+def test_the_overlap_error_rounds_as_the_warning_does(adata, trained):
+    """15 of 32 genes: the warning said 46.8% (rounded down), the error 46.9%."""
+    query = adata[:, : int(adata.n_vars * 0.4685) + 1].copy()
+    frac = query.n_vars / adata.n_vars
+    shown = f"{np.floor(1000 * frac) / 10:.1f}%"
+    with pytest.raises(ValueError, match=rf"\({shown}, rounded down\), below min_gene_overlap"):
+        sag.tl.predict(query, trained)

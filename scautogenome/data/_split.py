@@ -345,18 +345,17 @@ def group_split(
         int((sizes > 1).sum()),
         int(sizes.max()),
     )
-    lacking = [
-        str(classes[c]) if classes is not None else str(c)
-        for c in np.unique(codes[used])
-        if not (
-            np.any((codes == c) & (split == "val")) and np.any((codes == c) & (split == "test"))
-        )
-    ]
+    lacking = []
+    for c in np.unique(codes[used]):
+        parts = [p for p in ("val", "test") if not np.any((codes == c) & (split == p))]
+        if parts:
+            name = str(classes[c]) if classes is not None else str(c)
+            lacking.append(f"{name} (no {' or '.join(parts)})")
     if lacking:
         logger.warning(
-            "the split by %s leaves class(es) %s without val or test cells: no group drawn "
-            "for those parts holds their cells (whole groups are held out, each part at most a "
-            "fifth of them, none holding a class's only training cells).",
+            "the split by %s leaves class(es) %s: no group drawn for those parts holds their "
+            "cells (whole groups are held out, each part at most a fifth of them, none holding "
+            "a class's only training cells).",
             what or "group",
             ", ".join(lacking),
         )

@@ -546,7 +546,8 @@ class BaseModel:
             raise ValueError(msg)
         if frac < min_gene_overlap:
             msg = (
-                f"The query has only {n_common} of the model's {n_model} genes ({frac:.1%}), below "
+                f"The query has only {n_common} of the model's {n_model} genes "
+                f"({np.floor(1000 * frac) / 10:.1f}%, rounded down), below "
                 f"min_gene_overlap={min_gene_overlap}. Lower min_gene_overlap to go on anyway."
                 + case_hint
             )

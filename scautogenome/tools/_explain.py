@@ -172,8 +172,8 @@ def _column_codes(adata: AnnData, model: Classifier, groupby: str) -> np.ndarray
         shown = list(pd.unique(values[values != None])[:3])  # noqa: E711 - elementwise
         msg = (
             f"No value of obs[{groupby!r}] (e.g. {shown}) is one of the "
-            f"model's classes (e.g. {list(classes[:3])}); pass groupby=None to group the cells "
-            "by their predicted class."
+            f"model's classes (e.g. {list(classes[:3])}); leave groupby= out to group the cells "
+            "by the labels of the recorded classify run, else by their predicted class."
         )
         raise ValueError(msg)
     return codes

@@ -182,8 +182,9 @@ def predict(
         drop_class_outputs(adata, key_added, proba=True)
     else:
         codes = proba.argmax(1)
-        calls = model.classes_[codes].astype(object)
-        categories = list(model.classes_)
+        # Python str (numpy's str_ shows as np.str_('LUAD') in value_counts)
+        calls = np.array(model.classes_.tolist(), dtype=object)[codes]
+        categories = model.classes_.tolist()
         if min_confidence is not None:
             calls[proba.max(1) < min_confidence] = UNASSIGNED
             categories.append(UNASSIGNED)

@@ -84,7 +84,8 @@ def budget_text(budget: dict) -> str:
     """A search's ``budget`` section as the log says it: ``"3 trials"``, ``"600 s"``, or
     ``"3 trials or 600 s, whichever ends first"`` (``"no limit"`` for neither)."""
     n, seconds = budget.get("n_trials"), budget.get("time_budget")
-    parts = [f"{n} trials" if n is not None else "", f"{seconds:,.10g} s" if seconds else ""]
+    trials = f"{n} trial{'' if n == 1 else 's'}" if n is not None else ""
+    parts = [trials, f"{seconds:,.10g} s" if seconds else ""]
     parts = [p for p in parts if p]
     if len(parts) == 2:
         return f"{parts[0]} or {parts[1]}, whichever ends first"

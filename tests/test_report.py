@@ -415,6 +415,9 @@ def test_report_of_tcga_samples_grouped_by_patient(adata, tiny_config, tmp_path,
     assert (
         f"the samples of each TCGA patient ({adata.n_obs // 2:,} in all) kept in one part" in page
     )
+    # whole groups: not "8:1:1 within each class", which a split by groups only nears
+    assert "drawn at random (seed 0) as whole groups, about a tenth of each class" in page
+    assert "8:1:1" not in page
     assert f"<b>{n_test}</b>test samples" in page
     assert f"Only {n_test} test samples:" in page
     assert "test cells" not in page

@@ -234,8 +234,14 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
     if "seed" not in params:
         return text.rstrip(", ") + "."
     by = "bin of the target's values" if regression else "class"
-    text += f"drawn at random (seed {params['seed']}), about 8:1:1 within each {by}"
     grouped = params.get("split_groups")
+    if _given(grouped):  # whole groups: the shares are those the groups allow
+        text += (
+            f"drawn at random (seed {params['seed']}) as whole groups, about a tenth of each "
+            f"{by}'s groups for val and for test (each part at most a fifth of the groups)"
+        )
+    else:
+        text += f"drawn at random (seed {params['seed']}), about 8:1:1 within each {by}"
     if _given(grouped):
         n, n_other = _n_groups(adata, used, str(grouped)) if used.any() else (None, 0)
         what = {

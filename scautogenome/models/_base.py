@@ -520,7 +520,7 @@ class BaseModel:
             if other_case
             else ""
         )
-        if unlisted_zero and self.transform_.value_type == "binary":
+        if self._unlisted_read_as_zero(unlisted_zero):
             report["missing_filled_with"] = "zero (not in the MAF)"
             if warn and n_common < n_model:
                 log = logger.warning if n_common == 0 else logger.info
@@ -580,6 +580,12 @@ class BaseModel:
         report["missing_filled_with"] = "zero" if self.transform_.mean_ is None else "train_mean"
         return report
 
+    def _unlisted_read_as_zero(self, unlisted_zero: bool) -> bool:
+        """Whether the genes a query lacks are read as 0 (a MAF's unlisted genes, where the
+        query says so, for a model of binary values): one rule for the overlap report and the
+        matrix the model reads."""
+        return bool(unlisted_zero) and self.transform_.value_type == "binary"
+
     def _matched_input(self, data, layer: str | None, check_genes):
         """Matrix + gene mapping for ``data`` (AnnData or DataFrame with gene-named columns,
         matched by gene name; or a matrix).
@@ -609,7 +615,7 @@ class BaseModel:
             X = get_matrix(data, layer)
             src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
             report = check_genes(data, np.unique(dst).size, n_model)
-            if unlisted_genes_are_zero(data) and self.transform_.value_type == "binary":
+            if self._unlisted_read_as_zero(unlisted_genes_are_zero(data)):
                 # a MAF's genes that no variant hits, of a model of mutations: zero columns
                 X, src, dst = _with_zero_genes(X, src, dst, n_model)
             identity = n_model == X.shape[1] and np.array_equal(src, dst) and len(src) == n_model

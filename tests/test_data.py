@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -426,6 +428,24 @@ def test_tcga_patients_stay_whole_beside_samples_of_other_names(adata, sag_caplo
     cells = adata.copy()
     cells.obs_names = ["TCGA-AB-0001-01A"] + [f"cell_{i}" for i in range(1, cells.n_obs)]
     assert prepare_labelled(cells, "label", seed=0).grouped_by is None
+
+
+def test_tcga_patients_stay_whole_when_samples_of_other_names_are_the_most(adata, sag_caplog):
+    """GTEx normals outnumbering the TCGA samples (common for some tissues): a patient whose
+    tumour and normal are both there is still kept in one part."""
+    adata = _tcga_twins(adata)
+    names = adata.obs_names.to_numpy().copy()
+    # 40 patients of two samples each, 220 GTEx samples
+    names[40:150] = [f"GTEX-{1000 + i}-0011-R10A-SM-{i}" for i in range(110)]
+    names[190:] = [f"GTEX-{2000 + i}-0011-R10A-SM-{i}" for i in range(110)]
+    adata.obs_names = names
+    tcga = ~np.char.startswith(names.astype(str), "GTEX")
+    patients = tcga_patients(adata.obs_names[tcga])
+    assert len(set(patients)) == 40
+    d = prepare_labelled(adata, "label", seed=0)
+    assert d.grouped_by == "TCGA patient of obs_names"
+    assert (_parts_per_group(patients, d.split[tcga]) == 1).all()
+    assert re.search(r"80 of the 300 \w+ are named by TCGA barcodes", sag_caplog.text)
 
 
 def test_copies_of_a_sample_under_one_name_never_straddle_the_split(adata, caplog):

@@ -157,13 +157,20 @@ def patient_groups(ids) -> np.ndarray | None:
     return np.asarray(out, dtype=object) if any_barcode else None
 
 
+def _repeats_a_patient(groups: np.ndarray) -> bool:
+    """Whether two :func:`patient_groups` are one TCGA patient."""
+    patients = groups[~not_patients(groups)]
+    return len(set(patients)) < len(patients)
+
+
 def resolve_groups(
     adata: AnnData, group_key: str | None, used: np.ndarray
 ) -> tuple[np.ndarray | None, str | None]:
     """The group of every cell whose samples must share a split, and what it was read from.
 
-    ``"auto"``: the TCGA patient of each ``obs_name`` when every used cell is named by a TCGA
-    barcode (a tumour and its normal, or two aliquots, are one patient); else, where used
+    ``"auto"``: the TCGA patient of each ``obs_name`` named by a TCGA barcode (a tumour and
+    its normal, or two aliquots, are one patient), each other name a group of its own, when
+    most used cells are named by barcodes or two of them are one patient; else, where used
     cells share an ``obs_name`` (a sample exported twice), the name, so that the copies are
     not trained on and tested on; else no groups.
     A column name: its values (a missing value is a group of its own). None: no groups.
@@ -175,7 +182,9 @@ def resolve_groups(
         names = adata.obs_names[used]
         of_used, what = patient_groups(names), AUTO_GROUPS
         others = 0 if of_used is None else int(not_patients(of_used).sum())
-        if others * 2 > len(names):  # a stray barcode-like name among others: no TCGA data
+        if others * 2 > len(names) and not _repeats_a_patient(of_used):
+            # a stray barcode-like name among others is no TCGA data; a patient of two
+            # samples beside more of other names (GTEx normals) still is
             of_used, others = None, 0
         if others:
             logger.info(

@@ -132,8 +132,9 @@ def classify(
         Cells that share a value here stay in one part of the seeded split, so that no test
         score rests on a sample whose twin was trained on (two aliquots of a tumour, a tumour
         and its normal, the cells of one donor). ``"auto"`` (default): the TCGA patient
-        (``TCGA-XX-XXXX``) when every labelled ``obs_name`` is a TCGA barcode; else the
-        ``obs_name`` where labelled cells share one (a sample exported twice); no groups
+        (``TCGA-XX-XXXX``) of each labelled ``obs_name`` that is a TCGA barcode, when most
+        are or two are one patient (other names, GTEx samples say, are groups of their own);
+        else the ``obs_name`` where labelled cells share one (a sample exported twice); no groups
         otherwise. A column of ``adata.obs``, or None to split cells one by one. Whole groups
         are drawn, stratified on each group's most frequent class (a tenth of each class's
         groups to val and to test, at least one), each part at most a fifth of all groups; a

@@ -1221,7 +1221,8 @@ def _classify_options(sp) -> None:
         choices=list(METRICS),
         help="validation metric the search maximises (default: the config's, macro_f1; "
         "roc_auc with the config's trainer.loss 'auc'; r2 for a numeric target); roc_auc and "
-        "average_precision rank the class probabilities (one-vs-rest, macro); r2, pearson "
+        "average_precision rank the class probabilities (one-vs-rest, macro; with two classes "
+        "the average precision of the rarer); r2, pearson "
         "and spearman are for a numeric target (--task regression)",
     )
     sp.add_argument(

@@ -523,6 +523,34 @@ def test_ranking_metrics_are_sklearns_one_vs_rest_and_nan_where_undefined():
     assert np.isnan(empty["per_class"]["average_precision"]).all()
 
 
+def test_binary_average_precision_is_the_rare_classs():
+    """A model ranking at random on a 5% class: the figure is about 0.05, the rare class's
+    precision-recall area, not the mean with the common class's (about 0.5)."""
+    from scautogenome.train import classification_report, score
+
+    rng = np.random.default_rng(0)
+    for rare in (0, 1):
+        y_true = np.where(rng.random(2000) < 0.05, rare, 1 - rare)
+        proba = rng.dirichlet(np.ones(2), size=2000)
+        rep = classification_report(y_true, proba.argmax(1), np.array(["a", "b"]), scores=proba)
+        expected = average_precision_score(y_true == rare, proba[:, rare])
+        assert expected < 0.1
+        assert rep["average_precision"] == pytest.approx(expected)
+        assert rep["per_class"]["average_precision"][rare] == pytest.approx(expected)
+        assert score(y_true, proba.argmax(1), "average_precision", 2, scores=proba) == (
+            pytest.approx(expected)
+        )
+    # balanced: the second class's (sklearn's positive label); three classes: the macro mean
+    y_true = np.repeat([0, 1], 50)
+    proba = rng.dirichlet(np.ones(2), size=100)
+    rep = classification_report(y_true, proba.argmax(1), np.array(["a", "b"]), scores=proba)
+    assert rep["average_precision"] == pytest.approx(average_precision_score(y_true, proba[:, 1]))
+    y3 = rng.integers(0, 3, size=60)
+    p3 = rng.dirichlet(np.ones(3), size=60)
+    rep3 = classification_report(y3, p3.argmax(1), np.array(["a", "b", "c"]), scores=p3)
+    assert rep3["average_precision"] == pytest.approx(rep3["per_class"]["average_precision"].mean())
+
+
 def test_ranking_by_logits_does_not_tie_confident_cells():
     """Softmax rounds every confident cell to 1.0 in float32; the log-softmax keeps their order,
     so the validation ROC AUC is the logits' own."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 import scautogenome as sag
@@ -38,6 +39,7 @@ def test_report_sections(annotated, tmp_path):
     test = annotated.uns["sag"]["metrics"]["test"]
     assert f"<b>{test['roc_auc']:.3f}</b>test ROC AUC" in page
     assert ">average precision</th>" in page
+    assert "The summary's average precision" not in page  # three classes: the macro mean
     # 30 test cells: how uncertain the accuracy is, said next to it
     from scipy.stats import binomtest
 
@@ -45,6 +47,17 @@ def test_report_sections(annotated, tmp_path):
     ci = binomtest(round(test["accuracy"] * n), n).proportion_ci(method="wilson")
     assert f"Only {n} test cells:" in page
     assert f"{ci.low:.2f}\u2013{ci.high:.2f} (Wilson)" in page
+
+
+def test_report_names_the_class_of_a_two_class_runs_average_precision(tiny_config, tmp_path):
+    two = sag.datasets.synthetic(n_obs=200, n_vars=50, n_classes=2, seed=1)
+    # 10% of one class: its average precision is the figure
+    two.obs["label"] = np.where(np.arange(200) % 10 == 0, "rare", "common")
+    sag.tl.classify(two, "label", config={**tiny_config, "budget": {"n_trials": 1}})
+    test = two.uns["sag"]["metrics"]["test"]
+    assert test["average_precision"] == test["per_class"]["average_precision"][1]
+    page = sag.io.write_report(two, tmp_path / "r.html").read_text()
+    assert "The summary's average precision is that of 'rare', the class with fewer test" in page
 
 
 def test_report_of_a_run_recorded_before_roc_auc(annotated, tmp_path):

@@ -156,7 +156,8 @@ def metrics_df(
     Classes: one row per class (precision, recall, F1, support and, where computed, ROC AUC
     and average precision, one class against the rest) and a last row ``all``: macro-F1 (as
     ``f1``), balanced accuracy (as ``recall``, the mean of the classes' recalls), the macro
-    ROC AUC and average precision, ``accuracy`` and the number of cells (``support``), each
+    ROC AUC and average precision (with two classes the rarer class's average precision),
+    ``accuracy`` and the number of cells (``support``), each
     the run's own figure as classify recorded it; precision is left NaN there, as the record
     holds no macro precision (macro-F1 averages the classes true or predicted in the part,
     which the per-class table alone cannot tell). Where a class is named ``"all"``, that row is

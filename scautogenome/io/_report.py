@@ -435,11 +435,26 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         out.append(
             '<p class="muted">ROC AUC and average precision (the area under the '
             f"precision-recall curve) rank the {noun} by each class's probability, one class "
-            f"against the rest; \u2013 where the test split has no {noun[:-1]} of the class.</p>"
+            f"against the rest; \u2013 where the test split has no {noun[:-1]} of the class."
+            f"{_ap_of_two(pc, classes, noun)}</p>"
         )
     out.append("<h3>Confusion matrix (test, rows = true class)</h3>")
     out.append(_figure(pl.confusion_matrix, adata, key=key))
     return out + _search_parts(adata, key)
+
+
+def _ap_of_two(pc, classes: list[str], noun: str) -> str:
+    """The sentence naming the class whose average precision a two-class run's summary
+    shows (empty for other runs)."""
+    from ..train._metrics import average_precision_class
+
+    c = average_precision_class(pc["support"]) if "average_precision" in pc else None
+    if c is None:
+        return ""
+    return (
+        f" The summary's average precision is that of {classes[c]!r}, the class with fewer "
+        f"test {noun} (a model ranking at random scores about its share)."
+    )
 
 
 def _classes_scored(uns, noun: str) -> str:

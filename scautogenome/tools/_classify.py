@@ -162,7 +162,8 @@ def classify(
         ``"balanced_accuracy"``, ``"weighted_f1"``, or a metric of how the class probabilities
         rank the cells: ``"roc_auc"`` or ``"average_precision"`` (area under the ROC or the
         precision-recall curve, one class against the rest, averaged over the classes; with
-        two classes the ROC AUC is that of the binary task). The ranking metrics suit a rare
+        two classes the ROC AUC is that of the binary task, the average precision that of
+        the class rarer in the split, ties the second class's). The ranking metrics suit a rare
         class that a decision threshold would hide; they need cells of at least two classes
         in the validation split. For a numeric target: ``"r2"`` (default), ``"pearson"`` or
         ``"spearman"`` (correlation of the predictions with the values); a metric of classes
@@ -233,7 +234,8 @@ def classify(
     ``uns[key_added]``
         ``params`` (this call, with ``n_threads``: torch's CPU threads the kept model trained
         on), ``classes``, ``metrics`` (test: accuracy, macro_f1,
-        balanced_accuracy, roc_auc and average_precision (one-vs-rest macro means),
+        balanced_accuracy, roc_auc and average_precision (one-vs-rest macro means; with two
+        classes the average precision of the class rarer in the split),
         per-class precision/recall/F1/support/roc_auc/average_precision (NaN for a class
         the split has no cell of); and the same on val),
         ``confusion`` (test, rows = true class), ``trials`` (one row per search trial),

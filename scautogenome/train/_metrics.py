@@ -28,7 +28,8 @@ def score(
         if scores is None:
             msg = f"metric={metric!r} needs the class probabilities (scores=)."
             raise ValueError(msg)
-        return _nanmean(rank_scores(y_true, scores, names=(metric,))[metric])
+        per_class = rank_scores(y_true, scores, names=(metric,))[metric]
+        return _headline(metric, per_class, np.bincount(y_true, minlength=n_classes))
     if metric == "accuracy":
         return float(np.mean(y_true == y_pred))
     if metric == "balanced_accuracy":
@@ -108,6 +109,25 @@ def rank_scores(
     return out
 
 
+def average_precision_class(support) -> int | None:
+    """With two classes that both have cells in a part, the class whose average precision is
+    the part's figure: the rarer one there (ties: the second, sklearn's positive label). The
+    mean of both classes' would credit a model ranking at random with about 0.5 on any
+    imbalanced task (the common class's figure is about its share), whatever the rare
+    class's. None otherwise: the figure is the macro mean."""
+    support = np.asarray(support)
+    if len(support) != 2 or not (support > 0).all():
+        return None
+    return 0 if support[0] < support[1] else 1
+
+
+def _headline(name: str, per_class: np.ndarray, support) -> float:
+    """The part's figure of a ranking metric from its per-class values: the macro mean, but
+    the average precision of :func:`average_precision_class` with two classes."""
+    c = average_precision_class(support) if name == "average_precision" else None
+    return _nanmean(per_class) if c is None else float(per_class[c])
+
+
 def _nanmean(values: np.ndarray) -> float:
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if len(finite) else float("nan")
@@ -121,7 +141,8 @@ def classification_report(
 ) -> dict:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix;
     with ``scores`` (class log-odds, or probabilities: see :func:`rank_scores`) also
-    ROC AUC and average precision (macro one-vs-rest, and per class).
+    ROC AUC and average precision (macro one-vs-rest, and per class; with two classes the
+    average precision of the rarer, :func:`average_precision_class`).
 
     Macro-F1 averages the classes that are true or predicted in this part, as
     ``sklearn.metrics.f1_score(average="macro")`` and the search's :func:`score` do; balanced
@@ -172,7 +193,7 @@ def classification_report(
     }
     if scores is not None:
         for name, per_class in rank_scores(y_true, scores).items():
-            out[name] = _nanmean(per_class)
+            out[name] = _headline(name, per_class, s)
             out["per_class"][name] = per_class
     return out
 

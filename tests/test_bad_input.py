@@ -76,8 +76,15 @@ def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config, capfd)
     assert "test cell" not in err  # 'rare' has one
     assert "rare" in list(adata.uns["sag"]["classes"])
     assert adata.obs["sag_split"].iloc[2] == "none"
+    capfd.readouterr()
     sag.tl.classify(adata, "label", split_key="fold", min_cells_per_class=3, config=tiny_config)
     assert list(adata.uns["sag"]["dropped_classes"]) == ["rare"]
+    # its test cell is out of the test metrics, and the warning says so
+    assert adata.uns["sag"]["metrics"]["test"]["n"] == (adata.obs["fold"] == "test").sum() - 1
+    assert (
+        "rare. 1 test cell of obs['fold'] is of these classes: the metrics of their part leave "
+        "them out" in " ".join(capfd.readouterr().err.split())
+    )
     with pytest.raises(ValueError, match="min_cells_per_class=3 or more"):
         sag.tl.classify(adata, "label", n_trials=1)
     # only the cells the split uses count: 4 'few' cells, 1 in the split, is fewer than 3

@@ -126,6 +126,26 @@ def resolve_task(labels: pd.Series, labels_key: str, task: str = "auto") -> str:
     return "classification"
 
 
+def _held_out_of_dropped(adata, split_key, lab_str: np.ndarray, dropped: list[str]) -> str:
+    """For a split of the user's own: how many of its val and test cells are of the classes
+    left out of training, which the metrics of those parts leave out (they can only be
+    wrong); empty where none are."""
+    if split_key is None or split_key not in adata.obs.columns:
+        return ""
+    split = adata.obs[split_key].astype(str).to_numpy()
+    of_dropped = np.isin(lab_str.astype(str), dropped) & (lab_str != None)  # noqa: E711
+    n = {part: int((of_dropped & (split == part)).sum()) for part in ("test", "val")}
+    said = [f"{v:,} {part}" for part, v in n.items() if v]
+    if not said:
+        return ""
+    noun = obs_noun(adata) if sum(n.values()) > 1 else obs_noun(adata)[:-1]
+    return (
+        f". {' and '.join(said)} {noun} of obs[{split_key!r}] "
+        f"{'are' if sum(n.values()) > 1 else 'is'} of these classes: the metrics of their "
+        "part leave them out (they still get a prediction, never right)"
+    )
+
+
 def _all_numbers(names) -> bool:
     """Whether every label text in ``names`` reads as a finite number (``"24"``, ``"0.5"``)."""
     values = pd.to_numeric(pd.Series(list(names), dtype=object), errors="coerce")
@@ -432,10 +452,11 @@ def prepare_labelled(
             raise ValueError(msg)
         dropped = [str(k) for k in small.index]
         logger.warning(
-            "Leaving %d class(es) with fewer than %d cells out of training: %s",
+            "Leaving %d class(es) with fewer than %d cells out of training: %s%s",
             len(dropped),
             least,
             ", ".join(dropped),
+            _held_out_of_dropped(adata, split_key, lab_str, dropped),
         )
     if isinstance(labels.dtype, pd.CategoricalDtype):
         order = [str(c) for c in labels.cat.categories]

@@ -806,6 +806,23 @@ def test_report_says_which_classes_the_test_metrics_average_over(adata, tiny_con
     assert f"balanced accuracy over the {len(classes) - 1} in the test split" in page
 
 
+def test_report_says_classify_drew_the_val_cells_of_a_users_train_test_split(
+    adata, tiny_config, tmp_path
+):
+    adata.obs["part"] = np.where(np.arange(adata.n_obs) % 4 == 0, "test", "train")
+    sag.tl.classify(adata, "label", config=tiny_config, split_key="part", seed=3)
+    page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
+    assert (
+        "as the user&#x27;s split in obs[&#x27;part&#x27;] put them, except the val cells, "
+        "which classify drew from its train cells (seed 3)." in page
+    )
+    # a split with val cells of its own: as before
+    adata.obs.loc[adata.obs_names[1::8], "part"] = "val"
+    sag.tl.classify(adata, "label", config=tiny_config, split_key="part")
+    page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
+    assert "as the user&#x27;s split in obs[&#x27;part&#x27;] put them." in page
+
+
 def test_report_of_a_latent_of_two_dimensions_says_it_is_drawn_as_it_is(adata, tmp_path):
     """A 2-D latent is drawn as it is by sag.pl.embedding: the caption says so, not 'UMAP'."""
     import numpy as np

@@ -230,7 +230,8 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
                 f"the run's, whose split held {held} {noun}), "
             )
     if _given(params.get("split_key")):
-        return text + f"as the user's split in obs[{str(params['split_key'])!r}] put them."
+        text += f"as the user's split in obs[{str(params['split_key'])!r}] put them"
+        return text + _val_drawn(adata, column, str(params["split_key"]), params, noun) + "."
     if "seed" not in params:
         return text.rstrip(", ") + "."
     by = "bin of the target's values" if regression else "class"
@@ -253,6 +254,20 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
         if n_other:  # names that are no barcodes, beside the patients
             text += f", the {n_other:,} other {noun} (not named by barcodes) one by one"
     return text + "."
+
+
+def _val_drawn(adata, column: str, split_key: str, params: dict, noun: str) -> str:
+    """Where the user's split has no val cells and the run's has: that classify drew them
+    from the user's train cells (seeded). Empty otherwise, or where either column is gone."""
+    obs = adata.obs
+    if column not in obs.columns or split_key not in obs.columns:
+        return ""
+    user = obs[split_key].astype(str).to_numpy()
+    if (user == "val").any() or not (obs[column].astype(str).to_numpy() == "val").any():
+        return ""
+    how = "whole groups, " if _given(params.get("split_groups")) else ""
+    seed = f"seed {params['seed']}" if "seed" in params else "seeded"
+    return f", except the val {noun}, which classify drew from its train {noun} ({how}{seed})"
 
 
 def _train_params(uns) -> dict:

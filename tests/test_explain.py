@@ -202,6 +202,33 @@ def test_chunking_does_not_change_values():
     np.testing.assert_allclose(parts, whole, atol=1e-6 * np.abs(whole).max())
 
 
+def test_a_large_background_keeps_the_fast_path_in_its_memory_budget():
+    """The structured path keeps gradient blocks only for the background rows a chunk drew
+    (not for all of a large background), and gives way to the generic path where even one
+    cell's would not fit."""
+    torch.manual_seed(0)
+    net = build_network({"kind": "mlp", "units": [32], "n_inputs": 50, "n_outputs": 3}).eval()
+    rng = np.random.default_rng(0)
+    bg, x = rng.random((2000, 50), dtype=np.float32), rng.random((30, 50), dtype=np.float32)
+    draws = sample_draws(30, 2000, 10, seed=0)
+    fast = ExpectedGradients(net, bg, draws, max_floats=2**20)
+    assert fast.path == "structured"
+    # blocks of 2,000 rows each: 2 cells a chunk; of the 10 rows a cell drew: 23
+    assert fast.cells_per_chunk() == 23
+    generic = ExpectedGradients(net, bg, draws, path="generic")
+    phi = np.concatenate(
+        [fast.attributions(x[i : i + 23], np.arange(i, min(i + 23, 30))) for i in (0, 23)]
+    )
+    np.testing.assert_allclose(
+        phi, generic.attributions(x, np.arange(30)), atol=1e-5 * np.abs(phi).max()
+    )
+    # one cell's blocks (11 x 3 x 32, twice) over the budget: the generic path
+    assert ExpectedGradients(net, bg, draws, max_floats=2000).path == "generic"
+    assert ExpectedGradients(net, bg, draws, max_floats=2000, path="structured").path == (
+        "structured"
+    )
+
+
 def test_stratified_cells_represents_small_classes():
     codes = np.array([0] * 500 + [1] * 5 + [2] * 40)
     rng = np.random.default_rng(0)

@@ -261,16 +261,34 @@ class ExpectedGradients:
             self.support = None
             if density < _SPARSE_BELOW:
                 self.support = [torch.nonzero(row).flatten() for row in self.bg]
+            if path == "auto" and self._structured_floats(1, self.n_genes) > self.max_floats:
+                # one cell's gradient blocks alone are over the budget (a large background
+                # of many classes and wide layers): the generic path's batches are bounded
+                self.path = "generic"
         logger.debug("expected gradients: %s path, %d classes", self.path, self.n_classes)
 
     # -- sizing ----------------------------------------------------------------------------------
     def cells_per_chunk(self, n_genes_out: int | None = None) -> int:
         """How many cells one call of :meth:`attributions` should get to stay in budget."""
         g = self.n_genes if n_genes_out is None else n_genes_out
-        per_cell = 2 * self.n_classes * g
-        if self.path == "structured":
-            per_cell += 2 * self.n_classes * self.n_hidden * (self.n_background + 1)
-        return max(1, self.max_floats // per_cell)
+        if self.path != "structured":
+            return max(1, self.max_floats // (2 * self.n_classes * g))
+        # the largest n that fits (the floats grow with n)
+        low, high = 1, max(1, self.max_floats // (2 * self.n_classes * g))
+        while low < high:
+            mid = (low + high + 1) // 2
+            if self._structured_floats(mid, g) <= self.max_floats:
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+    def _structured_floats(self, n: int, g: int) -> int:
+        """Floats of the structured path for ``n`` cells and ``g`` output genes: the gradient
+        blocks of each (background row drawn, cell) pair and their sum, twice (the blocks
+        are transposed into a copy), and the SHAP values with their accumulator."""
+        refs = min(self.n_background, n * self.draws.nsamples)
+        return 2 * n * self.n_classes * (self.n_hidden * (refs + 1) + g)
 
     def _rows_per_batch(self, width: int) -> int:
         return max(1, self.max_floats // (self.n_classes * (width + self._width)))
@@ -317,19 +335,22 @@ class ExpectedGradients:
 
     def _structured(self, x, rows, alphas, genes) -> torch.Tensor:
         n, s = rows.shape
-        n_bg, n_cls, n_h = self.n_background, self.n_classes, self.n_hidden
+        n_cls, n_h = self.n_classes, self.n_hidden
         with torch.no_grad():
             zx = self.linear(x)
         g_sum = torch.zeros(n, n_cls, n_h, device=self.device)
-        g_by_ref = torch.zeros(n_bg * n, n_cls, n_h, device=self.device)  # (ref, cell) blocks
         cell, ref, alpha = self._flat(rows, alphas)
+        # the background rows these cells drew, numbered 0..k-1 (a background of thousands
+        # of rows would otherwise hold a block for each row per cell)
+        drawn, slot = torch.unique(ref, return_inverse=True)
+        g_by_ref = torch.zeros(len(drawn) * n, n_cls, n_h, device=self.device)  # (ref, cell)
         step = self._rows_per_batch(n_h)
         for p in range(0, n * s, step):
             j, r, a = cell[p : p + step], ref[p : p + step], alpha[p : p + step]
             z = (self.zb[r] + a * (zx[j] - self.zb[r])).detach().requires_grad_(True)
             g = _class_grads(self.rest, z, self._state).permute(1, 0, 2)  # batch x classes x hidden
             g_sum.index_add_(0, j, g)
-            g_by_ref.index_add_(0, r * n + j, g)
+            g_by_ref.index_add_(0, slot[p : p + step] * n + j, g)
         with torch.no_grad():
             WT = self.WT if genes is None else self.WT[genes]  # genes x hidden
             xs = x if genes is None else x[:, genes]
@@ -338,17 +359,17 @@ class ExpectedGradients:
             phi = (g_sum.reshape(n * n_cls, n_h) @ WT.T).reshape(n, n_cls, -1) * xs[:, None, :]
             # - (1/S) sum_r b_r * (summed gradients of the samples drawn from r) W, accumulated
             # genes-first so that sparse background rows scatter whole rows
-            blocks = g_by_ref.reshape(n_bg, n * n_cls, n_h).transpose(1, 2).contiguous()
+            blocks = g_by_ref.reshape(len(drawn), n * n_cls, n_h).transpose(1, 2).contiguous()
             del g_by_ref
             acc = torch.zeros(WT.shape[0], n * n_cls, device=self.device)
             sparse = self.support is not None and genes is None
-            for r in torch.unique(ref).tolist():
+            for k, r in enumerate(drawn.tolist()):
                 if sparse:
                     nz = self.support[r]
                     if len(nz):
-                        acc.index_add_(0, nz, (WT[nz] * bg[r, nz, None]) @ blocks[r])
+                        acc.index_add_(0, nz, (WT[nz] * bg[r, nz, None]) @ blocks[k])
                 else:
-                    acc.addmm_(WT * bg[r, :, None], blocks[r])
+                    acc.addmm_(WT * bg[r, :, None], blocks[k])
             phi -= acc.T.reshape(n, n_cls, -1)
         return phi / s
 

@@ -237,6 +237,15 @@ def test_a_regressor_saved_with_its_head_folded_loads_and_predicts_the_same(
         m.setattr(sag.models.Regressor, "_marker_tensors_names", ())
         with pytest.raises(ValueError, match=r"do not fit the Regressor network.*target_scale"):
             sag.models.Regressor.load(tmp_path / "new")
+    # a model.json that lost the two, or whose two are not the marker's: refused, not read as
+    # a head of the target's units (predictions in standard units)
+    for i, (k, v) in enumerate((("target_mean", None), ("target_std", None), ("target_std", 2.0))):
+        damaged = {**meta, k: v} if v is not None else {x: y for x, y in meta.items() if x != k}
+        write_model_dir(tmp_path / f"damaged{i}", damaged, tensors, overwrite=False)
+        with pytest.raises(
+            ValueError, match=r"target_mean and target_std.*model\.pt holds.*by hand"
+        ):
+            sag.models.Regressor.load(tmp_path / f"damaged{i}")
     # what an earlier version saved: the head folded, no mean or standard deviation
     old = copy.deepcopy(model)
     unstandardize_head(old.module_.head, model.target_mean_, model.target_std_)

@@ -298,6 +298,12 @@ class BaseModel:
         raise NotImplementedError
 
     @classmethod
+    def _marker_problems(cls, meta: dict, markers: dict[str, torch.Tensor]) -> list[str]:
+        """What in a ``model.json`` disagrees with the marker tensors of ``model.pt``
+        (:meth:`_marker_tensors`), which hold some of its entries a second time."""
+        return []
+
+    @classmethod
     def _meta_problems(cls, meta: dict) -> list[str]:
         """What in a ``model.json`` (its entries of the right types) is at odds with the
         network it describes, which the weights' digest does not cover: genes of another
@@ -739,6 +745,9 @@ class BaseModel:
             )
             raise ValueError(msg)
         problems = cls._meta_problems(meta)
+        problems += cls._marker_problems(
+            meta, {n: tensors[NET + n] for n in cls._marker_tensors_names if NET + n in tensors}
+        )
         if problems:
             msg = (
                 f"{str(Path(path) / META)!r}: {'; '.join(problems)} (damaged, or edited by "

@@ -88,6 +88,30 @@ class Regressor(SupervisedModel):
         }
 
     @classmethod
+    def _marker_problems(cls, meta: dict, markers: dict[str, torch.Tensor]) -> list[str]:
+        # a network of the standardized target: the json's 0.0 and 1.0 defaults (of a model
+        # saved before the two were kept apart) would give predictions in standard units
+        if "target_scale" not in markers:
+            return []
+        mean, std = (float(v) for v in markers["target_scale"].tolist())
+        if "target_mean" not in meta or "target_std" not in meta:
+            return [
+                f"it lacks target_mean and target_std, which model.pt holds ({mean:.6g}, {std:.6g})"
+            ]
+        try:
+            agree = np.allclose(
+                [float(meta["target_mean"]), float(meta["target_std"])], [mean, std]
+            )
+        except (TypeError, ValueError, OverflowError):
+            return []  # not finite numbers: _meta_problems says so
+        if not agree:
+            return [
+                f"its target_mean and target_std ({meta['target_mean']!r}, "
+                f"{meta['target_std']!r}) are not those model.pt holds ({mean:.6g}, {std:.6g})"
+            ]
+        return []
+
+    @classmethod
     def _meta_problems(cls, meta: dict) -> list[str]:
         return super()._meta_problems(meta) + finite_numbers(meta, ("target_mean", "target_std"))
 

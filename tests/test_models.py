@@ -70,6 +70,31 @@ def test_load_errors(tmp_path, adata):
         sag.models.Classifier.load(tmp_path / "run")
 
 
+def test_a_model_of_a_later_version_is_warned_of_and_its_unknown_settings_refused(
+    tmp_path, adata, sag_caplog
+):
+    """A model.json of a later scautogenome: a warning on load; a transform setting this
+    version does not know (or counts normalized to another sum) is refused, saying to
+    update, not applied wrongly."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["versions"]["scautogenome"] = "99.0"
+    meta_path.write_text(json.dumps(meta))
+    proba = sag.models.Classifier.load(tmp_path / "m").predict_proba(adata)
+    np.testing.assert_allclose(proba, model.predict_proba(adata), atol=1e-6)
+    assert "saved by scautogenome 99.0, newer than this one" in sag_caplog.text
+    for change in ({"clip": 10.0}, {"target_sum": 1e6}):
+        meta_path.write_text(json.dumps({**meta, "transform": {**meta["transform"], **change}}))
+        with pytest.raises(ValueError, match=r"newer than this one.*update scautogenome to read"):
+            sag.models.Classifier.load(tmp_path / "m")
+    meta["versions"]["scautogenome"] = sag.__version__  # the same version: damaged
+    meta_path.write_text(json.dumps({**meta, "transform": {**meta["transform"], "clip": 1.0}}))
+    with pytest.raises(ValueError, match=r"does not know: \['clip'\]; damaged, or edited by hand"):
+        sag.models.Classifier.load(tmp_path / "m")
+
+
 def test_save_and_load_check_their_arguments(tmp_path, adata):
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
     model.fit(adata, "label", seed=0)

@@ -429,6 +429,16 @@ class InputTransform:
 
     @classmethod
     def from_dict(cls, d: dict, arrays: dict[str, np.ndarray]) -> InputTransform:
+        unknown = sorted(set(d) - {"value_type", "scale", "target_sum", "integers"})
+        if unknown:  # a setting of a later version, which this one would not apply
+            msg = f"it has entries this version does not know: {unknown}"
+            raise ValueError(msg)
+        if "target_sum" in d and float(d["target_sum"]) != TARGET_SUM:
+            msg = (
+                f"it normalizes counts to {d['target_sum']!r} per cell, this version to "
+                f"{TARGET_SUM:g}"
+            )
+            raise ValueError(msg)
         t = cls(value_type=d["value_type"], scale=d["scale"])
         if isinstance(d.get("integers"), bool):
             t.integers_ = d["integers"]

@@ -153,6 +153,22 @@ def _read_meta(meta: Path) -> dict:
     return out
 
 
+def _newer_than_this(meta: dict) -> str:
+    """``"saved by scautogenome X, newer than this one (Y)"`` where ``model.json`` records
+    a later version than the one installed; empty otherwise (or where either is unreadable)."""
+    from packaging.version import InvalidVersion, Version
+
+    from .. import __version__
+
+    saved = meta.get("versions", {}).get("scautogenome") if isinstance(meta, dict) else None
+    try:
+        if saved is None or Version(str(saved)) <= Version(__version__):
+            return ""
+    except InvalidVersion:
+        return ""
+    return f"saved by scautogenome {saved}, newer than this one ({__version__})"
+
+
 def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
     path = check_model_path(path, kind, "load")
     if not (path / META).exists() or not (path / WEIGHTS).exists():
@@ -757,12 +773,18 @@ class BaseModel:
         extras = cls._extras_from_meta(meta)
         state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
         arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}
+        newer = _newer_than_this(meta)
+        if newer:
+            logger.warning("%s: %s; it may be read wrongly.", str(path), newer)
         try:
             transform = InputTransform.from_dict(meta["transform"], arrays)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
+            why = newer or "damaged, or edited by hand"
+            how = "update scautogenome to read it" if newer else "save the model there again"
             msg = (
-                f"{str(Path(path) / META)!r}: its 'transform' entry cannot be read ({e!r}; "
-                "damaged, or edited by hand); save the model there again."
+                f"{str(Path(path) / META)!r}: its 'transform' entry cannot be read "
+                f"({e.args[0] if isinstance(e, ValueError) and e.args else repr(e)}; {why}); "
+                f"{how}."
             )
             raise ValueError(msg) from None
         for name in cls._marker_tensors_names:

@@ -209,6 +209,30 @@ def test_fit_zinb_on_counts_and_save_load(adata, tmp_path):
     assert again.get_latent(few, min_gene_overlap=0.2).shape == lat.shape
 
 
+def test_a_resvae_without_its_epoch_time_saves_strict_json(adata, tmp_path):
+    """A folder saved before the epoch time was recorded loads with it unknown (NaN), and
+    saved again its model.json is still JSON that strict readers (jq, JavaScript) take."""
+    import json
+
+    from scautogenome.models._base import read_model_dir, write_model_dir
+
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata)
+    model.save(tmp_path / "new")
+    meta, tensors = read_model_dir(tmp_path / "new", "ResVAE")
+    meta.pop("seconds_per_epoch")
+    write_model_dir(tmp_path / "old", meta, tensors, overwrite=False)
+    old = sag.models.ResVAE.load(tmp_path / "old")
+    assert np.isnan(old.seconds_per_epoch_)
+    old.save(tmp_path / "again")
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    text = (tmp_path / "again" / "model.json").read_text()
+    assert json.loads(text, parse_constant=refuse)["seconds_per_epoch"] is None
+    assert np.isnan(sag.models.ResVAE.load(tmp_path / "again").seconds_per_epoch_)
+
+
 def test_load_weights_that_do_not_fit_the_network(adata, tmp_path):
     model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata)
     model.save(tmp_path / "m")

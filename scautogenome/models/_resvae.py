@@ -337,7 +337,10 @@ class ResVAE(BaseModel):
 
     def _extra_meta(self) -> dict:
         return {
-            "seconds_per_epoch": self.seconds_per_epoch_,
+            # unknown (NaN) as null: NaN is no JSON for strict readers
+            "seconds_per_epoch": (
+                self.seconds_per_epoch_ if np.isfinite(self.seconds_per_epoch_) else None
+            ),
             "batch_key": self.batch_key_,
             "batches": self.batches_,
         }
@@ -360,7 +363,9 @@ class ResVAE(BaseModel):
     @classmethod
     def _extras_from_meta(cls, meta: dict) -> dict:
         return {
-            "seconds_per_epoch": meta.get("seconds_per_epoch", float("nan")),
+            "seconds_per_epoch": (
+                float("nan") if meta.get("seconds_per_epoch") is None else meta["seconds_per_epoch"]
+            ),
             "batch_key": meta.get("batch_key"),  # absent in models saved before batches
             "batches": meta.get("batches"),
         }

@@ -1073,8 +1073,8 @@ def _common(sp, seed_help: str | None = "random seed (default 0)", compute: bool
             "--threads",
             type=int,
             default=None,
-            help="CPU threads for torch (default: torch's, OMP_NUM_THREADS or the machine's "
-            "cores). The thread "
+            help="CPU threads for torch (default: torch's, MKL_NUM_THREADS, else "
+            "OMP_NUM_THREADS, else the machine's cores). The thread "
             "count changes the weights a seed learns: pass --threads for a run that is "
             "reproducible across machines",
         )
@@ -1181,7 +1181,13 @@ def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
         help="number of search trials; 0 with --storage runs none and collects the stored "
         "study's best trial (workers', earlier runs') into the model",
     )
-    sp.add_argument("--time-budget", type=float, default=None, help="search seconds")
+    sp.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="search seconds (default: the config's, 600; for a run to repeat, give "
+        '--n-trials and lift the clock with --config \'{"budget": {"time_budget": null}}\')',
+    )
     sp.add_argument(
         "--storage",
         default=None,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,7 +140,15 @@ def test_predict_warns_when_the_query_holds_another_kind_of_values(adata, capfd)
     assert "trained on log-transformed or scaled values" in err
     assert "(raw counts?)" in err
     on_counts.predict(lognorm)
-    assert "holds non-integer values (log-normalized?)" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "holds non-integer values (log-normalized?)" in err
+    assert "e.g. layer='counts'" in err
+    # where the layer read is 'counts' already, it is not the advice
+    lognorm.layers["counts"] = lognorm.X
+    on_counts.predict(lognorm, layer="counts")
+    err = capfd.readouterr().err
+    assert "the query's layers['counts'] holds non-integer values" in " ".join(err.split())
+    assert "e.g. layer='counts'" not in err
 
 
 def test_predict_warns_when_tpm_meets_log_values(capfd):
@@ -318,6 +328,17 @@ def test_predict_warns_of_scaled_or_rescaled_log_values(capfd):
     sc.pp.scale(scaled)
     on_log.predict(scaled)
     assert "negative values (down to" in capfd.readouterr().err
+    # and the other way round: a model of scaled values given unscaled log values
+    on_scaled = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    on_scaled.fit(scaled, "label", seed=0)
+    capfd.readouterr()
+    on_scaled.predict(scaled[:50].copy())
+    assert "the model was trained on" not in capfd.readouterr().err
+    on_scaled.predict(lognorm)
+    assert re.search(
+        r"holds no negative values, where training had values down to -\d.*sc\.pp\.scale",
+        " ".join(capfd.readouterr().err.split()),
+    )
     median_depth = counts.copy()  # scanpy's default target: the median depth (about 220)
     sc.pp.normalize_total(median_depth)
     sc.pp.log1p(median_depth)

@@ -83,7 +83,8 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
     than the model's ``transform`` was fitted on, which the transform would turn into the
     wrong scale: raw counts given to a model of log-normalized values, log values to a model
     of unlogged TPM/RSEM or the other way round, scaled (z-scored) values where training had
-    no negative ones, or log values of another normalization or log base (their mean over the
+    no negative ones or none where training had some, or log values of another
+    normalization or log base (their mean over the
     model's genes :data:`SCALE_RATIO` times the training cells' or more; ``col_map`` as
     :class:`~scautogenome.data.BatchLoader`'s, None where ``X`` holds the model's genes in
     order)."""
@@ -93,10 +94,12 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
     # the genes the model reads: other columns of the query (CLR features, say) do not count
     stats = value_stats(X, None if col_map is None else col_map[0])
     trained = _TRAINED_ON[value_type]
+    # no layer='counts' advice where that is the layer read
+    example = "" if "'counts'" in where else "e.g. layer='counts' for raw counts, "
     if value_type in ("counts", "normalized") and stats["min"] < 0:
         msg = (
             f"The model was trained on {trained} but {where} has negative values; pass the same "
-            "kind of values (e.g. layer='counts')."
+            f"kind of values ({example or 'as in training, '}not scaled)."
         )
         raise ValueError(msg)
     counts_like = stats["integer"] and not stats["binary"] and stats["min"] >= 0
@@ -149,6 +152,17 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
             f"negative values (down to {stats['min']:.3g}) where training had none (scaled "
             "values, such as sc.pp.scale's output?)"
         )
+    elif (
+        value_type == "continuous"
+        and stats["min"] >= 0
+        and trained_min is not None
+        and trained_min < 0
+    ):
+        seen = (
+            f"no negative values, where training had values down to {trained_min:.3g} (the "
+            "model was trained on scaled values, such as sc.pp.scale's output: scale the "
+            "query so too?)"
+        )
     elif ratio is not None and not 1 / SCALE_RATIO <= ratio <= SCALE_RATIO:
         seen = (
             f"values whose mean over the model's genes is {ratio:.2f}x the training cells' "
@@ -160,10 +174,11 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
         return
     logger.warning(
         "the model was trained on %s but %s holds %s; pass the same kind of values as in "
-        "training (e.g. layer='counts' for raw counts, the same normalization and log).",
+        "training (%sthe same normalization and log).",
         trained,
         where,
         seen,
+        example,
     )
 
 

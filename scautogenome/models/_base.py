@@ -614,7 +614,9 @@ class BaseModel:
 
         For an AnnData, ``check_genes(adata, n_found, n_model)`` checks how many of the
         model's genes it has and returns the report given back as the third element (None for
-        a matrix, which must have the model's genes in order).
+        a matrix, which must have the model's genes in order). The fourth names what was read
+        for messages: ``"the query's layers['counts']"``, ``"the query's X"``, ``"the query
+        matrix"``.
         """
         from anndata import AnnData
 
@@ -635,6 +637,11 @@ class BaseModel:
             if not frame:  # a DataFrame's values are what there is to read
                 layer = self._default_layer(data, layer)
             X = get_matrix(data, layer)
+            where = (
+                "the query matrix"
+                if frame
+                else "the query's " + ("X" if layer is None else f"layers[{layer!r}]")
+            )
             src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
             report = check_genes(data, np.unique(dst).size, n_model)
             if self._unlisted_read_as_zero(unlisted_genes_are_zero(data)):
@@ -653,8 +660,8 @@ class BaseModel:
             if X.shape[0] == 0:  # as an empty AnnData is refused
                 msg = "X has no rows: there is nothing to predict or encode."
                 raise ValueError(msg)
-            col_map, report = None, None
-        return X, col_map, report
+            col_map, report, where = None, None, "the query matrix"
+        return X, col_map, report, where
 
     def _default_layer(self, adata, layer: str | None) -> str | None:
         """``layer``, or when None the layer the model was trained on (``layer_``) where

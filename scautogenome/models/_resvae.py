@@ -528,10 +528,10 @@ class ResVAE(BaseModel):
                 unlisted_zero=unlisted_genes_are_zero(adata),
             )
 
-        X, col_map, _ = self._matched_input(data, layer, check_genes)
+        X, col_map, _, where = self._matched_input(data, layer, check_genes)
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
-        check_finite(X, "the input matrix", used, **names_of(data))
-        check_query_values(X, self.transform_, "the input matrix", col_map)
+        check_finite(X, where, used, **names_of(data))
+        check_query_values(X, self.transform_, where, col_map)
         return X, col_map
 
     def _encode(

@@ -72,10 +72,10 @@ class SupervisedModel(BaseModel):
                 unlisted_zero=unlisted_genes_are_zero(adata),
             )
 
-        X, col_map, report = self._matched_input(data, layer, check_genes)
+        X, col_map, report, where = self._matched_input(data, layer, check_genes)
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
-        check_finite(X, "the query matrix", used, **names_of(data))
-        check_query_values(X, self.transform_, "the query matrix", col_map)
+        check_finite(X, where, used, **names_of(data))
+        check_query_values(X, self.transform_, where, col_map)
         return X, col_map, report
 
     def _loader(self, X, col_map, batch_size: int) -> BatchLoader:

@@ -448,6 +448,29 @@ def test_tcga_patients_stay_whole_when_samples_of_other_names_are_the_most(adata
     assert re.search(r"80 of the 300 \w+ are named by TCGA barcodes", sag_caplog.text)
 
 
+def test_a_donor_column_left_ungrouped_is_named(adata, sag_caplog):
+    """A split drawn cell by cell beside an obs column of donors: the log names the column
+    and group_key= of it; with the groups, a split of one's own or no such column it says
+    nothing."""
+    adata.obs["Donor"] = [f"d{i % 4}" for i in range(adata.n_obs)]
+    d = prepare_labelled(adata, "label", seed=0)
+    assert d.grouped_by is None
+    assert "obs['Donor'] names 4 donors or samples" in sag_caplog.text
+    assert "group_key='Donor' keeps each in one part" in sag_caplog.text
+    for kwargs in ({"group_key": "Donor"}, {"group_key": None}):
+        sag_caplog.clear()
+        prepare_labelled(adata, "label", seed=0, **kwargs)
+        assert "donors or samples" not in sag_caplog.text
+    adata.obs["part"] = np.where(np.arange(adata.n_obs) % 5 == 0, "test", "train")
+    sag_caplog.clear()
+    prepare_labelled(adata, "label", seed=0, split_key="part")
+    assert "donors or samples" not in sag_caplog.text
+    adata.obs["Donor"] = [f"d{i}" for i in range(adata.n_obs)]  # one cell each: no donors
+    sag_caplog.clear()
+    prepare_labelled(adata, "label", seed=0)
+    assert "donors or samples" not in sag_caplog.text
+
+
 def test_copies_of_a_sample_under_one_name_never_straddle_the_split(adata, caplog):
     """Names that are not TCGA barcodes but repeat (a sample exported twice): "auto" keeps the
     rows of one name in one part, and logs it; group_key=None, a group column or a split of

@@ -163,8 +163,40 @@ def _repeats_a_patient(groups: np.ndarray) -> bool:
     return len(set(patients)) < len(patients)
 
 
+# obs columns (in any case) that name each cell's donor or sample in single-cell studies
+_DONOR_COLUMNS = tuple(
+    f"{stem}{end}"
+    for stem in ("donor", "patient", "individual", "subject", "sample")
+    for end in ("", "_id", "id")
+)
+
+
+def _hint_donor_column(adata: AnnData, used: np.ndarray) -> None:
+    """Log, for a split drawn cell by cell, an ``obs`` column that names each cell's donor or
+    sample (two or more of them, at least two cells each on average): its test cells then come
+    from donors the model trained on, which ``group_key=`` that column avoids."""
+    for column in adata.obs.columns:
+        if str(column).lower() not in _DONOR_COLUMNS:
+            continue
+        values = adata.obs[column].to_numpy()[used]
+        n = pd.Series(values).nunique(dropna=True)
+        if 2 <= n <= len(values) / 2:
+            logger.info(
+                "obs[%r] names %d donors or samples; the split draws %s one by one, so that "
+                "the test %s share them with the training %s. group_key=%r keeps each in one "
+                "part: a test of donors the model has not seen.",
+                column,
+                n,
+                obs_noun(adata),
+                obs_noun(adata),
+                obs_noun(adata),
+                column,
+            )
+            return
+
+
 def resolve_groups(
-    adata: AnnData, group_key: str | None, used: np.ndarray
+    adata: AnnData, group_key: str | None, used: np.ndarray, *, hint_donors: bool = False
 ) -> tuple[np.ndarray | None, str | None]:
     """The group of every cell whose samples must share a split, and what it was read from.
 
@@ -174,6 +206,8 @@ def resolve_groups(
     cells share an ``obs_name`` (a sample exported twice), the name, so that the copies are
     not trained on and tested on; else no groups.
     A column name: its values (a missing value is a group of its own). None: no groups.
+    ``hint_donors``: log an ``obs`` column of donors or samples that ``"auto"`` leaves
+    ungrouped.
     """
     if group_key is None:
         return None, None
@@ -198,6 +232,8 @@ def resolve_groups(
             )
         if of_used is None:
             if names.is_unique:
+                if hint_donors:  # a seeded split, drawn cell by cell
+                    _hint_donor_column(adata, used)
                 return None, None
             logger.info(
                 "group_key='auto': %d %s share their obs_name with another (%d names); the "

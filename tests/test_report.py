@@ -40,6 +40,7 @@ def test_report_sections(annotated, tmp_path):
     assert f"<b>{test['roc_auc']:.3f}</b>test ROC AUC" in page
     assert ">average precision</th>" in page
     assert "The summary's average precision" not in page  # three classes: the macro mean
+    assert "The validation cells are those the search chose the model and its epoch on" in page
     # 30 test cells: how uncertain the accuracy is, said next to it
     from scipy.stats import binomtest
 
@@ -244,6 +245,7 @@ def test_report_of_a_regression_run(regressed, tmp_path):
         "<b>2</b>trials",
         "numeric target: <code>age</code>",
         "search metric: r2",
+        "The validation cells are those the search chose the model and its epoch on",
         "Observed vs predicted (test)",
         "Search history",
         "Best trials",

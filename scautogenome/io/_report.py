@@ -360,6 +360,17 @@ FEW_TEST_CELLS = 50
 """Fewer test cells than this: the report says how uncertain the test metrics are."""
 
 
+def _validation_flatters(val, noun: str) -> str:
+    """Why the validation row is no estimate: the search chose on it (empty without one)."""
+    if not val:
+        return ""
+    return (
+        f'<p class="muted">The validation {noun} are those the search chose the model and '
+        f"its epoch on, so their figures flatter it; the test {noun} were scored once, by the "
+        "final model: theirs are the estimate.</p>"
+    )
+
+
 def _few_test_cells(test, accuracy: bool, noun: str = "cells") -> str:
     """A note on a small test split: how much one cell (``noun``: what the rows are called)
     weighs and, for classes, the 95% Wilson interval of the test accuracy; empty for a test
@@ -429,6 +440,7 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         if m
     ]
     out.append(_table(["split", *(name for _, name in summary), noun], rows))
+    out.append(_validation_flatters(val, noun))
     out.append(_few_test_cells(test, accuracy=True, noun=noun))
     out.append(_classes_scored(uns, noun))
     out.append(_called_again(adata, key, noun))
@@ -623,6 +635,7 @@ def _regression_section(adata: AnnData, key: str) -> list[str]:
         if m
     ]
     out.append(_table(["split", *(name for _, name, _ in _REGRESSION), noun], rows))
+    out.append(_validation_flatters(val, noun))
     out.append(_few_test_cells(test, accuracy=False, noun=noun))
     out.append(
         '<p class="muted">R\u00b2: the share of the values\u2019 variance the predictions '

@@ -330,6 +330,10 @@ def test_explain_writes_outputs(syn):
     assert u["params"]["engine"] == "structured"
     assert u["params"]["groupby"] == "label"
     assert u["params"]["background_from"] == "training"
+    # the background cells, by name: training cells, as many as the record says
+    bg = u["background_cells"]
+    assert len(bg) == len(set(bg)) == u["params"]["n_background"]
+    assert set(bg) <= set(adata.obs_names[adata.obs["sag_split"] == "train"])
     # ranks agree with the table
     for c in range(n_cls + 1):
         col = table[:, c]
@@ -413,7 +417,15 @@ def test_explain_roundtrip_h5ad(syn, tmp_path):
     np.testing.assert_array_equal(back.varm["sag_shap"], adata.varm["sag_shap"])
     u, v = adata.uns["sag_shap"], back.uns["sag_shap"]
     assert set(u) == set(v)
-    for k in ("top_genes", "columns", "cells", "cell_groups", "values", "expression"):
+    for k in (
+        "top_genes",
+        "columns",
+        "cells",
+        "cell_groups",
+        "background_cells",
+        "values",
+        "expression",
+    ):
         np.testing.assert_array_equal(np.asarray(v[k]), np.asarray(u[k]))
     assert v["params"] == u["params"]
 

@@ -326,7 +326,8 @@ def explain(
         ``classes``; ``columns`` (the varm columns: classes + ``"overall"``); ``top_genes`` and
         ``top_scores`` ((n_classes + 1) x n_top, ranked, rows in ``columns`` order; empty
         names and NaN for a class with no explained cell); ``cells``
-        (names of the explained cells); ``cell_groups`` (their class); ``n_cells`` (explained
+        (names of the explained cells); ``cell_groups`` (their class); ``background_cells``
+        (names of the background cells the values are relative to); ``n_cells`` (explained
         cells per class); ``values`` and ``expression`` (n_classes x n_cells x n_top: SHAP value of
         class ``c`` and model-scale input value of class ``c``'s top genes in every explained
         cell); ``overall_values`` and ``overall_expression`` (n_cells x n_top: every explained
@@ -572,6 +573,7 @@ def explain(
         "top_scores": top_scores.astype(np.float32),
         "cells": np.asarray(adata.obs_names[explained], dtype=str),
         "cell_groups": np.asarray(classes[codes], dtype=str),
+        "background_cells": np.asarray(adata.obs_names[bg_rows], dtype=str),
         "n_cells": res.n_cells.astype(np.int64),
         "values": res.top_values,
         "expression": res.top_expression,

@@ -110,6 +110,24 @@ def test_a_resumed_search_draws_points_of_its_own(adata, tiny_config, tmp_path):
     assert drawn[0] == drawn[1]  # deterministic
 
 
+def test_a_two_class_average_precision_study_of_the_mean_of_both_is_refused(tiny_config, tmp_path):
+    """Two classes' average precision became the rarer class's: a study whose trials scored
+    the mean of both classes' (the record without the words) is not resumed."""
+    import scautogenome as sag
+
+    two = sag.datasets.synthetic(n_obs=150, n_vars=40, n_classes=2, seed=0)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    run = dict(config=_tiny_mlp(tiny_config), storage=url, metric="average_precision")
+    sag.tl.classify(two.copy(), "label", **run)
+    study = optuna.load_study(study_name="sag-classify", storage=url)
+    stored = study.user_attrs[FINGERPRINT_ATTR]
+    assert stored["metric"] == "average_precision (of the rarer of two classes)"
+    sag.tl.classify(two.copy(), "label", **run)  # resumed as recorded
+    study.set_user_attr(FINGERPRINT_ATTR, {**stored, "metric": "average_precision"})
+    with pytest.raises(ValueError, match=r"metric: 'average_precision' there"):
+        sag.tl.classify(two.copy(), "label", **run)
+
+
 def test_sampler_seed_and_storage():
     from scautogenome.search._study import open_storage, sampler_seed
 

@@ -318,7 +318,11 @@ def run_search(
             "val_labels": digest(labels[val_rows]),
             "train_labels": digest(labels[train_rows]),
             "value_type": data.transform.value_type,
-            "metric": metric,
+            # two classes' average precision is the rarer class's: trials stored when it was
+            # the mean of both score otherwise
+            "metric": f"{metric} (of the rarer of two classes)"
+            if metric == "average_precision" and len(data.classes) == 2
+            else metric,
             # trials of another mode or space would be kept as this search's best
             "mode": config["mode"],
             "space": digest([json.dumps(config["space"], sort_keys=True)]),

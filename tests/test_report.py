@@ -39,7 +39,7 @@ def test_report_sections(annotated, tmp_path):
     test = annotated.uns["sag"]["metrics"]["test"]
     assert f"<b>{test['roc_auc']:.3f}</b>test ROC AUC" in page
     assert ">average precision</th>" in page
-    assert "The summary's average precision" not in page  # three classes: the macro mean
+    assert "The test average precision in the summary" not in page  # three classes: macro
     assert "The validation cells are those the search chose the model and its epoch on" in page
     # 30 test cells: how uncertain the accuracy is, said next to it
     from scipy.stats import binomtest
@@ -52,13 +52,24 @@ def test_report_sections(annotated, tmp_path):
 
 def test_report_names_the_class_of_a_two_class_runs_average_precision(tiny_config, tmp_path):
     two = sag.datasets.synthetic(n_obs=200, n_vars=50, n_classes=2, seed=1)
-    # 10% of one class: its average precision is the figure
-    two.obs["label"] = np.where(np.arange(200) % 10 == 0, "rare", "common")
+    # 10% of one class, the first in order: its average precision is the figure
+    two.obs["label"] = np.where(np.arange(200) % 10 == 0, "rare", "usual")
     sag.tl.classify(two, "label", config={**tiny_config, "budget": {"n_trials": 1}})
     test = two.uns["sag"]["metrics"]["test"]
-    assert test["average_precision"] == test["per_class"]["average_precision"][1]
+    pc = test["per_class"]
+    assert test["average_precision"] == pc["average_precision"][0]
     page = sag.io.write_report(two, tmp_path / "r.html").read_text()
-    assert "The summary's average precision is that of 'rare', the class with fewer test" in page
+    said = "The test average precision in the summary is that of &#x27;rare&#x27;, the class "
+    assert said + "with fewer test" in page
+    # a run recorded when the figure was the mean of both: no such sentence
+    test["average_precision"] = float(np.mean(pc["average_precision"]))
+    page = sag.io.write_report(two, tmp_path / "r.html").read_text()
+    assert "The test average precision in the summary" not in page
+    # as many test cells of each: the second class's, said so
+    pc["support"] = np.array([10, 10])
+    test["average_precision"] = float(pc["average_precision"][1])
+    page = sag.io.write_report(two, tmp_path / "r.html").read_text()
+    assert "that of &#x27;usual&#x27;, sklearn&#x27;s positive label (both classes have 10" in page
 
 
 def test_report_of_a_run_recorded_before_roc_auc(annotated, tmp_path):

@@ -463,24 +463,36 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
             '<p class="muted">ROC AUC and average precision (the area under the '
             f"precision-recall curve) rank the {noun} by each class's probability, one class "
             f"against the rest; \u2013 where the test split has no {noun[:-1]} of the class."
-            f"{_ap_of_two(pc, classes, noun)}</p>"
+            f"{_ap_of_two(test, classes, noun)}</p>"
         )
     out.append("<h3>Confusion matrix (test, rows = true class)</h3>")
     out.append(_figure(pl.confusion_matrix, adata, key=key))
     return out + _search_parts(adata, key)
 
 
-def _ap_of_two(pc, classes: list[str], noun: str) -> str:
+def _ap_of_two(test, classes: list[str], noun: str) -> str:
     """The sentence naming the class whose average precision a two-class run's summary
-    shows (empty for other runs)."""
+    shows: the rarer in each part (empty for other runs, and for runs recorded when the
+    figure was the mean of both classes')."""
     from ..train._metrics import average_precision_class
 
+    pc = test["per_class"]
     c = average_precision_class(pc["support"]) if "average_precision" in pc else None
-    if c is None:
+    if c is None or not np.isclose(
+        test.get("average_precision", np.nan), pc["average_precision"][c]
+    ):
         return ""
-    return (
-        f" The summary's average precision is that of {classes[c]!r}, the class with fewer "
-        f"test {noun} (a model ranking at random scores about its share)."
+    n = [int(v) for v in pc["support"]]
+    which = (
+        f"{classes[c]!r}, sklearn's positive label (both classes have {n[0]:,} test {noun})"
+        if n[0] == n[1]
+        else f"{classes[c]!r}, the class with fewer test {noun}"
+    )
+    return html.escape(
+        f" The test average precision in the summary is that of {which}: a model ranking at "
+        "random scores about its share (the validation figure is that of the class rarer "
+        "there).",
+        quote=True,
     )
 
 

@@ -335,10 +335,22 @@ def test_predict_warns_of_scaled_or_rescaled_log_values(capfd):
     on_scaled.predict(scaled[:50].copy())
     assert "the model was trained on" not in capfd.readouterr().err
     on_scaled.predict(lognorm)
+    err = " ".join(capfd.readouterr().err.split())
     assert re.search(
-        r"holds no negative values, where training had values down to -\d.*sc\.pp\.scale",
-        " ".join(capfd.readouterr().err.split()),
+        r"holds no negative values, where training had values down to -\d.* in 100% of the "
+        r"genes .*sc\.pp\.scale",
+        err,
     )
+    assert "layer='counts'" not in err
+    # one stray negative value in training (a batch correction's) is no scaling
+    stray = lognorm.copy()
+    stray.X = stray.X.toarray()
+    stray.X[0, 0] = -0.01
+    on_stray = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    on_stray.fit(stray, "label", seed=0)
+    capfd.readouterr()
+    on_stray.predict(lognorm[1:].copy())
+    assert "the model was trained on" not in capfd.readouterr().err
     median_depth = counts.copy()  # scanpy's default target: the median depth (about 220)
     sc.pp.normalize_total(median_depth)
     sc.pp.log1p(median_depth)

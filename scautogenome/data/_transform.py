@@ -152,17 +152,14 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
             f"negative values (down to {stats['min']:.3g}) where training had none (scaled "
             "values, such as sc.pp.scale's output?)"
         )
-    elif (
-        value_type == "continuous"
-        and stats["min"] >= 0
-        and trained_min is not None
-        and trained_min < 0
-    ):
+    elif value_type == "continuous" and stats["min"] >= 0 and transform.negative_share() >= 0.5:
+        # most genes went below 0 in training (centred: sc.pp.scale), not a stray value
         seen = (
-            f"no negative values, where training had values down to {trained_min:.3g} (the "
-            "model was trained on scaled values, such as sc.pp.scale's output: scale the "
-            "query so too?)"
+            f"no negative values, where training had values down to {trained_min:.3g} in "
+            f"{transform.negative_share():.0%} of the genes (the model was trained on scaled "
+            "values, such as sc.pp.scale's output: scale the query so too?)"
         )
+        example = ""  # no counts to read
     elif ratio is not None and not 1 / SCALE_RATIO <= ratio <= SCALE_RATIO:
         seen = (
             f"values whose mean over the model's genes is {ratio:.2f}x the training cells' "
@@ -359,6 +356,15 @@ class InputTransform:
         if not self.scale or self.min_ is None or self.min_.size == 0:
             return None
         return float(self.min_.min())
+
+    def negative_share(self) -> float:
+        """The share of the genes that vary on the training rows whose smallest value there
+        was negative (most of them for centred values, such as ``sc.pp.scale``'s); 0.0
+        without scaling."""
+        if not self.scale or self.min_ is None:
+            return 0.0
+        varies = np.isfinite(self.range_)
+        return float((self.min_[varies] < 0).mean()) if varies.any() else 0.0
 
     def trained_max(self) -> float | None:
         """The largest value of the training rows after the row-wise step (for

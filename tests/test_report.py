@@ -829,8 +829,16 @@ def test_report_says_classify_drew_the_val_cells_of_a_users_train_test_split(
         "as the user&#x27;s split in obs[&#x27;part&#x27;] put them, except the val cells, "
         "which classify drew from its train cells (seed 3)." in page
     )
-    # a split with val cells of its own: as before
+    # val cells of its own, but none usable (no label): drawn too
+    adata.obs["label"] = adata.obs["label"].astype(object)
     adata.obs.loc[adata.obs_names[1::8], "part"] = "val"
+    labels = adata.obs["label"].copy()
+    adata.obs.loc[adata.obs_names[1::8], "label"] = np.nan
+    sag.tl.classify(adata, "label", config=tiny_config, split_key="part", seed=3)
+    page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
+    assert "which classify drew from its train cells (seed 3)." in page
+    # a split with val cells of its own: as before
+    adata.obs["label"] = labels
     sag.tl.classify(adata, "label", config=tiny_config, split_key="part")
     page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
     assert "as the user&#x27;s split in obs[&#x27;part&#x27;] put them." in page

@@ -257,17 +257,18 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
 
 
 def _val_drawn(adata, column: str, split_key: str, params: dict, noun: str) -> str:
-    """Where the user's split has no val cells and the run's has: that classify drew them
-    from the user's train cells (seeded). Empty otherwise, or where either column is gone."""
+    """Where the run's val cells are not the user's (it had no usable ones): that classify
+    drew them from the user's train cells (seeded). Empty otherwise, or where either column
+    is gone."""
     obs = adata.obs
     if column not in obs.columns or split_key not in obs.columns:
         return ""
     user = obs[split_key].astype(str).to_numpy()
-    if (user == "val").any() or not (obs[column].astype(str).to_numpy() == "val").any():
+    # val cells the user's column has not (its own val cells unusable: unlabelled, say)
+    if not ((obs[column].astype(str).to_numpy() == "val") & (user != "val")).any():
         return ""
-    how = "whole groups, " if _given(params.get("split_groups")) else ""
     seed = f"seed {params['seed']}" if "seed" in params else "seeded"
-    return f", except the val {noun}, which classify drew from its train {noun} ({how}{seed})"
+    return f", except the val {noun}, which classify drew from its train {noun} ({seed})"
 
 
 def _train_params(uns) -> dict:

@@ -469,6 +469,14 @@ def test_a_donor_column_left_ungrouped_is_named(adata, sag_caplog):
     sag_caplog.clear()
     prepare_labelled(adata, "label", seed=0)
     assert "donors or samples" not in sag_caplog.text
+    # the labels' own column, or a column of the classes under other names: no groups to
+    # hold out (each would be a whole class)
+    adata.obs["sample"] = adata.obs["label"].astype(str) + "_x"
+    adata.obs["patient"] = adata.obs["label"]
+    del adata.obs["Donor"]
+    sag_caplog.clear()
+    prepare_labelled(adata, "patient", seed=0)
+    assert "donors or samples" not in sag_caplog.text
 
 
 def test_copies_of_a_sample_under_one_name_never_straddle_the_split(adata, caplog):

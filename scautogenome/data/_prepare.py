@@ -477,7 +477,9 @@ def prepare_labelled(
     # the splits draw class by class in the order of the class names (numbers in numeric
     # order), not of a categorical's categories: reordering them (for a plot) keeps the split
     split_codes, split_classes = _in_name_order(labels, codes, classes)
-    groups, grouped_by = resolve_groups(adata, group_key, used, hint_donors=split_key is None)
+    groups, grouped_by = resolve_groups(
+        adata, group_key, used, hint_donors=split_key is None, labels_key=labels_key, codes=codes
+    )
 
     if split_key is not None:
         split = _user_split(adata, split_key, used, split_codes, seed, groups)
@@ -590,7 +592,9 @@ def _prepare_numeric(
     if np.unique(y[used]).size < 2:
         msg = f"obs[{labels_key!r}] has the same value in every cell; there is nothing to predict."
         raise ValueError(msg)
-    groups, grouped_by = resolve_groups(adata, group_key, used, hint_donors=split_key is None)
+    groups, grouped_by = resolve_groups(
+        adata, group_key, used, hint_donors=split_key is None, labels_key=labels_key
+    )
     # the seeded split draws whole groups, stratified on bins of the groups' values
     codes = target_bins(y, groups=groups)
     if split_key is not None:

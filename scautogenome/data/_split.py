@@ -171,15 +171,23 @@ _DONOR_COLUMNS = tuple(
 )
 
 
-def _hint_donor_column(adata: AnnData, used: np.ndarray) -> None:
+def _hint_donor_column(
+    adata: AnnData, used: np.ndarray, labels_key: str | None, codes: np.ndarray | None
+) -> None:
     """Log, for a split drawn cell by cell, an ``obs`` column that names each cell's donor or
     sample (two or more of them, at least two cells each on average): its test cells then come
-    from donors the model trained on, which ``group_key=`` that column avoids."""
+    from donors the model trained on, which ``group_key=`` that column avoids. Not the labels'
+    column, nor one whose values match the classes (``codes``) one to one, whose groups
+    would each hold a whole class."""
     for column in adata.obs.columns:
-        if str(column).lower() not in _DONOR_COLUMNS:
+        if str(column).lower() not in _DONOR_COLUMNS or column == labels_key:
             continue
-        values = adata.obs[column].to_numpy()[used]
-        n = pd.Series(values).nunique(dropna=True)
+        values = pd.Series(adata.obs[column].to_numpy()[used])
+        n = values.nunique(dropna=True)
+        if codes is not None:
+            pairs = pd.DataFrame({"v": values.to_numpy(), "c": codes[used]}).dropna()
+            if len(pairs.drop_duplicates()) == n == pairs["c"].nunique():
+                continue
         if 2 <= n <= len(values) / 2:
             logger.info(
                 "obs[%r] names %d donors or samples; the split draws %s one by one, so that "
@@ -196,7 +204,13 @@ def _hint_donor_column(adata: AnnData, used: np.ndarray) -> None:
 
 
 def resolve_groups(
-    adata: AnnData, group_key: str | None, used: np.ndarray, *, hint_donors: bool = False
+    adata: AnnData,
+    group_key: str | None,
+    used: np.ndarray,
+    *,
+    hint_donors: bool = False,
+    labels_key: str | None = None,
+    codes: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, str | None]:
     """The group of every cell whose samples must share a split, and what it was read from.
 
@@ -207,7 +221,7 @@ def resolve_groups(
     not trained on and tested on; else no groups.
     A column name: its values (a missing value is a group of its own). None: no groups.
     ``hint_donors``: log an ``obs`` column of donors or samples that ``"auto"`` leaves
-    ungrouped.
+    ungrouped (not ``labels_key``, nor a column one to one with the class ``codes``).
     """
     if group_key is None:
         return None, None
@@ -233,7 +247,7 @@ def resolve_groups(
         if of_used is None:
             if names.is_unique:
                 if hint_donors:  # a seeded split, drawn cell by cell
-                    _hint_donor_column(adata, used)
+                    _hint_donor_column(adata, used, labels_key, codes)
                 return None, None
             logger.info(
                 "group_key='auto': %d %s share their obs_name with another (%d names); the "

@@ -239,12 +239,19 @@ def test_a_regressor_saved_with_its_head_folded_loads_and_predicts_the_same(
             sag.models.Regressor.load(tmp_path / "new")
     # a model.json that lost the two, or whose two are not the marker's: refused, not read as
     # a head of the target's units (predictions in standard units)
-    for i, (k, v) in enumerate((("target_mean", None), ("target_std", None), ("target_std", 2.0))):
+    std = model.target_std_
+    for i, (k, v, said) in enumerate(
+        (
+            ("target_mean", None, "it lacks target_mean, which model.pt holds"),
+            ("target_std", None, "it lacks target_std, which model.pt holds"),
+            ("target_std", 2.0, r"its target_std \(2\.0\) is not what model\.pt holds"),
+            # a change below numpy's default tolerance is an edit too
+            ("target_std", std * (1 + 1e-12), "its target_std .* is not what model.pt holds"),
+        )
+    ):
         damaged = {**meta, k: v} if v is not None else {x: y for x, y in meta.items() if x != k}
         write_model_dir(tmp_path / f"damaged{i}", damaged, tensors, overwrite=False)
-        with pytest.raises(
-            ValueError, match=r"target_mean and target_std.*model\.pt holds.*by hand"
-        ):
+        with pytest.raises(ValueError, match=said + r".*by hand"):
             sag.models.Regressor.load(tmp_path / f"damaged{i}")
     # what an earlier version saved: the head folded, no mean or standard deviation
     old = copy.deepcopy(model)

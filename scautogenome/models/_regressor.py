@@ -93,21 +93,23 @@ class Regressor(SupervisedModel):
         # saved before the two were kept apart) would give predictions in standard units
         if "target_scale" not in markers:
             return []
-        mean, std = (float(v) for v in markers["target_scale"].tolist())
-        if "target_mean" not in meta or "target_std" not in meta:
+        held = dict(zip(("target_mean", "target_std"), markers["target_scale"].tolist()))
+        lacking = [k for k in held if k not in meta]
+        if lacking:
             return [
-                f"it lacks target_mean and target_std, which model.pt holds ({mean:.6g}, {std:.6g})"
+                f"it lacks {' and '.join(lacking)}, which model.pt holds "
+                f"({', '.join(f'{held[k]:.6g}' for k in lacking)})"
             ]
         try:
-            agree = np.allclose(
-                [float(meta["target_mean"]), float(meta["target_std"])], [mean, std]
-            )
+            # the same float64 numbers saved twice: any difference is an edit
+            other = [k for k in held if float(meta[k]) != held[k]]
         except (TypeError, ValueError, OverflowError):
             return []  # not finite numbers: _meta_problems says so
-        if not agree:
+        if other:
             return [
-                f"its target_mean and target_std ({meta['target_mean']!r}, "
-                f"{meta['target_std']!r}) are not those model.pt holds ({mean:.6g}, {std:.6g})"
+                f"its {' and '.join(other)} ({', '.join(repr(meta[k]) for k in other)}) "
+                f"{'is' if len(other) == 1 else 'are'} not what model.pt holds "
+                f"({', '.join(f'{held[k]!r}' for k in other)})"
             ]
         return []
 

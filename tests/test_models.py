@@ -89,6 +89,10 @@ def test_a_model_of_a_later_version_is_warned_of_and_its_unknown_settings_refuse
         meta_path.write_text(json.dumps({**meta, "transform": {**meta["transform"], **change}}))
         with pytest.raises(ValueError, match=r"newer than this one.*update scautogenome to read"):
             sag.models.Classifier.load(tmp_path / "m")
+    # an entry of another layout, by a later version: the same advice
+    meta_path.write_text(json.dumps({**meta, "train_params": ["a later layout"]}))
+    with pytest.raises(ValueError, match=r"of another type \(saved by scautogenome 99\.0, newer"):
+        sag.models.Classifier.load(tmp_path / "m")
     meta["versions"]["scautogenome"] = sag.__version__  # the same version: damaged
     meta_path.write_text(json.dumps({**meta, "transform": {**meta["transform"], "clip": 1.0}}))
     with pytest.raises(ValueError, match=r"does not know: \['clip'\]; damaged, or edited by hand"):

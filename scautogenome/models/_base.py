@@ -160,7 +160,8 @@ def _newer_than_this(meta: dict) -> str:
 
     from .. import __version__
 
-    saved = meta.get("versions", {}).get("scautogenome") if isinstance(meta, dict) else None
+    versions = meta.get("versions") if isinstance(meta, dict) else None
+    saved = versions.get("scautogenome") if isinstance(versions, dict) else None
     try:
         if saved is None or Version(str(saved)) <= Version(__version__):
             return ""
@@ -746,15 +747,19 @@ class BaseModel:
         damaged, a FileNotFoundError where it holds no saved model).
         """
         meta, tensors = read_model_dir(path, cls._model_name)
+        # a later version's model.json may hold what this version cannot read: a refusal of
+        # it says to update, not that it was damaged
+        newer = _newer_than_this(meta)
+        if newer:
+            logger.warning("%s: %s; it may be read wrongly.", str(path), newer)
+        why = newer or "damaged, or edited by hand"
+        how = "update scautogenome to read it" if newer else "save the model there again"
         # the entries every model needs, with their JSON types (a Classifier's classes too)
         needed = {"architecture": dict, "var_names": list, "transform": dict, "train_params": dict}
         needed.update(cls._extra_entries)
         missing = [k for k in needed if k not in meta]
         if missing:
-            msg = (
-                f"{str(Path(path) / META)!r} lacks {missing} (damaged, or edited by hand); "
-                "save the model there again."
-            )
+            msg = f"{str(Path(path) / META)!r} lacks {missing} ({why}); {how}."
             raise ValueError(msg)
         wrong = [
             k
@@ -764,7 +769,7 @@ class BaseModel:
         if wrong or not isinstance(meta.get("versions", {}), dict):
             msg = (
                 f"{str(Path(path) / META)!r}: its {wrong or ['versions']} entry is empty or of "
-                "another type (damaged, or edited by hand); save the model there again."
+                f"another type ({why}); {how}."
             )
             raise ValueError(msg)
         problems = cls._meta_problems(meta)
@@ -772,22 +777,14 @@ class BaseModel:
             meta, {n: tensors[NET + n] for n in cls._marker_tensors_names if NET + n in tensors}
         )
         if problems:
-            msg = (
-                f"{str(Path(path) / META)!r}: {'; '.join(problems)} (damaged, or edited by "
-                "hand); save the model there again."
-            )
+            msg = f"{str(Path(path) / META)!r}: {'; '.join(problems)} ({why}); {how}."
             raise ValueError(msg)
         extras = cls._extras_from_meta(meta)
         state = {k[len(NET) :]: v for k, v in tensors.items() if k.startswith(NET)}
         arrays = {k: v.numpy() for k, v in tensors.items() if not k.startswith(NET)}
-        newer = _newer_than_this(meta)
-        if newer:
-            logger.warning("%s: %s; it may be read wrongly.", str(path), newer)
         try:
             transform = InputTransform.from_dict(meta["transform"], arrays)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            why = newer or "damaged, or edited by hand"
-            how = "update scautogenome to read it" if newer else "save the model there again"
             msg = (
                 f"{str(Path(path) / META)!r}: its 'transform' entry cannot be read "
                 f"({e.args[0] if isinstance(e, ValueError) and e.args else repr(e)}; {why}); "

@@ -1159,7 +1159,10 @@ _LABELS_HELP = (
     "for --tcga --label-column, else 'project', 'label' for --autogenome)"
 )
 _SPLIT_HELP = "obs column with train/val/test (default for --autogenome: 'autogenome_split')"
-_CONFIG_HELP = "expert-mode JSON config file (default for --autogenome: the one made of its JSON)"
+_CONFIG_HELP = (
+    "expert-mode config: a JSON file, or JSON text (default for --autogenome: the one made "
+    "of its JSON)"
+)
 CLASSIFY_MODES = ["mlp", "resnet", "densenet", "rrfcn", "auto"]
 _MODE_HELP = (
     "architecture family searched (default: the config's, auto: MLP, RFCN-ResNet and "
@@ -1172,7 +1175,7 @@ _OVERLAP_HELP = (
 )
 
 
-def _search(sp, config_help: str = "expert-mode JSON config file") -> None:
+def _search(sp, config_help: str = "expert-mode config: a JSON file, or JSON text") -> None:
     sp.add_argument("--config", default=None, help=config_help)
     sp.add_argument(
         "--n-trials",

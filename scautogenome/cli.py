@@ -1500,8 +1500,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _search(
         m,
-        "expert-mode JSON config file (default for --autogenome with the search mode Res-VAE: "
-        "the one made of its JSON)",
+        "expert-mode config: a JSON file, or JSON text (default for --autogenome with the "
+        "search mode Res-VAE: the one made of its JSON)",
     )
     _common(m)
     m.set_defaults(func=_embed)

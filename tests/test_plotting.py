@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 
+import anndata as ad
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
@@ -1122,7 +1123,7 @@ def test_architecture_refuses_a_malformed_dict_with_a_clear_error():
     assert plt.get_fignums() == before
     # the sizes are not needed to draw
     ax = sag.pl.architecture({"kind": "resnet", "units": 16, "n_blocks": 0}, show=False)
-    assert ax.get_title().startswith("RFCN-ResNet: 1 FC units")
+    assert ax.get_title().startswith("RFCN-ResNet: 1 FC unit,")
     plt.close("all")
 
 
@@ -1200,4 +1201,261 @@ def test_importance_of_a_hundred_classes_fits_its_legend(tmp_path):
     assert legend.x1 <= box.x1 + 1
     assert box.y0 - 1 <= legend.y0
     assert legend.y1 <= box.y1 + 1
+    plt.close("all")
+
+
+def _contrast(a, b) -> float:
+    """WCAG's contrast ratio of two colours (1: none, 21: black on white)."""
+
+    def luminance(color) -> float:
+        rgb = np.asarray(mpl.colors.to_rgb(color))
+        linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        return float(linear @ [0.2126, 0.7152, 0.0722])
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _three_classes(confusion) -> ad.AnnData:
+    a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    a.uns["sag"] = {"classes": np.array(["A", "B", "C"]), "confusion": np.asarray(confusion)}
+    return a
+
+
+def test_confusion_matrix_numbers_contrast_with_their_cells():
+    """Each number is dark on a light cell and white on a dark one, by the colour of its own
+    cell: a share of the largest value put white on the light cells of fractions that are all
+    small (the colour scale runs to 1), and dark on viridis' dark cells."""
+    cases = [
+        ([[4, 3, 3], [3, 4, 3], [3, 3, 4]], {}),
+        ([[996, 4, 0], [100, 900, 0], [0, 1, 9]], {"cmap": "viridis"}),
+        ([[996, 4, 0], [100, 900, 0], [0, 1, 9]], {"cmap": "viridis", "normalize": False}),
+        ([[50, 30, 20], [0, 100, 0], [10, 10, 80]], {"normalize": False}),
+    ]
+    for confusion, kwargs in cases:
+        ax = sag.pl.confusion_matrix(_three_classes(confusion), show=False, **kwargs)
+        im = ax.images[0]
+        values = np.asarray(im.get_array())
+        assert ax.texts
+        for text in ax.texts:
+            x, y = text.get_position()
+            cell = im.cmap(im.norm(values[int(y), int(x)]))
+            shown = text.get_color()
+            other = "#222222" if mpl.colors.to_hex(shown) == "#ffffff" else "white"
+            assert _contrast(shown, cell) >= _contrast(other, cell), (kwargs, text.get_text())
+        plt.close("all")
+
+
+def test_confusion_matrix_fractions_read_alike():
+    """Every fraction has two decimals: 4 in 1000 read '.00' (as if none) and 0.996 '1.00'
+    beside an exact 1 written '1'; a fraction that rounds to 0 or 1 says it is not one."""
+    a = _three_classes([[996, 4, 0], [0, 10, 0], [1, 1, 8]])
+    ax = sag.pl.confusion_matrix(a, show=False)
+    texts = {t.get_position(): t.get_text() for t in ax.texts}
+    assert texts == {
+        (0, 0): ">.99",
+        (1, 0): "<.01",
+        (1, 1): "1.00",
+        (0, 2): ".10",
+        (1, 2): ".10",
+        (2, 2): ".80",
+    }
+    ax = sag.pl.confusion_matrix(a, normalize=False, show=False)
+    assert sorted(t.get_text() for t in ax.texts) == sorted(["996", "4", "10", "1", "1", "8"])
+
+
+def test_embedding_checks_ax_before_any_layout():
+    """ax= was checked by scanpy only after the kNN graph and the UMAP (or t-SNE) were
+    computed and written into adata: an Axes beside several colours, or an array of Axes,
+    is an error before any work."""
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    before = (set(a.obsm), set(a.uns), set(a.obsp))
+    _, axs = plt.subplots(1, 2)
+    with pytest.raises(ValueError, match=r"ax= draws one panel, but color= .* 2 panels"):
+        sag.pl.embedding(a, "X_e", color=["label", a.var_names[0]], ax=axs[0], show=False)
+    with pytest.raises(ValueError, match=r"ax= draws one panel, but .*components="):
+        sag.pl.embedding(a, "X_e", color="label", components=["1,2", "2,1"], ax=axs[0])
+    with pytest.raises(
+        TypeError,
+        match=r"\(type ndarray\) must be a matplotlib Axes.* pass one of them \(axs\[0\]\)",
+    ):
+        sag.pl.embedding(a, "X_e", method="tsne", color="label", ax=axs, show=False)
+    assert (set(a.obsm), set(a.uns), set(a.obsp)) == before
+    ax = sag.pl.embedding(a, "X_e", method="tsne", color="label", ax=axs[1], show=False)
+    assert ax is axs[1]
+    plt.close("all")
+
+
+def _flat(adata) -> ad.AnnData:
+    """A copy of ``adata`` with a 2-D basis ``X_2d``, which sag.pl.embedding draws as it is."""
+    adata = adata.copy()
+    adata.obsm["X_2d"] = np.random.default_rng(0).normal(size=(adata.n_obs, 2))
+    return adata
+
+
+def test_every_plot_refuses_an_ax_that_is_not_an_axes(annotated, regressed):
+    """ax='left' failed deep inside matplotlib ('str' object has no attribute 'figure')."""
+    cls = str(annotated.uns["sag_shap"]["classes"][0])
+    before = plt.get_fignums()
+    for plot, data, kw in (
+        (sag.pl.confusion_matrix, annotated, {}),
+        (sag.pl.importance, annotated, {"n_top": 5}),
+        (sag.pl.shap_summary, annotated, {"group": cls, "n_top": 5}),
+        (sag.pl.search_history, annotated, {}),
+        (sag.pl.regression, regressed, {}),
+        (sag.pl.architecture, annotated, {}),
+        (sag.pl.embedding, _flat(annotated), {"basis": "X_2d"}),
+    ):
+        with pytest.raises(TypeError, match=r"ax='left' \(type str\) must be a matplotlib Axes"):
+            plot(data, ax="left", show=False, **kw)
+    assert plt.get_fignums() == before
+
+
+def test_show_and_return_fig_take_no_text(annotated, regressed):
+    """show='no' showed the figure and return_fig='no' returned it: both are switches."""
+    cls = str(annotated.uns["sag_shap"]["classes"][0])
+    before = plt.get_fignums()
+    for plot, data, kw in (
+        (sag.pl.confusion_matrix, annotated, {}),
+        (sag.pl.importance, annotated, {"n_top": 5}),
+        (sag.pl.shap_summary, annotated, {"group": cls, "n_top": 5}),
+        (sag.pl.search_history, annotated, {}),
+        (sag.pl.regression, regressed, {}),
+        (sag.pl.architecture, annotated, {}),
+        (sag.pl.embedding, _flat(annotated), {"basis": "X_2d"}),
+    ):
+        with pytest.raises(TypeError, match="show='no' must be True or False"):
+            plot(data, show="no", **kw)
+        with pytest.raises(TypeError, match="return_fig='no' must be True or False"):
+            plot(data, return_fig="no", show=False, **kw)
+        # numpy's booleans are booleans; None is scanpy's default of show (and return_fig)
+        assert plot(data, show=np.False_, return_fig=None, **kw) is not None
+    plt.close("all")
+    assert plt.get_fignums() == before
+
+
+def test_save_writes_a_path_as_given_in_any_format_matplotlib_writes(
+    annotated, tmp_path, monkeypatch, sag_caplog
+):
+    """save= a Path, or a string with a folder in it, is the file itself (it was appended to
+    the file name in figdir, and a Path was not saved); an extension matplotlib writes (jpg,
+    tiff...) sets the format of a suffix too (it was '_cm.jpg.pdf'); one it cannot write is an
+    error before any drawing."""
+    import scanpy as sc
+
+    monkeypatch.chdir(tmp_path)
+    figdir, fmt, suffix = sc.settings.figdir, sc.settings.file_format_figs, sc.settings.plot_suffix
+    sc.settings.figdir, sc.settings.file_format_figs = tmp_path / "figures", "png"
+    sc.settings.plot_suffix = "_v2"
+    jpeg, png, tiff = b"\xff\xd8", b"\x89PNG", (b"II*\x00", b"MM\x00*")
+    try:
+        sag.pl.confusion_matrix(annotated, save="results/cm.png", show=False)
+        assert (tmp_path / "results" / "cm.png").read_bytes()[:4] == png
+        assert "created the folder" in sag_caplog.text
+        sag.pl.confusion_matrix(annotated, save=tmp_path / "cm.jpg", show=False)
+        assert (tmp_path / "cm.jpg").read_bytes()[:2] == jpeg
+        sag.pl.search_history(annotated, save=tmp_path / "history", show=False)
+        assert (tmp_path / "history.png").read_bytes()[:4] == png  # file_format_figs
+        sag.pl.confusion_matrix(annotated, save="_cm.jpg", show=False)
+        sag.pl.confusion_matrix(annotated, save="_cm.TIFF", show=False)
+        sag.pl.confusion_matrix(annotated, save="_v1.2", show=False)  # no format: a name
+        sag.pl.embedding(_flat(annotated), "X_2d", save=tmp_path / "umap.jpeg", show=False)
+        assert (tmp_path / "umap.jpeg").read_bytes()[:2] == jpeg
+        before = plt.get_fignums()
+        for bad in (tmp_path / "cm.bmp", "results/cm.docx"):
+            with pytest.raises(ValueError, match=r"save=.*'\.(bmp|docx)' .*matplotlib .*'jpg'"):
+                sag.pl.confusion_matrix(annotated, save=bad, show=False)
+        with pytest.raises(TypeError, match=r"save=3 must be True, False, a suffix"):
+            sag.pl.confusion_matrix(annotated, save=3, show=False)
+        with pytest.raises(ValueError, match=r"save=.*'\.bmp'"):
+            sag.pl.embedding(_flat(annotated), "X_2d", save="out/umap.bmp", show=False)
+        assert plt.get_fignums() == before
+    finally:
+        sc.settings.figdir, sc.settings.file_format_figs = figdir, fmt
+        sc.settings.plot_suffix = suffix
+    written = {p.name: p.read_bytes()[:4] for p in (tmp_path / "figures").iterdir()}
+    assert sorted(written) == [
+        "sag_confusion_matrix_cm_v2.TIFF",
+        "sag_confusion_matrix_cm_v2.jpg",
+        "sag_confusion_matrix_v1.2_v2.png",
+    ]
+    assert written["sag_confusion_matrix_cm_v2.jpg"][:2] == jpeg
+    assert written["sag_confusion_matrix_cm_v2.TIFF"] in tiff
+    assert not (tmp_path / "cm.bmp").exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_plot_text_follows_the_font_size(annotated):
+    """sc.set_figure_params(fontsize=) sets matplotlib's font.size: the confusion matrix's
+    labels and numbers and the architecture's title follow it (they were fixed sizes), the
+    same as before at matplotlib's default of 10."""
+    for size in (10, 20):
+        with mpl.rc_context({"font.size": size}):
+            ax = sag.pl.confusion_matrix(annotated, show=False)
+            assert ax.get_yticklabels()[0].get_fontsize() == pytest.approx(0.9 * size)
+            assert ax.texts[0].get_fontsize() == pytest.approx(0.8 * size)
+            ax = sag.pl.architecture(annotated, show=False)
+            assert ax.title.get_fontsize() == pytest.approx(size)
+        plt.close("all")
+
+
+def test_search_history_gives_each_mode_its_own_colour():
+    """A mode's colour is the same in every search, whichever other modes it has (densenet
+    was the second colour without resnet and the third with it)."""
+    from matplotlib.colors import to_hex
+
+    def colours(modes) -> dict:
+        trials = pd.DataFrame(
+            {
+                "number": np.arange(len(modes)),
+                "state": "complete",
+                "value": 0.5 + 0.01 * np.arange(len(modes)),
+                "mode": modes,
+            }
+        )
+        a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+        a.uns["sag"] = {"trials": trials, "params": {"metric": "accuracy"}}
+        ax = sag.pl.search_history(a, show=False)
+        handles, labels = ax.get_legend_handles_labels()
+        return {
+            lab: to_hex(h.get_facecolor()[0]) for h, lab in zip(handles, labels) if lab in modes
+        }
+
+    some = colours(["mlp", "densenet"])
+    every = colours(["rrfcn", "densenet", "resnet", "mlp"])
+    assert some == {m: every[m] for m in some}
+    assert len(set(every.values())) == 4
+    plt.close("all")
+
+
+def test_titles_and_labels_say_one_in_the_singular(annotated):
+    """'1 trials', '1 FC units', '1 skip connections', 'its 1 explained cells'."""
+    ax = sag.pl.architecture({"kind": "resnet", "units": 16, "n_blocks": 0}, show=False)
+    assert ax.get_title() == "RFCN-ResNet: 1 FC unit, 0 skip connections"
+    arch = {"kind": "rrfcn", "widths": [8, 8, 8], "skips": [[], [], [0]]}
+    assert sag.pl.architecture(arch, show=False).get_title() == (
+        "RRFCN: 3 FC units, 1 skip connection"
+    )
+    arch = {"kind": "vae", "widths": [8], "n_latent": 1}
+    assert "1 latent dimension," in sag.pl.architecture(arch, show=False).get_title()
+    trials = pd.DataFrame({"number": [0], "state": ["complete"], "value": [0.5], "mode": ["mlp"]})
+    one = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    one.uns["sag"] = {"trials": trials, "params": {"metric": "accuracy"}}
+    assert sag.pl.search_history(one, show=False).get_title() == "search: 1 trial, 1 complete"
+    trials = pd.DataFrame(
+        {"number": [0, 1], "state": ["sampled", "complete"], "value": [0.4, 0.5], "mode": "rrfcn"}
+    )
+    one.uns["sag"] = {"trials": trials, "params": {"metric": "accuracy"}}
+    assert sag.pl.search_history(one, show=False).get_title() == (
+        "search: 2 trials, 1 complete (1 ENAS row scored on shared weights not drawn)"
+    )
+    a = annotated.copy()
+    n_cells = np.asarray(a.uns["sag_shap"]["n_cells"]).copy()
+    n_cells[0] = 1
+    a.uns["sag_shap"]["n_cells"] = n_cells
+    cls = str(a.uns["sag_shap"]["classes"][0])
+    ax = sag.pl.importance(a, group=cls, n_top=1, show=False)
+    assert ax.get_xlabel().endswith("over its 1 explained cell")
+    assert ax.get_title() == f"{cls}: top 1 gene"
     plt.close("all")

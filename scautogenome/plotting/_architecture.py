@@ -9,11 +9,12 @@ import os
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
+from matplotlib import rcParams
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .. import _keys
 from .._utils import is_json_text
-from ._utils import finish
+from ._utils import PLOT_PARAMS, check_plot_args, counted, doc_params, finish
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -190,18 +191,18 @@ def _target(data, key: str) -> str | None:
 
 def _io_labels(arch: dict, target: str | None = None) -> tuple[str, str]:
     n_in = arch.get("n_inputs")
-    first = "input" if n_in is None else f"input\n{n_in} genes"
+    first = "input" if n_in is None else f"input\n{counted(n_in, 'genes')}"
     if arch["kind"] in _VAE_KINDS:
-        out = "output" if n_in is None else f"output\n{n_in} genes"
+        out = "output" if n_in is None else f"output\n{counted(n_in, 'genes')}"
         likelihood = arch.get("likelihood")
         return first, out if likelihood is None else f"{out}\n{likelihood}"
     if target is not None:  # a regressor: the predicted number
         return first, f"output\n{target}"
     n_out = arch.get("n_outputs")
-    return first, "output" if n_out is None else f"output\n{n_out} classes"
+    return first, "output" if n_out is None else f"output\n{counted(n_out, 'classes', 'class')}"
 
 
-def _fit_labels(ax, labels, box_w: float, largest: float = 8.5) -> None:
+def _fit_labels(ax, labels, box_w: float, largest: float) -> None:
     """Shrink the node labels that would overflow their boxes (a small Axes, a grid cell, many
     units): each to the font size at which its measured width and height fit its box, at most
     ``largest`` and at least 4 points."""
@@ -227,6 +228,7 @@ def _fit_labels(ax, labels, box_w: float, largest: float = 8.5) -> None:
         text.set_fontsize(max(4.0, min(largest, largest * fit)))
 
 
+@doc_params(plot_params=PLOT_PARAMS)
 def architecture(
     data,
     *,
@@ -235,7 +237,7 @@ def architecture(
     title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
-    save: bool | str | None = None,
+    save: bool | str | os.PathLike | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """Draw the architecture of a classifier or a Res-VAE as a DAG (as the paper's Fig. 2e,
@@ -265,21 +267,13 @@ def architecture(
         ENAS chose from, paper Fig. 2e left).
     title
         Axes title; default names the family, the number of layers and of skips.
-    ax
-        Draw into this Axes instead of a new figure.
-    show
-        Show the figure; default ``scanpy.settings.autoshow``.
-    save
-        Save the figure into ``scanpy.settings.figdir`` as scanpy does (``True``: file
-        ``sag_architecture``; a string is appended to that name, and its extension sets the
-        format).
-    return_fig
-        Return the Figure instead of the Axes.
+    {plot_params}
 
     Returns
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
+    show, return_fig = check_plot_args(ax, show, save, return_fig)
     if isinstance(data, (str, os.PathLike)) and not is_json_text(data):
         data = _saved_model(data)  # once: the architecture and a regressor's target
     from ..nn import check_architecture
@@ -301,6 +295,10 @@ def architecture(
     heights = [height(w) for w in widths]
     box_w = 1.0
     labels: list = []  # each node's text and box height: sized to the box at the end
+    # the text relative to the font size (sc.set_figure_params(fontsize=)): at matplotlib's
+    # default of 10, node labels of at most 8.5 points, the marks of the skips 7
+    base = float(rcParams["font.size"])
+    largest = 0.85 * base
 
     def node(x: float, h: float, text: str, color: str) -> None:
         ax.add_patch(
@@ -315,7 +313,9 @@ def architecture(
                 zorder=3,
             )
         )
-        labels.append((ax.text(x, 0, text, ha="center", va="center", fontsize=8.5, zorder=4), h))
+        labels.append(
+            (ax.text(x, 0, text, ha="center", va="center", fontsize=largest, zorder=4), h)
+        )
 
     first, last = _io_labels(arch, _target(data, key))
     node(0.0, 0.7, first, _IO)
@@ -376,7 +376,7 @@ def architecture(
                 combine,
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=0.7 * base,
                 color=_SKIP,
                 zorder=5,
             )
@@ -387,18 +387,19 @@ def architecture(
     ax.set_ylim(-max(heights) / 2 - 0.3, top)
     ax.set_aspect("equal")
     ax.axis("off")
-    _fit_labels(ax, labels, box_w)
+    _fit_labels(ax, labels, box_w, largest)
     if title is None:
         name = _NAMES[arch["kind"]]
+        skip_count = counted(len(skips), "skip connections")
         if latent is None:
-            title = f"{name}: {n} FC units, {len(skips)} skip connections"
+            title = f"{name}: {counted(n, 'FC units')}, {skip_count}"
         else:
             title = (
-                f"{name}: {latent} + {latent} FC units, {widths[latent]} latent dimensions, "
-                f"{len(skips)} skip connections"
+                f"{name}: {latent} + {latent} FC units, "
+                f"{counted(widths[latent], 'latent dimensions')}, {skip_count}"
             )
             if arch.get("n_batch"):  # the one-hot batch joins every decoder unit's input
                 title += f", decoder units read the batch ({arch['n_batch']})"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize="medium")  # the font size: 10 points at matplotlib's default
 
     return finish(fig, ax, show, return_fig, save, "sag_architecture")

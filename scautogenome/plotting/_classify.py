@@ -3,21 +3,36 @@ predicted values (a numeric target) and search history."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from matplotlib import rcParams
 
 from .. import _keys
 from .._utils import check_bool, check_obs_column, classify_run_record, missing_key
-from ._utils import check_cmap, check_size, finish, new_axes, palette
+from ._utils import (
+    PLOT_PARAMS,
+    check_cmap,
+    check_plot_args,
+    check_size,
+    counted,
+    doc_params,
+    finish,
+    new_axes,
+    palette,
+    text_color_on,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-_MODE_ORDER = ("mlp", "resnet", "densenet", "rrfcn")
+# the search modes in the order of the legend; each has the colour of its place here, whichever
+# modes a search has (classify's, then embed's)
+_MODE_ORDER = ("mlp", "resnet", "densenet", "rrfcn", "resvae", "vae")
 
 
 def is_regression(uns) -> bool:
@@ -34,6 +49,7 @@ def regression_target(uns) -> str:
     return str(labels_key)
 
 
+@doc_params(plot_params=PLOT_PARAMS)
 def confusion_matrix(
     adata: AnnData,
     *,
@@ -46,7 +62,7 @@ def confusion_matrix(
     title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
-    save: bool | str | None = None,
+    save: bool | str | os.PathLike | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """Confusion matrix of the held-out test split (rows: true class, columns: predicted).
@@ -87,15 +103,13 @@ def confusion_matrix(
         Colour map.
     title
         Axes title instead of the default one (which names what is shown).
-    ax, show, save, return_fig
-        As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
-        save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
-        name, whose extension sets the format); return the Figure.
+    {plot_params}
 
     Returns
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
+    show, return_fig = check_plot_args(ax, show, save, return_fig)
     if key in adata.uns and is_regression(adata.uns[key]):
         target = regression_target(adata.uns[key])
         msg = (
@@ -144,7 +158,10 @@ def confusion_matrix(
     fig, ax = new_axes(ax, (side + 1.2, side))
     im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=1 if normalize else None, aspect="equal")
     row_labels = [f"{c} ({int(s)})" for c, s in zip(rows, support)] if normalize else rows
-    fontsize = 9 if n <= 12 else (7 if n <= 30 else 6)
+    # relative to the font size (sc.set_figure_params(fontsize=)): 9, 7 or 6 points at
+    # matplotlib's default of 10
+    base = float(rcParams["font.size"])
+    fontsize = base * (9 if n <= 12 else (7 if n <= 30 else 6)) / 10
     ax.set_xticks(np.arange(len(cols)), cols, rotation=60, ha="right", rotation_mode="anchor")
     ax.set_yticks(np.arange(len(rows)), row_labels)
     ax.tick_params(labelsize=fontsize, length=0)
@@ -154,21 +171,21 @@ def confusion_matrix(
     ax.tick_params(which="minor", length=0)
     ax.spines[:].set_visible(False)
     if annotate:
-        top = np.nanmax(shown) if shown.size else 1.0
         for i in range(len(rows)):
             for j in range(len(cols)):
                 v = shown[i, j]
                 if v == 0:
                     continue
-                text = f"{v:.2f}".lstrip("0") if normalize and v < 1 else f"{v:.0f}"
                 ax.text(
                     j,
                     i,
-                    text if normalize else f"{int(v)}",
+                    _fraction(v) if normalize else f"{int(v)}",
                     ha="center",
                     va="center",
-                    fontsize=fontsize - 1,
-                    color="white" if v > 0.55 * top else "#222222",
+                    fontsize=fontsize - base / 10,  # a point below the labels' at 10
+                    # by the cell's own colour: a share of the largest value disagreed with
+                    # the scale of fractions (0 to 1) and with maps dark at 0 (viridis)
+                    color=text_color_on(im.cmap(im.norm(v))),
                 )
     ax.set_xlabel("predicted")
     ax.set_ylabel(f"true ({who})")
@@ -179,6 +196,18 @@ def confusion_matrix(
     cbar.set_label("fraction of the true class" if normalize else obs_noun(adata))
     cbar.outline.set_visible(False)
     return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix", title=title)
+
+
+def _fraction(v: float) -> str:
+    """A fraction of a row in two decimals, without the leading zero (``.40``, ``1.00``); one
+    that rounds to 0 or 1 but is not says so (``<.01``, ``>.99``): 4 in 1000 read ``.00``, as
+    if there were none, and 996 in 1000 ``1.00``, as if all were there."""
+    text = f"{v:.2f}"
+    if text == "0.00" and v > 0:
+        return "<.01"
+    if text == "1.00" and v < 1:
+        return ">.99"
+    return text.removeprefix("0")
 
 
 def _run_labels(adata, key: str, split: str) -> str:
@@ -263,14 +292,14 @@ def _observed_confusion(
     from ..data._checks import obs_noun  # not ..data, which loads torch
 
     noun = obs_noun(adata)
-    title = f"{part}{int(both.sum()):,} {noun}: accuracy {accuracy:.3f}"
+    title = f"{part}{counted(int(both.sum()), noun)}: accuracy {accuracy:.3f}"
     # cells labelled with a class the model lacks (a query's new cell type) count as wrong
     # above: the accuracy on those of its classes too
     ours = np.isin(t, [c for c in known if c != UNASSIGNED])
     if len(recorded) and 0 < ours.sum() < len(t):
         title += (
-            f"\n{float(np.mean(t[ours] == p[ours])):.3f} on the {int(ours.sum()):,} {noun} "
-            "of the model's classes"
+            f"\n{float(np.mean(t[ours] == p[ours])):.3f} on the "
+            f"{counted(int(ours.sum()), noun)} of the model's classes"
         )
     elif len(recorded) and not ours.any():
         title += f"\nno label of obs[{labels_key!r}] is one of the model's classes"
@@ -314,6 +343,7 @@ def _format_or_na(value: float, spec: str) -> str:
     return format(value, spec) if np.isfinite(value) else "n/a"
 
 
+@doc_params(plot_params=PLOT_PARAMS)
 def regression(
     adata: AnnData,
     *,
@@ -324,7 +354,7 @@ def regression(
     title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
-    save: bool | str | None = None,
+    save: bool | str | os.PathLike | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """Observed vs predicted values of a numeric target (rows: cells), with the line y = x.
@@ -359,10 +389,7 @@ def regression(
         Dot size; default by the number of cells.
     title
         Axes title instead of the default one (which names what is shown).
-    ax, show, save, return_fig
-        As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
-        save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
-        name, whose extension sets the format); return the Figure.
+    {plot_params}
 
     Returns
     -------
@@ -372,6 +399,7 @@ def regression(
     from ..data._checks import is_numeric_column
     from ..train import regression_report
 
+    show, return_fig = check_plot_args(ax, show, save, return_fig)
     split = "all" if split is None else split
     if split not in (*_SPLIT_ORDER[:3], "all"):
         msg = f"split={split!r} must be 'test', 'val', 'train' or 'all' (or None)."
@@ -535,6 +563,7 @@ def _kept_trial(trials: pd.DataFrame, uns, done: np.ndarray, sign: float) -> int
     return int(next(i for i in order if done[i]))
 
 
+@doc_params(plot_params=PLOT_PARAMS)
 def search_history(
     adata: AnnData,
     *,
@@ -542,7 +571,7 @@ def search_history(
     title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
-    save: bool | str | None = None,
+    save: bool | str | os.PathLike | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """Validation score of every search trial and the best so far, coloured by mode.
@@ -564,15 +593,13 @@ def search_history(
         ``key_added`` of the classify (or embed) call.
     title
         Axes title instead of the default one (which names what is shown).
-    ax, show, save, return_fig
-        As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
-        save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
-        name, whose extension sets the format); return the Figure.
+    {plot_params}
 
     Returns
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
+    show, return_fig = check_plot_args(ax, show, save, return_fig)
     how = "sag.tl.classify(adata, labels_key) or sag.tl.embed(adata)"
     uns = classify_run_record(adata, key, "trials", how)
     trials = pd.DataFrame(uns["trials"]).sort_values("number")
@@ -584,8 +611,9 @@ def search_history(
     state = trials["state"].astype(str).to_numpy()
     mode = trials["mode"].astype(str).replace("", "?").to_numpy()
     done = (state == "complete") & np.isfinite(value)
-    modes = [m for m in _MODE_ORDER if m in set(mode)] + sorted(set(mode) - set(_MODE_ORDER))
-    colors = dict(zip(modes, palette(len(modes))))
+    order = [*_MODE_ORDER, *sorted(set(mode) - set(_MODE_ORDER))]  # any other mode after them
+    colors = dict(zip(order, palette(len(order))))  # a mode's colour is the same in any search
+    modes = [m for m in order if m in set(mode)]
     metric = str(uns.get("params", {}).get("metric", "score"))
     # sag.tl.embed's search minimises the validation loss (its "best" records val_loss)
     lower = "val_loss" in dict(uns.get("best", {}))
@@ -635,8 +663,12 @@ def search_history(
     ax.set_ylabel("validation loss (lower is better)" if lower else f"validation {metric}")
     proxies = int(np.isin(state, ("sampled", "ranked")).sum())
     ax.set_title(
-        f"search: {len(trials)} trials, {int(done.sum())} complete"
-        + (f" ({proxies} ENAS rows scored on shared weights not drawn)" if proxies else "")
+        f"search: {counted(len(trials), 'trials')}, {int(done.sum())} complete"
+        + (
+            f" ({counted(proxies, 'ENAS rows')} scored on shared weights not drawn)"
+            if proxies
+            else ""
+        )
     )
     if len(number) <= 20:
         ax.set_xticks(number)

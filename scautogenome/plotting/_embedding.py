@@ -23,7 +23,15 @@ from .._utils import (
     resolve_basis,
     tsne,
 )
-from ._utils import check_cmap, finish, save_figure, shared_category_colors
+from ._utils import (
+    SAVE_DOC,
+    check_cmap,
+    check_plot_args,
+    doc_params,
+    finish,
+    save_figure,
+    shared_category_colors,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -41,6 +49,7 @@ def _name(basis: str) -> str:
     return basis[2:] if basis.startswith("X_") else basis
 
 
+@doc_params(save_doc=SAVE_DOC)
 @keep_torch_threads()
 def embedding(
     adata: AnnData,
@@ -99,8 +108,13 @@ def embedding(
         Seed of the neighbors, UMAP and t-SNE (an integer from 0 to 2**32 - 1).
     ax, show, return_fig, kwargs
         Passed to :func:`scanpy.pl.embedding` (``palette``, ``groups``, ``legend_loc``, ...);
-        the axes read ``UMAP1``/``UMAP2`` (``tSNE1``/``tSNE2``), and ``save=`` writes
-        ``{figdir}/sag_embedding{save}``, closing the figure afterwards as scanpy does.
+        the axes read ``UMAP1``/``UMAP2`` (``tSNE1``/``tSNE2``). ``ax`` (a matplotlib Axes,
+        for one panel: one ``color``), ``show`` and ``return_fig`` (True or False) are checked
+        before any work. ``save=`` is sag's, as its other plots take it (the name is
+        ``sag_embedding``; a saved figure is closed afterwards, as scanpy does).
+
+        {save_doc}
+
         Categorical colours plotted together share one colour per category name (a query's
         labels and its predicted classes match where one lacks a class): a column with colours
         of its own in ``uns['{column}_colors']`` (one per category, or more) keeps them, and
@@ -145,6 +159,7 @@ def embedding(
     """
     import scanpy as sc
 
+    show, return_fig = check_plot_args(ax, show, kwargs.get("save"), return_fig)
     if method not in METHODS:
         msg = f"method={method!r} must be one of {METHODS}."
         raise ValueError(msg)
@@ -166,6 +181,7 @@ def embedding(
     if layer is not None:
         check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
     _check_plot_values(adata, kwargs)
+    _check_one_panel(ax, colors, kwargs.get("components"))
     if layer is not None and layer not in adata.layers:
         msg = f"layer={layer!r} not found in adata.layers; available: {list(adata.layers.keys())}."
         raise KeyError(msg)
@@ -389,6 +405,25 @@ def _check_plot_values(adata: AnnData, kwargs: dict) -> None:
     _check_palette(kwargs.get("palette"))
     check_cmap(kwargs.get("cmap"))
     check_cmap(kwargs.get("color_map"), "color_map")  # scanpy's older name of cmap
+
+
+def _check_one_panel(ax, colors: list, components) -> None:
+    """A ValueError, before any graph or layout is computed (and written), for ``ax=`` beside
+    several panels: several ``color`` names, or a list of several ``components``, which
+    scanpy refuses only when drawing, after the layout."""
+    if ax is None:
+        return
+    n_pairs = len(components) if isinstance(components, (list, tuple)) else 1
+    n = max(len(colors), 1) * n_pairs
+    if n > 1:
+        why = [f"color= ({len(colors)} names)"] if len(colors) > 1 else []
+        why += [f"components= ({n_pairs} pairs)"] if n_pairs > 1 else []
+        msg = (
+            f"ax= draws one panel, but {' and '.join(why)} make{'s' if len(why) == 1 else ''} "
+            f"{n} panels: leave ax=None for a figure of them all, or plot one at a time into "
+            "your Axes."
+        )
+        raise ValueError(msg)
 
 
 def _check_components(components) -> None:

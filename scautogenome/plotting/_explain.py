@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,10 +11,14 @@ from .. import _keys
 from .._settings import logger
 from .._utils import check_positive_int
 from ._utils import (
+    PLOT_PARAMS,
     check_cmap,
     check_color,
+    check_plot_args,
     check_size,
     class_colors,
+    counted,
+    doc_params,
     finish,
     gene_labels,
     new_axes,
@@ -57,6 +62,7 @@ def _top(scores: np.ndarray, n_top: int) -> np.ndarray:
     return order[np.isfinite(s[order])]
 
 
+@doc_params(plot_params=PLOT_PARAMS)
 def importance(
     adata: AnnData,
     group: str | None = None,
@@ -68,7 +74,7 @@ def importance(
     title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
-    save: bool | str | None = None,
+    save: bool | str | os.PathLike | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """Top genes by SHAP importance: one class, or all classes stacked (AutoGenome Fig. 3b).
@@ -96,15 +102,13 @@ def importance(
         Bar colour for one class (default: the class's colour in ``uns[f'{groupby}_colors']``).
     title
         Axes title instead of the default one (which names what is shown).
-    ax, show, save, return_fig
-        As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
-        save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
-        name, whose extension sets the format); return the Figure.
+    {plot_params}
 
     Returns
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
+    show, return_fig = check_plot_args(ax, show, save, return_fig)
     _check_n_top(n_top)
     check_color(color)
     from ..data._checks import obs_noun  # not ..data, which loads torch
@@ -138,7 +142,7 @@ def importance(
             color if color is not None else (colors[col] if col < len(classes) else "#1f77b4")
         )
         ax.barh(np.arange(len(top)), table[top, col], color=bar_color, height=0.7)
-        ax.set_title(f"{group}: top {len(top)} genes")
+        ax.set_title(f"{group}: top {counted(len(top), 'genes')}")
         ax.set_xlabel(_importance_label(uns, col, output, obs_noun(adata)))
     else:
         per_class = table[:, : len(classes)]
@@ -173,7 +177,7 @@ def importance(
             ncols=n_cols,
             title=groupby or None,
         )
-        ax.set_title(f"top {len(top)} genes, all classes")
+        ax.set_title(f"top {counted(len(top), 'genes')}, all classes")
         ax.set_xlabel(
             f"mean |SHAP value| of each class's logit over its explained {noun} (stacked)"
         )
@@ -196,13 +200,17 @@ def _importance_label(uns, col: int, output: str, noun: str = "cells") -> str:
     n_cells = np.asarray(uns.get("n_cells", []), dtype=np.int64)
     if output == "prediction":
         n = int(n_cells.sum()) if len(n_cells) else len(uns.get("cells", []))
-        return f"mean |SHAP value| of the prediction over the {n} explained {noun}"
+        return f"mean |SHAP value| of the prediction over the {counted(n, f'explained {noun}')}"
     if col >= len(classes):  # overall
         return (
             f"mean over the classes of mean |SHAP value| (each class's over its explained {noun})"
         )
-    n = f" {int(n_cells[col])}" if col < len(n_cells) else ""
-    return f"mean |SHAP value| of the {classes[col]} logit over its{n} explained {noun}"
+    explained = (
+        counted(int(n_cells[col]), f"explained {noun}")
+        if col < len(n_cells)
+        else f"explained {noun}"
+    )
+    return f"mean |SHAP value| of the {classes[col]} logit over its {explained}"
 
 
 def _check_n_top(n_top) -> None:
@@ -236,6 +244,7 @@ def _swarm_offsets(x: np.ndarray, width: float = 0.4, n_bins: int = 100) -> np.n
     return offsets * (width / layer_max)
 
 
+@doc_params(plot_params=PLOT_PARAMS)
 def shap_summary(
     adata: AnnData,
     group: str | None = None,
@@ -248,7 +257,7 @@ def shap_summary(
     title: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
-    save: bool | str | None = None,
+    save: bool | str | os.PathLike | None = None,
     return_fig: bool = False,
 ) -> Axes | Figure | None:
     """SHAP values of one class's top genes in every explained cell (AutoGenome Fig. 3c/e).
@@ -282,10 +291,7 @@ def shap_summary(
         Colour map of the expression and dot size (a positive number, as matplotlib's ``s``).
     title
         Axes title instead of the default one (which names what is shown).
-    ax, show, save, return_fig
-        As in scanpy: draw into ``ax``; show the figure (default ``scanpy.settings.autoshow``);
-        save it into ``scanpy.settings.figdir`` (``True``, or a string appended to the file
-        name, whose extension sets the format); return the Figure.
+    {plot_params}
 
     Returns
     -------
@@ -293,6 +299,7 @@ def shap_summary(
     """
     import matplotlib.pyplot as plt
 
+    show, return_fig = check_plot_args(ax, show, save, return_fig)
     _check_n_top(n_top)
     check_cmap(cmap)
     check_size(size)
@@ -380,7 +387,7 @@ def shap_summary(
     ax.set_yticks(np.arange(n), labels)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xlabel(f"SHAP value ({impact})")
-    ax.set_title(f"{group}: top {n} genes, {values.shape[0]} {obs_noun(adata)}")
+    ax.set_title(f"{group}: top {counted(n, 'genes')}, {counted(values.shape[0], obs_noun(adata))}")
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.tick_params(axis="y", length=0)
     sm = plt.cm.ScalarMappable(cmap=colormap, norm=plt.Normalize(0, 1))

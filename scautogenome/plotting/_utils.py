@@ -3,6 +3,8 @@ palettes."""
 
 from __future__ import annotations
 
+import os
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +12,72 @@ if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+SAVE_DOC = """\
+``save=True`` (or ``scanpy.settings.autosave``) writes
+``{figdir}/{name}{plot_suffix}.{file_format_figs}`` of ``scanpy.settings``, ``{name}``
+being ``sag_`` and the plot's name (``sag_confusion_matrix``). A string without a folder
+in it is added to that name, as in scanpy (``"_test"``, ``"_test.png"``); its extension,
+where it is a format matplotlib writes (``.png``, ``.pdf``, ``.svg``, ``.jpg``,
+``.tiff``, ...), sets the format. A :class:`~pathlib.Path`, or a string with a folder in
+it (``"results/cm.png"``), is the file itself, relative to the working directory (not
+``figdir``): its extension sets the format (one matplotlib cannot write is an error
+before anything is drawn; without one, ``file_format_figs`` is added); a folder of it
+that does not exist is made, as scanpy makes ``figdir``, and the log line naming the
+file says so."""
+
+PLOT_PARAMS = """\
+ax, show, save, return_fig
+    As in scanpy: draw into ``ax`` (a matplotlib Axes; None: a new figure); show the figure
+    (default ``scanpy.settings.autoshow``); save it (below); return the Figure
+    (``return_fig=True``). Each is checked before anything is drawn.
+""" + textwrap.indent(SAVE_DOC, "    ")
+
+
+def doc_params(**texts: str):
+    """A decorator putting each of ``texts`` in place of the line ``{name}`` of the function's
+    docstring (at that line's indentation), as the models' ``doc_query_params`` does: the
+    parameters every plot shares are described once."""
+
+    def put(func):
+        if func.__doc__ is None:  # python -OO strips docstrings
+            return func
+        lines = func.__doc__.splitlines()
+        for name, text in texts.items():
+            (i,) = [i for i, line in enumerate(lines) if line.strip() == f"{{{name}}}"]
+            indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+            lines[i] = textwrap.indent(text, indent)
+        func.__doc__ = "\n".join(lines)
+        return func
+
+    return put
+
+
+def check_plot_args(ax, show, save, return_fig) -> tuple[bool | None, bool | None]:
+    """Check scanpy's arguments of every plot before any work (a figure drawn; for
+    ``embedding``, a layout computed and stored in ``adata``): ``ax`` None or a matplotlib
+    Axes (a TypeError; ``ax='left'``, or the array of Axes of ``plt.subplots(1, 2)``, failed
+    deep inside matplotlib), ``show`` and ``return_fig`` None, True or False (a TypeError:
+    ``"no"`` was read as True), ``save`` as :func:`save_path` takes it. Returns ``show`` and
+    ``return_fig`` as Python bools (None kept: scanpy's defaults)."""
+    import reprlib
+
+    from matplotlib.axes import Axes
+
+    from .._utils import check_bool
+
+    if ax is not None and not isinstance(ax, Axes):
+        msg = (
+            f"ax={reprlib.repr(ax)} (type {type(ax).__name__}) must be a matplotlib Axes, or "
+            "None for a new figure."
+        )
+        if isinstance(ax, (list, tuple)) or type(ax).__name__ == "ndarray":
+            msg += " plt.subplots(1, 2) returns an array of Axes: pass one of them (axs[0])."
+        raise TypeError(msg)
+    show = show if show is None else check_bool("show", show)
+    return_fig = return_fig if return_fig is None else check_bool("return_fig", return_fig)
+    save_path(save, "sag")  # a format matplotlib cannot write: refused before any drawing
+    return show, return_fig
 
 
 def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -70,31 +138,106 @@ def check_color(color, name: str = "color") -> None:
     raise ValueError(msg)
 
 
-def save_figure(fig: Figure, writekey: str, save: bool | str | None) -> Path | None:
-    """Save ``fig`` as scanpy's ``save=`` does: ``True`` (or ``scanpy.settings.autosave``)
-    writes ``{figdir}/{writekey}{plot_suffix}.{file_format_figs}``; a string is appended to
-    ``writekey``, and its extension (``.png``, ``.pdf``, ``.svg``) sets the format."""
-    import scanpy as sc
+def text_color_on(color, dark: str = "#222222", light: str = "white") -> str:
+    """Of ``dark`` and ``light`` text, the one that reads better on a background of ``color``:
+    the larger contrast ratio of WCAG 2.x (from relative luminance), whatever the colour map
+    (light to dark as Blues, dark to light as viridis) and the scale it maps values with."""
+    import numpy as np
+    from matplotlib.colors import to_rgb
 
-    from .._settings import logger
+    def luminance(c) -> float:
+        rgb = np.asarray(to_rgb(c))
+        linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        return float(linear @ [0.2126, 0.7152, 0.0722])
+
+    def contrast(a: float, b: float) -> float:
+        return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+    back = luminance(color)
+    return dark if contrast(luminance(dark), back) >= contrast(luminance(light), back) else light
+
+
+def counted(n: int, noun: str, one: str | None = None) -> str:
+    """``n`` and the plural ``noun``, in the singular for 1: ``"1 trial"``, ``"0 trials"``,
+    ``"1,200 cells"`` (``one``: the singular where it is not ``noun`` without its last letter,
+    ``"class"``)."""
+    return f"{n:,} {noun if n != 1 else (one or noun[:-1])}"
+
+
+def _formats() -> dict[str, str]:
+    """The file formats ``Figure.savefig`` writes on any backend (its extensions, lower case)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return FigureCanvasBase.get_supported_filetypes()
+
+
+def save_path(save, writekey: str) -> Path | None:
+    """The file ``save=`` writes the figure of the plot ``writekey`` to (:data:`SAVE_DOC`),
+    None for no file: scanpy's ``save=`` (``True``, or a suffix string of the file name in
+    ``scanpy.settings.figdir``, whose extension sets the format), where any format matplotlib
+    writes is taken (scanpy's own list is pdf, png and svg: ``"_cm.jpg"`` was
+    ``_cm.jpg.pdf``); a Path, or a string with a folder in it, is the file itself (it was
+    added to the name in figdir, or not saved). A TypeError for another type of ``save``; a
+    ValueError for a path of a format matplotlib cannot write."""
+    import numpy as np
+    import scanpy as sc
 
     if save is None:
         save = sc.settings.autosave
-    if not save:
+    if isinstance(save, (bool, np.bool_)):
+        if not save:
+            return None
+        text = ""  # the plot's name alone
+    elif isinstance(save, (str, os.PathLike)):
+        text = os.fspath(save)
+        if not text:  # an empty suffix saves nothing, as before
+            return None
+    else:
+        msg = (
+            f"save={save!r} must be True, False, a suffix of the file name in "
+            "scanpy.settings.figdir ('_test', '_test.png') or the path of the file "
+            "('results/plot.png')."
+        )
+        raise TypeError(msg)
+    formats = _formats()
+    if isinstance(save, os.PathLike) or any(s and s in text for s in ("/", os.sep, os.altsep)):
+        path = Path(text).expanduser()
+        if path.is_dir() or not path.name:
+            msg = f"save={text!r} is a folder; name the file in it ('{path / 'plot.png'}')."
+            raise ValueError(msg)
+        ext = path.suffix[1:]
+        if not ext:  # as matplotlib, which adds the extension of its default format
+            return path.with_name(f"{path.name}.{sc.settings.file_format_figs}")
+        if ext.lower() not in formats:
+            msg = (
+                f"save={text!r}: {path.suffix!r} is not a file format matplotlib writes; use "
+                f"one of {', '.join(map(repr, sorted(formats)))}."
+            )
+            raise ValueError(msg)
+        return path
+    stem, dot, ext = text.rpartition(".")
+    if dot and ext.lower() in formats:
+        writekey, fmt = writekey + stem, ext
+    else:  # no extension (or not a format's, "_v1.2"): all of it goes into the name
+        writekey, fmt = writekey + text, sc.settings.file_format_figs
+    return Path(sc.settings.figdir) / f"{writekey}{sc.settings.plot_suffix}.{fmt}"
+
+
+def save_figure(fig: Figure, writekey: str, save: bool | str | os.PathLike | None) -> Path | None:
+    """Save ``fig`` where ``save=`` says (:func:`save_path`; nowhere for None or False):
+    making its folder where it does not exist (as scanpy makes ``figdir``), which the log line
+    naming the file says."""
+    from .._settings import logger
+
+    path = save_path(save, writekey)
+    if path is None:
         return None
-    ext = None
-    if isinstance(save, str):
-        for suffix in (".svg", ".pdf", ".png"):
-            if save.endswith(suffix):
-                ext, save = suffix[1:], save[: -len(suffix)]
-                break
-        writekey += save
-    path = Path(sc.settings.figdir) / (
-        f"{writekey}{sc.settings.plot_suffix}.{ext or sc.settings.file_format_figs}"
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
-    logger.warning("saving figure to file %s", path)
+    made = ""
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        made = f" (created the folder {path.parent})"
+    fig.savefig(path, bbox_inches="tight", format=path.suffix[1:].lower())
+    logger.warning("saving figure to file %s%s", path, made)
     return path
 
 
@@ -103,7 +246,7 @@ def finish(
     ax: Axes,
     show: bool | None,
     return_fig: bool,
-    save: bool | str | None = None,
+    save: bool | str | os.PathLike | None = None,
     writekey: str = "sag",
     *,
     title: str | None = None,

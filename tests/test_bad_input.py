@@ -380,9 +380,10 @@ def test_a_continuous_column_is_not_taken_for_labels(adata):
 
 def test_a_key_added_h5ad_cannot_store_is_refused(adata):
     """A key with '/' (an h5ad group path) or an empty one is refused by every tool before any
-    work."""
+    work; so are '.' (h5py's name of the group itself: the run's entries were written over the
+    user's own in uns), '..' and a NUL character (h5py cannot store it)."""
     before = snapshot(adata)
-    for bad in ("a/b", "", 3):
+    for bad in ("a/b", "", 3, ".", "..", "a\0b"):
         error = TypeError if bad == 3 else ValueError  # a key of the wrong type: TypeError
         with pytest.raises(error, match=r"key_added=.* must be a non-empty string without '/'"):
             sag.tl.classify(adata, "label", key_added=bad, n_trials=1)

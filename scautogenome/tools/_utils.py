@@ -107,13 +107,17 @@ def budget_overrides(n_trials: int | None, time_budget: float | None) -> dict[st
 
 
 def check_key_added(key_added) -> None:
-    """``key_added`` must be a non-empty string without ``/``: the keys it makes are h5ad
-    group names, where ``/`` would nest groups (h5py warns, anndata refuses in newer
-    versions)."""
-    msg = f"key_added={key_added!r} must be a non-empty string without '/'."
+    """``key_added`` must be a non-empty string without ``/`` or a NUL character, and not
+    ``.`` or ``..``: the keys it makes are h5ad group names, where ``/`` would nest groups
+    (h5py warns, anndata refuses in newer versions), ``.`` names ``uns`` itself (the run's
+    entries were written over the user's own there) and NUL cannot be stored."""
+    msg = (
+        f"key_added={key_added!r} must be a non-empty string without '/' (nor a NUL "
+        "character, nor '.' or '..': h5ad group names)."
+    )
     if not isinstance(key_added, str):
         raise TypeError(msg)
-    if not key_added or "/" in key_added:
+    if not key_added or "/" in key_added or "\0" in key_added or key_added in (".", ".."):
         raise ValueError(msg)
 
 

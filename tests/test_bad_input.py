@@ -505,9 +505,18 @@ def test_a_key_added_holding_what_the_tool_does_not_write_is_refused(adata, tiny
     for key, record in records.items():
         assert set(adata.uns[key]) == set(record)
     # what each tool does replace or update
-    sag.tl.predict(adata, model, key_added="mine")  # a dict of the user's: updated, kept
+    # a dict of the user's: updated, its entries kept as they were (a None, a Series with its
+    # index, a list: not made h5ad-safe)
+    series = pd.Series([1.0, 2.0], index=["x", "y"])
+    adata.uns["mine"] |= {"note": None, "s": series, "l": ["a", 1]}
+    sag.tl.predict(adata, model, key_added="mine")
     assert adata.uns["mine"]["a"] == 1
+    assert adata.uns["mine"]["note"] is None
+    assert adata.uns["mine"]["s"] is series
+    assert adata.uns["mine"]["l"] == ["a", 1]
     assert "gene_overlap" in adata.uns["mine"]
+    for k in ("note", "s", "l"):
+        del adata.uns["mine"][k]
     sag.tl.explain(adata, model, n_explain=20, n_background=10)  # its own record
 
 

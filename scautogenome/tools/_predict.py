@@ -191,18 +191,17 @@ def predict(
         adata.obs[_keys.pred_key(key_added)] = pd.Categorical(calls, categories=categories)
         adata.obs[_keys.confidence_key(key_added)] = proba.max(1).astype(np.float32)
         adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
-    uns = dict(adata.uns.get(key_added, {}))
-    uns.update(
-        {
-            "classes": model.classes_,
-            "gene_overlap": report,
-            "model_digest": model.weights_digest(),
-            "predict_params": call_params(
-                layer=layer, min_gene_overlap=min_gene_overlap, min_confidence=min_confidence
-            ),
-        }
-    )
-    adata.uns[key_added] = h5ad_safe(uns)
+    new = {
+        "classes": model.classes_,
+        "gene_overlap": report,
+        "model_digest": model.weights_digest(),
+        "predict_params": call_params(
+            layer=layer, min_gene_overlap=min_gene_overlap, min_confidence=min_confidence
+        ),
+    }
+    # the entries there (a classify record, or a dict of the user's) kept as they are: only
+    # the new ones are made h5ad-safe (None left out, a Series' index lost)
+    adata.uns[key_added] = {**adata.uns.get(key_added, {}), **h5ad_safe(new)}
     if min_confidence is not None and is_classify_record(record):
         logger.info(
             "uns[%r] keeps the classify run's test metrics and confusion matrix, of its own "

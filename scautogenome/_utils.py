@@ -392,8 +392,9 @@ def check_key(name: str, value, what: str) -> str:
 
 
 def check_obs_column(adata, argument: str, key) -> str:
-    """``key``, where it names a column of ``adata.obs``: a TypeError for a key that is no
-    str, a KeyError naming the closest columns for one that ``adata.obs`` lacks."""
+    """``key``, where it names one column of ``adata.obs``: a TypeError for a key that is no
+    str, a KeyError naming the closest columns for one that ``adata.obs`` lacks, a ValueError
+    for a name two columns have (``pd.concat`` of tables that share one; anndata allows it)."""
     check_key(argument, key, "one column of adata.obs")
     if key not in adata.obs.columns:
         msg = (
@@ -401,7 +402,21 @@ def check_obs_column(adata, argument: str, key) -> str:
             f"{columns_listed(adata.obs.columns, [key])}."
         )
         raise KeyError(msg)
+    check_one_obs_column(adata, argument, key)
     return key
+
+
+def check_one_obs_column(adata, argument: str, key) -> None:
+    """A ValueError where ``adata.obs`` has two or more columns named ``key`` (reading one
+    gives a table, which failed deep inside with a message that named neither)."""
+    n = int((adata.obs.columns == key).sum())
+    if n > 1:
+        msg = (
+            f"{argument}={key!r}: adata.obs has {n} columns of that name (a pd.concat of tables "
+            "that share it?); keep one, e.g. "
+            "adata.obs = adata.obs.loc[:, ~adata.obs.columns.duplicated()]."
+        )
+        raise ValueError(msg)
 
 
 def missing_key(where: str, key: str, how: str) -> KeyError:

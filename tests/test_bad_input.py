@@ -378,6 +378,38 @@ def test_a_continuous_column_is_not_taken_for_labels(adata):
     assert sag.tl.embedding_scores(adata, "X_e", "few", tsne=False)["n_labels"] == 3
 
 
+def test_an_obs_column_name_twice_is_refused_by_name(adata, tiny_config):
+    """Two obs columns of one name (pd.concat of tables that share it; anndata allows it):
+    each tool that reads the column says so before any work (they failed deep inside, with
+    messages that named neither)."""
+    import pandas as pd
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata.copy(), "label", seed=0)
+    adata.obs["part"] = np.where(np.arange(adata.n_obs) % 5 == 0, "test", "train")
+    adata.obs["donor"] = [f"d{i % 6}" for i in range(adata.n_obs)]
+    obs = adata.obs
+
+    def twice(column):
+        adata.obs = pd.concat([obs, obs[[column]]], axis=1)
+        return rf"{column}': adata\.obs has 2 columns of that name"
+
+    runs = {
+        "label": lambda: sag.tl.classify(adata, "label", config=tiny_config),
+        "part": lambda: sag.tl.classify(adata, "label", config=tiny_config, split_key="part"),
+        "donor": lambda: sag.tl.classify(adata, "label", config=tiny_config, group_key="donor"),
+    }
+    for column, run in runs.items():
+        said = twice(column)
+        before = snapshot(adata)
+        with pytest.raises(ValueError, match=said):
+            run()
+        check_untouched(adata, before)
+    said = twice("label")
+    with pytest.raises(ValueError, match=said):
+        sag.tl.explain(adata, model, groupby="label", n_explain=5, nsamples=5)
+
+
 def test_a_key_added_h5ad_cannot_store_is_refused(adata):
     """A key with '/' (an h5ad group path) or an empty one is refused by every tool before any
     work; so are '.' (h5py's name of the group itself: the run's entries were written over the

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._keys import SPLITS
 from .._settings import logger
-from .._utils import check_obs_column, short_repr
+from .._utils import check_obs_column, check_one_obs_column, short_repr
 from ._checks import (
     MAX_NUMERIC_LABELS,
     check_adata,
@@ -393,6 +393,9 @@ def prepare_labelled(
     # the warning tells of the grouped seeded split only where that split is drawn
     check_adata(adata, writes=writes, splits=split_key is None and group_key == "auto")
     labels = check_labels(adata, labels_key)
+    for argument, key in (("split_key", split_key), ("group_key", group_key)):
+        if isinstance(key, str) and key != "auto" and key in adata.obs.columns:
+            check_one_obs_column(adata, argument, key)  # before either is read
     asked, task = task, resolve_task(labels, labels_key, task)
     if task == "regression":
         return _prepare_numeric(

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._keys import SPLITS
 from .._settings import logger
-from .._utils import check_key, columns_listed, shown_values
+from .._utils import check_key, check_one_obs_column, columns_listed, shown_values
 from ._checks import obs_noun
 
 if TYPE_CHECKING:
@@ -267,6 +267,7 @@ def resolve_groups(
             f"{columns_listed(adata.obs.columns, [group_key])} (or 'auto', or None for no groups)."
         )
         raise KeyError(msg)
+    check_one_obs_column(adata, "group_key", group_key)
     values = adata.obs[group_key]
     groups = values.astype(str).to_numpy(dtype=object)
     lone = values.isna().to_numpy()

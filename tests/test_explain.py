@@ -464,6 +464,14 @@ def test_explain_cells_and_groupby(syn, log_records):
     assert (u["top_genes"][1:3] == "").all()
     assert np.isnan(u["values"][1:3]).all()
     assert (u["top_genes"][0] != "").all()
+    # a boolean Series is read by its index, as pandas aligns: a mask of the same cells in
+    # another order (a sorted or merged table's) selects the same cells
+    series = adata.obs["label"] == model.classes_[0]
+    shuffled = series.iloc[np.random.default_rng(0).permutation(adata.n_obs)]
+    sag.tl.explain(adata, model, cells=shuffled, groupby="label", **FAST)
+    assert set(adata.uns["sag_shap"]["cell_groups"]) == {model.classes_[0]}
+    with pytest.raises(ValueError, match=r"boolean Series whose index is not adata\.obs_names"):
+        sag.tl.explain(adata, model, cells=shuffled.iloc[1:], **FAST)
     sag.tl.explain(adata, model, cells=list(adata.obs_names[:12]), **FAST)
     assert len(adata.uns["sag_shap"]["cells"]) == 12
     # without a classify record, cells are grouped by their predicted class

@@ -136,6 +136,8 @@ def _candidate_rows(
             )
             return np.arange(n)
         return rows
+    if isinstance(cells, pd.Series) and pd.api.types.is_bool_dtype(cells.dtype):
+        cells = _mask_of_obs(adata, cells)
     arr = np.asarray(cells)
     if arr.dtype == bool:
         if arr.shape != (n,):
@@ -159,6 +161,28 @@ def _candidate_rows(
         msg = f"cells names {bad} (and maybe more) are not in adata.obs_names."
         raise KeyError(msg)
     return np.unique(pos)
+
+
+def _mask_of_obs(adata: AnnData, mask: pd.Series) -> np.ndarray:
+    """A boolean Series given as ``cells=``, in ``adata``'s order: read by its index, as pandas
+    aligns (a mask of a merged or sorted table holds the cells in another order), where that
+    index is ``adata``'s obs_names in any order; a ValueError where it names other cells."""
+    if mask.index.equals(adata.obs_names):
+        return mask.to_numpy(dtype=bool, na_value=False)
+    if (
+        mask.index.has_duplicates
+        or adata.obs_names.has_duplicates
+        or len(mask) != adata.n_obs
+        or not mask.index.isin(adata.obs_names).all()
+    ):
+        msg = (
+            "cells= is a boolean Series whose index is not adata.obs_names (other or duplicated "
+            "names); pass one indexed by them (adata.obs[...] == ...), or a numpy mask in "
+            "adata's order."
+        )
+        raise ValueError(msg)
+    logger.info("cells=: the boolean Series is read by its index (adata's obs_names, reordered)")
+    return mask.reindex(adata.obs_names).to_numpy(dtype=bool, na_value=False)
 
 
 def _column_codes(adata: AnnData, model: Classifier, groupby: str) -> np.ndarray:
@@ -258,7 +282,8 @@ def explain(
     cells
         Which cells may be explained: ``"test"`` (default; the held-out split of
         ``obs[split_key]``, or all cells when there is none), ``"val"``, ``"train"`` (an error
-        without a split), ``"all"``, a boolean mask, cell names or positions.
+        without a split), ``"all"``, a boolean mask (a boolean Series is read by its index,
+        which must be ``adata.obs_names`` in any order), cell names or positions.
     n_explain
         At most this many of those cells are explained, drawn per class as evenly as the class
         sizes allow so small classes are represented (``None``: all).

@@ -116,6 +116,26 @@ def test_nan_or_inf(adata, bad):
     check_untouched(adata, before)
 
 
+def test_values_beyond_float32_are_refused_as_nan_is(adata):
+    """float64 values past float32's largest (3.4e38) become infinite in the networks' float32:
+    they are refused before any work, as NaN is (a fitted transform of NaN, or a query cell of
+    NaN probabilities that still got a class, before)."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    adata.X = adata.X.toarray().astype(np.float64)
+    adata.X[5, 2] = 1e300
+    before = snapshot(adata)
+    said = r"values beyond float32's range \(3\.4e38\): 1, the first \(1e\+300\) at row 5"
+    with pytest.raises(ValueError, match=said):
+        sag.tl.classify(adata, "label", n_trials=1)
+    check_untouched(adata, before)
+    adata.X[5, 2] = -1e39
+    with pytest.raises(ValueError, match=r"the first \(-1e\+39\) at row 5"):
+        sag.tl.predict(adata, model)
+    adata.X[5, 2] = 3e38  # within float32's range: read
+    sag.tl.predict(adata, model)
+
+
 def test_nan_in_sparse(adata):
     adata.X.data[0] = np.nan
     row, col = 0, int(adata.X.indices[0])

@@ -249,15 +249,30 @@ def check_finite(
         return
     blocks = iter_values(X) if columns is None else _subset_values(X, columns)
     for block in blocks:
-        if not np.isfinite(block).all():
+        if _unusable(block).any():
             n_bad, row, col, value = _non_finite(X, columns)
             of = "" if columns is None else " in the genes the model reads"
+            what = "NaN or infinite values"
+            if np.dtype(X.dtype).itemsize > 4:
+                what = "NaN, infinite values or values beyond float32's range (3.4e38)"
             msg = (
-                f"{where} contains NaN or infinite values{of}: {n_bad:,}, the first ({value}) "
+                f"{where} contains {what}{of}: {n_bad:,}, the first ({value:g}) "
                 f"at {_named('row', row, obs_names)}, {_named('column', col, var_names)}; "
-                "fix or impute them first."
+                "fix or impute them first (the networks compute in float32)."
             )
             raise ValueError(msg)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _unusable(values: np.ndarray) -> np.ndarray:
+    """Which ``values`` a model cannot read: NaN, infinite, or (of a wider float type) beyond
+    float32's range, which the cast to float32 makes infinite (a fitted transform of NaN)."""
+    if np.dtype(values.dtype).itemsize <= 4:
+        return ~np.isfinite(values)
+    with np.errstate(invalid="ignore"):
+        return ~(np.abs(values) <= _FLOAT32_MAX)  # NaN compares False
 
 
 def names_of(data) -> dict:
@@ -276,7 +291,8 @@ def _named(what: str, i: int, names) -> str:
 
 
 def _non_finite(X, columns: np.ndarray | None) -> tuple[int, int, int, float]:
-    """How many values of ``X`` (of its ``columns`` only) are NaN or infinite, and the row,
+    """How many values of ``X`` (of its ``columns`` only) are NaN or infinite (or beyond
+    float32's range: :func:`_unusable`), and the row,
     column (of ``X``) and value of the first, row chunk by row chunk (no densifying)."""
     n_bad, first = 0, None
     for start in range(0, X.shape[0], _CHUNK):
@@ -286,13 +302,13 @@ def _non_finite(X, columns: np.ndarray | None) -> tuple[int, int, int, float]:
         if sparse.issparse(block):
             block = sparse.csr_matrix(block)  # a copy: duplicate entries summed on it
             block.sum_duplicates()
-            bad = np.flatnonzero(~np.isfinite(block.data))
+            bad = np.flatnonzero(_unusable(block.data))
             if first is None and bad.size:
                 row = int(np.searchsorted(block.indptr, bad[0], side="right") - 1)
                 first = (start + row, int(block.indices[bad[0]]), float(block.data[bad[0]]))
         else:
             block = np.asarray(block)
-            bad = np.argwhere(~np.isfinite(block))
+            bad = np.argwhere(_unusable(block))
             if first is None and bad.size:
                 r, c = (int(i) for i in bad[0])
                 first = (start + r, c, float(block[r, c]))

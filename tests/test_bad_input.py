@@ -59,6 +59,22 @@ def test_class_too_small_is_named_and_can_be_dropped(adata, tiny_config):
     assert adata.obs["sag_pred"].iloc[:2].notna().all()
 
 
+def test_messages_of_a_hundred_small_classes_stay_short(adata, sag_caplog):
+    """100 classes of 2 cells: the error names 10 of them and the count, not all 100; left
+    out with min_cells_per_class=3, the warning too, and the error says none is left."""
+    adata.obs["many"] = [f"type {i // 2}" if i < 200 else None for i in range(adata.n_obs)]
+    with pytest.raises(ValueError, match=r"type 9' \(2 cells\), ... \(100 classes in all\)") as e:
+        sag.tl.classify(adata, "many", n_trials=1)
+    assert len(str(e.value)) < 600
+    with pytest.raises(
+        ValueError,
+        match=r"has no usable class \(min_cells_per_class=3 left 100 out\); classification",
+    ):
+        sag.tl.classify(adata, "many", n_trials=1, min_cells_per_class=3)
+    assert "... (100 classes in all)" in sag_caplog.text
+    assert "'type 50'" not in sag_caplog.text
+
+
 def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config, capfd):
     """With split_key= nothing is drawn: a class of 2 cells trains if the split gives it a
     training cell; min_cells_per_class still leaves it out; the error without a split names
@@ -82,7 +98,7 @@ def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config, capfd)
     # its test cell is out of the test metrics, and the warning says so
     assert adata.uns["sag"]["metrics"]["test"]["n"] == (adata.obs["fold"] == "test").sum() - 1
     assert (
-        "rare. 1 test cell of obs['fold'] is of these classes: the metrics of their part leave "
+        "'rare'. 1 test cell of obs['fold'] is of these classes: the metrics of their part leave "
         "them out" in " ".join(capfd.readouterr().err.split())
     )
     with pytest.raises(ValueError, match="min_cells_per_class=3 or more"):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._keys import SPLITS
 from .._settings import logger
-from .._utils import check_obs_column, check_one_obs_column, short_repr
+from .._utils import check_obs_column, check_one_obs_column, short_repr, shown_values
 from ._checks import (
     MAX_NUMERIC_LABELS,
     check_adata,
@@ -439,7 +439,9 @@ def prepare_labelled(
     dropped: list[str] = []
     if len(small):
         if min_cells_per_class is None:
-            detail = ", ".join(f"{k!r} ({v} cells)" for k, v in small.items())
+            detail = ", ".join(f"{k!r} ({v} cells)" for k, v in list(small.items())[:10])
+            if len(small) > 10:  # hundreds of classes stay readable
+                detail += f", ... ({len(small)} classes in all)"
             msg = (
                 f"Class(es) too small to split into train/val/test (need at least "
                 f"{MIN_CELLS_TO_SPLIT} cells): {detail}. Pass min_cells_per_class="
@@ -458,7 +460,7 @@ def prepare_labelled(
             "Leaving %d class(es) with fewer than %d cells out of training: %s%s",
             len(dropped),
             least,
-            ", ".join(dropped),
+            shown_values(dropped, total="classes in all"),
             _held_out_of_dropped(adata, split_key, lab_str, dropped),
         )
     if isinstance(labels.dtype, pd.CategoricalDtype):
@@ -469,10 +471,13 @@ def prepare_labelled(
         order = _name_order(counts.index, numeric=False)
     classes = np.array([c for c in order if c in counts.index and c not in dropped])
     if len(classes) < 2:
-        msg = (
-            f"obs[{labels_key!r}] has {len(classes)} usable class(es) "
-            f"({', '.join(map(str, classes)) or 'none'}); classification needs at least 2."
+        usable = f"one usable class ({str(classes[0])!r})" if len(classes) else "no usable class"
+        left = (
+            f" (min_cells_per_class={min_cells_per_class} left {len(dropped)} out)"
+            if dropped
+            else ""
         )
+        msg = f"obs[{labels_key!r}] has {usable}{left}; classification needs at least 2."
         raise ValueError(msg)
     code_of = {c: i for i, c in enumerate(classes)}
     codes = np.array([code_of.get(v, -1) if v is not None else -1 for v in lab_str], dtype=np.int64)

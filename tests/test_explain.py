@@ -480,6 +480,13 @@ def test_explain_cells_and_groupby(syn, log_records):
     sag.tl.explain(fresh, model, **FAST)
     assert fresh.uns["sag_shap"]["params"]["groupby"] == "predicted class"
     assert fresh.uns["sag_shap"]["params"]["background_from"] == "all"
+    assert "they are near 0" not in log_records.text  # 40 of 300 cells: a background apart
+    # a query of a few cells, without training cells: they are their own background, and
+    # their values are next to 0: a warning says so
+    sag.tl.explain(fresh[:3].copy(), model, **FAST)
+    assert "SHAP values are relative to the background, so with the explained cells as most" in (
+        " ".join(log_records.text.split())
+    )
 
 
 def test_predicted_classes_are_read_in_blocks_bounded_by_genes(syn, monkeypatch):

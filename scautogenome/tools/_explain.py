@@ -83,10 +83,18 @@ def _log_background_from_all(
     overlaps the explained cells."""
     n_both = len(np.intersect1d(bg_rows, explained))
     if not has_split:
-        logger.info(
-            "%s; background drawn from all of its cells (%d of them explained cells too).",
+        # a background of mostly the explained cells themselves (a small query): a cell's
+        # values are relative to cells like it, near 0, and their ranking is next to noise
+        mostly = n_both >= max(1, len(bg_rows) / 2)
+        (logger.warning if mostly else logger.info)(
+            "%s; background drawn from all of its cells (%d of them explained cells too)%s.",
             _split_name(split_col),
             n_both,
+            "; SHAP values are relative to the background, so with the explained cells as "
+            "most of it they are near 0: explain the query beside its reference (an AnnData "
+            "holding training cells, split_key= naming them)"
+            if mostly
+            else "",
         )
         return
     logger.warning(

@@ -470,6 +470,9 @@ def test_explain_cells_and_groupby(syn, log_records):
     shuffled = series.iloc[np.random.default_rng(0).permutation(adata.n_obs)]
     sag.tl.explain(adata, model, cells=shuffled, groupby="label", **FAST)
     assert set(adata.uns["sag_shap"]["cell_groups"]) == {model.classes_[0]}
+    for none in ([], np.zeros(adata.n_obs, dtype=bool)):
+        with pytest.raises(ValueError, match="cells= selects no cell"):
+            sag.tl.explain(adata, model, cells=none, **FAST)
     with pytest.raises(ValueError, match=r"boolean Series whose index is not adata\.obs_names"):
         sag.tl.explain(adata, model, cells=shuffled.iloc[1:], **FAST)
     sag.tl.explain(adata, model, cells=list(adata.obs_names[:12]), **FAST)

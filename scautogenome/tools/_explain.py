@@ -436,6 +436,9 @@ def explain(
         raise ValueError(msg)
     # the cells asked for before any work (grouping them may need a forward pass)
     candidates = _candidate_rows(adata, cells, split, split_col)
+    if len(candidates) == 0:  # an empty list or an all-False mask (a part is never empty)
+        msg = "cells= selects no cell; pass the cells to explain (a mask, names or positions)."
+        raise ValueError(msg)
     column_codes = None if groupby is None else _column_codes(adata, model, groupby)
 
     if layer is None:  # resolved here, so that the layer read is the layer recorded

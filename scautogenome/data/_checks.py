@@ -249,7 +249,7 @@ def check_finite(
         return
     blocks = iter_values(X) if columns is None else _subset_values(X, columns)
     for block in blocks:
-        if _unusable(block).any():
+        if not _all_usable(block):
             n_bad, row, col, value = _non_finite(X, columns)
             of = "" if columns is None else " in the genes the model reads"
             what = "NaN or infinite values"
@@ -264,6 +264,17 @@ def check_finite(
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _all_usable(values: np.ndarray) -> bool:
+    """Whether every one of ``values`` is a number float32 holds: their smallest and largest
+    within its range, which NaN (a NaN min or max) and infinity fail: no copy of float64
+    ``values`` (``np.abs`` made one as large: a sparse matrix's values are one block)."""
+    if values.size == 0:
+        return True
+    if np.dtype(values.dtype).itemsize <= 4:  # float32 and narrower: finite is in range
+        return bool(np.isfinite(values).all())
+    return bool(values.min() >= -_FLOAT32_MAX and values.max() <= _FLOAT32_MAX)
 
 
 def _unusable(values: np.ndarray) -> np.ndarray:

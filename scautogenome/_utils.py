@@ -406,17 +406,31 @@ def check_obs_column(adata, argument: str, key) -> str:
     return key
 
 
-def check_one_obs_column(adata, argument: str, key) -> None:
+def check_one_obs_column(adata, argument: str | None, key) -> None:
     """A ValueError where ``adata.obs`` has two or more columns named ``key`` (reading one
-    gives a table, which failed deep inside with a message that named neither)."""
+    gives a table, which failed deep inside with a message that named neither). ``argument``:
+    the argument that named it, None for a column a tool reads of its own (a run's split,
+    labels or predictions)."""
     n = int((adata.obs.columns == key).sum())
     if n > 1:
+        what = (
+            f"{argument}={key!r}: adata.obs has {n} columns of that name"
+            if argument
+            else (f"adata.obs has {n} columns named {key!r}")
+        )
         msg = (
-            f"{argument}={key!r}: adata.obs has {n} columns of that name (a pd.concat of tables "
-            "that share it?); keep one, e.g. "
+            f"{what} (a pd.concat of tables that share it?); keep one, e.g. "
             "adata.obs = adata.obs.loc[:, ~adata.obs.columns.duplicated()]."
         )
         raise ValueError(msg)
+
+
+def check_obs_columns_once(adata, *keys) -> None:
+    """:func:`check_one_obs_column` of each of ``keys`` that ``adata.obs`` has (None and
+    missing ones skipped): the columns a tool reads of its own."""
+    for key in keys:
+        if isinstance(key, str) and key in adata.obs.columns:
+            check_one_obs_column(adata, None, key)
 
 
 def missing_key(where: str, key: str, how: str) -> KeyError:

@@ -444,6 +444,19 @@ def test_an_obs_column_name_twice_is_refused_by_name(adata, tiny_config):
     said = twice("label")
     with pytest.raises(ValueError, match=said):
         sag.tl.explain(adata, model, groupby="label", n_explain=5, nsamples=5)
+    # a run's own columns, repeated by a concat of two annotated obs tables: explain (the
+    # run's labels, its split) and the plots that read them
+    adata.obs = obs
+    run, obs = sag.tl.classify(adata, "label", config=tiny_config), adata.obs
+    for column in ("label", "sag_split", "sag_pred"):
+        adata.obs = pd.concat([obs, obs[[column]]], axis=1)
+        said = rf"adata\.obs has 2 columns named '{column}'"
+        if column != "sag_pred":
+            with pytest.raises(ValueError, match=said):
+                sag.tl.explain(adata, run, n_explain=5, nsamples=5)
+        if column != "label":
+            with pytest.raises(ValueError, match=said):
+                sag.pl.confusion_matrix(adata, split="val", show=False)
 
 
 def test_a_key_added_h5ad_cannot_store_is_refused(adata):

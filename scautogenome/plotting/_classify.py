@@ -11,7 +11,13 @@ import pandas as pd
 from matplotlib import rcParams
 
 from .. import _keys
-from .._utils import check_bool, check_obs_column, classify_run_record, missing_key
+from .._utils import (
+    check_bool,
+    check_obs_column,
+    check_obs_columns_once,
+    classify_run_record,
+    missing_key,
+)
 from ._utils import (
     PLOT_PARAMS,
     check_cmap,
@@ -238,6 +244,7 @@ def _pred_beside_labels(adata, key: str, labels_key: str) -> str:
         )
         raise KeyError(msg)
     check_obs_column(adata, "labels_key", labels_key)
+    check_obs_columns_once(adata, pred_col)
     return pred_col
 
 
@@ -254,12 +261,13 @@ def _observed_confusion(
     from ..tools._predict import UNASSIGNED
 
     pred_col = _pred_beside_labels(adata, key, labels_key)
+    split_col = _keys.split_key(key)
+    check_obs_columns_once(adata, split_col)  # one of it (the labels and predictions: above)
     pred, true = adata.obs[pred_col], adata.obs[labels_key]
     if is_numeric_column(pred):
         msg = f"obs[{pred_col!r}] holds numbers (a numeric target): use sag.pl.regression."
         raise ValueError(msg)
     both = (pred.notna() & true.notna()).to_numpy()
-    split_col = _keys.split_key(key)
     part = ""
     if split != "all" and split_col in adata.obs.columns:
         # a new array: pandas 3's to_numpy() may be a read-only view
@@ -427,6 +435,7 @@ def regression(
         observed = _observed_numbers(adata, key, labels_key)
         if split_col not in adata.obs.columns and split == "test":
             split = "all"  # a query: no split to draw its test cells from
+    check_obs_columns_once(adata, target, pred_col, split_col)  # read below: one of each
     pred = adata.obs[pred_col]
     if not is_numeric_column(pred):
         msg = (

@@ -10,7 +10,13 @@ import pandas as pd
 from .. import _keys
 from .._logging import elapsed, inference_batches
 from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
-from .._utils import check_bool, check_obs_column, check_positive_int, shown_values
+from .._utils import (
+    check_bool,
+    check_obs_column,
+    check_obs_columns_once,
+    check_positive_int,
+    shown_values,
+)
 from ..data import (
     MissingGenes,
     block_rows,
@@ -425,6 +431,11 @@ def explain(
         split_col = None if record_key is None else _keys.split_key(record_key)
 
     split = None
+    params = record.get("params") if isinstance(record, dict) else None
+    # a run's own columns too (a concat of two annotated obs tables repeats them)
+    check_obs_columns_once(
+        adata, split_col, params.get("labels_key") if isinstance(params, dict) else None
+    )
     if split_col is not None and split_col in adata.obs.columns:
         split = adata.obs[split_col].astype(str).to_numpy()
     if split_key is not None and not np.isin(split, _SPLITS).any():

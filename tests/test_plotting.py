@@ -1357,6 +1357,9 @@ def test_save_writes_a_path_as_given_in_any_format_matplotlib_writes(
         assert (tmp_path / "cm.jpg").read_bytes()[:2] == jpeg
         sag.pl.search_history(annotated, save=tmp_path / "history", show=False)
         assert (tmp_path / "history.png").read_bytes()[:4] == png  # file_format_figs
+        # the last dot a version's: the default format added, as for a suffix ("_v1.2")
+        sag.pl.search_history(annotated, save="results/run_v1.2", show=False)
+        assert (tmp_path / "results" / "run_v1.2.png").read_bytes()[:4] == png
         sag.pl.confusion_matrix(annotated, save="_cm.jpg", show=False)
         sag.pl.confusion_matrix(annotated, save="_cm.TIFF", show=False)
         sag.pl.confusion_matrix(annotated, save="_v1.2", show=False)  # no format: a name
@@ -1368,6 +1371,11 @@ def test_save_writes_a_path_as_given_in_any_format_matplotlib_writes(
                 sag.pl.confusion_matrix(annotated, save=bad, show=False)
         with pytest.raises(TypeError, match=r"save=3 must be True, False, a suffix"):
             sag.pl.confusion_matrix(annotated, save=3, show=False)
+        # a folder (a trailing slash, which Path drops) is no file name
+        for folder in ("results/", str(tmp_path / "new") + "/"):
+            with pytest.raises(ValueError, match=r"is a folder; name the file in it"):
+                sag.pl.confusion_matrix(annotated, save=folder, show=False)
+        assert not (tmp_path / "results.png").exists()
         with pytest.raises(ValueError, match=r"save=.*'\.bmp'"):
             sag.pl.embedding(_flat(annotated), "X_2d", save="out/umap.bmp", show=False)
         assert plt.get_fignums() == before
@@ -1459,3 +1467,24 @@ def test_titles_and_labels_say_one_in_the_singular(annotated):
     assert ax.get_xlabel().endswith("over its 1 explained cell")
     assert ax.get_title() == f"{cls}: top 1 gene"
     plt.close("all")
+
+
+def test_doc_params_names_a_docstring_without_its_placeholder():
+    from scautogenome.plotting._utils import doc_params
+
+    def plot():
+        """A plot.
+
+        Parameters
+        ----------
+        {plot_params}
+        """
+
+    doc = doc_params(plot_params="As in scanpy.")(plot).__doc__
+    assert doc is None or "        As in scanpy." in doc.splitlines()  # None under python -OO
+
+    def bare():
+        """A plot without the line."""
+
+    with pytest.raises(ValueError, match=r"docstring of .*bare has 0 lines '\{plot_params\}'"):
+        doc_params(plot_params="text")(bare)

@@ -22,7 +22,8 @@ where it is a format matplotlib writes (``.png``, ``.pdf``, ``.svg``, ``.jpg``,
 ``.tiff``, ...), sets the format. A :class:`~pathlib.Path`, or a string with a folder in
 it (``"results/cm.png"``), is the file itself, relative to the working directory (not
 ``figdir``): its extension sets the format (one matplotlib cannot write is an error
-before anything is drawn; without one, ``file_format_figs`` is added); a folder of it
+before anything is drawn; without one, or after a version's dot (``run_v1.2``),
+``file_format_figs`` is added); a folder of it
 that does not exist is made, as scanpy makes ``figdir``, and the log line naming the
 file says so."""
 
@@ -44,7 +45,14 @@ def doc_params(**texts: str):
             return func
         lines = func.__doc__.splitlines()
         for name, text in texts.items():
-            (i,) = [i for i, line in enumerate(lines) if line.strip() == f"{{{name}}}"]
+            found = [i for i, line in enumerate(lines) if line.strip() == f"{{{name}}}"]
+            if len(found) != 1:  # a docstring edited without its placeholder line
+                msg = (
+                    f"the docstring of {func.__qualname__} has {len(found)} lines "
+                    f"'{{{name}}}'; doc_params puts its text in place of one."
+                )
+                raise ValueError(msg)
+            (i,) = found
             indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
             lines[i] = textwrap.indent(text, indent)
         func.__doc__ = "\n".join(lines)
@@ -200,13 +208,17 @@ def save_path(save, writekey: str) -> Path | None:
         )
         raise TypeError(msg)
     formats = _formats()
-    if isinstance(save, os.PathLike) or any(s and s in text for s in ("/", os.sep, os.altsep)):
+    separators = tuple(s for s in ("/", os.sep, os.altsep) if s)
+    if isinstance(save, os.PathLike) or any(s in text for s in separators):
         path = Path(text).expanduser()
-        if path.is_dir() or not path.name:
+        # Path drops a trailing slash: "results/" would be the file results.pdf
+        if path.is_dir() or not path.name or text.endswith(separators):
             msg = f"save={text!r} is a folder; name the file in it ('{path / 'plot.png'}')."
             raise ValueError(msg)
         ext = path.suffix[1:]
-        if not ext:  # as matplotlib, which adds the extension of its default format
+        if not ext or not ext.isalpha():
+            # no extension, or the last dot a version's ("run_v1.2"): the default format
+            # added, as matplotlib adds it and as a suffix string gets it
             return path.with_name(f"{path.name}.{sc.settings.file_format_figs}")
         if ext.lower() not in formats:
             msg = (

@@ -82,24 +82,31 @@ def _split_name(split_col: str | None) -> str:
 
 
 def _log_background_from_all(
-    split_col: str | None, has_split: bool, bg_rows: np.ndarray, explained: np.ndarray
+    split_col: str | None,
+    has_split: bool,
+    bg_rows: np.ndarray,
+    explained: np.ndarray,
+    n_pool: int,
 ) -> None:
     """Say why the background is drawn from all cells: a warning when ``obs[split_col]``
     exists but has no training cell (a subset of held-out cells, say), so that the background
     overlaps the explained cells."""
     n_both = len(np.intersect1d(bg_rows, explained))
     if not has_split:
-        # a background of mostly the explained cells themselves (a small query): a cell's
-        # values are relative to cells like it, near 0, and their ranking is next to noise
-        mostly = n_both >= max(1, len(bg_rows) / 2)
-        (logger.warning if mostly else logger.info)(
+        # a small query is its own background (every cell of it, mostly explained cells):
+        # a cell's values are relative to the mean of these few cells, near 0 where they are
+        # alike, and their ranking then next to noise. A sample of a larger AnnData is the
+        # usual SHAP background, though it holds explained cells too.
+        own = len(bg_rows) == n_pool and n_both >= max(1, len(bg_rows) / 2)
+        (logger.warning if own else logger.info)(
             "%s; background drawn from all of its cells (%d of them explained cells too)%s.",
             _split_name(split_col),
             n_both,
-            "; SHAP values are relative to the background, so with the explained cells as "
-            "most of it they are near 0: explain the query beside its reference (an AnnData "
-            "holding training cells, split_key= naming them)"
-            if mostly
+            f"; all {n_pool} cells are the background, so the SHAP values are relative to "
+            "the mean of these cells themselves (near 0 where they are alike): explain the "
+            "query beside its reference (an AnnData holding training cells, split_key= "
+            "naming them)"
+            if own
             else "",
         )
         return
@@ -539,7 +546,7 @@ def explain(
     picked = stratified_cells(group_codes, n_pick, rng_cells)
     explained, codes = candidates[picked], group_codes[picked]
     if pool_name == "all":
-        _log_background_from_all(split_col, split is not None, bg_rows, explained)
+        _log_background_from_all(split_col, split is not None, bg_rows, explained, len(pool))
     classes = model.classes_
     n_classes = len(classes)
     overall = overall_column(classes)

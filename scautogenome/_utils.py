@@ -413,11 +413,9 @@ def check_one_obs_column(adata, argument: str | None, key) -> None:
     labels or predictions)."""
     n = int((adata.obs.columns == key).sum())
     if n > 1:
-        what = (
-            f"{argument}={key!r}: adata.obs has {n} columns of that name"
-            if argument
-            else (f"adata.obs has {n} columns named {key!r}")
-        )
+        what = f"adata.obs has {n} columns named {key!r}"
+        if argument:
+            what = f"{argument}={key!r}: adata.obs has {n} columns of that name"
         msg = (
             f"{what} (a pd.concat of tables that share it?); keep one, e.g. "
             "adata.obs = adata.obs.loc[:, ~adata.obs.columns.duplicated()]."

@@ -200,7 +200,7 @@ def predict(
         ),
     }
     # the entries there (a classify record, or a dict of the user's) kept as they are: only
-    # the new ones are made h5ad-safe (None left out, a Series' index lost)
+    # the new ones are made h5ad-safe, which leaves out a None and drops a Series' index
     adata.uns[key_added] = {**adata.uns.get(key_added, {}), **h5ad_safe(new)}
     if min_confidence is not None and is_classify_record(record):
         logger.info(

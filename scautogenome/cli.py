@@ -1246,8 +1246,9 @@ def _classify_options(sp) -> None:
         "--group-key",
         default="auto",
         help="obs column whose cells stay in one part of the seeded split (patients, donors); "
-        "auto (default): the TCGA patient when every sample is named by a TCGA barcode, so two "
-        "aliquots or a tumour and its normal never sit in train and test; none: cells one by one",
+        "auto (default): the TCGA patient of samples named by TCGA barcodes (and the GTEx donor "
+        "of GTEx samples beside them), so two aliquots or a tumour and its normal never sit in "
+        "train and test; none: cells one by one",
     )
     _value_type_option(sp)
     sp.add_argument(

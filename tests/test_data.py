@@ -448,6 +448,28 @@ def test_tcga_patients_stay_whole_when_samples_of_other_names_are_the_most(adata
     assert re.search(r"80 of the 300 \w+ are named by TCGA barcodes", sag_caplog.text)
 
 
+def test_a_gtex_donors_tissues_stay_whole_beside_tcga_samples(adata, sag_caplog):
+    """GTEx sample ids beside TCGA barcodes: a donor's tissues (GTEX-XXXXX-...) are one
+    person, kept in one part as a TCGA patient's samples are (they were split one by one)."""
+    adata = _tcga_twins(adata)
+    names = adata.obs_names.to_numpy().copy()
+    # 40 GTEx donors of three tissues each, beside 90 TCGA patients of two samples
+    names[:120] = [f"GTEX-{1000 + i // 3}-{i % 3:04d}-SM-{i}" for i in range(120)]
+    adata.obs_names = names
+    donors = np.array([n.split("-")[1] for n in names[:120]])
+    d = prepare_labelled(adata, "label", seed=0)
+    assert d.grouped_by == "TCGA patient of obs_names"
+    assert (_parts_per_group(donors, d.split[:120]) == 1).all()
+    assert set(d.split[:120]) >= {"train", "test"}
+    assert "the other 120 (e.g. ['GTEX-1000-0000-SM-0'" in sag_caplog.text
+    assert "per GTEx donor (GTEX-XXXXX), or one by one" in sag_caplog.text
+    # GTEx donors of several tissues outnumbering TCGA samples of one each: still grouped
+    solo = adata.copy()
+    gtex = [f"GTEX-{1000 + i // 3}-{i % 3:04d}-SM-{i}" for i in range(240)]
+    solo.obs_names = [*gtex, *(f"TCGA-AB-{i:04d}-01A" for i in range(60))]
+    assert prepare_labelled(solo, "label", seed=0).grouped_by == "TCGA patient of obs_names"
+
+
 def test_a_donor_column_left_ungrouped_is_named(adata, sag_caplog):
     """A split drawn cell by cell beside an obs column of donors: the log names the column
     and group_key= of it; with the groups, a split of one's own or no such column it says

@@ -447,6 +447,18 @@ def test_report_of_tcga_samples_grouped_by_patient(adata, tiny_config, tmp_path,
     assert f"<b>{n_test}</b>test samples" in page
     assert f"Only {n_test} test samples:" in page
     assert "test cells" not in page
+    # GTEx samples beside them: by donor (three tissues each), or one by one
+    names = adata.obs_names.to_numpy().copy()
+    names[:60] = [f"GTEX-{100 + i // 3}-{i % 3:04d}-SM-{i}" for i in range(60)]
+    adata.obs_names = names
+    sag.tl.classify(adata, "label", config=tiny_config)
+    page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
+    assert "the 60 other samples (not named by barcodes) by GTEx donor, 20 groups" in page
+    names[:60] = [f"GTEX-{100 + i}-0000-SM-{i}" for i in range(60)]
+    adata.obs_names = names
+    sag.tl.classify(adata, "label", config=tiny_config)
+    page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
+    assert "the 60 other samples (not named by barcodes) one by one" in page
 
 
 def test_report_names_a_split_that_kept_the_copies_of_a_name_together(adata, tiny_config, tmp_path):

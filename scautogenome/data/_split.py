@@ -21,6 +21,8 @@ MIN_CELLS_TO_SPLIT = 3
 # the patient part of a TCGA barcode at any level (TCGA-OR-A5J1, -01A, -01A-11R-A29S-07), in
 # GDC's spelling or R's (dots) and Firehose's (underscores)
 _TCGA_PATIENT = re.compile(r"^TCGA[-._]([A-Z0-9]{2})[-._]([A-Z0-9]{4})(?=$|[-._])", re.IGNORECASE)
+# the donor part of a GTEx sample id (GTEX-1117F-0226-SM-5GZZ7): one donor gives many tissues
+_GTEX_DONOR = re.compile(r"^GTEX[-._]([A-Z0-9]+)(?=$|[-._])", re.IGNORECASE)
 AUTO_GROUPS = "TCGA patient of obs_names"
 DUPLICATE_GROUPS = "duplicated obs_names"  # "auto" for names that are not TCGA barcodes
 
@@ -144,13 +146,15 @@ def not_patients(groups: np.ndarray) -> np.ndarray:
 
 def patient_groups(ids) -> np.ndarray | None:
     """The group of every id where some are TCGA barcodes: ``TCGA-XX-XXXX`` (the patient) of
-    a barcode, the id itself (marked, so that it cannot meet a patient) of another name (a
-    GTEx normal beside TCGA tumours, say); None where no id is a barcode."""
+    a barcode; of another name (a GTEx normal beside TCGA tumours, say) its GTEx donor
+    (``GTEX-XXXXX``: a donor's tissues are one person) or else the id itself, marked so that
+    it cannot meet a patient; None where no id is a barcode."""
     out, any_barcode = [], False
     for v in ids:
         m = _TCGA_PATIENT.match(str(v).strip())
         if m is None:
-            out.append(f"\0{v}")
+            donor = _GTEX_DONOR.match(str(v).strip())
+            out.append(f"\0GTEX-{donor.group(1).upper()}" if donor else f"\0{v}")
         else:
             any_barcode = True
             out.append(f"TCGA-{m.group(1)}-{m.group(2)}".upper())
@@ -158,9 +162,9 @@ def patient_groups(ids) -> np.ndarray | None:
 
 
 def _repeats_a_patient(groups: np.ndarray) -> bool:
-    """Whether two :func:`patient_groups` are one TCGA patient."""
-    patients = groups[~not_patients(groups)]
-    return len(set(patients)) < len(patients)
+    """Whether two :func:`patient_groups` are one person (a TCGA patient, a GTEx donor) or
+    one name."""
+    return len(set(groups)) < len(groups)
 
 
 # obs columns (in any case) that name each cell's donor or sample in single-cell studies
@@ -215,7 +219,8 @@ def resolve_groups(
     """The group of every cell whose samples must share a split, and what it was read from.
 
     ``"auto"``: the TCGA patient of each ``obs_name`` named by a TCGA barcode (a tumour and
-    its normal, or two aliquots, are one patient), each other name a group of its own, when
+    its normal, or two aliquots, are one patient), the GTEx donor of a GTEx sample id beside
+    them, each other name a group of its own, when
     most used cells are named by barcodes or two of them are one patient; else, where used
     cells share an ``obs_name`` (a sample exported twice), the name, so that the copies are
     not trained on and tested on; else no groups.
@@ -231,13 +236,14 @@ def resolve_groups(
         of_used, what = patient_groups(names), AUTO_GROUPS
         others = 0 if of_used is None else int(not_patients(of_used).sum())
         if others * 2 > len(names) and not _repeats_a_patient(of_used):
-            # a stray barcode-like name among others is no TCGA data; a patient of two
-            # samples beside more of other names (GTEx normals) still is
+            # a stray barcode-like name among others is no TCGA data; a patient (or GTEx
+            # donor) of two samples beside more of other names still is
             of_used, others = None, 0
         if others:
             logger.info(
                 "group_key='auto': %d of the %d %s are named by TCGA barcodes, whose samples "
-                "are kept in one part per patient; the other %d (e.g. %s) by their name.",
+                "are kept in one part per patient; the other %d (e.g. %s) per GTEx donor "
+                "(GTEX-XXXXX), or one by one.",
                 len(names) - others,
                 len(names),
                 obs_noun(adata),

@@ -150,10 +150,11 @@ def _data_source(adata: AnnData) -> str:
     return "; ".join(parts)
 
 
-def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> tuple[int | None, int]:
+def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> tuple[int | None, int, int]:
     """How many groups the split of the ``used`` rows kept whole (for TCGA patients, the
-    patients only), and how many rows beside them were split one by one (names that are no
-    barcodes); None where the groups cannot be read again (a column since removed)."""
+    patients only), how many rows beside them had names that are no barcodes, and in how
+    many groups (GTEx donors, other names); None where the groups cannot be read again (a
+    column since removed)."""
     import pandas as pd
 
     from ..data._split import AUTO_GROUPS, DUPLICATE_GROUPS, not_patients, patient_groups
@@ -161,15 +162,16 @@ def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> tuple[int | 
     if grouped_by == AUTO_GROUPS:
         groups = patient_groups(adata.obs_names[used])
         if groups is None:
-            return None, 0
+            return None, 0, 0
         other = not_patients(groups)
-        return len(set(groups[~other])), int(other.sum())
+        return len(set(groups[~other])), int(other.sum()), len(set(groups[other]))
     if grouped_by == DUPLICATE_GROUPS:
-        return int(adata.obs_names[used].nunique()), 0
+        return int(adata.obs_names[used].nunique()), 0, 0
     if grouped_by not in adata.obs.columns:
-        return None, 0
+        return None, 0, 0
     values = pd.Series(adata.obs[grouped_by].to_numpy()[used])
-    return int(values.nunique() + values.isna().sum()), 0  # a missing value: a group of its own
+    # a missing value: a group of its own
+    return int(values.nunique() + values.isna().sum()), 0, 0
 
 
 def _unused_why(
@@ -244,15 +246,20 @@ def _split_note(adata: AnnData, key: str, noun: str, regression: bool) -> str:
     else:
         text += f"drawn at random (seed {params['seed']}), about 8:1:1 within each {by}"
     if _given(grouped):
-        n, n_other = _n_groups(adata, used, str(grouped)) if used.any() else (None, 0)
+        n, n_other, in_groups = _n_groups(adata, used, str(grouped)) if used.any() else (None, 0, 0)
         what = {
             AUTO_GROUPS: "TCGA patient",
             DUPLICATE_GROUPS: "obs_name",  # the copies of a sample exported twice
         }.get(str(grouped), f"group of obs[{str(grouped)!r}]")
         text += f", the {noun} of each {what}" + (f" ({n:,} in all)" if n is not None else "")
         text += " kept in one part"
-        if n_other:  # names that are no barcodes, beside the patients
+        if n_other == in_groups > 0:  # names that are no barcodes, beside the patients
             text += f", the {n_other:,} other {noun} (not named by barcodes) one by one"
+        elif n_other:  # GTEx samples of one donor
+            text += (
+                f", the {n_other:,} other {noun} (not named by barcodes) by GTEx donor, "
+                f"{in_groups:,} groups"
+            )
     return text + "."
 
 

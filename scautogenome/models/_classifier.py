@@ -127,9 +127,9 @@ class Classifier(SupervisedModel):
             drawn as ``val``, logged; its test cells stay held out).
         group_key
             Cells that share a value here stay in one part of the seeded split. ``"auto"``
-            (default): the TCGA patient (``TCGA-XX-XXXX``) when every labelled ``obs_name`` is
-            a TCGA barcode; else the ``obs_name`` where labelled cells share one; no groups
-            otherwise. A column of ``adata.obs``, or None to split cells one by one. As
+            (default): the TCGA patient (``TCGA-XX-XXXX``) of samples named by TCGA barcodes
+            (and the GTEx donor of GTEx samples beside them); else the ``obs_name`` where
+            labelled cells share one; no groups otherwise. A column of ``adata.obs``, or None to split cells one by one. As
             ``group_key`` of :func:`~scautogenome.tl.classify`.
         value_type
             What ``X`` (or ``layer``) holds: ``"auto"`` (detect), ``"counts"`` (normalized to

@@ -133,7 +133,8 @@ def classify(
         score rests on a sample whose twin was trained on (two aliquots of a tumour, a tumour
         and its normal, the cells of one donor). ``"auto"`` (default): the TCGA patient
         (``TCGA-XX-XXXX``) of each labelled ``obs_name`` that is a TCGA barcode, when most
-        are or two are one patient (other names, GTEx samples say, are groups of their own);
+        are or two are one patient (a GTEx sample beside them: its donor, ``GTEX-XXXXX``;
+        other names: groups of their own);
         else the ``obs_name`` where labelled cells share one (a sample exported twice); no groups
         otherwise. A column of ``adata.obs``, or None to split cells one by one. Whole groups
         are drawn, stratified on each group's most frequent class (a tenth of each class's

@@ -334,8 +334,9 @@ def _warn_unused_by_strategy(user: dict, strategy: str) -> None:
     """A warning naming the settings of the user's config (``user``; those that differ from
     the defaults) that mode ``"rrfcn"`` with ``strategy`` does not read: ENAS trains its child
     networks with the ``rrfcn`` section's settings (not ``space['common']``, but for one
-    ``act``) and runs ``rrfcn['epochs']`` alternations (not ``n_trials``); the Optuna strategy samples ``space['common']`` and
-    reads only the RRFCN space of the ``rrfcn`` section."""
+    ``act``) and runs ``rrfcn['epochs']`` alternations (not ``n_trials``); the Optuna
+    strategy samples ``space['common']`` and reads only the RRFCN space of the ``rrfcn``
+    section."""
     from .._settings import logger
 
     rrfcn = user.get("rrfcn") if isinstance(user.get("rrfcn"), dict) else {}

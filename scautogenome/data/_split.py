@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._keys import SPLITS
 from .._settings import logger
-from .._utils import check_key, check_one_obs_column, columns_listed, shown_values
+from .._utils import check_key, columns_listed, shown_values
 from ._checks import obs_noun
 
 if TYPE_CHECKING:
@@ -193,15 +193,16 @@ def _hint_donor_column(
             if len(pairs.drop_duplicates()) == n == pairs["c"].nunique():
                 continue
         if 2 <= n <= len(values) / 2:
+            noun = obs_noun(adata)
             logger.info(
                 "obs[%r] names %d donors or samples; the split draws %s one by one, so that "
                 "the test %s share them with the training %s. group_key=%r keeps each in one "
                 "part: a test of donors the model has not seen.",
                 column,
                 n,
-                obs_noun(adata),
-                obs_noun(adata),
-                obs_noun(adata),
+                noun,
+                noun,
+                noun,
                 column,
             )
             return
@@ -273,7 +274,6 @@ def resolve_groups(
             f"{columns_listed(adata.obs.columns, [group_key])} (or 'auto', or None for no groups)."
         )
         raise KeyError(msg)
-    check_one_obs_column(adata, "group_key", group_key)
     values = adata.obs[group_key]
     groups = values.astype(str).to_numpy(dtype=object)
     lone = values.isna().to_numpy()

@@ -129,8 +129,9 @@ class Classifier(SupervisedModel):
             Cells that share a value here stay in one part of the seeded split. ``"auto"``
             (default): the TCGA patient (``TCGA-XX-XXXX``) of samples named by TCGA barcodes
             (and the GTEx donor of GTEx samples beside them); else the ``obs_name`` where
-            labelled cells share one; no groups otherwise. A column of ``adata.obs``, or None to split cells one by one. As
-            ``group_key`` of :func:`~scautogenome.tl.classify`.
+            labelled cells share one; no groups otherwise. A column of ``adata.obs``, or
+            None to split cells one by one. As ``group_key`` of
+            :func:`~scautogenome.tl.classify`.
         value_type
             What ``X`` (or ``layer``) holds: ``"auto"`` (detect), ``"counts"`` (normalized to
             1e4 per cell + log1p), ``"normalized"`` (unlogged TPM/FPKM/RSEM: log1p),

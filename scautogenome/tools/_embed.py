@@ -604,8 +604,9 @@ def embedding_scores(
         computed on a seeded sample of this many labelled cells where there are more, and of
         two cells of each label the draw missed (logged; ``n_cells_sampled`` says how many);
         the Davies-Bouldin score of the embedding and the Leiden ARI/NMI use every labelled
-        cell. None: every cell for all of them. A t-SNE of a sample packs the clusters differently from one of every cell (Davies-Bouldin 0.39
-        vs 0.52 on 40,000 cells in benchmarks/RESULTS.md): compare embeddings at the same
+        cell. None: every cell for all of them. A t-SNE of a sample packs the clusters
+        differently from one of every cell (Davies-Bouldin 0.39 vs 0.52 on 40,000 cells in
+        benchmarks/RESULTS.md): compare embeddings at the same
         ``max_cells`` and ``seed``.
     batch_key
         ``obs`` column of the cells' batches (at least 2): also score how well the batches mix

@@ -67,6 +67,35 @@ def test_every_advertised_submodule_imports():
     assert dir(sag) == names  # loading them changes nothing
 
 
+@pytest.mark.parametrize(
+    "module",
+    [
+        "tl",
+        "pl",
+        "io",
+        "models",
+        "get",
+        "datasets",
+        "config",
+        "data",
+        "explain",
+        "nn",
+        "search",
+        "train",
+    ],
+)
+def test_tab_completion_shows_only_the_public_api(module):
+    """What a notebook's tab completion lists on ``sag.<module>.`` is its ``__all__``: no helper
+    imported for the module's own use, no ``__future__`` feature."""
+    mod = getattr(sag, module)
+    shown = {
+        name
+        for name in dir(mod)
+        if not name.startswith("_") and not inspect.ismodule(getattr(mod, name))
+    }
+    assert shown == set(mod.__all__)
+
+
 def _documented(doc: str, section: str) -> list[str]:
     """The names a numpydoc ``section`` (``Parameters``, ``Attributes``) of ``doc`` lists."""
     lines = inspect.cleandoc(doc or "").splitlines()

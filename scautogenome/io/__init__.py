@@ -11,8 +11,6 @@ it read and decided in ``uns['sag_io']`` (h5ad-safe)::
 ``sag.io.write_report(adata, "report.html")`` writes the self-contained HTML report.
 """
 
-from __future__ import annotations
-
 from ._autogenome import read_autogenome
 from ._barcodes import parse_tcga_barcode
 from ._maf import read_maf

@@ -32,3 +32,7 @@ def confidence_key(key: str) -> str:
 
 
 SPLITS = ("train", "val", "test")
+
+VALUE_TYPES = ("counts", "normalized", "binary", "continuous")
+"""What a matrix may hold (``value_type=``, ``--value-type``); here, where the command line's
+parser reads it without loading torch."""

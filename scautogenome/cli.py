@@ -1208,7 +1208,7 @@ def _search(sp, config_help: str = "expert-mode config: a JSON file, or JSON tex
 
 def _value_type_option(sp) -> None:
     """--value-type: what the matrix holds, where its detection is wrong."""
-    from .data._transform import VALUE_TYPES  # torch-free
+    from ._keys import VALUE_TYPES  # data/ would load torch
 
     sp.add_argument(
         "--value-type",

@@ -149,6 +149,35 @@ def test_help(capsys):
     assert capsys.readouterr().out.strip() == f"scautogenome {scautogenome.__version__}"
 
 
+def test_help_and_version_do_not_load_torch():
+    """``--help``/``--version`` answer in a fraction of a second: building the parser imports
+    neither torch nor scanpy (a broken or slow torch install cannot break them)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from scautogenome.cli import build_parser; build_parser(); "
+        "print(sorted({'torch', 'scanpy', 'optuna'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_python_dash_m_runs_the_command_line():
+    """``python -m scautogenome`` is the ``scautogenome`` command (for a venv whose ``bin/`` is
+    not on PATH)."""
+    import subprocess
+    import sys
+
+    import scautogenome
+
+    out = subprocess.run(
+        [sys.executable, "-m", "scautogenome", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"scautogenome {scautogenome.__version__}"
+
+
 def test_options_are_not_guessed_and_exit_codes_are_listed(capsys):
     """An abbreviated option is an error (argparse would guess --overwrite from --over); the
     worker takes classify's --study-name for its --study; --help lists the exit codes."""

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from .._keys import VALUE_TYPES
 from ._checks import common_row_total, value_stats
 
-VALUE_TYPES = ("counts", "normalized", "binary", "continuous")
 TARGET_SUM = 1e4
 MIN_RANGE = 1e-6
 # the least share of the training counts a query's genes are taken to hold (a query of a few

@@ -1,0 +1,5 @@
+"""``python -m scautogenome``: the ``scautogenome`` command."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -354,17 +354,19 @@ def shown_values(values, limit: int = 10, total: str = "in all") -> str:
     return text + (f", ... ({len(values)} {total})" if len(values) > limit else "")
 
 
-def columns_listed(columns, missing) -> str:
+def columns_listed(columns, missing, noun: str = "columns") -> str:
     """The columns of a table for an error naming ``missing`` ones: the names closest to
-    them, then the first 20 columns of a wide table (a clinical table holds hundreds)."""
+    them, then the first 20 columns of a wide table (a clinical table holds hundreds).
+    ``noun``: what they are called in the message (``"layers"`` for the keys of
+    ``adata.layers``)."""
     import difflib
 
     columns = [str(c) for c in columns]
     if not columns:
-        return "there are no columns"
+        return f"there are no {noun}"
     close = [c for name in missing for c in difflib.get_close_matches(str(name), columns, n=3)]
     near = f"closest: {shown_values(dict.fromkeys(close))}; " if close else ""
-    return f"{near}available columns: {shown_values(columns, limit=20)}"
+    return f"{near}available {noun}: {shown_values(columns, limit=20)}"
 
 
 def short_repr(value, limit: int = 60) -> str:
@@ -389,6 +391,30 @@ def check_key(name: str, value, what: str) -> str:
         )
         raise TypeError(msg)
     return value
+
+
+def check_path(name: str, value, what: str):
+    """``value``, where it is a str or an ``os.PathLike`` (a Path): a TypeError naming the
+    argument ``name`` otherwise, before pathlib fails on it with a message that names no
+    argument; ``what`` says what it names ("the .html file to write")."""
+    if not isinstance(value, (str, os.PathLike)):
+        msg = (
+            f"{name}={short_repr(value)} must be a str or Path naming {what}, not a "
+            f"{type(value).__name__}."
+        )
+        raise TypeError(msg)
+    return value
+
+
+def check_anndata(adata) -> None:
+    """A TypeError for an ``adata`` that is not an AnnData, before any attribute of it is read:
+    the first check of every tool (:func:`~scautogenome.data._checks.check_adata`) and of the
+    readers of their records (plots, :mod:`scautogenome.get`, the report)."""
+    from anndata import AnnData
+
+    if not isinstance(adata, AnnData):
+        msg = f"Expected an AnnData, got {type(adata).__name__}."
+        raise TypeError(msg)
 
 
 def check_obs_column(adata, argument: str, key) -> str:

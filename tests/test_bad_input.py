@@ -272,6 +272,24 @@ def test_missing_layer(adata):
         sag.tl.classify(adata, "label", layer="counts", n_trials=1)
 
 
+def test_a_missing_layer_is_named_with_the_closest_layers(adata):
+    """A misspelt layer names adata.layers and the closest layer there, as a misspelt obs
+    column names the closest columns."""
+    adata.layers["counts"] = adata.X.copy()
+    before = snapshot(adata)
+    match = (
+        r"layer='count' not found in adata\.layers; closest: 'counts'; "
+        r"available layers: 'counts'\."
+    )
+    with pytest.raises(KeyError, match=match):
+        sag.tl.classify(adata, "label", layer="count", n_trials=1)
+    adata.obsm["X_e"] = np.zeros((adata.n_obs, 3), dtype=np.float32)
+    with pytest.raises(KeyError, match=match):
+        sag.pl.embedding(adata, "X_e", color="label", layer="count", show=False)
+    del adata.obsm["X_e"]
+    check_untouched(adata, before)
+
+
 def test_bad_split_values(adata):
     adata.obs["fold"] = "training"
     with pytest.raises(ValueError, match="must be one of"):
@@ -740,6 +758,38 @@ def test_a_metric_of_classes_asked_for_a_numeric_target_is_refused(adata, monkey
     check_untouched(adata, before)
 
 
+def test_a_metric_argument_is_named_as_the_argument_before_the_config(adata, monkeypatch):
+    """metric= given to classify is checked as the argument before it goes into the config:
+    named metric= (not config['search']['metric']), with each task's metrics apart (those
+    of task= alone where it is given), and a TypeError for a metric that is no str."""
+    import scautogenome.tools._classify as classify_module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started")
+
+    monkeypatch.setattr(classify_module, "prepare_labelled", no_work)
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=r"^metric='f1' must be one of") as e:
+        sag.tl.classify(adata, "label", metric="f1", n_trials=1)
+    assert str(e.value) == (
+        "metric='f1' must be one of ['macro_f1', 'accuracy', 'balanced_accuracy', "
+        "'weighted_f1', 'roc_auc', 'average_precision'] for a classification task or one of "
+        "['r2', 'pearson', 'spearman'] for a regression task."
+    )
+    with pytest.raises(ValueError, match=r"^metric='f1' must be one of") as e:
+        sag.tl.classify(adata, "label", metric="f1", task="classification", n_trials=1)
+    assert str(e.value) == (
+        "metric='f1' must be one of ['macro_f1', 'accuracy', 'balanced_accuracy', "
+        "'weighted_f1', 'roc_auc', 'average_precision'] for a classification task."
+    )
+    with pytest.raises(TypeError, match=r"^metric=3 must be a str naming a search metric"):
+        sag.tl.classify(adata, "label", metric=3, n_trials=1)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    with pytest.raises(TypeError, match=r"^metric=3 must be a str naming a search metric"):
+        model.fit(adata, "label", metric=3)
+    check_untouched(adata, before)
+
+
 def test_explain_of_cells_by_name_needs_unique_names(adata, tiny_config):
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
     model.fit(adata, "label", seed=0)
@@ -753,12 +803,26 @@ def test_explain_of_cells_by_name_needs_unique_names(adata, tiny_config):
     sag.tl.explain(adata, model, cells=np.arange(5), n_background=10)  # positions are fine
 
 
-@pytest.mark.parametrize("bad", [50, -0.1, 1.5, "half", True])
-def test_min_gene_overlap_must_be_a_fraction(adata, bad):
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (50, ValueError),
+        (-0.1, ValueError),
+        (1.5, ValueError),
+        (float("nan"), ValueError),
+        ("half", TypeError),
+        ("0.5", TypeError),
+        (None, TypeError),
+        (True, TypeError),
+    ],
+)
+def test_min_gene_overlap_must_be_a_fraction(adata, bad, error):
+    """A fraction out of range is a ValueError; what is no number (a str, None, a bool) a
+    TypeError."""
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
     model.fit(adata, "label", seed=0)
     before = snapshot(adata)
-    with pytest.raises(ValueError, match=r"min_gene_overlap=.* must be a fraction .* 0 and 1"):
+    with pytest.raises(error, match=r"min_gene_overlap=.* must be a fraction .* 0 and 1"):
         sag.tl.predict(adata, model, min_gene_overlap=bad)
     check_untouched(adata, before)
 
@@ -781,6 +845,22 @@ def test_an_empty_study_name_or_an_in_memory_storage_is_refused(adata, tmp_path)
             sag.tl.embed(adata, storage=memory)
     with pytest.raises(TypeError, match=r"storage=5 must be a URL .* or an Optuna storage"):
         sag.tl.classify(adata, "label", storage=5)  # failed inside Optuna, after the split
+    check_untouched(adata, before)
+
+
+def test_a_study_name_or_model_dir_of_another_type_is_a_type_error(adata, tmp_path):
+    """study_name=3 was a ValueError; model_dir=3 failed in pathlib ("expected str, bytes or
+    os.PathLike object, not int"), which named no argument."""
+    before = snapshot(adata)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with pytest.raises(TypeError, match=r"^study_name=3 must be a str naming an Optuna study"):
+        sag.tl.classify(adata, "label", storage=url, study_name=3, n_trials=1)
+    with pytest.raises(TypeError, match=r"^study_name=3 must be a str naming an Optuna study"):
+        sag.tl.embed(adata, storage=url, study_name=3, n_trials=1)
+    with pytest.raises(TypeError, match=r"^model_dir=3 must be a str or Path naming the folder"):
+        sag.tl.classify(adata, "label", model_dir=3, n_trials=1)
+    with pytest.raises(TypeError, match=r"^model_dir=3 must be a str or Path naming the folder"):
+        sag.tl.embed(adata, model_dir=3, n_trials=1)
     check_untouched(adata, before)
 
 
@@ -1446,3 +1526,40 @@ def test_a_key_of_another_type_than_str_is_named_as_such(adata, tiny_config):
         sag.tl.predict(adata, model, layer=["counts"])
     with pytest.raises(TypeError, match=r"groupby=\['label'\] must be a str naming one column"):
         sag.tl.explain(adata, model, groupby=["label"], cells="all")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a: sag.get.shap_df(a),
+        lambda a: sag.get.metrics_df(a),
+        lambda a: sag.pl.confusion_matrix(a, show=False),
+        lambda a: sag.pl.search_history(a, show=False),
+        lambda a: sag.pl.importance(a, show=False),
+        lambda a: sag.pl.shap_summary(a, show=False),
+        lambda a: sag.pl.regression(a, show=False),
+        lambda a: sag.pl.embedding(a, show=False),
+        lambda a: sag.tl.embedding_scores(a, "X_e", "label"),
+        lambda a: sag.io.write_report(a, "r.html"),
+    ],
+    ids=[
+        "get.shap_df",
+        "get.metrics_df",
+        "pl.confusion_matrix",
+        "pl.search_history",
+        "pl.importance",
+        "pl.shap_summary",
+        "pl.regression",
+        "pl.embedding",
+        "tl.embedding_scores",
+        "io.write_report",
+    ],
+)
+@pytest.mark.parametrize("bad", [None, pd.DataFrame({"label": ["a"]})], ids=["None", "DataFrame"])
+def test_readers_refuse_what_is_no_anndata_as_the_tools_do(call, bad, tmp_path, monkeypatch):
+    """The readers of the tools' records (sag.get, the plots, embedding_scores, the report)
+    said "'NoneType' object has no attribute 'uns'"; they give the tools' error first."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match=rf"^Expected an AnnData, got {type(bad).__name__}\.$"):
+        call(bad)
+    assert list(tmp_path.iterdir()) == []  # no report written

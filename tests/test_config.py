@@ -48,6 +48,11 @@ def test_unknown_key_is_named():
         ({"search": {"initial_trials": "best"}}, "initial_trials"),
         # values no network or trainer accepts: refused here, not by a trial mid-search
         ({"space": {"common": {"dropout": [0.1, 1.0]}}}, r"\['dropout'\]=1.0 must be in \[0, 1\)"),
+        # SGD's momentum of 1 never decays: TrainParams refuses it, so the space does too
+        (
+            {"space": {"common": {"momentum": [0.9, 1.0]}}},
+            r"\['momentum'\]=1.0 must be in \[0, 1\)",
+        ),
         ({"space": {"common": {"batch_size": [64, 1]}}}, r"\['batch_size'\]=1"),
         ({"space": {"common": {"optimizer": ["adam"]}}}, r"\['optimizer'\]='adam'"),
         ({"space": {"mlp": {"units": [0, 64]}}}, r"\['units'\]=0"),

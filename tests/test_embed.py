@@ -710,7 +710,8 @@ def test_plot_embedding_keeps_user_keys(tmp_path):
     assert back.uns["X_sag_resvae_tsne"]["params"]["sag_basis_digest"]
     with pytest.raises(ValueError, match="method"):
         sag.pl.embedding(a, method="pca")
-    with pytest.raises(KeyError, match="embed"):
+    # a basis embed does not write: the obsm keys there, not "run sag.tl.embed"
+    with pytest.raises(KeyError, match=r"'X_missing' not found in adata\.obsm; available: \["):
         sag.pl.embedding(a, basis="X_missing")
     plt.close("all")
 
@@ -1907,3 +1908,19 @@ def test_embedding_scores_sample_keeps_every_label_and_a_latent_of_one_dimension
     assert np.isfinite(s["davies_bouldin_tsne"])
     sag.pl.embedding(one, "X_one", method="tsne", color="label", show=False)
     assert one.obsm["X_one_tsne"].shape == (one.n_obs, 2)
+
+
+def test_a_key_added_with_scanpys_prefix_is_refused_before_any_work(adata):
+    """key_added="X_mine" wrote obsm['X_X_mine']: embed and encode put the latent under
+    'X_' + key_added, so a key_added that starts with it is refused, naming the one meant."""
+    before = (list(adata.obsm), list(adata.uns), list(adata.layers))
+    match = (
+        r"^key_added='X_mine': (embed|encode) writes the latent to obsm\['X_' \+ key_added\], "
+        r"here obsm\['X_X_mine'\]; pass key_added='mine' for obsm\['X_mine'\]\.$"
+    )
+    with pytest.raises(ValueError, match=match):
+        sag.tl.embed(adata, key_added="X_mine", n_trials=1)
+    vae = sag.models.ResVAE({"kind": "vae", "n_latent": 2, "widths": [8]}, {"max_epochs": 1})
+    with pytest.raises(ValueError, match=match):
+        sag.tl.encode(adata, vae, key_added="X_mine")  # before the model is looked at
+    assert (list(adata.obsm), list(adata.uns), list(adata.layers)) == before

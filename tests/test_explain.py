@@ -996,3 +996,24 @@ def test_grouping_many_cells_by_their_predicted_class_shows_a_bar(syn, monkeypat
     monkeypatch.setattr(_logging, "INFERENCE_BAR_ROWS", query.n_obs)
     sag.tl.explain(query, model, **FAST)
     assert f"grouping by predicted class: {query.n_obs:,} cells" in bars
+
+
+def test_explain_cells_none_is_the_default_and_positions_must_be_integers(syn, monkeypatch):
+    """cells=None failed deep inside pandas: it is the default, "test" (and recorded so);
+    positions given as floats were read as cell names: refused before the matrix is read."""
+    adata, model = syn
+    default, none = adata.copy(), adata.copy()
+    sag.tl.explain(default, model, **FAST)
+    sag.tl.explain(none, model, cells=None, **FAST)
+    assert none.uns["sag_shap"]["params"]["cells"] == "test"
+    assert list(none.uns["sag_shap"]["cells"]) == list(default.uns["sag_shap"]["cells"])
+    np.testing.assert_allclose(none.varm["sag_shap"], default.varm["sag_shap"])
+    varm_before = set(adata.varm)
+    with monkeypatch.context() as m:
+        m.setattr(type(model), "_input", _never)
+        for bad in (np.array([0.5, 1.5]), [0.5, 1.5], np.array([0.0, 1.0])):
+            with pytest.raises(
+                TypeError, match=r"^cells holds float64 numbers .*row positions must be integers"
+            ):
+                sag.tl.explain(adata, model, cells=bad, **FAST)
+    assert set(adata.varm) == varm_before

@@ -210,3 +210,17 @@ def test_a_class_left_out_of_training_is_named_so_when_asked_for():
     with pytest.raises(KeyError) as err:
         sag.get.shap_df(adata, "nope")
     assert "left out" not in str(err.value)
+
+
+def test_readers_name_a_key_or_group_of_another_type(explained):
+    """key=3 said "adata.uns[3] not found; run sag.tl.classify ... first" as if the run were
+    missing; group=3 is read as the class '3' and named as given when there is none."""
+    bare = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    with pytest.raises(TypeError, match=r"^key=3 must be a str naming a key of adata\.uns"):
+        sag.get.metrics_df(bare, key=3)
+    with pytest.raises(TypeError, match=r"^key=3 must be a str naming a key of adata\.uns"):
+        sag.get.shap_df(bare, key=3)
+    with pytest.raises(KeyError, match=r"^.group=3 is not one of the explained classes: they are"):
+        sag.get.shap_df(explained, 3)
+    with pytest.raises(KeyError, match=r"^.group=3 is not one of the explained classes"):
+        sag.get.shap_df(explained, ["type_0", 3])

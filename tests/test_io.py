@@ -1868,3 +1868,12 @@ def test_read_tcga_clinical_table_without_project_fails_before_the_files_are_rea
     )
     with pytest.raises(ValueError, match=r"clinical_columns= .*\(e\.g\. \['gender'\]\)"):
         sag.io.read_tcga(tmp_path / "not_there.tsv", clinical=clin)
+
+
+def test_readers_name_a_path_or_barcodes_of_another_type():
+    """read_table(3) failed in pathlib ("expected str, bytes or os.PathLike object, not
+    int") and parse_tcga_barcode(3) with "'int' object is not iterable"."""
+    with pytest.raises(TypeError, match=r"^path=3 must be a str or Path naming the matrix file"):
+        sag.io.read_table(3)
+    with pytest.raises(TypeError, match=r"^barcodes=3 must be a str \(one barcode\) or a sequence"):
+        sag.io.parse_tcga_barcode(3)

@@ -404,6 +404,57 @@ def test_training_settings_are_checked_with_clear_messages(adata):
     model.fit(adata, "label", seed=0)
 
 
+@pytest.mark.parametrize(
+    ("setting", "bad", "error", "message"),
+    [
+        ("lr", "x", TypeError, "must be a positive number"),
+        ("lr", None, TypeError, "must be a positive number"),
+        ("lr", True, TypeError, "must be a positive number"),
+        ("lr", 0, ValueError, "must be a positive number"),
+        ("lr", float("nan"), ValueError, "must be a positive number"),
+        ("lr", float("inf"), ValueError, "must be a finite number"),
+        ("weight_decay", "x", TypeError, "must be a finite number, 0 or more"),
+        ("weight_decay", None, TypeError, "must be a finite number, 0 or more"),
+        ("weight_decay", -1.0, ValueError, "must not be negative"),
+        ("weight_decay", float("inf"), ValueError, "must be a finite number"),
+        ("momentum", "x", TypeError, "must be a finite number, 0 or more"),
+        ("momentum", -0.5, ValueError, "must not be negative"),
+        ("momentum", 1.0, ValueError, r"must be in \[0, 1\)"),
+    ],
+)
+def test_the_numbers_of_the_optimiser_are_checked_before_training(
+    adata, monkeypatch, setting, bad, error, message
+):
+    """lr, weight_decay and momentum given to a model directly are checked as the config
+    checks them: "x" or None failed inside the trainer ("'>' not supported ..."), a negative
+    weight decay inside torch, and momentum="x" was taken; each names the setting."""
+    import scautogenome.models._classifier as classifier_module
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(classifier_module, "train_classifier", no_training)
+    params = {"max_epochs": 1, "optimizer": "sgd", setting: bad}
+    with pytest.raises(error, match=rf"^{setting}={re.escape(repr(bad))} {message}"):
+        sag.models.Classifier({"kind": "mlp", "units": [8]}, params).fit(adata, "label")
+
+
+@pytest.mark.parametrize(
+    ("setting", "bad", "error"),
+    [
+        ("weight_decay", "x", TypeError),
+        ("weight_decay", -1e-6, ValueError),
+        ("beta", "x", TypeError),
+    ],
+)
+def test_the_numbers_of_the_vae_trainer_are_checked_before_training(adata, setting, bad, error):
+    """The Res-VAE's weight_decay (and beta) are checked as the classifier's are ("x" failed
+    with "'<' not supported between instances of 'str' and 'int'")."""
+    vae = sag.models.ResVAE({"kind": "vae", "n_latent": 3, "widths": [8]}, {setting: bad})
+    with pytest.raises(error, match=rf"^{setting}={re.escape(repr(bad))} must"):
+        vae.fit(adata)
+
+
 def test_a_model_saved_under_the_home_folder(adata, tmp_path, monkeypatch):
     """ "~/m" is the home folder's m, as the shell and anndata read it, not a folder "~"."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -1478,3 +1478,35 @@ def test_doc_params_names_a_docstring_without_its_placeholder():
 
     with pytest.raises(ValueError, match=r"docstring of .*bare has 0 lines '\{plot_params\}'"):
         doc_params(plot_params="text")(bare)
+
+
+def test_plots_name_a_key_or_switch_of_another_type(annotated):
+    """key=3 said "adata.uns[3] not found; run sag.tl.classify ... first"; a text given as
+    show_candidates was taken, where the other switches say "must be True or False"."""
+    for plot in (
+        sag.pl.confusion_matrix,
+        sag.pl.search_history,
+        sag.pl.regression,
+        sag.pl.importance,
+        sag.pl.shap_summary,
+    ):
+        with pytest.raises(TypeError, match=r"^key=3 must be a str naming a key of adata\.uns"):
+            plot(annotated, key=3, show=False)
+    with pytest.raises(TypeError, match=r"^show_candidates='x' must be True or False\.$"):
+        sag.pl.architecture(annotated, show_candidates="x", show=False)
+    assert plt.get_fignums() == []
+
+
+def test_embedding_says_run_embed_only_for_the_basis_embed_writes():
+    """A basis sag does not write (scanpy's umap) is listed among the obsm keys there, not
+    met with "run sag.tl.embed(adata) first"."""
+    adata = ad.AnnData(np.zeros((5, 3), dtype=np.float32))
+    adata.obsm["X_pca"] = np.zeros((5, 2), dtype=np.float32)
+    for basis in ("umap", "X_umap"):
+        with pytest.raises(KeyError) as e:
+            sag.pl.embedding(adata, basis, show=False)
+        assert "sag.tl.embed" not in str(e.value)
+        assert f"basis={basis!r} not found in adata.obsm; available: ['X_pca']." in str(e.value)
+    for basis in ("X_sag_resvae", "sag_resvae"):
+        with pytest.raises(KeyError, match=r"not found in adata\.obsm; run sag\.tl\.embed"):
+            sag.pl.embedding(adata, basis, show=False)

@@ -572,3 +572,16 @@ def test_architecture_plot_names_the_target_not_classes(run):
         assert "output\nage" in texts
         assert not any("classes" in t for t in texts)
     plt.close("all")
+
+
+def test_a_regressors_target_key_is_named_target_key(adata):
+    """Regressor.fit's column is target_key: a key of another type or a column adata lacks
+    named it labels_key, the argument of classify."""
+    adata = with_target(adata)
+    model = sag.models.Regressor(MLP, FIT)
+    with pytest.raises(
+        TypeError, match=r"^target_key=3 must be a str naming one column of adata\.obs"
+    ):
+        model.fit(adata, 3)
+    with pytest.raises(KeyError, match=r"target_key='agee' is not a column of adata\.obs"):
+        model.fit(adata, "agee")

@@ -867,3 +867,11 @@ def test_report_of_a_latent_of_two_dimensions_says_it_is_drawn_as_it_is(adata, t
     assert "UMAP of" not in section
     assert "could not be drawn" not in section
     assert "X_sag_resvae_umap" not in adata.obsm
+
+
+def test_write_report_names_a_path_of_another_type(adata, tmp_path, monkeypatch):
+    """path=3 failed in pathlib ("expected str, bytes or os.PathLike object, not int")."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match=r"^path=3 must be a str or Path naming the \.html file"):
+        sag.io.write_report(adata, 3)
+    assert list(tmp_path.iterdir()) == []

@@ -637,8 +637,9 @@ SPACE_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-# numbers whose range is open at the top (a dropout of 1 drops everything)
-_OPEN_HIGH = {"dropout"}
+# numbers whose range is open at the top (a dropout of 1 drops everything; SGD's velocity
+# with a momentum of 1 never decays, which TrainParams refuses)
+_OPEN_HIGH = {"dropout", "momentum"}
 
 
 def _check_number(where: str, key: str, v, rule: tuple) -> None:

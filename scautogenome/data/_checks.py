@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._utils import check_key, check_obs_column
+from .._utils import check_anndata, check_key, check_obs_column, columns_listed
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -68,11 +68,7 @@ def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False) ->
     """Refuse inputs that cannot be used at all: not an AnnData, empty, a view, duplicate genes;
     warn of duplicate cell names (``splits``: for a call that splits the cells, whose seeded
     split keeps the copies of a name together)."""
-    from anndata import AnnData
-
-    if not isinstance(adata, AnnData):
-        msg = f"Expected an AnnData, got {type(adata).__name__}."
-        raise TypeError(msg)
+    check_anndata(adata)
     if adata.n_obs == 0 or adata.n_vars == 0:
         msg = f"AnnData is empty ({adata.n_obs} obs x {adata.n_vars} vars)."
         raise ValueError(msg)
@@ -128,7 +124,10 @@ def get_matrix(adata: AnnData, layer: str | None):
     else:
         check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
         if layer not in adata.layers:
-            msg = f"layer={layer!r} not found; available layers: {list(adata.layers.keys())}."
+            msg = (
+                f"layer={layer!r} not found in adata.layers; "
+                f"{columns_listed(adata.layers.keys(), [layer], 'layers')}."
+            )
             raise KeyError(msg)
         X = adata.layers[layer]
         where = f"adata.layers[{layer!r}]"
@@ -462,9 +461,10 @@ def common_row_total(X, rows: np.ndarray | None = None) -> float | None:
     return median if scaled >= 0.9 * looked.size else None
 
 
-def check_labels(adata: AnnData, labels_key: str) -> pd.Series:
-    """The label column, or an error listing the available columns."""
-    check_obs_column(adata, "labels_key", labels_key)
+def check_labels(adata: AnnData, labels_key: str, argument: str = "labels_key") -> pd.Series:
+    """The label column, or an error listing the available columns (naming the argument
+    ``argument``)."""
+    check_obs_column(adata, argument, labels_key)
     return adata.obs[labels_key]
 
 

@@ -339,12 +339,14 @@ def _check_other_rows(X, rows: np.ndarray, detected: str, where: str) -> None:
         )
 
 
-def check_labels_key(labels_key) -> None:
-    """``labels_key`` must be a str, the name of one column of ``adata.obs``."""
+def check_labels_key(labels_key, argument: str = "labels_key") -> None:
+    """``labels_key`` must be a str, the name of one column of ``adata.obs``; ``argument``:
+    the name the caller gives it (:meth:`Regressor.fit`'s ``target_key``)."""
     if not isinstance(labels_key, str):
+        example = "age" if argument == "target_key" else "cell_type"
         msg = (
-            f"labels_key={short_repr(labels_key)} must be a str naming one column of adata.obs "
-            f"(e.g. labels_key='cell_type'), not a {type(labels_key).__name__}."
+            f"{argument}={short_repr(labels_key)} must be a str naming one column of adata.obs "
+            f"(e.g. {argument}={example!r}), not a {type(labels_key).__name__}."
         )
         raise TypeError(msg)
 
@@ -378,6 +380,7 @@ def prepare_labelled(
     writes: bool = True,
     task: str = "classification",
     group_key: str | None = "auto",
+    labels_argument: str = "labels_key",
 ) -> LabelledData:
     """Validate ``adata`` and build the labelled matrix; nothing is written into ``adata``.
 
@@ -386,13 +389,14 @@ def prepare_labelled(
     ``task``: ``"classification"``, ``"regression"`` (a numeric target) or ``"auto"``
     (:func:`resolve_task`). ``group_key``: cells whose value it shares stay in one part of
     the seeded split (:func:`~scautogenome.data.resolve_groups`; ``"auto"`` keeps the samples
-    of a TCGA patient together).
+    of a TCGA patient together). ``labels_argument``: the caller's name of ``labels_key``
+    in messages (``"target_key"``).
     """
-    check_labels_key(labels_key)
+    check_labels_key(labels_key, labels_argument)
     check_min_cells_per_class(min_cells_per_class)
     # the warning tells of the grouped seeded split only where that split is drawn
     check_adata(adata, writes=writes, splits=split_key is None and group_key == "auto")
-    labels = check_labels(adata, labels_key)
+    labels = check_labels(adata, labels_key, labels_argument)
     for argument, key in (("split_key", split_key), ("group_key", group_key)):
         if isinstance(key, str) and key != "auto" and key in adata.obs.columns:
             check_one_obs_column(adata, argument, key)  # before either is read

@@ -10,7 +10,13 @@ import pandas as pd
 
 from .. import _keys
 from .._settings import logger
-from .._utils import check_gene_symbols, check_positive_int, classify_run_record
+from .._utils import (
+    check_anndata,
+    check_gene_symbols,
+    check_key,
+    check_positive_int,
+    classify_run_record,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -76,6 +82,8 @@ def shap_df(
     A DataFrame; ``varm[key]`` column ``c`` is the mean |SHAP value| of class ``c`` over its
     explained cells (``uns[key]['params']`` says which cells were explained).
     """
+    check_anndata(adata)
+    check_key("key", key, "a key of adata.uns and adata.varm (the key_added of sag.tl.explain)")
     from ..tools._utils import explain_record, records_elsewhere, unexplained_group
 
     try:
@@ -93,13 +101,14 @@ def shap_df(
         many = not isinstance(group, str) and isinstance(
             group, (Sequence, np.ndarray, pd.Index, pd.Series)
         )
-        groups = [str(g) for g in group] if many else [str(group)]
+        given = list(group) if many else [group]
+        groups = [str(g) for g in given]
         if not groups:
             msg = "group=[] names no class; give one or more of the explained classes, or None."
             raise ValueError(msg)
-        for g in groups:
+        for g, asked in zip(groups, given):
             if g not in columns:
-                raise unexplained_group(adata, uns, g)
+                raise unexplained_group(adata, uns, asked)  # named as given: group=3
     taken = set(columns) if groups is None else {"names", "scores"}
     if groups is not None and len(groups) > 1:
         taken.add("group")
@@ -164,6 +173,8 @@ def metrics_df(
     the class's and the last row is ``"all (summary)"`` (with a warning). A numeric target:
     one row of R^2, RMSE, MAE, Pearson, Spearman and n.
     """
+    check_anndata(adata)
+    check_key("key", key, "a key of adata.uns (the key_added of sag.tl.classify)")
     try:
         record = classify_run_record(adata, key, "metrics")
     except KeyError as e:

@@ -156,6 +156,14 @@ def parse_tcga_barcode(
 
     and a boolean column ``is_tumor`` (sample type codes 01-09 and 40).
     """
+    if not isinstance(barcodes, Iterable):  # a number: no barcode
+        from .._utils import short_repr
+
+        msg = (
+            f"barcodes={short_repr(barcodes)} must be a str (one barcode) or a sequence of "
+            f"them (a list, pd.Index or pd.Series), not a {type(barcodes).__name__}."
+        )
+        raise TypeError(msg)
     if errors not in ("raise", "coerce"):
         msg = f"errors={errors!r} must be 'raise' or 'coerce'."
         raise ValueError(msg)

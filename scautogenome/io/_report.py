@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _keys
 from .._settings import logger
-from .._utils import check_creatable, write_atomically
+from .._utils import check_anndata, check_creatable, check_path, write_atomically
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -1173,7 +1173,8 @@ def write_report(
 
     from ..tools._utils import is_classify_record, is_predict_record  # lazily: loads torch
 
-    path = Path(path)
+    check_anndata(adata)
+    path = Path(check_path("path", path, "the .html file to write"))
     if path.is_dir():
         msg = (
             f"path={str(path)!r} is a folder; give the .html file to write, e.g. "

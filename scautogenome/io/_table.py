@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from .._keys import IO_KEY
 from .._settings import logger
-from .._utils import columns_listed
+from .._utils import check_path, columns_listed
 from . import _parse
 from ._barcodes import barcode_fraction, match_ids
 
@@ -447,6 +447,7 @@ def read_table(
         Naming the file and line: ragged rows, non-numeric / missing / non-finite cells,
         duplicate sample ids, a label table that repeats an id or matches no sample.
     """
+    check_path("path", path, "the matrix file")
     float_dtype(dtype)  # before the label table is read
     label_info = None
     label_ids = None

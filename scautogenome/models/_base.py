@@ -513,13 +513,15 @@ class BaseModel:
         """
         check_is_fitted(self)
         warn = check_bool("warn", warn)
-        if isinstance(min_gene_overlap, bool) or not (
-            isinstance(min_gene_overlap, (int, float, np.number)) and 0 <= min_gene_overlap <= 1
+        msg = (
+            f"min_gene_overlap={min_gene_overlap!r} must be a fraction of the model's genes "
+            "between 0 and 1 (0.5: half of them)."
+        )
+        if isinstance(min_gene_overlap, bool) or not isinstance(
+            min_gene_overlap, (int, float, np.integer, np.floating)
         ):
-            msg = (
-                f"min_gene_overlap={min_gene_overlap!r} must be a fraction of the model's genes "
-                "between 0 and 1 (0.5: half of them)."
-            )
+            raise TypeError(msg)
+        if not 0 <= min_gene_overlap <= 1:  # NaN too
             raise ValueError(msg)
         q = np.asarray(query_genes, dtype=str)
         n_model = len(self.var_names_)

@@ -235,6 +235,7 @@ class Regressor(SupervisedModel):
             seed=seed,
             writes=False,
             task="regression",
+            labels_argument="target_key",
         )
         arch = {**architecture, "n_inputs": data.X.shape[1], "n_outputs": 1}
 

@@ -13,7 +13,7 @@ from matplotlib import rcParams
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .. import _keys
-from .._utils import is_json_text
+from .._utils import check_bool, is_json_text
 from ._utils import PLOT_PARAMS, check_plot_args, counted, doc_params, finish
 
 if TYPE_CHECKING:
@@ -274,6 +274,7 @@ def architecture(
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
     show, return_fig = check_plot_args(ax, show, save, return_fig)
+    show_candidates = check_bool("show_candidates", show_candidates)
     if isinstance(data, (str, os.PathLike)) and not is_json_text(data):
         data = _saved_model(data)  # once: the architecture and a regressor's target
     from ..nn import check_architecture

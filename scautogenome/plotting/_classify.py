@@ -12,7 +12,9 @@ from matplotlib import rcParams
 
 from .. import _keys
 from .._utils import (
+    check_anndata,
     check_bool,
+    check_key,
     check_obs_column,
     check_obs_columns_once,
     classify_run_record,
@@ -115,6 +117,8 @@ def confusion_matrix(
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
+    check_anndata(adata)
+    check_key("key", key, "a key of adata.uns (the key_added of sag.tl.classify)")
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     if key in adata.uns and is_regression(adata.uns[key]):
         target = regression_target(adata.uns[key])
@@ -407,6 +411,8 @@ def regression(
     from ..data._checks import is_numeric_column
     from ..train import regression_report
 
+    check_anndata(adata)
+    check_key("key", key, "a key of adata.uns (the key_added of sag.tl.classify)")
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     split = "all" if split is None else split
     if split not in (*_SPLIT_ORDER[:3], "all"):
@@ -608,6 +614,8 @@ def search_history(
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
+    check_anndata(adata)
+    check_key("key", key, "a key of adata.uns (the key_added of sag.tl.classify or embed)")
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     how = "sag.tl.classify(adata, labels_key) or sag.tl.embed(adata)"
     uns = classify_run_record(adata, key, "trials", how)

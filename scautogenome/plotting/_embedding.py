@@ -13,6 +13,7 @@ from .. import _keys
 from .._logging import still_running
 from .._settings import keep_torch_threads, logger, resolve_seed
 from .._utils import (
+    check_anndata,
     check_bool,
     check_gene_symbols,
     check_int_at_least,
@@ -159,6 +160,7 @@ def embedding(
     """
     import scanpy as sc
 
+    check_anndata(adata)
     show, return_fig = check_plot_args(ax, show, kwargs.get("save"), return_fig)
     if method not in METHODS:
         msg = f"method={method!r} must be one of {METHODS}."
@@ -167,9 +169,10 @@ def embedding(
     _check_plot_kwargs(kwargs)
     basis = resolve_basis(adata, basis)
     if basis not in adata.obsm:
+        own = basis in (_keys.EMBED_KEY, f"X_{_keys.EMBED_KEY}")  # sag.tl.embed's default
+        hint = "; run sag.tl.embed(adata) first" if own else ""
         msg = (
-            f"basis={basis!r} not found in adata.obsm; run sag.tl.embed(adata) first. "
-            f"Available: {list(adata.obsm.keys())}."
+            f"basis={basis!r} not found in adata.obsm{hint}; available: {list(adata.obsm.keys())}."
         )
         raise KeyError(msg)
     n_neighbors, random_state = _check_numbers(n_neighbors, random_state)
@@ -183,7 +186,10 @@ def embedding(
     _check_plot_values(adata, kwargs)
     _check_one_panel(ax, colors, kwargs.get("components"))
     if layer is not None and layer not in adata.layers:
-        msg = f"layer={layer!r} not found in adata.layers; available: {list(adata.layers.keys())}."
+        msg = (
+            f"layer={layer!r} not found in adata.layers; "
+            f"{columns_listed(adata.layers.keys(), [layer], 'layers')}."
+        )
         raise KeyError(msg)
     latent = _latent(adata, basis)
     if latent.shape[1] == 2:

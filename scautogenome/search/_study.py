@@ -39,7 +39,7 @@ import torch
 
 from .._logging import batch_heartbeat, interactive, progress
 from .._settings import logger, settings
-from .._utils import storage_shown
+from .._utils import check_key, storage_shown
 from ..nn import count_parameters
 from ..train import Diverged, Pruned
 from ..train._trainer import kept_point
@@ -239,9 +239,11 @@ def check_storage(storage, study_name=None):
     once (:func:`open_storage`); an SQLite file is created with its tables. An in-memory
     SQLite URL (no file) and an empty ``study_name`` are refused. Returns the opened storage
     (None for None)."""
-    if study_name is not None and (not isinstance(study_name, str) or not study_name.strip()):
-        msg = f"study_name={study_name!r} must be a non-empty string (or None: the default)."
-        raise ValueError(msg)
+    if study_name is not None:
+        check_key("study_name", study_name, "an Optuna study (or None: the default)")
+        if not study_name.strip():
+            msg = f"study_name={study_name!r} must be a non-empty string (or None: the default)."
+            raise ValueError(msg)
     if isinstance(storage, str) and _sqlite_in_memory(storage):
         msg = (
             f"storage={storage!r} is an in-memory SQLite database, which no other process "

@@ -263,7 +263,8 @@ def classify(
     check_class_outputs(adata, key_added, "classify", split=True)
     seed = resolve_seed(seed)
     overrides = budget_overrides(n_trials, time_budget)
-    if metric is not None:
+    if metric is not None:  # named as the argument, not as the config's key
+        check_metric(metric, task if task in ("classification", "regression") else None)
         overrides.setdefault("search", {})["metric"] = metric
     _config.check_classify_mode(mode)
     cfg = load_config(_config.load, config, mode, overrides)

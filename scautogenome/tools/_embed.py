@@ -11,7 +11,14 @@ from scipy import sparse
 from .. import _keys
 from .._logging import elapsed, still_running
 from .._settings import keep_python_rng, keep_torch_rng, keep_torch_threads, logger, resolve_seed
-from .._utils import check_bool, check_int_at_least, check_key, check_number, check_obs_column
+from .._utils import (
+    check_anndata,
+    check_bool,
+    check_int_at_least,
+    check_key,
+    check_number,
+    check_obs_column,
+)
 from ..config import _embed as _embed_config
 from ..data import batch_codes, check_not_continuous, obs_noun
 from ..data._checks import view_as_object
@@ -81,6 +88,13 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
     accounts for (``key_added="scVI"`` would overwrite scVI's latent), or the reconstruction
     layer they write or remove as the input ``layer``; ``recon`` must be a bool."""
     check_key_added(key_added)
+    if key_added.startswith("X_"):  # obsm['X_X_mine']: scanpy's prefix twice
+        msg = (
+            f"key_added={key_added!r}: {tool} writes the latent to "
+            f"obsm['X_' + key_added], here obsm[{latent_key(key_added)!r}]; pass "
+            f"key_added={key_added[2:]!r} for obsm[{key_added!r}]."
+        )
+        raise ValueError(msg)
     if layer is not None:  # before it is compared with the reconstruction's key
         check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
     check_bool("recon", recon)
@@ -219,7 +233,9 @@ def embed(
     seed
         Seed of the split, the search and the training; default ``sag.settings.seed``.
     key_added
-        Key of the outputs (default ``"sag_resvae"``). An ``uns[key_added]`` that is not an
+        Key of the outputs (default ``"sag_resvae"``); the latent goes to
+        ``obsm['X_' + key_added]``, so one starting with ``X_`` is an error (``"mine"`` writes
+        ``obsm['X_mine']``). An ``uns[key_added]`` that is not an
         embed (or :func:`~scautogenome.tl.encode`) record (classify's, say, or a value of your
         own), or an ``obsm['X_{key_added}']`` or ``layers['{key_added}_recon']`` without such a
         record (``key_added="scVI"`` would replace scVI's latent), is an error before any work.
@@ -632,6 +648,7 @@ def embedding_scores(
     import anndata as ad
     from sklearn import metrics as skm
 
+    check_anndata(adata)
     seed = resolve_seed(seed)
     tsne = check_bool("tsne", tsne)
     if key_added is not None:  # where the scores go: checked before any work

@@ -90,7 +90,9 @@ def encode(
     batch_size
         Cells per forward pass.
     key_added
-        Key of the outputs (default ``"sag_resvae"``, ``embed``'s).
+        Key of the outputs (default ``"sag_resvae"``, ``embed``'s). The latent goes to
+        ``obsm['X_' + key_added]``: one starting with ``X_`` is an error (``"mine"`` writes
+        ``obsm['X_mine']``).
     batch_key
         With ``recon`` and a model conditioned on batches: the query's ``obs`` column of
         batches, each cell decoded as its own (default the model's ``batch_key_``).

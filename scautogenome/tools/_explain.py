@@ -170,6 +170,13 @@ def _candidate_rows(
             msg = f"cells holds positions outside 0..{n - 1} (or -{n}..-1, from the end)."
             raise IndexError(msg)
         return np.unique(np.where(arr < 0, arr + n, arr))
+    if arr.size and (np.issubdtype(arr.dtype, np.floating) or arr.dtype.kind == "c"):
+        first = arr.flat[0].item()
+        msg = (
+            f"cells holds {arr.dtype} numbers (e.g. {first!r}); row positions must be integers "
+            "(cell names: strings, a mask: booleans)."
+        )
+        raise TypeError(msg)
     if adata.obs_names.duplicated().any():  # not is_unique, which a copy may carry stale
         msg = (
             "cells given by name need unique obs_names, and adata has duplicated ones; call "
@@ -255,7 +262,7 @@ def explain(
     model: Classifier,
     *,
     groupby: str | None = None,
-    cells: str | Sequence | np.ndarray = "test",
+    cells: str | Sequence | np.ndarray | None = "test",
     n_explain: int | None = 500,
     n_background: int | None = None,
     nsamples: int = 200,
@@ -301,10 +308,11 @@ def explain(
         that trained the model (see ``classify_key``), else the model's predicted class.
         Cells whose group is not a model class are not explained. Not for a Regressor.
     cells
-        Which cells may be explained: ``"test"`` (default; the held-out split of
-        ``obs[split_key]``, or all cells when there is none), ``"val"``, ``"train"`` (an error
-        without a split), ``"all"``, a boolean mask (a boolean Series is read by its index,
-        which must be ``adata.obs_names`` in any order), cell names or positions.
+        Which cells may be explained: ``"test"`` (default, also for None; the held-out split
+        of ``obs[split_key]``, or all cells when there is none), ``"val"``, ``"train"`` (an
+        error without a split), ``"all"``, a boolean mask (a boolean Series is read by its
+        index, which must be ``adata.obs_names`` in any order), cell names or positions
+        (integers).
     n_explain
         At most this many of those cells are explained, drawn per class as evenly as the class
         sizes allow so small classes are represented (``None``: all).
@@ -453,6 +461,7 @@ def explain(
         )
         raise ValueError(msg)
     # the cells asked for before any work (grouping them may need a forward pass)
+    cells = "test" if cells is None else cells  # the default, recorded so
     candidates = _candidate_rows(adata, cells, split, split_col)
     if len(candidates) == 0:  # an empty list or an all-False mask (a part is never empty)
         msg = "cells= selects no cell; pass the cells to explain (a mask, names or positions)."

@@ -12,6 +12,7 @@ from .._utils import (
     check_creatable,
     check_int_at_least,
     check_number,
+    check_path,
     h5ad_safe,
     json_default,
     neighbors,
@@ -126,6 +127,7 @@ def check_model_dir(model_dir: str | Path | None) -> None:
     cannot be created or written (a file in its path, no write permission)."""
     if model_dir is None:
         return
+    check_path("model_dir", model_dir, "the folder to save the model in (or None)")
     if (Path(model_dir) / META).exists():
         msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
         raise FileExistsError(msg)

@@ -27,16 +27,25 @@ DEFAULT_LOSS = "cross_entropy"
 
 
 def check_metric(metric: str, task: str | None = None) -> str:
-    """``metric`` must be one of :data:`METRICS`, and where ``task`` is given, one of its
-    own (:data:`CLASSIFICATION_METRICS` or :data:`REGRESSION_METRICS`)."""
+    """``metric`` must be a str (a TypeError otherwise), one of :data:`METRICS`, and where
+    ``task`` is given, one of its own (:data:`CLASSIFICATION_METRICS` or
+    :data:`REGRESSION_METRICS`); without it, the message lists each task's own."""
+    from .._utils import check_key  # pandas, not torch
+
+    check_key("metric", metric, "a search metric")
     allowed = {
         None: METRICS,
         "classification": CLASSIFICATION_METRICS,
         "regression": REGRESSION_METRICS,
     }[task]
     if metric not in allowed:
-        what = "" if task is None else f" for a {task} task"
-        msg = f"metric={metric!r} must be one of {list(allowed)}{what}."
+        if task is None:
+            msg = (
+                f"metric={metric!r} must be one of {list(CLASSIFICATION_METRICS)} for a "
+                f"classification task or one of {list(REGRESSION_METRICS)} for a regression task."
+            )
+        else:
+            msg = f"metric={metric!r} must be one of {list(allowed)} for a {task} task."
         raise ValueError(msg)
     return metric
 

@@ -28,6 +28,7 @@ from torch import nn
 
 from .._logging import batch_done, inference_batches
 from .._settings import check_device, settings
+from .._utils import check_number
 from ..data import BatchLoader
 from ._metrics import regression_score, score_logits
 from ._objectives import LOSSES, check_objective, check_regression_objective
@@ -62,6 +63,9 @@ class TrainParams:
             msg = f"class_balance={self.class_balance!r} must be one of {CLASS_BALANCE}."
             raise ValueError(msg)
         check_common(self)
+        if check_number("momentum", self.momentum) >= 1:  # SGD's; a TypeError for "x"
+            msg = f"momentum={self.momentum!r} must be in [0, 1)."
+            raise ValueError(msg)
 
 
 # the whole-number settings every trainer has, and the least value of each
@@ -70,12 +74,14 @@ COUNTS = {"batch_size": 2, "max_epochs": 1, "patience": 0, "min_epochs": 0}
 
 def check_common(params, counts: dict[str, int] | None = None) -> None:
     """The settings every trainer's parameters have: :data:`COUNTS` (and ``counts``, the
-    trainer's own) as whole numbers of at least their value (:func:`check_counts`), and a
-    positive ``lr``."""
+    trainer's own) as whole numbers of at least their value (:func:`check_counts`), a
+    positive finite ``lr`` and a finite ``weight_decay`` of 0 or more (a TypeError for
+    anything but a real number, True included; a ValueError out of range)."""
     check_counts(params, {**COUNTS, **(counts or {})})
-    if not params.lr > 0:
-        msg = f"lr={params.lr!r} must be > 0."
+    if not math.isfinite(check_number("lr", params.lr, positive=True)):
+        msg = f"lr={params.lr!r} must be a finite number."
         raise ValueError(msg)
+    check_number("weight_decay", params.weight_decay)
 
 
 def check_counts(params, least: dict[str, int]) -> None:

@@ -24,6 +24,7 @@ import torch
 
 from .._logging import SafeBar, bar_interval, batch_done, inference_batches
 from .._settings import logger, settings
+from .._utils import check_number
 from ..data import BatchLoader, query_steps
 from ..nn._vae import SCALED_LIKELIHOODS
 from ._trainer import (
@@ -85,11 +86,8 @@ class VAETrainParams:
     def __post_init__(self) -> None:
         if self.kl_warmup_epochs is None:
             self.kl_warmup_epochs = int(self.max_epochs) // 2
-        check_common(self, {"kl_warmup_epochs": 0})
-        for name in ("weight_decay", "beta"):
-            if getattr(self, name) < 0:
-                msg = f"{name}={getattr(self, name)!r} must not be negative."
-                raise ValueError(msg)
+        check_common(self, {"kl_warmup_epochs": 0})  # weight_decay too
+        check_number("beta", self.beta)
 
 
 @dataclass

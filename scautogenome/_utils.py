@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -95,20 +96,37 @@ def write_atomically(path: str | Path, write) -> Path:
     ``path``: a failed or interrupted write never leaves a broken ``path``, and a file being
     replaced stays whole until the new one is. A symlinked ``path`` is written through to its
     target, whose permissions the new file keeps. Returns the path written."""
+    with replaced_together(path) as (tmp,):
+        write(tmp)
+    return Path(os.path.realpath(path))
+
+
+@contextmanager
+def replaced_together(*paths: str | Path):
+    """Temporary files beside each of ``paths`` (yielded in their order) for the block to
+    write, renamed onto ``paths`` one after the other once the block ends without an error:
+    files that belong together (a model's weights and the JSON that records their digest)
+    are all written before any of the old ones is replaced, so that a full disk or an
+    interruption while writing leaves the old set whole. A symlinked path is written through
+    to its target, whose permissions the new file keeps; the temporary files are removed
+    whatever happens."""
     import secrets
     import shutil
 
-    target = Path(os.path.realpath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".sag-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    targets = [Path(os.path.realpath(p)) for p in paths]
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    tmps = [t.with_name(f".sag-{os.getpid()}-{secrets.token_hex(4)}.tmp") for t in targets]
     try:
-        write(tmp)
-        if target.exists():
-            shutil.copymode(target, tmp)
-        os.replace(tmp, target)
+        yield tmps
+        for tmp, target in zip(tmps, targets):
+            if target.exists():
+                shutil.copymode(target, tmp)
+        for tmp, target in zip(tmps, targets):
+            os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
-    return target
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
 
 
 def storage_shown(storage: str | None) -> str | None:

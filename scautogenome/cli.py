@@ -261,7 +261,8 @@ def _out_dir(path: str, names: list[str], overwrite: bool) -> Path:
     """The output folder, checked before any work and not created here (the command creates it
     when its results are ready, so a failed command leaves no folder behind): a folder that
     already holds any of ``names``, the files the command writes, is used only with
-    --overwrite; it must be creatable and writable."""
+    --overwrite, and only where each is what the command writes there (``model`` a folder, the
+    others files); it must be creatable and writable."""
     _check_not_empty(path)
     out = Path(path)
     if out.exists() and not out.is_dir():
@@ -274,6 +275,15 @@ def _out_dir(path: str, names: list[str], overwrite: bool) -> Path:
             "another --out"
         )
         raise CLIError(msg)
+    for name in there:  # found after the search, these would end the run unwritten
+        folder = name == "model"
+        if (out / name).is_dir() != folder:
+            msg = (
+                f"--out {path!r} holds {name!r} as a {'file' if folder else 'folder'}, where "
+                f"this command writes its {name} {'folder' if folder else 'file'}; move it "
+                "or choose another --out"
+            )
+            raise CLIError(msg)
     _creatable(out, f"--out {path!r}")
     return out
 
@@ -589,13 +599,13 @@ def _classify(args) -> int:
     model.save(out / "model", overwrite=args.overwrite)
     adata.uns["sag"]["model_dir"] = str(out / "model")
 
-    # an interruption from here on says what is kept (main): the files written so far
+    # an interruption from here on says what is kept (main): the files written so far, and
+    # those of the run it replaces (--overwrite) still there. They are replaced, each whole,
+    # as the new ones are written, never removed before: the input may be one of them
     args.saved_run, args.saved_files = out, ["model"]
-    for old in ("annotated.h5ad", "metrics.json", "report.html"):  # of the run replaced
-        if (out / old).is_file():
-            (out / old).unlink()
-            if old == "report.html" and not args.report:
-                print(f"removed {out / old}, the report of the run this one replaced")
+    args.replaced_files = [
+        name for name in ("annotated.h5ad", "metrics.json", "report.html") if (out / name).is_file()
+    ]
 
     def write_run() -> None:
         _write_h5ad(adata, out / "annotated.h5ad")
@@ -603,6 +613,11 @@ def _classify(args) -> int:
         text = json.dumps(metrics_record(adata), indent=1, default=json_default, allow_nan=False)
         write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(text + "\n"))
         args.saved_files.append("metrics.json")
+        if "report.html" in args.replaced_files:  # the old run's, until this run writes its own
+            (out / "report.html").unlink()
+            if not args.report:
+                print(f"removed {out / 'report.html'}, the report of the run this one replaced")
+        args.replaced_files = []
 
     if args.explain:
         try:
@@ -876,16 +891,23 @@ def _embed(args) -> int:
     # the model last but one, the AnnData last: a run stopped before its end leaves neither
     # (a new --model-out is removed again), so that the same command runs again
     new_folder = args.model_out and not Path(args.model_out).exists()
+    replaced_h5ad = out.exists()
 
     def write_run() -> None:
+        saved = False
         try:
             if args.model_out:
                 model.save(args.model_out, overwrite=args.overwrite)
+                saved = True
                 adata.uns[args.key_added]["model_dir"] = str(args.model_out)
             _write_h5ad(adata, out)
         except BaseException:
             if new_folder:
                 shutil.rmtree(args.model_out, ignore_errors=True)
+            elif saved:  # --overwrite: the model is this run's, the h5ad the one replaced
+                args.saved_text = f"; --model-out {args.model_out} holds this run's model" + (
+                    f", and {out} is still the file it replaced" if replaced_h5ad else ""
+                )
             raise
 
     if args.labels:
@@ -1773,9 +1795,16 @@ def _saved_note(args) -> str:
     if saved is None:
         return ""
     files = ", ".join(args.saved_files)
+    older = [name for name in getattr(args, "replaced_files", []) if name not in args.saved_files]
     return (
         f"; {saved} holds its {files} (of this run; what is missing: scautogenome explain / "
         "report on them)"
+        + (
+            f"; its {', '.join(older)} {'is' if len(older) == 1 else 'are'} still of the run "
+            "it replaced"
+            if older
+            else ""
+        )
     )
 
 

@@ -358,6 +358,27 @@ def test_embed_stopped_while_writing_leaves_no_model_out(h5ad, tmp_path, capsys,
     assert out.is_file()
 
 
+def test_embed_overwrite_says_which_run_a_failed_write_left(h5ad, tmp_path, capsys, monkeypatch):
+    """embed --overwrite whose h5ad cannot be written (a full disk) after its model replaced
+    the old one: the error says the model is this run's and --out the file it replaced."""
+    model_out, out = tmp_path / "vae", tmp_path / "e.h5ad"
+    argv = ["embed", str(h5ad), "--out", str(out), "--model-out", str(model_out)]
+    argv += ["--n-trials", "1", "--time-budget", "5", "--n-latent", "3", "--quiet"]
+    assert main(argv) == 0
+    before = out.read_bytes()
+
+    def disk_full(self, path, **kwargs):
+        Path(path).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ad.AnnData, "write_h5ad", disk_full)
+    assert main([*argv, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err
+    assert f"--model-out {model_out} holds this run's model, and {out} is still the file it " in err
+    assert out.read_bytes() == before
+
+
 def test_embed_keeps_its_embedding_when_the_scores_fail(h5ad, tmp_path, capsys, monkeypatch):
     """An error (or Ctrl-C) in the scores against --labels, after the search, still writes
     the embedding and the model, and the error line says so."""
@@ -796,6 +817,55 @@ def test_classify_refuses_an_out_holding_any_of_its_files(h5ad, tmp_path, capsys
     assert "already holds report.html; pass --overwrite" in capsys.readouterr().err
     with pytest.raises(AssertionError, match="the search ran"):
         main([*argv, "--overwrite"])
+
+
+def test_classify_overwrite_onto_its_input_keeps_it_when_the_disk_is_full(
+    h5ad, config_file, tmp_path, capsys, monkeypatch
+):
+    """classify --overwrite whose input is the annotated.h5ad of the run it replaces: a write
+    that fails (a full disk) leaves that file, and the run's metrics.json, as they were; the
+    new model is kept, and the error says which files are of which run."""
+    out = tmp_path / "run"
+    assert main(_classify_argv(h5ad, config_file, out, "--no-explain", "--no-report")) == 0
+    before = {name: (out / name).read_bytes() for name in ("annotated.h5ad", "metrics.json")}
+
+    def disk_full(self, path, **kwargs):
+        Path(path).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ad.AnnData, "write_h5ad", disk_full)
+    again = _classify_argv(out / "annotated.h5ad", config_file, out, "--no-explain", "--overwrite")
+    assert main(again) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err
+    assert "its annotated.h5ad, metrics.json are still of the run it replaced" in err
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in out.iterdir()) == ["annotated.h5ad", "metrics.json", "model"]
+
+
+def test_classify_overwrite_refuses_a_file_where_it_writes_a_folder(
+    h5ad, tmp_path, capsys, monkeypatch
+):
+    """--overwrite replaces classify's files; a file named ``model`` or a folder named
+    ``annotated.h5ad`` is something else, refused before the search rather than after it."""
+    import scautogenome as sag
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(sag.tl, "classify", no_work)
+    for name, expect in (("model", "as a file"), ("annotated.h5ad", "as a folder")):
+        run = tmp_path / name.replace(".", "_")
+        run.mkdir()
+        if name == "model":
+            (run / name).write_text("mine")
+        else:
+            (run / name).mkdir()
+        argv = ["classify", str(h5ad), "--labels", "label", "--out", str(run), "--overwrite"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"holds {name!r} {expect}, where this command writes its {name}" in err, err
+    assert (tmp_path / "model" / "model").read_text() == "mine"
 
 
 def test_classify_overwrite_without_a_report_removes_the_old_one(h5ad, quick_config, tmp_path):
@@ -1416,7 +1486,8 @@ def test_ctrl_c_after_the_search_keeps_its_results(
     assert json.loads((out / "metrics.json").read_text())["macro_f1"] >= 0
     assert not (out / "report.html").exists()
     # interrupted while annotated.h5ad is written: only the model is named, and the files
-    # of the run it replaces (--overwrite) are gone, not left to contradict the new model
+    # of the run it replaces (--overwrite) are kept (the input may be one of them), named as
+    # that run's
     from scautogenome import cli
 
     assert main(_classify_argv(h5ad, config_file, out, "--overwrite", "--no-explain")) == 0
@@ -1426,8 +1497,12 @@ def test_ctrl_c_after_the_search_keeps_its_results(
     again = tmp_path / "run2"
     assert main(_classify_argv(h5ad, config_file, again)) == 130
     assert f"{again} holds its model (of this run" in capsys.readouterr().err
+    before = {name: (out / name).read_bytes() for name in ("annotated.h5ad", "metrics.json")}
     assert main(_classify_argv(h5ad, config_file, out, "--overwrite")) == 130
-    assert sorted(p.name for p in out.iterdir()) == ["model"]
+    err = capsys.readouterr().err
+    assert f"{out} holds its model (of this run" in err
+    assert "its annotated.h5ad, metrics.json, report.html are still of the run it replaced" in err
+    assert {name: (out / name).read_bytes() for name in before} == before
 
 
 def test_an_explanation_that_fails_keeps_the_search_results(

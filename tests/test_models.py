@@ -42,6 +42,28 @@ def test_save_refuses_to_overwrite(trained, tmp_path):
         model.gene_overlap(model.var_names_, warn="no")
 
 
+def test_a_save_that_fails_leaves_the_saved_model_whole(trained, tmp_path, monkeypatch):
+    """Saving over a model (overwrite=True) onto a full disk: both new files are written before
+    either old one is replaced, so the old model still loads, and no temporary file is left."""
+    from scautogenome.models import _base
+
+    _, model = trained
+    model.save(tmp_path / "m")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+
+    def disk_full(path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_base, "_file_sha256", disk_full)  # once model.pt is written
+    with torch.no_grad():  # other weights than those saved
+        next(model.module_.parameters()).add_(1.0)
+    with pytest.raises(OSError, match="No space left"):
+        model.save(tmp_path / "m", overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
+    monkeypatch.undo()
+    type(model).load(tmp_path / "m")
+
+
 def test_weights_of_another_save_are_refused(adata, tmp_path):
     """A save interrupted between its two files (one model's weights beside another's
     classes) is refused on load: model.json records the SHA-256 of model.pt."""

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from .._settings import logger
-from .._utils import check_bool, json_default, write_atomically
+from .._utils import check_bool, json_default, replaced_together
 from ..data import (
     InputTransform,
     as_csr_or_dense,
@@ -84,9 +84,11 @@ def write_model_dir(
     path: str | Path, meta: dict, tensors: dict[str, torch.Tensor], *, overwrite: bool
 ) -> Path:
     """Write ``model.json`` and ``model.pt`` into ``path``; refuse to overwrite unless asked.
-    Each file is written to a temporary name and renamed into place, and ``model.json``
-    records the SHA-256 of ``model.pt``, so that a save interrupted between the two (one
-    model's weights beside another's classes) is refused by :func:`read_model_dir`."""
+    Both are written to temporary names before either is renamed into place
+    (:func:`~scautogenome._utils.replaced_together`), so that a failed save (a full disk)
+    leaves a saved model there whole; ``model.json`` records the SHA-256 of ``model.pt``, so
+    that one model's weights beside another's classes (the two renames interrupted) are
+    refused by :func:`read_model_dir`."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         msg = (
@@ -102,18 +104,19 @@ def write_model_dir(
     json.dumps(meta, default=json_default)
     path.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().cpu() for k, v in tensors.items()}
-    weights = write_atomically(path / WEIGHTS, lambda tmp: _save_tensors(cpu, tmp))
-    text = json.dumps(
-        {**meta, "weights_sha256": _file_sha256(weights)}, indent=1, default=json_default
-    )
-    write_atomically(path / META, lambda tmp: tmp.write_text(text))
+    with replaced_together(path / WEIGHTS, path / META) as (weights, text_file):
+        _save_tensors(cpu, weights)
+        text = json.dumps(
+            {**meta, "weights_sha256": _file_sha256(weights)}, indent=1, default=json_default
+        )
+        text_file.write_text(text)
     return path
 
 
 def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     """``torch.save`` into the file ``path`` through a file object: given a path, torch names
     the archive's root folder after the file (``.sag-<pid>-<random>/data.pkl`` for the
-    temporary file of :func:`write_atomically`), so that the same weights saved twice differed
+    temporary file of :func:`~scautogenome._utils.replaced_together`), so that the same weights saved twice differed
     in their bytes and in ``weights_sha256``; a file object's archive is always named
     ``archive``. (Files saved under any root name load alike.)"""
     with open(path, "wb") as f:

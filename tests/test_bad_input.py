@@ -1490,6 +1490,34 @@ def test_a_model_dir_that_cannot_be_made_is_refused_before_the_matrix_is_read(
     check_untouched(adata, before)
 
 
+def test_a_model_dir_in_the_home_folder_is_checked_where_it_is_saved(
+    adata, tmp_path, monkeypatch
+):
+    """model_dir='~/runs/m' is saved in the home folder, and checked there before any work:
+    a saved model or a file there was found only after the search."""
+    from scautogenome.data import _prepare
+    from scautogenome.models import _resvae
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "runs" / "m").mkdir(parents=True)
+    (tmp_path / "runs" / "m" / "model.json").write_text("{}")
+    (tmp_path / "runs" / "a_file").write_text("")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the matrix was read")
+
+    monkeypatch.setattr(_prepare, "get_matrix", never)
+    monkeypatch.setattr(_resvae, "get_matrix", never)
+    before = snapshot(adata)
+    for tool in (sag.tl.classify, sag.tl.embed):
+        args = (adata, "label") if tool is sag.tl.classify else (adata,)
+        with pytest.raises(FileExistsError, match=r"model_dir='~/runs/m' already holds"):
+            tool(*args, n_trials=1, model_dir="~/runs/m")
+        with pytest.raises(OSError, match=r"model_dir='~/runs/a_file'"):
+            tool(*args, n_trials=1, model_dir="~/runs/a_file")
+    check_untouched(adata, before)
+
+
 def test_a_key_of_another_type_than_str_is_named_as_such(adata, tiny_config):
     """A list, a column's values or an array where a key goes failed inside pandas or
     anndata ("unhashable type: 'list'"); a labels column printed its whole Series."""

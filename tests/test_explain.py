@@ -1017,3 +1017,25 @@ def test_explain_cells_none_is_the_default_and_positions_must_be_integers(syn, m
             ):
                 sag.tl.explain(adata, model, cells=bad, **FAST)
     assert set(adata.varm) == varm_before
+
+
+def test_an_explanation_stopped_before_its_record_writes_nothing(syn, monkeypatch):
+    """Interrupted while its uns record is built (after the SHAP values), explain leaves the
+    earlier explanation as it was: varm and uns of one call, never the values of one beside the
+    record of the other."""
+    adata, model = syn
+    adata = adata.copy()
+    sag.tl.explain(adata, model, **FAST)
+    before_varm = adata.varm["sag_shap"].copy()
+    before_seed = adata.uns["sag_shap"]["params"]["seed"]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    from scautogenome.tools import _explain
+
+    monkeypatch.setattr(_explain, "h5ad_safe", interrupted)  # as the record is made safe
+    with pytest.raises(KeyboardInterrupt):
+        sag.tl.explain(adata, model, **{**FAST, "seed": before_seed + 1})
+    np.testing.assert_array_equal(adata.varm["sag_shap"], before_varm)
+    assert adata.uns["sag_shap"]["params"]["seed"] == before_seed

@@ -333,6 +333,24 @@ def test_a_mode_or_split_that_differs_is_named_in_words():
             check_fingerprint(study, {**then, key: "other"}, n_before=2)
 
 
+def test_a_refused_study_without_a_finished_trial_says_so():
+    """A study whose only trials failed or were interrupted (none finished) is still refused
+    for other settings (a worker may be running one), and the message says that none
+    finished and how to remove the study."""
+    study = optuna.create_study(study_name="s")
+    then = {"mode": "mlp", "space": "abc"}
+    study.set_user_attr(FINGERPRINT_ATTR, then)
+    study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)
+    with pytest.raises(ValueError, match="The mode differs") as e:
+        check_fingerprint(study, {**then, "mode": "resnet"}, n_before=1)
+    assert "None of its trials finished (1 failed or were interrupted)" in str(e.value)
+    assert "optuna.delete_study(study_name='s', storage=...)" in str(e.value)
+    study.tell(study.ask(), 0.5)  # one finished: no such sentence
+    with pytest.raises(ValueError, match="The mode differs") as e:
+        check_fingerprint(study, {**then, "mode": "resnet"}, n_before=2)
+    assert "None of its" not in str(e.value)
+
+
 def test_a_signal_during_a_search_waits_for_a_check_point(capfd, python_sigint):
     """While a search runs, Ctrl-C (or SIGTERM with a Python handler, as the command line's)
     is noted (a line says so at once) and raised at the search's check points, not inside a

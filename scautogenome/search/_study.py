@@ -510,6 +510,16 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
             )
         if {"train_rows", "val_rows"} & set(differ):
             msg += " The split into training and validation cells differs (seed, labels or cells)."
+        trials = study.get_trials(deepcopy=False)
+        done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        if trials and not any(t.state in done for t in trials):
+            failed = sum(t.state == optuna.trial.TrialState.FAIL for t in trials)
+            msg += (
+                f" None of its trials finished ({failed} failed or were interrupted): where no "
+                "other process is running one, "
+                f"optuna.delete_study(study_name={study.study_name!r}, storage=...) removes "
+                "the study."
+            )
         raise ValueError(msg)
 
 

@@ -628,7 +628,6 @@ def explain(
     top_names = np.where(ranked, np.asarray(adata.var_names)[var_of_model[res.top]].astype(str), "")
     scores = np.column_stack([res.importance, res.overall])
     top_scores = np.where(ranked, scores[res.top, np.arange(n_classes + 1)[:, None]], np.nan)
-    adata.varm[key_added] = table
     uns = {
         "classes": classes,
         "columns": np.asarray([*classes, overall], dtype=str),
@@ -669,7 +668,9 @@ def explain(
             scale="model input (after the model's InputTransform)",
         ),
     }
-    adata.uns[key_added] = h5ad_safe(uns)
+    record = h5ad_safe(uns)  # then the two writes, neither without the other
+    adata.varm[key_added] = table
+    adata.uns[key_added] = record
     logger.info("    finished explain (%s)", elapsed(start))
     if not return_values:
         return None

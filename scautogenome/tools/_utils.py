@@ -128,10 +128,11 @@ def check_model_dir(model_dir: str | Path | None) -> None:
     if model_dir is None:
         return
     check_path("model_dir", model_dir, "the folder to save the model in (or None)")
-    if (Path(model_dir) / META).exists():
+    path = Path(model_dir).expanduser()  # where the model is saved: "~" is the home folder
+    if (path / META).exists():
         msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
         raise FileExistsError(msg)
-    check_creatable(model_dir, f"model_dir={str(model_dir)!r}")
+    check_creatable(path, f"model_dir={str(model_dir)!r}")
 
 
 def describes(record, model, digest: str | None = None) -> bool:

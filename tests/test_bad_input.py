@@ -1490,9 +1490,7 @@ def test_a_model_dir_that_cannot_be_made_is_refused_before_the_matrix_is_read(
     check_untouched(adata, before)
 
 
-def test_a_model_dir_in_the_home_folder_is_checked_where_it_is_saved(
-    adata, tmp_path, monkeypatch
-):
+def test_a_model_dir_in_the_home_folder_is_checked_where_it_is_saved(adata, tmp_path, monkeypatch):
     """model_dir='~/runs/m' is saved in the home folder, and checked there before any work:
     a saved model or a file there was found only after the search."""
     from scautogenome.data import _prepare

@@ -1877,3 +1877,17 @@ def test_readers_name_a_path_or_barcodes_of_another_type():
         sag.io.read_table(3)
     with pytest.raises(TypeError, match=r"^barcodes=3 must be a str \(one barcode\) or a sequence"):
         sag.io.parse_tcga_barcode(3)
+    # the other readers: a number, a list holding one, a dict of cohort: number
+    for read, what in ((sag.io.read_maf, "MAF file"), (sag.io.read_tcga, "expression file")):
+        with pytest.raises(TypeError, match=rf"^paths=3 is of type int; give the path of a {what}"):
+            read(3)
+        with pytest.raises(
+            TypeError, match=r"^paths holds 3 of type int; each must be the path of"
+        ):
+            read(["a.tsv", 3])
+        with pytest.raises(
+            TypeError, match=r"^paths holds 3 of type int; each must be the path of"
+        ):
+            read({"BRCA": 3})
+    with pytest.raises(TypeError, match=r"^AutoGenome config 3 is of type int; give a path"):
+        sag.io.read_autogenome(3)

@@ -1489,6 +1489,7 @@ def test_plots_name_a_key_or_switch_of_another_type(annotated):
         sag.pl.regression,
         sag.pl.importance,
         sag.pl.shap_summary,
+        sag.pl.architecture,
     ):
         with pytest.raises(TypeError, match=r"^key=3 must be a str naming a key of adata\.uns"):
             plot(annotated, key=3, show=False)

@@ -874,4 +874,7 @@ def test_write_report_names_a_path_of_another_type(adata, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(TypeError, match=r"^path=3 must be a str or Path naming the \.html file"):
         sag.io.write_report(adata, 3)
+    for name, what in (("key", "adata.uns"), ("shap_key", "adata.uns"), ("basis", "adata.obsm")):
+        with pytest.raises(TypeError, match=rf"^{name}=3 must be a str naming a key of {what}"):
+            sag.io.write_report(adata, "r.html", **{name: 3})
     assert list(tmp_path.iterdir()) == []

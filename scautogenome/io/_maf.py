@@ -348,13 +348,12 @@ def read_maf(
         counted = set(variant_classes)
     if isinstance(paths, Mapping):
         # TCGA codes as read_tcga writes them ("TCGA-BRCA" -> "BRCA"); other names as given
-        named = [(Path(p), *tcga_cohort(c)) for c, p in paths.items()]
+        files = _parse.as_paths(paths.values(), "MAF file")
+        named = [(p, *tcga_cohort(c)) for c, p in zip(paths, files)]
         check_cohorts([c for _, c, tcga in named if tcga], label_key, stacklevel=2)
         items = [(p, c) for p, c, _ in named]
-    elif isinstance(paths, (str, Path)):
-        items = [(Path(paths), None)]
     else:
-        items = [(Path(p), None) for p in paths]
+        items = [(p, None) for p in _parse.as_paths(paths, "MAF file")]
     if not items:
         msg = "paths is empty; give at least one MAF file."
         raise ValueError(msg)

@@ -140,6 +140,16 @@ def open_text(path: PathLike) -> io.TextIOBase:
 
 
 def check_exists(path: PathLike, what: str) -> Path:
+    """``path`` as a Path naming an existing file; a TypeError for a value that is no path
+    (before pathlib's message, which names nothing), a FileNotFoundError or an
+    IsADirectoryError naming ``what``."""
+    import os
+
+    if not isinstance(path, (str, os.PathLike)):
+        from .._utils import short_repr
+
+        msg = f"{what} {short_repr(path)} is of type {type(path).__name__}; give a path (a str or Path)."
+        raise TypeError(msg)
     path = Path(path)
     if not path.exists():
         msg = f"{what} {str(path)!r} does not exist."
@@ -148,6 +158,34 @@ def check_exists(path: PathLike, what: str) -> Path:
         msg = f"{what} {str(path)!r} is a directory, expected a file."
         raise IsADirectoryError(msg)
     return path
+
+
+def as_paths(paths, what: str) -> list:
+    """``paths``, one path or an iterable of them (a dict's values: the caller's), as a list
+    of Paths; a TypeError naming ``what`` for a value that is neither, or an item that is no
+    path."""
+    import os
+    from collections.abc import Iterable
+
+    from .._utils import short_repr
+
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    if not isinstance(paths, Iterable):
+        msg = (
+            f"paths={short_repr(paths)} is of type {type(paths).__name__}; give the path of a "
+            f"{what} (a str or Path), a list of them, or a dict of cohort: path."
+        )
+        raise TypeError(msg)
+    items = list(paths)
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            msg = (
+                f"paths holds {short_repr(item)} of type {type(item).__name__}; each must be the "
+                f"path of a {what} (a str or Path)."
+            )
+            raise TypeError(msg)
+    return [Path(item) for item in items]
 
 
 def base_suffix(path: PathLike) -> str:

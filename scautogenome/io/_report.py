@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _keys
 from .._settings import logger
-from .._utils import check_anndata, check_creatable, check_path, write_atomically
+from .._utils import check_anndata, check_creatable, check_key, check_path, write_atomically
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -1043,6 +1043,9 @@ def _check_asked_for(adata: AnnData, key: str, shap_key: str, basis: str) -> Non
     in ``adata``: a report without the section asked for would pass for a complete one."""
     from ..tools._utils import is_classify_record, is_predict_record
 
+    check_key("key", key, "a key of adata.uns (the key_added of classify or predict)")
+    check_key("shap_key", shap_key, "a key of adata.uns (the key_added of explain)")
+    check_key("basis", basis, "a key of adata.obsm (X_ and the key_added of embed or encode)")
     if key != _keys.CLASSIFY_KEY:
         if key not in adata.uns:
             msg = (

@@ -123,8 +123,9 @@ def _as_files(
         if cohort is not None:
             msg = "pass cohorts either as the keys of a dict of paths or as cohort=, not both."
             raise ValueError(msg)
-        return [(Path(p), normalize_project(c), "cohort") for c, p in paths.items()]
-    files = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+        files = _parse.as_paths(paths.values(), "expression file")
+        return [(p, normalize_project(c), "cohort") for c, p in zip(paths, files)]
+    files = _parse.as_paths(paths, "expression file")
     if not files:
         msg = "paths is empty; give at least one expression file."
         raise ValueError(msg)

@@ -13,7 +13,7 @@ from matplotlib import rcParams
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .. import _keys
-from .._utils import check_bool, is_json_text
+from .._utils import check_bool, check_key, is_json_text
 from ._utils import PLOT_PARAMS, check_plot_args, counted, doc_params, finish
 
 if TYPE_CHECKING:
@@ -275,6 +275,7 @@ def architecture(
     """
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     show_candidates = check_bool("show_candidates", show_candidates)
+    check_key("key", key, "a key of adata.uns (the key_added of classify or embed)")
     if isinstance(data, (str, os.PathLike)) and not is_json_text(data):
         data = _saved_model(data)  # once: the architecture and a regressor's target
     from ..nn import check_architecture

@@ -729,11 +729,13 @@ def _explain(args) -> int:
         n_top=args.n_top,
         min_gene_overlap=args.min_gene_overlap,
         split_key=_split_key(args),
+        classify_key=args.classify_key,
+        key_added=args.key_added,
         seed=args.seed,
     )
     _write_h5ad(adata, out)
-    print(_top_genes_heading(adata))
-    print(top_genes_table(adata))
+    print(_top_genes_heading(adata, args.key_added))
+    print(top_genes_table(adata, args.key_added))
     print(f"\nwrote {out}")
     return 0
 
@@ -1425,6 +1427,19 @@ def build_parser() -> argparse.ArgumentParser:
         "shap.GradientExplainer, the same estimator, much slower",
     )
     e.add_argument("--min-gene-overlap", type=float, default=0.5, help=_OVERLAP_HELP)
+    e.add_argument(
+        "--classify-key",
+        default=None,
+        help="uns key of the classify run whose layer, labels and split the defaults come from "
+        "(classify's key; default: the run recorded for this model, whatever its key)",
+    )
+    e.add_argument(
+        "--key-added",
+        default="sag_shap",
+        help="key of what explain writes, varm['KEY'] and uns['KEY'] (default: sag_shap; "
+        "another one keeps an explanation of another run that the input holds there; "
+        "report --shap-key KEY shows it)",
+    )
     e.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _common(e)
     e.set_defaults(func=_explain)

@@ -286,6 +286,9 @@ def test_a_missing_layer_is_named_with_the_closest_layers(adata):
     adata.obsm["X_e"] = np.zeros((adata.n_obs, 3), dtype=np.float32)
     with pytest.raises(KeyError, match=match):
         sag.pl.embedding(adata, "X_e", color="label", layer="count", show=False)
+    # an obsm key (a latent space) is said to be one, not matched to the closest layer
+    with pytest.raises(KeyError, match=r"layer='X_e' is in adata\.obsm, not adata\.layers"):
+        sag.tl.classify(adata, "label", layer="X_e", n_trials=1)
     del adata.obsm["X_e"]
     check_untouched(adata, before)
 

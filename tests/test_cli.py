@@ -228,6 +228,19 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
     assert rc == 0
     assert "sag_shap" in ad.read_h5ad(explained).varm
     assert "type_0" in capsys.readouterr().out
+    # a second explanation beside the first (--key-added), of the run named --classify-key
+    again = tmp_path / "explained2.h5ad"
+    argv = ["explain", str(explained), "--model", str(out / "model"), "--out", str(again)]
+    argv += ["--nsamples", "20", "--n-background", "20", "--cells", "val", "--quiet"]
+    assert main([*argv, "--key-added", "shap_val", "--classify-key", "sag"]) == 0
+    assert "type_0" in capsys.readouterr().out
+    both = ad.read_h5ad(again)
+    assert {"sag_shap", "shap_val"} <= set(both.varm)
+    assert both.uns["shap_val"]["params"]["cells"] == "val"
+    assert both.uns["sag_shap"]["params"]["cells"] == "test"
+    assert both.uns["shap_val"]["params"]["classify_key"] == "sag"
+    assert main([*argv, "--overwrite", "--classify-key", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
     embedded = tmp_path / "embedded.h5ad"
     rc = main(
         [

@@ -1924,3 +1924,27 @@ def test_a_key_added_with_scanpys_prefix_is_refused_before_any_work(adata):
     with pytest.raises(ValueError, match=match):
         sag.tl.encode(adata, vae, key_added="X_mine")  # before the model is looked at
     assert (list(adata.obsm), list(adata.uns), list(adata.layers)) == before
+
+
+def test_replacing_a_reconstruction_a_classifier_trained_on_warns(tiny_config, sag_caplog):
+    """A classify run trained on layers['sag_resvae_recon']; the embed cell re-run (or an
+    encode) replaces that layer, or removes it with recon=False: a warning names the run,
+    since its model now reads other values there than it trained on."""
+    adata = sag.datasets.synthetic(n_obs=120, n_vars=40, n_classes=3, seed=0)
+    sag.tl.embed(adata, config=ONE_TRIAL, n_latent=3, recon=True)
+    sag.tl.classify(adata, "label", layer="sag_resvae_recon", config=tiny_config)
+    sag_caplog.clear()
+    vae = sag.tl.embed(adata, config=ONE_TRIAL, n_latent=3, recon=True, seed=7)
+    warned = [r.getMessage() for r in sag_caplog.records if r.levelname == "WARNING"]
+    assert any(
+        "layers['sag_resvae_recon'] is replaced by this reconstruction; the classify run "
+        "uns['sag'] trained on it" in m
+        for m in warned
+    ), warned
+    sag_caplog.clear()
+    sag.tl.encode(adata, vae)  # recon=False: the layer goes
+    assert "sag_resvae_recon" not in adata.layers
+    assert "layers['sag_resvae_recon'] is removed; the classify run uns['sag']" in sag_caplog.text
+    sag_caplog.clear()
+    sag.tl.embed(adata, config=ONE_TRIAL, n_latent=3, recon=True, key_added="other")
+    assert "trained on it" not in sag_caplog.text  # another layer: nothing to say

@@ -124,10 +124,17 @@ def get_matrix(adata: AnnData, layer: str | None):
     else:
         check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
         if layer not in adata.layers:
-            msg = (
-                f"layer={layer!r} not found in adata.layers; "
-                f"{columns_listed(adata.layers.keys(), [layer], 'layers')}."
-            )
+            if layer in adata.obsm:  # a latent space given as the genes to read
+                msg = (
+                    f"layer={layer!r} is in adata.obsm, not adata.layers: a layer holds a "
+                    "value for each cell and gene (var_names); "
+                    f"{columns_listed(adata.layers.keys(), [], 'layers')}."
+                )
+            else:
+                msg = (
+                    f"layer={layer!r} not found in adata.layers; "
+                    f"{columns_listed(adata.layers.keys(), [layer], 'layers')}."
+                )
             raise KeyError(msg)
         X = adata.layers[layer]
         where = f"adata.layers[{layer!r}]"

@@ -38,6 +38,7 @@ from ._utils import (
     check_unrecorded_outputs,
     check_uns_key,
     final_model,
+    is_classify_record,
     is_embed_record,
     is_encode_record,
     is_scores_record,
@@ -411,16 +412,44 @@ def embed(
 
     # -- write (only after everything above succeeded) -----------------------------------------
     adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
-    rkey = recon_key(key_added)
-    if recon:
-        adata.layers[rkey] = reconstruction  # float32 already: no copy
-    elif rkey in adata.layers:  # an earlier call's reconstruction, of another model
-        del adata.layers[rkey]
-        logger.info("removed layers[%r], the reconstruction of an earlier embed", rkey)
+    write_recon(adata, key_added, reconstruction if recon else None)
     replaces_scores(adata, key_added, "embed")
     write_uns(adata, key_added, uns)
     logger.info("    finished embed (%s)", elapsed(start))
     return model
+
+
+def write_recon(adata: AnnData, key_added: str, reconstruction: np.ndarray | None) -> None:
+    """Write ``layers['{key_added}_recon']`` (``reconstruction``, float32), or remove an
+    earlier call's where there is none (``recon=False``: it was of another model). Where a
+    classify run recorded in ``adata.uns`` trained on that layer, a warning says that the
+    values its model reads there are no longer those it trained on."""
+    rkey = recon_key(key_added)
+    had = rkey in adata.layers
+    if reconstruction is not None:
+        adata.layers[rkey] = reconstruction  # float32 already: no copy
+    elif had:
+        del adata.layers[rkey]
+        logger.info("removed layers[%r], the reconstruction of an earlier call", rkey)
+    if not had:
+        return
+    trained = sorted(
+        str(key)
+        for key, record in adata.uns.items()
+        if is_classify_record(record)
+        and isinstance(record.get("params"), dict)
+        and record["params"].get("layer") == rkey
+    )
+    if trained:
+        logger.warning(
+            "layers[%r] is %s; the classify run%s %s trained on it, so sag.tl.predict and "
+            "sag.tl.explain of its model read other values there than it trained on. Pass "
+            "another key_added= to keep a reconstruction a model trained on.",
+            rkey,
+            "replaced by this reconstruction" if reconstruction is not None else "removed",
+            "s" if len(trained) > 1 else "",
+            ", ".join(f"uns[{k!r}]" for k in trained),
+        )
 
 
 def davies_bouldin(emb: np.ndarray, y: np.ndarray, what: str) -> float:

@@ -12,7 +12,7 @@ from .._settings import keep_python_rng, logger
 from .._utils import json_default
 from ..data import check_adata, gene_alignment, obs_noun, unlisted_genes_are_zero
 from ..models._resvae import active_dims, transform_batch_names
-from ._embed import check_outputs, latent_key, recon_key
+from ._embed import check_outputs, latent_key, write_recon
 from ._utils import (
     call_params,
     describes,
@@ -206,12 +206,7 @@ def encode(
 
     # -- write (only after everything above succeeded) -----------------------------------------
     adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
-    rkey = recon_key(key_added)
-    if recon:
-        adata.layers[rkey] = reconstruction
-    elif rkey in adata.layers:  # an earlier call's reconstruction
-        del adata.layers[rkey]
-        logger.info("removed layers[%r], the reconstruction of an earlier call", rkey)
+    write_recon(adata, key_added, reconstruction if recon else None)
     uns = dict(record) if same_run else {}
     # scores of embedding_scores were of the cells of another call (the reference's, or a
     # subset's): they no longer describe this latent

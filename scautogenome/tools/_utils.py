@@ -130,7 +130,11 @@ def check_model_dir(model_dir: str | Path | None) -> None:
     check_path("model_dir", model_dir, "the folder to save the model in (or None)")
     path = Path(model_dir).expanduser()  # where the model is saved: "~" is the home folder
     if (path / META).exists():
-        msg = f"model_dir={str(model_dir)!r} already holds a saved model; choose another directory."
+        msg = (
+            f"model_dir={str(model_dir)!r} already holds a saved model; choose another "
+            "directory, or leave model_dir out and replace that model once the run is done: "
+            f"model.save({str(model_dir)!r}, overwrite=True)."
+        )
         raise FileExistsError(msg)
     check_creatable(path, f"model_dir={str(model_dir)!r}")
 

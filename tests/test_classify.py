@@ -1293,3 +1293,26 @@ def test_the_budget_is_logged_in_words():
     assert budget_text({"n_trials": 1, "time_budget": 1234567.0}) == (
         "1 trial or 1,234,567 s, whichever ends first"
     )
+
+
+def test_a_run_of_other_classes_drops_the_colours_of_the_earlier_ones(adata, tiny_config):
+    """scanpy reads uns['sag_pred_colors'] by position: a second run with fewer classes
+    (min_cells_per_class leaving one out) would give a class another's colour, so its colours
+    go; a run of the same classes keeps them (maybe the user's), and a numeric target's
+    predictions drop them too."""
+    config = {**tiny_config, "budget": {"n_trials": 1, "time_budget": None}}
+    adata.obs["label"] = adata.obs["label"].astype(str)
+    adata.obs.loc[adata.obs_names[::40], "label"] = "rare"  # 8 cells
+    sag.tl.classify(adata, "label", config=config)
+    assert list(adata.obs["sag_pred"].cat.categories) == ["rare", "type_0", "type_1", "type_2"]
+    colors = ["#111111", "#222222", "#333333", "#444444"]
+    adata.uns["sag_pred_colors"] = colors
+    sag.tl.classify(adata, "label", config=config, seed=1)
+    assert list(adata.uns["sag_pred_colors"]) == colors
+    sag.tl.classify(adata, "label", config=config, min_cells_per_class=10)
+    assert list(adata.obs["sag_pred"].cat.categories) == ["type_0", "type_1", "type_2"]
+    assert "sag_pred_colors" not in adata.uns
+    adata.uns["sag_pred_colors"] = colors[:3]
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
+    sag.tl.classify(adata, "age", config=config)
+    assert "sag_pred_colors" not in adata.uns

@@ -39,8 +39,9 @@ def annotated():
 
 
 @pytest.fixture(scope="module")
-def regressed():
-    """Synthetic data with a numeric obs['age'] through classify (a regression run)."""
+def regression_run():
+    """Synthetic data with a numeric obs['age'] through classify (a regression run), and the
+    Regressor it returned."""
     sag.settings.verbosity = 1
     sag.settings.progress_bar = False
     sag.settings.device = "cpu"
@@ -53,9 +54,15 @@ def regressed():
         "budget": {"n_trials": 2, "time_budget": None},
         "trainer": {"max_epochs": 5, "patience": 3, "min_epochs": 2},
     }
-    sag.tl.classify(adata, "age", mode="mlp", config=quick, seed=0)
+    model = sag.tl.classify(adata, "age", mode="mlp", config=quick, seed=0)
     assert adata.uns["sag"]["task"] == "regression"
-    return adata
+    return adata, model
+
+
+@pytest.fixture(scope="module")
+def regressed(regression_run):
+    """Synthetic data with a numeric obs['age'] through classify (a regression run)."""
+    return regression_run[0]
 
 
 @pytest.fixture(autouse=True)
@@ -537,6 +544,31 @@ def test_regression_computes_what_the_record_does_not_describe(regressed):
     assert r2 != pytest.approx(float(adata.uns["sag"]["metrics"]["test"]["r2"]))
     assert f"R\u00b2 {r2:.3f}" in ax.get_title()
     assert "(n=12)" in ax.get_title()
+
+
+def test_regression_title_is_of_the_predictions_drawn_after_predict(regression_run):
+    """sag.tl.predict replaced obs['sag_pred'] (here on each cell's profile taken from another
+    cell): the recorded metrics are of the run's own predictions, so the title gives those of
+    the dots drawn, on the test split and on val (it gave the recorded R\u00b2 where the cell
+    count matched)."""
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    adata, model = regression_run[0].copy(), regression_run[1]
+    adata.X = adata.X[::-1]
+    sag.tl.predict(adata, model)
+    for split in ("test", "val"):
+        rows = _split_rows(adata, split)
+        ax = sag.pl.regression(adata, split=split, show=False)
+        dots = ax.collections[0].get_offsets()
+        np.testing.assert_allclose(dots[:, 1], adata.obs["sag_pred"][rows], rtol=1e-6)
+        r2 = r2_score(adata.obs["age"][rows], adata.obs["sag_pred"][rows])
+        rmse = mean_squared_error(adata.obs["age"][rows], adata.obs["sag_pred"][rows]) ** 0.5
+        recorded = adata.uns["sag"]["metrics"][split]
+        assert f"{r2:.3f}" != f"{recorded['r2']:.3f}"
+        assert ax.get_title() == (
+            f"{split} split: R\u00b2 {r2:.3f}, RMSE {rmse:.4g} (n={rows.sum()})"
+        )
+        plt.close("all")
 
 
 def test_regression_errors(regressed, annotated):

@@ -552,3 +552,21 @@ def test_the_overlap_error_rounds_as_the_warning_does(adata, trained):
     shown = f"{np.floor(1000 * frac) / 10:.1f}%"
     with pytest.raises(ValueError, match=rf"\({shown}, rounded down\), below min_gene_overlap"):
         sag.tl.predict(query, trained)
+
+
+def test_predict_drops_the_colours_of_other_categories_it_replaces(adata, trained):
+    """scanpy reads uns['sag_pred_colors'] by position: predictions of other categories
+    ("Unassigned" added by min_confidence) drop the colours of the earlier ones; the same
+    categories keep them (maybe the user's)."""
+    query = adata.copy()
+    query.uns["sag_pred_colors"] = ["#111111"]  # no column of predictions yet: nothing replaced
+    sag.tl.predict(query, trained)
+    assert list(query.uns["sag_pred_colors"]) == ["#111111"]
+    colors = ["#111111", "#222222", "#333333"]
+    query.uns["sag_pred_colors"] = colors
+    sag.tl.predict(query, trained)
+    assert list(query.uns["sag_pred_colors"]) == colors
+    threshold = float(np.quantile(query.obs["sag_confidence"], 0.3))
+    sag.tl.predict(query, trained, min_confidence=threshold)
+    assert list(query.obs["sag_pred"].cat.categories)[-1] == "Unassigned"
+    assert "sag_pred_colors" not in query.uns

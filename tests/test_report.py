@@ -211,7 +211,7 @@ def test_best_trials_are_listed_as_the_search_ranks_them(annotated, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def _regression_run():
+def regression_run():
     import numpy as np
 
     sag.settings.verbosity = 1
@@ -231,13 +231,13 @@ def _regression_run():
     model = sag.tl.classify(adata, "age", config=config)
     assert adata.uns["sag"]["task"] == "regression"
     sag.tl.explain(adata, model, nsamples=10, n_background=10, n_explain=40)
-    return adata
+    return adata, model
 
 
 @pytest.fixture
-def regressed(_regression_run):
+def regressed(regression_run):
     """A regression run of a numeric obs['age'], explained (a copy for each test)."""
-    return _regression_run.copy()
+    return regression_run[0].copy()
 
 
 def test_report_of_a_regression_run(regressed, tmp_path):
@@ -304,6 +304,27 @@ def test_report_flags_the_explanation_of_a_replaced_regression_model(regressed, 
     assert "Genes that drive the predicted age (SHAP)" in page
     assert "explains another model than the regression above" in page
     assert "top 10 genes" not in page
+
+
+def test_report_of_a_regression_run_says_when_predict_replaced_its_predictions(
+    regression_run, tmp_path
+):
+    """sag.tl.predict after the run (here on each cell's profile taken from another cell)
+    replaced obs['sag_pred']: the run's metrics are of its own predictions, the plot of the
+    values in obs now, and the report says so, as it does for a run called again with
+    min_confidence."""
+    adata, model = regression_run[0].copy(), regression_run[1]
+    note = "obs[&#x27;sag_pred&#x27;] was replaced by sag.tl.predict after this run"
+    assert note not in sag.io.write_report(adata, tmp_path / "before.html").read_text()
+    adata.X = adata.X[::-1]
+    sag.tl.predict(adata, model)
+    page = sag.io.write_report(adata, tmp_path / "after.html").read_text()
+    assert (
+        f"{note}: the metrics here are of the run's own predictions, which obs may no longer "
+        "hold; the plot below, and the R\u00b2 and RMSE in its title, are of the values in obs "
+        "now." in page
+    )
+    assert page.index(note) < page.index("Observed vs predicted (test)")
 
 
 def _report_of_a_query(model_class, adata, key: str, tmp_path):
@@ -878,3 +899,59 @@ def test_write_report_names_a_path_of_another_type(adata, tmp_path, monkeypatch)
         with pytest.raises(TypeError, match=rf"^{name}=3 must be a str naming a key of {what}"):
             sag.io.write_report(adata, "r.html", **{name: 3})
     assert list(tmp_path.iterdir()) == []
+
+
+def _latent_section(path) -> str:
+    """The latent-space section of the report at ``path``, without its images."""
+    import re
+
+    page = re.sub(r"<img[^>]*>", "", path.read_text())
+    return page.split("<h2>Latent space</h2>", 1)[1]
+
+
+def test_report_shows_embedding_scores_only_under_the_basis_they_were_computed_on(adata, tmp_path):
+    """Scores of obsm['X_pca'] stored under key_added='sag_resvae' are not the latent's: the
+    section of obsm['X_sag_resvae'] names their basis instead of showing them as its own."""
+    rng = np.random.default_rng(0)
+    adata.obsm["X_sag_resvae"] = rng.normal(size=(adata.n_obs, 5))
+    adata.obsm["X_pca"] = rng.normal(size=(adata.n_obs, 10))
+    sag.tl.embedding_scores(adata, "X_pca", "label", tsne=False, key_added="sag_resvae")
+    section = _latent_section(sag.io.write_report(adata, tmp_path / "r.html"))
+    assert (
+        "The scores in <code>uns['sag_resvae']['scores']</code> were computed on "
+        "<code>obsm['X_pca']</code>, not on this latent, so they are not shown." in section
+    )
+    for name in ("silhouette", "Davies-Bouldin", "ARI", "sag.tl.embedding_scores"):
+        assert name not in section, name
+    # scores of the latent itself: shown
+    scores = sag.tl.embedding_scores(
+        adata, "X_sag_resvae", "label", tsne=False, key_added="sag_resvae"
+    )
+    section = _latent_section(sag.io.write_report(adata, tmp_path / "r.html"))
+    assert "not on this latent" not in section
+    assert '<th class="">silhouette</th>' in section
+    assert f'<td class="">{scores["silhouette"]:.3f}</td>' in section
+
+
+def test_report_top_genes_leave_out_genes_taken_out_as_shap_df_does(annotated, tmp_path):
+    """Genes taken out of adata since explain: the table of top genes lists those
+    sag.get.shap_df ranks (as pl.importance draws them), with a note, not the recorded ones."""
+    import re
+
+    top = [str(g) for g in annotated.uns["sag_shap"]["top_genes"][-1][:3]]
+    kept = annotated[:, ~annotated.var_names.isin(top)].copy()
+    page = sag.io.write_report(kept, tmp_path / "r.html").read_text()
+    section = page.split("Genes that drive each class", 1)[1]
+    rows = dict(
+        re.findall(r'<tr><td class="l">([^<]*)</td><td class="l">([^<]*)</td></tr>', section)
+    )
+    columns = [str(c) for c in kept.uns["sag_shap"]["columns"]]
+    assert list(rows) == columns
+    for c in columns:
+        names = sag.get.shap_df(kept, c, n_top=10)["names"]
+        assert rows[c] == ", ".join(names)
+        assert not set(rows[c].split(", ")) & set(top)
+    assert (
+        "3 of the top genes sag.tl.explain ranked are no longer in adata.var_names (taken out "
+        f"since) and are not listed: {', '.join(sorted(top))}.</p>" in section
+    )

@@ -564,6 +564,22 @@ def _called_again(adata: AnnData, key: str, noun: str) -> str:
     )
 
 
+def _predicted_again(adata: AnnData, key: str) -> str:
+    """A note where :func:`~scautogenome.tl.predict` wrote the predicted values of a numeric
+    target's run again after it (its ``predict_params`` in the classify record): the metrics
+    are of the run's own predictions, the plot of the values in ``obs`` now. Empty
+    otherwise."""
+    pred_col = _keys.pred_key(key)
+    if "predict_params" not in adata.uns[key] or pred_col not in adata.obs.columns:
+        return ""
+    return (
+        f'<p class="muted">obs[{html.escape(repr(pred_col))}] was replaced by sag.tl.predict '
+        "after this run: the metrics here are of the run's own predictions, which obs may no "
+        "longer hold; the plot below, and the R\u00b2 and RMSE in its title, are of the values "
+        "in obs now.</p>"
+    )
+
+
 def _search_parts(adata: AnnData, key: str) -> list[str]:
     """What every classify run's section ends with: the search history, the best trials and
     the kept architecture."""
@@ -657,6 +673,7 @@ def _regression_section(adata: AnnData, key: str) -> list[str]:
     out.append(_table(["split", *(name for _, name, _ in _REGRESSION), noun], rows))
     out.append(_validation_flatters(val, noun))
     out.append(_few_test_cells(test, accuracy=False, noun=noun))
+    out.append(_predicted_again(adata, key))
     out.append(
         '<p class="muted">R\u00b2: the share of the values\u2019 variance the predictions '
         "explain (0 is predicting the mean, negative worse); RMSE and MAE: root mean squared "
@@ -698,13 +715,14 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
         f'<p class="muted">Mean absolute SHAP value over the explained {noun} of each class, '
         "on the model's input scale (after its transform). Candidate markers, not proof.</p>",
     ]
-    rows = [
-        [c, ", ".join(str(g) for g in genes[i, :n_top] if str(g))] for i, c in enumerate(columns)
-    ]
+    n_cells = dict(zip(outputs, np.asarray(uns.get("n_cells", [1] * len(outputs))).tolist()))
+    # a class none of whose cells was explained has no genes (shap_df would warn of it)
+    top = _top_genes(adata, shap_key, [c for c in columns if n_cells.get(c, 1) > 0], n_top)
+    rows = [[c, top.get(c, "")] for c in columns]
     out.append(_table(["class", f"top {n_top} genes"], rows, left=2))
+    out.append(_genes_taken_out(adata, genes[:, :n_top]))
     out.append(_figure(pl.importance, adata, key=shap_key))
     # a class none of whose cells was explained (a query without it) has no distribution
-    n_cells = dict(zip(outputs, np.asarray(uns.get("n_cells", [1] * len(outputs))).tolist()))
     drawn = [c for c in outputs if n_cells.get(c, 1) > 0]
     for c in drawn[:MAX_DISTRIBUTIONS]:
         out.append(f"<h3>{html.escape(c)}</h3>")
@@ -728,6 +746,34 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
     return out
 
 
+def _top_genes(adata: AnnData, shap_key: str, columns: list[str], n_top: int) -> dict[str, str]:
+    """The first ``n_top`` genes of each of ``columns`` of the explanation, as
+    :func:`sag.get.shap_df <scautogenome.get.shap_df>` ranks them (genes no longer in
+    ``adata`` left out, as the plots leave them out), joined by commas."""
+    from ..get import shap_df
+
+    table = shap_df(adata, columns, key=shap_key, n_top=n_top)
+    if len(columns) == 1:  # one group's table has no group column
+        table = table.assign(group=columns[0])
+    names = table["names"].astype(str)
+    return {c: ", ".join(names[(table["group"] == c).to_numpy()]) for c in columns}
+
+
+def _genes_taken_out(adata: AnnData, recorded: np.ndarray) -> str:
+    """A note where genes among the top genes explain recorded (``recorded``) are no longer
+    in ``adata.var_names`` (taken out since sag.tl.explain): the table lists the others.
+    Empty otherwise."""
+    names = {str(g) for g in np.ravel(recorded) if str(g)}
+    gone = sorted(names - set(adata.var_names.astype(str)))
+    if not gone:
+        return ""
+    return (
+        f'<p class="muted">{len(gone)} of the top genes sag.tl.explain ranked are no longer in '
+        "adata.var_names (taken out since) and are not listed: "
+        f"{html.escape(', '.join(gone[:10]))}{', ...' if len(gone) > 10 else ''}.</p>"
+    )
+
+
 def _explain_one_output(
     adata: AnnData, shap_key: str, target: str, genes: np.ndarray, n_top: int
 ) -> list[str]:
@@ -742,8 +788,9 @@ def _explain_one_output(
         f"{obs_noun(adata)}, on the model's input scale (after its transform). Candidate "
         "markers, not proof.</p>",
     ]
-    row = [target, ", ".join(str(g) for g in genes[:n_top] if str(g))]
+    row = [target, _top_genes(adata, shap_key, [target], n_top)[target]]
     out.append(_table(["target", f"top {n_top} genes"], [row], left=2))
+    out.append(_genes_taken_out(adata, genes[:n_top]))
     out.append(_figure(pl.importance, adata, group=target, key=shap_key))
     out.append(_figure(pl.shap_summary, adata, target, key=shap_key, n_top=15))
     return out
@@ -792,7 +839,14 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             "<code>sag.tl.embed</code>).</p>"
         )
     scores = run.get("scores") if isinstance(run, dict) else None
-    if isinstance(scores, dict) and "labels_key" in scores:
+    scored = str(scores.get("basis", basis)) if isinstance(scores, dict) else basis
+    if scored != basis:  # embedding_scores(key_added=) of another basis: not this latent's
+        out.append(
+            f"<p class=\"muted\">The scores in <code>uns[{html.escape(basis[2:])!r}]['scores']"
+            f"</code> were computed on <code>obsm[{html.escape(scored)!r}]</code>, not on this "
+            "latent, so they are not shown.</p>"
+        )
+    elif isinstance(scores, dict) and "labels_key" in scores:
         names = [
             ("ari", "ARI"),
             ("nmi", "NMI"),
@@ -822,8 +876,8 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
                 '<p class="muted">batch ASW: how well the batches mix within each label '
                 "(scib's label-aware batch silhouette; 1 best).</p>"
             )
-        if color is None and scores["labels_key"] in adata.obs:
-            color = str(scores["labels_key"])
+    if isinstance(scores, dict) and color is None and scores.get("labels_key") in adata.obs:
+        color = str(scores["labels_key"])  # the labels scored, of this basis or another
     params = run.get("params", {}) if isinstance(run, dict) else {}
     batch_key = params.get("batch_key", "None") if isinstance(params, dict) else "None"
     if batch_key != "None" and batch_key in adata.obs:

@@ -373,10 +373,12 @@ def regression(
 
     For a :func:`scautogenome.tl.classify` run that predicted a number (``task=
     "regression"``; a run of classes has :func:`confusion_matrix` instead). The title gives
-    R\u00b2, the root mean squared error (in the target's units) and the number of cells:
-    for ``"test"`` and ``"val"`` the values classify recorded (``uns[key]['metrics']``),
-    computed from the cells shown otherwise (and where the recorded count is not theirs, as
-    after subsetting ``adata``).
+    R\u00b2, the root mean squared error (in the target's units) and the number of cells,
+    computed from the dots drawn (as :func:`confusion_matrix` scores ``obs['{key}_pred']``
+    on any part but its recorded test matrix): for ``"test"`` and ``"val"`` of the run's own
+    predictions, the figures classify recorded (``uns[key]['metrics']``); after
+    :func:`~scautogenome.tl.predict` replaced them, or on a subset of the cells, those of the
+    values drawn.
 
     Parameters
     ----------
@@ -436,7 +438,6 @@ def regression(
             raise missing_key("adata.obs", pred_col, "sag.tl.classify(adata, labels_key)")
         observed = numeric_target(adata.obs[target], target)
     else:
-        uns = {}
         target = labels_key
         observed = _observed_numbers(adata, key, labels_key)
         if split_col not in adata.obs.columns and split == "test":
@@ -469,11 +470,9 @@ def regression(
             "nothing to plot."
         )
         raise ValueError(msg)
-    recorded = dict(dict(uns.get("metrics", {})).get(split, {}))
-    if "r2" in recorded and int(recorded.get("n", -1)) == n:
-        stats = recorded
-    else:
-        stats = regression_report(y[shown], y_hat[shown])
+    # of the dots drawn: the metrics classify recorded describe its own predictions, which
+    # obs['{key}_pred'] may no longer hold (sag.tl.predict since) or of other cells (a subset)
+    stats = regression_report(y[shown], y_hat[shown])
 
     from ..data._checks import obs_noun  # not ..data, which loads torch
 

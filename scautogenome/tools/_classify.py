@@ -37,6 +37,7 @@ from ..train import (
     resolve_device,
     target_scale,
 )
+from ._predict import write_predictions
 from ._utils import (
     budget_overrides,
     budget_text,
@@ -227,7 +228,9 @@ def classify(
     ``obs['{key_added}_pred']``
         Predicted class of every cell (categorical). Class names are strings, as in ``uns``
         and h5ad: labels of integers or booleans come back as ``'0'``, ``'1'``, ``'True'``;
-        compare with ``adata.obs[labels_key].astype(str)``.
+        compare with ``adata.obs[labels_key].astype(str)``. Where it replaces a column of
+        other categories (an earlier run's), ``uns['{key_added}_pred_colors']`` is removed,
+        as :func:`~scautogenome.tl.predict` removes it.
     ``obs['{key_added}_split']``
         ``train``/``val``/``test`` (``none`` for cells not used in training).
     ``obsm['{key_added}_proba']``
@@ -391,8 +394,8 @@ def classify(
     _save_and_warn(adata, model, model_dir, uns, key_added)
 
     # -- write (only after everything above succeeded) -----------------------------------------
-    adata.obs[_keys.pred_key(key_added)] = pd.Categorical(
-        model.classes_[pred_codes], categories=model.classes_
+    write_predictions(
+        adata, key_added, pd.Categorical(model.classes_[pred_codes], categories=model.classes_)
     )
     _write_split(adata, data, key_added)
     drop_class_outputs(adata, key_added, proba=False)  # an earlier prediction's confidence
@@ -443,7 +446,7 @@ def _regression_outputs(
     _save_and_warn(adata, model, model_dir, uns, key_added)
 
     # -- write (only after everything above succeeded) -----------------------------------------
-    adata.obs[_keys.pred_key(key_added)] = pred
+    write_predictions(adata, key_added, pred)
     _write_split(adata, data, key_added)
     # a classify run or prediction for classes before may have left its outputs under this key
     drop_class_outputs(adata, key_added, proba=True)

@@ -94,7 +94,9 @@ def predict(
 
     ``obs['{key_added}_pred']``
         Predicted class (categorical over the model's classes, and ``"Unassigned"`` with
-        ``min_confidence``).
+        ``min_confidence``). Where it replaces a column of other categories, scanpy's colours
+        of those, ``uns['{key_added}_pred_colors']``, are removed (scanpy reads them by
+        position); the same categories keep them.
     ``obs['{key_added}_confidence']``
         Probability of the predicted class.
     ``obsm['{key_added}_proba']``
@@ -177,7 +179,7 @@ def predict(
     )
     # -- write (only after everything above succeeded) -----------------------------------------
     if isinstance(model, Regressor):
-        adata.obs[_keys.pred_key(key_added)] = values
+        write_predictions(adata, key_added, values)
         # class outputs of an earlier prediction under this key would contradict these
         drop_class_outputs(adata, key_added, proba=True)
     else:
@@ -188,7 +190,7 @@ def predict(
         if min_confidence is not None:
             calls[proba.max(1) < min_confidence] = UNASSIGNED
             categories.append(UNASSIGNED)
-        adata.obs[_keys.pred_key(key_added)] = pd.Categorical(calls, categories=categories)
+        write_predictions(adata, key_added, pd.Categorical(calls, categories=categories))
         adata.obs[_keys.confidence_key(key_added)] = proba.max(1).astype(np.float32)
         adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
     new = {
@@ -215,3 +217,31 @@ def predict(
             _keys.pred_key(key_added),
         )
     logger.info("    finished predict on %d %s (%s)", adata.n_obs, obs_noun(adata), elapsed(start))
+
+
+def _categories(column) -> list[str] | None:
+    """The categories of a categorical ``obs`` column (or ``pd.Categorical``), None for any
+    other (numbers, text, a table of two columns of one name)."""
+    dtype = getattr(column, "dtype", None)
+    if not isinstance(dtype, pd.CategoricalDtype):
+        return None
+    return [str(c) for c in dtype.categories]
+
+
+def write_predictions(adata: AnnData, key_added: str, values) -> None:
+    """Write ``values`` (the predicted classes as a ``pd.Categorical``, or numbers) into
+    ``obs['{key_added}_pred']``, for :func:`~scautogenome.tl.classify` and :func:`predict`.
+    Where they replace a column of other categories (fewer classes, ``"Unassigned"``, or
+    numbers), ``uns['{key_added}_pred_colors']`` is removed: scanpy reads those colours by
+    position, so that they would give a class the colour of another. Identical categories
+    keep it (the user's choice, maybe)."""
+    column = _keys.pred_key(key_added)
+    colors = f"{column}_colors"
+    replaced = column in adata.obs.columns
+    before = _categories(adata.obs[column]) if replaced else None
+    adata.obs[column] = values
+    if replaced and colors in adata.uns and _categories(adata.obs[column]) != before:
+        del adata.uns[colors]
+        logger.info(
+            "removed uns[%r], the colours of the earlier categories of obs[%r]", colors, column
+        )

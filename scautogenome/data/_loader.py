@@ -1,4 +1,5 @@
-"""Minibatches from a CSR or dense matrix: rows are densified one batch at a time."""
+"""Minibatches from a CSR or dense matrix: rows are densified one batch at a time, or read
+from the transformed rows of a training run computed once (:func:`transformed_rows`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+from scipy import sparse
 
 from .._utils import check_positive_int
-from ._transform import block_rows, dense_rows
+from ._transform import _row_chunks, block_rows, dense_rows
+
+CACHE_VALUES = 2**25
+"""The most values the transformed rows of a training run computed once may hold
+(:func:`transformed_rows`): 32 Mi stored values of a CSR matrix (256 MB with their column
+indices) or dense values (128 MB of float32). Above it every minibatch is transformed as it
+is read (memory stays that of one batch)."""
 
 
 def check_batch_size(batch_size) -> int:
@@ -42,6 +50,18 @@ class BatchLoader:
         For a model in eval mode (whose output for a row does not depend on the other rows of
         its batch): fewer rows per batch when ``batch_size`` rows of many genes would hold more
         than :data:`~scautogenome.data._transform.BLOCK_VALUES` values (memory stays bounded).
+    cached
+        The transformed rows of ``X`` on the genes a network reads, computed once
+        (:func:`transformed_rows`, holding every row of ``rows``): batches are read from it,
+        ``transform`` is not applied again, and they hold those genes only.
+    stored_values, reads
+        With ``stored_values``, a CSR ``X`` read without ``col_map`` whose transform keeps
+        zeros on the genes at the positions ``reads`` (None: all;
+        :meth:`~scautogenome.data.InputTransform.keeps_zeros`) has each batch transformed on
+        its stored values of those genes
+        (:meth:`~scautogenome.data._transform.TorchTransform.transform_sparse`), then densified: the
+        batches hold those genes only, for a network that reads them
+        (:class:`~scautogenome.nn.InputGenes`). Otherwise batches are as without it.
     """
 
     def __init__(
@@ -60,6 +80,9 @@ class BatchLoader:
         col_map: tuple[np.ndarray, np.ndarray, int] | None = None,
         inference: bool = False,
         fill: np.ndarray | None = None,
+        cached: TransformedRows | None = None,
+        stored_values: bool = False,
+        reads: np.ndarray | None = None,
     ) -> None:
         self.X = X
         self.rows = np.asarray(rows, dtype=np.int64)
@@ -68,8 +91,23 @@ class BatchLoader:
             y = torch.as_tensor(y, dtype=torch.float32 if y.dtype.kind == "f" else torch.long)
         self.y = y
         self.batch_size = check_batch_size(batch_size)
+        self.cached = cached
+        # the transform on each batch's stored values of the genes read (a sparse query)
+        self.sparse_genes = None
+        if (
+            stored_values
+            and cached is None
+            and col_map is None
+            and sparse_transform_applies(X, transform, reads)
+        ):
+            self.sparse_genes = np.arange(X.shape[1]) if reads is None else np.asarray(reads)
         if inference:
-            n_cols = X.shape[1] if col_map is None else max(X.shape[1], col_map[2])
+            if cached is not None:
+                n_cols = cached.matrix.shape[1]
+            elif self.sparse_genes is not None:
+                n_cols = len(self.sparse_genes)
+            else:
+                n_cols = X.shape[1] if col_map is None else max(X.shape[1], col_map[2])
             self.batch_size = block_rows(n_cols, self.batch_size)
         self.transform = transform
         self.device = torch.device(device)
@@ -105,16 +143,111 @@ class BatchLoader:
             block = map_columns(block, self.col_map)
         return block
 
+    def _transformed(self, rows: np.ndarray) -> torch.Tensor:
+        """The rows, transformed, on ``device``."""
+        if self.cached is not None:
+            return to_device(self.cached.block(rows), self.device)
+        if self.sparse_genes is not None:
+            block = self.transform.transform_sparse(self.X[rows], self.sparse_genes)
+            return to_device(block.toarray(), self.device)
+        x = to_device(self._dense(rows), self.device)
+        return self.missing(self.transform(x))
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         order = self._order()
         n_batches = len(self)
         for b in range(n_batches):
             pos = order[b * self.batch_size : (b + 1) * self.batch_size].numpy()
             rows = self.rows[pos]
-            x = torch.from_numpy(self._dense(rows)).to(self.device, non_blocking=True)
-            x = self.missing(self.transform(x))
+            x = self._transformed(rows)
             yb = None if self.y is None else self.y[pos].to(self.device, non_blocking=True)
             yield x, yb
+
+
+def to_device(block: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A dense numpy block as a tensor on ``device``."""
+    return torch.from_numpy(block).to(device, non_blocking=True)
+
+
+def sparse_transform_applies(X, transform, reads) -> bool:
+    """Whether rows of ``X`` may go through ``transform`` (a
+    :class:`~scautogenome.data._transform.TorchTransform`) on their stored values of the genes
+    at ``reads`` (None: all): ``X`` is CSR and the transform
+    and keeps zeros on those genes."""
+    source = getattr(transform, "source", None)
+    return (
+        sparse.issparse(X)
+        and getattr(X, "format", None) == "csr"
+        and source is not None
+        and source.keeps_zeros(reads)
+    )
+
+
+class TransformedRows:
+    """Rows of a matrix after the input transform, on the genes a network reads, computed
+    once (:func:`transformed_rows`): ``matrix`` (a float32 CSR, or a dense array) holds row
+    ``i`` of the source matrix at ``pos[i]``, ``genes`` are its columns' positions there
+    (None: all of them)."""
+
+    def __init__(self, matrix, rows: np.ndarray, n_obs: int, genes: np.ndarray | None) -> None:
+        self.matrix = matrix
+        self.genes = None if genes is None else np.asarray(genes)
+        self.pos = np.full(n_obs, -1, dtype=np.int64)
+        self.pos[rows] = np.arange(len(rows))
+
+    def block(self, rows: np.ndarray) -> np.ndarray:
+        """The transformed ``rows`` (positions in the source matrix) as a dense float32 block."""
+        return dense_rows(self.matrix, self.pos[rows])
+
+    @property
+    def n_values(self) -> int:
+        """The values it holds (stored values of a CSR matrix)."""
+        m = self.matrix
+        return int(m.nnz if sparse.issparse(m) else m.size)
+
+
+def transformed_rows(
+    X, rows: np.ndarray, transform, genes: np.ndarray | None, max_values: int = CACHE_VALUES
+) -> TransformedRows | None:
+    """``rows`` of ``X`` through ``transform`` (a
+    :class:`~scautogenome.data._transform.TorchTransform` of every cell's whole depth), on the
+    genes at the positions ``genes`` (None: all), computed once for a training run whose
+    epochs would otherwise transform every batch again; a block of rows at a time (the whole
+    matrix is never densified).
+
+    A CSR ``X`` whose transform keeps zeros on those genes (counts, depth-normalized values,
+    non-negative values) stays sparse: each block goes through
+    :meth:`~scautogenome.data._transform.TorchTransform.transform_sparse`, and the result holds no more
+    stored values than those rows do. Otherwise (a dense ``X``, or 0-1 scaling of values with
+    a negative training minimum, which maps 0 to a positive value) the rows are cached dense,
+    computed by ``transform`` itself. None where the result would hold more than
+    ``max_values`` values (:data:`CACHE_VALUES`): batches are then transformed as they are
+    read, as before."""
+    rows = np.unique(np.asarray(rows, dtype=np.int64))
+    n_cols = X.shape[1] if genes is None else len(genes)
+    if getattr(transform, "source", None) is None:
+        return None
+    if sparse_transform_applies(X, transform, genes):
+        if int(np.diff(X.indptr)[rows].sum()) > max_values:  # a bound: stored values of rows
+            return None
+        pieces = [transform.transform_sparse(X[part], genes) for part in _row_chunks(X, rows, 2048)]
+        matrix = sparse.vstack(pieces, format="csr", dtype=np.float32) if pieces else None
+        if matrix is None:
+            matrix = sparse.csr_matrix((0, n_cols), dtype=np.float32)
+        return TransformedRows(matrix, rows, X.shape[0], genes)
+    if len(rows) * n_cols > max_values:
+        return None
+    matrix = np.empty((len(rows), n_cols), dtype=np.float32)
+    index = None if genes is None else torch.as_tensor(genes, device=transform.device)
+    step = block_rows(X.shape[1], 1024)
+    with torch.no_grad():
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
+            x = transform(to_device(dense_rows(X, part), transform.device))
+            if index is not None:
+                x = x.index_select(1, index)
+            matrix[start : start + len(part)] = x.cpu().numpy()
+    return TransformedRows(matrix, rows, X.shape[0], genes)
 
 
 def map_columns(block: np.ndarray, col_map) -> np.ndarray:

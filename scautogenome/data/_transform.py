@@ -391,6 +391,27 @@ class InputTransform:
     def fitted(self) -> bool:
         return not self.scale or self.min_ is not None
 
+    def inv_range(self) -> np.ndarray:
+        """``1 / range_`` (float32; 0 for a gene constant on the training rows): the factor of
+        the 0-1 scaling (:class:`TorchTransform`)."""
+        return (1.0 / self.range_).astype(np.float32)
+
+    def keeps_zeros(self, genes=None) -> bool:
+        """Whether a 0 of every gene at the positions ``genes`` (None: all) is 0 after the
+        transform, so that a sparse matrix stays sparse through it
+        (:meth:`TorchTransform.transform_sparse`).
+        Every row-wise step maps 0 to 0; the 0-1 scaling does where a gene's training minimum
+        is not negative (then ``(0 - min) / range`` is clipped to 0) or its range infinite (a
+        constant gene, 0 everywhere). A minimum below 0 (centred or scaled values) maps 0 to
+        a positive value."""
+        if not self.fitted:
+            return False
+        if not self.scale:
+            return True
+        lo = self.min_ if genes is None else self.min_[genes]
+        rng = self.range_ if genes is None else self.range_[genes]
+        return bool(np.all((lo >= 0) | ~np.isfinite(rng)))
+
     # -- torch part (used on every minibatch, on the training device) ------------------------
     def to_torch(self, device: torch.device | str) -> TorchTransform:
         if not self.fitted:
@@ -482,27 +503,77 @@ class TorchTransform:
         self.counts = t.value_type == "counts"
         self.log1p = t.value_type == "normalized"
         self.scale = t.scale
+        self.device = torch.device(device)
         if t.scale:
             self.min = torch.as_tensor(t.min_, device=device)
-            self.inv_range = torch.as_tensor(1.0 / t.range_, device=device)
+            self.inv_range = torch.as_tensor(t.inv_range(), device=device)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """The transformed minibatch (at most one new tensor); ``x`` itself is never changed:
         the count likelihoods read the raw counts after the encoder's input is made."""
+        # float32 sums (a float64 one would copy the block): beyond 2**24 (bulk counts)
+        # within a rounding of the numpy paths' exact totals, the same for any input format
+        factor = self._depth_factor(x.sum(dim=1, keepdim=True)) if self.counts else None
+        lo, inv = (self.min, self.inv_range) if self.scale else (None, None)
+        return self._values(x, factor, lo, inv)
+
+    def _depth_factor(self, totals: torch.Tensor) -> torch.Tensor:
+        """What a count cell's values are multiplied by, from its totals over the genes read
+        (a float32 tensor)."""
+        if self.coverage != 1.0:  # a query lacking genes: the cell's whole depth
+            totals = totals / self.coverage
+        return TARGET_SUM / totals.clamp_min(1e-12)
+
+    def _values(self, x: torch.Tensor, factor, lo, inv) -> torch.Tensor:
+        """The value steps, the same for a dense block and for a sparse block's stored values:
+        ``x`` times the cell's depth ``factor`` then log1p (counts), log1p (depth-normalized
+        values), then ``(x - lo) * inv`` clipped to [0, 1] (scaling); ``factor``, ``lo`` and
+        ``inv`` broadcast against ``x`` (per row and per gene of a block, per stored value).
+        A new tensor where a step makes one; ``x`` itself is never changed."""
         owned = self.counts or self.log1p  # x is already a new tensor: change it in place
         if self.counts:
-            # float32 sums (a float64 one would copy the block): beyond 2**24 (bulk counts)
-            # within a rounding of the numpy paths' exact totals, the same for any input format
-            totals = x.sum(dim=1, keepdim=True)
-            if self.coverage != 1.0:  # a query lacking genes: the cell's whole depth
-                totals = totals / self.coverage
-            x = torch.mul(x, TARGET_SUM / totals.clamp_min(1e-12)).log1p_()
+            x = torch.mul(x, factor).log1p_()
         elif self.log1p:
             x = torch.log1p(x)
         if self.scale:
-            x = x.sub_(self.min) if owned else x - self.min
-            x = x.mul_(self.inv_range).clamp_(0.0, 1.0)
+            x = x.sub_(lo) if owned else x - lo
+            x = x.mul_(inv).clamp_(0.0, 1.0)
         return x
+
+    def transform_sparse(self, block, genes=None) -> sparse.csr_matrix:
+        """The transform of a sparse block of rows (any scipy format) computed on its stored
+        values only, by the steps :meth:`__call__` takes on a dense block (the same values):
+        a new float32 CSR of the same stored entries, on the genes at the positions ``genes``
+        (None: all) in that order; a count cell's depth is its total over all its genes (as
+        in a dense block). Computed on the CPU, whatever the transform's device. Only where
+        zeros stay zeros (:meth:`InputTransform.keeps_zeros`): a ValueError otherwise."""
+        if not self.source.keeps_zeros(genes):
+            msg = "transform_sparse needs a transform that maps 0 to 0 (keeps_zeros)."
+            raise ValueError(msg)
+        out = sparse.csr_matrix(block, dtype=np.float32, copy=True)
+        out.sum_duplicates()
+        factor = None
+        if self.counts:
+            n = out.shape[0]
+            row_of = np.repeat(np.arange(n), np.diff(out.indptr))
+            # exact float64 sums, as float32: the dense block's float32 sums of counts
+            sums = np.bincount(row_of, weights=out.data, minlength=n).astype(np.float32)
+            factor = self._depth_factor(torch.from_numpy(sums))
+        if genes is not None:
+            out = sparse.csr_matrix(out[:, genes], dtype=np.float32)
+        rows = torch.from_numpy(np.repeat(np.arange(out.shape[0]), np.diff(out.indptr)))
+        cols = torch.from_numpy(out.indices.astype(np.int64))
+        lo = inv = None
+        if self.scale:
+            src = self.source
+            lo = torch.from_numpy(src.min_ if genes is None else src.min_[genes])[cols]
+            inv = torch.from_numpy(src.inv_range() if genes is None else src.inv_range()[genes])
+            inv = inv[cols]
+        values = self._values(
+            torch.from_numpy(out.data), None if factor is None else factor[rows], lo, inv
+        )
+        out.data = values.numpy()
+        return out
 
     def for_query(self, absent: np.ndarray | None) -> TorchTransform:
         """This transform for a query that lacks the model genes ``absent`` (positions): a

@@ -15,7 +15,8 @@ from ..data import (
     names_of,
     unlisted_genes_are_zero,
 )
-from ..nn import build_network, check_architecture
+from ..data._loader import transformed_rows
+from ..nn import InputGenes, build_network, check_architecture
 from ..nn._arch import network_kinds
 from ..train import predict_logits
 from ._base import BaseModel, check_is_fitted
@@ -34,18 +35,30 @@ class SupervisedModel(BaseModel):
         """``trainer`` (:func:`~scautogenome.train.train_classifier` or ``train_regressor``)
         on the prepared ``data``'s train and validation rows, the epochs shown in a bar;
         ``targets``: the trainer's own (class ``codes`` and ``n_classes``, or values ``y``)."""
+        transform = data.transform.to_torch(device)
+        train_rows, val_rows = data.rows("train"), data.rows("val")
+        genes = InputGenes.of(net)
+        # the rows through the transform once for all epochs, on the genes the network reads
+        # (None above the loader's memory cap)
+        cached = transformed_rows(
+            data.X,
+            np.concatenate([train_rows, val_rows]),
+            transform,
+            None if genes is None else genes.positions(),
+        )
         with epoch_bar(params.max_epochs) as on_epoch:
             return trainer(
                 net,
                 X=data.X,
-                train_rows=data.rows("train"),
-                val_rows=data.rows("val"),
-                transform=data.transform.to_torch(device),
+                train_rows=train_rows,
+                val_rows=val_rows,
+                transform=transform,
                 params=params,
                 metric=metric,
                 device=device,
                 seed=seed,
                 on_epoch=on_epoch,
+                cached=cached,
                 **targets,
             )
 
@@ -79,6 +92,9 @@ class SupervisedModel(BaseModel):
         return X, col_map, report
 
     def _loader(self, X, col_map, batch_size: int) -> BatchLoader:
+        # a network reading some genes gets those only where the loader can transform them
+        # alone (a sparse query of the model's genes: the stored values of those genes)
+        genes = InputGenes.of(self.module_)
         return BatchLoader(
             X,
             np.arange(X.shape[0]),
@@ -89,6 +105,8 @@ class SupervisedModel(BaseModel):
             col_map=col_map,
             inference=True,
             fill=self.transform_.fill_values(),
+            stored_values=True,
+            reads=None if genes is None else genes.positions(),
         )
 
     def _outputs(

@@ -83,7 +83,24 @@ class InputGenes(nn.Module):
                 linear.bias.uniform_(-bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.index is None else x.index_select(1, self.index)
+        """The read genes of ``x``: a block of all ``n_inputs`` genes, or one of the read genes
+        only, in order (``n_read`` columns, fewer than ``n_inputs`` wherever some are left
+        out), as a loader gives them that transformed only those
+        (:func:`~scautogenome.data._loader.transformed_rows`), which is returned as it is."""
+        if self.index is None or x.shape[1] == self.n_read:
+            return x
+        return x.index_select(1, self.index)
+
+    def positions(self) -> np.ndarray | None:
+        """The positions of the genes it reads (None: all of them)."""
+        return None if self.index is None else self.index.cpu().numpy()
+
+    @staticmethod
+    def of(network: nn.Module) -> InputGenes | None:
+        """The :class:`InputGenes` through which ``network`` reads its input (its ``genes``),
+        or None where it has none (it then reads every gene as given)."""
+        genes = getattr(network, "genes", None)
+        return genes if isinstance(genes, InputGenes) else None
 
     def extra_repr(self) -> str:
         return f"n_inputs={self.n_inputs}, n_read={self.n_read}"

@@ -18,6 +18,7 @@ import torch
 
 from .._settings import logger
 from .._utils import digest, matrix_digest
+from ..data._loader import transformed_rows
 from ..nn import build_network
 from ..train import TrainParams, train_on_data
 from ._spaces import drawn_as, fits, nearest, suggest
@@ -273,6 +274,14 @@ def run_search(
     n_in, n_out = data.X.shape[1], data.n_outputs
     train_rows, val_rows = data.rows("train"), data.rows("val")
     transform = data.transform.to_torch(device)
+    reads = data.transform.varying_genes()
+
+    @functools.cache
+    def cached():
+        """The train and validation rows through the transform once, on the genes the
+        networks read, for every epoch of every trial (None above the loader's memory cap);
+        computed when the first trial trains."""
+        return transformed_rows(data.X, np.concatenate([train_rows, val_rows]), transform, reads)
 
     def train(net, params: dict, trial_seed: int, report, deadline, stop_after=None):
         return train_on_data(
@@ -288,6 +297,7 @@ def run_search(
             report=report,
             deadline=deadline,
             stop_after=stop_after,
+            cached=cached(),
         )
 
     # what the trials were scored on: class codes, or a numeric target's values
@@ -296,7 +306,7 @@ def run_search(
     out = run_study(
         config,
         sample=lambda trial: sample_trial(trial, config, n_in, n_out),
-        build=functools.partial(build_network, reads=data.transform.varying_genes()),
+        build=functools.partial(build_network, reads=reads),
         train=train,
         direction="maximize",
         value_of=lambda res: res.best_score,

@@ -30,6 +30,8 @@ from .._logging import batch_done, inference_batches
 from .._settings import check_device, settings
 from .._utils import check_number
 from ..data import BatchLoader
+from ..data._loader import TransformedRows
+from ..nn import InputGenes
 from ._metrics import regression_score, score_logits
 from ._objectives import LOSSES, check_objective, check_regression_objective
 
@@ -296,6 +298,7 @@ def train_classifier(
     deadline: float | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     stop_after: tuple[int, int] | None = None,
+    cached: TransformedRows | None = None,
 ) -> TrainResult:
     """Train ``network`` on ``train_rows``, early-stopping on the metric over ``val_rows``.
 
@@ -307,6 +310,9 @@ def train_classifier(
     minibatches of the next one (validated, as at a deadline), with every other setting
     (``max_epochs`` included) as given: with the same seed it retrains a run up to an epoch it
     reached, or to where its deadline cut it (:func:`kept_point`), exactly.
+    ``cached``: the rows of ``X`` already through ``transform``, computed once for every run
+    of a search (:func:`~scautogenome.data._loader.transformed_rows`); used where it holds the
+    train and validation rows on the genes ``network`` reads (:func:`_usable_cache`).
     Returns the weights of the best epoch (by validation metric, ties broken by lower loss).
     """
     check_objective(params.loss, metric, n_classes, codes[val_rows])
@@ -327,8 +333,9 @@ def train_classifier(
         weights = torch.as_tensor(inv, dtype=torch.float32, device=device)
     elif balance == "sampler":
         sample_weights = inv[y_train]
+    cached = _usable_cache(cached, network, train_rows, val_rows)
     train_loader, val_loader = _loaders(
-        X, codes, train_rows, val_rows, transform, params, device, gen, sample_weights
+        X, codes, train_rows, val_rows, transform, params, device, gen, sample_weights, cached
     )
     y_val = codes[val_rows]
     if params.loss == "auc":
@@ -381,6 +388,7 @@ def train_regressor(
     deadline: float | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     stop_after: tuple[int, int] | None = None,
+    cached: TransformedRows | None = None,
 ) -> TrainResult:
     """Train ``network`` (one output) to predict the numeric target ``y`` (float, all rows of
     ``X``), as :func:`train_classifier` trains classes: the same loop, early stopping on the
@@ -402,7 +410,10 @@ def train_regressor(
     gen = torch.Generator().manual_seed(seed)
     mean, std = target_scale(y, train_rows)
     z = ((y - mean) / std).astype(np.float32)
-    train_loader, val_loader = _loaders(X, z, train_rows, val_rows, transform, params, device, gen)
+    cached = _usable_cache(cached, network, train_rows, val_rows)
+    train_loader, val_loader = _loaders(
+        X, z, train_rows, val_rows, transform, params, device, gen, cached=cached
+    )
     z_val = z[val_rows]
     mse = nn.MSELoss()
 
@@ -445,10 +456,30 @@ def train_on_data(network: nn.Module, data, **kwargs) -> TrainResult:
     return train_classifier(network, X=data.X, codes=data.codes, n_classes=data.n_classes, **kwargs)
 
 
+def _usable_cache(
+    cached: TransformedRows | None, network: nn.Module, train_rows, val_rows
+) -> TransformedRows | None:
+    """``cached`` where ``network`` can read its batches: it holds every train and validation
+    row, and either every gene or exactly those the network reads
+    (:class:`~scautogenome.nn.InputGenes`); None otherwise (batches then transformed as they
+    are read)."""
+    if cached is None:
+        return None
+    if (cached.pos[train_rows] < 0).any() or (cached.pos[val_rows] < 0).any():
+        return None
+    if cached.genes is None:
+        return cached
+    genes = InputGenes.of(network)
+    reads = None if genes is None else genes.positions()
+    return cached if reads is not None and np.array_equal(reads, cached.genes) else None
+
+
 @torch.no_grad()
-def _loaders(X, y, train_rows, val_rows, transform, params, device, gen, sample_weights=None):
+def _loaders(
+    X, y, train_rows, val_rows, transform, params, device, gen, sample_weights=None, cached=None
+):
     """The shuffled training minibatches (no trailing batch of one row) and the validation
-    batches of a training run."""
+    batches of a training run (read from ``cached`` where given)."""
     batch_size = int(min(params.batch_size, max(2, len(train_rows))))
     train_loader = BatchLoader(
         X,
@@ -461,9 +492,17 @@ def _loaders(X, y, train_rows, val_rows, transform, params, device, gen, sample_
         generator=gen,
         sample_weights=sample_weights,
         drop_last=True,
+        cached=cached,
     )
     val_loader = BatchLoader(
-        X, val_rows, y, batch_size=1024, transform=transform, device=device, inference=True
+        X,
+        val_rows,
+        y,
+        batch_size=1024,
+        transform=transform,
+        device=device,
+        inference=True,
+        cached=cached,
     )
     return train_loader, val_loader
 

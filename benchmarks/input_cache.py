@@ -1,0 +1,196 @@
+"""The input transform computed once per search, against the code of an earlier commit.
+
+Since 2026-12-06 a search transforms its train and validation rows once, on the genes the
+networks read (a CSR of the same stored values where the transform maps 0 to 0, else dense;
+at most ``CACHE_VALUES`` values), instead of densifying and transforming every minibatch on
+all genes in every epoch of every trial; prediction transforms a sparse query's stored values
+of the genes read; the per-epoch macro-F1 comes from one ``np.bincount``. This script times
+``sag.tl.classify`` (a fixed budget: ``--trials`` trials of ``--epochs`` epochs,
+``time_budget=None``, seed 0) and ``sag.tl.predict`` (the classify model on the same cells,
+best of 3) on pbmc3k (raw counts, 32,738 genes) and scanpy's pbmc68k_reduced (dense scaled
+values, 765 genes), for this checkout and for ``--base`` (checked out with ``git worktree
+add`` into a temporary folder, removed afterwards). Each run is a fresh process (one torch
+thread) that imports the package from its own tree (``PYTHONPATH``); runs alternate base /
+new ``--repeat`` times. Rows go to ``benchmarks/input_cache.jsonl``; a table is printed.
+
+Usage (not part of CI; minutes)::
+
+    OMP_NUM_THREADS=1 python benchmarks/input_cache.py --base HEAD
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PBMC3K = ROOT.parent / "shared" / "data" / "pbmc3k_10x_seurat_labels.h5ad"
+DATASETS = {"pbmc3k": "label", "pbmc68k_reduced": "bulk_labels"}
+
+
+def load(name: str):
+    import anndata as ad
+
+    if name == "pbmc3k":
+        return ad.read_h5ad(PBMC3K)
+    import scanpy as sc
+
+    return sc.datasets.pbmc68k_reduced()
+
+
+def worker(args) -> None:
+    """One classify + predict in this process; a JSON line on stdout."""
+    import torch
+
+    import scautogenome as sag
+
+    # what a notebook has paid before (imports, the first optimizer's torch._dynamo)
+    torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], fused=True)
+    import optuna  # noqa: F401
+    import scanpy  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+
+    sag.settings.verbosity = 0
+    sag.settings.progress_bar = False
+    adata = load(args.dataset)
+    label = DATASETS[args.dataset]
+    config = {"trainer": {"max_epochs": args.epochs}}
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    model = sag.tl.classify(
+        adata, label, n_trials=args.trials, time_budget=None, seed=0, config=config
+    )
+    classify_s = time.perf_counter() - start
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    predict_s = float("inf")
+    for _ in range(3):
+        query = adata.copy()
+        start = time.perf_counter()
+        sag.tl.predict(query, model, key_added="query")
+        predict_s = min(predict_s, time.perf_counter() - start)
+    same = float((query.obs["query_pred"].astype(str) == adata.obs["sag_pred"].astype(str)).mean())
+    trials = adata.uns["sag"]["trials"]
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "dataset": args.dataset,
+                "sag_file": sag.__file__,
+                "classify_s": classify_s,
+                "predict_s": predict_s,
+                "test_macro_f1": float(adata.uns["sag"]["metrics"]["test"]["macro_f1"]),
+                "trial_values": [float(v) for v in trials["value"]],
+                "epochs": int(trials["epochs"].sum()),
+                "predict_agrees_with_classify": same,
+                # the process's peak resident size (KB on Linux) after loading, after classify
+                "peak_rss_mb_before": rss0 / 1024,
+                "peak_rss_mb_after_classify": rss1 / 1024,
+                "peak_rss_mb_end": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        ),
+        flush=True,
+    )
+
+
+def run_one(tree: Path, dataset: str, args) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--dataset", dataset]
+    cmd += ["--trials", str(args.trials), "--epochs", str(args.epochs)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    if out.returncode or not lines:
+        raise RuntimeError(f"worker failed ({tree}, {dataset}):\n{out.stderr[-4000:]}")
+    row = json.loads(lines[-1][len("RESULT ") :])
+    if not row["sag_file"].startswith(str(tree)):
+        msg = f"the worker imported {row['sag_file']}, not the package of {tree}"
+        raise RuntimeError(msg)
+    return row
+
+
+def git(*a: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), *a], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--base", help="the commit to compare with")
+    p.add_argument("--trials", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    p.add_argument("--out", default=str(HERE / "input_cache.jsonl"))
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--dataset", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    if not args.base:
+        p.error("--base COMMIT is required")
+    commit = git("rev-parse", "--short", args.base)
+    head = git("rev-parse", "--short", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--", "scautogenome"))
+    base_dir = Path(tempfile.mkdtemp(prefix="sag_input_cache_base_")) / "tree"
+    git("worktree", "add", "--detach", str(base_dir), commit)
+    rows = []
+    try:
+        for rep in range(args.repeat):
+            for dataset in args.datasets:
+                for variant, tree in (("base", base_dir), ("new", ROOT)):
+                    row = run_one(tree, dataset, args)
+                    row.update(
+                        variant=variant,
+                        repeat=rep,
+                        base=commit,
+                        head=head,
+                        head_dirty=dirty,
+                        trials=args.trials,
+                        max_epochs=args.epochs,
+                        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    )
+                    rows.append(row)
+                    print(
+                        f"{dataset:16s} {variant:4s} classify {row['classify_s']:7.2f} s  "
+                        f"predict {row['predict_s']:6.3f} s  test macro-F1 "
+                        f"{row['test_macro_f1']:.4f}",
+                        flush=True,
+                    )
+    finally:
+        git("worktree", "remove", "--force", str(base_dir))
+    with open(args.out, "a") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+    print()
+    print(
+        "| dataset | classify base s | classify new s | new / base | predict base s | "
+        "predict new s | new / base | test macro-F1 base | new | peak RSS MB base | new |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for dataset in args.datasets:
+        got = {
+            v: [r for r in rows if r["dataset"] == dataset and r["variant"] == v]
+            for v in ("base", "new")
+        }
+        c = {v: min(r["classify_s"] for r in got[v]) for v in got}
+        q = {v: min(r["predict_s"] for r in got[v]) for v in got}
+        f = {v: got[v][0]["test_macro_f1"] for v in got}
+        m = {v: max(r["peak_rss_mb_end"] for r in got[v]) for v in got}
+        print(
+            f"| {dataset} | {c['base']:.2f} | {c['new']:.2f} | {c['new'] / c['base']:.2f} | "
+            f"{q['base']:.3f} | {q['new']:.3f} | {q['new'] / q['base']:.2f} | "
+            f"{f['base']:.4f} | {f['new']:.4f} | {m['base']:.0f} | {m['new']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

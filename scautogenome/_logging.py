@@ -33,6 +33,20 @@ class TqdmHandler(logging.Handler):
             self.handleError(record)
 
 
+class LevelFormatter(logging.Formatter):
+    """The message alone, as scanpy writes its own: a warning or an error marked
+    ``WARNING:``/``ERROR:`` after its indentation, so that it stands out among the info
+    lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno < logging.WARNING:
+            return text
+        body = text.lstrip(" ")
+        mark = "ERROR: " if record.levelno >= logging.ERROR else "WARNING: "
+        return text[: len(text) - len(body)] + mark + body
+
+
 def elapsed(start: float) -> str:
     """``"0:00:03"``-style duration since ``start`` (a ``time.perf_counter`` value)."""
     return str(timedelta(seconds=round(time.perf_counter() - start)))
@@ -40,6 +54,22 @@ def elapsed(start: float) -> str:
 
 STILL_RUNNING_EVERY = 30.0
 """Seconds between two "still running" lines of :func:`still_running`."""
+
+
+@contextmanager
+def scanpy_quiet():
+    """scanpy's own log lines held back for the block (its verbosity at most 1, warnings;
+    restored after): inside a sag call they describe sag's working copies ("added to
+    `.uns['neighbors']`" of an AnnData the user never sees, "found 1 clusters" of a
+    resolution being tuned), and sag's own lines say what is done, at sag's verbosity."""
+    import scanpy as sc
+
+    before = sc.settings.verbosity
+    sc.settings.verbosity = min(int(before), 1)
+    try:
+        yield
+    finally:
+        sc.settings.verbosity = before
 
 
 @contextmanager

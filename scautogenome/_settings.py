@@ -147,10 +147,10 @@ class _Settings:
         self._verbosity = int(value)
         logger.setLevel(_LEVELS[self._verbosity])
         if self._handler is None:
-            from ._logging import TqdmHandler
+            from ._logging import LevelFormatter, TqdmHandler
 
             self._handler = TqdmHandler()
-            self._handler.setFormatter(logging.Formatter("%(message)s"))
+            self._handler.setFormatter(LevelFormatter("%(message)s"))
             logger.addHandler(self._handler)
             logger.propagate = False
 

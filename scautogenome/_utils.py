@@ -200,7 +200,7 @@ def tsne(adata, noun: str = "cells", **kwargs) -> None:
     log line it starts with."""
     import scanpy as sc
 
-    from ._logging import still_running
+    from ._logging import scanpy_quiet, still_running
     from ._settings import logger
 
     if "perplexity" not in kwargs and adata.n_obs <= 30:
@@ -223,14 +223,14 @@ def tsne(adata, noun: str = "cells", **kwargs) -> None:
         one = np.asarray(one.toarray() if sp.issparse(one) else one, dtype=np.float64)
         padded = ad.AnnData(obs=pd.DataFrame(index=adata.obs_names.copy()))
         padded.obsm[rep] = np.hstack([one, np.zeros_like(one)])
-        with still_running("t-SNE"):
+        with still_running("t-SNE"), scanpy_quiet():
             sc.tl.tsne(padded, **kwargs)
         for key, value in padded.obsm.items():
             if key != rep:
                 adata.obsm[key] = value
         adata.uns.update(padded.uns)
         return
-    with still_running("t-SNE"):
+    with still_running("t-SNE"), scanpy_quiet():
         sc.tl.tsne(adata, **kwargs)
 
 
@@ -245,7 +245,7 @@ def neighbors(adata, noun: str = "cells", **kwargs) -> None:
     are, for the log line it starts with."""
     import scanpy as sc
 
-    from ._logging import still_running
+    from ._logging import scanpy_quiet, still_running
     from ._settings import logger
 
     approximate_from = (
@@ -262,7 +262,7 @@ def neighbors(adata, noun: str = "cells", **kwargs) -> None:
     )
     if not exact:
         try:
-            with still_running("kNN graph"):
+            with still_running("kNN graph"), scanpy_quiet():
                 sc.pp.neighbors(adata, **kwargs)
             return
         except AttributeError as e:
@@ -275,7 +275,7 @@ def neighbors(adata, noun: str = "cells", **kwargs) -> None:
                     e,
                 )
             _KNN["failed_from"] = adata.n_obs
-    with still_running("kNN graph"):
+    with still_running("kNN graph"), scanpy_quiet():
         sc.pp.neighbors(adata, transformer="sklearn", **kwargs)
 
 

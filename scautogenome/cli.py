@@ -740,22 +740,12 @@ def _explain(args) -> int:
     return 0
 
 
-# the scores of embedding_scores that embed --labels prints, by the names a reader knows
-_SHOWN_SCORES = (
-    ("ari", "ARI"),
-    ("nmi", "NMI"),
-    ("silhouette", "silhouette"),
-    ("davies_bouldin", "Davies-Bouldin"),
-    ("davies_bouldin_tsne", "Davies-Bouldin of the t-SNE"),
-    ("batch_asw", "batch ASW"),
-)
-
-
 def _scores_line(scores: dict, labels: str, key: str, noun: str = "cells") -> str:
     """The line ``embed --labels`` prints: the scores a reader compares (those that could be
     computed), what they were computed on, and where the rest is kept."""
-    shown = [f"{name} {float(scores[k]):.3f}" for k, name in _SHOWN_SCORES if k in scores]
-    shown = [s for s in shown if not s.endswith(" nan")]
+    from .tools._embed import scores_text
+
+    shown = scores_text(scores)
     on = f"{int(scores['n_cells']):,} {noun}, {int(scores['n_labels'])} labels"
     sampled = int(scores.get("n_cells_sampled", scores["n_cells"]))
     if sampled < int(scores["n_cells"]):
@@ -767,7 +757,7 @@ def _scores_line(scores: dict, labels: str, key: str, noun: str = "cells") -> st
     if not shown:
         return f"latent space vs obs[{labels!r}] ({on}): no score could be computed"
     return (
-        f"latent space vs obs[{labels!r}] ({on}): " + ", ".join(shown) + f" (higher is better, "
+        f"latent space vs obs[{labels!r}] ({on}): " + shown + f" (higher is better, "
         f"Davies-Bouldin lower; all of them in uns[{key!r}]['scores'])"
     )
 

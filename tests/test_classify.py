@@ -1196,6 +1196,23 @@ def test_a_diverged_trial_is_one_line_and_a_failed_trial(adata, tiny_config, mon
     assert (trials["state"] == "complete").sum() == 2  # the search went on
 
 
+def test_a_search_whose_every_trial_diverged_says_so(adata, tiny_config, monkeypatch):
+    """Every trial diverged: the error names the cause and the learning rate, not the budget
+    (more trials would diverge again)."""
+    from scautogenome.search import _hpo
+    from scautogenome.train import Diverged
+
+    def diverging(*args, **kwargs):
+        msg = "training diverged: non-finite loss at epoch 1 (lr=1e+06); a lower learning rate"
+        raise Diverged(msg)
+
+    monkeypatch.setattr(_hpo, "train_on_data", diverging)
+    with pytest.raises(RuntimeError, match=r"each of its 3 trial\(s\) diverged") as e:
+        sag.tl.classify(adata, "label", config=tiny_config)
+    assert "config['space']['common']['lr']" in str(e.value)
+    assert "raise the budget" not in str(e.value)
+
+
 def test_ctrl_c_inside_a_storage_write_stops_the_search_cleanly(
     adata, tiny_config, tmp_path, monkeypatch, python_sigint
 ):

@@ -1414,7 +1414,7 @@ def test_errors_name_the_options_of_the_command(h5ad, adata, tmp_path, capsys):
     assert main([*argv, "--cells", "val"]) == 2
     err = capsys.readouterr().err
     assert "--cells 'val' needs a train/val/test split" in err, err
-    assert "pass --split-key (or classify_key=) or --cells 'all'" in err, err
+    assert "pass --split-key (or --classify-key) or --cells 'all'" in err, err
     argv[0] = "predict"
     assert main([*argv, "--min-gene-overlap", "50"]) == 2
     assert "--min-gene-overlap 50.0 must be a fraction" in capsys.readouterr().err

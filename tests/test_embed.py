@@ -1948,3 +1948,31 @@ def test_replacing_a_reconstruction_a_classifier_trained_on_warns(tiny_config, s
     sag_caplog.clear()
     sag.tl.embed(adata, config=ONE_TRIAL, n_latent=3, recon=True, key_added="other")
     assert "trained on it" not in sag_caplog.text  # another layer: nothing to say
+
+
+def test_embedding_scores_keeps_scanpy_quiet_and_says_what_it_found(sag_caplog, capfd):
+    """scanpy's own lines inside embedding_scores (at a scanpy tutorial's verbosity 3) spoke
+    of an AnnData the user never sees ("added to `.uns['neighbors']`", "found 1 clusters");
+    they are held back, scanpy's verbosity is given back, and sag's last line gives the time
+    and the scores."""
+    import scanpy as sc
+
+    adata = sag.datasets.synthetic(n_obs=150, n_vars=20, n_classes=3, seed=0)
+    adata.obsm["X_test"] = np.random.default_rng(0).normal(size=(150, 4)).astype(np.float32)
+    before = sc.settings.verbosity
+    sc.settings.verbosity = 3
+    try:
+        capfd.readouterr()
+        sag.tl.embedding_scores(adata, "X_test", "label", tsne=False)
+        err = capfd.readouterr().err
+        assert int(sc.settings.verbosity) == 3
+    finally:
+        sc.settings.verbosity = before
+    assert "computing neighbors" not in err
+    assert "running Leiden clustering" not in err
+    assert "neighbors" not in adata.uns
+    assert re.search(
+        r"finished embedding_scores \(\d:\d\d:\d\d\): ARI -?[\d.]+, NMI [\d.]+, "
+        r"silhouette -?[\d.]+, Davies-Bouldin [\d.]+",
+        sag_caplog.text,
+    )

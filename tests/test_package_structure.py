@@ -165,3 +165,24 @@ def test_the_models_import_without_docstrings():
     code = "import scautogenome as sag; sag.models.Classifier, sag.models.ResVAE; print('ok')"
     out = subprocess.run([sys.executable, "-OO", "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_warnings_are_marked_as_scanpy_marks_its_own(capfd):
+    """A warning among the info lines starts with ``WARNING:`` (after its indentation), as
+    scanpy writes its own; info lines are the message alone."""
+    from scautogenome._settings import logger
+
+    before = sag.settings.verbosity
+    sag.settings.verbosity = 2
+    try:
+        logger.info("    computing something")
+        logger.warning("    something to act on")
+        logger.error("the run could not be written")
+    finally:
+        sag.settings.verbosity = before
+    err = capfd.readouterr().err.splitlines()
+    assert err == [
+        "    computing something",
+        "    WARNING: something to act on",
+        "ERROR: the run could not be written",
+    ]

@@ -162,7 +162,8 @@ def test_the_summary_of_a_worker_among_others():
     assert _trials_summary(table, {1, 2, 5}) == (
         "3 trials of this run (2 complete, 1 pruned) and 4 from other processes or earlier runs"
     )
-    assert _trials_summary(table, set(range(7))) == "7 trials (4 complete, 2 pruned)"
+    # failed trials are counted too: the parts add up to the whole
+    assert _trials_summary(table, set(range(7))) == "7 trials (4 complete, 2 pruned, 1 failed)"
     assert _trials_summary(table, set()) == (
         "no trial of this run, 7 from other processes or earlier runs"
     )

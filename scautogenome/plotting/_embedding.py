@@ -10,7 +10,7 @@ import numpy as np
 from scipy import sparse
 
 from .. import _keys
-from .._logging import still_running
+from .._logging import scanpy_quiet, still_running
 from .._settings import keep_torch_threads, logger, resolve_seed
 from .._utils import (
     check_anndata,
@@ -279,7 +279,7 @@ def embedding(
             # what the graph was computed from: tells sag's graph apart from one of the user's
             adata.uns[nkey]["params"]["sag_basis_digest"] = source["sag_basis_digest"]
             logger.info("    computing the UMAP of %s %s", f"{adata.n_obs:,}", noun)
-            with still_running("UMAP"):
+            with still_running("UMAP"), scanpy_quiet():
                 sc.tl.umap(adata, neighbors_key=nkey, key_added=key_2d, random_state=random_state)
         else:
             tsne(adata, noun, use_rep=basis, key_added=key_2d, random_state=random_state)

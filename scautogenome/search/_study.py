@@ -775,10 +775,19 @@ def best_trial(study: optuna.Study, tag: str | None = None) -> optuna.trial.Froz
             )
         done = own
     if not done:
-        msg = (
-            "The search finished without one complete trial; raise the budget (n_trials / "
-            "time_budget) or check the log for the errors of failed trials."
-        )
+        trials = study.get_trials(deepcopy=False)
+        diverged = sum(t.user_attrs.get("stopped") == "diverged" for t in trials)
+        if trials and diverged == len(trials):  # more budget would diverge again
+            msg = (
+                f"The search finished without one complete trial: each of its {diverged} "
+                "trial(s) diverged (non-finite outputs); lower the learning rates of the "
+                "search space (config['space']['common']['lr'])."
+            )
+        else:
+            msg = (
+                "The search finished without one complete trial; raise the budget (n_trials / "
+                "time_budget) or check the log for the errors of failed trials."
+            )
         raise RuntimeError(msg)
     sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
     return min(
@@ -1429,8 +1438,9 @@ def _trials_summary(table: pd.DataFrame, mine: set[int]) -> str:
         return f"no trial of this run, {others}"
     n_done = int((states[own] == "complete").sum())
     n_pruned = int((states[own] == "pruned").sum())
+    n_failed = int((states[own] == "fail").sum())
     own_trials = f"{n_own} trial{'s' if n_own > 1 else ''}"
-    counts = f"({n_done} complete, {n_pruned} pruned)"
+    counts = f"({n_done} complete, {n_pruned} pruned{f', {n_failed} failed' if n_failed else ''})"
     if not n_others:
         return f"{own_trials} {counts}"
     return f"{own_trials} of this run {counts} and {others}"

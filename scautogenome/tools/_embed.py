@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import sparse
 
 from .. import _keys
-from .._logging import elapsed, still_running
+from .._logging import elapsed, scanpy_quiet, still_running
 from .._settings import keep_python_rng, keep_torch_rng, keep_torch_threads, logger, resolve_seed
 from .._utils import (
     check_anndata,
@@ -677,6 +677,7 @@ def embedding_scores(
     import anndata as ad
     from sklearn import metrics as skm
 
+    start = time.perf_counter()
     check_anndata(adata)
     seed = resolve_seed(seed)
     tsne = check_bool("tsne", tsne)
@@ -769,7 +770,7 @@ def embedding_scores(
     neighbors(tmp, noun, n_neighbors=n_neighbors, use_rep="emb", random_state=seed)
     logger.info("    Leiden clusters against %d labels (%d run(s))", n_labels, int(leiden_seeds))
     # seed + i, wrapped into numpy's seed range (0 to 2**32 - 1) near its top
-    with still_running("Leiden"):
+    with still_running("Leiden"), scanpy_quiet():
         runs = [
             _leiden_matching(tmp, n_labels, (seed + i) % 2**32) for i in range(int(leiden_seeds))
         ]
@@ -795,4 +796,23 @@ def embedding_scores(
         if batch_key is not None:
             scored["batch_key"] = batch_key
         record["scores"] = {**scored, **out}
+    logger.info("    finished embedding_scores (%s): %s", elapsed(start), scores_text(out))
     return out
+
+
+SHOWN_SCORES = (
+    ("ari", "ARI"),
+    ("nmi", "NMI"),
+    ("silhouette", "silhouette"),
+    ("davies_bouldin", "Davies-Bouldin"),
+    ("davies_bouldin_tsne", "Davies-Bouldin of the t-SNE"),
+    ("batch_asw", "batch ASW"),
+)
+"""The scores of :func:`embedding_scores` a reader compares, by the names a reader knows."""
+
+
+def scores_text(scores: dict) -> str:
+    """``"ARI 0.712, NMI 0.654, ..."``: the :data:`SHOWN_SCORES` of ``scores`` that could be
+    computed (not NaN), at three decimals; empty where none could."""
+    shown = [f"{name} {float(scores[k]):.3f}" for k, name in SHOWN_SCORES if k in scores]
+    return ", ".join(s for s in shown if not s.endswith(" nan"))

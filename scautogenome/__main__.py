@@ -2,4 +2,5 @@
 
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not on an import (a documentation tool walking the package)
+    raise SystemExit(main())

@@ -343,11 +343,18 @@ def test_a_refused_study_without_a_finished_trial_says_so():
     study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)
     with pytest.raises(ValueError, match="The mode differs") as e:
         check_fingerprint(study, {**then, "mode": "resnet"}, n_before=1)
-    assert "None of its trials finished (1 failed or were interrupted)" in str(e.value)
+    assert "None of its 1 trial(s) finished (1 failed or interrupted)" in str(e.value)
+    study.ask()  # one left running (by a process that stopped, maybe)
+    with pytest.raises(ValueError, match="The mode differs") as e:
+        check_fingerprint(study, {**then, "mode": "resnet"}, n_before=2)
+    assert (
+        "None of its 2 trial(s) finished (1 failed or interrupted, 1 running (or left so by a "
+        "process that stopped))" in str(e.value)
+    )
     assert "optuna.delete_study(study_name='s', storage=...)" in str(e.value)
     study.tell(study.ask(), 0.5)  # one finished: no such sentence
     with pytest.raises(ValueError, match="The mode differs") as e:
-        check_fingerprint(study, {**then, "mode": "resnet"}, n_before=2)
+        check_fingerprint(study, {**then, "mode": "resnet"}, n_before=3)
     assert "None of its" not in str(e.value)
 
 

@@ -28,7 +28,9 @@ class BatchLoader:
     """Iterate over ``(x, y)`` minibatches of ``rows`` of ``X``.
 
     Sparse matrices stay sparse: each batch's rows are sliced (CSR), densified, moved to
-    ``device`` and passed through ``transform`` there. Dense inputs are sliced per batch.
+    ``device`` and passed through ``transform`` there, unless they were transformed once
+    (``cached``) or are transformed on their stored values (``stored_values``), below. Dense
+    inputs are sliced per batch.
     ``col_map`` reorders query genes onto the model's genes batch by batch; a model gene the
     query lacks is 0 before the transform and, with ``fill`` (one value per model gene, on
     the transform's output scale), takes its value after it (:class:`MissingGenes`).
@@ -93,19 +95,18 @@ class BatchLoader:
         self.batch_size = check_batch_size(batch_size)
         self.cached = cached
         # the transform on each batch's stored values of the genes read (a sparse query)
-        self.sparse_genes = None
-        if (
+        self.stored_values = (
             stored_values
             and cached is None
             and col_map is None
             and sparse_transform_applies(X, transform, reads)
-        ):
-            self.sparse_genes = np.arange(X.shape[1]) if reads is None else np.asarray(reads)
+        )
+        self.sparse_genes = None if reads is None else np.asarray(reads)  # None: all genes
         if inference:
             if cached is not None:
                 n_cols = cached.matrix.shape[1]
-            elif self.sparse_genes is not None:
-                n_cols = len(self.sparse_genes)
+            elif self.stored_values:
+                n_cols = X.shape[1] if self.sparse_genes is None else len(self.sparse_genes)
             else:
                 n_cols = X.shape[1] if col_map is None else max(X.shape[1], col_map[2])
             self.batch_size = block_rows(n_cols, self.batch_size)
@@ -147,7 +148,7 @@ class BatchLoader:
         """The rows, transformed, on ``device``."""
         if self.cached is not None:
             return to_device(self.cached.block(rows), self.device)
-        if self.sparse_genes is not None:
+        if self.stored_values:
             block = self.transform.transform_sparse(self.X[rows], self.sparse_genes)
             return to_device(block.toarray(), self.device)
         x = to_device(self._dense(rows), self.device)
@@ -172,8 +173,7 @@ def to_device(block: np.ndarray, device: torch.device) -> torch.Tensor:
 def sparse_transform_applies(X, transform, reads) -> bool:
     """Whether rows of ``X`` may go through ``transform`` (a
     :class:`~scautogenome.data._transform.TorchTransform`) on their stored values of the genes
-    at ``reads`` (None: all): ``X`` is CSR and the transform
-    and keeps zeros on those genes."""
+    at ``reads`` (None: all): ``X`` is CSR and the transform keeps zeros on those genes."""
     source = getattr(transform, "source", None)
     return (
         sparse.issparse(X)
@@ -196,14 +196,13 @@ class TransformedRows:
         self.pos[rows] = np.arange(len(rows))
 
     def block(self, rows: np.ndarray) -> np.ndarray:
-        """The transformed ``rows`` (positions in the source matrix) as a dense float32 block."""
-        return dense_rows(self.matrix, self.pos[rows])
-
-    @property
-    def n_values(self) -> int:
-        """The values it holds (stored values of a CSR matrix)."""
-        m = self.matrix
-        return int(m.nnz if sparse.issparse(m) else m.size)
+        """The transformed ``rows`` (positions in the source matrix) as a dense float32 block;
+        an IndexError for a row it does not hold (position -1 would read its last row)."""
+        pos = self.pos[rows]
+        if pos.size and pos.min() < 0:
+            msg = "rows outside the transformed ones were asked for."
+            raise IndexError(msg)
+        return dense_rows(self.matrix, pos)
 
 
 def transformed_rows(

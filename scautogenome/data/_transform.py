@@ -511,8 +511,8 @@ class TorchTransform:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """The transformed minibatch (at most one new tensor); ``x`` itself is never changed:
         the count likelihoods read the raw counts after the encoder's input is made."""
-        # float32 sums (a float64 one would copy the block): beyond 2**24 (bulk counts)
-        # within a rounding of the numpy paths' exact totals, the same for any input format
+        # float32 sums (a float64 one would copy the block): exact below 2**24, as the
+        # sparse path's (transform_sparse); beyond (bulk counts) within a float32 rounding
         factor = self._depth_factor(x.sum(dim=1, keepdim=True)) if self.counts else None
         lo, inv = (self.min, self.inv_range) if self.scale else (None, None)
         return self._values(x, factor, lo, inv)
@@ -542,7 +542,9 @@ class TorchTransform:
 
     def transform_sparse(self, block, genes=None) -> sparse.csr_matrix:
         """The transform of a sparse block of rows (any scipy format) computed on its stored
-        values only, by the steps :meth:`__call__` takes on a dense block (the same values):
+        values only, by the steps :meth:`__call__` takes on a dense block (the same values
+        where each cell's total is below 2**24, which float32 sums exactly; beyond, bulk
+        counts, they may differ by a float32 rounding, ~1e-7):
         a new float32 CSR of the same stored entries, on the genes at the positions ``genes``
         (None: all) in that order; a count cell's depth is its total over all its genes (as
         in a dense block). Computed on the CPU, whatever the transform's device. Only where
@@ -556,7 +558,8 @@ class TorchTransform:
         if self.counts:
             n = out.shape[0]
             row_of = np.repeat(np.arange(n), np.diff(out.indptr))
-            # exact float64 sums, as float32: the dense block's float32 sums of counts
+            # exact float64 sums, as float32: the dense block's float32 sums where those are
+            # exact (totals below 2**24)
             sums = np.bincount(row_of, weights=out.data, minlength=n).astype(np.float32)
             factor = self._depth_factor(torch.from_numpy(sums))
         if genes is not None:

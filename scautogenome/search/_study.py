@@ -513,9 +513,18 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
         trials = study.get_trials(deepcopy=False)
         done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         if trials and not any(t.state in done for t in trials):
-            failed = sum(t.state == optuna.trial.TrialState.FAIL for t in trials)
+            states = {
+                "failed or interrupted": optuna.trial.TrialState.FAIL,
+                "running (or left so by a process that stopped)": optuna.trial.TrialState.RUNNING,
+                "queued": optuna.trial.TrialState.WAITING,
+            }
+            counts = [
+                f"{n} {name}"
+                for name, state in states.items()
+                if (n := sum(t.state == state for t in trials))
+            ]
             msg += (
-                f" None of its trials finished ({failed} failed or were interrupted): where no "
+                f" None of its {len(trials)} trial(s) finished ({', '.join(counts)}): where no "
                 "other process is running one, "
                 f"optuna.delete_study(study_name={study.study_name!r}, storage=...) removes "
                 "the study."

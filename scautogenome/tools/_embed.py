@@ -796,7 +796,11 @@ def embedding_scores(
         if batch_key is not None:
             scored["batch_key"] = batch_key
         record["scores"] = {**scored, **out}
-    logger.info("    finished embedding_scores (%s): %s", elapsed(start), scores_text(out))
+    logger.info(
+        "    finished embedding_scores (%s): %s",
+        elapsed(start),
+        scores_text(out) or "no score could be computed",
+    )
     return out
 
 

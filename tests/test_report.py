@@ -822,6 +822,12 @@ def test_report_of_a_run_called_again_with_min_confidence(adata, tiny_config, tm
         "&#x27;Unassigned&#x27;" in page
     )
     assert "sag.pl.confusion_matrix(adata, labels_key=&#x27;label&#x27;)</code>" in page
+    # predicted again without min_confidence (of other values, say): said too
+    adata.X = adata.X * 3
+    sag.tl.predict(adata, model)
+    page = sag.io.write_report(adata, tmp_path / "again.html").read_text()
+    assert "obs[&#x27;sag_pred&#x27;] was replaced by sag.tl.predict after this run" in page
+    assert "sag.pl.confusion_matrix(adata, labels_key=&#x27;label&#x27;)</code>" in page
 
 
 def test_report_says_which_classes_the_test_metrics_average_over(adata, tiny_config, tmp_path):

@@ -535,25 +535,32 @@ def _min_confidence(record) -> float | None:
 
 
 def _called_again(adata: AnnData, key: str, noun: str) -> str:
-    """A note where :func:`~scautogenome.tl.predict` called the run's cells again with
-    ``min_confidence`` (its ``predict_params`` in the classify record): the metrics and the
-    matrix are of the classify run's calls, the ``obs`` column holds "Unassigned" now. Empty
-    otherwise."""
+    """A note where :func:`~scautogenome.tl.predict` called the run's cells again (its
+    ``predict_params`` in the classify record): the metrics and the matrix are of the classify
+    run's calls, which the ``obs`` column may no longer hold (with ``min_confidence``, it holds
+    "Unassigned" now). Empty otherwise."""
     from ..tools._predict import UNASSIGNED
 
     given = _min_confidence(adata.uns[key])
     pred_col = _keys.pred_key(key)
-    if given is None or pred_col not in adata.obs.columns:
+    if "predict_params" not in adata.uns[key] or pred_col not in adata.obs.columns:
         return ""
+    labels_key = dict(adata.uns[key].get("params", {})).get("labels_key")
+    call = f"sag.pl.confusion_matrix(adata, labels_key={str(labels_key)!r}"
+    call += ")" if key == _keys.CLASSIFY_KEY else f", key={key!r})"
+    if given is None:  # the same model's calls of other values, maybe
+        return (
+            f'<p class="muted">obs[{html.escape(repr(pred_col))}] was replaced by '
+            "sag.tl.predict after this run. The metrics and the confusion matrix here are of "
+            "the run's own calls, which obs may no longer hold; "
+            f"<code>{html.escape(call)}</code> scores the calls in obs on the test split.</p>"
+        )
     unsure = (adata.obs[pred_col].astype(str) == UNASSIGNED).to_numpy()
     split_col = _keys.split_key(key)
     in_test = ""
     if split_col in adata.obs.columns:
         test = (adata.obs[split_col].astype(str) == "test").to_numpy()
         in_test = f" ({int((unsure & test).sum()):,} of the {int(test.sum()):,} test {noun})"
-    labels_key = dict(adata.uns[key].get("params", {})).get("labels_key")
-    call = f"sag.pl.confusion_matrix(adata, labels_key={str(labels_key)!r}"
-    call += ")" if key == _keys.CLASSIFY_KEY else f", key={key!r})"
     return (
         f'<p class="muted">obs[{html.escape(repr(pred_col))}] was called again by '
         f"sag.tl.predict with min_confidence={given:g} after this run: "

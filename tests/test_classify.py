@@ -1310,6 +1310,10 @@ def test_the_budget_is_logged_in_words():
     assert budget_text({"n_trials": 1, "time_budget": 1234567.0}) == (
         "1 trial or 1,234,567 s, whichever ends first"
     )
+    # n_trials=0 collects a stored study: no time is spent searching
+    assert budget_text({"n_trials": 0, "time_budget": 600.0}) == (
+        "no new trial (the stored study's trials are collected)"
+    )
 
 
 def test_a_run_of_other_classes_drops_the_colours_of_the_earlier_ones(adata, tiny_config):

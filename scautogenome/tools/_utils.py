@@ -83,8 +83,11 @@ def load_config(
 
 def budget_text(budget: dict) -> str:
     """A search's ``budget`` section as the log says it: ``"3 trials"``, ``"600 s"``, or
-    ``"3 trials or 600 s, whichever ends first"`` (``"no limit"`` for neither)."""
+    ``"3 trials or 600 s, whichever ends first"`` (``"no limit"`` for neither; 0 trials
+    collect a stored study, whatever the seconds)."""
     n, seconds = budget.get("n_trials"), budget.get("time_budget")
+    if n == 0:
+        return "no new trial (the stored study's trials are collected)"
     trials = f"{n} trial{'' if n == 1 else 's'}" if n is not None else ""
     parts = [trials, f"{seconds:,.10g} s" if seconds else ""]
     parts = [p for p in parts if p]

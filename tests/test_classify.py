@@ -1337,3 +1337,35 @@ def test_a_run_of_other_classes_drops_the_colours_of_the_earlier_ones(adata, tin
     adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
     sag.tl.classify(adata, "age", config=config)
     assert "sag_pred_colors" not in adata.uns
+
+
+def test_trials_that_diverge_again_and_again_are_warned_about_three_times(
+    adata, tiny_config, monkeypatch, sag_caplog
+):
+    """A space whose learning rates diverge in trial after trial: the first three are
+    warnings (the third says the rest are info lines), the rest info lines; the summary
+    counts them all."""
+    from scautogenome.search import _hpo
+    from scautogenome.train import Diverged
+
+    real = _hpo.train_on_data
+    calls = []
+
+    def diverging_first_five(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 5:
+            msg = "training diverged: non-finite loss at epoch 1 (lr=10); a lower learning rate"
+            raise Diverged(msg)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_hpo, "train_on_data", diverging_first_five)
+    sag.tl.classify(adata, "label", config=tiny_config, n_trials=6)
+    warned = [r.getMessage() for r in sag_caplog.records if r.levelname == "WARNING"]
+    failed = [m for m in warned if "failed: training diverged" in m]
+    assert len(failed) == 3
+    assert failed[-1].endswith(
+        "later trials that diverge are logged at info level (the summary counts them)"
+    )
+    infos = [r.getMessage() for r in sag_caplog.records if r.levelname == "INFO"]
+    assert len([m for m in infos if "failed: training diverged" in m]) == 2
+    assert any("6 trials (1 complete, 0 pruned, 5 failed)" in m for m in infos)

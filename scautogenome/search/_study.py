@@ -929,6 +929,11 @@ def _points_to_run(study: optuna.Study, points: list[dict]) -> list[tuple[dict, 
     return out
 
 
+DIVERGED_WARNED = 3
+"""Trials of a search whose divergence is a warning each; later ones are info lines (a space
+of high learning rates diverges in trial after trial)."""
+
+
 class _Diverged(RuntimeError):
     """A trial whose training diverged, already named by the search's log in one line: it
     fails (Optuna catches RuntimeError), and Optuna's report of it is left out."""
@@ -1204,6 +1209,7 @@ def run_study(
     started = [0]  # trials this process has started
     mine: set[int] = set()  # their numbers (the summary counts them apart from the others')
     threads: dict[int, int] = {}  # trial number -> torch's CPU threads it trained on
+    diverged: list[int] = []  # the trials of this run whose training diverged
 
     signals = _DeferredSignals()
 
@@ -1275,7 +1281,18 @@ def run_study(
             trial.set_user_attr("stopped", "diverged")
             trial.set_user_attr("epochs", n_epochs[0])
             trial.set_user_attr("seconds", time.perf_counter() - t0)
-            logger.warning("trial %d failed: %s", trial.number, err)
+            diverged.append(trial.number)
+            if len(diverged) <= DIVERGED_WARNED:
+                logger.warning(
+                    "trial %d failed: %s%s",
+                    trial.number,
+                    err,
+                    "; later trials that diverge are logged at info level (the summary counts them)"
+                    if len(diverged) == DIVERGED_WARNED
+                    else "",
+                )
+            else:
+                logger.info("    trial %d failed: %s", trial.number, err)
             raise _Diverged(trial.number, str(err)) from None
         # the thread count changes the weights a seed learns: recorded with the model
         threads[trial.number] = torch.get_num_threads()

@@ -13,9 +13,14 @@ add`` into a temporary folder, removed afterwards). Each run is a fresh process 
 thread) that imports the package from its own tree (``PYTHONPATH``); runs alternate base /
 new ``--repeat`` times. Rows go to ``benchmarks/input_cache.jsonl``; a table is printed.
 
+``--mode rrfcn`` times the ENAS search instead (``--epochs`` supernet epochs, 4 candidates,
+the best one retrained; first width 256), whose loaders read the same cache since a later
+change the same day.
+
 Usage (not part of CI; minutes)::
 
     OMP_NUM_THREADS=1 python benchmarks/input_cache.py --base HEAD
+    OMP_NUM_THREADS=1 python benchmarks/input_cache.py --base HEAD --mode rrfcn --datasets pbmc3k
 """
 
 from __future__ import annotations
@@ -63,10 +68,23 @@ def worker(args) -> None:
     adata = load(args.dataset)
     label = DATASETS[args.dataset]
     config = {"trainer": {"max_epochs": args.epochs}}
+    if args.mode == "rrfcn":  # a short ENAS search: its supernet, 4 candidates, 1 retrained
+        config["rrfcn"] = {
+            "epochs": args.epochs,
+            "n_candidates": 4,
+            "top_k_candidates": 1,
+            "first_width": 256,
+        }
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     model = sag.tl.classify(
-        adata, label, n_trials=args.trials, time_budget=None, seed=0, config=config
+        adata,
+        label,
+        n_trials=args.trials,
+        time_budget=None,
+        seed=0,
+        config=config,
+        **({"mode": args.mode} if args.mode else {}),
     )
     classify_s = time.perf_counter() - start
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -104,6 +122,7 @@ def run_one(tree: Path, dataset: str, args) -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--dataset", dataset]
     cmd += ["--trials", str(args.trials), "--epochs", str(args.epochs)]
+    cmd += ["--mode", args.mode] if args.mode else []
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
     if out.returncode or not lines:
@@ -127,6 +146,7 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=6)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--mode", default=None, help="classify's mode (default: its own, auto)")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS))
     p.add_argument("--out", default=str(HERE / "input_cache.jsonl"))
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -156,6 +176,7 @@ def main() -> None:
                         head_dirty=dirty,
                         trials=args.trials,
                         max_epochs=args.epochs,
+                        mode=args.mode or "auto",
                         date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     )
                     rows.append(row)

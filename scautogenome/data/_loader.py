@@ -221,7 +221,18 @@ def transformed_rows(
     a negative training minimum, which maps 0 to a positive value) the rows are cached dense,
     computed by ``transform`` itself. None where the result would hold more than
     ``max_values`` values (:data:`CACHE_VALUES`): batches are then transformed as they are
-    read, as before."""
+    read, as before; None too where the memory for it is lacking (a MemoryError)."""
+    try:
+        return _transformed_rows(X, rows, transform, genes, max_values)
+    except MemoryError:
+        from .._settings import logger
+
+        logger.info("    no memory to transform the cells once: each batch as it is read")
+        return None
+
+
+def _transformed_rows(X, rows, transform, genes, max_values) -> TransformedRows | None:
+    """:func:`transformed_rows`, which catches its MemoryError."""
     rows = np.unique(np.asarray(rows, dtype=np.int64))
     n_cols = X.shape[1] if genes is None else len(genes)
     if getattr(transform, "source", None) is None:

@@ -47,6 +47,7 @@ from torch import nn
 from .._logging import progress
 from .._settings import keep_torch_threads, logger, settings
 from ..data import BatchLoader
+from ..data._loader import transformed_rows
 from ..nn import RRFCNSupernet, build_network, count_parameters, resolve_space
 from ..train import TrainParams, regression_score, score_logits, target_scale, train_on_data
 from ._hpo import ARCH_SAMPLERS, SearchResult, run_search
@@ -458,6 +459,9 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
     gen = torch.Generator().manual_seed(seed)  # controller samples
     data_gen = torch.Generator().manual_seed(seed + 1)  # minibatch order
     reads = data.transform.varying_genes()  # the genes every network reads
+    # the train and validation rows through the transform once, on those genes, for every
+    # step of the supernet and every candidate retrained (None: each batch as it is read)
+    cached = transformed_rows(data.X, np.concatenate([train_rows, val_rows]), transform, reads)
     supernet = make_supernet(config, n_in, n_out, reads).to(device)
     n_read = supernet.genes.n_read
     controller = Controller(
@@ -495,6 +499,7 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
         batch_size=batch_size,
         transform=transform,
         device=device,
+        cached=cached,
         shuffle=True,
         generator=data_gen,
         sample_weights=sample_weights,
@@ -507,6 +512,7 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
         batch_size=_eval_batch_size(len(val_rows), max(batch_size, 256)),
         transform=transform,
         device=device,
+        cached=cached,
         shuffle=True,
         generator=data_gen,
         drop_last=True,
@@ -652,6 +658,7 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
         batch_size=_eval_batch_size(len(val_rows)),
         transform=transform,
         device=device,
+        cached=cached,
         inference=True,
     )
     y_val = targets[val_rows]
@@ -706,6 +713,7 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
             train_rows=train_rows,
             val_rows=val_rows,
             transform=transform,
+            cached=cached,
             params=TrainParams(**params),
             metric=metric,
             device=device,

@@ -282,13 +282,7 @@ def run_search(
         networks read, for every epoch of every trial (None above the loader's memory cap, or
         where the memory for it is lacking: every batch is then transformed as it is read);
         computed when the first trial trains."""
-        try:
-            return transformed_rows(
-                data.X, np.concatenate([train_rows, val_rows]), transform, reads
-            )
-        except MemoryError:
-            logger.info("    no memory to transform the cells once: each batch as it is read")
-            return None
+        return transformed_rows(data.X, np.concatenate([train_rows, val_rows]), transform, reads)
 
     def train(net, params: dict, trial_seed: int, report, deadline, stop_after=None):
         return train_on_data(

@@ -89,7 +89,8 @@ def test_a_small_class_is_fine_in_a_split_of_ones_own(adata, tiny_config, capfd)
     sag.tl.classify(adata, "label", split_key="fold", config=tiny_config)
     err = capfd.readouterr().err
     assert "obs['fold'] puts no val cell in class(es) rare" in err
-    assert "test cell" not in err  # 'rare' has one
+    assert "puts no test cell" not in err  # 'rare' has one
+    assert "1 class(es) have 1 or 2 test cells: 'rare' (1)" in " ".join(err.split())
     assert "rare" in list(adata.uns["sag"]["classes"])
     assert adata.obs["sag_split"].iloc[2] == "none"
     capfd.readouterr()

@@ -1369,3 +1369,27 @@ def test_trials_that_diverge_again_and_again_are_warned_about_three_times(
     infos = [r.getMessage() for r in sag_caplog.records if r.levelname == "INFO"]
     assert len([m for m in infos if "failed: training diverged" in m]) == 2
     assert any("6 trials (1 complete, 0 pruned, 5 failed)" in m for m in infos)
+
+
+def test_classes_of_one_or_two_test_cells_are_warned_about(tiny_config, sag_caplog):
+    """A class of 3 cells (1 in each part): its one test cell moves its F1 from 0 to 1 and
+    the macro-F1 by a third of that here, with nothing said where accuracy barely moves."""
+    adata = sag.datasets.synthetic(n_obs=300, n_vars=50, n_classes=3, seed=0)
+    labels = adata.obs["label"].astype(str).to_numpy()
+    labels[:3] = "rare"
+    adata.obs["label"] = labels
+    sag.tl.classify(adata, "label", config=tiny_config)
+    support = dict(
+        zip(
+            adata.uns["sag"]["classes"], adata.uns["sag"]["metrics"]["test"]["per_class"]["support"]
+        )
+    )
+    assert support["rare"] == 1
+    warned = [r.getMessage() for r in sag_caplog.records if r.levelname == "WARNING"]
+    assert any(
+        m.startswith(
+            "1 class(es) have 1 or 2 test cells: 'rare' (1). One cell moves such a "
+            "class's test F1 from 0 to 1 and the macro-F1 by up to 0.25"
+        )
+        for m in warned
+    ), warned

@@ -409,8 +409,32 @@ def classify(
         test["n"],
         obs_noun(adata),
     )
+    _warn_few_test_cells(test, model.classes_, obs_noun(adata))
     logger.info("    finished classify (%s)", elapsed(start))
     return model
+
+
+def _warn_few_test_cells(test: dict, classes, noun: str) -> None:
+    """Warn of classes with 1 or 2 test cells: one cell moves such a class's F1 from 0 to 1,
+    and the macro-F1 (their mean) by up to 1 / the classes averaged, where accuracy hardly
+    moves."""
+    support = np.asarray(test["per_class"]["support"])
+    few = [(str(c), int(n)) for c, n in zip(classes, support) if 0 < n < 3]
+    if not few:
+        return
+    named = ", ".join(f"{c!r} ({n})" for c, n in few[:10])
+    named += f", ... ({len(few)} in all)" if len(few) > 10 else ""
+    logger.warning(
+        "%d class(es) have 1 or 2 test %s: %s. One %s moves such a class's test F1 from 0 to 1 "
+        "and the macro-F1 by up to %.2f; read their test figures as rough (more %s, or "
+        "split_key= with a larger test part, make them firm).",
+        len(few),
+        noun,
+        named,
+        noun[:-1],
+        1 / max(1, int((support > 0).sum())),
+        noun,
+    )
 
 
 def _regression_outputs(

@@ -415,9 +415,9 @@ def classify(
 
 
 def _warn_few_test_cells(test: dict, classes, noun: str) -> None:
-    """Warn of classes with 1 or 2 test cells: one cell moves such a class's F1 from 0 to 1,
-    and the macro-F1 (their mean) by up to 1 / the classes averaged, where accuracy hardly
-    moves."""
+    """Warn of classes with 1 or 2 test cells: one cell can move such a class's F1 by a third
+    or more (from 0 to 1 with one test cell), and the macro-F1 (their mean) by up to 1 / the
+    classes averaged, where accuracy hardly moves."""
     support = np.asarray(test["per_class"]["support"])
     few = [(str(c), int(n)) for c, n in zip(classes, support) if 0 < n < 3]
     if not few:
@@ -425,8 +425,8 @@ def _warn_few_test_cells(test: dict, classes, noun: str) -> None:
     named = ", ".join(f"{c!r} ({n})" for c, n in few[:10])
     named += f", ... ({len(few)} in all)" if len(few) > 10 else ""
     logger.warning(
-        "%d class(es) have 1 or 2 test %s: %s. One %s moves such a class's test F1 from 0 to 1 "
-        "and the macro-F1 by up to %.2f; read their test figures as rough (more %s, or "
+        "%d class(es) have 1 or 2 test %s: %s. One %s can move such a class's test F1 by a "
+        "third or more, and the macro-F1 by up to %.2f; read their test figures as rough (more %s, or "
         "split_key= with a larger test part, make them firm).",
         len(few),
         noun,

@@ -134,11 +134,9 @@ def test_input_genes_take_the_read_genes_alone():
 def _no_cache(monkeypatch):
     """The code before the cache: every batch densified and transformed on all genes."""
     import scautogenome.data._loader as loader
-    import scautogenome.models._supervised as supervised
-    import scautogenome.search._hpo as hpo
 
-    monkeypatch.setattr(hpo, "transformed_rows", lambda *a, **k: None)
-    monkeypatch.setattr(supervised, "transformed_rows", lambda *a, **k: None)
+    # LabelledData.transformed (searches, fit, ENAS) reads it from the loader at each call
+    monkeypatch.setattr(loader, "transformed_rows", lambda *a, **k: None)
     monkeypatch.setattr(loader, "sparse_transform_applies", lambda *a, **k: False)
 
 

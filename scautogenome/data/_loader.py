@@ -195,14 +195,17 @@ class TransformedRows:
         self.pos = np.full(n_obs, -1, dtype=np.int64)
         self.pos[rows] = np.arange(len(rows))
 
+    def holds(self, rows: np.ndarray) -> bool:
+        """Whether it holds each of ``rows`` (positions in the source matrix)."""
+        return not (self.pos[rows] < 0).any()
+
     def block(self, rows: np.ndarray) -> np.ndarray:
         """The transformed ``rows`` (positions in the source matrix) as a dense float32 block;
         an IndexError for a row it does not hold (position -1 would read its last row)."""
-        pos = self.pos[rows]
-        if pos.size and pos.min() < 0:
+        if not self.holds(rows):
             msg = "rows outside the transformed ones were asked for."
             raise IndexError(msg)
-        return dense_rows(self.matrix, pos)
+        return dense_rows(self.matrix, self.pos[rows])
 
 
 def transformed_rows(
@@ -241,9 +244,11 @@ def _transformed_rows(X, rows, transform, genes, max_values) -> TransformedRows 
         if int(np.diff(X.indptr)[rows].sum()) > max_values:  # a bound: stored values of rows
             return None
         pieces = [transform.transform_sparse(X[part], genes) for part in _row_chunks(X, rows, 2048)]
-        matrix = sparse.vstack(pieces, format="csr", dtype=np.float32) if pieces else None
-        if matrix is None:
-            matrix = sparse.csr_matrix((0, n_cols), dtype=np.float32)
+        matrix = (
+            sparse.vstack(pieces, format="csr", dtype=np.float32)
+            if pieces
+            else sparse.csr_matrix((0, n_cols), dtype=np.float32)
+        )
         return TransformedRows(matrix, rows, X.shape[0], genes)
     if len(rows) * n_cols > max_values:
         return None

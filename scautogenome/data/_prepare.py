@@ -82,6 +82,16 @@ class LabelledData:
     def rows(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.split == name)
 
+    def transformed(self, transform, genes: np.ndarray | None):
+        """The train and validation rows through ``transform`` (a ``TorchTransform`` of this
+        data's transform) once, on the genes at the positions ``genes`` (None: all), for every
+        epoch of a training run or search (:func:`~scautogenome.data._loader.transformed_rows`;
+        None above its memory cap: each batch is then transformed as it is read)."""
+        from ._loader import transformed_rows
+
+        rows = np.concatenate([self.rows("train"), self.rows("val")])
+        return transformed_rows(self.X, rows, transform, genes)
+
     @property
     def n_classes(self) -> int:
         return len(self.classes)

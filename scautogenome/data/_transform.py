@@ -270,13 +270,9 @@ class InputTransform:
     def _rows_sparse(self, block) -> sparse.csr_matrix:
         """The row-wise steps on a sparse block, as a new float32 CSR (each step maps 0 to 0,
         so only the stored values change)."""
-        out = sparse.csr_matrix(block, dtype=np.float32, copy=True)
-        out.sum_duplicates()
+        out, row_of = _stored_rows(block)
         if self.value_type == "counts":
-            n, per_row = out.shape[0], np.diff(out.indptr)
-            row_of = np.repeat(np.arange(n), per_row)
-            # float64 sums (scipy's .sum(dtype=float64) adds in float32 and rounds)
-            totals = _row_totals(np.bincount(row_of, weights=out.data, minlength=n))
+            totals = _row_totals(_row_sums(out, row_of))
             out.data *= (np.float32(TARGET_SUM) / totals)[row_of]
         if self.value_type in ("counts", "normalized"):
             np.log1p(out.data, out=out.data)
@@ -552,19 +548,17 @@ class TorchTransform:
         if not self.source.keeps_zeros(genes):
             msg = "transform_sparse needs a transform that maps 0 to 0 (keeps_zeros)."
             raise ValueError(msg)
-        out = sparse.csr_matrix(block, dtype=np.float32, copy=True)
-        out.sum_duplicates()
+        out, row_of = _stored_rows(block)
         factor = None
         if self.counts:
-            n = out.shape[0]
-            row_of = np.repeat(np.arange(n), np.diff(out.indptr))
             # exact float64 sums, as float32: the dense block's float32 sums where those are
             # exact (totals below 2**24)
-            sums = np.bincount(row_of, weights=out.data, minlength=n).astype(np.float32)
+            sums = _row_sums(out, row_of).astype(np.float32)
             factor = self._depth_factor(torch.from_numpy(sums))
-        if genes is not None:
+        if genes is not None:  # the genes read: other stored values, in other rows' spans
             out = sparse.csr_matrix(out[:, genes], dtype=np.float32)
-        rows = torch.from_numpy(np.repeat(np.arange(out.shape[0]), np.diff(out.indptr)))
+            row_of = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+        rows = torch.from_numpy(row_of)
         cols = torch.from_numpy(out.indices.astype(np.int64))
         lo = inv = None
         if self.scale:
@@ -602,6 +596,20 @@ def dense_rows(X, rows) -> np.ndarray:
 def _dense_1d(values) -> np.ndarray:
     """A column reduction of a dense or sparse block as a flat array."""
     return np.ravel(values.toarray() if sparse.issparse(values) else values)
+
+
+def _stored_rows(block) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """A sparse block as a new float32 CSR with its duplicate entries summed (the transform
+    steps change its stored values only), and the row of each stored value."""
+    out = sparse.csr_matrix(block, dtype=np.float32, copy=True)
+    out.sum_duplicates()
+    return out, np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+
+
+def _row_sums(out: sparse.csr_matrix, row_of: np.ndarray) -> np.ndarray:
+    """Each row's sum of a CSR's stored values in float64 (exact for counts up to 2**53;
+    scipy's ``.sum(dtype=float64)`` adds in float32 and rounds)."""
+    return np.bincount(row_of, weights=out.data, minlength=out.shape[0])
 
 
 def _row_totals(totals: np.ndarray) -> np.ndarray:

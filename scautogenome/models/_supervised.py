@@ -15,7 +15,6 @@ from ..data import (
     names_of,
     unlisted_genes_are_zero,
 )
-from ..data._loader import transformed_rows
 from ..nn import InputGenes, build_network, check_architecture
 from ..nn._arch import network_kinds
 from ..train import predict_logits
@@ -39,13 +38,7 @@ class SupervisedModel(BaseModel):
         train_rows, val_rows = data.rows("train"), data.rows("val")
         genes = InputGenes.of(net)
         # the rows through the transform once for all epochs, on the genes the network reads
-        # (None above the loader's memory cap)
-        cached = transformed_rows(
-            data.X,
-            np.concatenate([train_rows, val_rows]),
-            transform,
-            None if genes is None else genes.positions(),
-        )
+        cached = data.transformed(transform, None if genes is None else genes.positions())
         with epoch_bar(params.max_epochs) as on_epoch:
             return trainer(
                 net,

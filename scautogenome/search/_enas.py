@@ -47,7 +47,6 @@ from torch import nn
 from .._logging import progress
 from .._settings import keep_torch_threads, logger, settings
 from ..data import BatchLoader
-from ..data._loader import transformed_rows
 from ..nn import RRFCNSupernet, build_network, count_parameters, resolve_space
 from ..train import TrainParams, regression_score, score_logits, target_scale, train_on_data
 from ._hpo import ARCH_SAMPLERS, SearchResult, run_search
@@ -461,7 +460,7 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
     reads = data.transform.varying_genes()  # the genes every network reads
     # the train and validation rows through the transform once, on those genes, for every
     # step of the supernet and every candidate retrained (None: each batch as it is read)
-    cached = transformed_rows(data.X, np.concatenate([train_rows, val_rows]), transform, reads)
+    cached = data.transformed(transform, reads)
     supernet = make_supernet(config, n_in, n_out, reads).to(device)
     n_read = supernet.genes.n_read
     controller = Controller(

@@ -18,7 +18,6 @@ import torch
 
 from .._settings import logger
 from .._utils import digest, matrix_digest
-from ..data._loader import transformed_rows
 from ..nn import build_network
 from ..train import TrainParams, train_on_data
 from ._spaces import drawn_as, fits, nearest, suggest
@@ -282,7 +281,7 @@ def run_search(
         networks read, for every epoch of every trial (None above the loader's memory cap, or
         where the memory for it is lacking: every batch is then transformed as it is read);
         computed when the first trial trains."""
-        return transformed_rows(data.X, np.concatenate([train_rows, val_rows]), transform, reads)
+        return data.transformed(transform, reads)
 
     def train(net, params: dict, trial_seed: int, report, deadline, stop_after=None):
         return train_on_data(

@@ -465,7 +465,7 @@ def _usable_cache(
     are read)."""
     if cached is None:
         return None
-    if (cached.pos[train_rows] < 0).any() or (cached.pos[val_rows] < 0).any():
+    if not (cached.holds(train_rows) and cached.holds(val_rows)):
         return None
     if cached.genes is None:
         return cached

@@ -424,6 +424,21 @@ def check_path(name: str, value, what: str):
     return value
 
 
+RECORD_KEYS = {
+    "classify": "a key of adata.uns (the key_added of sag.tl.classify)",
+    "classify or embed": "a key of adata.uns (the key_added of sag.tl.classify or embed)",
+    "explain": "a key of adata.uns and adata.varm (the key_added of sag.tl.explain)",
+}
+"""What the ``key`` of a reader of a tool's record names, by the tool(s) that write it."""
+
+
+def check_record_reader(adata, key, tool: str) -> None:
+    """The first checks of a reader of ``tool``'s record (a plot, :mod:`scautogenome.get`):
+    ``adata`` an AnnData (:func:`check_anndata`) and ``key`` a str (:data:`RECORD_KEYS`)."""
+    check_anndata(adata)
+    check_key("key", key, RECORD_KEYS[tool])
+
+
 def check_anndata(adata) -> None:
     """A TypeError for an ``adata`` that is not an AnnData, before any attribute of it is read:
     the first check of every tool (:func:`~scautogenome.data._checks.check_adata`) and of the

@@ -11,10 +11,9 @@ import pandas as pd
 from .. import _keys
 from .._settings import logger
 from .._utils import (
-    check_anndata,
     check_gene_symbols,
-    check_key,
     check_positive_int,
+    check_record_reader,
     classify_run_record,
 )
 
@@ -82,8 +81,7 @@ def shap_df(
     A DataFrame; ``varm[key]`` column ``c`` is the mean |SHAP value| of class ``c`` over its
     explained cells (``uns[key]['params']`` says which cells were explained).
     """
-    check_anndata(adata)
-    check_key("key", key, "a key of adata.uns and adata.varm (the key_added of sag.tl.explain)")
+    check_record_reader(adata, key, "explain")
     from ..tools._utils import explain_record, records_elsewhere, unexplained_group
 
     try:
@@ -173,8 +171,7 @@ def metrics_df(
     the class's and the last row is ``"all (summary)"`` (with a warning). A numeric target:
     one row of R^2, RMSE, MAE, Pearson, Spearman and n.
     """
-    check_anndata(adata)
-    check_key("key", key, "a key of adata.uns (the key_added of sag.tl.classify)")
+    check_record_reader(adata, key, "classify")
     try:
         record = classify_run_record(adata, key, "metrics")
     except KeyError as e:

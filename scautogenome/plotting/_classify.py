@@ -12,11 +12,10 @@ from matplotlib import rcParams
 
 from .. import _keys
 from .._utils import (
-    check_anndata,
     check_bool,
-    check_key,
     check_obs_column,
     check_obs_columns_once,
+    check_record_reader,
     classify_run_record,
     missing_key,
 )
@@ -117,8 +116,7 @@ def confusion_matrix(
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
-    check_anndata(adata)
-    check_key("key", key, "a key of adata.uns (the key_added of sag.tl.classify)")
+    check_record_reader(adata, key, "classify")
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     if key in adata.uns and is_regression(adata.uns[key]):
         target = regression_target(adata.uns[key])
@@ -413,8 +411,7 @@ def regression(
     from ..data._checks import is_numeric_column
     from ..train import regression_report
 
-    check_anndata(adata)
-    check_key("key", key, "a key of adata.uns (the key_added of sag.tl.classify)")
+    check_record_reader(adata, key, "classify")
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     split = "all" if split is None else split
     if split not in (*_SPLIT_ORDER[:3], "all"):
@@ -613,8 +610,7 @@ def search_history(
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
-    check_anndata(adata)
-    check_key("key", key, "a key of adata.uns (the key_added of sag.tl.classify or embed)")
+    check_record_reader(adata, key, "classify or embed")
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     how = "sag.tl.classify(adata, labels_key) or sag.tl.embed(adata)"
     uns = classify_run_record(adata, key, "trials", how)

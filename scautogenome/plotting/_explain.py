@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _keys
 from .._settings import logger
-from .._utils import check_anndata, check_key, check_positive_int
+from .._utils import check_positive_int, check_record_reader
 from ._utils import (
     PLOT_PARAMS,
     check_cmap,
@@ -108,8 +108,7 @@ def importance(
     -------
     The Axes (the Figure with ``return_fig=True``), or None when the figure is shown.
     """
-    check_anndata(adata)
-    check_key("key", key, "a key of adata.uns and adata.varm (the key_added of sag.tl.explain)")
+    check_record_reader(adata, key, "explain")
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     _check_n_top(n_top)
     check_color(color)
@@ -301,8 +300,7 @@ def shap_summary(
     """
     import matplotlib.pyplot as plt
 
-    check_anndata(adata)
-    check_key("key", key, "a key of adata.uns and adata.varm (the key_added of sag.tl.explain)")
+    check_record_reader(adata, key, "explain")
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     _check_n_top(n_top)
     check_cmap(cmap)

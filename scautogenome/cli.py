@@ -98,7 +98,6 @@ def _check_inputs(args) -> None:
             raise CLIError(msg)
     if getattr(args, "storage", None):  # a search's storage, opened before any file is read
         from .search import check_collect, check_storage
-        from .search._study import storage_file
 
         # classify's --study-name, worker's --study
         study = getattr(args, "study_name", None) or getattr(args, "study", None)
@@ -112,11 +111,9 @@ def _check_inputs(args) -> None:
                 enas=enas,
                 study_name=_collected_study(args, study),
             )
-        new = storage_file(args.storage)
-        if new is None or Path(new).exists() or not Path(new).parent.is_dir():
-            check_storage(args.storage, study)
-        # else a new file in an existing folder: made by the search itself, after its own
-        # checks (n_trials=0 from --config must not leave an empty database behind)
+        # a new file in an existing folder is made by the search itself, after its own checks
+        # (n_trials=0 from --config must not leave an empty database behind)
+        check_storage(args.storage, study)
 
 
 def _collected_study(args, study: str | None) -> str | None:

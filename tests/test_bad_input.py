@@ -852,6 +852,30 @@ def test_an_empty_study_name_or_an_in_memory_storage_is_refused(adata, tmp_path)
     check_untouched(adata, before)
 
 
+def test_bad_input_leaves_no_new_storage_file_behind(adata, tmp_path):
+    """A new SQLite or journal file named by storage= is made by the search, not by the
+    checks: a call refused for another argument (a labels_key typo, a latent too large, a
+    model_dir that is a file) left an empty database beside the user's data."""
+    before = snapshot(adata)
+    (tmp_path / "file").write_text("x")
+    for name in ("c.db", "c.log"):
+        store = str(tmp_path / name) if name.endswith(".log") else f"sqlite:///{tmp_path / name}"
+        with pytest.raises(KeyError, match="labels_key='nope'"):
+            sag.tl.classify(adata, "nope", storage=store, n_trials=1)
+        with pytest.raises(ValueError, match="n_latent=10000 must be smaller"):
+            sag.tl.embed(adata, storage=store, n_latent=10_000, n_trials=1)
+        with pytest.raises((ValueError, NotADirectoryError), match="model_dir"):
+            sag.tl.classify(adata, "label", storage=store, model_dir=tmp_path / "file")
+        assert not (tmp_path / name).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+    check_untouched(adata, before)
+    # a URL that cannot be opened is still refused before any work
+    with pytest.raises(ValueError, match="cannot be opened"):
+        sag.tl.classify(adata, "label", storage=f"sqlite:///{tmp_path / 'no' / 'c.db'}")
+    with pytest.raises(ValueError, match="cannot be opened"):
+        sag.tl.embed(adata, storage="nodialect://x/y")
+
+
 def test_a_study_name_or_model_dir_of_another_type_is_a_type_error(adata, tmp_path):
     """study_name=3 was a ValueError; model_dir=3 failed in pathlib ("expected str, bytes or
     os.PathLike object, not int"), which named no argument."""

@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -236,9 +237,11 @@ def open_storage(storage):
 
 def check_storage(storage, study_name=None):
     """Open ``storage`` once, before any work, so that a URL that cannot be opened fails at
-    once (:func:`open_storage`); an SQLite file is created with its tables. An in-memory
-    SQLite URL (no file) and an empty ``study_name`` are refused. Returns the opened storage
-    (None for None)."""
+    once (:func:`open_storage`). A new SQLite or journal file in a folder that exists is not
+    made here but by the search, after the other arguments' checks (a call refused for one of
+    them leaves no empty file behind); its URL's driver is loaded. An in-memory SQLite URL (no
+    file) and an empty ``study_name`` are refused. Returns the opened storage (None for None;
+    a new file's storage as given)."""
     if study_name is not None:
         check_key("study_name", study_name, "an Optuna study (or None: the default)")
         if not study_name.strip():
@@ -266,7 +269,34 @@ def check_storage(storage, study_name=None):
         )
         raise TypeError(msg)
     _check_writable(storage)
+    new = storage_file(storage)
+    if new is not None and not os.path.exists(new) and _can_make_file_in(os.path.dirname(new)):
+        if not is_journal_path(storage):
+            _check_driver(storage)
+        return storage
     return open_storage(storage)
+
+
+def _can_make_file_in(folder: str) -> bool:
+    """Whether a file can be made in ``folder`` (a probe of another name, removed at once)."""
+    try:
+        handle, probe = tempfile.mkstemp(dir=os.path.abspath(folder), prefix=".sag-probe-")
+    except OSError:
+        return False
+    os.close(handle)
+    os.remove(probe)
+    return True
+
+
+def _check_driver(url: str) -> None:
+    """An SQLite URL's driver is loaded, as opening it would (``sqlite+nodriver://``)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(url).get_dialect()
+    except Exception as err:  # SQLAlchemy's NoSuchModuleError, or the driver's ImportError
+        msg = f"storage={storage_shown(url)!r} cannot be opened: {err}"
+        raise ValueError(msg) from err
 
 
 def _sqlite_in_memory(url: str) -> bool:

@@ -1042,6 +1042,29 @@ def test_embedding_refuses_a_misspelt_keyword_before_any_layout():
     assert ax.get_xlabel() == "UMAP1"
 
 
+def test_embedding_refuses_groups_that_no_coloured_column_has_before_any_layout():
+    """groups= highlights categories of the categorical colours, as in sc.pl.embedding, which
+    greys every cell out, with no word, for a name none of them has (a typo, a group of
+    another column): after the UMAP was computed and stored."""
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    a.obs["plate"] = np.where(np.arange(a.n_obs) % 2, "p1", "p2")  # text, not categorical
+    obsm, uns = set(a.obsm), set(a.uns)
+    first = a.obs["label"].cat.categories[0]
+    with pytest.raises(ValueError, match=r"groups=\['nope'\]: 'nope' is a category of none of"):
+        sag.pl.embedding(a, "X_e", color="label", groups=["nope"], show=False)
+    with pytest.raises(ValueError, match=r"'p1' is a category of none of .*'label'"):
+        sag.pl.embedding(a, "X_e", color="label", groups=[first, "p1"], show=False)
+    with pytest.raises(ValueError, match=r"groups= highlights categories of a categorical"):
+        sag.pl.embedding(a, "X_e", color=a.var_names[0], groups=first, show=False)
+    assert (set(a.obsm), set(a.uns)) == (obsm, uns)
+    # a group of any coloured categorical column, one name as a str, text columns, None
+    sag.pl.embedding(a, "X_e", color=["label", "plate"], groups=[first, "p1"], show=False)
+    sag.pl.embedding(a, "X_e", color="plate", groups="p2", show=False)
+    sag.pl.embedding(a, "X_e", color="label", groups=None, show=False)
+    plt.close("all")
+
+
 def test_embedding_colours_by_an_index_or_array_of_names():
     """color= takes any sequence of names, as sc.pl.embedding does: a pandas Index
     (adata.var_names[:2]) or a numpy array failed with 'The truth value of a Index is

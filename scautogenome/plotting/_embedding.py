@@ -7,6 +7,7 @@ from numbers import Real
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from .. import _keys
@@ -130,7 +131,9 @@ def embedding(
         ``"2,1"``, ``"all"`` or a list of them, ``projection="3d"``, a ``legend_loc`` that is
         neither scanpy's (``"right margin"``, ``"on data"``, ``"none"``) nor matplotlib's
         legend position, a ``palette`` string that is not a matplotlib colour map (or a list or
-        dict of palette entries that are not colours), and a ``cmap`` matplotlib lacks.
+        dict of palette entries that are not colours), a ``cmap`` matplotlib lacks, and
+        ``groups`` naming a category that no categorical ``color`` column has (scanpy greys
+        out every cell for it).
 
     Returns
     -------
@@ -180,6 +183,7 @@ def embedding(
     if not (color is None or isinstance(color, str)):
         color = colors  # scanpy's own test of a list: not a pandas Index or numpy array
     _check_colors(adata, colors, kwargs.get("gene_symbols"))
+    _check_groups(adata, colors, kwargs.get("groups"))
     layer = kwargs.get("layer")
     if layer is not None:
         check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
@@ -574,6 +578,48 @@ def _check_colors(adata: AnnData, colors: list, gene_symbols: str | None) -> Non
             f"obs: {columns_listed(adata.obs.columns, missing[:1])}."
         )
         raise KeyError(msg)
+
+
+def _check_groups(adata: AnnData, colors: list, groups) -> None:
+    """A ValueError, before any work, for ``groups`` (scanpy's highlighted categories) naming
+    a category that none of the categorical ``color`` columns has, or given with none: scanpy
+    greys out every cell for it and says nothing."""
+    if groups is None:
+        return
+    names = [groups] if isinstance(groups, str) else list(groups)
+    columns = [
+        c
+        for c in dict.fromkeys(colors)
+        if c in adata.obs.columns
+        and (
+            not pd.api.types.is_numeric_dtype(adata.obs[c])
+            or pd.api.types.is_bool_dtype(adata.obs[c])
+        )
+    ]
+    if not columns:
+        msg = (
+            f"groups={groups!r}: groups= highlights categories of a categorical obs column "
+            f"given as color=, and color={colors!r} names none."
+        )
+        raise ValueError(msg)
+    known = set()
+    for c in columns:
+        values = adata.obs[c]
+        known |= set(
+            values.cat.categories
+            if isinstance(values.dtype, pd.CategoricalDtype)
+            else values.dropna().unique()
+        )
+    missing = [g for g in names if g not in known]
+    if missing:
+        shown = ", ".join(repr(c) for c in columns)
+        listed = sorted(map(str, known))
+        more = f", ... ({len(listed)} in all)" if len(listed) > 10 else ""
+        msg = (
+            f"groups={groups!r}: {missing[0]!r} is a category of none of the coloured columns "
+            f"({shown}), whose categories are {', '.join(map(repr, listed[:10]))}{more}."
+        )
+        raise ValueError(msg)
 
 
 def _refuse_view(adata: AnnData, key_2d: str, recompute: bool, changed: list) -> None:

@@ -1266,9 +1266,9 @@ def _classify_options(sp) -> None:
         "--task",
         default="auto",
         choices=list(TASKS),
-        help="auto (default): predict a number for a numeric --labels column of more than 50 "
-        "distinct values (mean squared error; the model a Regressor), classes otherwise; "
-        "classification or regression say which",
+        help="auto (default): predict a number for a numeric --labels column of values that "
+        "are not all whole numbers or of more than 50 distinct values (mean squared error; "
+        "the model a Regressor), classes otherwise; classification or regression say which",
     )
 
 

@@ -1299,7 +1299,7 @@ def test_task_option(regression_h5ad, tmp_path, capsys):
         main(["classify", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--task {auto,classification,regression}" in text
-    assert "more than 50 distinct values" in text
+    assert "not all whole numbers or of more than 50 distinct values" in text
     assert "r2, pearson and spearman are for a numeric target" in text
     # classes asked of a numeric column of many values: refused before the search
     out = tmp_path / "o"

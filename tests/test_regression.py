@@ -73,6 +73,49 @@ def test_auto_task_reads_it_off_the_column():
         resolve_task(many, "x", "guess")
 
 
+def test_auto_task_predicts_the_number_of_values_that_are_not_whole(sag_caplog):
+    """A numeric column of fractional values (a pseudotime rounded to 0.1, a score) is a
+    number to predict whatever its count of distinct values, as scikit-learn's
+    type_of_target and AutoGluon read it: 31 such values made 31 classes of a few cells."""
+    rng = np.random.default_rng(0)
+    pseudotime = pd.Series(np.round(rng.random(300) * 3, 1))
+    assert pseudotime.nunique() <= 50
+    assert resolve_task(pseudotime, "pt") == "regression"
+    assert "not all whole numbers" in sag_caplog.text
+    assert resolve_task(pd.Series([0.5, 1.5, np.nan] * 20), "dose") == "regression"
+    # whole numbers, in a float column too, and NaN among them: classes, as before
+    assert resolve_task(pd.Series([0.0, 24.0, 48.0, np.nan] * 10), "t") == "classification"
+    assert resolve_task(pd.Series([0.5, 1.5] * 20), "d", "classification") == "classification"
+
+
+def test_auto_task_warns_of_whole_numbers_that_make_tiny_classes(sag_caplog):
+    """46 ages in years on 120 cells: classes of 2-3 cells each, said only at INFO before."""
+    ages = pd.Series(np.arange(120) % 46 + 20)
+    assert resolve_task(ages, "age") == "classification"
+    assert "WARNING" in sag_caplog.text
+    assert "46 distinct values, 2.6 cells each on average" in sag_caplog.text
+    assert "task='regression'" in sag_caplog.text
+    sag_caplog.clear()
+    assert resolve_task(pd.Series([0, 24, 48, 72] * 10), "t") == "classification"
+    assert "WARNING" not in sag_caplog.text
+
+
+def test_a_classification_metric_of_an_auto_numeric_target_is_refused_before_any_work(
+    adata, monkeypatch
+):
+    """task="auto" on a column it predicts as a number, with metric="macro_f1": refused after
+    the whole data preparation (2.5 s on pbmc3k), where task="regression" was refused at once."""
+    from scautogenome.tools import _classify
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were prepared")
+
+    monkeypatch.setattr(_classify, "prepare_labelled", no_work)
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
+    with pytest.raises(ValueError, match="macro_f1"):
+        sag.tl.classify(adata, "age", n_trials=1, metric="macro_f1")
+
+
 def test_prepare_numeric_split_spans_the_range_and_leaves_missing_values_out(adata):
     adata = with_target(adata)
     adata.obs.loc[adata.obs_names[:7], "age"] = np.nan
@@ -585,3 +628,24 @@ def test_a_regressors_target_key_is_named_target_key(adata):
         model.fit(adata, 3)
     with pytest.raises(KeyError, match=r"target_key='agee' is not a column of adata\.obs"):
         model.fit(adata, "agee")
+
+
+def test_a_regression_is_not_told_of_classes(adata, tmp_path, sag_caplog):
+    """What a regression run reads says nothing of classes: its unused cells have no value
+    (there is no class to leave out); predict's refusal to replace another model's record
+    names no confusion matrix; a study of classes is 'classification' (the task= argument's
+    word), not the stored 'classify'."""
+    adata = with_target(adata)
+    adata.obs.loc[adata.obs_names[:4], "age"] = np.nan
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    sag.tl.classify(adata, "label", config=copy.deepcopy(TINY_CONFIG), storage=url, study_name="k")
+    sag.tl.classify(adata, "age", config=copy.deepcopy(TINY_CONFIG), seed=0)
+    assert "; 4 unused: no value, or none in split_key" in sag_caplog.text
+    assert "class left out" not in sag_caplog.text
+    other = sag.tl.classify(adata.copy(), "age", config=copy.deepcopy(TINY_CONFIG), seed=1)
+    with pytest.raises(ValueError, match=r"another model \(its metrics and trials\)"):
+        sag.tl.predict(adata, other)
+    with pytest.raises(ValueError, match="task: 'classification' there, 'regression' now"):
+        sag.tl.classify(
+            adata, "age", config=copy.deepcopy(TINY_CONFIG), storage=url, study_name="k"
+        )

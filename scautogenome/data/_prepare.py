@@ -46,6 +46,10 @@ FEW_VAL_CELLS = 20
 # label texts that usually mean "no label": what str() makes of NaN and None, and blanks
 MISSING_AS_TEXT = frozenset({"", "nan", "none", "na", "<na>", "null"})
 
+FEW_CELLS_PER_VALUE = 5
+"""Under ``task="auto"``, a numeric column of whole numbers classified with fewer cells per
+value than this on average is warned about (46 ages on 120 cells)."""
+
 # what classify predicts: "auto" reads it off the label column (:func:`resolve_task`)
 TASKS = ("auto", "classification", "regression")
 # a numeric target needs this many cells with a value: the seeded split then puts at least 2 in
@@ -102,13 +106,19 @@ class LabelledData:
         return 1 if self.task == "regression" else len(self.classes)
 
 
-def resolve_task(labels: pd.Series, labels_key: str, task: str = "auto") -> str:
+def resolve_task(
+    labels: pd.Series, labels_key: str, task: str = "auto", *, quiet: bool = False
+) -> str:
     """``"classification"`` or ``"regression"`` for the column ``labels``.
 
-    ``"auto"`` predicts the number of a numeric column (not boolean, not categorical) with more
-    than :data:`~scautogenome.data._checks.MAX_NUMERIC_LABELS` distinct values (an age, a
-    score, a drug response), and classes otherwise; a numeric column of fewer values (time
-    points 0/24/48/72) is classified, and logged so, unless ``task="regression"`` is given.
+    ``"auto"`` predicts the number of a numeric column (not boolean, not categorical) with
+    values that are not all whole numbers (a score, a pseudotime: scikit-learn's
+    ``type_of_target`` and AutoGluon read them so) or with more than
+    :data:`~scautogenome.data._checks.MAX_NUMERIC_LABELS` distinct values (an age, a drug
+    response), and classes otherwise; a numeric column of fewer whole numbers (time points
+    0/24/48/72) is classified, and logged so (a warning where its classes would hold fewer
+    than :data:`FEW_CELLS_PER_VALUE` cells on average), unless ``task="regression"`` is given.
+    ``quiet``: nothing logged (a check before the data are prepared).
     """
     if task not in TASKS:
         msg = f"task={task!r} must be one of {list(TASKS)}."
@@ -118,16 +128,32 @@ def resolve_task(labels: pd.Series, labels_key: str, task: str = "auto") -> str:
         return task
     if task == "classification" or not is_numeric_column(labels):
         return "classification"
+    say = (lambda *args: None) if quiet else logger.info
     n_unique = labels.nunique()
-    if n_unique > MAX_NUMERIC_LABELS:
-        logger.info(
-            "obs[%r] is numeric with %d distinct values: its number is predicted "
+    values = labels.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = values[np.isfinite(values)]
+    if n_unique > MAX_NUMERIC_LABELS or (values != np.round(values)).any():
+        why = "" if n_unique > MAX_NUMERIC_LABELS else ", not all whole numbers"
+        say(
+            "obs[%r] is numeric with %d distinct values%s: its number is predicted "
             "(task='regression'); task='classification' takes the values as classes.",
             labels_key,
             n_unique,
+            why,
         )
         return "regression"
-    logger.info(
+    per_value = len(values) / max(n_unique, 1)
+    if per_value < FEW_CELLS_PER_VALUE and not quiet:
+        logger.warning(
+            "obs[%r] is numeric with %d distinct values, %.1f cells each on average: they are "
+            "classified as classes of a few cells; task='regression' predicts the number "
+            "instead.",
+            labels_key,
+            n_unique,
+            per_value,
+        )
+        return "classification"
+    say(
         "obs[%r] is numeric with %d distinct values: they are classified as classes; "
         "task='regression' predicts the number instead.",
         labels_key,
@@ -779,7 +805,11 @@ def _finish(
         (split == "val").sum(),
         (split == "test").sum(),
         # without a label (or target value), of a class left out, or 'none' in a user's split
-        f"; {n_unused} unused: no label or value, a class left out, or none in split_key"
+        (
+            f"; {n_unused} unused: no value, or none in split_key"
+            if fields.get("task") == "regression"
+            else f"; {n_unused} unused: no label, a class left out, or none in split_key"
+        )
         if n_unused
         else "",
         adata.n_vars,

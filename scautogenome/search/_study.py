@@ -326,6 +326,12 @@ def _sqlite_database(url: str) -> tuple[str, bool] | None:
     return database, memory or database in ("", ":memory:")
 
 
+def _said(key: str, value):
+    """A fingerprint's value as a message names it: its task ``"classify"`` (the value stored
+    by every classification study) as the ``task=`` argument says it, ``"classification"``."""
+    return "classification" if key == "task" and value == "classify" else value
+
+
 def _check_writable(storage) -> None:
     """A storage file (SQLite, journal) that exists, and its folder, must be writable: sag
     records every trial there, and collecting a finished study (``n_trials=0``) writes too
@@ -520,7 +526,8 @@ def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: i
         study.set_user_attr(FINGERPRINT_ATTR, {**fingerprint, **stored})
     if differ:
         shown = ", ".join(
-            f"{k}: {stored.get(k)!r} there, {fingerprint.get(k)!r} now" for k in differ
+            f"{k}: {_said(k, stored.get(k))!r} there, {_said(k, fingerprint.get(k))!r} now"
+            for k in differ
         )
         msg = (
             f"study {study.study_name!r} in this storage holds trials of other data or settings "

@@ -13,7 +13,7 @@ from .. import config as _config
 from .._logging import elapsed
 from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
 from .._utils import check_key
-from ..data import obs_noun, prepare_labelled
+from ..data import obs_noun, prepare_labelled, resolve_task
 from ..data._prepare import check_labels_key, check_min_cells_per_class
 from ..models import Classifier, Regressor
 from ..search import (
@@ -186,9 +186,11 @@ def classify(
         with ``split_key`` nothing is drawn and classes of any size train, counted over the
         cells of the split's train/val/test parts. Not for a numeric target.
     task
-        ``"auto"`` (default): a numeric column (not boolean, not categorical) of more than 50
-        distinct values is a numeric target, anything else holds classes (a numeric column of
-        fewer values, such as time points, is logged as classified). ``"classification"`` or
+        ``"auto"`` (default): a numeric column (not boolean, not categorical) of values that
+        are not all whole numbers (a score, a pseudotime), or of more than 50 distinct values,
+        is a numeric target, anything else holds classes (a numeric column of fewer whole
+        numbers, such as time points, is logged as classified; with a warning where its
+        classes would hold fewer than 5 cells on average). ``"classification"`` or
         ``"regression"`` say it (as ``config["trainer"]["loss"] = "mse"``, or a
         ``metric`` of a numeric target, does with ``"auto"``): a numeric target trains with
         the mean squared error on its standardized values (``config["trainer"]["loss"]``
@@ -275,6 +277,15 @@ def classify(
     requested = _config.requested_task(cfg, task)
     _log_task_of_metric(task, requested, cfg, labels_key)
     _check_metric_of_task(metric, requested)
+    obs = getattr(adata, "obs", None)
+    if (
+        metric is not None
+        and requested == "auto"
+        and isinstance(obs, pd.DataFrame)
+        and labels_key in obs.columns
+    ):
+        # the task the column asks for, before the data are prepared (which log it)
+        _check_metric_of_task(metric, resolve_task(adata.obs[labels_key], labels_key, quiet=True))
     enas = cfg["mode"] == "rrfcn" and cfg["rrfcn"]["strategy"] == "enas"
     # first: a missing file is not made
     check_collect(cfg["budget"], storage, enas=enas, study_name=study_name or CLASSIFY_STUDY)

@@ -158,10 +158,15 @@ def predict(
             )
             raise ValueError(msg)
     if is_classify_record(record) and not describes(record, model):
+        held = (
+            "metrics and trials"
+            if record.get("task") == "regression"
+            else ("metrics, confusion matrix and trials")
+        )
         msg = (
-            f"adata.uns[{key_added!r}] holds the classify run of another model (its metrics, "
-            "confusion matrix and trials), which this prediction would replace. Pass another "
-            "key_added= (e.g. 'sag_query') to keep both."
+            f"adata.uns[{key_added!r}] holds the classify run of another model (its {held}), "
+            "which this prediction would replace. Pass another key_added= (e.g. 'sag_query') "
+            "to keep both."
         )
         raise ValueError(msg)
     if layer is None:  # resolved here, so that the layer read is the layer recorded

@@ -1566,3 +1566,30 @@ def test_embedding_says_run_embed_only_for_the_basis_embed_writes():
     for basis in ("X_sag_resvae", "sag_resvae"):
         with pytest.raises(KeyError, match=r"not found in adata\.obsm; run sag\.tl\.embed"):
             sag.pl.embedding(adata, basis, show=False)
+
+
+def test_labels_with_dollar_signs_are_drawn_as_plain_text(tmp_path):
+    """Class, gene and column names come from the data: matplotlib read '$...$' in them as
+    maths, so a class named '$\\bad$' failed the figure ('Unknown symbol') and '$x$' was drawn
+    as an italic x. A title the user passes keeps matplotlib's maths."""
+    a = sag.datasets.synthetic(n_obs=120, n_vars=40, n_classes=3, seed=0)
+    names = ["$\\bad$", "$x$", "c"]
+    a.obs["label"] = a.obs["label"].cat.rename_categories(names)
+    a.var_names = ["$g_0$", *a.var_names[1:]]
+    quick = {**MINI, "budget": {"n_trials": 1, "time_budget": None}}
+    model = sag.tl.classify(a, "label", mode="mlp", config=quick, seed=0)
+    sag.tl.explain(a, model, n_explain=20, nsamples=10, n_background=10)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    drawn = {
+        "confusion_matrix": sag.pl.confusion_matrix(a, show=False),
+        "importance": sag.pl.importance(a, show=False),
+        "shap_summary": sag.pl.shap_summary(a, group="$x$", show=False),
+        "embedding": sag.pl.embedding(a, "X_e", method="tsne", color="label", show=False),
+    }
+    for name, ax in drawn.items():
+        ax.figure.savefig(tmp_path / f"{name}.png", dpi=40)  # '$\bad$' failed here
+        texts = [t for t in ax.findobj(mpl.text.Text) if "$" in t.get_text()]
+        assert texts, name
+        assert not any(t.get_parse_math() for t in texts), name
+    ax = sag.pl.confusion_matrix(a, title="$R^2$", show=False)
+    assert ax.title.get_parse_math()

@@ -31,6 +31,7 @@ from ._utils import (
     check_plot_args,
     doc_params,
     finish,
+    plain_text,
     save_figure,
     shared_category_colors,
 )
@@ -311,13 +312,16 @@ def _draw(adata: AnnData, key: str, label: str | None, color, ax, show, return_f
         )
         if label is not None:
             _relabel(fig.axes, label)
+        plain_text(fig.axes, keep_title="title" in kwargs)
         save_figure(fig, "sag_embedding", save)
         return fig
     axs = sc.pl.embedding(adata, basis=key, color=color, ax=ax, show=False, save=False, **kwargs)
     if label is not None:
         _relabel(axs if isinstance(axs, list) else [axs], label)
     first = axs[0] if isinstance(axs, list) else axs
-    return finish(first.figure, axs, show, False, save, "sag_embedding")
+    return finish(
+        first.figure, axs, show, False, save, "sag_embedding", keep_title="title" in kwargs
+    )
 
 
 def _check_plot_kwargs(kwargs: dict) -> None:

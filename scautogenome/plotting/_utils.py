@@ -262,16 +262,21 @@ def finish(
     writekey: str = "sag",
     *,
     title: str | None = None,
+    keep_title: bool = False,
 ) -> Axes | Figure | None:
-    """Set ``title`` (when given) and save the figure (``save``, see :func:`save_figure`),
-    then return the Figure (``return_fig``), show it (``show``; default
-    ``scanpy.settings.autoshow``) and return None, or return the Axes. A saved figure that is not returned is closed afterwards, as
+    """Draw the texts of ``ax`` (an Axes or a list) as they read (:func:`plain_text`, the
+    title kept as maths with ``keep_title``), set ``title`` (when given: the caller's, read as
+    matplotlib reads it) and save the figure (``save``, see :func:`save_figure`), then return
+    the Figure (``return_fig``), show it (``show``; default ``scanpy.settings.autoshow``) and
+    return None, or return the Axes. A saved figure that is not returned is closed afterwards, as
     scanpy's plots close theirs, so that a script saving many plots does not keep them all
     open."""
     import matplotlib.pyplot as plt
 
+    plain_text(ax, keep_title=keep_title)
     if title is not None:  # the caller's, in place of the plot's own
         ax.set_title(title)
+        ax.title.set_parse_math(True)  # as matplotlib reads a title
     saved = save_figure(fig, writekey, save) is not None
     if return_fig:
         return fig
@@ -284,6 +289,21 @@ def finish(
     if saved:
         plt.close(fig)
     return None if show else ax
+
+
+def plain_text(axes, *, keep_title: bool = False) -> None:
+    """Draw every text of ``axes`` (an Axes or a list of them: tick labels, axis labels,
+    titles, legends, texts on the data) as it reads: class, gene and column names come from
+    the data, and matplotlib reads ``$...$`` in them as maths (a class named ``$\\bad$``
+    failed the figure, ``$x$`` became an italic x). ``keep_title``: the title is the user's,
+    whose maths matplotlib users expect (as a ``title=`` set afterwards keeps it)."""
+    from matplotlib.text import Text
+
+    for ax in axes if isinstance(axes, (list, tuple)) else [axes]:
+        kept = {ax.title} if keep_title else set()
+        for text in ax.findobj(Text):
+            if text not in kept:
+                text.set_parse_math(False)
 
 
 def palette(n: int) -> list[str]:

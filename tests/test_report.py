@@ -16,6 +16,36 @@ def annotated(adata, tiny_config):
     return adata
 
 
+@pytest.fixture(scope="module")
+def classify_run():
+    """A classify run of 3 classes (not explained), made once for the tests that read its
+    report; each takes a copy (:func:`classified`)."""
+    import copy
+
+    from conftest import TINY_CONFIG
+
+    sag.settings.verbosity = 1
+    sag.settings.progress_bar = False
+    sag.settings.seed = 0
+    sag.settings.device = "cpu"
+    adata = sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)
+    sag.tl.classify(adata, "label", config=copy.deepcopy(TINY_CONFIG))
+    return adata
+
+
+@pytest.fixture
+def classified(classify_run):
+    """A classify run of 3 classes, not explained (a copy for each test)."""
+    return classify_run.copy()
+
+
+def _with_latent(adata):
+    """``adata`` with a random 2-D latent in obsm['X_sag_resvae']: a report of one figure,
+    drawn as it is (no UMAP)."""
+    adata.obsm["X_sag_resvae"] = np.random.default_rng(0).normal(size=(adata.n_obs, 2))
+    return adata
+
+
 def test_report_sections(annotated, tmp_path):
     path = sag.io.write_report(annotated, tmp_path / "r.html", title="my run")
     page = path.read_text()
@@ -37,7 +67,7 @@ def test_report_sections(annotated, tmp_path):
     assert "http://" not in page  # self-contained
     assert "https://" not in page
     test = annotated.uns["sag"]["metrics"]["test"]
-    assert f"<b>{test['roc_auc']:.3f}</b>test ROC AUC" in page
+    assert f"<b>{test['roc_auc']:.3f}</b> test ROC AUC" in page
     assert ">average precision</th>" in page
     assert "The test average precision in the summary" not in page  # three classes: macro
     assert "The validation cells are those the search chose the model and its epoch on" in page
@@ -142,7 +172,7 @@ def test_report_latent_space_counts_active_dimensions(adata, tmp_path):
     assert ("Posterior collapse" in page) == (active < 2)
     # the kept model's table is followed by its drawn architecture, and no plot failed
     kept = page.split("The kept model", 1)[1]
-    assert kept.count('<img alt="figure"') == 1
+    assert kept.count("<img ") == 1
     assert "could not be drawn" not in page
     # a collapsed run is flagged
     data.uns["sag_resvae"]["active_dims"] = 1
@@ -248,12 +278,11 @@ def test_report_of_a_regression_run(regressed, tmp_path):
     val = regressed.uns["sag"]["metrics"]["val"]
     for text in (
         "<h2>Regression</h2>",
-        f"<b>{test['r2']:.3f}</b>test R\u00b2",
-        f"<b>{test['rmse']:.4g}</b>test RMSE",
-        f"<b>{test['spearman']:.3f}</b>test Spearman",
-        f"<b>{int(test['n'])}</b>test cells",
-        "<b>mlp</b>best model",
-        "<b>2</b>trials",
+        f"<b>{test['r2']:.3f}</b> test R\u00b2",
+        f"<b>{test['spearman']:.3f}</b> test Spearman",
+        f"<b>{int(test['n'])}</b> test cells",
+        "<b>mlp</b> best model",
+        "<b>2</b> trials",
         "numeric target: <code>age</code>",
         "search metric: r2",
         "The validation cells are those the search chose the model and its epoch on",
@@ -267,17 +296,22 @@ def test_report_of_a_regression_run(regressed, tmp_path):
     for text in ("Classification", "Confusion matrix", "Per class", "could not be drawn"):
         assert text not in page, text
     # the metrics table: test and validation rows, in the order of the header
-    table = page[page.index('<th class="l">split</th>') :]
+    table = page[page.index('<th scope="col" class="l">split</th>') :]
     table = table[: table.index("</table>")]
     header = re.findall(r"<th[^>]*>([^<]*)</th>", table)
     assert header == ["split", "R\u00b2", "RMSE", "MAE", "Pearson", "Spearman", "cells"]
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    # RMSE and MAE: to the decimals of 4 significant digits of each column's largest value
+    rmse, mae = (
+        f".{max(0, 3 - int(np.floor(np.log10(max(test[k], val[k])))))}f" for k in ("rmse", "mae")
+    )
     assert cells == [
-        *("test", f"{test['r2']:.3f}", f"{test['rmse']:.4g}", f"{test['mae']:.4g}"),
+        *("test", f"{test['r2']:.3f}", format(test["rmse"], rmse), format(test["mae"], mae)),
         *(f"{test['pearson']:.3f}", f"{test['spearman']:.3f}", str(int(test["n"]))),
-        *("validation", f"{val['r2']:.3f}", f"{val['rmse']:.4g}", f"{val['mae']:.4g}"),
+        *("validation", f"{val['r2']:.3f}", format(val["rmse"], rmse), format(val["mae"], mae)),
         *(f"{val['pearson']:.3f}", f"{val['spearman']:.3f}", str(int(val["n"]))),
     ]
+    assert f"<b>{format(test['rmse'], rmse)}</b> test RMSE" in page
     # the explanation of one output: one row of top genes (not an "overall" copy of it)
     genes = page[page.index("Genes that drive the predicted age") :]
     assert '<td class="l">age</td>' in genes
@@ -285,7 +319,8 @@ def test_report_of_a_regression_run(regressed, tmp_path):
     top = ", ".join(regressed.uns["sag_shap"]["top_genes"][0][:10])
     assert top in genes
     # figures: observed vs predicted, search history, architecture, importance, SHAP summary
-    assert page.count('<img alt="figure"') == 5
+    assert page.count("<img ") == 5
+    assert '<img alt="Observed vs predicted age of the test cells"' in page
 
 
 def test_report_of_a_regression_run_shows_undefined_figures_as_a_dash(regressed, tmp_path):
@@ -293,8 +328,8 @@ def test_report_of_a_regression_run_shows_undefined_figures_as_a_dash(regressed,
     metrics["test"]["spearman"] = float("nan")  # e.g. constant predictions
     metrics["val"]["r2"] = float("nan")
     page = sag.io.write_report(regressed, tmp_path / "r.html").read_text()
-    assert "<b>\u2013</b>test Spearman" in page
-    assert '<td class="l">validation</td><td class="">\u2013</td>' in page
+    assert "<b>\u2013</b> test Spearman" in page
+    assert '<td class="l">validation</td><td>\u2013</td>' in page
     assert ">nan<" not in page
 
 
@@ -362,7 +397,7 @@ def test_report_of_predictions(adata, tmp_path):
     assert "7 query genes the model does not have were not read" in page
     counts = query.obs["sag_pred"].value_counts()
     for cls, n in counts[counts > 0].items():
-        assert f'<td class="l">{cls}</td><td class="">{n}</td>' in page
+        assert f'<td class="l">{cls}</td><td>{n}</td>' in page
     assert "median confidence" in page
     # the record names the model by its weights' digest, and so does the report
     assert query.uns["sag"]["model_digest"] == model.weights_digest()
@@ -465,7 +500,7 @@ def test_report_of_tcga_samples_grouped_by_patient(adata, tiny_config, tmp_path,
     # whole groups: not "8:1:1 within each class", which a split by groups only nears
     assert "drawn at random (seed 0) as whole groups, about a tenth of each class" in page
     assert "8:1:1" not in page
-    assert f"<b>{n_test}</b>test samples" in page
+    assert f"<b>{n_test}</b> test samples" in page
     assert f"Only {n_test} test samples:" in page
     assert "test cells" not in page
     # GTEx samples beside them: by donor (three tissues each), or one by one
@@ -572,7 +607,7 @@ def test_report_headline_shows_an_undefined_figure_as_a_dash(annotated, tmp_path
     headline, as in the tables, not "nan"."""
     annotated.uns["sag"]["metrics"]["test"]["roc_auc"] = float("nan")
     page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
-    assert "<b>\u2013</b>test ROC AUC" in page
+    assert "<b>\u2013</b> test ROC AUC" in page
     assert "<b>nan</b>" not in page
 
 
@@ -700,9 +735,7 @@ def test_report_names_the_unused_cells_and_the_classes_left_out(
     labels[5:7] = "rare"
     adata.obs["label"] = pd.Categorical(labels)
     sag.tl.classify(adata, "label", config=tiny_config, min_cells_per_class=3)
-    assert (
-        "; 7 unused: no label or value, a class left out, or none in split_key)" in sag_caplog.text
-    )
+    assert "; 7 unused: no label, a class left out, or none in split_key)" in sag_caplog.text
     page = sag.io.write_report(adata, tmp_path / "r.html").read_text()
     assert (
         "7 cells unused (5 without a label; 2 in classes left out of training for too few "
@@ -754,21 +787,21 @@ def test_report_of_predictions_states_the_confidence_threshold(adata, tmp_path):
     assert np.isfinite(conf).all()
 
 
-def test_a_figure_that_cannot_be_saved_is_a_note(annotated, tmp_path):
-    """A class name matplotlib reads as broken math text fails when the figure is saved,
-    not when it is drawn: still a note, and the report is written."""
-    annotated.obs["label"] = annotated.obs["label"].cat.rename_categories(
-        {"type_0": r"$\notacommand$ x"}
-    )
-    annotated.uns["sag"]["classes"] = [
-        r"$\notacommand$ x" if c == "type_0" else c for c in annotated.uns["sag"]["classes"]
-    ]
-    annotated.obs["sag_pred"] = annotated.obs["sag_pred"].cat.rename_categories(
-        {"type_0": r"$\notacommand$ x"}
-    )
-    page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
-    assert "could not be drawn" in page
+def test_a_figure_that_cannot_be_saved_is_a_note(classified, tmp_path, monkeypatch):
+    """A figure that fails when it is saved, not when it is drawn (text matplotlib cannot
+    render, say): still a note, the figure is not left open, and the report is written."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    def fails(self, *args, **kwargs):
+        raise ValueError("cannot be rendered")
+
+    monkeypatch.setattr(Figure, "savefig", fails)
+    before = plt.get_fignums()
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    assert "confusion_matrix could not be drawn: cannot be rendered" in page
     assert "Per class (test)" in page
+    assert plt.get_fignums() == before
 
 
 def test_report_names_the_classes_whose_distribution_is_not_drawn(tmp_path):
@@ -935,8 +968,8 @@ def test_report_shows_embedding_scores_only_under_the_basis_they_were_computed_o
     )
     section = _latent_section(sag.io.write_report(adata, tmp_path / "r.html"))
     assert "not on this latent" not in section
-    assert '<th class="">silhouette</th>' in section
-    assert f'<td class="">{scores["silhouette"]:.3f}</td>' in section
+    assert '<th scope="col">silhouette</th>' in section
+    assert f"<td>{scores['silhouette']:.3f}</td>" in section
 
 
 def test_report_top_genes_leave_out_genes_taken_out_as_shap_df_does(annotated, tmp_path):
@@ -961,3 +994,146 @@ def test_report_top_genes_leave_out_genes_taken_out_as_shap_df_does(annotated, t
         "3 of the top genes sag.tl.explain ranked are no longer in adata.var_names (taken out "
         f"since) and are not listed: {', '.join(sorted(top))}.</p>" in section
     )
+
+
+def test_report_escapes_the_recorded_figures(classified, tmp_path):
+    """The key figures are read from uns, which an .h5ad may bring from anywhere: a model's
+    mode that is markup is shown as text, not inserted into the page."""
+    import html
+
+    bad = "<img src=x onerror=alert(1)>"
+    classified.uns["sag"]["best"]["mode"] = bad
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    assert "<img src=x" not in page
+    assert f"<b>{html.escape(bad)}</b>" in page
+
+
+class _Tags:
+    """The start tags of an HTML page, in order: (tag, its attributes as a dict)."""
+
+    def __init__(self, page: str):
+        from html.parser import HTMLParser
+
+        self.tags: list[tuple[str, dict]] = []
+        parser = HTMLParser()
+        parser.handle_starttag = lambda tag, attrs: self.tags.append((tag, dict(attrs)))
+        parser.feed(page)
+
+    def __call__(self, name: str) -> list[dict]:
+        return [attrs for tag, attrs in self.tags if tag == name]
+
+
+def test_report_is_accessible(classified, tmp_path):
+    """Each figure says what it shows (alt), the page its language and viewport, each table
+    its column headers (in thead, scope="col") and, where no heading names it, a caption;
+    the key figures read "0.967 test accuracy", not "0.967test accuracy"."""
+    import re
+
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    tags = _Tags(page)
+    assert tags("html") == [{"lang": "en"}]
+    assert {"name": "viewport", "content": "width=device-width, initial-scale=1"} in tags("meta")
+    alts = [attrs.get("alt", "") for attrs in tags("img")]
+    assert len(alts) == 3  # confusion matrix, search history, architecture
+    assert "figure" not in alts
+    assert len(set(alts)) == 3
+    assert "Confusion matrix of the test cells, 3 classes" in alts
+    # every table: its head row in thead, each header cell of a column
+    tables = re.findall(r"<table>.*?</table>", page)
+    assert len(tables) == 3  # the metrics by split, per class, best trials
+    for table in tables:
+        assert re.fullmatch(
+            r'<table>(<caption>[^<]+</caption>)?<thead><tr>(<th scope="col"[^>]*>[^<]*</th>)+'
+            r"</tr></thead><tbody>(<tr>(<td[^>]*>[^<]*</td>)+</tr>)+</tbody></table>",
+            table,
+        ), table
+    assert re.match(r"<table><caption>[^<]+</caption><thead><tr><th [^>]*>split</th>", tables[0])
+    assert 'class=""' not in page
+    test = classified.uns["sag"]["metrics"]["test"]
+    assert f"<b>{test['accuracy']:.3f}</b> test accuracy" in page
+
+
+def test_write_report_expands_the_home_folder(adata, tmp_path, monkeypatch):
+    """path="~/r.html" is in the home folder, not in a folder named "~"."""
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    path = sag.io.write_report(_with_latent(adata), "~/r.html")
+    assert path == tmp_path / "home" / "r.html"
+    assert path.is_file()
+    assert not (tmp_path / "~").exists()
+
+
+def test_training_note_rounds_the_optimizers_settings():
+    """SGD's momentum is shown to 3 significant digits, as the learning rate is."""
+    from scautogenome.io._report import _training_note
+
+    train = {"optimizer": "sgd", "lr": 0.0012345678, "momentum": 0.7195254015709299}
+    note = _training_note({}, {**train, "weight_decay": 1.23456e-5}, None)
+    assert note == "kept model: sgd (lr 0.00123, momentum 0.72, weight decay 1.23e-05)."
+
+
+def test_report_shows_each_regression_error_column_alike(regressed, tmp_path):
+    """RMSE and MAE, in the target's units, have as many decimals in both rows of a column
+    (4 significant digits of its largest value), and no scientific notation for large
+    targets; the key figure is shown as its column is."""
+    import re
+
+    metrics = regressed.uns["sag"]["metrics"]
+    metrics["test"].update(rmse=555.0, mae=12345.6)
+    metrics["val"].update(rmse=583.3, mae=9876.54)
+    page = sag.io.write_report(regressed, tmp_path / "r.html").read_text()
+    table = page[page.index(">split</th>") :]
+    rows = re.findall(r"<tr>(.*?)</tr>", table[: table.index("</table>")])
+    cells = [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in rows]
+    assert [row[2:4] for row in cells] == [["555.0", "12346"], ["583.3", "9877"]]
+    assert re.search(r"<b>555\.0</b>\s*test RMSE", page)
+
+
+def test_report_header_names_the_version_and_the_time_zone(adata, tmp_path, monkeypatch):
+    """The header says which scautogenome wrote the report, and when in which time zone;
+    under SOURCE_DATE_EPOCH the line is the same on every machine."""
+    import re
+
+    from scautogenome.io._report import _written_at
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    page = sag.io.write_report(_with_latent(adata), tmp_path / "r.html").read_text()
+    assert f"written 1970-01-01 00:00 UTC by scautogenome {sag.__version__}.</p>" in page
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d{4}", _written_at())
+
+
+def test_report_shows_the_datas_source_once_in_any_report(adata, classified, tmp_path):
+    """uns['provenance'] is shown in the report of a latent space or of predictions alone,
+    not only in a classify run's, and once in each."""
+    source = "GEO GSE000 <made up>"
+    shown = "GEO GSE000 &lt;made up&gt;"
+    query = adata.copy()
+    adata.uns["provenance"] = source
+    page = sag.io.write_report(_with_latent(adata), tmp_path / "e.html").read_text()
+    assert page.count(shown) == 1
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(query, "label", seed=0)
+    sag.tl.predict(query, model)
+    query.uns["provenance"] = source
+    page = sag.io.write_report(query, tmp_path / "p.html").read_text()
+    assert "<h2>Predictions</h2>" in page
+    assert page.count(shown) == 1
+    classified.uns["provenance"] = source
+    page = sag.io.write_report(classified, tmp_path / "c.html").read_text()
+    assert "<h2>Classification</h2>" in page
+    assert page.count(shown) == 1
+
+
+def test_report_notes_classes_with_few_test_cells(classified, tmp_path):
+    """Classes of 1 or 2 test cells, however many test cells there are in all: the report
+    says how many (as classify warns), where one cell moves a class's F1 by a third."""
+    test = classified.uns["sag"]["metrics"]["test"]
+    test["per_class"]["support"] = np.array([1, 2, int(test["n"]) - 3])
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    assert "2 of the 3 classes have 1 or 2 test cells" in page
+    assert "&#x27;type_0&#x27; (1), &#x27;type_1&#x27; (2)" in page
+    test["per_class"]["support"] = np.array([3, 3, int(test["n"]) - 6])
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    assert "1 or 2 test cells" not in page

@@ -25,25 +25,28 @@ color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}
-th{background:#f4f6f8}td.l,th.l{text-align:left}
+th{background:#f4f6f8}td.l,th.l{text-align:left}caption{text-align:left;font-weight:600;padding:.2em 0}
 .muted{color:#666;font-size:.9em}.fig{margin:.8em 0}.fig img{max-width:100%;border:1px solid #eee}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em}
 .kpi{display:inline-block;margin:0 1.4em .6em 0}.kpi b{font-size:1.5em;display:block}
 """
 
 
-def _png(fig) -> str:
+def _png(fig, alt: str) -> str:
+    """``fig`` as an embedded PNG; ``alt`` says what it shows (for those who cannot see it)."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<div class="fig"><img alt="figure" src="data:image/png;base64,{data}"></div>'
+    alt = html.escape(alt, quote=True)
+    return f'<div class="fig"><img alt="{alt}" src="data:image/png;base64,{data}"></div>'
 
 
-def _figure(plot, *args, **kwargs) -> str:
-    """Render one sag.pl function to an embedded PNG; a failing plot becomes a note."""
+def _figure(plot, *args, alt: str, **kwargs) -> str:
+    """Render one sag.pl function to an embedded PNG (``alt``: what it shows); a failing plot
+    becomes a note."""
     import matplotlib.pyplot as plt
 
     before = set(plt.get_fignums())
@@ -54,7 +57,7 @@ def _figure(plot, *args, **kwargs) -> str:
         elif not hasattr(fig, "savefig"):
             fig = fig.figure
         # saving may fail too: text matplotlib reads as math ("$\\x$" in a class name)
-        return _png(fig)
+        return _png(fig, alt)
     except Exception as e:  # a report shows what it can and says what failed
         for number in set(plt.get_fignums()) - before:  # the failed figure: not left open
             plt.close(number)
@@ -68,10 +71,15 @@ def _shown(value, spec: str) -> str:
     return format(value, spec) if np.isfinite(value) else "\u2013"
 
 
-def _table(header: list[str], rows: list[list], left: int = 1) -> str:
+def _table(header: list[str], rows: list[list], left: int = 1, caption: str = "") -> str:
+    """A table of ``header`` (its column headers) over ``rows``, the first ``left`` columns
+    aligned left; ``caption`` names it where no heading right above does."""
+
+    def align(i: int) -> str:
+        return ' class="l"' if i < left else ""
+
     th = "".join(
-        f'<th class="{"l" if i < left else ""}">{html.escape(str(h))}</th>'
-        for i, h in enumerate(header)
+        f'<th scope="col"{align(i)}>{html.escape(str(h))}</th>' for i, h in enumerate(header)
     )
     body = []
     for row in rows:
@@ -79,9 +87,10 @@ def _table(header: list[str], rows: list[list], left: int = 1) -> str:
         for i, v in enumerate(row):
             # a number to 3 decimals, the dash where undefined (an empty part)
             text = _shown(v, ".3f") if isinstance(v, (float, np.floating)) else str(v)
-            cells.append(f'<td class="{"l" if i < left else ""}">{html.escape(text)}</td>')
+            cells.append(f"<td{align(i)}>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{th}</tr>{''.join(body)}</table>"
+    named = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{named}<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 # metrics of how the class probabilities rank the cells, and their names in the report
@@ -97,10 +106,10 @@ def _train_loss(uns) -> str:
 def _kpis(uns, figures: list[tuple[str, object]], noun: str = "cells") -> str:
     """The key figures of a classify run: ``figures`` (name, shown value), then the test
     cells (``noun``: what the rows are called), the kept model's mode and the number of
-    trials."""
+    trials (a space between each value and its name, for copying and screen readers)."""
     test = uns["metrics"]["test"]
     return "".join(
-        f'<span class="kpi"><b>{v}</b>{html.escape(k)}</span>'
+        f'<span class="kpi"><b>{html.escape(str(v))}</b> {html.escape(k)}</span>'
         for k, v in [
             *figures,
             (f"test {noun}", int(test["n"])),
@@ -294,7 +303,7 @@ def _training_note(uns, train: dict, row) -> str:
         opt = f"{train['optimizer']}"
         extra = [f"lr {float(train['lr']):.3g}"] if "lr" in train else []
         if train.get("optimizer") == "sgd" and "momentum" in train:
-            extra.append(f"momentum {train['momentum']}")
+            extra.append(f"momentum {float(train['momentum']):.3g}")
         if "weight_decay" in train:
             extra.append(f"weight decay {float(train['weight_decay']):.3g}")
         facts.append(opt + (f" ({', '.join(extra)})" if extra else ""))
@@ -351,18 +360,21 @@ def _cut_note(train: dict, row) -> str:
 
 
 def _run_facts(adata: AnnData, key: str, noun: str, regression: bool) -> str:
-    """What a reader needs to judge a classify run: the data's source, the split, the kept
-    model's training and whether it was cut short."""
+    """What a reader needs to judge a classify run: the split, the kept model's training and
+    whether it was cut short (the data's source is in the report's header, of any report)."""
     uns = adata.uns[key]
     train, row = _train_params(uns), _best_row(uns)  # read once for both notes
     lines = [
-        ("Data", _data_source(adata)),
         ("Split", _split_note(adata, key, noun, regression)),
         ("Training", _training_note(uns, train, row)),
     ]
     items = "".join(f"<li><b>{name}:</b> {html.escape(text)}</li>" for name, text in lines if text)
     return (f'<ul class="muted">{items}</ul>' if items else "") + _cut_note(train, row)
 
+
+_BY_SPLIT = "Metrics by split"
+"""The caption of a classify run's table of test and validation metrics (no heading is
+right above it)."""
 
 FEW_TEST_CELLS = 50
 """Fewer test cells than this: the report says how uncertain the test metrics are."""
@@ -400,6 +412,26 @@ def _few_test_cells(test, accuracy: bool, noun: str = "cells") -> str:
     else:
         text += f"each {one} weighs much in the test metrics. "
     return text + "Read them as rough; more samples, or a larger test part, make them firm.</p>"
+
+
+def _few_test_cells_per_class(test, classes: list[str], noun: str = "cells") -> str:
+    """A note on the classes with 1 or 2 test cells (``noun``: what the rows are called), as
+    :func:`~scautogenome.tl.classify` warns of them: one cell moves such a class's F1 by a
+    third or more, however many test cells there are in all. Empty where there are none
+    (classes without a test cell are :func:`_classes_scored`'s)."""
+    support = np.asarray(test.get("per_class", {}).get("support", []), dtype=float)
+    few = [(c, int(n)) for c, n in zip(classes, support) if 0 < n < 3]
+    if not few:
+        return ""
+    named = ", ".join(f"{c!r} ({n})" for c, n in few[:10])
+    named += f", ... ({len(few)} in all)" if len(few) > 10 else ""
+    return (
+        f"<p><b>{len(few):,} of the {len(classes):,} classes have 1 or 2 test {noun}</b> "
+        f"({html.escape(named)}): one {noun[:-1]} can move such a class's test F1 by a third "
+        f"or more, and the macro-F1 by up to {1 / max(1, int((support > 0).sum())):.2f}. Read "
+        f"their test figures as rough; more {noun}, or split_key= with a larger test part, "
+        "make them firm.</p>"
+    )
 
 
 def _classify_section(adata: AnnData, key: str) -> list[str]:
@@ -447,9 +479,10 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         for part, m in (("test", test), ("validation", val))
         if m
     ]
-    out.append(_table(["split", *(name for _, name in summary), noun], rows))
+    out.append(_table(["split", *(name for _, name in summary), noun], rows, caption=_BY_SPLIT))
     out.append(_validation_flatters(val, noun))
     out.append(_few_test_cells(test, accuracy=True, noun=noun))
+    out.append(_few_test_cells_per_class(test, [str(c) for c in uns["classes"]], noun))
     out.append(_classes_scored(uns, noun))
     out.append(_called_again(adata, key, noun))
     pc = test["per_class"]
@@ -474,7 +507,8 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
             f"{_ap_of_two(test, classes, noun)}</p>"
         )
     out.append("<h3>Confusion matrix (test, rows = true class)</h3>")
-    out.append(_figure(pl.confusion_matrix, adata, key=key))
+    alt = f"Confusion matrix of the test {noun}, {len(classes):,} classes"
+    out.append(_figure(pl.confusion_matrix, adata, key=key, alt=alt))
     return out + _search_parts(adata, key)
 
 
@@ -594,7 +628,8 @@ def _search_parts(adata: AnnData, key: str) -> list[str]:
 
     uns = adata.uns[key]
     out = ["<h3>Search history</h3>"]
-    out.append(_figure(pl.search_history, adata, key=key))
+    alt = "Search history: the validation score of each trial and the best so far, by mode"
+    out.append(_figure(pl.search_history, adata, key=key, alt=alt))
     trials = uns.get("trials")
     if trials is not None and len(trials):
         # as the search ranks them: higher score, then lower validation loss, then earlier
@@ -632,39 +667,55 @@ def _search_parts(adata: AnnData, key: str) -> list[str]:
             )
         )
     out.append("<h3>Architecture of the best model</h3>")
-    out.append(_figure(pl.architecture, adata, key=key))
+    alt = "The best model's architecture, drawn as a graph of its layers"
+    out.append(_figure(pl.architecture, adata, key=key, alt=alt))
     arch = json.loads(uns["architecture"]) if "architecture" in uns else {}
     out.append(f"<pre>{html.escape(json.dumps(arch, indent=1))}</pre>")
     return out
 
 
-# a numeric target's metrics: key in uns, name in the report, format (RMSE and MAE are in
-# the target's units, which may be of any size)
+# a numeric target's metrics: key in uns, name in the report, format (None for RMSE and MAE,
+# in the target's units, which may be of any size: see _in_units)
 _REGRESSION = (
     ("r2", "R\u00b2", ".3f"),
-    ("rmse", "RMSE", ".4g"),
-    ("mae", "MAE", ".4g"),
+    ("rmse", "RMSE", None),
+    ("mae", "MAE", None),
     ("pearson", "Pearson", ".3f"),
     ("spearman", "Spearman", ".3f"),
 )
+
+
+def _in_units(values) -> str:
+    """The format of a column of figures in the target's units (``values``: the column's):
+    as many decimals for each as give its largest 4 significant digits (555.0 and 583.3;
+    12346 and 9877), never scientific notation."""
+    finite = np.abs([float(v) for v in values if np.isfinite(float(v))])
+    largest = float(finite.max()) if finite.size else 0.0
+    if largest == 0:
+        return ".3f"
+    return f".{max(0, 3 - int(np.floor(np.log10(largest))))}f"
 
 
 def _regression_section(adata: AnnData, key: str) -> list[str]:
     """The section of a classify run that predicted a numeric target."""
     from .. import plotting as pl
     from ..data._checks import obs_noun
+    from ..plotting._classify import regression_target
 
     uns = adata.uns[key]
     noun = obs_noun(adata)
     out = ["<h2>Regression</h2>"]
     test = uns["metrics"]["test"]
     val = uns["metrics"].get("val", {})
+    parts = [(part, m) for part, m in (("test", test), ("validation", val)) if m]
+    # each figure of a column alike: those in the target's units by the largest of the column
+    specs = {k: spec or _in_units(m[k] for _, m in parts) for k, _, spec in _REGRESSION}
     out.append(
         _kpis(
             uns,
             [
                 ("test R\u00b2", _shown(test["r2"], ".3f")),
-                ("test RMSE", _shown(test["rmse"], ".4g")),
+                ("test RMSE", _shown(test["rmse"], specs["rmse"])),
                 ("test Spearman", _shown(test["spearman"], ".3f")),
             ],
             noun,
@@ -673,11 +724,11 @@ def _regression_section(adata: AnnData, key: str) -> list[str]:
     out.append(_run_note(uns, "numeric target"))
     out.append(_run_facts(adata, key, noun, regression=True))
     rows = [
-        [part, *(_shown(m[k], spec) for k, _, spec in _REGRESSION), int(m["n"])]
-        for part, m in (("test", test), ("validation", val))
-        if m
+        [part, *(_shown(m[k], specs[k]) for k, _, _ in _REGRESSION), int(m["n"])]
+        for part, m in parts
     ]
-    out.append(_table(["split", *(name for _, name, _ in _REGRESSION), noun], rows))
+    header = ["split", *(name for _, name, _ in _REGRESSION), noun]
+    out.append(_table(header, rows, caption=_BY_SPLIT))
     out.append(_validation_flatters(val, noun))
     out.append(_few_test_cells(test, accuracy=False, noun=noun))
     out.append(_predicted_again(adata, key))
@@ -689,7 +740,8 @@ def _regression_section(adata: AnnData, key: str) -> list[str]:
         "where undefined.</p>"
     )
     out.append("<h3>Observed vs predicted (test)</h3>")
-    out.append(_figure(pl.regression, adata, key=key))
+    alt = f"Observed vs predicted {regression_target(uns)} of the test {noun}"
+    out.append(_figure(pl.regression, adata, key=key, alt=alt))
     return out + _search_parts(adata, key)
 
 
@@ -728,12 +780,14 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
     rows = [[c, top.get(c, "")] for c in columns]
     out.append(_table(["class", f"top {n_top} genes"], rows, left=2))
     out.append(_genes_taken_out(adata, genes[:, :n_top]))
-    out.append(_figure(pl.importance, adata, key=shap_key))
+    alt = "Top genes by mean absolute SHAP value, one stacked bar segment per class"
+    out.append(_figure(pl.importance, adata, key=shap_key, alt=alt))
     # a class none of whose cells was explained (a query without it) has no distribution
     drawn = [c for c in outputs if n_cells.get(c, 1) > 0]
     for c in drawn[:MAX_DISTRIBUTIONS]:
         out.append(f"<h3>{html.escape(c)}</h3>")
-        out.append(_figure(pl.shap_summary, adata, c, key=shap_key, n_top=15))
+        alt = f"SHAP values of the top 15 genes of {c} in each explained {noun[:-1]}"
+        out.append(_figure(pl.shap_summary, adata, c, key=shap_key, n_top=15, alt=alt))
     if len(drawn) > MAX_DISTRIBUTIONS:
         more = drawn[MAX_DISTRIBUTIONS:]
         out.append(
@@ -789,17 +843,20 @@ def _explain_one_output(
     from .. import plotting as pl
     from ..data._checks import obs_noun
 
+    noun = obs_noun(adata)
     out = [
         _explain_heading(target),
         '<p class="muted">Mean absolute SHAP value of the predicted value over the explained '
-        f"{obs_noun(adata)}, on the model's input scale (after its transform). Candidate "
+        f"{noun}, on the model's input scale (after its transform). Candidate "
         "markers, not proof.</p>",
     ]
     row = [target, _top_genes(adata, shap_key, [target], n_top)[target]]
     out.append(_table(["target", f"top {n_top} genes"], [row], left=2))
     out.append(_genes_taken_out(adata, genes[:n_top]))
-    out.append(_figure(pl.importance, adata, group=target, key=shap_key))
-    out.append(_figure(pl.shap_summary, adata, target, key=shap_key, n_top=15))
+    alt = f"Top genes by mean absolute SHAP value of the predicted {target}"
+    out.append(_figure(pl.importance, adata, group=target, key=shap_key, alt=alt))
+    alt = f"SHAP values of the top 15 genes of the predicted {target} in each explained {noun[:-1]}"
+    out.append(_figure(pl.shap_summary, adata, target, key=shap_key, n_top=15, alt=alt))
     return out
 
 
@@ -912,7 +969,10 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
         )
     # room between two panels for the first one's legend (scanpy's default overlaps it)
     panels = {"wspace": 0.6} if isinstance(color, list) and len(color) > 1 else {}
-    out.append(_figure(pl.embedding, adata, basis=basis, color=color, **panels))
+    colored = [color] if isinstance(color, str) else list(color or [])
+    alt = f"{'UMAP' if n_dims != 2 else 'Scatter plot'} of obsm[{basis!r}], one dot per "
+    alt += noun[:-1] + (f", coloured by {' and by '.join(colored)}" if colored else "")
+    out.append(_figure(pl.embedding, adata, basis=basis, color=color, alt=alt, **panels))
     if not isinstance(run, dict):
         return out
     trials = run.get("trials")
@@ -920,10 +980,12 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
         out.append(
             "<h3>Search history (validation loss: reconstruction + beta x KL per cell, the negative ELBO at beta 1)</h3>"
         )
-        out.append(_figure(pl.search_history, adata, key=basis[2:]))
+        alt = "Search history of the latent space: the validation loss of each trial"
+        out.append(_figure(pl.search_history, adata, key=basis[2:], alt=alt))
     if encoded and "architecture" in run:  # the model's; its training is in its own report
         out.append("<h3>The model</h3>")
-        out.append(_figure(pl.architecture, json.loads(run["architecture"])))
+        alt = "The model's architecture, drawn as a graph of its layers"
+        out.append(_figure(pl.architecture, json.loads(run["architecture"]), alt=alt))
     elif "architecture" in run:
         arch = json.loads(run["architecture"])
         params = json.loads(run.get("train_params", "{}"))
@@ -946,7 +1008,8 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             float(run.get("seconds_per_epoch", np.nan)),
         ]
         out.append(_table(header, [row], left=2))
-        out.append(_figure(pl.architecture, arch))
+        alt = "The kept model's architecture, drawn as a graph of its layers"
+        out.append(_figure(pl.architecture, arch, alt=alt))
     return out
 
 
@@ -1179,14 +1242,16 @@ def _kept_elsewhere(adata: AnnData, key: str, shap_key: str, basis: str) -> str:
 
 
 def _written_at() -> str:
-    """The report's time: now, or ``SOURCE_DATE_EPOCH`` (UTC) where it is set, as reproducible
-    builds use it, so that a pipeline's rerun writes the same file."""
+    """The report's time: now, in local time with its offset from UTC ("+0100"), or
+    ``SOURCE_DATE_EPOCH`` (UTC) where it is set, as reproducible builds use it, so that a
+    pipeline's rerun writes the same file."""
     import os
+    from datetime import datetime
 
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.isdigit():
         return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(epoch)))
-    return time.strftime("%Y-%m-%d %H:%M")
+    return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %z")
 
 
 def write_report(
@@ -1219,7 +1284,7 @@ def write_report(
         An AnnData annotated by :func:`~scautogenome.tl.classify`,
         :func:`~scautogenome.tl.explain` and/or :func:`~scautogenome.tl.embed`.
     path
-        The ``.html`` file to write.
+        The ``.html`` file to write (``~`` is the home folder).
     key, shap_key, basis
         Where the classification, the explanation and the latent space are. One given
         other than its default must be there (an error otherwise: a report without the
@@ -1238,7 +1303,8 @@ def write_report(
     from ..tools._utils import is_classify_record, is_predict_record  # lazily: loads torch
 
     check_anndata(adata)
-    path = Path(check_path("path", path, "the .html file to write"))
+    # "~/report.html" in the home folder, not in a folder named "~"
+    path = Path(check_path("path", path, "the .html file to write")).expanduser()
     if path.is_dir():
         msg = (
             f"path={str(path)!r} is a folder; give the .html file to write, e.g. "
@@ -1265,12 +1331,17 @@ def write_report(
             f"embed or encode first{_kept_elsewhere(adata, key, shap_key, basis)}."
         )
         raise ValueError(msg)
+    from .. import __version__
+
     title = title or f"scautogenome report: {adata.n_obs:,} x {adata.n_vars:,}"
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="muted">{adata.n_obs:,} observations x {adata.n_vars:,} genes; written '
-        f"{_written_at()} by scautogenome.</p>",
+        f"{_written_at()} by scautogenome {html.escape(__version__)}.</p>",
     ]
+    source = _data_source(adata)  # of any report, so not in a section's facts
+    if source:
+        parts.append(f'<p class="muted"><b>Data:</b> {html.escape(source)}</p>')
     labels = target = None  # target: the numeric target of a classify run of one
     if has["classify"]:
         from ..plotting._classify import is_regression, regression_target
@@ -1330,8 +1401,10 @@ def write_report(
         color = labels if labels in adata.obs else None
         parts += _embedding_section(adata, basis, color)
     doc = (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset='utf-8'>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body>{''.join(parts)}</body></html>"
     )
     # through a temporary file: a failed write leaves an earlier report (or file) whole
     write_atomically(path, lambda tmp: tmp.write_text(doc, encoding="utf-8"))

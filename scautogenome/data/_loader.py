@@ -243,13 +243,7 @@ def _transformed_rows(X, rows, transform, genes, max_values) -> TransformedRows 
     if sparse_transform_applies(X, transform, genes):
         if int(np.diff(X.indptr)[rows].sum()) > max_values:  # a bound: stored values of rows
             return None
-        pieces = [transform.transform_sparse(X[part], genes) for part in _row_chunks(X, rows, 2048)]
-        matrix = (
-            sparse.vstack(pieces, format="csr", dtype=np.float32)
-            if pieces
-            else sparse.csr_matrix((0, n_cols), dtype=np.float32)
-        )
-        return TransformedRows(matrix, rows, X.shape[0], genes)
+        return TransformedRows(_sparse_rows(X, rows, transform, genes), rows, X.shape[0], genes)
     if len(rows) * n_cols > max_values:
         return None
     matrix = np.empty((len(rows), n_cols), dtype=np.float32)
@@ -263,6 +257,39 @@ def _transformed_rows(X, rows, transform, genes, max_values) -> TransformedRows 
                 x = x.index_select(1, index)
             matrix[start : start + len(part)] = x.cpu().numpy()
     return TransformedRows(matrix, rows, X.shape[0], genes)
+
+
+def _sparse_rows(X, rows: np.ndarray, transform, genes) -> sparse.csr_matrix:
+    """The float32 CSR of ``rows`` of the CSR ``X`` through ``transform`` on the genes at
+    ``genes`` (None: all), piece by piece into arrays of its final size: about its own size
+    at its peak, where its pieces kept and then stacked took about 2.3 times as much. The
+    arrays are sized by the stored values of those genes (duplicate entries, summed by the
+    transform, make them a bound)."""
+    n_cols = X.shape[1] if genes is None else len(genes)
+    parts = list(_row_chunks(X, rows, 2048))
+    read = None
+    if genes is not None:
+        read = np.zeros(X.shape[1], dtype=bool)
+        read[genes] = True
+    bound = 0
+    for part in parts:
+        indices = X[part].indices
+        bound += len(indices) if read is None else int(np.count_nonzero(read[indices]))
+    index = np.int32 if max(bound, n_cols) < np.iinfo(np.int32).max else np.int64
+    data = np.empty(bound, dtype=np.float32)
+    indices = np.empty(bound, dtype=index)
+    indptr = np.zeros(len(rows) + 1, dtype=index)
+    at = row = 0
+    for part in parts:
+        piece = transform.transform_sparse(X[part], genes)
+        n = piece.nnz
+        data[at : at + n] = piece.data
+        indices[at : at + n] = piece.indices
+        indptr[row + 1 : row + 1 + piece.shape[0]] = at + piece.indptr[1:]
+        at, row = at + n, row + piece.shape[0]
+    return sparse.csr_matrix(
+        (data[:at], indices[:at], indptr), shape=(len(rows), n_cols), copy=False
+    )
 
 
 def map_columns(block: np.ndarray, col_map) -> np.ndarray:

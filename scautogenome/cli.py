@@ -764,7 +764,7 @@ def _embed(args) -> int:
 
     from .data._checks import obs_noun
     from .models._base import META, WEIGHTS
-    from .tools._embed import score_batches, score_labels
+    from .tools._embed import check_batch_not_labels, score_batches, score_labels
 
     if args.model is not None:  # a saved model: no search, so no option of one
         given = [
@@ -839,9 +839,10 @@ def _embed(args) -> int:
         raise CLIError(msg)
     if args.labels is not None:
         try:  # its labels, --leiden-seeds and --batch-key, checked before the search
+            check_batch_not_labels(args.batch_key, args.labels)
             keep, _ = score_labels(adata, args.labels, args.leiden_seeds, warn=False)
             if args.batch_key is not None:
-                score_batches(adata, args.batch_key, keep)
+                score_batches(adata, args.batch_key, keep, warn=False)
         except (ValueError, TypeError, KeyError) as e:
             raise CLIError(e.args[0]) from e
     elif args.leiden_seeds < 1:  # unused without --labels, but a bad value is still a mistake

@@ -398,3 +398,109 @@ def test_cli_batch_key_for_a_search_and_for_a_saved_model(adata_b, tmp_path, cap
     assert "for --recon" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "q5.h5ad"), "--transform-batch", "A"]) == 2
     assert "give it with --model and --recon" in capsys.readouterr().err
+
+
+def test_a_batch_whose_cells_are_all_in_validation_is_warned_about(sag_caplog, monkeypatch):
+    """The seeded 9:1 split may put every cell of a small batch in validation: the decoder
+    then never trains on its one-hot column. fit and embed warn before training, naming the
+    batch; the split is the one drawn without batches (same seed, same split)."""
+    import scautogenome.tools._embed as embed_mod
+    from scautogenome.models._resvae import prepare_unlabelled
+
+    a = sag.datasets.synthetic(n_obs=600, n_vars=50, n_classes=3, seed=0)
+    val = prepare_unlabelled(a, layer=None, n_latent=4, seed=0).val_rows
+    batch = np.where(np.arange(a.n_obs) % 2, "b1", "b2").astype(object)
+    batch[val[:3]] = "tiny"
+    a.obs["batch"] = batch
+    small = {"architecture": {"widths": [16, 8], "n_latent": 4}, "train_params": {"max_epochs": 2}}
+    model = sag.models.ResVAE(**small).fit(a, batch_key="batch", seed=0)
+    said = "obs['batch'] has 1 batch without a training cell: 'tiny' (3 cells, all in validation)"
+    assert said in sag_caplog.text
+    assert "decode through untrained weights" in sag_caplog.text
+    assert np.array_equal(np.flatnonzero(model.split_.to_numpy() == "val"), val)
+    assert model.batches_ == ["b1", "b2", "tiny"]
+
+    sag_caplog.clear()
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(embed_mod, "run_vae_search", no_search)
+    with pytest.raises(AssertionError, match="the search ran"):
+        sag.tl.embed(a, config=TINY_EMBED, n_latent=4, batch_key="batch", seed=0)
+    assert said in sag_caplog.text  # said before the search
+
+    # batches that all have training cells: nothing said
+    sag_caplog.clear()
+    a.obs["batch"] = np.where(np.arange(a.n_obs) % 2, "b1", "b2")
+    sag.models.ResVAE(**small).fit(a, batch_key="batch", seed=0)
+    assert "without a training cell" not in sag_caplog.text
+
+
+def test_a_batch_key_that_is_the_labels_is_refused_before_any_work(
+    adata_b, tmp_path, capsys, monkeypatch
+):
+    """batch_key naming the labels column has no mixing of batches within a label to score:
+    embedding_scores refuses it before any score is computed, and the CLI before the search."""
+    import scautogenome.tools._embed as embed_mod
+    from scautogenome.cli import main
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the scores were computed")
+
+    adata_b.obsm["X_e"] = np.random.default_rng(0).normal(size=(adata_b.n_obs, 3))
+    with monkeypatch.context() as m:
+        m.setattr(embed_mod, "davies_bouldin", no_work)
+        with pytest.raises(ValueError, match=r"batch_key='label' is labels_key too") as e:
+            sag.tl.embedding_scores(adata_b, "X_e", "label", batch_key="label", tsne=False)
+    assert "mixing of batches within each label" in str(e.value)
+
+    src = tmp_path / "in.h5ad"
+    adata_b.write_h5ad(src)
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(sag.tl, "embed", no_search)
+    argv = ["embed", str(src), "--out", str(tmp_path / "o.h5ad"), "--quiet"]
+    assert main([*argv, "--labels", "label", "--batch-key", "label"]) == 2
+    err = capsys.readouterr().err
+    assert "--batch-key 'label' is --labels too" in err
+
+
+def test_batches_named_like_a_missing_value_are_warned_about(adata_b, sag_caplog, monkeypatch):
+    """A batch 'nan' (NaN made text by astype(str)) is taken as a batch of that name, as
+    before, with a warning naming it wherever the batch column is read: fit, embed, encode."""
+    import scautogenome.tools._embed as embed_mod
+
+    text = adata_b.obs["batch"].to_numpy().astype(object)
+    text[:12] = np.nan
+    adata_b.obs["run"] = text.astype(str)  # the NaN are now 'nan'
+    said = "obs['run'] has batch(es) named like a missing value: 'nan' (12 cells)"
+    model = sag.models.ResVAE(ARCH, FIT).fit(adata_b, batch_key="run", seed=0)
+    assert model.batches_ == ["A", "B", "nan"]  # not refused
+    assert said in sag_caplog.text
+    assert "adata.obs['run'] = adata.obs['run'].astype(str).replace(['nan'], " in sag_caplog.text
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    sag_caplog.clear()
+    with monkeypatch.context() as m:
+        m.setattr(embed_mod, "run_vae_search", no_search)
+        with pytest.raises(AssertionError, match="the search ran"):
+            sag.tl.embed(adata_b, config=TINY_EMBED, batch_key="run")
+    assert said in sag_caplog.text
+
+    sag_caplog.clear()
+    query = adata_b[:40].copy()
+    sag.tl.encode(query, model, recon=True, key_added="q")
+    assert said in sag_caplog.text
+    # a categorical column, and none for ordinary batches
+    sag_caplog.clear()
+    query.obs["run"] = query.obs["run"].astype("category")
+    sag.tl.encode(query, model, recon=True, key_added="q")
+    assert said in sag_caplog.text
+    sag_caplog.clear()
+    sag.tl.encode(query, model, recon=True, batch_key="batch", key_added="q")
+    assert "named like a missing value" not in sag_caplog.text

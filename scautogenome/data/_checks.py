@@ -477,6 +477,15 @@ def check_labels(adata: AnnData, labels_key: str, argument: str = "labels_key") 
 
 MAX_NUMERIC_LABELS = 50
 
+# label texts that usually mean "no label": what str() makes of NaN and None, and blanks
+MISSING_AS_TEXT = frozenset({"", "nan", "none", "na", "<na>", "null"})
+
+
+def named_missing(names) -> list[str]:
+    """Those of ``names`` (label or batch texts) that read like a missing value (``'nan'``,
+    ``'NA'``, blanks: :data:`MISSING_AS_TEXT`), as ``str()`` makes NaN and None."""
+    return [str(n) for n in names if str(n).strip().lower() in MISSING_AS_TEXT]
+
 
 def is_numeric_column(labels: pd.Series) -> bool:
     """Whether ``labels`` holds numbers: a numeric dtype that is neither boolean nor
@@ -552,8 +561,38 @@ def batch_name(value) -> str:
     return str(value)
 
 
+def warn_batches_missing_as_text(batch_key: str, counts: dict[str, int], noun: str) -> None:
+    """A warning naming the batches of ``counts`` (cells per batch text of ``obs[batch_key]``)
+    that read like a missing value (``'nan'``, ``'NA'``, blanks:
+    :func:`named_missing`), as :func:`~scautogenome.data._prepare.warn_missing_as_text` warns
+    of such labels: NaN is no way out for a batch (every cell needs one), so it says how to
+    give them a name that says what they are, or their own batches."""
+    missing_as_text = named_missing(counts)
+    if not missing_as_text:
+        return
+    from .._settings import logger
+
+    logger.warning(
+        "obs[%r] has batch(es) named like a missing value: %s. Each is taken as a batch of "
+        "that name, as the others are. Where the batch of those %s was lost (NaN made text, "
+        "e.g. by .astype(str)), give them theirs or leave them out; where they are a batch "
+        "of their own, name it so, e.g. adata.obs[%r] = adata.obs[%r].astype(str).replace("
+        "%r, 'unknown')",
+        batch_key,
+        ", ".join(f"{b!r} ({counts[b]} {noun})" for b in missing_as_text),
+        noun,
+        batch_key,
+        batch_key,
+        missing_as_text,
+    )
+
+
 def batch_codes(
-    adata: AnnData, batch_key: str, *, categories: list[str] | None = None
+    adata: AnnData,
+    batch_key: str,
+    *,
+    categories: list[str] | None = None,
+    warn: bool = True,
 ) -> tuple[np.ndarray, list[str]]:
     """Integer codes (int64, one per cell) of the batch column ``obs[batch_key]`` and the
     batches they index (sorted text), checked before any work.
@@ -562,7 +601,8 @@ def batch_codes(
     than :data:`MAX_NUMERIC_LABELS` values is a measurement, not batches). Batches are
     matched as text, whole numbers without their decimals (``2`` and ``2.0`` are one batch).
     ``categories``: the batches a trained model knows; a cell of another batch is then an
-    error naming it.
+    error naming it. With ``warn``, batches named like a missing value (``'nan'`` of
+    ``.astype(str)``) are warned about (:func:`warn_batches_missing_as_text`), not refused.
     """
     check_obs_column(adata, "batch_key", batch_key)
     values = adata.obs[batch_key]
@@ -596,4 +636,9 @@ def batch_codes(
         )
         raise ValueError(msg)
     of_name = np.asarray([known[b] for b in names], dtype=np.int64)
-    return of_name[as_categories.cat.codes.to_numpy()], list(categories)
+    codes = of_name[as_categories.cat.codes.to_numpy()]
+    if warn and named_missing(names):
+        n_cells = np.bincount(codes, minlength=len(categories))
+        counts = {b: int(n_cells[known[b]]) for b in dict.fromkeys(names)}
+        warn_batches_missing_as_text(batch_key, counts, obs_noun(adata))
+    return codes, list(categories)

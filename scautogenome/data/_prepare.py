@@ -14,6 +14,7 @@ from .._settings import logger
 from .._utils import check_obs_column, check_one_obs_column, short_repr, shown_values
 from ._checks import (
     MAX_NUMERIC_LABELS,
+    MISSING_AS_TEXT,
     check_adata,
     check_finite,
     check_labels,
@@ -21,6 +22,7 @@ from ._checks import (
     common_row_total,
     get_matrix,
     is_numeric_column,
+    named_missing,
     names_of,
     note_unread_annotations,
     obs_noun,
@@ -43,8 +45,6 @@ if TYPE_CHECKING:
 # fewer validation cells than this: the search's pick among trials is warned to be noisy
 FEW_VAL_CELLS = 20
 
-# label texts that usually mean "no label": what str() makes of NaN and None, and blanks
-MISSING_AS_TEXT = frozenset({"", "nan", "none", "na", "<na>", "null"})
 
 FEW_CELLS_PER_VALUE = 5
 """Under ``task="auto"``, a numeric column of whole numbers classified with fewer cells per
@@ -234,7 +234,7 @@ def warn_missing_as_text(labels: pd.Series, labels_key: str, counts: pd.Series, 
     that read like a missing value (``'nan'``, ``'NA'``, blanks: :data:`MISSING_AS_TEXT`), with
     how to make them NaN; ``use`` says what is done with them ("trained on as classes; to leave
     those cells out of training")."""
-    missing_as_text = [c for c in counts.index if c.strip().lower() in MISSING_AS_TEXT]
+    missing_as_text = named_missing(counts.index)
     if not missing_as_text:
         return
     categorical = isinstance(labels.dtype, pd.CategoricalDtype)

@@ -132,6 +132,38 @@ def check_batch_key(adata: AnnData, batch_key: str | None):
     return codes, batches
 
 
+def warn_untrained_batches(
+    batch: np.ndarray, batches: list[str], train_rows: np.ndarray, batch_key: str, noun: str
+) -> None:
+    """A warning naming the batches of which the seeded split put no cell in train (every
+    one in validation): the decoder's weights of their one-hot code keep their initial
+    values, so whatever decodes those cells as their batch decodes through untrained weights.
+    The split itself is left as it is (the same seed gives the same split and latent)."""
+    in_train = np.bincount(batch[train_rows], minlength=len(batches))
+    untrained = np.flatnonzero(in_train == 0)
+    if not untrained.size:
+        return
+    n_cells = np.bincount(batch, minlength=len(batches))
+    shown = [
+        f"{batches[i]!r} ({n_cells[i]} {noun if n_cells[i] != 1 else noun[:-1]}, all in validation)"
+        for i in untrained
+    ]
+    logger.warning(
+        "obs[%r] has %d %s without a training cell: %s. The seeded 9:1 split put every one "
+        "of their %s in validation, so the decoder's weights of their batch are never "
+        "trained: their cells' validation loss, and recon=True, reconstruct() or "
+        "transform_batch= of their batch, decode through untrained weights (the latent, "
+        "which the encoder computes without the batch, is not affected). Merge them into a "
+        "batch they resemble, give them more %s, or pass another seed= (another split).",
+        batch_key,
+        untrained.size,
+        "batch" if untrained.size == 1 else "batches",
+        ", ".join(shown[:10]) + (f", ... ({untrained.size} in all)" if untrained.size > 10 else ""),
+        noun,
+        noun,
+    )
+
+
 def transform_batch_names(transform_batch) -> tuple[list[str], bool]:
     """The batch names a ``transform_batch`` (one batch, or a list of them) asks for, as the
     model names its batches, and whether it was a list."""
@@ -237,6 +269,7 @@ def prepare_unlabelled(
             ", ".join(f"{b}: {n}" for b, n in zip(batches[:5], np.bincount(batch)[:5]))
             + (" ..." if len(batches) > 5 else ""),
         )
+        warn_untrained_batches(batch, batches, train_rows, batch_key, noun)
     if len(val_rows) < FEW_VAL_CELLS:
         logger.warning(
             "the validation split has %d %s: early stopping and the search's pick among "
@@ -456,7 +489,9 @@ class ResVAE(BaseModel):
         batch_key
             ``obs`` column of the cells' batches (sample, donor, plate): the decoder is
             conditioned on them as scVI's is, so that the latent need not carry what the
-            batch explains (see :func:`scautogenome.tl.embed`). Default: no batches.
+            batch explains (see :func:`scautogenome.tl.embed`; a batch of which the split
+            puts every cell in validation is warned about before training). Default: no
+            batches.
 
         Returns
         -------

@@ -249,7 +249,11 @@ def embed(
         for them as scVI does: every decoder unit also reads the cell's one-hot batch, the
         encoder does not, so the latent need not carry what the batch explains (and a query is
         embedded without its batch). Missing values, a numeric column of more than 50 values,
-        or more batches than half the cells are an error before any work.
+        or more batches than half the cells are an error before any work; a batch of which
+        the seeded split puts every cell in validation (a batch of a few cells), whose decoder
+        weights are then never trained, is warned about before the search, as are batches
+        named like a missing value (``'nan'``, ``'NA'``, blanks: a NaN made text by
+        ``.astype(str)``), which are taken as a batch of that name.
         ``sag.tl.embedding_scores(..., batch_key=)`` scores how well the batches mix.
         Default: no batches.
 
@@ -553,11 +557,14 @@ def score_labels(
     return keep, y
 
 
-def score_batches(adata: AnnData, batch_key: str, keep: np.ndarray) -> tuple[np.ndarray, list]:
+def score_batches(
+    adata: AnnData, batch_key: str, keep: np.ndarray, *, warn: bool = True
+) -> tuple[np.ndarray, list]:
     """The batch codes of the labelled cells (``keep``) that :func:`embedding_scores` scores
     the mixing of, and the batches: checked before any work (every labelled cell has a batch,
-    and there are two or more)."""
-    batches, names = batch_codes(adata[keep] if not keep.all() else adata, batch_key)
+    and there are two or more). With ``warn``, batches that read like a missing value
+    (``'nan'``) are warned about (:func:`~scautogenome.data.batch_codes`)."""
+    batches, names = batch_codes(adata[keep] if not keep.all() else adata, batch_key, warn=warn)
     if len(names) < 2:
         msg = (
             f"obs[{batch_key!r}] has one batch ({names[0]!r}) among the labelled "
@@ -566,6 +573,20 @@ def score_batches(adata: AnnData, batch_key: str, keep: np.ndarray) -> tuple[np.
         )
         raise ValueError(msg)
     return batches, names
+
+
+def check_batch_not_labels(batch_key: str | None, labels_key: str) -> None:
+    """Refuse, before any work, a ``batch_key`` that is ``labels_key``: the batch ASW scores
+    how well the batches mix within each label, and a batch that is the label has one batch
+    in each label, nothing to mix."""
+    if batch_key is not None and batch_key == labels_key:
+        msg = (
+            f"batch_key={batch_key!r} is labels_key too: the batch ASW measures the mixing of "
+            "batches within each label, which a batch that is the label cannot have (each "
+            "label holds one batch). Pass the obs column of the batches (sample, donor, "
+            "plate, run), or leave batch_key out."
+        )
+        raise ValueError(msg)
 
 
 def batch_silhouette(emb: np.ndarray, labels: np.ndarray, batches: np.ndarray) -> float:
@@ -657,7 +678,8 @@ def embedding_scores(
         ``obs`` column of the cells' batches (at least 2): also score how well the batches mix
         within each label, as scib's label-aware batch silhouette (``batch_asw``), on the
         cells of the silhouette (``max_cells``). Use it to judge a batch-corrected latent
-        (:func:`embed` with ``batch_key``) against an uncorrected one.
+        (:func:`embed` with ``batch_key``) against an uncorrected one. ``labels_key``
+        itself is an error before any work (each label would hold one batch).
 
     Returns
     -------
@@ -681,6 +703,7 @@ def embedding_scores(
     check_anndata(adata)
     seed = resolve_seed(seed)
     tsne = check_bool("tsne", tsne)
+    check_batch_not_labels(batch_key, labels_key)
     if key_added is not None:  # where the scores go: checked before any work
         check_key_added(key_added)
         if adata.is_view:  # storing into a view would write into a copy the user does not hold

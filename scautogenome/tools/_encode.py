@@ -80,8 +80,10 @@ def encode(
         from, as ``model.reconstruct`` returns them). The query must then have exactly the
         model's genes (in any order), since the layer has the query's genes;
         ``model.reconstruct(adata)`` returns the model's genes for any query. Without it, an
-        earlier call's reconstruction under ``key_added`` (of another model or other cells) is
-        removed. A model conditioned on batches (``embed(batch_key=)``) decodes each cell as
+        earlier call's reconstruction under ``key_added`` is removed, the same model's too
+        (a layer records nothing of the values it was decoded from, so it cannot be told to
+        describe the new latent), and a log line names it: pass another ``key_added`` to keep
+        it. A model conditioned on batches (``embed(batch_key=)``) decodes each cell as
         its batch in ``obs[batch_key]``, which must be one the model was trained on, or as
         ``transform_batch``. The latent never needs the batch: the encoder does not read it.
     min_gene_overlap

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 _CHUNK = 4096
+STORED_CHUNK = 1 << 20
+"""Stored values of a sparse matrix read at a time (:func:`iter_values`)."""
 
 
 # readers of bulk profiles (sag.io): what their rows are called in messages
@@ -226,7 +228,9 @@ def iter_values(X):
     where the matrix stores a value in parts; dense: row chunks)."""
     if sparse.issparse(X):
         if getattr(X, "has_canonical_format", True):
-            yield X.data
+            # views of STORED_CHUNK values: a caller's copies of a block stay small
+            for start in range(0, X.data.size, STORED_CHUNK):
+                yield X.data[start : start + STORED_CHUNK]
             return
         X = sparse.csr_matrix(X)  # duplicates summed per row chunk, on copies
         for start in range(0, X.shape[0], _CHUNK):

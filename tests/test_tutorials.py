@@ -23,22 +23,37 @@ AT_DEFAULT_BUDGETS = ("01_", "02_")
 
 def _text_outputs(nb) -> list[list[str]]:
     """Each code cell's text outputs, without what differs between identical runs (elapsed
-    times, the kernel's temporary file names in warnings)."""
+    times, the kernel's temporary file names in warnings). Consecutive outputs of one stream
+    are one text: the kernel cuts a stream into messages by timing, which a loaded machine
+    changes (a log line and the next came as one output, or as two)."""
     cells = []
     for c in nb.cells:
         if c.cell_type != "code":
             continue
-        out = []
+        out, streams = [], []
         for o in c.get("outputs", []):
-            if o.get("output_type") == "stream":
+            stream = o.get("name") if o.get("output_type") == "stream" else None
+            if stream is not None:
                 text = o["text"]
             elif "data" in o:
                 text = o["data"].get("text/plain", "")
             else:
                 text = f"{o.get('ename')}: {o.get('evalue')}"
-            text = re.sub(r"\(\d+:\d\d:\d\d\)", "(elapsed)", text)
-            out.append(re.sub(r"ipykernel_\d+/\d+\.py", "ipykernel.py", text))
-        cells.append(out)
+            if stream is not None and streams and streams[-1] == stream:
+                out[-1] += text  # the same stream, cut otherwise
+                continue
+            out.append(text)
+            streams.append(stream)
+        cells.append(
+            [
+                re.sub(
+                    r"ipykernel_\d+/\d+\.py",
+                    "ipykernel.py",
+                    re.sub(r"\(\d+:\d\d:\d\d\)", "(elapsed)", text),
+                )
+                for text in out
+            ]
+        )
     return cells
 
 

@@ -1393,3 +1393,16 @@ def test_classes_of_one_or_two_test_cells_are_warned_about(tiny_config, sag_capl
         )
         for m in warned
     ), warned
+
+
+def test_a_search_the_clock_ended_says_its_result_may_not_repeat(adata, sag_caplog, monkeypatch):
+    """A search its time_budget ended said so, but not that the same seed may then keep
+    another model (the trials a clock allows depend on the machine's speed)."""
+    from scautogenome.search import _study
+
+    clock = iter(range(0, 10**6, 50))  # every reading of the clock 50 s after the last
+    monkeypatch.setattr(_study.time, "perf_counter", lambda: float(next(clock)))
+    cfg = {"trainer": {"max_epochs": 2, "min_epochs": 1}, "budget": {"n_trials": 50}}
+    sag.tl.classify(adata, "label", mode="mlp", time_budget=120, config=cfg)
+    assert "ended it: the trials a clock allows depend on the machine's speed" in (sag_caplog.text)
+    assert "n_trials= without the clock repeats" in sag_caplog.text

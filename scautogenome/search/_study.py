@@ -1439,7 +1439,9 @@ def run_study(
         bar.close()
     # what ended the search, for its summary line: the time budget, or the trial count
     ended = (
-        f" (the time budget of {float(budget['time_budget']):g} s ended it)"
+        f" (the time budget of {float(budget['time_budget']):g} s ended it: the trials a "
+        "clock allows depend on the machine's speed, so the same seed may keep another model; "
+        "n_trials= without the clock repeats)"
         if deadline is not None and time.perf_counter() >= deadline
         else ""
     )

@@ -226,9 +226,11 @@ def embed(
         them is kept; a URL that cannot be opened is an error before any work.
         When the best trial ran in an earlier session, it is trained again (same seed, same
         point) to return its weights, and that time comes on top of ``time_budget``.
-        With a storage each trial's sampler is seeded from ``seed`` and the trial's number (so
-        that processes sharing the study draw points of their own): a search with ``storage``
-        draws other trials than the same call without it, each reproducible on its own.
+        With a storage each trial's sampler is seeded from ``seed``, the trial's number and
+        the number of trials the study held when the call began (so that processes sharing
+        the study, and each session resuming it, draw points of their own): a search with
+        ``storage`` draws other trials than the same call without it, and a search resumed
+        (3 trials, then 4 more) others than one call of 7, each reproducible on its own.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
     seed

@@ -362,7 +362,10 @@ def explain(
         without one (scanpy's ``'PCs'``, say), is an error before any work.
     seed
         Seed of the background, the explained cells and the draws; default
-        ``sag.settings.seed``. The same seed gives the same result.
+        ``sag.settings.seed``. The same seed gives the same result on the same cells. A
+        cell's values depend on which cells are explained with it (the draws of all of them
+        come from one generator): with ``n_explain=20`` they differ from those of
+        ``n_explain=10`` by a few percent of the largest value, the noise of ``nsamples``.
 
     Returns
     -------

@@ -23,7 +23,8 @@ class _Settings:
     seed
         Default random seed for splits, searches and training.
     device
-        ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` (the
+        GPU of index N) or ``"mps"`` (Apple's GPU, which the suite does not run on).
     verbosity
         0 errors, 1 warnings, 2 info (default), 3 debug; or the level's name. It sets the
         level of sag's log messages. Warnings about input files (``sag.io``'s

@@ -31,7 +31,7 @@ class Classifier(SupervisedModel):
     train_params
         Keyword arguments of :class:`scautogenome.train.TrainParams`.
     device
-        ``"auto"``, ``"cpu"`` or ``"cuda"``; default :attr:`scautogenome.settings.device`.
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; default :attr:`scautogenome.settings.device`.
 
     Attributes
     ----------

@@ -34,7 +34,7 @@ class Regressor(SupervisedModel):
     train_params
         Keyword arguments of :class:`scautogenome.train.TrainParams` (``loss`` is ``"mse"``).
     device
-        ``"auto"``, ``"cpu"`` or ``"cuda"``; default :attr:`scautogenome.settings.device`.
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; default :attr:`scautogenome.settings.device`.
 
     Attributes
     ----------

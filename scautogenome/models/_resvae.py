@@ -313,9 +313,9 @@ class ResVAE(BaseModel):
         loss stop training; the learning rate halves after ``patience // 3``),
         ``min_epochs`` (5), ``beta`` (1.0, the KL weight) and ``kl_warmup_epochs`` (None:
         half of ``max_epochs``; the KL weight rises linearly from 0 to ``beta`` over them).
-        An unknown setting is an error. Default: all of these defaults.
+        An unknown setting is an error when ``fit`` begins. Default: all of these defaults.
     device
-        ``"auto"``, ``"cpu"`` or ``"cuda"``; default :attr:`scautogenome.settings.device`.
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; default :attr:`scautogenome.settings.device`.
 
     Attributes
     ----------

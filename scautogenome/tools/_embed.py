@@ -232,7 +232,7 @@ def embed(
         ``storage`` draws other trials than the same call without it, and a search resumed
         (3 trials, then 4 more) others than one call of 7, each reproducible on its own.
     device
-        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
     seed
         Seed of the split, the search and the training; default ``sag.settings.seed``.
     key_added

@@ -874,6 +874,15 @@ def test_bad_input_leaves_no_new_storage_file_behind(adata, tmp_path):
         sag.tl.classify(adata, "label", storage=f"sqlite:///{tmp_path / 'no' / 'c.db'}")
     with pytest.raises(ValueError, match="cannot be opened"):
         sag.tl.embed(adata, storage="nodialect://x/y")
+    # a new file's URL opened with its driver and options, on a probe file that is removed
+    for url, said in (
+        (f"sqlite:///file:{tmp_path / 'ro.db'}?mode=ro&uri=true", "unable to open database"),
+        (f"sqlite:///{tmp_path / 't.db'}?timeout=abc", "could not convert string to float"),
+        (f"sqlite+nodriver:///{tmp_path / 'n.db'}", "Can't load plugin"),
+    ):
+        with pytest.raises(ValueError, match=rf"cannot be opened: .*{said}"):
+            sag.tl.classify(adata, "label", storage=url, n_trials=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_a_study_name_or_model_dir_of_another_type_is_a_type_error(adata, tmp_path):

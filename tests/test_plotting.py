@@ -1058,8 +1058,19 @@ def test_embedding_refuses_groups_that_no_coloured_column_has_before_any_layout(
     with pytest.raises(ValueError, match=r"groups= highlights categories of a categorical"):
         sag.pl.embedding(a, "X_e", color=a.var_names[0], groups=first, show=False)
     assert (set(a.obsm), set(a.uns)) == (obsm, uns)
-    # a group of any coloured categorical column, one name as a str, text columns, None
+    # booleans and numbers are drawn on a colour scale, where scanpy ignores groups=
+    a.obs["flag"] = np.arange(a.n_obs) % 2 == 0
+    with pytest.raises(ValueError, match=r"color='flag' names none"):
+        sag.pl.embedding(a, "X_e", color="flag", groups=[True], show=False)
+    # categories that are numbers are named as they are: the number 1, not the text '1'
+    a.obs["n"] = pd.Categorical(np.arange(a.n_obs) % 3)
+    with pytest.raises(ValueError, match=r"'1' is a category of none .*categories are 0, 1, 2"):
+        sag.pl.embedding(a, "X_e", color="n", groups=["1"], show=False)
+    # a group of any coloured categorical column, one name as a str, text columns, None, an
+    # array or Index of names (scanpy tested their truth)
     sag.pl.embedding(a, "X_e", color=["label", "plate"], groups=[first, "p1"], show=False)
+    sag.pl.embedding(a, "X_e", color="label", groups=np.array([first]), show=False)
+    sag.pl.embedding(a, "X_e", color="label", groups=pd.Index([first]), show=False)
     sag.pl.embedding(a, "X_e", color="plate", groups="p2", show=False)
     sag.pl.embedding(a, "X_e", color="label", groups=None, show=False)
     plt.close("all")
@@ -1593,3 +1604,18 @@ def test_labels_with_dollar_signs_are_drawn_as_plain_text(tmp_path):
         assert not any(t.get_parse_math() for t in texts), name
     ax = sag.pl.confusion_matrix(a, title="$R^2$", show=False)
     assert ax.title.get_parse_math()
+    fig = sag.pl.architecture(a, title="$\\alpha$", return_fig=True, show=False)
+    assert fig.axes[0].title.get_parse_math()
+    # numbers a tick formatter writes are matplotlib's maths ($\mathdefault{10^{-2}}$): a
+    # log scale set afterwards, and the offset of large numbers, keep them
+    ax = sag.pl.importance(a, show=False)
+    ax.set_xscale("log")
+    ax.figure.canvas.draw()
+    assert all(t.get_parse_math() for t in ax.get_xticklabels())
+    assert ax.xaxis.offsetText.get_parse_math()
+    # title=None is scanpy's default title (the column's name), drawn as it reads
+    a.obs["$\\bad$ col"] = a.obs["label"]
+    fig = sag.pl.embedding(
+        a, "X_e", method="tsne", color="$\\bad$ col", title=None, return_fig=True, show=False
+    )
+    fig.savefig(tmp_path / "title_none.png", dpi=40)

@@ -97,6 +97,9 @@ def test_auto_task_warns_of_whole_numbers_that_make_tiny_classes(sag_caplog):
     assert "task='regression'" in sag_caplog.text
     sag_caplog.clear()
     assert resolve_task(pd.Series([0, 24, 48, 72] * 10), "t") == "classification"
+    # no value at all: nothing said of classes of 0 cells (the checks of the labels say it)
+    assert resolve_task(pd.Series(np.full(120, np.nan)), "y") == "classification"
+    assert resolve_task(pd.Series([pd.NA] * 20, dtype="Int64"), "y") == "classification"
     assert "WARNING" not in sag_caplog.text
 
 
@@ -114,6 +117,11 @@ def test_a_classification_metric_of_an_auto_numeric_target_is_refused_before_any
     adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
     with pytest.raises(ValueError, match="macro_f1"):
         sag.tl.classify(adata, "age", n_trials=1, metric="macro_f1")
+    # two columns of that name: the package's own message, not pandas' AttributeError
+    monkeypatch.undo()
+    adata.obs = pd.concat([adata.obs[["label"]], adata.obs[["label"]]], axis=1)
+    with pytest.raises(ValueError, match="2 columns of that name"):
+        sag.tl.classify(adata, "label", n_trials=1, metric="macro_f1")
 
 
 def test_prepare_numeric_split_spans_the_range_and_leaves_missing_values_out(adata):

@@ -132,6 +132,8 @@ def resolve_task(
     n_unique = labels.nunique()
     values = labels.to_numpy(dtype=np.float64, na_value=np.nan)
     values = values[np.isfinite(values)]
+    if not values.size:  # no value at all: the checks of the classes say so
+        return "classification"
     if n_unique > MAX_NUMERIC_LABELS or (values != np.round(values)).any():
         why = "" if n_unique > MAX_NUMERIC_LABELS else ", not all whole numbers"
         say(

@@ -419,16 +419,15 @@ def _few_test_cells_per_class(test, classes: list[str], noun: str = "cells") -> 
     :func:`~scautogenome.tl.classify` warns of them: one cell moves such a class's F1 by a
     third or more, however many test cells there are in all. Empty where there are none
     (classes without a test cell are :func:`_classes_scored`'s)."""
-    support = np.asarray(test.get("per_class", {}).get("support", []), dtype=float)
-    few = [(c, int(n)) for c, n in zip(classes, support) if 0 < n < 3]
-    if not few:
+    from ..tools._utils import few_test_classes
+
+    n_few, named, bound = few_test_classes(test, classes)
+    if not n_few:
         return ""
-    named = ", ".join(f"{c!r} ({n})" for c, n in few[:10])
-    named += f", ... ({len(few)} in all)" if len(few) > 10 else ""
     return (
-        f"<p><b>{len(few):,} of the {len(classes):,} classes have 1 or 2 test {noun}</b> "
+        f"<p><b>{n_few:,} of the {len(classes):,} classes have 1 or 2 test {noun}</b> "
         f"({html.escape(named)}): one {noun[:-1]} can move such a class's test F1 by a third "
-        f"or more, and the macro-F1 by up to {1 / max(1, int((support > 0).sum())):.2f}. Read "
+        f"or more, and the macro-F1 by up to {bound:.2f}. Read "
         f"their test figures as rough; more {noun}, or split_key= with a larger test part, "
         "make them firm.</p>"
     )

@@ -390,6 +390,7 @@ def architecture(
     ax.set_aspect("equal")
     ax.axis("off")
     _fit_labels(ax, labels, box_w, largest)
+    mine = title is not None  # the user's: read as matplotlib reads a title (maths)
     if title is None:
         name = _NAMES[arch["kind"]]
         skip_count = counted(len(skips), "skip connections")
@@ -404,4 +405,4 @@ def architecture(
                 title += f", decoder units read the batch ({arch['n_batch']})"
     ax.set_title(title, fontsize="medium")  # the font size: 10 points at matplotlib's default
 
-    return finish(fig, ax, show, return_fig, save, "sag_architecture")
+    return finish(fig, ax, show, return_fig, save, "sag_architecture", keep_title=mine)

@@ -184,7 +184,9 @@ def embedding(
     if not (color is None or isinstance(color, str)):
         color = colors  # scanpy's own test of a list: not a pandas Index or numpy array
     _check_colors(adata, colors, kwargs.get("gene_symbols"))
-    _check_groups(adata, colors, kwargs.get("groups"))
+    _check_groups(adata, color, colors, kwargs.get("groups"))
+    if kwargs.get("groups") is not None and not isinstance(kwargs["groups"], str):
+        kwargs["groups"] = list(kwargs["groups"])  # scanpy tests a list's truth: not an array's
     layer = kwargs.get("layer")
     if layer is not None:
         check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
@@ -312,7 +314,7 @@ def _draw(adata: AnnData, key: str, label: str | None, color, ax, show, return_f
         )
         if label is not None:
             _relabel(fig.axes, label)
-        plain_text(fig.axes, keep_title="title" in kwargs)
+        plain_text(fig.axes, keep_title=kwargs.get("title") is not None)
         save_figure(fig, "sag_embedding", save)
         return fig
     axs = sc.pl.embedding(adata, basis=key, color=color, ax=ax, show=False, save=False, **kwargs)
@@ -320,7 +322,13 @@ def _draw(adata: AnnData, key: str, label: str | None, color, ax, show, return_f
         _relabel(axs if isinstance(axs, list) else [axs], label)
     first = axs[0] if isinstance(axs, list) else axs
     return finish(
-        first.figure, axs, show, False, save, "sag_embedding", keep_title="title" in kwargs
+        first.figure,
+        axs,
+        show,
+        False,
+        save,
+        "sag_embedding",
+        keep_title=kwargs.get("title") is not None,
     )
 
 
@@ -584,26 +592,31 @@ def _check_colors(adata: AnnData, colors: list, gene_symbols: str | None) -> Non
         raise KeyError(msg)
 
 
-def _check_groups(adata: AnnData, colors: list, groups) -> None:
+def _check_groups(adata: AnnData, color, colors: list, groups) -> None:
     """A ValueError, before any work, for ``groups`` (scanpy's highlighted categories) naming
     a category that none of the categorical ``color`` columns has, or given with none: scanpy
     greys out every cell for it and says nothing."""
     if groups is None:
         return
     names = [groups] if isinstance(groups, str) else list(groups)
+    # scanpy's categorical colours: a categorical column, or text it makes one (numbers and
+    # booleans are drawn on a colour scale, where groups= does nothing)
     columns = [
         c
         for c in dict.fromkeys(colors)
         if c in adata.obs.columns
         and (
-            not pd.api.types.is_numeric_dtype(adata.obs[c])
-            or pd.api.types.is_bool_dtype(adata.obs[c])
+            isinstance(adata.obs[c].dtype, pd.CategoricalDtype)
+            or not (
+                pd.api.types.is_numeric_dtype(adata.obs[c])
+                or pd.api.types.is_bool_dtype(adata.obs[c])
+            )
         )
     ]
     if not columns:
         msg = (
             f"groups={groups!r}: groups= highlights categories of a categorical obs column "
-            f"given as color=, and color={colors!r} names none."
+            f"given as color=, and color={color!r} names none."
         )
         raise ValueError(msg)
     known = set()
@@ -617,7 +630,7 @@ def _check_groups(adata: AnnData, colors: list, groups) -> None:
     missing = [g for g in names if g not in known]
     if missing:
         shown = ", ".join(repr(c) for c in columns)
-        listed = sorted(map(str, known))
+        listed = sorted(known, key=str)  # as they are: the number 1 is not the text '1'
         more = f", ... ({len(listed)} in all)" if len(listed) > 10 else ""
         msg = (
             f"groups={groups!r}: {missing[0]!r} is a category of none of the coloured columns "

@@ -292,15 +292,28 @@ def finish(
 
 
 def plain_text(axes, *, keep_title: bool = False) -> None:
-    """Draw every text of ``axes`` (an Axes or a list of them: tick labels, axis labels,
-    titles, legends, texts on the data) as it reads: class, gene and column names come from
+    """Draw every text of ``axes`` (an Axes or a list of them: fixed tick labels, axis labels,
+    titles, legends, texts on the data; not the numbers a tick formatter writes) as it reads: class, gene and column names come from
     the data, and matplotlib reads ``$...$`` in them as maths (a class named ``$\\bad$``
     failed the figure, ``$x$`` became an italic x). ``keep_title``: the title is the user's,
     whose maths matplotlib users expect (as a ``title=`` set afterwards keeps it)."""
     from matplotlib.text import Text
+    from matplotlib.ticker import FixedFormatter, FuncFormatter
+
+    # tick labels given as names (set_xticks(positions, labels) makes one of these)
+    names = (FixedFormatter, FuncFormatter)
 
     for ax in axes if isinstance(axes, (list, tuple)) else [axes]:
         kept = {ax.title} if keep_title else set()
+        for axis in (ax.xaxis, ax.yaxis):
+            # numbers a formatter writes (10^-2 of a log scale, now or after a set_xscale,
+            # a colour bar's, the offset 1e6) are matplotlib's maths: names are set as fixed
+            # tick labels
+            kept.add(axis.offsetText)
+            if not isinstance(axis.get_major_formatter(), names):
+                kept.update(axis.get_majorticklabels())
+            if not isinstance(axis.get_minor_formatter(), names):
+                kept.update(axis.get_minorticklabels())
         for text in ax.findobj(Text):
             if text not in kept:
                 text.set_parse_math(False)

@@ -239,9 +239,9 @@ def check_storage(storage, study_name=None):
     """Open ``storage`` once, before any work, so that a URL that cannot be opened fails at
     once (:func:`open_storage`). A new SQLite or journal file in a folder that exists is not
     made here but by the search, after the other arguments' checks (a call refused for one of
-    them leaves no empty file behind); its URL's driver is loaded. An in-memory SQLite URL (no
-    file) and an empty ``study_name`` are refused. Returns the opened storage (None for None;
-    a new file's storage as given)."""
+    them leaves no empty file behind); its URL is opened on a probe file beside it
+    (:func:`_check_opens`). An in-memory SQLite URL (no file) and an empty ``study_name`` are
+    refused. Returns the opened storage (None for None; a new file's storage as given)."""
     if study_name is not None:
         check_key("study_name", study_name, "an Optuna study (or None: the default)")
         if not study_name.strip():
@@ -272,7 +272,7 @@ def check_storage(storage, study_name=None):
     new = storage_file(storage)
     if new is not None and not os.path.exists(new) and _can_make_file_in(os.path.dirname(new)):
         if not is_journal_path(storage):
-            _check_driver(storage)
+            _check_opens(storage, new)
         return storage
     return open_storage(storage)
 
@@ -288,15 +288,36 @@ def _can_make_file_in(folder: str) -> bool:
     return True
 
 
-def _check_driver(url: str) -> None:
-    """An SQLite URL's driver is loaded, as opening it would (``sqlite+nodriver://``)."""
+def _check_opens(url: str, path: str) -> None:
+    """A new SQLite file's URL (its file ``path`` not there yet) opened, with its driver and
+    options (``mode=ro``, ``timeout=``), on a probe file of another name beside it, removed
+    afterwards: a ValueError naming the URL where it cannot be, before any work, and no file
+    made at ``path``."""
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
+    handle, probe = tempfile.mkstemp(
+        dir=os.path.dirname(os.path.abspath(path)), prefix=".sag-probe-", suffix=".db"
+    )
+    os.close(handle)
+    os.remove(probe)  # a name no file has: opened as the new file would be
+    parsed = make_url(url)
+    uri = str(parsed.query.get("uri", "")).lower() == "true"
+    engine = None
     try:
-        make_url(url).get_dialect()
-    except Exception as err:  # SQLAlchemy's NoSuchModuleError, or the driver's ImportError
-        msg = f"storage={storage_shown(url)!r} cannot be opened: {err}"
+        engine = create_engine(parsed.set(database=f"file:{probe}" if uri else probe))
+        with engine.connect():
+            pass
+    except Exception as err:  # SQLAlchemy's errors name no common base: report any
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        msg = f"storage={storage_shown(url)!r} cannot be opened: {reason}"
         raise ValueError(msg) from err
+    finally:
+        if engine is not None:
+            engine.dispose()
+        for made in (probe, f"{probe}-journal", f"{probe}-wal", f"{probe}-shm"):
+            with contextlib.suppress(OSError):
+                os.remove(made)
 
 
 def _sqlite_in_memory(url: str) -> bool:

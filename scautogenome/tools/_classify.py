@@ -48,6 +48,7 @@ from ._utils import (
     check_uns_key,
     drop_class_outputs,
     explains_replaced_run,
+    few_test_classes,
     final_model,
     load_config,
     save_model,
@@ -284,7 +285,7 @@ def classify(
         metric is not None
         and requested == "auto"
         and isinstance(obs, pd.DataFrame)
-        and labels_key in obs.columns
+        and (obs.columns == labels_key).sum() == 1  # two of that name: named by the checks
     ):
         # the task the column asks for, before the data are prepared (which log it)
         _check_metric_of_task(metric, resolve_task(adata.obs[labels_key], labels_key, quiet=True))
@@ -431,21 +432,18 @@ def _warn_few_test_cells(test: dict, classes, noun: str) -> None:
     """Warn of classes with 1 or 2 test cells: one cell can move such a class's F1 by a third
     or more (from 0 to 1 with one test cell), and the macro-F1 (their mean) by up to 1 / the
     classes averaged, where accuracy hardly moves."""
-    support = np.asarray(test["per_class"]["support"])
-    few = [(str(c), int(n)) for c, n in zip(classes, support) if 0 < n < 3]
-    if not few:
+    n_few, named, bound = few_test_classes(test, classes)
+    if not n_few:
         return
-    named = ", ".join(f"{c!r} ({n})" for c, n in few[:10])
-    named += f", ... ({len(few)} in all)" if len(few) > 10 else ""
     logger.warning(
         "%d class(es) have 1 or 2 test %s: %s. One %s can move such a class's test F1 by a "
         "third or more, and the macro-F1 by up to %.2f; read their test figures as rough (more %s, or "
         "split_key= with a larger test part, make them firm).",
-        len(few),
+        n_few,
         noun,
         named,
         noun[:-1],
-        1 / max(1, int((support > 0).sum())),
+        bound,
         noun,
     )
 

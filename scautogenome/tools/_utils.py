@@ -564,3 +564,17 @@ def replaces_scores(adata: AnnData, key_added: str, tool: str) -> None:
 def write_uns(adata: AnnData, key_added: str, uns: dict) -> None:
     """Write ``uns`` (h5ad-safe) into ``adata.uns[key_added]``."""
     adata.uns[key_added] = h5ad_safe(uns)
+
+
+def few_test_classes(test: dict, classes) -> tuple[int, str, float]:
+    """The classes of a classify record's test ``metrics`` with 1 or 2 test cells: how many,
+    their names with their counts (the first 10, ``'B' (1), 'NK' (2)``), and by how much one
+    cell can move the macro-F1 (1 / the classes with test cells), which ``classify`` warns of
+    and the report notes."""
+    import numpy as np
+
+    support = np.asarray(test.get("per_class", {}).get("support", []), dtype=float)
+    few = [(str(c), int(n)) for c, n in zip(classes, support) if 0 < n < 3]
+    named = ", ".join(f"{c!r} ({n})" for c, n in few[:10])
+    named += f", ... ({len(few)} in all)" if len(few) > 10 else ""
+    return len(few), named, 1 / max(1, int((support > 0).sum()))

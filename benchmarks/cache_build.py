@@ -20,14 +20,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-from input_cache import git
+from _versions import head_state, run_worker, worktree
 
 HERE = Path(__file__).resolve().parent
 
@@ -79,17 +75,7 @@ def worker(args) -> None:
 
 
 def run_one(tree: Path, args) -> dict:
-    env = dict(os.environ, PYTHONPATH=f"{tree}{os.pathsep}{HERE}", OMP_NUM_THREADS="1")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker"]
-    cmd += ["--cells", str(args.cells), "--genes", str(args.genes)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
-    if out.returncode or not lines:
-        raise RuntimeError(f"worker failed ({tree}):\n{out.stderr[-4000:]}")
-    row = json.loads(lines[-1][len("RESULT ") :])
-    if not row["sag_file"].startswith(str(tree)):
-        raise RuntimeError(f"the worker imported {row['sag_file']}, not the package of {tree}")
-    return row
+    return run_worker(__file__, tree, ["--cells", str(args.cells), "--genes", str(args.genes)])
 
 
 def main() -> None:
@@ -106,17 +92,13 @@ def main() -> None:
         return
     if not args.base:
         p.error("--base COMMIT is required")
-    commit = git("rev-parse", "--short", args.base)
-    head = git("rev-parse", "--short", "HEAD")
-    dirty = bool(git("status", "--porcelain", "--", "scautogenome"))
-    base_dir = Path(tempfile.mkdtemp(prefix="sag_cache_build_base_")) / "tree"
-    git("worktree", "add", "--detach", str(base_dir), commit)
+    state = head_state(args.base)
     rows = []
-    try:
+    with worktree(state["base"], "sag_cache_build_base_") as base_dir:
         for rep in range(args.repeat):
             for variant, tree in (("base", base_dir), ("new", HERE.parent)):
                 row = run_one(tree, args)
-                row.update(variant=variant, repeat=rep, base=commit, head=head, head_dirty=dirty)
+                row.update(variant=variant, repeat=rep, **state)
                 row["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
                 rows.append(row)
                 print(
@@ -125,8 +107,6 @@ def main() -> None:
                     f"values {row['digest']}",
                     flush=True,
                 )
-    finally:
-        git("worktree", "remove", "--force", str(base_dir))
     with open(args.out, "a") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")

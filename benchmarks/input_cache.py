@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
+
+from _versions import head_state, run_worker, worktree
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -119,25 +117,8 @@ def worker(args) -> None:
 
 
 def run_one(tree: Path, dataset: str, args) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--dataset", dataset]
-    cmd += ["--trials", str(args.trials), "--epochs", str(args.epochs)]
-    cmd += ["--mode", args.mode] if args.mode else []
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
-    if out.returncode or not lines:
-        raise RuntimeError(f"worker failed ({tree}, {dataset}):\n{out.stderr[-4000:]}")
-    row = json.loads(lines[-1][len("RESULT ") :])
-    if not row["sag_file"].startswith(str(tree)):
-        msg = f"the worker imported {row['sag_file']}, not the package of {tree}"
-        raise RuntimeError(msg)
-    return row
-
-
-def git(*a: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(ROOT), *a], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    argv = ["--dataset", dataset, "--trials", str(args.trials), "--epochs", str(args.epochs)]
+    return run_worker(__file__, tree, argv + (["--mode", args.mode] if args.mode else []))
 
 
 def main() -> None:
@@ -157,13 +138,9 @@ def main() -> None:
         return
     if not args.base:
         p.error("--base COMMIT is required")
-    commit = git("rev-parse", "--short", args.base)
-    head = git("rev-parse", "--short", "HEAD")
-    dirty = bool(git("status", "--porcelain", "--", "scautogenome"))
-    base_dir = Path(tempfile.mkdtemp(prefix="sag_input_cache_base_")) / "tree"
-    git("worktree", "add", "--detach", str(base_dir), commit)
+    state = head_state(args.base)
     rows = []
-    try:
+    with worktree(state["base"], "sag_input_cache_base_") as base_dir:
         for rep in range(args.repeat):
             for dataset in args.datasets:
                 for variant, tree in (("base", base_dir), ("new", ROOT)):
@@ -171,9 +148,7 @@ def main() -> None:
                     row.update(
                         variant=variant,
                         repeat=rep,
-                        base=commit,
-                        head=head,
-                        head_dirty=dirty,
+                        **state,
                         trials=args.trials,
                         max_epochs=args.epochs,
                         mode=args.mode or "auto",
@@ -186,8 +161,6 @@ def main() -> None:
                         f"{row['test_macro_f1']:.4f}",
                         flush=True,
                     )
-    finally:
-        git("worktree", "remove", "--force", str(base_dir))
     with open(args.out, "a") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")

@@ -24,7 +24,12 @@ class _Settings:
         Default random seed for splits, searches and training.
     device
         ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` (the
-        GPU of index N) or ``"mps"`` (Apple's GPU, which the suite does not run on).
+        GPU of index N) or ``"mps"`` (Apple's GPU, which the suite does not run on). On a GPU
+        that computes bfloat16 natively (Ampere or newer) training and inference run in
+        bfloat16 autocast: the outputs (probabilities, latent, reconstruction) are float32 of
+        about 3 significant digits (a Regressor's predictions keep float32's), and the SHAP
+        values of ``explain`` may differ in their last digits between runs of the same seed
+        (the GPU's atomic additions); older GPUs and the CPU compute in float32.
     verbosity
         0 errors, 1 warnings, 2 info (default), 3 debug; or the level's name. It sets the
         level of sag's log messages. Warnings about input files (``sag.io``'s

@@ -751,3 +751,74 @@ def test_a_damaged_record_of_the_genes_read_is_refused_on_load(adata, tmp_path):
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"The weights in .* cannot be read: reads must be sorted"):
         sag.models.Classifier.load(tmp_path / "m")
+
+
+def test_mixed_precision_only_on_gpus_that_compute_bfloat16(monkeypatch):
+    """bfloat16 autocast was on for every CUDA device: a V100 or T4 (compute capability 7.x)
+    refused it before torch 2.3 (every trial failed) and emulates it slowly since. The
+    capability asked is that of the GPU given (cuda:1), not of the current one."""
+    import torch
+
+    from scautogenome.train import _trainer
+
+    asked = []
+
+    def capability(device=None):
+        asked.append(device)
+        return {0: (7, 0), 1: (8, 0)}[getattr(device, "index", 0) or 0]
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", capability)
+    assert _trainer.native_bfloat16(torch.device("cuda:1"))
+    assert not _trainer.native_bfloat16(torch.device("cuda:0"))
+    assert asked == [torch.device("cuda:1"), torch.device("cuda:0")]
+    old = _trainer._autocast(torch.device("cuda:0"))
+    assert (old.device, old._enabled) == ("cpu", False)  # float32
+    assert _trainer._autocast(torch.device("cpu"))._enabled is False
+
+
+def test_fit_refuses_an_unknown_setting_or_an_absent_device_before_reading_the_data(
+    monkeypatch,
+):
+    """fit(device="cuda") on a machine without CUDA, or an unknown train_params setting,
+    failed only after the data were prepared (minutes on a large AnnData)."""
+    import torch
+
+    import scautogenome as sag
+    from scautogenome.models import _classifier, _regressor, _resvae
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were prepared")
+
+    for module in (_classifier, _regressor):
+        monkeypatch.setattr(module, "prepare_labelled", no_work)
+    monkeypatch.setattr(_resvae, "prepare_unlabelled", no_work)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=2, seed=0)
+    a.obs["age"] = np.arange(a.n_obs, dtype=float)
+    mlp = {"kind": "mlp", "units": [8]}
+    fits = (
+        (sag.models.Classifier, mlp, lambda m: m.fit(a, "label")),
+        (sag.models.Regressor, mlp, lambda m: m.fit(a, "age")),
+        (sag.models.ResVAE, None, lambda m: m.fit(a)),
+    )
+    for cls, arch, fit in fits:
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            fit(cls(arch, device="cuda"))
+        with pytest.raises(TypeError, match="train_params has no setting 'foo'"):
+            fit(cls(arch, train_params={"foo": 1}))
+
+
+def test_adamw_is_fused_on_cpu_where_torch_has_the_kernel():
+    """torch 2.1-2.3 (which pyproject allows) have no fused AdamW on CPU: asking for it failed
+    every training there."""
+    import torch
+
+    from scautogenome.train import _trainer
+
+    assert _trainer._cpu_fused("2.13.0+cpu")
+    assert _trainer._cpu_fused("2.4.0")
+    assert not _trainer._cpu_fused("2.3.1")
+    assert not _trainer._cpu_fused("2.1.0+cu121")
+    net = torch.nn.Linear(2, 2)
+    opt = _trainer.adamw(net.parameters(), lr=1e-3, weight_decay=0.0, device=torch.device("cpu"))
+    assert opt.defaults["fused"] is True  # this torch (2.13) has it

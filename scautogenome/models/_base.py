@@ -417,6 +417,15 @@ class BaseModel:
     def _fit_setup(self, architecture: dict, params_class, seed: int, data):
         """Training parameters, device and a freshly seeded network for ``fit``, reading the
         genes that vary on the training cells of the prepared ``data``."""
+        params, device = self._fit_params(params_class)
+        torch.manual_seed(seed)
+        reads = data.transform.varying_genes()
+        return params, device, self._build_module(architecture, reads=reads)
+
+    def _fit_params(self, params_class):
+        """The training parameters (``params_class`` of ``train_params``; an unknown setting
+        is a TypeError) and the device of ``fit``: checked before any data is read, and again
+        by :meth:`_fit_setup`."""
         given = dict(self.train_params or {})
         fields = getattr(params_class, "__dataclass_fields__", None)
         if fields is None:  # a function that builds TrainParams (the Regressor's)
@@ -427,11 +436,7 @@ class BaseModel:
         if unknown:
             msg = f"train_params has no setting {unknown[0]!r}; its settings are {sorted(fields)}."
             raise TypeError(msg)
-        params = params_class(**given)
-        device = resolve_device(self.device)
-        torch.manual_seed(seed)
-        reads = data.transform.varying_genes()
-        return params, device, self._build_module(architecture, reads=reads)
+        return params_class(**given), resolve_device(self.device)
 
     def _fit_done(self: _M, architecture: dict, data, params, result, *, obs_names, **extras) -> _M:
         """Take over the fitted (``*_``) attributes of the model that ``fit`` trained: the

@@ -165,6 +165,7 @@ class Classifier(SupervisedModel):
             auc = (self.train_params or {}).get("loss") == "auc"
             metric = "roc_auc" if auc else "macro_f1"
         check_metric(metric, "classification")
+        self._fit_params(TrainParams)  # its settings and device, before any data is read
         data = prepare_labelled(
             adata,
             labels_key,

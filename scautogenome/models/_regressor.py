@@ -225,6 +225,12 @@ class Regressor(SupervisedModel):
         architecture = self._given_architecture()  # before any data is read
         seed = resolve_seed(seed)
         check_metric(metric, "regression")
+
+        def params_class(**kw):  # the loss it trains with, "mse", whatever was given
+            loss, _ = task_objective("regression", kw.get("loss", "mse"), metric)
+            return TrainParams(**{**kw, "loss": loss})
+
+        self._fit_params(params_class)  # its settings and device, before any data is read
         data = prepare_labelled(
             adata,
             target_key,
@@ -238,11 +244,6 @@ class Regressor(SupervisedModel):
             labels_argument="target_key",
         )
         arch = {**architecture, "n_inputs": data.X.shape[1], "n_outputs": 1}
-
-        def params_class(**kw):  # the loss it trains with, "mse", whatever was given
-            loss, _ = task_objective("regression", kw.get("loss", "mse"), metric)
-            return TrainParams(**{**kw, "loss": loss})
-
         params, device, net = self._fit_setup(arch, params_class, seed, data)
         mean, std = target_scale(data.y, data.rows("train"))  # train_regressor's
         res = self._train(

@@ -313,7 +313,8 @@ class ResVAE(BaseModel):
         loss stop training; the learning rate halves after ``patience // 3``),
         ``min_epochs`` (5), ``beta`` (1.0, the KL weight) and ``kl_warmup_epochs`` (None:
         half of ``max_epochs``; the KL weight rises linearly from 0 to ``beta`` over them).
-        An unknown setting is an error when ``fit`` begins. Default: all of these defaults.
+        An unknown setting is an error when ``fit`` begins, before any data is read.
+        Default: all of these defaults.
     device
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; default :attr:`scautogenome.settings.device`.
 
@@ -506,6 +507,7 @@ class ResVAE(BaseModel):
             given = {"kind": "resvae", **given} if isinstance(given, dict) else given
             check_architecture(given, kinds=VAE_KINDS, stage="fit")
         seed = resolve_seed(seed)
+        self._fit_params(VAETrainParams)  # its settings and device, before any data is read
         arch0 = dict(self.architecture or {})
         data = prepare_unlabelled(
             adata,

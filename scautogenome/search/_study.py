@@ -1325,6 +1325,7 @@ def run_study(
         trial_deadline = t0 + trial_cap if capped else deadline
         if capped:
             trial.set_user_attr("cap_seconds", float(trial_cap))
+        stopped = None  # the exception that ends this trial, raised below
         try:
             res = train(net, params, seed + trial.number, report, trial_deadline)
         except KeyboardInterrupt:  # failed by Optuna; a resumed search runs it again
@@ -1333,7 +1334,7 @@ def run_study(
         except Pruned:
             trial.set_user_attr("epochs", n_epochs[0])
             trial.set_user_attr("seconds", time.perf_counter() - t0)
-            raise optuna.TrialPruned from None
+            stopped = optuna.TrialPruned()
         except Diverged as err:  # another error: failed by Optuna, with its traceback
             # one line here, none from Optuna (_OptunaQuiet); the search goes on
             trial.set_user_attr("stopped", "diverged")
@@ -1351,7 +1352,13 @@ def run_study(
                 )
             else:
                 logger.info("    trial %d failed: %s", trial.number, err)
-            raise _Diverged(trial.number, str(err)) from None
+            stopped = _Diverged(trial.number, str(err))
+        if stopped is not None:
+            # raised here, not in the except clause: there the caught exception's traceback,
+            # which holds the training's frame (its network, optimizer state and last
+            # batches), would be this one's context, kept by a reference cycle through
+            # Optuna's frame until the cycle collector ran (a GPU held two trials' memory)
+            raise stopped
         # the thread count changes the weights a seed learns: recorded with the model
         threads[trial.number] = torch.get_num_threads()
         trial.set_user_attr("n_threads", threads[trial.number])

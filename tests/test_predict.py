@@ -570,3 +570,28 @@ def test_predict_drops_the_colours_of_other_categories_it_replaces(adata, traine
     sag.tl.predict(query, trained, min_confidence=threshold)
     assert list(query.obs["sag_pred"].cat.categories)[-1] == "Unassigned"
     assert "sag_pred_colors" not in query.uns
+
+
+def test_a_query_whose_genes_are_elsewhere_is_told_where(adata, trained, tmp_path):
+    """A query that names its genes otherwise was told only to check its identifiers: a var
+    column holding the model's names (Ensembl ids as var_names, symbols beside them), the
+    genes of adata.raw (X a few of them), names with surrounding spaces are said, with the
+    step that uses each."""
+    ids = adata.copy()
+    ids.var["symbol"] = ids.var_names.astype(str)
+    ids.var_names = [f"ENSG{i:011d}" for i in range(ids.n_vars)]
+    with pytest.raises(ValueError, match=r"adata\.var\['symbol'\] holds 200 of them: name"):
+        sag.tl.predict(ids, trained)
+    spaced = adata.copy()
+    spaced.var_names = [f"{g} " for g in spaced.var_names]
+    with pytest.raises(ValueError, match=r"200 of them are named with surrounding spaces"):
+        sag.tl.predict(spaced, trained)
+    few = adata.copy()
+    few.raw = few
+    few = few[:, :40].copy()
+    with pytest.raises(ValueError, match=r"adata\.raw holds 200 of them: pass adata\.raw"):
+        sag.tl.predict(few, trained)
+    # a query of the model's genes under no other name: no hint
+    none = adata[:, :40].copy()
+    with pytest.raises(ValueError, match=r"Lower min_gene_overlap to go on anyway\.$"):
+        sag.tl.predict(none, trained)

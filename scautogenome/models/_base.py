@@ -490,6 +490,7 @@ class BaseModel:
         warn: bool = True,
         n_common: int | None = None,
         unlisted_zero: bool = False,
+        query=None,
     ) -> dict:
         """How many of the model's genes the query has; raises below ``min_gene_overlap``.
 
@@ -512,6 +513,10 @@ class BaseModel:
             The query's missing genes are known to be 0 (a MAF's genes that no variant hits,
             :func:`~scautogenome.data.unlisted_genes_are_zero`): for a model of binary values
             (mutations) no overlap is too small, and they are said to be 0, not filled in.
+        query
+            The query's AnnData, where the error of a too small overlap says where more of the
+            model's genes are (:func:`_genes_elsewhere`: a ``var`` column of names,
+            ``adata.raw``, the names without surrounding spaces).
 
         Returns
         -------
@@ -575,6 +580,7 @@ class BaseModel:
                 f"{', '.join(map(str, q[:3]))})."
                 " Check that both use the same gene identifiers (symbols vs Ensembl ids)."
                 + case_hint
+                + _genes_elsewhere(self.var_names_, q, query, n_common)
             )
             raise ValueError(msg)
         if frac < min_gene_overlap:
@@ -583,6 +589,7 @@ class BaseModel:
                 f"({np.floor(1000 * frac) / 10:.1f}%, rounded down), below "
                 f"min_gene_overlap={min_gene_overlap}. Lower min_gene_overlap to go on anyway."
                 + case_hint
+                + _genes_elsewhere(self.var_names_, q, query, n_common)
             )
             raise ValueError(msg)
         depth = ""
@@ -852,6 +859,45 @@ def finite_numbers(meta: dict, entries) -> list[str]:
         for k in entries
         if k in meta and not finite(meta[k])
     ]
+
+
+def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int) -> str:
+    """Where a query holds more of the model's genes than its ``var_names`` do (``n_common``):
+    its names without surrounding spaces, a ``var`` column of names (symbols beside Ensembl
+    ids, as ``gene_symbols=`` of scanpy's plots reads), or ``adata.raw``; each with the step
+    that uses it. Empty where none holds more (or ``query`` is no AnnData)."""
+    model = pd.Index(np.asarray(model_genes, dtype=str))
+    hints = []
+    stripped = np.char.strip(query_genes)
+    n = int(model.isin(stripped).sum())
+    if n > n_common:
+        hints.append(
+            f"{n} of them are named with surrounding spaces in the query: strip them "
+            "(adata.var_names = adata.var_names.str.strip())"
+        )
+    var = getattr(query, "var", None)
+    if isinstance(var, pd.DataFrame):
+        counts = {
+            c: int(model.isin(var[c].astype(str)).sum())
+            for c in var.columns
+            if not pd.api.types.is_numeric_dtype(var[c]) and not pd.api.types.is_bool_dtype(var[c])
+        }
+        best = max(counts, key=counts.get, default=None)
+        if best is not None and counts[best] > n_common:
+            hints.append(
+                f"adata.var[{best!r}] holds {counts[best]} of them: name the genes by it "
+                f"(adata.var_names = adata.var[{best!r}].astype(str); "
+                "adata.var_names_make_unique())"
+            )
+    raw = getattr(query, "raw", None)
+    if raw is not None:
+        n = int(model.isin(np.asarray(raw.var_names, dtype=str)).sum())
+        if n > n_common:
+            hints.append(
+                f"adata.raw holds {n} of them: pass adata.raw.to_adata() (sag reads X or a "
+                "layer, not raw)"
+            )
+    return f" Of the model's {len(model)} genes, {'; '.join(hints)}." if hints else ""
 
 
 def _in_another_case(model_genes, query_genes) -> list[str]:

@@ -563,6 +563,7 @@ class ResVAE(BaseModel):
                 min_gene_overlap=min_gene_overlap,
                 n_common=n_found,
                 unlisted_zero=unlisted_genes_are_zero(adata),
+                query=adata,
             )
 
         X, col_map, _, where = self._matched_input(data, layer, check_genes)

@@ -76,6 +76,7 @@ class SupervisedModel(BaseModel):
                 min_gene_overlap=min_gene_overlap,
                 n_common=n_found,
                 unlisted_zero=unlisted_genes_are_zero(adata),
+                query=adata,
             )
 
         X, col_map, report, where = self._matched_input(data, layer, check_genes)

@@ -414,13 +414,17 @@ def check_key(name: str, value, what: str) -> str:
 def check_path(name: str, value, what: str):
     """``value``, where it is a str or an ``os.PathLike`` (a Path): a TypeError naming the
     argument ``name`` otherwise, before pathlib fails on it with a message that names no
-    argument; ``what`` says what it names ("the .html file to write")."""
+    argument, and a ValueError for an empty (or blank) str, which pathlib reads as the working
+    folder; ``what`` says what it names ("the .html file to write")."""
     if not isinstance(value, (str, os.PathLike)):
         msg = (
             f"{name}={short_repr(value)} must be a str or Path naming {what}, not a "
             f"{type(value).__name__}."
         )
         raise TypeError(msg)
+    if isinstance(value, str) and not value.strip():  # pathlib reads it as the working folder
+        msg = f"{name}={value!r} is an empty path; give {what}."
+        raise ValueError(msg)
     return value
 
 

@@ -1626,3 +1626,60 @@ def test_readers_refuse_what_is_no_anndata_as_the_tools_do(call, bad, tmp_path, 
     with pytest.raises(TypeError, match=rf"^Expected an AnnData, got {type(bad).__name__}\.$"):
         call(bad)
     assert list(tmp_path.iterdir()) == []  # no report written
+
+
+def test_arguments_found_by_fuzzing_get_clear_errors(adata, tmp_path, monkeypatch):
+    """Found by calling every public function with a table of bad values: a raw
+    AttributeError (a report's title=1, train_params='x'), an empty path taken as the working
+    folder (model_dir='' saved the model there), a str split into its letters (genes='TP53'
+    read genes 'T', 'P', '5', '3'), a falsy mode= taken as the default, an integer label_key
+    that write_h5ad then refused."""
+    from scautogenome.tools import _classify
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were prepared")
+
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(adata)
+    trained = sag.datasets.synthetic(n_obs=120, n_vars=40, n_classes=3, seed=0)
+    sag.tl.classify(trained, "label", n_trials=1, config={"trainer": {"max_epochs": 2}})
+    with pytest.raises(TypeError, match=r"^title=1 must be a str"):
+        sag.io.write_report(trained, tmp_path / "r.html", title=1)
+    for bad in ("x", -1, [1]):
+        with pytest.raises(TypeError, match=r"^train_params=.* must be a dict"):
+            sag.models.Classifier({"kind": "mlp", "units": [8]}, train_params=bad).fit(
+                trained, "label"
+            )
+    with pytest.raises(TypeError, match=r"^train_params='' must be a dict"):
+        sag.models.ResVAE(train_params="").fit(trained)
+    monkeypatch.setattr(_classify, "prepare_labelled", no_work)
+    for empty in ("", "  "):
+        with pytest.raises(ValueError, match=r"^model_dir=.* is an empty path"):
+            sag.tl.classify(adata, "label", model_dir=empty)
+    for falsy in ("", 0, False, []):
+        with pytest.raises((ValueError, TypeError), match=r"^mode="):
+            sag.tl.classify(adata, "label", mode=falsy)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    check_untouched(adata, before)
+
+
+def test_readers_take_one_name_as_one_and_check_label_key(tmp_path):
+    """genes='TP53' (and samples=, sample_types='01') were split into their letters; an
+    integer label_key made an obs column write_h5ad refused."""
+    maf = tmp_path / "x.maf"
+    maf.write_text(
+        "Hugo_Symbol\tTumor_Sample_Barcode\tVariant_Classification\n"
+        "TP53\tTCGA-AA-0001-01A\tMissense_Mutation\n"
+        "KRAS\tTCGA-AA-0002-01A\tMissense_Mutation\n"
+    )
+    a = sag.io.read_maf(maf, genes="TP53")
+    assert list(a.var_names) == ["TP53"]
+    assert a.X.sum() == 1
+    with pytest.raises(TypeError, match=r"^label_key=0 must be a str"):
+        sag.io.read_maf({"BRCA": maf}, label_key=0)
+    expr = tmp_path / "e.tsv"
+    expr.write_text("gene\tTCGA-AA-0001-01A\tTCGA-AA-0002-11A\nTP53\t1.0\t2.0\nKRAS\t3.0\t4.0\n")
+    b = sag.io.read_tcga(expr, sample_types="01")
+    assert list(b.obs_names) == ["TCGA-AA-0001-01A"]
+    with pytest.raises(TypeError, match=r"^label_key=0 must be a str"):
+        sag.io.read_tcga(expr, label_key=0)

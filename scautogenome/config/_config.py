@@ -266,7 +266,7 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     from . import _embed  # it imports this module
 
     user = read_user_config(config)
-    the_mode = mode or user.get("mode", "auto")
+    the_mode = user.get("mode", "auto") if mode is None else mode  # '' or 0 is no default
     if the_mode in _embed.EMBED_MODES:
         return _embed.load(user, mode)
     if the_mode not in MODES:

@@ -145,7 +145,7 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
         )
         raise ValueError(msg)
     cfg = _merge(copy.deepcopy(_DEFAULT), user, "")
-    cfg["mode"] = mode or cfg["mode"]
+    cfg["mode"] = cfg["mode"] if mode is None else mode  # '' or 0 is no default
     _check(cfg)
     return cfg
 

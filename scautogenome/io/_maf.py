@@ -12,6 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._settings import logger
+from .._utils import check_key
 from . import _parse
 from ._barcodes import (
     ambiguous_matches,
@@ -334,6 +335,10 @@ def read_maf(
     if level not in LEVELS:
         msg = f"level={level!r} must be one of {LEVELS}."
         raise ValueError(msg)
+    check_key("label_key", label_key, "the obs column of the labels")
+    # one name given as a str is one name, not its letters
+    samples = [samples] if isinstance(samples, str) else samples
+    genes = [genes] if isinstance(genes, str) else genes
     if variant_classes is None:
         counted = set(DEFAULT_VARIANT_CLASSES)
     elif variant_classes == "all":

@@ -1302,6 +1302,8 @@ def write_report(
     from ..tools._utils import is_classify_record, is_predict_record  # lazily: loads torch
 
     check_anndata(adata)
+    if title is not None:
+        check_key("title", title, "the report's heading (or None: the default)")
     # "~/report.html" in the home folder, not in a folder named "~"
     path = Path(check_path("path", path, "the .html file to write")).expanduser()
     if path.is_dir():

@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._settings import logger
-from .._utils import check_bool, columns_listed
+from .._utils import check_bool, check_key, columns_listed
 from . import _parse
 from ._barcodes import (
     FIREHOSE_AGGREGATES,
@@ -370,6 +370,9 @@ def read_tcga(
         msg = f"join={join!r} must be 'inner' or 'outer'."
         raise ValueError(msg)
     tumor_only = check_bool("tumor_only", tumor_only)
+    check_key("label_key", label_key, "the obs column of the labels")
+    if isinstance(sample_types, str):  # one code, not its digits
+        sample_types = [sample_types]
     if sample_types is not None:
         sample_types = [f"{int(c):02d}" if str(c).isdigit() else str(c) for c in sample_types]
         unknown = [c for c in sample_types if c not in SAMPLE_TYPES]

@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -16,7 +17,7 @@ import pandas as pd
 import torch
 
 from .._settings import logger
-from .._utils import check_bool, json_default, replaced_together
+from .._utils import check_bool, json_default, replaced_together, short_repr
 from ..data import (
     InputTransform,
     as_csr_or_dense,
@@ -426,6 +427,12 @@ class BaseModel:
         """The training parameters (``params_class`` of ``train_params``; an unknown setting
         is a TypeError) and the device of ``fit``: checked before any data is read, and again
         by :meth:`_fit_setup`."""
+        if self.train_params is not None and not isinstance(self.train_params, Mapping):
+            msg = (
+                f"train_params={short_repr(self.train_params)} must be a dict of training "
+                f"settings (or None: the defaults), not a {type(self.train_params).__name__}."
+            )
+            raise TypeError(msg)
         given = dict(self.train_params or {})
         fields = getattr(params_class, "__dataclass_fields__", None)
         if fields is None:  # a function that builds TrainParams (the Regressor's)

@@ -161,11 +161,10 @@ class Classifier(SupervisedModel):
         """
         architecture = self._given_architecture()  # before any data is read
         seed = resolve_seed(seed)
+        params, _ = self._fit_params(TrainParams)  # its settings and device, before the data
         if metric is None:
-            auc = (self.train_params or {}).get("loss") == "auc"
-            metric = "roc_auc" if auc else "macro_f1"
+            metric = "roc_auc" if params.loss == "auc" else "macro_f1"
         check_metric(metric, "classification")
-        self._fit_params(TrainParams)  # its settings and device, before any data is read
         data = prepare_labelled(
             adata,
             labels_key,

@@ -1683,3 +1683,30 @@ def test_readers_take_one_name_as_one_and_check_label_key(tmp_path):
     assert list(b.obs_names) == ["TCGA-AA-0001-01A"]
     with pytest.raises(TypeError, match=r"^label_key=0 must be a str"):
         sag.io.read_tcga(expr, label_key=0)
+
+
+def test_a_choice_given_as_an_array_and_a_key_named_as_the_argument(adata):
+    """mode=, value_type=, task=, likelihood= and method= given as an array failed with
+    numpy's 'truth value of an array is ambiguous'; a bad classify_key was named as an uns
+    key; a config's mode as the argument mode=."""
+    before = snapshot(adata)
+    arr = np.array(["mlp", "resnet"])
+    for kw in ({"mode": arr}, {"value_type": arr}, {"task": ["auto"]}):
+        (name,) = kw
+        with pytest.raises(TypeError, match=rf"^{name}=.* must be a str naming one of the"):
+            sag.tl.classify(adata, "label", **kw)
+    for kw in ({"mode": arr}, {"likelihood": arr}):
+        (name,) = kw
+        with pytest.raises(TypeError, match=rf"^{name}=.* must be a str naming one of the"):
+            sag.tl.embed(adata, **kw)
+    with pytest.raises(ValueError, match=r"^config\['mode'\]='x' must be one of"):
+        sag.tl.classify(adata, "label", config={"mode": "x"})
+    check_untouched(adata, before)
+    trained = sag.datasets.synthetic(n_obs=120, n_vars=40, n_classes=3, seed=0)
+    model = sag.tl.classify(trained, "label", n_trials=1, config={"trainer": {"max_epochs": 2}})
+    with pytest.raises(TypeError, match=r"^method=.* must be a str naming one of"):
+        sag.tl.explain(trained, model, method=np.array(["fast"]))
+    with pytest.raises(KeyError, match=r"classify_key='nope': adata\.uns\['nope'\] is not"):
+        sag.tl.explain(trained, model, classify_key="nope")
+    with pytest.raises(TypeError, match=r"^classify_key=0 must be a str"):
+        sag.tl.explain(trained, model, classify_key=0)

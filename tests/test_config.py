@@ -43,7 +43,7 @@ def test_unknown_key_is_named():
             "low > 0",
         ),
         ({"space": {"common": {"lr": {"type": "normal"}}}}, "type='normal'"),
-        ({"mode": "cnn"}, "mode='cnn'"),
+        ({"mode": "cnn"}, r"config\['mode'\]='cnn'"),
         ({"search": {"max_trial_fraction": 0}}, "max_trial_fraction"),
         ({"search": {"initial_trials": "best"}}, "initial_trials"),
         # values no network or trainer accepts: refused here, not by a trial mid-search

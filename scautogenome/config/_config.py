@@ -270,8 +270,10 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
     if the_mode in _embed.EMBED_MODES:
         return _embed.load(user, mode)
     if the_mode not in MODES:
+        where = "mode" if mode is not None else "config['mode']"  # named where it was given
         msg = (
-            f"mode={the_mode!r} must be one of {MODES} (classify) or {_embed.EMBED_MODES} (embed)."
+            f"{where}={the_mode!r} must be one of {MODES} (classify) or {_embed.EMBED_MODES} "
+            "(embed)."
         )
         raise ValueError(msg)
     base = copy.deepcopy(_DEFAULT)

@@ -166,6 +166,7 @@ def embedding(
 
     check_anndata(adata)
     show, return_fig = check_plot_args(ax, show, kwargs.get("save"), return_fig)
+    check_key("method", method, f"one of {METHODS}")  # an array failed in the test below
     if method not in METHODS:
         msg = f"method={method!r} must be one of {METHODS}."
         raise ValueError(msg)

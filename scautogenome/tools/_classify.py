@@ -262,6 +262,9 @@ def classify(
     """
     start = time.perf_counter()
     check_key_added(key_added)
+    for name, value in (("mode", mode), ("value_type", value_type), ("task", task)):
+        if value is not None:  # a choice: an array or a list failed inside a membership test
+            check_key(name, value, "one of the choices documented for it")
     check_labels_key(labels_key)
     if split_key is not None:
         check_key("split_key", split_key, "one column of adata.obs")

@@ -306,6 +306,9 @@ def embed(
     """
     start = time.perf_counter()
     check_outputs(adata, key_added, layer, recon, "embed")
+    for name, value in (("mode", mode), ("likelihood", likelihood), ("value_type", value_type)):
+        if value is not None:  # a choice: an array or a list failed inside a membership test
+            check_key(name, value, "one of the choices documented for it")
     seed = resolve_seed(seed)
     check_likelihood(likelihood)
     overrides = budget_overrides(n_trials, time_budget)

@@ -595,3 +595,21 @@ def test_a_query_whose_genes_are_elsewhere_is_told_where(adata, trained, tmp_pat
     none = adata[:, :40].copy()
     with pytest.raises(ValueError, match=r"Lower min_gene_overlap to go on anyway\.$"):
         sag.tl.predict(none, trained)
+
+
+def test_a_query_repeating_names_the_model_does_not_read_is_predicted(adata, trained, sag_caplog):
+    """A symbol-indexed file repeats names (two loci of one symbol): any repeat was refused,
+    even of a gene the model never reads. Only the model's genes must be unique."""
+    query = adata.copy()
+    names = list(query.var_names)
+    query.var_names = [*names[:-2], "Y_RNA", "Y_RNA"]  # the model reads 198 of its 200 genes
+    ref = trained.predict_proba(adata[:, :-2].copy(), min_gene_overlap=0.5)
+    sag.tl.predict(query, trained, key_added="q")
+    np.testing.assert_allclose(query.obsm["q_proba"], ref, rtol=0, atol=1e-6)
+    assert "var_names repeat 1 gene name(s) the model does not read (e.g. Y_RNA)" in (
+        sag_caplog.text
+    )
+    twice = adata.copy()
+    twice.var_names = [names[0], *names[:-1]]  # a model gene named twice: which is it?
+    with pytest.raises(ValueError, match=rf"duplicated gene name\(s\) \(e\.g\. {names[0]}\)"):
+        sag.tl.predict(twice, trained)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -66,10 +67,21 @@ def view_as_object(adata: AnnData) -> str:
     return "adata[mask].to_memory()" if getattr(adata, "isbacked", False) else "adata[mask].copy()"
 
 
-def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False) -> None:
+_ENSEMBL_VERSION = re.compile(r"^(ENS[A-Z]*\d+)\.\d+$")
+
+
+def _unversioned(name: str) -> str:
+    """A gene name without an Ensembl id's version (``ENSG00000141510.17`` ->
+    ``ENSG00000141510``), as queries are matched to a model's genes; others as they are."""
+    return _ENSEMBL_VERSION.sub(r"\1", name)
+
+
+def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False, reads=None) -> None:
     """Refuse inputs that cannot be used at all: not an AnnData, empty, a view, duplicate genes;
     warn of duplicate cell names (``splits``: for a call that splits the cells, whose seeded
-    split keeps the copies of a name together)."""
+    split keeps the copies of a name together). ``reads``: the genes a model reads of this
+    query (its ``var_names_``), where only their names must be unique (a symbol-indexed file
+    repeats names the model does not read, which are then left alone)."""
     check_anndata(adata)
     if adata.n_obs == 0 or adata.n_vars == 0:
         msg = f"AnnData is empty ({adata.n_obs} obs x {adata.n_vars} vars)."
@@ -90,8 +102,21 @@ def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False) ->
         )
         raise ValueError(msg)
     # duplicated(), not is_unique: pandas can carry a stale is_unique over to a copy's index
-    if adata.var_names.duplicated().any():
-        dups = adata.var_names[adata.var_names.duplicated()].unique()
+    dups = adata.var_names[adata.var_names.duplicated()].unique()
+    if len(dups) and reads is not None:
+        read = {_unversioned(str(g)) for g in reads}
+        unread = [d for d in dups if _unversioned(str(d)) not in read]
+        if unread:
+            from .._settings import logger
+
+            logger.info(
+                "var_names repeat %d gene name(s) the model does not read (e.g. %s): left as "
+                "they are",
+                len(unread),
+                ", ".join(map(str, unread[:3])),
+            )
+        dups = dups[~dups.isin(unread)]
+    if len(dups):
         shown = ", ".join(map(str, dups[:5]))
         msg = (
             f"var_names contain {len(dups)} duplicated gene name(s) (e.g. {shown}); genes are matched "

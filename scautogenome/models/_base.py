@@ -658,7 +658,7 @@ class BaseModel:
                 data.index = data.index.astype(str)
             data = AnnData(data)
         if isinstance(data, AnnData):
-            check_adata(data, writes=False)
+            check_adata(data, writes=False, reads=getattr(self, "var_names_", None))
             if not frame:  # a DataFrame's values are what there is to read
                 layer = self._default_layer(data, layer)
             X = get_matrix(data, layer)

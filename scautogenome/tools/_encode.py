@@ -132,7 +132,7 @@ def encode(
 
     start = time.perf_counter()
     check_outputs(adata, key_added, layer, recon, "encode")
-    check_adata(adata)
+    check_adata(adata, reads=getattr(model, "var_names_", None))  # its genes' names unique
     if not isinstance(model, ResVAE):
         msg = f"model must be a scautogenome ResVAE (sag.tl.embed's), got {type(model).__name__}."
         raise TypeError(msg)

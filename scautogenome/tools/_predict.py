@@ -124,7 +124,7 @@ def predict(
 
     start = time.perf_counter()
     check_key_added(key_added)
-    check_adata(adata)
+    check_adata(adata, reads=getattr(model, "var_names_", None))  # its genes' names unique
     if not isinstance(model, (Classifier, Regressor)):
         msg = f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
         raise TypeError(msg)

@@ -411,6 +411,20 @@ def check_key(name: str, value, what: str) -> str:
     return value
 
 
+def is_one_of(value, choices) -> bool:
+    """Whether ``value`` is one of ``choices``: False for an array, a list or any other
+    collection, which is no single choice (``value in choices`` raised numpy's "truth value
+    of an array is ambiguous", or "unhashable type", naming no argument)."""
+    if isinstance(value, str):
+        return value in choices
+    if hasattr(value, "__len__") or getattr(value, "ndim", 0):  # a collection, an array
+        return False
+    try:
+        return value in choices
+    except (TypeError, ValueError):
+        return False
+
+
 def check_path(name: str, value, what: str):
     """``value``, where it is a str or an ``os.PathLike`` (a Path): a TypeError naming the
     argument ``name`` otherwise, before pathlib fails on it with a message that names no

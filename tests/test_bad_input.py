@@ -1710,3 +1710,28 @@ def test_a_choice_given_as_an_array_and_a_key_named_as_the_argument(adata):
         sag.tl.explain(trained, model, classify_key="nope")
     with pytest.raises(TypeError, match=r"^classify_key=0 must be a str"):
         sag.tl.explain(trained, model, classify_key=0)
+
+
+def test_a_reader_or_plot_choice_given_as_an_array_is_named(tmp_path):
+    """split=, orientation=, sparse=, level=, join= and errors= given as an array or a list
+    failed inside the membership test ("truth value of an array is ambiguous", "unhashable
+    type") with no argument named."""
+    table = tmp_path / "t.csv"
+    table.write_text("gene,c1,c2\nA,1,2\nB,3,4\n")
+    arr = np.array(["genes_x_samples"])
+    with pytest.raises(ValueError, match=r"^orientation=array"):
+        sag.io.read_table(table, orientation=arr)
+    with pytest.raises(ValueError, match=r"^sparse=\['auto'\] must be"):
+        sag.io.read_table(table, sparse=["auto"])
+    with pytest.raises(ValueError, match=r"^errors=array"):
+        sag.io.parse_tcga_barcode("TCGA-AA-0001-01A", errors=np.array(["raise"]))
+    with pytest.raises(ValueError, match=r"^join=\['inner'\] must be"):
+        sag.io.read_tcga(table, join=["inner"])
+    maf = tmp_path / "x.maf"
+    maf.write_text("Hugo_Symbol\tTumor_Sample_Barcode\tVariant_Classification\n")
+    with pytest.raises(ValueError, match=r"^level=\{'barcode': 1\} must be one of"):
+        sag.io.read_maf(maf, level={"barcode": 1})
+    a = sag.datasets.synthetic(n_obs=120, n_vars=40, n_classes=3, seed=0)
+    sag.tl.classify(a, "label", n_trials=1, config={"trainer": {"max_epochs": 2}})
+    with pytest.raises(ValueError, match=r"^split=array"):
+        sag.pl.confusion_matrix(a, split=np.array(["test"]), show=False)

@@ -9,6 +9,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .._utils import is_one_of
+
 # GDC sample type codes (https://gdc.cancer.gov/resources-tcga-users/tcga-code-tables/sample-type-codes)
 # code -> (name as in GDC's data model, Firehose short letter code)
 SAMPLE_TYPES: dict[str, tuple[str, str]] = {
@@ -164,7 +166,7 @@ def parse_tcga_barcode(
             f"them (a list, pd.Index or pd.Series), not a {type(barcodes).__name__}."
         )
         raise TypeError(msg)
-    if errors not in ("raise", "coerce"):
+    if not is_one_of(errors, ("raise", "coerce")):
         msg = f"errors={errors!r} must be 'raise' or 'coerce'."
         raise ValueError(msg)
     if isinstance(barcodes, str):

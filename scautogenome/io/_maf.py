@@ -12,7 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._settings import logger
-from .._utils import check_key
+from .._utils import check_key, is_one_of
 from . import _parse
 from ._barcodes import (
     ambiguous_matches,
@@ -332,7 +332,7 @@ def read_maf(
     """
     import anndata as ad
 
-    if level not in LEVELS:
+    if not is_one_of(level, LEVELS):
         msg = f"level={level!r} must be one of {LEVELS}."
         raise ValueError(msg)
     check_key("label_key", label_key, "the obs column of the labels")

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from .._keys import IO_KEY
 from .._settings import logger
-from .._utils import check_path, columns_listed
+from .._utils import check_path, columns_listed, is_one_of
 from . import _parse
 from ._barcodes import barcode_fraction, match_ids
 
@@ -293,10 +293,10 @@ def table_to_anndata(
     """Parse a matrix file into samples x genes AnnData (no labels); also return the record."""
     import anndata as ad
 
-    if orientation not in ORIENTATIONS:
+    if not is_one_of(orientation, ORIENTATIONS):
         msg = f"orientation={orientation!r} must be one of {ORIENTATIONS}."
         raise ValueError(msg)
-    if sparse not in (True, False, "auto"):
+    if not is_one_of(sparse, (True, False, "auto")):
         msg = f"sparse={sparse!r} must be True, False or 'auto'."
         raise ValueError(msg)
     dtype = float_dtype(dtype)

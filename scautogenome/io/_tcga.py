@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._settings import logger
-from .._utils import check_bool, check_key, columns_listed
+from .._utils import check_bool, check_key, columns_listed, is_one_of
 from . import _parse
 from ._barcodes import (
     FIREHOSE_AGGREGATES,
@@ -366,7 +366,7 @@ def read_tcga(
     """
     import anndata as ad
 
-    if join not in ("inner", "outer"):
+    if not is_one_of(join, ("inner", "outer")):
         msg = f"join={join!r} must be 'inner' or 'outer'."
         raise ValueError(msg)
     tumor_only = check_bool("tumor_only", tumor_only)

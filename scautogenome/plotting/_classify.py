@@ -17,6 +17,7 @@ from .._utils import (
     check_obs_columns_once,
     check_record_reader,
     classify_run_record,
+    is_one_of,
     missing_key,
 )
 from ._utils import (
@@ -129,7 +130,7 @@ def confusion_matrix(
     normalize = check_bool("normalize", normalize)
     annotate = annotate if annotate is None else check_bool("annotate", annotate)
     split = "all" if split is None else split
-    if split not in (*_SPLIT_ORDER[:3], "all"):
+    if not is_one_of(split, (*_SPLIT_ORDER[:3], "all")):
         msg = f"split={split!r} must be 'test', 'val', 'train' or 'all' (or None)."
         raise ValueError(msg)
     if labels_key is None:
@@ -414,7 +415,7 @@ def regression(
     check_record_reader(adata, key, "classify")
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     split = "all" if split is None else split
-    if split not in (*_SPLIT_ORDER[:3], "all"):
+    if not is_one_of(split, (*_SPLIT_ORDER[:3], "all")):
         msg = f"split={split!r} must be 'test', 'val', 'train' or 'all' (or None)."
         raise ValueError(msg)
     if size is not None:

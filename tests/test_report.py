@@ -78,6 +78,7 @@ def test_report_sections(annotated, tmp_path):
     ci = binomtest(round(test["accuracy"] * n), n).proportion_ci(method="wilson")
     assert f"Only {n} test cells:" in page
     assert f"{ci.low:.2f}\u2013{ci.high:.2f} (Wilson)" in page
+    assert "more cells, or a larger test part" in page  # cells, as the rows are called
 
 
 def test_report_names_the_class_of_a_two_class_runs_average_precision(tiny_config, tmp_path):

@@ -411,7 +411,7 @@ def _few_test_cells(test, accuracy: bool, noun: str = "cells") -> str:
         )
     else:
         text += f"each {one} weighs much in the test metrics. "
-    return text + "Read them as rough; more samples, or a larger test part, make them firm.</p>"
+    return text + f"Read them as rough; more {noun}, or a larger test part, make them firm.</p>"
 
 
 def _few_test_cells_per_class(test, classes: list[str], noun: str = "cells") -> str:

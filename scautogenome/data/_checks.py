@@ -67,13 +67,16 @@ def view_as_object(adata: AnnData) -> str:
     return "adata[mask].to_memory()" if getattr(adata, "isbacked", False) else "adata[mask].copy()"
 
 
-_ENSEMBL_VERSION = re.compile(r"^(ENS[A-Z]*\d+)\.\d+$")
+_ENSEMBL_VERSIONED = re.compile(r"^(ENS[A-Z]*[0-9]{6,})\.[0-9]+$")
+"""An Ensembl id with its version (ENSG00000141510.17): GENCODE releases change the version."""
 
 
-def _unversioned(name: str) -> str:
-    """A gene name without an Ensembl id's version (``ENSG00000141510.17`` ->
+def _unversioned(names) -> np.ndarray:
+    """Gene names without an Ensembl id's version (``ENSG00000141510.17`` ->
     ``ENSG00000141510``), as queries are matched to a model's genes; others as they are."""
-    return _ENSEMBL_VERSION.sub(r"\1", name)
+    return np.array(
+        [m.group(1) if (m := _ENSEMBL_VERSIONED.match(n)) else n for n in names], dtype=object
+    )
 
 
 def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False, reads=None) -> None:
@@ -104,9 +107,11 @@ def check_adata(adata: AnnData, *, writes: bool = True, splits: bool = False, re
     # duplicated(), not is_unique: pandas can carry a stale is_unique over to a copy's index
     dups = adata.var_names[adata.var_names.duplicated()].unique()
     if len(dups) and reads is not None:
-        read = {_unversioned(str(g)) for g in reads}
-        unread = [d for d in dups if _unversioned(str(d)) not in read]
-        if unread:
+        read = set(_unversioned(np.asarray(reads, dtype=str)))
+        unread = [
+            d for d, u in zip(dups, _unversioned(np.asarray(dups, dtype=str))) if u not in read
+        ]
+        if unread and writes:  # once per call: the tool's own check, as for obs_names
             from .._settings import logger
 
             logger.info(

@@ -13,8 +13,10 @@ from .._keys import SPLITS
 from .._settings import logger
 from .._utils import check_obs_column, check_one_obs_column, short_repr, shown_values
 from ._checks import (
+    _ENSEMBL_VERSIONED,
     MAX_NUMERIC_LABELS,
     MISSING_AS_TEXT,
+    _unversioned,
     check_adata,
     check_finite,
     check_labels,
@@ -850,16 +852,6 @@ def not_read(n_vars: int, reads: np.ndarray, noun: str) -> str:
     return (
         f"{n_vars - len(reads)} constant on the training {noun}: the network reads the "
         f"other {len(reads)}"
-    )
-
-
-_ENSEMBL_VERSIONED = re.compile(r"^(ENS[A-Z]*[0-9]{6,})\.[0-9]+$")
-"""An Ensembl id with its version (ENSG00000141510.17): GENCODE releases change the version."""
-
-
-def _unversioned(names: np.ndarray) -> np.ndarray:
-    return np.array(
-        [m.group(1) if (m := _ENSEMBL_VERSIONED.match(n)) else n for n in names], dtype=object
     )
 
 

@@ -415,18 +415,15 @@ class BaseModel:
         self.module_ = module.to(self.device_).eval()
         return self
 
-    def _fit_setup(self, architecture: dict, params_class, seed: int, data):
-        """Training parameters, device and a freshly seeded network for ``fit``, reading the
-        genes that vary on the training cells of the prepared ``data``."""
-        params, device = self._fit_params(params_class)
+    def _fit_setup(self, architecture: dict, seed: int, data):
+        """A freshly seeded network for ``fit``, reading the genes that vary on the training
+        cells of the prepared ``data``."""
         torch.manual_seed(seed)
-        reads = data.transform.varying_genes()
-        return params, device, self._build_module(architecture, reads=reads)
+        return self._build_module(architecture, reads=data.transform.varying_genes())
 
     def _fit_params(self, params_class):
         """The training parameters (``params_class`` of ``train_params``; an unknown setting
-        is a TypeError) and the device of ``fit``: checked before any data is read, and again
-        by :meth:`_fit_setup`."""
+        is a TypeError) and the device of ``fit``: checked before any data is read."""
         if self.train_params is not None and not isinstance(self.train_params, Mapping):
             msg = (
                 f"train_params={short_repr(self.train_params)} must be a dict of training "

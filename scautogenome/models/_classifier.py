@@ -161,7 +161,7 @@ class Classifier(SupervisedModel):
         """
         architecture = self._given_architecture()  # before any data is read
         seed = resolve_seed(seed)
-        params, _ = self._fit_params(TrainParams)  # its settings and device, before the data
+        params, device = self._fit_params(TrainParams)  # settings and device, before the data
         if metric is None:
             metric = "roc_auc" if params.loss == "auc" else "macro_f1"
         check_metric(metric, "classification")
@@ -177,7 +177,7 @@ class Classifier(SupervisedModel):
             writes=False,
         )
         arch = {**architecture, "n_inputs": data.X.shape[1], "n_outputs": data.n_classes}
-        params, device, net = self._fit_setup(arch, TrainParams, seed, data)
+        net = self._fit_setup(arch, seed, data)
         res = self._train(
             train_classifier,
             net,

@@ -230,7 +230,7 @@ class Regressor(SupervisedModel):
             loss, _ = task_objective("regression", kw.get("loss", "mse"), metric)
             return TrainParams(**{**kw, "loss": loss})
 
-        self._fit_params(params_class)  # its settings and device, before any data is read
+        params, device = self._fit_params(params_class)  # settings and device, before the data
         data = prepare_labelled(
             adata,
             target_key,
@@ -244,7 +244,7 @@ class Regressor(SupervisedModel):
             labels_argument="target_key",
         )
         arch = {**architecture, "n_inputs": data.X.shape[1], "n_outputs": 1}
-        params, device, net = self._fit_setup(arch, params_class, seed, data)
+        net = self._fit_setup(arch, seed, data)
         mean, std = target_scale(data.y, data.rows("train"))  # train_regressor's
         res = self._train(
             train_regressor, net, data, params, device, metric=metric, seed=seed, y=data.y

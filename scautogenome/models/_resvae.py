@@ -507,7 +507,7 @@ class ResVAE(BaseModel):
             given = {"kind": "resvae", **given} if isinstance(given, dict) else given
             check_architecture(given, kinds=VAE_KINDS, stage="fit")
         seed = resolve_seed(seed)
-        self._fit_params(VAETrainParams)  # its settings and device, before any data is read
+        params, device = self._fit_params(VAETrainParams)  # settings and device, before the data
         arch0 = dict(self.architecture or {})
         data = prepare_unlabelled(
             adata,
@@ -522,7 +522,7 @@ class ResVAE(BaseModel):
         arch = self._resolved_architecture(
             data.X.shape[1], data.likelihood, 0 if data.batches is None else len(data.batches)
         )
-        params, device, net = self._fit_setup(arch, VAETrainParams, seed, data)
+        net = self._fit_setup(arch, seed, data)
         warn_long_warmup(params.max_epochs, params.kl_warmup_epochs)
         res = train_vae(
             net,

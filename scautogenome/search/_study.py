@@ -270,37 +270,36 @@ def check_storage(storage, study_name=None):
         raise TypeError(msg)
     _check_writable(storage)
     new = storage_file(storage)
-    if new is not None and not os.path.exists(new) and _can_make_file_in(os.path.dirname(new)):
+    probe = None if new is None or os.path.exists(new) else _probe_name(new)
+    if probe is not None:
         if not is_journal_path(storage):
-            _check_opens(storage, new)
+            _check_opens(storage, probe)
         return storage
     return open_storage(storage)
 
 
-def _can_make_file_in(folder: str) -> bool:
-    """Whether a file can be made in ``folder`` (a probe of another name, removed at once)."""
+def _probe_name(path: str) -> str | None:
+    """A free file name beside ``path`` (a probe made and removed at once), or None where no
+    file can be made in its folder (missing, read-only)."""
     try:
-        handle, probe = tempfile.mkstemp(dir=os.path.abspath(folder), prefix=".sag-probe-")
+        handle, probe = tempfile.mkstemp(
+            dir=os.path.dirname(os.path.abspath(path)), prefix=".sag-probe-", suffix=".db"
+        )
     except OSError:
-        return False
+        return None
     os.close(handle)
     os.remove(probe)
-    return True
+    return probe
 
 
-def _check_opens(url: str, path: str) -> None:
-    """A new SQLite file's URL (its file ``path`` not there yet) opened, with its driver and
-    options (``mode=ro``, ``timeout=``), on a probe file of another name beside it, removed
+def _check_opens(url: str, probe: str) -> None:
+    """A new SQLite file's URL opened, with its driver and options (``mode=ro``,
+    ``timeout=``), on the free name ``probe`` beside it (:func:`_probe_name`), removed
     afterwards: a ValueError naming the URL where it cannot be, before any work, and no file
-    made at ``path``."""
+    made where the URL points."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
-    handle, probe = tempfile.mkstemp(
-        dir=os.path.dirname(os.path.abspath(path)), prefix=".sag-probe-", suffix=".db"
-    )
-    os.close(handle)
-    os.remove(probe)  # a name no file has: opened as the new file would be
     parsed = make_url(url)
     uri = str(parsed.query.get("uri", "")).lower() == "true"
     engine = None

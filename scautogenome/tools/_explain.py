@@ -437,14 +437,6 @@ def explain(
     seed = resolve_seed(seed)
     if split_key is not None:
         check_obs_column(adata, "split_key", split_key)
-    if classify_key is not None:  # named as the argument, before uns is read with it
-        check_key("classify_key", classify_key, "the key_added of a sag.tl.classify run")
-        if not is_classify_record(adata.uns.get(classify_key)):
-            msg = (
-                f"classify_key={classify_key!r}: adata.uns[{classify_key!r}] is not the record "
-                "of a sag.tl.classify run (its key_added)."
-            )
-            raise KeyError(msg)
     record_key, record = classify_record(adata, model, classify_key)
     if record_key is None and is_classify_record(adata.uns.get(_keys.CLASSIFY_KEY)):
         # (a prediction's record holds no layer, labels or split to use: nothing to say)

@@ -11,6 +11,7 @@ from .._utils import (
     call_params,
     check_creatable,
     check_int_at_least,
+    check_key,
     check_number,
     check_path,
     h5ad_safe,
@@ -432,10 +433,14 @@ def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str 
     from .. import _keys
     from .._settings import logger
 
-    if key is not None:
+    if key is not None:  # named as explain's argument, classify_key
+        check_key("classify_key", key, "the key_added of a sag.tl.classify run")
         record = adata.uns.get(key)
         if not is_classify_record(record):
-            msg = f"adata.uns[{key!r}] is not the record of a sag.tl.classify run."
+            msg = (
+                f"classify_key={key!r}: adata.uns[{key!r}] is not the record of a "
+                "sag.tl.classify run (its key_added)."
+            )
             raise KeyError(msg)
         if not describes(record, model):
             logger.warning(

@@ -271,10 +271,10 @@ def _sparse_rows(X, rows: np.ndarray, transform, genes) -> sparse.csr_matrix:
     if genes is not None:
         read = np.zeros(X.shape[1], dtype=bool)
         read[genes] = True
-    bound = 0
-    for part in parts:
-        indices = X[part].indices
-        bound += len(indices) if read is None else int(np.count_nonzero(read[indices]))
+    if read is None:  # every stored value of the rows
+        bound = int(np.diff(X.indptr)[rows].sum())
+    else:
+        bound = sum(int(np.count_nonzero(read[X[part].indices])) for part in parts)
     index = np.int32 if max(bound, n_cols) < np.iinfo(np.int32).max else np.int64
     data = np.empty(bound, dtype=np.float32)
     indices = np.empty(bound, dtype=index)

@@ -31,7 +31,10 @@ def test_partial_overlap_warns_and_fills_the_training_mean(adata, trained, capfd
     err = capfd.readouterr().err
     assert err.count("180 of the model's 200 genes") == 1
     assert "predictions may be less accurate than the model's test metrics" in " ".join(err.split())
-    assert "missing genes are set to their mean in training" in err
+    assert "are set to their mean in training" in err
+    # the warning names the first missing genes, so that the user can look for them
+    names = ", ".join(repr(str(g)) for g in adata.var_names[:3])
+    assert f"20 missing genes (e.g. {names}) are set to" in " ".join(err.split())
     rep = query.uns["sag"]["gene_overlap"]
     assert (rep["n_missing_filled"], rep["missing_filled_with"]) == (20, "train_mean")
     # the fill is "those genes hold their training mean on the model's scale": after the

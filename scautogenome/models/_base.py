@@ -597,11 +597,11 @@ class BaseModel:
             )
             raise ValueError(msg)
         depth = ""
+        if n_common < n_model and found is None:  # the caller counted them
+            found = np.unique(gene_alignment(q, self.var_names_, log=False)[1])
         if n_common < n_model and self.transform_.share_ is not None:
             # a counts model: the cells' depth is taken from the genes the query has, scaled
             # by their share of the training cells' counts
-            if found is None:  # the caller counted them
-                found = np.unique(gene_alignment(q, self.var_names_, log=False)[1])
             coverage = self.transform_.coverage(np.setdiff1d(np.arange(n_model), found))
             report["counts_share"] = float(coverage)
             depth = (
@@ -610,12 +610,15 @@ class BaseModel:
             )
         if warn and n_common < n_model:
             logger.warning(
-                "query has %d of the model's %d genes (%s%%); %d missing genes are set to %s%s, "
-                "%s.%s",
+                "query has %d of the model's %d genes (%s%%); %d missing genes (e.g. %s) are "
+                "set to %s%s, %s.%s",
                 n_common,
                 n_model,
                 f"{np.floor(1000 * frac) / 10:.1f}",  # 1,999 of 2,000: 99.9%, not 100.0%
                 n_model - n_common,
+                ", ".join(  # the first few, in the model's order
+                    repr(str(g)) for g in np.delete(self.var_names_, found)[:3]
+                ),
                 "0" if self.transform_.mean_ is None else "their mean in training",
                 depth,
                 self._missing_genes_effect,

@@ -875,6 +875,11 @@ def test_a_class_named_overall_keeps_its_column(tmp_path, log_records):
     # the plots find the class and the mean over the classes by their names
     sag.pl.importance(back, "overall", show=False)
     sag.pl.shap_summary(back, "overall (all classes)", show=False)
+    # with no group, the summary is the whole model's view: the mean over the classes
+    ax = sag.pl.shap_summary(back, show=False)
+    assert ax.get_title().startswith("overall (all classes)")
+    shown = [t.get_text() for t in ax.get_yticklabels()]
+    assert set(shown) == set(np.asarray(back.uns["sag_shap"]["top_genes"][-1])[: len(shown)])
     page = sag.io.write_report(back, tmp_path / "o.html").read_text()
     genes = page.split("Genes that drive each class", 1)[1]  # the explanation's table
     assert genes.count('<td class="l">overall</td>') == 1

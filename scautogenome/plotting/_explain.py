@@ -275,7 +275,8 @@ def shap_summary(
         Annotated by :func:`scautogenome.tl.explain`.
     group
         One of the explained classes, or ``"overall"``: the overall top genes, each cell at
-        its SHAP value of its own class. None (default): ``"overall"``, the whole model's view
+        its SHAP value of its own class. None (default): the overall column (named
+        ``"overall (all classes)"`` where a class is named ``"overall"``), the whole model's view
         (as :func:`importance` shows every class by default); for a numeric target, its
         predicted value.
     n_top
@@ -312,7 +313,8 @@ def shap_summary(
     classes = [str(c) for c in uns["classes"]]
     output = _output(uns)
     if group is None:  # the whole model; a numeric target has one output
-        group = "overall" if output != "prediction" else classes[0]
+        # the last column: "overall", or "overall (all classes)" where a class is so named
+        group = str(uns["columns"][-1]) if output != "prediction" else classes[0]
     c = _column(adata, uns, group)
     if c < len(classes):
         values = np.asarray(uns["values"][c], dtype=float)  # cells x stored top genes

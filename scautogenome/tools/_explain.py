@@ -378,7 +378,7 @@ def explain(
     ``varm[key_added]``
         n_vars x (n_classes + 1) float32: column ``c`` is the mean absolute SHAP value of class
         ``c`` over the explained cells of class ``c``; the last column (``overall``) is the mean
-        over the classes (named ``"overall (all classes)"`` where a class is named
+        over the classes that have explained cells (named ``"overall (all classes)"`` where a class is named
         ``"overall"``, with a warning). NaN for genes the model was not trained on.
     ``uns[key_added]``
         ``classes``; ``columns`` (the varm columns: classes + ``"overall"``); ``top_genes`` and

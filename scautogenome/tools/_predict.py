@@ -20,7 +20,6 @@ from ._utils import (
     drop_class_outputs,
     h5ad_safe,
     is_classify_record,
-    record_kind,
     recorded_layer,
 )
 
@@ -31,8 +30,6 @@ if TYPE_CHECKING:
 
 
 UNASSIGNED = "Unassigned"  # a cell below predict's min_confidence
-# what predict writes into uns[key_added]
-PREDICT_ENTRIES = ("classes", "gene_overlap", "model_digest", "predict_params")
 
 
 @keep_python_rng()  # the user's next random.random() draws as without the call
@@ -115,10 +112,9 @@ def predict(
         ``predict_params`` (this call). An existing ``uns[key_added]`` from
         :func:`classify` is kept and updated when that run trained ``model``. The record of
         another model's run (whose metrics, confusion matrix and classes would no longer
-        describe the predictions), another tool's record, a value that is not a dict, or a
-        dict of your own holding one of the four entries above is an error before any work, so
-        that it is not lost: pass another ``key_added`` (e.g. ``"sag_query"``). A dict of your
-        own without them is updated, keeping its entries.
+        describe the predictions), another tool's record, or a value of your own (a dict
+        too, such as scanpy's ``uns['neighbors']``) is an error before any work, so that it is
+        not lost: pass another ``key_added`` (e.g. ``"sag_query"``).
     """
     from ..models import Classifier, Regressor, check_is_fitted
 
@@ -143,20 +139,12 @@ def predict(
             msg = f"The model has a class named {UNASSIGNED!r}; min_confidence= would mix them."
             raise ValueError(msg)
     check_is_fitted(model)
-    # a classify record (of this model), an earlier prediction's or a dict of the user's is
-    # updated, keeping its other entries
-    check_uns_key(adata, key_added, "predict", replaces=("classify", "predict", "other"))
+    # a classify record (of this model) or an earlier prediction's is updated; a dict of the
+    # user's (scanpy's uns['neighbors'], say) is refused, as every tool refuses one: updated,
+    # it would read as a prediction's record, which a later call replaces whole
+    check_uns_key(adata, key_added, "predict", replaces=("classify", "predict"))
     check_class_outputs(adata, key_added, "predict", split=False)
     record = adata.uns.get(key_added)
-    if record_kind(record) == "other":  # the user's dict: updated, but none of its values lost
-        taken = [k for k in PREDICT_ENTRIES if k in record]
-        if taken:
-            msg = (
-                f"adata.uns[{key_added!r}] holds a dict that no sag tool wrote, whose "
-                f"{taken} sag.tl.predict(key_added={key_added!r}) would replace. Pass another "
-                f"key_added= to keep them, or delete them first."
-            )
-            raise ValueError(msg)
     if is_classify_record(record) and not describes(record, model):
         held = (
             "metrics and trials"

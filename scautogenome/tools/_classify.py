@@ -101,12 +101,13 @@ def classify(
     Parameters
     ----------
     adata
-        Cells (or samples) x genes. ``X`` or ``layer`` may be dense or sparse and hold raw
-        counts (normalized to 1e4 + log1p), TPM/FPKM/RSEM-like unlogged values (log1p), binary
-        0/1 profiles (used as they are) or already
-        transformed values; then every gene is scaled to 0-1 with the training split's min/max.
-        A gene constant on the training cells (never mutated, never detected) is 0 in every
-        cell then, and the networks leave it out of their first layer (the log says how many).
+        Cells (or samples) x genes. ``X`` or ``layer`` may be dense or sparse and hold raw counts
+        (normalized to 1e4 + log1p), TPM/FPKM/RSEM-like unlogged values (log1p), binary 0/1
+        profiles (used as they are) or already transformed values; then every gene is scaled to 0-1
+        with the training split's min/max. A gene constant on the training cells (never mutated,
+        never detected) is 0 in every cell then, and the networks leave it out of their first layer
+        (the log says how many). A view (``adata[mask]``) is refused before any work, as the
+        results are written into ``adata``: pass ``adata[mask].copy()``.
     labels_key
         Column of ``adata.obs`` with the classes (or the numeric target). Cells with a missing
         label are not trained on and still get a prediction. Not one of the columns this call writes

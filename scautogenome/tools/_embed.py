@@ -155,15 +155,16 @@ def embed(
     Parameters
     ----------
     adata
-        Cells (or samples) x genes. ``X`` or ``layer`` may be dense or sparse. The encoder sees
-        raw counts normalized to 1e4 + log1p, depth-normalized values not yet logged (TPM,
-        FPKM, RSEM) log1p, other values as they are, then every gene
-        scaled to 0-1 with the training cells' min/max (the encoder leaves out the genes
-        constant on them, which are 0 in every cell then). As for scVI, select highly variable
-        genes first: on pbmc3k (one seed, 120 s budget, 2 CPU cores) 2,000 of them trained to
-        convergence in 65 s (ARI 0.54, NMI 0.72, Davies-Bouldin 1.38), all 32,738 genes 13 of
-        100 epochs in 123 s (0.51, 0.67, 1.56; ``benchmarks/embed_hvg.py``). Above 5,000 genes
-        the log suggests it.
+        Cells (or samples) x genes. ``X`` or ``layer`` may be dense or sparse. The encoder sees raw
+        counts normalized to 1e4 + log1p, depth-normalized values not yet logged (TPM, FPKM, RSEM)
+        log1p, other values as they are, then every gene scaled to 0-1 with the training cells'
+        min/max (the encoder leaves out the genes constant on them, which are 0 in every cell
+        then). As for scVI, select highly variable genes first: on pbmc3k (one seed, 120 s budget,
+        2 CPU cores) 2,000 of them trained to convergence in 65 s (ARI 0.54, NMI 0.72,
+        Davies-Bouldin 1.38), all 32,738 genes 13 of 100 epochs in 123 s (0.51, 0.67, 1.56;
+        ``benchmarks/embed_hvg.py``). Above 5,000 genes the log suggests it. A view
+        (``adata[mask]``) is refused before any work, as the results are written into ``adata``:
+        pass ``adata[mask].copy()``.
     mode
         ``"resvae"`` (concatenation skips in encoder and decoder) or ``"vae"`` (no skips).
         Default: the config's mode (``"resvae"``). On the seven single-cell count datasets of

@@ -66,7 +66,8 @@ def encode(
     Parameters
     ----------
     adata
-        Query cells x genes (``X`` or ``layer``).
+        Query cells x genes (``X`` or ``layer``). A view (``adata[mask]``) is refused before any
+        work, as the results are written into ``adata``: pass ``adata[mask].copy()``.
     model
         A trained :class:`~scautogenome.models.ResVAE` (``sag.tl.embed``'s return value, or
         ``sag.models.ResVAE.load(directory)``).

@@ -299,7 +299,9 @@ def explain(
     Parameters
     ----------
     adata
-        Cells x genes; usually the AnnData :func:`~scautogenome.tl.classify` annotated.
+        Cells x genes; usually the AnnData :func:`~scautogenome.tl.classify` annotated. A view
+        (``adata[mask]``) is refused before any work, as the results are written into ``adata``:
+        pass ``adata[mask].copy()``.
     model
         A trained :class:`~scautogenome.models.Classifier` or
         :class:`~scautogenome.models.Regressor`.

@@ -53,7 +53,8 @@ def predict(
     Parameters
     ----------
     adata
-        Query cells x genes (``X`` or ``layer``).
+        Query cells x genes (``X`` or ``layer``). A view (``adata[mask]``) is refused before any
+        work, as the results are written into ``adata``: pass ``adata[mask].copy()``.
     model
         A trained :class:`~scautogenome.models.Classifier` or
         :class:`~scautogenome.models.Regressor`.

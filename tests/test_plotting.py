@@ -267,11 +267,13 @@ def test_importance_axis_says_which_cells_it_averages_over(annotated):
     cls = u["classes"][1]
     ax = sag.pl.importance(annotated, cls, show=False)
     n = int(u["n_cells"][1])
-    assert ax.get_xlabel() == f"mean |SHAP value| of the {cls} logit over its {n} explained cells"
+    # on two lines where it is longer than the bars are wide
+    label = " ".join(ax.get_xlabel().split())
+    assert label == f"mean |SHAP value| of the {cls} logit over its {n} explained cells"
     ax = sag.pl.importance(annotated, "overall", show=False)
     assert "mean over the classes" in ax.get_xlabel()
     ax = sag.pl.importance(annotated, show=False)
-    assert "over its explained cells (stacked)" in ax.get_xlabel()
+    assert "over its explained cells (stacked)" in " ".join(ax.get_xlabel().split())
 
 
 def test_confusion_matrix(annotated, tmp_path):
@@ -370,7 +372,7 @@ def test_search_history_of_enas_says_what_it_leaves_out():
     adata.uns["sag"] = {"trials": trials, "params": {"metric": "accuracy"}}
     ax = sag.pl.search_history(adata, show=False)
     assert ax.get_title() == (
-        "search: 22 trials, 2 complete (20 ENAS rows scored on shared weights not drawn)"
+        "search: 2 trials, 2 complete (20 ENAS rows scored on shared weights not drawn)"
     )
     ticks = ax.get_xticks()
     assert np.array_equal(ticks, np.round(ticks))
@@ -1512,7 +1514,7 @@ def test_titles_and_labels_say_one_in_the_singular(annotated):
     )
     one.uns["sag"] = {"trials": trials, "params": {"metric": "accuracy"}}
     assert sag.pl.search_history(one, show=False).get_title() == (
-        "search: 2 trials, 1 complete (1 ENAS row scored on shared weights not drawn)"
+        "search: 1 trial, 1 complete (1 ENAS row scored on shared weights not drawn)"
     )
     a = annotated.copy()
     n_cells = np.asarray(a.uns["sag_shap"]["n_cells"]).copy()
@@ -1520,7 +1522,7 @@ def test_titles_and_labels_say_one_in_the_singular(annotated):
     a.uns["sag_shap"]["n_cells"] = n_cells
     cls = str(a.uns["sag_shap"]["classes"][0])
     ax = sag.pl.importance(a, group=cls, n_top=1, show=False)
-    assert ax.get_xlabel().endswith("over its 1 explained cell")
+    assert " ".join(ax.get_xlabel().split()).endswith("over its 1 explained cell")
     assert ax.get_title() == f"{cls}: top 1 gene"
     plt.close("all")
 
@@ -1619,3 +1621,192 @@ def test_labels_with_dollar_signs_are_drawn_as_plain_text(tmp_path):
         a, "X_e", method="tsne", color="$\\bad$ col", title=None, return_fig=True, show=False
     )
     fig.savefig(tmp_path / "title_none.png", dpi=40)
+
+
+def _outside(fig: Figure) -> list[str]:
+    """The Axes of ``fig`` (by their title, or their y label) whose texts as drawn (title,
+    axis labels, tick labels, legend) run past the figure's edges, as ``plt.show()`` or a
+    plain ``savefig`` shows it (``save=`` hides them with a tight bounding box)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box, out = fig.bbox, []
+    for ax in fig.axes:
+        b = ax.get_tightbbox(renderer)
+        if b.x0 < box.x0 - 1 or b.x1 > box.x1 + 1 or b.y0 < box.y0 - 1 or b.y1 > box.y1 + 1:
+            out.append(ax.get_title() or ax.get_ylabel())
+    return out
+
+
+LONG_CLASSES = [
+    "CD8+/CD45RA+ Naive Cytotoxic",
+    "CD4+/CD45RA+/CD25- Naive T",
+    "CD4+/CD45RO+ Memory",
+    "CD56+ NK",
+]
+
+
+def _long_class_names(annotated) -> ad.AnnData:
+    """A copy of ``annotated`` whose explained classes have pbmc68k's long names."""
+    a = annotated.copy()
+    u = a.uns["sag_shap"]
+    names = LONG_CLASSES[: len(u["classes"])]
+    u["classes"] = np.array(names)
+    u["columns"] = np.array([*names, "overall"])
+    return a
+
+
+def test_confusion_matrix_grows_with_long_class_names():
+    """Ten classes of 60-letter names: the matrix kept 1.4 x 1.4 in (numbers on top of each
+    other), the colour bar ran into the title and the title past the figure's right edge."""
+    n = 10
+    rng = np.random.default_rng(0)
+    a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    names = [
+        f"class {i} " + "lorem ipsum dolor sit amet consectetur adipiscing elit" for i in range(n)
+    ]
+    a.uns["sag"] = {
+        "classes": np.array([s[:60] for s in names]),
+        "confusion": np.diag(rng.integers(5, 50, n)) + rng.poisson(0.5, (n, n)),
+        "metrics": {"test": {"accuracy": 0.786, "macro_f1": 0.612}},
+    }
+    fig = sag.pl.confusion_matrix(a, return_fig=True)
+    assert _outside(fig) == []
+    ax, cbar = fig.axes
+    renderer = fig.canvas.get_renderer()
+    matrix = ax.get_window_extent(renderer)
+    assert min(matrix.width, matrix.height) / fig.dpi >= 0.25 * n  # a quarter inch a cell
+    assert not ax.title.get_window_extent(renderer).overlaps(cbar.get_tightbbox(renderer))
+    # short names keep the figure small
+    short = _three_classes([[4, 3, 3], [3, 4, 3], [3, 3, 4]])
+    assert max(sag.pl.confusion_matrix(short, return_fig=True).get_size_inches()) <= 6
+
+
+def test_explain_plots_keep_their_texts_in_the_figure(annotated):
+    """pbmc68k's class names: the title and the x label of importance (fixed 5 in wide) and
+    shap_summary ran past the figure's edges where it was shown or returned."""
+    a = _long_class_names(annotated)
+    name = LONG_CLASSES[0]
+    for plot, kwargs in (
+        (sag.pl.importance, {"group": name}),
+        (sag.pl.importance, {"group": "overall"}),
+        (sag.pl.importance, {}),
+        (sag.pl.shap_summary, {"group": name, "n_top": 10}),
+        (sag.pl.shap_summary, {}),
+    ):
+        fig = plot(a, return_fig=True, **kwargs)
+        assert _outside(fig) == [], (plot.__name__, kwargs)
+        plt.close(fig)
+
+
+def _overlapping(labels) -> int:
+    """Pairs of neighbouring tick labels (drawn) that overlap."""
+    from itertools import pairwise
+
+    fig = labels[0].figure
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels if t.get_visible() and t.get_text()]
+    return sum(b1.x1 > b2.x0 for b1, b2 in pairwise(boxes))
+
+
+def test_importance_ticks_of_tiny_values_stay_legible(annotated):
+    """A regression on percent_mito has SHAP values of 1e-4: '0.000000' ... '0.000225'
+    overlapped on the narrow figure."""
+    a = annotated.copy()
+    a.varm["sag_shap"] = a.varm["sag_shap"] * (2.3e-4 / np.nanmax(a.varm["sag_shap"]))
+    cls = str(a.uns["sag_shap"]["classes"][0])
+    for kwargs in ({"group": cls}, {"group": "overall"}, {}):
+        ax = sag.pl.importance(a, show=False, **kwargs)
+        ax.figure.canvas.draw()
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        assert len(labels) >= 2, kwargs
+        assert _overlapping(labels) == 0, (kwargs, [t.get_text() for t in labels])
+        # the power of ten written beside the axis, below the x label
+        renderer = ax.figure.canvas.get_renderer()
+        power = ax.xaxis.offsetText
+        assert power.get_text(), kwargs
+        label = ax.xaxis.label.get_window_extent(renderer)
+        assert not power.get_window_extent(renderer).overlaps(label), kwargs
+        plt.close("all")
+
+
+def test_plots_of_a_wrong_key_name_the_keys_holding_records(annotated):
+    """A wrong key= said 'not found; run sag.tl.explain' although adata holds records of that
+    kind under other keys: the error names them."""
+    a = annotated.copy()
+    a.uns["shap_louv"] = a.uns["sag_shap"]
+    a.varm["shap_louv"] = a.varm["sag_shap"]
+    a.uns["sag_louv"] = a.uns["sag"]
+    for plot in (sag.pl.importance, sag.pl.shap_summary):
+        with pytest.raises(KeyError, match=r"'sag_shap', 'shap_louv'.*pass key="):
+            plot(a, key="shap_louvain", show=False)
+    for plot in (sag.pl.confusion_matrix, sag.pl.search_history, sag.pl.architecture):
+        with pytest.raises(KeyError, match=r"'sag', 'sag_louv'.*pass key="):
+            plot(a, key="sag_louvain", show=False)
+    # a classify record where an explain record is read: the explain records are named
+    with pytest.raises(KeyError, match=r"without SHAP.*'sag_shap', 'shap_louv'"):
+        sag.pl.importance(a, key="sag", show=False)
+
+
+def test_unknown_group_names_the_overall_column_among_many_classes(annotated):
+    """Eleven classes: the error listed ten and '(12 in all)', never the overall column."""
+    a = annotated.copy()
+    a.uns["sag_shap"]["columns"] = np.array([*(f"type {i}" for i in range(11)), "overall"])
+    with pytest.raises(KeyError, match=r"'overall'") as e:
+        sag.pl.importance(a, "overal", show=False)
+    assert "'type 0'" in str(e.value)
+
+
+def test_search_history_failed_and_pruned_trials_are_no_modes_colour():
+    """Failed trials were drawn in '#d62728', rrfcn's colour; the marks of pruned and failed
+    trials are below the dots of low scores."""
+    from matplotlib.colors import to_hex
+
+    from scautogenome.plotting._classify import _MODE_ORDER
+    from scautogenome.plotting._utils import palette
+
+    trials = pd.DataFrame(
+        {
+            "number": np.arange(6),
+            "state": ["complete", "fail", "complete", "pruned", "complete", "fail"],
+            "value": [0.5, np.nan, 0.7, np.nan, 0.6, np.nan],
+            "mode": ["rrfcn", "mlp", "mlp", "resnet", "densenet", "rrfcn"],
+        }
+    )
+    a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    a.uns["sag"] = {"trials": trials, "params": {"metric": "accuracy"}}
+    ax = sag.pl.search_history(a, show=False)
+    handles, labels = ax.get_legend_handles_labels()
+    marks = dict(zip(labels, handles))
+    modes = {to_hex(c) for c in palette(len(_MODE_ORDER) + 2)}
+    dots = [marks[m] for m in ("rrfcn", "mlp", "densenet")]
+    for state in ("fail (2)", "pruned (1)"):
+        drawn = {to_hex(c) for c in marks[state].get_edgecolor()} | {
+            to_hex(c) for c in marks[state].get_facecolor()
+        }
+        assert not drawn & modes, state
+        assert all(marks[state].get_zorder() < d.get_zorder() for d in dots), state
+
+
+def test_importance_of_the_overall_column_is_grey(annotated):
+    """The overall bars took '#1f77b4', the first class's colour."""
+    from matplotlib.colors import to_rgb
+
+    ax = sag.pl.importance(annotated, "overall", show=False)
+    r, g, b = to_rgb(ax.patches[0].get_facecolor())
+    assert r == g == b
+
+
+def test_embedding_of_a_view_with_colours_of_two_columns_stays_a_view():
+    """A view coloured by two categorical columns that have their colours is drawn without
+    writing into it (the docstring said a view is plotted as it is; one lacking colours gets
+    them stored, as scanpy's plots store them, and becomes an actual AnnData)."""
+    a = sag.datasets.synthetic(n_obs=120, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_2d"] = np.random.default_rng(0).normal(size=(a.n_obs, 2))
+    a.obs["other"] = a.obs["label"].cat.rename_categories(lambda c: f"{c}!")
+    sag.pl.embedding(a, "X_2d", color=["label", "other"], show=False)
+    assert {"label_colors", "other_colors"} <= set(a.uns)
+    view = a[a.obs["label"] != a.obs["label"].cat.categories[0]]
+    sag.pl.embedding(view, "X_2d", color=["label", "other"], show=False)
+    assert view.is_view
+    doc = " ".join(sag.pl.embedding.__doc__.split())
+    assert "turns it into an actual AnnData" in doc

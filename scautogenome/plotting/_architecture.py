@@ -61,10 +61,14 @@ def _as_architecture(data, key: str) -> dict:
     if isinstance(data, AnnData):
         uns = data.uns.get(key)
         if not isinstance(uns, dict) or "architecture" not in uns:
+            from ..tools._utils import records_elsewhere
+
+            # the runs adata holds, where a wrong key= said to run classify
+            held = records_elsewhere(data, key, ("classify", "embed"), "key")
             msg = (
                 f"adata.uns[{key!r}]['architecture'] is missing; run sag.tl.classify first "
-                "(or pass the model, or key= of another run: key='sag_resvae' for "
-                "sag.tl.embed's)."
+                "(or pass the model, or key= of another run"
+                + (f").{held}" if held else ": key='sag_resvae' for sag.tl.embed's).")
             )
             raise KeyError(msg)
         arch = uns["architecture"]

@@ -28,9 +28,12 @@ from ._utils import (
     counted,
     doc_params,
     finish,
+    label_width,
     new_axes,
     palette,
+    read_record,
     text_color_on,
+    title_size,
 )
 
 if TYPE_CHECKING:
@@ -138,7 +141,7 @@ def confusion_matrix(
         if split != "test":  # the run's own labels against its calls, on another part
             labels_key = _run_labels(adata, key, split)
     if labels_key is None:
-        uns = classify_run_record(adata, key, "confusion")
+        uns = read_record(adata, key, ("classify",), classify_run_record, "confusion")
         cm = np.asarray(uns["confusion"], dtype=float)
         rows = cols = [str(c) for c in uns["classes"]]
         if cm.shape != (len(rows), len(rows)):
@@ -163,14 +166,13 @@ def confusion_matrix(
     shown = cm / np.where(support > 0, support, 1)[:, None] if normalize else cm
     n = max(len(rows), len(cols))
     annotate = n <= 20 if annotate is None else annotate
-    side = max(4.0, 2.6 + 0.32 * n)
-    fig, ax = new_axes(ax, (side + 1.2, side))
-    im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=1 if normalize else None, aspect="equal")
     row_labels = [f"{c} ({int(s)})" for c, s in zip(rows, support)] if normalize else rows
     # relative to the font size (sc.set_figure_params(fontsize=)): 9, 7 or 6 points at
     # matplotlib's default of 10
     base = float(rcParams["font.size"])
     fontsize = base * (9 if n <= 12 else (7 if n <= 30 else 6)) / 10
+    fig, ax = new_axes(ax, _matrix_size(n, row_labels, cols, fontsize, heading, title))
+    im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=1 if normalize else None, aspect="equal")
     ax.set_xticks(np.arange(len(cols)), cols, rotation=60, ha="right", rotation_mode="anchor")
     ax.set_yticks(np.arange(len(rows)), row_labels)
     ax.tick_params(labelsize=fontsize, length=0)
@@ -207,6 +209,28 @@ def confusion_matrix(
     return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix", title=title)
 
 
+def _matrix_size(n: int, rows, cols, fontsize: float, heading: str, title) -> tuple[float, float]:
+    """The figure size of a confusion matrix of ``n`` classes: the matrix about a third of an
+    inch a cell (numbers of two decimals fit), beside its tick labels ``rows`` and ``cols`` at
+    ``fontsize`` (the columns' turned 60 degrees), the colour bar and the title (the caller's
+    ``title``, else ``heading``), wide enough for the title over the matrix. Long class names
+    kept the size of short ones: the matrix shrank to fit them (1.4 in for ten names of 60
+    letters), its numbers on top of each other, and the title ran past the figure."""
+    cell = 0.32
+    rows_w = label_width(rows, fontsize)
+    cols_w = label_width(cols, fontsize)
+    # the y label and the tick labels; the first column's turned label reaching left of them
+    left = max(rows_w, 0.5 * cols_w - 0.5 * cell) + 0.45
+    right = 1.1  # the colour bar, its ticks and its label
+    below = 0.87 * cols_w + 0.5  # the turned column labels (sin 60 degrees) and the x label
+    lines = str(heading if title is None else title).splitlines() or [""]
+    title_w = label_width(lines, title_size())
+    above = 0.25 + len(lines) * title_size() / 72 * 1.3
+    # the title, centred over the matrix, within the figure on both sides
+    matrix = max(2.4, cell * n, title_w - 2 * min(left, right) + 0.2)
+    return left + matrix + right + 0.2, above + matrix + below + 0.2
+
+
 def _fraction(v: float) -> str:
     """A fraction of a row in two decimals, without the leading zero (``.40``, ``1.00``); one
     that rounds to 0 or 1 but is not says so (``<.01``, ``>.99``): 4 in 1000 read ``.00``, as
@@ -223,7 +247,8 @@ def _run_labels(adata, key: str, split: str) -> str:
     """The labels column of the classify run in ``uns[key]``, which ``split`` (a part other
     than the recorded test matrix's) scores its calls against: a KeyError where the record
     does not name it or ``adata.obs`` no longer has it."""
-    labels_key = dict(classify_run_record(adata, key, "params")["params"]).get("labels_key")
+    record = read_record(adata, key, ("classify",), classify_run_record, "params")
+    labels_key = dict(record["params"]).get("labels_key")
     if labels_key is None or str(labels_key) not in adata.obs.columns:
         gone = "does not name" if labels_key is None else f"names obs[{str(labels_key)!r}],"
         msg = (
@@ -525,7 +550,7 @@ def _regression_record(adata: AnnData, key: str) -> dict:
     record (which has no split: ``labels_key=`` plots it), a ValueError for a run of
     classes."""
     _refuse_predict_record(adata, key, "metrics", "observed values", "the plot")
-    uns = classify_run_record(adata, key, "metrics")
+    uns = read_record(adata, key, ("classify",), classify_run_record, "metrics")
     if not is_regression(uns):
         msg = (
             f"uns[{key!r}] records a classification run (classes, not a numeric target); "
@@ -614,7 +639,7 @@ def search_history(
     check_record_reader(adata, key, "classify or embed")
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     how = "sag.tl.classify(adata, labels_key) or sag.tl.embed(adata)"
-    uns = classify_run_record(adata, key, "trials", how)
+    uns = read_record(adata, key, ("classify", "embed"), classify_run_record, "trials", how)
     trials = pd.DataFrame(uns["trials"]).sort_values("number")
     if len(trials) == 0:
         msg = f"uns[{key!r}]['trials'] is empty; nothing to plot."
@@ -659,7 +684,9 @@ def search_history(
     from matplotlib.transforms import blended_transform_factory
 
     bottom = blended_transform_factory(ax.transData, ax.transAxes)
-    for st, marker, color in (("pruned", "|", "#999999"), ("fail", "x", "#d62728")):
+    # greys no mode has (a failed trial's red was rrfcn's colour), below the dots of the
+    # trials that scored, which low scores put on the bottom edge too
+    for st, marker, color in (("pruned", "|", "#999999"), ("fail", "x", "#222222")):
         sel = state == st
         if sel.any():
             ax.scatter(
@@ -670,13 +697,13 @@ def search_history(
                 color=color,
                 s=40,
                 label=f"{st} ({int(sel.sum())})",
-                zorder=3,
+                zorder=2.5,
             )
     ax.set_xlabel("trial")
     ax.set_ylabel("validation loss (lower is better)" if lower else f"validation {metric}")
     proxies = int(np.isin(state, ("sampled", "ranked")).sum())
-    ax.set_title(
-        f"search: {counted(len(trials), 'trials')}, {int(done.sum())} complete"
+    ax.set_title(  # the trials trained: not the ENAS rows, which the brackets count
+        f"search: {counted(len(trials) - proxies, 'trials')}, {int(done.sum())} complete"
         + (
             f" ({counted(proxies, 'ENAS rows')} scored on shared weights not drawn)"
             if proxies

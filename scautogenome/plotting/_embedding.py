@@ -159,8 +159,13 @@ def embedding(
     graph of your own, say, or sag's after ``anndata.concat``, which drops ``uns``) are not
     replaced: that is an error before any work, which says how to keep them. A view
     (``adata[mask]``) whose coordinates must be computed is refused too (storing them would
-    turn it into a copy): plot ``adata[mask].copy()``; a view whose coordinates are there is
-    plotted as it is.
+    turn it into a copy): plot ``adata[mask].copy()``. A view whose coordinates are there is
+    plotted without storing them; its colours, though, are stored as scanpy's plots store
+    them: a categorical column without ``uns['{column}_colors']`` gets scanpy's, two or more
+    categorical columns plotted together get shared ones (where one of them lacks its own),
+    and a column of text is made categorical. On a view, that turns it into an actual AnnData
+    (anndata's ImplicitModificationWarning), as ``sc.pl.umap`` of such a view does; a view
+    whose columns all have their colours stays a view.
     """
     import scanpy as sc
 

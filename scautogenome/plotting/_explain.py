@@ -11,6 +11,7 @@ from .. import _keys
 from .._settings import logger
 from .._utils import check_positive_int, check_record_reader
 from ._utils import (
+    NEUTRAL_COLOR,
     PLOT_PARAMS,
     check_cmap,
     check_color,
@@ -21,7 +22,12 @@ from ._utils import (
     doc_params,
     finish,
     gene_labels,
+    label_width,
+    legible_ticks,
     new_axes,
+    read_record,
+    title_size,
+    wrap_label,
 )
 
 if TYPE_CHECKING:
@@ -31,6 +37,12 @@ if TYPE_CHECKING:
 
 
 def _shap_uns(adata: AnnData, key: str) -> dict:
+    """The explain record under ``key`` (:func:`_explain_uns`); a KeyError of a wrong ``key``
+    names the keys of ``adata.uns`` that hold explain records."""
+    return read_record(adata, key, ("explain",), _explain_uns)
+
+
+def _explain_uns(adata: AnnData, key: str) -> dict:
     """The explain record under ``key`` (:func:`~scautogenome.tools._utils.explain_record`);
     a KeyError saying so when ``uns[key]`` is the record of a classify or predict run."""
     from ..tools._utils import explain_record, is_classify_record, is_predict_record
@@ -138,13 +150,19 @@ def importance(
             msg = f"No importance for group={group!r}: none of its cells was explained."
             raise ValueError(msg)
         names = gene_labels(adata, genes[top], gene_symbols)
-        fig, ax = new_axes(ax, (max(5.0, 4.0 + _label_width(names)), 0.9 + 0.28 * max(len(top), 3)))
+        heading = f"{group}: top {counted(len(top), 'genes')}"
+        xlabel = _importance_label(uns, col, output, obs_noun(adata))
+        width, xlabel = _fit(
+            max(5.0, 4.0 + label_width(names)), names, xlabel, heading if title is None else title
+        )
+        fig, ax = new_axes(ax, (width, _rows_height(len(top), xlabel)))
+        # the overall column is no class's: a grey, not the first class's colour
         bar_color = (
-            color if color is not None else (colors[col] if col < len(classes) else "#1f77b4")
+            color if color is not None else (colors[col] if col < len(classes) else NEUTRAL_COLOR)
         )
         ax.barh(np.arange(len(top)), table[top, col], color=bar_color, height=0.7)
-        ax.set_title(f"{group}: top {counted(len(top), 'genes')}")
-        ax.set_xlabel(_importance_label(uns, col, output, obs_noun(adata)))
+        ax.set_title(heading)
+        ax.set_xlabel(xlabel)
     else:
         per_class = table[:, : len(classes)]
         total = np.nansum(per_class, axis=1)
@@ -157,12 +175,17 @@ def importance(
         # the legend as wide as its longest class name (small font: about 0.065 in a letter)
         longest = max(len(c) for c in classes)
         legend_w = n_cols * (0.6 + 0.065 * min(longest + 10, 50))
-        bars_w = max(6.0, 5.0 + _label_width(names))  # long gene names do not squeeze the bars
+        heading = f"top {counted(len(top), 'genes')}, all classes"
+        noun = obs_noun(adata)
+        xlabel = f"mean |SHAP value| of each class's logit over its explained {noun} (stacked)"
+        # long gene names do not squeeze the bars
+        bars_w, xlabel = _fit(
+            max(6.0, 5.0 + label_width(names)), names, xlabel, heading if title is None else title
+        )
         # as tall as the bars need, or the legend (about 0.2 in a row at the small font)
-        height = max(0.9 + 0.28 * max(len(top), 3), 0.8 + 0.2 * n_rows)
+        height = max(_rows_height(len(top), xlabel), 0.8 + 0.2 * n_rows)
         fig, ax = new_axes(ax, (bars_w + legend_w, height))
         n_cells = np.asarray(uns.get("n_cells", []), dtype=np.int64)
-        noun = obs_noun(adata)
         left = np.zeros(len(top))
         for c, name in enumerate(classes):
             width = np.nan_to_num(per_class[top, c])
@@ -178,20 +201,34 @@ def importance(
             ncols=n_cols,
             title=groupby or None,
         )
-        ax.set_title(f"top {counted(len(top), 'genes')}, all classes")
-        ax.set_xlabel(
-            f"mean |SHAP value| of each class's logit over its explained {noun} (stacked)"
-        )
+        ax.set_title(heading)
+        ax.set_xlabel(xlabel)
+    legible_ticks(ax.xaxis, ax.get_xlim())  # SHAP values of 1e-4 (a regression's): short labels
     ax.set_yticks(np.arange(len(top)), names)
     ax.set_ylim(len(top) - 0.5, -0.5)  # most important on top
     ax.spines[["top", "right"]].set_visible(False)
     return finish(fig, ax, show, return_fig, save, "sag_importance", title=title)
 
 
-def _label_width(names) -> float:
-    """Inches taken by the longest of the tick labels ``names`` (about 0.08 in a letter at
-    matplotlib's default size), so that the figure widens for long gene names."""
-    return 0.08 * max((len(n) for n in names), default=0)
+# inches beside the bars (or dots) besides their tick labels: the ticks, their padding and the
+# figure's margins
+_MARGIN = 0.7
+
+
+def _fit(width: float, names, xlabel: str, heading: str, beside: float = 0.0) -> tuple[float, str]:
+    """The width of a figure of bars (or dots) labelled ``names`` beside ``beside`` inches of
+    other things (a colour bar), at least ``width``, and its x label ``xlabel`` wrapped to the
+    width of the bars: wide enough for the title ``heading`` and each line of the label, which
+    ran past the figure's edges (a class's long name in them)."""
+    room = width - label_width(names) - _MARGIN - beside
+    xlabel = wrap_label(xlabel, room)
+    text = max(label_width([xlabel]), label_width([heading], title_size()))
+    return max(width, label_width(names) + _MARGIN + beside + text), xlabel
+
+
+def _rows_height(n: int, xlabel: str) -> float:
+    """The height of a figure of ``n`` rows of bars and an x label of its lines."""
+    return 0.9 + 0.28 * max(n, 3) + 0.17 * xlabel.count("\n")
 
 
 def _importance_label(uns, col: int, output: str, noun: str = "cells") -> str:
@@ -367,8 +404,18 @@ def shap_summary(
         )
     n = min(n_top, values.shape[1])
     labels = gene_labels(adata, names[:n], gene_symbols)
-    # long gene names do not squeeze the swarm (as importance's bars)
-    fig, ax = new_axes(ax, (max(6.0, 5.0 + _label_width(labels)), 1.0 + 0.38 * max(n, 3)))
+    heading = f"{group}: top {counted(n, 'genes')}, {counted(values.shape[0], obs_noun(adata))}"
+    # long gene names do not squeeze the swarm (as importance's bars), nor a long class name
+    # in the title or x label run past the figure's edges (the colour bar beside: 0.8 in)
+    width, xlabel = _fit(
+        max(6.0, 5.0 + label_width(labels)),
+        labels,
+        f"SHAP value ({impact})",
+        heading if title is None else title,
+        beside=0.8,
+    )
+    height = 1.0 + 0.38 * max(n, 3) + 0.17 * xlabel.count("\n")
+    fig, ax = new_axes(ax, (width, height))
     colormap = plt.get_cmap(cmap)
     for i in range(n):
         x, e = values[:, i], expr[:, i]
@@ -390,8 +437,9 @@ def shap_summary(
     ax.axvline(0, color="#888888", lw=0.8, zorder=0)
     ax.set_yticks(np.arange(n), labels)
     ax.set_ylim(n - 0.5, -0.5)
-    ax.set_xlabel(f"SHAP value ({impact})")
-    ax.set_title(f"{group}: top {counted(n, 'genes')}, {counted(values.shape[0], obs_noun(adata))}")
+    ax.set_xlabel(xlabel)
+    ax.set_title(heading)
+    legible_ticks(ax.xaxis, ax.get_xlim())
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.tick_params(axis="y", length=0)
     sm = plt.cm.ScalarMappable(cmap=colormap, norm=plt.Normalize(0, 1))

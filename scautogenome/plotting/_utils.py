@@ -98,6 +98,73 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
     return fig, ax
 
 
+def label_width(names, size: float | str | None = None) -> float:
+    """Inches taken by the longest of the texts ``names`` (the longest line of one of several
+    lines) at the font ``size`` (points, or a name such as ``"large"``; default
+    ``rcParams['font.size']``): about 0.08 in a letter at 10 points, so that a figure widens
+    for long gene and class names."""
+    from matplotlib.font_manager import FontProperties
+
+    points = FontProperties(size=size).get_size_in_points()
+    longest = max((len(line) for n in names for line in str(n).splitlines()), default=0)
+    return 0.008 * points * longest
+
+
+def wrap_label(text: str, inches: float, size: float | str | None = None) -> str:
+    """``text`` on as many lines as it takes to fit ``inches`` (:func:`label_width`'s letters,
+    40 at least), broken at spaces only (a class name without one stays whole): a long axis
+    label of a class's name ran past the figure's edges."""
+    per_letter = label_width(["x"], size)
+    return textwrap.fill(
+        text,
+        max(40, int(inches / per_letter)),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def title_size() -> float:
+    """The size in points of an Axes title (``rcParams['axes.titlesize']``, ``"large"``)."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+
+    return FontProperties(size=rcParams["axes.titlesize"]).get_size_in_points()
+
+
+def legible_ticks(axis, values, nbins: int = 5) -> None:
+    """At most ``nbins`` ticks on ``axis`` (an XAxis or YAxis) of ``values`` with numbers that
+    stay short: below 0.001 (or from 10,000) as a power of ten written once beside the axis
+    (``1e-4``) rather than ``0.000225`` in every label, so that the tick labels of tiny SHAP
+    values (a regression's) do not overlap on a narrow figure; the axis label then moves
+    below that power of ten, which it covered."""
+    import numpy as np
+    from matplotlib import rcParams
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+
+    axis.set_major_locator(MaxNLocator(nbins=nbins))
+    formatter = ScalarFormatter(useOffset=False)
+    formatter.set_powerlimits((-3, 4))
+    axis.set_major_formatter(formatter)
+    values = np.abs(np.asarray(values, dtype=float))
+    top = float(np.nanmax(values, initial=0.0)) if values.size else 0.0
+    if 0 < top < 1e-2 or top >= 1e4:  # a power of ten written at the axis's end
+        axis.labelpad += 1.2 * float(rcParams["font.size"])
+
+
+def read_record(adata: AnnData, key: str, kinds: tuple[str, ...], read, *args):
+    """``read(adata, key, *args)`` (a reader of a tool's record in ``uns[key]``); its KeyError
+    (the record missing, or another tool's) ends with the keys of ``adata.uns`` that hold
+    records of ``kinds`` (``"classify"``, ``"explain"``, ``"embed"``): a wrong ``key=`` said
+    to run the tool although ``adata`` held its records under other keys."""
+    from ..tools._utils import records_elsewhere
+
+    try:
+        return read(adata, key, *args)
+    except KeyError as e:
+        hint = records_elsewhere(adata, key, kinds, "key")
+        raise KeyError(str(e.args[0]) + hint) from None
+
+
 def check_size(size) -> None:
     """A ValueError, before any figure is made, for a dot ``size`` that is not a positive
     finite number (a negative one drew nothing, with a warning from numpy's sqrt)."""
@@ -343,6 +410,10 @@ def palette(n: int) -> list[str]:
         colors = [palettes.default_102[i % len(palettes.default_102)] for i in range(n)]
     return [to_hex(c) for c in colors]
 
+
+# the bars of no one class (importance's overall column): a grey that no palette of scanpy gives a
+# class (tab10's grey is #7f7f7f)
+NEUTRAL_COLOR = "#8c8c8c"
 
 # predict's "Unassigned" cells: a grey of their own, not scanpy's NA colour ("lightgray"), which
 # scanpy refuses as a category's colour in a column that has missing values too

@@ -375,10 +375,14 @@ def explains_replaced_run(explanation, key: str, record) -> bool:
 def unexplained_group(adata: AnnData, uns: dict, group: str) -> KeyError:
     """The error for a ``group`` that the explain record ``uns`` has no column of: a class the
     classify run it explains left out of training is named so; the explained classes are
-    listed (the first 10 of many)."""
+    listed (the first 10 of many), and the overall column (the last), which a list of the
+    first 10 of 11 columns or more left out, always."""
     from .. import _keys
 
-    shown = shown_values(str(c) for c in uns["columns"])
+    columns = [str(c) for c in uns["columns"]]
+    shown = shown_values(columns)
+    if len(columns) > 10:  # shown_values lists 10: the overall column is not among them
+        shown += f"; and {columns[-1]!r} (the mean over the classes)"
     params = uns.get("params", {}) if isinstance(uns, dict) else {}
     run_key = str(params.get("classify_key", _keys.CLASSIFY_KEY))
     run = adata.uns.get(run_key)

@@ -299,6 +299,24 @@ def test_read_tcga_cohorts_inner_tumor_only(ex, tmp_path):
     _roundtrip(adata, tmp_path)
 
 
+def test_read_tcga_warns_of_normal_samples_labelled_by_their_cohort(ex, sag_caplog):
+    """Normal tissue kept (no tumor_only, no sample_types) takes its cohort as its label, as a
+    tumour does: a classifier of cohorts then trains on normals unless told, so it is said,
+    with the way to leave them out; nothing is said where the filter was chosen."""
+    paths = {c: ex[f"expression_{c}"] for c in ("BRCA", "LUAD", "COAD")}
+    sag.io.read_tcga(paths)
+    warned = [r.getMessage() for r in sag_caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1
+    text = " ".join(warned[0].split())
+    assert "9 of the 60 samples are not tumours (9 Solid Tissue Normal)" in text
+    assert "obs['project'] is their cohort, as a tumour's" in text
+    assert "tumor_only=True (CLI: --tumor-only)" in text
+    sag_caplog.clear()
+    sag.io.read_tcga(paths, tumor_only=True)
+    sag.io.read_tcga(paths, sample_types=["01", "11"])
+    assert not [r for r in sag_caplog.records if r.levelname == "WARNING"]
+
+
 def test_read_tcga_outer_join_fills_zero_and_says_so(ex, tmp_path):
     brca = sag.io.read_table(ex["expression_BRCA"])
     X = brca.X.toarray() if sparse.issparse(brca.X) else brca.X

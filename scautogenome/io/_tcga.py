@@ -636,4 +636,26 @@ def read_tcga(
     logger.info(
         f"read_tcga: {adata.n_obs} samples x {adata.n_vars} genes from {len(files)} file(s)"
     )
+    if not tumor_only and sample_types is None and label_key in adata.obs.columns:
+        _warn_of_normals(adata, label_key)
     return adata
+
+
+def _warn_of_normals(adata: AnnData, label_key: str) -> None:
+    """Say that the samples kept that are no tumour (normal tissue, blood) have their cohort
+    as their label, as a tumour has: a classifier of cohorts trains and is tested on them
+    unless they are left out (``tumor_only``, ``sample_types``)."""
+    other = ~adata.obs["is_tumor"].to_numpy(dtype=bool) & adata.obs[label_key].notna().to_numpy()
+    if not other.any():
+        return
+    kinds = adata.obs.loc[other, "sample_type"].astype(str).value_counts()
+    logger.warning(
+        "%d of the %d samples are not tumours (%s); obs[%r] is their cohort, as a tumour's, "
+        "so a classifier of cohorts trains and is tested on them too. tumor_only=True (CLI: "
+        "--tumor-only) keeps the tumours only, sample_types= the types chosen; "
+        "obs['sample_type'] says which each sample is",
+        int(other.sum()),
+        adata.n_obs,
+        ", ".join(f"{n} {kind}" for kind, n in kinds.items()),
+        label_key,
+    )

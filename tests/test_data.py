@@ -1007,6 +1007,31 @@ def test_classes_too_small_that_are_all_numbers_suggest_a_numeric_target(values)
     assert "task='regression'" not in str(err.value)
 
 
+def test_a_column_of_identifiers_as_labels_is_not_told_to_drop_every_class():
+    """Labels that are sample or patient ids (a class of one or two cells each): the advice to
+    leave the small classes out would leave no class; the error says so, and that the column
+    looks like identifiers. Where enough classes stay, the advice stands."""
+    from scautogenome.data import prepare_labelled
+
+    adata = sag.datasets.synthetic(n_obs=60, n_vars=30, n_classes=2, seed=0)
+    adata.obs["patient"] = [f"P{i // 2}" for i in range(60)]
+    with pytest.raises(ValueError, match="too small to split") as err:
+        prepare_labelled(adata, "patient", seed=0)
+    text = str(err.value)
+    assert "min_cells_per_class=3 or more" not in text
+    assert "Leaving them out (min_cells_per_class=) would leave no class to learn" in text
+    assert (
+        "obs['patient'] has 30 values for 60 labelled cells: identifiers (of samples, "
+        "patients), not classes? Pass the column of the classes"
+    ) in text
+    # most classes large enough: leaving the few small ones out is the advice, as before
+    adata.obs["type"] = adata.obs["label"].astype(str).to_numpy(copy=True)
+    adata.obs.loc[adata.obs_names[:1], "type"] = "rare"
+    with pytest.raises(ValueError, match="min_cells_per_class=3 or more") as err:
+        prepare_labelled(adata, "type", seed=0)
+    assert "identifiers" not in str(err.value)
+
+
 def test_raw_and_highly_variable_flags_are_said_to_be_unread(sag_caplog):
     """As in scvi-tools, adata.raw and var['highly_variable'] are not read; the log says so
     (and what to pass instead), for classify's and embed's models alike."""

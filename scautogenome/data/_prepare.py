@@ -488,11 +488,27 @@ def prepare_labelled(
                 detail += f", ... ({len(small)} classes in all)"
             msg = (
                 f"Class(es) too small to split into train/val/test (need at least "
-                f"{MIN_CELLS_TO_SPLIT} cells): {detail}. Pass min_cells_per_class="
-                f"{MIN_CELLS_TO_SPLIT} or more "
-                "to leave such classes out of training (their cells still get a prediction), or "
-                "a split of your own (split_key=)."
+                f"{MIN_CELLS_TO_SPLIT} cells): {detail}. "
             )
+            if len(counts) - len(small) >= 2:
+                msg += (
+                    f"Pass min_cells_per_class={MIN_CELLS_TO_SPLIT} or more to leave such "
+                    "classes out of training (their cells still get a prediction), or a split "
+                    "of your own (split_key=)."
+                )
+            else:  # sample or patient ids as labels: leaving the small ones out leaves none
+                kept = len(counts) - len(small)
+                msg += (
+                    f"Leaving them out (min_cells_per_class=) would leave "
+                    f"{'no class' if kept == 0 else 'one class'} to learn."
+                )
+                n_labelled = int(counts.sum())
+                if len(counts) >= n_labelled / MIN_CELLS_TO_SPLIT:
+                    msg += (
+                        f" obs[{labels_key!r}] has {len(counts)} values for {n_labelled} "
+                        "labelled cells: identifiers (of samples, patients), not classes? Pass "
+                        "the column of the classes."
+                    )
             if asked == "auto" and _all_numbers(counts.index):
                 msg += (
                     f" Every label of obs[{labels_key!r}] is a number: task='regression' "

@@ -458,6 +458,22 @@ def _maf_frame(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", comment="#", dtype=str)
 
 
+def test_a_maf_read_as_a_matrix_is_said_to_be_one(ex, tmp_path):
+    """A MAF given where a matrix is read (read_table, the CLI's --table) failed on its first
+    text cell ("non-numeric cell 'WUGSC'"): the error says it is a MAF and what reads it."""
+    with pytest.raises(ValueError, match="non-numeric") as err:
+        sag.io.read_table(ex["maf"])
+    text = " ".join(str(err.value).split())
+    assert "is a MAF (mutations: Hugo_Symbol, Tumor_Sample_Barcode columns), not a matrix" in text
+    assert "sag.io.read_maf" in text
+    # a table of other text columns: the message as before
+    path = tmp_path / "t.tsv"
+    path.write_text("gene\tS1\tS2\nA\t1\tx\n")
+    with pytest.raises(ValueError, match="non-numeric cell 'x'") as err:
+        sag.io.read_table(path)
+    assert "MAF" not in str(err.value)
+
+
 def test_read_maf_binary_matrix_default_classes(ex, tmp_path):
     adata = sag.io.read_maf(ex["maf"])
     maf = _maf_frame(ex["maf"])

@@ -466,6 +466,13 @@ def locate_problem(path: PathLike, layout: Layout, dtype: np.dtype, what: str) -
                     else f"field {j + start + 1}"
                 )
                 msg = f"{what} {where(path, line)}, {col}: {problem}."
+                if {"Hugo_Symbol", "Tumor_Sample_Barcode"} <= {layout.corner, *layout.col_ids}:
+                    msg += (
+                        f" {where(path)} is a MAF (mutations: Hugo_Symbol, "
+                        "Tumor_Sample_Barcode columns), not a matrix: sag.io.read_maf reads it "
+                        "into a samples x genes matrix of mutated genes (write that AnnData to "
+                        "an .h5ad for the command line)."
+                    )
                 raise ValueError(msg)
 
 

@@ -1,7 +1,8 @@
 """Command line: ``scautogenome classify | predict | explain | embed | report | worker | demo``.
 
 Every command reads an .h5ad file; with ``--table``, a CSV/TSV expression table (plus a label
-table; ``--tcga`` reads TCGA files and a GDC/Firehose clinical table), or with ``--autogenome``,
+table; ``--tcga`` reads TCGA files and a GDC/Firehose clinical table), with ``--maf``, MAF
+mutation files (a binary samples x genes matrix, plus a label table), or with ``--autogenome``,
 AutoGenome's input layout, so a TCGA or AutoGenome user never opens Python. Exit codes: 0 ok,
 2 bad input (one-line reason), given before any work starts and before --out is created.
 """
@@ -63,13 +64,14 @@ def _option(name: str) -> str:
 
 def _check_inputs(args) -> None:
     """The input options, checked before any file is read: exactly one input (an .h5ad file,
-    ``--table`` or ``--autogenome``), the table options only with ``--table``, and a search's
-    ``--storage`` that can be opened."""
+    ``--table``, ``--maf`` or ``--autogenome``), the table options only with ``--table`` (a
+    label table with ``--maf`` too), and a search's ``--storage`` that can be opened."""
     given = [
         what
         for what, value in (
             ("an .h5ad input", args.input),
             ("--table", args.table),
+            ("--maf", args.maf),
             ("--autogenome", args.autogenome),
         )
         if value
@@ -78,15 +80,21 @@ def _check_inputs(args) -> None:
         msg = f"give one input, not {' and '.join(given)}"
         raise CLIError(msg)
     if not given:
-        msg = "an input is required: an .h5ad file, --table or --autogenome"
+        msg = "an input is required: an .h5ad file, --table, --maf or --autogenome"
         raise CLIError(msg)
     if args.tumor_only is not None and not args.tcga:
         msg = f"--{'' if args.tumor_only else 'no-'}tumor-only needs --tcga"
         raise CLIError(msg)
-    for option in ("labels_table", "tcga", "sep"):
+    if args.labels_table and not (args.table or args.maf):
+        msg = "--labels-table needs --table or --maf"
+        raise CLIError(msg)
+    for option in ("tcga", "sep"):
         if getattr(args, option) and not args.table:
             msg = f"{_option(option)} needs --table"
             raise CLIError(msg)
+    if args.orientation != "auto" and not args.table:
+        msg = "--orientation needs --table"
+        raise CLIError(msg)
     for option in ("label_column", "id_column"):
         if getattr(args, option) and not args.labels_table:
             msg = f"{_option(option)} needs --labels-table"
@@ -95,6 +103,10 @@ def _check_inputs(args) -> None:
         path = getattr(args, option)
         if path and not Path(path).is_file():
             msg = f"{_option(option)} {path!r} does not exist"
+            raise CLIError(msg)
+    for path in args.maf or []:
+        if not Path(path).is_file():
+            msg = f"--maf {path!r} does not exist"
             raise CLIError(msg)
     if getattr(args, "storage", None):  # a search's storage, opened before any file is read
         from .search import check_collect, check_storage
@@ -138,7 +150,7 @@ def _default_labels(args) -> str | None:
         return "label"
     if args.tcga:
         return args.label_column or "project"
-    return args.label_column if args.table else None
+    return args.label_column if args.table or args.maf else None
 
 
 def _clinical_labels(args, adata, labels: str) -> str:
@@ -165,8 +177,9 @@ def _clinical_labels(args, adata, labels: str) -> str:
 
 def _load(args):
     """``(adata, config)``: the AnnData of the input (an .h5ad file, ``--table`` with
-    ``--labels-table``, read by :func:`sag.io.read_tcga` with ``--tcga``, or ``--autogenome``)
-    and, for ``--autogenome``, the sag config its reader made of AutoGenome's JSON (else None)."""
+    ``--labels-table``, read by :func:`sag.io.read_tcga` with ``--tcga``, ``--maf`` files read
+    by :func:`sag.io.read_maf` with ``--labels-table``, or ``--autogenome``) and, for
+    ``--autogenome``, the sag config its reader made of AutoGenome's JSON (else None)."""
     import scautogenome as sag
 
     _check_inputs(args)
@@ -200,7 +213,45 @@ def _load(args):
             sep=args.sep,
         )
         return adata, None
+    if args.maf:
+        return _read_maf(args), None
     return _read_h5ad(args.input), None
+
+
+def _read_maf(args):
+    """``--maf`` files as :func:`sag.io.read_maf` reads them (a sample x gene matrix of the
+    mutated genes, one row per tumour barcode), with the columns of ``--labels-table`` joined
+    on the barcodes as ``--table``'s are (a patient's or sample's id matches its aliquots)."""
+    import scautogenome as sag
+
+    from .io._barcodes import barcode_fraction
+    from .io._parse import read_frame
+    from .io._table import join_labels
+
+    adata = sag.io.read_maf(args.maf if len(args.maf) > 1 else args.maf[0])
+    if args.labels_table:
+        table = read_frame(args.labels_table, what="label table")
+        id_column = args.id_column
+        if id_column is None:  # a clinical table's column of barcodes, as read_tcga finds it
+            id_column = next(
+                (
+                    str(c)
+                    for c in table.frame.columns
+                    if barcode_fraction(table.frame[c].dropna().astype(str).head(200)) >= 0.5
+                ),
+                None,
+            )
+        obs, join = join_labels(
+            adata.obs_names,
+            table,
+            label_column=args.label_column,
+            id_column=id_column,
+            data_name="the MAF's samples",
+        )
+        for col in obs.columns:
+            adata.obs[col] = obs[col]
+        adata.uns["sag_io"].update(join)  # as read_table records its label table
+    return adata
 
 
 def _out_file(path: str, overwrite: bool, suffix: str = ".h5ad") -> Path:
@@ -1110,7 +1161,17 @@ def _inputs(sp) -> None:
     sp.add_argument("input", nargs="?", help="input .h5ad file (cells or samples x genes)")
     g = sp.add_argument_group("table input (instead of an .h5ad file)")
     g.add_argument("--table", help="CSV/TSV(.gz) expression matrix, either orientation")
-    g.add_argument("--labels-table", help="CSV/TSV with a sample id column and labels")
+    g.add_argument(
+        "--maf",
+        nargs="+",
+        metavar="MAF",
+        help="MAF(.gz) somatic mutation file(s): a binary sample x gene matrix of the "
+        "protein-altering mutations, one row per tumour barcode (sag.io.read_maf); labels "
+        "from --labels-table, matched on the barcodes (a patient's id matches its samples)",
+    )
+    g.add_argument(
+        "--labels-table", help="CSV/TSV with a sample id column and labels (--table, --maf)"
+    )
     g.add_argument(
         "--label-column",
         help="column of --labels-table with the labels (it keeps its name in obs); with --tcga "
@@ -1167,7 +1228,8 @@ def _inputs(sp) -> None:
 
 
 _LABELS_HELP = (
-    "obs column with the classes or the numeric target (default: --label-column for --table, "
+    "obs column with the classes or the numeric target (default: --label-column for --table "
+    "and --maf, "
     "for --tcga --label-column, else 'project', 'label' for --autogenome)"
 )
 _SPLIT_HELP = "obs column with train/val/test (default for --autogenome: 'autogenome_split')"

@@ -983,6 +983,44 @@ def test_readme_tcga_command_runs_on_the_examples(tmp_path, config_file, capsys,
     assert ad.read_h5ad(tmp_path / "p.h5ad").obs["sag_pred"].notna().all()
 
 
+def test_maf_input_classifies_and_predicts_mutations(tmp_path, config_file, capsys, monkeypatch):
+    """--maf (the README's line) reads MAF files as sag.io.read_maf does (the mutation half of
+    the TCGA tutorial, from a shell), with the labels of --labels-table joined on the barcodes (its column of
+    them found, as --tcga finds it); predict reads a MAF's unlisted genes as not mutated."""
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "mut"
+    maf, clinical = "data/examples/tcga_mutations.maf.gz", "data/examples/tcga_clinical.tsv"
+    argv = ["classify", "--maf", maf, "--labels-table", clinical, "--label-column", "project_id"]
+    budget = ["--config", str(config_file), "--n-trials", "1", "--no-explain", "--quiet"]
+    readme = _readme_command("scautogenome classify --maf", out)  # the README's line
+    assert readme == [*argv, "--out", str(out)]
+    assert main([*readme, *budget]) == 0, capsys.readouterr().err
+    annotated = ad.read_h5ad(out / "annotated.h5ad")
+    import scautogenome as sag
+
+    expected = sag.io.read_maf(maf)
+    assert list(annotated.obs_names) == list(expected.obs_names)
+    assert set(annotated.obs["project_id"].dropna()) == {"TCGA-BRCA", "TCGA-COAD", "TCGA-LUAD"}
+    assert annotated.uns["sag"]["params"]["labels_key"] == "project_id"
+    assert annotated.uns["sag_io"]["reader"] == "read_maf"
+    assert annotated.uns["sag_io"]["id_column"] == "case_submitter_id"
+    capsys.readouterr()
+    pred = ["predict", "--maf", maf, "--model", str(out), "--out", str(tmp_path / "p.h5ad")]
+    assert main(pred) == 0, capsys.readouterr().err
+    predicted = ad.read_h5ad(tmp_path / "p.h5ad")
+    assert predicted.obs["sag_pred"].notna().all()
+    # an option of the matrix tables only, with --maf: refused before any file is read
+    for extra, message in (
+        (["--orientation", "genes_x_samples"], "--orientation needs --table"),
+        (["--tcga"], "--tcga needs --table"),
+        (["--maf", "no.maf"], "--maf 'no.maf' does not exist"),
+    ):
+        code = main([*argv, *extra, "--out", str(tmp_path / "x"), *budget])
+        assert code == 2, extra
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "x").exists()
+
+
 def test_tcga_label_column_named_like_a_barcode_column_is_the_clinical_one(
     tmp_path, config_file, capsys
 ):

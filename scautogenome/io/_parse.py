@@ -469,9 +469,9 @@ def locate_problem(path: PathLike, layout: Layout, dtype: np.dtype, what: str) -
                 if {"Hugo_Symbol", "Tumor_Sample_Barcode"} <= {layout.corner, *layout.col_ids}:
                     msg += (
                         f" {where(path)} is a MAF (mutations: Hugo_Symbol, "
-                        "Tumor_Sample_Barcode columns), not a matrix: sag.io.read_maf reads it "
-                        "into a samples x genes matrix of mutated genes (write that AnnData to "
-                        "an .h5ad for the command line)."
+                        "Tumor_Sample_Barcode columns), not a matrix: sag.io.read_maf (on the "
+                        "command line, --maf instead of --table) reads it into a samples x "
+                        "genes matrix of mutated genes."
                     )
                 raise ValueError(msg)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -70,6 +71,56 @@ def scanpy_quiet():
         yield
     finally:
         sc.settings.verbosity = before
+
+
+_COLLECTING = {"n": 0, "lowered": False, "lock": threading.Lock()}
+"""How many :func:`logged_warnings` blocks run now (in any thread), and whether one of them
+lowered sag's logger to WARNING (at verbosity 0, which drops warnings), under their lock. The
+warnings it then lets through are kept from the terminal by the filter of sag's own handler,
+which shows what ``settings.verbosity`` says whatever the logger's level."""
+
+
+@contextmanager
+def logged_warnings():
+    """Collect the messages that sag's logger emits at WARNING and above in this thread while
+    the block runs (each formatted with its arguments, without its indentation), for a tool
+    to record with its results: yields the list, filled as the block runs.
+
+    They are still logged as before: at verbosity 0 (errors only), where the logger drops
+    warnings, they are collected all the same and kept from the terminal (sag's handler shows
+    what the verbosity says; another handler, such as pytest's ``caplog``, receives them).
+    The logger's level is that of ``settings.verbosity`` again once no block runs, in any
+    thread (a verbosity set inside a block included)."""
+    from ._settings import _LEVELS, logger, settings
+
+    messages: list[str] = []
+    thread = threading.get_ident()  # another thread's warnings (its own call) are not ours
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread != thread:
+                return
+            try:
+                messages.append(record.getMessage().strip())
+            except Exception:
+                self.handleError(record)
+
+    collect = Collect(logging.WARNING)
+    with _COLLECTING["lock"]:
+        _COLLECTING["n"] += 1
+        if not logger.isEnabledFor(logging.WARNING):  # verbosity 0: let them reach collect
+            logger.setLevel(logging.WARNING)
+            _COLLECTING["lowered"] = True
+        logger.addHandler(collect)
+    try:
+        yield messages
+    finally:
+        with _COLLECTING["lock"]:
+            logger.removeHandler(collect)
+            _COLLECTING["n"] -= 1
+            if _COLLECTING["n"] == 0 and _COLLECTING["lowered"]:
+                logger.setLevel(_LEVELS[settings.verbosity])
+                _COLLECTING["lowered"] = False
 
 
 @contextmanager

@@ -157,6 +157,9 @@ class _Settings:
 
             self._handler = TqdmHandler()
             self._handler.setFormatter(LevelFormatter("%(message)s"))
+            # what the verbosity shows, also while a logged_warnings block has let the
+            # logger's warnings through at verbosity 0 (to record them)
+            self._handler.addFilter(lambda record: record.levelno >= _LEVELS[self._verbosity])
             logger.addHandler(self._handler)
             logger.propagate = False
 

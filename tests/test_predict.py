@@ -594,6 +594,18 @@ def test_a_query_whose_genes_are_elsewhere_is_told_where(adata, trained, tmp_pat
     few = few[:, :40].copy()
     with pytest.raises(ValueError, match=r"adata\.raw holds 200 of them: pass adata\.raw"):
         sag.tl.predict(few, trained)
+    # the query transposed (a genes x samples table read the other way round): its cell
+    # names are the model's genes
+    import anndata as ad
+
+    turned = ad.AnnData(adata.X.T.tocsr().astype(np.float32))
+    turned.obs_names, turned.var_names = adata.var_names, adata.obs_names
+    with pytest.raises(
+        ValueError,
+        match=r"the query's obs_names hold 200 of them: it reads transposed \(genes as rows\); "
+        r"pass adata\.T \(a table read by sag\.io: orientation=, CLI --orientation\)",
+    ):
+        sag.tl.predict(turned, trained)
     # a query of the model's genes under no other name: no hint
     none = adata[:, :40].copy()
     with pytest.raises(ValueError, match=r"Lower min_gene_overlap to go on anyway\.$"):
@@ -616,3 +628,121 @@ def test_a_query_repeating_names_the_model_does_not_read_is_predicted(adata, tra
     twice.var_names = [names[0], *names[:-1]]  # a model gene named twice: which is it?
     with pytest.raises(ValueError, match=rf"duplicated gene name\(s\) \(e\.g\. {names[0]}\)"):
         sag.tl.predict(twice, trained)
+
+
+def _small_model(adata):
+    """A classifier of ``obs['label']`` trained in a second (one epoch, 8 units)."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    return model.fit(adata, "label", seed=0)
+
+
+def test_predict_records_the_warnings_it_logged(adata, tmp_path, capfd):
+    """The warnings of a prediction (a query lacking genes) are kept in its record, which
+    h5ad keeps; a later call without any replaces them (none left to mislead); they are
+    still written to the terminal as before, and recorded at verbosity 0 too."""
+    import anndata as ad
+
+    model = _small_model(adata)
+    query = adata[:, 20:].copy()  # 20 of the model's genes missing
+    sag.settings.verbosity = 1
+    sag.tl.predict(query, model)
+    err = capfd.readouterr().err
+    warned = [str(w) for w in query.uns["sag"]["warnings"]]
+    assert len(warned) == 1
+    assert warned[0].startswith("query has 180 of the model's 200 genes (90.0%); 20 missing")
+    assert "180 of the model's 200 genes" in err  # on the terminal, as before
+    query.write_h5ad(tmp_path / "q.h5ad")
+    back = ad.read_h5ad(tmp_path / "q.h5ad")
+    assert [str(w) for w in back.uns["sag"]["warnings"]] == warned
+    # a prediction with nothing to warn of: the earlier warnings are not kept
+    back = ad.AnnData(X=adata.X, obs=adata.obs.copy(), var=adata.var.copy(), uns=back.uns)
+    sag.tl.predict(back, model)
+    assert "warnings" not in back.uns["sag"]
+    # verbosity 0: nothing on the terminal, the record still holds them
+    sag.settings.verbosity = 0
+    capfd.readouterr()
+    sag.tl.predict(query, model, key_added="q")
+    assert "180 of the model's 200 genes" not in capfd.readouterr().err
+    assert [str(w) for w in query.uns["q"]["warnings"]] == warned
+
+
+def test_logged_warnings_collects_sags_warnings_of_this_thread(sag_caplog, capfd):
+    """sag._logging.logged_warnings: the messages of sag's logger at WARNING and above,
+    formatted, in this thread only, while they are still logged as before."""
+    import logging
+    import threading
+
+    from scautogenome._logging import logged_warnings
+    from scautogenome._settings import logger
+
+    with logged_warnings() as warned:
+        logger.info("an info line")
+        logger.warning("  %d genes missing", 3)
+        logger.error("a failure")
+        other = threading.Thread(target=logger.warning, args=("another thread's",))
+        other.start()
+        other.join()
+    logger.warning("after the block")
+    assert warned == ["3 genes missing", "a failure"]
+    assert "3 genes missing" in sag_caplog.text
+    assert "after the block" in sag_caplog.text
+    # verbosity 0 (errors): the warning is collected, but not let through to the handlers
+    sag.settings.verbosity = 0
+    sag_caplog.clear()
+    with logged_warnings() as warned:
+        logger.warning("quiet one")
+    assert warned == ["quiet one"]
+    assert "quiet one" not in capfd.readouterr().err  # kept from the terminal
+    assert logger.level == logging.ERROR  # as verbosity 0 set it
+    # verbosity set to 2 inside the block: info lines are shown after it, as verbosity 2 says
+    with logged_warnings():
+        sag.settings.verbosity = 2
+    assert logger.level == logging.INFO
+    sag.settings.verbosity = 0
+    # two threads collecting at verbosity 0: the first to leave does not end the other's
+    entered, left = threading.Event(), threading.Event()
+    second_entered = threading.Event()
+    collected = {}
+
+    def first():
+        with logged_warnings():
+            entered.set()
+            second_entered.wait(10)
+        left.set()
+
+    def second():
+        entered.wait(10)
+        with logged_warnings() as mine:
+            second_entered.set()
+            left.wait(10)
+            logger.warning("the second's warning")
+            collected["second"] = list(mine)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert collected["second"] == ["the second's warning"]
+    assert logger.level == logging.ERROR
+    # verbosity 0: kept from the terminal (sag's own handler), while another thread logs on
+    sag_caplog.clear()
+    done = threading.Event()
+
+    def chatter():
+        while not done.is_set():
+            logger.warning("a warning of another thread")
+
+    other = threading.Thread(target=chatter)
+    other.start()
+    try:
+        for _ in range(300):
+            with logged_warnings():
+                pass
+    finally:
+        done.set()
+        other.join()
+    shown = [h for h in logger.handlers if h is sag.settings._handler]
+    assert shown
+    warning = logging.makeLogRecord({"levelno": logging.WARNING})
+    assert any(not f(warning) for f in shown[0].filters)  # its filter: verbosity 0 shows none

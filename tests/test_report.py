@@ -1138,3 +1138,138 @@ def test_report_notes_classes_with_few_test_cells(classified, tmp_path):
     test["per_class"]["support"] = np.array([3, 3, int(test["n"]) - 6])
     page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
     assert "1 or 2 test cells" not in page
+
+
+def _page_text(page: str) -> str:
+    """The text of a report page, its tags and entities undone and its spaces joined."""
+    import html
+    import re
+
+    page = re.sub(r"<style.*?</style>", "", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_report_of_a_prediction_scores_it_against_the_query_labels(adata, tmp_path):
+    """A query with labels of the model's classes: the report scores the predictions against
+    them (the cells labelled with a class of the model; those without a label or of another
+    class left out and counted; "Unassigned" counted as wrong) and draws their matrix."""
+    from sklearn.metrics import f1_score
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label", seed=0)
+    query = sag.datasets.synthetic(n_obs=120, n_vars=200, n_classes=3, seed=5)
+    labels = query.obs["label"].cat.add_categories("other")
+    labels[:7] = "other"  # a class the model lacks
+    labels[7:10] = np.nan  # no label
+    query.obs["label"] = labels
+    sag.tl.predict(query, model)
+    threshold = float(np.median(query.obs["sag_confidence"]))
+    sag.tl.predict(query, model, min_confidence=threshold)
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    text = _page_text(page)
+    true = query.obs["label"].astype(object).to_numpy()
+    pred = query.obs["sag_pred"].astype(str).to_numpy()
+    classes = [str(c) for c in model.classes_]
+    scored = np.isin(true.astype(str), classes)
+    t, p = true[scored].astype(str), pred[scored]
+    n_unassigned = int((p == "Unassigned").sum())
+    assert 0 < n_unassigned < scored.sum()
+    accuracy = float(np.mean(t == p))
+    used = [c for c in classes if c in set(t) | set(p)]
+    macro_f1 = f1_score(t, p, labels=used, average="macro", zero_division=0)
+    assert "Scored against the query's own labels, obs['label']" in text
+    assert f"{accuracy:.3f} accuracy" in text
+    assert f"{macro_f1:.3f} macro-F1" in text
+    assert f"{int(scored.sum())} cells scored" in text
+    assert "not the model's test metrics" in text
+    assert (
+        "10 cells left out: 3 without a label; 7 labelled with a class the model lacks (other)"
+        in text
+    )
+    assert (
+        f"{n_unassigned} cells predicted 'Unassigned' (min_confidence={threshold:g}) count as wrong"
+        in text
+    )
+    assert 'alt="Confusion matrix of the predictions against obs[&#x27;label&#x27;]' in page
+    assert "could not be drawn" not in page
+    # under another key, and without the labels: no score
+    sag.tl.predict(query, model, key_added="q")
+    page = sag.io.write_report(query, tmp_path / "q2.html", key="q").read_text()
+    assert "Scored against the query's own labels" in _page_text(page)
+    del query.obs["label"]
+    page = sag.io.write_report(query, tmp_path / "q3.html", key="q").read_text()
+    assert "Scored against" not in _page_text(page)
+
+
+def test_report_of_numeric_predictions_scores_them_against_the_targets_column(adata, tmp_path):
+    """A query of a Regressor that holds the target's column: R², RMSE and the plot."""
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
+    model = sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "age", seed=0)
+    query = adata[:60].copy()
+    query.obs.loc[query.obs_names[:5], "age"] = np.nan
+    sag.tl.predict(query, model)
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    text = _page_text(page)
+    known = query.obs["age"].notna().to_numpy()
+    y, p = query.obs["age"].to_numpy()[known], query.obs["sag_pred"].to_numpy()[known]
+    assert "Scored against the query's own values, obs['age']" in text
+    assert f"{r2_score(y, p):.3f}" in text
+    from scautogenome.io._report import _in_units
+
+    rmse = float(np.sqrt(mean_squared_error(y, p)))
+    mae = float(np.mean(np.abs(y - p)))
+    assert f"{rmse:{_in_units([rmse, mae])}} RMSE" in text
+    assert "55 cells scored" in text
+    assert "5 cells without a value left out" in text
+    assert 'alt="Observed vs predicted age' in page
+    assert "could not be drawn" not in page
+
+
+def test_report_of_a_prediction_shows_its_warnings(adata, tmp_path):
+    """The warnings predict logged (a query lacking genes) are in the predictions section,
+    escaped; a prediction without any shows none."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    query = adata[:40, 20:].copy()
+    sag.tl.predict(query, model)
+    warned = [str(w) for w in query.uns["sag"]["warnings"]]
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    text = _page_text(page)
+    assert "sag.tl.predict warned" in text
+    assert warned[0] in text
+    assert text.index("sag.tl.predict warned") < text.index("predicted class")
+    query.uns["sag"]["warnings"] = np.array(["values up to <21> only (already logged?)"])
+    page = sag.io.write_report(query, tmp_path / "q.html").read_text()
+    assert "values up to &lt;21&gt; only" in page
+    sag.tl.predict(adata, model)
+    page = sag.io.write_report(adata, tmp_path / "a.html").read_text()
+    assert "warned" not in _page_text(page)
+
+
+def test_report_counts_the_epochs_of_a_cut_model_as_the_log_does(classified, tmp_path):
+    """A kept model cut by the time budget: the report counts the whole epochs, as
+    classify's warning does, not the cut one among them."""
+    uns = classified.uns["sag"]
+    trials = uns["trials"]
+    best = trials["number"] == uns["best"]["trial"]
+    trials.loc[best, "stopped"] = "time_budget"
+    trials.loc[best, "epochs"] = 20
+    max_epochs = 15  # TINY_CONFIG's
+    text = _page_text(sag.io.write_report(classified, tmp_path / "r.html").read_text())
+    assert (
+        "the kept model stopped at the time budget after "
+        f"{float(trials.loc[best, 'seconds'].iloc[0]):.0f} s, 19 whole epochs of at most "
+        f"{max_epochs} and part or all of the next, before it converged" in text
+    )
+    assert "20 epochs" not in text
+    # where the record holds the minibatches of the cut epoch, as the log counts them
+    trials["cut_batches"] = 0
+    trials.loc[best, "cut_batches"] = 2
+    text = _page_text(sag.io.write_report(classified, tmp_path / "r.html").read_text())
+    assert f"19 whole epochs of at most {max_epochs} and 2 minibatches of the next" in text
+    trials.loc[best, "cut_batches"] = 0  # cut at the end of an epoch
+    text = _page_text(sag.io.write_report(classified, tmp_path / "r.html").read_text())
+    assert f"20 epochs of at most {max_epochs}, before it converged" in text

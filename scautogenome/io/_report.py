@@ -312,9 +312,7 @@ def _training_note(uns, train: dict, row) -> str:
     if "batch_size" in train:
         facts.append(f"batch size {train['batch_size']}")
     if row is not None and int(row.get("epochs", -1)) > 0:
-        epochs = f"{int(row['epochs'])} epochs"
-        if "max_epochs" in train:
-            epochs += f" of at most {train['max_epochs']}"
+        epochs = _epochs_trained(row, train.get("max_epochs"))
         if int(row.get("best_epoch", -1)) >= 0:
             epochs += f" (best at epoch {int(row['best_epoch']) + 1})"
         facts.append(epochs)
@@ -339,6 +337,28 @@ def _best_row(uns):
     return None if rows.empty else rows.iloc[0]
 
 
+def _epochs_trained(row, max_epochs) -> str:
+    """The epochs the best trial's row of ``trials`` (``row``) trained, counted as
+    :func:`~scautogenome.search._study.warn_if_cut` counts them in the log: where the time
+    budget (or its share of it) stopped it, its ``epochs`` count the one cut short too, so
+    that the whole epochs are one fewer, and the minibatches of the cut one are named where
+    the row has them (``cut_batches``; else it is "part or all of the next": the budget may
+    have run out as that epoch was validated)."""
+    n = int(row["epochs"])
+    of = f" of at most {max_epochs}" if max_epochs is not None else ""
+    if str(row.get("stopped", "")) not in ("time_budget", "trial_cap"):
+        return f"{n} epochs{of}"
+    cut = row.get("cut_batches")
+    known = cut is not None and np.isfinite(float(cut))
+    if known and int(cut) == 0:  # stopped at the end of an epoch
+        return f"{n} epochs{of}"
+    if known:
+        return f"{n - 1} whole epochs{of} and {int(cut)} minibatches of the next"
+    if n <= 1:
+        return f"part or all of its first epoch{f' ({of.strip()})' if of else ''}"
+    return f"{n - 1} whole epochs{of} and part or all of the next"
+
+
 def _cut_note(train: dict, row) -> str:
     """The warning classify logged when the kept model's training was cut by the time budget,
     or by its share of it, before it converged (:func:`~scautogenome.search._study.warn_if_cut`),
@@ -347,15 +367,13 @@ def _cut_note(train: dict, row) -> str:
     stopped = "" if row is None else str(row.get("stopped", ""))
     if stopped not in ("time_budget", "trial_cap"):
         return ""
-    max_epochs = train.get("max_epochs")
     where = "the time budget"
     if stopped == "trial_cap":
         where = "its share of the time budget (max_trial_fraction)"
-    of = f" of at most {max_epochs}" if max_epochs is not None else ""
     return (
         f"<p><b>Under-trained:</b> the kept model stopped at {where} after "
-        f"{float(row['seconds']):.0f} s and {int(row['epochs'])} epochs{of}, before it converged; "
-        "a larger time_budget gives a better model.</p>"
+        f"{float(row['seconds']):.0f} s, {_epochs_trained(row, train.get('max_epochs'))}, "
+        "before it converged; a larger time_budget gives a better model.</p>"
     )
 
 
@@ -1093,15 +1111,160 @@ def _scoring_note(adata: AnnData, key: str) -> str:
     )
 
 
+def _predict_warnings(uns) -> str:
+    """The warnings sag logged during the prediction (its record's ``warnings``), as a list
+    that stands out; empty where there were none (or the record is older than them)."""
+    warned = [str(w) for w in np.atleast_1d(np.asarray(uns.get("warnings", []), dtype=object))]
+    warned = [w for w in warned if w.strip()]
+    if not warned:
+        return ""
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in warned)
+    return (
+        f"<p><b>sag.tl.predict warned</b> of this query ({len(warned)} "
+        f"warning{'s' if len(warned) > 1 else ''}); read the predictions below with them in "
+        f"mind:</p><ul>{items}</ul>"
+    )
+
+
+def _label_scores(adata: AnnData, key: str, column: str, noun: str) -> list[str]:
+    """The predictions of a query scored against its own labels, ``obs[column]``
+    (:func:`_query_labels`): accuracy and macro-F1 over the cells labelled with one of the
+    model's classes (those without a label, or of a class the model lacks, left out and
+    counted; "Unassigned" counted as wrong, as sag.pl.confusion_matrix counts it), and the
+    matrix that sag.pl.confusion_matrix draws of them."""
+    from .. import plotting as pl
+    from ..data._checks import class_names_of
+    from ..tools._predict import UNASSIGNED
+    from ..train._metrics import score
+
+    classes = [str(c) for c in adata.uns[key].get("classes", [])]
+    true = class_names_of(adata.obs[column], classes)
+    missing = np.array([t is None for t in true], dtype=bool)
+    scored = ~missing & np.isin(true.astype(str), classes)
+    other = ~missing & ~scored
+    pred = adata.obs[_keys.pred_key(key)].astype(str).to_numpy()
+    code = {c: i for i, c in enumerate(classes)}
+    # "Unassigned" (and any call not a class) the code after the classes: wrong, and no
+    # class of its own in the macro-F1, which averages the model's classes labelled or
+    # predicted among the scored cells (as classify's test macro-F1)
+    t = np.array([code[c] for c in true[scored]], dtype=np.int64)
+    p = np.array([code.get(c, len(classes)) for c in pred[scored]], dtype=np.int64)
+    accuracy = score(t, p, "accuracy", len(classes))
+    macro_f1 = score(t, p, "macro_f1", len(classes))
+    shown = repr(column)
+    out = [
+        f"<h3>Scored against the query's own labels, obs[{html.escape(shown)}]</h3>",
+        "".join(
+            f'<span class="kpi"><b>{html.escape(str(v))}</b> {html.escape(k)}</span>'
+            for k, v in (
+                ("accuracy", _shown(accuracy, ".3f")),
+                ("macro-F1", _shown(macro_f1, ".3f")),
+                (f"{noun} scored", f"{int(scored.sum()):,}"),
+            )
+        ),
+    ]
+    facts = [
+        f"These score the predictions against the labels this query holds in "
+        f"obs[{shown}], not the model's test metrics: the {int(scored.sum()):,} {noun} "
+        "labelled with one of the model's classes are scored."
+    ]
+    if missing.any() or other.any():
+        why = []
+        if missing.any():
+            why.append(f"{int(missing.sum()):,} without a label")
+        if other.any():
+            names = sorted({str(v) for v in true[other]})
+            listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            why.append(f"{int(other.sum()):,} labelled with a class the model lacks ({listed})")
+        facts.append(f"{int((missing | other).sum()):,} {noun} left out: {'; '.join(why)}.")
+    unsure = pred[scored] == UNASSIGNED
+    if unsure.any():
+        given = _min_confidence(adata.uns[key])
+        at = f" (min_confidence={given:g})" if given is not None else ""
+        n = int(unsure.sum())
+        rest = ""
+        if (~unsure).any():
+            on_rest = float(np.mean(t[~unsure] == p[~unsure]))
+            rest = f"; the accuracy on the other {int((~unsure).sum()):,} is {on_rest:.3f}"
+        facts.append(
+            f"{n:,} {noun if n > 1 else noun[:-1]} predicted {UNASSIGNED!r}{at} count"
+            f"{'' if n > 1 else 's'} as wrong{rest}."
+        )
+    facts.append(
+        f"Macro-F1 averages the model's classes labelled or predicted among the scored {noun}."
+    )
+    if other.any():
+        facts.append(
+            "The matrix below has a row for every label, of the classes the model lacks "
+            "too; the first accuracy in its title counts those as wrong."
+        )
+    out.append(f'<p class="muted">{html.escape(" ".join(facts))}</p>')
+    alt = (
+        f"Confusion matrix of the predictions against obs[{column!r}], rows the query's "
+        f"labels ({int((~missing).sum()):,} labelled {noun})"
+    )
+    matrix = _figure(pl.confusion_matrix, adata, key=key, labels_key=column, split=None, alt=alt)
+    return [*out, matrix]
+
+
+def _value_scores(adata: AnnData, key: str, target: str, noun: str) -> list[str]:
+    """The predicted values of a query scored against its own, ``obs[target]`` (a numeric
+    column of the target's name): R², RMSE and MAE over the cells that have a value, and
+    the plot of observed vs predicted values (sag.pl.regression). Empty where there is no
+    such column, or no cell with a value."""
+    from .. import plotting as pl
+    from ..data._checks import is_numeric_column
+    from ..train._metrics import regression_report
+
+    pred_col = _keys.pred_key(key)
+    if target == pred_col or target not in adata.obs.columns:
+        return []
+    column = adata.obs[target]
+    if not is_numeric_column(column) or column.dtype == bool:
+        return []
+    observed = column.to_numpy(dtype=np.float64)
+    known = np.isfinite(observed)
+    if not known.any():
+        return []
+    pred = adata.obs[pred_col].to_numpy(dtype=np.float64)
+    m = regression_report(observed[known], pred[known])
+    shown = repr(target)
+    spec = _in_units([m["rmse"], m["mae"]])
+    out = [
+        f"<h3>Scored against the query's own values, obs[{html.escape(shown)}]</h3>",
+        "".join(
+            f'<span class="kpi"><b>{html.escape(str(v))}</b> {html.escape(k)}</span>'
+            for k, v in (
+                ("R\u00b2", _shown(m["r2"], ".3f")),
+                ("RMSE", _shown(m["rmse"], spec)),
+                ("MAE", _shown(m["mae"], spec)),
+                (f"{noun} scored", f"{int(known.sum()):,}"),
+            )
+        ),
+    ]
+    text = (
+        f"These score the predicted values against those this query holds in obs[{shown}], "
+        "not the model's test metrics"
+    )
+    n_out = int((~known).sum())
+    text += f"; {n_out:,} {noun} without a value left out." if n_out else "."
+    out.append(f'<p class="muted">{html.escape(text)}</p>')
+    alt = f"Observed vs predicted {target} of the {int(known.sum()):,} {noun} with a value"
+    out.append(_figure(pl.regression, adata, key=key, labels_key=target, split=None, alt=alt))
+    return out
+
+
 def _predict_section(adata: AnnData, key: str) -> list[str]:
-    """The section of a :func:`~scautogenome.tl.predict` run (no classify record): what was
-    predicted, and how much of the model's genes the query had. There is no truth to score."""
+    """The section of a :func:`~scautogenome.tl.predict` run (no classify record): the
+    warnings it logged, what was predicted, how much of the model's genes the query had, and
+    where the query holds labels of the model's classes (or values of its numeric target),
+    the predictions scored against them."""
     from ..data._checks import is_numeric_column, obs_noun
 
     uns = adata.uns[key]
     noun = obs_noun(adata)
     pred_col = _keys.pred_key(key)
-    out = ["<h2>Predictions</h2>"]
+    out = ["<h2>Predictions</h2>", _predict_warnings(uns)]
     overlap = dict(uns.get("gene_overlap", {}))
     if overlap:
         out.append(
@@ -1127,7 +1290,7 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
                 left=0,
             )
         )
-        return out
+        return out + _value_scores(adata, key, target, noun)
     counts = pred.value_counts(sort=False)
     counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
     conf_col = _keys.confidence_key(key)
@@ -1158,6 +1321,9 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
             f'<p class="muted">Confidence: the predicted class\'s probability '
             f"(obs[{html.escape(repr(conf_col))}]).{called}</p>"
         )
+    column = _query_labels(adata, key)
+    if column is not None:
+        out += _label_scores(adata, key, column, noun)
     return out
 
 
@@ -1266,9 +1432,11 @@ def write_report(
 
     Sections appear for what is there: classification (metrics table, per-class table,
     confusion matrix, search history, best trials, architecture) from ``uns[key]``, or the
-    predictions of :func:`~scautogenome.tl.predict` when ``uns[key]`` is its record (cells
-    per predicted class with their confidence, or the spread of predicted values; the gene
-    overlap), or for a run of a numeric target regression (R\u00b2, RMSE, MAE, Pearson and Spearman on test and
+    predictions of :func:`~scautogenome.tl.predict` when ``uns[key]`` is its record (the
+    warnings it logged; cells per predicted class with their confidence, or the spread of
+    predicted values; the gene overlap; where the query holds labels of the model's classes,
+    accuracy, macro-F1 and the confusion matrix against them, or R\u00b2, RMSE and MAE
+    against a numeric column of the target's name), or for a run of a numeric target regression (R\u00b2, RMSE, MAE, Pearson and Spearman on test and
     validation, observed vs predicted values, search history, best trials, architecture); top
     genes per class (or of the predicted value) with the importance and SHAP distribution
     plots from ``uns[shap_key]``; the

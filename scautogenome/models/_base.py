@@ -872,7 +872,8 @@ def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int)
     """Where a query holds more of the model's genes than its ``var_names`` do (``n_common``):
     its names without surrounding spaces, a ``var`` column of names (symbols beside Ensembl
     ids, as ``gene_symbols=`` of scanpy's plots reads), or ``adata.raw``; each with the step
-    that uses it. Empty where none holds more (or ``query`` is no AnnData)."""
+    that uses it; its ``obs_names`` (the query transposed). Empty where none holds more (or
+    ``query`` is no AnnData)."""
     model = pd.Index(np.asarray(model_genes, dtype=str))
     hints = []
     stripped = np.char.strip(query_genes)
@@ -903,6 +904,14 @@ def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int)
             hints.append(
                 f"adata.raw holds {n} of them: pass adata.raw.to_adata() (sag reads X or a "
                 "layer, not raw)"
+            )
+    obs_names = getattr(query, "obs_names", None)
+    if obs_names is not None:  # a genes x samples table read the other way round
+        n = int(model.isin(np.asarray(obs_names, dtype=str)).sum())
+        if n > n_common:
+            hints.append(
+                f"the query's obs_names hold {n} of them: it reads transposed (genes as "
+                "rows); pass adata.T (a table read by sag.io: orientation=, CLI --orientation)"
             )
     return f" Of the model's {len(model)} genes, {'; '.join(hints)}." if hints else ""
 

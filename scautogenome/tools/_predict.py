@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys
-from .._logging import elapsed
+from .._logging import elapsed, logged_warnings
 from .._settings import keep_python_rng, logger
 from ..data import check_adata, obs_noun, unlisted_genes_are_zero
 from ._utils import (
@@ -109,8 +109,12 @@ def predict(
         filled and with what: ``"train_mean"``, or ``"zero"`` for a model saved without it;
         ``counts_share`` for a counts model's query lacking genes: the share of the training
         counts its genes hold)
-        ``model_digest`` (of the model's weights, as classify records it) and
-        ``predict_params`` (this call). An existing ``uns[key_added]`` from
+        ``model_digest`` (of the model's weights, as classify records it),
+        ``predict_params`` (this call) and ``warnings``: the warnings sag logged during this
+        call (a partial gene overlap, query values of another kind than the model's
+        training values), as an array of str, in the order logged, at any verbosity, shown
+        by :func:`~scautogenome.io.write_report`; absent where there were none (an earlier
+        call's are not kept). An existing ``uns[key_added]`` from
         :func:`classify` is kept and updated when that run trained ``model``. The record of
         another model's run (whose metrics, confusion matrix and classes would no longer
         describe the predictions), another tool's record, or a value of your own (a dict
@@ -120,57 +124,62 @@ def predict(
     from ..models import Classifier, Regressor, check_is_fitted
 
     start = time.perf_counter()
-    check_key_added(key_added)
-    check_adata(adata, reads=getattr(model, "var_names_", None))  # its genes' names unique
-    if not isinstance(model, (Classifier, Regressor)):
-        msg = f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
-        raise TypeError(msg)
-    if min_confidence is not None:
-        if isinstance(model, Regressor):
-            msg = "min_confidence= calls uncertain classes; a Regressor predicts values."
-            raise ValueError(msg)
-        msg = f"min_confidence={min_confidence!r} must be a probability between 0 and 1."
-        if isinstance(min_confidence, bool) or not isinstance(
-            min_confidence, (int, float, np.number)
-        ):
+    # the warnings of this call (a partial gene overlap, a scale unlike training's) are
+    # recorded with the predictions, so that the report shows them too
+    with logged_warnings() as warned:
+        check_key_added(key_added)
+        check_adata(adata, reads=getattr(model, "var_names_", None))  # its genes' names unique
+        if not isinstance(model, (Classifier, Regressor)):
+            msg = (
+                f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
+            )
             raise TypeError(msg)
-        if not 0 <= min_confidence <= 1:  # NaN too
+        if min_confidence is not None:
+            if isinstance(model, Regressor):
+                msg = "min_confidence= calls uncertain classes; a Regressor predicts values."
+                raise ValueError(msg)
+            msg = f"min_confidence={min_confidence!r} must be a probability between 0 and 1."
+            if isinstance(min_confidence, bool) or not isinstance(
+                min_confidence, (int, float, np.number)
+            ):
+                raise TypeError(msg)
+            if not 0 <= min_confidence <= 1:  # NaN too
+                raise ValueError(msg)
+            if UNASSIGNED in set(map(str, model.classes_)):
+                msg = f"The model has a class named {UNASSIGNED!r}; min_confidence= would mix them."
+                raise ValueError(msg)
+        check_is_fitted(model)
+        # a classify record (of this model) or an earlier prediction's is updated; a dict of the
+        # user's (scanpy's uns['neighbors'], say) is refused, as every tool refuses one: updated,
+        # it would read as a prediction's record, which a later call replaces whole
+        check_uns_key(adata, key_added, "predict", replaces=("classify", "predict"))
+        check_class_outputs(adata, key_added, "predict", split=False)
+        record = adata.uns.get(key_added)
+        if is_classify_record(record) and not describes(record, model):
+            held = (
+                "metrics and trials"
+                if record.get("task") == "regression"
+                else ("metrics, confusion matrix and trials")
+            )
+            msg = (
+                f"adata.uns[{key_added!r}] holds the classify run of another model (its {held}), "
+                "which this prediction would replace. Pass another key_added= (e.g. 'sag_query') "
+                "to keep both."
+            )
             raise ValueError(msg)
-        if UNASSIGNED in set(map(str, model.classes_)):
-            msg = f"The model has a class named {UNASSIGNED!r}; min_confidence= would mix them."
-            raise ValueError(msg)
-    check_is_fitted(model)
-    # a classify record (of this model) or an earlier prediction's is updated; a dict of the
-    # user's (scanpy's uns['neighbors'], say) is refused, as every tool refuses one: updated,
-    # it would read as a prediction's record, which a later call replaces whole
-    check_uns_key(adata, key_added, "predict", replaces=("classify", "predict"))
-    check_class_outputs(adata, key_added, "predict", split=False)
-    record = adata.uns.get(key_added)
-    if is_classify_record(record) and not describes(record, model):
-        held = (
-            "metrics and trials"
-            if record.get("task") == "regression"
-            else ("metrics, confusion matrix and trials")
+        if layer is None:  # resolved here, so that the layer read is the layer recorded
+            layer = recorded_layer(adata, classify_record(adata, model)[1], model)
+        kw = {"layer": layer, "batch_size": batch_size, "min_gene_overlap": min_gene_overlap}
+        if isinstance(model, Regressor):
+            values = model.predict(adata, **kw)
+        else:
+            proba = model.predict_proba(adata, **kw)
+        report = model.gene_overlap(
+            adata.var_names,
+            min_gene_overlap=min_gene_overlap,
+            warn=False,
+            unlisted_zero=unlisted_genes_are_zero(adata),
         )
-        msg = (
-            f"adata.uns[{key_added!r}] holds the classify run of another model (its {held}), "
-            "which this prediction would replace. Pass another key_added= (e.g. 'sag_query') "
-            "to keep both."
-        )
-        raise ValueError(msg)
-    if layer is None:  # resolved here, so that the layer read is the layer recorded
-        layer = recorded_layer(adata, classify_record(adata, model)[1], model)
-    kw = {"layer": layer, "batch_size": batch_size, "min_gene_overlap": min_gene_overlap}
-    if isinstance(model, Regressor):
-        values = model.predict(adata, **kw)
-    else:
-        proba = model.predict_proba(adata, **kw)
-    report = model.gene_overlap(
-        adata.var_names,
-        min_gene_overlap=min_gene_overlap,
-        warn=False,
-        unlisted_zero=unlisted_genes_are_zero(adata),
-    )
     # -- write (only after everything above succeeded) -----------------------------------------
     if isinstance(model, Regressor):
         write_predictions(adata, key_added, values)
@@ -195,9 +204,13 @@ def predict(
             layer=layer, min_gene_overlap=min_gene_overlap, min_confidence=min_confidence
         ),
     }
+    if warned:  # each once, in the order logged
+        new["warnings"] = list(dict.fromkeys(warned))
     # the entries there (a classify record, or a dict of the user's) kept as they are: only
-    # the new ones are made h5ad-safe, which leaves out a None and drops a Series' index
-    adata.uns[key_added] = {**adata.uns.get(key_added, {}), **h5ad_safe(new)}
+    # the new ones are made h5ad-safe, which leaves out a None and drops a Series' index;
+    # an earlier call's warnings are this call's or none
+    kept = {k: v for k, v in adata.uns.get(key_added, {}).items() if k != "warnings"}
+    adata.uns[key_added] = {**kept, **h5ad_safe(new)}
     if min_confidence is not None and is_classify_record(record):
         logger.info(
             "uns[%r] keeps the classify run's test metrics and confusion matrix, of its own "

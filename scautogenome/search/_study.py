@@ -10,12 +10,16 @@ loop, which direction is better) comes in as callables.
 
 A storage URL opens an RDB storage with heartbeats: a trial whose process died (killed, out of
 memory, a lost machine) is failed once its heartbeat is ``GRACE_PERIOD`` seconds old and is
-tried again once, by the next trial to start in any process of the study.
+tried again once, by the next trial to start in any process of the study. A storage without
+Optuna's heartbeats (a journal file) gets sag's own (:class:`_Heartbeat`, a trial user
+attribute), and its trials of a process that died are failed and tried again alike
+(:func:`_fail_stale_trials`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import hashlib
 import inspect
@@ -27,6 +31,7 @@ import re
 import shlex
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -68,14 +73,146 @@ SET_ONLY_KEYS = frozenset({"batches"})
 # with its own recorded settings; a study may be resumed with more epochs on purpose
 WARN_ONLY_KEYS = frozenset({"trainer"})
 
-# A running trial records a heartbeat every HEARTBEAT_INTERVAL seconds in an RDB storage (one
-# small write: no cost next to a trial's training); one without a heartbeat for GRACE_PERIOD
-# seconds is failed and queued once more (RetryHeartbeatStaleTrialCallback, max_retry=1) when a
-# trial next starts in the study. A search resumed within GRACE_PERIOD of a kill still sees the
-# killed trial as running: its point is retried by a later trial start (of that session, if it
-# runs long enough, or of the next).
+# A running trial records a heartbeat every HEARTBEAT_INTERVAL seconds (one small write: no
+# cost next to a trial's training): Optuna's in an RDB storage, sag's own (HEARTBEAT_ATTR) in a
+# storage without them (a journal file). One without a heartbeat for GRACE_PERIOD seconds is
+# failed and queued once more (RetryHeartbeatStaleTrialCallback, max_retry=1) when a search
+# starts or a trial ends or starts in the study, with an info line naming it. A search resumed
+# within GRACE_PERIOD of a kill still sees the killed trial as running (it joins "another
+# process" and draws a random salt): its point is retried by a later trial start (of that
+# session, if it runs long enough, or of the next).
 HEARTBEAT_INTERVAL = 60
 GRACE_PERIOD = 120
+
+# sag's heartbeat of a trial in a storage without Optuna's: the time (time.time(), of the
+# machine that runs the trial: the clocks of the machines sharing a journal must agree to well
+# within GRACE_PERIOD - HEARTBEAT_INTERVAL) of its last sign of life after its start. A trial
+# without one counts as alive for GRACE_PERIOD after its start (datetime_start): the retry of a
+# failed trial, which starts anew, and a trial of an earlier scautogenome, which recorded none
+# (do not search one journal with an earlier scautogenome and this one at the same time: the
+# earlier one's trials longer than GRACE_PERIOD would be taken for dead)
+HEARTBEAT_ATTR = "sag_heartbeat"
+# the user attribute of a trial failed by sag because its process died (why, in words)
+STALE_ATTR = "failed_because"
+
+
+def _now() -> float:
+    """The time a heartbeat records and is judged by (a function: tests move it)."""
+    return time.time()
+
+
+def _optuna_heartbeats(storage) -> bool:
+    """Whether ``storage`` keeps Optuna's heartbeats (an RDB storage opened with them)."""
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    return interval is not None and interval() is not None
+
+
+def _retry_callback():
+    """Optuna's callback that queues a failed trial once more (``max_retry=1``), as
+    :func:`open_storage` gives an RDB storage."""
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+    retry = retry or optuna.storages.RetryFailedTrialCallback  # optuna < 4.9
+    with warnings.catch_warnings():  # "experimental" in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return retry(max_retry=1)
+
+
+class _Heartbeat:
+    """While a trial runs in a storage without Optuna's heartbeats: its time recorded
+    (:data:`HEARTBEAT_ATTR`) every :data:`HEARTBEAT_INTERVAL` seconds from a daemon thread, as
+    Optuna's heartbeat thread does for an RDB storage (a ``JournalStorage`` guards its writes
+    with a lock). A trial that another process failed (taken for dead) is not written to
+    again; a write that fails otherwise is tried again at the next beat."""
+
+    def __init__(self, trial: optuna.Trial):
+        self._trial = trial
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"sag-heartbeat-{trial.number}", daemon=True
+        )
+
+    def _beat(self) -> None:
+        storage, trial_id = self._trial.storage, self._trial._trial_id
+        while not self._stop.wait(HEARTBEAT_INTERVAL):
+            try:
+                storage.set_trial_user_attr(trial_id, HEARTBEAT_ATTR, _now())
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return  # failed by another process, which took it for dead
+            except Exception as err:  # a storage that cannot be written now: the next beat
+                logger.debug("trial %d: no heartbeat recorded: %s", self._trial.number, err)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _last_alive(trial: optuna.trial.FrozenTrial) -> float | None:
+    """When a running trial of sag's heartbeats was last known alive: its last heartbeat or its
+    start, whichever is later (None where it has neither)."""
+    start = None if trial.datetime_start is None else trial.datetime_start.timestamp()
+    beat = trial.user_attrs.get(HEARTBEAT_ATTR)
+    beat = float(beat) if isinstance(beat, (int, float)) else None
+    known = [t for t in (start, beat) if t is not None]
+    return max(known) if known else None
+
+
+def _fail_stale_trials(study: optuna.Study, storage) -> list[int]:
+    """Fail the running trials of ``study`` whose process died (no heartbeat for
+    :data:`GRACE_PERIOD` seconds) and queue each once more: Optuna's ``fail_stale_trials``
+    where ``storage`` keeps Optuna's heartbeats, otherwise by sag's (:class:`_Heartbeat`), each
+    marked with :data:`STALE_ATTR` and retried by the same callback (its copy without sag's
+    attributes). Returns their numbers, which an info line names."""
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    if not running:
+        return []
+    if _optuna_heartbeats(storage):
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        numbers = {t.number for t in running}
+        failed = [
+            t.number
+            for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+            if t.number in numbers
+        ]
+    else:
+        failed = []
+        now, retry = _now(), None
+        why = f"no heartbeat for {GRACE_PERIOD:g} s: its process died"
+        for trial in running:
+            last = _last_alive(trial)
+            if last is None or now - last <= GRACE_PERIOD:
+                continue
+            try:
+                storage.set_trial_user_attr(trial._trial_id, STALE_ATTR, why)
+                if not storage.set_trial_state_values(
+                    trial._trial_id, state=optuna.trial.TrialState.FAIL
+                ):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # it ended meanwhile, or another process failed it first
+            dead = copy.deepcopy(storage.get_trial(trial._trial_id))  # not the storage's own
+            dead.user_attrs = {
+                k: v for k, v in dead.user_attrs.items() if k not in (HEARTBEAT_ATTR, STALE_ATTR)
+            }
+            retry = retry or _retry_callback()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                retry(study, dead)
+            failed.append(trial.number)
+    if failed:
+        logger.info(
+            "study %r: failed trial(s) %s of a process that died (no heartbeat for %g s); "
+            "each is run again once",
+            study.study_name,
+            sorted(failed),
+            GRACE_PERIOD,
+        )
+    return sorted(failed)
 
 
 JOURNAL_SUFFIXES = (".log", ".journal")
@@ -96,16 +233,97 @@ def _journal(path: str):
     on one file system, NFS included); its folder must exist."""
     from pathlib import Path
 
-    folder = Path(path).expanduser().resolve().parent
-    if not folder.is_dir():
-        msg = f"storage={path!r} cannot be opened: its folder {str(folder)!r} does not exist"
-        raise ValueError(msg)
+    _check_folder(path, os.path.expanduser(path))
     _check_journal_lines(path)
     try:
         return optuna.storages.JournalStorage(_journal_backend(str(Path(path).expanduser())))
     except OSError as err:  # a file that cannot be made there (/proc, a full disk)
         msg = f"storage={path!r} cannot be opened: {err}"
         raise ValueError(msg) from err
+
+
+def _check_folder(shown: str, path: str) -> None:
+    """The file ``path`` of the storage ``shown`` (a journal, an SQLite URL) must be in a
+    folder that exists, and not be a folder itself: a ValueError that says so, before Optuna
+    or SQLite fails on it ("unable to open database file", "Is a directory")."""
+    from pathlib import Path
+
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        msg = f"storage={shown!r} cannot be opened: its folder {str(folder)!r} does not exist"
+        raise ValueError(msg)
+    if Path(path).is_dir():
+        msg = (
+            f"storage={shown!r} cannot be opened: {str(Path(path).resolve())!r} is a folder, not "
+            "a file; name a file in it"
+        )
+        raise ValueError(msg)
+
+
+# Optuna's tables in an SQLite storage: the ones its models make, and alembic's record of their
+# version (a fallback list where Optuna's private models module moves)
+try:
+    from optuna.storages._rdb import models as _optuna_models
+
+    OPTUNA_TABLES = frozenset(_optuna_models.BaseModel.metadata.tables) | {"alembic_version"}
+except (ImportError, AttributeError):  # pragma: no cover - another Optuna layout
+    OPTUNA_TABLES = frozenset(
+        {"studies", "study_directions", "study_system_attributes", "study_user_attributes"}
+        | {"trials", "trial_heartbeats", "trial_intermediate_values", "trial_params"}
+        | {"trial_system_attributes", "trial_user_attributes", "trial_values"}
+        | {"version_info", "alembic_version"}
+    )
+# seconds to wait for an Optuna schema that another process is making at this moment (its
+# tables appear one by one)
+TABLES_WAIT = 2.0
+
+
+def _sqlite_tables(path: str) -> list[str] | None:
+    """The tables of the SQLite file ``path`` (not SQLite's own), read through a read-only
+    connection; None where it cannot be read as SQLite (Optuna's opening then names why)."""
+    import sqlite3
+    from urllib.parse import quote
+
+    try:
+        con = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = con.execute("select name from sqlite_master where type = 'table'").fetchall()
+    except sqlite3.Error:  # not a database, encrypted, locked for long
+        return None
+    finally:
+        con.close()
+    return sorted(name for (name,) in rows if not name.startswith("sqlite_"))
+
+
+def _check_sqlite_tables(shown: str, path: str) -> None:
+    """An SQLite file that holds tables must hold Optuna's (``studies`` and its schema's
+    version): Optuna would add its tables to a database of the user's, or fail on a table of
+    its name once the data are read. Refused before any write; a schema of Optuna's tables
+    alone that lacks its version (another process makes it at this moment) is looked at again
+    for :data:`TABLES_WAIT` seconds."""
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    waited = 0.0
+    while True:
+        tables = _sqlite_tables(path)
+        if not tables:  # none (a new database), or not read as SQLite: Optuna's opening says
+            return
+        there = set(tables)
+        if "studies" in there and there & {"version_info", "alembic_version"}:
+            return
+        if not there <= OPTUNA_TABLES or waited >= TABLES_WAIT:
+            break
+        time.sleep(0.1)
+        waited += 0.1
+    shown_tables = tables if len(tables) <= 10 else [*tables[:10], "..."]
+    msg = (
+        f"storage={shown!r} holds tables that are not an Optuna storage's ({path} has the "
+        f"tables {shown_tables}); Optuna would add its own to them. Give a new file, or the "
+        "storage of an earlier search."
+    )
+    raise ValueError(msg)
 
 
 def _check_journal_lines(path: str) -> None:
@@ -188,19 +406,22 @@ def open_storage(storage):
     """The storage ``run_study`` hands to Optuna: a URL becomes an
     :class:`optuna.storages.RDBStorage` (Optuna opens every URL as one) with heartbeats and one
     retry of a trial whose process died; a path ending in ``.log`` or ``.journal`` an Optuna
-    journal file (:func:`is_journal_path`, no heartbeats); ``None`` and storage objects (an
-    ``RDBStorage`` of your own, a ``JournalStorage``, which has no heartbeats) are used as
-    they are. A URL that cannot
+    journal file (:func:`is_journal_path`; no heartbeats of Optuna's: :func:`run_study` gives
+    its trials sag's); ``None`` and storage objects (an ``RDBStorage`` of your own, a
+    ``JournalStorage``) are used as they are. A URL that cannot
     be opened (unknown dialect, missing folder or driver, refused connection) is a ValueError
-    that names it (password masked). Processes that open one new database at the same moment
+    that names it (password masked); so is an SQLite file of a folder that does not exist, a
+    folder, or a database of tables other than Optuna's (before anything is written to it). Processes that open one new database at the same moment
     all create its tables: one that finds a table just made by another tries again."""
     if not isinstance(storage, str):
         return storage
     if is_journal_path(storage):
         return _journal(storage)
+    path = storage_file(storage)  # an SQLite file: its folder, and its tables Optuna's
+    if path is not None:
+        _check_folder(storage_shown(storage), path)
+        _check_sqlite_tables(storage_shown(storage), path)
     rdb = optuna.storages.RDBStorage
-    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
-    retry = retry or optuna.storages.RetryFailedTrialCallback  # optuna < 4.9
     named = inspect.signature(rdb.__init__).parameters
     callback = (
         "heartbeat_stale_trial_callback"
@@ -217,7 +438,7 @@ def open_storage(storage):
                     storage,
                     heartbeat_interval=int(HEARTBEAT_INTERVAL),
                     grace_period=int(GRACE_PERIOD),
-                    **{callback: retry(max_retry=1)},
+                    **{callback: _retry_callback()},
                 )
         except Exception as err:  # SQLAlchemy's errors name no common base: report any
             if tries and any(race in str(err) for race in _CREATE_RACE):
@@ -444,23 +665,21 @@ def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:
 
 def _running_elsewhere(study: optuna.Study, storage) -> bool:
     """Whether the study holds trials another process is training now. Trials of a process
-    that died are failed first where the storage keeps heartbeats (Optuna's
-    ``fail_stale_trials``; they are retried once); a journal file keeps none, so a trial
-    left running by a dead process still counts there, as an info note says."""
-    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+    that died (no heartbeat for :data:`GRACE_PERIOD` seconds: Optuna's in an RDB storage,
+    sag's in a journal file) are failed first and retried once (:func:`_fail_stale_trials`);
+    a trial of a process that died less than that ago still counts, as an info note says
+    where the heartbeats are sag's."""
+    _fail_stale_trials(study, storage)
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    interval = getattr(storage, "get_heartbeat_interval", None)
-    heartbeats = interval is not None and interval() is not None
-    if running and not heartbeats:
+    if running and not _optuna_heartbeats(storage):
         # the normal case of processes sharing a journal file: a note, not a warning
         logger.info(
             "study %r has %d trial(s) marked running, taken to be of another process that "
-            "searches it now (a journal file keeps no heartbeats: a trial of a process that "
-            "died stays marked running and is not rerun)",
+            "searches it now (a trial of a process that died is failed and run again once it "
+            "has had no heartbeat for %g s)",
             study.study_name,
             len(running),
+            GRACE_PERIOD,
         )
     return bool(running)
 
@@ -495,7 +714,12 @@ def _check_same_tool(study: optuna.Study, stored: dict, fingerprint: dict) -> No
     )
     own = CLASSIFY_STUDY if now == "classify" else embed_study(fingerprint.get("mode"))
     if own != study.study_name:
-        msg += f", or leave it out: {now} then uses its own study, {own!r}"
+        # the command line says study_name= as its option: --study-name of classify, which
+        # may be left out, --study of a worker, which needs one
+        msg += (
+            f", or leave the study name out (not for a worker, which needs one): {now} then "
+            f"uses its own study, {own!r}"
+        )
     raise ValueError(msg + ".")
 
 
@@ -1208,7 +1432,11 @@ def run_study(
         pruner=make_pruner(config),
         load_if_exists=shared,
     )
+    if shared and sampler_salt is not None:  # a worker: its salt keeps its points its own
+        _fail_stale_trials(study, store)
     elsewhere = shared and sampler_salt is None and _running_elsewhere(study, store)
+    # a storage without Optuna's heartbeats (a journal file): sag's, from a thread per trial
+    beats = shared and not _optuna_heartbeats(store)
     n_before = len(study.trials)
     if elsewhere:
         # another process searches this study now: a seed derived from the same trial count
@@ -1271,6 +1499,10 @@ def run_study(
     signals = _DeferredSignals()
 
     def objective(trial: optuna.Trial) -> float:
+        with _Heartbeat(trial) if beats else contextlib.nullcontext():
+            return run_trial(trial)
+
+    def run_trial(trial: optuna.Trial) -> float:
         started[0] += 1  # before anything that may fail: a failed trial counts too
         mine.add(trial.number)
         try:
@@ -1430,6 +1662,8 @@ def run_study(
             trial.value,
             trial.params,
         )
+        if shared:  # a trial of a process that died meanwhile: failed, and queued again
+            _fail_stale_trials(study, store)
         signals.check()  # Ctrl-C while the trial was recorded: the search stops here
 
     def heartbeat(i: int, n: int) -> None:  # within a long epoch: the batch it is at

@@ -1254,9 +1254,12 @@ def test_report_counts_the_epochs_of_a_cut_model_as_the_log_does(classified, tmp
     classify's warning does, not the cut one among them."""
     uns = classified.uns["sag"]
     trials = uns["trials"]
+    # the trials table records the minibatches of a cut epoch (0: none was cut)
+    assert (trials["cut_batches"] == 0).all()
     best = trials["number"] == uns["best"]["trial"]
     trials.loc[best, "stopped"] = "time_budget"
     trials.loc[best, "epochs"] = 20
+    trials["cut_batches"] = -1  # not recorded (a record of an earlier version)
     max_epochs = 15  # TINY_CONFIG's
     text = _page_text(sag.io.write_report(classified, tmp_path / "r.html").read_text())
     assert (

@@ -348,8 +348,8 @@ def _epochs_trained(row, max_epochs) -> str:
     of = f" of at most {max_epochs}" if max_epochs is not None else ""
     if str(row.get("stopped", "")) not in ("time_budget", "trial_cap"):
         return f"{n} epochs{of}"
-    cut = row.get("cut_batches")
-    known = cut is not None and np.isfinite(float(cut))
+    cut = row.get("cut_batches")  # -1: not recorded (a trial of an earlier version)
+    known = cut is not None and np.isfinite(float(cut)) and float(cut) >= 0
     if known and int(cut) == 0:  # stopped at the end of an epoch
         return f"{n} epochs{of}"
     if known:

@@ -923,6 +923,8 @@ def trials_table(
             "val_loss": float(ua.get("val_loss", math.nan)),
             "best_epoch": int(ua.get("best_epoch", -1)),
             "epochs": int(ua.get("epochs", -1)),
+            # minibatches of the epoch a time budget cut short (0: none; -1: not recorded)
+            "cut_batches": int(ua.get("cut_batches", -1)),
             "n_params": int(ua.get("n_params", -1)),
             "seconds": float(ua.get("seconds", math.nan)),
             # why training ended: max_epochs, early_stopping, time_budget, trial_cap (its

@@ -99,7 +99,7 @@ def _check_inputs(args) -> None:
         if getattr(args, option) and not args.labels_table:
             msg = f"{_option(option)} needs --labels-table"
             raise CLIError(msg)
-    for option in ("table", "autogenome"):
+    for option in ("table", "autogenome", "labels_table"):
         path = getattr(args, option)
         if path and not Path(path).is_file():
             msg = f"{_option(option)} {path!r} does not exist"
@@ -198,7 +198,10 @@ def _load(args):
                 clinical=args.labels_table,
                 clinical_id_column=args.id_column,
                 clinical_columns=[column] if column and column != "project" else None,
-                tumor_only=bool(args.tumor_only),
+                # a cohort's normals are warned about where the labels are the cohort
+                tumor_only=args.tumor_only
+                if column in (None, "project")
+                else bool(args.tumor_only),
                 orientation=args.orientation,
                 sep=args.sep,
             )
@@ -224,29 +227,24 @@ def _read_maf(args):
     on the barcodes as ``--table``'s are (a patient's or sample's id matches its aliquots)."""
     import scautogenome as sag
 
-    from .io._barcodes import barcode_fraction
+    from .io._barcodes import barcode_columns
     from .io._parse import read_frame
     from .io._table import join_labels
+    from .io._tcga import _patients_as_rows
 
     adata = sag.io.read_maf(args.maf if len(args.maf) > 1 else args.maf[0])
     if args.labels_table:
-        table = read_frame(args.labels_table, what="label table")
+        # a Firehose clinical table (patients as columns) turned, as read_tcga turns it
+        table = _patients_as_rows(read_frame(args.labels_table, what="label table"))
         id_column = args.id_column
         if id_column is None:  # a clinical table's column of barcodes, as read_tcga finds it
-            id_column = next(
-                (
-                    str(c)
-                    for c in table.frame.columns
-                    if barcode_fraction(table.frame[c].dropna().astype(str).head(200)) >= 0.5
-                ),
-                None,
-            )
+            id_column = next(iter(barcode_columns(table.frame)), None)
         obs, join = join_labels(
             adata.obs_names,
             table,
             label_column=args.label_column,
             id_column=id_column,
-            data_name="the MAF's samples",
+            data_name="the MAF",
         )
         for col in obs.columns:
             adata.obs[col] = obs[col]
@@ -1163,11 +1161,12 @@ def _inputs(sp) -> None:
     g.add_argument("--table", help="CSV/TSV(.gz) expression matrix, either orientation")
     g.add_argument(
         "--maf",
-        nargs="+",
+        action="append",
         metavar="MAF",
-        help="MAF(.gz) somatic mutation file(s): a binary sample x gene matrix of the "
-        "protein-altering mutations, one row per tumour barcode (sag.io.read_maf); labels "
-        "from --labels-table, matched on the barcodes (a patient's id matches its samples)",
+        help="MAF(.gz) somatic mutation file: a binary sample x gene matrix of the "
+        "protein-altering mutations, one row per tumour barcode (sag.io.read_maf; --maf again "
+        "for each further file); labels from --labels-table, matched on the barcodes (a "
+        "patient's id matches its samples)",
     )
     g.add_argument(
         "--labels-table", help="CSV/TSV with a sample id column and labels (--table, --maf)"

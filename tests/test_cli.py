@@ -1014,11 +1014,53 @@ def test_maf_input_classifies_and_predicts_mutations(tmp_path, config_file, caps
         (["--orientation", "genes_x_samples"], "--orientation needs --table"),
         (["--tcga"], "--tcga needs --table"),
         (["--maf", "no.maf"], "--maf 'no.maf' does not exist"),
+        # an .h5ad after a MAF is an input of its own, not a second MAF
+        ([str(tmp_path / "in.h5ad")], "give one input, not an .h5ad input and --maf"),
     ):
         code = main([*argv, *extra, "--out", str(tmp_path / "x"), *budget])
         assert code == 2, extra
         assert message in capsys.readouterr().err
         assert not (tmp_path / "x").exists()
+    # a label table that is not there: said before the MAF is read
+    missing = ["classify", "--maf", maf, "--labels-table", "no.tsv", "--out", str(tmp_path / "x")]
+    assert main([*missing, *budget]) == 2
+    err = capsys.readouterr().err
+    assert "--labels-table 'no.tsv' does not exist" in err
+    assert "read_maf" not in err
+    # several MAFs: --maf again for each (the example's samples in two files)
+    import gzip
+
+    with gzip.open(ROOT / maf, "rt") as f:
+        lines = f.read().splitlines(keepends=True)
+    head = [line for line in lines if line.startswith(("#", "Hugo_Symbol"))]
+    rows = [line for line in lines if line not in head]
+    column = head[-1].rstrip("\n").split("\t").index("Tumor_Sample_Barcode")
+    samples = sorted({r.split("\t")[column] for r in rows})
+    parts = []
+    for k in range(2):
+        part = tmp_path / f"part{k}.maf"
+        mine = set(samples[k::2])
+        part.write_text("".join(head + [r for r in rows if r.split("\t")[column] in mine]))
+        parts.append(str(part))
+    two = ["predict", "--maf", parts[0], "--maf", parts[1], "--model", str(out)]
+    assert main([*two, "--out", str(tmp_path / "two.h5ad")]) == 0, capsys.readouterr().err
+    assert set(ad.read_h5ad(tmp_path / "two.h5ad").obs_names) == set(predicted.obs_names)
+
+
+def test_tcga_normals_are_warned_of_only_where_the_labels_are_their_cohort(
+    tmp_path, config_file, capsys, monkeypatch
+):
+    """--tcga without --tumor-only keeps normal tissue labelled by its cohort: a warning; not
+    with --no-tumor-only (asked for), nor with a clinical --label-column (not the cohort)."""
+    monkeypatch.chdir(ROOT)
+    table, clinical = "data/examples/tcga_expression.tsv.gz", "data/examples/tcga_clinical.tsv"
+    argv = ["classify", "--tcga", "--table", table, "--labels-table", clinical]
+    budget = ["--config", str(config_file), "--n-trials", "1", "--no-explain", "--no-report"]
+    cases = [([], True), (["--no-tumor-only"], False), (["--label-column", "gender"], False)]
+    for i, (extra, warned) in enumerate(cases):
+        assert main([*argv, *extra, "--out", str(tmp_path / f"r{i}"), *budget]) == 0
+        err = " ".join(capsys.readouterr().err.split())
+        assert ("9 of the 60 samples are not tumours" in err) is warned, extra
 
 
 def test_tcga_label_column_named_like_a_barcode_column_is_the_clinical_one(

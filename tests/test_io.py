@@ -314,7 +314,10 @@ def test_read_tcga_warns_of_normal_samples_labelled_by_their_cohort(ex, sag_capl
     sag_caplog.clear()
     sag.io.read_tcga(paths, tumor_only=True)
     sag.io.read_tcga(paths, sample_types=["01", "11"])
+    kept = sag.io.read_tcga(paths, tumor_only=False)  # every sample, as asked: no warning
     assert not [r for r in sag_caplog.records if r.levelname == "WARNING"]
+    assert kept.n_obs == 60
+    assert kept.uns["sag_io"]["tumor_only"] is False
 
 
 def test_read_tcga_outer_join_fills_zero_and_says_so(ex, tmp_path):

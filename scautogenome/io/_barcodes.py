@@ -121,6 +121,16 @@ def barcode_fraction(values: Iterable[str]) -> float:
     return sum(is_barcode(v) for v in values) / len(values)
 
 
+def barcode_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` (a clinical or label table) whose values are mostly TCGA
+    barcodes (of the first 200 given), in their order."""
+    return [
+        str(c)
+        for c in frame.columns
+        if barcode_fraction(frame[c].dropna().astype(str).head(200)) >= 0.5
+    ]
+
+
 def parse_tcga_barcode(
     barcodes: Sequence[str] | pd.Index | pd.Series | str,
     *,

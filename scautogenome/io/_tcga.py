@@ -19,6 +19,7 @@ from ._barcodes import (
     FIREHOSE_AGGREGATES,
     SAMPLE_TYPES,
     TCGA_PROJECTS,
+    barcode_columns,
     barcode_fraction,
     barcode_obs,
     is_barcode,
@@ -197,7 +198,7 @@ def _patients_as_rows(info: _parse.Frame) -> _parse.Frame:
     cols = [str(c) for c in frame.columns]
     if len(cols) < 2 or barcode_fraction(cols[1:201]) < 0.5:
         return info
-    if any(barcode_fraction(frame[c].dropna().astype(str).head(200)) >= 0.5 for c in cols):
+    if barcode_columns(frame):
         return info
     text = info.text if info.text is not None else frame.astype(object).where(frame.notna())
     names = text.iloc[:, 0].astype(str).str.strip()
@@ -233,9 +234,7 @@ def _clinical_columns(
     cols = [str(c) for c in info.frame.columns]
     info.frame.columns = cols
     if id_column is None:
-        found = [
-            c for c in cols if barcode_fraction(info.frame[c].dropna().astype(str).head(200)) >= 0.5
-        ]
+        found = barcode_columns(info.frame)
         if not found:
             msg = (
                 f"clinical table {info.name}: no column of TCGA barcodes (patient ids like "
@@ -273,7 +272,7 @@ def read_tcga(
     clinical_id_column: str | None = None,
     project_column: str | None = None,
     clinical_columns: Sequence[str] | None = None,
-    tumor_only: bool = False,
+    tumor_only: bool | None = None,
     sample_types: Sequence[str] | None = None,
     join: Literal["inner", "outer"] = "inner",
     label_key: str = "project",
@@ -318,7 +317,9 @@ def read_tcga(
         ``obs[label_key]``.
     tumor_only
         Keep tumour samples only (sample type codes 01-09 and 40; e.g. drops ``11`` Solid Tissue
-        Normal and ``10`` Blood Derived Normal).
+        Normal and ``10`` Blood Derived Normal). False keeps every sample; None (the default)
+        too, with a warning where some are not tumours (without ``sample_types``): they take
+        their cohort as their label, as a tumour does.
     sample_types
         Keep only these sample type codes (``["01"]`` = primary tumours); combines with
         ``tumor_only``.
@@ -369,7 +370,8 @@ def read_tcga(
     if not is_one_of(join, ("inner", "outer")):
         msg = f"join={join!r} must be 'inner' or 'outer'."
         raise ValueError(msg)
-    tumor_only = check_bool("tumor_only", tumor_only)
+    warn_normals = tumor_only is None
+    tumor_only = False if tumor_only is None else check_bool("tumor_only", tumor_only)
     check_key("label_key", label_key, "the obs column of the labels")
     if isinstance(sample_types, str):  # one code, not its digits
         sample_types = [sample_types]
@@ -636,7 +638,7 @@ def read_tcga(
     logger.info(
         f"read_tcga: {adata.n_obs} samples x {adata.n_vars} genes from {len(files)} file(s)"
     )
-    if not tumor_only and sample_types is None and label_key in adata.obs.columns:
+    if warn_normals and sample_types is None and label_key in adata.obs.columns:
         _warn_of_normals(adata, label_key)
     return adata
 
@@ -652,7 +654,8 @@ def _warn_of_normals(adata: AnnData, label_key: str) -> None:
     logger.warning(
         "%d of the %d samples are not tumours (%s); obs[%r] is their cohort, as a tumour's, "
         "so a classifier of cohorts trains and is tested on them too. tumor_only=True (CLI: "
-        "--tumor-only) keeps the tumours only, sample_types= the types chosen; "
+        "--tumor-only) keeps the tumours only, sample_types= the types chosen, and "
+        "tumor_only=False (CLI: --no-tumor-only) keeps them all without this warning; "
         "obs['sample_type'] says which each sample is",
         int(other.sum()),
         adata.n_obs,

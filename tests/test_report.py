@@ -1276,3 +1276,137 @@ def test_report_counts_the_epochs_of_a_cut_model_as_the_log_does(classified, tmp
     trials.loc[best, "cut_batches"] = 0  # cut at the end of an epoch
     text = _page_text(sag.io.write_report(classified, tmp_path / "r.html").read_text())
     assert f"20 epochs of at most {max_epochs}, before it converged" in text
+
+
+def test_report_of_a_run_shows_the_warnings_of_a_later_predict_call(classified, tmp_path):
+    """predict called on the classify run's own AnnData (same key) records its warnings in
+    the classify record: the classification section shows them, labelled as the later
+    predict call's, next to the note that it called the cells again; a run without them
+    shows none."""
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    assert "warned" not in _page_text(page)
+    uns = classified.uns["sag"]
+    # as sag.tl.predict(adata, model, min_confidence=0.3) writes them into the record
+    uns["predict_params"] = {"layer": "None", "min_confidence": 0.3, "min_gene_overlap": 0.5}
+    uns["warnings"] = np.array(["query values up to <3.1> look log-normalized (already?)"])
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    text = _page_text(page)
+    said = "sag.tl.predict warned when it was called on this AnnData after this run (1 warning)"
+    assert said in text
+    assert "query values up to &lt;3.1&gt; look log-normalized" in page  # escaped
+    assert text.index("was called again by sag.tl.predict") < text.index(said)
+    assert text.index(said) < text.index("Per class (test)")
+
+
+def test_report_of_a_regression_run_shows_the_warnings_of_a_later_predict_call(regressed, tmp_path):
+    uns = regressed.uns["sag"]
+    uns["predict_params"] = {"layer": "None", "min_confidence": "None", "min_gene_overlap": 0.5}
+    uns["warnings"] = ["the query had 50% of the model's genes"]
+    text = _page_text(sag.io.write_report(regressed, tmp_path / "r.html").read_text())
+    said = "sag.tl.predict warned when it was called on this AnnData after this run (1 warning)"
+    assert said in text
+    assert "the query had 50% of the model's genes" in text
+    assert text.index("was replaced by sag.tl.predict") < text.index(said)
+
+
+def _int_label_model(adata):
+    """A small Classifier of classes '0', '1', '2' (obs['cluster']: the labels' codes)."""
+    adata.obs["cluster"] = adata.obs["label"].cat.codes.astype(int).astype("category")
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "cluster", seed=0)
+    assert [str(c) for c in model.classes_] == ["0", "1", "2"]
+    return model
+
+
+def test_report_scores_integer_labels_made_float_by_a_missing_value(adata, tmp_path):
+    """Labels 0, 1, 2 made 0.0, 1.0, 2.0 by a NaN score against classes '0', '1', '2', as
+    the integers do; a float column of other values (a measurement) is no labels, nor is a
+    column of numbers few of whose values are classes (named where nothing is scored)."""
+    model = _int_label_model(adata)
+    query = adata[:40].copy()
+    codes = query.obs.pop("cluster").astype(int)
+    query.obs["cluster"] = codes.astype(float)
+    query.obs.loc[query.obs_names[:3], "cluster"] = np.nan
+    query.obs["score"] = np.linspace(0, 2, 40)  # 0.0 and 2.0 among them: not labels
+    sag.tl.predict(query, model)
+    text = _page_text(sag.io.write_report(query, tmp_path / "q.html").read_text())
+    assert "Scored against the query's own labels, obs['cluster']" in text
+    assert "37 cells scored" in text
+    assert "3 cells left out: 3 without a label" in text
+    assert "labels_key='cluster')" in text
+    # the same as integers
+    query.obs["cluster"] = codes.to_numpy()
+    text = _page_text(sag.io.write_report(query, tmp_path / "q.html").read_text())
+    assert "40 cells scored" in text
+    # without labels: a float column of other values is not taken; a column of counts
+    # of which few are classes is named, not scored
+    del query.obs["cluster"]
+    query.obs["n_genes"] = np.arange(40)  # 0, 1 and 2 are classes: 3 of 40
+    text = _page_text(sag.io.write_report(query, tmp_path / "q.html").read_text())
+    assert "Scored against" not in text
+    assert "Predictions are not scored against labels here" in text
+    assert "obs['n_genes'] holds numbers, 3 of its 40 values the model's classes" in text
+    assert "'score'" not in text
+
+
+def test_report_scores_labels_most_of_which_are_classes_the_model_lacks(adata, tmp_path):
+    """A query most of whose labels are of classes the model lacks (a cohort of other
+    cancers with a few of the model's): its labels of the model's classes are scored, the
+    others left out and counted, the column named in the scoring note."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    query = adata[:40].copy()
+    project = np.array(["TCGA-COAD"] * 40, dtype=object)
+    project[:6] = query.obs["label"].astype(str).to_numpy()[:6]  # 6 of 40: model classes
+    project[36:] = None
+    query.obs["project_id"] = project
+    del query.obs["label"]
+    sag.tl.predict(query, model)
+    text = _page_text(sag.io.write_report(query, tmp_path / "q.html").read_text())
+    assert "Predictions are not scored against labels here" not in text
+    assert "obs['project_id'] holds labels, 6 of its 36 of the model's classes" in text
+    assert "labels_key='project_id')" in text
+    assert "Scored against the query's own labels, obs['project_id']" in text
+    assert "6 cells scored" in text
+    assert (
+        "34 cells left out: 4 without a label; 30 labelled with a class the model lacks "
+        "(TCGA-COAD)" in text
+    )
+    # a column sharing no class with the model is still not scored
+    query.obs["project_id"] = "TCGA-COAD"
+    text = _page_text(sag.io.write_report(query, tmp_path / "q.html").read_text())
+    assert "Scored against" not in text
+
+
+def test_report_says_which_cells_the_matrix_title_counts_unassigned_among(adata, tmp_path):
+    """min_confidence on a query with labels of a class the model lacks: the text counts the
+    'Unassigned' among the scored cells, the matrix's title among all labelled cells; the
+    report says what each number covers, and the title's is the figure's."""
+    from scautogenome.plotting._classify import _observed_confusion
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    query = adata[:80].copy()
+    labels = query.obs["label"].cat.add_categories("other")
+    labels[:30] = "other"
+    labels[30:35] = np.nan
+    query.obs["label"] = labels
+    sag.tl.predict(query, model)
+    threshold = float(np.median(query.obs["sag_confidence"]))
+    sag.tl.predict(query, model, min_confidence=threshold)
+    pred = query.obs["sag_pred"].astype(str).to_numpy()
+    true = query.obs["label"].astype(str).to_numpy()
+    labelled = query.obs["label"].notna().to_numpy()
+    scored = labelled & (true != "other")
+    n_scored = int((pred[scored] == "Unassigned").sum())
+    n_all = int((pred[labelled] == "Unassigned").sum())
+    assert 0 < n_scored < n_all
+    title = _observed_confusion(query, "sag", "label")[3]
+    assert f"{n_all} cells Unassigned (min_confidence)" in title
+    text = _page_text(sag.io.write_report(query, tmp_path / "q.html").read_text())
+    assert f"{n_scored} cells predicted 'Unassigned' (min_confidence={threshold:g})" in text
+    assert (
+        f"Its count of 'Unassigned' ({n_all}) is of all {int(labelled.sum())} labelled "
+        f"cells, {n_all - n_scored} of them labelled with a class the model lacks; the count "
+        "above is of the scored cells alone." in text
+    )

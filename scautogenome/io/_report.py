@@ -502,6 +502,7 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
     out.append(_few_test_cells_per_class(test, [str(c) for c in uns["classes"]], noun))
     out.append(_classes_scored(uns, noun))
     out.append(_called_again(adata, key, noun))
+    out.append(_predict_warnings(uns, later=True))
     pc = test["per_class"]
     classes = [str(c) for c in uns["classes"]]
     per_class = [("precision", "precision"), ("recall", "recall"), ("f1", "F1")]
@@ -749,6 +750,7 @@ def _regression_section(adata: AnnData, key: str) -> list[str]:
     out.append(_validation_flatters(val, noun))
     out.append(_few_test_cells(test, accuracy=False, noun=noun))
     out.append(_predicted_again(adata, key))
+    out.append(_predict_warnings(uns, later=True))
     out.append(
         '<p class="muted">R\u00b2: the share of the values\u2019 variance the predictions '
         "explain (0 is predicting the mean, negative worse); RMSE and MAE: root mean squared "
@@ -1059,16 +1061,30 @@ def _model_named(uns) -> str:
     return text + (f" from <code>{html.escape(where)}</code>" if where else "")
 
 
-def _query_labels(adata: AnnData, key: str) -> str | None:
-    """The ``obs`` column of a query that holds labels of the model's classes (most of its
-    values are classes of the model), the one with the most such values; None where none."""
+def _label_columns(adata: AnnData, key: str) -> list[tuple[str, int, int, bool]]:
+    """The ``obs`` columns of a query that share a label with the model's classes, as
+    ``(column, n, n_labelled, taken)``: ``n`` of its ``n_labelled`` labels (values not
+    missing) are classes of the model, named as :func:`~scautogenome.data._checks.
+    class_names_of` names them (``1.0`` of integers made float by a missing value is class
+    ``"1"``), and ``taken`` says whether they are taken for the query's labels:
+
+    * a column of categories or text, where any of its labels is a class of the model: the
+      labels of classes the model lacks (a query of other cell types or cancers besides some
+      of the model's) are left out of the scores and counted there (:func:`_label_scores`);
+    * a column of numbers (integers, floats that are all whole numbers, booleans), where at
+      least half of its labels are classes: a count or an id may share a few whole numbers
+      with classes named by integers. Floats with a fraction are measurements, not labels.
+
+    sag's own outputs (the predictions, confidence and split of any classify or predict run
+    the data hold) are never labels. Empty for a numeric target's model."""
     import pandas as pd
 
+    from ..data._checks import class_names_of
     from ..tools._utils import record_kind
 
     classes = {str(c) for c in adata.uns[key].get("classes", [])}
     if len(classes) < 2:  # a numeric target's model: no classes to compare
-        return None
+        return []
     # sag's own outputs: of this key, and of every classify or predict run the data hold (a
     # first prediction under "sag" is no labels of a second one's)
     runs = {key} | {
@@ -1079,50 +1095,104 @@ def _query_labels(adata: AnnData, key: str) -> str | None:
         for run in runs
         for name in (_keys.pred_key, _keys.confidence_key, _keys.split_key)
     }
-    best, best_n = None, 0
+    found = []
     for column in adata.obs.columns:
         if str(column) in outputs:  # a user's own column of another name is read
             continue
         values = adata.obs[column]
+        numeric = pd.api.types.is_numeric_dtype(values.dtype)  # not categories of numbers
         if pd.api.types.is_float_dtype(values.dtype):
+            known = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            known = known[~np.isnan(known)]
+            if not (np.isfinite(known).all() and np.array_equal(known, np.round(known))):
+                continue  # a measurement, not integer labels made float by a missing value
+        # by distinct value: a million cells name their few labels once each
+        try:
+            counts = values.value_counts(sort=False, dropna=True)
+        except TypeError:  # values that cannot be counted (lists): no labels
             continue
-        present = values.dropna().astype(str)
-        n = int(present.isin(classes).sum())
-        if n > best_n and n >= 0.5 * len(present):
-            best, best_n = str(column), n
+        counts = counts[counts > 0]
+        if counts.empty:
+            continue
+        names = class_names_of(pd.Series(counts.index.to_numpy(dtype=object)), classes)
+        n = int(counts.to_numpy()[np.isin(names.astype(str), list(classes))].sum())
+        n_labelled = int(counts.sum())
+        if n:
+            found.append((str(column), n, n_labelled, n >= 0.5 * n_labelled or not numeric))
+    return found
+
+
+def _query_labels(adata: AnnData, key: str) -> str | None:
+    """The ``obs`` column taken for the query's labels (:func:`_label_columns`), of those
+    taken the one with the most labels of the model's classes (the first of them where
+    several have as many); None where none is."""
+    best, best_n = None, 0
+    for column, n, _, taken in _label_columns(adata, key):
+        if taken and n > best_n:
+            best, best_n = column, n
     return best
 
 
 def _scoring_note(adata: AnnData, key: str) -> str:
     """How the predictions can be scored: against the query's own labels where it has a
-    column of the model's classes, else in the classify run's report."""
+    column of the model's classes, else in the classify run's report (naming a column of
+    numbers some of whose values are classes, but too few to be taken for labels)."""
+    columns = _label_columns(adata, key)
     column = _query_labels(adata, key)
     if column is None:
-        return (
-            "Predictions are not scored against labels here; the model's test metrics are in "
-            "the report of its classify run."
-        )
+        text = "Predictions are not scored against labels here"
+        if columns:  # only columns of numbers, too few of whose values are classes
+            name, n, n_labelled, _ = max(columns, key=lambda c: c[1])
+            call = f"sag.pl.confusion_matrix(adata, labels_key={name!r}"
+            call += ")" if key == _keys.CLASSIFY_KEY else f", key={key!r})"
+            text += (
+                f"; obs[{html.escape(repr(name))}] holds numbers, {n:,} of its "
+                f"{n_labelled:,} values the model's classes: under half, too few to be taken "
+                f"for labels (<code>{html.escape(call)}</code> scores the predictions against "
+                "them if they are). The model's"
+            )
+        else:
+            text += "; the model's"
+        return text + " test metrics are in the report of its classify run."
     call = f"sag.pl.confusion_matrix(adata, labels_key={column!r}"
     call += ")" if key == _keys.CLASSIFY_KEY else f", key={key!r})"
+    n, n_labelled = next((n, m) for c, n, m, _ in columns if c == column)
+    held = (
+        "labels of the model's classes"
+        if n == n_labelled
+        else f"labels, {n:,} of its {n_labelled:,} of the model's classes (the others are "
+        "left out of the scores)"
+    )
     return (
-        f"obs[{html.escape(repr(column))}] holds labels of the model's classes: "
+        f"obs[{html.escape(repr(column))}] holds {held}: "
         f"<code>{html.escape(call)}</code> scores the predictions against them; the model's "
         "test metrics are in the report of its classify run."
     )
 
 
-def _predict_warnings(uns) -> str:
+def _predict_warnings(uns, later: bool = False) -> str:
     """The warnings sag logged during the prediction (its record's ``warnings``), as a list
-    that stands out; empty where there were none (or the record is older than them)."""
+    that stands out; empty where there were none (or the record is older than them).
+    ``later``: the record is a classify run's, which :func:`~scautogenome.tl.predict`
+    updated when it was called on the run's own AnnData (only predict records warnings):
+    they are said to be that later call's, of its predictions in ``obs``, not of the run's
+    metrics."""
     warned = [str(w) for w in np.atleast_1d(np.asarray(uns.get("warnings", []), dtype=object))]
     warned = [w for w in warned if w.strip()]
     if not warned:
         return ""
     items = "".join(f"<li>{html.escape(w)}</li>" for w in warned)
+    n = f"{len(warned)} warning{'s' if len(warned) > 1 else ''}"
+    if later:
+        return (
+            "<p><b>sag.tl.predict warned when it was called on this AnnData after this "
+            f"run</b> ({n}): "
+            "they are of that call and the predictions it wrote into obs, not of the run's "
+            f"own, which the metrics here score:</p><ul>{items}</ul>"
+        )
     return (
-        f"<p><b>sag.tl.predict warned</b> of this query ({len(warned)} "
-        f"warning{'s' if len(warned) > 1 else ''}); read the predictions below with them in "
-        f"mind:</p><ul>{items}</ul>"
+        f"<p><b>sag.tl.predict warned</b> of this query ({n}); read the predictions below "
+        f"with them in mind:</p><ul>{items}</ul>"
     )
 
 
@@ -1198,6 +1268,21 @@ def _label_scores(adata: AnnData, key: str, column: str, noun: str) -> list[str]
             "The matrix below has a row for every label, of the classes the model lacks "
             "too; the first accuracy in its title counts those as wrong."
         )
+        # the title counts the "Unassigned" among every labelled cell (sag.pl.confusion_matrix
+        # has no notion of the scored ones): its number, and what it covers, said here
+        unsure_other = int((pred[other] == UNASSIGNED).sum())
+        if unsure_other:
+            n_all = int(unsure.sum()) + unsure_other
+            facts.append(
+                f"Its count of {UNASSIGNED!r} ({n_all:,}) is of all "
+                f"{int((scored | other).sum()):,} labelled {noun}, {unsure_other:,} of them "
+                "labelled with a class the model lacks; "
+                + (
+                    f"the count above is of the scored {noun} alone."
+                    if unsure.any()
+                    else f"none of the scored {noun} is."
+                )
+            )
     out.append(f'<p class="muted">{html.escape(" ".join(facts))}</p>')
     alt = (
         f"Confusion matrix of the predictions against obs[{column!r}], rows the query's "
@@ -1430,20 +1515,24 @@ def write_report(
 ) -> Path:
     """Write one self-contained HTML file with everything scautogenome found in ``adata``.
 
-    Sections appear for what is there: classification (metrics table, per-class table,
-    confusion matrix, search history, best trials, architecture) from ``uns[key]``, or the
-    predictions of :func:`~scautogenome.tl.predict` when ``uns[key]`` is its record (the
-    warnings it logged; cells per predicted class with their confidence, or the spread of
-    predicted values; the gene overlap; where the query holds labels of the model's classes,
-    accuracy, macro-F1 and the confusion matrix against them, or R\u00b2, RMSE and MAE
-    against a numeric column of the target's name), or for a run of a numeric target regression (R\u00b2, RMSE, MAE, Pearson and Spearman on test and
+    Sections appear for what is there: classification (metrics table, per-class table, confusion
+    matrix, search history, best trials, architecture; the warnings of a later
+    :func:`~scautogenome.tl.predict` call on the same AnnData and key, which its record keeps)
+    from ``uns[key]``, or the predictions of :func:`~scautogenome.tl.predict` when ``uns[key]``
+    is its record (the warnings it logged; cells per predicted class with their confidence, or
+    the spread of predicted values; the gene overlap; where the query holds labels of the
+    model's classes (a column of categories or text with any of them, its labels of other
+    classes left out and counted; a column of numbers, whole numbers made float by a missing
+    value too, with at least half of them), accuracy, macro-F1 and the confusion matrix against
+    them, or R\u00b2, RMSE and MAE against a numeric column of the target's name), or for a run
+    of a numeric target regression (R\u00b2, RMSE, MAE, Pearson and Spearman on test and
     validation, observed vs predicted values, search history, best trials, architecture); top
-    genes per class (or of the predicted value) with the importance and SHAP distribution
-    plots from ``uns[shap_key]``; the
-    latent-space UMAP when ``obsm[basis]`` exists (its neighbors/UMAP are stored as
-    :func:`scautogenome.pl.embedding` does; of a view, ``adata[mask]``, the report is made
-    from a copy, so that the view stays a view and nothing is stored in it). Figures are
-    embedded as PNG, so the file can be mailed or archived on its own.
+    genes per class (or of the predicted value) with the importance and SHAP distribution plots
+    from ``uns[shap_key]``; the latent-space UMAP when ``obsm[basis]`` exists (its
+    neighbors/UMAP are stored as :func:`scautogenome.pl.embedding` does; of a view,
+    ``adata[mask]``, the report is made from a copy, so that the view stays a view and nothing
+    is stored in it). Figures are embedded as PNG, so the file can be mailed or archived on its
+    own.
 
     Parameters
     ----------

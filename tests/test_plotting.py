@@ -1645,27 +1645,47 @@ LONG_CLASSES = [
 ]
 
 
-def _long_class_names(annotated) -> ad.AnnData:
-    """A copy of ``annotated`` whose explained classes have pbmc68k's long names."""
+# capitalised and wide letters: a guess of a letter's width (0.08 in at 10 points) fell short
+WIDE_CLASSES = [
+    "A" * 60 + " with words here",
+    "B" * 60,
+    "C short",
+    "WWMM " * 8,
+]
+
+
+def _long_class_names(annotated, classes=LONG_CLASSES) -> ad.AnnData:
+    """A copy of ``annotated`` whose explained classes have pbmc68k's long names (or
+    ``classes``)."""
     a = annotated.copy()
     u = a.uns["sag_shap"]
-    names = LONG_CLASSES[: len(u["classes"])]
+    names = list(classes[: len(u["classes"])])
     u["classes"] = np.array(names)
     u["columns"] = np.array([*names, "overall"])
     return a
 
 
-def test_confusion_matrix_grows_with_long_class_names():
+@pytest.mark.parametrize(
+    "names",
+    [
+        [
+            f"class {i} lorem ipsum dolor sit amet consectetur adipiscing elit"[:60]
+            for i in range(10)
+        ],
+        # capitalised names: a guess of 0.08 in a letter fell short; the title ran past the
+        # right edge and the matrix shrank to 1.3 in
+        WIDE_CLASSES[:3],
+    ],
+    ids=["lower", "capitals"],
+)
+def test_confusion_matrix_grows_with_long_class_names(names):
     """Ten classes of 60-letter names: the matrix kept 1.4 x 1.4 in (numbers on top of each
     other), the colour bar ran into the title and the title past the figure's right edge."""
-    n = 10
+    n = len(names)
     rng = np.random.default_rng(0)
     a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
-    names = [
-        f"class {i} " + "lorem ipsum dolor sit amet consectetur adipiscing elit" for i in range(n)
-    ]
     a.uns["sag"] = {
-        "classes": np.array([s[:60] for s in names]),
+        "classes": np.array(names),
         "confusion": np.diag(rng.integers(5, 50, n)) + rng.poisson(0.5, (n, n)),
         "metrics": {"test": {"accuracy": 0.786, "macro_f1": 0.612}},
     }
@@ -1674,18 +1694,21 @@ def test_confusion_matrix_grows_with_long_class_names():
     ax, cbar = fig.axes
     renderer = fig.canvas.get_renderer()
     matrix = ax.get_window_extent(renderer)
-    assert min(matrix.width, matrix.height) / fig.dpi >= 0.25 * n  # a quarter inch a cell
+    # a quarter inch a cell, 2.4 in at least
+    assert min(matrix.width, matrix.height) / fig.dpi >= max(0.25 * n, 2.0)
     assert not ax.title.get_window_extent(renderer).overlaps(cbar.get_tightbbox(renderer))
     # short names keep the figure small
     short = _three_classes([[4, 3, 3], [3, 4, 3], [3, 3, 4]])
     assert max(sag.pl.confusion_matrix(short, return_fig=True).get_size_inches()) <= 6
 
 
-def test_explain_plots_keep_their_texts_in_the_figure(annotated):
+@pytest.mark.parametrize("classes", [LONG_CLASSES, WIDE_CLASSES], ids=["pbmc68k", "capitals"])
+def test_explain_plots_keep_their_texts_in_the_figure(annotated, classes):
     """pbmc68k's class names: the title and the x label of importance (fixed 5 in wide) and
-    shap_summary ran past the figure's edges where it was shown or returned."""
-    a = _long_class_names(annotated)
-    name = LONG_CLASSES[0]
+    shap_summary ran past the figure's edges where it was shown or returned; capitalised
+    names (a letter's width guessed) cut importance's title ("...: top 20 g")."""
+    a = _long_class_names(annotated, classes)
+    name = classes[0]
     for plot, kwargs in (
         (sag.pl.importance, {"group": name}),
         (sag.pl.importance, {"group": "overall"}),
@@ -1695,7 +1718,31 @@ def test_explain_plots_keep_their_texts_in_the_figure(annotated):
     ):
         fig = plot(a, return_fig=True, **kwargs)
         assert _outside(fig) == [], (plot.__name__, kwargs)
+        if plot is sag.pl.importance and not kwargs:
+            # the legend of long names beside the stacked bars does not squeeze them (a
+            # guessed legend width left them 2.6 in of a 9.9 in figure)
+            bars = fig.axes[0].get_window_extent(fig.canvas.get_renderer())
+            assert bars.width / fig.dpi >= 3.5
         plt.close(fig)
+
+
+@pytest.mark.parametrize("text", ["W" * 30, "A" * 60 + " with words here", "x\nMMMMMM"])
+@pytest.mark.parametrize("size", [6, "large"])
+def test_label_width_is_the_drawn_width(text, size):
+    """label_width guessed 0.08 in a letter at 10 points: capitalised and wide names were
+    wider (a title ran past the figure's edge), narrow ones narrower. It is the width the
+    text takes drawn, its longest line's."""
+    from scautogenome.plotting._utils import label_width, wrap_label
+
+    fig = plt.figure()  # rcParams' dots an inch, as a plot's new figure
+    drawn = fig.text(0, 0, text, fontsize=size)
+    fig.canvas.draw()
+    inches = drawn.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi
+    assert inches <= label_width([text], size) <= 1.15 * inches + 0.02
+    # a label wrapped to some inches fits them (where its words do)
+    label = "mean |SHAP value| of " + " ".join(["WORDS"] * 12)
+    wrapped = wrap_label(label, 3.0, size)
+    assert label_width([wrapped], size) <= 3.0 or max(map(len, wrapped.splitlines())) <= 40
 
 
 def _overlapping(labels) -> int:
@@ -1729,6 +1776,26 @@ def test_importance_ticks_of_tiny_values_stay_legible(annotated):
         plt.close("all")
 
 
+@pytest.mark.parametrize(
+    ("top", "power"), [(0.0009, True), (0.009, True), (0.02, False), (2e4, True)]
+)
+def test_legible_ticks_does_what_its_docstring_says(top, power):
+    """The docstring said a power of ten below 0.001; the code writes one below 0.01 (and from
+    10,000), and moves the axis label below it."""
+    from scautogenome.plotting._utils import legible_ticks
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_xlim(0, top)
+    pad = ax.xaxis.labelpad
+    legible_ticks(ax.xaxis, ax.get_xlim())
+    fig.canvas.draw()
+    assert bool(ax.xaxis.get_offset_text().get_text()) is power
+    assert (ax.xaxis.labelpad > pad) is power
+    doc = " ".join(legible_ticks.__doc__.split())
+    assert "below 0.01 (or from 10,000)" in doc
+    assert "0.001" not in doc
+
+
 def test_plots_of_a_wrong_key_name_the_keys_holding_records(annotated):
     """A wrong key= said 'not found; run sag.tl.explain' although adata holds records of that
     kind under other keys: the error names them."""
@@ -1754,6 +1821,15 @@ def test_unknown_group_names_the_overall_column_among_many_classes(annotated):
     with pytest.raises(KeyError, match=r"'overall'") as e:
         sag.pl.importance(a, "overal", show=False)
     assert "'type 0'" in str(e.value)
+    # fifty classes: '... (51 in all); and 'overall'' counted the overall column, then named
+    # it again; the total says what it counts
+    a.uns["sag_shap"]["columns"] = np.array([*(f"type {i}" for i in range(50)), "overall"])
+    with pytest.raises(KeyError) as e:
+        sag.pl.importance(a, "overal", show=False)
+    text = str(e.value)
+    assert "'type 9', ... (51 in all): the 50 classes and 'overall' (the mean over the" in text
+    assert text.count("'overall'") == 1
+    assert "'type 10'" not in text
 
 
 def test_search_history_failed_and_pruned_trials_are_no_modes_colour():

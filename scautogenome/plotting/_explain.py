@@ -124,6 +124,8 @@ def importance(
     show, return_fig = check_plot_args(ax, show, save, return_fig)
     _check_n_top(n_top)
     check_color(color)
+    from matplotlib import rcParams
+
     from ..data._checks import obs_noun  # not ..data, which loads torch
 
     uns = _shap_uns(adata, key)
@@ -172,11 +174,21 @@ def importance(
         # up to 40 legend rows a column (a hundred cell types: three columns)
         n_cols = 1 if len(classes) <= 16 else max(2, -(-len(classes) // 40))
         n_rows = -(-len(classes) // n_cols)
-        # the legend as wide as its longest class name (small font: about 0.065 in a letter)
-        longest = max(len(c) for c in classes)
-        legend_w = n_cols * (0.6 + 0.065 * min(longest + 10, 50))
-        heading = f"top {counted(len(top), 'genes')}, all classes"
         noun = obs_noun(adata)
+        n_cells = np.asarray(uns.get("n_cells", []), dtype=np.int64)
+        # a class none of whose cells was explained has no bars: the legend says so
+        shown = [
+            f"{name} (no {noun})" if c < len(n_cells) and n_cells[c] == 0 else name
+            for c, name in enumerate(classes)
+        ]
+        # the legend as wide as its longest entry, measured at its small font (a guess of a
+        # letter's width squeezed the bars beside capitalised names), each column's colour
+        # patch and spacing beside it; its title over it
+        legend_w = max(
+            n_cols * (0.6 + label_width(shown, "small")),
+            label_width([groupby], rcParams["legend.title_fontsize"]) + 0.3,
+        )
+        heading = f"top {counted(len(top), 'genes')}, all classes"
         xlabel = f"mean |SHAP value| of each class's logit over its explained {noun} (stacked)"
         # long gene names do not squeeze the bars
         bars_w, xlabel = _fit(
@@ -185,13 +197,10 @@ def importance(
         # as tall as the bars need, or the legend (about 0.2 in a row at the small font)
         height = max(_rows_height(len(top), xlabel), 0.8 + 0.2 * n_rows)
         fig, ax = new_axes(ax, (bars_w + legend_w, height))
-        n_cells = np.asarray(uns.get("n_cells", []), dtype=np.int64)
         left = np.zeros(len(top))
-        for c, name in enumerate(classes):
+        for c, label in enumerate(shown):
             width = np.nan_to_num(per_class[top, c])
-            # a class none of whose cells was explained has no bars: the legend says so
-            shown = f"{name} (no {noun})" if c < len(n_cells) and n_cells[c] == 0 else name
-            ax.barh(np.arange(len(top)), width, left=left, color=colors[c], height=0.7, label=shown)
+            ax.barh(np.arange(len(top)), width, left=left, color=colors[c], height=0.7, label=label)
             left += width
         ax.legend(
             loc="upper left",

@@ -3,6 +3,7 @@ palettes."""
 
 from __future__ import annotations
 
+import functools
 import os
 import textwrap
 from pathlib import Path
@@ -101,26 +102,52 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
 def label_width(names, size: float | str | None = None) -> float:
     """Inches taken by the longest of the texts ``names`` (the longest line of one of several
     lines) at the font ``size`` (points, or a name such as ``"large"``; default
-    ``rcParams['font.size']``): about 0.08 in a letter at 10 points, so that a figure widens
-    for long gene and class names."""
+    ``rcParams['font.size']``) in ``rcParams``' font, measured as matplotlib draws it on a new
+    figure (Agg's text metrics at ``rcParams['figure.dpi']``, whose hinting makes a text a few
+    percent wider or narrower than its outline; never narrower than the outline, as a file of
+    more dots an inch draws it), so that a figure widens for long gene and class names. A
+    guess of a letter's width (0.08 in at 10 points) fell short of capitalised and wide
+    names (``'W'``, ``'M'``): a title ran past the figure's edge, a confusion matrix shrank."""
+    from matplotlib import rcParams
     from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
 
-    points = FontProperties(size=size).get_size_in_points()
-    longest = max((len(line) for n in names for line in str(n).splitlines()), default=0)
-    return 0.008 * points * longest
+    prop = FontProperties(size=size)
+    dpi = float(rcParams["figure.dpi"])
+    renderer = _measurer(dpi)
+    widest = 0.0
+    for line in {line for n in names for line in str(n).splitlines()}:
+        if not line:
+            continue
+        # read as plain text: names are drawn without maths
+        drawn = renderer.get_text_width_height_descent(line, prop, ismath=False)[0] / dpi
+        outline = text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0] / 72
+        widest = max(widest, drawn, outline)
+    return float(widest)
+
+
+@functools.cache
+def _measurer(dpi: float):
+    """A renderer of ``dpi`` dots an inch that measures text as Agg draws it."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return RendererAgg(1, 1, dpi)
 
 
 def wrap_label(text: str, inches: float, size: float | str | None = None) -> str:
-    """``text`` on as many lines as it takes to fit ``inches`` (:func:`label_width`'s letters,
-    40 at least), broken at spaces only (a class name without one stays whole): a long axis
-    label of a class's name ran past the figure's edges."""
-    per_letter = label_width(["x"], size)
-    return textwrap.fill(
-        text,
-        max(40, int(inches / per_letter)),
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
+    """``text`` on as many lines as it takes for each to fit ``inches`` (measured by
+    :func:`label_width`; 40 letters a line at least), broken at spaces only (a class name
+    without one stays whole): a long axis label of a class's name ran past the figure's
+    edges."""
+
+    def fill(width: int) -> str:
+        return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
+
+    for width in range(max(len(text), 40), 40, -1):
+        wrapped = fill(width)
+        if label_width([wrapped], size) <= inches:
+            return wrapped
+    return fill(40)
 
 
 def title_size() -> float:
@@ -133,8 +160,9 @@ def title_size() -> float:
 
 def legible_ticks(axis, values, nbins: int = 5) -> None:
     """At most ``nbins`` ticks on ``axis`` (an XAxis or YAxis) of ``values`` with numbers that
-    stay short: below 0.001 (or from 10,000) as a power of ten written once beside the axis
-    (``1e-4``) rather than ``0.000225`` in every label, so that the tick labels of tiny SHAP
+    stay short: values whose largest (in absolute value) is below 0.01 (or from 10,000) get a
+    power of ten written once beside the axis (``1e-3``, ``1e-4``) rather than ``0.000225``
+    in every label, so that the tick labels of tiny SHAP
     values (a regression's) do not overlap on a narrow figure; the axis label then moves
     below that power of ten, which it covered."""
     import numpy as np

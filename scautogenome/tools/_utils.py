@@ -376,13 +376,19 @@ def unexplained_group(adata: AnnData, uns: dict, group: str) -> KeyError:
     """The error for a ``group`` that the explain record ``uns`` has no column of: a class the
     classify run it explains left out of training is named so; the explained classes are
     listed (the first 10 of many), and the overall column (the last), which a list of the
-    first 10 of 11 columns or more left out, always."""
+    first 10 of 11 columns or more left out, always: ``... (51 in all): the 50 classes and
+    'overall' (the mean over the classes)`` (the total had counted the overall column, which
+    was then named again after it as if it were not among them)."""
     from .. import _keys
 
     columns = [str(c) for c in uns["columns"]]
-    shown = shown_values(columns)
-    if len(columns) > 10:  # shown_values lists 10: the overall column is not among them
-        shown += f"; and {columns[-1]!r} (the mean over the classes)"
+    if len(columns) > 10:  # the first 10 listed: the overall column is not among them
+        shown = (
+            f"{', '.join(map(repr, columns[:10]))}, ... ({len(columns):,} in all): the "
+            f"{len(columns) - 1:,} classes and {columns[-1]!r} (the mean over the classes)"
+        )
+    else:
+        shown = shown_values(columns)
     params = uns.get("params", {}) if isinstance(uns, dict) else {}
     run_key = str(params.get("classify_key", _keys.CLASSIFY_KEY))
     run = adata.uns.get(run_key)

@@ -1400,7 +1400,10 @@ def test_a_search_the_clock_ended_says_its_result_may_not_repeat(adata, sag_capl
     another model (the trials a clock allows depend on the machine's speed)."""
     from scautogenome.search import _study
 
-    clock = iter(range(0, 10**6, 50))  # every reading of the clock 50 s after the last
+    # every reading of the clock 1 s after the last (the trainer's too: time is one module),
+    # so that trials train whole epochs and the clock ends the search between them (a
+    # coarser clock cut every trial in its first epoch, the kept one with it)
+    clock = iter(range(0, 10**6, 1))
     monkeypatch.setattr(_study.time, "perf_counter", lambda: float(next(clock)))
     cfg = {"trainer": {"max_epochs": 2, "min_epochs": 1}, "budget": {"n_trials": 50}}
     sag.tl.classify(adata, "label", mode="mlp", time_budget=120, config=cfg)

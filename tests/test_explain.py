@@ -48,7 +48,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 MARKERS = {  # textbook markers; CD14 itself is not among pbmc68k_reduced's 765 genes
     "CD19+ B": {"CD79A", "MS4A1"},
     "CD56+ NK": {"GNLY", "NKG7"},
-    "CD14+ Monocyte": {"CD14", "LYZ", "S100A8", "S100A9", "FCN1"},
+    # classical monocytes' (LYZ and CST3, shared with the dendritic cells, may go to those)
+    # and the CD16 (FCGR3A) and cathepsin S (CTSS) of monocytes as Seurat's PBMC guide marks them
+    "CD14+ Monocyte": {"CD14", "LYZ", "S100A8", "S100A9", "FCN1", "FCGR3A", "CTSS"},
 }
 
 

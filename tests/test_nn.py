@@ -61,6 +61,50 @@ def test_input_keep_is_first_layer_dropout():
     assert isinstance(MLP(20, 2, units=[8], input_keep=1.0).input_drop, torch.nn.Identity)
 
 
+def test_dropout_draws_its_cpu_mask_with_rand_as_torch_draws_its_distribution():
+    """sag's Dropout (every dropout of the networks, the input's too): on CPU the mask comes
+    from torch.rand (torch's own kernel draws it with bernoulli_, about twice as slow), of the
+    same law: each value kept with 1 - p, scaled by 1 / (1 - p), the gradient through the same
+    mask; in eval mode the input as it is; the mask of a bfloat16 input drawn in float32."""
+    from scautogenome.nn._units import Dropout
+
+    nets = [
+        MLP(20, 2, units=[8], input_keep=0.6, dropout=0.2),
+        build_network(
+            {
+                "kind": "resnet",
+                "units": 8,
+                "n_blocks": 2,
+                "n_inputs": 20,
+                "n_outputs": 2,
+                "input_keep": 0.8,
+                "dropout": 0.1,
+            }
+        ),
+    ]
+    for net in nets:
+        drops = [m for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+        assert drops
+        assert all(isinstance(m, Dropout) for m in drops)
+    drop = Dropout(0.25)
+    torch.manual_seed(0)
+    x = torch.ones(400, 500, requires_grad=True)
+    y = drop(x)
+    kept = y.detach() > 0
+    assert abs(kept.float().mean().item() - 0.75) < 0.01
+    torch.testing.assert_close(y.detach()[kept], torch.full((int(kept.sum()),), 1 / 0.75))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, y.detach())  # the same mask and scale
+    torch.manual_seed(0)
+    first = torch.rand(400, 500) < 0.75
+    torch.testing.assert_close(kept, first)  # torch.rand's draws, as said
+    drop.eval()
+    assert drop(x) is x
+    half = Dropout(0.5).train()(torch.ones(1000, 1000, dtype=torch.bfloat16))
+    assert half.dtype == torch.bfloat16
+    assert abs((half > 0).float().mean().item() - 0.5) < 0.005
+
+
 def test_build_network_rejects_unknown_keys():
     with pytest.raises(ValueError, match="Unknown key"):
         build_network({"kind": "mlp", "n_inputs": 3, "n_outputs": 2, "units": [4], "width": 3})

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._networks import _Classifier, register_network
-from ._units import FCUnit, InputGenes, activation
+from ._units import Dropout, FCUnit, InputGenes, activation
 
 PAPER_WIDTHS = (16, 32, 64, 128, 256, 512, 1024, 2048)
 
@@ -188,8 +188,8 @@ class RRFCNSupernet(nn.Module):
         w_max = self.width_choices[-1]
         self.max_widths = [self.first_width] + [w_max] * (n_layers - 1)
         self.genes = InputGenes(n_inputs, reads)
-        self.input_drop = nn.Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
-        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.input_drop = Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
+        self.drop = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.act = activation(act)
         self.stem = nn.Linear(self.genes.n_read, self.first_width)
         self.genes.init_first_layer(self.stem)

@@ -16,7 +16,7 @@ import itertools
 import torch
 from torch import nn
 
-from ._units import FCUnit, InputGenes
+from ._units import Dropout, FCUnit, InputGenes
 
 
 class _Classifier(nn.Module):
@@ -29,7 +29,7 @@ class _Classifier(nn.Module):
             msg = f"input_keep={input_keep!r} must be in (0, 1]."
             raise ValueError(msg)
         self.genes = InputGenes(n_inputs, reads)
-        self.input_drop = nn.Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
+        self.input_drop = Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
         self.n_inputs = int(n_inputs)
 
     @property

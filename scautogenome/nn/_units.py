@@ -16,6 +16,23 @@ READS_KEY = "genes.index"
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU}
 
 
+class Dropout(nn.Dropout):
+    """:class:`torch.nn.Dropout` whose CPU mask is drawn with :func:`torch.rand` (each value
+    kept where its draw is below ``1 - p``, scaled by ``1 / (1 - p)``): the same law as torch's
+    kernel, which draws it with ``bernoulli_`` at about twice the cost, forward and backward
+    (1.5 against 0.9 ms on 64 cells x 2,000 genes, one core), where the input's dropout was a
+    fifth of a search's time. The draws are float32 whatever the input's type (a bfloat16
+    draw's steps would shift ``p``). Elsewhere (CUDA's fused kernel), with ``p`` 0 or 1 and
+    ``inplace``, torch's own."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or x.device.type != "cpu" or self.inplace or not 0 < self.p < 1:
+            return super().forward(x)
+        keep = 1.0 - self.p
+        mask = (torch.rand(x.shape, device=x.device) < keep).to(x.dtype).mul_(1.0 / keep)
+        return x * mask
+
+
 def activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         msg = f"activation={name!r} must be one of {sorted(ACTIVATIONS)}."
@@ -30,7 +47,7 @@ class FCUnit(nn.Sequential):
     def __init__(self, n_in: int, n_out: int, *, act: str = "relu", dropout: float = 0.0) -> None:
         layers: list[nn.Module] = [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), activation(act)]
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
         super().__init__(*layers)
         self.n_in, self.n_out = n_in, n_out
 

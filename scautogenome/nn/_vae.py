@@ -48,7 +48,7 @@ import math
 import torch
 from torch import nn
 
-from ._units import FCUnit, InputGenes
+from ._units import Dropout, FCUnit, InputGenes
 
 # likelihoods of the 0-1 scaled input the encoder sees, and of the raw counts
 SCALED_LIKELIHOODS = ("mse", "gaussian")
@@ -248,7 +248,7 @@ class VAEModule(nn.Module):
         self.n_inputs, self.n_latent, self.likelihood = n_inputs, n_latent, likelihood
         self.n_batch = int(n_batch)
         self.genes = InputGenes(n_inputs, reads)
-        self.input_drop = nn.Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
+        self.input_drop = Dropout(1 - input_keep) if input_keep < 1 else nn.Identity()
         self.encoder = SkipStack(self.genes.n_read, widths, skip=skip, act=act, dropout=dropout)
         self.genes.init_first_layer(self.encoder.units[0][0])
         self.mean = nn.Linear(self.encoder.n_out, n_latent)

@@ -823,6 +823,7 @@ def _embed(args) -> int:
                 ("--n-latent", args.n_latent),
                 ("--likelihood", args.likelihood),
                 ("--beta", args.beta),
+                ("--max-epochs", args.max_epochs),
                 ("--value-type", None if args.value_type == "auto" else args.value_type),
                 ("--config", args.config),
                 ("--n-trials", args.n_trials),
@@ -919,6 +920,7 @@ def _embed(args) -> int:
             value_type=args.value_type,
             n_trials=args.n_trials,
             time_budget=args.time_budget,
+            max_epochs=args.max_epochs,
             config=config,
             recon=args.recon,
             storage=args.storage,
@@ -1537,6 +1539,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument(
         "--beta", type=float, default=None, help="KL weight (default: the config's trainer.beta)"
+    )
+    m.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="the most epochs a trial trains, early stopping ending it sooner (default: the "
+        "config's trainer.max_epochs, 100)",
     )
     _value_type_option(m)
     m.add_argument(

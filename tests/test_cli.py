@@ -256,6 +256,8 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
             "4",
             "--beta",
             "2",
+            "--max-epochs",
+            "3",
             "--labels",
             "label",
             "--quiet",
@@ -265,6 +267,8 @@ def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):
     embedded_ad = ad.read_h5ad(embedded)
     assert embedded_ad.obsm["X_sag_resvae"].shape[1] == 4
     assert json.loads(embedded_ad.uns["sag_resvae"]["train_params"])["beta"] == 2.0
+    assert embedded_ad.uns["sag_resvae"]["params"]["max_epochs"] == 3
+    assert len(embedded_ad.uns["sag_resvae"]["losses"]["epoch"]) <= 3
     printed = capsys.readouterr().out
     assert re.search(
         r"latent space vs obs\['label'\] \(\d+ cells, 3 labels; Leiden [\d.]+ clusters\): "

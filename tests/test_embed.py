@@ -823,6 +823,22 @@ def test_beta_argument_sets_the_kl_weight(adata):
     assert json.loads(adata.uns["sag_resvae"]["train_params"])["beta"] == 1.0
 
 
+def test_max_epochs_argument_caps_the_training(adata):
+    """max_epochs= (scVI's train(max_epochs=)) wins over the config's trainer.max_epochs, is
+    recorded with the call, and is checked before any work."""
+    import json
+
+    cfg = {**ONE_TRIAL, "trainer": {**ONE_TRIAL["trainer"], "patience": 100}}
+    sag.tl.embed(adata, config=cfg, max_epochs=3, seed=0)
+    uns = adata.uns["sag_resvae"]
+    assert len(uns["losses"]["epoch"]) == 3
+    assert json.loads(uns["config"])["trainer"]["max_epochs"] == 3
+    assert uns["params"]["max_epochs"] == 3
+    for bad, error in ((0, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match=r"max_epochs=.* must be"):
+            sag.tl.embed(adata.copy(), config=cfg, max_epochs=bad)
+
+
 def test_units_carry_the_configured_dropout(adata):
     """Dropout 0.1 after every FC unit by default; config space.dropout=0.0 removes it."""
     import json

@@ -725,7 +725,9 @@ class ResVAE(BaseModel):
         log-normalized, scaled or 0/1 data. Count models (``"nb"``, ``"zinb"``) return
         expected counts at each cell's observed library size (each row adds up to it): the
         negative binomial's mean, for ``"zinb"`` without the zero-inflation's dropouts
-        (denoised, as scVI's ``get_normalized_expression``).
+        (denoised, as scVI's ``get_normalized_expression(library_size="latent")`` with observed
+        library sizes; its default ``library_size=1`` is each row divided by its sum, and
+        ``library_size=1e4`` that times 1e4).
 
         The columns are ``data``'s genes, in its order, when ``data`` is an AnnData (or a
         DataFrame of named columns) with exactly the model's genes (any order; ready for

@@ -380,8 +380,10 @@ class VAEModule(nn.Module):
     ) -> torch.Tensor:
         """Expected reconstruction: 0-1 scaled values (``"mse"``, ``"gaussian"``) or the
         negative binomial's mean at the cell's library size, for ``"zinb"`` too: denoised,
-        without the zero-inflation's dropouts, as scVI's ``get_normalized_expression`` (each
-        row adds up to its library size)."""
+        without the zero-inflation's dropouts, as scVI's
+        ``get_normalized_expression(library_size="latent")`` with observed library sizes (each
+        row adds up to its library size; scVI's default ``library_size=1`` divides each row by
+        it)."""
         if self.likelihood in SCALED_LIKELIHOODS:
             return out["recon"]
         return library * out["scale"]

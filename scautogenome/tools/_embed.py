@@ -133,6 +133,7 @@ def embed(
     beta: float | None = None,
     n_trials: int | None = None,
     time_budget: float | None = None,
+    max_epochs: int | None = None,
     config: dict | str | Path | None = None,
     value_type: str = "auto",
     recon: bool = False,
@@ -212,6 +213,11 @@ def embed(
         A ``time_budget`` that stops the kept model in its first epoch before 100
         minibatches is an error after the search (its weights would be next to untrained);
         nothing is written.
+    max_epochs
+        The most epochs a trial trains (scVI's ``train(max_epochs=)``; default the config's
+        ``trainer.max_epochs``, 100). Training stops earlier when the validation loss has not
+        improved for ``trainer.patience`` epochs (10) and keeps the best epoch's weights; the
+        KL weight warms up over half of them unless ``trainer.kl_warmup_epochs`` says otherwise.
     config
         Expert-mode configuration (dict, JSON path or JSON text) merged onto
         ``sag.config.default("resvae")`` (or ``"vae"``). Explicit arguments above win over it.
@@ -275,7 +281,8 @@ def embed(
         TPM-like values, the values as given for log-normalized or scaled data), as
         :meth:`~scautogenome.models.ResVAE.reconstruct`; expected counts at each cell's
         library size for ``"nb"``/``"zinb"`` (denoised: without the zero-inflation's
-        dropouts, as scVI's ``get_normalized_expression``). A call without it removes an
+        dropouts, as scVI's ``get_normalized_expression(library_size="latent")``; divide each
+        row by its sum for scVI's default frequencies). A call without it removes an
         earlier call's layer of the same key, which belongs to another model.
     ``uns[key_added]``
         ``params`` (this call, with the resolved likelihood, KL weight and value type, and
@@ -315,6 +322,9 @@ def embed(
     overrides = budget_overrides(n_trials, time_budget)
     if beta is not None:  # checked here, so that an error names the argument
         overrides["trainer"] = {"beta": check_number("beta", beta)}
+    if max_epochs is not None:
+        trainer = overrides.setdefault("trainer", {})
+        trainer["max_epochs"] = check_int_at_least("max_epochs", max_epochs, 1)
     cfg = load_config(_embed_config.load, config, mode, overrides)
     # first: a missing file is not made
     check_collect(cfg["budget"], storage, study_name=study_name or embed_study(cfg["mode"]))
@@ -398,6 +408,7 @@ def embed(
             value_type=data.transform.value_type,
             n_trials=cfg["budget"]["n_trials"],
             time_budget=cfg["budget"]["time_budget"],
+            max_epochs=cfg["trainer"]["max_epochs"],
             recon=recon,
             seed=seed,
             device=str(dev),

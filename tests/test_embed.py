@@ -839,6 +839,26 @@ def test_max_epochs_argument_caps_the_training(adata):
             sag.tl.embed(adata.copy(), config=cfg, max_epochs=bad)
 
 
+def test_log_values_beside_a_counts_layer_are_told_of_the_count_likelihood(adata, sag_caplog):
+    """X log-normalized and layers['counts'] raw counts (scanpy's usual setup): the auto
+    likelihood of X is Gaussian, and the log says that the counts layer would train the count
+    likelihood, as scVI reads counts; nothing is said where the counts are read, or where the
+    likelihood was chosen."""
+    import scanpy as sc
+
+    logged = adata.copy()
+    logged.layers["counts"] = logged.X.copy()
+    sc.pp.normalize_total(logged, target_sum=1e4)
+    sc.pp.log1p(logged)
+    sag.tl.embed(logged, config=ONE_TRIAL, max_epochs=2, seed=0)
+    hint = "layers['counts'] holds raw counts: layer='counts' trains the count likelihood (nb)"
+    assert hint in " ".join(sag_caplog.text.split())
+    sag_caplog.clear()
+    sag.tl.embed(logged, config=ONE_TRIAL, max_epochs=2, seed=0, layer="counts")
+    sag.tl.embed(logged, config=ONE_TRIAL, max_epochs=2, seed=0, likelihood="gaussian")
+    assert "holds raw counts" not in sag_caplog.text
+
+
 def test_units_carry_the_configured_dropout(adata):
     """Dropout 0.1 after every FC unit by default; config space.dropout=0.0 removes it."""
     import json

@@ -24,6 +24,7 @@ from ..data import batch_codes, check_not_continuous, obs_noun
 from ..data._checks import view_as_object
 from ..data._prepare import warn_missing_as_text
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
+from ..nn._vae import COUNT_LIKELIHOODS
 from ..search import check_collect, check_storage, check_trained, warn_if_cut
 from ..search._study import embed_study
 from ..search._vae import run_vae_search
@@ -119,6 +120,25 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
     check_uns_key(adata, key_added, tool, replaces=("embed", "encode", "scores"))
     outputs = (("obsm", latent_key(key_added)), ("layers", recon_key(key_added), wrote_recon))
     check_unrecorded_outputs(adata, key_added, tool, outputs, owners=("embed", "encode"))
+
+
+def _hint_counts_layer(adata: AnnData) -> None:
+    """Where ``X`` (not counts) gave a Gaussian likelihood and a layer holds raw counts (its
+    first 1,000 rows non-negative integers, as ``sc.pp`` leaves ``layers['counts']``), say that
+    the layer would train the count likelihood, as scVI reads counts."""
+    from ..data._checks import value_stats
+
+    for name, values in adata.layers.items():
+        stats = value_stats(values, rows=np.arange(min(adata.n_obs, 1000)))
+        if stats["min"] >= 0 and stats["integer"] and not stats["binary"]:
+            logger.info(
+                "X is not raw counts, so the likelihood is Gaussian; layers[%r] holds raw "
+                "counts: layer=%r trains the count likelihood (nb) on them, as scVI reads "
+                "counts",
+                name,
+                name,
+            )
+            return
 
 
 @keep_python_rng()  # the user's next random.random() draws as without the call
@@ -341,6 +361,8 @@ def embed(
         seed=seed,
         batch_key=batch_key,
     )
+    if layer is None and likelihood == "auto" and data.likelihood not in COUNT_LIKELIHOODS:
+        _hint_counts_layer(adata)
     if data.X.shape[1] > MANY_GENES:
         logger.info(
             "embed: %d genes; a VAE (as scVI) trains far faster on a few thousand highly "

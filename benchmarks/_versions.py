@@ -5,12 +5,15 @@ so that a worker imports the tree on its ``PYTHONPATH``."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,3 +63,43 @@ def run_worker(script: str | Path, tree: Path, argv: list[str]) -> dict:
         msg = f"the worker imported {row['sag_file']}, not the package of {tree}"
         raise RuntimeError(msg)
     return row
+
+
+def run_both(
+    run: Callable[[Path], dict], base_dir: Path, stamp: dict, line: Callable[[str, dict], str]
+) -> list[dict]:
+    """``run(tree)`` (a worker run, :func:`run_worker`) on the tree of the base commit, then on
+    this checkout's: each row stamped with its ``variant`` (``"base"``, ``"new"``), ``stamp``
+    (the repeat, the commits of :func:`head_state`, ...) and the date, and printed as
+    ``line(variant, row)`` writes it, as it comes."""
+    rows = []
+    for variant, tree in (("base", base_dir), ("new", ROOT)):
+        row = run(tree)
+        row.update(variant=variant, **stamp)
+        row["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        print(line(variant, row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def append_rows(path: str | Path, rows: list[dict]) -> None:
+    """``rows`` appended to the JSON-lines file ``path``."""
+    with open(path, "a") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+
+
+def compare_args(
+    p: argparse.ArgumentParser, worker: Callable[[argparse.Namespace], None]
+) -> argparse.Namespace | None:
+    """``p``'s arguments, with ``--base`` (the commit compared with, required) and the hidden
+    ``--worker`` of a fresh process's run added: for that run, ``worker(args)`` and None."""
+    p.add_argument("--base", help="the commit to compare with")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args)
+        return None
+    if not args.base:
+        p.error("--base COMMIT is required")
+    return args

@@ -23,7 +23,7 @@ import json
 import time
 from pathlib import Path
 
-from _versions import head_state, run_worker, worktree
+from _versions import append_rows, compare_args, head_state, run_both, run_worker, worktree
 
 HERE = Path(__file__).resolve().parent
 
@@ -80,36 +80,28 @@ def run_one(tree: Path, args) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--base", help="the commit to compare with")
     p.add_argument("--cells", type=int, default=100_000)
     p.add_argument("--genes", type=int, default=4000)
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--out", default=str(HERE / "cache_build.jsonl"))
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.worker:
-        worker(args)
+    args = compare_args(p, worker)
+    if args is None:  # a worker's run
         return
-    if not args.base:
-        p.error("--base COMMIT is required")
     state = head_state(args.base)
     rows = []
     with worktree(state["base"], "sag_cache_build_base_") as base_dir:
         for rep in range(args.repeat):
-            for variant, tree in (("base", base_dir), ("new", HERE.parent)):
-                row = run_one(tree, args)
-                row.update(variant=variant, repeat=rep, **state)
-                row["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-                rows.append(row)
-                print(
+            rows += run_both(
+                lambda tree: run_one(tree, args),
+                base_dir,
+                {"repeat": rep, **state},
+                lambda variant, row: (
                     f"{variant:4s} cache {row['cache_mib']} MiB ({row['values'] / 1e6:.1f} M "
                     f"values): peak +{row['peak_above_mib']} MiB, {row['seconds']} s, "
-                    f"values {row['digest']}",
-                    flush=True,
-                )
-    with open(args.out, "a") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
+                    f"values {row['digest']}"
+                ),
+            )
+    append_rows(args.out, rows)
     base = [r for r in rows if r["variant"] == "base"]
     new = [r for r in rows if r["variant"] == "new"]
     ratio = min(r["peak_above_mib"] for r in new) / min(r["peak_above_mib"] for r in base)

@@ -24,7 +24,7 @@ import json
 import time
 from pathlib import Path
 
-from _versions import head_state, run_worker, worktree
+from _versions import append_rows, compare_args, head_state, run_both, run_worker, worktree
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "pbmc3k_10x_seurat_labels.h5ad"
@@ -72,40 +72,32 @@ def worker(args) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--base", help="the commit to compare with")
     p.add_argument("--data", default=str(DATA))
     p.add_argument("--trials", type=int, default=8)
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--seeds", default="0", help="comma-separated seeds, each run --repeat times")
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--out", default=str(HERE / "dropout_speed.jsonl"))
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.worker:
-        worker(args)
+    args = compare_args(p, worker)
+    if args is None:  # a worker's run
         return
-    if not args.base:
-        p.error("--base COMMIT is required")
     state = head_state(args.base)
     rows = []
     seeds = [int(s) for s in args.seeds.split(",")]
     with worktree(state["base"], "sag_dropout_base_") as base_dir:
         for rep, seed in ((r, s) for s in seeds for r in range(args.repeat)):
             argv = ["--data", args.data, "--trials", str(args.trials), "--seed", str(seed)]
-            for variant, tree in (("base", base_dir), ("new", HERE.parent)):
-                row = run_worker(__file__, tree, argv)
-                row.update(variant=variant, repeat=rep, **state)
-                row["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-                rows.append(row)
-                print(
-                    f"{variant:4s} seed {seed} {row['seconds']:6.1f} s, {row['epochs']} epochs, "
-                    f"{row['seconds_per_epoch']:.3f} s/epoch, test accuracy "
-                    f"{row['accuracy']:.3f}, macro-F1 {row['macro_f1']:.3f}",
-                    flush=True,
-                )
-    with open(args.out, "a") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
+            rows += run_both(
+                lambda tree, argv=argv: run_worker(__file__, tree, argv),
+                base_dir,
+                {"repeat": rep, **state},
+                lambda variant, row: (
+                    f"{variant:4s} seed {row['seed']} {row['seconds']:6.1f} s, "
+                    f"{row['epochs']} epochs, {row['seconds_per_epoch']:.3f} s/epoch, test "
+                    f"accuracy {row['accuracy']:.3f}, macro-F1 {row['macro_f1']:.3f}"
+                ),
+            )
+    append_rows(args.out, rows)
     for seed in seeds:
         for what in ("seconds_per_epoch", "seconds"):
             base = min(r[what] for r in rows if r["variant"] == "base" and r["seed"] == seed)

@@ -31,7 +31,7 @@ import resource
 import time
 from pathlib import Path
 
-from _versions import head_state, run_worker, worktree
+from _versions import append_rows, compare_args, head_state, run_both, run_worker, worktree
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -123,47 +123,39 @@ def run_one(tree: Path, dataset: str, args) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--base", help="the commit to compare with")
     p.add_argument("--trials", type=int, default=6)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--mode", default=None, help="classify's mode (default: its own, auto)")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS))
     p.add_argument("--out", default=str(HERE / "input_cache.jsonl"))
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--dataset", help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.worker:
-        worker(args)
+    args = compare_args(p, worker)
+    if args is None:  # a worker's run
         return
-    if not args.base:
-        p.error("--base COMMIT is required")
     state = head_state(args.base)
     rows = []
     with worktree(state["base"], "sag_input_cache_base_") as base_dir:
         for rep in range(args.repeat):
             for dataset in args.datasets:
-                for variant, tree in (("base", base_dir), ("new", ROOT)):
-                    row = run_one(tree, dataset, args)
-                    row.update(
-                        variant=variant,
-                        repeat=rep,
-                        **state,
-                        trials=args.trials,
-                        max_epochs=args.epochs,
-                        mode=args.mode or "auto",
-                        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                    )
-                    rows.append(row)
-                    print(
+                stamp = {
+                    "repeat": rep,
+                    **state,
+                    "trials": args.trials,
+                    "max_epochs": args.epochs,
+                    "mode": args.mode or "auto",
+                }
+                rows += run_both(
+                    lambda tree, dataset=dataset: run_one(tree, dataset, args),
+                    base_dir,
+                    stamp,
+                    lambda variant, row, dataset=dataset: (
                         f"{dataset:16s} {variant:4s} classify {row['classify_s']:7.2f} s  "
                         f"predict {row['predict_s']:6.3f} s  test macro-F1 "
-                        f"{row['test_macro_f1']:.4f}",
-                        flush=True,
-                    )
-    with open(args.out, "a") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
+                        f"{row['test_macro_f1']:.4f}"
+                    ),
+                )
+    append_rows(args.out, rows)
     print()
     print(
         "| dataset | classify base s | classify new s | new / base | predict base s | "

@@ -697,7 +697,9 @@ class BaseModel:
         if trained_on in adata.layers:
             logger.info("reading layers[%r], the layer the model was trained on", trained_on)
             return trained_on
-        logger.warning(
+        # a note: X may hold the same values (a fresh file of raw counts); values of another
+        # kind than the model's are warned about by the check of the values read
+        logger.info(
             "the model was trained on layers[%r], which this AnnData lacks; reading adata.X "
             "(pass layer= to choose).",
             trained_on,

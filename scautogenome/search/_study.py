@@ -93,7 +93,7 @@ GRACE_PERIOD = 120
 # earlier one's trials longer than GRACE_PERIOD would be taken for dead)
 HEARTBEAT_ATTR = "sag_heartbeat"
 # the user attribute of a trial failed by sag because its process died (why, in words)
-STALE_ATTR = "failed_because"
+STALE_ATTR = "sag_failed_because"
 
 
 def _now() -> float:
@@ -142,6 +142,10 @@ class _Heartbeat:
                 logger.debug("trial %d: no heartbeat recorded: %s", self._trial.number, err)
 
     def __enter__(self) -> _Heartbeat:
+        try:  # one at once: the trial's start is then of this machine's clock too
+            self._trial.storage.set_trial_user_attr(self._trial._trial_id, HEARTBEAT_ATTR, _now())
+        except Exception as err:
+            logger.debug("trial %d: no heartbeat recorded: %s", self._trial.number, err)
         self._thread.start()
         return self
 
@@ -1672,22 +1676,58 @@ def run_study(
         signals.check()
         show(batch=f"{i}/{n}")
 
+    dropped: set[int] = set()  # trials of this search that another process failed as dead
+
+    def failed_elsewhere() -> list[int]:
+        """This search's trials another process failed as dead (:func:`_fail_stale_trials`),
+        not said before."""
+        failed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+        return sorted(
+            t.number
+            for t in failed
+            if t.number in mine and t.number not in dropped and STALE_ATTR in t.user_attrs
+        )
+
     try:
         with batch_heartbeat(heartbeat), signals:
-            study.optimize(
-                objective,
-                n_trials=budget["n_trials"],
-                # with a storage, what is left of the budget: Optuna counts from this call, sag
-                # from its start, and the fingerprint comes between (a trial started past sag's
-                # deadline would train one minibatch and be stored as complete). Without one
-                # nothing does, and a budget too small for one epoch fails as it should
-                timeout=budget["time_budget"]
-                if deadline is None or storage is None
-                else max(0.0, deadline - time.perf_counter()),
-                callbacks=[callback],
-                catch=(RuntimeError,),
-                gc_after_trial=False,
-            )
+            while True:
+                n_left = None if budget["n_trials"] is None else budget["n_trials"] - started[0]
+                if n_left is not None and n_left <= 0:
+                    break
+                try:
+                    study.optimize(
+                        objective,
+                        n_trials=n_left,
+                        # with a storage, what is left of the budget: Optuna counts from this
+                        # call, sag from its start, and the fingerprint comes between (a trial
+                        # started past sag's deadline would train one minibatch and be stored
+                        # as complete). Without one nothing does, and a budget too small for
+                        # one epoch fails as it should
+                        timeout=budget["time_budget"]
+                        if deadline is None or storage is None
+                        else max(0.0, deadline - time.perf_counter()),
+                        callbacks=[callback],
+                        catch=(RuntimeError,),
+                        gc_after_trial=False,
+                    )
+                except ValueError as err:
+                    # Optuna cannot record the result of a trial another process failed as
+                    # dead (a clock far from this machine's, or this process held up): it is
+                    # dropped, and the search goes on
+                    taken = failed_elsewhere() if shared else []
+                    if not (taken and str(err).startswith("Cannot tell a")):
+                        raise
+                    dropped.update(taken)
+                    logger.warning(
+                        "trial(s) %s of this search were failed by another process, which took "
+                        "them for dead (no heartbeat for %g s: the machines' clocks differ by "
+                        "more than a minute, or this process was held up); its results are "
+                        "dropped, and the search goes on",
+                        taken,
+                        GRACE_PERIOD,
+                    )
+                    continue
+                break
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM on the command line
         logger.warning(
             "search interrupted after %d complete trial(s) of this run; nothing was written "

@@ -2,8 +2,8 @@
 
 Since 2026-12-06 every dropout of the networks (the input's ``input_keep`` and the units'
 ``dropout``) draws its CPU mask with ``torch.rand`` (``scautogenome.nn._units.Dropout``), of
-the same law as torch's kernel, which draws it with ``bernoulli_`` at about twice the cost; a
-profile had the input's dropout at a fifth of a search on 2,000 genes. This script runs the
+the same law as torch's kernel, which draws it with ``bernoulli_`` at 1.5-1.7 times the cost;
+a profile had the input's dropout at a fifth of a search on 2,000 genes. This script runs the
 same ``sag.tl.classify`` search (``--trials`` trials, one seed) on pbmc3k's counts, reduced to
 its 2,000 most variable genes (scanpy's ``seurat`` flavour on a normalized copy), in a fresh
 process per tree (this checkout, and ``--base`` checked out with ``git worktree add`` into a
@@ -14,7 +14,7 @@ differ) and the test accuracy and macro-F1. Rows go to ``benchmarks/dropout_spee
 
 Usage (not part of CI; about 50 s a run, two runs per seed and repeat)::
 
-    OMP_NUM_THREADS=1 python benchmarks/dropout_speed.py --base HEAD --seeds 0,1,2 --repeat 1
+    OMP_NUM_THREADS=1 python benchmarks/dropout_speed.py --base afd4275~1 --seeds 0,1,2 --repeat 1
 """
 
 from __future__ import annotations

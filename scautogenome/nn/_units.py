@@ -19,9 +19,9 @@ ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "leaky_relu": nn
 class Dropout(nn.Dropout):
     """:class:`torch.nn.Dropout` whose CPU mask is drawn with :func:`torch.rand` (each value
     kept where its draw is below ``1 - p``, scaled by ``1 / (1 - p)``): the same law as torch's
-    kernel, which draws it with ``bernoulli_`` at about twice the cost, forward and backward
-    (1.5 against 0.9 ms on 64 cells x 2,000 genes, one core), where the input's dropout was a
-    fifth of a search's time. The draws are float32 whatever the input's type (a bfloat16
+    kernel, which draws it with ``bernoulli_`` at 1.5-1.7 times the cost, forward and backward
+    (1.5 against 0.9 ms on 64 cells x 2,000 genes, one core), where dropout (most of it the
+    input's, over every gene) was a fifth of a search's time. The draws are float32 whatever the input's type (a bfloat16
     draw's steps would shift ``p``). Elsewhere (CUDA's fused kernel), with ``p`` 0 or 1 and
     ``inplace``, torch's own."""
 

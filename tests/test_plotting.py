@@ -1886,3 +1886,31 @@ def test_embedding_of_a_view_with_colours_of_two_columns_stays_a_view():
     assert view.is_view
     doc = " ".join(sag.pl.embedding.__doc__.split())
     assert "turns it into an actual AnnData" in doc
+
+
+def test_wrap_label_measures_a_long_label_a_few_times(monkeypatch):
+    """wrap_label measured the whole text once for every width from its length down to 40
+    letters (seconds for a label of a few hundred letters): a bisection measures it a few
+    times, and finds the widest wrapping that fits."""
+    from scautogenome.plotting import _utils
+
+    calls = []
+    real = _utils.label_width
+
+    def counted(names, size=None):
+        calls.append(1)
+        return real(names, size)
+
+    monkeypatch.setattr(_utils, "label_width", counted)
+    text = " ".join(["expression"] * 40)  # 439 letters
+    wrapped = _utils.wrap_label(text, 3.0)
+    assert len(calls) <= 12
+    assert all(real([line]) <= 3.0 for line in wrapped.splitlines())
+    wider = textwrap_fill(text, max(map(len, wrapped.splitlines())) + 11)
+    assert real([wider]) > 3.0  # the next wider wrapping would not fit
+
+
+def textwrap_fill(text, width):
+    import textwrap
+
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)

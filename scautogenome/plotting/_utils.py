@@ -143,11 +143,19 @@ def wrap_label(text: str, inches: float, size: float | str | None = None) -> str
     def fill(width: int) -> str:
         return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
 
-    for width in range(max(len(text), 40), 40, -1):
-        wrapped = fill(width)
-        if label_width([wrapped], size) <= inches:
-            return wrapped
-    return fill(40)
+    # the widest wrapping that fits: a wider one has lines at least as long, so a bisection
+    # over the letters a line finds it in a few measures (one per width took seconds on a
+    # label of a few hundred letters)
+    low, high = 40, max(len(text), 40)
+    if label_width([fill(high)], size) <= inches:
+        return fill(high)
+    while high - low > 1:  # fill(low) fits, or is the narrowest allowed; fill(high) does not
+        mid = (low + high) // 2
+        if label_width([fill(mid)], size) <= inches:
+            low = mid
+        else:
+            high = mid
+    return fill(low)
 
 
 def title_size() -> float:

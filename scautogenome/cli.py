@@ -78,6 +78,8 @@ def _check_inputs(args) -> None:
     ]
     if len(given) > 1:
         msg = f"give one input, not {' and '.join(given)}"
+        if args.maf and args.input and str(args.input).lower().endswith((".maf", ".maf.gz")):
+            msg += f" ({args.input!r} is a MAF: --maf again for each file)"
         raise CLIError(msg)
     if not given:
         msg = "an input is required: an .h5ad file, --table, --maf or --autogenome"

@@ -1020,6 +1020,7 @@ def test_maf_input_classifies_and_predicts_mutations(tmp_path, config_file, caps
         (["--maf", "no.maf"], "--maf 'no.maf' does not exist"),
         # an .h5ad after a MAF is an input of its own, not a second MAF
         ([str(tmp_path / "in.h5ad")], "give one input, not an .h5ad input and --maf"),
+        (["b.maf"], "give one input, not an .h5ad input and --maf ('b.maf' is a MAF: --maf again"),
     ):
         code = main([*argv, *extra, "--out", str(tmp_path / "x"), *budget])
         assert code == 2, extra

@@ -1064,8 +1064,8 @@ def _model_named(uns) -> str:
 def _label_columns(adata: AnnData, key: str) -> list[tuple[str, int, int, bool]]:
     """The ``obs`` columns of a query that share a label with the model's classes, as
     ``(column, n, n_labelled, taken)``: ``n`` of its ``n_labelled`` labels (values not
-    missing) are classes of the model, named as :func:`~scautogenome.data._checks.
-    class_names_of` names them (``1.0`` of integers made float by a missing value is class
+    missing) are classes of the model, named as
+    :func:`~scautogenome.data._checks.class_names_of` names them (``1.0`` of integers made float by a missing value is class
     ``"1"``), and ``taken`` says whether they are taken for the query's labels:
 
     * a column of categories or text, where any of its labels is a class of the model: the

@@ -322,6 +322,14 @@ def _check_sqlite_tables(shown: str, path: str) -> None:
         time.sleep(0.1)
         waited += 0.1
     shown_tables = tables if len(tables) <= 10 else [*tables[:10], "..."]
+    if there <= OPTUNA_TABLES:  # Optuna's names alone, without the schema's version
+        msg = (
+            f"storage={shown!r} holds tables of Optuna's names without its schema's version "
+            f"({path} has the tables {shown_tables}, {TABLES_WAIT:g} s after it was first "
+            "read): a database of your own, or an Optuna schema whose creation failed or is "
+            "still under way. Give a new file, or delete this one if no search uses it."
+        )
+        raise ValueError(msg)
     msg = (
         f"storage={shown!r} holds tables that are not an Optuna storage's ({path} has the "
         f"tables {shown_tables}); Optuna would add its own to them. Give a new file, or the "

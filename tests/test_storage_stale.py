@@ -277,3 +277,35 @@ def test_a_live_trial_another_process_takes_for_dead_does_not_end_the_search(tmp
     text = " ".join(sag_caplog.text.split())
     assert f"trial(s) {failed} of this search were failed by another process" in text
     assert "its results are dropped, and the search goes on" in text
+
+
+def test_a_live_trial_failing_meanwhile_is_not_named_as_a_dead_one(tmp_path, sag_caplog):
+    """In a database, the trials named as of a process that died are those Optuna found stale
+    (no heartbeat), not every running trial that was failed by the time it was asked (one of a
+    live process that failed in between)."""
+    path = f"sqlite:///{tmp_path / 's.db'}"
+    storage = _study.open_storage(path)
+    study = optuna.create_study(storage=storage, study_name="t", direction="maximize")
+    dead, live = study.ask(), study.ask()
+    for trial in (dead, live):
+        storage.record_heartbeat(trial._trial_id)
+    con = sqlite3.connect(tmp_path / "s.db")  # the dead one's heartbeat of long ago
+    con.execute(
+        "update trial_heartbeats set heartbeat = '2000-01-01 00:00:00' where trial_id = ?",
+        (dead._trial_id,),
+    )
+    con.commit()
+    con.close()
+    real = optuna.storages.fail_stale_trials
+
+    def and_the_live_one_fails(study_):  # the live trial's own failure, at that moment
+        real(study_)
+        storage.set_trial_state_values(live._trial_id, state=optuna.trial.TrialState.FAIL)
+
+    optuna.storages.fail_stale_trials = and_the_live_one_fails
+    try:
+        named = _study._fail_stale_trials(study, storage)
+    finally:
+        optuna.storages.fail_stale_trials = real
+    assert named == [dead.number]
+    assert f"failed trial(s) [{dead.number}] of a process that died" in sag_caplog.text

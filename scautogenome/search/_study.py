@@ -174,6 +174,11 @@ def _fail_stale_trials(study: optuna.Study, storage) -> list[int]:
     if not running:
         return []
     if _optuna_heartbeats(storage):
+        # the trials Optuna finds stale, asked first (one of a live process that fails in
+        # the meantime is no dead one); an RDB storage without the question: every running
+        # trial failed by then
+        stale = getattr(storage, "_get_stale_trial_ids", None)
+        stale_ids = set(stale(study._study_id)) if stale is not None else None
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
@@ -181,7 +186,7 @@ def _fail_stale_trials(study: optuna.Study, storage) -> list[int]:
         failed = [
             t.number
             for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
-            if t.number in numbers
+            if t.number in numbers and (stale_ids is None or t._trial_id in stale_ids)
         ]
     else:
         failed = []

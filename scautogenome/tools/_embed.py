@@ -308,13 +308,14 @@ def embed(
         ``params`` (this call, with the resolved likelihood, KL weight and value type, and
         ``n_threads``: torch's CPU threads the kept model trained on; ``batch_key``),
         ``batches`` (with ``batch_key``: the batches, in the order of the decoder's one-hot
-        code), ``losses``
-        (per-epoch arrays of the final model: epoch, train/val loss, reconstruction and KL,
-        KL weight, learning rate, seconds; for a best trial trained in another session or
-        process, retrained here, up to its kept epoch only), ``trials`` (one row per search trial),
-        ``architecture`` and ``train_params`` (JSON text), ``best`` (trial, mode, validation
-        loss, epoch), ``config`` (JSON text), ``search_seconds``, ``seconds_per_epoch`` (mean
-        training epoch of the final model), ``active_dims`` (latent dimensions whose mean varies
+        code), ``losses`` (per-epoch arrays of the final model: epoch, counted from 0 as in
+        the model's ``history_`` (the log and the report count from 1), train/val loss,
+        reconstruction and KL, KL weight, learning rate, seconds; for a best trial trained in
+        another session or process, retrained here, up to its kept epoch only), ``trials``
+        (one row per search trial), ``architecture`` and ``train_params`` (JSON text),
+        ``best`` (trial, mode, validation loss, epoch: counted from 0, as ``losses``),
+        ``config`` (JSON text), ``search_seconds``, ``seconds_per_epoch`` (mean training epoch
+        of the final model), ``active_dims`` (latent dimensions whose mean varies
         across cells by more than 0.01; a warning when fewer than half do) and ``model_dir``
         (when saved), ``model_digest`` (of the weights).
 

@@ -124,3 +124,23 @@ def has_cuda() -> bool:
         return torch.cuda.is_available()
     except ImportError:  # pragma: no cover
         return False
+
+
+def one_float_search(cfg: dict, train, **kw):
+    """``run_study`` of a search of one float ``x`` (0-1), maximized, in a study named "t",
+    with a stand-in network: the storage, seeding and bookkeeping of a search without its
+    training, which ``train(net, params, seed, report, deadline, stop_after=None)`` fakes."""
+    import torch
+
+    from scautogenome.search._study import run_study
+
+    return run_study(
+        cfg,
+        sample=lambda trial: ({"kind": "mlp"}, {"x": trial.suggest_float("x", 0, 1)}),
+        build=lambda arch: torch.nn.Linear(2, 2),
+        train=train,
+        direction="maximize",
+        value_of=lambda res: res.value,
+        study_name="t",
+        **kw,
+    )

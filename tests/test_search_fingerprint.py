@@ -661,10 +661,10 @@ def test_a_pruned_or_diverged_trial_frees_its_training_before_the_next_trial():
     import weakref
 
     import torch
+    from conftest import one_float_search
 
     import scautogenome as sag
     from scautogenome.config import _config
-    from scautogenome.search._study import run_study
     from scautogenome.train import Diverged, Pruned
 
     cfg = _config.load(None, "mlp")
@@ -695,17 +695,7 @@ def test_a_pruned_or_diverged_trial_frees_its_training_before_the_next_trial():
     gc.collect()
     gc.disable()
     try:
-        run_study(
-            cfg,
-            sample=lambda trial: ({"kind": "mlp"}, {"x": trial.suggest_float("x", 0, 1)}),
-            build=lambda arch: torch.nn.Linear(2, 2),
-            train=train,
-            direction="maximize",
-            value_of=lambda res: res.value,
-            study_name="t",
-            seed=0,
-            enqueue=None,
-        )
+        one_float_search(cfg, train, seed=0, enqueue=None)
     finally:
         gc.enable()
     # trials 2-4 find the pruned trial 1, the diverged trial 2, the pruned trial 3 freed

@@ -9,11 +9,11 @@ import time
 
 import optuna
 import pytest
-import torch
+from conftest import one_float_search
 
 import scautogenome as sag
 from scautogenome.search import _study
-from scautogenome.search._study import check_storage, run_study
+from scautogenome.search._study import check_storage
 
 
 def _journal(path):
@@ -108,18 +108,8 @@ def _search(path, n_trials, seconds=0.0, during=None, **kw):
             during()
         return Result(params["x"])
 
-    return run_study(
-        cfg,
-        sample=lambda trial: ({"kind": "mlp"}, {"x": trial.suggest_float("x", 0, 1)}),
-        build=lambda arch: torch.nn.Linear(2, 2),
-        train=train,
-        direction="maximize",
-        value_of=lambda res: res.value,
-        study_name="t",
-        storage=path,
-        enqueue=lambda: [{"x": 0.25}],
-        retrain_best=False,
-        **kw,
+    return one_float_search(
+        cfg, train, storage=path, enqueue=lambda: [{"x": 0.25}], retrain_best=False, **kw
     )
 
 

@@ -495,6 +495,7 @@ class BaseModel:
         n_common: int | None = None,
         unlisted_zero: bool = False,
         query=None,
+        found: np.ndarray | None = None,
     ) -> dict:
         """How many of the model's genes the query has; raises below ``min_gene_overlap``.
 
@@ -521,6 +522,9 @@ class BaseModel:
             The query's AnnData, where the error of a too small overlap says where more of the
             model's genes are (:func:`_genes_elsewhere`: a ``var`` column of names,
             ``adata.raw``, the names without surrounding spaces).
+        found
+            The positions among the model's genes of those the query has, distinct, where the
+            caller has aligned the genes already (``n_common`` is then their number).
 
         Returns
         -------
@@ -542,7 +546,9 @@ class BaseModel:
             raise ValueError(msg)
         q = np.asarray(query_genes, dtype=str)
         n_model = len(self.var_names_)
-        found = None  # the model genes found (a query gene named twice counts once)
+        # the model genes found (a query gene named twice counts once)
+        if found is not None:
+            n_common = len(found)
         if n_common is None:
             found = np.unique(gene_alignment(q, self.var_names_, log=warn)[1])
             n_common = found.size
@@ -637,7 +643,7 @@ class BaseModel:
         """Matrix + gene mapping for ``data`` (AnnData or DataFrame with gene-named columns,
         matched by gene name; or a matrix).
 
-        For an AnnData, ``check_genes(adata, n_found, n_model)`` checks how many of the
+        For an AnnData, ``check_genes(adata, found, n_model)`` checks how many of the
         model's genes it has and returns the report given back as the third element (None for
         a matrix, which must have the model's genes in order). The fourth names what was read
         for messages: ``"the query's layers['counts']"``, ``"the query's X"``, ``"the query
@@ -668,7 +674,7 @@ class BaseModel:
                 else "the query's " + ("X" if layer is None else f"layers[{layer!r}]")
             )
             src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
-            report = check_genes(data, np.unique(dst).size, n_model)
+            report = check_genes(data, np.unique(dst), n_model)
             if self._unlisted_read_as_zero(unlisted_genes_are_zero(data)):
                 # a MAF's genes that no variant hits, of a model of mutations: zero columns
                 X, src, dst = _with_zero_genes(X, src, dst, n_model)

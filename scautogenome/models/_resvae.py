@@ -557,11 +557,11 @@ class ResVAE(BaseModel):
         """Matrix + gene mapping for ``data`` (AnnData or gene-named DataFrame matched by gene
         name, or a matrix)."""
 
-        def check_genes(adata, n_found, n_model):
+        def check_genes(adata, found, n_model):
             return self.gene_overlap(
                 adata.var_names,
                 min_gene_overlap=min_gene_overlap,
-                n_common=n_found,
+                found=found,
                 unlisted_zero=unlisted_genes_are_zero(adata),
                 query=adata,
             )

@@ -70,11 +70,11 @@ class SupervisedModel(BaseModel):
     def _input(self, data, layer: str | None, min_gene_overlap: float):
         """Matrix + gene mapping for ``data`` (AnnData matched by gene name, or an array)."""
 
-        def check_genes(adata, n_found, n_model):
+        def check_genes(adata, found, n_model):
             return self.gene_overlap(
                 adata.var_names,
                 min_gene_overlap=min_gene_overlap,
-                n_common=n_found,
+                found=found,
                 unlisted_zero=unlisted_genes_are_zero(adata),
                 query=adata,
             )

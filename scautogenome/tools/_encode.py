@@ -157,7 +157,8 @@ def encode(
         )
         raise ValueError(msg)
     src, dst, n_model = gene_alignment(adata.var_names, model.var_names_, log=False)
-    n_common = np.unique(dst).size
+    found = np.unique(dst)  # the model genes the query has
+    n_common = found.size
     if recon and not (len(src) == adata.n_vars == n_model == n_common):
         msg = (
             "recon=True writes a layer of the query's genes, which must then be the model's: "
@@ -203,7 +204,7 @@ def encode(
         adata.var_names,
         min_gene_overlap=min_gene_overlap,
         warn=False,
-        n_common=n_common,
+        found=found,
         unlisted_zero=unlisted_genes_are_zero(adata),
     )
 

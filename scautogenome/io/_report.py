@@ -1122,23 +1122,23 @@ def _label_columns(adata: AnnData, key: str) -> list[tuple[str, int, int, bool]]
     return found
 
 
-def _query_labels(adata: AnnData, key: str) -> str | None:
-    """The ``obs`` column taken for the query's labels (:func:`_label_columns`), of those
-    taken the one with the most labels of the model's classes (the first of them where
-    several have as many); None where none is."""
+def _query_labels(columns: list[tuple[str, int, int, bool]]) -> str | None:
+    """The ``obs`` column taken for the query's labels, of the ``columns`` of
+    :func:`_label_columns`: of those taken the one with the most labels of the model's
+    classes (the first of them where several have as many); None where none is."""
     best, best_n = None, 0
-    for column, n, _, taken in _label_columns(adata, key):
+    for column, n, _, taken in columns:
         if taken and n > best_n:
             best, best_n = column, n
     return best
 
 
-def _scoring_note(adata: AnnData, key: str) -> str:
+def _scoring_note(columns: list[tuple[str, int, int, bool]], key: str) -> str:
     """How the predictions can be scored: against the query's own labels where it has a
-    column of the model's classes, else in the classify run's report (naming a column of
-    numbers some of whose values are classes, but too few to be taken for labels)."""
-    columns = _label_columns(adata, key)
-    column = _query_labels(adata, key)
+    column of the model's classes (of the ``columns`` of :func:`_label_columns`), else in the
+    classify run's report (naming a column of numbers some of whose values are classes, but
+    too few to be taken for labels)."""
+    column = _query_labels(columns)
     if column is None:
         text = "Predictions are not scored against labels here"
         if columns:  # only columns of numbers, too few of whose values are classes
@@ -1350,6 +1350,7 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
     noun = obs_noun(adata)
     pred_col = _keys.pred_key(key)
     out = ["<h2>Predictions</h2>", _predict_warnings(uns)]
+    columns = _label_columns(adata, key)  # the query's own labels, read once
     overlap = dict(uns.get("gene_overlap", {}))
     if overlap:
         out.append(
@@ -1357,7 +1358,7 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
             f"the query had {int(overlap.get('n_common', 0)):,} of the model's "
             f"{int(overlap.get('n_model_genes', 0)):,} genes "
             f"({float(overlap.get('fraction_of_model_genes', float('nan'))):.1%}); "
-            f"{_missing_genes(overlap)}. {_scoring_note(adata, key)}</p>"
+            f"{_missing_genes(overlap)}. {_scoring_note(columns, key)}</p>"
         )
     if pred_col not in adata.obs.columns:
         return [*out, f'<p class="muted">obs[{html.escape(repr(pred_col))}] is missing.</p>']
@@ -1406,7 +1407,7 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
             f'<p class="muted">Confidence: the predicted class\'s probability '
             f"(obs[{html.escape(repr(conf_col))}]).{called}</p>"
         )
-    column = _query_labels(adata, key)
+    column = _query_labels(columns)
     if column is not None:
         out += _label_scores(adata, key, column, noun)
     return out

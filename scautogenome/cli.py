@@ -229,9 +229,10 @@ def _read_maf(args):
     on the barcodes as ``--table``'s are (a patient's or sample's id matches its aliquots)."""
     import scautogenome as sag
 
+    from ._keys import IO_KEY
     from .io._barcodes import barcode_columns
     from .io._parse import read_frame
-    from .io._table import join_labels
+    from .io._table import add_labels
     from .io._tcga import _patients_as_rows
 
     adata = sag.io.read_maf(args.maf if len(args.maf) > 1 else args.maf[0])
@@ -241,16 +242,14 @@ def _read_maf(args):
         id_column = args.id_column
         if id_column is None:  # a clinical table's column of barcodes, as read_tcga finds it
             id_column = next(iter(barcode_columns(table.frame)), None)
-        obs, join = join_labels(
-            adata.obs_names,
+        add_labels(
+            adata,
             table,
+            adata.uns[IO_KEY],  # recorded as read_table records its label table
             label_column=args.label_column,
             id_column=id_column,
             data_name="the MAF",
         )
-        for col in obs.columns:
-            adata.obs[col] = obs[col]
-        adata.uns["sag_io"].update(join)  # as read_table records its label table
     return adata
 
 

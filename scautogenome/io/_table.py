@@ -174,6 +174,26 @@ def label_columns(
     return id_col, wanted
 
 
+def add_labels(
+    adata: AnnData,
+    info: _parse.Frame,
+    record: dict,
+    *,
+    label_column: str | Sequence[str] | None,
+    id_column: str | None,
+    data_name: str,
+) -> None:
+    """The columns of the label table ``info`` joined onto ``adata``'s rows
+    (:func:`join_labels`) written into ``obs``, and the join into ``record`` (the reader's
+    ``uns`` record)."""
+    obs, join = join_labels(
+        adata.obs_names, info, label_column=label_column, id_column=id_column, data_name=data_name
+    )
+    for col in obs.columns:
+        adata.obs[col] = obs[col]
+    record.update(join)
+
+
 def join_labels(
     obs_names: Sequence[str],
     labels: str | Path | pd.DataFrame | _parse.Frame,
@@ -461,16 +481,14 @@ def read_table(
     )
     record = {"reader": "read_table", **record}
     if label_info is not None:
-        obs, join = join_labels(
-            adata.obs_names,
+        add_labels(
+            adata,
             label_info,
+            record,
             label_column=label_column,
             id_column=id_column,
             data_name=repr(str(path)),
         )
-        for col in obs.columns:
-            adata.obs[col] = obs[col]
-        record.update(join)
     adata.uns[IO_KEY] = record
     logger.info(f"read {adata.n_obs} samples x {adata.n_vars} genes from {str(path)!r}")
     return adata

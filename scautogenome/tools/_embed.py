@@ -124,13 +124,12 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
 
 def _hint_counts_layer(adata: AnnData) -> None:
     """Where ``X`` (not counts) gave a Gaussian likelihood and a layer holds raw counts (its
-    first 1,000 rows non-negative integers, as ``sc.pp`` leaves ``layers['counts']``), say that
-    the layer would train the count likelihood, as scVI reads counts."""
-    from ..data._checks import value_stats
+    first 1,000 rows read as counts, as ``sc.pp`` leaves ``layers['counts']``), say that the
+    layer would train the count likelihood, as scVI reads counts."""
+    from ..data._transform import detect_value_type
 
     for name, values in adata.layers.items():
-        stats = value_stats(values, rows=np.arange(min(adata.n_obs, 1000)))
-        if stats["min"] >= 0 and stats["integer"] and not stats["binary"]:
+        if detect_value_type(values, rows=np.arange(min(adata.n_obs, 1000))) == "counts":
             logger.info(
                 "X is not raw counts, so the likelihood is Gaussian; layers[%r] holds raw "
                 "counts: layer=%r trains the count likelihood (nb) on them, as scVI reads "

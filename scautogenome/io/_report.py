@@ -106,16 +106,24 @@ def _train_loss(uns) -> str:
 def _kpis(uns, figures: list[tuple[str, object]], noun: str = "cells") -> str:
     """The key figures of a classify run: ``figures`` (name, shown value), then the test
     cells (``noun``: what the rows are called), the kept model's mode and the number of
-    trials (a space between each value and its name, for copying and screen readers)."""
+    trials, as :func:`_kpi_spans` shows them."""
     test = uns["metrics"]["test"]
-    return "".join(
-        f'<span class="kpi"><b>{html.escape(str(v))}</b> {html.escape(k)}</span>'
-        for k, v in [
+    return _kpi_spans(
+        [
             *figures,
             (f"test {noun}", int(test["n"])),
             ("best model", uns.get("best", {}).get("mode", "?")),
             ("trials", len(uns.get("trials", []))),
         ]
+    )
+
+
+def _kpi_spans(figures) -> str:
+    """Key figures, (name, shown value) pairs, as the report shows them: each value large
+    above its name, a space between the two (for copying and screen readers)."""
+    return "".join(
+        f'<span class="kpi"><b>{html.escape(str(v))}</b> {html.escape(k)}</span>'
+        for k, v in figures
     )
 
 
@@ -1224,9 +1232,8 @@ def _label_scores(adata: AnnData, key: str, column: str, noun: str) -> list[str]
     shown = repr(column)
     out = [
         f"<h3>Scored against the query's own labels, obs[{html.escape(shown)}]</h3>",
-        "".join(
-            f'<span class="kpi"><b>{html.escape(str(v))}</b> {html.escape(k)}</span>'
-            for k, v in (
+        _kpi_spans(
+            (
                 ("accuracy", _shown(accuracy, ".3f")),
                 ("macro-F1", _shown(macro_f1, ".3f")),
                 (f"{noun} scored", f"{int(scored.sum()):,}"),
@@ -1317,9 +1324,8 @@ def _value_scores(adata: AnnData, key: str, target: str, noun: str) -> list[str]
     spec = _in_units([m["rmse"], m["mae"]])
     out = [
         f"<h3>Scored against the query's own values, obs[{html.escape(shown)}]</h3>",
-        "".join(
-            f'<span class="kpi"><b>{html.escape(str(v))}</b> {html.escape(k)}</span>'
-            for k, v in (
+        _kpi_spans(
+            (
                 ("R\u00b2", _shown(m["r2"], ".3f")),
                 ("RMSE", _shown(m["rmse"], spec)),
                 ("MAE", _shown(m["mae"], spec)),

@@ -615,7 +615,7 @@ def test_explain_refuses_a_varm_key_it_did_not_write(syn):
     loadings = np.ones((other.n_vars, 3))
     other.varm["PCs"] = loadings
     with pytest.raises(
-        ValueError, match=r"adata\.varm\['PCs'\] holds values that sag\.tl\.explain"
+        ValueError, match=r"adata\.varm\['PCs'\] holds values without sag\.tl\.explain's"
     ):
         sag.tl.explain(other, model, key_added="PCs", **FAST)
     np.testing.assert_array_equal(other.varm["PCs"], loadings)

@@ -224,3 +224,19 @@ def test_readers_name_a_key_or_group_of_another_type(explained):
         sag.get.shap_df(explained, 3)
     with pytest.raises(KeyError, match=r"^.group=3 is not one of the explained classes"):
         sag.get.shap_df(explained, ["type_0", 3])
+
+
+def test_an_explanation_that_anndata_concat_split_is_named_for_the_part_it_lost(explained):
+    """anndata.concat keeps uns and drops varm (uns_merge="first"), or keeps varm and drops
+    uns (merge="same"): the readers name the part that is gone and what dropped it."""
+    halves = [explained[:150].copy(), explained[150:].copy()]
+    kept_uns = ad.concat(halves, uns_merge="first")
+    assert "sag_shap" in kept_uns.uns
+    assert "sag_shap" not in kept_uns.varm
+    with pytest.raises(KeyError, match=r"adata\.varm\['sag_shap'\] is missing.*anndata\.concat"):
+        sag.get.shap_df(kept_uns)
+    kept_varm = ad.concat(halves, merge="same")
+    assert "sag_shap" in kept_varm.varm
+    assert "sag_shap" not in kept_varm.uns
+    with pytest.raises(KeyError, match=r"varm\['sag_shap'\].*e\.g\. by anndata\.concat"):
+        sag.get.shap_df(kept_varm)

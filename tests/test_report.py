@@ -1410,3 +1410,17 @@ def test_report_says_which_cells_the_matrix_title_counts_unassigned_among(adata,
         f"cells, {n_all - n_scored} of them labelled with a class the model lacks; the count "
         "above is of the scored cells alone." in text
     )
+
+
+def test_report_of_an_explanation_whose_gene_scores_anndata_concat_dropped(annotated, tmp_path):
+    """anndata.concat(..., uns_merge="first") keeps the explanation's record and drops
+    varm: the report is written without its section, with a note of why."""
+    import anndata as ad
+
+    joined = ad.concat([annotated[:150].copy(), annotated[150:].copy()], uns_merge="first")
+    assert "sag_shap" in joined.uns
+    assert "sag_shap" not in joined.varm
+    page = sag.io.write_report(joined, tmp_path / "r.html").read_text()
+    assert "varm[&#x27;sag_shap&#x27;]" in page
+    assert "Run sag.tl.explain again" in page
+    assert "top 10 genes" not in page

@@ -1660,6 +1660,20 @@ def write_report(
             f"the {'classification' if target is None else 'regression'} above (classify was "
             "run again after explain), so it is not shown. Run sag.tl.explain again.</p>"
         )
+    elif has["explain"] and shap_key not in adata.varm and is_explain_record(explanation):
+        # the record without its gene scores (anndata.concat drops varm unless merge= keeps it)
+        logger.warning(
+            "uns[%r] holds sag.tl.explain's record but adata.varm[%r], its gene scores, is "
+            "missing: left out of the report; run sag.tl.explain again.",
+            shap_key,
+            shap_key,
+        )
+        parts.append(
+            _explain_heading(target)
+            + f'<p class="muted">uns[{html.escape(repr(shap_key))}] holds an explanation whose '
+            f"gene scores, varm[{html.escape(repr(shap_key))}], are missing (anndata.concat, "
+            "for one, drops varm), so it is not shown. Run sag.tl.explain again.</p>"
+        )
     elif has["explain"]:
         parts += _explain_section(adata, shap_key)
     if has["embed"]:

@@ -67,9 +67,10 @@ def _check_varm_key(adata: AnnData, key_added: str) -> None:
     (scanpy's PCA loadings under ``'PCs'``, say): explain would replace it."""
     if key_added in adata.varm and not is_explain_record(adata.uns.get(key_added)):
         msg = (
-            f"adata.varm[{key_added!r}] holds values that sag.tl.explain did not write, which "
-            f"explain(key_added={key_added!r}) would replace; pass another key_added= to keep "
-            f"them, or delete adata.varm[{key_added!r}] first."
+            f"adata.varm[{key_added!r}] holds values without sag.tl.explain's record in "
+            f"adata.uns (your own, or sag's whose record was dropped, e.g. by anndata.concat), "
+            f"which explain(key_added={key_added!r}) would replace; pass another key_added= to "
+            f"keep them, or delete adata.varm[{key_added!r}] first."
         )
         raise ValueError(msg)
 

@@ -411,11 +411,20 @@ def explain_record(adata: AnnData, key: str) -> dict:
     from .._settings import logger
     from .._utils import missing_key
 
-    if key in adata.varm and key not in adata.uns:  # an array of the user's own
+    if key in adata.varm and key not in adata.uns:  # an array of the user's own, or a split
         msg = (
-            f"adata.varm[{key!r}] was not written by sag.tl.explain (adata.uns has no "
-            f"{key!r} record of it); run sag.tl.explain(adata, model, key_added=...) under "
-            "another key, or pass key= the key_added you used."
+            f"adata.varm[{key!r}] was not written by sag.tl.explain, or its record was "
+            f"dropped (adata.uns has no {key!r} record of it; e.g. by anndata.concat, which "
+            "keeps uns only with uns_merge=); run sag.tl.explain(adata, model, key_added=...) "
+            "under another key, or pass key= the key_added you used."
+        )
+        raise KeyError(msg)
+    if key in adata.uns and key not in adata.varm and is_explain_record(adata.uns[key]):
+        again = "" if key == _keys.SHAP_KEY else f", key_added={key!r}"
+        msg = (
+            f"adata.varm[{key!r}] is missing, though adata.uns[{key!r}] holds sag.tl.explain's "
+            "record of it (anndata.concat, for one, drops varm unless its merge= keeps it); "
+            f"run sag.tl.explain(adata, model{again}) again."
         )
         raise KeyError(msg)
     if key not in adata.uns or key not in adata.varm:

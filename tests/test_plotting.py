@@ -189,6 +189,18 @@ def test_explain_plots_warn_of_an_explanation_of_a_replaced_classify_run(annotat
         logger.removeHandler(caplog.handler)
 
 
+def test_shap_summary_of_an_anndata_read_from_zarr(annotated, tmp_path):
+    """anndata.read_zarr gives the gene names in uns back as numpy's StringDType (h5ad as
+    object): the plot reads both."""
+    import anndata as ad
+
+    annotated.write_zarr(tmp_path / "a.zarr")
+    back = ad.read_zarr(tmp_path / "a.zarr")
+    cls = back.uns["sag_shap"]["classes"][1]
+    ax = sag.pl.shap_summary(back, cls, n_top=5, show=False)
+    assert _labels(ax.get_yticklabels()) == list(annotated.uns["sag_shap"]["top_genes"][1][:5])
+
+
 def test_shap_summary_overall(annotated):
     """group='overall', as importance takes it: the overall top genes, every explained cell at
     its SHAP value of its own class."""

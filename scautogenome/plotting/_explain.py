@@ -380,7 +380,8 @@ def shap_summary(
             if output == "prediction"
             else "impact on the cell's own class logit"
         )
-    names = np.asarray(uns["top_genes"][c], dtype=str)
+    # object, not str: anndata.read_zarr gives numpy's StringDType, which casts to no str
+    names = np.asarray(uns["top_genes"][c]).astype(object)
     if not np.isfinite(values).any():
         msg = f"No SHAP values for group={group!r}: none of its cells was explained."
         raise ValueError(msg)

@@ -1046,3 +1046,33 @@ def test_an_explanation_stopped_before_its_record_writes_nothing(syn, monkeypatc
         sag.tl.explain(adata, model, **{**FAST, "seed": before_seed + 1})
     np.testing.assert_array_equal(adata.varm["sag_shap"], before_varm)
     assert adata.uns["sag_shap"]["params"]["seed"] == before_seed
+
+
+def test_a_labels_column_renamed_since_classify_is_said_when_cells_are_grouped_by_prediction(
+    syn, log_records
+):
+    """The classify run's labels column renamed, or its classes renamed, since classify:
+    explain groups the cells by their predicted class, and says so with a warning."""
+    adata, model = syn
+    renamed = adata.copy()
+    renamed.obs["label"] = renamed.obs["label"].cat.rename_categories(str.upper)
+    sag.tl.explain(renamed, model, **FAST)
+    assert renamed.uns["sag_shap"]["params"]["groupby"] == "predicted class"
+    said = " ".join(log_records.text.split())
+    assert "none of the values of obs['label'] is one of the model's classes" in said
+    assert "grouped by their predicted class" in said
+    log_records.clear()
+    moved = adata.copy()
+    moved.obs = moved.obs.rename(columns={"label": "cell_type"})
+    sag.tl.explain(moved, model, **FAST)
+    said = " ".join(log_records.text.split())
+    assert "obs has no column 'label'" in said
+    assert "grouped by their predicted class" in said
+    warned = [r for r in log_records.records if r.levelname == "WARNING"]
+    assert any("predicted class" in r.getMessage() for r in warned)
+    # a record without the labels of a classify run (a query's): as before, no warning
+    log_records.clear()
+    fresh = adata.copy()
+    del fresh.uns["sag"], fresh.obs["sag_split"]
+    sag.tl.explain(fresh, model, **FAST)
+    assert "grouped by their predicted class" not in log_records.text

@@ -250,10 +250,21 @@ def _groups(
     classes = pd.Index(model.classes_)
     params = record.get("params")
     labels_key = params.get("labels_key") if isinstance(params, dict) else None
-    if isinstance(labels_key, str) and labels_key in adata.obs.columns:
-        codes = classes.get_indexer(class_names_of(adata.obs[labels_key], classes))
-        if (codes >= 0).any():
-            return codes[rows], labels_key
+    if isinstance(labels_key, str):
+        if labels_key not in adata.obs.columns:
+            why = f"obs has no column {labels_key!r}"
+        else:
+            codes = classes.get_indexer(class_names_of(adata.obs[labels_key], classes))
+            if (codes >= 0).any():
+                return codes[rows], labels_key
+            why = f"none of the values of obs[{labels_key!r}] is one of the model's classes"
+        # renamed since classify: each class would otherwise be its predicted cells, unsaid
+        logger.warning(
+            "The classify run's labels are gone (%s; renamed since?): the cells are grouped by "
+            "their predicted class; pass groupby= a column of the model's classes to group "
+            "them by their labels.",
+            why,
+        )
     return predicted(rows), "predicted class"
 
 

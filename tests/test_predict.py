@@ -746,3 +746,20 @@ def test_logged_warnings_collects_sags_warnings_of_this_thread(sag_caplog, capfd
     assert shown
     warning = logging.makeLogRecord({"levelno": logging.WARNING})
     assert any(not f(warning) for f in shown[0].filters)  # its filter: verbosity 0 shows none
+
+
+def test_predicted_classes_are_the_categories_of_the_calls_as_scanpys_clusters(adata, trained):
+    """obs['sag_pred'] has the classes predicted as its categories, in the model's order, as
+    leiden's clusters have: scanpy's dotplot and rank_genes_groups fail on an empty one."""
+    import scanpy as sc
+
+    query = adata[adata.obs["label"] == trained.classes_[0]].copy()
+    sag.tl.predict(query, trained)
+    calls = query.obs["sag_pred"]
+    present = set(calls.astype(str))
+    assert len(present) < len(trained.classes_)  # the test needs a class never predicted
+    assert list(calls.cat.categories) == [c for c in trained.classes_ if c in present]
+    sc.pl.dotplot(query, list(query.var_names[:3]), groupby="sag_pred", show=False)
+    # min_confidence: "Unassigned" only when a cell is unassigned
+    sag.tl.predict(query, trained, min_confidence=0.0)
+    assert "Unassigned" not in query.obs["sag_pred"].cat.categories

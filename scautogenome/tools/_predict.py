@@ -91,10 +91,11 @@ def predict(
     Nothing; writes into ``adata``:
 
     ``obs['{key_added}_pred']``
-        Predicted class (categorical over the model's classes, and ``"Unassigned"`` with
-        ``min_confidence``). Where it replaces a column of other categories, scanpy's colours
-        of those, ``uns['{key_added}_pred_colors']``, are removed (scanpy reads them by
-        position); the same categories keep them.
+        Predicted class (categorical: the classes predicted, in the model's order, then
+        ``"Unassigned"`` where ``min_confidence`` left a cell so; as leiden's clusters, no
+        category without a cell). Where it replaces a column of other categories, scanpy's
+        colours of those, ``uns['{key_added}_pred_colors']``, are removed (scanpy reads them
+        by position); the same categories keep them.
     ``obs['{key_added}_confidence']``
         Probability of the predicted class.
     ``obsm['{key_added}_proba']``
@@ -238,14 +239,18 @@ def _categories(column) -> list[str] | None:
 def write_predictions(adata: AnnData, key_added: str, values) -> None:
     """Write ``values`` (the predicted classes as a ``pd.Categorical``, or numbers) into
     ``obs['{key_added}_pred']``, for :func:`~scautogenome.tl.classify` and :func:`predict`.
-    Where they replace a column of other categories (fewer classes, ``"Unassigned"``, or
-    numbers), ``uns['{key_added}_pred_colors']`` is removed: scanpy reads those colours by
-    position, so that they would give a class the colour of another. Identical categories
-    keep it (the user's choice, maybe)."""
+    Its categories are the classes predicted, in the order given: an empty one (a class no
+    cell was called) breaks scanpy's ``dotplot`` and ``rank_genes_groups``, as leiden's
+    clusters never have one. Where they replace a column of other categories (other classes,
+    ``"Unassigned"``, or numbers), ``uns['{key_added}_pred_colors']`` is removed: scanpy reads
+    those colours by position, so that they would give a class the colour of another.
+    Identical categories keep it (the user's choice, maybe)."""
     column = _keys.pred_key(key_added)
     colors = f"{column}_colors"
     replaced = column in adata.obs.columns
     before = _categories(adata.obs[column]) if replaced else None
+    if isinstance(values, pd.Categorical):
+        values = values.remove_unused_categories()
     adata.obs[column] = values
     if replaced and colors in adata.uns and _categories(adata.obs[column]) != before:
         del adata.uns[colors]

@@ -1319,20 +1319,25 @@ def test_the_budget_is_logged_in_words():
 def test_a_run_of_other_classes_drops_the_colours_of_the_earlier_ones(adata, tiny_config):
     """scanpy reads uns['sag_pred_colors'] by position: a second run with fewer classes
     (min_cells_per_class leaving one out) would give a class another's colour, so its colours
-    go; a run of the same classes keeps them (maybe the user's), and a numeric target's
-    predictions drop them too."""
+    are those of the labels again; a run of the same classes keeps them (maybe the user's),
+    and a numeric target's predictions drop them."""
+    from scautogenome.plotting._utils import palette
+
     config = {**tiny_config, "budget": {"n_trials": 1, "time_budget": None}}
     adata.obs["label"] = adata.obs["label"].astype(str)
     adata.obs.loc[adata.obs_names[::40], "label"] = "rare"  # 8 cells
     sag.tl.classify(adata, "label", config=config)
-    assert list(adata.obs["sag_pred"].cat.categories) == ["rare", "type_0", "type_1", "type_2"]
-    colors = ["#111111", "#222222", "#333333", "#444444"]
+    called = set(adata.obs["sag_pred"].astype(str))
+    order = ["rare", "type_0", "type_1", "type_2"]
+    assert list(adata.obs["sag_pred"].cat.categories) == [c for c in order if c in called]
+    colors = ["#111111", "#222222", "#333333", "#444444"][: len(called)]
     adata.uns["sag_pred_colors"] = colors
-    sag.tl.classify(adata, "label", config=config, seed=1)
+    sag.tl.classify(adata, "label", config=config)  # the same run: the same categories
     assert list(adata.uns["sag_pred_colors"]) == colors
     sag.tl.classify(adata, "label", config=config, min_cells_per_class=10)
     assert list(adata.obs["sag_pred"].cat.categories) == ["type_0", "type_1", "type_2"]
-    assert "sag_pred_colors" not in adata.uns
+    # not the user's colours by position: each class the colour of its label
+    assert list(adata.uns["sag_pred_colors"]) == palette(4)[1:]
     adata.uns["sag_pred_colors"] = colors[:3]
     adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
     sag.tl.classify(adata, "age", config=config)
@@ -1409,3 +1414,40 @@ def test_a_search_the_clock_ended_says_its_result_may_not_repeat(adata, sag_capl
     sag.tl.classify(adata, "label", mode="mlp", time_budget=120, config=cfg)
     assert "ended it: the trials a clock allows depend on the machine's speed" in (sag_caplog.text)
     assert "n_trials= without the clock repeats" in sag_caplog.text
+
+
+def test_predicted_classes_take_the_colours_of_their_labels(adata, tiny_config):
+    """scanpy colours a column by position: obs['sag_pred'], without a class of the labels
+    (one left out of training), gets uns['sag_pred_colors'] by name from the labels' own
+    colours, so that sc.pl.umap(color=["label", "sag_pred"]) shows a class in one colour."""
+    config = {**tiny_config, "budget": {"n_trials": 1, "time_budget": None}}
+    labels = adata.obs["label"].astype(str)
+    labels[adata.obs_names[::40]] = "rare"
+    adata.obs["label"] = pd.Categorical(labels)
+    own = ["#aa0000", "#00aa00", "#0000aa", "#aaaa00"]
+    adata.uns["label_colors"] = own
+    sag.tl.classify(adata, "label", config=config, min_cells_per_class=10)
+    by_name = dict(zip(adata.obs["label"].cat.categories, own))
+    pred = adata.obs["sag_pred"].cat.categories
+    assert list(adata.uns["sag_pred_colors"]) == [by_name[c] for c in pred]
+    assert list(adata.uns["label_colors"]) == own  # the user's, untouched
+
+
+def test_predicted_classes_get_their_labels_colours_whatever_was_stored_under_them(
+    adata, tiny_config
+):
+    """Colours stored under uns['sag_pred_colors'] without a column of predictions (of
+    nothing they can be read against), and label colours that are not colours, neither
+    keep the predictions' colours from their labels' nor stop classify after its search."""
+    from scautogenome.plotting._utils import palette
+
+    config = {**tiny_config, "budget": {"n_trials": 1, "time_budget": None}}
+    adata.uns["sag_pred_colors"] = ["#111111", "#222222"]
+    adata.uns["label_colors"] = 5
+    model = sag.tl.classify(adata, "label", config=config)
+    assert "sag" in adata.uns
+    assert model is not None
+    by_name = dict(zip(adata.obs["label"].cat.categories, palette(3)))
+    pred = adata.obs["sag_pred"].cat.categories
+    assert list(adata.uns["sag_pred_colors"]) == [by_name[c] for c in pred]
+    assert adata.uns["label_colors"] == 5  # the user's, untouched

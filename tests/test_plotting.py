@@ -1926,3 +1926,34 @@ def textwrap_fill(text, width):
     import textwrap
 
     return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
+
+
+def test_category_colors_are_those_scanpy_draws_the_labels_in():
+    """category_colors gives names the colours scanpy's plot of the label column gives them:
+    its stored colours where they are colours (of a categorical, a text or a boolean
+    column), else scanpy's palette of its categories; None where there is nothing to match
+    (numbers, past scanpy's 102 distinct colours)."""
+    from scautogenome.plotting._utils import category_colors, palette
+
+    n = 6
+    a = ad.AnnData(np.zeros((n, 1), dtype=np.float32))
+    a.obs["cat"] = pd.Categorical(["x", "y", "z", "x", "y", "z"])
+    a.obs["text"] = ["x", "y", "z", "x", "y", "z"]
+    a.obs["flag"] = [True, False, True, False, True, False]
+    a.obs["number"] = np.arange(n, dtype=float)
+    assert category_colors(a, "cat", ["z", "x"]) == [palette(3)[2], palette(3)[0]]
+    assert category_colors(a, "flag", ["True"]) == [palette(2)[1]]  # as 'False', 'True'
+    assert category_colors(a, "number", ["1.0"]) is None
+    own = ["#aa0000", "#00aa00", "#0000aa"]
+    for column in ("cat", "text"):
+        a.uns[f"{column}_colors"] = own
+        assert category_colors(a, column, ["z", "x"]) == ["#0000aa", "#aa0000"]
+    a.uns["flag_colors"] = ["#010101", "#020202"]
+    assert category_colors(a, "flag", ["True"]) == ["#020202"]
+    # colours that are not colours (one string, a number, a palette's name) are not taken
+    for bad in ("#ff0000ab", 5, "tab20", ["red", "not a colour", "blue"]):
+        a.uns["cat_colors"] = bad
+        assert category_colors(a, "cat", ["z", "x"]) == [palette(3)[2], palette(3)[0]]
+    many = ad.AnnData(np.zeros((103, 1), dtype=np.float32))
+    many.obs["c"] = pd.Categorical([f"c{i:03d}" for i in range(103)])
+    assert category_colors(many, "c", ["c000", "c102"]) is None

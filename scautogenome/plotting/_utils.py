@@ -517,21 +517,71 @@ def class_colors(adata: AnnData, column: str | None, classes) -> list[str]:
     ones, as scanpy reads it), a default palette's colour not in use for the others. A list of
     one colour for every category (scanpy's grey past 102 categories) is not taken."""
     classes = [str(c) for c in classes]
-    default = palette(len(classes))
+    lookup = _stored_colors(adata, column)
+    return palette(len(classes)) if lookup is None else _by_name(lookup, classes)
+
+
+def category_colors(adata: AnnData, column: str, names) -> list[str] | None:
+    """Colours of ``names`` as scanpy's plot of ``obs[column]`` colours those categories: its
+    own ``uns[f'{column}_colors']`` (as :func:`class_colors` reads them), else the palette
+    scanpy would give the column's categories; a name the column lacks gets a colour not in
+    use. None for a column scanpy colours as numbers, for no column, and past scanpy's
+    palettes (more than 102 categories, all grey in scanpy's plots)."""
+    from scanpy.plotting import palettes
+
+    categories = _plotted_categories(adata, column)
+    if categories is None or len(categories) > len(palettes.default_102):
+        return None
+    lookup = _stored_colors(adata, column)
+    if lookup is None:
+        lookup = dict(zip(categories, palette(len(categories))))
+    return _by_name(lookup, [str(n) for n in names])
+
+
+def _plotted_categories(adata: AnnData, column: str | None) -> list[str] | None:
+    """The categories of ``obs[column]`` as scanpy's plots draw them, as text: a categorical's;
+    a column of text or truth values, its sorted values (scanpy makes it categorical); None
+    for numbers and for no column."""
+    import pandas as pd
+    from pandas.api.types import infer_dtype, is_bool_dtype
+
     if column is None or column not in adata.obs.columns:
-        return default
-    colors = adata.uns.get(f"{column}_colors")
+        return None
     obs = adata.obs[column]
-    if colors is None or not hasattr(obs, "cat") or len(colors) < len(obs.cat.categories):
-        return default
-    if len(obs.cat.categories) > 1 and len({str(c) for c in colors}) == 1:
-        # one colour for every category: scanpy's grey past 102 of them, not a palette
-        return default
-    lookup = dict(zip(map(str, obs.cat.categories), map(str, colors)))
-    used = {lookup[c] for c in classes if c in lookup}
-    free = [c for c in palette(len(classes) + len(used)) if c not in used]
-    free += default  # never short (a colour repeats only past the palettes)
-    return [lookup[c] if c in lookup else free.pop(0) for c in classes]
+    if isinstance(obs.dtype, pd.CategoricalDtype):
+        return [str(c) for c in obs.cat.categories]
+    if is_bool_dtype(obs) or infer_dtype(obs, skipna=True) in ("string", "boolean"):
+        return [str(c) for c in pd.Categorical(obs.dropna()).categories]
+    return None
+
+
+def _stored_colors(adata: AnnData, column: str | None) -> dict[str, str] | None:
+    """``uns[f'{column}_colors']`` by category name (:func:`_plotted_categories`), as scanpy
+    reads them (the first ones of a longer list; a colour given as numbers, as hex); None
+    where there are none, too few, any that is no colour (one string, a number), or one colour
+    for every category (scanpy's grey past 102 categories, not a palette)."""
+    from matplotlib.colors import is_color_like, to_hex
+
+    categories = _plotted_categories(adata, column)
+    colors = adata.uns.get(f"{column}_colors") if categories is not None else None
+    if colors is None or isinstance(colors, str) or not hasattr(colors, "__len__"):
+        return None
+    colors = list(colors)
+    if len(colors) < len(categories) or not all(is_color_like(c) for c in colors):
+        return None
+    if len(categories) > 1 and len({to_hex(c) for c in colors}) == 1:
+        return None
+    shown = [c if isinstance(c, str) else to_hex(c, keep_alpha=True) for c in colors]
+    return dict(zip(categories, shown))
+
+
+def _by_name(lookup: dict[str, str], names: list[str]) -> list[str]:
+    """The colour of each of ``names`` in ``lookup``; a default palette's colour not in use
+    for a name it lacks."""
+    used = {lookup[c] for c in names if c in lookup}
+    free = [c for c in palette(len(names) + len(used)) if c not in used]
+    free += palette(len(names))  # never short (a colour repeats only past the palettes)
+    return [lookup[c] if c in lookup else free.pop(0) for c in names]
 
 
 def gene_labels(adata: AnnData, names, gene_symbols: str | None) -> list[str]:

@@ -234,9 +234,13 @@ def classify(
     ``obs['{key_added}_pred']``
         Predicted class of every cell (categorical). Class names are strings, as in ``uns``
         and h5ad: labels of integers or booleans come back as ``'0'``, ``'1'``, ``'True'``;
-        compare with ``adata.obs[labels_key].astype(str)``. Where it replaces a column of
-        other categories (an earlier run's), ``uns['{key_added}_pred_colors']`` is removed,
-        as :func:`~scautogenome.tl.predict` removes it.
+        compare with ``adata.obs[labels_key].astype(str)``. Its categories are the classes
+        predicted, in the model's order (as leiden's clusters, none without a cell). Where it
+        replaces a column of other categories (an earlier run's), the colours of those,
+        ``uns['{key_added}_pred_colors']``, are removed, as :func:`~scautogenome.tl.predict`
+        removes them; where none are kept, each class is given the colour of its label in
+        scanpy's plots (``uns[f'{labels_key}_colors']``, else scanpy's palette), so that
+        ``sc.pl.umap(adata, color=[labels_key, '{key_added}_pred'])`` colours a class alike.
     ``obs['{key_added}_split']``
         ``train``/``val``/``test`` (``none`` for cells not used in training).
     ``obsm['{key_added}_proba']``
@@ -412,9 +416,11 @@ def classify(
     _save_and_warn(adata, model, model_dir, uns, key_added)
 
     # -- write (only after everything above succeeded) -----------------------------------------
-    write_predictions(
+    kept = write_predictions(
         adata, key_added, pd.Categorical(model.classes_[pred_codes], categories=model.classes_)
     )
+    if not kept:  # colours of these very categories (the user's, maybe) stay
+        _label_colors(adata, key_added, labels_key)
     _write_split(adata, data, key_added)
     drop_class_outputs(adata, key_added, proba=False)  # an earlier prediction's confidence
     adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
@@ -515,6 +521,24 @@ def _save_and_warn(adata: AnnData, model, model_dir, uns: dict, key_added: str) 
             "s" if len(stale) == 1 else "",
             key_added,
         )
+
+
+def _label_colors(adata: AnnData, key_added: str, labels_key: str) -> None:
+    """Give the predicted classes the colours of their labels in scanpy's plots
+    (``uns['{key_added}_pred_colors']`` by name): scanpy colours a column by position, so
+    that without them a class missing from the predictions (or left out of training) would
+    shift every colour after it, and ``sc.pl.umap(adata, color=[labels_key,
+    '{key_added}_pred'])`` would show one class in two colours. Colours stored under that key
+    before (of no column of predictions) are replaced; none are written where the labels are
+    drawn as numbers."""
+    from ..plotting._utils import category_colors
+
+    column = _keys.pred_key(key_added)
+    colors = category_colors(adata, labels_key, adata.obs[column].cat.categories)
+    if colors is not None:
+        adata.uns[f"{column}_colors"] = colors
+    else:
+        adata.uns.pop(f"{column}_colors", None)
 
 
 def _write_split(adata: AnnData, data, key_added: str) -> None:

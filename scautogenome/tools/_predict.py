@@ -236,7 +236,7 @@ def _categories(column) -> list[str] | None:
     return [str(c) for c in dtype.categories]
 
 
-def write_predictions(adata: AnnData, key_added: str, values) -> None:
+def write_predictions(adata: AnnData, key_added: str, values) -> bool:
     """Write ``values`` (the predicted classes as a ``pd.Categorical``, or numbers) into
     ``obs['{key_added}_pred']``, for :func:`~scautogenome.tl.classify` and :func:`predict`.
     Its categories are the classes predicted, in the order given: an empty one (a class no
@@ -244,7 +244,7 @@ def write_predictions(adata: AnnData, key_added: str, values) -> None:
     clusters never have one. Where they replace a column of other categories (other classes,
     ``"Unassigned"``, or numbers), ``uns['{key_added}_pred_colors']`` is removed: scanpy reads
     those colours by position, so that they would give a class the colour of another.
-    Identical categories keep it (the user's choice, maybe)."""
+    Identical categories keep it (the user's choice, maybe): returns whether they did."""
     column = _keys.pred_key(key_added)
     colors = f"{column}_colors"
     replaced = column in adata.obs.columns
@@ -252,8 +252,10 @@ def write_predictions(adata: AnnData, key_added: str, values) -> None:
     if isinstance(values, pd.Categorical):
         values = values.remove_unused_categories()
     adata.obs[column] = values
-    if replaced and colors in adata.uns and _categories(adata.obs[column]) != before:
+    same = replaced and _categories(adata.obs[column]) == before
+    if replaced and colors in adata.uns and not same:
         del adata.uns[colors]
         logger.info(
             "removed uns[%r], the colours of the earlier categories of obs[%r]", colors, column
         )
+    return same and colors in adata.uns

@@ -1146,16 +1146,15 @@ def _common(sp, seed_help: str | None = "random seed (default 0)", compute: bool
         sp.add_argument("--seed", type=int, default=None, help=seed_help)
 
 
-_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
-
-
 def _delimiter(value: str) -> str:
     """--sep's value: one character, or its name ('tab', 'semicolon', ...; a typed '\\t')."""
-    sep = _DELIMITERS.get(value.lower(), value)
-    if len(sep) != 1:
-        msg = f"{value!r} is not one character nor one of {sorted(_DELIMITERS)}"
-        raise argparse.ArgumentTypeError(msg)
-    return sep
+    from .io._parse import DELIMITERS, delimiter
+
+    try:
+        return delimiter(value)
+    except ValueError:
+        msg = f"{value!r} is not one character nor one of {sorted(DELIMITERS)}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _inputs(sp) -> None:

@@ -952,6 +952,9 @@ def test_read_autogenome_features_delimiter_errors_point_at_the_json(tmp_path):
     (tmp_path / "x.csv").write_text("1,2,\n3,4,\n")
     with pytest.raises(ValueError, match=r"every line ends with the delimiter ','"):
         sag.io.read_autogenome(path)
+    bad = _ag(tmp_path, files, delimiter="pipe", train_data_path="x.csv", train_label_path="y.txt")
+    with pytest.raises(ValueError, match=r"config .*delimiter='pipe' is not one character"):
+        sag.io.read_autogenome(bad)
 
 
 def _ag(tmp_path: Path, files: dict[str, str | bytes], config: dict | None = None, **loader):
@@ -1360,6 +1363,19 @@ def test_label_ids_of_mixed_levels_all_match(tmp_path):
     assert adata.obs["label"].notna().all()
     assert adata.uns["sag_io"]["id_match"] == "exact+tcga_prefix"
     assert adata.uns["sag_io"]["n_samples_without_label"] == 0
+
+
+def test_a_delimiter_is_named_as_the_command_line_names_it(tmp_path):
+    """sep="tab", "semicolon", ... as --sep takes them; a value neither one character nor a
+    name is an error that lists the names, before the file is read."""
+    bcs = ["TCGA-OR-A5J1-01A-11R-A29S-07", "TCGA-OR-A5J2-01A-11R-A29S-07"]
+    path = _write(tmp_path / "eu.txt", "gene;" + ";".join(bcs) + "\nTP53;1.5;2\nEGFR;3;4\n")
+    assert sag.io.read_table(path, sep="semicolon").shape == (2, 2)
+    assert sag.io.read_tcga(path, cohort="ACC", sep="Semicolon").n_obs == 2
+    tabbed = _write(tmp_path / "t.txt", "gene\t" + "\t".join(bcs) + "\nTP53\t1.5\t2\n")
+    assert sag.io.read_table(tabbed, sep="tab").shape == (2, 1)
+    with pytest.raises(ValueError, match=r"sep='tabs' is not one character nor one of .*'tab'"):
+        sag.io.read_table(tabbed, sep="tabs")
 
 
 def test_semicolon_separated_csv_is_named(tmp_path):

@@ -1229,11 +1229,20 @@ def read_autogenome(
         p = Path(str(vals[("data_loader", canon)][1])).expanduser()
         return p if p.is_absolute() else base / p
 
-    delimiter = vals.get(("data_loader", "delimiter"), (None, None))[1]
-    if delimiter is not None:
-        delimiter = {"\\t": "\t", "tab": "\t", "comma": ",", "space": " "}.get(
-            str(delimiter), str(delimiter)
-        )
+    where, sep = vals.get(("data_loader", "delimiter"), (None, None))
+    delimiter = None
+    if sep is not None:
+        from ._parse import DELIMITERS
+        from ._parse import delimiter as one_character
+
+        try:
+            delimiter = one_character(str(sep))
+        except ValueError:
+            msg = (
+                f"AutoGenome config {src}: {where}={sep!r} is not one character nor one of "
+                f"{sorted(DELIMITERS)}."
+            )
+            raise ValueError(msg) from None
     header: bool | str = "auto"
     if ("data_loader", "header") in vals:
         where, value = vals[("data_loader", "header")]

@@ -515,6 +515,23 @@ ANNOUNCED_BYTES = 50_000_000
 """A matrix file this large is announced before it is parsed (a few seconds and more)."""
 
 
+# delimiters by name, as the command line's --sep and AutoGenome configs name them
+DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
+
+
+def delimiter(sep: str | None) -> str | None:
+    """``sep`` as one character: a name of :data:`DELIMITERS` (``"tab"``, ``"semicolon"``,
+    any case; a typed ``"\\t"``) as its character; a ValueError for anything else that is
+    not one character. None stays None (the reader decides)."""
+    if sep is None:
+        return None
+    char = DELIMITERS.get(str(sep).lower(), sep)
+    if not isinstance(char, str) or len(char) != 1:
+        msg = f"sep={sep!r} is not one character nor one of {sorted(DELIMITERS)}."
+        raise ValueError(msg)
+    return char
+
+
 def read_matrix(
     path: PathLike,
     *,
@@ -531,6 +548,7 @@ def read_matrix(
     Rows are read in chunks; chunks with fewer than :data:`SPARSE_DENSITY` non-zeros are kept as
     CSR so that memory stays near the size of the sparse result.
     """
+    sep = delimiter(sep)
     path = check_exists(path, what)
     size = Path(path).stat().st_size
     if size >= ANNOUNCED_BYTES:  # its parse takes a while (about 40 s for 600 MB)

@@ -424,7 +424,9 @@ def read_table(
         shape (more rows than columns -> genes x samples; warned about). The decision and its
         reason are logged and kept in ``uns``.
     sep
-        Delimiter; by default a comma for ``.csv``, a tab for ``.tsv``/``.tab``, else sniffed.
+        Delimiter: one character, or its name as ``--sep`` takes it (``"tab"``, ``"comma"``,
+        ``"semicolon"``, ``"space"``); by default a comma for ``.csv``, a tab for
+        ``.tsv``/``.tab``, else sniffed.
     labels
         A label table (path or DataFrame) joined to the samples by id. A DataFrame's index is used
         as the id column when it is named or not a plain range.

@@ -1093,6 +1093,7 @@ def _demo(args) -> int:
     import scautogenome as sag
 
     out = _out_dir(args.out, list(DEMO_FILES), args.overwrite)
+    model_dir, report_name, h5ad = DEMO_FILES
     start = time.perf_counter()
     adata = sag.datasets.pbmc68k_reduced()
     print(
@@ -1109,19 +1110,19 @@ def _demo(args) -> int:
     if not args.no_embed:
         sag.tl.embed(adata, seed=args.seed, **DEMO_EMBED_BUDGET)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "model", overwrite=True)  # checked above: new, or --overwrite
-    adata.uns["sag"]["model_dir"] = str(out / "model")
+    model.save(out / model_dir, overwrite=True)  # checked above: new, or --overwrite
+    adata.uns["sag"]["model_dir"] = str(out / model_dir)
     report = sag.io.write_report(
-        adata, out / "report.html", title="scautogenome demo: pbmc68k_reduced"
+        adata, out / report_name, title="scautogenome demo: pbmc68k_reduced"
     )
-    _write_h5ad(adata, out / "pbmc68k_reduced.sag.h5ad")
+    _write_h5ad(adata, out / h5ad)
     print()
     print(metrics_table(adata))
     print("\ntop genes per class (SHAP):")
     print(top_genes_table(adata))
     print(f"\n{model}")
     print(
-        f"wrote {out}/ (model, annotated h5ad, {report.name}) in {time.perf_counter() - start:.0f} s"
+        f"wrote {out}/ ({model_dir}/, {h5ad}, {report.name}) in {time.perf_counter() - start:.0f} s"
     )
     return 0
 
@@ -1223,15 +1224,15 @@ def _inputs(sp) -> None:
     sp.add_argument(
         "--layer",
         default=None,
-        help="use this layer instead of X (predict, explain and embed --model, which read a "
-        "saved model, default to the layer it was trained on where the input has it)",
+        help="use this layer instead of X (default: X; with --model, the layer the saved "
+        "model was trained on, where the input has it)",
     )
 
 
 _LABELS_HELP = (
-    "obs column with the classes or the numeric target (default: --label-column for --table "
-    "and --maf, "
-    "for --tcga --label-column, else 'project', 'label' for --autogenome)"
+    "obs column with the classes or the numeric target: required for an .h5ad input; by "
+    "default --label-column with --table and --maf, --label-column (else 'project') with "
+    "--tcga, 'label' with --autogenome"
 )
 _SPLIT_HELP = "obs column with train/val/test (default for --autogenome: 'autogenome_split')"
 _CONFIG_HELP = (

@@ -217,7 +217,9 @@ def run_vae_search(
         "ELBO at beta 1; lower is better%s)",
         out.architecture["widths"],
         # a density of continuous values can exceed 1, and its negative log then is below 0
-        "; below 0 is no error with a Gaussian likelihood" if out.best.value < 0 else "",
+        "; negative values are normal with a Gaussian likelihood (a density can exceed 1)"
+        if out.best.value < 0
+        else "",
     )
     return VAESearchResult.from_outcome(
         out,

@@ -204,6 +204,10 @@ def test_demo_runs(tmp_path, capsys):
     assert "test accuracy" in out
     assert "CD19+ B" in out
     assert (tmp_path / "demo" / "model" / "model.json").exists()
+    # the last line names the files written, each of which exists
+    named = re.search(r"wrote \S+/ \((.*)\) in \d+ s", out).group(1).split(", ")
+    assert named == ["model/", "pbmc68k_reduced.sag.h5ad", "report.html"]
+    assert all((tmp_path / "demo" / name).exists() for name in named)
 
 
 def test_explain_embed_report_commands(h5ad, config_file, tmp_path, capsys):

@@ -914,7 +914,8 @@ def test_val_drawn_from_a_users_train_part_keeps_patients_whole(adata, sag_caplo
     n_val = int((d.split == "val").sum())
     assert n_val > 0
     share = 100 * n_val / (n_val + int((d.split == "train").sum()))
-    assert f"{n_val} of its training cells ({share:.0f}%)" in sag_caplog.text
+    # TCGA samples are called samples
+    assert f"{n_val} of its training samples ({share:.0f}%)" in sag_caplog.text
     assert (_parts_per_group(patients, d.split) == 1).all()
     np.testing.assert_array_equal(d.split == "test", adata.obs["fold"].to_numpy() == "test")
 

@@ -780,7 +780,9 @@ def _seeded_split(codes, groups, grouped_by, seed: int, classes) -> tuple[np.nda
 def _user_split(adata, split_key: str, used: np.ndarray, codes: np.ndarray, seed: int, groups=None):
     """:func:`user_split` of ``obs[split_key]``, a KeyError naming the columns without it."""
     check_obs_column(adata, "split_key", split_key)
-    return user_split(adata.obs[split_key], split_key, used, codes, seed, groups)
+    return user_split(
+        adata.obs[split_key], split_key, used, codes, seed, groups, noun=obs_noun(adata)
+    )
 
 
 def check_something_varies(transform: InputTransform, n_train: int, noun: str) -> None:

@@ -81,8 +81,10 @@ def user_split(
     codes: np.ndarray | None = None,
     seed: int = 0,
     groups: np.ndarray | None = None,
+    noun: str = "cells",
 ) -> np.ndarray:
     """Validate a user split column: values must be train/val/test (missing -> not used).
+    ``noun``: what the rows are called in messages (``"samples"`` for bulk data).
 
     Without labelled ``val`` cells and given the class ``codes``, a stratified validation part
     is drawn (with ``seed``; as whole ``groups`` where given) from the training cells, so that
@@ -94,41 +96,45 @@ def user_split(
         msg = (
             f"obs[{split_key!r}] holds {shown_values(bad, total='distinct values')}; split "
             f"values must be one of {list(SPLITS)} "
-            "(NaN or 'none' for cells to leave out)."
+            f"(NaN or 'none' for {noun} to leave out)."
         )
         raise ValueError(msg)
     if not np.any((s == "train") & labelled):
-        msg = f"obs[{split_key!r}] has no labelled 'train' cells; a search needs train cells."
+        msg = f"obs[{split_key!r}] has no labelled 'train' {noun}; a search needs train {noun}."
         raise ValueError(msg)
     s = s.copy()
     s[~labelled] = "none"
     if not np.any(s == "val"):
         if codes is None:
-            msg = f"obs[{split_key!r}] has no labelled 'val' cells; a search needs both train and val."
+            msg = f"obs[{split_key!r}] has no labelled 'val' {noun}; a search needs both train and val."
             raise ValueError(msg)
         s = val_from_train(s, codes, seed=seed, groups=groups)
         if not np.any(s == "val"):
             msg = (
-                f"obs[{split_key!r}] has no labelled 'val' cells, and its training cells are "
+                f"obs[{split_key!r}] has no labelled 'val' {noun}, and its training {noun} are "
                 "too few to draw a validation part from (by groups: fewer than two, or each "
-                "holding the only training cells of a class); a search needs both. Mark some "
-                "cells 'val'."
+                f"holding the only training {noun} of a class); a search needs both. Mark some "
+                f"{noun} 'val'."
             )
             raise ValueError(msg)
         drawn = int((s == "val").sum())
         logger.warning(
-            "obs[%r] has no labelled 'val' cells: %d of its training cells (%.0f%%), drawn per "
+            "obs[%r] has no labelled 'val' %s: %d of its training %s (%.0f%%), drawn per "
             "class (per quantile bin of a numeric target)%s, "
-            "validate the search instead (its test cells stay held out).",
+            "validate the search instead (its test %s stay held out).",
             split_key,
+            noun,
             drawn,
+            noun,
             100 * drawn / (drawn + int((s == "train").sum())),
             " as whole groups" if groups_repeat(groups, s == "train") else "",
+            noun,
         )
     if not np.any(s == "test"):
         logger.warning(
-            "obs[%r] has no labelled 'test' cells: the test metrics will be NaN (n = 0).",
+            "obs[%r] has no labelled 'test' %s: the test metrics will be NaN (n = 0).",
             split_key,
+            noun,
         )
     return s
 

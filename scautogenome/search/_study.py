@@ -96,6 +96,15 @@ HEARTBEAT_ATTR = "sag_heartbeat"
 STALE_ATTR = "sag_failed_because"
 
 
+@contextlib.contextmanager
+def _experimental():
+    """Optuna's ExperimentalWarning silenced in the block: the heartbeats, their retry
+    callback and TPE's ``constant_liar`` are "experimental" in Optuna, which sag knows."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
+
 def _now() -> float:
     """The time a heartbeat records and is judged by (a function: tests move it)."""
     return time.time()
@@ -112,8 +121,7 @@ def _retry_callback():
     :func:`open_storage` gives an RDB storage."""
     retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
     retry = retry or optuna.storages.RetryFailedTrialCallback  # optuna < 4.9
-    with warnings.catch_warnings():  # "experimental" in Optuna
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with _experimental():
         return retry(max_retry=1)
 
 
@@ -179,8 +187,7 @@ def _fail_stale_trials(study: optuna.Study, storage) -> list[int]:
         # trial failed by then
         stale = getattr(storage, "_get_stale_trial_ids", None)
         stale_ids = set(stale(study._study_id)) if stale is not None else None
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with _experimental():
             optuna.storages.fail_stale_trials(study)
         numbers = {t.number for t in running}
         failed = [
@@ -209,8 +216,7 @@ def _fail_stale_trials(study: optuna.Study, storage) -> list[int]:
                 k: v for k, v in dead.user_attrs.items() if k not in (HEARTBEAT_ATTR, STALE_ATTR)
             }
             retry = retry or _retry_callback()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            with _experimental():
                 retry(study, dead)
             failed.append(trial.number)
     if failed:
@@ -449,8 +455,7 @@ def open_storage(storage):
     while True:
         tries -= 1
         try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            with _experimental():
                 return rdb(
                     storage,
                     heartbeat_interval=int(HEARTBEAT_INTERVAL),
@@ -883,8 +888,7 @@ def make_sampler(config: dict, seed: int, shared: bool = False) -> optuna.sample
         if s["sampler"] == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         liar = {"constant_liar": True} if shared else {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with _experimental():
             return optuna.samplers.TPESampler(
                 seed=seed, n_startup_trials=s["n_startup_trials"], **liar
             )

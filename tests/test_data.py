@@ -1228,3 +1228,22 @@ def test_value_statistics_of_a_large_csr_take_little_memory_beside_it(monkeypatc
     assert stats == {"integer": True, "binary": False, "min": 0.0, "max": float(X.data.max())}
     X.data[-1] = 0.5  # the last stored value, in the last block read
     assert value_stats(X)["integer"] is False
+
+
+def test_copies_to_a_device_wait_for_the_data_except_on_cuda(monkeypatch):
+    """A batch is copied to the device without waiting (non_blocking) on CUDA only, which
+    stages a copy of pageable memory: on MPS such a copy may read the freed numpy block."""
+    import torch
+
+    from scautogenome.data._loader import to_device
+
+    calls = []
+
+    def to(self, device, *args, **kwargs):
+        calls.append((str(device), kwargs.get("non_blocking", False)))
+        return self
+
+    monkeypatch.setattr(torch.Tensor, "to", to)
+    for name in ("cuda:1", "mps", "cpu"):
+        to_device(np.zeros((2, 3), dtype=np.float32), torch.device(name))
+    assert calls == [("cuda:1", True), ("mps", False), ("cpu", False)]

@@ -780,8 +780,21 @@ def test_mixed_precision_only_on_gpus_that_compute_bfloat16(monkeypatch):
     assert not _trainer.native_bfloat16(torch.device("cuda:0"))
     assert asked == [torch.device("cuda:1"), torch.device("cuda:0")]
     old = _trainer._autocast(torch.device("cuda:0"))
-    assert (old.device, old._enabled) == ("cpu", False)  # float32
+    # float32, also inside a user's own CUDA autocast block (a CPU one did not end that)
+    assert (old.device, old._enabled) == ("cuda", False)
     assert _trainer._autocast(torch.device("cpu"))._enabled is False
+
+
+def test_no_autocast_names_a_device_type_every_torch_takes():
+    """float32 on MPS: torch before 2.5 refuses ``torch.autocast("mps", ...)``, even
+    disabled, so a Regressor's predictions (mixed=False) failed there; CPU's is used."""
+    import torch
+
+    from scautogenome.train import _trainer
+
+    for name, kind in (("cuda:1", "cuda"), ("cpu", "cpu"), ("mps", "cpu")):
+        off = _trainer._no_autocast(torch.device(name))
+        assert (off.device, off._enabled) == (kind, False)
 
 
 def test_fit_refuses_an_unknown_setting_or_an_absent_device_before_reading_the_data(

@@ -231,6 +231,36 @@ def test_regressor_predictions_are_not_rounded_by_mixed_precision(adata, monkeyp
     assert np.abs(rounded - exact).max() > 1e-3  # what bfloat16 would have made of them
 
 
+class _OnDevice(torch.Tensor):
+    """A tensor as if on a GPU without float64 (MPS): converting it to float64 fails, as
+    there; ``.cpu()`` gives a plain tensor."""
+
+    def double(self, *args, **kwargs):
+        raise AssertionError("float64 on the device")
+
+    def cpu(self, *args, **kwargs):
+        return self.as_subclass(torch.Tensor).clone()
+
+
+class _DeviceOutputs(torch.nn.Module):
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        return self.module(x).as_subclass(_OnDevice)
+
+
+def test_explains_base_value_is_taken_to_float64_off_the_device(adata):
+    """explain's base value of a Regressor (its mean prediction on the background) went to
+    float64 on the device: MPS has none, so explaining a Regressor failed there at its end."""
+    model = sag.models.Regressor(MLP, FIT).fit(with_target(adata), "age", seed=0)
+    background = adata.X[:20].toarray() if hasattr(adata.X, "toarray") else adata.X[:20]
+    expected = model._base_in_units(background)
+    model.module_ = _DeviceOutputs(model.module_)
+    np.testing.assert_array_equal(model._base_in_units(background), expected)
+
+
 def test_predictions_far_from_zero_keep_their_digits(adata):
     """The target's mean and standard deviation stay out of the float32 network: a target
     offset by 1e8 (a timestamp, a coordinate) is predicted as well as the same target

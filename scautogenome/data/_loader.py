@@ -161,13 +161,20 @@ class BatchLoader:
             pos = order[b * self.batch_size : (b + 1) * self.batch_size].numpy()
             rows = self.rows[pos]
             x = self._transformed(rows)
-            yb = None if self.y is None else self.y[pos].to(self.device, non_blocking=True)
+            yb = None if self.y is None else moved(self.y[pos], self.device)
             yield x, yb
 
 
 def to_device(block: np.ndarray, device: torch.device) -> torch.Tensor:
     """A dense numpy block as a tensor on ``device``."""
-    return torch.from_numpy(block).to(device, non_blocking=True)
+    return moved(torch.from_numpy(block), device)
+
+
+def moved(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` (on the CPU, maybe freed once this returns) on ``device``: without waiting
+    on CUDA, which copies pageable memory before it returns; elsewhere the copy is waited
+    for (MPS has read a freed block after a non-blocking copy, pytorch#189690)."""
+    return tensor.to(device, non_blocking=device.type == "cuda")
 
 
 def sparse_transform_applies(X, transform, reads) -> bool:

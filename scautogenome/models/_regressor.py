@@ -157,7 +157,7 @@ class Regressor(SupervisedModel):
         SHAP values add up (float32 would keep 8 units of a target near 1e8)."""
         x = torch.as_tensor(np.asarray(background, dtype=np.float32), device=self.device_)
         with torch.no_grad():
-            z = self.module_.eval()(x).double().mean(0).cpu().numpy()
+            z = self.module_.eval()(x).cpu().double().mean(0).numpy()  # MPS: no float64
         return self._in_units(z)
 
     def _in_units(self, z: np.ndarray) -> np.ndarray:

@@ -163,7 +163,13 @@ def _autocast(device: torch.device):
     elsewhere (float32)."""
     if device.type == "cuda" and native_bfloat16(device):
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    return _no_autocast(device)
+
+
+def _no_autocast(device: torch.device):
+    """float32 on ``device``, also inside an autocast block of the caller's on a GPU. Any
+    device but CUDA takes CPU's: torch before 2.5 refuses an MPS autocast, even disabled."""
+    return torch.autocast("cuda" if device.type == "cuda" else "cpu", enabled=False)
 
 
 def native_bfloat16(device: torch.device) -> bool:
@@ -293,7 +299,7 @@ def predict_logits(
     of that name over many cells."""
     network.eval()
     out = []
-    with _autocast(device) if mixed else torch.autocast(device.type, enabled=False):
+    with _autocast(device) if mixed else _no_autocast(device):
         for x, _ in inference_batches(loader, len(loader.rows), desc):
             out.append(network(x).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)

@@ -33,6 +33,9 @@ def confidence_key(key: str) -> str:
 
 SPLITS = ("train", "val", "test")
 
+UNASSIGNED = "Unassigned"
+""":func:`scautogenome.tl.predict`'s call of a cell below its ``min_confidence``."""
+
 VALUE_TYPES = ("counts", "normalized", "binary", "continuous")
 """What a matrix may hold (``value_type=``, ``--value-type``); here, where the command line's
 parser reads it without loading torch."""

@@ -499,6 +499,26 @@ def test_a_key_added_h5ad_cannot_store_is_refused(adata):
     check_untouched(adata, before)
 
 
+def test_a_class_named_as_predicts_unsure_cells_is_named(adata, sag_caplog):
+    """A class "Unassigned" (an annotation's cells without a type, often) is trained on as
+    a class, and predict then refuses min_confidence=: said before any work, with how to
+    leave those cells out."""
+    from scautogenome.data import prepare_labelled
+
+    adata.obs["label"] = adata.obs["label"].cat.rename_categories({"type_0": "Unassigned"})
+    n = int((adata.obs["label"] == "Unassigned").sum())
+    data = prepare_labelled(adata, "label", seed=0)
+    assert "Unassigned" in list(data.classes)
+    said = sag_caplog.text
+    assert f"obs['label'] has a class named 'Unassigned' ({n} cells)" in said
+    assert "sag.tl.predict refuses min_confidence= for this model" in said
+    assert "adata.obs['label'] = adata.obs['label'].cat.remove_categories(['Unassigned'])" in said
+    sag_caplog.clear()
+    adata.obs["label"] = adata.obs["label"].cat.rename_categories({"Unassigned": "unassigned"})
+    prepare_labelled(adata, "label", seed=0)
+    assert "Unassigned" not in sag_caplog.text  # predict's name is matched exactly
+
+
 def test_labels_that_read_as_missing_values_are_named(adata, caplog):
     """Missing labels turned into text ('nan', '') become classes: trained on, with a warning
     that names them and says how to leave them out."""

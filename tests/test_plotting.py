@@ -951,6 +951,25 @@ def test_confusion_matrix_gives_the_accuracy_on_the_models_classes_too():
     plt.close("all")
 
 
+def test_confusion_matrix_of_a_model_with_a_class_named_unassigned():
+    """A class of the model named "Unassigned" (an annotation's own) is a class, not
+    predict's unsure cells: its column stood last, apart from its row, off the diagonal, and
+    the title counted its correct calls as wrong."""
+    import anndata as ad
+
+    a = ad.AnnData(np.zeros((4, 2), dtype=np.float32))
+    a.uns["q"] = {"classes": ["Unassigned", "A"]}
+    names = ["Unassigned", "A"]
+    a.obs["label"] = pd.Categorical(["A", "A", "Unassigned", "Unassigned"], names)
+    a.obs["q_pred"] = pd.Categorical(["A", "Unassigned", "Unassigned", "Unassigned"], names)
+    ax = sag.pl.confusion_matrix(a, key="q", labels_key="label", normalize=False, show=False)
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    np.testing.assert_array_equal(ax.images[0].get_array(), [[2, 0], [1, 1]])
+    assert ax.get_title() == "4 cells: accuracy 0.750"
+    plt.close("all")
+
+
 def test_confusion_matrix_of_predictions_alone_points_to_labels_key():
     import anndata as ad
 

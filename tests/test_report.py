@@ -1309,6 +1309,22 @@ def test_report_of_a_regression_run_shows_the_warnings_of_a_later_predict_call(r
     assert text.index("was replaced by sag.tl.predict") < text.index(said)
 
 
+def test_report_scores_a_class_named_unassigned_as_a_class(adata, tmp_path):
+    """A model whose class is named "Unassigned": its calls are scored as that class, and not
+    said to be predict's unsure cells counted as wrong."""
+    adata.obs["label"] = adata.obs["label"].cat.rename_categories({"type_0": "Unassigned"})
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label", seed=0)
+    query = adata[:60].copy()
+    sag.tl.predict(query, model)
+    assert (query.obs["sag_pred"] == "Unassigned").any()
+    text = _page_text(sag.io.write_report(query, tmp_path / "q.html").read_text())
+    accuracy = float(np.mean(query.obs["label"].astype(str) == query.obs["sag_pred"].astype(str)))
+    assert f"{accuracy:.3f} accuracy" in text
+    assert "60 cells scored" in text
+    assert "as wrong" not in text
+
+
 def _int_label_model(adata):
     """A small Classifier of classes '0', '1', '2' (obs['cluster']: the labels' codes)."""
     adata.obs["cluster"] = adata.obs["label"].cat.codes.astype(int).astype("category")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._keys import SPLITS
+from .._keys import SPLITS, UNASSIGNED
 from .._settings import logger
 from .._utils import check_obs_column, check_one_obs_column, short_repr, shown_values
 from ._checks import (
@@ -241,21 +241,43 @@ def warn_missing_as_text(labels: pd.Series, labels_key: str, counts: pd.Series, 
     missing_as_text = named_missing(counts.index)
     if not missing_as_text:
         return
-    categorical = isinstance(labels.dtype, pd.CategoricalDtype)
-    fix = (
-        f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].cat.remove_categories("
-        f"{missing_as_text!r})"
-        if categorical
-        else f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].replace("
-        f"{missing_as_text!r}, np.nan)"
-    )
     logger.warning(
         "obs[%r] has class(es) named like a missing value: %s. They are %s, make them NaN: %s",
         labels_key,
         ", ".join(f"{c!r} ({counts[c]} cells)" for c in missing_as_text),
         use,
-        fix,
+        _as_nan(labels, labels_key, missing_as_text),
     )
+
+
+def warn_unsure_name(labels: pd.Series, labels_key: str, counts: pd.Series) -> None:
+    """A warning where a class of ``counts`` (cells per label text of ``obs[labels_key]``) is
+    named as :func:`~scautogenome.tl.predict` calls the cells below its ``min_confidence``
+    (an annotation's cells without a type, often): trained on as a class, and predict then
+    refuses ``min_confidence=``."""
+    if UNASSIGNED not in counts.index:
+        return
+    logger.warning(
+        "obs[%r] has a class named %r (%d cells), the name sag.tl.predict gives the cells below "
+        "its min_confidence: it is trained on as a class, and sag.tl.predict refuses "
+        "min_confidence= for this model. Where it means no class, leave those cells out of "
+        "training (they are still predicted): %s",
+        labels_key,
+        UNASSIGNED,
+        counts[UNASSIGNED],
+        _as_nan(labels, labels_key, [UNASSIGNED]),
+    )
+
+
+def _as_nan(labels: pd.Series, labels_key: str, names: list[str]) -> str:
+    """The line that makes the labels ``names`` of ``obs[labels_key]`` NaN: the one pandas
+    takes without a warning, for a categorical column and for another."""
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        return (
+            f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].cat.remove_categories("
+            f"{names!r})"
+        )
+    return f"adata.obs[{labels_key!r}] = adata.obs[{labels_key!r}].replace({names!r}, np.nan)"
 
 
 def target_bins(
@@ -470,6 +492,7 @@ def prepare_labelled(
         counts,
         "trained on as classes; to leave those cells out of training (they are still predicted)",
     )
+    warn_unsure_name(labels, labels_key, counts)
     # a split of the user's own needs no class size to be drawn (a class without training
     # cells is refused below); min_cells_per_class still leaves small classes out
     least = min_cells_per_class or 0

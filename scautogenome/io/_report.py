@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _keys
+from .._keys import UNASSIGNED
 from .._settings import logger
 from .._utils import check_anndata, check_creatable, check_key, check_path, write_atomically
 
@@ -599,7 +600,6 @@ def _called_again(adata: AnnData, key: str, noun: str) -> str:
     ``predict_params`` in the classify record): the metrics and the matrix are of the classify
     run's calls, which the ``obs`` column may no longer hold (with ``min_confidence``, it holds
     "Unassigned" now). Empty otherwise."""
-    from ..tools._predict import UNASSIGNED
 
     given = _min_confidence(adata.uns[key])
     pred_col = _keys.pred_key(key)
@@ -1212,7 +1212,6 @@ def _label_scores(adata: AnnData, key: str, column: str, noun: str) -> list[str]
     matrix that sag.pl.confusion_matrix draws of them."""
     from .. import plotting as pl
     from ..data._checks import class_names_of
-    from ..tools._predict import UNASSIGNED
     from ..train._metrics import score
 
     classes = [str(c) for c in adata.uns[key].get("classes", [])]
@@ -1222,6 +1221,8 @@ def _label_scores(adata: AnnData, key: str, column: str, noun: str) -> list[str]
     other = ~missing & ~scored
     pred = adata.obs[_keys.pred_key(key)].astype(str).to_numpy()
     code = {c: i for i, c in enumerate(classes)}
+    # predict's unsure cells, unless the model has a class of that name
+    unsure_name = None if UNASSIGNED in code else UNASSIGNED
     # "Unassigned" (and any call not a class) the code after the classes: wrong, and no
     # class of its own in the macro-F1, which averages the model's classes labelled or
     # predicted among the scored cells (as classify's test macro-F1)
@@ -1254,7 +1255,7 @@ def _label_scores(adata: AnnData, key: str, column: str, noun: str) -> list[str]
             listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
             why.append(f"{int(other.sum()):,} labelled with a class the model lacks ({listed})")
         facts.append(f"{int((missing | other).sum()):,} {noun} left out: {'; '.join(why)}.")
-    unsure = pred[scored] == UNASSIGNED
+    unsure = pred[scored] == unsure_name
     if unsure.any():
         given = _min_confidence(adata.uns[key])
         at = f" (min_confidence={given:g})" if given is not None else ""
@@ -1277,7 +1278,7 @@ def _label_scores(adata: AnnData, key: str, column: str, noun: str) -> list[str]
         )
         # the title counts the "Unassigned" among every labelled cell (sag.pl.confusion_matrix
         # has no notion of the scored ones): its number, and what it covers, said here
-        unsure_other = int((pred[other] == UNASSIGNED).sum())
+        unsure_other = int((pred[other] == unsure_name).sum())
         if unsure_other:
             n_all = int(unsure.sum()) + unsure_other
             facts.append(
@@ -1401,8 +1402,6 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
         rows.append(row)
     out.append(_table(header, rows))
     if conf is not None:
-        from ..tools._predict import UNASSIGNED
-
         called = (
             f" Predicted with min_confidence={threshold:g}: the {noun} whose predicted class "
             f"had a lower probability are {html.escape(repr(UNASSIGNED))}."

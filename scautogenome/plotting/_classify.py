@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib import rcParams
 
 from .. import _keys
+from .._keys import UNASSIGNED
 from .._utils import (
     check_bool,
     check_obs_column,
@@ -286,7 +287,6 @@ def _observed_confusion(
     import pandas as pd
 
     from ..data._checks import is_numeric_column
-    from ..tools._predict import UNASSIGNED
 
     pred_col = _pred_beside_labels(adata, key, labels_key)
     split_col = _keys.split_key(key)
@@ -318,10 +318,13 @@ def _observed_confusion(
     known = set(p_order) | set(p_names) | {str(c) for c in recorded}
     t_names, t_order = _class_names(true[both], known)  # whole numbers as the model's
     t, p = np.asarray(t_names, dtype=object), np.asarray(p_names, dtype=object)
+    # predict's unsure cells, unless the model has a class of that name (predict then
+    # refuses min_confidence)
+    unsure_name = None if UNASSIGNED in {str(c) for c in recorded} else UNASSIGNED
     rows = [c for c in t_order if c in set(t)]
-    cols = [c for c in rows if c in known and c != UNASSIGNED]
-    cols += [c for c in p_order if c in set(p) and c not in cols and c != UNASSIGNED]
-    cols += [UNASSIGNED] if UNASSIGNED in set(p) else []
+    cols = [c for c in rows if c in known and c != unsure_name]
+    cols += [c for c in p_order if c in set(p) and c not in cols and c != unsure_name]
+    cols += [UNASSIGNED] if unsure_name in set(p) else []
     table = pd.crosstab(pd.Categorical(t, rows), pd.Categorical(p, cols), dropna=False)
     cm = table.reindex(index=rows, columns=cols, fill_value=0).to_numpy(dtype=float)
     accuracy = float(np.mean(t == p))
@@ -331,7 +334,7 @@ def _observed_confusion(
     title = f"{part}{counted(int(both.sum()), noun)}: accuracy {accuracy:.3f}"
     # cells labelled with a class the model lacks (a query's new cell type) count as wrong
     # above: the accuracy on those of its classes too
-    ours = np.isin(t, [c for c in known if c != UNASSIGNED])
+    ours = np.isin(t, [c for c in known if c != unsure_name])
     if len(recorded) and 0 < ours.sum() < len(t):
         title += (
             f"\n{float(np.mean(t[ours] == p[ours])):.3f} on the "
@@ -340,7 +343,7 @@ def _observed_confusion(
     elif len(recorded) and not ours.any():
         title += f"\nno label of obs[{labels_key!r}] is one of the model's classes"
     # predict's unsure cells count as wrong above: the accuracy on the others too
-    unsure = p == UNASSIGNED
+    unsure = p == unsure_name
     if unsure.any():
         n, rest = int(unsure.sum()), int((~unsure).sum())
         title += (

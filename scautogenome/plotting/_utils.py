@@ -9,6 +9,8 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._keys import UNASSIGNED
+
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
@@ -467,8 +469,6 @@ def shared_category_colors(adata: AnnData, columns) -> None:
     text are made categorical first, as scanpy's plot would make them."""
     import pandas as pd
     from pandas.api.types import infer_dtype
-
-    from ..tools._predict import UNASSIGNED
 
     present = [c for c in dict.fromkeys(columns) if c in adata.obs.columns]
     if any(infer_dtype(adata.obs[c]) == "string" for c in present):

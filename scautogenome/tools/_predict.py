@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys
+from .._keys import UNASSIGNED
 from .._logging import elapsed, logged_warnings
 from .._settings import keep_python_rng, logger
 from ..data import check_adata, obs_noun, unlisted_genes_are_zero
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from ..models import Classifier, Regressor
-
-
-UNASSIGNED = "Unassigned"  # a cell below predict's min_confidence
 
 
 @keep_python_rng()  # the user's next random.random() draws as without the call

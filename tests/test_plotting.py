@@ -324,6 +324,31 @@ def test_confusion_matrix_30_classes(tmp_path):
     assert not ax.texts  # no numbers in 900 cells unless asked
 
 
+def test_confusion_matrix_shortens_very_long_class_names():
+    """Class names of 500 letters made a figure of 60 x 52 inches whose layout collapsed
+    (constrained_layout gave up); their ticks keep the names' start and end, and the
+    figure is sized for those."""
+    import anndata as ad
+
+    names = [f"{c * 480} type {i}" for i, c in enumerate("abc")]
+    adata = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    adata.uns["sag"] = {"classes": np.array(names), "confusion": np.diag([5, 6, 7])}
+    fig = sag.pl.confusion_matrix(adata, normalize=False, return_fig=True)
+    ax = fig.axes[0]
+    ticks = _labels(ax.get_xticklabels())
+    assert ticks == _labels(ax.get_yticklabels())
+    assert len(set(ticks)) == 3
+    for tick, name in zip(ticks, names):
+        assert len(tick) == 40
+        head, tail = tick.split("\u2026")
+        assert name.startswith(head)
+        assert name.endswith(tail)
+    assert max(fig.get_size_inches()) < 10
+    short = sag.pl.confusion_matrix(adata, normalize=True, return_fig=True).axes[0]
+    assert _labels(short.get_yticklabels())[0] == f"{ticks[0]} (5)"
+    plt.close("all")
+
+
 def test_search_history(annotated, tmp_path):
     adata = annotated
     ax = sag.pl.search_history(adata, show=False)

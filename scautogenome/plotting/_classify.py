@@ -33,6 +33,7 @@ from ._utils import (
     new_axes,
     palette,
     read_record,
+    shortened,
     text_color_on,
     title_size,
 )
@@ -167,7 +168,9 @@ def confusion_matrix(
     shown = cm / np.where(support > 0, support, 1)[:, None] if normalize else cm
     n = max(len(rows), len(cols))
     annotate = n <= 20 if annotate is None else annotate
-    row_labels = [f"{c} ({int(s)})" for c, s in zip(rows, support)] if normalize else rows
+    ticks = [shortened(c) for c in rows]
+    row_labels = [f"{c} ({int(s)})" for c, s in zip(ticks, support)] if normalize else ticks
+    cols = [shortened(c) for c in cols]
     # relative to the font size (sc.set_figure_params(fontsize=)): 9, 7 or 6 points at
     # matplotlib's default of 10
     base = float(rcParams["font.size"])

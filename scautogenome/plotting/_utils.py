@@ -101,6 +101,20 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
     return fig, ax
 
 
+TICK_LETTERS = 40
+"""The most letters of a name on a tick (:func:`shortened`)."""
+
+
+def shortened(name: str, limit: int = TICK_LETTERS) -> str:
+    """``name`` as a tick label: a longer one than ``limit`` keeps its start and its end
+    around an ellipsis (names of one kind differ at their end as often: "... type 1"), so
+    that a few long names do not make a plot of them feet wide."""
+    if len(name) <= limit:
+        return name
+    tail = (limit - 1) // 3
+    return f"{name[: limit - 1 - tail]}\u2026{name[-tail:]}"
+
+
 def label_width(names, size: float | str | None = None) -> float:
     """Inches taken by the longest of the texts ``names`` (the longest line of one of several
     lines) at the font ``size`` (points, or a name such as ``"large"``; default

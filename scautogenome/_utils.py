@@ -104,12 +104,14 @@ def write_atomically(path: str | Path, write) -> Path:
 @contextmanager
 def replaced_together(*paths: str | Path):
     """Temporary files beside each of ``paths`` (yielded in their order) for the block to
-    write, renamed onto ``paths`` one after the other once the block ends without an error:
-    files that belong together (a model's weights and the JSON that records their digest)
-    are all written before any of the old ones is replaced, so that a full disk or an
-    interruption while writing leaves the old set whole. A symlinked path is written through
-    to its target, whose permissions the new file keeps; the temporary files are removed
-    whatever happens."""
+    write, renamed onto ``paths`` once the block ends without an error, all or none: files
+    that belong together (a model's weights and the JSON that records their digest) are all
+    written before any old one is replaced, and each old file is kept under a backup name (a
+    hard link, or a copy where links are refused) until all are renamed; an error or an
+    interruption (KeyboardInterrupt) between the renames puts the old files back and removes
+    the new ones that had no old one, so that the old set stays whole. A symlinked path is
+    written through to its target, whose permissions the new file keeps; the temporary and
+    backup files are removed whatever happens."""
     import secrets
     import shutil
 
@@ -117,16 +119,33 @@ def replaced_together(*paths: str | Path):
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
     tmps = [t.with_name(f".sag-{os.getpid()}-{secrets.token_hex(4)}.tmp") for t in targets]
+    # one rename is all-or-nothing by itself; several are made so by backups of the old files
+    backups = [tmp.with_suffix(".bak") for tmp in tmps] if len(targets) > 1 else []
     try:
         yield tmps
-        for tmp, target in zip(tmps, targets):
-            if target.exists():
+        existed = [target.exists() for target in targets]
+        for tmp, target, old in zip(tmps, targets, existed):
+            if old:
                 shutil.copymode(target, tmp)
-        for tmp, target in zip(tmps, targets):
-            os.replace(tmp, target)
+        for target, backup, old in zip(targets, backups, existed):
+            if old:
+                try:
+                    os.link(target, backup)  # instant, copies nothing
+                except OSError:  # a file system without hard links
+                    shutil.copy2(target, backup)
+        try:
+            for tmp, target in zip(tmps, targets):
+                os.replace(tmp, target)
+        except BaseException:  # KeyboardInterrupt too: the old files back, none of the new
+            for target, backup, old in zip(targets, backups, existed):
+                if old:
+                    os.replace(backup, target)
+                else:
+                    target.unlink(missing_ok=True)
+            raise
     finally:
-        for tmp in tmps:
-            tmp.unlink(missing_ok=True)
+        for file in tmps + backups:
+            file.unlink(missing_ok=True)
 
 
 def storage_shown(storage: str | None) -> str | None:

@@ -64,6 +64,42 @@ def test_a_save_that_fails_leaves_the_saved_model_whole(trained, tmp_path, monke
     type(model).load(tmp_path / "m")
 
 
+@pytest.mark.parametrize("error", [KeyboardInterrupt, OSError])
+@pytest.mark.parametrize("saved_before", [True, False])
+def test_a_save_interrupted_between_its_renames_puts_the_old_files_back(
+    trained, tmp_path, monkeypatch, error, saved_before
+):
+    """Ctrl-C or an OSError between the renames of model.pt and model.json: the model saved
+    there before is put back whole (it loads, with its own weights), a folder that held no
+    model is left without one, and no temporary or backup file remains."""
+    import os
+
+    _, model = trained
+    folder = tmp_path / "m"
+    folder.mkdir()
+    if saved_before:
+        model.save(folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    digest = model.weights_digest()
+    with torch.no_grad():  # other weights than those saved
+        next(model.module_.parameters()).add_(1.0)
+    real_replace, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:  # once model.pt is in place, before model.json is
+            raise error("interrupted")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(error, match="interrupted"):
+        model.save(folder, overwrite=True)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    if saved_before:
+        assert type(model).load(folder).weights_digest() == digest
+
+
 def test_weights_of_another_save_are_refused(adata, tmp_path):
     """A save interrupted between its two files (one model's weights beside another's
     classes) is refused on load: model.json records the SHA-256 of model.pt."""

@@ -85,11 +85,12 @@ def write_model_dir(
     path: str | Path, meta: dict, tensors: dict[str, torch.Tensor], *, overwrite: bool
 ) -> Path:
     """Write ``model.json`` and ``model.pt`` into ``path``; refuse to overwrite unless asked.
-    Both are written to temporary names before either is renamed into place
-    (:func:`~scautogenome._utils.replaced_together`), so that a failed save (a full disk)
-    leaves a saved model there whole; ``model.json`` records the SHA-256 of ``model.pt``, so
-    that one model's weights beside another's classes (the two renames interrupted) are
-    refused by :func:`read_model_dir`."""
+    Both are written to temporary names before either is renamed into place, all or none
+    (:func:`~scautogenome._utils.replaced_together`), so that a failed or interrupted save (a
+    full disk, Ctrl-C, even between the two renames) leaves the model saved there before
+    whole, or no model where there was none; ``model.json`` records the SHA-256 of
+    ``model.pt``, so that one model's weights beside another's classes (files copied by hand)
+    are refused by :func:`read_model_dir`."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         msg = (

@@ -1072,6 +1072,50 @@ def test_a_resumed_search_runs_again_a_starting_point_that_was_interrupted(
     assert again[0].state.name == "COMPLETE"
 
 
+def test_a_resumed_search_says_which_starting_points_it_runs(
+    adata, tiny_config, tmp_path, monkeypatch, sag_caplog
+):
+    """Starting points an interrupted session had queued (Optuna's WAITING trials) run
+    first when it resumes: the log said it ran the interrupted point, which it queued after
+    them, past the budget. The budget now counts the queued ones first."""
+    import optuna
+
+    from scautogenome.search import _hpo
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    real = _hpo.train_on_data
+    calls = []
+
+    def interrupted_first(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_hpo, "train_on_data", interrupted_first)
+    with pytest.raises(KeyboardInterrupt):
+        sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    states = [t.state.name for t in optuna.load_study(study_name="s", storage=url).trials]
+    assert states == ["FAIL", "WAITING", "WAITING"]
+    tiny_config["budget"]["n_trials"] = 1
+    sag.settings.verbosity = 2
+    sag_caplog.clear()
+    sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=url, study_name="s")
+    said = sag_caplog.text
+    assert "3 earlier trial(s), 0 of them finished, 2 queued (they run first)" in said
+    assert "running the starting point" not in said
+    states = [t.state.name for t in optuna.load_study(study_name="s", storage=url).trials]
+    assert states == ["FAIL", "COMPLETE", "WAITING"]
+    tiny_config["budget"]["n_trials"] = 2
+    sag_caplog.clear()
+    sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=url, study_name="s")
+    assert sag_caplog.text.count("running the starting point") == 1
+    assert "interrupted before" in sag_caplog.text
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE", "COMPLETE"]
+    assert trials[3].params == trials[0].params
+
+
 def test_optuna_prints_no_traceback_of_an_interruption():
     """A trial stopped by Ctrl-C (or SIGTERM) is named by the search's own log and the
     command line, not by Optuna's lines (its traceback and "failed with value None"); a trial

@@ -1485,21 +1485,26 @@ def run_study(
         # starting points another process has just enqueued): a search of another process
         unstarted = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
         live = elsewhere or (not n_finished and all(state in unstarted for state in states))
+        # trials queued before (starting points an interrupted session did not reach): Optuna
+        # runs them first, before any queued now
+        n_queued = sum(state == optuna.trial.TrialState.WAITING for state in states)
+        queued = f", {n_queued} queued (they run first)" if n_queued else ""
         logger.info(
             "joining study %r, which another process searches now (%d earlier trial(s), %d "
-            "of them finished)"
+            "of them finished%s)"
             if live
-            else "resuming study %r with %d earlier trial(s), %d of them finished",
+            else "resuming study %r with %d earlier trial(s), %d of them finished%s",
             study.study_name,
             n_before,
             n_finished,
+            queued,
         )
         # a starting point whose trial was interrupted (Ctrl-C), or that an earlier session's
-        # budget did not reach, is run first; one that failed for a reason of its own (or
+        # budget did not reach, is run next; one that failed for a reason of its own (or
         # ran) is not
         todo = _points_to_run(study, points)
         if budget["n_trials"] is not None:
-            todo = todo[: budget["n_trials"]]
+            todo = todo[: max(0, budget["n_trials"] - n_queued)]
         for params, interrupted in todo:
             why = "interrupted before" if interrupted else "not run before"
             logger.info("running the starting point %s, %s", params, why)

@@ -1147,6 +1147,13 @@ def _common(sp, seed_help: str | None = "random seed (default 0)", compute: bool
         sp.add_argument("--seed", type=int, default=None, help=seed_help)
 
 
+def _path(value: str) -> str:
+    """A path argument with ``~`` (and ``~user``) expanded, as the package expands the paths
+    it is given: a quoted ``"~/runs"``, which the shell leaves as it is, names the file in the
+    home folder in every check, message and write, not a folder named ``~``."""
+    return os.path.expanduser(value)
+
+
 def _delimiter(value: str) -> str:
     """--sep's value: one character, or its name ('tab', 'semicolon', ...; a typed '\\t')."""
     from .io._parse import DELIMITERS, delimiter
@@ -1159,12 +1166,15 @@ def _delimiter(value: str) -> str:
 
 
 def _inputs(sp) -> None:
-    sp.add_argument("input", nargs="?", help="input .h5ad file (cells or samples x genes)")
+    sp.add_argument(
+        "input", nargs="?", type=_path, help="input .h5ad file (cells or samples x genes)"
+    )
     g = sp.add_argument_group("table input (instead of an .h5ad file)")
-    g.add_argument("--table", help="CSV/TSV(.gz) expression matrix, either orientation")
+    g.add_argument("--table", type=_path, help="CSV/TSV(.gz) expression matrix, either orientation")
     g.add_argument(
         "--maf",
         action="append",
+        type=_path,
         metavar="MAF",
         help="MAF(.gz) somatic mutation file: a binary sample x gene matrix of the "
         "protein-altering mutations, one row per tumour barcode (sag.io.read_maf; --maf again "
@@ -1172,7 +1182,9 @@ def _inputs(sp) -> None:
         "patient's id matches its samples)",
     )
     g.add_argument(
-        "--labels-table", help="CSV/TSV with a sample id column and labels (--table, --maf)"
+        "--labels-table",
+        type=_path,
+        help="CSV/TSV with a sample id column and labels (--table, --maf)",
     )
     g.add_argument(
         "--label-column",
@@ -1216,6 +1228,7 @@ def _inputs(sp) -> None:
     a = sp.add_argument_group("AutoGenome input (instead of an .h5ad file)")
     a.add_argument(
         "--autogenome",
+        type=_path,
         metavar="CONFIG.json",
         help="AutoGenome's JSON config and the train/eval/test features and labels files it "
         "names (sag.io.read_autogenome); labels in obs['label'], the file of each sample in "
@@ -1252,7 +1265,7 @@ _OVERLAP_HELP = (
 
 
 def _search(sp, config_help: str = "expert-mode config: a JSON file, or JSON text") -> None:
-    sp.add_argument("--config", default=None, help=config_help)
+    sp.add_argument("--config", default=None, type=_path, help=config_help)
     sp.add_argument(
         "--n-trials",
         type=int,
@@ -1363,7 +1376,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _inputs(c)
     c.add_argument("--labels", help=_LABELS_HELP)
-    c.add_argument("--out", required=True, help="output directory")
+    c.add_argument("--out", required=True, type=_path, help="output directory")
     c.add_argument("--mode", default=None, choices=CLASSIFY_MODES, help=_MODE_HELP)
     c.add_argument("--split-key", default=None, help=_SPLIT_HELP)
     _classify_options(c)
@@ -1394,9 +1407,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _inputs(pr)
     pr.add_argument(
-        "--model", required=True, help="model directory (classify's DIR/model, or its DIR)"
+        "--model",
+        required=True,
+        type=_path,
+        help="model directory (classify's DIR/model, or its DIR)",
     )
-    pr.add_argument("--out", required=True, help="output .h5ad file")
+    pr.add_argument("--out", required=True, type=_path, help="output .h5ad file")
     pr.add_argument("--min-gene-overlap", type=float, default=0.5, help=_OVERLAP_HELP)
     pr.add_argument(
         "--min-confidence",
@@ -1426,9 +1442,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _inputs(e)
     e.add_argument(
-        "--model", required=True, help="model directory (classify's DIR/model, or its DIR)"
+        "--model",
+        required=True,
+        type=_path,
+        help="model directory (classify's DIR/model, or its DIR)",
     )
-    e.add_argument("--out", required=True, help="output .h5ad file")
+    e.add_argument("--out", required=True, type=_path, help="output .h5ad file")
     e.add_argument(
         "--cells",
         default="test",
@@ -1505,10 +1524,11 @@ def build_parser() -> argparse.ArgumentParser:
         "search).",
     )
     _inputs(m)
-    m.add_argument("--out", required=True, help="output .h5ad file")
+    m.add_argument("--out", required=True, type=_path, help="output .h5ad file")
     m.add_argument(
         "--model",
         default=None,
+        type=_path,
         help="a model directory saved by embed (--model-out): embed the input with it, "
         "without a search",
     )
@@ -1570,7 +1590,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="Leiden runs whose ARI/NMI are averaged for --labels (default 1; one run is "
         "on average 0.03 ARI from the mean of five)",
     )
-    m.add_argument("--model-out", default=None, help="also save the model in this directory")
+    m.add_argument(
+        "--model-out", default=None, type=_path, help="also save the model in this directory"
+    )
     m.add_argument(
         "--batch-key",
         default=None,
@@ -1610,10 +1632,13 @@ def build_parser() -> argparse.ArgumentParser:
         "matrix or observed vs predicted values, search history, architecture; or predict's "
         "predicted classes and gene overlap; top genes, latent space).",
     )
-    r.add_argument("input", help="classify's --out directory or an annotated .h5ad file")
+    r.add_argument(
+        "input", type=_path, help="classify's --out directory or an annotated .h5ad file"
+    )
     r.add_argument(
         "--out",
         default=None,
+        type=_path,
         help="output .html (default: DIR/report.html for classify's --out directory, which "
         "is regenerated; X.report.html next to an X.h5ad file)",
     )
@@ -1666,7 +1691,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="study name shared by all workers (classify's --study-name)",
     )
     w.add_argument("--mode", default=None, choices=CLASSIFY_MODES, help=_MODE_HELP)
-    w.add_argument("--config", default=None, help=_CONFIG_HELP)
+    w.add_argument("--config", default=None, type=_path, help=_CONFIG_HELP)
     w.add_argument("--split-key", default=None, help=_SPLIT_HELP)
     _classify_options(w)
     w.add_argument("--n-trials", type=int, default=None, help="trials this worker runs")
@@ -1686,7 +1711,9 @@ def build_parser() -> argparse.ArgumentParser:
         "pbmc68k_reduced (about a minute on 2 CPU cores), print the test "
         "metrics and the top genes, write a report.",
     )
-    d.add_argument("--out", default="sag_demo", help="output directory (default sag_demo)")
+    d.add_argument(
+        "--out", default="sag_demo", type=_path, help="output directory (default sag_demo)"
+    )
     d.add_argument(
         "--n-trials",
         type=int,

@@ -2116,3 +2116,70 @@ def test_tcga_messages_name_the_options_of_the_command_line(tmp_path, config_fil
 
     with pytest.raises(ValueError, match="pass clinical_columns= the variables"):
         sag.io.read_tcga(tmp_path / "expr.tsv", clinical=clin)
+
+
+def test_every_path_argument_expands_a_tilde(monkeypatch, tmp_path):
+    """A quoted ``~`` (which the shell leaves to the program) is the home folder in every path
+    argument of every command, as the package expands it; --storage is left as given (the
+    search expands a file there itself, and it may be a URL)."""
+    from scautogenome.cli import build_parser
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    home = str(tmp_path)
+    parser = build_parser()
+    inputs = ["--table", "~/t.tsv", "--labels-table", "~/l.tsv", "--autogenome", "~/ag.json"]
+    inputs += ["--maf", "~/a.maf", "--maf", "~/b.maf"]
+    commands = {
+        "classify": ["--out", "~/run", "--config", "~/cfg.json", "--storage", "~/s.db"],
+        "predict": ["--model", "~/run/model", "--out", "~/p.h5ad"],
+        "explain": ["--model", "~/run/model", "--out", "~/e.h5ad"],
+        "embed": ["--out", "~/e.h5ad", "--model", "~/vae", "--model-out", "~/vae2"],
+        "worker": ["--storage", "~/s.db", "--study", "s", "--config", "~/cfg.json"],
+    }
+    for command, options in commands.items():
+        args = parser.parse_args([command, "~/in.h5ad", *inputs, *options])
+        assert args.input == f"{home}/in.h5ad", command
+        assert (args.table, args.labels_table) == (f"{home}/t.tsv", f"{home}/l.tsv"), command
+        assert args.autogenome == f"{home}/ag.json", command
+        assert args.maf == [f"{home}/a.maf", f"{home}/b.maf"], command
+        for dest in ("out", "model", "model_out", "config"):
+            if getattr(args, dest, None) is not None:
+                assert getattr(args, dest).startswith(f"{home}/"), (command, dest)
+        if getattr(args, "storage", None) is not None:
+            assert args.storage == "~/s.db", command
+    args = parser.parse_args(["report", "~/run", "--out", "~/r.html"])
+    assert (args.input, args.out) == (f"{home}/run", f"{home}/r.html")
+    assert parser.parse_args(["demo", "--out", "~/demo"]).out == f"{home}/demo"
+
+
+def test_a_tilde_out_is_the_home_folder_for_every_file(
+    h5ad, quick_config, tmp_path, capsys, monkeypatch
+):
+    """classify --out "~/out dir" writes all its files into the home folder (none into a
+    folder named ~ in the current one), and report --out "~/x.html" checks the file it would
+    replace there: an existing one is kept without --overwrite."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    argv = ["classify", str(h5ad), "--labels", "label", "--out", "~/out dir"]
+    argv += ["--config", f"~/{quick_config.name}", "--n-trials", "1", "--no-explain", "--quiet"]
+    assert main(argv) == 0, capsys.readouterr().err
+    out = tmp_path / "out dir"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "annotated.h5ad",
+        "metrics.json",
+        "model",
+        "report.html",
+    ]
+    assert list(cwd.iterdir()) == []
+    capsys.readouterr()
+    keep = tmp_path / "keep.html"
+    keep.write_text("precious")
+    report = ["report", "~/out dir/annotated.h5ad", "--out", "~/keep.html", "--quiet"]
+    assert main(report) == 2
+    assert f"--out {str(keep)!r} already exists; pass --overwrite" in capsys.readouterr().err
+    assert keep.read_text() == "precious"
+    assert main([*report, "--overwrite"]) == 0
+    assert keep.read_text().startswith("<!DOCTYPE html>")
+    assert list(cwd.iterdir()) == []

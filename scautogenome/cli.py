@@ -16,6 +16,7 @@ import shlex
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 DEMO_BUDGET = {"n_trials": 25, "time_budget": 100.0}
@@ -290,6 +291,31 @@ def _creatable(path: Path | str, what: str) -> None:
         raise CLIError(str(e)) from e
 
 
+@contextmanager
+def _writing(path: Path | str, kept: str | None = None):
+    """An OSError while writing ``path`` as a one-line error that names it: a full disk's
+    (ENOSPC) or an I/O error's (EIO) message names no file. Every write of the CLI is atomic
+    (a temporary file renamed into place, :func:`~scautogenome._utils.write_atomically`), so
+    what ``path`` held before a failed write is whole: with ``kept``, what it is (``"report"``,
+    or ``"model"`` for a folder with a saved model), the message says that one is kept where
+    there is one. (Without it, nothing is said: classify's and embed's own notes say which of
+    their files are of which run.)"""
+    path = Path(path)
+    if kept == "model":
+        from .models._base import META
+
+        there = (path / META).is_file()
+    else:
+        there = kept is not None and path.exists()
+    try:
+        yield
+    except OSError as e:
+        msg = f"cannot write {str(path)!r}: {e.strerror or e}"
+        if there:
+            msg += f"; the {kept} there before is kept"
+        raise CLIError(msg) from e
+
+
 def _write_h5ad(adata, out: Path) -> None:
     """``adata.write_h5ad(out)`` through a temporary file in the same folder, renamed into
     place once complete (:func:`~scautogenome._utils.write_atomically`): a failed or
@@ -297,11 +323,23 @@ def _write_h5ad(adata, out: Path) -> None:
     stays whole until the new file is."""
     from ._utils import write_atomically
 
-    try:
+    with _writing(out):
         write_atomically(out, adata.write_h5ad)
-    except OSError as e:
-        msg = f"cannot write {str(out)!r}: {e.strerror or e}"
-        raise CLIError(msg) from e
+
+
+def _save_model(model, path: Path | str, overwrite: bool) -> None:
+    """``model.save(path)``, a failed write (a full disk) named as :func:`_writing` names it."""
+    with _writing(path, "model"):
+        model.save(path, overwrite=overwrite)
+
+
+def _write_report(adata, out: Path, **kwargs) -> Path:
+    """:func:`sag.io.write_report`, a failed write (a full disk) named as :func:`_writing`
+    names it."""
+    import scautogenome as sag
+
+    with _writing(out, "report"):
+        return sag.io.write_report(adata, out, **kwargs)
 
 
 def _out_dir(path: str, names: list[str], overwrite: bool) -> Path:
@@ -643,7 +681,7 @@ def _classify(args) -> int:
         seed=args.seed,
     )
     out.mkdir(parents=True, exist_ok=True)  # checked before the search: new, or --overwrite
-    model.save(out / "model", overwrite=args.overwrite)
+    _save_model(model, out / "model", args.overwrite)
     adata.uns["sag"]["model_dir"] = str(out / "model")
 
     # an interruption from here on says what is kept (main): the files written so far, and
@@ -680,7 +718,7 @@ def _classify(args) -> int:
     write_run()
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
     if args.report:
-        written.append(sag.io.write_report(adata, out / "report.html"))
+        written.append(_write_report(adata, out / "report.html"))
     print(metrics_table(adata))
     if args.explain:
         print("\n" + _top_genes_heading(adata))
@@ -939,7 +977,7 @@ def _embed(args) -> int:
         saved = False
         try:
             if args.model_out:
-                model.save(args.model_out, overwrite=args.overwrite)
+                _save_model(model, args.model_out, args.overwrite)
                 saved = True
                 adata.uns[args.key_added]["model_dir"] = str(args.model_out)
             _write_h5ad(adata, out)
@@ -990,8 +1028,6 @@ def _embed(args) -> int:
 
 
 def _report(args) -> int:
-    import scautogenome as sag
-
     src = Path(args.input)
     h5ad = src / "annotated.h5ad" if src.is_dir() else src
     if not h5ad.exists():
@@ -1009,9 +1045,7 @@ def _report(args) -> int:
     _out_file(str(out), args.overwrite or own_report, suffix=".html")
     adata = _read_h5ad(str(h5ad))
     # write_report logs "wrote report PATH (N KB)" (at info, the CLI's default; not --quiet)
-    sag.io.write_report(
-        adata, out, key=args.key, shap_key=args.shap_key, basis=f"X_{args.embed_key}"
-    )
+    _write_report(adata, out, key=args.key, shap_key=args.shap_key, basis=f"X_{args.embed_key}")
     return 0
 
 
@@ -1110,11 +1144,9 @@ def _demo(args) -> int:
     if not args.no_embed:
         sag.tl.embed(adata, seed=args.seed, **DEMO_EMBED_BUDGET)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / model_dir, overwrite=True)  # checked above: new, or --overwrite
+    _save_model(model, out / model_dir, True)  # checked above: new, or --overwrite
     adata.uns["sag"]["model_dir"] = str(out / model_dir)
-    report = sag.io.write_report(
-        adata, out / report_name, title="scautogenome demo: pbmc68k_reduced"
-    )
+    report = _write_report(adata, out / report_name, title="scautogenome demo: pbmc68k_reduced")
     _write_h5ad(adata, out / h5ad)
     print()
     print(metrics_table(adata))

@@ -2183,3 +2183,102 @@ def test_a_tilde_out_is_the_home_folder_for_every_file(
     assert main([*report, "--overwrite"]) == 0
     assert keep.read_text().startswith("<!DOCTYPE html>")
     assert list(cwd.iterdir()) == []
+
+
+def _disk_full(path, *args, **kwargs):
+    """A write that fills the disk part-way: some bytes into ``path``, then ENOSPC (an
+    OSError whose message names no file)."""
+    import errno
+    import os
+
+    Path(path).write_bytes(b"partial")
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _report_on_a_full_disk(monkeypatch) -> None:
+    """sag.io.write_report's atomic write of the report, failing with ENOSPC after the page
+    is written to the temporary file."""
+    from scautogenome._utils import write_atomically
+    from scautogenome.io import _report
+
+    def full(path, write):
+        return write_atomically(path, lambda tmp: (write(tmp), _disk_full(tmp)))
+
+    monkeypatch.setattr(_report, "write_atomically", full)
+
+
+def test_a_full_disk_while_saving_the_model_names_it(
+    h5ad, quick_config, tmp_path, capsys, monkeypatch
+):
+    """classify's model saved on a full disk: the error names the model's folder, and says
+    the model saved there before (--overwrite) is kept; its report likewise."""
+    from scautogenome.models import _base
+
+    out = tmp_path / "run"
+    argv = _quick_classify(h5ad, quick_config, out)
+    with monkeypatch.context() as m:
+        m.setattr(_base, "_save_tensors", lambda tensors, path: _disk_full(path))
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: cannot write {str(out / 'model')!r}: No space left on device\n" in err, err
+    assert main([*argv, "--overwrite"]) == 0  # the failed save left an empty model folder
+    before = (out / "model" / "model.json").read_bytes()
+    with monkeypatch.context() as m:
+        m.setattr(_base, "_save_tensors", lambda tensors, path: _disk_full(path))
+        assert main([*argv, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"error: cannot write {str(out / 'model')!r}: No space left on device; the model there "
+        "before is kept\n"
+    ) in err, err
+    assert (out / "model" / "model.json").read_bytes() == before
+    # the report, written last: the run's other files are written
+    _report_on_a_full_disk(monkeypatch)
+    argv[argv.index("--no-report")] = "--report"
+    assert main([*argv, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"error: cannot write {str(out / 'report.html')!r}: No space left on device; {out} "
+        "holds its model, annotated.h5ad, metrics.json (of this run;"
+    ) in err, err
+
+
+def test_a_full_disk_while_writing_a_report_names_it(adata, tmp_path, capsys, monkeypatch):
+    """report on a full disk: the error names the .html file, and says the report there
+    before is kept where there was one (the write is atomic)."""
+    adata.obsm["X_sag_resvae"] = np.random.default_rng(0).normal(size=(adata.n_obs, 2))
+    h5ad = tmp_path / "e.h5ad"
+    adata.write_h5ad(h5ad)
+    html = tmp_path / "e.report.html"
+
+    _report_on_a_full_disk(monkeypatch)
+    assert main(["report", str(h5ad), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"scautogenome report: error: cannot write {str(html)!r}: No space left on device\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.h5ad"]
+    html.write_text("old")
+    assert main(["report", str(h5ad), "--overwrite", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"scautogenome report: error: cannot write {str(html)!r}: No space left on device; the "
+        "report there before is kept\n"
+    )
+    assert html.read_text() == "old"
+
+
+def test_a_full_disk_while_saving_embeds_model_names_it(h5ad, tmp_path, capsys, monkeypatch):
+    """embed --model-out on a full disk: the error names the model's folder (removed again,
+    as embed made it)."""
+    from scautogenome.models import _base
+
+    model_out, out = tmp_path / "vae", tmp_path / "e.h5ad"
+    argv = ["embed", str(h5ad), "--out", str(out), "--model-out", str(model_out)]
+    argv += ["--n-trials", "1", "--time-budget", "5", "--n-latent", "3", "--quiet"]
+    monkeypatch.setattr(_base, "_save_tensors", lambda tensors, path: _disk_full(path))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: cannot write {str(model_out)!r}: No space left on device\n" in err, err
+    assert not model_out.exists()
+    assert not out.exists()

@@ -1165,7 +1165,12 @@ def _common(sp, seed_help: str | None = "random seed (default 0)", compute: bool
     for one that draws random numbers (``seed_help``, None for none)."""
     sp.add_argument("--quiet", action="store_true", help="no progress bars or info logs")
     if compute:
-        sp.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+        sp.add_argument(
+            "--device",
+            default=None,
+            help="auto (default: cuda where available, else cpu), cpu, cuda, cuda:N (N a GPU "
+            "index) or mps",
+        )
         sp.add_argument(
             "--threads",
             type=int,

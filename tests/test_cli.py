@@ -2282,3 +2282,14 @@ def test_a_full_disk_while_saving_embeds_model_names_it(h5ad, tmp_path, capsys, 
     assert f"error: cannot write {str(model_out)!r}: No space left on device\n" in err, err
     assert not model_out.exists()
     assert not out.exists()
+
+
+def test_device_help_names_every_device_it_takes(capsys):
+    """--device's help names what sag.settings.device takes: cuda:N and mps too."""
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "auto (default: cuda where available, else cpu), cpu, cuda, cuda:N (N a GPU index) or mps"
+        in text
+    )

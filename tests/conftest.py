@@ -144,3 +144,60 @@ def one_float_search(cfg: dict, train, **kw):
         study_name="t",
         **kw,
     )
+
+
+def adata_state(adata) -> dict:
+    """A deep copy of what the tools write into ``adata``: obs, obsm, uns, layers and varm."""
+    import copy
+
+    return {
+        "obs": adata.obs.copy(deep=True),
+        "obsm": {k: copy.deepcopy(v) for k, v in adata.obsm.items()},
+        "layers": {k: copy.deepcopy(v) for k, v in adata.layers.items()},
+        "varm": {k: copy.deepcopy(v) for k, v in adata.varm.items()},
+        "uns": copy.deepcopy(dict(adata.uns)),
+    }
+
+
+def _assert_same(now, before, where: str) -> None:
+    import numpy as np
+    import pandas as pd
+    from scipy import sparse
+
+    if isinstance(before, dict):
+        assert isinstance(now, dict), where
+        assert list(now) == list(before), where  # the same keys, in the same order
+        for key in before:
+            _assert_same(now[key], before[key], f"{where}[{key!r}]")
+    elif isinstance(before, pd.DataFrame):
+        pd.testing.assert_frame_equal(now, before, obj=where)
+    elif sparse.issparse(before):
+        assert sparse.issparse(now), where
+        assert now.shape == before.shape, where
+        assert (now != before).nnz == 0, where
+    elif isinstance(before, (np.ndarray, list, tuple)):
+        assert type(now) is type(before), where
+        np.testing.assert_array_equal(np.asarray(now), np.asarray(before), err_msg=where)
+        assert np.asarray(now).dtype == np.asarray(before).dtype, where
+    else:
+        assert type(now) is type(before), where
+        assert now == before or now != now, where  # NaN too
+
+
+def assert_adata_state(adata, before: dict) -> None:
+    """``adata`` holds what :func:`adata_state` copied (``before``): nothing written, removed
+    or replaced since."""
+    _assert_same(adata_state(adata), before, "adata")
+
+
+def interrupt_uns_record(monkeypatch, module) -> None:
+    """Ctrl-C (KeyboardInterrupt) as a tool's ``uns`` record is made h5ad-safe: the
+    ``h5ad_safe`` of the tool's ``module`` and of the tools' shared helpers, whichever the tool
+    calls. Nothing else calls it, so the interrupt comes once the results are computed."""
+    from scautogenome.tools import _utils
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    for where in (module, _utils):
+        monkeypatch.setattr(where, "h5ad_safe", interrupted, raising=False)

@@ -1495,3 +1495,21 @@ def test_predicted_classes_get_their_labels_colours_whatever_was_stored_under_th
     pred = adata.obs["sag_pred"].cat.categories
     assert list(adata.uns["sag_pred_colors"]) == [by_name[c] for c in pred]
     assert adata.uns["label_colors"] == 5  # the user's, untouched
+
+
+def test_a_rerun_stopped_as_its_record_is_made_leaves_the_earlier_run_whole(
+    adata, tiny_config, monkeypatch
+):
+    """Interrupted while its uns record is made h5ad-safe, a second classify run writes
+    nothing: the first run's predictions, split, probabilities, colours and record stay as they
+    were, never the new run's outputs beside the old run's record (its model digest)."""
+    from conftest import adata_state, assert_adata_state, interrupt_uns_record
+
+    from scautogenome.tools import _classify
+
+    sag.tl.classify(adata, "label", config=tiny_config, seed=0)
+    before = adata_state(adata)
+    interrupt_uns_record(monkeypatch, _classify)
+    with pytest.raises(KeyboardInterrupt):
+        sag.tl.classify(adata, "label", config=tiny_config, seed=1)
+    assert_adata_state(adata, before)

@@ -2012,3 +2012,27 @@ def test_embedding_scores_keeps_scanpy_quiet_and_says_what_it_found(sag_caplog, 
         r"silhouette -?[\d.]+, Davies-Bouldin [\d.]+",
         sag_caplog.text,
     )
+
+
+def test_a_rerun_stopped_as_its_record_is_made_leaves_the_earlier_run_whole(adata, monkeypatch):
+    """Interrupted while its uns record is made h5ad-safe, a second embed run (or an encode
+    of the same cells) writes nothing: the first run's latent, reconstruction and record stay
+    as they were, never the new latent beside the old run's record (its model digest)."""
+    from conftest import adata_state, assert_adata_state, interrupt_uns_record
+
+    from scautogenome.tools import _embed, _encode
+
+    model = sag.tl.embed(adata, config=ONE_TRIAL, recon=True, seed=0)
+    before = adata_state(adata)
+    with monkeypatch.context() as m:
+        interrupt_uns_record(m, _embed)
+        with pytest.raises(KeyboardInterrupt):
+            sag.tl.embed(adata, config=ONE_TRIAL, seed=1)  # no reconstruction: removed
+    assert_adata_state(adata, before)
+    query = sag.datasets.synthetic(n_obs=80, n_vars=200, n_classes=3, seed=1)
+    sag.tl.encode(query, model, recon=True)
+    before = adata_state(query)
+    interrupt_uns_record(monkeypatch, _encode)
+    with pytest.raises(KeyboardInterrupt):
+        sag.tl.encode(query, model)  # no reconstruction: removed
+    assert_adata_state(query, before)

@@ -763,3 +763,21 @@ def test_predicted_classes_are_the_categories_of_the_calls_as_scanpys_clusters(a
     # min_confidence: "Unassigned" only when a cell is unassigned
     sag.tl.predict(query, trained, min_confidence=0.0)
     assert "Unassigned" not in query.obs["sag_pred"].cat.categories
+
+
+def test_a_prediction_stopped_as_its_record_is_made_leaves_the_earlier_one_whole(
+    adata, trained, monkeypatch
+):
+    """Interrupted while its uns record is made h5ad-safe, a second prediction writes
+    nothing: the first one's calls, confidence, probabilities and record stay as they were,
+    never the new calls under the earlier prediction's record."""
+    from conftest import adata_state, assert_adata_state, interrupt_uns_record
+
+    from scautogenome.tools import _predict
+
+    sag.tl.predict(adata, trained)
+    before = adata_state(adata)
+    interrupt_uns_record(monkeypatch, _predict)
+    with pytest.raises(KeyboardInterrupt):
+        sag.tl.predict(adata, trained, min_confidence=0.99)  # other calls: "Unassigned"
+    assert_adata_state(adata, before)

@@ -690,3 +690,18 @@ def test_a_regression_is_not_told_of_classes(adata, tmp_path, sag_caplog):
         sag.tl.classify(
             adata, "age", config=copy.deepcopy(TINY_CONFIG), storage=url, study_name="k"
         )
+
+
+def test_a_rerun_stopped_as_its_record_is_made_leaves_the_earlier_run_whole(run, monkeypatch):
+    """A numeric target's classify run interrupted while its record is made h5ad-safe writes
+    nothing: the earlier run's predicted values, split and record stay as they were."""
+    from conftest import adata_state, assert_adata_state, interrupt_uns_record
+
+    from scautogenome.tools import _classify
+
+    adata = run[0].copy()
+    before = adata_state(adata)
+    interrupt_uns_record(monkeypatch, _classify)
+    with pytest.raises(KeyboardInterrupt):
+        sag.tl.classify(adata, "age", config=copy.deepcopy(TINY_CONFIG), seed=1)
+    assert_adata_state(adata, before)

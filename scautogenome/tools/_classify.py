@@ -37,8 +37,9 @@ from ..train import (
     resolve_device,
     target_scale,
 )
-from ._predict import write_predictions
+from ._predict import prediction_outputs
 from ._utils import (
+    Outputs,
     budget_overrides,
     budget_text,
     call_params,
@@ -50,11 +51,11 @@ from ._utils import (
     explains_replaced_run,
     few_test_classes,
     final_model,
+    h5ad_safe,
     load_config,
     save_model,
     search_uns,
     storage_shown,
-    write_uns,
 )
 
 if TYPE_CHECKING:
@@ -416,15 +417,17 @@ def classify(
     _save_and_warn(adata, model, model_dir, uns, key_added)
 
     # -- write (only after everything above succeeded) -----------------------------------------
-    kept = write_predictions(
-        adata, key_added, pd.Categorical(model.classes_[pred_codes], categories=model.classes_)
-    )
-    if not kept:  # colours of these very categories (the user's, maybe) stay
-        _label_colors(adata, key_added, labels_key)
-    _write_split(adata, data, key_added)
-    drop_class_outputs(adata, key_added, proba=False)  # an earlier prediction's confidence
-    adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
-    write_uns(adata, key_added, uns)
+    # every value prepared first (the record h5ad-safe too), then written in one block
+    out = Outputs()
+    pred = pd.Categorical(model.classes_[pred_codes], categories=model.classes_)
+    if not prediction_outputs(out, adata, key_added, pred):
+        # colours of these very categories (the user's, maybe) stay
+        _label_colors(out, adata, key_added, labels_key, pred.remove_unused_categories())
+    _split_outputs(out, data, key_added)
+    drop_class_outputs(out, adata, key_added, proba=False)  # an earlier prediction's confidence
+    out.set("obsm", _keys.proba_key(key_added), proba.astype(np.float32))
+    out.set("uns", key_added, h5ad_safe(uns))
+    out.write(adata)
     logger.info(
         "test: accuracy %.3f, macro-F1 %.3f, ROC AUC %.3f on %d %s",
         test["accuracy"],
@@ -491,11 +494,14 @@ def _regression_outputs(
     _save_and_warn(adata, model, model_dir, uns, key_added)
 
     # -- write (only after everything above succeeded) -----------------------------------------
-    write_predictions(adata, key_added, pred)
-    _write_split(adata, data, key_added)
+    # every value prepared first (the record h5ad-safe too), then written in one block
+    out = Outputs()
+    prediction_outputs(out, adata, key_added, pred)
+    _split_outputs(out, data, key_added)
     # a classify run or prediction for classes before may have left its outputs under this key
-    drop_class_outputs(adata, key_added, proba=True)
-    write_uns(adata, key_added, uns)
+    drop_class_outputs(out, adata, key_added, proba=True)
+    out.set("uns", key_added, h5ad_safe(uns))
+    out.write(adata)
     test = reports["test"]
     logger.info(
         "test: R2 %.3f, RMSE %.4g, Spearman %.3f on %d %s",
@@ -523,30 +529,35 @@ def _save_and_warn(adata: AnnData, model, model_dir, uns: dict, key_added: str) 
         )
 
 
-def _label_colors(adata: AnnData, key_added: str, labels_key: str) -> None:
-    """Give the predicted classes the colours of their labels in scanpy's plots
-    (``uns['{key_added}_pred_colors']`` by name): scanpy colours a column by position, so
-    that without them a class missing from the predictions (or left out of training) would
-    shift every colour after it, and ``sc.pl.umap(adata, color=[labels_key,
-    '{key_added}_pred'])`` would show one class in two colours. Colours stored under that key
-    before (of no column of predictions) are replaced; none are written where the labels are
-    drawn as numbers."""
+def _label_colors(
+    out: Outputs, adata: AnnData, key_added: str, labels_key: str, pred: pd.Categorical
+) -> None:
+    """Give the predicted classes (``pred``, as ``obs['{key_added}_pred']`` will hold them)
+    the colours of their labels in scanpy's plots (``uns['{key_added}_pred_colors']`` by
+    name, added to ``out``): scanpy colours a column by position, so that without them a class
+    missing from the predictions (or left out of training) would shift every colour after it,
+    and ``sc.pl.umap(adata, color=[labels_key, '{key_added}_pred'])`` would show one class in
+    two colours. Colours stored under that key before (of no column of predictions) are
+    replaced; none are written where the labels are drawn as numbers."""
     from ..plotting._utils import category_colors
 
     column = _keys.pred_key(key_added)
-    colors = category_colors(adata, labels_key, adata.obs[column].cat.categories)
+    colors = category_colors(adata, labels_key, pred.categories)
     if colors is not None:
-        adata.uns[f"{column}_colors"] = colors
+        out.set("uns", f"{column}_colors", colors)
     else:
-        adata.uns.pop(f"{column}_colors", None)
+        out.remove("uns", f"{column}_colors")
 
 
-def _write_split(adata: AnnData, data, key_added: str) -> None:
+def _split_outputs(out: Outputs, data, key_added: str) -> None:
+    """Add to ``out`` the write of the train/val/test split, ``obs['{key_added}_split']``."""
     # "none" (cells without a usable label) only where there are such cells: an empty
     # category would be a legend entry of scanpy's plots
     none = ["none"] if (np.asarray(data.split) == "none").any() else []
-    adata.obs[_keys.split_key(key_added)] = pd.Categorical(
-        data.split, categories=[*_keys.SPLITS, *none]
+    out.set(
+        "obs",
+        _keys.split_key(key_added),
+        pd.Categorical(data.split, categories=[*_keys.SPLITS, *none]),
     )
 
 

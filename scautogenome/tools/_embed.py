@@ -31,6 +31,7 @@ from ..search._vae import run_vae_search
 from ..train import resolve_device
 from ..train._vae import warn_long_warmup
 from ._utils import (
+    Outputs,
     budget_overrides,
     budget_text,
     call_params,
@@ -39,6 +40,7 @@ from ._utils import (
     check_unrecorded_outputs,
     check_uns_key,
     final_model,
+    h5ad_safe,
     is_classify_record,
     is_embed_record,
     is_encode_record,
@@ -51,7 +53,6 @@ from ._utils import (
     save_model,
     search_uns,
     storage_shown,
-    write_uns,
     wrote_recon,
 )
 from ._utils import (
@@ -454,26 +455,31 @@ def embed(
     save_model(model, model_dir, uns)
 
     # -- write (only after everything above succeeded) -----------------------------------------
-    adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
-    write_recon(adata, key_added, reconstruction if recon else None)
-    replaces_scores(adata, key_added, "embed")
-    write_uns(adata, key_added, uns)
+    # every value prepared first (the record h5ad-safe too), then written in one block
+    out = Outputs()
+    out.set("obsm", latent_key(key_added), latent.astype(np.float32))
+    recon_outputs(out, adata, key_added, reconstruction if recon else None)
+    replaces_scores(out, adata, key_added, "embed")
+    out.set("uns", key_added, h5ad_safe(uns))
+    out.write(adata)
     logger.info("    finished embed (%s)", elapsed(start))
     return model
 
 
-def write_recon(adata: AnnData, key_added: str, reconstruction: np.ndarray | None) -> None:
-    """Write ``layers['{key_added}_recon']`` (``reconstruction``, float32), or remove an
-    earlier call's where there is none (``recon=False``: it was of another model). Where a
-    classify run recorded in ``adata.uns`` trained on that layer, a warning says that the
-    values its model reads there are no longer those it trained on."""
+def recon_outputs(
+    out: Outputs, adata: AnnData, key_added: str, reconstruction: np.ndarray | None
+) -> None:
+    """Add to ``out`` the write of ``layers['{key_added}_recon']`` (``reconstruction``,
+    float32), or the removal of an earlier call's where there is none (``recon=False``: it was
+    of another model). Where a classify run recorded in ``adata.uns`` trained on that layer, a
+    warning says that the values its model reads there are no longer those it trained on."""
     rkey = recon_key(key_added)
     had = rkey in adata.layers
     if reconstruction is not None:
-        adata.layers[rkey] = reconstruction  # float32 already: no copy
+        out.set("layers", rkey, reconstruction)  # float32 already: no copy
     elif had:
-        del adata.layers[rkey]
-        logger.info("removed layers[%r], the reconstruction of an earlier call", rkey)
+        out.remove("layers", rkey)
+        out.note("removed layers[%r], the reconstruction of an earlier call", rkey)
     if not had:
         return
     trained = sorted(
@@ -484,7 +490,7 @@ def write_recon(adata: AnnData, key_added: str, reconstruction: np.ndarray | Non
         and record["params"].get("layer") == rkey
     )
     if trained:
-        logger.warning(
+        out.note(
             "layers[%r] is %s; the classify run%s %s trained on it, so sag.tl.predict and "
             "sag.tl.explain of its model read other values there than it trained on. Pass "
             "another key_added= to keep a reconstruction a model trained on.",
@@ -492,6 +498,7 @@ def write_recon(adata: AnnData, key_added: str, reconstruction: np.ndarray | Non
             "replaced by this reconstruction" if reconstruction is not None else "removed",
             "s" if len(trained) > 1 else "",
             ", ".join(f"uns[{k!r}]" for k in trained),
+            level="warning",
         )
 
 

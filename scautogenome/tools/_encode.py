@@ -12,14 +12,15 @@ from .._settings import keep_python_rng, logger
 from .._utils import json_default
 from ..data import check_adata, gene_alignment, obs_noun, unlisted_genes_are_zero
 from ..models._resvae import active_dims, transform_batch_names
-from ._embed import check_outputs, latent_key, write_recon
+from ._embed import check_outputs, latent_key, recon_outputs
 from ._utils import (
+    Outputs,
     call_params,
     describes,
+    h5ad_safe,
     is_embed_record,
     recorded_layer,
     replaces_scores,
-    write_uns,
 )
 
 if TYPE_CHECKING:
@@ -209,8 +210,10 @@ def encode(
     )
 
     # -- write (only after everything above succeeded) -----------------------------------------
-    adata.obsm[latent_key(key_added)] = latent.astype(np.float32)
-    write_recon(adata, key_added, reconstruction if recon else None)
+    # every value prepared first (the record h5ad-safe too), then written in one block
+    out = Outputs()
+    out.set("obsm", latent_key(key_added), latent.astype(np.float32))
+    recon_outputs(out, adata, key_added, reconstruction if recon else None)
     uns = dict(record) if same_run else {}
     # scores of embedding_scores were of the cells of another call (the reference's, or a
     # subset's): they no longer describe this latent
@@ -240,6 +243,7 @@ def encode(
             "active_dims": n_active,
         }
     )
-    replaces_scores(adata, key_added, "encode")
-    write_uns(adata, key_added, uns)
+    replaces_scores(out, adata, key_added, "encode")
+    out.set("uns", key_added, h5ad_safe(uns))
+    out.write(adata)
     logger.info("    finished encode of %d %s (%s)", adata.n_obs, obs_noun(adata), elapsed(start))

@@ -28,6 +28,7 @@ from ..data import (
     obs_noun,
 )
 from ._utils import (
+    Outputs,
     call_params,
     check_key_added,
     check_uns_key,
@@ -687,9 +688,11 @@ def explain(
             scale="model input (after the model's InputTransform)",
         ),
     }
-    record = h5ad_safe(uns)  # then the two writes, neither without the other
-    adata.varm[key_added] = table
-    adata.uns[key_added] = record
+    # every value prepared first (the record h5ad-safe too), then the two writes in one block
+    out = Outputs()
+    out.set("varm", key_added, table)
+    out.set("uns", key_added, h5ad_safe(uns))
+    out.write(adata)
     logger.info("    finished explain (%s)", elapsed(start))
     if not return_values:
         return None

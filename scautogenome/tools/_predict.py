@@ -12,6 +12,7 @@ from .._logging import elapsed, logged_warnings
 from .._settings import keep_python_rng, logger
 from ..data import check_adata, obs_noun, unlisted_genes_are_zero
 from ._utils import (
+    Outputs,
     call_params,
     check_class_outputs,
     check_key_added,
@@ -180,10 +181,12 @@ def predict(
             unlisted_zero=unlisted_genes_are_zero(adata),
         )
     # -- write (only after everything above succeeded) -----------------------------------------
+    # every value prepared first (the record h5ad-safe too), then written in one block
+    out = Outputs()
     if isinstance(model, Regressor):
-        write_predictions(adata, key_added, values)
+        prediction_outputs(out, adata, key_added, values)
         # class outputs of an earlier prediction under this key would contradict these
-        drop_class_outputs(adata, key_added, proba=True)
+        drop_class_outputs(out, adata, key_added, proba=True)
     else:
         codes = proba.argmax(1)
         # Python str (numpy's str_ shows as np.str_('LUAD') in value_counts)
@@ -192,9 +195,9 @@ def predict(
         if min_confidence is not None:
             calls[proba.max(1) < min_confidence] = UNASSIGNED
             categories.append(UNASSIGNED)
-        write_predictions(adata, key_added, pd.Categorical(calls, categories=categories))
-        adata.obs[_keys.confidence_key(key_added)] = proba.max(1).astype(np.float32)
-        adata.obsm[_keys.proba_key(key_added)] = proba.astype(np.float32)
+        prediction_outputs(out, adata, key_added, pd.Categorical(calls, categories=categories))
+        out.set("obs", _keys.confidence_key(key_added), proba.max(1).astype(np.float32))
+        out.set("obsm", _keys.proba_key(key_added), proba.astype(np.float32))
     new = {
         "classes": model.classes_,
         "gene_overlap": report,
@@ -209,7 +212,8 @@ def predict(
     # the new ones are made h5ad-safe, which leaves out a None and drops a Series' index;
     # an earlier call's warnings are this call's or none
     kept = {k: v for k, v in adata.uns.get(key_added, {}).items() if k != "warnings"}
-    adata.uns[key_added] = {**kept, **h5ad_safe(new)}
+    out.set("uns", key_added, {**kept, **h5ad_safe(new)})
+    out.write(adata)
     if min_confidence is not None and is_classify_record(record):
         logger.info(
             "uns[%r] keeps the classify run's test metrics and confusion matrix, of its own "
@@ -234,26 +238,27 @@ def _categories(column) -> list[str] | None:
     return [str(c) for c in dtype.categories]
 
 
-def write_predictions(adata: AnnData, key_added: str, values) -> bool:
-    """Write ``values`` (the predicted classes as a ``pd.Categorical``, or numbers) into
-    ``obs['{key_added}_pred']``, for :func:`~scautogenome.tl.classify` and :func:`predict`.
-    Its categories are the classes predicted, in the order given: an empty one (a class no
-    cell was called) breaks scanpy's ``dotplot`` and ``rank_genes_groups``, as leiden's
-    clusters never have one. Where they replace a column of other categories (other classes,
-    ``"Unassigned"``, or numbers), ``uns['{key_added}_pred_colors']`` is removed: scanpy reads
-    those colours by position, so that they would give a class the colour of another.
-    Identical categories keep it (the user's choice, maybe): returns whether they did."""
+def prediction_outputs(out: Outputs, adata: AnnData, key_added: str, values) -> bool:
+    """Add to ``out`` the write of ``values`` (the predicted classes as a ``pd.Categorical``,
+    or numbers) into ``obs['{key_added}_pred']``, for :func:`~scautogenome.tl.classify` and
+    :func:`predict`. Its categories are the classes predicted, in the order given: an empty one
+    (a class no cell was called) breaks scanpy's ``dotplot`` and ``rank_genes_groups``, as
+    leiden's clusters never have one. Where they replace a column of other categories (other
+    classes, ``"Unassigned"``, or numbers), ``uns['{key_added}_pred_colors']`` is removed:
+    scanpy reads those colours by position, so that they would give a class the colour of
+    another. Identical categories keep it (the user's choice, maybe): returns whether they
+    did."""
     column = _keys.pred_key(key_added)
     colors = f"{column}_colors"
     replaced = column in adata.obs.columns
     before = _categories(adata.obs[column]) if replaced else None
     if isinstance(values, pd.Categorical):
         values = values.remove_unused_categories()
-    adata.obs[column] = values
-    same = replaced and _categories(adata.obs[column]) == before
+    out.set("obs", column, values)
+    same = replaced and _categories(values) == before  # the column's once written
     if replaced and colors in adata.uns and not same:
-        del adata.uns[colors]
-        logger.info(
+        out.remove("uns", colors)
+        out.note(
             "removed uns[%r], the colours of the earlier categories of obs[%r]", colors, column
         )
     return same and colors in adata.uns

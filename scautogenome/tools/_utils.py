@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 __all__ = [
+    "Outputs",
     "budget_overrides",
     "budget_text",
     "call_params",
@@ -63,7 +64,6 @@ __all__ = [
     "search_uns",
     "storage_shown",
     "tsne",
-    "write_uns",
 ]
 
 
@@ -551,31 +551,29 @@ def save_model(model, model_dir, uns: dict) -> None:
         uns["model_dir"] = str(model_dir)
 
 
-def drop_class_outputs(adata: AnnData, key_added: str, *, proba: bool) -> None:
-    """Remove the class outputs an earlier call under ``key_added`` left and the new one does
-    not write: ``obs['{key_added}_confidence']`` (predict's), and with ``proba`` also
-    ``obsm['{key_added}_proba']`` (for a numeric target's values, which have neither)."""
+def drop_class_outputs(out: Outputs, adata: AnnData, key_added: str, *, proba: bool) -> None:
+    """Add to ``out`` the removal of the class outputs an earlier call under ``key_added``
+    left and the new one does not write: ``obs['{key_added}_confidence']`` (predict's), and
+    with ``proba`` also ``obsm['{key_added}_proba']`` (for a numeric target's values, which
+    have neither)."""
     from .. import _keys
-    from .._settings import logger
 
     confidence = _keys.confidence_key(key_added)
     if confidence in adata.obs.columns:
-        del adata.obs[confidence]
-        logger.info("removed obs[%r], the confidence of an earlier prediction", confidence)
+        out.remove("obs", confidence)
+        out.note("removed obs[%r], the confidence of an earlier prediction", confidence)
     if proba:
-        adata.obsm.pop(_keys.proba_key(key_added), None)
+        out.remove("obsm", _keys.proba_key(key_added))
 
 
-def replaces_scores(adata: AnnData, key_added: str, tool: str) -> None:
-    """Log that ``tool`` (embed or encode) replaces ``uns[key_added]`` when it holds only the
-    scores of :func:`~scautogenome.tl.embedding_scores` (of another basis, e.g. a PCA
-    baseline scored under the key first): they do not describe the new latent."""
-    from .._settings import logger
-
+def replaces_scores(out: Outputs, adata: AnnData, key_added: str, tool: str) -> None:
+    """Note in ``out`` that ``tool`` (embed or encode) replaces ``uns[key_added]`` when it
+    holds only the scores of :func:`~scautogenome.tl.embedding_scores` (of another basis, e.g.
+    a PCA baseline scored under the key first): they do not describe the new latent."""
     record = getattr(adata, "uns", {}).get(key_added)
     if is_scores_record(record):
         scores = record["scores"]
-        logger.info(
+        out.note(
             "replaced adata.uns[%r], the scores of sag.tl.embedding_scores (obsm[%r] against "
             "obs[%r]), with the record of sag.tl.%s",
             key_added,
@@ -585,9 +583,47 @@ def replaces_scores(adata: AnnData, key_added: str, tool: str) -> None:
         )
 
 
-def write_uns(adata: AnnData, key_added: str, uns: dict) -> None:
-    """Write ``uns`` (h5ad-safe) into ``adata.uns[key_added]``."""
-    adata.uns[key_added] = h5ad_safe(uns)
+_REMOVE = object()  # Outputs: the key is removed
+
+
+class Outputs:
+    """What a tool writes into the user's AnnData, each value prepared in full before the
+    first write (the ``uns`` record made h5ad-safe, categoricals, colours, float32 arrays):
+    :meth:`write` then makes the writes in one block that nothing ordinary stops, so that an
+    error or Ctrl-C while they are prepared leaves the AnnData as it was, never half-written
+    (one run's predictions beside another run's record). What was replaced or removed is
+    logged after the writes, in the order noted."""
+
+    def __init__(self) -> None:
+        self._writes: list[tuple[str, str, object]] = []
+        self._notes: list[tuple[str, str, tuple]] = []
+
+    def set(self, slot: str, key: str, value) -> None:
+        """``adata.{slot}[key] = value`` (``slot``: ``"obs"``, ``"obsm"``, ``"layers"``,
+        ``"varm"`` or ``"uns"``)."""
+        self._writes.append((slot, key, value))
+
+    def remove(self, slot: str, key: str) -> None:
+        """``del adata.{slot}[key]``, where it is there."""
+        self._writes.append((slot, key, _REMOVE))
+
+    def note(self, msg: str, *args, level: str = "info") -> None:
+        """Log ``msg % args`` at ``level`` (``"info"``, ``"warning"``) once the writes are
+        made."""
+        self._notes.append((level, msg, args))
+
+    def write(self, adata: AnnData) -> None:
+        """Make the writes, in the order given, then log the notes."""
+        from .._settings import logger
+
+        for slot, key, value in self._writes:
+            where = getattr(adata, slot)
+            if value is not _REMOVE:
+                where[key] = value
+            elif key in where:  # obs: its columns
+                del where[key]
+        for level, msg, args in self._notes:
+            getattr(logger, level)(msg, *args)
 
 
 def few_test_classes(test: dict, classes) -> tuple[int, str, float]:

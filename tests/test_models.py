@@ -100,6 +100,29 @@ def test_a_save_interrupted_between_its_renames_puts_the_old_files_back(
         assert type(model).load(folder).weights_digest() == digest
 
 
+def test_a_failed_save_into_a_new_folder_leaves_no_folder(trained, tmp_path, monkeypatch):
+    """A save that fails (a full disk) into folders it created removes them again: an empty
+    model folder was left, and the command line's next run into the same --out was refused
+    ("already holds model")."""
+    import errno
+    import os
+
+    _, model = trained
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "other").write_text("the user's")
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError, match="No space left"):
+        model.save(tmp_path / "runs" / "a" / "m")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["other", "runs"]
+    model.save(tmp_path / "runs" / "a" / "m")  # the same call once there is space
+    assert (tmp_path / "runs" / "a" / "m" / "model.json").exists()
+
+
 def test_weights_of_another_save_are_refused(adata, tmp_path):
     """A save interrupted between its two files (one model's weights beside another's
     classes) is refused on load: model.json records the SHA-256 of model.pt."""

@@ -104,15 +104,44 @@ def write_model_dir(
     # the JSON first: a value it cannot hold fails before anything is written
     meta = {**meta, "versions": versions()}
     json.dumps(meta, default=json_default)
+    made = _first_missing(path)
     path.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().cpu() for k, v in tensors.items()}
-    with replaced_together(path / WEIGHTS, path / META) as (weights, text_file):
-        _save_tensors(cpu, weights)
-        text = json.dumps(
-            {**meta, "weights_sha256": _file_sha256(weights)}, indent=1, default=json_default
-        )
-        text_file.write_text(text)
+    try:
+        with replaced_together(path / WEIGHTS, path / META) as (weights, text_file):
+            _save_tensors(cpu, weights)
+            text = json.dumps(
+                {**meta, "weights_sha256": _file_sha256(weights)}, indent=1, default=json_default
+            )
+            text_file.write_text(text)
+    except BaseException:
+        # the folders this call made go again, so that a failed save leaves none (the
+        # command line refused its next run into an empty model folder)
+        if made is not None:
+            _remove_empty(path, made)
+        raise
     return path
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The topmost of ``path`` and its parents that does not exist (None: ``path`` does)."""
+    missing = None
+    for folder in (path.absolute(), *path.absolute().parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _remove_empty(path: Path, top: Path) -> None:
+    """Remove ``path`` and its parents up to ``top`` while they are empty folders."""
+    for folder in (path.absolute(), *path.absolute().parents):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another process's), or gone
+            return
+        if folder == top:
+            return
 
 
 def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:

@@ -1556,6 +1556,34 @@ def test_read_maf_parses_each_barcode_once(ex, monkeypatch):
     assert set(adata.obs_names) == {i[:15] for i in ids}
 
 
+def test_read_tcga_reads_a_gdc_sample_sheets_project_and_free_text_projects(tmp_path):
+    """A GDC Sample Sheet's project column is 'Project ID' (spaces): it was not found without
+    project_column=. A column of disease names (Xena's '_primary_disease') is kept as written;
+    every value was upper-cased as if a TCGA code ('BREAST INVASIVE CARCINOMA')."""
+    samples = ["TCGA-A1-A0SB-01A", "TCGA-05-4244-01A", "TCGA-05-4245-01A"]
+    expr = _tcga_file(tmp_path / "expr.tsv", samples)
+    sheet = pd.DataFrame(
+        {
+            "File ID": ["f1", "f2", "f3"],
+            "Project ID": ["TCGA-BRCA", "TCGA-LUAD", "TCGA-LUAD"],
+            "Case ID": [s[:12] for s in samples],
+            "Sample ID": samples,
+            "_primary_disease": ["breast invasive carcinoma", *["lung adenocarcinoma"] * 2],
+        }
+    )
+    adata = sag.io.read_tcga(expr, clinical=sheet)
+    assert adata.obs["project"].astype(str).tolist() == ["BRCA", "LUAD", "LUAD"]
+    named = sag.io.read_tcga(expr, clinical=sheet, project_column="_primary_disease")
+    assert named.obs["project"].astype(str).tolist() == [
+        "breast invasive carcinoma",
+        "lung adenocarcinoma",
+        "lung adenocarcinoma",
+    ]
+    sheet["Project ID"] = ["brca", "tcga-luad", "LUAD"]  # codes are still codes
+    adata = sag.io.read_tcga(expr, clinical=sheet)
+    assert adata.obs["project"].astype(str).tolist() == ["BRCA", "LUAD", "LUAD"]
+
+
 def test_read_tcga_warns_about_cohorts_that_are_no_tcga_project(tmp_path):
 
     a = _tcga_file(tmp_path / "a.tsv", ["TCGA-A1-A0SB-01A"])
@@ -1734,6 +1762,67 @@ def test_read_table_skips_the_annotation_columns_of_cbioportal_and_gct(tmp_path,
         assert adata.var_names.tolist() == ["TP53", "EGFR", "MYC"]
         X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
         np.testing.assert_array_equal(X, [[-1, 2, 0], [0, 1, 1]])
+
+
+def test_read_table_leaves_out_cbioportal_genes_without_a_symbol(tmp_path, sag_caplog):
+    """cBioPortal's TCGA expression files list genes with an Entrez id and no Hugo symbol
+    (an empty first field): the file could not be read at all ("empty row id"). Those rows
+    are left out, with a warning that counts them; a matrix without the annotation column
+    still refuses an empty id."""
+    path = tmp_path / "data_mrna_seq_v2_rsem.txt"
+    path.write_text(
+        "Hugo_Symbol\tEntrez_Gene_Id\tTCGA-OR-A5J1-01\tTCGA-OR-A5J2-01\n"
+        "TP53\t7157\t12.5\t3.25\n\t100130426\t0\t1\nEGFR\t1956\t0.5\t7.0\n"
+        "\t100133144\t2\t3\n"
+    )
+    adata = sag.io.read_table(path, orientation="genes_x_samples")
+    assert adata.var_names.tolist() == ["TP53", "EGFR"]
+    X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
+    np.testing.assert_array_equal(X, [[12.5, 0.5], [3.25, 7.0]])
+    said = sag_caplog.text
+    assert "2 rows have no id in the first column, only in 'Entrez_Gene_Id'" in said
+    assert "left out" in said
+    plain = tmp_path / "plain.tsv"
+    plain.write_text("gene\tS1\tS2\nTP53\t1\t2\n\t3\t4\n")
+    with pytest.raises(ValueError, match="empty row id in the first column"):
+        sag.io.read_table(plain, orientation="genes_x_samples")
+
+
+def test_read_table_names_a_gdc_star_counts_file(tmp_path):
+    """A GDC STAR - Counts file (one sample: gene_id, gene_name, gene_type, unstranded, ...)
+    was refused for a missing value in column 'gene_name', as if that were a sample; the
+    error now says what the file is and what to build from it."""
+    path = tmp_path / "a.rna_seq.augmented_star_gene_counts.tsv"
+    path.write_text(
+        "# gene-model: GENCODE v36\n"
+        "gene_id\tgene_name\tgene_type\tunstranded\tstranded_first\tstranded_second\t"
+        "tpm_unstranded\tfpkm_unstranded\tfpkm_uq_unstranded\n"
+        "N_unmapped\t\t\t2179225\t2179225\t2179225\t\t\t\n"
+        "ENSG00000000003.15\tTSPAN6\tprotein_coding\t2475\t1250\t1225\t30.1\t9.4\t9.6\n"
+    )
+    for orientation in ("auto", "genes_x_samples"):
+        with pytest.raises(ValueError, match="a GDC STAR - Counts file of one sample") as err:
+            sag.io.read_table(path, orientation=orientation)
+        assert "genes x samples table" in str(err.value)
+        assert "README" in str(err.value)
+
+
+def test_read_table_leaves_out_stars_counts_of_reads_on_no_gene(tmp_path):
+    """A table built from GDC STAR files without leaving out their first rows (N_unmapped,
+    N_multimapping, N_noFeature, N_ambiguous: millions of reads on no gene) read them as four
+    genes, the largest of every sample's counts."""
+    path = tmp_path / "gdc_counts.tsv"
+    path.write_text(
+        "gene_id\tTCGA-OR-A5J1-01\tTCGA-OR-A5J2-01\n"
+        "N_unmapped\t2179225\t1990331\nN_multimapping\t1650\t1702\n"
+        "N_noFeature\t99012\t88871\nN_ambiguous\t5100\t4980\n"
+        "ENSG00000000003.15\t2475\t1830\nENSG00000000005.6\t4\t0\n"
+    )
+    with pytest.warns(UserWarning, match=r"4 rows of STAR's counts of reads on no gene"):
+        adata = sag.io.read_table(path, orientation="genes_x_samples")
+    assert adata.var_names.tolist() == ["ENSG00000000003.15", "ENSG00000000005.6"]
+    X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
+    np.testing.assert_array_equal(X, [[2475, 4], [1830, 0]])
 
 
 def test_read_autogenome_enas_trainer_settings_map_onto_enas(tmp_path, recwarn):

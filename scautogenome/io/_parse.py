@@ -299,7 +299,8 @@ ANNOTATION_COLUMNS = frozenset(
 )
 
 
-def _norm_name(name: str) -> str:
+def norm_name(name: str) -> str:
+    """A column name as compared with known ones: lower case, spaces and dashes as '_'."""
     return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
 
 
@@ -409,7 +410,7 @@ def sniff_layout(
         raise ValueError(msg)
     col_ids = [c.strip() for c in col_ids]
     annotation = []
-    while header and index and len(col_ids) > 1 and _norm_name(col_ids[0]) in ANNOTATION_COLUMNS:
+    while header and index and len(col_ids) > 1 and norm_name(col_ids[0]) in ANNOTATION_COLUMNS:
         annotation.append(col_ids.pop(0))
     if annotation:
         logger.info(
@@ -465,15 +466,30 @@ def locate_problem(path: PathLike, layout: Layout, dtype: np.dtype, what: str) -
                     if layout.header_line is not None
                     else f"field {j + start + 1}"
                 )
-                msg = f"{what} {where(path, line)}, {col}: {problem}."
-                if {"Hugo_Symbol", "Tumor_Sample_Barcode"} <= {layout.corner, *layout.col_ids}:
-                    msg += (
-                        f" {where(path)} is a MAF (mutations: Hugo_Symbol, "
-                        "Tumor_Sample_Barcode columns), not a matrix: sag.io.read_maf (on the "
-                        "command line, --maf instead of --table) reads it into a samples x "
-                        "genes matrix of mutated genes."
-                    )
+                msg = f"{what} {where(path, line)}, {col}: {problem}.{_not_a_matrix(path, layout)}"
                 raise ValueError(msg)
+
+
+def _not_a_matrix(path: PathLike, layout: Layout) -> str:
+    """What the file at ``path`` is where its columns are those of a file of another kind
+    than a matrix (a MAF, a GDC STAR counts file of one sample), with what reads it: " ..."
+    to add to an error; else ""."""
+    names = {layout.corner, *layout.col_ids}
+    if {"Hugo_Symbol", "Tumor_Sample_Barcode"} <= names:
+        return (
+            f" {where(path)} is a MAF (mutations: Hugo_Symbol, Tumor_Sample_Barcode columns), "
+            "not a matrix: sag.io.read_maf (on the command line, --maf instead of --table) "
+            "reads it into a samples x genes matrix of mutated genes."
+        )
+    if {"gene_name", "gene_type", "unstranded"} <= names:
+        return (
+            f" {where(path)} is a GDC STAR - Counts file of one sample (gene_id, gene_name, "
+            "gene_type, unstranded, ..., tpm_unstranded columns), not a matrix: build a genes x "
+            "samples table of one of its columns (unstranded counts, or tpm_unstranded) from "
+            "the samples' files first, leaving out its N_unmapped, N_multimapping, ... rows, "
+            "as the GDC recipe of scautogenome's data/README.md does."
+        )
+    return ""
 
 
 def lines_with_first_field(path: PathLike, layout: Layout, value: str) -> list[int]:
@@ -595,6 +611,7 @@ def _read_matrix(
     types = defaultdict(lambda: dtype, {0: str} if layout.index else {})
     chunks: list = []
     ids: list[np.ndarray] = []
+    n_unnamed = 0  # rows of genes without an id, beside an annotation's (cBioPortal's)
     try:
         reader = pd.read_csv(
             path,
@@ -614,6 +631,10 @@ def _read_matrix(
         )
         with reader:
             for chunk in reader:
+                if layout.annotation and chunk.index.isna().any():
+                    unnamed = chunk.index.isna()
+                    n_unnamed += int(unnamed.sum())
+                    chunk = chunk[~unnamed]
                 values = chunk.to_numpy(dtype=dtype, copy=False)
                 if not np.isfinite(values).all() or chunk.index.isna().any():
                     raise ValueError("non-finite")
@@ -631,6 +652,13 @@ def _read_matrix(
         locate_problem(path, layout, dtype, what)
         msg = f"{what} {where(path)}: could not be parsed: {err}"
         raise ValueError(msg) from err
+    if n_unnamed:
+        logger.warning(
+            f"{what} {where(path)}: {n_unnamed} row{'s have' if n_unnamed > 1 else ' has'} "
+            f"no id in the first column, only in {layout.annotation[0]!r} (cBioPortal lists "
+            "genes without a symbol so): left out. To keep them, give them ids in the first "
+            f"column (e.g. their {layout.annotation[0]})."
+        )
     if layout.index:
         row_ids = np.concatenate(ids).astype(str) if ids else np.array([], dtype=str)
         row_ids = np.char.strip(row_ids)

@@ -300,6 +300,10 @@ def float_dtype(dtype) -> np.dtype:
     return out
 
 
+STAR_COUNTERS = ("N_unmapped", "N_multimapping", "N_noFeature", "N_ambiguous")
+"""The first rows of a GDC STAR - Counts file: reads counted on no gene."""
+
+
 def table_to_anndata(
     path: str | Path,
     *,
@@ -371,6 +375,18 @@ def table_to_anndata(
             UserWarning,
             stacklevel=3,
         )
+    star = np.isin(adata.var_names, STAR_COUNTERS)
+    if star.any():
+        n = int(star.sum())
+        warnings.warn(
+            f"{what} {_parse.where(path)}: {n} rows of STAR's counts of reads on no gene "
+            f"({', '.join(adata.var_names[star])}, as GDC's STAR - Counts files begin) are no "
+            "genes: left out.",
+            UserWarning,
+            stacklevel=3,
+        )
+        adata = adata[:, ~star].copy()
+        gene_ids = [g for g, s in zip(gene_ids, star) if not s]
     gene_dups = _duplicates(gene_ids)
     if gene_dups:
         warnings.warn(

@@ -62,11 +62,15 @@ _ID_KINDS = (
 
 
 def normalize_project(value) -> str | float:
-    """``"TCGA-BRCA"``, ``"brca"`` -> ``"BRCA"`` (missing stays missing)."""
+    """``"TCGA-BRCA"``, ``"brca"`` -> ``"BRCA"``; a name that is no TCGA code (a disease's,
+    "breast invasive carcinoma") as it is written, stripped (missing stays missing)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return np.nan
-    text = str(value).strip().upper()
-    return text[5:] if text.startswith("TCGA-") else text
+    text = str(value).strip()
+    code = text.upper()
+    if code.startswith("TCGA-"):
+        return code[5:]
+    return code if code in _KNOWN_CODES or code in _AGGREGATE_OF else text
 
 
 # what Firehose's aggregate cohorts merge; PANCAN too, which names no cohort's files (so it is
@@ -250,10 +254,11 @@ def _clinical_columns(
         raise ValueError(msg)
     if project_column is None:
         # GDC's newer clinical.tsv prefixes columns with their entity: "project.project_id"
+        # and a GDC Sample Sheet's "Project ID" (compared as project_id)
         lower: dict[str, str] = {}
         for c in cols:
-            lower.setdefault(c.lower(), c)
-            lower.setdefault(c.lower().rsplit(".", 1)[-1], c)
+            lower.setdefault(_parse.norm_name(c), c)
+            lower.setdefault(_parse.norm_name(c).rsplit(".", 1)[-1], c)
         project_column = next((lower[c] for c in _PROJECT_COLUMNS if c in lower), None)
     elif project_column not in cols:
         msg = (

@@ -1023,21 +1023,11 @@ def test_importing_the_tools_leaves_pythons_random_state_as_it_was():
     assert done.returncode == 0, done.stderr
 
 
-def test_a_resumed_search_runs_again_a_starting_point_that_was_interrupted(
-    adata, tiny_config, tmp_path, monkeypatch
-):
-    """Ctrl-C during a starting point fails its trial (as Optuna records any exception); the
-    resumed search enqueues that point again, so the portfolio the search starts from is
-    whole. Optuna's warning of the failed trial is silent at verbosity 0."""
-    import optuna
-
+def _interrupt_the_first_trial(monkeypatch) -> None:
+    """Ctrl-C in the first trial's training; later trials train as they do."""
     from scautogenome.search import _hpo
 
-    url = f"sqlite:///{tmp_path / 's.db'}"
-    tiny_config["mode"] = "mlp"
-    tiny_config["budget"]["n_trials"] = 2
-    real = _hpo.train_on_data
-    calls = []
+    real, calls = _hpo.train_on_data, []
 
     def interrupted_first(*args, **kwargs):
         calls.append(1)
@@ -1046,6 +1036,20 @@ def test_a_resumed_search_runs_again_a_starting_point_that_was_interrupted(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_hpo, "train_on_data", interrupted_first)
+
+
+def test_a_resumed_search_runs_again_a_starting_point_that_was_interrupted(
+    adata, tiny_config, tmp_path, monkeypatch
+):
+    """Ctrl-C during a starting point fails its trial (as Optuna records any exception); the
+    resumed search enqueues that point again, so the portfolio the search starts from is
+    whole. Optuna's warning of the failed trial is silent at verbosity 0."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    tiny_config["mode"] = "mlp"
+    tiny_config["budget"]["n_trials"] = 2
+    _interrupt_the_first_trial(monkeypatch)
     sag.settings.verbosity = 0
     level = optuna.logging.get_verbosity()
     said = []
@@ -1080,19 +1084,8 @@ def test_a_resumed_search_says_which_starting_points_it_runs(
     them, past the budget. The budget now counts the queued ones first."""
     import optuna
 
-    from scautogenome.search import _hpo
-
     url = f"sqlite:///{tmp_path / 's.db'}"
-    real = _hpo.train_on_data
-    calls = []
-
-    def interrupted_first(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_hpo, "train_on_data", interrupted_first)
+    _interrupt_the_first_trial(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
     states = [t.state.name for t in optuna.load_study(study_name="s", storage=url).trials]

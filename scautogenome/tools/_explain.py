@@ -304,7 +304,10 @@ def explain(
     the model's input scale, i.e. after the model's own input transform (for counts:
     normalize to 1e4 + log1p; then every gene scaled to 0-1 with the training split's min and
     range), so a value reads "this gene's scaled expression moved the class-c logit by so much
-    relative to the background cells". The genes are the user's: ``adata``'s genes are matched
+    relative to the background cells". On counts, a gene's value on that scale carries its
+    cell's depth (its share of the cell's counts): where the classes differ in depth (their
+    markers are many or highly expressed), a gene whose counts hardly vary, a housekeeping
+    gene, can rank high, for the depth the model reads through it. The genes are the user's: ``adata``'s genes are matched
     to the model's by name as :func:`~scautogenome.tl.predict` does (model genes the query lacks
     take their training mean and get no entry; query genes the model does not know get NaN
     importance).

@@ -109,9 +109,11 @@ def replaced_together(*paths: str | Path):
     written before any old one is replaced, and each old file is kept under a backup name (a
     hard link, or a copy where links are refused) until all are renamed; an error or an
     interruption (KeyboardInterrupt) between the renames puts the old files back and removes
-    the new ones that had no old one, so that the old set stays whole. A symlinked path is
-    written through to its target, whose permissions the new file keeps; the temporary and
-    backup files are removed whatever happens."""
+    the new ones that had no old one, so that the old set stays whole (a second interruption
+    while they are put back leaves the backups, ``.sag-*.bak`` beside their files). A
+    symlinked path is written through to its target, whose permissions the new file keeps;
+    the temporary files are removed whatever happens. Where hard links are refused, the
+    backups need as much free space as the old files."""
     import secrets
     import shutil
 
@@ -137,11 +139,17 @@ def replaced_together(*paths: str | Path):
             for tmp, target in zip(tmps, targets):
                 os.replace(tmp, target)
         except BaseException:  # KeyboardInterrupt too: the old files back, none of the new
-            for target, backup, old in zip(targets, backups, existed):
-                if old:
-                    os.replace(backup, target)
-                else:
-                    target.unlink(missing_ok=True)
+            restored = False
+            try:
+                for target, backup, old in zip(targets, backups, existed):
+                    if old:
+                        os.replace(backup, target)
+                    else:
+                        target.unlink(missing_ok=True)
+                restored = True
+            finally:
+                if not restored:  # a second interruption: the old files not back keep theirs
+                    backups = []
             raise
     finally:
         for file in tmps + backups:

@@ -309,6 +309,8 @@ def _writing(path: Path | str, kept: str | None = None):
         there = kept is not None and path.exists()
     try:
         yield
+    except FileExistsError:  # its message names the path, and what to do
+        raise
     except OSError as e:
         msg = f"cannot write {str(path)!r}: {e.strerror or e}"
         if there:

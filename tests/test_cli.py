@@ -2294,3 +2294,15 @@ def test_device_help_names_every_device_it_takes(capsys):
         "auto (default: cuda where available, else cpu), cpu, cuda, cuda:N (N a GPU index) or mps"
         in text
     )
+
+
+def test_a_write_refused_for_an_existing_model_keeps_its_own_message(tmp_path):
+    """A model saved there meanwhile (another process): the FileExistsError's own message,
+    which names the folder and what to do, not "cannot write ...: ... the model there before
+    is kept" around it."""
+    from scautogenome.cli import _writing
+
+    refused = FileExistsError("'m' already holds a saved model; pass overwrite=True")
+    with pytest.raises(FileExistsError) as err, _writing(tmp_path / "m", "model"):
+        raise refused
+    assert err.value is refused

@@ -1780,7 +1780,8 @@ def test_read_table_leaves_out_cbioportal_genes_without_a_symbol(tmp_path, sag_c
     X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
     np.testing.assert_array_equal(X, [[12.5, 0.5], [3.25, 7.0]])
     said = sag_caplog.text
-    assert "2 rows have no id in the first column, only in 'Entrez_Gene_Id'" in said
+    assert "2 rows have no id in the first column (empty, or read as missing" in said
+    assert "beside 'Entrez_Gene_Id'" in said
     assert "left out" in said
     plain = tmp_path / "plain.tsv"
     plain.write_text("gene\tS1\tS2\nTP53\t1\t2\n\t3\t4\n")
@@ -1816,13 +1817,22 @@ def test_read_table_leaves_out_stars_counts_of_reads_on_no_gene(tmp_path):
         "gene_id\tTCGA-OR-A5J1-01\tTCGA-OR-A5J2-01\n"
         "N_unmapped\t2179225\t1990331\nN_multimapping\t1650\t1702\n"
         "N_noFeature\t99012\t88871\nN_ambiguous\t5100\t4980\n"
-        "ENSG00000000003.15\t2475\t1830\nENSG00000000005.6\t4\t0\n"
+        "ENSG00000000003.15\t2475\t1830\nENSG00000000005.6\t4\t0\nENSG00000000005.6\t1\t2\n"
     )
-    with pytest.warns(UserWarning, match=r"4 rows of STAR's counts of reads on no gene"):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
         adata = sag.io.read_table(path, orientation="genes_x_samples")
-    assert adata.var_names.tolist() == ["ENSG00000000003.15", "ENSG00000000005.6"]
+    said = [str(w.message) for w in record]
+    assert len(said) == 2, said  # the package's own two; not anndata's of repeated names
+    assert "4 rows of STAR's counts of reads on no gene (N_unmapped, N_multimapping" in said[0]
+    assert "1 gene ids repeat" in said[1]
+    assert adata.var_names.tolist() == [
+        "ENSG00000000003.15",
+        "ENSG00000000005.6",
+        "ENSG00000000005.6-1",
+    ]
     X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
-    np.testing.assert_array_equal(X, [[2475, 4], [1830, 0]])
+    np.testing.assert_array_equal(X, [[2475, 4, 1], [1830, 0, 2]])
 
 
 def test_read_autogenome_enas_trainer_settings_map_onto_enas(tmp_path, recwarn):

@@ -100,6 +100,39 @@ def test_a_save_interrupted_between_its_renames_puts_the_old_files_back(
         assert type(model).load(folder).weights_digest() == digest
 
 
+def test_a_second_interruption_while_files_are_put_back_keeps_their_backups(tmp_path, monkeypatch):
+    """Ctrl-C between the renames, and again while the old files are put back: the backups
+    of those not back yet were removed with the rest, the only copies of the old files."""
+    import os
+
+    from scautogenome._utils import replaced_together
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("old a")
+    b.write_text("old b")
+    real_replace, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) in (2, 3):  # b's rename, then a's way back
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    def write_both():
+        with replaced_together(a, b) as (new_a, new_b):
+            new_a.write_text("new a")
+            new_b.write_text("new b")
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        write_both()
+    monkeypatch.undo()
+    assert (a.read_text(), b.read_text()) == ("new a", "old b")
+    backups = list(tmp_path.glob(".sag-*.bak"))
+    assert sorted(f.read_text() for f in backups) == ["old a", "old b"]
+    assert not list(tmp_path.glob(".sag-*.tmp"))
+
+
 def test_a_failed_save_into_a_new_folder_leaves_no_folder(trained, tmp_path, monkeypatch):
     """A save that fails (a full disk) into folders it created removes them again: an empty
     model folder was left, and the command line's next run into the same --out was refused
@@ -117,8 +150,15 @@ def test_a_failed_save_into_a_new_folder_leaves_no_folder(trained, tmp_path, mon
     monkeypatch.setattr(os, "replace", full)
     with pytest.raises(OSError, match="No space left"):
         model.save(tmp_path / "runs" / "a" / "m")
-    monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["other", "runs"]
+    # a folder of the user's, named through one the save makes ("x/../empty"), stays
+    (tmp_path / "runs" / "empty").mkdir()
+    with pytest.raises(OSError, match="No space left"):
+        model.save(tmp_path / "runs" / "x" / ".." / "empty")
+    assert (tmp_path / "runs" / "empty").is_dir()
+    monkeypatch.undo()
+    (tmp_path / "runs" / "empty").rmdir()
+    (tmp_path / "runs" / "x").rmdir()  # made by the path's "x/..", and left
     model.save(tmp_path / "runs" / "a" / "m")  # the same call once there is space
     assert (tmp_path / "runs" / "a" / "m" / "model.json").exists()
 

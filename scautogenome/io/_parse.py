@@ -655,9 +655,9 @@ def _read_matrix(
     if n_unnamed:
         logger.warning(
             f"{what} {where(path)}: {n_unnamed} row{'s have' if n_unnamed > 1 else ' has'} "
-            f"no id in the first column, only in {layout.annotation[0]!r} (cBioPortal lists "
-            "genes without a symbol so): left out. To keep them, give them ids in the first "
-            f"column (e.g. their {layout.annotation[0]})."
+            "no id in the first column (empty, or read as missing: NA, null), beside "
+            f"{layout.annotation[0]!r} (cBioPortal lists genes without a symbol so): left out. "
+            f"To keep them, give them ids in the first column (e.g. their {layout.annotation[0]})."
         )
     if layout.index:
         row_ids = np.concatenate(ids).astype(str) if ids else np.array([], dtype=str)

@@ -360,6 +360,17 @@ def table_to_anndata(
             raise ValueError(msg)
         sample_ids, gene_ids = col_ids, row_ids
         X = m.X.T.tocsr() if sp.issparse(m.X) else np.ascontiguousarray(m.X.T)
+    star = np.isin(gene_ids, STAR_COUNTERS)
+    if star.any():
+        warnings.warn(
+            f"{what} {_parse.where(path)}: {int(star.sum())} rows of STAR's counts of reads "
+            f"on no gene ({', '.join(np.asarray(gene_ids)[star])}, as GDC's STAR - Counts "
+            "files begin) are no genes: left out.",
+            UserWarning,
+            stacklevel=3,
+        )
+        gene_ids = [g for g, s in zip(gene_ids, star) if not s]
+        X = X[:, ~star]
     with warnings.catch_warnings():  # repeated gene ids are made unique below, and said so
         warnings.filterwarnings("ignore", message="Variable names are not unique")
         adata = ad.AnnData(
@@ -375,18 +386,6 @@ def table_to_anndata(
             UserWarning,
             stacklevel=3,
         )
-    star = np.isin(adata.var_names, STAR_COUNTERS)
-    if star.any():
-        n = int(star.sum())
-        warnings.warn(
-            f"{what} {_parse.where(path)}: {n} rows of STAR's counts of reads on no gene "
-            f"({', '.join(adata.var_names[star])}, as GDC's STAR - Counts files begin) are no "
-            "genes: left out.",
-            UserWarning,
-            stacklevel=3,
-        )
-        adata = adata[:, ~star].copy()
-        gene_ids = [g for g, s in zip(gene_ids, star) if not s]
     gene_dups = _duplicates(gene_ids)
     if gene_dups:
         warnings.warn(

@@ -7,6 +7,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import platform
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,8 +71,6 @@ def check_model_path(path, kind: str, method: str) -> Path:
     """``path`` as a Path, or a TypeError: :meth:`BaseModel.save` and :meth:`BaseModel.load`
     take the path of a model's folder (``kind.method``, e.g. ``Classifier.load``, names the
     call)."""
-    import os
-
     if not isinstance(path, (str, os.PathLike)):
         msg = (
             f"{kind}.{method} takes the path of a model's folder (a str or Path), got "
@@ -104,7 +103,7 @@ def write_model_dir(
     # the JSON first: a value it cannot hold fails before anything is written
     meta = {**meta, "versions": versions()}
     json.dumps(meta, default=json_default)
-    made = _first_missing(path)
+    made = _first_missing(Path(os.path.abspath(path)))  # "x/../y": y's, not x's
     path.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().cpu() for k, v in tensors.items()}
     try:
@@ -118,15 +117,16 @@ def write_model_dir(
         # the folders this call made go again, so that a failed save leaves none (the
         # command line refused its next run into an empty model folder)
         if made is not None:
-            _remove_empty(path, made)
+            _remove_empty(Path(os.path.abspath(path)), made)
         raise
     return path
 
 
 def _first_missing(path: Path) -> Path | None:
-    """The topmost of ``path`` and its parents that does not exist (None: ``path`` does)."""
+    """The topmost of ``path`` (absolute, without "..") and its parents that does not exist
+    (None: ``path`` does)."""
     missing = None
-    for folder in (path.absolute(), *path.absolute().parents):
+    for folder in (path, *path.parents):
         if folder.exists():
             break
         missing = folder
@@ -134,8 +134,9 @@ def _first_missing(path: Path) -> Path | None:
 
 
 def _remove_empty(path: Path, top: Path) -> None:
-    """Remove ``path`` and its parents up to ``top`` while they are empty folders."""
-    for folder in (path.absolute(), *path.absolute().parents):
+    """Remove ``path`` (absolute, without "..") and its parents up to ``top`` while they are
+    empty folders."""
+    for folder in (path, *path.parents):
         try:
             folder.rmdir()
         except OSError:  # not empty (another process's), or gone

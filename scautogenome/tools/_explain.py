@@ -307,8 +307,9 @@ def explain(
     relative to the background cells". On counts, a gene's value on that scale carries its
     cell's depth (its share of the cell's counts): where the classes differ in depth (their
     markers are many or highly expressed), a gene whose counts hardly vary, a housekeeping
-    gene, can rank high, for the depth the model reads through it. The genes are the user's: ``adata``'s genes are matched
-    to the model's by name as :func:`~scautogenome.tl.predict` does (model genes the query lacks
+    gene, can rank high, for the depth the model reads through it. The genes are the user's:
+    ``adata``'s genes are matched to the model's by name as :func:`~scautogenome.tl.predict`
+    does (model genes the query lacks
     take their training mean and get no entry; query genes the model does not know get NaN
     importance).
 

@@ -167,8 +167,9 @@ def _autocast(device: torch.device):
 
 
 def _no_autocast(device: torch.device):
-    """float32 on ``device``, also inside an autocast block of the caller's on a GPU. Any
-    device but CUDA takes CPU's: torch before 2.5 refuses an MPS autocast, even disabled."""
+    """float32 on ``device``: CUDA's autocast turned off there (also inside an autocast block
+    of the caller's), CPU's on any other device (torch before 2.5 refuses an MPS autocast,
+    even a disabled one, so a caller's MPS autocast stays on)."""
     return torch.autocast("cuda" if device.type == "cuda" else "cpu", enabled=False)
 
 

@@ -138,6 +138,41 @@ def test_importance_says_when_color_is_not_used(annotated, caplog):
         logger.removeHandler(caplog.handler)
 
 
+def test_plots_leave_their_figure_without_a_layout_engine(annotated, regressed):
+    """The figures are laid out once (constrained, as they are made) and left without a
+    layout engine, as scanpy's: fig.subplots_adjust was ignored with a warning, and
+    plt.tight_layout() raised ("Colorbar layout of new layout engine not compatible")."""
+    import warnings
+
+    cls = str(annotated.uns["sag"]["classes"][0])
+    calls = {
+        "confusion_matrix": lambda: sag.pl.confusion_matrix(annotated, show=False),
+        "shap_summary": lambda: sag.pl.shap_summary(annotated, cls, show=False),
+        "importance": lambda: sag.pl.importance(annotated, group=cls, show=False),
+        "search_history": lambda: sag.pl.search_history(annotated, show=False),
+        "regression": lambda: sag.pl.regression(regressed, show=False),
+    }
+    for name, call in calls.items():
+        ax = call()
+        fig = ax.figure
+        assert fig.get_layout_engine() is None, name
+        laid_out = ax.get_position().x0
+        assert abs(laid_out - plt.rcParams["figure.subplot.left"]) > 1e-3, name
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fig.subplots_adjust(left=0.4)
+        assert ax.get_position().x0 == pytest.approx(0.4), name
+        plt.figure(fig.number)
+        with warnings.catch_warnings():  # matplotlib's of a colour bar's Axes, as scanpy's
+            warnings.filterwarnings("ignore", "This figure includes Axes that are not compat")
+            plt.tight_layout()
+        plt.close(fig)
+    # a figure of the user's keeps its own engine
+    fig, axs = plt.subplots(1, 2, layout="constrained")
+    sag.pl.confusion_matrix(annotated, ax=axs[0], show=False)
+    assert fig.get_layout_engine() is not None
+
+
 def test_shap_summary(annotated, tmp_path):
     adata = annotated
     cls = adata.uns["sag_shap"]["classes"][1]
@@ -806,6 +841,42 @@ def test_architecture_labels_fit_their_boxes_in_a_small_axes():
     big = sag.pl.architecture(arch, show=False)  # a figure of its own: the usual size
     assert max(t.get_fontsize() for t in big.texts if "\n" in t.get_text()) == 8.5
     plt.close("all")
+
+
+def test_architecture_and_search_history_read_on_a_dark_style(annotated):
+    """plt.style.use('dark_background'): the node labels took the style's white text on
+    their light boxes, and the chain's arrows and the best-so-far line stayed near-black on
+    black."""
+    from matplotlib.colors import to_hex
+
+    from scautogenome.plotting._utils import text_color_on
+
+    with plt.style.context("dark_background"):
+        ax = sag.pl.architecture(annotated, show=False)
+        labels = [t for t in ax.texts if t.get_text()]
+        boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
+        assert len(labels) == len(boxes) > 2
+        for text, box in zip(labels, boxes):
+            assert to_hex(text.get_color()) == to_hex(text_color_on(box.get_facecolor()))
+        arrows = [p for p in ax.patches if type(p).__name__ == "FancyArrowPatch"]
+        assert all(to_hex(a.get_edgecolor()) == "#cccccc" for a in arrows[:2])
+        ax = sag.pl.search_history(annotated, show=False)
+        best = next(line for line in ax.lines if line.get_label() == "best so far")
+        assert to_hex(best.get_color()) == "#cccccc"
+    ax = sag.pl.search_history(annotated, show=False)  # the default style as before
+    best = next(line for line in ax.lines if line.get_label() == "best so far")
+    assert to_hex(best.get_color()) == "#333333"
+
+
+def test_architecture_widens_for_its_title_at_a_large_font_size(annotated):
+    """sc.set_figure_params(fontsize=20) cut the title of a small network at the figure's
+    edge (its figure was of a fixed size)."""
+    with plt.rc_context({"font.size": 20}):
+        fig = sag.pl.architecture(annotated, return_fig=True)
+        fig.canvas.draw()
+        title = fig.axes[0].title.get_window_extent()
+        assert title.x0 >= 0
+        assert title.x1 <= fig.bbox.width
 
 
 def test_architecture_of_a_saved_model_folder(tmp_path):

@@ -14,7 +14,15 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .. import _keys
 from .._utils import check_bool, check_key, is_json_text
-from ._utils import PLOT_PARAMS, check_plot_args, counted, doc_params, finish
+from ._utils import (
+    PLOT_PARAMS,
+    check_plot_args,
+    counted,
+    doc_params,
+    finish,
+    label_width,
+    text_color_on,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -288,9 +296,12 @@ def architecture(
     check_architecture(arch, kinds=_DRAWN, stage="draw")
     widths, chain, skips, combine = _graph(arch)
     n = len(widths)
-    if ax is None:
+    made = ax is None  # sized here, for the title too
+    if made:
         _, ax = plt.subplots(figsize=(max(4.0, 1.35 * (n + 2)), 3.2))
     fig = ax.figure
+    # the arrows of the chain dark on a light figure, light on a dark one (a dark style)
+    chain_color = text_color_on(fig.get_facecolor(), dark=_CHAIN, light="#cccccc")
     step = 1.6
     xs = [step * (i + 1) for i in range(n)]  # units; input at 0, output at step * (n + 1)
     w_min = min(widths)
@@ -320,7 +331,19 @@ def architecture(
             )
         )
         labels.append(
-            (ax.text(x, 0, text, ha="center", va="center", fontsize=largest, zorder=4), h)
+            (
+                ax.text(
+                    x,
+                    0,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=largest,
+                    color=text_color_on(color),  # not a dark style's white on a light box
+                    zorder=4,
+                ),
+                h,
+            )
         )
 
     first, last = _io_labels(arch, _target(data, key))
@@ -348,10 +371,10 @@ def architecture(
         )
 
     half = box_w / 2
-    arrow(0.0 + half, 0, xs[0] - half, 0, _CHAIN)
+    arrow(0.0 + half, 0, xs[0] - half, 0, chain_color)
     for a, b in chain:
-        arrow(xs[a] + half, 0, xs[b] - half, 0, _CHAIN)
-    arrow(xs[-1] + half, 0, step * (n + 1) - half, 0, _CHAIN)
+        arrow(xs[a] + half, 0, xs[b] - half, 0, chain_color)
+    arrow(xs[-1] + half, 0, step * (n + 1) - half, 0, chain_color)
 
     x_of = [*xs, step * (n + 1)]  # index n: the output node
     top_of = [h / 2 for h in heights] + [0.35]
@@ -408,5 +431,7 @@ def architecture(
             if arch.get("n_batch"):  # the one-hot batch joins every decoder unit's input
                 title += f", decoder units read the batch ({arch['n_batch']})"
     ax.set_title(title, fontsize="medium")  # the font size: 10 points at matplotlib's default
+    if made:  # wide enough for the title (a large font's cut a small network's at the edges)
+        fig.set_figwidth(max(fig.get_figwidth(), label_width(title.splitlines(), "medium") + 0.4))
 
     return finish(fig, ax, show, return_fig, save, "sag_architecture", keep_title=mine)

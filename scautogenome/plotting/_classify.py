@@ -673,7 +673,12 @@ def search_history(
         best = sign * np.fmax.accumulate(signed)
         first = int(np.argmax(done))
         ax.step(
-            number[first:], best[first:], where="post", color="#333333", lw=1.2, label="best so far"
+            number[first:],
+            best[first:],
+            where="post",
+            color=text_color_on(ax.get_facecolor(), dark="#333333", light="#cccccc"),
+            lw=1.2,
+            label="best so far",
         )
         b = _kept_trial(trials, uns, done, sign)
         ax.scatter(  # the kept trial's mode in the star's edge, as the legend's
@@ -692,7 +697,8 @@ def search_history(
     bottom = blended_transform_factory(ax.transData, ax.transAxes)
     # greys no mode has (a failed trial's red was rrfcn's colour), below the dots of the
     # trials that scored, which low scores put on the bottom edge too
-    for st, marker, color in (("pruned", "|", "#999999"), ("fail", "x", "#222222")):
+    failed = text_color_on(ax.get_facecolor(), dark="#222222", light="#dddddd")
+    for st, marker, color in (("pruned", "|", "#999999"), ("fail", "x", failed)):
         sel = state == st
         if sel.any():
             ax.scatter(

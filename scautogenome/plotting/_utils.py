@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import textwrap
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,14 +92,36 @@ def check_plot_args(ax, show, save, return_fig) -> tuple[bool | None, bool | Non
     return show, return_fig
 
 
+_LAID_OUT_ONCE: weakref.WeakSet = weakref.WeakSet()
+"""The figures :func:`new_axes` made, which :func:`finish` lays out and leaves without a
+layout engine."""
+
+
 def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    """``ax``'s figure and ``ax``, or a new figure of ``figsize`` with one Axes."""
+    """``ax``'s figure and ``ax``, or a new figure of ``figsize`` with one Axes, laid out
+    (constrained) once the plot is drawn (:func:`finish`)."""
     import matplotlib.pyplot as plt
 
     if ax is not None:
         return ax.figure, ax
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    _LAID_OUT_ONCE.add(fig)
     return fig, ax
+
+
+def _lay_out_once(fig: Figure) -> None:
+    """Lay ``fig`` out (its constrained layout, once) and leave it without a layout engine, as
+    scanpy's figures are: with the engine kept, a user's ``fig.subplots_adjust`` was ignored
+    and ``plt.tight_layout()`` raised where a colour bar was drawn."""
+    import matplotlib as mpl
+
+    engine = fig.get_layout_engine()
+    if engine is None:
+        return
+    engine.execute(fig)
+    # None is no engine only where rcParams ask for none (autolayout would ask for tight)
+    with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)
 
 
 TICK_LETTERS = 40
@@ -396,6 +419,8 @@ def finish(
     if title is not None:  # the caller's, in place of the plot's own
         ax.set_title(title)
         ax.title.set_parse_math(True)  # as matplotlib reads a title
+    if fig in _LAID_OUT_ONCE:
+        _lay_out_once(fig)
     saved = save_figure(fig, writekey, save) is not None
     if return_fig:
         return fig

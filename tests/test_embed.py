@@ -565,6 +565,46 @@ def test_a_record_of_embedding_scores_alone_is_replaced_by_embed_and_encode(adat
         sag.tl.classify(query, "label", key_added="s")
 
 
+def test_a_new_latent_removes_the_layouts_and_graph_of_the_old_one(adata, sag_caplog):
+    """sag.pl.embedding's UMAP, t-SNE and kNN graph of a latent stayed beside the new latent
+    of a later embed (or encode) under the key: scanpy's own sc.pl.embedding(adata,
+    'X_sag_resvae_umap') drew the old latent's layout without a word. They go with it; of the
+    same latent they stay."""
+    import matplotlib.pyplot as plt
+
+    derived = {
+        "obsm": ["X_sag_resvae_umap", "X_sag_resvae_tsne"],
+        "uns": ["X_sag_resvae_umap", "X_sag_resvae_tsne", "sag_resvae_neighbors"],
+        "obsp": ["sag_resvae_neighbors_distances", "sag_resvae_neighbors_connectivities"],
+    }
+
+    def present():
+        return {
+            slot: [k for k in keys if k in getattr(adata, slot)] for slot, keys in derived.items()
+        }
+
+    model = sag.tl.embed(adata, config=ONE_TRIAL, seed=0)
+    sag.pl.embedding(adata, show=False)
+    sag.pl.embedding(adata, method="tsne", show=False)
+    plt.close("all")
+    assert present() == derived
+    sag.tl.encode(adata, model)  # the same latent: they stay
+    assert present() == derived
+    sag_caplog.clear()
+    model = sag.tl.embed(adata, config=ONE_TRIAL, seed=1)
+    assert present() == {"obsm": [], "uns": [], "obsp": []}
+    said = sag_caplog.text
+    assert (
+        "removed obsm['X_sag_resvae_umap'], uns['X_sag_resvae_umap'], obsm['X_sag_resvae_tsne']"
+        in said
+    )
+    assert "of the earlier latent" in said
+    # one of the user's own under such a key (no record of sag's) is not sag's to remove
+    adata.obsm["X_sag_resvae_umap"] = np.zeros((adata.n_obs, 2), dtype=np.float32)
+    sag.tl.encode(adata, model)
+    assert "X_sag_resvae_umap" in adata.obsm
+
+
 def test_embedding_scores_on_a_handful_of_cells():
     """30 labelled cells or fewer: the t-SNE runs at a smaller perplexity (sklearn refuses
     scanpy's 30 there); one label per cell is a clear error, not sklearn's."""

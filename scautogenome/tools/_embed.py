@@ -18,6 +18,7 @@ from .._utils import (
     check_key,
     check_number,
     check_obs_column,
+    digest,
 )
 from ..config import _embed as _embed_config
 from ..data import batch_codes, check_not_continuous, obs_noun
@@ -457,13 +458,53 @@ def embed(
     # -- write (only after everything above succeeded) -----------------------------------------
     # every value prepared first (the record h5ad-safe too), then written in one block
     out = Outputs()
-    out.set("obsm", latent_key(key_added), latent.astype(np.float32))
+    latent = latent.astype(np.float32)
+    out.set("obsm", latent_key(key_added), latent)
+    layout_outputs(out, adata, key_added, latent)
     recon_outputs(out, adata, key_added, reconstruction if recon else None)
     replaces_scores(out, adata, key_added, "embed")
     out.set("uns", key_added, h5ad_safe(uns))
     out.write(adata)
     logger.info("    finished embed (%s)", elapsed(start))
     return model
+
+
+def layout_outputs(out: Outputs, adata: AnnData, key_added: str, latent: np.ndarray) -> None:
+    """Add to ``out`` the removal of what :func:`~scautogenome.pl.embedding` computed from an
+    earlier latent under ``key_added`` (its UMAP and t-SNE, ``obsm``/``uns['X_{key}_umap']``,
+    ``..._tsne``, and its kNN graph, ``uns['{key}_neighbors']`` and ``obsp``'s), where
+    ``latent`` replaces that latent: scanpy's own plots and tools would read them without a
+    word. Those of the same latent (its digest, recorded with them) stay, and entries sag did
+    not write (no such record) are left alone."""
+    source = digest(latent)
+
+    def stale(record) -> bool:
+        params = record.get("params", {}) if isinstance(record, dict) else {}
+        recorded = params.get("sag_basis_digest") if isinstance(params, dict) else None
+        return recorded is not None and recorded != source
+
+    removed = []
+    for method in ("umap", "tsne"):
+        key_2d = f"X_{key_added}_{method}"
+        if stale(adata.uns.get(key_2d)):
+            for slot in ("obsm", "uns"):
+                if key_2d in getattr(adata, slot):
+                    out.remove(slot, key_2d)
+                    removed.append(f"{slot}[{key_2d!r}]")
+    graph = f"{key_added}_neighbors"
+    if stale(adata.uns.get(graph)):
+        out.remove("uns", graph)
+        removed.append(f"uns[{graph!r}]")
+        for part in ("distances", "connectivities"):
+            if f"{graph}_{part}" in adata.obsp:
+                out.remove("obsp", f"{graph}_{part}")
+                removed.append(f"obsp[{graph + '_' + part!r}]")
+    if removed:
+        out.note(
+            "removed %s: sag.pl.embedding's layouts and kNN graph of the earlier latent "
+            "(it computes them again for this one)",
+            ", ".join(removed),
+        )
 
 
 def recon_outputs(

@@ -12,7 +12,7 @@ from .._settings import keep_python_rng, logger
 from .._utils import json_default
 from ..data import check_adata, gene_alignment, obs_noun, unlisted_genes_are_zero
 from ..models._resvae import active_dims, transform_batch_names
-from ._embed import check_outputs, latent_key, recon_outputs
+from ._embed import check_outputs, latent_key, layout_outputs, recon_outputs
 from ._utils import (
     Outputs,
     call_params,
@@ -212,7 +212,9 @@ def encode(
     # -- write (only after everything above succeeded) -----------------------------------------
     # every value prepared first (the record h5ad-safe too), then written in one block
     out = Outputs()
-    out.set("obsm", latent_key(key_added), latent.astype(np.float32))
+    latent = latent.astype(np.float32)
+    out.set("obsm", latent_key(key_added), latent)
+    layout_outputs(out, adata, key_added, latent)
     recon_outputs(out, adata, key_added, reconstruction if recon else None)
     uns = dict(record) if same_run else {}
     # scores of embedding_scores were of the cells of another call (the reference's, or a

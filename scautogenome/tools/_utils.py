@@ -599,8 +599,8 @@ class Outputs:
         self._notes: list[tuple[str, str, tuple]] = []
 
     def set(self, slot: str, key: str, value) -> None:
-        """``adata.{slot}[key] = value`` (``slot``: ``"obs"``, ``"obsm"``, ``"layers"``,
-        ``"varm"`` or ``"uns"``)."""
+        """``adata.{slot}[key] = value`` (``slot``: ``"obs"``, ``"obsm"``, ``"obsp"``,
+        ``"layers"``, ``"varm"`` or ``"uns"``)."""
         self._writes.append((slot, key, value))
 
     def remove(self, slot: str, key: str) -> None:

@@ -294,7 +294,9 @@ def embed(
     ``adata``:
 
     ``obsm['X_{key_added}']``
-        Latent means, n_obs x n_latent (float32).
+        Latent means, n_obs x n_latent (float32). Where it replaces another latent, what
+        :func:`~scautogenome.pl.embedding` computed from that one (its UMAP, t-SNE and kNN
+        graph under the key) is removed.
     ``layers['{key_added}_recon']``
         Only with ``recon=True``: the reconstruction decoded from the latent means (dense
         float32). For ``"mse"``/``"gaussian"`` on the scale of the values the model was

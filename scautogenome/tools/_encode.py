@@ -109,7 +109,8 @@ def encode(
     Nothing; writes into ``adata``:
 
     ``obsm['X_{key_added}']``
-        Latent means, n_obs x n_latent (float32).
+        Latent means, n_obs x n_latent (float32); what :func:`~scautogenome.pl.embedding`
+        computed from another latent under the key is removed, as :func:`embed` does.
     ``layers['{key_added}_recon']``
         Only with ``recon=True``.
     ``uns[key_added]``

@@ -269,6 +269,45 @@ def test_a_live_trial_another_process_takes_for_dead_does_not_end_the_search(tmp
     assert "its results are dropped, and the search goes on" in text
 
 
+def test_a_live_trial_a_database_takes_for_dead_does_not_end_the_search(tmp_path, sag_caplog):
+    """The same in a database: another process fails the trial through Optuna's heartbeats
+    (fail_stale_trials, which queues it once more and marks nothing of sag's), and the
+    search ended with "Cannot tell a FAIL trial" (the command line's exit 2)."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    failed = []
+
+    def fail_the_running_trial_once():  # another process finds it stale and fails it
+        if failed:
+            return
+        other = _study.open_storage(url)
+        study = optuna.load_study(study_name="t", storage=other)
+        running = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+        con = sqlite3.connect(tmp_path / "s.db")  # its heartbeat of long ago
+        con.execute("update trial_heartbeats set heartbeat = '2000-01-01 00:00:00'")
+        con.commit()
+        con.close()
+        failed.extend(_study._fail_stale_trials(study, other))
+        assert failed == [t.number for t in running]
+
+    import io
+    import logging
+
+    (handler,) = logging.getLogger("optuna").handlers  # Optuna's own, on stderr
+    shown = io.StringIO()
+    before = handler.setStream(shown)
+    try:
+        out = _search(url, 3, during=fail_the_running_trial_once)
+    finally:
+        handler.setStream(before)
+    assert "UpdateFinishedTrialError" not in shown.getvalue()  # Optuna's traceback of it
+    states = [t.state.name for t in out.study.trials]
+    assert states.count("FAIL") == 1, states
+    assert states.count("COMPLETE") >= 2, states
+    text = " ".join(sag_caplog.text.split())
+    assert f"trial(s) {failed} of this search were failed by another process" in text
+    assert "its results are dropped, and the search goes on" in text
+
+
 def test_a_live_trial_failing_meanwhile_is_not_named_as_a_dead_one(tmp_path, sag_caplog):
     """In a database, the trials named as of a process that died are those Optuna found stale
     (no heartbeat), not every running trial that was failed by the time it was asked (one of a

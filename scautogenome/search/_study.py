@@ -1249,9 +1249,10 @@ class _Diverged(RuntimeError):
 
 class _OptunaQuiet(logging.Filter):
     """Leave out of Optuna's log what the search's own log already says: the traceback of a
-    trial stopped by Ctrl-C (or SIGTERM), which the command line and the search name, and
-    both lines of a trial whose training diverged (:class:`_Diverged`, one line of sag's);
-    Optuna's second line of either ("Trial N failed with value None.") too."""
+    trial stopped by Ctrl-C (or SIGTERM), which the command line and the search name, of a
+    trial another process failed as dead (its result dropped with a warning), and both lines
+    of a trial whose training diverged (:class:`_Diverged`, one line of sag's); Optuna's
+    second line of each ("Trial N failed with value None.") too."""
 
     def __init__(self):
         super().__init__()
@@ -1263,7 +1264,10 @@ class _OptunaQuiet(logging.Filter):
         if isinstance(exc, _Diverged):
             self.named.add(exc.number)
             return False
-        if isinstance(exc, KeyboardInterrupt) or "KeyboardInterrupt" in text:
+        # Ctrl-C; or a trial another process failed as dead, whose result Optuna could not
+        # record (UpdateFinishedTrialError): the search's warning names it
+        named = (KeyboardInterrupt, optuna.exceptions.UpdateFinishedTrialError)
+        if isinstance(exc, named) or any(kind.__name__ in text for kind in named):
             number = re.match(r"Trial (\d+) failed", text)
             if number:
                 self.named.add(int(number.group(1)))
@@ -1702,12 +1706,20 @@ def run_study(
 
     def failed_elsewhere() -> list[int]:
         """This search's trials another process failed as dead (:func:`_fail_stale_trials`),
-        not said before."""
-        failed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+        not said before, once Optuna could not record the result of the latest (it was failed
+        meanwhile): that one, and those marked so in a journal or queued once more (Optuna's
+        retry callback, its ``retry_history``) in a database, where Optuna's heartbeats fail
+        them."""
+        trials = study.get_trials(deepcopy=False)
+        retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+        latest = max(mine, default=None)
         return sorted(
             t.number
-            for t in failed
-            if t.number in mine and t.number not in dropped and STALE_ATTR in t.user_attrs
+            for t in trials
+            if t.state == optuna.trial.TrialState.FAIL
+            and t.number in mine
+            and t.number not in dropped
+            and (STALE_ATTR in t.user_attrs or t.number in retried or t.number == latest)
         )
 
     try:

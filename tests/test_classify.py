@@ -1109,6 +1109,21 @@ def test_a_resumed_search_says_which_starting_points_it_runs(
     assert trials[3].params == trials[0].params
 
 
+def test_a_new_study_says_where_it_is(adata, tiny_config, tmp_path, monkeypatch, sag_caplog):
+    """A worker or a search whose storage or study name is new (a typo, a relative path
+    from another folder) started a search of its own without a word of it."""
+    monkeypatch.chdir(tmp_path)
+    tiny_config["budget"]["n_trials"] = 1
+    sag.settings.verbosity = 2
+    sag.tl.classify(adata, "label", config=tiny_config, storage="sqlite:///s.db", study_name="s")
+    said = " ".join(sag_caplog.text.split())
+    assert f"study 's' is new: a search starts in {tmp_path / 's.db'}" in said
+    sag_caplog.clear()
+    sag.tl.classify(adata, "label", config=tiny_config, storage="sqlite:///s.db", study_name="s")
+    assert "is new" not in sag_caplog.text
+    assert "resuming study 's'" in sag_caplog.text
+
+
 def test_optuna_prints_no_traceback_of_an_interruption():
     """A trial stopped by Ctrl-C (or SIGTERM) is named by the search's own log and the
     command line, not by Optuna's lines (its traceback and "failed with value None"); a trial

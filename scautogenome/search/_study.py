@@ -1514,6 +1514,13 @@ def run_study(
             logger.info("running the starting point %s, %s", params, why)
             study.enqueue_trial(params)
     else:
+        if shared:  # a typo in the name, or a relative path from another folder, shows here
+            file = storage_file(storage)
+            logger.info(
+                "study %r is new: a search starts in %s",
+                study.study_name,
+                os.path.abspath(file) if file else storage_shown(storage),
+            )
         if budget["n_trials"] is not None:
             points = points[: budget["n_trials"]]
         for params in points:

@@ -63,6 +63,30 @@ def digest(values) -> str:
     return h.hexdigest()[:16]
 
 
+def row_keys(latent) -> np.ndarray:
+    """A 64-bit key of each row of ``latent`` from the bits of its float32 values (equal rows,
+    equal keys; the rows of a subset keep theirs, which a float product would not promise)."""
+    rows = np.ascontiguousarray(np.asarray(latent, dtype=np.float32))
+    bits = rows.view(np.uint32).astype(np.uint64)
+    weights = np.arange(1, bits.shape[1] + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**64, as intended
+        keys = (bits * (weights | np.uint64(1))).sum(axis=1, dtype=np.uint64)
+        keys ^= keys >> np.uint64(31)
+    return keys
+
+
+def rows_among(latent, stored: dict) -> bool:
+    """Whether every row of ``latent`` is one of the rows that coordinates of
+    :func:`~scautogenome.pl.embedding` were computed from (``stored``: their parameters, whose
+    ``sag_row_keys`` hold the rows' keys; absent in coordinates of an earlier version, or where
+    merging AnnData objects of other cells dropped them)."""
+    keys = np.asarray(stored.get("sag_row_keys", []), dtype=np.uint64)
+    if not len(keys):
+        return False
+    mine = row_keys(latent)
+    return bool(np.all(keys[np.searchsorted(keys, mine).clip(max=len(keys) - 1)] == mine))
+
+
 def matrix_digest(X, rows, chunk: int = 2048) -> str:
     """A short SHA-1 digest of the values of ``X[rows]`` (CSR or dense), read ``chunk`` rows
     at a time: the matrix is never densified as a whole.

@@ -599,10 +599,38 @@ def test_a_new_latent_removes_the_layouts_and_graph_of_the_old_one(adata, sag_ca
         in said
     )
     assert "of the earlier latent" in said
-    # one of the user's own under such a key (no record of sag's) is not sag's to remove
-    adata.obsm["X_sag_resvae_umap"] = np.zeros((adata.n_obs, 2), dtype=np.float32)
-    sag.tl.encode(adata, model)
-    assert "X_sag_resvae_umap" in adata.obsm
+    # a subset of the cells the layouts were computed on, encoded again: its latent rows are
+    # among theirs, so they stay, as sag.pl.embedding keeps them for a subset
+    sag.pl.embedding(adata, show=False)
+    plt.close("all")
+    part = adata[:128].copy()
+    sag.tl.encode(part, model)
+    assert "X_sag_resvae_umap" in part.obsm
+    assert "sag_resvae_neighbors_connectivities" in part.obsp
+
+
+def test_a_new_latent_leaves_layouts_sag_did_not_write():
+    """Entries under those keys without sag's record of what they were computed from (the
+    user's own, or sag's after anndata.concat, which drops uns) are not sag's to remove."""
+    from scautogenome.tools._embed import layout_outputs
+    from scautogenome.tools._utils import Outputs
+
+    a = ad.AnnData(np.zeros((6, 3), dtype=np.float32))
+    a.obsm["X_k_umap"] = np.zeros((6, 2), dtype=np.float32)
+    a.uns["X_k_umap"] = {"params": {"a": 1}}  # scanpy's own parameters, none of sag's
+    a.uns["k_neighbors"] = {"params": {"n_neighbors": 5}}
+    a.obsp["k_neighbors_distances"] = sparse.csr_matrix((6, 6), dtype=np.float32)
+    out = Outputs()
+    layout_outputs(out, a, "k", np.ones((6, 2), dtype=np.float32))
+    out.write(a)
+    assert "X_k_umap" in a.obsm
+    assert "k_neighbors_distances" in a.obsp
+    a.uns["X_k_umap"]["params"]["sag_basis_digest"] = "0123456789abcdef"  # sag's, of another
+    out = Outputs()
+    layout_outputs(out, a, "k", np.ones((6, 2), dtype=np.float32))
+    out.write(a)
+    assert "X_k_umap" not in a.obsm
+    assert "k_neighbors_distances" in a.obsp  # the graph has no record of sag's
 
 
 def test_embedding_scores_on_a_handful_of_cells():

@@ -23,6 +23,8 @@ from .._utils import (
     digest,
     neighbors,
     resolve_basis,
+    row_keys,
+    rows_among,
     tsne,
 )
 from ._utils import (
@@ -245,7 +247,7 @@ def embedding(
     stored = adata.uns.get(key_2d, {}).get("params", {})
     changed = [k for k, v in source.items() if stored.get(k) != v]
     stale = key_2d in adata.obsm and bool(changed)
-    subset = stale and "sag_basis_digest" in changed and _rows_among(latent, stored)
+    subset = stale and "sag_basis_digest" in changed and rows_among(latent, stored)
     if subset:
         # every latent row is one the coordinates were computed from: a subset (or a
         # reordering) of those cells, whose 2-D rows came along, as sc.pl.umap(adata[mask])
@@ -279,7 +281,7 @@ def embedding(
         from ..data._checks import obs_noun  # not ..data, which loads torch
 
         noun = obs_noun(adata)
-        source["sag_row_keys"] = np.sort(_row_keys(latent))
+        source["sag_row_keys"] = np.sort(row_keys(latent))
         if method == "umap":
             neighbors(
                 adata,
@@ -733,29 +735,6 @@ def _refuse_unwritten(
             + _COPY_HINT.format(basis=basis)
         )
         raise ValueError(msg)
-
-
-def _row_keys(latent) -> np.ndarray:
-    """A 64-bit key of each row of ``latent`` from the bits of its float32 values (equal rows,
-    equal keys; the rows of a subset keep theirs, which a float product would not promise)."""
-    rows = np.ascontiguousarray(np.asarray(latent, dtype=np.float32))
-    bits = rows.view(np.uint32).astype(np.uint64)
-    weights = np.arange(1, bits.shape[1] + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    with np.errstate(over="ignore"):  # arithmetic modulo 2**64, as intended
-        keys = (bits * (weights | np.uint64(1))).sum(axis=1, dtype=np.uint64)
-        keys ^= keys >> np.uint64(31)
-    return keys
-
-
-def _rows_among(latent, stored: dict) -> bool:
-    """Whether every row of ``latent`` is one of the rows the stored coordinates were computed
-    from (their keys, ``sag_row_keys``; absent in coordinates of an earlier version, or where
-    merging AnnData objects of other cells dropped them)."""
-    keys = np.asarray(stored.get("sag_row_keys", []), dtype=np.uint64)
-    if not len(keys):
-        return False
-    mine = _row_keys(latent)
-    return bool(np.all(keys[np.searchsorted(keys, mine).clip(max=len(keys) - 1)] == mine))
 
 
 def _relabel(axes, label: str) -> None:

@@ -19,6 +19,7 @@ from .._utils import (
     check_number,
     check_obs_column,
     digest,
+    rows_among,
 )
 from ..config import _embed as _embed_config
 from ..data import batch_codes, check_not_continuous, obs_noun
@@ -476,25 +477,30 @@ def layout_outputs(out: Outputs, adata: AnnData, key_added: str, latent: np.ndar
     earlier latent under ``key_added`` (its UMAP and t-SNE, ``obsm``/``uns['X_{key}_umap']``,
     ``..._tsne``, and its kNN graph, ``uns['{key}_neighbors']`` and ``obsp``'s), where
     ``latent`` replaces that latent: scanpy's own plots and tools would read them without a
-    word. Those of the same latent (its digest, recorded with them) stay, and entries sag did
-    not write (no such record) are left alone."""
+    word. Those it keeps itself stay: of the same latent (its digest, recorded with them), or
+    of cells among those they were computed on (a subset encoded again: the rows' keys, the
+    UMAP's for its graph). Entries sag did not write (no such record) are left alone."""
     source = digest(latent)
 
-    def stale(record) -> bool:
-        params = record.get("params", {}) if isinstance(record, dict) else {}
-        recorded = params.get("sag_basis_digest") if isinstance(params, dict) else None
-        return recorded is not None and recorded != source
+    def params(key: str) -> dict:
+        record = adata.uns.get(key)
+        found = record.get("params", {}) if isinstance(record, dict) else {}
+        return found if isinstance(found, dict) else {}
+
+    def stale(recorded: dict, rows: dict) -> bool:
+        basis = recorded.get("sag_basis_digest")
+        return basis is not None and basis != source and not rows_among(latent, rows)
 
     removed = []
     for method in ("umap", "tsne"):
         key_2d = f"X_{key_added}_{method}"
-        if stale(adata.uns.get(key_2d)):
+        if stale(params(key_2d), params(key_2d)):
             for slot in ("obsm", "uns"):
                 if key_2d in getattr(adata, slot):
                     out.remove(slot, key_2d)
                     removed.append(f"{slot}[{key_2d!r}]")
     graph = f"{key_added}_neighbors"
-    if stale(adata.uns.get(graph)):
+    if stale(params(graph), params(f"X_{key_added}_umap")):  # the UMAP's rows are the graph's
         out.remove("uns", graph)
         removed.append(f"uns[{graph!r}]")
         for part in ("distances", "connectivities"):

@@ -19,6 +19,7 @@ from scipy import sparse
 import scautogenome as sag
 from scautogenome.config import _embed as embed_config
 from scautogenome.nn import build_vae
+from scautogenome.tools._embed import SILHOUETTE_MB
 
 # tiny search: 2 trials of a few epochs, one architecture family choice
 TINY_EMBED = {
@@ -453,6 +454,35 @@ def test_embedding_scores_on_separated_clusters():
     assert set(a.obsm) == {"X_sag_resvae"}  # nothing written
     assert "neighbors" not in a.uns
     assert "sag_resvae" not in a.uns
+
+
+def test_embedding_scores_bound_the_silhouettes_working_memory(monkeypatch):
+    """sklearn's silhouette computes its distances in chunks of up to its working_memory
+    (1 GB by default): +500 MB on 10,000 cells (benchmarks/RESULTS.md). The scores bound it
+    (the same values), and leave sklearn's setting as it was."""
+    import sklearn
+    import sklearn.metrics as skm
+
+    seen = []
+    for name in ("silhouette_score", "silhouette_samples"):
+        real = getattr(skm, name)
+
+        def spy(*args, _real=real, **kwargs):
+            seen.append(sklearn.get_config()["working_memory"])
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(skm, name, spy)
+    a = _fake_embedding()
+    a.obs["batch"] = np.tile(["b1", "b2"], a.n_obs // 2 + 1)[: a.n_obs]
+    before = sklearn.get_config()["working_memory"]
+    s = sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False, batch_key="batch")
+    assert seen
+    assert set(seen) == {SILHOUETTE_MB}
+    assert sklearn.get_config()["working_memory"] == before
+    monkeypatch.undo()
+    assert s["silhouette"] == pytest.approx(
+        float(skm.silhouette_score(a.obsm["X_sag_resvae"], a.obs["label"])), abs=1e-6
+    )
 
 
 def test_a_collapsed_embedding_gets_no_perfect_davies_bouldin(sag_caplog):

@@ -69,6 +69,11 @@ SCORE_MAX_CELLS = 10_000
 """embedding_scores' silhouette and t-SNE run on a seeded sample of this many labelled cells
 where there are more (its ``max_cells``): 70 s and minutes on 100,000 cells otherwise."""
 
+SILHOUETTE_MB = 64
+"""The working memory (MB) of sklearn's silhouettes in embedding_scores: their distances come
+in chunks of up to it (sklearn's default, 1 GB, took +500 MB on 10,000 cells, and was slower;
+benchmarks/RESULTS.md)."""
+
 RECON_WARN_BYTES = 2e9
 """A reconstruction layer (dense float32) larger than this is warned about before any work."""
 
@@ -872,7 +877,10 @@ def embedding_scores(
             f"{len(y):,}",
             noun,
         )
-    with still_running("silhouette"):  # quadratic in the cells: max_cells=None on many
+    import sklearn
+
+    # quadratic in the cells: max_cells=None on many; the distances in small chunks
+    with still_running("silhouette"), sklearn.config_context(working_memory=SILHOUETTE_MB):
         out: dict[str, float | int] = {
             "davies_bouldin": davies_bouldin(emb, y, f"obsm[{basis!r}]"),
             "silhouette": float(skm.silhouette_score(emb[sample], y[sample], random_state=seed)),

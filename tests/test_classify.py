@@ -331,6 +331,26 @@ def test_a_journal_trial_left_running_is_named(adata, tiny_config, tmp_path, cap
     assert not [r for r in caplog.records if r.levelname == "WARNING" and "running" in r.msg]
 
 
+def test_a_database_trial_left_running_is_named_too(adata, tiny_config, tmp_path, sag_caplog):
+    """A process killed less than the grace period ago left its trial running in a database:
+    the resumed search said only "joining study", where a journal's says why."""
+    import optuna
+
+    from scautogenome.search._study import open_storage
+
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    tiny_config["budget"]["n_trials"] = 1
+    sag.tl.classify(adata, "label", config=tiny_config, storage=url, study_name="s")
+    storage = open_storage(url)
+    trial = optuna.load_study(study_name="s", storage=storage).ask()  # a process that died
+    storage.record_heartbeat(trial._trial_id)  # now: within the grace period
+    sag.settings.verbosity = 2
+    sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=url, study_name="s")
+    text = " ".join(sag_caplog.text.split())
+    assert "1 trial(s) marked running, taken to be of another process" in text
+    assert "once it has had no heartbeat for 120 s" in text
+
+
 def test_storage_refuses_a_study_of_other_labels(adata, tiny_config, tmp_path):
     url = f"sqlite:///{tmp_path / 'search.db'}"
     tiny_config["budget"]["n_trials"] = 1

@@ -689,12 +689,11 @@ def _running_elsewhere(study: optuna.Study, storage) -> bool:
     """Whether the study holds trials another process is training now. Trials of a process
     that died (no heartbeat for :data:`GRACE_PERIOD` seconds: Optuna's in an RDB storage,
     sag's in a journal file) are failed first and retried once (:func:`_fail_stale_trials`);
-    a trial of a process that died less than that ago still counts, as an info note says
-    where the heartbeats are sag's."""
+    a trial of a process that died less than that ago still counts, as an info note says."""
     _fail_stale_trials(study, storage)
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    if running and not _optuna_heartbeats(storage):
-        # the normal case of processes sharing a journal file: a note, not a warning
+    if running:
+        # the normal case of processes sharing a storage: a note, not a warning
         logger.info(
             "study %r has %d trial(s) marked running, taken to be of another process that "
             "searches it now (a trial of a process that died is failed and run again once it "

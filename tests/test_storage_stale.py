@@ -308,6 +308,25 @@ def test_a_live_trial_a_database_takes_for_dead_does_not_end_the_search(tmp_path
     assert "its results are dropped, and the search goes on" in text
 
 
+def test_a_starting_point_another_process_runs_takes_no_trial_of_the_budget(tmp_path):
+    """Two processes that start one study together may both enqueue a starting point; the
+    second copy is pruned without training, and took one of n_trials: the process trained
+    one trial fewer than asked."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    storage = _study.open_storage(url)
+    study = optuna.create_study(storage=storage, study_name="t", direction="maximize")
+    study.enqueue_trial({"x": 0.25})
+    study.enqueue_trial({"x": 0.25})  # the other process's copy
+    other = study.ask()  # the other process trains the first copy now
+    storage.record_heartbeat(other._trial_id)
+    out = _search(url, 2)
+    trials = out.study.get_trials()
+    pruned = [t for t in trials if t.user_attrs.get("stopped") == "duplicate"]
+    trained = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(pruned) == 1
+    assert len(trained) == 2  # the budget, besides the copy
+
+
 def test_a_live_trial_failing_meanwhile_is_not_named_as_a_dead_one(tmp_path, sag_caplog):
     """In a database, the trials named as of a process that died are those Optuna found stale
     (no heartbeat), not every running trial that was failed by the time it was asked (one of a

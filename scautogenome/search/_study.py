@@ -1530,6 +1530,7 @@ def run_study(
         return sign * value_of(res), -res.best_loss
 
     started = [0]  # trials this process has started
+    duplicates = [0]  # of them, copies of a starting point another process trains (pruned)
     mine: set[int] = set()  # their numbers (the summary counts them apart from the others')
     threads: dict[int, int] = {}  # trial number -> torch's CPU threads it trained on
     diverged: list[int] = []  # the trials of this run whose training diverged
@@ -1557,6 +1558,8 @@ def run_study(
             trial.set_user_attr(FINGERPRINT_TAG_ATTR, tag)
         taken = _point_taken(study, trial.number) if shared else None
         if taken is not None:
+            started[0] -= 1  # trained by another process: no trial of this one's budget
+            duplicates[0] += 1
             trial.set_user_attr("stopped", "duplicate")
             logger.info(
                 "trial %d: its starting point is trial %d's (another process enqueued it "
@@ -1730,6 +1733,7 @@ def run_study(
 
     try:
         with batch_heartbeat(heartbeat), signals:
+            pruned_before = 0
             while True:
                 n_left = None if budget["n_trials"] is None else budget["n_trials"] - started[0]
                 if n_left is not None and n_left <= 0:
@@ -1750,6 +1754,9 @@ def run_study(
                         catch=(RuntimeError,),
                         gc_after_trial=False,
                     )
+                    if budget["n_trials"] is not None and duplicates[0] > pruned_before:
+                        pruned_before = duplicates[0]  # Optuna counted them: the rest now
+                        continue
                 except ValueError as err:
                     # Optuna cannot record the result of a trial another process failed as
                     # dead (a clock far from this machine's, or this process held up): it is

@@ -71,8 +71,8 @@ where there are more (its ``max_cells``): 70 s and minutes on 100,000 cells othe
 
 SILHOUETTE_MB = 64
 """The working memory (MB) of sklearn's silhouettes in embedding_scores: their distances come
-in chunks of up to it (sklearn's default, 1 GB, took +500 MB on 10,000 cells, and was slower;
-benchmarks/RESULTS.md)."""
+in chunks of up to it. sklearn's default, 1 GB, took +354 MB on 8,617 cells and about +500 MB
+on 10,000; this takes 49 MB, at 3-21% more seconds (benchmarks/RESULTS.md)."""
 
 RECON_WARN_BYTES = 2e9
 """A reconstruction layer (dense float32) larger than this is warned about before any work."""

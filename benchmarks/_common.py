@@ -98,6 +98,49 @@ def rss_mb() -> float:
     return _proc_status_mb("VmRSS")
 
 
+def extra_peak_mb(fn, repeats: int) -> tuple[float, float]:
+    """Largest (peak RSS during ``fn()`` minus RSS before it) over ``repeats`` calls, and the
+    seconds of the last call."""
+    import gc
+    import time
+
+    worst, seconds = 0.0, float("nan")
+    for _ in range(repeats):
+        gc.collect()
+        before = rss_mb()
+        reset_peak_rss()
+        t = time.perf_counter()
+        fn()
+        seconds = time.perf_counter() - t
+        worst = max(worst, peak_rss_mb() - before)
+    return worst, seconds
+
+
+def run_fresh(cmd: list[str], **env: str) -> dict:
+    """The JSON of the last line ``cmd`` prints, run in a fresh process (memory another step
+    freed is not reused unseen) with glibc's mmap threshold at 64 kB: every block over it is
+    mapped on its own and returned when freed (otherwise glibc raises its threshold after a
+    warm-up call and serves the next calls' blocks from memory it kept, which the peak would
+    not see); ``env`` added."""
+    import os
+
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", **env}
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def peak_fields(sag: dict, peer: dict) -> dict:
+    """The extra peaks (MB) and seconds of sag's call and its peer's (``extra_peak_mb``,
+    ``seconds`` of each), rounded, and the ratio of the peaks (a peer's under 1 MB as 1)."""
+    return {
+        "sag_extra_peak_mb": round(sag["extra_peak_mb"], 1),
+        "peer_extra_peak_mb": round(peer["extra_peak_mb"], 1),
+        "ratio": round(sag["extra_peak_mb"] / max(peer["extra_peak_mb"], 1.0), 3),
+        "sag_seconds": round(sag["seconds"], 3),
+        "peer_seconds": round(peer["seconds"], 3),
+    }
+
+
 def emit(rec: dict, out: str | None) -> None:
     """Print ``rec`` as one JSON line, and append it to the file ``out`` when given."""
     line = json.dumps(rec)

@@ -35,34 +35,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from _common import DATA, emit, git_state, peak_rss_mb, reset_peak_rss, rss_mb
-
-
-def extra_peak_mb(fn, repeats: int) -> tuple[float, float]:
-    """Largest (peak RSS during ``fn()`` minus RSS before it) over ``repeats`` calls, and the
-    seconds of the last call."""
-    worst, seconds = 0.0, float("nan")
-    for _ in range(repeats):
-        gc.collect()
-        before = rss_mb()
-        reset_peak_rss()
-        t = time.perf_counter()
-        fn()
-        seconds = time.perf_counter() - t
-        worst = max(worst, peak_rss_mb() - before)
-    return worst, seconds
-
+from _common import DATA, emit, extra_peak_mb, git_state, peak_fields, run_fresh
 
 PEERS = {
     "fit": "scanpy normalize_total + log1p (copy)",
@@ -228,10 +209,6 @@ def main() -> None:
         **git_state(),
     }
     del adata, X
-    # every block over 64 kB is mapped on its own and returned when freed: otherwise glibc
-    # raises its threshold after the warm-up call and serves the next calls' blocks from
-    # memory it kept, which the peak would not see
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
     with tempfile.TemporaryDirectory() as tmp:
         models = Path(tmp)
         train(args.dataset, models)
@@ -241,20 +218,8 @@ def main() -> None:
             for who in ("sag", "peer"):  # each in a fresh process: freed memory is not reused
                 cmd = [sys.executable, __file__, "--dataset", args.dataset, "--repeats"]
                 cmd += [str(args.repeats), "--measure", str(models), step, who]
-                r = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
-                got[who] = json.loads(r.stdout.strip().splitlines()[-1])
-            rec = {
-                **stamp,
-                "step": step,
-                "peer": peer_name,
-                "sag_extra_peak_mb": round(got["sag"]["extra_peak_mb"], 1),
-                "peer_extra_peak_mb": round(got["peer"]["extra_peak_mb"], 1),
-                "ratio": round(
-                    got["sag"]["extra_peak_mb"] / max(got["peer"]["extra_peak_mb"], 1.0), 2
-                ),
-                "sag_seconds": round(got["sag"]["seconds"], 3),
-                "peer_seconds": round(got["peer"]["seconds"], 3),
-            }
+                got[who] = run_fresh(cmd)
+            rec = {**stamp, "step": step, "peer": peer_name, **peak_fields(got["sag"], got["peer"])}
             emit(rec, args.out)
 
 

@@ -22,11 +22,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 
-from _common import DATA, emit, git_state, peak_rss_mb, reset_peak_rss, rss_mb
+from _common import DATA, emit, extra_peak_mb, git_state, peak_fields, run_fresh
 
 
 def latent(dataset: str, n_cells: int):
@@ -42,9 +40,6 @@ def latent(dataset: str, n_cells: int):
 
 
 def measure(dataset: str, n_cells: int, who: str, repeats: int) -> dict:
-    import gc
-    import time
-
     import sklearn
     import sklearn.metrics as skm
 
@@ -52,18 +47,13 @@ def measure(dataset: str, n_cells: int, who: str, repeats: int) -> dict:
 
     emb, labels = latent(dataset, n_cells)
     memory = sklearn.get_config()["working_memory"] if who == "peer" else SILHOUETTE_MB
-    worst, seconds, value = 0.0, float("nan"), float("nan")
+    value = []
     with sklearn.config_context(working_memory=memory):
         skm.silhouette_score(emb[:500], labels[:500])  # warm-up
-        for _ in range(repeats):
-            gc.collect()
-            before = rss_mb()
-            reset_peak_rss()
-            t = time.perf_counter()
-            value = float(skm.silhouette_score(emb, labels))
-            seconds = time.perf_counter() - t
-            worst = max(worst, peak_rss_mb() - before)
-    return {"extra_peak_mb": worst, "seconds": seconds, "silhouette": value, "mb": memory}
+        mb, seconds = extra_peak_mb(
+            lambda: value.append(float(skm.silhouette_score(emb, labels))), repeats
+        )
+    return {"extra_peak_mb": mb, "seconds": seconds, "silhouette": value[-1], "mb": memory}
 
 
 def main() -> None:
@@ -78,14 +68,12 @@ def main() -> None:
         n_cells, who = args.measure
         print(json.dumps(measure(args.dataset, int(n_cells), who, args.repeats)))
         return
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
     for n_cells in args.cells:
         got = {}
         for who in ("sag", "peer"):  # each in a fresh process: freed memory is not reused
             cmd = [sys.executable, __file__, "--dataset", args.dataset, "--repeats"]
             cmd += [str(args.repeats), "--measure", str(n_cells), who]
-            r = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
-            got[who] = json.loads(r.stdout.strip().splitlines()[-1])
+            got[who] = run_fresh(cmd, OMP_NUM_THREADS="1")
         if abs(got["sag"]["silhouette"] - got["peer"]["silhouette"]) > 1e-6:
             raise SystemExit(f"the silhouettes differ: {got}")
         emit(
@@ -96,13 +84,7 @@ def main() -> None:
                 "repeats": args.repeats,
                 "peer": f"sklearn silhouette_score, working_memory={got['peer']['mb']} MB",
                 "sag_working_memory_mb": got["sag"]["mb"],
-                "sag_extra_peak_mb": round(got["sag"]["extra_peak_mb"], 1),
-                "peer_extra_peak_mb": round(got["peer"]["extra_peak_mb"], 1),
-                "peak_ratio": round(
-                    got["sag"]["extra_peak_mb"] / max(got["peer"]["extra_peak_mb"], 1.0), 3
-                ),
-                "sag_seconds": round(got["sag"]["seconds"], 3),
-                "peer_seconds": round(got["peer"]["seconds"], 3),
+                **peak_fields(got["sag"], got["peer"]),
                 "seconds_ratio": round(got["sag"]["seconds"] / got["peer"]["seconds"], 2),
                 "silhouette": round(got["sag"]["silhouette"], 6),
                 **git_state(),

@@ -36,6 +36,14 @@ SPLITS = ("train", "val", "test")
 UNASSIGNED = "Unassigned"
 """:func:`scautogenome.tl.predict`'s call of a cell below its ``min_confidence``."""
 
+
+def unsure_name(classes) -> str | None:
+    """The name of predict's unsure calls among predictions of a model of ``classes``:
+    :data:`UNASSIGNED`, or None where the model has a class of that name (predict then
+    refuses ``min_confidence``, and such a call is that class)."""
+    return None if UNASSIGNED in {str(c) for c in classes} else UNASSIGNED
+
+
 VALUE_TYPES = ("counts", "normalized", "binary", "continuous")
 """What a matrix may hold (``value_type=``, ``--value-type``); here, where the command line's
 parser reads it without loading torch."""

@@ -1222,7 +1222,7 @@ def _label_scores(adata: AnnData, key: str, column: str, noun: str) -> list[str]
     pred = adata.obs[_keys.pred_key(key)].astype(str).to_numpy()
     code = {c: i for i, c in enumerate(classes)}
     # predict's unsure cells, unless the model has a class of that name
-    unsure_name = None if UNASSIGNED in code else UNASSIGNED
+    unsure_name = _keys.unsure_name(classes)
     # "Unassigned" (and any call not a class) the code after the classes: wrong, and no
     # class of its own in the macro-F1, which averages the model's classes labelled or
     # predicted among the scored cells (as classify's test macro-F1)

@@ -321,9 +321,8 @@ def _observed_confusion(
     known = set(p_order) | set(p_names) | {str(c) for c in recorded}
     t_names, t_order = _class_names(true[both], known)  # whole numbers as the model's
     t, p = np.asarray(t_names, dtype=object), np.asarray(p_names, dtype=object)
-    # predict's unsure cells, unless the model has a class of that name (predict then
-    # refuses min_confidence)
-    unsure_name = None if UNASSIGNED in {str(c) for c in recorded} else UNASSIGNED
+    # predict's unsure cells, unless the model has a class of that name
+    unsure_name = _keys.unsure_name(recorded)
     rows = [c for c in t_order if c in set(t)]
     cols = [c for c in rows if c in known and c != unsure_name]
     cols += [c for c in p_order if c in set(p) and c not in cols and c != unsure_name]

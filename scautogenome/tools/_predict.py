@@ -145,7 +145,7 @@ def predict(
                 raise TypeError(msg)
             if not 0 <= min_confidence <= 1:  # NaN too
                 raise ValueError(msg)
-            if UNASSIGNED in set(map(str, model.classes_)):
+            if _keys.unsure_name(model.classes_) is None:
                 msg = f"The model has a class named {UNASSIGNED!r}; min_confidence= would mix them."
                 raise ValueError(msg)
         check_is_fitted(model)

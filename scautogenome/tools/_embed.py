@@ -499,7 +499,8 @@ def layout_outputs(out: Outputs, adata: AnnData, key_added: str, latent: np.ndar
     removed = []
     for method in ("umap", "tsne"):
         key_2d = f"X_{key_added}_{method}"
-        if stale(params(key_2d), params(key_2d)):
+        recorded = params(key_2d)
+        if stale(recorded, recorded):
             for slot in ("obsm", "uns"):
                 if key_2d in getattr(adata, slot):
                     out.remove(slot, key_2d)

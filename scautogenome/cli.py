@@ -853,7 +853,7 @@ def _embed(args) -> int:
     import scautogenome as sag
 
     from .data._checks import obs_noun
-    from .models._base import META, WEIGHTS
+    from .models._base import META, model_files
     from .tools._embed import check_batch_not_labels, score_batches, score_labels
 
     if args.model is not None:  # a saved model: no search, so no option of one
@@ -910,7 +910,7 @@ def _embed(args) -> int:
                 "would no longer find; give a folder of its own"
             )
             raise CLIError(msg)
-        there = [name for name in (META, WEIGHTS) if (model_out / name).exists()]
+        there = model_files(model_out)
         if there and not args.overwrite:
             msg = (
                 f"--model-out {args.model_out!r} already holds a model ({' and '.join(there)}); "

@@ -1560,6 +1560,15 @@ def test_a_model_dir_in_the_home_folder_is_checked_where_it_is_saved(adata, tmp_
             tool(*args, n_trials=1, model_dir="~/runs/m")
         with pytest.raises(OSError, match=r"model_dir='~/runs/a_file'"):
             tool(*args, n_trials=1, model_dir="~/runs/a_file")
+    # a torch checkpoint of the user's own, named as the save names its weights: refused
+    # before the search too (the save after it refuses to replace it)
+    (tmp_path / "runs" / "ckpt").mkdir()
+    (tmp_path / "runs" / "ckpt" / "model.pt").write_bytes(b"user's weights")
+    for tool in (sag.tl.classify, sag.tl.embed):
+        args = (adata, "label") if tool is sag.tl.classify else (adata,)
+        with pytest.raises(FileExistsError, match=r"'~/runs/ckpt' already holds model\.pt"):
+            tool(*args, n_trials=1, model_dir="~/runs/ckpt")
+    assert (tmp_path / "runs" / "ckpt" / "model.pt").read_bytes() == b"user's weights"
     check_untouched(adata, before)
 
 

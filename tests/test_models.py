@@ -42,6 +42,33 @@ def test_save_refuses_to_overwrite(trained, tmp_path):
         model.gene_overlap(model.var_names_, warn="no")
 
 
+def test_load_leaves_torch_random_state_as_it_was(trained, tmp_path):
+    """Loading builds the network (weights drawn from torch's generator) before putting the
+    saved ones in: the user's next torch.randn had drawn other numbers after a load."""
+    _, model = trained
+    model.save(tmp_path / "m")
+    torch.manual_seed(42)
+    expected = torch.randn(3)
+    torch.manual_seed(42)
+    sag.models.Classifier.load(tmp_path / "m")
+    assert torch.equal(torch.randn(3), expected)
+
+
+def test_save_refuses_a_folder_holding_weights_it_did_not_write(trained, tmp_path):
+    """A run folder holding the user's own checkpoint named model.pt (no model.json): saving
+    there without overwrite=True had replaced it without a word."""
+    _, model = trained
+    (tmp_path / "run").mkdir()
+    torch.save({"w": torch.zeros(2)}, tmp_path / "run" / "model.pt")
+    before = (tmp_path / "run" / "model.pt").read_bytes()
+    with pytest.raises(FileExistsError, match=r"already holds model\.pt.*overwrite=True"):
+        model.save(tmp_path / "run")
+    assert (tmp_path / "run" / "model.pt").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["model.pt"]
+    model.save(tmp_path / "run", overwrite=True)  # asked for: replaced
+    assert sag.models.Classifier.load(tmp_path / "run").classes_.tolist() == model.classes_.tolist()
+
+
 def test_a_save_that_fails_leaves_the_saved_model_whole(trained, tmp_path, monkeypatch):
     """Saving over a model (overwrite=True) onto a full disk: both new files are written before
     either old one is replaced, so the old model still loads, and no temporary file is left."""
@@ -217,6 +244,33 @@ def test_a_model_of_a_later_version_is_warned_of_and_its_unknown_settings_refuse
     meta["versions"]["scautogenome"] = sag.__version__  # the same version: damaged
     meta_path.write_text(json.dumps({**meta, "transform": {**meta["transform"], "clip": 1.0}}))
     with pytest.raises(ValueError, match=r"does not know: \['clip'\]; damaged, or edited by hand"):
+        sag.models.Classifier.load(tmp_path / "m")
+
+
+def test_an_architecture_edited_by_hand_is_named_on_load(tmp_path, adata):
+    """model.json's architecture changed after saving, by the same version: the error names
+    the file and says it was damaged or edited, not an architecture error of no file, and not
+    'retrain with this version' (the version is this one)."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    for change, shown in (
+        ({"kind": "rrfcn"}, r"Unknown key"),
+        ({"kind": "perceptron"}, r"perceptron"),
+        ({"units": [4]}, r"mismatched weight"),
+    ):
+        meta_path.write_text(json.dumps({**meta, "architecture": {**meta["architecture"], **change}}))
+        with pytest.raises(ValueError) as err:
+            sag.models.Classifier.load(tmp_path / "m")
+        text = str(err.value)
+        assert re.search(shown, text), text
+        assert "m'" in text and "damaged, or edited by hand" in text, text
+        assert "Retrain" not in text, text
+    # saved by an earlier version: the weights not fitting are the version's doing
+    meta["versions"]["scautogenome"] = "0.0.1"
+    meta_path.write_text(json.dumps({**meta, "architecture": {**meta["architecture"], "units": [4]}}))
+    with pytest.raises(ValueError, match=r"saved by scautogenome 0\.0\.1.*Retrain the model"):
         sag.models.Classifier.load(tmp_path / "m")
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._settings import logger
+from .._settings import keep_torch_rng, logger
 from .._utils import check_bool, json_default, replaced_together, short_repr
 from ..data import (
     InputTransform,
@@ -97,8 +97,10 @@ def write_model_dir(
             f"{WEIGHTS}; pass the path of a folder (it is created)."
         )
         raise NotADirectoryError(msg)
-    if path.exists() and (path / META).exists() and not overwrite:
-        msg = f"{str(path)!r} already holds a saved model; pass overwrite=True to replace it."
+    held = model_files(path)
+    if held and not overwrite:
+        what = "a saved model" if META in held else f"{WEIGHTS} (no {META}: not a saved model)"
+        msg = f"{str(path)!r} already holds {what}; pass overwrite=True to replace it."
         raise FileExistsError(msg)
     # the JSON first: a value it cannot hold fails before anything is written
     meta = {**meta, "versions": versions()}
@@ -120,6 +122,13 @@ def write_model_dir(
             _remove_empty(Path(os.path.abspath(path)), made)
         raise
     return path
+
+
+def model_files(path: str | Path) -> list[str]:
+    """The files of a saved model (``model.json``, ``model.pt``) that the folder ``path``
+    holds: a save there replaces them. A ``model.pt`` alone is one too: the commonest name of
+    a torch checkpoint, which a save without ``overwrite=True`` must not replace."""
+    return [name for name in (META, WEIGHTS) if (Path(path) / name).exists()]
 
 
 def _first_missing(path: Path) -> Path | None:
@@ -395,12 +404,14 @@ class BaseModel:
         config: dict | None = None,
         device: str | None = None,
         origin: str = "The weights",
+        remedy: str = "Retrain the model with this version.",
         layer: str | None = None,
         n_threads: int | None = None,
         **extras,
     ) -> _M:
         """A trained model from its parts; ``origin`` names the weights in the error raised
-        when they do not fit the network this version builds for ``architecture``.
+        when they do not fit the network this version builds for ``architecture`` (or when
+        that architecture cannot be built), which ends with ``remedy``.
         ``n_threads``: torch's CPU threads it was trained on (None where not known: a model
         saved before it was recorded)."""
         self = cls(architecture=architecture, train_params=train_params, device=device)
@@ -424,8 +435,13 @@ class BaseModel:
             except (TypeError, ValueError) as e:
                 msg = f"{origin} cannot be read: {e}"
                 raise ValueError(msg) from None
-        options = self._saved_options(self.architecture_, state_dict)
-        module = self._build_module(self.architecture_, reads=reads, **options)
+        try:
+            options = self._saved_options(self.architecture_, state_dict)
+            module = self._build_module(self.architecture_, reads=reads, **options)
+        except (TypeError, ValueError, KeyError) as e:
+            text = e.args[0] if isinstance(e, ValueError) and e.args else repr(e)
+            msg = f"{origin} cannot be read with the architecture saved beside them: {text} {remedy}"
+            raise ValueError(msg) from None
         built = module.state_dict()
         mismatched = sorted(
             k
@@ -438,8 +454,7 @@ class BaseModel:
             msg = (
                 f"{origin} do not fit the {cls._model_name} network this version "
                 f"({__version__}) builds for the same architecture: {len(mismatched)} "
-                f"mismatched weight(s), e.g. {mismatched[0]!r}. Retrain the model with this "
-                "version."
+                f"mismatched weight(s), e.g. {mismatched[0]!r}. {remedy}"
             )
             raise ValueError(msg)
         module.load_state_dict(state_dict)
@@ -794,6 +809,7 @@ class BaseModel:
         return write_model_dir(path, meta, tensors, overwrite=overwrite)
 
     @classmethod
+    @keep_torch_rng()  # the network is built (weights drawn) before the saved ones go in
     def load(cls: type[_M], path: str | Path, *, device: str | None = None) -> _M:
         """Load a model saved with :meth:`save` (no pickled objects are read).
 
@@ -857,8 +873,17 @@ class BaseModel:
         for name in cls._marker_tensors_names:
             state.pop(name, None)
         saved_by = meta.get("versions", {}).get("scautogenome", "an unknown version")
+        from .. import __version__
+
         return cls._from_parts(
             origin=f"The weights in {str(path)!r}, saved by scautogenome {saved_by},",
+            # by this version, the weights and their architecture no longer fitting is an
+            # edit or damage; by an earlier one, a change of the networks
+            remedy=(
+                f"({why}); {how}."
+                if newer or saved_by == __version__
+                else "Retrain the model with this version."
+            ),
             architecture=meta["architecture"],
             state_dict=state,
             var_names=meta["var_names"],

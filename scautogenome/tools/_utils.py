@@ -23,7 +23,7 @@ from .._utils import (
     tsne,
 )
 from ..config._config import read_user_config
-from ..models._base import META
+from ..models._base import META, model_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -133,9 +133,11 @@ def check_model_dir(model_dir: str | Path | None) -> None:
         return
     check_path("model_dir", model_dir, "the folder to save the model in (or None)")
     path = Path(model_dir).expanduser()  # where the model is saved: "~" is the home folder
-    if (path / META).exists():
+    held = model_files(path)
+    if held:
+        what = "a saved model" if META in held else f"{held[0]} (a file a save replaces)"
         msg = (
-            f"model_dir={str(model_dir)!r} already holds a saved model; choose another "
+            f"model_dir={str(model_dir)!r} already holds {what}; choose another "
             "directory, or leave model_dir out and replace that model once the run is done: "
             f"model.save({str(model_dir)!r}, overwrite=True)."
         )

@@ -1948,6 +1948,15 @@ def _saved_note(args) -> str:
     )
 
 
+def _torch_threads(n: int | None = None) -> int:
+    """torch's CPU thread count, after setting it to ``n`` where given."""
+    import torch
+
+    if n is not None and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return torch.get_num_threads()
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -1960,9 +1969,11 @@ def main(argv: list[str] | None = None) -> int:
 
     original = _one_line_warnings(args.command, sub)
     previous_term = _on_sigterm(_raise_terminated)
-    # --quiet and a stderr that is no terminal change these for the command only (main()
-    # called from a notebook or a script leaves them as they were)
-    shown = (sag.settings.verbosity, sag.settings.progress_bar)
+    # --quiet, a stderr that is no terminal, --device and --threads change these for the
+    # command only (main() called from a notebook or a script leaves them as they were)
+    shown = (sag.settings.verbosity, sag.settings.progress_bar, sag.settings.device)
+    n_threads = sag.settings.n_threads
+    torch_threads = _torch_threads() if getattr(args, "threads", None) is not None else None
     try:
         _setup(args)
         return args.func(args)
@@ -1997,7 +2008,10 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if isinstance(e, _Terminated) else 130
     finally:
         warnings.showwarning = original
-        sag.settings.verbosity, sag.settings.progress_bar = shown
+        sag.settings.verbosity, sag.settings.progress_bar, sag.settings.device = shown
+        if torch_threads is not None:  # torch's own count too, which n_threads=None keeps
+            sag.settings.n_threads = n_threads
+            _torch_threads(torch_threads)
         if previous_term is not None:
             _on_sigterm(previous_term)
 

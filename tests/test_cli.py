@@ -1773,7 +1773,7 @@ def test_a_log_file_gets_the_search_bar(h5ad, config_file, tmp_path, capsys):
     assert "search:" not in capsys.readouterr().err
 
 
-def test_a_command_leaves_the_settings_as_they_were(h5ad, tmp_path, monkeypatch):
+def test_a_command_leaves_the_settings_as_they_were(h5ad, config_file, tmp_path, monkeypatch):
     """--quiet and a closed stderr (None) turn the bars off for the command only."""
     import sys
 
@@ -1784,6 +1784,19 @@ def test_a_command_leaves_the_settings_as_they_were(h5ad, tmp_path, monkeypatch)
     assert main(["classify", str(h5ad), "--labels", "nope", "--out", str(tmp_path / "o")]) == 2
     monkeypatch.undo()
     assert (sag.settings.progress_bar, sag.settings.verbosity) == (True, 2)
+    # --threads and --device too: main() called from a notebook had left them set, so that
+    # the notebook's later trainings ran on the command's threads (other weights for a seed)
+    import torch
+
+    settings = (sag.settings.device, sag.settings.n_threads)
+    threads = torch.get_num_threads()
+    for extra in (["--labels", "nope"], []):  # a failure after the setup, and a whole run
+        other = "auto" if settings[0] != "auto" else "cpu"
+        given = ["--threads", str(threads + 1), "--device", other, *extra]
+        argv = _classify_argv(h5ad, config_file, tmp_path / f"o{len(extra)}", *given)
+        assert main(argv) == (2 if extra else 0)
+        assert (sag.settings.device, sag.settings.n_threads) == settings
+        assert torch.get_num_threads() == threads
 
 
 def test_collecting_with_n_trials_0_in_the_config_makes_no_storage_file(

@@ -440,7 +440,9 @@ class BaseModel:
             module = self._build_module(self.architecture_, reads=reads, **options)
         except (TypeError, ValueError, KeyError) as e:
             text = e.args[0] if isinstance(e, ValueError) and e.args else repr(e)
-            msg = f"{origin} cannot be read with the architecture saved beside them: {text} {remedy}"
+            msg = (
+                f"{origin} cannot be read with the architecture saved beside them: {text} {remedy}"
+            )
             raise ValueError(msg) from None
         built = module.state_dict()
         mismatched = sorted(

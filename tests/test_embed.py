@@ -246,7 +246,16 @@ def test_load_weights_that_do_not_fit_the_network(adata, tmp_path):
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
     del meta["weights_sha256"]  # which that version did not record
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match=r"saved by scautogenome .*1 mismatched weight.*Retrain"):
+    meta["versions"]["scautogenome"] = "0.0.9"  # an earlier version
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(
+        ValueError, match=r"saved by scautogenome 0\.0\.9.*1 mismatched weight.*Retrain"
+    ):
+        sag.models.ResVAE.load(tmp_path / "m")
+    # the same version: a development build's, or an edit (the version cannot tell them)
+    meta["versions"]["scautogenome"] = sag.__version__
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"mismatched weight.*saved by another build of this"):
         sag.models.ResVAE.load(tmp_path / "m")
 
 

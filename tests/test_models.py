@@ -249,8 +249,8 @@ def test_a_model_of_a_later_version_is_warned_of_and_its_unknown_settings_refuse
 
 def test_an_architecture_edited_by_hand_is_named_on_load(tmp_path, adata):
     """model.json's architecture changed after saving, by the same version: the error names
-    the file and says it was damaged or edited, not an architecture error of no file, and not
-    'retrain with this version' (the version is this one)."""
+    the file and says it was damaged, edited or saved by another build of this version, not
+    an architecture error of no file, and not 'retrain with this version' (it is this one)."""
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
     model.fit(adata, "label", seed=0).save(tmp_path / "m")
     meta_path = tmp_path / "m" / "model.json"
@@ -263,7 +263,9 @@ def test_an_architecture_edited_by_hand_is_named_on_load(tmp_path, adata):
         meta_path.write_text(
             json.dumps({**meta, "architecture": {**meta["architecture"], **change}})
         )
-        with pytest.raises(ValueError, match=r"/m'.*\(damaged, or edited by hand\)") as err:
+        with pytest.raises(
+            ValueError, match=r"/m'.*\(damaged or edited by hand, or saved by"
+        ) as err:
             sag.models.Classifier.load(tmp_path / "m")
         assert re.search(shown, str(err.value)), err.value
         assert "Retrain" not in str(err.value), err.value

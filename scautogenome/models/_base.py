@@ -879,12 +879,16 @@ class BaseModel:
 
         return cls._from_parts(
             origin=f"The weights in {str(path)!r}, saved by scautogenome {saved_by},",
-            # by this version, the weights and their architecture no longer fitting is an
-            # edit or damage; by an earlier one, a change of the networks
+            # by an earlier version, the weights and their architecture no longer fitting
+            # is a change of the networks; by this one, an edit, damage or a development
+            # build (whose version is the same)
             remedy=(
                 f"({why}); {how}."
-                if newer or saved_by == __version__
+                if newer
                 else "Retrain the model with this version."
+                if saved_by != __version__
+                else "(damaged or edited by hand, or saved by another build of this version); "
+                "save or train the model again."
             ),
             architecture=meta["architecture"],
             state_dict=state,

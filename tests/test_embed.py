@@ -2143,3 +2143,21 @@ def test_a_rerun_stopped_as_its_record_is_made_leaves_the_earlier_run_whole(adat
     with pytest.raises(KeyboardInterrupt):
         sag.tl.encode(query, model)  # no reconstruction: removed
     assert_adata_state(query, before)
+
+
+def test_the_count_likelihood_leaves_cudnn_benchmark_as_it_was():
+    """scvi-tools' first import turns torch.backends.cudnn.benchmark on for the process (the
+    user's own cuDNN convolutions then no longer repeat run to run); the count likelihood,
+    all sag imports it for, leaves the flag as the user had it. A fresh interpreter: the
+    import happens once."""
+    code = (
+        "import sys, torch\n"
+        "from scautogenome.nn._vae import nb_log_prob\n"
+        "assert 'scvi' not in sys.modules\n"
+        "x = torch.tensor([[0.0, 3.0]]); mu = torch.tensor([[1.0, 2.0]])\n"
+        "nb_log_prob(x, mu, torch.tensor([2.0, 2.0]))\n"
+        "assert 'scvi' in sys.modules\n"
+        "print(torch.backends.cudnn.benchmark)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stdout + out.stderr

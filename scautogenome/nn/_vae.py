@@ -93,15 +93,33 @@ def vae_widths(n_layers: int, first_width: int, decay: float, n_latent: int) -> 
     return [max(int(n_latent), round(first_width * decay**i)) for i in range(int(n_layers))]
 
 
+def scvi_module(name: str = "scvi.distributions"):
+    """The scvi-tools module ``name``, imported leaving torch's ``cudnn.benchmark`` as it was.
+
+    scvi-tools' first import turns that flag on for the whole process (its total VAE module
+    sets it), which makes the user's own cuDNN convolutions pick their algorithms by timing,
+    so that they no longer repeat run to run; a count likelihood is all sag imports scvi-tools
+    for. (The import's other traces, the ``scvi`` and ``lightning`` loggers' handlers and two
+    environment variables for JAX and NVML, are those of any ``import scvi`` and change no
+    result.)"""
+    import importlib
+
+    benchmark = torch.backends.cudnn.benchmark
+    try:
+        return importlib.import_module(name)
+    finally:
+        torch.backends.cudnn.benchmark = benchmark
+
+
 @functools.cache
 def _scvi_log_likelihood(name: str):
     """scvi-tools' log-likelihood function ``name`` (``log_nb_positive``,
     ``log_zinb_positive``), looked up once; ``None`` if a release moved it."""
     try:
-        from scvi.distributions import _negative_binomial
+        negative_binomial = scvi_module("scvi.distributions._negative_binomial")
     except ImportError:  # pragma: no cover - depends on the scvi-tools release
         return None
-    return getattr(_negative_binomial, name, None)
+    return getattr(negative_binomial, name, None)
 
 
 def nb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
@@ -116,9 +134,8 @@ def nb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch
     """
     log_nb = _scvi_log_likelihood("log_nb_positive")
     if log_nb is None:  # pragma: no cover - depends on the scvi-tools release
-        from scvi.distributions import NegativeBinomial
-
-        return NegativeBinomial(mu=mu, theta=theta, validate_args=False).log_prob(x)
+        dist = scvi_module().NegativeBinomial(mu=mu, theta=theta, validate_args=False)
+        return dist.log_prob(x)
     return log_nb(x, mu, theta)
 
 
@@ -131,9 +148,8 @@ def zinb_log_prob(
     for the same reason."""
     log_zinb = _scvi_log_likelihood("log_zinb_positive")
     if log_zinb is None:  # pragma: no cover - depends on the scvi-tools release
-        from scvi.distributions import ZeroInflatedNegativeBinomial
-
-        dist = ZeroInflatedNegativeBinomial(mu=mu, theta=theta, zi_logits=zi_logits)
+        zinb = scvi_module().ZeroInflatedNegativeBinomial
+        dist = zinb(mu=mu, theta=theta, zi_logits=zi_logits)
         return dist.log_prob(x)
     return log_zinb(x, mu, theta, zi_logits)
 
@@ -338,13 +354,13 @@ class VAEModule(nn.Module):
     def distribution(self, dec: dict[str, torch.Tensor], library: torch.Tensor):
         """The count distribution of a decoder output at the given library sizes (n x 1), over
         the genes it reconstructs (:meth:`decoded`)."""
-        from scvi.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
-
+        distributions = scvi_module()
         mu = library * dec["scale"]
         theta = torch.exp(self.log_theta)
         if self.likelihood == "zinb":
-            return ZeroInflatedNegativeBinomial(mu=mu, theta=theta, zi_logits=dec["zi_logits"])
-        return NegativeBinomial(mu=mu, theta=theta)
+            zinb = distributions.ZeroInflatedNegativeBinomial
+            return zinb(mu=mu, theta=theta, zi_logits=dec["zi_logits"])
+        return distributions.NegativeBinomial(mu=mu, theta=theta)
 
     def loss(
         self, out: dict[str, torch.Tensor], target: torch.Tensor

@@ -1052,6 +1052,45 @@ def test_plot_embedding_refuses_a_color_that_is_both_an_obs_column_and_a_gene(ad
     assert list(adata.obsp) == []
 
 
+def test_plot_embedding_refuses_colours_scanpy_cannot_read_before_any_work(adata, monkeypatch):
+    """Colours that name a column or gene but whose values scanpy cannot read or draw were
+    found only after the kNN graph and the 2-D layout were computed and stored, with
+    scanpy's bare error ("'NoneType' object is not subscriptable", KeyError 'G30', "The numpy
+    boolean negative..."): a gene of adata.X where X is None, a gene missing from adata.raw
+    where scanpy reads raw by default (or only in raw with use_raw=False), a gene of a
+    boolean matrix, a nullable boolean column, a column mixing text with numbers."""
+    adata.obsm["X_e"] = np.random.default_rng(0).normal(size=(adata.n_obs, 3))
+    gene, other = str(adata.var_names[0]), str(adata.var_names[1])
+    no_x = adata.copy()
+    no_x.layers["counts"] = no_x.X.copy()
+    no_x.X = None
+    raw = adata.copy()
+    raw.raw = adata[:, 1:].copy()  # raw lacks `gene`
+    extra = adata[:, 1:].copy()
+    extra.raw = adata.copy()  # `gene` only in raw
+    extra.var["symbol"] = [f"S{i}" for i in range(extra.n_vars)]
+    binary = adata.copy()
+    binary.X = binary.X > 0
+    flags = adata.copy()
+    flags.obs["flag"] = pd.array([True, False, None] * 100, dtype="boolean")
+    flags.obs["mixed"] = pd.Series([1, "a", 2.5] * 100, index=flags.obs_names, dtype=object)
+    _no_work(monkeypatch)
+    for data, kwargs, error, message in (
+        (no_x, {"color": gene}, ValueError, r"adata\.X is None.*layer='counts'"),
+        (raw, {"color": gene}, KeyError, rf"'{gene}' is not a gene of adata\.raw.*use_raw=False"),
+        (extra, {"color": gene, "use_raw": False}, KeyError, r"only in adata\.raw.*use_raw"),
+        (extra, {"color": gene, "gene_symbols": "symbol"}, KeyError, r"gene_symbols='symbol'"),
+        (binary, {"color": [other]}, ValueError, r"boolean.*astype\(np\.float32\)"),
+        (flags, {"color": "flag"}, ValueError, r"obs\['flag'\] is a nullable boolean.*category"),
+        (flags, {"color": "mixed"}, ValueError, r"obs\['mixed'\] mixes text with other"),
+    ):
+        before = snapshot(data)
+        with pytest.raises(error, match=message):
+            sag.pl.embedding(data, "X_e", show=False, **kwargs)
+        check_untouched(data, before)
+        assert list(data.obsp) == []
+
+
 def test_plot_embedding_of_coordinates_whose_record_concat_dropped(adata, monkeypatch):
     """2-D coordinates without sag's record in uns (anndata.concat drops uns) are refused
     with a message that says the record may have been lost and how to go on."""

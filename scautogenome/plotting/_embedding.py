@@ -206,6 +206,7 @@ def embedding(
             f"{columns_listed(adata.layers.keys(), [layer], 'layers')}."
         )
         raise KeyError(msg)
+    _check_color_values(adata, colors, kwargs)
     latent = _latent(adata, basis)
     if latent.shape[1] == 2:
         # already 2-D (an X_umap, a 2-D latent): a layout of it would be a UMAP of a UMAP
@@ -598,6 +599,84 @@ def _check_colors(adata: AnnData, colors: list, gene_symbols: str | None) -> Non
             f"obs: {columns_listed(adata.obs.columns, missing[:1])}."
         )
         raise KeyError(msg)
+
+
+def _check_color_values(adata: AnnData, colors: list, kwargs: dict) -> None:
+    """An error, before any work, for a ``color`` (known to be a column or a gene) whose
+    values scanpy would fail to read or draw after the 2-D layout was computed and stored:
+    a gene missing where scanpy reads genes (``adata.raw`` by default where there is one and
+    no ``layer=``, else ``layer=`` or ``adata.X``), from an X that is None, or of a boolean
+    matrix; a nullable boolean column; a column mixing text with other values."""
+    layer, symbols = kwargs.get("layer"), kwargs.get("gene_symbols")
+    use_raw = kwargs.get("use_raw")
+    if use_raw is None:  # scanpy's default
+        use_raw = layer is None and adata.raw is not None
+    raw = bool(use_raw) and adata.raw is not None
+    where = "adata.raw" if raw else "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+    matrix = adata.raw.X if raw else adata.X if layer is None else adata.layers[layer]
+    for c in dict.fromkeys(c for c in colors if c is not None):
+        if c in adata.obs.columns:
+            _check_obs_color(adata.obs[c], c)
+            continue
+        name = c  # a gene symbol: scanpy looks it up in adata.var, then reads its var name
+        if c not in adata.var_names and symbols is not None:
+            named = adata.var_names[(adata.var[symbols] == c).to_numpy()]
+            if not len(named):
+                msg = (
+                    f"color={c!r}: with gene_symbols={symbols!r} scanpy looks a gene up in "
+                    f"adata.var_names or adata.var[{symbols!r}], and {c!r} is in neither (it "
+                    "is a gene of adata.raw); colour by it without gene_symbols=."
+                )
+                raise KeyError(msg)
+            name = named[0]
+        if raw and name not in adata.raw.var_names:
+            msg = (
+                f"color={c!r} is not a gene of adata.raw, where scanpy reads genes' values by "
+                "default when adata.raw is set; colour by adata.X's with use_raw=False."
+            )
+            raise KeyError(msg)
+        if not raw and name not in adata.var_names:
+            msg = (
+                f"color={c!r} is only in adata.raw, and scanpy reads genes' values from {where} "
+                "here; colour by adata.raw's with use_raw=True (and no layer=)."
+            )
+            raise KeyError(msg)
+        if matrix is None:
+            pick = f"layer={next(iter(adata.layers))!r}" if adata.layers else "a layer="
+            msg = (
+                f"color={c!r}: adata.X is None, so scanpy has no values of the gene to colour "
+                f"by; pass {pick}."
+            )
+            raise ValueError(msg)
+        if np.dtype(matrix.dtype) == np.bool_:
+            msg = (
+                f"color={c!r}: {where} is boolean, whose genes scanpy cannot colour by; store "
+                f"it as numbers, e.g. adata.layers['values'] = {where}.astype(np.float32) "
+                "(a sparse one stays sparse), and pass layer='values'."
+            )
+            raise ValueError(msg)
+
+
+def _check_obs_color(values: pd.Series, c: str) -> None:
+    """A ValueError for an obs column scanpy cannot draw (it sorts the cells by ``-values``):
+    a nullable boolean, or text mixed with other values."""
+    fix = f"make it categorical: adata.obs[{c!r}] = adata.obs[{c!r}].astype('category')"
+    if isinstance(values.dtype, pd.BooleanDtype):
+        msg = (
+            f"color={c!r}: obs[{c!r}] is a nullable boolean column (pandas 'boolean'), which "
+            f"scanpy cannot draw; {fix}."
+        )
+        raise ValueError(msg)
+    if values.dtype == object:
+        present = values.dropna()
+        text = present.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if text.any() and not text.all():
+            msg = (
+                f"color={c!r}: obs[{c!r}] mixes text with other values (e.g. "
+                f"{present[~text].iloc[0]!r} beside {present[text].iloc[0]!r}), which scanpy "
+                f"cannot draw; {fix}."
+            )
+            raise ValueError(msg)
 
 
 def _check_groups(adata: AnnData, color, colors: list, groups) -> None:

@@ -1204,7 +1204,8 @@ def _delimiter(value: str) -> str:
         raise argparse.ArgumentTypeError(msg) from None
 
 
-def _inputs(sp) -> None:
+def _inputs(sp, *, model: bool = True) -> None:
+    """The input options of a subcommand (``model``: it takes ``--model``, a saved model)."""
     sp.add_argument(
         "input", nargs="?", type=_path, help="input .h5ad file (cells or samples x genes)"
     )
@@ -1276,8 +1277,12 @@ def _inputs(sp) -> None:
     sp.add_argument(
         "--layer",
         default=None,
-        help="use this layer instead of X (default: X; with --model, the layer the saved "
-        "model was trained on, where the input has it)",
+        help="use this layer instead of X (default: X"
+        + (
+            "; with --model, the layer the saved model was trained on, where the input has it)"
+            if model
+            else ")"
+        ),
     )
 
 
@@ -1413,7 +1418,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Pearson and Spearman) and DIR/report.html; a DIR that holds any of them is refused "
         "unless --overwrite.",
     )
-    _inputs(c)
+    _inputs(c, model=False)
     c.add_argument("--labels", help=_LABELS_HELP)
     c.add_argument("--out", required=True, type=_path, help="output directory")
     c.add_argument("--mode", default=None, choices=CLASSIFY_MODES, help=_MODE_HELP)
@@ -1714,7 +1719,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--study-name collects the search into a model (--n-trials 0: without running more of "
         "it).",
     )
-    _inputs(w)
+    _inputs(w, model=False)
     w.add_argument("--labels", help=_LABELS_HELP)
     w.add_argument(
         "--storage",

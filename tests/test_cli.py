@@ -2319,3 +2319,16 @@ def test_a_write_refused_for_an_existing_model_keeps_its_own_message(tmp_path):
     with pytest.raises(FileExistsError) as err, _writing(tmp_path / "m", "model"):
         raise refused
     assert err.value is refused
+
+
+def test_layer_help_speaks_of_model_only_where_the_command_takes_one():
+    """classify's and worker's --layer help said "with --model, ...", an option they lack."""
+    from scautogenome.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        options = {o for a in sub._actions for o in a.option_strings}
+        if "--layer" not in options:
+            continue
+        (layer,) = [a for a in sub._actions if "--layer" in a.option_strings]
+        assert ("--model" in layer.help) == ("--model" in options), (name, layer.help)

@@ -157,6 +157,7 @@ def test_data_readme_counts_the_example_maf():
         in readme
     )
     assert (
-        f"BRCA {left['BRCA']}, COAD {left['COAD']}, LUAD {left['LUAD']}), so its default gives {zero.sum()} all-zero rows"
+        f"BRCA {left['BRCA']}, COAD {left['COAD']}, LUAD {left['LUAD']}), so with its default "
+        f"classes the 51 tumours (`samples=` the expression's) give {zero.sum()} all-zero rows"
         in readme
     )

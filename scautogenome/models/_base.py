@@ -577,8 +577,10 @@ class BaseModel:
         Returns
         -------
         ``n_model_genes``, ``n_query_genes``, ``n_common``, ``fraction_of_model_genes``,
-        ``n_missing_filled`` and ``n_missing_in_another_case`` (missing genes the query names
-        in another case).
+        ``n_missing_filled``, ``n_missing_in_another_case`` (missing genes the query names
+        in another case) and ``missing_filled_with`` (what a missing gene is given:
+        ``"train_mean"``, ``"zero"`` for a model of binary profiles, ``"zero (not in the
+        MAF)"`` for a MAF query's genes without a call).
         """
         check_is_fitted(self)
         warn = check_bool("warn", warn)

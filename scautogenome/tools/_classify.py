@@ -248,7 +248,7 @@ def classify(
         Class probabilities, n_obs x n_classes, columns in ``uns[key_added]['classes']`` order.
     ``uns[key_added]``
         ``params`` (this call, with ``n_threads``: torch's CPU threads the kept model trained
-        on), ``classes``, ``metrics`` (test: accuracy, macro_f1,
+        on), ``classes``, ``metrics`` (test: ``n`` (its cells), accuracy, macro_f1,
         balanced_accuracy, roc_auc and average_precision (one-vs-rest macro means; with two
         classes the average precision of the class rarer in the split),
         per-class precision/recall/F1/support/roc_auc/average_precision (NaN for a class

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -1793,3 +1794,21 @@ def test_a_reader_or_plot_choice_given_as_an_array_is_named(tmp_path):
     sag.tl.classify(a, "label", n_trials=1, config={"trainer": {"max_epochs": 2}})
     with pytest.raises(ValueError, match=r"^split=array"):
         sag.pl.confusion_matrix(a, split=np.array(["test"]), show=False)
+
+
+def test_a_model_given_as_its_folder_is_pointed_to_load(adata, tmp_path):
+    """predict, explain and encode take a model object; the path of a saved one (as the CLI's
+    --model takes) is refused, before any work, with the line that loads it."""
+    before = snapshot(adata)
+    folder = str(tmp_path / "runs" / "m")
+    for tool, load in (
+        (sag.tl.predict, r"sag\.models\.Classifier\.load\('.*runs/m'\)"),
+        (sag.tl.explain, r"sag\.models\.Classifier\.load\('.*runs/m'\)"),
+        (sag.tl.encode, r"sag\.models\.ResVAE\.load\('.*runs/m'\)"),
+    ):
+        for given in (folder, Path(folder)):
+            with pytest.raises(TypeError, match=rf"got {type(given).__name__}.*{load}"):
+                tool(adata, given)
+    with pytest.raises(TypeError, match=r"got int\.$"):
+        sag.tl.predict(adata, 3)
+    check_untouched(adata, before)

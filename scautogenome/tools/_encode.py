@@ -16,6 +16,7 @@ from ._embed import check_outputs, latent_key, layout_outputs, recon_outputs
 from ._utils import (
     Outputs,
     call_params,
+    check_model_type,
     describes,
     h5ad_safe,
     is_embed_record,
@@ -136,9 +137,7 @@ def encode(
     start = time.perf_counter()
     check_outputs(adata, key_added, layer, recon, "encode")
     check_adata(adata, reads=getattr(model, "var_names_", None))  # its genes' names unique
-    if not isinstance(model, ResVAE):
-        msg = f"model must be a scautogenome ResVAE (sag.tl.embed's), got {type(model).__name__}."
-        raise TypeError(msg)
+    check_model_type(model, (ResVAE,), "ResVAE (sag.tl.embed's)")
     check_is_fitted(model)
     record = adata.uns.get(key_added)
     digest = model.weights_digest()

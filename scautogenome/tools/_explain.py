@@ -31,6 +31,7 @@ from ._utils import (
     Outputs,
     call_params,
     check_key_added,
+    check_model_type,
     check_uns_key,
     classify_record,
     h5ad_safe,
@@ -431,9 +432,7 @@ def explain(
     check_adata(adata)
     check_uns_key(adata, key_added, "explain", replaces=("explain",))
     _check_varm_key(adata, key_added)
-    if not isinstance(model, (Classifier, Regressor)):
-        msg = f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
-        raise TypeError(msg)
+    check_model_type(model, (Classifier, Regressor), "Classifier or Regressor")
     check_is_fitted(model)
     regression = isinstance(model, Regressor)
     if regression and groupby is not None:

@@ -16,6 +16,7 @@ from ._utils import (
     call_params,
     check_class_outputs,
     check_key_added,
+    check_model_type,
     check_uns_key,
     classify_record,
     describes,
@@ -129,11 +130,7 @@ def predict(
     with logged_warnings() as warned:
         check_key_added(key_added)
         check_adata(adata, reads=getattr(model, "var_names_", None))  # its genes' names unique
-        if not isinstance(model, (Classifier, Regressor)):
-            msg = (
-                f"model must be a scautogenome Classifier or Regressor, got {type(model).__name__}."
-            )
-            raise TypeError(msg)
+        check_model_type(model, (Classifier, Regressor), "Classifier or Regressor")
         if min_confidence is not None:
             if isinstance(model, Regressor):
                 msg = "min_confidence= calls uncertain classes; a Regressor predicts values."

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -143,6 +144,20 @@ def check_model_dir(model_dir: str | Path | None) -> None:
         )
         raise FileExistsError(msg)
     check_creatable(path, f"model_dir={str(model_dir)!r}")
+
+
+def check_model_type(model, kinds: tuple, names: str) -> None:
+    """A TypeError unless ``model`` is one of the model classes ``kinds`` (``names`` says
+    which, e.g. "Classifier or Regressor"); the path of a saved model is pointed to the
+    ``load`` that reads it (the CLI's ``--model`` takes a folder, the tools an object)."""
+    if isinstance(model, kinds):
+        return
+    msg = f"model must be a scautogenome {names}, got {type(model).__name__}."
+    if isinstance(model, (str, os.PathLike)):
+        other = " (or that of the class that saved it)" if len(kinds) > 1 else ""
+        load = f"sag.models.{kinds[0].__name__}.load({str(model)!r})"
+        msg += f" A saved model's folder is read by {load}{other}."
+    raise TypeError(msg)
 
 
 def describes(record, model, digest: str | None = None) -> bool:

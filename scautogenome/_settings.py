@@ -258,14 +258,20 @@ def keep_torch_rng():
     """Leave torch's global random state as it was: the tools seed torch for their own
     trainings (``torch.manual_seed``), which would otherwise change what the user's next
     ``torch.rand`` draws. Covers the CPU generator, every GPU's (restored where CUDA was in
-    use, seeded back to the seed torch was given where it was not) and Apple's MPS. Usable as
+    use; where it was not, the seeds the user queued for its start are kept) and Apple's
+    MPS. Usable as
     a decorator."""
     import torch
 
     cpu = torch.get_rng_state()
     seed = torch.initial_seed()
-    # a GPU not yet in use holds only the seed its generator will start from: give it back
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    # a GPU not yet in use holds only the seeds queued for its start (torch keeps the last
+    # of manual_seed and manual_seed_all, in order): give those back
+    tracker = getattr(torch.cuda, "_lazy_seed_tracker", None) if cuda is None else None
+    queued = None
+    if tracker is not None:
+        queued = (tracker.manual_seed_all_cb, tracker.manual_seed_cb, list(tracker.call_order))
     mps = torch.mps.get_rng_state() if torch.backends.mps.is_available() else None
     try:
         yield
@@ -273,6 +279,11 @@ def keep_torch_rng():
         torch.set_rng_state(cpu)
         if cuda is not None:
             torch.cuda.set_rng_state_all(cuda)
+        elif queued is not None and not torch.cuda.is_initialized():
+            tracker.manual_seed_all_cb, tracker.manual_seed_cb, tracker.call_order = queued
+        elif queued is not None and any(queued[2]):
+            for call in filter(None, queued[2]):  # CUDA started inside: as its start would
+                call[0]()
         else:
             torch.cuda.manual_seed_all(seed)  # queued until CUDA starts, if it has not
         if mps is not None:

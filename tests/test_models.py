@@ -1000,3 +1000,21 @@ def test_adamw_is_fused_on_cpu_where_torch_has_the_kernel():
     net = torch.nn.Linear(2, 2)
     opt = _trainer.adamw(net.parameters(), lr=1e-3, weight_decay=0.0, device=torch.device("cpu"))
     assert opt.defaults["fused"] is True  # this torch (2.13) has it
+
+
+def test_keep_torch_rng_keeps_the_gpu_seed_the_user_queued():
+    """torch.cuda.manual_seed_all before CUDA starts is queued; the tools (keep_torch_rng)
+    replaced it by torch's CPU seed, so that the user's later GPU draws came from another
+    seed than theirs. Checked on the queue, which needs no GPU."""
+    from scautogenome._settings import keep_torch_rng
+
+    tracker = getattr(torch.cuda, "_lazy_seed_tracker", None)
+    if tracker is None or torch.cuda.is_initialized():
+        pytest.skip("needs torch's queue of seeds for a GPU not yet in use")
+    torch.manual_seed(1)
+    torch.cuda.manual_seed_all(12345)
+    queued = list(tracker.call_order)
+    with keep_torch_rng():
+        torch.manual_seed(7)  # as a tool seeds its training
+    assert tracker.call_order == queued
+    assert tracker.manual_seed_all_cb is queued[-1]

@@ -259,8 +259,7 @@ def keep_torch_rng():
     trainings (``torch.manual_seed``), which would otherwise change what the user's next
     ``torch.rand`` draws. Covers the CPU generator, every GPU's (restored where CUDA was in
     use; where it was not, the seeds the user queued for its start are kept) and Apple's
-    MPS. Usable as
-    a decorator."""
+    MPS. Usable as a decorator."""
     import torch
 
     cpu = torch.get_rng_state()

@@ -1440,3 +1440,19 @@ def test_report_of_an_explanation_whose_gene_scores_anndata_concat_dropped(annot
     assert "varm[&#x27;sag_shap&#x27;]" in page
     assert "Run sag.tl.explain again" in page
     assert "top 10 genes" not in page
+
+
+def test_report_leaves_the_text_columns_of_obs_and_var_as_they_were(classified, tmp_path):
+    """scanpy's embedding plot makes every text column of obs and var categorical, those the
+    report never names too: writing a report changed the user's column types."""
+    import pandas as pd
+
+    adata = _with_latent(classified)
+    adata.obs["donor"] = np.array(["d1", "d2", "d3"] * 100, dtype=object)
+    adata.obs["note"] = pd.array(["a", None, "b"] * 100, dtype="string")
+    adata.var["chrom"] = np.array(["chr1", "chr2"] * 100, dtype=object)
+    obs, var = adata.obs.dtypes.copy(), adata.var.dtypes.copy()
+    sag.io.write_report(adata, tmp_path / "r.html")
+    pd.testing.assert_series_equal(adata.obs.dtypes, obs)
+    pd.testing.assert_series_equal(adata.var.dtypes, var)
+    assert adata.obs["donor"].tolist() == ["d1", "d2", "d3"] * 100

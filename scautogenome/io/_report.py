@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import json
@@ -887,6 +888,21 @@ def _explain_one_output(
     return out
 
 
+@contextlib.contextmanager
+def _column_types_kept(adata: AnnData):
+    """Leave the column types of ``obs`` and ``var`` as they were: scanpy's embedding plot
+    makes every text column of both categorical (anndata's ``strings_to_categoricals``), those
+    the report never names too."""
+    kept = {"obs": adata.obs.dtypes.copy(), "var": adata.var.dtypes.copy()}
+    try:
+        yield
+    finally:
+        for frame, dtypes in ((adata.obs, kept["obs"]), (adata.var, kept["var"])):
+            for column, dtype in dtypes.items():
+                if column in frame.columns and frame[column].dtype != dtype:
+                    frame[column] = frame[column].astype(dtype)
+
+
 def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[str]:
     from .. import plotting as pl
     from ..data._checks import obs_noun
@@ -999,7 +1015,8 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
     colored = [color] if isinstance(color, str) else list(color or [])
     alt = f"{'UMAP' if n_dims != 2 else 'Scatter plot'} of obsm[{basis!r}], one dot per "
     alt += noun[:-1] + (f", coloured by {' and by '.join(colored)}" if colored else "")
-    out.append(_figure(pl.embedding, adata, basis=basis, color=color, alt=alt, **panels))
+    with _column_types_kept(adata):
+        out.append(_figure(pl.embedding, adata, basis=basis, color=color, alt=alt, **panels))
     if not isinstance(run, dict):
         return out
     trials = run.get("trials")

@@ -125,6 +125,17 @@ def _retry_callback():
         return retry(max_retry=1)
 
 
+# a write to a finished trial: Optuna 4.3+ raises UpdateFinishedTrialError (a RuntimeError),
+# older ones a plain RuntimeError of this text
+_FINISHED_TEXT = "has already finished and can not be updated"
+
+
+def _finished_update(err: BaseException) -> bool:
+    """Whether ``err`` is Optuna's refusal to write to a trial that has finished."""
+    named = getattr(optuna.exceptions, "UpdateFinishedTrialError", ())
+    return isinstance(err, named) or (isinstance(err, RuntimeError) and _FINISHED_TEXT in str(err))
+
+
 class _Heartbeat:
     """While a trial runs in a storage without Optuna's heartbeats: its time recorded
     (:data:`HEARTBEAT_ATTR`) every :data:`HEARTBEAT_INTERVAL` seconds from a daemon thread, as
@@ -144,9 +155,9 @@ class _Heartbeat:
         while not self._stop.wait(HEARTBEAT_INTERVAL):
             try:
                 storage.set_trial_user_attr(trial_id, HEARTBEAT_ATTR, _now())
-            except optuna.exceptions.UpdateFinishedTrialError:
-                return  # failed by another process, which took it for dead
             except Exception as err:  # a storage that cannot be written now: the next beat
+                if _finished_update(err):
+                    return  # failed by another process, which took it for dead
                 logger.debug("trial %d: no heartbeat recorded: %s", self._trial.number, err)
 
     def __enter__(self) -> _Heartbeat:
@@ -209,7 +220,9 @@ def _fail_stale_trials(study: optuna.Study, storage) -> list[int]:
                     trial._trial_id, state=optuna.trial.TrialState.FAIL
                 ):
                     continue
-            except optuna.exceptions.UpdateFinishedTrialError:
+            except RuntimeError as err:
+                if not _finished_update(err):
+                    raise
                 continue  # it ended meanwhile, or another process failed it first
             dead = copy.deepcopy(storage.get_trial(trial._trial_id))  # not the storage's own
             dead.user_attrs = {
@@ -1265,8 +1278,12 @@ class _OptunaQuiet(logging.Filter):
             return False
         # Ctrl-C; or a trial another process failed as dead, whose result Optuna could not
         # record (UpdateFinishedTrialError): the search's warning names it
-        named = (KeyboardInterrupt, optuna.exceptions.UpdateFinishedTrialError)
-        if isinstance(exc, named) or any(kind.__name__ in text for kind in named):
+        named = ("KeyboardInterrupt", "UpdateFinishedTrialError", _FINISHED_TEXT)
+        if (
+            isinstance(exc, KeyboardInterrupt)
+            or (exc is not None and _finished_update(exc))
+            or any(kind in text for kind in named)
+        ):
             number = re.match(r"Trial (\d+) failed", text)
             if number:
                 self.named.add(int(number.group(1)))

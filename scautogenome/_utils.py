@@ -264,16 +264,19 @@ def tsne(adata, noun: str = "cells", **kwargs) -> None:
         )
     logger.info("    computing a t-SNE of %s %s", f"{adata.n_obs:,}", noun)
     rep = kwargs.get("use_rep")
-    if rep is not None and np.shape(adata.obsm[rep])[1] == 1:
+    import scipy.sparse as sp
+
+    if rep is not None and (np.shape(adata.obsm[rep])[1] == 1 or sp.issparse(adata.obsm[rep])):
         # scikit-learn starts a t-SNE from a PCA of 2 components, which 1 dimension lacks: a
-        # zero column beside it keeps every distance; the layout and its record are copied
+        # zero column beside it keeps every distance; a sparse basis is read as its dense
+        # values (scikit-learn < 1.8 refuses a PCA start of sparse input); the layout and its
+        # record are copied
         import anndata as ad
-        import scipy.sparse as sp
 
         one = adata.obsm[rep]
         one = np.asarray(one.toarray() if sp.issparse(one) else one, dtype=np.float64)
         padded = ad.AnnData(obs=pd.DataFrame(index=adata.obs_names.copy()))
-        padded.obsm[rep] = np.hstack([one, np.zeros_like(one)])
+        padded.obsm[rep] = np.hstack([one, np.zeros_like(one)]) if one.shape[1] == 1 else one
         with still_running("t-SNE"), scanpy_quiet():
             sc.tl.tsne(padded, **kwargs)
         for key, value in padded.obsm.items():

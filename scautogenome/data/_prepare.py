@@ -485,7 +485,11 @@ def prepare_labelled(
     if not present.any():
         msg = f"obs[{labels_key!r}] has no labelled cells."
         raise ValueError(msg)
-    counts = pd.Series(lab_str[present]).value_counts()
+    counts = (
+        pd.Series(lab_str[present])
+        .value_counts(sort=False)
+        .sort_values(ascending=False, kind="stable")
+    )
     warn_missing_as_text(
         labels,
         labels_key,

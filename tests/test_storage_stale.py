@@ -292,7 +292,10 @@ def test_a_live_trial_a_database_takes_for_dead_does_not_end_the_search(tmp_path
     import io
     import logging
 
-    (handler,) = logging.getLogger("optuna").handlers  # Optuna's own, on stderr
+    # Optuna's own, on stderr (pytest 9.1+ adds its capture handlers beside it)
+    (handler,) = [
+        h for h in logging.getLogger("optuna").handlers if type(h) is logging.StreamHandler
+    ]
     shown = io.StringIO()
     before = handler.setStream(shown)
     try:

@@ -57,10 +57,10 @@ def f1_score(y_true, y_pred, n_classes: int, average: str) -> float | None:
     """Macro (``average="macro"``) or support-weighted (``"weighted"``) F1 of class codes in
     ``0..n_classes - 1``, over the classes true or predicted in them: the value of
     ``sklearn.metrics.f1_score(y_true, y_pred, labels=<those classes>, average=average,
-    zero_division=0)``, computed as sklearn does (``2 tp / (true + pred)`` per class in
-    float64, their mean or support-weighted average), from three ``np.bincount`` of the
-    codes (memory of the classes, not of their pairs; sklearn's own checks cost 100 times as
-    much: it scores every epoch).
+    zero_division=0)``, computed as sklearn 1.4 and later do (``2 tp / (true + pred)`` per
+    class in float64, their mean or support-weighted average), from three ``np.bincount`` of
+    the codes (memory of the classes, not of their pairs; sklearn's own checks cost 100 times
+    as much: it scores every epoch).
     None where the codes are not such integers or there are none (sklearn then decides)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     k = int(n_classes)

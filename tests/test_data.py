@@ -1247,3 +1247,29 @@ def test_copies_to_a_device_wait_for_the_data_except_on_cuda(monkeypatch):
     for name in ("cuda:1", "mps", "cpu"):
         to_device(np.zeros((2, 3), dtype=np.float32), torch.device(name))
     assert calls == [("cuda:1", True), ("mps", False), ("cpu", False)]
+
+
+def test_genes_on_a_small_scale_vary_and_a_constant_one_with_rounding_does_not():
+    """The least range of a varying gene was 1e-6 whatever the values' scale: genes varying on
+    a scale of 1e-7 (fractions, rates) were read as constant and left out, or the data
+    refused as having nothing to learn. A gene constant but for float32 rounding stays so."""
+    rng = np.random.default_rng(0)
+    X = np.zeros((40, 3), dtype=np.float32)
+    X[:, 0] = rng.uniform(0, 3e-7, 40)  # varies, on a small scale
+    X[:, 1] = np.float32(5.0) + np.float32(4.8e-7) * (np.arange(40) % 2)  # 5 but one ulp
+    X[:, 2] = rng.uniform(0, 1, 40)
+    t = InputTransform("continuous").fit(X, np.arange(40))
+    np.testing.assert_array_equal(t.varying_genes(), [0, 2])
+    out = t.apply(X)
+    assert np.isfinite(out).all()
+    assert out[:, 0].min() == 0 and out[:, 0].max() == 1
+    assert (out[:, 1] == 0).all()
+
+
+def test_a_gene_spanning_more_than_float32_holds_is_refused():
+    """A gene from -2e38 to 2e38 (each within float32) spans more than float32 holds: it was
+    read as constant and left out without a word, and explanations of it were NaN."""
+    X = np.ones((10, 2), dtype=np.float32)
+    X[:, 0] = np.where(np.arange(10) % 2, 2e38, -2e38)
+    with pytest.raises(ValueError, match=r"gene 0 spans .*more than float32"):
+        InputTransform("continuous").fit(X, np.arange(10))

@@ -22,6 +22,8 @@ from ._checks import common_row_total, value_stats
 
 TARGET_SUM = 1e4
 MIN_RANGE = 1e-6
+"""A gene whose training range is within this share of its largest absolute value is
+constant: its values differ by float32 rounding at most (about 8 units in the last place)."""
 # the least share of the training counts a query's genes are taken to hold (a query of a few
 # rare genes would otherwise have its totals divided by next to nothing)
 MIN_COVERAGE = 1e-3
@@ -306,12 +308,26 @@ class InputTransform:
             lo = np.minimum(lo, _dense_1d(block.min(axis=0)))
             hi = np.maximum(hi, _dense_1d(block.max(axis=0)))
             del block
+        wide = np.asarray(hi, dtype=np.float64) - lo  # in float64: it may pass float32's
+        too_wide = np.flatnonzero(wide > np.finfo(np.float32).max)
+        if too_wide.size:
+            gene = int(too_wide[0])
+            msg = (
+                f"gene {gene} spans {lo[gene]:.3g} to {hi[gene]:.3g} on the training cells "
+                f"({too_wide.size} gene(s) so), more than float32, which the networks compute "
+                "in, can hold: rescale such values (e.g. divide them by 1e30) first."
+            )
+            raise ValueError(msg)
         rng = hi - lo
-        # a gene constant on the training rows (or of a range so small that 1/range overflows
-        # float32) maps to 0 in every cell: an infinite range. With a range of 1 (until
-        # 2026-12-03) it mapped to 0 on the training rows only, and other cells fed its value
-        # to first-layer weights that had never been trained.
-        rng[~(rng > MIN_RANGE)] = np.inf
+        # a gene constant on the training rows (its values equal but for float32 rounding,
+        # MIN_RANGE of their size; or of a range so small that 1/range overflows float32) maps
+        # to 0 in every cell: an infinite range. With a range of 1 (until 2026-12-03) it
+        # mapped to 0 on the training rows only, and other cells fed its value to first-layer
+        # weights that had never been trained. The least range was 1e-6 whatever the values'
+        # size until 2026-12-06: genes varying on a smaller scale were left out.
+        size = np.maximum(np.abs(lo), np.abs(hi))
+        least = np.maximum(MIN_RANGE * size, np.finfo(np.float32).tiny)
+        rng[~(rng > least)] = np.inf
         self.min_, self.range_ = lo, rng
         self.mean_ = (total / max(1, len(rows))).astype(np.float32)
         if self.value_type == "counts":

@@ -2161,3 +2161,11 @@ def test_the_count_likelihood_leaves_cudnn_benchmark_as_it_was():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stdout + out.stderr
+
+
+def test_a_search_whose_every_trial_diverged_names_embeds_own_learning_rate_key(adata):
+    """The error of an embed search whose trials all diverged named classify's key
+    (config['space']['common']['lr']), which embed's config refuses."""
+    config = {"space": {"lr": {"type": "float", "low": 1e3, "high": 1e4, "log": True}}}
+    with pytest.raises(RuntimeError, match=r"diverged.*config\['space'\]\['lr'\]\)"):
+        sag.tl.embed(adata, config=config, n_trials=2, time_budget=60, max_epochs=3)

@@ -1078,11 +1078,14 @@ def fingerprint_tag(fingerprint: dict | None) -> str | None:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def best_trial(study: optuna.Study, tag: str | None = None) -> optuna.trial.FrozenTrial:
+def best_trial(
+    study: optuna.Study, tag: str | None = None, lr_key: str = "config['space']['common']['lr']"
+) -> optuna.trial.FrozenTrial:
     """The best complete trial in the study's direction; ties go to the lower validation loss,
     then to the earlier trial. With ``tag``, trials tagged with another fingerprint (scored
     on other data or settings by a process that started the study at the same time) are left
-    out, with a warning; untagged ones (an earlier scautogenome) count."""
+    out, with a warning; untagged ones (an earlier scautogenome) count. ``lr_key``: where the
+    search's config holds its learning rates, named where every trial diverged."""
     done = [
         t
         for t in study.get_trials(deepcopy=False)
@@ -1105,8 +1108,8 @@ def best_trial(study: optuna.Study, tag: str | None = None) -> optuna.trial.Froz
         if trials and diverged == len(trials):  # more budget would diverge again
             msg = (
                 f"The search finished without one complete trial: each of its {diverged} "
-                "trial(s) diverged (non-finite outputs); lower the learning rates of the "
-                "search space (config['space']['common']['lr'])."
+                f"trial(s) diverged (non-finite outputs); lower the learning rates of the "
+                f"search space ({lr_key})."
             )
         else:
             msg = (
@@ -1813,7 +1816,11 @@ def run_study(
         else ""
     )
     try:
-        best = best_trial(study, tag)
+        # classify's space keeps the learning rates among the settings common to its modes
+        common = "common" in config.get("space", {})
+        best = best_trial(
+            study, tag, "config['space']" + ("['common']" if common else "") + "['lr']"
+        )
     except RuntimeError:  # no complete trial: say so where the budget ran out before any
         if storage is not None and deadline is not None and not mine:
             msg = (

@@ -1262,7 +1262,8 @@ def test_genes_on_a_small_scale_vary_and_a_constant_one_with_rounding_does_not()
     np.testing.assert_array_equal(t.varying_genes(), [0, 2])
     out = t.apply(X)
     assert np.isfinite(out).all()
-    assert out[:, 0].min() == 0 and out[:, 0].max() == 1
+    assert out[:, 0].min() == 0
+    assert out[:, 0].max() == 1
     assert (out[:, 1] == 0).all()
 
 
@@ -1273,3 +1274,24 @@ def test_a_gene_spanning_more_than_float32_holds_is_refused():
     X[:, 0] = np.where(np.arange(10) % 2, 2e38, -2e38)
     with pytest.raises(ValueError, match=r"gene 0 spans .*more than float32"):
         InputTransform("continuous").fit(X, np.arange(10))
+
+
+def test_values_read_as_unlogged_by_their_largest_say_so(sag_caplog):
+    """Values taken as unlogged TPM/FPKM for their largest value (above UNLOGGED_MAX) were
+    logged again with only 'values: normalized' said: a few outlier cells in log data made
+    the whole matrix so, and a later query of the same data was warned of as already logged."""
+    import anndata as ad
+
+    sag.settings.verbosity = 2
+    rng = np.random.default_rng(0)
+    X = np.log1p(rng.gamma(1.0, 2.0, (200, 30))).astype(np.float32)
+    X[:3, :10] = 1e4  # a few outliers
+    adata = ad.AnnData(X)
+    adata.obs["label"] = pd.Categorical(rng.choice(["a", "b"], 200))
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    assert model.transform_.value_type == "normalized"
+    assert re.search(
+        r"adata\.X: its largest value is 1e\+04 \(above 100.*value_type='continuous'",
+        sag_caplog.text,
+    ), sag_caplog.text

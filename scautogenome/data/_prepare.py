@@ -327,6 +327,15 @@ def resolve_value_type(X, value_type: str, where: str, rows: np.ndarray | None =
                 stats["min"],
                 stats["max"],
             )
+        if detected == "normalized" and stats["max"] > UNLOGGED_MAX:
+            logger.info(
+                "%s: its largest value is %.3g (above %g, which logged expression stays "
+                "below): read as depth-normalized values not yet logged (TPM, FPKM, RSEM), "
+                "log1p-transformed; value_type='continuous' keeps them as they are.",
+                where,
+                stats["max"],
+                UNLOGGED_MAX,
+            )
         if detected == "normalized" and stats["max"] <= UNLOGGED_MAX:
             logger.info(
                 "%s: every row sums to %.4g (sc.pp.normalize_total without log1p?): read as "

@@ -1090,6 +1090,9 @@ def test_plot_embedding_refuses_colours_scanpy_cannot_read_before_any_work(adata
             sag.pl.embedding(data, "X_e", show=False, **kwargs)
         check_untouched(data, before)
         assert list(data.obsp) == []
+    # scanpy draws a nullable boolean column unsorted: not refused then (the work starts)
+    with pytest.raises(AssertionError, match="computed before the error"):
+        sag.pl.embedding(flags, "X_e", color="flag", sort_order=False, show=False)
 
 
 def test_plot_embedding_of_coordinates_whose_record_concat_dropped(adata, monkeypatch):

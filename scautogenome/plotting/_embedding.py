@@ -613,10 +613,9 @@ def _check_color_values(adata: AnnData, colors: list, kwargs: dict) -> None:
         use_raw = layer is None and adata.raw is not None
     raw = bool(use_raw) and adata.raw is not None
     where = "adata.raw" if raw else "adata.X" if layer is None else f"adata.layers[{layer!r}]"
-    matrix = adata.raw.X if raw else adata.X if layer is None else adata.layers[layer]
     for c in dict.fromkeys(c for c in colors if c is not None):
         if c in adata.obs.columns:
-            _check_obs_color(adata.obs[c], c)
+            _check_obs_color(adata.obs[c], c, kwargs.get("sort_order", True))
             continue
         name = c  # a gene symbol: scanpy looks it up in adata.var, then reads its var name
         if c not in adata.var_names and symbols is not None:
@@ -641,6 +640,8 @@ def _check_color_values(adata: AnnData, colors: list, kwargs: dict) -> None:
                 "here; colour by adata.raw's with use_raw=True (and no layer=)."
             )
             raise KeyError(msg)
+        # read for a gene only: a view's matrix is its subset, made on reading
+        matrix = adata.raw.X if raw else adata.X if layer is None else adata.layers[layer]
         if matrix is None:
             pick = f"layer={next(iter(adata.layers))!r}" if adata.layers else "a layer="
             msg = (
@@ -657,11 +658,11 @@ def _check_color_values(adata: AnnData, colors: list, kwargs: dict) -> None:
             raise ValueError(msg)
 
 
-def _check_obs_color(values: pd.Series, c: str) -> None:
-    """A ValueError for an obs column scanpy cannot draw (it sorts the cells by ``-values``):
-    a nullable boolean, or text mixed with other values."""
+def _check_obs_color(values: pd.Series, c: str, sort_order: bool) -> None:
+    """A ValueError for an obs column scanpy cannot draw: a nullable boolean, whose cells it
+    sorts by ``-values`` (with ``sort_order``), or text mixed with other values."""
     fix = f"make it categorical: adata.obs[{c!r}] = adata.obs[{c!r}].astype('category')"
-    if isinstance(values.dtype, pd.BooleanDtype):
+    if sort_order and isinstance(values.dtype, pd.BooleanDtype):
         msg = (
             f"color={c!r}: obs[{c!r}] is a nullable boolean column (pandas 'boolean'), which "
             f"scanpy cannot draw; {fix}."

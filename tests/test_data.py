@@ -1274,6 +1274,19 @@ def test_a_gene_spanning_more_than_float32_holds_is_refused():
     X[:, 0] = np.where(np.arange(10) % 2, 2e38, -2e38)
     with pytest.raises(ValueError, match=r"gene 0 spans .*more than float32"):
         InputTransform("continuous").fit(X, np.arange(10))
+    with pytest.raises(ValueError, match=r"gene 'TP53' spans -2e\+38 to 2e\+38"):
+        InputTransform("continuous").fit(X, np.arange(10), names=["TP53", "EGFR"])
+
+
+def test_large_values_one_apart_vary():
+    """Of values of 1 and more in size, a range of 1e-6 or more varies, as before: distinct
+    float32 values such as 1e6 and 1e6 + 1 (a relative least range had called them constant)."""
+    X = np.zeros((4, 3), dtype=np.float32)
+    X[:, 0] = [1e6, 1e6 + 1, 1e6, 1e6 + 1]
+    X[:, 1] = [2000.0, 2000.001, 2000.0, 2000.001]
+    X[:, 2] = 7.0
+    t = InputTransform("continuous").fit(X, np.arange(4))
+    np.testing.assert_array_equal(t.varying_genes(), [0, 1])
 
 
 def test_values_read_as_unlogged_by_their_largest_say_so(sag_caplog):

@@ -850,7 +850,7 @@ def _finish(
     if value_type == "auto":
         value_type = resolve_value_type(X, value_type, _where(fields.get("layer")), rows=train)
     transform = InputTransform(value_type=value_type, scale=scale)
-    transform.fit(X, train)
+    transform.fit(X, train, names=adata.var_names)
     noun = obs_noun(adata)
     check_something_varies(transform, train.size, noun)
     n_unused = int((split == "none").sum())

@@ -22,8 +22,8 @@ from ._checks import common_row_total, value_stats
 
 TARGET_SUM = 1e4
 MIN_RANGE = 1e-6
-"""A gene whose training range is within this share of its largest absolute value is
-constant: its values differ by float32 rounding at most (about 8 units in the last place)."""
+"""The least training range of a gene that varies; of values below 1 in size, the least share
+of their largest size (their float32 rounding, about 8 units in the last place, aside)."""
 # the least share of the training counts a query's genes are taken to hold (a query of a few
 # rare genes would otherwise have its totals divided by next to nothing)
 MIN_COVERAGE = 1e-3
@@ -280,10 +280,10 @@ class InputTransform:
             np.log1p(out.data, out=out.data)
         return out
 
-    def fit(self, X, rows: np.ndarray, chunk: int = 2048) -> InputTransform:
+    def fit(self, X, rows: np.ndarray, chunk: int = 2048, names=None) -> InputTransform:
         """Fit the gene-wise minimum and range on ``X[rows]``, ``chunk`` rows at a time (fewer
         where they would hold many values, :func:`_row_chunks`); a sparse ``X`` is never
-        densified."""
+        densified. ``names``: the genes' names, for errors (else their positions)."""
         n_vars = X.shape[1]
         lo = np.full(n_vars, np.inf, dtype=np.float32)
         hi = np.full(n_vars, -np.inf, dtype=np.float32)
@@ -312,20 +312,22 @@ class InputTransform:
         too_wide = np.flatnonzero(wide > np.finfo(np.float32).max)
         if too_wide.size:
             gene = int(too_wide[0])
+            name = repr(str(names[gene])) if names is not None else gene
             msg = (
-                f"gene {gene} spans {lo[gene]:.3g} to {hi[gene]:.3g} on the training cells "
+                f"gene {name} spans {lo[gene]:.3g} to {hi[gene]:.3g} on the training cells "
                 f"({too_wide.size} gene(s) so), more than float32, which the networks compute "
                 "in, can hold: rescale such values (e.g. divide them by 1e30) first."
             )
             raise ValueError(msg)
         rng = hi - lo
-        # a gene constant on the training rows (its values equal but for float32 rounding,
-        # MIN_RANGE of their size; or of a range so small that 1/range overflows float32) maps
-        # to 0 in every cell: an infinite range. With a range of 1 (until 2026-12-03) it
-        # mapped to 0 on the training rows only, and other cells fed its value to first-layer
-        # weights that had never been trained. The least range was 1e-6 whatever the values'
-        # size until 2026-12-06: genes varying on a smaller scale were left out.
-        size = np.maximum(np.abs(lo), np.abs(hi))
+        # a gene constant on the training rows (a range below MIN_RANGE; of values below 1 in
+        # size, below MIN_RANGE of their size, as float32 rounds them; or a range so small
+        # that 1/range overflows float32) maps to 0 in every cell: an infinite range. With a
+        # range of 1 (until 2026-12-03) it mapped to 0 on the training rows only, and other
+        # cells fed its value to first-layer weights that had never been trained. The least
+        # range was 1e-6 at every size until 2026-12-06: genes varying on a smaller scale
+        # were left out.
+        size = np.minimum(np.maximum(np.abs(lo), np.abs(hi)), 1.0)
         least = np.maximum(MIN_RANGE * size, np.finfo(np.float32).tiny)
         rng[~(rng > least)] = np.inf
         self.min_, self.range_ = lo, rng

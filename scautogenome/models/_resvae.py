@@ -246,7 +246,8 @@ def prepare_unlabelled(
                 where,
             )
     require_scvi(likelihood)
-    transform = InputTransform(value_type=value_type, scale=True).fit(X, train_rows)
+    transform = InputTransform(value_type=value_type, scale=True)
+    transform.fit(X, train_rows, names=adata.var_names)
     noun = obs_noun(adata)
     check_something_varies(transform, len(train_rows), noun)
     reads = transform.varying_genes()

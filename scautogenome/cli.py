@@ -10,6 +10,7 @@ AutoGenome's input layout, so a TCGA or AutoGenome user never opens Python. Exit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -1953,15 +1954,6 @@ def _saved_note(args) -> str:
     )
 
 
-def _torch_threads(n: int | None = None) -> int:
-    """torch's CPU thread count, after setting it to ``n`` where given."""
-    import torch
-
-    if n is not None and torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-    return torch.get_num_threads()
-
-
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -1978,47 +1970,52 @@ def main(argv: list[str] | None = None) -> int:
     # command only (main() called from a notebook or a script leaves them as they were)
     shown = (sag.settings.verbosity, sag.settings.progress_bar, sag.settings.device)
     n_threads = sag.settings.n_threads
-    torch_threads = _torch_threads() if getattr(args, "threads", None) is not None else None
-    try:
-        _setup(args)
-        return args.func(args)
-    except (CLIError, OSError) as e:  # an OSError's args are (errno, text): str() names the path
-        print(
-            f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}{_saved_note(args)}",
-            file=sys.stderr,
-        )
-        return 2
-    except (ValueError, KeyError, TypeError, RuntimeError) as e:
-        # a UnicodeError's args[0] is only the codec's name ('utf-8'); its str() says more
-        msg = e.args[0] if e.args and not isinstance(e, UnicodeError) else str(e)
-        print(
-            f"scautogenome {args.command}: error: {_cli_words(str(msg), sub)}{_saved_note(args)}",
-            file=sys.stderr,
-        )
-        return 2
-    except KeyboardInterrupt as e:
-        stored = getattr(args, "storage", None)
-        kept = (
-            f"; the finished trials are kept in --storage {stored}, where the same command "
-            "resumes the search"
-            if stored
-            else ""
-        )
-        what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
-        if getattr(args, "saved_run", None) is not None:
-            kept = " after the search" + _saved_note(args)
-        elif getattr(args, "saved_text", None) is not None:  # embed's, during the scores
-            kept = " after the embedding" + _saved_note(args)
-        print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
-        return 143 if isinstance(e, _Terminated) else 130
-    finally:
-        warnings.showwarning = original
-        sag.settings.verbosity, sag.settings.progress_bar, sag.settings.device = shown
-        if torch_threads is not None:  # torch's own count too, which n_threads=None keeps
-            sag.settings.n_threads = n_threads
-            _torch_threads(torch_threads)
-        if previous_term is not None:
-            _on_sigterm(previous_term)
+    threads = getattr(args, "threads", None) is not None
+    with contextlib.ExitStack() as restore:
+        if threads:  # torch's thread count too (imported only then)
+            from ._settings import keep_torch_threads
+
+            restore.enter_context(keep_torch_threads())
+        try:
+            _setup(args)
+            return args.func(args)
+        # an OSError's args are (errno, text): str() names the path
+        except (CLIError, OSError) as e:
+            print(
+                f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}{_saved_note(args)}",
+                file=sys.stderr,
+            )
+            return 2
+        except (ValueError, KeyError, TypeError, RuntimeError) as e:
+            # a UnicodeError's args[0] is only the codec's name ('utf-8'); its str() says more
+            msg = e.args[0] if e.args and not isinstance(e, UnicodeError) else str(e)
+            print(
+                f"scautogenome {args.command}: error: {_cli_words(str(msg), sub)}{_saved_note(args)}",
+                file=sys.stderr,
+            )
+            return 2
+        except KeyboardInterrupt as e:
+            stored = getattr(args, "storage", None)
+            kept = (
+                f"; the finished trials are kept in --storage {stored}, where the same command "
+                "resumes the search"
+                if stored
+                else ""
+            )
+            what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
+            if getattr(args, "saved_run", None) is not None:
+                kept = " after the search" + _saved_note(args)
+            elif getattr(args, "saved_text", None) is not None:  # embed's, during the scores
+                kept = " after the embedding" + _saved_note(args)
+            print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
+            return 143 if isinstance(e, _Terminated) else 130
+        finally:
+            warnings.showwarning = original
+            sag.settings.verbosity, sag.settings.progress_bar, sag.settings.device = shown
+            if threads:  # then torch's own count, as it was (restore)
+                sag.settings.n_threads = n_threads
+            if previous_term is not None:
+                _on_sigterm(previous_term)
 
 
 if __name__ == "__main__":  # pragma: no cover

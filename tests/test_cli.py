@@ -1797,6 +1797,13 @@ def test_a_command_leaves_the_settings_as_they_were(h5ad, config_file, tmp_path,
         assert main(argv) == (2 if extra else 0)
         assert (sag.settings.device, sag.settings.n_threads) == settings
         assert torch.get_num_threads() == threads
+    # without --threads, torch's count as the user set it stays (n_threads is not re-applied)
+    torch.set_num_threads(threads + 1)
+    try:
+        assert main(_classify_argv(h5ad, config_file, tmp_path / "o3", "--labels", "nope")) == 2
+        assert torch.get_num_threads() == threads + 1
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_collecting_with_n_trials_0_in_the_config_makes_no_storage_file(

@@ -441,6 +441,15 @@ def columns_listed(columns, missing, noun: str = "columns") -> str:
     return f"{near}available {noun}: {shown_values(columns, limit=20)}"
 
 
+def percent_down(fraction: float) -> str:
+    """``fraction`` as a percentage of one decimal, rounded down: 1,999 of 2,000 genes read
+    99.9%, not 100.0% (what is not whole is never said to be)."""
+    fraction = float(fraction)
+    if not np.isfinite(fraction):
+        return "?%"
+    return f"{np.floor(1000 * fraction) / 10:.1f}%"
+
+
 def short_repr(value, limit: int = 60) -> str:
     """``repr(value)`` for a message, kept short: an array, a Series, a frame or a sparse matrix
     is named by its type and length or shape (its repr is a page), anything else cut at

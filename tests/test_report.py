@@ -1456,3 +1456,14 @@ def test_report_leaves_the_text_columns_of_obs_and_var_as_they_were(classified, 
     pd.testing.assert_series_equal(adata.obs.dtypes, obs)
     pd.testing.assert_series_equal(adata.var.dtypes, var)
     assert adata.obs["donor"].tolist() == ["d1", "d2", "d3"] * 100
+
+
+def test_report_rounds_a_gene_overlap_down_as_the_warning_does():
+    """The query's warning says 93.4% of 715 of 765 genes (rounded down: 1,999 of 2,000 is not
+    100.0%); the report, a few lines below it, said 93.5%."""
+    from scautogenome.io._report import _genes_had
+
+    overlap = {"n_common": 715, "n_model_genes": 765, "fraction_of_model_genes": 715 / 765}
+    assert _genes_had(overlap) == "715 of the model's 765 genes (93.4%)"
+    overlap = {"n_common": 1999, "n_model_genes": 2000, "fraction_of_model_genes": 0.9995}
+    assert _genes_had(overlap).endswith("(99.9%)")

@@ -16,7 +16,14 @@ import numpy as np
 from .. import _keys
 from .._keys import UNASSIGNED
 from .._settings import logger
-from .._utils import check_anndata, check_creatable, check_key, check_path, write_atomically
+from .._utils import (
+    check_anndata,
+    check_creatable,
+    check_key,
+    check_path,
+    percent_down,
+    write_atomically,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -930,10 +937,7 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
         out.append(
             '<p class="muted">Embedded with a saved model by <code>sag.tl.encode</code>'
             + (f" (weights digest {html.escape(digest)})" if digest and encoded else "")
-            + f": the {noun} had {int(overlap.get('n_common', 0)):,} of the model's "
-            f"{int(overlap.get('n_model_genes', 0)):,} genes "
-            f"({float(overlap.get('fraction_of_model_genes', float('nan'))):.1%}); "
-            f"{_missing_genes(overlap)}.</p>"
+            + f": the {noun} had {_genes_had(overlap)}; {_missing_genes(overlap)}.</p>"
         )
     if active is not None and int(active) < n_dims / 2:
         out.append(
@@ -1055,6 +1059,16 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
         alt = "The kept model's architecture, drawn as a graph of its layers"
         out.append(_figure(pl.architecture, arch, alt=alt))
     return out
+
+
+def _genes_had(overlap: dict) -> str:
+    """ "N of the model's M genes (P%)" of a gene-overlap record, the share rounded down as
+    the query's warning gives it."""
+    fraction = float(overlap.get("fraction_of_model_genes", float("nan")))
+    return (
+        f"{int(overlap.get('n_common', 0)):,} of the model's "
+        f"{int(overlap.get('n_model_genes', 0)):,} genes ({percent_down(fraction)})"
+    )
 
 
 def _missing_genes(overlap: dict) -> str:
@@ -1379,10 +1393,8 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
     if overlap:
         out.append(
             f'<p class="muted">sag.tl.predict{_model_named(uns)} on {adata.n_obs:,} {noun}: '
-            f"the query had {int(overlap.get('n_common', 0)):,} of the model's "
-            f"{int(overlap.get('n_model_genes', 0)):,} genes "
-            f"({float(overlap.get('fraction_of_model_genes', float('nan'))):.1%}); "
-            f"{_missing_genes(overlap)}. {_scoring_note(columns, key)}</p>"
+            f"the query had {_genes_had(overlap)}; {_missing_genes(overlap)}. "
+            f"{_scoring_note(columns, key)}</p>"
         )
     if pred_col not in adata.obs.columns:
         return [*out, f'<p class="muted">obs[{html.escape(repr(pred_col))}] is missing.</p>']

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from .._settings import keep_torch_rng, logger
-from .._utils import check_bool, json_default, replaced_together, short_repr
+from .._utils import check_bool, json_default, percent_down, replaced_together, short_repr
 from ..data import (
     InputTransform,
     as_csr_or_dense,
@@ -646,7 +646,7 @@ class BaseModel:
         if frac < min_gene_overlap:
             msg = (
                 f"The query has only {n_common} of the model's {n_model} genes "
-                f"({np.floor(1000 * frac) / 10:.1f}%, rounded down), below "
+                f"({percent_down(frac)}, rounded down), below "
                 f"min_gene_overlap={min_gene_overlap}. Lower min_gene_overlap to go on anyway."
                 + case_hint
                 + _genes_elsewhere(self.var_names_, q, query, n_common)
@@ -666,11 +666,11 @@ class BaseModel:
             )
         if warn and n_common < n_model:
             logger.warning(
-                "query has %d of the model's %d genes (%s%%); %d missing genes (e.g. %s) are "
+                "query has %d of the model's %d genes (%s); %d missing genes (e.g. %s) are "
                 "set to %s%s, %s.%s",
                 n_common,
                 n_model,
-                f"{np.floor(1000 * frac) / 10:.1f}",  # 1,999 of 2,000: 99.9%, not 100.0%
+                percent_down(frac),
                 n_model - n_common,
                 ", ".join(  # the first few, in the model's order
                     repr(str(g)) for g in np.delete(self.var_names_, found)[:3]

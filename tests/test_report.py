@@ -1226,6 +1226,9 @@ def test_report_of_numeric_predictions_scores_them_against_the_targets_column(ad
     assert "5 cells without a value left out" in text
     assert 'alt="Observed vs predicted age' in page
     assert "could not be drawn" not in page
+    # the overlap line above says so, not that nothing is scored here
+    assert "not scored against labels here" not in text
+    assert "The predicted values are scored below against the query's own, obs['age']" in text
 
 
 def test_report_of_a_prediction_shows_its_warnings(adata, tmp_path):

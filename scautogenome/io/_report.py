@@ -1389,18 +1389,27 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
     pred_col = _keys.pred_key(key)
     out = ["<h2>Predictions</h2>", _predict_warnings(uns)]
     columns = _label_columns(adata, key)  # the query's own labels, read once
+    pred = adata.obs.get(pred_col)
+    numeric = pred is not None and is_numeric_column(pred)
+    target = str(uns["classes"][0]) if len(uns.get("classes", [])) else "value"
+    # predicted values scored against the query's own, where it holds them (figure included)
+    value_scores = _value_scores(adata, key, target, noun) if numeric else []
     overlap = dict(uns.get("gene_overlap", {}))
     if overlap:
+        scoring = (
+            f"The predicted values are scored below against the query's own, obs"
+            f"[{html.escape(repr(target))}]; the model's test metrics are in the report of its "
+            "classify run."
+            if value_scores
+            else _scoring_note(columns, key)
+        )
         out.append(
             f'<p class="muted">sag.tl.predict{_model_named(uns)} on {adata.n_obs:,} {noun}: '
-            f"the query had {_genes_had(overlap)}; {_missing_genes(overlap)}. "
-            f"{_scoring_note(columns, key)}</p>"
+            f"the query had {_genes_had(overlap)}; {_missing_genes(overlap)}. {scoring}</p>"
         )
-    if pred_col not in adata.obs.columns:
+    if pred is None:
         return [*out, f'<p class="muted">obs[{html.escape(repr(pred_col))}] is missing.</p>']
-    pred = adata.obs[pred_col]
-    if is_numeric_column(pred):
-        target = str(uns["classes"][0]) if len(uns.get("classes", [])) else "value"
+    if numeric:
         values = pred.to_numpy(dtype=np.float64)
         stats = [(noun, len(values)), ("mean", np.nanmean(values)), ("sd", np.nanstd(values))]
         stats += [(f"{q}%", np.nanpercentile(values, q)) for q in (0, 25, 50, 75, 100)]
@@ -1412,7 +1421,7 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
                 left=0,
             )
         )
-        return out + _value_scores(adata, key, target, noun)
+        return out + value_scores
     counts = pred.value_counts(sort=False)
     counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
     conf_col = _keys.confidence_key(key)

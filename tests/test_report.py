@@ -175,6 +175,16 @@ def test_report_latent_space_counts_active_dimensions(adata, tmp_path):
     kept = page.split("The kept model", 1)[1]
     assert kept.count("<img ") == 1
     assert "could not be drawn" not in page
+    # a kept model cut by the time budget: its epochs counted as the log counts them (the
+    # cut one apart), and said to be under-trained, as classify's report says it
+    run = data.uns["sag_resvae"]
+    best = run["trials"]["number"] == run["best"]["trial"]
+    run["trials"].loc[best, "stopped"] = "time_budget"
+    run["trials"].loc[best, "epochs"] = 3
+    run["trials"].loc[best, "cut_batches"] = 2
+    text = _page_text(sag.io.write_report(data, tmp_path / "cut.html").read_text())
+    assert "2 whole epochs and 2 minibatches of the next" in text
+    assert "Under-trained: the kept model stopped at the time budget" in text
     # a collapsed run is flagged
     data.uns["sag_resvae"]["active_dims"] = 1
     page = sag.io.write_report(data, tmp_path / "c.html").read_text()

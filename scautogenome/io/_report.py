@@ -1039,7 +1039,14 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
         params = json.loads(run.get("train_params", "{}"))
         best = dict(run.get("best", {}))
         losses = run.get("losses", {})
-        epochs = len(losses["val_loss"]) if "val_loss" in losses else "—"
+        kept = _best_row(run)  # its epochs counted as the log counts them, a cut one apart
+        epochs = (
+            _epochs_trained(kept, None)
+            if kept is not None
+            else len(losses["val_loss"])
+            if "val_loss" in losses
+            else "—"
+        )
         out.append("<h3>The kept model</h3>")
         header = ["model", "encoder widths", "input keep", "dropout", "likelihood", "lr"]
         header += ["batch", "epochs", "val loss", "s / epoch"]
@@ -1056,6 +1063,7 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             float(run.get("seconds_per_epoch", np.nan)),
         ]
         out.append(_table(header, [row], left=2))
+        out.append(_cut_note(params, kept))
         alt = "The kept model's architecture, drawn as a graph of its layers"
         out.append(_figure(pl.architecture, arch, alt=alt))
     return out

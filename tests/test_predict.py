@@ -781,3 +781,25 @@ def test_a_prediction_stopped_as_its_record_is_made_leaves_the_earlier_one_whole
     with pytest.raises(KeyboardInterrupt):
         sag.tl.predict(adata, trained, min_confidence=0.99)  # other calls: "Unassigned"
     assert_adata_state(adata, before)
+
+
+def test_predict_on_the_models_own_training_cells_says_so(adata, sag_caplog):
+    """Cells copied from the classify run's AnnData (its record and split kept) are mostly the
+    model's training cells: predict said nothing, and a user scored its calls against their
+    labels as if on new cells."""
+    sag.settings.verbosity = 2
+    cfg = {"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 2}}
+    model = sag.tl.classify(adata, "label", mode="mlp", config=cfg, seed=0)
+    sub = adata[:150].copy()
+    split = sub.obs["sag_split"].astype(str)
+    n_train, n_val = int((split == "train").sum()), int((split == "val").sum())
+    sag_caplog.clear()
+    sag.tl.predict(sub, model)
+    assert (
+        f"{n_train + n_val} of these 150 cells trained the model ({n_train} train, {n_val} "
+        "val in obs['sag_split'])" in sag_caplog.text
+    ), sag_caplog.text
+    # a query of new cells: nothing said
+    sag_caplog.clear()
+    sag.tl.predict(sag.datasets.synthetic(n_obs=50, n_vars=200, n_classes=3, seed=9), model)
+    assert "trained the model" not in sag_caplog.text

@@ -223,7 +223,35 @@ def predict(
             UNASSIGNED,
             _keys.pred_key(key_added),
         )
+    _trained_on_note(adata, key_added, record, model)
     logger.info("    finished predict on %d %s (%s)", adata.n_obs, obs_noun(adata), elapsed(start))
+
+
+def _trained_on_note(adata: AnnData, key: str, record, model) -> None:
+    """Say how many of the cells trained ``model``, where ``adata`` keeps the split of its
+    classify run (its own AnnData, or cells copied from it): predictions on them agree with
+    their labels more than on new cells."""
+    split_col = _keys.split_key(key)
+    if not is_classify_record(record) or split_col not in adata.obs.columns:
+        return
+    split = adata.obs[split_col].astype(str).to_numpy()
+    n_train, n_val = int((split == "train").sum()), int((split == "val").sum())
+    if n_train + n_val == 0:
+        return
+    noun = obs_noun(adata)
+    logger.info(
+        "%d of these %d %s trained the model (%d train, %d val in obs[%r]): its %s agree "
+        "with their %s more than on new %s; its held-out ones are obs[%r] == 'test'.",
+        n_train + n_val,
+        adata.n_obs,
+        noun,
+        n_train,
+        n_val,
+        split_col,
+        *(("predictions", "values") if record.get("task") == "regression" else ("calls", "labels")),
+        noun,
+        split_col,
+    )
 
 
 def _categories(column) -> list[str] | None:

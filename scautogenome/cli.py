@@ -1954,6 +1954,43 @@ def _saved_note(args) -> str:
     )
 
 
+def _run(args, sub) -> int:
+    """Run the parsed command; its exit code, with an error, Ctrl-C or SIGTERM said in one
+    line on stderr (``sub``: the command's parser, whose option names the errors use)."""
+    try:
+        _setup(args)
+        return args.func(args)
+    except (CLIError, OSError) as e:  # an OSError's args are (errno, text): str() names the path
+        print(
+            f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}{_saved_note(args)}",
+            file=sys.stderr,
+        )
+        return 2
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
+        # a UnicodeError's args[0] is only the codec's name ('utf-8'); its str() says more
+        msg = e.args[0] if e.args and not isinstance(e, UnicodeError) else str(e)
+        print(
+            f"scautogenome {args.command}: error: {_cli_words(str(msg), sub)}{_saved_note(args)}",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt as e:
+        stored = getattr(args, "storage", None)
+        kept = (
+            f"; the finished trials are kept in --storage {stored}, where the same command "
+            "resumes the search"
+            if stored
+            else ""
+        )
+        what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
+        if getattr(args, "saved_run", None) is not None:
+            kept = " after the search" + _saved_note(args)
+        elif getattr(args, "saved_text", None) is not None:  # embed's, during the scores
+            kept = " after the embedding" + _saved_note(args)
+        print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
+        return 143 if isinstance(e, _Terminated) else 130
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -1977,38 +2014,7 @@ def main(argv: list[str] | None = None) -> int:
 
             restore.enter_context(keep_torch_threads())
         try:
-            _setup(args)
-            return args.func(args)
-        # an OSError's args are (errno, text): str() names the path
-        except (CLIError, OSError) as e:
-            print(
-                f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}{_saved_note(args)}",
-                file=sys.stderr,
-            )
-            return 2
-        except (ValueError, KeyError, TypeError, RuntimeError) as e:
-            # a UnicodeError's args[0] is only the codec's name ('utf-8'); its str() says more
-            msg = e.args[0] if e.args and not isinstance(e, UnicodeError) else str(e)
-            print(
-                f"scautogenome {args.command}: error: {_cli_words(str(msg), sub)}{_saved_note(args)}",
-                file=sys.stderr,
-            )
-            return 2
-        except KeyboardInterrupt as e:
-            stored = getattr(args, "storage", None)
-            kept = (
-                f"; the finished trials are kept in --storage {stored}, where the same command "
-                "resumes the search"
-                if stored
-                else ""
-            )
-            what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
-            if getattr(args, "saved_run", None) is not None:
-                kept = " after the search" + _saved_note(args)
-            elif getattr(args, "saved_text", None) is not None:  # embed's, during the scores
-                kept = " after the embedding" + _saved_note(args)
-            print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
-            return 143 if isinstance(e, _Terminated) else 130
+            return _run(args, sub)
         finally:
             warnings.showwarning = original
             sag.settings.verbosity, sag.settings.progress_bar, sag.settings.device = shown

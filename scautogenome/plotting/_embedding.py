@@ -613,6 +613,7 @@ def _check_color_values(adata: AnnData, colors: list, kwargs: dict) -> None:
         use_raw = layer is None and adata.raw is not None
     raw = bool(use_raw) and adata.raw is not None
     where = "adata.raw" if raw else "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+    matrix = ...  # read for the first gene colour only: a view's matrix is made on reading
     for c in dict.fromkeys(c for c in colors if c is not None):
         if c in adata.obs.columns:
             _check_obs_color(adata.obs[c], c, kwargs.get("sort_order", True))
@@ -640,8 +641,8 @@ def _check_color_values(adata: AnnData, colors: list, kwargs: dict) -> None:
                 "here; colour by adata.raw's with use_raw=True (and no layer=)."
             )
             raise KeyError(msg)
-        # read for a gene only: a view's matrix is its subset, made on reading
-        matrix = adata.raw.X if raw else adata.X if layer is None else adata.layers[layer]
+        if matrix is ...:
+            matrix = adata.raw.X if raw else adata.X if layer is None else adata.layers[layer]
         if matrix is None:
             pick = f"layer={next(iter(adata.layers))!r}" if adata.layers else "a layer="
             msg = (

@@ -900,11 +900,12 @@ def _column_types_kept(adata: AnnData):
     """Leave the column types of ``obs`` and ``var`` as they were: scanpy's embedding plot
     makes every text column of both categorical (anndata's ``strings_to_categoricals``), those
     the report never names too."""
-    kept = {"obs": adata.obs.dtypes.copy(), "var": adata.var.dtypes.copy()}
+    kept = {name: getattr(adata, name).dtypes.copy() for name in ("obs", "var")}
     try:
         yield
     finally:
-        for frame, dtypes in ((adata.obs, kept["obs"]), (adata.var, kept["var"])):
+        for name, dtypes in kept.items():
+            frame = getattr(adata, name)
             for column, dtype in dtypes.items():
                 if column in frame.columns and frame[column].dtype != dtype:
                     frame[column] = frame[column].astype(dtype)

@@ -1817,10 +1817,8 @@ def run_study(
     )
     try:
         # classify's space keeps the learning rates among the settings common to its modes
-        common = "common" in config.get("space", {})
-        best = best_trial(
-            study, tag, "config['space']" + ("['common']" if common else "") + "['lr']"
-        )
+        common = "['common']" if "common" in config.get("space", {}) else ""
+        best = best_trial(study, tag, f"config['space']{common}['lr']")
     except RuntimeError:  # no complete trial: say so where the budget ran out before any
         if storage is not None and deadline is not None and not mine:
             msg = (

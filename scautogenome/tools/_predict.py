@@ -223,12 +223,12 @@ def predict(
             UNASSIGNED,
             _keys.pred_key(key_added),
         )
-    _trained_on_note(adata, key_added, record, model)
+    _trained_on_note(adata, key_added, record)
     logger.info("    finished predict on %d %s (%s)", adata.n_obs, obs_noun(adata), elapsed(start))
 
 
-def _trained_on_note(adata: AnnData, key: str, record, model) -> None:
-    """Say how many of the cells trained ``model``, where ``adata`` keeps the split of its
+def _trained_on_note(adata: AnnData, key: str, record) -> None:
+    """Say how many of the cells trained the model, where ``adata`` keeps the split of its
     classify run (its own AnnData, or cells copied from it): predictions on them agree with
     their labels more than on new cells."""
     split_col = _keys.split_key(key)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -1480,3 +1481,53 @@ def test_report_rounds_a_gene_overlap_down_as_the_warning_does():
     assert _genes_had(overlap) == "715 of the model's 765 genes (93.4%)"
     overlap = {"n_common": 1999, "n_model_genes": 2000, "fraction_of_model_genes": 0.9995}
     assert _genes_had(overlap).endswith("(99.9%)")
+
+
+def test_best_trials_table_counts_whole_epochs_and_marks_a_cut_one(classified, tmp_path):
+    """The Best-trials table counts the epochs as the Training line does: a trial cut by the
+    time budget shows its whole epochs and a mark for the cut one, explained below it."""
+    uns = classified.uns["sag"]
+    trials = uns["trials"]
+    best = trials["number"] == uns["best"]["trial"]
+    trials.loc[best, "stopped"] = "time_budget"
+    trials.loc[best, "epochs"] = 20
+    trials.loc[best, "cut_batches"] = 2
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    table = page[page.index("<h3>Best trials</h3>") :]
+    table = table[: table.index("</table>")]
+    n = int(trials.loc[best, "number"].iloc[0])
+    row = re.search(rf"<tr><td[^>]*>{n}</td>.*?</tr>", table).group(0)
+    assert re.search(r"<td[^>]*>19\+</td>", row)
+    assert not re.search(r"<td[^>]*>20</td>", row)
+    assert "19+: 19 whole epochs and part of the next, cut by the time budget" in _page_text(page)
+    # cut at the end of an epoch: all of them whole, no mark
+    trials.loc[best, "cut_batches"] = 0
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    table = page[page.index("<h3>Best trials</h3>") :]
+    assert "+</td>" not in table[: table.index("</table>")]
+    assert "whole epochs and part of the next, cut" not in page
+
+
+def test_report_says_which_cells_were_explained(annotated, tmp_path):
+    params = annotated.uns["sag_shap"]["params"]
+    text = _page_text(sag.io.write_report(annotated, tmp_path / "r.html").read_text())
+    assert (
+        f"Explained: {params['n_explain']} test cells, each counted towards its class in "
+        f"obs['label'], against {params['n_background']} training cells (the background), "
+        f"{params['nsamples']} draws per cell." in text
+    )
+
+
+def test_report_names_the_classes_without_a_val_cell(adata, tiny_config, tmp_path):
+    """A user's split without a val cell of a class: classify warns of it, and so does the
+    report, since the search chose its model without validating that class."""
+    labels = adata.obs["label"].astype(str).to_numpy()
+    parts = np.where(np.arange(adata.n_obs) % 5 == 0, "test", "train").astype(object)
+    parts[(np.arange(adata.n_obs) % 5 == 1) & (labels != "type_1")] = "val"
+    adata.obs["part"] = parts
+    sag.tl.classify(adata, "label", config=tiny_config, split_key="part")
+    text = _page_text(sag.io.write_report(adata, tmp_path / "r.html").read_text())
+    assert (
+        "1 of the 3 classes has no validation cell (type_1): the search chose its model "
+        "without validating it." in text
+    )

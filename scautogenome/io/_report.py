@@ -354,6 +354,16 @@ def _best_row(uns):
     return None if rows.empty else rows.iloc[0]
 
 
+def _cut_short(row) -> bool:
+    """Whether the trial of ``row`` (of ``trials``) ended inside an epoch: the time budget, or
+    its share of it, stopped it and its record does not say it stopped at an epoch's end (its
+    ``epochs`` then count the cut one)."""
+    if str(row.get("stopped", "")) not in ("time_budget", "trial_cap"):
+        return False
+    cut = row.get("cut_batches")  # -1: not recorded (a trial of an earlier version)
+    return not (cut is not None and np.isfinite(float(cut)) and int(cut) == 0)
+
+
 def _epochs_trained(row, max_epochs) -> str:
     """The epochs the best trial's row of ``trials`` (``row``) trained, counted as
     :func:`~scautogenome.search._study.warn_if_cut` counts them in the log: where the time
@@ -363,13 +373,10 @@ def _epochs_trained(row, max_epochs) -> str:
     have run out as that epoch was validated)."""
     n = int(row["epochs"])
     of = f" of at most {max_epochs}" if max_epochs is not None else ""
-    if str(row.get("stopped", "")) not in ("time_budget", "trial_cap"):
+    if not _cut_short(row):
         return f"{n} epochs{of}"
-    cut = row.get("cut_batches")  # -1: not recorded (a trial of an earlier version)
-    known = cut is not None and np.isfinite(float(cut)) and float(cut) >= 0
-    if known and int(cut) == 0:  # stopped at the end of an epoch
-        return f"{n} epochs{of}"
-    if known:
+    cut = row.get("cut_batches")
+    if cut is not None and np.isfinite(float(cut)) and float(cut) > 0:
         return f"{n - 1} whole epochs{of} and {int(cut)} minibatches of the next"
     if n <= 1:
         return f"part or all of its first epoch{f' ({of.strip()})' if of else ''}"
@@ -423,6 +430,24 @@ def _validation_flatters(val, noun: str) -> str:
         f'<p class="muted">The validation {noun} are those the search chose the model and '
         f"its epoch on, so their figures flatter it; the test {noun} were scored once, by the "
         "final model: theirs are the estimate.</p>"
+    )
+
+
+def _classes_not_validated(val, classes: list[str], noun: str) -> str:
+    """A note on the classes without a validation cell (``val``: the run's validation
+    metrics), as classify warns of them for a user's split: the search chose its model
+    without validating them. Empty where every class has one, or there is no validation."""
+    support = np.asarray(dict(val.get("per_class", {})).get("support", []), dtype=float)
+    if support.shape != (len(classes),) or not support.any():
+        return ""
+    lacking = [c for c, n in zip(classes, support) if n == 0]
+    if not lacking:
+        return ""
+    one = len(lacking) == 1
+    return (
+        f"<p><b>{len(lacking):,} of the {len(classes):,} classes {'has' if one else 'have'} "
+        f"no validation {noun[:-1]}</b> ({html.escape(', '.join(lacking[:10]))}{', ...' if len(lacking) > 10 else ''}): the search "
+        f"chose its model without validating {'it' if one else 'them'}.</p>"
     )
 
 
@@ -515,6 +540,7 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
     ]
     out.append(_table(["split", *(name for _, name in summary), noun], rows, caption=_BY_SPLIT))
     out.append(_validation_flatters(val, noun))
+    out.append(_classes_not_validated(val, [str(c) for c in uns["classes"]], noun))
     out.append(_few_test_cells(test, accuracy=True, noun=noun))
     out.append(_few_test_cells_per_class(test, [str(c) for c in uns["classes"]], noun))
     out.append(_classes_scored(uns, noun))
@@ -692,7 +718,8 @@ def _search_parts(adata: AnnData, key: str) -> list[str]:
                         r["state"],
                         float(r["value"]),
                         float(r.get("val_loss", float("nan"))),  # breaks ties of the score
-                        int(r["epochs"]),
+                        # whole epochs, as the Training line counts them; "+": and a cut one
+                        f"{int(r['epochs']) - 1}+" if _cut_short(r) else int(r["epochs"]),
                         f"{int(r['n_params']):,}",
                         float(r["seconds"]),
                     ]
@@ -700,12 +727,29 @@ def _search_parts(adata: AnnData, key: str) -> list[str]:
                 ],
             )
         )
+        out.append(_cut_trials_note(top))
     out.append("<h3>Architecture of the best model</h3>")
     alt = "The best model's architecture, drawn as a graph of its layers"
     out.append(_figure(pl.architecture, adata, key=key, alt=alt))
     arch = json.loads(uns["architecture"]) if "architecture" in uns else {}
     out.append(f"<pre>{html.escape(json.dumps(arch, indent=1))}</pre>")
     return out
+
+
+def _cut_trials_note(top) -> str:
+    """What the "+" of the Best-trials table's epochs means (``top``: its rows), where a trial
+    among them ended inside an epoch; empty otherwise."""
+    cut = [r for _, r in top.iterrows() if _cut_short(r)]
+    if not cut:
+        return ""
+    n = int(cut[0]["epochs"]) - 1
+    # a record of an earlier version does not say how much of the last epoch ran
+    unknown = not all(float(r.get("cut_batches", -1)) > 0 for r in cut)  # NaN too
+    return (
+        f'<p class="muted">{n}+: {n} whole epochs and part{" or all" if unknown else ""} of '
+        "the next, cut by the time budget or by a trial\u2019s share of it "
+        "(max_trial_fraction).</p>"
+    )
 
 
 # a numeric target's metrics: key in uns, name in the report, format (None for RMSE and MAE,
@@ -808,6 +852,7 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
         _explain_heading(None),
         f'<p class="muted">Mean absolute SHAP value over the explained {noun} of each class, '
         "on the model's input scale (after its transform). Candidate markers, not proof.</p>",
+        _explained_cells(uns, noun),
     ]
     n_cells = dict(zip(outputs, np.asarray(uns.get("n_cells", [1] * len(outputs))).tolist()))
     # a class none of whose cells was explained has no genes (shap_df would warn of it)
@@ -840,6 +885,30 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
             + ": no distribution to show.</p>"
         )
     return out
+
+
+def _explained_cells(uns, noun: str) -> str:
+    """Which cells an explanation explained, how they were grouped and against which
+    background, from its ``params`` (empty for a record without them)."""
+    params = dict(uns.get("params", {}))
+    if not all(k in params for k in ("cells", "n_explain", "n_background", "nsamples")):
+        return ""
+    cells = str(params["cells"])
+    part = (
+        f"{cells} " if cells in ("test", "val", "train") and _given(params.get("split_key")) else ""
+    )
+    text = f"Explained: {int(params['n_explain']):,} {part}{noun}"
+    if cells == "custom":
+        text += " chosen by cells="
+    groupby = str(params.get("groupby", ""))
+    if groupby == "predicted class":
+        text += ", each counted towards its predicted class"
+    elif _given(groupby) and groupby != "all cells":  # "all cells": a numeric target's
+        text += f", each counted towards its class in obs[{groupby!r}]"
+    background = "training " if params.get("background_from") == "training" else ""
+    text += f", against {int(params['n_background']):,} {background}{noun} (the background)"
+    text += f", {int(params['nsamples']):,} draws per {noun[:-1]}."
+    return f'<p class="muted">{html.escape(text)}</p>'
 
 
 def _top_genes(adata: AnnData, shap_key: str, columns: list[str], n_top: int) -> dict[str, str]:
@@ -884,6 +953,7 @@ def _explain_one_output(
         '<p class="muted">Mean absolute SHAP value of the predicted value over the explained '
         f"{noun}, on the model's input scale (after its transform). Candidate "
         "markers, not proof.</p>",
+        _explained_cells(adata.uns[shap_key], noun),
     ]
     row = [target, _top_genes(adata, shap_key, [target], n_top)[target]]
     out.append(_table(["target", f"top {n_top} genes"], [row], left=2))

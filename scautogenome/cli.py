@@ -682,10 +682,11 @@ def _classify(args) -> int:
         storage=args.storage,
         study_name=args.study_name,
         seed=args.seed,
+        key_added=args.key_added,
     )
     out.mkdir(parents=True, exist_ok=True)  # checked before the search: new, or --overwrite
     _save_model(model, out / "model", args.overwrite)
-    adata.uns["sag"]["model_dir"] = str(out / "model")
+    adata.uns[args.key_added]["model_dir"] = str(out / "model")
 
     # an interruption from here on says what is kept (main): the files written so far, and
     # those of the run it replaces (--overwrite) still there. They are replaced, each whole,
@@ -698,7 +699,8 @@ def _classify(args) -> int:
     def write_run() -> None:
         _write_h5ad(adata, out / "annotated.h5ad")
         args.saved_files.append("annotated.h5ad")
-        text = json.dumps(metrics_record(adata), indent=1, default=json_default, allow_nan=False)
+        record = metrics_record(adata, args.key_added)
+        text = json.dumps(record, indent=1, default=json_default, allow_nan=False)
         write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(text + "\n"))
         args.saved_files.append("metrics.json")
         if "report.html" in args.replaced_files:  # the old run's, until this run writes its own
@@ -721,8 +723,8 @@ def _classify(args) -> int:
     write_run()
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
     if args.report:
-        written.append(_write_report(adata, out / "report.html"))
-    print(metrics_table(adata))
+        written.append(_write_report(adata, out / "report.html", key=args.key_added))
+    print(metrics_table(adata, args.key_added))
     if args.explain:
         print("\n" + _top_genes_heading(adata))
         print(top_genes_table(adata))
@@ -1424,6 +1426,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, type=_path, help="output directory")
     c.add_argument("--mode", default=None, choices=CLASSIFY_MODES, help=_MODE_HELP)
     c.add_argument("--split-key", default=None, help=_SPLIT_HELP)
+    c.add_argument(
+        "--key-added",
+        default="sag",
+        help="prefix of what classify writes: obs['KEY_pred'], obs['KEY_split'], "
+        "obsm['KEY_proba'], uns['KEY'] (default: sag; another one keeps outputs of that name "
+        "the input holds, its own or an earlier run's)",
+    )
     _classify_options(c)
     _search(c, _CONFIG_HELP)
     c.add_argument(

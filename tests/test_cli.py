@@ -134,6 +134,19 @@ def test_classify_refuses_an_input_whose_outputs_are_the_users(
     assert "adata.obs['sag_pred'] exists without a record of sag.tl.classify or predict" in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+    # the remedy it names is an option of classify's: the run goes under another key
+    assert "--key-added" in err
+    assert main(_classify_argv(src, config_file, out, "--key-added", "run")) == 0
+    annotated = ad.read_h5ad(out / "annotated.h5ad")
+    assert (annotated.obs["sag_pred"] == "my annotation").all()
+    assert "run_pred" in annotated.obs
+    assert annotated.uns["run"]["model_dir"] == str(out / "model")
+    test = annotated.uns["run"]["metrics"]["test"]
+    assert json.loads((out / "metrics.json").read_text())["macro_f1"] == pytest.approx(
+        test["macro_f1"]
+    )
+    assert "Classification" in (out / "report.html").read_text()
+    assert "macro-F1" in capsys.readouterr().out
 
 
 def test_help(capsys):

@@ -1541,3 +1541,19 @@ def test_a_rerun_stopped_as_its_record_is_made_leaves_the_earlier_run_whole(
     with pytest.raises(KeyboardInterrupt):
         sag.tl.classify(adata, "label", config=tiny_config, seed=1)
     assert_adata_state(adata, before)
+
+
+def test_records_hold_their_own_copy_of_the_models_classes(adata, tiny_config):
+    """Editing a record (tidying a label in uns['sag']['classes'], say) leaves the model, and
+    what it predicts later, as they were."""
+    model = sag.tl.classify(adata, "label", config=tiny_config)
+    classes = model.classes_.copy()
+    query = adata.copy()
+    sag.tl.predict(query, model, key_added="query")
+    sag.tl.explain(adata, model, nsamples=5, n_background=5, n_explain=6)
+    for record in (adata.uns["sag"], query.uns["query"], adata.uns["sag_shap"]):
+        record["classes"][0] = "edited"
+    np.testing.assert_array_equal(model.classes_, classes)
+    fresh = adata.copy()
+    sag.tl.predict(fresh, model, key_added="again")
+    assert "edited" not in set(fresh.obs["again_pred"].astype(str))

@@ -404,7 +404,7 @@ def classify(
     uns = {
         "params": params,
         "task": data.task,
-        "classes": model.classes_,
+        "classes": model.classes_.copy(),  # the record's own: editing it leaves the model
         "dropped_classes": np.asarray(data.dropped_classes, dtype=str),
         "metrics": {
             part: {k: v for k, v in rep.items() if k != "confusion"}
@@ -486,7 +486,7 @@ def _regression_outputs(
     uns = {
         "params": params,
         "task": data.task,
-        "classes": model.classes_,
+        "classes": model.classes_.copy(),  # the record's own: editing it leaves the model
         "metrics": reports,
         "model_digest": model.weights_digest(),
         **search_uns(result, _config.to_json(cfg), val_score=result.best_value),

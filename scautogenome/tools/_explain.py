@@ -579,7 +579,7 @@ def explain(
     explained, codes = candidates[picked], group_codes[picked]
     if pool_name == "all":
         _log_background_from_all(split_col, split is not None, bg_rows, explained, len(pool))
-    classes = model.classes_
+    classes = model.classes_.copy()  # the record's own: editing it leaves the model
     n_classes = len(classes)
     overall = overall_column(classes)
     if overall != OVERALL:

@@ -196,7 +196,7 @@ def predict(
         out.set("obs", _keys.confidence_key(key_added), proba.max(1).astype(np.float32))
         out.set("obsm", _keys.proba_key(key_added), proba.astype(np.float32))
     new = {
-        "classes": model.classes_,
+        "classes": model.classes_.copy(),  # the record's own: editing it leaves the model
         "gene_overlap": report,
         "model_digest": model.weights_digest(),
         "predict_params": call_params(

@@ -1506,7 +1506,7 @@ def test_predicted_classes_take_the_colours_of_their_labels(adata, tiny_config):
 
 
 def test_predicted_classes_get_their_labels_colours_whatever_was_stored_under_them(
-    adata, tiny_config
+    adata, tiny_config, sag_caplog
 ):
     """Colours stored under uns['sag_pred_colors'] without a column of predictions (of
     nothing they can be read against), and label colours that are not colours, neither
@@ -1523,6 +1523,11 @@ def test_predicted_classes_get_their_labels_colours_whatever_was_stored_under_th
     pred = adata.obs["sag_pred"].cat.categories
     assert list(adata.uns["sag_pred_colors"]) == [by_name[c] for c in pred]
     assert adata.uns["label_colors"] == 5  # the user's, untouched
+    # the colours it replaced are named, as predict names those it removes
+    assert (
+        "replaced uns['sag_pred_colors'] (2 colours, of no column of predictions) with the "
+        "colours of the predicted classes' labels" in sag_caplog.text
+    )
 
 
 def test_a_rerun_stopped_as_its_record_is_made_leaves_the_earlier_run_whole(

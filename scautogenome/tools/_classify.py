@@ -242,6 +242,8 @@ def classify(
         removes them; where none are kept, each class is given the colour of its label in
         scanpy's plots (``uns[f'{labels_key}_colors']``, else scanpy's palette), so that
         ``sc.pl.umap(adata, color=[labels_key, '{key_added}_pred'])`` colours a class alike.
+        Colours stored under that key with no column of predictions (yours, say) are replaced
+        so, with a log line: scanpy would read them against these classes by position.
     ``obs['{key_added}_split']``
         ``train``/``val``/``test`` (``none`` for cells not used in training).
     ``obsm['{key_added}_proba']``
@@ -542,11 +544,22 @@ def _label_colors(
     from ..plotting._utils import category_colors
 
     column = _keys.pred_key(key_added)
+    key = f"{column}_colors"
     colors = category_colors(adata, labels_key, pred.categories)
     if colors is not None:
-        out.set("uns", f"{column}_colors", colors)
+        out.set("uns", key, colors)
     else:
-        out.remove("uns", f"{column}_colors")
+        out.remove("uns", key)
+    if key in adata.uns and column not in adata.obs.columns:  # not of an earlier run's column
+        stored = adata.uns[key]
+        size = f"{len(stored)} colours" if hasattr(stored, "__len__") else "a value"
+        out.note(
+            "%s uns[%r] (%s, of no column of predictions)%s",
+            "replaced" if colors is not None else "removed",
+            key,
+            size,
+            " with the colours of the predicted classes' labels" if colors is not None else "",
+        )
 
 
 def _split_outputs(out: Outputs, data, key_added: str) -> None:

@@ -1815,3 +1815,22 @@ def test_a_model_given_as_its_folder_is_pointed_to_load(adata, tmp_path):
     with pytest.raises(TypeError, match=r"got int\.$"):
         sag.tl.predict(adata, 3)
     check_untouched(adata, before)
+
+
+def test_what_anndata_concat_keeps_of_two_records_is_named_as_such(adata, tiny_config):
+    """anndata.concat(uns_merge='same') of a classified reference and a query predicted by its
+    model keeps only the entries both records share: refused as before, but not as a dict
+    "no sag tool wrote"."""
+    import anndata as ad
+
+    model = sag.tl.classify(adata, "label", config=tiny_config, n_trials=1)
+    query = adata.copy()
+    del query.uns["sag"]
+    del query.obs["sag_pred"], query.obs["sag_split"], query.obsm["sag_proba"]
+    sag.tl.predict(query, model)
+    both = ad.concat([adata, query], uns_merge="same", index_unique="-")
+    assert "model_digest" in both.uns["sag"]
+    with pytest.raises(ValueError, match=r"uns\['sag'\] holds part of a sag record") as err:
+        sag.tl.predict(both, model)
+    assert "anndata.concat" in str(err.value)
+    assert "no sag tool wrote" not in str(err.value)

@@ -281,6 +281,12 @@ def check_uns_key(adata: AnnData, key_added: str, tool: str, replaces: tuple[str
         what = f"the record of sag.tl.{kind}"
     elif kind == "scores":
         what = "the scores of sag.tl.embedding_scores"
+    elif kind == "other" and "model_digest" in uns[key_added]:  # sag's records' own entry
+        kept = ", ".join(repr(str(k)) for k in list(uns[key_added])[:6])
+        what = (
+            f"part of a sag record (only {kept}: what anndata.concat keeps of records that "
+            "differ, say)"
+        )
     elif kind == "other":
         what = "a dict that no sag tool wrote"
     else:

@@ -1018,3 +1018,72 @@ def test_keep_torch_rng_keeps_the_gpu_seed_the_user_queued():
         torch.manual_seed(7)  # as a tool seeds its training
     assert tracker.call_order == queued
     assert tracker.manual_seed_all_cb is queued[-1]
+
+
+def test_a_huge_architecture_in_model_json_is_refused_before_it_is_built(tmp_path, adata):
+    """A model.json (shared, say) naming a network far larger than its weights: refused by
+    the weights' shapes, before the network is built (which would take terabytes)."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["architecture"]["units"] = [2**31]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"/m'.*mismatched weight"):
+        sag.models.Classifier.load(tmp_path / "m")
+
+
+def _resave_weights(path, change) -> None:
+    """Replace ``path``'s model.pt by ``change`` of its tensors, with model.json's digest of
+    it updated (an edit that keeps the folder consistent)."""
+    import hashlib
+
+    tensors = torch.load(path / "model.pt", weights_only=True)
+    torch.save(change(tensors), path / "model.pt")
+    meta = json.loads((path / "model.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256((path / "model.pt").read_bytes()).hexdigest()
+    (path / "model.json").write_text(json.dumps(meta))
+
+
+def test_weights_that_are_not_finite_are_refused_on_load(tmp_path, adata):
+    """NaN weights (damage, or a training that diverged) would call every cell the first
+    class: refused on load, naming the file."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "m")
+    name = next(k for k, v in torch.load(tmp_path / "m" / "model.pt").items() if v.ndim == 2)
+
+    def nan(tensors):
+        tensors[name][0, 0] = float("nan")
+        return tensors
+
+    _resave_weights(tmp_path / "m", nan)
+    with pytest.raises(ValueError, match=r"model\.pt'.*NaN or infinite") as err:
+        sag.models.Classifier.load(tmp_path / "m")
+    assert name.split(".", 1)[1] in str(err.value)
+
+
+@pytest.mark.parametrize("content", ["empty", "list", "pickle", "truncated"])
+def test_a_model_pt_that_is_no_weights_file_is_named_on_load(tmp_path, adata, content):
+    """A model.pt that is empty, truncated, no dict of tensors, or a pickle torch will not
+    read safely: a ValueError naming the file, not torch's error (whose advice for a pickle,
+    weights_only=False, is unsafe for a file of unknown origin)."""
+    import hashlib
+    import pickle
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "m")
+    weights = tmp_path / "m" / "model.pt"
+    if content == "empty":
+        weights.write_bytes(b"")
+    elif content == "list":
+        torch.save([torch.zeros(2)], weights)
+    elif content == "pickle":
+        weights.write_bytes(pickle.dumps(pd.Timestamp(0)))
+    else:
+        weights.write_bytes(weights.read_bytes()[:200])
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"model\.pt' is not a weights file") as err:
+        sag.models.Classifier.load(tmp_path / "m")
+    assert "weights_only=False" not in str(err.value)

@@ -235,7 +235,38 @@ def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.T
             "interrupted between the two?); save the model there again."
         )
         raise ValueError(msg)
-    tensors = torch.load(path / WEIGHTS, map_location="cpu", weights_only=True)
+    try:
+        tensors = torch.load(path / WEIGHTS, map_location="cpu", weights_only=True)
+    except OSError:  # names the file itself (permissions, say)
+        raise
+    except Exception as e:  # empty, truncated, or a pickle torch will not read safely
+        msg = (
+            f"{str(path / WEIGHTS)!r} is not a weights file scautogenome can read "
+            f"({type(e).__name__}: damaged, or not written by scautogenome); save the model "
+            "there again."
+        )
+        raise ValueError(msg) from None
+    if not isinstance(tensors, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()
+    ):
+        msg = (
+            f"{str(path / WEIGHTS)!r} is not a weights file scautogenome can read (it holds "
+            f"a {type(tensors).__name__}, not named tensors: not written by scautogenome); "
+            "save the model there again."
+        )
+        raise ValueError(msg)
+    not_finite = sorted(  # the network's (the input transform marks constant genes so)
+        k
+        for k, v in tensors.items()
+        if k.startswith(NET) and v.is_floating_point() and not torch.isfinite(v).all()
+    )
+    if not_finite:
+        msg = (
+            f"{str(path / WEIGHTS)!r}: {len(not_finite)} of its tensors hold NaN or infinite "
+            f"values (e.g. {not_finite[0]!r}): damaged, or saved from a training that "
+            "diverged; its predictions would mean nothing. Save or train the model again."
+        )
+        raise ValueError(msg)
     return meta, tensors
 
 
@@ -437,14 +468,17 @@ class BaseModel:
                 raise ValueError(msg) from None
         try:
             options = self._saved_options(self.architecture_, state_dict)
-            module = self._build_module(self.architecture_, reads=reads, **options)
+            # shapes first, allocating nothing: an architecture far larger than its weights
+            # (a model.json edited, say) is refused before it takes the machine's memory
+            with torch.device("meta"):
+                built = self._build_module(self.architecture_, reads=reads, **options)
         except (TypeError, ValueError, KeyError) as e:
             text = e.args[0] if isinstance(e, ValueError) and e.args else repr(e)
             msg = (
                 f"{origin} cannot be read with the architecture saved beside them: {text} {remedy}"
             )
             raise ValueError(msg) from None
-        built = module.state_dict()
+        built = built.state_dict()
         mismatched = sorted(
             k
             for k in set(built) | set(state_dict)
@@ -459,6 +493,7 @@ class BaseModel:
                 f"mismatched weight(s), e.g. {mismatched[0]!r}. {remedy}"
             )
             raise ValueError(msg)
+        module = self._build_module(self.architecture_, reads=reads, **options)
         module.load_state_dict(state_dict)
         self.module_ = module.to(self.device_).eval()
         return self

@@ -57,6 +57,17 @@ def test_unknown_key_is_named():
         ({"space": {"common": {"optimizer": ["adam"]}}}, r"\['optimizer'\]='adam'"),
         ({"space": {"mlp": {"units": [0, 64]}}}, r"\['units'\]=0"),
         ({"space": {"densenet": {"compression": 1.5}}}, r"\['compression'\]=1.5"),
+        # depths whose drawing alone (one parameter per layer) outlasts any time budget, as
+        # RRFCN's n_layers has been
+        (
+            {"space": {"mlp": {"n_layers": [100000]}}},
+            r"\['n_layers'\]=100000 must be in \[1, 64\]",
+        ),
+        ({"space": {"resnet": {"n_blocks": [3, 500]}}}, r"\['n_blocks'\]=500 must be in \[1, 64\]"),
+        (
+            {"space": {"densenet": {"block_units": {"type": "int", "low": 2, "high": 1000}}}},
+            r"\['block_units'\].*must be in \[1, 64\]",
+        ),
     ],
 )
 def test_bad_values_are_named(cfg, match):

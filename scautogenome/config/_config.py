@@ -618,10 +618,12 @@ _SPACE_NUMBERS: dict[str, tuple[tuple[type, ...], float | None, float | None, bo
     "weight_decay": ((int, float), 0, None, True),
     "input_keep": ((int, float), 0, 1, False),
     "dropout": ((int, float), 0, 1, True),
-    "n_layers": ((int,), 1, None, True),
+    # depths bounded as RRFCN's n_layers: each layer is a parameter the trial draws, and a
+    # trial's drawing (not timed) of a hundred thousand outlasts any time budget
+    "n_layers": ((int,), 1, 64, True),
     "units": ((int,), 1, None, True),
-    "n_blocks": ((int,), 1, None, True),
-    "block_units": ((int,), 1, None, True),
+    "n_blocks": ((int,), 1, 64, True),
+    "block_units": ((int,), 1, 64, True),
     "growth_rate": ((int,), 1, None, True),
     "compression": ((int, float), 0, 1, False),
     "first_width": ((int,), 1, None, True),

@@ -2073,3 +2073,20 @@ def test_category_colors_are_those_scanpy_draws_the_labels_in():
     many = ad.AnnData(np.zeros((103, 1), dtype=np.float32))
     many.obs["c"] = pd.Categorical([f"c{i:03d}" for i in range(103)])
     assert category_colors(many, "c", ["c000", "c102"]) is None
+
+
+def test_architecture_refuses_more_units_than_it_can_draw():
+    """An architecture of a received h5ad (or a hand-made dict) of a hundred thousand units
+    took minutes and gigabytes to draw: refused at once, naming the count."""
+    before = plt.get_fignums()
+    for arch in (
+        {"kind": "resnet", "units": 8, "n_blocks": 100_000_000},
+        {"kind": "mlp", "units": [8] * 100_000},
+        {"kind": "densenet", "blocks": [64] * 64, "growth_rate": 4},
+    ):
+        with pytest.raises(ValueError, match=r"draws at most 300 units; this architecture has"):
+            sag.pl.architecture(arch, show=False)
+    assert plt.get_fignums() == before
+    ax = sag.pl.architecture({"kind": "resnet", "units": 8, "n_blocks": 299}, show=False)
+    assert ax.get_title().startswith("RFCN-ResNet: 300 FC units")
+    plt.close("all")

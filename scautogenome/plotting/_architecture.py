@@ -99,6 +99,24 @@ def _as_architecture(data, key: str) -> dict:
     return arch
 
 
+MAX_UNITS_DRAWN = 300
+"""The most units :func:`architecture` draws (each a box; a figure of thousands is no longer
+read, and takes minutes to draw)."""
+
+
+def _n_units(arch: dict) -> int:
+    """The units (boxes) :func:`_graph` makes of ``arch``, counted without making them."""
+    kind = arch["kind"]
+    if kind == "resnet":
+        return int(arch["n_blocks"]) + 1
+    if kind == "densenet":
+        blocks = arch["blocks"]
+        return 1 + sum(int(b) for b in blocks) + len(blocks) - 1
+    if kind in _VAE_KINDS:
+        return 2 * len(arch["widths"]) + 1
+    return len(arch["units" if kind == "mlp" else "widths"])
+
+
 def _graph(arch: dict) -> tuple[list[int], list[tuple[int, int]], list[tuple[int, int]], str]:
     """Layer widths, chain edges, skip edges (layer indices) and the combination symbol."""
     kind = arch["kind"]
@@ -294,6 +312,14 @@ def architecture(
 
     arch = _as_architecture(data, key)
     check_architecture(arch, kinds=_DRAWN, stage="draw")
+    n_units = _n_units(arch)
+    if n_units > MAX_UNITS_DRAWN:
+        msg = (
+            f"sag.pl.architecture draws at most {MAX_UNITS_DRAWN} units; this architecture has "
+            f"{n_units:,} (kind={arch['kind']!r}); its JSON text (uns[key]['architecture'] of "
+            "an AnnData) describes it."
+        )
+        raise ValueError(msg)
     widths, chain, skips, combine = _graph(arch)
     n = len(widths)
     made = ax is None  # sized here, for the title too

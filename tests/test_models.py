@@ -1087,3 +1087,21 @@ def test_a_model_pt_that_is_no_weights_file_is_named_on_load(tmp_path, adata, co
     with pytest.raises(ValueError, match=r"model\.pt' is not a weights file") as err:
         sag.models.Classifier.load(tmp_path / "m")
     assert "weights_only=False" not in str(err.value)
+
+
+def test_input_transform_arrays_of_another_length_are_refused_on_load(tmp_path, adata):
+    """A model.pt whose input transform holds values of another number of genes than
+    model.json names: refused on load, naming the file, not by numpy at predict time."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "m")
+
+    def cut(tensors):
+        tensors["transform_mean"] = tensors["transform_mean"][:10]
+        return tensors
+
+    _resave_weights(tmp_path / "m", cut)
+    with pytest.raises(
+        ValueError,
+        match=rf"model\.pt'.*transform_mean holds 10 values for the {adata.n_vars} genes",
+    ):
+        sag.models.Classifier.load(tmp_path / "m")

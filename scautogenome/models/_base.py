@@ -909,6 +909,14 @@ class BaseModel:
                 f"{how}."
             )
             raise ValueError(msg) from None
+        n_genes = len(meta["var_names"])
+        for name, values in arrays.items():  # one value per gene, each
+            if values.shape != (n_genes,):
+                msg = (
+                    f"{str(Path(path) / WEIGHTS)!r}: its {name} holds {values.size:,} values for "
+                    f"the {n_genes:,} genes of {META} ({why}); {how}."
+                )
+                raise ValueError(msg)
         for name in cls._marker_tensors_names:
             state.pop(name, None)
         saved_by = meta.get("versions", {}).get("scautogenome", "an unknown version")

@@ -1403,7 +1403,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="AutoGenome on AnnData: AutoML over residual fully-connected networks. "
         "Run 'scautogenome demo' to see the whole flow on bundled data.",
         epilog="Exit status: 0 done; 2 bad input or an error, named in one line before any "
-        "work where it can be; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); 1 an "
+        "work where it can be; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); 141 the "
+        "reader of its output left (a pipe into head; what was written is kept); 1 an "
         "unexpected error (a bug: its traceback is printed).",
     )
     from . import __version__
@@ -1963,12 +1964,30 @@ def _saved_note(args) -> str:
     )
 
 
+PIPE_CLOSED = 141
+"""The exit status when the reader of stdout left (``| head``): a Unix tool's that SIGPIPE
+ended (128 + 13)."""
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at the null device once its reader has left, so that the interpreter's
+    flush at exit does not fail on it again (Python's advice for a closed pipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout of no file (a test's capture): nothing to flush
+        pass
+
+
 def _run(args, sub) -> int:
     """Run the parsed command; its exit code, with an error, Ctrl-C or SIGTERM said in one
     line on stderr (``sub``: the command's parser, whose option names the errors use)."""
     try:
         _setup(args)
         return args.func(args)
+    except BrokenPipeError:  # the reader of stdout left (| head): quiet, as a Unix tool is
+        _stdout_to_devnull()
+        return PIPE_CLOSED
     except (CLIError, OSError) as e:  # an OSError's args are (errno, text): str() names the path
         print(
             f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}{_saved_note(args)}",

@@ -2352,3 +2352,28 @@ def test_layer_help_speaks_of_model_only_where_the_command_takes_one():
             continue
         (layer,) = [a for a in sub._actions if "--layer" in a.option_strings]
         assert ("--model" in layer.help) == ("--model" in options), (name, layer.help)
+
+
+def test_a_reader_of_stdout_that_leaves_early_is_no_error(h5ad, config_file, tmp_path):
+    """``scautogenome predict ... | head``: the reader leaves before the table is printed.
+    The predictions are written; the command exits quietly with 141, as a Unix tool killed by
+    SIGPIPE does, not with an error (2) or a bug's exit (1)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    assert main(_classify_argv(h5ad, config_file, out)) == 0
+    pred = tmp_path / "pred.h5ad"
+    argv = ["predict", str(h5ad), "--model", str(out / "model"), "--out", str(pred), "--quiet"]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "scautogenome", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    p.stdout.close()  # the reader is gone before anything is printed
+    err = p.stderr.read()
+    assert p.wait() == 141, err
+    assert "error" not in err.lower()
+    assert "Traceback" not in err
+    assert pred.is_file()

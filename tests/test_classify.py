@@ -945,9 +945,15 @@ def test_auto_with_rrfcn_reports_how_the_kept_model_stopped(adata, monkeypatch):
         assert res.best_trial == (4 if kept == "max_epochs" else 1)
 
 
-def test_progress_shows_the_time_budget_left(adata, tiny_config, capfd):
+def test_progress_shows_the_time_budget_left(adata, tiny_config, capfd, monkeypatch):
     """With a time budget the search ends there whatever the trial count says: the bar says
     how much of it is left."""
+    from scautogenome import _logging
+    from scautogenome.search import _study
+
+    # at a terminal's pace (a file's bar is redrawn every 30 s: maybe never in this search)
+    monkeypatch.setattr(_logging, "interactive", lambda: True)
+    monkeypatch.setattr(_study, "interactive", lambda: True)
     sag.settings.progress_bar = True
     sag.settings.verbosity = 2  # bars need verbosity >= info
     tiny_config["budget"] = {"n_trials": 2, "time_budget": 300}
@@ -1562,3 +1568,26 @@ def test_records_hold_their_own_copy_of_the_models_classes(adata, tiny_config):
     fresh = adata.copy()
     sag.tl.predict(fresh, model, key_added="again")
     assert "edited" not in set(fresh.obs["again_pred"].astype(str))
+
+
+def test_the_search_bar_never_shows_a_finished_trial_as_running(
+    adata, tiny_config, capfd, monkeypatch
+):
+    """The bar counts a trial done and forgets its trial/epoch fields at once: no frame shows
+    k trials done beside trial k - 1 (the one that finished), which a log file kept for the
+    next 30 s."""
+    import re
+
+    from scautogenome import _logging
+    from scautogenome.search import _study
+
+    sag.settings.progress_bar = True
+    sag.settings.verbosity = 2
+    monkeypatch.setattr(_logging, "interactive", lambda: True)  # every redraw drawn
+    monkeypatch.setattr(_study, "interactive", lambda: True)
+    tiny_config["budget"] = {"n_trials": 3, "time_budget": 300}
+    sag.tl.classify(adata, "label", config=tiny_config)
+    frames = re.findall(r"search: (\d+)/3 trials \[[^\]]*?trial=(\d+)", capfd.readouterr().err)
+    assert frames
+    stale = [(done, running) for done, running in frames if int(running) < int(done)]
+    assert not stale, stale

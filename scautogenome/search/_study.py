@@ -1706,7 +1706,6 @@ def run_study(
     n_complete = [0]  # trials this run completed (the interruption's message names them)
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        bar.update(1)
         n_complete[0] += trial.state == optuna.trial.TrialState.COMPLETE
         try:
             best = study.best_value
@@ -1715,7 +1714,9 @@ def run_study(
         shown.pop("trial", None)
         shown.pop("epoch", None)
         shown.pop("batch", None)
-        show(**{postfix: f"{best:.4g}", "last": trial.state.name.lower()})
+        # the fields first, undrawn: the count's redraw shows the finished trial gone
+        show(every=math.inf, **{postfix: f"{best:.4g}", "last": trial.state.name.lower()})
+        bar.update(1)
         logger.debug(
             "trial %d %s value=%s params=%s",
             trial.number,

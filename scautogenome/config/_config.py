@@ -21,7 +21,9 @@ from ..train import LOSSES, METRICS, REGRESSION_METRICS, check_auc_loss, task_ob
 
 MODES = ("mlp", "resnet", "densenet", "rrfcn", "auto")
 
-# The AutoGenome paper's spaces (Methods) are the defaults for the architecture keys.
+# The AutoGenome paper's grids (Methods) are the defaults of the architecture keys it gives;
+# README's "Differences from the paper" says where sag reads or extends them (MLP depths, the
+# DenseNet blocks, the optimizer and learning-rate settings are sag's).
 _PAPER_UNITS_MLP = [8, 16, 32, 64, 128, 256, 512, 1024]
 _PAPER_UNITS_RES = [8, 16, 32, 64, 128, 256, 512]
 _PAPER_KEEP = [0.6, 0.8, 1.0]

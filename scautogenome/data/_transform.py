@@ -4,8 +4,9 @@ such as TPM/FPKM/RSEM -> log1p), then gene-wise 0-1 scaling.
 Every step works row by row, so it is applied to one densified minibatch at a time and the whole
 matrix is never densified. Fitting on a sparse matrix stays sparse (every step maps 0 to 0); a
 dense block never holds more than :data:`BLOCK_VALUES` values, whatever the number of genes.
-The gene-wise minimum and range are fitted on the training split only (as in the AutoGenome
-paper) and stored with the model, so prediction applies exactly the same transform.
+The gene-wise minimum and range (the AutoGenome paper's zero-one scaling, which it fitted on
+the whole matrix) are fitted on the training split only, so that no test cell informs them, and
+stored with the model, so prediction applies exactly the same transform.
 """
 
 from __future__ import annotations

@@ -234,10 +234,10 @@ class SafeBar(tqdm):
 
 
 @contextmanager
-def epoch_bar(max_epochs: int):
-    """A bar of a model's ``fit`` over its epochs: yields the trainer's ``on_epoch`` hook,
-    which moves it on and shows the epoch's validation score."""
-    with progress(max_epochs, "training", leave=False, unit="epoch") as bar:
+def epoch_bar(max_epochs: int, desc: str = "training"):
+    """A bar (named ``desc``) of a model's training over its epochs: yields the trainer's
+    ``on_epoch`` hook, which moves it on and shows the epoch's validation score."""
+    with progress(max_epochs, desc, leave=False, unit="epoch") as bar:
 
         def on_epoch(record: dict) -> None:
             bar.set_postfix_str(f"val score {record['val_score']:.4g}", refresh=False)

@@ -452,3 +452,36 @@ def test_enas_networks_read_the_genes_that_vary(adata):
     for _, row in t[t["state"] != "complete"].iterrows():
         arch = json.loads(row["architecture"])
         assert row["n_params"] == rrfcn_n_params(170, 3, arch["widths"], arch["skips"])
+
+
+def test_enas_retraining_shows_its_progress(adata, sag_caplog, capfd):
+    """The retraining of the top candidates (40% of the budget, minutes at the defaults) says
+    which candidate it trains and shows its epochs, as a model's fit does."""
+    sag.settings.progress_bar = True
+    sag.settings.verbosity = 2  # bars need verbosity >= info
+    sag.tl.classify(adata, "label", mode="rrfcn", config=TINY_RRFCN)
+    n = min(TINY_RRFCN["rrfcn"].get("top_k_candidates", 2), 2)
+    assert f"enas: retraining candidate 1 of {n} (widths " in sag_caplog.text
+    err = capfd.readouterr().err
+    assert "retraining candidate 1:" in err  # its epoch bar
+
+
+def test_enas_bar_shows_the_time_left_not_an_eta_of_its_epochs(adata, capfd, monkeypatch):
+    """With a time budget the alternations end at their share of it, whatever the epoch count
+    says: the bar shows the time left, as the search's does, not tqdm's ETA from the epochs'
+    rate; an undefined reward (no controller step yet) is not shown as nan."""
+    import re
+
+    from scautogenome import _logging
+
+    monkeypatch.setattr(_logging, "interactive", lambda: True)
+    sag.settings.progress_bar = True
+    sag.settings.verbosity = 2
+    cfg = {**TINY_RRFCN, "budget": {"n_trials": None, "time_budget": 60}}
+    sag.tl.classify(adata, "label", mode="rrfcn", config=cfg)
+    err = capfd.readouterr().err
+    frames = [f.split("\n")[0] for f in err.split("\r") if f.startswith("enas: ")]
+    assert frames
+    assert all("time left=" in f for f in frames if re.match(r"enas: [12]/2 epochs", f)), frames
+    assert not any(re.search(r"<\d", f) for f in frames), frames  # no ETA
+    assert not any("nan" in f for f in frames), frames

@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._logging import progress
+from .._logging import epoch_bar, progress
 from .._settings import keep_torch_threads, logger, settings
 from ..data import BatchLoader
 from ..nn import RRFCNSupernet, build_network, count_parameters, resolve_space
@@ -545,7 +545,16 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
     history: list[dict] = []
     baseline: float | None = None
     out_of_time = False
-    bar = progress(r["epochs"], "enas", unit="epoch")
+    # with a time share the alternations end there, whatever the epoch count says: the time
+    # left on the bar, as the search's, not an ETA from the epochs' rate
+    bar = progress(
+        r["epochs"],
+        "enas",
+        unit="epoch",
+        bar_format=None
+        if search_deadline is None
+        else "{desc}: {n_fmt}/{total_fmt} epochs [{elapsed}{postfix}]",
+    )
     try:
         for epoch in range(r["epochs"]):
             phase[0] = f"search (epoch {epoch + 1} of {r['epochs']})"
@@ -614,14 +623,13 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
                 "seconds": time.perf_counter() - start,
             }
             history.append(rec)
-            bar.set_postfix(  # drawn by the update, at the bar's pace (a file's: every 30 s)
-                {
-                    "child loss": f"{rec['child_loss']:.3f}",
-                    "reward": f"{rec['reward']:.3f}",
-                    "entropy": f"{rec['entropy']:.2f}",
-                },
-                refresh=False,
-            )
+            fields = {"child loss": f"{rec['child_loss']:.3f}"}
+            if stats:  # the controller stepped this epoch (not when the time share cut it)
+                fields.update(reward=f"{rec['reward']:.3f}", entropy=f"{rec['entropy']:.2f}")
+            if search_deadline is not None:
+                fields["time left"] = f"{max(0.0, search_deadline - time.perf_counter()):.0f}s"
+            # drawn by the update, at the bar's pace (a file's: every 30 s)
+            bar.set_postfix(fields, refresh=False)
             bar.update(1)
             logger.debug(
                 "enas epoch %d: child loss %.4f, reward %.4f (baseline %.4f), entropy %.3f, "
@@ -708,19 +716,24 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
             )
         torch.manual_seed(seed + 1000 + rank)
         net = build_network(arch, reads=reads)
-        res = train_on_data(
-            net,
-            data,
-            train_rows=train_rows,
-            val_rows=val_rows,
-            transform=transform,
-            cached=cached,
-            params=TrainParams(**params),
-            metric=metric,
-            device=device,
-            seed=seed + rank,
-            deadline=cand_deadline,
+        logger.info(
+            "enas: retraining candidate %d of %d (widths %s, skips %s)", rank + 1, len(top), w, s
         )
+        with epoch_bar(int(params["max_epochs"]), f"retraining candidate {rank + 1}") as on_epoch:
+            res = train_on_data(
+                net,
+                data,
+                train_rows=train_rows,
+                val_rows=val_rows,
+                transform=transform,
+                cached=cached,
+                params=TrainParams(**params),
+                metric=metric,
+                device=device,
+                seed=seed + rank,
+                deadline=cand_deadline,
+                on_epoch=on_epoch,
+            )
         number = len(rows)
         rows.append(
             _row(
@@ -738,14 +751,7 @@ def _run_enas(data, config: dict, *, device: torch.device, seed: int, phase: lis
                 params={"stage": "retrain", "rank": rank},
             )
         )
-        logger.info(
-            "enas: candidate %d (widths %s, skips %s) val %s=%.4f",
-            rank,
-            w,
-            s,
-            metric,
-            res.best_score,
-        )
+        logger.info("enas: candidate %d val %s=%.4f", rank + 1, metric, res.best_score)
         if best is None or (res.best_score, -res.best_loss) > (
             best[0].best_score,
             -best[0].best_loss,

@@ -684,6 +684,18 @@ def test_read_table_announces_a_large_file_before_parsing_it(tmp_path, monkeypat
     assert f"reading expression table {str(path)!r} (0 MB on disk)" in sag_caplog.text
 
 
+def test_read_maf_announces_a_large_file_before_parsing_it(tmp_path, monkeypatch, sag_caplog):
+    """As read_table: a 182 MB MAF was parsed for 5 s before its first line was logged."""
+    from scautogenome.io import _parse
+
+    path = _write(tmp_path / "m.maf", _MAF_HEADER + "TP53\tMissense_Mutation\tTCGA-A1-A0SB-01A\n")
+    sag.io.read_maf(path)
+    assert "reading MAF file" not in sag_caplog.text  # a small file: nothing to wait for
+    monkeypatch.setattr(_parse, "ANNOUNCED_BYTES", 10)
+    sag.io.read_maf(path)
+    assert f"reading MAF file {str(path)!r} (0 MB on disk)" in sag_caplog.text
+
+
 def test_read_table_repeated_gene_ids_are_made_unique_with_one_warning(tmp_path):
     """Only sag's own warning: anndata's "call .var_names_make_unique" told the user to do
     what sag does."""

@@ -72,6 +72,7 @@ def _read_one(
 ) -> tuple[pd.DataFrame, int]:
     """The three columns of one MAF, as strings; also the line number of its header."""
     path = _parse.check_exists(path, "MAF file")
+    _parse.announce(path, "MAF file")
     with _parse.decoded(path, "MAF file"):
         return _read_columns(path, gene_column, sample_column, class_column)
 

@@ -531,6 +531,14 @@ ANNOUNCED_BYTES = 50_000_000
 """A matrix file this large is announced before it is parsed (a few seconds and more)."""
 
 
+def announce(path: Path, what: str) -> None:
+    """Say that ``what`` (``path``) is being read, before a parse that takes a while (about
+    40 s for 600 MB): for a file of :data:`ANNOUNCED_BYTES` or more."""
+    size = Path(path).stat().st_size
+    if size >= ANNOUNCED_BYTES:
+        logger.info("reading %s %r (%.0f MB on disk)", what, str(path), size / 1e6)
+
+
 # delimiters by name, as the command line's --sep and AutoGenome configs name them
 DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
 
@@ -566,9 +574,7 @@ def read_matrix(
     """
     sep = delimiter(sep)
     path = check_exists(path, what)
-    size = Path(path).stat().st_size
-    if size >= ANNOUNCED_BYTES:  # its parse takes a while (about 40 s for 600 MB)
-        logger.info("reading %s %r (%.0f MB on disk)", what, str(path), size / 1e6)
+    announce(path, what)
     with decoded(path, what):
         return _read_matrix(path, sep, sparse, dtype, what, chunk_rows, header, index)
 

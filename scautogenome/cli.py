@@ -445,9 +445,20 @@ def metrics_table(adata, key: str = "sag") -> str:
 
 def _best_line(uns) -> str:
     best = uns["best"]
+    trials = uns["trials"]
+    states = trials["state"].astype(str) if "state" in trials else None
+    if states is not None and states.isin(["sampled", "ranked"]).any():
+        # ENAS's rows: the controller's samples and the ranked candidates are no trials
+        count = (
+            f"{int((states == 'ranked').sum())} candidates ranked by ENAS (of "
+            f"{int((states == 'sampled').sum())} controller samples), "
+            f"{int((states == 'complete').sum())} retrained"
+        )
+    else:
+        count = f"{len(trials)} trials"
     return (
         f"best trial {int(best['trial'])} ({best['mode']}), validation score "
-        f"{float(best['val_score']):.3f}; {len(uns['trials'])} trials"
+        f"{float(best['val_score']):.3f}; {count}"
     )
 
 

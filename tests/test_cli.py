@@ -2377,3 +2377,24 @@ def test_a_reader_of_stdout_that_leaves_early_is_no_error(h5ad, config_file, tmp
     assert "error" not in err.lower()
     assert "Traceback" not in err
     assert pred.is_file()
+
+
+def test_the_best_line_of_an_enas_run_counts_its_networks_not_its_rows():
+    """ENAS's trials table holds the controller's samples and the ranked candidates beside
+    the retrained networks: the printed line counts each kind, not all rows as trials."""
+    import pandas as pd
+
+    from scautogenome.cli import _best_line
+
+    states = ["sampled"] * 876 + ["ranked"] * 17 + ["complete"] * 2
+    uns = {
+        "best": {"trial": 894, "mode": "rrfcn", "val_score": 0.79},
+        "trials": pd.DataFrame({"state": states}),
+    }
+    assert _best_line(uns) == (
+        "best trial 894 (rrfcn), validation score 0.790; 17 candidates ranked by ENAS "
+        "(of 876 controller samples), 2 retrained"
+    )
+    uns["trials"] = pd.DataFrame({"state": ["complete", "pruned", "complete"]})
+    uns["best"]["mode"] = "mlp"
+    assert _best_line(uns).endswith("; 3 trials")

@@ -461,6 +461,8 @@ def test_enas_retraining_shows_its_progress(adata, sag_caplog, capfd):
     sag.settings.verbosity = 2  # bars need verbosity >= info
     sag.tl.classify(adata, "label", mode="rrfcn", config=TINY_RRFCN)
     n = min(TINY_RRFCN["rrfcn"].get("top_k_candidates", 2), 2)
+    # the candidates counted alike at the start and at the end: the drawn and the greedy one
+    assert "2 alternations, 3 drawn candidates and the greedy one" in sag_caplog.text
     assert f"enas: retraining candidate 1 of {n} (widths " in sag_caplog.text
     err = capfd.readouterr().err
     assert "retraining candidate 1:" in err  # its epoch bar

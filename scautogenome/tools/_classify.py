@@ -334,7 +334,8 @@ def classify(
     if enas:  # no trials to count
         r, seconds = cfg["rrfcn"], cfg["budget"]["time_budget"]
         logger.info(
-            "classify: mode=rrfcn (ENAS), device=%s, budget: %s; %d alternations, %d candidates",
+            "classify: mode=rrfcn (ENAS), device=%s, budget: %s; %d alternations, %d drawn "
+            "candidates and the greedy one",
             dev,
             "no time limit" if seconds is None else f"{seconds} s",
             r["epochs"],

@@ -42,6 +42,18 @@ def _read_h5ad(path: str):
     if not p.exists():
         msg = f"input file {path!r} does not exist"
         raise CLIError(msg)
+    if p.is_dir():  # classify's --out folder: its annotated cells, as report and --model read it
+        if not (p / "annotated.h5ad").is_file():
+            msg = (
+                f"input {path!r} is a folder without annotated.h5ad (classify's --out holds "
+                "one); give an .h5ad file"
+            )
+            raise CLIError(msg)
+        from ._settings import logger
+
+        p = p / "annotated.h5ad"
+        logger.info("input: using %s, the annotated cells of classify's output folder", p)
+        path = str(p)
     try:
         with p.open("rb") as fh:
             gzipped = fh.read(2) == b"\x1f\x8b"

@@ -2398,3 +2398,22 @@ def test_the_best_line_of_an_enas_run_counts_its_networks_not_its_rows():
     uns["trials"] = pd.DataFrame({"state": ["complete", "pruned", "complete"]})
     uns["best"]["mode"] = "mlp"
     assert _best_line(uns).endswith("; 3 trials")
+
+
+def test_classifys_output_folder_is_read_as_its_annotated_h5ad(h5ad, config_file, tmp_path, capsys):
+    """``explain DIR --model DIR``, as ``report DIR`` and ``--model DIR`` read classify's
+    output folder: its annotated.h5ad. A folder without one: one line, not h5py's three."""
+    out = tmp_path / "run"
+    assert main(_classify_argv(h5ad, config_file, out, "--no-explain", "--no-report")) == 0
+    capsys.readouterr()
+    explained = tmp_path / "explained.h5ad"
+    argv = ["explain", str(out), "--model", str(out), "--out", str(explained)]
+    assert main([*argv, "--nsamples", "5", "--n-background", "5", "--n-explain", "6"]) == 0
+    assert "sag_shap" in ad.read_h5ad(explained).varm
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = ["predict", str(empty), "--model", str(out), "--out", str(tmp_path / "p.h5ad")]
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"input {str(empty)!r} is a folder without annotated.h5ad" in err

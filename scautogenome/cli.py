@@ -709,7 +709,7 @@ def _classify(args) -> int:
     )
     out.mkdir(parents=True, exist_ok=True)  # checked before the search: new, or --overwrite
     _save_model(model, out / "model", args.overwrite)
-    adata.uns[args.key_added]["model_dir"] = str(out / "model")
+    adata.uns[args.key_added]["model_dir"] = os.path.abspath(out / "model")
 
     # an interruption from here on says what is kept (main): the files written so far, and
     # those of the run it replaces (--overwrite) still there. They are replaced, each whole,
@@ -1007,7 +1007,7 @@ def _embed(args) -> int:
             if args.model_out:
                 _save_model(model, args.model_out, args.overwrite)
                 saved = True
-                adata.uns[args.key_added]["model_dir"] = str(args.model_out)
+                adata.uns[args.key_added]["model_dir"] = os.path.abspath(args.model_out)
             _write_h5ad(adata, out)
         except BaseException:
             if new_folder:
@@ -1173,7 +1173,7 @@ def _demo(args) -> int:
         sag.tl.embed(adata, seed=args.seed, **DEMO_EMBED_BUDGET)
     out.mkdir(parents=True, exist_ok=True)
     _save_model(model, out / model_dir, True)  # checked above: new, or --overwrite
-    adata.uns["sag"]["model_dir"] = str(out / model_dir)
+    adata.uns["sag"]["model_dir"] = os.path.abspath(out / model_dir)
     report = _write_report(adata, out / report_name, title="scautogenome demo: pbmc68k_reduced")
     _write_h5ad(adata, out / h5ad)
     print()

@@ -1150,6 +1150,27 @@ def test_a_new_study_says_where_it_is(adata, tiny_config, tmp_path, monkeypatch,
     assert "resuming study 's'" in sag_caplog.text
 
 
+def test_relative_paths_are_recorded_as_absolute(adata, tiny_config, tmp_path, monkeypatch):
+    """A relative model_dir or storage recorded as typed named another folder, or another
+    model, from a later session's working folder: recorded as absolute paths."""
+    import anndata as ad
+
+    monkeypatch.chdir(tmp_path)
+    tiny_config["budget"]["n_trials"] = 1
+    sag.tl.classify(
+        adata, "label", config=tiny_config, model_dir="runs/m", storage="sqlite:///s.db"
+    )
+    uns = adata.uns["sag"]
+    assert uns["model_dir"] == str(tmp_path / "runs" / "m")
+    assert uns["params"]["storage"] == f"sqlite:///{tmp_path / 's.db'}"
+    sag.tl.embed(adata, n_trials=1, time_budget=5, model_dir="runs/v", storage="j.log")
+    run = adata.uns["sag_resvae"]
+    assert run["model_dir"] == str(tmp_path / "runs" / "v")
+    assert run["params"]["storage"] == str(tmp_path / "j.log")
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    assert ad.read_h5ad(tmp_path / "a.h5ad").uns["sag"]["model_dir"] == uns["model_dir"]
+
+
 def test_optuna_prints_no_traceback_of_an_interruption():
     """A trial stopped by Ctrl-C (or SIGTERM) is named by the search's own log and the
     command line, not by Optuna's lines (its traceback and "failed with value None"); a trial

@@ -55,7 +55,7 @@ from ._utils import (
     load_config,
     save_model,
     search_uns,
-    storage_shown,
+    storage_recorded,
 )
 
 if TYPE_CHECKING:
@@ -375,7 +375,7 @@ def classify(
         value_type=data.transform.value_type,
         seed=seed,
         device=str(dev),
-        storage=storage_shown(storage),
+        storage=storage_recorded(storage),
         study_name=result.study_name,
         min_cells_per_class=min_cells_per_class,
         task=data.task,

@@ -54,7 +54,7 @@ from ._utils import (
     resolve_basis,
     save_model,
     search_uns,
-    storage_shown,
+    storage_recorded,
     wrote_recon,
 )
 from ._utils import (
@@ -444,7 +444,7 @@ def embed(
             recon=recon,
             seed=seed,
             device=str(dev),
-            storage=storage_shown(storage),
+            storage=storage_recorded(storage),
             study_name=result.study_name,
             batch_key=batch_key,
         ),

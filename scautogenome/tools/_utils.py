@@ -20,6 +20,7 @@ from .._utils import (
     neighbors,
     resolve_basis,
     shown_values,
+    storage_recorded,
     storage_shown,
     tsne,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "resolve_basis",
     "save_model",
     "search_uns",
+    "storage_recorded",
     "storage_shown",
     "tsne",
 ]
@@ -571,7 +573,8 @@ def save_model(model, model_dir, uns: dict) -> None:
         uns["params"]["n_threads"] = int(model.n_threads_)
     if model_dir is not None:
         model.save(model_dir)
-        uns["model_dir"] = str(model_dir)
+        # absolute: a later session's working folder may hold another folder of that name
+        uns["model_dir"] = os.path.abspath(os.path.expanduser(model_dir))
 
 
 def drop_class_outputs(out: Outputs, adata: AnnData, key_added: str, *, proba: bool) -> None:

@@ -532,13 +532,15 @@ def metrics_record(adata, key: str = "sag") -> dict:
     ``metric``, ``classes`` (the order of every per-class list and of the confusion matrix's
     rows and columns), ``test`` and ``val`` (the summary and ``per_class``
     precision/recall/f1/support/roc_auc/average_precision), ``confusion`` (test, rows = true
-    class, columns = predicted) and ``best`` (the trial kept: trial, mode, val_score in
-    ``metric``). NaN (an empty split, or an undefined figure) is null.
+    class, columns = predicted), ``best`` (the trial kept: trial, mode, val_score in
+    ``metric``), ``model_digest`` (the kept model's, as the AnnData's records name it) and
+    ``versions`` (of the packages that trained it). NaN (an empty split, or an undefined
+    figure) is null.
 
     For a numeric target: the test summary ``r2``, ``rmse``, ``mae``, ``pearson``,
     ``spearman``, ``n``, then ``task`` (``"regression"``), ``target`` and ``labels_key`` (both
-    the obs column), ``metric``, ``test`` and ``val`` (those figures) and ``best``; no classes
-    or confusion matrix."""
+    the obs column), ``metric``, ``test`` and ``val`` (those figures), ``best``,
+    ``model_digest`` and ``versions``; no classes or confusion matrix."""
     uns = adata.uns[key]
     metrics = uns["metrics"]
     params = uns.get("params", {})
@@ -551,6 +553,7 @@ def metrics_record(adata, key: str = "sag") -> dict:
             "metric": params.get("metric"),
             **{part: metrics[part] for part in ("test", "val") if part in metrics},
             "best": uns["best"],
+            **_provenance(uns),
         }
         return _finite(record)
     record = {
@@ -566,8 +569,15 @@ def metrics_record(adata, key: str = "sag") -> dict:
         **{part: metrics[part] for part in ("test", "val") if part in metrics},
         "confusion": uns["confusion"],
         "best": uns["best"],
+        **_provenance(uns),
     }
     return _finite(record)
+
+
+def _provenance(uns) -> dict:
+    """Which model a run kept (``model_digest``, as the AnnData's records name it) and the
+    versions of the packages that trained it, where the run records them."""
+    return {k: uns[k] for k in ("model_digest", "versions") if k in uns}
 
 
 def _one_output(uns) -> str | None:

@@ -1171,6 +1171,29 @@ def test_relative_paths_are_recorded_as_absolute(adata, tiny_config, tmp_path, m
     assert ad.read_h5ad(tmp_path / "a.h5ad").uns["sag"]["model_dir"] == uns["model_dir"]
 
 
+def test_a_run_records_the_versions_that_made_it(adata, tiny_config, tmp_path):
+    """A run's record says which scautogenome, torch, scanpy... trained its model (the same
+    seed trains another model under another torch), surviving h5ad, as model.json does."""
+    import anndata as ad
+    import torch
+
+    tiny_config["budget"]["n_trials"] = 1
+    model = sag.tl.classify(adata, "label", config=tiny_config, model_dir=tmp_path / "m")
+    sag.tl.embed(adata, n_trials=1, time_budget=5)
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    saved = json.loads((tmp_path / "m" / "model.json").read_text())["versions"]
+    for key in ("sag", "sag_resvae"):
+        recorded = back.uns[key]["versions"]
+        assert recorded["scautogenome"] == sag.__version__
+        assert recorded["torch"] == torch.__version__.split("+")[0] or recorded["torch"] == (
+            torch.__version__
+        )
+        assert set(recorded) == set(saved)
+    assert dict(back.uns["sag"]["versions"]) == saved
+    assert model is not None
+
+
 def test_optuna_prints_no_traceback_of_an_interruption():
     """A trial stopped by Ctrl-C (or SIGTERM) is named by the search's own log and the
     command line, not by Optuna's lines (its traceback and "failed with value None"); a trial

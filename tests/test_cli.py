@@ -142,9 +142,11 @@ def test_classify_refuses_an_input_whose_outputs_are_the_users(
     assert "run_pred" in annotated.obs
     assert annotated.uns["run"]["model_dir"] == str(out / "model")
     test = annotated.uns["run"]["metrics"]["test"]
-    assert json.loads((out / "metrics.json").read_text())["macro_f1"] == pytest.approx(
-        test["macro_f1"]
-    )
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["macro_f1"] == pytest.approx(test["macro_f1"])
+    # which versions made the run, and which model (model.json's versions, the record's digest)
+    assert record["versions"] == json.loads((out / "model" / "model.json").read_text())["versions"]
+    assert record["model_digest"] == annotated.uns["run"]["model_digest"]
     assert "Classification" in (out / "report.html").read_text()
     assert "macro-F1" in capsys.readouterr().out
 

@@ -1508,6 +1508,22 @@ def test_best_trials_table_counts_whole_epochs_and_marks_a_cut_one(classified, t
     assert "whole epochs and part of the next, cut" not in page
 
 
+def test_report_names_the_versions_that_trained_the_model(classified, tmp_path):
+    """The header names the version that wrote the report; the Training line the versions
+    that trained the model, which a report written later by another version would hide."""
+    import torch
+
+    versions = dict(classified.uns["sag"]["versions"])
+    text = _page_text(sag.io.write_report(classified, tmp_path / "r.html").read_text())
+    assert (
+        f"trained with scautogenome {versions['scautogenome']}, torch {versions['torch']}" in text
+    )
+    assert versions["torch"] in (torch.__version__, torch.__version__.split("+")[0])
+    classified.uns["sag"]["versions"] = {**versions, "scautogenome": "0.0.9", "torch": "2.1.0"}
+    text = _page_text(sag.io.write_report(classified, tmp_path / "r.html").read_text())
+    assert "trained with scautogenome 0.0.9, torch 2.1.0" in text
+
+
 def test_report_says_which_cells_were_explained(annotated, tmp_path):
     params = annotated.uns["sag_shap"]["params"]
     text = _page_text(sag.io.write_report(annotated, tmp_path / "r.html").read_text())

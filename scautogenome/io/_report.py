@@ -338,6 +338,12 @@ def _training_note(uns, train: dict, row) -> str:
     seed = dict(uns.get("params", {})).get("seed")
     if _given(seed):
         facts.append(f"run seed {seed}")
+    made = dict(uns.get("versions", {}))  # the report's own version is in its header
+    if "scautogenome" in made:
+        facts.append(
+            f"trained with scautogenome {made['scautogenome']}"
+            + (f", torch {made['torch']}" if "torch" in made else "")
+        )
     if not facts:
         return ""
     trial = f" (trial {int(row['number'])})" if row is not None else ""

@@ -259,7 +259,8 @@ def classify(
         ``architecture`` and ``train_params`` (JSON text), ``best`` (trial, mode, validation
         score), ``config`` (JSON text), ``search_seconds``, ``dropped_classes`` (classes left
         out by ``min_cells_per_class``), ``model_digest`` (SHA-1 of the model's weights, by
-        which :func:`~scautogenome.tl.explain` finds this run), ``model_dir`` (when saved),
+        which :func:`~scautogenome.tl.explain` finds this run), ``model_dir`` (when saved, an
+        absolute path), ``versions`` (of scautogenome, torch, scanpy... that trained it),
         ``task`` (``"classification"`` or ``"regression"``).
 
     For a numeric target: ``obs['{key_added}_pred']`` holds the predicted values (float),

@@ -326,7 +326,8 @@ def embed(
         ``config`` (JSON text), ``search_seconds``, ``seconds_per_epoch`` (mean training epoch
         of the final model), ``active_dims`` (latent dimensions whose mean varies
         across cells by more than 0.01; a warning when fewer than half do) and ``model_dir``
-        (when saved), ``model_digest`` (of the weights).
+        (when saved, an absolute path), ``model_digest`` (of the weights), ``versions`` (of
+        scautogenome, torch, scanpy... that trained it).
 
     To embed new cells with the returned (or a saved) model, without a search, see
     :func:`~scautogenome.tl.encode`.

@@ -552,7 +552,10 @@ def final_model(
 def search_uns(result, config_json: str, **best) -> dict:
     """The ``uns`` entries that describe a search ``result``: its trials, the best architecture
     and training parameters (JSON text), ``best`` (trial, mode and the keyword arguments), the
-    config (``config_json``) and the search time."""
+    config (``config_json``), the search time and the versions of the packages that ran it (a
+    seed trains another model under another torch), as ``model.json`` records them."""
+    from ..models._base import versions
+
     return {
         "trials": result.trials,
         "architecture": json.dumps(result.architecture, sort_keys=True),
@@ -560,6 +563,7 @@ def search_uns(result, config_json: str, **best) -> dict:
         "best": {"trial": result.best_trial, "mode": result.architecture["kind"], **best},
         "config": config_json,
         "search_seconds": result.seconds,
+        "versions": versions(),
     }
 
 

@@ -777,6 +777,10 @@ def _load_model(path: str, embed: bool = False):
         from ._settings import logger
 
         logger.info("--model: using %s, the model of classify's output folder", path)
+    if not Path(path).exists():  # a relative path from another working folder, say
+        where = "" if Path(path).is_absolute() else f" (looked in {os.path.abspath(path)})"
+        msg = f"--model {path!r} does not exist{where}"
+        raise CLIError(msg)
     if not meta.exists():
         msg = f"--model {path!r} is not a saved scautogenome model directory"
         raise CLIError(msg)

@@ -2089,8 +2089,12 @@ def test_a_mistyped_model_is_named_before_the_input_is_read(h5ad, tmp_path, caps
         raise AssertionError("the input was read")
 
     monkeypatch.setattr(cli, "_load", no_read)
+    (tmp_path / "empty").mkdir()
     for command in ("predict", "explain"):
         argv = [command, str(h5ad), "--model", str(tmp_path / "nonexist")]
+        assert main([*argv, "--out", str(tmp_path / f"{command}.h5ad"), "--quiet"]) == 2
+        assert f"--model '{tmp_path / 'nonexist'}' does not exist" in capsys.readouterr().err
+        argv = [command, str(h5ad), "--model", str(tmp_path / "empty")]
         assert main([*argv, "--out", str(tmp_path / f"{command}.h5ad"), "--quiet"]) == 2
         assert "is not a saved scautogenome model directory" in capsys.readouterr().err
 
@@ -2419,3 +2423,11 @@ def test_classifys_output_folder_is_read_as_its_annotated_h5ad(h5ad, config_file
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert f"input {str(empty)!r} is a folder without annotated.h5ad" in err
+
+
+def test_a_missing_model_is_named_with_where_it_was_looked_for(h5ad, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["predict", str(h5ad), "--model", "runs/m", "--out", str(tmp_path / "p.h5ad")]
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"--model 'runs/m' does not exist (looked in {tmp_path / 'runs' / 'm'})" in err

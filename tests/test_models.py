@@ -218,6 +218,20 @@ def test_load_errors(tmp_path, adata):
         sag.models.Classifier.load(tmp_path / "run")
 
 
+def test_a_missing_model_folder_is_named_as_missing_with_where_it_was_looked_for(
+    tmp_path, monkeypatch
+):
+    """A relative path from another working folder (a later session's): the error says the
+    folder does not exist and where it looked, not that it is no saved model."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as err:
+        sag.models.Classifier.load("runs/x")
+    assert f"'runs/x' does not exist (looked in {tmp_path / 'runs' / 'x'})" in str(err.value)
+    (tmp_path / "runs" / "x").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"'runs/x' is not a saved scautogenome model"):
+        sag.models.Classifier.load("runs/x")
+
+
 def test_a_model_of_a_later_version_is_warned_of_and_its_unknown_settings_refused(
     tmp_path, adata, sag_caplog
 ):

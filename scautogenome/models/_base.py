@@ -216,6 +216,10 @@ def _newer_than_this(meta: dict) -> str:
 
 def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
     path = check_model_path(path, kind, "load")
+    if not path.exists():  # a relative path from another working folder, say: where it looked
+        where = "" if path.is_absolute() else f" (looked in {os.path.abspath(path)})"
+        msg = f"{str(path)!r} does not exist{where}; give the folder model.save wrote."
+        raise FileNotFoundError(msg)
     if not (path / META).exists() or not (path / WEIGHTS).exists():
         msg = f"{str(path)!r} is not a saved scautogenome model (needs {META} and {WEIGHTS})."
         if (path / "model" / META).exists():  # the command line's --out folder

@@ -1119,3 +1119,26 @@ def test_input_transform_arrays_of_another_length_are_refused_on_load(tmp_path, 
         match=rf"model\.pt'.*transform_mean holds 10 values for the {adata.n_vars} genes",
     ):
         sag.models.Classifier.load(tmp_path / "m")
+
+
+def test_the_versions_that_trained_a_model_survive_load_and_save(tmp_path, adata):
+    """model.json's ``versions`` are those of the writer; ``trained_with`` keeps those that
+    trained the model through a load and a save under other versions."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["trained_with"] == meta["versions"]
+    assert model.trained_with_ == meta["versions"]
+    old = {**meta["versions"], "torch": "2.1.0"}
+    meta_path.write_text(json.dumps({**meta, "trained_with": old}))
+    loaded = sag.models.Classifier.load(tmp_path / "m")
+    assert loaded.trained_with_ == old
+    loaded.save(tmp_path / "again")
+    again = json.loads((tmp_path / "again" / "model.json").read_text())
+    assert again["trained_with"] == old
+    assert again["versions"]["torch"] == meta["versions"]["torch"]  # the writer's
+    # a model saved before trained_with was recorded: its versions are those of its save
+    del meta["trained_with"]
+    meta_path.write_text(json.dumps(meta))
+    assert sag.models.Classifier.load(tmp_path / "m").trained_with_ == meta["versions"]

@@ -442,6 +442,7 @@ class BaseModel:
         remedy: str = "Retrain the model with this version.",
         layer: str | None = None,
         n_threads: int | None = None,
+        trained_with: dict | None = None,
         **extras,
     ) -> _M:
         """A trained model from its parts; ``origin`` names the weights in the error raised
@@ -459,6 +460,8 @@ class BaseModel:
         self.config_ = config or {}
         self.layer_ = layer
         self.n_threads_ = None if n_threads is None else int(n_threads)
+        # the versions of the packages that trained it (None: this process's, a new model)
+        self.trained_with_ = dict(trained_with) if isinstance(trained_with, dict) else versions()
         self.device_ = resolve_device(device)
         # the genes its first layer reads are saved with the weights (absent: all, as every
         # model saved before 2026-12-05 reads them)
@@ -842,6 +845,8 @@ class BaseModel:
             "layer": self.layer_,
             # a seed gives these weights again at this thread count (and device) only
             "n_threads": getattr(self, "n_threads_", None),
+            # those that trained it, kept through a load and a save ("versions": the writer's)
+            "trained_with": getattr(self, "trained_with_", None) or versions(),
             **self._extra_meta(),
         }
         tensors = {NET + k: v for k, v in self.module_.state_dict().items()}
@@ -949,6 +954,8 @@ class BaseModel:
             device=device,
             layer=meta.get("layer"),  # None in models saved before it was recorded
             n_threads=meta.get("n_threads"),  # as layer
+            # a model saved before it was recorded: the versions of its save, as they were
+            trained_with=meta.get("trained_with") or meta.get("versions"),
             **extras,
         )
 

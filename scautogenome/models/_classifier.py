@@ -52,6 +52,9 @@ class Classifier(SupervisedModel):
     n_threads_
         torch's CPU threads its weights were trained on: a seed gives the same weights again at
         this thread count and device (None for a model saved before it was recorded).
+    trained_with_
+        The versions of scautogenome, torch, scanpy... that trained it (``model.json``'s
+        ``trained_with``, kept through a load and a save; its ``versions`` are the writer's).
     """
 
     _model_name = "Classifier"

@@ -50,7 +50,8 @@ class Regressor(SupervisedModel):
     classes_
         ``[target_]``: the name of the one output, where a classifier has its classes
         (:func:`~scautogenome.tl.explain` names its columns by it).
-    var_names_, transform_, architecture_, train_params_, history_, config_, layer_, n_threads_
+    var_names_, transform_, architecture_, train_params_, history_, config_, layer_, n_threads_,
+    trained_with_
         As :class:`~scautogenome.models.Classifier`'s. The losses in ``history_`` are on the
         standardized target (a validation loss of 1 is what predicting the mean scores).
     """

@@ -395,6 +395,8 @@ def _setup(args) -> None:
 
     if args.quiet:
         sag.settings.verbosity = 1
+    elif getattr(args, "verbose", False):
+        sag.settings.verbosity = 3
     # a log file (a batch job's, nohup's) gets its bars redrawn every 30 s, as the Python
     # API's: without them a search of the default 600 s wrote nothing between its first and
     # last lines; a closed stderr (None) gets none
@@ -1203,9 +1205,15 @@ def _demo(args) -> int:
 
 # -- parser --------------------------------------------------------------------------------------
 def _common(sp, seed_help: str | None = "random seed (default 0)", compute: bool = True) -> None:
-    """--quiet; --device and --threads for a command that runs a network (``compute``); --seed
-    for one that draws random numbers (``seed_help``, None for none)."""
-    sp.add_argument("--quiet", action="store_true", help="no progress bars or info logs")
+    """--quiet or --verbose; --device and --threads for a command that runs a network
+    (``compute``); --seed for one that draws random numbers (``seed_help``, None for none)."""
+    said = sp.add_mutually_exclusive_group()
+    said.add_argument("--quiet", action="store_true", help="no progress bars or info logs")
+    said.add_argument(
+        "--verbose",
+        action="store_true",
+        help="debug lines too, such as each trial's result (sag.settings.verbosity = 3)",
+    )
     if compute:
         sp.add_argument(
             "--device",

@@ -2431,3 +2431,16 @@ def test_a_missing_model_is_named_with_where_it_was_looked_for(h5ad, tmp_path, c
     assert main([*argv, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"--model 'runs/m' does not exist (looked in {tmp_path / 'runs' / 'm'})" in err
+
+
+def test_verbose_adds_each_trials_result_and_excludes_quiet(h5ad, config_file, tmp_path, capsys):
+    """--verbose: the debug lines (each trial's result), as sag.settings.verbosity = 3; with
+    --quiet it is a usage error."""
+    argv = _classify_argv(h5ad, config_file, tmp_path / "run", "--no-explain", "--no-report")
+    argv.remove("--quiet")
+    assert main([*argv, "--verbose"]) == 0
+    assert re.search(r"trial 0 COMPLETE value=", capsys.readouterr().err)
+    with pytest.raises(SystemExit) as err:
+        main([*argv, "--verbose", "--quiet", "--overwrite"])
+    assert err.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -1635,3 +1635,24 @@ def test_the_search_bar_never_shows_a_finished_trial_as_running(
     assert frames
     stale = [(done, running) for done, running in frames if int(running) < int(done)]
     assert not stale, stale
+
+
+def test_an_interrupted_search_draws_its_bar_before_the_warning_not_after(
+    adata, tiny_config, capfd, monkeypatch
+):
+    """The bar's last frame comes before the "search interrupted" warning, once: it was drawn
+    twice after it (tqdm redraws a bar still open below a log line, then again on close)."""
+    from scautogenome import _logging
+    from scautogenome.search import _study
+
+    monkeypatch.setattr(_logging, "interactive", lambda: True)
+    monkeypatch.setattr(_study, "interactive", lambda: True)
+    sag.settings.progress_bar = True
+    sag.settings.verbosity = 2
+    tiny_config["budget"]["n_trials"] = 2
+    _interrupt_the_first_trial(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        sag.tl.classify(adata, "label", config=tiny_config)
+    err = capfd.readouterr().err
+    after = err[err.index("search interrupted after") :]
+    assert "search: " not in after, after

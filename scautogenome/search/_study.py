@@ -1797,6 +1797,7 @@ def run_study(
                     continue
                 break
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM on the command line
+        bar.close()  # its last frame above the warning (open, tqdm redraws it below it)
         logger.warning(
             "search interrupted after %d complete trial(s) of this run; nothing was written "
             "into the data. %s",

@@ -193,13 +193,15 @@ def progress(
     bar_format: str | None = None,
 ):
     """A tqdm bar that respects :attr:`scautogenome.settings.show_progress`, redrawn seldom
-    when it goes to a file (:func:`bar_interval`)."""
+    when it goes to a file (:func:`bar_interval`). There a bar that would not stay
+    (``leave=False``) stays: tqdm clears one by writing over it, which a file keeps as
+    clutter before the next line."""
     from ._settings import settings
 
     return SafeBar(
         total=total,
         desc=desc,
-        leave=leave,
+        leave=leave or not interactive(),
         unit=unit,
         bar_format=bar_format,
         disable=not settings.show_progress,

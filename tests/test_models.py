@@ -1142,3 +1142,21 @@ def test_the_versions_that_trained_a_model_survive_load_and_save(tmp_path, adata
     del meta["trained_with"]
     meta_path.write_text(json.dumps(meta))
     assert sag.models.Classifier.load(tmp_path / "m").trained_with_ == meta["versions"]
+
+
+def test_a_bar_written_to_a_log_file_stays_there_not_cleared(adata, capfd, monkeypatch):
+    """Written to a file (a job's log), a model's epoch bar ends on a line of its own, as the
+    search's does: tqdm's clearing of a bar that does not stay (carriage return, spaces,
+    carriage return) left its first frame and that clutter before the next log line."""
+    import re
+
+    from scautogenome import _logging
+
+    monkeypatch.setattr(_logging, "interactive", lambda: False)
+    sag.settings.progress_bar = True
+    sag.settings.verbosity = 2
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(adata, "label", seed=0)
+    err = capfd.readouterr().err
+    assert not re.search(r"\r {5,}\r", err), repr(err)
+    assert re.search(r"training: 100%[^\r\n]*\n", err), repr(err)

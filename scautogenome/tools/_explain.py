@@ -43,7 +43,7 @@ from ._utils import (
 if TYPE_CHECKING:
     from anndata import AnnData
 
-    from ..models import Classifier
+    from ..models import Classifier, Regressor
 
 METHODS = ("fast", "shap")
 N_BACKGROUND = 100  # background cells by default (fewer when there are fewer)
@@ -274,7 +274,7 @@ def _groups(
 @keep_torch_rng()
 def explain(
     adata: AnnData,
-    model: Classifier,
+    model: Classifier | Regressor,
     *,
     groupby: str | None = None,
     cells: str | Sequence | np.ndarray | None = "test",

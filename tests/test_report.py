@@ -1547,3 +1547,48 @@ def test_report_names_the_classes_without_a_val_cell(adata, tiny_config, tmp_pat
         "1 of the 3 classes has no validation cell (type_1): the search chose its model "
         "without validating it." in text
     )
+
+
+def test_report_draws_the_distributions_of_the_classes_with_most_explained_cells(
+    annotated, tmp_path, monkeypatch
+):
+    """Past MAX_DISTRIBUTIONS classes, those drawn are those with the most explained cells
+    (ties in class order), not the first in category order (type_100 before type_2), which
+    drew classes of one explained cell and named the best covered among those left out."""
+    import re
+
+    from scautogenome.io import _report
+
+    monkeypatch.setattr(_report, "MAX_DISTRIBUTIONS", 1)
+    n_cells = np.asarray(annotated.uns["sag_shap"]["n_cells"]).copy()
+    classes = [str(c) for c in annotated.uns["sag_shap"]["classes"]]
+    n_cells[:] = 1
+    n_cells[2] = 5  # the last class has the most explained cells
+    annotated.uns["sag_shap"]["n_cells"] = n_cells
+    page = sag.io.write_report(annotated, tmp_path / "r.html").read_text()
+    section = page[page.index("Genes that drive each class") :]
+    assert re.findall(r"<h3>([^<]*)</h3>", section)[0] == classes[2]
+    assert f"2 more classes are not drawn here ({classes[0]}, {classes[1]})" in page
+
+
+def test_report_names_at_most_ten_classes_left_out(tmp_path):
+    """A reference of many tiny classes: the split line names ten of the classes left out
+    and how many there are, as the log does, not all of them in one sentence."""
+    import pandas as pd
+
+    adata = sag.datasets.synthetic(n_obs=300, n_vars=50, n_classes=3, seed=0)
+    labels = adata.obs["label"].astype(str).to_numpy(copy=True)
+    labels[:24] = [f"tiny_{i:02d}" for i in range(12) for _ in range(2)]
+    adata.obs["label"] = pd.Categorical(labels)
+    model = sag.tl.classify(
+        adata,
+        "label",
+        config={"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 2}},
+        min_cells_per_class=3,
+        mode="mlp",
+    )
+    assert model is not None
+    text = _page_text(sag.io.write_report(adata, tmp_path / "r.html").read_text())
+    assert "24 in classes left out of training for too few cells (tiny_00, tiny_01," in text
+    assert "tiny_09, ... (12 classes in all); predicted as one of the others)" in text
+    assert "tiny_11" not in text.split("Split:")[1].split("Training:")[0]

@@ -200,6 +200,13 @@ def _n_groups(adata: AnnData, used: np.ndarray, grouped_by: str) -> tuple[int | 
     return int(values.nunique() + values.isna().sum()), 0, 0
 
 
+def _listed(names: list[str], limit: int = 10) -> str:
+    """``names`` joined by commas, the first ``limit`` of many, then how many there are (as
+    the log's messages list them)."""
+    more = f", ... ({len(names):,} classes in all)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
 def _unused_why(
     adata: AnnData, key: str, unused: np.ndarray, noun: str, regression: bool, params: dict
 ) -> str:
@@ -219,7 +226,7 @@ def _unused_why(
         if small.any():
             reasons.append(
                 f"{int(small.sum()):,} in classes left out of training for too few {noun} "
-                f"({', '.join(dropped)}; predicted as one of the others)"
+                f"({_listed(dropped)}; predicted as one of the others)"
             )
             left &= ~small
     if left.any():
@@ -452,7 +459,7 @@ def _classes_not_validated(val, classes: list[str], noun: str) -> str:
     one = len(lacking) == 1
     return (
         f"<p><b>{len(lacking):,} of the {len(classes):,} classes {'has' if one else 'have'} "
-        f"no validation {noun[:-1]}</b> ({html.escape(', '.join(lacking[:10]))}{', ...' if len(lacking) > 10 else ''}): the search "
+        f"no validation {noun[:-1]}</b> ({html.escape(_listed(lacking))}): the search "
         f"chose its model without validating {'it' if one else 'them'}.</p>"
     )
 
@@ -868,8 +875,10 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
     out.append(_genes_taken_out(adata, genes[:, :n_top]))
     alt = "Top genes by mean absolute SHAP value, one stacked bar segment per class"
     out.append(_figure(pl.importance, adata, key=shap_key, alt=alt))
-    # a class none of whose cells was explained (a query without it) has no distribution
+    # a class none of whose cells was explained (a query without it) has no distribution;
+    # past MAX_DISTRIBUTIONS, those of the most explained cells (ties in class order)
     drawn = [c for c in outputs if n_cells.get(c, 1) > 0]
+    drawn.sort(key=lambda c: -n_cells.get(c, 1))  # stable: the class order within a count
     for c in drawn[:MAX_DISTRIBUTIONS]:
         out.append(f"<h3>{html.escape(c)}</h3>")
         alt = f"SHAP values of the top 15 genes of {c} in each explained {noun[:-1]}"

@@ -2090,3 +2090,19 @@ def test_architecture_refuses_more_units_than_it_can_draw():
     ax = sag.pl.architecture({"kind": "resnet", "units": 8, "n_blocks": 299}, show=False)
     assert ax.get_title().startswith("RFCN-ResNet: 300 FC units")
     plt.close("all")
+
+
+def test_a_confusion_matrix_of_more_rows_than_columns_is_sized_to_its_shape():
+    """Query labels of 60 types against a model's 3 classes: 60 rows, 3 columns. The figure
+    was made square for the larger count, a wide blank beside a narrow matrix."""
+    import anndata as ad
+
+    rng = np.random.default_rng(0)
+    a = ad.AnnData(np.zeros((600, 2), dtype=np.float32))
+    a.uns["q"] = {"classes": ["A", "B", "C"]}
+    a.obs["label"] = pd.Categorical([f"type_{i % 60:02d}" for i in range(600)])
+    a.obs["q_pred"] = pd.Categorical(rng.choice(["A", "B", "C"], 600))
+    fig = sag.pl.confusion_matrix(a, key="q", labels_key="label", show=False, return_fig=True)
+    width, height = fig.get_size_inches()
+    assert height > 2.5 * width, (width, height)
+    plt.close("all")

@@ -175,7 +175,7 @@ def confusion_matrix(
     # matplotlib's default of 10
     base = float(rcParams["font.size"])
     fontsize = base * (9 if n <= 12 else (7 if n <= 30 else 6)) / 10
-    fig, ax = new_axes(ax, _matrix_size(n, row_labels, cols, fontsize, heading, title))
+    fig, ax = new_axes(ax, _matrix_size(row_labels, cols, fontsize, heading, title))
     im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=1 if normalize else None, aspect="equal")
     ax.set_xticks(np.arange(len(cols)), cols, rotation=60, ha="right", rotation_mode="anchor")
     ax.set_yticks(np.arange(len(rows)), row_labels)
@@ -213,9 +213,10 @@ def confusion_matrix(
     return finish(fig, ax, show, return_fig, save, "sag_confusion_matrix", title=title)
 
 
-def _matrix_size(n: int, rows, cols, fontsize: float, heading: str, title) -> tuple[float, float]:
-    """The figure size of a confusion matrix of ``n`` classes: the matrix about a third of an
-    inch a cell (numbers of two decimals fit), beside its tick labels ``rows`` and ``cols`` at
+def _matrix_size(rows, cols, fontsize: float, heading: str, title) -> tuple[float, float]:
+    """The figure size of a confusion matrix of ``rows`` x ``cols`` classes (a query's labels
+    may be many more than a model's classes): the matrix about a third of an inch a cell
+    (numbers of two decimals fit), beside its tick labels ``rows`` and ``cols`` at
     ``fontsize`` (the columns' turned 60 degrees), the colour bar and the title (the caller's
     ``title``, else ``heading``), wide enough for the title over the matrix. Long class names
     kept the size of short ones: the matrix shrank to fit them (1.4 in for ten names of 60
@@ -231,8 +232,9 @@ def _matrix_size(n: int, rows, cols, fontsize: float, heading: str, title) -> tu
     title_w = label_width(lines, title_size())
     above = 0.25 + len(lines) * title_size() / 72 * 1.3
     # the title, centred over the matrix, within the figure on both sides
-    matrix = max(2.4, cell * n, title_w - 2 * min(left, right) + 0.2)
-    return left + matrix + right + 0.2, above + matrix + below + 0.2
+    wide = max(2.4, cell * len(cols), title_w - 2 * min(left, right) + 0.2)
+    high = max(2.4, cell * len(rows))
+    return left + wide + right + 0.2, above + high + below + 0.2
 
 
 def _fraction(v: float) -> str:

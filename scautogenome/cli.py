@@ -2014,6 +2014,23 @@ PIPE_CLOSED = 141
 ended (128 + 13)."""
 
 
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe whose reader has left (poll reports an error on it), not
+    another stream that broke (a storage's socket). Where poll cannot tell (Windows), a
+    broken pipe is taken for stdout's, as it mostly is."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a capture of stdout (a test, a notebook)
+        return False
+    if not hasattr(select, "poll"):
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+
+
 def _stdout_to_devnull() -> None:
     """Point stdout at the null device once its reader has left, so that the interpreter's
     flush at exit does not fail on it again (Python's advice for a closed pipe)."""
@@ -2024,29 +2041,34 @@ def _stdout_to_devnull() -> None:
         pass
 
 
+def _error(args, sub, text: str) -> int:
+    """Say the command's error ``text`` in one line on stderr, in the words of its options
+    (``sub``: its parser), with what it saved; the exit code of an error, 2."""
+    print(
+        f"scautogenome {args.command}: error: {_cli_words(text, sub)}{_saved_note(args)}",
+        file=sys.stderr,
+    )
+    return 2
+
+
 def _run(args, sub) -> int:
     """Run the parsed command; its exit code, with an error, Ctrl-C or SIGTERM said in one
     line on stderr (``sub``: the command's parser, whose option names the errors use)."""
     try:
         _setup(args)
         return args.func(args)
-    except BrokenPipeError:  # the reader of stdout left (| head): quiet, as a Unix tool is
+    except BrokenPipeError as e:
+        if not _stdout_gone():  # another stream's (a storage's socket): an error as others
+            return _error(args, sub, str(e))
+        # the reader of stdout left (| head): quiet, as a Unix tool is
         _stdout_to_devnull()
         return PIPE_CLOSED
     except (CLIError, OSError) as e:  # an OSError's args are (errno, text): str() names the path
-        print(
-            f"scautogenome {args.command}: error: {_cli_words(str(e), sub)}{_saved_note(args)}",
-            file=sys.stderr,
-        )
-        return 2
+        return _error(args, sub, str(e))
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
         # a UnicodeError's args[0] is only the codec's name ('utf-8'); its str() says more
         msg = e.args[0] if e.args and not isinstance(e, UnicodeError) else str(e)
-        print(
-            f"scautogenome {args.command}: error: {_cli_words(str(msg), sub)}{_saved_note(args)}",
-            file=sys.stderr,
-        )
-        return 2
+        return _error(args, sub, str(msg))
     except KeyboardInterrupt as e:
         stored = getattr(args, "storage", None)
         kept = (

@@ -2444,3 +2444,19 @@ def test_verbose_adds_each_trials_result_and_excludes_quiet(h5ad, config_file, t
         main([*argv, "--verbose", "--quiet", "--overwrite"])
     assert err.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_broken_pipe_that_is_not_stdouts_is_an_error(
+    h5ad, config_file, tmp_path, capsys, monkeypatch
+):
+    """A BrokenPipeError of another stream (a storage's socket) is an error named in one line
+    (exit 2), not the quiet 141 of a reader of stdout that left."""
+    import scautogenome as sag
+
+    def broken(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe (the storage's socket)")
+
+    monkeypatch.setattr(sag.tl, "classify", broken)
+    assert main(_classify_argv(h5ad, config_file, tmp_path / "run")) == 2
+    err = capsys.readouterr().err
+    assert "error: [Errno 32] Broken pipe (the storage's socket)" in err

@@ -689,6 +689,12 @@ def _split_key(args) -> str | None:
     return args.split_key
 
 
+def _shap_key(args) -> str:
+    """The key of classify's explanation: beside its run's (--key-added KEY: KEY_shap; the
+    default run's, sag_shap), so that another key keeps an earlier run's explanation too."""
+    return f"{args.key_added}_shap"
+
+
 def _classify(args) -> int:
     import scautogenome as sag
 
@@ -746,7 +752,7 @@ def _classify(args) -> int:
 
     if args.explain:
         try:
-            sag.tl.explain(adata, model, seed=args.seed)
+            sag.tl.explain(adata, model, seed=args.seed, key_added=_shap_key(args))
         except BaseException:  # the search is done: keep what it found, without SHAP
             try:
                 write_run()
@@ -758,11 +764,13 @@ def _classify(args) -> int:
     write_run()
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
     if args.report:
-        written.append(_write_report(adata, out / "report.html", key=args.key_added))
+        written.append(
+            _write_report(adata, out / "report.html", key=args.key_added, shap_key=_shap_key(args))
+        )
     print(metrics_table(adata, args.key_added))
     if args.explain:
-        print("\n" + _top_genes_heading(adata))
-        print(top_genes_table(adata))
+        print("\n" + _top_genes_heading(adata, _shap_key(args)))
+        print(top_genes_table(adata, _shap_key(args)))
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -1476,8 +1484,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--key-added",
         default="sag",
         help="prefix of what classify writes: obs['KEY_pred'], obs['KEY_split'], "
-        "obsm['KEY_proba'], uns['KEY'] (default: sag; another one keeps outputs of that name "
-        "the input holds, its own or an earlier run's)",
+        "obsm['KEY_proba'], uns['KEY'], and with --explain varm/uns['KEY_shap'] (default: sag; "
+        "another one keeps outputs of those names the input holds, its own or an earlier "
+        "run's)",
     )
     _classify_options(c)
     _search(c, _CONFIG_HELP)

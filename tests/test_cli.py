@@ -149,6 +149,10 @@ def test_classify_refuses_an_input_whose_outputs_are_the_users(
     assert record["model_digest"] == annotated.uns["run"]["model_digest"]
     assert "Classification" in (out / "report.html").read_text()
     assert "macro-F1" in capsys.readouterr().out
+    # its explanation beside it, under its own key: an earlier run's stays
+    assert annotated.uns["run_shap"]["model_digest"] == annotated.uns["run"]["model_digest"]
+    assert "run_shap" in annotated.varm
+    assert "Genes that drive each class" in (out / "report.html").read_text()
 
 
 def test_help(capsys):

@@ -460,16 +460,19 @@ def metrics_table(adata, key: str = "sag") -> str:
 def _best_line(uns) -> str:
     best = uns["best"]
     trials = uns["trials"]
-    states = trials["state"].astype(str) if "state" in trials else None
-    if states is not None and states.isin(["sampled", "ranked"]).any():
-        # ENAS's rows: the controller's samples and the ranked candidates are no trials
-        count = (
-            f"{int((states == 'ranked').sum())} candidates ranked by ENAS (of "
-            f"{int((states == 'sampled').sum())} controller samples), "
-            f"{int((states == 'complete').sum())} retrained"
-        )
-    else:
-        count = f"{len(trials)} trials"
+    count = f"{len(trials)} trials"
+    if "params" in trials:
+        # ENAS's rows (their params name their stage) are no trials: the controller's
+        # samples, the candidates ranked and those retrained; mode auto has trials beside
+        stage = trials["params"].astype(str).str.extract(r'"stage": "(\w+)"')[0]
+        if stage.notna().any():
+            n_trials = int(stage.isna().sum())
+            count = (
+                (f"{n_trials} trials and " if n_trials else "")
+                + f"{int((stage == 'derive').sum())} candidates ranked by ENAS (of "
+                f"{int((stage == 'controller').sum())} controller samples), "
+                f"{int((stage == 'retrain').sum())} retrained"
+            )
     return (
         f"best trial {int(best['trial'])} ({best['mode']}), validation score "
         f"{float(best['val_score']):.3f}; {count}"

@@ -2396,16 +2396,27 @@ def test_the_best_line_of_an_enas_run_counts_its_networks_not_its_rows():
 
     from scautogenome.cli import _best_line
 
-    states = ["sampled"] * 876 + ["ranked"] * 17 + ["complete"] * 2
-    uns = {
-        "best": {"trial": 894, "mode": "rrfcn", "val_score": 0.79},
-        "trials": pd.DataFrame({"state": states}),
-    }
+    stages = ["controller"] * 876 + ["derive"] * 17 + ["retrain"] * 2
+    enas = pd.DataFrame(
+        {
+            "state": ["sampled"] * 876 + ["ranked"] * 17 + ["complete"] * 2,
+            "params": [json.dumps({"stage": s, "rank": 0}, sort_keys=True) for s in stages],
+        }
+    )
+    uns = {"best": {"trial": 894, "mode": "rrfcn", "val_score": 0.79}, "trials": enas}
     assert _best_line(uns) == (
         "best trial 894 (rrfcn), validation score 0.790; 17 candidates ranked by ENAS "
         "(of 876 controller samples), 2 retrained"
     )
-    uns["trials"] = pd.DataFrame({"state": ["complete", "pruned", "complete"]})
+    # mode auto: the search's trials beside ENAS's rows
+    trials = pd.DataFrame(
+        {"state": ["complete", "pruned", "complete"], "params": ['{"lr": 0.01}'] * 3}
+    )
+    uns["trials"] = pd.concat([trials, enas], ignore_index=True)
+    assert _best_line(uns).endswith(
+        "; 3 trials and 17 candidates ranked by ENAS (of 876 controller samples), 2 retrained"
+    )
+    uns["trials"] = trials
     uns["best"]["mode"] = "mlp"
     assert _best_line(uns).endswith("; 3 trials")
 

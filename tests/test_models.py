@@ -1045,6 +1045,11 @@ def test_a_huge_architecture_in_model_json_is_refused_before_it_is_built(tmp_pat
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"/m'.*mismatched weight"):
         sag.models.Classifier.load(tmp_path / "m")
+    # sizes whose product overflows torch's storage size: named as the file's too
+    meta["architecture"]["units"] = [2**62, 2**62]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"/m'.*cannot be read with the architecture"):
+        sag.models.Classifier.load(tmp_path / "m")
 
 
 def _resave_weights(path, change) -> None:
@@ -1074,6 +1079,20 @@ def test_weights_that_are_not_finite_are_refused_on_load(tmp_path, adata):
     with pytest.raises(ValueError, match=r"model\.pt'.*NaN or infinite") as err:
         sag.models.Classifier.load(tmp_path / "m")
     assert name.split(".", 1)[1] in str(err.value)
+
+
+def test_running_out_of_memory_while_reading_weights_is_not_called_damage(
+    tmp_path, adata, monkeypatch
+):
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "m")
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(torch, "load", no_memory)
+    with pytest.raises(MemoryError):
+        sag.models.Classifier.load(tmp_path / "m")
 
 
 @pytest.mark.parametrize("content", ["empty", "list", "pickle", "truncated"])
@@ -1142,6 +1161,13 @@ def test_the_versions_that_trained_a_model_survive_load_and_save(tmp_path, adata
     del meta["trained_with"]
     meta_path.write_text(json.dumps(meta))
     assert sag.models.Classifier.load(tmp_path / "m").trained_with_ == meta["versions"]
+    # neither recorded: not known, and saved so (not as this process's versions)
+    del meta["versions"]
+    meta_path.write_text(json.dumps(meta))
+    unknown = sag.models.Classifier.load(tmp_path / "m")
+    assert unknown.trained_with_ == {}
+    unknown.save(tmp_path / "third")
+    assert json.loads((tmp_path / "third" / "model.json").read_text())["trained_with"] == {}
 
 
 def test_a_bar_written_to_a_log_file_stays_there_not_cleared(adata, capfd, monkeypatch):

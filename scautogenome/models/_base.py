@@ -197,6 +197,13 @@ def _read_meta(meta: Path) -> dict:
     return out
 
 
+def _trained_with(model) -> dict:
+    """The versions that trained ``model`` ({} where not known); this process's for a model
+    made before they were kept (unpickled from an earlier version)."""
+    kept = getattr(model, "trained_with_", None)
+    return versions() if kept is None else kept
+
+
 def _newer_than_this(meta: dict) -> str:
     """``"saved by scautogenome X, newer than this one (Y)"`` where ``model.json`` records
     a later version than the one installed; empty otherwise (or where either is unreadable)."""
@@ -241,7 +248,7 @@ def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.T
         raise ValueError(msg)
     try:
         tensors = torch.load(path / WEIGHTS, map_location="cpu", weights_only=True)
-    except OSError:  # names the file itself (permissions, say)
+    except (OSError, MemoryError):  # the file's name itself (permissions); no damage
         raise
     except Exception as e:  # empty, truncated, or a pickle torch will not read safely
         msg = (
@@ -460,7 +467,8 @@ class BaseModel:
         self.config_ = config or {}
         self.layer_ = layer
         self.n_threads_ = None if n_threads is None else int(n_threads)
-        # the versions of the packages that trained it (None: this process's, a new model)
+        # the versions of the packages that trained it (None: this process's, a new model;
+        # {}: not known, a loaded model that recorded none)
         self.trained_with_ = dict(trained_with) if isinstance(trained_with, dict) else versions()
         self.device_ = resolve_device(device)
         # the genes its first layer reads are saved with the weights (absent: all, as every
@@ -479,7 +487,7 @@ class BaseModel:
             # (a model.json edited, say) is refused before it takes the machine's memory
             with torch.device("meta"):
                 built = self._build_module(self.architecture_, reads=reads, **options)
-        except (TypeError, ValueError, KeyError) as e:
+        except (TypeError, ValueError, KeyError, RuntimeError) as e:  # sizes that overflow
             text = e.args[0] if isinstance(e, ValueError) and e.args else repr(e)
             msg = (
                 f"{origin} cannot be read with the architecture saved beside them: {text} {remedy}"
@@ -846,7 +854,7 @@ class BaseModel:
             # a seed gives these weights again at this thread count (and device) only
             "n_threads": getattr(self, "n_threads_", None),
             # those that trained it, kept through a load and a save ("versions": the writer's)
-            "trained_with": getattr(self, "trained_with_", None) or versions(),
+            "trained_with": _trained_with(self),
             **self._extra_meta(),
         }
         tensors = {NET + k: v for k, v in self.module_.state_dict().items()}
@@ -955,7 +963,7 @@ class BaseModel:
             layer=meta.get("layer"),  # None in models saved before it was recorded
             n_threads=meta.get("n_threads"),  # as layer
             # a model saved before it was recorded: the versions of its save, as they were
-            trained_with=meta.get("trained_with") or meta.get("versions"),
+            trained_with=meta.get("trained_with") or meta.get("versions") or {},
             **extras,
         )
 

@@ -54,7 +54,8 @@ class Classifier(SupervisedModel):
         this thread count and device (None for a model saved before it was recorded).
     trained_with_
         The versions of scautogenome, torch, scanpy... that trained it (``model.json``'s
-        ``trained_with``, kept through a load and a save; its ``versions`` are the writer's).
+        ``trained_with``, kept through a load and a save; its ``versions`` are the writer's;
+        ``{}`` where a saved model recorded none).
     """
 
     _model_name = "Classifier"

@@ -339,7 +339,8 @@ class ResVAE(BaseModel):
         this thread count and device (None for a model saved before it was recorded).
     trained_with_
         The versions of scautogenome, torch, scanpy... that trained it (``model.json``'s
-        ``trained_with``, kept through a load and a save; its ``versions`` are the writer's).
+        ``trained_with``, kept through a load and a save; its ``versions`` are the writer's;
+        ``{}`` where a saved model recorded none).
     seconds_per_epoch_
         Mean wall-clock seconds of one training epoch of the final model.
     """

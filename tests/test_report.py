@@ -1499,13 +1499,16 @@ def test_best_trials_table_counts_whole_epochs_and_marks_a_cut_one(classified, t
     row = re.search(rf"<tr><td[^>]*>{n}</td>.*?</tr>", table).group(0)
     assert re.search(r"<td[^>]*>19\+</td>", row)
     assert not re.search(r"<td[^>]*>20</td>", row)
-    assert "19+: 19 whole epochs and part of the next, cut by the time budget" in _page_text(page)
+    assert (
+        "Epochs with + (as 19+): that many whole epochs and part of the next, cut by the time "
+        "budget" in _page_text(page)
+    )
     # cut at the end of an epoch: all of them whole, no mark
     trials.loc[best, "cut_batches"] = 0
     page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
     table = page[page.index("<h3>Best trials</h3>") :]
     assert "+</td>" not in table[: table.index("</table>")]
-    assert "whole epochs and part of the next, cut" not in page
+    assert "Epochs with +" not in page
 
 
 def test_report_names_the_versions_that_trained_the_model(classified, tmp_path):
@@ -1531,6 +1534,13 @@ def test_report_says_which_cells_were_explained(annotated, tmp_path):
         f"Explained: {params['n_explain']} test cells, each counted towards its class in "
         f"obs['label'], against {params['n_background']} training cells (the background), "
         f"{params['nsamples']} draws per cell." in text
+    )
+    from scautogenome.io._report import _explained_cells
+
+    custom = {"params": {**params, "cells": "custom", "groupby": "predicted class"}}
+    assert (
+        f"Explained: {params['n_explain']} cells chosen by the call&#x27;s cells= argument, "
+        "each counted towards its predicted class" in _explained_cells(custom, "cells")
     )
 
 

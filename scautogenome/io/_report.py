@@ -759,9 +759,9 @@ def _cut_trials_note(top) -> str:
     # a record of an earlier version does not say how much of the last epoch ran
     unknown = not all(float(r.get("cut_batches", -1)) > 0 for r in cut)  # NaN too
     return (
-        f'<p class="muted">{n}+: {n} whole epochs and part{" or all" if unknown else ""} of '
-        "the next, cut by the time budget or by a trial\u2019s share of it "
-        "(max_trial_fraction).</p>"
+        f'<p class="muted">Epochs with + (as {n}+): that many whole epochs and '
+        f"part{' or all' if unknown else ''} of the next, cut by the time budget or by a "
+        "trial\u2019s share of it (max_trial_fraction).</p>"
     )
 
 
@@ -914,7 +914,7 @@ def _explained_cells(uns, noun: str) -> str:
     )
     text = f"Explained: {int(params['n_explain']):,} {part}{noun}"
     if cells == "custom":
-        text += " chosen by cells="
+        text += " chosen by the call's cells= argument"
     groupby = str(params.get("groupby", ""))
     if groupby == "predicted class":
         text += ", each counted towards its predicted class"

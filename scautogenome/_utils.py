@@ -197,29 +197,6 @@ def storage_shown(storage: str | None) -> str | None:
         return storage
 
 
-def storage_recorded(storage: str | None) -> str | None:
-    """:func:`storage_shown`, with a relative SQLite file or journal file made absolute: the
-    study a run's record names, from any working folder of a later session."""
-    shown = storage_shown(storage)
-    if not isinstance(storage, str):
-        return shown
-    if "://" not in storage:  # a journal file's path
-        return os.path.abspath(os.path.expanduser(storage))
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(storage)
-    except ArgumentError:
-        return shown
-    db = url.database
-    if url.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
-        return shown
-    if os.path.isabs(db):
-        return shown
-    return url.set(database=os.path.abspath(db)).render_as_string(hide_password=True)
-
-
 def call_params(**kwargs) -> dict:
     """The arguments of a tool call as an h5ad-safe dict (None -> "None" so keys persist)."""
     out = {}

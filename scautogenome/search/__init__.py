@@ -26,6 +26,7 @@ _LAZY = {
     "run_search": "_hpo",
     "sample_architecture": "_hpo",
     "sample_trial": "_hpo",
+    "storage_recorded": "_study",
     "trials_table": "_study",
     "warn_if_cut": "_study",
 }

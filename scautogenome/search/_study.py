@@ -687,6 +687,25 @@ def storage_file(storage) -> str | None:
     return None if database is None or database[1] else database[0]
 
 
+def storage_recorded(storage) -> str | None:
+    """:func:`~scautogenome._utils.storage_shown`, its file (:func:`storage_file`: an SQLite
+    database or a journal) made absolute where it was given relative: the study a run's
+    record names, from any working folder of a later session."""
+    shown = storage_shown(storage)
+    file = storage_file(storage)
+    if file is not None and is_journal_path(storage):  # "~" expanded, as it is opened
+        return os.path.abspath(file)
+    if file is None or os.path.isabs(file):
+        return shown
+    from sqlalchemy.engine import make_url
+
+    url = make_url(storage)  # an SQLite URL (storage_file parsed it)
+    absolute = os.path.abspath(file)
+    if str(url.database).startswith("file:"):  # a file: URI of uri=true
+        absolute = "file:" + absolute
+    return url.set(database=absolute).render_as_string(hide_password=True)
+
+
 def sampler_seed(seed: int, n_before: int, salt: int | None = None) -> int:
     """The sampler's seed: ``seed`` itself on a new study, otherwise one derived from ``seed``,
     the number of trials the study already holds and ``salt`` (a worker's random salt), so that

@@ -24,6 +24,7 @@ from ..search import (
     rrfcn_in_auto,
     run_search,
     search_with_rrfcn,
+    storage_recorded,
     warn_if_cut,
 )
 from ..train import (
@@ -55,7 +56,6 @@ from ._utils import (
     load_config,
     save_model,
     search_uns,
-    storage_recorded,
 )
 
 if TYPE_CHECKING:

@@ -27,7 +27,13 @@ from ..data._checks import view_as_object
 from ..data._prepare import warn_missing_as_text
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
 from ..nn._vae import COUNT_LIKELIHOODS
-from ..search import check_collect, check_storage, check_trained, warn_if_cut
+from ..search import (
+    check_collect,
+    check_storage,
+    check_trained,
+    storage_recorded,
+    warn_if_cut,
+)
 from ..search._study import embed_study
 from ..search._vae import run_vae_search
 from ..train import resolve_device
@@ -54,7 +60,6 @@ from ._utils import (
     resolve_basis,
     save_model,
     search_uns,
-    storage_recorded,
     wrote_recon,
 )
 from ._utils import (

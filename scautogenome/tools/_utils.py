@@ -20,7 +20,6 @@ from .._utils import (
     neighbors,
     resolve_basis,
     shown_values,
-    storage_recorded,
     storage_shown,
     tsne,
 )
@@ -64,7 +63,6 @@ __all__ = [
     "resolve_basis",
     "save_model",
     "search_uns",
-    "storage_recorded",
     "storage_shown",
     "tsne",
 ]

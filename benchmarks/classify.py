@@ -31,6 +31,7 @@ import functools
 import json
 import os
 import platform
+import re
 import sys
 import time
 import traceback
@@ -513,8 +514,11 @@ def write_report(df: pd.DataFrame, path: Path, analysis: str | None) -> None:
     if analysis:
         body += "\n" + analysis.strip() + "\n"
     text = path.read_text() if path.exists() else HEADER
-    if SECTION in text:
-        start = text.index(SECTION)
+    # the generated section's own heading, a whole line: not a hand-written section whose
+    # heading begins alike ("## Classification (issue 2) re-checked on ...")
+    found = re.search(rf"^{re.escape(SECTION)}\n", text, flags=re.MULTILINE)
+    if found:
+        start = found.start()
         nxt = text.find("\n## ", start + len(SECTION))
         text = text[:start] + body + ("" if nxt < 0 else "\n" + text[nxt + 1 :])
     else:

@@ -238,6 +238,8 @@ def report(df: pd.DataFrame) -> str:
     """One markdown table per dataset: mean±sd over seeds; seconds per epoch also as a ratio
     to scVI-batch's mean on the same dataset."""
     out = []
+    if "seconds_per_epoch" not in df:  # only PCA rows (or failed runs): no epochs to time
+        df = df.assign(seconds_per_epoch=np.nan)
     for name, g in df.groupby("dataset", sort=False):
         ref = g.loc[g["method"] == "scvi-batch", "seconds_per_epoch"].mean()
         g = g.assign(ratio=g["seconds_per_epoch"] / ref)

@@ -365,6 +365,7 @@ def main(argv: list[str] | None = None) -> None:
                 indent=1,
             )
         )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)  # git ignores it: a fresh clone lacks it
     RESULTS.write_text(report(records, command.strip()))
     print(RESULTS.read_text())
 

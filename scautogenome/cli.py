@@ -1266,7 +1266,11 @@ def _delimiter(value: str) -> str:
 def _inputs(sp, *, model: bool = True) -> None:
     """The input options of a subcommand (``model``: it takes ``--model``, a saved model)."""
     sp.add_argument(
-        "input", nargs="?", type=_path, help="input .h5ad file (cells or samples x genes)"
+        "input",
+        nargs="?",
+        type=_path,
+        help="input .h5ad file (cells or samples x genes), or classify's --out directory (its "
+        "annotated.h5ad)",
     )
     g = sp.add_argument_group("table input (instead of an .h5ad file)")
     g.add_argument("--table", type=_path, help="CSV/TSV(.gz) expression matrix, either orientation")

@@ -1525,6 +1525,11 @@ def test_report_names_the_versions_that_trained_the_model(classified, tmp_path):
     classified.uns["sag"]["versions"] = {**versions, "scautogenome": "0.0.9", "torch": "2.1.0"}
     text = _page_text(sag.io.write_report(classified, tmp_path / "r.html").read_text())
     assert "trained with scautogenome 0.0.9, torch 2.1.0" in text
+    # a latent space's kept model too
+    sag.tl.embed(classified, n_trials=1, time_budget=5)
+    text = _page_text(sag.io.write_report(classified, tmp_path / "r.html").read_text())
+    latent = text[text.index("The kept model") :]
+    assert f"Trained with scautogenome {versions['scautogenome']}, torch" in latent
 
 
 def test_report_says_which_cells_were_explained(annotated, tmp_path):

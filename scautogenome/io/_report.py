@@ -345,16 +345,22 @@ def _training_note(uns, train: dict, row) -> str:
     seed = dict(uns.get("params", {})).get("seed")
     if _given(seed):
         facts.append(f"run seed {seed}")
-    made = dict(uns.get("versions", {}))  # the report's own version is in its header
-    if "scautogenome" in made:
-        facts.append(
-            f"trained with scautogenome {made['scautogenome']}"
-            + (f", torch {made['torch']}" if "torch" in made else "")
-        )
+    if _trained_with(uns):
+        facts.append(_trained_with(uns))
     if not facts:
         return ""
     trial = f" (trial {int(row['number'])})" if row is not None else ""
     return f"kept model{trial}: " + ", ".join(facts) + "."
+
+
+def _trained_with(uns) -> str:
+    """ "trained with scautogenome X, torch Y": the versions a run recorded (empty for a run
+    that recorded none); the report's own version is in its header."""
+    made = dict(uns.get("versions", {}))
+    if "scautogenome" not in made:
+        return ""
+    torch = f", torch {made['torch']}" if "torch" in made else ""
+    return f"trained with scautogenome {made['scautogenome']}{torch}"
 
 
 def _best_row(uns):
@@ -1149,6 +1155,8 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             float(run.get("seconds_per_epoch", np.nan)),
         ]
         out.append(_table(header, [row], left=2))
+        if _trained_with(run):
+            out.append(f'<p class="muted">{html.escape(_trained_with(run).capitalize())}.</p>')
         out.append(_cut_note(params, kept))
         alt = "The kept model's architecture, drawn as a graph of its layers"
         out.append(_figure(pl.architecture, arch, alt=alt))

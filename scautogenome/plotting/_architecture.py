@@ -157,7 +157,7 @@ def _densenet_graph(
     widths = [2 * growth]  # node 0: the stem
     skips: list[tuple[int, int]] = []
     width = widths[0]
-    n_total = 1 + sum(blocks) + len(blocks) - 1
+    n_total = _n_units(arch)
     for b, n_units in enumerate(blocks):
         block = [len(widths) - 1]  # the block's input node, then its units
         for _ in range(n_units):

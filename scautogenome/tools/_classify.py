@@ -416,7 +416,7 @@ def classify(
         },
         "confusion": test["confusion"],
         "model_digest": model.weights_digest(),
-        **search_uns(result, _config.to_json(cfg), val_score=result.best_value),
+        **search_uns(result, _config.to_json(cfg), model, val_score=result.best_value),
     }
     _save_and_warn(adata, model, model_dir, uns, key_added)
 
@@ -493,7 +493,7 @@ def _regression_outputs(
         "classes": model.classes_.copy(),  # the record's own: editing it leaves the model
         "metrics": reports,
         "model_digest": model.weights_digest(),
-        **search_uns(result, _config.to_json(cfg), val_score=result.best_value),
+        **search_uns(result, _config.to_json(cfg), model, val_score=result.best_value),
     }
     _save_and_warn(adata, model, model_dir, uns, key_added)
 

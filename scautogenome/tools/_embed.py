@@ -459,6 +459,7 @@ def embed(
         **search_uns(
             result,
             _embed_config.to_json(cfg),
+            model,
             val_loss=result.best_value,
             epoch=result.best_epoch,
         ),

@@ -547,13 +547,12 @@ def final_model(
     return model
 
 
-def search_uns(result, config_json: str, **best) -> dict:
+def search_uns(result, config_json: str, model, **best) -> dict:
     """The ``uns`` entries that describe a search ``result``: its trials, the best architecture
     and training parameters (JSON text), ``best`` (trial, mode and the keyword arguments), the
-    config (``config_json``), the search time and the versions of the packages that ran it (a
-    seed trains another model under another torch), as ``model.json`` records them."""
-    from ..models._base import versions
-
+    config (``config_json``), the search time and the versions of the packages that trained
+    its ``model`` (a seed trains another model under another torch), as its ``model.json``
+    records them."""
     return {
         "trials": result.trials,
         "architecture": json.dumps(result.architecture, sort_keys=True),
@@ -561,7 +560,7 @@ def search_uns(result, config_json: str, **best) -> dict:
         "best": {"trial": result.best_trial, "mode": result.architecture["kind"], **best},
         "config": config_json,
         "search_seconds": result.seconds,
-        "versions": versions(),
+        "versions": dict(model.trained_with_),
     }
 
 

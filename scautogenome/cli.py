@@ -425,6 +425,11 @@ def _is_regression(uns) -> bool:
     return is_regression(uns)
 
 
+PRINTED_ROWS = 40
+"""The most rows of classes a printed table shows (a reference of 150 cell types printed
+pages); the report and the annotated h5ad hold them all."""
+
+
 def metrics_table(adata, key: str = "sag") -> str:
     """Per-class precision/recall/F1/support on the test split, plus the overall figures (for
     a numeric target: R2, RMSE, MAE, Pearson and Spearman on the test and validation
@@ -440,11 +445,16 @@ def metrics_table(adata, key: str = "sag") -> str:
     lines = [
         f"{'class':<{width}}  precision  recall     f1  support" + ("  ROC AUC" if ranked else "")
     ]
-    for i, c in enumerate(classes):
+    for i, c in enumerate(classes[:PRINTED_ROWS]):
         lines.append(
             f"{c:<{width}}  {pc['precision'][i]:9.3f}  {pc['recall'][i]:6.3f}  "
             f"{pc['f1'][i]:5.3f}  {int(pc['support'][i]):7d}"
             + (f"  {pc['roc_auc'][i]:7.3f}" if ranked else "")
+        )
+    if len(classes) > PRINTED_ROWS:
+        lines.append(
+            f"... {len(classes) - PRINTED_ROWS} more classes (the report and the annotated h5ad "
+            "hold them all)"
         )
     lines.append("")
     lines.append(
@@ -597,12 +607,17 @@ def top_genes_table(adata, key: str = "sag_shap", n: int = 8) -> str:
     columns = [str(c) for c in uns["columns"]]
     if _one_output(uns) is not None:  # its "overall" column is the same as the output's
         columns = columns[:1]
-    width = max(8, *(len(c) for c in columns))
+    width = max(8, *(len(c) for c in columns[:PRINTED_ROWS]))
     genes = uns["top_genes"]
-    return "\n".join(
+    lines = [
         f"{c:<{width}}  " + ", ".join(str(g) for g in genes[i, :n] if str(g))
-        for i, c in enumerate(columns)
-    )
+        for i, c in enumerate(columns[:PRINTED_ROWS])
+    ]
+    if len(columns) > PRINTED_ROWS:
+        lines.append(
+            f"... {len(columns) - PRINTED_ROWS} more (the report and sag.get.shap_df hold them all)"
+        )
+    return "\n".join(lines)
 
 
 def _top_genes_heading(adata, key: str = "sag_shap") -> str:
@@ -845,7 +860,12 @@ def _predict(args) -> int:
         )
     else:
         print("predicted classes:")
-        print(pred.value_counts().to_string())
+        counts = pred.value_counts()
+        print(counts.head(PRINTED_ROWS).to_string())
+        if len(counts) > PRINTED_ROWS:
+            print(
+                f"... {len(counts) - PRINTED_ROWS} more classes (obs[{args.key_added + '_pred'!r}])"
+            )
     print(f"\nwrote {out}")
     return 0
 

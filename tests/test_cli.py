@@ -2475,3 +2475,35 @@ def test_a_broken_pipe_that_is_not_stdouts_is_an_error(
     assert main(_classify_argv(h5ad, config_file, tmp_path / "run")) == 2
     err = capsys.readouterr().err
     assert "error: [Errno 32] Broken pipe (the storage's socket)" in err
+
+
+def test_printed_tables_of_many_classes_stop_at_forty_rows():
+    """A reference of 117 classes printed 117 rows of metrics, then 118 of top genes: the
+    tables stop at forty and say how many more there are and where they all are."""
+    import anndata as ad
+    import pandas as pd
+
+    from scautogenome.cli import metrics_table, top_genes_table
+
+    n = 117
+    classes = [f"type_{i}" for i in range(n)]
+    per_class = {k: np.full(n, 0.5) for k in ("precision", "recall", "f1")}
+    per_class["support"] = np.full(n, 3)
+    test = {"accuracy": 0.5, "macro_f1": 0.5, "balanced_accuracy": 0.5, "n": 3 * n}
+    a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    a.uns["sag"] = {
+        "classes": np.asarray(classes),
+        "metrics": {"test": {**test, "per_class": per_class}},
+        "best": {"trial": 0, "mode": "mlp", "val_score": 0.5},
+        "trials": pd.DataFrame({"state": ["complete"]}),
+    }
+    table = metrics_table(a).splitlines()
+    assert sum(line.startswith("type_") for line in table) == 40
+    assert "... 77 more classes (the report and the annotated h5ad hold them all)" in table
+    a.uns["sag_shap"] = {
+        "columns": np.asarray([*classes, "overall"]),
+        "top_genes": np.full((n + 1, 3), "g"),
+    }
+    genes = top_genes_table(a).splitlines()
+    assert len(genes) == 41
+    assert genes[-1] == "... 78 more (the report and sag.get.shap_df hold them all)"

@@ -2106,3 +2106,17 @@ def test_a_confusion_matrix_of_more_rows_than_columns_is_sized_to_its_shape():
     width, height = fig.get_size_inches()
     assert height > 2.5 * width, (width, height)
     plt.close("all")
+
+
+def test_more_categories_than_scanpys_palettes_are_warned_of(sag_caplog):
+    """Past 102 categories the colours repeat (scanpy draws them all grey): said once, not
+    silently (type_0 and type_102 looked the same)."""
+    from scautogenome.plotting._utils import palette
+
+    sag.settings.verbosity = 2
+    colors = palette(150)
+    assert len(set(colors)) == 102
+    assert sag_caplog.text.count("150 categories: colours repeat past 102") == 1
+    sag_caplog.clear()
+    palette(102)
+    assert "colours repeat" not in sag_caplog.text

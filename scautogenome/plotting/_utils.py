@@ -463,19 +463,31 @@ def plain_text(axes, *, keep_title: bool = False) -> None:
                 text.set_parse_math(False)
 
 
-def palette(n: int) -> list[str]:
+def palette(n: int, warn: bool = True) -> list[str]:
     """``n`` distinct colours, those scanpy gives ``n`` categories (its
     ``_set_default_colors_for_categorical_obs``): matplotlib's colour cycle
     (``rcParams['axes.prop_cycle']``: tab10 by default, scanpy's ``default_20`` after
     ``sc.set_figure_params()``) where it has ``n`` colours or more, else scanpy's
     ``default_20``, ``default_28`` or ``default_102``, as hex strings; past 102 (where scanpy
-    draws every category grey) ``default_102`` again from its start."""
+    draws every category grey) ``default_102`` again from its start, with a warning (not
+    with ``warn=False``: a caller's second call for the same categories)."""
     from matplotlib import rcParams
     from matplotlib.colors import to_hex
     from scanpy.plotting import palettes
 
     if n <= 0:
         return []
+    if n > len(palettes.default_102) and warn:
+        from .._settings import logger
+
+        logger.warning(
+            "%d categories: colours repeat past %d (scanpy's largest palette): category %d "
+            "looks like the first, and so on; fewer categories (or labels on the plot) tell "
+            "them apart",
+            n,
+            len(palettes.default_102),
+            len(palettes.default_102) + 1,
+        )
     cycle = rcParams["axes.prop_cycle"].by_key().get("color", [])
     if len(cycle) >= n:
         colors = list(cycle[:n])
@@ -536,7 +548,7 @@ def shared_category_colors(adata: AnnData, columns) -> None:
         if own_colors(column) is not None:
             continue
         free = [c for c in palette(len(names) + len(lookup)) if c not in lookup.values()]
-        free += palette(len(names))  # never short (a colour repeats only past the palettes)
+        free += palette(len(names), warn=False)  # never short (repeats past the palettes)
         colors = []
         for n in names:
             if n == UNASSIGNED:
@@ -619,7 +631,7 @@ def _by_name(lookup: dict[str, str], names: list[str]) -> list[str]:
     for a name it lacks."""
     used = {lookup[c] for c in names if c in lookup}
     free = [c for c in palette(len(names) + len(used)) if c not in used]
-    free += palette(len(names))  # never short (a colour repeats only past the palettes)
+    free += palette(len(names), warn=False)  # never short (repeats past the palettes)
     return [lookup[c] if c in lookup else free.pop(0) for c in names]
 
 

@@ -1607,3 +1607,19 @@ def test_report_names_at_most_ten_classes_left_out(tmp_path):
     assert "24 in classes left out of training for too few cells (tiny_00, tiny_01," in text
     assert "tiny_09, ... (12 classes in all); predicted as one of the others)" in text
     assert "tiny_11" not in text.split("Split:")[1].split("Training:")[0]
+
+
+def test_a_confusion_matrix_of_many_classes_is_shown_at_its_size_in_a_scrolled_box(
+    classified, tmp_path, monkeypatch
+):
+    """The page's width shrank a matrix of 117 classes four times, its labels unreadable: past
+    SCROLLED_CLASSES it keeps its size, in a box that scrolls."""
+    from scautogenome.io import _report
+
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    assert 'class="fig scroll"' not in page  # 3 classes: fitted to the page
+    monkeypatch.setattr(_report, "SCROLLED_CLASSES", 2)
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    matrix = page[page.index("Confusion matrix (test") :]
+    assert matrix.index('<div class="fig scroll">') < matrix.index("<img")
+    assert ".fig.scroll{" in page

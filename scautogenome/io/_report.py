@@ -36,13 +36,20 @@ table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}
 th{background:#f4f6f8}td.l,th.l{text-align:left}caption{text-align:left;font-weight:600;padding:.2em 0}
 .muted{color:#666;font-size:.9em}.fig{margin:.8em 0}.fig img{max-width:100%;border:1px solid #eee}
+.fig.scroll{overflow:auto;max-height:85vh}.fig.scroll img{max-width:none}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em}
 .kpi{display:inline-block;margin:0 1.4em .6em 0}.kpi b{font-size:1.5em;display:block}
 """
 
 
-def _png(fig, alt: str) -> str:
-    """``fig`` as an embedded PNG; ``alt`` says what it shows (for those who cannot see it)."""
+SCROLLED_CLASSES = 30
+"""A confusion matrix of more classes than this keeps its size in a box that scrolls: fitted
+to the page's width, its labels were unreadable (four times smaller for 117 classes)."""
+
+
+def _png(fig, alt: str, scroll: bool = False) -> str:
+    """``fig`` as an embedded PNG; ``alt`` says what it shows (for those who cannot see it);
+    ``scroll``: at its size, in a box that scrolls, not fitted to the page's width."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -50,12 +57,13 @@ def _png(fig, alt: str) -> str:
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     alt = html.escape(alt, quote=True)
-    return f'<div class="fig"><img alt="{alt}" src="data:image/png;base64,{data}"></div>'
+    box = "fig scroll" if scroll else "fig"
+    return f'<div class="{box}"><img alt="{alt}" src="data:image/png;base64,{data}"></div>'
 
 
-def _figure(plot, *args, alt: str, **kwargs) -> str:
-    """Render one sag.pl function to an embedded PNG (``alt``: what it shows); a failing plot
-    becomes a note."""
+def _figure(plot, *args, alt: str, scroll: bool = False, **kwargs) -> str:
+    """Render one sag.pl function to an embedded PNG (``alt``: what it shows; ``scroll``: as
+    :func:`_png`); a failing plot becomes a note."""
     import matplotlib.pyplot as plt
 
     before = set(plt.get_fignums())
@@ -66,7 +74,7 @@ def _figure(plot, *args, alt: str, **kwargs) -> str:
         elif not hasattr(fig, "savefig"):
             fig = fig.figure
         # saving may fail too: text matplotlib reads as math ("$\\x$" in a class name)
-        return _png(fig, alt)
+        return _png(fig, alt, scroll)
     except Exception as e:  # a report shows what it can and says what failed
         for number in set(plt.get_fignums()) - before:  # the failed figure: not left open
             plt.close(number)
@@ -588,7 +596,8 @@ def _classify_section(adata: AnnData, key: str) -> list[str]:
         )
     out.append("<h3>Confusion matrix (test, rows = true class)</h3>")
     alt = f"Confusion matrix of the test {noun}, {len(classes):,} classes"
-    out.append(_figure(pl.confusion_matrix, adata, key=key, alt=alt))
+    scroll = len(classes) > SCROLLED_CLASSES
+    out.append(_figure(pl.confusion_matrix, adata, key=key, alt=alt, scroll=scroll))
     return out + _search_parts(adata, key)
 
 
@@ -1429,7 +1438,17 @@ def _label_scores(adata: AnnData, key: str, column: str, noun: str) -> list[str]
         f"Confusion matrix of the predictions against obs[{column!r}], rows the query's "
         f"labels ({int((~missing).sum()):,} labelled {noun})"
     )
-    matrix = _figure(pl.confusion_matrix, adata, key=key, labels_key=column, split=None, alt=alt)
+    # its rows the query's labels, its columns the predicted classes: scrolled past as many
+    size = max(adata.obs[column].nunique(), adata.obs[_keys.pred_key(key)].nunique())
+    matrix = _figure(
+        pl.confusion_matrix,
+        adata,
+        key=key,
+        labels_key=column,
+        split=None,
+        alt=alt,
+        scroll=size > SCROLLED_CLASSES,
+    )
     return [*out, matrix]
 
 

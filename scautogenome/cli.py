@@ -863,9 +863,10 @@ def _predict(args) -> int:
         counts = pred.value_counts()
         print(counts.head(PRINTED_ROWS).to_string())
         if len(counts) > PRINTED_ROWS:
-            print(
-                f"... {len(counts) - PRINTED_ROWS} more classes (obs[{args.key_added + '_pred'!r}])"
-            )
+            from ._keys import pred_key
+
+            column = pred_key(args.key_added)
+            print(f"... {len(counts) - PRINTED_ROWS} more classes (obs[{column!r}])")
     print(f"\nwrote {out}")
     return 0
 
@@ -2073,6 +2074,7 @@ def _stdout_to_devnull() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)  # stdout's descriptor is its copy
     except (OSError, ValueError):  # a stdout of no file (a test's capture): nothing to flush
         pass
 

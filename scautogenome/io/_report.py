@@ -353,8 +353,8 @@ def _training_note(uns, train: dict, row) -> str:
     seed = dict(uns.get("params", {})).get("seed")
     if _given(seed):
         facts.append(f"run seed {seed}")
-    if _trained_with(uns):
-        facts.append(_trained_with(uns))
+    if made := _trained_with(uns):
+        facts.append(made)
     if not facts:
         return ""
     trial = f" (trial {int(row['number'])})" if row is not None else ""
@@ -1164,8 +1164,8 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             float(run.get("seconds_per_epoch", np.nan)),
         ]
         out.append(_table(header, [row], left=2))
-        if _trained_with(run):
-            out.append(f'<p class="muted">{html.escape(_trained_with(run).capitalize())}.</p>')
+        if made := _trained_with(run):
+            out.append(f'<p class="muted">{html.escape(made[0].upper() + made[1:])}.</p>')
         out.append(_cut_note(params, kept))
         alt = "The kept model's architecture, drawn as a graph of its layers"
         out.append(_figure(pl.architecture, arch, alt=alt))

@@ -486,14 +486,14 @@ class BaseModel:
             # shapes first, allocating nothing: an architecture far larger than its weights
             # (a model.json edited, say) is refused before it takes the machine's memory
             with torch.device("meta"):
-                built = self._build_module(self.architecture_, reads=reads, **options)
+                shaped = self._build_module(self.architecture_, reads=reads, **options)
         except (TypeError, ValueError, KeyError, RuntimeError) as e:  # sizes that overflow
             text = e.args[0] if isinstance(e, ValueError) and e.args else repr(e)
             msg = (
                 f"{origin} cannot be read with the architecture saved beside them: {text} {remedy}"
             )
             raise ValueError(msg) from None
-        built = built.state_dict()
+        built = shaped.state_dict()
         mismatched = sorted(
             k
             for k in set(built) | set(state_dict)
@@ -878,8 +878,10 @@ class BaseModel:
 
         Returns
         -------
-        The model (a ValueError where another class saved the folder or its ``model.json`` is
-        damaged, a FileNotFoundError where it holds no saved model).
+        The model (a ValueError where another class saved the folder, its ``model.json`` is
+        damaged, or its ``model.pt`` is no weights file, holds NaN or infinite weights or does
+        not fit the architecture; a FileNotFoundError where the folder is missing or holds no
+        saved model).
         """
         meta, tensors = read_model_dir(path, cls._model_name)
         # a later version's model.json may hold what this version cannot read: a refusal of

@@ -20,7 +20,6 @@ from .._utils import (
     neighbors,
     resolve_basis,
     shown_values,
-    storage_shown,
     tsne,
 )
 from ..config._config import read_user_config
@@ -63,7 +62,6 @@ __all__ = [
     "resolve_basis",
     "save_model",
     "search_uns",
-    "storage_shown",
     "tsne",
 ]
 

@@ -221,6 +221,16 @@ def _newer_than_this(meta: dict) -> str:
     return f"saved by scautogenome {saved}, newer than this one ({__version__})"
 
 
+def _finite(values: torch.Tensor) -> bool:
+    """Whether a tensor holds no NaN or infinite value, from its extremes (NaN reaches both):
+    a twentieth of ``isfinite(values).all()``'s time, which made a quarter of a 21M-weight
+    model's load."""
+    if not values.is_floating_point() or values.numel() == 0:
+        return True
+    lo, hi = torch.aminmax(values)
+    return bool(torch.isfinite(lo) & torch.isfinite(hi))
+
+
 def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
     path = check_model_path(path, kind, "load")
     if not path.exists():  # a relative path from another working folder, say: where it looked
@@ -267,9 +277,7 @@ def read_model_dir(path: str | Path, kind: str) -> tuple[dict, dict[str, torch.T
         )
         raise ValueError(msg)
     not_finite = sorted(  # the network's (the input transform marks constant genes so)
-        k
-        for k, v in tensors.items()
-        if k.startswith(NET) and v.is_floating_point() and not torch.isfinite(v).all()
+        k for k, v in tensors.items() if k.startswith(NET) and not _finite(v)
     )
     if not_finite:
         msg = (

@@ -1656,3 +1656,22 @@ def test_an_interrupted_search_draws_its_bar_before_the_warning_not_after(
     err = capfd.readouterr().err
     after = err[err.index("search interrupted after") :]
     assert "search: " not in after, after
+
+
+def test_a_model_that_calls_every_test_cell_one_class_is_warned_of(sag_caplog):
+    """A tiny search can keep a model that calls every test cell its majority class: its
+    accuracy is that class's share and nothing more; said, with the remedy, where test cells
+    of several classes were called one."""
+    from scautogenome.tools._classify import _warn_one_class
+
+    classes = np.array(["A", "B", "C"])
+    _warn_one_class(np.array([0, 0, 0, 0]), np.array([0, 1, 0, 2]), classes, "cells")
+    assert (
+        "the kept model calls every one of the 4 test cells 'A' (they are of 3 classes): "
+        "it learned little more than that class's share"
+    ) in sag_caplog.text
+    assert "time_budget" in sag_caplog.text
+    sag_caplog.clear()
+    _warn_one_class(np.array([0, 1, 0, 0]), np.array([0, 1, 0, 2]), classes, "cells")
+    _warn_one_class(np.array([0, 0]), np.array([0, 0]), classes, "cells")  # one class there
+    assert "calls every one" not in sag_caplog.text

@@ -441,8 +441,27 @@ def classify(
         obs_noun(adata),
     )
     _warn_few_test_cells(test, model.classes_, obs_noun(adata))
+    rows = data.rows("test")
+    _warn_one_class(pred_codes[rows], data.codes[rows], model.classes_, obs_noun(adata))
     logger.info("    finished classify (%s)", elapsed(start))
     return model
+
+
+def _warn_one_class(pred: np.ndarray, true: np.ndarray, classes, noun: str) -> None:
+    """Warn where the kept model calls every test cell (``pred``, codes of ``classes``) one
+    class although they are of several (``true``): a tiny search keeps such a model, whose
+    accuracy is that class's share and no more."""
+    if len(pred) < 2 or len(np.unique(true)) < 2 or len(np.unique(pred)) > 1:
+        return
+    logger.warning(
+        "the kept model calls every one of the %d test %s %r (they are of %d classes): it "
+        "learned little more than that class's share; a larger time_budget or n_trials "
+        "trains a better one.",
+        len(pred),
+        noun,
+        str(classes[int(pred[0])]),
+        len(np.unique(true)),
+    )
 
 
 def _warn_few_test_cells(test: dict, classes, noun: str) -> None:

@@ -1675,3 +1675,25 @@ def test_a_model_that_calls_every_test_cell_one_class_is_warned_of(sag_caplog):
     _warn_one_class(np.array([0, 1, 0, 0]), np.array([0, 1, 0, 2]), classes, "cells")
     _warn_one_class(np.array([0, 0]), np.array([0, 0]), classes, "cells")  # one class there
     assert "calls every one" not in sag_caplog.text
+
+
+def test_copies_of_training_cells_among_the_test_cells_are_warned_of(
+    adata, tiny_config, sag_caplog
+):
+    """A cell exported twice, one copy in train and one in test: its test score measures
+    memory. Warned of, with the remedy; none of the cells of an ordinary split is a copy."""
+    tiny_config["budget"]["n_trials"] = 1
+    sag.tl.classify(adata, "label", config=tiny_config)
+    assert "hold every value of a training cell" not in sag_caplog.text
+    parts = np.where(np.arange(adata.n_obs) % 5 == 0, "test", "train").astype(object)
+    parts[1::10] = "val"
+    X = adata.X.tolil()
+    for i in range(0, 30, 5):  # test cells 0, 5, ..., 25 made copies of train cells 2, 7, ...
+        X[i] = X[i + 2]
+    adata.X = X.tocsr()
+    adata.obs["part"] = parts
+    sag.tl.classify(adata, "label", config=tiny_config, split_key="part", key_added="k")
+    assert (
+        "6 test cells hold every value of a training cell (copies: a sample exported twice, "
+        "say): their scores measure memory, not learning" in sag_caplog.text
+    )

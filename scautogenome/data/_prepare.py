@@ -36,6 +36,7 @@ from ._split import (
     groups_repeat,
     resolve_groups,
     user_split,
+    warn_copies_across_parts,
     warn_groups_across_parts,
 )
 from ._transform import _TRAINED_ON, UNLOGGED_MAX, VALUE_TYPES, InputTransform, detect_value_type
@@ -875,6 +876,7 @@ def _finish(
         what,
         value_type,
     )
+    warn_copies_across_parts(X, split, noun)
     n_val = int((split == "val").sum())
     if 0 < n_val < FEW_VAL_CELLS:
         one = noun[:-1]  # "cell", "sample"

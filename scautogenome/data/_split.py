@@ -486,3 +486,53 @@ def warn_groups_across_parts(
             what or "group",
             picked[0],
         )
+
+
+MIN_VALUES_OF_A_COPY = 10
+"""Non-zero values a row needs for a val or test row equal to a training row to be called a
+copy: sparse profiles (a few mutated genes) repeat by chance."""
+
+
+def warn_copies_across_parts(X, split: np.ndarray, noun: str) -> None:
+    """Warn where val or test rows of ``X`` hold every value of a training row (a sample
+    exported twice, a cell duplicated): their scores measure memory, not learning. Rows are
+    compared by two random projections of their values, read in blocks of rows (identical
+    rows give identical sums; the matrix is never densified), those of fewer than
+    :data:`MIN_VALUES_OF_A_COPY` non-zero values left out."""
+    import scipy.sparse as sp
+
+    from ._transform import BLOCK_VALUES
+
+    n_obs, n_vars = X.shape
+    u = np.random.default_rng(0).standard_normal((n_vars, 2))
+    keys = np.empty(n_obs, dtype=np.complex128)
+    enough = np.empty(n_obs, dtype=bool)
+    step = max(1, BLOCK_VALUES // max(n_vars, 1))
+    for start in range(0, n_obs, step):
+        block = X[start : start + step]
+        if sp.issparse(block):
+            block = sp.csr_matrix(block)
+            block.eliminate_zeros()
+            nonzero = block.getnnz(axis=1)
+        else:
+            block = np.asarray(block)
+            nonzero = np.count_nonzero(block, axis=1)
+        proj = np.asarray(block @ u, dtype=np.float64)
+        keys[start : start + step] = proj[:, 0] + 1j * proj[:, 1]
+        enough[start : start + step] = nonzero >= MIN_VALUES_OF_A_COPY
+    train = keys[(split == "train") & enough]
+    counts = {}
+    for part in ("test", "val"):
+        rows = (split == part) & enough
+        counts[part] = int(np.isin(keys[rows], train).sum()) if rows.any() else 0
+    if not any(counts.values()):
+        return
+    said = " and ".join(f"{n:,} {part}" for part, n in counts.items() if n)
+    logger.warning(
+        "%s %s hold every value of a training %s (copies: a sample exported twice, say): their "
+        "scores measure memory, not learning. Drop the copies, or pass group_key= naming what "
+        "each copy shares with its original (a sample id), so that they sit in one part.",
+        said,
+        noun,
+        noun[:-1],
+    )

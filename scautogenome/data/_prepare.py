@@ -337,7 +337,7 @@ def resolve_value_type(X, value_type: str, where: str, rows: np.ndarray | None =
                 stats["max"],
                 UNLOGGED_MAX,
             )
-        if detected == "normalized" and stats["max"] <= UNLOGGED_MAX:
+        elif detected == "normalized":  # read so for rows of one total
             logger.info(
                 "%s: every row sums to %.4g (sc.pp.normalize_total without log1p?): read as "
                 "depth-normalized values, log1p-transformed; value_type='continuous' keeps them "

@@ -501,15 +501,15 @@ def warn_copies_across_parts(X, split: np.ndarray, noun: str) -> None:
     :data:`MIN_VALUES_OF_A_COPY` non-zero values left out."""
     import scipy.sparse as sp
 
-    from ._transform import BLOCK_VALUES
+    from ._transform import _row_chunks
 
     n_obs, n_vars = X.shape
     u = np.random.default_rng(0).standard_normal((n_vars, 2))
     keys = np.empty(n_obs, dtype=np.complex128)
     enough = np.empty(n_obs, dtype=bool)
-    step = max(1, BLOCK_VALUES // max(n_vars, 1))
-    for start in range(0, n_obs, step):
-        block = X[start : start + step]
+    for rows in _row_chunks(X, np.arange(n_obs), 2048):  # consecutive: read as a slice
+        part = slice(int(rows[0]), int(rows[-1]) + 1)
+        block = X[part]
         if sp.issparse(block):
             block = sp.csr_matrix(block)
             block.eliminate_zeros()
@@ -518,8 +518,8 @@ def warn_copies_across_parts(X, split: np.ndarray, noun: str) -> None:
             block = np.asarray(block)
             nonzero = np.count_nonzero(block, axis=1)
         proj = np.asarray(block @ u, dtype=np.float64)
-        keys[start : start + step] = proj[:, 0] + 1j * proj[:, 1]
-        enough[start : start + step] = nonzero >= MIN_VALUES_OF_A_COPY
+        keys[part] = proj[:, 0] + 1j * proj[:, 1]
+        enough[part] = nonzero >= MIN_VALUES_OF_A_COPY
     train = keys[(split == "train") & enough]
     counts = {}
     for part in ("test", "val"):

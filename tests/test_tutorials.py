@@ -23,27 +23,25 @@ AT_DEFAULT_BUDGETS = ("01_", "02_")
 
 def _text_outputs(nb) -> list[list[str]]:
     """Each code cell's text outputs, without what differs between identical runs (elapsed
-    times, the kernel's temporary file names in warnings). Consecutive outputs of one stream
-    are one text: the kernel cuts a stream into messages by timing, which a loaded machine
-    changes (a log line and the next came as one output, or as two)."""
+    times, the kernel's temporary file names in warnings). Each stream is one text, its
+    outputs joined: the kernel cuts a stream into messages by timing, which a loaded machine
+    changes (a log line and the next came as one output, or as two), and it flushes stdout
+    and stderr apart, so that a ``print`` after a logged line came before it or after it.
+    The other outputs (values, figures) follow in their order."""
     cells = []
     for c in nb.cells:
         if c.cell_type != "code":
             continue
-        out, streams = [], []
+        streams: dict[str, str] = {}
+        rest = []
         for o in c.get("outputs", []):
-            stream = o.get("name") if o.get("output_type") == "stream" else None
-            if stream is not None:
-                text = o["text"]
+            if o.get("output_type") == "stream":
+                streams[o["name"]] = streams.get(o["name"], "") + o["text"]
             elif "data" in o:
-                text = o["data"].get("text/plain", "")
+                rest.append(o["data"].get("text/plain", ""))
             else:
-                text = f"{o.get('ename')}: {o.get('evalue')}"
-            if stream is not None and streams and streams[-1] == stream:
-                out[-1] += text  # the same stream, cut otherwise
-                continue
-            out.append(text)
-            streams.append(stream)
+                rest.append(f"{o.get('ename')}: {o.get('evalue')}")
+        out = [f"{name}:\n{streams[name]}" for name in sorted(streams)] + rest
         cells.append(
             [
                 re.sub(
@@ -161,3 +159,31 @@ def test_data_readme_counts_the_example_maf():
         f"classes the 51 tumours (`samples=` the expression's) give {zero.sum()} all-zero rows"
         in readme
     )
+
+
+def test_text_outputs_ignore_how_the_kernel_cut_and_interleaved_streams():
+    """The comparison of committed outputs does not depend on the kernel's flushing: one
+    stream cut in two, or stdout flushed before stderr's earlier line, compare equal; another
+    text, or a stream's lines in another order, do not."""
+    v4 = nbformat.v4
+
+    def nb(*outputs):
+        cell = v4.new_code_cell("x", outputs=list(outputs))
+        return v4.new_notebook(cells=[cell])
+
+    err = lambda text: v4.new_output("stream", name="stderr", text=text)  # noqa: E731
+    out = lambda text: v4.new_output("stream", name="stdout", text=text)  # noqa: E731
+    fig = v4.new_output("display_data", data={"text/plain": "<Figure>"})
+    committed = nb(err("search: 1\n"), out("test accuracy 1.000\n"), err("test: 1.000\n"), fig)
+    assert _text_outputs(
+        nb(err("search: 1\ntest: 1.000\n"), out("test accuracy 1.000\n"), fig)
+    ) == (_text_outputs(committed))
+    assert _text_outputs(
+        nb(err("search: 1\n"), err("test: 1.000\n"), out("test accuracy 1.000\n"), fig)
+    ) == (_text_outputs(committed))
+    for other in (
+        nb(err("test: 1.000\nsearch: 1\n"), out("test accuracy 1.000\n"), fig),
+        nb(err("search: 1\ntest: 0.900\n"), out("test accuracy 1.000\n"), fig),
+        nb(err("search: 1\ntest: 1.000\n"), out("test accuracy 1.000\n")),
+    ):
+        assert _text_outputs(other) != _text_outputs(committed)

@@ -1308,3 +1308,42 @@ def test_values_read_as_unlogged_by_their_largest_say_so(sag_caplog):
         r"adata\.X: its largest value is 1e\+04 \(above 100.*value_type='continuous'",
         sag_caplog.text,
     ), sag_caplog.text
+
+
+def test_a_users_test_cells_do_not_choose_the_training_cells(adata):
+    """With a split of the user's own, nothing of its test cells' labels or values chooses
+    which cells train or validate: neither the validation part drawn from its train cells
+    (a numeric target's bins), nor which classes min_cells_per_class keeps."""
+    rng = np.random.default_rng(0)
+    fold = np.where(rng.random(adata.n_obs) < 0.7, "train", "test")
+    adata.obs["fold"] = fold
+    test = fold == "test"
+    # a numeric target, no val part given: one drawn from train, per bin of its values
+    age = rng.uniform(20, 80, adata.n_obs)
+    splits = []
+    for shift in (0.0, 500.0):
+        adata.obs["age"] = np.where(test, age + shift, age)
+        r = prepare_labelled(adata, "age", seed=0, task="regression", split_key="fold")
+        splits.append(r.split)
+    assert (splits[0] == "val").sum() > 0
+    np.testing.assert_array_equal(splits[0], splits[1])
+    # a class of 2 train + 1 val cells is left out by min_cells_per_class=5 whatever the
+    # number of its test cells; one of 5 train cells and no test cell is kept
+    adata.obs["fold"] = np.where(rng.random(adata.n_obs) < 0.5, "val", fold)
+    adata.obs["fold"] = np.where(test, "test", adata.obs["fold"])
+    labels = adata.obs["label"].astype(str).to_numpy()
+    where = {p: np.flatnonzero(adata.obs["fold"].to_numpy() == p) for p in ("train", "val", "test")}
+    labels[where["train"][:2]] = "rare"
+    labels[where["val"][:1]] = "rare"
+    labels[where["train"][2:7]] = "five"
+    kept = []
+    for n_test in (0, 3):
+        lab = labels.copy()
+        lab[where["test"][:n_test]] = "rare"
+        adata.obs["lab"] = pd.Categorical(lab)
+        d = prepare_labelled(adata, "lab", split_key="fold", min_cells_per_class=5)
+        kept.append((list(d.classes), list(d.dropped_classes), d.split.copy()))
+    assert kept[0][1] == kept[1][1] == ["rare"]
+    assert "five" in kept[0][0] and "rare" not in kept[1][0]
+    train_val = np.isin(kept[0][2], ["train", "val"])
+    np.testing.assert_array_equal(kept[0][2][train_val], kept[1][2][train_val])

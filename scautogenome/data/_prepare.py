@@ -513,8 +513,10 @@ def prepare_labelled(
     sized = counts
     if split_key is None:
         least = max(MIN_CELLS_TO_SPLIT, least)
-    elif split_key in adata.obs.columns:  # only the cells the split uses count
-        used_rows = present & adata.obs[split_key].astype(str).isin(SPLITS).to_numpy()
+    elif split_key in adata.obs.columns:
+        # only the cells the split trains and validates on count: its test cells' labels
+        # choose nothing
+        used_rows = present & adata.obs[split_key].astype(str).isin(("train", "val")).to_numpy()
         sized = pd.Series(lab_str[used_rows]).value_counts().reindex(counts.index, fill_value=0)
     small = sized[sized < least]
     dropped: list[str] = []
@@ -700,9 +702,12 @@ def _prepare_numeric(
     groups, grouped_by = resolve_groups(
         adata, group_key, used, hint_donors=split_key is None, labels_key=labels_key
     )
-    # the seeded split draws whole groups, stratified on bins of the groups' values
-    codes = target_bins(y, groups=groups)
     if split_key is not None:
+        # a validation part drawn from the user's train cells is stratified on bins of their
+        # values alone: the test cells' values choose nothing
+        check_obs_column(adata, "split_key", split_key)
+        in_train = adata.obs[split_key].astype("object").eq("train").to_numpy(dtype=bool)
+        codes = target_bins(np.where(in_train, y, np.nan), groups=groups)
         split = _user_split(adata, split_key, used, codes, seed, groups)
         for part in ("train", "val"):
             if (split == part).sum() < 2:
@@ -714,6 +719,8 @@ def _prepare_numeric(
         warn_groups_across_parts(split, groups, split_key, grouped_by)
         grouped_by = None
     else:
+        # the seeded split draws whole groups, stratified on bins of the groups' values
+        codes = target_bins(y, groups=groups)
         bins = [f"value bin {i + 1}" for i in range(int(codes.max()) + 1)]
         split, grouped_by = _seeded_split(codes, groups, grouped_by, seed, bins)
         for part in ("train", "val"):

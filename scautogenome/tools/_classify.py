@@ -187,7 +187,8 @@ def classify(
         without ``split_key`` a class of fewer is left out whatever the value (0, 1 or 2
         included; the log names it), and without ``min_cells_per_class`` it is an error;
         with ``split_key`` nothing is drawn and classes of any size train, counted over the
-        cells of the split's train/val/test parts. Not for a numeric target.
+        cells of the split's train and val parts (its test cells choose nothing). Not for a
+        numeric target.
     task
         ``"auto"`` (default): a numeric column (not boolean, not categorical) of values that
         are not all whole numbers (a score, a pseudotime), or of more than 50 distinct values,

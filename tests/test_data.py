@@ -1344,6 +1344,7 @@ def test_a_users_test_cells_do_not_choose_the_training_cells(adata):
         d = prepare_labelled(adata, "lab", split_key="fold", min_cells_per_class=5)
         kept.append((list(d.classes), list(d.dropped_classes), d.split.copy()))
     assert kept[0][1] == kept[1][1] == ["rare"]
-    assert "five" in kept[0][0] and "rare" not in kept[1][0]
+    assert "five" in kept[0][0]
+    assert "rare" not in kept[1][0]
     train_val = np.isin(kept[0][2], ["train", "val"])
     np.testing.assert_array_equal(kept[0][2][train_val], kept[1][2][train_val])

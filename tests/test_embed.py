@@ -2169,3 +2169,14 @@ def test_a_search_whose_every_trial_diverged_names_embeds_own_learning_rate_key(
     config = {"space": {"lr": {"type": "float", "low": 1e3, "high": 1e4, "log": True}}}
     with pytest.raises(RuntimeError, match=r"diverged.*config\['space'\]\['lr'\]\)"):
         sag.tl.embed(adata, config=config, n_trials=2, time_budget=60, max_epochs=3)
+
+
+def test_encode_recon_of_a_query_of_other_names_says_where_the_genes_are(adata):
+    """recon=True on a query naming its genes otherwise (Ensembl ids, symbols in a var
+    column) gave recon's own error, without the overlap's hint of where the genes are."""
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata)
+    query = adata.copy()
+    query.var["symbol"] = query.var_names.astype(str)
+    query.var_names = [f"ENSG{i:011d}" for i in range(query.n_vars)]
+    with pytest.raises(ValueError, match=r"adata\.var\['symbol'\] holds 200 of them: name"):
+        sag.tl.encode(query, model, recon=True)

@@ -610,6 +610,39 @@ def test_a_query_whose_genes_are_elsewhere_is_told_where(adata, trained, tmp_pat
     none = adata[:, :40].copy()
     with pytest.raises(ValueError, match=r"Lower min_gene_overlap to go on anyway\.$"):
         sag.tl.predict(none, trained)
+    # names of which some are spaced: those found by stripping are counted, not all
+    part = adata.copy()
+    part.var_names = [f" {g}" if i < 150 else g for i, g in enumerate(part.var_names)]
+    with pytest.raises(ValueError, match=r"150 more of them are named with surrounding spaces"):
+        sag.tl.predict(part, trained)
+
+
+def test_a_partial_query_is_told_where_its_other_genes_are(adata, trained, sag_caplog):
+    """A query whose X holds part of the model's genes (above min_gene_overlap) and adata.raw
+    all of them: the warning that fills the others in says where they are, as the error of a
+    smaller part did."""
+    few = adata.copy()
+    few.raw = few
+    few = few[:, :120].copy()
+    sag.tl.predict(few, trained)
+    warned = " ".join(sag_caplog.text.split())
+    assert "query has 120 of the model's 200 genes" in warned
+    assert "adata.raw holds 200 of them: pass adata.raw.to_adata()" in warned
+
+
+def test_a_var_column_of_versioned_ensembl_ids_is_named(adata):
+    """A model of Ensembl ids and a query of symbols whose var column holds the ids with
+    their versions (as 10x's features.tsv): the column is named, as the ids match (by their
+    id without the version) once they are the var_names."""
+    ids = [f"ENSG{i:011d}" for i in range(adata.n_vars)]
+    symbols = adata.var_names.astype(str)
+    adata.var_names = ids
+    model = _small_model(adata)
+    query = adata.copy()
+    query.var_names = symbols
+    query.var["gene_ids"] = [f"{g}.17" for g in ids]
+    with pytest.raises(ValueError, match=r"adata\.var\['gene_ids'\] holds 200 of them: name"):
+        sag.tl.predict(query, model)
 
 
 def test_a_query_repeating_names_the_model_does_not_read_is_predicted(adata, trained, sag_caplog):

@@ -625,8 +625,8 @@ class BaseModel:
             :func:`~scautogenome.data.unlisted_genes_are_zero`): for a model of binary values
             (mutations) no overlap is too small, and they are said to be 0, not filled in.
         query
-            The query's AnnData, where the error of a too small overlap says where more of the
-            model's genes are (:func:`_genes_elsewhere`: a ``var`` column of names,
+            The query's AnnData, where the error of a too small overlap, and the warning of a
+            partial one, say where more of the model's genes are (:func:`_genes_elsewhere`: a ``var`` column of names,
             ``adata.raw``, the names without surrounding spaces).
         found
             The positions among the model's genes of those the query has, distinct, where the
@@ -725,7 +725,7 @@ class BaseModel:
         if warn and n_common < n_model:
             logger.warning(
                 "query has %d of the model's %d genes (%s); %d missing genes (e.g. %s) are "
-                "set to %s%s, %s.%s",
+                "set to %s%s, %s.%s%s",
                 n_common,
                 n_model,
                 percent_down(frac),
@@ -737,6 +737,7 @@ class BaseModel:
                 depth,
                 self._missing_genes_effect,
                 case_hint,
+                _genes_elsewhere(self.var_names_, q, query, n_common),
             )
         report["missing_filled_with"] = "zero" if self.transform_.mean_ is None else "train_mean"
         return report
@@ -1019,18 +1020,22 @@ def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int)
     that uses it; its ``obs_names`` (the query transposed). Empty where none holds more (or
     ``query`` is no AnnData)."""
     model = pd.Index(np.asarray(model_genes, dtype=str))
+
+    def n_found(names) -> int:
+        # as the query's own names are matched (Ensembl versions, Firehose ids)
+        return np.unique(gene_alignment(np.asarray(names, dtype=str), model, log=False)[1]).size
+
     hints = []
-    stripped = np.char.strip(query_genes)
-    n = int(model.isin(stripped).sum())
+    n = n_found(np.char.strip(np.asarray(query_genes, dtype=str)))
     if n > n_common:
         hints.append(
-            f"{n} of them are named with surrounding spaces in the query: strip them "
-            "(adata.var_names = adata.var_names.str.strip())"
+            f"{n - n_common}{' more' if n_common else ''} of them are named with surrounding "
+            "spaces in the query: strip them (adata.var_names = adata.var_names.str.strip())"
         )
     var = getattr(query, "var", None)
     if isinstance(var, pd.DataFrame):
         counts = {
-            c: int(model.isin(var[c].astype(str)).sum())
+            c: n_found(var[c].astype(str))
             for c in var.columns
             if not pd.api.types.is_numeric_dtype(var[c]) and not pd.api.types.is_bool_dtype(var[c])
         }
@@ -1043,7 +1048,7 @@ def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int)
             )
     raw = getattr(query, "raw", None)
     if raw is not None:
-        n = int(model.isin(np.asarray(raw.var_names, dtype=str)).sum())
+        n = n_found(raw.var_names)
         if n > n_common:
             hints.append(
                 f"adata.raw holds {n} of them: pass adata.raw.to_adata() (sag reads X or a "
@@ -1051,7 +1056,7 @@ def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int)
             )
     obs_names = getattr(query, "obs_names", None)
     if obs_names is not None:  # a genes x samples table read the other way round
-        n = int(model.isin(np.asarray(obs_names, dtype=str)).sum())
+        n = n_found(obs_names)
         if n > n_common:
             hints.append(
                 f"the query's obs_names hold {n} of them: it reads transposed (genes as "

@@ -160,6 +160,17 @@ def encode(
     src, dst, n_model = gene_alignment(adata.var_names, model.var_names_, log=False)
     found = np.unique(dst)  # the model genes the query has
     n_common = found.size
+    if recon and n_common < n_model:
+        # a query of other gene names: the overlap's error, which says where the model's
+        # genes are (a var column, adata.raw), before recon's own
+        model.gene_overlap(
+            adata.var_names,
+            min_gene_overlap=min_gene_overlap,
+            warn=False,
+            found=found,
+            unlisted_zero=unlisted_genes_are_zero(adata),
+            query=adata,
+        )
     if recon and not (len(src) == adata.n_vars == n_model == n_common):
         msg = (
             "recon=True writes a layer of the query's genes, which must then be the model's: "

@@ -2180,3 +2180,20 @@ def test_encode_recon_of_a_query_of_other_names_says_where_the_genes_are(adata):
     query.var_names = [f"ENSG{i:011d}" for i in range(query.n_vars)]
     with pytest.raises(ValueError, match=r"adata\.var\['symbol'\] holds 200 of them: name"):
         sag.tl.encode(query, model, recon=True)
+
+
+def test_encode_warns_of_model_genes_zero_in_every_query_cell(adata, sag_caplog):
+    """A query whose outer join filled a third of the model's genes with 0 is warned of, as
+    predict does; the training cells are not."""
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata)
+    joined = adata.copy()
+    dense = joined.X.toarray()
+    dense[:, 50:110] = 0
+    joined.X = sparse.csr_matrix(dense)
+    sag_caplog.clear()
+    sag.tl.encode(adata, model)
+    assert "are 0 in all" not in sag_caplog.text
+    sag.tl.encode(joined, model)
+    assert "60 of the model's genes in the query's X (30.0% of those it reads there" in (
+        " ".join(sag_caplog.text.split())
+    )

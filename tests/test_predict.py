@@ -836,3 +836,46 @@ def test_predict_on_the_models_own_training_cells_says_so(adata, sag_caplog):
     sag_caplog.clear()
     sag.tl.predict(sag.datasets.synthetic(n_obs=50, n_vars=200, n_classes=3, seed=9), model)
     assert "trained the model" not in sag_caplog.text
+
+
+def test_model_genes_zero_in_every_query_cell_are_warned_of(adata, tmp_path, sag_caplog):
+    """Genes a query did not measure are 0 after an outer join of datasets: read as not
+    expressed, they cost accuracy without a word (the overlap counts names). Many genes that
+    most training cells had, 0 in every query cell, are warned of, with the line that drops
+    them; a few (one cell type's absent markers), a query of one cell, or the training cells
+    themselves are not. The training rows' shares are saved with the model."""
+    from scipy import sparse
+
+    trained = _small_model(adata)
+    trained.save(tmp_path / "m")
+    loaded = sag.models.Classifier.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.transform_.detected_, trained.transform_.detected_)
+    dense = adata.X.toarray()
+    for model in (trained, loaded):
+        joined = adata.copy()
+        joined.X = dense.copy()
+        joined.X[:, 50:110] = 0
+        joined.layers["counts"] = sparse.csr_matrix(joined.X)
+        sag_caplog.clear()
+        sag.tl.predict(joined, model, layer="counts")
+        text = " ".join(sag_caplog.text.split())
+        assert (
+            "60 of the model's genes in the query's layers['counts'] (30.0% of those it reads "
+            "there; e.g. 'gene_50', 'gene_51', 'gene_52') are 0 in all 300 cells, though each "
+            "was in "
+        ) in text
+        assert "outer join of datasets (anndata.concat(join='outer'))" in text
+        assert "np.asarray((query.layers['counts'] != 0).sum(axis=0))" in text
+    # the line it gives drops them: no warning then, the genes filled in as missing
+    kept = joined[:, np.asarray((joined.X != 0).sum(axis=0)).ravel() > 0].copy()
+    sag_caplog.clear()
+    sag.tl.predict(kept, model)
+    assert "are 0 in all" not in sag_caplog.text
+    assert "query has 140 of the model's 200 genes" in " ".join(sag_caplog.text.split())
+    few = adata.copy()
+    few.X = dense.copy()
+    few.X[:, 50:60] = 0  # 5% of the genes
+    for query in (few, joined[:1].copy(), adata.copy()):
+        sag_caplog.clear()
+        sag.tl.predict(query, model)
+        assert "are 0 in all" not in sag_caplog.text

@@ -33,6 +33,7 @@ from ._transform import (
     check_query_values,
     dense_rows,
     detect_value_type,
+    warn_zero_genes,
 )
 
 __all__ = [
@@ -72,4 +73,5 @@ __all__ = [
     "unlisted_genes_are_zero",
     "user_split",
     "value_stats",
+    "warn_zero_genes",
 ]

@@ -19,6 +19,7 @@ import torch
 from scipy import sparse
 
 from .._keys import VALUE_TYPES
+from .._utils import percent_down
 from ._checks import common_row_total, value_stats
 
 TARGET_SUM = 1e4
@@ -182,6 +183,73 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
     )
 
 
+ZERO_GENES_CHANCE = 1e-6
+"""A model gene that the query has is unlikely to be 0 in all its ``n`` rows where
+``(1 - detected) ** n``, ``detected`` its share of non-zero training rows, is below this."""
+ZERO_GENES_SHARE = 0.1
+"""Such genes are warned about where they are at least this share of the genes the model reads
+that the query has (and :data:`MIN_ZERO_GENES`): a query of one cell type lacks a few genes
+that most training cells had (at most 5.4% of them, in the cell types of ten shared
+datasets: kidney's top 2,000 genes), an outer join of datasets fills whole gene sets with 0."""
+MIN_ZERO_GENES = 10
+
+
+def warn_zero_genes(
+    X, transform: InputTransform, where: str, col_map=None, genes=None, noun: str = "cells"
+) -> None:
+    """Warn where many of the model's genes that ``X`` has are 0 in every row of it, though
+    so many training rows had them that so many zeros are no chance (:data:`ZERO_GENES_CHANCE`,
+    :data:`ZERO_GENES_SHARE`): genes a dataset did not measure, filled with 0 by an outer
+    join (``anndata.concat(join="outer")``) or missing from a gene panel, which the model
+    reads as not expressed. Dropped from the query, they are filled in as missing genes.
+    ``col_map`` as :class:`~scautogenome.data.BatchLoader`'s (None: the model's genes in
+    order); ``genes``: the model's gene names, for examples. Nothing without the training
+    rows' shares (a model saved before they were kept). The rows are read in blocks, and
+    the reading stops once too few of the genes are left 0 to warn of."""
+    from .._settings import logger
+
+    n = X.shape[0]
+    if transform.detected_ is None or n == 0:
+        return
+    src, dst = (np.arange(X.shape[1]),) * 2 if col_map is None else col_map[:2]
+    share = transform.detected_[dst].astype(np.float64)
+    read = share > 0
+    if transform.range_ is not None:  # constant on the training rows: not read
+        read &= np.isfinite(transform.range_[dst])
+    n_read = int(read.sum())
+    # all n rows 0 by chance: (1 - share) ** n
+    chance = n * np.log1p(-np.minimum(share, 1 - 1e-12))
+    left = np.flatnonzero(read & (chance < np.log(ZERO_GENES_CHANCE)))
+    least = max(MIN_ZERO_GENES, ZERO_GENES_SHARE * n_read)
+    for rows in _row_chunks(X, np.arange(n), 2048):
+        if left.size < least:
+            return
+        block = X[rows[0] : rows[-1] + 1][:, src[left]]
+        left = left[_dense_1d((block != 0).sum(axis=0)) == 0]
+    if left.size < least:
+        return
+    named = "" if genes is None else ", ".join(repr(str(genes[g])) for g in dst[left[:3]])
+    # the matrix read, in the line that drops them: query.X or query.layers['counts']
+    matrix = "query." + where.removeprefix("the query's ") if "'s " in where else "query.X"
+    logger.warning(
+        "%d of the model's genes in %s (%s of those it reads there%s) are 0 in all %d %s, "
+        "though each was in %s or more of the training %s: genes a dataset did not measure "
+        "are 0 after an outer join of datasets (anndata.concat(join='outer')) or in a panel "
+        "of other genes, and the model reads them as not expressed. If the query did not "
+        "measure them, drop them from it, so that they are filled in as missing genes "
+        "(query = query[:, np.asarray((%s != 0).sum(axis=0)).ravel() > 0].copy()).",
+        left.size,
+        where,
+        percent_down(left.size / max(n_read, 1)),
+        f"; e.g. {named}" if named else "",
+        n,
+        noun,
+        percent_down(float(share[left].min())),
+        noun,
+        matrix,
+    )
+
+
 def _mean_ratio(X, transform: InputTransform, col_map, *, log1p: bool = False) -> float | None:
     """The mean of ``X`` (of ``log1p(X)`` with ``log1p``, as a ``"normalized"`` transform's
     row step gives) over the model's genes it holds, divided by the training cells' mean over
@@ -243,6 +311,10 @@ class InputTransform:
         ``"continuous"`` only: whether every training value is a whole number (integer
         features used as given, such as copy numbers), so that a query of integers is no
         news (:func:`check_query_values`).
+    detected_
+        Gene-wise share of the training rows where the gene is not 0: a query in which many
+        genes that most training cells had are 0 in every cell (an outer join's filling) is
+        warned about (:func:`warn_zero_genes`).
     """
 
     value_type: str = "continuous"
@@ -252,6 +324,7 @@ class InputTransform:
     mean_: np.ndarray | None = field(default=None, repr=False)
     share_: np.ndarray | None = field(default=None, repr=False)
     integers_: bool | None = field(default=None, repr=False)
+    detected_: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.value_type not in VALUE_TYPES:
@@ -291,6 +364,7 @@ class InputTransform:
         total = np.zeros(n_vars, dtype=np.float64)
         shares = np.zeros(n_vars, dtype=np.float64)  # of each cell's counts (counts only)
         integers = True  # every training value whole (continuous only)
+        nonzero = np.zeros(n_vars, dtype=np.int64)  # training rows where the gene is not 0
         for part_rows in _row_chunks(X, rows, chunk):
             part = X[part_rows]
             # a sparse piece as CSC: once, for both column reductions
@@ -299,6 +373,7 @@ class InputTransform:
             )
             del part
             total += _dense_1d(block.sum(axis=0, dtype=np.float64))
+            nonzero += _dense_1d((block != 0).sum(axis=0))
             if self.value_type == "continuous" and integers:
                 values = block.data if sparse.issparse(block) else block
                 integers = bool(np.all(np.mod(values, 1) == 0))
@@ -333,6 +408,7 @@ class InputTransform:
         rng[~(rng > least)] = np.inf
         self.min_, self.range_ = lo, rng
         self.mean_ = (total / max(1, len(rows))).astype(np.float32)
+        self.detected_ = (nonzero / max(1, len(rows))).astype(np.float32)
         if self.value_type == "counts":
             self.share_ = (shares / (TARGET_SUM * max(1, len(rows)))).astype(np.float32)
         if self.value_type == "continuous":
@@ -480,6 +556,8 @@ class InputTransform:
         out = {} if self.mean_ is None else {"transform_mean": self.mean_}
         if self.share_ is not None:
             out["transform_share"] = self.share_
+        if self.detected_ is not None:
+            out["transform_detected"] = self.detected_
         if self.scale:
             out.update(transform_min=self.min_, transform_range=self.range_)
         return out
@@ -506,6 +584,8 @@ class InputTransform:
             t.mean_ = np.asarray(arrays["transform_mean"], dtype=np.float32)
         if "transform_share" in arrays:  # kept since 2026-12-05
             t.share_ = np.asarray(arrays["transform_share"], dtype=np.float32)
+        if "transform_detected" in arrays:  # kept since 2026-12-07
+            t.detected_ = np.asarray(arrays["transform_detected"], dtype=np.float32)
         return t
 
 

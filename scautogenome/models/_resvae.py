@@ -25,6 +25,7 @@ from ..data import (
     obs_noun,
     resolve_value_type,
     value_stats,
+    warn_zero_genes,
 )
 from ..data._checks import first_few, note_unread_annotations, unlisted_genes_are_zero
 from ..data._prepare import check_something_varies, not_read
@@ -575,6 +576,7 @@ class ResVAE(BaseModel):
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
         check_finite(X, where, used, **names_of(data))
         check_query_values(X, self.transform_, where, col_map)
+        warn_zero_genes(X, self.transform_, where, col_map, self.var_names_, obs_noun(data))
         return X, col_map
 
     def _encode(

@@ -13,7 +13,9 @@ from ..data import (
     check_finite,
     check_query_values,
     names_of,
+    obs_noun,
     unlisted_genes_are_zero,
+    warn_zero_genes,
 )
 from ..nn import InputGenes, build_network, check_architecture
 from ..nn._arch import network_kinds
@@ -83,6 +85,7 @@ class SupervisedModel(BaseModel):
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
         check_finite(X, where, used, **names_of(data))
         check_query_values(X, self.transform_, where, col_map)
+        warn_zero_genes(X, self.transform_, where, col_map, self.var_names_, obs_noun(data))
         return X, col_map, report
 
     def _loader(self, X, col_map, batch_size: int) -> BatchLoader:

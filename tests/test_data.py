@@ -1348,3 +1348,23 @@ def test_a_users_test_cells_do_not_choose_the_training_cells(adata):
     assert "rare" not in kept[1][0]
     train_val = np.isin(kept[0][2], ["train", "val"])
     np.testing.assert_array_equal(kept[0][2][train_val], kept[1][2][train_val])
+
+
+def test_transform_keeps_each_genes_share_of_nonzero_training_values():
+    """``detected_``: the share of the training rows where a gene is not 0, alike from a
+    dense matrix and from a CSR with explicit zeros (not counted); other rows not counted."""
+    from scautogenome.data import InputTransform
+
+    rng = np.random.default_rng(0)
+    dense = rng.poisson(0.7, (60, 12)).astype(np.float32)
+    rows = np.arange(0, 60, 2)
+    want = np.count_nonzero(dense[rows], axis=0) / rows.size
+    stored = sp.csr_matrix(dense)
+    stored.data[:5] = 0  # explicit zeros, as some writers keep them
+    want_stored = np.count_nonzero(stored.toarray()[rows], axis=0) / rows.size
+    for value_type in ("counts", "continuous"):
+        t = InputTransform(value_type=value_type).fit(dense, rows)
+        np.testing.assert_allclose(t.detected_, want, rtol=1e-6)
+        t = InputTransform(value_type=value_type).fit(stored, rows)
+        np.testing.assert_allclose(t.detected_, want_stored, rtol=1e-6)
+    assert not np.allclose(want, want_stored)

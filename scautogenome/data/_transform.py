@@ -224,8 +224,15 @@ def warn_zero_genes(
     for rows in _row_chunks(X, np.arange(n), 2048):
         if left.size < least:
             return
-        block = X[rows[0] : rows[-1] + 1][:, src[left]]
-        left = left[_dense_1d((block != 0).sum(axis=0)) == 0]
+        block = X[rows[0] : rows[-1] + 1]
+        if sparse.issparse(block):  # the columns of its stored non-zero values
+            block = block.tocsr()
+            seen = np.zeros(X.shape[1], dtype=bool)
+            seen[block.indices[block.data != 0]] = True
+            seen = seen[src[left]]
+        else:
+            seen = np.any(block[:, src[left]] != 0, axis=0)
+        left = left[~seen]
     if left.size < least:
         return
     named = "" if genes is None else ", ".join(repr(str(genes[g])) for g in dst[left[:3]])
@@ -373,7 +380,7 @@ class InputTransform:
             )
             del part
             total += _dense_1d(block.sum(axis=0, dtype=np.float64))
-            nonzero += _dense_1d((block != 0).sum(axis=0))
+            nonzero += _nonzero_per_column(block)
             if self.value_type == "continuous" and integers:
                 values = block.data if sparse.issparse(block) else block
                 integers = bool(np.all(np.mod(values, 1) == 0))
@@ -690,6 +697,15 @@ def dense_rows(X, rows) -> np.ndarray:
     if sparse.issparse(block):
         block = block.astype(np.float32, copy=False).toarray()
     return np.asarray(block, dtype=np.float32)
+
+
+def _nonzero_per_column(block) -> np.ndarray:
+    """The number of values that are not 0 in each column of ``block`` (dense, or sparse as
+    CSC: its stored values, explicit zeros left out)."""
+    if not sparse.issparse(block):
+        return np.count_nonzero(block, axis=0)
+    counted = np.concatenate(([0], np.cumsum(block.data != 0)))
+    return np.diff(counted[block.indptr])
 
 
 def _dense_1d(values) -> np.ndarray:

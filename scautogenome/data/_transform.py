@@ -204,8 +204,9 @@ def warn_zero_genes(
     reads as not expressed. Dropped from the query, they are filled in as missing genes.
     ``col_map`` as :class:`~scautogenome.data.BatchLoader`'s (None: the model's genes in
     order); ``genes``: the model's gene names, for examples. Nothing without the training
-    rows' shares (a model saved before they were kept). The rows are read in blocks, and
-    the reading stops once too few of the genes are left 0 to warn of."""
+    rows' shares (a model saved before they were kept). The rows are read in blocks that
+    double from 128 rows, and the reading stops once too few of the genes are left 0 to
+    warn of (after the first block or two, for a query that measured the genes)."""
     from .._settings import logger
 
     n = X.shape[0]
@@ -221,9 +222,12 @@ def warn_zero_genes(
     chance = n * np.log1p(-np.minimum(share, 1 - 1e-12))
     left = np.flatnonzero(read & (chance < np.log(ZERO_GENES_CHANCE)))
     least = max(MIN_ZERO_GENES, ZERO_GENES_SHARE * n_read)
-    for rows in _row_chunks(X, np.arange(n), 2048):
+    start, size = 0, 128  # a few rows see most genes: the pieces double from there
+    while start < n:
         if left.size < least:
             return
+        rows = next(_row_chunks(X, np.arange(start, min(n, start + size)), size))
+        start, size = rows[-1] + 1, min(2 * size, 4096)
         block = X[rows[0] : rows[-1] + 1]
         if sparse.issparse(block):  # the columns of its stored non-zero values
             block = block.tocsr()

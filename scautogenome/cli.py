@@ -847,6 +847,7 @@ def _predict(args) -> int:
         min_gene_overlap=args.min_gene_overlap,
         min_confidence=args.min_confidence,
         key_added=args.key_added,
+        gene_symbols=args.gene_symbols,
     )
     _write_h5ad(adata, out)
     pred = adata.obs[f"{args.key_added}_pred"]
@@ -893,6 +894,7 @@ def _explain(args) -> int:
         classify_key=args.classify_key,
         key_added=args.key_added,
         seed=args.seed,
+        gene_symbols=args.gene_symbols,
     )
     _write_h5ad(adata, out)
     print(_top_genes_heading(adata, args.key_added))
@@ -962,9 +964,14 @@ def _embed(args) -> int:
                 "decoded as its own) or --labels (how well they mix); give one of those"
             )
             raise CLIError(msg)
-    elif args.min_gene_overlap is not None:
-        msg = "--min-gene-overlap matches the genes of a saved model; give it with --model"
-        raise CLIError(msg)
+    else:
+        for value, flag in (
+            (args.min_gene_overlap, "--min-gene-overlap"),
+            (args.gene_symbols, "--gene-symbols"),
+        ):
+            if value is not None:
+                msg = f"{flag} matches the genes of a saved model; give it with --model"
+                raise CLIError(msg)
     if args.transform_batch is not None and not (args.model and args.recon):
         msg = (
             "--transform-batch decodes a saved model's reconstruction as one of its batches; "
@@ -1023,6 +1030,7 @@ def _embed(args) -> int:
             key_added=args.key_added,
             batch_key=args.batch_key if args.recon else None,
             transform_batch=args.transform_batch,
+            gene_symbols=args.gene_symbols,
         )
     else:
         model = sag.tl.embed(
@@ -1390,6 +1398,10 @@ _OVERLAP_HELP = (
     "the command stops with an error naming the counts, a partial overlap above it is a "
     "warning (default 0.5)"
 )
+_GENE_SYMBOLS_HELP = (
+    "a var column naming the genes as the model does, to match them by (symbols beside "
+    "Ensembl ids, or ids beside symbols); default: the var_names"
+)
 
 
 def _search(sp, config_help: str = "expert-mode config: a JSON file, or JSON text") -> None:
@@ -1551,6 +1563,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--out", required=True, type=_path, help="output .h5ad file")
     pr.add_argument("--min-gene-overlap", type=float, default=0.5, help=_OVERLAP_HELP)
+    pr.add_argument("--gene-symbols", default=None, metavar="COLUMN", help=_GENE_SYMBOLS_HELP)
     pr.add_argument(
         "--min-confidence",
         type=float,
@@ -1635,6 +1648,7 @@ def build_parser() -> argparse.ArgumentParser:
         "shap.GradientExplainer, the same estimator, much slower",
     )
     e.add_argument("--min-gene-overlap", type=float, default=0.5, help=_OVERLAP_HELP)
+    e.add_argument("--gene-symbols", default=None, metavar="COLUMN", help=_GENE_SYMBOLS_HELP)
     e.add_argument(
         "--classify-key",
         default=None,
@@ -1674,6 +1688,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help=_OVERLAP_HELP + "; with --model only",
+    )
+    m.add_argument(
+        "--gene-symbols",
+        default=None,
+        metavar="COLUMN",
+        help=_GENE_SYMBOLS_HELP + "; with --model only",
     )
     m.add_argument(
         "--mode",

@@ -2507,3 +2507,39 @@ def test_printed_tables_of_many_classes_stop_at_forty_rows():
     genes = top_genes_table(a).splitlines()
     assert len(genes) == 41
     assert genes[-1] == "... 78 more (the report and sag.get.shap_df hold them all)"
+
+
+def test_predict_and_explain_match_genes_by_a_var_column(adata, config_file, tmp_path, capsys):
+    """A query of Ensembl ids with the model's symbols in a var column: the error says which
+    option matches them (--gene-symbols), and with it predict and explain run; embed's takes
+    it with --model only."""
+    h5ad = tmp_path / "in.h5ad"
+    adata.write_h5ad(h5ad)
+    out = tmp_path / "run"
+    assert main(_classify_argv(h5ad, config_file, out)) == 0
+    query = adata.copy()
+    query.var["symbol"] = query.var_names.astype(str)
+    query.var_names = [f"ENSG{i:011d}" for i in range(query.n_vars)]
+    path = tmp_path / "q.h5ad"
+    query.write_h5ad(path)
+    capsys.readouterr()
+    argv = ["predict", str(path), "--model", str(out / "model"), "--out", str(tmp_path / "p.h5ad")]
+    assert main([*argv, "--quiet"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "adata.var['symbol'] holds 200 of them: match the genes by it (--gene-symbols 'symbol')"
+        in err
+    )
+    assert main([*argv, "--gene-symbols", "symbol", "--quiet"]) == 0
+    pred = ad.read_h5ad(tmp_path / "p.h5ad")
+    assert pred.uns["sag"]["gene_overlap"]["n_common"] == 200
+    assert list(pred.var_names) == list(query.var_names)
+    explain = ["explain", str(path), "--model", str(out / "model"), "--cells", "all"]
+    explain += ["--out", str(tmp_path / "e.h5ad"), "--gene-symbols", "symbol", "--quiet"]
+    assert main(explain) == 0
+    assert np.isfinite(ad.read_h5ad(tmp_path / "e.h5ad").varm["sag_shap"]).any()
+    embed = ["embed", str(path), "--out", str(tmp_path / "v.h5ad"), "--gene-symbols", "symbol"]
+    assert main(embed) == 2
+    assert "--gene-symbols matches the genes of a saved model; give it with --model" in (
+        capsys.readouterr().err
+    )

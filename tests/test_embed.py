@@ -2178,7 +2178,10 @@ def test_encode_recon_of_a_query_of_other_names_says_where_the_genes_are(adata):
     query = adata.copy()
     query.var["symbol"] = query.var_names.astype(str)
     query.var_names = [f"ENSG{i:011d}" for i in range(query.n_vars)]
-    with pytest.raises(ValueError, match=r"adata\.var\['symbol'\] holds 200 of them: name"):
+    with pytest.raises(
+        ValueError,
+        match=r"adata\.var\['symbol'\] holds 200 of them: match the genes by it \(gene_symbols='symbol'\)",
+    ):
         sag.tl.encode(query, model, recon=True)
 
 
@@ -2197,3 +2200,20 @@ def test_encode_warns_of_model_genes_zero_in_every_query_cell(adata, sag_caplog)
     assert "60 of the model's genes in the query's X (30.0% of those it reads there" in (
         " ".join(sag_caplog.text.split())
     )
+
+
+def test_encode_gene_symbols_matches_the_genes_by_a_var_column(adata):
+    """encode(gene_symbols=) reads a query of other gene names by a var column: the latent
+    and the reconstruction of the same query named by it; its var_names stay its own."""
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata)
+    ref = adata.copy()
+    sag.tl.encode(ref, model, recon=True)
+    query = adata.copy()
+    query.var["symbol"] = query.var_names.astype(str)
+    query.var_names = [f"ENSG{i:011d}" for i in range(query.n_vars)]
+    own = query.var_names.copy()
+    sag.tl.encode(query, model, recon=True, gene_symbols="symbol")
+    np.testing.assert_array_equal(query.obsm["X_sag_resvae"], ref.obsm["X_sag_resvae"])
+    np.testing.assert_array_equal(query.layers["sag_resvae_recon"], ref.layers["sag_resvae_recon"])
+    assert query.var_names.equals(own)
+    assert query.uns["sag_resvae"]["encode_params"]["gene_symbols"] == "symbol"

@@ -583,7 +583,10 @@ def test_a_query_whose_genes_are_elsewhere_is_told_where(adata, trained, tmp_pat
     ids = adata.copy()
     ids.var["symbol"] = ids.var_names.astype(str)
     ids.var_names = [f"ENSG{i:011d}" for i in range(ids.n_vars)]
-    with pytest.raises(ValueError, match=r"adata\.var\['symbol'\] holds 200 of them: name"):
+    with pytest.raises(
+        ValueError,
+        match=r"adata\.var\['symbol'\] holds 200 of them: match the genes by it \(gene_symbols='symbol'\)",
+    ):
         sag.tl.predict(ids, trained)
     spaced = adata.copy()
     spaced.var_names = [f"{g} " for g in spaced.var_names]
@@ -641,7 +644,10 @@ def test_a_var_column_of_versioned_ensembl_ids_is_named(adata):
     query = adata.copy()
     query.var_names = symbols
     query.var["gene_ids"] = [f"{g}.17" for g in ids]
-    with pytest.raises(ValueError, match=r"adata\.var\['gene_ids'\] holds 200 of them: name"):
+    with pytest.raises(
+        ValueError,
+        match=r"adata\.var\['gene_ids'\] holds 200 of them: match the genes by it \(gene_symbols='gene_ids'\)",
+    ):
         sag.tl.predict(query, model)
 
 
@@ -879,3 +885,56 @@ def test_model_genes_zero_in_every_query_cell_are_warned_of(adata, tmp_path, sag
         sag_caplog.clear()
         sag.tl.predict(query, model)
         assert "are 0 in all" not in sag_caplog.text
+
+
+def _ids_with_symbols(adata):
+    """``adata`` with Ensembl-like var_names and the model's names in ``var['symbol']``."""
+    query = adata.copy()
+    query.var["symbol"] = query.var_names.astype(str)
+    query.var_names = [f"ENSG{i:011d}" for i in range(query.n_vars)]
+    return query
+
+
+def test_gene_symbols_matches_the_genes_by_a_var_column(adata, tmp_path, sag_caplog):
+    """A query of Ensembl ids with the model's symbols in a var column is predicted and
+    explained by that column (gene_symbols=), as the same query named by it: the same
+    probabilities and SHAP table; its var_names are its own afterwards, an error on the way
+    included; a symbol named twice is matched as its first gene; the call records it."""
+    import anndata as ad
+
+    model = _small_model(adata)
+    ref = adata.copy()
+    sag.tl.predict(ref, model)
+    sag.tl.explain(ref, model, cells="all", n_explain=20, nsamples=10)
+    query = _ids_with_symbols(adata)
+    own = query.var_names.copy()
+    sag.tl.predict(query, model, gene_symbols="symbol")
+    np.testing.assert_array_equal(query.obsm["sag_proba"], ref.obsm["sag_proba"])
+    assert query.uns["sag"]["predict_params"]["gene_symbols"] == "symbol"
+    assert query.uns["sag"]["gene_overlap"]["n_common"] == 200
+    sag.tl.explain(query, model, cells="all", n_explain=20, nsamples=10, gene_symbols="symbol")
+    np.testing.assert_array_equal(query.varm["sag_shap"], ref.varm["sag_shap"])
+    assert query.var_names.equals(own)
+    query.write_h5ad(tmp_path / "q.h5ad")
+    assert ad.read_h5ad(tmp_path / "q.h5ad").uns["sag"]["predict_params"]["gene_symbols"] == (
+        "symbol"
+    )
+    few = query[:, :40].copy()
+    with pytest.raises(ValueError, match="below min_gene_overlap"):
+        sag.tl.predict(few, model, gene_symbols="symbol", key_added="few")
+    assert few.var_names.equals(own[:40])
+    # a symbol named twice: its first gene is matched, as var_names_make_unique() would
+    twice = _ids_with_symbols(adata)
+    twice.var["symbol"] = twice.var["symbol"].astype(object)
+    twice.var.iloc[5, twice.var.columns.get_loc("symbol")] = "gene_0"
+    sag_caplog.clear()
+    sag.tl.predict(twice, model, gene_symbols="symbol")
+    assert "adata.var['symbol'] repeats 1 name(s) (e.g. 'gene_0')" in sag_caplog.text
+    assert twice.uns["sag"]["gene_overlap"]["n_common"] == 199
+    # a column that is not there: before any work, nothing written
+    bare = _ids_with_symbols(adata)
+    with pytest.raises(KeyError, match=r"gene_symbols='symbols' is not a column of adata\.var"):
+        sag.tl.predict(bare, model, gene_symbols="symbols")
+    with pytest.raises(KeyError, match=r"gene_symbols='symbols' is not a column of adata\.var"):
+        sag.tl.explain(bare, model, gene_symbols="symbols")
+    assert "sag" not in bare.uns

@@ -1042,7 +1042,8 @@ def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int)
         best = max(counts, key=counts.get, default=None)
         if best is not None and counts[best] > n_common:
             hints.append(
-                f"adata.var[{best!r}] holds {counts[best]} of them: name the genes by it "
+                f"adata.var[{best!r}] holds {counts[best]} of them: match the genes by it "
+                f"(gene_symbols={best!r}), or name them by it "
                 f"(adata.var_names = adata.var[{best!r}].astype(str); "
                 "adata.var_names_make_unique())"
             )

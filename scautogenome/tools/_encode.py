@@ -9,7 +9,7 @@ import numpy as np
 from .. import _keys
 from .._logging import elapsed
 from .._settings import keep_python_rng, logger
-from .._utils import json_default
+from .._utils import check_gene_symbols, json_default
 from ..data import check_adata, gene_alignment, obs_noun, unlisted_genes_are_zero
 from ..models._resvae import active_dims, transform_batch_names
 from ._embed import check_outputs, latent_key, layout_outputs, recon_outputs
@@ -18,6 +18,7 @@ from ._utils import (
     call_params,
     check_model_type,
     describes,
+    genes_named_by,
     h5ad_safe,
     is_embed_record,
     recorded_layer,
@@ -53,6 +54,7 @@ def encode(
     key_added: str = _keys.EMBED_KEY,
     batch_key: str | None = None,
     transform_batch=None,
+    gene_symbols: str | None = None,
 ) -> None:
     """Embed new cells with a trained Res-VAE (or plain VAE); genes are matched by name.
 
@@ -104,6 +106,9 @@ def encode(
     transform_batch
         With ``recon`` and such a model: decode every cell as this batch of the model's (a
         list: the mean over them), as :meth:`~scautogenome.models.ResVAE.reconstruct`.
+    gene_symbols
+        A column of ``adata.var`` naming the genes as the model does, to match them by, as
+        :func:`~scautogenome.tl.predict`'s; ``adata.var_names`` are left as they are.
 
     Returns
     -------
@@ -136,7 +141,9 @@ def encode(
 
     start = time.perf_counter()
     check_outputs(adata, key_added, layer, recon, "encode")
-    check_adata(adata, reads=getattr(model, "var_names_", None))  # its genes' names unique
+    check_gene_symbols(adata, gene_symbols)
+    # its genes' names unique (named by gene_symbols: checked as the model reads them)
+    check_adata(adata, reads=getattr(model, "var_names_", None) if gene_symbols is None else [])
     check_model_type(model, (ResVAE,), "ResVAE (sag.tl.embed's)")
     check_is_fitted(model)
     record = adata.uns.get(key_added)
@@ -157,68 +164,69 @@ def encode(
             + ("." if known else f", or delete adata.uns[{key_added!r}] first.")
         )
         raise ValueError(msg)
-    src, dst, n_model = gene_alignment(adata.var_names, model.var_names_, log=False)
-    found = np.unique(dst)  # the model genes the query has
-    n_common = found.size
-    if recon and n_common < n_model:
-        # a query of other gene names: the overlap's error, which says where the model's
-        # genes are (a var column, adata.raw), before recon's own
-        model.gene_overlap(
+    with genes_named_by(adata, gene_symbols):
+        src, dst, n_model = gene_alignment(adata.var_names, model.var_names_, log=False)
+        found = np.unique(dst)  # the model genes the query has
+        n_common = found.size
+        if recon and n_common < n_model:
+            # a query of other gene names: the overlap's error, which says where the model's
+            # genes are (a var column, adata.raw), before recon's own
+            model.gene_overlap(
+                adata.var_names,
+                min_gene_overlap=min_gene_overlap,
+                warn=False,
+                found=found,
+                unlisted_zero=unlisted_genes_are_zero(adata),
+                query=adata,
+            )
+        if recon and not (len(src) == adata.n_vars == n_model == n_common):
+            msg = (
+                "recon=True writes a layer of the query's genes, which must then be the model's: "
+                f"the query has {adata.n_vars} genes, {n_common} of them among the model's "
+                f"{n_model}. Leave recon out (in Python, model.reconstruct(adata) returns the "
+                "model's genes for any query), or subset the query to the model's genes where it "
+                "has others besides them."
+            )
+            raise ValueError(msg)
+        if not recon and (batch_key is not None or transform_batch is not None):
+            msg = (
+                "batch_key= and transform_batch= choose the batch the reconstruction is decoded as "
+                "(the latent does not depend on it); pass them with recon=True."
+            )
+            raise ValueError(msg)
+        # a decoder conditioned on batches decodes each cell as its own batch (checked here)
+        batch = (
+            model.query_batches(adata, batch_key=batch_key, transform_batch=transform_batch)
+            if recon
+            else None
+        )
+        if layer is None:  # resolved here, so that the layer read is the layer recorded
+            layer = recorded_layer(adata, record if same_run else {}, model)
+        latent, reconstruction = model._encode(
+            adata, layer, batch_size, recon=recon, min_gene_overlap=min_gene_overlap, batch=batch
+        )
+        if recon:  # the query's gene order (the model's own needs no copy)
+            reconstruction = model._query_order(reconstruction, adata.var_names)
+        n_active = int(active_dims(latent).sum())
+        if n_active < model.n_latent_ / 2:  # of the query's cells: nothing was trained here
+            noun = obs_noun(adata)
+            logger.info(
+                "%d of %d latent dimensions vary across these %d %s (a query of few %s, or of one "
+                "%s, varies along few of them)",
+                n_active,
+                model.n_latent_,
+                adata.n_obs,
+                noun,
+                noun,
+                "cell type" if noun == "cells" else "class",
+            )
+        report = model.gene_overlap(
             adata.var_names,
             min_gene_overlap=min_gene_overlap,
             warn=False,
             found=found,
             unlisted_zero=unlisted_genes_are_zero(adata),
-            query=adata,
         )
-    if recon and not (len(src) == adata.n_vars == n_model == n_common):
-        msg = (
-            "recon=True writes a layer of the query's genes, which must then be the model's: "
-            f"the query has {adata.n_vars} genes, {n_common} of them among the model's "
-            f"{n_model}. Leave recon out (in Python, model.reconstruct(adata) returns the "
-            "model's genes for any query), or subset the query to the model's genes where it "
-            "has others besides them."
-        )
-        raise ValueError(msg)
-    if not recon and (batch_key is not None or transform_batch is not None):
-        msg = (
-            "batch_key= and transform_batch= choose the batch the reconstruction is decoded as "
-            "(the latent does not depend on it); pass them with recon=True."
-        )
-        raise ValueError(msg)
-    # a decoder conditioned on batches decodes each cell as its own batch (checked here)
-    batch = (
-        model.query_batches(adata, batch_key=batch_key, transform_batch=transform_batch)
-        if recon
-        else None
-    )
-    if layer is None:  # resolved here, so that the layer read is the layer recorded
-        layer = recorded_layer(adata, record if same_run else {}, model)
-    latent, reconstruction = model._encode(
-        adata, layer, batch_size, recon=recon, min_gene_overlap=min_gene_overlap, batch=batch
-    )
-    if recon:  # the query's gene order (the model's own needs no copy)
-        reconstruction = model._query_order(reconstruction, adata.var_names)
-    n_active = int(active_dims(latent).sum())
-    if n_active < model.n_latent_ / 2:  # of the query's cells: nothing was trained here
-        noun = obs_noun(adata)
-        logger.info(
-            "%d of %d latent dimensions vary across these %d %s (a query of few %s, or of one "
-            "%s, varies along few of them)",
-            n_active,
-            model.n_latent_,
-            adata.n_obs,
-            noun,
-            noun,
-            "cell type" if noun == "cells" else "class",
-        )
-    report = model.gene_overlap(
-        adata.var_names,
-        min_gene_overlap=min_gene_overlap,
-        warn=False,
-        found=found,
-        unlisted_zero=unlisted_genes_are_zero(adata),
-    )
 
     # -- write (only after everything above succeeded) -----------------------------------------
     # every value prepared first (the record h5ad-safe too), then written in one block
@@ -249,6 +257,7 @@ def encode(
                 layer=layer,
                 min_gene_overlap=min_gene_overlap,
                 recon=recon,
+                gene_symbols=gene_symbols,
                 # the batches the reconstruction was decoded as (a model conditioned on them)
                 **_decoded_as(model, recon, batch_key, transform_batch),
             ),

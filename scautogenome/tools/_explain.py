@@ -12,6 +12,7 @@ from .._logging import elapsed, inference_batches
 from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
 from .._utils import (
     check_bool,
+    check_gene_symbols,
     check_key,
     check_obs_column,
     check_obs_columns_once,
@@ -34,6 +35,7 @@ from ._utils import (
     check_model_type,
     check_uns_key,
     classify_record,
+    genes_named_by,
     h5ad_safe,
     is_classify_record,
     is_explain_record,
@@ -290,6 +292,7 @@ def explain(
     return_values: bool = False,
     key_added: str = _keys.SHAP_KEY,
     seed: int | None = None,
+    gene_symbols: str | None = None,
 ) -> np.ndarray | None:
     """Explain a trained classifier with SHAP values and rank the genes of every class.
 
@@ -387,6 +390,10 @@ def explain(
         cell's values depend on which cells are explained with it (the draws of all of them
         come from one generator): with ``n_explain=20`` they differ from those of
         ``n_explain=10`` by a few percent of the largest value, the noise of ``nsamples``.
+    gene_symbols
+        A column of ``adata.var`` naming the genes as the model does, to match them by, as
+        :func:`~scautogenome.tl.predict`'s; ``adata.var_names`` are left as they are (and
+        name the genes of ``uns[key_added]['top_genes']``).
 
     Returns
     -------
@@ -429,6 +436,7 @@ def explain(
 
     start = time.perf_counter()
     check_key_added(key_added)
+    check_gene_symbols(adata, gene_symbols)
     check_adata(adata)
     check_uns_key(adata, key_added, "explain", replaces=("explain",))
     _check_varm_key(adata, key_added)
@@ -493,7 +501,8 @@ def explain(
 
     if layer is None:  # resolved here, so that the layer read is the layer recorded
         layer = recorded_layer(adata, record, model)
-    X, col_map, report = model._input(adata, layer, min_gene_overlap)
+    with genes_named_by(adata, gene_symbols):
+        X, col_map, report = model._input(adata, layer, min_gene_overlap)
     n_model = len(model.var_names_)
     if col_map is None:
         src = dst = np.arange(n_model)
@@ -683,6 +692,7 @@ def explain(
             n_top=res.top.shape[1],
             layer=layer,
             min_gene_overlap=min_gene_overlap,
+            gene_symbols=gene_symbols,
             split_key=split_col,
             classify_key=record_key,
             seed=seed,

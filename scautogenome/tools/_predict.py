@@ -10,6 +10,7 @@ from .. import _keys
 from .._keys import UNASSIGNED
 from .._logging import elapsed, logged_warnings
 from .._settings import keep_python_rng, logger
+from .._utils import check_gene_symbols
 from ..data import check_adata, obs_noun, unlisted_genes_are_zero
 from ._utils import (
     Outputs,
@@ -21,6 +22,7 @@ from ._utils import (
     classify_record,
     describes,
     drop_class_outputs,
+    genes_named_by,
     h5ad_safe,
     is_classify_record,
     recorded_layer,
@@ -42,6 +44,7 @@ def predict(
     batch_size: int = 1024,
     min_confidence: float | None = None,
     key_added: str = _keys.CLASSIFY_KEY,
+    gene_symbols: str | None = None,
 ) -> None:
     """Annotate new cells with a trained classifier (or regressor); genes are matched by name.
 
@@ -80,6 +83,12 @@ def predict(
         (as CellTypist's ``p_thres``), e.g. cell types the reference lacks, whose confidence
         is low; their probabilities are still written. None (default): every cell gets a
         class. Not for a Regressor.
+    gene_symbols
+        A column of ``adata.var`` naming the genes as the model does, to match them by
+        (symbols beside Ensembl ids, as ``read_10x_h5(gene_symbols=)`` or CELLxGENE's
+        ``feature_name`` keep them; or the ids beside symbols): ``adata.var_names`` are left
+        as they are. A name repeated there is matched as its first gene. None: the
+        ``var_names``.
     key_added
         Prefix of the keys written. An ``obs['{key_added}_pred']``,
         ``obs['{key_added}_confidence']`` or ``obsm['{key_added}_proba']`` without a record of
@@ -129,7 +138,9 @@ def predict(
     # recorded with the predictions, so that the report shows them too
     with logged_warnings() as warned:
         check_key_added(key_added)
-        check_adata(adata, reads=getattr(model, "var_names_", None))  # its genes' names unique
+        check_gene_symbols(adata, gene_symbols)
+        # its genes' names unique (named by gene_symbols: checked as the model reads them)
+        check_adata(adata, reads=getattr(model, "var_names_", None) if gene_symbols is None else [])
         check_model_type(model, (Classifier, Regressor), "Classifier or Regressor")
         if min_confidence is not None:
             if isinstance(model, Regressor):
@@ -167,16 +178,17 @@ def predict(
         if layer is None:  # resolved here, so that the layer read is the layer recorded
             layer = recorded_layer(adata, classify_record(adata, model)[1], model)
         kw = {"layer": layer, "batch_size": batch_size, "min_gene_overlap": min_gene_overlap}
-        if isinstance(model, Regressor):
-            values = model.predict(adata, **kw)
-        else:
-            proba = model.predict_proba(adata, **kw)
-        report = model.gene_overlap(
-            adata.var_names,
-            min_gene_overlap=min_gene_overlap,
-            warn=False,
-            unlisted_zero=unlisted_genes_are_zero(adata),
-        )
+        with genes_named_by(adata, gene_symbols):
+            if isinstance(model, Regressor):
+                values = model.predict(adata, **kw)
+            else:
+                proba = model.predict_proba(adata, **kw)
+            report = model.gene_overlap(
+                adata.var_names,
+                min_gene_overlap=min_gene_overlap,
+                warn=False,
+                unlisted_zero=unlisted_genes_are_zero(adata),
+            )
     # -- write (only after everything above succeeded) -----------------------------------------
     # every value prepared first (the record h5ad-safe too), then written in one block
     out = Outputs()
@@ -200,7 +212,10 @@ def predict(
         "gene_overlap": report,
         "model_digest": model.weights_digest(),
         "predict_params": call_params(
-            layer=layer, min_gene_overlap=min_gene_overlap, min_confidence=min_confidence
+            layer=layer,
+            min_gene_overlap=min_gene_overlap,
+            min_confidence=min_confidence,
+            gene_symbols=gene_symbols,
         ),
     }
     if warned:  # each once, in the order logged

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ __all__ = [
     "explains_another_model",
     "explains_replaced_run",
     "final_model",
+    "genes_named_by",
     "h5ad_safe",
     "is_classify_record",
     "is_embed_record",
@@ -496,6 +498,42 @@ def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str 
         if describes(record, model, digest):
             return k, record
     return None, {}
+
+
+@contextmanager
+def genes_named_by(adata: AnnData, gene_symbols: str | None):
+    """While a model reads ``adata`` (its genes matched by name), its genes are named by the
+    ``var`` column ``gene_symbols`` (symbols beside Ensembl ids, or ids beside symbols): a
+    name repeated there is read as ``NAME-1``, ... as ``adata.var_names_make_unique()``
+    names it, so that its first gene is matched. ``adata``'s own ``var_names`` are given
+    back afterwards, whatever happened; nothing else changes. None: as they are. Checked
+    (:func:`~scautogenome._utils.check_gene_symbols`) before any work."""
+    if gene_symbols is None:
+        yield
+        return
+    import pandas as pd
+    from anndata.utils import make_index_unique
+
+    from .._settings import logger
+
+    named = pd.Index(adata.var[gene_symbols].astype(str).to_numpy(), dtype=object)
+    unique = make_index_unique(named)
+    repeats = int((named != unique).sum())
+    if repeats:
+        logger.info(
+            "adata.var[%r] repeats %d name(s) (e.g. %r); each is matched as its first gene, "
+            "the others read as %r, ... (as adata.var_names_make_unique() names them)",
+            gene_symbols,
+            repeats,
+            str(named[named.duplicated()][0]),
+            f"{named[named.duplicated()][0]}-1",
+        )
+    own = adata.var_names
+    adata.var_names = unique
+    try:
+        yield
+    finally:
+        adata.var_names = own
 
 
 def recorded_layer(adata: AnnData, record: dict, model=None) -> str | None:

@@ -938,3 +938,24 @@ def test_gene_symbols_matches_the_genes_by_a_var_column(adata, tmp_path, sag_cap
     with pytest.raises(KeyError, match=r"gene_symbols='symbols' is not a column of adata\.var"):
         sag.tl.explain(bare, model, gene_symbols="symbols")
     assert "sag" not in bare.uns
+
+
+def test_a_counts_model_given_other_values_is_told_which_layer_holds_counts(adata, sag_caplog):
+    """A model of raw counts given log values in X, the counts in a layer of another name:
+    the warning names that layer (it named 'counts', which the query lacks)."""
+    import scanpy as sc
+
+    model = _small_model(adata)
+    query = adata.copy()
+    query.layers["raw_counts"] = query.X.copy()
+    sc.pp.normalize_total(query)
+    sc.pp.log1p(query)
+    sag.tl.predict(query, model)
+    text = " ".join(sag_caplog.text.split())
+    assert "holds non-integer values (log-normalized?)" in text
+    assert "(layer='raw_counts', whose values are integers, the same normalization" in text
+    bare = query.copy()
+    del bare.layers["raw_counts"]
+    sag_caplog.clear()
+    sag.tl.predict(bare, model)
+    assert "(e.g. layer='counts' for raw counts, the same" in " ".join(sag_caplog.text.split())

@@ -81,7 +81,26 @@ differ too (pbmc68k_reduced against pbmc3k, both log1p of 1e4: 1.33x), so a log 
 (log2 against ln: 1.44x) is not told apart."""
 
 
-def check_query_values(X, transform: InputTransform, where: str, col_map=None) -> None:
+def _layer_of_counts(layers, where: str) -> str | None:
+    """The first of a query's ``layers`` (other than the one read, ``where``) whose first
+    rows hold non-negative integers above 1: raw counts, for a model trained on them."""
+    for name, M in (layers or {}).items():
+        if f"layers[{name!r}]" in where or not hasattr(M, "shape") or len(M.shape) != 2:
+            continue
+        rows = M[: min(200, M.shape[0])]
+        values = np.asarray(rows.data if sparse.issparse(rows) else rows)
+        if (
+            values.size
+            and np.issubdtype(values.dtype, np.number)
+            and values.min() >= 0
+            and values.max() > 1
+            and np.all(np.mod(values, 1) == 0)
+        ):
+            return str(name)
+    return None
+
+
+def check_query_values(X, transform: InputTransform, where: str, col_map=None, layers=None) -> None:
     """Before a trained model reads ``X``: an error for negative values where the model was
     trained on counts or TPM-like values, a warning when ``X`` holds another kind of values
     than the model's ``transform`` was fitted on, which the transform would turn into the
@@ -91,7 +110,8 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
     normalization or log base (their mean over the
     model's genes :data:`SCALE_RATIO` times the training cells' or more; ``col_map`` as
     :class:`~scautogenome.data.BatchLoader`'s, None where ``X`` holds the model's genes in
-    order)."""
+    order). ``layers``: the query's layers, where one holding raw counts is named to a model
+    trained on them that reads other values."""
     from .._settings import logger
 
     value_type = transform.value_type
@@ -124,6 +144,9 @@ def check_query_values(X, transform: InputTransform, where: str, col_map=None) -
         if stats["max"] > UNLOGGED_MAX:  # depth-normalized (CPM): read as the counts are
             return
         seen = "non-integer values (log-normalized?)"
+        counts = _layer_of_counts(layers, where)
+        if counts is not None:
+            example = f"layer={counts!r}, whose values are integers, "
     elif (
         value_type in ("normalized", "continuous")
         and counts_like

@@ -575,7 +575,7 @@ class ResVAE(BaseModel):
         X, col_map, _, where = self._matched_input(data, layer, check_genes)
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
         check_finite(X, where, used, **names_of(data))
-        check_query_values(X, self.transform_, where, col_map)
+        check_query_values(X, self.transform_, where, col_map, getattr(data, "layers", None))
         warn_zero_genes(X, self.transform_, where, col_map, self.var_names_, obs_noun(data))
         return X, col_map
 

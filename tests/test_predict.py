@@ -959,3 +959,28 @@ def test_a_counts_model_given_other_values_is_told_which_layer_holds_counts(adat
     sag_caplog.clear()
     sag.tl.predict(bare, model)
     assert "(e.g. layer='counts' for raw counts, the same" in " ".join(sag_caplog.text.split())
+
+
+def test_mutation_profiles_zero_in_every_query_tumour_are_no_warning(tmp_path, sag_caplog):
+    """A model of mutations: 0 is a finding (not mutated). A MAF query of one cohort's
+    tumours (the other cohorts' genes unlisted, added as zero columns) or the same read with
+    the model's genes is not warned of, though those genes are 0 in all 150 tumours."""
+    rng = np.random.default_rng(0)
+    genes = [f"G{i}" for i in range(30)]
+    rows, cohort = [], {}
+    for i in range(450):
+        c = i % 3
+        sample = f"TCGA-AA-{i:04d}-01A-11D-A000-09"
+        cohort[sample] = "ABC"[c]
+        mutated = rng.choice(10, 3, replace=False) + 10 * c
+        rows += [(genes[g], sample) for g in mutated]
+    train = sag.io.read_maf(_write_maf(tmp_path / "train.maf", rows))
+    train.obs["project"] = [cohort[s] for s in train.obs_names]
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})
+    model.fit(train, "project", seed=0)
+    one = _write_maf(tmp_path / "a.maf", [(g, s) for g, s in rows if cohort[s] == "A"])
+    for query in (sag.io.read_maf(one), sag.io.read_maf(one, genes=model.var_names_)):
+        assert query.n_obs == 150
+        sag_caplog.clear()
+        sag.tl.predict(query, model, min_gene_overlap=0)
+        assert "are 0 in all" not in sag_caplog.text

@@ -227,13 +227,15 @@ def warn_zero_genes(
     reads as not expressed. Dropped from the query, they are filled in as missing genes.
     ``col_map`` as :class:`~scautogenome.data.BatchLoader`'s (None: the model's genes in
     order); ``genes``: the model's gene names, for examples. Nothing without the training
-    rows' shares (a model saved before they were kept). The rows are read in blocks that
+    rows' shares (a model saved before they were kept), nor for a model of binary profiles
+    (mutations), whose 0 is a finding: not mutated (a MAF's unlisted genes are added as such
+    columns). The rows are read in blocks that
     double from 128 rows, and the reading stops once too few of the genes are left 0 to
     warn of (after the first block or two, for a query that measured the genes)."""
     from .._settings import logger
 
     n = X.shape[0]
-    if transform.detected_ is None or n == 0:
+    if transform.detected_ is None or transform.value_type == "binary" or n == 0:
         return
     src, dst = (np.arange(X.shape[1]),) * 2 if col_map is None else col_map[:2]
     share = transform.detected_[dst].astype(np.float64)

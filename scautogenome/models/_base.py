@@ -23,9 +23,14 @@ from ..data import (
     InputTransform,
     as_csr_or_dense,
     check_adata,
+    check_finite,
+    check_query_values,
     gene_alignment,
     get_matrix,
+    names_of,
+    obs_noun,
     unlisted_genes_are_zero,
+    warn_zero_genes,
 )
 from ..nn import READS_KEY, InputGenes, count_parameters
 from ..train import resolve_device
@@ -747,6 +752,16 @@ class BaseModel:
         query says so, for a model of binary values): one rule for the overlap report and the
         matrix the model reads."""
         return bool(unlisted_zero) and self.transform_.value_type == "binary"
+
+    def _check_values(self, data, X, col_map, where: str) -> None:
+        """The checks of a query's values (``X`` of :meth:`_matched_input`) before the model
+        reads them: finite in the genes it reads, of the kind the model was trained on
+        (:func:`~scautogenome.data.check_query_values`), and not many model genes 0 in
+        every cell (:func:`~scautogenome.data.warn_zero_genes`)."""
+        used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
+        check_finite(X, where, used, **names_of(data))
+        check_query_values(X, self.transform_, where, col_map, getattr(data, "layers", None))
+        warn_zero_genes(X, self.transform_, where, col_map, self.var_names_, obs_noun(data))
 
     def _matched_input(self, data, layer: str | None, check_genes):
         """Matrix + gene mapping for ``data`` (AnnData or DataFrame with gene-named columns,

@@ -18,14 +18,12 @@ from ..data import (
     check_adata,
     check_batch_size,
     check_finite,
-    check_query_values,
     gene_alignment,
     get_matrix,
     names_of,
     obs_noun,
     resolve_value_type,
     value_stats,
-    warn_zero_genes,
 )
 from ..data._checks import first_few, note_unread_annotations, unlisted_genes_are_zero
 from ..data._prepare import check_something_varies, not_read
@@ -573,10 +571,7 @@ class ResVAE(BaseModel):
             )
 
         X, col_map, _, where = self._matched_input(data, layer, check_genes)
-        used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
-        check_finite(X, where, used, **names_of(data))
-        check_query_values(X, self.transform_, where, col_map, getattr(data, "layers", None))
-        warn_zero_genes(X, self.transform_, where, col_map, self.var_names_, obs_noun(data))
+        self._check_values(data, X, col_map, where)
         return X, col_map
 
     def _encode(

@@ -10,12 +10,7 @@ from .._logging import epoch_bar
 from ..data import (
     BatchLoader,
     check_batch_size,
-    check_finite,
-    check_query_values,
-    names_of,
-    obs_noun,
     unlisted_genes_are_zero,
-    warn_zero_genes,
 )
 from ..nn import InputGenes, build_network, check_architecture
 from ..nn._arch import network_kinds
@@ -82,10 +77,7 @@ class SupervisedModel(BaseModel):
             )
 
         X, col_map, report, where = self._matched_input(data, layer, check_genes)
-        used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
-        check_finite(X, where, used, **names_of(data))
-        check_query_values(X, self.transform_, where, col_map, getattr(data, "layers", None))
-        warn_zero_genes(X, self.transform_, where, col_map, self.var_names_, obs_noun(data))
+        self._check_values(data, X, col_map, where)
         return X, col_map, report
 
     def _loader(self, X, col_map, batch_size: int) -> BatchLoader:

@@ -1310,7 +1310,7 @@ def test_values_read_as_unlogged_by_their_largest_say_so(sag_caplog):
     ), sag_caplog.text
 
 
-def test_a_users_test_cells_do_not_choose_the_training_cells(adata):
+def test_a_users_test_cells_do_not_choose_the_training_cells(adata, sag_caplog):
     """With a split of the user's own, nothing of its test cells' labels or values chooses
     which cells train or validate: neither the validation part drawn from its train cells
     (a numeric target's bins), nor which classes min_cells_per_class keeps."""
@@ -1344,6 +1344,9 @@ def test_a_users_test_cells_do_not_choose_the_training_cells(adata):
         d = prepare_labelled(adata, "lab", split_key="fold", min_cells_per_class=5)
         kept.append((list(d.classes), list(d.dropped_classes), d.split.copy()))
     assert kept[0][1] == kept[1][1] == ["rare"]
+    assert "Leaving 1 class(es) with fewer than 5 train and val cells out of training" in (
+        sag_caplog.text
+    )
     assert "five" in kept[0][0]
     assert "rare" not in kept[1][0]
     train_val = np.isin(kept[0][2], ["train", "val"])

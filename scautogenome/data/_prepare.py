@@ -556,9 +556,10 @@ def prepare_labelled(
             raise ValueError(msg)
         dropped = [str(k) for k in small.index]
         logger.warning(
-            "Leaving %d class(es) with fewer than %d cells out of training: %s%s",
+            "Leaving %d class(es) with fewer than %d %scells out of training: %s%s",
             len(dropped),
             least,
+            "" if split_key is None else "train and val ",
             shown_values(dropped, total="classes in all"),
             _held_out_of_dropped(adata, split_key, lab_str, dropped),
         )
@@ -708,7 +709,9 @@ def _prepare_numeric(
         check_obs_column(adata, "split_key", split_key)
         in_train = adata.obs[split_key].astype("object").eq("train").to_numpy(dtype=bool)
         codes = target_bins(np.where(in_train, y, np.nan), groups=groups)
-        split = _user_split(adata, split_key, used, codes, seed, groups)
+        split = user_split(
+            adata.obs[split_key], split_key, used, codes, seed, groups, noun=obs_noun(adata)
+        )
         for part in ("train", "val"):
             if (split == part).sum() < 2:
                 msg = (

@@ -1929,6 +1929,11 @@ def _label_column_example(value: str) -> str:
 # replacement, the options the replacement names)
 _API_ADVICE = (
     (
+        r"gene_symbols=('(?:[^'\\]|\\.)*'|\"[^\"]*\") of sag\.tl\.predict, encode and explain",
+        r"--gene-symbols \1",
+        ("--gene-symbols",),
+    ),
+    (
         r"and no clinical_columns=; pass clinical_columns= the variables to put into obs "
         r"\(e\.g\. \[('(?:[^'\\]|\\.)*'|\"[^\"]*\")\]\), or project_column= the column naming "
         r"each patient's project\.",

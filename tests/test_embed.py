@@ -2180,9 +2180,18 @@ def test_encode_recon_of_a_query_of_other_names_says_where_the_genes_are(adata):
     query.var_names = [f"ENSG{i:011d}" for i in range(query.n_vars)]
     with pytest.raises(
         ValueError,
-        match=r"adata\.var\['symbol'\] holds 200 of them: match the genes by it \(gene_symbols='symbol'\)",
+        match=r"adata\.var\['symbol'\] holds 200 of them: match the genes by it \(gene_symbols='symbol' of sag\.tl\.predict",
     ):
         sag.tl.encode(query, model, recon=True)
+    # a query holding part of the model's genes in X, all of them in raw: recon's own error
+    # (the overlap is above min_gene_overlap) says where they are
+    part = adata.copy()
+    part.raw = part
+    part = part[:, :150].copy()
+    with pytest.raises(
+        ValueError, match=r"recon=True writes a layer.*adata\.raw holds 200 of them"
+    ):
+        sag.tl.encode(part, model, recon=True)
 
 
 def test_encode_warns_of_model_genes_zero_in_every_query_cell(adata, sag_caplog):

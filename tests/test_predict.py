@@ -585,7 +585,7 @@ def test_a_query_whose_genes_are_elsewhere_is_told_where(adata, trained, tmp_pat
     ids.var_names = [f"ENSG{i:011d}" for i in range(ids.n_vars)]
     with pytest.raises(
         ValueError,
-        match=r"adata\.var\['symbol'\] holds 200 of them: match the genes by it \(gene_symbols='symbol'\)",
+        match=r"adata\.var\['symbol'\] holds 200 of them: match the genes by it \(gene_symbols='symbol' of sag\.tl\.predict",
     ):
         sag.tl.predict(ids, trained)
     spaced = adata.copy()
@@ -646,7 +646,7 @@ def test_a_var_column_of_versioned_ensembl_ids_is_named(adata):
     query.var["gene_ids"] = [f"{g}.17" for g in ids]
     with pytest.raises(
         ValueError,
-        match=r"adata\.var\['gene_ids'\] holds 200 of them: match the genes by it \(gene_symbols='gene_ids'\)",
+        match=r"adata\.var\['gene_ids'\] holds 200 of them: match the genes by it \(gene_symbols='gene_ids' of sag\.tl\.predict",
     ):
         sag.tl.predict(query, model)
 
@@ -878,6 +878,14 @@ def test_model_genes_zero_in_every_query_cell_are_warned_of(adata, tmp_path, sag
     sag.tl.predict(kept, model)
     assert "are 0 in all" not in sag_caplog.text
     assert "query has 140 of the model's 200 genes" in " ".join(sag_caplog.text.split())
+    # a DataFrame of named genes: the pandas line, which drops them
+    frame = pd.DataFrame(joined.X, index=joined.obs_names, columns=joined.var_names)
+    sag_caplog.clear()
+    model.predict_proba(frame)
+    assert "(query = query.loc[:, (query != 0).any()])" in " ".join(sag_caplog.text.split())
+    sag_caplog.clear()
+    model.predict_proba(frame.loc[:, (frame != 0).any()])
+    assert "are 0 in all" not in sag_caplog.text
     few = adata.copy()
     few.X = dense.copy()
     few.X[:, 50:60] = 0  # 5% of the genes
@@ -931,6 +939,34 @@ def test_gene_symbols_matches_the_genes_by_a_var_column(adata, tmp_path, sag_cap
     sag.tl.predict(twice, model, gene_symbols="symbol")
     assert "adata.var['symbol'] repeats 1 name(s) (e.g. 'gene_0')" in sag_caplog.text
     assert twice.uns["sag"]["gene_overlap"]["n_common"] == 199
+    # an index name anndata's setter refuses (pandas takes it on var): given back all the same
+    named = _ids_with_symbols(adata)
+    named.var.index.name = 0
+    sag.tl.predict(named, model, gene_symbols="symbol")
+    assert named.var_names.equals(own)
+    assert named.var.index.name == 0
+    # genes without a name there match none (and are no repeats); Entrez ids stored as
+    # floats beside a NaN read as whole numbers
+    gaps = _ids_with_symbols(adata)
+    gaps.var["symbol"] = gaps.var["symbol"].astype(object)
+    gaps.var.iloc[:3, gaps.var.columns.get_loc("symbol")] = np.nan
+    sag_caplog.clear()
+    sag.tl.predict(gaps, model, gene_symbols="symbol")
+    assert "3 gene(s) have no name in adata.var['symbol'] (NaN)" in sag_caplog.text
+    assert "repeats" not in sag_caplog.text
+    assert gaps.uns["sag"]["gene_overlap"]["n_common"] == 197
+    entrez = adata.copy()
+    entrez.var_names = [str(7000 + i) for i in range(entrez.n_vars)]
+    by_entrez = _small_model(entrez)
+    floats = entrez.copy()
+    floats.var["entrez"] = np.r_[np.arange(7000, 7000 + entrez.n_vars - 1), np.nan]
+    floats.var_names = [f"g{i}" for i in range(entrez.n_vars)]
+    sag.tl.predict(floats, by_entrez, gene_symbols="entrez")
+    assert floats.uns["sag"]["gene_overlap"]["n_common"] == entrez.n_vars - 1
+    # not an AnnData: that error, not one of its attributes
+    frame = pd.DataFrame(adata.X.toarray(), columns=adata.var_names)
+    with pytest.raises(TypeError, match="AnnData"):
+        sag.tl.predict(frame, model, gene_symbols="symbol")
     # a column that is not there: before any work, nothing written
     bare = _ids_with_symbols(adata)
     with pytest.raises(KeyError, match=r"gene_symbols='symbols' is not a column of adata\.var"):

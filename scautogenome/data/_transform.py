@@ -87,15 +87,11 @@ def _layer_of_counts(layers, where: str) -> str | None:
     for name, M in (layers or {}).items():
         if f"layers[{name!r}]" in where or not hasattr(M, "shape") or len(M.shape) != 2:
             continue
-        rows = M[: min(200, M.shape[0])]
-        values = np.asarray(rows.data if sparse.issparse(rows) else rows)
-        if (
-            values.size
-            and np.issubdtype(values.dtype, np.number)
-            and values.min() >= 0
-            and values.max() > 1
-            and np.all(np.mod(values, 1) == 0)
-        ):
+        first = M[: min(200, M.shape[0])]  # in memory, of a backed layer too
+        if not np.issubdtype(first.dtype, np.number) or not first.size:
+            continue
+        stats = value_stats(first)
+        if stats["integer"] and stats["min"] >= 0 and stats["max"] > 1:
             return str(name)
     return None
 
@@ -218,7 +214,13 @@ MIN_ZERO_GENES = 10
 
 
 def warn_zero_genes(
-    X, transform: InputTransform, where: str, col_map=None, genes=None, noun: str = "cells"
+    X,
+    transform: InputTransform,
+    where: str,
+    col_map=None,
+    genes=None,
+    noun: str = "cells",
+    frame: bool = False,
 ) -> None:
     """Warn where many of the model's genes that ``X`` has are 0 in every row of it, though
     so many training rows had them that so many zeros are no chance (:data:`ZERO_GENES_CHANCE`,
@@ -226,7 +228,9 @@ def warn_zero_genes(
     join (``anndata.concat(join="outer")``) or missing from a gene panel, which the model
     reads as not expressed. Dropped from the query, they are filled in as missing genes.
     ``col_map`` as :class:`~scautogenome.data.BatchLoader`'s (None: the model's genes in
-    order); ``genes``: the model's gene names, for examples. Nothing without the training
+    order); ``genes``: the model's gene names, for examples; ``frame``: the query is a
+    DataFrame of named genes (``where`` names an AnnData's matrix as "the query's X" or
+    "the query's layers[...]"), for the line that drops them. Nothing without the training
     rows' shares (a model saved before they were kept), nor for a model of binary profiles
     (mutations), whose 0 is a finding: not mutated (a MAF's unlisted genes are added as such
     columns). The rows are read in blocks that
@@ -265,24 +269,27 @@ def warn_zero_genes(
     if left.size < least:
         return
     named = "" if genes is None else ", ".join(repr(str(genes[g])) for g in dst[left[:3]])
-    # the matrix read, in the line that drops them: query.X or query.layers['counts']
-    matrix = "query." + where.removeprefix("the query's ") if "'s " in where else "query.X"
+    if where.startswith("the query's "):  # an AnnData: X or a layer
+        matrix = "query." + where.removeprefix("the query's ")
+        drop = f"query = query[:, np.asarray(({matrix} != 0).sum(axis=0)).ravel() > 0].copy()"
+    elif frame:  # a DataFrame of named genes
+        drop = "query = query.loc[:, (query != 0).any()]"
+    else:  # a plain matrix has the model's genes in order: none can be left out
+        drop = "pass an AnnData or a DataFrame of named genes for that: a plain matrix holds the model's genes in order"
     logger.warning(
-        "%d of the model's genes in %s (%s of those it reads there%s) are 0 in all %d %s, "
-        "though each was in %s or more of the training %s: genes a dataset did not measure "
-        "are 0 after an outer join of datasets (anndata.concat(join='outer')) or in a panel "
-        "of other genes, and the model reads them as not expressed. If the query did not "
-        "measure them, drop them from it, so that they are filled in as missing genes "
-        "(query = query[:, np.asarray((%s != 0).sum(axis=0)).ravel() > 0].copy()).",
+        "%d of the model's genes in %s (%s of those it reads there%s) are 0 in %s, though "
+        "each was in %s or more of the training %s: genes a dataset did not measure are 0 "
+        "after an outer join of datasets (anndata.concat(join='outer')) or in a panel of "
+        "other genes, and the model reads them as not expressed. If the query did not "
+        "measure them, drop them from it, so that they are filled in as missing genes (%s).",
         left.size,
         where,
         percent_down(left.size / max(n_read, 1)),
         f"; e.g. {named}" if named else "",
-        n,
-        noun,
+        f"all {n} {noun}" if n > 1 else f"its only {noun.removesuffix('s')}",
         percent_down(float(share[left].min())),
         noun,
-        matrix,
+        drop,
     )
 
 

@@ -761,7 +761,10 @@ class BaseModel:
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
         check_finite(X, where, used, **names_of(data))
         check_query_values(X, self.transform_, where, col_map, getattr(data, "layers", None))
-        warn_zero_genes(X, self.transform_, where, col_map, self.var_names_, obs_noun(data))
+        frame = isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex)
+        warn_zero_genes(
+            X, self.transform_, where, col_map, self.var_names_, obs_noun(data), frame=frame
+        )
 
     def _matched_input(self, data, layer: str | None, check_genes):
         """Matrix + gene mapping for ``data`` (AnnData or DataFrame with gene-named columns,
@@ -1058,7 +1061,8 @@ def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int)
         if best is not None and counts[best] > n_common:
             hints.append(
                 f"adata.var[{best!r}] holds {counts[best]} of them: match the genes by it "
-                f"(gene_symbols={best!r}), or name them by it "
+                f"(gene_symbols={best!r} of sag.tl.predict, encode and explain), or name them "
+                "by it "
                 f"(adata.var_names = adata.var[{best!r}].astype(str); "
                 "adata.var_names_make_unique())"
             )

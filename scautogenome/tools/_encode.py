@@ -11,6 +11,7 @@ from .._logging import elapsed
 from .._settings import keep_python_rng, logger
 from .._utils import check_gene_symbols, json_default
 from ..data import check_adata, gene_alignment, obs_noun, unlisted_genes_are_zero
+from ..models._base import _genes_elsewhere
 from ..models._resvae import active_dims, transform_batch_names
 from ._embed import check_outputs, latent_key, layout_outputs, recon_outputs
 from ._utils import (
@@ -141,9 +142,9 @@ def encode(
 
     start = time.perf_counter()
     check_outputs(adata, key_added, layer, recon, "encode")
-    check_gene_symbols(adata, gene_symbols)
     # its genes' names unique (named by gene_symbols: checked as the model reads them)
     check_adata(adata, reads=getattr(model, "var_names_", None) if gene_symbols is None else [])
+    check_gene_symbols(adata, gene_symbols)
     check_model_type(model, (ResVAE,), "ResVAE (sag.tl.embed's)")
     check_is_fitted(model)
     record = adata.uns.get(key_added)
@@ -168,17 +169,6 @@ def encode(
         src, dst, n_model = gene_alignment(adata.var_names, model.var_names_, log=False)
         found = np.unique(dst)  # the model genes the query has
         n_common = found.size
-        if recon and n_common < n_model:
-            # a query of other gene names: the overlap's error, which says where the model's
-            # genes are (a var column, adata.raw), before recon's own
-            model.gene_overlap(
-                adata.var_names,
-                min_gene_overlap=min_gene_overlap,
-                warn=False,
-                found=found,
-                unlisted_zero=unlisted_genes_are_zero(adata),
-                query=adata,
-            )
         if recon and not (len(src) == adata.n_vars == n_model == n_common):
             msg = (
                 "recon=True writes a layer of the query's genes, which must then be the model's: "
@@ -186,6 +176,8 @@ def encode(
                 f"{n_model}. Leave recon out (in Python, model.reconstruct(adata) returns the "
                 "model's genes for any query), or subset the query to the model's genes where it "
                 "has others besides them."
+                # where the query holds more of them (a var column, adata.raw)
+                + _genes_elsewhere(model.var_names_, adata.var_names, adata, n_common)
             )
             raise ValueError(msg)
         if not recon and (batch_key is not None or transform_batch is not None):

@@ -436,8 +436,8 @@ def explain(
 
     start = time.perf_counter()
     check_key_added(key_added)
-    check_gene_symbols(adata, gene_symbols)
     check_adata(adata)
+    check_gene_symbols(adata, gene_symbols)
     check_uns_key(adata, key_added, "explain", replaces=("explain",))
     _check_varm_key(adata, key_added)
     check_model_type(model, (Classifier, Regressor), "Classifier or Regressor")

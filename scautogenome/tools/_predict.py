@@ -138,9 +138,9 @@ def predict(
     # recorded with the predictions, so that the report shows them too
     with logged_warnings() as warned:
         check_key_added(key_added)
-        check_gene_symbols(adata, gene_symbols)
         # its genes' names unique (named by gene_symbols: checked as the model reads them)
         check_adata(adata, reads=getattr(model, "var_names_", None) if gene_symbols is None else [])
+        check_gene_symbols(adata, gene_symbols)
         check_model_type(model, (Classifier, Regressor), "Classifier or Regressor")
         if min_confidence is not None:
             if isinstance(model, Regressor):

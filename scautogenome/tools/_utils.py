@@ -505,35 +505,66 @@ def genes_named_by(adata: AnnData, gene_symbols: str | None):
     """While a model reads ``adata`` (its genes matched by name), its genes are named by the
     ``var`` column ``gene_symbols`` (symbols beside Ensembl ids, or ids beside symbols): a
     name repeated there is read as ``NAME-1``, ... as ``adata.var_names_make_unique()``
-    names it, so that its first gene is matched. ``adata``'s own ``var_names`` are given
+    names it, so that its first gene is matched; a gene without a name there (NaN) matches
+    none; whole numbers of a numeric column (Entrez ids stored as floats beside a NaN) read
+    as whole numbers (``7157``, not ``7157.0``). ``adata``'s own ``var_names`` are given
     back afterwards, whatever happened; nothing else changes. None: as they are. Checked
     (:func:`~scautogenome._utils.check_gene_symbols`) before any work."""
     if gene_symbols is None:
         yield
         return
+    import numpy as np
     import pandas as pd
     from anndata.utils import make_index_unique
 
     from .._settings import logger
 
-    named = pd.Index(adata.var[gene_symbols].astype(str).to_numpy(), dtype=object)
+    column = adata.var[gene_symbols]
+    missing = column.isna().to_numpy()
+    values = column.to_numpy(dtype=object)
+    names = np.array(
+        [
+            f"<no name in var[{gene_symbols!r}]: {i}>"  # matches no gene, is no repeat
+            if gone
+            else str(int(v))
+            if isinstance(v, (float, np.floating)) and float(v).is_integer()
+            else str(v)
+            for i, (v, gone) in enumerate(zip(values, missing, strict=True))
+        ],
+        dtype=object,
+    )
+    named = pd.Index(names, dtype=object)
     unique = make_index_unique(named)
-    repeats = int((named != unique).sum())
-    if repeats:
+    repeated = named[(named != unique) & ~missing]
+    if missing.any():
+        logger.info(
+            "%d gene(s) have no name in adata.var[%r] (NaN): they match none of the model's",
+            int(missing.sum()),
+            gene_symbols,
+        )
+    if len(repeated):
         logger.info(
             "adata.var[%r] repeats %d name(s) (e.g. %r); each is matched as its first gene, "
             "the others read as %r, ... (as adata.var_names_make_unique() names them)",
             gene_symbols,
-            repeats,
-            str(named[named.duplicated()][0]),
-            f"{named[named.duplicated()][0]}-1",
+            len(repeated),
+            str(repeated[0]),
+            f"{repeated[0]}-1",
         )
     own = adata.var_names
     adata.var_names = unique
     try:
         yield
     finally:
-        adata.var_names = own
+        try:
+            adata.var_names = own
+        except (TypeError, ValueError):
+            # an index anndata's setter refuses (a name that is not a string, which pandas
+            # takes on adata.var): put back as the setter would, without its checks
+            adata.var.index = own
+            for frame in adata.varm.values():
+                if isinstance(frame, pd.DataFrame):
+                    frame.index = own
 
 
 def recorded_layer(adata: AnnData, record: dict, model=None) -> str | None:

@@ -85,7 +85,7 @@ def predict(
         class. Not for a Regressor.
     gene_symbols
         A column of ``adata.var`` naming the genes as the model does, to match them by
-        (symbols beside Ensembl ids, as ``read_10x_h5(gene_symbols=)`` or CELLxGENE's
+        (symbols beside Ensembl ids, as ``sc.read_10x_mtx(var_names='gene_ids')`` or CELLxGENE's
         ``feature_name`` keep them; or the ids beside symbols): ``adata.var_names`` are left
         as they are. A name repeated there is matched as its first gene. None: the
         ``var_names``.

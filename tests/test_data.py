@@ -1371,3 +1371,72 @@ def test_transform_keeps_each_genes_share_of_nonzero_training_values():
         t = InputTransform(value_type=value_type).fit(stored, rows)
         np.testing.assert_allclose(t.detected_, want_stored, rtol=1e-6)
     assert not np.allclose(want, want_stored)
+
+
+# -- pins from mutation testing: behaviour that no test held --------------------------------
+def test_copies_of_training_rows_in_val_are_warned_of_from_ten_values(sag_caplog):
+    """A val row holding every value of a training row is a copy too (not only a test row);
+    rows of exactly MIN_VALUES_OF_A_COPY (10) non-zero values count."""
+    from scautogenome.data._split import MIN_VALUES_OF_A_COPY, warn_copies_across_parts
+
+    assert MIN_VALUES_OF_A_COPY == 10
+    rng = np.random.default_rng(0)
+    for n_values in (12, 10):
+        X = np.zeros((20, 30), dtype=np.float32)
+        for i in range(20):
+            X[i, rng.choice(30, n_values, replace=False)] = rng.uniform(1, 5, n_values)
+        X[5] = X[0]
+        split = np.array(["train"] * 20, dtype=object)
+        split[[5, 6]] = "val"
+        split[[18, 19]] = "test"
+        sag_caplog.clear()
+        warn_copies_across_parts(X, split.astype(str), "cells")
+        assert "1 val cells hold every value of a training cell" in sag_caplog.text
+
+
+def test_a_user_split_without_test_cells_is_warned_of_and_junk_of_unlabelled_cells_is_left(
+    sag_caplog,
+):
+    from scautogenome.data import user_split
+
+    user_split(pd.Series(["train"] * 4 + ["val"] * 2), "p", np.ones(6, bool))
+    assert "obs['p'] has no labelled 'test' cells" in sag_caplog.text
+    out = user_split(pd.Series(["train", "val", "test", "junk"]), "p", np.array([1, 1, 1, 0], bool))
+    assert list(out) == ["train", "val", "test", "none"]
+
+
+def test_tcga_grouping_holds_at_half_the_names_and_two_donors_are_hinted(sag_caplog):
+    """group_key='auto' keeps TCGA patients when half the names are barcodes (not more than
+    half are others); an obs column of 2 donors is named in a hint."""
+    import anndata as ad
+
+    from scautogenome.data import resolve_groups
+
+    names = ["TCGA-AA-0001-01A-11R-A000-07", "TCGA-AA-0002-01A-11R-A000-07", "x1", "x2"]
+    a = ad.AnnData(np.ones((4, 3), np.float32), obs=pd.DataFrame(index=names))
+    groups, what = resolve_groups(a, "auto", np.ones(4, bool))
+    assert what == "TCGA patient of obs_names"
+    assert groups is not None
+    cells = ad.AnnData(
+        np.ones((10, 3), np.float32),
+        obs=pd.DataFrame({"donor": ["d1"] * 5 + ["d2"] * 5}, index=[f"c{i}" for i in range(10)]),
+    )
+    resolve_groups(cells, "auto", np.ones(10, bool), hint_donors=True)
+    assert "obs['donor'] names 2 donors or samples" in sag_caplog.text
+
+
+def test_value_checks_at_their_bounds():
+    """Values of 0-1 that are not all 0 or 1 are not binary; a numeric column of 51 distinct
+    values is a measurement, of 50 classes; blank names are missing; the columns asked for
+    are the only ones read."""
+    from scautogenome.data._checks import check_not_continuous, named_missing, value_stats
+
+    X = np.array([[0.2, 0.5], [0.0, 1.0]], np.float32)
+    assert value_stats(X)["binary"] is False
+    assert detect_value_type(X) == "continuous"
+    with pytest.raises(ValueError, match="numeric with 51 distinct values"):
+        check_not_continuous(pd.Series(np.arange(51.0)), "x", "classification")
+    check_not_continuous(pd.Series(np.arange(50.0)), "x", "classification")
+    assert named_missing(["", " ", "B"]) == ["", " "]
+    three = np.array([[0.0, 1.0, 7.5], [1.0, 0.0, 7.5]], np.float32)
+    assert value_stats(three, columns=np.array([0, 1]))["max"] == 1.0

@@ -1076,3 +1076,46 @@ def test_a_labels_column_renamed_since_classify_is_said_when_cells_are_grouped_b
     del fresh.uns["sag"], fresh.obs["sag_split"]
     sag.tl.explain(fresh, model, **FAST)
     assert "grouped by their predicted class" not in log_records.text
+
+
+# -- pins from mutation testing: behaviour of class_importance that no test held ------------
+def _tiny_engine(n_genes: int = 12, n_classes: int = 3, n_cells: int = 9):
+    """An ExpectedGradients engine of a fixed random linear-ReLU network, its rows and their
+    background."""
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(
+        torch.nn.Linear(n_genes, 8), torch.nn.ReLU(), torch.nn.Linear(8, n_classes)
+    ).eval()
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, (n_cells, n_genes)).astype(np.float32)
+    bg = rng.uniform(0, 1, (6, n_genes)).astype(np.float32)
+    engine = ExpectedGradients(module, bg, sample_draws(n_cells, 6, 16, seed=0))
+    return engine, (lambda cells: X[cells]), X
+
+
+def test_class_importance_second_pass_keeps_the_top_genes_expression():
+    """Without keep_values, the expression of each class's top genes (the colour of the SHAP
+    summary) is each cell's value of that gene, as with keep_values."""
+    engine, rows, X = _tiny_engine()
+    codes = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    res = class_importance(engine, rows, codes, n_top=4)
+    kept = class_importance(engine, rows, codes, n_top=4, keep_values=True)
+    for c in range(3):
+        np.testing.assert_array_equal(res.top_expression[c], X[:, res.top[c]])
+    np.testing.assert_allclose(res.top_expression, kept.top_expression)
+    np.testing.assert_allclose(res.top_values, kept.top_values, rtol=1e-5, atol=1e-7)
+
+
+def test_class_importance_ranks_only_eligible_genes_and_averages_present_classes():
+    """A gene the query lacks is never ranked; 'overall' is the mean over the classes with
+    an explained cell (not shrunk by the others)."""
+    engine, rows, _ = _tiny_engine()
+    codes = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])  # class 2 has no explained cell
+    res = class_importance(engine, rows, codes, n_top=5)
+    np.testing.assert_allclose(res.overall, np.nanmean(res.importance[:, :2], 1), rtol=1e-6)
+    best = int(np.argmax(res.importance[:, 0]))
+    eligible = np.ones(12, bool)
+    eligible[best] = False
+    res = class_importance(engine, rows, codes, n_top=12, eligible_genes=eligible)
+    assert best not in res.top
+    assert ((res.top >= 0).sum(1) <= eligible.sum()).all()

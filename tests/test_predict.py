@@ -1020,3 +1020,27 @@ def test_mutation_profiles_zero_in_every_query_tumour_are_no_warning(tmp_path, s
         sag_caplog.clear()
         sag.tl.predict(query, model, min_gene_overlap=0)
         assert "are 0 in all" not in sag_caplog.text
+
+
+def test_min_confidence_is_strict_and_refused_where_it_cannot_apply(adata):
+    """A cell exactly at min_confidence keeps its class; True is no probability; a Regressor
+    and a model with a class named 'Unassigned' refuse it."""
+    model = _small_model(adata)
+    query = adata.copy()
+    sag.tl.predict(query, model)
+    at = float(query.obs["sag_confidence"].iloc[0])
+    sag.tl.predict(query, model, min_confidence=at)
+    assert query.obs["sag_pred"].iloc[0] != "Unassigned"
+    with pytest.raises(TypeError, match="must be a probability"):
+        sag.tl.predict(adata.copy(), model, min_confidence=True)
+    numbers = adata.copy()
+    numbers.obs["age"] = np.linspace(20, 80, numbers.n_obs)
+    regressor = sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    regressor.fit(numbers, "age", seed=0)
+    with pytest.raises(ValueError, match="a Regressor predicts values"):
+        sag.tl.predict(numbers.copy(), regressor, min_confidence=0.5)
+    named = adata.copy()
+    named.obs["label"] = named.obs["label"].cat.rename_categories({"type_0": "Unassigned"})
+    unsure = _small_model(named)
+    with pytest.raises(ValueError, match="has a class named 'Unassigned'"):
+        sag.tl.predict(named.copy(), unsure, min_confidence=0.5)

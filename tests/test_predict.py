@@ -493,6 +493,22 @@ def _write_maf(path, rows):
     return path
 
 
+def _three_cohorts(n_tumours: int):
+    """30 genes and the MAF rows of ``n_tumours`` tumours of three cohorts (A, B, C in
+    turn), each tumour mutated in 3 of its cohort's own 10 genes (seeded); each tumour's
+    cohort."""
+    rng = np.random.default_rng(0)
+    genes = [f"G{i}" for i in range(30)]
+    rows, cohort = [], {}
+    for i in range(n_tumours):
+        c = i % 3
+        sample = f"TCGA-AA-{i:04d}-01A-11D-A000-09"
+        cohort[sample] = "ABC"[c]
+        mutated = rng.choice(10, 3, replace=False) + 10 * c  # each cohort its own genes
+        rows += [(genes[g], sample) for g in mutated]
+    return genes, rows, cohort
+
+
 def test_a_query_read_from_a_maf_has_no_mutation_in_the_genes_it_does_not_list(
     tmp_path, sag_caplog
 ):
@@ -500,15 +516,7 @@ def test_a_query_read_from_a_maf_has_no_mutation_in_the_genes_it_does_not_list(
     model's genes none of them has mutated. Those are 0 (not mutated), not their mean in
     training, and no gene-overlap threshold applies: the same calls as the query read with
     the model's genes, and an encode/explain reads it alike."""
-    rng = np.random.default_rng(0)
-    genes = [f"G{i}" for i in range(30)]
-    rows, cohort = [], {}
-    for i in range(90):
-        c = i % 3
-        sample = f"TCGA-AA-{i:04d}-01A-11D-A000-09"
-        cohort[sample] = "ABC"[c]
-        mutated = rng.choice(10, 3, replace=False) + 10 * c  # each cohort its own genes
-        rows += [(genes[g], sample) for g in mutated]
+    genes, rows, cohort = _three_cohorts(90)
     train = sag.io.read_maf(_write_maf(tmp_path / "train.maf", rows))
     train.obs["project"] = [cohort[s] for s in train.obs_names]
     model = sag.models.Classifier({"kind": "mlp", "units": [16]}, {"max_epochs": 40, "lr": 0.01})
@@ -1001,15 +1009,7 @@ def test_mutation_profiles_zero_in_every_query_tumour_are_no_warning(tmp_path, s
     """A model of mutations: 0 is a finding (not mutated). A MAF query of one cohort's
     tumours (the other cohorts' genes unlisted, added as zero columns) or the same read with
     the model's genes is not warned of, though those genes are 0 in all 150 tumours."""
-    rng = np.random.default_rng(0)
-    genes = [f"G{i}" for i in range(30)]
-    rows, cohort = [], {}
-    for i in range(450):
-        c = i % 3
-        sample = f"TCGA-AA-{i:04d}-01A-11D-A000-09"
-        cohort[sample] = "ABC"[c]
-        mutated = rng.choice(10, 3, replace=False) + 10 * c
-        rows += [(genes[g], sample) for g in mutated]
+    _, rows, cohort = _three_cohorts(450)
     train = sag.io.read_maf(_write_maf(tmp_path / "train.maf", rows))
     train.obs["project"] = [cohort[s] for s in train.obs_names]
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 2})

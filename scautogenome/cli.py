@@ -2028,6 +2028,24 @@ def _one_line_warnings(command: str, parser: argparse.ArgumentParser | None = No
     return original
 
 
+def _log_in_cli_words(parser: argparse.ArgumentParser):
+    """Show scautogenome's log lines (its warnings' advice: ``layer='counts'``,
+    ``min_gene_overlap=``) in the words of the command's ``parser`` (:func:`_cli_words`), as
+    its errors and Python warnings are. Returns the function that restores the formatter."""
+    import scautogenome as sag
+
+    from ._logging import LevelFormatter
+
+    class CliWords(LevelFormatter):
+        def format(self, record) -> str:
+            return _cli_words(super().format(record), parser)
+
+    handler = sag.settings._handler
+    original = handler.formatter
+    handler.setFormatter(CliWords("%(message)s"))
+    return lambda: handler.setFormatter(original)
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM (a job scheduler's preemption, ``kill``), raised where Ctrl-C would be, so that
     a search stops as cleanly: the running trial is marked failed (a starting point is rerun
@@ -2160,6 +2178,7 @@ def main(argv: list[str] | None = None) -> int:
     import scautogenome as sag
 
     original = _one_line_warnings(args.command, sub)
+    restore_log = _log_in_cli_words(sub)
     previous_term = _on_sigterm(_raise_terminated)
     # --quiet, a stderr that is no terminal, --device and --threads change these for the
     # command only (main() called from a notebook or a script leaves them as they were)
@@ -2175,6 +2194,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args, sub)
         finally:
             warnings.showwarning = original
+            restore_log()
             sag.settings.verbosity, sag.settings.progress_bar, sag.settings.device = shown
             if threads:  # then torch's own count, as it was (restore)
                 sag.settings.n_threads = n_threads

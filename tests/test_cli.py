@@ -2543,3 +2543,29 @@ def test_predict_and_explain_match_genes_by_a_var_column(adata, config_file, tmp
     assert "--gene-symbols matches the genes of a saved model; give it with --model" in (
         capsys.readouterr().err
     )
+
+
+def test_log_lines_name_the_commands_options(adata, tmp_path, capsys):
+    """A warning's advice in the API's words (layer='counts') is shown as the command's
+    option (--layer 'counts'), as its errors are; the formatter is put back afterwards."""
+    import scanpy as sc
+
+    import scautogenome as sag
+
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "model")
+    logged = adata.copy()
+    sc.pp.normalize_total(logged)
+    sc.pp.log1p(logged)
+    logged.write_h5ad(tmp_path / "l.h5ad")
+    formatter = sag.settings._handler.formatter
+    capsys.readouterr()
+    argv = ["predict", str(tmp_path / "l.h5ad"), "--model", str(tmp_path / "model")]
+    assert main([*argv, "--out", str(tmp_path / "p.h5ad")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "(e.g. --layer 'counts' for raw counts, the same normalization and log)" in err
+    assert "layer='counts'" not in err
+    assert sag.settings._handler.formatter is formatter
+    # the prediction's record keeps the API's words (read in Python, shown in the report)
+    recorded = " ".join(map(str, ad.read_h5ad(tmp_path / "p.h5ad").uns["sag"]["warnings"]))
+    assert "e.g. layer='counts' for raw counts" in recorded

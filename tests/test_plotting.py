@@ -339,6 +339,13 @@ def test_confusion_matrix(annotated, tmp_path):
     assert (
         np.asarray(counts.get_images()[0].get_array()).sum() == adata.uns["sag"]["confusion"].sum()
     )
+    assert "this AnnData holds" not in ax.get_title()
+    # a subset of the run's cells draws the run's recorded matrix: the title says so
+    half = adata[: adata.n_obs // 2].copy()
+    held = int((half.obs["sag_split"] == "test").sum())
+    n = int(adata.uns["sag"]["confusion"].sum())
+    title = sag.pl.confusion_matrix(half, show=False).get_title()
+    assert f"(the run's {n} test cells; this AnnData holds {held})" in title
 
 
 def test_confusion_matrix_30_classes(tmp_path):

@@ -160,7 +160,15 @@ def confusion_matrix(
             heading += f", macro-F1 {test['macro_f1']:.3f}"
         from ..data._checks import obs_noun  # not ..data, which loads torch
 
-        who = f"test {obs_noun(adata)}"
+        noun = obs_noun(adata)
+        who = f"test {noun}"
+        column = _keys.split_key(key)
+        if column in adata.obs.columns:  # a subset of the run's cells: not what is drawn
+            held = int((adata.obs[column].astype(str) == "test").sum())
+            if held != int(cm.sum()):
+                heading += (
+                    f"\n(the run's {int(cm.sum()):,} test {noun}; this AnnData holds {held:,})"
+                )
     else:
         cm, rows, cols, heading = _observed_confusion(adata, key, labels_key, split)
         who = f"obs[{labels_key!r}]"

@@ -183,7 +183,8 @@ def replaced_together(*paths: str | Path):
 def storage_shown(storage: str | None) -> str | None:
     """An Optuna storage URL as it may be written into AnnData or a log: its password, if any,
     replaced by ``***`` (SQLAlchemy's own rendering), so that a saved h5ad does not carry the
-    database's credentials. A string SQLAlchemy cannot parse is returned as it is."""
+    database's credentials; a URL without one, or a string SQLAlchemy cannot parse, as it
+    is."""
     if storage is None:
         return None
     if not isinstance(storage, str):  # a storage object of the user's: its kind, not its id
@@ -192,9 +193,12 @@ def storage_shown(storage: str | None) -> str | None:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(storage).render_as_string(hide_password=True)
+        url = make_url(storage)
     except ArgumentError:
         return storage
+    # re-rendered only to hide a password: SQLAlchemy's rendering quotes other parts
+    # (sqlite:///:memory: as sqlite:///%3Amemory%3A), which would then name another database
+    return storage if url.password is None else url.render_as_string(hide_password=True)
 
 
 def call_params(**kwargs) -> dict:

@@ -1359,6 +1359,9 @@ def test_numpy_beta_and_masked_storage_password(adata, tmp_path):
         "postgresql://me:***@db.example.org:5432/optuna"
     )
     assert storage_shown("sqlite:///search.db") == "sqlite:///search.db"
+    # as typed where there is no password: SQLAlchemy's rendering quoted ':memory:'
+    assert storage_shown("sqlite:///:memory:") == "sqlite:///:memory:"
+    assert storage_shown("mysql://me:pw@db/optuna?x=1") == "mysql://me:***@db/optuna?x=1"
     assert storage_shown(None) is None
     url = f"sqlite:///{tmp_path / 's.db'}"
     sag.tl.embed(adata, config=ONE_TRIAL, beta=np.float32(2.0), storage=url, n_latent=4)

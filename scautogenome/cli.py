@@ -602,15 +602,20 @@ def _one_output(uns) -> str | None:
     return outputs[0] if len(outputs) == 1 else None
 
 
-def top_genes_table(adata, key: str = "sag_shap", n: int = 8) -> str:
+def top_genes_table(
+    adata, key: str = "sag_shap", n: int = 8, gene_symbols: str | None = None
+) -> str:
+    """Each class's top genes, named by ``var[gene_symbols]`` where given (the column a
+    query's genes were matched by), else as recorded (its ``var_names``)."""
     uns = adata.uns[key]
     columns = [str(c) for c in uns["columns"]]
     if _one_output(uns) is not None:  # its "overall" column is the same as the output's
         columns = columns[:1]
     width = max(8, *(len(c) for c in columns[:PRINTED_ROWS]))
     genes = uns["top_genes"]
+    names = {} if gene_symbols is None else adata.var[gene_symbols].astype(str).to_dict()
     lines = [
-        f"{c:<{width}}  " + ", ".join(str(g) for g in genes[i, :n] if str(g))
+        f"{c:<{width}}  " + ", ".join(names.get(str(g), str(g)) for g in genes[i, :n] if str(g))
         for i, c in enumerate(columns[:PRINTED_ROWS])
     ]
     if len(columns) > PRINTED_ROWS:
@@ -898,7 +903,7 @@ def _explain(args) -> int:
     )
     _write_h5ad(adata, out)
     print(_top_genes_heading(adata, args.key_added))
-    print(top_genes_table(adata, args.key_added))
+    print(top_genes_table(adata, args.key_added, gene_symbols=args.gene_symbols))
     print(f"\nwrote {out}")
     return 0
 

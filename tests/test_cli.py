@@ -2536,8 +2536,13 @@ def test_predict_and_explain_match_genes_by_a_var_column(adata, config_file, tmp
     assert list(pred.var_names) == list(query.var_names)
     explain = ["explain", str(path), "--model", str(out / "model"), "--cells", "all"]
     explain += ["--out", str(tmp_path / "e.h5ad"), "--gene-symbols", "symbol", "--quiet"]
+    capsys.readouterr()
     assert main(explain) == 0
     assert np.isfinite(ad.read_h5ad(tmp_path / "e.h5ad").varm["sag_shap"]).any()
+    # the top genes printed by the names they were matched by
+    table = capsys.readouterr().out
+    assert "gene_" in table
+    assert "ENSG" not in table
     embed = ["embed", str(path), "--out", str(tmp_path / "v.h5ad"), "--gene-symbols", "symbol"]
     assert main(embed) == 2
     assert "--gene-symbols matches the genes of a saved model; give it with --model" in (

@@ -874,9 +874,9 @@ def test_model_genes_zero_in_every_query_cell_are_warned_of(adata, tmp_path, sag
         sag.tl.predict(joined, model, layer="counts")
         text = " ".join(sag_caplog.text.split())
         assert (
-            "60 of the model's genes in the query's layers['counts'] (30.0% of those it reads "
-            "there; e.g. 'gene_50', 'gene_51', 'gene_52') are 0 in all 300 cells, though each "
-            "was in "
+            "60 of the 200 model genes that all 300 cells should show (each was in 24.5% or "
+            "more of the training cells) are 0 in every one of them in the query's "
+            "layers['counts'] (e.g. 'gene_50', 'gene_51', 'gene_52')"
         ) in text
         assert "outer join of datasets (anndata.concat(join='outer'))" in text
         assert "np.asarray((query.layers['counts'] != 0).sum(axis=0))" in text
@@ -886,6 +886,23 @@ def test_model_genes_zero_in_every_query_cell_are_warned_of(adata, tmp_path, sag
     sag.tl.predict(kept, model)
     assert "are 0 in all" not in sag_caplog.text
     assert "query has 140 of the model's 200 genes" in " ".join(sag_caplog.text.split())
+    # a query of 60 cells missing most genes: warned of, with the min_gene_overlap that
+    # dropping them needs
+    most = adata[:60].copy()
+    most.X = dense[:60].copy()
+    most.X[:, :130] = 0
+    sag_caplog.clear()
+    sag.tl.predict(most, model)
+    text = " ".join(sag_caplog.text.split())
+    left = re.search(
+        r"that leaves it (\d+) of the model's 200 genes \([\d.]+%\), so pass "
+        r"min_gene_overlap= below 0.5 too",
+        text,
+    )
+    assert left is not None, text
+    dropped = most[:, np.asarray((most.X != 0).sum(axis=0)).ravel() > 0].copy()
+    assert dropped.n_vars == int(left.group(1))
+    sag.tl.predict(dropped, model, min_gene_overlap=0.2)
     # a DataFrame of named genes: the pandas line, which drops them
     frame = pd.DataFrame(joined.X, index=joined.obs_names, columns=joined.var_names)
     sag_caplog.clear()
@@ -1044,3 +1061,19 @@ def test_min_confidence_is_strict_and_refused_where_it_cannot_apply(adata):
     unsure = _small_model(named)
     with pytest.raises(ValueError, match="has a class named 'Unassigned'"):
         sag.tl.predict(named.copy(), unsure, min_confidence=0.5)
+
+
+def test_the_hint_counts_a_var_column_as_gene_symbols_reads_it(adata):
+    """A model trained on names made unique (GENE, GENE-1) and a query whose var column
+    repeats GENE: the hint counts what gene_symbols= then matches (all of them)."""
+    named = adata.copy()
+    names = list(named.var_names)
+    names[5] = "gene_0-1"
+    named.var_names = names
+    model = _small_model(named)
+    query = _ids_with_symbols(adata)
+    query.var.iloc[5, query.var.columns.get_loc("symbol")] = "gene_0"
+    with pytest.raises(ValueError, match=r"adata\.var\['symbol'\] holds 200 of them"):
+        sag.tl.predict(query, model)
+    sag.tl.predict(query, model, gene_symbols="symbol")
+    assert query.uns["sag"]["gene_overlap"]["n_common"] == 200

@@ -753,17 +753,27 @@ class BaseModel:
         matrix the model reads."""
         return bool(unlisted_zero) and self.transform_.value_type == "binary"
 
-    def _check_values(self, data, X, col_map, where: str) -> None:
+    def _check_values(
+        self, data, X, col_map, where: str, min_gene_overlap: float | None = None
+    ) -> None:
         """The checks of a query's values (``X`` of :meth:`_matched_input`) before the model
         reads them: finite in the genes it reads, of the kind the model was trained on
         (:func:`~scautogenome.data.check_query_values`), and not many model genes 0 in
-        every cell (:func:`~scautogenome.data.warn_zero_genes`)."""
+        every cell (:func:`~scautogenome.data.warn_zero_genes`; ``min_gene_overlap``: the
+        caller's, for its advice)."""
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
         check_finite(X, where, used, **names_of(data))
         check_query_values(X, self.transform_, where, col_map, getattr(data, "layers", None))
         frame = isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex)
         warn_zero_genes(
-            X, self.transform_, where, col_map, self.var_names_, obs_noun(data), frame=frame
+            X,
+            self.transform_,
+            where,
+            col_map,
+            self.var_names_,
+            obs_noun(data),
+            frame=frame,
+            min_gene_overlap=min_gene_overlap,
         )
 
     def _matched_input(self, data, layer: str | None, check_genes):
@@ -1037,6 +1047,8 @@ def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int)
     ids, as ``gene_symbols=`` of scanpy's plots reads), or ``adata.raw``; each with the step
     that uses it; its ``obs_names`` (the query transposed). Empty where none holds more (or
     ``query`` is no AnnData)."""
+    from anndata.utils import make_index_unique  # not at import: anndata's fails under -OO
+
     model = pd.Index(np.asarray(model_genes, dtype=str))
 
     def n_found(names) -> int:
@@ -1052,8 +1064,8 @@ def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int)
         )
     var = getattr(query, "var", None)
     if isinstance(var, pd.DataFrame):
-        counts = {
-            c: n_found(var[c].astype(str))
+        counts = {  # named as gene_symbols= reads them: a repeat as NAME-1
+            c: n_found(make_index_unique(pd.Index(var[c].astype(str))))
             for c in var.columns
             if not pd.api.types.is_numeric_dtype(var[c]) and not pd.api.types.is_bool_dtype(var[c])
         }

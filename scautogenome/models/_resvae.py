@@ -571,7 +571,7 @@ class ResVAE(BaseModel):
             )
 
         X, col_map, _, where = self._matched_input(data, layer, check_genes)
-        self._check_values(data, X, col_map, where)
+        self._check_values(data, X, col_map, where, min_gene_overlap)
         return X, col_map
 
     def _encode(

@@ -77,7 +77,7 @@ class SupervisedModel(BaseModel):
             )
 
         X, col_map, report, where = self._matched_input(data, layer, check_genes)
-        self._check_values(data, X, col_map, where)
+        self._check_values(data, X, col_map, where, min_gene_overlap)
         return X, col_map, report
 
     def _loader(self, X, col_map, batch_size: int) -> BatchLoader:

@@ -145,7 +145,7 @@ def _candidate_rows(
                 raise ValueError(msg)
             logger.info(
                 "%s; explaining cells drawn from all cells (training cells too; split_key= "
-                "(CLI: --split-key) names a split whose test cells are explained).",
+                "names a split whose test cells are explained).",
                 _split_name(split_col),
             )
             return np.arange(n)

@@ -140,7 +140,7 @@ def accuracy() -> list[dict]:
             handler.lines.clear()
             sag.tl.predict(q, model, min_gene_overlap=0.4)
             acc = float(np.mean(q.obs["sag_pred"].astype(str).to_numpy() == truth[: q.n_obs]))
-            warned = any("are 0 in all" in line for line in handler.lines)
+            warned = any("are 0 in every one of them" in line for line in handler.lines)
             rows.append({"part": "accuracy", "query": name, "accuracy": acc, "warned": warned})
             print(f"accuracy {name:13s} {acc:.3f}  zero-genes warning: {warned}")
     finally:

@@ -884,7 +884,7 @@ def test_model_genes_zero_in_every_query_cell_are_warned_of(adata, tmp_path, sag
     kept = joined[:, np.asarray((joined.X != 0).sum(axis=0)).ravel() > 0].copy()
     sag_caplog.clear()
     sag.tl.predict(kept, model)
-    assert "are 0 in all" not in sag_caplog.text
+    assert "are 0 in every one of them" not in sag_caplog.text
     assert "query has 140 of the model's 200 genes" in " ".join(sag_caplog.text.split())
     # a query of 60 cells missing most genes: warned of, with the min_gene_overlap that
     # dropping them needs
@@ -910,14 +910,14 @@ def test_model_genes_zero_in_every_query_cell_are_warned_of(adata, tmp_path, sag
     assert "(query = query.loc[:, (query != 0).any()])" in " ".join(sag_caplog.text.split())
     sag_caplog.clear()
     model.predict_proba(frame.loc[:, (frame != 0).any()])
-    assert "are 0 in all" not in sag_caplog.text
+    assert "are 0 in every one of them" not in sag_caplog.text
     few = adata.copy()
     few.X = dense.copy()
     few.X[:, 50:60] = 0  # 5% of the genes
     for query in (few, joined[:1].copy(), adata.copy()):
         sag_caplog.clear()
         sag.tl.predict(query, model)
-        assert "are 0 in all" not in sag_caplog.text
+        assert "are 0 in every one of them" not in sag_caplog.text
 
 
 def _ids_with_symbols(adata):
@@ -1036,7 +1036,7 @@ def test_mutation_profiles_zero_in_every_query_tumour_are_no_warning(tmp_path, s
         assert query.n_obs == 150
         sag_caplog.clear()
         sag.tl.predict(query, model, min_gene_overlap=0)
-        assert "are 0 in all" not in sag_caplog.text
+        assert "are 0 in every one of them" not in sag_caplog.text
 
 
 def test_min_confidence_is_strict_and_refused_where_it_cannot_apply(adata):

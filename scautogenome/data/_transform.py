@@ -758,6 +758,8 @@ def _nonzero_per_column(block) -> np.ndarray:
     CSC: its stored values, explicit zeros left out)."""
     if not sparse.issparse(block):
         return np.count_nonzero(block, axis=0)
+    if block.data.all():  # no explicit zero (most files): the columns' lengths
+        return np.diff(block.indptr)
     counted = np.concatenate(([0], np.cumsum(block.data != 0)))
     return np.diff(counted[block.indptr])
 

@@ -209,8 +209,8 @@ below this."""
 ZERO_GENES_SHARE = 0.2
 """Such genes 0 in every query row are warned about where they are at least this share of
 them (and at least :data:`MIN_ZERO_GENES`): a query of one cell type lacks a few that most
-training cells had (at most 8.3% of them, in the cell types of the shared datasets: a worm
-neuron type of 239 cells; 6.7% a kidney type), an outer join of datasets fills whole gene
+training cells had (at most 8.2% of them, in the cell types of the shared datasets: a worm
+neuron type of 239 cells; 6.6% a kidney type), an outer join of datasets fills whole gene
 sets with 0."""
 MIN_ZERO_GENES = 10
 

@@ -631,8 +631,8 @@ class BaseModel:
             (mutations) no overlap is too small, and they are said to be 0, not filled in.
         query
             The query's AnnData, where the error of a too small overlap, and the warning of a
-            partial one, say where more of the model's genes are (:func:`_genes_elsewhere`: a ``var`` column of names,
-            ``adata.raw``, the names without surrounding spaces).
+            partial one, say where more of the model's genes are (:func:`_genes_elsewhere`: a
+            ``var`` column of names, ``adata.raw``, the names without surrounding spaces).
         found
             The positions among the model's genes of those the query has, distinct, where the
             caller has aligned the genes already (``n_common`` is then their number).
@@ -764,7 +764,6 @@ class BaseModel:
         used = None if col_map is None else col_map[0]  # the genes it reads (sorted, unique)
         check_finite(X, where, used, **names_of(data))
         check_query_values(X, self.transform_, where, col_map, getattr(data, "layers", None))
-        frame = isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex)
         warn_zero_genes(
             X,
             self.transform_,
@@ -772,7 +771,7 @@ class BaseModel:
             col_map,
             self.var_names_,
             obs_noun(data),
-            frame=frame,
+            frame=_gene_named_frame(data),
             min_gene_overlap=min_gene_overlap,
         )
 
@@ -788,7 +787,7 @@ class BaseModel:
         """
         from anndata import AnnData
 
-        frame = isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex)
+        frame = _gene_named_frame(data)
         if frame:
             # named columns are genes: matched by name, as an AnnData's (not by position)
             if layer is not None:
@@ -1039,6 +1038,12 @@ def finite_numbers(meta: dict, entries) -> list[str]:
         for k in entries
         if k in meta and not finite(meta[k])
     ]
+
+
+def _gene_named_frame(data) -> bool:
+    """Whether ``data`` is a DataFrame whose columns name genes (matched by name, as an
+    AnnData's), not numbered ones (a matrix's)."""
+    return isinstance(data, pd.DataFrame) and not isinstance(data.columns, pd.RangeIndex)
 
 
 def _genes_elsewhere(model_genes, query_genes: np.ndarray, query, n_common: int) -> str:

@@ -165,59 +165,59 @@ def encode(
             + ("." if known else f", or delete adata.uns[{key_added!r}] first.")
         )
         raise ValueError(msg)
+    if not recon and (batch_key is not None or transform_batch is not None):
+        msg = (
+            "batch_key= and transform_batch= choose the batch the reconstruction is decoded as "
+            "(the latent does not depend on it); pass them with recon=True."
+        )
+        raise ValueError(msg)
+    # a decoder conditioned on batches decodes each cell as its own batch (checked here)
+    batch = (
+        model.query_batches(adata, batch_key=batch_key, transform_batch=transform_batch)
+        if recon
+        else None
+    )
+    if layer is None:  # resolved here, so that the layer read is the layer recorded
+        layer = recorded_layer(adata, record if same_run else {}, model)
     with genes_named_by(adata, gene_symbols):
         src, dst, n_model = gene_alignment(adata.var_names, model.var_names_, log=False)
         found = np.unique(dst)  # the model genes the query has
         n_common = found.size
         if recon and not (len(src) == adata.n_vars == n_model == n_common):
             msg = (
-                "recon=True writes a layer of the query's genes, which must then be the model's: "
-                f"the query has {adata.n_vars} genes, {n_common} of them among the model's "
-                f"{n_model}. Leave recon out (in Python, model.reconstruct(adata) returns the "
-                "model's genes for any query), or subset the query to the model's genes where it "
-                "has others besides them."
+                "recon=True writes a layer of the query's genes, which must then be the "
+                f"model's: the query has {adata.n_vars} genes, {n_common} of them among the "
+                f"model's {n_model}. Leave recon out (in Python, model.reconstruct(adata) "
+                "returns the model's genes for any query), or subset the query to the model's "
+                "genes where it has others besides them."
                 # where the query holds more of them (a var column, adata.raw)
                 + _genes_elsewhere(model.var_names_, adata.var_names, adata, n_common)
             )
             raise ValueError(msg)
-        if not recon and (batch_key is not None or transform_batch is not None):
-            msg = (
-                "batch_key= and transform_batch= choose the batch the reconstruction is decoded as "
-                "(the latent does not depend on it); pass them with recon=True."
-            )
-            raise ValueError(msg)
-        # a decoder conditioned on batches decodes each cell as its own batch (checked here)
-        batch = (
-            model.query_batches(adata, batch_key=batch_key, transform_batch=transform_batch)
-            if recon
-            else None
-        )
-        if layer is None:  # resolved here, so that the layer read is the layer recorded
-            layer = recorded_layer(adata, record if same_run else {}, model)
         latent, reconstruction = model._encode(
             adata, layer, batch_size, recon=recon, min_gene_overlap=min_gene_overlap, batch=batch
         )
         if recon:  # the query's gene order (the model's own needs no copy)
             reconstruction = model._query_order(reconstruction, adata.var_names)
-        n_active = int(active_dims(latent).sum())
-        if n_active < model.n_latent_ / 2:  # of the query's cells: nothing was trained here
-            noun = obs_noun(adata)
-            logger.info(
-                "%d of %d latent dimensions vary across these %d %s (a query of few %s, or of one "
-                "%s, varies along few of them)",
-                n_active,
-                model.n_latent_,
-                adata.n_obs,
-                noun,
-                noun,
-                "cell type" if noun == "cells" else "class",
-            )
         report = model.gene_overlap(
             adata.var_names,
             min_gene_overlap=min_gene_overlap,
             warn=False,
             found=found,
             unlisted_zero=unlisted_genes_are_zero(adata),
+        )
+    n_active = int(active_dims(latent).sum())
+    if n_active < model.n_latent_ / 2:  # of the query's cells: nothing was trained here
+        noun = obs_noun(adata)
+        logger.info(
+            "%d of %d latent dimensions vary across these %d %s (a query of few %s, or of one "
+            "%s, varies along few of them)",
+            n_active,
+            model.n_latent_,
+            adata.n_obs,
+            noun,
+            noun,
+            "cell type" if noun == "cells" else "class",
         )
 
     # -- write (only after everything above succeeded) -----------------------------------------

@@ -1440,3 +1440,77 @@ def test_value_checks_at_their_bounds():
     assert named_missing(["", " ", "B"]) == ["", " "]
     three = np.array([[0.0, 1.0, 7.5], [1.0, 0.0, 7.5]], np.float32)
     assert value_stats(three, columns=np.array([0, 1]))["max"] == 1.0
+
+
+# -- pins from mutation testing, round 2 ------------------------------------------------------
+def test_transform_pins_coverage_fill_and_query_value_checks(sag_caplog):
+    """The least coverage of a counts query; the training mean filling an unscaled model's
+    missing genes; negative values refused by a TPM model; the scale check against the
+    genes present; no scale warning where training had negative values; a 0/1 model warns
+    of other values."""
+    from scautogenome.data._transform import _mean_ratio, check_query_values
+
+    t = InputTransform(value_type="counts")
+    t.share_ = np.array([0.9995, 0.0005], np.float32)
+    assert t.coverage(np.array([0])) == pytest.approx(1e-3)
+    rng = np.random.default_rng(0)
+    X = (rng.random((20, 3)) * 5).astype(np.float32)
+    unscaled = InputTransform(value_type="continuous", scale=False).fit(X, np.arange(20))
+    np.testing.assert_allclose(unscaled.fill_values(), X.mean(0), rtol=1e-5)
+    tpm = (rng.random((50, 4)) * 500 + 0.5).astype(np.float32)
+    normalized = InputTransform(value_type="normalized").fit(tpm, np.arange(50))
+    with pytest.raises(ValueError, match=r"depth-normalized values \(TPM/FPKM\).*negative"):
+        check_query_values(tpm - 1000, normalized, "the query's X")
+    means = InputTransform(value_type="continuous")
+    means.mean_ = np.array([1.0, 10.0], np.float32)
+    one = (np.array([0]), np.array([0]), 2)
+    assert _mean_ratio(np.ones((4, 1), np.float32), means, one) == pytest.approx(1.0)
+    shifted = rng.random((50, 4)).astype(np.float32)
+    shifted[:, 0] -= 1
+    some_negative = InputTransform(value_type="continuous").fit(shifted, np.arange(50))
+    sag_caplog.clear()
+    check_query_values(np.full((10, 4), 0.9, np.float32), some_negative, "the query's X")
+    assert "WARNING" not in sag_caplog.text
+    binary = InputTransform(value_type="binary").fit(
+        (rng.random((30, 3)) > 0.5).astype(np.float32), np.arange(30)
+    )
+    check_query_values(np.full((5, 3), 0.5, np.float32), binary, "the query's X")
+    assert "holds values other than 0 and 1" in sag_caplog.text
+
+
+def test_loader_pins_shuffle_sampler_and_the_cache_bounds():
+    """Training minibatches are shuffled; the balanced sampler draws with replacement (a
+    heavy row more than once); the transformed-rows cache refuses rows it does not hold."""
+    from scautogenome.data._loader import transformed_rows
+
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = np.arange(20)
+    t = InputTransform("continuous").fit(X, np.arange(20)).to_torch("cpu")
+    shuffled = BatchLoader(
+        X,
+        np.arange(20),
+        y,
+        batch_size=20,
+        transform=t,
+        device="cpu",
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert next(iter(shuffled))[1].tolist() != list(range(20))
+    w = np.ones(20)
+    w[3] = 1000
+    sampled = BatchLoader(
+        X,
+        np.arange(20),
+        y,
+        batch_size=20,
+        transform=t,
+        device="cpu",
+        sample_weights=w,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert int((next(iter(sampled))[1] == 3).sum()) > 1
+    cache = transformed_rows(X, np.array([0, 1]), t, None)
+    assert cache.holds(np.array([5])) is False
+    with pytest.raises(IndexError):
+        cache.block(np.array([5]))

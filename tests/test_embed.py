@@ -2229,3 +2229,23 @@ def test_encode_gene_symbols_matches_the_genes_by_a_var_column(adata):
     np.testing.assert_array_equal(query.layers["sag_resvae_recon"], ref.layers["sag_resvae_recon"])
     assert query.var_names.equals(own)
     assert query.uns["sag_resvae"]["encode_params"]["gene_symbols"] == "symbol"
+
+
+def test_embedding_score_pins():
+    """Davies-Bouldin of clusters apart by less than float32 resolves at their scale is NaN
+    (not a perfect 0); batch_asw stays within 0-1 and takes a label with one cell per
+    batch; a NaN in the latent is refused naming the obsm key."""
+    from scautogenome.tools._embed import batch_silhouette, davies_bouldin
+
+    close = np.array([[1e6]] * 5 + [[1e6 + 0.0625]] * 5, dtype=np.float32)
+    assert np.isnan(davies_bouldin(close, np.array(["a"] * 5 + ["b"] * 5), "x"))
+    emb = np.array([[0.0], [10.0], [0.1], [10.1], [5.0], [6.0]])
+    labels = np.array(list("LLLLMM"))
+    batches = np.array(list("aabbab"))
+    assert batch_silhouette(emb, labels, batches) == pytest.approx(0.505, abs=1e-3)
+    assert batch_silhouette(emb[:4], labels[:4], batches[:4]) == pytest.approx(0.505, abs=1e-3)
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=2, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
+    a.obsm["X_e"][4, 1] = np.nan
+    with pytest.raises(ValueError, match=r"obsm\['X_e'\] contains NaN or infinite"):
+        sag.tl.embedding_scores(a, "X_e", "label")

@@ -1077,3 +1077,15 @@ def test_the_hint_counts_a_var_column_as_gene_symbols_reads_it(adata):
         sag.tl.predict(query, model)
     sag.tl.predict(query, model, gene_symbols="symbol")
     assert query.uns["sag"]["gene_overlap"]["n_common"] == 200
+
+
+def test_overlap_at_the_threshold_and_unlisted_zeros_of_a_counts_model(adata):
+    """An overlap exactly at min_gene_overlap is accepted; a counts model fills missing
+    genes with their training mean even where the query says its unlisted genes are 0 (that
+    is for models of mutations)."""
+    model = _small_model(adata)
+    half = adata[:, :100].copy()
+    sag.tl.predict(half, model)
+    assert half.uns["sag"]["gene_overlap"]["fraction_of_model_genes"] == 0.5
+    report = model.gene_overlap(adata.var_names[:100], unlisted_zero=True, warn=False)
+    assert report["missing_filled_with"] == "train_mean"

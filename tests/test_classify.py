@@ -1697,3 +1697,41 @@ def test_copies_of_training_cells_among_the_test_cells_are_warned_of(
         "6 test cells hold every value of a training cell (copies: a sample exported twice, "
         "say): their scores measure memory, not learning" in sag_caplog.text
     )
+
+
+def test_storage_refuses_a_study_of_other_genes_train_labels_values_or_value_type(
+    adata, tiny_config, tmp_path
+):
+    """Each field of the study's fingerprint refuses a resume that differs in it alone
+    (pins from mutation testing): renamed genes, other labels of training cells (the split
+    and the validation labels kept), other values of validation cells only, another value
+    type."""
+    from scipy import sparse
+
+    tiny_config["budget"]["n_trials"] = 1
+    rng = np.random.default_rng(0)
+    adata.obs["fold"] = rng.choice(["train"] * 8 + ["val", "test"], adata.n_obs)
+    fixed = {"config": tiny_config, "study_name": "s", "split_key": "fold"}
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    sag.tl.classify(adata.copy(), "label", storage=url, **fixed)
+    renamed = adata.copy()
+    renamed.var_names = [f"g{i}" for i in range(renamed.n_vars)]
+    with pytest.raises(ValueError, match="genes"):
+        sag.tl.classify(renamed, "label", storage=url, **fixed)
+    relabelled = adata.copy()
+    train = np.flatnonzero(relabelled.obs["fold"] == "train")
+    labels = relabelled.obs["label"].astype(str).to_numpy()
+    labels[train[:10]] = np.roll(labels[train[:10]], 1)
+    relabelled.obs["label"] = pd.Categorical(labels, categories=adata.obs["label"].cat.categories)
+    assert (labels[train[:10]] != adata.obs["label"].astype(str).to_numpy()[train[:10]]).any()
+    with pytest.raises(ValueError, match="train_labels"):
+        sag.tl.classify(relabelled, "label", storage=url, **fixed)
+    other_val = adata.copy()
+    dense = other_val.X.toarray()
+    val = np.flatnonzero(other_val.obs["fold"] == "val")
+    dense[val] = dense[val] + 1
+    other_val.X = sparse.csr_matrix(dense)
+    with pytest.raises(ValueError, match="values: "):
+        sag.tl.classify(other_val, "label", storage=url, **fixed)
+    with pytest.raises(ValueError, match="value_type"):
+        sag.tl.classify(adata.copy(), "label", storage=url, value_type="continuous", **fixed)

@@ -1486,30 +1486,25 @@ def test_loader_pins_shuffle_sampler_and_the_cache_bounds():
     X = np.arange(40, dtype=np.float32).reshape(20, 2)
     y = np.arange(20)
     t = InputTransform("continuous").fit(X, np.arange(20)).to_torch("cpu")
-    shuffled = BatchLoader(
-        X,
-        np.arange(20),
-        y,
-        batch_size=20,
-        transform=t,
-        device="cpu",
-        shuffle=True,
-        generator=torch.Generator().manual_seed(0),
-    )
-    assert next(iter(shuffled))[1].tolist() != list(range(20))
+
+    def first_labels(**kw):
+        loader = BatchLoader(
+            X,
+            np.arange(20),
+            y,
+            batch_size=20,
+            transform=t,
+            device="cpu",
+            generator=torch.Generator().manual_seed(0),
+            **kw,
+        )
+        return next(iter(loader))[1]
+
+    assert first_labels(shuffle=True).tolist() != list(range(20))
     w = np.ones(20)
     w[3] = 1000
-    sampled = BatchLoader(
-        X,
-        np.arange(20),
-        y,
-        batch_size=20,
-        transform=t,
-        device="cpu",
-        sample_weights=w,
-        generator=torch.Generator().manual_seed(0),
-    )
-    assert int((next(iter(sampled))[1] == 3).sum()) > 1
+    sampled = first_labels(sample_weights=w)
+    assert int((sampled == 3).sum()) > 1
     cache = transformed_rows(X, np.array([0, 1]), t, None)
     assert cache.holds(np.array([5])) is False
     with pytest.raises(IndexError):

@@ -22,7 +22,16 @@ def data():
     return prepare_labelled(adata, "label", seed=0)
 
 
-def _train(data, monkeypatch=None, scores=None, train_rows=None, n_classes=3, **params):
+def _train(
+    data,
+    monkeypatch=None,
+    scores=None,
+    train_rows=None,
+    n_classes=3,
+    deadline=None,
+    report=None,
+    **params,
+):
     """An MLP of 16 units trained on ``data``; ``scores``: the validation scores of its
     epochs, in turn (the rules, not the learning, under test)."""
     if scores is not None:
@@ -41,6 +50,8 @@ def _train(data, monkeypatch=None, scores=None, train_rows=None, n_classes=3, **
         params=TrainParams(**{"batch_size": 32, **params}),
         device=torch.device("cpu"),
         metric="roc_auc" if params.get("loss") == "auc" else "macro_f1",
+        deadline=deadline,
+        report=report,
     )
     return result, net
 
@@ -104,3 +115,30 @@ def test_the_auc_losss_kept_weights_are_the_calibrated_ones():
     assert torch.equal(head[0], -head[1])
     for name, value in net.state_dict().items():
         assert torch.equal(value, r.state_dict[name]), name
+
+
+class _Deadline:
+    """A deadline that passes after ``after`` comparisons with the clock."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.n = after, 0
+
+    def __lt__(self, now) -> bool:
+        self.n += 1
+        return self.n > self.after
+
+    def __gt__(self, now) -> bool:
+        return not self.__lt__(now)
+
+
+def test_a_deadline_after_the_last_epoch_is_no_cut_and_a_cut_epoch_is_not_reported(data):
+    """A deadline that passes as the last epoch ends: the run stopped at max_epochs, not by
+    the time; an epoch the deadline cut is not reported to the pruner (not comparable)."""
+    # one comparison with the clock before each minibatch but the first, one at its end
+    checks = -(-len(data.rows("train")) // 32)
+    r, _ = _train(data, max_epochs=1, deadline=_Deadline(checks - 1))
+    assert r.stopped == "max_epochs"
+    reported = []
+    r, _ = _train(data, max_epochs=5, deadline=_Deadline(0), report=lambda e, v: reported.append(e))
+    assert r.stopped == "time_budget"
+    assert reported == []

@@ -82,6 +82,12 @@ def run_both(
     return rows
 
 
+def best_of(rows: list[dict], key: str) -> tuple[float, float]:
+    """The least ``key`` of the ``"new"`` rows and of the ``"base"`` rows (:func:`run_both`):
+    the figures a ratio of this checkout against the base is taken of."""
+    return tuple(min(r[key] for r in rows if r["variant"] == v) for v in ("new", "base"))
+
+
 def append_rows(path: str | Path, rows: list[dict]) -> None:
     """``rows`` appended to the JSON-lines file ``path``."""
     with open(path, "a") as fh:

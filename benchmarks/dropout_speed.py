@@ -24,7 +24,15 @@ import json
 import time
 from pathlib import Path
 
-from _versions import append_rows, compare_args, head_state, run_both, run_worker, worktree
+from _versions import (
+    append_rows,
+    best_of,
+    compare_args,
+    head_state,
+    run_both,
+    run_worker,
+    worktree,
+)
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "pbmc3k_10x_seurat_labels.h5ad"
@@ -100,8 +108,7 @@ def main() -> None:
     append_rows(args.out, rows)
     for seed in seeds:
         for what in ("seconds_per_epoch", "seconds"):
-            base = min(r[what] for r in rows if r["variant"] == "base" and r["seed"] == seed)
-            new = min(r[what] for r in rows if r["variant"] == "new" and r["seed"] == seed)
+            new, base = best_of([r for r in rows if r["seed"] == seed], what)
             print(f"seed {seed}: {what}, new / base: {new / base:.2f}x (best of {args.repeat})")
     for variant in ("base", "new"):
         mine = [r for r in rows if r["variant"] == variant]

@@ -24,7 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from _versions import append_rows, compare_args, head_state, run_both, run_worker, worktree
+from _versions import (
+    append_rows,
+    best_of,
+    compare_args,
+    head_state,
+    run_both,
+    run_worker,
+    worktree,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -79,8 +87,7 @@ def main() -> None:
                     lambda variant, row: f"{variant:4s} load {row['load_s']:.3f} s",
                 )
     append_rows(args.out, rows)
-    base = min(r["load_s"] for r in rows if r["variant"] == "base")
-    new = min(r["load_s"] for r in rows if r["variant"] == "new")
+    new, base = best_of(rows, "load_s")
     print(f"{weights:,} weights: load, new / base: {new / base:.3f}x (best of {args.repeat} runs)")
 
 

@@ -35,7 +35,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _versions import append_rows, compare_args, head_state, run_both, run_worker, worktree
+from _versions import (
+    append_rows,
+    best_of,
+    compare_args,
+    head_state,
+    run_both,
+    run_worker,
+    worktree,
+)
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data"
@@ -250,8 +258,7 @@ def main() -> None:
     for dataset in COST_DATASETS:
         mine = [r for r in rows if r.get("part") == "cost" and r["dataset"] == dataset]
         for key in ("fit_s", "predict_all_s", "predict_outer_join_s"):
-            base = min(r[key] for r in mine if r["variant"] == "base")
-            new = min(r[key] for r in mine if r["variant"] == "new")
+            new, base = best_of(mine, key)
             print(f"{dataset} {key}: new / base {new / base:.3f}x ({new:.3f} / {base:.3f} s)")
 
 

@@ -10,7 +10,9 @@ process per tree (this checkout, and ``--base`` checked out with ``git worktree 
 temporary folder, removed afterwards), one CPU thread, the trees alternating. It reports the
 call's seconds, the seconds per epoch over all trials (the trials' own ``seconds`` over their
 ``epochs``: early stopping may end the two trees' trials at other epochs, since their masks
-differ) and the test accuracy and macro-F1. Rows go to ``benchmarks/dropout_speed.jsonl``.
+differ) and the test accuracy and macro-F1, and the kept model's weights digest (equal across
+the trees where a change leaves what a seed trains alone). Rows go to
+``benchmarks/dropout_speed.jsonl``.
 
 Usage (not part of CI; about 50 s a run, two runs per seed and repeat)::
 
@@ -71,6 +73,7 @@ def worker(args) -> None:
         "accuracy": round(float(test["accuracy"]), 4),
         "macro_f1": round(float(test["macro_f1"]), 4),
         "best_mode": str(uns["best"]["mode"]) if "mode" in uns["best"] else "",
+        "model_digest": str(uns["model_digest"]),  # equal across trees: the same weights
         "input_keep": sorted(
             {float(json.loads(p).get("input_keep", np.nan)) for p in trials["params"]}
         ),

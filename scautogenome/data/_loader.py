@@ -209,10 +209,11 @@ class TransformedRows:
     def block(self, rows: np.ndarray) -> np.ndarray:
         """The transformed ``rows`` (positions in the source matrix) as a dense float32 block;
         an IndexError for a row it does not hold (position -1 would read its last row)."""
-        if not self.holds(rows):
+        pos = self.pos[rows]  # looked up once (each minibatch), checked by its minimum
+        if len(pos) and pos.min() < 0:
             msg = "rows outside the transformed ones were asked for."
             raise IndexError(msg)
-        return dense_rows(self.matrix, self.pos[rows])
+        return dense_rows(self.matrix, pos)
 
 
 def transformed_rows(

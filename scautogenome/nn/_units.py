@@ -29,8 +29,10 @@ class Dropout(nn.Dropout):
         if not self.training or x.device.type != "cpu" or self.inplace or not 0 < self.p < 1:
             return super().forward(x)
         keep = 1.0 - self.p
-        mask = (torch.rand(x.shape, device=x.device) < keep).to(x.dtype).mul_(1.0 / keep)
-        return x * mask
+        draws = torch.rand(x.shape, device=x.device)
+        # 1.0 / 0.0 written over the float32 draws (no bool mask and no conversion), else cast
+        mask = draws.lt_(keep) if x.dtype == draws.dtype else (draws < keep).to(x.dtype)
+        return x * mask.mul_(1.0 / keep)
 
 
 def activation(name: str) -> nn.Module:

@@ -1089,3 +1089,27 @@ def test_overlap_at_the_threshold_and_unlisted_zeros_of_a_counts_model(adata):
     assert half.uns["sag"]["gene_overlap"]["fraction_of_model_genes"] == 0.5
     report = model.gene_overlap(adata.var_names[:100], unlisted_zero=True, warn=False)
     assert report["missing_filled_with"] == "train_mean"
+
+
+def test_predict_and_explain_hash_the_weights_once(adata, monkeypatch):
+    """The SHA-1 of every weight (which run a record is of) is computed once per call:
+    predict had it three times, explain twice (0.05-0.08 s each at 20,000 genes x 1,024
+    units, a tenth of predict's call there)."""
+    cfg = {"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 2}}
+    model = sag.tl.classify(adata, "label", mode="mlp", config=cfg, seed=0)
+    digest = model.weights_digest()
+    calls = []
+    real = type(model).weights_digest
+
+    def counted(self):
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(type(model), "weights_digest", counted)
+    sag.tl.predict(adata, model)
+    assert len(calls) == 1
+    assert adata.uns["sag"]["model_digest"] == digest  # the run's record, kept
+    calls.clear()
+    sag.tl.explain(adata, model, n_explain=4, n_background=4)
+    assert len(calls) == 1
+    assert adata.uns["sag_shap"]["model_digest"] == digest

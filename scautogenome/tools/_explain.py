@@ -463,7 +463,8 @@ def explain(
     seed = resolve_seed(seed)
     if split_key is not None:
         check_obs_column(adata, "split_key", split_key)
-    record_key, record = classify_record(adata, model, classify_key)
+    digest = model.weights_digest()  # once: a SHA-1 of every weight
+    record_key, record = classify_record(adata, model, classify_key, digest)
     if record_key is None and is_classify_record(adata.uns.get(_keys.CLASSIFY_KEY)):
         # (a prediction's record holds no layer, labels or split to use: nothing to say)
         logger.warning(
@@ -678,7 +679,7 @@ def explain(
         "base_values": model._base_in_units(background) if regression else res.base_values,
         "gene_overlap": report,
         "seconds": float(res.seconds),
-        "model_digest": model.weights_digest(),  # which model: report and classify check it
+        "model_digest": digest,  # which model: report and classify check it
         "params": call_params(
             method=method,
             engine=engine.path,

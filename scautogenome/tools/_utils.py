@@ -465,8 +465,11 @@ def explain_record(adata: AnnData, key: str) -> dict:
     return uns
 
 
-def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str | None, dict]:
-    """``(key, record)`` of the :func:`~scautogenome.tl.classify` run that trained ``model``.
+def classify_record(
+    adata: AnnData, model, key: str | None = None, digest: str | None = None
+) -> tuple[str | None, dict]:
+    """``(key, record)`` of the :func:`~scautogenome.tl.classify` run that trained ``model``
+    (``digest``: its :meth:`weights_digest`, where already computed).
 
     With ``key``, that run's record (a KeyError when ``uns[key]`` is not a classify record; a
     warning when it describes another model). Without, the classify record whose architecture
@@ -484,7 +487,7 @@ def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str 
                 "sag.tl.classify run (its key_added)."
             )
             raise KeyError(msg)
-        if not describes(record, model):
+        if not describes(record, model, digest):
             logger.warning(
                 "uns[%r] records another model than this one (its architecture or classes "
                 "differ); its layer, labels and split are used as asked.",
@@ -493,7 +496,8 @@ def classify_record(adata: AnnData, model, key: str | None = None) -> tuple[str 
         return key, record
     keys = [_keys.CLASSIFY_KEY, *(k for k in adata.uns if k != _keys.CLASSIFY_KEY)]
     records = [(k, adata.uns.get(k)) for k in keys if is_classify_record(adata.uns.get(k))]
-    digest = model.weights_digest() if any("model_digest" in r for _, r in records) else None
+    if digest is None and any("model_digest" in r for _, r in records):
+        digest = model.weights_digest()
     for k, record in records:
         if describes(record, model, digest):
             return k, record

@@ -1229,6 +1229,16 @@ def _of_point(trial: optuna.trial.FrozenTrial, params: dict) -> bool:
     return all(k in fixed and fixed[k] == v for k, v in params.items())
 
 
+def _is_start(study: optuna.Study, number: int, points: list[dict]) -> bool:
+    """Whether trial ``number`` was enqueued with one of the starting ``points`` (its
+    enqueued parameters, not values it drew: a drawn trial that happens to match a point is
+    none, nor is every trial where a point fixes no parameter)."""
+    own = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if own is None or "fixed_params" not in own.system_attrs:
+        return False
+    return any(_of_point(own, params) for params in points)
+
+
 def _point_taken(study: optuna.Study, number: int) -> int | None:
     """The lower-numbered trial, running or complete, of the point that trial ``number`` was
     enqueued with (None where there is none, or the trial was not enqueued). Two processes
@@ -1625,11 +1635,10 @@ def run_study(
         t0 = time.perf_counter()
         # the last trial n_trials allows this process has no later trial to leave time for
         last = budget["n_trials"] is not None and started[0] >= budget["n_trials"]
-        is_start = any(all(trial.params.get(k) == v for k, v in p.items()) for p in points)
         capped = (
             trial_cap is not None
             and deadline is not None
-            and (cap_starts or not is_start)
+            and (cap_starts or not _is_start(study, trial.number, points))
             and not last
             and t0 + trial_cap < deadline
         )

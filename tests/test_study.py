@@ -1,0 +1,143 @@
+"""The Optuna study machinery of the searches (``scautogenome.search._study``), unit by unit:
+the sampler and pruner a config asks for, the trials table, the kept trial and the error of a
+search without one, and which trials the per-trial time cap spares. Pins from mutation
+testing (each fails with the mutant named in its docstring applied)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import optuna
+import pytest
+import torch
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from scautogenome.search import _study
+
+X = {"x": FloatDistribution(0, 1)}
+
+
+def _search(**kw) -> dict:
+    search = {"sampler": "tpe", "n_startup_trials": 7, "pruner": "median", "prune_warmup_epochs": 3}
+    return {"search": {**search, **kw}, "trainer": {"max_epochs": 20}}
+
+
+def test_the_configured_sampler_and_pruner_are_made():
+    """``search.n_startup_trials`` reaches TPE (a user's 7 was taken as the default 10), and
+    ``pruner="none"`` prunes nothing (it was a median pruner, which cut trials the user asked
+    to run to the end)."""
+    sampler = _study.make_sampler(_search(), 0)
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert sampler._n_startup_trials == 7
+    assert isinstance(
+        _study.make_sampler(_search(sampler="random"), 0), optuna.samplers.RandomSampler
+    )
+    assert isinstance(_study.make_pruner(_search(pruner="none")), optuna.pruners.NopPruner)
+    median = _study.make_pruner(_search())
+    assert isinstance(median, optuna.pruners.MedianPruner)
+    assert median._n_warmup_steps == 3
+
+
+def test_the_trials_table_says_a_pruned_trial_was_pruned():
+    """A pruned trial's ``stopped`` reads ``pruned`` in ``uns[...]['trials']`` (it was left
+    empty, as if the trial had not run)."""
+    study = optuna.create_study()
+    study.add_trial(create_trial(value=0.5, params={"x": 0.5}, distributions=X))
+    study.add_trial(create_trial(state=TrialState.PRUNED, params={"x": 0.5}, distributions=X))
+    study.add_trial(create_trial(state=TrialState.FAIL, params={"x": 0.5}, distributions=X))
+    table = _study.trials_table(study)
+    assert list(table["state"]) == ["complete", "pruned", "fail"]
+    assert table["stopped"].iloc[1] == "pruned"
+
+
+def test_only_a_search_whose_every_trial_diverged_is_told_to_lower_the_learning_rates():
+    """A search without a complete trial names divergence only where every trial diverged;
+    one trial diverged and one failed otherwise asks for other remedies."""
+    study = optuna.create_study()
+    study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={"stopped": "diverged"}))
+    study.add_trial(create_trial(state=TrialState.FAIL))
+    with pytest.raises(RuntimeError) as err:
+        _study.best_trial(study)
+    assert "diverged" not in str(err.value)
+    assert "learning rate" not in str(err.value)
+    every = optuna.create_study()
+    for _ in range(2):
+        every.add_trial(create_trial(state=TrialState.FAIL, user_attrs={"stopped": "diverged"}))
+    with pytest.raises(RuntimeError, match="diverged"):
+        _study.best_trial(every)
+
+
+def test_the_best_trial_ties_break_on_the_validation_loss_then_the_earlier_trial():
+    """Equal scores keep the lower validation loss, then the earlier trial; a minimised
+    search keeps its lowest value."""
+    study = optuna.create_study(direction="maximize")
+    for value, loss in ((0.5, 1.0), (0.9, 3.0), (0.9, 2.0), (0.9, 2.0)):
+        study.add_trial(
+            create_trial(
+                value=value, params={"x": 0.5}, distributions=X, user_attrs={"val_loss": loss}
+            )
+        )
+    assert _study.best_trial(study).number == 2
+    low = optuna.create_study(direction="minimize")
+    for value in (0.5, 0.2, 0.3):
+        low.add_trial(create_trial(value=value, params={"x": 0.5}, distributions=X))
+    assert _study.best_trial(low).number == 1
+
+
+def _caps(points: list[dict], n_trials: int = 3) -> list:
+    """``cap_seconds`` of each trial of a fake search (no training) with a per-trial cap of
+    250 s of 1,000, starting ``points`` spared (``cap_starts=False``, as the Res-VAE's)."""
+
+    def train(net, params, seed, report, deadline, stop_after=None):
+        return SimpleNamespace(
+            best_score=0.1,
+            best_loss=1.0,
+            best_epoch=0,
+            history=[{}],
+            seconds=0.0,
+            stopped="max_epochs",
+            cut_batches=0,
+            state_dict={},
+        )
+
+    cfg = {
+        "budget": {"n_trials": n_trials, "time_budget": 1000.0},
+        "search": {
+            "sampler": "tpe",
+            "pruner": "none",
+            "n_startup_trials": 10,
+            "prune_warmup_epochs": 3,
+            "max_trial_fraction": 0.25,
+            "initial_trials": "default",
+        },
+        "trainer": {"max_epochs": 5},
+    }
+    out = _study.run_study(
+        cfg,
+        sample=lambda t: (
+            {"kind": "fake", "d": t.suggest_categorical("dropout", [0.0, 0.1, 0.2])},
+            {},
+        ),
+        build=lambda arch: torch.nn.Linear(1, 1),
+        train=train,
+        direction="minimize",
+        value_of=lambda r: r.best_loss,
+        study_name="caps",
+        enqueue=lambda: points,
+        trial_cap=250.0,
+        cap_starts=False,
+    )
+    return [t.user_attrs.get("cap_seconds") for t in out.study.trials]
+
+
+def test_only_the_enqueued_starting_points_are_spared_the_trial_cap():
+    """With ``cap_starts=False`` the starting points run uncapped and every other trial but
+    the last is capped at its share of the time budget. A trial was taken for a starting
+    point where its drawn values matched one: a point that fixes no parameter (a Res-VAE
+    space that fixes every key of the default point and searches the dropout alone) matched
+    every trial, so that none was capped; a drawn trial that happened to match a point was
+    spared too."""
+    assert _caps([{}]) == [None, 250.0, None]
+    assert _caps([{"dropout": 0.1}]) == [None, 250.0, None]
+    assert _caps([]) == [250.0, 250.0, None]

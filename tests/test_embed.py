@@ -2249,3 +2249,45 @@ def test_embedding_score_pins():
     a.obsm["X_e"][4, 1] = np.nan
     with pytest.raises(ValueError, match=r"obsm\['X_e'\] contains NaN or infinite"):
         sag.tl.embedding_scores(a, "X_e", "label")
+
+
+def test_the_search_keeps_the_trial_of_the_lowest_validation_loss():
+    """embed's search minimises the validation loss (its objective, an ELBO's negative): the
+    kept trial is the complete one of the lowest value. Searched the other way it kept the
+    worst model of the search and no test failed (mutation testing)."""
+    adata = sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)
+    cfg = {
+        "budget": {"n_trials": 3, "time_budget": None},
+        "trainer": {"max_epochs": 4, "patience": 3, "min_epochs": 2, "kl_warmup_epochs": 2},
+        "search": {"prune_warmup_epochs": 2, "n_startup_trials": 2, "pruner": "none"},
+        "space": {
+            "n_layers": [3],
+            "batch_size": [64],
+            "first_width": [128, 64],
+            "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+        },
+    }
+    sag.tl.embed(adata, config=cfg, seed=0)
+    uns = adata.uns["sag_resvae"]
+    done = uns["trials"][uns["trials"]["state"] == "complete"]
+    assert len(done) == 3
+    assert done["value"].nunique() == 3  # a real choice
+    assert int(done.loc[done["value"].idxmin(), "number"]) == int(uns["best"]["trial"])
+
+
+def test_first_widths_are_capped_at_the_genes_in_every_trial():
+    """Every trial draws its first width from the space capped at the number of genes (a
+    width of 1,024 over 300 genes widens nothing); a range whose low is above the genes
+    becomes that low alone (not an empty range, high below low)."""
+    from scautogenome.search._vae import cap_widths, sample_vae_trial
+
+    cfg = embed_config.default()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(10):
+        trial = study.ask()
+        arch, _ = sample_vae_trial(trial, cfg, 300, 10, "nb")
+        study.tell(trial, 0.0)
+        assert arch["widths"][0] <= 300
+    ranged = {**cfg["space"], "first_width": {"type": "int", "low": 256, "high": 1024}}
+    spec = cap_widths(ranged, 100)["first_width"]
+    assert spec["low"] == spec["high"] == 256

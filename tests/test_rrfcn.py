@@ -487,3 +487,482 @@ def test_enas_bar_shows_the_time_left_not_an_eta_of_its_epochs(adata, capfd, mon
     assert all("time left=" in f for f in frames if re.match(r"enas: [12]/2 epochs", f)), frames
     assert not any(re.search(r"<\d", f) for f in frames), frames  # no ETA
     assert not any("nan" in f for f in frames), frames
+
+
+# -- pinned by mutation testing: ENAS ranking, budget shares, targets, controller -----------------
+class _FakeClock:
+    """A stand-in for ``time`` in :mod:`scautogenome.search._enas`: ``perf_counter`` returns
+    ``now`` (from the real clock's reading at creation) and then moves it ``tick`` seconds, so
+    the search's deadlines are met after a known number of looks at the clock, whatever the
+    machine's speed. Training (another module) keeps the real clock."""
+
+    def __init__(self, tick: float = 0.0) -> None:
+        import time
+
+        self.now = time.perf_counter()
+        self.tick = float(tick)
+
+    def perf_counter(self) -> float:
+        now = self.now
+        self.now += self.tick
+        return now
+
+
+def _fake_enas_clock(monkeypatch, tick: float = 0.0) -> _FakeClock:
+    import types
+
+    from scautogenome.search import _enas
+
+    clock = _FakeClock(tick)
+    monkeypatch.setattr(_enas, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    return clock
+
+
+class _Stop(Exception):
+    """Raised by a spy to end a run once what the test checks has been set up."""
+
+
+def _age_data(adata):
+    """``adata`` with a numeric target of standard deviation 10 (ages), prepared for it."""
+    adata = adata.copy()
+    adata.obs["age"] = np.random.default_rng(0).normal(50, 10, adata.n_obs)
+    return prepare_labelled(adata, "age", task="regression", seed=0)
+
+
+# a tiny regression ENAS run
+TINY_RRFCN_REG = {
+    "budget": {"time_budget": None},
+    "trainer": {"max_epochs": 2, "patience": 2, "min_epochs": 1},
+    "search": {"metric": "r2"},
+    "rrfcn": {
+        "n_layers": 3,
+        "first_width": 32,
+        "widths": [16, 32],
+        "epochs": 2,
+        "controller_steps": 2,
+        "child_batch_size": 64,
+        "n_candidates": 2,
+        "top_k_candidates": 1,
+    },
+}
+
+
+def test_enas_retrains_the_best_ranked_candidates(tiny_data):
+    """The candidates are ranked best first (by shared-weight score, then loss) and the first
+    ``top_k_candidates`` of that ranking are the ones retrained. Ranked the other way round,
+    ENAS would spend its retraining on the candidates it found worst and keep one of them."""
+    cfg = sag_config.load(
+        {
+            **TINY_RRFCN,
+            "trainer": {"max_epochs": 2, "patience": 2, "min_epochs": 1},
+            "rrfcn": {**TINY_RRFCN["rrfcn"], "n_candidates": 5, "top_k_candidates": 3},
+        },
+        mode="rrfcn",
+    )
+    res = run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=3)
+    t = res.trials
+    ranked = t[t["state"] == "ranked"]
+    assert len(ranked) >= 3
+    assert [json.loads(p)["rank"] for p in ranked["params"]] == list(range(len(ranked)))
+    keys = [(-v, loss) for v, loss in zip(ranked["value"], ranked["val_loss"])]
+    assert keys == sorted(keys), ranked[["value", "val_loss"]]
+    assert ranked["value"].iloc[0] > ranked["value"].iloc[-1]  # the ranking is not all ties
+    done = t[t["state"] == "complete"]
+    assert len(done) == 3
+    assert list(done["architecture"]) == list(ranked["architecture"].iloc[:3])
+    assert [json.loads(p)["rank"] for p in done["params"]] == [0, 1, 2]
+    assert res.best_value == done["value"].max()
+
+
+def test_enas_search_share_bounds_the_alternating_phase(tiny_data, monkeypatch):
+    """With a time budget, the alternations (shared weights + controller) stop at
+    ``search_share`` of it, however many epochs are configured, leaving the rest to rank and
+    retrain the candidates. Bounded by the whole budget instead, a huge ``epochs`` would use
+    all the time on the search and leave the retraining none. A fake clock ticks 1 s at every
+    look, so the share is reached after a known amount of work."""
+    _fake_enas_clock(monkeypatch, tick=1.0)
+    budget = 100.0
+    cfg = sag_config.load(
+        {
+            "budget": {"time_budget": budget},
+            "trainer": {"max_epochs": 2, "patience": 2, "min_epochs": 1},
+            "rrfcn": {
+                **TINY_RRFCN["rrfcn"],
+                "epochs": 100_000,
+                "search_share": 0.2,
+                "controller_steps": 2,
+                "n_candidates": 1,
+                "top_k_candidates": 1,
+            },
+        },
+        mode="rrfcn",
+    )
+    res = run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=0)
+    seconds = [h["seconds"] for h in res.search_history]
+    assert 1 < len(seconds) < 100_000
+    # past 20 s (its share) by the few looks at the clock of one epoch at most
+    assert 0.2 * budget < seconds[-1] < 0.3 * budget, seconds
+    assert seconds[-2] <= 0.2 * budget, seconds
+    assert (res.trials["state"] == "complete").sum() == 1
+
+
+def test_enas_no_controller_step_after_its_time_share(tiny_data, monkeypatch):
+    """When the time share ends during the shared weights' pass, that epoch takes no
+    controller step: no REINFORCE update (and no "sampled" row) after the share is spent.
+    Otherwise the controller would go on stepping past the share, eating into the time of
+    the retraining. A fake clock ticks 1 s at every look: the share (1.5 s) ends in the
+    first epoch's second minibatch."""
+    _fake_enas_clock(monkeypatch, tick=1.0)
+    cfg = sag_config.load(
+        {
+            "budget": {"time_budget": 3.0},
+            "trainer": {"max_epochs": 2, "patience": 2, "min_epochs": 1},
+            "rrfcn": {
+                "n_layers": 3,
+                "first_width": 32,
+                "widths": [16, 32],
+                "epochs": 5,
+                "search_share": 0.5,
+                "controller_steps": 3,
+                "child_batch_size": 64,
+                "n_candidates": 1,
+                "top_k_candidates": 1,
+            },
+        },
+        mode="rrfcn",
+    )
+    res = run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=0)
+    assert len(res.search_history) == 1
+    assert (res.trials["state"] == "sampled").sum() == 0, res.trials["state"].value_counts()
+    assert np.isnan(res.search_history[0]["reward"])
+
+
+def test_enas_candidate_deadlines_share_the_time_left(tiny_data, monkeypatch):
+    """Each retrained candidate gets the time left divided by the candidates still to train:
+    the first of two gets half the remaining budget, and what it leaves goes to the second
+    (here: to the end of the budget). Split over all candidates every time, the last one
+    would stop early with time unused. The ENAS clock is frozen, and moved 100 s by each
+    retraining."""
+    from scautogenome.search import _enas
+
+    clock = _fake_enas_clock(monkeypatch)
+    start = clock.now
+    calls = []
+    real = _enas.train_on_data
+
+    def spy(*args, **kwargs):
+        calls.append((clock.now, kwargs["deadline"]))
+        out = real(*args, **kwargs)
+        clock.now += 100.0  # it took 100 s
+        return out
+
+    monkeypatch.setattr(_enas, "train_on_data", spy)
+    cfg = sag_config.load(
+        {
+            "budget": {"time_budget": 1000.0},
+            "trainer": {"max_epochs": 2, "patience": 2, "min_epochs": 1},
+            "rrfcn": {**TINY_RRFCN["rrfcn"], "epochs": 1, "controller_steps": 2},
+        },
+        mode="rrfcn",
+    )
+    run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=0)
+    assert len(calls) == 2
+    (t1, d1), (t2, d2) = calls
+    assert (t1, t2) == (start, start + 100.0)
+    assert d1 == pytest.approx(start + 500.0)  # half of 1000 s
+    assert d2 == pytest.approx(start + 1000.0)  # all that is left: 900 s
+
+
+@pytest.mark.parametrize("balance", ["weights", "sampler", "none"])
+def test_enas_class_balance_reaches_the_loss_or_the_sampler(tiny_data, monkeypatch, balance):
+    """``rrfcn.class_balance="weights"`` weighs the shared weights' cross-entropy by inverse
+    class frequency and samples minibatches uniformly; ``"sampler"`` samples minibatches by
+    inverse class frequency with an unweighted loss; ``"none"`` neither. Swapped, the
+    setting a user picks for an imbalanced data set would do the other thing (or nothing)."""
+    from scautogenome.search import _enas
+
+    seen = {}
+    real_loader, real_ce = _enas.BatchLoader, torch.nn.CrossEntropyLoss
+
+    def loader(*args, **kwargs):
+        if kwargs.get("shuffle") and "sample_weights" in kwargs:  # the training minibatches
+            seen["sample_weights"] = kwargs["sample_weights"]
+        return real_loader(*args, **kwargs)
+
+    def ce(*args, **kwargs):
+        seen["ce_weight"] = kwargs.get("weight")
+        return real_ce(*args, **kwargs)
+
+    def stop(*args, **kwargs):
+        raise _Stop
+
+    monkeypatch.setattr(_enas, "BatchLoader", loader)
+    monkeypatch.setattr(_enas.nn, "CrossEntropyLoss", ce)
+    monkeypatch.setattr(_enas, "progress", stop)  # the alternations' bar: all is set up
+    cfg = sag_config.load(
+        {**TINY_RRFCN, "rrfcn": {**TINY_RRFCN["rrfcn"], "class_balance": balance}}, mode="rrfcn"
+    )
+    with pytest.raises(_Stop):
+        run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=0)
+    assert set(seen) == {"sample_weights", "ce_weight"}
+    y = tiny_data.codes[tiny_data.rows("train")]
+    counts = np.bincount(y, minlength=3)
+    inv = counts.sum() / (3 * counts)
+    if balance == "weights":
+        assert seen["sample_weights"] is None
+        np.testing.assert_allclose(seen["ce_weight"].numpy(), inv, rtol=1e-6)
+    elif balance == "sampler":
+        assert seen["ce_weight"] is None
+        np.testing.assert_allclose(seen["sample_weights"], inv[y], rtol=1e-12)
+    else:
+        assert seen["sample_weights"] is None
+        assert seen["ce_weight"] is None
+
+
+def test_enas_regression_trains_on_the_standardized_target(adata):
+    """For a numeric target (here of standard deviation 10), the shared weights train, and the
+    candidates are ranked, on the standardized target: the ranked candidates' MSE is of order
+    1, not of order 100 (the raw target's variance), which would swamp the rewards."""
+    data = _age_data(adata)
+    res = run_enas(
+        data, sag_config.load(TINY_RRFCN_REG, mode="rrfcn"), device=torch.device("cpu"), seed=0
+    )
+    ranked = res.trials[res.trials["state"] == "ranked"]
+    assert len(ranked)
+    assert (ranked["val_loss"] < 5).all(), ranked["val_loss"].tolist()
+
+
+def test_enas_regression_reward_is_floored_at_minus_one(adata, monkeypatch):
+    """The controller's reward on a numeric target is ``1 - MSE`` of the standardized target,
+    floored at -1: a shared network far off the target (as an untrained one can be) scores
+    -1, not -100, so one bad architecture cannot dominate the REINFORCE baseline."""
+    from scautogenome.search import _enas
+
+    real = _enas.make_supernet
+
+    def far_off(*args, **kwargs):
+        net = real(*args, **kwargs)
+        with torch.no_grad():
+            net.head.bias.fill_(10.0)  # outputs ~10 standard deviations off
+        return net
+
+    monkeypatch.setattr(_enas, "make_supernet", far_off)
+    cfg = sag_config.load(
+        {
+            **TINY_RRFCN_REG,
+            "rrfcn": {**TINY_RRFCN_REG["rrfcn"], "epochs": 1, "n_candidates": 1},
+        },
+        mode="rrfcn",
+    )
+    res = run_enas(_age_data(adata), cfg, device=torch.device("cpu"), seed=0)
+    rewards = res.trials.loc[res.trials["state"] == "sampled", "value"]
+    assert len(rewards)
+    assert rewards.min() == -1.0, rewards.tolist()  # the floor, reached
+    assert (rewards <= 1.0).all()
+
+
+def test_enas_candidates_include_the_controllers_most_likely_architecture(tiny_data, monkeypatch):
+    """Besides ``n_candidates`` sampled architectures, the controller's most likely one (its
+    greedy decode) is ranked as a candidate: the architecture the search converged to is
+    never left out by chance."""
+    from scautogenome.search import _enas
+
+    greedy = []
+    real = _enas.Controller.forward
+
+    def spy(self, **kwargs):
+        out = real(self, **kwargs)
+        if kwargs.get("greedy"):
+            greedy.append(out.architecture(64, [16, 32, 64]))
+        return out
+
+    monkeypatch.setattr(_enas.Controller, "forward", spy)
+    cfg = sag_config.load(
+        {
+            **TINY_RRFCN,
+            "trainer": {"max_epochs": 2, "patience": 2, "min_epochs": 1},
+            "rrfcn": {**TINY_RRFCN["rrfcn"], "epochs": 1, "controller_steps": 2},
+        },
+        mode="rrfcn",
+    )
+    res = run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=3)
+    assert len(greedy) == 1, greedy
+    w, s = greedy[0]
+    ranked = [
+        json.loads(a) for a in res.trials.loc[res.trials["state"] == "ranked", "architecture"]
+    ]
+    assert any(a["widths"] == w and a["skips"] == s for a in ranked), (greedy, ranked)
+
+
+def test_auto_mode_runs_rrfcn_from_its_minimum_budget_and_gives_optuna_its_share():
+    """``mode="auto"`` runs RRFCN from ``time_budget == auto_min_time_budget`` (1800 s) up,
+    and its Optuna study of the other families gets ``1 - auto_share`` of the budget (the
+    rest is ENAS's): a user giving exactly the documented minimum gets RRFCN, and the
+    MLP/RFCN search does not eat the share meant for ENAS."""
+    from scautogenome.search._enas import optuna_study_config
+
+    cfg = sag_config.load({"budget": {"time_budget": 1800}}, mode="auto")
+    assert cfg["rrfcn"]["auto_min_time_budget"] == 1800
+    assert rrfcn_in_auto(cfg)
+    assert not rrfcn_in_auto(sag_config.load({"budget": {"time_budget": 1799}}, mode="auto"))
+    cfg = sag_config.load({"budget": {"time_budget": 3600}}, mode="auto")
+    share = cfg["rrfcn"]["auto_share"]
+    assert 0 < share < 0.5
+    assert optuna_study_config(cfg)["budget"]["time_budget"] == pytest.approx(3600 * (1 - share))
+
+
+@pytest.mark.parametrize(("hpo_value", "enas_value"), [(0.9, 0.7), (0.7, 0.9)])
+def test_auto_mode_splits_the_budget_and_keeps_the_better_search(
+    monkeypatch, hpo_value, enas_value
+):
+    """In ``mode="auto"`` with RRFCN the Optuna search gets ``1 - auto_share`` of the budget
+    and ENAS the time left after it; the better search by validation is kept, and the ENAS
+    rows are numbered after the Optuna trials, so the kept trial's number points at its row
+    (not at an Optuna trial's). Both searches are stand-ins; the ENAS clock is fake."""
+    import pandas as pd
+
+    from scautogenome.search import _enas
+    from scautogenome.search._enas import EnasResult, search_with_rrfcn
+    from scautogenome.search._study import SearchResult
+
+    cfg = sag_config.load({"budget": {"time_budget": 3600}}, mode="auto")
+    share = cfg["rrfcn"]["auto_share"]
+    clock = _fake_enas_clock(monkeypatch)
+    budgets = {}
+
+    def result(cls, kind, value, numbers, best):
+        trials = pd.DataFrame(
+            {"number": numbers, "state": "complete", "value": 0.5},
+            index=[str(n) for n in numbers],
+        )
+        return cls(
+            architecture={"kind": kind},
+            train_params={},
+            state_dict={},
+            history=[],
+            best_value=value,
+            best_trial=best,
+            trials=trials,
+            study_name="s",
+            seconds=0.0,
+        )
+
+    def fake_search(data, config, **kwargs):
+        budgets["optuna"] = config["budget"]["time_budget"]
+        clock.now += budgets["optuna"]  # it used all of its share
+        return result(SearchResult, "mlp", hpo_value, [0, 1, 2], 1)
+
+    def fake_enas(data, config, **kwargs):
+        budgets["enas"] = config["budget"]["time_budget"]
+        return result(EnasResult, "rrfcn", enas_value, [0, 1], 1)
+
+    monkeypatch.setattr(_enas, "run_search", fake_search)
+    monkeypatch.setattr(_enas, "run_enas", fake_enas)
+    res = search_with_rrfcn(None, cfg, device=torch.device("cpu"))
+    assert budgets["optuna"] == pytest.approx(3600 * (1 - share))
+    assert budgets["enas"] == pytest.approx(3600 * share)
+    assert res.best_value == max(hpo_value, enas_value)
+    assert res.architecture["kind"] == ("mlp" if hpo_value > enas_value else "rrfcn")
+    assert list(res.trials["number"]) == [0, 1, 2, 3, 4]
+    assert res.trials.index.is_unique
+    assert res.best_trial == (1 if hpo_value > enas_value else 3 + 1)
+    assert res.trials.loc[str(res.best_trial), "number"] == res.best_trial
+
+
+def test_enas_uses_the_spaces_fixed_activation(tiny_data):
+    """A fixed ``act`` of the space (here ELU) is the RRFCN's activation: in the supernet
+    the search trains and in the architecture it keeps, not ReLU regardless."""
+    from scautogenome.search._enas import _activation, make_supernet
+
+    cfg = sag_config.load({**TINY_RRFCN, "space": {"common": {"act": "elu"}}}, mode="rrfcn")
+    assert _activation(cfg) == "elu"
+    assert isinstance(make_supernet(cfg, 50, 3).act, torch.nn.ELU)
+    cfg["rrfcn"].update(epochs=1, controller_steps=1, n_candidates=1, top_k_candidates=1)
+    cfg["trainer"].update(max_epochs=1, min_epochs=1)
+    res = run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=0)
+    assert res.architecture["act"] == "elu"
+    net = build_network(res.architecture)
+    assert any(isinstance(m, torch.nn.ELU) for m in net.modules())
+    assert not any(isinstance(m, torch.nn.ReLU) for m in net.modules())
+
+
+def test_controller_entropy_is_that_of_its_width_choice():
+    """The entropy the controller reports (and REINFORCE adds as a bonus) is
+    ``-sum p log p`` of its decisions, positive: with the sign flipped the entropy bonus
+    would push the controller to collapse early instead of exploring."""
+    import math
+
+    torch.manual_seed(0)
+    ctrl = Controller(2, 4, lstm_size=8)  # one width decision, no skip bits
+    with torch.no_grad():
+        logps = [float(ctrl(fixed=([k], [[], []])).log_prob) for k in range(4)]
+        ent = float(ctrl(generator=torch.Generator().manual_seed(0)).entropy)
+    assert sum(math.exp(lp) for lp in logps) == pytest.approx(1.0, abs=1e-5)
+    exact = -sum(math.exp(lp) * lp for lp in logps)
+    assert ent > 0
+    assert ent == pytest.approx(exact, abs=1e-5)
+
+
+def test_reinforce_baseline_starts_at_the_first_reward_and_decays():
+    """The REINFORCE baseline starts at the first reward (first advantage 0, no jolt from a
+    baseline of 0) and then moves as ``decay * baseline + (1 - decay) * reward``: a slow
+    moving average, not one that jumps to the newest reward."""
+    torch.manual_seed(0)
+    ctrl = Controller(4, 3, lstm_size=8)
+    opt = torch.optim.SGD(ctrl.parameters(), lr=0.0)  # no update: the bookkeeping only
+    rewards = iter([0.2, 0.6, 0.4])
+    kw = {"entropy_weight": 0.0, "skip_weight": 0.0, "baseline_decay": 0.9}
+    stats, b = reinforce_step(ctrl, opt, lambda s: next(rewards), None, **kw)
+    assert stats[0]["advantage"] == 0.0
+    assert b == 0.2
+    stats, b = reinforce_step(ctrl, opt, lambda s: next(rewards), b, **kw)
+    assert stats[0]["advantage"] == pytest.approx(0.6 - 0.2)
+    assert b == pytest.approx(0.9 * 0.2 + 0.1 * 0.6)
+    assert stats[0]["baseline"] == b
+    stats, b2 = reinforce_step(ctrl, opt, lambda s: next(rewards), b, **kw)
+    assert stats[0]["advantage"] == pytest.approx(0.4 - b)
+    assert b2 == pytest.approx(0.9 * b + 0.1 * 0.4)
+
+
+def test_supernet_input_keep_is_a_keep_ratio():
+    """``input_keep=0.9`` keeps 90% of the genes (drops 10%) in the supernet, as in the RRFCN
+    retrained from it; read as a drop rate the search would train on 10% of the genes."""
+    sn = RRFCNSupernet(10, 3, n_layers=3, first_width=8, widths=[4, 8], input_keep=0.9)
+    rr = RRFCN(10, 3, widths=[8, 8, 8], skips=[[], [], []], input_keep=0.9)
+    assert sn.input_drop.p == pytest.approx(0.1)
+    assert rr.input_drop.p == pytest.approx(0.1)
+
+
+def test_resolve_space_caps_the_first_width_at_a_power_of_two_of_the_genes():
+    """The first unit is no wider than the largest power of two not above the number of genes
+    (900 genes: 512, as documented; 1024 genes: 1024), and wider candidate widths are dropped,
+    not a first layer wider than its input."""
+    from scautogenome.nn import resolve_space
+
+    space = resolve_space(900, n_layers=6, first_width=2048, widths=[16, 512, 1024, 2048])
+    assert space == (6, 512, [16, 512])
+    assert resolve_space(1024, n_layers=6, first_width=2048, widths=[16])[1] == 1024
+    assert resolve_space(1023, n_layers=6, first_width=2048, widths=[16])[1] == 512
+
+
+def test_rrfcn_head_reads_the_last_unit_also_after_equal_widths():
+    """The head reads the last unit's output, also when the last two units are as wide (so
+    either would fit the head): reading the one before would ignore the last unit."""
+    torch.manual_seed(0)
+    net = RRFCN(10, 3, widths=[8, 8, 8], skips=[[], [], [0]]).eval()
+    x = torch.randn(6, 10)
+    with torch.no_grad():
+        h0 = net.units[0](x)
+        h1 = net.units[1](h0)
+        h2 = net.units[2](torch.cat([h0, h1], 1))
+        assert torch.allclose(net.features(x), h2)
+        assert torch.allclose(net(x), net.head(h2))
+
+
+def test_supernet_check_refuses_another_first_width():
+    """An architecture whose first width is not the supernet's (fixed) one is not of its
+    space: ``check`` says so rather than letting it slice weights it does not have."""
+    sn = RRFCNSupernet(10, 3, n_layers=3, first_width=8, widths=[4, 8])
+    sn.check([8, 4, 8], [[], [], []])
+    with pytest.raises(ValueError, match="first width 8"):
+        sn.check([4, 8, 8], [[], [], []])

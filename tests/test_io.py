@@ -2055,3 +2055,435 @@ def test_readers_name_a_path_or_barcodes_of_another_type():
             read({"BRCA": 3})
     with pytest.raises(TypeError, match=r"^AutoGenome config 3 is of type int; give a path"):
         sag.io.read_autogenome(3)
+
+
+# -- pins of behaviour mutation testing of the readers found unchecked (2026-12) ---------------
+_TP53, _KRAS = "ENSG00000141510", "ENSG00000133703"
+
+
+def test_read_table_sniffs_the_delimiter_of_a_txt_file(tmp_path):
+    """A .txt file's delimiter is told by its first line, a tab before a comma: a tab-separated
+    file whose header holds a comma in a sample name would otherwise be read as a CSV (one
+    column, or samples cut at the comma), and a ';'-separated one as a single column."""
+    path = _write(
+        tmp_path / "expr.txt",
+        f"gene\tS1,rep1\tS2\tS3\n{_TP53}\t1\t2\t3\n{_KRAS}\t4\t5\t6\n",
+    )
+    adata = sag.io.read_table(path)
+    assert adata.uns["sag_io"]["sep"] == "\t"
+    assert list(adata.obs_names) == ["S1,rep1", "S2", "S3"]
+    assert list(adata.var_names) == [_TP53, _KRAS]
+    path = _write(tmp_path / "semi.txt", f"gene;S1;S2;S3\n{_TP53};1;2;3\n{_KRAS};4;5;6\n")
+    adata = sag.io.read_table(path)
+    assert adata.uns["sag_io"]["sep"] == ";"
+    assert adata.shape == (3, 2)
+    np.testing.assert_array_equal(np.asarray(adata.X), [[1, 4], [2, 5], [3, 6]])
+
+
+def test_read_table_reads_a_gct_1_3_as_a_gct_1_2(tmp_path):
+    """A GCT 1.3 file (version line, dimensions line with its metadata counts, header) is read
+    as a GCT 1.2 is: not recognised, its '#1.3' and dimensions lines would be taken as the
+    header and a sample named '3'."""
+    body = f"id\tS1\tS2\tS3\n{_TP53}\t1\t2\t3\n{_KRAS}\t4\t5\t6\n"
+    old = sag.io.read_table(
+        _write(tmp_path / "old.gct", "#1.2\n2\t3\n" + body), orientation="genes_x_samples"
+    )
+    new = sag.io.read_table(
+        _write(tmp_path / "new.gct", "#1.3\n2\t3\t0\t0\n" + body), orientation="genes_x_samples"
+    )
+    for adata in (old, new):
+        assert list(adata.obs_names) == ["S1", "S2", "S3"]
+        assert list(adata.var_names) == [_TP53, _KRAS]
+    np.testing.assert_array_equal(np.asarray(new.X), np.asarray(old.X))
+
+
+def test_read_table_strips_the_ids_of_its_header_and_rows(tmp_path):
+    """Spaces around the ids (', ' between the header's cells, a space around a gene id) are no
+    part of them: kept, the samples would be ' S1', ' S2' (labels would match none) and the gene
+    'ENSG00000141510 ' no Ensembl id."""
+    path = _write(tmp_path / "expr.csv", f"gene, S1, S2, S3\n{_TP53} ,1,2,3\n {_KRAS},4,5,6\n")
+    adata = sag.io.read_table(path)
+    assert list(adata.obs_names) == ["S1", "S2", "S3"]
+    assert list(adata.var_names) == [_TP53, _KRAS]
+
+
+def test_read_table_a_dashed_entrez_gene_id_column_is_no_sample(tmp_path):
+    """An 'Entrez-Gene-Id' column is an annotation column as 'Entrez_Gene_Id' is: taken for a
+    sample, the table would gain a sample of Entrez ids."""
+    path = _write(
+        tmp_path / "expr.tsv",
+        "Hugo_Symbol\tEntrez-Gene-Id\tS1\tS2\tS3\nTP53\t7157\t1\t2\t3\nKRAS\t3845\t4\t5\t6\n",
+    )
+    adata = sag.io.read_table(path, orientation="genes_x_samples")
+    assert list(adata.obs_names) == ["S1", "S2", "S3"]
+    assert list(adata.var_names) == ["TP53", "KRAS"]
+
+
+def test_read_table_is_sparse_only_when_fewer_than_half_the_values_are_non_zero(tmp_path):
+    """X is CSR when fewer than half of its values are non-zero, as documented: a table with
+    exactly half non-zero is dense (a sparse one would be larger than the dense array)."""
+    half = _write(tmp_path / "half.tsv", f"gene\tS1\tS2\n{_TP53}\t1\t0\n{_KRAS}\t0\t2\n")
+    adata = sag.io.read_table(half)
+    assert not sparse.issparse(adata.X)
+    np.testing.assert_array_equal(adata.X, [[1, 0], [0, 2]])
+    quarter = _write(tmp_path / "quarter.tsv", f"gene\tS1\tS2\n{_TP53}\t1\t0\n{_KRAS}\t0\t0\n")
+    assert sparse.issparse(sag.io.read_table(quarter).X)
+
+
+def test_read_table_qiime_mapping_with_a_units_line_keeps_numbers_numeric(tmp_path):
+    """A QIIME mapping file's '#' line below its header (units) is a comment: the 'age' column
+    below it is numeric (30, 40, 50); kept as text, it could not be used as a regression
+    target."""
+    expr = _write(tmp_path / "expr.tsv", f"gene\tS1\tS2\tS3\n{_TP53}\t1\t2\t3\n{_KRAS}\t4\t5\t6\n")
+    mapping = _write(
+        tmp_path / "map.tsv",
+        "#SampleID\tage\tgroup\n#units\tyears\tnone\nS1\t30\ta\nS2\t40\tb\nS3\t50\ta\n",
+    )
+    adata = sag.io.read_table(expr, labels=mapping)
+    assert pd.api.types.is_numeric_dtype(adata.obs["age"])
+    assert adata.obs["age"].tolist() == [30, 40, 50]
+    assert adata.obs["group"].astype(str).tolist() == ["a", "b", "a"]
+
+
+def test_read_autogenome_ids_without_a_header_keep_the_first_sample(tmp_path):
+    """A features file of sample ids and numbers with no header line: its first line is a
+    sample (s1), not a header of feature names ('0.5', '1.0') that would lose it."""
+    files = {"x.csv": "s1,0.5,1.0\ns2,0.1,2.0\ns3,0.3,0.2\ns4,0.7,0.9\n", "y.txt": "a\nb\na\nb\n"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata, _ = sag.io.read_autogenome(
+            _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
+        )
+    assert list(adata.obs_names) == ["s1", "s2", "s3", "s4"]
+    assert adata.n_vars == 2
+    np.testing.assert_allclose(np.asarray(adata.X)[0], [0.5, 1.0])
+    assert adata.obs["label"].tolist() == ["a", "b", "a", "b"]
+
+
+def test_parse_tcga_barcode_tumour_codes_trailing_text_and_underscores():
+    """Sample type 40 (recurrent blood derived cancer) is a tumour, as 01-09 are (documented);
+    text after a full barcode makes it no barcode (an error, or nothing with errors='coerce'),
+    not a barcode read from its start; Firehose's 'TCGA_A1_A0SB_01' is the sample
+    TCGA-A1-A0SB-01."""
+    parsed = sag.io.parse_tcga_barcode(["TCGA-AB-2803-40A", "TCGA-AB-2803-10A"])
+    assert parsed["is_tumor"].tolist() == [True, False]
+    with pytest.raises(ValueError, match="is not a TCGA barcode"):
+        sag.io.parse_tcga_barcode("TCGA-A1-A0SB-01A-11R-A144-07-rerun")
+    coerced = sag.io.parse_tcga_barcode(
+        ["TCGA-A1-A0SB-01Abad", "TCGA-A1-A0SB-01A"], errors="coerce"
+    )
+    assert coerced["patient"].isna().tolist() == [True, False]
+    assert coerced["is_tumor"].tolist() == [False, True]
+    underscored = sag.io.parse_tcga_barcode("TCGA_A1_A0SB_01")
+    assert underscored["sample"].iloc[0] == "TCGA-A1-A0SB-01"
+    assert underscored["patient"].iloc[0] == "TCGA-A1-A0SB"
+
+
+def test_read_table_labels_match_at_barcode_level_only_when_both_sides_are_barcodes(tmp_path):
+    """Labels are matched by TCGA barcode level (a patient's row to its samples) only where
+    both the samples and the label ids are mostly barcodes, as documented; a label table of
+    other ids (one barcode among them) is matched exactly, not its one barcode row spread to
+    a sample."""
+    samples = [
+        "S1",
+        "TCGA-A2-A0CM-01A-11R-A034-07",
+        "TCGA-A2-A0D0-01A-11R-A034-07",
+        "TCGA-A1-A0SB-01A-11R-A144-07",
+    ]
+    expr = _write(
+        tmp_path / "expr.tsv",
+        "gene\t" + "\t".join(samples) + f"\n{_TP53}\t1\t2\t3\t4\n{_KRAS}\t4\t5\t6\t7\n",
+    )
+    labels = _write(tmp_path / "lab.tsv", "id\tlab\nS1\ta\nX1\tb\nX2\ta\nTCGA-A1-A0SB\tb\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = sag.io.read_table(expr, labels=labels, orientation="genes_x_samples")
+    assert adata.uns["sag_io"]["id_match"] == "exact"
+    assert adata.obs["lab"].isna().tolist() == [False, True, True, True]
+    assert adata.obs.loc["S1", "lab"] == "a"
+
+
+def test_read_tcga_names_the_cohort_of_a_firehose_aggregate_file(tmp_path):
+    """A Firehose file named 'COADREAD.*' is of the aggregate cohort COADREAD (with the warning
+    that it is an aggregate), as 'BRCA.*' is of BRCA: no project from a cohort code longer
+    than four letters."""
+    path = _write(
+        tmp_path / "COADREAD.rnaseqv2__illuminahiseq_rnaseqv2__unc_edu__Level_3__RSEM_genes"
+        "_normalized__data.data.txt",
+        "gene_id\tTCGA-AA-3516-01A-02R-1022-07\tTCGA-AG-3999-01A-01R-1022-07\n"
+        "TP53|7157\t1\t2\nKRAS|3845\t4\t5\n",
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        adata = sag.io.read_tcga(path, tumor_only=True)
+    assert adata.obs["project"].astype(str).tolist() == ["COADREAD", "COADREAD"]
+    assert any("aggregate" in str(w.message) for w in caught)
+
+
+def _ensembl_file(path: Path, genes: list[str], sample: str) -> Path:
+    rows = "".join(f"{g}\t{i + 1}\n" for i, g in enumerate(genes))
+    return _write(path, f"gene_id\t{sample}\n{rows}")
+
+
+def test_read_tcga_ensembl_versions_par_y_copies_and_repeated_genes(tmp_path):
+    """Files of two GENCODE releases meet on their Ensembl ids without the version, a gene's
+    '_PAR_Y' copy staying a gene of its own (not merged into the gene, which would repeat it);
+    a file listing one gene under two versions keeps the versions (stripped, its genes would
+    repeat) and the files are matched as written."""
+    a, b = "TCGA-A1-A0SB-01A-11R-A144-07", "TCGA-AA-3516-01A-02R-1022-07"
+    genes = [_TP53, "ENSG00000002586", "ENSG00000002586"]
+    paths = {}
+    for cohort, version, sample in (("BRCA", 16, a), ("COAD", 17, b)):
+        ids = [f"{g}.{version}" for g in genes]
+        ids[2] += "_PAR_Y"
+        paths[cohort] = _ensembl_file(tmp_path / f"{cohort}.tsv", ids, sample)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = sag.io.read_tcga(paths, tumor_only=True)
+    assert adata.uns["sag_io"]["gene_match"] == "ensembl_without_version"
+    assert sorted(adata.var_names) == ["ENSG00000002586", "ENSG00000002586_PAR_Y", _TP53]
+    X = adata[:, ["ENSG00000002586", "ENSG00000002586_PAR_Y"]].X
+    X = X.toarray() if sparse.issparse(X) else np.asarray(X)
+    np.testing.assert_array_equal(X, [[2, 3], [2, 3]])
+    # one gene under two versions in a file: matched as written
+    _ensembl_file(tmp_path / "BRCA.tsv", [f"{_TP53}.16", f"{_TP53}.17", f"{_KRAS}.11"], a)
+    _ensembl_file(tmp_path / "COAD.tsv", [f"{_TP53}.18", f"{_KRAS}.12"], b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = sag.io.read_tcga(paths, join="outer", tumor_only=True)
+    assert adata.uns["sag_io"]["gene_match"] == "exact"
+    assert adata.var_names.is_unique
+    assert sorted(adata.var_names) == sorted(
+        [f"{_TP53}.16", f"{_TP53}.17", f"{_TP53}.18", f"{_KRAS}.11", f"{_KRAS}.12"]
+    )
+
+
+def test_read_tcga_sample_types_given_as_numbers(tmp_path):
+    """sample_types=[1] or ["1"] mean the code '01' (primary tumour), as [\"01\"] does: not
+    padded, they would keep no sample."""
+    path = _write(
+        tmp_path / "BRCA.expr.txt",
+        "gene_id\tTCGA-A1-A0SB-01A-11R-A144-07\tTCGA-A1-A0SB-11A-11R-A144-07\n"
+        "TP53|7157\t1\t2\nKRAS|3845\t4\t5\n",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for given in ([1], ["1"], ["01"]):
+            adata = sag.io.read_tcga(path, sample_types=given)
+            assert list(adata.obs["sample_type_code"]) == ["01"], given
+
+
+def test_read_tcga_project_from_the_clinical_table_for_a_file_not_named_by_cohort(tmp_path):
+    """Of two files, one named by its cohort (BRCA.*) and one not, the second's samples take
+    their project from the clinical table: left empty, they would have no project."""
+    brca = _write(
+        tmp_path / "BRCA.expr.txt",
+        "gene_id\tTCGA-A1-A0SB-01A-11R-A144-07\nTP53|7157\t1\nKRAS|3845\t4\n",
+    )
+    other = _write(
+        tmp_path / "expr.tsv", "gene_id\tTCGA-AA-3516-01A-02R-1022-07\nTP53|7157\t1\nKRAS|3845\t4\n"
+    )
+    clin = _write(
+        tmp_path / "clin.tsv",
+        "bcr_patient_barcode\tproject_id\nTCGA-A1-A0SB\tTCGA-BRCA\nTCGA-AA-3516\tTCGA-COAD\n",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = sag.io.read_tcga([brca, other], clinical=clin, tumor_only=True)
+    assert adata.obs["project"].astype(object).tolist() == ["BRCA", "COAD"]
+
+
+def test_read_table_orientation_by_gene_ids_then_by_shape(tmp_path):
+    """Rows mostly (3 of 4) Ensembl ids, versioned as GDC writes them or not, are genes, with
+    no warning, whatever the shape; a square table nothing else decides is samples x genes
+    (more rows than columns would make it genes x samples), with the shape-only warning."""
+    genes = [_TP53, _KRAS, "ENSG00000000003", "my_transcript"]
+    mostly = _write(
+        tmp_path / "mostly.tsv",
+        "gene\tS1\tS2\tS3\tS4\tS5\n" + "".join(f"{g}\t1\t2\t3\t4\t5\n" for g in genes),
+    )
+    versioned = _write(
+        tmp_path / "versioned.tsv",
+        f"gene\tS1\tS2\tS3\n{_TP53}.16\t1\t2\t3\n{_KRAS}.11\t4\t5\t6\n",
+    )
+    for path, n_obs in ((mostly, 5), (versioned, 3)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            adata = sag.io.read_table(path)
+        assert _ours(caught) == [], [str(w.message) for w in _ours(caught)]
+        assert adata.uns["sag_io"]["orientation"] == "genes_x_samples", path.name
+        assert adata.n_obs == n_obs
+    square = _write(tmp_path / "t.csv", "id,a,b\nx,1,2\ny,3,4\n")
+    with pytest.warns(UserWarning, match="only the shape tells the orientation"):
+        adata = sag.io.read_table(square)
+    assert adata.uns["sag_io"]["orientation"] == "samples_x_genes"
+    assert list(adata.obs_names) == ["x", "y"]
+    assert list(adata.var_names) == ["a", "b"]
+
+
+def test_read_table_gene_symbol_of_a_plain_id_among_firehose_ids(tmp_path):
+    """Among Firehose 'SYMBOL|ENTREZ' ids, var['gene_symbol'] of an id without '|' is the id
+    itself, not an empty symbol."""
+    genes = [f"G{i}|{100 + i}" for i in range(9)] + ["plainsym"]
+    path = _write(
+        tmp_path / "expr.tsv", "gene_id\tS1\tS2\n" + "".join(f"{g}\t1\t2\n" for g in genes)
+    )
+    adata = sag.io.read_table(path, orientation="genes_x_samples")
+    assert adata.var.loc["plainsym", "gene_symbol"] == "plainsym"
+    assert adata.var.loc["G0|100", "gene_symbol"] == "G0"
+
+
+_S1, _S2 = "TCGA-A1-A0SB-01A-11D-A142-09", "TCGA-A2-A0CM-01A-11D-A033-09"
+
+
+def _small_maf(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    head = "#version 2.4\nHugo_Symbol\tTumor_Sample_Barcode\tVariant_Classification\n"
+    return _write(path, head + "".join("\t".join(r) + "\n" for r in rows))
+
+
+def test_read_maf_default_variant_classes_are_the_nine_protein_altering_ones(tmp_path):
+    """The default classes are exactly the nine protein-altering ones of maftools: a gene
+    mutated only by one of them is a column, one mutated only by Silent, Splice_Region, UTR,
+    intron, IGR, RNA or flank variants is not."""
+    classes = [
+        "Frame_Shift_Del",
+        "Frame_Shift_Ins",
+        "In_Frame_Del",
+        "In_Frame_Ins",
+        "Missense_Mutation",
+        "Nonsense_Mutation",
+        "Nonstop_Mutation",
+        "Splice_Site",
+        "Translation_Start_Site",
+    ]
+    others = ["Silent", "Splice_Region", "3'UTR", "5'UTR", "Intron", "IGR", "RNA", "5'Flank"]
+    path = _small_maf(tmp_path / "classes.maf", [(f"G_{c}", _S1, c) for c in classes + others])
+    adata = sag.io.read_maf(path)
+    assert list(adata.var_names) == sorted(f"G_{c}" for c in classes)
+    assert sorted(adata.uns["sag_io"]["variant_classes"]) == sorted(classes)
+
+
+def test_read_maf_matrix_is_binary_sorted_and_of_named_genes_only(tmp_path):
+    """X is 1 where a sample has any counted variant of a gene (two TP53 variants of one sample
+    are one 1, not 2), its gene columns sorted; variants of no gene (Hugo_Symbol 'Unknown' or
+    '.') make no column and are not counted."""
+    path = _small_maf(
+        tmp_path / "twice.maf",
+        [
+            ("TP53", _S1, "Missense_Mutation"),
+            ("TP53", _S1, "Nonsense_Mutation"),
+            ("KRAS", _S2, "Missense_Mutation"),
+        ],
+    )
+    adata = sag.io.read_maf(path)
+    assert list(adata.var_names) == ["KRAS", "TP53"]
+    assert adata.X.toarray().tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    assert adata.X.nnz == 2
+    assert adata.obs["n_mutated_genes"].tolist() == [1, 1]
+    assert adata.var["n_mutated_samples"].tolist() == [1, 1]
+    path = _small_maf(
+        tmp_path / "nogene.maf",
+        [
+            ("TP53", _S1, "Missense_Mutation"),
+            (".", _S1, "Missense_Mutation"),
+            ("Unknown", _S2, "Nonsense_Mutation"),
+        ],
+    )
+    adata = sag.io.read_maf(path)
+    assert list(adata.var_names) == ["TP53"]
+    assert adata.uns["sag_io"]["n_variants_counted"] == 1
+
+
+def test_read_maf_strips_its_cells(tmp_path):
+    """Spaces around a MAF's cells are no part of them: 'TP53 ' and 'TP53' are one gene, a
+    'Missense_Mutation ' is counted and a barcode with a trailing space is the same sample."""
+    path = _small_maf(
+        tmp_path / "spaces.maf",
+        [
+            ("TP53 ", _S1, "Missense_Mutation"),
+            ("TP53", _S2, "Missense_Mutation "),
+            ("KRAS", _S2 + " ", "Missense_Mutation"),
+        ],
+    )
+    adata = sag.io.read_maf(path)
+    assert list(adata.var_names) == ["KRAS", "TP53"]
+    assert list(adata.obs_names) == [_S1, _S2]
+    assert adata.X.toarray().tolist() == [[0.0, 1.0], [1.0, 1.0]]
+
+
+def test_read_maf_sample_level_and_samples_given(tmp_path):
+    """level='sample' with a patient barcode (no sample type) is an error saying so, not a
+    sample named NaN; with samples=, n_variants_counted counts the variants of the samples
+    returned only."""
+    path = _small_maf(
+        tmp_path / "patient.maf",
+        [("TP53", _S1, "Missense_Mutation"), ("KRAS", "TCGA-A2-A0CM", "Missense_Mutation")],
+    )
+    with pytest.raises(ValueError, match="is a patient barcode"):
+        sag.io.read_maf(path, level="sample")
+    path = _small_maf(
+        tmp_path / "sub.maf",
+        [
+            ("TP53", _S1, "Missense_Mutation"),
+            ("KRAS", _S2, "Missense_Mutation"),
+            ("PIK3CA", _S2, "Missense_Mutation"),
+        ],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = sag.io.read_maf(path, samples=[_S1])
+    assert list(adata.obs_names) == [_S1]
+    assert adata.uns["sag_io"]["n_variants_counted"] == 1
+    assert adata.uns["sag_io"]["n_samples_dropped"] == 1
+
+
+def test_read_autogenome_id_label_lines_and_their_duplicates(tmp_path):
+    """A labels file of 'id,label' lines is joined on the ids although the features file is
+    tab-delimited; an id twice in such a file is an error naming both lines, not one label
+    silently winning."""
+    files = {"x.tsv": "s1\t0.1\t0.2\ns2\t0.3\t0.4\ns3\t0.5\t0.6\n", "y.txt": "s2,b\ns1,a\ns3,c\n"}
+    (tmp_path / "tab").mkdir()
+    path = _ag(
+        tmp_path / "tab", files, delimiter="\t", train_data_path="x.tsv", train_label_path="y.txt"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata, _ = sag.io.read_autogenome(path)
+    assert list(adata.obs_names) == ["s1", "s2", "s3"]
+    assert adata.obs["label"].tolist() == ["a", "b", "c"]
+    files = {"x.csv": "s1,0.1,0.2\ns2,0.3,0.4\n", "y.txt": "s1,a\ns2,b\ns1,c\n"}
+    path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
+    with pytest.raises(ValueError, match="duplicate sample id 's1' on lines 1 and 3"):
+        sag.io.read_autogenome(path)
+
+
+def test_read_autogenome_feature_names_file_layouts(tmp_path):
+    """A feature names file may start with a header word ('gene'), or hold all names on one
+    comma-separated line; where the features file has a header of other names, the names file
+    wins with a warning saying they differ."""
+    base = {"x.csv": "0.1,0.2\n0.3,0.4\n0.5,0.6\n0.7,0.8\n", "y.txt": "a\nb\na\nb\n"}
+    loader = dict(train_data_path="x.csv", train_label_path="y.txt", feature_names_path="f.txt")
+    for names in ("gene\nTP53\nKRAS\n", "TP53,KRAS\n"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            adata, _ = sag.io.read_autogenome(_ag(tmp_path, {**base, "f.txt": names}, **loader))
+        assert list(adata.var_names) == ["TP53", "KRAS"], names
+    files = {"x.csv": "A,B\n1,2\n3,4\n", "y.txt": "a\nb\n", "f.txt": "TP53\nKRAS\n"}
+    with pytest.warns(UserWarning, match="differs from feature names file"):
+        adata, _ = sag.io.read_autogenome(_ag(tmp_path, files, **loader))
+    assert list(adata.var_names) == ["TP53", "KRAS"]
+    np.testing.assert_array_equal(np.asarray(adata.X), [[1, 2], [3, 4]])
+
+
+def test_report_table_escapes_its_cells_and_headers():
+    """The report's tables escape what they show: a class named '<b>' or 'A&B' (labels are
+    user text) is shown as written, not taken for markup that breaks the page."""
+    from scautogenome.io._report import _table
+
+    page = _table(["class <x>", "n"], [["<b>", 3], ["A&B", 0.5]])
+    assert '<td class="l">&lt;b&gt;</td>' in page
+    assert '<td class="l">A&amp;B</td>' in page
+    assert "<td>0.500</td>" in page
+    assert "<td>3</td>" in page
+    assert "class &lt;x&gt;" in page
+    assert "<b>" not in page

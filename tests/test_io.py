@@ -2487,3 +2487,36 @@ def test_report_table_escapes_its_cells_and_headers():
     assert "<td>3</td>" in page
     assert "class &lt;x&gt;" in page
     assert "<b>" not in page
+
+
+def test_blank_lines_above_a_header_are_skipped_as_pandas_skips_them(tmp_path):
+    """A label or clinical table, or a MAF, whose header comes after a blank line (at the top,
+    or below '#' lines) is read as the matrix reader reads one: the label table was "empty
+    (no header line)", the MAF a "ragged row" whose header was the blank line."""
+    expr = tmp_path / "expr.tsv"
+    expr.write_text("gene\tS1\tS2\tS3\nENSG00000141510\t1\t2\t3\nENSG00000133703\t4\t5\t6\n")
+    for name, text in (
+        ("top.tsv", "\nid\tlabel\nS1\ta\nS2\tb\nS3\ta\n"),
+        ("hash.tsv", "# exported 2024\n\nid\tlabel\nS1\ta\nS2\tb\nS3\ta\n"),
+    ):
+        (tmp_path / name).write_text(text)
+        adata = sag.io.read_table(expr, labels=tmp_path / name)
+        assert adata.obs["label"].tolist() == ["a", "b", "a"]
+    blank = tmp_path / "blank.tsv"
+    blank.write_text("# exported 2024\n\n\n")
+    with pytest.raises(ValueError, match="empty"):
+        sag.io.read_table(expr, labels=blank)
+    rows = (
+        "Hugo_Symbol\tTumor_Sample_Barcode\tVariant_Classification\n"
+        "TP53\tTCGA-A1-A0SB-01A-11D-A142-09\tMissense_Mutation\n"
+    )
+    for i, text in enumerate(("#version 2.4\n\n" + rows, "\n" + rows)):
+        maf = tmp_path / f"m{i}.maf"
+        maf.write_text(text)
+        adata = sag.io.read_maf(maf)
+        assert list(adata.var_names) == ["TP53"]
+        assert adata.n_obs == 1
+    empty = tmp_path / "empty.maf"
+    empty.write_text("#version 2.4\n\n")
+    with pytest.raises(ValueError, match="empty"):
+        sag.io.read_maf(empty)

@@ -80,10 +80,10 @@ def _read_one(
 def _read_columns(
     path: Path, gene_column: str, sample_column: str, class_column: str
 ) -> tuple[pd.DataFrame, int]:
-    n_comment = 0
+    n_comment = 0  # '#' lines and blank lines above the header
     with _parse.open_text(path) as fh:
         for line in fh:
-            if not line.startswith("#"):
+            if not (line.startswith("#") or not line.strip()):
                 break
             n_comment += 1
     usecols = [gene_column, sample_column, class_column]

@@ -741,8 +741,9 @@ def read_frame(
     path = check_exists(source, what)
     lines = _physical_lines(path, 200, what)
     head = 0
-    while head < len(lines) and lines[head].startswith("#"):
-        if _is_hash_header(path, lines, head):
+    # '#' lines and blank lines before the header (pandas skips the blank ones too)
+    while head < len(lines) and (lines[head].startswith("#") or not lines[head].strip()):
+        if lines[head].startswith("#") and _is_hash_header(path, lines, head):
             first = re.split(r"[\t,;]", lines[head])[0].strip()
             logger.info(
                 f"{what} {where(path, head + 1)}: the '#' line is read as the header (QIIME's "

@@ -2520,3 +2520,22 @@ def test_blank_lines_above_a_header_are_skipped_as_pandas_skips_them(tmp_path):
     empty.write_text("#version 2.4\n\n")
     with pytest.raises(ValueError, match="empty"):
         sag.io.read_maf(empty)
+
+
+def test_a_label_dataframe_after_a_row_filter_keeps_its_id_column(tmp_path):
+    """``labels=`` a DataFrame filtered by rows (``clin[clin["project"] == "BRCA"]``) has an
+    index of row numbers that is no longer a RangeIndex: it was taken for the id column
+    ('index', ids '1', '2', '3') and matched no sample. An unnamed index of integers is row
+    numbers and left out; a named index, or one of ids, is still the id column."""
+    expr = tmp_path / "expr.tsv"
+    expr.write_text("gene\tS1\tS2\tS3\nENSG00000141510\t1\t2\t3\nENSG00000133703\t4\t5\t6\n")
+    lab = pd.DataFrame({"sample": ["S0", "S1", "S2", "S3"], "label": ["x", "a", "b", "a"]})
+    filtered = lab[lab["sample"] != "S0"]
+    assert not isinstance(filtered.index, pd.RangeIndex)
+    adata = sag.io.read_table(expr, labels=filtered)
+    assert adata.obs["label"].tolist() == ["a", "b", "a"]
+    by_ids = filtered.set_index("sample")
+    by_ids.index.name = None  # ids as an unnamed index (index_col=0 of a blank corner)
+    assert sag.io.read_table(expr, labels=by_ids).obs["label"].tolist() == ["a", "b", "a"]
+    named = filtered.set_index("sample")
+    assert sag.io.read_table(expr, labels=named).obs["label"].tolist() == ["a", "b", "a"]

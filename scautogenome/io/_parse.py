@@ -731,11 +731,14 @@ def read_frame(
     categorical (read as text, ``1`` stays ``"1"``) and which numeric, and a ``#q2:missing``
     line which read the INSDC vocabulary (``not collected``, ...) as missing; ``#`` lines below
     its header are comments. GDC's ``'--`` and the BCR's ``[Not Available]``, ``[Unknown]``, ...
-    count as missing. A DataFrame is copied, its index kept as a column when named.
+    count as missing. A DataFrame is copied, its index kept as a column when named or not of
+    integers (ids set as the index); an unnamed index of integers is row numbers (a
+    ``RangeIndex``, or what is left of one after a row filter such as
+    ``clinical[clinical["project"] == "BRCA"]``) and is left out.
     """
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
-        if frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex):
+        if frame.index.name is not None or not pd.api.types.is_integer_dtype(frame.index):
             frame = frame.reset_index()
         return Frame(frame, "(a DataFrame)", None, "", 0)
     path = check_exists(source, what)

@@ -444,7 +444,8 @@ def read_table(
         ``.tsv``/``.tab``, else sniffed.
     labels
         A label table (path or DataFrame) joined to the samples by id. A DataFrame's index is used
-        as the id column when it is named or not a plain range.
+        as the id column when it is named or not of integers; an unnamed index of integers
+        (row numbers, also after a row filter) is not.
     label_column
         Column(s) of ``labels`` to put into ``obs``; by default all but the id column. Text is
         stripped of surrounding spaces (``"B cell "`` is ``"B cell"``).

@@ -38,7 +38,6 @@ SAMPLE_TYPES: dict[str, tuple[str, str]] = {
     "99": ("sample type 99", "99SH"),
 }
 TUMOR_CODES = frozenset({"01", "02", "03", "04", "05", "06", "07", "08", "09", "40"})
-NORMAL_CODES = frozenset({"10", "11", "12", "13", "14"})
 
 # TCGA project codes (GDC "TCGA-XXXX" without the prefix) and Firehose's aggregate cohorts
 TCGA_PROJECTS = [

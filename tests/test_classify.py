@@ -1735,3 +1735,237 @@ def test_storage_refuses_a_study_of_other_genes_train_labels_values_or_value_typ
         sag.tl.classify(other_val, "label", storage=url, **fixed)
     with pytest.raises(ValueError, match="value_type"):
         sag.tl.classify(adata.copy(), "label", storage=url, value_type="continuous", **fixed)
+
+
+# -- pins from mutation testing of tools/_classify.py, tools/_utils.py and tools/_encode.py --
+
+
+def test_the_recorded_test_figures_are_of_the_test_cells(adata, tiny_config, sag_caplog):
+    """``uns['sag']['confusion']`` and the test metrics are those of the cells that
+    ``obs['sag_split']`` marks ``test`` (the val metrics those of its ``val`` cells), as
+    sklearn computes them from ``obs['sag_pred']``; the probabilities are float32. Had the
+    validation part's figures been recorded as the test's, a user would read a score of the
+    cells the search chose its model on as the held-out one. Nothing is said of classes of
+    1 or 2 test cells where there are none, and ``best`` names the kept model's kind (the
+    report's "best model")."""
+    from sklearn.metrics import accuracy_score, confusion_matrix
+
+    # a third of the labels shuffled: errors, so that the test and val confusions differ
+    labels = adata.obs["label"].astype(str).to_numpy()
+    noisy = np.random.default_rng(0).permutation(adata.n_obs)[: adata.n_obs // 3]
+    labels[noisy] = np.random.default_rng(1).permutation(labels[noisy])
+    adata.obs["label"] = labels
+    sag.tl.classify(adata, "label", config=tiny_config)
+    uns = adata.uns["sag"]
+    classes = list(uns["classes"])
+    split = adata.obs["sag_split"].astype(str).to_numpy()
+    truth = adata.obs["label"].astype(str).to_numpy()
+    pred = adata.obs["sag_pred"].astype(str).to_numpy()
+    for part in ("test", "val"):
+        rows = split == part
+        assert uns["metrics"][part]["n"] == rows.sum()
+        assert uns["metrics"][part]["accuracy"] == pytest.approx(
+            accuracy_score(truth[rows], pred[rows])
+        )
+    rows = split == "test"
+    expected = confusion_matrix(truth[rows], pred[rows], labels=classes)
+    np.testing.assert_array_equal(uns["confusion"], expected)
+    assert adata.obsm["sag_proba"].dtype == np.float32
+    assert "1 or 2 test" not in sag_caplog.text
+    # the kept model's kind, which the report shows as "best model"
+    assert uns["best"]["mode"] == json.loads(uns["architecture"])["kind"]
+
+
+def test_the_one_class_warning_judges_the_test_cells(adata, tiny_config, monkeypatch):
+    """The warning of a model that calls every test cell one class is given the test cells'
+    predictions and labels: given the validation cells', it would warn of a model whose test
+    predictions are fine, and stay silent about one that calls every test cell one class."""
+    from scautogenome.tools import _classify
+
+    seen = []
+    monkeypatch.setattr(
+        _classify, "_warn_one_class", lambda pred, true, *a: seen.append((pred, true))
+    )
+    sag.tl.classify(adata, "label", config=tiny_config, n_trials=1)
+    ((pred, true),) = seen
+    rows = (adata.obs["sag_split"] == "test").to_numpy()
+    classes = list(adata.uns["sag"]["classes"])
+    codes = adata.obs["label"].astype(str).map(classes.index).to_numpy()
+    np.testing.assert_array_equal(true, codes[rows])
+    expected = adata.obs["sag_pred"].astype(str).map(classes.index).to_numpy()[rows]
+    np.testing.assert_array_equal(pred, expected)
+
+
+def test_no_few_test_cells_warning_where_every_class_has_three(sag_caplog):
+    """Classes of 3 test cells or more are not warned of (nor is a class without test cells):
+    a user would otherwise read "0 class(es) have 1 or 2 test cells" after every run."""
+    from scautogenome.tools._classify import _warn_few_test_cells
+
+    test = {"per_class": {"support": [3, 10, 0]}}
+    _warn_few_test_cells(test, np.array(["A", "B", "C"]), "cells")
+    assert "1 or 2 test" not in sag_caplog.text
+    test = {"per_class": {"support": [2, 10, 0]}}
+    _warn_few_test_cells(test, np.array(["A", "B", "C"]), "cells")
+    assert "1 class(es) have 1 or 2 test cells: 'A' (2)" in sag_caplog.text
+    assert "macro-F1 by up to 0.50" in sag_caplog.text  # 2 classes with test cells
+
+
+def test_a_numeric_targets_val_metrics_are_recorded_and_of_the_val_cells(adata, tiny_config):
+    """A regression's ``uns['sag']['metrics']`` holds the val part's figures beside the
+    test's, each of its own cells (as the docs say): without them a user comparing the two
+    for overfitting finds no val entry."""
+    from scipy import stats
+
+    expr = np.log1p(np.asarray(adata.X[:, :5].todense()).mean(1))
+    adata.obs["age"] = 40 + 10 * expr + np.random.default_rng(0).normal(0, 0.5, adata.n_obs)
+    tiny_config["budget"]["n_trials"] = 1
+    sag.tl.classify(adata, "age", config=tiny_config)
+    metrics = adata.uns["sag"]["metrics"]
+    assert set(metrics) == {"test", "val"}
+    split = adata.obs["sag_split"].astype(str).to_numpy()
+    y, pred = adata.obs["age"].to_numpy(), adata.obs["sag_pred"].to_numpy()
+    for part in ("test", "val"):
+        rows = split == part
+        assert metrics[part]["n"] == rows.sum()
+        assert metrics[part]["spearman"] == pytest.approx(
+            stats.spearmanr(y[rows], pred[rows]).statistic
+        )
+
+
+def test_colours_stored_under_the_predictions_key_go_where_labels_are_numbers(adata, tiny_config):
+    """Labels of whole numbers are coloured as numbers by scanpy, so the predicted classes
+    get no colours of theirs: colours stored under ``uns['sag_pred_colors']`` before (with no
+    column of predictions) are removed, not left for scanpy to read against the new classes
+    by position."""
+    adata.obs["code"] = adata.obs["label"].cat.codes.astype(int)
+    adata.uns["sag_pred_colors"] = np.array(["#000000", "#111111", "#222222"])
+    sag.tl.classify(adata, "code", config=tiny_config, n_trials=1)
+    assert "sag_pred_colors" not in adata.uns
+
+
+def test_a_record_without_a_digest_describes_a_model_of_its_architecture_and_classes():
+    """A classify record written before the weights' digest was recorded describes a model
+    only when both its architecture and its classes are the model's: a model of the same
+    architecture trained on other classes is not its run (explain would otherwise read that
+    run's labels and split for it), nor is one of another architecture."""
+    from types import SimpleNamespace
+
+    from scautogenome.tools._utils import describes
+
+    arch = {"kind": "mlp", "units": (32, 16), "n_inputs": 10, "n_outputs": 2}
+    model = SimpleNamespace(architecture_=arch, classes_=np.array(["A", "B"]))
+    record = {"architecture": json.dumps(arch), "classes": np.array(["A", "B"])}
+    assert describes(record, model)
+    assert not describes({**record, "classes": np.array(["A", "C"])}, model)
+    other = {**arch, "units": [64]}
+    assert not describes({**record, "architecture": json.dumps(other)}, model)
+    assert not describes({"classes": record["classes"]}, model)
+
+
+def test_an_embed_record_that_encode_updated_is_not_an_encode_record():
+    """``sag.tl.encode`` of the reference's own cells updates embed's record (adding its
+    ``encode_params``): the record stays embed's, a trained run, so that the report does not
+    describe the reference's latent as a query's embedded with a saved model."""
+    from scautogenome.tools._utils import is_encode_record, record_kind
+
+    embed = {"params": {"n_latent": 10, "likelihood": "nb"}, "encode_params": {"recon": False}}
+    assert not is_encode_record(embed)
+    assert record_kind(embed) == "embed"
+    assert is_encode_record({"encode_params": {"recon": False}, "n_latent": 10})
+
+
+def test_n_trials_0_given_as_the_argument_asks_for_a_stored_search(adata, tiny_config):
+    """``n_trials=0`` as the argument (not only in the config) collects a stored search: it
+    wins over the config's trial count, so without ``storage`` it is refused before any work,
+    instead of being dropped as "not given" and running the config's 3 trials."""
+    tiny_config["budget"]["time_budget"] = 600.0
+    with pytest.raises(ValueError, match=r"n_trials=0 runs no trial; .* needs storage="):
+        sag.tl.classify(adata, "label", config=tiny_config, n_trials=0)
+    assert "sag" not in adata.uns
+
+
+def test_many_classes_of_few_test_cells_are_named_ten_and_counted(sag_caplog):
+    """Past 10 classes of 1 or 2 test cells the warning names the first 10 and says how many
+    there are in all, so that a user does not take the 10 named for all of them."""
+    from scautogenome.tools._classify import _warn_few_test_cells
+
+    classes = np.array([f"c{i}" for i in range(12)])
+    _warn_few_test_cells({"per_class": {"support": [1] * 12}}, classes, "cells")
+    assert "12 class(es) have 1 or 2 test cells: 'c0' (1), " in sag_caplog.text
+    assert "'c9' (1), ... (12 in all). One cell" in sag_caplog.text
+    assert "'c10'" not in sag_caplog.text
+
+
+def test_encode_records_the_layer_batches_and_active_dimensions_it_used(adata):
+    """``sag.tl.encode`` with a model trained on ``layers['counts']`` and on batches: it reads
+    the model's layer where the query has it and records so (a record of ``'None'``, X, would
+    send a user reproducing the latent to the wrong values); a reconstruction records the
+    batch column it decoded by (the model's own when none is given); ``active_dims`` counts
+    the latent dimensions that vary across the query's cells (none across copies of one
+    cell), not the model's; and ``transform_batch`` without ``recon`` is refused, as it changes
+    nothing of the latent; so is ``recon`` for a query of genes besides the model's (the layer
+    written has the query's genes)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        adata.layers["counts"] = adata.X.copy()
+        adata.X = adata.X.log1p()  # not what the model trained on
+        adata.obs["batch"] = np.where(np.arange(adata.n_obs) % 2, "A", "B")
+        arch = {"kind": "resvae", "n_latent": 4, "widths": [32, 16, 8]}
+        fit = {"max_epochs": 3, "kl_warmup_epochs": 1, "batch_size": 64}
+        model = sag.models.ResVAE(arch, fit).fit(adata, layer="counts", batch_key="batch", seed=0)
+        query = adata.copy()
+        sag.tl.encode(query, model, recon=True)
+        params = query.uns["sag_resvae"]["encode_params"]
+        assert params["layer"] == "counts"
+        assert params["batch_key"] == "batch"
+        with pytest.raises(ValueError, match="pass them with recon=True"):
+            sag.tl.encode(query, model, transform_batch="A")
+        from scipy import sparse
+
+        extra = ad.AnnData(
+            sparse.hstack([adata.layers["counts"], np.ones((adata.n_obs, 1))]).tocsr(),
+            obs=adata.obs.copy(),
+            var=pd.DataFrame(index=[*adata.var_names, "extra"]),
+        )
+        with pytest.raises(ValueError, match="recon=True writes a layer of the query's genes"):
+            sag.tl.encode(extra, model, recon=True)
+        same = adata[:3].copy()  # three copies of one cell
+        same.layers["counts"] = sparse.vstack([adata.layers["counts"][0]] * 3).tocsr()
+        sag.tl.encode(same, model)
+        assert same.uns["sag_resvae"]["active_dims"] == 0
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_h5ad_safe_makes_a_record_h5ad_stores(tmp_path):
+    """What the tools write into ``uns`` goes through ``h5ad_safe``: None is dropped (h5ad
+    has no None), a list of text and None (an object array) becomes text (anndata refuses to
+    write it: the user's ``write_h5ad`` would fail after the run), numpy scalars become Python
+    numbers; a call's recorded numpy arguments stay numbers, not text."""
+    from scautogenome.tools._utils import call_params, h5ad_safe
+
+    record = h5ad_safe(
+        {
+            "gone": None,
+            "mixed": ["a", None],
+            "n": np.int64(3),
+            "tuple": (1, 2),
+            "nested": {"a": None},
+        }
+    )
+    assert set(record) == {"mixed", "n", "tuple", "nested"}
+    assert record["nested"] == {}
+    assert type(record["n"]) is int
+    np.testing.assert_array_equal(record["mixed"], np.array(["a", "None"]))
+    np.testing.assert_array_equal(record["tuple"], [1, 2])
+    adata = ad.AnnData(np.zeros((2, 2), np.float32))
+    adata.uns["r"] = record
+    adata.write_h5ad(tmp_path / "r.h5ad")
+    back = ad.read_h5ad(tmp_path / "r.h5ad").uns["r"]
+    assert list(back["mixed"]) == ["a", "None"]
+    params = call_params(n_trials=np.int64(5), lr=np.float32(0.5), layer=None)
+    assert params == {"n_trials": 5, "lr": 0.5, "layer": "None"}
+    assert type(params["n_trials"]) is int

@@ -35,8 +35,9 @@ def resolve_basis(adata, basis: str) -> str:
 def h5ad_safe(value):
     """Recursively turn ``value`` into something ``write_h5ad`` stores and reads back.
 
-    None is dropped from dicts (h5ad has no None), tuples become arrays, numpy scalars become
-    Python scalars, pandas Index/Series become arrays.
+    None is dropped from dicts (a key left out reads back alike with any anndata; 0.12
+    writes None, but that need not hold for every release the package allows), tuples
+    become arrays, numpy scalars become Python scalars, pandas Index/Series become arrays.
     """
     if isinstance(value, dict):
         return {str(k): h5ad_safe(v) for k, v in value.items() if v is not None}

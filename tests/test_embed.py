@@ -2291,3 +2291,204 @@ def test_first_widths_are_capped_at_the_genes_in_every_trial():
     ranged = {**cfg["space"], "first_width": {"type": "int", "low": 256, "high": 1024}}
     spec = cap_widths(ranged, 100)["first_width"]
     assert spec["low"] == spec["high"] == 256
+
+
+# -- mutation-testing gaps: the VAE's likelihoods, KL, latent and trainer bookkeeping -------
+
+
+def test_the_vae_loss_terms_and_latent_draw_are_their_closed_forms():
+    """The KL term is KL(N(mu, exp(logvar)) || N(0, 1)) summed over the latent dimensions,
+    ``"mse"`` the squared error summed over genes, ``"gaussian"`` the Gaussian negative
+    log-likelihood at the batch's mean squared error, and a draw is ``mu + eps * sigma``. If
+    any were off (a factor, a sign, a mean for a sum, ``sigma**2`` for ``sigma``), the user's
+    ELBO would weigh reconstruction against the KL wrongly: a collapsed or unregularised
+    latent."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(12, 30, generator=gen)
+    eps = torch.randn(12, 5, generator=gen)
+    prior = torch.distributions.Normal(0.0, 1.0)
+    for likelihood in ("mse", "gaussian"):
+        net = build_vae({**SMALL_ARCH, "n_inputs": 30, "likelihood": likelihood}).eval()
+        with torch.no_grad():
+            net.logvar.bias.fill_(0.7)  # sigma far from 1: exp(logvar) and exp(logvar / 2) differ
+        with torch.no_grad():
+            out = net(x, eps=eps)
+            recon, kl = net.loss(out, x)
+        sigma = torch.exp(0.5 * out["logvar"])
+        torch.testing.assert_close(out["z"], out["mu"] + eps * sigma)
+        q = torch.distributions.Normal(out["mu"], sigma)
+        torch.testing.assert_close(kl, torch.distributions.kl_divergence(q, prior).sum(dim=1))
+        sq = (out["recon"] - x) ** 2
+        if likelihood == "mse":
+            torch.testing.assert_close(recon, sq.sum(dim=1))
+        else:
+            noise = torch.distributions.Normal(out["recon"], sq.mean().sqrt())
+            torch.testing.assert_close(recon, -noise.log_prob(x).sum(dim=1))
+
+
+@pytest.mark.parametrize("likelihood", ["nb", "zinb"])
+def test_count_loss_is_scvis_at_exp_log_theta_and_the_library_of_every_gene(likelihood):
+    """A trained count VAE's loss is scvi-tools' NB / ZINB negative log-likelihood with
+    ``theta = exp(log_theta)`` (not only at the initial ``log_theta = 0``, where any
+    parametrisation agrees) and a mean of the cell's observed library size, its total over
+    every gene, the ones the decoder leaves out included, times the decoder's frequencies (as
+    scVI's ``use_observed_lib_size``). Otherwise the search would minimise another likelihood
+    than the one documented and the saved dispersion would mean something else."""
+    pytest.importorskip("scvi")
+    from scvi.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
+
+    gen = torch.Generator().manual_seed(1)
+    x = torch.poisson(torch.rand(16, 40, generator=gen) * 5)
+    x[:, 1::2] += 7.0  # the genes left out carry counts of their own
+    reads = np.arange(0, 40, 2)
+    net = build_vae({**SMALL_ARCH, "n_inputs": 40, "likelihood": likelihood}, reads=reads)
+    net.eval()
+    with torch.no_grad():
+        net.log_theta.copy_(torch.randn(20, generator=gen))
+        out = net(torch.log1p(x), sample=False)
+        recon, _ = net.loss(out, x)
+    mu = x.sum(dim=1, keepdim=True) * out["scale"]
+    theta = torch.exp(net.log_theta.detach())
+    if likelihood == "nb":
+        dist = NegativeBinomial(mu=mu, theta=theta)
+    else:
+        dist = ZeroInflatedNegativeBinomial(mu=mu, theta=theta, zi_logits=out["zi_logits"])
+    torch.testing.assert_close(recon, -dist.log_prob(x[:, reads]).sum(dim=1))
+
+
+def test_the_first_layer_keep_ratio_drops_that_share_of_the_inputs():
+    """``input_keep`` is the share of input genes kept in training (the paper's first-layer
+    drop-out): with 0.8, a fifth of the inputs are zeroed and the rest scaled by 1 / 0.8. Read
+    as a drop rate, a searched keep ratio of 0.8 would drop 80% of the genes."""
+    net = build_vae({**SMALL_ARCH, "n_inputs": 50, "input_keep": 0.8}).train()
+    torch.manual_seed(0)
+    out = net.input_drop(torch.ones(400, 50))
+    assert float((out == 0).float().mean()) == pytest.approx(0.2, abs=0.02)
+    assert float(out.max()) == pytest.approx(1 / 0.8)
+
+
+def test_active_dims_are_those_whose_variance_passes_the_threshold(sag_caplog):
+    """A latent dimension is active when its variance across cells exceeds 0.01 (not its
+    standard deviation): a dimension with a standard deviation of 0.05 (variance 0.0025) is
+    collapsed, and ``uns['active_dims']`` must say so; fewer than half of the dimensions
+    active (4 of 10) is warned about as a posterior collapse, half of them (5) is not. A
+    looser threshold would let a user keep a latent that carries little."""
+    from scautogenome.models._resvae import active_dims, warn_if_collapsed
+
+    rng = np.random.default_rng(0)
+    latent = np.stack([rng.normal(0, 0.05, 2000), rng.normal(0, 0.2, 2000)], axis=1)
+    assert active_dims(latent).tolist() == [False, True]
+    latent = np.zeros((500, 10))
+    latent[:, :4] = rng.normal(size=(500, 4))
+    assert warn_if_collapsed(latent, "nb") == 4
+    assert "only 4 of 10 latent dimensions vary" in sag_caplog.text
+    sag_caplog.clear()
+    latent[:, 4] = rng.normal(size=500)
+    assert warn_if_collapsed(latent, "nb") == 5
+    assert "posterior collapse" not in sag_caplog.text
+
+
+def test_the_vae_trainer_warms_up_the_kl_and_keeps_the_best_epoch_after_the_warmup(adata):
+    """The KL weight is ``beta * min(1, (epoch + 1) / kl_warmup_epochs)``; the validation
+    loss is always ``recon + beta * KL``; the epoch kept is the lowest validation loss from
+    the end of the warm-up on (a lower one during the warm-up does not count), training stops
+    ``patience`` epochs after it (not before ``min_epochs``), and the module returned holds
+    that epoch's weights. A slip in any of these shows the user a history that disagrees with
+    the documented rule, or a model of another epoch than ``best_epoch``."""
+    from scautogenome.data import InputTransform
+    from scautogenome.train._vae import VAETrainParams, train_vae
+
+    rows = np.arange(adata.n_obs)
+    val_rows, train_rows = rows[::10], rows[1:240:12]  # 20 cells: it overfits, and stops
+    transform = InputTransform(value_type="counts", scale=True)
+    transform.fit(adata.X, train_rows, names=adata.var_names)
+    beta, patience = 2.0, 1
+    # (warm-up, min_epochs): a warm-up whose epochs 1-2 are above epoch 0's loss; and one
+    # epoch of warm-up, where the loss rises at once and min_epochs alone allows the stop
+    for warmup, min_epochs in ((3, 3), (1, 2)):
+        net = build_vae({**SMALL_ARCH, "n_inputs": adata.n_vars, "likelihood": "nb"})
+        params = VAETrainParams(
+            max_epochs=30,
+            kl_warmup_epochs=warmup,
+            beta=beta,
+            patience=patience,
+            min_epochs=min_epochs,
+            batch_size=10,
+            lr=3e-2,
+        )
+        res = train_vae(
+            net,
+            X=adata.X,
+            train_rows=train_rows,
+            val_rows=val_rows,
+            transform=transform.to_torch("cpu"),
+            params=params,
+            device=torch.device("cpu"),
+            seed=0,
+        )
+        h = res.history
+        assert [r["kl_weight"] for r in h] == pytest.approx(
+            [beta * min(1.0, (e + 1) / warmup) for e in range(len(h))]
+        )
+        for r in h:
+            assert r["val_loss"] == pytest.approx(r["val_recon"] + beta * r["val_kl"], rel=1e-6)
+        # the documented rule, replayed on the history
+        best, best_epoch, since, stop = np.inf, -1, 0, None
+        for e, v in enumerate(r["val_loss"] for r in h):
+            if e >= warmup - 1:
+                if v < best:
+                    best, best_epoch, since = v, e, 0
+                else:
+                    since += 1
+            if e + 1 >= min_epochs and e >= warmup - 1 and since >= patience:
+                stop = e
+                break
+        assert stop is not None, "the test needs runs that stop early"
+        assert res.stopped == "early_stopping"
+        assert len(h) == stop + 1
+        assert res.best_epoch == best_epoch
+        assert res.best_epoch != len(h) - 1  # the kept weights are not simply the last epoch's
+        assert res.best_loss == pytest.approx(best)
+        for k, v in net.state_dict().items():
+            assert torch.equal(v, res.state_dict[k]), k
+
+
+def test_get_latent_is_the_encoders_mean_and_reconstruct_decodes_it(adata):
+    """``get_latent`` gives the encoder's mean (not its log-variance or a draw) and
+    ``reconstruct`` the decoder's output at that mean, times each cell's observed library
+    size for a count model: the same numbers on every call, each row summing to the cell's
+    total. A sampled or mis-scaled reconstruction would change run to run or lose the depth."""
+    model = sag.models.ResVAE(SMALL_ARCH, TINY_FIT).fit(adata, seed=0)
+    net = model.module_.eval()
+    x = torch.as_tensor(adata.X.toarray(), dtype=torch.float32)
+    with torch.no_grad():
+        mu = net.encode(model.transform_.to_torch("cpu")(x))[0]
+        scale = net.widen(net.decode(mu))["scale"]
+    np.testing.assert_allclose(model.get_latent(adata), mu.numpy(), rtol=1e-5, atol=1e-5)
+    rec = model.reconstruct(adata)
+    want = (x.sum(dim=1, keepdim=True) * scale).numpy()
+    np.testing.assert_allclose(rec, want, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(rec.sum(axis=1), x.sum(dim=1).numpy(), rtol=1e-4)
+
+
+def test_a_latent_as_wide_as_the_genes_is_refused_before_any_work(adata):
+    """``n_latent`` must be smaller than the number of genes: a latent exactly as wide as
+    the input compresses nothing, and embed / fit say so before training instead of
+    returning an "embedding" of the genes' own dimension."""
+    small = adata[:, :8].copy()
+    with pytest.raises(ValueError, match="smaller than the number of genes"):
+        sag.tl.embed(small, n_latent=8, config=TINY_EMBED)
+    with pytest.raises(ValueError, match="smaller than the number of genes"):
+        sag.models.ResVAE({**SMALL_ARCH, "n_latent": 8}, TINY_FIT).fit(small)
+
+
+def test_embed_records_the_configs_beta_and_writes_a_float32_latent(adata):
+    """``uns[key]['params']['beta']`` is the KL weight the search trained with, the config's
+    when no ``beta=`` argument is given (not None), and ``obsm['X_{key}']`` is float32 as
+    documented (a float64 latent doubles its memory and its h5ad)."""
+    trainer = {**ONE_TRIAL["trainer"], "beta": 1.5}
+    sag.tl.embed(adata, config={**ONE_TRIAL, "trainer": trainer}, seed=0)
+    uns = adata.uns["sag_resvae"]
+    assert uns["params"]["beta"] == 1.5
+    assert json.loads(uns["train_params"])["beta"] == 1.5
+    assert adata.obsm["X_sag_resvae"].dtype == np.float32

@@ -1862,18 +1862,6 @@ def test_a_record_without_a_digest_describes_a_model_of_its_architecture_and_cla
     assert not describes({"classes": record["classes"]}, model)
 
 
-def test_an_embed_record_that_encode_updated_is_not_an_encode_record():
-    """``sag.tl.encode`` of the reference's own cells updates embed's record (adding its
-    ``encode_params``): the record stays embed's, a trained run, so that the report does not
-    describe the reference's latent as a query's embedded with a saved model."""
-    from scautogenome.tools._utils import is_encode_record, record_kind
-
-    embed = {"params": {"n_latent": 10, "likelihood": "nb"}, "encode_params": {"recon": False}}
-    assert not is_encode_record(embed)
-    assert record_kind(embed) == "embed"
-    assert is_encode_record({"encode_params": {"recon": False}, "n_latent": 10})
-
-
 def test_n_trials_0_given_as_the_argument_asks_for_a_stored_search(adata, tiny_config):
     """``n_trials=0`` as the argument (not only in the config) collects a stored search: it
     wins over the config's trial count, so without ``storage`` it is refused before any work,
@@ -1894,50 +1882,6 @@ def test_many_classes_of_few_test_cells_are_named_ten_and_counted(sag_caplog):
     assert "12 class(es) have 1 or 2 test cells: 'c0' (1), " in sag_caplog.text
     assert "'c9' (1), ... (12 in all). One cell" in sag_caplog.text
     assert "'c10'" not in sag_caplog.text
-
-
-def test_encode_records_the_layer_batches_and_active_dimensions_it_used(adata):
-    """``sag.tl.encode`` with a model trained on ``layers['counts']`` and on batches: it reads
-    the model's layer where the query has it and records so (a record of ``'None'``, X, would
-    send a user reproducing the latent to the wrong values); a reconstruction records the
-    batch column it decoded by (the model's own when none is given); ``active_dims`` counts
-    the latent dimensions that vary across the query's cells (none across copies of one
-    cell), not the model's; and ``transform_batch`` without ``recon`` is refused, as it changes
-    nothing of the latent; so is ``recon`` for a query of genes besides the model's (the layer
-    written has the query's genes)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        adata.layers["counts"] = adata.X.copy()
-        adata.X = adata.X.log1p()  # not what the model trained on
-        adata.obs["batch"] = np.where(np.arange(adata.n_obs) % 2, "A", "B")
-        arch = {"kind": "resvae", "n_latent": 4, "widths": [32, 16, 8]}
-        fit = {"max_epochs": 3, "kl_warmup_epochs": 1, "batch_size": 64}
-        model = sag.models.ResVAE(arch, fit).fit(adata, layer="counts", batch_key="batch", seed=0)
-        query = adata.copy()
-        sag.tl.encode(query, model, recon=True)
-        params = query.uns["sag_resvae"]["encode_params"]
-        assert params["layer"] == "counts"
-        assert params["batch_key"] == "batch"
-        with pytest.raises(ValueError, match="pass them with recon=True"):
-            sag.tl.encode(query, model, transform_batch="A")
-        from scipy import sparse
-
-        extra = ad.AnnData(
-            sparse.hstack([adata.layers["counts"], np.ones((adata.n_obs, 1))]).tocsr(),
-            obs=adata.obs.copy(),
-            var=pd.DataFrame(index=[*adata.var_names, "extra"]),
-        )
-        with pytest.raises(ValueError, match="recon=True writes a layer of the query's genes"):
-            sag.tl.encode(extra, model, recon=True)
-        same = adata[:3].copy()  # three copies of one cell
-        same.layers["counts"] = sparse.vstack([adata.layers["counts"][0]] * 3).tocsr()
-        sag.tl.encode(same, model)
-        assert same.uns["sag_resvae"]["active_dims"] == 0
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_h5ad_safe_makes_a_record_h5ad_stores(tmp_path):

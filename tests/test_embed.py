@@ -2492,3 +2492,62 @@ def test_embed_records_the_configs_beta_and_writes_a_float32_latent(adata):
     assert uns["params"]["beta"] == 1.5
     assert json.loads(uns["train_params"])["beta"] == 1.5
     assert adata.obsm["X_sag_resvae"].dtype == np.float32
+
+
+# -- encode's record (pins from mutation testing of tools/_encode.py and tools/_utils.py) --
+
+
+def test_an_embed_record_that_encode_updated_is_not_an_encode_record():
+    """``sag.tl.encode`` of the reference's own cells updates embed's record (adding its
+    ``encode_params``): the record stays embed's, a trained run, so that the report does not
+    describe the reference's latent as a query's embedded with a saved model."""
+    from scautogenome.tools._utils import is_encode_record, record_kind
+
+    embed = {"params": {"n_latent": 10, "likelihood": "nb"}, "encode_params": {"recon": False}}
+    assert not is_encode_record(embed)
+    assert record_kind(embed) == "embed"
+    assert is_encode_record({"encode_params": {"recon": False}, "n_latent": 10})
+
+
+def test_encode_records_the_layer_batches_and_active_dimensions_it_used(adata):
+    """``sag.tl.encode`` with a model trained on ``layers['counts']`` and on batches: it reads
+    the model's layer where the query has it and records so (a record of ``'None'``, X, would
+    send a user reproducing the latent to the wrong values); a reconstruction records the
+    batch column it decoded by (the model's own when none is given); ``active_dims`` counts
+    the latent dimensions that vary across the query's cells (none across copies of one
+    cell), not the model's; and ``transform_batch`` without ``recon`` is refused, as it changes
+    nothing of the latent; so is ``recon`` for a query of genes besides the model's (the layer
+    written has the query's genes)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        adata.layers["counts"] = adata.X.copy()
+        adata.X = adata.X.log1p()  # not what the model trained on
+        adata.obs["batch"] = np.where(np.arange(adata.n_obs) % 2, "A", "B")
+        arch = {"kind": "resvae", "n_latent": 4, "widths": [32, 16, 8]}
+        fit = {"max_epochs": 3, "kl_warmup_epochs": 1, "batch_size": 64}
+        model = sag.models.ResVAE(arch, fit).fit(adata, layer="counts", batch_key="batch", seed=0)
+        query = adata.copy()
+        sag.tl.encode(query, model, recon=True)
+        params = query.uns["sag_resvae"]["encode_params"]
+        assert params["layer"] == "counts"
+        assert params["batch_key"] == "batch"
+        with pytest.raises(ValueError, match="pass them with recon=True"):
+            sag.tl.encode(query, model, transform_batch="A")
+        from scipy import sparse
+
+        extra = ad.AnnData(
+            sparse.hstack([adata.layers["counts"], np.ones((adata.n_obs, 1))]).tocsr(),
+            obs=adata.obs.copy(),
+            var=pd.DataFrame(index=[*adata.var_names, "extra"]),
+        )
+        with pytest.raises(ValueError, match="recon=True writes a layer of the query's genes"):
+            sag.tl.encode(extra, model, recon=True)
+        same = adata[:3].copy()  # three copies of one cell
+        same.layers["counts"] = sparse.vstack([adata.layers["counts"][0]] * 3).tocsr()
+        sag.tl.encode(same, model)
+        assert same.uns["sag_resvae"]["active_dims"] == 0
+    finally:
+        torch.set_num_threads(threads)

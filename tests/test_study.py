@@ -141,3 +141,82 @@ def test_only_the_enqueued_starting_points_are_spared_the_trial_cap():
     assert _caps([{}]) == [None, 250.0, None]
     assert _caps([{"dropout": 0.1}]) == [None, 250.0, None]
     assert _caps([]) == [250.0, 250.0, None]
+
+
+def test_a_classify_trial_draws_what_its_space_holds_and_the_starting_points_fit_it():
+    """``sample_trial``: a space of several modes draws each of them; momentum only for SGD;
+    the trainer's settings, the unit dropout and the DenseNet compression reach every
+    trial. ``initial_trials``: ``"none"`` enqueues nothing; a space of one mode draws no
+    ``mode``; the default points moved into a one-layer MLP space lose their widths past
+    that layer and come once each; a moved point drops momentum unless its optimizer is
+    SGD; a user's point outside the space is skipped (not moved) and one inside it is kept
+    as given. Pins from mutation testing of ``search/_hpo.py``."""
+    from optuna.trial import FixedTrial
+
+    from scautogenome import config as sag_config
+    from scautogenome.search._hpo import initial_trials, sample_trial
+
+    cfg = sag_config.load(None, mode="auto")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    modes = set()
+    for _ in range(30):
+        trial = study.ask()
+        arch, _ = sample_trial(trial, cfg, 50, 3)
+        modes.add(arch["kind"])
+        study.tell(trial, 0.0)
+    assert modes == {"mlp", "resnet", "densenet"}
+    dense = sag_config.load({"space": {"densenet": {"compression": 1.0}}}, mode="densenet")
+    arch, _ = sample_trial(study.ask(), dense, 50, 3)
+    assert arch["compression"] == 1.0  # the space's, not the network's default (0.5)
+    base = {
+        "mode": "mlp",
+        "mlp_n_layers": 1,
+        "mlp_units_0": 64,
+        "lr": 1e-3,
+        "batch_size": 64,
+        "weight_decay": 1e-4,
+        "class_balance": "none",
+        "input_keep": 1.0,
+        "dropout": 0.25,
+    }
+    arch, params = sample_trial(
+        FixedTrial({**base, "optimizer": "sgd", "momentum": 0.9}), cfg, 50, 3
+    )
+    assert params["momentum"] == 0.9
+    assert params["max_epochs"] == cfg["trainer"]["max_epochs"]
+    assert arch["dropout"] == 0.25
+    _, params = sample_trial(FixedTrial({**base, "optimizer": "adamw"}), cfg, 50, 3)
+    assert "momentum" not in params
+
+    none = {**cfg, "search": {**cfg["search"], "initial_trials": "none"}}
+    assert initial_trials(none) == []
+    points = initial_trials(sag_config.load(None, mode="mlp"))
+    assert points
+    assert all("mode" not in p for p in points)
+    one = sag_config.load({"space": {"mlp": {"n_layers": [1]}}}, mode="mlp")
+    points = initial_trials(one)
+    assert all("mlp_units_1" not in p for p in points)
+    assert len(points) == len({tuple(sorted(p.items())) for p in points})
+    narrow = sag_config.load(
+        {"space": {"common": {"batch_size": [128]}, "mlp": {"n_layers": [1], "units": [256]}}},
+        mode="mlp",
+    )
+    assert len(initial_trials(narrow)) == 2  # the 1st and 4th default points become one
+    points = initial_trials(cfg)
+    assert all("momentum" not in p for p in points if p.get("optimizer") != "sgd")
+    assert next(p for p in points if p.get("optimizer") == "sgd")["momentum"] == 0.9
+    adam = sag_config.load({"space": {"common": {"optimizer": ["adamw"]}}}, mode="mlp")
+    assert all("momentum" not in p for p in initial_trials(adam))
+    outside = {"mode": "mlp", "mlp_n_layers": 1, "mlp_units_0": 3}  # 3: not a width of it
+    assert initial_trials({**cfg, "search": {**cfg["search"], "initial_trials": [outside]}}) == []
+    inside = {
+        "mode": "mlp",
+        "mlp_n_layers": 1,
+        "mlp_units_0": 64,
+        "mlp_units_1": 64,
+        "optimizer": "adamw",
+        "momentum": 0.9,
+    }
+    assert initial_trials({**cfg, "search": {**cfg["search"], "initial_trials": [inside]}}) == [
+        inside
+    ]

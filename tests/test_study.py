@@ -220,3 +220,60 @@ def test_a_classify_trial_draws_what_its_space_holds_and_the_starting_points_fit
     assert initial_trials({**cfg, "search": {**cfg["search"], "initial_trials": [inside]}}) == [
         inside
     ]
+
+
+def test_pruners_start_judging_after_the_warmup_epochs():
+    """``search.prune_warmup_epochs`` reaches the median pruner (its warm-up steps) and
+    hyperband (its minimum resource, up to ``max_epochs``): at 0 a trial could be cut
+    after its first epoch, before its learning rate had done anything."""
+    median = _study.make_pruner(_search(prune_warmup_epochs=4))
+    assert median._n_warmup_steps == 4
+    hyper = _study.make_pruner(_search(pruner="hyperband", prune_warmup_epochs=4))
+    assert hyper._min_resource == 4
+    assert hyper._max_resource == 20
+
+
+def test_a_cut_model_is_warned_of_and_refused_below_its_minimum_updates(sag_caplog):
+    """A kept model cut by its share of the time budget is warned of, as one cut by the
+    budget is; a model cut in its first epoch is refused below ``MIN_UPDATES`` minibatches
+    (kept at exactly that many), and one cut after a whole epoch is kept."""
+    _study.warn_if_cut(
+        {"stopped": "trial_cap", "epochs": 2, "cut_batches": 0, "cap_seconds": 30.0}, 10
+    )
+    assert "share of the time budget" in sag_caplog.text
+    n = _study.MIN_UPDATES
+    _study.check_trained({"stopped": "time_budget", "epochs": 1, "cut_batches": n}, 60, 10**6, 64)
+    with pytest.raises(ValueError, match="after 5 of the"):
+        _study.check_trained(
+            {"stopped": "time_budget", "epochs": 1, "cut_batches": 5}, 60, 10**6, 64
+        )
+    _study.check_trained({"stopped": "time_budget", "epochs": 2, "cut_batches": 5}, 60, 10**6, 64)
+
+
+def test_a_running_trials_last_sign_of_life_and_a_resumed_studys_sampler_seed():
+    """A running trial's last sign of life is the later of its start and its heartbeat (the
+    earlier would fail a live trial as dead); a study with trials before gets a sampler seed
+    other than a new study's, so that a resumed search does not draw its first points again."""
+    import datetime as dt
+
+    trial = create_trial(state=TrialState.RUNNING, user_attrs={_study.HEARTBEAT_ATTR: 2e9})
+    trial.datetime_start = dt.datetime.fromtimestamp(1e9)
+    assert _study._last_alive(trial) == 2e9
+    assert _study.sampler_seed(3, 0) == 3
+    assert _study.sampler_seed(3, 5) != 3
+
+
+def test_the_best_trial_is_of_this_searchs_fingerprint():
+    """Trials a study holds from a search of another fingerprint (other data or settings)
+    are not kept, even when they scored higher."""
+    study = optuna.create_study(direction="maximize")
+    for value, tag in ((0.9, "other"), (0.5, "mine")):
+        study.add_trial(
+            create_trial(
+                value=value,
+                params={"x": 0.5},
+                distributions=X,
+                user_attrs={_study.FINGERPRINT_TAG_ATTR: tag},
+            )
+        )
+    assert _study.best_trial(study, tag="mine").number == 1

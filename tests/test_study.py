@@ -277,3 +277,77 @@ def test_the_best_trial_is_of_this_searchs_fingerprint():
             )
         )
     assert _study.best_trial(study, tag="mine").number == 1
+
+
+def test_a_resumed_search_runs_only_the_starting_points_it_lacks_or_lost_to_an_interruption():
+    """``_points_to_run``: a point with no trial yet (an earlier session's budget ended first)
+    is run, flagged as not interrupted; one whose every trial was interrupted (Ctrl-C) is run
+    again, flagged as interrupted; one that failed for a reason of its own (a divergence) or
+    completed is not run again."""
+    study = optuna.create_study()
+    for x, state, attrs in (
+        (0.1, TrialState.FAIL, {"interrupted": True}),
+        (0.2, TrialState.FAIL, {}),
+        (0.3, TrialState.COMPLETE, {}),
+    ):
+        value = 1.0 if state == TrialState.COMPLETE else None
+        study.add_trial(
+            create_trial(
+                state=state, value=value, params={"x": x}, distributions=X, user_attrs=attrs
+            )
+        )
+    points = [{"x": 0.1}, {"x": 0.2}, {"x": 0.3}, {"x": 0.4}]
+    assert _study._points_to_run(study, points) == [({"x": 0.1}, True), ({"x": 0.4}, False)]
+
+
+def test_a_journal_trial_is_alive_until_its_heartbeat_is_a_grace_period_old(monkeypatch):
+    """A trial whose last heartbeat is older than the heartbeat interval but within the grace
+    period is of a live process (its next heartbeat may be on its way): it is not failed; one
+    older than the grace period is failed and queued again."""
+    import datetime as dt
+
+    assert _study.HEARTBEAT_INTERVAL < _study.GRACE_PERIOD
+    storage = optuna.storages.InMemoryStorage()
+    assert not _study._optuna_heartbeats(storage)  # judged by sag's heartbeats, as a journal
+    study = optuna.create_study(storage=storage, study_name="t")
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    now = dt.datetime.now().timestamp() + 10_000  # long after the trial's start
+    monkeypatch.setattr(_study, "_now", lambda: now)
+    age = (_study.HEARTBEAT_INTERVAL + _study.GRACE_PERIOD) / 2
+    storage.set_trial_user_attr(trial._trial_id, _study.HEARTBEAT_ATTR, now - age)
+    assert _study._fail_stale_trials(study, storage) == []
+    assert study.trials[0].state == TrialState.RUNNING
+    storage.set_trial_user_attr(
+        trial._trial_id, _study.HEARTBEAT_ATTR, now - 1.5 * _study.GRACE_PERIOD
+    )
+    assert _study._fail_stale_trials(study, storage) == [0]
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.WAITING]
+
+
+def test_collecting_a_study_the_storage_lacks_is_refused_without_writing_one(tmp_path):
+    """``run_study`` with ``n_trials=0`` (collecting) on a storage that holds other studies
+    raises, naming them, and creates no empty study of its name there."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(storage=url, study_name="k")
+    cfg = {
+        "budget": {"n_trials": 0, "time_budget": None},
+        "search": {"sampler": "random", "pruner": "none", "n_startup_trials": 1},
+        "trainer": {"max_epochs": 1},
+    }
+
+    def train(*args, **kwargs):
+        raise AssertionError("a trial was trained")
+
+    with pytest.raises(ValueError, match=r"holds no study 't' \(studies there: \['k'\]\)"):
+        _study.run_study(
+            cfg,
+            sample=lambda t: ({"kind": "fake"}, {"x": t.suggest_float("x", 0, 1)}),
+            build=lambda arch: torch.nn.Linear(1, 1),
+            train=train,
+            direction="maximize",
+            value_of=lambda r: r.value,
+            study_name="t",
+            storage=url,
+        )
+    assert optuna.get_all_study_names(url) == ["k"]

@@ -941,6 +941,12 @@ def test_failed_commands_create_no_out_folder(h5ad, tmp_path, capsys):
         ([str(tmp_path / "nope.h5ad"), "--labels", "label"], "does not exist"),
         ([str(h5ad), "--table", str(h5ad), "--labels", "label"], "give one input"),
         ([str(h5ad), "--tumor-only", "--labels", "label"], "--tumor-only needs --tcga"),
+        ([str(h5ad), "--no-tumor-only", "--labels", "label"], "--no-tumor-only needs --tcga"),
+        ([str(h5ad), "--labels", "label", "--id-column", "x"], "--id-column needs --labels-table"),
+        (
+            ["--table", str(h5ad), "--labels-table", str(tmp_path / "no.csv"), "--labels", "y"],
+            f"--labels-table {str(tmp_path / 'no.csv')!r} does not exist",
+        ),
         ([str(h5ad), "--tcga", "--labels-table", str(a_file)], "--labels-table needs --table"),
         ([str(h5ad), "--labels", "label", "--sep", ";"], "--sep needs --table"),
         (["--autogenome", str(tmp_path / "no.json")], "--autogenome"),
@@ -2574,3 +2580,71 @@ def test_log_lines_name_the_commands_options(adata, tmp_path, capsys):
     # the prediction's record keeps the API's words (read in Python, shown in the report)
     recorded = " ".join(map(str, ad.read_h5ad(tmp_path / "p.h5ad").uns["sag"]["warnings"]))
     assert "e.g. layer='counts' for raw counts" in recorded
+
+
+def _parsed(*argv: str):
+    from scautogenome.cli import build_parser
+
+    return build_parser().parse_args(list(argv))
+
+
+def test_collecting_an_rrfcn_study_of_optunas_strategy_is_checked_as_a_stored_one(tmp_path):
+    """classify --mode rrfcn --n-trials 0 collects nothing (ENAS stores no study): refused
+    before the input is read; with a --config (which may pick the Optuna strategy, checked by
+    classify itself) the storage is taken as it is."""
+    import optuna
+
+    from scautogenome.cli import _check_inputs
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(storage=url, study_name="sag-classify")
+    (tmp_path / "in.h5ad").write_text("")
+    (tmp_path / "cfg.json").write_text("{}")
+    argv = ["classify", str(tmp_path / "in.h5ad"), "--mode", "rrfcn", "--n-trials", "0"]
+    argv += ["--storage", url, "--out", str(tmp_path / "o")]
+    with pytest.raises(ValueError, match="mode 'rrfcn' searches by ENAS"):
+        _check_inputs(_parsed(*argv))
+    _check_inputs(_parsed(*argv, "--config", str(tmp_path / "cfg.json")))
+
+
+def test_tcga_labels_named_like_a_barcode_column_are_the_barcodes_when_given_as_labels(
+    sag_caplog,
+):
+    """--tcga --label-column COL reads the clinical table's COL (kept as COL_clinical where the
+    barcodes give a COL too); --labels COL as well names the barcodes' column, with a warning
+    that says how to train on the clinical one."""
+    import anndata as ad
+
+    from scautogenome.cli import _clinical_labels
+
+    adata = ad.AnnData(np.zeros((2, 1), dtype=np.float32))
+    adata.obs["sample_type"] = ["a", "b"]
+    adata.obs["sample_type_clinical"] = ["c", "d"]
+    base = ["classify", "--tcga", "--table", "t.tsv", "--label-column", "sample_type"]
+    args = _parsed(*base, "--out", "o")
+    assert _clinical_labels(args, adata, "sample_type") == "sample_type_clinical"
+    args = _parsed(*base, "--labels", "sample_type", "--out", "o")
+    assert _clinical_labels(args, adata, "sample_type") == "sample_type"
+    assert "--labels sample_type_clinical to train on it" in sag_caplog.text
+
+
+def test_tcga_label_column_project_is_the_default_project_code(monkeypatch, recwarn):
+    """--tcga --label-column project names the labels it reads by default (the project code),
+    not a clinical column to copy; predict and explain, which use no labels, are not warned
+    that the table has no project code."""
+    import warnings
+
+    from scautogenome.cli import _load
+
+    monkeypatch.chdir(ROOT)
+    table, clinical = "data/examples/tcga_expression.tsv.gz", "data/examples/tcga_clinical.tsv"
+    argv = ["classify", "--tcga", "--table", table, "--labels-table", clinical]
+    default, _ = _load(_parsed(*argv, "--out", "o"))
+    named, _ = _load(_parsed(*argv, "--label-column", "project", "--out", "o"))
+    assert list(named.obs.columns) == list(default.obs.columns)
+    assert (named.obs["project"] == default.obs["project"]).all()
+    for command in ("predict", "explain"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _load(_parsed(command, "--tcga", "--table", table, "--model", "m", "--out", "p.h5ad"))
+        assert not [w for w in caught if "project code" in str(w.message)], command

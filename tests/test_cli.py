@@ -1501,19 +1501,21 @@ def test_metrics_record_of_a_regression_run_writes_undefined_figures_as_null():
         "task": "regression",
         "params": {"labels_key": "dose", "metric": "spearman"},
         "classes": np.array(["dose"]),
-        "metrics": {"test": part, "val": {**part, "r2": nan}},
+        "metrics": {"test": part, "val": {**part, "r2": nan, "rmse": float("inf")}},
         "best": {"trial": 3, "mode": "resnet", "val_score": 0.25},
         "trials": [0, 1, 2, 3],
     }
     record = metrics_record(adata)
     assert record["pearson"] is None
     assert record["val"]["r2"] is None
+    assert record["val"]["rmse"] is None  # infinite: no JSON number either
     assert record["target"] == "dose"
     assert record["metric"] == "spearman"
     json.dumps(record, allow_nan=False)
     table = metrics_table(adata).splitlines()
     assert table[0].split() == ["split", "R2", "RMSE", "MAE", "Pearson", "Spearman", "cells"]
     assert table[1].split() == ["test", "0.500", "2", "1.5", "nan", "0.250", "10"]
+    assert table[2].split() == ["val", "nan", "inf", "1.5", "nan", "0.250", "10"]
     assert table[-1] == "best trial 3 (resnet), validation score 0.250; 4 trials"
 
 
@@ -2648,3 +2650,47 @@ def test_tcga_label_column_project_is_the_default_project_code(monkeypatch, recw
             warnings.simplefilter("always")
             _load(_parsed(command, "--tcga", "--table", table, "--model", "m", "--out", "p.h5ad"))
         assert not [w for w in caught if "project code" in str(w.message)], command
+
+
+def test_a_failed_write_says_a_model_is_kept_only_where_one_was_saved(tmp_path):
+    """A full disk while saving a model into a folder that holds one: the earlier model is
+    said to be kept; into a folder without one (empty, or of other files): nothing is said
+    to be kept."""
+    import errno
+
+    from scautogenome.cli import CLIError, _writing
+
+    def full(path, kept):
+        with pytest.raises(CLIError) as e, _writing(path, kept):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return str(e.value)
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("x")
+    assert full(folder, "model").endswith("No space left on device")
+    (folder / "model.json").write_text("{}")
+    assert full(folder, "model").endswith("; the model there before is kept")
+
+
+def test_an_out_folder_holding_a_dangling_link_of_an_output_is_refused(tmp_path):
+    """A link named like an output whose target is gone is still in the way of the write:
+    refused without --overwrite, as an existing file is."""
+    from scautogenome.cli import CLIError, _out_dir
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "annotated.h5ad").symlink_to(tmp_path / "gone.h5ad")
+    with pytest.raises(CLIError, match=r"already holds annotated\.h5ad; pass --overwrite"):
+        _out_dir(str(out), ["model", "annotated.h5ad"], overwrite=False)
+
+
+def test_quiet_turns_the_progress_bars_off(tmp_path):
+    """--quiet: warnings and errors only, and no progress bars."""
+    import scautogenome as sag
+    from scautogenome.cli import _setup
+
+    sag.settings.progress_bar, sag.settings.verbosity = True, 2
+    _setup(_parsed("classify", str(tmp_path / "in.h5ad"), "--out", "o", "--quiet"))
+    assert sag.settings.progress_bar is False
+    assert sag.settings.verbosity == 1

@@ -2694,3 +2694,39 @@ def test_quiet_turns_the_progress_bars_off(tmp_path):
     _setup(_parsed("classify", str(tmp_path / "in.h5ad"), "--out", "o", "--quiet"))
     assert sag.settings.progress_bar is False
     assert sag.settings.verbosity == 1
+
+
+def test_a_split_key_given_with_autogenome_input_is_the_split():
+    """--autogenome holds out AutoGenome's own test file (obs['autogenome_split']) unless
+    --split-key names another column; without --autogenome, --split-key as given."""
+    from scautogenome.cli import _split_key
+
+    ag = ["classify", "--autogenome", "ag.json", "--out", "o"]
+    assert _split_key(_parsed(*ag)) == "autogenome_split"
+    assert _split_key(_parsed(*ag, "--split-key", "fold")) == "fold"
+    assert _split_key(_parsed("classify", "in.h5ad", "--out", "o")) is None
+
+
+def test_group_key_none_in_any_case_means_no_groups():
+    from scautogenome.cli import _group_key
+
+    for none in ("none", "None", "NONE"):
+        assert _group_key(_parsed("classify", "in.h5ad", "--out", "o", "--group-key", none)) is None
+    assert (
+        _group_key(_parsed("classify", "in.h5ad", "--out", "o", "--group-key", "donor")) == "donor"
+    )
+
+
+def test_embed_with_a_model_takes_batch_key_for_labels_or_recon(tmp_path, capsys):
+    """embed --model --batch-key names the query's batches for --recon or for --labels (how
+    well they mix); alone it is refused, with either it passes that check."""
+    argv = ["embed", str(tmp_path / "q.h5ad"), "--model", str(tmp_path / "m")]
+    argv += ["--batch-key", "b", "--out", str(tmp_path / "o.h5ad"), "--quiet"]
+    refused = "--batch-key with --model names the query's batches"
+    assert main(argv) == 2
+    assert refused in capsys.readouterr().err
+    for extra in (["--labels", "cell_type"], ["--recon"]):
+        assert main([*argv, *extra]) == 2  # the query is not there
+        err = capsys.readouterr().err
+        assert refused not in err, (extra, err)
+        assert "does not exist" in err, (extra, err)

@@ -2730,3 +2730,25 @@ def test_embed_with_a_model_takes_batch_key_for_labels_or_recon(tmp_path, capsys
         err = capsys.readouterr().err
         assert refused not in err, (extra, err)
         assert "does not exist" in err, (extra, err)
+
+
+def test_demo_searches_with_the_budget_it_is_given(tmp_path, monkeypatch, capsys):
+    """demo --time-budget / --n-trials replace the demo's own budget, each alone."""
+    import scautogenome as sag
+    from scautogenome.cli import DEMO_BUDGET
+
+    asked = []
+
+    def classify(adata, labels, **kwargs):
+        asked.append(kwargs)
+        raise ValueError("stopped by the test")
+
+    monkeypatch.setattr(sag.tl, "classify", classify)
+    out = str(tmp_path / "demo")
+    for extra, budget in (
+        (["--time-budget", "7"], {**DEMO_BUDGET, "time_budget": 7.0}),
+        (["--n-trials", "2"], {**DEMO_BUDGET, "n_trials": 2}),
+    ):
+        assert main(["demo", "--out", out, "--quiet", *extra]) == 2
+        assert "stopped by the test" in capsys.readouterr().err
+        assert {k: asked[-1][k] for k in budget} == budget

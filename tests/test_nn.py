@@ -311,3 +311,167 @@ def test_a_registered_family_without_reads_reads_every_gene():
         assert net.head.in_features == 6
     finally:
         _KINDS.pop("linear_test"), _SPECIFIC.pop("linear_test")
+
+
+def test_check_architecture_range_edges_booleans_and_stages():
+    """Each range's edges are where its message says (``dropout`` 0 and ``input_keep`` 1 are
+    valid, ``input_keep`` 0 is not), a bool is no size or rate, a 1-D numpy array is a list,
+    and what a VAE's fit takes (a shorthand, ``likelihood='auto'``) is refused at build."""
+    from scautogenome.nn import check_architecture, register_network
+    from scautogenome.nn._networks import _KINDS, _SPECIFIC
+
+    sizes = {"n_inputs": 10, "n_outputs": 3}
+    vae = {"kind": "vae", "n_inputs": 10, "n_latent": 2, "widths": [4]}
+    good = [
+        {"kind": "mlp", "units": [4], "dropout": 0, "input_keep": 1, **sizes},
+        {"kind": "densenet", "blocks": np.array([2, 1]), "growth_rate": 1, **sizes},
+        {**vae, "n_latent": 1, "n_batch": 0},
+    ]
+    for arch in good:
+        check_architecture(arch)
+        (build_vae if arch["kind"] == "vae" else build_network)(arch)
+    check_architecture({"kind": "vae", "n_layers": 1, "first_width": 4, "decay": 1}, stage="fit")
+    check_architecture({"kind": "vae", "widths": [4], "likelihood": "auto"}, stage="fit")
+    bad = [
+        ({"kind": "resnet", "units": True, "n_blocks": 1, **sizes}, "units=True must be a pos"),
+        ({"kind": "mlp", "units": [4], "input_keep": True, **sizes}, "input_keep=True must be"),
+        (
+            {"kind": "mlp", "units": [4], "input_keep": 0, **sizes},
+            r"input_keep=0 must be .*\(0, 1\]",
+        ),
+        (
+            {"kind": "densenet", "blocks": [2], "growth_rate": 4, "compression": 1.5, **sizes},
+            "compression=1.5 must be",
+        ),
+        ({"kind": "densenet", "blocks": [2], "growth_rate": 0, **sizes}, "growth_rate=0 must be"),
+        ({**vae, "n_latent": 0}, "n_latent=0 must be"),
+        ({**vae, "likelihood": "auto"}, r"likelihood='auto' must be one of \['mse'"),
+        ({**vae, "decay": 0.5}, r"Unknown key\(s\) \['decay'\]"),
+        ({"kind": "rrfcn", "widths": [8, 8], "skips": [[], [0.5]], **sizes}, "skips=.* must be"),
+    ]
+    for arch, match in bad:
+        with pytest.raises(ValueError, match=match):
+            check_architecture(arch)
+    with pytest.raises(ValueError, match=r"stage='train' must be one of \('build', 'fit'"):
+        check_architecture({"kind": "mlp", "units": [4], **sizes}, stage="train")
+    # a registered family's sizes are checked too (its own keys are its class's to check)
+    register_network("linear_test", torch.nn.Linear, ())
+    try:
+        with pytest.raises(ValueError, match="n_inputs=0 must be a positive integer"):
+            check_architecture({"kind": "linear_test", "n_inputs": 0, "n_outputs": 2})
+    finally:
+        _KINDS.pop("linear_test"), _SPECIFIC.pop("linear_test")
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        {"kind": "mlp", "units": [6, 5]},
+        {"kind": "resnet", "units": 6, "n_blocks": 2},
+        {"kind": "densenet", "blocks": [2, 2], "growth_rate": 3},
+    ],
+)
+def test_every_fc_unit_takes_the_architecture_activation_and_dropout(arch):
+    """``act`` and ``dropout`` are those of every FC unit (stem, blocks, transitions), each
+    activation name its own torch module."""
+    from scautogenome.nn._units import Dropout
+
+    net = build_network({**arch, "n_inputs": 12, "n_outputs": 2, "act": "elu", "dropout": 0.3})
+    units = [m for m in net.modules() if isinstance(m, FCUnit)]
+    assert len(units) == {"mlp": 2, "resnet": 3, "densenet": 6}[arch["kind"]]
+    for unit in units:
+        assert [type(m) for m in unit][1:3] == [torch.nn.BatchNorm1d, torch.nn.ELU]
+        assert isinstance(unit[3], Dropout)
+        assert unit[3].p == pytest.approx(0.3)
+    assert net(torch.randn(4, 12)).shape == (4, 2)
+    acts = {"relu": torch.nn.ReLU, "elu": torch.nn.ELU, "gelu": torch.nn.GELU}
+    acts["leaky_relu"] = torch.nn.LeakyReLU
+    for name, cls in acts.items():
+        assert type(FCUnit(3, 2, act=name)[2]) is cls
+    assert len(FCUnit(3, 2)) == 3  # no dropout: Linear, BatchNorm1d, activation
+
+
+def test_densenet_transitions_compress_between_blocks_only():
+    """A transition unit follows every dense block but the last, ``compression`` of its
+    width (0.5 by default), never narrower than ``growth_rate``; the head reads the last
+    block's concatenation."""
+    from scautogenome.nn._networks import _DenseBlock
+
+    def widths(**kw):
+        net = DenseNetFC(12, 2, blocks=[2, 2], growth_rate=3, **kw)
+        assert isinstance(net.body[-1], _DenseBlock)
+        transitions = [m.n_out for m in net.body if isinstance(m, FCUnit)]
+        return transitions, net.head.in_features
+
+    # the stem is 2 * 3 wide, a block of 2 units adds 2 * 3
+    assert widths() == ([6], 12)
+    assert widths(compression=0.75) == ([9], 15)
+    assert widths(compression=0.1) == ([3], 9)
+
+
+def test_resnet_has_n_blocks_units_after_its_stem():
+    for n in (0, 1, 3):
+        net = ResNetFC(5, 2, units=4, n_blocks=n)
+        assert len(net.blocks) == n
+        assert [u.n_in for u in net.blocks] == [4] * n
+
+
+def test_input_keep_drops_input_genes_in_training_only():
+    """The input dropout is applied to the genes the body reads (each kept with
+    ``input_keep``, scaled by its inverse), in training and not in evaluation."""
+    net = MLP(50, 2, units=[], input_keep=0.5)
+    seen = []
+    net.head.register_forward_pre_hook(lambda _, args: seen.append(args[0].detach()))
+    x = torch.ones(200, 50)
+    torch.manual_seed(0)
+    net.train()(x)
+    assert abs((seen[0] == 0).float().mean().item() - 0.5) < 0.03
+    assert set(seen[0].unique().tolist()) == {0.0, 2.0}
+    net.eval()(x)
+    assert torch.equal(seen[1], x)
+    for keep in (0, 1.5):
+        with pytest.raises(ValueError, match=r"input_keep=.* must be in \(0, 1\]"):
+            MLP(10, 2, units=[4], input_keep=keep)
+
+
+def test_dropout_keeps_one_minus_p_of_a_bfloat16_input():
+    from scautogenome.nn._units import Dropout
+
+    torch.manual_seed(0)
+    y = Dropout(0.2).train()(torch.ones(1000, 1000, dtype=torch.bfloat16))
+    kept = y > 0
+    assert abs(kept.float().mean().item() - 0.8) < 0.005
+    assert set(y[kept].float().unique().tolist()) == {1.25}
+
+
+def test_a_network_given_reads_takes_rows_of_the_read_genes_only():
+    """Given the read genes' columns only (as a loader that transformed only those gives
+    them), the network computes what it does on all ``n_inputs``; its first layer's bias
+    starts within ``1 / sqrt(n_inputs)`` too; :meth:`InputGenes.of` finds its genes."""
+    from scautogenome.nn import InputGenes
+
+    reads = np.arange(0, 400, 40)
+    torch.manual_seed(0)
+    net = build_network(
+        {"kind": "mlp", "units": [8], "n_inputs": 400, "n_outputs": 2}, reads=reads
+    ).eval()
+    assert net.body[0][0].bias.abs().max() <= 1 / np.sqrt(400)
+    x = torch.rand(3, 400)
+    torch.testing.assert_close(net(x[:, reads]), net(x))
+    assert InputGenes.of(net) is net.genes
+    np.testing.assert_array_equal(net.genes.positions(), reads)
+    assert InputGenes.of(torch.nn.Linear(3, 2)) is None
+    assert (
+        build_network(
+            {"kind": "mlp", "units": [8], "n_inputs": 9, "n_outputs": 2}
+        ).genes.positions()
+        is None
+    )
+
+
+def test_build_network_refuses_a_vae_and_counts_parameters():
+    with pytest.raises(ValueError, match=r"kind='vae' must be one of \['densenet', 'mlp'"):
+        build_network({"kind": "vae", "n_inputs": 10, "n_latent": 2, "widths": [4]})
+    assert count_parameters(MLP(10, 3, units=[])) == 10 * 3 + 3
+    # Linear 10x4 + bias, BatchNorm weight and bias, head 4x3 + bias
+    assert count_parameters(MLP(10, 3, units=[4])) == 44 + 8 + 15

@@ -22,6 +22,21 @@ def json_default(value):
     raise TypeError(msg)
 
 
+def plain(value):
+    """``value`` with numpy scalars and arrays as Python numbers and lists (recursively, into
+    dicts, lists and tuples, which become lists): a new object, the user's left as it is. For
+    what is checked as Python's types or recorded (a config, an architecture)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def resolve_basis(adata, basis: str) -> str:
     """``basis`` as an ``obsm`` key, scanpy's way: ``"sag_resvae"`` names ``obsm['X_sag_resvae']``
     when there is no ``obsm['sag_resvae']`` (``basis`` unchanged when neither exists); a

@@ -407,6 +407,26 @@ def test_numpy_numbers_in_the_architecture_save_and_digest(adata, tmp_path):
     assert json.loads((tmp_path / "v" / "model.json").read_text())["architecture"]["widths"] == [8]
 
 
+@pytest.mark.parametrize("units", [np.array([16, 8]), np.array([], dtype=np.int64)])
+def test_an_architecture_of_numpy_arrays_trains_and_is_recorded_as_lists(adata, units):
+    """A 1-D numpy array where a list of widths goes (which check_architecture accepts): an
+    MLP of those widths (none: the genes straight to the head), trained, and its
+    architecture_ of plain lists and numbers (as JSON and h5ad records take them); a
+    ResVAE's widths likewise."""
+    arch = {"kind": "mlp", "units": units, "dropout": np.float32(0.1)}
+    model = sag.models.Classifier(arch, {"max_epochs": 1}).fit(adata, "label", seed=0)
+    assert model.architecture_["units"] == [int(u) for u in units]
+    assert type(model.architecture_["dropout"]) is float
+    linear = [m for m in model.module_.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linear] == [*units.tolist(), 3]
+    assert isinstance(model.architecture["units"], np.ndarray)  # the user's, as given
+    vae = sag.models.ResVAE(
+        {"kind": "resvae", "n_latent": np.int64(3), "widths": np.array([8, 4])}, {"max_epochs": 1}
+    ).fit(adata, seed=0)
+    assert vae.architecture_["widths"] == [8, 4]
+    assert type(vae.architecture_["n_latent"]) is int
+
+
 def test_a_save_that_cannot_be_written_as_json_writes_nothing(adata, tmp_path):
     model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1}).fit(
         adata, "label", seed=0

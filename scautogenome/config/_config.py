@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._utils import is_json_text
+from .._utils import is_json_text, plain
 from ..search._spaces import check_distribution
 from ..train import LOSSES, METRICS, REGRESSION_METRICS, check_auc_loss, task_objective
 
@@ -171,20 +171,6 @@ def _merge(base: dict, override: dict, path: str) -> dict:
     return out
 
 
-def _plain(value):
-    """``value`` with numpy scalars and arrays as Python numbers and lists (recursively), as
-    the config's type checks expect; a new dict, so that the user's is left as it is."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def read_user_config(config: dict | str | Path | None) -> dict:
     """A user config as a dict: a dict as given (numpy numbers as Python's), a JSON file
     read, JSON text (a string that starts with ``{``, as ``uns[key]['config']`` records it)
@@ -214,7 +200,7 @@ def read_user_config(config: dict | str | Path | None) -> dict:
             msg = f"config file {str(path)!r} is not valid JSON: {e}"
             raise ValueError(msg) from e
     elif isinstance(config, dict):
-        user = _plain(config)
+        user = plain(config)
     elif config is not None:
         msg = (
             "config must be a dict, a path to a JSON file, JSON text or None, got "

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
-from .._utils import check_positive_int
+from .._utils import check_positive_int, plain
 from ..data import (
     FEW_VAL_CELLS,
     InputTransform,
@@ -430,7 +430,7 @@ class ResVAE(BaseModel):
         return int(self.architecture_["n_latent"])
 
     def _resolved_architecture(self, n_inputs: int, likelihood: str, n_batch: int = 0) -> dict:
-        arch = dict(self.architecture or {"kind": "resvae", "widths": [256, 128, 64]})
+        arch = plain(self.architecture or {"kind": "resvae", "widths": [256, 128, 64]})
         arch.setdefault("kind", "resvae")
         if arch["kind"] not in VAE_KINDS:
             msg = f"architecture kind={arch['kind']!r} must be one of {VAE_KINDS}."

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._logging import epoch_bar
+from .._utils import plain
 from ..data import (
     BatchLoader,
     check_batch_size,
@@ -61,7 +62,9 @@ class SupervisedModel(BaseModel):
             )
             raise ValueError(msg)
         check_architecture(self.architecture, kinds=network_kinds(), stage="fit")
-        return self.architecture
+        # numpy widths and numbers (which the check accepts) as Python's: the network asks a
+        # width list for its truth value, and architecture_ is recorded as JSON
+        return plain(self.architecture)
 
     # -- inference ------------------------------------------------------------------------------
     def _input(self, data, layer: str | None, min_gene_overlap: float):

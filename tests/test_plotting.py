@@ -2127,3 +2127,260 @@ def test_more_categories_than_scanpys_palettes_are_warned_of(sag_caplog):
     sag_caplog.clear()
     palette(102)
     assert "colours repeat" not in sag_caplog.text
+
+
+def test_importance_of_a_class_without_explained_cells_stacks_the_others(annotated):
+    """explain writes NaN for a class none of whose cells it explained: the stacked bars are
+    the other classes' (each gene's bar ends at its importance summed over them, ranked by
+    it), and that class alone has no bars to show."""
+    adata = annotated.copy()
+    u = adata.uns["sag_shap"]
+    classes = [str(c) for c in u["classes"]]
+    k = len(classes)
+    table = np.asarray(adata.varm["sag_shap"], dtype=float).copy()
+    table[:, 0] = np.nan
+    adata.varm["sag_shap"] = table
+    n_cells = np.asarray(u["n_cells"]).copy()
+    n_cells[0] = 0
+    u["n_cells"] = n_cells
+    n = 6
+    ax = sag.pl.importance(adata, n_top=n, show=False)
+    total = np.nansum(table[:, :k], axis=1)
+    want = list(adata.var_names[np.argsort(-total, kind="stable")[:n]])
+    assert _labels(ax.get_yticklabels()) == want
+    ends = np.array(
+        [[p.get_x() + p.get_width() for p in ax.patches[c * n : (c + 1) * n]] for c in range(k)]
+    )
+    np.testing.assert_allclose(ends[-1], np.sort(total)[::-1][:n], rtol=1e-5)
+    assert np.all(np.diff(ends, axis=0) >= -1e-12)  # each class's segment after the last
+    with pytest.raises(ValueError, match=r"No importance for group='type_0'"):
+        sag.pl.importance(adata, classes[0], show=False)
+
+
+def test_explain_plots_draw_the_most_important_gene_on_top(annotated):
+    """The first gene (largest importance) is the top row of the bars and of the swarm."""
+    cls = str(annotated.uns["sag_shap"]["classes"][0])
+    for plot in (sag.pl.importance, sag.pl.shap_summary):
+        ax = plot(annotated, cls, n_top=5, show=False)
+        ticks = ax.get_yticklabels()
+        top = ax.transData.transform((0, ticks[0].get_position()[1]))[1]
+        bottom = ax.transData.transform((0, ticks[-1].get_position()[1]))[1]
+        assert top > bottom  # display y grows upwards
+        plt.close("all")
+
+
+def test_shap_summary_colours_each_dot_by_its_cells_expression_of_the_gene(annotated):
+    """Each dot is a cell at its SHAP value of the row's gene, coloured by that cell's
+    expression of the gene (scaled from its 5th to 95th percentile over the cells) and
+    spread vertically within its row; also where genes were taken out of the AnnData."""
+    u = annotated.uns["sag_shap"]
+    cls = str(u["classes"][1])
+    top = [str(g) for g in u["top_genes"][1]]
+    gray = plt.get_cmap("gray")
+    sub = annotated[:, ~annotated.var_names.isin(top[:2])].copy()
+    for adata, first in ((annotated, 0), (sub, 2)):
+        ax = sag.pl.shap_summary(adata, cls, n_top=4, cmap="gray", show=False)
+        assert _labels(ax.get_yticklabels()) == top[first : first + 4]
+        for row, dots in enumerate(ax.collections[:4]):
+            x = np.asarray(u["values"][1], dtype=float)[:, first + row]
+            e = np.asarray(u["expression"][1], dtype=float)[:, first + row]
+            lo, hi = np.nanpercentile(e, [5, 95])
+            assert hi > lo
+            want = gray(np.clip((e - lo) / (hi - lo), 0, 1))[:, 0]
+            xy = dots.get_offsets()
+            got = dots.get_facecolor()[:, 0]
+            assert len(got) == len(x)
+            w, g = np.lexsort((want, x)), np.lexsort((got, xy[:, 0]))
+            np.testing.assert_allclose(xy[g, 0], x[w], rtol=1e-6)
+            np.testing.assert_allclose(got[g], want[w], atol=1e-6)
+            assert np.all(np.abs(xy[:, 1] - row) <= 0.5)
+            assert np.ptp(xy[:, 1]) > 0.1  # a swarm, not a line
+        plt.close("all")
+
+
+def test_search_history_reads_trials_in_any_order_and_stars_the_recorded_best():
+    """Trials stored out of order are drawn by number (the best-so-far line over them in that
+    order), the line begins at the first trial that scored (no infinite values before it), and
+    the star is the trial the search recorded as kept, even where another scored higher."""
+    import anndata as ad
+
+    trials = pd.DataFrame(
+        {
+            "number": [3, 0, 4, 1, 2],
+            "state": ["complete", "pruned", "complete", "complete", "complete"],
+            "value": [0.7, np.nan, 0.6, 0.5, 0.9],
+            "mode": ["mlp"] * 5,
+        }
+    )
+    adata = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    adata.uns["sag"] = {"trials": trials, "best": {"trial": 3}, "params": {"metric": "f1"}}
+    ax = sag.pl.search_history(adata, show=False)
+    line = ax.lines[0]
+    np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4])
+    np.testing.assert_allclose(line.get_ydata(), [0.5, 0.9, 0.9, 0.9])
+    star = next(c for c in ax.collections if c.get_sizes().tolist() == [170.0])
+    np.testing.assert_allclose(star.get_offsets()[0], [3, 0.7])
+    assert ax.get_title() == "search: 5 trials, 4 complete"
+
+
+def test_confusion_matrix_numbers_up_to_twenty_classes_and_a_scale_of_fractions():
+    """Numbers are written by default in a matrix of up to 20 classes (not 21); normalized, the
+    colour scale runs from 0 to 1 (a fraction's colour does not depend on the largest one)."""
+    for n, written in ((20, True), (21, False)):
+        a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+        a.uns["sag"] = {
+            "classes": np.array([f"c{i}" for i in range(n)]),
+            "confusion": np.diag(np.full(n, 3)) + 1,
+        }
+        ax = sag.pl.confusion_matrix(a, show=False)
+        assert bool(ax.texts) is written, n
+        plt.close("all")
+    ax = sag.pl.confusion_matrix(_three_classes([[4, 3, 3], [3, 4, 3], [3, 3, 4]]), show=False)
+    assert ax.images[0].get_clim() == (0, 1)
+    ax = sag.pl.confusion_matrix(
+        _three_classes([[4, 3, 3], [3, 4, 3], [3, 3, 4]]), normalize=False, show=False
+    )
+    assert ax.images[0].get_clim() == (0, 4)
+    plt.close("all")
+
+
+def test_regression_axes_hold_predictions_beyond_every_observed_value(regressed):
+    """Predictions below (or above) all observed values stay in the square of the plot."""
+    for shift in (-30.0, 30.0):
+        adata = regressed.copy()
+        adata.obs["sag_pred"] = adata.obs["age"] + shift
+        ax = sag.pl.regression(adata, show=False)
+        dots = ax.collections[0].get_offsets()
+        lo, hi = ax.get_xlim()
+        assert ax.get_ylim() == (lo, hi)
+        assert lo < dots.min(), (shift, lo)
+        assert dots.max() < hi, (shift, hi)
+        plt.close("all")
+
+
+def test_search_history_among_ties_stars_a_trial_with_a_validation_loss():
+    """Without a recorded best trial, equal scores go to the lower validation loss: a trial
+    without one (NaN) is not lower."""
+    import anndata as ad
+
+    trials = pd.DataFrame(
+        {
+            "number": [0, 1, 2],
+            "state": ["complete"] * 3,
+            "value": [1.0, 1.0, 0.5],
+            "val_loss": [np.nan, 0.4, 0.3],
+            "mode": ["mlp"] * 3,
+        }
+    )
+    adata = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    adata.uns["sag"] = {"trials": trials}
+    ax = sag.pl.search_history(adata, show=False)
+    star = next(c for c in ax.collections if c.get_sizes().tolist() == [170.0])
+    np.testing.assert_allclose(star.get_offsets()[0], [1, 1.0])
+
+
+def test_embedding_umap_follows_its_random_state():
+    """random_state seeds the UMAP: another seed gives another layout (recomputed, recorded),
+    the same seed the same layout again; another n_neighbors recomputes the graph."""
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_lat"] = np.random.default_rng(0).normal(size=(a.n_obs, 4)).astype(np.float32)
+    sag.pl.embedding(a, "X_lat", random_state=1, n_neighbors=10, show=False)
+    one = a.obsm["X_lat_umap"].copy()
+    sag.pl.embedding(a, "X_lat", n_neighbors=10, show=False)
+    assert a.uns["X_lat_umap"]["params"]["sag_random_state"] == 0
+    assert not np.allclose(a.obsm["X_lat_umap"], one)
+    sag.pl.embedding(a, "X_lat", random_state=1, n_neighbors=10, show=False)
+    np.testing.assert_allclose(a.obsm["X_lat_umap"], one, rtol=1e-5)
+    assert a.uns["lat_neighbors"]["params"]["n_neighbors"] == 10
+    sag.pl.embedding(a, "X_lat", random_state=1, n_neighbors=5, show=False)  # another graph
+    assert a.uns["lat_neighbors"]["params"]["n_neighbors"] == 5
+    assert a.uns["X_lat_umap"]["params"]["sag_n_neighbors"] == 5
+    plt.close("all")
+
+
+def test_confusion_matrix_keeps_a_class_name_of_forty_letters_whole():
+    """Tick labels shorten names longer than 40 letters only: one of 40 is shown whole."""
+    names = ["a" * 40, "b" * 41, "c"]
+    a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    a.uns["sag"] = {"classes": np.array(names), "confusion": np.diag([5, 6, 7])}
+    ax = sag.pl.confusion_matrix(a, normalize=False, show=False)
+    ticks = _labels(ax.get_xticklabels())
+    assert ticks[0] == names[0]
+    assert ticks[1] != names[1]
+    assert len(ticks[1]) == 40
+    assert ticks[2] == "c"
+
+
+def test_explain_plots_label_a_gene_without_a_symbol_by_its_name(annotated):
+    """gene_symbols=: a gene whose symbol is missing (NaN) keeps its var name, as scanpy's."""
+    adata = annotated.copy()
+    u = adata.uns["sag_shap"]
+    cls = str(u["classes"][0])
+    top = [str(g) for g in u["top_genes"][0][:3]]
+    adata.var["symbol"] = [f"SYM_{g}" for g in adata.var_names]
+    adata.var.loc[top[1], "symbol"] = np.nan
+    want = [f"SYM_{top[0]}", top[1], f"SYM_{top[2]}"]
+    for plot in (sag.pl.importance, sag.pl.shap_summary):
+        ax = plot(adata, cls, n_top=3, gene_symbols="symbol", show=False)
+        assert _labels(ax.get_yticklabels()) == want
+        plt.close("all")
+
+
+def test_plots_save_under_scanpys_autosave_unless_told_not_to(annotated, tmp_path):
+    """save=None follows scanpy.settings.autosave (as scanpy's plots do): a file under the
+    plot's name, closed afterwards; save=False writes none."""
+    import scanpy as sc
+
+    old = sc.settings.figdir, sc.settings.file_format_figs, sc.settings.autosave
+    sc.settings.figdir, sc.settings.file_format_figs = tmp_path / "figures", "png"
+    sc.settings.autosave = True
+    try:
+        before = plt.get_fignums()
+        sag.pl.confusion_matrix(annotated, show=False)
+        assert plt.get_fignums() == before
+        sag.pl.search_history(annotated, save=False, show=False)
+    finally:
+        sc.settings.figdir, sc.settings.file_format_figs, sc.settings.autosave = old
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["sag_confusion_matrix.png"]
+
+
+def test_embedding_saves_its_figure_whether_or_not_it_returns_it(tmp_path):
+    """save= writes the figure with return_fig=True as without it."""
+    a = sag.datasets.synthetic(n_obs=40, n_vars=10, n_classes=2, seed=0)
+    a.obsm["X_two"] = np.random.default_rng(0).normal(size=(a.n_obs, 2)).astype(np.float32)
+    fig = sag.pl.embedding(a, "X_two", color="label", save=tmp_path / "fig.png", return_fig=True)
+    assert isinstance(fig, Figure)
+    ax = sag.pl.embedding(a, "X_two", color="label", save=tmp_path / "ax.png", show=False)
+    assert isinstance(ax, Axes)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ax.png", "fig.png"]
+    plt.close("all")
+
+
+def test_embedding_of_two_columns_gives_a_category_one_colour_in_both():
+    """Two categorical columns plotted together (a query's labels, its predictions lacking a
+    class) colour a category alike in both, without "Unassigned" or colours of their own."""
+    a = sag.datasets.synthetic(n_obs=40, n_vars=10, n_classes=2, seed=0)
+    a.obsm["X_two"] = np.random.default_rng(0).normal(size=(a.n_obs, 2)).astype(np.float32)
+    a.obs["truth"] = pd.Categorical(np.resize(["A", "B", "C"], a.n_obs))
+    a.obs["called"] = pd.Categorical(np.resize(["B", "C"], a.n_obs))
+    sag.pl.embedding(a, "X_two", color=["truth", "called"], show=False)
+    truth = dict(zip(a.obs["truth"].cat.categories, a.uns["truth_colors"]))
+    called = dict(zip(a.obs["called"].cat.categories, a.uns["called_colors"]))
+    assert called == {"B": truth["B"], "C": truth["C"]}
+    assert len(set(truth.values())) == 3
+    plt.close("all")
+
+
+def test_shared_colours_of_two_users_palettes_follow_the_first_column():
+    """Two columns with colours of their own that differ for a category: a third column
+    plotted with them takes the first one's colour of it (in the order of color=)."""
+    from scautogenome.plotting._utils import shared_category_colors
+
+    a = ad.AnnData(np.zeros((4, 2), dtype=np.float32))
+    for column in ("first", "second", "third"):
+        a.obs[column] = pd.Categorical(["x", "y", "x", "y"])
+    a.uns["first_colors"] = ["#111111", "#222222"]
+    a.uns["second_colors"] = ["#aaaaaa", "#bbbbbb"]
+    shared_category_colors(a, ["first", "second", "third"])
+    assert list(a.uns["third_colors"]) == ["#111111", "#222222"]
+    assert list(a.uns["second_colors"]) == ["#aaaaaa", "#bbbbbb"]  # kept

@@ -15,6 +15,7 @@ from scautogenome.data import (
     detect_value_type,
     group_split,
     prepare_labelled,
+    resolve_task,
     stratified_split,
     tcga_patients,
 )
@@ -221,6 +222,9 @@ def test_tcga_patients_at_every_barcode_level():
     ]
     assert tcga_patients(["TCGA-OR-A5J1-01A", "cell_1"]) is None
     assert tcga_patients(["TCGA-OR-A5J1X"]) is None  # not a barcode: the patient part runs on
+    assert (
+        tcga_patients([" TCGA-OR-A5J1-01A ", "TCGA-OR-A5J1-11A"]).tolist() == ["TCGA-OR-A5J1"] * 2
+    )
 
 
 def test_group_split_without_repeats_is_the_stratified_split():
@@ -1509,3 +1513,185 @@ def test_loader_pins_shuffle_sampler_and_the_cache_bounds():
     assert cache.holds(np.array([5])) is False
     with pytest.raises(IndexError):
         cache.block(np.array([5]))
+
+
+# -- pins from mutation testing, round 3: preparing and splitting ------------------------------
+def test_val_drawn_from_a_users_train_part_takes_a_cell_of_each_class_of_a_few():
+    """A user's train/test split: val takes round(n / 9) of each class's n training cells, at
+    least one of a class of 2 to 4 (none of a class of one, which must train); by groups, two
+    training groups are enough to draw one."""
+    from scautogenome.data._split import val_from_train
+
+    codes = np.repeat([0, 1, 2, 3], [36, 3, 2, 1])
+    out = val_from_train(np.array(["train"] * codes.size), codes, seed=0)
+    assert [int((out[codes == c] == "val").sum()) for c in range(4)] == [4, 1, 1, 0]
+    donors = np.array(["d0", "d0", "d1", "d1"], dtype=object)
+    out = val_from_train(np.array(["train"] * 4), np.zeros(4, np.int64), seed=0, groups=donors)
+    assert np.unique(donors[out == "val"]).size == 1
+
+
+def test_fifty_whole_numbers_are_classes_and_fifty_one_a_number_to_predict():
+    """task='auto' classifies a numeric column of up to 50 distinct whole numbers."""
+    assert resolve_task(pd.Series(np.arange(50).repeat(6)), "age") == "classification"
+    assert resolve_task(pd.Series(np.arange(51).repeat(6)), "age") == "regression"
+
+
+def test_a_user_split_whose_train_cells_are_all_unlabelled_is_refused():
+    """Train cells without a label train nothing: the split has no train part."""
+    from scautogenome.data import user_split
+
+    with pytest.raises(ValueError, match="no labelled 'train' cells"):
+        user_split(pd.Series(["train", "val", "test"]), "p", np.array([0, 1, 1], bool))
+
+
+def test_a_target_whose_squared_errors_would_overflow_is_refused():
+    """The sum of the squared errors over every cell must stay finite: 30 values of 1e153
+    overflow (16 * 1e306 * 30), one value fewer a hundred times over does not."""
+    from scautogenome.data import numeric_target
+
+    big = pd.Series([1e153, -1e153, 0.0] * 10)
+    with pytest.raises(ValueError, match="overflows 64-bit floats"):
+        numeric_target(big, "y")
+    assert numeric_target(big / 100, "y").shape == (30,)
+
+
+def test_a_numeric_target_is_stratified_on_bins_of_about_ten_values():
+    """Quantile bins of at least ten values each (five for 50 values), -1 where NaN; by
+    groups, ten groups a bin, binned by the groups' mean values."""
+    from scautogenome.data._prepare import target_bins
+
+    y = np.insert(np.arange(50.0), 7, np.nan)
+    codes = target_bins(y)
+    assert codes[7] == -1
+    assert np.bincount(codes[codes >= 0]).tolist() == [10, 10, 10, 10, 10]
+    assert (np.diff(codes[codes >= 0]) >= 0).all()  # in the order of the values
+    # 40 groups, of three cells below 20 and one above: binned by their means (their
+    # value), not their sums
+    sizes = np.where(np.arange(40) < 20, 3, 1)
+    groups = np.repeat(np.arange(40), sizes).astype(str).astype(object)
+    y = np.repeat(np.arange(40.0), sizes)
+    codes = target_bins(y, groups=groups)
+    np.testing.assert_array_equal(codes, (y // 10).astype(np.int64))
+
+
+def test_a_numeric_target_needs_two_valued_cells_in_the_users_train_and_val(adata):
+    """R^2 and the correlations need two values: one val cell with a value is refused."""
+    adata.obs["y"] = np.arange(adata.n_obs, dtype=np.float64)
+    adata.obs["part"] = np.where(np.arange(adata.n_obs) < 250, "train", "test")
+    adata.obs.loc[adata.obs_names[[0, 1]], "part"] = "val"
+    adata.obs.loc[adata.obs_names[1], "y"] = np.nan  # one val cell without a value
+    with pytest.raises(ValueError, match=r"puts 1 cell\(s\) with a value in val"):
+        prepare_labelled(adata, "y", task="regression", split_key="part")
+
+
+def test_a_numeric_target_split_by_groups_into_one_val_cell_is_refused():
+    """Two donors of six cells beside four of one: whole donors held out leave one val cell
+    (and one test cell), too few for R^2; the error says how to split otherwise."""
+    import anndata as ad
+
+    rng = np.random.default_rng(0)
+    donors = ["a"] * 6 + ["b"] * 6 + ["c", "d", "e", "f"]
+    a = ad.AnnData(
+        rng.poisson(3, (16, 20)).astype(np.float32),
+        obs=pd.DataFrame(
+            {"y": rng.normal(size=16), "donor": donors}, index=[f"c{i}" for i in range(16)]
+        ),
+    )
+    with pytest.raises(ValueError, match=r"puts 1 cell\(s\) with a value in val.*group_key=None"):
+        prepare_labelled(a, "y", task="regression", group_key="donor")
+
+
+def test_a_stray_barcode_among_other_names_groups_nothing(sag_caplog):
+    """One obs_name that reads as a TCGA barcode among nine others is no TCGA data: no groups,
+    and a donor column is hinted at as for names without barcodes."""
+    import anndata as ad
+
+    from scautogenome.data import resolve_groups
+
+    names = ["TCGA-AA-0001-01A"] + [f"c{i}" for i in range(9)]
+    a = ad.AnnData(
+        np.ones((10, 3), np.float32),
+        obs=pd.DataFrame({"donor": ["d1"] * 5 + ["d2"] * 5}, index=names),
+    )
+    assert resolve_groups(a, "auto", np.ones(10, bool), hint_donors=True) == (None, None)
+    assert "obs['donor'] names 2 donors or samples" in sag_caplog.text
+
+
+def test_a_users_split_is_not_recorded_as_split_by_groups(adata):
+    """group_key= draws the seeded split by groups, which the record names; a split of the
+    user's is the user's, for classes and for a numeric target."""
+    adata.obs["donor"] = [f"d{i % 30}" for i in range(adata.n_obs)]
+    adata.obs["y"] = np.arange(adata.n_obs, dtype=np.float64)
+    adata.obs["part"] = np.array(["train", "train", "train", "val", "test"] * 60)
+    for key, task in (("label", "classification"), ("y", "regression")):
+        assert prepare_labelled(adata, key, task=task, group_key="donor").grouped_by == "donor"
+        d = prepare_labelled(adata, key, task=task, group_key="donor", split_key="part")
+        assert d.grouped_by is None, task
+
+
+def test_val_drawn_from_a_users_train_part_is_stratified_on_its_training_values(adata):
+    """A numeric target's val part drawn from a user's train part: one cell of each tenth of
+    the training values, whatever the values of the cells the split leaves out."""
+    y = np.concatenate([np.arange(90.0), 1000 + np.arange(90.0), np.zeros(120)])
+    adata.obs["y"] = y
+    adata.obs["part"] = np.repeat(np.array(["train", None, "test"], dtype=object), [90, 90, 120])
+    d = prepare_labelled(adata, "y", task="regression", split_key="part")
+    assert sorted(y[d.split == "val"] // 10) == list(range(9))
+
+
+def test_group_split_ignores_groups_that_repeat_only_among_unused_cells():
+    """Two unlabelled cells of one group: the labelled cells are split one by one as without
+    groups."""
+    codes = np.concatenate([np.repeat(np.arange(3), [100, 30, 5]), [-1, -1]])
+    groups = np.array([f"g{i}" for i in range(codes.size - 2)] + ["x", "x"], dtype=object)
+    np.testing.assert_array_equal(
+        group_split(codes, groups, seed=3), stratified_split(codes, seed=3)
+    )
+
+
+def test_tpm_values_given_as_such_must_not_be_negative():
+    """value_type='normalized' (TPM, FPKM) is logged as counts are: negative values are
+    refused as for counts."""
+    from scautogenome.data import resolve_value_type
+
+    X = np.array([[1.0, -0.5], [3.0, 2.0]], np.float32)
+    for value_type in ("counts", "normalized"):
+        with pytest.raises(ValueError, match="has negative values"):
+            resolve_value_type(X, value_type, "adata.X")
+    assert resolve_value_type(X, "continuous", "adata.X") == "continuous"
+
+
+def test_tpm_given_as_such_but_small_is_warned_of_unless_rows_share_a_total(sag_caplog):
+    """value_type='normalized' of values up to 100 (already logged?) is warned of, at 100
+    too; rows scaled to one total (sc.pp.normalize_total without log1p) are not."""
+    from scautogenome.data import resolve_value_type
+
+    said = "holds values up to 100 only (already logged?)"
+    resolve_value_type(np.array([[1.0, 100.0], [2.0, 3.5]]), "normalized", "adata.X")
+    assert said in sag_caplog.text
+    sag_caplog.clear()
+    scaled = np.array([[20.0, 40.0, 40.0], [50.0, 50.0, 0.0], [10.0, 30.0, 60.0]])
+    resolve_value_type(scaled, "normalized", "adata.X")
+    assert "already logged?" not in sag_caplog.text
+
+
+def test_negative_values_outside_tpm_training_cells_are_refused():
+    """Training cells read as unlogged TPM: a val or test cell of negative values cannot be
+    logged as they are, and is refused."""
+    from scautogenome.data import resolve_value_type
+
+    X = np.array([[150.5, 3.2], [200.1, 0.7], [120.3, 5.5], [-1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"other cells .* hold negative values"):
+        resolve_value_type(X, "auto", "adata.X", rows=np.arange(3))
+    assert resolve_value_type(np.abs(X), "auto", "adata.X", rows=np.arange(3)) == "normalized"
+
+
+def test_min_cells_per_class_takes_zero_and_refuses_a_boolean():
+    from scautogenome.data._prepare import check_min_cells_per_class
+
+    check_min_cells_per_class(0)
+    check_min_cells_per_class(np.int64(3))
+    with pytest.raises(TypeError, match="whole number"):
+        check_min_cells_per_class(True)
+    with pytest.raises(ValueError, match="0 or more"):
+        check_min_cells_per_class(-1)

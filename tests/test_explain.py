@@ -17,6 +17,7 @@ from scipy.stats import spearmanr
 import scautogenome as sag
 from scautogenome._settings import logger as sag_logger
 from scautogenome.explain import (
+    Draws,
     ExpectedGradients,
     ShapGradient,
     class_importance,
@@ -1119,3 +1120,256 @@ def test_class_importance_ranks_only_eligible_genes_and_averages_present_classes
     res = class_importance(engine, rows, codes, n_top=12, eligible_genes=eligible)
     assert best not in res.top
     assert ((res.top >= 0).sum(1) <= eligible.sum()).all()
+
+
+# -- pins from mutation testing (stop 59) -----------------------------------------------------
+def test_stratified_cells_gives_no_spare_slot_to_a_class_already_whole_and_sorts():
+    """A slot left over goes to a class with a cell to spare, never to one already taken
+    whole (which has none left); the positions come back in the data's order."""
+    codes = np.array([0] * 500 + [1] * 5 + [2] * 40)
+    for seed in range(20):
+        picked = stratified_cells(codes, 16, np.random.default_rng(seed))  # q = 5, one slot left
+        assert len(np.unique(picked)) == 16
+        assert np.bincount(codes[picked], minlength=3)[1] == 5
+        assert np.array_equal(picked, np.sort(picked))
+    shuffled = np.random.default_rng(0).permutation(codes)
+    picked = stratified_cells(shuffled, 46, np.random.default_rng(0))
+    assert np.all(np.diff(picked) > 0)
+
+
+def test_engine_inputs_that_do_not_fit_are_refused_when_it_is_built():
+    """Draws of rows and alphas of different shapes, a draw past the background's end and an
+    unknown path are refused up front, not deep inside torch."""
+    engine, _, _ = _tiny_engine()
+    bg = engine.bg.numpy()  # 6 rows
+    with pytest.raises(ValueError, match="one 2-d shape"):
+        Draws(np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="one 2-d shape"):
+        Draws(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="background row 6 of 6"):
+        ExpectedGradients(engine.module, bg, Draws(np.full((2, 3), 6), np.zeros((2, 3))))
+    with pytest.raises(ValueError, match="path='fastest'"):
+        ExpectedGradients(engine.module, bg, sample_draws(2, 6, 3, seed=0), path="fastest")
+
+
+def test_sample_draws_reach_every_background_row():
+    draws = sample_draws(40, 3, 25, seed=0)
+    assert draws.rows.shape == draws.alphas.shape == (40, 25)
+    assert set(np.unique(draws.rows)) == {0, 1, 2}
+    assert ((draws.alphas >= 0) & (draws.alphas < 1)).all()
+
+
+def test_base_values_are_the_mean_logits_over_the_whole_background():
+    engine, rows, _ = _tiny_engine()
+    with torch.no_grad():
+        want = engine.module(engine.bg).mean(0).numpy()
+    np.testing.assert_allclose(engine.base_values, want, rtol=1e-6)
+    res = class_importance(engine, rows, np.repeat(np.arange(3), 3), n_top=3)
+    np.testing.assert_allclose(res.base_values, want, rtol=1e-6)
+
+
+class _Squared(torch.nn.Module):
+    def forward(self, x):
+        return x * x
+
+
+def test_a_network_not_reading_its_input_through_one_linear_takes_the_generic_path():
+    """A first layer that is not an nn.Linear (here x -> x**2 before it): the structured path
+    would give other numbers, so "auto" takes the generic one and "structured" is refused."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        _Squared(), torch.nn.Linear(12, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)
+    ).eval()
+    bg = np.random.default_rng(0).uniform(0, 1, (6, 12)).astype(np.float32)
+    draws = sample_draws(4, 6, 8, seed=0)
+    assert ExpectedGradients(net, bg, draws).path == "generic"
+    with pytest.raises(ValueError, match=r"reads its input through one nn\.Linear"):
+        ExpectedGradients(net, bg, draws, path="structured")
+
+
+@pytest.mark.parametrize("path", ["structured", "generic"])
+def test_a_chunk_of_cells_stays_within_the_float_budget(path):
+    """cells_per_chunk sizes a chunk so that its SHAP values alone (cells x genes x classes)
+    fit the float budget, on both paths."""
+    engine, _, _ = _tiny_engine()
+    budget = 3000
+    small = ExpectedGradients(
+        engine.module, engine.bg.numpy(), engine.draws, path=path, max_floats=budget
+    )
+    n = small.cells_per_chunk()
+    assert n >= 1
+    assert n * small.n_genes * small.n_classes <= budget
+
+
+def test_shap_engine_seeds_each_chunk_by_its_first_cell():
+    """Chunks of cells get their own draws (seed + the chunk's first cell), the draws
+    shap_draws makes: two chunks of one row are explained with different draws."""
+    torch.manual_seed(0)
+    net = build_network({"kind": "mlp", "units": [8], "n_inputs": 20, "n_outputs": 3}).eval()
+    rng = np.random.default_rng(0)
+    bg, x = rng.random((6, 20), dtype=np.float32), rng.random((4, 20), dtype=np.float32)
+    engine = ShapGradient(net, bg, nsamples=8, seed=3)
+    later = engine.attributions(x, np.arange(10, 14))
+    fast = ExpectedGradients(net, bg, shap_draws(4, 6, 8, rseed=13)).attributions(x, np.arange(4))
+    np.testing.assert_allclose(later, fast, atol=1e-6 * np.abs(fast).max())
+    assert not np.allclose(later, engine.attributions(x, np.arange(4)))
+
+
+def test_class_importance_is_the_same_in_chunks_of_two_cells():
+    """Cells of interleaved classes explained two at a time: the same importance, ranking,
+    per-cell values and expression as in one chunk, with or without keep_values."""
+    engine, rows, _ = _tiny_engine()
+    small = ExpectedGradients(engine.module, engine.bg.numpy(), engine.draws, max_floats=900)
+    assert small.cells_per_chunk() == 2
+    codes = np.array([2, 0, 1, 0, 2, 1, 1, 0, 2])
+    for keep in (False, True):
+        whole = class_importance(engine, rows, codes, n_top=4, keep_values=keep)
+        parts = class_importance(small, rows, codes, n_top=4, keep_values=keep)
+        np.testing.assert_allclose(parts.importance, whole.importance, rtol=1e-5)
+        np.testing.assert_array_equal(parts.top, whole.top)
+        for name in ("top_values", "overall_values", "top_expression", "overall_expression"):
+            np.testing.assert_allclose(getattr(parts, name), getattr(whole, name), atol=1e-6)
+        if keep:
+            np.testing.assert_allclose(parts.values, whole.values, atol=1e-6)
+
+
+def test_class_importance_overall_expression_is_each_cells_value_of_the_overall_top_genes():
+    engine, rows, X = _tiny_engine()
+    codes = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    for keep in (False, True):
+        res = class_importance(engine, rows, codes, n_top=4, keep_values=keep)
+        np.testing.assert_array_equal(res.overall_expression, X[:, res.top[-1]])
+
+
+def test_class_importance_of_a_class_without_cells_has_no_values_and_no_expression():
+    """A class with no explained cell has no ranking: its per-cell values and expression are
+    NaN (not 0, which a summary plot would draw)."""
+    engine, rows, _ = _tiny_engine()
+    codes = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    for keep in (False, True):
+        res = class_importance(engine, rows, codes, n_top=4, keep_values=keep)
+        assert (res.top[2] == -1).all()
+        assert np.isnan(res.top_values[2]).all()
+        assert np.isnan(res.top_expression[2]).all()
+        assert np.isfinite(res.top_expression[:2]).all()
+
+
+def test_the_overall_column_is_named_apart_from_every_class():
+    from scautogenome.tools._explain import overall_column
+
+    assert overall_column(["a", "b"]) == "overall"
+    assert overall_column(["overall", "b"]) == "overall (all classes)"
+    both = ["overall (all classes)", "overall"]
+    assert overall_column(both) == "overall (all classes) (all classes)"
+
+
+def test_cells_given_by_negative_positions_count_from_the_end(syn):
+    adata, model = syn
+    n = adata.n_obs
+    sag.tl.explain(adata, model, cells=[0, -1, n - 1], **FAST)
+    assert list(adata.uns["sag_shap"]["cells"]) == [adata.obs_names[0], adata.obs_names[-1]]
+    with pytest.raises(IndexError, match="outside"):
+        sag.tl.explain(adata, model, cells=[-n - 1], **FAST)
+
+
+def test_the_datas_gene_order_does_not_change_the_explanation(syn):
+    """The model's genes in another order in the data: each gene's scores, values and rank are
+    those of the same gene in the model's order."""
+    adata, model = syn
+    ref = adata.copy()
+    vals = sag.tl.explain(ref, model, return_values=True, **FAST)
+    query = adata[:, ::-1].copy()
+    query.uns["sag"] = adata.uns["sag"]
+    vals_q = sag.tl.explain(query, model, return_values=True, **FAST)
+    np.testing.assert_allclose(query.varm["sag_shap"][::-1], ref.varm["sag_shap"], rtol=1e-5)
+    np.testing.assert_allclose(vals_q[:, ::-1], vals, rtol=1e-5, atol=1e-8)
+    np.testing.assert_array_equal(
+        query.uns["sag_shap"]["top_genes"][:, :10], ref.uns["sag_shap"]["top_genes"][:, :10]
+    )
+
+
+def test_n_top_beyond_the_genes_records_the_genes_ranked(syn):
+    adata, model = syn
+    sag.tl.explain(adata, model, n_top=1000, **FAST)
+    u = adata.uns["sag_shap"]
+    assert u["top_genes"].shape == (len(model.classes_) + 1, adata.n_vars)
+    assert u["params"]["n_top"] == adata.n_vars
+
+
+def test_return_values_are_kept_when_they_exceed_the_float_budget(syn, monkeypatch):
+    adata, model = syn
+    vals = sag.tl.explain(adata, model, return_values=True, **FAST)
+    monkeypatch.setattr("scautogenome.explain.MAX_FLOATS", 10)
+    again = sag.tl.explain(adata, model, return_values=True, **FAST)
+    np.testing.assert_allclose(again, vals, atol=1e-6)
+
+
+def test_a_split_key_with_other_values_beside_its_parts_is_used(syn):
+    """split_key= naming a column of train/val/test plus cells of no part (unlabelled
+    samples, say) is a split: its training cells are the background."""
+    adata, model = syn
+    adata = adata.copy()
+    part = adata.obs["sag_split"].astype(str).to_numpy(copy=True)
+    part[::7] = "unused"
+    adata.obs["part"] = part
+    sag.tl.explain(adata, model, split_key="part", **FAST)
+    u = adata.uns["sag_shap"]
+    assert u["params"]["split_key"] == "part"
+    assert set(u["background_cells"]) <= set(adata.obs_names[part == "train"])
+    assert set(u["cells"]) <= set(adata.obs_names[part == "test"])
+
+
+def test_a_split_column_dropped_since_classify_is_said_as_no_split(syn, log_records):
+    """The record names a split whose column is gone: the background comes from all cells,
+    said as "no split" (not as a split without training cells)."""
+    adata, model = syn
+    bare = adata.copy()
+    del bare.obs["sag_split"]
+    sag.tl.explain(bare, model, **FAST)
+    assert bare.uns["sag_shap"]["params"]["background_from"] == "all"
+    said = " ".join(log_records.text.split())
+    assert "no obs['sag_split'] split; background drawn from all of its cells" in said
+    assert "has no 'train' cell" not in said
+
+
+def test_cells_without_labels_are_grouped_by_their_predicted_class(syn):
+    adata, model = syn
+    fresh = adata.copy()
+    del fresh.uns["sag"], fresh.obs["sag_split"]
+    sag.tl.explain(fresh, model, **FAST)
+    u = fresh.uns["sag_shap"]
+    assert u["params"]["groupby"] == "predicted class"
+    cells = fresh.obs_names.get_indexer(u["cells"])
+    with torch.no_grad():
+        x = torch.from_numpy(model.transform_.apply(fresh.X[cells].toarray()))
+        predicted = model.module_(x).argmax(1).numpy()
+    assert list(u["cell_groups"]) == list(model.classes_[predicted])
+
+
+def test_shap_engine_reads_the_cells_x_genes_values_of_a_network_of_one_output():
+    """A shap that returns a network of one output's values as cells x genes (no class axis):
+    the same values as cells x genes x 1."""
+    torch.manual_seed(0)
+    net = build_network({"kind": "mlp", "units": [8], "n_inputs": 20, "n_outputs": 1}).eval()
+    rng = np.random.default_rng(0)
+    bg, x = rng.random((6, 20), dtype=np.float32), rng.random((4, 20), dtype=np.float32)
+    engine = ShapGradient(net, bg, nsamples=8, seed=0)
+    ref = engine.attributions(x, np.arange(4))
+    assert ref.shape == (4, 20, 1)
+    real = engine.explainer.shap_values
+    engine.explainer.shap_values = lambda *a, **k: np.asarray(real(*a, **k)).reshape(4, 20)
+    np.testing.assert_array_equal(engine.attributions(x, np.arange(4)), ref)
+
+
+def test_n_explain_above_its_default_explains_that_many_cells():
+    adata = sag.datasets.synthetic(n_obs=560, n_vars=20, n_markers=3, seed=0)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0)
+    sag.tl.explain(adata, model, cells="all", n_explain=550, nsamples=2, n_background=5)
+    assert len(adata.uns["sag_shap"]["cells"]) == 550
+
+
+def test_cells_named_but_not_in_the_data_are_refused(syn):
+    adata, model = syn
+    with pytest.raises(KeyError, match=r"cells names \['nope'\]"):
+        sag.tl.explain(adata, model, cells=["nope", adata.obs_names[0]], **FAST)

@@ -68,6 +68,17 @@ def test_unknown_key_is_named():
             {"space": {"densenet": {"block_units": {"type": "int", "low": 2, "high": 1000}}}},
             r"\['block_units'\].*must be in \[1, 64\]",
         ),
+        # pins from mutation testing (stop 59)
+        ({"trainer": {"max_epochs": True}}, r"\['max_epochs'\]=True must be of type int"),
+        ({"search": {"max_trial_fraction": float("inf")}}, "must be a finite number"),
+        ({"trainer": {"patience": -1}}, "must not be negative"),
+        ({"budget": {"time_budget": 0}}, r"\['time_budget'\]=0 must be positive"),
+        ({"search": {"initial_trials": [1]}}, "must be a list of parameter dicts"),
+        ({"trainer": {"loss": "auc"}, "search": {"metric": "accuracy"}}, "a ranking metric"),
+        ({"space": {"common": {"lr": [0.0, 0.1]}}}, r"\['lr'\]=0.0 must be in \(0, inf\]"),
+        ({"rrfcn": {"widths": [64, True]}}, "must be a non-empty list of positive ints"),
+        ({"rrfcn": {"search_share": 0}}, r"\['search_share'\]=0 must be in \(0, 1\]"),
+        ({"rrfcn": {"n_layers": 65}}, r"\['rrfcn'\]\['n_layers'\]=65 must be in \[1, 64\]"),
     ],
 )
 def test_bad_values_are_named(cfg, match):
@@ -75,11 +86,13 @@ def test_bad_values_are_named(cfg, match):
         sag.config.load(cfg)
 
 
-def test_load_from_json_file(tmp_path):
+def test_load_from_json_file(tmp_path, monkeypatch):
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps({"mode": "mlp", "budget": {"n_trials": 2}}))
     cfg = sag.config.load(path)
     assert cfg["mode"] == "mlp"
+    monkeypatch.setenv("HOME", str(tmp_path))  # a path of the home folder, as a shell's ~
+    assert sag.config.load("~/cfg.json") == cfg
     assert cfg["budget"]["n_trials"] == 2
     assert cfg["budget"]["time_budget"] == 600.0  # kept from the defaults
     bad = tmp_path / "bad.json"
@@ -303,3 +316,64 @@ def test_a_bad_value_in_a_section_the_mode_does_not_read_is_an_error():
         sag.config.load(bad, mode="mlp")
     with pytest.raises(ValueError, match=r"\['resnet'\]\['n_blocks'\]"):
         sag.config.load({"space": {"resnet": {"n_blocks": []}}}, mode="mlp")
+
+
+def test_a_json_file_that_is_not_an_object_is_named(tmp_path):
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="config must be a JSON object at the top level"):
+        sag.config.load(path)
+
+
+def test_the_auc_loss_is_judged_by_roc_auc_unless_a_ranking_metric_is_given():
+    """trainer.loss 'auc' with the default metric (accuracy's calls) searches on ROC AUC."""
+    assert sag.config.load({"trainer": {"loss": "auc"}})["search"]["metric"] == "roc_auc"
+    assert sag.config.load({})["search"]["metric"] != "roc_auc"
+
+
+def test_the_mse_loss_is_judged_by_r2_unless_a_numeric_metric_is_given():
+    """trainer.loss 'mse' asks for a numeric target: the default metric becomes R^2."""
+    assert sag.config.load({"trainer": {"loss": "mse"}})["search"]["metric"] == "r2"
+    cfg = sag.config.load({"trainer": {"loss": "mse"}, "search": {"metric": "spearman"}})
+    assert cfg["search"]["metric"] == "spearman"
+
+
+def test_the_edges_of_the_allowed_values_are_taken():
+    """An infinite time budget (no limit), zero warm-up epochs, n_trials=0 (collecting a
+    stored study), a trial's cap at the whole budget and ENAS retraining every candidate it
+    ranks are valid settings."""
+    for cfg in (
+        {"budget": {"time_budget": float("inf")}},
+        {"search": {"prune_warmup_epochs": 0}},
+        {"budget": {"n_trials": 0}},
+        {"search": {"max_trial_fraction": 1}},
+        {"rrfcn": {"n_candidates": 4, "top_k_candidates": 4}},
+    ):
+        sag.config.load(cfg)
+
+
+def test_a_one_family_mode_keeps_only_its_space():
+    assert set(sag.config.load({}, mode="mlp")["space"]) == {"common", "mlp"}
+    assert set(sag.config.load({"mode": "densenet"})["space"]) == {"common", "densenet"}
+
+
+def test_the_optuna_strategy_warns_of_no_enas_setting_left_at_its_default(monkeypatch):
+    from scautogenome._settings import logger
+
+    said = []
+    monkeypatch.setattr(logger, "warning", lambda *a, **k: said.append(a[0] % a[1:]))
+    rrfcn = {**sag.config.default("rrfcn")["rrfcn"], "strategy": "optuna"}
+    sag.config.load({"mode": "rrfcn", "rrfcn": rrfcn})
+    assert said == []
+
+
+def test_a_numeric_target_runs_without_class_balance():
+    """for_task 'regression': no class_balance drawn from the space, 'none' for RRFCN; the
+    config given is left as it was."""
+    from scautogenome.config._config import for_task
+
+    cfg = sag.config.load({})
+    out = for_task(cfg, "regression")
+    assert "class_balance" not in out["space"]["common"]
+    assert out["rrfcn"]["class_balance"] == "none"
+    assert "class_balance" in cfg["space"]["common"]

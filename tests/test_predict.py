@@ -568,7 +568,7 @@ def test_the_overlap_error_rounds_as_the_warning_does(adata, trained):
 def test_predict_drops_the_colours_of_other_categories_it_replaces(adata, trained):
     """scanpy reads uns['sag_pred_colors'] by position: predictions of other categories
     ("Unassigned" added by min_confidence) drop the colours of the earlier ones; the same
-    categories keep them (maybe the user's)."""
+    categories keep them (maybe the user's), not the same ones in another order."""
     query = adata.copy()
     query.uns["sag_pred_colors"] = ["#111111"]  # no column of predictions yet: nothing replaced
     sag.tl.predict(query, trained)
@@ -577,6 +577,13 @@ def test_predict_drops_the_colours_of_other_categories_it_replaces(adata, traine
     query.uns["sag_pred_colors"] = colors
     sag.tl.predict(query, trained)
     assert list(query.uns["sag_pred_colors"]) == colors
+    # the same categories in another order: the colours were of other positions
+    order = list(query.obs["sag_pred"].cat.categories)
+    assert len(order) > 1
+    query.obs["sag_pred"] = query.obs["sag_pred"].cat.reorder_categories(order[::-1])
+    sag.tl.predict(query, trained)
+    assert "sag_pred_colors" not in query.uns
+    query.uns["sag_pred_colors"] = colors
     threshold = float(np.quantile(query.obs["sag_confidence"], 0.3))
     sag.tl.predict(query, trained, min_confidence=threshold)
     assert list(query.obs["sag_pred"].cat.categories)[-1] == "Unassigned"
@@ -846,9 +853,21 @@ def test_predict_on_the_models_own_training_cells_says_so(adata, sag_caplog):
         f"{n_train + n_val} of these 150 cells trained the model ({n_train} train, {n_val} "
         "val in obs['sag_split'])" in sag_caplog.text
     ), sag_caplog.text
-    # a query of new cells: nothing said
+    # the run's validation cells alone: they chose the kept epoch, so they are said too
+    val = adata[adata.obs["sag_split"] == "val"].copy()
     sag_caplog.clear()
-    sag.tl.predict(sag.datasets.synthetic(n_obs=50, n_vars=200, n_classes=3, seed=9), model)
+    sag.tl.predict(val, model)
+    assert f"({0} train, {val.n_obs} val in obs['sag_split'])" in sag_caplog.text
+    # calls made unsure on the run's own AnnData: its test metrics are said to be of its calls
+    sag_caplog.clear()
+    sag.tl.predict(adata, model, min_confidence=0.9)
+    assert "keeps the classify run's test metrics and confusion matrix" in sag_caplog.text
+    # a query of new cells: nothing said, also where a column of theirs has the split's name
+    new = sag.datasets.synthetic(n_obs=50, n_vars=200, n_classes=3, seed=9)
+    sag_caplog.clear()
+    sag.tl.predict(new, model)
+    new.obs["sag_split"] = "train"
+    sag.tl.predict(new, model)
     assert "trained the model" not in sag_caplog.text
 
 
@@ -1048,6 +1067,8 @@ def test_min_confidence_is_strict_and_refused_where_it_cannot_apply(adata):
     at = float(query.obs["sag_confidence"].iloc[0])
     sag.tl.predict(query, model, min_confidence=at)
     assert query.obs["sag_pred"].iloc[0] != "Unassigned"
+    sag.tl.predict(query, model, min_confidence=1.0)  # 1: every cell not certain is unsure
+    assert (query.obs["sag_pred"] == "Unassigned").sum() == (query.obs["sag_confidence"] < 1).sum()
     with pytest.raises(TypeError, match="must be a probability"):
         sag.tl.predict(adata.copy(), model, min_confidence=True)
     numbers = adata.copy()
@@ -1113,3 +1134,22 @@ def test_predict_and_explain_hash_the_weights_once(adata, monkeypatch):
     sag.tl.explain(adata, model, n_explain=4, n_background=4)
     assert len(calls) == 1
     assert adata.uns["sag_shap"]["model_digest"] == digest
+
+
+def test_the_records_classes_are_its_own_and_a_regressor_drops_the_class_outputs(adata):
+    """Editing the classes predict recorded leaves the model's; a Regressor's prediction under
+    the key of an earlier class prediction removes its confidence and probabilities (of
+    classes no longer predicted there)."""
+    model = _small_model(adata)
+    query = adata.copy()
+    sag.tl.predict(query, model)
+    query.uns["sag"]["classes"][0] = "edited"
+    assert "edited" not in list(model.classes_)
+    assert {"sag_confidence"} <= set(query.obs.columns)
+    query.obs["age"] = np.linspace(20, 80, query.n_obs)
+    regressor = sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    regressor.fit(query, "age", seed=0)
+    sag.tl.predict(query, regressor)
+    assert "sag_confidence" not in query.obs.columns
+    assert "sag_proba" not in query.obsm
+    assert query.obs["sag_pred"].dtype.kind == "f"

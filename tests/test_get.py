@@ -91,6 +91,8 @@ def test_metrics_df_of_a_numeric_target():
     sag.tl.classify(adata, "age", mode="mlp", task="regression", config=config)
     table = sag.get.metrics_df(adata)
     assert table.index.tolist() == ["age"]
+    assert table.index.name == "target"
+    assert list(table.columns) == ["r2", "rmse", "mae", "pearson", "spearman", "n"]
     assert table.loc["age", "r2"] == pytest.approx(adata.uns["sag"]["metrics"]["test"]["r2"])
 
 
@@ -126,6 +128,7 @@ def test_shap_df_of_a_list_of_groups_as_scanpy(explained):
     assert list(long.columns) == ["group", "names", "scores", "symbol"]
     assert list(long["group"].cat.categories) == ["type_2", "type_0"]
     assert long["group"].tolist() == ["type_2"] * 4 + ["type_0"] * 4
+    assert long.index.equals(pd.RangeIndex(8))  # one row label per row, as scanpy's
     for g in ("type_2", "type_0"):
         one = sag.get.shap_df(adata, g, n_top=4, gene_symbols="symbol")
         part = long[long["group"] == g].drop(columns="group").reset_index(drop=True)
@@ -240,3 +243,126 @@ def test_an_explanation_that_anndata_concat_split_is_named_for_the_part_it_lost(
     assert "sag_shap" not in kept_varm.uns
     with pytest.raises(KeyError, match=r"varm\['sag_shap'\].*e\.g\. by anndata\.concat"):
         sag.get.shap_df(kept_varm)
+
+
+def test_shap_df_of_every_gene_puts_the_symbols_first_and_keeps_n_top(explained):
+    """group=None: the gene_symbols column first, beside the gene it names after the
+    ranking, and n_top the first rows of that ranking."""
+    adata = explained
+    wide = sag.get.shap_df(adata)
+    top = sag.get.shap_df(adata, n_top=7, gene_symbols="symbol")
+    assert list(top.columns) == ["symbol", *wide.columns]
+    assert top.index.tolist() == wide.index[:7].tolist()
+    assert top["symbol"].tolist() == adata.var.loc[top.index, "symbol"].tolist()
+    pd.testing.assert_frame_equal(top.drop(columns="symbol"), wide.head(7))
+
+
+def test_shap_df_ranks_genes_the_model_does_not_know_last_and_reads_overall(explained):
+    """Genes explain had no value for (NaN: the model does not know them) come after every
+    ranked gene of the wide table, not first, and n_top keeps ranked genes; group="overall"
+    is the table of the mean over the classes, those genes left out."""
+    adata = explained.copy()
+    table = np.asarray(adata.varm["sag_shap"]).copy()
+    unknown = adata.var_names[[0, 5, 9]]
+    table[[0, 5, 9]] = np.nan
+    adata.varm["sag_shap"] = table
+    wide = sag.get.shap_df(adata)
+    assert set(wide.index[-3:]) == set(unknown)
+    assert wide["overall"].iloc[:-3].notna().all()
+    assert not set(sag.get.shap_df(adata, n_top=10).index) & set(unknown)
+    overall = sag.get.shap_df(adata, "overall")
+    assert list(overall.columns) == ["names", "scores"]
+    assert overall["names"].tolist() == wide.index[:-3].tolist()
+    np.testing.assert_array_equal(overall["scores"], wide["overall"].iloc[:-3])
+
+
+@pytest.mark.parametrize("as_", [np.asarray, pd.Index, pd.Series, tuple])
+def test_shap_df_reads_groups_given_as_an_array_index_or_series(explained, as_):
+    """Classes given as a numpy array, a pandas Index or Series (e.g. obs[...].cat.categories)
+    are a list of classes, not the name of one."""
+    adata = explained
+    expected = sag.get.shap_df(adata, ["type_2", "type_0"], n_top=3)
+    pd.testing.assert_frame_equal(
+        sag.get.shap_df(adata, as_(["type_2", "type_0"]), n_top=3), expected
+    )
+
+
+def test_shap_df_refuses_gene_symbols_named_as_a_column_of_the_long_table(explained):
+    """gene_symbols= a column named "scores" (or "group", of a table of several groups) would
+    replace the table's own column: refused, as a class's name is for group=None."""
+    adata = explained.copy()
+    adata.var["scores"] = adata.var["symbol"]
+    adata.var["group"] = adata.var["symbol"]
+    with pytest.raises(ValueError, match="gene_symbols='scores' is the name of a column"):
+        sag.get.shap_df(adata, "type_1", gene_symbols="scores")
+    with pytest.raises(ValueError, match="gene_symbols='group' is the name of a column"):
+        sag.get.shap_df(adata, ["type_1", "type_2"], gene_symbols="group")
+    # one group's table has no group column: the symbols take that name
+    one = sag.get.shap_df(adata, ["type_1"], n_top=2, gene_symbols="group")
+    assert list(one.columns) == ["names", "scores", "group"]
+
+
+def test_metrics_df_reads_every_figure_into_its_own_column(explained):
+    """Each class's precision, recall and average precision in their own columns (a record
+    of distinct figures: a well-fit model's precision and recall are often alike), accuracy
+    on the summary row only, and the summary: balanced accuracy as recall, no precision, the
+    macro ROC AUC and average precision."""
+    import copy
+
+    adata = explained.copy()
+    adata.uns["sag"] = copy.deepcopy(dict(adata.uns["sag"]))
+    m = adata.uns["sag"]["metrics"]["test"]
+    pc = m["per_class"]
+    pc["precision"] = np.asarray([0.11, 0.12, 0.13])
+    pc["recall"] = np.asarray([0.21, 0.22, 0.23])
+    pc["average_precision"] = np.asarray([0.31, 0.32, 0.33])
+    m |= {"balanced_accuracy": 0.41, "roc_auc": 0.51, "average_precision": 0.61}
+    table = sag.get.metrics_df(adata)
+    classes = [str(c) for c in adata.uns["sag"]["classes"]]
+    assert table.index.name == "class"
+    assert list(table.columns) == [
+        *("f1", "precision", "recall", "support", "roc_auc", "average_precision", "accuracy")
+    ]
+    np.testing.assert_allclose(table.loc[classes, "precision"], pc["precision"])
+    np.testing.assert_allclose(table.loc[classes, "recall"], pc["recall"])
+    np.testing.assert_allclose(table.loc[classes, "average_precision"], pc["average_precision"])
+    assert table.loc[classes, "accuracy"].isna().all()
+    summary = table.loc["all"]
+    assert np.isnan(summary["precision"])
+    assert summary["recall"] == pytest.approx(0.41)
+    assert summary["roc_auc"] == pytest.approx(0.51)
+    assert summary["average_precision"] == pytest.approx(0.61)
+
+
+def test_metrics_df_of_predictions_alone_points_to_the_plot_that_scores_them():
+    """sag.tl.predict's record holds no metrics: the error names the plot that scores the
+    predictions against known labels, confusion_matrix for classes, regression for numbers."""
+    sag.settings.verbosity = 0
+    adata = sag.datasets.synthetic(n_obs=80, n_vars=30, n_classes=2, seed=0)
+    adata.obs["age"] = np.arange(adata.n_obs, dtype=float)
+    fit = {"max_epochs": 1}
+    for model, plot in (
+        (
+            sag.models.Classifier({"kind": "mlp", "units": [8]}, fit).fit(adata, "label"),
+            "confusion_matrix",
+        ),
+        (sag.models.Regressor({"kind": "mlp", "units": [8]}, fit).fit(adata, "age"), "regression"),
+    ):
+        query = adata.copy()
+        sag.tl.predict(query, model)
+        with pytest.raises(
+            KeyError, match=re.escape(f"sag.pl.{plot}(adata, key='sag', labels_key=...)")
+        ):
+            sag.get.metrics_df(query)
+
+
+def test_metrics_df_names_the_summary_apart_from_classes_named_all_and_all_summary(explained):
+    """Classes named "all" and "all (summary)" keep their rows: the summary takes the first
+    name no class has."""
+    adata = explained.copy()
+    adata.uns["sag"] = dict(adata.uns["sag"])
+    adata.uns["sag"]["classes"] = np.asarray(["all", "all (summary)", "type_2"])
+    table = sag.get.metrics_df(adata)
+    assert table.index.tolist() == ["all", "all (summary)", "type_2", "all (summary) (summary)"]
+    f1 = adata.uns["sag"]["metrics"]["test"]["per_class"]["f1"]
+    np.testing.assert_allclose(table["f1"].iloc[:3], f1)

@@ -2384,3 +2384,168 @@ def test_shared_colours_of_two_users_palettes_follow_the_first_column():
     shared_category_colors(a, ["first", "second", "third"])
     assert list(a.uns["third_colors"]) == ["#111111", "#222222"]
     assert list(a.uns["second_colors"]) == ["#aaaaaa", "#bbbbbb"]  # kept
+
+
+def _drawn_dag(ax) -> dict:
+    """What sag.pl.architecture drew, read from its Axes: the node labels left to right (0 is
+    the input, the last the output), the chain's arrows, the skip arcs and the dashed
+    candidate arcs as (from node, to node), the marks over the nodes (node, "C" or "+"), and
+    whether every arc lies within the Axes' height."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    boxes = sorted(
+        (p for p in ax.patches if isinstance(p, FancyBboxPatch)), key=lambda b: b.get_x()
+    )
+    centres = np.asarray([b.get_x() + b.get_width() / 2 for b in boxes])
+
+    def node(x: float) -> int:
+        return int(np.argmin(np.abs(centres - x)))
+
+    texts = sorted(ax.texts, key=lambda t: t.get_position()[0])
+    drawn = {
+        "nodes": [t.get_text() for t in texts if t.get_position()[1] == 0],
+        "heights": [b.get_height() for b in boxes],
+        "evenly_spaced": bool(np.allclose(np.diff(centres), centres[1] - centres[0], atol=1e-9)),
+        "marks": [(node(t.get_position()[0]), t.get_text()) for t in texts if t.get_position()[1]],
+        "chain": [],
+        "skips": [],
+        "candidates": [],
+        "arcs_inside": True,
+    }
+    top = ax.get_ylim()[1]
+    for arrow in (p for p in ax.patches if isinstance(p, FancyArrowPatch)):
+        # its first curve is the line or arc itself (then the head), in data coordinates
+        segments = [s for s, _ in arrow.get_path().iter_bezier() if len(s.control_points) > 1]
+        start, end = segments[0].control_points[[0, -1]]
+        edge = (node(start[0]), node(end[0]))
+        if abs(start[1]) < 1e-9:
+            drawn["chain"].append(edge)
+            continue
+        drawn["candidates" if arrow.get_linestyle() == "--" else "skips"].append(edge)
+        points = np.concatenate([segment(np.linspace(0, 1, 21)) for segment in segments])
+        drawn["arcs_inside"] &= bool(points[:, 1].max() <= top)
+    for part in ("chain", "skips", "candidates", "marks"):
+        drawn[part] = sorted(drawn[part])
+    return drawn
+
+
+def _chain(n: int) -> list[tuple[int, int]]:
+    return [(i, i + 1) for i in range(n - 1)]
+
+
+ARCHITECTURES_DRAWN = {
+    "rrfcn": (
+        {"kind": "rrfcn", "n_inputs": 50, "n_outputs": 3, "widths": [8, 16, 8, 4]}
+        | {"skips": [[], [], [0], [0, 1]]},
+        ["input\n50 genes", "FC 1\n8", "FC 2\n16", "FC 3\n8", "FC 4\n4", "output\n3 classes"],
+        [(1, 3), (1, 4), (2, 4)],
+        [(3, "C"), (4, "C")],
+        "RRFCN: 4 FC units, 3 skip connections",
+    ),
+    "mlp": (
+        {"kind": "mlp", "n_inputs": 10, "n_outputs": 2, "units": [32, 16]},
+        ["input\n10 genes", "FC 1\n32", "FC 2\n16", "output\n2 classes"],
+        [],
+        [],
+        "MLP: 2 FC units, 0 skip connections",
+    ),
+    # a block adds its input to its output: the last block's arc reaches the output node
+    "resnet": (
+        {"kind": "resnet", "units": 16, "n_blocks": 2},
+        ["input", "FC 1\n16", "FC 2\n16", "FC 3\n16", "output"],
+        [(1, 3), (2, 4)],
+        [(3, "+"), (4, "+")],
+        "RFCN-ResNet: 3 FC units, 2 skip connections",
+    ),
+    # stem 8, a block of 2 units of 4, the transition to (8 + 2 * 4) * 0.5 (the default
+    # compression), a block of 1 unit whose input and unit the output reads
+    "densenet": (
+        {"kind": "densenet", "n_inputs": 20, "n_outputs": 2, "blocks": [2, 1], "growth_rate": 4},
+        [
+            *("input\n20 genes", "FC 1\n8", "FC 2\n4", "FC 3\n4", "FC 4\n8", "FC 5\n4"),
+            "output\n2 classes",
+        ],
+        [(1, 3), (1, 4), (2, 4), (4, 6)],
+        [(3, "C"), (4, "C"), (6, "C")],
+        "RFCN-DenseNet: 5 FC units, 4 skip connections",
+    ),
+    # the transition is never narrower than a unit: max(4, int(20 * 0.1)) = 4
+    "densenet_compressed": (
+        {"kind": "densenet", "blocks": [3, 1], "growth_rate": 4, "compression": 0.1},
+        ["input", "FC 1\n8", "FC 2\n4", "FC 3\n4", "FC 4\n4", "FC 5\n4", "FC 6\n4", "output"],
+        [(1, 3), (1, 4), (1, 5), (2, 4), (2, 5), (3, 5), (5, 7)],
+        [(3, "C"), (4, "C"), (5, "C"), (7, "C")],
+        "RFCN-DenseNet: 6 FC units, 7 skip connections",
+    ),
+    # each stack's third unit (and the heads: z, the output) reads the last two units
+    "resvae": (
+        {"kind": "resvae", "n_inputs": 30, "n_latent": 2, "widths": [16, 8, 4]}
+        | {"likelihood": "nb", "n_batch": 2},
+        [
+            *("input\n30 genes", "enc 1\n16", "enc 2\n8", "enc 3\n4", "z\n2"),
+            *("dec 1\n4", "dec 2\n8", "dec 3\n16", "output\n30 genes\nnb"),
+        ],
+        [(1, 3), (2, 4), (5, 7), (6, 8)],
+        [(3, "C"), (4, "C"), (7, "C"), (8, "C")],
+        "Res-VAE: 3 + 3 FC units, 2 latent dimensions, 4 skip connections, "
+        "decoder units read the batch (2)",
+    ),
+    "vae": (
+        {"kind": "vae", "n_latent": 3, "widths": [16, 8, 4]},
+        [
+            *("input", "enc 1\n16", "enc 2\n8", "enc 3\n4", "z\n3"),
+            *("dec 1\n4", "dec 2\n8", "dec 3\n16", "output"),
+        ],
+        [],
+        [],
+        "VAE: 3 + 3 FC units, 3 latent dimensions, 0 skip connections",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES_DRAWN))
+def test_architecture_draws_each_familys_units_skips_and_labels(name):
+    """The DAG of each family: a node per FC unit (its name and width) between the input and
+    the output, evenly spaced; one chain arrow from each node to the next; the skip arcs from
+    the unit whose output is reused to the unit (or output) reading it, each target marked
+    with how it combines ("C" concatenated, "+" added), all within the Axes; boxes taller for
+    wider units; the title counting units and skips."""
+    arch, nodes, skips, marks, title = ARCHITECTURES_DRAWN[name]
+    drawn = _drawn_dag(sag.pl.architecture(arch, show=False))
+    assert drawn["nodes"] == nodes
+    assert drawn["evenly_spaced"]
+    assert drawn["chain"] == _chain(len(nodes))
+    assert drawn["skips"] == skips
+    assert drawn["marks"] == marks
+    assert drawn["candidates"] == []
+    assert drawn["arcs_inside"]
+    units = [int(label.split("\n")[1]) for label in nodes[1:-1]]
+    heights = drawn["heights"][1:-1]
+    for (w1, h1), (w2, h2) in zip(zip(units, heights), zip(units[1:], heights[1:])):
+        assert (h1 < h2) == (w1 < w2)
+        assert (h1 == pytest.approx(h2)) == (w1 == w2)
+    assert sag.pl.architecture(arch, show=False).get_title() == title
+    plt.close("all")
+
+
+def test_architecture_candidates_are_rrfcns_unchosen_skips():
+    """show_candidates=True adds, dashed, RRFCN's skips ENAS could have chosen and did not
+    (none into the first two units, none along the chain), and nothing to other families."""
+    arch = {"kind": "rrfcn", "widths": [8, 8, 8, 8], "skips": [[], [], [], [1]]}
+    drawn = _drawn_dag(sag.pl.architecture(arch, show_candidates=True, show=False))
+    assert drawn["skips"] == [(2, 4)]
+    assert drawn["candidates"] == [(1, 3), (1, 4)]
+    assert drawn["chain"] == _chain(6)
+    for other in ("resnet", "resvae"):
+        arch = ARCHITECTURES_DRAWN[other][0]
+        assert _drawn_dag(sag.pl.architecture(arch, show_candidates=True, show=False)) == (
+            _drawn_dag(sag.pl.architecture(arch, show=False))
+        )
+    plt.close("all")
+
+
+def test_architecture_refuses_a_vae_of_more_units_than_it_can_draw():
+    """A VAE of 150 encoder widths is 301 units (encoder, z, decoder): refused, as too many."""
+    arch = {"kind": "vae", "n_latent": 2, "widths": [8] * 150}
+    with pytest.raises(ValueError, match=r"this architecture has 301 \(kind='vae'\)"):
+        sag.pl.architecture(arch, show=False)

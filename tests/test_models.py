@@ -1206,3 +1206,330 @@ def test_a_bar_written_to_a_log_file_stays_there_not_cleared(adata, capfd, monke
     err = capfd.readouterr().err
     assert not re.search(r"\r {5,}\r", err), repr(err)
     assert re.search(r"training: 100%[^\r\n]*\n", err), repr(err)
+
+
+def _fit_small(adata, seed: int = 0):
+    """A one-epoch MLP classifier: the cheapest trained model."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    return model.fit(adata, "label", seed=seed)
+
+
+def test_a_failed_save_leaves_the_users_own_empty_folder(adata, tmp_path, monkeypatch):
+    """A failed save removes the folders it made and stops there: an empty folder the user
+    made beforehand (the parent of the model's) stays."""
+    import errno
+    import os
+
+    model = _fit_small(adata)
+    (tmp_path / "runs").mkdir()  # the user's, empty
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError, match="No space left"):
+        model.save(tmp_path / "runs" / "a" / "m")
+    assert (tmp_path / "runs").is_dir()
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_infinite_weights_without_nan_are_refused_on_load(tmp_path, adata):
+    """A weight of +inf alone (no NaN, no -inf) is refused on load as NaN is."""
+    _fit_small(adata).save(tmp_path / "m")
+    name = next(k for k, v in torch.load(tmp_path / "m" / "model.pt").items() if v.ndim == 2)
+
+    def inf(tensors):
+        tensors[name][0, 0] = float("inf")
+        return tensors
+
+    _resave_weights(tmp_path / "m", inf)
+    with pytest.raises(ValueError, match=r"model\.pt'.*NaN or infinite"):
+        sag.models.Classifier.load(tmp_path / "m")
+
+
+_UNPICKLED = []
+
+
+def _note_unpickled():
+    _UNPICKLED.append(True)
+    return torch.zeros(2)
+
+
+class _Planted:
+    """An object whose unpickling runs code (``_note_unpickled``)."""
+
+    def __reduce__(self):
+        return (_note_unpickled, ())
+
+
+def test_load_runs_no_code_pickled_into_model_pt(tmp_path, adata):
+    """ "No pickled objects are read": a model.pt holding an object whose unpickling runs code
+    (a file of unknown origin) is refused without running it."""
+    _fit_small(adata).save(tmp_path / "m")
+    _UNPICKLED.clear()
+    _resave_weights(tmp_path / "m", lambda tensors: {**tensors, "net.planted": _Planted()})
+    with pytest.raises(ValueError, match=r"model\.pt' is not a weights file"):
+        sag.models.Classifier.load(tmp_path / "m")
+    assert _UNPICKLED == []
+
+
+def test_a_min_gene_overlap_of_one_asks_for_every_gene(adata):
+    """min_gene_overlap=1 (every model gene) is a valid fraction: a query of all the genes
+    predicts, one lacking a gene is refused."""
+    model = _fit_small(adata)
+    report = model.gene_overlap(adata.var_names, min_gene_overlap=1, warn=False)
+    assert report["fraction_of_model_genes"] == 1.0
+    np.testing.assert_array_equal(model.predict(adata, min_gene_overlap=1.0), model.predict(adata))
+    with pytest.raises(ValueError, match=r"only 199 of the model's 200 genes"):
+        model.predict(adata[:, 1:].copy(), min_gene_overlap=1.0)
+
+
+def test_a_query_of_as_many_genes_with_one_renamed_fills_that_gene(adata):
+    """A query with the model's number of genes, in its order, but one of another name in
+    a model gene's place: that model gene is missing (filled as one the query lacks), not
+    read from the column of the other gene."""
+    model = _fit_small(adata)
+    renamed = adata.copy()
+    renamed.var_names = ["not_a_model_gene", *adata.var_names[1:]]
+    lacking = adata[:, 1:].copy()
+    np.testing.assert_allclose(
+        model.predict_proba(renamed), model.predict_proba(lacking), rtol=0, atol=1e-6
+    )
+    assert not np.allclose(model.predict_proba(renamed), model.predict_proba(adata), atol=1e-6)
+
+
+def test_a_layer_given_is_read_over_the_one_the_model_was_trained_on(adata):
+    """layer= names what to read: a model trained on layers['counts'] given layer='other'
+    reads 'other', not its own layer."""
+    adata.layers["counts"] = adata.X.copy()
+    adata.layers["other"] = adata.X[::-1].copy()  # the cells' counts in reverse order
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", layer="counts", seed=0)
+    from_counts = model.predict_proba(adata, layer="counts")
+    np.testing.assert_allclose(
+        model.predict_proba(adata, layer="other"), from_counts[::-1], rtol=0, atol=1e-6
+    )
+
+
+def test_the_thread_count_a_model_trained_on_survives_save_and_load(adata, tmp_path):
+    """n_threads_ (the CPU threads its weights were trained on: what a seed reproduces them
+    at) is set by fit and kept through a save and a load."""
+    model = _fit_small(adata)
+    assert isinstance(model.n_threads_, int)
+    assert model.n_threads_ >= 1
+    model.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["n_threads"] == model.n_threads_
+    assert sag.models.Classifier.load(tmp_path / "m").n_threads_ == model.n_threads_
+
+
+def test_model_json_of_a_gene_list_or_thread_count_at_odds_with_the_model_is_refused(
+    tmp_path, adata
+):
+    """A model.json edited by hand: var_names of another number than the network's inputs,
+    or an n_threads that is no positive integer, are refused on load, naming the entry."""
+    _fit_small(adata).save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "var_names": meta["var_names"][:-1]}))
+    with pytest.raises(ValueError, match=r"its 199 var_names are not the 200 genes"):
+        sag.models.Classifier.load(tmp_path / "m")
+    for bad in (0, -2, True, "4"):
+        meta_path.write_text(json.dumps({**meta, "n_threads": bad}))
+        with pytest.raises(ValueError, match=r"n_threads .* is not a positive integer"):
+            sag.models.Classifier.load(tmp_path / "m")
+    meta_path.write_text(json.dumps({**meta, "n_threads": 1}))
+    assert sag.models.Classifier.load(tmp_path / "m").n_threads_ == 1
+
+
+def test_the_same_seed_trains_the_same_weights_whatever_torchs_random_state(adata):
+    """fit's seed draws the network's initial weights: the user's torch random state before
+    the call changes nothing."""
+    digests = []
+    for state in (1, 2):
+        torch.manual_seed(state)
+        digests.append(_fit_small(adata, seed=0).weights_digest())
+    assert digests[0] == digests[1]
+
+
+def test_a_trained_or_loaded_network_is_in_evaluation_mode(adata, tmp_path):
+    """module_ (the trained torch network) is handed over in evaluation mode, after fit and
+    after load: dropout off, the same input gives the same output."""
+    model = sag.models.Classifier({"kind": "mlp", "units": [16], "dropout": 0.5}, {"max_epochs": 1})
+    model.fit(adata, "label", seed=0).save(tmp_path / "m")
+    x = torch.rand(4, adata.n_vars)
+    for net in (model.module_, sag.models.Classifier.load(tmp_path / "m").module_):
+        assert not any(m.training for m in net.modules())
+        with torch.no_grad():
+            torch.testing.assert_close(net(x), net(x))
+
+
+def test_cells_without_a_label_are_in_the_split_as_none(adata):
+    """split_ names a cell fit did not use (no label) "none", a category of its own, not a
+    missing value."""
+    labels = adata.obs["label"].astype(object)
+    labels.iloc[:5] = None
+    adata.obs["label"] = labels
+    model = _fit_small(adata)
+    assert list(model.split_.cat.categories) == ["train", "val", "test", "none"]
+    assert (model.split_.iloc[:5] == "none").all()
+    assert model.split_.notna().all()
+
+
+def test_model_json_classes_at_odds_with_the_network_are_refused(tmp_path, adata):
+    """A model.json whose classes lost one (or name one twice) would name the columns of the
+    probabilities wrongly: refused on load."""
+    _fit_small(adata).save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "classes": meta["classes"][:-1]}))
+    with pytest.raises(ValueError, match=r"its 2 classes are not the 3 outputs"):
+        sag.models.Classifier.load(tmp_path / "m")
+    twice = [meta["classes"][0], *meta["classes"][:-1]]
+    meta_path.write_text(json.dumps({**meta, "classes": twice}))
+    with pytest.raises(ValueError, match=r"its classes name .* twice"):
+        sag.models.Classifier.load(tmp_path / "m")
+
+
+def test_fit_keeps_the_users_split_and_its_prediction_options(adata):
+    """Classifier.fit trains on the user's split_key parts; predict and predict_proba are
+    float32 probabilities and honour min_gene_overlap."""
+    adata.obs["part"] = np.where(np.arange(adata.n_obs) % 5 == 0, "val", "train")
+    model = _fit_small(adata)
+    model.fit(adata, "label", split_key="part", seed=0)
+    np.testing.assert_array_equal(model.split_.astype(str).to_numpy(), adata.obs["part"])
+    assert model.predict_proba(adata).dtype == np.float32
+    fifth = adata[:, 160:].copy()  # 40 of the 200 genes
+    with pytest.raises(ValueError, match=r"only 40 of the model's 200 genes"):
+        model.predict(fifth)
+    assert len(model.predict(fifth, min_gene_overlap=0.2)) == adata.n_obs
+
+
+def test_the_hint_of_a_query_names_the_var_column_holding_the_most_model_genes(adata):
+    """Of two var columns of names, the overlap error points to the one holding more of the
+    model's genes."""
+    model = _fit_small(adata)
+    query = adata.copy()
+    query.var["few"] = [*adata.var_names[:10], *[f"x{i}" for i in range(190)]]
+    query.var["symbol"] = adata.var_names.copy()
+    query.var_names = [f"ENSG{i:011d}" for i in range(query.n_vars)]
+    with pytest.raises(ValueError, match=r"adata\.var\['symbol'\] holds 200 of them"):
+        model.predict(query)
+
+
+def _fit_regressor(adata):
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
+    model = sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    return model.fit(adata, "age", seed=0)
+
+
+def test_a_regressor_of_a_target_centred_on_zero_keeps_its_scale(adata, tmp_path):
+    """A target whose training mean is 0 (centred) but whose spread is not 1: its scale is
+    still in the weights digest, in the outputs in the target's units and in model.pt, and a
+    model.json target_std that is no number is refused."""
+    import copy
+
+    model = _fit_regressor(adata)
+    model.target_mean_ = 0.0
+    other = copy.deepcopy(model)
+    other.target_std_ *= 2
+    assert other.weights_digest() != model.weights_digest()
+    x = torch.rand(3, adata.n_vars)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model._module_in_units()(x), model.module_(x) * model.target_std_
+        )
+    model.save(tmp_path / "m")
+    assert "net.target_scale" in torch.load(tmp_path / "m" / "model.pt", weights_only=True)
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "target_std": "wide"}))
+    with pytest.raises(ValueError, match=r"its target_std 'wide' is not a finite number"):
+        sag.models.Regressor.load(tmp_path / "m")
+
+
+def test_the_auc_loss_judges_its_epochs_by_roc_auc_unless_told():
+    """With train_params={"loss": "auc"} (two classes) and no metric, the epochs are judged
+    by ROC AUC, as with metric="roc_auc" (macro F1 cannot judge a ranking)."""
+    two = sag.datasets.synthetic(n_obs=200, n_vars=50, n_classes=2, seed=0)
+
+    def scores(metric):
+        model = sag.models.Classifier(
+            {"kind": "mlp", "units": [8]}, {"max_epochs": 2, "loss": "auc"}
+        )
+        model.fit(two, "label", metric=metric, seed=0)
+        return [epoch["val_score"] for epoch in model.history_]
+
+    default = scores(None)
+    assert default == scores("roc_auc")
+    assert default != scores("average_precision")
+
+
+def test_fit_honours_group_key_and_value_type(adata):
+    """Classifier.fit keeps the cells of a group_key value in one part of its split, and
+    transforms the values as the value_type given (not as detected)."""
+    adata.obs["patient"] = [f"p{i // 6}" for i in range(adata.n_obs)]
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "label", group_key="patient", value_type="continuous", seed=0)
+    parts = pd.DataFrame({"patient": adata.obs["patient"], "part": model.split_.astype(str)})
+    assert (parts.groupby("patient")["part"].nunique() == 1).all()
+    assert model.transform_.value_type == "continuous"
+
+
+def test_fit_leaves_out_the_classes_below_min_cells_per_class(adata):
+    """min_cells_per_class leaves a class of too few cells out of training (without it, the
+    seeded split refuses that class)."""
+    labels = adata.obs["label"].astype(str).to_numpy().copy()
+    labels[:2] = "rare"
+    adata.obs["label"] = pd.Categorical(labels)
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    with pytest.raises(ValueError, match="rare"):
+        model.fit(adata, "label", seed=0)
+    model.fit(adata, "label", min_cells_per_class=3, seed=0)
+    assert "rare" not in model.classes_
+    assert len(model.classes_) == 3
+
+
+def test_a_wrong_metric_is_refused_before_the_data_is_read(adata, monkeypatch):
+    """Classifier.fit and Regressor.fit check metric= before preparing any data (every error
+    before any work)."""
+    from scautogenome.models import _classifier, _regressor
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was prepared")
+
+    monkeypatch.setattr(_classifier, "prepare_labelled", no_data)
+    monkeypatch.setattr(_regressor, "prepare_labelled", no_data)
+    adata.obs["y"] = np.arange(adata.n_obs, dtype=float)
+    for cls, key, metric in (
+        (sag.models.Classifier, "label", "r2"),
+        (sag.models.Regressor, "y", "f1"),
+    ):
+        with pytest.raises(ValueError, match=rf"metric='{metric}' must be one of"):
+            cls({"kind": "mlp", "units": [8]}).fit(adata, key, metric=metric)
+
+
+def test_regressor_fit_honours_split_key_layer_and_group_key(adata):
+    """Regressor.fit trains on the user's split_key parts and on layer=, and keeps the cells
+    of a group_key value in one part of its seeded split."""
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
+    adata.obs["part"] = np.where(np.arange(adata.n_obs) % 5 == 0, "val", "train")
+    adata.layers["counts"] = adata.X.copy()
+    model = sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(adata, "age", split_key="part", layer="counts", seed=0)
+    np.testing.assert_array_equal(model.split_.astype(str).to_numpy(), adata.obs["part"])
+    assert model.layer_ == "counts"
+    adata.obs["patient"] = [f"p{i // 6}" for i in range(adata.n_obs)]
+    model.fit(adata, "age", group_key="patient", seed=0)
+    parts = pd.DataFrame({"patient": adata.obs["patient"], "part": model.split_.astype(str)})
+    assert (parts.groupby("patient")["part"].nunique() == 1).all()
+
+
+def test_a_regressors_base_value_is_its_mean_prediction_on_the_background(adata):
+    """The base value explain's SHAP values add up to is the mean of the predictions on the
+    background rows (the network's input), in the target's units."""
+    model = _fit_regressor(adata)
+    background = np.random.default_rng(0).random((7, adata.n_vars), dtype=np.float32)
+    with torch.no_grad():
+        z = model.module_(torch.from_numpy(background)).double().numpy()
+    expected = model.target_mean_ + model.target_std_ * z.mean(0)
+    np.testing.assert_allclose(model._base_in_units(background), expected, rtol=1e-6)

@@ -166,15 +166,21 @@ def test_shap_engine_restores_numpy_global_state():
     assert np.random.random() == expected  # noqa: NPY002
 
 
+def _small_shap_engine(n_outputs: int):
+    """shap's GradientExplainer engine of a seeded 20-gene MLP of ``n_outputs``, 4 cells to
+    explain and their attributions: ``(engine, x, attributions)``."""
+    torch.manual_seed(0)
+    net = build_network({"kind": "mlp", "units": [8], "n_inputs": 20, "n_outputs": n_outputs})
+    rng = np.random.default_rng(0)
+    bg, x = rng.random((6, 20), dtype=np.float32), rng.random((4, 20), dtype=np.float32)
+    engine = ShapGradient(net.eval(), bg, nsamples=8, seed=0)
+    return engine, x, engine.attributions(x, np.arange(4))
+
+
 def test_shap_engine_reads_the_per_class_list_of_shap_044():
     """shap 0.44 (allowed by shap>=0.44) returns a list of per-class cells x genes arrays, not
     one cells x genes x classes array: same values either way."""
-    torch.manual_seed(0)
-    net = build_network({"kind": "mlp", "units": [8], "n_inputs": 20, "n_outputs": 3}).eval()
-    rng = np.random.default_rng(0)
-    bg, x = rng.random((6, 20), dtype=np.float32), rng.random((4, 20), dtype=np.float32)
-    engine = ShapGradient(net, bg, nsamples=8, seed=0)
-    ref = engine.attributions(x, np.arange(4))
+    engine, x, ref = _small_shap_engine(n_outputs=3)
     real = engine.explainer.shap_values
 
     def new(*a, **k):  # one cells x genes x classes array, whichever the installed shap gives
@@ -1349,12 +1355,7 @@ def test_cells_without_labels_are_grouped_by_their_predicted_class(syn):
 def test_shap_engine_reads_the_cells_x_genes_values_of_a_network_of_one_output():
     """A shap that returns a network of one output's values as cells x genes (no class axis):
     the same values as cells x genes x 1."""
-    torch.manual_seed(0)
-    net = build_network({"kind": "mlp", "units": [8], "n_inputs": 20, "n_outputs": 1}).eval()
-    rng = np.random.default_rng(0)
-    bg, x = rng.random((6, 20), dtype=np.float32), rng.random((4, 20), dtype=np.float32)
-    engine = ShapGradient(net, bg, nsamples=8, seed=0)
-    ref = engine.attributions(x, np.arange(4))
+    engine, x, ref = _small_shap_engine(n_outputs=1)
     assert ref.shape == (4, 20, 1)
     real = engine.explainer.shap_values
     engine.explainer.shap_values = lambda *a, **k: np.asarray(real(*a, **k)).reshape(4, 20)

@@ -1322,14 +1322,19 @@ def test_the_thread_count_a_model_trained_on_survives_save_and_load(adata, tmp_p
     assert sag.models.Classifier.load(tmp_path / "m").n_threads_ == model.n_threads_
 
 
+def _saved_meta(model, path):
+    """``model`` saved in ``path``: its model.json's path and content, to edit by hand."""
+    model.save(path)
+    meta_path = path / "model.json"
+    return meta_path, json.loads(meta_path.read_text())
+
+
 def test_model_json_of_a_gene_list_or_thread_count_at_odds_with_the_model_is_refused(
     tmp_path, adata
 ):
     """A model.json edited by hand: var_names of another number than the network's inputs,
     or an n_threads that is no positive integer, are refused on load, naming the entry."""
-    _fit_small(adata).save(tmp_path / "m")
-    meta_path = tmp_path / "m" / "model.json"
-    meta = json.loads(meta_path.read_text())
+    meta_path, meta = _saved_meta(_fit_small(adata), tmp_path / "m")
     meta_path.write_text(json.dumps({**meta, "var_names": meta["var_names"][:-1]}))
     with pytest.raises(ValueError, match=r"its 199 var_names are not the 200 genes"):
         sag.models.Classifier.load(tmp_path / "m")
@@ -1378,9 +1383,7 @@ def test_cells_without_a_label_are_in_the_split_as_none(adata):
 def test_model_json_classes_at_odds_with_the_network_are_refused(tmp_path, adata):
     """A model.json whose classes lost one (or name one twice) would name the columns of the
     probabilities wrongly: refused on load."""
-    _fit_small(adata).save(tmp_path / "m")
-    meta_path = tmp_path / "m" / "model.json"
-    meta = json.loads(meta_path.read_text())
+    meta_path, meta = _saved_meta(_fit_small(adata), tmp_path / "m")
     meta_path.write_text(json.dumps({**meta, "classes": meta["classes"][:-1]}))
     with pytest.raises(ValueError, match=r"its 2 classes are not the 3 outputs"):
         sag.models.Classifier.load(tmp_path / "m")

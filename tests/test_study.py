@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import optuna
 import pytest
 import torch
+from conftest import one_float_search
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
@@ -340,14 +341,5 @@ def test_collecting_a_study_the_storage_lacks_is_refused_without_writing_one(tmp
         raise AssertionError("a trial was trained")
 
     with pytest.raises(ValueError, match=r"holds no study 't' \(studies there: \['k'\]\)"):
-        _study.run_study(
-            cfg,
-            sample=lambda t: ({"kind": "fake"}, {"x": t.suggest_float("x", 0, 1)}),
-            build=lambda arch: torch.nn.Linear(1, 1),
-            train=train,
-            direction="maximize",
-            value_of=lambda r: r.value,
-            study_name="t",
-            storage=url,
-        )
+        one_float_search(cfg, train, storage=url)
     assert optuna.get_all_study_names(url) == ["k"]

@@ -1623,3 +1623,70 @@ def test_a_confusion_matrix_of_many_classes_is_shown_at_its_size_in_a_scrolled_b
     matrix = page[page.index("Confusion matrix (test") :]
     assert matrix.index('<div class="fig scroll">') < matrix.index("<img")
     assert ".fig.scroll{" in page
+
+
+# -- pins from mutation testing of io/_report.py (stop 59) -----------------------------------
+
+
+def test_report_helpers_at_their_bounds():
+    """The small notes at their edges: ten classes listed whole, a cut model's first epoch, 50
+    test cells (no note) against 49, the Wilson interval of an accuracy whose cells do not
+    multiply back exactly in floats (15 of 22), no note on classes without validation cells
+    where there are no validation cells at all."""
+    from scipy.stats import binomtest
+
+    from scautogenome.io import _report
+
+    ten = [f"c{i}" for i in range(10)]
+    assert _report._listed(ten) == ", ".join(ten)
+    assert _report._listed([*ten, "c10"]).endswith(", ... (11 classes in all)")
+    row = {"epochs": 1, "stopped": "time_budget", "cut_batches": -1}
+    assert _report._epochs_trained(row, 50) == "part or all of its first epoch (of at most 50)"
+    assert _report._few_test_cells({"n": 50, "accuracy": 0.5}, True) == ""
+    assert "Only 49 test cells" in _report._few_test_cells({"n": 49, "accuracy": 0.5}, True)
+    ci = binomtest(15, 22).proportion_ci(confidence_level=0.95, method="wilson")
+    note = _report._few_test_cells({"n": 22, "accuracy": 15 / 22}, True)
+    assert f"{ci.low:.2f}\u2013{ci.high:.2f} (Wilson)" in note
+    classes = ["a", "b", "c"]
+    assert (
+        _report._classes_not_validated({"per_class": {"support": [0, 0, 0]}}, classes, "cells")
+        == ""
+    )
+    assert "1 of the 3 classes has" in _report._classes_not_validated(
+        {"per_class": {"support": [2, 0, 1]}}, classes, "cells"
+    )
+
+
+def test_report_source_names_five_files_and_counts_the_rest():
+    import anndata as ad
+
+    from scautogenome.io._report import _data_source
+
+    adata = ad.AnnData(np.zeros((1, 1), dtype=np.float32))
+    adata.uns["sag_io"] = {"reader": "read_maf", "files": [f"f{i}.maf" for i in range(7)]}
+    assert _data_source(adata) == "read by sag.io.read_maf from f0.maf, f1.maf, f2.maf, " + (
+        "f3.maf, f4.maf and 2 more"
+    )
+
+
+def test_report_counts_the_groups_a_split_kept_whole():
+    """TCGA patients counted apart from the other names beside them; each missing value of a
+    group column a group of its own; names that are all barcodes get no note of others."""
+    import anndata as ad
+    import pandas as pd
+
+    from scautogenome.data._split import AUTO_GROUPS
+    from scautogenome.io._report import _n_groups, _split_note
+
+    names = ["TCGA-AB-1234-01A", "TCGA-AB-1234-11A", "TCGA-CD-5678-01A", "s1", "s2"]
+    adata = ad.AnnData(np.zeros((5, 1), dtype=np.float32), obs=pd.DataFrame(index=names))
+    used = np.ones(5, dtype=bool)
+    assert _n_groups(adata, used, AUTO_GROUPS) == (2, 2, 2)
+    adata.obs["donor"] = ["a", "a", None, None, "b"]
+    assert _n_groups(adata, used, "donor") == (4, 0, 0)
+    tcga = adata[:3].copy()
+    tcga.obs["sag_split"] = ["train", "train", "test"]
+    tcga.uns["sag"] = {"params": {"seed": 0, "split_groups": AUTO_GROUPS}}
+    note = _split_note(tcga, "sag", "samples", False)
+    assert "the samples of each TCGA patient (2 in all) kept in one part." in note
+    assert "other samples" not in note

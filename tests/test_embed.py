@@ -962,7 +962,10 @@ def test_log_values_beside_a_counts_layer_are_told_of_the_count_likelihood(adata
     assert hint in " ".join(sag_caplog.text.split())
     sag_caplog.clear()
     sag.tl.embed(logged, config=ONE_TRIAL, max_epochs=2, seed=0, layer="counts")
+    assert logged.uns["sag_resvae"]["params"]["layer"] == "counts"  # the record says so
     sag.tl.embed(logged, config=ONE_TRIAL, max_epochs=2, seed=0, likelihood="gaussian")
+    logged.layers["log"] = logged.X.copy()  # a layer of log values is read: the user chose it
+    sag.tl.embed(logged, config=ONE_TRIAL, max_epochs=2, seed=0, layer="log")
     assert "holds raw counts" not in sag_caplog.text
 
 
@@ -2492,6 +2495,9 @@ def test_embed_records_the_configs_beta_and_writes_a_float32_latent(adata):
     assert uns["params"]["beta"] == 1.5
     assert json.loads(uns["train_params"])["beta"] == 1.5
     assert adata.obsm["X_sag_resvae"].dtype == np.float32
+    from scautogenome.models._resvae import active_dims
+
+    assert uns["active_dims"] == int(active_dims(adata.obsm["X_sag_resvae"]).sum())
 
 
 # -- encode's record (pins from mutation testing of tools/_encode.py and tools/_utils.py) --
@@ -2551,3 +2557,105 @@ def test_encode_records_the_layer_batches_and_active_dimensions_it_used(adata):
         assert same.uns["sag_resvae"]["active_dims"] == 0
     finally:
         torch.set_num_threads(threads)
+
+
+def test_davies_bouldin_of_labels_at_distinct_points_is_perfect_not_nan():
+    """Each label's cells at one point, the points apart (also far from the origin, 4 apart
+    at 1e6): no spread within the labels is the best Davies-Bouldin, 0, not the NaN of a
+    collapsed latent whose centroids coincide."""
+    from scautogenome.tools._embed import davies_bouldin
+
+    labels = np.array(["a"] * 4 + ["b"] * 4)
+    for offset in (0.0, 1e6):
+        emb = np.array([[offset]] * 4 + [[offset + 4.0]] * 4)
+        assert davies_bouldin(emb, labels, "x") == 0.0
+
+
+def test_embedding_scores_checks_the_labelled_cells_only():
+    """One label is an error naming it; a NaN in the latent of an unlabelled cell (left out of
+    the scores) is not."""
+    a = _fake_embedding()
+    a.obs["one"] = "x"
+    with pytest.raises(ValueError, match=r"has 1 label\(s\); scores need at least 2"):
+        sag.tl.embedding_scores(a, "X_sag_resvae", "one", tsne=False)
+    whole = sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
+    b = ad.AnnData(sparse.csr_matrix((a.n_obs + 1, 5), dtype=np.float32))
+    b.obs["label"] = pd.Categorical([*a.obs["label"], np.nan])
+    b.obsm["X_sag_resvae"] = np.vstack([a.obsm["X_sag_resvae"], [[np.nan] * 3]])
+    s = sag.tl.embedding_scores(b, "X_sag_resvae", "label", tsne=False)
+    assert s["n_cells"] == a.n_obs
+    assert s == pytest.approx(whole, nan_ok=True)
+
+
+def test_embedding_scores_sample_two_cells_of_every_label_and_score_batches_on_it():
+    """max_cells=2 of three labels: the draw is topped up to two cells of each label (6);
+    batch_asw is computed on the silhouette's sample, as documented."""
+    from scautogenome.tools._embed import batch_silhouette
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["a", "b", "c"], 100)
+    a = ad.AnnData(np.zeros((300, 2), dtype=np.float32))
+    a.obs["label"] = labels
+    a.obs["batch"] = np.tile(["x", "y"], 150)
+    a.obsm["X_e"] = (rng.normal(size=(300, 3)) + np.repeat(np.arange(3), 100)[:, None]).astype(
+        np.float32
+    )
+    for seed in range(3):
+        s = sag.tl.embedding_scores(a, "X_e", "label", tsne=False, seed=seed, max_cells=2)
+        assert s["n_cells_sampled"] == 6
+    part = sag.tl.embedding_scores(
+        a, "X_e", "label", tsne=False, seed=0, max_cells=100, batch_key="batch"
+    )
+    assert part["n_cells_sampled"] == 100
+    rows = np.sort(np.random.default_rng(0).choice(300, 100, replace=False))
+    batches = a.obs["batch"].to_numpy()
+    expected = batch_silhouette(a.obsm["X_e"][rows], labels[rows], batches[rows])
+    assert part["batch_asw"] == pytest.approx(expected)
+    every = batch_silhouette(a.obsm["X_e"], labels, batches)
+    assert part["batch_asw"] != pytest.approx(every)
+
+
+def test_embedding_scores_cluster_on_the_kNN_graph_of_n_neighbors():
+    """n_neighbors is the kNN graph's that Leiden clusters: overlapping clusters score other
+    ARIs on 5 neighbours than on scanpy's 15."""
+    rng = np.random.default_rng(0)
+    centers = np.array([[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0], [2.5, 2.5, 0]], dtype=np.float32)
+    labels = np.repeat(np.arange(4), 60)
+    a = ad.AnnData(sparse.csr_matrix((len(labels), 5), dtype=np.float32))
+    a.obs["label"] = labels.astype(str)
+    a.obsm["X_e"] = centers[labels] + rng.normal(0, 1.0, (len(labels), 3)).astype(np.float32)
+    few = sag.tl.embedding_scores(a, "X_e", "label", tsne=False, n_neighbors=5)
+    default = sag.tl.embedding_scores(a, "X_e", "label", tsne=False)
+    again = sag.tl.embedding_scores(a, "X_e", "label", tsne=False, n_neighbors=15)
+    assert again == pytest.approx(default, nan_ok=True)
+    assert few["ari"] != pytest.approx(default["ari"])
+
+
+def test_scores_text_shows_only_the_scores_that_could_be_computed():
+    from scautogenome.tools._embed import scores_text
+
+    scores = {"ari": 0.5, "nmi": float("nan"), "davies_bouldin_tsne": float("nan"), "n_cells": 9}
+    assert scores_text(scores) == "ARI 0.500"
+    assert scores_text({"ari": float("nan")}) == ""
+
+
+def test_leiden_resolution_doubles_then_bisects_between_too_few_and_too_many(monkeypatch):
+    """The resolution doubles from 1 until Leiden finds enough clusters, then bisects between
+    the last resolution with too few and the first with too many (here 1 + int(resolution)
+    clusters, 8 labels: 1, 2, 4, 8 (9, too many), 6 (7, too few), 7 (8))."""
+    import scanpy as sc
+
+    tried = []
+
+    def fake_leiden(adata, resolution, key_added, **kwargs):
+        tried.append(resolution)
+        n = 1 + int(resolution)
+        adata.obs[key_added] = pd.Categorical((np.arange(adata.n_obs) % n).astype(str))
+
+    monkeypatch.setattr(sc.tl, "leiden", fake_leiden)
+    a = _fake_embedding(n_per=16)
+    a.obs["label"] = np.repeat([f"t{i}" for i in range(8)], 6)
+    s = sag.tl.embedding_scores(a, "X_sag_resvae", "label", tsne=False)
+    assert tried == [1.0, 2.0, 4.0, 8.0, 6.0, 7.0]
+    assert s["leiden_resolution"] == 7.0
+    assert s["n_clusters"] == 8

@@ -743,14 +743,21 @@ def test_every_training_runs_on_settings_n_threads(adata, tiny_config, monkeypat
     assert set(seen) == {1}
 
 
-def test_embedding_scores_average_leiden_seeds():
-    """leiden_seeds=3 reports the mean (and spread) of the runs with seeds seed..seed+2."""
+def _four_overlapping_clusters():
+    """240 cells of 4 labels whose latent ``obsm['X_e']`` clusters overlap (Leiden's result
+    then depends on its seed and graph)."""
     rng = np.random.default_rng(0)
     centers = np.array([[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0], [2.5, 2.5, 0]], dtype=np.float32)
     labels = np.repeat(np.arange(4), 60)
     a = ad.AnnData(sparse.csr_matrix((len(labels), 5), dtype=np.float32))
     a.obs["label"] = labels.astype(str)
     a.obsm["X_e"] = centers[labels] + rng.normal(0, 1.0, (len(labels), 3)).astype(np.float32)
+    return a
+
+
+def test_embedding_scores_average_leiden_seeds():
+    """leiden_seeds=3 reports the mean (and spread) of the runs with seeds seed..seed+2."""
+    a = _four_overlapping_clusters()
     singles = [sag.tl.embedding_scores(a, "X_e", "label", tsne=False, seed=s) for s in (1, 2, 3)]
     ari = [s["ari"] for s in singles]
     assert max(ari) - min(ari) > 0.01  # overlapping clusters: Leiden depends on its seed
@@ -2618,12 +2625,7 @@ def test_embedding_scores_sample_two_cells_of_every_label_and_score_batches_on_i
 def test_embedding_scores_cluster_on_the_kNN_graph_of_n_neighbors():
     """n_neighbors is the kNN graph's that Leiden clusters: overlapping clusters score other
     ARIs on 5 neighbours than on scanpy's 15."""
-    rng = np.random.default_rng(0)
-    centers = np.array([[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0], [2.5, 2.5, 0]], dtype=np.float32)
-    labels = np.repeat(np.arange(4), 60)
-    a = ad.AnnData(sparse.csr_matrix((len(labels), 5), dtype=np.float32))
-    a.obs["label"] = labels.astype(str)
-    a.obsm["X_e"] = centers[labels] + rng.normal(0, 1.0, (len(labels), 3)).astype(np.float32)
+    a = _four_overlapping_clusters()
     few = sag.tl.embedding_scores(a, "X_e", "label", tsne=False, n_neighbors=5)
     default = sag.tl.embedding_scores(a, "X_e", "label", tsne=False)
     again = sag.tl.embedding_scores(a, "X_e", "label", tsne=False, n_neighbors=15)

@@ -475,3 +475,12 @@ def test_build_network_refuses_a_vae_and_counts_parameters():
     assert count_parameters(MLP(10, 3, units=[])) == 10 * 3 + 3
     # Linear 10x4 + bias, BatchNorm weight and bias, head 4x3 + bias
     assert count_parameters(MLP(10, 3, units=[4])) == 44 + 8 + 15
+
+
+@pytest.mark.parametrize("units", [np.array([8, 4]), np.array([], dtype=np.int64)])
+def test_build_network_takes_the_numpy_widths_check_architecture_accepts(units):
+    """A 1-D numpy array of widths passes check_architecture: build_network builds it (an
+    MLP asked it for its truth value and failed)."""
+    net = build_network({"kind": "mlp", "units": units, "n_inputs": 10, "n_outputs": 3})
+    linear = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linear] == [*units.tolist(), 3]

@@ -62,8 +62,8 @@ class SupervisedModel(BaseModel):
             )
             raise ValueError(msg)
         check_architecture(self.architecture, kinds=network_kinds(), stage="fit")
-        # numpy widths and numbers (which the check accepts) as Python's: the network asks a
-        # width list for its truth value, and architecture_ is recorded as JSON
+        # numpy widths and numbers (which the check accepts) as Python's in architecture_,
+        # which is recorded as JSON and in h5ad (build_network makes them Python's too)
         return plain(self.architecture)
 
     # -- inference ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import itertools
 import torch
 from torch import nn
 
+from .._utils import plain
 from ._units import Dropout, FCUnit, InputGenes
 
 
@@ -187,7 +188,9 @@ def build_network(arch: dict, *, reads=None) -> nn.Module:
 
     check_architecture(arch, kinds=network_kinds())
     kind = arch["kind"]
-    kwargs = {k: v for k, v in arch.items() if k not in ("kind", "n_inputs", "n_outputs")}
+    # numpy widths and numbers (which the check accepts) as Python's: a family asks a width
+    # list for its truth value
+    kwargs = plain({k: v for k, v in arch.items() if k not in ("kind", "n_inputs", "n_outputs")})
     cls = _KINDS[kind]
     if reads is not None and "reads" in inspect.signature(cls).parameters:
         kwargs["reads"] = reads  # a registered family that takes no reads= reads every gene

@@ -908,6 +908,35 @@ def test_a_best_model_without_a_whole_epoch_is_refused(adata, tiny_config):
     assert set(adata.uns) == set(before.uns)
 
 
+def test_collecting_a_study_whose_best_was_cut_names_the_budget_that_cut_it(
+    adata, tiny_config, monkeypatch, tmp_path
+):
+    """A stored study whose best trial its deadline cut after one minibatch is refused when
+    collected (``n_trials=0``), and the message names the budget of the search that trained
+    it, not this call's ``time_budget`` (which ran no trial). The AnnData is left as it was."""
+    import time
+
+    from conftest import adata_state, assert_adata_state
+
+    from scautogenome.search import _hpo
+
+    real = _hpo.train_on_data
+
+    def cut(*args, deadline=None, **kwargs):  # the deadline already past: one minibatch
+        return real(*args, deadline=time.perf_counter() - 1.0, **kwargs)
+
+    monkeypatch.setattr(_hpo, "train_on_data", cut)
+    url = f"sqlite:///{tmp_path / 'cut.db'}"
+    tiny_config["budget"] = {"n_trials": 1, "time_budget": 30}
+    with pytest.raises(ValueError, match=r"time_budget=30(\.0)? s stopped the best model"):
+        sag.tl.classify(adata.copy(), "label", config=tiny_config, storage=url)
+    monkeypatch.undo()
+    before = adata_state(adata)
+    with pytest.raises(ValueError, match=r"^the time budget of the search that trained it"):
+        sag.tl.classify(adata, "label", config=tiny_config, storage=url, n_trials=0)
+    assert_adata_state(adata, before)
+
+
 def test_auto_with_rrfcn_reports_how_the_kept_model_stopped(adata, monkeypatch):
     """mode="auto" with RRFCN keeps the better of the Optuna search and ENAS: the record of
     how training ended is the kept one's, not the other's."""

@@ -1475,6 +1475,35 @@ def test_a_resumed_search_retrains_a_cut_best_trial_to_where_it_was_scored(
     np.testing.assert_array_equal(first.obsm["X_sag_resvae"], second.obsm["X_sag_resvae"])
 
 
+def test_collecting_a_study_whose_best_was_cut_names_the_budget_that_cut_it(
+    adata, tmp_path, monkeypatch
+):
+    """A stored study whose best trial its deadline cut in the first epoch, before 100
+    minibatches, is refused when collected (``n_trials=0``), and the message names the budget
+    of the search that trained it, not this call's ``time_budget`` (which ran no trial)."""
+    from conftest import adata_state, assert_adata_state
+
+    from scautogenome.search import _vae as search_vae
+
+    real = search_vae.train_vae
+
+    def cut(*args, report=None, deadline=None, **kwargs):
+        if report is not None:  # a trial: its deadline passes after two minibatches
+            deadline = _Deadline(after=2)
+        return real(*args, report=report, deadline=deadline, **kwargs)
+
+    monkeypatch.setattr(search_vae, "train_vae", cut)
+    url = f"sqlite:///{tmp_path / 'cut.db'}"
+    cfg = {**ONE_TRIAL, "budget": {"n_trials": 1, "time_budget": 30}}
+    with pytest.raises(ValueError, match=r"time_budget=30(\.0)? s stopped the best model"):
+        sag.tl.embed(adata.copy(), config=cfg, storage=url)
+    monkeypatch.undo()
+    before = adata_state(adata)
+    with pytest.raises(ValueError, match=r"^the time budget of the search that trained it"):
+        sag.tl.embed(adata, config=cfg, storage=url, n_trials=0)
+    assert_adata_state(adata, before)
+
+
 def test_a_killed_trial_is_retried_once_as_the_starting_point_it_was(adata, tmp_path, monkeypatch):
     """A search killed while it trained its starting point left that trial running: with an
     RDB storage its heartbeat goes stale, the next session fails it and trains its point again,

@@ -346,6 +346,50 @@ def test_places_passed_on_by_test_leave_val_its_own():
             assert np.unique(donors[split == part]).tolist() in (["b0"], ["b1"], ["b2"]), seed
 
 
+def test_a_place_no_donor_of_its_type_can_take_goes_to_the_type_furthest_below_its_share():
+    """Four donors of type A each hold a class of their own, so none can be held out; their
+    place in each part goes to the type furthest below its share (B: 20 donors, 2 places,
+    short by 0), not to one already over it (C: 4 donors, 1 place for a share of 0.4)."""
+    codes, donors = [], []
+    for d in range(4):
+        codes += [0] * 20 + [3 + d] * 3  # each holds the only cells of a class of its own
+        donors += [f"a{d}"] * 23
+    for kind, n, code in (("c", 4, 1), ("b", 20, 2)):  # C's stratum before B's
+        for d in range(n):
+            codes += [code] * 20
+            donors += [f"{kind}{d}"] * 20
+    codes, donors = np.array(codes), np.array(donors, dtype=object)
+    kind = np.array([d[0] for d in donors])
+    for seed in range(5):
+        split = group_split(codes, donors, seed=seed)
+        for part in ("val", "test"):
+            held = pd.Series(np.unique(donors[split == part])).str[0].value_counts().to_dict()
+            assert held == {"b": 3, "c": 1}, (seed, part, held)
+        assert (split[kind == "a"] == "train").all()
+
+
+def test_places_over_the_cap_are_taken_back_from_the_strata_most_over_their_share():
+    """A part of a tenth over three strata of 10, 3 and 3 groups has a place in each (1, and
+    1 for a share of 0.3 twice); capped at 2, the place taken back is one of a stratum of 3,
+    the most over its share, never that of the stratum of 10 (exactly at its share)."""
+    from scautogenome.data._split import _places
+
+    sizes = np.array([10, 3, 3])
+    assert _places(sizes, 0.1, 3, np.random.default_rng(0)).tolist() == [1, 1, 1]
+    taken_from = set()
+    for seed in range(10):
+        places = _places(sizes, 0.1, 2, np.random.default_rng(seed))
+        assert places[0] == 1, (seed, places)
+        assert places.sum() == 2, (seed, places)
+        taken_from.add(int(np.flatnonzero(places == 0)[0]))
+    assert taken_from == {1, 2}  # ties drawn
+    # capped at 1: the stratum of 10 keeps its place, neither of 3 does
+    assert _places(sizes, 0.1, 1, np.random.default_rng(0)).tolist() == [1, 0, 0]
+    # a stratum whose place is taken is not asked again, though it is then the least short
+    # of its share (0.4 against 25 groups' 2 places for 2.5)
+    assert _places(np.array([25, 4]), 0.1, 1, np.random.default_rng(0)).tolist() == [1, 0]
+
+
 def test_a_donor_of_most_cells_is_held_out_only_where_no_other_can_be(sag_caplog):
     """Five donors of one cell type, one of them with 60% of the cells: the held-out parts
     take the small donors (drawn by number, the big one went to val for some seeds and left

@@ -368,6 +368,22 @@ def test_fit_records_the_split_of_every_cell(adata):
     assert (vae.split_ == "val").sum() == round(0.1 * adata.n_obs)
 
 
+def test_the_models_fit_a_view_and_write_nothing_into_it(adata):
+    """A model's fit writes nothing, so a view (``adata[mask]``) is taken as it is, as
+    scvi-tools' models take one; sag.tl, which writes, refuses it. The view stays a view."""
+    adata.obs["age"] = np.linspace(20, 80, adata.n_obs)
+    view = adata[50:]
+    for model, key in (
+        (sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1}), "label"),
+        (sag.models.Regressor({"kind": "mlp", "units": [8]}, {"max_epochs": 1}), "age"),
+    ):
+        model.fit(view, key, seed=0)
+        assert list(model.split_.index) == list(view.obs_names)
+    sag.models.ResVAE({"kind": "vae", "n_latent": 2, "widths": [8]}, {"max_epochs": 1}).fit(view)
+    assert view.is_view
+    assert list(view.obs.columns) == list(adata.obs.columns)
+
+
 def test_the_models_of_classify_and_embed_record_the_split(adata, tiny_config):
     """The model a search returns has split_ too: classify's equals obs['sag_split'], and
     embed's names its validation cells (scvi-tools' validation_indices)."""

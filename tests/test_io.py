@@ -2539,3 +2539,471 @@ def test_a_label_dataframe_after_a_row_filter_keeps_its_id_column(tmp_path):
     assert sag.io.read_table(expr, labels=by_ids).obs["label"].tolist() == ["a", "b", "a"]
     named = filtered.set_index("sample")
     assert sag.io.read_table(expr, labels=named).obs["label"].tolist() == ["a", "b", "a"]
+
+
+# -- pins of behaviour mutation testing of the readers found unchecked (2026-12, round 2) -----
+
+
+def test_read_table_a_directory_or_a_zip_of_no_file_is_named(tmp_path):
+    import zipfile
+
+    with pytest.raises(IsADirectoryError, match=r"is a directory, expected a file"):
+        sag.io.read_table(tmp_path)
+    archive = tmp_path / "m.tsv.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("folder/", "")  # a folder is no file
+    with pytest.raises(ValueError, match=r"a zip archive must hold exactly one file, found \[\]"):
+        sag.io.read_table(archive)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_read_table_a_value_beyond_the_dtype_is_named(tmp_path):
+    path = _write(tmp_path / "m.tsv", "gene\tS1\tS2\ng1\t1\t1e39\ng2\t1\t2\n")
+    with pytest.raises(ValueError, match=r"line 2, column 'S2': value '1e39' overflows float32"):
+        sag.io.read_table(path, orientation="genes_x_samples")
+    adata = sag.io.read_table(path, orientation="genes_x_samples", dtype="float64")
+    assert adata.X.max() == 1e39
+
+
+def test_read_table_a_header_without_rows_or_a_ragged_first_row(tmp_path):
+    path = _write(tmp_path / "m.tsv", "gene\tS1\tS2\n")
+    with pytest.raises(ValueError, match=r"'.*m\.tsv': no data rows after the header"):
+        sag.io.read_table(path, orientation="genes_x_samples")
+    path.write_text("gene\tS1\tS2\ng1\t1\t2\t3\t4\ng2\t1\t2\n")
+    with pytest.raises(
+        ValueError, match=r"line 2: ragged row, 5 fields where the header \(line 1\) has 3"
+    ):
+        sag.io.read_table(path, orientation="genes_x_samples")
+
+
+def _four_samples(tmp_path: Path) -> Path:
+    return _write(
+        tmp_path / "expr.tsv",
+        "gene\tS0\tS1\tS2\tS3\nENSG00000141510\t1\t2\t3\t4\nENSG00000133703\t4\t5\t6\t7\n",
+    )
+
+
+def test_read_table_a_label_table_that_pandas_cannot_parse_is_named(tmp_path):
+    """pandas' own errors name no file: the label table's are raised naming it."""
+    expr = _four_samples(tmp_path)
+    lab = _write(tmp_path / "lab.csv", "id,label\nS0,a\nS1,b,extra\nS2,a\n")
+    with pytest.raises(ValueError, match=r"^label table '.*lab\.csv': .*Expected 2 fields"):
+        sag.io.read_table(expr, labels=lab)
+    # bytes that are no UTF-8 beyond the lines sniffed first (and the buffer they are read by)
+    rows = "".join(f"X{i},a\n" for i in range(5000))
+    lab.write_bytes(("id,label\n" + rows + "S0,caf\xe9\n").encode("cp1252"))
+    with pytest.raises(ValueError, match=r"^label table '.*lab\.csv': not UTF-8 text"):
+        sag.io.read_table(expr, labels=lab)
+
+
+def test_read_table_qiime_missing_words_in_a_text_column_are_missing(tmp_path):
+    expr = _four_samples(tmp_path)
+    meta = _write(
+        tmp_path / "meta.tsv",
+        "sample-id\tsite\n#q2:missing\tINSDC:missing\n"
+        "S0\tgut\nS1\tnot collected\nS2\tskin\nS3\tmissing: control sample\n",
+    )
+    adata = sag.io.read_table(expr, labels=meta)
+    assert adata.obs["site"].astype(object).where(adata.obs["site"].notna(), None).tolist() == [
+        "gut",
+        None,
+        "skin",
+        None,
+    ]
+
+
+def test_read_table_categorical_labels_of_numbers_become_text_categories(tmp_path):
+    expr = _four_samples(tmp_path)
+    labels = pd.DataFrame(
+        {"sample": ["S0", "S1", "S2", "S3"], "grade": pd.Categorical([1, 2, 1, 2])}
+    )
+    adata = sag.io.read_table(expr, labels=labels)
+    assert adata.obs["grade"].cat.categories.tolist() == ["1", "2"]
+    _roundtrip(adata, tmp_path)
+
+
+def _ag_read(tmp_path: Path, config: dict, **loader):
+    """read_autogenome of two samples (x.csv, y.txt) under ``config``: (adata, cfg, warnings)."""
+    files = {"x.csv": "1,2\n3,4\n", "y.txt": "a\nb\n"}
+    loader = {"train_data_path": "x.csv", "train_label_path": "y.txt", **loader}
+    path = _ag(tmp_path, files, config, **loader)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        adata, cfg = sag.io.read_autogenome(path)
+    return adata, cfg, " ".join(str(w.message) for w in _ours(caught))
+
+
+def test_read_autogenome_learning_rate_bounds_given_apart_or_as_an_object(tmp_path):
+    log_range = {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}
+    trainer = {"min_learning_rate": 1e-4, "max_learning_rate": "1e-2"}
+    adata, cfg, _ = _ag_read(tmp_path, {"model_trainer": trainer})
+    assert cfg["space"]["common"]["lr"] == log_range
+    mapped = adata.uns["sag_io"]["mapped"]
+    assert mapped["model_trainer.min_learning_rate"] == "space.common.lr"
+    assert mapped["model_trainer.max_learning_rate"] == "space.common.lr"
+    with pytest.raises(ValueError, match="give both a minimum and a maximum learning rate"):
+        _ag_read(tmp_path, {"model_trainer": {"min_learning_rate": 1e-4}})
+    for bounds in ({"min": 1e-4, "max": 1e-2}, {"low": 1e-4, "high": 1e-2}):
+        _, cfg, _ = _ag_read(tmp_path, {"model_trainer": {"learning_rate": bounds}})
+        assert cfg["space"]["common"]["lr"] == log_range
+    with pytest.raises(ValueError, match=r"learning_rate needs low/high \(or min/max\)"):
+        _ag_read(tmp_path, {"model_trainer": {"learning_rate": {"low": 1e-4}}})
+
+
+def test_read_autogenome_optimizers_map_onto_adamw_and_sgd(tmp_path):
+    trainer = {"optimizer": ["adam", "adamw", "momentum"]}
+    adata, cfg, _ = _ag_read(tmp_path, {"model_trainer": trainer})
+    assert cfg["space"]["common"]["optimizer"] == ["adamw", "sgd"]
+    assert adata.uns["sag_io"]["mapped"]["model_trainer.optimizer"] == "space.common.optimizer"
+    sag.config.load(cfg)
+    _, cfg, _ = _ag_read(tmp_path, {"model_trainer": {"optimizer": "Adam"}})
+    assert cfg["space"]["common"]["optimizer"] == "adamw"
+    # one optimizer sag lacks: none is mapped
+    adata, cfg, text = _ag_read(tmp_path, {"model_trainer": {"optimizer": ["adam", "rmsprop"]}})
+    assert cfg == {"mode": "auto"}
+    assert (
+        "sag offers adamw and sgd"
+        in adata.uns["sag_io"]["no_counterpart"]["model_trainer.optimizer"]
+    )
+    assert "model_trainer.optimizer" in text
+    # sag.tl.embed's config has no optimizer
+    config = {"model_trainer": {"optimizer": "adam"}, "search_mode": "Res-VAE"}
+    adata, cfg, _ = _ag_read(tmp_path, config)
+    assert cfg == {"mode": "resvae"}
+    assert "sag.tl.embed" in adata.uns["sag_io"]["no_counterpart"]["model_trainer.optimizer"]
+
+
+def test_read_autogenome_labels_without_features_and_keys_without_counterpart(tmp_path):
+    adata, _, text = _ag_read(tmp_path, {}, eval_label_path="y.txt", shuffle=True)
+    rec = adata.uns["sag_io"]["no_counterpart"]
+    assert rec["data_loader.eval_label_path"] == "no eval features file"
+    assert rec["data_loader.shuffle"] == "no counterpart in sag (value true)"
+    assert "data_loader.eval_label_path: no eval features file" in text
+    assert adata.obs["autogenome_split"].tolist() == ["train", "train"]
+
+
+def test_read_table_label_ids_missing_or_repeated_are_counted(tmp_path):
+    expr = _four_samples(tmp_path)
+    lab = _write(tmp_path / "lab.tsv", "id\tlabel\nS0\ta\n\tb\nNA\tc\n \td\n\te\n")
+    with pytest.raises(ValueError, match=r"at lines 3 and 4 and 5 \(4 in all\)"):
+        sag.io.read_table(expr, labels=lab)
+    lab.write_text("id\tlabel\nS0\ta\nS0\tb\nS1\tc\nS1\td\nS0\te\n")
+    with pytest.raises(
+        ValueError, match=r"duplicate id 'S0' .* lines 2 and 3 and 6 \(2 ids repeat\)"
+    ):
+        sag.io.read_table(expr, labels=lab)
+    lab.write_text("id|label\nS0|a\nS1|b\n")
+    with pytest.raises(ValueError, match=r"needs an id column and at least one label column"):
+        sag.io.read_table(expr, labels=lab)
+
+
+def test_read_tcga_clinical_project_left_empty_is_missing(tmp_path):
+    samples = ["TCGA-A1-A0SB-01A", "TCGA-05-4244-01A", "TCGA-05-4245-01A"]
+    expr = _tcga_file(tmp_path / "expr_tpm.tsv", samples)
+    clin = pd.DataFrame(
+        {
+            "case_submitter_id": ["TCGA-A1-A0SB", "TCGA-05-4244", "TCGA-05-4245"],
+            "project_id": ["TCGA-BRCA", np.nan, "TCGA-LUAD"],
+        }
+    )
+    adata = sag.io.read_tcga(expr, clinical=clin)
+    assert adata.obs["project"].isna().tolist() == [False, True, False]
+    assert adata.obs["project"].cat.categories.tolist() == ["BRCA", "LUAD"]
+
+
+def test_read_tcga_cohorts_given_twice_none_or_of_another_count(tmp_path):
+    expr = _tcga_file(tmp_path / "expr_tpm.tsv", ["TCGA-A1-A0SB-01A"])
+    with pytest.raises(ValueError, match=r"either as the keys of a dict of paths or as cohort="):
+        sag.io.read_tcga({"BRCA": expr}, cohort="BRCA")
+    with pytest.raises(ValueError, match=r"paths is empty; give at least one expression file"):
+        sag.io.read_tcga([])
+    with pytest.raises(ValueError, match=r"cohort= has 2 entries for 1 files"):
+        sag.io.read_tcga([expr], cohort=["BRCA", "LUAD"])
+
+
+def test_read_tcga_patients_as_columns_headed_by_a_variable_name(tmp_path):
+    """A transposed table whose corner cell is also one of its variables: the ids become
+    the column 'patient', not a second column of that name."""
+    expr = _tcga_file(tmp_path / "expr_tpm.tsv", ["TCGA-A1-A0SB-01A", "TCGA-05-4244-01A"])
+    clin = _write(
+        tmp_path / "clin.txt",
+        "gender\ttcga-a1-a0sb\ttcga-05-4244\ngender\tfemale\tmale\n"
+        "project_id\tTCGA-BRCA\tTCGA-LUAD\n",
+    )
+    adata = sag.io.read_tcga(expr, clinical=clin, clinical_columns=["gender"])
+    assert adata.uns["sag_io"]["clinical"]["id_column"] == "patient"
+    assert adata.obs["gender"].astype(object).tolist() == ["female", "male"]
+    assert adata.obs["project"].astype(object).tolist() == ["BRCA", "LUAD"]
+
+
+def _genes_file(path: Path, genes: list[str], samples: list[str]) -> Path:
+    rows = [f"{g}\t" + "\t".join(str(i + 2) for i in range(len(samples))) for g in genes]
+    return _write(path, "\n".join(["gene\t" + "\t".join(samples), *rows]) + "\n")
+
+
+def test_read_tcga_outer_join_of_disjoint_files_is_sparse_and_empty_files_are_named(tmp_path):
+    genes = [["TP53", "EGFR"], ["BRAF", "PTEN"], ["RB1", "NRAS"]]
+    samples = [
+        ["TCGA-A1-A0SB-01A", "TCGA-A1-A0SC-11A"],
+        ["TCGA-05-4244-01A", "TCGA-05-4245-01A"],
+        ["TCGA-AA-3516-11A", "TCGA-AA-3517-11A"],
+    ]
+    paths = {
+        c: _genes_file(tmp_path / f"{c}_tpm.tsv", g, s)
+        for c, g, s in zip(("BRCA", "LUAD", "COAD"), genes, samples, strict=True)
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        adata = sag.io.read_tcga(paths, join="outer", tumor_only=True)
+    text = " ".join(str(w.message) for w in _ours(caught))
+    assert re.search(r"'.*COAD_tpm\.tsv': no sample left after filtering \(tumor_only=True", text)
+    assert adata.obs["project"].astype(object).tolist() == ["BRCA", "LUAD", "LUAD"]
+    assert sparse.issparse(adata.X)  # two thirds of it the zeros filled in
+    rec = adata.uns["sag_io"]
+    assert list(rec["n_genes_filled_per_file"]) == [4, 4, 4]
+    assert rec["tumor_only"] is True
+    with (
+        pytest.warns(UserWarning, match="no sample left after filtering"),
+        pytest.raises(ValueError, match=r"no sample left after filtering in any file"),
+    ):
+        sag.io.read_tcga({"COAD": paths["COAD"]}, tumor_only=True)
+
+
+def test_read_tcga_file_named_by_no_cohort_guesses_none(tmp_path):
+    expr = _tcga_file(tmp_path / "expr_tpm.tsv", ["TCGA-A1-A0SB-01A", "TCGA-05-4244-01A"])
+    with pytest.warns(UserWarning, match="no project code") as caught:
+        adata = sag.io.read_tcga(expr)
+    assert [str(w.message).split(":")[0] for w in _ours(caught)] == [
+        f"no project code for {[str(expr)]}"
+    ]
+    assert "project" not in adata.obs
+    assert adata.uns["sag_io"]["project_source"] == "none"
+
+
+def test_read_tcga_clinical_column_named_as_a_barcode_column_is_kept_beside_it(tmp_path):
+    expr = _tcga_file(tmp_path / "BRCA.tsv", ["TCGA-A1-A0SB-01A", "TCGA-A1-A0SC-11A"])
+    clin = pd.DataFrame(
+        {"case_submitter_id": ["TCGA-A1-A0SB", "TCGA-A1-A0SC"], "sample_type": ["T", "N"]}
+    )
+    adata = sag.io.read_tcga(
+        expr, clinical=clin, clinical_columns=["sample_type"], tumor_only=False
+    )
+    assert adata.obs["sample_type"].astype(object).tolist() == [
+        "Primary Tumor",
+        "Solid Tissue Normal",
+    ]
+    assert adata.obs["sample_type_clinical"].astype(object).tolist() == ["T", "N"]
+
+
+_S3 = "TCGA-05-4244-01A"
+
+
+def _three_class_maf(tmp_path: Path) -> Path:
+    return _small_maf(
+        tmp_path / "a.maf",
+        [("TP53", _S1, "Missense_Mutation"), ("KRAS", _S2, "Silent"), ("EGFR", _S2, "Weird_Class")],
+    )
+
+
+def test_read_maf_one_variant_class_all_classes_and_classes_outside_the_spec(tmp_path):
+    path = _three_class_maf(tmp_path)
+    with pytest.warns(
+        UserWarning, match=r"outside the MAF specification \['Weird_Class'\] \(1 rows\)"
+    ):
+        adata = sag.io.read_maf(path, variant_classes="Silent")  # one class: not its letters
+    assert list(adata.var_names) == ["KRAS"]
+    assert list(adata.uns["sag_io"]["variant_classes"]) == ["Silent"]
+    with pytest.warns(UserWarning, match="outside the MAF specification"):
+        every = sag.io.read_maf(path, variant_classes="all")
+    assert list(every.uns["sag_io"]["variant_classes"]) == [
+        "Missense_Mutation",
+        "Silent",
+        "Weird_Class",
+    ]
+    assert every.uns["sag_io"]["n_variants_counted"] == 3
+
+
+@pytest.mark.filterwarnings("ignore:MAF. Variant_Classification values outside")
+def test_read_maf_refuses_no_file_repeated_names_and_a_sample_of_two_cohorts(tmp_path):
+    path = _three_class_maf(tmp_path)
+    other = _small_maf(tmp_path / "b.maf", [("TP53", _S2, "Missense_Mutation")])
+    with pytest.raises(ValueError, match=r"paths is empty; give at least one MAF file"):
+        sag.io.read_maf([])
+    with pytest.raises(ValueError, match=r"is in the MAFs of two cohorts, 'BRCA' and 'LUAD'"):
+        sag.io.read_maf({"BRCA": path, "LUAD": other})
+    with pytest.raises(ValueError, match=r"samples= repeats \['TCGA-A1-A0SB"):
+        sag.io.read_maf(path, samples=[_S1, _S1])
+    with pytest.raises(ValueError, match=r"genes= repeats \['TP53'\]"):
+        sag.io.read_maf(path, genes=["TP53", "TP53"])
+
+
+@pytest.mark.filterwarnings("ignore:MAF. Variant_Classification values outside")
+def test_read_maf_samples_and_genes_given_are_recorded(tmp_path):
+    path = _three_class_maf(tmp_path)
+    with pytest.warns(UserWarning, match="samples are not in samples="):
+        one = sag.io.read_maf(path, samples=_S1, genes="TP53")  # one name each, not letters
+    assert one.obs_names.tolist() == [_S1]
+    assert one.var_names.tolist() == ["TP53"]
+    assert one.X.toarray().tolist() == [[1.0]]
+    with pytest.warns(UserWarning, match="samples are not in samples="):
+        adata = sag.io.read_maf(path, samples=[_S1, _S3], genes=["TP53", "MYC"])
+    rec = adata.uns["sag_io"]
+    assert (rec["n_samples_added"], rec["n_samples_dropped"]) == (1, 1)
+    assert rec["all_mutated_genes"] is False
+    assert sag.io.read_maf(path).uns["sag_io"]["all_mutated_genes"] is True
+    # genes= of none of the mutated genes: the matrix is all zero, said so
+    with pytest.warns(UserWarning, match=r"none of the 1 genes with counted mutations .* all zero"):
+        sag.io.read_maf(path, genes=["MYC"])
+
+
+def test_parse_tcga_barcode_sample_type_code_of_no_known_type_is_named():
+    parsed = sag.io.parse_tcga_barcode("TCGA-A1-A0SB-30A")
+    assert parsed["sample_type"].tolist() == ["sample type 30"]
+    assert parsed["sample_type_short"].tolist() == ["30"]
+    assert not parsed["is_tumor"].any()
+
+
+def test_read_tcga_obs_holds_the_vial_of_each_barcode(tmp_path):
+    expr = _tcga_file(tmp_path / "BRCA.tsv", ["TCGA-A1-A0SB-01A", "TCGA-A1-A0SC-01B"])
+    adata = sag.io.read_tcga(expr)
+    assert adata.obs["vial"].astype(object).tolist() == ["A", "B"]
+
+
+def test_read_autogenome_values_that_are_no_number_or_choice_are_named(tmp_path):
+    with pytest.raises(ValueError, match=r"model_trainer\.batch_size=\{'a': 1\} is not a value or"):
+        _ag_read(tmp_path, {"model_trainer": {"batch_size": {"a": 1}}})
+    with pytest.raises(ValueError, match=r"model_trainer\.learning_rate='fast' is not a number"):
+        _ag_read(tmp_path, {"model_trainer": {"learning_rate": "fast"}})
+    with pytest.raises(ValueError, match=r"model_trainer\.learning_rate=True is not a number"):
+        _ag_read(tmp_path, {"model_trainer": {"learning_rate": True}})
+
+
+def test_read_autogenome_latent_size_of_one_in_a_list_or_written_as_a_float(tmp_path):
+    for latent in ([8], 8.0):
+        config = {"search_mode": "Res-VAE", "search_space": {"latent_dim": latent}}
+        adata, _, _ = _ag_read(tmp_path, config)
+        n_latent = adata.uns["sag_io"]["embed_args"]["n_latent"]
+        assert n_latent == 8
+        assert isinstance(n_latent, int)
+    config = {"search_mode": "Res-VAE", "search_space": {"latent_dim": 0}}
+    with pytest.raises(ValueError, match=r"latent_dim=0 must be a positive integer"):
+        _ag_read(tmp_path, config)
+
+
+@pytest.mark.skipif("rrfcn" not in sag.config._config.MODES, reason="no ENAS mode")
+def test_read_autogenome_enas_settings_of_one_value(tmp_path):
+    config = {"search_mode": "ENAS", "search_space": {"num_layers": [2, 3]}}
+    adata, cfg, text = _ag_read(tmp_path, config)
+    assert "rrfcn" not in cfg
+    why = adata.uns["sag_io"]["no_counterpart"]["search_space.num_layers"]
+    assert why == "ENAS fixes n_layers; sag.config['rrfcn']['n_layers'] takes one value"
+    assert "search_space.num_layers" in text
+    config = {"search_mode": "ENAS", "model_trainer": {"batch_size": 16.0}}
+    _, cfg, _ = _ag_read(tmp_path, config)
+    assert cfg["rrfcn"] == {"child_batch_size": 16}
+    assert isinstance(cfg["rrfcn"]["child_batch_size"], int)
+
+
+def test_read_autogenome_flat_space_key_of_one_family_under_mode_auto(tmp_path):
+    adata, cfg, _ = _ag_read(tmp_path, {"search_space": {"num_blocks": [1, 2]}})
+    assert cfg == {"mode": "auto", "space": {"resnet": {"n_blocks": [1, 2]}}}
+    assert adata.uns["sag_io"]["mapped"]["search_space.num_blocks"] == "space.resnet.n_blocks"
+
+
+def test_read_autogenome_bad_labels_files_are_named(tmp_path):
+    features = {"x.csv": "1,2\n3,4\n"}
+    path = _ag(
+        tmp_path, {**features, "y.txt": ""}, train_data_path="x.csv", train_label_path="y.txt"
+    )
+    with pytest.raises(ValueError, match=r"train labels file '.*y\.txt': the file is empty"):
+        sag.io.read_autogenome(path)
+    (tmp_path / "x.csv").write_text("s1,1,2\ns2,3,4\n")
+    (tmp_path / "y.txt").write_text("s1,a\ns2,b,c\n")
+    with pytest.raises(
+        ValueError, match=r"y\.txt', line 2: ragged row, 3 fields where line 1 has 2"
+    ):
+        sag.io.read_autogenome(path)
+    # a header word on the labels' first line while the features seem to have no header
+    (tmp_path / "x.csv").write_text("1,2\n3,4\n")
+    (tmp_path / "y.txt").write_text("label\nb\n")
+    with pytest.raises(ValueError, match=r"starts with a header \('label'\) while features file"):
+        sag.io.read_autogenome(path)
+
+
+def test_read_autogenome_id_label_lines_with_a_header_or_ids_not_all_matched(tmp_path):
+    files = {"x.csv": "id,g1,g2\ns1,1,2\ns2,3,4\n", "y.txt": "sample,label\ns2,b\ns1,a\n"}
+    path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt")
+    adata, _ = sag.io.read_autogenome(path)
+    assert adata.obs["label"].astype(object).tolist() == ["a", "b"]
+    (tmp_path / "y.txt").write_text("s1,b\nq2,a\n")
+    with pytest.warns(UserWarning, match=r"y\.txt': 1 samples of '.*x\.csv' have no label"):
+        adata, _ = sag.io.read_autogenome(path)
+    assert adata.obs["label"].isna().tolist() == [False, True]
+    (tmp_path / "y.txt").write_text("q1,b\nq2,a\n")
+    with pytest.raises(ValueError, match=r"none of its ids .* matches a sample of"):
+        sag.io.read_autogenome(path)
+
+
+def test_read_autogenome_bad_configs_and_features_files_are_named(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"the top level must be a JSON object"):
+        sag.io.read_autogenome(path)
+    with pytest.raises(ValueError, match=r"loss 'hinge' is not one of \["):
+        _ag_read(tmp_path, {"loss": "hinge"})
+    with pytest.raises(ValueError, match=r"loss 'mse' needs numeric labels"):
+        _ag_read(tmp_path, {"loss": "mse"})
+    files = {"tr.csv": "1,2\n3,4\n", "te.csv": "1,2,3\n", "y.txt": "a\nb\n"}
+    loader = dict(train_data_path="tr.csv", train_label_path="y.txt", test_data_path="te.csv")
+    path = _ag(tmp_path, files, **loader)
+    with pytest.raises(ValueError, match=r"te\.csv' has 3 columns, the train features file"):
+        sag.io.read_autogenome(path)
+    (tmp_path / "tr.csv").write_text("id,g1\ns1,1\ns2,2\n")
+    (tmp_path / "te.csv").write_text("id,g1\ns2,3\n")
+    with pytest.raises(ValueError, match=r"features files \[.*\]: duplicate sample id 's2'"):
+        sag.io.read_autogenome(path)
+    (tmp_path / "tr.csv").write_text("A,B,A\n1,2,3\n")
+    (tmp_path / "te.csv").write_text("B,A,A\n4,5,6\n")
+    with pytest.raises(ValueError, match=r"in another order, but 'A' repeats"):
+        sag.io.read_autogenome(path)
+
+
+def test_read_autogenome_features_without_labels_and_repeated_names(tmp_path):
+    files = {"x.csv": "g,g,h\n1,2,3\n3,4,5\n"}
+    path = _ag(tmp_path, files, train_data_path="x.csv")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        adata, _ = sag.io.read_autogenome(path)
+    text = " ".join(str(w.message) for w in _ours(caught))
+    assert "no labels file for the training features" in text
+    assert "feature names repeat (e.g. ['g']); made unique" in text
+    assert adata.var_names.tolist() == ["g", "g-1", "h"]
+    assert adata.obs["label"].isna().all()
+
+
+def test_read_autogenome_records_its_delimiter_names_file_and_header(tmp_path):
+    files = {"x.csv": "1,2\n3,4\n5,6\n", "y.txt": "a\nb\n", "n.txt": "g1\ng2\n"}
+    loader = dict(train_data_path="x.csv", train_label_path="y.txt", feature_names_path="n.txt")
+    path = _ag(tmp_path, files, header="yes", **loader)
+    with pytest.warns(UserWarning, match=r"the header of '.*x\.csv' differs from feature names"):
+        adata, _ = sag.io.read_autogenome(path)
+    rec = adata.uns["sag_io"]
+    assert rec["delimiter"] == ","
+    assert rec["feature_names_file"] == str(tmp_path / "n.txt")
+    assert adata.n_obs == 2  # "header": "yes": the first line is the header
+    assert adata.var_names.tolist() == ["g1", "g2"]
+
+
+def test_read_table_sep_space_by_its_name(tmp_path):
+    path = _write(tmp_path / "m.txt", "gene S1 S2\ng1 1 2\ng2 3 4\n")
+    adata = sag.io.read_table(path, sep="space", orientation="genes_x_samples")
+    assert adata.obs_names.tolist() == ["S1", "S2"]
+    assert adata.X.tolist() == [[1.0, 3.0], [2.0, 4.0]]
+
+
+def test_read_maf_names_a_firehose_aggregate_cohort_as_read_tcga_does(tmp_path):
+    path = _small_maf(tmp_path / "k.maf", [("TP53", _S1, "Missense_Mutation")])
+    for given, code in (("kipan", "KIPAN"), ("pancan", "PANCAN")):
+        with pytest.warns(UserWarning, match=rf"cohort '{code}' is a Firehose aggregate cohort"):
+            adata = sag.io.read_maf({given: path})
+        assert adata.obs["project"].astype(object).tolist() == [code]

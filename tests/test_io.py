@@ -2457,6 +2457,32 @@ def test_read_autogenome_id_label_lines_and_their_duplicates(tmp_path):
         sag.io.read_autogenome(path)
 
 
+def test_read_autogenome_id_label_lines_of_the_other_delimiter_that_are_ragged(tmp_path):
+    """'id<TAB>label' lines under a comma delimiter, one of them ragged (a third field): an
+    error naming the ragged line, not every whole line taken as a label (three classes
+    holding the ids and tabs, without a word); lines of three fields each are refused as
+    three columns."""
+    files = {"x.csv": "id,g1,g2\ns1,1,2\ns2,3,4\ns3,5,6\n", "y.txt": "s1\tA\ns2\tB\tC\ns3\tD\n"}
+    path = _ag(tmp_path, files, train_data_path="x.csv", train_label_path="y.txt", header=True)
+    with pytest.raises(ValueError, match=r"y\.txt', line 2: ragged row, 3 fields where line 1"):
+        sag.io.read_autogenome(path)
+    (tmp_path / "y.txt").write_text("s1\tA\tx\ns2\tB\ty\ns3\tD\tz\n")
+    with pytest.raises(ValueError, match=r"y\.txt': 3 columns; expected one label per line"):
+        sag.io.read_autogenome(path)
+    (tmp_path / "y.txt").write_text("s1\tA\ns2\tB\ns3\tD\n")
+    adata, _ = sag.io.read_autogenome(path)
+    assert adata.obs["label"].tolist() == ["A", "B", "D"]
+
+
+def test_read_autogenome_a_labels_file_without_features_is_not_recorded_as_read(tmp_path):
+    """An eval labels file without an eval features file is not read: uns['sag_io'] records
+    it under no_counterpart only, not also as read under mapped."""
+    adata, _, _ = _ag_read(tmp_path, {}, eval_label_path="y.txt")
+    assert "data_loader.eval_label_path" in adata.uns["sag_io"]["no_counterpart"]
+    assert "data_loader.eval_label_path" not in adata.uns["sag_io"]["mapped"]
+    assert adata.uns["sag_io"]["mapped"]["data_loader.train_label_path"] == "read (train_labels)"
+
+
 def test_read_autogenome_feature_names_file_layouts(tmp_path):
     """A feature names file may start with a header word ('gene'), or hold all names on one
     comma-separated line; where the features file has a header of other names, the names file

@@ -941,9 +941,10 @@ def _labels_on_other_delimiter(
     path: Path, sep: str, lines: list, ids: list[str] | None, split: str
 ) -> list:
     """Lines that ``sep`` left whole: a file of ``id<TAB>label`` (or ``id,label``) lines written
-    with the other delimiter is read as one when its first fields are sample ids. Without ids a
-    tab on every line still splits them (for the two-column error); a comma never does, since
-    labels may hold one."""
+    with the other delimiter is read as one when its first fields are sample ids (lines of
+    other widths so split too, for the ragged-row or width error, not read whole as labels).
+    Without ids a tab on every line still splits them (for the two-column error); a comma
+    never does, since labels may hold one."""
     if ids is None:
         if sep != "\t" and all("\t" in f[0] for _, f in lines):
             return list(_parse.iter_records(path, "\t"))
@@ -953,12 +954,14 @@ def _labels_on_other_delimiter(
         if other == sep:
             continue
         alt = list(_parse.iter_records(path, other))
-        if all(len(f) == 2 for _, f in alt) and any(f[0].strip() in known for _, f in alt):
+        if not any(len(f) >= 2 and f[0].strip() in known for _, f in alt):
+            continue
+        if all(len(f) == 2 for _, f in alt):
             logger.info(
                 f"AutoGenome {split} labels file {str(path)!r}: 'id, label' lines delimited by "
                 f"{other!r}, not {sep!r}; joined on the sample ids."
             )
-            return alt
+        return alt
     return lines
 
 
@@ -1460,7 +1463,8 @@ def read_autogenome(
         "delimiter",
         "header",
     ):
-        if ("data_loader", canon) in vals:
+        # a labels file without its features file is not read (in no_counterpart)
+        if ("data_loader", canon) in vals and vals[("data_loader", canon)][0] not in unmapped:
             mapped.setdefault(vals[("data_loader", canon)][0], f"read ({canon})")
     if ("loss", "loss") in vals and vals[("loss", "loss")][0] not in unmapped:
         mapped[vals[("loss", "loss")][0]] = (

@@ -75,6 +75,44 @@ def test_values_of_normalize_total_without_log1p_are_depth_normalized(sag_caplog
     assert detect_value_type(quantile) == "continuous"
 
 
+@pytest.mark.parametrize("as_sparse", [False, True])
+def test_a_boolean_matrix_is_read_as_binary_values(as_sparse):
+    """A mutation matrix stored as booleans (dense or sparse) is a matrix of 0/1 values, not
+    refused as non-numeric: a model trains on it and predicts it; a query of one profile
+    given as a 1-D array is refused as not 2-D (a row is ``X[None]``)."""
+    a = sag.datasets.synthetic(n_obs=120, n_vars=30, n_classes=3, seed=0)
+    flags = a.X.toarray() > 2
+    a.X = sp.csr_matrix(flags) if as_sparse else flags
+    model = sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1})
+    model.fit(a, "label")
+    assert model.transform_.value_type == "binary"
+    assert len(model.predict(a)) == a.n_obs
+    assert len(model.predict(flags[:2])) == 2
+    with pytest.raises(ValueError, match=r"X must be 2-dimensional, got shape \(30,\)"):
+        model.predict(flags[0])
+
+
+@pytest.mark.parametrize("as_sparse", [False, True])
+def test_check_finite_names_the_first_bad_value_past_the_first_row_chunk(as_sparse):
+    """The first NaN of a matrix is named by its row in the whole matrix (it is read a
+    chunk of rows at a time: 4,096) and by its column of the matrix where only some columns
+    are checked (the genes a model reads of a query), with their names."""
+    from scautogenome.data import check_finite
+
+    X = np.ones((5000, 8), dtype=np.float32)
+    X[4500, 6] = X[4700, 1] = np.nan
+    obs = [f"c{i}" for i in range(5000)]
+    var = [f"g{j}" for j in range(8)]
+    M = sp.csr_matrix(X) if as_sparse else X
+    with pytest.raises(ValueError, match=r": 2, the first \(nan\) at row 4500 \('c4500'\), col"):
+        check_finite(M, "adata.X", obs_names=obs, var_names=var)
+    with pytest.raises(ValueError, match=r": 1, the first .* row 4700 .*column 1 \('g1'\)"):
+        check_finite(M, "adata.X", np.array([0, 1, 2]), obs_names=obs, var_names=var)
+    with pytest.raises(ValueError, match=r"reads: 1, the first .* row 4500 .*column 6 \('g6'\)"):
+        check_finite(M, "adata.X", np.array([5, 6]), obs_names=obs, var_names=var)
+    check_finite(M, "adata.X", np.array([0, 7]))
+
+
 def test_value_type_of_a_matrix_storing_values_in_parts():
     """A CSR matrix that stores an entry as several parts (duplicate entries, as scipy allows)
     holds the sums: counts stored in halves are still counts."""
@@ -1101,6 +1139,14 @@ def test_raw_and_highly_variable_flags_are_said_to_be_unread(sag_caplog):
     sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1}).fit(adata, "label")
     assert "highly_variable" not in sag_caplog.text
     assert "adata.raw" not in sag_caplog.text
+    # a layer read: adata.raw is not what the user would have meant instead
+    adata.raw = adata.copy()
+    adata.layers["counts"] = adata.X.copy()
+    sag_caplog.clear()
+    sag.models.Classifier({"kind": "mlp", "units": [8]}, {"max_epochs": 1}).fit(
+        adata, "label", layer="counts"
+    )
+    assert "adata.raw" not in sag_caplog.text
 
 
 def test_a_copy_without_duplicated_names_is_not_warned_about(adata, sag_caplog):
@@ -1234,6 +1280,89 @@ def test_value_type_is_detected_on_the_training_cells(sag_caplog):
     assert common_row_total(scaled) is None
     assert common_row_total(scaled, rows) == pytest.approx(1e4)
     assert common_row_total(sp.csr_matrix(scaled), rows) == pytest.approx(1e4)
+
+
+def test_common_row_total_needs_two_rows_summing_alike_within_a_thousandth():
+    """Counts scaled to one total are told by rows whose totals agree within a thousandth
+    of their median (float rounding), not a per-cent (two depths nearly alike); one row
+    holding values tells nothing (a one-cell matrix: None)."""
+    from scautogenome.data._checks import common_row_total
+
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(2.0, (20, 50)).astype(np.float64) + 1
+    scaled = counts / counts.sum(1, keepdims=True) * 1e4
+    assert common_row_total(scaled) == pytest.approx(1e4)
+    near = scaled.copy()
+    near[::2] *= 1.0005  # within a thousandth
+    assert common_row_total(near) == pytest.approx(1e4, rel=1e-3)
+    apart = scaled.copy()
+    apart[::2] *= 1.01  # a per-cent apart
+    assert common_row_total(apart) is None
+    one = np.zeros_like(scaled)
+    one[3] = scaled[3]
+    assert common_row_total(one) is None
+    assert common_row_total(scaled, np.array([3])) is None
+    assert common_row_total(scaled, np.array([3, 4])) == pytest.approx(1e4)
+
+
+def test_class_names_of_a_label_column_follow_the_models_classes():
+    """A label column's values named as classify names its classes (their text), except a
+    whole number written otherwise than a model's class: 1.0 of integers made float by a
+    missing value is the model's '1', 1 or '1' of a model trained on floats its '1.0'; a
+    fraction, a boolean and a text that is no number keep their own text; missing is None."""
+    from scautogenome.data import class_names_of
+
+    def names(values, classes=()):
+        return class_names_of(pd.Series(values, dtype=object), classes).tolist()
+
+    assert names([1.0, 2.0, np.nan, 1.5], ["1", "2"]) == ["1", "2", None, "1.5"]
+    assert names([1, 2, "1", "x"], ["1.0", "2.0"]) == ["1.0", "2.0", "1.0", "x"]
+    assert names([1.0, 1]) == ["1.0", "1"]  # no model's classes: their own text
+    assert names([True, 1], ["1"]) == ["True", "1"]
+    assert names(["01", 1.0], ["1", "1.0"]) == ["1", "1.0"]  # the integer's text first
+    assert names([np.inf], ["inf"]) == ["inf"]
+
+
+def test_batches_are_named_by_their_text_and_only_those_cells_have():
+    """A batch column of whole numbers read back as floats (2.0) names batch '2', a fraction
+    keeps its text; the categories of a categorical column that no cell has are no batches
+    (a model's known batches are not refused for them); batches named like a missing value
+    are warned about unless warn=False."""
+    import anndata as ad
+
+    from scautogenome.data import batch_codes, batch_name
+    from scautogenome.data._checks import is_numeric_column
+
+    assert [batch_name(v) for v in (2.0, np.float32(3.0), 2.5, 7, "b")] == [
+        "2",
+        "3",
+        "2.5",
+        "7",
+        "b",
+    ]
+    a = ad.AnnData(np.zeros((4, 2)))
+    a.obs["batch"] = pd.Categorical(["x", "y", "x", "nan"], categories=["x", "y", "z", "nan"])
+    codes, batches = batch_codes(a, "batch", warn=False)
+    assert batches == ["nan", "x", "y"]
+    assert codes.tolist() == [1, 2, 1, 0]
+    codes, batches = batch_codes(a, "batch", categories=["nan", "x", "y"], warn=False)
+    assert codes.tolist() == [1, 2, 1, 0]
+    assert not is_numeric_column(pd.Series([True, False]))
+    assert is_numeric_column(pd.Series([1.5, 2.0]))
+    assert not is_numeric_column(pd.Series([1, 2], dtype="category"))
+
+
+def test_batches_named_like_a_missing_value_are_warned_about_unless_asked_not_to(sag_caplog):
+    import anndata as ad
+
+    from scautogenome.data import batch_codes
+
+    a = ad.AnnData(np.zeros((3, 2)))
+    a.obs["batch"] = ["x", "nan", "x"]
+    batch_codes(a, "batch", warn=False)
+    assert "named like a missing value" not in sag_caplog.text
+    batch_codes(a, "batch")
+    assert "batch(es) named like a missing value: 'nan' (1 cells)" in sag_caplog.text
 
 
 def test_an_empty_x_names_the_layers_to_pass():
@@ -1486,6 +1615,9 @@ def test_value_checks_at_their_bounds():
         check_not_continuous(pd.Series(np.arange(51.0)), "x", "classification")
     check_not_continuous(pd.Series(np.arange(50.0)), "x", "classification")
     assert named_missing(["", " ", "B"]) == ["", " "]
+    # what str() makes of NaN and None, and the words of R, pandas and SQL for missing
+    words = ["nan", "None", "NA", "<NA>", "NULL", " null ", "N/A?", "B"]
+    assert named_missing(words) == ["nan", "None", "NA", "<NA>", "NULL", " null "]
     three = np.array([[0.0, 1.0, 7.5], [1.0, 0.0, 7.5]], np.float32)
     assert value_stats(three, columns=np.array([0, 1]))["max"] == 1.0
 

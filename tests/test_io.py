@@ -2583,6 +2583,19 @@ def test_read_table_a_directory_or_a_zip_of_no_file_is_named(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_read_table_an_empty_zip_archive_is_named_as_one(tmp_path):
+    """A zip archive of no entries at all starts with its end record (PK\\x05\\x06), not an
+    entry's (PK\\x03\\x04): it is still a zip archive of no file, not text without rows."""
+    import zipfile
+
+    archive = tmp_path / "m.tsv.zip"
+    with zipfile.ZipFile(archive, "w"):
+        pass
+    assert archive.read_bytes().startswith(b"PK\x05\x06")
+    with pytest.raises(ValueError, match=r"a zip archive must hold exactly one file, found \[\]"):
+        sag.io.read_table(archive)
+
+
 def test_read_table_a_value_beyond_the_dtype_is_named(tmp_path):
     path = _write(tmp_path / "m.tsv", "gene\tS1\tS2\ng1\t1\t1e39\ng2\t1\t2\n")
     with pytest.raises(ValueError, match=r"line 2, column 'S2': value '1e39' overflows float32"):

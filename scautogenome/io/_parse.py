@@ -76,7 +76,13 @@ _OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}  # by compressi
 
 
 # the first bytes of each compressed format pandas reads, and its name there
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"))
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),  # a zip archive of no entry: its end record alone
+)
 
 
 def compression_of(path: PathLike) -> str | None:

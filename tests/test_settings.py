@@ -663,6 +663,25 @@ def test_synthetic_continuous_values_and_storage():
     assert list(counts.var_names[:2]) == ["gene_0", "gene_1"]
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"sparse_format": "CSR"}, ValueError, r"sparse_format='CSR' must be 'csr', 'csc' or None"),
+        ({"sparse_format": "coo"}, ValueError, r"sparse_format='coo' must be"),
+        ({"n_classes": 0}, ValueError, r"n_classes=0 must be a positive integer"),
+        ({"n_obs": 2.5}, TypeError, r"n_obs=2.5 must be a positive integer"),
+        ({"n_vars": 0}, ValueError, r"n_vars=0 must be a positive integer"),
+        ({"n_markers": -1}, ValueError, r"n_markers=-1 must be at least 0"),
+        ({"counts": "no"}, TypeError, r"counts='no' must be True or False"),
+    ],
+)
+def test_synthetic_refuses_arguments_it_cannot_honour(kwargs, error, match):
+    """A sparse format other than the two it makes, or no class, is an error naming the
+    argument (any other format gave CSC, and 0 classes one class and a divide warning)."""
+    with pytest.raises(error, match=match):
+        sag.datasets.synthetic(**kwargs)
+
+
 def test_pbmc68k_reduced_holds_log_normalized_values(pbmc):
     assert pbmc.shape == (700, 765)
     assert sp.isspmatrix_csr(pbmc.X)

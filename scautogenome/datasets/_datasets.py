@@ -74,6 +74,16 @@ def synthetic(
     """
     import anndata as ad
 
+    from .._utils import check_bool, check_int_at_least, check_positive_int, is_one_of
+
+    n_obs = check_positive_int("n_obs", n_obs)
+    n_vars = check_positive_int("n_vars", n_vars)
+    n_classes = check_positive_int("n_classes", n_classes)
+    n_markers = check_int_at_least("n_markers", n_markers, 0)
+    counts = check_bool("counts", counts)
+    if sparse_format is not None and not is_one_of(sparse_format, ("csr", "csc")):
+        msg = f"sparse_format={sparse_format!r} must be 'csr', 'csc' or None (a dense array)."
+        raise ValueError(msg)
     rng = np.random.default_rng(seed)
     labels = np.arange(n_obs) % n_classes
     rng.shuffle(labels)

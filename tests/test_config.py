@@ -377,3 +377,190 @@ def test_a_numeric_target_runs_without_class_balance():
     assert "class_balance" not in out["space"]["common"]
     assert out["rrfcn"]["class_balance"] == "none"
     assert "class_balance" in cfg["space"]["common"]
+
+
+# pins from mutation testing (stop 60): the embed config, the space entries, the objectives
+
+
+def test_embed_defaults_are_the_documented_ones():
+    """embed's docstring: 20 trials within 600 s, 100 epochs; the rest of the defaults as
+    sag.config.default("resvae") shows them."""
+    cfg = sag.config.default("resvae")
+    assert cfg["budget"] == {"n_trials": 20, "time_budget": 600.0}
+    assert cfg["search"] == {
+        "sampler": "tpe",
+        "pruner": "median",
+        "n_startup_trials": 8,
+        "prune_warmup_epochs": 10,
+        "max_trial_fraction": 0.25,
+        "initial_trials": "default",
+    }
+    assert cfg["trainer"] == {
+        "max_epochs": 100,
+        "patience": 10,
+        "min_epochs": 5,
+        "beta": 1.0,
+        "kl_warmup_epochs": None,
+    }
+    space = cfg["space"]
+    assert space["lr"] == {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}
+    assert space["batch_size"] == [64, 128, 256]
+    assert space["weight_decay"] == {"type": "float", "low": 1e-7, "high": 1e-3, "log": True}
+    assert space["act"] == "relu"
+
+
+def test_embed_config_takes_every_value_its_checks_allow():
+    from scautogenome.config import _embed
+
+    for cfg in (
+        {"trainer": {"beta": 2}},  # an int weight
+        {"search": {"max_trial_fraction": 1}},
+        {"search": {"sampler": "random", "pruner": "hyperband"}},
+        {"search": {"pruner": "none"}},
+        {"budget": {"n_trials": None, "time_budget": 60}},
+        {"budget": {"n_trials": 3, "time_budget": None}},
+        {"space": {"lr": {"type": "float", "low": 0.01, "high": 0.01}}},  # low == high
+    ):
+        _embed.load(cfg)
+
+
+@pytest.mark.parametrize(
+    ("cfg", "match"),
+    [
+        ({"trainer": {"kl_warmup_epochs": 2.5}}, r"\['kl_warmup_epochs'\]=2.5 must be of type"),
+        ({"search": {"prune_warmup_epochs": 2.5}}, r"\['prune_warmup_epochs'\]=2.5"),
+        ({"search": {"sampler": "grid"}}, r"\['sampler'\]='grid' must be one of"),
+        ({"trainer": {"patience": -1}}, r"\['patience'\]=-1 must not be negative"),
+        ({"budget": {"time_budget": 0}}, r"\['time_budget'\]=0 must be positive"),
+        ({"trainer": {"max_epochs": 0}}, r"\['max_epochs'\] must be at least 1"),
+        ({"space": {"lr": {"type": "normal"}}}, r"\['lr'\]: distribution type='normal'"),
+        ({"space": {"dropout": 1.0}}, r"\['dropout'\]=1.0 must be in \[0, 1\)"),
+        ({"space": {"first_width": [0, 64]}}, r"\['first_width'\]=0"),
+        ({"mode": "pca"}, r"mode='pca' must be one of \('resvae', 'vae'\)"),
+    ],
+)
+def test_embed_bad_values_are_named(cfg, match):
+    from scautogenome.config import _embed
+
+    with pytest.raises(ValueError, match=match):
+        _embed.load(cfg)
+
+
+def test_embeds_mode_argument_overrides_the_configs_and_an_empty_one_is_refused():
+    from scautogenome.config import _embed
+
+    assert _embed.load({"mode": "vae"}, mode="resvae")["mode"] == "resvae"
+    assert sag.config.load({"mode": "vae"})["mode"] == "vae"
+    with pytest.raises(ValueError, match=r"mode='' must be one of"):
+        _embed.load({"mode": "vae"}, mode="")
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        (None, "expected a list of choices, a fixed value or a distribution dict"),
+        ({"type": "float", "low": 0.1, "high": 0.2, "lg": True}, r"unknown key\(s\) \['lg'\]"),
+        ({"type": "categorical", "choices": []}, "needs a non-empty 'choices' list"),
+        ({"type": "float", "high": 0.2}, "needs a numeric 'low', got None"),
+        ({"type": "float", "low": True, "high": 0.2}, "needs a numeric 'low', got True"),
+        ({"type": "float", "low": 0.1, "high": float("inf")}, "high=inf must be a finite"),
+        ({"type": "int", "low": 1.5, "high": 4}, "needs a whole 'low', got 1.5"),
+        ({"type": "float", "low": 0.3, "high": 0.2}, "low=0.3 is greater than high=0.2"),
+        ({"type": "float", "low": 0.1, "high": 0.2, "step": 0}, "step=0 must be positive"),
+        (
+            {"type": "int", "low": 2, "high": 64, "log": True, "step": 2},
+            "takes no step other than 1",
+        ),
+        ({"type": "float", "low": 0.1, "high": 0.2, "log": True, "step": 1}, "takes no step"),
+    ],
+)
+def test_a_bad_space_entry_is_named(spec, match):
+    with pytest.raises(ValueError, match=match):
+        sag.config.load({"space": {"common": {"lr": spec}}})
+
+
+def test_suggest_draws_with_the_entrys_scale_step_and_choices():
+    import optuna
+
+    from scautogenome.search._spaces import suggest
+
+    trial = optuna.create_study().ask()
+    suggest(trial, "f", {"type": "float", "low": 1e-4, "high": 1e-1, "log": True})
+    suggest(trial, "i", {"type": "int", "low": 2, "high": 10, "step": 4})
+    suggest(trial, "g", {"type": "int", "low": 1, "high": 64, "log": True})
+    assert suggest(trial, "c", {"type": "categorical", "choices": ["x", "y"]}) in ("x", "y")
+    d = trial.distributions
+    assert d["f"].log
+    assert (d["i"].step, d["i"].log) == (4, False)
+    assert d["g"].log
+    assert d["c"].choices == ("x", "y")
+
+
+def test_fits_and_nearest_at_the_edges_of_a_space():
+    from scautogenome.search._spaces import drawn_as, fits, nearest
+
+    grid = {"type": "int", "low": 2, "high": 11, "step": 4}  # draws 2, 6, 10
+    assert fits(2, grid)  # low itself
+    assert nearest(8, grid) == 6  # a tie: the lower step
+    assert nearest(30, {"type": "int", "low": 2, "high": 9, "step": 4}) == 6  # not 10 > high
+    assert fits(0.7, {"type": "float", "low": 0.1, "high": 0.7, "step": 0.2})  # 0.6/0.2 < 3
+    assert not fits(2.5, {"type": "int", "low": 1, "high": 5})
+    assert nearest(10, {"type": "int", "low": 2, "high": 7.5}) == 7
+    assert nearest("x", {"type": "float", "low": 0.1, "high": 0.9}) == 0.1
+    assert type(nearest(0, {"type": "float", "low": 1, "high": 2})) is float
+    assert nearest("gelu", ["elu", "gelu"]) == "gelu"
+    assert nearest(4, [5, 3]) == 3  # a tie: the smaller, wherever it is listed
+    assert nearest("a", [1, 2]) == 1
+    categorical = {"type": "categorical", "choices": [1, 5]}
+    assert fits(5, categorical)
+    assert nearest(4, categorical) == 5
+    assert type(drawn_as(1, [True, 1])) is int  # 1 is not the choice True
+    assert type(drawn_as(3.0, {"type": "int", "low": 1, "high": 5})) is int
+
+
+def test_the_objective_checks():
+    from scautogenome.train import (
+        check_auc_loss,
+        check_metric,
+        check_objective,
+        check_regression_objective,
+        task_objective,
+    )
+
+    with pytest.raises(TypeError):
+        check_metric(3)
+    with pytest.raises(
+        ValueError, match=r"metric='r2' must be one of \['macro_f1'.* classification task\."
+    ):
+        check_metric("r2", "classification")
+    with pytest.raises(ValueError, match="for a classification task or one of"):
+        check_metric("f1")
+    assert task_objective("regression", "cross_entropy", "macro_f1") == ("mse", "r2")
+    assert task_objective("classification", "auc", "roc_auc") == ("auc", "roc_auc")
+    for task, loss, metric, match in (
+        ("regression", "auc", "r2", "loss='auc' is a loss of classes"),
+        ("classification", "mse", "macro_f1", "loss='mse' is for a numeric target"),
+        ("classification", "cross_entropy", "r2", r"metric='r2' must be one of"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            task_objective(task, loss, metric)
+    with pytest.raises(ValueError, match="at least two different target values"):
+        check_regression_objective("mse", "r2", [1.0, 1.0])
+    with pytest.raises(ValueError, match="loss='auc' is a loss of classes"):
+        check_regression_objective("auc", "r2", [1.0, 2.0])
+    check_regression_objective("mse", "r2", [1.0, 2.0])
+    with pytest.raises(ValueError, match="this task has 3"):
+        check_auc_loss("roc_auc", 3)
+    with pytest.raises(ValueError, match="a ranking metric must judge it"):
+        check_auc_loss("accuracy")
+    check_auc_loss("average_precision", 2)
+    for args, match in (
+        (("auc", "roc_auc", 3, [0, 1]), "this task has 3"),
+        (("auc", "accuracy", 2, [0, 1]), "a ranking metric must judge it"),
+        (("cross_entropy", "roc_auc", 2, [0, 0]), r"holds 2 cell\(s\) of 1 class"),
+        (("mse", "macro_f1", 2, [0, 1]), "loss='mse' is for a numeric target"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            check_objective(*args)
+    check_objective("cross_entropy", "roc_auc", 2, [0, 1])
+    check_objective("cross_entropy", "accuracy", 2, [0, 0])

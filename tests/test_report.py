@@ -1690,3 +1690,315 @@ def test_report_counts_the_groups_a_split_kept_whole():
     note = _split_note(tcga, "sag", "samples", False)
     assert "the samples of each TCGA patient (2 in all) kept in one part." in note
     assert "other samples" not in note
+
+
+# -- pins from mutation testing of io/_report.py (stop 60) -----------------------------------
+
+
+def test_few_test_cells_note_says_how_much_one_cell_weighs():
+    """One of 10 test cells moves the accuracy by 10%; a numeric target's note names no
+    accuracy and says each row weighs much."""
+    from scautogenome.io import _report
+
+    note = _report._few_test_cells({"n": 10, "accuracy": 0.5}, True)
+    assert "one cell moves the accuracy by 10%" in note
+    note = _report._few_test_cells({"n": 8, "r2": 0.1}, False, noun="samples")
+    assert note.startswith("<p><b>Only 8 test samples:</b> each sample weighs much")
+    assert "accuracy" not in note
+
+
+def test_classes_scored_counts_the_classes_predicted_but_absent():
+    """Of three classes, one without a test cell but predicted: the macro-F1 averages over
+    all three, one of them predicted but absent; the balanced accuracy over two. A matrix of
+    no test cell at all gets no note."""
+    from scautogenome.io import _report
+
+    uns = {"classes": ["a", "b", "c"], "confusion": np.array([[2, 0, 1], [0, 3, 0], [0, 0, 0]])}
+    note = _report._classes_scored(uns, "cells")
+    assert "1 of the 3 classes have no test cell." in note
+    assert "Macro-F1 averages over the 3 classes in the test split or predicted there" in note
+    assert "(1 of them predicted but absent, each scoring 0)" in note
+    assert "balanced accuracy over the 2 in the test split" in note
+    uns["confusion"] = np.array([[2, 0, 0], [0, 3, 0], [0, 0, 0]])  # c neither present nor called
+    assert "over the 2 classes in the test split or predicted there (0 of them" in (
+        _report._classes_scored(uns, "cells")
+    )
+    uns["confusion"] = np.zeros((3, 3))
+    assert _report._classes_scored(uns, "cells") == ""
+
+
+def test_epochs_of_a_trial_cut_by_its_share_of_the_time_budget():
+    """A trial stopped by its share of the budget (trial_cap) is cut as one stopped by the
+    budget: its whole epochs one fewer, the minibatches of the cut one named; one that
+    stopped at an epoch's end (cut_batches 0), or early, is not cut."""
+    from scautogenome.io import _report
+
+    row = {"epochs": 5, "stopped": "trial_cap", "cut_batches": 3}
+    assert _report._cut_short(row)
+    assert (
+        _report._epochs_trained(row, 10)
+        == "4 whole epochs of at most 10 and 3 minibatches of the next"
+    )
+    assert _report._epochs_trained({**row, "cut_batches": -1}, None) == (
+        "4 whole epochs and part or all of the next"
+    )
+    assert _report._epochs_trained({**row, "epochs": 2, "cut_batches": -1}, 10) == (
+        "1 whole epochs of at most 10 and part or all of the next"
+    )
+    assert not _report._cut_short({**row, "cut_batches": 0})
+    assert _report._epochs_trained({**row, "cut_batches": 0}, 10) == "5 epochs of at most 10"
+    assert not _report._cut_short({**row, "stopped": "early_stopping"})
+
+
+def test_best_trials_lists_the_ten_best(classified, tmp_path):
+    """Of 12 trials the table lists the 10 best, as its heading's reader expects of it."""
+    import pandas as pd
+
+    uns = classified.uns["sag"]
+    trials = pd.concat([uns["trials"].iloc[:1]] * 12, ignore_index=True)
+    trials["number"] = range(12)
+    trials["value"] = np.linspace(0.1, 0.9, 12)
+    uns["trials"] = trials
+    page = sag.io.write_report(classified, tmp_path / "r.html").read_text()
+    table = page[page.index("<h3>Best trials</h3>") :]
+    table = table[: table.index("</table>")]
+    assert re.findall(r"<tr><td[^>]*>(\d+)</td>", table) == [str(n) for n in range(11, 1, -1)]
+
+
+def test_split_note_of_a_subset_whose_test_part_alone_differs():
+    """A subset whose val cells are all the run's but whose test cells are fewer: its counts
+    are still said not to be the run's."""
+    import anndata as ad
+
+    from scautogenome.io._report import _split_note
+
+    adata = ad.AnnData(np.zeros((4, 1), dtype=np.float32))
+    adata.obs["sag_split"] = ["train", "train", "val", "test"]
+    adata.uns["sag"] = {"params": {"seed": 0}, "metrics": {"val": {"n": 1}, "test": {"n": 5}}}
+    note = _split_note(adata, "sag", "cells", False)
+    assert note.startswith(
+        "2 train / 1 val / 1 test cells among these cells (obs['sag_split']; a subset of the "
+        "run's, whose split held 1 val / 5 test cells)"
+    )
+    adata.uns["sag"]["metrics"]["test"]["n"] = 1  # the run's own cells: no such note
+    assert "subset" not in _split_note(adata, "sag", "cells", False)
+
+
+def test_training_note_of_a_model_best_at_its_first_epoch():
+    """A model best at its first epoch (best_epoch 0) says so, one of a single epoch names
+    it, and Adam's momentum-free record shows no momentum even where one is recorded."""
+    from scautogenome.io._report import _training_note
+
+    row = {"number": 3, "epochs": 1, "best_epoch": 0, "stopped": "early_stopping"}
+    train = {"optimizer": "adam", "lr": 0.001, "momentum": 0.9}
+    note = _training_note({}, train, row)
+    assert note == "kept model (trial 3): adam (lr 0.001), 1 epochs (best at epoch 1)."
+
+
+def test_explained_cells_names_a_part_only_of_a_split():
+    """cells='test' without a split column names no part; a numeric target's grouping
+    ("all cells") names no class column; the background drawn otherwise than from training
+    is not called training cells."""
+    from scautogenome.io._report import _explained_cells
+
+    params = {
+        "cells": "test",
+        "split_key": "None",
+        "n_explain": 10,
+        "n_background": 5,
+        "nsamples": 20,
+        "groupby": "all cells",
+        "background_from": "explained",
+    }
+    note = _explained_cells({"params": params}, "cells")
+    assert "Explained: 10 cells, against 5 cells (the background), 20 draws per cell." in note
+    note = _explained_cells({"params": {**params, "split_key": "sag_split"}}, "cells")
+    assert "Explained: 10 test cells, against" in note
+
+
+def test_latent_section_names_the_leiden_runs_and_the_decoders_batches(adata, tmp_path):
+    """The Leiden clusters of one run name no mean; of three, the mean over them. The
+    batches the decoder was conditioned on are those the run recorded (not those obs holds
+    now), and a batch column since removed gets no note."""
+    _with_latent(adata)
+    adata.obs["batch"] = np.where(np.arange(adata.n_obs) % 2, "b1", "b2")
+    scores = {"basis": "X_sag_resvae", "labels_key": "label", "ari": 0.5, "nmi": 0.4}
+    scores |= {"n_clusters": 4.0, "n_labels": 3, "leiden_seeds": 1}
+    run = {"scores": scores, "params": {"batch_key": "batch"}, "batches": ["b1", "b2", "b3"]}
+    adata.uns["sag_resvae"] = run
+    section = _page_text(_latent_section(sag.io.write_report(adata, tmp_path / "r.html")))
+    assert "ARI and NMI of 4 Leiden clusters for 3 labels," in section
+    assert "The decoder was conditioned on the 3 batches of obs['batch']" in section
+    scores["leiden_seeds"] = 3
+    section = _page_text(_latent_section(sag.io.write_report(adata, tmp_path / "r.html")))
+    assert "ARI and NMI of 4 Leiden clusters (mean over 3 runs) for 3 labels," in section
+    del adata.obs["batch"]
+    section = _page_text(_latent_section(sag.io.write_report(adata, tmp_path / "r.html")))
+    assert "conditioned on" not in section
+
+
+def test_genes_taken_out_names_ten_and_marks_more():
+    import anndata as ad
+
+    from scautogenome.io._report import _genes_taken_out
+
+    adata = ad.AnnData(np.zeros((1, 1), dtype=np.float32))
+    adata.var_names = ["kept"]
+    ten = np.array([f"g{i:02d}" for i in range(10)] + ["kept"])
+    assert _genes_taken_out(adata, ten).endswith("g08, g09.</p>")
+    eleven = np.array([f"g{i:02d}" for i in range(11)])
+    note = _genes_taken_out(adata, eleven)
+    assert note.startswith('<p class="muted">11 of the top genes')
+    assert note.endswith("g08, g09, ....</p>")
+
+
+def _query_of_calls(pred, conf=None, classes=("a", "b", "c")):
+    """A bare AnnData as sag.tl.predict leaves one: its calls (and their confidence) in obs
+    and a record of the model's classes, no model trained."""
+    import anndata as ad
+    import pandas as pd
+
+    adata = ad.AnnData(np.zeros((len(pred), 1), dtype=np.float32))
+    if isinstance(pred[0], str):
+        adata.obs["sag_pred"] = pd.Categorical(pred, categories=list(classes))
+    else:
+        adata.obs["sag_pred"] = np.asarray(pred, dtype=np.float64)
+    if conf is not None:
+        adata.obs["sag_confidence"] = np.asarray(conf, dtype=np.float64)
+    adata.uns["sag"] = {"classes": np.array(classes)}
+    return adata
+
+
+def test_predictions_table_counts_the_cells_below_half_by_default():
+    """Without min_confidence the cells whose confidence is below 0.5 (not at it) are
+    counted; a class never predicted gets no row."""
+    from scautogenome.io._report import _predict_section
+
+    adata = _query_of_calls(["a", "a", "a", "b"], [0.5, 0.9, 0.4, 0.2])
+    page = "".join(_predict_section(adata, "sag"))
+    assert '<th scope="col">cells below 0.5</th>' in page
+    assert '<tr><td class="l">a</td><td>3</td><td>75.0%</td><td>0.500</td><td>1</td></tr>' in page
+    assert '<tr><td class="l">b</td><td>1</td><td>25.0%</td><td>0.200</td><td>1</td></tr>' in page
+    assert '<td class="l">c</td>' not in page
+
+
+def test_numeric_predictions_table_shows_the_whole_range():
+    from scautogenome.io._report import _predict_section
+
+    adata = _query_of_calls(list(np.arange(11.0)), classes=("age",))
+    page = "".join(_predict_section(adata, "sag"))
+    header = "".join(f'<th scope="col">{h}</th>' for h in ("cells", "mean", "sd"))
+    assert header + '<th scope="col">0%</th>' in page
+    assert "<td>11</td><td>5</td><td>3.162</td><td>0</td><td>2.5</td><td>5</td>" in page
+    assert "<td>7.5</td><td>10</td></tr>" in page
+
+
+def test_missing_genes_names_no_extra_query_genes_where_there_are_none():
+    from scautogenome.io._report import _missing_genes
+
+    overlap = {"n_common": 5, "n_query_genes": 5, "n_missing_filled": 2}
+    assert _missing_genes(overlap) == "2 missing genes were set to 0"
+    overlap["n_query_genes"] = 6
+    assert _missing_genes(overlap).endswith("; 1 query genes the model does not have were not read")
+
+
+def test_label_columns_of_numbers_half_of_them_classes_are_taken():
+    """A column of numbers half of whose values are the model's classes is taken for
+    labels (at least half); of two columns with as many labels, the first is taken."""
+    from scautogenome.io._report import _label_columns, _query_labels
+
+    adata = _query_of_calls(["1", "2", "1", "3"], classes=("1", "2", "3"))
+    adata.obs["plate"] = np.array([1, 2, 7, 8])
+    assert _label_columns(adata, "sag") == [("plate", 2, 4, True)]
+    adata.obs["plate"] = np.array([1, 7, 8, 9])
+    assert _label_columns(adata, "sag") == [("plate", 1, 4, False)]
+    assert _query_labels([("x", 2, 2, True), ("y", 2, 3, True)]) == "x"
+
+
+def test_label_scores_give_the_accuracy_of_the_cells_not_unassigned():
+    """One cell of five Unassigned: counted as wrong, in the singular, and the accuracy of
+    the other four (3 right) is said beside it."""
+    import pandas as pd
+
+    from scautogenome.io._report import _label_scores
+
+    adata = _query_of_calls(["a", "a", "b", "c", "c"])
+    adata.obs["sag_pred"] = pd.Categorical(
+        ["a", "Unassigned", "b", "c", "c"], categories=["a", "b", "c", "Unassigned"]
+    )
+    adata.obs["truth"] = pd.Categorical(["a", "a", "b", "b", "c"])
+    text = _page_text("".join(_label_scores(adata, "sag", "truth", "cells")))
+    assert (
+        "1 cell predicted 'Unassigned' counts as wrong; the accuracy on the other 4 is 0.750."
+        in text
+    )
+    assert "0.600 accuracy" in text
+
+
+def test_value_scores_count_the_cells_without_a_value_and_skip_a_boolean_column():
+    from scautogenome.io._report import _value_scores
+
+    adata = _query_of_calls([1.0, 2.0, 3.0, 4.0], classes=("age",))
+    adata.obs["age"] = [1.0, 2.5, np.nan, 4.0]
+    text = _page_text("".join(_value_scores(adata, "sag", "age", "cells")))
+    assert "3 cells scored" in text
+    assert "not the model's test metrics; 1 cells without a value left out." in text
+    adata.obs["age"] = [True, False, True, True]
+    assert _value_scores(adata, "sag", "age", "cells") == []
+
+
+def test_an_explanation_is_of_other_weights_only_where_both_digests_are_recorded():
+    from scautogenome.io._report import _explained_elsewhere
+
+    explanation = {"params": {"classify_key": "None"}, "model_digest": "abcdef0123456789"}
+    assert _explained_elsewhere(explanation, "sag", {}) is None
+    assert _explained_elsewhere(explanation, "sag", {"model_digest": "abcdef0123456789"}) is None
+    assert _explained_elsewhere(explanation, "sag", {"model_digest": "0"}) == (
+        "the model of weights digest abcdef012345"
+    )
+
+
+def test_report_source_of_five_files_names_them_all():
+    import anndata as ad
+
+    from scautogenome.io._report import _data_source
+
+    adata = ad.AnnData(np.zeros((1, 1), dtype=np.float32))
+    adata.uns["sag_io"] = {"reader": "read_maf", "files": [f"f{i}.maf" for i in range(5)]}
+    assert _data_source(adata) == "read by sag.io.read_maf from f0.maf, f1.maf, f2.maf, " + (
+        "f3.maf, f4.maf"
+    )
+
+
+def test_latent_space_of_a_classify_run_is_coloured_by_its_labels(classified, tmp_path):
+    page = sag.io.write_report(_with_latent(classified), tmp_path / "r.html").read_text()
+    assert (
+        "Scatter plot of obsm[&#x27;X_sag_resvae&#x27;], one dot per cell, coloured by label"
+        in page
+    )
+
+
+def test_a_latent_half_of_whose_dimensions_vary_is_no_collapse(adata, tmp_path):
+    """Posterior collapse is fewer than half of the dimensions varying: one of two is not."""
+    _with_latent(adata).uns["sag_resvae"] = {"active_dims": 1}
+    section = _latent_section(sag.io.write_report(adata, tmp_path / "r.html"))
+    assert "(2 dimensions, 1 of them varying across cells, drawn as it is)" in section
+    assert "Posterior collapse" not in section
+    adata.uns["sag_resvae"] = {"active_dims": 0}
+    section = _latent_section(sag.io.write_report(adata, tmp_path / "r.html"))
+    assert "Posterior collapse" in section
+
+
+def test_report_of_predictions_leaves_out_an_explanation_of_other_weights(tmp_path):
+    """A query's predictions and an explanation of a model of other weights: the report
+    names whose it is instead of showing its genes as the predictions'."""
+    adata = _query_of_calls(["a", "b", "c"], [0.9, 0.8, 0.7])
+    adata.uns["sag"] |= {"predict_params": {}, "model_digest": "a" * 40}
+    adata.uns["sag_shap"] = {
+        "top_genes": np.array([["g"]]),
+        "columns": np.array(["overall"]),
+        "params": {"classify_key": "None"},
+        "model_digest": "b" * 40,
+    }
+    text = _page_text(sag.io.write_report(adata, tmp_path / "r.html").read_text())
+    assert f"uns['sag_shap'] explains the model of weights digest {'b' * 12}, not this one" in text

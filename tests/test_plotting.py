@@ -2549,3 +2549,222 @@ def test_architecture_refuses_a_vae_of_more_units_than_it_can_draw():
     arch = {"kind": "vae", "n_latent": 2, "widths": [8] * 150}
     with pytest.raises(ValueError, match=r"this architecture has 301 \(kind='vae'\)"):
         sag.pl.architecture(arch, show=False)
+
+
+def test_embedding_edges_draw_the_graph_that_neighbors_key_names():
+    """edges=True with neighbors_key= draws the user's graph, for a t-SNE too, which has no
+    graph of its own (an error without one); sag's own UMAP graph only where none is named."""
+    import scanpy as sc
+    from matplotlib.collections import LineCollection
+    from scipy.spatial import cKDTree
+
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    a.obsm["X_other"] = np.random.default_rng(1).normal(size=(a.n_obs, 3)).astype(np.float32)
+    sc.pp.neighbors(a, use_rep="X_other", n_neighbors=4, key_added="mine")
+    mine = a.obsp["mine_connectivities"]
+    mine = mine + mine.T
+    with pytest.raises(ValueError, match=r"edges=True .*a t-SNE has none"):
+        sag.pl.embedding(a, "X_e", method="tsne", edges=True, show=False)
+    ax = sag.pl.embedding(a, "X_e", method="tsne", edges=True, neighbors_key="mine", show=False)
+    segments = np.asarray(
+        next(c for c in ax.collections if isinstance(c, LineCollection)).get_segments()
+    )
+    tree = cKDTree(a.obsm["X_e_tsne"])
+    ends = np.stack([tree.query(segments[:, 0])[1], tree.query(segments[:, 1])[1]], axis=1)
+    assert len(ends)
+    assert all(mine[i, j] > 0 for i, j in ends)
+    plt.close("all")
+
+
+def test_embedding_takes_the_legend_positions_and_palette_names_scanpy_takes():
+    """legend_loc= takes matplotlib's integer positions up to 10 and (x, y) pairs, not a
+    triple; palette= takes scanpy's extra colour names (R's 'gold2')."""
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_umap"] = np.random.default_rng(0).normal(size=(a.n_obs, 2)).astype(np.float32)
+    sag.pl.embedding(a, "X_umap", color="label", legend_loc=10, show=False)
+    sag.pl.embedding(a, "X_umap", color="label", palette=["gold2", "red", "blue"], show=False)
+    with pytest.raises(ValueError, match=r"legend_loc=\(0\.1, 0\.2, 0\.3\) is not a legend"):
+        sag.pl.embedding(a, "X_umap", color="label", legend_loc=(0.1, 0.2, 0.3), show=False)
+    plt.close("all")
+
+
+def test_embedding_colours_by_genes_of_raw_symbols_and_layers():
+    """A gene of adata.raw alone, a gene symbol (gene_symbols=) and, with layer=, a gene that
+    adata.raw lacks (scanpy reads the layer, not raw) are colours scanpy draws: not refused."""
+    full = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    full.layers["counts"] = full.X.copy()
+    a = full[:, 5:].copy()
+    a.raw = full[:, :10].copy()
+    a.obsm["X_umap"] = np.random.default_rng(0).normal(size=(a.n_obs, 2)).astype(np.float32)
+    a.var["symbol"] = [f"S{n}" for n in a.var_names]
+    raw_only, in_x = full.var_names[0], a.var_names[-1]
+    ax = sag.pl.embedding(a, "X_umap", color=raw_only, show=False)
+    assert ax.get_title() == raw_only
+    ax = sag.pl.embedding(
+        a, "X_umap", color=f"S{in_x}", gene_symbols="symbol", use_raw=False, show=False
+    )
+    assert ax.get_title() == f"S{in_x}"
+    ax = sag.pl.embedding(a, "X_umap", color=in_x, layer="counts", show=False)
+    assert ax.get_title() == in_x
+    with pytest.raises(KeyError, match=r"is not a gene of adata\.raw"):
+        sag.pl.embedding(a, "X_umap", color=in_x, show=False)
+    plt.close("all")
+
+
+def test_embedding_draws_a_nullable_boolean_column_without_sort_order():
+    """A nullable boolean column is refused where scanpy sorts the cells by it (its default
+    sort_order=True), and drawn with sort_order=False."""
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_umap"] = np.random.default_rng(0).normal(size=(a.n_obs, 2)).astype(np.float32)
+    a.obs["flag"] = pd.array(np.arange(a.n_obs) % 2 == 0, dtype="boolean")
+    with pytest.raises(ValueError, match=r"obs\['flag'\] is a nullable boolean column"):
+        sag.pl.embedding(a, "X_umap", color="flag", show=False)
+    ax = sag.pl.embedding(a, "X_umap", color="flag", sort_order=False, show=False)
+    assert ax.get_title() == "flag"
+    plt.close("all")
+
+
+def test_embedding_labels_the_layouts_axes_not_its_colour_bar(sag_caplog):
+    """The panel's axes read tSNE1/tSNE2 and a gene's colour bar keeps no axis label; a new
+    latent under the same key is a WARNING (its layout is recomputed), another random_state
+    an INFO line."""
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    fig = sag.pl.embedding(a, "X_e", method="tsne", color=a.var_names[0], return_fig=True)
+    labels = [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes]
+    assert labels[0] == ("tSNE1", "tSNE2")
+    assert len(labels) == 2
+    assert labels[1] == ("", "")
+    sag_caplog.clear()
+    sag.pl.embedding(a, "X_e", method="tsne", random_state=1, show=False)
+    assert [r.levelname for r in sag_caplog.records if "was computed with other" in r.message]
+    assert all(r.levelname != "WARNING" for r in sag_caplog.records)
+    a.obsm["X_e"] = a.obsm["X_e"] + 1
+    sag_caplog.clear()
+    sag.pl.embedding(a, "X_e", method="tsne", random_state=1, show=False)
+    (warned,) = (r for r in sag_caplog.records if "was computed from another" in r.message)
+    assert warned.levelname == "WARNING"
+    plt.close("all")
+
+
+def test_shap_summary_draws_the_dots_of_high_expression_on_top(annotated):
+    """Within a gene's row the dots are drawn from low to high expression (the last drawn
+    on top); a gene whose 5th and 95th percentiles meet (mostly zeros) is scaled from its
+    minimum to its maximum, not drawn in one middle shade."""
+    cls = str(annotated.uns["sag_shap"]["classes"][0])
+    ax = sag.pl.shap_summary(annotated, cls, n_top=3, cmap="gray", show=False)
+    for dots in ax.collections[:3]:
+        shade = dots.get_facecolor()[:, 0]
+        assert shade[-1] > shade[0]
+        assert np.all(np.diff(shade) >= -1e-9)
+    plt.close("all")
+    a = annotated.copy()
+    expr = np.array(a.uns["sag_shap"]["expression"], dtype=float)
+    expr[0][:, 0] = 0.0
+    expr[0][0, 0] = 4.0  # one cell of 40 expresses the top gene
+    a.uns["sag_shap"]["expression"] = expr
+    ax = sag.pl.shap_summary(a, cls, n_top=3, cmap="gray", show=False)
+    shade = ax.collections[0].get_facecolor()[:, 0]
+    np.testing.assert_allclose(np.sort(shade)[-2:], [0.0, 1.0], atol=1e-6)
+    plt.close("all")
+
+
+def test_importance_stacks_only_genes_with_an_importance(annotated):
+    """Genes without a finite importance in any class (NaN in varm) are not among the
+    stacked top genes, even where n_top asks for more."""
+    a = annotated.copy()
+    table = np.array(a.varm["sag_shap"], dtype=float)
+    table[2:] = np.nan
+    a.varm["sag_shap"] = table
+    ax = sag.pl.importance(a, n_top=5, show=False)
+    n_classes = len(a.uns["sag_shap"]["classes"])
+    order = np.argsort(-np.nansum(table[:2, :n_classes], axis=1))
+    assert _labels(ax.get_yticklabels()) == list(a.var_names[:2][order])
+    plt.close("all")
+
+
+def test_embedding_with_ax_refuses_several_components_without_a_colour():
+    """ax= beside a list of components is refused with no color= too (one panel of each
+    pair): scanpy failed only when drawing."""
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_umap"] = np.random.default_rng(0).normal(size=(a.n_obs, 2)).astype(np.float32)
+    _, ax = plt.subplots()
+    with pytest.raises(ValueError, match=r"components= \(2 pairs\) makes 2 panels"):
+        sag.pl.embedding(a, "X_umap", components=["1,2", "2,1"], ax=ax, show=False)
+    assert sag.pl.embedding(a, "X_umap", components=["1,2"], ax=ax, show=False) is ax
+    plt.close("all")
+
+
+def test_palette_is_the_one_scanpy_gives_as_many_categories(sag_caplog):
+    """palette(n) gives the colours scanpy gives n categories (matplotlib's cycle up to its
+    length, then default_20, default_28, default_102), at each palette's edge; a warning only
+    past 102 categories."""
+    import matplotlib.pyplot as plt
+    import scanpy as sc
+    from matplotlib.colors import to_hex
+
+    from scautogenome.plotting._utils import palette
+
+    for n in (10, 11, 20, 21, 28, 29, 102):
+        names = [f"c{i:03d}" for i in range(n)]
+        a = ad.AnnData(obs=pd.DataFrame({"c": pd.Categorical(names)}, index=names))
+        a.obsm["X_e"] = np.zeros((n, 2))
+        sc.pl.embedding(a, "e", color="c", show=False)  # scanpy stores the colours it gives
+        plt.close("all")
+        assert palette(n) == [to_hex(c) for c in a.uns["c_colors"]], n
+    assert "categories: colours repeat" not in sag_caplog.text
+    palette(103)
+    assert "103 categories: colours repeat past 102" in sag_caplog.text
+
+
+def test_category_colors_of_one_category_a_boolean_and_102_categories():
+    """A single category keeps its one colour of uns (one colour is not scanpy's grey of
+    every category); a boolean column is coloured as the categories scanpy makes of it; 102
+    categories (scanpy's largest palette) still get colours."""
+    from scautogenome.plotting._utils import category_colors, class_colors, palette
+
+    names = [f"c{i:03d}" for i in range(102)]
+    a = ad.AnnData(obs=pd.DataFrame({"c": pd.Categorical(names)}, index=names))
+    assert category_colors(a, "c", names[:2]) == palette(102)[:2]
+    a.obs["one"] = pd.Categorical(["x"] * a.n_obs)
+    a.uns["one_colors"] = ["#123456"]
+    assert class_colors(a, "one", ["x"]) == ["#123456"]
+    a.obs["flag"] = np.arange(a.n_obs) % 2 == 0
+    assert category_colors(a, "flag", ["True", "False"]) == palette(2)[::-1]
+
+
+def test_embedding_recomputes_coordinates_an_earlier_version_of_sag_wrote():
+    """Coordinates whose record holds an earlier version's sag parameters (sag_model_digest,
+    no sag_basis_digest) are sag's: recomputed and recorded anew, not refused as the user's."""
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    sag.pl.embedding(a, "X_e", method="tsne", show=False)
+    params = a.uns["X_e_tsne"]["params"]
+    for k in [k for k in params if k.startswith("sag_")]:
+        del params[k]
+    params["sag_model_digest"] = "0123"
+    sag.pl.embedding(a, "X_e", method="tsne", show=False)
+    params = a.uns["X_e_tsne"]["params"]
+    assert "sag_model_digest" not in params
+    assert "sag_basis_digest" in params
+    plt.close("all")
+
+
+def test_embedding_tsne_leaves_the_graph_key_alone_and_reads_a_boolean_latent():
+    """A t-SNE computes no kNN graph: a graph of the user's under the UMAP's graph key
+    ({name}_neighbors) does not stop it and is kept. A latent of truth values is numbers."""
+    import scanpy as sc
+
+    a = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=3, seed=0)
+    a.obsm["X_e"] = np.random.default_rng(0).normal(size=(a.n_obs, 3)).astype(np.float32)
+    sc.pp.neighbors(a, use_rep="X_e", n_neighbors=4, key_added="e_neighbors")
+    graph = a.obsp["e_neighbors_connectivities"].copy()
+    sag.pl.embedding(a, "X_e", method="tsne", show=False)
+    assert "X_e_tsne" in a.obsm
+    assert (a.obsp["e_neighbors_connectivities"] != graph).nnz == 0
+    a.obsm["X_b"] = a.obsm["X_e"] > 0
+    ax = sag.pl.embedding(a, "X_b", method="tsne", color="label", show=False)
+    assert ax.get_xlabel() == "tSNE1"
+    assert a.obsm["X_b_tsne"].shape == (a.n_obs, 2)
+    plt.close("all")

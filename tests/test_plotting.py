@@ -273,6 +273,10 @@ def test_shap_summary_of_a_gene_subset_shows_the_genes_it_holds(annotated, sag_c
     assert "n_top=40 but explain kept 30 genes per class, 28 of them in adata; showing 28." in (
         sag_caplog.text
     )
+    sag_caplog.clear()
+    ax = sag.pl.shap_summary(sub, cls, n_top=28, show=False)  # every gene there: no warning
+    assert len(ax.get_yticklabels()) == 28
+    assert "n_top=" not in sag_caplog.text
     none = annotated[:, ~annotated.var_names.isin(top)].copy()
     with pytest.raises(ValueError, match=r"None of the 30 genes explain kept for 'type_0' is in"):
         sag.pl.shap_summary(none, cls, show=False)

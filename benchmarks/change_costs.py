@@ -1,0 +1,127 @@
+"""Seconds of the two paths the 2026-12-07 changes touch, each as a ratio against a peer run in
+the same process, in this checkout and in ``--base``.
+
+- ``fit``: ``Classifier.fit`` of an MLP (its architecture now read as plain Python values by
+  ``_utils.plain``, in the model and in ``sag.nn.build_network``), 3 epochs on
+  ``synthetic(2000 x 500)``; peer: sklearn's ``LogisticRegression`` on the same log1p values.
+- ``labels``: ``sag.io.read_autogenome`` of 5,000 samples whose ``id<TAB>label`` file sits
+  under a comma delimiter (the other-delimiter path changed); peer: ``pandas.read_csv`` of
+  the same two files.
+
+Each tree runs in a fresh process, one thread, best of ``--tries``; the trees alternate
+``--repeat`` times. Rows go to ``benchmarks/change_costs.jsonl``.
+
+Usage (not part of CI; about a minute)::
+
+    OMP_NUM_THREADS=1 python benchmarks/change_costs.py --base e1aa8db --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from _versions import append_rows, compare_args, head_state, run_both, run_worker, worktree
+
+HERE = Path(__file__).resolve().parent
+
+
+def _best(f, tries: int) -> float:
+    seconds = []
+    for _ in range(tries):
+        start = time.perf_counter()
+        f()
+        seconds.append(time.perf_counter() - start)
+    return min(seconds)
+
+
+def _files(folder: Path) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n, g = 5000, 50
+    rows = [f"s{i}," + ",".join(f"{v:.3f}" for v in rng.random(g)) for i in range(n)]
+    (folder / "x.csv").write_text("id," + ",".join(f"g{j}" for j in range(g)) + "\n")
+    with open(folder / "x.csv", "a") as fh:
+        fh.write("\n".join(rows) + "\n")
+    labels = rng.choice(["A", "B", "C"], n)
+    (folder / "y.txt").write_text("".join(f"s{i}\t{lab}\n" for i, lab in enumerate(labels)))
+    loader = {"train_data_path": "x.csv", "train_label_path": "y.txt", "delimiter": ",",
+              "header": True}  # fmt: skip
+    (folder / "config.json").write_text(json.dumps({"data_loader": loader}))
+    return folder / "config.json"
+
+
+def worker(args) -> None:
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    import scautogenome as sag
+
+    sag.settings.verbosity = 0
+    adata = sag.datasets.synthetic(n_obs=2000, n_vars=500, n_classes=5, seed=0)
+    X, y = np.log1p(adata.X.toarray()), adata.obs["label"].to_numpy()
+
+    def fit():
+        arch = {"kind": "mlp", "units": [64]}
+        sag.models.Classifier(arch, {"max_epochs": 3}).fit(adata, "label", seed=0)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = _files(Path(tmp))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            labels = _best(lambda: sag.io.read_autogenome(config), args.tries)
+        peer_read = _best(
+            lambda: (pd.read_csv(Path(tmp) / "x.csv"), pd.read_csv(Path(tmp) / "y.txt", sep="\t")),
+            args.tries,
+        )
+    row = {
+        "sag_file": sag.__file__,
+        "fit_s": round(_best(fit, args.tries), 4),
+        "peer_fit_s": round(
+            _best(lambda: LogisticRegression(max_iter=200).fit(X, y), args.tries), 4
+        ),
+        "labels_s": round(labels, 4),
+        "peer_read_s": round(peer_read, 4),
+    }
+    print("RESULT " + json.dumps(row), flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tries", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--out", default=str(HERE / "change_costs.jsonl"))
+    args = compare_args(p, worker)
+    if args is None:  # a worker's run
+        return
+    state = head_state(args.base)
+    rows = []
+    with worktree(state["base"], "sag_costs_base_") as base_dir:
+        for rep in range(args.repeat):
+            rows += run_both(
+                lambda tree: run_worker(__file__, tree, ["--tries", str(args.tries)]),
+                base_dir,
+                {"repeat": rep, **state},
+                lambda v, r: (
+                    f"{v:4s} fit {r['fit_s']:.3f} s (/ peer {r['fit_s'] / r['peer_fit_s']:.2f}x)"
+                    f"  labels {r['labels_s']:.3f} s (/ peer {r['labels_s'] / r['peer_read_s']:.2f}x)"
+                ),
+            )
+    append_rows(args.out, rows)
+    for key, peer in (("fit_s", "peer_fit_s"), ("labels_s", "peer_read_s")):
+        for v in ("base", "new"):
+            ratios = [r[key] / r[peer] for r in rows if r["variant"] == v]
+            print(
+                f"{key} / {peer}, {v}: best {min(ratios):.3f}x, median {sorted(ratios)[len(ratios) // 2]:.3f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1225,8 +1225,8 @@ def test_table_readers_do_not_load_torch(ex):
 
 
 # -- found by a review of the readers (2026-12-02) ----------------------------------------------
-def _tcga_file(path: Path, samples: list[str]) -> Path:
-    genes = ["TP53", "EGFR", "KRAS"]
+def _tcga_file(path: Path, samples: list[str], genes: list[str] | None = None) -> Path:
+    genes = genes or ["TP53", "EGFR", "KRAS"]
     rows = ["gene\t" + "\t".join(samples)]
     rows += [
         g + "\t" + "\t".join(str(i + j + 1) for j in range(len(samples)))
@@ -2775,11 +2775,6 @@ def test_read_tcga_patients_as_columns_headed_by_a_variable_name(tmp_path):
     assert adata.obs["project"].astype(object).tolist() == ["BRCA", "LUAD"]
 
 
-def _genes_file(path: Path, genes: list[str], samples: list[str]) -> Path:
-    rows = [f"{g}\t" + "\t".join(str(i + 2) for i in range(len(samples))) for g in genes]
-    return _write(path, "\n".join(["gene\t" + "\t".join(samples), *rows]) + "\n")
-
-
 def test_read_tcga_outer_join_of_disjoint_files_is_sparse_and_empty_files_are_named(tmp_path):
     genes = [["TP53", "EGFR"], ["BRAF", "PTEN"], ["RB1", "NRAS"]]
     samples = [
@@ -2788,7 +2783,7 @@ def test_read_tcga_outer_join_of_disjoint_files_is_sparse_and_empty_files_are_na
         ["TCGA-AA-3516-11A", "TCGA-AA-3517-11A"],
     ]
     paths = {
-        c: _genes_file(tmp_path / f"{c}_tpm.tsv", g, s)
+        c: _tcga_file(tmp_path / f"{c}_tpm.tsv", s, g)
         for c, g, s in zip(("BRCA", "LUAD", "COAD"), genes, samples, strict=True)
     }
     with warnings.catch_warnings(record=True) as caught:

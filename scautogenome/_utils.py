@@ -548,6 +548,15 @@ def check_anndata(adata) -> None:
 
     if not isinstance(adata, AnnData):
         msg = f"Expected an AnnData, got {type(adata).__name__}."
+        if type(adata).__name__ == "MuData":
+            msg = msg[:-1] + "; pass one modality, e.g. mdata['rna']."
+        raise TypeError(msg)
+    if not isinstance(adata.obs, pd.DataFrame):  # anndata.experimental.read_lazy's Dataset2D
+        msg = (
+            f"adata was read lazily (its obs is a {type(adata.obs).__name__}, not a pandas "
+            "DataFrame, as anndata.experimental.read_lazy gives); sag reads the whole matrix "
+            "anyway: pass adata = adata.to_memory()."
+        )
         raise TypeError(msg)
 
 

@@ -69,6 +69,12 @@ def _read_h5ad(path: str):
         return ad.read_h5ad(p)
     except Exception as e:  # any reader failure is a user-facing input error
         msg = f"cannot read {path!r} as h5ad: {e}"
+        if "encoding_type='MuData'" in str(e):  # anndata would send the user to update it
+            msg = (
+                f"{path!r} is a MuData file (.h5mu); the command line reads one AnnData: write "
+                "the modality to use as .h5ad first, e.g. in Python "
+                f"mudata.read_h5mu({path!r})['rna'].write_h5ad('rna.h5ad')"
+            )
         raise CLIError(msg) from e
 
 

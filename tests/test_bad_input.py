@@ -1690,6 +1690,52 @@ def test_readers_refuse_what_is_no_anndata_as_the_tools_do(call, bad, tmp_path, 
     assert list(tmp_path.iterdir()) == []  # no report written
 
 
+def test_a_mudata_is_refused_with_the_modality_hint_by_every_tool():
+    """A MuData where an AnnData is taken: the tools' TypeError, which names one modality as
+    what to pass; embed and encode checked their outputs first and failed deep inside
+    ("argument of type 'NoneType' is not iterable", MuData's layers being None)."""
+    md = pytest.importorskip("mudata")
+
+    adata = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=2, seed=0)
+    with md.set_options(pull_on_update=False):  # mudata 0.3's FutureWarning otherwise
+        mdata = md.MuData({"rna": adata})
+    model = sag.tl.classify(adata, "label", n_trials=1, time_budget=None)
+    calls = [
+        lambda: sag.tl.classify(mdata, "label"),
+        lambda: sag.tl.embed(mdata),
+        lambda: sag.tl.encode(mdata, model),
+        lambda: sag.tl.predict(mdata, model),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match=r"^Expected an AnnData, got MuData; pass one "):
+            call()
+
+
+def test_an_anndata_read_lazily_is_refused_before_any_work(tmp_path):
+    """anndata.experimental.read_lazy gives obs as an xarray Dataset2D, which every obs read
+    failed on deep inside (classify: "DataArray.dropna() missing ... 'dim'"), and
+    sag.pl.embedding after writing its UMAP. The first check names to_memory()."""
+    import anndata as ad
+
+    read_lazy = getattr(ad.experimental, "read_lazy", None)
+    if read_lazy is None:
+        pytest.skip("anndata has no read_lazy")
+    pytest.importorskip("xarray")
+    adata = sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=2, seed=0)
+    adata.obsm["X_sag_resvae"] = np.zeros((60, 2), dtype=np.float32)
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    lazy = read_lazy(tmp_path / "a.h5ad")
+    calls = [
+        lambda: sag.tl.classify(lazy, "label"),
+        lambda: sag.tl.embedding_scores(lazy, "X_sag_resvae", "label"),
+        lambda: sag.pl.embedding(lazy, show=False),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match=r"read lazily .*adata = adata\.to_memory\(\)"):
+            call()
+    assert list(lazy.obsm.keys()) == ["X_sag_resvae"]
+
+
 def test_arguments_found_by_fuzzing_get_clear_errors(adata, tmp_path, monkeypatch):
     """Found by calling every public function with a table of bad values: a raw
     AttributeError (a report's title=1, train_params='x'), an empty path taken as the working

@@ -1984,6 +1984,23 @@ def test_a_gzipped_h5ad_input_is_named_as_such(adata, h5ad, tmp_path, capsys):
     assert "gunzip it first" in err
 
 
+def test_a_mudata_input_is_named_as_such(adata, tmp_path, capsys):
+    """An .h5mu file: anndata's "No read method registered for IOSpec(encoding_type='MuData'
+    ...). You may need to update your installation of anndata." sent the user to update
+    anndata; the error says the file is a MuData and how to write one modality as h5ad."""
+    md = pytest.importorskip("mudata")
+
+    with md.set_options(pull_on_update=False):
+        md.MuData({"rna": adata}).write(tmp_path / "cells.h5mu")
+    argv = ["classify", str(tmp_path / "cells.h5mu"), "--labels", "label"]
+    assert main([*argv, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "is a MuData file" in err
+    assert "mudata.read_h5mu(" in err
+    assert "update your installation" not in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_threads_help_says_it_changes_the_weights(capsys):
     with pytest.raises(SystemExit):
         main(["classify", "--help"])

@@ -759,6 +759,53 @@ def test_backed_anndata_is_read_as_stored(tmp_path, tiny_config, dense):
     assert back.obsm["X_sag_resvae"].shape == (300, 10)
 
 
+@pytest.mark.parametrize("chunks", ["dense", "csr"])
+def test_a_dask_matrix_is_computed_as_stored(tiny_config, chunks, sag_caplog):
+    """A dask X (anndata's ``read_elem_lazy`` of an h5ad's X, or ``da.from_array``) is computed
+    into memory once, as its chunks are stored: CSR chunks stay sparse, never densified, and
+    the log says so, as for a backed X. Was: "adata.X must be 2-dimensional, got shape ()",
+    after every chunk was read. Classify and predict give what the in-memory matrix gives."""
+    da = pytest.importorskip("dask.array")
+
+    from scautogenome.data import get_matrix
+
+    src = sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)
+    lazy = src.copy()
+    lazy.X = da.from_array(src.X.toarray(), chunks=(100, -1))
+    if chunks == "csr":
+        lazy.X = lazy.X.map_blocks(sp.csr_matrix, meta=sp.csr_matrix((0, 0), dtype=np.float32))
+    X = get_matrix(lazy, None)
+    assert sp.issparse(X) == (chunks == "csr")
+    np.testing.assert_array_equal(X.toarray() if sp.issparse(X) else X, src.X.toarray())
+    assert "X is a dask array; computing it into memory" in sag_caplog.text
+    model = sag.tl.classify(lazy, "label", config=tiny_config)
+    sag.tl.classify(src, "label", config=tiny_config)
+    assert (lazy.obs["sag_pred"] == src.obs["sag_pred"]).all()
+    np.testing.assert_array_equal(model.predict(lazy), model.predict(src))
+
+
+def test_a_dask_counts_layer_is_read_for_the_hints_by_its_first_rows(sag_caplog):
+    """The hints that look for a counts layer (embed's on a log X, predict's on a query of a
+    counts model) read a dask layer's first rows only, computed; was: "float() argument must
+    be ... not 'csr_matrix'" before any work."""
+    da = pytest.importorskip("dask.array")
+    import scanpy as sc
+
+    adata = sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)
+    model = sag.tl.classify(adata.copy(), "label", n_trials=1, time_budget=None)  # on counts
+    counts = adata.X.copy()
+    sc.pp.normalize_total(adata)
+    sc.pp.log1p(adata)
+    adata.layers["counts"] = da.from_array(counts.toarray(), chunks=(100, -1)).map_blocks(
+        sp.csr_matrix, meta=sp.csr_matrix((0, 0), dtype=np.float32)
+    )
+    sag.tl.predict(adata, model)
+    assert "(layer='counts', whose values are integers, " in sag_caplog.text
+    cfg = {"budget": {"n_trials": 1, "time_budget": None}, "trainer": {"max_epochs": 2}}
+    sag.tl.embed(adata, config=cfg)
+    assert "layers['counts'] holds raw counts: layer='counts'" in sag_caplog.text
+
+
 def test_a_view_of_a_backed_anndata_is_refused_with_a_hint_that_works(tmp_path):
     """anndata will not .copy() a view of a backed AnnData: the refusal suggests
     .to_memory() there (and .copy() for a view of an in-memory one); the hint works."""

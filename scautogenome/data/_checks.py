@@ -222,11 +222,24 @@ def _one_index_dtype(X):
     )
 
 
+def is_dask(X) -> bool:
+    """Whether ``X`` is a dask array (dask itself not imported)."""
+    return type(X).__module__.split(".")[0] == "dask"
+
+
+def first_rows(M, n: int):
+    """The first ``n`` rows of ``M`` in memory, read alone: of a backed or dask matrix too
+    (the hints that look at a layer the call does not read)."""
+    first = M[: min(n, M.shape[0])]
+    return first.compute() if is_dask(first) else first
+
+
 def as_csr_or_dense(X, where: str = "X"):
     """CSR for scipy sparse input (CSC converted once), ndarray for dense input.
 
     A matrix of a backed AnnData (``read_h5ad(..., backed="r")``) is read into memory as it is
-    stored: a sparse one as a sparse matrix (never densified), a dense one as an array.
+    stored: a sparse one as a sparse matrix (never densified), a dense one as an array. A dask
+    array is computed so: chunks of CSR give a CSR matrix.
     """
     if hasattr(X, "to_memory") and hasattr(X, "format"):  # anndata's backed CSR/CSC dataset
         from .._settings import logger
@@ -238,6 +251,11 @@ def as_csr_or_dense(X, where: str = "X"):
 
         logger.info("%s is backed (on disk); reading it into memory", where)
         X = X[()]
+    elif is_dask(X):  # anndata's read_elem_lazy, or the user's da.from_array
+        from .._settings import logger
+
+        logger.info("%s is a dask array; computing it into memory as its chunks are stored", where)
+        X = X.compute()
     if sparse.issparse(X):
         X = X.tocsr() if X.format != "csr" else _one_index_dtype(X)
         dtype = X.dtype

@@ -20,7 +20,7 @@ from scipy import sparse
 
 from .._keys import VALUE_TYPES
 from .._utils import percent_down
-from ._checks import common_row_total, value_stats
+from ._checks import common_row_total, first_rows, value_stats
 
 TARGET_SUM = 1e4
 MIN_RANGE = 1e-6
@@ -87,7 +87,7 @@ def _layer_of_counts(layers, where: str) -> str | None:
     for name, M in (layers or {}).items():
         if f"layers[{name!r}]" in where or not hasattr(M, "shape") or len(M.shape) != 2:
             continue
-        first = M[: min(200, M.shape[0])]  # in memory, of a backed layer too
+        first = first_rows(M, 200)
         if not np.issubdtype(first.dtype, np.number) or not first.size:
             continue
         stats = value_stats(first)

@@ -102,6 +102,7 @@ def check_outputs(adata: AnnData, key_added: str, layer: str | None, recon, tool
     an ``obsm['X_{key_added}']`` or ``layers['{key_added}_recon']`` that no such record
     accounts for (``key_added="scVI"`` would overwrite scVI's latent), or the reconstruction
     layer they write or remove as the input ``layer``; ``recon`` must be a bool."""
+    check_anndata(adata)
     check_key_added(key_added)
     if key_added.startswith("X_"):  # obsm['X_X_mine']: scanpy's prefix twice
         msg = (
@@ -139,10 +140,11 @@ def _hint_counts_layer(adata: AnnData) -> None:
     """Where ``X`` (not counts) gave a Gaussian likelihood and a layer holds raw counts (its
     first 1,000 rows read as counts, as ``sc.pp`` leaves ``layers['counts']``), say that the
     layer would train the count likelihood, as scVI reads counts."""
+    from ..data._checks import first_rows
     from ..data._transform import detect_value_type
 
     for name, values in adata.layers.items():
-        if detect_value_type(values, rows=np.arange(min(adata.n_obs, 1000))) == "counts":
+        if detect_value_type(first_rows(values, 1000)) == "counts":
             logger.info(
                 "X is not raw counts, so the likelihood is Gaussian; layers[%r] holds raw "
                 "counts: layer=%r trains the count likelihood (nb) on them, as scVI reads "

@@ -399,6 +399,14 @@ def sniff_layout(
         col_ids = [str(j) for j in range(n_fields - int(index))]
         corner = None
     elif index and n_fields == len(first) + 1:  # R's write.table: no corner cell
+        if k + 1 < len(content) and len(split(content[k + 1][1])) == len(first):
+            # the next row has the header's width: this row is one field too wide, not the
+            # first of an R table (whose rows are all one wider than its header)
+            msg = (
+                f"{what} {where(path, first_line_no + 1)}: ragged row, {n_fields} fields where "
+                f"the header (line {content[0][0] + 1}) and the next row have {len(first)}."
+            )
+            raise ValueError(msg)
         col_ids, corner = first, None
     elif n_fields == len(first):
         col_ids, corner = (first[1:], first[0]) if index else (first, None)
@@ -415,6 +423,13 @@ def sniff_layout(
         )
         raise ValueError(msg)
     col_ids = [c.strip() for c in col_ids]
+    if header and "" in col_ids:  # pandas would name it "Unnamed: j"; sag read an id ''
+        j = col_ids.index("") + int(corner is not None) + 1
+        msg = (
+            f"{what} {where(path, content[0][0] + 1)}: the header's field {j} is empty; "
+            "every column needs an id (name it, or delete the column)."
+        )
+        raise ValueError(msg)
     annotation = []
     while header and index and len(col_ids) > 1 and norm_name(col_ids[0]) in ANNOTATION_COLUMNS:
         annotation.append(col_ids.pop(0))
@@ -463,6 +478,12 @@ def locate_problem(path: PathLike, layout: Layout, dtype: np.dtype, what: str) -
             raise ValueError(msg)
         if layout.index and not fields[0].strip():
             msg = f"{what} {where(path, line)}: empty row id in the first column."
+            raise ValueError(msg)
+        if layout.index and not layout.annotation and fields[0] in NA_TOKENS:
+            msg = (
+                f"{what} {where(path, line)}: row id {fields[0]!r} in the first column reads "
+                "as a missing value; rename it."
+            )
             raise ValueError(msg)
         for j, cell in enumerate(fields[start:]):
             problem = cell_problem(cell, dtype)

@@ -92,6 +92,19 @@ def test_read_table_tcga_style_genes_x_samples(ex, tmp_path):
     _roundtrip(adata, tmp_path)
 
 
+def test_read_table_says_which_line_it_skips_as_a_second_header(tmp_path, sag_caplog):
+    """A first data row of words only, above rows of numbers, is skipped as Firehose's second
+    header line; a typo there lost a gene without a word. The log names the line and its
+    first field, so a gene read so is seen."""
+    path = tmp_path / "t.csv"
+    path.write_text("gene,S1,S2\ng1,abc,x\ng2,3,4\n")
+    adata = sag.io.read_table(path, orientation="genes_x_samples")
+    assert list(adata.var_names) == ["g2"]
+    assert "line 2: read as a second header line and skipped (its first field 'g1';" in (
+        sag_caplog.text
+    )
+
+
 def test_read_table_samples_x_genes_sparse_csv_and_override(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.poisson(0.3, (40, 25)).astype(np.float32)  # mostly zeros

@@ -385,6 +385,11 @@ def sniff_layout(
         and all_text(content[k][1])
         and not all_text(content[k + 1][1])
     ):
+        logger.info(
+            f"{what} {where(path, content[k][0] + 1)}: read as a second header line and "
+            f"skipped (its first field {split(content[k][1])[0].strip()!r}; words where the "
+            "rows below have numbers, as Firehose's 'gene_id normalized_count ...')."
+        )
         skip = content[k][0] + 1
         k += 1
     if k >= len(content):

@@ -160,7 +160,7 @@ def _collected_study(args, study: str | None) -> str | None:
         return study
     if mode == "rrfcn":  # ENAS stores no study: classify says so
         return None
-    if args.command in ("classify", "worker"):
+    if args.command == "classify":  # a worker's --study is required
         return CLASSIFY_STUDY
     return embed_study(mode) if args.command == "embed" and mode else None
 
@@ -2183,8 +2183,6 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "seed", None) is None and args.command == "demo":
-        args.seed = 0
     sub = parser._subparsers._group_actions[0].choices[args.command]
     import scautogenome as sag
 

@@ -467,16 +467,11 @@ def check_scalars(cfg: dict, scalars: dict, choices: dict) -> None:
 
 def check_budget(b: dict) -> None:
     """The budget must end the search: trials, seconds or both, each positive (``n_trials=0``
-    collects a stored study, :func:`~scautogenome.search._study.check_collect`)."""
+    collects a stored study, :func:`~scautogenome.search._study.check_collect`; a negative
+    ``n_trials`` is :func:`check_scalars`' error, which runs first)."""
     if b["n_trials"] is None and b["time_budget"] is None:
         msg = (
             "config['budget']: set n_trials, time_budget or both; with neither a search never ends."
-        )
-        raise ValueError(msg)
-    if b["n_trials"] is not None and b["n_trials"] < 0:
-        msg = (
-            f"config['budget']['n_trials']={b['n_trials']} must be at least 1 (or 0 with a "
-            "storage: no new trial, the stored study's best is collected)."
         )
         raise ValueError(msg)
     if b["time_budget"] is not None and not b["time_budget"] > 0:

@@ -29,10 +29,26 @@ TINY_CONFIG = {
 
 @pytest.fixture(autouse=True)
 def _quiet_and_seeded():
+    """sag's settings of the suite, and torch's generator seeded: tests that build a network
+    themselves draw the same weights whichever tests ran before (an order-dependence run
+    found weights that depended on it)."""
+    import torch
+
     sag.settings.verbosity = 1
     sag.settings.progress_bar = False
     sag.settings.seed = 0
     sag.settings.device = "cpu"
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test leaves open (``show=False`` returns them open, as matplotlib and scanpy
+    do) closed after it, so that none carries into the next test."""
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
 
 
 @pytest.fixture

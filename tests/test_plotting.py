@@ -65,12 +65,6 @@ def regressed(regression_run):
     return regression_run[0]
 
 
-@pytest.fixture(autouse=True)
-def _close():
-    yield
-    plt.close("all")
-
-
 def _png(ax_or_fig, path) -> np.ndarray:
     fig = ax_or_fig if isinstance(ax_or_fig, Figure) else ax_or_fig.figure
     fig.savefig(path, dpi=60)

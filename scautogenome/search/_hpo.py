@@ -34,6 +34,12 @@ ARCH_SAMPLERS: dict[str, Callable] = {}
 
 def sample_architecture(trial, mode: str, space: dict, n_inputs: int, n_outputs: int) -> dict:
     """Architecture dict for ``mode`` drawn from its ``space`` (conditional parameter names)."""
+    if mode not in ARCH_MODES and mode not in ARCH_SAMPLERS:
+        msg = f"mode={mode!r} has no architecture sampler (known: {[*ARCH_MODES, *ARCH_SAMPLERS]})."
+        raise ValueError(msg)
+    if mode not in space:
+        msg = f"space has no entry for mode={mode!r} (its modes: {list(space)})."
+        raise ValueError(msg)
     s = space[mode]
     arch: dict = {"kind": mode, "n_inputs": n_inputs, "n_outputs": n_outputs}
     if mode in ARCH_SAMPLERS:
@@ -52,9 +58,6 @@ def sample_architecture(trial, mode: str, space: dict, n_inputs: int, n_outputs:
         ]
         arch["growth_rate"] = int(suggest(trial, "densenet_growth_rate", s["growth_rate"]))
         arch["compression"] = float(suggest(trial, "densenet_compression", s["compression"]))
-    else:
-        msg = f"mode={mode!r} has no architecture sampler."
-        raise ValueError(msg)
     return arch
 
 

@@ -428,7 +428,10 @@ def sniff_layout(
         )
         raise ValueError(msg)
     col_ids = [c.strip() for c in col_ids]
-    if header and "" in col_ids:  # pandas would name it "Unnamed: j"; sag read an id ''
+    # an empty id (pandas would name it "Unnamed: j"; sag read an id ''), but for a delimiter
+    # that ends every line, which the reader names as such
+    trailing = bool(col_ids) and not col_ids[-1] and not data[-1].strip()
+    if header and "" in col_ids[: len(col_ids) - int(trailing)]:
         j = col_ids.index("") + int(corner is not None) + 1
         msg = (
             f"{what} {where(path, content[0][0] + 1)}: the header's field {j} is empty; "

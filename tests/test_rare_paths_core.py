@@ -283,9 +283,16 @@ def test_explain_refuses_cells_none_of_which_has_a_model_class(adata, model):
     adata.obs["grp"] = grp
     with pytest.raises(
         ValueError,
-        match=r"(?s)No cell to explain: none of the selected.*has a model class in 'grp'",
+        match=r"No cell to explain: none of the 20 selected cells \(cells=\[0, 1, 2, .*, \.\.\. "
+        r"\(20 in all\)\]\) has a model class in 'grp'\.$",
     ):
         sag.tl.explain(adata, model, groupby="grp", cells=np.arange(20), n_explain=10)
+    grp[:250] = "unknown"
+    adata.obs["grp"] = grp
+    names = list(adata.obs_names[:250])
+    with pytest.raises(ValueError, match=r"none of the 250 selected cells \(cells=\[") as err:
+        sag.tl.explain(adata, model, groupby="grp", cells=names, n_explain=10)
+    assert len(str(err.value)) < 500  # the cells given are not listed whole
 
 
 # -- search -------------------------------------------------------------------------------------

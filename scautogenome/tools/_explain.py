@@ -563,9 +563,21 @@ def explain(
             group_source,
             hint,
         )
+    n_selected = len(candidates)
     candidates, group_codes = candidates[group_codes >= 0], group_codes[group_codes >= 0]
     if len(candidates) == 0:
-        msg = f"No cell to explain: none of the selected cells (cells={cells!r}) has a model class in {group_source!r}."
+        values = None if cells is None or isinstance(cells, str) else np.asarray(cells).ravel()
+        given = (
+            repr(cells)
+            if values is None
+            else f"a mask of {values.size} values"
+            if values.dtype == bool
+            else f"[{shown_values(values.tolist())}]"
+        )
+        msg = (
+            f"No cell to explain: none of the {n_selected} selected {obs_noun(adata)} "
+            f"(cells={given}) has a model class in {group_source!r}."
+        )
         raise ValueError(msg)
 
     rng_bg, rng_cells, ss_draws = (

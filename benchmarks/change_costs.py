@@ -1,19 +1,24 @@
-"""Seconds of the two paths the 2026-12-07 changes touch, each as a ratio against a peer run in
-the same process, in this checkout and in ``--base``.
+"""Seconds of the paths recent changes touch, each as a ratio against a peer run in the same
+process, in this checkout and in ``--base``.
 
-- ``fit``: ``Classifier.fit`` of an MLP (its architecture now read as plain Python values by
-  ``_utils.plain``, in the model and in ``sag.nn.build_network``), 3 epochs on
-  ``synthetic(2000 x 500)``; peer: sklearn's ``LogisticRegression`` on the same log1p values.
+- ``fit``: ``Classifier.fit`` of an MLP, 3 epochs on ``synthetic(2000 x 500)`` (the input
+  checks every tool runs first: ``check_anndata``, ``as_csr_or_dense``, which now also look
+  for a lazily read AnnData and a dask matrix); peer: sklearn's ``LogisticRegression`` on the
+  same log1p values.
 - ``labels``: ``sag.io.read_autogenome`` of 5,000 samples whose ``id<TAB>label`` file sits
-  under a comma delimiter (the other-delimiter path changed); peer: ``pandas.read_csv`` of
-  the same two files.
+  under a comma delimiter (the other-delimiter path); peer: ``pandas.read_csv`` of the same
+  two files.
+- ``table``: ``sag.io.read_table`` of a Firehose-style genes x samples file (2,000 genes x
+  500 samples, a second header line, which is now logged; the header is now checked for
+  empty ids and the first data row against the next); peer: ``pandas.read_csv`` of it.
 
 Each tree runs in a fresh process, one thread, best of ``--tries``; the trees alternate
-``--repeat`` times. Rows go to ``benchmarks/change_costs.jsonl``.
+``--repeat`` times. Rows go to ``benchmarks/change_costs.jsonl`` (rows before 2026-12-07,
+stop 61, have no ``table``).
 
-Usage (not part of CI; about a minute)::
+Usage (not part of CI; about two minutes)::
 
-    OMP_NUM_THREADS=1 python benchmarks/change_costs.py --base e1aa8db --repeat 3
+    OMP_NUM_THREADS=1 python benchmarks/change_costs.py --base 1dcb189 --repeat 3
 """
 
 from __future__ import annotations
@@ -55,6 +60,21 @@ def _files(folder: Path) -> Path:
     return folder / "config.json"
 
 
+def _firehose(folder: Path) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n_genes, n_samples = 2000, 500
+    path = folder / "expr.tsv"
+    with open(path, "w") as fh:
+        fh.write("Hybridization REF\t" + "\t".join(f"S{j}" for j in range(n_samples)) + "\n")
+        fh.write("gene_id\t" + "\t".join(["normalized_count"] * n_samples) + "\n")
+        for i in range(n_genes):
+            values = rng.gamma(1.0, 50.0, n_samples)
+            fh.write(f"G{i}|{i}\t" + "\t".join(f"{v:.4f}" for v in values) + "\n")
+    return path
+
+
 def worker(args) -> None:
     import warnings
 
@@ -81,6 +101,11 @@ def worker(args) -> None:
             lambda: (pd.read_csv(Path(tmp) / "x.csv"), pd.read_csv(Path(tmp) / "y.txt", sep="\t")),
             args.tries,
         )
+        expr = _firehose(Path(tmp))
+        table = _best(lambda: sag.io.read_table(expr, orientation="genes_x_samples"), args.tries)
+        peer_table = _best(
+            lambda: pd.read_csv(expr, sep="\t", skiprows=[1], index_col=0), args.tries
+        )
     row = {
         "sag_file": sag.__file__,
         "fit_s": round(_best(fit, args.tries), 4),
@@ -89,6 +114,8 @@ def worker(args) -> None:
         ),
         "labels_s": round(labels, 4),
         "peer_read_s": round(peer_read, 4),
+        "table_s": round(table, 4),
+        "peer_table_s": round(peer_table, 4),
     }
     print("RESULT " + json.dumps(row), flush=True)
 
@@ -112,10 +139,15 @@ def main() -> None:
                 lambda v, r: (
                     f"{v:4s} fit {r['fit_s']:.3f} s (/ peer {r['fit_s'] / r['peer_fit_s']:.2f}x)"
                     f"  labels {r['labels_s']:.3f} s (/ peer {r['labels_s'] / r['peer_read_s']:.2f}x)"
+                    f"  table {r['table_s']:.3f} s (/ peer {r['table_s'] / r['peer_table_s']:.2f}x)"
                 ),
             )
     append_rows(args.out, rows)
-    for key, peer in (("fit_s", "peer_fit_s"), ("labels_s", "peer_read_s")):
+    for key, peer in (
+        ("fit_s", "peer_fit_s"),
+        ("labels_s", "peer_read_s"),
+        ("table_s", "peer_table_s"),
+    ):
         for v in ("base", "new"):
             ratios = [r[key] / r[peer] for r in rows if r["variant"] == v]
             print(

@@ -271,7 +271,9 @@ def load(config: dict | str | Path | None, mode: str | None = None) -> dict:
         # the AUC loss is judged by a ranking metric: the default one (also as default() writes
         # it, for expert mode) becomes roc_auc; another metric of the class calls is refused
         cfg["search"]["metric"] = "roc_auc"
-    if cfg["trainer"]["loss"] == "mse":  # a numeric target: the default metric becomes R^2
+    if cfg["trainer"]["loss"] == "mse" and isinstance(cfg["search"]["metric"], str):
+        # a numeric target: the default metric becomes R^2 (a metric of another type is
+        # _check's error, naming the key)
         cfg["trainer"]["loss"], cfg["search"]["metric"] = task_objective(
             "regression", "mse", cfg["search"]["metric"]
         )
@@ -635,6 +637,9 @@ def _check_number(where: str, key: str, v, rule: tuple) -> None:
     if isinstance(v, bool) or not isinstance(v, types):
         names = "/".join(t.__name__ for t in types)
         msg = f"{where}={v!r} must be of type {names}."
+        raise ValueError(msg)
+    if not math.isfinite(v):  # NaN passes every bound; JSON reads NaN and Infinity
+        msg = f"{where}={v!r} must be a finite number."
         raise ValueError(msg)
     too_low = low is not None and (v < low if closed else v <= low)
     open_high = key in _OPEN_HIGH

@@ -24,6 +24,8 @@ _DIST_KEYS = {
 def check_distribution(spec: Any, where: str) -> None:
     """Raise ValueError naming ``where`` when ``spec`` is not a valid space entry."""
     values = spec if isinstance(spec, list) else [spec]
+    if isinstance(spec, dict) and spec.get("type") == "categorical":
+        values = spec["choices"] if isinstance(spec.get("choices"), list) else []
     for value in values:  # a fixed value or a choice: no trial can use NaN or infinity
         if isinstance(value, float) and not math.isfinite(value):
             msg = f"{where}: {value} is not a finite number (in {spec!r})."
@@ -39,7 +41,7 @@ def check_distribution(spec: Any, where: str) -> None:
         msg = f"{where}: expected a list of choices, a fixed value or a distribution dict, got {spec!r}."
         raise ValueError(msg)
     kind = spec.get("type")
-    if kind not in _DIST_KEYS:
+    if not isinstance(kind, str) or kind not in _DIST_KEYS:
         msg = f"{where}: distribution type={kind!r} must be one of {sorted(_DIST_KEYS)}."
         raise ValueError(msg)
     unknown = set(spec) - _DIST_KEYS[kind]
@@ -160,9 +162,11 @@ def nearest(value: Any, spec: Any) -> Any:
         low, top, step = spec["low"], _grid_top(spec), spec.get("step")
         out = min(max(value, low), top) if numeric else low
         if step:
-            out = low + math.ceil((out - low) / step - 0.5) * step  # a tie: the lower step
+            # a tie (within float rounding of a decimal step: 1.05 on 1.0, 1.1): the lower step
+            out = low + math.ceil((out - low) / step - 0.5 - 1e-9) * step
         elif spec["type"] == "int":  # integers within [low, high], as Optuna's int() bounds
-            out = min(max(round(out), math.ceil(low)), math.floor(spec["high"]))
+            # a tie: the lower integer, as with a step
+            out = min(max(math.ceil(out - 0.5 - 1e-9), math.ceil(low)), math.floor(spec["high"]))
         return round(out) if spec["type"] == "int" else float(out)
     choices = choices_of(spec)
     nums = [c for c in choices if isinstance(c, (int, float)) and not isinstance(c, bool)]

@@ -23,7 +23,9 @@ check rules that must hold for every one of them:
 
 Each test was seen to fail on a copy of the package with a plausible bug in the code it pins
 (an off-by-one share, a chunk boundary skipped, the wrong F1 average, ...).
-Every test is derandomized (the same examples each run) and without deadline.
+The generated cases are seeded (``derandomize=True``) and without deadline. Hypothesis also
+draws constants of the modules imported so far, so a file run alone and the whole suite
+see different cases: a new failure after an unrelated change is a counterexample.
 """
 
 from __future__ import annotations

@@ -170,6 +170,7 @@ def nearest(value: Any, spec: Any) -> Any:
         return round(out) if spec["type"] == "int" else float(out)
     choices = choices_of(spec)
     nums = [c for c in choices if isinstance(c, (int, float)) and not isinstance(c, bool)]
-    if numeric and nums:
-        return min(nums, key=lambda c: (abs(c - value), c))
+    if numeric and nums:  # a tie (within float rounding, as for a range): the smaller choice
+        best = min(abs(c - value) for c in nums)
+        return min(c for c in nums if abs(c - value) <= best + 1e-9)
     return choices[0]

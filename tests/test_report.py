@@ -1898,8 +1898,9 @@ def test_missing_genes_names_no_extra_query_genes_where_there_are_none():
 
     overlap = {"n_common": 5, "n_query_genes": 5, "n_missing_filled": 2}
     assert _missing_genes(overlap) == "2 missing genes were set to 0"
+    assert _missing_genes({**overlap, "n_missing_filled": 1}) == "1 missing gene was set to 0"
     overlap["n_query_genes"] = 6
-    assert _missing_genes(overlap).endswith("; 1 query genes the model does not have were not read")
+    assert _missing_genes(overlap).endswith("; 1 query gene the model does not have was not read")
 
 
 def test_label_columns_of_numbers_half_of_them_classes_are_taken():
@@ -1942,7 +1943,7 @@ def test_value_scores_count_the_cells_without_a_value_and_skip_a_boolean_column(
     adata.obs["age"] = [1.0, 2.5, np.nan, 4.0]
     text = _page_text("".join(_value_scores(adata, "sag", "age", "cells")))
     assert "3 cells scored" in text
-    assert "not the model's test metrics; 1 cells without a value left out." in text
+    assert "not the model's test metrics; 1 cell without a value left out." in text
     adata.obs["age"] = [True, False, True, True]
     assert _value_scores(adata, "sag", "age", "cells") == []
 

@@ -1185,9 +1185,11 @@ def _genes_had(overlap: dict) -> str:
 def _missing_genes(overlap: dict) -> str:
     """What a prediction's missing genes were filled with (records before the training mean
     was used say zero-filled)."""
+    from ..plotting._utils import counted
+
     n = int(overlap.get("n_missing_filled", overlap.get("n_missing_zero_filled", 0)))
     how = overlap.get("missing_filled_with", "zero")
-    text = f"{n:,} missing genes were set to " + (
+    text = f"{counted(n, 'missing genes')} {'was' if n == 1 else 'were'} set to " + (
         "their mean in training" if how == "train_mean" else "0"
     )
     if "counts_share" in overlap:  # a counts model: the depth taken over the genes present
@@ -1197,7 +1199,8 @@ def _missing_genes(overlap: dict) -> str:
         )
     extra = int(overlap.get("n_query_genes", 0)) - int(overlap.get("n_common", 0))
     if extra > 0:  # genes the model does not know: not read
-        text += f"; {extra:,} query genes the model does not have were not read"
+        verb = "was" if extra == 1 else "were"
+        text += f"; {counted(extra, 'query genes')} the model does not have {verb} not read"
     return text
 
 
@@ -1491,7 +1494,9 @@ def _value_scores(adata: AnnData, key: str, target: str, noun: str) -> list[str]
         "not the model's test metrics"
     )
     n_out = int((~known).sum())
-    text += f"; {n_out:,} {noun} without a value left out." if n_out else "."
+    from ..plotting._utils import counted
+
+    text += f"; {counted(n_out, noun)} without a value left out." if n_out else "."
     out.append(f'<p class="muted">{html.escape(text)}</p>')
     alt = f"Observed vs predicted {target} of the {int(known.sum()):,} {noun} with a value"
     out.append(_figure(pl.regression, adata, key=key, labels_key=target, split=None, alt=alt))

@@ -300,11 +300,14 @@ def test_explain_refuses_cells_none_of_which_has_a_model_class(adata, model):
 
 def test_a_journal_whose_only_line_is_cut_keeps_nothing(tmp_path):
     """A journal killed while writing its first record (no newline at all) is refused before
-    Optuna writes onto it; its complete records are its first 0 bytes."""
+    Optuna writes onto it, and says that it holds no complete record (the hint to keep "its
+    first 0 bytes" with ``head -c 0`` was right, and read oddly)."""
     path = tmp_path / "cut.journal"
     path.write_text('{"op_code": 0, "worker_id": "ab')
-    with pytest.raises(ValueError, match=r"last line is cut short.*its first 0 bytes"):
+    with pytest.raises(ValueError, match=r"last line is cut short") as err:
         sag.search.check_storage(str(path))
+    assert "It holds no complete record: give a new file as storage=" in str(err.value)
+    assert "head -c" not in str(err.value)
 
 
 def test_an_sqlite_storage_that_is_no_database_is_named(tmp_path):

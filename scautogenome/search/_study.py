@@ -387,11 +387,16 @@ def _check_journal_lines(path: str) -> None:
         raise ValueError(msg)
     complete = _complete_journal_bytes(path)
     if complete is not None:
+        remedy = (
+            f"Keep the complete records, its first {complete} bytes, in a new file (e.g. "
+            f"`head -c {complete} {shlex.quote(path)} > fixed.journal`) and give that as storage="
+            if complete
+            else "It holds no complete record: give a new file as storage= (or delete this one)"
+        )
         msg = (
             f"storage={path!r}: its last line is cut short (a search killed while writing it?). "
             "Optuna would write its next record onto that line and leave the journal unreadable. "
-            f"Keep the complete records, its first {complete} bytes, in a new file (e.g. "
-            f"`head -c {complete} {shlex.quote(path)} > fixed.journal`) and give that as storage=."
+            f"{remedy}."
         )
         raise ValueError(msg)
 

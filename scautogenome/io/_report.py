@@ -1462,6 +1462,7 @@ def _value_scores(adata: AnnData, key: str, target: str, noun: str) -> list[str]
     such column, or no cell with a value."""
     from .. import plotting as pl
     from ..data._checks import is_numeric_column
+    from ..plotting._utils import counted
     from ..train._metrics import regression_report
 
     pred_col = _keys.pred_key(key)
@@ -1494,8 +1495,6 @@ def _value_scores(adata: AnnData, key: str, target: str, noun: str) -> list[str]
         "not the model's test metrics"
     )
     n_out = int((~known).sum())
-    from ..plotting._utils import counted
-
     text += f"; {counted(n_out, noun)} without a value left out." if n_out else "."
     out.append(f'<p class="muted">{html.escape(text)}</p>')
     alt = f"Observed vs predicted {target} of the {int(known.sum()):,} {noun} with a value"

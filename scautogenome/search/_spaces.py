@@ -21,6 +21,10 @@ _DIST_KEYS = {
 }
 
 
+# distances this close are a tie (float rounding of decimal values: 1.05 on a grid of 0.1)
+_TIE = 1e-9
+
+
 def check_distribution(spec: Any, where: str) -> None:
     """Raise ValueError naming ``where`` when ``spec`` is not a valid space entry."""
     values = spec if isinstance(spec, list) else [spec]
@@ -162,15 +166,14 @@ def nearest(value: Any, spec: Any) -> Any:
         low, top, step = spec["low"], _grid_top(spec), spec.get("step")
         out = min(max(value, low), top) if numeric else low
         if step:
-            # a tie (within float rounding of a decimal step: 1.05 on 1.0, 1.1): the lower step
-            out = low + math.ceil((out - low) / step - 0.5 - 1e-9) * step
+            out = low + math.ceil((out - low) / step - 0.5 - _TIE) * step  # a tie: the lower step
         elif spec["type"] == "int":  # integers within [low, high], as Optuna's int() bounds
             # a tie: the lower integer, as with a step
-            out = min(max(math.ceil(out - 0.5 - 1e-9), math.ceil(low)), math.floor(spec["high"]))
+            out = min(max(math.ceil(out - 0.5 - _TIE), math.ceil(low)), math.floor(spec["high"]))
         return round(out) if spec["type"] == "int" else float(out)
     choices = choices_of(spec)
     nums = [c for c in choices if isinstance(c, (int, float)) and not isinstance(c, bool)]
-    if numeric and nums:  # a tie (within float rounding, as for a range): the smaller choice
+    if numeric and nums:  # a tie: the smaller choice
         best = min(abs(c - value) for c in nums)
-        return min(c for c in nums if abs(c - value) <= best + 1e-9)
+        return min(c for c in nums if abs(c - value) <= best + _TIE)
     return choices[0]

@@ -271,6 +271,19 @@ def as_csr_or_dense(X, where: str = "X"):
     return X
 
 
+def summed(block):
+    """A sparse ``block`` (a copy of the user's rows) as CSR with its duplicate entries summed
+    as the reader sums them, in float (:func:`~scautogenome.data.dense_rows` casts to float32
+    first): in an integer or boolean type of its own, ``int8`` 100 + 100 wraps to -56 and
+    ``True + True`` stays ``True``, so a check would see other values than the model reads."""
+    if block.dtype.kind == "f":
+        out = sparse.csr_matrix(block)  # a copy where ``block`` is no CSR; a row slice is one
+    else:
+        out = sparse.csr_matrix(block, dtype=np.float64)  # exact for integers up to 2**53
+    out.sum_duplicates()
+    return out
+
+
 def iter_values(X):
     """Yield blocks of stored values (sparse: the data arrays, with duplicate entries summed
     where the matrix stores a value in parts; dense: row chunks)."""
@@ -282,9 +295,7 @@ def iter_values(X):
             return
         X = sparse.csr_matrix(X)  # duplicates summed per row chunk, on copies
         for start in range(0, X.shape[0], _CHUNK):
-            block = X[start : start + _CHUNK]  # a row slice is a copy
-            block.sum_duplicates()
-            yield block.data
+            yield summed(X[start : start + _CHUNK]).data  # a row slice is a copy
     else:
         for start in range(0, X.shape[0], _CHUNK):
             yield X[start : start + _CHUNK]
@@ -369,8 +380,7 @@ def _non_finite(X, columns: np.ndarray | None) -> tuple[int, int, int, float]:
         if columns is not None:
             block = block[:, columns]
         if sparse.issparse(block):
-            block = sparse.csr_matrix(block)  # a copy: duplicate entries summed on it
-            block.sum_duplicates()
+            block = summed(block)
             bad = np.flatnonzero(_unusable(block.data))
             if first is None and bad.size:
                 row = int(np.searchsorted(block.indptr, bad[0], side="right") - 1)
@@ -407,8 +417,7 @@ def _subset_values(X, columns: np.ndarray | None = None, rows: np.ndarray | None
         if columns is not None:
             block = block[:, columns]
         if sparse.issparse(block):
-            block = sparse.csr_matrix(block)
-            block.sum_duplicates()
+            block = summed(block)
             n_zero = block.shape[0] * block.shape[1] - block.nnz
             yield block.data
             if n_zero:

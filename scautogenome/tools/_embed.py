@@ -858,11 +858,21 @@ def embedding_scores(
     if max_cells is not None:
         check_int_at_least("max_cells", max_cells, 2)
     emb = adata.obsm[basis]  # an embedding (cells x a few dimensions) is small: dense here
-    emb = np.asarray(emb.toarray() if sparse.issparse(emb) else emb, dtype=np.float32)
-    if not np.isfinite(emb[keep]).all():
-        msg = f"obsm[{basis!r}] contains NaN or infinite values."
+    emb = np.asarray(emb.toarray() if sparse.issparse(emb) else emb)
+    # checked before the cast to float32, which turns a float64 beyond its range into inf
+    wide = np.asarray(emb[keep], dtype=np.float64)
+    bad = ~(np.abs(wide) <= np.finfo(np.float32).max).all(axis=1)  # NaN compares False
+    if bad.any():
+        what = "NaN or infinite values"
+        if np.isfinite(wide[bad]).all():
+            what = "values beyond float32's range (3.4e38), which the scores compute in"
+        first = str(adata.obs_names[np.flatnonzero(keep)[np.argmax(bad)]])
+        msg = (
+            f"obsm[{basis!r}] contains {what}: in {int(bad.sum()):,} of the {len(wide):,} "
+            f"{obs_noun(adata)} scored (the first: {first!r})."
+        )
         raise ValueError(msg)
-    emb = emb[keep]
+    emb = wide.astype(np.float32)
     n_labels = len(np.unique(y))
     noun = obs_noun(adata)
     tmp = ad.AnnData(obs={"label": y}, obsm={"emb": emb})

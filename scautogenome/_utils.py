@@ -438,6 +438,13 @@ def check_number(name: str, value, *, positive: bool = False, what: str = "") ->
     return number
 
 
+def counted(n: int, noun: str, one: str | None = None) -> str:
+    """``n`` and the plural ``noun``, in the singular for 1: ``"1 trial"``, ``"0 trials"``,
+    ``"1,200 cells"`` (``one``: the singular where it is not ``noun`` without its last letter,
+    ``"class"``)."""
+    return f"{n:,} {noun if n != 1 else (one or noun[:-1])}"
+
+
 def shown_values(values, limit: int = 10, total: str = "in all") -> str:
     """Values for a message, as their reprs joined by commas: the first ``limit`` of many,
     then ``", ... (N {total})"``, so that a column of thousands of names stays readable."""

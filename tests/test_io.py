@@ -2025,7 +2025,7 @@ def test_read_maf_two_aliquots_of_one_sample_are_named_as_such(tmp_path):
     assert "'TCGA-A2-B000-01A-11D-D000-09'" in several
     assert "level='sample'" in several
     (absent,) = [m for m in messages if "not in samples=" in m]
-    assert "1 samples are not in samples= (e.g. ['TCGA-ZZ-Z999-01A-11D-D999-09'])" in absent
+    assert "1 sample is not in samples= (e.g. ['TCGA-ZZ-Z999-01A-11D-D999-09'])" in absent
     assert muts.obs.loc[samples[0], "n_mutated_genes"] == 0
     assert muts.obs.loc[samples[1], "n_mutated_genes"] == 1
     # level='sample' merges the aliquots, samples= staying the aliquot barcodes
@@ -2376,7 +2376,7 @@ def test_read_maf_default_variant_classes_are_the_nine_protein_altering_ones(tmp
     assert sorted(adata.uns["sag_io"]["variant_classes"]) == sorted(classes)
 
 
-def test_read_maf_matrix_is_binary_sorted_and_of_named_genes_only(tmp_path):
+def test_read_maf_matrix_is_binary_sorted_and_of_named_genes_only(tmp_path, sag_caplog):
     """X is 1 where a sample has any counted variant of a gene (two TP53 variants of one sample
     are one 1, not 2), its gene columns sorted; variants of no gene (Hugo_Symbol 'Unknown' or
     '.') make no column and are not counted."""
@@ -2405,6 +2405,15 @@ def test_read_maf_matrix_is_binary_sorted_and_of_named_genes_only(tmp_path):
     adata = sag.io.read_maf(path)
     assert list(adata.var_names) == ["TP53"]
     assert adata.uns["sag_io"]["n_variants_counted"] == 1
+    assert "MAF: 2 counted variants have no gene (Unknown); skipped" in sag_caplog.text
+    sag_caplog.clear()
+    sag.io.read_maf(tmp_path / "twice.maf")  # none without a gene: nothing said
+    assert "no gene" not in sag_caplog.text
+    path = _small_maf(
+        tmp_path / "one.maf", [("TP53", _S1, "Missense_Mutation"), (".", _S1, "Silent")]
+    )
+    sag.io.read_maf(path, variant_classes=["Missense_Mutation", "Silent"])
+    assert "MAF: 1 counted variant has no gene (Unknown); skipped" in sag_caplog.text
 
 
 def test_read_maf_strips_its_cells(tmp_path):
@@ -2887,12 +2896,14 @@ def test_read_maf_refuses_no_file_repeated_names_and_a_sample_of_two_cohorts(tmp
 @pytest.mark.filterwarnings("ignore:MAF. Variant_Classification values outside")
 def test_read_maf_samples_and_genes_given_are_recorded(tmp_path):
     path = _three_class_maf(tmp_path)
-    with pytest.warns(UserWarning, match="samples are not in samples="):
+    with pytest.warns(
+        UserWarning, match=r"MAF: 1 sample is not in samples= .*; its mutations are dropped"
+    ):
         one = sag.io.read_maf(path, samples=_S1, genes="TP53")  # one name each, not letters
     assert one.obs_names.tolist() == [_S1]
     assert one.var_names.tolist() == ["TP53"]
     assert one.X.toarray().tolist() == [[1.0]]
-    with pytest.warns(UserWarning, match="samples are not in samples="):
+    with pytest.warns(UserWarning, match="MAF: 1 sample is not in samples="):
         adata = sag.io.read_maf(path, samples=[_S1, _S3], genes=["TP53", "MYC"])
     rec = adata.uns["sag_io"]
     assert (rec["n_samples_added"], rec["n_samples_dropped"]) == (1, 1)

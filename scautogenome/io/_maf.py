@@ -392,9 +392,9 @@ def read_maf(
     keep = np.ones(len(maf), dtype=bool) if counted is None else maf["cls"].isin(counted).to_numpy()
     no_gene = maf["gene"].isin(["Unknown", "."]).to_numpy()
     if (keep & no_gene).any():
-        logger.info(
-            f"MAF: {int((keep & no_gene).sum())} counted variants have no gene (Unknown); skipped"
-        )
+        n = int((keep & no_gene).sum())
+        have = "variant has" if n == 1 else "variants have"
+        logger.info(f"MAF: {n} counted {have} no gene (Unknown); skipped")
     keep = keep & ~no_gene  # a new array: pandas 3's to_numpy() may be a read-only view
     found = list(pd.unique(maf["sample"]))
     sample_match = None
@@ -448,7 +448,8 @@ def read_maf(
         ]
         if absent:
             warnings.warn(
-                f"MAF: {len(absent)} samples are not in samples= (e.g. {absent[:3]}); their "
+                f"MAF: {len(absent)} {'sample is' if len(absent) == 1 else 'samples are'} not in "
+                f"samples= (e.g. {absent[:3]}); {'its' if len(absent) == 1 else 'their'} "
                 "mutations are dropped.",
                 UserWarning,
                 stacklevel=2,

@@ -21,6 +21,7 @@ from .._utils import (
     check_creatable,
     check_key,
     check_path,
+    counted,
     percent_down,
     write_atomically,
 )
@@ -1185,8 +1186,6 @@ def _genes_had(overlap: dict) -> str:
 def _missing_genes(overlap: dict) -> str:
     """What a prediction's missing genes were filled with (records before the training mean
     was used say zero-filled)."""
-    from ..plotting._utils import counted
-
     n = int(overlap.get("n_missing_filled", overlap.get("n_missing_zero_filled", 0)))
     how = overlap.get("missing_filled_with", "zero")
     text = f"{counted(n, 'missing genes')} {'was' if n == 1 else 'were'} set to " + (
@@ -1462,7 +1461,6 @@ def _value_scores(adata: AnnData, key: str, target: str, noun: str) -> list[str]
     such column, or no cell with a value."""
     from .. import plotting as pl
     from ..data._checks import is_numeric_column
-    from ..plotting._utils import counted
     from ..train._metrics import regression_report
 
     pred_col = _keys.pred_key(key)

@@ -18,6 +18,7 @@ from .._utils import (
     check_obs_columns_once,
     check_record_reader,
     classify_run_record,
+    counted,
     is_one_of,
     missing_key,
 )
@@ -26,7 +27,6 @@ from ._utils import (
     check_cmap,
     check_plot_args,
     check_size,
-    counted,
     doc_params,
     finish,
     label_width,

@@ -307,13 +307,6 @@ def text_color_on(color, dark: str = "#222222", light: str = "white") -> str:
     return dark if contrast(luminance(dark), back) >= contrast(luminance(light), back) else light
 
 
-def counted(n: int, noun: str, one: str | None = None) -> str:
-    """``n`` and the plural ``noun``, in the singular for 1: ``"1 trial"``, ``"0 trials"``,
-    ``"1,200 cells"`` (``one``: the singular where it is not ``noun`` without its last letter,
-    ``"class"``)."""
-    return f"{n:,} {noun if n != 1 else (one or noun[:-1])}"
-
-
 def _formats() -> dict[str, str]:
     """The file formats ``Figure.savefig`` writes on any backend (its extensions, lower case)."""
     from matplotlib.backend_bases import FigureCanvasBase

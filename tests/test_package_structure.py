@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import pytest
@@ -112,33 +113,76 @@ def _documented(doc: str, section: str) -> list[str]:
 
 
 def _public_callables():
-    """Every public method of the model classes, and the functions of sag.config and
-    sag.datasets."""
+    """Every public method of the model classes, the functions of sag.config and
+    sag.datasets, and every callable in the ``__all__`` of sag.tl, sag.pl, sag.io, sag.get,
+    sag.models, sag.search and sag.nn: a function, a class (its docstring against its
+    constructor; a dataclass's ``Attributes`` against its fields) and the class's public
+    methods defined in scautogenome (not torch's), each function once."""
     from scautogenome.models import Classifier, Regressor, ResVAE
 
     funcs = {}
-    for cls in (Classifier, Regressor, ResVAE):
+
+    def add_methods(cls):
         for name, member in inspect.getmembers(cls, callable):
-            if not name.startswith("_") and not inspect.isclass(member):
+            own = getattr(member, "__module__", "") or ""
+            if (
+                not name.startswith("_")
+                and not inspect.isclass(member)
+                and own.startswith("scautogenome")
+            ):
                 funcs[member.__qualname__] = member  # a method shared by all: once
+
+    for cls in (Classifier, Regressor, ResVAE):
+        add_methods(cls)
     for module in (sag.config, sag.datasets):
         for name in module.__all__:
             if inspect.isfunction(getattr(module, name)):
                 funcs[f"{module.__name__}.{name}"] = getattr(module, name)
+    for module in (sag.tl, sag.pl, sag.io, sag.get, sag.models, sag.search, sag.nn):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj):
+                funcs[f"{obj.__module__}.{obj.__qualname__}"] = obj
+                add_methods(obj)
+            elif inspect.isfunction(obj):
+                funcs[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return [funcs[k] for k in sorted(funcs)]
 
 
 @pytest.mark.parametrize(
     "func", _public_callables(), ids=lambda f: f"{f.__module__}.{f.__qualname__}"
 )
-def test_models_config_and_datasets_document_every_parameter(func):
+def test_public_api_documents_every_parameter(func):
+    """The numpydoc ``Parameters`` section names the parameters of the signature, in order (a
+    class: its constructor's, in the class docstring; a dataclass: ``Attributes`` its fields),
+    and a function that returns something has a ``Returns`` section."""
+    if dataclasses.is_dataclass(func):
+        fields = [f.name for f in dataclasses.fields(func)]
+        assert _documented(func.__doc__, "Attributes") == fields
+        return
+    if inspect.isclass(func):
+        signature = inspect.signature(func.__init__)
+    else:
+        signature = inspect.signature(func)
     params = [
         name
-        for name, p in inspect.signature(func).parameters.items()
-        if name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for i, (name, p) in enumerate(signature.parameters.items())
+        if not (i == 0 and name in ("self", "cls"))  # a parameter of its own named cls stays
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
-    assert _documented(func.__doc__, "Parameters") == params
-    if params and inspect.signature(func).return_annotation not in (None, "None"):
+    starred = [
+        name
+        for name, p in signature.parameters.items()
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    # ``*args``/``**kwargs`` may be documented (pl.embedding's are passed on to scanpy)
+    documented = [
+        name for name in _documented(func.__doc__, "Parameters") if name.lstrip("*") not in starred
+    ]
+    assert documented == params
+    if inspect.isclass(func):
+        return
+    if params and signature.return_annotation not in (None, "None"):
         assert "Returns" in inspect.cleandoc(func.__doc__).splitlines()
 
 

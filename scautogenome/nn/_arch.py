@@ -119,6 +119,16 @@ def check_architecture(arch, *, kinds: Iterable[str] | None = None, stage: str =
     the sizes may be absent) or ``"fit"`` (as a user gives it to a model's ``fit``, which fills
     the sizes in: a VAE's ``n_latent`` may be absent and its ``widths`` given as
     ``n_layers``/``first_width``/``decay``, its likelihood may be ``"auto"``).
+
+    Parameters
+    ----------
+    arch
+        The architecture dict (anything else is a TypeError; a bad key or value a
+        ValueError).
+    kinds
+        The kinds accepted (None: every kind, :func:`architecture_kinds`).
+    stage
+        ``"build"``, ``"draw"`` or ``"fit"`` (above).
     """
     from ._enas import check_dag
     from ._networks import _COMMON, _KINDS, _SPECIFIC

@@ -37,7 +37,17 @@ PAPER_WIDTHS = (16, 32, 64, 128, 256, 512, 1024, 2048)
 
 
 def check_dag(widths: Sequence[int], skips: Sequence[Sequence[int]]) -> None:
-    """Raise ValueError unless ``(widths, skips)`` is a valid RRFCN architecture."""
+    """Raise ValueError unless ``(widths, skips)`` is a valid RRFCN architecture.
+
+    Parameters
+    ----------
+    widths
+        Width of every unit: at least one, all positive.
+    skips
+        One list per unit: ``skips[i]`` the earlier units (sorted, distinct, within
+        ``0 .. i - 2``) concatenated into unit ``i`` besides unit ``i - 1``; empty for units 0
+        and 1.
+    """
     n = len(widths)
     if n < 1:
         msg = "an RRFCN needs at least one layer (widths is empty)."
@@ -70,7 +80,18 @@ def sources(skips: Sequence[Sequence[int]], i: int) -> list[int]:
 
 
 def dag_edges(skips: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
-    """All ``(source, target)`` connections between layers (chain and skips)."""
+    """All ``(source, target)`` connections between layers (chain and skips).
+
+    Parameters
+    ----------
+    skips
+        One list per layer, as an architecture's ``skips`` (not checked here:
+        :func:`check_dag`).
+
+    Returns
+    -------
+    ``(j, i)`` pairs, by target ``i`` (from 1): its skips, then ``(i - 1, i)``.
+    """
     return [(j, i) for i in range(1, len(skips)) for j in sources(skips, i)]
 
 
@@ -117,6 +138,17 @@ class RRFCN(_Classifier):
         self.head = nn.Linear(self.widths[-1], n_outputs)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last unit's output, every unit reading the concatenation of its sources.
+
+        Parameters
+        ----------
+        x
+            Cells x ``n_read`` genes, after the input dropout.
+
+        Returns
+        -------
+        Cells x ``widths[-1]``: what the head reads.
+        """
         outs = [self.units[0](x)]
         for i in range(1, len(self.units)):
             src = sources(self.skips, i)
@@ -214,7 +246,16 @@ class RRFCNSupernet(nn.Module):
         self.head = nn.Linear(self.max_widths[-1], n_outputs)
 
     def check(self, widths: Sequence[int], skips: Sequence[Sequence[int]]) -> None:
-        """Raise ValueError unless the architecture belongs to this supernet's space."""
+        """Raise ValueError unless the architecture belongs to this supernet's space.
+
+        Parameters
+        ----------
+        widths
+            Width of every unit: ``n_layers`` of them, the first ``first_width``, the others
+            among the candidate widths.
+        skips
+            The architecture's skips (:func:`check_dag`).
+        """
         check_dag(widths, skips)
         if len(widths) != self.n_layers or int(widths[0]) != self.first_width:
             msg = (
@@ -235,7 +276,21 @@ class RRFCNSupernet(nn.Module):
     def forward(
         self, x: torch.Tensor, widths: Sequence[int], skips: Sequence[Sequence[int]]
     ) -> torch.Tensor:
-        """Logits of the architecture ``(widths, skips)`` on ``x`` with the shared weights."""
+        """Logits of the architecture ``(widths, skips)`` on ``x`` with the shared weights.
+
+        Parameters
+        ----------
+        x
+            Cells x genes (all ``n_inputs``, or the ``n_read`` genes it reads); at least 2
+            rows (BatchNorm uses the minibatch's statistics).
+        widths, skips
+            The architecture (not checked here: :meth:`check`); ``widths[0]`` is not read,
+            the first unit being ``first_width`` wide.
+
+        Returns
+        -------
+        Cells x ``n_outputs`` (a numeric target's one column: its standardized prediction).
+        """
         h = self.stem(self.input_drop(self.genes(x)))
         h = self.drop(self.act(self._bn(h, 0, self.first_width)))
         outs = [h]
@@ -260,6 +315,22 @@ def resolve_space(
     512 for 900 genes. Candidate widths above the (capped) first width are dropped (the first
     unit is the bottleneck every later unit reads from; wider later units add parameters, not
     information); the smallest candidate is kept if none remains.
+
+    Parameters
+    ----------
+    n_inputs
+        Number of input genes (what caps the first width).
+    n_layers
+        Number of FC units (returned as an int).
+    first_width
+        Configured width of the first unit.
+    widths
+        Configured candidate widths of the later units.
+
+    Returns
+    -------
+    ``(n_layers, first_width, widths)``: the capped first width and the sorted, distinct
+    candidate widths that remain.
     """
     n_inputs = int(n_inputs)
     cap = n_inputs if n_inputs < 16 else max(16, 1 << (n_inputs.bit_length() - 1))

@@ -42,11 +42,43 @@ class _Classifier(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's outputs: the read genes (:class:`~scautogenome.nn.InputGenes`), the
+        input dropout, the body (:meth:`features`) and the linear head.
+
+        Parameters
+        ----------
+        x
+            Cells x genes: the transformed input, all ``n_inputs`` genes or only the
+            ``n_read`` genes it reads.
+
+        Returns
+        -------
+        Cells x ``n_outputs``: the logits of the classes (a regressor's network: one column,
+        its prediction of the standardized target, :func:`~scautogenome.train.target_scale`).
+        """
         return self.head(self.features(self.input_drop(self.genes(x))))
 
 
 class MLP(_Classifier):
-    """Plain multi-layer perceptron: a stack of FC units."""
+    """Plain multi-layer perceptron: a stack of FC units.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs
+        Genes in, classes out (1 for a regressor).
+    units
+        Width of every FC unit, in order (``[]``: no unit, a linear model).
+    input_keep
+        Keep ratio of the input features (the paper's first-layer drop-out; in (0, 1], 1: no
+        input dropout).
+    dropout
+        Dropout probability after every FC unit (0: none).
+    act
+        Activation of the FC units, one of :data:`~scautogenome.nn.ACTIVATIONS`.
+    reads
+        Positions of the genes the first layer reads (None: all ``n_inputs``; see
+        :class:`~scautogenome.nn.InputGenes`).
+    """
 
     def __init__(
         self,
@@ -68,12 +100,44 @@ class MLP(_Classifier):
         self.genes.init_first_layer(self.body[0][0] if units else self.head)
 
     def features(self, x):
+        """The last FC unit's output (``x`` itself without units).
+
+        Parameters
+        ----------
+        x
+            Cells x ``n_read`` genes, after the input dropout.
+
+        Returns
+        -------
+        Cells x the last unit's width (``n_read`` without units): what the head reads.
+        """
         return self.body(x)
 
 
 class ResNetFC(_Classifier):
     """RFCN-ResNet (paper Fig. 2b): each FC unit takes the sum of the previous unit's input
-    and output, ``h <- h + unit(h)``, after a stem unit that maps the genes to ``units``."""
+    and output, ``h <- h + unit(h)``, after a stem unit that maps the genes to ``units``.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs
+        Genes in, classes out (1 for a regressor).
+    units
+        Width of the stem unit and of every residual unit (one number, unlike an
+        :class:`MLP`'s list).
+    n_blocks
+        Number of residual FC units after the stem (0: the stem alone).
+    input_keep
+        Keep ratio of the input features (the paper's first-layer drop-out; in (0, 1], 1: no
+        input dropout).
+    dropout
+        Dropout probability after every FC unit (0: none).
+    act
+        Activation of the FC units, one of :data:`~scautogenome.nn.ACTIVATIONS`.
+    reads
+        Positions of the genes the first layer reads (None: all ``n_inputs``; see
+        :class:`~scautogenome.nn.InputGenes`).
+    """
 
     def __init__(
         self,
@@ -96,6 +160,17 @@ class ResNetFC(_Classifier):
         self.head = nn.Linear(units, n_outputs)
 
     def features(self, x):
+        """The stem's output after every residual unit.
+
+        Parameters
+        ----------
+        x
+            Cells x ``n_read`` genes, after the input dropout.
+
+        Returns
+        -------
+        Cells x ``units``: what the head reads.
+        """
         h = self.stem(x)
         for unit in self.blocks:
             h = h + unit(h)
@@ -120,7 +195,30 @@ class _DenseBlock(nn.Module):
 class DenseNetFC(_Classifier):
     """RFCN-DenseNet (paper Fig. 2c): inside a block each FC unit takes the concatenation of
     all previous outputs and adds ``growth_rate`` features; blocks are joined by transition
-    units that compress the width by ``compression``."""
+    units that compress the width by ``compression``.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs
+        Genes in, classes out (1 for a regressor).
+    blocks
+        Number of FC units of every dense block, in order.
+    growth_rate
+        Features each unit of a block adds; the stem unit is ``2 * growth_rate`` wide.
+    compression
+        Width ratio of the transition unit between two blocks (its width: at least
+        ``growth_rate``).
+    input_keep
+        Keep ratio of the input features (the paper's first-layer drop-out; in (0, 1], 1: no
+        input dropout).
+    dropout
+        Dropout probability after every FC unit (0: none).
+    act
+        Activation of the FC units, one of :data:`~scautogenome.nn.ACTIVATIONS`.
+    reads
+        Positions of the genes the first layer reads (None: all ``n_inputs``; see
+        :class:`~scautogenome.nn.InputGenes`).
+    """
 
     def __init__(
         self,
@@ -152,6 +250,17 @@ class DenseNetFC(_Classifier):
         self.head = nn.Linear(width, n_outputs)
 
     def features(self, x):
+        """The stem's output through the dense blocks and transition units.
+
+        Parameters
+        ----------
+        x
+            Cells x ``n_read`` genes, after the input dropout.
+
+        Returns
+        -------
+        Cells x the last block's width (its input and every unit's features): what the head reads.
+        """
         return self.body(self.stem(x))
 
 
@@ -170,7 +279,18 @@ def register_network(kind: str, cls: type[nn.Module], keys: tuple[str, ...]) -> 
     ``cls(n_inputs, n_outputs, **keys)`` builds it. Where :func:`build_network` is given the
     genes to read (the searches and ``fit`` give them where some genes are constant on the
     training cells), a ``cls`` with a ``reads`` parameter gets them, as the families of this
-    module do (:class:`~scautogenome.nn.InputGenes`); one without reads every gene."""
+    module do (:class:`~scautogenome.nn.InputGenes`); one without reads every gene.
+
+    Parameters
+    ----------
+    kind
+        The architecture dict's ``kind`` that builds it (an existing kind is replaced).
+    cls
+        The network class, called as ``cls(n_inputs, n_outputs, **keys)``.
+    keys
+        The kind's own keys of the architecture dict, passed to ``cls`` as keyword arguments
+        (besides ``input_keep``, ``dropout`` and ``act``, which every kind takes).
+    """
     _KINDS[kind] = cls
     _SPECIFIC[kind] = keys
 
@@ -183,6 +303,18 @@ def build_network(arch: dict, *, reads=None) -> nn.Module:
     unknown or missing keys, values of the wrong type or range are an error). ``reads``: the
     positions of the genes its first layer reads (:class:`~scautogenome.nn.InputGenes`;
     None: all ``n_inputs``).
+
+    Parameters
+    ----------
+    arch
+        The architecture dict.
+    reads
+        Positions of the genes the first layer reads, given to a family that takes
+        ``reads`` (None: all ``n_inputs``).
+
+    Returns
+    -------
+    The untrained network (a new :class:`torch.nn.Module`).
     """
     from ._arch import check_architecture, network_kinds
 
@@ -198,4 +330,16 @@ def build_network(arch: dict, *, reads=None) -> nn.Module:
 
 
 def count_parameters(module: nn.Module) -> int:
+    """Number of weights of ``module`` (trainable or not; buffers such as BatchNorm's running
+    statistics are not parameters).
+
+    Parameters
+    ----------
+    module
+        Any torch module.
+
+    Returns
+    -------
+    The total number of elements of its parameters.
+    """
     return sum(p.numel() for p in module.parameters())

@@ -44,7 +44,20 @@ def activation(name: str) -> nn.Module:
 
 class FCUnit(nn.Sequential):
     """Fully-connected unit (paper Fig. 2a, right): Linear, BatchNorm1d, activation; then
-    dropout when ``dropout > 0`` (our addition; the paper's unit has none)."""
+    dropout when ``dropout > 0`` (our addition; the paper's unit has none).
+
+    Parameters
+    ----------
+    n_in
+        Width of the unit's input (features of the Linear layer).
+    n_out
+        Width of the unit's output (the Linear layer's outputs, normalised by BatchNorm).
+    act
+        Activation, one of :data:`~scautogenome.nn.ACTIVATIONS` (``"relu"``, ``"elu"``,
+        ``"gelu"``, ``"leaky_relu"``); another name is a ValueError.
+    dropout
+        Dropout probability after the activation (0: no dropout layer).
+    """
 
     def __init__(self, n_in: int, n_out: int, *, act: str = "relu", dropout: float = 0.0) -> None:
         layers: list[nn.Module] = [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), activation(act)]
@@ -65,6 +78,15 @@ class InputGenes(nn.Module):
     matrix product, its gradient and the optimizer step
     (:meth:`~scautogenome.data.InputTransform.varying_genes`). The positions are a buffer
     (:data:`READS_KEY` in the network's state dict), saved and loaded with the weights.
+
+    Parameters
+    ----------
+    n_inputs
+        Number of input genes (columns) the network is given.
+    reads
+        Positions (integers) of the genes it reads: a non-empty, sorted 1-D array of distinct
+        positions in ``0 .. n_inputs - 1`` (else a ValueError). None: every gene, and no
+        buffer in the state dict.
     """
 
     def __init__(self, n_inputs: int, reads=None) -> None:
@@ -92,7 +114,14 @@ class InputGenes(nn.Module):
         all ``n_inputs``: uniform within ``1 / sqrt(n_inputs)``. Its weights then start, and
         train, as the read genes' weights of a network reading every gene do (the others
         never train), rather than at a larger scale that makes the first layer learn more
-        slowly behind batch norm."""
+        slowly behind batch norm. Nothing is changed where every gene is read.
+
+        Parameters
+        ----------
+        linear
+            The network's first layer, whose inputs are the ``n_read`` genes; its weight and
+            bias are re-drawn in place.
+        """
         if self.index is None:
             return
         bound = 1.0 / math.sqrt(self.n_inputs)
@@ -105,7 +134,17 @@ class InputGenes(nn.Module):
         """The read genes of ``x``: a block of all ``n_inputs`` genes, or one of the read genes
         only, in order (``n_read`` columns, fewer than ``n_inputs`` wherever some are left
         out), as a loader gives them that transformed only those
-        (:func:`~scautogenome.data._loader.transformed_rows`), which is returned as it is."""
+        (:func:`~scautogenome.data._loader.transformed_rows`), which is returned as it is.
+
+        Parameters
+        ----------
+        x
+            Cells x genes: ``n_inputs`` columns, or already the ``n_read`` read genes.
+
+        Returns
+        -------
+        Cells x ``n_read`` genes (``x`` itself where it has ``n_read`` columns).
+        """
         if self.index is None or x.shape[1] == self.n_read:
             return x
         return x.index_select(1, self.index)
@@ -117,7 +156,17 @@ class InputGenes(nn.Module):
     @staticmethod
     def of(network: nn.Module) -> InputGenes | None:
         """The :class:`InputGenes` through which ``network`` reads its input (its ``genes``),
-        or None where it has none (it then reads every gene as given)."""
+        or None where it has none (it then reads every gene as given).
+
+        Parameters
+        ----------
+        network
+            A network of this package (or any module; its ``genes`` attribute is looked up).
+
+        Returns
+        -------
+        Its :class:`InputGenes`, or None.
+        """
         genes = getattr(network, "genes", None)
         return genes if isinstance(genes, InputGenes) else None
 

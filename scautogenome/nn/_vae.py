@@ -220,6 +220,10 @@ class VAEModule(nn.Module):
         Concatenation skips (Res-VAE) or none (plain VAE).
     input_keep
         Keep ratio of the input features (the paper's first-layer drop-out).
+    dropout
+        Dropout probability after every FC unit of the encoder and the decoder (0: none).
+    act
+        Activation of the FC units, one of :data:`~scautogenome.nn.ACTIVATIONS`.
     likelihood
         ``"mse"``, ``"gaussian"``, ``"nb"`` or ``"zinb"``.
     n_batch
@@ -286,6 +290,20 @@ class VAEModule(nn.Module):
             self.zi = nn.Linear(self.decoder.n_out, n_out)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Gaussian posterior of the latent code: the read genes of ``x`` through the input
+        dropout and the encoder.
+
+        Parameters
+        ----------
+        x
+            Cells x genes, the 0-1 scaled input (all ``n_inputs`` genes, or the ``n_read`` genes
+            it reads).
+
+        Returns
+        -------
+        ``(mu, logvar)``: cells x ``n_latent`` means and log-variances (clamped to
+        [-15, 15]).
+        """
         h = self.encoder(self.input_drop(self.genes(x)))
         return self.mean(h), self.logvar(h).clamp(-15.0, 15.0)
 
@@ -301,13 +319,35 @@ class VAEModule(nn.Module):
         return nn.functional.one_hot(batch.long(), self.n_batch).float()
 
     def decoded(self, x: torch.Tensor) -> torch.Tensor:
-        """The columns of ``x`` (one per gene) that the decoder reconstructs."""
+        """The columns of ``x`` (one per gene) that the decoder reconstructs.
+
+        Parameters
+        ----------
+        x
+            Cells x all ``n_inputs`` genes.
+
+        Returns
+        -------
+        ``x`` itself where the decoder reconstructs every gene, else its read genes
+        (:class:`~scautogenome.nn.InputGenes`).
+        """
         return x if self.decode_all else self.genes(x)
 
     def widen(self, dec: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Decoder outputs with ``"recon"`` and ``"scale"`` as wide as all ``n_inputs`` genes:
         0 for a gene it leaves out (a count's share, or the 0-1 scaled value that every cell
-        has of a gene constant on the training cells)."""
+        has of a gene constant on the training cells).
+
+        Parameters
+        ----------
+        dec
+            Decoder outputs (:meth:`decode`) over the genes it reconstructs.
+
+        Returns
+        -------
+        A new dict (``dec`` itself where the decoder reconstructs every gene); other entries
+        (``"zi_logits"``) as they were.
+        """
         if self.decode_all:
             return dec
         out = dict(dec)
@@ -321,7 +361,22 @@ class VAEModule(nn.Module):
     def decode(self, z: torch.Tensor, batch: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Decoder outputs of latent codes ``z`` (``batch``: their batch codes, needed when
         the decoder is conditioned on batches), for the genes it reconstructs
-        (:meth:`decoded`; :meth:`widen` for all of them)."""
+        (:meth:`decoded`; :meth:`widen` for all of them).
+
+        Parameters
+        ----------
+        z
+            Cells x ``n_latent`` latent codes.
+        batch
+            Integer batch code of every row (shape ``(cells,)``); ignored where the decoder
+            is not conditioned on batches (``n_batch`` 0), else required.
+
+        Returns
+        -------
+        ``{"recon": ...}`` (sigmoid output, 0-1 scale) for ``"mse"`` and ``"gaussian"``;
+        ``{"scale": ...}`` (softmax gene frequencies) for ``"nb"``, with ``"zi_logits"``
+        for ``"zinb"``.
+        """
         h = self.decoder(z, self._one_hot(batch, z.shape[0]))
         if self.likelihood in SCALED_LIKELIHOODS:
             return {"recon": torch.sigmoid(self.out(h))}
@@ -341,7 +396,28 @@ class VAEModule(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Encoder, a latent draw (``mu`` itself with ``sample=False``; the standard normal
         noise ``eps`` when given, else drawn with ``generator``) and decoder (``batch``: the
-        rows' batch codes, for a decoder conditioned on batches)."""
+        rows' batch codes, for a decoder conditioned on batches).
+
+        Parameters
+        ----------
+        x
+            Cells x genes, the 0-1 scaled input (as for :meth:`encode`).
+        sample
+            Draw the latent code (True) or use its mean.
+        generator
+            Random generator of the draw where ``eps`` is not given (None: torch's global
+            one).
+        eps
+            Standard normal noise of the draw (cells x ``n_latent``), instead of drawing it.
+        batch
+            Integer batch code of every row, for a decoder conditioned on batches
+            (:meth:`decode`).
+
+        Returns
+        -------
+        ``"mu"``, ``"logvar"``, ``"z"`` (the latent code decoded) and the outputs of
+        :meth:`decode`.
+        """
         mu, logvar = self.encode(x)
         if sample:
             if eps is None:
@@ -353,7 +429,19 @@ class VAEModule(nn.Module):
 
     def distribution(self, dec: dict[str, torch.Tensor], library: torch.Tensor):
         """The count distribution of a decoder output at the given library sizes (n x 1), over
-        the genes it reconstructs (:meth:`decoded`)."""
+        the genes it reconstructs (:meth:`decoded`).
+
+        Parameters
+        ----------
+        dec
+            Decoder outputs (:meth:`decode`) of a count likelihood (``"nb"``, ``"zinb"``).
+        library
+            Every cell's library size (n x 1).
+
+        Returns
+        -------
+        scvi-tools' ``NegativeBinomial`` or ``ZeroInflatedNegativeBinomial``.
+        """
         distributions = scvi_module()
         mu = library * dec["scale"]
         theta = torch.exp(self.log_theta)
@@ -371,6 +459,17 @@ class VAEModule(nn.Module):
         ``target`` (every gene) is the 0-1 scaled input for ``"mse"`` and ``"gaussian"`` and
         the raw counts otherwise; the loss is that of the genes the decoder reconstructs
         (:meth:`decoded`), a count's library size the cell's total.
+
+        Parameters
+        ----------
+        out
+            The outputs of :meth:`forward`.
+        target
+            Cells x all ``n_inputs`` genes: the 0-1 scaled input or the raw counts.
+
+        Returns
+        -------
+        ``(recon, kl)``: one value per cell each.
         """
         mu, logvar = out["mu"], out["logvar"]
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
@@ -399,7 +498,20 @@ class VAEModule(nn.Module):
         without the zero-inflation's dropouts, as scVI's
         ``get_normalized_expression(library_size="latent")`` with observed library sizes (each
         row adds up to its library size; scVI's default ``library_size=1`` divides each row by
-        it)."""
+        it).
+
+        Parameters
+        ----------
+        out
+            Decoder outputs (:meth:`decode`; :meth:`widen` for all genes).
+        library
+            Every cell's library size (n x 1) for a count likelihood; not read for
+            ``"mse"`` and ``"gaussian"`` (None there).
+
+        Returns
+        -------
+        Cells x genes (those of ``out``).
+        """
         if self.likelihood in SCALED_LIKELIHOODS:
             return out["recon"]
         return library * out["scale"]
@@ -415,6 +527,19 @@ def build_vae(arch: dict, *, reads=None, decode_all: bool = False) -> VAEModule:
     type or range are an error). ``reads``: the positions of the genes the encoder reads and
     the decoder reconstructs (None: all); ``decode_all``: the decoder reconstructs all genes
     (:class:`VAEModule`).
+
+    Parameters
+    ----------
+    arch
+        The architecture dict.
+    reads
+        Positions of the genes the encoder reads and the decoder reconstructs (None: all).
+    decode_all
+        Whether the decoder reconstructs all ``n_inputs`` genes whatever ``reads`` is.
+
+    Returns
+    -------
+    The untrained :class:`VAEModule`.
     """
     from ._arch import check_architecture
 

@@ -213,7 +213,24 @@ class Controller(nn.Module):
         fixed: tuple[list[int], list[list[int]]] | None = None,
         greedy: bool = False,
     ) -> ControllerSample:
-        """Sample an architecture (or score ``fixed = (width_idx, skips)``, or take the mode)."""
+        """Sample an architecture (or score ``fixed = (width_idx, skips)``, or take the mode).
+
+        Parameters
+        ----------
+        generator
+            Random generator of the width and skip draws (None: torch's global one).
+        fixed
+            An architecture to score instead of drawing one: the indices of the candidate
+            widths of layers 1 .. ``n_layers - 1``, and the skips of every layer.
+        greedy
+            Take the most likely width and the skips of probability above 0.5 instead of
+            drawing them (ignored with ``fixed``).
+
+        Returns
+        -------
+        The architecture with its log-probability, entropy and skip penalty (tensors that
+        carry gradients to the controller) and its skip counts.
+        """
         hidden = self.g_emb.shape[1]
         h = torch.zeros(1, hidden, device=self.g_emb.device)
         c = torch.zeros_like(h)
@@ -297,6 +314,33 @@ def reinforce_step(
     then ``baseline <- decay * baseline + (1 - decay) * reward``); the loss, averaged over the
     samples, is ``-advantage * log p - entropy_weight * entropy + skip_weight * KL``.
     Returns ``(stats per sample, new_baseline)``.
+
+    Parameters
+    ----------
+    controller
+        The controller to update (put in training mode).
+    optimizer
+        The optimizer of the controller's parameters; it takes one step.
+    reward_fn
+        ``sample -> float``, the reward of a :class:`ControllerSample`.
+    baseline
+        The moving-average reward so far (None: none yet, the first reward starts it).
+    entropy_weight
+        Weight of the entropy bonus in the loss.
+    skip_weight
+        Weight of the skip penalty (the KL divergence from the controller's
+        ``skip_target``).
+    baseline_decay
+        Decay of the moving-average baseline.
+    n_samples
+        Architectures sampled (and rewarded) for the one update.
+    generator
+        Random generator of the samples (None: torch's global one).
+
+    Returns
+    -------
+    One dict per sample (``reward``, ``advantage``, ``baseline``, ``entropy``,
+    ``log_prob``, ``skip_density``, ``sample``), and the baseline after them.
     """
     controller.train()
     loss = torch.zeros(())
@@ -333,7 +377,39 @@ def reinforce_step(
 # -- search -------------------------------------------------------------------------------------
 @dataclass
 class EnasResult(SearchResult):
-    """:class:`SearchResult` of :func:`run_enas`, plus the per-epoch search history."""
+    """:class:`SearchResult` of :func:`run_enas`, plus the per-epoch search history.
+
+    Attributes
+    ----------
+    architecture
+        The kept RRFCN's architecture dict (``kind="rrfcn"``).
+    train_params
+        Its training settings (:class:`~scautogenome.train.TrainParams`' keyword arguments).
+    state_dict
+        Its retrained weights.
+    history
+        Its retraining's per-epoch records (``epoch``, ``train_loss``, ``val_loss``,
+        ``val_score``, ``lr``).
+    best_value
+        Its best validation score (the configured metric).
+    best_trial
+        Its row's ``number`` in ``trials``.
+    trials
+        One row per sampled, ranked and retrained architecture (:func:`run_enas`).
+    study_name
+        ``"sag-rrfcn-enas"`` (no Optuna study: ENAS runs in memory).
+    seconds
+        Wall-clock seconds of the search, retraining included.
+    kept
+        How the kept model's retraining ended (:func:`~scautogenome.search._study.kept_record`).
+    n_threads
+        Torch's CPU threads the kept weights were trained on; :func:`run_enas` leaves it
+        None (not recorded).
+    search_history
+        One dict per epoch of the alternating phase: ``epoch``, ``child_loss`` (the shared
+        weights' training loss), the controller's mean ``reward``, ``baseline``, ``entropy``
+        and ``skip_density``, and ``seconds`` since the start.
+    """
 
     search_history: list = field(default_factory=list)
 
@@ -399,6 +475,17 @@ def run_enas(data, config: dict, *, device: torch.device, seed: int = 0) -> Enas
     ['time_budget']`` (wall clock; ``search_share`` of it for the alternating phase, the rest
     for ranking and retraining). ``n_trials`` does not apply: the number of architectures seen
     is set by ``epochs``, ``controller_steps`` and ``n_candidates``.
+
+    Parameters
+    ----------
+    data
+        The prepared cells (:class:`~scautogenome.data.LabelledData`).
+    config
+        A full configuration (:func:`scautogenome.config.load`).
+    device
+        The torch device of the supernet and the retraining.
+    seed
+        Seeds the controller's draws, the shared weights and the retrained candidates.
 
     Returns
     -------
@@ -791,7 +878,18 @@ def rrfcn_in_auto(config: dict) -> bool:
     """Whether ``mode="auto"`` also searches RRFCN: only with a ``time_budget`` of at least
     ``config['rrfcn']['auto_min_time_budget']`` seconds (ENAS pays for its shared-weight phase
     before it has any model; below that the MLP/RFCN search gets the whole budget). An
-    infinite ``time_budget`` is no limit, as None: it has no share to give ENAS."""
+    infinite ``time_budget`` is no limit, as None: it has no share to give ENAS.
+
+    Parameters
+    ----------
+    config
+        A full configuration (:func:`scautogenome.config.load`): its ``mode``,
+        ``budget['time_budget']`` and ``rrfcn['auto_min_time_budget']`` are read.
+
+    Returns
+    -------
+    True where the search of ``mode="auto"`` includes RRFCN (False for any other mode).
+    """
     tb = config["budget"]["time_budget"]
     return (
         config["mode"] == "auto"
@@ -850,6 +948,26 @@ def search_with_rrfcn(
     ``1 - auto_share`` of the time budget, then :func:`run_enas` with the time that is left;
     the better by validation score is kept and both trial tables are concatenated (ENAS rows
     numbered after the Optuna trials).
+
+    Parameters
+    ----------
+    data
+        The prepared cells (:class:`~scautogenome.data.LabelledData`).
+    config
+        A full configuration (:func:`scautogenome.config.load`) of mode ``"rrfcn"``, or of
+        mode ``"auto"`` with a finite ``time_budget``.
+    device
+        The torch device the models train on.
+    seed
+        As for :func:`run_search` and :func:`run_enas`.
+    storage, study_name
+        The Optuna study of :func:`run_search` (ENAS runs in memory: a warning where a
+        ``storage`` is given to it).
+
+    Returns
+    -------
+    The better search's result (:class:`SearchResult`; :class:`EnasResult` from ENAS
+    alone), with both trial tables in ``auto``.
     """
     if config["mode"] == "rrfcn":
         if config["rrfcn"]["strategy"] == "optuna":

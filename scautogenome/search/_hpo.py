@@ -33,7 +33,30 @@ ARCH_SAMPLERS: dict[str, Callable] = {}
 
 
 def sample_architecture(trial, mode: str, space: dict, n_inputs: int, n_outputs: int) -> dict:
-    """Architecture dict for ``mode`` drawn from its ``space`` (conditional parameter names)."""
+    """Architecture dict for ``mode`` drawn from its ``space`` (conditional parameter names).
+
+    The trial's parameters are named after the mode (``mlp_n_layers``, ``mlp_units_0``,
+    ``resnet_units``, ``densenet_growth_rate``...), so that the modes' parameters stay apart
+    in one study.
+
+    Parameters
+    ----------
+    trial
+        The Optuna trial to draw with.
+    mode
+        ``"mlp"``, ``"resnet"``, ``"densenet"`` or a family registered in
+        :data:`ARCH_SAMPLERS` (``"rrfcn"``); another is a ValueError.
+    space
+        The search space, ``config['space']``: one section per mode (``space[mode]`` is
+        read; a missing one is a ValueError).
+    n_inputs, n_outputs
+        Genes in and classes out (1 for a regressor), written into the dict.
+
+    Returns
+    -------
+    The ``kind``, ``n_inputs``, ``n_outputs`` and the mode's own keys (the common
+    ``input_keep``, ``dropout`` and ``act`` are :func:`sample_trial`'s).
+    """
     if mode not in ARCH_MODES and mode not in ARCH_SAMPLERS:
         msg = f"mode={mode!r} has no architecture sampler (known: {[*ARCH_MODES, *ARCH_SAMPLERS]})."
         raise ValueError(msg)
@@ -62,7 +85,30 @@ def sample_architecture(trial, mode: str, space: dict, n_inputs: int, n_outputs:
 
 
 def sample_trial(trial, config: dict, n_inputs: int, n_outputs: int) -> tuple[dict, dict]:
-    """Draw ``(architecture, train_params)`` for one trial from ``config['space']``."""
+    """Draw ``(architecture, train_params)`` for one trial from ``config['space']``.
+
+    The mode is drawn as the trial's ``mode`` parameter where the space has several (the one
+    mode otherwise); the architecture (:func:`sample_architecture`) gets ``input_keep``,
+    ``dropout`` and ``act`` from ``space['common']``, the training settings ``lr``,
+    ``batch_size``, ``optimizer``, ``momentum`` (with SGD only), ``weight_decay`` and
+    ``class_balance``, where the common section has them.
+
+    Parameters
+    ----------
+    trial
+        The Optuna trial to draw with.
+    config
+        A full configuration (:func:`scautogenome.config.load`): its ``space`` (with a
+        ``common`` section) and its ``trainer``, whose settings are added to the drawn ones
+        and replace a drawn one of the same name.
+    n_inputs, n_outputs
+        Genes in and classes out (1 for a regressor).
+
+    Returns
+    -------
+    The architecture dict and the keyword arguments of
+    :class:`~scautogenome.train.TrainParams`.
+    """
     space = config["space"]
     modes = [m for m in space if m != "common"]
     mode = modes[0] if len(modes) == 1 else trial.suggest_categorical("mode", modes)
@@ -268,7 +314,37 @@ def run_search(
 
     ``retrain_best`` and ``sampler_salt`` as in :func:`~scautogenome.search._study.run_study`
     (a worker: False and its process id); without retraining, a best trial of another process
-    comes back without weights (``state_dict`` ``{}``)."""
+    comes back without weights (``state_dict`` ``{}``).
+
+    Parameters
+    ----------
+    data
+        The prepared cells (:class:`~scautogenome.data.LabelledData`: matrix, train/val
+        rows, labels or a numeric target, fitted input transform).
+    config
+        A full configuration (:func:`scautogenome.config.load`): ``space``, ``search``
+        (metric, sampler, pruner, starting points), ``budget`` and ``trainer``.
+    device
+        The torch device the trials train on.
+    seed
+        Seeds the sampler and, with the trial's number added, each trial's weights.
+    storage
+        An Optuna storage (URL, journal file path or storage object) to record the study in,
+        so that it can be resumed or shared; None: in memory.
+    study_name
+        The study's name (None: :data:`CLASSIFY_STUDY`).
+    retrain_best
+        Whether to retrain the best trial when another process trained it (to return its
+        weights).
+    sampler_salt
+        Mixed into the sampler's seed (a worker's, so that its points differ from the other
+        workers').
+
+    Returns
+    -------
+    The best trial's architecture, training settings, weights and curves, with the trials
+    table (:class:`SearchResult`).
+    """
     metric = config["search"]["metric"]
     loss = config["trainer"].get("loss", "cross_entropy")
     budget = config["budget"]

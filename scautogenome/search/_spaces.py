@@ -26,7 +26,18 @@ _TIE = 1e-9
 
 
 def check_distribution(spec: Any, where: str) -> None:
-    """Raise ValueError naming ``where`` when ``spec`` is not a valid space entry."""
+    """Raise ValueError naming ``where`` when ``spec`` is not a valid space entry.
+
+    Parameters
+    ----------
+    spec
+        The space entry (module docstring): a distribution dict, a list of choices or a
+        fixed value. Every range is checked as Optuna would check it when it first samples
+        it; a fixed value or a choice must not be NaN or infinite.
+    where
+        Where the entry is (such as ``"config['space']['mlp']['units']"``), the start of
+        the message.
+    """
     values = spec if isinstance(spec, list) else [spec]
     if isinstance(spec, dict) and spec.get("type") == "categorical":
         values = spec["choices"] if isinstance(spec.get("choices"), list) else []
@@ -90,7 +101,21 @@ def check_distribution(spec: Any, where: str) -> None:
 
 
 def suggest(trial, name: str, spec: Any) -> Any:
-    """Draw ``name`` from ``spec`` with an Optuna trial (fixed values are returned as they are)."""
+    """Draw ``name`` from ``spec`` with an Optuna trial (fixed values are returned as they are).
+
+    Parameters
+    ----------
+    trial
+        An Optuna trial (``optuna.Trial``, or an ``optuna.trial.FixedTrial``).
+    name
+        The parameter's name in the trial.
+    spec
+        A space entry (checked before: :func:`check_distribution`).
+
+    Returns
+    -------
+    The value drawn (an int range's as an int), or the fixed value.
+    """
     if isinstance(spec, list):
         return trial.suggest_categorical(name, spec)
     if not isinstance(spec, dict):
@@ -112,7 +137,18 @@ def suggest(trial, name: str, spec: Any) -> Any:
 
 
 def choices_of(spec: Any) -> list:
-    """The candidate values of a categorical entry (a fixed value is a one-item list)."""
+    """The candidate values of a categorical entry (a fixed value is a one-item list).
+
+    Parameters
+    ----------
+    spec
+        A space entry; a range (``"float"``/``"int"``) has no list of values and is
+        returned as the one item of the list.
+
+    Returns
+    -------
+    The choices (the entry's own list, not a copy).
+    """
     if isinstance(spec, list):
         return spec
     if isinstance(spec, dict) and spec.get("type") == "categorical":

@@ -502,7 +502,21 @@ def check_storage(storage, study_name=None):
     made here but by the search, after the other arguments' checks (a call refused for one of
     them leaves no empty file behind); its URL is opened on a probe file beside it
     (:func:`_check_opens`). An in-memory SQLite URL (no file) and an empty ``study_name`` are
-    refused. Returns the opened storage (None for None; a new file's storage as given)."""
+    refused. Returns the opened storage (None for None; a new file's storage as given).
+
+    Parameters
+    ----------
+    storage
+        None, a URL (``sqlite:///search.db``), a journal file path (ending in ``.log`` or
+        ``.journal``) or an Optuna storage object; another type is a TypeError.
+    study_name
+        The name the study will have: a non-empty string, or None (the default name); with
+        no storage it is only recorded (a warning says so).
+
+    Returns
+    -------
+    The opened storage, None, or ``storage`` as given where its file is still to be made.
+    """
     if study_name is not None:
         check_key("study_name", study_name, "an Optuna study (or None: the default)")
         if not study_name.strip():
@@ -654,7 +668,20 @@ def check_study_there(store, study_name: str) -> None:
 def check_collect(budget: dict, storage, enas: bool = False, study_name: str | None = None) -> None:
     """``n_trials=0`` runs no trial: it collects the best trial of a stored study (other
     processes' or sessions'), which needs ``storage``, holding ``study_name`` where it is
-    given (the name the search will use); ENAS's search is not stored."""
+    given (the name the search will use); ENAS's search is not stored.
+
+    Parameters
+    ----------
+    budget
+        ``config['budget']``; only its ``n_trials`` is read (nothing is checked unless it is
+        0).
+    storage
+        The storage the call was given (None: none, an error when collecting).
+    enas
+        Whether the search is ENAS's (``mode="rrfcn"``), which cannot be collected.
+    study_name
+        The study to collect, checked to be in the storage (None: not checked).
+    """
     if budget["n_trials"] != 0:
         return
     if storage is None:
@@ -695,7 +722,19 @@ def storage_file(storage) -> str | None:
 def storage_recorded(storage) -> str | None:
     """:func:`~scautogenome._utils.storage_shown`, its file (:func:`storage_file`: an SQLite
     database or a journal) made absolute where it was given relative: the study a run's
-    record names, from any working folder of a later session."""
+    record names, from any working folder of a later session.
+
+    Parameters
+    ----------
+    storage
+        The storage the search was given (None, a URL, a journal file path or a storage
+        object).
+
+    Returns
+    -------
+    The storage as text (password masked; a storage object: its kind), its file path made
+    absolute; None for None.
+    """
     shown = storage_shown(storage)
     file = storage_file(storage)
     if file is not None and is_journal_path(storage):  # "~" expanded, as it is opened
@@ -966,6 +1005,22 @@ def trials_table(
     ``extra`` names further numeric user attributes to add as columns (NaN where missing).
     With ``tag``, trials tagged with another fingerprint (of other data, which
     :func:`best_trial` leaves out) are left out too.
+
+    Parameters
+    ----------
+    study
+        The Optuna study.
+    extra
+        Names of further numeric user attributes.
+    tag
+        The fingerprint tag of this search's trials (None: every trial).
+
+    Returns
+    -------
+    Columns ``number``, ``state``, ``value``, ``mode``, ``val_loss``, ``best_epoch``,
+    ``epochs``, ``cut_batches``, ``n_params``, ``seconds``, ``stopped``, ``params`` (JSON),
+    ``architecture`` and the ``extra`` ones, indexed by the trial number as text (no column
+    for an empty study).
     """
     rows = []
     for t in study.get_trials(deepcopy=False, states=_FINISHED):
@@ -1016,7 +1071,15 @@ def kept_record(attrs: dict) -> dict:
 
 def warn_if_cut(kept: dict, max_epochs: int) -> None:
     """A warning when the kept model's training (``kept``, :func:`kept_record`) was cut by
-    the time budget, or by its share of it (``max_trial_fraction``), before it converged."""
+    the time budget, or by its share of it (``max_trial_fraction``), before it converged.
+
+    Parameters
+    ----------
+    kept
+        How the kept model's training ended (:func:`kept_record`).
+    max_epochs
+        The epochs it would have trained at most, named in the warning.
+    """
     stopped = kept.get("stopped")
     if stopped not in ("time_budget", "trial_cap"):
         return
@@ -1056,7 +1119,22 @@ def check_trained(
     thousands of minibatches.
     ``time_budget`` None: that of the search that trained it (a collected or resumed study);
     ``seconds_per_epoch`` (an estimate from the minibatches it trained, where known) is named
-    in the message."""
+    in the message.
+
+    Parameters
+    ----------
+    kept
+        How the kept model's training ended (:func:`kept_record`).
+    time_budget
+        The search's time budget in seconds, named in the message (None: an earlier
+        search's).
+    n_train
+        Number of training rows.
+    batch_size
+        The kept model's minibatch size.
+    seconds_per_epoch
+        Estimated seconds of one epoch (NaN: unknown, not named).
+    """
     stopped = kept.get("stopped")
     cut = int(kept.get("cut_batches", 0))
     if stopped not in ("time_budget", "trial_cap") or int(kept.get("epochs", 0)) - bool(cut) > 0:
@@ -1190,7 +1268,35 @@ class StudyOutcome:
 @dataclass
 class SearchResult:
     """The best model of a search: architecture, training settings, weights and curves, with
-    the trials table."""
+    the trials table.
+
+    Attributes
+    ----------
+    architecture
+        The best trial's architecture dict.
+    train_params
+        Its training settings (the keyword arguments of the trainer's parameters).
+    state_dict
+        Its weights (``{}`` where a best trial trained in another process was not retrained:
+        ``retrain_best=False``).
+    history
+        Its training's per-epoch records (``[]`` without weights).
+    best_value
+        Its objective value: the validation score of a classifier search (the configured
+        metric), the validation loss of a VAE search.
+    best_trial
+        Its trial number.
+    trials
+        One row per finished trial (:func:`trials_table`).
+    study_name
+        The Optuna study's name.
+    seconds
+        Wall-clock seconds of the search.
+    kept
+        How the kept model's training ended (:func:`kept_record`), for :func:`warn_if_cut`.
+    n_threads
+        Torch's CPU threads the kept weights were trained on (None where not known).
+    """
 
     architecture: dict
     train_params: dict
@@ -1210,7 +1316,19 @@ class SearchResult:
     @classmethod
     def from_outcome(cls, out: StudyOutcome, **extra):
         """The result of ``out``; without weights (``state_dict`` ``{}``, ``history`` ``[]``)
-        where ``out`` has no training result (``retrain_best=False``)."""
+        where ``out`` has no training result (``retrain_best=False``).
+
+        Parameters
+        ----------
+        out
+            What :func:`run_study` found.
+        **extra
+            The fields of a subclass (such as a VAE search's), passed on to it.
+
+        Returns
+        -------
+        An instance of the class it is called on.
+        """
         return cls(
             architecture=out.architecture,
             train_params=out.train_params,

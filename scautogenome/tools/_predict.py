@@ -83,17 +83,17 @@ def predict(
         (as CellTypist's ``p_thres``), e.g. cell types the reference lacks, whose confidence
         is low; their probabilities are still written. None (default): every cell gets a
         class. Not for a Regressor.
+    key_added
+        Prefix of the keys written. An ``obs['{key_added}_pred']``,
+        ``obs['{key_added}_confidence']`` or ``obsm['{key_added}_proba']`` without a record of
+        a classify or predict run in ``uns[key_added]`` (a column of your own) is an error
+        before any work, so that it is not lost.
     gene_symbols
         A column of ``adata.var`` naming the genes as the model does, to match them by
         (symbols beside Ensembl ids, as ``sc.read_10x_mtx(var_names='gene_ids')`` or CELLxGENE's
         ``feature_name`` keep them; or the ids beside symbols): ``adata.var_names`` are left
         as they are. A name repeated there is matched as its first gene. None: the
         ``var_names``.
-    key_added
-        Prefix of the keys written. An ``obs['{key_added}_pred']``,
-        ``obs['{key_added}_confidence']`` or ``obsm['{key_added}_proba']`` without a record of
-        a classify or predict run in ``uns[key_added]`` (a column of your own) is an error
-        before any work, so that it is not lost.
 
     Returns
     -------

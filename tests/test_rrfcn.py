@@ -850,7 +850,9 @@ def test_auto_mode_splits_the_budget_and_keeps_the_better_search(
     def fake_search(data, config, **kwargs):
         budgets["optuna"] = config["budget"]["time_budget"]
         clock.now += budgets["optuna"]  # it used all of its share
-        return result(SearchResult, "mlp", hpo_value, [0, 1, 2], 1)
+        out = result(SearchResult, "mlp", hpo_value, [0, 1, 2], 1)
+        out.n_threads = 3  # its trials' thread count, which the ENAS part may reset
+        return out
 
     def fake_enas(data, config, **kwargs):
         budgets["enas"] = config["budget"]["time_budget"]
@@ -867,6 +869,8 @@ def test_auto_mode_splits_the_budget_and_keeps_the_better_search(
     assert res.trials.index.is_unique
     assert res.best_trial == (1 if hpo_value > enas_value else 3 + 1)
     assert res.trials.loc[str(res.best_trial), "number"] == res.best_trial
+    # the thread count the kept weights trained on (None for ENAS's: retrained here, now)
+    assert res.n_threads == (3 if hpo_value > enas_value else None)
 
 
 def test_enas_uses_the_spaces_fixed_activation(tiny_data):

@@ -1022,6 +1022,7 @@ def search_with_rrfcn(
         study_name=hpo.study_name,
         seconds=time.perf_counter() - start,
         kept=best.kept,
+        n_threads=best.n_threads,  # the Optuna trials' count; ENAS retrained its own here
     )
 
 

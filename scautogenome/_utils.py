@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import textwrap
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -443,6 +444,32 @@ def counted(n: int, noun: str, one: str | None = None) -> str:
     ``"1,200 cells"`` (``one``: the singular where it is not ``noun`` without its last letter,
     ``"class"``)."""
     return f"{n:,} {noun if n != 1 else (one or noun[:-1])}"
+
+
+def doc_params(**texts: str):
+    """A decorator putting each of ``texts`` in place of the line ``{name}`` of the docstring
+    of a function or class (at that line's indentation): parameters that several of them
+    share (every plot's, every query method's, every network's) are described once."""
+
+    def put(func):
+        if func.__doc__ is None:  # python -OO strips docstrings
+            return func
+        lines = func.__doc__.splitlines()
+        for name, text in texts.items():
+            found = [i for i, line in enumerate(lines) if line.strip() == f"{{{name}}}"]
+            if len(found) != 1:  # a docstring edited without its placeholder line
+                msg = (
+                    f"the docstring of {func.__qualname__} has {len(found)} lines "
+                    f"'{{{name}}}'; doc_params puts its text in place of one."
+                )
+                raise ValueError(msg)
+            (i,) = found
+            indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+            lines[i] = textwrap.indent(text, indent)
+        func.__doc__ = "\n".join(lines)
+        return func
+
+    return put
 
 
 def shown_values(values, limit: int = 10, total: str = "in all") -> str:

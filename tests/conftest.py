@@ -51,6 +51,19 @@ def _close_figures():
     plt.close("all")
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one CPU thread for a module's tests (``pytestmark``): the test machine has 2
+    cores shared by several processes, where torch's OpenMP threads spin against each other
+    (10-40x slower). The count is given back after the module."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def sag_caplog(caplog):
     """``caplog`` receiving sag's log records from INFO up (sag's logger does not propagate

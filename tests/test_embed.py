@@ -33,14 +33,7 @@ TINY_FIT = {"max_epochs": 4, "kl_warmup_epochs": 2, "batch_size": 64}
 SMALL_ARCH = {"kind": "resvae", "n_latent": 5, "widths": [64, 32, 16]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # the test machine has 2 cores shared by several processes; torch's OpenMP threads then
-    # spin against each other (10-40x slower). One thread keeps the file fast.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_build_vae_shapes_and_skips():

@@ -23,12 +23,7 @@ ARCH = {"kind": "resvae", "n_latent": 4, "widths": [32, 16, 8]}
 FIT = {"max_epochs": 4, "kl_warmup_epochs": 2, "batch_size": 64}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def batched(seed: int = 0, effect: float = 4.0) -> ad.AnnData:

@@ -35,12 +35,7 @@ EMBED = {
 EXPLAIN = {"cells": "all", "n_explain": 20, "nsamples": 20, "n_background": 20, "seed": 0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _base() -> ad.AnnData:

@@ -1661,7 +1661,7 @@ def test_titles_and_labels_say_one_in_the_singular(annotated):
 
 
 def test_doc_params_names_a_docstring_without_its_placeholder():
-    from scautogenome.plotting._utils import doc_params
+    from scautogenome._utils import doc_params
 
     def plot():
         """A plot.

@@ -18,7 +18,14 @@ import pandas as pd
 import torch
 
 from .._settings import keep_torch_rng, logger
-from .._utils import check_bool, json_default, percent_down, replaced_together, short_repr
+from .._utils import (
+    check_bool,
+    doc_params,
+    json_default,
+    percent_down,
+    replaced_together,
+    short_repr,
+)
 from ..data import (
     InputTransform,
     as_csr_or_dense,
@@ -318,19 +325,9 @@ min_gene_overlap
     it is an error naming the counts."""
 
 
-def doc_query_params(func):
-    """Put :data:`QUERY_PARAMS`, the parameters of every method that reads a query, in place of
-    the line ``{query_params}`` of ``func``'s docstring (at that line's indentation)."""
-    import textwrap
-
-    if func.__doc__ is None:  # python -OO strips docstrings
-        return func
-    lines = func.__doc__.splitlines()
-    (i,) = [i for i, line in enumerate(lines) if line.strip() == "{query_params}"]
-    indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
-    lines[i] = textwrap.indent(QUERY_PARAMS, indent)
-    func.__doc__ = "\n".join(lines)
-    return func
+doc_query_params = doc_params(query_params=QUERY_PARAMS)
+"""Put :data:`QUERY_PARAMS`, the parameters of every method that reads a query, in place of
+the line ``{query_params}`` of a method's docstring."""
 
 
 def check_is_fitted(model, attr: str = "module_") -> None:

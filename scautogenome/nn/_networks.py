@@ -16,8 +16,21 @@ import itertools
 import torch
 from torch import nn
 
-from .._utils import plain
+from .._utils import doc_params, plain
 from ._units import Dropout, FCUnit, InputGenes
+
+UNIT_PARAMS = """\
+input_keep
+    Keep ratio of the input features (the paper's first-layer drop-out; in (0, 1], 1: no
+    input dropout).
+dropout
+    Dropout probability after every FC unit (0: none).
+act
+    Activation of the FC units, one of :data:`~scautogenome.nn.ACTIVATIONS`.
+reads
+    Positions of the genes the first layer reads (None: all ``n_inputs``; see
+    :class:`~scautogenome.nn.InputGenes`)."""
+"""The parameters the MLP, RFCN-ResNet and RFCN-DenseNet share, described once."""
 
 
 class _Classifier(nn.Module):
@@ -59,6 +72,7 @@ class _Classifier(nn.Module):
         return self.head(self.features(self.input_drop(self.genes(x))))
 
 
+@doc_params(unit_params=UNIT_PARAMS)
 class MLP(_Classifier):
     """Plain multi-layer perceptron: a stack of FC units.
 
@@ -68,16 +82,7 @@ class MLP(_Classifier):
         Genes in, classes out (1 for a regressor).
     units
         Width of every FC unit, in order (``[]``: no unit, a linear model).
-    input_keep
-        Keep ratio of the input features (the paper's first-layer drop-out; in (0, 1], 1: no
-        input dropout).
-    dropout
-        Dropout probability after every FC unit (0: none).
-    act
-        Activation of the FC units, one of :data:`~scautogenome.nn.ACTIVATIONS`.
-    reads
-        Positions of the genes the first layer reads (None: all ``n_inputs``; see
-        :class:`~scautogenome.nn.InputGenes`).
+    {unit_params}
     """
 
     def __init__(
@@ -114,6 +119,7 @@ class MLP(_Classifier):
         return self.body(x)
 
 
+@doc_params(unit_params=UNIT_PARAMS)
 class ResNetFC(_Classifier):
     """RFCN-ResNet (paper Fig. 2b): each FC unit takes the sum of the previous unit's input
     and output, ``h <- h + unit(h)``, after a stem unit that maps the genes to ``units``.
@@ -127,16 +133,7 @@ class ResNetFC(_Classifier):
         :class:`MLP`'s list).
     n_blocks
         Number of residual FC units after the stem (0: the stem alone).
-    input_keep
-        Keep ratio of the input features (the paper's first-layer drop-out; in (0, 1], 1: no
-        input dropout).
-    dropout
-        Dropout probability after every FC unit (0: none).
-    act
-        Activation of the FC units, one of :data:`~scautogenome.nn.ACTIVATIONS`.
-    reads
-        Positions of the genes the first layer reads (None: all ``n_inputs``; see
-        :class:`~scautogenome.nn.InputGenes`).
+    {unit_params}
     """
 
     def __init__(
@@ -192,6 +189,7 @@ class _DenseBlock(nn.Module):
         return torch.cat(feats, dim=1)
 
 
+@doc_params(unit_params=UNIT_PARAMS)
 class DenseNetFC(_Classifier):
     """RFCN-DenseNet (paper Fig. 2c): inside a block each FC unit takes the concatenation of
     all previous outputs and adds ``growth_rate`` features; blocks are joined by transition
@@ -208,16 +206,7 @@ class DenseNetFC(_Classifier):
     compression
         Width ratio of the transition unit between two blocks (its width: at least
         ``growth_rate``).
-    input_keep
-        Keep ratio of the input features (the paper's first-layer drop-out; in (0, 1], 1: no
-        input dropout).
-    dropout
-        Dropout probability after every FC unit (0: none).
-    act
-        Activation of the FC units, one of :data:`~scautogenome.nn.ACTIVATIONS`.
-    reads
-        Positions of the genes the first layer reads (None: all ``n_inputs``; see
-        :class:`~scautogenome.nn.InputGenes`).
+    {unit_params}
     """
 
     def __init__(

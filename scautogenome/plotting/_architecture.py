@@ -13,11 +13,10 @@ from matplotlib import rcParams
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .. import _keys
-from .._utils import check_bool, check_key, counted, is_json_text
+from .._utils import check_bool, check_key, counted, doc_params, is_json_text
 from ._utils import (
     PLOT_PARAMS,
     check_plot_args,
-    doc_params,
     finish,
     label_width,
     text_color_on,

@@ -19,6 +19,7 @@ from .._utils import (
     check_record_reader,
     classify_run_record,
     counted,
+    doc_params,
     is_one_of,
     missing_key,
 )
@@ -27,7 +28,6 @@ from ._utils import (
     check_cmap,
     check_plot_args,
     check_size,
-    doc_params,
     finish,
     label_width,
     new_axes,

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _keys
 from .._settings import logger
-from .._utils import check_positive_int, check_record_reader, counted
+from .._utils import check_positive_int, check_record_reader, counted, doc_params
 from ._utils import (
     NEUTRAL_COLOR,
     PLOT_PARAMS,
@@ -18,7 +18,6 @@ from ._utils import (
     check_plot_args,
     check_size,
     class_colors,
-    doc_params,
     finish,
     gene_labels,
     label_width,

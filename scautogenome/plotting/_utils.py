@@ -39,32 +39,6 @@ ax, show, save, return_fig
 """ + textwrap.indent(SAVE_DOC, "    ")
 
 
-def doc_params(**texts: str):
-    """A decorator putting each of ``texts`` in place of the line ``{name}`` of the function's
-    docstring (at that line's indentation), as the models' ``doc_query_params`` does: the
-    parameters every plot shares are described once."""
-
-    def put(func):
-        if func.__doc__ is None:  # python -OO strips docstrings
-            return func
-        lines = func.__doc__.splitlines()
-        for name, text in texts.items():
-            found = [i for i, line in enumerate(lines) if line.strip() == f"{{{name}}}"]
-            if len(found) != 1:  # a docstring edited without its placeholder line
-                msg = (
-                    f"the docstring of {func.__qualname__} has {len(found)} lines "
-                    f"'{{{name}}}'; doc_params puts its text in place of one."
-                )
-                raise ValueError(msg)
-            (i,) = found
-            indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
-            lines[i] = textwrap.indent(text, indent)
-        func.__doc__ = "\n".join(lines)
-        return func
-
-    return put
-
-
 def check_plot_args(ax, show, save, return_fig) -> tuple[bool | None, bool | None]:
     """Check scanpy's arguments of every plot before any work (a figure drawn; for
     ``embedding``, a layout computed and stored in ``adata``): ``ax`` None or a matplotlib

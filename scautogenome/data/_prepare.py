@@ -292,6 +292,8 @@ def target_bins(
     group of each out, far more than the val and test fractions."""
     used = ~np.isnan(y)
     codes = np.full(len(y), -1, dtype=np.int64)
+    if not used.any():  # no value to bin (pandas 2.0's qcut raises IndexError on none)
+        return codes
     if groups_repeat(groups, used):
         # integer group codes: pandas' groupby would merge the "\0cell i" names that
         # resolve_groups gives cells of a missing group value, each a group of its own

@@ -264,7 +264,8 @@ def _journal(path: str):
     _check_folder(path, os.path.expanduser(path))
     _check_journal_lines(path)
     try:
-        return optuna.storages.JournalStorage(_journal_backend(str(Path(path).expanduser())))
+        with _experimental():  # "experimental" in Optuna < 4.0
+            return optuna.storages.JournalStorage(_journal_backend(str(Path(path).expanduser())))
     except OSError as err:  # a file that cannot be made there (/proc, a full disk)
         msg = f"storage={path!r} cannot be opened: {err}"
         raise ValueError(msg) from err

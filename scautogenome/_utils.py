@@ -480,6 +480,12 @@ def shown_values(values, limit: int = 10, total: str = "in all") -> str:
     return text + (f", ... ({len(values)} {total})" if len(values) > limit else "")
 
 
+def layer_names(adata) -> list[str]:
+    """The names of ``adata.layers``: anndata 0.13 lists ``X`` there too, under the key None,
+    which is no layer to name or to read with ``layer=``."""
+    return [k for k in adata.layers if k is not None]
+
+
 def columns_listed(columns, missing, noun: str = "columns") -> str:
     """The columns of a table for an error naming ``missing`` ones: the names closest to
     them, then the first 20 columns of a wide table (a clinical table holds hundreds).

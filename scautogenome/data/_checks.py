@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._utils import check_anndata, check_key, check_obs_column, columns_listed
+from .._utils import check_anndata, check_key, check_obs_column, columns_listed, layer_names
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -155,17 +155,17 @@ def get_matrix(adata: AnnData, layer: str | None):
         where = "adata.X"
     else:
         check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
-        if layer not in adata.layers:
+        if layer not in layer_names(adata):
             if layer in adata.obsm:  # a latent space given as the genes to read
                 msg = (
                     f"layer={layer!r} is in adata.obsm, not adata.layers: a layer holds a "
                     "value for each cell and gene (var_names); "
-                    f"{columns_listed(adata.layers.keys(), [], 'layers')}."
+                    f"{columns_listed(layer_names(adata), [], 'layers')}."
                 )
             else:
                 msg = (
                     f"layer={layer!r} not found in adata.layers; "
-                    f"{columns_listed(adata.layers.keys(), [layer], 'layers')}."
+                    f"{columns_listed(layer_names(adata), [layer], 'layers')}."
                 )
             raise KeyError(msg)
         X = adata.layers[layer]

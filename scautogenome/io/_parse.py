@@ -855,7 +855,7 @@ def read_frame(
 def _reinfer(column: pd.Series) -> pd.Series:
     """A column of text read as numbers where every value is one (as pandas reads a file's
     column), once the comment lines that held words are gone."""
-    if column.dtype != object:
+    if column.dtype != object and not isinstance(column.dtype, pd.StringDtype):  # pandas 3: str
         return column
     numbers = pd.to_numeric(column, errors="coerce")
     return numbers if (numbers.notna() == column.notna()).all() else column

@@ -22,6 +22,7 @@ from .._utils import (
     columns_listed,
     digest,
     doc_params,
+    layer_names,
     neighbors,
     resolve_basis,
     row_keys,
@@ -200,10 +201,10 @@ def embedding(
         check_key("layer", layer, "a layer of adata.layers (or None: adata.X)")
     _check_plot_values(adata, kwargs)
     _check_one_panel(ax, colors, kwargs.get("components"))
-    if layer is not None and layer not in adata.layers:
+    if layer is not None and layer not in layer_names(adata):
         msg = (
             f"layer={layer!r} not found in adata.layers; "
-            f"{columns_listed(adata.layers.keys(), [layer], 'layers')}."
+            f"{columns_listed(layer_names(adata), [layer], 'layers')}."
         )
         raise KeyError(msg)
     _check_color_values(adata, colors, kwargs)
@@ -520,9 +521,14 @@ def _check_palette(palette) -> None:
             "a list of colours, or a dict of category -> colour."
         )
         raise ValueError(msg)
-    try:  # scanpy's names of further colours (R's, e.g. 'gold2'), private to scanpy 1.11
-        from scanpy.plotting._utils import additional_colors
-    except ImportError:
+    # scanpy's names of further colours (R's, e.g. 'gold2'), private: additional_colors in
+    # scanpy 1.11, _ADDITIONAL_COLORS in 1.12
+    from scanpy.plotting import _utils as scanpy_utils
+
+    additional_colors = getattr(scanpy_utils, "additional_colors", None)
+    if additional_colors is None:
+        additional_colors = getattr(scanpy_utils, "_ADDITIONAL_COLORS", None)
+    if additional_colors is None:
         return  # another scanpy: its own check
     if isinstance(palette, Mapping):
         entries = list(palette.values())

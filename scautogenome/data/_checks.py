@@ -273,13 +273,15 @@ def as_csr_or_dense(X, where: str = "X"):
 
 def summed(block):
     """A sparse ``block`` (a copy of the user's rows) as CSR with its duplicate entries summed
-    as the reader sums them, in float (:func:`~scautogenome.data.dense_rows` casts to float32
-    first): in an integer or boolean type of its own, ``int8`` 100 + 100 wraps to -56 and
-    ``True + True`` stays ``True``, so a check would see other values than the model reads."""
+    as the reader sums them: an integer or boolean block in float32, as
+    :func:`~scautogenome.data.dense_rows` casts it before it sums (in a type of its own,
+    ``int8`` 100 + 100 wraps to -56 and ``True + True`` stays ``True``, so a check would see
+    other values than the model reads); a float block in its own type (float64 values beyond
+    float32's range are for the checks to find)."""
     if block.dtype.kind == "f":
         out = sparse.csr_matrix(block)  # a copy where ``block`` is no CSR; a row slice is one
     else:
-        out = sparse.csr_matrix(block, dtype=np.float64)  # exact for integers up to 2**53
+        out = sparse.csr_matrix(block, dtype=np.float32)
     out.sum_duplicates()
     return out
 

@@ -11,10 +11,16 @@ process, in this checkout and in ``--base``.
 - ``table``: ``sag.io.read_table`` of a Firehose-style genes x samples file (2,000 genes x
   500 samples, a second header line, which is now logged; the header is now checked for
   empty ids and the first data row against the next); peer: ``pandas.read_csv`` of it.
+- ``scores``: ``sag.tl.embedding_scores`` of a float64 basis of 10 dimensions on 2,000 cells
+  (no t-SNE; checked in float64 before its cast to float32 since stop 62); peer: sklearn's
+  ``silhouette_score`` and ``davies_bouldin_score`` of it.
+- ``dupes``: ``value_stats`` (the input checks' pass over the values) of a 2,000 x 500 int32
+  CSR that stores each value in two parts (duplicates summed in float64 since stop 62); peer:
+  scipy's ``sum_duplicates`` of a copy.
 
 Each tree runs in a fresh process, one thread, best of ``--tries``; the trees alternate
 ``--repeat`` times. Rows go to ``benchmarks/change_costs.jsonl`` (rows before 2026-12-07,
-stop 61, have no ``table``).
+stop 61, have no ``table``; before stop 62, no ``scores`` and ``dupes``).
 
 Usage (not part of CI; about two minutes)::
 
@@ -106,6 +112,31 @@ def worker(args) -> None:
         peer_table = _best(
             lambda: pd.read_csv(expr, sep="\t", skiprows=[1], index_col=0), args.tries
         )
+    from scipy import sparse
+    from sklearn.metrics import davies_bouldin_score, silhouette_score
+
+    from scautogenome.data._checks import value_stats
+
+    codes = adata.obs["label"].cat.codes.to_numpy()
+    basis = np.random.default_rng(0).normal(size=(2000, 10)) + codes[:, None]  # float64
+    adata.obsm["X_b"] = basis
+    scores = _best(
+        lambda: sag.tl.embedding_scores(adata, "X_b", "label", tsne=False, key_added="b"),
+        args.tries,
+    )
+    peer_scores = _best(
+        lambda: (silhouette_score(basis, y), davies_bouldin_score(basis, y)), args.tries
+    )
+    counts = sparse.csr_matrix(adata.X, dtype=np.int32)
+    # each stored value in two parts (its halves), both kept: a CSR that is not canonical
+    row_of = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    order = np.argsort(np.concatenate([row_of, row_of]), kind="stable")
+    data = np.concatenate([counts.data // 2, counts.data - counts.data // 2])[order]
+    indices = np.concatenate([counts.indices, counts.indices])[order]
+    dupes_m = sparse.csr_matrix((data, indices, 2 * counts.indptr), shape=counts.shape)
+    dupes_m.has_canonical_format = False
+    dupes = _best(lambda: value_stats(dupes_m), args.tries)
+    peer_dupes = _best(lambda: dupes_m.copy().sum_duplicates(), args.tries)
     row = {
         "sag_file": sag.__file__,
         "fit_s": round(_best(fit, args.tries), 4),
@@ -116,6 +147,10 @@ def worker(args) -> None:
         "peer_read_s": round(peer_read, 4),
         "table_s": round(table, 4),
         "peer_table_s": round(peer_table, 4),
+        "scores_s": round(scores, 4),
+        "peer_scores_s": round(peer_scores, 4),
+        "dupes_s": round(dupes, 4),
+        "peer_dupes_s": round(peer_dupes, 4),
     }
     print("RESULT " + json.dumps(row), flush=True)
 
@@ -140,6 +175,8 @@ def main() -> None:
                     f"{v:4s} fit {r['fit_s']:.3f} s (/ peer {r['fit_s'] / r['peer_fit_s']:.2f}x)"
                     f"  labels {r['labels_s']:.3f} s (/ peer {r['labels_s'] / r['peer_read_s']:.2f}x)"
                     f"  table {r['table_s']:.3f} s (/ peer {r['table_s'] / r['peer_table_s']:.2f}x)"
+                    f"  scores {r['scores_s']:.3f} s (/ peer {r['scores_s'] / r['peer_scores_s']:.2f}x)"
+                    f"  dupes {r['dupes_s']:.3f} s (/ peer {r['dupes_s'] / r['peer_dupes_s']:.2f}x)"
                 ),
             )
     append_rows(args.out, rows)
@@ -147,6 +184,8 @@ def main() -> None:
         ("fit_s", "peer_fit_s"),
         ("labels_s", "peer_read_s"),
         ("table_s", "peer_table_s"),
+        ("scores_s", "peer_scores_s"),
+        ("dupes_s", "peer_dupes_s"),
     ):
         for v in ("base", "new"):
             ratios = [r[key] / r[peer] for r in rows if r["variant"] == v]

@@ -523,8 +523,10 @@ def _check_palette(palette) -> None:
         raise ValueError(msg)
     # scanpy's names of further colours (R's, e.g. 'gold2'), private: additional_colors in
     # scanpy 1.11, _ADDITIONAL_COLORS in 1.12
-    from scanpy.plotting import _utils as scanpy_utils
-
+    try:
+        from scanpy.plotting import _utils as scanpy_utils
+    except ImportError:  # a scanpy that moved it: its own check
+        return
     additional_colors = getattr(scanpy_utils, "additional_colors", None)
     if additional_colors is None:
         additional_colors = getattr(scanpy_utils, "_ADDITIONAL_COLORS", None)

@@ -348,7 +348,7 @@ def _all_usable(values: np.ndarray) -> bool:
     return bool(values.min() >= -_FLOAT32_MAX and values.max() <= _FLOAT32_MAX)
 
 
-def _unusable(values: np.ndarray) -> np.ndarray:
+def unusable(values: np.ndarray) -> np.ndarray:
     """Which ``values`` a model cannot read: NaN, infinite, or (of a wider float type) beyond
     float32's range, which the cast to float32 makes infinite (a fitted transform of NaN)."""
     if np.dtype(values.dtype).itemsize <= 4:
@@ -374,7 +374,7 @@ def _named(what: str, i: int, names) -> str:
 
 def _non_finite(X, columns: np.ndarray | None) -> tuple[int, int, int, float]:
     """How many values of ``X`` (of its ``columns`` only) are NaN or infinite (or beyond
-    float32's range: :func:`_unusable`), and the row,
+    float32's range: :func:`unusable`), and the row,
     column (of ``X``) and value of the first, row chunk by row chunk (no densifying)."""
     n_bad, first = 0, None
     for start in range(0, X.shape[0], _CHUNK):
@@ -383,13 +383,13 @@ def _non_finite(X, columns: np.ndarray | None) -> tuple[int, int, int, float]:
             block = block[:, columns]
         if sparse.issparse(block):
             block = summed(block)
-            bad = np.flatnonzero(_unusable(block.data))
+            bad = np.flatnonzero(unusable(block.data))
             if first is None and bad.size:
                 row = int(np.searchsorted(block.indptr, bad[0], side="right") - 1)
                 first = (start + row, int(block.indices[bad[0]]), float(block.data[bad[0]]))
         else:
             block = np.asarray(block)
-            bad = np.argwhere(_unusable(block))
+            bad = np.argwhere(unusable(block))
             if first is None and bad.size:
                 r, c = (int(i) for i in bad[0])
                 first = (start + r, c, float(block[r, c]))

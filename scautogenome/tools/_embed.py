@@ -23,7 +23,7 @@ from .._utils import (
 )
 from ..config import _embed as _embed_config
 from ..data import batch_codes, check_not_continuous, obs_noun
-from ..data._checks import view_as_object
+from ..data._checks import unusable, view_as_object
 from ..data._prepare import warn_missing_as_text
 from ..models._resvae import ResVAE, check_likelihood, prepare_unlabelled, warn_if_collapsed
 from ..nn._vae import COUNT_LIKELIHOODS
@@ -861,7 +861,8 @@ def embedding_scores(
     emb = np.asarray(emb.toarray() if sparse.issparse(emb) else emb)
     # checked before the cast to float32, which turns a float64 beyond its range into inf
     wide = np.asarray(emb[keep], dtype=np.float64)
-    bad = ~(np.abs(wide) <= np.finfo(np.float32).max).all(axis=1)  # NaN compares False
+    bad = unusable(wide).any(axis=1)
+    noun = obs_noun(adata)
     if bad.any():
         what = "NaN or infinite values"
         if np.isfinite(wide[bad]).all():
@@ -869,12 +870,11 @@ def embedding_scores(
         first = str(adata.obs_names[np.flatnonzero(keep)[np.argmax(bad)]])
         msg = (
             f"obsm[{basis!r}] contains {what}: in {int(bad.sum()):,} of the {len(wide):,} "
-            f"{obs_noun(adata)} scored (the first: {first!r})."
+            f"{noun} scored (the first: {first!r})."
         )
         raise ValueError(msg)
     emb = wide.astype(np.float32)
     n_labels = len(np.unique(y))
-    noun = obs_noun(adata)
     tmp = ad.AnnData(obs={"label": y}, obsm={"emb": emb})
     tmp.obs_names = [str(i) for i in range(tmp.n_obs)]
     sample = np.arange(len(y))  # the silhouette's and the t-SNE's cells

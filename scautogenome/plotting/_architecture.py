@@ -19,6 +19,7 @@ from ._utils import (
     check_plot_args,
     finish,
     label_width,
+    root_figure,
     text_color_on,
 )
 
@@ -323,7 +324,7 @@ def architecture(
     made = ax is None  # sized here, for the title too
     if made:
         _, ax = plt.subplots(figsize=(max(4.0, 1.35 * (n + 2)), 3.2))
-    fig = ax.figure
+    fig = root_figure(ax)
     # the arrows of the chain dark on a light figure, light on a dark one (a dark style)
     chain_color = text_color_on(fig.get_facecolor(), dark=_CHAIN, light="#cccccc")
     step = 1.6

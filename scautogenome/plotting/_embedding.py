@@ -35,6 +35,7 @@ from ._utils import (
     check_plot_args,
     finish,
     plain_text,
+    root_figure,
     save_figure,
     shared_category_colors,
 )
@@ -332,7 +333,7 @@ def _draw(adata: AnnData, key: str, label: str | None, color, ax, show, return_f
         _relabel(axs if isinstance(axs, list) else [axs], label)
     first = axs[0] if isinstance(axs, list) else axs
     return finish(
-        first.figure,
+        root_figure(first),
         axs,
         show,
         False,

@@ -71,13 +71,20 @@ _LAID_OUT_ONCE: weakref.WeakSet = weakref.WeakSet()
 layout engine."""
 
 
+def root_figure(ax: Axes) -> Figure:
+    """The Figure ``ax`` is drawn in, above any SubFigure: the one that saves and that
+    ``return_fig=True`` returns (``ax.figure`` of a SubFigure's Axes is the SubFigure)."""
+    fig = ax.figure
+    return fig if fig.figure is fig else fig.figure  # a SubFigure's .figure is the root
+
+
 def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     """``ax``'s figure and ``ax``, or a new figure of ``figsize`` with one Axes, laid out
     (constrained) once the plot is drawn (:func:`finish`)."""
     import matplotlib.pyplot as plt
 
     if ax is not None:
-        return ax.figure, ax
+        return root_figure(ax), ax
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     _LAID_OUT_ONCE.add(fig)
     return fig, ax

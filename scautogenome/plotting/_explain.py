@@ -60,6 +60,13 @@ def _explain_uns(adata: AnnData, key: str) -> dict:
 def _column(adata: AnnData, uns: dict, group: str) -> int:
     from ..tools._utils import unexplained_group
 
+    several = (list, tuple, set, frozenset, np.ndarray)
+    if isinstance(group, several) or hasattr(group, "to_numpy"):  # also pandas' Index, Series
+        msg = (
+            f"group={group!r}: this plot shows one class (a str); for several classes' tables "
+            "use sag.get.shap_df(adata, group=[...])."
+        )
+        raise TypeError(msg)
     columns = [str(c) for c in uns["columns"]]
     if str(group) not in columns:
         raise unexplained_group(adata, uns, group)

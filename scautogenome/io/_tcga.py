@@ -278,7 +278,7 @@ def read_tcga(
     project_column: str | None = None,
     clinical_columns: Sequence[str] | None = None,
     tumor_only: bool | None = None,
-    sample_types: Sequence[str] | None = None,
+    sample_types: Sequence[str | int] | None = None,
     join: Literal["inner", "outer"] = "inner",
     label_key: str = "project",
     orientation: Orientation = "auto",
@@ -326,7 +326,7 @@ def read_tcga(
         too, with a warning where some are not tumours (without ``sample_types``): they take
         their cohort as their label, as a tumour does.
     sample_types
-        Keep only these sample type codes (``["01"]`` = primary tumours); combines with
+        Keep only these sample type codes (``["01"]`` or ``[1]`` = primary tumours); combines with
         ``tumor_only``.
     join
         ``"inner"``: genes measured in every file; ``"outer"``: their union, a gene missing from

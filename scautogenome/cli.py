@@ -793,9 +793,7 @@ def _classify(args) -> int:
     write_run()
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
     if args.report:
-        written.append(
-            _write_report(adata, out / "report.html", key=args.key_added, shap_key=_shap_key(args))
-        )
+        written.append(_write_report(adata, out / "report.html", key=args.key_added))
     print(metrics_table(adata, args.key_added))
     if args.explain:
         print("\n" + _top_genes_heading(adata, _shap_key(args)))
@@ -1818,8 +1816,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--shap-key",
-        default="sag_shap",
+        default=None,
         help="uns/varm key of the explanation shown (sag.tl.explain's key_added; default: "
+        "KEY_shap of --key KEY where there is one, as classify --key-added writes, else "
         "sag_shap); left out when it explains another run than --key's",
     )
     r.add_argument(

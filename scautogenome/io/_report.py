@@ -1676,7 +1676,7 @@ def write_report(
     path: str | Path,
     *,
     key: str = _keys.CLASSIFY_KEY,
-    shap_key: str = _keys.SHAP_KEY,
+    shap_key: str | None = None,
     basis: str = f"X_{_keys.EMBED_KEY}",
     title: str | None = None,
 ) -> Path:
@@ -1711,9 +1711,11 @@ def write_report(
     key, shap_key, basis
         Where the classification, the explanation and the latent space are. One given
         other than its default must be there (an error otherwise: a report without the
-        section asked for is not written). An explanation of another run than ``key``'s
-        (another classify key, or other weights than a query's predictions) is left out,
-        with a note saying whose it is.
+        section asked for is not written). ``shap_key=None``: ``uns[key + "_shap"]`` where
+        it exists (where the CLI's ``classify --key-added KEY`` explains), else explain's
+        default ``"sag_shap"``. An explanation of another run than ``key``'s (another
+        classify key, or other weights than a query's predictions) is left out, with a note
+        saying whose it is.
     title
         Page title; default names the data.
 
@@ -1738,6 +1740,8 @@ def write_report(
         raise IsADirectoryError(msg)
     # before any figure is drawn: a folder that cannot be made (a file on the way) or written
     check_creatable(path.parent, f"path={str(path)!r}")
+    if shap_key is None:  # the run's own explanation, beside it, else explain's default
+        shap_key = f"{key}_shap" if f"{key}_shap" in adata.uns else _keys.SHAP_KEY
     _check_asked_for(adata, key, shap_key, basis)
     if adata.is_view:  # the plots store colours and the UMAP: not in the user's view
         logger.info("adata is a view: the report is made from a copy, which nothing is stored in")

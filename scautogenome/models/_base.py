@@ -644,16 +644,7 @@ class BaseModel:
         """
         check_is_fitted(self)
         warn = check_bool("warn", warn)
-        msg = (
-            f"min_gene_overlap={min_gene_overlap!r} must be a fraction of the model's genes "
-            "between 0 and 1 (0.5: half of them)."
-        )
-        if isinstance(min_gene_overlap, bool) or not isinstance(
-            min_gene_overlap, (int, float, np.integer, np.floating)
-        ):
-            raise TypeError(msg)
-        if not 0 <= min_gene_overlap <= 1:  # NaN too
-            raise ValueError(msg)
+        _check_min_gene_overlap(min_gene_overlap)
         q = np.asarray(query_genes, dtype=str)
         n_model = len(self.var_names_)
         # the model genes found (a query gene named twice counts once)
@@ -772,24 +763,26 @@ class BaseModel:
             min_gene_overlap=min_gene_overlap,
         )
 
-    def _matched_input(self, data, layer: str | None, check_genes):
+    def _matched_input(self, data, layer: str | None, min_gene_overlap: float):
         """Matrix + gene mapping for ``data`` (AnnData or DataFrame with gene-named columns,
         matched by gene name; or a matrix).
 
-        For an AnnData, ``check_genes(adata, found, n_model)`` checks how many of the
-        model's genes it has and returns the report given back as the third element (None for
-        a matrix, which must have the model's genes in order). The fourth names what was read
+        For an AnnData, :meth:`gene_overlap` checks how many of the model's genes it has
+        (``min_gene_overlap``) and its report is given back as the third element (None for a
+        matrix, which must have the model's genes in order). The fourth names what was read
         for messages: ``"the query's layers['counts']"``, ``"the query's X"``, ``"the query
-        matrix"``.
+        matrix"``. ``layer`` and ``min_gene_overlap`` are checked for a matrix too.
         """
         from anndata import AnnData
 
+        _check_min_gene_overlap(min_gene_overlap)
         frame = _gene_named_frame(data)
+        if layer is not None and not isinstance(data, AnnData):
+            what = "a DataFrame" if frame else "a matrix"
+            msg = f"layer={layer!r} needs an AnnData; {what} has no layers."
+            raise ValueError(msg)
         if frame:
             # named columns are genes: matched by name, as an AnnData's (not by position)
-            if layer is not None:
-                msg = f"layer={layer!r} needs an AnnData; a DataFrame has no layers."
-                raise ValueError(msg)
             if pd.api.types.infer_dtype(data.index) != "string":
                 # AnnData wants text obs names and warns as it converts any other index (a
                 # default RangeIndex: ImplicitModificationWarning); a shallow copy, values shared
@@ -807,8 +800,15 @@ class BaseModel:
                 else "the query's " + ("X" if layer is None else f"layers[{layer!r}]")
             )
             src, dst, n_model = gene_alignment(data.var_names, self.var_names_)
-            report = check_genes(data, np.unique(dst), n_model)
-            if self._unlisted_read_as_zero(unlisted_genes_are_zero(data)):
+            unlisted_zero = unlisted_genes_are_zero(data)
+            report = self.gene_overlap(
+                data.var_names,
+                min_gene_overlap=min_gene_overlap,
+                found=np.unique(dst),
+                unlisted_zero=unlisted_zero,
+                query=data,
+            )
+            if self._unlisted_read_as_zero(unlisted_zero):
                 # a MAF's genes that no variant hits, of a model of mutations: zero columns
                 X, src, dst = _with_zero_genes(X, src, dst, n_model)
             identity = n_model == X.shape[1] and np.array_equal(src, dst) and len(src) == n_model
@@ -1035,6 +1035,20 @@ def finite_numbers(meta: dict, entries) -> list[str]:
         for k in entries
         if k in meta and not finite(meta[k])
     ]
+
+
+def _check_min_gene_overlap(min_gene_overlap) -> None:
+    """``min_gene_overlap`` is a fraction between 0 and 1 (a TypeError or ValueError)."""
+    msg = (
+        f"min_gene_overlap={min_gene_overlap!r} must be a fraction of the model's genes "
+        "between 0 and 1 (0.5: half of them)."
+    )
+    if isinstance(min_gene_overlap, bool) or not isinstance(
+        min_gene_overlap, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(msg)
+    if not 0 <= min_gene_overlap <= 1:  # NaN too
+        raise ValueError(msg)
 
 
 def _gene_named_frame(data) -> bool:

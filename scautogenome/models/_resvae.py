@@ -25,7 +25,7 @@ from ..data import (
     resolve_value_type,
     value_stats,
 )
-from ..data._checks import first_few, note_unread_annotations, unlisted_genes_are_zero
+from ..data._checks import first_few, note_unread_annotations
 from ..data._prepare import check_something_varies, not_read
 from ..nn import READS_KEY, check_architecture
 from ..nn._vae import (
@@ -561,16 +561,7 @@ class ResVAE(BaseModel):
         """Matrix + gene mapping for ``data`` (AnnData or gene-named DataFrame matched by gene
         name, or a matrix)."""
 
-        def check_genes(adata, found, n_model):
-            return self.gene_overlap(
-                adata.var_names,
-                min_gene_overlap=min_gene_overlap,
-                found=found,
-                unlisted_zero=unlisted_genes_are_zero(adata),
-                query=adata,
-            )
-
-        X, col_map, _, where = self._matched_input(data, layer, check_genes)
+        X, col_map, _, where = self._matched_input(data, layer, min_gene_overlap)
         self._check_values(data, X, col_map, where, min_gene_overlap)
         return X, col_map
 

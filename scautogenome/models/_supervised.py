@@ -11,7 +11,6 @@ from .._utils import plain
 from ..data import (
     BatchLoader,
     check_batch_size,
-    unlisted_genes_are_zero,
 )
 from ..nn import InputGenes, build_network, check_architecture
 from ..nn._arch import network_kinds
@@ -70,16 +69,7 @@ class SupervisedModel(BaseModel):
     def _input(self, data, layer: str | None, min_gene_overlap: float):
         """Matrix + gene mapping for ``data`` (AnnData matched by gene name, or an array)."""
 
-        def check_genes(adata, found, n_model):
-            return self.gene_overlap(
-                adata.var_names,
-                min_gene_overlap=min_gene_overlap,
-                found=found,
-                unlisted_zero=unlisted_genes_are_zero(adata),
-                query=adata,
-            )
-
-        X, col_map, report, where = self._matched_input(data, layer, check_genes)
+        X, col_map, report, where = self._matched_input(data, layer, min_gene_overlap)
         self._check_values(data, X, col_map, where, min_gene_overlap)
         return X, col_map, report
 

@@ -32,7 +32,8 @@ class Regressor(SupervisedModel):
         Architecture dict (``kind`` and its keys, see :func:`scautogenome.nn.build_network`);
         ``n_inputs``/``n_outputs`` are filled in by :meth:`fit`.
     train_params
-        Keyword arguments of :class:`scautogenome.train.TrainParams` (``loss`` is ``"mse"``).
+        Keyword arguments of :class:`scautogenome.train.TrainParams` (``loss`` is ``"mse"``;
+        ``class_balance`` is ``"none"``: there are no classes, another value is refused).
     device
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; default :attr:`scautogenome.settings.device`.
 
@@ -228,8 +229,15 @@ class Regressor(SupervisedModel):
         check_metric(metric, "regression")
 
         def params_class(**kw):  # the loss it trains with, "mse", whatever was given
+            balance = kw.get("class_balance", "none")
+            if balance != "none":  # as a numeric target's search draws none
+                msg = (
+                    f"train_params['class_balance']={balance!r}: a numeric target has no "
+                    "classes to balance; leave it out (or 'none')."
+                )
+                raise ValueError(msg)
             loss, _ = task_objective("regression", kw.get("loss", "mse"), metric)
-            return TrainParams(**{**kw, "loss": loss})
+            return TrainParams(**{**kw, "loss": loss, "class_balance": "none"})
 
         params, device = self._fit_params(params_class)  # settings and device, before the data
         data = prepare_labelled(

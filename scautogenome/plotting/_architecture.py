@@ -13,6 +13,7 @@ from matplotlib import rcParams
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .. import _keys
+from .._settings import logger
 from .._utils import check_bool, check_key, counted, doc_params, is_json_text
 from ._utils import (
     PLOT_PARAMS,
@@ -311,6 +312,12 @@ def architecture(
 
     arch = _as_architecture(data, key)
     check_architecture(arch, kinds=_DRAWN, stage="draw")
+    if show_candidates and arch["kind"] != "rrfcn":
+        logger.warning(
+            "show_candidates=True draws the skip connections an RRFCN search chose from; a "
+            "%r architecture was not searched over them, so it is not used.",
+            arch["kind"],
+        )
     n_units = _n_units(arch)
     if n_units > MAX_UNITS_DRAWN:
         msg = (

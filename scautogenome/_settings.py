@@ -102,11 +102,13 @@ class _Settings:
 
         if value is not None:  # numpy integers as Python ones
             value = check_positive_int("n_threads", value, " or None")
-        n_cpus = os.cpu_count()
+        # the CPUs this process may run on (a Slurm job's, taskset's), where the OS says
+        affinity = getattr(os, "sched_getaffinity", None)
+        n_cpus = len(affinity(0)) if affinity is not None else os.cpu_count()
         if value is not None and n_cpus is not None and value > n_cpus:
             logger.warning(
-                "n_threads=%d is more than this machine's %d CPUs; threads beyond them only "
-                "compete with each other.",
+                "n_threads=%d is more than the %d CPUs this process may use; threads beyond "
+                "them only compete with each other.",
                 value,
                 n_cpus,
             )

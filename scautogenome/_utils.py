@@ -548,6 +548,20 @@ def is_one_of(value, choices) -> bool:
         return False
 
 
+def recorded_path(path) -> str:
+    """``path`` as text an h5ad, JSON or an Optuna storage can hold: itself, or where its bytes
+    are not UTF-8 (a Latin-1 name; any non-ASCII name under ``PYTHONUTF8=0`` in the C locale,
+    whose characters Python keeps as surrogates) those bytes escaped (``run\\xe9``), as
+    ``ls`` shows them. A record of where something is, which h5py, json and SQLAlchemy
+    cannot encode otherwise; the files themselves are named as given."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text
+
+
 def check_path(name: str, value, what: str):
     """``value``, where it is a str or an ``os.PathLike`` (a Path): a TypeError naming the
     argument ``name`` otherwise, before pathlib fails on it with a message that names no

@@ -78,6 +78,7 @@ import pandas as pd
 
 from .._logging import user_stacklevel
 from .._settings import logger
+from .._utils import recorded_path
 from . import _parse
 from ._table import IO_KEY, _duplicates, _h5ad_column
 
@@ -1478,7 +1479,7 @@ def read_autogenome(
         )
     adata.uns[IO_KEY] = {
         "reader": "read_autogenome",
-        "config_path": str(path),
+        "config_path": recorded_path(path),
         "name": reading.meta.get("name", ""),
         "features_files": features_files,
         "labels_files": labels_files,

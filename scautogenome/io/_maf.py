@@ -12,7 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._settings import logger
-from .._utils import check_key, is_one_of
+from .._utils import check_key, is_one_of, recorded_path
 from . import _parse
 from ._barcodes import (
     ambiguous_matches,
@@ -499,7 +499,7 @@ def read_maf(
         )
     adata.uns[IO_KEY] = {
         "reader": "read_maf",
-        "files": np.asarray([str(p) for p, _ in items], dtype=str),
+        "files": np.asarray([recorded_path(p) for p, _ in items], dtype=str),
         "level": level,
         "variant_classes": np.asarray(
             sorted(counted) if counted is not None else sorted(class_counts.index), dtype=str

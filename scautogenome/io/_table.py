@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from .._keys import IO_KEY
 from .._settings import logger
-from .._utils import check_path, columns_listed, is_one_of
+from .._utils import check_path, columns_listed, is_one_of, recorded_path
 from . import _parse
 from ._barcodes import barcode_fraction, match_ids
 
@@ -396,7 +396,7 @@ def table_to_anndata(
         )
         adata.var_names_make_unique()
     record = {
-        "path": str(path),
+        "path": recorded_path(path),
         "orientation": orientation,
         "orientation_reason": reason,
         "sep": m.layout.sep,

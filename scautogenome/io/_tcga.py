@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._settings import logger
-from .._utils import check_bool, check_key, columns_listed, is_one_of
+from .._utils import check_bool, check_key, columns_listed, is_one_of, recorded_path
 from . import _parse
 from ._barcodes import (
     FIREHOSE_AGGREGATES,
@@ -557,7 +557,7 @@ def read_tcga(
         adata.obs[label_key] = [project_of[i] for i in adata.obs_names]
     record: dict = {
         "reader": "read_tcga",
-        "files": np.asarray([str(f) for f, _, _ in files], dtype=str),
+        "files": np.asarray([recorded_path(f) for f, _, _ in files], dtype=str),
         "file_projects": np.asarray(["" if p is None else p for _, p, _ in files], dtype=str),
         "join": join,
         "n_genes_per_file": np.asarray(n_genes, dtype=np.int64),

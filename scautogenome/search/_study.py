@@ -45,7 +45,7 @@ import torch
 
 from .._logging import batch_heartbeat, interactive, progress
 from .._settings import logger, settings
-from .._utils import check_key, storage_shown
+from .._utils import check_key, recorded_path, storage_shown
 from ..nn import count_parameters
 from ..train import Diverged, Pruned
 from ..train._trainer import kept_point
@@ -739,13 +739,13 @@ def storage_recorded(storage) -> str | None:
     shown = storage_shown(storage)
     file = storage_file(storage)
     if file is not None and is_journal_path(storage):  # "~" expanded, as it is opened
-        return os.path.abspath(file)
+        return recorded_path(os.path.abspath(file))
     if file is None or os.path.isabs(file):
-        return shown
+        return shown if shown is None else recorded_path(shown)
     from sqlalchemy.engine import make_url
 
     url = make_url(storage)  # an SQLite URL (storage_file parsed it)
-    absolute = os.path.abspath(file)
+    absolute = recorded_path(os.path.abspath(file))
     if str(url.database).startswith("file:"):  # a file: URI of uri=true
         absolute = "file:" + absolute
     return url.set(database=absolute).render_as_string(hide_password=True)

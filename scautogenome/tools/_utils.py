@@ -19,6 +19,7 @@ from .._utils import (
     h5ad_safe,
     json_default,
     neighbors,
+    recorded_path,
     resolve_basis,
     shown_values,
     tsne,
@@ -646,7 +647,7 @@ def save_model(model, model_dir, uns: dict) -> None:
     if model_dir is not None:
         model.save(model_dir)
         # absolute: a later session's working folder may hold another folder of that name
-        uns["model_dir"] = os.path.abspath(os.path.expanduser(model_dir))
+        uns["model_dir"] = recorded_path(os.path.abspath(os.path.expanduser(model_dir)))
 
 
 def drop_class_outputs(out: Outputs, adata: AnnData, key_added: str, *, proba: bool) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import shlex
@@ -68,7 +69,7 @@ def _read_h5ad(path: str):
     try:
         return ad.read_h5ad(p)
     except Exception as e:  # any reader failure is a user-facing input error
-        msg = f"cannot read {path!r} as h5ad: {e}"
+        msg = f"cannot read {path!r} as h5ad: {e}{_no_locks_hint(e)}"
         if "encoding_type='MuData'" in str(e):  # anndata would send the user to update it
             msg = (
                 f"{path!r} is a MuData file (.h5mu); the command line reads one AnnData: write "
@@ -310,6 +311,17 @@ def _creatable(path: Path | str, what: str) -> None:
         raise CLIError(str(e)) from e
 
 
+def _no_locks_hint(error: BaseException) -> str:
+    """The remedy where HDF5 could not lock a file (a file system without locks: NFS, Lustre,
+    some container mounts), else nothing."""
+    if "unable to lock file" not in str(error):
+        return ""
+    return (
+        "; this file system does not let HDF5 lock files (NFS, Lustre): run with the "
+        "environment variable HDF5_USE_FILE_LOCKING=FALSE"
+    )
+
+
 @contextmanager
 def _writing(path: Path | str, kept: str | None = None):
     """An OSError while writing ``path`` as a one-line error that names it: a full disk's
@@ -331,7 +343,7 @@ def _writing(path: Path | str, kept: str | None = None):
     except FileExistsError:  # its message names the path, and what to do
         raise
     except OSError as e:
-        msg = f"cannot write {str(path)!r}: {e.strerror or e}"
+        msg = f"cannot write {str(path)!r}: {e.strerror or e}{_no_locks_hint(e)}"
         if there:
             msg += f"; the {kept} there before is kept"
         raise CLIError(msg) from e
@@ -422,6 +434,22 @@ def _setup(args) -> None:
             msg = f"--threads {args.threads} must be a positive integer"
             raise CLIError(msg)
         sag.settings.n_threads = args.threads
+    if args.command in ("classify", "embed", "demo"):
+        # scanpy (the colours, the scores, the report) before the search, not after it: where
+        # numba cannot write its cache, its import fails (the remedy: _numba_hint)
+        import scanpy  # noqa: F401
+
+
+def _numba_hint(text: str) -> str:
+    """The remedy where numba could not cache a function of scanpy's (a read-only
+    site-packages of a container or a shared environment, and no writable cache in HOME),
+    else nothing."""
+    if "cannot cache function" not in text and "no locator available" not in text:
+        return ""
+    return (
+        "; numba cannot write its cache here (a read-only environment): point it at a "
+        "writable folder, e.g. export NUMBA_CACHE_DIR=${TMPDIR:-/tmp}/numba"
+    )
 
 
 # -- printed summaries ---------------------------------------------------------------------------
@@ -727,7 +755,7 @@ def _shap_key(args) -> str:
 def _classify(args) -> int:
     import scautogenome as sag
 
-    from ._utils import json_default, write_atomically
+    from ._utils import json_default, recorded_path, write_atomically
 
     out = _out_dir(args.out, _classify_files(args), args.overwrite)
     _check_inputs(args)
@@ -756,7 +784,7 @@ def _classify(args) -> int:
     )
     out.mkdir(parents=True, exist_ok=True)  # checked before the search: new, or --overwrite
     _save_model(model, out / "model", args.overwrite)
-    adata.uns[args.key_added]["model_dir"] = os.path.abspath(out / "model")
+    adata.uns[args.key_added]["model_dir"] = recorded_path(os.path.abspath(out / "model"))
 
     # an interruption from here on says what is kept (main): the files written so far, and
     # those of the run it replaces (--overwrite) still there. They are replaced, each whole,
@@ -794,6 +822,7 @@ def _classify(args) -> int:
     written = [out / "model", out / "annotated.h5ad", out / "metrics.json"]
     if args.report:
         written.append(_write_report(adata, out / "report.html", key=args.key_added))
+    _all_written(args, written)
     print(metrics_table(adata, args.key_added))
     if args.explain:
         print("\n" + _top_genes_heading(adata, _shap_key(args)))
@@ -859,6 +888,7 @@ def _predict(args) -> int:
         gene_symbols=args.gene_symbols,
     )
     _write_h5ad(adata, out)
+    _all_written(args, [out])
     pred = adata.obs[f"{args.key_added}_pred"]
     if isinstance(model, sag.models.Regressor):
         values = pred.to_numpy(dtype=float)
@@ -906,6 +936,7 @@ def _explain(args) -> int:
         gene_symbols=args.gene_symbols,
     )
     _write_h5ad(adata, out)
+    _all_written(args, [out])
     print(_top_genes_heading(adata, args.key_added))
     print(top_genes_table(adata, args.key_added, gene_symbols=args.gene_symbols))
     print(f"\nwrote {out}")
@@ -937,6 +968,7 @@ def _scores_line(scores: dict, labels: str, key: str, noun: str = "cells") -> st
 def _embed(args) -> int:
     import scautogenome as sag
 
+    from ._utils import recorded_path
     from .data._checks import obs_noun
     from .models._base import META, model_files
     from .tools._embed import check_batch_not_labels, score_batches, score_labels
@@ -1072,7 +1104,9 @@ def _embed(args) -> int:
             if args.model_out:
                 _save_model(model, args.model_out, args.overwrite)
                 saved = True
-                adata.uns[args.key_added]["model_dir"] = os.path.abspath(args.model_out)
+                adata.uns[args.key_added]["model_dir"] = recorded_path(
+                    os.path.abspath(args.model_out)
+                )
             _write_h5ad(adata, out)
         except BaseException:
             if new_folder:
@@ -1110,6 +1144,7 @@ def _embed(args) -> int:
             raise
         print(_scores_line(scores, args.labels, args.key_added, obs_noun(adata)))
     write_run()
+    _all_written(args, [out] + ([args.model_out] if args.model_out else []))
     basis = f"X_{args.key_added}"
     n_dims = adata.obsm[basis].shape[1]
     active = adata.uns[args.key_added]["active_dims"]
@@ -1219,6 +1254,8 @@ DEMO_FILES = ("model", "report.html", "pbmc68k_reduced.sag.h5ad")
 def _demo(args) -> int:
     import scautogenome as sag
 
+    from ._utils import recorded_path
+
     out = _out_dir(args.out, list(DEMO_FILES), args.overwrite)
     model_dir, report_name, h5ad = DEMO_FILES
     start = time.perf_counter()
@@ -1238,9 +1275,10 @@ def _demo(args) -> int:
         sag.tl.embed(adata, seed=args.seed, **DEMO_EMBED_BUDGET)
     out.mkdir(parents=True, exist_ok=True)
     _save_model(model, out / model_dir, True)  # checked above: new, or --overwrite
-    adata.uns["sag"]["model_dir"] = os.path.abspath(out / model_dir)
+    adata.uns["sag"]["model_dir"] = recorded_path(os.path.abspath(out / model_dir))
     report = _write_report(adata, out / report_name, title="scautogenome demo: pbmc68k_reduced")
     _write_h5ad(adata, out / h5ad)
+    _all_written(args, [out / model_dir, out / h5ad, report])
     print()
     print(metrics_table(adata))
     print("\ntop genes per class (SHAP):")
@@ -2077,9 +2115,22 @@ def _on_sigterm(handler):
     return signal.signal(signal.SIGTERM, handler)
 
 
+def _all_written(args, paths: list) -> None:
+    """Record that the command wrote all its files (``paths``): an error after this, in its
+    summary on stdout (an encoding, a full disk), says so (:func:`_saved_note`)."""
+    args.all_written = [str(p) for p in paths]
+
+
 def _saved_note(args) -> str:
     """``; DIR holds its ...`` once classify's search is done (what of its results is written),
-    embed's ``saved_text`` once it wrote its embedding without the scores, else nothing."""
+    embed's ``saved_text`` once it wrote its embedding without the scores, ``; ... written
+    whole`` once the command wrote all its files (the error is of its summary), else
+    nothing."""
+    if getattr(args, "all_written", None) is not None:
+        return (
+            f"; the command's files are written whole ({', '.join(args.all_written)}): what "
+            "failed is its summary on stdout"
+        )
     if getattr(args, "saved_text", None) is not None:  # embed's, said as it wrote it
         return args.saved_text
     saved = getattr(args, "saved_run", None)
@@ -2158,8 +2209,8 @@ def _run(args, sub) -> int:
         return _error(args, sub, str(e))
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
         # a UnicodeError's args[0] is only the codec's name ('utf-8'); its str() says more
-        msg = e.args[0] if e.args and not isinstance(e, UnicodeError) else str(e)
-        return _error(args, sub, str(msg))
+        msg = str(e.args[0] if e.args and not isinstance(e, UnicodeError) else e)
+        return _error(args, sub, msg + _numba_hint(msg))
     except KeyboardInterrupt as e:
         stored = getattr(args, "storage", None)
         kept = (
@@ -2175,6 +2226,28 @@ def _run(args, sub) -> int:
             kept = " after the embedding" + _saved_note(args)
         print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
         return 143 if isinstance(e, _Terminated) else 130
+
+
+@contextmanager
+def _escaping_stdout():
+    """stdout escapes what its encoding cannot write (``\\u207a`` for a label's superscript
+    plus on an ASCII or Latin-1 terminal, or Windows' cp1252 into a file), as stderr does, for
+    the command only: its summary after the work is printed, not an encoding error."""
+    stream = sys.stdout
+    errors = getattr(stream, "errors", None)
+    if errors != "strict" or not hasattr(stream, "reconfigure"):
+        yield
+        return
+    try:
+        stream.reconfigure(errors="backslashreplace")
+    except (ValueError, OSError, io.UnsupportedOperation):  # a stream that cannot change
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError, OSError, io.UnsupportedOperation):
+            stream.reconfigure(errors=errors)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -2194,6 +2267,7 @@ def main(argv: list[str] | None = None) -> int:
     n_threads = sag.settings.n_threads
     threads = getattr(args, "threads", None) is not None
     with contextlib.ExitStack() as restore:
+        restore.enter_context(_escaping_stdout())
         if threads:  # torch's thread count too (imported only then)
             from ._settings import keep_torch_threads
 

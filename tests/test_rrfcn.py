@@ -970,3 +970,21 @@ def test_supernet_check_refuses_another_first_width():
     sn.check([8, 4, 8], [[], [], []])
     with pytest.raises(ValueError, match="first width 8"):
         sn.check([4, 8, 8], [[], [], []])
+
+
+def test_an_enas_search_records_the_study_name_given(tiny_data, monkeypatch):
+    """search_with_rrfcn(study_name=...) of the ENAS strategy records the name given (the
+    search runs in memory, as an Optuna search without a storage, which records its name
+    too); without one, ENAS's own name."""
+    import copy
+
+    from scautogenome.search import _enas
+
+    cfg = sag_config.load(TINY_RRFCN, mode="rrfcn")
+    made = run_enas(tiny_data, cfg, device=torch.device("cpu"), seed=3)
+    monkeypatch.setattr(_enas, "run_enas", lambda *a, **k: copy.copy(made))
+    cpu = torch.device("cpu")
+    named = _enas.search_with_rrfcn(tiny_data, cfg, device=cpu, study_name="mine")
+    assert named.study_name == "mine"
+    plain = _enas.search_with_rrfcn(tiny_data, cfg, device=cpu)
+    assert plain.study_name == "sag-rrfcn-enas"

@@ -981,7 +981,10 @@ def search_with_rrfcn(
             )
         if storage is not None:
             logger.warning("storage is not used by the ENAS search (it runs in memory).")
-        return run_enas(data, config, device=device, seed=seed)
+        res = run_enas(data, config, device=device, seed=seed)
+        if study_name is not None:  # the name given, recorded (as a search in memory's is)
+            res.study_name = study_name
+        return res
     if storage is not None:
         logger.warning(
             "storage keeps the MLP/RFCN trials of mode auto; its RRFCN search by ENAS runs in "

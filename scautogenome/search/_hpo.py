@@ -385,6 +385,7 @@ def run_search(
     out = run_study(
         config,
         sample=lambda trial: sample_trial(trial, config, n_in, n_out),
+        io_shape=(n_in, n_out),
         build=functools.partial(build_network, reads=reads),
         train=train,
         direction="maximize",

@@ -821,17 +821,53 @@ def _check_same_tool(study: optuna.Study, stored: dict, fingerprint: dict) -> No
     raise ValueError(msg + ".")
 
 
-def check_fingerprint(study: optuna.Study, fingerprint: dict | None, n_before: int) -> None:
+def _check_unrecorded(study: optuna.Study, fingerprint: dict, io_shape) -> None:
+    """Raise where the complete trials of an earlier scautogenome, which recorded no
+    fingerprint, cannot be this search's: a network of other inputs or outputs than
+    ``io_shape`` (these data's genes and classes), or, for classify, another mode (a trial
+    drew ``mode`` only in mode auto; else its family is its mode)."""
+    classify = _tool_of(fingerprint) == "classify"
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        if "architecture" not in t.user_attrs:
+            continue
+        arch = json.loads(t.user_attrs["architecture"])
+        was = (arch.get("n_inputs"), arch.get("n_outputs"))
+        if io_shape is not None and was != tuple(io_shape):
+            msg = (
+                f"study {study.study_name!r} in this storage holds trials of an earlier "
+                "scautogenome, without a record of the data they were scored on; trial "
+                f"{t.number}'s network reads {was[0]} genes into {was[1]} outputs, one of "
+                f"these data {io_shape[0]} into {io_shape[1]}: the trials are of other data. "
+                "Pass another study_name= (or storage=), or the study's data."
+            )
+            raise ValueError(msg)
+        searched = "auto" if "mode" in t.params else arch.get("kind")
+        if classify and searched != fingerprint.get("mode"):
+            msg = (
+                f"study {study.study_name!r} in this storage holds trials of an earlier "
+                f"scautogenome searched in mode {searched!r}, this search mode "
+                f"{fingerprint.get('mode')!r}; pass mode={searched!r} to join it, or another "
+                "study_name= (or storage=)."
+            )
+            raise ValueError(msg)
+
+
+def check_fingerprint(
+    study: optuna.Study, fingerprint: dict | None, n_before: int, io_shape=None
+) -> None:
     """Record ``fingerprint`` (what the trials are scored on: genes, split, settings that change
     the objective's value) on a new study; on a resumed one, raise when it differs from the
     recorded one, because its trials' values would not compare with the new ones (a study of
     the other tool, classify or embed, at once); other training settings
-    (:data:`WARN_ONLY_KEYS`) are warned about."""
+    (:data:`WARN_ONLY_KEYS`) are warned about. A study of an earlier scautogenome without a
+    record is checked as far as its trials tell (:func:`_check_unrecorded`; ``io_shape``:
+    the inputs and outputs of this search's networks, where known)."""
     if fingerprint is None:
         return
     stored = study.user_attrs.get(FINGERPRINT_ATTR)
     if stored is None:
         if n_before:
+            _check_unrecorded(study, fingerprint, io_shape)
             logger.warning(
                 "study %r has %d trial(s) without a record of the data they were scored on "
                 "(an earlier scautogenome); they are assumed to be of the same data.",
@@ -1556,6 +1592,7 @@ def run_study(
     fingerprint: dict | Callable[[], dict] | None = None,
     retrain_best: bool = True,
     sampler_salt: int | None = None,
+    io_shape: tuple[int, int] | None = None,
 ) -> StudyOutcome:
     """Run an Optuna study under ``config['budget']`` with the sampler and pruner of
     ``config['search']``.
@@ -1604,6 +1641,10 @@ def run_study(
     sampler_salt
         Mixed into the sampler's seed (:func:`sampler_seed`); a worker's random salt, so that
         workers started together on one study do not draw the same points.
+    io_shape
+        The inputs and outputs (genes, classes) of this search's networks, which the trials
+        of an earlier scautogenome that recorded no ``fingerprint`` must have (None: not
+        checked).
 
     Each trial records (user attributes) ``kept_epochs`` and ``kept_batches``
     (:func:`~scautogenome.train._trainer.kept_point`: how far its kept weights were trained)
@@ -1650,7 +1691,7 @@ def run_study(
         study.sampler = make_sampler(config, sampler_seed(seed, n_before, sampler_salt), shared)
     if callable(fingerprint):
         fingerprint = fingerprint() if shared else None
-    check_fingerprint(study, fingerprint, n_before)
+    check_fingerprint(study, fingerprint, n_before, io_shape)
     tag = fingerprint_tag(fingerprint)
     points: list[dict] = enqueue() if enqueue is not None else []
     if n_before:

@@ -80,6 +80,14 @@ class Regressor(SupervisedModel):
     _extra_entries: ClassVar[dict[str, type]] = {"target": str}  # of model.json, checked by load
 
     @classmethod
+    def _from_parts(cls, *, train_params: dict, **parts) -> Regressor:
+        # no classes to balance: what a search or an earlier version recorded ("weights", the
+        # default setting) is "none", so that fit (which refuses another) trains it again
+        if "class_balance" in train_params:
+            train_params = {**train_params, "class_balance": "none"}
+        return super()._from_parts(train_params=train_params, **parts)
+
+    @classmethod
     def _extras_from_meta(cls, meta: dict) -> dict:
         # a model saved before the two were kept apart has them folded into its last layer:
         # its network outputs the target's units, which 0.0 and 1.0 leave as they are

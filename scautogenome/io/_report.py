@@ -1579,13 +1579,15 @@ def _predict_section(adata: AnnData, key: str) -> list[str]:
     return out
 
 
-def _check_asked_for(adata: AnnData, key: str, shap_key: str, basis: str) -> None:
-    """Refuse a ``key``, ``shap_key`` or ``basis`` other than the default that names nothing
-    in ``adata``: a report without the section asked for would pass for a complete one."""
+def _check_asked_for(adata: AnnData, key: str, shap_key: str | None, basis: str) -> str:
+    """Refuse a ``key`` or ``basis`` other than the default, or a ``shap_key`` given, that
+    names nothing in ``adata``: a report without the section asked for would pass for a
+    complete one. The ``shap_key`` to show (None: :func:`_own_shap_key`)."""
     from ..tools._utils import is_classify_record, is_predict_record
 
     check_key("key", key, "a key of adata.uns (the key_added of classify or predict)")
-    check_key("shap_key", shap_key, "a key of adata.uns (the key_added of explain)")
+    if shap_key is not None:
+        check_key("shap_key", shap_key, "a key of adata.uns (the key_added of explain)")
     check_key("basis", basis, "a key of adata.obsm (X_ and the key_added of embed or encode)")
     if key != _keys.CLASSIFY_KEY:
         if key not in adata.uns:
@@ -1597,7 +1599,7 @@ def _check_asked_for(adata: AnnData, key: str, shap_key: str, basis: str) -> Non
         if not (is_classify_record(adata.uns[key]) or is_predict_record(adata.uns[key])):
             msg = f"key={key!r}: uns[{key!r}] is not the record of a classify or predict run."
             raise ValueError(msg)
-    if shap_key != _keys.SHAP_KEY and shap_key not in adata.uns:
+    if shap_key is not None and shap_key not in adata.uns:
         msg = (
             f"shap_key={shap_key!r} is not in adata.uns (the key_added of explain); uns holds "
             f"{sorted(map(str, adata.uns))}."
@@ -1609,6 +1611,22 @@ def _check_asked_for(adata: AnnData, key: str, shap_key: str, basis: str) -> Non
             f"front); obsm holds {sorted(map(str, adata.obsm))}."
         )
         raise KeyError(msg)
+    return _own_shap_key(adata, key) if shap_key is None else shap_key
+
+
+def _own_shap_key(adata: AnnData, key: str) -> str:
+    """The explanation ``shap_key=None`` shows: ``uns[key + "_shap"]`` where it explains the
+    run in ``uns[key]`` (the command line's ``classify --key-added KEY`` explains there),
+    else explain's default key."""
+    from ..tools._utils import explains_replaced_run, is_explain_record
+
+    own, record = f"{key}_shap", adata.uns.get(key)
+    explanation = adata.uns.get(own)
+    if own == _keys.SHAP_KEY or not is_explain_record(explanation) or not isinstance(record, dict):
+        return _keys.SHAP_KEY
+    if _explained_elsewhere(explanation, key, record) is not None:
+        return _keys.SHAP_KEY
+    return _keys.SHAP_KEY if explains_replaced_run(explanation, key, record) else own
 
 
 def _explained_elsewhere(explanation: dict, key: str, record: dict) -> str | None:
@@ -1711,11 +1729,11 @@ def write_report(
     key, shap_key, basis
         Where the classification, the explanation and the latent space are. One given
         other than its default must be there (an error otherwise: a report without the
-        section asked for is not written). ``shap_key=None``: ``uns[key + "_shap"]`` where
-        it exists (where the CLI's ``classify --key-added KEY`` explains), else explain's
-        default ``"sag_shap"``. An explanation of another run than ``key``'s (another
-        classify key, or other weights than a query's predictions) is left out, with a note
-        saying whose it is.
+        section asked for is not written); so must a ``shap_key`` given. ``shap_key=None``:
+        ``uns[key + "_shap"]`` where it explains the run in ``uns[key]`` (where the CLI's
+        ``classify --key-added KEY`` explains), else explain's default ``"sag_shap"``. An
+        explanation of another run than ``key``'s (another classify key, or other weights
+        than a query's predictions) is left out, with a note saying whose it is.
     title
         Page title; default names the data.
 
@@ -1740,9 +1758,7 @@ def write_report(
         raise IsADirectoryError(msg)
     # before any figure is drawn: a folder that cannot be made (a file on the way) or written
     check_creatable(path.parent, f"path={str(path)!r}")
-    if shap_key is None:  # the run's own explanation, beside it, else explain's default
-        shap_key = f"{key}_shap" if f"{key}_shap" in adata.uns else _keys.SHAP_KEY
-    _check_asked_for(adata, key, shap_key, basis)
+    shap_key = _check_asked_for(adata, key, shap_key, basis)
     if adata.is_view:  # the plots store colours and the UMAP: not in the user's view
         logger.info("adata is a view: the report is made from a copy, which nothing is stored in")
         adata = adata.copy()

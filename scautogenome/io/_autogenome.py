@@ -1481,14 +1481,14 @@ def read_autogenome(
         "reader": "read_autogenome",
         "config_path": recorded_path(path),
         "name": reading.meta.get("name", ""),
-        "features_files": features_files,
-        "labels_files": labels_files,
-        "feature_names_file": "" if names_path is None else str(names_path),
+        "features_files": {split: recorded_path(f) for split, f in features_files.items()},
+        "labels_files": {split: recorded_path(f) for split, f in labels_files.items()},
+        "feature_names_file": "" if names_path is None else recorded_path(names_path),
         "delimiter": "" if delimiter is None else delimiter,
         "autogenome_mode": str(ag_mode),
         "task": task,
         "loss": str(loss_value),
-        "model_dir": str(model_dir),
+        "model_dir": recorded_path(str(model_dir)),
         "mapped": _h5_keys(mapped),
         "no_counterpart": _h5_keys(
             {

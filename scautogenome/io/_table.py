@@ -266,7 +266,7 @@ def join_labels(
     if n_unused:
         logger.info(f"{what} {info.name}: {n_unused} of its {len(ids)} rows match no sample.")
     record = {
-        "label_table": info.source if info.source is not None else info.name,
+        "label_table": recorded_path(info.source) if info.source is not None else info.name,
         "id_column": id_col,
         "label_columns": np.asarray(wanted, dtype=str),
         "id_match": how,

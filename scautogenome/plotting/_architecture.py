@@ -232,6 +232,17 @@ def _io_labels(arch: dict, target: str | None = None) -> tuple[str, str]:
     return first, "output" if n_out is None else f"output\n{counted(n_out, 'classes', 'class')}"
 
 
+def _background(ax):
+    """The colour ``ax`` is drawn on: its figure's, or where that is a SubFigure without a
+    colour of its own (transparent, the default), the nearest one's above it."""
+    from matplotlib.colors import to_rgba
+
+    fig = ax.figure
+    while to_rgba(fig.get_facecolor())[3] == 0 and getattr(fig, "_parent", None) is not None:
+        fig = fig._parent  # a SubFigure's parent: a SubFigure or the root Figure
+    return fig.get_facecolor()
+
+
 def _fit_labels(ax, labels, box_w: float, largest: float) -> None:
     """Shrink the node labels that would overflow their boxes (a small Axes, a grid cell, many
     units): each to the font size at which its measured width and height fit its box, at most
@@ -333,7 +344,7 @@ def architecture(
         _, ax = plt.subplots(figsize=(max(4.0, 1.35 * (n + 2)), 3.2))
     fig = root_figure(ax)
     # the arrows of the chain dark on a light figure, light on a dark one (a dark style)
-    chain_color = text_color_on(fig.get_facecolor(), dark=_CHAIN, light="#cccccc")
+    chain_color = text_color_on(_background(ax), dark=_CHAIN, light="#cccccc")
     step = 1.6
     xs = [step * (i + 1) for i in range(n)]  # units; input at 0, output at step * (n + 1)
     w_min = min(widths)

@@ -437,7 +437,11 @@ def _setup(args) -> None:
     if args.command in ("classify", "embed", "demo"):
         # scanpy (the colours, the scores, the report) before the search, not after it: where
         # numba cannot write its cache, its import fails (the remedy: _numba_hint)
-        import scanpy  # noqa: F401
+        try:
+            import scanpy  # noqa: F401
+        except ImportError as e:  # an install broken otherwise (numba built for another numpy)
+            msg = f"scanpy cannot be imported: {e}"
+            raise CLIError(msg) from e
 
 
 def _numba_hint(text: str) -> str:
@@ -2121,15 +2125,14 @@ def _all_written(args, paths: list) -> None:
     args.all_written = [str(p) for p in paths]
 
 
-def _saved_note(args) -> str:
+def _saved_note(args, interrupted: bool = False) -> str:
     """``; DIR holds its ...`` once classify's search is done (what of its results is written),
     embed's ``saved_text`` once it wrote its embedding without the scores, ``; ... written
     whole`` once the command wrote all its files (the error is of its summary), else
-    nothing."""
+    nothing (``interrupted``: by Ctrl-C or SIGTERM, which is no failure of the summary)."""
     if getattr(args, "all_written", None) is not None:
-        return (
-            f"; the command's files are written whole ({', '.join(args.all_written)}): what "
-            "failed is its summary on stdout"
+        return f"; the command's files are written whole ({', '.join(args.all_written)})" + (
+            "" if interrupted else ": what failed is its summary on stdout"
         )
     if getattr(args, "saved_text", None) is not None:  # embed's, said as it wrote it
         return args.saved_text
@@ -2220,7 +2223,9 @@ def _run(args, sub) -> int:
             else ""
         )
         what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
-        if getattr(args, "saved_run", None) is not None:
+        if getattr(args, "all_written", None) is not None:
+            kept = _saved_note(args, interrupted=True)
+        elif getattr(args, "saved_run", None) is not None:
             kept = " after the search" + _saved_note(args)
         elif getattr(args, "saved_text", None) is not None:  # embed's, during the scores
             kept = " after the embedding" + _saved_note(args)

@@ -824,25 +824,26 @@ def _check_same_tool(study: optuna.Study, stored: dict, fingerprint: dict) -> No
 def _check_unrecorded(study: optuna.Study, fingerprint: dict, io_shape) -> None:
     """Raise where the complete trials of an earlier scautogenome, which recorded no
     fingerprint, cannot be this search's: a network of other inputs or outputs than
-    ``io_shape`` (these data's genes and classes), or, for classify, another mode (a trial
-    drew ``mode`` only in mode auto; else its family is its mode)."""
-    classify = _tool_of(fingerprint) == "classify"
+    ``io_shape`` (these data's genes and classes; None where not compared: an embedding's
+    outputs), or another mode (a classify trial drew ``mode`` only in mode auto; else, as an
+    embed trial, its network's kind is its mode)."""
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         if "architecture" not in t.user_attrs:
             continue
         arch = json.loads(t.user_attrs["architecture"])
         was = (arch.get("n_inputs"), arch.get("n_outputs"))
-        if io_shape is not None and was != tuple(io_shape):
+        shape = (None, None) if io_shape is None else tuple(io_shape)
+        if any(n is not None and n != w for n, w in zip(shape, was, strict=True)):
             msg = (
                 f"study {study.study_name!r} in this storage holds trials of an earlier "
                 "scautogenome, without a record of the data they were scored on; trial "
                 f"{t.number}'s network reads {was[0]} genes into {was[1]} outputs, one of "
-                f"these data {io_shape[0]} into {io_shape[1]}: the trials are of other data. "
-                "Pass another study_name= (or storage=), or the study's data."
+                f"these data {shape[0]} into {shape[1]}: the trials are of other data. Pass "
+                "another study_name= (or storage=), or the study's data."
             )
             raise ValueError(msg)
         searched = "auto" if "mode" in t.params else arch.get("kind")
-        if classify and searched != fingerprint.get("mode"):
+        if searched != fingerprint.get("mode"):
             msg = (
                 f"study {study.study_name!r} in this storage holds trials of an earlier "
                 f"scautogenome searched in mode {searched!r}, this search mode "
@@ -1592,7 +1593,7 @@ def run_study(
     fingerprint: dict | Callable[[], dict] | None = None,
     retrain_best: bool = True,
     sampler_salt: int | None = None,
-    io_shape: tuple[int, int] | None = None,
+    io_shape: tuple[int | None, int | None] | None = None,
 ) -> StudyOutcome:
     """Run an Optuna study under ``config['budget']`` with the sampler and pruner of
     ``config['search']``.
@@ -1644,7 +1645,7 @@ def run_study(
     io_shape
         The inputs and outputs (genes, classes) of this search's networks, which the trials
         of an earlier scautogenome that recorded no ``fingerprint`` must have (None: not
-        checked).
+        checked, neither or the one that is None).
 
     Each trial records (user attributes) ``kept_epochs`` and ``kept_batches``
     (:func:`~scautogenome.train._trainer.kept_point`: how far its kept weights were trained)

@@ -195,6 +195,7 @@ def run_vae_search(
     out = run_study(
         config,
         sample=lambda trial: sample_vae_trial(trial, config, n_in, n_latent, likelihood, n_batch),
+        io_shape=(n_in, None),  # an embedding: its outputs are its genes again
         build=functools.partial(build_vae, reads=transform.varying_genes()),
         train=train,
         direction="minimize",

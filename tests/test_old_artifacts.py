@@ -8,8 +8,8 @@ ResVAE loaded and predicted the same classes, probabilities, values and latent c
 the records plotted and reported; the studies resumed on their own data. The tests below
 cannot check such artifacts out of git in CI, so they rebuild each layout that really existed
 by editing what this version writes (the keys and tensors that commit's files lacked), as
-found in the files those commits wrote. What failed is marked xfail: studies written before
-they recorded what their trials were scored on, resumed on other data or in another mode.
+found in the files those commits wrote. Studies written before they recorded what their
+trials were scored on are refused on other data or in another mode (they failed before).
 """
 
 from __future__ import annotations

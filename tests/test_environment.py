@@ -86,6 +86,26 @@ def _env(tmp_path: Path, *, site: str | None = None, **changes: str | None) -> d
     return env
 
 
+def _bare_job_env(tmp_path: Path, log: Path, **changes: str | None) -> dict:
+    """:func:`_env` of a bare batch job: no network (each try logged to ``log``), HOME unset,
+    the caches of matplotlib, numba and XDG below a regular file (they cannot be made),
+    NO_COLOR and TERM=dumb; ``changes`` on top."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    return _env(
+        tmp_path,
+        site=NO_NETWORK,
+        SAG_TEST_NETWORK_LOG=str(log),
+        HOME=None,
+        MPLCONFIGDIR=str(blocker / "mpl"),
+        NUMBA_CACHE_DIR=str(blocker / "numba"),
+        XDG_CACHE_HOME=str(blocker / "cache"),
+        NO_COLOR="1",
+        TERM="dumb",
+        **changes,
+    )
+
+
 def _sag(argv, env, cwd=None, prefix=(), **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*prefix, sys.executable, "-m", "scautogenome", *map(str, argv)],
@@ -351,23 +371,14 @@ def test_predict_in_a_bare_job_environment(run, tmp_path):
     set, umask is 077, stdout and stderr are files and no socket may connect: it runs, writes
     --out private to the user, and tries no network."""
     h5ad, out, _ = run
-    blocker = tmp_path / "a_file"
-    blocker.write_text("")
     log = tmp_path / "network.log"
-    env = _env(
+    env = _bare_job_env(
         tmp_path,
-        site=NO_NETWORK,
-        SAG_TEST_NETWORK_LOG=str(log),
-        HOME=None,
-        MPLCONFIGDIR=str(blocker / "mpl"),
-        NUMBA_CACHE_DIR=str(blocker / "numba"),
-        XDG_CACHE_HOME=str(blocker / "cache"),
-        XDG_CONFIG_HOME=str(blocker / "config"),
+        log,
+        XDG_CONFIG_HOME=str(tmp_path / "a_file" / "config"),
         TMPDIR=str(tmp_path / "missing" / "tmp"),
         LANG="C",
         LC_ALL="C",
-        NO_COLOR="1",
-        TERM="dumb",
         HTTP_PROXY="http://127.0.0.1:9",
         HTTPS_PROXY="http://127.0.0.1:9",
     )
@@ -512,20 +523,7 @@ def test_demo_log_of_a_batch_job(tmp_path):
     redrawn seldom, no escape sequences), files that follow the umask, a report whole
     offline."""
     log = tmp_path / "network.log"
-    blocker = tmp_path / "a_file"
-    blocker.write_text("")
-    env = _env(
-        tmp_path,
-        site=NO_NETWORK,
-        SAG_TEST_NETWORK_LOG=str(log),
-        HOME=None,
-        MPLCONFIGDIR=str(blocker / "mpl"),
-        NUMBA_CACHE_DIR=str(blocker / "numba"),
-        XDG_CACHE_HOME=str(blocker / "cache"),
-        TMPDIR=str(tmp_path / "missing"),
-        NO_COLOR="1",
-        TERM="dumb",
-    )
+    env = _bare_job_env(tmp_path, log, TMPDIR=str(tmp_path / "missing"))
     with open(tmp_path / "job.log", "wb") as job:
         p = subprocess.run(
             [sys.executable, "-m", "scautogenome", "demo", *DEMO, "--out", tmp_path / "demo"],

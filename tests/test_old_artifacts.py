@@ -365,30 +365,21 @@ def test_resume_a_study_of_d7216a5_on_its_data(tmp_path, sag_caplog):
     assert adata.uns["sag"]["best"]["trial"] == 0
 
 
-def test_resume_a_study_of_d7216a5_on_data_of_other_classes_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    ("n_vars", "n_classes", "mode", "match"),
+    [
+        (200, 5, "mlp", "s1"),  # other classes: a network of 3 outputs
+        (150, 3, "mlp", "s1"),  # other genes: a network of 200 inputs
+        (200, 3, "resnet", "mode"),  # another mode: its MLP trial would be kept
+    ],
+    ids=["other-classes", "other-genes", "other-mode"],
+)
+def test_resume_a_study_of_d7216a5_elsewhere_is_refused(tmp_path, n_vars, n_classes, mode, match):
     storage = _study_of_d7216a5(tmp_path / "study.db")
-    adata = sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=5, seed=1)
-    with pytest.raises(ValueError, match="s1"):
+    adata = sag.datasets.synthetic(n_obs=300, n_vars=n_vars, n_classes=n_classes, seed=1)
+    with pytest.raises(ValueError, match=match):
         sag.tl.classify(
-            adata, "label", mode="mlp", config=_resume_config(), storage=storage, study_name="s1"
-        )
-
-
-def test_resume_a_study_of_d7216a5_on_other_genes_is_refused(tmp_path):
-    storage = _study_of_d7216a5(tmp_path / "study.db")
-    adata = sag.datasets.synthetic(n_obs=300, n_vars=150, n_classes=3, seed=1)
-    with pytest.raises(ValueError, match="s1"):
-        sag.tl.classify(
-            adata, "label", mode="mlp", config=_resume_config(), storage=storage, study_name="s1"
-        )
-
-
-def test_resume_a_study_of_d7216a5_in_another_mode_is_refused(tmp_path):
-    storage = _study_of_d7216a5(tmp_path / "study.db")
-    adata = sag.datasets.synthetic(n_obs=300, n_vars=200, n_classes=3, seed=0)
-    with pytest.raises(ValueError, match="mode"):
-        sag.tl.classify(
-            adata, "label", mode="resnet", config=_resume_config(), storage=storage, study_name="s1"
+            adata, "label", mode=mode, config=_resume_config(), storage=storage, study_name="s1"
         )
 
 

@@ -17,14 +17,18 @@ process, in this checkout and in ``--base``.
 - ``dupes``: ``value_stats`` (the input checks' pass over the values) of a 2,000 x 500 int32
   CSR that stores each value in two parts (duplicates summed in float64 since stop 62); peer:
   scipy's ``sum_duplicates`` of a copy.
+- ``predict``: ``Classifier.predict`` of an AnnData of 20,000 cells x the model's 500 genes
+  (the query's checks, ``min_gene_overlap`` among them, are one call since stop 63); peer:
+  sklearn's ``LogisticRegression.predict`` of the same log1p values.
 
 Each tree runs in a fresh process, one thread, best of ``--tries``; the trees alternate
 ``--repeat`` times. Rows go to ``benchmarks/change_costs.jsonl`` (rows before 2026-12-07,
-stop 61, have no ``table``; before stop 62, no ``scores`` and ``dupes``).
+stop 61, have no ``table``; before stop 62, no ``scores`` and ``dupes``; before stop 63, no
+``predict``).
 
 Usage (not part of CI; about two minutes)::
 
-    OMP_NUM_THREADS=1 python benchmarks/change_costs.py --base 1dcb189 --repeat 3
+    OMP_NUM_THREADS=1 python benchmarks/change_costs.py --base 640d42a --repeat 3
 """
 
 from __future__ import annotations
@@ -96,7 +100,14 @@ def worker(args) -> None:
 
     def fit():
         arch = {"kind": "mlp", "units": [64]}
-        sag.models.Classifier(arch, {"max_epochs": 3}).fit(adata, "label", seed=0)
+        return sag.models.Classifier(arch, {"max_epochs": 3}).fit(adata, "label", seed=0)
+
+    query = sag.datasets.synthetic(n_obs=20000, n_vars=500, n_classes=5, seed=1)
+    X_query = np.log1p(query.X.toarray())
+    model = fit()
+    predict = _best(lambda: model.predict(query), args.tries)
+    peer_model = LogisticRegression(max_iter=200).fit(X, y)
+    peer_predict = _best(lambda: peer_model.predict(X_query), args.tries)
 
     with tempfile.TemporaryDirectory() as tmp:
         config = _files(Path(tmp))
@@ -151,6 +162,8 @@ def worker(args) -> None:
         "peer_scores_s": round(peer_scores, 4),
         "dupes_s": round(dupes, 4),
         "peer_dupes_s": round(peer_dupes, 4),
+        "predict_s": round(predict, 4),
+        "peer_predict_s": round(peer_predict, 4),
     }
     print("RESULT " + json.dumps(row), flush=True)
 
@@ -177,6 +190,8 @@ def main() -> None:
                     f"  table {r['table_s']:.3f} s (/ peer {r['table_s'] / r['peer_table_s']:.2f}x)"
                     f"  scores {r['scores_s']:.3f} s (/ peer {r['scores_s'] / r['peer_scores_s']:.2f}x)"
                     f"  dupes {r['dupes_s']:.3f} s (/ peer {r['dupes_s'] / r['peer_dupes_s']:.2f}x)"
+                    f"  predict {r['predict_s']:.3f} s"
+                    f" (/ peer {r['predict_s'] / r['peer_predict_s']:.2f}x)"
                 ),
             )
     append_rows(args.out, rows)
@@ -186,6 +201,7 @@ def main() -> None:
         ("table_s", "peer_table_s"),
         ("scores_s", "peer_scores_s"),
         ("dupes_s", "peer_dupes_s"),
+        ("predict_s", "peer_predict_s"),
     ):
         for v in ("base", "new"):
             ratios = [r[key] / r[peer] for r in rows if r["variant"] == v]

@@ -289,19 +289,24 @@ def _check_folder(shown: str, path: str) -> None:
         raise ValueError(msg)
 
 
-# Optuna's tables in an SQLite storage: the ones its models make, and alembic's record of their
-# version (a fallback list where Optuna's private models module moves)
-try:
-    from optuna.storages._rdb import models as _optuna_models
+@functools.cache
+def optuna_tables() -> frozenset[str]:
+    """Optuna's tables in an SQLite storage: the ones its models make, and alembic's record of
+    their version (a fallback list where Optuna's private models module moves). Read on first
+    use: its models import SQLAlchemy's, which a search without a storage never needs."""
+    try:
+        from optuna.storages._rdb import models
 
-    OPTUNA_TABLES = frozenset(_optuna_models.BaseModel.metadata.tables) | {"alembic_version"}
-except (ImportError, AttributeError):  # pragma: no cover - another Optuna layout
-    OPTUNA_TABLES = frozenset(
-        {"studies", "study_directions", "study_system_attributes", "study_user_attributes"}
-        | {"trials", "trial_heartbeats", "trial_intermediate_values", "trial_params"}
-        | {"trial_system_attributes", "trial_user_attributes", "trial_values"}
-        | {"version_info", "alembic_version"}
-    )
+        return frozenset(models.BaseModel.metadata.tables) | {"alembic_version"}
+    except (ImportError, AttributeError):  # pragma: no cover - another Optuna layout
+        return frozenset(
+            {"studies", "study_directions", "study_system_attributes", "study_user_attributes"}
+            | {"trials", "trial_heartbeats", "trial_intermediate_values", "trial_params"}
+            | {"trial_system_attributes", "trial_user_attributes", "trial_values"}
+            | {"version_info", "alembic_version"}
+        )
+
+
 # seconds to wait for an Optuna schema that another process is making at this moment (its
 # tables appear one by one)
 TABLES_WAIT = 2.0
@@ -342,12 +347,12 @@ def _check_sqlite_tables(shown: str, path: str) -> None:
         there = set(tables)
         if "studies" in there and there & {"version_info", "alembic_version"}:
             return
-        if not there <= OPTUNA_TABLES or waited >= TABLES_WAIT:
+        if not there <= optuna_tables() or waited >= TABLES_WAIT:
             break
         time.sleep(0.1)
         waited += 0.1
     shown_tables = tables if len(tables) <= 10 else [*tables[:10], "..."]
-    if there <= OPTUNA_TABLES:  # Optuna's names alone, without the schema's version
+    if there <= optuna_tables():  # Optuna's names alone, without the schema's version
         msg = (
             f"storage={shown!r} holds tables of Optuna's names without its schema's version "
             f"({path} has the tables {shown_tables}, {TABLES_WAIT:g} s after it was first "

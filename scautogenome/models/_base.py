@@ -4,6 +4,7 @@ weights_only=True, + JSON) and the base class of Classifier and ResVAE."""
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -50,6 +51,13 @@ _M = TypeVar("_M", bound="BaseModel")
 
 
 def versions() -> dict[str, str]:
+    """The versions of scautogenome, Python and the libraries a model's results depend on (a
+    copy of those read once per process: the package metadata is not read again per save)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     from .. import __version__

@@ -2240,19 +2240,18 @@ def _escaping_stdout():
     the command only: its summary after the work is printed, not an encoding error."""
     stream = sys.stdout
     errors = getattr(stream, "errors", None)
-    if errors != "strict" or not hasattr(stream, "reconfigure"):
-        yield
-        return
-    try:
-        stream.reconfigure(errors="backslashreplace")
-    except (ValueError, OSError, io.UnsupportedOperation):  # a stream that cannot change
-        yield
-        return
+    changed = False
+    if errors == "strict" and hasattr(stream, "reconfigure"):
+        # a stream that cannot change (detached, closed) is left as it is
+        with contextlib.suppress(ValueError, OSError, io.UnsupportedOperation):
+            stream.reconfigure(errors="backslashreplace")
+            changed = True
     try:
         yield
     finally:
-        with contextlib.suppress(ValueError, OSError, io.UnsupportedOperation):
-            stream.reconfigure(errors=errors)
+        if changed:
+            with contextlib.suppress(ValueError, OSError, io.UnsupportedOperation):
+                stream.reconfigure(errors=errors)
 
 
 def main(argv: list[str] | None = None) -> int:

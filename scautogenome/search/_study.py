@@ -842,7 +842,7 @@ def _check_unrecorded(study: optuna.Study, fingerprint: dict, io_shape) -> None:
             msg = (
                 f"study {study.study_name!r} in this storage holds trials of an earlier "
                 "scautogenome, without a record of the data they were scored on; trial "
-                f"{t.number}'s network reads {was[0]} genes into {was[1]} outputs, one of "
+                f"{t.number}'s network reads {was[0]} genes into {was[1]} outputs, one for "
                 f"these data {shape[0]} into {shape[1]}: the trials are of other data. Pass "
                 "another study_name= (or storage=), or the study's data."
             )

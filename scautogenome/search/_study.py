@@ -832,12 +832,12 @@ def _check_unrecorded(study: optuna.Study, fingerprint: dict, io_shape) -> None:
     ``io_shape`` (these data's genes and classes; None where not compared: an embedding's
     outputs), or another mode (a classify trial drew ``mode`` only in mode auto; else, as an
     embed trial, its network's kind is its mode)."""
+    shape = (None, None) if io_shape is None else tuple(io_shape)
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         if "architecture" not in t.user_attrs:
             continue
         arch = json.loads(t.user_attrs["architecture"])
         was = (arch.get("n_inputs"), arch.get("n_outputs"))
-        shape = (None, None) if io_shape is None else tuple(io_shape)
         if any(n is not None and n != w for n, w in zip(shape, was, strict=True)):
             msg = (
                 f"study {study.study_name!r} in this storage holds trials of an earlier "

@@ -500,3 +500,16 @@ def test_architecture_show_candidates_of_another_kind_is_warned(sag_caplog):
     arch = {"kind": "mlp", "units": [8, 4], "n_inputs": 20, "n_outputs": 3}
     sag.pl.architecture(arch, show=False, show_candidates=True)
     assert "show_candidates" in sag_caplog.text
+
+
+@pytest.mark.parametrize("method", ["tsne", "umap"])
+def test_embedding_n_neighbors_of_a_tsne_is_warned(sag_caplog, method):
+    import anndata as ad
+
+    rng = np.random.default_rng(0)
+    a = ad.AnnData(np.zeros((40, 3), dtype=np.float32))
+    a.obsm["X_e"] = rng.normal(size=(40, 4)).astype(np.float32)
+    sag.pl.embedding(a, "X_e", method=method, show=False)  # the default: no word
+    assert "n_neighbors" not in sag_caplog.text
+    sag.pl.embedding(a, "X_e", method=method, n_neighbors=5, recompute=True, show=False)
+    assert ("n_neighbors" in sag_caplog.text) == (method == "tsne")

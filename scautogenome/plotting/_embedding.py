@@ -64,7 +64,7 @@ def embedding(
     *,
     method: str = "umap",
     color: str | Sequence[str] | None = None,
-    n_neighbors: int = 15,
+    n_neighbors: int | None = None,
     recompute: bool = False,
     random_state: int = 0,
     ax: Axes | None = None,
@@ -102,7 +102,9 @@ def embedding(
         other name, or one that is both an ``obs`` column and a gene of ``var_names`` (which
         anndata refuses), is an error before anything is computed.
     n_neighbors
-        Neighbors of the kNN graph (UMAP only); an integer of at least 2.
+        Neighbors of the kNN graph (UMAP only): an integer of at least 2, or None for 15,
+        scanpy's default. A t-SNE has no kNN graph here: a value given with
+        ``method="tsne"`` is warned about and not used.
     recompute
         Recompute the 2-D coordinates even when they are already stored. They are also
         recomputed when ``obsm[basis]`` changed since they were (a new
@@ -189,7 +191,14 @@ def embedding(
             f"basis={basis!r} not found in adata.obsm{hint}; available: {list(adata.obsm.keys())}."
         )
         raise KeyError(msg)
-    n_neighbors, random_state = _check_numbers(n_neighbors, random_state)
+    given = n_neighbors is not None
+    n_neighbors, random_state = _check_numbers(15 if not given else n_neighbors, random_state)
+    if given and method == "tsne":
+        logger.warning(
+            "n_neighbors=%d is not used by method='tsne' (scanpy's t-SNE takes a perplexity, "
+            "not a kNN graph); it applies to method='umap'",
+            n_neighbors,
+        )
     colors = _color_names(color)
     if not (color is None or isinstance(color, str)):
         color = colors  # scanpy's own test of a list: not a pandas Index or numpy array

@@ -1547,7 +1547,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="AutoGenome on AnnData: AutoML over residual fully-connected networks. "
         "Run 'scautogenome demo' to see the whole flow on bundled data.",
         epilog="Exit status: 0 done; 2 bad input or an error, named in one line before any "
-        "work where it can be; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); 141 the "
+        "work where it can be; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); 129 hung "
+        "up (SIGHUP: its terminal closed; nohup ignores it); 141 the "
         "reader of its output left (a pipe into head; what was written is kept); 1 an "
         "unexpected error (a bug: its traceback is printed).",
     )
@@ -2099,24 +2100,44 @@ def _log_in_cli_words(parser: argparse.ArgumentParser):
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM (a job scheduler's preemption, ``kill``), raised where Ctrl-C would be, so that
-    a search stops as cleanly: the running trial is marked failed (a starting point is rerun
-    on resume), not left running until its heartbeat lapses."""
+    """SIGTERM (a job scheduler's preemption, ``kill``) or SIGHUP (the terminal of a command
+    run without nohup closed), raised where Ctrl-C would be, so that a search stops as
+    cleanly: the running trial is marked failed (a starting point is rerun on resume), not
+    left running until its heartbeat lapses. ``signum``: the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def what(self) -> str:
+        import signal
+
+        return "hung up (SIGHUP)" if self.signum == signal.SIGHUP else "terminated (SIGTERM)"
 
 
 def _raise_terminated(signum, frame) -> None:
-    raise _Terminated
+    raise _Terminated(signum)
 
 
-def _on_sigterm(handler):
-    """Install ``handler`` for SIGTERM where signals can be handled (the main thread); returns
-    the previous handler (None where nothing was installed)."""
+def _on_stop_signals(handlers: dict | None = None) -> dict:
+    """Install :func:`_raise_terminated` for SIGTERM, and for SIGHUP where its action is the
+    default one (not under nohup, which ignores it), where signals can be handled (the main
+    thread); returns the previous handlers, which ``handlers`` (such a return) restores."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, handler)
+        return {}
+    if handlers is not None:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        return {}
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated)}
+    hup = getattr(signal, "SIGHUP", None)  # none on Windows
+    if hup is not None and signal.getsignal(hup) is signal.SIG_DFL:
+        previous[hup] = signal.signal(hup, _raise_terminated)
+    return previous
 
 
 def _all_written(args, paths: list) -> None:
@@ -2222,15 +2243,17 @@ def _run(args, sub) -> int:
             if stored
             else ""
         )
-        what = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
+        what = e.what if isinstance(e, _Terminated) else "interrupted"
         if getattr(args, "all_written", None) is not None:
             kept = _saved_note(args, interrupted=True)
         elif getattr(args, "saved_run", None) is not None:
             kept = " after the search" + _saved_note(args)
         elif getattr(args, "saved_text", None) is not None:  # embed's, during the scores
             kept = " after the embedding" + _saved_note(args)
-        print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
-        return 143 if isinstance(e, _Terminated) else 130
+        # stderr may be the terminal that hung up
+        with contextlib.suppress(OSError):
+            print(f"\nscautogenome {args.command}: {what}{kept}", file=sys.stderr)
+        return 128 + e.signum if isinstance(e, _Terminated) else 130
 
 
 @contextmanager
@@ -2264,7 +2287,7 @@ def main(argv: list[str] | None = None) -> int:
 
     original = _one_line_warnings(args.command, sub)
     restore_log = _log_in_cli_words(sub)
-    previous_term = _on_sigterm(_raise_terminated)
+    previous_handlers = _on_stop_signals()
     # --quiet, a stderr that is no terminal, --device and --threads change these for the
     # command only (main() called from a notebook or a script leaves them as they were)
     shown = (sag.settings.verbosity, sag.settings.progress_bar, sag.settings.device)
@@ -2284,8 +2307,7 @@ def main(argv: list[str] | None = None) -> int:
             sag.settings.verbosity, sag.settings.progress_bar, sag.settings.device = shown
             if threads:  # then torch's own count, as it was (restore)
                 sag.settings.n_threads = n_threads
-            if previous_term is not None:
-                _on_sigterm(previous_term)
+            _on_stop_signals(previous_handlers)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -545,3 +545,53 @@ def test_demo_log_of_a_batch_job(tmp_path):
         assert path.stat().st_mode & 0o027 == 0, path
     html = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
     assert 'src="http' not in html  # the report is whole offline
+
+
+# -- a terminal that closes: SIGHUP ------------------------------------------------------------
+def _small_h5ad(tmp_path: Path) -> Path:
+    path = tmp_path / "in.h5ad"
+    sag.datasets.synthetic(n_obs=60, n_vars=20, n_classes=2, seed=0).write_h5ad(path)
+    return path
+
+
+def test_sighup_stops_a_command_as_sigterm_does(tmp_path, capsys, monkeypatch):
+    """The terminal of a command run without nohup closes (an ssh session drops): SIGHUP
+    stops it as SIGTERM does (the running trial failed, not left running in the storage),
+    with exit code 129 and one line saying so; the handler before comes back."""
+
+    def hung_up(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(5)  # the handler raises before this ends
+
+    monkeypatch.setattr(sag.tl, "classify", hung_up)
+    before = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        url = f"sqlite:///{tmp_path / 's.db'}"
+        argv = ["classify", str(_small_h5ad(tmp_path)), "--labels", "label"]
+        assert main([*argv, "--out", str(tmp_path / "o"), "--storage", url]) == 129
+        err = capsys.readouterr().err
+        assert "scautogenome classify: hung up (SIGHUP); the finished trials are kept" in err
+        assert "Traceback" not in err
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
+
+def test_sighup_ignored_by_nohup_is_left_ignored(tmp_path, capsys, monkeypatch):
+    """Under ``nohup`` (SIGHUP ignored) the command keeps its parent's choice: a hangup does
+    not stop it."""
+
+    def hung_up(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGHUP)
+        sum(range(1000))  # a handler would run here
+        raise ValueError("went on after the hangup")
+
+    monkeypatch.setattr(sag.tl, "classify", hung_up)
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        argv = ["classify", str(_small_h5ad(tmp_path)), "--labels", "label"]
+        assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+        assert "went on after the hangup" in capsys.readouterr().err
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)

@@ -359,9 +359,9 @@ def test_a_refused_study_without_a_finished_trial_says_so():
 
 
 def test_a_signal_during_a_search_waits_for_a_check_point(capfd, python_sigint):
-    """While a search runs, Ctrl-C (or SIGTERM with a Python handler, as the command line's)
-    is noted (a line says so at once) and raised at the search's check points, not inside a
-    storage write; a second one acts at once, and the previous handlers come back."""
+    """While a search runs, Ctrl-C (or SIGTERM or SIGHUP with a Python handler, as the command
+    line's) is noted (a line says so at once) and raised at the search's check points, not
+    inside a storage write; a second one acts at once, and the previous handlers come back."""
     import os
     import signal
 
@@ -387,6 +387,7 @@ def test_a_signal_during_a_search_waits_for_a_check_point(capfd, python_sigint):
 
     before_int = signal.getsignal(signal.SIGINT)
     before_term = signal.signal(signal.SIGTERM, raise_term)
+    before_hup = signal.signal(signal.SIGHUP, raise_term)  # the command line's, too
     try:
         with pytest.raises(KeyboardInterrupt):
             search((signal.SIGINT,))
@@ -394,6 +395,10 @@ def test_a_signal_during_a_search_waits_for_a_check_point(capfd, python_sigint):
         assert "stopping the search at its next safe point" in capfd.readouterr().err
         with pytest.raises(Term):
             search((signal.SIGTERM,))
+        reached.clear()
+        with pytest.raises(Term):
+            search((signal.SIGHUP,))
+        assert reached == [signal.SIGHUP]  # noted only, raised by the check
         reached.clear()
         with pytest.raises(KeyboardInterrupt):
             search((signal.SIGINT, signal.SIGINT))
@@ -403,8 +408,10 @@ def test_a_signal_during_a_search_waits_for_a_check_point(capfd, python_sigint):
         search(())
         assert signal.getsignal(signal.SIGINT) is before_int
         assert signal.getsignal(signal.SIGTERM) is raise_term
+        assert signal.getsignal(signal.SIGHUP) is raise_term
     finally:
         signal.signal(signal.SIGTERM, before_term)
+        signal.signal(signal.SIGHUP, before_hup)
 
 
 def test_a_database_whose_tables_another_process_creates_is_opened(tmp_path, monkeypatch):

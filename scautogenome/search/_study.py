@@ -1514,8 +1514,8 @@ def _optuna_log_follows_sag(func):
 
 
 class _DeferredSignals:
-    """While a search runs in the main thread: Ctrl-C (and SIGTERM where a Python handler
-    raises for it, as the command line's) only noted, and raised by :meth:`check` at the
+    """While a search runs in the main thread: Ctrl-C (and SIGTERM or SIGHUP where a Python
+    handler raises for it, as the command line's) only noted, and raised by :meth:`check` at the
     points the search reaches often (a trial's start and end, each epoch's report, the
     batch heartbeat of a long epoch), where no storage write is under way. An interruption
     inside an SQLite write would leave Optuna unable to record the trial ("Should not
@@ -1524,7 +1524,7 @@ class _DeferredSignals:
     write can still be stopped). The previous handlers are restored on leaving; a signal
     noted after the last check is raised then (where nothing else is)."""
 
-    SIGNALS = ("SIGINT", "SIGTERM")
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
     def __init__(self):
         self.pending: tuple[int, Any] | None = None

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import re
+import threading
 
 import numpy as np
 
@@ -245,9 +246,16 @@ def keep_python_rng():
     """Leave Python's ``random`` state as it was, as :func:`keep_torch_rng`
     does torch's: a tool's first call imports libraries that draw from it (sklearn.metrics
     imports rich, which calls ``random.getrandbits`` at import), which would otherwise change
-    what the user's next ``random.random()`` draws. Usable as a decorator."""
+    what the user's next ``random.random()`` draws. Usable as a decorator.
+
+    Only in the main thread (a notebook's, a script's): a call in another thread (a model
+    serving threads) leaves the stream that all threads share where it is, as giving the
+    state back would rewind the draws the other threads made meanwhile, to be drawn again."""
     import random
 
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     state = random.getstate()
     try:
         yield
@@ -255,13 +263,24 @@ def keep_python_rng():
         random.setstate(state)
 
 
+_TORCH_RNG_USERS: dict[int, list[bool]] = {}
+"""The threads inside :func:`keep_torch_rng` now (thread id -> the ``seeds`` of each block
+it is in), under :data:`_TORCH_RNG_LOCK`."""
+_TORCH_RNG_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
-def keep_torch_rng():
+def keep_torch_rng(seeds: bool = True):
     """Leave torch's global random state as it was: the tools seed torch for their own
     trainings (``torch.manual_seed``), which would otherwise change what the user's next
     ``torch.rand`` draws. Covers the CPU generator, every GPU's (restored where CUDA was in
     use; where it was not, the seeds the user queued for its start are kept) and Apple's
-    MPS. Usable as a decorator."""
+    MPS. Usable as a decorator.
+
+    That generator is the one all threads share: a block entered while another thread is in
+    one, where either block ``seeds`` (trains from a seed; ``Model.load`` only draws weights it
+    replaces), warns that the results do not reproduce by seed (README: processes, not
+    threads)."""
     import torch
 
     cpu = torch.get_rng_state()
@@ -274,9 +293,24 @@ def keep_torch_rng():
     if tracker is not None:
         queued = (tracker.manual_seed_all_cb, tracker.manual_seed_cb, list(tracker.call_order))
     mps = torch.mps.get_rng_state() if torch.backends.mps.is_available() else None
+    me = threading.get_ident()
+    with _TORCH_RNG_LOCK:
+        others = [any(blocks) for thread, blocks in _TORCH_RNG_USERS.items() if thread != me]
+        _TORCH_RNG_USERS.setdefault(me, []).append(seeds)
+    if any(others) or (seeds and others):  # each one's seeding moves the other's draws
+        logger.warning(
+            "Another thread is running a sag call that seeds torch's random generator "
+            "(classify, embed, a model's fit or load), which all threads of a process share: "
+            "the results of both depend on their timing and do not reproduce by seed. Run "
+            "searches and trainings side by side in processes, not threads."
+        )
     try:
         yield
     finally:
+        with _TORCH_RNG_LOCK:
+            _TORCH_RNG_USERS[me].pop()
+            if not _TORCH_RNG_USERS[me]:
+                del _TORCH_RNG_USERS[me]
         torch.set_rng_state(cpu)
         if cuda is not None:
             torch.cuda.set_rng_state_all(cuda)

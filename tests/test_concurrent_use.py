@@ -114,11 +114,6 @@ def test_two_predicts_in_threads_on_one_anndata_keep_both_records(data, models):
     assert shared.uns["a"]["model_digest"] != shared.uns["b"]["model_digest"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tl.explain restores torch's global generator on return (keep_torch_rng) though "
-    "it draws nothing from it: another thread's torch.rand draws are rewound and repeat",
-)
 def test_fast_explain_in_a_thread_does_not_rewind_another_threads_torch_draws(data, models):
     a, _ = models
     ad = data.copy()
@@ -132,11 +127,6 @@ def test_fast_explain_in_a_thread_does_not_rewind_another_threads_torch_draws(da
     assert len(set(drawn)) == len(drawn), f"{len(drawn) - len(set(drawn))} repeated draws"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="every sag.tl tool restores Python's random state on return (keep_python_rng), in "
-    "any thread: another thread's random.random() draws during a tl.predict are rewound",
-)
 def test_predict_in_a_worker_thread_does_not_rewind_another_threads_python_draws(data, models):
     """A model serving threads: tl.predict in a pool's thread, random.random() in another."""
     a, _ = models
@@ -261,11 +251,6 @@ def test_calls_leave_the_callers_generators_and_settings_as_they_were(data, mode
 # ------------------------------------------------------------ seeded calls in two threads
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two seeded sag calls at once in threads share torch's global generator (README: "
-    "processes, not threads), and nothing says so: the results silently differ by timing",
-)
 def test_a_fit_while_another_thread_trains_warns_that_seeds_do_not_reproduce(
     data, sag_caplog, monkeypatch
 ):

@@ -906,7 +906,7 @@ class BaseModel:
         return write_model_dir(path, meta, tensors, overwrite=overwrite)
 
     @classmethod
-    @keep_torch_rng()  # the network is built (weights drawn) before the saved ones go in
+    @keep_torch_rng(seeds=False)  # the network's weights are drawn before the saved ones go in
     def load(cls: type[_M], path: str | Path, *, device: str | None = None) -> _M:
         """Load a model saved with :meth:`save` (no pickled objects are read).
 

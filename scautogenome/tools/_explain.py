@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import _keys
 from .._logging import elapsed, inference_batches
-from .._settings import keep_python_rng, keep_torch_rng, logger, resolve_seed
+from .._settings import keep_python_rng, logger, resolve_seed
 from .._utils import (
     check_bool,
     check_gene_symbols,
@@ -273,7 +273,8 @@ def _groups(
 
 
 @keep_python_rng()  # the user's next random.random() draws as without the call
-@keep_torch_rng()
+# no keep_torch_rng: explain draws nothing from torch's generator, and giving its state back
+# rewound the draws another thread made meanwhile (a model serving threads)
 def explain(
     adata: AnnData,
     model: Classifier | Regressor,

@@ -17,6 +17,15 @@ CACHE_VALUES = 2**25
 (:func:`transformed_rows`): 32 Mi stored values of a CSR matrix (256 MB with their column
 indices) or dense values (128 MB of float32). Above it every minibatch is transformed as it
 is read (memory stays that of one batch)."""
+SPARSE_MAX_DENSITY = 0.1
+"""The largest share of stored values (``nnz / (n_obs * n_vars)``) of a CSR query whose
+minibatches a model's inference transforms on their stored values (:func:`sparse_pays`);
+denser ones are densified a batch at a time, then transformed (never the whole matrix).
+Measured by ``benchmarks/sparse_density.py`` (2026-12-07: ``Classifier.predict`` of 20,000
+cells x 2,000 genes of counts, one CPU thread): on the stored values 0.6-0.8x the time of
+the dense batches up to 5 %, 0.93x at 8 %, 1x at about 10 %, 1.1x at 12.5-15 %, 1.3x at
+20 %, 2x at 75 % and more; less peak memory only up to about 15 % (16-17 against 23 MiB
+there, 78 against 27 MiB at 75 %: the dense path's is that of a batch at any density)."""
 
 
 def check_batch_size(batch_size) -> int:
@@ -175,6 +184,14 @@ def moved(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     on CUDA, which copies pageable memory before it returns; elsewhere the copy is waited
     for (MPS has read a freed block after a non-blocking copy, pytorch#189690)."""
     return tensor.to(device, non_blocking=device.type == "cuda")
+
+
+def sparse_pays(X) -> bool:
+    """Whether minibatches of ``X`` are better transformed on their stored values than
+    densified first: a sparse ``X`` with at most :data:`SPARSE_MAX_DENSITY` of its values
+    stored (read from its ``nnz``; nothing is densified)."""
+    n_obs, n_vars = X.shape
+    return sparse.issparse(X) and X.nnz <= SPARSE_MAX_DENSITY * n_obs * n_vars
 
 
 def sparse_transform_applies(X, transform, reads) -> bool:

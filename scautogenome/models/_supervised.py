@@ -12,6 +12,7 @@ from ..data import (
     BatchLoader,
     check_batch_size,
 )
+from ..data._loader import sparse_pays
 from ..nn import InputGenes, build_network, check_architecture
 from ..nn._arch import network_kinds
 from ..train import predict_logits
@@ -75,7 +76,8 @@ class SupervisedModel(BaseModel):
 
     def _loader(self, X, col_map, batch_size: int) -> BatchLoader:
         # a network reading some genes gets those only where the loader can transform them
-        # alone (a sparse query of the model's genes: the stored values of those genes)
+        # alone (a sparse query of the model's genes: the stored values of those genes),
+        # where that is faster than densifying each batch (few values stored: sparse_pays)
         genes = InputGenes.of(self.module_)
         return BatchLoader(
             X,
@@ -87,7 +89,7 @@ class SupervisedModel(BaseModel):
             col_map=col_map,
             inference=True,
             fill=self.transform_.fill_values(),
-            stored_values=True,
+            stored_values=sparse_pays(X),
             reads=None if genes is None else genes.positions(),
         )
 

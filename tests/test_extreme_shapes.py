@@ -69,22 +69,12 @@ def test_a_panel_of_three_genes_runs_end_to_end(panel, tmp_path):
     assert "<h3>A</h3>" in path.read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shap_summary warns 'n_top=20 but explain kept 3 genes ... (raise explain's "
-    "n_top)' on a model of 3 genes, where every gene is shown and no n_top can show more",
-)
 def test_shap_summary_of_a_panel_smaller_than_n_top_does_not_warn(panel, sag_caplog):
     adata, _ = panel
     sag.pl.shap_summary(adata, "A", show=False)
     assert not _warnings(sag_caplog, "n_top=")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_report draws shap_summary with n_top=15 whatever explain kept, so each class "
-    "logs 'n_top=15 but explain kept 10 genes per class ... (raise explain's n_top)'",
-)
 def test_report_of_an_explanation_of_few_top_genes_does_not_warn(tmp_path, sag_caplog):
     adata = _data(np.repeat(["A", "B", "C"], 30), 40)
     model = sag.tl.classify(adata, "ct", config=ONE_TRIAL, mode="mlp")

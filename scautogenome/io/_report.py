@@ -895,10 +895,13 @@ def _explain_section(adata: AnnData, shap_key: str, n_top: int = 10) -> list[str
     # past MAX_DISTRIBUTIONS, those of the most explained cells (ties in class order)
     drawn = [c for c in outputs if n_cells.get(c, 1) > 0]
     drawn.sort(key=lambda c: -n_cells.get(c, 1))  # stable: the class order within a count
+    # at most the genes explain kept per class (its n_top, or a panel of fewer genes): more
+    # asked each plot to warn of them
+    n_shown = max(1, min(15, genes.shape[1]))
     for c in drawn[:MAX_DISTRIBUTIONS]:
         out.append(f"<h3>{html.escape(c)}</h3>")
-        alt = f"SHAP values of the top 15 genes of {c} in each explained {noun[:-1]}"
-        out.append(_figure(pl.shap_summary, adata, c, key=shap_key, n_top=15, alt=alt))
+        alt = f"SHAP values of the top {n_shown} genes of {c} in each explained {noun[:-1]}"
+        out.append(_figure(pl.shap_summary, adata, c, key=shap_key, n_top=n_shown, alt=alt))
     if len(drawn) > MAX_DISTRIBUTIONS:
         more = drawn[MAX_DISTRIBUTIONS:]
         out.append(
@@ -991,8 +994,12 @@ def _explain_one_output(
     out.append(_genes_taken_out(adata, genes[:n_top]))
     alt = f"Top genes by mean absolute SHAP value of the predicted {target}"
     out.append(_figure(pl.importance, adata, group=target, key=shap_key, alt=alt))
-    alt = f"SHAP values of the top 15 genes of the predicted {target} in each explained {noun[:-1]}"
-    out.append(_figure(pl.shap_summary, adata, target, key=shap_key, n_top=15, alt=alt))
+    n_shown = max(1, min(15, len(genes)))  # at most the genes explain kept
+    alt = (
+        f"SHAP values of the top {n_shown} genes of the predicted {target} in each explained "
+        f"{noun[:-1]}"
+    )
+    out.append(_figure(pl.shap_summary, adata, target, key=shap_key, n_top=n_shown, alt=alt))
     return out
 
 

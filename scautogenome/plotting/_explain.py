@@ -408,7 +408,10 @@ def shap_summary(
             group,
         )
         names, values, expr = names[held], values[:, held], expr[:, held]
-    if n_top > values.shape[1]:
+    # a model of no more genes than explain kept (a panel of a few): every one is shown
+    n_model = uns.get("gene_overlap", {}).get("n_model_genes")
+    every_gene = n_model is not None and kept >= int(n_model) and kept == values.shape[1]
+    if n_top > values.shape[1] and not every_gene:
         logger.warning(
             "n_top=%d but explain kept %d genes per class%s; showing %d%s.",
             n_top,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import textwrap
 from contextlib import contextmanager
 from pathlib import Path
@@ -199,9 +200,10 @@ def replaced_together(*paths: str | Path):
 
 def storage_shown(storage: str | None) -> str | None:
     """An Optuna storage URL as it may be written into AnnData or a log: its password, if any,
-    replaced by ``***`` (SQLAlchemy's own rendering), so that a saved h5ad does not carry the
-    database's credentials; a URL without one, or a string SQLAlchemy cannot parse, as it
-    is."""
+    replaced by ``***`` (SQLAlchemy's own rendering; a ``password=`` of the query too, which
+    psycopg2 and PyMySQL take), so that a saved h5ad does not carry the database's
+    credentials; a URL without one, or a string SQLAlchemy cannot parse, as it is (one
+    whose port is no number with its password masked all the same)."""
     if storage is None:
         return None
     if not isinstance(storage, str):  # a storage object of the user's: its kind, not its id
@@ -213,9 +215,15 @@ def storage_shown(storage: str | None) -> str | None:
         url = make_url(storage)
     except ArgumentError:
         return storage
+    except ValueError:  # a URL whose port is no number ("host:5432x"): its password by hand
+        return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", storage, count=1)
+    # a password the driver takes from the query (psycopg2's, PyMySQL's ?password=) as well
+    hidden = {k: "***" for k in url.query if k.lower() in ("password", "passwd")}
+    if url.password is None and not hidden:
+        return storage
     # re-rendered only to hide a password: SQLAlchemy's rendering quotes other parts
     # (sqlite:///:memory: as sqlite:///%3Amemory%3A), which would then name another database
-    return storage if url.password is None else url.render_as_string(hide_password=True)
+    return url.update_query_dict(hidden).render_as_string(hide_password=True)
 
 
 def call_params(**kwargs) -> dict:

@@ -2236,7 +2236,9 @@ def _run(args, sub) -> int:
         msg = str(e.args[0] if e.args and not isinstance(e, UnicodeError) else e)
         return _error(args, sub, msg + _numba_hint(msg))
     except KeyboardInterrupt as e:
-        stored = getattr(args, "storage", None)
+        from ._utils import storage_shown
+
+        stored = storage_shown(getattr(args, "storage", None))  # its password masked
         kept = (
             f"; the finished trials are kept in --storage {stored}, where the same command "
             "resumes the search"

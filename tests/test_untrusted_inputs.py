@@ -27,7 +27,6 @@ def test_a_storage_password_is_masked_where_it_is_recorded():
     assert "db.example.org:5432/optuna" in shown
 
 
-@pytest.mark.xfail(strict=True, reason="a password given as a query parameter is recorded in clear")
 def test_a_storage_password_given_as_a_query_parameter_is_masked_where_it_is_recorded():
     """psycopg2 and PyMySQL take ``?password=`` (SQLAlchemy passes the query to the driver): it
     is the same secret as ``user:password@``, and goes into uns['sag']['storage'] and the h5ad."""
@@ -38,7 +37,6 @@ def test_a_storage_password_given_as_a_query_parameter_is_masked_where_it_is_rec
     assert "db.example.org/optuna" in shown
 
 
-@pytest.mark.xfail(strict=True, reason="a URL whose port is no number: a bare int() error")
 def test_a_storage_url_whose_port_is_no_number_is_named_with_its_password_masked():
     """A typo in the port (``:5432x``) is a ValueError that names the storage (password
     masked), not SQLAlchemy's ``invalid literal for int()`` alone."""
@@ -49,7 +47,6 @@ def test_a_storage_url_whose_port_is_no_number_is_named_with_its_password_masked
     assert SECRET not in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="Ctrl-C's message prints --storage with its password")
 def test_an_interrupted_search_does_not_print_the_storage_password(
     adata, tmp_path, capsys, monkeypatch
 ):
@@ -157,7 +154,6 @@ def test_an_absurd_architecture_in_model_json_is_refused_before_any_allocation(
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KB
 
 
-@pytest.mark.xfail(strict=True, reason="n_inputs Infinity (a JSON literal): a bare OverflowError")
 def test_an_infinite_number_of_inputs_in_model_json_is_refused_naming_the_file(received, tmp_path):
     """``"n_inputs": Infinity`` (Python's json reads and writes the literal) beside weights
     that read some of the genes is a ValueError naming the folder, as a negative or huge
@@ -167,7 +163,6 @@ def test_an_infinite_number_of_inputs_in_model_json_is_refused_naming_the_file(r
         sag.models.Classifier.load(folder)
 
 
-@pytest.mark.xfail(strict=True, reason="a ResVAE's seconds_per_epoch of another type: a TypeError")
 def test_a_resvae_seconds_per_epoch_of_another_type_is_refused_naming_the_file(tmp_path):
     """A ResVAE's model.json whose seconds_per_epoch is no number is a ValueError naming the
     file, as a Regressor's target_mean is."""
@@ -179,7 +174,6 @@ def test_a_resvae_seconds_per_epoch_of_another_type_is_refused_naming_the_file(t
         sag.models.ResVAE.load(folder)
 
 
-@pytest.mark.xfail(strict=True, reason="optional model.json entries of another type: a bare error")
 @pytest.mark.parametrize("entries", [{"history": 5}, {"layer": ["counts"]}, {"config": "x"}])
 def test_optional_model_json_entries_of_another_type_are_refused_naming_the_file(
     received, tmp_path, entries

@@ -496,7 +496,7 @@ class BaseModel:
             reads = reads.cpu().numpy()
             try:  # checked on its own: an architecture's errors keep their own message
                 InputGenes(int(self.architecture_.get("n_inputs", 0)), reads)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, OverflowError) as e:  # Overflow: n_inputs Infinity
                 msg = f"{origin} cannot be read: {e}"
                 raise ValueError(msg) from None
         try:
@@ -943,6 +943,13 @@ class BaseModel:
             k
             for k, kind in needed.items()
             if not isinstance(meta[k], kind) or (kind is list and not meta[k])
+        ]
+        # the entries it may lack (null: not recorded), of their JSON types where present
+        optional = {"history": list, "config": dict, "layer": str, "trained_with": dict}
+        wrong += [
+            k
+            for k, kind in optional.items()
+            if meta.get(k) is not None and not isinstance(meta[k], kind)
         ]
         if wrong or not isinstance(meta.get("versions", {}), dict):
             msg = (

@@ -38,7 +38,7 @@ from ..nn._vae import (
     vae_widths,
 )
 from ..train._vae import VAETrainParams, encode_rows, train_vae, warn_long_warmup
-from ._base import BaseModel, check_is_fitted, doc_query_params, named_twice
+from ._base import BaseModel, check_is_fitted, doc_query_params, finite_numbers, named_twice
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -396,6 +396,8 @@ class ResVAE(BaseModel):
             )
         else:
             problems += named_twice(batches or [], "batches")
+        if meta.get("seconds_per_epoch") is not None:  # None: not finite when it was saved
+            problems += finite_numbers(meta, ("seconds_per_epoch",))
         return problems
 
     @classmethod

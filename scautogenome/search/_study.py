@@ -616,7 +616,7 @@ def _sqlite_database(url: str) -> tuple[str, bool] | None:
 
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is no number ("host:5432x")
         return None  # not a URL: open_storage names it
     if parsed.get_backend_name() != "sqlite":
         return None

@@ -73,9 +73,6 @@ def test_a_subset_of_genes_subsets_the_shap_table_by_name(annotated):
     pd.testing.assert_frame_equal(sub.sort_index(), full.loc[genes].sort_index())
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the report shows the scores of all cells as those of the subset"
-)
 def test_a_scores_note_says_the_embedding_scores_are_of_other_cells(annotated, tmp_path):
     """The report of a subset shows the stored embedding_scores; it must say they were
     computed on other cells (the split note says so of the split)."""
@@ -109,10 +106,6 @@ def test_zarr_keeps_every_output_that_the_readers_read(annotated, tmp_path):
     sag.pl.shap_summary(back, show=False)  # its string arrays read as numpy's StringDType
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_report copies a view with .copy(), which anndata refuses for a backed one",
-)
 def test_report_of_a_view_of_a_backed_file(annotated, tmp_path):
     adata, _ = annotated
     adata.write_h5ad(tmp_path / "a.h5ad")
@@ -123,10 +116,6 @@ def test_report_of_a_view_of_a_backed_file(annotated, tmp_path):
     backed.file.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sag.pl.embedding's refusal of a view tells to .copy() it, which a backed one refuses",
-)
 def test_embedding_of_a_view_of_a_backed_file_says_how_to_load_it(annotated, tmp_path):
     adata, _ = annotated
     adata = adata.copy()
@@ -151,19 +140,12 @@ def test_predict_on_a_backed_file_read_into_memory(annotated, tmp_path):
 
 
 # -- anndata.concat ---------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="write_report reads uns['sag_shap']['top_genes'] of a partial record"
-)
 def test_report_of_a_concat_of_separately_explained_parts(halves, tmp_path):
     both = ad.concat(halves, uns_merge="same")  # the classify record: the same in both
     text = sag.io.write_report(both, tmp_path / "r.html").read_text()  # KeyError 'top_genes'
     assert "not a whole record of sag.tl.explain" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a partial explain record beside the first part's varm reads as a whole one",
-)
 def test_readers_of_a_concat_of_separately_explained_parts_say_what_is_left(halves):
     # varm of the first part, uns of what both share: not one explanation of these cells
     both = ad.concat(halves, merge="first", uns_merge="same")

@@ -1091,6 +1091,16 @@ def _embedding_section(adata: AnnData, basis: str, color: str | None) -> list[st
             "is better).</p>"
         )
         out.append(_table([n for k, n in names if k in scores], [row], left=0))
+        labels_key = str(scores["labels_key"])
+        scored_n = int(scores["n_cells"]) if "n_cells" in scores else None
+        held_n = int(adata.obs[labels_key].notna().sum()) if labels_key in adata.obs else None
+        if scored_n is not None and scored_n != held_n:  # a subset, or AnnData objects joined
+            here = f"these hold {held_n:,}" if held_n is not None else "these lack the column"
+            out.append(
+                f'<p class="muted">These scores are of the {scored_n:,} labelled {noun} '
+                f"<code>sag.tl.embedding_scores</code> scored ({here}): a subset or another "
+                f"AnnData since; score these {noun} again to judge them.</p>"
+            )
         if "batch_asw" in scores:
             out.append(
                 '<p class="muted">batch ASW: how well the batches mix within each label '
@@ -1750,7 +1760,12 @@ def write_report(
     """
     import pandas as pd
 
-    from ..tools._utils import is_classify_record, is_predict_record  # lazily: loads torch
+    from ..tools._utils import (  # lazily: loads torch
+        is_classify_record,
+        is_predict_record,
+        partial_explain_record,
+        record_kind,
+    )
 
     check_anndata(adata)
     if title is not None:
@@ -1768,13 +1783,18 @@ def write_report(
     shap_key = _check_asked_for(adata, key, shap_key, basis)
     if adata.is_view:  # the plots store colours and the UMAP: not in the user's view
         logger.info("adata is a view: the report is made from a copy, which nothing is stored in")
-        adata = adata.copy()
+        # a view of a backed AnnData (read_h5ad(backed="r")[mask]) anndata copies only to a file
+        adata = adata.to_memory() if adata.isbacked else adata.copy()
     has = {
         "classify": is_classify_record(adata.uns.get(key)),
         "predict": is_predict_record(adata.uns.get(key)),
         "explain": shap_key in adata.uns,
         "embed": basis in adata.obsm,
     }
+    # a part of an explanation (anndata.concat's uns_merge="same" of explanations that
+    # differ): noted in the report, not shown
+    partial = has["explain"] and record_kind(adata.uns[shap_key]) == "other"
+    has["explain"] = has["explain"] and not partial
     has["predict"] = has["predict"] and not has["classify"]
     if not any(has.values()):
         msg = (
@@ -1782,6 +1802,8 @@ def write_report(
             f"uns[{shap_key!r}] and no obsm[{basis!r}]; run sag.tl.classify, predict, explain, "
             f"embed or encode first{_kept_elsewhere(adata, key, shap_key, basis)}."
         )
+        if partial:
+            msg += " " + partial_explain_record(adata, shap_key)
         raise ValueError(msg)
     from .. import __version__
 
@@ -1863,6 +1885,12 @@ def write_report(
         )
     elif has["explain"]:
         parts += _explain_section(adata, shap_key)
+    elif partial:
+        msg = partial_explain_record(adata, shap_key)
+        logger.warning("%s It is left out of the report.", msg)
+        parts.append(
+            _explain_heading(target) + f'<p class="muted">{html.escape(msg)} It is not shown.</p>'
+        )
     if has["embed"]:
         color = labels if labels in adata.obs else None
         parts += _embedding_section(adata, basis, color)

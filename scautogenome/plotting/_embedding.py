@@ -749,6 +749,8 @@ def _check_groups(adata: AnnData, color, colors: list, groups) -> None:
 def _refuse_view(adata: AnnData, key_2d: str, recompute: bool, changed: list) -> None:
     """Refuse, before any work, to compute the 2-D coordinates of a view: storing them would
     turn it into a copy, as :func:`~scautogenome.data._checks.check_adata` refuses for sag.tl."""
+    from ..data._checks import view_as_object  # not ..data, which loads torch
+
     if recompute:
         why = "recompute=True"
     elif key_2d not in adata.obsm:
@@ -761,7 +763,7 @@ def _refuse_view(adata: AnnData, key_2d: str, recompute: bool, changed: list) ->
     msg = (
         f"adata is a view of another AnnData (e.g. adata[mask]) whose 2-D coordinates must be "
         f"computed ({why}); sag.pl.embedding stores them in adata and will not silently turn "
-        "a view into a copy. Plot an actual object, e.g. adata[mask].copy(), or plot the "
+        f"a view into a copy. Plot an actual object, e.g. {view_as_object(adata)}, or plot the "
         "whole AnnData first (a subset of its cells then keeps its coordinates)."
     )
     raise ValueError(msg)

@@ -426,6 +426,23 @@ def unexplained_group(adata: AnnData, uns: dict, group: str) -> KeyError:
     return KeyError(f"group={group!r} is not one of the explained classes:{why} they are {shown}.")
 
 
+def partial_explain_record(adata: AnnData, key: str) -> str:
+    """What the readers and the report say of an ``uns[key]`` that is a dict but no whole
+    :func:`~scautogenome.tl.explain` record (:func:`record_kind` ``"other"``): the entries
+    that the explanations of several AnnData objects share, which
+    ``anndata.concat(uns_merge="same")`` keeps (no top genes, no per-cell values)."""
+    from .. import _keys
+
+    kept = ", ".join(repr(str(k)) for k in list(adata.uns[key])[:6]) or "nothing"
+    again = "" if key == _keys.SHAP_KEY else f", key_added={key!r}"
+    return (
+        f"adata.uns[{key!r}] is not a whole record of sag.tl.explain (it holds only {kept}: "
+        "what anndata.concat(uns_merge='same') keeps of the explanations of AnnData objects "
+        f"that differ, say); delete it (and adata.varm[{key!r}], where there) and run "
+        f"sag.tl.explain(adata, model{again}) again."
+    )
+
+
 def explain_record(adata: AnnData, key: str) -> dict:
     """The :func:`~scautogenome.tl.explain` record under ``key`` for a reader (a plot,
     :mod:`scautogenome.get`): a KeyError naming the call that makes it when ``uns`` or
@@ -443,6 +460,8 @@ def explain_record(adata: AnnData, key: str) -> dict:
             "under another key, or pass key= the key_added you used."
         )
         raise KeyError(msg)
+    if key in adata.uns and record_kind(adata.uns[key]) == "other":  # a part of one
+        raise KeyError(partial_explain_record(adata, key))
     if key in adata.uns and key not in adata.varm and is_explain_record(adata.uns[key]):
         again = "" if key == _keys.SHAP_KEY else f", key_added={key!r}"
         msg = (

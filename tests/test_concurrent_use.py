@@ -127,6 +127,36 @@ def test_fast_explain_in_a_thread_does_not_rewind_another_threads_torch_draws(da
     assert len(set(drawn)) == len(drawn), f"{len(drawn) - len(set(drawn))} repeated draws"
 
 
+@pytest.mark.xfail(strict=True, reason="load draws weights it replaces, then rewinds torch's state")
+def test_loading_a_model_in_a_thread_does_not_rewind_another_threads_torch_draws(
+    data, models, tmp_path
+):
+    """A service loading models in a worker thread: the torch draws of another thread go on
+    as they would without the loads (none drawn twice), and a load draws nothing itself."""
+    a, _ = models
+    a.save(tmp_path / "a")
+    sag.models.Classifier.load(tmp_path / "a")  # imports done, as in a warm service
+
+    def work():
+        for _ in range(10):
+            sag.models.Classifier.load(tmp_path / "a")
+
+    drawn = _while_another_thread_draws(lambda: float(torch.rand(1)), work)
+    assert len(set(drawn)) == len(drawn), f"{len(drawn) - len(set(drawn))} repeated draws"
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    calls = []
+    real = torch.set_rng_state
+    torch.set_rng_state = lambda state: calls.append(state) or real(state)
+    try:
+        sag.models.Classifier.load(tmp_path / "a")
+    finally:
+        torch.set_rng_state = real
+    assert not calls, "load set torch's generator state"
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
 def test_predict_in_a_worker_thread_does_not_rewind_another_threads_python_draws(data, models):
     """A model serving threads: tl.predict in a pool's thread, random.random() in another."""
     a, _ = models

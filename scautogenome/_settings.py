@@ -263,14 +263,14 @@ def keep_python_rng():
         random.setstate(state)
 
 
-_TORCH_RNG_USERS: dict[int, list[bool]] = {}
-"""The threads inside :func:`keep_torch_rng` now (thread id -> the ``seeds`` of each block
-it is in), under :data:`_TORCH_RNG_LOCK`."""
+_TORCH_RNG_USERS: dict[int, int] = {}
+"""The threads inside :func:`keep_torch_rng` now (thread id -> how many blocks it is in),
+under :data:`_TORCH_RNG_LOCK`."""
 _TORCH_RNG_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def keep_torch_rng(seeds: bool = True):
+def keep_torch_rng():
     """Leave torch's global random state as it was: the tools seed torch for their own
     trainings (``torch.manual_seed``), which would otherwise change what the user's next
     ``torch.rand`` draws. Covers the CPU generator, every GPU's (restored where CUDA was in
@@ -278,8 +278,7 @@ def keep_torch_rng(seeds: bool = True):
     MPS. Usable as a decorator.
 
     That generator is the one all threads share: a block entered while another thread is in
-    one, where either block ``seeds`` (trains from a seed; ``Model.load`` only draws weights it
-    replaces), warns that the results do not reproduce by seed (README: processes, not
+    one warns that the results of both do not reproduce by seed (README: processes, not
     threads)."""
     import torch
 
@@ -295,12 +294,12 @@ def keep_torch_rng(seeds: bool = True):
     mps = torch.mps.get_rng_state() if torch.backends.mps.is_available() else None
     me = threading.get_ident()
     with _TORCH_RNG_LOCK:
-        others = [any(blocks) for thread, blocks in _TORCH_RNG_USERS.items() if thread != me]
-        _TORCH_RNG_USERS.setdefault(me, []).append(seeds)
-    if any(others) or (seeds and others):  # each one's seeding moves the other's draws
+        others = [thread for thread in _TORCH_RNG_USERS if thread != me]
+        _TORCH_RNG_USERS[me] = _TORCH_RNG_USERS.get(me, 0) + 1
+    if others:  # each one's seeding moves the other's draws
         logger.warning(
             "Another thread is running a sag call that seeds torch's random generator "
-            "(classify, embed, a model's fit or load), which all threads of a process share: "
+            "(classify, embed, a model's fit), which all threads of a process share: "
             "the results of both depend on their timing and do not reproduce by seed. Run "
             "searches and trainings side by side in processes, not threads."
         )
@@ -308,7 +307,7 @@ def keep_torch_rng(seeds: bool = True):
         yield
     finally:
         with _TORCH_RNG_LOCK:
-            _TORCH_RNG_USERS[me].pop()
+            _TORCH_RNG_USERS[me] -= 1
             if not _TORCH_RNG_USERS[me]:
                 del _TORCH_RNG_USERS[me]
         torch.set_rng_state(cpu)

@@ -127,7 +127,6 @@ def test_fast_explain_in_a_thread_does_not_rewind_another_threads_torch_draws(da
     assert len(set(drawn)) == len(drawn), f"{len(drawn) - len(set(drawn))} repeated draws"
 
 
-@pytest.mark.xfail(strict=True, reason="load draws weights it replaces, then rewinds torch's state")
 def test_loading_a_model_in_a_thread_does_not_rewind_another_threads_torch_draws(
     data, models, tmp_path
 ):

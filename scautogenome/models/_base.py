@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._settings import keep_torch_rng, logger
+from .._settings import logger
 from .._utils import (
     check_bool,
     doc_params,
@@ -526,7 +526,10 @@ class BaseModel:
                 f"mismatched weight(s), e.g. {mismatched[0]!r}. {remedy}"
             )
             raise ValueError(msg)
-        module = self._build_module(self.architecture_, reads=reads, **options)
+        # the shaped network given memory and the weights: none drawn to be replaced, so
+        # torch's generator, which all threads share, is left alone (every weight is in the
+        # state dict, checked above)
+        module = shaped.to_empty(device="cpu")
         module.load_state_dict(state_dict)
         self.module_ = module.to(self.device_).eval()
         return self
@@ -906,7 +909,6 @@ class BaseModel:
         return write_model_dir(path, meta, tensors, overwrite=overwrite)
 
     @classmethod
-    @keep_torch_rng(seeds=False)  # the network's weights are drawn before the saved ones go in
     def load(cls: type[_M], path: str | Path, *, device: str | None = None) -> _M:
         """Load a model saved with :meth:`save` (no pickled objects are read).
 

@@ -195,8 +195,8 @@ def budget_section(draw):
     if draw(st.booleans()):
         seconds = st.floats(0.5, 1e5) | st.integers(1, 10**5) | st.just(INF)
         out["time_budget"] = draw(st.none() | seconds)
-    if out.get("n_trials", 0) is None and out.get("time_budget", 0) is None:
-        out["time_budget"] = 60.0  # neither set: a search that never ends
+    if out.get("n_trials", 0) is None and out.get("time_budget", 0) in (None, INF):
+        out["time_budget"] = 60.0  # neither set (infinity is no limit): a search that never ends
     return out
 
 

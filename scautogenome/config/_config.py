@@ -470,10 +470,13 @@ def check_scalars(cfg: dict, scalars: dict, choices: dict) -> None:
 def check_budget(b: dict) -> None:
     """The budget must end the search: trials, seconds or both, each positive (``n_trials=0``
     collects a stored study, :func:`~scautogenome.search._study.check_collect`; a negative
-    ``n_trials`` is :func:`check_scalars`' error, which runs first)."""
-    if b["n_trials"] is None and b["time_budget"] is None:
+    ``n_trials`` is :func:`check_scalars`' error, which runs first). An infinite
+    ``time_budget`` is no limit, as None: with no ``n_trials`` it is refused too."""
+    if b["n_trials"] is None and (b["time_budget"] is None or math.isinf(b["time_budget"])):
+        given = "" if b["time_budget"] is None else " (time_budget=inf is no limit)"
         msg = (
-            "config['budget']: set n_trials, time_budget or both; with neither a search never ends."
+            f"config['budget']: set n_trials, time_budget or both{given}; with neither a "
+            "search never ends."
         )
         raise ValueError(msg)
     if b["time_budget"] is not None and not b["time_budget"] > 0:

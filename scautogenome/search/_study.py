@@ -1083,8 +1083,9 @@ def trials_table(
             "n_params": int(ua.get("n_params", -1)),
             "seconds": float(ua.get("seconds", math.nan)),
             # why training ended: max_epochs, early_stopping, time_budget, trial_cap (its
-            # share of the budget), diverged (a failed trial); pruned trials: "pruned", or
-            # "duplicate" (a starting point another process runs)
+            # share of the budget), diverged (a failed trial); pruned trials: "pruned",
+            # "duplicate" (a starting point another process runs) or "time_budget" (the
+            # budget ran out before it trained)
             "stopped": str(
                 ua.get("stopped", "pruned" if t.state == optuna.trial.TrialState.PRUNED else "")
             ),
@@ -1804,6 +1805,22 @@ def run_study(
                 raise Pruned
 
         t0 = time.perf_counter()
+        if kept and deadline is not None and t0 >= deadline:
+            # the budget ran out while this trial was drawn and built (Optuna's clock, which
+            # started it, starts after sag's; a storage's writes and a wide network's set-up
+            # come between): it would train one minibatch and be stored as complete with that
+            # score. Pruned untrained, and the search ends (a search with no complete trial
+            # of its own still trains one, which check_trained judges)
+            trial.set_user_attr("stopped", "time_budget")
+            trial.set_user_attr("epochs", 0)
+            trial.set_user_attr("seconds", 0.0)
+            logger.info(
+                "trial %d: the time budget ran out before it trained; pruned untrained, and "
+                "the search ends",
+                trial.number,
+            )
+            study.stop()
+            raise optuna.TrialPruned
         # the last trial n_trials allows this process has no later trial to leave time for
         last = budget["n_trials"] is not None and started[0] >= budget["n_trials"]
         capped = (

@@ -136,7 +136,6 @@ def _tick_texts(ticks) -> list[str]:
     return [t.get_text() for t in ticks]
 
 
-@pytest.mark.xfail(strict=True, reason="names alike at both ends shortened to one tick label")
 def test_confusion_matrix_tells_apart_long_names_alike_at_both_ends():
     """Twelve cell types named 'CD8-positive, alpha-beta cytotoxic T cell, type_N subtype,
     activated': each tick of the matrix read 'CD8-positive, alpha-beta c...pe, activated', the
@@ -163,7 +162,6 @@ def test_confusion_matrix_tells_apart_long_names_alike_at_both_ends():
     plt.close("all")
 
 
-@pytest.mark.xfail(strict=True, reason="labels_key ticks of long names alike at both ends collide")
 def test_confusion_matrix_of_predictions_names_each_long_class_once(long_named):
     """Against obs labels (labels_key=), the 30 long class names read alike too; each row and
     its column now have one tick of their own, the same on both axes."""
@@ -190,7 +188,6 @@ def test_short_class_names_are_kept_whole():
     plt.close("all")
 
 
-@pytest.mark.xfail(strict=True, reason="rcParams axes.grid drew grid lines through every cell")
 def test_confusion_matrix_has_no_grid_through_its_cells_under_scanpys_figure_params():
     """sc.set_figure_params() turns rcParams['axes.grid'] on: grey lines crossed the middle of
     every cell of the matrix, through its numbers (scanpy's matrixplot turns them off). Only
@@ -331,7 +328,6 @@ def _enas_history() -> ad.AnnData:
     return adata
 
 
-@pytest.mark.xfail(strict=True, reason="a long title ran past both edges of the 6.5 in figure")
 def test_search_history_widens_for_its_title(long_named):
     """The title of an ENAS search ('search: 2 trials, 2 complete (20 ENAS rows scored on
     shared weights not drawn)') and a long title= ran past both edges of the 6.5 in figure
@@ -368,7 +364,6 @@ def long_target():
     return adata
 
 
-@pytest.mark.xfail(strict=True, reason="the fixed 4.8 in figure cut a long target's axis labels")
 def test_regression_widens_for_a_long_target_name(long_target):
     """sag.pl.regression of a target named as a clinical table's column (64 letters): 'observed
     age_at_...' and 'predicted age_at_...' ran past both edges of the 4.8 x 4.6 in figure, as

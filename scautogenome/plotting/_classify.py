@@ -28,12 +28,12 @@ from ._utils import (
     check_cmap,
     check_plot_args,
     check_size,
+    distinct_shortened,
     finish,
     label_width,
     new_axes,
     palette,
     read_record,
-    shortened,
     text_color_on,
     title_size,
 )
@@ -176,9 +176,12 @@ def confusion_matrix(
     shown = cm / np.where(support > 0, support, 1)[:, None] if normalize else cm
     n = max(len(rows), len(cols))
     annotate = n <= 20 if annotate is None else annotate
-    ticks = [shortened(c) for c in rows]
+    # a class of the rows and the columns has one tick in both, which tells it from the others
+    named = list(dict.fromkeys([*rows, *cols]))
+    tick = dict(zip(named, distinct_shortened(named)))
+    ticks = [tick[c] for c in rows]
     row_labels = [f"{c} ({int(s)})" for c, s in zip(ticks, support)] if normalize else ticks
-    cols = [shortened(c) for c in cols]
+    cols = [tick[c] for c in cols]
     # relative to the font size (sc.set_figure_params(fontsize=)): 9, 7 or 6 points at
     # matplotlib's default of 10
     base = float(rcParams["font.size"])
@@ -190,6 +193,10 @@ def confusion_matrix(
     ax.tick_params(labelsize=fontsize, length=0)
     ax.set_xticks(np.arange(len(cols) + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
+    # the cells' white edges alone: no grid through the cells' middles and their numbers, which
+    # rcParams['axes.grid'] (True after sc.set_figure_params()) drew, as scanpy's matrixplot
+    # turns it off
+    ax.grid(which="major", visible=False)
     ax.grid(which="minor", color="white", lw=0.6)
     ax.tick_params(which="minor", length=0)
     ax.spines[:].set_visible(False)
@@ -515,7 +522,13 @@ def regression(
     from ..data._checks import obs_noun  # not ..data, which loads torch
 
     noun = obs_noun(adata)  # samples for bulk data
-    fig, ax = new_axes(ax, (4.8, 4.6))
+    what = f"all {noun}" if split == "all" else f"{split} split"
+    heading = (
+        f"{what}: R\u00b2 {_format_or_na(float(stats['r2']), '.3f')}, "
+        f"RMSE {_format_or_na(float(stats['rmse']), '.4g')} (n={n})"
+    )
+    xlabel, ylabel = f"observed {target}", f"predicted {target}"
+    fig, ax = new_axes(ax, _scatter_size([xlabel, ylabel], heading if title is None else title))
     s = float(np.clip(4000 / n, 4, 36)) if size is None else size
     if split == "all" and parts is not None:
         present = set(parts[shown])
@@ -534,16 +547,24 @@ def regression(
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel(f"observed {target}")
-    ax.set_ylabel(f"predicted {target}")
-    what = f"all {noun}" if split == "all" else f"{split} split"
-    ax.set_title(
-        f"{what}: R\u00b2 {_format_or_na(float(stats['r2']), '.3f')}, "
-        f"RMSE {_format_or_na(float(stats['rmse']), '.4g')} (n={n})"
-    )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(heading)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", frameon=False, fontsize="small")
     return finish(fig, ax, show, return_fig, save, "sag_regression", title=title)
+
+
+def _scatter_size(labels, title) -> tuple[float, float]:
+    """The size of the figure of observed against predicted values: 4.8 x 4.6 in, its square
+    axes (about 3.8 in) as long as the longer of the axis labels ``labels`` and the figure as
+    wide as the ``title`` (the caller's, else the heading) over them. A long target's name
+    (a clinical column, ``age_at_initial_pathologic_diagnosis...``) ran past both edges of
+    the figure, as did a long ``title=``."""
+    side = max(3.8, label_width(labels) + 0.2)
+    lines = str(title).splitlines() or [""]
+    wide = label_width(lines, title_size()) + 1.1  # centred over the axes, right of its ticks
+    return max(side + 1.0, wide), side + 0.8
 
 
 def _refuse_predict_record(adata: AnnData, key: str, needs: str, truth: str, shown: str) -> None:
@@ -615,6 +636,20 @@ def _kept_trial(trials: pd.DataFrame, uns, done: np.ndarray, sign: float) -> int
     return int(next(i for i in order if done[i]))
 
 
+def _history_width(title, mode: np.ndarray, state: np.ndarray) -> float:
+    """The width of a figure of the search history: 6.5 in, or wide enough for its ``title``
+    (the caller's, else the heading) centred over the trials, between the axis' labels on the
+    left (about an inch) and the legend on the right (its entries of ``mode`` and ``state`` at
+    its small font, beside their markers). The title of an ENAS run (the rows it leaves out),
+    or a long ``title=``, ran past both edges of the figure."""
+    entries = [*set(mode), "best so far", *(f"kept trial ({m})" for m in set(mode))]
+    entries += [f"{st} ({int((state == st).sum())})" for st in ("pruned", "fail")]
+    legend = label_width(entries, "small") + 0.6
+    lines = str(title).splitlines() or [""]
+    # centred over the axes: as far from its middle as the wider of the sides allows
+    return max(6.5, label_width(lines, title_size()) + abs(legend - 1.0) + 0.4)
+
+
 @doc_params(plot_params=PLOT_PARAMS)
 def search_history(
     adata: AnnData,
@@ -672,7 +707,12 @@ def search_history(
     lower = "val_loss" in dict(uns.get("best", {}))
     sign = -1.0 if lower else 1.0
 
-    fig, ax = new_axes(ax, (6.5, 3.8))
+    proxies = int(np.isin(state, ("sampled", "ranked")).sum())
+    # the trials trained: not the ENAS rows, which the brackets count
+    heading = f"search: {counted(len(trials) - proxies, 'trials')}, {int(done.sum())} complete"
+    if proxies:
+        heading += f" ({counted(proxies, 'ENAS rows')} scored on shared weights not drawn)"
+    fig, ax = new_axes(ax, (_history_width(heading if title is None else title, mode, state), 3.8))
     for m in modes:
         sel = done & (mode == m)
         if sel.any():
@@ -722,15 +762,7 @@ def search_history(
             )
     ax.set_xlabel("trial")
     ax.set_ylabel("validation loss (lower is better)" if lower else f"validation {metric}")
-    proxies = int(np.isin(state, ("sampled", "ranked")).sum())
-    ax.set_title(  # the trials trained: not the ENAS rows, which the brackets count
-        f"search: {counted(len(trials) - proxies, 'trials')}, {int(done.sum())} complete"
-        + (
-            f" ({counted(proxies, 'ENAS rows')} scored on shared weights not drawn)"
-            if proxies
-            else ""
-        )
-    )
+    ax.set_title(heading)
     if len(number) <= 20:
         ax.set_xticks(number)
     else:

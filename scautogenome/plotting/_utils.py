@@ -119,6 +119,34 @@ def shortened(name: str, limit: int = TICK_LETTERS) -> str:
     return f"{name[: limit - 1 - tail]}\u2026{name[-tail:]}"
 
 
+def distinct_shortened(names, limit: int = TICK_LETTERS) -> list[str]:
+    """Each of ``names`` as a tick label (:func:`shortened`), every one different: names that
+    share their start and their end (``"CD8-positive, alpha-beta cytotoxic T cell, type_1
+    subtype, activated"`` and ``"..., type_2 subtype, ..."``) kept the same letters, so that
+    every tick of a confusion matrix read alike. Those of them keep their start, then what
+    follows from the word where they differ (shortened, as a name is, to ``limit`` letters);
+    any still alike (a difference deep inside a long name) are written whole."""
+    names = [str(n) for n in names]
+    ticks = [shortened(n, limit) for n in names]
+    head = limit - 1 - (limit - 1) // 3  # the letters of a name's start that shortened keeps
+    alike: dict[str, set[str]] = {}
+    for name, tick in zip(names, ticks):
+        alike.setdefault(tick, set()).add(name)
+    for i, name in enumerate(names):
+        group = alike[ticks[i]]
+        if len(group) < 2:
+            continue
+        # where the names part: their common start is that of the first and last in order
+        first, last = min(group), max(group)
+        differ = next((k for k, (a, b) in enumerate(zip(first, last)) if a != b), len(first))
+        cut = max(head, name.rfind(" ", head, differ) + 1 or differ)  # from that word on
+        ticks[i] = f"{name[:head]}\u2026{shortened(name[cut:], limit)}" if cut > head else name
+    counts: dict[str, int] = {}
+    for tick in ticks:
+        counts[tick] = counts.get(tick, 0) + 1
+    return [name if counts[tick] > 1 else tick for name, tick in zip(names, ticks)]
+
+
 def label_width(names, size: float | str | None = None) -> float:
     """Inches taken by the longest of the texts ``names`` (the longest line of one of several
     lines) at the font ``size`` (points, or a name such as ``"large"``; default

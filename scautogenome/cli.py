@@ -1175,6 +1175,12 @@ def _report(args) -> int:
     # classify's --out directory: its report.html is regenerated from its annotated.h5ad
     own_report = not args.out and src.is_dir()
     _out_file(str(out), args.overwrite or own_report, suffix=".html")
+    from .io._report import _check_not_data
+
+    try:  # an .h5ad of data, even with --overwrite: before the input is read
+        _check_not_data(out, f"--out {str(out)!r}")
+    except FileExistsError as e:
+        raise CLIError(str(e)) from e
     adata = _read_h5ad(str(h5ad))
     # write_report logs "wrote report PATH (N KB)" (at info, the CLI's default; not --quiet)
     _write_report(adata, out, key=args.key, shap_key=args.shap_key, basis=f"X_{args.embed_key}")

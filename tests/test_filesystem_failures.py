@@ -66,7 +66,6 @@ def h5ad(tmp_path):
 
 
 # -- a search's result is not lost by a failed save at its end -----------------------------------
-@pytest.mark.xfail(strict=True, reason="a failed model_dir save lost the model")
 def test_a_full_disk_at_the_end_of_classify_keeps_the_trained_model(
     tmp_path, monkeypatch, sag_caplog
 ):
@@ -91,7 +90,6 @@ def test_a_full_disk_at_the_end_of_classify_keeps_the_trained_model(
     np.testing.assert_allclose(loaded.predict_proba(adata), model.predict_proba(adata), atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="a failed model_dir save lost the model")
 def test_a_model_dir_filled_during_the_embed_search_keeps_the_model(tmp_path, sag_caplog):
     """sag.tl.embed(..., model_dir=...) whose folder another process saved a model into while
     the search ran: the save refused it (FileExistsError, rightly: that model is kept) and the
@@ -307,7 +305,6 @@ def test_a_failed_report_keeps_the_earlier_one(run, tmp_path, monkeypatch):
     assert _listing(tmp_path) == ["r.html"]
 
 
-@pytest.mark.xfail(strict=True, reason="write_report replaced an .h5ad of data")
 def test_a_report_is_not_written_over_the_data(run, tmp_path):
     """sag.io.write_report(adata, "pbmc.h5ad"), the data's own file given as the path (the
     arguments of write_h5ad, say): the data were replaced by the HTML page; now an HDF5 file
@@ -322,7 +319,6 @@ def test_a_report_is_not_written_over_the_data(run, tmp_path):
     assert _listing(tmp_path) == ["pbmc.h5ad"]
 
 
-@pytest.mark.xfail(strict=True, reason="report --overwrite replaced an .h5ad of data")
 def test_the_report_command_is_not_written_over_data(h5ad, tmp_path, capsys, monkeypatch):
     """scautogenome report in.h5ad --out other.h5ad --overwrite (an .h5ad given for the .html):
     the data in other.h5ad were replaced by the page; now refused before the input is read,
@@ -376,7 +372,6 @@ def _imsave_on_a_full_disk(monkeypatch) -> None:
     monkeypatch.setattr(mimage, "imsave", imsave)
 
 
-@pytest.mark.xfail(strict=True, reason="a failed save= truncated the earlier figure")
 def test_a_figure_saved_again_on_a_full_disk_keeps_the_earlier_one(run, tmp_path, monkeypatch):
     """sag.pl.confusion_matrix(save='figures/cm.png') over a figure saved before, on a full
     disk: the earlier figure was truncated to the bytes written before the disk filled up; now
@@ -394,7 +389,6 @@ def test_a_figure_saved_again_on_a_full_disk_keeps_the_earlier_one(run, tmp_path
     assert _listing(tmp_path) == ["figures", "figures/cm.png"]
 
 
-@pytest.mark.xfail(strict=True, reason="save= under a file: bare 'File exists'")
 def test_a_figure_saved_under_a_file_names_what_is_wrong(run, tmp_path):
     """save='results/cm.png' where results is a file of the user's: the error was "[Errno 17]
     File exists: 'results'", as if cm.png existed; now it says results is a file, and the file

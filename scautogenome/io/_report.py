@@ -1706,6 +1706,28 @@ def _written_at() -> str:
     return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %z")
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+"""The first bytes of an HDF5 file: an .h5ad, .h5mu, .loom or 10x .h5 of data."""
+
+
+def _check_not_data(path: Path, what: str) -> None:
+    """Refuse to write the report over an HDF5 file (an .h5ad: the data's own file, or a
+    path mistyped), which it would replace with no way back; an earlier report, or another
+    file, is replaced as before. ``what`` names the path as the user gave it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_HDF5_SIGNATURE))
+    except OSError:  # none there (the common case), or unreadable: the write says why
+        return
+    if head == _HDF5_SIGNATURE:
+        msg = (
+            f"{what} is an HDF5 file (an .h5ad of data, say), which the report "
+            f"would replace; give the .html file to write, e.g. "
+            f"{str(path.with_name(path.stem + '.report.html'))!r}."
+        )
+        raise FileExistsError(msg)
+
+
 def write_report(
     adata: AnnData,
     path: str | Path,
@@ -1742,7 +1764,8 @@ def write_report(
         An AnnData annotated by :func:`~scautogenome.tl.classify`,
         :func:`~scautogenome.tl.explain` and/or :func:`~scautogenome.tl.embed`.
     path
-        The ``.html`` file to write (``~`` is the home folder).
+        The ``.html`` file to write (``~`` is the home folder); a file there is replaced,
+        except an HDF5 file (an ``.h5ad``: the data's own, say), which is an error.
     key, shap_key, basis
         Where the classification, the explanation and the latent space are. One given
         other than its default must be there (an error otherwise: a report without the
@@ -1780,6 +1803,7 @@ def write_report(
         raise IsADirectoryError(msg)
     # before any figure is drawn: a folder that cannot be made (a file on the way) or written
     check_creatable(path.parent, f"path={str(path)!r}")
+    _check_not_data(path, f"path={str(path)!r}")
     shap_key = _check_asked_for(adata, key, shap_key, basis)
     if adata.is_view:  # the plots store colours and the UMAP: not in the user's view
         logger.info("adata is a view: the report is made from a copy, which nothing is stored in")

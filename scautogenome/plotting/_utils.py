@@ -382,17 +382,28 @@ def save_path(save, writekey: str) -> Path | None:
 def save_figure(fig: Figure, writekey: str, save: bool | str | os.PathLike | None) -> Path | None:
     """Save ``fig`` where ``save=`` says (:func:`save_path`; nowhere for None or False):
     making its folder where it does not exist (as scanpy makes ``figdir``), which the log line
-    naming the file says."""
+    naming the file says. Written through a temporary file renamed into place
+    (:func:`~scautogenome._utils.write_atomically`): a save that fails part-way (a full disk)
+    leaves the figure saved there before whole, not a truncated file."""
     from .._settings import logger
+    from .._utils import check_creatable, write_atomically
 
     path = save_path(save, writekey)
     if path is None:
         return None
     made = ""
     if not path.parent.is_dir():
+        # a file on the way ("results/cm.png", results a file): said so, not "File exists"
+        check_creatable(path.parent, f"save={str(path)!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
         made = f" (created the folder {path.parent})"
-    fig.savefig(path, bbox_inches="tight", format=path.suffix[1:].lower())
+
+    def write(tmp: Path) -> None:
+        # through a file object: no format (EPS) records the temporary file's name
+        with open(tmp, "wb") as f:
+            fig.savefig(f, bbox_inches="tight", format=path.suffix[1:].lower())
+
+    write_atomically(path, write)
     logger.warning("saving figure to file %s%s", path, made)
     return path
 

@@ -225,7 +225,9 @@ def classify(
         ``obs['{key_added}_split']``, ``obs['{key_added}_confidence']`` or
         ``obsm['{key_added}_proba']`` that no such record accounts for (a column of your own).
     model_dir
-        Also save the model there (recorded in ``uns[key_added]['model_dir']``).
+        Also save the model there (recorded in ``uns[key_added]['model_dir']``). A save
+        that fails once the search is done (a full disk) is logged as an error, and the model
+        returned unsaved rather than lost: ``model.save(model_dir)`` saves it again.
 
     Returns
     -------

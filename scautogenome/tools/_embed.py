@@ -286,7 +286,9 @@ def embed(
         One holding only the scores of :func:`embedding_scores` (a baseline scored under the
         key first) is replaced, with a log line.
     model_dir
-        Also save the model there (recorded in ``uns[key_added]['model_dir']``).
+        Also save the model there (recorded in ``uns[key_added]['model_dir']``). A save
+        that fails once the search is done (a full disk) is logged as an error, and the model
+        returned unsaved rather than lost: ``model.save(model_dir)`` saves it again.
     batch_key
         ``obs`` column of the cells' batches (sample, donor, plate, sequencing run), to correct
         for them as scVI does: every decoder unit also reads the cell's one-hot batch, the

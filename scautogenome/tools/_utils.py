@@ -659,12 +659,27 @@ def save_model(model, model_dir, uns: dict) -> None:
     """Record in ``uns['params']`` torch's CPU thread count ``model`` was trained on
     (``n_threads``: a seed gives the same weights again at the same thread count and device
     only), save ``model`` into ``model_dir`` when given and record the directory in ``uns``.
-    The tools call it before they write into the AnnData, so that a failed save leaves it as
-    it was."""
+    The tools call it before they write into the AnnData. A save that fails (a full disk, a
+    folder another process filled during the search) logs an error naming ``model_dir`` and
+    the run goes on without it, ``uns['model_dir']`` unset: the search's result, perhaps hours
+    of it, is returned rather than lost with an exception (the save leaves no file behind, and
+    ``model.save`` saves it again)."""
     if isinstance(uns.get("params"), dict) and getattr(model, "n_threads_", None) is not None:
         uns["params"]["n_threads"] = int(model.n_threads_)
     if model_dir is not None:
-        model.save(model_dir)
+        try:
+            model.save(model_dir)
+        except OSError as e:
+            from .._settings import logger
+
+            logger.error(
+                "model_dir=%r: the model could not be saved (%s); it is returned unsaved, and "
+                "uns['model_dir'] not set: save it with model.save(%r) once that is fixed.",
+                str(model_dir),
+                e.strerror or e,
+                str(model_dir),
+            )
+            return
         # absolute: a later session's working folder may hold another folder of that name
         uns["model_dir"] = recorded_path(os.path.abspath(os.path.expanduser(model_dir)))
 

@@ -688,10 +688,20 @@ def classify_run_record(
     """The :func:`~scautogenome.tl.classify` record under ``key`` for a reader that needs its
     entry ``needed`` (``"metrics"``, ``"trials"``, ...): a KeyError naming what is there
     instead (a prediction's record, which has no test metrics or search) and the call that
-    makes it."""
+    makes it; of a run's record (:func:`is_run_record`) that lacks what the reader reads, or
+    holds it of another kind, the error of :func:`run_record_damage`."""
     if key not in adata.uns:
         raise missing_key("adata.uns", key, how)
     record = adata.uns[key]
+    # an embed run's whole record (tools' is_embed_record) lacks what classify alone writes:
+    # "holds no classify run" below says so, unless it holds the entry (its search's trials)
+    embed = isinstance(record, dict) and {"n_latent", "likelihood"} <= set(
+        record.get("params") if isinstance(record.get("params"), dict) else ()
+    )
+    if is_run_record(record) and (needed in record or not embed):  # whole, if a run's?
+        damage = run_record_damage(adata, key, needed, how)
+        if damage is not None:
+            raise damage
     if not isinstance(record, dict) or needed not in record:
         what = (
             "the record of sag.tl.predict (predictions have no test metrics or search)"
@@ -704,3 +714,173 @@ def classify_run_record(
         )
         raise KeyError(msg)
     return record
+
+
+_FIGURES = {
+    "classification": ("accuracy", "macro_f1", "balanced_accuracy", "n"),
+    "regression": ("r2", "rmse", "mae", "pearson", "spearman", "n"),
+}
+_PER_CLASS = ("precision", "recall", "f1", "support")
+
+_READS: dict[str | None, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # entry a reader needs -> (the entries it cannot do without, those it reads where there)
+    "metrics": (("metrics", "classes"), ("task",)),
+    "confusion": (("confusion", "classes"), ("metrics", "task")),
+    "trials": (("trials",), ("params", "best")),
+    "params": (("params",), ()),
+    # the report: the figures and classes; the rest (search, architecture, ...) where there
+    None: (
+        ("metrics", "classes"),
+        (
+            "task",
+            "params",
+            "best",
+            "confusion",
+            "trials",
+            "architecture",
+            "train_params",
+            "dropped_classes",
+            "versions",
+        ),
+    ),
+}
+
+
+_RUN_ENTRIES = ("architecture", "train_params", "search_seconds", "config")
+"""Entries of the record of a classify or embed run (a search's) that no other record has:
+one of them left marks a part of one, as anndata.concat(uns_merge="same") keeps it."""
+
+
+def is_run_record(record) -> bool:
+    """Whether ``record`` is (or is a part of) the record of a classify or embed run, rather
+    than another dict (a prediction's record, the user's)."""
+    if not isinstance(record, dict):
+        return False
+    if "predict_params" in record and "architecture" not in record:  # a prediction's alone
+        return False
+    return any(entry in record for entry in _RUN_ENTRIES)
+
+
+def _json_dict_problem(value) -> str | None:
+    import json
+
+    if not isinstance(value, str):
+        return f"is a {type(value).__name__} ({short_repr(value)}), not JSON text"
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        return f"is not JSON text ({short_repr(value)})"
+    return None if isinstance(parsed, dict) else f"is JSON of a {type(parsed).__name__}"
+
+
+def _list_problem(value, n: int | None = None) -> str | None:
+    if isinstance(value, (str, bytes, dict)) or not isinstance(
+        value, (list, tuple, np.ndarray, pd.Index, pd.Series)
+    ):
+        return f"is a {type(value).__name__} ({short_repr(value)}), not a list"
+    if np.ndim(value) != 1:
+        return f"has shape {np.shape(value)}, not a list"
+    if n is not None and len(value) != n:
+        return f"has {len(value)} values, not one per class ({n})"
+    return None
+
+
+def _metrics_problem(metrics, task: str, n_classes: int) -> tuple[str, str] | None:
+    """``(where, what)`` of the first thing wrong in a run's ``metrics`` (``where``: the
+    entries below ``metrics``), None where it holds what classify writes."""
+    if not isinstance(metrics, dict):
+        return "", f"is a {type(metrics).__name__} ({short_repr(metrics)}), not a dict"
+    for part in ("test", "val"):
+        m = metrics.get(part)
+        if m is None:
+            return "", f"lacks {part!r}"
+        where = f"[{part!r}]"
+        if not isinstance(m, dict):
+            return where, f"is a {type(m).__name__} ({short_repr(m)}), not a dict"
+        for k in _FIGURES[task]:
+            if k not in m:
+                return where, f"lacks {k!r}"
+            if isinstance(m[k], (bool, str)) or not isinstance(m[k], (int, float, np.number)):
+                return f"{where}[{k!r}]", f"is {short_repr(m[k])}, not a number"
+        if task == "regression":
+            continue
+        pc = m.get("per_class")
+        if not isinstance(pc, dict):
+            what = "lacks 'per_class'" if pc is None else "holds a 'per_class' that is no dict"
+            return where, what
+        for k in (*_PER_CLASS, *(k for k in ("roc_auc", "average_precision") if k in pc)):
+            if k not in pc:
+                return f"{where}['per_class']", f"lacks {k!r}"
+            problem = _list_problem(pc[k], n_classes)
+            if problem:
+                return f"{where}['per_class'][{k!r}]", problem
+    return None
+
+
+def _entry_problem(record: dict, entry: str) -> tuple[str, str] | None:
+    """``(where, what)`` of what is wrong with ``record[entry]`` (there), ``where`` the
+    entries below it; None where it is what the tools write."""
+    value = record[entry]
+    if entry in ("params", "best", "versions") and not isinstance(value, dict):
+        return "", f"is a {type(value).__name__} ({short_repr(value)}), not a dict"
+    if entry == "task" and str(value) not in _FIGURES:
+        return "", f"is {short_repr(value)}, not 'classification' or 'regression'"
+    if entry in ("classes", "dropped_classes"):
+        problem = _list_problem(value)
+        if problem or (entry == "classes" and len(value) == 0):
+            return "", problem or "is empty"
+    if entry in ("architecture", "train_params"):
+        problem = _json_dict_problem(value)
+        if problem:
+            return "", problem
+    if entry == "trials":
+        if not isinstance(value, pd.DataFrame):
+            return "", f"is a {type(value).__name__} ({short_repr(value)}), not a table"
+        lacks = [c for c in ("number", "value", "state") if c not in value.columns]
+        if lacks:
+            return "", f"lacks the column(s) {shown_values(lacks)}"
+    n_classes = len(record["classes"]) if _list_problem(record.get("classes")) is None else 0
+    if entry == "confusion" and np.shape(value) != (n_classes, n_classes):
+        return "", f"has shape {np.shape(value)}, not {(n_classes, n_classes)} for the classes"
+    if entry == "metrics":
+        task = str(record.get("task", "classification"))
+        return _metrics_problem(value, task if task in _FIGURES else "classification", n_classes)
+    return None
+
+
+def run_record_damage(adata, key: str, needed: str | None, how: str) -> Exception | None:
+    """The error of a reader whose tool's record ``uns[key]`` (a classify run's, or an embed
+    run's search) lacks an entry that the reader needs (``needed``, as for
+    :func:`classify_run_record`; None: the report, which reads the whole record) or holds one
+    of another kind than the tool writes (a user's edit, an entry deleted, or what
+    ``anndata.concat(uns_merge="same")`` keeps of the records of two runs that differ): a
+    KeyError or a ValueError naming the entry and the call to make again; None where the
+    record holds what the reader reads."""
+    from . import _keys
+
+    record = adata.uns[key]
+    required, where_there = _READS.get(needed, ((needed,), ()))
+    if needed is not None and needed not in required:
+        required = (needed, *required)
+    # a regression record has no confusion matrix: its readers say so themselves
+    regression = str(record.get("task", "")) == "regression"
+    lacks = [e for e in required if e not in record and not (regression and e == "confusion")]
+    found = (KeyError, f"adata.uns[{key!r}] lacks {lacks[0]!r}") if lacks else None
+    # the classes and task first: the other entries are checked against them
+    reads = (*required, *where_there)
+    there = [e for e in ("classes", "task", *reads) if e in record and e in reads]
+    for entry in dict.fromkeys(there) if found is None else ():
+        problem = _entry_problem(record, entry)
+        if problem is not None:  # an entry missing below it: a KeyError, as one of its own
+            kind = KeyError if problem[1].startswith("lacks") else ValueError
+            found = kind, f"adata.uns[{key!r}][{entry!r}]{problem[0]} {problem[1]}"
+            break
+    if found is None:
+        return None
+    again = "" if key in (_keys.CLASSIFY_KEY, _keys.EMBED_KEY) else f" (key_added={key!r})"
+    kind, what = found
+    return kind(
+        f"{what}: not a whole record of the run (an edited record, or what "
+        "anndata.concat(uns_merge='same') keeps of the records of runs that differ); run "
+        f"{how} again{again}."
+    )

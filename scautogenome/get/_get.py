@@ -82,7 +82,7 @@ def shap_df(
     explained cells (``uns[key]['params']`` says which cells were explained).
     """
     check_record_reader(adata, key, "explain")
-    from ..tools._utils import explain_record, records_elsewhere, unexplained_group
+    from ..tools._utils import explain_record, explain_scores, records_elsewhere, unexplained_group
 
     try:
         uns = explain_record(adata, key)
@@ -116,9 +116,7 @@ def shap_df(
             "copy the symbols into a column of adata.var of another name."
         )
         raise ValueError(msg)
-    table = pd.DataFrame(
-        np.asarray(adata.varm[key], dtype=float), index=adata.var_names.copy(), columns=columns
-    )
+    table = pd.DataFrame(explain_scores(adata, key), index=adata.var_names.copy(), columns=columns)
     if groups is None:
         # the mean over the classes: the last column ("overall", unless a class is named so)
         out = table.sort_values(columns[-1], ascending=False, na_position="last", kind="stable")

@@ -22,7 +22,9 @@ from .._utils import (
     check_key,
     check_path,
     counted,
+    is_run_record,
     percent_down,
+    run_record_damage,
     write_atomically,
 )
 
@@ -1809,8 +1811,11 @@ def write_report(
         logger.info("adata is a view: the report is made from a copy, which nothing is stored in")
         # a view of a backed AnnData (read_h5ad(backed="r")[mask]) anndata copies only to a file
         adata = adata.to_memory() if adata.isbacked else adata.copy()
+    record = adata.uns.get(key)
     has = {
-        "classify": is_classify_record(adata.uns.get(key)),
+        # a run's record that is no whole one (its params edited) is noted below, not skipped
+        "classify": is_classify_record(record)
+        or (record_kind(record) == "other" and is_run_record(record)),
         "predict": is_predict_record(adata.uns.get(key)),
         "explain": shap_key in adata.uns,
         "embed": basis in adata.obsm,
@@ -1819,7 +1824,14 @@ def write_report(
     # differ): noted in the report, not shown
     partial = has["explain"] and record_kind(adata.uns[shap_key]) == "other"
     has["explain"] = has["explain"] and not partial
+    # a classify record that was edited or is a part of one: noted in the report, not shown
+    damaged = (
+        run_record_damage(adata, key, None, "sag.tl.classify(adata, labels_key)")
+        if has["classify"]
+        else None
+    )
     has["predict"] = has["predict"] and not has["classify"]
+    has["classify"] = has["classify"] and damaged is None
     if not any(has.values()):
         msg = (
             f"Nothing to report: adata has no classify or predict record in uns[{key!r}], no "
@@ -1828,6 +1840,8 @@ def write_report(
         )
         if partial:
             msg += " " + partial_explain_record(adata, shap_key)
+        if damaged is not None:
+            msg += " " + str(damaged.args[0])
         raise ValueError(msg)
     from .. import __version__
 
@@ -1841,6 +1855,13 @@ def write_report(
     if source:
         parts.append(f'<p class="muted"><b>Data:</b> {html.escape(source)}</p>')
     labels = target = None  # target: the numeric target of a classify run of one
+    if damaged is not None:
+        logger.warning("%s It is left out of the report.", damaged.args[0])
+        regression = str(adata.uns[key].get("task", "")) == "regression"
+        parts.append(
+            f"<h2>{'Regression' if regression else 'Classification'}</h2>"
+            f'<p class="muted">{html.escape(str(damaged.args[0]))} It is not shown.</p>'
+        )
     if has["classify"]:
         from ..plotting._classify import is_regression, regression_target
 
@@ -1853,7 +1874,12 @@ def write_report(
         pred = adata.obs.get(_keys.pred_key(key))
         if pred is not None and isinstance(pred.dtype, pd.CategoricalDtype):
             labels = _keys.pred_key(key)  # the latent space coloured by the predicted class
-    from ..tools._utils import explains_replaced_run, is_explain_record, records_elsewhere
+    from ..tools._utils import (
+        explain_varm_problem,
+        explains_replaced_run,
+        is_explain_record,
+        records_elsewhere,
+    )
 
     if not (has["classify"] or has["predict"]):  # predictions kept under another key
         elsewhere = records_elsewhere(adata, key, ("classify", "predict"), "key").strip()
@@ -1906,6 +1932,12 @@ def write_report(
             + f'<p class="muted">uns[{html.escape(repr(shap_key))}] holds an explanation whose '
             f"gene scores, varm[{html.escape(repr(shap_key))}], are missing (anndata.concat, "
             "for one, drops varm), so it is not shown. Run sag.tl.explain again.</p>"
+        )
+    elif has["explain"] and explain_varm_problem(adata, shap_key) is not None:
+        msg = explain_varm_problem(adata, shap_key)
+        logger.warning("%s It is left out of the report.", msg)
+        parts.append(
+            _explain_heading(target) + f'<p class="muted">{html.escape(msg)} It is not shown.</p>'
         )
     elif has["explain"]:
         parts += _explain_section(adata, shap_key)

@@ -51,7 +51,7 @@ _MODE_ORDER = ("mlp", "resnet", "densenet", "rrfcn", "resvae", "vae")
 def is_regression(uns) -> bool:
     """Whether the classify record ``uns`` is of a numeric target (``task`` ``"regression"``;
     a record without ``task``, of an older version, holds classes)."""
-    return str(dict(uns).get("task", "classification")) == "regression"
+    return isinstance(uns, dict) and str(uns.get("task", "classification")) == "regression"
 
 
 def regression_target(uns) -> str:

@@ -132,10 +132,10 @@ def importance(
     from matplotlib import rcParams
 
     from ..data._checks import obs_noun  # not ..data, which loads torch
+    from ..tools._utils import explain_scores
 
     uns = _shap_uns(adata, key)
     gene_labels(adata, [], gene_symbols)  # a bad column is an error before any drawing
-    table = np.asarray(adata.varm[key], dtype=float)
     genes = np.asarray(adata.var_names, dtype=str)
     classes = [str(c) for c in uns["classes"]]
     groupby = str(uns.get("params", {}).get("groupby", ""))
@@ -150,8 +150,9 @@ def importance(
             color,
             f"{groupby}_colors",
         )
+    col = None if group is None else _column(adata, uns, group)
+    table = explain_scores(adata, key)  # checked against the record's columns
     if group is not None:
-        col = _column(adata, uns, group)
         top = _top(table[:, col], n_top)
         if len(top) == 0:
             msg = f"No importance for group={group!r}: none of its cells was explained."

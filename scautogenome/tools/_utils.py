@@ -443,6 +443,43 @@ def partial_explain_record(adata: AnnData, key: str) -> str:
     )
 
 
+def explain_varm_problem(adata: AnnData, key: str) -> str | None:
+    """What the readers and the report say of an ``adata.varm[key]`` whose columns are not
+    the ones the explain record ``uns[key]`` names (one per class and the overall one): an
+    array put there by the user, or the gene scores of another explanation; None where they
+    match."""
+    import numpy as np
+
+    from .. import _keys
+
+    record = adata.uns[key]
+    if not is_explain_record(record):
+        return None
+    shape = np.shape(adata.varm[key])
+    n = len(record["columns"])
+    if shape[1:] == (n,):
+        return None
+    again = "" if key == _keys.SHAP_KEY else f", key_added={key!r}"
+    return (
+        f"adata.varm[{key!r}] has shape {shape}, but adata.uns[{key!r}] names {n} columns of "
+        f"gene scores ({shown_values([str(c) for c in record['columns']], limit=5)}): not the "
+        "scores of that explanation (replaced or edited since); delete both and run "
+        f"sag.tl.explain(adata, model{again}) again."
+    )
+
+
+def explain_scores(adata: AnnData, key: str):
+    """``adata.varm[key]``, the gene scores of the explanation in ``uns[key]`` (read by
+    :func:`explain_record`), as floats for a reader: a ValueError
+    (:func:`explain_varm_problem`) where its columns are not the ones the record names."""
+    import numpy as np
+
+    wrong = explain_varm_problem(adata, key)
+    if wrong is not None:
+        raise ValueError(wrong)
+    return np.asarray(adata.varm[key], dtype=float)
+
+
 def explain_record(adata: AnnData, key: str) -> dict:
     """The :func:`~scautogenome.tl.explain` record under ``key`` for a reader (a plot,
     :mod:`scautogenome.get`): a KeyError naming the call that makes it when ``uns`` or

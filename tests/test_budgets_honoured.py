@@ -49,9 +49,14 @@ def _fake_train(net, params, seed, report, deadline, stop_after=None):
     if seed % 3 == 2:
         msg = "a CUDA error of this trial's own"
         raise RuntimeError(msg)
+    return _trained(params["x"])
+
+
+def _trained(score: float) -> SimpleNamespace:
+    """A training's result of ``score`` after its first epoch, as the fake trainings return."""
     return SimpleNamespace(
-        value=params["x"],
-        best_score=params["x"],
+        value=score,
+        best_score=score,
         best_loss=1.0,
         best_epoch=0,
         history=[{}],
@@ -150,16 +155,7 @@ def test_no_trial_trains_after_the_time_budget_ran_out():
     def train(net, params, seed, report, deadline, stop_after=None):
         seen.setdefault("deadline", deadline)  # no trial cap: the search's own deadline
         trained.append(time.perf_counter() - deadline)
-        return SimpleNamespace(
-            best_score=params["x"],
-            best_loss=1.0,
-            best_epoch=0,
-            history=[{}],
-            seconds=0.0,
-            stopped="max_epochs",
-            cut_batches=0,
-            state_dict={},
-        )
+        return _trained(params["x"])
 
     def build(arch):
         # every network after the first takes until the budget has run out to set up

@@ -230,3 +230,16 @@ def interrupt_uns_record(monkeypatch, module) -> None:
 
     for where in (module, _utils):
         monkeypatch.setattr(where, "h5ad_safe", interrupted, raising=False)
+
+
+def contrast(a, b) -> float:
+    """WCAG's contrast ratio of two matplotlib colours (1: none, 21: black on white)."""
+    import numpy as np
+
+    def luminance(color) -> float:
+        rgb = np.asarray(matplotlib.colors.to_rgb(color))
+        linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        return float(linear @ [0.2126, 0.7152, 0.0722])
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)

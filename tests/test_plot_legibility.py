@@ -15,6 +15,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from conftest import contrast
 from matplotlib.figure import Figure
 
 import scautogenome as sag
@@ -96,18 +97,6 @@ def _outside(fig: Figure) -> list[str]:
         if legend is not None and out(legend.get_window_extent(renderer)):
             found.append("the legend")
     return found
-
-
-def _contrast(a, b) -> float:
-    """WCAG's contrast ratio of two colours (1: none, 21: black on white)."""
-
-    def luminance(color) -> float:
-        rgb = np.asarray(mpl.colors.to_rgb(color))
-        linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-        return float(linear @ [0.2126, 0.7152, 0.0722])
-
-    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
 
 
 def _plots(adata) -> list[tuple]:
@@ -267,7 +256,7 @@ def test_every_text_reads_on_a_dark_background(long_named):
             back = fig.get_facecolor()
             assert _outside(fig) == [], name
             for text in _texts(fig, on_data=False):
-                assert _contrast(text.get_color(), back) >= 4.5, (name, text.get_text())
+                assert contrast(text.get_color(), back) >= 4.5, (name, text.get_text())
             plt.close(fig)
 
 

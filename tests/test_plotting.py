@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import contrast
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -1399,18 +1400,6 @@ def test_importance_of_a_hundred_classes_fits_its_legend(tmp_path):
     plt.close("all")
 
 
-def _contrast(a, b) -> float:
-    """WCAG's contrast ratio of two colours (1: none, 21: black on white)."""
-
-    def luminance(color) -> float:
-        rgb = np.asarray(mpl.colors.to_rgb(color))
-        linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-        return float(linear @ [0.2126, 0.7152, 0.0722])
-
-    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
-
-
 def _three_classes(confusion) -> ad.AnnData:
     a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
     a.uns["sag"] = {"classes": np.array(["A", "B", "C"]), "confusion": np.asarray(confusion)}
@@ -1437,7 +1426,7 @@ def test_confusion_matrix_numbers_contrast_with_their_cells():
             cell = im.cmap(im.norm(values[int(y), int(x)]))
             shown = text.get_color()
             other = "#222222" if mpl.colors.to_hex(shown) == "#ffffff" else "white"
-            assert _contrast(shown, cell) >= _contrast(other, cell), (kwargs, text.get_text())
+            assert contrast(shown, cell) >= contrast(other, cell), (kwargs, text.get_text())
         plt.close("all")
 
 

@@ -20,11 +20,14 @@ process, in this checkout and in ``--base``.
 - ``predict``: ``Classifier.predict`` of an AnnData of 20,000 cells x the model's 500 genes
   (the query's checks, ``min_gene_overlap`` among them, are one call since stop 63); peer:
   sklearn's ``LogisticRegression.predict`` of the same log1p values.
+- ``load``: ``Classifier.load`` of a saved MLP of 1,024 and 512 units on those 500 genes
+  (since stop 65 the network is built without drawing weights that the saved ones replace);
+  peer: ``torch.load`` of its ``model.pt`` alone (``weights_only=True``).
 
 Each tree runs in a fresh process, one thread, best of ``--tries``; the trees alternate
 ``--repeat`` times. Rows go to ``benchmarks/change_costs.jsonl`` (rows before 2026-12-07,
 stop 61, have no ``table``; before stop 62, no ``scores`` and ``dupes``; before stop 63, no
-``predict``).
+``predict``; before stop 65, no ``load``).
 
 Usage (not part of CI; about two minutes)::
 
@@ -109,7 +112,16 @@ def worker(args) -> None:
     peer_model = LogisticRegression(max_iter=200).fit(X, y)
     peer_predict = _best(lambda: peer_model.predict(X_query), args.tries)
 
+    import torch
+
+    wide = sag.models.Classifier({"kind": "mlp", "units": [1024, 512]}, {"max_epochs": 1})
+    wide.fit(adata, "label", seed=0)
     with tempfile.TemporaryDirectory() as tmp:
+        wide.save(Path(tmp) / "wide")
+        load = _best(lambda: sag.models.Classifier.load(Path(tmp) / "wide"), args.tries)
+        peer_load = _best(
+            lambda: torch.load(Path(tmp) / "wide" / "model.pt", weights_only=True), args.tries
+        )
         config = _files(Path(tmp))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -164,6 +176,8 @@ def worker(args) -> None:
         "peer_dupes_s": round(peer_dupes, 4),
         "predict_s": round(predict, 4),
         "peer_predict_s": round(peer_predict, 4),
+        "load_s": round(load, 4),
+        "peer_load_s": round(peer_load, 4),
     }
     print("RESULT " + json.dumps(row), flush=True)
 
@@ -192,6 +206,7 @@ def main() -> None:
                     f"  dupes {r['dupes_s']:.3f} s (/ peer {r['dupes_s'] / r['peer_dupes_s']:.2f}x)"
                     f"  predict {r['predict_s']:.3f} s"
                     f" (/ peer {r['predict_s'] / r['peer_predict_s']:.2f}x)"
+                    f"  load {r['load_s']:.3f} s (/ peer {r['load_s'] / r['peer_load_s']:.2f}x)"
                 ),
             )
     append_rows(args.out, rows)
@@ -202,6 +217,7 @@ def main() -> None:
         ("scores_s", "peer_scores_s"),
         ("dupes_s", "peer_dupes_s"),
         ("predict_s", "peer_predict_s"),
+        ("load_s", "peer_load_s"),
     ):
         for v in ("base", "new"):
             ratios = [r[key] / r[peer] for r in rows if r["variant"] == v]

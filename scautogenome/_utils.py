@@ -693,12 +693,9 @@ def classify_run_record(
     if key not in adata.uns:
         raise missing_key("adata.uns", key, how)
     record = adata.uns[key]
-    # an embed run's whole record (tools' is_embed_record) lacks what classify alone writes:
-    # "holds no classify run" below says so, unless it holds the entry (its search's trials)
-    embed = isinstance(record, dict) and {"n_latent", "likelihood"} <= set(
-        record.get("params") if isinstance(record.get("params"), dict) else ()
-    )
-    if is_run_record(record) and (needed in record or not embed):  # whole, if a run's?
+    # an embed run's whole record lacks what classify alone writes: "holds no classify run"
+    # below says so, unless it holds the entry (its search's trials)
+    if is_run_record(record) and (needed in record or not is_embed_record(record)):
         damage = run_record_damage(adata, key, needed, how)
         if damage is not None:
             raise damage
@@ -744,6 +741,16 @@ _READS: dict[str | None, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
 }
+
+
+def is_embed_record(record) -> bool:
+    """Whether ``record`` is what :func:`~scautogenome.tl.embed` writes into ``uns``."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("params"), dict)
+        and "n_latent" in record["params"]
+        and "likelihood" in record["params"]
+    )
 
 
 _RUN_ENTRIES = ("architecture", "train_params", "search_seconds", "config")

@@ -855,6 +855,13 @@ def _regression_section(adata: AnnData, key: str) -> list[str]:
     return out + _search_parts(adata, key)
 
 
+def _left_out(heading: str, why: str) -> str:
+    """A section the report leaves out (a record that is no whole one): its ``heading`` and
+    ``why``, said in the log too."""
+    logger.warning("%s It is left out of the report.", why)
+    return f'{heading}<p class="muted">{html.escape(why)} It is not shown.</p>'
+
+
 def _explain_heading(target: str | None) -> str:
     """The heading of an explanation: of the classes, or of the one predicted ``target``."""
     if target is None:
@@ -1855,16 +1862,12 @@ def write_report(
     if source:
         parts.append(f'<p class="muted"><b>Data:</b> {html.escape(source)}</p>')
     labels = target = None  # target: the numeric target of a classify run of one
-    if damaged is not None:
-        logger.warning("%s It is left out of the report.", damaged.args[0])
-        regression = str(adata.uns[key].get("task", "")) == "regression"
-        parts.append(
-            f"<h2>{'Regression' if regression else 'Classification'}</h2>"
-            f'<p class="muted">{html.escape(str(damaged.args[0]))} It is not shown.</p>'
-        )
-    if has["classify"]:
-        from ..plotting._classify import is_regression, regression_target
+    from ..plotting._classify import is_regression, regression_target
 
+    if damaged is not None:
+        heading = "Regression" if is_regression(adata.uns[key]) else "Classification"
+        parts.append(_left_out(f"<h2>{heading}</h2>", str(damaged.args[0])))
+    if has["classify"]:
         parts += _classify_section(adata, key)
         labels = str(dict(adata.uns[key].get("params", {})).get("labels_key", "")) or None
         if is_regression(adata.uns[key]):
@@ -1933,20 +1936,12 @@ def write_report(
             f"gene scores, varm[{html.escape(repr(shap_key))}], are missing (anndata.concat, "
             "for one, drops varm), so it is not shown. Run sag.tl.explain again.</p>"
         )
-    elif has["explain"] and explain_varm_problem(adata, shap_key) is not None:
-        msg = explain_varm_problem(adata, shap_key)
-        logger.warning("%s It is left out of the report.", msg)
-        parts.append(
-            _explain_heading(target) + f'<p class="muted">{html.escape(msg)} It is not shown.</p>'
-        )
+    elif has["explain"] and (wrong := explain_varm_problem(adata, shap_key)) is not None:
+        parts.append(_left_out(_explain_heading(target), wrong))
     elif has["explain"]:
         parts += _explain_section(adata, shap_key)
     elif partial:
-        msg = partial_explain_record(adata, shap_key)
-        logger.warning("%s It is left out of the report.", msg)
-        parts.append(
-            _explain_heading(target) + f'<p class="muted">{html.escape(msg)} It is not shown.</p>'
-        )
+        parts.append(_left_out(_explain_heading(target), partial_explain_record(adata, shap_key)))
     if has["embed"]:
         color = labels if labels in adata.obs else None
         parts += _embedding_section(adata, basis, color)

@@ -17,6 +17,7 @@ from .._utils import (
     check_number,
     check_path,
     h5ad_safe,
+    is_embed_record,
     json_default,
     neighbors,
     recorded_path,
@@ -197,16 +198,6 @@ def is_explain_record(record) -> bool:
         and "top_genes" in record
         and "columns" in record
         and isinstance(record.get("params"), dict)
-    )
-
-
-def is_embed_record(record) -> bool:
-    """Whether ``record`` is what :func:`~scautogenome.tl.embed` writes into ``uns``."""
-    return (
-        isinstance(record, dict)
-        and isinstance(record.get("params"), dict)
-        and "n_latent" in record["params"]
-        and "likelihood" in record["params"]
     )
 
 
